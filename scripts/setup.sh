@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Idempotent tool setup for pwa-sync. Installs only what is missing and prints
+# one line per item: "ok: ..." or "installing: ...".
+#
+#   scripts/setup.sh                 # everything
+#   scripts/setup.sh rust browsers   # only some parts: rust | browsers | node
+#
+# rust:     rustup target wasm32-unknown-unknown, wasm-bindgen-cli (exactly the
+#           wasm-bindgen version in Cargo.lock), wasm-pack
+# browsers: Debian chromium, chromium-driver, firefox-esr; geckodriver (crates.io)
+# node:     npm ci / npm install in www/, bench/, e2e/ where a package.json exists
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+ok()         { echo "ok: $*"; }
+installing() { echo "installing: $*"; }
+die()        { echo "error: $*" >&2; exit 1; }
+
+# Run as root, or through sudo when available.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else die "need root (or sudo) to run: $*"; fi
+}
+
+APT_UPDATED=0
+apt_install() {
+  if [ "$APT_UPDATED" -eq 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    APT_UPDATED=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+# ---------------------------------------------------------------- rust
+setup_rust() {
+  command -v rustup >/dev/null 2>&1 || die "rustup not found (install Rust via rustup first)"
+  if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    ok "rustup target wasm32-unknown-unknown"
+  else
+    installing "rustup target wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
+
+  # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+  if [ ! -f Cargo.lock ]; then
+    installing "Cargo.lock (cargo generate-lockfile)"
+    cargo generate-lockfile
+  fi
+  local want have
+  want="$(awk '/^name = "wasm-bindgen"$/ { f = 1; next }
+               f && /^version = / { gsub(/"/, "", $3); print $3; exit }' Cargo.lock)"
+  [ -n "$want" ] || die "no wasm-bindgen package in Cargo.lock"
+  have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
+  if [ "$have" = "$want" ]; then
+    ok "wasm-bindgen-cli $have"
+  else
+    installing "wasm-bindgen-cli $want (found: ${have:-none})"
+    # --locked can fail when the CLI's own lockfile pins a crate version the
+    # registry does not serve (seen: webpki-roots 1.0.11); then resolve afresh.
+    cargo install wasm-bindgen-cli --version "$want" --locked --force \
+      || { echo "note: --locked install failed; retrying without --locked"
+           cargo install wasm-bindgen-cli --version "$want" --force; }
+  fi
+
+  if have="$(wasm-pack --version 2>/dev/null)"; then
+    ok "$have"
+  else
+    installing "wasm-pack"
+    cargo install wasm-pack --locked
+  fi
+}
+
+# ---------------------------------------------------------------- browsers
+setup_browsers() {
+  local missing=() p v
+  for p in chromium chromium-driver firefox-esr; do
+    if v="$(dpkg-query -W -f='${Status} ${Version}' "$p" 2>/dev/null)" \
+       && [[ "$v" == "install ok installed "* ]]; then
+      ok "$p ${v##* }"
+    else
+      missing+=("$p")
+    fi
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    installing "${missing[*]} (apt)"
+    apt_install "${missing[@]}"
+  fi
+
+  if v="$(geckodriver --version 2>/dev/null | head -n1)"; then
+    ok "$v"
+  else
+    installing "geckodriver"
+    cargo install geckodriver --locked
+  fi
+}
+
+# ---------------------------------------------------------------- node
+setup_node() {
+  local d found=0
+  for d in www bench e2e; do
+    [ -f "$d/package.json" ] || continue
+    found=1
+    if ! command -v npm >/dev/null 2>&1; then
+      installing "nodejs npm (apt)"
+      apt_install nodejs npm
+    fi
+    if [ -f "$d/package-lock.json" ]; then
+      if [ ! -d "$d/node_modules" ] || [ "$d/package-lock.json" -nt "$d/node_modules" ]; then
+        installing "$d/node_modules (npm ci)"
+        (cd "$d" && npm ci --no-audit --no-fund)
+        touch "$d/node_modules"
+      else
+        ok "$d/node_modules"
+      fi
+    else
+      if [ ! -d "$d/node_modules" ] || [ "$d/package.json" -nt "$d/node_modules" ]; then
+        installing "$d/node_modules (npm install; no package-lock.json)"
+        (cd "$d" && npm install --no-audit --no-fund)
+        touch "$d/node_modules"
+      else
+        ok "$d/node_modules"
+      fi
+    fi
+  done
+  [ "$found" -eq 1 ] || ok "node: no package.json in www/ bench/ e2e/"
+}
+
+parts=("$@")
+[ "${#parts[@]}" -gt 0 ] || parts=(rust browsers node)
+for part in "${parts[@]}"; do
+  case "$part" in
+    rust)     setup_rust ;;
+    browsers) setup_browsers ;;
+    node)     setup_node ;;
+    *) die "unknown part '$part' (expected: rust browsers node)" ;;
+  esac
+done

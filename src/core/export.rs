@@ -1,0 +1,1 @@
+//! `export()`: a person's data as JSON or CSV.
