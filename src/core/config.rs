@@ -48,13 +48,30 @@ pub struct CollectionConfig {
     /// The field of each value that holds its key (a string).
     pub key: String,
     pub conflict: ConflictConfig,
-    /// Name of the collection's own DOM event (e.g. `attendee-data-updated`).
-    pub event: Option<String>,
+    /// The collection's own DOM event (e.g. `attendee-data-updated`).
+    pub event: Option<EventConfig>,
     pub ttl_ms: Option<u64>,
     /// Top-level fields never written to IndexedDB.
     pub omit: Vec<String>,
     /// Top-level fields with an IndexedDB index, queryable by `list`.
     pub indexes: Vec<String>,
+}
+
+/// A collection's own event: its name, and optionally the detail field that carries the
+/// value (`{name: "attendee-data-updated", valueField: "attendee"}` gives
+/// `detail.attendee`), so an app's existing listeners keep working.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventConfig {
+    pub name: String,
+    pub value_field: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawEvent {
+    Name(String),
+    Detailed(EventConfig),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -190,7 +207,7 @@ struct RawCollection {
     key: String,
     #[serde(default)]
     conflict: Option<RawConflict>,
-    event: Option<String>,
+    event: Option<RawEvent>,
     ttl_ms: Option<u64>,
     #[serde(default)]
     omit: Vec<String>,
@@ -295,16 +312,20 @@ fn parse_collection(name: String, mut spec: Value) -> Result<CollectionConfig> {
             return Err(fail(format!("field \"{index}\" is both indexed and omitted")));
         }
     }
-    if let Some(event) = &raw.event {
-        if event.trim().is_empty() {
-            return Err(fail("`event` must be a non-empty event name".into()));
+    let event = raw.event.map(|e| match e {
+        RawEvent::Name(name) => EventConfig { name, value_field: None },
+        RawEvent::Detailed(config) => config,
+    });
+    if let Some(event) = &event {
+        if event.name.trim().is_empty() || event.value_field.as_deref().is_some_and(|f| f.trim().is_empty()) {
+            return Err(fail("`event` needs a non-empty name (and a non-empty valueField if given)".into()));
         }
     }
     Ok(CollectionConfig {
         name,
         key: raw.key,
         conflict,
-        event: raw.event,
+        event,
         ttl_ms: raw.ttl_ms,
         omit: raw.omit,
         indexes: raw.indexes,
@@ -337,7 +358,7 @@ mod tests {
         .unwrap();
         let attendees = config.collection("attendees").unwrap();
         assert_eq!(attendees.conflict.strategy, Strategy::Merge);
-        assert_eq!(attendees.event.as_deref(), Some("attendee-data-updated"));
+        assert_eq!(attendees.event.as_ref().map(|e| e.name.as_str()), Some("attendee-data-updated"));
         assert_eq!(attendees.omit, vec!["accessCode"]);
         assert_eq!(config.collection("profiles").unwrap().conflict.manual_within_ms, Some(300_000));
         assert_eq!(config.batch_size, 50);
@@ -376,6 +397,16 @@ mod tests {
         assert!(err(json!({"name": "a", "collections": {}})).contains("at least one"));
         assert!(err(json!({"name": "a", "batchSize": 0, "collections": {"t": {"key": "id"}}})).contains("batchSize"));
         assert!(err(json!({"name": "a", "collections": {"t": {"key": "id"}}, "bogus": true})).contains("bogus"));
+    }
+
+    #[test]
+    fn event_takes_a_name_or_a_name_and_value_field() {
+        let c = ClientConfig::from_json(json!({"name": "a", "collections": {
+            "attendees": {"key": "id", "event": {"name": "attendee-data-updated", "valueField": "attendee"}}}}))
+        .unwrap();
+        let event = c.collections[0].event.clone().unwrap();
+        assert_eq!((event.name.as_str(), event.value_field.as_deref()), ("attendee-data-updated", Some("attendee")));
+        assert!(err(json!({"name": "a", "collections": {"t": {"key": "id", "event": ""}}})).contains("event"));
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub struct WriteOutcome {
     pub version: Option<u64>,
     /// False when the write changed nothing (deleting a key that does not exist).
     pub changed: bool,
+    /// How the number of outbox entries changed: +1 new entry, 0 folded, -1 cancelled.
+    pub pending_delta: i64,
 }
 
 /// Decide the effect of `write`, given the key's current record and its outbox entries
@@ -86,6 +88,7 @@ pub fn plan_local_write(
                     mutation_id: None,
                     version: existing.and_then(|r| r.version),
                     changed: false,
+                    pending_delta: 0,
                 },
             });
         }
@@ -160,7 +163,13 @@ pub fn plan_local_write(
         outbox_put,
         outbox_delete,
         meta,
-        outcome: WriteOutcome { value: new_value, mutation_id, version: base_version, changed: true },
+        outcome: WriteOutcome {
+            value: new_value,
+            mutation_id,
+            version: base_version,
+            changed: true,
+            pending_delta: i64::from(pending) - queued.len() as i64,
+        },
     })
 }
 
@@ -243,8 +252,8 @@ mod tests {
     #[test]
     fn put_then_patch_is_one_put() {
         let mut k = Key::new();
-        k.write(LocalOp::Put(json!({"id": "k", "a": 1}))).unwrap();
-        k.write(LocalOp::Patch(json!({"b": 2}))).unwrap();
+        assert_eq!(k.write(LocalOp::Put(json!({"id": "k", "a": 1}))).unwrap().pending_delta, 1);
+        assert_eq!(k.write(LocalOp::Patch(json!({"b": 2}))).unwrap().pending_delta, 0);
         assert_eq!(k.ops(), vec![(1, Op::Put, json!({"id": "k", "a": 1, "b": 2}))]);
         assert_eq!(k.record.as_ref().unwrap().value, Some(json!({"id": "k", "a": 1, "b": 2})));
         assert_eq!(k.record.as_ref().unwrap().pending, 1);
@@ -276,7 +285,7 @@ mod tests {
         let out = k.write(LocalOp::Delete).unwrap();
         assert!(k.outbox.is_empty());
         assert_eq!(k.record, None);
-        assert_eq!(out.mutation_id, None);
+        assert_eq!((out.mutation_id, out.pending_delta), (None, -1));
         // The id is spent all the same: ids are never reused.
         assert_eq!(k.meta.next_mutation_id, 2);
     }
