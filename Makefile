@@ -23,10 +23,10 @@ export WASM_BINDGEN_TEST_WEBDRIVER_JSON ?= $(CURDIR)/webdriver.json
 NO_DRIVERS := env -u GECKODRIVER -u SAFARIDRIVER -u CHROMEDRIVER -u MSEDGEDRIVER \
 	-u GECKODRIVER_REMOTE -u SAFARIDRIVER_REMOTE -u CHROMEDRIVER_REMOTE -u MSEDGEDRIVER_REMOTE
 
-.PHONY: help setup build test test-host test-chrome test-firefox demo size clean
+.PHONY: help setup build test test-host test-chrome test-firefox test-e2e demo size clean
 
 help:
-	@echo "targets: setup build test test-host test-chrome test-firefox demo size clean"
+	@echo "targets: setup build test test-host test-chrome test-firefox test-e2e demo size clean"
 
 setup:
 	@bash scripts/setup.sh
@@ -38,6 +38,7 @@ test: setup
 	@$(MAKE) --no-print-directory test-host
 	@$(MAKE) --no-print-directory test-chrome
 	@$(MAKE) --no-print-directory test-firefox
+	@$(MAKE) --no-print-directory test-e2e
 
 test-host:
 	cargo test --workspace
@@ -49,6 +50,10 @@ test-chrome:
 test-firefox:
 	$(NO_DRIVERS) \
 	  wasm-pack test --headless --firefox --geckodriver "$$(command -v geckodriver)" $(WASM_TEST_ARGS)
+
+# End-to-end tests in Debian's Chromium (playwright-core), against a fresh release pkg/.
+test-e2e: build
+	cd e2e && node --test --test-concurrency=1 .
 
 demo: build
 	@echo

@@ -90,8 +90,10 @@ setup_browsers() {
     apt_install "${missing[@]}"
   fi
 
-  if v="$(geckodriver --version 2>/dev/null | head -n1)"; then
-    ok "$v"
+  # Capture all of the output: `| head -n1` can SIGPIPE geckodriver and, under
+  # pipefail, make a working install look missing.
+  if v="$(geckodriver --version 2>/dev/null)"; then
+    ok "${v%%$'\n'*}"
   else
     installing "geckodriver"
     cargo install geckodriver --locked

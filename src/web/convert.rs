@@ -1,0 +1,49 @@
+//! Crossing the JS boundary with values. App values go through `JSON.stringify`, the
+//! browser's own serializer: it refuses cycles and BigInt with a clear `TypeError`
+//! instead of overflowing the wasm stack, and gives the exact JSON the server will see.
+
+use serde::Serialize;
+use serde_json::Value;
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::core::Error;
+use crate::web::error::describe;
+
+/// A JS value as JSON, or `invalid-value` naming why it cannot be stored.
+pub fn to_json(collection: &str, value: &JsValue) -> Result<Value, Error> {
+    if value.is_undefined() || value.is_function() || value.is_symbol() {
+        return Err(Error::InvalidValue {
+            collection: collection.to_owned(),
+            reason: "expected an object, got undefined, a function or a symbol".into(),
+        });
+    }
+    let text = js_sys::JSON::stringify(value).map_err(|e| Error::InvalidValue {
+        collection: collection.to_owned(),
+        reason: format!("not serialisable as JSON ({})", describe(&e)),
+    })?;
+    let text: String = text.into();
+    serde_json::from_str(&text).map_err(|e| Error::InvalidValue {
+        collection: collection.to_owned(),
+        reason: format!("not serialisable as JSON ({e})"),
+    })
+}
+
+/// A Rust value as a plain JS value (objects, not `Map`s).
+pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, Error> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| Error::Storage(format!("cannot convert a value for JS: {e}")))
+}
+
+/// A plain string from JS, or `invalid-value` for anything else.
+pub fn to_string(what: &str, value: &JsValue) -> Result<String, Error> {
+    value.as_string().ok_or_else(|| Error::InvalidValue {
+        collection: String::new(),
+        reason: format!("{what} must be a string"),
+    })
+}
+
+/// Cast after checking, without panicking.
+pub fn cast<T: JsCast>(value: JsValue, what: &str) -> Result<T, Error> {
+    value.dyn_into::<T>().map_err(|_| Error::InvalidConfig(format!("{what} has the wrong type")))
+}

@@ -1,0 +1,90 @@
+//! DOM `CustomEvent`s to the UI. The target defaults to the global scope, so the same
+//! code dispatches on `window` in a page and on `self` in a worker.
+
+use js_sys::{Object, Reflect};
+use serde_json::Value;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{CustomEvent, CustomEventInit, EventTarget};
+
+use crate::core::config::CollectionConfig;
+use crate::web::convert;
+
+pub const CHANGE: &str = "pwa-sync:change";
+pub const STATUS: &str = "pwa-sync:status";
+pub const STORAGE_ERROR: &str = "pwa-sync:storage-error";
+
+/// Where a change came from, as `detail.origin` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Local,
+    Remote,
+    Tab,
+}
+
+impl Origin {
+    fn as_str(self) -> &'static str {
+        match self {
+            Origin::Local => "local",
+            Origin::Remote => "remote",
+            Origin::Tab => "tab",
+        }
+    }
+}
+
+pub struct Events {
+    target: EventTarget,
+}
+
+impl Events {
+    pub fn new(target: Option<EventTarget>) -> Events {
+        Events { target: target.unwrap_or_else(|| js_sys::global().unchecked_into()) }
+    }
+
+    pub fn emit(&self, name: &str, detail: &JsValue) {
+        let init = CustomEventInit::new();
+        init.set_detail(detail);
+        // Both calls fail only for a malformed event type or an event already being
+        // dispatched; neither can happen for a fresh event with our constant names.
+        if let Ok(event) = CustomEvent::new_with_event_init_dict(name, &init) {
+            let _ = self.target.dispatch_event(&event);
+        }
+    }
+
+    /// `pwa-sync:change`, then the collection's own event when it has one.
+    pub fn change(&self, config: &CollectionConfig, key: &str, value: Option<&Value>, origin: Origin, version: Option<u64>) {
+        let js_value = value.map(convert::to_js).transpose().ok().flatten().unwrap_or(JsValue::NULL);
+        let version_js = version.map(|v| JsValue::from(v as f64)).unwrap_or(JsValue::NULL);
+        let detail = object(&[
+            ("collection", config.name.as_str().into()),
+            ("key", key.into()),
+            ("value", js_value.clone()),
+            ("origin", origin.as_str().into()),
+            ("version", version_js.clone()),
+        ]);
+        self.emit(CHANGE, &detail);
+        if let Some(event) = &config.event {
+            // A copy: a listener may keep the first detail, which must not change under it.
+            let own: JsValue = Object::assign(&Object::new(), detail.unchecked_ref()).into();
+            set(&own, "timestamp", &js_sys::Date::now().into());
+            set(&own, "syncVersion", &version_js);
+            if let Some(field) = &event.value_field {
+                set(&own, field, &js_value);
+            }
+            self.emit(&event.name, &own);
+        }
+    }
+}
+
+/// A plain object from fields.
+pub fn object(fields: &[(&str, JsValue)]) -> JsValue {
+    let object: JsValue = Object::new().into();
+    for (name, value) in fields {
+        set(&object, name, value);
+    }
+    object
+}
+
+fn set(object: &JsValue, name: &str, value: &JsValue) {
+    // Defining a data property on a plain, extensible object cannot fail.
+    let _ = Reflect::set(object, &name.into(), value);
+}

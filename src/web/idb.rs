@@ -1,0 +1,982 @@
+//! The IndexedDB [`Store`]: the browser's implementation of the core's storage contract.
+//! It behaves like `core::store::memory::MemoryStore` (the same conformance suite runs
+//! on both) and keeps the storage invariants of DESIGN.md:
+//!
+//! - every `Store` method is one IndexedDB transaction; `write_local` reads, plans with
+//!   `mutation::plan_local_write` and writes entity, outbox and meta in one readwrite
+//!   transaction (invariant 1), awaiting nothing but IndexedDB requests inside it, and
+//!   aborting it explicitly on every error path (an `idb` transaction that is dropped
+//!   half-way would otherwise commit what it already wrote);
+//! - transactions that remove outbox entries or write acknowledgements ask for
+//!   `durability: "strict"` (invariant 2);
+//! - versions are integers chosen automatically: the database is opened at its current
+//!   version and upgraded by one only when a declared store or index is missing. An
+//!   upgrade only ever creates: a store or index this app does not declare belongs to
+//!   another version of the app and is left alone (invariant 6);
+//! - the connection closes itself on `versionchange` (another tab's upgrade, or a
+//!   `deleteDatabase`) and on `close` (the browser closed it), and the next call
+//!   reopens it.
+//!
+//! IndexedDB is reached through the global scope, never `window`, so the store works in
+//! windows, dedicated workers and service workers.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use idb::event::VersionChangeEvent;
+use idb::{
+    Event as _, Factory, IndexParams, KeyPath, KeyRange, ObjectStore,
+    ObjectStoreParams, Query, Request as _, TransactionMode,
+};
+use js_sys::{Array, Function, Object, Reflect};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{DomException, Event, IdbDatabase, IdbTransaction};
+
+use crate::core::config::ClientConfig;
+use crate::core::error::{Error, Result};
+use crate::core::mutation::{plan_local_write, LocalWrite, WriteOutcome};
+use crate::core::record::{index_key_eq, is_index_key, EntityRecord, ListQuery, Meta, OutboxEntry, STORAGE_FORMAT};
+use crate::core::store::Store;
+
+const OUTBOX: &str = "outbox";
+const CONFLICTS: &str = "conflicts";
+const AUDIT: &str = "audit";
+const META: &str = "meta";
+/// The key of the one record in `meta`.
+const META_KEY: &str = "client";
+/// Index of `outbox` on `[collection, key]`: a key's entries, in id order.
+const BY_KEY: &str = "byKey";
+/// Opening tries at most this many times to bring the schema up to date; each retry
+/// means another tab changed the version in between.
+const MAX_OPEN_ATTEMPTS: usize = 5;
+
+/// How hard a readwrite transaction's commit must hit the disk before `complete`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// The browser's default (Chrome: "relaxed" since 121).
+    Default,
+    /// Flushed to disk before `complete` fires. Browsers that ignore the option give their
+    /// default.
+    Strict,
+}
+
+/// One object store the app needs, with its indexes.
+#[derive(Debug, Clone)]
+struct StoreSpec {
+    name: String,
+    /// `None`: out-of-line keys.
+    key_path: Option<KeyPath>,
+    auto_increment: bool,
+    /// Index name and key path; all non-unique.
+    indexes: Vec<(String, KeyPath)>,
+}
+
+impl StoreSpec {
+    fn new(name: &str, key_path: Option<KeyPath>) -> StoreSpec {
+        StoreSpec { name: name.to_owned(), key_path, auto_increment: false, indexes: Vec::new() }
+    }
+
+    fn params(&self) -> ObjectStoreParams {
+        let mut params = ObjectStoreParams::new();
+        params.key_path(self.key_path.clone());
+        params.auto_increment(self.auto_increment);
+        params
+    }
+}
+
+/// Every store and index the config declares.
+fn schema(config: &ClientConfig) -> Vec<StoreSpec> {
+    let mut specs: Vec<StoreSpec> = config
+        .collections
+        .iter()
+        .map(|c| StoreSpec {
+            indexes: c.indexes.iter().map(|f| (f.clone(), KeyPath::new_single(&format!("value.{f}")))).collect(),
+            ..StoreSpec::new(&c.name, Some(KeyPath::new_single("key")))
+        })
+        .collect();
+    specs.push(StoreSpec {
+        indexes: vec![(BY_KEY.to_owned(), KeyPath::new_array(["collection", "key"]))],
+        ..StoreSpec::new(OUTBOX, Some(KeyPath::new_single("id")))
+    });
+    specs.push(StoreSpec::new(CONFLICTS, Some(KeyPath::new_single("id"))));
+    specs.push(StoreSpec { auto_increment: true, ..StoreSpec::new(AUDIT, Some(KeyPath::new_single("id"))) });
+    specs.push(StoreSpec::new(META, None));
+    specs
+}
+
+/// An open connection and the handlers that notice when it stops being usable.
+struct Connection {
+    db: IdbDatabase,
+    /// Set by `versionchange` (after closing) and by `close`; the store then reopens.
+    closed: Rc<Cell<bool>>,
+    _on_version_change: Closure<dyn FnMut(Event)>,
+    _on_close: Closure<dyn FnMut(Event)>,
+}
+
+impl Connection {
+    fn new(db: IdbDatabase) -> Connection {
+        let closed = Rc::new(Cell::new(false));
+        let on_version_change = {
+            let (db, closed) = (db.clone(), closed.clone());
+            // Another context wants to upgrade or delete the database: step aside at
+            // once, so it is never blocked. Running transactions still finish.
+            Closure::<dyn FnMut(Event)>::new(move |_: Event| {
+                closed.set(true);
+                db.close();
+            })
+        };
+        let on_close = {
+            let closed = closed.clone();
+            Closure::<dyn FnMut(Event)>::new(move |_: Event| closed.set(true))
+        };
+        db.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
+        db.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        Connection { db, closed, _on_version_change: on_version_change, _on_close: on_close }
+    }
+
+    fn is_open(&self) -> bool {
+        !self.closed.get()
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // Unhook first: the closures die with `self`.
+        self.db.set_onversionchange(None);
+        self.db.set_onclose(None);
+        self.db.close();
+    }
+}
+
+/// The IndexedDB store. Cheap to keep; not `Send` (browsers run it on one thread).
+pub struct IdbStore {
+    config: ClientConfig,
+    specs: Rc<Vec<StoreSpec>>,
+    connection: RefCell<Option<Connection>>,
+    /// `close()` was called: every later call fails with `Error::Closed`.
+    closed: Cell<bool>,
+    /// Records that could not be read, as "collection/key: reason".
+    skipped: RefCell<Vec<String>>,
+    fail_after_entity: Cell<bool>,
+}
+
+impl fmt::Debug for IdbStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdbStore").field("name", &self.config.name).field("closed", &self.closed.get()).finish()
+    }
+}
+
+impl IdbStore {
+    /// Open (creating or upgrading as needed) the database named `config.name`.
+    pub async fn open(config: &ClientConfig) -> Result<IdbStore> {
+        let specs = Rc::new(schema(config));
+        let connection = open_connection(&config.name, &specs).await?;
+        Ok(IdbStore {
+            config: config.clone(),
+            specs,
+            connection: RefCell::new(Some(connection)),
+            closed: Cell::new(false),
+            skipped: RefCell::new(Vec::new()),
+            fail_after_entity: Cell::new(false),
+        })
+    }
+
+    /// Close the connection for good: later calls fail with `Error::Closed`.
+    pub fn close(&self) {
+        self.closed.set(true);
+        drop(self.connection.borrow_mut().take());
+    }
+
+    /// Delete a whole database. Waits while connections that ignore `versionchange` stay
+    /// open (ours close themselves).
+    pub async fn delete_database(name: &str) -> Result<()> {
+        factory()?.delete(name).map_err(classify_idb)?.await.map_err(classify_idb)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Records `list` and `outbox` skipped because they could not be read (edited by
+    /// hand, or written by something else), as "collection/key: reason", since the last
+    /// call. The API layer reports them as `pwa-sync:storage-error`.
+    pub fn take_skipped(&self) -> Vec<String> {
+        std::mem::take(&mut *self.skipped.borrow_mut())
+    }
+
+    /// Test hook: the next `write_local` fails with `Error::Storage("injected fault")`
+    /// after issuing its entity write and before its outbox and meta writes, through the
+    /// same abort path as any other error.
+    #[doc(hidden)]
+    pub fn fail_next_write_after_entity(&self) {
+        self.fail_after_entity.set(true);
+    }
+
+    fn check(&self, collection: &str) -> Result<&crate::core::config::CollectionConfig> {
+        self.config.collection(collection)
+    }
+
+    /// The live connection, reopened if `versionchange` or the browser closed it.
+    async fn database(&self) -> Result<IdbDatabase> {
+        if self.closed.get() {
+            return Err(Error::Closed);
+        }
+        if let Some(connection) = self.connection.borrow().as_ref().filter(|c| c.is_open()) {
+            return Ok(connection.db.clone());
+        }
+        let connection = open_connection(&self.config.name, &self.specs).await?;
+        if self.closed.get() {
+            return Err(Error::Closed);
+        }
+        let db = connection.db.clone();
+        // A concurrent call may have reopened too; the last one wins, the other closes
+        // once its transactions are done.
+        *self.connection.borrow_mut() = Some(connection);
+        Ok(db)
+    }
+
+    /// Start a transaction on the live connection. With `Durability::Strict` the options
+    /// argument `{durability: "strict"}` is passed to `IDBDatabase.transaction` through
+    /// `Reflect` (web-sys has it only behind its unstable APIs).
+    async fn transaction(&self, stores: &[&str], mode: TransactionMode, durability: Durability) -> Result<idb::Transaction> {
+        let db = self.database().await?;
+        match start_transaction(&db, stores, mode, durability) {
+            Ok(tx) => Ok(tx),
+            // Closed under us between the check and now (`close` not yet delivered):
+            // reopen once.
+            Err(e) if dom_name(&e).as_deref() == Some("InvalidStateError") => {
+                if let Some(connection) = self.connection.borrow().as_ref() {
+                    connection.closed.set(true);
+                }
+                let db = self.database().await?;
+                start_transaction(&db, stores, mode, durability).map_err(|e| classify(&e))
+            }
+            Err(e) => Err(classify(&e)),
+        }
+    }
+
+    fn report_skipped(&self, skipped: Vec<String>) {
+        self.skipped.borrow_mut().extend(skipped);
+    }
+
+    async fn open_meta_in(&self, tx: &idb::Transaction, fresh_client_id: &str) -> Result<Meta> {
+        let store = tx.object_store(META).map_err(in_tx(tx))?;
+        let key = JsValue::from_str(META_KEY);
+        if let Some(js) = store.get(key.clone()).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
+            return decode(js).map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}")));
+        }
+        let meta = Meta::new(fresh_client_id.to_owned());
+        store.put(&encode_internal(&meta, "client metadata")?, Some(&key)).map_err(in_tx(tx))?;
+        Ok(meta)
+    }
+
+    async fn list_in(
+        &self,
+        tx: &idb::Transaction,
+        collection: &str,
+        query: &ListQuery,
+        skipped: &mut Vec<String>,
+    ) -> Result<Vec<EntityRecord>> {
+        let store = tx.object_store(collection).map_err(in_tx(tx))?;
+        let label = |key: &JsValue| format!("{collection}/{}", key_text(key));
+        let Some((field, wanted)) = &query.index else {
+            return scan(tx, &store, "key", query.limit, &|r: &EntityRecord| r.value.is_some(), &label, skipped).await;
+        };
+        if !is_index_key(wanted) {
+            // Not an IndexedDB key, so nothing is indexed under it.
+            return Ok(Vec::new());
+        }
+        let declared = self.check(collection)?.indexes.iter().any(|i| i == field);
+        if !declared {
+            // The API layer refuses undeclared fields; the store still answers like the
+            // in-memory one, by a scan.
+            let matches = |r: &EntityRecord| {
+                r.value.as_ref().and_then(|v| v.get(field)).is_some_and(|v| index_key_eq(v, wanted))
+            };
+            return scan(tx, &store, "key", query.limit, &matches, &label, skipped).await;
+        }
+        let key = match wanted.as_str() {
+            Some(s) => JsValue::from_str(s),
+            None => JsValue::from_f64(wanted.as_f64().unwrap_or(f64::NAN)),
+        };
+        let index = store.index(field).map_err(in_tx(tx))?;
+        let fetch = |limit: Option<usize>| {
+            let range = KeyRange::only(&key).map_err(in_tx(tx))?;
+            index.get_all(Some(Query::KeyRange(range)), limit.map(to_u32)).map_err(in_tx(tx))
+        };
+        let raw = fetch(query.limit)?.await.map_err(in_tx(tx))?;
+        let fetched = raw.len();
+        let by_key = |js: &JsValue| label(&prop(js, "key"));
+        let mut bad = Vec::new();
+        let mut records = decode_all(raw, &by_key, &|_: &EntityRecord| true, &mut bad);
+        if !bad.is_empty() && query.limit.is_some_and(|l| fetched >= l) {
+            // Unreadable records took places in the limit: fetch the rest too.
+            bad.clear();
+            let raw = fetch(None)?.await.map_err(in_tx(tx))?;
+            records = decode_all(raw, &by_key, &|_: &EntityRecord| true, &mut bad);
+            records.truncate(query.limit.unwrap_or(usize::MAX));
+        }
+        skipped.extend(bad);
+        Ok(records)
+    }
+
+    async fn write_in(&self, tx: &idb::Transaction, write: &LocalWrite) -> Result<WriteOutcome> {
+        let err = in_tx(tx);
+        let records = tx.object_store(&write.collection).map_err(err)?;
+        let outbox = tx.object_store(OUTBOX).map_err(err)?;
+        let meta_store = tx.object_store(META).map_err(err)?;
+        let meta_key = JsValue::from_str(META_KEY);
+        let record_key = JsValue::from_str(&write.key);
+        let unreadable = |what: String| move |reason: String| Error::Storage(format!("unreadable {what}: {reason}"));
+
+        let meta: Meta = match meta_store.get(meta_key.clone()).map_err(err)?.await.map_err(err)? {
+            Some(js) => decode(js).map_err(unreadable("client metadata".into()))?,
+            None => return Err(Error::Storage("metadata missing: open_meta was not called".into())),
+        };
+        let existing: Option<EntityRecord> = match records.get(record_key.clone()).map_err(err)?.await.map_err(err)? {
+            Some(js) => Some(decode(js).map_err(unreadable(format!("record {}/{}", write.collection, write.key)))?),
+            None => None,
+        };
+        let pair: JsValue = Array::of2(&JsValue::from_str(&write.collection), &record_key).into();
+        let range = KeyRange::only(&pair).map_err(err)?;
+        let raw = outbox.index(BY_KEY).map_err(err)?.get_all(Some(Query::KeyRange(range)), None).map_err(err)?.await.map_err(err)?;
+        let mut queued = Vec::with_capacity(raw.len());
+        for js in raw {
+            let what = format!("outbox entry {}", key_text(&prop(&js, "id")));
+            queued.push(decode::<OutboxEntry>(js).map_err(unreadable(what))?);
+        }
+        queued.sort_by_key(|e| e.id);
+
+        let plan = plan_local_write(&meta, existing.as_ref(), &queued, write)?;
+
+        // Encode everything before the first write request.
+        let record_js = match &plan.record {
+            Some(record) => Some(encode(record).map_err(|e| {
+                Error::InvalidValue { collection: write.collection.clone(), reason: format!("cannot be stored: {e}") }
+            })?),
+            None => None,
+        };
+        let entry_js = match &plan.outbox_put {
+            Some(entry) => Some(encode(entry).map_err(|e| {
+                Error::InvalidValue { collection: write.collection.clone(), reason: format!("cannot be queued: {e}") }
+            })?),
+            None => None,
+        };
+        let meta_js = encode_internal(&plan.meta, "client metadata")?;
+
+        // Write requests are not awaited one by one: a failing one aborts the transaction,
+        // and the caller awaits its outcome.
+        match &record_js {
+            Some(js) => drop(records.put(js, None).map_err(err)?),
+            None => drop(records.delete(record_key).map_err(err)?),
+        }
+        if self.fail_after_entity.replace(false) {
+            return Err(Error::Storage("injected fault".into()));
+        }
+        if let Some(id) = plan.outbox_delete {
+            drop(outbox.delete(JsValue::from_f64(id as f64)).map_err(err)?);
+        }
+        if let Some(js) = &entry_js {
+            drop(outbox.put(js, None).map_err(err)?);
+        }
+        drop(meta_store.put(&meta_js, Some(&meta_key)).map_err(err)?);
+        Ok(plan.outcome)
+    }
+
+    async fn mark_sent_in(&self, tx: &idb::Transaction, ids: &[u64]) -> Result<()> {
+        let store = tx.object_store(OUTBOX).map_err(in_tx(tx))?;
+        for &id in ids {
+            let key = JsValue::from_f64(id as f64);
+            let Some(entry) = store.get(key).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? else { continue };
+            Reflect::set(&entry, &JsValue::from_str("sent"), &JsValue::TRUE).map_err(|e| classify(&e))?;
+            drop(store.put(&entry, None).map_err(in_tx(tx))?);
+        }
+        Ok(())
+    }
+}
+
+impl Store for IdbStore {
+    async fn open_meta(&self, fresh_client_id: &str) -> Result<Meta> {
+        let tx = self.transaction(&[META], TransactionMode::ReadWrite, Durability::Default).await?;
+        let result = self.open_meta_in(&tx, fresh_client_id).await;
+        finish(tx, result, true).await
+    }
+
+    async fn get(&self, collection: &str, key: &str) -> Result<Option<EntityRecord>> {
+        self.check(collection)?;
+        let tx = self.transaction(&[collection], TransactionMode::ReadOnly, Durability::Default).await?;
+        let result = async {
+            let store = tx.object_store(collection).map_err(in_tx(&tx))?;
+            match store.get(JsValue::from_str(key)).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))? {
+                None => Ok(None),
+                Some(js) => decode(js)
+                    .map(Some)
+                    .map_err(|reason| Error::Storage(format!("unreadable record {collection}/{key}: {reason}"))),
+            }
+        }
+        .await;
+        finish(tx, result, false).await
+    }
+
+    async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord>> {
+        self.check(collection)?;
+        if query.limit == Some(0) {
+            // IndexedDB reads a count of 0 as "no limit".
+            return Ok(Vec::new());
+        }
+        let tx = self.transaction(&[collection], TransactionMode::ReadOnly, Durability::Default).await?;
+        let mut skipped = Vec::new();
+        let result = self.list_in(&tx, collection, query, &mut skipped).await;
+        self.report_skipped(skipped);
+        finish(tx, result, false).await
+    }
+
+    async fn write_local(&self, write: &LocalWrite) -> Result<WriteOutcome> {
+        self.check(&write.collection)?;
+        let stores = [write.collection.as_str(), OUTBOX, META];
+        let tx = self.transaction(&stores, TransactionMode::ReadWrite, Durability::Default).await?;
+        let result = self.write_in(&tx, write).await;
+        finish(tx, result, true).await
+    }
+
+    async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let tx = self.transaction(&[OUTBOX], TransactionMode::ReadOnly, Durability::Default).await?;
+        let mut skipped = Vec::new();
+        let result = async {
+            let store = tx.object_store(OUTBOX).map_err(in_tx(&tx))?;
+            let label = |id: &JsValue| format!("{OUTBOX}/{}", key_text(id));
+            scan(&tx, &store, "id", Some(limit), &|_: &OutboxEntry| true, &label, &mut skipped).await
+        }
+        .await;
+        self.report_skipped(skipped);
+        finish(tx, result, false).await
+    }
+
+    async fn pending_count(&self) -> Result<usize> {
+        let tx = self.transaction(&[OUTBOX], TransactionMode::ReadOnly, Durability::Default).await?;
+        let result = async {
+            let store = tx.object_store(OUTBOX).map_err(in_tx(&tx))?;
+            let count = store.count(None).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
+            Ok(count as usize)
+        }
+        .await;
+        finish(tx, result, false).await
+    }
+
+    async fn mark_sent(&self, ids: &[u64]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let tx = self.transaction(&[OUTBOX], TransactionMode::ReadWrite, Durability::Strict).await?;
+        let result = self.mark_sent_in(&tx, ids).await;
+        finish(tx, result, true).await
+    }
+
+    async fn clear(&self) -> Result<()> {
+        // Every store in the database, including collections this version of the app
+        // does not declare: clearing is how a user's data is wiped (logout).
+        let db = self.database().await?;
+        let present = db.object_store_names();
+        let names: Vec<String> = (0..present.length()).filter_map(|i| present.item(i)).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let tx = self.transaction(&names, TransactionMode::ReadWrite, Durability::Strict).await?;
+        let result = names.iter().try_for_each(|name| {
+            let store = tx.object_store(name).map_err(in_tx(&tx))?;
+            store.clear().map_err(in_tx(&tx)).map(drop)
+        });
+        finish(tx, result, true).await
+    }
+}
+
+// ---- opening and upgrading ----
+
+fn factory() -> Result<Factory> {
+    Factory::new().map_err(|e| {
+        let detail = match &e {
+            idb::Error::IndexedDbNotFound(js) if js.is_undefined() || js.is_null() => "indexedDB is not defined".to_owned(),
+            idb::Error::IndexedDbNotFound(js) => describe(js),
+            other => other.to_string(),
+        };
+        Error::Storage(format!("IndexedDB is not available in this context: {detail}"))
+    })
+}
+
+enum OpenFailure {
+    /// Another context moved the database past the version we asked for: retry.
+    VersionRace,
+    Failed(Error),
+}
+
+/// Open at the current version, then upgrade by one until every declared store and
+/// index exists. Bounded: each retry means another context changed the version.
+async fn open_connection(name: &str, specs: &Rc<Vec<StoreSpec>>) -> Result<Connection> {
+    let factory = factory()?;
+    let mut version: Option<u32> = None;
+    for _ in 0..MAX_OPEN_ATTEMPTS {
+        let db = match open_once(&factory, name, version, specs).await {
+            Ok(db) => db,
+            Err(OpenFailure::VersionRace) => {
+                version = None;
+                continue;
+            }
+            Err(OpenFailure::Failed(e)) => return Err(e),
+        };
+        // Handlers go on at once, so an upgrade elsewhere never waits for us.
+        let connection = Connection::new(db);
+        let inspection = match inspect(&connection.db, specs).await {
+            Ok(inspection) => inspection,
+            // Closed by a `versionchange` while we looked: look again.
+            Err(_) if !connection.is_open() => {
+                version = None;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(found) = inspection.format {
+            if found > STORAGE_FORMAT {
+                return Err(Error::SchemaDowngrade { found, declared: STORAGE_FORMAT });
+            }
+        }
+        if !inspection.missing {
+            return Ok(connection);
+        }
+        let current = integral_version(connection.db.version())?;
+        let next = current.checked_add(1).ok_or_else(|| Error::Storage(format!("database \"{name}\" is at the highest version")))?;
+        drop(connection);
+        version = Some(next);
+    }
+    Err(Error::Storage(format!(
+        "could not bring database \"{name}\" up to date in {MAX_OPEN_ATTEMPTS} attempts: other tabs keep changing its version"
+    )))
+}
+
+async fn open_once(factory: &Factory, name: &str, version: Option<u32>, specs: &Rc<Vec<StoreSpec>>) -> Result<IdbDatabase, OpenFailure> {
+    let mut request = factory.open(name, version).map_err(|e| OpenFailure::Failed(classify_idb(e)))?;
+    let upgrade_error: Rc<RefCell<Option<Error>>> = Rc::new(RefCell::new(None));
+    {
+        let (specs, upgrade_error) = (specs.clone(), upgrade_error.clone());
+        request.on_upgrade_needed(move |event: VersionChangeEvent| {
+            if let Err(e) = upgrade(&event, &specs) {
+                *upgrade_error.borrow_mut() = Some(e);
+                // Aborting the versionchange transaction fails the open request.
+                if let Some(tx) = event.target().ok().and_then(|request| request.transaction()) {
+                    let _ = tx.abort();
+                }
+            }
+        });
+    }
+    // `blocked`: other connections have not closed yet. The request simply waits; ours
+    // close on `versionchange`, and it proceeds as soon as the others do.
+    match request.await {
+        Ok(db) => Ok(IdbDatabase::from(db)),
+        Err(e) => {
+            if let Some(error) = upgrade_error.borrow_mut().take() {
+                return Err(OpenFailure::Failed(error));
+            }
+            let (name, _) = failure_parts(&e);
+            if name.as_deref() == Some("VersionError") {
+                Err(OpenFailure::VersionRace)
+            } else {
+                Err(OpenFailure::Failed(classify_idb(e)))
+            }
+        }
+    }
+}
+
+/// In `upgradeneeded`: create what is missing, delete nothing.
+fn upgrade(event: &VersionChangeEvent, specs: &[StoreSpec]) -> Result<()> {
+    let request = event.target().map_err(classify_idb)?;
+    let db = request.database().map_err(classify_idb)?;
+    let tx = request.transaction().ok_or_else(|| Error::Storage("upgradeneeded without its transaction".into()))?;
+    let existing = db.store_names();
+    for spec in specs {
+        let store = if existing.contains(&spec.name) {
+            tx.object_store(&spec.name)
+        } else {
+            db.create_object_store(&spec.name, spec.params())
+        }
+        .map_err(|e| with_context(format!("cannot create object store \"{}\"", spec.name), e))?;
+        let present = store.index_names();
+        for (index, key_path) in &spec.indexes {
+            if present.contains(index) {
+                continue;
+            }
+            let mut params = IndexParams::new();
+            params.unique(false);
+            store
+                .create_index(index, key_path.clone(), Some(params))
+                .map_err(|e| with_context(format!("cannot create index \"{index}\" on \"{}\"", spec.name), e))?;
+        }
+    }
+    Ok(())
+}
+
+struct Inspection {
+    /// Some declared store or index does not exist yet.
+    missing: bool,
+    /// `Meta.format` as stored, if there is metadata.
+    format: Option<u32>,
+}
+
+async fn inspect(db: &IdbDatabase, specs: &[StoreSpec]) -> Result<Inspection> {
+    let names = db.object_store_names();
+    let present: Vec<&str> = specs.iter().map(|s| s.name.as_str()).filter(|n| names.contains(n)).collect();
+    let inspection = Inspection { missing: present.len() < specs.len(), format: None };
+    if present.is_empty() {
+        return Ok(inspection);
+    }
+    let tx = start_transaction(db, &present, TransactionMode::ReadOnly, Durability::Default).map_err(|e| classify(&e))?;
+    let result = inspect_in(&tx, specs, &present, inspection).await;
+    finish(tx, result, false).await
+}
+
+async fn inspect_in(tx: &idb::Transaction, specs: &[StoreSpec], present: &[&str], mut inspection: Inspection) -> Result<Inspection> {
+    for spec in specs.iter().filter(|s| present.contains(&s.name.as_str())) {
+        let indexes = tx.object_store(&spec.name).map_err(in_tx(tx))?.index_names();
+        if spec.indexes.iter().any(|(name, _)| !indexes.contains(name)) {
+            inspection.missing = true;
+        }
+    }
+    if present.contains(&META) {
+        let store = tx.object_store(META).map_err(in_tx(tx))?;
+        if let Some(meta) = store.get(JsValue::from_str(META_KEY)).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
+            // Read the one field, not the whole record: a newer format may have changed
+            // the rest.
+            inspection.format = prop(&meta, "format").as_f64().map(|f| if f >= u32::MAX as f64 { u32::MAX } else { f as u32 });
+        }
+    }
+    Ok(inspection)
+}
+
+fn integral_version(version: f64) -> Result<u32> {
+    if version.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&version) {
+        Ok(version as u32)
+    } else {
+        Err(Error::Storage(format!("database version {version} is not an integer this library can use")))
+    }
+}
+
+// ---- transactions ----
+
+fn start_transaction(db: &IdbDatabase, stores: &[&str], mode: TransactionMode, durability: Durability) -> Result<idb::Transaction, JsValue> {
+    let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
+    let mode = match mode {
+        TransactionMode::ReadWrite => "readwrite",
+        _ => "readonly",
+    };
+    let transaction: Function = Reflect::get(db, &JsValue::from_str("transaction"))?.dyn_into()?;
+    let tx = match durability {
+        Durability::Default => transaction.call2(db, &names, &JsValue::from_str(mode))?,
+        Durability::Strict => {
+            let options = Object::new();
+            Reflect::set(&options, &JsValue::from_str("durability"), &JsValue::from_str("strict"))?;
+            transaction.call3(db, &names, &JsValue::from_str(mode), &options)?
+        }
+    };
+    Ok(idb::Transaction::from(tx.dyn_into::<IdbTransaction>()?))
+}
+
+/// End a transaction: on success wait for `complete` if asked (an `abort` instead is an
+/// error); on error abort it explicitly, so nothing it wrote commits.
+async fn finish<T>(tx: idb::Transaction, result: Result<T>, wait: bool) -> Result<T> {
+    match result {
+        Ok(value) if wait => {
+            let tx = IdbTransaction::from(tx);
+            if Settled::new(tx.clone()).await {
+                Ok(value)
+            } else {
+                Err(match tx.error() {
+                    Some(cause) => classify(&cause),
+                    None => Error::Storage("the transaction was aborted".into()),
+                })
+            }
+        }
+        Ok(value) => Ok(value),
+        Err(error) => {
+            // Throws only if the transaction already ended, and then there is nothing
+            // left to undo.
+            let _ = tx.abort();
+            Err(error)
+        }
+    }
+}
+
+/// Resolves when a transaction ends: `true` on `complete`, `false` on `abort`. Unlike
+/// idb's `TransactionFuture` it does not resolve on a bubbled request `error` (which is
+/// followed by `abort`, whose handler would by then be dropped) and unhooks itself.
+struct Settled {
+    tx: IdbTransaction,
+    state: Rc<RefCell<(Option<bool>, Option<Waker>)>>,
+    _on_complete: Closure<dyn FnMut(Event)>,
+    _on_abort: Closure<dyn FnMut(Event)>,
+}
+
+impl Settled {
+    fn new(tx: IdbTransaction) -> Settled {
+        let state: Rc<RefCell<(Option<bool>, Option<Waker>)>> = Rc::new(RefCell::new((None, None)));
+        let handler = |committed: bool| {
+            let state = state.clone();
+            Closure::<dyn FnMut(Event)>::new(move |_: Event| {
+                let waker = {
+                    let mut state = state.borrow_mut();
+                    state.0.get_or_insert(committed);
+                    state.1.take()
+                };
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            })
+        };
+        let (on_complete, on_abort) = (handler(true), handler(false));
+        tx.set_oncomplete(Some(on_complete.as_ref().unchecked_ref()));
+        tx.set_onabort(Some(on_abort.as_ref().unchecked_ref()));
+        Settled { tx, state, _on_complete: on_complete, _on_abort: on_abort }
+    }
+}
+
+impl Future for Settled {
+    type Output = bool;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        let mut state = self.state.borrow_mut();
+        match state.0 {
+            Some(committed) => Poll::Ready(committed),
+            None => {
+                state.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for Settled {
+    fn drop(&mut self) {
+        self.tx.set_oncomplete(None);
+        self.tx.set_onabort(None);
+    }
+}
+
+// ---- reading many records ----
+
+/// Records of `store` in key order, keeping those `keep` accepts, at most `limit`. Reads
+/// in batches of what is still missing, resuming after the last key seen, so skipped
+/// records (tombstones, unreadable ones) do not eat into the limit.
+async fn scan<T: DeserializeOwned>(
+    tx: &idb::Transaction,
+    store: &ObjectStore,
+    key_field: &str,
+    limit: Option<usize>,
+    keep: &dyn Fn(&T) -> bool,
+    label: &dyn Fn(&JsValue) -> String,
+    skipped: &mut Vec<String>,
+) -> Result<Vec<T>> {
+    let mut out: Vec<T> = Vec::new();
+    let mut after: Option<JsValue> = None;
+    loop {
+        let want = limit.map(|l| l.saturating_sub(out.len()));
+        let range = match &after {
+            Some(key) => Some(Query::KeyRange(KeyRange::lower_bound(key, Some(true)).map_err(in_tx(tx))?)),
+            None => None,
+        };
+        let raw = store.get_all(range, want.map(to_u32)).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
+        let fetched = raw.len();
+        if let Some(last) = raw.last() {
+            after = Some(prop(last, key_field));
+        }
+        let records = decode_all(raw, &|js| label(&prop(js, key_field)), keep, skipped);
+        out.extend(records);
+        match (want, limit) {
+            (Some(want), Some(limit)) if fetched >= want && want > 0 && out.len() < limit => continue,
+            _ => break,
+        }
+    }
+    if let Some(limit) = limit {
+        out.truncate(limit);
+    }
+    Ok(out)
+}
+
+/// Decode raw records, dropping those `keep` refuses and reporting unreadable ones.
+fn decode_all<T: DeserializeOwned>(
+    raw: Vec<JsValue>,
+    label: &dyn Fn(&JsValue) -> String,
+    keep: &dyn Fn(&T) -> bool,
+    skipped: &mut Vec<String>,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(raw.len());
+    for js in raw {
+        let name = label(&js);
+        match decode::<T>(js) {
+            Ok(record) if keep(&record) => out.push(record),
+            Ok(_) => {}
+            Err(reason) => skipped.push(format!("{name}: {reason}")),
+        }
+    }
+    out
+}
+
+// ---- values ----
+
+/// JSON objects become plain JS objects (so index key paths like `value.tripId` see
+/// them), `None` becomes `null`, integers become numbers.
+fn encode<T: Serialize>(value: &T) -> std::result::Result<JsValue, serde_wasm_bindgen::Error> {
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+}
+
+fn encode_internal<T: Serialize>(value: &T, what: &str) -> Result<JsValue> {
+    encode(value).map_err(|e| Error::Storage(format!("cannot encode {what}: {e}")))
+}
+
+fn decode<T: DeserializeOwned>(js: JsValue) -> std::result::Result<T, String> {
+    serde_wasm_bindgen::from_value(js).map_err(|e| e.to_string())
+}
+
+fn prop(object: &JsValue, name: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn key_text(key: &JsValue) -> String {
+    match (key.as_string(), key.as_f64()) {
+        (Some(s), _) => s,
+        (None, Some(n)) => n.to_string(),
+        _ => format!("{key:?}"),
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+// ---- errors ----
+
+/// Map a thrown JS value: `QuotaExceededError` is `Error::QuotaExceeded`; anything else
+/// is `Error::Storage` with the exception's name and message.
+fn classify(js: &JsValue) -> Error {
+    let (name, message) = js_parts(js);
+    from_parts(None, name, message)
+}
+
+/// The same for an `idb` error, keeping idb's description of what failed.
+fn classify_idb(error: idb::Error) -> Error {
+    let (name, message) = failure_parts(&error);
+    let context = error.to_string();
+    let context = context.split(": ").next().unwrap_or_default().to_owned();
+    from_parts(Some(context), name, message)
+}
+
+/// Errors of requests inside `tx`: a request that failed because the transaction was
+/// aborted reports the transaction's own error (Chrome reports `AbortError` for a
+/// request and `QuotaExceededError` for its transaction near the quota).
+fn in_tx(tx: &idb::Transaction) -> impl Fn(idb::Error) -> Error + Copy + '_ {
+    move |error| {
+        let (name, _) = failure_parts(&error);
+        match tx.error() {
+            Some(cause) if name.as_deref() == Some("AbortError") => classify(&cause),
+            _ => classify_idb(error),
+        }
+    }
+}
+
+fn with_context(context: String, error: idb::Error) -> Error {
+    match classify_idb(error) {
+        Error::Storage(message) => Error::Storage(format!("{context}: {message}")),
+        other => other,
+    }
+}
+
+fn from_parts(context: Option<String>, name: Option<String>, message: String) -> Error {
+    if name.as_deref() == Some("QuotaExceededError") {
+        return Error::QuotaExceeded(message);
+    }
+    let mut text = context.filter(|c| !c.is_empty()).map(|c| format!("{c}: ")).unwrap_or_default();
+    if let Some(name) = name {
+        text.push_str(&name);
+        if !message.is_empty() {
+            text.push_str(": ");
+        }
+    }
+    text.push_str(&message);
+    Error::Storage(text)
+}
+
+fn dom_name(js: &JsValue) -> Option<String> {
+    js_parts(js).0
+}
+
+/// `(name, message)` of a DOMException, an Error, or anything thrown.
+fn js_parts(js: &JsValue) -> (Option<String>, String) {
+    if let Some(exception) = js.dyn_ref::<DomException>() {
+        return (Some(exception.name()), exception.message());
+    }
+    let name = prop(js, "name").as_string();
+    match prop(js, "message").as_string() {
+        Some(message) => (name, message),
+        None => (name, js.as_string().unwrap_or_else(|| format!("{js:?}"))),
+    }
+}
+
+fn describe(js: &JsValue) -> String {
+    match js_parts(js) {
+        (Some(name), message) if !message.is_empty() => format!("{name}: {message}"),
+        (Some(name), _) => name,
+        (None, message) => message,
+    }
+}
+
+/// The JS exception inside an idb error, split into name and message.
+fn failure_parts(error: &idb::Error) -> (Option<String>, String) {
+    use idb::Error as E;
+    let js: Option<JsValue> = match error {
+        E::DomException(e) => Some(e.clone().into()),
+        E::AddFailed(js)
+        | E::ClearFailed(js)
+        | E::CountFailed(js)
+        | E::CursorAdvanceFailed(js)
+        | E::CursorContinueFailed(js)
+        | E::CursorKeyNotFound(js)
+        | E::CursorPrimaryKeyNotFound(js)
+        | E::CursorValueNotFound(js)
+        | E::DeleteFailed(js)
+        | E::GetAllFailed(js)
+        | E::GetAllKeysFailed(js)
+        | E::GetFailed(js)
+        | E::GetKeyFailed(js)
+        | E::IndexCreateFailed(js)
+        | E::IndexDeleteFailed(js)
+        | E::IndexedDbDeleteFailed(js)
+        | E::IndexedDbNotFound(js)
+        | E::IndexedDbOpenFailed(js)
+        | E::IndexNotFound(js)
+        | E::KeyPathNotFound(js)
+        | E::KeyRangeBoundNotFound(js)
+        | E::KeyRangeCreateFailed(js)
+        | E::KeyRangeIncludesFailed(js)
+        | E::ObjectStoreCreateFailed(js)
+        | E::ObjectStoreDeleteFailed(js)
+        | E::ObjectStoreNotFound(js)
+        | E::OpenCursorFailed(js)
+        | E::OpenKeyCursorFailed(js)
+        | E::RequestErrorNotFound(js)
+        | E::RequestResultNotFound(js)
+        | E::TransactionAbortError(js)
+        | E::TransactionCommitError(js)
+        | E::TransactionModeNotFound(js)
+        | E::TransactionOpenFailed(js)
+        | E::UpdateFailed(js) => Some(js.clone()),
+        _ => None,
+    };
+    match js {
+        Some(js) => js_parts(&js),
+        None => (None, error.to_string()),
+    }
+}

@@ -1,0 +1,10 @@
+//! The browser layer (wasm32 only): IndexedDB store, events, and the JS API. Everything
+//! reaches browser APIs through the global scope, so it runs in windows, dedicated
+//! workers and service workers alike.
+
+pub mod api;
+pub mod convert;
+pub mod error;
+pub mod events;
+pub mod idb;
+pub mod types;

@@ -1,0 +1,138 @@
+//! TypeScript types for the generated `.d.ts`: the shapes the JS API takes and returns,
+//! so apps get precise types instead of `any`.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** Any JSON value: what a record may hold. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [field: string]: JsonValue };
+
+/** A stored record: a JSON object whose key field holds a string. */
+export type SyncRecord = { [field: string]: JsonValue };
+
+export type ConflictStrategy = "serverWins" | "clientWins" | "lastWriteWins" | "merge" | "manual";
+
+/** Resolves a conflict in the app: return the value to keep (null deletes). */
+export type ConflictResolver = (local: SyncRecord | null, server: SyncRecord | null, base: SyncRecord | null) => SyncRecord | null;
+
+export interface ConflictOptions {
+  strategy: ConflictStrategy;
+  /** Per-field rule for arrays under `merge`; others are replaced. */
+  arrays?: Record<string, "union" | "append" | "replace">;
+  /** Fields that go to `manual` when both sides changed them under `merge`. */
+  manualFields?: string[];
+  /** Under `lastWriteWins`, edits closer together than this go to `manual`. */
+  manualWithinMs?: number;
+}
+
+export interface CollectionEvent {
+  /** DOM event name, e.g. "attendee-data-updated". */
+  name: string;
+  /** Also put the value under this detail field, e.g. "attendee". */
+  valueField?: string;
+}
+
+export interface CollectionConfig {
+  /** The field holding each record's key (a non-empty string). */
+  key: string;
+  /** Default: "merge". */
+  conflict?: ConflictStrategy | ConflictOptions | ConflictResolver;
+  /** The collection's own event, fired with every change. */
+  event?: string | CollectionEvent;
+  /** `getFresh` refreshes records older than this. */
+  ttlMs?: number;
+  /** Top-level fields never written to IndexedDB. */
+  omit?: string[];
+  /** Top-level fields to index; `list(collection, {index, equals})` queries them. */
+  indexes?: string[];
+}
+
+export interface RetryConfig {
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** 0..1 */
+  jitter: number;
+}
+
+export interface SyncConfig {
+  /** Database name: one per app and user. */
+  name: string;
+  /** Base URL of the sync API (e.g. "/sync"). Leave out for local-only use. */
+  endpoint?: string;
+  token?: string | (() => string | Promise<string>);
+  collections: Record<string, CollectionConfig> | Array<CollectionConfig & { name: string }>;
+  retry?: Partial<RetryConfig>;
+  batchSize?: number;
+  pullIntervalMs?: number;
+  realtime?: boolean;
+  /** Where events are dispatched. Default: globalThis. */
+  eventTarget?: EventTarget;
+}
+
+export interface ListQuery {
+  /** A declared index of the collection. */
+  index?: string;
+  /** Records whose indexed field equals this. Required with `index`. */
+  equals?: string | number;
+  limit?: number;
+}
+
+export type SyncState = "synced" | "syncing" | "offline" | "error";
+
+export type SyncErrorCode =
+  | "invalid-config" | "unknown-collection" | "invalid-value" | "not-found"
+  | "storage" | "quota-exceeded" | "schema-downgrade" | "closed";
+
+/** Every rejection of this library is a PwaSyncError with a stable `code`. */
+export interface PwaSyncError extends Error {
+  name: "PwaSyncError";
+  code: SyncErrorCode;
+}
+
+export interface SyncStatus {
+  state: SyncState;
+  /** Local writes the server has not acknowledged yet. */
+  pending: number;
+  /** ms since the epoch, or null if never synced. */
+  lastSyncedAt: number | null;
+  lastError: { code: string; message: string } | null;
+}
+
+export interface ExportOptions {
+  format: "json" | "csv";
+}
+
+export type ChangeOrigin = "local" | "remote" | "tab";
+
+export interface ChangeDetail {
+  collection: string;
+  key: string;
+  /** null when the record was deleted. */
+  value: SyncRecord | null;
+  origin: ChangeOrigin;
+  /** Server version the change is based on; null if never synced. */
+  version: number | null;
+}
+
+/** Detail of a collection's own event: the change plus a timestamp and the version. */
+export interface CollectionEventDetail extends ChangeDetail {
+  timestamp: number;
+  syncVersion: number | null;
+  [valueField: string]: JsonValue | undefined;
+}
+
+export interface StorageErrorDetail {
+  code: SyncErrorCode;
+  message: string;
+}
+
+declare global {
+  interface GlobalEventHandlersEventMap {
+    "pwa-sync:change": CustomEvent<ChangeDetail>;
+    "pwa-sync:status": CustomEvent<SyncStatus>;
+    "pwa-sync:storage-error": CustomEvent<StorageErrorDetail>;
+  }
+}
+"#;

@@ -1,0 +1,277 @@
+//! The JS API, driven from Rust through the same wasm-bindgen exports JS uses. Runs in
+//! every browser scope (window, dedicated worker, service worker).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Array, Promise, Reflect, JSON};
+use pwa_sync::web::api::SyncClient;
+use pwa_sync::web::idb::IdbStore;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+use web_sys::{CustomEvent, EventTarget};
+
+fn unique(name: &str) -> String {
+    format!("api-{name}-{}-{}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e9) as u64)
+}
+
+fn json(text: &str) -> JsValue {
+    JSON::parse(text).unwrap_or_else(|e| panic!("bad test JSON {text}: {e:?}"))
+}
+
+fn config(name: &str) -> JsValue {
+    json(&format!(
+        r#"{{"name": "{name}", "collections": {{
+            "trips": {{"key": "id", "indexes": ["owner"]}},
+            "attendees": {{"key": "id", "omit": ["accessCode"],
+                          "event": {{"name": "attendee-data-updated", "valueField": "attendee"}}}}}}}}"#
+    ))
+}
+
+async fn open(name: &str) -> SyncClient {
+    SyncClient::open(config(name)).await.unwrap_or_else(|e| panic!("open {name}: {e:?}"))
+}
+
+async fn done(client: SyncClient, name: &str) {
+    client.close();
+    IdbStore::delete_database(name).await.unwrap();
+}
+
+async fn ok(promise: Promise) -> JsValue {
+    JsFuture::from(promise).await.unwrap_or_else(|e| panic!("rejected: {e:?}"))
+}
+
+/// The `code` of a rejection, after checking it is a real `Error` named PwaSyncError.
+async fn code(promise: Promise) -> String {
+    match JsFuture::from(promise).await {
+        Ok(v) => panic!("expected a rejection, got {v:?}"),
+        Err(e) => error_code(&e),
+    }
+}
+
+fn error_code(e: &JsValue) -> String {
+    assert!(e.is_instance_of::<js_sys::Error>(), "not an Error: {e:?}");
+    let name = Reflect::get(e, &"name".into()).unwrap().as_string();
+    assert_eq!(name.as_deref(), Some("PwaSyncError"));
+    Reflect::get(e, &"code".into()).unwrap().as_string().unwrap_or_default()
+}
+
+fn field(value: &JsValue, name: &str) -> JsValue {
+    Reflect::get(value, &name.into()).unwrap()
+}
+
+fn s(text: &str) -> JsValue {
+    JsValue::from_str(text)
+}
+
+#[wasm_bindgen_test]
+async fn invalid_config_rejects_with_invalid_config() {
+    let bad = json(r#"{"name": "x", "collections": {"trips": {"key": "id", "conflict": "mrege"}}}"#);
+    let err = SyncClient::open(bad).await.err().expect("open must fail");
+    assert_eq!(error_code(&err), "invalid-config");
+    let message = field(&err, "message").as_string().unwrap();
+    assert!(message.contains("mrege"), "{message}");
+    let err = SyncClient::open(JsValue::from(5)).await.err().expect("open must fail");
+    assert_eq!(error_code(&err), "invalid-config");
+}
+
+#[wasm_bindgen_test]
+async fn put_get_patch_delete_round_trip() {
+    let name = unique("crud");
+    let client = open(&name).await;
+    let stored = ok(client.put(s("trips"), json(r#"{"id": "t1", "owner": "ana", "n": [1, 2]}"#))).await;
+    assert_eq!(field(&stored, "owner"), "ana");
+    let patched = ok(client.patch(s("trips"), s("t1"), json(r#"{"title": "Lisbon", "n": null}"#))).await;
+    assert_eq!(JSON::stringify(&patched).unwrap(), r#"{"id":"t1","owner":"ana","title":"Lisbon"}"#);
+    let read = ok(client.get(s("trips"), s("t1"))).await;
+    assert_eq!(JSON::stringify(&read).unwrap(), r#"{"id":"t1","owner":"ana","title":"Lisbon"}"#);
+    assert_eq!(ok(client.pending()).await, 1.0);
+    ok(client.delete(s("trips"), s("t1"))).await;
+    assert!(ok(client.get(s("trips"), s("t1"))).await.is_undefined());
+    // Created and deleted before it was ever sent: nothing is left to send.
+    assert_eq!(ok(client.pending()).await, 0.0);
+    assert_eq!(code(client.patch(s("trips"), s("t1"), json("{}"))).await, "not-found");
+    done(client, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn values_that_cannot_be_stored_reject_and_write_nothing() {
+    let name = unique("invalid");
+    let client = open(&name).await;
+    let cyclic = json(r#"{"id": "c"}"#);
+    Reflect::set(&cyclic, &"self".into(), &cyclic).unwrap();
+    let big = json(r#"{"id": "b"}"#);
+    Reflect::set(&big, &"n".into(), &js_sys::BigInt::from(5u32).into()).unwrap();
+    for bad in [json("[1]"), s("text"), JsValue::from(3), JsValue::NULL, JsValue::UNDEFINED, json(r#"{"n": 1}"#), json(r#"{"id": 7}"#), json(r#"{"id": ""}"#), cyclic, big] {
+        assert_eq!(code(client.put(s("trips"), bad.clone())).await, "invalid-value", "{bad:?}");
+    }
+    assert_eq!(code(client.put(s("nope"), json(r#"{"id": "a"}"#))).await, "unknown-collection");
+    assert_eq!(code(client.put(JsValue::from(1), json(r#"{"id": "a"}"#))).await, "invalid-value");
+    assert_eq!(code(client.get(s("trips"), JsValue::from(1))).await, "invalid-value");
+    assert_eq!(code(client.list(s("trips"), json(r#"{"index": "title", "equals": "x"}"#))).await, "invalid-value");
+    assert_eq!(code(client.list(s("trips"), json(r#"{"index": "owner"}"#))).await, "invalid-value");
+    assert_eq!(code(client.list(s("trips"), json(r#"{"limit": -1}"#))).await, "invalid-value");
+    assert_eq!(code(client.export_data(json(r#"{"format": "xml"}"#))).await, "invalid-value");
+    assert_eq!(ok(client.pending()).await, 0.0);
+    assert_eq!(Array::from(&ok(client.list(s("trips"), JsValue::UNDEFINED)).await).length(), 0);
+    done(client, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn omitted_fields_never_reach_indexeddb() {
+    let name = unique("omit");
+    let client = open(&name).await;
+    ok(client.put(s("attendees"), json(r#"{"id": "a1", "dining": "vegan", "accessCode": "4711"}"#))).await;
+    ok(client.patch(s("attendees"), s("a1"), json(r#"{"accessCode": "9999", "dining": "any"}"#))).await;
+    client.close();
+    let store = IdbStore::open(&pwa_sync::core::config::ClientConfig::from_json(
+        serde_json::from_str(&String::from(JSON::stringify(&config(&name)).unwrap())).unwrap(),
+    ).unwrap())
+    .await
+    .unwrap();
+    use pwa_sync::core::store::Store;
+    let record = store.get("attendees", "a1").await.unwrap().unwrap();
+    assert_eq!(record.value, Some(serde_json::json!({"id": "a1", "dining": "any"})));
+    let outbox = store.outbox(10).await.unwrap();
+    assert!(outbox.iter().all(|e| e.value.get("accessCode").is_none()), "{outbox:?}");
+    store.close();
+    IdbStore::delete_database(&name).await.unwrap();
+}
+
+/// Collects the `detail` of every event of `names` dispatched on a fresh target.
+fn recorder(names: &[&str]) -> (EventTarget, Rc<RefCell<Vec<(String, JsValue)>>>) {
+    let target = EventTarget::new().unwrap();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    for name in names {
+        let seen = seen.clone();
+        let listener = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+            let e: CustomEvent = e.unchecked_into();
+            seen.borrow_mut().push((e.type_(), e.detail()));
+        });
+        target.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref()).unwrap();
+        listener.forget();
+    }
+    (target, seen)
+}
+
+#[wasm_bindgen_test]
+async fn local_writes_fire_change_and_collection_events() {
+    let name = unique("events");
+    let (target, seen) = recorder(&["pwa-sync:change", "attendee-data-updated", "pwa-sync:status"]);
+    let cfg = config(&name);
+    Reflect::set(&cfg, &"eventTarget".into(), &target).unwrap();
+    let client = SyncClient::open(cfg).await.unwrap();
+    ok(client.put(s("attendees"), json(r#"{"id": "a1", "dining": "vegan"}"#))).await;
+    ok(client.delete(s("attendees"), s("a1"))).await;
+    let events = seen.borrow().clone();
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["pwa-sync:change", "attendee-data-updated", "pwa-sync:status", "pwa-sync:change", "attendee-data-updated", "pwa-sync:status"]
+    );
+    let change = &events[0].1;
+    assert_eq!(field(change, "collection"), "attendees");
+    assert_eq!(field(change, "key"), "a1");
+    assert_eq!(field(change, "origin"), "local");
+    assert!(field(change, "version").is_null());
+    assert_eq!(field(&field(change, "value"), "dining"), "vegan");
+    let own = &events[1].1;
+    assert_eq!(field(&field(own, "attendee"), "dining"), "vegan");
+    assert!(field(own, "timestamp").as_f64().unwrap() > 0.0);
+    assert_eq!(field(&events[2].1, "pending"), 1.0);
+    assert!(field(&events[3].1, "value").is_null());
+    assert_eq!(field(&events[5].1, "pending"), 0.0);
+    done(client, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn status_is_a_stable_snapshot_until_something_changes() {
+    let name = unique("status");
+    let client = open(&name).await;
+    let first = client.status();
+    assert!(Object::is(&first, &client.status()));
+    assert_eq!(field(&first, "state"), "offline");
+    assert_eq!(field(&first, "pending"), 0.0);
+    assert!(field(&first, "lastSyncedAt").is_null());
+    ok(client.put(s("trips"), json(r#"{"id": "t"}"#))).await;
+    let second = client.status();
+    assert!(!Object::is(&first, &second));
+    assert_eq!(field(&second, "pending"), 1.0);
+    done(client, &name).await;
+}
+
+use js_sys::Object;
+
+#[wasm_bindgen_test]
+async fn list_by_index_with_limit() {
+    let name = unique("list");
+    let client = open(&name).await;
+    for (id, owner) in [("t3", "ana"), ("t1", "ana"), ("t2", "bo")] {
+        ok(client.put(s("trips"), json(&format!(r#"{{"id": "{id}", "owner": "{owner}"}}"#)))).await;
+    }
+    let ids = |list: JsValue| Array::from(&list).iter().map(|v| field(&v, "id").as_string().unwrap()).collect::<Vec<_>>();
+    assert_eq!(ids(ok(client.list(s("trips"), JsValue::UNDEFINED)).await), ["t1", "t2", "t3"]);
+    assert_eq!(ids(ok(client.list(s("trips"), json(r#"{"index": "owner", "equals": "ana"}"#))).await), ["t1", "t3"]);
+    assert_eq!(ids(ok(client.list(s("trips"), json(r#"{"index": "owner", "equals": "ana", "limit": 1}"#))).await), ["t1"]);
+    assert_eq!(ids(ok(client.list(s("trips"), json(r#"{"limit": 2}"#))).await), ["t1", "t2"]);
+    done(client, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn export_json_and_csv() {
+    let name = unique("export");
+    let client = open(&name).await;
+    ok(client.put(s("trips"), json(r#"{"id": "t1", "title": "Rome, \"eternal\""}"#))).await;
+    let exported = ok(client.export_data(json(r#"{"format": "json"}"#))).await.as_string().unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&exported).unwrap();
+    assert_eq!(parsed["collections"]["trips"][0]["title"], "Rome, \"eternal\"");
+    assert_eq!(parsed["collections"]["attendees"], serde_json::json!([]));
+    let csv = ok(client.export_data(json(r#"{"format": "csv"}"#))).await.as_string().unwrap();
+    assert_eq!(csv, "collection,id,title\r\ntrips,t1,\"Rome, \"\"eternal\"\"\"\r\n");
+    done(client, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn clear_wipes_everything_and_takes_a_new_client_id() {
+    let name = unique("clear");
+    let client = open(&name).await;
+    let before = client.client_id();
+    assert!(before.starts_with("c-") && before.len() == 18, "{before}");
+    ok(client.put(s("trips"), json(r#"{"id": "t1"}"#))).await;
+    ok(client.put(s("attendees"), json(r#"{"id": "a1"}"#))).await;
+    ok(client.clear()).await;
+    assert!(ok(client.get(s("trips"), s("t1"))).await.is_undefined());
+    assert_eq!(ok(client.pending()).await, 0.0);
+    assert_ne!(client.client_id(), before);
+    // Still usable after a clear.
+    ok(client.put(s("trips"), json(r#"{"id": "t2"}"#))).await;
+    assert_eq!(ok(client.pending()).await, 1.0);
+    done(client, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn closed_client_rejects_with_closed() {
+    let name = unique("closed");
+    let client = open(&name).await;
+    client.close();
+    assert_eq!(code(client.put(s("trips"), json(r#"{"id": "t1"}"#))).await, "closed");
+    assert_eq!(code(client.get(s("trips"), s("t1"))).await, "closed");
+    IdbStore::delete_database(&name).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn data_survives_closing_and_reopening() {
+    let name = unique("reopen");
+    let client = open(&name).await;
+    let id = client.client_id();
+    ok(client.put(s("trips"), json(r#"{"id": "t1", "owner": "ana"}"#))).await;
+    ok(client.put(s("trips"), json(r#"{"id": "t2", "owner": "bo"}"#))).await;
+    client.close();
+    let again = open(&name).await;
+    assert_eq!(again.client_id(), id);
+    assert_eq!(ok(again.pending()).await, 2.0);
+    assert_eq!(field(&ok(again.get(s("trips"), s("t2"))).await, "owner"), "bo");
+    done(again, &name).await;
+}

@@ -1,0 +1,5 @@
+//! Tests shared by every browser scope: one file per scope (`tests/window.rs`,
+//! `tests/dedicated_worker.rs`, `tests/service_worker.rs`) configures where they run.
+
+pub mod api;
+pub mod store;
