@@ -27,7 +27,7 @@ window.__exampleDone = true;
     const tab = await browser.newPage();
     const logs = [];
     const errors = [];
-    tab.on("console", (m) => logs.push(m.text()));
+    tab.on("console", (m) => m.type() === "log" && logs.push(m.text()));
     tab.on("pageerror", (e) => errors.push(e.message));
     await tab.goto(`${server.url}/readme-example.html`);
     await tab.waitForFunction(() => window.__exampleDone === true || undefined, null, { timeout: 30_000 })

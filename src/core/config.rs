@@ -205,8 +205,7 @@ impl RawCollections {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawCollection {
     key: String,
-    #[serde(default)]
-    conflict: Option<RawConflict>,
+    // `conflict` is taken out and parsed first, for messages that name the strategy.
     event: Option<RawEvent>,
     ttl_ms: Option<u64>,
     #[serde(default)]
