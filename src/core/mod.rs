@@ -2,12 +2,15 @@
 
 pub mod clock;
 pub mod config;
+pub mod conflict;
 pub mod error;
 pub mod export;
 pub mod mutation;
 pub mod patch;
 pub mod protocol;
 pub mod record;
+pub mod retry;
 pub mod store;
+pub mod sync;
 
 pub use error::{Error, Result};

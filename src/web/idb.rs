@@ -29,8 +29,8 @@ use std::task::{Context, Poll, Waker};
 
 use idb::event::VersionChangeEvent;
 use idb::{
-    Event as _, Factory, IndexParams, KeyPath, KeyRange, ObjectStore,
-    ObjectStoreParams, Query, Request as _, TransactionMode,
+    Event as _, Factory, IndexParams, KeyPath, KeyRange, ObjectStore, ObjectStoreParams, Query, Request as _,
+    TransactionMode,
 };
 use js_sys::{Array, Function, Object, Reflect};
 use serde::de::DeserializeOwned;
@@ -245,7 +245,12 @@ impl IdbStore {
     /// Start a transaction on the live connection. With `Durability::Strict` the options
     /// argument `{durability: "strict"}` is passed to `IDBDatabase.transaction` through
     /// `Reflect` (web-sys has it only behind its unstable APIs).
-    async fn transaction(&self, stores: &[&str], mode: TransactionMode, durability: Durability) -> Result<idb::Transaction> {
+    async fn transaction(
+        &self,
+        stores: &[&str],
+        mode: TransactionMode,
+        durability: Durability,
+    ) -> Result<idb::Transaction> {
         let db = self.database().await?;
         match start_transaction(&db, stores, mode, durability) {
             Ok(tx) => Ok(tx),
@@ -297,9 +302,8 @@ impl IdbStore {
         if !declared {
             // The API layer refuses undeclared fields; the store still answers like the
             // in-memory one, by a scan.
-            let matches = |r: &EntityRecord| {
-                r.value.as_ref().and_then(|v| v.get(field)).is_some_and(|v| index_key_eq(v, wanted))
-            };
+            let matches =
+                |r: &EntityRecord| r.value.as_ref().and_then(|v| v.get(field)).is_some_and(|v| index_key_eq(v, wanted));
             return scan(tx, &store, "key", query.limit, &matches, &label, skipped).await;
         }
         let key = match wanted.as_str() {
@@ -346,7 +350,13 @@ impl IdbStore {
         };
         let pair: JsValue = Array::of2(&JsValue::from_str(&write.collection), &record_key).into();
         let range = KeyRange::only(&pair).map_err(err)?;
-        let raw = outbox.index(BY_KEY).map_err(err)?.get_all(Some(Query::KeyRange(range)), None).map_err(err)?.await.map_err(err)?;
+        let raw = outbox
+            .index(BY_KEY)
+            .map_err(err)?
+            .get_all(Some(Query::KeyRange(range)), None)
+            .map_err(err)?
+            .await
+            .map_err(err)?;
         let mut queued = Vec::with_capacity(raw.len());
         for js in raw {
             let what = format!("outbox entry {}", key_text(&prop(&js, "id")));
@@ -358,14 +368,16 @@ impl IdbStore {
 
         // Encode everything before the first write request.
         let record_js = match &plan.record {
-            Some(record) => Some(encode(record).map_err(|e| {
-                Error::InvalidValue { collection: write.collection.clone(), reason: format!("cannot be stored: {e}") }
+            Some(record) => Some(encode(record).map_err(|e| Error::InvalidValue {
+                collection: write.collection.clone(),
+                reason: format!("cannot be stored: {e}"),
             })?),
             None => None,
         };
         let entry_js = match &plan.outbox_put {
-            Some(entry) => Some(encode(entry).map_err(|e| {
-                Error::InvalidValue { collection: write.collection.clone(), reason: format!("cannot be queued: {e}") }
+            Some(entry) => Some(encode(entry).map_err(|e| Error::InvalidValue {
+                collection: write.collection.clone(),
+                reason: format!("cannot be queued: {e}"),
             })?),
             None => None,
         };
@@ -503,7 +515,9 @@ impl Store for IdbStore {
 fn factory() -> Result<Factory> {
     Factory::new().map_err(|e| {
         let detail = match &e {
-            idb::Error::IndexedDbNotFound(js) if js.is_undefined() || js.is_null() => "indexedDB is not defined".to_owned(),
+            idb::Error::IndexedDbNotFound(js) if js.is_undefined() || js.is_null() => {
+                "indexedDB is not defined".to_owned()
+            }
             idb::Error::IndexedDbNotFound(js) => describe(js),
             other => other.to_string(),
         };
@@ -551,7 +565,9 @@ async fn open_connection(name: &str, specs: &Rc<Vec<StoreSpec>>) -> Result<Conne
             return Ok(connection);
         }
         let current = integral_version(connection.db.version())?;
-        let next = current.checked_add(1).ok_or_else(|| Error::Storage(format!("database \"{name}\" is at the highest version")))?;
+        let next = current
+            .checked_add(1)
+            .ok_or_else(|| Error::Storage(format!("database \"{name}\" is at the highest version")))?;
         drop(connection);
         version = Some(next);
     }
@@ -560,7 +576,12 @@ async fn open_connection(name: &str, specs: &Rc<Vec<StoreSpec>>) -> Result<Conne
     )))
 }
 
-async fn open_once(factory: &Factory, name: &str, version: Option<u32>, specs: &Rc<Vec<StoreSpec>>) -> Result<IdbDatabase, OpenFailure> {
+async fn open_once(
+    factory: &Factory,
+    name: &str,
+    version: Option<u32>,
+    specs: &Rc<Vec<StoreSpec>>,
+) -> Result<IdbDatabase, OpenFailure> {
     let mut request = factory.open(name, version).map_err(|e| OpenFailure::Failed(classify_idb(e)))?;
     let upgrade_error: Rc<RefCell<Option<Error>>> = Rc::new(RefCell::new(None));
     {
@@ -635,12 +656,18 @@ async fn inspect(db: &IdbDatabase, specs: &[StoreSpec]) -> Result<Inspection> {
     if present.is_empty() {
         return Ok(inspection);
     }
-    let tx = start_transaction(db, &present, TransactionMode::ReadOnly, Durability::Default).map_err(|e| classify(&e))?;
+    let tx =
+        start_transaction(db, &present, TransactionMode::ReadOnly, Durability::Default).map_err(|e| classify(&e))?;
     let result = inspect_in(&tx, specs, &present, inspection).await;
     finish(tx, result, false).await
 }
 
-async fn inspect_in(tx: &idb::Transaction, specs: &[StoreSpec], present: &[&str], mut inspection: Inspection) -> Result<Inspection> {
+async fn inspect_in(
+    tx: &idb::Transaction,
+    specs: &[StoreSpec],
+    present: &[&str],
+    mut inspection: Inspection,
+) -> Result<Inspection> {
     for spec in specs.iter().filter(|s| present.contains(&s.name.as_str())) {
         let indexes = tx.object_store(&spec.name).map_err(in_tx(tx))?.index_names();
         if spec.indexes.iter().any(|(name, _)| !indexes.contains(name)) {
@@ -652,7 +679,8 @@ async fn inspect_in(tx: &idb::Transaction, specs: &[StoreSpec], present: &[&str]
         if let Some(meta) = store.get(JsValue::from_str(META_KEY)).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
             // Read the one field, not the whole record: a newer format may have changed
             // the rest.
-            inspection.format = prop(&meta, "format").as_f64().map(|f| if f >= u32::MAX as f64 { u32::MAX } else { f as u32 });
+            inspection.format =
+                prop(&meta, "format").as_f64().map(|f| if f >= u32::MAX as f64 { u32::MAX } else { f as u32 });
         }
     }
     Ok(inspection)
@@ -668,7 +696,12 @@ fn integral_version(version: f64) -> Result<u32> {
 
 // ---- transactions ----
 
-fn start_transaction(db: &IdbDatabase, stores: &[&str], mode: TransactionMode, durability: Durability) -> Result<idb::Transaction, JsValue> {
+fn start_transaction(
+    db: &IdbDatabase,
+    stores: &[&str],
+    mode: TransactionMode,
+    durability: Durability,
+) -> Result<idb::Transaction, JsValue> {
     let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
     let mode = match mode {
         TransactionMode::ReadWrite => "readwrite",

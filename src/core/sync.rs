@@ -1,0 +1,685 @@
+//! Planning what the server's answers do to local state. Each planner is pure: it gets a
+//! [`Snapshot`] of the keys involved, read inside a store transaction, and returns the
+//! [`Writes`] that same transaction commits, plus what to tell the app ([`Effect`]s).
+//!
+//! The visible value of a key is always its last server value (`base`) with the pending
+//! outbox entries replayed on top; every planner keeps that true.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::core::clock::HlcStamp;
+use crate::core::config::{ClientConfig, CollectionConfig};
+use crate::core::conflict::{self, Resolution, Sides};
+use crate::core::error::Result;
+use crate::core::mutation::{plan_local_write, LocalWrite, WriteOutcome};
+use crate::core::patch;
+use crate::core::protocol::{Change, MutationResult, Op, ServerState};
+use crate::core::record::{strip_omitted, EntityRecord, Meta, OutboxEntry};
+
+/// (collection, key)
+pub type KeyRef = (String, String);
+
+/// Audit entries kept; the oldest are dropped first.
+pub const AUDIT_CAP: usize = 1000;
+
+/// What a store reads for a plan: the metadata, the records of the keys asked for, and
+/// the outbox entries of those that have pending writes (oldest first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub meta: Meta,
+    pub records: BTreeMap<KeyRef, EntityRecord>,
+    pub queued: BTreeMap<KeyRef, Vec<OutboxEntry>>,
+}
+
+/// What a plan writes, in one transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Writes {
+    /// `None` removes the record.
+    pub records: BTreeMap<KeyRef, Option<EntityRecord>>,
+    pub outbox_put: BTreeMap<u64, OutboxEntry>,
+    pub outbox_delete: BTreeSet<u64>,
+    pub audit: Vec<AuditEntry>,
+    pub meta: Option<Meta>,
+}
+
+impl Writes {
+    /// Removing outbox entries acknowledges the server: that must reach the disk before
+    /// the transaction reports success (invariant 2).
+    pub fn needs_strict_durability(&self) -> bool {
+        !self.outbox_delete.is_empty()
+    }
+}
+
+/// One line of the audit log: a conflict or a rejection, and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub at: f64,
+    pub kind: AuditKind,
+    pub collection: String,
+    pub key: String,
+    /// The strategy that decided (e.g. "serverWins"), or the rejection code.
+    pub strategy: String,
+    /// "auto" or "app".
+    pub decided_by: String,
+    pub local: Option<Value>,
+    pub server: Option<Value>,
+    pub base: Option<Value>,
+    pub result: Option<Value>,
+    pub server_version: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditKind {
+    Conflict,
+    Rejected,
+}
+
+/// What the app is told after a plan commits.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// A key's visible value changed because of the server.
+    Changed { collection: String, key: String, value: Option<Value>, version: Option<u64> },
+    Conflict(AuditEntry),
+    Rejected { collection: String, key: String, mutation_id: u64, code: String, message: String },
+}
+
+/// Tallies of one plan.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Applied {
+    pub applied: usize,
+    pub conflicts: usize,
+    pub rejected: usize,
+    pub effects: Vec<Effect>,
+}
+
+/// Local writes as a plan over a snapshot (see `mutation::plan_local_write`).
+pub fn plan_local(snapshot: Snapshot, write: &LocalWrite) -> Result<(Writes, WriteOutcome)> {
+    let key: KeyRef = (write.collection.clone(), write.key.clone());
+    let queued = snapshot.queued.get(&key).map(Vec::as_slice).unwrap_or_default();
+    let plan = plan_local_write(&snapshot.meta, snapshot.records.get(&key), queued, write)?;
+    let mut writes = Writes::default();
+    writes.records.insert(key, plan.record);
+    if let Some(id) = plan.outbox_delete {
+        writes.outbox_delete.insert(id);
+    }
+    if let Some(entry) = plan.outbox_put {
+        writes.outbox_put.insert(entry.id, entry);
+    }
+    writes.meta = Some(plan.meta);
+    Ok((writes, plan.outcome))
+}
+
+/// The server's answers to a pushed batch.
+pub fn plan_push(
+    config: &ClientConfig,
+    snapshot: Snapshot,
+    results: &[MutationResult],
+    now_ms: u64,
+) -> Result<(Writes, Applied)> {
+    let mut work = Working::new(snapshot);
+    let mut tally = Applied::default();
+    for result in results {
+        let (id, outcome) = match result {
+            MutationResult::Applied { id, .. } | MutationResult::Conflict { id, .. } | MutationResult::Rejected { id, .. } => (*id, result),
+        };
+        // An entry already settled (e.g. by a conflict on an earlier entry of its key)
+        // needs nothing more.
+        let Some(key) = work.key_of(id) else { continue };
+        let Ok(collection) = config.collection(&key.0) else { continue };
+        match outcome {
+            MutationResult::Applied { version, .. } => {
+                work.acknowledge(&key, id, *version, now_ms);
+                tally.applied += 1;
+            }
+            MutationResult::Conflict { server, .. } => {
+                work.resolve(collection, &key, server, now_ms, &mut tally.effects);
+                tally.conflicts += 1;
+            }
+            MutationResult::Rejected { code, message, .. } => {
+                work.reject(&key, id, code, message, now_ms, &mut tally.effects);
+                tally.rejected += 1;
+            }
+        }
+    }
+    Ok((work.finish(), tally))
+}
+
+/// A page of pulled changes and the checkpoint after it, stored together (invariant 4).
+pub fn plan_pull(
+    config: &ClientConfig,
+    snapshot: Snapshot,
+    changes: &[Change],
+    checkpoint: u64,
+    now_ms: u64,
+) -> Result<(Writes, Applied)> {
+    let mut work = Working::new(snapshot);
+    let mut tally = Applied::default();
+    for change in changes {
+        // Only asked-for collections arrive; anything else is ignored, not stored.
+        let Ok(collection) = config.collection(&change.collection) else { continue };
+        let key: KeyRef = (change.collection.clone(), change.key.clone());
+        let value = change.value.clone().map(|v| without_omitted(collection, v));
+        let server = ServerState { version: change.version, value, hlc: change.hlc.clone() };
+        if work.records.get(&key).and_then(|r| r.version).is_some_and(|v| v >= change.version) {
+            continue; // Already have it, e.g. our own write coming back.
+        }
+        if work.queued.get(&key).is_some_and(|q| !q.is_empty()) {
+            // Invariant 5: never overwrite pending local writes silently.
+            work.resolve(collection, &key, &server, now_ms, &mut tally.effects);
+            tally.conflicts += 1;
+        } else {
+            work.accept(&key, &server, now_ms, &mut tally.effects);
+        }
+        tally.applied += 1;
+    }
+    work.meta.checkpoint = checkpoint;
+    work.meta_dirty = true;
+    Ok((work.finish(), tally))
+}
+
+fn without_omitted(config: &CollectionConfig, value: Value) -> Value {
+    match value {
+        Value::Object(mut object) => {
+            strip_omitted(config, &mut object);
+            Value::Object(object)
+        }
+        other => other,
+    }
+}
+
+/// `base` with `entries` applied in order: what the app sees while they are pending.
+pub fn replay(base: Option<&Value>, entries: &[OutboxEntry]) -> Option<Value> {
+    let mut value = base.cloned();
+    for entry in entries {
+        value = match entry.op {
+            Op::Put => Some(entry.value.clone()),
+            Op::Delete => None,
+            Op::Patch => {
+                let mut target = value.unwrap_or_else(|| Value::Object(Default::default()));
+                patch::apply(&mut target, &entry.value);
+                Some(target)
+            }
+        };
+    }
+    value
+}
+
+/// A snapshot being changed, remembering what it changed.
+struct Working {
+    meta: Meta,
+    meta_dirty: bool,
+    records: BTreeMap<KeyRef, EntityRecord>,
+    queued: BTreeMap<KeyRef, Vec<OutboxEntry>>,
+    dirty: BTreeSet<KeyRef>,
+    removed_entries: BTreeSet<u64>,
+    audit: Vec<AuditEntry>,
+}
+
+impl Working {
+    fn new(snapshot: Snapshot) -> Working {
+        Working {
+            meta: snapshot.meta,
+            meta_dirty: false,
+            records: snapshot.records,
+            queued: snapshot.queued,
+            dirty: BTreeSet::new(),
+            removed_entries: BTreeSet::new(),
+            audit: Vec::new(),
+        }
+    }
+
+    fn key_of(&self, id: u64) -> Option<KeyRef> {
+        self.queued.iter().find(|(_, entries)| entries.iter().any(|e| e.id == id)).map(|(k, _)| k.clone())
+    }
+
+    fn entries(&mut self, key: &KeyRef) -> &mut Vec<OutboxEntry> {
+        self.queued.entry(key.clone()).or_default()
+    }
+
+    fn remove_entry(&mut self, key: &KeyRef, id: u64) -> Option<OutboxEntry> {
+        let entries = self.entries(key);
+        let at = entries.iter().position(|e| e.id == id)?;
+        let entry = entries.remove(at);
+        self.removed_entries.insert(id);
+        Some(entry)
+    }
+
+    /// Recompute the record's visible value and pending count from its base and queue.
+    fn settle(&mut self, key: &KeyRef, base: Option<Value>, version: Option<u64>, hlc: Option<String>, now_ms: u64) {
+        let entries = self.queued.get(key).cloned().unwrap_or_default();
+        let value = replay(base.as_ref(), &entries);
+        let previous = self.records.get(key);
+        let record = EntityRecord {
+            key: key.1.clone(),
+            value,
+            version,
+            base,
+            hlc: hlc.or_else(|| previous.map(|r| r.hlc.clone())).unwrap_or_default(),
+            pending: entries.len() as u32,
+            updated_at: now_ms as f64,
+        };
+        self.records.insert(key.clone(), record);
+        self.dirty.insert(key.clone());
+    }
+
+    fn visible(&self, key: &KeyRef) -> Option<Value> {
+        self.records.get(key).and_then(|r| r.value.clone())
+    }
+
+    fn observe(&mut self, hlc: &str, now_ms: u64) {
+        if let Ok(stamp) = hlc.parse::<HlcStamp>() {
+            self.meta.hlc.observe(&stamp, now_ms);
+            self.meta_dirty = true;
+        }
+    }
+
+    /// The server applied entry `id`: it leaves the outbox, its effect becomes the base,
+    /// and the key's later entries now build on the new version.
+    fn acknowledge(&mut self, key: &KeyRef, id: u64, version: u64, now_ms: u64) {
+        let Some(entry) = self.remove_entry(key, id) else { return };
+        let old_base = self.records.get(key).and_then(|r| r.base.clone());
+        let base = replay(old_base.as_ref(), std::slice::from_ref(&entry));
+        // Rewritten at `finish` with every surviving entry of the key.
+        for later in self.entries(key).iter_mut().filter(|e| !e.sent) {
+            later.base_version = Some(version);
+        }
+        self.settle(key, base, Some(version), None, now_ms);
+    }
+
+    /// The server refused entry `id`: it leaves the outbox and its effect is rolled back.
+    fn reject(&mut self, key: &KeyRef, id: u64, code: &str, message: &str, now_ms: u64, effects: &mut Vec<Effect>) {
+        if self.remove_entry(key, id).is_none() {
+            return;
+        }
+        let before = self.visible(key);
+        let (base, version) = self.records.get(key).map(|r| (r.base.clone(), r.version)).unwrap_or_default();
+        self.settle(key, base.clone(), version, None, now_ms);
+        let after = self.visible(key);
+        self.audit.push(AuditEntry {
+            at: now_ms as f64,
+            kind: AuditKind::Rejected,
+            collection: key.0.clone(),
+            key: key.1.clone(),
+            strategy: code.to_owned(),
+            decided_by: "server".into(),
+            local: before.clone(),
+            server: base,
+            base: None,
+            result: after.clone(),
+            server_version: version,
+        });
+        effects.push(Effect::Rejected { collection: key.0.clone(), key: key.1.clone(), mutation_id: id, code: code.to_owned(), message: message.to_owned() });
+        if before != after {
+            effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: after, version });
+        }
+    }
+
+    /// A server change for a key with nothing pending: take it.
+    fn accept(&mut self, key: &KeyRef, server: &ServerState, now_ms: u64, effects: &mut Vec<Effect>) {
+        let before = self.visible(key);
+        self.observe(&server.hlc, now_ms);
+        self.settle(key, server.value.clone(), Some(server.version), Some(server.hlc.clone()), now_ms);
+        if before != server.value {
+            effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: server.value.clone(), version: Some(server.version) });
+        }
+    }
+
+    /// The server's state for a key differs from the base its pending writes build on.
+    fn resolve(&mut self, config: &CollectionConfig, key: &KeyRef, server: &ServerState, now_ms: u64, effects: &mut Vec<Effect>) {
+        let record = self.records.get(key).cloned();
+        let local = record.as_ref().and_then(|r| r.value.clone());
+        let base = record.as_ref().and_then(|r| r.base.clone());
+        let local_hlc = record.as_ref().map(|r| r.hlc.clone()).unwrap_or_default();
+        self.observe(&server.hlc, now_ms);
+        let resolution = conflict::resolve(
+            &config.conflict,
+            Sides { local: local.as_ref(), server: server.value.as_ref(), base: base.as_ref(), local_hlc: &local_hlc, server_hlc: &server.hlc },
+        );
+        let resolved = match resolution {
+            Resolution::Value(v) => v,
+            // Manual conflicts are stored for a person to decide (issue 4); until then the
+            // server's value stands and the audit log keeps the local one.
+            Resolution::Manual => server.value.clone(),
+        };
+        // Every queued write of the key is settled by the resolution.
+        let ids: Vec<u64> = self.queued.get(key).map(|q| q.iter().map(|e| e.id).collect()).unwrap_or_default();
+        for id in ids {
+            self.remove_entry(key, id);
+        }
+        let mut hlc = Some(server.hlc.clone());
+        if resolved != server.value {
+            // The resolution differs from the server: send it, against the server's version.
+            let stamp = self.meta.hlc.tick(now_ms, &self.meta.client_id).to_string();
+            let id = self.meta.next_mutation_id;
+            self.meta.next_mutation_id += 1;
+            self.meta_dirty = true;
+            let (op, value) = match &resolved {
+                Some(v) => (Op::Put, v.clone()),
+                None => (Op::Delete, Value::Null),
+            };
+            let entry = OutboxEntry {
+                id,
+                collection: key.0.clone(),
+                key: key.1.clone(),
+                op,
+                value,
+                base_version: Some(server.version),
+                hlc: stamp.clone(),
+                sent: false,
+                created_at: now_ms as f64,
+            };
+            self.entries(key).push(entry);
+            hlc = Some(stamp);
+        }
+        self.settle(key, server.value.clone(), Some(server.version), hlc, now_ms);
+        let entry = AuditEntry {
+            at: now_ms as f64,
+            kind: AuditKind::Conflict,
+            collection: key.0.clone(),
+            key: key.1.clone(),
+            strategy: conflict::strategy_name(conflict::effective_strategy(&config.conflict)).to_owned(),
+            decided_by: "auto".into(),
+            local: local.clone(),
+            server: server.value.clone(),
+            base,
+            result: resolved.clone(),
+            server_version: Some(server.version),
+        };
+        self.audit.push(entry.clone());
+        effects.push(Effect::Conflict(entry));
+        if local != resolved {
+            effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: resolved, version: Some(server.version) });
+        }
+    }
+
+    fn finish(self) -> Writes {
+        let mut writes = Writes { audit: self.audit, ..Writes::default() };
+        for key in &self.dirty {
+            let record = self.records.get(key).cloned();
+            // A never-synced record whose writes were all rolled back has nothing left.
+            let record = record.filter(|r| r.value.is_some() || r.version.is_some() || r.pending > 0);
+            writes.records.insert(key.clone(), record);
+            for entry in self.queued.get(key).into_iter().flatten() {
+                writes.outbox_put.insert(entry.id, entry.clone());
+            }
+        }
+        writes.outbox_delete = self.removed_entries;
+        for id in &writes.outbox_delete {
+            writes.outbox_put.remove(id);
+        }
+        if self.meta_dirty {
+            writes.meta = Some(self.meta);
+        }
+        writes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::mutation::LocalOp;
+    use serde_json::json;
+
+    fn config(strategy: &str) -> ClientConfig {
+        ClientConfig::from_json(json!({"name": "t", "collections": {
+            "trips": {"key": "id", "conflict": strategy, "omit": ["secret"]}}}))
+        .unwrap()
+    }
+
+    /// A replica: writes go through `plan_local`, answers through the planners.
+    struct Replica {
+        config: ClientConfig,
+        meta: Meta,
+        records: BTreeMap<KeyRef, EntityRecord>,
+        outbox: BTreeMap<u64, OutboxEntry>,
+        audit: Vec<AuditEntry>,
+        now: u64,
+    }
+
+    fn k(key: &str) -> KeyRef {
+        ("trips".into(), key.into())
+    }
+
+    impl Replica {
+        fn new(strategy: &str) -> Replica {
+            Replica { config: config(strategy), meta: Meta::new("c-me".into()), records: BTreeMap::new(), outbox: BTreeMap::new(), audit: vec![], now: 1_000 }
+        }
+
+        fn snapshot(&self, keys: &[KeyRef]) -> Snapshot {
+            let mut snap = Snapshot { meta: self.meta.clone(), records: BTreeMap::new(), queued: BTreeMap::new() };
+            for key in keys {
+                if let Some(r) = self.records.get(key) {
+                    snap.records.insert(key.clone(), r.clone());
+                    if r.pending > 0 {
+                        let q = self.outbox.values().filter(|e| (e.collection.clone(), e.key.clone()) == *key).cloned().collect();
+                        snap.queued.insert(key.clone(), q);
+                    }
+                }
+            }
+            snap
+        }
+
+        fn commit(&mut self, writes: Writes) {
+            for (key, record) in writes.records {
+                match record {
+                    Some(r) => self.records.insert(key, r),
+                    None => self.records.remove(&key),
+                };
+            }
+            for id in writes.outbox_delete {
+                self.outbox.remove(&id);
+            }
+            self.outbox.extend(writes.outbox_put);
+            self.audit.extend(writes.audit);
+            if let Some(meta) = writes.meta {
+                self.meta = meta;
+            }
+        }
+
+        fn write(&mut self, key: &str, op: LocalOp) {
+            self.now += 10;
+            let w = LocalWrite { collection: "trips".into(), key: key.into(), op, now_ms: self.now };
+            let (writes, _) = plan_local(self.snapshot(&[k(key)]), &w).unwrap();
+            self.commit(writes);
+        }
+
+        fn push(&mut self, results: Vec<MutationResult>) -> Applied {
+            self.now += 10;
+            let keys: Vec<KeyRef> = self.outbox.values().map(|e| (e.collection.clone(), e.key.clone())).collect();
+            let (writes, applied) = plan_push(&self.config, self.snapshot(&keys), &results, self.now).unwrap();
+            assert_eq!(writes.needs_strict_durability(), !writes.outbox_delete.is_empty());
+            self.commit(writes);
+            applied
+        }
+
+        fn pull(&mut self, changes: Vec<Change>, checkpoint: u64) -> Applied {
+            self.now += 10;
+            let keys: Vec<KeyRef> = changes.iter().map(|c| (c.collection.clone(), c.key.clone())).collect();
+            let (writes, applied) = plan_pull(&self.config, self.snapshot(&keys), &changes, checkpoint, self.now).unwrap();
+            self.commit(writes);
+            applied
+        }
+
+        fn record(&self, key: &str) -> EntityRecord {
+            self.records.get(&k(key)).cloned().expect("record")
+        }
+
+        fn check_invariant(&self) {
+            for (key, record) in &self.records {
+                let queued: Vec<OutboxEntry> = self.outbox.values().filter(|e| (e.collection.clone(), e.key.clone()) == *key).cloned().collect();
+                assert_eq!(record.pending as usize, queued.len(), "pending count of {key:?}");
+                assert_eq!(record.value, replay(record.base.as_ref(), &queued), "visible = base + queue for {key:?}");
+            }
+        }
+    }
+
+    fn change(key: &str, version: u64, value: Option<Value>) -> Change {
+        Change { collection: "trips".into(), key: key.into(), version, value, hlc: format!("{:015}-0000-c-other", 5_000 + version) }
+    }
+
+    fn server(version: u64, value: Value, hlc_ms: u64) -> ServerState {
+        ServerState { version, value: Some(value), hlc: format!("{hlc_ms:015}-0000-c-other") }
+    }
+
+    #[test]
+    fn applied_entries_leave_the_outbox_and_become_the_base() {
+        let mut r = Replica::new("serverWins");
+        r.write("t1", LocalOp::Put(json!({"id": "t1", "a": 1})));
+        r.outbox.get_mut(&1).unwrap().sent = true;
+        r.write("t1", LocalOp::Patch(json!({"b": 2})));
+        let tally = r.push(vec![MutationResult::Applied { id: 1, version: 7 }]);
+        assert_eq!(tally.applied, 1);
+        let rec = r.record("t1");
+        assert_eq!((rec.version, rec.base.clone(), rec.pending), (Some(7), Some(json!({"id": "t1", "a": 1})), 1));
+        assert_eq!(rec.value, Some(json!({"id": "t1", "a": 1, "b": 2})));
+        // The later, unsent entry now builds on version 7.
+        assert_eq!(r.outbox[&2].base_version, Some(7));
+        r.check_invariant();
+        r.outbox.get_mut(&2).unwrap().sent = true;
+        r.push(vec![MutationResult::Applied { id: 2, version: 9 }]);
+        let rec = r.record("t1");
+        assert_eq!((rec.version, rec.pending, rec.base.clone()), (Some(9), 0, rec.value.clone()));
+        assert!(r.outbox.is_empty());
+        r.check_invariant();
+    }
+
+    #[test]
+    fn a_rejected_write_is_rolled_back_and_reported() {
+        let mut r = Replica::new("serverWins");
+        r.pull(vec![change("t1", 3, Some(json!({"id": "t1", "a": 1})))], 3);
+        r.write("t1", LocalOp::Patch(json!({"a": 2})));
+        r.outbox.get_mut(&1).unwrap().sent = true;
+        r.write("t1", LocalOp::Patch(json!({"c": 3})));
+        let tally = r.push(vec![MutationResult::Rejected { id: 1, code: "validation".into(), message: "a must be odd".into() }]);
+        assert_eq!(tally.rejected, 1);
+        // Back to the server's value, with the still-pending later write replayed on it.
+        assert_eq!(r.record("t1").value, Some(json!({"id": "t1", "a": 1, "c": 3})));
+        assert!(tally.effects.iter().any(|e| matches!(e, Effect::Rejected { mutation_id: 1, code, .. } if code == "validation")));
+        assert!(tally.effects.iter().any(|e| matches!(e, Effect::Changed { .. })));
+        assert_eq!(r.audit.len(), 1);
+        assert_eq!(r.audit[0].kind, AuditKind::Rejected);
+        r.check_invariant();
+    }
+
+    #[test]
+    fn a_rejected_create_leaves_nothing() {
+        let mut r = Replica::new("serverWins");
+        r.write("t1", LocalOp::Put(json!({"id": "t1"})));
+        r.outbox.get_mut(&1).unwrap().sent = true;
+        r.push(vec![MutationResult::Rejected { id: 1, code: "validation".into(), message: "no".into() }]);
+        assert!(r.records.is_empty() && r.outbox.is_empty());
+    }
+
+    #[test]
+    fn server_wins_conflict_takes_the_server_value_and_is_recorded() {
+        let mut r = Replica::new("serverWins");
+        r.pull(vec![change("t1", 3, Some(json!({"id": "t1", "a": 1})))], 3);
+        r.write("t1", LocalOp::Patch(json!({"a": 2})));
+        r.outbox.get_mut(&1).unwrap().sent = true;
+        let tally = r.push(vec![MutationResult::Conflict { id: 1, server: server(5, json!({"id": "t1", "a": 9}), 9_000) }]);
+        assert_eq!(tally.conflicts, 1);
+        let rec = r.record("t1");
+        assert_eq!((rec.value.clone(), rec.version, rec.pending), (Some(json!({"id": "t1", "a": 9})), Some(5), 0));
+        assert!(r.outbox.is_empty());
+        let audit = &r.audit[0];
+        assert_eq!((audit.kind, audit.strategy.as_str(), audit.decided_by.as_str()), (AuditKind::Conflict, "serverWins", "auto"));
+        assert_eq!(audit.local, Some(json!({"id": "t1", "a": 2})));
+        assert_eq!(audit.base, Some(json!({"id": "t1", "a": 1})));
+        r.check_invariant();
+    }
+
+    #[test]
+    fn client_wins_conflict_requeues_against_the_server_version() {
+        let mut r = Replica::new("clientWins");
+        r.write("t1", LocalOp::Put(json!({"id": "t1", "a": 2})));
+        r.outbox.get_mut(&1).unwrap().sent = true;
+        r.push(vec![MutationResult::Conflict { id: 1, server: server(5, json!({"id": "t1", "a": 9}), 9_000) }]);
+        let entry = r.outbox.values().next().unwrap().clone();
+        assert!(entry.id > 1, "a sent id is never reused");
+        assert_eq!((entry.op, entry.value, entry.base_version), (Op::Put, json!({"id": "t1", "a": 2}), Some(5)));
+        assert_eq!(r.record("t1").value, Some(json!({"id": "t1", "a": 2})));
+        r.check_invariant();
+    }
+
+    #[test]
+    fn last_write_wins_compares_clocks() {
+        let mut r = Replica::new("lastWriteWins");
+        r.write("t1", LocalOp::Put(json!({"id": "t1", "v": "mine"})));
+        r.outbox.get_mut(&1).unwrap().sent = true;
+        // The server's write is later than ours (our clock is at ~1 s).
+        r.push(vec![MutationResult::Conflict { id: 1, server: server(5, json!({"id": "t1", "v": "theirs"}), 900_000) }]);
+        assert_eq!(r.record("t1").value, Some(json!({"id": "t1", "v": "theirs"})));
+        assert!(r.outbox.is_empty());
+        // Now ours is later: the server's older write loses.
+        r.now = 2_000_000;
+        r.write("t1", LocalOp::Put(json!({"id": "t1", "v": "mine again"})));
+        let id = *r.outbox.keys().next().unwrap();
+        r.outbox.get_mut(&id).unwrap().sent = true;
+        r.push(vec![MutationResult::Conflict { id, server: server(6, json!({"id": "t1", "v": "old"}), 1_000_000) }]);
+        assert_eq!(r.record("t1").value, Some(json!({"id": "t1", "v": "mine again"})));
+        assert_eq!(r.outbox.len(), 1);
+        r.check_invariant();
+    }
+
+    #[test]
+    fn results_for_entries_already_settled_are_ignored() {
+        let mut r = Replica::new("serverWins");
+        r.write("t1", LocalOp::Put(json!({"id": "t1"})));
+        r.outbox.get_mut(&1).unwrap().sent = true;
+        r.write("t1", LocalOp::Patch(json!({"x": 1})));
+        r.outbox.get_mut(&2).unwrap().sent = true;
+        let tally = r.push(vec![
+            MutationResult::Conflict { id: 1, server: server(4, json!({"id": "t1", "s": 1}), 9_000) },
+            MutationResult::Conflict { id: 2, server: server(4, json!({"id": "t1", "s": 1}), 9_000) },
+        ]);
+        assert_eq!(tally.conflicts, 1);
+        assert_eq!(r.audit.len(), 1);
+        r.check_invariant();
+    }
+
+    #[test]
+    fn pull_stores_changes_and_the_checkpoint_together() {
+        let mut r = Replica::new("serverWins");
+        let tally = r.pull(vec![change("t1", 3, Some(json!({"id": "t1", "secret": "x"}))), change("t2", 4, None)], 4);
+        assert_eq!(r.meta.checkpoint, 4);
+        assert_eq!(r.record("t1").value, Some(json!({"id": "t1"})), "omitted fields are stripped from pulls too");
+        let gone = r.record("t2");
+        assert_eq!((gone.value, gone.version), (None, Some(4)));
+        assert_eq!(tally.effects.len(), 1, "a tombstone for an unknown key changes nothing visible");
+        // The same change again (or our own write coming back) is skipped.
+        let again = r.pull(vec![change("t1", 3, Some(json!({"id": "t1", "other": 1})))], 4);
+        assert!(again.effects.is_empty());
+        assert_eq!(r.record("t1").value, Some(json!({"id": "t1"})));
+        r.check_invariant();
+    }
+
+    #[test]
+    fn pull_never_silently_overwrites_pending_writes() {
+        let mut r = Replica::new("clientWins");
+        r.pull(vec![change("t1", 3, Some(json!({"id": "t1", "a": 1})))], 3);
+        r.write("t1", LocalOp::Patch(json!({"a": 2})));
+        let tally = r.pull(vec![change("t1", 8, Some(json!({"id": "t1", "a": 5})))], 8);
+        assert_eq!(tally.conflicts, 1);
+        assert_eq!(r.audit.len(), 1);
+        let rec = r.record("t1");
+        assert_eq!((rec.value.clone(), rec.base.clone(), rec.version), (Some(json!({"id": "t1", "a": 2})), Some(json!({"id": "t1", "a": 5})), Some(8)));
+        let entry = r.outbox.values().next().unwrap();
+        assert_eq!((entry.op, entry.base_version), (Op::Put, Some(8)));
+        r.check_invariant();
+    }
+
+    #[test]
+    fn unknown_collections_in_a_pull_are_not_stored() {
+        let mut r = Replica::new("serverWins");
+        let mut c = change("x", 2, Some(json!({"id": "x"})));
+        c.collection = "elsewhere".into();
+        let tally = r.pull(vec![c], 2);
+        assert!(r.records.is_empty() && tally.effects.is_empty());
+        assert_eq!(r.meta.checkpoint, 2);
+    }
+}

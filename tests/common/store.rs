@@ -1,0 +1,325 @@
+//! The IndexedDB store: the shared conformance suite, then what only a real database
+//! can show (atomicity under a fault, persistence, upgrades, versionchange, corrupted
+//! records). Each test uses its own database and deletes it.
+
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
+
+use js_sys::{Function, Promise, Reflect, JSON};
+use pwa_sync::core::config::ClientConfig;
+use pwa_sync::core::error::Error;
+use pwa_sync::core::mutation::{LocalOp, LocalWrite};
+use pwa_sync::core::record::{ListQuery, STORAGE_FORMAT};
+use pwa_sync::core::store::{conformance, Store};
+use pwa_sync::web::idb::IdbStore;
+use serde_json::{json, Value};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+fn unique(test: &str) -> String {
+    format!("store-{test}-{}-{}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e9) as u64)
+}
+
+fn named(mut config: ClientConfig, name: &str) -> ClientConfig {
+    config.name = name.to_owned();
+    config
+}
+
+fn config(name: &str, collections: Value) -> ClientConfig {
+    ClientConfig::from_json(json!({"name": name, "collections": collections})).unwrap()
+}
+
+async fn open(config: &ClientConfig) -> IdbStore {
+    IdbStore::open(config).await.unwrap_or_else(|e| panic!("open {}: {e}", config.name))
+}
+
+async fn dispose(store: IdbStore) {
+    let name = store.name().to_owned();
+    store.close();
+    IdbStore::delete_database(&name).await.unwrap();
+}
+
+fn write(collection: &str, key: &str, op: LocalOp) -> LocalWrite {
+    LocalWrite { collection: collection.into(), key: key.into(), op, now_ms: 1_700_000_000_000 }
+}
+
+fn put(collection: &str, value: Value) -> LocalWrite {
+    let key = value["id"].as_str().unwrap().to_owned();
+    write(collection, &key, LocalOp::Put(value))
+}
+
+async fn keys(store: &IdbStore, collection: &str, query: ListQuery) -> Vec<String> {
+    store.list(collection, &query).await.unwrap().into_iter().map(|r| r.key).collect()
+}
+
+fn by(field: &str, value: Value) -> ListQuery {
+    ListQuery { index: Some((field.into(), value)), limit: None }
+}
+
+/// Resolves after `ms` milliseconds, in any scope.
+async fn sleep(ms: u32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        let global = js_sys::global();
+        let set_timeout: Function = Reflect::get(&global, &"setTimeout".into()).unwrap().into();
+        set_timeout.call2(&global, &resolve, &ms.into()).unwrap();
+    });
+    JsFuture::from(promise).await.unwrap();
+}
+
+/// `Some(output)`, or `None` if `future` takes longer than `ms`.
+async fn within<T>(ms: u32, future: impl Future<Output = T>) -> Option<T> {
+    let mut future = pin!(future);
+    let mut timer = pin!(sleep(ms));
+    poll_fn(|cx| {
+        if let Poll::Ready(value) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(value));
+        }
+        timer.as_mut().poll(cx).map(|_| None)
+    })
+    .await
+}
+
+/// Write a raw JS value straight into an object store, behind the store's back.
+async fn raw_put(db_name: &str, store: &str, value: &str, key: Option<&str>) {
+    let db = idb::Factory::new().unwrap().open(db_name, None).unwrap().await.unwrap();
+    let tx = db.transaction(&[store], idb::TransactionMode::ReadWrite).unwrap();
+    let value = JSON::parse(value).unwrap();
+    let key = key.map(JsValue::from_str);
+    tx.object_store(store).unwrap().put(&value, key.as_ref()).unwrap().await.unwrap();
+    assert!(tx.await.unwrap().is_committed());
+    db.close();
+}
+
+// ---- the conformance suite, on IndexedDB ----
+
+macro_rules! on_indexeddb {
+    ($name:ident) => {
+        #[wasm_bindgen_test]
+        async fn $name() {
+            let store = open(&named(conformance::config(), &unique(stringify!($name)))).await;
+            conformance::$name(&store).await;
+            dispose(store).await;
+        }
+    };
+}
+
+pwa_sync::for_each_store_test!(on_indexeddb);
+
+// ---- invariant 1: entity, outbox and meta commit together or not at all ----
+
+#[wasm_bindgen_test]
+async fn a_fault_after_the_entity_write_leaves_nothing_behind() {
+    let store = open(&named(conformance::config(), &unique("fault"))).await;
+    let before = store.open_meta("c-1").await.unwrap();
+
+    store.fail_next_write_after_entity();
+    let err = store.write_local(&put("items", json!({"id": "a", "n": 1}))).await;
+    assert_eq!(err.map(|_| ()), Err(Error::Storage("injected fault".into())));
+    assert_eq!(store.get("items", "a").await.unwrap(), None, "the entity write was rolled back");
+    assert_eq!(store.pending_count().await.unwrap(), 0);
+    assert_eq!(store.open_meta("c-other").await.unwrap(), before, "meta unchanged: the mutation id is not spent");
+
+    // An existing record keeps its value when an edit of it fails.
+    assert_eq!(store.write_local(&put("items", json!({"id": "a", "n": 1}))).await.unwrap().mutation_id, Some(1));
+    store.mark_sent(&[1]).await.unwrap();
+    store.fail_next_write_after_entity();
+    assert!(store.write_local(&write("items", "a", LocalOp::Patch(json!({"n": 2})))).await.is_err());
+    let record = store.get("items", "a").await.unwrap().unwrap();
+    assert_eq!((record.value, record.pending), (Some(json!({"id": "a", "n": 1})), 1));
+    let outbox = store.outbox(10).await.unwrap();
+    assert_eq!((outbox.len(), outbox[0].sent), (1, true));
+    assert_eq!(store.open_meta("c-1").await.unwrap().next_mutation_id, 2);
+
+    // The hook fires once; the next write is normal.
+    let out = store.write_local(&write("items", "a", LocalOp::Patch(json!({"n": 3})))).await.unwrap();
+    assert_eq!(out.mutation_id, Some(2));
+    dispose(store).await;
+}
+
+// ---- persistence ----
+
+#[wasm_bindgen_test]
+async fn data_survives_close_and_reopen() {
+    let config = named(conformance::config(), &unique("reopen"));
+    let store = open(&config).await;
+    store.open_meta("c-first").await.unwrap();
+    store.write_local(&put("items", json!({"id": "a", "tripId": "t1"}))).await.unwrap();
+    store.write_local(&put("notes", json!({"id": "b", "text": "x"}))).await.unwrap();
+    store.mark_sent(&[1]).await.unwrap();
+    store.close();
+    assert_eq!(store.get("items", "a").await, Err(Error::Closed));
+
+    let store = open(&config).await;
+    let meta = store.open_meta("c-second").await.unwrap();
+    assert_eq!((meta.client_id.as_str(), meta.next_mutation_id), ("c-first", 3));
+    assert_eq!(store.get("items", "a").await.unwrap().unwrap().value, Some(json!({"id": "a", "tripId": "t1"})));
+    assert_eq!(keys(&store, "items", by("tripId", json!("t1"))).await, ["a"]);
+    let outbox = store.outbox(10).await.unwrap();
+    let summary: Vec<(u64, &str, bool)> = outbox.iter().map(|e| (e.id, e.key.as_str(), e.sent)).collect();
+    assert_eq!(summary, [(1, "a", true), (2, "b", false)]);
+    assert_eq!(store.write_local(&put("notes", json!({"id": "c"}))).await.unwrap().mutation_id, Some(3));
+    dispose(store).await;
+}
+
+// ---- automatic versioning ----
+
+#[wasm_bindgen_test]
+async fn upgrades_add_stores_and_indexes_and_older_apps_still_open() {
+    let name = unique("upgrade");
+    let older = config(&name, json!({"trips": {"key": "id", "indexes": ["owner"]}}));
+    let newer = config(
+        &name,
+        json!({
+        "trips": {"key": "id", "indexes": ["owner", "year"]},
+        "packing": {"key": "id", "indexes": ["tripId"]}}),
+    );
+
+    let store = open(&older).await;
+    store.open_meta("c-1").await.unwrap();
+    store.write_local(&put("trips", json!({"id": "t1", "owner": "ana", "year": 2024}))).await.unwrap();
+    store.close();
+
+    let store = open(&newer).await;
+    assert_eq!(store.get("trips", "t1").await.unwrap().unwrap().value.unwrap()["owner"], "ana");
+    assert_eq!(keys(&store, "trips", by("year", json!(2024))).await, ["t1"], "the new index covers old records");
+    assert_eq!(keys(&store, "trips", by("owner", json!("ana"))).await, ["t1"]);
+    store.write_local(&put("packing", json!({"id": "p1", "tripId": "t1"}))).await.unwrap();
+    assert_eq!(keys(&store, "packing", by("tripId", json!("t1"))).await, ["p1"]);
+    store.close();
+
+    // The older app opens the upgraded database without touching what it does not know.
+    let store = open(&older).await;
+    assert_eq!(keys(&store, "trips", ListQuery::default()).await, ["t1"]);
+    assert_eq!(store.get("packing", "p1").await, Err(Error::UnknownCollection("packing".into())));
+    store.write_local(&put("trips", json!({"id": "t2", "owner": "bo", "year": 2025}))).await.unwrap();
+    store.close();
+
+    let store = open(&newer).await;
+    assert_eq!(keys(&store, "packing", ListQuery::default()).await, ["p1"], "the older app left packing alone");
+    assert_eq!(keys(&store, "trips", by("year", json!(2025))).await, ["t2"]);
+    assert_eq!(store.pending_count().await.unwrap(), 3);
+    dispose(store).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_newer_storage_format_is_refused() {
+    let config = named(conformance::config(), &unique("downgrade"));
+    let store = open(&config).await;
+    store.open_meta("c-1").await.unwrap();
+    store.close();
+    let newer = format!(
+        r#"{{"clientId": "c-1", "nextMutationId": 1, "checkpoint": 0, "hlc": {{"wallMs": 0, "counter": 0}}, "lastSyncedAt": null, "format": {}}}"#,
+        STORAGE_FORMAT + 1
+    );
+    raw_put(&config.name, "meta", &newer, Some("client")).await;
+    let err = IdbStore::open(&config).await.map(|_| ());
+    assert_eq!(err, Err(Error::SchemaDowngrade { found: STORAGE_FORMAT + 1, declared: STORAGE_FORMAT }));
+    IdbStore::delete_database(&config.name).await.unwrap();
+}
+
+// ---- versionchange: an open store never blocks another context's upgrade ----
+
+#[wasm_bindgen_test]
+async fn an_open_store_steps_aside_for_an_upgrade_and_reopens() {
+    let name = unique("versionchange");
+    let first_config = config(&name, json!({"trips": {"key": "id"}}));
+    let second_config = config(&name, json!({"trips": {"key": "id", "indexes": ["owner"]}, "extra": {"key": "id"}}));
+
+    let first = open(&first_config).await;
+    first.open_meta("c-1").await.unwrap();
+    first.write_local(&put("trips", json!({"id": "t1", "owner": "ana"}))).await.unwrap();
+
+    let second = within(10_000, IdbStore::open(&second_config))
+        .await
+        .expect("the upgrade was blocked: the first store did not close on versionchange")
+        .unwrap();
+    assert_eq!(keys(&second, "trips", by("owner", json!("ana"))).await, ["t1"]);
+    second.write_local(&put("extra", json!({"id": "e1"}))).await.unwrap();
+
+    // The first store reopens on its next call and sees the other's writes.
+    assert_eq!(first.get("trips", "t1").await.unwrap().unwrap().pending, 1);
+    first.write_local(&put("trips", json!({"id": "t2", "owner": "ana"}))).await.unwrap();
+    assert_eq!(first.pending_count().await.unwrap(), 3);
+    assert_eq!(keys(&second, "trips", by("owner", json!("ana"))).await, ["t1", "t2"]);
+
+    // Deleting the database is not blocked by either.
+    first.close();
+    let second_name = second.name().to_owned();
+    within(10_000, IdbStore::delete_database(&second_name))
+        .await
+        .expect("deleteDatabase was blocked by an open store")
+        .unwrap();
+    second.close();
+}
+
+// ---- records edited by hand ----
+
+#[wasm_bindgen_test]
+async fn unreadable_records_are_skipped_and_reported_never_a_panic() {
+    let config = named(conformance::config(), &unique("corrupt"));
+    let store = open(&config).await;
+    store.open_meta("c-1").await.unwrap();
+    for id in ["a", "c"] {
+        store.write_local(&put("items", json!({"id": id, "tripId": "t"}))).await.unwrap();
+    }
+    raw_put(&config.name, "items", r#"{"key": "b", "value": 5, "version": "x"}"#, None).await;
+    raw_put(&config.name, "items", r#"{"key": "b2", "value": {"tripId": "t"}, "version": "x"}"#, None).await;
+    raw_put(&config.name, "outbox", r#"{"id": 99, "collection": "items", "key": "zz"}"#, None).await;
+
+    assert_eq!(keys(&store, "items", ListQuery::default()).await, ["a", "c"]);
+    let skipped = store.take_skipped();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(skipped[0].starts_with("items/b: ") && skipped[1].starts_with("items/b2: "), "{skipped:?}");
+    assert!(store.take_skipped().is_empty(), "take_skipped drains");
+
+    // With a limit the unreadable records do not take places.
+    assert_eq!(keys(&store, "items", ListQuery { index: None, limit: Some(2) }).await, ["a", "c"]);
+    let limited = ListQuery { index: Some(("tripId".into(), json!("t"))), limit: Some(2) };
+    assert_eq!(keys(&store, "items", limited).await, ["a", "c"]);
+    assert_eq!(store.take_skipped().len(), 3);
+
+    let outbox = store.outbox(10).await.unwrap();
+    assert_eq!(outbox.iter().map(|e| e.id).collect::<Vec<_>>(), [1, 2]);
+    let skipped = store.take_skipped();
+    assert!(skipped.len() == 1 && skipped[0].starts_with("outbox/99: "), "{skipped:?}");
+
+    let err = store.get("items", "b").await.unwrap_err();
+    assert_eq!(err.code(), "storage");
+    assert!(err.to_string().contains("items/b"), "{err}");
+    assert_eq!(store.get("items", "a").await.unwrap().unwrap().key, "a");
+    dispose(store).await;
+}
+
+// ---- small edges where IndexedDB differs from a map ----
+
+#[wasm_bindgen_test]
+async fn limits_of_zero_and_non_key_index_values_return_nothing() {
+    let store = open(&named(conformance::config(), &unique("edges"))).await;
+    store.open_meta("c-1").await.unwrap();
+    store.write_local(&put("items", json!({"id": "a", "tripId": "t", "rank": true}))).await.unwrap();
+    assert!(keys(&store, "items", ListQuery { index: None, limit: Some(0) }).await.is_empty());
+    assert!(store.outbox(0).await.unwrap().is_empty());
+    assert!(keys(&store, "items", by("rank", json!(true))).await.is_empty());
+    assert!(keys(&store, "items", by("tripId", json!(null))).await.is_empty());
+    // A field without an index still answers, like the in-memory store.
+    assert_eq!(keys(&store, "items", by("id", json!("a"))).await, ["a"]);
+    dispose(store).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_failing_upgrade_is_aborted_and_reported() {
+    let name = unique("bad-upgrade");
+    // Not a valid IndexedDB key path: createIndex throws inside upgradeneeded.
+    let bad = config(&name, json!({"trips": {"key": "id", "indexes": ["not a path"]}}));
+    let err = IdbStore::open(&bad).await.map(|_| ()).unwrap_err();
+    assert_eq!(err.code(), "storage");
+    assert!(err.to_string().contains("not a path") && err.to_string().contains("SyntaxError"), "{err}");
+    // Nothing was half-created: a valid config opens and works.
+    let store = open(&config(&name, json!({"trips": {"key": "id", "indexes": ["owner"]}}))).await;
+    store.open_meta("c-1").await.unwrap();
+    store.write_local(&put("trips", json!({"id": "t1", "owner": "ana"}))).await.unwrap();
+    assert_eq!(keys(&store, "trips", by("owner", json!("ana"))).await, ["t1"]);
+    dispose(store).await;
+}
