@@ -41,9 +41,11 @@ use web_sys::{DomException, Event, IdbDatabase, IdbTransaction};
 
 use crate::core::config::ClientConfig;
 use crate::core::error::{Error, Result};
-use crate::core::mutation::{plan_local_write, LocalWrite, WriteOutcome};
 use crate::core::record::{index_key_eq, is_index_key, EntityRecord, ListQuery, Meta, OutboxEntry, STORAGE_FORMAT};
-use crate::core::store::Store;
+use std::collections::BTreeMap;
+
+use crate::core::store::{Durability, Store};
+use crate::core::sync::{AuditEntry, KeyRef, Snapshot, Writes, AUDIT_CAP};
 
 const OUTBOX: &str = "outbox";
 const CONFLICTS: &str = "conflicts";
@@ -57,15 +59,6 @@ const BY_KEY: &str = "byKey";
 /// means another tab changed the version in between.
 const MAX_OPEN_ATTEMPTS: usize = 5;
 
-/// How hard a readwrite transaction's commit must hit the disk before `complete`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Durability {
-    /// The browser's default (Chrome: "relaxed" since 121).
-    Default,
-    /// Flushed to disk before `complete` fires. Browsers that ignore the option give their
-    /// default.
-    Strict,
-}
 
 /// One object store the app needs, with its indexes.
 #[derive(Debug, Clone)]
@@ -331,75 +324,114 @@ impl IdbStore {
         Ok(records)
     }
 
-    async fn write_in(&self, tx: &idb::Transaction, write: &LocalWrite) -> Result<WriteOutcome> {
+    /// Read the snapshot for `keys`, plan, write: the body of [`Store::transact`].
+    async fn transact_in<R>(
+        &self,
+        tx: &idb::Transaction,
+        keys: &[KeyRef],
+        plan: impl FnOnce(Snapshot) -> Result<(Writes, R)>,
+    ) -> Result<R> {
         let err = in_tx(tx);
-        let records = tx.object_store(&write.collection).map_err(err)?;
         let outbox = tx.object_store(OUTBOX).map_err(err)?;
         let meta_store = tx.object_store(META).map_err(err)?;
         let meta_key = JsValue::from_str(META_KEY);
-        let record_key = JsValue::from_str(&write.key);
         let unreadable = |what: String| move |reason: String| Error::Storage(format!("unreadable {what}: {reason}"));
 
-        let meta: Meta = match meta_store.get(meta_key.clone()).map_err(err)?.await.map_err(err)? {
+        // Issue every read first, then collect: the requests run back to back.
+        let meta_request = meta_store.get(meta_key.clone()).map_err(err)?;
+        let mut record_requests = Vec::with_capacity(keys.len());
+        for key in keys {
+            let store = tx.object_store(&key.0).map_err(err)?;
+            record_requests.push(store.get(JsValue::from_str(&key.1)).map_err(err)?);
+        }
+        let meta: Meta = match meta_request.await.map_err(err)? {
             Some(js) => decode(js).map_err(unreadable("client metadata".into()))?,
             None => return Err(Error::Storage("metadata missing: open_meta was not called".into())),
         };
-        let existing: Option<EntityRecord> = match records.get(record_key.clone()).map_err(err)?.await.map_err(err)? {
-            Some(js) => Some(decode(js).map_err(unreadable(format!("record {}/{}", write.collection, write.key)))?),
-            None => None,
-        };
-        let pair: JsValue = Array::of2(&JsValue::from_str(&write.collection), &record_key).into();
-        let range = KeyRange::only(&pair).map_err(err)?;
-        let raw = outbox
-            .index(BY_KEY)
-            .map_err(err)?
-            .get_all(Some(Query::KeyRange(range)), None)
-            .map_err(err)?
-            .await
-            .map_err(err)?;
-        let mut queued = Vec::with_capacity(raw.len());
-        for js in raw {
-            let what = format!("outbox entry {}", key_text(&prop(&js, "id")));
-            queued.push(decode::<OutboxEntry>(js).map_err(unreadable(what))?);
+        let mut snapshot = Snapshot { meta, records: BTreeMap::new(), queued: BTreeMap::new() };
+        let mut pending_keys = Vec::new();
+        for (key, request) in keys.iter().zip(record_requests) {
+            let Some(js) = request.await.map_err(err)? else { continue };
+            let record: EntityRecord = decode(js).map_err(unreadable(format!("record {}/{}", key.0, key.1)))?;
+            if record.pending > 0 {
+                pending_keys.push(key.clone());
+            }
+            snapshot.records.insert(key.clone(), record);
         }
-        queued.sort_by_key(|e| e.id);
+        let by_key = outbox.index(BY_KEY).map_err(err)?;
+        for key in pending_keys {
+            let pair: JsValue = Array::of2(&JsValue::from_str(&key.0), &JsValue::from_str(&key.1)).into();
+            let range = KeyRange::only(&pair).map_err(err)?;
+            let raw = by_key.get_all(Some(Query::KeyRange(range)), None).map_err(err)?.await.map_err(err)?;
+            let mut queued = Vec::with_capacity(raw.len());
+            for js in raw {
+                let what = format!("outbox entry {}", key_text(&prop(&js, "id")));
+                queued.push(decode::<OutboxEntry>(js).map_err(unreadable(what))?);
+            }
+            queued.sort_by_key(|e| e.id);
+            snapshot.queued.insert(key, queued);
+        }
 
-        let plan = plan_local_write(&meta, existing.as_ref(), &queued, write)?;
+        let (writes, result) = plan(snapshot)?;
 
         // Encode everything before the first write request.
-        let record_js = match &plan.record {
-            Some(record) => Some(encode(record).map_err(|e| Error::InvalidValue {
-                collection: write.collection.clone(),
-                reason: format!("cannot be stored: {e}"),
-            })?),
-            None => None,
-        };
-        let entry_js = match &plan.outbox_put {
-            Some(entry) => Some(encode(entry).map_err(|e| Error::InvalidValue {
-                collection: write.collection.clone(),
+        let mut records_js = Vec::with_capacity(writes.records.len());
+        for ((collection, key), record) in &writes.records {
+            let js = match record {
+                Some(record) => Some(encode(record).map_err(|e| Error::InvalidValue {
+                    collection: collection.clone(),
+                    reason: format!("cannot be stored: {e}"),
+                })?),
+                None => None,
+            };
+            records_js.push((collection, key, js));
+        }
+        let mut entries_js = Vec::with_capacity(writes.outbox_put.len());
+        for entry in writes.outbox_put.values() {
+            entries_js.push(encode(entry).map_err(|e| Error::InvalidValue {
+                collection: entry.collection.clone(),
                 reason: format!("cannot be queued: {e}"),
-            })?),
-            None => None,
-        };
-        let meta_js = encode_internal(&plan.meta, "client metadata")?;
+            })?);
+        }
+        let audit_js = writes.audit.iter().map(|a| encode_internal(a, "an audit entry")).collect::<Result<Vec<_>>>()?;
+        let meta_js = writes.meta.as_ref().map(|m| encode_internal(m, "client metadata")).transpose()?;
 
         // Write requests are not awaited one by one: a failing one aborts the transaction,
         // and the caller awaits its outcome.
-        match &record_js {
-            Some(js) => drop(records.put(js, None).map_err(err)?),
-            None => drop(records.delete(record_key).map_err(err)?),
+        for (i, (collection, key, js)) in records_js.iter().enumerate() {
+            let store = tx.object_store(collection).map_err(err)?;
+            match js {
+                Some(js) => drop(store.put(js, None).map_err(err)?),
+                None => drop(store.delete(JsValue::from_str(key)).map_err(err)?),
+            }
+            if i == 0 && self.fail_after_entity.replace(false) {
+                return Err(Error::Storage("injected fault".into()));
+            }
         }
-        if self.fail_after_entity.replace(false) {
-            return Err(Error::Storage("injected fault".into()));
+        for id in &writes.outbox_delete {
+            drop(outbox.delete(JsValue::from_f64(*id as f64)).map_err(err)?);
         }
-        if let Some(id) = plan.outbox_delete {
-            drop(outbox.delete(JsValue::from_f64(id as f64)).map_err(err)?);
-        }
-        if let Some(js) = &entry_js {
+        for js in &entries_js {
             drop(outbox.put(js, None).map_err(err)?);
         }
-        drop(meta_store.put(&meta_js, Some(&meta_key)).map_err(err)?);
-        Ok(plan.outcome)
+        if !audit_js.is_empty() {
+            let audit = tx.object_store(AUDIT).map_err(err)?;
+            for js in &audit_js {
+                drop(audit.add(js, None).map_err(err)?);
+            }
+            let count = audit.count(None).map_err(err)?.await.map_err(err)? as usize;
+            if count > AUDIT_CAP {
+                // Oldest first by their increasing ids.
+                let oldest = audit.get_all_keys(None, Some(to_u32(count - AUDIT_CAP))).map_err(err)?.await.map_err(err)?;
+                for key in oldest {
+                    drop(audit.delete(key).map_err(err)?);
+                }
+            }
+        }
+        if let Some(js) = &meta_js {
+            drop(meta_store.put(js, Some(&meta_key)).map_err(err)?);
+        }
+        Ok(result)
     }
 
     async fn mark_sent_in(&self, tx: &idb::Transaction, ids: &[u64]) -> Result<()> {
@@ -450,12 +482,53 @@ impl Store for IdbStore {
         finish(tx, result, false).await
     }
 
-    async fn write_local(&self, write: &LocalWrite) -> Result<WriteOutcome> {
-        self.check(&write.collection)?;
-        let stores = [write.collection.as_str(), OUTBOX, META];
-        let tx = self.transaction(&stores, TransactionMode::ReadWrite, Durability::Default).await?;
-        let result = self.write_in(&tx, write).await;
+    async fn transact<R>(
+        &self,
+        keys: &[KeyRef],
+        durability: Durability,
+        plan: impl FnOnce(Snapshot) -> Result<(Writes, R)>,
+    ) -> Result<R> {
+        let mut stores: Vec<&str> = vec![OUTBOX, META, AUDIT];
+        for (collection, _) in keys {
+            self.check(collection)?;
+            if !stores.contains(&collection.as_str()) {
+                stores.push(collection);
+            }
+        }
+        let tx = self.transaction(&stores, TransactionMode::ReadWrite, durability).await?;
+        let result = self.transact_in(&tx, keys, plan).await;
         finish(tx, result, true).await
+    }
+
+    async fn meta(&self) -> Result<Option<Meta>> {
+        let tx = self.transaction(&[META], TransactionMode::ReadOnly, Durability::Default).await?;
+        let result = async {
+            let store = tx.object_store(META).map_err(in_tx(&tx))?;
+            match store.get(JsValue::from_str(META_KEY)).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))? {
+                None => Ok(None),
+                Some(js) => decode(js).map(Some).map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}"))),
+            }
+        }
+        .await;
+        finish(tx, result, false).await
+    }
+
+    async fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        let tx = self.transaction(&[AUDIT], TransactionMode::ReadOnly, Durability::Default).await?;
+        let mut skipped = Vec::new();
+        let result = async {
+            // At most AUDIT_CAP entries exist: read them all, newest first.
+            let store = tx.object_store(AUDIT).map_err(in_tx(&tx))?;
+            let raw = store.get_all(None, None).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
+            let label = |js: &JsValue| format!("{AUDIT}/{}", key_text(&prop(js, "id")));
+            let mut entries = decode_all(raw, &label, &|_: &AuditEntry| true, &mut skipped);
+            entries.reverse();
+            entries.truncate(limit);
+            Ok(entries)
+        }
+        .await;
+        self.report_skipped(skipped);
+        finish(tx, result, false).await
     }
 
     async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>> {

@@ -6,14 +6,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::core::config::ClientConfig;
 use crate::core::error::{Error, Result};
-use crate::core::mutation::{plan_local_write, LocalWrite, WriteOutcome};
 use crate::core::record::{index_key_eq, EntityRecord, ListQuery, Meta, OutboxEntry};
-use crate::core::store::Store;
+use crate::core::store::{Durability, Store};
+use crate::core::sync::{AuditEntry, KeyRef, Snapshot, Writes, AUDIT_CAP};
 
 #[derive(Debug, Default, Clone)]
 struct State {
     collections: HashMap<String, BTreeMap<String, EntityRecord>>,
     outbox: BTreeMap<u64, OutboxEntry>,
+    audit: std::collections::VecDeque<AuditEntry>,
     meta: Option<Meta>,
 }
 
@@ -65,32 +66,57 @@ impl Store for MemoryStore {
         Ok(records.filter(matches).take(query.limit.unwrap_or(usize::MAX)).cloned().collect())
     }
 
-    async fn write_local(&self, write: &LocalWrite) -> Result<WriteOutcome> {
-        self.check(&write.collection)?;
+    async fn transact<R>(
+        &self,
+        keys: &[KeyRef],
+        _durability: Durability,
+        plan: impl FnOnce(Snapshot) -> Result<(Writes, R)>,
+    ) -> Result<R> {
+        for (collection, _) in keys {
+            self.check(collection)?;
+        }
         let mut state = self.state.borrow_mut();
         let meta = state.meta.clone().ok_or_else(|| Error::Storage("metadata missing: open_meta was not called".into()))?;
-        let existing = state.collections.get(&write.collection).and_then(|c| c.get(&write.key)).cloned();
-        let queued: Vec<OutboxEntry> = state
-            .outbox
-            .values()
-            .filter(|e| e.collection == write.collection && e.key == write.key)
-            .cloned()
-            .collect();
-        let plan = plan_local_write(&meta, existing.as_ref(), &queued, write)?;
+        let mut snapshot = Snapshot { meta, records: BTreeMap::new(), queued: BTreeMap::new() };
+        for key in keys {
+            let Some(record) = state.collections.get(&key.0).and_then(|c| c.get(&key.1)) else { continue };
+            if record.pending > 0 {
+                let queued = state.outbox.values().filter(|e| e.collection == key.0 && e.key == key.1).cloned().collect();
+                snapshot.queued.insert(key.clone(), queued);
+            }
+            snapshot.records.insert(key.clone(), record.clone());
+        }
         // Nothing above changed state, so a planning error leaves it untouched.
-        let records = state.collections.entry(write.collection.clone()).or_default();
-        match plan.record {
-            Some(record) => records.insert(write.key.clone(), record),
-            None => records.remove(&write.key),
-        };
-        if let Some(id) = plan.outbox_delete {
+        let (writes, result) = plan(snapshot)?;
+        for ((collection, key), record) in writes.records {
+            let records = state.collections.entry(collection).or_default();
+            match record {
+                Some(record) => records.insert(key, record),
+                None => records.remove(&key),
+            };
+        }
+        for id in writes.outbox_delete {
             state.outbox.remove(&id);
         }
-        if let Some(entry) = plan.outbox_put {
-            state.outbox.insert(entry.id, entry);
+        state.outbox.extend(writes.outbox_put);
+        for entry in writes.audit {
+            state.audit.push_back(entry);
+            if state.audit.len() > AUDIT_CAP {
+                state.audit.pop_front();
+            }
         }
-        state.meta = Some(plan.meta);
-        Ok(plan.outcome)
+        if let Some(meta) = writes.meta {
+            state.meta = Some(meta);
+        }
+        Ok(result)
+    }
+
+    async fn meta(&self) -> Result<Option<Meta>> {
+        Ok(self.state.borrow().meta.clone())
+    }
+
+    async fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        Ok(self.state.borrow().audit.iter().rev().take(limit).cloned().collect())
     }
 
     async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
@@ -117,6 +143,7 @@ impl Store for MemoryStore {
             records.clear();
         }
         state.outbox.clear();
+        state.audit.clear();
         state.meta = None;
         Ok(())
     }

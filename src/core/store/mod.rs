@@ -8,6 +8,16 @@ pub mod memory;
 use crate::core::error::Result;
 use crate::core::mutation::{LocalWrite, WriteOutcome};
 use crate::core::record::{EntityRecord, ListQuery, Meta, OutboxEntry};
+use crate::core::sync::{plan_local, AuditEntry, KeyRef, Snapshot, Writes};
+
+/// How hard a transaction's commit must reach the disk before it reports success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The browser's default (Chrome: "relaxed" since 121).
+    Default,
+    /// On disk before `complete`: for acknowledgements that remove outbox entries.
+    Strict,
+}
 
 /// Everything the client keeps. Each method is atomic: it either happens whole or not at
 /// all. Futures are not `Send`: browsers run this on one thread.
@@ -22,9 +32,29 @@ pub trait Store {
     /// Live records (no tombstones) in key order, optionally by an index and a limit.
     async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord>>;
 
+    /// One transaction: read a [`Snapshot`] of `keys` (meta, their records, and the
+    /// outbox entries of those with pending writes), let `plan` decide, and commit the
+    /// [`Writes`] it returns. Only storage requests are awaited in between; an error from
+    /// `plan` or from any request aborts the transaction and nothing is written.
+    async fn transact<R>(
+        &self,
+        keys: &[KeyRef],
+        durability: Durability,
+        plan: impl FnOnce(Snapshot) -> Result<(Writes, R)>,
+    ) -> Result<R>;
+
     /// Apply a local write: entity, outbox and meta in one transaction (invariant 1),
     /// following `mutation::plan_local_write`.
-    async fn write_local(&self, write: &LocalWrite) -> Result<WriteOutcome>;
+    async fn write_local(&self, write: &LocalWrite) -> Result<WriteOutcome> {
+        let key = (write.collection.clone(), write.key.clone());
+        self.transact(&[key], Durability::Default, |snapshot| plan_local(snapshot, write)).await
+    }
+
+    /// The metadata, if `open_meta` created it.
+    async fn meta(&self) -> Result<Option<Meta>>;
+
+    /// The newest `limit` audit entries, newest first.
+    async fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>>;
 
     /// The oldest `limit` outbox entries, in mutation id order.
     async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>>;
