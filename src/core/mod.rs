@@ -2,9 +2,12 @@
 
 pub mod clock;
 pub mod config;
+pub mod engine;
 pub mod conflict;
 pub mod error;
 pub mod export;
+#[cfg(test)]
+pub mod fake;
 pub mod mutation;
 pub mod patch;
 pub mod protocol;

@@ -73,6 +73,10 @@ pub struct Meta {
     pub hlc: HlcState,
     pub last_synced_at: Option<f64>,
     pub format: u32,
+    /// The collections the checkpoint covers. When the app's collections change, the
+    /// checkpoint no longer means "everything up to here" and pulling starts over.
+    #[serde(default)]
+    pub checkpoint_scope: Option<String>,
 }
 
 impl Meta {
@@ -84,6 +88,7 @@ impl Meta {
             hlc: HlcState::default(),
             last_synced_at: None,
             format: STORAGE_FORMAT,
+            checkpoint_scope: None,
         }
     }
 }

@@ -1,0 +1,625 @@
+//! The sync state machine: push the outbox in batches, then pull until caught up. It
+//! runs over traits (`Store`, `Transport`, `Observer`) so the same code runs in the
+//! browser and under host tests with a fake server and clock.
+
+use std::collections::BTreeSet;
+
+use crate::core::config::ClientConfig;
+use crate::core::error::Error;
+use crate::core::protocol::{Mutation, MutationResult, PullResponse, PushRequest, PushResponse};
+use crate::core::record::OutboxEntry;
+use crate::core::retry::ErrorClass;
+use crate::core::store::{Durability, Store};
+use crate::core::sync::{plan_pull, plan_push, Applied, Effect, KeyRef, Writes};
+
+/// Upper bound of one push body; the reference server accepts 1 MiB.
+pub const PUSH_BYTE_CAP: usize = 512 * 1024;
+/// Changes asked for per pull request.
+pub const PULL_LIMIT: usize = 500;
+
+/// A failed request, classified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransportError {
+    pub class: ErrorClass,
+    pub status: Option<u16>,
+    pub retry_after_ms: Option<u64>,
+    pub message: String,
+}
+
+impl TransportError {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> TransportError {
+        TransportError { class, status: None, retry_after_ms: None, message: message.into() }
+    }
+}
+
+#[allow(async_fn_in_trait)]
+pub trait Transport {
+    async fn push(&self, request: &PushRequest) -> Result<PushResponse, TransportError>;
+    async fn pull(&self, checkpoint: u64, limit: usize, collections: &[String]) -> Result<PullResponse, TransportError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Push,
+    Pull,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Push => "push",
+            Phase::Pull => "pull",
+        }
+    }
+}
+
+/// Told what happened as each transaction commits, so the UI updates as sync goes.
+pub trait Observer {
+    fn effects(&self, effects: &[Effect]);
+    fn progress(&self, phase: Phase, done: usize, total: Option<usize>);
+    fn now_ms(&self) -> u64;
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncReport {
+    pub pushed: usize,
+    pub pulled: usize,
+    pub conflicts: usize,
+    pub rejected: usize,
+    pub batches: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SyncError {
+    Transport(TransportError),
+    /// Storage failed: nothing of the failed step was written.
+    Store(Error),
+}
+
+impl SyncError {
+    pub fn class(&self) -> Option<ErrorClass> {
+        match self {
+            SyncError::Transport(e) => Some(e.class),
+            SyncError::Store(_) => None,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            SyncError::Transport(e) => e.message.clone(),
+            SyncError::Store(e) => e.to_string(),
+        }
+    }
+
+    fn protocol(message: impl Into<String>) -> SyncError {
+        SyncError::Transport(TransportError::new(ErrorClass::Protocol, message))
+    }
+}
+
+impl From<Error> for SyncError {
+    fn from(e: Error) -> SyncError {
+        SyncError::Store(e)
+    }
+}
+
+/// A sync that stopped part way: what it did before, and why it stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncFailure {
+    pub error: SyncError,
+    pub report: SyncReport,
+}
+
+/// The scope string of the configured collections (see `Meta::checkpoint_scope`).
+pub fn checkpoint_scope(config: &ClientConfig) -> String {
+    let mut names: Vec<&str> = config.collections.iter().map(|c| c.name.as_str()).collect();
+    names.sort_unstable();
+    names.join(",")
+}
+
+/// Restart pulling from 0 when the set of collections changed since the checkpoint was
+/// stored: a new collection's old changes lie before it.
+pub async fn ensure_checkpoint_scope<S: Store>(store: &S, config: &ClientConfig) -> Result<(), Error> {
+    let scope = checkpoint_scope(config);
+    store
+        .transact(&[], Durability::Default, |mut snapshot| {
+            if snapshot.meta.checkpoint_scope.as_deref() == Some(scope.as_str()) {
+                return Ok((Writes::default(), ()));
+            }
+            snapshot.meta.checkpoint = 0;
+            snapshot.meta.checkpoint_scope = Some(scope.clone());
+            Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
+        })
+        .await
+}
+
+/// One full sync: push everything queued, then pull until the server has no more.
+pub async fn sync<S, T, O>(config: &ClientConfig, store: &S, transport: &T, observer: &O) -> Result<SyncReport, SyncFailure>
+where
+    S: Store,
+    T: Transport,
+    O: Observer,
+{
+    let mut report = SyncReport::default();
+    let outcome = async {
+        push_all(config, store, transport, observer, &mut report).await?;
+        pull_all(config, store, transport, observer, &mut report).await?;
+        let now = observer.now_ms();
+        store
+            .transact(&[], Durability::Default, |mut snapshot| {
+                snapshot.meta.last_synced_at = Some(now as f64);
+                Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
+            })
+            .await?;
+        Ok::<(), SyncError>(())
+    }
+    .await;
+    match outcome {
+        Ok(()) => Ok(report),
+        Err(error) => Err(SyncFailure { error, report }),
+    }
+}
+
+async fn push_all<S: Store, T: Transport, O: Observer>(
+    config: &ClientConfig,
+    store: &S,
+    transport: &T,
+    observer: &O,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let client_id = match store.meta().await? {
+        Some(meta) => meta.client_id,
+        None => return Err(SyncError::Store(Error::Storage("metadata missing".into()))),
+    };
+    let total = store.pending_count().await?;
+    // Conflicts may queue a resolved value, which goes out in a later batch of this same
+    // sync; the bound keeps a server that conflicts forever from holding us here.
+    let max_batches = total / config.batch_size.max(1) + 5;
+    let mut batch_size = config.batch_size.max(1);
+    let mut byte_cap = PUSH_BYTE_CAP;
+    let mut done = 0;
+    for _ in 0..max_batches {
+        let entries = store.outbox(batch_size).await?;
+        if entries.is_empty() {
+            break;
+        }
+        let batch = take_by_bytes(entries, byte_cap);
+        let ids: Vec<u64> = batch.iter().map(|e| e.id).collect();
+        // Recorded before the request leaves: from here on the entries are never rewritten.
+        store.mark_sent(&ids).await?;
+        let request = PushRequest { client_id: client_id.clone(), mutations: batch.iter().map(OutboxEntry::to_mutation).collect() };
+        let response = match transport.push(&request).await {
+            Ok(response) => response,
+            Err(e) if e.status == Some(413) && batch.len() > 1 => {
+                // Too large for the server: halve and go again.
+                batch_size = (batch.len() / 2).max(1);
+                byte_cap = (byte_cap / 2).max(1024);
+                continue;
+            }
+            Err(e) if e.status == Some(413) => {
+                // A single mutation the server will never take: reject it locally, like
+                // the server would, so it does not block the outbox forever.
+                let rejected = PushResponse {
+                    results: vec![MutationResult::Rejected {
+                        id: batch[0].id,
+                        code: "too-large".into(),
+                        message: format!("the server refused this mutation as too large: {}", e.message),
+                    }],
+                    last_mutation_id: batch[0].id,
+                };
+                apply_push(config, store, observer, &batch, &rejected, report).await?;
+                continue;
+            }
+            Err(e) => return Err(SyncError::Transport(e)),
+        };
+        check_push_response(&request.mutations, &response)?;
+        apply_push(config, store, observer, &batch, &response, report).await?;
+        done += response.results.len();
+        observer.progress(Phase::Push, done, Some(total.max(done)));
+    }
+    Ok(())
+}
+
+async fn apply_push<S: Store, O: Observer>(
+    config: &ClientConfig,
+    store: &S,
+    observer: &O,
+    batch: &[OutboxEntry],
+    response: &PushResponse,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let keys = unique_keys(batch.iter().map(|e| (e.collection.clone(), e.key.clone())));
+    let now = observer.now_ms();
+    let applied: Applied = store
+        .transact(&keys, Durability::Strict, |snapshot| plan_push(config, snapshot, &response.results, now))
+        .await?;
+    report.pushed += applied.applied;
+    report.conflicts += applied.conflicts;
+    report.rejected += applied.rejected;
+    report.batches += 1;
+    observer.effects(&applied.effects);
+    Ok(())
+}
+
+async fn pull_all<S: Store, T: Transport, O: Observer>(
+    config: &ClientConfig,
+    store: &S,
+    transport: &T,
+    observer: &O,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let collections: Vec<String> = config.collections.iter().map(|c| c.name.clone()).collect();
+    let mut checkpoint = store.meta().await?.map(|m| m.checkpoint).unwrap_or(0);
+    loop {
+        let page = transport.pull(checkpoint, PULL_LIMIT, &collections).await.map_err(SyncError::Transport)?;
+        check_pull_page(checkpoint, &page)?;
+        let keys = unique_keys(page.changes.iter().map(|c| (c.collection.clone(), c.key.clone())));
+        let now = observer.now_ms();
+        let applied = store
+            .transact(&keys, Durability::Default, |snapshot| plan_pull(config, snapshot, &page.changes, page.checkpoint, now))
+            .await?;
+        report.pulled += page.changes.len();
+        report.conflicts += applied.conflicts;
+        checkpoint = page.checkpoint;
+        observer.effects(&applied.effects);
+        observer.progress(Phase::Pull, report.pulled, None);
+        if !page.has_more {
+            return Ok(());
+        }
+    }
+}
+
+fn unique_keys(keys: impl Iterator<Item = KeyRef>) -> Vec<KeyRef> {
+    keys.collect::<BTreeSet<_>>().into_iter().collect()
+}
+
+/// The longest prefix of `entries` whose JSON stays under `cap` bytes, never empty.
+fn take_by_bytes(entries: Vec<OutboxEntry>, cap: usize) -> Vec<OutboxEntry> {
+    let mut size = 0;
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        size += serde_json::to_vec(&entry.to_mutation()).map(|v| v.len()).unwrap_or(cap) + 1;
+        if !out.is_empty() && size > cap {
+            break;
+        }
+        out.push(entry);
+    }
+    out
+}
+
+/// An answer must speak only of mutations we sent, each once. Anything else means the
+/// server (or something in between) is not speaking protocol v1 to us: apply nothing.
+fn check_push_response(sent: &[Mutation], response: &PushResponse) -> Result<(), SyncError> {
+    let sent_ids: BTreeSet<u64> = sent.iter().map(|m| m.id).collect();
+    let mut seen = BTreeSet::new();
+    for result in &response.results {
+        let id = match result {
+            MutationResult::Applied { id, .. } | MutationResult::Conflict { id, .. } | MutationResult::Rejected { id, .. } => *id,
+        };
+        if !sent_ids.contains(&id) {
+            return Err(SyncError::protocol(format!("the server answered for mutation {id}, which was not sent")));
+        }
+        if !seen.insert(id) {
+            return Err(SyncError::protocol(format!("the server answered twice for mutation {id}")));
+        }
+    }
+    if response.results.is_empty() {
+        return Err(SyncError::protocol("the server answered a push with no results"));
+    }
+    Ok(())
+}
+
+/// A page must move forward and stay inside the range it claims.
+fn check_pull_page(checkpoint: u64, page: &PullResponse) -> Result<(), SyncError> {
+    if page.checkpoint < checkpoint {
+        return Err(SyncError::protocol(format!("the server's checkpoint went back from {checkpoint} to {}", page.checkpoint)));
+    }
+    let mut last = checkpoint;
+    for change in &page.changes {
+        if change.version <= checkpoint || change.version > page.checkpoint || change.version < last {
+            return Err(SyncError::protocol(format!(
+                "change {}/{} has version {}, outside ({checkpoint}, {}] or out of order",
+                change.collection, change.key, change.version, page.checkpoint
+            )));
+        }
+        last = change.version;
+    }
+    if page.has_more && page.checkpoint == checkpoint {
+        return Err(SyncError::protocol("the server says it has more but did not move its checkpoint"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::fake::{Fault, FakeServer, Recorder};
+    use crate::core::mutation::{LocalOp, LocalWrite};
+    use crate::core::protocol::{Change, Op};
+    use crate::core::record::ListQuery;
+    use crate::core::store::memory::MemoryStore;
+    use pollster::block_on;
+    use serde_json::{json, Value};
+
+    struct Client {
+        config: ClientConfig,
+        store: MemoryStore,
+        observer: Recorder,
+    }
+
+    impl Client {
+        fn new(id: &str, strategy: &str, batch_size: usize) -> Client {
+            let config = ClientConfig::from_json(json!({"name": "e", "batchSize": batch_size, "collections": {
+                "trips": {"key": "id", "conflict": strategy}, "notes": {"key": "id"}}}))
+            .unwrap();
+            let store = MemoryStore::new(&config);
+            block_on(store.open_meta(id)).unwrap();
+            block_on(ensure_checkpoint_scope(&store, &config)).unwrap();
+            let observer = Recorder::default();
+            observer.now.set(1_700_000_000_000);
+            Client { config, store, observer }
+        }
+
+        fn write(&self, collection: &str, key: &str, op: LocalOp) {
+            self.observer.now.set(self.observer.now.get() + 1);
+            let w = LocalWrite { collection: collection.into(), key: key.into(), op, now_ms: self.observer.now.get() };
+            block_on(self.store.write_local(&w)).unwrap();
+        }
+
+        fn put(&self, key: &str, value: Value) {
+            self.write("trips", key, LocalOp::Put(value));
+        }
+
+        fn sync(&self, server: &FakeServer) -> Result<SyncReport, SyncFailure> {
+            block_on(sync(&self.config, &self.store, server, &self.observer))
+        }
+
+        fn pending(&self) -> usize {
+            block_on(self.store.pending_count()).unwrap()
+        }
+
+        fn live(&self) -> std::collections::BTreeMap<KeyRef, Value> {
+            let mut out = std::collections::BTreeMap::new();
+            for c in ["trips", "notes"] {
+                for r in block_on(self.store.list(c, &ListQuery::default())).unwrap() {
+                    out.insert((c.to_owned(), r.key.clone()), r.value.unwrap());
+                }
+            }
+            out
+        }
+
+        fn checkpoint(&self) -> u64 {
+            block_on(self.store.meta()).unwrap().unwrap().checkpoint
+        }
+    }
+
+    fn server_error(status: u16) -> Fault {
+        Fault::Fail(TransportError { class: ErrorClass::from_status(status), status: Some(status), retry_after_ms: None, message: format!("HTTP {status}") })
+    }
+
+    #[test]
+    fn offline_writes_reach_the_server_on_sync() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        a.put("t1", json!({"id": "t1", "n": 1}));
+        a.write("trips", "t1", LocalOp::Patch(json!({"m": 2})));
+        a.put("t2", json!({"id": "t2"}));
+        a.write("notes", "n1", LocalOp::Put(json!({"id": "n1"})));
+        let report = a.sync(&server).unwrap();
+        assert_eq!((report.pushed, report.conflicts, report.rejected), (3, 0, 0));
+        assert_eq!(a.pending(), 0);
+        assert_eq!(server.doc("trips", "t1").unwrap().value, Some(json!({"id": "t1", "n": 1, "m": 2})));
+        assert_eq!(server.live(), a.live());
+        assert_eq!(a.checkpoint(), 3, "our own writes come back in the pull and move the checkpoint");
+        let last_synced = block_on(a.store.meta()).unwrap().unwrap().last_synced_at;
+        assert_eq!(last_synced, Some(a.observer.now.get() as f64));
+    }
+
+    #[test]
+    fn two_clients_converge() {
+        let server = FakeServer::new();
+        let (a, b) = (Client::new("c-a", "serverWins", 100), Client::new("c-b", "serverWins", 100));
+        a.put("t1", json!({"id": "t1", "by": "a"}));
+        b.put("t2", json!({"id": "t2", "by": "b"}));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        a.sync(&server).unwrap();
+        assert_eq!(a.live(), b.live());
+        assert_eq!(a.live().len(), 2);
+        b.write("trips", "t1", LocalOp::Patch(json!({"seen": true})));
+        b.write("trips", "t2", LocalOp::Delete);
+        b.sync(&server).unwrap();
+        a.sync(&server).unwrap();
+        assert_eq!(a.live(), b.live());
+        assert_eq!(a.live(), server.live());
+        assert!(a.observer.effects.borrow().iter().any(|e| matches!(e, Effect::Changed { key, value: None, .. } if key == "t2")));
+    }
+
+    #[test]
+    fn a_lost_response_is_resent_and_applied_once() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        a.put("t1", json!({"id": "t1"}));
+        a.put("t2", json!({"id": "t2"}));
+        server.fault(Fault::DropResponse);
+        let failure = a.sync(&server).unwrap_err();
+        assert_eq!(failure.error.class(), Some(ErrorClass::Network));
+        assert_eq!(a.pending(), 2, "nothing is taken out before the server's answer arrives");
+        assert!(block_on(a.store.outbox(10)).unwrap().iter().all(|e| e.sent));
+        a.sync(&server).unwrap();
+        assert_eq!(a.pending(), 0);
+        assert!(server.applied.borrow().values().all(|&n| n == 1), "{:?}", server.applied.borrow());
+        assert_eq!(server.applied.borrow().len(), 2);
+        assert_eq!(server.live(), a.live());
+    }
+
+    #[test]
+    fn a_server_error_keeps_the_outbox_and_the_next_sync_succeeds() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        a.put("t1", json!({"id": "t1"}));
+        server.fault(server_error(500));
+        let failure = a.sync(&server).unwrap_err();
+        assert_eq!(failure.error.class(), Some(ErrorClass::Server));
+        assert_eq!(a.pending(), 1);
+        a.sync(&server).unwrap();
+        assert_eq!(a.pending(), 0);
+    }
+
+    #[test]
+    fn the_outbox_goes_out_in_batches() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        for i in 0..250 {
+            a.put(&format!("t{i:03}"), json!({"id": format!("t{i:03}")}));
+        }
+        let report = a.sync(&server).unwrap();
+        assert_eq!((report.pushed, report.batches, server.pushes.get()), (250, 3, 3));
+        assert_eq!(report.pulled, 250);
+        let progress = a.observer.progress.borrow().clone();
+        assert!(progress.contains(&(Phase::Push, 100)) && progress.contains(&(Phase::Push, 250)));
+    }
+
+    #[test]
+    fn too_large_batches_are_split() {
+        let server = FakeServer::new();
+        server.max_batch.set(Some(30));
+        let a = Client::new("c-a", "serverWins", 100);
+        for i in 0..100 {
+            a.put(&format!("t{i:03}"), json!({"id": format!("t{i:03}")}));
+        }
+        let report = a.sync(&server).unwrap();
+        assert_eq!((report.pushed, a.pending()), (100, 0));
+    }
+
+    #[test]
+    fn a_mutation_too_large_alone_is_rejected_not_stuck() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        a.put("big", json!({"id": "big"}));
+        a.put("ok", json!({"id": "ok"}));
+        server.fault(Fault::Fail(TransportError { class: ErrorClass::Validation, status: Some(413), retry_after_ms: None, message: "413".into() }));
+        server.fault(Fault::Fail(TransportError { class: ErrorClass::Validation, status: Some(413), retry_after_ms: None, message: "413".into() }));
+        let report = a.sync(&server).unwrap();
+        assert_eq!((report.rejected, report.pushed, a.pending()), (1, 1, 0));
+        assert!(a.observer.effects.borrow().iter().any(|e| matches!(e, Effect::Rejected { code, .. } if code == "too-large")));
+    }
+
+    #[test]
+    fn answers_about_mutations_never_sent_change_nothing() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        a.put("t1", json!({"id": "t1"}));
+        server.fault(Fault::Answer(PushResponse { results: vec![MutationResult::Applied { id: 99, version: 1 }], last_mutation_id: 99 }));
+        let failure = a.sync(&server).unwrap_err();
+        assert_eq!(failure.error.class(), Some(ErrorClass::Protocol));
+        assert_eq!(a.pending(), 1);
+        assert_eq!(block_on(a.store.get("trips", "t1")).unwrap().unwrap().version, None);
+        a.sync(&server).unwrap();
+        assert_eq!(a.pending(), 0);
+    }
+
+    #[test]
+    fn a_checkpoint_going_back_changes_nothing() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        server.external_put("trips", "x", json!({"id": "x"}), "001700000000000-0000-c-x");
+        a.sync(&server).unwrap();
+        assert_eq!(a.checkpoint(), 1);
+        let bad = PullResponse {
+            changes: vec![Change { collection: "trips".into(), key: "x".into(), version: 1, value: Some(json!({"id": "x", "evil": 1})), hlc: "h".into() }],
+            checkpoint: 0,
+            has_more: false,
+        };
+        server.fault(Fault::AnswerPull(bad));
+        assert_eq!(a.sync(&server).unwrap_err().error.class(), Some(ErrorClass::Protocol));
+        assert_eq!(a.checkpoint(), 1);
+        assert_eq!(a.live().values().next(), Some(&json!({"id": "x"})));
+        let stuck = PullResponse { changes: vec![], checkpoint: 1, has_more: true };
+        server.fault(Fault::AnswerPull(stuck));
+        assert_eq!(a.sync(&server).unwrap_err().error.class(), Some(ErrorClass::Protocol));
+    }
+
+    #[test]
+    fn pulls_page_until_caught_up() {
+        let server = FakeServer::new();
+        for i in 0..1_200 {
+            server.external_put("notes", &format!("n{i:04}"), json!({"id": format!("n{i:04}")}), "001700000000000-0000-c-x");
+        }
+        let a = Client::new("c-a", "serverWins", 100);
+        let report = a.sync(&server).unwrap();
+        assert_eq!(report.pulled, 1_200);
+        assert_eq!(a.checkpoint(), 1_200);
+        assert_eq!(a.live().len(), 1_200);
+        assert_eq!(a.observer.progress.borrow().iter().filter(|(p, _)| *p == Phase::Pull).count(), 3);
+    }
+
+    #[test]
+    fn a_conflict_is_resolved_and_recorded() {
+        let server = FakeServer::new();
+        let (a, b) = (Client::new("c-a", "serverWins", 100), Client::new("c-b", "serverWins", 100));
+        a.put("t1", json!({"id": "t1", "v": 0}));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        a.write("trips", "t1", LocalOp::Patch(json!({"v": "a"})));
+        b.write("trips", "t1", LocalOp::Patch(json!({"v": "b"})));
+        a.sync(&server).unwrap();
+        let report = b.sync(&server).unwrap();
+        assert_eq!(report.conflicts, 1);
+        assert_eq!(b.live(), a.live());
+        let audit = block_on(b.store.audit(10)).unwrap();
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].local, Some(json!({"id": "t1", "v": "b"})));
+        assert_eq!(audit[0].server, Some(json!({"id": "t1", "v": "a"})));
+    }
+
+    #[test]
+    fn client_wins_conflicts_are_sent_again_and_converge() {
+        let server = FakeServer::new();
+        let (a, b) = (Client::new("c-a", "clientWins", 100), Client::new("c-b", "clientWins", 100));
+        a.put("t1", json!({"id": "t1", "v": 0}));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        a.write("trips", "t1", LocalOp::Patch(json!({"v": "a"})));
+        b.write("trips", "t1", LocalOp::Patch(json!({"v": "b"})));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        a.sync(&server).unwrap();
+        assert_eq!(server.doc("trips", "t1").unwrap().value, Some(json!({"id": "t1", "v": "b"})));
+        assert_eq!(a.live(), b.live());
+        assert_eq!((a.pending(), b.pending()), (0, 0));
+    }
+
+    #[test]
+    fn own_mutations_in_one_batch_do_not_conflict_with_each_other() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        a.put("t1", json!({"id": "t1", "n": 1}));
+        // Sent but unanswered: the next write cannot fold into it.
+        block_on(a.store.mark_sent(&[1])).unwrap();
+        a.write("trips", "t1", LocalOp::Patch(json!({"n": 2})));
+        let entries = block_on(a.store.outbox(10)).unwrap();
+        assert_eq!(entries.iter().map(|e| e.op).collect::<Vec<_>>(), [Op::Put, Op::Patch]);
+        let report = a.sync(&server).unwrap();
+        assert_eq!((report.pushed, report.conflicts), (2, 0));
+        assert_eq!(server.doc("trips", "t1").unwrap().value, Some(json!({"id": "t1", "n": 2})));
+    }
+
+    #[test]
+    fn a_new_collection_restarts_pulling_from_zero() {
+        let server = FakeServer::new();
+        server.external_put("notes", "n1", json!({"id": "n1"}), "h");
+        let config = ClientConfig::from_json(json!({"name": "e", "collections": {"trips": {"key": "id"}}})).unwrap();
+        let store = MemoryStore::new(&config);
+        block_on(store.open_meta("c-a")).unwrap();
+        block_on(ensure_checkpoint_scope(&store, &config)).unwrap();
+        let observer = Recorder::default();
+        block_on(sync(&config, &store, &server, &observer)).unwrap();
+        assert_eq!(block_on(store.meta()).unwrap().unwrap().checkpoint, 0, "a change of an unknown collection is not ours");
+        server.external_put("trips", "t1", json!({"id": "t1"}), "h");
+        block_on(sync(&config, &store, &server, &observer)).unwrap();
+        assert_eq!(block_on(store.meta()).unwrap().unwrap().checkpoint, 2);
+        let wider = ClientConfig::from_json(json!({"name": "e", "collections": {"trips": {"key": "id"}, "notes": {"key": "id"}}})).unwrap();
+        block_on(ensure_checkpoint_scope(&store, &wider)).unwrap();
+        assert_eq!(block_on(store.meta()).unwrap().unwrap().checkpoint, 0);
+    }
+}
