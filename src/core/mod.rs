@@ -6,6 +6,7 @@ pub mod engine;
 pub mod conflict;
 pub mod error;
 pub mod export;
+pub mod metrics;
 #[cfg(test)]
 pub mod fake;
 pub mod mutation;
@@ -13,6 +14,7 @@ pub mod patch;
 pub mod protocol;
 pub mod record;
 pub mod retry;
+pub mod schedule;
 pub mod store;
 pub mod sync;
 
