@@ -3,6 +3,8 @@
 
 use thiserror::Error as ThisError;
 
+use crate::core::retry::ErrorClass;
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone, PartialEq, ThisError)]
@@ -30,6 +32,14 @@ pub enum Error {
 
     #[error("the client is closed")]
     Closed,
+
+    #[error("this client has no endpoint: it is local-only")]
+    LocalOnly,
+
+    /// A sync failed; `class` says why (network, timeout, auth, rate-limited, server,
+    /// validation, protocol).
+    #[error("sync failed ({}): {message}", class.as_str())]
+    Sync { class: ErrorClass, message: String },
 }
 
 impl Error {
@@ -44,6 +54,8 @@ impl Error {
             Error::Storage(_) => "storage",
             Error::SchemaDowngrade { .. } => "schema-downgrade",
             Error::Closed => "closed",
+            Error::LocalOnly => "local-only",
+            Error::Sync { class, .. } => class.as_str(),
         }
     }
 
@@ -65,6 +77,8 @@ mod tests {
         assert_eq!(Error::Storage("s".into()).code(), "storage");
         assert_eq!(Error::SchemaDowngrade { found: 3, declared: 2 }.code(), "schema-downgrade");
         assert_eq!(Error::Closed.code(), "closed");
+        assert_eq!(Error::LocalOnly.code(), "local-only");
+        assert_eq!(Error::Sync { class: ErrorClass::RateLimited, message: "m".into() }.code(), "rate-limited");
     }
 
     #[test]

@@ -12,6 +12,10 @@ use crate::web::convert;
 pub const CHANGE: &str = "pwa-sync:change";
 pub const STATUS: &str = "pwa-sync:status";
 pub const STORAGE_ERROR: &str = "pwa-sync:storage-error";
+pub const CONFLICT: &str = "pwa-sync:conflict";
+pub const REJECTED: &str = "pwa-sync:rejected";
+pub const PROGRESS: &str = "pwa-sync:progress";
+pub const AUTH_REQUIRED: &str = "pwa-sync:auth-required";
 
 /// Where a change came from, as `detail.origin` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,8 +3,11 @@
 //! workers and service workers alike.
 
 pub mod api;
+pub mod background;
+pub mod client;
 pub mod convert;
 pub mod error;
 pub mod events;
 pub mod idb;
+pub mod transport;
 pub mod types;

@@ -83,7 +83,9 @@ export type SyncState = "synced" | "syncing" | "offline" | "error";
 
 export type SyncErrorCode =
   | "invalid-config" | "unknown-collection" | "invalid-value" | "not-found"
-  | "storage" | "quota-exceeded" | "schema-downgrade" | "closed";
+  | "storage" | "quota-exceeded" | "schema-downgrade" | "closed" | "local-only"
+  /** A failed sync, by class. */
+  | "network" | "timeout" | "auth" | "rate-limited" | "server" | "validation" | "protocol";
 
 /** Every rejection of this library is a PwaSyncError with a stable `code`. */
 export interface PwaSyncError extends Error {
@@ -123,6 +125,67 @@ export interface CollectionEventDetail extends ChangeDetail {
   [valueField: string]: JsonValue | undefined;
 }
 
+export interface SyncResult {
+  /** Mutations the server applied. */
+  pushed: number;
+  /** Changes pulled from the server. */
+  pulled: number;
+  conflicts: number;
+  rejected: number;
+  durationMs: number;
+}
+
+export interface SyncMetrics {
+  syncs: number;
+  /** Push requests (batches). */
+  pushes: number;
+  mutationsSent: number;
+  failures: number;
+  retries: number;
+  conflicts: number;
+  rejected: number;
+  pulledChanges: number;
+  p50SyncMs: number | null;
+  p95SyncMs: number | null;
+  pending: number;
+  oldestPendingAgeMs: number | null;
+}
+
+export interface SyncHealth {
+  status: "healthy" | "degraded" | "unhealthy";
+  reasons: string[];
+}
+
+/** A conflict or a rejection, and what became of it. Also the detail of `pwa-sync:conflict`. */
+export interface AuditEntry {
+  at: number;
+  kind: "conflict" | "rejected";
+  collection: string;
+  key: string;
+  /** The strategy that decided (e.g. "serverWins"), or the rejection code. */
+  strategy: string;
+  decidedBy: "auto" | "app" | "server";
+  local: SyncRecord | null;
+  server: SyncRecord | null;
+  base: SyncRecord | null;
+  result: SyncRecord | null;
+  serverVersion: number | null;
+}
+
+export interface RejectedDetail {
+  collection: string;
+  key: string;
+  mutationId: number;
+  code: string;
+  message: string;
+}
+
+export interface ProgressDetail {
+  phase: "push" | "pull";
+  done: number;
+  total: number | null;
+}
+
 export interface StorageErrorDetail {
   code: SyncErrorCode;
   message: string;
@@ -133,6 +196,10 @@ declare global {
     "pwa-sync:change": CustomEvent<ChangeDetail>;
     "pwa-sync:status": CustomEvent<SyncStatus>;
     "pwa-sync:storage-error": CustomEvent<StorageErrorDetail>;
+    "pwa-sync:conflict": CustomEvent<AuditEntry>;
+    "pwa-sync:rejected": CustomEvent<RejectedDetail>;
+    "pwa-sync:progress": CustomEvent<ProgressDetail>;
+    "pwa-sync:auth-required": CustomEvent<{ message: string }>;
   }
 }
 "#;

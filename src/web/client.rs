@@ -1,0 +1,446 @@
+//! The client behind `SyncClient`: local operations, status, and running syncs. The JS
+//! wrapper in `api.rs` only converts arguments and results.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use js_sys::{Function, Reflect};
+use serde_json::Value;
+use wasm_bindgen::JsValue;
+
+use crate::core::config::{ClientConfig, CollectionConfig};
+use crate::core::engine::{self, Observer, Phase, SyncError, SyncReport};
+use crate::core::export::{self, Format};
+use crate::core::metrics::{Health, HealthLimits, Metrics, MetricsSnapshot};
+use crate::core::mutation::{LocalOp, LocalWrite, WriteOutcome};
+use crate::core::record::{self, ListQuery};
+use crate::core::retry::ErrorClass;
+use crate::core::schedule::{Scheduler, Trigger};
+use crate::core::store::Store;
+use crate::core::sync::{AuditEntry, Effect};
+use crate::core::Error;
+use crate::web::background::Background;
+use crate::web::convert;
+use crate::web::events::{self, Events, Origin};
+use crate::web::idb::IdbStore;
+use crate::web::transport::{Auth, HttpTransport};
+
+pub(crate) fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// Sync bookkeeping of one client.
+pub(crate) struct SyncState {
+    pub scheduler: Scheduler,
+    pub metrics: Metrics,
+    pub running: bool,
+    /// Something asked for a sync while one ran: run again after it.
+    pub rerun: bool,
+    pub state: &'static str,
+    pub last_error: Option<(String, String)>,
+}
+
+pub(crate) struct Client {
+    pub config: ClientConfig,
+    pub store: IdbStore,
+    pub events: Events,
+    pub transport: Option<HttpTransport>,
+    pub client_id: RefCell<String>,
+    #[allow(dead_code)] // Used by the conflict work: app resolvers.
+    pub resolvers: HashMap<String, Function>,
+    pub pending: Cell<i64>,
+    pub last_synced_at: Cell<Option<f64>>,
+    pub closed: Cell<bool>,
+    pub sync: RefCell<SyncState>,
+    pub background: RefCell<Option<Background>>,
+    /// `status()` returns the same object until something changes, so React's
+    /// `useSyncExternalStore` can use it as a snapshot directly.
+    status_snapshot: RefCell<Option<JsValue>>,
+}
+
+/// The non-JSON parts of the config, taken out by the API layer.
+pub(crate) struct Extras {
+    pub event_target: Option<web_sys::EventTarget>,
+    pub token: Option<JsValue>,
+    pub resolvers: HashMap<String, Function>,
+}
+
+impl Client {
+    pub async fn open(config: ClientConfig, extras: Extras) -> Result<Rc<Client>, Error> {
+        let store = IdbStore::open(&config).await?;
+        let meta = store.open_meta(&new_client_id()?).await?;
+        engine::ensure_checkpoint_scope(&store, &config).await?;
+        let pending = store.pending_count().await?;
+        let transport = config.endpoint.as_deref().map(|endpoint| HttpTransport::new(endpoint, Auth::new(extras.token)));
+        let offline = transport.is_none() || !is_online();
+        let client = Rc::new(Client {
+            client_id: RefCell::new(meta.client_id),
+            last_synced_at: Cell::new(meta.last_synced_at),
+            sync: RefCell::new(SyncState {
+                scheduler: Scheduler::new(config.retry),
+                metrics: Metrics::default(),
+                running: false,
+                rerun: false,
+                state: if offline { "offline" } else { "synced" },
+                last_error: None,
+            }),
+            config,
+            store,
+            events: Events::new(extras.event_target),
+            transport,
+            resolvers: extras.resolvers,
+            pending: Cell::new(pending as i64),
+            closed: Cell::new(false),
+            background: RefCell::new(None),
+            status_snapshot: RefCell::new(None),
+        });
+        if client.transport.is_some() {
+            let background = Background::start(&client);
+            *client.background.borrow_mut() = Some(background);
+            Background::trigger(&client, Trigger::Online);
+        }
+        Ok(client)
+    }
+
+    pub fn close(&self) {
+        if !self.closed.replace(true) {
+            // Timers, listeners and the event stream stop when dropped.
+            self.background.borrow_mut().take();
+            self.store.close();
+        }
+    }
+
+    pub fn collection(&self, name: &JsValue) -> Result<&CollectionConfig, Error> {
+        let name = name.as_string().ok_or_else(|| Error::InvalidValue {
+            collection: String::new(),
+            reason: "the collection name must be a string".into(),
+        })?;
+        self.config.collection(&name)
+    }
+
+    fn key(config: &CollectionConfig, key: &JsValue) -> Result<String, Error> {
+        let key = key.as_string().ok_or_else(|| Error::InvalidValue {
+            collection: config.name.clone(),
+            reason: format!("the key must be a string, got {}", describe_type(key)),
+        })?;
+        record::check_key(config, &key)?;
+        Ok(key)
+    }
+
+    async fn write(self: &Rc<Self>, config: &CollectionConfig, key: String, op: LocalOp) -> Result<WriteOutcome, Error> {
+        let write = LocalWrite { collection: config.name.clone(), key, op, now_ms: now_ms() };
+        let outcome = self.store.write_local(&write).await.inspect_err(|e| self.report_storage_error(e))?;
+        if outcome.changed {
+            self.events.change(config, &write.key, outcome.value.as_ref(), Origin::Local, outcome.version);
+        }
+        if outcome.pending_delta != 0 {
+            self.set_pending(self.pending.get() + outcome.pending_delta);
+        }
+        if outcome.mutation_id.is_some() {
+            Background::trigger(self, Trigger::LocalWrite);
+        }
+        Ok(outcome)
+    }
+
+    pub async fn put(self: &Rc<Self>, collection: &JsValue, value: &JsValue) -> Result<JsValue, Error> {
+        let config = self.collection(collection)?;
+        let (key, value) = record::prepare_value(config, convert::to_json(&config.name, value)?)?;
+        let outcome = self.write(config, key, LocalOp::Put(value)).await?;
+        outcome.value.as_ref().map_or(Ok(JsValue::UNDEFINED), convert::to_js)
+    }
+
+    pub async fn patch(self: &Rc<Self>, collection: &JsValue, key: &JsValue, partial: &JsValue) -> Result<JsValue, Error> {
+        let config = self.collection(collection)?;
+        let key = Self::key(config, key)?;
+        let partial = record::prepare_patch(config, &key, convert::to_json(&config.name, partial)?)?;
+        let outcome = self.write(config, key, LocalOp::Patch(partial)).await?;
+        outcome.value.as_ref().map_or(Ok(JsValue::UNDEFINED), convert::to_js)
+    }
+
+    pub async fn delete(self: &Rc<Self>, collection: &JsValue, key: &JsValue) -> Result<JsValue, Error> {
+        let config = self.collection(collection)?;
+        let key = Self::key(config, key)?;
+        self.write(config, key, LocalOp::Delete).await?;
+        Ok(JsValue::UNDEFINED)
+    }
+
+    pub async fn get(&self, collection: &JsValue, key: &JsValue) -> Result<JsValue, Error> {
+        let config = self.collection(collection)?;
+        let key = Self::key(config, key)?;
+        let record = self.store.get(&config.name, &key).await.inspect_err(|e| self.report_storage_error(e))?;
+        record.and_then(|r| r.value).as_ref().map_or(Ok(JsValue::UNDEFINED), convert::to_js)
+    }
+
+    /// The stored value at once; when the data is older than the collection's `ttlMs`
+    /// (or was never synced), a sync runs in the background and the collection's event
+    /// fires if the value changes.
+    pub async fn get_fresh(self: &Rc<Self>, collection: &JsValue, key: &JsValue) -> Result<JsValue, Error> {
+        let value = self.get(collection, key).await?;
+        let config = self.collection(collection)?;
+        let ttl = config.ttl_ms.unwrap_or(0) as f64;
+        let stale = self.last_synced_at.get().is_none_or(|at| js_sys::Date::now() - at > ttl);
+        if stale && self.transport.is_some() {
+            Background::trigger(self, Trigger::Interval);
+        }
+        Ok(value)
+    }
+
+    pub async fn list(&self, collection: &JsValue, query: &JsValue) -> Result<JsValue, Error> {
+        let config = self.collection(collection)?;
+        let query = crate::web::api::parse_list_query(config, query)?;
+        let records = self.store.list(&config.name, &query).await?;
+        self.report_skipped();
+        let values: Vec<Value> = records.into_iter().filter_map(|r| r.value).collect();
+        convert::to_js(&values)
+    }
+
+    pub async fn export(&self, options: &JsValue) -> Result<JsValue, Error> {
+        let format = Reflect::get(options, &"format".into()).ok().and_then(|f| f.as_string());
+        let format = Format::parse(format.as_deref().unwrap_or("<missing>"))?;
+        let mut dump = Vec::with_capacity(self.config.collections.len());
+        for collection in &self.config.collections {
+            let records = self.store.list(&collection.name, &ListQuery::default()).await?;
+            dump.push((collection.name.clone(), records.into_iter().filter_map(|r| r.value).collect()));
+        }
+        self.report_skipped();
+        Ok(export::render(format, &dump, now_ms()).into())
+    }
+
+    pub async fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>, Error> {
+        let entries = self.store.audit(limit).await?;
+        self.report_skipped();
+        Ok(entries)
+    }
+
+    pub async fn clear(&self) -> Result<JsValue, Error> {
+        self.store.clear().await?;
+        // A fresh identity: the server has seen the old client id's mutation ids, and
+        // reusing them from 1 would make it drop the new writes as duplicates.
+        let meta = self.store.open_meta(&new_client_id()?).await?;
+        engine::ensure_checkpoint_scope(&self.store, &self.config).await?;
+        *self.client_id.borrow_mut() = meta.client_id;
+        self.last_synced_at.set(None);
+        self.set_pending(0);
+        Ok(JsValue::UNDEFINED)
+    }
+
+    /// Run one sync now (waiting for one already running to finish first).
+    pub async fn sync_now(self: &Rc<Self>) -> Result<SyncReport, Error> {
+        let Some(transport) = &self.transport else { return Err(Error::LocalOnly) };
+        while self.sync.borrow().running {
+            gloo_timers::future::TimeoutFuture::new(10).await;
+        }
+        if self.closed.get() {
+            return Err(Error::Closed);
+        }
+        self.sync.borrow_mut().running = true;
+        self.set_state("syncing", None);
+        let started = js_sys::Date::now();
+        let result = engine::sync(&self.config, &self.store, transport, &WebObserver { client: self }).await;
+        let duration = (js_sys::Date::now() - started) as u64;
+        let pending = self.store.pending_count().await.unwrap_or(self.pending.get().max(0) as usize);
+        let mut sync = self.sync.borrow_mut();
+        sync.running = false;
+        let rerun = std::mem::take(&mut sync.rerun);
+        match result {
+            Ok(report) => {
+                sync.scheduler.on_success();
+                sync.metrics.record_success(&report, duration);
+                drop(sync);
+                self.last_synced_at.set(Some(now_ms() as f64));
+                self.pending.set(pending as i64);
+                self.set_state("synced", None);
+                if rerun || pending > 0 {
+                    Background::trigger(self, Trigger::LocalWrite);
+                }
+                Ok(report)
+            }
+            Err(failure) => {
+                let retrying = sync.scheduler.is_retrying();
+                sync.metrics.record_failure(&failure.report, retrying);
+                let class = failure.error.class();
+                let retry_after = match &failure.error {
+                    SyncError::Transport(e) => e.retry_after_ms,
+                    SyncError::Store(_) => None,
+                };
+                let next = sync.scheduler.on_failure(class, retry_after, now_ms(), js_sys::Math::random());
+                drop(sync);
+                self.pending.set(pending as i64);
+                let error = match failure.error {
+                    SyncError::Transport(e) => Error::Sync { class: e.class, message: e.message },
+                    SyncError::Store(e) => e,
+                };
+                let state = match class {
+                    Some(ErrorClass::Network | ErrorClass::Timeout) => "offline",
+                    _ => "error",
+                };
+                self.set_state(state, Some((error.code().to_owned(), error.to_string())));
+                if class == Some(ErrorClass::Auth) {
+                    self.events.emit(events::AUTH_REQUIRED, &events::object(&[("message", error.to_string().into())]));
+                }
+                self.report_storage_error(&error);
+                Background::schedule(self, next);
+                Err(error)
+            }
+        }
+    }
+
+    pub async fn metrics(&self) -> Result<MetricsSnapshot, Error> {
+        let (pending, oldest) = self.pending_and_oldest().await?;
+        Ok(self.sync.borrow().metrics.snapshot(pending, oldest))
+    }
+
+    pub async fn health(&self) -> Result<Health, Error> {
+        let (pending, oldest) = self.pending_and_oldest().await?;
+        let sync = self.sync.borrow();
+        Ok(sync.metrics.health(&HealthLimits::default(), pending, oldest, sync.scheduler.breaker_open(now_ms())))
+    }
+
+    async fn pending_and_oldest(&self) -> Result<(usize, Option<u64>), Error> {
+        let pending = self.store.pending_count().await?;
+        let oldest = self.store.outbox(1).await?.first().map(|e| now_ms().saturating_sub(e.created_at as u64));
+        Ok((pending, oldest))
+    }
+
+    pub fn set_pending(&self, pending: i64) {
+        self.pending.set(pending.max(0));
+        self.status_changed();
+    }
+
+    pub fn set_state(&self, state: &'static str, error: Option<(String, String)>) {
+        {
+            let mut sync = self.sync.borrow_mut();
+            sync.state = state;
+            if state != "syncing" {
+                sync.last_error = error;
+            }
+        }
+        self.status_changed();
+    }
+
+    fn status_changed(&self) {
+        self.status_snapshot.borrow_mut().take();
+        self.events.emit(events::STATUS, &self.status());
+    }
+
+    pub fn status(&self) -> JsValue {
+        if let Some(snapshot) = self.status_snapshot.borrow().as_ref() {
+            return snapshot.clone();
+        }
+        let sync = self.sync.borrow();
+        let last_error = match &sync.last_error {
+            Some((code, message)) => events::object(&[("code", code.as_str().into()), ("message", message.as_str().into())]),
+            None => JsValue::NULL,
+        };
+        let snapshot = events::object(&[
+            ("state", sync.state.into()),
+            ("pending", JsValue::from(self.pending.get() as f64)),
+            ("lastSyncedAt", self.last_synced_at.get().map_or(JsValue::NULL, JsValue::from)),
+            ("lastError", last_error),
+        ]);
+        *self.status_snapshot.borrow_mut() = Some(snapshot.clone());
+        snapshot
+    }
+
+    /// Records IndexedDB gave back that we could not read: announce each, keep going.
+    fn report_skipped(&self) {
+        for problem in self.store.take_skipped() {
+            self.report_storage_error(&Error::Storage(format!("skipped an unreadable record: {problem}")));
+        }
+    }
+
+    fn report_storage_error(&self, error: &Error) {
+        if matches!(error, Error::Storage(_) | Error::QuotaExceeded(_)) {
+            let detail = events::object(&[("code", error.code().into()), ("message", error.to_string().into())]);
+            self.events.emit(events::STORAGE_ERROR, &detail);
+        }
+    }
+}
+
+/// Turns the engine's effects into DOM events as each transaction commits.
+struct WebObserver<'a> {
+    client: &'a Client,
+}
+
+impl Observer for WebObserver<'_> {
+    fn effects(&self, effects: &[Effect]) {
+        let client = self.client;
+        for effect in effects {
+            match effect {
+                Effect::Changed { collection, key, value, version } => {
+                    if let Ok(config) = client.config.collection(collection) {
+                        client.events.change(config, key, value.as_ref(), Origin::Remote, *version);
+                    }
+                }
+                Effect::Conflict(entry) => {
+                    if let Ok(detail) = convert::to_js(entry) {
+                        client.events.emit(events::CONFLICT, &detail);
+                    }
+                }
+                Effect::Rejected { collection, key, mutation_id, code, message } => {
+                    let detail = events::object(&[
+                        ("collection", collection.as_str().into()),
+                        ("key", key.as_str().into()),
+                        ("mutationId", JsValue::from(*mutation_id as f64)),
+                        ("code", code.as_str().into()),
+                        ("message", message.as_str().into()),
+                    ]);
+                    client.events.emit(events::REJECTED, &detail);
+                }
+            }
+        }
+    }
+
+    fn progress(&self, phase: Phase, done: usize, total: Option<usize>) {
+        let detail = events::object(&[
+            ("phase", phase.as_str().into()),
+            ("done", JsValue::from(done as f64)),
+            ("total", total.map_or(JsValue::NULL, |t| JsValue::from(t as f64))),
+        ]);
+        self.client.events.emit(events::PROGRESS, &detail);
+    }
+
+    fn now_ms(&self) -> u64 {
+        now_ms()
+    }
+}
+
+/// `navigator.onLine` from the global scope; true where it cannot be read.
+pub(crate) fn is_online() -> bool {
+    Reflect::get(&js_sys::global(), &"navigator".into())
+        .and_then(|n| Reflect::get(&n, &"onLine".into()))
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true)
+}
+
+/// `c-` and 16 random hex digits from the platform's CSPRNG (`crypto.getRandomValues`,
+/// on the global scope in pages and workers).
+pub(crate) fn new_client_id() -> Result<String, Error> {
+    use wasm_bindgen::JsCast;
+    let unavailable = |e: JsValue| Error::Storage(format!("crypto.getRandomValues is not available: {}", crate::web::error::describe(&e)));
+    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).map_err(unavailable)?;
+    let get_random_values: Function = Reflect::get(&crypto, &"getRandomValues".into())
+        .map_err(unavailable)?
+        .dyn_into()
+        .map_err(unavailable)?;
+    let bytes = js_sys::Uint8Array::new_with_length(8);
+    get_random_values.call1(&crypto, &bytes).map_err(unavailable)?;
+    let hex: String = bytes.to_vec().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("c-{hex}"))
+}
+
+fn describe_type(value: &JsValue) -> &'static str {
+    if value.is_undefined() {
+        "undefined"
+    } else if value.is_null() {
+        "null"
+    } else if value.as_f64().is_some() {
+        "a number"
+    } else if value.is_object() {
+        "an object"
+    } else {
+        "another type"
+    }
+}
