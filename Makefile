@@ -43,23 +43,31 @@ test: setup
 test-host:
 	cargo test --workspace
 
+# Browser suites run against a real server and the fault proxy (scripts/with-server.sh).
 test-chrome:
-	$(NO_DRIVERS) CHROMEDRIVER_ARGS=--silent \
+	$(NO_DRIVERS) CHROMEDRIVER_ARGS=--silent scripts/with-server.sh \
 	  wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER_BIN) $(WASM_TEST_ARGS)
 
 test-firefox:
-	$(NO_DRIVERS) \
+	$(NO_DRIVERS) scripts/with-server.sh \
 	  wasm-pack test --headless --firefox --geckodriver "$$(command -v geckodriver)" $(WASM_TEST_ARGS)
 
 # End-to-end tests in Debian's Chromium (playwright-core), against a fresh release pkg/.
 test-e2e: build
+	cargo build -q -p pwa-sync-server
 	cd e2e && node --test --test-concurrency=1 .
 
+# The demo page and pkg/ served by the reference server, with the sync API on the same
+# origin. Data lives in data/sync.db. Open two tabs with the same name to see them sync.
 demo: build
+	cargo build -q --release -p pwa-sync-server
+	rm -rf target/demo-site && mkdir -p target/demo-site data
+	cp demo/index.html target/demo-site/ && cp -r pkg target/demo-site/pkg
 	@echo
-	@echo "  pwa-sync demo: http://127.0.0.1:$(PORT)/demo/"
+	@echo "  pwa-sync demo: http://127.0.0.1:$(PORT)/?user=ana  (open it in two tabs)"
 	@echo
-	python3 -m http.server --bind 127.0.0.1 --directory "$(CURDIR)" $(PORT)
+	target/release/pwa-sync-server --listen 127.0.0.1:$(PORT) --database sqlite://data/sync.db \
+	  --static target/demo-site --dev-auth
 
 size: build
 	@have_br=0; command -v brotli >/dev/null 2>&1 && have_br=1; \

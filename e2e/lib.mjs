@@ -60,3 +60,35 @@ export async function launch() {
     ],
   });
 }
+
+/** Start the reference server binary; resolves to {url, stop}. `args` are added. */
+export async function startServer(args = []) {
+  const { spawn } = await import("node:child_process");
+  const { mkdtemp, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const dir = await mkdtemp(join(tmpdir(), "pwa-sync-e2e-"));
+  const bin = process.env.PWA_SYNC_SERVER_BIN ?? join(ROOT, "target/debug/pwa-sync-server");
+  const child = spawn(bin, ["--listen", "127.0.0.1:0", "--database", `sqlite://${dir}/sync.db`, "--dev-auth", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (d) => { stderr += d; });
+  const url = await new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 20_000);
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/\S+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`server exited with ${code}: ${stderr}`)); });
+  });
+  return {
+    url,
+    stop: async () => {
+      child.kill();
+      await new Promise((r) => child.once("exit", r));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

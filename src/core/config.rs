@@ -100,6 +100,9 @@ pub struct ClientConfig {
     pub batch_size: usize,
     pub pull_interval_ms: Option<u64>,
     pub realtime: bool,
+    /// Sync by itself (after writes, when online, on the interval and pokes). Off: only
+    /// when the app calls `sync()`.
+    pub auto_sync: bool,
 }
 
 impl ClientConfig {
@@ -151,6 +154,7 @@ impl ClientConfig {
             batch_size: raw.batch_size.unwrap_or(100),
             pull_interval_ms: raw.pull_interval_ms,
             realtime: raw.realtime.unwrap_or(false),
+            auto_sync: raw.auto_sync.unwrap_or(true),
         })
     }
 }
@@ -170,6 +174,7 @@ struct RawConfig {
     batch_size: Option<usize>,
     pull_interval_ms: Option<u64>,
     realtime: Option<bool>,
+    auto_sync: Option<bool>,
 }
 
 /// Collections as an object keyed by name, or as an array of `{name, ...}` (where a

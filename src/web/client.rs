@@ -73,7 +73,14 @@ impl Client {
         engine::ensure_checkpoint_scope(&store, &config).await?;
         let pending = store.pending_count().await?;
         let transport = config.endpoint.as_deref().map(|endpoint| HttpTransport::new(endpoint, Auth::new(extras.token)));
-        let offline = transport.is_none() || !is_online();
+        // Honest from the first snapshot: no server, not connected, about to sync, or
+        // as of the last sync.
+        let state = match (&transport, is_online(), config.auto_sync, meta.last_synced_at) {
+            (None, _, _, _) | (_, false, _, _) => "offline",
+            (_, true, true, _) => "syncing",
+            (_, true, false, Some(_)) => "synced",
+            (_, true, false, None) => "offline",
+        };
         let client = Rc::new(Client {
             client_id: RefCell::new(meta.client_id),
             last_synced_at: Cell::new(meta.last_synced_at),
@@ -82,7 +89,7 @@ impl Client {
                 metrics: Metrics::default(),
                 running: false,
                 rerun: false,
-                state: if offline { "offline" } else { "synced" },
+                state,
                 last_error: None,
             }),
             config,
@@ -95,7 +102,7 @@ impl Client {
             background: RefCell::new(None),
             status_snapshot: RefCell::new(None),
         });
-        if client.transport.is_some() {
+        if client.transport.is_some() && client.config.auto_sync {
             let background = Background::start(&client);
             *client.background.borrow_mut() = Some(background);
             Background::trigger(&client, Trigger::Online);

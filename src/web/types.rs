@@ -66,7 +66,10 @@ export interface SyncConfig {
   retry?: Partial<RetryConfig>;
   batchSize?: number;
   pullIntervalMs?: number;
+  /** Listen to the server's event stream and sync when it pokes. Default: false. */
   realtime?: boolean;
+  /** Sync by itself after writes, when online, on the interval and on pokes. Default: true. */
+  autoSync?: boolean;
   /** Where events are dispatched. Default: globalThis. */
   eventTarget?: EventTarget;
 }

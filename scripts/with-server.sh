@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Run a command with the reference server and the fault proxy in front of it, both on
+# free loopback ports, a throwaway SQLite database, dev auth and open CORS (browser
+# tests run on another origin). Exports PWA_SYNC_TEST_SERVER and PWA_SYNC_TEST_PROXY;
+# stops both and removes the data when the command ends.
+#
+#   scripts/with-server.sh wasm-pack test --headless --chrome
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+cargo build -q -p pwa-sync-server -p pwa-sync-fault-proxy
+BIN="$ROOT/target/debug"
+
+DATA="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$DATA"
+}
+trap cleanup EXIT
+
+# Start a program that prints "<name> listening on http://ADDR"; echo that URL.
+start() {
+  local log="$1"; shift
+  "$@" >"$log" 2>"$log.err" &
+  PIDS+=($!)
+  local url=""
+  for _ in $(seq 1 200); do
+    url="$(sed -n 's/.* listening on \(http:[^ ]*\).*/\1/p' "$log" | head -n1)"
+    [ -n "$url" ] && break
+    if ! kill -0 "${PIDS[-1]}" 2>/dev/null; then
+      echo "error: $1 exited early:" >&2; cat "$log" "$log.err" >&2; exit 1
+    fi
+    sleep 0.05
+  done
+  [ -n "$url" ] || { echo "error: $1 did not report its address" >&2; cat "$log.err" >&2; exit 1; }
+  echo "$url"
+}
+
+PWA_SYNC_TEST_SERVER="$(start "$DATA/server.log" "$BIN/pwa-sync-server" --listen 127.0.0.1:0 \
+  --database "sqlite://$DATA/sync.db" --dev-auth --cors-any-origin)"
+PWA_SYNC_TEST_PROXY="$(start "$DATA/proxy.log" "$BIN/pwa-sync-fault-proxy" --listen 127.0.0.1:0 \
+  --upstream "$PWA_SYNC_TEST_SERVER" --cors-any-origin)"
+export PWA_SYNC_TEST_SERVER PWA_SYNC_TEST_PROXY
+echo "server: $PWA_SYNC_TEST_SERVER  proxy: $PWA_SYNC_TEST_PROXY"
+
+"$@"

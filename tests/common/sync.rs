@@ -1,0 +1,260 @@
+//! Sync against the real reference server (and the fault proxy in front of it), both
+//! started by `scripts/with-server.sh`, which passes their URLs at build time.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use js_sys::{Promise, Reflect, JSON};
+use pwa_sync::web::api::SyncClient;
+use pwa_sync::web::idb::IdbStore;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+fn server() -> &'static str {
+    option_env!("PWA_SYNC_TEST_SERVER").expect("PWA_SYNC_TEST_SERVER is unset: run browser tests through `make test-chrome` / `make test-firefox`")
+}
+
+fn proxy() -> &'static str {
+    option_env!("PWA_SYNC_TEST_PROXY").expect("PWA_SYNC_TEST_PROXY is unset: run browser tests through `make test-chrome` / `make test-firefox`")
+}
+
+fn unique(what: &str) -> String {
+    format!("{what}-{}-{}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e9) as u64)
+}
+
+fn config(name: &str, endpoint: &str, token: JsValue) -> JsValue {
+    let config = JSON::parse(&format!(
+        r#"{{"name": "{name}", "endpoint": "{endpoint}/sync", "autoSync": false,
+            "collections": {{"trips": {{"key": "id", "conflict": "serverWins"}}}}}}"#
+    ))
+    .unwrap();
+    Reflect::set(&config, &"token".into(), &token).unwrap();
+    config
+}
+
+struct Device {
+    client: SyncClient,
+    db: String,
+}
+
+impl Device {
+    async fn open(endpoint: &str, token: JsValue) -> Device {
+        let db = unique("sync");
+        let client = SyncClient::open(config(&db, endpoint, token)).await.unwrap_or_else(|e| panic!("open: {e:?}"));
+        Device { client, db }
+    }
+
+    async fn for_user(user: &str) -> Device {
+        Device::open(server(), JsValue::from_str(&format!("dev:{user}"))).await
+    }
+
+    async fn put(&self, id: &str, fields: &str) {
+        let value = JSON::parse(&format!(r#"{{"id": "{id}", {fields}}}"#)).unwrap();
+        ok(self.client.put("trips".into(), value)).await;
+    }
+
+    async fn get(&self, id: &str) -> JsValue {
+        ok(self.client.get("trips".into(), id.into())).await
+    }
+
+    async fn sync(&self) -> JsValue {
+        ok(self.client.sync()).await
+    }
+
+    async fn pending(&self) -> f64 {
+        ok(self.client.pending()).await.as_f64().unwrap()
+    }
+
+    async fn list(&self) -> String {
+        JSON::stringify(&ok(self.client.list("trips".into(), JsValue::UNDEFINED)).await).unwrap().into()
+    }
+
+    async fn done(self) {
+        self.client.close();
+        IdbStore::delete_database(&self.db).await.unwrap();
+    }
+}
+
+async fn ok(promise: Promise) -> JsValue {
+    JsFuture::from(promise).await.unwrap_or_else(|e| panic!("rejected: {e:?}"))
+}
+
+async fn code(promise: Promise) -> String {
+    match JsFuture::from(promise).await {
+        Ok(v) => panic!("expected a rejection, got {v:?}"),
+        Err(e) => Reflect::get(&e, &"code".into()).unwrap().as_string().unwrap_or_default(),
+    }
+}
+
+fn field(value: &JsValue, name: &str) -> JsValue {
+    Reflect::get(value, &name.into()).unwrap()
+}
+
+/// Script the fault proxy: `rules` is the JSON array of `/_faults`.
+async fn faults(rules: &str) {
+    let fetch: js_sys::Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
+    let init = JSON::parse(r#"{"method": "POST", "headers": {"Content-Type": "application/json"}}"#).unwrap();
+    Reflect::set(&init, &"body".into(), &format!(r#"{{"rules": {rules}}}"#).into()).unwrap();
+    let url = JsValue::from_str(&format!("{}/_faults", proxy()));
+    let promise: Promise = fetch.call2(&js_sys::global(), &url, &init).unwrap().unchecked_into();
+    let response = JsFuture::from(promise).await.unwrap();
+    assert!(field(&response, "ok").as_bool().unwrap(), "the fault proxy refused {rules}");
+}
+
+#[wasm_bindgen_test]
+async fn offline_writes_reach_the_server_and_another_device() {
+    let user = unique("u");
+    let phone = Device::for_user(&user).await;
+    phone.put("t1", r#""title": "Lisbon""#).await;
+    phone.put("t2", r#""title": "Porto""#).await;
+    ok(phone.client.patch("trips".into(), "t1".into(), JSON::parse(r#"{"days": 4}"#).unwrap())).await;
+    assert_eq!(phone.pending().await, 2.0);
+    let result = phone.sync().await;
+    assert_eq!(field(&result, "pushed"), 2.0);
+    assert_eq!(phone.pending().await, 0.0);
+    assert_eq!(field(&phone.client.status(), "state"), "synced");
+    assert!(field(&phone.client.status(), "lastSyncedAt").as_f64().is_some());
+
+    let laptop = Device::for_user(&user).await;
+    let result = laptop.sync().await;
+    assert_eq!(field(&result, "pulled"), 2.0);
+    assert_eq!(laptop.list().await, phone.list().await);
+    assert_eq!(field(&laptop.get("t1").await, "days"), 4.0);
+
+    // Another user sees none of it.
+    let stranger = Device::for_user(&unique("other")).await;
+    stranger.sync().await;
+    assert_eq!(stranger.list().await, "[]");
+    for d in [phone, laptop, stranger] {
+        d.done().await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn two_clients_converge() {
+    let user = unique("u");
+    let (a, b) = (Device::for_user(&user).await, Device::for_user(&user).await);
+    a.put("a1", r#""by": "a""#).await;
+    b.put("b1", r#""by": "b""#).await;
+    a.sync().await;
+    b.sync().await;
+    a.sync().await;
+    assert_eq!(a.list().await, b.list().await);
+    ok(b.client.delete("trips".into(), "a1".into())).await;
+    ok(a.client.patch("trips".into(), "b1".into(), JSON::parse(r#"{"seen": true}"#).unwrap())).await;
+    b.sync().await;
+    a.sync().await;
+    b.sync().await;
+    assert_eq!(a.list().await, b.list().await);
+    assert_eq!(a.list().await, r#"[{"by":"b","id":"b1","seen":true}]"#);
+    a.done().await;
+    b.done().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_lost_response_is_resent_and_applied_once() {
+    let user = unique("u");
+    let token = JsValue::from_str(&format!("dev:{user}"));
+    let a = Device::open(proxy(), token).await;
+    a.put("t1", r#""n": 1"#).await;
+    faults(r#"[{"path": "/sync/push", "fault": {"kind": "drop_response"}}]"#).await;
+    assert_eq!(code(a.client.sync()).await, "network");
+    assert_eq!(a.pending().await, 1.0, "the write stays queued until an answer arrives");
+    assert_eq!(field(&a.client.status(), "state"), "offline");
+
+    // The server did apply it: another device sees it at some version.
+    let b = Device::for_user(&user).await;
+    b.sync().await;
+    assert_eq!(field(&b.get("t1").await, "n"), 1.0);
+
+    // The resend is answered as before and not applied again: the server's version of
+    // the key stays the one the other device saw.
+    a.sync().await;
+    assert_eq!(a.pending().await, 0.0);
+    let before = b.sync().await;
+    assert_eq!(field(&before, "pulled"), 0.0, "a second application would be a new change to pull");
+    a.done().await;
+    b.done().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_server_error_then_success() {
+    let user = unique("u");
+    let a = Device::open(proxy(), JsValue::from_str(&format!("dev:{user}"))).await;
+    a.put("t1", r#""n": 1"#).await;
+    faults(r#"[{"path": "/sync/push", "fault": {"kind": "status", "status": 500, "body": "<html>oops</html>", "contentType": "text/html"}}]"#).await;
+    assert_eq!(code(a.client.sync()).await, "server");
+    let status = a.client.status();
+    assert_eq!(field(&status, "state"), "error");
+    assert_eq!(field(&field(&status, "lastError"), "code"), "server");
+    assert_eq!(a.pending().await, 1.0);
+    a.sync().await;
+    assert_eq!(a.pending().await, 0.0);
+    assert!(field(&a.client.status(), "lastError").is_null());
+    let metrics = ok(a.client.metrics()).await;
+    assert_eq!(field(&metrics, "failures"), 1.0);
+    assert_eq!(field(&metrics, "syncs"), 2.0);
+    a.done().await;
+}
+
+#[wasm_bindgen_test]
+async fn rate_limits_are_classified() {
+    let a = Device::open(proxy(), JsValue::from_str(&format!("dev:{}", unique("u")))).await;
+    a.put("t1", r#""n": 1"#).await;
+    faults(r#"[{"path": "/sync/push", "fault": {"kind": "rate_limit", "retryAfterSeconds": 7}}]"#).await;
+    assert_eq!(code(a.client.sync()).await, "rate-limited");
+    a.sync().await;
+    assert_eq!(a.pending().await, 0.0);
+    a.done().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_401_then_a_refreshed_token() {
+    let user = unique("u");
+    let calls = Rc::new(Cell::new(0));
+    let token = {
+        let calls = calls.clone();
+        let user = user.clone();
+        Closure::<dyn FnMut() -> JsValue>::new(move || {
+            calls.set(calls.get() + 1);
+            // The first token is refused; the refreshed one is good.
+            if calls.get() == 1 { "expired".into() } else { format!("dev:{user}").into() }
+        })
+        .into_js_value()
+    };
+    let a = Device::open(server(), token).await;
+    a.put("t1", r#""n": 1"#).await;
+    let result = a.sync().await;
+    assert_eq!(field(&result, "pushed"), 1.0);
+    assert_eq!(calls.get(), 2);
+    a.done().await;
+}
+
+#[wasm_bindgen_test]
+async fn auth_required_when_the_token_stays_bad() {
+    let a = Device::open(server(), JsValue::from_str("not-a-token")).await;
+    let fired = Rc::new(Cell::new(0));
+    let listener = {
+        let fired = fired.clone();
+        Closure::<dyn FnMut(web_sys::Event)>::new(move |_| fired.set(fired.get() + 1))
+    };
+    let target: web_sys::EventTarget = js_sys::global().unchecked_into();
+    target.add_event_listener_with_callback("pwa-sync:auth-required", listener.as_ref().unchecked_ref()).unwrap();
+    a.put("t1", r#""n": 1"#).await;
+    assert_eq!(code(a.client.sync()).await, "auth");
+    assert_eq!(fired.get(), 1);
+    assert_eq!(a.pending().await, 1.0);
+    target.remove_event_listener_with_callback("pwa-sync:auth-required", listener.as_ref().unchecked_ref()).unwrap();
+    a.done().await;
+}
+
+#[wasm_bindgen_test]
+async fn local_only_clients_refuse_to_sync() {
+    let db = unique("local");
+    let client = SyncClient::open(JSON::parse(&format!(r#"{{"name": "{db}", "collections": {{"t": {{"key": "id"}}}}}}"#)).unwrap()).await.unwrap();
+    assert_eq!(code(client.sync()).await, "local-only");
+    client.close();
+    IdbStore::delete_database(&db).await.unwrap();
+}
