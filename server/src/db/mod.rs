@@ -1,0 +1,206 @@
+//! Storage: one [`Store`] trait, a SQLite and a PostgreSQL implementation, and the push
+//! algorithm both share ([`push`]). SQL text is shared too ([`sql`]): both backends accept
+//! `$N` placeholders, `ON CONFLICT … DO UPDATE` and `UPDATE … RETURNING`.
+
+pub mod push;
+mod postgres;
+mod schema;
+mod sql;
+mod sqlite;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use pwa_sync::core::protocol::{Change, PullResponse, PushRequest, PushResponse};
+use tokio::sync::watch;
+
+use crate::config::Limits;
+use crate::notify::Notifier;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// Pull page size when the request names none, and the most one page returns.
+pub const DEFAULT_PULL_LIMIT: u32 = 500;
+pub const MAX_PULL_LIMIT: u32 = 1000;
+
+/// What the HTTP layer needs from storage.
+pub trait Store: Send + Sync + 'static {
+    /// Apply one push batch in one transaction; see [`push::run`] for the rules.
+    fn push<'a>(
+        &'a self,
+        user: &'a str,
+        request: &'a PushRequest,
+        limits: Limits,
+    ) -> BoxFuture<'a, Result<PushOutcome, StoreError>>;
+
+    /// The user's documents changed after `query.checkpoint`, in version order.
+    fn pull<'a>(&'a self, user: &'a str, query: &'a PullQuery) -> BoxFuture<'a, Result<PullResponse, StoreError>>;
+
+    /// Counts for `/sync/health`; fails when the database is unreachable.
+    fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>>;
+
+    /// Forward pokes from other server processes to `notifier` (PostgreSQL LISTEN); resolves
+    /// once listening. Stores with a single process (SQLite) have nothing to do.
+    fn start_realtime(
+        &self,
+        _notifier: Arc<Notifier>,
+        _shutdown: watch::Receiver<bool>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+}
+
+/// The answer to a push, with what it changed (for realtime pokes, and later webhooks).
+#[derive(Debug, Clone)]
+pub struct PushOutcome {
+    pub response: PushResponse,
+    /// Changes applied by this push (not the duplicates answered from storage).
+    pub applied: Vec<Change>,
+}
+
+impl PushOutcome {
+    /// The highest version this push wrote, if it wrote any.
+    pub fn checkpoint(&self) -> Option<u64> {
+        self.applied.iter().map(|c| c.version).max()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullQuery {
+    pub checkpoint: u64,
+    pub limit: u32,
+    /// `None`: every collection.
+    pub collections: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub documents: u64,
+    pub mutations: u64,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("this clientId belongs to another user")]
+    ClientOfAnotherUser,
+    /// The database cannot be reached or is overloaded: worth retrying later (503).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or corrupt data (500).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// How a push attempt failed, before retries are decided.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Forbidden,
+    Db(sqlx::Error),
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Failure {
+        Failure::Db(e)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorClass {
+    /// Transient contention (serialization failure, deadlock, busy, the unique backstop
+    /// on a duplicate raced by another process): roll back and run the batch again.
+    Retry,
+    Unavailable,
+    Internal,
+}
+
+pub(crate) fn classify(e: &sqlx::Error) -> ErrorClass {
+    match e {
+        sqlx::Error::Database(db) => {
+            if db.is_unique_violation() {
+                return ErrorClass::Retry;
+            }
+            let code = db.code().unwrap_or_default();
+            match code.as_ref() {
+                // PostgreSQL: serialization failure, deadlock; SQLite: BUSY, LOCKED, BUSY_SNAPSHOT.
+                "40001" | "40P01" | "5" | "6" | "517" | "261" => ErrorClass::Retry,
+                c if c.starts_with("08") || c.starts_with("53") || c.starts_with("57P") => ErrorClass::Unavailable,
+                _ => ErrorClass::Internal,
+            }
+        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => ErrorClass::Unavailable,
+        _ => ErrorClass::Internal,
+    }
+}
+
+pub(crate) fn store_error(e: &sqlx::Error) -> StoreError {
+    match classify(e) {
+        ErrorClass::Internal => StoreError::Internal(e.to_string()),
+        ErrorClass::Retry | ErrorClass::Unavailable => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+const PUSH_ATTEMPTS: u32 = 4;
+
+/// Pushes queue on one lock (the counter row, or SQLite's write lock) and hold a pooled
+/// connection while they wait: let at most this many in at once, so pulls and health
+/// checks always find a connection.
+pub(crate) fn push_permits(pool_size: u32) -> tokio::sync::Semaphore {
+    tokio::sync::Semaphore::new(pool_size.saturating_sub(2).max(1) as usize)
+}
+
+/// Run a push attempt, rolling back and running it again on transient contention.
+pub(crate) async fn with_retries<T, F, Fut>(mut attempt: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Failure>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(Failure::Forbidden) => return Err(StoreError::ClientOfAnotherUser),
+            Err(Failure::Corrupt(msg)) => return Err(StoreError::Internal(msg)),
+            Err(Failure::Db(e)) => match classify(&e) {
+                ErrorClass::Retry if tries < PUSH_ATTEMPTS => {
+                    tracing::info!(error = %e, attempt = tries, "push rolled back on contention, running it again");
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(tries))).await;
+                }
+                _ => return Err(store_error(&e)),
+            },
+        }
+    }
+}
+
+/// Open the database named by `url` (`sqlite:…` or `postgres://…`), creating it and its
+/// tables as needed.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::open(url).await?))
+    } else {
+        Err(StoreError::Internal(format!(
+            "unsupported --database URL (expected sqlite://PATH or postgres://…): {url}"
+        )))
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

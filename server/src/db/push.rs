@@ -1,0 +1,369 @@
+//! The push algorithm, written once over [`Tx`] (one open transaction of either backend).
+//!
+//! Rules (shared DESIGN.md, "Wire protocol v1"):
+//! - the caller opened the transaction; the first statement here locks the version counter
+//!   row, so pushes are serialised across processes until commit and commit order equals
+//!   version order (a pull can never skip a version that commits later: RxDB #7259);
+//! - a `clientId` belongs to the first user who pushes with it;
+//! - each (clientId, mutation id) is applied at most once: its result is stored in the
+//!   same transaction, and a re-sent id is answered with the stored result;
+//! - a mutation applies iff its `baseVersion` is the key's current version (null or 0: the
+//!   key never existed), or the key was last written by this client with a lower mutation
+//!   id (the client built this mutation on top of its own earlier one);
+//! - validation failures are recorded and answered `rejected`.
+
+use pwa_sync::core::patch;
+use pwa_sync::core::protocol::{Change, Mutation, MutationResult, Op, PushRequest, PushResponse, ServerState};
+use serde_json::Value;
+
+use super::{now_ms, Failure, PushOutcome};
+use crate::config::Limits;
+
+/// Longest collection name, key or HLC stamp, in bytes.
+pub const MAX_NAME_LEN: usize = 256;
+
+/// A document as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DocRow {
+    pub version: i64,
+    /// JSON text; `None` for a tombstone.
+    pub value: Option<String>,
+    pub hlc: String,
+    pub writer_client: String,
+    pub writer_mutation: i64,
+}
+
+pub(crate) struct DocWrite<'a> {
+    pub user: &'a str,
+    pub collection: &'a str,
+    pub key: &'a str,
+    pub version: i64,
+    pub value: Option<&'a str>,
+    pub hlc: &'a str,
+    pub client_id: &'a str,
+    pub mutation_id: i64,
+    pub now: i64,
+}
+
+pub(crate) struct ResultWrite<'a> {
+    pub client_id: &'a str,
+    pub mutation_id: i64,
+    pub user: &'a str,
+    pub status: &'static str,
+    pub result: &'a str,
+    pub version: Option<i64>,
+    pub now: i64,
+}
+
+/// The statements the algorithm needs, on one open transaction.
+pub(crate) trait Tx: Send {
+    /// Lock the counter row until commit; returns its value.
+    async fn lock_counter(&mut self) -> Result<i64, sqlx::Error>;
+    /// `UPDATE counter SET v = v + 1 … RETURNING v`.
+    async fn next_version(&mut self) -> Result<i64, sqlx::Error>;
+    /// Record `user` as the owner of `client_id` unless it has one; returns the owner.
+    async fn claim_client(&mut self, client_id: &str, user: &str, now: i64) -> Result<String, sqlx::Error>;
+    async fn stored_result(&mut self, client_id: &str, mutation_id: i64) -> Result<Option<String>, sqlx::Error>;
+    async fn record_result(&mut self, write: &ResultWrite<'_>) -> Result<(), sqlx::Error>;
+    async fn document(&mut self, user: &str, collection: &str, key: &str) -> Result<Option<DocRow>, sqlx::Error>;
+    async fn write_document(&mut self, write: &DocWrite<'_>) -> Result<(), sqlx::Error>;
+    async fn last_mutation_id(&mut self, client_id: &str) -> Result<Option<i64>, sqlx::Error>;
+}
+
+/// Apply `request` for `user` inside `tx`. The caller commits on `Ok` and rolls back
+/// otherwise. The request was checked by [`check_request`] first.
+pub(crate) async fn run<T: Tx>(
+    tx: &mut T,
+    user: &str,
+    request: &PushRequest,
+    limits: Limits,
+) -> Result<PushOutcome, Failure> {
+    tx.lock_counter().await?;
+    let client_id = request.client_id.as_str();
+    let now = now_ms();
+    if tx.claim_client(client_id, user, now).await? != user {
+        return Err(Failure::Forbidden);
+    }
+    let mut results = Vec::with_capacity(request.mutations.len());
+    let mut applied = Vec::new();
+    for m in &request.mutations {
+        let id = to_i64(m.id)?;
+        if let Some(stored) = tx.stored_result(client_id, id).await? {
+            let result = serde_json::from_str::<MutationResult>(&stored)
+                .map_err(|e| Failure::Corrupt(format!("stored result of {client_id}/{id}: {e}")))?;
+            results.push(result);
+            continue;
+        }
+        let decision = match validate(m, limits) {
+            Err(message) => Decision::Reject { code: "validation", message },
+            Ok(()) => {
+                let current = tx.document(user, &m.collection, &m.key).await?;
+                decide(m, client_id, current.as_ref(), limits)?
+            }
+        };
+        let (result, version) = match decision {
+            Decision::Apply(value) => {
+                let version = tx.next_version().await?;
+                let text = value.as_ref().map(Value::to_string);
+                tx.write_document(&DocWrite {
+                    user,
+                    collection: &m.collection,
+                    key: &m.key,
+                    version,
+                    value: text.as_deref(),
+                    hlc: &m.hlc,
+                    client_id,
+                    mutation_id: id,
+                    now,
+                })
+                .await?;
+                let version_u = to_u64(version)?;
+                applied.push(Change {
+                    collection: m.collection.clone(),
+                    key: m.key.clone(),
+                    version: version_u,
+                    value,
+                    hlc: m.hlc.clone(),
+                });
+                (MutationResult::Applied { id: m.id, version: version_u }, Some(version))
+            }
+            Decision::Conflict(server) => (MutationResult::Conflict { id: m.id, server }, None),
+            Decision::Reject { code, message } => {
+                (MutationResult::Rejected { id: m.id, code: code.to_owned(), message }, None)
+            }
+        };
+        let text = serde_json::to_string(&result).map_err(|e| Failure::Corrupt(e.to_string()))?;
+        tx.record_result(&ResultWrite {
+            client_id,
+            mutation_id: id,
+            user,
+            status: status_of(&result),
+            result: &text,
+            version,
+            now,
+        })
+        .await?;
+        results.push(result);
+    }
+    let last = tx.last_mutation_id(client_id).await?.unwrap_or(0);
+    Ok(PushOutcome {
+        response: PushResponse { results, last_mutation_id: to_u64(last)? },
+        applied,
+    })
+}
+
+/// Checks on the request as a whole: a failure is a 400 for the whole request, since
+/// nothing of it could be recorded.
+pub fn check_request(request: &PushRequest) -> Result<(), String> {
+    let client = &request.client_id;
+    if client.is_empty() || client.len() > MAX_NAME_LEN || client.chars().any(char::is_control) {
+        return Err(format!("clientId must be 1 to {MAX_NAME_LEN} bytes without control characters"));
+    }
+    if let Some(m) = request.mutations.iter().find(|m| i64::try_from(m.id).is_err()) {
+        return Err(format!("mutation id {} is out of range (at most {})", m.id, i64::MAX));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Decision {
+    /// Write this value (`None`: a tombstone).
+    Apply(Option<Value>),
+    Conflict(ServerState),
+    Reject { code: &'static str, message: String },
+}
+
+/// Checks on one mutation that need no stored state.
+pub(crate) fn validate(m: &Mutation, limits: Limits) -> Result<(), String> {
+    for (what, text) in [("collection", &m.collection), ("key", &m.key)] {
+        if text.is_empty() {
+            return Err(format!("{what} must not be empty"));
+        }
+        if text.len() > MAX_NAME_LEN {
+            return Err(format!("{what} is longer than {MAX_NAME_LEN} bytes"));
+        }
+    }
+    if m.hlc.len() > MAX_NAME_LEN {
+        return Err(format!("hlc is longer than {MAX_NAME_LEN} bytes"));
+    }
+    match m.op {
+        Op::Put | Op::Patch if !m.value.is_object() => {
+            Err(format!("{} needs a JSON object as its value", op_name(m.op)))
+        }
+        Op::Put | Op::Patch => check_size(&m.value, limits),
+        Op::Delete => Ok(()),
+    }
+}
+
+fn check_size(value: &Value, limits: Limits) -> Result<(), String> {
+    let size = serde_json::to_string(value).map(|s| s.len()).unwrap_or(usize::MAX);
+    if size > limits.max_value_bytes {
+        return Err(format!("value is {size} bytes, more than the limit of {}", limits.max_value_bytes));
+    }
+    Ok(())
+}
+
+/// What to do with a valid mutation given the key's current document.
+pub(crate) fn decide(
+    m: &Mutation,
+    client_id: &str,
+    current: Option<&DocRow>,
+    limits: Limits,
+) -> Result<Decision, Failure> {
+    let Some(doc) = current else {
+        if m.op == Op::Patch {
+            return Ok(not_found(m));
+        }
+        return Ok(match m.base_version {
+            None | Some(0) => Decision::Apply(new_value(m)),
+            // The client saw a version of a key this user never had here: nothing to apply
+            // on. Version 0 means "absent"; a later mutation with baseVersion 0 applies.
+            Some(_) => Decision::Conflict(ServerState { version: 0, value: None, hlc: String::new() }),
+        });
+    };
+    let base_matches = m.base_version.and_then(|b| i64::try_from(b).ok()) == Some(doc.version);
+    let own_earlier = doc.writer_client == client_id && to_i64(m.id).is_ok_and(|id| doc.writer_mutation < id);
+    let current_value = match &doc.value {
+        None => None,
+        Some(text) => Some(
+            serde_json::from_str::<Value>(text)
+                .map_err(|e| Failure::Corrupt(format!("stored document {}/{}: {e}", m.collection, m.key)))?,
+        ),
+    };
+    if !(base_matches || own_earlier) {
+        return Ok(Decision::Conflict(ServerState {
+            version: to_u64(doc.version)?,
+            value: current_value,
+            hlc: doc.hlc.clone(),
+        }));
+    }
+    Ok(match m.op {
+        Op::Put | Op::Delete => Decision::Apply(new_value(m)),
+        Op::Patch => match current_value {
+            None => not_found(m),
+            Some(mut value) => {
+                patch::apply(&mut value, &m.value);
+                match check_size(&value, limits) {
+                    Ok(()) => Decision::Apply(Some(value)),
+                    Err(message) => Decision::Reject { code: "validation", message },
+                }
+            }
+        },
+    })
+}
+
+fn new_value(m: &Mutation) -> Option<Value> {
+    match m.op {
+        Op::Delete => None,
+        Op::Put | Op::Patch => Some(m.value.clone()),
+    }
+}
+
+fn not_found(m: &Mutation) -> Decision {
+    Decision::Reject {
+        code: "not-found",
+        message: format!("patch of {}/{}, which does not exist or was deleted", m.collection, m.key),
+    }
+}
+
+fn op_name(op: Op) -> &'static str {
+    match op {
+        Op::Put => "put",
+        Op::Patch => "patch",
+        Op::Delete => "delete",
+    }
+}
+
+fn status_of(result: &MutationResult) -> &'static str {
+    match result {
+        MutationResult::Applied { .. } => "applied",
+        MutationResult::Conflict { .. } => "conflict",
+        MutationResult::Rejected { .. } => "rejected",
+    }
+}
+
+fn to_i64(v: u64) -> Result<i64, Failure> {
+    i64::try_from(v).map_err(|_| Failure::Corrupt(format!("{v} is out of range")))
+}
+
+fn to_u64(v: i64) -> Result<u64, Failure> {
+    u64::try_from(v).map_err(|_| Failure::Corrupt(format!("negative number {v} in storage")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn mutation(id: u64, op: Op, value: Value, base: Option<u64>) -> Mutation {
+        Mutation { id, collection: "c".into(), key: "k".into(), op, value, base_version: base, hlc: "h".into() }
+    }
+
+    fn doc(version: i64, value: Option<Value>, client: &str, mutation_id: i64) -> DocRow {
+        DocRow {
+            version,
+            value: value.map(|v| v.to_string()),
+            hlc: "hs".into(),
+            writer_client: client.into(),
+            writer_mutation: mutation_id,
+        }
+    }
+
+    fn decide_ok(m: &Mutation, current: Option<&DocRow>) -> Decision {
+        match decide(m, "c1", current, Limits::default()) {
+            Ok(d) => d,
+            Err(e) => panic!("decide failed: {e:?}"),
+        }
+    }
+
+    #[test]
+    fn base_version_must_match_unless_the_client_wrote_the_key_last() {
+        let other = doc(5, Some(json!({"a": 1})), "c2", 9);
+        let put = mutation(3, Op::Put, json!({"a": 2}), Some(4));
+        assert!(matches!(decide_ok(&put, Some(&other)), Decision::Conflict(ServerState { version: 5, .. })));
+        let put = mutation(3, Op::Put, json!({"a": 2}), Some(5));
+        assert_eq!(decide_ok(&put, Some(&other)), Decision::Apply(Some(json!({"a": 2}))));
+        let own = doc(5, Some(json!({"a": 1})), "c1", 2);
+        let put = mutation(3, Op::Put, json!({"a": 2}), None);
+        assert_eq!(decide_ok(&put, Some(&own)), Decision::Apply(Some(json!({"a": 2}))));
+        // The client's own *later* mutation does not count.
+        let own_later = doc(5, Some(json!({"a": 1})), "c1", 7);
+        assert!(matches!(decide_ok(&put, Some(&own_later)), Decision::Conflict(_)));
+    }
+
+    #[test]
+    fn patch_merges_and_needs_a_live_document() {
+        let live = doc(5, Some(json!({"a": 1, "b": {"c": 1}})), "c2", 1);
+        let p = mutation(1, Op::Patch, json!({"b": {"c": null, "d": 2}}), Some(5));
+        assert_eq!(decide_ok(&p, Some(&live)), Decision::Apply(Some(json!({"a": 1, "b": {"d": 2}}))));
+        assert!(matches!(decide_ok(&p, None), Decision::Reject { code: "not-found", .. }));
+        let tomb = doc(6, None, "c2", 2);
+        let p = mutation(1, Op::Patch, json!({"x": 1}), Some(6));
+        assert!(matches!(decide_ok(&p, Some(&tomb)), Decision::Reject { code: "not-found", .. }));
+        let stale = mutation(1, Op::Patch, json!({"x": 1}), Some(5));
+        assert!(matches!(decide_ok(&stale, Some(&tomb)), Decision::Conflict(ServerState { value: None, .. })));
+    }
+
+    #[test]
+    fn delete_writes_a_tombstone_and_put_recreates() {
+        let live = doc(5, Some(json!({"a": 1})), "c2", 1);
+        assert_eq!(decide_ok(&mutation(1, Op::Delete, Value::Null, Some(5)), Some(&live)), Decision::Apply(None));
+        let tomb = doc(6, None, "c2", 2);
+        let put = mutation(2, Op::Put, json!({"a": 3}), Some(6));
+        assert_eq!(decide_ok(&put, Some(&tomb)), Decision::Apply(Some(json!({"a": 3}))));
+    }
+
+    #[test]
+    fn validation_catches_bad_names_and_values() {
+        let limits = Limits { max_value_bytes: 20, ..Limits::default() };
+        assert!(validate(&mutation(1, Op::Put, json!([1]), None), limits).is_err());
+        assert!(validate(&mutation(1, Op::Patch, json!("x"), None), limits).is_err());
+        assert!(validate(&mutation(1, Op::Put, json!({"a": "0123456789012345678"}), None), limits).is_err());
+        assert!(validate(&mutation(1, Op::Delete, Value::Null, None), limits).is_ok());
+        let mut m = mutation(1, Op::Put, json!({}), None);
+        m.key = String::new();
+        assert!(validate(&m, limits).is_err());
+        m.key = "k".repeat(MAX_NAME_LEN + 1);
+        assert!(validate(&m, limits).is_err());
+    }
+}

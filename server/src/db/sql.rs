@@ -1,0 +1,207 @@
+//! SQL shared by both backends (`$N` placeholders work in SQLite through sqlx too), and
+//! the macro that implements [`super::push::Tx`] and the migration runner on each
+//! backend's transaction type with it.
+
+pub(crate) const LOCK_COUNTER: &str = "UPDATE counter SET v = v WHERE id = 1 RETURNING v";
+pub(crate) const NEXT_VERSION: &str = "UPDATE counter SET v = v + 1 WHERE id = 1 RETURNING v";
+pub(crate) const CLAIM_CLIENT: &str =
+    "INSERT INTO clients (client_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (client_id) DO NOTHING";
+pub(crate) const CLIENT_OWNER: &str = "SELECT user_id FROM clients WHERE client_id = $1";
+pub(crate) const STORED_RESULT: &str = "SELECT result FROM mutations WHERE client_id = $1 AND mutation_id = $2";
+pub(crate) const RECORD_RESULT: &str = "INSERT INTO mutations \
+    (client_id, mutation_id, user_id, status, result, version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub(crate) const DOCUMENT: &str = "SELECT version, doc_value, hlc, writer_client, writer_mutation \
+    FROM documents WHERE user_id = $1 AND collection = $2 AND doc_key = $3";
+pub(crate) const WRITE_DOCUMENT: &str = "INSERT INTO documents \
+    (user_id, collection, doc_key, version, doc_value, hlc, writer_client, writer_mutation, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+    ON CONFLICT (user_id, collection, doc_key) DO UPDATE SET version = excluded.version, \
+    doc_value = excluded.doc_value, hlc = excluded.hlc, writer_client = excluded.writer_client, \
+    writer_mutation = excluded.writer_mutation, updated_at = excluded.updated_at";
+pub(crate) const LAST_MUTATION_ID: &str = "SELECT MAX(mutation_id) FROM mutations WHERE client_id = $1";
+pub(crate) const STATS: &str = "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM mutations)";
+pub(crate) const APPLIED_MIGRATIONS: &str = "SELECT version FROM schema_migrations ORDER BY version";
+pub(crate) const RECORD_MIGRATION: &str =
+    "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)";
+
+/// `SELECT … FROM documents` for a pull; `collections` extra placeholders from `$4`.
+pub(crate) fn pull_query(collections: usize) -> String {
+    let mut sql = String::from(
+        "SELECT collection, doc_key, version, doc_value, hlc FROM documents WHERE user_id = $1 AND version > $2",
+    );
+    if collections > 0 {
+        let list: Vec<String> = (0..collections).map(|i| format!("${}", i + 4)).collect();
+        sql.push_str(&format!(" AND collection IN ({})", list.join(", ")));
+    }
+    sql.push_str(" ORDER BY version LIMIT $3");
+    sql
+}
+
+/// Implements `Tx`, `migrate` and `pull` for `sqlx::Transaction<'static, $db>` / `Pool<$db>`.
+macro_rules! impl_backend {
+    ($db:ty) => {
+        impl<'c> $crate::db::push::Tx for sqlx::Transaction<'c, $db> {
+            async fn lock_counter(&mut self) -> Result<i64, sqlx::Error> {
+                sqlx::query_scalar($crate::db::sql::LOCK_COUNTER).fetch_one(&mut **self).await
+            }
+            async fn next_version(&mut self) -> Result<i64, sqlx::Error> {
+                sqlx::query_scalar($crate::db::sql::NEXT_VERSION).fetch_one(&mut **self).await
+            }
+            async fn claim_client(&mut self, client_id: &str, user: &str, now: i64) -> Result<String, sqlx::Error> {
+                sqlx::query($crate::db::sql::CLAIM_CLIENT)
+                    .bind(client_id)
+                    .bind(user)
+                    .bind(now)
+                    .execute(&mut **self)
+                    .await?;
+                sqlx::query_scalar($crate::db::sql::CLIENT_OWNER).bind(client_id).fetch_one(&mut **self).await
+            }
+            async fn stored_result(&mut self, client_id: &str, mutation_id: i64) -> Result<Option<String>, sqlx::Error> {
+                sqlx::query_scalar($crate::db::sql::STORED_RESULT)
+                    .bind(client_id)
+                    .bind(mutation_id)
+                    .fetch_optional(&mut **self)
+                    .await
+            }
+            async fn record_result(&mut self, w: &$crate::db::push::ResultWrite<'_>) -> Result<(), sqlx::Error> {
+                sqlx::query($crate::db::sql::RECORD_RESULT)
+                    .bind(w.client_id)
+                    .bind(w.mutation_id)
+                    .bind(w.user)
+                    .bind(w.status)
+                    .bind(w.result)
+                    .bind(w.version)
+                    .bind(w.now)
+                    .execute(&mut **self)
+                    .await
+                    .map(|_| ())
+            }
+            async fn document(
+                &mut self,
+                user: &str,
+                collection: &str,
+                key: &str,
+            ) -> Result<Option<$crate::db::push::DocRow>, sqlx::Error> {
+                use sqlx::Row;
+                let row = sqlx::query($crate::db::sql::DOCUMENT)
+                    .bind(user)
+                    .bind(collection)
+                    .bind(key)
+                    .fetch_optional(&mut **self)
+                    .await?;
+                row.map(|r| {
+                    Ok($crate::db::push::DocRow {
+                        version: r.try_get(0)?,
+                        value: r.try_get(1)?,
+                        hlc: r.try_get(2)?,
+                        writer_client: r.try_get(3)?,
+                        writer_mutation: r.try_get(4)?,
+                    })
+                })
+                .transpose()
+            }
+            async fn write_document(&mut self, w: &$crate::db::push::DocWrite<'_>) -> Result<(), sqlx::Error> {
+                sqlx::query($crate::db::sql::WRITE_DOCUMENT)
+                    .bind(w.user)
+                    .bind(w.collection)
+                    .bind(w.key)
+                    .bind(w.version)
+                    .bind(w.value)
+                    .bind(w.hlc)
+                    .bind(w.client_id)
+                    .bind(w.mutation_id)
+                    .bind(w.now)
+                    .execute(&mut **self)
+                    .await
+                    .map(|_| ())
+            }
+            async fn last_mutation_id(&mut self, client_id: &str) -> Result<Option<i64>, sqlx::Error> {
+                sqlx::query_scalar($crate::db::sql::LAST_MUTATION_ID).bind(client_id).fetch_one(&mut **self).await
+            }
+        }
+
+        /// Apply the migrations `list` not yet applied, inside `tx` (the caller holds the
+        /// lock that keeps two processes from migrating at once, and commits).
+        async fn migrate(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            list: &[$crate::db::schema::Migration],
+        ) -> Result<Vec<i64>, $crate::db::StoreError> {
+            let err = |e: sqlx::Error| $crate::db::store_error(&e);
+            sqlx::raw_sql($crate::db::schema::MIGRATIONS_TABLE).execute(&mut **tx).await.map_err(err)?;
+            let applied: Vec<i64> =
+                sqlx::query_scalar($crate::db::sql::APPLIED_MIGRATIONS).fetch_all(&mut **tx).await.map_err(err)?;
+            let known = list.iter().map(|m| m.version).max().unwrap_or(0);
+            if let Some(newer) = applied.iter().find(|v| **v > known) {
+                return Err($crate::db::StoreError::Internal(format!(
+                    "the database has schema version {newer}, newer than this server knows ({known}): upgrade the server"
+                )));
+            }
+            let mut done = Vec::new();
+            for m in list.iter().filter(|m| !applied.contains(&m.version)) {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(m.sql)).execute(&mut **tx).await.map_err(err)?;
+                sqlx::query($crate::db::sql::RECORD_MIGRATION)
+                    .bind(m.version)
+                    .bind(m.name)
+                    .bind($crate::db::now_ms())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(err)?;
+                tracing::info!(version = m.version, name = m.name, "applied migration");
+                done.push(m.version);
+            }
+            Ok(done)
+        }
+
+        async fn pull_changes(
+            pool: &sqlx::Pool<$db>,
+            user: &str,
+            query: &$crate::db::PullQuery,
+        ) -> Result<pwa_sync::core::protocol::PullResponse, $crate::db::StoreError> {
+            use sqlx::Row;
+            let err = |e: sqlx::Error| $crate::db::store_error(&e);
+            let corrupt = |what: &str| $crate::db::StoreError::Internal(format!("corrupt document: {what}"));
+            let collections = query.collections.as_deref().unwrap_or(&[]);
+            let sql = $crate::db::sql::pull_query(collections.len());
+            let checkpoint = i64::try_from(query.checkpoint).unwrap_or(i64::MAX);
+            let limit = i64::from(query.limit);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user).bind(checkpoint).bind(limit + 1);
+            for c in collections {
+                q = q.bind(c.as_str());
+            }
+            let rows = q.fetch_all(pool).await.map_err(err)?;
+            let has_more = rows.len() as i64 > limit;
+            let mut changes = Vec::with_capacity(rows.len());
+            for row in rows.iter().take(query.limit as usize) {
+                let version: i64 = row.try_get(2).map_err(err)?;
+                let value: Option<String> = row.try_get(3).map_err(err)?;
+                let value = match value {
+                    None => None,
+                    Some(text) => Some(serde_json::from_str(&text).map_err(|e| corrupt(&e.to_string()))?),
+                };
+                changes.push(pwa_sync::core::protocol::Change {
+                    collection: row.try_get(0).map_err(err)?,
+                    key: row.try_get(1).map_err(err)?,
+                    version: u64::try_from(version).map_err(|_| corrupt("negative version"))?,
+                    value,
+                    hlc: row.try_get(4).map_err(err)?,
+                });
+            }
+            let checkpoint = changes.last().map_or(query.checkpoint, |c| c.version);
+            Ok(pwa_sync::core::protocol::PullResponse { changes, checkpoint, has_more })
+        }
+
+        async fn read_stats(pool: &sqlx::Pool<$db>) -> Result<$crate::db::Stats, $crate::db::StoreError> {
+            use sqlx::Row;
+            let err = |e: sqlx::Error| $crate::db::store_error(&e);
+            let row = sqlx::query($crate::db::sql::STATS).fetch_one(pool).await.map_err(err)?;
+            let documents: i64 = row.try_get(0).map_err(err)?;
+            let mutations: i64 = row.try_get(1).map_err(err)?;
+            Ok($crate::db::Stats {
+                documents: u64::try_from(documents).unwrap_or(0),
+                mutations: u64::try_from(mutations).unwrap_or(0),
+            })
+        }
+    };
+}
+
+pub(crate) use impl_backend;

@@ -1,0 +1,88 @@
+//! SQLite store: one file (created with its directory if missing), WAL journal, and
+//! `BEGIN IMMEDIATE` push transactions, so concurrent pushes queue for the write lock
+//! (with a busy timeout) instead of failing with SQLITE_BUSY halfway.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use pwa_sync::core::protocol::{PullResponse, PushRequest};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Sqlite;
+
+use super::sql::impl_backend;
+use super::{push, push_permits, schema, store_error, Failure, with_retries, PullQuery, PushOutcome, Stats, Store, StoreError};
+use crate::config::Limits;
+
+impl_backend!(Sqlite);
+
+const SQLITE_POOL: u32 = 8;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    pushes: tokio::sync::Semaphore,
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Internal(format!("bad SQLite URL {url}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged push survives power loss (the client then drops it
+            // from its outbox).
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let in_memory = options.get_filename().to_str() == Some(":memory:");
+        if !in_memory {
+            if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(|e| StoreError::Internal(format!("cannot create {}: {e}", dir.display())))?;
+            }
+        }
+        let mut pool_options = SqlitePoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        if in_memory {
+            // Every connection to :memory: is its own database: keep exactly one forever.
+            pool_options = pool_options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+        } else {
+            pool_options = pool_options.max_connections(SQLITE_POOL);
+        }
+        let pool = pool_options.connect_with(options).await.map_err(|e| store_error(&e))?;
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| store_error(&e))?;
+        migrate(&mut tx, schema::SQLITE).await?;
+        tx.commit().await.map_err(|e| store_error(&e))?;
+        let pushes = push_permits(if in_memory { 3 } else { SQLITE_POOL });
+        Ok(SqliteStore { pool, pushes })
+    }
+}
+
+impl Store for SqliteStore {
+    fn push<'a>(
+        &'a self,
+        user: &'a str,
+        request: &'a PushRequest,
+        limits: Limits,
+    ) -> BoxFuture<'a, Result<PushOutcome, StoreError>> {
+        Box::pin(with_retries(move || async move {
+            let _permit = self.pushes.acquire().await.map_err(|_| Failure::Db(sqlx::Error::PoolClosed))?;
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let outcome = push::run(&mut tx, user, request, limits).await?;
+            tx.commit().await?;
+            Ok(outcome)
+        }))
+    }
+
+    fn pull<'a>(&'a self, user: &'a str, query: &'a PullQuery) -> BoxFuture<'a, Result<PullResponse, StoreError>> {
+        Box::pin(pull_changes(&self.pool, user, query))
+    }
+
+    fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>> {
+        Box::pin(read_stats(&self.pool))
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}

@@ -1,0 +1,76 @@
+//! `GET /sync/events`: a text/event-stream of `data: {"checkpoint":N}` pokes whenever the
+//! user's data changes, a `: keepalive` comment every 15 s, and a `: connected` comment
+//! first (so a client knows the stream is live before it relies on pokes).
+//!
+//! Browsers' EventSource cannot set headers, so this endpoint also accepts
+//! `?token=…&protocol=1` in place of `Authorization` and `X-Sync-Protocol`.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream, StreamExt};
+use pwa_sync::core::protocol::PROTOCOL_VERSION;
+use serde::Deserialize;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::error::ApiError;
+use crate::extract::{authenticate, bearer, check_protocol, unsupported_protocol};
+use crate::routes::App;
+
+pub const KEEPALIVE: Duration = Duration::from_secs(15);
+
+#[derive(Deserialize, Default)]
+pub struct EventsQuery {
+    token: Option<String>,
+    protocol: Option<String>,
+}
+
+pub async fn events(
+    State(app): State<App>,
+    headers: HeaderMap,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.unwrap_or_default();
+    match query.protocol.as_deref() {
+        Some(p) if p == PROTOCOL_VERSION => {}
+        Some(p) => return Err(unsupported_protocol(Some(p))),
+        None => check_protocol(&headers)?,
+    }
+    let token = match bearer(&headers)? {
+        Some(t) => Some(t),
+        None => query.token.as_deref(),
+    };
+    let user = authenticate(&app, token)?;
+    let receiver = app.notifier.subscribe(&user);
+    tracing::debug!(user = %user, "events stream opened");
+    let mut shutdown = app.shutdown.clone();
+    let pokes = BroadcastStream::new(receiver).filter_map(|item| async move {
+        match item {
+            Ok(checkpoint) => Some(Ok::<_, Infallible>(Event::default().data(format!("{{\"checkpoint\":{checkpoint}}}")))),
+            // Missed pokes: the next one carries a newer checkpoint anyway.
+            Err(BroadcastStreamRecvError::Lagged(_)) => None,
+        }
+    });
+    let stream = stream::once(async { Ok(Event::default().comment("connected")) })
+        .chain(pokes)
+        .take_until(async move {
+            // Ends the stream at shutdown (graceful shutdown waits for open responses).
+            let _ = shutdown.wait_for(|stopping| *stopping).await;
+        });
+    let mut response = sse_response(stream).into_response();
+    response.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+fn sse_response<S>(stream: S) -> impl IntoResponse
+where
+    S: Stream<Item = Result<Event, Infallible>> + Send + 'static,
+{
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEPALIVE).text("keepalive"))
+}

@@ -1,0 +1,198 @@
+//! The binary: refusing to start without an auth mode, the listening line, graceful
+//! shutdown; and, with PostgreSQL, two server processes on one database.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pwa-sync-server");
+
+async fn run_to_exit(args: &[&str]) -> std::process::Output {
+    let child = Command::new(BIN)
+        .args(args)
+        .env_remove("PWA_SYNC_JWT_SECRET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), child.wait_with_output()).await.expect("exits").unwrap()
+}
+
+#[tokio::test]
+async fn refuses_to_start_without_an_auth_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/sync.db", dir.path().display());
+    let out = run_to_exit(&["--listen", "127.0.0.1:0", "--database", &db]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--jwt-secret") && stderr.contains("--dev-auth"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
+    // Nothing was created either.
+    assert!(!dir.path().join("sync.db").exists());
+}
+
+#[tokio::test]
+async fn refuses_to_start_with_both_auth_modes() {
+    let out = run_to_exit(&["--listen", "127.0.0.1:0", "--dev-auth", "--jwt-secret", "s3cret"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("only one"), "{stderr}");
+}
+
+/// A server process; killed when dropped.
+pub struct Process {
+    pub child: Child,
+    pub base: String,
+}
+
+pub async fn spawn_server(database: &str) -> Process {
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--database", database, "--dev-auth"])
+        .env_remove("PWA_SYNC_JWT_SECRET")
+        .env("RUST_LOG", "pwa_sync_server=warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("the server prints its address")
+        .unwrap()
+        .expect("a line");
+    let base = line.strip_prefix("pwa-sync-server listening on ").unwrap_or_else(|| panic!("unexpected line {line:?}"));
+    assert!(!base.ends_with(":0"), "the real port is printed: {base}");
+    Process { base: base.to_string(), child }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_prints_its_address_serves_and_shuts_down_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/nested/dir/sync.db", dir.path().display());
+    let mut p = spawn_server(&db).await;
+    assert!(dir.path().join("nested/dir/sync.db").exists(), "SQLite file and parent dirs created");
+    let api = Api::new(&p.base);
+    let (status, health) = api.get("/sync/health", None, None).await;
+    assert_eq!(status.as_u16(), 200, "{health}");
+    let mut events = api.events("alice").await;
+    let v = version_of(&api.push_ok("alice", &batch("c-1", vec![put(1, "n", "k", json!({"a": 1}), None)])).await, 0);
+    assert!(events.wait_for_checkpoint(v, Duration::from_secs(10)).await);
+    // SIGTERM: exits cleanly although an event stream is open.
+    let pid = p.child.id().unwrap().to_string();
+    let kill = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(kill.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), p.child.wait()).await.expect("exits on SIGTERM").unwrap();
+    assert!(status.success(), "{status:?}");
+    // The data survives a restart (WAL file included).
+    let p2 = spawn_server(&db).await;
+    let page = Api::new(&p2.base).pull_ok("alice", 0, 10).await;
+    assert_eq!(page["changes"][0]["value"], json!({"a": 1}));
+}
+
+/// Two server processes on one PostgreSQL database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_two_processes_stay_correct() {
+    let Some(backend) = Backend::postgres() else {
+        eprintln!("skipped: {POSTGRES_ENV} is not set");
+        return;
+    };
+    let db = fresh_db(&backend).await;
+    // Started at once: both run migrations concurrently.
+    let (p1, p2) = tokio::join!(spawn_server(&db.url), spawn_server(&db.url));
+    let (a1, a2) = (Api::new(&p1.base), Api::new(&p2.base));
+
+    // A poke crosses processes: subscribed on 1, pushed to 2.
+    let mut events = a1.events("watcher").await;
+    let v = version_of(&a2.push_ok("watcher", &batch("w-1", vec![put(1, "n", "k", json!({}), None)])).await, 0);
+    assert!(events.wait_for_checkpoint(v, Duration::from_secs(10)).await, "poke from process 2 reached process 1");
+    let mut other = a1.events("bystander").await;
+
+    // Concurrent pushes to both processes from several tasks, while pullers on both
+    // processes follow along.
+    const TASKS: u64 = 6;
+    const ROUNDS: u64 = 10;
+    const PER: u64 = 5;
+    let mut pushers = Vec::new();
+    for t in 0..TASKS {
+        let (a1, a2) = (a1.clone(), a2.clone());
+        pushers.push(tokio::spawn(async move {
+            let mut versions = Vec::new();
+            let mut first_batch = None;
+            for round in 0..ROUNDS {
+                let muts = (0..PER).map(|i| put(round * PER + i + 1, "items", &format!("t{t}-r{round}-{i}"), json!({"t": t}), None));
+                let body = batch(&format!("c-{t}"), muts.collect());
+                let api = if (t + round) % 2 == 0 { &a1 } else { &a2 };
+                let resp = api.push_ok("alice", &body).await;
+                versions.extend((0..PER as usize).map(|i| version_of(&resp, i)));
+                if round == 0 {
+                    first_batch = Some((body, resp, (t + round) % 2));
+                }
+            }
+            (versions, first_batch.unwrap())
+        }));
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut pullers = Vec::new();
+    for api in [a1.clone(), a2.clone()] {
+        let stop = stop.clone();
+        pullers.push(tokio::spawn(async move {
+            let (mut checkpoint, mut seen) = (0u64, Vec::new());
+            loop {
+                let done = stop.load(std::sync::atomic::Ordering::SeqCst);
+                let (changes, cp) = api.pull_all("alice", checkpoint, 13).await;
+                seen.extend(changes.iter().map(|c| c["version"].as_u64().unwrap()));
+                checkpoint = cp;
+                if done {
+                    return seen;
+                }
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+        }));
+    }
+    let mut all = BTreeSet::new();
+    let mut firsts = Vec::new();
+    for p in pushers {
+        let (versions, first) = p.await.unwrap();
+        for v in versions {
+            assert!(all.insert(v), "version {v} handed out twice");
+        }
+        firsts.push(first);
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(all.len() as u64, TASKS * ROUNDS * PER);
+    for puller in pullers {
+        let seen = puller.await.unwrap();
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "each change once, in version order");
+        assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), all, "a puller saw every change");
+    }
+
+    // A duplicate sent to the other process is answered as before and not re-applied.
+    let (_, health_before) = a1.get("/sync/health", None, None).await;
+    for (body, resp, sent_to) in &firsts {
+        let other_api = if *sent_to == 0 { &a2 } else { &a1 };
+        let again = other_api.push_ok("alice", body).await;
+        assert_eq!(again["results"], resp["results"]);
+        // The client's highest recorded id by now, not the one at the first answer.
+        assert_eq!(again["lastMutationId"], ROUNDS * PER);
+    }
+    let (_, health_after) = a2.get("/sync/health", None, None).await;
+    assert_eq!(health_before["documents"], health_after["documents"]);
+    assert_eq!(health_before["mutations"], health_after["mutations"]);
+    let (changes, _) = a2.pull_all("alice", 0, 1000).await;
+    assert_eq!(changes.len() as u64, TASKS * ROUNDS * PER);
+
+    // The bystander heard nothing of alice's pushes.
+    assert_eq!(other.next_data(Duration::from_millis(500)).await, None);
+    drop((p1, p2));
+}

@@ -1,0 +1,77 @@
+//! The real router over a store whose database is unreachable: 503 with JSON bodies and
+//! Retry-After, and a degraded health report.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use common::*;
+use futures_util::future::BoxFuture;
+use pwa_sync::core::protocol::{PullResponse, PushRequest};
+use pwa_sync_server::auth::AuthMode;
+use pwa_sync_server::config::Limits;
+use pwa_sync_server::db::{PullQuery, PushOutcome, Stats, Store, StoreError};
+use pwa_sync_server::notify::Notifier;
+use pwa_sync_server::routes::{router, App};
+use pwa_sync_server::Config;
+use serde_json::json;
+
+struct Unreachable;
+
+fn down() -> StoreError {
+    StoreError::Unavailable("connection refused".into())
+}
+
+impl Store for Unreachable {
+    fn push<'a>(&'a self, _: &'a str, _: &'a PushRequest, _: Limits) -> BoxFuture<'a, Result<PushOutcome, StoreError>> {
+        Box::pin(async { Err(down()) })
+    }
+    fn pull<'a>(&'a self, _: &'a str, _: &'a PullQuery) -> BoxFuture<'a, Result<PullResponse, StoreError>> {
+        Box::pin(async { Err(down()) })
+    }
+    fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>> {
+        Box::pin(async { Err(down()) })
+    }
+    fn backend(&self) -> &'static str {
+        "unreachable"
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_database_gives_503_and_degraded_health() {
+    let config = Config::new("127.0.0.1:0".parse().unwrap(), "unused", AuthMode::Dev);
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let app = App {
+        config: Arc::new(config),
+        store: Arc::new(Unreachable),
+        notifier: Arc::new(Notifier::new()),
+        started: Instant::now(),
+        shutdown,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router(app)).await });
+    let api = Api::new(&base);
+
+    let (status, health) = api.get("/sync/health", None, None).await;
+    assert_eq!(status.as_u16(), 503);
+    assert_eq!(health["status"], "degraded");
+    assert!(health["database"].as_str().unwrap().starts_with("error: "), "{health}");
+    assert!(health["uptimeSeconds"].is_u64());
+
+    let resp = api
+        .http
+        .post(format!("{base}/sync/push"))
+        .header("authorization", "Bearer dev:alice")
+        .header("x-sync-protocol", "1")
+        .body(batch("c-1", vec![put(1, "n", "k", json!({}), None)]).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    let (status, body) = read(resp).await;
+    assert_error(status, &body, 503, "unavailable");
+    let (status, body) = api.pull("alice", "checkpoint=0").await;
+    assert_error(status, &body, 503, "unavailable");
+}
