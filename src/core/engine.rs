@@ -4,7 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::core::config::ClientConfig;
+use serde_json::Value;
+
+use crate::core::config::{ClientConfig, CollectionConfig};
+use crate::core::conflict::Sides;
 use crate::core::error::Error;
 use crate::core::protocol::{Mutation, MutationResult, PullResponse, PushRequest, PushResponse};
 use crate::core::record::OutboxEntry;
@@ -53,11 +56,19 @@ impl Phase {
     }
 }
 
-/// Told what happened as each transaction commits, so the UI updates as sync goes.
+/// Told what happened as each transaction commits, so the UI updates as sync goes; and
+/// asked for the app's resolver when a collection has one.
 pub trait Observer {
     fn effects(&self, effects: &[Effect]);
     fn progress(&self, phase: Phase, done: usize, total: Option<usize>);
     fn now_ms(&self) -> u64;
+
+    /// Run the app's resolver of `config`'s collection: `Some(value)` or `None` (it threw,
+    /// or returned something unusable, or there is none): the conflict goes to `manual`.
+    fn resolve_custom(&self, config: &CollectionConfig, sides: &Sides<'_>) -> Option<Option<Value>> {
+        let _ = (config, sides);
+        None
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -230,7 +241,9 @@ async fn apply_push<S: Store, O: Observer>(
     let keys = unique_keys(batch.iter().map(|e| (e.collection.clone(), e.key.clone())));
     let now = observer.now_ms();
     let applied: Applied = store
-        .transact(&keys, Durability::Strict, |snapshot| plan_push(config, snapshot, &response.results, now))
+        .transact(&keys, Durability::Strict, |snapshot| {
+            plan_push(config, snapshot, &response.results, now, &|c, s| observer.resolve_custom(c, s))
+        })
         .await?;
     report.pushed += applied.applied;
     report.conflicts += applied.conflicts;
@@ -255,7 +268,9 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
         let keys = unique_keys(page.changes.iter().map(|c| (c.collection.clone(), c.key.clone())));
         let now = observer.now_ms();
         let applied = store
-            .transact(&keys, Durability::Default, |snapshot| plan_pull(config, snapshot, &page.changes, page.checkpoint, now))
+            .transact(&keys, Durability::Default, |snapshot| {
+                plan_pull(config, snapshot, &page.changes, page.checkpoint, now, &|c, s| observer.resolve_custom(c, s))
+            })
             .await?;
         report.pulled += page.changes.len();
         report.conflicts += applied.conflicts;

@@ -36,6 +36,9 @@ pub enum Error {
     #[error("this client has no endpoint: it is local-only")]
     LocalOnly,
 
+    #[error("no open conflict {0}")]
+    UnknownConflict(u64),
+
     /// A sync failed; `class` says why (network, timeout, auth, rate-limited, server,
     /// validation, protocol).
     #[error("sync failed ({}): {message}", class.as_str())]
@@ -55,6 +58,7 @@ impl Error {
             Error::SchemaDowngrade { .. } => "schema-downgrade",
             Error::Closed => "closed",
             Error::LocalOnly => "local-only",
+            Error::UnknownConflict(_) => "unknown-conflict",
             Error::Sync { class, .. } => class.as_str(),
         }
     }

@@ -156,6 +156,7 @@ pub fn plan_local_write(
         hlc,
         pending,
         updated_at: write.now_ms as f64,
+        conflict: existing.and_then(|r| r.conflict),
     });
 
     Ok(WritePlan {
@@ -222,6 +223,7 @@ mod tests {
                 hlc: "000000000000001-0000-s".into(),
                 pending: 0,
                 updated_at: 0.0,
+                conflict: None,
             });
             k
         }

@@ -29,6 +29,9 @@ pub struct EntityRecord {
     /// Outbox entries not yet acknowledged for this key.
     pub pending: u32,
     pub updated_at: f64,
+    /// The open manual conflict of this key, if any (its id in `conflicts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<u64>,
 }
 
 /// A local mutation waiting for the server's answer.
@@ -77,6 +80,30 @@ pub struct Meta {
     /// checkpoint no longer means "everything up to here" and pulling starts over.
     #[serde(default)]
     pub checkpoint_scope: Option<String>,
+    /// The id the next manual conflict gets.
+    #[serde(default = "first_id")]
+    pub next_conflict_id: u64,
+}
+
+fn first_id() -> u64 {
+    1
+}
+
+/// A conflict waiting for a person: both sides and the base, kept until the app decides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictRecord {
+    pub id: u64,
+    pub collection: String,
+    pub key: String,
+    pub local: Option<Value>,
+    pub server: Option<Value>,
+    pub base: Option<Value>,
+    pub detected_at: f64,
+    pub server_version: u64,
+    /// Fields a merge could not settle; empty when the whole record is in question.
+    #[serde(default)]
+    pub fields: Vec<String>,
 }
 
 impl Meta {
@@ -89,6 +116,7 @@ impl Meta {
             last_synced_at: None,
             format: STORAGE_FORMAT,
             checkpoint_scope: None,
+            next_conflict_id: 1,
         }
     }
 }

@@ -13,11 +13,11 @@ use serde_json::Value;
 use crate::core::clock::HlcStamp;
 use crate::core::config::{ClientConfig, CollectionConfig};
 use crate::core::conflict::{self, Resolution, Sides};
-use crate::core::error::Result;
+use crate::core::error::{Error, Result};
 use crate::core::mutation::{plan_local_write, LocalWrite, WriteOutcome};
 use crate::core::patch;
 use crate::core::protocol::{Change, MutationResult, Op, ServerState};
-use crate::core::record::{strip_omitted, EntityRecord, Meta, OutboxEntry};
+use crate::core::record::{strip_omitted, ConflictRecord, EntityRecord, Meta, OutboxEntry};
 
 /// (collection, key)
 pub type KeyRef = (String, String);
@@ -25,13 +25,39 @@ pub type KeyRef = (String, String);
 /// Audit entries kept; the oldest are dropped first.
 pub const AUDIT_CAP: usize = 1000;
 
-/// What a store reads for a plan: the metadata, the records of the keys asked for, and
-/// the outbox entries of those that have pending writes (oldest first).
+/// What a store reads for a plan: the metadata, the records of the keys asked for, the
+/// outbox entries of those that have pending writes (oldest first), and their open
+/// conflicts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     pub meta: Meta,
     pub records: BTreeMap<KeyRef, EntityRecord>,
     pub queued: BTreeMap<KeyRef, Vec<OutboxEntry>>,
+    pub conflicts: BTreeMap<u64, ConflictRecord>,
+}
+
+impl Snapshot {
+    pub fn new(meta: Meta) -> Snapshot {
+        Snapshot { meta, records: BTreeMap::new(), queued: BTreeMap::new(), conflicts: BTreeMap::new() }
+    }
+}
+
+/// An app's resolver for a collection (`conflict: (local, server, base) => value`):
+/// `Some(value)`, or `None` when it threw or returned something unusable.
+pub type Custom<'a> = &'a dyn Fn(&CollectionConfig, &Sides<'_>) -> Option<Option<Value>>;
+
+/// For callers with no app resolvers.
+pub fn no_custom(_: &CollectionConfig, _: &Sides<'_>) -> Option<Option<Value>> {
+    None
+}
+
+/// How the app settles a manual conflict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Choice {
+    Local,
+    Server,
+    /// A value of the app's own (already checked; `None` deletes).
+    Value(Option<Value>),
 }
 
 /// What a plan writes, in one transaction.
@@ -42,6 +68,8 @@ pub struct Writes {
     pub outbox_put: BTreeMap<u64, OutboxEntry>,
     pub outbox_delete: BTreeSet<u64>,
     pub audit: Vec<AuditEntry>,
+    pub conflicts_put: BTreeMap<u64, ConflictRecord>,
+    pub conflicts_delete: BTreeSet<u64>,
     pub meta: Option<Meta>,
 }
 
@@ -85,6 +113,8 @@ pub enum Effect {
     /// A key's visible value changed because of the server.
     Changed { collection: String, key: String, value: Option<Value>, version: Option<u64> },
     Conflict(AuditEntry),
+    /// A conflict was stored for a person to decide.
+    ManualConflict(ConflictRecord),
     Rejected { collection: String, key: String, mutation_id: u64, code: String, message: String },
 }
 
@@ -120,8 +150,9 @@ pub fn plan_push(
     snapshot: Snapshot,
     results: &[MutationResult],
     now_ms: u64,
+    custom: Custom<'_>,
 ) -> Result<(Writes, Applied)> {
-    let mut work = Working::new(snapshot);
+    let mut work = Working::new(snapshot, custom);
     let mut tally = Applied::default();
     for result in results {
         let (id, outcome) = match result {
@@ -137,8 +168,9 @@ pub fn plan_push(
                 tally.applied += 1;
             }
             MutationResult::Conflict { server, .. } => {
-                work.resolve(collection, &key, server, now_ms, &mut tally.effects);
-                tally.conflicts += 1;
+                if work.resolve(collection, &key, server, now_ms, &mut tally.effects) {
+                    tally.conflicts += 1;
+                }
             }
             MutationResult::Rejected { code, message, .. } => {
                 work.reject(&key, id, code, message, now_ms, &mut tally.effects);
@@ -156,8 +188,9 @@ pub fn plan_pull(
     changes: &[Change],
     checkpoint: u64,
     now_ms: u64,
+    custom: Custom<'_>,
 ) -> Result<(Writes, Applied)> {
-    let mut work = Working::new(snapshot);
+    let mut work = Working::new(snapshot, custom);
     let mut tally = Applied::default();
     for change in changes {
         // Only asked-for collections arrive; anything else is ignored, not stored.
@@ -170,8 +203,9 @@ pub fn plan_pull(
         }
         if work.queued.get(&key).is_some_and(|q| !q.is_empty()) {
             // Invariant 5: never overwrite pending local writes silently.
-            work.resolve(collection, &key, &server, now_ms, &mut tally.effects);
-            tally.conflicts += 1;
+            if work.resolve(collection, &key, &server, now_ms, &mut tally.effects) {
+                tally.conflicts += 1;
+            }
         } else {
             work.accept(&key, &server, now_ms, &mut tally.effects);
         }
@@ -180,6 +214,52 @@ pub fn plan_pull(
     work.meta.checkpoint = checkpoint;
     work.meta_dirty = true;
     Ok((work.finish(), tally))
+}
+
+/// The app settles manual conflict `id` (of `key`): the chosen value becomes the local
+/// value and, unless it is the server's, goes out against the server version the
+/// conflict showed (if the server moved on since, that is a new conflict).
+pub fn plan_resolve(snapshot: Snapshot, key: &KeyRef, id: u64, choice: Choice, now_ms: u64) -> Result<(Writes, Vec<Effect>)> {
+    let mut work = Working::new(snapshot, &no_custom);
+    let Some(conflict) = work.conflicts.remove(&id).filter(|c| (c.collection.clone(), c.key.clone()) == *key) else {
+        return Err(Error::UnknownConflict(id));
+    };
+    work.conflicts_deleted.insert(id);
+    let chosen = match choice {
+        Choice::Local => conflict.local.clone(),
+        Choice::Server => conflict.server.clone(),
+        Choice::Value(value) => value,
+    };
+    let before = work.visible(key);
+    let (base, version) = work.records.get(key).map(|r| (r.base.clone(), r.version)).unwrap_or_default();
+    if let Some(record) = work.records.get_mut(key) {
+        record.conflict = None;
+    }
+    let mut hlc = None;
+    if chosen != conflict.server {
+        hlc = Some(work.queue_value(key, chosen.clone(), conflict.server_version, now_ms));
+    }
+    work.settle(key, base, version, hlc, now_ms);
+    let mut effects = Vec::new();
+    let entry = AuditEntry {
+        at: now_ms as f64,
+        kind: AuditKind::Conflict,
+        collection: key.0.clone(),
+        key: key.1.clone(),
+        strategy: "manual".into(),
+        decided_by: "app".into(),
+        local: conflict.local,
+        server: conflict.server,
+        base: conflict.base,
+        result: chosen,
+        server_version: Some(conflict.server_version),
+    };
+    work.audit.push(entry);
+    let after = work.visible(key);
+    if before != after {
+        effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: after, version });
+    }
+    Ok((work.finish(), effects))
 }
 
 fn without_omitted(config: &CollectionConfig, value: Value) -> Value {
@@ -210,26 +290,34 @@ pub fn replay(base: Option<&Value>, entries: &[OutboxEntry]) -> Option<Value> {
 }
 
 /// A snapshot being changed, remembering what it changed.
-struct Working {
+struct Working<'c> {
     meta: Meta,
     meta_dirty: bool,
     records: BTreeMap<KeyRef, EntityRecord>,
     queued: BTreeMap<KeyRef, Vec<OutboxEntry>>,
+    conflicts: BTreeMap<u64, ConflictRecord>,
     dirty: BTreeSet<KeyRef>,
     removed_entries: BTreeSet<u64>,
+    conflicts_added: BTreeMap<u64, ConflictRecord>,
+    conflicts_deleted: BTreeSet<u64>,
     audit: Vec<AuditEntry>,
+    custom: Custom<'c>,
 }
 
-impl Working {
-    fn new(snapshot: Snapshot) -> Working {
+impl<'c> Working<'c> {
+    fn new(snapshot: Snapshot, custom: Custom<'c>) -> Working<'c> {
         Working {
             meta: snapshot.meta,
             meta_dirty: false,
             records: snapshot.records,
             queued: snapshot.queued,
+            conflicts: snapshot.conflicts,
             dirty: BTreeSet::new(),
             removed_entries: BTreeSet::new(),
+            conflicts_added: BTreeMap::new(),
+            conflicts_deleted: BTreeSet::new(),
             audit: Vec::new(),
+            custom,
         }
     }
 
@@ -262,6 +350,7 @@ impl Working {
             hlc: hlc.or_else(|| previous.map(|r| r.hlc.clone())).unwrap_or_default(),
             pending: entries.len() as u32,
             updated_at: now_ms as f64,
+            conflict: previous.and_then(|r| r.conflict),
         };
         self.records.insert(key.clone(), record);
         self.dirty.insert(key.clone());
@@ -329,76 +418,128 @@ impl Working {
         }
     }
 
-    /// The server's state for a key differs from the base its pending writes build on.
-    fn resolve(&mut self, config: &CollectionConfig, key: &KeyRef, server: &ServerState, now_ms: u64, effects: &mut Vec<Effect>) {
+    /// Queue `value` (a put, or a delete for `None`) for `key` against `base_version`,
+    /// under a new mutation id; returns its HLC stamp.
+    fn queue_value(&mut self, key: &KeyRef, value: Option<Value>, base_version: u64, now_ms: u64) -> String {
+        let stamp = self.meta.hlc.tick(now_ms, &self.meta.client_id).to_string();
+        let id = self.meta.next_mutation_id;
+        self.meta.next_mutation_id += 1;
+        self.meta_dirty = true;
+        let (op, value) = match value {
+            Some(v) => (Op::Put, v),
+            None => (Op::Delete, Value::Null),
+        };
+        let entry = OutboxEntry {
+            id,
+            collection: key.0.clone(),
+            key: key.1.clone(),
+            op,
+            value,
+            base_version: Some(base_version),
+            hlc: stamp.clone(),
+            sent: false,
+            created_at: now_ms as f64,
+        };
+        self.entries(key).push(entry);
+        stamp
+    }
+
+    /// The server's state for a key differs from the base its pending writes build on:
+    /// settle every queued write of the key by the collection's strategy. Returns whether
+    /// there was a conflict at all (the same value on both sides is none).
+    fn resolve(&mut self, config: &CollectionConfig, key: &KeyRef, server: &ServerState, now_ms: u64, effects: &mut Vec<Effect>) -> bool {
         let record = self.records.get(key).cloned();
         let local = record.as_ref().and_then(|r| r.value.clone());
         let base = record.as_ref().and_then(|r| r.base.clone());
         let local_hlc = record.as_ref().map(|r| r.hlc.clone()).unwrap_or_default();
         self.observe(&server.hlc, now_ms);
-        let resolution = conflict::resolve(
-            &config.conflict,
-            Sides { local: local.as_ref(), server: server.value.as_ref(), base: base.as_ref(), local_hlc: &local_hlc, server_hlc: &server.hlc },
-        );
-        let resolved = match resolution {
-            Resolution::Value(v) => v,
-            // Manual conflicts are stored for a person to decide (issue 4); until then the
-            // server's value stands and the audit log keeps the local one.
-            Resolution::Manual => server.value.clone(),
-        };
-        // Every queued write of the key is settled by the resolution.
         let ids: Vec<u64> = self.queued.get(key).map(|q| q.iter().map(|e| e.id).collect()).unwrap_or_default();
         for id in ids {
             self.remove_entry(key, id);
         }
-        let mut hlc = Some(server.hlc.clone());
-        if resolved != server.value {
-            // The resolution differs from the server: send it, against the server's version.
-            let stamp = self.meta.hlc.tick(now_ms, &self.meta.client_id).to_string();
-            let id = self.meta.next_mutation_id;
-            self.meta.next_mutation_id += 1;
-            self.meta_dirty = true;
-            let (op, value) = match &resolved {
-                Some(v) => (Op::Put, v.clone()),
-                None => (Op::Delete, Value::Null),
-            };
-            let entry = OutboxEntry {
-                id,
-                collection: key.0.clone(),
-                key: key.1.clone(),
-                op,
-                value,
-                base_version: Some(server.version),
-                hlc: stamp.clone(),
-                sent: false,
-                created_at: now_ms as f64,
-            };
-            self.entries(key).push(entry);
-            hlc = Some(stamp);
+        if local == server.value {
+            // Both sides reached the same value: nothing to decide.
+            self.settle(key, server.value.clone(), Some(server.version), Some(server.hlc.clone()), now_ms);
+            return false;
         }
-        self.settle(key, server.value.clone(), Some(server.version), hlc, now_ms);
-        let entry = AuditEntry {
+        let sides = Sides { local: local.as_ref(), server: server.value.as_ref(), base: base.as_ref(), local_hlc: &local_hlc, server_hlc: &server.hlc };
+        let custom = self.custom;
+        let resolver = |s: &Sides<'_>| custom(config, s);
+        let resolution = conflict::resolve(&config.conflict, sides, Some(&resolver));
+        let strategy = conflict::strategy_name(config.conflict.strategy);
+        let mut audit = AuditEntry {
             at: now_ms as f64,
             kind: AuditKind::Conflict,
             collection: key.0.clone(),
             key: key.1.clone(),
-            strategy: conflict::strategy_name(conflict::effective_strategy(&config.conflict)).to_owned(),
+            strategy: strategy.to_owned(),
             decided_by: "auto".into(),
             local: local.clone(),
             server: server.value.clone(),
-            base,
-            result: resolved.clone(),
+            base: base.clone(),
+            result: None,
             server_version: Some(server.version),
         };
-        self.audit.push(entry.clone());
-        effects.push(Effect::Conflict(entry));
+        let resolved = match resolution {
+            Resolution::Value(resolved) => resolved,
+            Resolution::Manual { fields } => {
+                // Kept for a person: the server's value shows meanwhile, the local one
+                // waits in the conflict record; nothing is sent until the app decides.
+                if let Some(old) = record.as_ref().and_then(|r| r.conflict) {
+                    self.conflicts_deleted.insert(old);
+                    self.conflicts_added.remove(&old);
+                }
+                let id = self.meta.next_conflict_id;
+                self.meta.next_conflict_id += 1;
+                self.meta_dirty = true;
+                let stored = ConflictRecord {
+                    id,
+                    collection: key.0.clone(),
+                    key: key.1.clone(),
+                    local: local.clone(),
+                    server: server.value.clone(),
+                    base,
+                    detected_at: now_ms as f64,
+                    server_version: server.version,
+                    fields,
+                };
+                self.conflicts_added.insert(id, stored.clone());
+                self.settle(key, server.value.clone(), Some(server.version), Some(server.hlc.clone()), now_ms);
+                if let Some(r) = self.records.get_mut(key) {
+                    r.conflict = Some(id);
+                }
+                audit.strategy = "manual".into();
+                audit.decided_by = "pending".into();
+                self.audit.push(audit);
+                effects.push(Effect::ManualConflict(stored));
+                if local != server.value {
+                    effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: server.value.clone(), version: Some(server.version) });
+                }
+                return true;
+            }
+        };
+        let mut hlc = Some(server.hlc.clone());
+        if resolved != server.value {
+            // The resolution differs from the server: send it, against the server's version.
+            hlc = Some(self.queue_value(key, resolved.clone(), server.version, now_ms));
+        }
+        self.settle(key, server.value.clone(), Some(server.version), hlc, now_ms);
+        audit.result = resolved.clone();
+        self.audit.push(audit.clone());
+        effects.push(Effect::Conflict(audit));
         if local != resolved {
             effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: resolved, version: Some(server.version) });
         }
+        true
     }
 
     fn finish(self) -> Writes {
-        let mut writes = Writes { audit: self.audit, ..Writes::default() };
+        let mut writes = Writes {
+            audit: self.audit,
+            conflicts_put: self.conflicts_added,
+            conflicts_delete: self.conflicts_deleted,
+            ..Writes::default()
+        };
         for key in &self.dirty {
             let record = self.records.get(key).cloned();
             // A never-synced record whose writes were all rolled back has nothing left.
@@ -451,7 +592,7 @@ mod tests {
         }
 
         fn snapshot(&self, keys: &[KeyRef]) -> Snapshot {
-            let mut snap = Snapshot { meta: self.meta.clone(), records: BTreeMap::new(), queued: BTreeMap::new() };
+            let mut snap = Snapshot::new(self.meta.clone());
             for key in keys {
                 if let Some(r) = self.records.get(key) {
                     snap.records.insert(key.clone(), r.clone());
@@ -491,7 +632,7 @@ mod tests {
         fn push(&mut self, results: Vec<MutationResult>) -> Applied {
             self.now += 10;
             let keys: Vec<KeyRef> = self.outbox.values().map(|e| (e.collection.clone(), e.key.clone())).collect();
-            let (writes, applied) = plan_push(&self.config, self.snapshot(&keys), &results, self.now).unwrap();
+            let (writes, applied) = plan_push(&self.config, self.snapshot(&keys), &results, self.now, &no_custom).unwrap();
             assert_eq!(writes.needs_strict_durability(), !writes.outbox_delete.is_empty());
             self.commit(writes);
             applied
@@ -500,7 +641,7 @@ mod tests {
         fn pull(&mut self, changes: Vec<Change>, checkpoint: u64) -> Applied {
             self.now += 10;
             let keys: Vec<KeyRef> = changes.iter().map(|c| (c.collection.clone(), c.key.clone())).collect();
-            let (writes, applied) = plan_pull(&self.config, self.snapshot(&keys), &changes, checkpoint, self.now).unwrap();
+            let (writes, applied) = plan_pull(&self.config, self.snapshot(&keys), &changes, checkpoint, self.now, &no_custom).unwrap();
             self.commit(writes);
             applied
         }

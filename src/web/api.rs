@@ -154,6 +154,24 @@ impl SyncClient {
         self.run(|c| async move { convert::to_js(&c.health().await?) })
     }
 
+    /// Conflicts waiting for the app to decide, oldest first.
+    #[wasm_bindgen(unchecked_return_type = "Promise<OpenConflict[]>")]
+    pub fn conflicts(&self) -> Promise {
+        self.run(|c| async move { convert::to_js(&c.conflicts().await?) })
+    }
+
+    /// Settle an open conflict: keep the local value, take the server's, or use a record of
+    /// the app's own (e.g. a merge the person made). The result goes to the server against
+    /// the version the conflict showed. Rejects with `unknown-conflict` if it is not open.
+    #[wasm_bindgen(js_name = resolveConflict, unchecked_return_type = "Promise<void>")]
+    pub fn resolve_conflict(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "\"local\" | \"server\" | SyncRecord | null")] choice: JsValue,
+    ) -> Promise {
+        self.run(move |c| async move { c.resolve_conflict(&id, &choice).await })
+    }
+
     /// The newest audit entries (conflicts and rejections), newest first.
     #[wasm_bindgen(unchecked_return_type = "Promise<AuditEntry[]>")]
     pub fn audit(&self, #[wasm_bindgen(unchecked_param_type = "number | undefined")] limit: JsValue) -> Promise {

@@ -7,9 +7,10 @@ use std::rc::Rc;
 
 use js_sys::{Function, Reflect};
 use serde_json::Value;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::core::config::{ClientConfig, CollectionConfig};
+use crate::core::conflict::Sides;
 use crate::core::engine::{self, Observer, Phase, SyncError, SyncReport};
 use crate::core::export::{self, Format};
 use crate::core::metrics::{Health, HealthLimits, Metrics, MetricsSnapshot};
@@ -18,7 +19,9 @@ use crate::core::record::{self, ListQuery};
 use crate::core::retry::ErrorClass;
 use crate::core::schedule::{Scheduler, Trigger};
 use crate::core::store::Store;
-use crate::core::sync::{AuditEntry, Effect};
+use crate::core::record::ConflictRecord;
+use crate::core::store::Durability;
+use crate::core::sync::{plan_resolve, AuditEntry, Choice, Effect};
 use crate::core::Error;
 use crate::web::background::Background;
 use crate::web::convert;
@@ -214,6 +217,46 @@ impl Client {
         Ok(export::render(format, &dump, now_ms()).into())
     }
 
+    pub async fn conflicts(&self) -> Result<Vec<ConflictRecord>, Error> {
+        let conflicts = self.store.conflicts().await?;
+        self.report_skipped();
+        Ok(conflicts)
+    }
+
+    /// Settle manual conflict `id` with "local", "server" or a value of the app's own.
+    pub async fn resolve_conflict(self: &Rc<Self>, id: &JsValue, choice: &JsValue) -> Result<JsValue, Error> {
+        let unknown = || Error::UnknownConflict(id.as_f64().unwrap_or(-1.0).max(0.0) as u64);
+        let id = id.as_f64().filter(|n| *n >= 1.0 && n.fract() == 0.0).ok_or_else(unknown)? as u64;
+        let conflict = self.store.conflicts().await?.into_iter().find(|c| c.id == id).ok_or(Error::UnknownConflict(id))?;
+        let config = self.config.collection(&conflict.collection)?;
+        let choice = match choice.as_string().as_deref() {
+            Some("local") => Choice::Local,
+            Some("server") => Choice::Server,
+            Some(other) => {
+                return Err(Error::invalid_value(&config.name, format!("choice must be \"local\", \"server\" or a record, not \"{other}\"")))
+            }
+            None if choice.is_null() => Choice::Value(None),
+            None => {
+                let (key, value) = record::prepare_value(config, convert::to_json(&config.name, choice)?)?;
+                if key != conflict.key {
+                    return Err(Error::invalid_value(&config.name, format!("the chosen record has key \"{key}\", the conflict is about \"{}\"", conflict.key)));
+                }
+                Choice::Value(Some(value))
+            }
+        };
+        let key = (conflict.collection.clone(), conflict.key.clone());
+        let now = now_ms();
+        let effects = self
+            .store
+            .transact(&[key.clone()], Durability::Default, |snapshot| plan_resolve(snapshot, &key, id, choice, now))
+            .await?;
+        WebObserver { client: self }.effects(&effects);
+        let pending = self.store.pending_count().await?;
+        self.set_pending(pending as i64);
+        Background::trigger(self, Trigger::LocalWrite);
+        Ok(JsValue::UNDEFINED)
+    }
+
     pub async fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>, Error> {
         let entries = self.store.audit(limit).await?;
         self.report_skipped();
@@ -381,7 +424,38 @@ impl Observer for WebObserver<'_> {
                     }
                 }
                 Effect::Conflict(entry) => {
-                    if let Ok(detail) = convert::to_js(entry) {
+                    let detail = ConflictDetail {
+                        id: None,
+                        open: false,
+                        collection: &entry.collection,
+                        key: &entry.key,
+                        local: entry.local.as_ref(),
+                        server: entry.server.as_ref(),
+                        base: entry.base.as_ref(),
+                        strategy: &entry.strategy,
+                        result: entry.result.as_ref(),
+                        fields: &[],
+                        server_version: entry.server_version,
+                    };
+                    if let Ok(detail) = convert::to_js(&detail) {
+                        client.events.emit(events::CONFLICT, &detail);
+                    }
+                }
+                Effect::ManualConflict(record) => {
+                    let detail = ConflictDetail {
+                        id: Some(record.id),
+                        open: true,
+                        collection: &record.collection,
+                        key: &record.key,
+                        local: record.local.as_ref(),
+                        server: record.server.as_ref(),
+                        base: record.base.as_ref(),
+                        strategy: "manual",
+                        result: None,
+                        fields: &record.fields,
+                        server_version: Some(record.server_version),
+                    };
+                    if let Ok(detail) = convert::to_js(&detail) {
                         client.events.emit(events::CONFLICT, &detail);
                     }
                 }
@@ -411,6 +485,55 @@ impl Observer for WebObserver<'_> {
     fn now_ms(&self) -> u64 {
         now_ms()
     }
+
+    /// Call the app's resolver synchronously (this runs inside the store transaction, so
+    /// it may not await). A throw, a Promise, or a value that is not a record of this key
+    /// sends the conflict to `manual`, and the reason is announced.
+    fn resolve_custom(&self, config: &CollectionConfig, sides: &Sides<'_>) -> Option<Option<Value>> {
+        let client = self.client;
+        let resolver = client.resolvers.get(&config.name)?;
+        let arg = |v: Option<&Value>| v.map(convert::to_js).transpose().ok().flatten().unwrap_or(JsValue::NULL);
+        let fail = |why: String| {
+            let message = format!("the conflict resolver of \"{}\" {why}; the conflict goes to manual", config.name);
+            let detail = events::object(&[("code", "resolver".into()), ("message", message.into())]);
+            client.events.emit(events::STORAGE_ERROR, &detail);
+            None
+        };
+        let result = match resolver.call3(&JsValue::NULL, &arg(sides.local), &arg(sides.server), &arg(sides.base)) {
+            Ok(result) => result,
+            Err(e) => return fail(format!("threw: {}", crate::web::error::describe(&e))),
+        };
+        if result.is_null() || result.is_undefined() {
+            return Some(None);
+        }
+        if result.is_instance_of::<js_sys::Promise>() {
+            return fail("returned a Promise (resolvers must be synchronous)".into());
+        }
+        let key = sides.local.or(sides.server).and_then(|v| v.get(&config.key)).and_then(Value::as_str);
+        match convert::to_json(&config.name, &result).and_then(|v| record::prepare_value(config, v)) {
+            Ok((k, value)) if Some(k.as_str()) == key => Some(Some(value)),
+            Ok((k, _)) => fail(format!("returned a record with key \"{k}\" for another key")),
+            Err(e) => fail(format!("returned an unusable value: {e}")),
+        }
+    }
+}
+
+/// `pwa-sync:conflict` detail: a conflict settled by a strategy (`open: false`, with the
+/// `result`), or one waiting for the app (`open: true`, with its `id`).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConflictDetail<'a> {
+    id: Option<u64>,
+    open: bool,
+    collection: &'a str,
+    key: &'a str,
+    local: Option<&'a Value>,
+    server: Option<&'a Value>,
+    base: Option<&'a Value>,
+    strategy: &'a str,
+    result: Option<&'a Value>,
+    fields: &'a [String],
+    server_version: Option<u64>,
 }
 
 /// `navigator.onLine` from the global scope; true where it cannot be read.

@@ -41,8 +41,7 @@ use web_sys::{DomException, Event, IdbDatabase, IdbTransaction};
 
 use crate::core::config::ClientConfig;
 use crate::core::error::{Error, Result};
-use crate::core::record::{index_key_eq, is_index_key, EntityRecord, ListQuery, Meta, OutboxEntry, STORAGE_FORMAT};
-use std::collections::BTreeMap;
+use crate::core::record::{ConflictRecord, index_key_eq, is_index_key, EntityRecord, ListQuery, Meta, OutboxEntry, STORAGE_FORMAT};
 
 use crate::core::store::{Durability, Store};
 use crate::core::sync::{AuditEntry, KeyRef, Snapshot, Writes, AUDIT_CAP};
@@ -348,15 +347,25 @@ impl IdbStore {
             Some(js) => decode(js).map_err(unreadable("client metadata".into()))?,
             None => return Err(Error::Storage("metadata missing: open_meta was not called".into())),
         };
-        let mut snapshot = Snapshot { meta, records: BTreeMap::new(), queued: BTreeMap::new() };
+        let mut snapshot = Snapshot::new(meta);
         let mut pending_keys = Vec::new();
+        let mut conflict_ids = Vec::new();
         for (key, request) in keys.iter().zip(record_requests) {
             let Some(js) = request.await.map_err(err)? else { continue };
             let record: EntityRecord = decode(js).map_err(unreadable(format!("record {}/{}", key.0, key.1)))?;
             if record.pending > 0 {
                 pending_keys.push(key.clone());
             }
+            conflict_ids.extend(record.conflict);
             snapshot.records.insert(key.clone(), record);
+        }
+        if !conflict_ids.is_empty() {
+            let conflicts = tx.object_store(CONFLICTS).map_err(err)?;
+            for id in conflict_ids {
+                let Some(js) = conflicts.get(JsValue::from_f64(id as f64)).map_err(err)?.await.map_err(err)? else { continue };
+                let conflict: ConflictRecord = decode(js).map_err(unreadable(format!("conflict {id}")))?;
+                snapshot.conflicts.insert(id, conflict);
+            }
         }
         let by_key = outbox.index(BY_KEY).map_err(err)?;
         for key in pending_keys {
@@ -394,6 +403,8 @@ impl IdbStore {
             })?);
         }
         let audit_js = writes.audit.iter().map(|a| encode_internal(a, "an audit entry")).collect::<Result<Vec<_>>>()?;
+        let conflicts_js =
+            writes.conflicts_put.values().map(|c| encode_internal(c, "a conflict")).collect::<Result<Vec<_>>>()?;
         let meta_js = writes.meta.as_ref().map(|m| encode_internal(m, "client metadata")).transpose()?;
 
         // Write requests are not awaited one by one: a failing one aborts the transaction,
@@ -426,6 +437,15 @@ impl IdbStore {
                 for key in oldest {
                     drop(audit.delete(key).map_err(err)?);
                 }
+            }
+        }
+        if !conflicts_js.is_empty() || !writes.conflicts_delete.is_empty() {
+            let conflicts = tx.object_store(CONFLICTS).map_err(err)?;
+            for id in &writes.conflicts_delete {
+                drop(conflicts.delete(JsValue::from_f64(*id as f64)).map_err(err)?);
+            }
+            for js in &conflicts_js {
+                drop(conflicts.put(js, None).map_err(err)?);
             }
         }
         if let Some(js) = &meta_js {
@@ -488,7 +508,7 @@ impl Store for IdbStore {
         durability: Durability,
         plan: impl FnOnce(Snapshot) -> Result<(Writes, R)>,
     ) -> Result<R> {
-        let mut stores: Vec<&str> = vec![OUTBOX, META, AUDIT];
+        let mut stores: Vec<&str> = vec![OUTBOX, META, AUDIT, CONFLICTS];
         for (collection, _) in keys {
             self.check(collection)?;
             if !stores.contains(&collection.as_str()) {
@@ -510,6 +530,19 @@ impl Store for IdbStore {
             }
         }
         .await;
+        finish(tx, result, false).await
+    }
+
+    async fn conflicts(&self) -> Result<Vec<ConflictRecord>> {
+        let tx = self.transaction(&[CONFLICTS], TransactionMode::ReadOnly, Durability::Default).await?;
+        let mut skipped = Vec::new();
+        let result = async {
+            let store = tx.object_store(CONFLICTS).map_err(in_tx(&tx))?;
+            let label = |id: &JsValue| format!("{CONFLICTS}/{}", key_text(id));
+            scan(&tx, &store, "id", None, &|_: &ConflictRecord| true, &label, &mut skipped).await
+        }
+        .await;
+        self.report_skipped(skipped);
         finish(tx, result, false).await
     }
 

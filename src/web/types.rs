@@ -86,7 +86,7 @@ export type SyncState = "synced" | "syncing" | "offline" | "error";
 
 export type SyncErrorCode =
   | "invalid-config" | "unknown-collection" | "invalid-value" | "not-found"
-  | "storage" | "quota-exceeded" | "schema-downgrade" | "closed" | "local-only"
+  | "storage" | "quota-exceeded" | "schema-downgrade" | "closed" | "local-only" | "unknown-conflict"
   /** A failed sync, by class. */
   | "network" | "timeout" | "auth" | "rate-limited" | "server" | "validation" | "protocol";
 
@@ -159,7 +159,7 @@ export interface SyncHealth {
   reasons: string[];
 }
 
-/** A conflict or a rejection, and what became of it. Also the detail of `pwa-sync:conflict`. */
+/** A conflict or a rejection, and what became of it: `client.audit()`. */
 export interface AuditEntry {
   at: number;
   kind: "conflict" | "rejected";
@@ -167,11 +167,42 @@ export interface AuditEntry {
   key: string;
   /** The strategy that decided (e.g. "serverWins"), or the rejection code. */
   strategy: string;
-  decidedBy: "auto" | "app" | "server";
+  /** "pending": a manual conflict when it was found; "app": when the app settled it. */
+  decidedBy: "auto" | "app" | "server" | "pending";
   local: SyncRecord | null;
   server: SyncRecord | null;
   base: SyncRecord | null;
   result: SyncRecord | null;
+  serverVersion: number | null;
+}
+
+/** A conflict waiting for the app: `client.conflicts()` lists them. */
+export interface OpenConflict {
+  id: number;
+  collection: string;
+  key: string;
+  local: SyncRecord | null;
+  server: SyncRecord | null;
+  base: SyncRecord | null;
+  /** ms since the epoch */
+  detectedAt: number;
+  serverVersion: number;
+  /** Fields a merge could not settle (`manualFields`); empty when the whole record is in question. */
+  fields: string[];
+}
+
+/** Detail of `pwa-sync:conflict`: settled by a strategy (`open: false`, with `result`), or waiting for the app (`open: true`, with `id`). */
+export interface ConflictDetail {
+  id: number | null;
+  open: boolean;
+  collection: string;
+  key: string;
+  local: SyncRecord | null;
+  server: SyncRecord | null;
+  base: SyncRecord | null;
+  strategy: ConflictStrategy | "custom";
+  result: SyncRecord | null;
+  fields: string[];
   serverVersion: number | null;
 }
 
@@ -199,7 +230,7 @@ declare global {
     "pwa-sync:change": CustomEvent<ChangeDetail>;
     "pwa-sync:status": CustomEvent<SyncStatus>;
     "pwa-sync:storage-error": CustomEvent<StorageErrorDetail>;
-    "pwa-sync:conflict": CustomEvent<AuditEntry>;
+    "pwa-sync:conflict": CustomEvent<ConflictDetail>;
     "pwa-sync:rejected": CustomEvent<RejectedDetail>;
     "pwa-sync:progress": CustomEvent<ProgressDetail>;
     "pwa-sync:auth-required": CustomEvent<{ message: string }>;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::core::config::ClientConfig;
 use crate::core::error::{Error, Result};
-use crate::core::record::{index_key_eq, EntityRecord, ListQuery, Meta, OutboxEntry};
+use crate::core::record::{index_key_eq, ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
 use crate::core::store::{Durability, Store};
 use crate::core::sync::{AuditEntry, KeyRef, Snapshot, Writes, AUDIT_CAP};
 
@@ -15,6 +15,7 @@ struct State {
     collections: HashMap<String, BTreeMap<String, EntityRecord>>,
     outbox: BTreeMap<u64, OutboxEntry>,
     audit: std::collections::VecDeque<AuditEntry>,
+    conflicts: BTreeMap<u64, ConflictRecord>,
     meta: Option<Meta>,
 }
 
@@ -77,9 +78,12 @@ impl Store for MemoryStore {
         }
         let mut state = self.state.borrow_mut();
         let meta = state.meta.clone().ok_or_else(|| Error::Storage("metadata missing: open_meta was not called".into()))?;
-        let mut snapshot = Snapshot { meta, records: BTreeMap::new(), queued: BTreeMap::new() };
+        let mut snapshot = Snapshot::new(meta);
         for key in keys {
             let Some(record) = state.collections.get(&key.0).and_then(|c| c.get(&key.1)) else { continue };
+            if let Some(conflict) = record.conflict.and_then(|id| state.conflicts.get(&id)) {
+                snapshot.conflicts.insert(conflict.id, conflict.clone());
+            }
             if record.pending > 0 {
                 let queued = state.outbox.values().filter(|e| e.collection == key.0 && e.key == key.1).cloned().collect();
                 snapshot.queued.insert(key.clone(), queued);
@@ -99,6 +103,10 @@ impl Store for MemoryStore {
             state.outbox.remove(&id);
         }
         state.outbox.extend(writes.outbox_put);
+        for id in writes.conflicts_delete {
+            state.conflicts.remove(&id);
+        }
+        state.conflicts.extend(writes.conflicts_put);
         for entry in writes.audit {
             state.audit.push_back(entry);
             if state.audit.len() > AUDIT_CAP {
@@ -117,6 +125,10 @@ impl Store for MemoryStore {
 
     async fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
         Ok(self.state.borrow().audit.iter().rev().take(limit).cloned().collect())
+    }
+
+    async fn conflicts(&self) -> Result<Vec<ConflictRecord>> {
+        Ok(self.state.borrow().conflicts.values().cloned().collect())
     }
 
     async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
@@ -144,6 +156,7 @@ impl Store for MemoryStore {
         }
         state.outbox.clear();
         state.audit.clear();
+        state.conflicts.clear();
         state.meta = None;
         Ok(())
     }

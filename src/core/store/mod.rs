@@ -7,7 +7,7 @@ pub mod memory;
 
 use crate::core::error::Result;
 use crate::core::mutation::{LocalWrite, WriteOutcome};
-use crate::core::record::{EntityRecord, ListQuery, Meta, OutboxEntry};
+use crate::core::record::{ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
 use crate::core::sync::{plan_local, AuditEntry, KeyRef, Snapshot, Writes};
 
 /// How hard a transaction's commit must reach the disk before it reports success.
@@ -32,8 +32,9 @@ pub trait Store {
     /// Live records (no tombstones) in key order, optionally by an index and a limit.
     async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord>>;
 
-    /// One transaction: read a [`Snapshot`] of `keys` (meta, their records, and the
-    /// outbox entries of those with pending writes), let `plan` decide, and commit the
+    /// One transaction: read a [`Snapshot`] of `keys` (meta, their records, the outbox
+    /// entries of those with pending writes, and their open conflicts, plus the conflicts
+    /// listed in `conflicts`), let `plan` decide, and commit the
     /// [`Writes`] it returns. Only storage requests are awaited in between; an error from
     /// `plan` or from any request aborts the transaction and nothing is written.
     async fn transact<R>(
@@ -55,6 +56,9 @@ pub trait Store {
 
     /// The newest `limit` audit entries, newest first.
     async fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>>;
+
+    /// Open manual conflicts, oldest first.
+    async fn conflicts(&self) -> Result<Vec<ConflictRecord>>;
 
     /// The oldest `limit` outbox entries, in mutation id order.
     async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>>;
