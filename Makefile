@@ -40,8 +40,9 @@ test: setup
 	@$(MAKE) --no-print-directory test-firefox
 	@$(MAKE) --no-print-directory test-e2e
 
+# Host tests: the core, the server on SQLite and on a throwaway PostgreSQL, the proxy.
 test-host:
-	cargo test --workspace
+	scripts/with-postgres.sh cargo test --workspace -- --include-ignored
 
 # Browser suites run against a real server and the fault proxy (scripts/with-server.sh).
 test-chrome:

@@ -1,6 +1,8 @@
 //! Protocol v1 against the real router on 127.0.0.1:0. Every test body runs once per
 //! backend: `sqlite::NAME` always, `postgres::NAME` against a fresh database when
-//! PWA_SYNC_TEST_POSTGRES is set (otherwise it says so and passes).
+//! PWA_SYNC_TEST_POSTGRES is set. The PostgreSQL ones are `#[ignore]`d so that a plain
+//! `cargo test` reports them as not run; `make test-host` runs them through
+//! `scripts/with-postgres.sh ... -- --include-ignored`.
 
 mod common;
 
@@ -27,11 +29,10 @@ macro_rules! per_backend {
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs PostgreSQL: run through scripts/with-postgres.sh (make test-host does)"]
                 async fn $name() {
-                    let Some(backend) = crate::common::Backend::postgres() else {
-                        eprintln!("skipped: {} is not set", crate::common::POSTGRES_ENV);
-                        return;
-                    };
+                    let backend = crate::common::Backend::postgres()
+                        .unwrap_or_else(|| panic!("{} is not set: run through scripts/with-postgres.sh", crate::common::POSTGRES_ENV));
                     super::$name(backend).await
                 }
             )*
