@@ -1,5 +1,7 @@
 // The demo as `make demo` serves it: the reference server serving the page and pkg/ on
-// the same origin as the sync API. Two tabs of one user see each other's items.
+// the same origin as the sync API. Two browsers of one user (separate profiles, so
+// separate IndexedDB: two devices) see each other's items through the server. Tabs
+// sharing one profile are the cross-tab work (BroadcastChannel), tested there.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { cp, mkdtemp, rm } from "node:fs/promises";
@@ -7,15 +9,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, launch, startServer } from "./lib.mjs";
 
-test("two tabs of the demo sync through the server", async () => {
+test("two browsers of the demo sync through the server", async () => {
   const site = await mkdtemp(join(tmpdir(), "pwa-sync-site-"));
   await cp(join(ROOT, "demo/index.html"), join(site, "index.html"));
   await cp(join(ROOT, "pkg"), join(site, "pkg"), { recursive: true });
   const server = await startServer(["--static", site]);
   const browser = await launch();
   try {
-    const context = await browser.newContext();
-    const [one, two] = [await context.newPage(), await context.newPage()];
+    const [one, two] = [await (await browser.newContext()).newPage(), await (await browser.newContext()).newPage()];
     const errors = [];
     for (const page of [one, two]) page.on("pageerror", (e) => errors.push(e.message));
     await one.goto(`${server.url}/?user=ana`);
@@ -35,12 +36,12 @@ test("two tabs of the demo sync through the server", async () => {
     await two.getByText("passport").waitFor({ state: "detached", timeout: 15_000 });
 
     // Another user sees nothing of Ana's.
-    const other = await context.newPage();
+    const other = await (await browser.newContext()).newPage();
     await other.goto(`${server.url}/?user=bo`);
     await other.getByText("synced", { exact: true }).waitFor({ timeout: 15_000 });
     assert.equal(await other.getByRole("listitem").count(), 0);
 
-    await one.screenshot({ path: join(ROOT, "e2e/artifacts/demo-two-tabs.png") });
+    await one.screenshot({ path: join(ROOT, "e2e/artifacts/demo-two-browsers.png") });
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
