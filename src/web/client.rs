@@ -27,6 +27,7 @@ use crate::web::background::Background;
 use crate::web::convert;
 use crate::web::events::{self, Events, Origin};
 use crate::web::idb::IdbStore;
+use crate::web::tabs::{Hint, Tabs};
 use crate::web::transport::{Auth, HttpTransport};
 
 pub(crate) fn now_ms() -> u64 {
@@ -57,6 +58,7 @@ pub(crate) struct Client {
     pub closed: Cell<bool>,
     pub sync: RefCell<SyncState>,
     pub background: RefCell<Option<Background>>,
+    tabs: RefCell<Option<Tabs>>,
     /// `status()` returns the same object until something changes, so React's
     /// `useSyncExternalStore` can use it as a snapshot directly.
     status_snapshot: RefCell<Option<JsValue>>,
@@ -103,8 +105,10 @@ impl Client {
             pending: Cell::new(pending as i64),
             closed: Cell::new(false),
             background: RefCell::new(None),
+            tabs: RefCell::new(None),
             status_snapshot: RefCell::new(None),
         });
+        *client.tabs.borrow_mut() = Tabs::start(&client);
         if client.transport.is_some() && client.config.auto_sync {
             let background = Background::start(&client);
             *client.background.borrow_mut() = Some(background);
@@ -115,8 +119,9 @@ impl Client {
 
     pub fn close(&self) {
         if !self.closed.replace(true) {
-            // Timers, listeners and the event stream stop when dropped.
+            // Timers, listeners, the event stream and the channel stop when dropped.
             self.background.borrow_mut().take();
+            self.tabs.borrow_mut().take();
             self.store.close();
         }
     }
@@ -143,6 +148,7 @@ impl Client {
         let outcome = self.store.write_local(&write).await.inspect_err(|e| self.report_storage_error(e))?;
         if outcome.changed {
             self.events.change(config, &write.key, outcome.value.as_ref(), Origin::Local, outcome.version);
+            self.hint(Hint::Change { collection: config.name.clone(), key: write.key.clone() });
         }
         if outcome.pending_delta != 0 {
             self.set_pending(self.pending.get() + outcome.pending_delta);
@@ -190,8 +196,12 @@ impl Client {
         let config = self.collection(collection)?;
         let ttl = config.ttl_ms.unwrap_or(0) as f64;
         let stale = self.last_synced_at.get().is_none_or(|at| js_sys::Date::now() - at > ttl);
-        if stale && self.transport.is_some() {
-            Background::trigger(self, Trigger::Interval);
+        if stale && self.transport.is_some() && !self.sync.borrow().running {
+            let client = self.clone();
+            // Reported through status and events like any background sync.
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = client.sync_now().await;
+            });
         }
         Ok(value)
     }
@@ -301,6 +311,7 @@ impl Client {
                 self.last_synced_at.set(Some(now_ms() as f64));
                 self.pending.set(pending as i64);
                 self.set_state("synced", None);
+                self.hint(Hint::Status);
                 if rerun || pending > 0 {
                     Background::trigger(self, Trigger::LocalWrite);
                 }
@@ -351,6 +362,38 @@ impl Client {
         let pending = self.store.pending_count().await?;
         let oldest = self.store.outbox(1).await?.first().map(|e| now_ms().saturating_sub(e.created_at as u64));
         Ok((pending, oldest))
+    }
+
+    fn hint(&self, hint: Hint) {
+        if let Some(tabs) = self.tabs.borrow().as_ref() {
+            tabs.post(&hint);
+        }
+    }
+
+    /// Another tab changed `key`: read it back and tell this tab's UI.
+    pub async fn changed_in_another_tab(&self, collection: &str, key: &str) {
+        let Ok(config) = self.config.collection(collection) else { return };
+        match self.store.get(collection, key).await {
+            Ok(record) => {
+                let value = record.as_ref().and_then(|r| r.value.as_ref());
+                self.events.change(config, key, value, Origin::Tab, record.as_ref().and_then(|r| r.version));
+            }
+            Err(e) => self.report_storage_error(&e),
+        }
+        self.refresh_status().await;
+    }
+
+    /// Re-read what the status shows from storage (another tab may have changed it).
+    pub async fn refresh_status(&self) {
+        let pending = self.store.pending_count().await;
+        let meta = self.store.meta().await;
+        if let Ok(Some(meta)) = meta {
+            self.last_synced_at.set(meta.last_synced_at);
+        }
+        match pending {
+            Ok(pending) => self.set_pending(pending as i64),
+            Err(e) => self.report_storage_error(&e),
+        }
     }
 
     pub fn set_pending(&self, pending: i64) {
@@ -421,6 +464,7 @@ impl Observer for WebObserver<'_> {
                 Effect::Changed { collection, key, value, version } => {
                     if let Ok(config) = client.config.collection(collection) {
                         client.events.change(config, key, value.as_ref(), Origin::Remote, *version);
+                        client.hint(Hint::Change { collection: collection.clone(), key: key.clone() });
                     }
                 }
                 Effect::Conflict(entry) => {

@@ -9,5 +9,6 @@ pub mod convert;
 pub mod error;
 pub mod events;
 pub mod idb;
+pub mod tabs;
 pub mod transport;
 pub mod types;

@@ -275,3 +275,37 @@ async fn data_survives_closing_and_reopening() {
     assert_eq!(field(&ok(again.get(s("trips"), s("t2"))).await, "owner"), "bo");
     done(again, &name).await;
 }
+
+#[wasm_bindgen_test]
+async fn a_write_in_one_tab_reaches_the_other_as_origin_tab() {
+    let name = unique("tabs");
+    let (target, seen) = recorder(&["pwa-sync:change"]);
+    let other_cfg = config(&name);
+    Reflect::set(&other_cfg, &"eventTarget".into(), &target).unwrap();
+    let writer = open(&name).await;
+    let other = SyncClient::open(other_cfg).await.unwrap();
+    ok(writer.put(s("trips"), json(r#"{"id": "t1", "owner": "ana"}"#))).await;
+    // The hint travels through BroadcastChannel; give it a few turns of the event loop.
+    for _ in 0..100 {
+        if !seen.borrow().is_empty() {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(10).await;
+    }
+    let events = seen.borrow().clone();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let detail = &events[0].1;
+    assert_eq!(field(detail, "origin"), "tab");
+    assert_eq!(field(detail, "key"), "t1");
+    assert_eq!(field(&field(detail, "value"), "owner"), "ana");
+    // The other tab's status follows the shared outbox.
+    for _ in 0..100 {
+        if field(&other.status(), "pending") == 1.0 {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(10).await;
+    }
+    assert_eq!(field(&other.status(), "pending"), 1.0);
+    other.close();
+    done(writer, &name).await;
+}

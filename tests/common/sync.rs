@@ -258,3 +258,55 @@ async fn local_only_clients_refuse_to_sync() {
     client.close();
     IdbStore::delete_database(&db).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn get_fresh_answers_at_once_and_refreshes_stale_data_in_the_background() {
+    let user = unique("u");
+    let token = JsValue::from_str(&format!("dev:{user}"));
+    let cfg = |db: &str| {
+        let c = JSON::parse(&format!(
+            r#"{{"name": "{db}", "endpoint": "{}/sync", "autoSync": false, "collections": {{
+                "attendees": {{"key": "id", "ttlMs": 0, "event": {{"name": "attendee-data-updated", "valueField": "attendee"}}}}}}}}"#,
+            server()
+        ))
+        .unwrap();
+        Reflect::set(&c, &"token".into(), &token).unwrap();
+        c
+    };
+    let (db_a, db_b) = (unique("fresh-a"), unique("fresh-b"));
+    let organiser = SyncClient::open(cfg(&db_a)).await.unwrap();
+    let attendee = SyncClient::open(cfg(&db_b)).await.unwrap();
+    ok(organiser.put("attendees".into(), JSON::parse(r#"{"id": "a1", "dining": "vegan"}"#).unwrap())).await;
+    ok(organiser.sync()).await;
+    ok(attendee.sync()).await;
+    ok(organiser.patch("attendees".into(), "a1".into(), JSON::parse(r#"{"dining": "kosher"}"#).unwrap())).await;
+    ok(organiser.sync()).await;
+
+    let updates = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let listener = {
+        let updates = updates.clone();
+        Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+            let detail = e.unchecked_into::<web_sys::CustomEvent>().detail();
+            updates.borrow_mut().push(field(&field(&detail, "attendee"), "dining"));
+        })
+    };
+    let target: web_sys::EventTarget = js_sys::global().unchecked_into();
+    target.add_event_listener_with_callback("attendee-data-updated", listener.as_ref().unchecked_ref()).unwrap();
+    // The cached value comes back at once...
+    let cached = ok(attendee.get_fresh("attendees".into(), "a1".into())).await;
+    assert_eq!(field(&cached, "dining"), "vegan");
+    // ...and the background refresh announces the new one.
+    for _ in 0..300 {
+        if !updates.borrow().is_empty() {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(10).await;
+    }
+    target.remove_event_listener_with_callback("attendee-data-updated", listener.as_ref().unchecked_ref()).unwrap();
+    assert_eq!(updates.borrow().as_slice(), [JsValue::from_str("kosher")]);
+    assert_eq!(field(&ok(attendee.get("attendees".into(), "a1".into())).await, "dining"), "kosher");
+    for (client, db) in [(organiser, db_a), (attendee, db_b)] {
+        client.close();
+        IdbStore::delete_database(&db).await.unwrap();
+    }
+}
