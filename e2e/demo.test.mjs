@@ -1,7 +1,7 @@
 // The demo as `make demo` serves it: the reference server serving the page and pkg/ on
 // the same origin as the sync API. Two browsers of one user (separate profiles, so
-// separate IndexedDB: two devices) see each other's items through the server. Tabs
-// sharing one profile are the cross-tab work (BroadcastChannel), tested there.
+// separate IndexedDB: two devices) see each other's items through the server, and a
+// second tab of one browser sees that tab's writes at once (BroadcastChannel).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { cp, mkdtemp, rm } from "node:fs/promises";
@@ -34,6 +34,15 @@ test("two browsers of the demo sync through the server", async () => {
 
     await one.getByRole("button", { name: "Remove passport" }).click();
     await two.getByText("passport").waitFor({ state: "detached", timeout: 15_000 });
+
+    // A second tab of the first browser shares its database and hears of its writes.
+    const sibling = await one.context().newPage();
+    await sibling.goto(`${server.url}/?user=ana`);
+    await sibling.getByText("charger").waitFor({ timeout: 15_000 });
+    await one.getByLabel("New item").fill("socks");
+    await one.getByRole("button", { name: "Add" }).click();
+    await sibling.getByText("socks").waitFor({ timeout: 15_000 });
+    await two.getByText("socks").waitFor({ timeout: 15_000 });
 
     // Another user sees nothing of Ana's.
     const other = await (await browser.newContext()).newPage();
