@@ -4,6 +4,8 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod conflict;
+#[cfg(test)]
+mod convergence;
 pub mod error;
 pub mod export;
 pub mod metrics;
