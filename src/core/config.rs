@@ -103,6 +103,8 @@ pub struct ClientConfig {
     /// Sync by itself (after writes, when online, on the interval and pokes). Off: only
     /// when the app calls `sync()`.
     pub auto_sync: bool,
+    /// Audit entries kept; the oldest are dropped first.
+    pub audit_limit: usize,
 }
 
 impl ClientConfig {
@@ -124,6 +126,9 @@ impl ClientConfig {
             if endpoint.trim().is_empty() {
                 return Err(invalid("`endpoint` must be a non-empty URL, or left out for local-only use"));
             }
+        }
+        if raw.audit_limit == Some(0) {
+            return Err(invalid("`auditLimit` must be at least 1"));
         }
         if raw.batch_size == Some(0) {
             return Err(invalid("`batchSize` must be at least 1"));
@@ -155,6 +160,7 @@ impl ClientConfig {
             pull_interval_ms: raw.pull_interval_ms,
             realtime: raw.realtime.unwrap_or(false),
             auto_sync: raw.auto_sync.unwrap_or(true),
+            audit_limit: raw.audit_limit.unwrap_or(crate::core::sync::AUDIT_CAP),
         })
     }
 }
@@ -175,6 +181,7 @@ struct RawConfig {
     pull_interval_ms: Option<u64>,
     realtime: Option<bool>,
     auto_sync: Option<bool>,
+    audit_limit: Option<usize>,
 }
 
 /// Collections as an object keyed by name, or as an array of `{name, ...}` (where a

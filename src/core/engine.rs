@@ -405,6 +405,10 @@ mod tests {
         fn checkpoint(&self) -> u64 {
             block_on(self.store.meta()).unwrap().unwrap().checkpoint
         }
+
+        fn outbox_base_versions(&self) -> Vec<Option<u64>> {
+            block_on(self.store.outbox(100)).unwrap().into_iter().map(|e| e.base_version).collect()
+        }
     }
 
     fn server_error(status: u16) -> Fault {
@@ -636,5 +640,141 @@ mod tests {
         let wider = ClientConfig::from_json(json!({"name": "e", "collections": {"trips": {"key": "id"}, "notes": {"key": "id"}}})).unwrap();
         block_on(ensure_checkpoint_scope(&store, &wider)).unwrap();
         assert_eq!(block_on(store.meta()).unwrap().unwrap().checkpoint, 0);
+    }
+
+    fn resolve(c: &Client, id: u64, choice: crate::core::sync::Choice) -> Result<(), Error> {
+        let conflicts = block_on(c.store.conflicts())?;
+        let conflict = conflicts.iter().find(|x| x.id == id).cloned().ok_or(Error::UnknownConflict(id))?;
+        let key = (conflict.collection.clone(), conflict.key.clone());
+        let now = c.observer.now.get();
+        block_on(c.store.transact(&[key.clone()], Durability::Default, |s| crate::core::sync::plan_resolve(s, &key, id, choice, now)))?;
+        Ok(())
+    }
+
+    fn edit_both(server: &FakeServer, a: &Client, b: &Client, key: &str) {
+        a.put(key, json!({"id": key, "v": 0}));
+        a.sync(server).unwrap();
+        b.sync(server).unwrap();
+        a.write("trips", key, LocalOp::Patch(json!({"v": "a"})));
+        b.write("trips", key, LocalOp::Patch(json!({"v": "b"})));
+        a.sync(server).unwrap();
+    }
+
+    #[test]
+    fn manual_conflicts_wait_for_the_app_and_its_choice_sticks() {
+        use crate::core::sync::Choice;
+        let server = FakeServer::new();
+        let (a, b) = (Client::new("c-a", "manual", 100), Client::new("c-b", "manual", 100));
+        edit_both(&server, &a, &b, "t1");
+        let report = b.sync(&server).unwrap();
+        assert_eq!(report.conflicts, 1);
+        let open = block_on(b.store.conflicts()).unwrap();
+        assert_eq!(open.len(), 1);
+        let c = &open[0];
+        assert_eq!((c.local.clone(), c.server.clone(), c.base.clone()), (Some(json!({"id": "t1", "v": "b"})), Some(json!({"id": "t1", "v": "a"})), Some(json!({"id": "t1", "v": 0}))));
+        // Meanwhile the server's value shows and nothing is sent.
+        assert_eq!(b.live()[&("trips".to_owned(), "t1".to_owned())], json!({"id": "t1", "v": "a"}));
+        assert_eq!(b.pending(), 0);
+        assert!(b.observer.effects.borrow().iter().any(|e| matches!(e, Effect::ManualConflict(_))));
+        assert_eq!(resolve(&b, 999, Choice::Local), Err(Error::UnknownConflict(999)));
+        resolve(&b, c.id, Choice::Local).unwrap();
+        assert!(block_on(b.store.conflicts()).unwrap().is_empty());
+        assert_eq!(b.outbox_base_versions(), vec![Some(c.server_version)]);
+        b.sync(&server).unwrap();
+        a.sync(&server).unwrap();
+        assert_eq!(server.doc("trips", "t1").unwrap().value, Some(json!({"id": "t1", "v": "b"})));
+        assert_eq!(a.live(), b.live());
+        let audit = block_on(b.store.audit(10)).unwrap();
+        assert_eq!((audit[0].decided_by.as_str(), audit[1].decided_by.as_str()), ("app", "pending"));
+        assert_eq!(resolve(&b, c.id, Choice::Server), Err(Error::UnknownConflict(c.id)), "a settled conflict is gone");
+    }
+
+    #[test]
+    fn choosing_the_server_sends_nothing_and_a_stale_choice_conflicts_again() {
+        use crate::core::sync::Choice;
+        let server = FakeServer::new();
+        let (a, b) = (Client::new("c-a", "manual", 100), Client::new("c-b", "manual", 100));
+        edit_both(&server, &a, &b, "t1");
+        edit_both(&server, &a, &b, "t2");
+        b.sync(&server).unwrap();
+        let open = block_on(b.store.conflicts()).unwrap();
+        assert_eq!(open.len(), 2);
+        resolve(&b, open[0].id, Choice::Server).unwrap();
+        assert_eq!(b.pending(), 0);
+        // The server moves on before the second choice is sent: asked again, nothing lost.
+        a.write("trips", "t2", LocalOp::Patch(json!({"v": "a2"})));
+        a.sync(&server).unwrap();
+        resolve(&b, open[1].id, Choice::Local).unwrap();
+        b.sync(&server).unwrap();
+        let again = block_on(b.store.conflicts()).unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!((again[0].local.clone(), again[0].server.clone()), (Some(json!({"id": "t2", "v": "b"})), Some(json!({"id": "t2", "v": "a2"}))));
+    }
+
+    #[test]
+    fn tombstones_do_not_come_back() {
+        let server = FakeServer::new();
+        let (a, b) = (Client::new("c-a", "serverWins", 100), Client::new("c-b", "serverWins", 100));
+        a.put("t1", json!({"id": "t1"}));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        a.write("trips", "t1", LocalOp::Delete);
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        assert!(b.live().is_empty() && a.live().is_empty());
+        // A new device pulling from the start sees the delete, not the old value.
+        let c = Client::new("c-c", "serverWins", 100);
+        c.sync(&server).unwrap();
+        assert!(c.live().is_empty());
+        assert_eq!(block_on(c.store.get("trips", "t1")).unwrap().map(|r| r.value), Some(None));
+        // serverWins: a stale offline edit loses to the delete.
+        let d = Client::new("c-d", "serverWins", 100);
+        d.put("t2", json!({"id": "t2", "n": 1}));
+        d.sync(&server).unwrap();
+        a.sync(&server).unwrap();
+        d.write("trips", "t2", LocalOp::Patch(json!({"n": 2})));
+        a.write("trips", "t2", LocalOp::Delete);
+        a.sync(&server).unwrap();
+        d.sync(&server).unwrap();
+        assert!(!d.live().contains_key(&("trips".to_owned(), "t2".to_owned())));
+    }
+
+    #[test]
+    fn under_merge_an_edit_beats_a_concurrent_delete() {
+        let server = FakeServer::new();
+        let (a, b) = (Client::new("c-a", "merge", 100), Client::new("c-b", "merge", 100));
+        a.put("t1", json!({"id": "t1", "n": 1}));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        a.write("trips", "t1", LocalOp::Delete);
+        b.write("trips", "t1", LocalOp::Patch(json!({"n": 2})));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        a.sync(&server).unwrap();
+        assert_eq!(server.doc("trips", "t1").unwrap().value, Some(json!({"id": "t1", "n": 2})));
+        assert_eq!(a.live(), b.live());
+    }
+
+    #[test]
+    fn the_audit_log_keeps_the_newest_entries_up_to_its_limit() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        let config = ClientConfig::from_json(json!({"name": "e", "auditLimit": 3, "collections": {
+            "trips": {"key": "id", "conflict": "serverWins"}, "notes": {"key": "id"}}})).unwrap();
+        let b = Client { store: MemoryStore::new(&config), config, observer: Recorder::default() };
+        block_on(b.store.open_meta("c-b")).unwrap();
+        for i in 0..5 {
+            let key = format!("t{i}");
+            a.put(&key, json!({"id": key, "v": 0}));
+            a.sync(&server).unwrap();
+            b.sync(&server).unwrap();
+            a.write("trips", &key, LocalOp::Patch(json!({"v": "a"})));
+            b.write("trips", &key, LocalOp::Patch(json!({"v": "b"})));
+            a.sync(&server).unwrap();
+            b.sync(&server).unwrap();
+        }
+        let audit = block_on(b.store.audit(10)).unwrap();
+        assert_eq!(audit.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["t4", "t3", "t2"]);
     }
 }

@@ -22,7 +22,7 @@ use crate::core::record::{strip_omitted, ConflictRecord, EntityRecord, Meta, Out
 /// (collection, key)
 pub type KeyRef = (String, String);
 
-/// Audit entries kept; the oldest are dropped first.
+/// Audit entries kept by default (`auditLimit`); the oldest are dropped first.
 pub const AUDIT_CAP: usize = 1000;
 
 /// What a store reads for a plan: the metadata, the records of the keys asked for, the

@@ -44,7 +44,7 @@ use crate::core::error::{Error, Result};
 use crate::core::record::{ConflictRecord, index_key_eq, is_index_key, EntityRecord, ListQuery, Meta, OutboxEntry, STORAGE_FORMAT};
 
 use crate::core::store::{Durability, Store};
-use crate::core::sync::{AuditEntry, KeyRef, Snapshot, Writes, AUDIT_CAP};
+use crate::core::sync::{AuditEntry, KeyRef, Snapshot, Writes};
 
 const OUTBOX: &str = "outbox";
 const CONFLICTS: &str = "conflicts";
@@ -431,9 +431,10 @@ impl IdbStore {
                 drop(audit.add(js, None).map_err(err)?);
             }
             let count = audit.count(None).map_err(err)?.await.map_err(err)? as usize;
-            if count > AUDIT_CAP {
+            let limit = self.config.audit_limit;
+            if count > limit {
                 // Oldest first by their increasing ids.
-                let oldest = audit.get_all_keys(None, Some(to_u32(count - AUDIT_CAP))).map_err(err)?.await.map_err(err)?;
+                let oldest = audit.get_all_keys(None, Some(to_u32(count - limit))).map_err(err)?.await.map_err(err)?;
                 for key in oldest {
                     drop(audit.delete(key).map_err(err)?);
                 }
@@ -550,7 +551,7 @@ impl Store for IdbStore {
         let tx = self.transaction(&[AUDIT], TransactionMode::ReadOnly, Durability::Default).await?;
         let mut skipped = Vec::new();
         let result = async {
-            // At most AUDIT_CAP entries exist: read them all, newest first.
+            // At most `auditLimit` entries exist: read them all, newest first.
             let store = tx.object_store(AUDIT).map_err(in_tx(&tx))?;
             let raw = store.get_all(None, None).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
             let label = |js: &JsValue| format!("{AUDIT}/{}", key_text(&prop(js, "id")));

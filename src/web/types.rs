@@ -70,6 +70,8 @@ export interface SyncConfig {
   realtime?: boolean;
   /** Sync by itself after writes, when online, on the interval and on pokes. Default: true. */
   autoSync?: boolean;
+  /** Audit entries kept (oldest dropped first). Default: 1000. */
+  auditLimit?: number;
   /** Where events are dispatched. Default: globalThis. */
   eventTarget?: EventTarget;
 }

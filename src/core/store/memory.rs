@@ -8,7 +8,7 @@ use crate::core::config::ClientConfig;
 use crate::core::error::{Error, Result};
 use crate::core::record::{index_key_eq, ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
 use crate::core::store::{Durability, Store};
-use crate::core::sync::{AuditEntry, KeyRef, Snapshot, Writes, AUDIT_CAP};
+use crate::core::sync::{AuditEntry, KeyRef, Snapshot, Writes};
 
 #[derive(Debug, Default, Clone)]
 struct State {
@@ -22,6 +22,7 @@ struct State {
 #[derive(Debug)]
 pub struct MemoryStore {
     names: Vec<String>,
+    audit_limit: usize,
     state: RefCell<State>,
 }
 
@@ -32,7 +33,7 @@ impl MemoryStore {
             collections: names.iter().map(|n| (n.clone(), BTreeMap::new())).collect(),
             ..State::default()
         };
-        MemoryStore { names, state: RefCell::new(state) }
+        MemoryStore { names, audit_limit: config.audit_limit, state: RefCell::new(state) }
     }
 
     fn check(&self, collection: &str) -> Result<()> {
@@ -109,7 +110,7 @@ impl Store for MemoryStore {
         state.conflicts.extend(writes.conflicts_put);
         for entry in writes.audit {
             state.audit.push_back(entry);
-            if state.audit.len() > AUDIT_CAP {
+            if state.audit.len() > self.audit_limit {
                 state.audit.pop_front();
             }
         }
