@@ -41,6 +41,7 @@ macro_rules! per_backend {
 }
 
 per_backend!(
+    stamps_from_the_future_are_clamped,
     push_pull_round_trip,
     conflict_answer_carries_server_state,
     own_earlier_mutation_is_not_a_conflict,
@@ -643,4 +644,20 @@ async fn unknown_routes_answer_json(backend: Backend) {
     assert_error(status, &resp, 404, "not-found");
     let (status, resp) = api.get("/sync/push", Some("Bearer dev:a"), Some("1")).await;
     assert_error(status, &resp, 405, "method-not-allowed");
+}
+
+/// A device whose clock runs hours ahead must not win every later lastWriteWins: the
+/// server keeps stamps within a minute of its own clock (and says what its clock is).
+async fn stamps_from_the_future_are_clamped(backend: Backend) {
+    let s = start(&backend).await;
+    let api = s.api();
+    let mutation = json!({"id": 1, "collection": "trips", "key": "t1", "op": "put", "value": {"n": 1},
+                          "baseVersion": null, "hlc": "009999999999999-0003-c-fast"});
+    api.push_ok("alice", &json!({"clientId": "c-fast", "mutations": [mutation]})).await;
+    let page = api.pull_ok("alice", 0, 10).await;
+    let hlc = page["changes"][0]["hlc"].as_str().unwrap().to_owned();
+    let wall: u64 = hlc[..15].parse().unwrap();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    assert!(wall <= now + 60_000 && wall + 60_000 >= now, "{hlc} is not within a minute of now");
+    assert!(hlc.ends_with("-0003-c-fast"), "{hlc}");
 }

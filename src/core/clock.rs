@@ -117,6 +117,16 @@ impl HlcState {
         }
     }
 
+    /// Forget a future this clock was dragged into by a wrong wall clock: stamps may again
+    /// follow real time once we know it (`now_ms`, corrected).
+    pub fn pull_back(&mut self, now_ms: u64) {
+        let limit = now_ms.saturating_add(MAX_FORWARD_DRIFT_MS);
+        if self.wall_ms > limit {
+            self.wall_ms = limit;
+            self.counter = 0;
+        }
+    }
+
     fn bump(&mut self) {
         if self.counter >= MAX_COUNTER {
             // Counter space is exhausted for this millisecond: borrow the next one.
@@ -129,6 +139,20 @@ impl HlcState {
 
     fn stamp(&self, node: &str) -> HlcStamp {
         HlcStamp { wall_ms: self.wall_ms, counter: self.counter, node: node.to_owned() }
+    }
+}
+
+/// A stamp from the future is pulled back to `now_ms + MAX_FORWARD_DRIFT_MS` (the
+/// server does this to every stamp it stores, so a device whose clock runs hours ahead
+/// cannot win every later `lastWriteWins` comparison). Unparseable stamps are left as
+/// they are: to the server they are opaque.
+pub fn clamp_stamp(stamp: &str, now_ms: u64) -> String {
+    match stamp.parse::<HlcStamp>() {
+        Ok(mut parsed) if parsed.wall_ms > now_ms.saturating_add(MAX_FORWARD_DRIFT_MS) => {
+            parsed.wall_ms = now_ms.saturating_add(MAX_FORWARD_DRIFT_MS);
+            parsed.to_string()
+        }
+        _ => stamp.to_owned(),
     }
 }
 
@@ -182,6 +206,14 @@ mod tests {
         let remote = HlcStamp { wall_ms: 50_000, counter: 7, node: "other".into() };
         st.observe(&remote, 49_000);
         assert!(st.tick(49_000, "me") > remote);
+    }
+
+    #[test]
+    fn stamps_from_the_future_are_clamped() {
+        let ahead = "000000036000000-0002-c-fast";
+        assert_eq!(clamp_stamp(ahead, 1_000), format!("{:015}-0002-c-fast", 1_000 + MAX_FORWARD_DRIFT_MS));
+        assert_eq!(clamp_stamp("000000000000500-0000-c", 1_000), "000000000000500-0000-c");
+        assert_eq!(clamp_stamp("opaque", 1_000), "opaque");
     }
 
     #[test]

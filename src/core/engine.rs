@@ -78,6 +78,26 @@ pub struct SyncReport {
     pub conflicts: usize,
     pub rejected: usize,
     pub batches: usize,
+    /// The server's clock minus ours, from its last answer that said.
+    pub clock_offset_ms: Option<i64>,
+}
+
+impl SyncReport {
+    fn saw_server_time(&mut self, server_time: Option<u64>, now_ms: u64) {
+        if let Some(server) = server_time {
+            self.clock_offset_ms = Some(server as i64 - now_ms as i64);
+        }
+    }
+}
+
+/// The correction to keep: none while our clock is within the drift the HLC tolerates
+/// (network delay alone makes small offsets noisy).
+fn clock_correction(offset_ms: i64) -> i64 {
+    if offset_ms.unsigned_abs() <= crate::core::clock::MAX_FORWARD_DRIFT_MS {
+        0
+    } else {
+        offset_ms
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -155,9 +175,15 @@ where
         push_all(config, store, transport, observer, &mut report).await?;
         pull_all(config, store, transport, observer, &mut report).await?;
         let now = observer.now_ms();
+        let offset = report.clock_offset_ms;
         store
             .transact(&[], Durability::Default, |mut snapshot| {
                 snapshot.meta.last_synced_at = Some(now as f64);
+                if let Some(offset) = offset {
+                    snapshot.meta.clock_offset_ms = clock_correction(offset);
+                    let corrected = snapshot.meta.corrected(now);
+                    snapshot.meta.hlc.pull_back(corrected);
+                }
                 Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
             })
             .await?;
@@ -216,6 +242,7 @@ async fn push_all<S: Store, T: Transport, O: Observer>(
                         message: format!("the server refused this mutation as too large: {}", e.message),
                     }],
                     last_mutation_id: batch[0].id,
+                    server_time: None,
                 };
                 apply_push(config, store, observer, &batch, &rejected, report).await?;
                 continue;
@@ -223,6 +250,7 @@ async fn push_all<S: Store, T: Transport, O: Observer>(
             Err(e) => return Err(SyncError::Transport(e)),
         };
         check_push_response(&request.mutations, &response)?;
+        report.saw_server_time(response.server_time, observer.now_ms());
         apply_push(config, store, observer, &batch, &response, report).await?;
         done += response.results.len();
         observer.progress(Phase::Push, done, Some(total.max(done)));
@@ -265,6 +293,7 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
     loop {
         let page = transport.pull(checkpoint, PULL_LIMIT, &collections).await.map_err(SyncError::Transport)?;
         check_pull_page(checkpoint, &page)?;
+        report.saw_server_time(page.server_time, observer.now_ms());
         let keys = unique_keys(page.changes.iter().map(|c| (c.collection.clone(), c.key.clone())));
         let now = observer.now_ms();
         let applied = store
@@ -528,7 +557,7 @@ mod tests {
         let server = FakeServer::new();
         let a = Client::new("c-a", "serverWins", 100);
         a.put("t1", json!({"id": "t1"}));
-        server.fault(Fault::Answer(PushResponse { results: vec![MutationResult::Applied { id: 99, version: 1 }], last_mutation_id: 99 }));
+        server.fault(Fault::Answer(PushResponse { results: vec![MutationResult::Applied { id: 99, version: 1 }], last_mutation_id: 99, server_time: None }));
         let failure = a.sync(&server).unwrap_err();
         assert_eq!(failure.error.class(), Some(ErrorClass::Protocol));
         assert_eq!(a.pending(), 1);
@@ -548,12 +577,13 @@ mod tests {
             changes: vec![Change { collection: "trips".into(), key: "x".into(), version: 1, value: Some(json!({"id": "x", "evil": 1})), hlc: "h".into() }],
             checkpoint: 0,
             has_more: false,
+            server_time: None,
         };
         server.fault(Fault::AnswerPull(bad));
         assert_eq!(a.sync(&server).unwrap_err().error.class(), Some(ErrorClass::Protocol));
         assert_eq!(a.checkpoint(), 1);
         assert_eq!(a.live().values().next(), Some(&json!({"id": "x"})));
-        let stuck = PullResponse { changes: vec![], checkpoint: 1, has_more: true };
+        let stuck = PullResponse { changes: vec![], checkpoint: 1, has_more: true, server_time: None };
         server.fault(Fault::AnswerPull(stuck));
         assert_eq!(a.sync(&server).unwrap_err().error.class(), Some(ErrorClass::Protocol));
     }
@@ -776,5 +806,41 @@ mod tests {
         }
         let audit = block_on(b.store.audit(10)).unwrap();
         assert_eq!(audit.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["t4", "t3", "t2"]);
+    }
+
+    #[test]
+    fn a_clock_hours_ahead_does_not_win_last_write_wins() {
+        let server = FakeServer::new();
+        let t0 = 1_700_000_000_000;
+        server.now.set(t0);
+        let (fast, ok) = (Client::new("c-fast", "lastWriteWins", 100), Client::new("c-ok", "lastWriteWins", 100));
+        fast.observer.now.set(t0 + 5 * 3_600_000);
+        ok.observer.now.set(t0);
+        fast.put("p", json!({"id": "p", "city": "Oslo"}));
+        fast.sync(&server).unwrap();
+        // The server keeps the stamp within a minute of its own clock...
+        let stored: crate::core::clock::HlcStamp = server.doc("trips", "p").unwrap().hlc.parse().unwrap();
+        assert!(stored.wall_ms <= t0 + crate::core::clock::MAX_FORWARD_DRIFT_MS);
+        // ...and the fast device learned how far off it is.
+        let offset = block_on(fast.store.meta()).unwrap().unwrap().clock_offset_ms;
+        assert!((offset + 5 * 3_600_000).abs() < 10, "{offset}");
+        ok.sync(&server).unwrap();
+
+        // One minute later (real time) the fast device edits; a minute after that, the other.
+        let tick = |c: &Client, ms: u64| c.observer.now.set(c.observer.now.get() + ms);
+        tick(&fast, 60_000);
+        tick(&ok, 60_000);
+        server.now.set(t0 + 60_000);
+        fast.write("trips", "p", LocalOp::Patch(json!({"city": "Bergen"})));
+        tick(&fast, 60_000);
+        tick(&ok, 60_000);
+        server.now.set(t0 + 120_000);
+        ok.write("trips", "p", LocalOp::Patch(json!({"city": "Tromsø"})));
+        ok.sync(&server).unwrap();
+        fast.sync(&server).unwrap();
+        ok.sync(&server).unwrap();
+        // The later edit in real time wins, on every replica.
+        assert_eq!(server.doc("trips", "p").unwrap().value, Some(json!({"id": "p", "city": "Tromsø"})));
+        assert_eq!(fast.live(), ok.live());
     }
 }

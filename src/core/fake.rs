@@ -42,6 +42,8 @@ pub struct FakeServer {
     faults: RefCell<VecDeque<Fault>>,
     pub pushes: Cell<usize>,
     pub max_batch: Cell<Option<usize>>,
+    /// The server's clock; 0: it neither clamps stamps nor reports its time.
+    pub now: Cell<u64>,
 }
 
 impl FakeServer {
@@ -94,7 +96,11 @@ impl FakeServer {
         };
         let version = self.version.get() + 1;
         self.version.set(version);
-        docs.insert(key, Doc { version, value, hlc: m.hlc.clone(), writer: (client.to_owned(), m.id) });
+        let hlc = match self.now.get() {
+            0 => m.hlc.clone(),
+            now => crate::core::clock::clamp_stamp(&m.hlc, now),
+        };
+        docs.insert(key, Doc { version, value, hlc, writer: (client.to_owned(), m.id) });
         *self.applied.borrow_mut().entry((client.to_owned(), m.id)).or_default() += 1;
         MutationResult::Applied { id: m.id, version }
     }
@@ -132,7 +138,7 @@ impl Transport for FakeServer {
             return Err(TransportError::new(ErrorClass::Network, "connection reset after the server applied the push"));
         }
         let last = request.mutations.iter().map(|m| m.id).max().unwrap_or(0);
-        Ok(PushResponse { results, last_mutation_id: last })
+        Ok(PushResponse { results, last_mutation_id: last, server_time: self.server_time() })
     }
 
     async fn pull(&self, checkpoint: u64, limit: usize, collections: &[String]) -> Result<PullResponse, TransportError> {
@@ -154,7 +160,13 @@ impl Transport for FakeServer {
         let has_more = changes.len() > limit;
         changes.truncate(limit);
         let checkpoint = changes.last().map_or(checkpoint, |c| c.version);
-        Ok(PullResponse { changes, checkpoint, has_more })
+        Ok(PullResponse { changes, checkpoint, has_more, server_time: self.server_time() })
+    }
+}
+
+impl FakeServer {
+    fn server_time(&self) -> Option<u64> {
+        Some(self.now.get()).filter(|now| *now > 0)
     }
 }
 

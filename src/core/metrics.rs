@@ -169,7 +169,7 @@ mod tests {
     use super::*;
 
     fn report(pushed: usize, pulled: usize) -> SyncReport {
-        SyncReport { pushed, pulled, conflicts: 1, rejected: 0, batches: 1 }
+        SyncReport { pushed, pulled, conflicts: 1, rejected: 0, batches: 1, clock_offset_ms: None }
     }
 
     #[test]

@@ -96,7 +96,8 @@ pub fn plan_local_write(
     };
 
     let mut meta = meta.clone();
-    let hlc = meta.hlc.tick(write.now_ms, &meta.client_id).to_string();
+    let now = meta.corrected(write.now_ms);
+    let hlc = meta.hlc.tick(now, &meta.client_id).to_string();
     let base_version = existing.and_then(|r| r.version);
     let open_entry = queued.last().filter(|e| !e.sent);
 

@@ -58,6 +58,10 @@ pub enum MutationResult {
 pub struct PushResponse {
     pub results: Vec<MutationResult>,
     pub last_mutation_id: u64,
+    /// The server's clock (ms since the epoch), so clients can correct a skewed clock.
+    /// An addition to v1 that older peers ignore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_time: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +80,9 @@ pub struct PullResponse {
     pub changes: Vec<Change>,
     pub checkpoint: u64,
     pub has_more: bool,
+    /// As in `PushResponse`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_time: Option<u64>,
 }
 
 #[cfg(test)]

@@ -83,6 +83,10 @@ pub struct Meta {
     /// The id the next manual conflict gets.
     #[serde(default = "first_id")]
     pub next_conflict_id: u64,
+    /// How far the server's clock is ahead of ours (ms; negative: behind), learned from
+    /// its answers when the gap exceeds the allowed drift. HLC stamps use corrected time.
+    #[serde(default)]
+    pub clock_offset_ms: i64,
 }
 
 fn first_id() -> u64 {
@@ -117,7 +121,13 @@ impl Meta {
             format: STORAGE_FORMAT,
             checkpoint_scope: None,
             next_conflict_id: 1,
+            clock_offset_ms: 0,
         }
+    }
+
+    /// Wall-clock time corrected by what we learned of the server's clock.
+    pub fn corrected(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_add_signed(self.clock_offset_ms)
     }
 }
 

@@ -362,7 +362,8 @@ impl<'c> Working<'c> {
 
     fn observe(&mut self, hlc: &str, now_ms: u64) {
         if let Ok(stamp) = hlc.parse::<HlcStamp>() {
-            self.meta.hlc.observe(&stamp, now_ms);
+            let now = self.meta.corrected(now_ms);
+            self.meta.hlc.observe(&stamp, now);
             self.meta_dirty = true;
         }
     }
@@ -421,7 +422,8 @@ impl<'c> Working<'c> {
     /// Queue `value` (a put, or a delete for `None`) for `key` against `base_version`,
     /// under a new mutation id; returns its HLC stamp.
     fn queue_value(&mut self, key: &KeyRef, value: Option<Value>, base_version: u64, now_ms: u64) -> String {
-        let stamp = self.meta.hlc.tick(now_ms, &self.meta.client_id).to_string();
+        let now = self.meta.corrected(now_ms);
+        let stamp = self.meta.hlc.tick(now, &self.meta.client_id).to_string();
         let id = self.meta.next_mutation_id;
         self.meta.next_mutation_id += 1;
         self.meta_dirty = true;

@@ -12,6 +12,7 @@
 //!   id (the client built this mutation on top of its own earlier one);
 //! - validation failures are recorded and answered `rejected`.
 
+use pwa_sync::core::clock::clamp_stamp;
 use pwa_sync::core::patch;
 use pwa_sync::core::protocol::{Change, Mutation, MutationResult, Op, PushRequest, PushResponse, ServerState};
 use serde_json::Value;
@@ -104,6 +105,10 @@ pub(crate) async fn run<T: Tx>(
         let (result, version) = match decision {
             Decision::Apply(value) => {
                 let version = tx.next_version().await?;
+                // A stamp from a clock running ahead is pulled back to ours (plus the
+                // drift HLC allows), so such a device cannot win every later
+                // lastWriteWins comparison.
+                let hlc = clamp_stamp(&m.hlc, u64::try_from(now).unwrap_or(0));
                 let text = value.as_ref().map(Value::to_string);
                 tx.write_document(&DocWrite {
                     user,
@@ -111,7 +116,7 @@ pub(crate) async fn run<T: Tx>(
                     key: &m.key,
                     version,
                     value: text.as_deref(),
-                    hlc: &m.hlc,
+                    hlc: &hlc,
                     client_id,
                     mutation_id: id,
                     now,
@@ -123,7 +128,7 @@ pub(crate) async fn run<T: Tx>(
                     key: m.key.clone(),
                     version: version_u,
                     value,
-                    hlc: m.hlc.clone(),
+                    hlc,
                 });
                 (MutationResult::Applied { id: m.id, version: version_u }, Some(version))
             }
@@ -147,7 +152,7 @@ pub(crate) async fn run<T: Tx>(
     }
     let last = tx.last_mutation_id(client_id).await?.unwrap_or(0);
     Ok(PushOutcome {
-        response: PushResponse { results, last_mutation_id: to_u64(last)? },
+        response: PushResponse { results, last_mutation_id: to_u64(last)?, server_time: u64::try_from(now_ms()).ok() },
         applied,
     })
 }

@@ -187,7 +187,12 @@ macro_rules! impl_backend {
                 });
             }
             let checkpoint = changes.last().map_or(query.checkpoint, |c| c.version);
-            Ok(pwa_sync::core::protocol::PullResponse { changes, checkpoint, has_more })
+            Ok(pwa_sync::core::protocol::PullResponse {
+                changes,
+                checkpoint,
+                has_more,
+                server_time: u64::try_from($crate::db::now_ms()).ok(),
+            })
         }
 
         async fn read_stats(pool: &sqlx::Pool<$db>) -> Result<$crate::db::Stats, $crate::db::StoreError> {

@@ -141,6 +141,15 @@ pub struct Api {
     pub http: reqwest::Client,
 }
 
+/// Check `serverTime` is the current time (within a minute) and take it out.
+pub fn without_server_time(mut body: Value) -> Value {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let time = body.as_object_mut().and_then(|o| o.remove("serverTime")).and_then(|t| t.as_i64());
+    let time = time.unwrap_or_else(|| panic!("no serverTime in {body}"));
+    assert!((time - now).abs() < 60_000, "serverTime {time} is not now ({now})");
+    body
+}
+
 impl TestServer {
     pub fn api(&self) -> Api {
         Api { base: self.base.clone(), http: self.http.clone() }
@@ -169,11 +178,12 @@ impl Api {
         read(resp).await
     }
 
-    /// Push and expect 200; returns the response body.
+    /// Push and expect 200; returns the response body without its `serverTime` (checked
+    /// to be the server's clock), so answers can be compared as wholes.
     pub async fn push_ok(&self, user: &str, body: &Value) -> Value {
         let (status, resp) = self.push(user, body).await;
         assert_eq!(status, StatusCode::OK, "push answered {resp}");
-        resp
+        without_server_time(resp)
     }
 
     pub async fn pull(&self, user: &str, query: &str) -> (StatusCode, Value) {
@@ -183,7 +193,7 @@ impl Api {
     pub async fn pull_ok(&self, user: &str, checkpoint: u64, limit: u32) -> Value {
         let (status, body) = self.pull(user, &format!("checkpoint={checkpoint}&limit={limit}")).await;
         assert_eq!(status, StatusCode::OK, "pull answered {body}");
-        body
+        without_server_time(body)
     }
 
     /// Every change for `user` after `checkpoint`, paging until `hasMore` is false.
