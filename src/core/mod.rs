@@ -4,7 +4,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod conflict;
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod convergence;
 pub mod error;
 pub mod export;

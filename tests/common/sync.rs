@@ -310,3 +310,136 @@ async fn get_fresh_answers_at_once_and_refreshes_stale_data_in_the_background() 
         IdbStore::delete_database(&db).await.unwrap();
     }
 }
+
+fn conflict_config(db: &str, user: &str, conflict: JsValue) -> JsValue {
+    let c = JSON::parse(&format!(
+        r#"{{"name": "{db}", "endpoint": "{}/sync", "autoSync": false, "token": "dev:{user}",
+            "collections": {{"profiles": {{"key": "id"}}}}}}"#,
+        server()
+    ))
+    .unwrap();
+    let profiles = Reflect::get(&Reflect::get(&c, &"collections".into()).unwrap(), &"profiles".into()).unwrap();
+    Reflect::set(&profiles, &"conflict".into(), &conflict).unwrap();
+    c
+}
+
+/// Two devices of one user edit the same profile; the second to sync has the conflict.
+async fn conflicting_edits(user: &str, conflict: JsValue) -> (SyncClient, SyncClient, String, String) {
+    let (db_a, db_b) = (unique("conf-a"), unique("conf-b"));
+    let a = SyncClient::open(conflict_config(&db_a, user, conflict.clone())).await.unwrap();
+    let b = SyncClient::open(conflict_config(&db_b, user, conflict)).await.unwrap();
+    ok(a.put("profiles".into(), JSON::parse(r#"{"id": "p1", "name": "A", "n": 1}"#).unwrap())).await;
+    ok(a.sync()).await;
+    ok(b.sync()).await;
+    ok(a.patch("profiles".into(), "p1".into(), JSON::parse(r#"{"name": "Ana", "n": 2}"#).unwrap())).await;
+    ok(b.patch("profiles".into(), "p1".into(), JSON::parse(r#"{"name": "Anna", "n": 3}"#).unwrap())).await;
+    ok(a.sync()).await;
+    (a, b, db_a, db_b)
+}
+
+#[wasm_bindgen_test]
+async fn manual_conflicts_survive_a_reload_and_the_choice_sticks() {
+    let user = unique("u");
+    let (a, b, db_a, db_b) = conflicting_edits(&user, "manual".into()).await;
+    let result = ok(b.sync()).await;
+    assert_eq!(field(&result, "conflicts"), 1.0);
+    // The server's value shows while the person decides.
+    assert_eq!(field(&ok(b.get("profiles".into(), "p1".into())).await, "name"), "Ana");
+    // Closed and reopened (a reload): the conflict is still there.
+    b.close();
+    let b = SyncClient::open(conflict_config(&db_b, &user, "manual".into())).await.unwrap();
+    let open = js_sys::Array::from(&ok(b.conflicts()).await);
+    assert_eq!(open.length(), 1);
+    let conflict = open.get(0);
+    assert_eq!(field(&field(&conflict, "local"), "name"), "Anna");
+    assert_eq!(field(&field(&conflict, "server"), "name"), "Ana");
+    assert_eq!(field(&field(&conflict, "base"), "name"), "A");
+    assert!(field(&conflict, "detectedAt").as_f64().unwrap() > 0.0);
+    assert_eq!(code(b.resolve_conflict(JsValue::from(987654), "local".into())).await, "unknown-conflict");
+    assert_eq!(code(b.resolve_conflict(field(&conflict, "id"), "mine".into())).await, "invalid-value");
+    // A merged value of the person's own.
+    let merged = JSON::parse(r#"{"id": "p1", "name": "Anna", "n": 2}"#).unwrap();
+    ok(b.resolve_conflict(field(&conflict, "id"), merged)).await;
+    assert_eq!(js_sys::Array::from(&ok(b.conflicts()).await).length(), 0);
+    assert_eq!(field(&ok(b.get("profiles".into(), "p1".into())).await, "name"), "Anna");
+    ok(b.sync()).await;
+    ok(a.sync()).await;
+    let seen = ok(a.get("profiles".into(), "p1".into())).await;
+    assert_eq!((field(&seen, "name"), field(&seen, "n")), ("Anna".into(), 2.0.into()));
+    assert_eq!(code(b.resolve_conflict(field(&conflict, "id"), "server".into())).await, "unknown-conflict");
+    let audit = js_sys::Array::from(&ok(b.audit(JsValue::UNDEFINED)).await);
+    assert_eq!(field(&audit.get(0), "decidedBy"), "app");
+    for (client, db) in [(a, db_a), (b, db_b)] {
+        client.close();
+        IdbStore::delete_database(&db).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn app_resolvers_decide_and_a_throwing_one_falls_back_to_manual() {
+    let user = unique("u");
+    // Keep the larger n and the local name.
+    let resolver = js_sys::Function::new_with_args(
+        "local, server, base",
+        "return { ...server, name: local.name, n: Math.max(local.n, server.n) };",
+    );
+    let (a, b, db_a, db_b) = conflicting_edits(&user, resolver.into()).await;
+    ok(b.sync()).await;
+    ok(a.sync()).await;
+    let seen = ok(a.get("profiles".into(), "p1".into())).await;
+    assert_eq!((field(&seen, "name"), field(&seen, "n")), ("Anna".into(), 3.0.into()));
+    for (client, db) in [(a, db_a), (b, db_b)] {
+        client.close();
+        IdbStore::delete_database(&db).await.unwrap();
+    }
+
+    let throwing = js_sys::Function::new_with_args("local, server", "throw new Error('cannot decide');");
+    let (a, b, db_a, db_b) = conflicting_edits(&unique("u"), throwing.into()).await;
+    assert_eq!(field(&ok(b.sync()).await, "conflicts"), 1.0);
+    let open = js_sys::Array::from(&ok(b.conflicts()).await);
+    assert_eq!(open.length(), 1, "nothing lost: the local value waits for the app");
+    assert_eq!(field(&field(&open.get(0), "local"), "name"), "Anna");
+    for (client, db) in [(a, db_a), (b, db_b)] {
+        client.close();
+        IdbStore::delete_database(&db).await.unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_rejected_write_rolls_back_and_is_announced() {
+    let user = unique("u");
+    let a = Device::open(proxy(), JsValue::from_str(&format!("dev:{user}"))).await;
+    let (target, names) = (js_sys::global().unchecked_into::<web_sys::EventTarget>(), Rc::new(std::cell::RefCell::new(Vec::new())));
+    let listener = {
+        let names = names.clone();
+        Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+            let detail = e.unchecked_ref::<web_sys::CustomEvent>().detail();
+            names.borrow_mut().push((e.type_(), field(&detail, "origin"), field(&detail, "code")));
+        })
+    };
+    for name in ["pwa-sync:rejected", "pwa-sync:change"] {
+        target.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref()).unwrap();
+    }
+    a.put("t1", r#""n": 1"#).await;
+    // The server's answer rejects the only mutation of this new client (id 1).
+    let answer = r#"{"results": [{"id": 1, "status": "rejected", "code": "validation", "message": "n must be even"}], "lastMutationId": 1}"#;
+    // The proxy still forwards the push, so the pull that follows would bring the record
+    // back from the server: fail the pull to look at the rollback itself.
+    let body = JSON::stringify(&answer.into()).unwrap().as_string().unwrap();
+    faults(&format!(
+        r#"[{{"path": "/sync/push", "fault": {{"kind": "replace_body", "status": 200, "contentType": "application/json", "body": {body}}}}},
+            {{"path": "/sync/pull", "fault": {{"kind": "status", "status": 500, "body": "down"}}}}]"#
+    ))
+    .await;
+    assert_eq!(code(a.client.sync()).await, "server");
+    for name in ["pwa-sync:rejected", "pwa-sync:change"] {
+        target.remove_event_listener_with_callback(name, listener.as_ref().unchecked_ref()).unwrap();
+    }
+    // The optimistic value is gone: the server never had the record.
+    assert!(a.get("t1").await.is_undefined());
+    assert_eq!(a.pending().await, 0.0);
+    let seen = names.borrow().clone();
+    assert!(seen.iter().any(|(n, _, c)| n == "pwa-sync:rejected" && *c == "validation"), "{seen:?}");
+    assert!(seen.iter().any(|(n, o, _)| n == "pwa-sync:change" && *o == "remote"), "{seen:?}");
+    a.done().await;
+}
