@@ -163,6 +163,16 @@ pub async fn ensure_checkpoint_scope<S: Store>(store: &S, config: &ClientConfig)
         .await
 }
 
+/// Remember why a sync failed (until one succeeds).
+pub async fn record_failure<S: Store>(store: &S, failure: crate::core::record::Failure) -> Result<(), Error> {
+    store
+        .transact(&[], Durability::Default, |mut snapshot| {
+            snapshot.meta.last_failure = Some(failure);
+            Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
+        })
+        .await
+}
+
 /// One full sync: push everything queued, then pull until the server has no more.
 pub async fn sync<S, T, O>(config: &ClientConfig, store: &S, transport: &T, observer: &O) -> Result<SyncReport, SyncFailure>
 where
@@ -179,6 +189,7 @@ where
         store
             .transact(&[], Durability::Default, |mut snapshot| {
                 snapshot.meta.last_synced_at = Some(now as f64);
+                snapshot.meta.last_failure = None;
                 if let Some(offset) = offset {
                     snapshot.meta.clock_offset_ms = clock_correction(offset);
                     let corrected = snapshot.meta.corrected(now);

@@ -87,6 +87,18 @@ pub struct Meta {
     /// its answers when the gap exceeds the allowed drift. HLC stamps use corrected time.
     #[serde(default)]
     pub clock_offset_ms: i64,
+    /// Why the last sync failed, kept until one succeeds: a page opened later (or after a
+    /// service worker's last background attempt) can still say why data is waiting.
+    #[serde(default)]
+    pub last_failure: Option<Failure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    pub at: f64,
+    pub code: String,
+    pub message: String,
 }
 
 fn first_id() -> u64 {
@@ -122,6 +134,7 @@ impl Meta {
             checkpoint_scope: None,
             next_conflict_id: 1,
             clock_offset_ms: 0,
+            last_failure: None,
         }
     }
 

@@ -13,6 +13,7 @@ use wasm_bindgen_futures::future_to_promise;
 use web_sys::EventTarget;
 
 use crate::core::config::{ClientConfig, CollectionConfig};
+use crate::core::engine::SyncReport;
 use crate::core::record::ListQuery;
 use crate::core::Error;
 use crate::web::client::{Client, Extras};
@@ -114,14 +115,22 @@ impl SyncClient {
     pub fn sync(&self) -> Promise {
         self.run(|c| async move {
             let started = js_sys::Date::now();
-            let report = c.sync_now().await?;
-            convert::to_js(&SyncResult {
-                pushed: report.pushed,
-                pulled: report.pulled,
-                conflicts: report.conflicts,
-                rejected: report.rejected,
-                duration_ms: js_sys::Date::now() - started,
-            })
+            sync_result(&c.sync_now().await?, started)
+        })
+    }
+
+    /// For a service worker's `sync` event: like `sync()`, but with `{lastChance: true}` a
+    /// failure resolves (to `null`) instead of rejecting, leaving the outbox as it is and
+    /// the reason in `status().lastError`, since the browser will not try again.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncResult | null>")]
+    pub fn flush(&self, #[wasm_bindgen(unchecked_param_type = "{ lastChance?: boolean } | undefined")] options: JsValue) -> Promise {
+        let last_chance = Reflect::get(&options, &"lastChance".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
+        self.run(move |c| async move {
+            let started = js_sys::Date::now();
+            match c.flush(last_chance).await? {
+                Some(report) => sync_result(&report, started),
+                None => Ok(JsValue::NULL),
+            }
         })
     }
 
@@ -226,6 +235,16 @@ impl SyncClient {
         let future = operation(self.client.clone());
         future_to_promise(async move { future.await.map_err(JsValue::from) })
     }
+}
+
+fn sync_result(report: &SyncReport, started: f64) -> Result<JsValue, Error> {
+    convert::to_js(&SyncResult {
+        pushed: report.pushed,
+        pulled: report.pulled,
+        conflicts: report.conflicts,
+        rejected: report.rejected,
+        duration_ms: js_sys::Date::now() - started,
+    })
 }
 
 /// Parse the JS config: the JSON part goes to `ClientConfig`, the rest (event target,

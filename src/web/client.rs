@@ -19,14 +19,15 @@ use crate::core::record::{self, ListQuery};
 use crate::core::retry::ErrorClass;
 use crate::core::schedule::{Scheduler, Trigger};
 use crate::core::store::Store;
-use crate::core::record::ConflictRecord;
+use crate::core::record::{ConflictRecord, Failure};
 use crate::core::store::Durability;
 use crate::core::sync::{plan_resolve, AuditEntry, Choice, Effect};
 use crate::core::Error;
-use crate::web::background::Background;
+use crate::web::background::{self, Background};
 use crate::web::convert;
 use crate::web::events::{self, Events, Origin};
 use crate::web::idb::IdbStore;
+use crate::web::locks;
 use crate::web::tabs::{Hint, Tabs};
 use crate::web::transport::{Auth, HttpTransport};
 
@@ -86,6 +87,7 @@ impl Client {
             (_, true, false, Some(_)) => "synced",
             (_, true, false, None) => "offline",
         };
+        let events = Events::new(extras.event_target, &config.name);
         let client = Rc::new(Client {
             client_id: RefCell::new(meta.client_id),
             last_synced_at: Cell::new(meta.last_synced_at),
@@ -95,11 +97,11 @@ impl Client {
                 running: false,
                 rerun: false,
                 state,
-                last_error: None,
+                last_error: meta.last_failure.as_ref().map(|f| (f.code.clone(), f.message.clone())),
             }),
             config,
             store,
-            events: Events::new(extras.event_target),
+            events,
             transport,
             resolvers: extras.resolvers,
             pending: Cell::new(pending as i64),
@@ -155,6 +157,9 @@ impl Client {
         }
         if outcome.mutation_id.is_some() {
             Background::trigger(self, Trigger::LocalWrite);
+            if self.transport.is_some() && !is_online() {
+                background::request_background_sync();
+            }
         }
         Ok(outcome)
     }
@@ -199,9 +204,7 @@ impl Client {
         if stale && self.transport.is_some() && !self.sync.borrow().running {
             let client = self.clone();
             // Reported through status and events like any background sync.
-            wasm_bindgen_futures::spawn_local(async move {
-                let _ = client.sync_now().await;
-            });
+            wasm_bindgen_futures::spawn_local(async move { client.sync_in_background().await });
         }
         Ok(value)
     }
@@ -273,7 +276,20 @@ impl Client {
         Ok(entries)
     }
 
-    pub async fn clear(&self) -> Result<JsValue, Error> {
+    /// Wipe everything (logout), holding the flush lock so no sync in any context writes
+    /// the old session's data back; every other context's client closes.
+    pub async fn clear(self: &Rc<Self>) -> Result<JsValue, Error> {
+        let client = self.clone();
+        let cleared = locks::with_lock(&self.flush_lock(), true, move || async move { client.clear_here().await }).await?;
+        let result = cleared.unwrap_or_else(|| Err(Error::Storage("the flush lock was not granted".into())));
+        if result.is_ok() {
+            self.events.emit(events::CLEARED, &events::object(&[("origin", "local".into())]));
+        }
+        result
+    }
+
+    async fn clear_here(&self) -> Result<JsValue, Error> {
+        self.hint(Hint::Wipe);
         self.store.clear().await?;
         // A fresh identity: the server has seen the old client id's mutation ids, and
         // reusing them from 1 would make it drop the new writes as duplicates.
@@ -285,13 +301,54 @@ impl Client {
         Ok(JsValue::UNDEFINED)
     }
 
-    /// Run one sync now (waiting for one already running to finish first).
+    /// Run one sync now, waiting for one running here or in another context first.
     pub async fn sync_now(self: &Rc<Self>) -> Result<SyncReport, Error> {
+        if self.transport.is_none() {
+            return Err(Error::LocalOnly);
+        }
+        let client = self.clone();
+        let report = locks::with_lock(&self.flush_lock(), true, move || async move { client.sync_here().await }).await?;
+        report.unwrap_or_else(|| Err(Error::Storage("the flush lock was not granted".into())))
+    }
+
+    /// The service worker's `sync` handler: a sync that rejects on failure so the browser
+    /// tries again later, except on its last chance, when it resolves (the outbox stays,
+    /// and why it failed is kept in the status).
+    pub async fn flush(self: &Rc<Self>, last_chance: bool) -> Result<Option<SyncReport>, Error> {
+        match self.sync_now().await {
+            Ok(report) => Ok(Some(report)),
+            Err(_) if last_chance => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A sync nobody waits for: skipped when another context is flushing already (it
+    /// posts a status hint when done, and the outbox is shared).
+    pub async fn sync_in_background(self: &Rc<Self>) {
+        let client = self.clone();
+        // Failures are reported through status, events and the next scheduled attempt.
+        let _ = locks::with_lock(&self.flush_lock(), false, move || async move { client.sync_here().await }).await;
+    }
+
+    /// `pwa-sync:<name>:flush`: held by whoever pushes and pulls for this database.
+    fn flush_lock(&self) -> String {
+        format!("pwa-sync:{}:flush", self.config.name)
+    }
+
+    async fn sync_here(self: &Rc<Self>) -> Result<SyncReport, Error> {
         let Some(transport) = &self.transport else { return Err(Error::LocalOnly) };
         while self.sync.borrow().running {
             gloo_timers::future::TimeoutFuture::new(10).await;
         }
         if self.closed.get() {
+            return Err(Error::Closed);
+        }
+        // Another context may have wiped the database (logout) before its message reached
+        // us: then the stored identity is not ours, and syncing would bring the old
+        // session's data back.
+        let stored_id = self.store.meta().await?.map(|m| m.client_id);
+        if stored_id.as_deref() != Some(self.client_id.borrow().as_str()) {
+            self.wiped_elsewhere();
             return Err(Error::Closed);
         }
         self.sync.borrow_mut().running = true;
@@ -333,10 +390,17 @@ impl Client {
                     SyncError::Store(e) => e,
                 };
                 let state = match class {
-                    Some(ErrorClass::Network | ErrorClass::Timeout) => "offline",
+                    Some(ErrorClass::Network | ErrorClass::Timeout) => {
+                        background::request_background_sync();
+                        "offline"
+                    }
                     _ => "error",
                 };
                 self.set_state(state, Some((error.code().to_owned(), error.to_string())));
+                let failure = Failure { at: js_sys::Date::now(), code: error.code().to_owned(), message: error.to_string() };
+                if let Err(e) = engine::record_failure(&self.store, failure).await {
+                    self.report_storage_error(&e);
+                }
                 if class == Some(ErrorClass::Auth) {
                     self.events.emit(events::AUTH_REQUIRED, &events::object(&[("message", error.to_string().into())]));
                 }
@@ -365,9 +429,27 @@ impl Client {
     }
 
     fn hint(&self, hint: Hint) {
+        // A worker's changes reach pages as relayed events already.
+        if matches!(hint, Hint::Change { .. }) && events::in_worker() {
+            return;
+        }
         if let Some(tabs) = self.tabs.borrow().as_ref() {
             tabs.post(&hint);
         }
+    }
+
+    pub fn is_collection_event(&self, name: &str) -> bool {
+        self.config.collections.iter().any(|c| c.event.as_ref().is_some_and(|e| e.name == name))
+    }
+
+    /// Another context ran `clear()` (logout): this client closes, so nothing of the old
+    /// session writes into the database again; the app reopens after signing in.
+    pub fn wiped_elsewhere(&self) {
+        if self.closed.get() {
+            return;
+        }
+        self.close();
+        self.events.emit(events::CLEARED, &events::object(&[("origin", "tab".into())]));
     }
 
     /// Another tab changed `key`: read it back and tell this tab's UI.

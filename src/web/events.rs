@@ -1,10 +1,12 @@
 //! DOM `CustomEvent`s to the UI. The target defaults to the global scope, so the same
-//! code dispatches on `window` in a page and on `self` in a worker.
+//! code dispatches on `window` in a page and on `self` in a worker. A worker or service
+//! worker has no UI: it also relays each event over a `BroadcastChannel`, and every page's
+//! client re-dispatches it, so a UI listens in one place whatever context did the work.
 
 use js_sys::{Object, Reflect};
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{CustomEvent, CustomEventInit, EventTarget};
+use web_sys::{BroadcastChannel, CustomEvent, CustomEventInit, EventTarget};
 
 use crate::core::config::CollectionConfig;
 use crate::web::convert;
@@ -16,6 +18,17 @@ pub const CONFLICT: &str = "pwa-sync:conflict";
 pub const REJECTED: &str = "pwa-sync:rejected";
 pub const PROGRESS: &str = "pwa-sync:progress";
 pub const AUTH_REQUIRED: &str = "pwa-sync:auth-required";
+pub const CLEARED: &str = "pwa-sync:cleared";
+
+/// The channel a database's workers relay their events on.
+pub fn relay_channel(name: &str) -> String {
+    format!("pwa-sync:{name}:events")
+}
+
+/// Whether this code runs in a worker (dedicated, shared or service worker).
+pub fn in_worker() -> bool {
+    js_sys::global().is_instance_of::<web_sys::WorkerGlobalScope>()
+}
 
 /// Where a change came from, as `detail.origin` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,14 +50,38 @@ impl Origin {
 
 pub struct Events {
     target: EventTarget,
+    /// In a worker: where events are relayed to pages.
+    relay: Option<BroadcastChannel>,
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        if let Some(relay) = &self.relay {
+            relay.close();
+        }
+    }
 }
 
 impl Events {
-    pub fn new(target: Option<EventTarget>) -> Events {
-        Events { target: target.unwrap_or_else(|| js_sys::global().unchecked_into()) }
+    pub fn new(target: Option<EventTarget>, database: &str) -> Events {
+        let relay = in_worker().then(|| BroadcastChannel::new(&relay_channel(database)).ok()).flatten();
+        Events { target: target.unwrap_or_else(|| js_sys::global().unchecked_into()), relay }
     }
 
     pub fn emit(&self, name: &str, detail: &JsValue) {
+        self.dispatch(name, detail);
+        if let Some(relay) = &self.relay {
+            // Each context learns of a wipe by itself; relaying it would say it twice.
+            if name != CLEARED {
+                let message = object(&[("name", name.into()), ("detail", detail.clone())]);
+                // Fails only for a closed channel or an uncloneable detail (ours are plain).
+                let _ = relay.post_message(&message);
+            }
+        }
+    }
+
+    /// Dispatch here only (a relayed event from a worker).
+    pub fn dispatch(&self, name: &str, detail: &JsValue) {
         let init = CustomEventInit::new();
         init.set_detail(detail);
         // Both calls fail only for a malformed event type or an event already being

@@ -9,6 +9,7 @@ pub mod convert;
 pub mod error;
 pub mod events;
 pub mod idb;
+pub mod locks;
 pub mod tabs;
 pub mod transport;
 pub mod types;

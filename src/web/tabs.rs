@@ -12,6 +12,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{BroadcastChannel, MessageEvent};
 
 use crate::web::client::Client;
+use crate::web::events;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
@@ -20,16 +21,23 @@ pub(crate) enum Hint {
     Change { collection: String, key: String },
     /// Pending count or last sync time changed.
     Status,
+    /// `clear()` (logout) ran in another context: close, the data is gone.
+    Wipe,
 }
 
 pub(crate) struct Tabs {
     channel: BroadcastChannel,
     _listener: EventListener,
+    /// In a page: events relayed by workers, re-dispatched here.
+    relayed: Option<(BroadcastChannel, EventListener)>,
 }
 
 impl Drop for Tabs {
     fn drop(&mut self) {
         self.channel.close();
+        if let Some((relayed, _)) = &self.relayed {
+            relayed.close();
+        }
     }
 }
 
@@ -43,7 +51,8 @@ impl Tabs {
             let Ok(hint) = serde_wasm_bindgen::from_value::<Hint>(event.data()) else { return };
             spawn_local(receive(weak.clone(), hint));
         });
-        Some(Tabs { channel, _listener: listener })
+        let relayed = (!events::in_worker()).then(|| relay_listener(client)).flatten();
+        Some(Tabs { channel, _listener: listener, relayed })
     }
 
     pub fn post(&self, hint: &Hint) {
@@ -62,5 +71,36 @@ async fn receive(weak: Weak<Client>, hint: Hint) {
     match hint {
         Hint::Change { collection, key } => client.changed_in_another_tab(&collection, &key).await,
         Hint::Status => client.refresh_status().await,
+        Hint::Wipe => client.wiped_elsewhere(),
     }
+}
+
+/// Listen to the events a worker of this database relays, and dispatch them here.
+fn relay_listener(client: &Rc<Client>) -> Option<(BroadcastChannel, EventListener)> {
+    let channel = BroadcastChannel::new(&events::relay_channel(&client.config.name)).ok()?;
+    let weak = Rc::downgrade(client);
+    let listener = EventListener::new(&channel, "message", move |event| {
+        let Some(event) = event.dyn_ref::<MessageEvent>() else { return };
+        let Some(client) = weak.upgrade() else { return };
+        let data = event.data();
+        let name = js_sys::Reflect::get(&data, &"name".into()).ok().and_then(|n| n.as_string());
+        let detail = js_sys::Reflect::get(&data, &"detail".into()).unwrap_or(wasm_bindgen::JsValue::NULL);
+        if let Some(name) = name.filter(|n| n.starts_with("pwa-sync:") || client.is_collection_event(n)) {
+            // A worker's status describes the worker; this page's status is re-read
+            // from the shared database instead.
+            if name != events::STATUS {
+                client.events.dispatch(&name, &detail);
+            }
+            // A worker's sync moved the shared outbox and checkpoint.
+            if name == events::CHANGE || name == events::STATUS {
+                let weak = Rc::downgrade(&client);
+                spawn_local(async move {
+                    if let Some(client) = weak.upgrade() {
+                        client.refresh_status().await;
+                    }
+                });
+            }
+        }
+    });
+    Some((channel, listener))
 }
