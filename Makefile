@@ -33,6 +33,7 @@ setup:
 
 build: setup
 	wasm-pack build --release --target web --out-dir pkg
+	node scripts/package.mjs
 
 test: setup
 	@$(MAKE) --no-print-directory test-host
@@ -55,7 +56,7 @@ test-firefox:
 
 # End-to-end tests in Debian's Chromium (playwright-core), against a fresh release pkg/.
 test-e2e: build
-	cargo build -q -p pwa-sync-server
+	cargo build -q -p pwa-sync-server -p pwa-sync-fault-proxy
 	cd e2e && node --test --test-concurrency=1 .
 
 # The demo page and pkg/ served by the reference server, with the sync API on the same

@@ -1,0 +1,233 @@
+// The service worker and several tabs, end to end in Chromium: Background Sync flushes
+// with no page open, a worker killed mid-flush loses nothing and applies nothing twice,
+// the outbox drains without Background Sync, and a logout in one tab wipes every tab.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { cp, mkdtemp, rm } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ROOT, launch, startServer } from "./lib.mjs";
+
+let site;
+before(async () => {
+  site = await mkdtemp(join(tmpdir(), "pwa-sync-sw-site-"));
+  await cp(join(ROOT, "e2e/sw-site"), site, { recursive: true });
+  await cp(join(ROOT, "pkg"), join(site, "pkg"), { recursive: true });
+});
+after(async () => rm(site, { recursive: true, force: true }));
+
+const until = async (what, check, ms = 20_000) => {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+async function pullAll(server, user) {
+  const res = await fetch(`${server}/sync/pull?checkpoint=0&limit=1000`, {
+    headers: { authorization: `Bearer dev:${user}`, "x-sync-protocol": "1" },
+  });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+async function openApp(context, url) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.waitForFunction(() => window.app, null, { timeout: 20_000 });
+  return { page, errors };
+}
+
+/** CDP ServiceWorker domain: the registration and running version of `origin`. */
+async function serviceWorkerControl(context, origin) {
+  const page = await context.newPage();
+  await page.goto(`${origin}/blank.html`);
+  const cdp = await context.newCDPSession(page);
+  const state = { registrationId: null, versions: new Map() };
+  cdp.on("ServiceWorker.workerRegistrationUpdated", ({ registrations }) => {
+    for (const r of registrations) if (r.scopeURL.startsWith(origin) && !r.isDeleted) state.registrationId = r.registrationId;
+  });
+  cdp.on("ServiceWorker.workerVersionUpdated", ({ versions }) => {
+    for (const v of versions) state.versions.set(v.versionId, v);
+  });
+  await cdp.send("ServiceWorker.enable");
+  await until("the worker registration", () => state.registrationId);
+  return {
+    dispatchSync: (lastChance = false) =>
+      cdp.send("ServiceWorker.dispatchSyncEvent", { origin, registrationId: state.registrationId, tag: "pwa-sync", lastChance }),
+    running: () => [...state.versions.values()].find((v) => v.runningStatus === "running"),
+    stop: (versionId) => cdp.send("ServiceWorker.stopWorker", { versionId }),
+  };
+}
+
+async function goOffline(context) {
+  await context.setOffline(true);
+  // setOffline does not cut a service worker's own requests.
+  await context.route("**/sync/**", (route) => route.abort("internetdisconnected"));
+}
+
+async function goOnline(context) {
+  await context.unrouteAll({ behavior: "ignoreErrors" });
+  await context.setOffline(false);
+}
+
+test("writes queued offline reach the server through the worker's sync event, page closed", async () => {
+  const server = await startServer(["--static", site, "--cors-any-origin"]);
+  const browser = await launch();
+  try {
+    const context = await browser.newContext();
+    const { page, errors } = await openApp(context, `${server.url}/?user=ana`);
+    await goOffline(context);
+    for (const [id, title] of [["a", "passport"], ["b", "charger"], ["c", "socks"]]) {
+      await page.evaluate(([id, title]) => window.app.put(id, title), [id, title]);
+    }
+    assert.equal(await page.evaluate(() => window.app.pending()), 3);
+    assert.deepEqual(errors, []);
+    await page.close();
+    assert.equal((await pullAll(server.url, "ana")).changes.length, 0, "nothing reached the server while offline");
+
+    await goOnline(context);
+    const worker = await serviceWorkerControl(context, server.url);
+    await worker.dispatchSync();
+    const page2 = await until("the server to hold the writes", async () => {
+      const { changes } = await pullAll(server.url, "ana");
+      return changes.length === 3 ? changes : null;
+    });
+    assert.deepEqual(page2.map((c) => c.value.title).sort(), ["charger", "passport", "socks"]);
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+});
+
+test("a worker stopped mid-flush loses nothing and applies nothing twice", async () => {
+  const server = await startServer(["--static", site, "--cors-any-origin"]);
+  const proxy = await startProxy(server.url);
+  const browser = await launch();
+  try {
+    const context = await browser.newContext();
+    const endpoint = `${proxy.url}/sync`;
+    const { page } = await openApp(context, `${server.url}/?user=bo&endpoint=${encodeURIComponent(endpoint)}`);
+    await goOffline(context);
+    for (let i = 0; i < 5; i++) await page.evaluate((i) => window.app.put(`k${i}`, `item ${i}`), i);
+    await page.close();
+    await goOnline(context);
+
+    const worker = await serviceWorkerControl(context, server.url);
+    const kill = async () => {
+      const running = await until("the worker to run", () => worker.running());
+      await worker.stop(running.versionId);
+      await until("the worker to stop", () => !worker.running());
+    };
+
+    // 1. The push is held at the proxy; the worker is killed while it waits.
+    await proxy.faults({ rules: [{ path: "/sync/push", fault: { kind: "delay", ms: 3000 } }] });
+    await worker.dispatchSync().catch(() => {});
+    await new Promise((r) => setTimeout(r, 1000));
+    await kill();
+
+    // 2. The server applies the push but its answer is lost; the worker is killed too.
+    await proxy.faults({ rules: [{ path: "/sync/push", fault: { kind: "drop_response" } }] });
+    await worker.dispatchSync().catch(() => {});
+    await until("the server to apply the push", async () => (await pullAll(server.url, "bo")).changes.length === 5);
+    await kill();
+
+    // 3. The next flush (a fresh worker) sends the same mutations again: the server
+    // answers as before and applies nothing twice.
+    await proxy.faults({ rules: [] });
+    await worker.dispatchSync();
+    const reopened = await openApp(context, `${server.url}/?user=bo&endpoint=${encodeURIComponent(endpoint)}`);
+    await until("the outbox to drain", () => reopened.page.evaluate(async () => (await window.app.pending()) === 0));
+    const { changes, checkpoint } = await pullAll(server.url, "bo");
+    assert.equal(changes.length, 5);
+    // A fresh server numbers versions 1, 2, …: a second application would go past 5.
+    assert.equal(checkpoint, 5, "each mutation applied exactly once");
+    assert.deepEqual((await reopened.page.evaluate(() => window.app.list())).map((v) => v.id), ["k0", "k1", "k2", "k3", "k4"]);
+  } finally {
+    await browser.close();
+    await proxy.stop();
+    await server.stop();
+  }
+});
+
+test("without Background Sync the outbox drains when the page is back online", async () => {
+  const server = await startServer(["--static", site, "--cors-any-origin"]);
+  const browser = await launch();
+  try {
+    const context = await browser.newContext();
+    // As in Firefox and Safari.
+    await context.addInitScript(() => {
+      delete window.SyncManager;
+      if (window.ServiceWorkerRegistration) delete ServiceWorkerRegistration.prototype.sync;
+    });
+    const { page } = await openApp(context, `${server.url}/?user=cy`);
+    assert.equal(await page.evaluate(() => "SyncManager" in window), false);
+    await goOffline(context);
+    await page.evaluate(() => window.app.put("x", "offline write"));
+    assert.equal(await page.evaluate(() => window.app.pending()), 1);
+    await goOnline(context);
+    await until("the page to flush on `online`", () => page.evaluate(async () => (await window.app.pending()) === 0));
+    assert.equal((await pullAll(server.url, "cy")).changes.length, 1);
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+});
+
+test("a logout in one tab wipes the data in every tab", async () => {
+  const server = await startServer(["--static", site, "--cors-any-origin"]);
+  const browser = await launch();
+  try {
+    const context = await browser.newContext();
+    const one = await openApp(context, `${server.url}/?user=di`);
+    const two = await openApp(context, `${server.url}/?user=di`);
+    await one.page.evaluate(() => window.app.put("secret", "diary"));
+    await until("the other tab to see the write", () => two.page.evaluate(async () => (await window.app.list()).length === 1));
+    await one.page.evaluate(() => window.app.client.clear());
+    await until("the other tab to hear of the logout", () => two.page.evaluate(() => window.app.events.some((e) => e.name === "pwa-sync:cleared")));
+    const code = await two.page.evaluate(() => window.app.list().then(() => "open", (e) => e.code));
+    assert.equal(code, "closed", "the other tab's client is closed: it cannot write into the wiped data");
+    const raw = await two.page.evaluate(async () => {
+      const db = await new Promise((ok, fail) => { const r = indexedDB.open("sw-e2e-di"); r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error); });
+      const count = (store) => new Promise((ok) => { const r = db.transaction(store).objectStore(store).count(); r.onsuccess = () => ok(r.result); });
+      const counts = { items: await count("items"), outbox: await count("outbox") };
+      db.close();
+      return counts;
+    });
+    assert.deepEqual(raw, { items: 0, outbox: 0 });
+    assert.deepEqual(await one.page.evaluate(() => window.app.list()), [], "the clearing tab goes on, empty");
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+});
+
+/** The fault proxy in front of `upstream`. */
+async function startProxy(upstream) {
+  const bin = process.env.PWA_SYNC_PROXY_BIN ?? join(ROOT, "target/debug/pwa-sync-fault-proxy");
+  const child = spawn(bin, ["--listen", "127.0.0.1:0", "--upstream", upstream, "--cors-any-origin"], { stdio: ["ignore", "pipe", "pipe"] });
+  const url = await new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error("proxy did not start")), 20_000);
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/\S+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`proxy exited with ${code}`)); });
+  });
+  return {
+    url,
+    faults: async (body) => {
+      const res = await fetch(`${url}/_faults`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      assert.equal(res.status, 200);
+    },
+    stop: async () => { child.kill(); await new Promise((r) => child.once("exit", r)); },
+  };
+}

@@ -1,0 +1,59 @@
+// pwa-sync in a module service worker. Call `installSyncWorker` once, at the top level of
+// your sw.js: it registers every listener synchronously (the browser only delivers events
+// to listeners added during the script's first evaluation) and starts one init promise
+// that every handler waits on (`install` does not run again when the browser restarts an
+// idle worker, so nothing may depend on it).
+import init, { SyncClient } from "./pwa_sync.js";
+
+const WASM_CACHE = "pwa-sync-wasm-v1";
+
+export function installSyncWorker({ config, tag = "pwa-sync", wasmUrl = new URL("./pwa_sync_bg.wasm", import.meta.url) }) {
+  if (!config || typeof config !== "object") throw new TypeError("installSyncWorker needs { config }");
+  const url = String(wasmUrl);
+
+  // A worker's own fetch() does not go through its fetch handler: the .wasm is cached at
+  // install and read from that cache, so the worker starts offline too.
+  const loadWasm = async () => {
+    const cache = await caches.open(WASM_CACHE);
+    const cached = await cache.match(url);
+    if (cached) return cached;
+    const response = await fetch(url);
+    if (response.ok) await cache.put(url, response.clone());
+    return response;
+  };
+  const open = () => init({ module_or_path: loadWasm() }).then(() => SyncClient.open({ ...config, autoSync: false }));
+
+  let ready = open();
+  // A logout in a page closes this worker's client; the next event opens a fresh one.
+  self.addEventListener("pwa-sync:cleared", () => { ready = open(); });
+  const client = () => ready;
+
+  self.addEventListener("install", (event) => {
+    event.waitUntil(caches.open(WASM_CACHE).then((cache) => cache.add(url)));
+  });
+  self.addEventListener("sync", (event) => {
+    if (event.tag !== tag) return;
+    // Rejecting tells the browser to try again later; on the last chance flush() resolves
+    // and keeps the outbox, with the reason in status().lastError.
+    event.waitUntil(client().then((c) => c.flush({ lastChance: event.lastChance })));
+  });
+  self.addEventListener("periodicsync", (event) => {
+    if (event.tag !== tag) return;
+    event.waitUntil(client().then((c) => c.sync()));
+  });
+  self.addEventListener("message", (event) => {
+    if (event.data?.type !== "pwa-sync:flush") return;
+    // Failures are relayed to pages as pwa-sync:status; nothing to throw at.
+    event.waitUntil(client().then((c) => c.sync()).catch(() => {}));
+  });
+  // Browsers without Background Sync (Firefox, Safari): flush whenever the worker starts.
+  ready.then((c) => c.sync()).catch(() => {});
+
+  return { client };
+}
+
+/** From a page: ask the service worker to flush now (e.g. a "Sync now" button). */
+export async function requestFlush() {
+  const registration = await navigator.serviceWorker?.ready;
+  registration?.active?.postMessage({ type: "pwa-sync:flush" });
+}
