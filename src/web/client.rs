@@ -150,7 +150,7 @@ impl Client {
         let outcome = self.store.write_local(&write).await.inspect_err(|e| self.report_storage_error(e))?;
         if outcome.changed {
             self.events.change(config, &write.key, outcome.value.as_ref(), Origin::Local, outcome.version);
-            self.hint(Hint::Change { collection: config.name.clone(), key: write.key.clone() });
+            self.hint(Hint::Change { collection: config.name.clone(), key: write.key.clone(), worker: events::in_worker() });
         }
         if outcome.pending_delta != 0 {
             self.set_pending(self.pending.get() + outcome.pending_delta);
@@ -429,10 +429,6 @@ impl Client {
     }
 
     fn hint(&self, hint: Hint) {
-        // A worker's changes reach pages as relayed events already.
-        if matches!(hint, Hint::Change { .. }) && events::in_worker() {
-            return;
-        }
         if let Some(tabs) = self.tabs.borrow().as_ref() {
             tabs.post(&hint);
         }
@@ -546,7 +542,7 @@ impl Observer for WebObserver<'_> {
                 Effect::Changed { collection, key, value, version } => {
                     if let Ok(config) = client.config.collection(collection) {
                         client.events.change(config, key, value.as_ref(), Origin::Remote, *version);
-                        client.hint(Hint::Change { collection: collection.clone(), key: key.clone() });
+                        client.hint(Hint::Change { collection: collection.clone(), key: key.clone(), worker: events::in_worker() });
                     }
                 }
                 Effect::Conflict(entry) => {

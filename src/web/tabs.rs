@@ -17,8 +17,9 @@ use crate::web::events;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub(crate) enum Hint {
-    /// A key changed (a local write, or a sync result).
-    Change { collection: String, key: String },
+    /// A key changed (a local write, or a sync result). `worker`: said by a worker, whose
+    /// events pages also get relayed (so pages skip these hints).
+    Change { collection: String, key: String, worker: bool },
     /// Pending count or last sync time changed.
     Status,
     /// `clear()` (logout) ran in another context: close, the data is gone.
@@ -69,7 +70,8 @@ async fn receive(weak: Weak<Client>, hint: Hint) {
         return;
     }
     match hint {
-        Hint::Change { collection, key } => client.changed_in_another_tab(&collection, &key).await,
+        Hint::Change { worker: true, .. } if !events::in_worker() => {}
+        Hint::Change { collection, key, .. } => client.changed_in_another_tab(&collection, &key).await,
         Hint::Status => client.refresh_status().await,
         Hint::Wipe => client.wiped_elsewhere(),
     }

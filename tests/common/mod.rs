@@ -4,3 +4,4 @@
 pub mod api;
 pub mod store;
 pub mod sync;
+pub mod worker;
