@@ -443,3 +443,45 @@ async fn a_rejected_write_rolls_back_and_is_announced() {
     assert!(seen.iter().any(|(n, o, _)| n == "pwa-sync:change" && *o == "remote"), "{seen:?}");
     a.done().await;
 }
+
+/// Forwarded requests per path prefix so far, from the fault proxy's log of what it saw.
+async fn proxy_counter(name: &str) -> f64 {
+    let fetch: js_sys::Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
+    let url = JsValue::from_str(&format!("{}/_faults", proxy()));
+    let response = JsFuture::from(fetch.call1(&js_sys::global(), &url).unwrap().unchecked_into::<Promise>()).await.unwrap();
+    let json = JsFuture::from(Reflect::get(&response, &"json".into()).unwrap().unchecked_into::<js_sys::Function>().call0(&response).unwrap().unchecked_into::<Promise>()).await.unwrap();
+    field(&json, name).as_f64().unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn two_contexts_flushing_at_once_send_each_mutation_once() {
+    let user = unique("u");
+    let db = unique("lock");
+    let cfg = || {
+        JSON::parse(&format!(
+            r#"{{"name": "{db}", "endpoint": "{}/sync", "token": "dev:{user}", "autoSync": false, "collections": {{"trips": {{"key": "id"}}}}}}"#,
+            proxy()
+        ))
+        .unwrap()
+    };
+    // Two clients of one database, as two tabs would have.
+    let (one, two) = (SyncClient::open(cfg()).await.unwrap(), SyncClient::open(cfg()).await.unwrap());
+    for i in 0..10 {
+        ok(one.put("trips".into(), JSON::parse(&format!(r#"{{"id": "t{i}"}}"#)).unwrap())).await;
+    }
+    let before = proxy_counter("forwarded").await;
+    let (a, b) = futures_join(one.sync(), two.sync()).await;
+    let pushed = field(&a, "pushed").as_f64().unwrap() + field(&b, "pushed").as_f64().unwrap();
+    assert_eq!(pushed, 10.0, "the ten writes went out once, by whichever flushed first");
+    // One push and two pulls: the second flusher waited for the lock and found the outbox empty.
+    assert_eq!(proxy_counter("forwarded").await - before, 3.0);
+    one.close();
+    two.close();
+    IdbStore::delete_database(&db).await.unwrap();
+}
+
+async fn futures_join(a: Promise, b: Promise) -> (JsValue, JsValue) {
+    let both = js_sys::Promise::all(&js_sys::Array::of2(&a, &b));
+    let values = js_sys::Array::from(&ok(both).await);
+    (values.get(0), values.get(1))
+}
