@@ -236,6 +236,7 @@ declare global {
     "pwa-sync:rejected": CustomEvent<RejectedDetail>;
     "pwa-sync:progress": CustomEvent<ProgressDetail>;
     "pwa-sync:auth-required": CustomEvent<{ message: string }>;
+    "pwa-sync:cleared": CustomEvent<{ origin: "local" | "tab" }>;
   }
 }
 "#;
