@@ -305,7 +305,10 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
         let page = transport.pull(checkpoint, PULL_LIMIT, &collections).await.map_err(SyncError::Transport)?;
         check_pull_page(checkpoint, &page)?;
         report.saw_server_time(page.server_time, observer.now_ms());
-        let keys = unique_keys(page.changes.iter().map(|c| (c.collection.clone(), c.key.clone())));
+        // Changes of collections we did not ask for are ignored (`plan_pull` skips them),
+        // so their keys are not asked of the store, which knows no such collection.
+        let ours = page.changes.iter().filter(|c| config.collection(&c.collection).is_ok());
+        let keys = unique_keys(ours.map(|c| (c.collection.clone(), c.key.clone())));
         let now = observer.now_ms();
         let applied = store
             .transact(&keys, Durability::Default, |snapshot| {

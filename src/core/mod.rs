@@ -8,6 +8,8 @@ pub mod conflict;
 mod convergence;
 pub mod error;
 pub mod export;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod fuzz;
 pub mod metrics;
 #[cfg(test)]
 pub mod fake;

@@ -14,6 +14,15 @@ use crate::core::protocol::{Mutation, Op};
 /// refused rather than misread.
 pub const STORAGE_FORMAT: u32 = 1;
 
+/// Stored shapes and the app values inside them: what encryption at rest seals.
+pub trait AppValues {
+    fn app_values(&mut self) -> Vec<&mut Value>;
+}
+
+fn some_values<'a>(fields: impl IntoIterator<Item = &'a mut Option<Value>>) -> Vec<&'a mut Value> {
+    fields.into_iter().filter_map(Option::as_mut).collect()
+}
+
 /// One entity and its sync metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -49,6 +58,30 @@ pub struct OutboxEntry {
     /// server may already have applied exactly those bytes.
     pub sent: bool,
     pub created_at: f64,
+}
+
+impl AppValues for EntityRecord {
+    fn app_values(&mut self) -> Vec<&mut Value> {
+        some_values([&mut self.value, &mut self.base])
+    }
+}
+
+impl AppValues for OutboxEntry {
+    fn app_values(&mut self) -> Vec<&mut Value> {
+        vec![&mut self.value]
+    }
+}
+
+impl AppValues for ConflictRecord {
+    fn app_values(&mut self) -> Vec<&mut Value> {
+        some_values([&mut self.local, &mut self.server, &mut self.base])
+    }
+}
+
+impl AppValues for Meta {
+    fn app_values(&mut self) -> Vec<&mut Value> {
+        Vec::new()
+    }
 }
 
 impl OutboxEntry {

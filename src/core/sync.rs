@@ -100,6 +100,12 @@ pub struct AuditEntry {
     pub server_version: Option<u64>,
 }
 
+impl crate::core::record::AppValues for AuditEntry {
+    fn app_values(&mut self) -> Vec<&mut Value> {
+        [&mut self.local, &mut self.server, &mut self.base, &mut self.result].into_iter().filter_map(Option::as_mut).collect()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuditKind {

@@ -18,6 +18,7 @@ use crate::core::record::ListQuery;
 use crate::core::Error;
 use crate::web::client::{Client, Extras};
 use crate::web::convert;
+use crate::web::crypto::Sealer;
 
 /// An open sync client over one IndexedDB database.
 #[wasm_bindgen]
@@ -263,9 +264,13 @@ fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
         t if t.is_string() || t.is_function() => Some(t),
         _ => return Err(Error::InvalidConfig("`token` must be a string or a function returning one".into())),
     };
+    let sealer = match field("encryption") {
+        e if e.is_undefined() || e.is_null() => None,
+        e => Some(Sealer::from_js(&Reflect::get(&e, &"key".into()).unwrap_or(JsValue::UNDEFINED))?),
+    };
     // A shallow copy without the non-JSON fields; resolver functions become "custom".
     let copy = js_sys::Object::assign(&js_sys::Object::new(), js.unchecked_ref());
-    for name in ["eventTarget", "token"] {
+    for name in ["eventTarget", "token", "encryption"] {
         // Deleting an own data property of a plain object cannot fail.
         let _ = Reflect::delete_property(&copy, &name.into());
     }
@@ -292,7 +297,15 @@ fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
     let json = convert::to_json("", &copy)
         .map_err(|e| Error::InvalidConfig(format!("the config must be JSON apart from eventTarget, token and resolvers: {e}")))?;
     let config = ClientConfig::from_json(json)?;
-    Ok((config, Extras { event_target, token, resolvers }))
+    if sealer.is_some() {
+        if let Some(indexed) = config.collections.iter().find(|c| !c.indexes.is_empty()) {
+            return Err(Error::InvalidConfig(format!(
+                "collection \"{}\" declares indexes, which would keep those fields readable in IndexedDB; with `encryption` leave out `indexes`",
+                indexed.name
+            )));
+        }
+    }
+    Ok((config, Extras { event_target, token, resolvers, sealer }))
 }
 
 pub(crate) fn parse_list_query(config: &CollectionConfig, js: &JsValue) -> Result<ListQuery, Error> {

@@ -70,11 +70,12 @@ pub(crate) struct Extras {
     pub event_target: Option<web_sys::EventTarget>,
     pub token: Option<JsValue>,
     pub resolvers: HashMap<String, Function>,
+    pub sealer: Option<crate::web::crypto::Sealer>,
 }
 
 impl Client {
     pub async fn open(config: ClientConfig, extras: Extras) -> Result<Rc<Client>, Error> {
-        let store = IdbStore::open(&config).await?;
+        let store = IdbStore::open_sealed(&config, extras.sealer).await?;
         let meta = store.open_meta(&new_client_id()?).await?;
         engine::ensure_checkpoint_scope(&store, &config).await?;
         let pending = store.pending_count().await?;

@@ -41,9 +41,10 @@ use web_sys::{DomException, Event, IdbDatabase, IdbTransaction};
 
 use crate::core::config::ClientConfig;
 use crate::core::error::{Error, Result};
-use crate::core::record::{ConflictRecord, index_key_eq, is_index_key, EntityRecord, ListQuery, Meta, OutboxEntry, STORAGE_FORMAT};
+use crate::core::record::{AppValues, ConflictRecord, index_key_eq, is_index_key, EntityRecord, ListQuery, Meta, OutboxEntry, STORAGE_FORMAT};
 
 use crate::core::store::{Durability, Store};
+use crate::web::crypto::Sealer;
 use crate::core::sync::{AuditEntry, KeyRef, Snapshot, Writes};
 
 const OUTBOX: &str = "outbox";
@@ -157,6 +158,8 @@ pub struct IdbStore {
     /// Records that could not be read, as "collection/key: reason".
     skipped: RefCell<Vec<String>>,
     fail_after_entity: Cell<bool>,
+    /// `encryption: {key}`: app values are sealed at rest.
+    sealer: Option<Sealer>,
 }
 
 impl fmt::Debug for IdbStore {
@@ -168,6 +171,11 @@ impl fmt::Debug for IdbStore {
 impl IdbStore {
     /// Open (creating or upgrading as needed) the database named `config.name`.
     pub async fn open(config: &ClientConfig) -> Result<IdbStore> {
+        IdbStore::open_sealed(config, None).await
+    }
+
+    /// Like `open`, with app values sealed by `sealer` (encryption at rest).
+    pub async fn open_sealed(config: &ClientConfig, sealer: Option<Sealer>) -> Result<IdbStore> {
         let specs = Rc::new(schema(config));
         let connection = open_connection(&config.name, &specs).await?;
         Ok(IdbStore {
@@ -177,6 +185,7 @@ impl IdbStore {
             closed: Cell::new(false),
             skipped: RefCell::new(Vec::new()),
             fail_after_entity: Cell::new(false),
+            sealer,
         })
     }
 
@@ -209,6 +218,10 @@ impl IdbStore {
     #[doc(hidden)]
     pub fn fail_next_write_after_entity(&self) {
         self.fail_after_entity.set(true);
+    }
+
+    fn sealer(&self) -> Option<&Sealer> {
+        self.sealer.as_ref()
     }
 
     fn check(&self, collection: &str) -> Result<&crate::core::config::CollectionConfig> {
@@ -267,10 +280,10 @@ impl IdbStore {
         let store = tx.object_store(META).map_err(in_tx(tx))?;
         let key = JsValue::from_str(META_KEY);
         if let Some(js) = store.get(key.clone()).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
-            return decode(js).map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}")));
+            return decode(js, None).map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}")));
         }
         let meta = Meta::new(fresh_client_id.to_owned());
-        store.put(&encode_internal(&meta, "client metadata")?, Some(&key)).map_err(in_tx(tx))?;
+        store.put(&encode_internal(&meta, "client metadata", None)?, Some(&key)).map_err(in_tx(tx))?;
         Ok(meta)
     }
 
@@ -284,7 +297,7 @@ impl IdbStore {
         let store = tx.object_store(collection).map_err(in_tx(tx))?;
         let label = |key: &JsValue| format!("{collection}/{}", key_text(key));
         let Some((field, wanted)) = &query.index else {
-            return scan(tx, &store, "key", query.limit, &|r: &EntityRecord| r.value.is_some(), &label, skipped).await;
+            return scan(tx, &store, "key", query.limit, &|r: &EntityRecord| r.value.is_some(), &label, skipped, self.sealer()).await;
         };
         if !is_index_key(wanted) {
             // Not an IndexedDB key, so nothing is indexed under it.
@@ -296,7 +309,7 @@ impl IdbStore {
             // in-memory one, by a scan.
             let matches =
                 |r: &EntityRecord| r.value.as_ref().and_then(|v| v.get(field)).is_some_and(|v| index_key_eq(v, wanted));
-            return scan(tx, &store, "key", query.limit, &matches, &label, skipped).await;
+            return scan(tx, &store, "key", query.limit, &matches, &label, skipped, self.sealer()).await;
         }
         let key = match wanted.as_str() {
             Some(s) => JsValue::from_str(s),
@@ -311,12 +324,12 @@ impl IdbStore {
         let fetched = raw.len();
         let by_key = |js: &JsValue| label(&prop(js, "key"));
         let mut bad = Vec::new();
-        let mut records = decode_all(raw, &by_key, &|_: &EntityRecord| true, &mut bad);
+        let mut records = decode_all(raw, &by_key, &|_: &EntityRecord| true, &mut bad, self.sealer());
         if !bad.is_empty() && query.limit.is_some_and(|l| fetched >= l) {
             // Unreadable records took places in the limit: fetch the rest too.
             bad.clear();
             let raw = fetch(None)?.await.map_err(in_tx(tx))?;
-            records = decode_all(raw, &by_key, &|_: &EntityRecord| true, &mut bad);
+            records = decode_all(raw, &by_key, &|_: &EntityRecord| true, &mut bad, self.sealer());
             records.truncate(query.limit.unwrap_or(usize::MAX));
         }
         skipped.extend(bad);
@@ -344,7 +357,7 @@ impl IdbStore {
             record_requests.push(store.get(JsValue::from_str(&key.1)).map_err(err)?);
         }
         let meta: Meta = match meta_request.await.map_err(err)? {
-            Some(js) => decode(js).map_err(unreadable("client metadata".into()))?,
+            Some(js) => decode(js, None).map_err(unreadable("client metadata".into()))?,
             None => return Err(Error::Storage("metadata missing: open_meta was not called".into())),
         };
         let mut snapshot = Snapshot::new(meta);
@@ -352,7 +365,7 @@ impl IdbStore {
         let mut conflict_ids = Vec::new();
         for (key, request) in keys.iter().zip(record_requests) {
             let Some(js) = request.await.map_err(err)? else { continue };
-            let record: EntityRecord = decode(js).map_err(unreadable(format!("record {}/{}", key.0, key.1)))?;
+            let record: EntityRecord = decode(js, self.sealer()).map_err(unreadable(format!("record {}/{}", key.0, key.1)))?;
             if record.pending > 0 {
                 pending_keys.push(key.clone());
             }
@@ -363,7 +376,7 @@ impl IdbStore {
             let conflicts = tx.object_store(CONFLICTS).map_err(err)?;
             for id in conflict_ids {
                 let Some(js) = conflicts.get(JsValue::from_f64(id as f64)).map_err(err)?.await.map_err(err)? else { continue };
-                let conflict: ConflictRecord = decode(js).map_err(unreadable(format!("conflict {id}")))?;
+                let conflict: ConflictRecord = decode(js, self.sealer()).map_err(unreadable(format!("conflict {id}")))?;
                 snapshot.conflicts.insert(id, conflict);
             }
         }
@@ -375,7 +388,7 @@ impl IdbStore {
             let mut queued = Vec::with_capacity(raw.len());
             for js in raw {
                 let what = format!("outbox entry {}", key_text(&prop(&js, "id")));
-                queued.push(decode::<OutboxEntry>(js).map_err(unreadable(what))?);
+                queued.push(decode::<OutboxEntry>(js, self.sealer()).map_err(unreadable(what))?);
             }
             queued.sort_by_key(|e| e.id);
             snapshot.queued.insert(key, queued);
@@ -387,7 +400,7 @@ impl IdbStore {
         let mut records_js = Vec::with_capacity(writes.records.len());
         for ((collection, key), record) in &writes.records {
             let js = match record {
-                Some(record) => Some(encode(record).map_err(|e| Error::InvalidValue {
+                Some(record) => Some(encode(record, self.sealer()).map_err(|e| Error::InvalidValue {
                     collection: collection.clone(),
                     reason: format!("cannot be stored: {e}"),
                 })?),
@@ -397,15 +410,15 @@ impl IdbStore {
         }
         let mut entries_js = Vec::with_capacity(writes.outbox_put.len());
         for entry in writes.outbox_put.values() {
-            entries_js.push(encode(entry).map_err(|e| Error::InvalidValue {
+            entries_js.push(encode(entry, self.sealer()).map_err(|e| Error::InvalidValue {
                 collection: entry.collection.clone(),
                 reason: format!("cannot be queued: {e}"),
             })?);
         }
-        let audit_js = writes.audit.iter().map(|a| encode_internal(a, "an audit entry")).collect::<Result<Vec<_>>>()?;
+        let audit_js = writes.audit.iter().map(|a| encode_internal(a, "an audit entry", self.sealer())).collect::<Result<Vec<_>>>()?;
         let conflicts_js =
-            writes.conflicts_put.values().map(|c| encode_internal(c, "a conflict")).collect::<Result<Vec<_>>>()?;
-        let meta_js = writes.meta.as_ref().map(|m| encode_internal(m, "client metadata")).transpose()?;
+            writes.conflicts_put.values().map(|c| encode_internal(c, "a conflict", self.sealer())).collect::<Result<Vec<_>>>()?;
+        let meta_js = writes.meta.as_ref().map(|m| encode_internal(m, "client metadata", None)).transpose()?;
 
         // Write requests are not awaited one by one: a failing one aborts the transaction,
         // and the caller awaits its outcome.
@@ -481,7 +494,7 @@ impl Store for IdbStore {
             let store = tx.object_store(collection).map_err(in_tx(&tx))?;
             match store.get(JsValue::from_str(key)).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))? {
                 None => Ok(None),
-                Some(js) => decode(js)
+                Some(js) => decode(js, self.sealer())
                     .map(Some)
                     .map_err(|reason| Error::Storage(format!("unreadable record {collection}/{key}: {reason}"))),
             }
@@ -527,7 +540,7 @@ impl Store for IdbStore {
             let store = tx.object_store(META).map_err(in_tx(&tx))?;
             match store.get(JsValue::from_str(META_KEY)).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))? {
                 None => Ok(None),
-                Some(js) => decode(js).map(Some).map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}"))),
+                Some(js) => decode(js, None).map(Some).map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}"))),
             }
         }
         .await;
@@ -540,7 +553,7 @@ impl Store for IdbStore {
         let result = async {
             let store = tx.object_store(CONFLICTS).map_err(in_tx(&tx))?;
             let label = |id: &JsValue| format!("{CONFLICTS}/{}", key_text(id));
-            scan(&tx, &store, "id", None, &|_: &ConflictRecord| true, &label, &mut skipped).await
+            scan(&tx, &store, "id", None, &|_: &ConflictRecord| true, &label, &mut skipped, self.sealer()).await
         }
         .await;
         self.report_skipped(skipped);
@@ -555,7 +568,7 @@ impl Store for IdbStore {
             let store = tx.object_store(AUDIT).map_err(in_tx(&tx))?;
             let raw = store.get_all(None, None).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
             let label = |js: &JsValue| format!("{AUDIT}/{}", key_text(&prop(js, "id")));
-            let mut entries = decode_all(raw, &label, &|_: &AuditEntry| true, &mut skipped);
+            let mut entries = decode_all(raw, &label, &|_: &AuditEntry| true, &mut skipped, self.sealer());
             entries.reverse();
             entries.truncate(limit);
             Ok(entries)
@@ -574,7 +587,7 @@ impl Store for IdbStore {
         let result = async {
             let store = tx.object_store(OUTBOX).map_err(in_tx(&tx))?;
             let label = |id: &JsValue| format!("{OUTBOX}/{}", key_text(id));
-            scan(&tx, &store, "id", Some(limit), &|_: &OutboxEntry| true, &label, &mut skipped).await
+            scan(&tx, &store, "id", Some(limit), &|_: &OutboxEntry| true, &label, &mut skipped, self.sealer()).await
         }
         .await;
         self.report_skipped(skipped);
@@ -911,7 +924,8 @@ impl Drop for Settled {
 /// Records of `store` in key order, keeping those `keep` accepts, at most `limit`. Reads
 /// in batches of what is still missing, resuming after the last key seen, so skipped
 /// records (tombstones, unreadable ones) do not eat into the limit.
-async fn scan<T: DeserializeOwned>(
+#[allow(clippy::too_many_arguments)]
+async fn scan<T: DeserializeOwned + AppValues>(
     tx: &idb::Transaction,
     store: &ObjectStore,
     key_field: &str,
@@ -919,6 +933,7 @@ async fn scan<T: DeserializeOwned>(
     keep: &dyn Fn(&T) -> bool,
     label: &dyn Fn(&JsValue) -> String,
     skipped: &mut Vec<String>,
+    sealer: Option<&Sealer>,
 ) -> Result<Vec<T>> {
     let mut out: Vec<T> = Vec::new();
     let mut after: Option<JsValue> = None;
@@ -933,7 +948,7 @@ async fn scan<T: DeserializeOwned>(
         if let Some(last) = raw.last() {
             after = Some(prop(last, key_field));
         }
-        let records = decode_all(raw, &|js| label(&prop(js, key_field)), keep, skipped);
+        let records = decode_all(raw, &|js| label(&prop(js, key_field)), keep, skipped, sealer);
         out.extend(records);
         match (want, limit) {
             (Some(want), Some(limit)) if fetched >= want && want > 0 && out.len() < limit => continue,
@@ -947,16 +962,17 @@ async fn scan<T: DeserializeOwned>(
 }
 
 /// Decode raw records, dropping those `keep` refuses and reporting unreadable ones.
-fn decode_all<T: DeserializeOwned>(
+fn decode_all<T: DeserializeOwned + AppValues>(
     raw: Vec<JsValue>,
     label: &dyn Fn(&JsValue) -> String,
     keep: &dyn Fn(&T) -> bool,
     skipped: &mut Vec<String>,
+    sealer: Option<&Sealer>,
 ) -> Vec<T> {
     let mut out = Vec::with_capacity(raw.len());
     for js in raw {
         let name = label(&js);
-        match decode::<T>(js) {
+        match decode::<T>(js, sealer) {
             Ok(record) if keep(&record) => out.push(record),
             Ok(_) => {}
             Err(reason) => skipped.push(format!("{name}: {reason}")),
@@ -969,16 +985,25 @@ fn decode_all<T: DeserializeOwned>(
 
 /// JSON objects become plain JS objects (so index key paths like `value.tripId` see
 /// them), `None` becomes `null`, integers become numbers.
-fn encode<T: Serialize>(value: &T) -> std::result::Result<JsValue, serde_wasm_bindgen::Error> {
-    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+/// With a sealer, app values are encrypted first (see `web::crypto`).
+fn encode<T: Serialize + Clone + AppValues>(value: &T, sealer: Option<&Sealer>) -> std::result::Result<JsValue, String> {
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    match sealer {
+        None => value.serialize(&serializer).map_err(|e| e.to_string()),
+        Some(sealer) => sealer.seal(value).map_err(|e| e.to_string())?.serialize(&serializer).map_err(|e| e.to_string()),
+    }
 }
 
-fn encode_internal<T: Serialize>(value: &T, what: &str) -> Result<JsValue> {
-    encode(value).map_err(|e| Error::Storage(format!("cannot encode {what}: {e}")))
+fn encode_internal<T: Serialize + Clone + AppValues>(value: &T, what: &str, sealer: Option<&Sealer>) -> Result<JsValue> {
+    encode(value, sealer).map_err(|e| Error::Storage(format!("cannot encode {what}: {e}")))
 }
 
-fn decode<T: DeserializeOwned>(js: JsValue) -> std::result::Result<T, String> {
-    serde_wasm_bindgen::from_value(js).map_err(|e| e.to_string())
+fn decode<T: DeserializeOwned + AppValues>(js: JsValue, sealer: Option<&Sealer>) -> std::result::Result<T, String> {
+    let mut value: T = serde_wasm_bindgen::from_value(js).map_err(|e| e.to_string())?;
+    if let Some(sealer) = sealer {
+        sealer.open(&mut value)?;
+    }
+    Ok(value)
 }
 
 fn prop(object: &JsValue, name: &str) -> JsValue {

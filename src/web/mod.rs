@@ -6,6 +6,7 @@ pub mod api;
 pub mod background;
 pub mod client;
 pub mod convert;
+pub mod crypto;
 pub mod error;
 pub mod events;
 pub mod idb;

@@ -72,6 +72,8 @@ export interface SyncConfig {
   autoSync?: boolean;
   /** Audit entries kept (oldest dropped first). Default: 1000. */
   auditLimit?: number;
+  /** Encryption at rest: values sealed with AES-256-GCM. The key (32 bytes, or base64) stays in memory only. Not with `indexes`. */
+  encryption?: { key: Uint8Array | ArrayBuffer | string };
   /** Where events are dispatched. Default: globalThis. */
   eventTarget?: EventTarget;
 }

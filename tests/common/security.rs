@@ -1,0 +1,111 @@
+//! Security in the client: encryption at rest, omitted fields, what `clear()` leaves.
+
+use js_sys::{Function, Promise, Reflect, Uint8Array, JSON};
+use pwa_sync::web::api::SyncClient;
+use pwa_sync::web::idb::IdbStore;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+fn unique(what: &str) -> String {
+    format!("{what}-{}-{}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e9) as u64)
+}
+
+async fn ok(promise: Promise) -> JsValue {
+    JsFuture::from(promise).await.unwrap_or_else(|e| panic!("rejected: {e:?}"))
+}
+
+async fn code(promise: Promise) -> String {
+    let e = JsFuture::from(promise).await.expect_err("expected a rejection");
+    Reflect::get(&e, &"code".into()).unwrap().as_string().unwrap_or_default()
+}
+
+fn key(byte: u8) -> JsValue {
+    Uint8Array::from(&[byte; 32][..]).into()
+}
+
+async fn open(db: &str, key: Option<JsValue>, extra: &str) -> Result<SyncClient, JsValue> {
+    let config = JSON::parse(&format!(r#"{{"name": "{db}", "collections": {{"notes": {{"key": "id", "omit": ["pin"] {extra}}}}}}}"#)).unwrap();
+    if let Some(key) = key {
+        let encryption = js_sys::Object::new();
+        Reflect::set(&encryption, &"key".into(), &key).unwrap();
+        Reflect::set(&config, &"encryption".into(), &encryption).unwrap();
+    }
+    SyncClient::open(config).await
+}
+
+/// Everything in every store of database `db`, as IndexedDB holds it, as one JSON string.
+async fn raw_dump(db: &str) -> String {
+    let dump = Function::new_with_args(
+        "name",
+        "return new Promise((ok, fail) => { const r = indexedDB.open(name); r.onerror = () => fail(r.error);
+           r.onsuccess = async () => { const d = r.result; const out = {};
+             for (const s of d.objectStoreNames) out[s] = await new Promise((y) => { const q = d.transaction(s).objectStore(s).getAll(); q.onsuccess = () => y(q.result); });
+             d.close(); ok(JSON.stringify(out)); }; });",
+    );
+    let promise: Promise = dump.call1(&JsValue::NULL, &db.into()).unwrap().unchecked_into();
+    ok(promise).await.as_string().unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn encrypted_values_never_reach_indexeddb_in_plaintext() {
+    let db = unique("sealed");
+    let client = open(&db, Some(key(7)), "").await.unwrap();
+    ok(client.put("notes".into(), JSON::parse(r#"{"id": "n1", "text": "tops3cret diary", "pin": "4711"}"#).unwrap())).await;
+    ok(client.patch("notes".into(), "n1".into(), JSON::parse(r#"{"mood": "hush-hush-mood"}"#).unwrap())).await;
+    ok(client.put("notes".into(), JSON::parse(r#"{"id": "n2", "text": "tops3cret diary"}"#).unwrap())).await;
+    let raw = raw_dump(&db).await;
+    for plaintext in ["tops3cret", "hush-hush-mood", "4711"] {
+        assert!(!raw.contains(plaintext), "{plaintext} found in IndexedDB: {raw}");
+    }
+    assert!(raw.contains("pwa-sync:sealed:v1:"));
+    // The same value twice gives two different ciphertexts: a fresh nonce each time.
+    let sealed: Vec<&str> = raw.split('"').filter(|s| s.starts_with("pwa-sync:sealed:v1:")).collect();
+    let mut unique_sealed = sealed.clone();
+    unique_sealed.sort_unstable();
+    unique_sealed.dedup();
+    assert_eq!(unique_sealed.len(), sealed.len());
+    // The app reads its values back as written (the omitted field excepted).
+    let note = ok(client.get("notes".into(), "n1".into())).await;
+    assert_eq!(JSON::stringify(&note).unwrap(), r#"{"id":"n1","mood":"hush-hush-mood","text":"tops3cret diary"}"#);
+    client.close();
+    let again = open(&db, Some(key(7)), "").await.unwrap();
+    assert_eq!(js_sys::Array::from(&ok(again.list("notes".into(), JsValue::UNDEFINED)).await).length(), 2);
+    again.close();
+    // With another key nothing opens: reads fail or skip, and say why; nothing crashes.
+    let wrong = open(&db, Some(key(8)), "").await.unwrap();
+    assert_eq!(code(wrong.get("notes".into(), "n1".into())).await, "storage");
+    assert_eq!(js_sys::Array::from(&ok(wrong.list("notes".into(), JsValue::UNDEFINED)).await).length(), 0);
+    wrong.close();
+    IdbStore::delete_database(&db).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn encryption_keys_are_checked_and_indexes_refused() {
+    let db = unique("sealed-config");
+    let err = open(&db, Some(Uint8Array::from(&[1u8; 16][..]).into()), "").await.err().expect("a 16-byte key is refused");
+    assert_eq!(Reflect::get(&err, &"code".into()).unwrap(), "invalid-config");
+    let err = open(&db, Some("not base64!".into()), "").await.err().expect("bad base64 is refused");
+    assert_eq!(Reflect::get(&err, &"code".into()).unwrap(), "invalid-config");
+    let err = open(&db, Some(key(1)), r#", "indexes": ["text"]"#).await.err().expect("indexes with encryption are refused");
+    let message = Reflect::get(&err, &"message".into()).unwrap().as_string().unwrap();
+    assert!(message.contains("indexes"), "{message}");
+    // A base64 key works too.
+    let b64 = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    let client = open(&db, Some(b64.into()), "").await.unwrap();
+    client.close();
+    IdbStore::delete_database(&db).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn clear_leaves_nothing_of_the_users_data_in_indexeddb() {
+    let db = unique("cleared");
+    let client = open(&db, None, "").await.unwrap();
+    ok(client.put("notes".into(), JSON::parse(r#"{"id": "n1", "text": "private words"}"#).unwrap())).await;
+    ok(client.clear()).await;
+    let raw = raw_dump(&db).await;
+    assert!(!raw.contains("private words") && !raw.contains("n1"), "{raw}");
+    client.close();
+    IdbStore::delete_database(&db).await.unwrap();
+}
