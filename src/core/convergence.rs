@@ -12,13 +12,13 @@ use serde_json::{json, Map, Value};
 
 use crate::core::config::ClientConfig;
 use crate::core::conflict::{resolve, Resolution, Sides};
-use crate::core::engine::{ensure_checkpoint_scope, sync};
+use crate::core::engine::{ensure_checkpoint_scope, resolve_conflict, sync};
 use crate::core::fake::{FakeServer, Recorder};
 use crate::core::mutation::{LocalOp, LocalWrite};
 use crate::core::record::ListQuery;
 use crate::core::store::memory::MemoryStore;
-use crate::core::store::{Durability, Store};
-use crate::core::sync::{plan_resolve, Choice, KeyRef};
+use crate::core::store::Store;
+use crate::core::sync::{Choice, KeyRef};
 
 const KEYS: [&str; 3] = ["k0", "k1", "k2"];
 const FIELDS: [&str; 3] = ["a", "b", "c"];
@@ -98,10 +98,8 @@ impl Replica {
     /// The app settles every open manual conflict, alternating its choices.
     fn settle_manual(&self) {
         for (i, conflict) in block_on(self.store.conflicts()).unwrap().into_iter().enumerate() {
-            let key = (conflict.collection.clone(), conflict.key.clone());
             let choice = if i % 2 == 0 { Choice::Local } else { Choice::Server };
-            let now = self.observer.now.get();
-            block_on(self.store.transact(&[key.clone()], Durability::Default, |s| plan_resolve(s, &key, conflict.id, choice, now))).unwrap();
+            block_on(resolve_conflict(&self.store, conflict.id, self.observer.now.get(), |_| Ok(choice))).unwrap();
         }
     }
 }

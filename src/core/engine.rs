@@ -13,7 +13,8 @@ use crate::core::protocol::{Mutation, MutationResult, PullResponse, PushRequest,
 use crate::core::record::OutboxEntry;
 use crate::core::retry::ErrorClass;
 use crate::core::store::{Durability, Store};
-use crate::core::sync::{plan_pull, plan_push, Applied, Effect, KeyRef, Writes};
+use crate::core::record::ConflictRecord;
+use crate::core::sync::{plan_pull, plan_push, plan_resolve, Applied, Choice, Effect, KeyRef, Writes};
 
 /// Upper bound of one push body; the reference server accepts 1 MiB.
 pub const PUSH_BYTE_CAP: usize = 512 * 1024;
@@ -85,7 +86,10 @@ pub struct SyncReport {
 impl SyncReport {
     fn saw_server_time(&mut self, server_time: Option<u64>, now_ms: u64) {
         if let Some(server) = server_time {
-            self.clock_offset_ms = Some(server as i64 - now_ms as i64);
+            // Checked to be a plausible time first (`check_server_time`); computed wide
+            // so no answer can overflow it.
+            let offset = i128::from(server) - i128::from(now_ms);
+            self.clock_offset_ms = Some(offset.clamp(i64::MIN.into(), i64::MAX.into()) as i64);
         }
     }
 }
@@ -161,6 +165,21 @@ pub async fn ensure_checkpoint_scope<S: Store>(store: &S, config: &ClientConfig)
             Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
         })
         .await
+}
+
+/// Settle open conflict `id` with what `choose` makes of it (it can refuse, e.g. a
+/// chosen record of another key). `unknown-conflict` if it is not open.
+pub async fn resolve_conflict<S: Store>(
+    store: &S,
+    id: u64,
+    now_ms: u64,
+    choose: impl FnOnce(&ConflictRecord) -> Result<Choice, Error>,
+) -> Result<Vec<Effect>, Error> {
+    let conflicts = store.conflicts().await?;
+    let conflict = conflicts.iter().find(|c| c.id == id).ok_or(Error::UnknownConflict(id))?;
+    let choice = choose(conflict)?;
+    let key = (conflict.collection.clone(), conflict.key.clone());
+    store.transact(std::slice::from_ref(&key), Durability::Default, |s| plan_resolve(s, &key, id, choice, now_ms)).await
 }
 
 /// Remember why a sync failed (until one succeeds).
@@ -260,7 +279,7 @@ async fn push_all<S: Store, T: Transport, O: Observer>(
             }
             Err(e) => return Err(SyncError::Transport(e)),
         };
-        check_push_response(&request.mutations, &response)?;
+        check_push_response(config, &request.mutations, &response)?;
         report.saw_server_time(response.server_time, observer.now_ms());
         apply_push(config, store, observer, &batch, &response, report).await?;
         done += response.results.len();
@@ -300,10 +319,15 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
     report: &mut SyncReport,
 ) -> Result<(), SyncError> {
     let collections: Vec<String> = config.collections.iter().map(|c| c.name.clone()).collect();
-    let mut checkpoint = store.meta().await?.map(|m| m.checkpoint).unwrap_or(0);
+    let scope = checkpoint_scope(config);
+    let Some(meta) = store.meta().await? else { return Ok(()) };
+    if !owns_checkpoint(&meta, &scope, meta.checkpoint) {
+        return Ok(());
+    }
+    let mut checkpoint = meta.checkpoint;
     loop {
         let page = transport.pull(checkpoint, PULL_LIMIT, &collections).await.map_err(SyncError::Transport)?;
-        check_pull_page(checkpoint, &page)?;
+        check_pull_page(config, checkpoint, &page)?;
         report.saw_server_time(page.server_time, observer.now_ms());
         // Changes of collections we did not ask for are ignored (`plan_pull` skips them),
         // so their keys are not asked of the store, which knows no such collection.
@@ -312,9 +336,15 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
         let now = observer.now_ms();
         let applied = store
             .transact(&keys, Durability::Default, |snapshot| {
+                if !owns_checkpoint(&snapshot.meta, &scope, checkpoint) {
+                    // Another version of the app took the checkpoint over meanwhile.
+                    return Ok((Writes::default(), None));
+                }
                 plan_pull(config, snapshot, &page.changes, page.checkpoint, now, &|c, s| observer.resolve_custom(c, s))
+                    .map(|(writes, applied)| (writes, Some(applied)))
             })
             .await?;
+        let Some(applied) = applied else { return Ok(()) };
         report.pulled += page.changes.len();
         report.conflicts += applied.conflicts;
         checkpoint = page.checkpoint;
@@ -324,6 +354,17 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
             return Ok(());
         }
     }
+}
+
+/// Whether the stored checkpoint is this configuration's, still at `at`. Tabs and workers
+/// of two versions of an app share one database and its one checkpoint, which covers
+/// the collections of whichever opened last (`ensure_checkpoint_scope`). Pulling our
+/// collections on another's checkpoint would move it past changes of collections we do
+/// not store, which the other would then never pull: the owner pulls, and its changes
+/// reach us through the shared database. (No scope yet: a store never opened by a
+/// client; nobody else owns it.)
+fn owns_checkpoint(meta: &crate::core::record::Meta, scope: &str, at: u64) -> bool {
+    meta.checkpoint_scope.as_deref().is_none_or(|s| s == scope) && meta.checkpoint == at
 }
 
 fn unique_keys(keys: impl Iterator<Item = KeyRef>) -> Vec<KeyRef> {
@@ -346,28 +387,65 @@ fn take_by_bytes(entries: Vec<OutboxEntry>, cap: usize) -> Vec<OutboxEntry> {
 
 /// An answer must speak only of mutations we sent, each once. Anything else means the
 /// server (or something in between) is not speaking protocol v1 to us: apply nothing.
-fn check_push_response(sent: &[Mutation], response: &PushResponse) -> Result<(), SyncError> {
-    let sent_ids: BTreeSet<u64> = sent.iter().map(|m| m.id).collect();
+fn check_push_response(config: &ClientConfig, sent: &[Mutation], response: &PushResponse) -> Result<(), SyncError> {
     let mut seen = BTreeSet::new();
     for result in &response.results {
         let id = match result {
             MutationResult::Applied { id, .. } | MutationResult::Conflict { id, .. } | MutationResult::Rejected { id, .. } => *id,
         };
-        if !sent_ids.contains(&id) {
+        let Some(mutation) = sent.iter().find(|m| m.id == id) else {
             return Err(SyncError::protocol(format!("the server answered for mutation {id}, which was not sent")));
-        }
+        };
         if !seen.insert(id) {
             return Err(SyncError::protocol(format!("the server answered twice for mutation {id}")));
+        }
+        if let MutationResult::Conflict { server, .. } = result {
+            check_record(config, &mutation.collection, &mutation.key, server.value.as_ref())?;
         }
     }
     if response.results.is_empty() {
         return Err(SyncError::protocol("the server answered a push with no results"));
     }
-    Ok(())
+    check_server_time(response.server_time)
+}
+
+/// A server value for `collection`/`key` must be a record of that key (or `None`, a
+/// tombstone): a JSON object whose key field is `key`, as every client writes them.
+/// Changes of collections we do not have are ignored, so they are not checked.
+fn check_record(config: &ClientConfig, collection: &str, key: &str, value: Option<&Value>) -> Result<(), SyncError> {
+    let Ok(spec) = config.collection(collection) else { return Ok(()) };
+    match value {
+        None => Ok(()),
+        Some(Value::Object(object)) if object.get(&spec.key).and_then(Value::as_str) == Some(key) => Ok(()),
+        Some(other) => {
+            let mut shown = other.to_string();
+            if shown.len() > 80 {
+                shown = format!("{}…", shown.chars().take(80).collect::<String>());
+            }
+            Err(SyncError::protocol(format!(
+                "the server's value for {collection}/{key} is not a record with {} \"{key}\": {shown}",
+                spec.key
+            )))
+        }
+    }
+}
+
+/// The largest wall time an HLC stamp can carry (15 digits of ms).
+const MAX_SERVER_TIME_MS: u64 = 999_999_999_999_999;
+
+/// A `serverTime` past what a stamp can carry is not a clock reading: taking it would
+/// drag the HLC out of its format (and overflowed the offset arithmetic).
+fn check_server_time(server_time: Option<u64>) -> Result<(), SyncError> {
+    match server_time {
+        Some(time) if time > MAX_SERVER_TIME_MS => {
+            Err(SyncError::protocol(format!("the server's time {time} is not a time in ms since 1970")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A page must move forward and stay inside the range it claims.
-fn check_pull_page(checkpoint: u64, page: &PullResponse) -> Result<(), SyncError> {
+fn check_pull_page(config: &ClientConfig, checkpoint: u64, page: &PullResponse) -> Result<(), SyncError> {
     if page.checkpoint < checkpoint {
         return Err(SyncError::protocol(format!("the server's checkpoint went back from {checkpoint} to {}", page.checkpoint)));
     }
@@ -380,11 +458,12 @@ fn check_pull_page(checkpoint: u64, page: &PullResponse) -> Result<(), SyncError
             )));
         }
         last = change.version;
+        check_record(config, &change.collection, &change.key, change.value.as_ref())?;
     }
     if page.has_more && page.checkpoint == checkpoint {
         return Err(SyncError::protocol("the server says it has more but did not move its checkpoint"));
     }
-    Ok(())
+    check_server_time(page.server_time)
 }
 
 #[cfg(test)]
@@ -686,13 +765,36 @@ mod tests {
         assert_eq!(block_on(store.meta()).unwrap().unwrap().checkpoint, 0);
     }
 
+    #[test]
+    fn an_older_app_version_sharing_the_database_does_not_move_the_checkpoint_of_the_newer() {
+        // Two versions of the app open on one database (tabs during an upgrade): the
+        // newer one added `packing`. The store and its meta are shared.
+        let server = FakeServer::new();
+        let older = ClientConfig::from_json(json!({"name": "e", "collections": {"trips": {"key": "id"}}})).unwrap();
+        let newer = ClientConfig::from_json(json!({"name": "e", "collections": {"trips": {"key": "id"}, "packing": {"key": "id"}}})).unwrap();
+        let store = MemoryStore::new(&newer);
+        let observer = Recorder::default();
+        block_on(store.open_meta("c-a")).unwrap();
+        block_on(ensure_checkpoint_scope(&store, &older)).unwrap();
+        block_on(sync(&older, &store, &server, &observer)).unwrap();
+        // The newer version opens: its scope takes over the checkpoint.
+        block_on(ensure_checkpoint_scope(&store, &newer)).unwrap();
+        server.external_put("packing", "p1", json!({"id": "p1"}), "h");
+        server.external_put("trips", "t1", json!({"id": "t1"}), "h");
+        // The older version syncs first: it does not pull on a checkpoint that is not of
+        // its collections (it would move it past p1, which it does not store).
+        let report = block_on(sync(&older, &store, &server, &observer)).unwrap();
+        assert_eq!(report.pulled, 0);
+        // The newer one then misses nothing.
+        let report = block_on(sync(&newer, &store, &server, &observer)).unwrap();
+        assert_eq!(report.pulled, 2);
+        for (c, k) in [("packing", "p1"), ("trips", "t1")] {
+            assert!(block_on(store.get(c, k)).unwrap().and_then(|r| r.value).is_some(), "{c}/{k}");
+        }
+    }
+
     fn resolve(c: &Client, id: u64, choice: crate::core::sync::Choice) -> Result<(), Error> {
-        let conflicts = block_on(c.store.conflicts())?;
-        let conflict = conflicts.iter().find(|x| x.id == id).cloned().ok_or(Error::UnknownConflict(id))?;
-        let key = (conflict.collection.clone(), conflict.key.clone());
-        let now = c.observer.now.get();
-        block_on(c.store.transact(&[key.clone()], Durability::Default, |s| crate::core::sync::plan_resolve(s, &key, id, choice, now)))?;
-        Ok(())
+        block_on(resolve_conflict(&c.store, id, c.observer.now.get(), |_| Ok(choice))).map(drop)
     }
 
     fn edit_both(server: &FakeServer, a: &Client, b: &Client, key: &str) {

@@ -139,10 +139,7 @@ async fn stream_events(weak: Weak<Client>, abort: AbortController) {
         if abort.signal().aborted() {
             return;
         }
-        let connected = match read_stream(&weak, &abort).await {
-            Ok(connected) => connected,
-            Err(()) => false,
-        };
+        let connected = read_stream(&weak, &abort).await.unwrap_or_default();
         failures = if connected { 0 } else { failures.saturating_add(1) };
         let delay = 1_000u64.saturating_mul(1 << failures.min(5)).min(30_000);
         let jittered = (delay as f64 * (0.8 + 0.4 * js_sys::Math::random())) as u32;

@@ -20,8 +20,7 @@ use crate::core::retry::ErrorClass;
 use crate::core::schedule::{Scheduler, Trigger};
 use crate::core::store::Store;
 use crate::core::record::{ConflictRecord, Failure};
-use crate::core::store::Durability;
-use crate::core::sync::{plan_resolve, AuditEntry, Choice, Effect};
+use crate::core::sync::{AuditEntry, Choice, Effect};
 use crate::core::Error;
 use crate::web::background::{self, Background};
 use crate::web::convert;
@@ -239,31 +238,24 @@ impl Client {
 
     /// Settle manual conflict `id` with "local", "server" or a value of the app's own.
     pub async fn resolve_conflict(self: &Rc<Self>, id: &JsValue, choice: &JsValue) -> Result<JsValue, Error> {
-        let unknown = || Error::UnknownConflict(id.as_f64().unwrap_or(-1.0).max(0.0) as u64);
-        let id = id.as_f64().filter(|n| *n >= 1.0 && n.fract() == 0.0).ok_or_else(unknown)? as u64;
-        let conflict = self.store.conflicts().await?.into_iter().find(|c| c.id == id).ok_or(Error::UnknownConflict(id))?;
-        let config = self.config.collection(&conflict.collection)?;
-        let choice = match choice.as_string().as_deref() {
-            Some("local") => Choice::Local,
-            Some("server") => Choice::Server,
-            Some(other) => {
-                return Err(Error::invalid_value(&config.name, format!("choice must be \"local\", \"server\" or a record, not \"{other}\"")))
-            }
-            None if choice.is_null() => Choice::Value(None),
-            None => {
-                let (key, value) = record::prepare_value(config, convert::to_json(&config.name, choice)?)?;
-                if key != conflict.key {
-                    return Err(Error::invalid_value(&config.name, format!("the chosen record has key \"{key}\", the conflict is about \"{}\"", conflict.key)));
+        let id = id.as_f64().filter(|n| *n >= 1.0 && n.fract() == 0.0).ok_or(Error::UnknownConflict(0))? as u64;
+        let effects = engine::resolve_conflict(&self.store, id, now_ms(), |conflict| {
+            let config = self.config.collection(&conflict.collection)?;
+            match choice.as_string().as_deref() {
+                Some("local") => Ok(Choice::Local),
+                Some("server") => Ok(Choice::Server),
+                Some(other) => Err(Error::invalid_value(&config.name, format!("choice must be \"local\", \"server\" or a record, not \"{other}\""))),
+                None if choice.is_null() => Ok(Choice::Value(None)),
+                None => {
+                    let (key, value) = record::prepare_value(config, convert::to_json(&config.name, choice)?)?;
+                    if key != conflict.key {
+                        return Err(Error::invalid_value(&config.name, format!("the chosen record has key \"{key}\", the conflict is about \"{}\"", conflict.key)));
+                    }
+                    Ok(Choice::Value(Some(value)))
                 }
-                Choice::Value(Some(value))
             }
-        };
-        let key = (conflict.collection.clone(), conflict.key.clone());
-        let now = now_ms();
-        let effects = self
-            .store
-            .transact(&[key.clone()], Durability::Default, |snapshot| plan_resolve(snapshot, &key, id, choice, now))
-            .await?;
+        })
+        .await?;
         WebObserver { client: self }.effects(&effects);
         let pending = self.store.pending_count().await?;
         self.set_pending(pending as i64);
@@ -358,14 +350,18 @@ impl Client {
         let result = engine::sync(&self.config, &self.store, transport, &WebObserver { client: self }).await;
         let duration = (js_sys::Date::now() - started) as u64;
         let pending = self.store.pending_count().await.unwrap_or(self.pending.get().max(0) as usize);
-        let mut sync = self.sync.borrow_mut();
-        sync.running = false;
-        let rerun = std::mem::take(&mut sync.rerun);
+        let rerun = {
+            let mut sync = self.sync.borrow_mut();
+            sync.running = false;
+            std::mem::take(&mut sync.rerun)
+        };
         match result {
             Ok(report) => {
-                sync.scheduler.on_success();
-                sync.metrics.record_success(&report, duration);
-                drop(sync);
+                {
+                    let mut sync = self.sync.borrow_mut();
+                    sync.scheduler.on_success();
+                    sync.metrics.record_success(&report, duration);
+                }
                 self.last_synced_at.set(Some(now_ms() as f64));
                 self.pending.set(pending as i64);
                 self.set_state("synced", None);
@@ -376,15 +372,17 @@ impl Client {
                 Ok(report)
             }
             Err(failure) => {
-                let retrying = sync.scheduler.is_retrying();
-                sync.metrics.record_failure(&failure.report, retrying);
                 let class = failure.error.class();
                 let retry_after = match &failure.error {
                     SyncError::Transport(e) => e.retry_after_ms,
                     SyncError::Store(_) => None,
                 };
-                let next = sync.scheduler.on_failure(class, retry_after, now_ms(), js_sys::Math::random());
-                drop(sync);
+                let next = {
+                    let mut sync = self.sync.borrow_mut();
+                    let retrying = sync.scheduler.is_retrying();
+                    sync.metrics.record_failure(&failure.report, retrying);
+                    sync.scheduler.on_failure(class, retry_after, now_ms(), js_sys::Math::random())
+                };
                 self.pending.set(pending as i64);
                 let error = match failure.error {
                     SyncError::Transport(e) => Error::Sync { class: e.class, message: e.message },
@@ -668,19 +666,9 @@ pub(crate) fn is_online() -> bool {
         .unwrap_or(true)
 }
 
-/// `c-` and 16 random hex digits from the platform's CSPRNG (`crypto.getRandomValues`,
-/// on the global scope in pages and workers).
+/// `c-` and 16 random hex digits.
 pub(crate) fn new_client_id() -> Result<String, Error> {
-    use wasm_bindgen::JsCast;
-    let unavailable = |e: JsValue| Error::Storage(format!("crypto.getRandomValues is not available: {}", crate::web::error::describe(&e)));
-    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).map_err(unavailable)?;
-    let get_random_values: Function = Reflect::get(&crypto, &"getRandomValues".into())
-        .map_err(unavailable)?
-        .dyn_into()
-        .map_err(unavailable)?;
-    let bytes = js_sys::Uint8Array::new_with_length(8);
-    get_random_values.call1(&crypto, &bytes).map_err(unavailable)?;
-    let hex: String = bytes.to_vec().iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = crate::web::crypto::random_bytes::<8>()?.iter().map(|b| format!("{b:02x}")).collect();
     Ok(format!("c-{hex}"))
 }
 

@@ -48,7 +48,7 @@ impl Sealer {
                 continue;
             }
             let plain = serde_json::to_vec(value).map_err(|e| Error::Storage(format!("cannot seal a value: {e}")))?;
-            let nonce = random_nonce()?;
+            let nonce = random_bytes::<12>()?;
             let sealed = self
                 .cipher
                 .encrypt(&Nonce::from(nonce), plain.as_slice())
@@ -81,14 +81,15 @@ impl Sealer {
     }
 }
 
-/// 12 random bytes from `crypto.getRandomValues` on the global scope.
-fn random_nonce() -> Result<[u8; 12], Error> {
+/// `N` random bytes from the platform's CSPRNG (`crypto.getRandomValues`, on the global
+/// scope in pages and workers alike).
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
     let unavailable = |e: JsValue| Error::Storage(format!("crypto.getRandomValues is not available: {}", describe(&e)));
     let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).map_err(unavailable)?;
     let fill: js_sys::Function = Reflect::get(&crypto, &"getRandomValues".into()).map_err(unavailable)?.dyn_into().map_err(unavailable)?;
-    let bytes = Uint8Array::new_with_length(12);
+    let bytes = Uint8Array::new_with_length(N as u32);
     fill.call1(&crypto, &bytes).map_err(unavailable)?;
-    let mut nonce = [0u8; 12];
-    bytes.copy_to(&mut nonce);
-    Ok(nonce)
+    let mut out = [0u8; N];
+    bytes.copy_to(&mut out);
+    Ok(out)
 }
