@@ -51,6 +51,8 @@ impl AuthMode {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.validate_exp = true;
+        // A token not valid yet (`nbf` in the future) is refused too, when it has one.
+        validation.validate_nbf = true;
         validation.leeway = 5;
         AuthMode::Jwt(Box::new(JwtKey { key: DecodingKey::from_secret(secret), validation }))
     }

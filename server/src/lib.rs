@@ -8,17 +8,22 @@
 //! - [`routes`]: the HTTP surface (`/sync/push`, `/sync/pull`, `/sync/health`, static files);
 //! - [`sse`]: `/sync/events`, realtime pokes;
 //! - [`notify`]: per-user broadcast and PostgreSQL LISTEN/NOTIFY;
-//! - [`db`]: the [`db::Store`] trait, the push algorithm, SQLite and PostgreSQL stores.
+//! - [`db`]: the [`db::Store`] trait, the push algorithm, SQLite and PostgreSQL stores;
+//! - [`webhook`]: outbound webhook events, their `Sync-Signature`, and [`webhook::verify`]
+//!   for receivers;
+//! - [`delivery`]: the task that sends the webhook outbox, with retries and a dead state.
 
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod error;
 mod extract;
 pub mod notify;
 pub mod routes;
 pub mod server;
 pub mod sse;
+pub mod webhook;
 
 pub use config::{Cli, Config};
 pub use server::Server;

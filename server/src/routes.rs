@@ -13,13 +13,14 @@ use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use pwa_sync::core::protocol::{PullResponse, PushRequest, PushResponse};
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
-use crate::db::{push::check_request, PullQuery, Store, DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT};
+use crate::db::push::{check_request, MAX_NAME_LEN};
+use crate::db::{PullQuery, Store, DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT};
 use crate::error::ApiError;
 use crate::extract::{authorize, json_body};
 use crate::notify::Notifier;
@@ -38,6 +39,8 @@ pub struct App {
     pub started: Instant,
     /// Becomes `true` at shutdown; ends the SSE streams.
     pub shutdown: watch::Receiver<bool>,
+    /// Wakes this process's webhook delivery after a push queued events.
+    pub webhook_wake: Arc<Notify>,
 }
 
 pub fn router(app: App) -> Router {
@@ -93,9 +96,12 @@ async fn push(State(app): State<App>, request: Request<Body>) -> Result<Json<Pus
         ));
     }
     check_request(&request).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid-request", m))?;
-    let outcome = app.store.push(&user, &request, limits).await?;
+    let outcome = app.store.push(&user, &request, limits, &app.config.webhooks.urls).await?;
     if let Some(checkpoint) = outcome.checkpoint() {
         app.notifier.publish(&user, checkpoint);
+        if app.config.webhooks.enabled() {
+            app.webhook_wake.notify_one();
+        }
     }
     tracing::debug!(
         user = %user,
@@ -138,6 +144,10 @@ fn pull_query(params: &HashMap<String, String>) -> Result<PullQuery, String> {
             if names.len() > MAX_PULL_COLLECTIONS {
                 return Err(format!("at most {MAX_PULL_COLLECTIONS} collections per pull"));
             }
+            // The names a push accepts (and PostgreSQL cannot compare text with NUL in it).
+            if names.iter().any(|n| n.len() > MAX_NAME_LEN || n.chars().any(char::is_control)) {
+                return Err(format!("collection names are at most {MAX_NAME_LEN} bytes, without control characters"));
+            }
             (!names.is_empty()).then_some(names)
         }
     };
@@ -153,6 +163,11 @@ async fn health(State(app): State<App>) -> Response {
             "uptimeSeconds": uptime,
             "documents": stats.documents,
             "mutations": stats.mutations,
+            "webhooks": {
+                "pending": stats.webhooks.pending,
+                "delivered": stats.webhooks.delivered,
+                "dead": stats.webhooks.dead,
+            },
         }))
         .into_response(),
         failed => {
@@ -167,6 +182,7 @@ async fn health(State(app): State<App>) -> Response {
                 "uptimeSeconds": uptime,
                 "documents": null,
                 "mutations": null,
+                "webhooks": null,
             });
             (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")], Json(body)).into_response()
         }
@@ -199,5 +215,8 @@ mod tests {
         assert_eq!(q.and_then(|q| q.collections), Some(vec!["a".to_string(), "b".to_string()]));
         assert!(pull_query(&params(&[("checkpoint", "-1")])).is_err());
         assert!(pull_query(&params(&[("limit", "0")])).is_err());
+        assert!(pull_query(&params(&[("collections", "a,b\u{0}")])).is_err());
+        assert!(pull_query(&params(&[("collections", &"x".repeat(MAX_NAME_LEN + 1))])).is_err());
+        assert!(pull_query(&params(&[("collections", &"x".repeat(MAX_NAME_LEN))])).is_ok());
     }
 }

@@ -3,13 +3,14 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use crate::config::Config;
 use crate::db::{self, StoreError};
+use crate::delivery::Deliverer;
 use crate::notify::Notifier;
 use crate::routes::{router, App};
 
@@ -19,7 +20,12 @@ pub enum StartError {
     Database(#[from] StoreError),
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    #[error("{0}")]
+    Config(String),
 }
+
+/// How long shutdown waits for the webhook task to record its last outcomes.
+const DELIVERY_DRAIN: Duration = Duration::from_secs(5);
 
 /// A server bound to its address, not yet serving.
 pub struct Server {
@@ -27,19 +33,28 @@ pub struct Server {
     app: App,
     shutdown_tx: watch::Sender<bool>,
     addr: SocketAddr,
+    deliverer: Option<Deliverer>,
 }
 
 impl Server {
     pub async fn bind(config: Config) -> Result<Server, StartError> {
+        config.webhooks.check().map_err(StartError::Config)?;
         let store = db::open(&config.database).await?;
         let notifier = Arc::new(Notifier::new());
         let (shutdown_tx, shutdown) = watch::channel(false);
         store.start_realtime(notifier.clone(), shutdown.clone()).await?;
         let listener = TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
         let addr = listener.local_addr().map_err(|e| StartError::Bind(config.listen, e))?;
-        tracing::info!(%addr, backend = store.backend(), auth = ?config.auth, "ready");
-        let app = App { config: Arc::new(config), store, notifier, started: Instant::now(), shutdown };
-        Ok(Server { listener, app, shutdown_tx, addr })
+        let webhook_wake = Arc::new(Notify::new());
+        let deliverer = if config.webhooks.enabled() {
+            let d = Deliverer::new(store.clone(), config.webhooks.clone(), webhook_wake.clone(), shutdown.clone());
+            Some(d.map_err(StartError::Config)?)
+        } else {
+            None
+        };
+        tracing::info!(%addr, backend = store.backend(), auth = ?config.auth, webhooks = config.webhooks.urls.len(), "ready");
+        let app = App { config: Arc::new(config), store, notifier, started: Instant::now(), shutdown, webhook_wake };
+        Ok(Server { listener, app, shutdown_tx, addr, deliverer })
     }
 
     /// The address actually bound (the real port when asked for port 0).
@@ -47,14 +62,29 @@ impl Server {
         self.addr
     }
 
-    /// Serve until `signal` resolves, then finish open requests and end event streams.
+    /// Serve (and deliver webhooks) until `signal` resolves, then finish open requests,
+    /// end event streams and stop delivering (an event being sent is released, to be
+    /// sent again: delivery is at least once).
     pub async fn serve(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Server { listener, app, shutdown_tx, .. } = self;
-        let stop = async move {
-            signal.await;
-            tracing::info!("shutting down");
-            let _ = shutdown_tx.send(true);
+        let Server { listener, app, shutdown_tx, deliverer, .. } = self;
+        let shutdown_tx = Arc::new(shutdown_tx);
+        let mut delivery = deliverer.map(|d| tokio::spawn(d.run()));
+        let stop = {
+            let shutdown_tx = shutdown_tx.clone();
+            async move {
+                signal.await;
+                tracing::info!("shutting down");
+                let _ = shutdown_tx.send(true);
+            }
         };
-        axum::serve(listener, router(app)).with_graceful_shutdown(stop).await
+        let served = axum::serve(listener, router(app)).with_graceful_shutdown(stop).await;
+        let _ = shutdown_tx.send(true);
+        if let Some(task) = delivery.as_mut() {
+            if tokio::time::timeout(DELIVERY_DRAIN, &mut *task).await.is_err() {
+                tracing::warn!("webhook delivery did not stop in time; its claimed events are sent again later");
+                task.abort();
+            }
+        }
+        served
     }
 }

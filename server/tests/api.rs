@@ -1,8 +1,6 @@
 //! Protocol v1 against the real router on 127.0.0.1:0. Every test body runs once per
-//! backend: `sqlite::NAME` always, `postgres::NAME` against a fresh database when
-//! PWA_SYNC_TEST_POSTGRES is set. The PostgreSQL ones are `#[ignore]`d so that a plain
-//! `cargo test` reports them as not run; `make test-host` runs them through
-//! `scripts/with-postgres.sh ... -- --include-ignored`.
+//! backend (see `per_backend!` in common): `sqlite::NAME` always, `postgres::NAME`
+//! (`#[ignore]`d unless run through `scripts/with-postgres.sh ... -- --include-ignored`).
 
 mod common;
 
@@ -11,34 +9,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use common::*;
+use futures_util::future::join_all;
+use hmac::{Hmac, Mac};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use pwa_sync_server::auth::AuthMode;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-macro_rules! per_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(crate::common::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[ignore = "needs PostgreSQL: run through scripts/with-postgres.sh (make test-host does)"]
-                async fn $name() {
-                    let backend = crate::common::Backend::postgres()
-                        .unwrap_or_else(|| panic!("{} is not set: run through scripts/with-postgres.sh", crate::common::POSTGRES_ENV));
-                    super::$name(backend).await
-                }
-            )*
-        }
-    };
-}
 
 per_backend!(
     stamps_from_the_future_are_clamped,
@@ -54,6 +30,10 @@ per_backend!(
     concurrent_pushes_get_distinct_versions_in_commit_order,
     hot_key_compare_and_set_is_linearizable,
     users_are_isolated,
+    crafted_pushes_cannot_touch_another_users_documents,
+    crafted_pulls_never_cross_users,
+    event_streams_never_cross_users,
+    control_characters_are_rejected_not_500,
     client_id_belongs_to_its_first_user,
     unauthorized_requests_get_401,
     jwt_tokens_are_checked,
@@ -424,21 +404,220 @@ async fn users_are_isolated(backend: Backend) {
     let (bob, _) = api.pull_all("bob", 0, 500).await;
     assert_eq!(bob.len(), 1);
     assert_eq!(bob[0]["value"], Value::Null);
+    // Alice has nothing new to pull, and her version did not move: her next write on top
+    // of `va` applies (no conflict).
+    assert_eq!(api.pull_ok("alice", va, 500).await, json!({"changes": [], "checkpoint": va, "hasMore": false}));
+    let resp = api.push_ok("alice", &batch("a-1", vec![patch(3, "notes", "k", json!({"more": 1}), Some(va))])).await;
+    assert!(version_of(&resp, 0) > vb);
     // Bob's patch of a key only Alice has: not-found, not Alice's data.
     let resp = api.push_ok("bob", &batch("b-1", vec![patch(5, "notes2", "x", json!({"y": 1}), None)])).await;
     assert_eq!(resp["results"][0]["code"], "not-found");
-    // SSE: Bob's stream hears nothing of Alice's writes.
+    // SSE: Bob's stream hears nothing of Alice's writes. (First it hears a push of his
+    // own: with PostgreSQL the NOTIFY echo of his earlier pushes may still be on its way,
+    // and is dropped as old once a newer poke went out.)
     let mut bob_events = api.events("bob").await;
     let mut alice_events = api.events("alice").await;
+    let vb2 = version_of(&api.push_ok("bob", &batch("b-1", vec![put(6, "notes", "k3", json!({}), None)])).await, 0);
+    assert!(bob_events.wait_for_checkpoint(vb2, Duration::from_secs(10)).await);
     let v = version_of(&api.push_ok("alice", &batch("a-1", vec![put(2, "notes", "k2", json!({}), None)])).await, 0);
     assert!(alice_events.wait_for_checkpoint(v, Duration::from_secs(10)).await);
     assert_eq!(bob_events.next_data(Duration::from_millis(700)).await, None);
 }
 
+/// Bob aims at Alice's keys with her exact versions (and with none): every answer
+/// describes his own, empty keyspace, and nothing of Alice's moves.
+async fn crafted_pushes_cannot_touch_another_users_documents(backend: Backend) {
+    let s = start(&backend).await;
+    let api = s.api();
+    let resp = api
+        .push_ok(
+            "alice",
+            &batch("a-1", vec![
+                put(1, "notes", "k1", json!({"secret": "alice-secret-1"}), None),
+                put(2, "notes", "k2", json!({"secret": "alice-secret-2"}), None),
+                put(3, "notes", "gone", json!({"secret": "alice-secret-3"}), None),
+            ]),
+        )
+        .await;
+    let (v1, v2, v3) = (version_of(&resp, 0), version_of(&resp, 1), version_of(&resp, 2));
+    let v4 = version_of(&api.push_ok("alice", &batch("a-1", vec![delete(4, "notes", "gone", Some(v3))])).await, 0);
+    let before = api.pull_all("alice", 0, 500).await;
+    let attacks = batch("b-1", vec![
+        patch(1, "notes", "k1", json!({"secret": "bob was here"}), Some(v1)),
+        delete(2, "notes", "k2", Some(v2)),
+        put(3, "notes", "gone", json!({"x": 1}), Some(v4)),
+        patch(4, "notes", "k2", json!({"y": 1}), None),
+        put(5, "notes", "k2", json!({"y": 1}), Some(v2 + 1_000_000)),
+        delete(6, "notes", "k1", None),
+    ]);
+    let resp = api.push_ok("bob", &attacks).await;
+    assert!(!resp.to_string().contains("alice-secret"), "{resp}");
+    let nothing = json!({"version": 0, "value": null, "hlc": ""});
+    assert_eq!(resp["results"][0]["code"], "not-found");
+    assert_eq!(resp["results"][1]["server"], nothing);
+    assert_eq!(resp["results"][2]["server"], nothing);
+    assert_eq!(resp["results"][3]["code"], "not-found");
+    assert_eq!(resp["results"][4]["server"], nothing);
+    // A delete of a key Bob never had, as new: a tombstone of his own.
+    let vb = version_of(&resp, 5);
+    // Alice: the same documents at the same versions, nothing new to pull, and her own
+    // writes on the versions she knows still apply.
+    assert_eq!(api.pull_all("alice", 0, 500).await, before);
+    assert_eq!(api.pull_ok("alice", before.1, 500).await["changes"], json!([]));
+    let resp = api
+        .push_ok("alice", &batch("a-1", vec![patch(5, "notes", "k1", json!({"n": 2}), Some(v1)), delete(6, "notes", "k2", Some(v2))]))
+        .await;
+    assert!(version_of(&resp, 0) > vb && version_of(&resp, 1) > vb);
+    let (bob, _) = api.pull_all("bob", 0, 500).await;
+    assert_eq!(bob, vec![json!({"collection": "notes", "key": "k1", "version": vb, "value": null, "hlc": hlc(6)})]);
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Bob's pulls, however crafted (checkpoints from 0 up, Alice's collection names in every
+/// spelling, commas, wildcards, quotes, unicode, very long names, extra parameters naming
+/// Alice), return his changes only, or a 400.
+async fn crafted_pulls_never_cross_users(backend: Backend) {
+    let s = start(&backend).await;
+    let api = s.api();
+    let long = "L".repeat(256);
+    let names = [
+        "notes", "a,b", "a", "b", "ünïcødé", "%", "_", "*", "' OR '1'='1", "notes\u{200b}", "NOTES", "日本語", long.as_str(),
+    ];
+    let alice_writes = names.iter().zip(1u64..).map(|(c, id)| put(id, c, "k", json!({"secret": "alice-secret"}), None));
+    api.push_ok("alice", &batch("a-1", alice_writes.collect())).await;
+    let vb = version_of(&api.push_ok("bob", &batch("b-1", vec![put(1, "notes", "k", json!({"mine": "bob"}), None)])).await, 0);
+    let bobs = json!({"collection": "notes", "key": "k", "version": vb, "value": {"mine": "bob"}, "hlc": hlc(1)});
+    let mut queries: Vec<String> = (0..=vb + 2).map(|cp| format!("checkpoint={cp}")).collect();
+    queries.extend(names.iter().map(|n| format!("checkpoint=0&collections={}", urlencode(n))));
+    queries.push(format!("checkpoint=0&collections={}", names.iter().map(|n| urlencode(n)).collect::<Vec<_>>().join(",")));
+    queries.push(format!("collections={}", names.iter().map(|n| urlencode(n)).collect::<Vec<_>>().join("%2C")));
+    queries.extend(
+        [
+            "collections=a,b",
+            "collections=a%2Cb",
+            "collections=,,,",
+            "collections=%25",
+            "collections=%FF",
+            "collections=notes%00",
+            "collections=notes&collections=a,b",
+            "checkpoint=0&user=alice",
+            "checkpoint=0&sub=alice&token=dev:alice&protocol=1",
+            "checkpoint=18446744073709551615",
+            "checkpoint=9223372036854775807",
+            "checkpoint=9223372036854775808",
+            "checkpoint=-0",
+            "checkpoint=0x1",
+            "limit=1000000000",
+        ]
+        .map(String::from),
+    );
+    queries.push(format!("collections={}", "x".repeat(10_000)));
+    queries.push(format!("collections={}", vec!["notes"; 100].join(",")));
+    queries.push(format!("collections={}", vec!["notes"; 101].join(",")));
+    for q in &queries {
+        let (status, body) = api.pull("bob", q).await;
+        assert!(!body.to_string().contains("alice-secret"), "{q}: {body}");
+        match status.as_u16() {
+            200 => {
+                for change in body["changes"].as_array().unwrap() {
+                    assert_eq!(change, &bobs, "{q}");
+                }
+            }
+            400 => assert_error(status, &body, 400, "bad-request"),
+            other => panic!("{q}: {other} {body}"),
+        }
+    }
+    // The same crafted names from Alice find her own data (the filter still works).
+    let (status, page) = api.pull("alice", &format!("collections={}", urlencode("ünïcødé"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["changes"].as_array().map(Vec::len), Some(1));
+    assert_eq!(api.pull_all("alice", 0, 500).await.0.len(), names.len());
+}
+
+/// Nobody but Alice hears of Alice's writes: not Bob (also when his request names Alice
+/// in a query token the header overrides), not users whose ids only look like hers.
+async fn event_streams_never_cross_users(backend: Backend) {
+    let s = start(&backend).await;
+    let api = s.api();
+    let open = |url: String, auth: Option<&'static str>| {
+        let mut req = api.http.get(url).timeout(Duration::from_secs(3600));
+        if let Some(a) = auth {
+            req = req.header("authorization", a).header("x-sync-protocol", "1");
+        }
+        async move { EventStream::open(req.send().await.unwrap()).await }
+    };
+    let mut bob = [
+        api.events("bob").await,
+        open(format!("{}/sync/events?token=dev:alice&protocol=1&user=alice", api.base), Some("Bearer dev:bob")).await,
+    ];
+    let lookalikes = ["Alice", "alice ", "alice\u{200b}", "\u{430}lice", "alice:1", "%", "alice*", "_lice"];
+    let mut others = Vec::new();
+    for user in lookalikes {
+        let token = urlencode(&format!("dev:{user}"));
+        others.push(open(format!("{}/sync/events?token={token}&protocol=1", api.base), None).await);
+    }
+    let mut alice = api.events("alice").await;
+    let mut last = 0;
+    for id in 1..=3 {
+        last = version_of(&api.push_ok("alice", &batch("a-1", vec![put(id, "n", &format!("k{id}"), json!({"s": "alice-secret"}), None)])).await, 0);
+    }
+    assert!(alice.wait_for_checkpoint(last, Duration::from_secs(10)).await);
+    let heard = join_all(bob.iter_mut().chain(others.iter_mut()).map(|s| s.next_data(Duration::from_millis(500)))).await;
+    assert!(heard.iter().all(Option::is_none), "{heard:?}");
+    // The streams are live: Bob's own push reaches both of his, and only his.
+    let vb = version_of(&api.push_ok("bob", &batch("b-1", vec![put(1, "n", "k1", json!({}), None)])).await, 0);
+    for stream in bob.iter_mut() {
+        assert_eq!(stream.next_data(Duration::from_secs(10)).await, Some(json!({"checkpoint": vb})));
+    }
+    let heard = join_all(others.iter_mut().chain([&mut alice]).map(|s| s.next_data(Duration::from_millis(300)))).await;
+    assert!(heard.iter().all(Option::is_none), "{heard:?}");
+}
+
+/// Control characters in names would be a 500 on PostgreSQL (no NUL in text), retried by
+/// the client forever: a push rejects the mutation instead, and a pull answers 400.
+async fn control_characters_are_rejected_not_500(backend: Backend) {
+    let s = start(&backend).await;
+    let api = s.api();
+    let raw = |id: u64, collection: &str, key: &str, hlc: &str| {
+        json!({"id": id, "collection": collection, "key": key, "op": "put", "value": {"v": "text with \u{0} is fine"},
+               "baseVersion": null, "hlc": hlc})
+    };
+    let body = batch("c-1", vec![
+        raw(1, "n", "a\u{0}b", &hlc(1)),
+        raw(2, "n\u{0}", "k", &hlc(2)),
+        raw(3, "n", "k", "001763769600000-0000-\u{0}"),
+        raw(4, "n", "line\nbreak", &hlc(4)),
+        raw(5, "n", "ok", &hlc(5)),
+    ]);
+    let resp = api.push_ok("alice", &body).await;
+    for i in 0..4 {
+        assert_eq!(resp["results"][i]["code"], "validation", "{}", resp["results"][i]);
+    }
+    version_of(&resp, 4);
+    let page = api.pull_ok("alice", 0, 10).await;
+    assert_eq!(page["changes"][0]["value"], json!({"v": "text with \u{0} is fine"}));
+    for q in ["collections=n%00", "collections=n%0Ax", "collections=%01"] {
+        let (status, body) = api.pull("alice", q).await;
+        assert_error(status, &body, 400, "bad-request");
+    }
+}
+
 async fn client_id_belongs_to_its_first_user(backend: Backend) {
     let s = start(&backend).await;
     let api = s.api();
-    api.push_ok("alice", &batch("shared", vec![put(1, "n", "k", json!({"a": 1}), None)])).await;
+    let mut alice_events = api.events("alice").await;
+    let alices = batch("shared", vec![put(1, "n", "k", json!({"a": 1}), None)]);
+    let first = api.push_ok("alice", &alices).await;
+    // Her own poke (with PostgreSQL, the NOTIFY echo may follow it; it is dropped as old).
+    assert!(alice_events.wait_for_checkpoint(version_of(&first, 0), Duration::from_secs(10)).await);
     let (status, body) = api.push("bob", &batch("shared", vec![put(2, "n", "k", json!({"b": 1}), None)])).await;
     assert_error(status, &body, 403, "forbidden");
     // Re-sending Alice's mutation id as Bob does not reveal her stored answer either.
@@ -447,7 +626,16 @@ async fn client_id_belongs_to_its_first_user(backend: Backend) {
     let (status, body) = api.push("bob", &batch("shared", vec![])).await;
     assert_error(status, &body, 403, "forbidden");
     assert_eq!(api.pull_ok("bob", 0, 10).await["changes"], json!([]));
-    // Alice keeps using it.
+    // Nothing of Alice's moved: her re-sent batch gets the answer it got (lastMutationId
+    // still 1), her data is as she wrote it, and her stream heard nothing.
+    assert_eq!(api.push_ok("alice", &alices).await, first);
+    let page = api.pull_ok("alice", 0, 10).await;
+    assert_eq!(page["changes"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["changes"][0]["value"], json!({"a": 1}));
+    assert_eq!(alice_events.next_data(Duration::from_millis(300)).await, None);
+    // A clientId differing only in case is another client: Bob may have it.
+    api.push_ok("bob", &batch("Shared", vec![put(1, "n", "k", json!({"b": 1}), None)])).await;
+    // Alice keeps using hers.
     api.push_ok("alice", &batch("shared", vec![put(2, "n", "k2", json!({}), None)])).await;
 }
 
@@ -486,6 +674,19 @@ async fn jwt_tokens_are_checked(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{resp}");
     let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
     let claims = json!({"sub": "alice", "exp": exp});
+    // A token whose header says `alg` but which is signed with HMAC-SHA256 under the
+    // server's own secret (the algorithm-confusion attack: RS256 verified as HS256).
+    let forged = |alg: &str, claims: &Value| {
+        let signing_input = format!("{}.{}", b64(&json!({"alg": alg, "typ": "JWT"})), b64(claims));
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(signing_input.as_bytes());
+        let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{signing_input}.{sig}")
+    };
+    // Sanity: forging with HS256 itself makes a good token (so the forgeries below fail
+    // for their header alone).
+    let (status, _) = api.get("/sync/pull", Some(&format!("Bearer {}", forged("HS256", &claims))), Some("1")).await;
+    assert_eq!(status, StatusCode::OK);
     let bad = [
         ("wrong signature", jwt("another-secret-0123456789-0123456789", Algorithm::HS256, claims.clone())),
         ("expired", jwt(SECRET, Algorithm::HS256, json!({"sub": "alice", "exp": now_secs() - 3600}))),
@@ -500,12 +701,50 @@ async fn jwt_tokens_are_checked(backend: Backend) {
         }),
         ("dev token", "dev:alice".to_string()),
         ("garbage", "a.b.c".to_string()),
+        ("empty sub", jwt(SECRET, Algorithm::HS256, json!({"sub": "", "exp": exp}))),
+        ("sub not a string", jwt(SECRET, Algorithm::HS256, json!({"sub": 42, "exp": exp}))),
+        ("sub with a control character", jwt(SECRET, Algorithm::HS256, json!({"sub": "alice\n", "exp": exp}))),
+        ("not valid yet", jwt(SECRET, Algorithm::HS256, json!({"sub": "alice", "exp": exp, "nbf": now_secs() + 3600}))),
+        ("HS384", jwt(SECRET, Algorithm::HS384, claims.clone())),
+        ("RS256 header, HMAC-signed", forged("RS256", &claims)),
+        ("ES256 header, HMAC-signed", forged("ES256", &claims)),
+        ("PS256 header, HMAC-signed", forged("PS256", &claims)),
+        ("EdDSA header, HMAC-signed", forged("EdDSA", &claims)),
+        ("alg None, HMAC-signed", forged("None", &claims)),
+        ("alg NONE, unsigned", format!("{}.{}.", b64(&json!({"alg": "NONE"})), b64(&claims))),
+        ("alg hs256 (lower case)", forged("hs256", &claims)),
+        ("no alg", {
+            let input = format!("{}.{}", b64(&json!({"typ": "JWT"})), b64(&claims));
+            format!("{input}.{}", good.rsplit('.').next().unwrap())
+        }),
+        ("two tokens", format!("{good} {good}")),
+        ("truncated", good[..good.len() - 3].to_string()),
     ];
     for (what, token) in bad {
-        let (status, resp) = api.push_raw(Some(&format!("Bearer {token}")), Some("1"), body.clone()).await;
+        let auth = format!("Bearer {token}");
+        let (status, resp) = api.push_raw(Some(&auth), Some("1"), body.clone()).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {resp}");
         assert_error(status, &resp, 401, "unauthorized");
+        let (status, resp) = api.get("/sync/pull?checkpoint=0", Some(&auth), Some("1")).await;
+        assert_error(status, &resp, 401, "unauthorized");
+        let (status, resp) = api.get("/sync/events", Some(&auth), Some("1")).await;
+        assert_error(status, &resp, 401, "unauthorized");
+        let (status, resp) = api.get(&format!("/sync/events?protocol=1&token={}", urlencode(&token)), None, None).await;
+        assert_error(status, &resp, 401, "unauthorized");
     }
+    // A good token in another scheme.
+    for scheme in ["Basic", "Token", "JWT", "Bearer:"] {
+        let auth = format!("{scheme} {good}");
+        let (status, resp) = api.push_raw(Some(&auth), Some("1"), body.clone()).await;
+        assert_error(status, &resp, 401, "unauthorized");
+        let (status, resp) = api.get("/sync/pull?checkpoint=0", Some(&auth), Some("1")).await;
+        assert_error(status, &resp, 401, "unauthorized");
+    }
+    // The scheme's name is case-insensitive (RFC 9110), the token is not a query parameter.
+    let (status, _) = api.get("/sync/pull?checkpoint=0", Some(&format!("bearer {good}")), Some("1")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, resp) = api.get(&format!("/sync/pull?checkpoint=0&token={good}"), None, Some("1")).await;
+    assert_error(status, &resp, 401, "unauthorized");
     // The JWT's user owns the data.
     let (status, page) = api.get("/sync/pull?checkpoint=0", Some(&format!("Bearer {good}")), Some("1")).await;
     assert_eq!(status, StatusCode::OK);
@@ -546,11 +785,42 @@ async fn oversized_bodies_and_batches_get_413(backend: Backend) {
     assert_eq!(api.pull_ok("alice", 0, 10).await["changes"], json!([]));
     let three = batch("c-1", (1..=3).map(|i| put(i, "n", &format!("k{i}"), json!({}), None)).collect());
     api.push_ok("alice", &three).await;
+    // The limit holds for a chunked body (no Content-Length to refuse up front).
+    let (status, resp) = chunked_push(&s.addr, "alice", &big.to_string()).await;
+    assert_error(status, &resp, 413, "payload-too-large");
+    let (status, resp) = chunked_push(&s.addr, "alice", &batch("c-1", vec![put(4, "n", "k4", json!({}), None)]).to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{resp}");
     // A body over the default 1 MiB limit, on a server with defaults.
     let s2 = start(&backend).await;
     let huge = batch("c-1", vec![put(1, "n", "k", json!({"pad": "x".repeat(1_100_000)}), None)]);
     let (status, resp) = s2.api().push("alice", &huge).await;
     assert_error(status, &resp, 413, "payload-too-large");
+}
+
+/// POST /sync/push with `Transfer-Encoding: chunked` over a raw connection.
+async fn chunked_push(addr: &std::net::SocketAddr, user: &str, body: &str) -> (StatusCode, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /sync/push HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer dev:{user}\r\nX-Sync-Protocol: 1\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    let mut request = head.into_bytes();
+    for chunk in body.as_bytes().chunks(4096) {
+        request.extend(format!("{:x}\r\n", chunk.len()).into_bytes());
+        request.extend(chunk);
+        request.extend(b"\r\n");
+    }
+    request.extend(b"0\r\n\r\n");
+    // The server may answer and close before reading everything: a failed write is fine.
+    let _ = conn.write_all(&request).await;
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer)).await.unwrap().unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    let status: u16 = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{text}"));
+    let (headers, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("{text}"));
+    assert!(!headers.to_ascii_lowercase().contains("transfer-encoding: chunked"), "{headers}");
+    (StatusCode::from_u16(status).unwrap(), serde_json::from_str(body).unwrap_or_else(|_| panic!("{text}")))
 }
 
 async fn malformed_requests_get_400(backend: Backend) {

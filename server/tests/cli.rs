@@ -18,6 +18,7 @@ async fn run_to_exit(args: &[&str]) -> std::process::Output {
     let child = Command::new(BIN)
         .args(args)
         .env_remove("PWA_SYNC_JWT_SECRET")
+        .env_remove("PWA_SYNC_WEBHOOK_SECRET")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -48,6 +49,54 @@ async fn refuses_to_start_with_both_auth_modes() {
     assert!(stderr.contains("only one"), "{stderr}");
 }
 
+#[tokio::test]
+async fn refuses_to_start_with_a_webhook_but_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/sync.db", dir.path().display());
+    let out = run_to_exit(&["--listen", "127.0.0.1:0", "--database", &db, "--dev-auth", "--webhook", "http://127.0.0.1:9/hook"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--webhook-secret") && stderr.contains("PWA_SYNC_WEBHOOK_SECRET"), "{stderr}");
+    assert!(!dir.path().join("sync.db").exists());
+    let out = run_to_exit(&["--listen", "127.0.0.1:0", "--dev-auth", "--webhook", "ftp://x/y", "--webhook-secret", "s"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("http://"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_secret_may_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/sync.db", dir.path().display());
+    let p = spawn_server_with(&db, &["--webhook", "http://127.0.0.1:9/hook"], &[("PWA_SYNC_WEBHOOK_SECRET", "from-env")]).await;
+    let (status, health) = Api::new(&p.base).get("/sync/health", None, None).await;
+    assert_eq!(status.as_u16(), 200);
+    assert_eq!(health["webhooks"], json!({"pending": 0, "delivered": 0, "dead": 0}));
+}
+
+/// SIGTERM while a webhook request hangs: the process exits promptly, and the event is
+/// released (pending, no attempt counted) to be sent again later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_interrupts_a_hanging_webhook_and_keeps_the_event() {
+    // Accepts connections (the kernel's backlog) but never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = format!("http://{}/hook", silent.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/sync.db", dir.path().display());
+    let mut p = spawn_server_with(&db, &["--webhook", &hook, "--webhook-secret", "s", "--webhook-timeout-secs", "60"], &[]).await;
+    let api = Api::new(&p.base);
+    api.push_ok("alice", &batch("c-1", vec![put(1, "n", "k", json!({}), None)])).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = p.child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = tokio::time::timeout(Duration::from_secs(8), p.child.wait()).await.expect("exits on SIGTERM").unwrap();
+    assert!(status.success(), "{status:?}");
+    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    let row: (String, i64, Option<String>) =
+        sqlx::query_as("SELECT state, CAST(attempts AS BIGINT), claimed_by FROM webhook_outbox").fetch_one(&pool).await.unwrap();
+    assert_eq!(row, ("pending".to_string(), 0, None));
+    drop(silent);
+}
+
 /// A server process; killed when dropped.
 pub struct Process {
     pub child: Child,
@@ -55,9 +104,16 @@ pub struct Process {
 }
 
 pub async fn spawn_server(database: &str) -> Process {
+    spawn_server_with(database, &[], &[]).await
+}
+
+pub async fn spawn_server_with(database: &str, extra: &[&str], env: &[(&str, &str)]) -> Process {
     let mut child = Command::new(BIN)
         .args(["--listen", "127.0.0.1:0", "--database", database, "--dev-auth"])
+        .args(extra)
         .env_remove("PWA_SYNC_JWT_SECRET")
+        .env_remove("PWA_SYNC_WEBHOOK_SECRET")
+        .envs(env.iter().copied())
         .env("RUST_LOG", "pwa_sync_server=warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -11,7 +11,7 @@ use futures_util::future::BoxFuture;
 use pwa_sync::core::protocol::{PullResponse, PushRequest};
 use pwa_sync_server::auth::AuthMode;
 use pwa_sync_server::config::Limits;
-use pwa_sync_server::db::{PullQuery, PushOutcome, Stats, Store, StoreError};
+use pwa_sync_server::db::{Claim, Finish, OutboxRow, PullQuery, PushOutcome, Stats, Store, StoreError};
 use pwa_sync_server::notify::Notifier;
 use pwa_sync_server::routes::{router, App};
 use pwa_sync_server::Config;
@@ -24,13 +24,25 @@ fn down() -> StoreError {
 }
 
 impl Store for Unreachable {
-    fn push<'a>(&'a self, _: &'a str, _: &'a PushRequest, _: Limits) -> BoxFuture<'a, Result<PushOutcome, StoreError>> {
+    fn push<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a PushRequest,
+        _: Limits,
+        _: &'a [String],
+    ) -> BoxFuture<'a, Result<PushOutcome, StoreError>> {
         Box::pin(async { Err(down()) })
     }
     fn pull<'a>(&'a self, _: &'a str, _: &'a PullQuery) -> BoxFuture<'a, Result<PullResponse, StoreError>> {
         Box::pin(async { Err(down()) })
     }
     fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>> {
+        Box::pin(async { Err(down()) })
+    }
+    fn claim_webhooks<'a>(&'a self, _: &'a Claim) -> BoxFuture<'a, Result<Vec<OutboxRow>, StoreError>> {
+        Box::pin(async { Err(down()) })
+    }
+    fn finish_webhook<'a>(&'a self, _: i64, _: &'a str, _: &'a Finish) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async { Err(down()) })
     }
     fn backend(&self) -> &'static str {
@@ -48,6 +60,7 @@ async fn an_unreachable_database_gives_503_and_degraded_health() {
         notifier: Arc::new(Notifier::new()),
         started: Instant::now(),
         shutdown,
+        webhook_wake: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -59,6 +72,7 @@ async fn an_unreachable_database_gives_503_and_degraded_health() {
     assert_eq!(health["status"], "degraded");
     assert!(health["database"].as_str().unwrap().starts_with("error: "), "{health}");
     assert!(health["uptimeSeconds"].is_u64());
+    assert!(health["webhooks"].is_null(), "{health}");
 
     let resp = api
         .http

@@ -28,12 +28,15 @@ pub const MAX_PULL_LIMIT: u32 = 1000;
 
 /// What the HTTP layer needs from storage.
 pub trait Store: Send + Sync + 'static {
-    /// Apply one push batch in one transaction; see [`push::run`] for the rules.
+    /// Apply one push batch in one transaction; see [`push::run`] for the rules. Every
+    /// applied change also queues one webhook event per URL of `webhooks`, in that
+    /// transaction.
     fn push<'a>(
         &'a self,
         user: &'a str,
         request: &'a PushRequest,
         limits: Limits,
+        webhooks: &'a [String],
     ) -> BoxFuture<'a, Result<PushOutcome, StoreError>>;
 
     /// The user's documents changed after `query.checkpoint`, in version order.
@@ -41,6 +44,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Counts for `/sync/health`; fails when the database is unreachable.
     fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>>;
+
+    /// Claim due webhook events, oldest first, for `claim.lease_until`: no other claim
+    /// returns them until then (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so processes never
+    /// wait on each other; SQLite: one writer at a time).
+    fn claim_webhooks<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Vec<OutboxRow>, StoreError>>;
+
+    /// Record the outcome of a claimed event; `Ok(false)` when the claim had been lost
+    /// (its lease ran out and another claim took the row).
+    fn finish_webhook<'a>(
+        &'a self,
+        id: i64,
+        claimed_by: &'a str,
+        outcome: &'a Finish,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Forward pokes from other server processes to `notifier` (PostgreSQL LISTEN); resolves
     /// once listening. Stores with a single process (SQLite) have nothing to do.
@@ -83,6 +100,47 @@ pub struct PullQuery {
 pub struct Stats {
     pub documents: u64,
     pub mutations: u64,
+    pub webhooks: WebhookCounts,
+}
+
+/// Webhook outbox rows by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebhookCounts {
+    pub pending: u64,
+    pub delivered: u64,
+    pub dead: u64,
+}
+
+/// A request for due webhook events (times in Unix milliseconds).
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// Names this claim; unique per claim.
+    pub claimed_by: String,
+    pub now: i64,
+    pub lease_until: i64,
+    pub limit: u32,
+}
+
+/// A claimed webhook event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub url: String,
+    /// The exact JSON text to send (and sign).
+    pub body: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+}
+
+/// What became of a claimed webhook event (times in Unix milliseconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finish {
+    /// The receiver answered 2xx.
+    Delivered { now: i64 },
+    /// The attempt failed: due again at `next_attempt_at`, or `dead` (no more attempts).
+    Failed { now: i64, next_attempt_at: i64, dead: bool, error: String },
+    /// Not attempted (shutdown, lease running out): due again at once, attempts unchanged.
+    Release { now: i64 },
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

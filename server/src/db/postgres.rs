@@ -13,8 +13,8 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 use tokio::sync::watch;
 
-use super::sql::impl_backend;
-use super::{push, push_permits, schema, store_error, Failure, with_retries, PullQuery, PushOutcome, Stats, Store, StoreError};
+use super::sql::{self, impl_backend};
+use super::{push, Claim, Finish, OutboxRow, push_permits, schema, store_error, Failure, with_retries, PullQuery, PushOutcome, Stats, Store, StoreError};
 use crate::config::Limits;
 use crate::notify::Notifier;
 
@@ -61,11 +61,12 @@ impl Store for PgStore {
         user: &'a str,
         request: &'a PushRequest,
         limits: Limits,
+        webhooks: &'a [String],
     ) -> BoxFuture<'a, Result<PushOutcome, StoreError>> {
         Box::pin(with_retries(move || async move {
             let _permit = self.pushes.acquire().await.map_err(|_| Failure::Db(sqlx::Error::PoolClosed))?;
             let mut tx = self.pool.begin().await?;
-            let outcome = push::run(&mut tx, user, request, limits).await?;
+            let outcome = push::run(&mut tx, user, request, limits, webhooks).await?;
             if let Some(checkpoint) = outcome.checkpoint() {
                 sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(CHANNEL)
@@ -84,6 +85,19 @@ impl Store for PgStore {
 
     fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>> {
         Box::pin(read_stats(&self.pool))
+    }
+
+    fn claim_webhooks<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Vec<OutboxRow>, StoreError>> {
+        Box::pin(claim_webhooks(&self.pool, sql::CLAIM_WEBHOOKS_PG, claim))
+    }
+
+    fn finish_webhook<'a>(
+        &'a self,
+        id: i64,
+        claimed_by: &'a str,
+        outcome: &'a Finish,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(finish_webhook(&self.pool, id, claimed_by, outcome))
     }
 
     fn start_realtime(

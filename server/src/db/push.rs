@@ -10,7 +10,9 @@
 //! - a mutation applies iff its `baseVersion` is the key's current version (null or 0: the
 //!   key never existed), or the key was last written by this client with a lower mutation
 //!   id (the client built this mutation on top of its own earlier one);
-//! - validation failures are recorded and answered `rejected`.
+//! - validation failures are recorded and answered `rejected`;
+//! - each applied change queues one webhook event per configured URL in the same
+//!   transaction: an event exists iff its change committed.
 
 use pwa_sync::core::clock::clamp_stamp;
 use pwa_sync::core::patch;
@@ -19,6 +21,7 @@ use serde_json::Value;
 
 use super::{now_ms, Failure, PushOutcome};
 use crate::config::Limits;
+use crate::webhook;
 
 /// Longest collection name, key or HLC stamp, in bytes.
 pub const MAX_NAME_LEN: usize = 256;
@@ -56,6 +59,14 @@ pub(crate) struct ResultWrite<'a> {
     pub now: i64,
 }
 
+pub(crate) struct WebhookWrite<'a> {
+    pub url: &'a str,
+    pub body: &'a str,
+    pub user: &'a str,
+    pub version: i64,
+    pub now: i64,
+}
+
 /// The statements the algorithm needs, on one open transaction.
 pub(crate) trait Tx: Send {
     /// Lock the counter row until commit; returns its value.
@@ -69,15 +80,19 @@ pub(crate) trait Tx: Send {
     async fn document(&mut self, user: &str, collection: &str, key: &str) -> Result<Option<DocRow>, sqlx::Error>;
     async fn write_document(&mut self, write: &DocWrite<'_>) -> Result<(), sqlx::Error>;
     async fn last_mutation_id(&mut self, client_id: &str) -> Result<Option<i64>, sqlx::Error>;
+    /// Queue one webhook event (due at once).
+    async fn enqueue_webhook(&mut self, write: &WebhookWrite<'_>) -> Result<(), sqlx::Error>;
 }
 
-/// Apply `request` for `user` inside `tx`. The caller commits on `Ok` and rolls back
-/// otherwise. The request was checked by [`check_request`] first.
+/// Apply `request` for `user` inside `tx`, queuing an event per applied change for each
+/// of `webhooks`. The caller commits on `Ok` and rolls back otherwise. The request was
+/// checked by [`check_request`] first.
 pub(crate) async fn run<T: Tx>(
     tx: &mut T,
     user: &str,
     request: &PushRequest,
     limits: Limits,
+    webhooks: &[String],
 ) -> Result<PushOutcome, Failure> {
     tx.lock_counter().await?;
     let client_id = request.client_id.as_str();
@@ -123,13 +138,14 @@ pub(crate) async fn run<T: Tx>(
                 })
                 .await?;
                 let version_u = to_u64(version)?;
-                applied.push(Change {
-                    collection: m.collection.clone(),
-                    key: m.key.clone(),
-                    version: version_u,
-                    value,
-                    hlc,
-                });
+                let change = Change { collection: m.collection.clone(), key: m.key.clone(), version: version_u, value, hlc };
+                if !webhooks.is_empty() {
+                    let body = webhook::event_body(user, &change, now);
+                    for url in webhooks {
+                        tx.enqueue_webhook(&WebhookWrite { url, body: &body, user, version, now }).await?;
+                    }
+                }
+                applied.push(change);
                 (MutationResult::Applied { id: m.id, version: version_u }, Some(version))
             }
             Decision::Conflict(server) => (MutationResult::Conflict { id: m.id, server }, None),
@@ -190,6 +206,13 @@ pub(crate) fn validate(m: &Mutation, limits: Limits) -> Result<(), String> {
     }
     if m.hlc.len() > MAX_NAME_LEN {
         return Err(format!("hlc is longer than {MAX_NAME_LEN} bytes"));
+    }
+    // PostgreSQL cannot store NUL in text: without this a key with one would fail the
+    // whole push with a 500, which the client retries forever.
+    for (what, text) in [("collection", &m.collection), ("key", &m.key), ("hlc", &m.hlc)] {
+        if text.chars().any(char::is_control) {
+            return Err(format!("{what} must not contain control characters"));
+        }
     }
     match m.op {
         Op::Put | Op::Patch if !m.value.is_object() => {
@@ -370,5 +393,19 @@ mod tests {
         assert!(validate(&m, limits).is_err());
         m.key = "k".repeat(MAX_NAME_LEN + 1);
         assert!(validate(&m, limits).is_err());
+        for bad in ["a\u{0}b", "tab\there", "line\n", "\u{7f}", "\u{85}"] {
+            let mut m = mutation(1, Op::Put, json!({}), None);
+            m.key = bad.into();
+            assert!(validate(&m, limits).is_err(), "key {bad:?}");
+            let mut m = mutation(1, Op::Put, json!({}), None);
+            m.collection = bad.into();
+            assert!(validate(&m, limits).is_err(), "collection {bad:?}");
+            let mut m = mutation(1, Op::Delete, Value::Null, None);
+            m.hlc = bad.into();
+            assert!(validate(&m, limits).is_err(), "hlc {bad:?}");
+        }
+        let mut m = mutation(1, Op::Put, json!({"text": "values may hold \u{0} and \n"}), None);
+        m.key = "ünïcødé 日本 ,%_'".into();
+        assert!(validate(&m, Limits::default()).is_ok());
     }
 }

@@ -19,7 +19,37 @@ pub(crate) const WRITE_DOCUMENT: &str = "INSERT INTO documents \
     doc_value = excluded.doc_value, hlc = excluded.hlc, writer_client = excluded.writer_client, \
     writer_mutation = excluded.writer_mutation, updated_at = excluded.updated_at";
 pub(crate) const LAST_MUTATION_ID: &str = "SELECT MAX(mutation_id) FROM mutations WHERE client_id = $1";
-pub(crate) const STATS: &str = "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM mutations)";
+pub(crate) const STATS: &str = "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM mutations), \
+    (SELECT COUNT(*) FROM webhook_outbox WHERE state = 'pending'), \
+    (SELECT COUNT(*) FROM webhook_outbox WHERE state = 'delivered'), \
+    (SELECT COUNT(*) FROM webhook_outbox WHERE state = 'dead')";
+
+// The webhook outbox. A claim moves `next_attempt_at` to the end of the claimer's lease and
+// names the claim in `claimed_by`; every later update of the row is conditional on that
+// name, so a process whose lease ran out cannot overwrite the next claimer's work.
+pub(crate) const ENQUEUE_WEBHOOK: &str = "INSERT INTO webhook_outbox \
+    (url, body, user_id, version, attempts, next_attempt_at, state, created_at, updated_at) \
+    VALUES ($1, $2, $3, $4, 0, $5, 'pending', $5, $5)";
+pub(crate) const ANY_WEBHOOK_DUE: &str =
+    "SELECT id FROM webhook_outbox WHERE state = 'pending' AND next_attempt_at <= $1 LIMIT 1";
+/// PostgreSQL: rows another process is claiming right now are skipped, not waited for.
+pub(crate) const CLAIM_WEBHOOKS_PG: &str = "UPDATE webhook_outbox SET claimed_by = $1, next_attempt_at = $2 \
+    WHERE id IN (SELECT id FROM webhook_outbox WHERE state = 'pending' AND next_attempt_at <= $3 \
+    ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+    RETURNING id, url, body, attempts";
+/// SQLite: one writer at a time, so the statement alone is the claim.
+pub(crate) const CLAIM_WEBHOOKS_SQLITE: &str = "UPDATE webhook_outbox SET claimed_by = $1, next_attempt_at = $2 \
+    WHERE id IN (SELECT id FROM webhook_outbox WHERE state = 'pending' AND next_attempt_at <= $3 \
+    ORDER BY id LIMIT $4) \
+    RETURNING id, url, body, attempts";
+pub(crate) const WEBHOOK_DELIVERED: &str = "UPDATE webhook_outbox \
+    SET state = 'delivered', attempts = attempts + 1, claimed_by = NULL, updated_at = $3 \
+    WHERE id = $1 AND claimed_by = $2 AND state = 'pending'";
+pub(crate) const WEBHOOK_FAILED: &str = "UPDATE webhook_outbox \
+    SET state = $3, attempts = attempts + 1, next_attempt_at = $4, last_error = $5, claimed_by = NULL, updated_at = $6 \
+    WHERE id = $1 AND claimed_by = $2 AND state = 'pending'";
+pub(crate) const WEBHOOK_RELEASE: &str = "UPDATE webhook_outbox SET claimed_by = NULL, next_attempt_at = $3 \
+    WHERE id = $1 AND claimed_by = $2 AND state = 'pending'";
 pub(crate) const APPLIED_MIGRATIONS: &str = "SELECT version FROM schema_migrations ORDER BY version";
 pub(crate) const RECORD_MIGRATION: &str =
     "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)";
@@ -118,6 +148,85 @@ macro_rules! impl_backend {
             async fn last_mutation_id(&mut self, client_id: &str) -> Result<Option<i64>, sqlx::Error> {
                 sqlx::query_scalar($crate::db::sql::LAST_MUTATION_ID).bind(client_id).fetch_one(&mut **self).await
             }
+            async fn enqueue_webhook(&mut self, w: &$crate::db::push::WebhookWrite<'_>) -> Result<(), sqlx::Error> {
+                sqlx::query($crate::db::sql::ENQUEUE_WEBHOOK)
+                    .bind(w.url)
+                    .bind(w.body)
+                    .bind(w.user)
+                    .bind(w.version)
+                    .bind(w.now)
+                    .execute(&mut **self)
+                    .await
+                    .map(|_| ())
+            }
+        }
+
+        /// Claim up to `claim.limit` due webhook rows (oldest first) with `claim_sql`.
+        async fn claim_webhooks(
+            pool: &sqlx::Pool<$db>,
+            claim_sql: &'static str,
+            claim: &$crate::db::Claim,
+        ) -> Result<Vec<$crate::db::OutboxRow>, $crate::db::StoreError> {
+            use sqlx::Row;
+            let err = |e: sqlx::Error| $crate::db::store_error(&e);
+            // A read first: an idle outbox costs no write (nor SQLite's write lock).
+            let due: Option<i64> = sqlx::query_scalar($crate::db::sql::ANY_WEBHOOK_DUE)
+                .bind(claim.now)
+                .fetch_optional(pool)
+                .await
+                .map_err(err)?;
+            if due.is_none() {
+                return Ok(Vec::new());
+            }
+            let rows = sqlx::query(claim_sql)
+                .bind(&claim.claimed_by)
+                .bind(claim.lease_until)
+                .bind(claim.now)
+                .bind(i64::from(claim.limit))
+                .fetch_all(pool)
+                .await
+                .map_err(err)?;
+            let mut claimed = Vec::with_capacity(rows.len());
+            for row in rows {
+                let attempts: i32 = row.try_get(3).map_err(err)?;
+                claimed.push($crate::db::OutboxRow {
+                    id: row.try_get(0).map_err(err)?,
+                    url: row.try_get(1).map_err(err)?,
+                    body: row.try_get(2).map_err(err)?,
+                    attempts: u32::try_from(attempts).unwrap_or(0),
+                });
+            }
+            // RETURNING promises no order; events go out in id (= version) order.
+            claimed.sort_by_key(|r| r.id);
+            Ok(claimed)
+        }
+
+        /// Record what became of a claimed row; false when the claim was lost meanwhile.
+        async fn finish_webhook(
+            pool: &sqlx::Pool<$db>,
+            id: i64,
+            claimed_by: &str,
+            outcome: &$crate::db::Finish,
+        ) -> Result<bool, $crate::db::StoreError> {
+            use $crate::db::Finish;
+            let err = |e: sqlx::Error| $crate::db::store_error(&e);
+            let query = match outcome {
+                Finish::Delivered { now } => {
+                    sqlx::query($crate::db::sql::WEBHOOK_DELIVERED).bind(id).bind(claimed_by).bind(*now)
+                }
+                Finish::Failed { now, next_attempt_at, dead, error } => sqlx::query($crate::db::sql::WEBHOOK_FAILED)
+                    .bind(id)
+                    .bind(claimed_by)
+                    .bind(if *dead { "dead" } else { "pending" })
+                    .bind(*next_attempt_at)
+                    .bind(error.as_str())
+                    .bind(*now),
+                Finish::Release { now } => {
+                    sqlx::query($crate::db::sql::WEBHOOK_RELEASE).bind(id).bind(claimed_by).bind(*now)
+                }
+            };
+            let done = query.execute(pool).await.map_err(err)?;
+            Ok(done.rows_affected() == 1)
         }
 
         /// Apply the migrations `list` not yet applied, inside `tx` (the caller holds the
@@ -199,11 +308,14 @@ macro_rules! impl_backend {
             use sqlx::Row;
             let err = |e: sqlx::Error| $crate::db::store_error(&e);
             let row = sqlx::query($crate::db::sql::STATS).fetch_one(pool).await.map_err(err)?;
-            let documents: i64 = row.try_get(0).map_err(err)?;
-            let mutations: i64 = row.try_get(1).map_err(err)?;
+            let count = |i: usize| -> Result<u64, $crate::db::StoreError> {
+                let n: i64 = row.try_get(i).map_err(err)?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            };
             Ok($crate::db::Stats {
-                documents: u64::try_from(documents).unwrap_or(0),
-                mutations: u64::try_from(mutations).unwrap_or(0),
+                documents: count(0)?,
+                mutations: count(1)?,
+                webhooks: $crate::db::WebhookCounts { pending: count(2)?, delivered: count(3)?, dead: count(4)? },
             })
         }
     };

@@ -10,8 +10,8 @@ use pwa_sync::core::protocol::{PullResponse, PushRequest};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Sqlite;
 
-use super::sql::impl_backend;
-use super::{push, push_permits, schema, store_error, Failure, with_retries, PullQuery, PushOutcome, Stats, Store, StoreError};
+use super::sql::{self, impl_backend};
+use super::{push, Claim, Finish, OutboxRow, push_permits, schema, store_error, Failure, with_retries, PullQuery, PushOutcome, Stats, Store, StoreError};
 use crate::config::Limits;
 
 impl_backend!(Sqlite);
@@ -64,11 +64,12 @@ impl Store for SqliteStore {
         user: &'a str,
         request: &'a PushRequest,
         limits: Limits,
+        webhooks: &'a [String],
     ) -> BoxFuture<'a, Result<PushOutcome, StoreError>> {
         Box::pin(with_retries(move || async move {
             let _permit = self.pushes.acquire().await.map_err(|_| Failure::Db(sqlx::Error::PoolClosed))?;
             let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-            let outcome = push::run(&mut tx, user, request, limits).await?;
+            let outcome = push::run(&mut tx, user, request, limits, webhooks).await?;
             tx.commit().await?;
             Ok(outcome)
         }))
@@ -80,6 +81,19 @@ impl Store for SqliteStore {
 
     fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>> {
         Box::pin(read_stats(&self.pool))
+    }
+
+    fn claim_webhooks<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Vec<OutboxRow>, StoreError>> {
+        Box::pin(claim_webhooks(&self.pool, sql::CLAIM_WEBHOOKS_SQLITE, claim))
+    }
+
+    fn finish_webhook<'a>(
+        &'a self,
+        id: i64,
+        claimed_by: &'a str,
+        outcome: &'a Finish,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(finish_webhook(&self.pool, id, claimed_by, outcome))
     }
 
     fn backend(&self) -> &'static str {

@@ -17,6 +17,37 @@ use tokio::sync::oneshot;
 
 pub const POSTGRES_ENV: &str = "PWA_SYNC_TEST_POSTGRES";
 
+/// Runs each named `async fn NAME(backend: Backend)` once per backend: `sqlite::NAME`
+/// always, `postgres::NAME` against a fresh database when PWA_SYNC_TEST_POSTGRES is set.
+/// The PostgreSQL ones are `#[ignore]`d so that a plain `cargo test` reports them as not
+/// run; `make test-host` runs them through `scripts/with-postgres.sh ... -- --include-ignored`.
+#[allow(unused_macros)]
+macro_rules! per_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs PostgreSQL: run through scripts/with-postgres.sh (make test-host does)"]
+                async fn $name() {
+                    let backend = crate::common::Backend::postgres()
+                        .unwrap_or_else(|| panic!("{} is not set: run through scripts/with-postgres.sh", crate::common::POSTGRES_ENV));
+                    super::$name(backend).await
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use per_backend;
+
 #[derive(Debug, Clone)]
 pub enum Backend {
     Sqlite,
@@ -94,6 +125,11 @@ pub async fn start(backend: &Backend) -> TestServer {
 pub async fn start_with(backend: &Backend, tweak: impl FnOnce(&mut Config)) -> TestServer {
     let db = fresh_db(backend).await;
     start_on(db, tweak).await
+}
+
+/// A server on a database another server used (or uses): `url` is not dropped with it.
+pub async fn start_on_url(url: &str, tweak: impl FnOnce(&mut Config)) -> TestServer {
+    start_on(TestDb { url: url.to_string(), _dir: None }, tweak).await
 }
 
 pub async fn start_on(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestServer {
