@@ -54,22 +54,25 @@ test-firefox:
 	$(NO_DRIVERS) scripts/with-server.sh \
 	  wasm-pack test --headless --firefox --geckodriver "$$(command -v geckodriver)" $(WASM_TEST_ARGS)
 
-# End-to-end tests in Debian's Chromium (playwright-core), against a fresh release pkg/.
+# End-to-end tests in Debian's Chromium (playwright-core), against a fresh release pkg/
+# and the demo app (www/) built on it.
 test-e2e: build
 	cargo build -q -p pwa-sync-server -p pwa-sync-fault-proxy
+	cd www && npm run build
 	cd e2e && node --test --test-concurrency=1 .
 
-# The demo page and pkg/ served by the reference server, with the sync API on the same
-# origin. Data lives in data/sync.db. Open two tabs with the same name to see them sync.
+# The demo app (www/: React + Vite, using pkg/ as an npm dependency) built against a fresh
+# pkg/ and served by the reference server with the sync API on the same origin. Data
+# lives in data/sync.db. Sign in with a name; use the same name in another tab or browser.
 demo: build
 	cargo build -q --release -p pwa-sync-server
-	rm -rf target/demo-site && mkdir -p target/demo-site data
-	cp demo/index.html target/demo-site/ && cp -r pkg target/demo-site/pkg
+	cd www && npm run build
+	mkdir -p data
 	@echo
-	@echo "  pwa-sync demo: http://127.0.0.1:$(PORT)/?user=ana  (open it in two tabs)"
+	@echo "  pwa-sync demo: http://127.0.0.1:$(PORT)/  (sign in with a name; open it in two tabs or browsers)"
 	@echo
 	target/release/pwa-sync-server --listen 127.0.0.1:$(PORT) --database sqlite://data/sync.db \
-	  --static target/demo-site --dev-auth
+	  --static www/dist --dev-auth
 
 size: build
 	@have_br=0; command -v brotli >/dev/null 2>&1 && have_br=1; \
@@ -85,3 +88,22 @@ size: build
 clean:
 	cargo clean
 	rm -rf pkg
+
+# Side-by-side benchmarks (bench/README.md): pwa-sync vs raw IndexedDB, Dexie and
+# workbox-background-sync in Debian's Chromium, against the release server on loopback.
+# Writes bench/results/latest.{json,md}. BENCH_RUNS=N sets the runs per implementation.
+.PHONY: bench bench-smoke bench-deps size-check
+bench-deps:
+	cargo build -q --release -p pwa-sync-server
+	cd bench && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; }
+
+bench: build bench-deps
+	node bench/run.mjs
+
+# Every workload once at 1/20 size: a quick check that the harness works (no targets).
+bench-smoke: build bench-deps
+	BENCH_SMOKE=1 node bench/run.mjs
+
+# wasm + JS glue gzipped against the 100 KiB budget of issue 8 (not in `make test`).
+size-check:
+	scripts/size-check.sh

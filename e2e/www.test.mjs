@@ -1,0 +1,388 @@
+// The conference companion (www/) as a person meets it: served with the sync API by the
+// reference server (`--static www/dist`, as `make demo` does), driven in Debian's
+// Chromium. Build it first: `make test-e2e` runs `npm run build` in www/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { access, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ROOT, launch, startServer } from "./lib.mjs";
+
+const DIST = join(ROOT, "www/dist");
+const ARTIFACTS = join(ROOT, "e2e/artifacts");
+const T = 20_000; // every wait is bounded by this
+
+let server;
+let browser;
+
+before(async () => {
+  await access(join(DIST, "sw.js")).catch(() => {
+    throw new Error("www/dist is not built: run `make test-e2e` (or `cd www && npm run build`)");
+  });
+  await mkdir(ARTIFACTS, { recursive: true });
+  await mkdir(join(ROOT, "www/docs"), { recursive: true });
+  server = await startServer(["--static", DIST]);
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** A new browser profile ("device"): its own IndexedDB, caches and service worker. */
+async function device() {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 960 } });
+  const errors = [];
+  context.on("weberror", (e) => errors.push(e.error().message));
+  return { context, errors, page: await open(context, errors) };
+}
+
+async function open(context, errors) {
+  const page = await context.newPage();
+  page.on("pageerror", (e) => errors.push(e.message));
+  return page;
+}
+
+async function signIn(page, name, base = server.url) {
+  await page.goto(base);
+  await page.getByLabel("Your name").fill(name);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  // The first sign-in writes the registration record once the first sync has run.
+  await serverHolds(name, (d) => d[`attendees/${name}`], base);
+  await synced(page);
+  // The service worker controls the page once it has precached the app and the wasm.
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: T });
+}
+
+const state = (page) => page.getByTestId("sync-state");
+const pending = (page) => page.getByTestId("pending");
+
+async function synced(page) {
+  await state(page).filter({ hasText: /^Synced$/ }).waitFor({ timeout: T });
+  await pending(page).filter({ hasText: /^0 pending$/ }).waitFor({ timeout: T });
+}
+
+/** Offline as the issue asks: the page's network, and the service worker's own requests. */
+async function goOffline(context) {
+  await context.setOffline(true);
+  await context.route("**/*", (route) => route.abort("internetdisconnected"));
+}
+
+async function goOnline(context) {
+  await context.unroute("**/*");
+  await context.setOffline(false);
+}
+
+/** What the server holds for `user`: a direct pull with the user's dev token. */
+async function serverDocs(user, base = server.url) {
+  const res = await fetch(`${base}/sync/pull?checkpoint=0&limit=500`, {
+    headers: { Authorization: `Bearer dev:${user}`, "X-Sync-Protocol": "1" },
+    signal: AbortSignal.timeout(T),
+  });
+  assert.equal(res.status, 200);
+  const { changes } = await res.json();
+  const docs = {};
+  for (const c of changes) docs[`${c.collection}/${c.key}`] = c.value;
+  return docs;
+}
+
+/** Wait until the server holds what `check(docs)` wants (a UI showing "0 pending" may not have written yet). */
+async function serverHolds(user, check, base = server.url) {
+  const deadline = Date.now() + T;
+  let docs;
+  while (Date.now() < deadline) {
+    docs = await serverDocs(user, base);
+    if (check(docs)) return docs;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(`the server never held what was expected: ${JSON.stringify(docs)}`);
+}
+
+async function shot(page, name, fullPage = true) {
+  await page.screenshot({ path: join(ARTIFACTS, `www-${name}.png`), fullPage });
+}
+
+/** Poll an input's value until it is `expected` (textareas have no text to wait for). */
+async function value(locator, expected) {
+  const deadline = Date.now() + T;
+  let last;
+  while (Date.now() < deadline) {
+    last = await locator.inputValue({ timeout: T }).catch(() => undefined);
+    if (last === expected) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`value stayed ${JSON.stringify(last)}, expected ${JSON.stringify(expected)}`);
+}
+
+const nowCard = (page) => page.getByTestId("now");
+const nextCard = (page) => page.getByTestId("next");
+
+test("sign in, personalise, work offline across a reload, and sync when back online", async () => {
+  const { context, page, errors } = await device();
+  try {
+    await signIn(page, "ana");
+    // The registration record was stored without its access code.
+    await page.getByText("0 breakouts chosen").waitFor({ timeout: T });
+    await nextCard(page).getByText("Lunch · standard menu").waitFor({ timeout: T });
+
+    // Editing the profile re-personalises the Now / Next card (attendee-data-updated).
+    await page.getByLabel("Dining preference").selectOption("vegan");
+    await nextCard(page).getByText("Lunch · vegan menu").waitFor({ timeout: T });
+    await page.getByRole("radio", { name: "Service workers in practice" }).check();
+    await nowCard(page).getByText("Service workers in practice").waitFor({ timeout: T });
+    await page.getByLabel("New item").fill("badge");
+    await page.getByRole("button", { name: "Add" }).click();
+    await page.getByText("badge").waitFor({ timeout: T });
+    await serverHolds("ana", (d) => Object.values(d).some((v) => v?.title === "badge") && d["attendees/ana"]?.dining === "vegan");
+    await synced(page);
+    await page.getByTestId("last-synced").filter({ hasText: /last synced (just now|\d+ s ago)/ }).waitFor({ timeout: T });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(ROOT, "www/docs/screenshot.png") });
+    await shot(page, "1-signed-in");
+
+    // Offline: edits land locally and wait in the outbox.
+    await goOffline(context);
+    await state(page).filter({ hasText: /^Offline$/ }).waitFor({ timeout: T });
+    await page.getByLabel("Dining preference").selectOption("vegetarian");
+    await nextCard(page).getByText("Lunch · vegetarian menu").waitFor({ timeout: T });
+    await page.getByRole("radio", { name: "Designing for flaky networks" }).check();
+    await nowCard(page).getByText("Designing for flaky networks").waitFor({ timeout: T });
+    await page.getByLabel("New item").fill("charger");
+    await page.getByRole("button", { name: "Add" }).click();
+    await page.getByText("charger").waitFor({ timeout: T });
+    await pending(page).filter({ hasText: /^[1-9]\d* pending$/ }).waitFor({ timeout: T });
+
+    // A reload with no network: the service worker serves the app and the wasm, and the
+    // edits and the pending count come back from IndexedDB.
+    await page.reload({ timeout: T });
+    await page.getByTestId("user").filter({ hasText: "ana" }).waitFor({ timeout: T });
+    await nextCard(page).getByText("Lunch · vegetarian menu").waitFor({ timeout: T });
+    await nowCard(page).getByText("Designing for flaky networks").waitFor({ timeout: T });
+    await page.getByText("charger").waitFor({ timeout: T });
+    await pending(page).filter({ hasText: /^[1-9]\d* pending$/ }).waitFor({ timeout: T });
+    assert.notEqual(await state(page).textContent(), "Synced");
+    await shot(page, "2-offline-after-reload");
+
+    // Back online: the outbox drains and the server holds the edits.
+    await goOnline(context);
+    await synced(page);
+    await shot(page, "3-back-online");
+    const docs = await serverDocs("ana");
+    assert.equal(docs["attendees/ana"].dining, "vegetarian");
+    assert.deepEqual(docs["attendees/ana"].breakouts, ["b1c"]);
+    assert.equal("accessCode" in docs["attendees/ana"], false, "the access code never left the device");
+    const titles = Object.entries(docs).filter(([k, v]) => k.startsWith("packing/") && v).map(([, v]) => v.title).sort();
+    assert.deepEqual(titles, ["badge", "charger"]);
+
+    // The export is a CSV download of everything stored, without the access code.
+    const [download] = await Promise.all([
+      page.waitForEvent("download", { timeout: T }),
+      page.getByRole("button", { name: "Export CSV" }).click(),
+    ]);
+    const csv = await readFile(await download.path(), "utf8");
+    assert.match(csv, /^collection,/);
+    assert.match(csv, /charger/);
+    assert.match(csv, /vegetarian/);
+    assert.doesNotMatch(csv, /accessCode|AC-\d/);
+
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("two tabs edit different fields of one packing item and both edits survive", async () => {
+  const { context, page: one, errors } = await device();
+  try {
+    await signIn(one, "bo");
+    await one.getByLabel("New item").fill("socks");
+    await one.getByRole("button", { name: "Add" }).click();
+    await synced(one);
+
+    const two = await open(context, errors);
+    await two.goto(server.url);
+    await two.getByText("socks").waitFor({ timeout: T });
+
+    // Each tab changes its own field of the same item, without waiting for the other.
+    await Promise.all([
+      one.getByRole("checkbox", { name: "socks" }).check(),
+      two.getByRole("button", { name: "More socks" }).click().then(() => two.getByTestId("qty-socks").filter({ hasText: "2" }).waitFor({ timeout: T }))
+        .then(() => two.getByRole("button", { name: "More socks" }).click()),
+    ]);
+    for (const page of [one, two]) {
+      await page.getByTestId("qty-socks").filter({ hasText: "3" }).waitFor({ timeout: T });
+      await page.getByRole("checkbox", { name: "socks", checked: true }).waitFor({ timeout: T });
+    }
+    const sock = (d) => Object.values(d).find((v) => v?.title === "socks");
+    await serverHolds("bo", (d) => sock(d)?.qty === 3 && sock(d)?.packed === true);
+    await synced(one);
+    await shot(two, "4-two-tabs");
+
+    // Another device of the same user: offline it changes the quantity while the first
+    // one unpacks; back online, the server's three-way merge keeps both fields.
+    const other = await device();
+    try {
+      await signIn(other.page, "bo");
+      await other.page.getByTestId("qty-socks").filter({ hasText: "3" }).waitFor({ timeout: T });
+      await goOffline(other.context);
+      await other.page.getByRole("button", { name: "More socks" }).click();
+      await other.page.getByTestId("qty-socks").filter({ hasText: "4" }).waitFor({ timeout: T });
+      await one.getByRole("checkbox", { name: "socks" }).uncheck();
+      await serverHolds("bo", (d) => sock(d)?.packed === false);
+      await goOnline(other.context);
+      await synced(other.page);
+      await other.page.getByRole("button", { name: "Sync now" }).click();
+      await other.page.getByRole("checkbox", { name: "socks", checked: false }).waitFor({ timeout: T });
+      await other.page.getByTestId("qty-socks").filter({ hasText: "4" }).waitFor({ timeout: T });
+      await one.getByRole("button", { name: "Sync now" }).click();
+      await one.getByTestId("qty-socks").filter({ hasText: "4" }).waitFor({ timeout: T });
+      await one.getByRole("checkbox", { name: "socks", checked: false }).waitFor({ timeout: T });
+      assert.deepEqual(other.errors, []);
+    } finally {
+      await other.context.close();
+    }
+
+    await serverHolds("bo", (d) => sock(d)?.qty === 4 && sock(d)?.packed === false);
+
+    // Signing out wipes the device: both tabs go back to the sign-in form, and the next
+    // person to sign in on this browser sees none of Bo's data.
+    await one.getByRole("button", { name: "Sign out" }).click();
+    await one.getByLabel("Your name").waitFor({ timeout: T });
+    await two.getByLabel("Your name").waitFor({ timeout: T });
+    await one.getByLabel("Your name").fill("dee");
+    await one.getByRole("button", { name: "Sign in" }).click();
+    await synced(one);
+    await one.getByText("0 of 0 packed").waitFor({ timeout: T });
+    assert.equal(await one.getByText("socks").count(), 0);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("a note changed on two devices asks the person, and the choice sticks", async () => {
+  const a = await device();
+  const b = await device();
+  const notes = (page) => page.getByLabel("Notes for Offline is the default", { exact: true });
+  const openNotes = async (page) => {
+    const summary = page.locator("li", { hasText: "Opening keynote" }).getByText("My notes");
+    if (!(await notes(page).isVisible())) await summary.click();
+  };
+  try {
+    await signIn(a.page, "cy");
+    await openNotes(a.page);
+    await notes(a.page).fill("Bring questions.");
+    await a.page.getByRole("button", { name: "Save notes for Offline is the default" }).click();
+    await serverHolds("cy", (d) => d["notes/k1"]?.text === "Bring questions.");
+
+    await signIn(b.page, "cy");
+    await openNotes(b.page);
+    await value(notes(b.page), "Bring questions.");
+
+    // Both change the note before they hear of each other: A offline, B online.
+    await goOffline(a.context);
+    await notes(a.page).fill("Bring questions.\nAsk about merges.");
+    await a.page.getByRole("button", { name: "Save notes for Offline is the default" }).click();
+    await pending(a.page).filter({ hasText: /^1 pending$/ }).waitFor({ timeout: T });
+    await notes(b.page).fill("Bring questions.\nAsk about offline search.");
+    await b.page.getByRole("button", { name: "Save notes for Offline is the default" }).click();
+    await serverHolds("cy", (d) => d["notes/k1"]?.text === "Bring questions.\nAsk about offline search.");
+
+    // A comes back: notes are `conflict: "manual"`, so A is asked.
+    await goOnline(a.context);
+    const dialog = a.page.getByRole("dialog", { name: /Two versions of your notes/ });
+    await dialog.waitFor({ timeout: T });
+    assert.equal(await dialog.getByTestId("conflict-mine").textContent(), "Bring questions.\nAsk about merges.");
+    assert.equal(await dialog.getByTestId("conflict-server").textContent(), "Bring questions.\nAsk about offline search.");
+    const merged = dialog.getByLabel("Merged preview (you can edit it)");
+    assert.equal(await merged.inputValue(), "Bring questions.\nAsk about offline search.\nBring questions.\nAsk about merges.");
+    await merged.fill("Bring questions.\nAsk about offline search.\nAsk about merges.");
+    await shot(a.page, "5-conflict-dialog", false);
+    // Keyboard: the dialog took focus; Tab reaches the buttons, Enter presses one.
+    await dialog.getByRole("button", { name: "Use merged" }).focus();
+    await a.page.keyboard.press("Enter");
+    await dialog.waitFor({ state: "detached", timeout: T });
+    await synced(a.page);
+
+    const chosen = "Bring questions.\nAsk about offline search.\nAsk about merges.";
+    await value(notes(a.page), chosen);
+    await a.page.getByRole("list", { name: "Activity log" }).getByText("settled by you").waitFor({ timeout: T });
+    await shot(a.page, "6-conflict-settled");
+
+    // The choice sticks: on the server, on the other device, and across a reload.
+    await serverHolds("cy", (d) => d["notes/k1"]?.text === chosen);
+    await b.page.getByRole("button", { name: "Sync now" }).click();
+    await value(notes(b.page), chosen);
+    await a.page.reload({ timeout: T });
+    await synced(a.page);
+    await openNotes(a.page);
+    await value(notes(a.page), chosen);
+    assert.equal(await a.page.getByRole("dialog").count(), 0);
+    assert.equal(await a.page.getByText("needs your decision").count(), 0);
+
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  } finally {
+    await a.context.close();
+    await b.context.close();
+  }
+});
+
+/** A server of our own, on a port and database that survive a restart. */
+async function ownServer(dir, port = 0) {
+  const bin = process.env.PWA_SYNC_SERVER_BIN ?? join(ROOT, "target/debug/pwa-sync-server");
+  const child = spawn(bin, ["--listen", `127.0.0.1:${port}`, "--database", `sqlite://${dir}/sync.db`, "--dev-auth", "--static", DIST], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (d) => { stderr += d; });
+  const url = await new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), T);
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/\S+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`server exited with ${code}: ${stderr}`)); });
+  });
+  return {
+    url,
+    port: Number(new URL(url).port),
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill();
+      await new Promise((r) => child.once("exit", r));
+    },
+  };
+}
+
+test("when the server goes away the app keeps working, and it catches up by itself when it is back", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "pwa-sync-www-"));
+  let own = await ownServer(dir);
+  const { context, page, errors } = await device();
+  try {
+    await signIn(page, "eve", own.url);
+    await own.stop();
+
+    await page.getByLabel("New item").fill("umbrella");
+    await page.getByRole("button", { name: "Add" }).click();
+    await page.getByText("umbrella").waitFor({ timeout: T });
+    // The browser is online, the server is not: the bar says which.
+    await state(page).filter({ hasText: /^Server unreachable$/ }).waitFor({ timeout: T });
+    await pending(page).filter({ hasText: /^1 pending$/ }).waitFor({ timeout: T });
+    await shot(page, "7-server-down", false);
+
+    // Same port, same database: no click needed, the client's retries find it.
+    own = await ownServer(dir, own.port);
+    await synced(page);
+    const titles = Object.values(await serverDocs("eve", own.url)).filter((v) => v?.title).map((v) => v.title);
+    assert.deepEqual(titles, ["umbrella"]);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    await own.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

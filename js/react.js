@@ -1,0 +1,261 @@
+// React hooks over a SyncClient, built on useSyncExternalStore. Plain ES module, no
+// build step; `react` is a peer dependency of the package.
+//
+// Every hook takes the client first and accepts `null`/`undefined` while the client is
+// still opening: it then returns `undefined`. Async reads (get, list, conflicts) live in a
+// small store per (client, event target, arguments) that re-reads when an event says the
+// answer may have changed, and hands React the last value it read, so the snapshot is the
+// same object until the data really changes.
+import { useCallback, useMemo, useSyncExternalStore } from "react";
+
+const CHANGE = "pwa-sync:change";
+const STATUS = "pwa-sync:status";
+const CONFLICT = "pwa-sync:conflict";
+const CLEARED = "pwa-sync:cleared";
+
+const DATA_EVENTS = [CHANGE, CONFLICT, CLEARED];
+
+const noop = () => {};
+const unsubscribed = () => noop;
+const nothing = () => undefined;
+
+/** @param {{eventTarget?: EventTarget} | undefined} options */
+const targetOf = (options) => options?.eventTarget ?? globalThis;
+
+// ------------------------------------------------------------------ status
+
+/**
+ * The client's status (`{state, pending, lastSyncedAt, lastError}`), re-rendering on
+ * `pwa-sync:status`. `client.status()` returns the same object until something changes,
+ * so it is the snapshot as it is.
+ */
+export function useSyncStatus(client, options) {
+  const target = targetOf(options);
+  const subscribe = useCallback(
+    (onChange) => {
+      if (!client) return noop;
+      target.addEventListener(STATUS, onChange);
+      target.addEventListener(CLEARED, onChange);
+      return () => {
+        target.removeEventListener(STATUS, onChange);
+        target.removeEventListener(CLEARED, onChange);
+      };
+    },
+    [client, target],
+  );
+  const getSnapshot = useMemo(() => (client ? statusReader(client) : nothing), [client]);
+  return useSyncExternalStore(subscribe, getSnapshot, nothing);
+}
+
+/** Reads `client.status()`, keeping the last good answer if the client was freed. */
+function statusReader(client) {
+  let last;
+  return () => {
+    try {
+      last = client.status();
+    } catch {
+      // A freed wasm object throws; its last status is still the best answer.
+    }
+    return last;
+  };
+}
+
+/** Local writes the server has not acknowledged yet (`status().pending`). */
+export function usePendingCount(client, options) {
+  return useSyncStatus(client, options)?.pending;
+}
+
+// ------------------------------------------------------------------ async reads
+
+/**
+ * One async read and its last answer. `relevant(detail)` says whether an event may have
+ * changed the answer; `fromEvent(event, current)`, if given, works the new answer out of
+ * the event (`{value, verify}`; `verify`: re-read all the same; `undefined`: just re-read);
+ * `empty` is what the answer becomes when the database is wiped.
+ */
+class Query {
+  constructor(cache, id, target, { read, relevant, empty, events = DATA_EVENTS, fromEvent }) {
+    this.cache = cache;
+    this.id = id;
+    this.target = target;
+    this.read = read;
+    this.relevant = relevant;
+    this.empty = empty;
+    this.events = events;
+    this.fromEvent = fromEvent;
+    this.value = undefined;
+    this.text = undefined;
+    this.seq = 0;
+    this.listeners = new Set();
+    this.onEvent = (event) => {
+      if (event.type === CLEARED) {
+        // Nothing of the old session may stay on screen while the re-read runs.
+        this.set(this.empty);
+        this.refresh();
+      } else if (this.relevant(event.detail)) {
+        const known = this.fromEvent?.(event, this.value);
+        if (known === undefined) {
+          this.refresh();
+        } else {
+          // The event carries the answer: show it now, dropping any older read in flight.
+          this.seq++;
+          this.set(known.value);
+          if (known.verify) this.refresh();
+        }
+      }
+    };
+    this.subscribe = (listener) => {
+      this.listeners.add(listener);
+      if (this.listeners.size === 1) this.attach();
+      return () => {
+        this.listeners.delete(listener);
+        if (this.listeners.size === 0) this.detach();
+      };
+    };
+    this.getSnapshot = () => this.value;
+  }
+
+  attach() {
+    if (!this.cache.has(this.id)) this.cache.set(this.id, this);
+    for (const name of this.events) this.target.addEventListener(name, this.onEvent);
+    // Events may have been missed while nobody listened.
+    this.refresh();
+  }
+
+  detach() {
+    for (const name of this.events) this.target.removeEventListener(name, this.onEvent);
+    if (this.cache.get(this.id) === this) this.cache.delete(this.id);
+  }
+
+  refresh() {
+    const seq = ++this.seq;
+    let pending;
+    try {
+      pending = Promise.resolve(this.read());
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    pending.then(
+      (value) => {
+        if (seq === this.seq) this.set(value);
+      },
+      (error) => {
+        // A closed client (logout in another tab) has nothing more to say: show the
+        // wiped state. Other failures keep the last answer; the client reports storage
+        // problems as pwa-sync:storage-error.
+        if (seq === this.seq && error?.code === "closed") this.set(this.empty);
+      },
+    );
+  }
+
+  set(value) {
+    // Values are JSON: equal text means nothing changed, and the snapshot stays the same.
+    const text = value === undefined ? undefined : JSON.stringify(value);
+    if (text === this.text && this.value !== undefined) return;
+    this.value = value;
+    this.text = text;
+    for (const listener of [...this.listeners]) listener();
+  }
+}
+
+/** client -> event target -> query id -> Query */
+const caches = new WeakMap();
+
+function query(client, target, id, spec) {
+  let byTarget = caches.get(client);
+  if (!byTarget) caches.set(client, (byTarget = new WeakMap()));
+  let cache = byTarget.get(target);
+  if (!cache) byTarget.set(target, (cache = new Map()));
+  return cache.get(id) ?? new Query(cache, id, target, spec);
+}
+
+function useQuery(client, target, id, make) {
+  // `make` is called only when the identity (client, target, id) changes.
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const q = useMemo(() => (client && id !== null ? make() : null), [client, target, id]);
+  return useSyncExternalStore(q ? q.subscribe : unsubscribed, q ? q.getSnapshot : nothing, nothing);
+}
+
+/**
+ * One record: `undefined` until the first read (or without a client), `null` when there
+ * is no such record, else the record. Re-reads on `pwa-sync:change` for this key, on
+ * `pwa-sync:conflict` for it and on `pwa-sync:cleared`.
+ */
+export function useDoc(client, collection, key, options) {
+  const target = targetOf(options);
+  const id = key == null ? null : `doc\u0000${collection}\u0000${key}`;
+  return useQuery(client, target, id, () =>
+    query(client, target, id, {
+      read: () => client.get(collection, key).then((value) => value ?? null),
+      relevant: (detail) => detail?.collection === collection && detail?.key === key,
+      // A change event holds the record's new value (null: deleted): no re-read needed.
+      fromEvent: (event) => (event.type === CHANGE ? { value: event.detail.value ?? null, verify: false } : undefined),
+      empty: null,
+    }),
+  );
+}
+
+/**
+ * Records of a collection in key order, all of them or those matching `query`
+ * (`{index, equals, limit}`): `undefined` until the first read. Re-reads on any
+ * `pwa-sync:change` or `pwa-sync:conflict` of the collection and on `pwa-sync:cleared`.
+ */
+export function useCollection(client, collection, listQuery, options) {
+  const target = targetOf(options);
+  const q = listQuery ? { index: listQuery.index, equals: listQuery.equals, limit: listQuery.limit } : undefined;
+  const id = `list\u0000${collection}\u0000${q ? JSON.stringify(q) : ""}`;
+  return useQuery(client, target, id, () => {
+    let keyField;
+    return query(client, target, id, {
+      read: () => client.list(collection, q),
+      relevant: (detail) => detail?.collection === collection,
+      // Without a query, the change is applied to the list at once (a controlled input
+      // shows the new value in the same frame), then the list is read again to be sure.
+      fromEvent: (event, current) => {
+        if (q || event.type !== CHANGE || !Array.isArray(current)) return undefined;
+        const next = applyChange(current, event.detail, keyField);
+        if (!next) return undefined;
+        keyField = next.keyField;
+        return { value: next.list, verify: true };
+      },
+      empty: [],
+    });
+  });
+}
+
+/**
+ * `list` (in key order) with one change applied, or undefined when that cannot be done
+ * safely (the key field is not known yet: the first change of a collection is re-read).
+ */
+function applyChange(list, { key, value }, known) {
+  let keyField = known;
+  if (value && typeof value === "object") {
+    const fields = Object.keys(value).filter((f) => value[f] === key);
+    if (!(keyField && fields.includes(keyField))) keyField = fields.length === 1 ? fields[0] : undefined;
+  }
+  if (!keyField) return undefined;
+  const rest = list.filter((item) => item?.[keyField] !== key);
+  if (value) {
+    const at = rest.findIndex((item) => String(item?.[keyField]) > key);
+    rest.splice(at === -1 ? rest.length : at, 0, value);
+  }
+  return { list: rest, keyField };
+}
+
+/**
+ * Manual conflicts waiting for the app (`client.conflicts()`), oldest first: `undefined`
+ * until the first read. Re-reads on every `pwa-sync:conflict`, `pwa-sync:change` and
+ * `pwa-sync:cleared`, and on `pwa-sync:status`: settling a conflict with the value that
+ * already shows changes no record, but it does announce the status (pending writes).
+ */
+export function useConflicts(client, options) {
+  const target = targetOf(options);
+  return useQuery(client, target, "conflicts", () =>
+    query(client, target, "conflicts", {
+      read: () => client.conflicts(),
+      relevant: () => true,
+      empty: [],
+      events: [...DATA_EVENTS, STATUS],
+    }),
+  );
+}

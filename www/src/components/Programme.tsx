@@ -1,0 +1,123 @@
+import { useState } from "react";
+import type { SyncClient } from "pwa-sync";
+import { useDoc } from "pwa-sync/react";
+import type { Attendee, Note } from "../types";
+import { time, type Session, type Slot } from "../program";
+import { saveProfile } from "./Profile";
+import { useOptimisticValue } from "../hooks";
+
+const NONE: string[] = [];
+
+export function Programme({ client, user, programme }: { client: SyncClient | null; user: string; programme: Slot[] }) {
+  const attendee = useDoc<Attendee>(client, "attendees", user);
+  const [breakouts, setBreakouts] = useOptimisticValue<string[]>(attendee?.breakouts ?? NONE);
+  const choose = (slot: Slot, sessionId: string | null) => {
+    if (!client) return;
+    const others = breakouts.filter((id) => !slot.sessions.some((s) => s.id === id));
+    const next = sessionId ? [...others, sessionId] : others;
+    setBreakouts(next, () => saveProfile(client, user, attendee, { breakouts: next }));
+  };
+  return (
+    <section className="card" aria-labelledby="programme-title">
+      <h2 id="programme-title">Programme</h2>
+      <p className="small muted">A demo day, laid out around the time you opened the app.</p>
+      <ol className="programme">
+        {programme.map((slot) => (
+          <li key={slot.id}>
+            <div className="slot-head">
+              <span className="slot-time">
+                {time(slot.start)}–{time(slot.end)}
+              </span>
+              <h3>{slot.label}</h3>
+            </div>
+            {slot.kind === "breakout" ? (
+              <fieldset>
+                <legend className="visually-hidden">Choose a session for {slot.label}</legend>
+                {slot.sessions.map((s) => (
+                  <div key={s.id} className="session">
+                    <label>
+                      <input
+                        type="radio"
+                        name={`slot-${slot.id}`}
+                        value={s.id}
+                        checked={breakouts.includes(s.id)}
+                        disabled={!client || attendee === undefined}
+                        onChange={() => choose(slot, s.id)}
+                      />{" "}
+                      {s.title}
+                    </label>
+                    <span className="muted small">
+                      {" "}
+                      {s.speaker} · {s.room}
+                    </span>
+                    <NoteEditor client={client} session={s} />
+                  </div>
+                ))}
+                <label className="small">
+                  <input
+                    type="radio"
+                    name={`slot-${slot.id}`}
+                    value=""
+                    checked={!slot.sessions.some((s) => breakouts.includes(s.id))}
+                    disabled={!client || attendee === undefined}
+                    onChange={() => choose(slot, null)}
+                  />{" "}
+                  None in {slot.label}
+                </label>
+              </fieldset>
+            ) : (
+              <div className="session">
+                <span>{slot.sessions[0].title}</span>
+                <span className="muted small">
+                  {" "}
+                  {slot.sessions[0].speaker ? `${slot.sessions[0].speaker} · ` : ""}
+                  {slot.sessions[0].room}
+                </span>
+                {slot.kind === "plenary" && <NoteEditor client={client} session={slot.sessions[0]} />}
+              </div>
+            )}
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+/** My notes on one session: the `notes` collection, whose conflicts a person settles. */
+function NoteEditor({ client, session }: { client: SyncClient | null; session: Session }) {
+  const note = useDoc<Note>(client, "notes", session.id);
+  const [draft, setDraft] = useState<string | null>(null);
+  const id = `note-${session.id}`;
+  const save = async () => {
+    if (!client || draft === null) return;
+    await client.put("notes", { id: session.id, text: draft, updatedAt: Date.now() });
+    setDraft(null);
+  };
+  return (
+    <details className="note">
+      <summary>
+        My notes{note?.text ? <span className="muted small"> · {note.text.length} characters</span> : null}
+      </summary>
+      <label htmlFor={id} className="visually-hidden">
+        Notes for {session.title}
+      </label>
+      <textarea
+        id={id}
+        rows={3}
+        value={draft ?? note?.text ?? ""}
+        onChange={(e) => setDraft(e.target.value)}
+        disabled={!client || note === undefined}
+      />
+      <div className="row">
+        <button type="button" onClick={() => void save()} disabled={draft === null} aria-label={`Save notes for ${session.title}`}>
+          Save note
+        </button>
+        {draft !== null && (
+          <button type="button" onClick={() => setDraft(null)} aria-label={`Discard changes to notes for ${session.title}`}>
+            Discard
+          </button>
+        )}
+      </div>
+    </details>
+  );
+}

@@ -1,0 +1,50 @@
+// The client configuration, shared by the page and the service worker: both open the
+// same IndexedDB database, so they must agree on its name and collections.
+import type { CollectionConfig, SyncConfig } from "pwa-sync";
+
+/** One database for the app; signing out wipes it (`client.clear()`). */
+export const DB_NAME = "conference-companion";
+
+export const collections: Record<string, CollectionConfig> = {
+  // The attendee record drives the Now / Next card: it fires `attendee-data-updated`
+  // with the record under `detail.attendee`, is refreshed by `getFresh` when older than
+  // 30 minutes, and the access code from the registration desk never reaches storage.
+  attendees: {
+    key: "id",
+    event: { name: "attendee-data-updated", valueField: "attendee" },
+    ttlMs: 30 * 60_000,
+    omit: ["accessCode"],
+    // Two devices changing different fields both win; breakout lists merge in order.
+    conflict: { strategy: "merge", arrays: { breakouts: "append" } },
+  },
+  // One record per item: two tabs or devices editing different fields of one item merge.
+  packing: { key: "id", conflict: { strategy: "merge" } },
+  // Notes are prose: when two devices changed the same note, the person decides.
+  notes: { key: "id", conflict: "manual" },
+};
+
+/** The sync API on this origin (the reference server serves the app and `/sync`). */
+export const endpoint = (): string => new URL("/sync", globalThis.location.href).href;
+
+/** The dev-auth token of the reference server (`--dev-auth`): `dev:<name>`. */
+export const devToken = (user: string): string => `dev:${user}`;
+
+/**
+ * The config both contexts open with. A page listens to the server's pokes (`realtime`)
+ * and pulls every minute; the service worker syncs on its own events only.
+ */
+export function clientConfig(token: () => string | Promise<string>, where: "page" | "worker"): SyncConfig {
+  return where === "page"
+    ? { name: DB_NAME, endpoint: endpoint(), token, collections, realtime: true, pullIntervalMs: 60_000 }
+    : { name: DB_NAME, endpoint: endpoint(), token, collections };
+}
+
+// How the service worker learns who is signed in (see README: "Tokens and the service
+// worker"). The page keeps the name in localStorage for itself; for the worker it posts
+// the name in a message (kept in the worker's memory) and leaves it in one Cache Storage
+// entry, so a worker woken by Background Sync with no page open can still sync. Only the
+// name is kept: the library never stores a token, and the worker derives the dev token
+// from the name when it needs one. Signing out deletes the entry.
+export const SESSION_CACHE = "conference-session";
+export const SESSION_URL = "/__conference-session";
+export type SessionMessage = { type: "conference:session"; user: string | null };

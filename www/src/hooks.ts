@@ -1,0 +1,65 @@
+// Small app hooks beside the package's own (pwa-sync/react).
+import { startTransition, useEffect, useOptimistic, useState } from "react";
+import type { AuditEntry, SyncClient } from "pwa-sync";
+
+/** The current time, re-rendering every `everyMs`. */
+export function useNow(everyMs: number): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), everyMs);
+    return () => clearInterval(timer);
+  }, [everyMs]);
+  return now;
+}
+
+/** The newest audit entries, re-read when a conflict or rejection is announced. */
+export function useAudit(client: SyncClient | null, limit: number): AuditEntry[] | undefined {
+  const [entries, setEntries] = useState<AuditEntry[] | undefined>(undefined);
+  useEffect(() => {
+    if (!client) return;
+    let live = true;
+    const read = () => {
+      client.audit(limit).then((e) => live && setEntries(e), () => {});
+    };
+    read();
+    const events = ["pwa-sync:conflict", "pwa-sync:rejected", "pwa-sync:cleared", "pwa-sync:change"];
+    for (const name of events) addEventListener(name, read);
+    return () => {
+      live = false;
+      for (const name of events) removeEventListener(name, read);
+    };
+  }, [client, limit]);
+  return entries;
+}
+
+/** "just now", "2 min ago", "3 h ago". */
+export function ago(then: number, now: number): string {
+  const s = Math.max(0, Math.round((now - then) / 1000));
+  if (s < 10) return "just now";
+  if (s < 60) return `${s} s ago`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h} h ago`;
+  return `${Math.floor(h / 24)} d ago`;
+}
+
+/**
+ * A stored value shown as changed from the moment of the click: the write to IndexedDB
+ * takes a few milliseconds, and a controlled checkbox must not flip back meanwhile.
+ * pwa-sync's hooks hold the new value by the time the write resolves.
+ */
+export function useOptimisticValue<T>(stored: T): [T, (next: T, write: () => Promise<unknown>) => void] {
+  const [shown, setShown] = useOptimistic(stored);
+  const change = (next: T, write: () => Promise<unknown>) =>
+    startTransition(async () => {
+      setShown(next);
+      try {
+        await write();
+      } catch (error) {
+        // The stored value shows again; the client announced storage problems itself.
+        console.warn("write failed", error);
+      }
+    });
+  return [shown, change];
+}

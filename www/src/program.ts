@@ -1,0 +1,50 @@
+// The conference programme. A demo has no conference running, so the day is laid out
+// around the moment the app opens: the current half hour is breakout slot 1, lunch is
+// next. Session ids never change, so choices survive reloads.
+
+export type Kind = "plenary" | "breakout" | "meal";
+
+export type Session = {
+  id: string;
+  slot: string;
+  kind: Kind;
+  title: string;
+  speaker?: string;
+  room: string;
+  start: number;
+  end: number;
+};
+
+export type Slot = { id: string; label: string; kind: Kind; start: number; end: number; sessions: Session[] };
+
+const MIN = 60_000;
+
+type Spec = { id: string; label: string; kind: Kind; from: number; minutes: number; sessions: [string, string, string?][] };
+
+const SPECS: Spec[] = [
+  { id: "k", label: "Opening keynote", kind: "plenary", from: -60, minutes: 45,
+    sessions: [["k1", "Offline is the default", "Dana Whitfield"]] },
+  { id: "b1", label: "Breakout 1", kind: "breakout", from: 0, minutes: 45,
+    sessions: [["b1a", "Service workers in practice", "Ola Nordmann"], ["b1b", "Conflict-free data, plainly", "Ines Duarte"], ["b1c", "Designing for flaky networks", "Kenji Mori"]] },
+  { id: "lunch", label: "Lunch", kind: "meal", from: 45, minutes: 60, sessions: [["lunch", "Lunch"]] },
+  { id: "b2", label: "Breakout 2", kind: "breakout", from: 105, minutes: 45,
+    sessions: [["b2a", "IndexedDB without fear", "Priya Raman"], ["b2b", "Conflict dialogs people understand", "Tom Becker"], ["b2c", "Testing PWAs end to end", "Lea Schulz"]] },
+  { id: "p", label: "Closing panel", kind: "plenary", from: 165, minutes: 45,
+    sessions: [["p1", "What offline-first taught us", "Panel"]] },
+  { id: "dinner", label: "Conference dinner", kind: "meal", from: 240, minutes: 120, sessions: [["dinner", "Conference dinner"]] },
+];
+
+const ROOMS = ["Room A", "Room B", "Room C"];
+
+export function buildProgramme(opened: number): Slot[] {
+  const anchor = Math.floor(opened / (30 * MIN)) * 30 * MIN;
+  return SPECS.map((spec) => {
+    const start = anchor + spec.from * MIN;
+    const end = start + spec.minutes * MIN;
+    const room = (i: number) => (spec.kind === "breakout" ? ROOMS[i] : spec.kind === "meal" ? "Hall C" : "Main hall");
+    const sessions = spec.sessions.map(([id, title, speaker], i) => ({ id, slot: spec.id, kind: spec.kind, title, speaker, room: room(i), start, end }));
+    return { id: spec.id, label: spec.label, kind: spec.kind, start, end, sessions };
+  });
+}
+
+export const time = (ms: number): string => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });

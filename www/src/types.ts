@@ -1,0 +1,32 @@
+// The records this app stores. Declared with `type` (not `interface`) so that they are
+// `SyncRecord`s: JSON objects with an index signature.
+
+export const DINING = ["no preference", "vegetarian", "vegan", "gluten-free", "halal", "kosher"] as const;
+export type Dining = (typeof DINING)[number];
+
+/** The attendee profile (collection `attendees`, key = the signed-in name). */
+export type Attendee = {
+  id: string;
+  name: string;
+  dining: Dining;
+  /** Ids of the breakout sessions chosen, one per breakout slot at most. */
+  breakouts: string[];
+  /** From the registration desk; `omit`ted: never written to IndexedDB. */
+  accessCode?: string;
+};
+
+/** One item of the shared packing list (collection `packing`). */
+export type PackingItem = {
+  id: string;
+  title: string;
+  qty: number;
+  packed: boolean;
+  addedAt: number;
+};
+
+/** My notes on a session (collection `notes`, key = session id, conflict: manual). */
+export type Note = {
+  id: string;
+  text: string;
+  updatedAt: number;
+};

@@ -1,0 +1,44 @@
+import { defineConfig } from "vite";
+import { createHash } from "node:crypto";
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+
+// The service worker, built after the app (`npm run build`) into dist/sw.js: one module
+// with the precache list of every file of the app build written in, so that a new
+// build is a new worker (and a new cache).
+const dist = "dist";
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? files(path) : [path];
+  });
+}
+
+export default defineConfig(() => {
+  const built = files(dist)
+    .map((f) => relative(dist, f).split("\\").join("/"))
+    .filter((f) => f !== "sw.js" && !f.startsWith(".vite/") && !f.endsWith(".map"))
+    .sort();
+  if (!built.includes("index.html")) throw new Error("build the app first: dist/index.html is missing");
+  const hash = createHash("sha256");
+  for (const f of built) hash.update(f).update(readFileSync(join(dist, f)));
+  return {
+    publicDir: false,
+    resolve: { preserveSymlinks: true },
+    define: {
+      __PRECACHE__: JSON.stringify(["/", ...built.map((f) => `/${f}`)]),
+      __SHELL_VERSION__: JSON.stringify(hash.digest("hex").slice(0, 12)),
+    },
+    build: {
+      target: "es2022",
+      outDir: dist,
+      emptyOutDir: false,
+      copyPublicDir: false,
+      rollupOptions: {
+        input: { sw: "src/sw.ts" },
+        output: { format: "es", entryFileNames: "[name].js", assetFileNames: "assets/[name]-[hash][extname]" },
+      },
+    },
+  };
+});
