@@ -40,8 +40,13 @@ impl Scheduler {
         Scheduler { breaker: CircuitBreaker::new(retry.max_attempts, retry.max_delay_ms), retry, failed_attempts: 0 }
     }
 
-    /// While the breaker is open, background triggers wait for it to cool down.
+    /// While the breaker is open, background triggers wait for it to cool down, except
+    /// `Online`: coming back online is news that the failures may be over (a failure
+    /// then opens the breaker again at once).
     pub fn on_trigger(&self, trigger: Trigger, now_ms: u64) -> Next {
+        if trigger == Trigger::Online {
+            return Next::In(0);
+        }
         if let BreakerState::Open { until_ms } = self.breaker.state(now_ms) {
             return Next::In(until_ms.saturating_sub(now_ms));
         }
@@ -106,6 +111,7 @@ mod tests {
         assert_eq!(delays, [1_000, 2_000, 4_000, 8_000, 30_000]);
         assert!(s.breaker_open(now - 1));
         assert_eq!(s.on_trigger(Trigger::LocalWrite, now - 10_000), Next::In(10_000));
+        assert_eq!(s.on_trigger(Trigger::Online, now - 10_000), Next::In(0), "coming back online tries at once");
         // Cooled down: the trial fails and the breaker opens again at once.
         assert_eq!(s.on_failure(Some(ErrorClass::Server), None, now, 0.5), Next::In(30_000));
         s.on_success();

@@ -260,7 +260,8 @@ pub fn plan_resolve(snapshot: Snapshot, key: &KeyRef, id: u64, choice: Choice, n
         result: chosen,
         server_version: Some(conflict.server_version),
     };
-    work.audit.push(entry);
+    work.audit.push(entry.clone());
+    effects.push(Effect::Conflict(entry));
     let after = work.visible(key);
     if before != after {
         effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: after, version });
