@@ -337,12 +337,12 @@ impl IdbStore {
     }
 
     /// Read the snapshot for `keys`, plan, write: the body of [`Store::transact`].
-    async fn transact_in<R>(
+    async fn transact_in(
         &self,
         tx: &idb::Transaction,
         keys: &[KeyRef],
-        plan: impl FnOnce(Snapshot) -> Result<(Writes, R)>,
-    ) -> Result<R> {
+        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+    ) -> Result<()> {
         let err = in_tx(tx);
         let outbox = tx.object_store(OUTBOX).map_err(err)?;
         let meta_store = tx.object_store(META).map_err(err)?;
@@ -394,7 +394,7 @@ impl IdbStore {
             snapshot.queued.insert(key, queued);
         }
 
-        let (writes, result) = plan(snapshot)?;
+        let writes = plan(snapshot)?;
 
         // Encode everything before the first write request.
         let mut records_js = Vec::with_capacity(writes.records.len());
@@ -465,7 +465,7 @@ impl IdbStore {
         if let Some(js) = &meta_js {
             drop(meta_store.put(js, Some(&meta_key)).map_err(err)?);
         }
-        Ok(result)
+        Ok(())
     }
 
     async fn mark_sent_in(&self, tx: &idb::Transaction, ids: &[u64]) -> Result<()> {
@@ -516,12 +516,12 @@ impl Store for IdbStore {
         finish(tx, result, false).await
     }
 
-    async fn transact<R>(
+    async fn run_transaction(
         &self,
         keys: &[KeyRef],
         durability: Durability,
-        plan: impl FnOnce(Snapshot) -> Result<(Writes, R)>,
-    ) -> Result<R> {
+        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+    ) -> Result<()> {
         let mut stores: Vec<&str> = vec![OUTBOX, META, AUDIT, CONFLICTS];
         for (collection, _) in keys {
             self.check(collection)?;

@@ -68,12 +68,12 @@ impl Store for MemoryStore {
         Ok(records.filter(matches).take(query.limit.unwrap_or(usize::MAX)).cloned().collect())
     }
 
-    async fn transact<R>(
+    async fn run_transaction(
         &self,
         keys: &[KeyRef],
         _durability: Durability,
-        plan: impl FnOnce(Snapshot) -> Result<(Writes, R)>,
-    ) -> Result<R> {
+        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+    ) -> Result<()> {
         for (collection, _) in keys {
             self.check(collection)?;
         }
@@ -92,7 +92,7 @@ impl Store for MemoryStore {
             snapshot.records.insert(key.clone(), record.clone());
         }
         // Nothing above changed state, so a planning error leaves it untouched.
-        let (writes, result) = plan(snapshot)?;
+        let writes = plan(snapshot)?;
         for ((collection, key), record) in writes.records {
             let records = state.collections.entry(collection).or_default();
             match record {
@@ -117,7 +117,7 @@ impl Store for MemoryStore {
         if let Some(meta) = writes.meta {
             state.meta = Some(meta);
         }
-        Ok(result)
+        Ok(())
     }
 
     async fn meta(&self) -> Result<Option<Meta>> {

@@ -5,7 +5,7 @@
 pub mod conformance;
 pub mod memory;
 
-use crate::core::error::Result;
+use crate::core::error::{Error, Result};
 use crate::core::mutation::{LocalWrite, WriteOutcome};
 use crate::core::record::{ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
 use crate::core::sync::{plan_local, AuditEntry, KeyRef, Snapshot, Writes};
@@ -42,7 +42,28 @@ pub trait Store {
         keys: &[KeyRef],
         durability: Durability,
         plan: impl FnOnce(Snapshot) -> Result<(Writes, R)>,
-    ) -> Result<R>;
+    ) -> Result<R> {
+        // Stores implement the non-generic `run_transaction` once; a generic body here
+        // would be compiled again for every plan (four copies of the IndexedDB code).
+        let mut plan = Some(plan);
+        let mut result = None;
+        self.run_transaction(keys, durability, &mut |snapshot| {
+            let plan = plan.take().ok_or_else(|| Error::Storage("a transaction plan ran twice".into()))?;
+            let (writes, r) = plan(snapshot)?;
+            result = Some(r);
+            Ok(writes)
+        })
+        .await?;
+        result.ok_or_else(|| Error::Storage("a transaction committed without running its plan".into()))
+    }
+
+    /// What `transact` runs: one transaction, `plan` called once with the snapshot.
+    async fn run_transaction(
+        &self,
+        keys: &[KeyRef],
+        durability: Durability,
+        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+    ) -> Result<()>;
 
     /// Apply a local write: entity, outbox and meta in one transaction (invariant 1),
     /// following `mutation::plan_local_write`.
