@@ -245,14 +245,14 @@ async fn push_all<S: Store, T: Transport, O: Observer>(
     let mut byte_cap = PUSH_BYTE_CAP;
     let mut done = 0;
     for _ in 0..max_batches {
-        let entries = store.outbox(batch_size).await?;
+        // Read and flagged as sent in one transaction, before the request leaves: from
+        // here on these entries are never rewritten (entries past the byte cap are
+        // flagged too; that only stops later writes folding into them).
+        let entries = store.take_batch(batch_size).await?;
         if entries.is_empty() {
             break;
         }
         let batch = take_by_bytes(entries, byte_cap);
-        let ids: Vec<u64> = batch.iter().map(|e| e.id).collect();
-        // Recorded before the request leaves: from here on the entries are never rewritten.
-        store.mark_sent(&ids).await?;
         let request = PushRequest { client_id: client_id.clone(), mutations: batch.iter().map(OutboxEntry::to_mutation).collect() };
         let response = match transport.push(&request).await {
             Ok(response) => response,
@@ -958,5 +958,112 @@ mod tests {
         // The later edit in real time wins, on every replica.
         assert_eq!(server.doc("trips", "p").unwrap().value, Some(json!({"id": "p", "city": "Tromsø"})));
         assert_eq!(fast.live(), ok.live());
+    }
+
+    /// A store whose first `take_batch` is followed at once by a write of the app to the
+    /// same key: the moment a sync has built its push but not sent it.
+    struct WriteDuringPush {
+        inner: MemoryStore,
+        write: std::cell::RefCell<Option<LocalWrite>>,
+    }
+
+    impl Store for WriteDuringPush {
+        async fn open_meta(&self, id: &str) -> Result<crate::core::record::Meta, Error> {
+            self.inner.open_meta(id).await
+        }
+        async fn get(&self, c: &str, k: &str) -> Result<Option<crate::core::record::EntityRecord>, Error> {
+            self.inner.get(c, k).await
+        }
+        async fn list(&self, c: &str, q: &ListQuery) -> Result<Vec<crate::core::record::EntityRecord>, Error> {
+            self.inner.list(c, q).await
+        }
+        async fn run_transaction(&self, keys: &[KeyRef], d: Durability, plan: &mut dyn FnMut(crate::core::sync::Snapshot) -> Result<Writes, Error>) -> Result<(), Error> {
+            self.inner.run_transaction(keys, d, plan).await
+        }
+        async fn meta(&self) -> Result<Option<crate::core::record::Meta>, Error> {
+            self.inner.meta().await
+        }
+        async fn audit(&self, limit: usize) -> Result<Vec<crate::core::sync::AuditEntry>, Error> {
+            self.inner.audit(limit).await
+        }
+        async fn conflicts(&self) -> Result<Vec<ConflictRecord>, Error> {
+            self.inner.conflicts().await
+        }
+        async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, Error> {
+            self.inner.outbox(limit).await
+        }
+        async fn pending_count(&self) -> Result<usize, Error> {
+            self.inner.pending_count().await
+        }
+        async fn mark_sent(&self, ids: &[u64]) -> Result<(), Error> {
+            self.inner.mark_sent(ids).await
+        }
+        async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry>, Error> {
+            let batch = self.inner.take_batch(limit).await?;
+            let write = self.write.borrow_mut().take();
+            if let Some(write) = write {
+                self.inner.write_local(&write).await?;
+            }
+            Ok(batch)
+        }
+        async fn clear(&self) -> Result<(), Error> {
+            self.inner.clear().await
+        }
+    }
+
+    #[test]
+    fn a_write_made_while_a_push_is_built_is_not_lost() {
+        let server = FakeServer::new();
+        let c = Client::new("c-a", "merge", 100);
+        let store = WriteDuringPush { inner: MemoryStore::new(&c.config), write: Default::default() };
+        block_on(store.open_meta("c-a")).unwrap();
+        block_on(ensure_checkpoint_scope(&store, &c.config)).unwrap();
+        let put = |v: &str| LocalWrite { collection: "trips".into(), key: "t".into(), op: LocalOp::Put(json!({"id": "t", "v": v})), now_ms: 1 };
+        block_on(store.write_local(&put("first"))).unwrap();
+        *store.write.borrow_mut() = Some(put("second"));
+        block_on(sync(&c.config, &store, &server, &c.observer)).unwrap();
+        // The second write went out after the first (the engine loops while entries remain).
+        assert_eq!(server.doc("trips", "t").unwrap().value, Some(json!({"id": "t", "v": "second"})));
+        assert_eq!(block_on(store.pending_count()).unwrap(), 0);
+        assert_eq!(block_on(store.get("trips", "t")).unwrap().unwrap().value, Some(json!({"id": "t", "v": "second"})));
+    }
+
+    #[test]
+    fn a_record_revived_over_a_delete_does_not_beat_a_newer_re_creation() {
+        // The chaos harness's finding: A deletes, B edits (edit beats delete under merge),
+        // C re-creates after both; B's revival must not bring back A's old fields.
+        let server = FakeServer::new();
+        let (a, b, c) = (Client::new("c-a", "merge", 100), Client::new("c-b", "merge", 100), Client::new("c-c", "merge", 100));
+        let at = |client: &Client, ms: u64| client.observer.now.set(1_700_000_000_000 + ms);
+        at(&a, 0);
+        a.put("k", json!({"id": "k", "a": "A1", "b": "A1", "c": "A1"}));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        c.sync(&server).unwrap();
+        at(&a, 1_000);
+        a.write("trips", "k", LocalOp::Delete);
+        a.sync(&server).unwrap();
+        at(&b, 2_000);
+        b.write("trips", "k", LocalOp::Patch(json!({"a": "B2"})));
+        at(&c, 3_000);
+        c.sync(&server).unwrap();
+        c.put("k", json!({"id": "k", "a": "C3", "b": "C3", "c": "C3"}));
+        // B's patch meets the tombstone; the revived record's push is lost on the way.
+        at(&b, 4_000);
+        server.fault(Fault::Pass);
+        server.fault(Fault::Fail(TransportError::new(ErrorClass::Network, "lost")));
+        assert!(b.sync(&server).is_err());
+        assert_eq!(b.pending(), 1, "the revived record waits to be sent");
+        at(&c, 5_000);
+        c.sync(&server).unwrap();
+        at(&b, 6_000);
+        b.sync(&server).unwrap();
+        for client in [&a, &b, &c] {
+            client.sync(&server).unwrap();
+        }
+        // C wrote every field after B's edit: its values stand, nothing of A's comes back.
+        assert_eq!(server.doc("trips", "k").unwrap().value, Some(json!({"id": "k", "a": "C3", "b": "C3", "c": "C3"})));
+        assert_eq!(a.live(), b.live());
+        assert_eq!(b.live(), c.live());
     }
 }

@@ -23,6 +23,8 @@ pub struct Doc {
 
 #[derive(Debug, Clone)]
 pub enum Fault {
+    /// No fault for this request (to reach a later one).
+    Pass,
     /// The request fails before the server sees it.
     Fail(TransportError),
     /// The server applies the push, then the response is lost.

@@ -243,7 +243,7 @@ pub fn plan_resolve(snapshot: Snapshot, key: &KeyRef, id: u64, choice: Choice, n
     }
     let mut hlc = None;
     if chosen != conflict.server {
-        hlc = Some(work.queue_value(key, chosen.clone(), conflict.server_version, now_ms));
+        hlc = Some(work.queue_value(key, chosen.clone(), conflict.server_version, None, now_ms));
     }
     work.settle(key, base, version, hlc, now_ms);
     let mut effects = Vec::new();
@@ -428,9 +428,10 @@ impl<'c> Working<'c> {
 
     /// Queue `value` (a put, or a delete for `None`) for `key` against `base_version`,
     /// under a new mutation id; returns its HLC stamp.
-    fn queue_value(&mut self, key: &KeyRef, value: Option<Value>, base_version: u64, now_ms: u64) -> String {
+    /// `stamp`: the write's HLC stamp; `None` ticks the clock (a decision made now).
+    fn queue_value(&mut self, key: &KeyRef, value: Option<Value>, base_version: u64, stamp: Option<String>, now_ms: u64) -> String {
         let now = self.meta.corrected(now_ms);
-        let stamp = self.meta.hlc.tick(now, &self.meta.client_id).to_string();
+        let stamp = stamp.unwrap_or_else(|| self.meta.hlc.tick(now, &self.meta.client_id).to_string());
         let id = self.meta.next_mutation_id;
         self.meta.next_mutation_id += 1;
         self.meta_dirty = true;
@@ -530,9 +531,17 @@ impl<'c> Working<'c> {
         let mut hlc = Some(server.hlc.clone());
         if resolved != server.value {
             // The resolution differs from the server: send it, against the server's version.
-            hlc = Some(self.queue_value(key, resolved.clone(), server.version, now_ms));
+            // It is as new as the newer of the writes it is made of, not as new as this
+            // moment: a resolution settled late must not beat writes made after its edits.
+            let stamp = std::cmp::max(&local_hlc, &server.hlc).clone();
+            hlc = Some(self.queue_value(key, resolved.clone(), server.version, Some(stamp), now_ms));
         }
-        self.settle(key, server.value.clone(), Some(server.version), hlc, now_ms);
+        // A record revived against a tombstone keeps the last value the server had as its
+        // base: its edits were made against that, and the next three-way merge must know
+        // which fields they changed (a null base would make every field look changed).
+        let revived = server.value.is_none() && resolved.is_some();
+        let new_base = if revived { base.clone() } else { server.value.clone() };
+        self.settle(key, new_base, Some(server.version), hlc, now_ms);
         audit.result = resolved.clone();
         self.audit.push(audit.clone());
         effects.push(Effect::Conflict(audit));

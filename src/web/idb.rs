@@ -605,6 +605,36 @@ impl Store for IdbStore {
         finish(tx, result, false).await
     }
 
+    async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let tx = self.transaction(&[OUTBOX], TransactionMode::ReadWrite, Durability::Strict).await?;
+        let mut skipped = Vec::new();
+        let result = async {
+            let store = tx.object_store(OUTBOX).map_err(in_tx(&tx))?;
+            let raw = store.get_all(None, Some(to_u32(limit))).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
+            let mut batch = Vec::with_capacity(raw.len());
+            for js in raw {
+                match decode::<OutboxEntry>(js.clone(), self.sealer()) {
+                    Ok(mut entry) => {
+                        if !entry.sent {
+                            Reflect::set(&js, &JsValue::from_str("sent"), &JsValue::TRUE).map_err(|e| classify(&e))?;
+                            drop(store.put(&js, None).map_err(in_tx(&tx))?);
+                            entry.sent = true;
+                        }
+                        batch.push(entry);
+                    }
+                    Err(reason) => skipped.push(format!("{OUTBOX}/{}: {reason}", key_text(&prop(&js, "id")))),
+                }
+            }
+            Ok(batch)
+        }
+        .await;
+        self.report_skipped(skipped);
+        finish(tx, result, true).await
+    }
+
     async fn mark_sent(&self, ids: &[u64]) -> Result<()> {
         if ids.is_empty() {
             return Ok(());

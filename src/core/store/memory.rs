@@ -150,6 +150,20 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+        let mut state = self.state.borrow_mut();
+        let batch: Vec<OutboxEntry> = state
+            .outbox
+            .values_mut()
+            .take(limit)
+            .map(|entry| {
+                entry.sent = true;
+                entry.clone()
+            })
+            .collect();
+        Ok(batch)
+    }
+
     async fn clear(&self) -> Result<()> {
         let mut state = self.state.borrow_mut();
         for records in state.collections.values_mut() {
