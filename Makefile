@@ -107,3 +107,14 @@ bench-smoke: build bench-deps
 # wasm + JS glue gzipped against the 100 KiB budget of issue 8 (not in `make test`).
 size-check:
 	scripts/size-check.sh
+
+# The chaos convergence harness in its long mode (e2e/chaos/): devices of one user write at
+# random through the fault proxy, go offline, reload, lose their service worker mid-flush;
+# then every replica must equal the server, nothing applied twice or lost, no outbox stuck.
+# A random seed unless CHAOS_SEED is set (the seed is printed, with the command that
+# replays it); CHAOS_OPS, CHAOS_RATE, CHAOS_CLIENTS and CHAOS_TIME_LIMIT_S size the run.
+# The short mode runs in `make test-e2e` (e2e/chaos.test.mjs).
+.PHONY: chaos
+chaos: build
+	cargo build -q -p pwa-sync-server -p pwa-sync-fault-proxy
+	node e2e/chaos/run.mjs

@@ -1,0 +1,503 @@
+// The workloads, run inside the page. run.mjs calls `window.bench[workload](impl, params)`
+// in a fresh browser context with a fresh database name for every run; each call
+// returns plain numbers. Everything that is timed happens between two
+// `performance.now()` calls here; setup (filling a store, fetching documents for the
+// floor) is outside them.
+import init, { SyncClient } from "./pkg/pwa_sync.js";
+import Dexie from "./dexie.mjs";
+import { Queue } from "./workbox-bgsync.js";
+
+const now = () => performance.now();
+/** run.mjs's profiler starts and stops here, around the timed part only. */
+const mark = async (what) => { if (self.__benchHook) await self.__benchHook(what); };
+let wasmExports = null;
+async function wasm() {
+  if (!wasmExports) wasmExports = await init();
+  return wasmExports;
+}
+
+// ---- data ----
+
+const NOTES = "Pack the adapter, the spare charger and the paper copies of the booking; ask about late check-in.";
+export const key = (i) => "k" + String(i).padStart(7, "0");
+/** One record: ~300 bytes of JSON, the same for every implementation. */
+export function record(i, salt = "") {
+  return {
+    id: key(i),
+    title: `Item ${i}${salt}`,
+    owner: `user${i % 50}`,
+    n: i,
+    done: i % 3 === 0,
+    tags: ["travel", i % 2 ? "work" : "home", `t${i % 7}`],
+    notes: NOTES,
+    updatedAt: "2025-11-21T10:00:00.000Z",
+  };
+}
+
+function percentile(sorted, p) {
+  if (!sorted.length) return null;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+function latencies(array) {
+  const sorted = Float64Array.from(array).sort();
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
+// ---- raw IndexedDB ----
+
+const reqP = (req) => new Promise((resolve, reject) => {
+  req.onsuccess = () => resolve(req.result);
+  req.onerror = () => reject(req.error);
+});
+const txDone = (tx) => new Promise((resolve, reject) => {
+  tx.oncomplete = () => resolve();
+  tx.onerror = () => reject(tx.error);
+  tx.onabort = () => reject(tx.error ?? new Error("aborted"));
+});
+
+/** items (keyPath id) and outbox (autoIncrement id): the raw baseline's schema. */
+function rawOpen(name, extra = false) {
+  const request = indexedDB.open(name, 1);
+  request.onupgradeneeded = () => {
+    const db = request.result;
+    db.createObjectStore("items", { keyPath: "id" });
+    const outbox = db.createObjectStore("outbox", { keyPath: "id", autoIncrement: true });
+    if (extra) {
+      // The shape of pwa-sync's write transaction, for the "raw, our shape" probe.
+      outbox.createIndex("byKey", ["collection", "key"]);
+      db.createObjectStore("meta");
+      db.createObjectStore("audit", { keyPath: "id", autoIncrement: true });
+      db.createObjectStore("conflicts", { keyPath: "id" });
+      db.createObjectStore("records", { keyPath: "key" });
+    }
+  };
+  return reqP(request);
+}
+const outboxEntry = (value) => ({ collection: "items", key: value.id, op: "put", value, at: Date.now() });
+
+// ---- Dexie ----
+
+async function dexieOpen(name) {
+  const db = new Dexie(name);
+  db.version(1).stores({ items: "id", outbox: "++id" });
+  await db.open();
+  return db;
+}
+
+// ---- ours ----
+
+async function oursOpen(name, extra = {}) {
+  await wasm();
+  return SyncClient.open({ name, collections: { items: { key: "id" } }, ...extra });
+}
+
+/** Each implementation's fastest way to store `n` records (setup, not timed). */
+async function fill(impl, name, n) {
+  const records = Array.from({ length: n }, (_, i) => record(i));
+  if (impl === "ours") {
+    const client = await oursOpen(name);
+    for (let i = 0; i < n; i += 1000) await Promise.all(records.slice(i, i + 1000).map((r) => client.put("items", r)));
+    return client;
+  }
+  if (impl === "dexie") {
+    const db = await dexieOpen(name);
+    await db.transaction("rw", db.items, db.outbox, async () => {
+      await db.items.bulkPut(records);
+      await db.outbox.bulkAdd(records.map(outboxEntry));
+    });
+    return db;
+  }
+  const db = await rawOpen(name);
+  const tx = db.transaction(["items", "outbox"], "readwrite");
+  for (const r of records) {
+    tx.objectStore("items").put(r);
+    tx.objectStore("outbox").add(outboxEntry(r));
+  }
+  await txDone(tx);
+  return db;
+}
+
+// ---- workloads ----
+
+/** n sequential awaited writes, each the record plus an outbox entry in one transaction. */
+async function singleWrites(impl, { n, db: name }) {
+  const lat = new Float64Array(n);
+  let total;
+  if (impl === "ours") {
+    const client = await oursOpen(name);
+    await mark("start");
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      const s = now();
+      await client.put("items", record(i));
+      lat[i] = now() - s;
+    }
+    total = now() - t0;
+    await mark("stop");
+    if ((await client.pending()) !== n) throw new Error("ours: pending is not n");
+    client.close();
+  } else if (impl === "dexie") {
+    const db = await dexieOpen(name);
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      const s = now();
+      const value = record(i);
+      await db.transaction("rw", db.items, db.outbox, async () => {
+        await db.items.put(value);
+        await db.outbox.add(outboxEntry(value));
+      });
+      lat[i] = now() - s;
+    }
+    total = now() - t0;
+    if ((await db.outbox.count()) !== n) throw new Error("dexie: outbox is not n");
+    db.close();
+  } else if (impl === "raw" || impl === "rawOurShape") {
+    const shape = impl === "rawOurShape";
+    const db = await rawOpen(name, shape);
+    if (shape) await txDone(((tx) => (tx.objectStore("meta").put({ clientId: "c-x", nextMutationId: 1 }, "client"), tx))(db.transaction("meta", "readwrite")));
+    await mark("start");
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      const s = now();
+      const value = record(i);
+      if (!shape) {
+        const tx = db.transaction(["items", "outbox"], "readwrite");
+        tx.objectStore("items").put(value);
+        tx.objectStore("outbox").add(outboxEntry(value));
+        await txDone(tx);
+      } else {
+        // What pwa-sync's write_local does in IndexedDB: one transaction over five
+        // stores; read meta and the record, then write record, outbox entry and meta.
+        const tx = db.transaction(["outbox", "meta", "audit", "conflicts", "records"], "readwrite");
+        const done = txDone(tx);
+        const [meta, existing] = await Promise.all([
+          reqP(tx.objectStore("meta").get("client")),
+          reqP(tx.objectStore("records").get(value.id)),
+        ]);
+        const id = meta.nextMutationId++;
+        tx.objectStore("records").put({ key: value.id, value, version: existing?.version ?? null, base: null, hlc: "x", pending: 1 });
+        tx.objectStore("outbox").put({ id, ...outboxEntry(value), baseVersion: null, hlc: "x", sent: false, createdAt: Date.now() });
+        tx.objectStore("meta").put(meta, "client");
+        await done;
+      }
+      lat[i] = now() - s;
+    }
+    total = now() - t0;
+    await mark("stop");
+    db.close();
+  } else throw new Error(`unknown impl ${impl}`);
+  return { ms: total, ...latencies(lat), n };
+}
+
+/** n records in one call: ours has no bulk API, so Promise.all of n puts. */
+async function bulkWrite(impl, { n, db: name }) {
+  const records = Array.from({ length: n }, (_, i) => record(i));
+  let ms;
+  if (impl === "ours") {
+    const client = await oursOpen(name);
+    await mark("start");
+    const t0 = now();
+    await Promise.all(records.map((r) => client.put("items", r)));
+    ms = now() - t0;
+    await mark("stop");
+    if ((await client.pending()) !== n) throw new Error("ours: pending is not n");
+    client.close();
+  } else if (impl === "dexie") {
+    const db = await dexieOpen(name);
+    const t0 = now();
+    await db.transaction("rw", db.items, db.outbox, async () => {
+      await db.items.bulkPut(records);
+      await db.outbox.bulkAdd(records.map(outboxEntry));
+    });
+    ms = now() - t0;
+    if ((await db.items.count()) !== n) throw new Error("dexie: count is not n");
+    db.close();
+  } else if (impl === "rawConcurrent") {
+    // Not an alternative: raw IndexedDB with one transaction per record, all started at
+    // once, like ours' Promise.all of puts. Shows what IndexedDB itself does with n
+    // queued transactions.
+    const db = await rawOpen(name);
+    const t0 = now();
+    await Promise.all(records.map((r) => {
+      const tx = db.transaction(["items", "outbox"], "readwrite");
+      tx.objectStore("items").put(r);
+      tx.objectStore("outbox").add(outboxEntry(r));
+      return txDone(tx);
+    }));
+    ms = now() - t0;
+    db.close();
+  } else {
+    const db = await rawOpen(name);
+    const t0 = now();
+    const tx = db.transaction(["items", "outbox"], "readwrite");
+    const items = tx.objectStore("items");
+    const outbox = tx.objectStore("outbox");
+    for (const r of records) {
+      items.put(r);
+      outbox.add(outboxEntry(r));
+    }
+    await txDone(tx);
+    ms = now() - t0;
+    db.close();
+  }
+  return { ms, n };
+}
+
+/** n sequential gets of known keys, then one list of all n records. */
+async function reads(impl, { n, db: name }) {
+  const handle = await fill(impl, name, n);
+  const lat = new Float64Array(n);
+  const order = Array.from({ length: n }, (_, i) => (i * 7919) % n); // spread over the key space
+  let getMs, listMs, listed;
+  if (impl === "ours") {
+    await mark("start");
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      const s = now();
+      const v = await handle.get("items", key(order[i]));
+      lat[i] = now() - s;
+      if (!v) throw new Error("ours: missing record");
+    }
+    getMs = now() - t0;
+    const t1 = now();
+    listed = (await handle.list("items")).length;
+    listMs = now() - t1;
+    await mark("stop");
+    handle.close();
+  } else if (impl === "dexie") {
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      const s = now();
+      const v = await handle.items.get(key(order[i]));
+      lat[i] = now() - s;
+      if (!v) throw new Error("dexie: missing record");
+    }
+    getMs = now() - t0;
+    const t1 = now();
+    listed = (await handle.items.toArray()).length;
+    listMs = now() - t1;
+    handle.close();
+  } else {
+    await mark("start");
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      const s = now();
+      const v = await reqP(handle.transaction("items").objectStore("items").get(key(order[i])));
+      lat[i] = now() - s;
+      if (!v) throw new Error("raw: missing record");
+    }
+    getMs = now() - t0;
+    const t1 = now();
+    listed = (await reqP(handle.transaction("items").objectStore("items").getAll())).length;
+    listMs = now() - t1;
+    await mark("stop");
+    handle.close();
+  }
+  if (listed !== n) throw new Error(`${impl}: list gave ${listed} of ${n}`);
+  return { getMs, listMs, ...latencies(lat), n };
+}
+
+const auth = (user) => ({ authorization: `Bearer dev:${user}`, "x-sync-protocol": "1" });
+const hlc = (clientId) => `${String(Date.now()).padStart(15, "0")}-0000-${clientId}`;
+
+/** Every document of `user` on the server, page by page (not timed). */
+async function pullAll(user, pageSize = 1000) {
+  const docs = [];
+  let checkpoint = 0, pages = 0;
+  const t0 = now();
+  for (;;) {
+    const r = await fetch(`/sync/pull?checkpoint=${checkpoint}&limit=${pageSize}`, { headers: auth(user) });
+    if (!r.ok) throw new Error(`pull: ${r.status} ${await r.text()}`);
+    const page = await r.json();
+    for (const c of page.changes) docs.push(c.value);
+    checkpoint = page.checkpoint;
+    pages++;
+    if (!page.hasMore) break;
+  }
+  return { docs, pages, ms: now() - t0 };
+}
+
+/** n queued writes flushed to the server: ours by sync(), Workbox by replayRequests(). */
+async function drain(impl, { n, db: name, user }) {
+  const records = Array.from({ length: n }, (_, i) => record(i));
+  let ms, pushMs = null, detail = {};
+  if (impl === "ours" || impl === "oursBatch500") {
+    // oursBatch500: the same with the config option batchSize: 500 (the server's limit).
+    const batch = impl === "oursBatch500" ? { batchSize: 500 } : {};
+    const client = await oursOpen(name, { endpoint: "/sync", token: `dev:${user}`, autoSync: false, ...batch });
+    for (let i = 0; i < n; i += 1000) await Promise.all(records.slice(i, i + 1000).map((r) => client.put("items", r)));
+    if ((await client.pending()) !== n) throw new Error("ours: outbox not filled");
+    let pushEnd = null, t0;
+    addEventListener("pwa-sync:progress", (e) => {
+      if (e.detail.phase === "push" && e.detail.done >= n) pushEnd ??= now();
+    });
+    await mark("start");
+    t0 = now();
+    const result = await client.sync();
+    ms = now() - t0;
+    await mark("stop");
+    pushMs = pushEnd === null ? null : pushEnd - t0;
+    if (result.pushed !== n) throw new Error(`ours: pushed ${result.pushed} of ${n}`);
+    if ((await client.pending()) !== 0) throw new Error("ours: outbox not empty after sync");
+    detail = { pushMs, pulled: result.pulled };
+    client.close();
+  } else {
+    // Workbox's Queue is written for a service worker: it reads `self.registration`.
+    // Without `sync` there it falls back to calling onSync at construction; ours is a
+    // no-op so that the replay below is the one timed.
+    if (!("registration" in self)) self.registration = {};
+    const queue = new Queue(`bench-${name}`, { onSync: async () => {} });
+    for (let i = 0; i < n; i++) {
+      const clientId = `wb-${name}-${i}`;
+      const body = JSON.stringify({ clientId, mutations: [{ id: 1, collection: "items", key: records[i].id, op: "put", value: records[i], baseVersion: null, hlc: hlc(clientId) }] });
+      await queue.pushRequest({ request: new Request("/sync/push", { method: "POST", headers: { "content-type": "application/json", ...auth(user) }, body }) });
+    }
+    if ((await queue.size()) !== n) throw new Error("workbox: queue not filled");
+    const t0 = now();
+    await queue.replayRequests();
+    ms = now() - t0;
+    if ((await queue.size()) !== 0) throw new Error("workbox: queue not empty after replay");
+  }
+  // Not timed: the server must hold exactly the n documents of this run's user.
+  const { docs } = await pullAll(user);
+  if (docs.length !== n) throw new Error(`${impl}: the server has ${docs.length} of ${n} documents`);
+  return { ms, n, ...detail };
+}
+
+/** Pull `expected` server documents into IndexedDB (ours) vs bulk-putting them (the floor). */
+async function initialSync(impl, { db: name, user, expected }) {
+  if (impl === "ours") {
+    const client = await oursOpen(name, { endpoint: "/sync", token: `dev:${user}`, autoSync: false });
+    await mark("start");
+    const t0 = now();
+    const result = await client.sync();
+    const ms = now() - t0;
+    await mark("stop");
+    if (result.pulled !== expected) throw new Error(`ours: pulled ${result.pulled} of ${expected}`);
+    const stored = (await client.list("items", { limit: expected + 1 })).length;
+    if (stored !== expected) throw new Error(`ours: stored ${stored} of ${expected}`);
+    client.close();
+    return { ms, n: expected, rate: expected / (ms / 1000) };
+  }
+  // Fetched page by page like ours does (500 a page), outside the timing; the fetch
+  // time is kept as a reference for what the network and server take.
+  const { docs, pages, ms: fetchMs } = await pullAll(user, 500);
+  if (docs.length !== expected) throw new Error(`floor: fetched ${docs.length} of ${expected}`);
+  const db = await rawOpen(name);
+  const t0 = now();
+  const tx = db.transaction("items", "readwrite");
+  const items = tx.objectStore("items");
+  for (const d of docs) items.put(d);
+  await txDone(tx);
+  const ms = now() - t0;
+  db.close();
+  return { ms, n: expected, rate: expected / (ms / 1000), fetchMs, pages };
+}
+
+/** Fill for the cold start: the database the next page load opens. */
+async function coldFill(impl, { n, db: name }) {
+  (await fill(impl, name, n)).close();
+  return { n };
+}
+
+/** Memory, step 1: queue n writes (this page's wasm instance is thrown away after). */
+async function memoryFill(_impl, { n, db: name, user, chunk = 1000 }) {
+  const w = await wasm();
+  const client = await oursOpen(name, { endpoint: "/sync", token: `dev:${user}`, autoSync: false });
+  const t0 = now();
+  for (let i = 0; i < n; i += chunk) {
+    const batch = [];
+    for (let j = i; j < Math.min(n, i + chunk); j++) batch.push(client.put("items", record(j)));
+    await Promise.all(batch);
+  }
+  const fillMs = now() - t0;
+  const pending = await client.pending();
+  if (pending !== n) throw new Error(`memory: ${pending} of ${n} queued`);
+  const fillMemory = w.memory.buffer.byteLength;
+  client.close();
+  return { n, fillMs, fillMemory };
+}
+
+/** Memory, step 2, on a fresh page load (a fresh wasm instance): drain the queued
+ * outbox with sync() and read the wasm memory size, which only ever grows (so this is
+ * the high-water mark of open + drain). */
+async function memoryDrain(_impl, { n, db: name, user }) {
+  const w = await wasm();
+  const mem = () => w.memory.buffer.byteLength;
+  const out = { n, atInit: mem() };
+  const client = await oursOpen(name, { endpoint: "/sync", token: `dev:${user}`, autoSync: false });
+  out.afterOpen = mem();
+  if ((await client.pending()) !== n) throw new Error("memory: the outbox is not filled");
+  const t1 = now();
+  const result = await client.sync();
+  out.drainMs = now() - t1;
+  out.afterDrain = mem();
+  out.pushed = result.pushed;
+  out.pulled = result.pulled;
+  out.pending = await client.pending();
+  if (result.pushed !== n || out.pending !== 0) throw new Error(`memory: pushed ${result.pushed} of ${n}, ${out.pending} left`);
+  if (typeof performance.measureUserAgentSpecificMemory === "function" && self.crossOriginIsolated) {
+    out.uaMemory = (await performance.measureUserAgentSpecificMemory()).bytes;
+  }
+  client.close();
+  return out;
+}
+
+/** Probes for the profile: what one write costs apart from IndexedDB. */
+async function probes(_impl, { n, db: name }) {
+  const out = {};
+  // Events and BroadcastChannel posts per put.
+  const client = await oursOpen(name);
+  const counts = {};
+  for (const type of ["pwa-sync:change", "pwa-sync:status"]) addEventListener(type, () => { counts[type] = (counts[type] ?? 0) + 1; });
+  const channel = new BroadcastChannel(`pwa-sync:${name}`);
+  let hints = 0;
+  const listener = new BroadcastChannel(`pwa-sync:${name}`); // receives the client's posts
+  listener.onmessage = () => hints++;
+  for (let i = 0; i < 200; i++) await client.put("items", record(i));
+  await new Promise((r) => setTimeout(r, 100));
+  out.eventsPerPut = Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v / 200]));
+  out.hintsPerPut = hints / 200;
+  listener.close();
+  // JS-side cost of the same number of events and posts with no listeners.
+  const target = new EventTarget();
+  let t0 = now();
+  for (let i = 0; i < n; i++) {
+    target.dispatchEvent(new CustomEvent("pwa-sync:change", { detail: { collection: "items", key: key(i), value: record(i), origin: "local", version: null } }));
+    target.dispatchEvent(new CustomEvent("pwa-sync:status", { detail: { state: "offline", pending: i, lastSyncedAt: null, lastError: null } }));
+  }
+  out.eventsMsPerPut = (now() - t0) / n;
+  t0 = now();
+  for (let i = 0; i < n; i++) channel.postMessage({ kind: "change", collection: "items", key: key(i) });
+  out.broadcastMsPerPut = (now() - t0) / n;
+  channel.close();
+  t0 = now();
+  let bytes = 0;
+  for (let i = 0; i < n; i++) bytes += JSON.stringify(record(i)).length;
+  out.stringifyMsPerPut = (now() - t0) / n;
+  out.recordJsonBytes = bytes / n;
+  // put() of a value only (pending counted), vs get(): the API round trip.
+  t0 = now();
+  for (let i = 0; i < n; i++) await client.get("items", key(i % 200));
+  out.getMsPerCall = (now() - t0) / n;
+  client.close();
+  // A readwrite transaction with one put: default vs strict durability (ours removes
+  // outbox entries and marks them sent in strict ones).
+  const db = await rawOpen(`${name}-durability`);
+  for (const durability of ["default", "strict"]) {
+    const k = 200;
+    t0 = now();
+    for (let i = 0; i < k; i++) {
+      const tx = db.transaction(["items"], "readwrite", { durability });
+      tx.objectStore("items").put(record(i));
+      await txDone(tx);
+    }
+    out[`${durability}TxMs`] = (now() - t0) / k;
+  }
+  db.close();
+  return out;
+}
+
+window.bench = { singleWrites, bulkWrite, reads, drain, initialSync, coldFill, memoryFill, memoryDrain, probes };
+window.benchReady = true;
