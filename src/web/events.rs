@@ -25,9 +25,14 @@ pub fn relay_channel(name: &str) -> String {
     format!("pwa-sync:{name}:events")
 }
 
-/// Whether this code runs in a worker (dedicated, shared or service worker).
+/// Whether this code runs in a worker (dedicated, shared or service worker). Asked once:
+/// in a window the check throws inside the glue (no `WorkerGlobalScope` there), which
+/// costs more than a whole write when done per call.
 pub fn in_worker() -> bool {
-    js_sys::global().is_instance_of::<web_sys::WorkerGlobalScope>()
+    thread_local! {
+        static IN_WORKER: bool = js_sys::global().is_instance_of::<web_sys::WorkerGlobalScope>();
+    }
+    IN_WORKER.with(|w| *w)
 }
 
 /// Where a change came from, as `detail.origin` says it.
