@@ -128,7 +128,13 @@ fn small_or_any_u64() -> impl Strategy<Value = u64> {
 }
 
 fn server_time() -> impl Strategy<Value = Option<u64>> {
-    prop_oneof![2 => Just(None), 1 => (1_600_000_000_000u64..1_800_000_000_000).prop_map(Some), 1 => any::<u64>().prop_map(Some)]
+    prop_oneof![
+        2 => Just(None),
+        1 => (1_600_000_000_000u64..1_800_000_000_000).prop_map(Some),
+        1 => any::<u64>().prop_map(Some),
+        // Where `server as i64 - now as i64` overflowed.
+        1 => ((1u64 << 63)..(1u64 << 63) + 2_000_000_000_000).prop_map(Some),
+    ]
 }
 
 fn mutation_result() -> impl Strategy<Value = MutationResult> {
@@ -529,4 +535,43 @@ proptest! {
 #[test]
 fn the_valid_base_config_parses() {
     ClientConfig::from_json(valid_config()).unwrap();
+}
+
+// ---- what the fuzzer (or review of its targets) found, kept as plain tests ----
+
+#[test]
+fn changes_of_collections_not_asked_for_are_ignored_not_a_storage_error() {
+    // Found by `any_pull_page_is_handled_...`: the engine asked the store for the keys of
+    // every change, and the store refused the unknown collection, failing every sync.
+    let page = PullResponse {
+        changes: vec![
+            Change { collection: "".into(), key: "k0".into(), version: 3, value: Some(json!({"id": "k0"})), hlc: "h".into() },
+            Change { collection: "trips".into(), key: "k3".into(), version: 3, value: Some(json!({"id": "k3"})), hlc: "h".into() },
+        ],
+        checkpoint: 3,
+        has_more: false,
+        server_time: None,
+    };
+    let server = FakeServer::new();
+    let client = Client::new(&server, "serverWins", &[]);
+    server.fault(Fault::AnswerPull(page));
+    block_on(sync(&client.config, &client.store, &server, &client.observer)).unwrap();
+    assert_eq!(block_on(client.store.get("trips", "k3")).unwrap().unwrap().value, Some(json!({"id": "k3"})));
+}
+
+#[test]
+fn a_server_time_far_outside_the_clock_range_does_not_panic_or_poison_the_clock() {
+    for server_time in [1u64 << 63, (1u64 << 63) + 1_700_000_000_000, u64::MAX] {
+        let server = FakeServer::new();
+        let client = Client::new(&server, "serverWins", &[Write::Put(0, 3, 1)]);
+        let answer = PushResponse { results: vec![MutationResult::Applied { id: 1, version: 3 }], last_mutation_id: 1, server_time: Some(server_time) };
+        let watched = Watched::new(&server, &client, Some(answer), None);
+        let before = client.observer.now.get();
+        let failure = block_on(sync(&client.config, &client.store, &watched, &client.observer)).unwrap_err();
+        assert_eq!(failure.error.class(), Some(ErrorClass::Protocol), "{server_time}");
+        assert_eq!(client.state(), watched.before.borrow().clone().unwrap());
+        let meta = block_on(client.store.meta()).unwrap().unwrap();
+        assert_eq!(meta.clock_offset_ms, 0);
+        assert!(meta.hlc.wall_ms <= before + 60_000);
+    }
 }

@@ -8,7 +8,7 @@ use js_sys::{Function, Object, Promise, Reflect};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, Response};
+use web_sys::{AbortController, ReadableStreamDefaultReader, Response};
 
 use crate::core::engine::{Transport, TransportError};
 use crate::core::protocol::{PullResponse, PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION};
@@ -107,11 +107,26 @@ impl HttpTransport {
     }
 
     async fn call<T: DeserializeOwned>(&self, method: &str, url: &str, body: Option<&str>) -> Result<T, TransportError> {
-        let response = self.fetch(method, url, body, Some(REQUEST_TIMEOUT_MS), None).await?;
-        let text = read_text(&response).await?;
+        // One deadline for the whole exchange, the body included: a server that sends its
+        // headers and then stalls must not hold the sync (and the flush lock) forever.
+        let controller = AbortController::new().map_err(|e| TransportError::new(ErrorClass::Network, describe(&e)))?;
+        let _deadline = {
+            let controller = controller.clone();
+            gloo_timers::callback::Timeout::new(REQUEST_TIMEOUT_MS, move || controller.abort())
+        };
+        let response = self.fetch(method, url, body, Some(REQUEST_TIMEOUT_MS), Some(&controller)).await?;
+        let read = read_text(&response).await.map_err(|e| {
+            if controller.signal().aborted() {
+                TransportError::new(ErrorClass::Timeout, format!("the answer did not arrive within {REQUEST_TIMEOUT_MS} ms: {}", e.message))
+            } else {
+                e
+            }
+        });
         if !response.ok() {
-            return Err(http_error(&response, &text));
+            // Classified by its status whatever its body (cut, huge or unreadable).
+            return Err(http_error(&response, read.as_deref().unwrap_or_default()));
         }
+        let text = read?;
         serde_json::from_str(&text).map_err(|e| {
             TransportError::new(ErrorClass::Protocol, format!("the server's answer is not protocol v1: {e} (starts with {:?})", snippet(&text)))
         })
@@ -174,20 +189,48 @@ async fn fetch_once(
     }
 }
 
-/// The body as text, refusing bodies over `MAX_RESPONSE_BYTES`.
+/// The body as text, refusing bodies over `MAX_RESPONSE_BYTES`: at once when the
+/// `Content-Length` says so, else as soon as the bytes read pass the limit (a body with
+/// no length, e.g. chunked, is never read whole into memory first).
 async fn read_text(response: &Response) -> Result<String, TransportError> {
-    let too_large = |n: usize| TransportError::new(ErrorClass::Protocol, format!("the server's answer is {n} bytes, over the {MAX_RESPONSE_BYTES} limit"));
-    let declared = response.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<usize>().ok());
-    if let Some(n) = declared.filter(|n| *n > MAX_RESPONSE_BYTES) {
-        return Err(too_large(n));
+    let too_large = |n: String| TransportError::new(ErrorClass::Protocol, format!("the server's answer is {n} bytes, over the {MAX_RESPONSE_BYTES} limit"));
+    let network = |e: JsValue| TransportError::new(ErrorClass::Network, format!("reading the answer failed: {}", describe(&e)));
+    let declared = response.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = declared.filter(|n| *n > MAX_RESPONSE_BYTES as u64) {
+        if let Some(body) = response.body() {
+            // Do not download it.
+            let _ = body.cancel();
+        }
+        return Err(too_large(n.to_string()));
     }
-    let promise = response.text().map_err(|e| TransportError::new(ErrorClass::Network, describe(&e)))?;
-    let text = JsFuture::from(promise).await.map_err(|e| TransportError::new(ErrorClass::Network, format!("reading the answer failed: {}", describe(&e))))?;
-    let text = text.as_string().unwrap_or_default();
-    if text.len() > MAX_RESPONSE_BYTES {
-        return Err(too_large(text.len()));
+    let Some(body) = response.body() else { return Ok(String::new()) };
+    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut bytes: Vec<u8> = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(network)?;
+        if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
+            break;
+        }
+        let data: js_sys::Uint8Array = Reflect::get(&chunk, &"value".into()).map_err(network)?.dyn_into().map_err(network)?;
+        let len = data.length() as usize;
+        if bytes.len() + len > MAX_RESPONSE_BYTES {
+            // Stop the download; what was read is dropped.
+            let _ = reader.cancel();
+            return Err(too_large(format!("more than {}", bytes.len() + len)));
+        }
+        let start = bytes.len();
+        bytes.resize(start + len, 0);
+        data.copy_to(&mut bytes[start..]);
     }
-    Ok(text)
+    // As `Response.text()` decodes: UTF-8, a leading BOM dropped, invalid sequences replaced.
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    })
 }
 
 /// A non-2xx answer, classified, with the server's JSON error message if it sent one.

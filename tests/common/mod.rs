@@ -2,6 +2,7 @@
 //! `tests/dedicated_worker.rs`, `tests/service_worker.rs`) configures where they run.
 
 pub mod api;
+pub mod bad_input;
 pub mod security;
 pub mod store;
 pub mod sync;
