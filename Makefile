@@ -114,6 +114,13 @@ size-check:
 # A random seed unless CHAOS_SEED is set (the seed is printed, with the command that
 # replays it); CHAOS_OPS, CHAOS_RATE, CHAOS_CLIENTS and CHAOS_TIME_LIMIT_S size the run.
 # The short mode runs in `make test-e2e` (e2e/chaos.test.mjs).
+# Long fuzzing (proptest: protocol decoding, engine answer checks, merge patch, config),
+# a debug build so overflow checks stay on. `make test` runs 256 cases of each.
+FUZZ_CASES ?= 100000
+.PHONY: fuzz
+fuzz:
+	PWA_SYNC_FUZZ_CASES=$(FUZZ_CASES) cargo test --lib core::fuzz -- --test-threads=$$(nproc)
+
 .PHONY: chaos
 chaos: build
 	cargo build -q -p pwa-sync-server -p pwa-sync-fault-proxy

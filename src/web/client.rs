@@ -339,7 +339,14 @@ impl Client {
         // Another context may have wiped the database (logout) before its message reached
         // us: then the stored identity is not ours, and syncing would bring the old
         // session's data back.
-        let stored_id = self.store.meta().await?.map(|m| m.client_id);
+        let stored_id = match self.store.meta().await {
+            Ok(meta) => meta.map(|m| m.client_id),
+            Err(e) => {
+                self.set_state("error", Some((e.code().to_owned(), e.to_string())));
+                self.report_storage_error(&e);
+                return Err(e);
+            }
+        };
         if stored_id.as_deref() != Some(self.client_id.borrow().as_str()) {
             self.wiped_elsewhere();
             return Err(Error::Closed);
@@ -348,6 +355,8 @@ impl Client {
         self.set_state("syncing", None);
         let started = js_sys::Date::now();
         let result = engine::sync(&self.config, &self.store, transport, &WebObserver { client: self }).await;
+        // Outbox entries the sync had to skip as unreadable are announced now.
+        self.report_skipped();
         let duration = (js_sys::Date::now() - started) as u64;
         let pending = self.store.pending_count().await.unwrap_or(self.pending.get().max(0) as usize);
         let rerun = {
@@ -366,7 +375,9 @@ impl Client {
                 self.pending.set(pending as i64);
                 self.set_state("synced", None);
                 self.hint(Hint::Status);
-                if rerun || pending > 0 {
+                // Writes made during the sync go out next; an entry that cannot be sent at
+                // all (nothing went out this time) must not spin a sync every 250 ms.
+                if rerun || (pending > 0 && report.batches > 0) {
                     Background::trigger(self, Trigger::LocalWrite);
                 }
                 Ok(report)

@@ -363,9 +363,20 @@ impl IdbStore {
         let mut snapshot = Snapshot::new(meta);
         let mut pending_keys = Vec::new();
         let mut conflict_ids = Vec::new();
+        let mut skipped = Vec::new();
         for (key, request) in keys.iter().zip(record_requests) {
             let Some(js) = request.await.map_err(err)? else { continue };
-            let record: EntityRecord = decode(js, self.sealer()).map_err(unreadable(format!("record {}/{}", key.0, key.1)))?;
+            let record: EntityRecord = match decode(js, self.sealer()) {
+                Ok(record) => record,
+                Err(reason) => {
+                    // One record broken by hand must not stop every sync and every write
+                    // of its key: it reads as absent (and is reported); its queued
+                    // writes, if any, are still read by key.
+                    skipped.push(format!("{}/{}: {reason}", key.0, key.1));
+                    pending_keys.push(key.clone());
+                    continue;
+                }
+            };
             if record.pending > 0 {
                 pending_keys.push(key.clone());
             }
@@ -391,8 +402,11 @@ impl IdbStore {
                 queued.push(decode::<OutboxEntry>(js, self.sealer()).map_err(unreadable(what))?);
             }
             queued.sort_by_key(|e| e.id);
-            snapshot.queued.insert(key, queued);
+            if !queued.is_empty() {
+                snapshot.queued.insert(key, queued);
+            }
         }
+        self.report_skipped(skipped);
 
         let writes = plan(snapshot)?;
 
