@@ -1,10 +1,12 @@
 // Shared helpers for the end-to-end tests: a static file server for the repo and a
 // headless Debian Chromium. Nothing here downloads a browser.
 import { createServer } from "node:http";
-import { readFile, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { spawn } from "node:child_process";
+import { tmpdir } from "node:os";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -61,34 +63,88 @@ export async function launch() {
   });
 }
 
-/** Start the reference server binary; resolves to {url, stop}. `args` are added. */
-export async function startServer(args = []) {
-  const { spawn } = await import("node:child_process");
-  const { mkdtemp, rm } = await import("node:fs/promises");
-  const { tmpdir } = await import("node:os");
-  const dir = await mkdtemp(join(tmpdir(), "pwa-sync-e2e-"));
-  const bin = process.env.PWA_SYNC_SERVER_BIN ?? join(ROOT, "target/debug/pwa-sync-server");
-  const child = spawn(bin, ["--listen", "127.0.0.1:0", "--database", `sqlite://${dir}/sync.db`, "--dev-auth", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Children still running: `killChildren` ends them (a watchdog that gives up). */
+const children = new Set();
+export function killChildren() {
+  for (const child of children) child.kill("SIGKILL");
+}
+
+/** Spawn one of the project's binaries and wait for its "listening on URL" line. */
+export async function startBinary(bin, args, name) {
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
   let stderr = "";
-  child.stderr.on("data", (d) => { stderr += d; });
+  child.stderr.on("data", (d) => { stderr = (stderr + d).slice(-20_000); });
   const url = await new Promise((resolve, reject) => {
     let out = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`${name} did not start: ${stderr}`)), 30_000);
     child.stdout.on("data", (d) => {
       out += d;
       const m = out.match(/listening on (http:\/\/\S+)/);
       if (m) { clearTimeout(timer); resolve(m[1]); }
     });
-    child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`server exited with ${code}: ${stderr}`)); });
+    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`${name} exited with ${code}: ${stderr}`)); });
   });
   return {
     url,
+    stderr: () => stderr,
     stop: async () => {
-      child.kill();
-      await new Promise((r) => child.once("exit", r));
-      await rm(dir, { recursive: true, force: true });
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await Promise.race([exited, sleep(5000).then(() => child.kill("SIGKILL"))]);
     },
   };
 }
+
+/** The reference server on a free port, a throwaway SQLite database and dev auth;
+ * resolves to {url, stop}. `args` are added. */
+export async function startServer(args = []) {
+  const dir = await mkdtemp(join(tmpdir(), "pwa-sync-e2e-"));
+  const bin = process.env.PWA_SYNC_SERVER_BIN ?? join(ROOT, "target/debug/pwa-sync-server");
+  const server = await startBinary(bin, ["--listen", "127.0.0.1:0", "--database", `sqlite://${dir}/sync.db`, "--dev-auth", ...args], "pwa-sync-server");
+  return { ...server, stop: async () => { await server.stop(); await rm(dir, { recursive: true, force: true }); } };
+}
+
+/** The fault proxy in front of `upstream`; `faults(body)` posts to its `/_faults`. */
+export async function startProxy(upstream) {
+  const bin = process.env.PWA_SYNC_PROXY_BIN ?? join(ROOT, "target/debug/pwa-sync-fault-proxy");
+  const proxy = await startBinary(bin, ["--listen", "127.0.0.1:0", "--upstream", upstream, "--cors-any-origin"], "pwa-sync-fault-proxy");
+  return {
+    ...proxy,
+    faults: async (body) => {
+      const res = await fetch(`${proxy.url}/_faults`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      if (res.status !== 200) throw new Error(`the fault proxy refused ${JSON.stringify(body)}: ${res.status}`);
+    },
+  };
+}
+
+/** The CDP ServiceWorker domain of one context, on its own blank page. */
+export async function serviceWorkerControl(context, origin) {
+  const page = await context.newPage();
+  await page.goto(`${origin}/blank.html`);
+  const cdp = await context.newCDPSession(page);
+  const state = { registrationId: null, versions: new Map() };
+  cdp.on("ServiceWorker.workerRegistrationUpdated", ({ registrations }) => {
+    for (const r of registrations) if (r.scopeURL.startsWith(origin) && !r.isDeleted) state.registrationId = r.registrationId;
+  });
+  cdp.on("ServiceWorker.workerVersionUpdated", ({ versions }) => {
+    for (const v of versions) state.versions.set(v.versionId, v);
+  });
+  await cdp.send("ServiceWorker.enable");
+  const end = Date.now() + 20_000;
+  while (!state.registrationId) {
+    if (Date.now() > end) throw new Error("no service worker registration");
+    await sleep(50);
+  }
+  return {
+    dispatchSync: (lastChance = false) =>
+      cdp.send("ServiceWorker.dispatchSyncEvent", { origin, registrationId: state.registrationId, tag: "pwa-sync", lastChance }),
+    running: () => [...state.versions.values()].find((v) => v.runningStatus === "running"),
+    stop: (versionId) => cdp.send("ServiceWorker.stopWorker", { versionId }),
+  };
+}
+

@@ -4,10 +4,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { cp, mkdtemp, rm } from "node:fs/promises";
-import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, launch, startServer } from "./lib.mjs";
+import { ROOT, launch, startServer, startProxy, serviceWorkerControl } from "./lib.mjs";
 
 let site;
 before(async () => {
@@ -42,28 +41,6 @@ async function openApp(context, url) {
   await page.goto(url);
   await page.waitForFunction(() => window.app, null, { timeout: 20_000 });
   return { page, errors };
-}
-
-/** CDP ServiceWorker domain: the registration and running version of `origin`. */
-async function serviceWorkerControl(context, origin) {
-  const page = await context.newPage();
-  await page.goto(`${origin}/blank.html`);
-  const cdp = await context.newCDPSession(page);
-  const state = { registrationId: null, versions: new Map() };
-  cdp.on("ServiceWorker.workerRegistrationUpdated", ({ registrations }) => {
-    for (const r of registrations) if (r.scopeURL.startsWith(origin) && !r.isDeleted) state.registrationId = r.registrationId;
-  });
-  cdp.on("ServiceWorker.workerVersionUpdated", ({ versions }) => {
-    for (const v of versions) state.versions.set(v.versionId, v);
-  });
-  await cdp.send("ServiceWorker.enable");
-  await until("the worker registration", () => state.registrationId);
-  return {
-    dispatchSync: (lastChance = false) =>
-      cdp.send("ServiceWorker.dispatchSyncEvent", { origin, registrationId: state.registrationId, tag: "pwa-sync", lastChance }),
-    running: () => [...state.versions.values()].find((v) => v.runningStatus === "running"),
-    stop: (versionId) => cdp.send("ServiceWorker.stopWorker", { versionId }),
-  };
 }
 
 async function goOffline(context) {
@@ -207,27 +184,3 @@ test("a logout in one tab wipes the data in every tab", async () => {
     await server.stop();
   }
 });
-
-/** The fault proxy in front of `upstream`. */
-async function startProxy(upstream) {
-  const bin = process.env.PWA_SYNC_PROXY_BIN ?? join(ROOT, "target/debug/pwa-sync-fault-proxy");
-  const child = spawn(bin, ["--listen", "127.0.0.1:0", "--upstream", upstream, "--cors-any-origin"], { stdio: ["ignore", "pipe", "pipe"] });
-  const url = await new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error("proxy did not start")), 20_000);
-    child.stdout.on("data", (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/\S+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`proxy exited with ${code}`)); });
-  });
-  return {
-    url,
-    faults: async (body) => {
-      const res = await fetch(`${url}/_faults`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-      assert.equal(res.status, 200);
-    },
-    stop: async () => { child.kill(); await new Promise((r) => child.once("exit", r)); },
-  };
-}

@@ -3,11 +3,10 @@
 // Chromium. Build it first: `make test-e2e` runs `npm run build` in www/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { access, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, launch, startServer } from "./lib.mjs";
+import { ROOT, launch, startServer, startBinary } from "./lib.mjs";
 
 const DIST = join(ROOT, "www/dist");
 const ARTIFACTS = join(ROOT, "e2e/artifacts");
@@ -332,30 +331,8 @@ test("a note changed on two devices asks the person, and the choice sticks", asy
 /** A server of our own, on a port and database that survive a restart. */
 async function ownServer(dir, port = 0) {
   const bin = process.env.PWA_SYNC_SERVER_BIN ?? join(ROOT, "target/debug/pwa-sync-server");
-  const child = spawn(bin, ["--listen", `127.0.0.1:${port}`, "--database", `sqlite://${dir}/sync.db`, "--dev-auth", "--static", DIST], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.on("data", (d) => { stderr += d; });
-  const url = await new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), T);
-    child.stdout.on("data", (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/\S+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`server exited with ${code}: ${stderr}`)); });
-  });
-  return {
-    url,
-    port: Number(new URL(url).port),
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      child.kill();
-      await new Promise((r) => child.once("exit", r));
-    },
-  };
+  const server = await startBinary(bin, ["--listen", `127.0.0.1:${port}`, "--database", `sqlite://${dir}/sync.db`, "--dev-auth", "--static", DIST], "pwa-sync-server");
+  return { ...server, port: Number(new URL(server.url).port) };
 }
 
 test("when the server goes away the app keeps working, and it catches up by itself when it is back", async () => {

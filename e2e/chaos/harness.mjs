@@ -24,14 +24,16 @@
 // from the same seed. Browser timing (background syncs, retries) is not under our
 // control, so a replay is the same script under the same fault stream, not a bit-exact
 // rerun.
-import { spawn, execFile } from "node:child_process";
+import { execFile } from "node:child_process";
 import { createServer } from "node:http";
 import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
-import { ROOT, launch } from "../lib.mjs";
+import { ROOT, launch, startBinary, serviceWorkerControl, killChildren } from "../lib.mjs";
+
+export { startBinary, killChildren };
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const FIELDS = ["a", "b", "c"];
@@ -67,41 +69,6 @@ function withTimeout(promise, ms, what) {
     promise,
     new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms); }),
   ]).finally(() => clearTimeout(timer));
-}
-
-/** Children still running: `killChildren` ends them (a watchdog that gives up). */
-const children = new Set();
-export function killChildren() {
-  for (const child of children) child.kill("SIGKILL");
-}
-
-/** Spawn one of the project's binaries and wait for its "listening on URL" line. */
-export async function startBinary(bin, args, name) {
-  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  let stderr = "";
-  child.stderr.on("data", (d) => { stderr = (stderr + d).slice(-20_000); });
-  const url = await new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`${name} did not start: ${stderr}`)), 30_000);
-    child.stdout.on("data", (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/\S+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`${name} exited with ${code}: ${stderr}`)); });
-  });
-  return {
-    url,
-    stderr: () => stderr,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await Promise.race([exited, sleep(5000).then(() => child.kill("SIGKILL"))]);
-    },
-  };
 }
 
 async function binaryHelp(bin) {
@@ -154,32 +121,6 @@ export async function pullAll(serverUrl, user = USER) {
     if (!body.hasMore) break;
   }
   return { docs, versions, checkpoint };
-}
-
-/** The CDP ServiceWorker domain of one context, on its own blank page. */
-async function serviceWorkerControl(context, origin) {
-  const page = await context.newPage();
-  await page.goto(`${origin}/blank.html`);
-  const cdp = await context.newCDPSession(page);
-  const state = { registrationId: null, versions: new Map() };
-  cdp.on("ServiceWorker.workerRegistrationUpdated", ({ registrations }) => {
-    for (const r of registrations) if (r.scopeURL.startsWith(origin) && !r.isDeleted) state.registrationId = r.registrationId;
-  });
-  cdp.on("ServiceWorker.workerVersionUpdated", ({ versions }) => {
-    for (const v of versions) state.versions.set(v.versionId, v);
-  });
-  await cdp.send("ServiceWorker.enable");
-  const end = Date.now() + 20_000;
-  while (!state.registrationId) {
-    if (Date.now() > end) throw new Error("no service worker registration");
-    await sleep(50);
-  }
-  return {
-    dispatchSync: (lastChance = false) =>
-      cdp.send("ServiceWorker.dispatchSyncEvent", { origin, registrationId: state.registrationId, tag: "pwa-sync", lastChance }),
-    running: () => [...state.versions.values()].find((v) => v.runningStatus === "running"),
-    stop: (versionId) => cdp.send("ServiceWorker.stopWorker", { versionId }),
-  };
 }
 
 /**
