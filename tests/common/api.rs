@@ -141,7 +141,9 @@ async fn omitted_fields_never_reach_indexeddb() {
 }
 
 /// Collects the `detail` of every event of `names` dispatched on a fresh target.
-fn recorder(names: &[&str]) -> (EventTarget, Rc<RefCell<Vec<(String, JsValue)>>>) {
+type Seen = Rc<RefCell<Vec<(String, JsValue)>>>;
+
+fn recorder(names: &[&str]) -> (EventTarget, Seen) {
     let target = EventTarget::new().unwrap();
     let seen = Rc::new(RefCell::new(Vec::new()));
     for name in names {

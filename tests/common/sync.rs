@@ -13,11 +13,17 @@ use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 fn server() -> &'static str {
-    option_env!("PWA_SYNC_TEST_SERVER").expect("PWA_SYNC_TEST_SERVER is unset: run browser tests through `make test-chrome` / `make test-firefox`")
+    match option_env!("PWA_SYNC_TEST_SERVER") {
+        Some(url) => url,
+        None => panic!("PWA_SYNC_TEST_SERVER is unset: run browser tests through `make test-chrome` / `make test-firefox`"),
+    }
 }
 
 fn proxy() -> &'static str {
-    option_env!("PWA_SYNC_TEST_PROXY").expect("PWA_SYNC_TEST_PROXY is unset: run browser tests through `make test-chrome` / `make test-firefox`")
+    match option_env!("PWA_SYNC_TEST_PROXY") {
+        Some(url) => url,
+        None => panic!("PWA_SYNC_TEST_PROXY is unset: run browser tests through `make test-chrome` / `make test-firefox`"),
+    }
 }
 
 fn unique(what: &str) -> String {
