@@ -1,9 +1,6 @@
 //! The JS API, driven from Rust through the same wasm-bindgen exports JS uses. Runs in
 //! every browser scope (window, dedicated worker, service worker).
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use js_sys::{Array, Promise, Reflect, JSON};
 use pwa_sync::web::api::SyncClient;
 use pwa_sync::web::idb::IdbStore;
@@ -11,11 +8,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
-use web_sys::{CustomEvent, EventTarget};
 
-fn unique(name: &str) -> String {
-    format!("api-{name}-{}-{}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e9) as u64)
-}
+use super::support::{ok, recorder, unique};
 
 fn json(text: &str) -> JsValue {
     JSON::parse(text).unwrap_or_else(|e| panic!("bad test JSON {text}: {e:?}"))
@@ -37,10 +31,6 @@ async fn open(name: &str) -> SyncClient {
 async fn done(client: SyncClient, name: &str) {
     client.close();
     IdbStore::delete_database(name).await.unwrap();
-}
-
-async fn ok(promise: Promise) -> JsValue {
-    JsFuture::from(promise).await.unwrap_or_else(|e| panic!("rejected: {e:?}"))
 }
 
 /// The `code` of a rejection, after checking it is a real `Error` named PwaSyncError.
@@ -141,23 +131,6 @@ async fn omitted_fields_never_reach_indexeddb() {
 }
 
 /// Collects the `detail` of every event of `names` dispatched on a fresh target.
-type Seen = Rc<RefCell<Vec<(String, JsValue)>>>;
-
-fn recorder(names: &[&str]) -> (EventTarget, Seen) {
-    let target = EventTarget::new().unwrap();
-    let seen = Rc::new(RefCell::new(Vec::new()));
-    for name in names {
-        let seen = seen.clone();
-        let listener = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
-            let e: CustomEvent = e.unchecked_into();
-            seen.borrow_mut().push((e.type_(), e.detail()));
-        });
-        target.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref()).unwrap();
-        listener.forget();
-    }
-    (target, seen)
-}
-
 #[wasm_bindgen_test]
 async fn local_writes_fire_change_and_collection_events() {
     let name = unique("events");

@@ -8,9 +8,6 @@
 //! `pwa-sync:storage-error`), with the outbox, the data and the checkpoint as they were,
 //! and a client that works again once the input is good.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use pwa_sync::core::config::ClientConfig;
 use pwa_sync::core::record::{OutboxEntry, STORAGE_FORMAT};
@@ -21,27 +18,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
-use web_sys::{CustomEvent, EventTarget};
+
+use super::support::{faults, ok, proxy, recorder, server, unique, Seen};
+use web_sys::EventTarget;
 
 // ---- helpers ----
-
-fn server() -> &'static str {
-    match option_env!("PWA_SYNC_TEST_SERVER") {
-        Some(url) => url,
-        None => panic!("PWA_SYNC_TEST_SERVER is unset: run browser tests through `make test-chrome` / `make test-firefox`"),
-    }
-}
-
-fn proxy() -> &'static str {
-    match option_env!("PWA_SYNC_TEST_PROXY") {
-        Some(url) => url,
-        None => panic!("PWA_SYNC_TEST_PROXY is unset: run browser tests through `make test-chrome` / `make test-firefox`"),
-    }
-}
-
-fn unique(what: &str) -> String {
-    format!("bad-{what}-{}-{}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e9) as u64)
-}
 
 fn json(text: &str) -> JsValue {
     JSON::parse(text).unwrap_or_else(|e| panic!("bad test JSON {text}: {e:?}"))
@@ -62,10 +43,6 @@ fn text(value: &JsValue) -> String {
     }
 }
 
-async fn ok(promise: Promise) -> JsValue {
-    JsFuture::from(promise).await.unwrap_or_else(|e| panic!("rejected: {e:?}"))
-}
-
 /// `(code, message)` of a rejection, after checking it is a `PwaSyncError`.
 async fn rejection(promise: Promise) -> (String, String) {
     match JsFuture::from(promise).await {
@@ -82,24 +59,6 @@ fn error_parts(e: &JsValue) -> (String, String) {
     assert!(e.is_instance_of::<js_sys::Error>(), "not an Error: {e:?}");
     assert_eq!(field(e, "name").as_string().as_deref(), Some("PwaSyncError"), "{e:?}");
     (field(e, "code").as_string().unwrap_or_default(), field(e, "message").as_string().unwrap_or_default())
-}
-
-type Seen = Rc<RefCell<Vec<(String, JsValue)>>>;
-
-/// A fresh event target recording the `detail` of every event of `names`.
-fn recorder(names: &[&str]) -> (EventTarget, Seen) {
-    let target = EventTarget::new().unwrap();
-    let seen: Seen = Rc::new(RefCell::new(Vec::new()));
-    for name in names {
-        let seen = seen.clone();
-        let listener = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
-            let e: CustomEvent = e.unchecked_into();
-            seen.borrow_mut().push((e.type_(), e.detail()));
-        });
-        target.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref()).unwrap();
-        listener.forget();
-    }
-    (target, seen)
 }
 
 /// `detail.code` and `detail.message` of the recorded `storage-error` events.
@@ -160,17 +119,6 @@ async fn raw_get(db: &str, store: &str, key: &str) -> JsValue {
         &[s(db), s(store), s(key)],
     )
     .await
-}
-
-/// Script the fault proxy: `rules` is the JSON array of `/_faults` (`[]`: none).
-async fn faults(rules: &str) {
-    let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
-    let init = json(r#"{"method": "POST", "headers": {"Content-Type": "application/json"}}"#);
-    Reflect::set(&init, &"body".into(), &format!(r#"{{"rules": {rules}}}"#).into()).unwrap();
-    let url = JsValue::from_str(&format!("{}/_faults", proxy()));
-    let promise: Promise = fetch.call2(&js_sys::global(), &url, &init).unwrap().unchecked_into();
-    let response = JsFuture::from(promise).await.unwrap();
-    assert!(field(&response, "ok").as_bool().unwrap(), "the fault proxy refused {rules}");
 }
 
 /// A JSON string literal of `text`.

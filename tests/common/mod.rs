@@ -5,5 +5,6 @@ pub mod api;
 pub mod bad_input;
 pub mod security;
 pub mod store;
+pub mod support;
 pub mod sync;
 pub mod worker;

@@ -8,13 +8,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-fn unique(what: &str) -> String {
-    format!("{what}-{}-{}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e9) as u64)
-}
-
-async fn ok(promise: Promise) -> JsValue {
-    JsFuture::from(promise).await.unwrap_or_else(|e| panic!("rejected: {e:?}"))
-}
+use super::support::{ok, unique};
 
 async fn code(promise: Promise) -> String {
     let e = JsFuture::from(promise).await.expect_err("expected a rejection");

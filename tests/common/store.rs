@@ -13,14 +13,12 @@ use pwa_sync::core::mutation::{LocalOp, LocalWrite};
 use pwa_sync::core::record::{ListQuery, STORAGE_FORMAT};
 use pwa_sync::core::store::{conformance, Store};
 use pwa_sync::web::idb::IdbStore;
+
+use super::support::unique;
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
-
-fn unique(test: &str) -> String {
-    format!("store-{test}-{}-{}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e9) as u64)
-}
 
 fn named(mut config: ClientConfig, name: &str) -> ClientConfig {
     config.name = name.to_owned();

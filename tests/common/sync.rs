@@ -12,23 +12,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-fn server() -> &'static str {
-    match option_env!("PWA_SYNC_TEST_SERVER") {
-        Some(url) => url,
-        None => panic!("PWA_SYNC_TEST_SERVER is unset: run browser tests through `make test-chrome` / `make test-firefox`"),
-    }
-}
-
-fn proxy() -> &'static str {
-    match option_env!("PWA_SYNC_TEST_PROXY") {
-        Some(url) => url,
-        None => panic!("PWA_SYNC_TEST_PROXY is unset: run browser tests through `make test-chrome` / `make test-firefox`"),
-    }
-}
-
-fn unique(what: &str) -> String {
-    format!("{what}-{}-{}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e9) as u64)
-}
+use super::support::{faults, ok, proxy, server, unique};
 
 fn config(name: &str, endpoint: &str, token: JsValue) -> JsValue {
     let config = JSON::parse(&format!(
@@ -83,10 +67,6 @@ impl Device {
     }
 }
 
-async fn ok(promise: Promise) -> JsValue {
-    JsFuture::from(promise).await.unwrap_or_else(|e| panic!("rejected: {e:?}"))
-}
-
 async fn code(promise: Promise) -> String {
     match JsFuture::from(promise).await {
         Ok(v) => panic!("expected a rejection, got {v:?}"),
@@ -96,17 +76,6 @@ async fn code(promise: Promise) -> String {
 
 fn field(value: &JsValue, name: &str) -> JsValue {
     Reflect::get(value, &name.into()).unwrap()
-}
-
-/// Script the fault proxy: `rules` is the JSON array of `/_faults`.
-async fn faults(rules: &str) {
-    let fetch: js_sys::Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
-    let init = JSON::parse(r#"{"method": "POST", "headers": {"Content-Type": "application/json"}}"#).unwrap();
-    Reflect::set(&init, &"body".into(), &format!(r#"{{"rules": {rules}}}"#).into()).unwrap();
-    let url = JsValue::from_str(&format!("{}/_faults", proxy()));
-    let promise: Promise = fetch.call2(&js_sys::global(), &url, &init).unwrap().unchecked_into();
-    let response = JsFuture::from(promise).await.unwrap();
-    assert!(field(&response, "ok").as_bool().unwrap(), "the fault proxy refused {rules}");
 }
 
 #[wasm_bindgen_test]

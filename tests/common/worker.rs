@@ -13,9 +13,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-fn unique(what: &str) -> String {
-    format!("{what}-{}-{}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e9) as u64)
-}
+use super::support::unique;
 
 /// A client whose server refuses connections (port 9 on loopback), so every sync fails
 /// with a network error.

@@ -1,0 +1,67 @@
+//! Helpers every browser suite uses: where the test server and the fault proxy are,
+//! unique database names, awaiting promises, recording events.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Function, Promise, Reflect, JSON};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CustomEvent, EventTarget};
+
+/// The reference server `scripts/with-server.sh` started, passed at build time.
+pub fn server() -> &'static str {
+    match option_env!("PWA_SYNC_TEST_SERVER") {
+        Some(url) => url,
+        None => panic!("PWA_SYNC_TEST_SERVER is unset: run browser tests through `make test-chrome` / `make test-firefox`"),
+    }
+}
+
+/// The fault proxy in front of it.
+pub fn proxy() -> &'static str {
+    match option_env!("PWA_SYNC_TEST_PROXY") {
+        Some(url) => url,
+        None => panic!("PWA_SYNC_TEST_PROXY is unset: run browser tests through `make test-chrome` / `make test-firefox`"),
+    }
+}
+
+/// A name no other test (or earlier run) uses.
+pub fn unique(what: &str) -> String {
+    format!("{what}-{}-{}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e9) as u64)
+}
+
+/// The promise's value; a rejection fails the test.
+pub async fn ok(promise: Promise) -> JsValue {
+    JsFuture::from(promise).await.unwrap_or_else(|e| panic!("rejected: {e:?}"))
+}
+
+pub type Seen = Rc<RefCell<Vec<(String, JsValue)>>>;
+
+/// A fresh event target recording the type and `detail` of every event of `names`.
+pub fn recorder(names: &[&str]) -> (EventTarget, Seen) {
+    let target = EventTarget::new().unwrap();
+    let seen: Seen = Rc::new(RefCell::new(Vec::new()));
+    for name in names {
+        let seen = seen.clone();
+        let listener = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+            let e: CustomEvent = e.unchecked_into();
+            seen.borrow_mut().push((e.type_(), e.detail()));
+        });
+        target.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref()).unwrap();
+        listener.forget();
+    }
+    (target, seen)
+}
+
+/// Script the fault proxy: `rules` is the JSON array of `/_faults` (`[]`: none).
+pub async fn faults(rules: &str) {
+    let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
+    let init = JSON::parse(r#"{"method": "POST", "headers": {"Content-Type": "application/json"}}"#).unwrap();
+    Reflect::set(&init, &"body".into(), &format!(r#"{{"rules": {rules}}}"#).into()).unwrap();
+    let url = JsValue::from_str(&format!("{}/_faults", proxy()));
+    let promise: Promise = fetch.call2(&js_sys::global(), &url, &init).unwrap().unchecked_into();
+    let response = JsFuture::from(promise).await.unwrap();
+    let accepted = Reflect::get(&response, &"ok".into()).unwrap().as_bool().unwrap();
+    assert!(accepted, "the fault proxy refused {rules}");
+}
