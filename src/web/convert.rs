@@ -2,6 +2,7 @@
 //! browser's own serializer: it refuses cycles and BigInt with a clear `TypeError`
 //! instead of overflowing the wasm stack, and gives the exact JSON the server will see.
 
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
@@ -28,11 +29,26 @@ pub fn to_json(collection: &str, value: &JsValue) -> Result<Value, Error> {
     })
 }
 
-/// A Rust value as a plain JS value (objects, not `Map`s).
+/// A Rust value as a plain JS value (objects, not `Map`s), through JSON text.
+///
+/// One serde path (serde_json) for every value that crosses the boundary keeps the module
+/// small (serde-wasm-bindgen would instantiate every `Serialize`/`Deserialize` a second
+/// time), and `JSON.parse` of one string is faster than building objects a property at a
+/// time across the boundary.
 pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, Error> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| Error::Storage(format!("cannot convert a value for JS: {e}")))
+    encode_json(value).map_err(|e| Error::Storage(format!("cannot convert a value for JS: {e}")))
+}
+
+/// `value` as a JS value, or why not.
+pub fn encode_json<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, String> {
+    let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
+    js_sys::JSON::parse(&text).map_err(|e| describe(&e))
+}
+
+/// A JS value read back into `T`, or why not.
+pub fn decode_json<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
+    let text: String = js_sys::JSON::stringify(value).map_err(|e| describe(&e))?.into();
+    serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
 /// A plain string from JS, or `invalid-value` for anything else.

@@ -46,6 +46,7 @@ use crate::core::record::{AppValues, ConflictRecord, index_key_eq, is_index_key,
 use crate::core::store::{Durability, Store};
 use crate::web::crypto::Sealer;
 use crate::core::sync::{AuditEntry, KeyRef, Snapshot, Writes};
+use crate::web::convert::{decode_json, encode_json};
 
 const OUTBOX: &str = "outbox";
 const CONFLICTS: &str = "conflicts";
@@ -1031,10 +1032,9 @@ fn decode_all<T: DeserializeOwned + AppValues>(
 /// them), `None` becomes `null`, integers become numbers.
 /// With a sealer, app values are encrypted first (see `web::crypto`).
 fn encode<T: Serialize + Clone + AppValues>(value: &T, sealer: Option<&Sealer>) -> std::result::Result<JsValue, String> {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
     match sealer {
-        None => value.serialize(&serializer).map_err(|e| e.to_string()),
-        Some(sealer) => sealer.seal(value).map_err(|e| e.to_string())?.serialize(&serializer).map_err(|e| e.to_string()),
+        None => encode_json(value),
+        Some(sealer) => encode_json(&sealer.seal(value).map_err(|e| e.to_string())?),
     }
 }
 
@@ -1043,7 +1043,7 @@ fn encode_internal<T: Serialize + Clone + AppValues>(value: &T, what: &str, seal
 }
 
 fn decode<T: DeserializeOwned + AppValues>(js: JsValue, sealer: Option<&Sealer>) -> std::result::Result<T, String> {
-    let mut value: T = serde_wasm_bindgen::from_value(js).map_err(|e| e.to_string())?;
+    let mut value: T = decode_json(&js)?;
     if let Some(sealer) = sealer {
         sealer.open(&mut value)?;
     }

@@ -49,7 +49,7 @@ impl Tabs {
         let weak = Rc::downgrade(client);
         let listener = EventListener::new(&channel, "message", move |event| {
             let Some(event) = event.dyn_ref::<MessageEvent>() else { return };
-            let Ok(hint) = serde_wasm_bindgen::from_value::<Hint>(event.data()) else { return };
+            let Ok(hint) = crate::web::convert::decode_json::<Hint>(&event.data()) else { return };
             spawn_local(receive(weak.clone(), hint));
         });
         let relayed = (!events::in_worker()).then(|| relay_listener(client)).flatten();
