@@ -27,8 +27,7 @@ const SCALE = Number(process.env.BENCH_SCALE ?? (SMOKE ? 1 / 20 : 1));
 const RUNS = SMOKE ? 1 : Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
 // A workload stops repeating once its runs have taken BENCH_BUDGET_S seconds (default
 // 180; after at least one run), so that a full `make bench` stays near 15 minutes on the
-// 2-core machine: ours takes ~100-180 s for one bulk write of 20,000 and Workbox ~45-130 s
-// for one drain of 5,000. Each row says how many runs it had.
+// 2-core machine: Workbox takes ~45-130 s for one drain of 5,000. Each row says how many runs it had.
 const BUDGET_MS = SMOKE ? Infinity : Number(process.env.BENCH_BUDGET_S ?? 180) * 1000;
 const PROFILE = !SMOKE && process.env.BENCH_PROFILE !== "0";
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",")) : null;
@@ -51,7 +50,7 @@ const log = (...a) => console.error(`[bench ${((Date.now() - started) / 1000).to
 
 const WORKLOADS = [
   { id: "singleWrites", title: `single writes: ${size(5000)} sequential put`, fn: "singleWrites", params: { n: size(5000) }, impls: ["ours", "raw", "dexie", "rawOurShape"] },
-  { id: "bulkWrite", title: `bulk write: ${size(20000)} records`, fn: "bulkWrite", params: { n: size(20000) }, impls: ["ours", "raw", "dexie", "rawConcurrent"] },
+  { id: "bulkWrite", title: `bulk write: ${size(20000)} records`, fn: "bulkWrite", params: { n: size(20000) }, impls: ["ours", "raw", "dexie"] },
   { id: "reads", title: `reads: ${size(10000)} records`, fn: "reads", params: { n: size(10000) }, impls: ["ours", "raw", "dexie"] },
   { id: "drain", title: `outbox drain: ${size(5000)} writes`, fn: "drain", params: { n: size(5000) }, impls: ["ours", "workbox", "oursBatch500"], user: true },
   { id: "initialSync", title: `initial sync: ${size(50000)} documents`, fn: "initialSync", params: { expected: size(50000) }, impls: ["ours", "floor"] },
@@ -63,8 +62,8 @@ const WORKLOADS = [
 const ROWS = [
   { workload: "singleWrites", label: (w) => `${w.title} (total)`, metric: "ms", alt: "raw", max: 1.3 },
   { workload: "singleWrites", label: (w) => `${w.title} (total)`, metric: "ms", alt: "dexie", max: 1.0 },
-  { workload: "bulkWrite", label: (w) => `${w.title} (ours: Promise.all of put, no putMany)`, metric: "ms", alt: "raw", max: 1.2 },
-  { workload: "bulkWrite", label: (w) => `${w.title} (ours: Promise.all of put, no putMany)`, metric: "ms", alt: "dexie", max: 1.1 },
+  { workload: "bulkWrite", label: (w) => `${w.title} (ours: putMany)`, metric: "ms", alt: "raw", max: 1.2 },
+  { workload: "bulkWrite", label: (w) => `${w.title} (ours: putMany)`, metric: "ms", alt: "dexie", max: 1.1 },
   { workload: "reads", label: (w) => `${w.title}: sequential get`, metric: "getMs", alt: "raw", max: 1.3 },
   { workload: "reads", label: (w) => `${w.title}: sequential get`, metric: "getMs", alt: "dexie" },
   { workload: "reads", label: (w) => `${w.title}: one list`, metric: "listMs", alt: "raw", max: 1.3 },
@@ -355,8 +354,6 @@ function markdown(report) {
   const extra = [];
   const sw = report.workloads.singleWrites?.impls.rawOurShape;
   if (sw) extra.push(`- single writes, raw IndexedDB doing pwa-sync's transaction (5 stores; read meta + record; write record + outbox + meta): ${fmtMs(sw.ms.median)} (not a target; isolates the IndexedDB part of our cost).`);
-  const bc = report.workloads.bulkWrite?.impls.rawConcurrent;
-  if (bc) extra.push(`- bulk write, raw IndexedDB with one transaction per record, all started at once (what ours' Promise.all amounts to in IndexedDB): ${fmtMs(bc.ms.median)} (not a target).`);
   const d5 = report.workloads.drain?.impls.oursBatch500;
   if (d5) extra.push(`- outbox drain, ours with \`batchSize: 500\` (the server's limit; default 100): ${fmtMs(d5.ms.median)}, ${(report.workloads.drain.impls.workbox.ms.median / d5.ms.median).toFixed(1)}× faster than Workbox (not a target).`);
   const dr = report.workloads.drain?.impls.ours;
@@ -365,7 +362,7 @@ function markdown(report) {
   if (is?.floor?.fetchMs) extra.push(`- initial sync: fetching the ${report.workloads.initialSync.params.expected.toLocaleString("en")} documents page by page (500 a page, JSON.parse, no storage) takes ${fmtMs(is.floor.fetchMs.median)} on its own; ours ${Math.round(is.ours.rate.median)} docs/s vs floor ${Math.round(is.floor.rate.median)} docs/s.`);
   const cs = report.workloads.coldStart?.impls.ours;
   if (cs?.marks) extra.push(`- cold start, ours (median ms from the module's first line): import ${cs.marks.imported.toFixed(1)}, init() done ${cs.marks.init.toFixed(1)}, open done ${cs.marks.open.toFixed(1)}, first get done ${cs.ms.median.toFixed(1)}.`);
-  for (const mem of report.memory ?? []) extra.push(`- memory, ${mem.n.toLocaleString("en")} writes: filling the outbox (Promise.all of 1,000 puts at a time, another page) took ${fmtMs(mem.fillMs)} and grew that page's wasm memory to ${mb(mem.fillMemory)}; draining it took ${fmtMs(mem.drainMs)} (pushed ${mem.pushed}, pulled back ${mem.pulled}).`);
+  for (const mem of report.memory ?? []) extra.push(`- memory, ${mem.n.toLocaleString("en")} writes: filling the outbox (putMany of 1,000 at a time, another page) took ${fmtMs(mem.fillMs)} and grew that page's wasm memory to ${mb(mem.fillMemory)}; draining it took ${fmtMs(mem.drainMs)} (pushed ${mem.pushed}, pulled back ${mem.pulled}).`);
   if (extra.length) lines.push("", ...extra);
   lines.push("", `Total bench time: ${((report.elapsedMs) / 1000).toFixed(0)} s.`);
   return lines.join("\n") + "\n";
@@ -395,7 +392,6 @@ async function main() {
       for (const id of PROFILE_ONLY) {
         const w = WORKLOADS.find((x) => x.id === id);
         const params = { ...w.params, ...(id === "initialSync" ? { user: seedUser } : {}) };
-        if (id === "bulkWrite") params.n = Math.min(params.n, size(5000));
         for (const impl of ["ours", ...(["singleWrites", "reads", "coldStart"].includes(id) ? ["raw"] : [])]) {
           log(`profiling ${impl} in ${id}`);
           profiles[`${id}/${impl}`] = await profileOurs(browser, server.url, { ...w, params }, impl);
@@ -486,8 +482,7 @@ async function main() {
       for (const id of missed) {
         const w = WORKLOADS.find((x) => x.id === id);
         log(`profiling ours in ${id}`);
-        // Bulk write is profiled at 5,000 records: a full-size run of ours takes minutes.
-        const params = id === "bulkWrite" ? { ...w.params, n: Math.min(w.params.n, size(5000)) } : w.params;
+        const params = w.params;
         try {
           report.profiles[id] = await profileOurs(browser, server.url, { ...w, params: { ...params, ...(w.extra ?? {}) } });
           log(`profile ${id}: ${JSON.stringify(report.profiles[id].categories)}`);

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use futures_util::future::join;
 use serde_json::Value;
 
 use crate::core::config::{ClientConfig, CollectionConfig};
@@ -325,8 +326,13 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
         return Ok(());
     }
     let mut checkpoint = meta.checkpoint;
+    let mut prefetched = None;
     loop {
-        let page = transport.pull(checkpoint, PULL_LIMIT, &collections).await.map_err(SyncError::Transport)?;
+        let page = match prefetched.take() {
+            Some(page) => page,
+            None => transport.pull(checkpoint, PULL_LIMIT, &collections).await,
+        }
+        .map_err(SyncError::Transport)?;
         check_pull_page(config, checkpoint, &page)?;
         report.saw_server_time(page.server_time, observer.now_ms());
         // Changes of collections we did not ask for are ignored (`plan_pull` skips them),
@@ -334,16 +340,23 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
         let ours = page.changes.iter().filter(|c| config.collection(&c.collection).is_ok());
         let keys = unique_keys(ours.map(|c| (c.collection.clone(), c.key.clone())));
         let now = observer.now_ms();
-        let applied = store
-            .transact(&keys, Durability::Default, |snapshot| {
-                if !owns_checkpoint(&snapshot.meta, &scope, checkpoint) {
-                    // Another version of the app took the checkpoint over meanwhile.
-                    return Ok((Writes::default(), None));
-                }
-                plan_pull(config, snapshot, &page.changes, page.checkpoint, now, &|c, s| observer.resolve_custom(c, s))
-                    .map(|(writes, applied)| (writes, Some(applied)))
-            })
-            .await?;
+        let store_page = store.transact(&keys, Durability::Default, |snapshot| {
+            if !owns_checkpoint(&snapshot.meta, &scope, checkpoint) {
+                // Another version of the app took the checkpoint over meanwhile.
+                return Ok((Writes::default(), None));
+            }
+            plan_pull(config, snapshot, &page.changes, page.checkpoint, now, &|c, s| observer.resolve_custom(c, s))
+                .map(|(writes, applied)| (writes, Some(applied)))
+        });
+        // The next page is fetched while this one is stored: the network and IndexedDB
+        // overlap. It is only used once this page has committed.
+        let applied = if page.has_more {
+            let (applied, next) = join(store_page, transport.pull(page.checkpoint, PULL_LIMIT, &collections)).await;
+            prefetched = Some(next);
+            applied?
+        } else {
+            store_page.await?
+        };
         let Some(applied) = applied else { return Ok(()) };
         report.pulled += page.changes.len();
         report.conflicts += applied.conflicts;

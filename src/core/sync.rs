@@ -133,21 +133,47 @@ pub struct Applied {
     pub effects: Vec<Effect>,
 }
 
-/// Local writes as a plan over a snapshot (see `mutation::plan_local_write`).
+/// A local write as a plan over a snapshot (see `mutation::plan_local_write`).
 pub fn plan_local(snapshot: Snapshot, write: &LocalWrite) -> Result<(Writes, WriteOutcome)> {
-    let key: KeyRef = (write.collection.clone(), write.key.clone());
-    let queued = snapshot.queued.get(&key).map(Vec::as_slice).unwrap_or_default();
-    let plan = plan_local_write(&snapshot.meta, snapshot.records.get(&key), queued, write)?;
+    let (writes, mut outcomes) = plan_local_batch(snapshot, std::slice::from_ref(write))?;
+    let outcome = outcomes.pop().ok_or_else(|| Error::Storage("a local write planned no outcome".into()))?;
+    Ok((writes, outcome))
+}
+
+/// Local writes applied in order as one plan (`putMany`): a later write of the same key
+/// sees the earlier one, exactly as if they had been made one after the other, and the
+/// first error refuses the whole batch.
+pub fn plan_local_batch(mut snapshot: Snapshot, batch: &[LocalWrite]) -> Result<(Writes, Vec<WriteOutcome>)> {
     let mut writes = Writes::default();
-    writes.records.insert(key, plan.record);
-    if let Some(id) = plan.outbox_delete {
-        writes.outbox_delete.insert(id);
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for write in batch {
+        let key: KeyRef = (write.collection.clone(), write.key.clone());
+        let queued = snapshot.queued.get(&key).map(Vec::as_slice).unwrap_or_default();
+        let plan = plan_local_write(&snapshot.meta, snapshot.records.get(&key), queued, write)?;
+        let queue = snapshot.queued.entry(key.clone()).or_default();
+        if let Some(id) = plan.outbox_delete {
+            queue.retain(|e| e.id != id);
+            writes.outbox_put.remove(&id);
+            writes.outbox_delete.insert(id);
+        }
+        if let Some(entry) = plan.outbox_put {
+            match queue.iter_mut().find(|e| e.id == entry.id) {
+                Some(folded) => *folded = entry.clone(),
+                None => queue.push(entry.clone()),
+            }
+            writes.outbox_delete.remove(&entry.id);
+            writes.outbox_put.insert(entry.id, entry);
+        }
+        match &plan.record {
+            Some(record) => snapshot.records.insert(key.clone(), record.clone()),
+            None => snapshot.records.remove(&key),
+        };
+        writes.records.insert(key, plan.record);
+        snapshot.meta = plan.meta;
+        outcomes.push(plan.outcome);
     }
-    if let Some(entry) = plan.outbox_put {
-        writes.outbox_put.insert(entry.id, entry);
-    }
-    writes.meta = Some(plan.meta);
-    Ok((writes, plan.outcome))
+    writes.meta = Some(snapshot.meta);
+    Ok((writes, outcomes))
 }
 
 /// The server's answers to a pushed batch.

@@ -56,6 +56,18 @@ impl SyncClient {
         self.run(move |c| async move { c.put(&collection, &value).await })
     }
 
+    /// Store many whole records of one collection in one transaction: all of them, or
+    /// none if any is invalid (the error names its index) or storage fails. Each record
+    /// is a local write as with `put` (one change event each). Resolves to the count.
+    #[wasm_bindgen(js_name = putMany, unchecked_return_type = "Promise<number>")]
+    pub fn put_many(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "SyncRecord[]")] values: JsValue,
+    ) -> Promise {
+        self.run(move |c| async move { c.put_many(&collection, &values).await })
+    }
+
     /// Merge `partial` into the stored record (JSON Merge Patch: `null` removes a field).
     /// Resolves to the whole new value; rejects with `not-found` if there is no record.
     #[wasm_bindgen(unchecked_return_type = "Promise<SyncRecord>")]

@@ -150,18 +150,23 @@ impl Client {
         let outcome = self.store.write_local(&write).await.inspect_err(|e| self.report_storage_error(e))?;
         if outcome.changed {
             self.events.change(config, &write.key, outcome.value.as_ref(), Origin::Local, outcome.version);
-            self.hint(Hint::Change { collection: config.name.clone(), key: write.key.clone(), worker: events::in_worker() });
+            self.hint_change(&config.name, &write.key);
         }
-        if outcome.pending_delta != 0 {
-            self.set_pending(self.pending.get() + outcome.pending_delta);
+        self.after_local_writes(outcome.pending_delta, outcome.mutation_id.is_some());
+        Ok(outcome)
+    }
+
+    /// Count the outbox change and, if something was queued, schedule its push.
+    fn after_local_writes(self: &Rc<Self>, pending_delta: i64, queued: bool) {
+        if pending_delta != 0 {
+            self.set_pending(self.pending.get() + pending_delta);
         }
-        if outcome.mutation_id.is_some() {
+        if queued {
             Background::trigger(self, Trigger::LocalWrite);
             if self.transport.is_some() && !is_online() {
                 background::request_background_sync();
             }
         }
-        Ok(outcome)
     }
 
     pub async fn put(self: &Rc<Self>, collection: &JsValue, value: &JsValue) -> Result<JsValue, Error> {
@@ -169,6 +174,38 @@ impl Client {
         let (key, value) = record::prepare_value(config, convert::to_json(&config.name, value)?)?;
         let outcome = self.write(config, key, LocalOp::Put(value)).await?;
         outcome.value.as_ref().map_or(Ok(JsValue::UNDEFINED), convert::to_js)
+    }
+
+    /// Store many whole records in one transaction: all of them or, on any bad value or
+    /// storage error, none. Resolves to how many were written.
+    pub async fn put_many(self: &Rc<Self>, collection: &JsValue, values: &JsValue) -> Result<JsValue, Error> {
+        let config = self.collection(collection)?;
+        let values: &js_sys::Array = values.dyn_ref().ok_or_else(|| Error::InvalidValue {
+            collection: config.name.clone(),
+            reason: format!("putMany takes an array of records, got {}", describe_type(values)),
+        })?;
+        let now_ms = now_ms();
+        let mut batch = Vec::with_capacity(values.length() as usize);
+        for (index, value) in values.iter().enumerate() {
+            let prepared = convert::to_json(&config.name, &value).and_then(|v| record::prepare_value(config, v));
+            let (key, value) = prepared.map_err(|e| match e {
+                Error::InvalidValue { collection, reason } => Error::InvalidValue { collection, reason: format!("record {index}: {reason}") },
+                other => other,
+            })?;
+            batch.push(LocalWrite { collection: config.name.clone(), key, op: LocalOp::Put(value), now_ms });
+        }
+        if batch.is_empty() {
+            return Ok(JsValue::from(0));
+        }
+        let outcomes = self.store.write_local_batch(&batch).await.inspect_err(|e| self.report_storage_error(e))?;
+        let mut pending_delta = 0;
+        for (write, outcome) in batch.iter().zip(&outcomes) {
+            self.events.change(config, &write.key, outcome.value.as_ref(), Origin::Local, outcome.version);
+            self.hint_change(&config.name, &write.key);
+            pending_delta += outcome.pending_delta;
+        }
+        self.after_local_writes(pending_delta, outcomes.iter().any(|o| o.mutation_id.is_some()));
+        Ok(JsValue::from(batch.len() as f64))
     }
 
     pub async fn patch(self: &Rc<Self>, collection: &JsValue, key: &JsValue, partial: &JsValue) -> Result<JsValue, Error> {
@@ -444,6 +481,12 @@ impl Client {
         }
     }
 
+    fn hint_change(&self, collection: &str, key: &str) {
+        if let Some(tabs) = self.tabs.borrow().as_ref() {
+            tabs.post_change(collection, key);
+        }
+    }
+
     pub fn is_collection_event(&self, name: &str) -> bool {
         self.config.collections.iter().any(|c| c.event.as_ref().is_some_and(|e| e.name == name))
     }
@@ -459,14 +502,16 @@ impl Client {
     }
 
     /// Another tab changed `key`: read it back and tell this tab's UI.
-    pub async fn changed_in_another_tab(&self, collection: &str, key: &str) {
+    pub async fn changed_in_another_tab(&self, collection: &str, keys: &[String]) {
         let Ok(config) = self.config.collection(collection) else { return };
-        match self.store.get(collection, key).await {
-            Ok(record) => {
-                let value = record.as_ref().and_then(|r| r.value.as_ref());
-                self.events.change(config, key, value, Origin::Tab, record.as_ref().and_then(|r| r.version));
+        for key in keys {
+            match self.store.get(collection, key).await {
+                Ok(record) => {
+                    let value = record.as_ref().and_then(|r| r.value.as_ref());
+                    self.events.change(config, key, value, Origin::Tab, record.as_ref().and_then(|r| r.version));
+                }
+                Err(e) => self.report_storage_error(&e),
             }
-            Err(e) => self.report_storage_error(&e),
         }
         self.refresh_status().await;
     }
@@ -552,7 +597,7 @@ impl Observer for WebObserver<'_> {
                 Effect::Changed { collection, key, value, version } => {
                     if let Ok(config) = client.config.collection(collection) {
                         client.events.change(config, key, value.as_ref(), Origin::Remote, *version);
-                        client.hint(Hint::Change { collection: collection.clone(), key: key.clone(), worker: events::in_worker() });
+                        client.hint_change(collection, key);
                     }
                 }
                 Effect::Conflict(entry) => {

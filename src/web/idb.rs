@@ -22,7 +22,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -351,11 +351,14 @@ impl IdbStore {
         let unreadable = |what: String| move |reason: String| Error::Storage(format!("unreadable {what}: {reason}"));
 
         // Issue every read first, then collect: the requests run back to back.
-        let meta_request = meta_store.get(meta_key.clone()).map_err(err)?;
+        // `into_future` now: it attaches the success listener, and a request whose event
+        // fires before anyone listens would never resolve.
+        let meta_request = meta_store.get(meta_key.clone()).map_err(err)?.into_future();
+        let absent = absent_keys(tx, keys).await?;
         let mut record_requests = Vec::with_capacity(keys.len());
-        for key in keys {
+        for key in keys.iter().filter(|k| !absent.contains(k)) {
             let store = tx.object_store(&key.0).map_err(err)?;
-            record_requests.push(store.get(JsValue::from_str(&key.1)).map_err(err)?);
+            record_requests.push((key, store.get(JsValue::from_str(&key.1)).map_err(err)?.into_future()));
         }
         let meta: Meta = match meta_request.await.map_err(err)? {
             Some(js) => decode(js, None).map_err(unreadable("client metadata".into()))?,
@@ -365,7 +368,7 @@ impl IdbStore {
         let mut pending_keys = Vec::new();
         let mut conflict_ids = Vec::new();
         let mut skipped = Vec::new();
-        for (key, request) in keys.iter().zip(record_requests) {
+        for (key, request) in record_requests {
             let Some(js) = request.await.map_err(err)? else { continue };
             let record: EntityRecord = match decode(js, self.sealer()) {
                 Ok(record) => record,
@@ -393,10 +396,16 @@ impl IdbStore {
             }
         }
         let by_key = outbox.index(BY_KEY).map_err(err)?;
+        // All the index reads go out before the first is awaited (a push answer of 100
+        // keys would otherwise wait for 100 round trips one after the other).
+        let mut queued_requests = Vec::with_capacity(pending_keys.len());
         for key in pending_keys {
             let pair: JsValue = Array::of2(&JsValue::from_str(&key.0), &JsValue::from_str(&key.1)).into();
             let range = KeyRange::only(&pair).map_err(err)?;
-            let raw = by_key.get_all(Some(Query::KeyRange(range)), None).map_err(err)?.await.map_err(err)?;
+            queued_requests.push((key, by_key.get_all(Some(Query::KeyRange(range)), None).map_err(err)?.into_future()));
+        }
+        for (key, request) in queued_requests {
+            let raw = request.await.map_err(err)?;
             let mut queued = Vec::with_capacity(raw.len());
             for js in raw {
                 let what = format!("outbox entry {}", key_text(&prop(&js, "id")));
@@ -1024,6 +1033,38 @@ fn decode_all<T: DeserializeOwned + AppValues>(
         }
     }
     out
+}
+
+/// Batches at least this large first ask which of their keys exist.
+const PROBE_AT: usize = 16;
+
+/// Keys of `keys` known not to be stored, learned with one `getAllKeys` over each
+/// collection's key range when a batch is large: a page of new records (`putMany`, a
+/// first pull) then reads nothing more. A range crowded with other keys (more than four
+/// per batch key) is not probed further, and its keys are read one by one as usual.
+async fn absent_keys<'k>(tx: &idb::Transaction, keys: &'k [KeyRef]) -> Result<std::collections::HashSet<&'k KeyRef>> {
+    let err = in_tx(tx);
+    let mut absent = std::collections::HashSet::new();
+    let mut by_collection: std::collections::BTreeMap<&str, Vec<&'k KeyRef>> = std::collections::BTreeMap::new();
+    for key in keys {
+        by_collection.entry(key.0.as_str()).or_default().push(key);
+    }
+    for (collection, batch) in by_collection {
+        if batch.len() < PROBE_AT {
+            continue;
+        }
+        let (Some(low), Some(high)) = (batch.iter().map(|k| &k.1).min(), batch.iter().map(|k| &k.1).max()) else { continue };
+        let limit = to_u32(batch.len().saturating_mul(4));
+        let range = KeyRange::bound(&JsValue::from_str(low), &JsValue::from_str(high), None, None).map_err(err)?;
+        let store = tx.object_store(collection).map_err(err)?;
+        let stored = store.get_all_keys(Some(Query::KeyRange(range)), Some(limit)).map_err(err)?.await.map_err(err)?;
+        if stored.len() >= limit as usize {
+            continue;
+        }
+        let stored: std::collections::HashSet<String> = stored.iter().filter_map(JsValue::as_string).collect();
+        absent.extend(batch.into_iter().filter(|k| !stored.contains(&k.1)));
+    }
+    Ok(absent)
 }
 
 // ---- values ----

@@ -3,6 +3,8 @@
 //! IndexedDB (the hint carries no data, so a lost or stale hint costs nothing) and fire
 //! `pwa-sync:change` with `origin: "tab"`.
 
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
 use gloo_events::EventListener;
@@ -18,8 +20,12 @@ use crate::web::events;
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub(crate) enum Hint {
     /// A key changed (a local write, or a sync result). `worker`: said by a worker, whose
-    /// events pages also get relayed (so pages skip these hints).
+    /// events pages also get relayed (so pages skip these hints). Read for tabs of
+    /// earlier versions; this version sends `Changes`.
     Change { collection: String, key: String, worker: bool },
+    /// Keys of one collection changed: the changes of one task (a `putMany`, a pulled
+    /// page) in one message instead of one per key.
+    Changes { collection: String, keys: Vec<String>, worker: bool },
     /// Pending count or last sync time changed.
     Status,
     /// `clear()` (logout) ran in another context: close, the data is gone.
@@ -27,7 +33,7 @@ pub(crate) enum Hint {
 }
 
 pub(crate) struct Tabs {
-    channel: BroadcastChannel,
+    outgoing: Rc<Outgoing>,
     _listener: EventListener,
     /// In a page: events relayed by workers, re-dispatched here.
     relayed: Option<(BroadcastChannel, EventListener)>,
@@ -35,7 +41,7 @@ pub(crate) struct Tabs {
 
 impl Drop for Tabs {
     fn drop(&mut self) {
-        self.channel.close();
+        self.outgoing.channel.close();
         if let Some((relayed, _)) = &self.relayed {
             relayed.close();
         }
@@ -53,13 +59,50 @@ impl Tabs {
             spawn_local(receive(weak.clone(), hint));
         });
         let relayed = (!events::in_worker()).then(|| relay_listener(client)).flatten();
-        Some(Tabs { channel, _listener: listener, relayed })
+        let outgoing = Rc::new(Outgoing { channel, changed: RefCell::new(BTreeMap::new()), flush_queued: Cell::new(false) });
+        Some(Tabs { outgoing, _listener: listener, relayed })
     }
 
     pub fn post(&self, hint: &Hint) {
+        self.outgoing.flush();
+        self.outgoing.send(hint);
+    }
+
+    /// Say that `key` changed, together with every other key changed in this task: the
+    /// message goes out from a microtask, so a loop of changes posts once per collection.
+    pub fn post_change(&self, collection: &str, key: &str) {
+        let outgoing = &self.outgoing;
+        outgoing.changed.borrow_mut().entry(collection.to_owned()).or_default().push(key.to_owned());
+        if !outgoing.flush_queued.replace(true) {
+            let outgoing = Rc::clone(outgoing);
+            spawn_local(async move { outgoing.flush() });
+        }
+    }
+}
+
+/// The sending side, shared with the queued flush.
+struct Outgoing {
+    channel: BroadcastChannel,
+    /// Changed keys by collection, not yet posted.
+    changed: RefCell<BTreeMap<String, Vec<String>>>,
+    flush_queued: Cell<bool>,
+}
+
+impl Outgoing {
+    fn send(&self, hint: &Hint) {
         if let Ok(message) = crate::web::convert::to_js(hint) {
             // Fails only after close(), when nobody is listening anyway.
             let _ = self.channel.post_message(&message);
+        }
+    }
+
+    /// Post the buffered changes (before any other hint, to keep their order).
+    fn flush(&self) {
+        self.flush_queued.set(false);
+        let changed = std::mem::take(&mut *self.changed.borrow_mut());
+        let worker = events::in_worker();
+        for (collection, keys) in changed {
+            self.send(&Hint::Changes { collection, keys, worker });
         }
     }
 }
@@ -70,8 +113,9 @@ async fn receive(weak: Weak<Client>, hint: Hint) {
         return;
     }
     match hint {
-        Hint::Change { worker: true, .. } if !events::in_worker() => {}
-        Hint::Change { collection, key, .. } => client.changed_in_another_tab(&collection, &key).await,
+        Hint::Change { worker: true, .. } | Hint::Changes { worker: true, .. } if !events::in_worker() => {}
+        Hint::Change { collection, key, .. } => client.changed_in_another_tab(&collection, &[key]).await,
+        Hint::Changes { collection, keys, .. } => client.changed_in_another_tab(&collection, &keys).await,
         Hint::Status => client.refresh_status().await,
         Hint::Wipe => client.wiped_elsewhere(),
     }

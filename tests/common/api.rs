@@ -284,3 +284,62 @@ async fn a_write_in_one_tab_reaches_the_other_as_origin_tab() {
     other.close();
     done(writer, &name).await;
 }
+
+fn trips(ids: std::ops::Range<usize>) -> JsValue {
+    let records: Vec<String> = ids.map(|i| format!(r#"{{"id": "t{i:03}", "owner": "o{}"}}"#, i % 3)).collect();
+    json(&format!("[{}]", records.join(",")))
+}
+
+#[wasm_bindgen_test]
+async fn put_many_writes_every_record_in_one_call_with_one_event_each() {
+    let name = unique("putmany");
+    let (target, seen) = recorder(&["pwa-sync:change"]);
+    let (other_target, other_seen) = recorder(&["pwa-sync:change"]);
+    let cfg = config(&name);
+    Reflect::set(&cfg, &"eventTarget".into(), &target).unwrap();
+    let other_cfg = config(&name);
+    Reflect::set(&other_cfg, &"eventTarget".into(), &other_target).unwrap();
+    let client = SyncClient::open(cfg).await.unwrap();
+    let other = SyncClient::open(other_cfg).await.unwrap();
+    // Stored before: the batch must find it (one pending write, folded into) and not
+    // treat it as new.
+    ok(client.put(s("trips"), json(r#"{"id": "t005", "owner": "before", "extra": 1}"#))).await;
+    seen.borrow_mut().clear();
+    assert_eq!(ok(client.put_many(s("trips"), trips(0..40))).await, 40.0);
+    let list = Array::from(&ok(client.list(s("trips"), JsValue::UNDEFINED)).await);
+    assert_eq!(list.length(), 40);
+    assert_eq!(JSON::stringify(&ok(client.get(s("trips"), s("t005"))).await).unwrap(), r#"{"id":"t005","owner":"o2"}"#);
+    assert_eq!(ok(client.pending()).await, 40.0);
+    let keys: Vec<String> = seen.borrow().iter().map(|(_, d)| field(d, "key").as_string().unwrap()).collect();
+    assert_eq!(keys, (0..40).map(|i| format!("t{i:03}")).collect::<Vec<_>>());
+    // The other tab hears of all 40 (in one BroadcastChannel message).
+    for _ in 0..200 {
+        if other_seen.borrow().len() >= 41 {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(10).await;
+    }
+    let heard: Vec<String> = other_seen.borrow().iter().map(|(_, d)| field(d, "key").as_string().unwrap()).collect();
+    assert_eq!(heard.len(), 41, "{heard:?}");
+    assert!(other_seen.borrow().iter().all(|(_, d)| field(d, "origin") == "tab"));
+    other.close();
+    done(client, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn put_many_with_a_bad_record_writes_nothing() {
+    let name = unique("putmany-bad");
+    let client = open(&name).await;
+    let batch = trips(0..20);
+    batch.unchecked_ref::<Array>().push(&json(r#"{"owner": "no id"}"#));
+    let err = JsFuture::from(client.put_many(s("trips"), batch)).await.expect_err("a bad record must reject");
+    assert_eq!(error_code(&err), "invalid-value");
+    let message = field(&err, "message").as_string().unwrap();
+    assert!(message.contains("record 20"), "{message}");
+    assert_eq!(Array::from(&ok(client.list(s("trips"), JsValue::UNDEFINED)).await).length(), 0);
+    assert_eq!(ok(client.pending()).await, 0.0);
+    assert_eq!(code(client.put_many(s("trips"), json(r#"{"id": "t"}"#))).await, "invalid-value");
+    assert_eq!(code(client.put_many(s("nope"), json("[]"))).await, "unknown-collection");
+    assert_eq!(ok(client.put_many(s("trips"), json("[]"))).await, 0.0);
+    done(client, &name).await;
+}

@@ -29,6 +29,9 @@ macro_rules! for_each_store_test {
         $m!(unknown_collection_is_refused);
         $m!(outbox_is_in_id_order_and_limited);
         $m!(clear_removes_everything);
+        $m!(batch_applies_in_order_as_one_write_each);
+        $m!(batch_with_a_bad_write_writes_nothing);
+        $m!(large_batches_find_stored_keys_in_sparse_and_crowded_ranges);
     };
 }
 
@@ -203,4 +206,75 @@ pub async fn clear_removes_everything<S: Store>(store: &S) {
     assert_eq!(store.pending_count().await.unwrap(), 0);
     let meta = store.open_meta("c-fresh").await.unwrap();
     assert_eq!((meta.client_id.as_str(), meta.next_mutation_id), ("c-fresh", 1));
+}
+
+fn local(collection: &str, key: &str, op: LocalOp) -> LocalWrite {
+    LocalWrite { collection: collection.into(), key: key.into(), op, now_ms: 1_700_000_000_000 }
+}
+
+pub async fn batch_applies_in_order_as_one_write_each<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    put(store, "items", json!({"id": "old", "n": 0})).await;
+    let batch = [
+        local("items", "a", LocalOp::Put(json!({"id": "a", "n": 1}))),
+        local("notes", "b", LocalOp::Put(json!({"id": "b"}))),
+        // Same key again in the batch: folds into the entry the first write made.
+        local("items", "a", LocalOp::Patch(json!({"m": 2}))),
+        // A key created and deleted inside the batch leaves nothing.
+        local("items", "gone", LocalOp::Put(json!({"id": "gone"}))),
+        local("items", "gone", LocalOp::Delete),
+        // A key stored before the batch folds too.
+        local("items", "old", LocalOp::Patch(json!({"n": 5}))),
+    ];
+    let outcomes = store.write_local_batch(&batch).await.unwrap();
+    let ids: Vec<Option<u64>> = outcomes.iter().map(|o| o.mutation_id).collect();
+    assert_eq!(ids, [Some(2), Some(3), Some(2), Some(4), None, Some(1)]);
+    let deltas: Vec<i64> = outcomes.iter().map(|o| o.pending_delta).collect();
+    assert_eq!(deltas, [1, 1, 0, 1, -1, 0]);
+    assert_eq!(store.get("items", "a").await.unwrap().unwrap().value, Some(json!({"id": "a", "n": 1, "m": 2})));
+    assert_eq!(store.get("items", "gone").await.unwrap(), None);
+    let outbox = store.outbox(100).await.unwrap();
+    let shape: Vec<(u64, &str, &str, Value)> =
+        outbox.iter().map(|e| (e.id, e.collection.as_str(), e.key.as_str(), e.value.clone())).collect();
+    assert_eq!(
+        shape,
+        [
+            (1, "items", "old", json!({"id": "old", "n": 5})),
+            (2, "items", "a", json!({"id": "a", "n": 1, "m": 2})),
+            (3, "notes", "b", json!({"id": "b"})),
+        ]
+    );
+    // Ids spent inside the batch stay spent.
+    assert_eq!(store.open_meta(CLIENT).await.unwrap().next_mutation_id, 5);
+    assert!(store.write_local_batch(&[]).await.unwrap().is_empty());
+}
+
+pub async fn batch_with_a_bad_write_writes_nothing<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    let batch = [
+        local("items", "a", LocalOp::Put(json!({"id": "a"}))),
+        local("items", "ghost", LocalOp::Patch(json!({"n": 1}))),
+    ];
+    let err = store.write_local_batch(&batch).await;
+    assert_eq!(err, Err(Error::NotFound { collection: "items".into(), key: "ghost".into() }));
+    assert_eq!(store.get("items", "a").await.unwrap(), None);
+    assert_eq!(store.pending_count().await.unwrap(), 0);
+    assert_eq!(store.open_meta(CLIENT).await.unwrap().next_mutation_id, 1);
+}
+
+pub async fn large_batches_find_stored_keys_in_sparse_and_crowded_ranges<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    let key = |i: usize| format!("k{i:03}");
+    let puts: Vec<LocalWrite> = (0..100).map(|i| local("items", &key(i), LocalOp::Put(json!({"id": key(i)})))).collect();
+    assert_eq!(store.write_local_batch(&puts).await.unwrap().len(), 100);
+    // 20 keys spread over 96 stored ones (a crowded range), then 20 neighbours (sparse):
+    // a patch of a key the batch wrongly thought absent would fail with not-found.
+    for keys in [(0..100).step_by(5).collect::<Vec<_>>(), (40..60).collect()] {
+        let patches: Vec<LocalWrite> = keys.iter().map(|&i| local("items", &key(i), LocalOp::Patch(json!({"n": i})))).collect();
+        let outcomes = store.write_local_batch(&patches).await.unwrap();
+        assert!(outcomes.iter().all(|o| o.pending_delta == 0), "patches fold into the queued puts");
+    }
+    assert_eq!(store.get("items", "k045").await.unwrap().unwrap().value, Some(json!({"id": "k045", "n": 45})));
+    assert_eq!(store.get("items", "k051").await.unwrap().unwrap().value, Some(json!({"id": "k051", "n": 51})));
+    assert_eq!(store.pending_count().await.unwrap(), 100);
 }

@@ -8,7 +8,7 @@ pub mod memory;
 use crate::core::error::{Error, Result};
 use crate::core::mutation::{LocalWrite, WriteOutcome};
 use crate::core::record::{ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
-use crate::core::sync::{plan_local, AuditEntry, KeyRef, Snapshot, Writes};
+use crate::core::sync::{plan_local, plan_local_batch, AuditEntry, KeyRef, Snapshot, Writes};
 
 /// How hard a transaction's commit must reach the disk before it reports success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +70,14 @@ pub trait Store {
     async fn write_local(&self, write: &LocalWrite) -> Result<WriteOutcome> {
         let key = (write.collection.clone(), write.key.clone());
         self.transact(&[key], Durability::Default, |snapshot| plan_local(snapshot, write)).await
+    }
+
+    /// Apply local writes in order, all in one transaction (`putMany`): all or nothing.
+    async fn write_local_batch(&self, batch: &[LocalWrite]) -> Result<Vec<WriteOutcome>> {
+        let mut keys: Vec<KeyRef> = batch.iter().map(|w| (w.collection.clone(), w.key.clone())).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        self.transact(&keys, Durability::Default, |snapshot| plan_local_batch(snapshot, batch)).await
     }
 
     /// The metadata, if `open_meta` created it.
