@@ -60,6 +60,11 @@ pub struct OutboxEntry {
     pub created_at: f64,
 }
 
+/// Every field of a stored [`EntityRecord`] but the two app values (`value`, `base`):
+/// the browser store checks these alone when it hands the stored value to the app as it
+/// is, without a trip through Rust.
+pub const RECORD_METADATA_FIELDS: [&str; 6] = ["key", "version", "hlc", "pending", "updatedAt", "conflict"];
+
 impl AppValues for EntityRecord {
     fn app_values(&mut self) -> Vec<&mut Value> {
         some_values([&mut self.value, &mut self.base])
@@ -280,6 +285,26 @@ fn kind(value: &Value) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn record_metadata_fields_are_every_field_but_the_values() {
+        let record = EntityRecord {
+            key: "k".into(),
+            value: Some(json!({"id": "k"})),
+            version: Some(1),
+            base: Some(json!({"id": "k"})),
+            hlc: "h".into(),
+            pending: 0,
+            updated_at: 1.0,
+            conflict: Some(2),
+        };
+        let stored = serde_json::to_value(&record).unwrap();
+        let mut fields: Vec<&str> = stored.as_object().unwrap().keys().map(String::as_str).filter(|f| !["value", "base"].contains(f)).collect();
+        let mut expected = super::RECORD_METADATA_FIELDS.to_vec();
+        fields.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(fields, expected);
+    }
+
     use super::*;
     use crate::core::config::ClientConfig;
     use serde_json::json;

@@ -226,6 +226,10 @@ impl Client {
     pub async fn get(&self, collection: &JsValue, key: &JsValue) -> Result<JsValue, Error> {
         let config = self.collection(collection)?;
         let key = Self::key(config, key)?;
+        if let Some(view) = self.store.get_view(&config.name, &key).await {
+            let view = view.inspect_err(|e| self.report_storage_error(e))?;
+            return Ok(view.map_or(JsValue::UNDEFINED, |v| v.value));
+        }
         let record = self.store.get(&config.name, &key).await.inspect_err(|e| self.report_storage_error(e))?;
         record.and_then(|r| r.value).as_ref().map_or(Ok(JsValue::UNDEFINED), convert::to_js)
     }
@@ -249,6 +253,11 @@ impl Client {
     pub async fn list(&self, collection: &JsValue, query: &JsValue) -> Result<JsValue, Error> {
         let config = self.collection(collection)?;
         let query = crate::web::api::parse_list_query(config, query)?;
+        if let Some(views) = self.store.list_views(&config.name, &query).await {
+            let views = views?;
+            self.report_skipped();
+            return Ok(views.into_iter().map(|v| v.value).collect::<js_sys::Array>().into());
+        }
         let records = self.store.list(&config.name, &query).await?;
         self.report_skipped();
         let values: Vec<Value> = records.into_iter().filter_map(|r| r.value).collect();

@@ -35,13 +35,16 @@ use idb::{
 use js_sys::{Array, Function, Object, Reflect};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::Value;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{DomException, Event, IdbDatabase, IdbTransaction};
+use web_sys::{DomException, Event, IdbDatabase, IdbTransaction, IdbTransactionMode};
 
 use crate::core::config::ClientConfig;
 use crate::core::error::{Error, Result};
-use crate::core::record::{AppValues, ConflictRecord, index_key_eq, is_index_key, EntityRecord, ListQuery, Meta, OutboxEntry, STORAGE_FORMAT};
+use crate::core::record::{
+    index_key_eq, is_index_key, AppValues, ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry, RECORD_METADATA_FIELDS, STORAGE_FORMAT,
+};
 
 use crate::core::store::{Durability, Store};
 use crate::web::crypto::Sealer;
@@ -288,17 +291,18 @@ impl IdbStore {
         Ok(meta)
     }
 
-    async fn list_in(
+    async fn list_in<T: Listed>(
         &self,
         tx: &idb::Transaction,
         collection: &str,
         query: &ListQuery,
         skipped: &mut Vec<String>,
-    ) -> Result<Vec<EntityRecord>> {
+        decode: &dyn Fn(JsValue) -> std::result::Result<T, String>,
+    ) -> Result<Vec<T>> {
         let store = tx.object_store(collection).map_err(in_tx(tx))?;
         let label = |key: &JsValue| format!("{collection}/{}", key_text(key));
         let Some((field, wanted)) = &query.index else {
-            return scan(tx, &store, "key", query.limit, &|r: &EntityRecord| r.value.is_some(), &label, skipped, self.sealer()).await;
+            return scan(tx, &store, "key", query.limit, &|r: &T| r.is_live(), &label, skipped, decode).await;
         };
         if !is_index_key(wanted) {
             // Not an IndexedDB key, so nothing is indexed under it.
@@ -308,9 +312,8 @@ impl IdbStore {
         if !declared {
             // The API layer refuses undeclared fields; the store still answers like the
             // in-memory one, by a scan.
-            let matches =
-                |r: &EntityRecord| r.value.as_ref().and_then(|v| v.get(field)).is_some_and(|v| index_key_eq(v, wanted));
-            return scan(tx, &store, "key", query.limit, &matches, &label, skipped, self.sealer()).await;
+            let matches = |r: &T| r.field(field).is_some_and(|v| index_key_eq(&v, wanted));
+            return scan(tx, &store, "key", query.limit, &matches, &label, skipped, decode).await;
         }
         let key = match wanted.as_str() {
             Some(s) => JsValue::from_str(s),
@@ -325,12 +328,12 @@ impl IdbStore {
         let fetched = raw.len();
         let by_key = |js: &JsValue| label(&prop(js, "key"));
         let mut bad = Vec::new();
-        let mut records = decode_all(raw, &by_key, &|_: &EntityRecord| true, &mut bad, self.sealer());
+        let mut records = decode_all(raw, &by_key, &|_: &T| true, &mut bad, decode);
         if !bad.is_empty() && query.limit.is_some_and(|l| fetched >= l) {
             // Unreadable records took places in the limit: fetch the rest too.
             bad.clear();
             let raw = fetch(None)?.await.map_err(in_tx(tx))?;
-            records = decode_all(raw, &by_key, &|_: &EntityRecord| true, &mut bad, self.sealer());
+            records = decode_all(raw, &by_key, &|_: &T| true, &mut bad, decode);
             records.truncate(query.limit.unwrap_or(usize::MAX));
         }
         skipped.extend(bad);
@@ -504,6 +507,56 @@ impl IdbStore {
     }
 }
 
+/// Reads for the JS API (see [`RecordView`]). With encryption at rest the values must be
+/// opened in Rust: then these return `None` and the caller uses the `Store` reads.
+impl IdbStore {
+    pub async fn get_view(&self, collection: &str, key: &str) -> Option<Result<Option<RecordView>>> {
+        if self.sealer().is_some() {
+            return None;
+        }
+        Some(self.get_with(collection, key, &decode_view).await)
+    }
+
+    pub async fn list_views(&self, collection: &str, query: &ListQuery) -> Option<Result<Vec<RecordView>>> {
+        if self.sealer().is_some() {
+            return None;
+        }
+        Some(self.list_with(collection, query, &decode_view).await)
+    }
+
+    async fn get_with<T>(&self, collection: &str, key: &str, decode: &dyn Fn(JsValue) -> std::result::Result<T, String>) -> Result<Option<T>> {
+        self.check(collection)?;
+        let tx = self.transaction(&[collection], TransactionMode::ReadOnly, Durability::Default).await?;
+        let result = async {
+            let store = tx.object_store(collection).map_err(in_tx(&tx))?;
+            match store.get(JsValue::from_str(key)).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))? {
+                None => Ok(None),
+                Some(js) => decode(js).map(Some).map_err(|reason| Error::Storage(format!("unreadable record {collection}/{key}: {reason}"))),
+            }
+        }
+        .await;
+        finish(tx, result, false).await
+    }
+
+    async fn list_with<T: Listed>(
+        &self,
+        collection: &str,
+        query: &ListQuery,
+        decode: &dyn Fn(JsValue) -> std::result::Result<T, String>,
+    ) -> Result<Vec<T>> {
+        self.check(collection)?;
+        if query.limit == Some(0) {
+            // IndexedDB reads a count of 0 as "no limit".
+            return Ok(Vec::new());
+        }
+        let tx = self.transaction(&[collection], TransactionMode::ReadOnly, Durability::Default).await?;
+        let mut skipped = Vec::new();
+        let result = self.list_in(&tx, collection, query, &mut skipped, decode).await;
+        self.report_skipped(skipped);
+        finish(tx, result, false).await
+    }
+}
+
 impl Store for IdbStore {
     async fn open_meta(&self, fresh_client_id: &str) -> Result<Meta> {
         let tx = self.transaction(&[META], TransactionMode::ReadWrite, Durability::Default).await?;
@@ -512,32 +565,11 @@ impl Store for IdbStore {
     }
 
     async fn get(&self, collection: &str, key: &str) -> Result<Option<EntityRecord>> {
-        self.check(collection)?;
-        let tx = self.transaction(&[collection], TransactionMode::ReadOnly, Durability::Default).await?;
-        let result = async {
-            let store = tx.object_store(collection).map_err(in_tx(&tx))?;
-            match store.get(JsValue::from_str(key)).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))? {
-                None => Ok(None),
-                Some(js) => decode(js, self.sealer())
-                    .map(Some)
-                    .map_err(|reason| Error::Storage(format!("unreadable record {collection}/{key}: {reason}"))),
-            }
-        }
-        .await;
-        finish(tx, result, false).await
+        self.get_with(collection, key, &|js| decode(js, self.sealer())).await
     }
 
     async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord>> {
-        self.check(collection)?;
-        if query.limit == Some(0) {
-            // IndexedDB reads a count of 0 as "no limit".
-            return Ok(Vec::new());
-        }
-        let tx = self.transaction(&[collection], TransactionMode::ReadOnly, Durability::Default).await?;
-        let mut skipped = Vec::new();
-        let result = self.list_in(&tx, collection, query, &mut skipped).await;
-        self.report_skipped(skipped);
-        finish(tx, result, false).await
+        self.list_with(collection, query, &|js| decode(js, self.sealer())).await
     }
 
     async fn run_transaction(
@@ -577,7 +609,7 @@ impl Store for IdbStore {
         let result = async {
             let store = tx.object_store(CONFLICTS).map_err(in_tx(&tx))?;
             let label = |id: &JsValue| format!("{CONFLICTS}/{}", key_text(id));
-            scan(&tx, &store, "id", None, &|_: &ConflictRecord| true, &label, &mut skipped, self.sealer()).await
+            scan(&tx, &store, "id", None, &|_: &ConflictRecord| true, &label, &mut skipped, &|js| decode(js, self.sealer())).await
         }
         .await;
         self.report_skipped(skipped);
@@ -592,7 +624,7 @@ impl Store for IdbStore {
             let store = tx.object_store(AUDIT).map_err(in_tx(&tx))?;
             let raw = store.get_all(None, None).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
             let label = |js: &JsValue| format!("{AUDIT}/{}", key_text(&prop(js, "id")));
-            let mut entries = decode_all(raw, &label, &|_: &AuditEntry| true, &mut skipped, self.sealer());
+            let mut entries = decode_all(raw, &label, &|_: &AuditEntry| true, &mut skipped, &|js| decode(js, self.sealer()));
             entries.reverse();
             entries.truncate(limit);
             Ok(entries)
@@ -611,7 +643,7 @@ impl Store for IdbStore {
         let result = async {
             let store = tx.object_store(OUTBOX).map_err(in_tx(&tx))?;
             let label = |id: &JsValue| format!("{OUTBOX}/{}", key_text(id));
-            scan(&tx, &store, "id", Some(limit), &|_: &OutboxEntry| true, &label, &mut skipped, self.sealer()).await
+            scan(&tx, &store, "id", Some(limit), &|_: &OutboxEntry| true, &label, &mut skipped, &|js| decode(js, self.sealer())).await
         }
         .await;
         self.report_skipped(skipped);
@@ -876,21 +908,35 @@ fn start_transaction(
     mode: TransactionMode,
     durability: Durability,
 ) -> Result<idb::Transaction, JsValue> {
-    let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
-    let mode = match mode {
-        TransactionMode::ReadWrite => "readwrite",
-        _ => "readonly",
-    };
-    let transaction: Function = Reflect::get(db, &JsValue::from_str("transaction"))?.dyn_into()?;
-    let tx = match durability {
-        Durability::Default => transaction.call2(db, &names, &JsValue::from_str(mode))?,
-        Durability::Strict => {
+    let tx = match (durability, stores) {
+        // The common cases through the direct binding; one store by name, not in an
+        // array (Chrome's `transaction()` takes a string faster than a sequence).
+        (Durability::Default, [store]) => db.transaction_with_str_and_mode(store, web_mode(mode))?.into(),
+        (Durability::Default, _) => {
+            let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
+            db.transaction_with_str_sequence_and_mode(&names, web_mode(mode))?.into()
+        }
+        // `durability` is in web-sys only behind `web_sys_unstable_apis`.
+        (Durability::Strict, _) => {
+            let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
+            let mode = match mode {
+                TransactionMode::ReadWrite => "readwrite",
+                _ => "readonly",
+            };
+            let transaction: Function = Reflect::get(db, &JsValue::from_str("transaction"))?.dyn_into()?;
             let options = Object::new();
             Reflect::set(&options, &JsValue::from_str("durability"), &JsValue::from_str("strict"))?;
             transaction.call3(db, &names, &JsValue::from_str(mode), &options)?
         }
     };
     Ok(idb::Transaction::from(tx.dyn_into::<IdbTransaction>()?))
+}
+
+fn web_mode(mode: TransactionMode) -> IdbTransactionMode {
+    match mode {
+        TransactionMode::ReadWrite => IdbTransactionMode::Readwrite,
+        _ => IdbTransactionMode::Readonly,
+    }
 }
 
 /// End a transaction: on success wait for `complete` if asked (an `abort` instead is an
@@ -979,7 +1025,7 @@ impl Drop for Settled {
 /// in batches of what is still missing, resuming after the last key seen, so skipped
 /// records (tombstones, unreadable ones) do not eat into the limit.
 #[allow(clippy::too_many_arguments)]
-async fn scan<T: DeserializeOwned + AppValues>(
+async fn scan<T>(
     tx: &idb::Transaction,
     store: &ObjectStore,
     key_field: &str,
@@ -987,7 +1033,7 @@ async fn scan<T: DeserializeOwned + AppValues>(
     keep: &dyn Fn(&T) -> bool,
     label: &dyn Fn(&JsValue) -> String,
     skipped: &mut Vec<String>,
-    sealer: Option<&Sealer>,
+    decode: &dyn Fn(JsValue) -> std::result::Result<T, String>,
 ) -> Result<Vec<T>> {
     let mut out: Vec<T> = Vec::new();
     let mut after: Option<JsValue> = None;
@@ -1002,7 +1048,7 @@ async fn scan<T: DeserializeOwned + AppValues>(
         if let Some(last) = raw.last() {
             after = Some(prop(last, key_field));
         }
-        let records = decode_all(raw, &|js| label(&prop(js, key_field)), keep, skipped, sealer);
+        let records = decode_all(raw, &|js| label(&prop(js, key_field)), keep, skipped, decode);
         out.extend(records);
         match (want, limit) {
             (Some(want), Some(limit)) if fetched >= want && want > 0 && out.len() < limit => continue,
@@ -1016,17 +1062,17 @@ async fn scan<T: DeserializeOwned + AppValues>(
 }
 
 /// Decode raw records, dropping those `keep` refuses and reporting unreadable ones.
-fn decode_all<T: DeserializeOwned + AppValues>(
+fn decode_all<T>(
     raw: Vec<JsValue>,
     label: &dyn Fn(&JsValue) -> String,
     keep: &dyn Fn(&T) -> bool,
     skipped: &mut Vec<String>,
-    sealer: Option<&Sealer>,
+    decode: &dyn Fn(JsValue) -> std::result::Result<T, String>,
 ) -> Vec<T> {
     let mut out = Vec::with_capacity(raw.len());
     for js in raw {
         let name = label(&js);
-        match decode::<T>(js, sealer) {
+        match decode(js) {
             Ok(record) if keep(&record) => out.push(record),
             Ok(_) => {}
             Err(reason) => skipped.push(format!("{name}: {reason}")),
@@ -1065,6 +1111,57 @@ async fn absent_keys<'k>(tx: &idb::Transaction, keys: &'k [KeyRef]) -> Result<st
         absent.extend(batch.into_iter().filter(|k| !stored.contains(&k.1)));
     }
     Ok(absent)
+}
+
+// ---- records as the app reads them ----
+
+/// A stored record as `get` and `list` hand it to the app: its metadata, checked, and
+/// the `value` object as IndexedDB returned it (a fresh structured clone, so the app may
+/// keep or change it), with no trip through Rust.
+pub struct RecordView {
+    pub record: EntityRecord,
+    /// `undefined` for a tombstone.
+    pub value: JsValue,
+}
+
+/// What `list_in` needs of what it lists.
+trait Listed {
+    /// Not a tombstone.
+    fn is_live(&self) -> bool;
+    /// A top-level field of the value, for a scan by an undeclared field.
+    fn field(&self, name: &str) -> Option<Value>;
+}
+
+impl Listed for EntityRecord {
+    fn is_live(&self) -> bool {
+        self.value.is_some()
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        self.value.as_ref().and_then(|v| v.get(name)).cloned()
+    }
+}
+
+impl Listed for RecordView {
+    fn is_live(&self) -> bool {
+        !self.value.is_undefined()
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        let field = Reflect::get(&self.value, &JsValue::from_str(name)).ok().filter(|f| !f.is_undefined())?;
+        decode_json(&field).ok()
+    }
+}
+
+thread_local! {
+    static METADATA_FIELDS: Array = RECORD_METADATA_FIELDS.iter().map(|f| JsValue::from_str(f)).collect();
+}
+
+/// Check a stored record's metadata as [`decode`] would, but leave its value in JS.
+fn decode_view(js: JsValue) -> std::result::Result<RecordView, String> {
+    let metadata = METADATA_FIELDS.with(|fields| js_sys::JSON::stringify_with_replacer(&js, fields)).map_err(|e| describe(&e))?;
+    let record: EntityRecord = serde_json::from_str(&String::from(metadata)).map_err(|e| e.to_string())?;
+    let value = prop(&js, "value");
+    let value = if value.is_null() { JsValue::UNDEFINED } else { value };
+    Ok(RecordView { record, value })
 }
 
 // ---- values ----
