@@ -340,11 +340,33 @@ impl IdbStore {
         Ok(records)
     }
 
+    /// One transaction over `base` and the collections of `keys`: snapshot, plan, write.
+    /// Without the conflicts store in scope, records' open conflicts are not read.
+    async fn run_transaction_over(
+        &self,
+        base: &[&'static str],
+        keys: &[KeyRef],
+        durability: Durability,
+        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+    ) -> Result<()> {
+        let mut stores: Vec<&str> = base.to_vec();
+        for (collection, _) in keys {
+            self.check(collection)?;
+            if !stores.contains(&collection.as_str()) {
+                stores.push(collection);
+            }
+        }
+        let tx = self.transaction(&stores, TransactionMode::ReadWrite, durability).await?;
+        let result = self.transact_in(&tx, keys, base.contains(&CONFLICTS), plan).await;
+        finish(tx, result, true).await
+    }
+
     /// Read the snapshot for `keys`, plan, write: the body of [`Store::transact`].
     async fn transact_in(
         &self,
         tx: &idb::Transaction,
         keys: &[KeyRef],
+        read_conflicts: bool,
         plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
     ) -> Result<()> {
         let err = in_tx(tx);
@@ -390,7 +412,7 @@ impl IdbStore {
             conflict_ids.extend(record.conflict);
             snapshot.records.insert(key.clone(), record);
         }
-        if !conflict_ids.is_empty() {
+        if read_conflicts && !conflict_ids.is_empty() {
             let conflicts = tx.object_store(CONFLICTS).map_err(err)?;
             for id in conflict_ids {
                 let Some(js) = conflicts.get(JsValue::from_f64(id as f64)).map_err(err)?.await.map_err(err)? else { continue };
@@ -578,16 +600,11 @@ impl Store for IdbStore {
         durability: Durability,
         plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
     ) -> Result<()> {
-        let mut stores: Vec<&str> = vec![OUTBOX, META, AUDIT, CONFLICTS];
-        for (collection, _) in keys {
-            self.check(collection)?;
-            if !stores.contains(&collection.as_str()) {
-                stores.push(collection);
-            }
-        }
-        let tx = self.transaction(&stores, TransactionMode::ReadWrite, durability).await?;
-        let result = self.transact_in(&tx, keys, plan).await;
-        finish(tx, result, true).await
+        self.run_transaction_over(&[OUTBOX, META, AUDIT, CONFLICTS], keys, durability, plan).await
+    }
+
+    async fn run_local_transaction(&self, keys: &[KeyRef], plan: &mut dyn FnMut(Snapshot) -> Result<Writes>) -> Result<()> {
+        self.run_transaction_over(&[OUTBOX, META], keys, Durability::Default, plan).await
     }
 
     async fn meta(&self) -> Result<Option<Meta>> {

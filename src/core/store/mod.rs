@@ -43,17 +43,36 @@ pub trait Store {
         durability: Durability,
         plan: impl FnOnce(Snapshot) -> Result<(Writes, R)>,
     ) -> Result<R> {
+        self.transact_in_scope(keys, durability, false, plan).await
+    }
+
+    /// `transact`, in the scope of a local write when `local`: the plan may write only
+    /// records, outbox entries and the metadata (see `run_local_transaction`).
+    async fn transact_in_scope<R>(
+        &self,
+        keys: &[KeyRef],
+        durability: Durability,
+        local: bool,
+        plan: impl FnOnce(Snapshot) -> Result<(Writes, R)>,
+    ) -> Result<R> {
         // Stores implement the non-generic `run_transaction` once; a generic body here
         // would be compiled again for every plan (four copies of the IndexedDB code).
         let mut plan = Some(plan);
         let mut result = None;
-        self.run_transaction(keys, durability, &mut |snapshot| {
+        let mut run = |snapshot| {
             let plan = plan.take().ok_or_else(|| Error::Storage("a transaction plan ran twice".into()))?;
             let (writes, r) = plan(snapshot)?;
+            if local && !(writes.audit.is_empty() && writes.conflicts_put.is_empty() && writes.conflicts_delete.is_empty()) {
+                return Err(Error::Storage("a local write planned conflict or audit writes".into()));
+            }
             result = Some(r);
             Ok(writes)
-        })
-        .await?;
+        };
+        if local {
+            self.run_local_transaction(keys, &mut run).await?;
+        } else {
+            self.run_transaction(keys, durability, &mut run).await?;
+        }
         result.ok_or_else(|| Error::Storage("a transaction committed without running its plan".into()))
     }
 
@@ -65,11 +84,19 @@ pub trait Store {
         plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
     ) -> Result<()>;
 
+    /// `run_transaction` for local writes, whose plans touch only records, the outbox
+    /// and the metadata: a store may leave conflicts and audit out of the transaction
+    /// (IndexedDB starts a transaction over fewer stores faster), and then the snapshot
+    /// holds no conflicts.
+    async fn run_local_transaction(&self, keys: &[KeyRef], plan: &mut dyn FnMut(Snapshot) -> Result<Writes>) -> Result<()> {
+        self.run_transaction(keys, Durability::Default, plan).await
+    }
+
     /// Apply a local write: entity, outbox and meta in one transaction (invariant 1),
     /// following `mutation::plan_local_write`.
     async fn write_local(&self, write: &LocalWrite) -> Result<WriteOutcome> {
         let key = (write.collection.clone(), write.key.clone());
-        self.transact(&[key], Durability::Default, |snapshot| plan_local(snapshot, write)).await
+        self.transact_in_scope(&[key], Durability::Default, true, |snapshot| plan_local(snapshot, write)).await
     }
 
     /// Apply local writes in order, all in one transaction (`putMany`): all or nothing.
@@ -77,7 +104,7 @@ pub trait Store {
         let mut keys: Vec<KeyRef> = batch.iter().map(|w| (w.collection.clone(), w.key.clone())).collect();
         keys.sort_unstable();
         keys.dedup();
-        self.transact(&keys, Durability::Default, |snapshot| plan_local_batch(snapshot, batch)).await
+        self.transact_in_scope(&keys, Durability::Default, true, |snapshot| plan_local_batch(snapshot, batch)).await
     }
 
     /// The metadata, if `open_meta` created it.
