@@ -297,7 +297,7 @@ impl IdbStore {
         collection: &str,
         query: &ListQuery,
         skipped: &mut Vec<String>,
-        decode: &dyn Fn(JsValue) -> std::result::Result<T, String>,
+        decode: &Decoder<'_, T>,
     ) -> Result<Vec<T>> {
         let store = tx.object_store(collection).map_err(in_tx(tx))?;
         let label = |key: &JsValue| format!("{collection}/{}", key_text(key));
@@ -536,24 +536,24 @@ impl IdbStore {
         if self.sealer().is_some() {
             return None;
         }
-        Some(self.get_with(collection, key, &decode_view).await)
+        Some(self.get_with(collection, key, &Decoder::one(&decode_view)).await)
     }
 
     pub async fn list_views(&self, collection: &str, query: &ListQuery) -> Option<Result<Vec<RecordView>>> {
         if self.sealer().is_some() {
             return None;
         }
-        Some(self.list_with(collection, query, &decode_view).await)
+        Some(self.list_with(collection, query, &Decoder { one: &decode_view, many: Some(&decode_views) }).await)
     }
 
-    async fn get_with<T>(&self, collection: &str, key: &str, decode: &dyn Fn(JsValue) -> std::result::Result<T, String>) -> Result<Option<T>> {
+    async fn get_with<T>(&self, collection: &str, key: &str, decode: &Decoder<'_, T>) -> Result<Option<T>> {
         self.check(collection)?;
         let tx = self.transaction(&[collection], TransactionMode::ReadOnly, Durability::Default).await?;
         let result = async {
             let store = tx.object_store(collection).map_err(in_tx(&tx))?;
             match store.get(JsValue::from_str(key)).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))? {
                 None => Ok(None),
-                Some(js) => decode(js).map(Some).map_err(|reason| Error::Storage(format!("unreadable record {collection}/{key}: {reason}"))),
+                Some(js) => (decode.one)(js).map(Some).map_err(|reason| Error::Storage(format!("unreadable record {collection}/{key}: {reason}"))),
             }
         }
         .await;
@@ -564,7 +564,7 @@ impl IdbStore {
         &self,
         collection: &str,
         query: &ListQuery,
-        decode: &dyn Fn(JsValue) -> std::result::Result<T, String>,
+        decode: &Decoder<'_, T>,
     ) -> Result<Vec<T>> {
         self.check(collection)?;
         if query.limit == Some(0) {
@@ -587,11 +587,11 @@ impl Store for IdbStore {
     }
 
     async fn get(&self, collection: &str, key: &str) -> Result<Option<EntityRecord>> {
-        self.get_with(collection, key, &|js| decode(js, self.sealer())).await
+        self.get_with(collection, key, &Decoder::one(&|js| decode(js, self.sealer()))).await
     }
 
     async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord>> {
-        self.list_with(collection, query, &|js| decode(js, self.sealer())).await
+        self.list_with(collection, query, &Decoder::one(&|js| decode(js, self.sealer()))).await
     }
 
     async fn run_transaction(
@@ -626,7 +626,7 @@ impl Store for IdbStore {
         let result = async {
             let store = tx.object_store(CONFLICTS).map_err(in_tx(&tx))?;
             let label = |id: &JsValue| format!("{CONFLICTS}/{}", key_text(id));
-            scan(&tx, &store, "id", None, &|_: &ConflictRecord| true, &label, &mut skipped, &|js| decode(js, self.sealer())).await
+            scan(&tx, &store, "id", None, &|_: &ConflictRecord| true, &label, &mut skipped, &Decoder::one(&|js| decode(js, self.sealer()))).await
         }
         .await;
         self.report_skipped(skipped);
@@ -641,7 +641,7 @@ impl Store for IdbStore {
             let store = tx.object_store(AUDIT).map_err(in_tx(&tx))?;
             let raw = store.get_all(None, None).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
             let label = |js: &JsValue| format!("{AUDIT}/{}", key_text(&prop(js, "id")));
-            let mut entries = decode_all(raw, &label, &|_: &AuditEntry| true, &mut skipped, &|js| decode(js, self.sealer()));
+            let mut entries = decode_all(raw, &label, &|_: &AuditEntry| true, &mut skipped, &Decoder::one(&|js| decode(js, self.sealer())));
             entries.reverse();
             entries.truncate(limit);
             Ok(entries)
@@ -660,7 +660,7 @@ impl Store for IdbStore {
         let result = async {
             let store = tx.object_store(OUTBOX).map_err(in_tx(&tx))?;
             let label = |id: &JsValue| format!("{OUTBOX}/{}", key_text(id));
-            scan(&tx, &store, "id", Some(limit), &|_: &OutboxEntry| true, &label, &mut skipped, &|js| decode(js, self.sealer())).await
+            scan(&tx, &store, "id", Some(limit), &|_: &OutboxEntry| true, &label, &mut skipped, &Decoder::one(&|js| decode(js, self.sealer()))).await
         }
         .await;
         self.report_skipped(skipped);
@@ -1050,7 +1050,7 @@ async fn scan<T>(
     keep: &dyn Fn(&T) -> bool,
     label: &dyn Fn(&JsValue) -> String,
     skipped: &mut Vec<String>,
-    decode: &dyn Fn(JsValue) -> std::result::Result<T, String>,
+    decode: &Decoder<'_, T>,
 ) -> Result<Vec<T>> {
     let mut out: Vec<T> = Vec::new();
     let mut after: Option<JsValue> = None;
@@ -1078,18 +1078,35 @@ async fn scan<T>(
     Ok(out)
 }
 
+/// How raw stored objects become `T`: one at a time, and optionally all at once (one
+/// crossing of the JS boundary for a whole `getAll`; `None` if any of them is unreadable,
+/// and then they are decoded one by one to say which).
+struct Decoder<'a, T> {
+    one: &'a dyn Fn(JsValue) -> std::result::Result<T, String>,
+    many: Option<&'a dyn Fn(&[JsValue]) -> Option<Vec<T>>>,
+}
+
+impl<'a, T> Decoder<'a, T> {
+    fn one(one: &'a dyn Fn(JsValue) -> std::result::Result<T, String>) -> Self {
+        Decoder { one, many: None }
+    }
+}
+
 /// Decode raw records, dropping those `keep` refuses and reporting unreadable ones.
 fn decode_all<T>(
     raw: Vec<JsValue>,
     label: &dyn Fn(&JsValue) -> String,
     keep: &dyn Fn(&T) -> bool,
     skipped: &mut Vec<String>,
-    decode: &dyn Fn(JsValue) -> std::result::Result<T, String>,
+    decode: &Decoder<'_, T>,
 ) -> Vec<T> {
+    if let Some(all) = decode.many.filter(|_| raw.len() > 1).and_then(|many| many(&raw)) {
+        return all.into_iter().filter(|record| keep(record)).collect();
+    }
     let mut out = Vec::with_capacity(raw.len());
     for js in raw {
         let name = label(&js);
-        match decode(js) {
+        match (decode.one)(js) {
             Ok(record) if keep(&record) => out.push(record),
             Ok(_) => {}
             Err(reason) => skipped.push(format!("{name}: {reason}")),
@@ -1179,6 +1196,21 @@ fn decode_view(js: JsValue) -> std::result::Result<RecordView, String> {
     let value = prop(&js, "value");
     let value = if value.is_null() { JsValue::UNDEFINED } else { value };
     Ok(RecordView { record, value })
+}
+
+/// [`decode_view`] for many records at once: their metadata in one JSON text.
+fn decode_views(raw: &[JsValue]) -> Option<Vec<RecordView>> {
+    let all: Array = raw.iter().collect();
+    let metadata = METADATA_FIELDS.with(|fields| js_sys::JSON::stringify_with_replacer(&all, fields)).ok()?;
+    let records: Vec<EntityRecord> = serde_json::from_str(&String::from(metadata)).ok()?;
+    if records.len() != raw.len() {
+        return None;
+    }
+    let views = records.into_iter().zip(raw).map(|(record, js)| {
+        let value = prop(js, "value");
+        RecordView { record, value: if value.is_null() { JsValue::UNDEFINED } else { value } }
+    });
+    Some(views.collect())
 }
 
 // ---- values ----
