@@ -1083,8 +1083,10 @@ async fn scan<T>(
 /// and then they are decoded one by one to say which).
 struct Decoder<'a, T> {
     one: &'a dyn Fn(JsValue) -> std::result::Result<T, String>,
-    many: Option<&'a dyn Fn(&[JsValue]) -> Option<Vec<T>>>,
+    many: Option<&'a DecodeMany<T>>,
 }
+
+type DecodeMany<T> = dyn Fn(&[JsValue]) -> Option<Vec<T>>;
 
 impl<'a, T> Decoder<'a, T> {
     fn one(one: &'a dyn Fn(JsValue) -> std::result::Result<T, String>) -> Self {
