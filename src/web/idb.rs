@@ -443,19 +443,19 @@ impl IdbStore {
         }
         self.report_skipped(skipped);
 
-        let writes = plan(snapshot)?;
+        let mut writes = plan(snapshot)?;
 
         // Encode everything before the first write request.
         let mut records_js = Vec::with_capacity(writes.records.len());
-        for ((collection, key), record) in &writes.records {
+        for ((collection, key), record) in &mut writes.records {
             let js = match record {
-                Some(record) => Some(encode(record, self.sealer()).map_err(|e| Error::InvalidValue {
+                Some(record) => Some(encode_record(record, self.sealer()).map_err(|e| Error::InvalidValue {
                     collection: collection.clone(),
                     reason: format!("cannot be stored: {e}"),
                 })?),
                 None => None,
             };
-            records_js.push((collection, key, js));
+            records_js.push((&*collection, &*key, js));
         }
         let mut entries_js = Vec::with_capacity(writes.outbox_put.len());
         for entry in writes.outbox_put.values() {
@@ -1227,6 +1227,22 @@ fn encode<T: Serialize + Clone + AppValues>(value: &T, sealer: Option<&Sealer>) 
     }
 }
 
+/// A record whose base equals its value (every record as the server last sent it) is
+/// encoded once, with `base` referring to the same JS object: IndexedDB's structured
+/// clone stores a shared object once and reads it back as two equal fields, so the
+/// stored shape is unchanged while the text crossing from wasm and the bytes IndexedDB
+/// clones are halved. `record.base` is consumed in that case.
+fn encode_record(record: &mut EntityRecord, sealer: Option<&Sealer>) -> std::result::Result<JsValue, String> {
+    if record.base.is_none() || record.base != record.value {
+        return encode(record, sealer);
+    }
+    record.base = None;
+    let js = encode(record, sealer)?;
+    let value = prop(&js, "value");
+    Reflect::set(&js, &JsValue::from_str("base"), &value).map_err(|e| describe(&e))?;
+    Ok(js)
+}
+
 fn encode_internal<T: Serialize + Clone + AppValues>(value: &T, what: &str, sealer: Option<&Sealer>) -> Result<JsValue> {
     encode(value, sealer).map_err(|e| Error::Storage(format!("cannot encode {what}: {e}")))
 }
@@ -1244,10 +1260,10 @@ fn prop(object: &JsValue, name: &str) -> JsValue {
 }
 
 fn key_text(key: &JsValue) -> String {
-    match (key.as_string(), key.as_f64()) {
-        (Some(s), _) => s,
-        (None, Some(n)) => n.to_string(),
-        _ => format!("{key:?}"),
+    // Numbers as JS writes them (no float formatting compiled into the module).
+    match key.as_string() {
+        Some(s) => s,
+        None => js_sys::JSON::stringify(key).ok().and_then(|s| s.as_string()).unwrap_or_else(|| format!("{key:?}")),
     }
 }
 

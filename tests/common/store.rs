@@ -321,3 +321,56 @@ async fn a_failing_upgrade_is_aborted_and_reported() {
     assert_eq!(keys(&store, "trips", by("owner", json!("ana"))).await, ["t1"]);
     dispose(store).await;
 }
+
+/// A record straight from IndexedDB, behind the store's back.
+async fn raw_get(db_name: &str, store: &str, key: &str) -> JsValue {
+    let db = idb::Factory::new().unwrap().open(db_name, None).unwrap().await.unwrap();
+    let tx = db.transaction(&[store], idb::TransactionMode::ReadOnly).unwrap();
+    let value = tx.object_store(store).unwrap().get(JsValue::from_str(key)).unwrap().await.unwrap().unwrap();
+    db.close();
+    value
+}
+
+#[wasm_bindgen_test]
+async fn a_record_whose_base_is_its_value_is_stored_once_and_reads_back_whole() {
+    use pwa_sync::core::record::EntityRecord;
+    use pwa_sync::core::store::Durability;
+    use pwa_sync::core::sync::Writes;
+    let store = open(&config(&unique("shared-base"), json!({"items": {"key": "id"}}))).await;
+    store.open_meta("c-shared").await.unwrap();
+    let record = |key: &str, value: Value, base: Option<Value>| EntityRecord {
+        key: key.into(),
+        value: Some(value),
+        version: Some(3),
+        base,
+        hlc: "001763769600000-0000-c-0001".into(),
+        pending: 0,
+        updated_at: 1.0,
+        conflict: None,
+    };
+    let synced = record("a", json!({"id": "a", "n": 1}), Some(json!({"id": "a", "n": 1})));
+    let edited = record("b", json!({"id": "b", "n": 2}), Some(json!({"id": "b", "n": 1})));
+    let never_synced = EntityRecord { version: None, ..record("c", json!({"id": "c"}), None) };
+    let all = [synced.clone(), edited.clone(), never_synced.clone()];
+    let keys: Vec<(String, String)> = all.iter().map(|r| ("items".to_owned(), r.key.clone())).collect();
+    store
+        .transact(&keys, Durability::Default, |_| {
+            let mut writes = Writes::default();
+            for r in &all {
+                writes.records.insert(("items".into(), r.key.clone()), Some(r.clone()));
+            }
+            Ok((writes, ()))
+        })
+        .await
+        .unwrap();
+    for expected in [&synced, &edited, &never_synced] {
+        assert_eq!(store.get("items", &expected.key).await.unwrap().as_ref(), Some(expected));
+    }
+    let field = |v: &JsValue, f: &str| Reflect::get(v, &f.into()).unwrap();
+    let a = raw_get(store.name(), "items", "a").await;
+    assert!(js_sys::Object::is(&field(&a, "value"), &field(&a, "base")), "one shared object for value and base");
+    let b = raw_get(store.name(), "items", "b").await;
+    assert_eq!(JSON::stringify(&field(&b, "base")).unwrap(), r#"{"id":"b","n":1}"#);
+    assert!(field(&raw_get(store.name(), "items", "c").await, "base").is_null());
+    dispose(store).await;
+}
