@@ -198,9 +198,13 @@ impl Client {
             return Ok(JsValue::from(0));
         }
         let outcomes = self.store.write_local_batch(&batch).await.inspect_err(|e| self.report_storage_error(e))?;
+        // The stored values cross to JS as one JSON text, one element per event.
+        let values: Vec<Option<&Value>> = outcomes.iter().map(|o| o.value.as_ref()).collect();
+        // (After the commit: a conversion failure must not reject a write that happened.)
+        let values = convert::to_js(&values).map(|v| js_sys::Array::from(&v)).unwrap_or_default();
         let mut pending_delta = 0;
-        for (write, outcome) in batch.iter().zip(&outcomes) {
-            self.events.change(config, &write.key, outcome.value.as_ref(), Origin::Local, outcome.version);
+        for ((write, outcome), value) in batch.iter().zip(&outcomes).zip(values.iter()) {
+            self.events.change_js(config, &write.key, value, Origin::Local, outcome.version);
             self.hint_change(&config.name, &write.key);
             pending_delta += outcome.pending_delta;
         }
@@ -601,11 +605,23 @@ struct WebObserver<'a> {
 impl Observer for WebObserver<'_> {
     fn effects(&self, effects: &[Effect]) {
         let client = self.client;
+        // The changed values of a whole page cross to JS as one JSON text.
+        let changed: Vec<Option<&Value>> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Changed { value, .. } => Some(value.as_ref()),
+                _ => None,
+            })
+            .collect();
+        let values = convert::to_js(&changed).map(|v| js_sys::Array::from(&v)).unwrap_or_default();
+        let mut next_value = 0;
         for effect in effects {
             match effect {
-                Effect::Changed { collection, key, value, version } => {
+                Effect::Changed { collection, key, version, .. } => {
+                    let value = values.get(next_value);
+                    next_value += 1;
                     if let Ok(config) = client.config.collection(collection) {
-                        client.events.change(config, key, value.as_ref(), Origin::Remote, *version);
+                        client.events.change_js(config, key, value, Origin::Remote, *version);
                         client.hint_change(collection, key);
                     }
                 }

@@ -99,6 +99,11 @@ impl Events {
     /// `pwa-sync:change`, then the collection's own event when it has one.
     pub fn change(&self, config: &CollectionConfig, key: &str, value: Option<&Value>, origin: Origin, version: Option<u64>) {
         let js_value = value.map(convert::to_js).transpose().ok().flatten().unwrap_or(JsValue::NULL);
+        self.change_js(config, key, js_value, origin, version);
+    }
+
+    /// `change` with the value already in JS (`null` for a deletion).
+    pub fn change_js(&self, config: &CollectionConfig, key: &str, js_value: JsValue, origin: Origin, version: Option<u64>) {
         let version_js = version.map(|v| JsValue::from(v as f64)).unwrap_or(JsValue::NULL);
         let detail = object(&[
             ("collection", config.name.as_str().into()),

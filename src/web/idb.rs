@@ -445,25 +445,9 @@ impl IdbStore {
 
         let mut writes = plan(snapshot)?;
 
-        // Encode everything before the first write request.
-        let mut records_js = Vec::with_capacity(writes.records.len());
-        for ((collection, key), record) in &mut writes.records {
-            let js = match record {
-                Some(record) => Some(encode_record(record, self.sealer()).map_err(|e| Error::InvalidValue {
-                    collection: collection.clone(),
-                    reason: format!("cannot be stored: {e}"),
-                })?),
-                None => None,
-            };
-            records_js.push((&*collection, &*key, js));
-        }
-        let mut entries_js = Vec::with_capacity(writes.outbox_put.len());
-        for entry in writes.outbox_put.values() {
-            entries_js.push(encode(entry, self.sealer()).map_err(|e| Error::InvalidValue {
-                collection: entry.collection.clone(),
-                reason: format!("cannot be queued: {e}"),
-            })?);
-        }
+        // Encode everything before the first write request: records and outbox entries as
+        // one JSON text (one `JSON.parse`, one string out of wasm, not two per key).
+        let (records_js, entries_js) = encode_batch(&mut writes, self.sealer())?;
         let audit_js = writes.audit.iter().map(|a| encode_internal(a, "an audit entry", self.sealer())).collect::<Result<Vec<_>>>()?;
         let conflicts_js =
             writes.conflicts_put.values().map(|c| encode_internal(c, "a conflict", self.sealer())).collect::<Result<Vec<_>>>()?;
@@ -471,7 +455,7 @@ impl IdbStore {
 
         // Write requests are not awaited one by one: a failing one aborts the transaction,
         // and the caller awaits its outcome.
-        for (i, (collection, key, js)) in records_js.iter().enumerate() {
+        for (i, ((collection, key), js)) in writes.records.keys().zip(&records_js).enumerate() {
             let store = tx.object_store(collection).map_err(err)?;
             match js {
                 Some(js) => drop(store.put(js, None).map_err(err)?),
@@ -1227,20 +1211,55 @@ fn encode<T: Serialize + Clone + AppValues>(value: &T, sealer: Option<&Sealer>) 
     }
 }
 
+/// The records (`None` for a deletion) and outbox entries of `writes` as JS objects, in
+/// the order of `writes.records` and `writes.outbox_put`, from one JSON text.
+///
 /// A record whose base equals its value (every record as the server last sent it) is
-/// encoded once, with `base` referring to the same JS object: IndexedDB's structured
-/// clone stores a shared object once and reads it back as two equal fields, so the
-/// stored shape is unchanged while the text crossing from wasm and the bytes IndexedDB
-/// clones are halved. `record.base` is consumed in that case.
-fn encode_record(record: &mut EntityRecord, sealer: Option<&Sealer>) -> std::result::Result<JsValue, String> {
-    if record.base.is_none() || record.base != record.value {
-        return encode(record, sealer);
+/// encoded once, with `base` then referring to the same JS object: IndexedDB's
+/// structured clone stores a shared object once and reads it back as two equal fields,
+/// so the stored shape is unchanged while the text and the bytes cloned are halved.
+/// Such a record's `base` is consumed.
+fn encode_batch(writes: &mut Writes, sealer: Option<&Sealer>) -> Result<(Vec<Option<JsValue>>, Vec<JsValue>)> {
+    let mut shared_base = Vec::with_capacity(writes.records.len());
+    for record in writes.records.values_mut().flatten() {
+        let shared = record.base.is_some() && record.base == record.value;
+        if shared {
+            record.base = None;
+        }
+        shared_base.push(shared);
     }
-    record.base = None;
-    let js = encode(record, sealer)?;
-    let value = prop(&js, "value");
-    Reflect::set(&js, &JsValue::from_str("base"), &value).map_err(|e| describe(&e))?;
-    Ok(js)
+    let records: Vec<&EntityRecord> = writes.records.values().flatten().collect();
+    let entries: Vec<&OutboxEntry> = writes.outbox_put.values().collect();
+    let encoded = match sealer {
+        None => encode_json(&(&records, &entries)),
+        Some(sealer) => {
+            let seal_all = |records: &[&EntityRecord]| records.iter().map(|r| sealer.seal(*r)).collect::<Result<Vec<_>>>();
+            let sealed_entries = entries.iter().map(|e| sealer.seal(*e)).collect::<Result<Vec<_>>>()?;
+            encode_json(&(seal_all(&records)?, sealed_entries))
+        }
+    };
+    let encoded = encoded.map_err(|e| Error::Storage(format!("cannot encode records for IndexedDB: {e}")))?;
+    let encoded_records = Array::from(&Reflect::get(&encoded, &JsValue::from(0)).unwrap_or(JsValue::UNDEFINED));
+    let encoded_entries = Array::from(&Reflect::get(&encoded, &JsValue::from(1)).unwrap_or(JsValue::UNDEFINED));
+    let mut next = encoded_records.iter().zip(shared_base).map(|(js, shared)| {
+        if shared {
+            // A fresh object with two own data properties: setting one cannot fail.
+            let _ = Reflect::set(&js, &JsValue::from_str("base"), &prop(&js, "value"));
+        }
+        js
+    });
+    let mut records_js = Vec::with_capacity(writes.records.len());
+    for record in writes.records.values() {
+        records_js.push(match record {
+            Some(_) => Some(next.next().ok_or_else(|| Error::Storage("a record was lost in encoding".into()))?),
+            None => None,
+        });
+    }
+    let entries_js: Vec<JsValue> = encoded_entries.iter().collect();
+    if entries_js.len() != writes.outbox_put.len() {
+        return Err(Error::Storage("an outbox entry was lost in encoding".into()));
+    }
+    Ok((records_js, entries_js))
 }
 
 fn encode_internal<T: Serialize + Clone + AppValues>(value: &T, what: &str, sealer: Option<&Sealer>) -> Result<JsValue> {
