@@ -185,9 +185,16 @@ impl Client {
             reason: format!("putMany takes an array of records, got {}", describe_type(values)),
         })?;
         let now_ms = now_ms();
-        let mut batch = Vec::with_capacity(values.length() as usize);
-        for (index, value) in values.iter().enumerate() {
-            let prepared = convert::to_json(&config.name, &value).and_then(|v| record::prepare_value(config, v));
+        // The whole array as one JSON text when it converts; otherwise one record at a time,
+        // so the error names the record that cannot be stored.
+        let length = values.length() as usize;
+        let converted: Vec<Result<Value, Error>> = match convert::to_json(&config.name, values) {
+            Ok(Value::Array(items)) if items.len() == length => items.into_iter().map(Ok).collect(),
+            _ => values.iter().map(|value| convert::to_json(&config.name, &value)).collect(),
+        };
+        let mut batch = Vec::with_capacity(length);
+        for (index, value) in converted.into_iter().enumerate() {
+            let prepared = value.and_then(|v| record::prepare_value(config, v));
             let (key, value) = prepared.map_err(|e| match e {
                 Error::InvalidValue { collection, reason } => Error::InvalidValue { collection, reason: format!("record {index}: {reason}") },
                 other => other,

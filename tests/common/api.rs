@@ -338,6 +338,18 @@ async fn put_many_with_a_bad_record_writes_nothing() {
     assert!(message.contains("record 20"), "{message}");
     assert_eq!(Array::from(&ok(client.list(s("trips"), JsValue::UNDEFINED)).await).length(), 0);
     assert_eq!(ok(client.pending()).await, 0.0);
+    // Not JSON at all (a cycle), and not a record (undefined): named by index too.
+    let cyclic = json(r#"{"id": "c"}"#);
+    Reflect::set(&cyclic, &"self".into(), &cyclic).unwrap();
+    for (index, bad) in [(2, cyclic), (1, JsValue::UNDEFINED)] {
+        let batch = trips(0..3);
+        batch.unchecked_ref::<Array>().set(index, bad);
+        let err = JsFuture::from(client.put_many(s("trips"), batch)).await.expect_err("a bad record must reject");
+        assert_eq!(error_code(&err), "invalid-value");
+        let message = field(&err, "message").as_string().unwrap();
+        assert!(message.contains(&format!("record {index}")), "{message}");
+    }
+    assert_eq!(ok(client.pending()).await, 0.0);
     assert_eq!(code(client.put_many(s("trips"), json(r#"{"id": "t"}"#))).await, "invalid-value");
     assert_eq!(code(client.put_many(s("nope"), json("[]"))).await, "unknown-collection");
     assert_eq!(ok(client.put_many(s("trips"), json("[]"))).await, 0.0);
