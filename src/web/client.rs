@@ -76,7 +76,11 @@ impl Client {
     pub async fn open(config: ClientConfig, extras: Extras) -> Result<Rc<Client>, Error> {
         let store = IdbStore::open_sealed(&config, extras.sealer).await?;
         let meta = store.open_meta(&new_client_id()?).await?;
-        engine::ensure_checkpoint_scope(&store, &config).await?;
+        // Most opens find the checkpoint already theirs: skip the write transaction then
+        // (a cold start waits for every transaction of `open`).
+        if meta.checkpoint_scope.as_deref() != Some(engine::checkpoint_scope(&config).as_str()) {
+            engine::ensure_checkpoint_scope(&store, &config).await?;
+        }
         let pending = store.pending_count().await?;
         let transport = config.endpoint.as_deref().map(|endpoint| HttpTransport::new(endpoint, Auth::new(extras.token)));
         // Honest from the first snapshot: no server, not connected, about to sync, or
