@@ -167,9 +167,9 @@ async function singleWrites(impl, { n, db: name }) {
         tx.objectStore("outbox").add(outboxEntry(value));
         await txDone(tx);
       } else {
-        // What pwa-sync's write_local does in IndexedDB: one transaction over five
+        // What pwa-sync's write_local does in IndexedDB: one transaction over three
         // stores; read meta and the record, then write record, outbox entry and meta.
-        const tx = db.transaction(["outbox", "meta", "audit", "conflicts", "records"], "readwrite");
+        const tx = db.transaction(["outbox", "meta", "records"], "readwrite");
         const done = txDone(tx);
         const [meta, existing] = await Promise.all([
           reqP(tx.objectStore("meta").get("client")),
