@@ -1119,7 +1119,12 @@ async fn absent_keys<'k>(tx: &idb::Transaction, keys: &'k [KeyRef]) -> Result<st
         if batch.len() < PROBE_AT {
             continue;
         }
-        let (Some(low), Some(high)) = (batch.iter().map(|k| &k.1).min(), batch.iter().map(|k| &k.1).max()) else { continue };
+        // IndexedDB orders strings by UTF-16 code units, which differs from Rust's byte
+        // order between U+E000..U+FFFF and the supplementary planes: a range from Rust's
+        // min to max could miss keys of the batch and call stored records absent.
+        let idb_order = |a: &&&KeyRef, b: &&&KeyRef| a.1.encode_utf16().cmp(b.1.encode_utf16());
+        let (Some(low), Some(high)) = (batch.iter().min_by(idb_order), batch.iter().max_by(idb_order)) else { continue };
+        let (low, high) = (&low.1, &high.1);
         let limit = to_u32(batch.len().saturating_mul(4));
         let range = KeyRange::bound(&JsValue::from_str(low), &JsValue::from_str(high), None, None).map_err(err)?;
         let store = tx.object_store(collection).map_err(err)?;

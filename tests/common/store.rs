@@ -374,3 +374,24 @@ async fn a_record_whose_base_is_its_value_is_stored_once_and_reads_back_whole() 
     assert!(field(&raw_get(store.name(), "items", "c").await, "base").is_null());
     dispose(store).await;
 }
+
+#[wasm_bindgen_test]
+async fn large_batches_find_stored_keys_whatever_their_characters() {
+    let store = open(&config(&unique("probe-utf16"), json!({"items": {"key": "id"}}))).await;
+    store.open_meta("c-utf16").await.unwrap();
+    // By UTF-8 bytes "\u{10000}" sorts after "\u{FFFF}"; IndexedDB (UTF-16 code units)
+    // sorts it before: a batch's key range must follow IndexedDB's order.
+    let stored = ["a", "\u{E000}", "\u{FFFF}z", "\u{10000}", "\u{1F600}x"];
+    for key in stored {
+        store.write_local(&put("items", json!({"id": key}))).await.unwrap();
+    }
+    let mut batch: Vec<LocalWrite> = stored.iter().map(|key| write("items", key, LocalOp::Patch(json!({"n": 1})))).collect();
+    batch.extend((0..12).map(|i| put("items", json!({"id": format!("new{i}")}))));
+    let outcomes = store.write_local_batch(&batch).await.unwrap();
+    assert!(outcomes[..stored.len()].iter().all(|o| o.pending_delta == 0), "patches fold into the stored keys' queued puts");
+    for key in stored {
+        let record = store.get("items", key).await.unwrap().unwrap();
+        assert_eq!(record.value, Some(json!({"id": key, "n": 1})), "{key:?}");
+    }
+    dispose(store).await;
+}
