@@ -525,7 +525,7 @@ impl Client {
         self.events.emit(events::CLEARED, &events::object(&[("origin", "tab".into())]));
     }
 
-    /// Another tab changed `key`: read it back and tell this tab's UI.
+    /// Another tab changed `keys`: read them back and tell this tab's UI.
     pub async fn changed_in_another_tab(&self, collection: &str, keys: &[String]) {
         let Ok(config) = self.config.collection(collection) else { return };
         for key in keys {
