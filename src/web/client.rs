@@ -64,6 +64,9 @@ pub(crate) struct Client {
     status_snapshot: RefCell<Option<JsValue>>,
 }
 
+/// Records per JSON text when `putMany` converts its input.
+const CONVERT_CHUNK: usize = 256;
+
 /// The non-JSON parts of the config, taken out by the API layer.
 pub(crate) struct Extras {
     pub event_target: Option<web_sys::EventTarget>,
@@ -189,13 +192,17 @@ impl Client {
             reason: format!("putMany takes an array of records, got {}", describe_type(values)),
         })?;
         let now_ms = now_ms();
-        // The whole array as one JSON text when it converts; otherwise one record at a time,
-        // so the error names the record that cannot be stored.
+        // A chunk of records per JSON text when it converts; otherwise one record at a
+        // time, so the error names the record that cannot be stored.
         let length = values.length() as usize;
-        let converted: Vec<Result<Value, Error>> = match convert::to_json(&config.name, values) {
-            Ok(Value::Array(items)) if items.len() == length => items.into_iter().map(Ok).collect(),
-            _ => values.iter().map(|value| convert::to_json(&config.name, &value)).collect(),
-        };
+        let mut converted: Vec<Result<Value, Error>> = Vec::with_capacity(length);
+        for start in (0..length).step_by(CONVERT_CHUNK) {
+            let chunk = values.slice(start as u32, (start + CONVERT_CHUNK).min(length) as u32);
+            match convert::to_json(&config.name, &chunk) {
+                Ok(Value::Array(items)) if items.len() == chunk.length() as usize => converted.extend(items.into_iter().map(Ok)),
+                _ => converted.extend(chunk.iter().map(|value| convert::to_json(&config.name, &value))),
+            }
+        }
         let mut batch = Vec::with_capacity(length);
         for (index, value) in converted.into_iter().enumerate() {
             let prepared = value.and_then(|v| record::prepare_value(config, v));
@@ -212,9 +219,9 @@ impl Client {
         // The stored values cross to JS as one JSON text, one element per event.
         let values: Vec<Option<&Value>> = outcomes.iter().map(|o| o.value.as_ref()).collect();
         // (After the commit: a conversion failure must not reject a write that happened.)
-        let values = convert::to_js(&values).map(|v| js_sys::Array::from(&v)).unwrap_or_default();
+        let values = convert::encode_many(&values).unwrap_or_default();
         let mut pending_delta = 0;
-        for ((write, outcome), value) in batch.iter().zip(&outcomes).zip(values.iter()) {
+        for ((write, outcome), value) in batch.iter().zip(&outcomes).zip(values) {
             self.events.change_js(config, &write.key, value, Origin::Local, outcome.version);
             self.hint_change(&config.name, &write.key);
             pending_delta += outcome.pending_delta;
@@ -624,12 +631,12 @@ impl Observer for WebObserver<'_> {
                 _ => None,
             })
             .collect();
-        let values = convert::to_js(&changed).map(|v| js_sys::Array::from(&v)).unwrap_or_default();
+        let values = convert::encode_many(&changed).unwrap_or_default();
         let mut next_value = 0;
         for effect in effects {
             match effect {
                 Effect::Changed { collection, key, version, .. } => {
-                    let value = values.get(next_value);
+                    let value = values.get(next_value).cloned().unwrap_or(JsValue::UNDEFINED);
                     next_value += 1;
                     if let Ok(config) = client.config.collection(collection) {
                         client.events.change_js(config, key, value, Origin::Remote, *version);

@@ -45,6 +45,19 @@ pub fn encode_json<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, String> 
     js_sys::JSON::parse(&text).map_err(|e| describe(&e))
 }
 
+/// Items per JSON text in [`encode_many`]: big enough that crossings do not count, small
+/// enough that no text grows to megabytes (wasm memory, once grown, is never returned).
+const ENCODE_CHUNK: usize = 256;
+
+/// `items` as JS values, a chunk of them per JSON text.
+pub fn encode_many<T: Serialize>(items: &[T]) -> std::result::Result<Vec<JsValue>, String> {
+    let mut out = Vec::with_capacity(items.len());
+    for chunk in items.chunks(ENCODE_CHUNK) {
+        out.extend(js_sys::Array::from(&encode_json(chunk)?).iter());
+    }
+    Ok(out)
+}
+
 /// A JS value read back into `T`, or why not.
 pub fn decode_json<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
     let text: String = js_sys::JSON::stringify(value).map_err(|e| describe(&e))?.into();

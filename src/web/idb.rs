@@ -49,7 +49,7 @@ use crate::core::record::{
 use crate::core::store::{Durability, Store};
 use crate::web::crypto::Sealer;
 use crate::core::sync::{AuditEntry, KeyRef, Snapshot, Writes};
-use crate::web::convert::{decode_json, encode_json};
+use crate::web::convert::{decode_json, encode_json, encode_many};
 
 const OUTBOX: &str = "outbox";
 const CONFLICTS: &str = "conflicts";
@@ -1235,18 +1235,17 @@ fn encode_batch(writes: &mut Writes, sealer: Option<&Sealer>) -> Result<(Vec<Opt
     }
     let records: Vec<&EntityRecord> = writes.records.values().flatten().collect();
     let entries: Vec<&OutboxEntry> = writes.outbox_put.values().collect();
-    let encoded = match sealer {
-        None => encode_json(&(&records, &entries)),
+    let (encoded_records, encoded_entries) = match sealer {
+        None => (encode_many(&records), encode_many(&entries)),
         Some(sealer) => {
-            let seal_all = |records: &[&EntityRecord]| records.iter().map(|r| sealer.seal(*r)).collect::<Result<Vec<_>>>();
+            let sealed_records = records.iter().map(|r| sealer.seal(*r)).collect::<Result<Vec<_>>>()?;
             let sealed_entries = entries.iter().map(|e| sealer.seal(*e)).collect::<Result<Vec<_>>>()?;
-            encode_json(&(seal_all(&records)?, sealed_entries))
+            (encode_many(&sealed_records), encode_many(&sealed_entries))
         }
     };
-    let encoded = encoded.map_err(|e| Error::Storage(format!("cannot encode records for IndexedDB: {e}")))?;
-    let encoded_records = Array::from(&Reflect::get(&encoded, &JsValue::from(0)).unwrap_or(JsValue::UNDEFINED));
-    let encoded_entries = Array::from(&Reflect::get(&encoded, &JsValue::from(1)).unwrap_or(JsValue::UNDEFINED));
-    let mut next = encoded_records.iter().zip(shared_base).map(|(js, shared)| {
+    let failed = |e: String| Error::Storage(format!("cannot encode records for IndexedDB: {e}"));
+    let (encoded_records, encoded_entries) = (encoded_records.map_err(failed)?, encoded_entries.map_err(failed)?);
+    let mut next = encoded_records.into_iter().zip(shared_base).map(|(js, shared)| {
         if shared {
             // A fresh object with two own data properties: setting one cannot fail.
             let _ = Reflect::set(&js, &JsValue::from_str("base"), &prop(&js, "value"));
@@ -1260,7 +1259,7 @@ fn encode_batch(writes: &mut Writes, sealer: Option<&Sealer>) -> Result<(Vec<Opt
             None => None,
         });
     }
-    let entries_js: Vec<JsValue> = encoded_entries.iter().collect();
+    let entries_js = encoded_entries;
     if entries_js.len() != writes.outbox_put.len() {
         return Err(Error::Storage("an outbox entry was lost in encoding".into()));
     }

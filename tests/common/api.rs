@@ -341,8 +341,9 @@ async fn put_many_with_a_bad_record_writes_nothing() {
     // Not JSON at all (a cycle), and not a record (undefined): named by index too.
     let cyclic = json(r#"{"id": "c"}"#);
     Reflect::set(&cyclic, &"self".into(), &cyclic).unwrap();
-    for (index, bad) in [(2, cyclic), (1, JsValue::UNDEFINED)] {
-        let batch = trips(0..3);
+    // (Records convert in chunks of 256: index 300 sits in the second chunk.)
+    for (index, bad) in [(2, cyclic.clone()), (1, JsValue::UNDEFINED), (300, cyclic)] {
+        let batch = trips(0..400);
         batch.unchecked_ref::<Array>().set(index, bad);
         let err = JsFuture::from(client.put_many(s("trips"), batch)).await.expect_err("a bad record must reject");
         assert_eq!(error_code(&err), "invalid-value");
