@@ -285,6 +285,10 @@ fn kind(value: &Value) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::core::config::ClientConfig;
+    use serde_json::json;
+
     #[test]
     fn record_metadata_fields_are_every_field_but_the_values() {
         let record = EntityRecord {
@@ -299,15 +303,11 @@ mod tests {
         };
         let stored = serde_json::to_value(&record).unwrap();
         let mut fields: Vec<&str> = stored.as_object().unwrap().keys().map(String::as_str).filter(|f| !["value", "base"].contains(f)).collect();
-        let mut expected = super::RECORD_METADATA_FIELDS.to_vec();
+        let mut expected = RECORD_METADATA_FIELDS.to_vec();
         fields.sort_unstable();
         expected.sort_unstable();
         assert_eq!(fields, expected);
     }
-
-    use super::*;
-    use crate::core::config::ClientConfig;
-    use serde_json::json;
 
     fn attendees() -> CollectionConfig {
         ClientConfig::from_json(json!({"name": "a", "collections": {

@@ -21,6 +21,7 @@
 //! windows, dedicated workers and service workers.
 
 use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -1108,10 +1109,10 @@ const PROBE_AT: usize = 16;
 /// collection's key range when a batch is large: a page of new records (`putMany`, a
 /// first pull) then reads nothing more. A range crowded with other keys (more than four
 /// per batch key) is not probed further, and its keys are read one by one as usual.
-async fn absent_keys<'k>(tx: &idb::Transaction, keys: &'k [KeyRef]) -> Result<std::collections::HashSet<&'k KeyRef>> {
+async fn absent_keys<'k>(tx: &idb::Transaction, keys: &'k [KeyRef]) -> Result<HashSet<&'k KeyRef>> {
     let err = in_tx(tx);
-    let mut absent = std::collections::HashSet::new();
-    let mut by_collection: std::collections::BTreeMap<&str, Vec<&'k KeyRef>> = std::collections::BTreeMap::new();
+    let mut absent = HashSet::new();
+    let mut by_collection: BTreeMap<&str, Vec<&'k KeyRef>> = BTreeMap::new();
     for key in keys {
         by_collection.entry(key.0.as_str()).or_default().push(key);
     }
@@ -1132,7 +1133,7 @@ async fn absent_keys<'k>(tx: &idb::Transaction, keys: &'k [KeyRef]) -> Result<st
         if stored.len() >= limit as usize {
             continue;
         }
-        let stored: std::collections::HashSet<String> = stored.iter().filter_map(JsValue::as_string).collect();
+        let stored: HashSet<String> = stored.iter().filter_map(JsValue::as_string).collect();
         absent.extend(batch.into_iter().filter(|k| !stored.contains(&k.1)));
     }
     Ok(absent)
@@ -1147,6 +1148,14 @@ pub struct RecordView {
     pub record: EntityRecord,
     /// `undefined` for a tombstone.
     pub value: JsValue,
+}
+
+impl RecordView {
+    /// `record` (its metadata, checked) with the value of the stored object `js`.
+    fn new(record: EntityRecord, js: &JsValue) -> RecordView {
+        let value = prop(js, "value");
+        RecordView { record, value: if value.is_null() { JsValue::UNDEFINED } else { value } }
+    }
 }
 
 /// What `list_in` needs of what it lists.
@@ -1184,9 +1193,7 @@ thread_local! {
 fn decode_view(js: JsValue) -> std::result::Result<RecordView, String> {
     let metadata = METADATA_FIELDS.with(|fields| js_sys::JSON::stringify_with_replacer(&js, fields)).map_err(|e| describe(&e))?;
     let record: EntityRecord = serde_json::from_str(&String::from(metadata)).map_err(|e| e.to_string())?;
-    let value = prop(&js, "value");
-    let value = if value.is_null() { JsValue::UNDEFINED } else { value };
-    Ok(RecordView { record, value })
+    Ok(RecordView::new(record, &js))
 }
 
 /// [`decode_view`] for many records at once: their metadata in one JSON text.
@@ -1197,11 +1204,7 @@ fn decode_views(raw: &[JsValue]) -> Option<Vec<RecordView>> {
     if records.len() != raw.len() {
         return None;
     }
-    let views = records.into_iter().zip(raw).map(|(record, js)| {
-        let value = prop(js, "value");
-        RecordView { record, value: if value.is_null() { JsValue::UNDEFINED } else { value } }
-    });
-    Some(views.collect())
+    Some(records.into_iter().zip(raw).map(|(record, js)| RecordView::new(record, js)).collect())
 }
 
 // ---- values ----
@@ -1259,11 +1262,10 @@ fn encode_batch(writes: &mut Writes, sealer: Option<&Sealer>) -> Result<(Vec<Opt
             None => None,
         });
     }
-    let entries_js = encoded_entries;
-    if entries_js.len() != writes.outbox_put.len() {
+    if encoded_entries.len() != writes.outbox_put.len() {
         return Err(Error::Storage("an outbox entry was lost in encoding".into()));
     }
-    Ok((records_js, entries_js))
+    Ok((records_js, encoded_entries))
 }
 
 fn encode_internal<T: Serialize + Clone + AppValues>(value: &T, what: &str, sealer: Option<&Sealer>) -> Result<JsValue> {

@@ -23,8 +23,8 @@ pub(crate) enum Hint {
     /// events pages also get relayed (so pages skip these hints). Read for tabs of
     /// earlier versions; this version sends `Changes`.
     Change { collection: String, key: String, worker: bool },
-    /// Keys of one collection changed: the changes of one task (a `putMany`, a pulled
-    /// page) in one message instead of one per key.
+    /// Keys of one collection changed: every change within `HINT_DELAY_MS` (a `putMany`,
+    /// a pulled page, a run of `put`s) in one message instead of one per key.
     Changes { collection: String, keys: Vec<String>, worker: bool },
     /// Pending count or last sync time changed.
     Status,

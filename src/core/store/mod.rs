@@ -19,6 +19,15 @@ pub enum Durability {
     Strict,
 }
 
+/// What a transaction may touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// A local write: records, outbox entries and the metadata, at default durability.
+    LocalWrite,
+    /// Anything (push answers, pulls, conflict choices), at this durability.
+    Sync(Durability),
+}
+
 /// Everything the client keeps. Each method is atomic: it either happens whole or not at
 /// all. Futures are not `Send`: browsers run this on one thread.
 #[allow(async_fn_in_trait)]
@@ -43,16 +52,15 @@ pub trait Store {
         durability: Durability,
         plan: impl FnOnce(Snapshot) -> Result<(Writes, R)>,
     ) -> Result<R> {
-        self.transact_in_scope(keys, durability, false, plan).await
+        self.transact_in_scope(keys, Scope::Sync(durability), plan).await
     }
 
-    /// `transact`, in the scope of a local write when `local`: the plan may write only
-    /// records, outbox entries and the metadata (see `run_local_transaction`).
+    /// `transact` in `scope`: under `Scope::LocalWrite` the plan may write only records,
+    /// outbox entries and the metadata (see `run_local_transaction`).
     async fn transact_in_scope<R>(
         &self,
         keys: &[KeyRef],
-        durability: Durability,
-        local: bool,
+        scope: Scope,
         plan: impl FnOnce(Snapshot) -> Result<(Writes, R)>,
     ) -> Result<R> {
         // Stores implement the non-generic `run_transaction` once; a generic body here
@@ -62,16 +70,15 @@ pub trait Store {
         let mut run = |snapshot| {
             let plan = plan.take().ok_or_else(|| Error::Storage("a transaction plan ran twice".into()))?;
             let (writes, r) = plan(snapshot)?;
-            if local && !(writes.audit.is_empty() && writes.conflicts_put.is_empty() && writes.conflicts_delete.is_empty()) {
+            if scope == Scope::LocalWrite && !(writes.audit.is_empty() && writes.conflicts_put.is_empty() && writes.conflicts_delete.is_empty()) {
                 return Err(Error::Storage("a local write planned conflict or audit writes".into()));
             }
             result = Some(r);
             Ok(writes)
         };
-        if local {
-            self.run_local_transaction(keys, &mut run).await?;
-        } else {
-            self.run_transaction(keys, durability, &mut run).await?;
+        match scope {
+            Scope::LocalWrite => self.run_local_transaction(keys, &mut run).await?,
+            Scope::Sync(durability) => self.run_transaction(keys, durability, &mut run).await?,
         }
         result.ok_or_else(|| Error::Storage("a transaction committed without running its plan".into()))
     }
@@ -96,7 +103,7 @@ pub trait Store {
     /// following `mutation::plan_local_write`.
     async fn write_local(&self, write: &LocalWrite) -> Result<WriteOutcome> {
         let key = (write.collection.clone(), write.key.clone());
-        self.transact_in_scope(&[key], Durability::Default, true, |snapshot| plan_local(snapshot, write)).await
+        self.transact_in_scope(&[key], Scope::LocalWrite, |snapshot| plan_local(snapshot, write)).await
     }
 
     /// Apply local writes in order, all in one transaction (`putMany`): all or nothing.
@@ -104,7 +111,7 @@ pub trait Store {
         let mut keys: Vec<KeyRef> = batch.iter().map(|w| (w.collection.clone(), w.key.clone())).collect();
         keys.sort_unstable();
         keys.dedup();
-        self.transact_in_scope(&keys, Durability::Default, true, |snapshot| plan_local_batch(snapshot, batch)).await
+        self.transact_in_scope(&keys, Scope::LocalWrite, |snapshot| plan_local_batch(snapshot, batch)).await
     }
 
     /// The metadata, if `open_meta` created it.
