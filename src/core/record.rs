@@ -212,6 +212,12 @@ pub fn is_index_key(value: &Value) -> bool {
     matches!(value, Value::String(_)) || value.as_f64().is_some_and(f64::is_finite)
 }
 
+/// Order of string keys as IndexedDB sorts them: by UTF-16 code units, which differs from
+/// Rust's byte order between U+E000..U+FFFF and the supplementary planes.
+pub fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
 /// Equality as IndexedDB compares keys: numbers by value (1 == 1.0), strings exactly.
 pub fn index_key_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {

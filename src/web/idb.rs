@@ -44,7 +44,7 @@ use web_sys::{DomException, Event, IdbDatabase, IdbTransaction, IdbTransactionMo
 use crate::core::config::ClientConfig;
 use crate::core::error::{Error, Result};
 use crate::core::record::{
-    index_key_eq, is_index_key, AppValues, ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry, RECORD_METADATA_FIELDS, STORAGE_FORMAT,
+    index_key_eq, is_index_key, key_order, AppValues, ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry, RECORD_METADATA_FIELDS, STORAGE_FORMAT,
 };
 
 use crate::core::store::{Durability, Store};
@@ -1120,10 +1120,9 @@ async fn absent_keys<'k>(tx: &idb::Transaction, keys: &'k [KeyRef]) -> Result<Ha
         if batch.len() < PROBE_AT {
             continue;
         }
-        // IndexedDB orders strings by UTF-16 code units, which differs from Rust's byte
-        // order between U+E000..U+FFFF and the supplementary planes: a range from Rust's
-        // min to max could miss keys of the batch and call stored records absent.
-        let idb_order = |a: &&&KeyRef, b: &&&KeyRef| a.1.encode_utf16().cmp(b.1.encode_utf16());
+        // The range in IndexedDB's key order: one from Rust's byte-order min to max could
+        // miss keys of the batch and call stored records absent.
+        let idb_order = |a: &&&KeyRef, b: &&&KeyRef| key_order(&a.1, &b.1);
         let (Some(low), Some(high)) = (batch.iter().min_by(idb_order), batch.iter().max_by(idb_order)) else { continue };
         let (low, high) = (&low.1, &high.1);
         let limit = to_u32(batch.len().saturating_mul(4));

@@ -25,6 +25,7 @@ macro_rules! for_each_store_test {
         $m!(mutation_ids_increase_and_persist);
         $m!(list_skips_tombstones_in_key_order_with_limit);
         $m!(list_by_index_matches_equal_values);
+        $m!(list_orders_keys_as_indexeddb_does);
         $m!(failed_write_changes_nothing);
         $m!(unknown_collection_is_refused);
         $m!(outbox_is_in_id_order_and_limited);
@@ -152,6 +153,18 @@ pub async fn list_skips_tombstones_in_key_order_with_limit<S: Store>(store: &S) 
     assert_eq!(live_keys(store, "items", ListQuery::default()).await, ["b", "c", "d"]);
     assert_eq!(live_keys(store, "items", ListQuery { index: None, limit: Some(2) }).await, ["b", "c"]);
     assert!(live_keys(store, "notes", ListQuery::default()).await.is_empty());
+}
+
+pub async fn list_orders_keys_as_indexeddb_does<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    // UTF-16 code units: "\u{10000}" (D800 DC00) sorts before "\u{FFFF}", unlike UTF-8 bytes.
+    for key in ["\u{FFFF}", "\u{10000}", "a"] {
+        put(store, "items", json!({"id": key, "tripId": "t"})).await;
+    }
+    assert_eq!(live_keys(store, "items", ListQuery::default()).await, ["a", "\u{10000}", "\u{FFFF}"]);
+    assert_eq!(live_keys(store, "items", ListQuery { index: None, limit: Some(2) }).await, ["a", "\u{10000}"]);
+    let by_trip = ListQuery { index: Some(("tripId".into(), json!("t"))), limit: None };
+    assert_eq!(live_keys(store, "items", by_trip).await, ["a", "\u{10000}", "\u{FFFF}"]);
 }
 
 pub async fn list_by_index_matches_equal_values<S: Store>(store: &S) {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::core::config::ClientConfig;
 use crate::core::error::{Error, Result};
-use crate::core::record::{index_key_eq, ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
+use crate::core::record::{index_key_eq, key_order, ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
 use crate::core::store::{Durability, Store};
 use crate::core::sync::{AuditEntry, KeyRef, Snapshot, Writes};
 
@@ -64,8 +64,10 @@ impl Store for MemoryStore {
             (None, Some(_)) => true,
             (Some((field, wanted)), Some(value)) => value.get(field).is_some_and(|v| index_key_eq(v, wanted)),
         };
-        let records = state.collections.get(collection).into_iter().flat_map(|c| c.values());
-        Ok(records.filter(matches).take(query.limit.unwrap_or(usize::MAX)).cloned().collect())
+        let mut records: Vec<&EntityRecord> = state.collections.get(collection).into_iter().flat_map(|c| c.values()).filter(matches).collect();
+        // Key order as IndexedDB has it, not the map's byte order.
+        records.sort_by(|a, b| key_order(&a.key, &b.key));
+        Ok(records.into_iter().take(query.limit.unwrap_or(usize::MAX)).cloned().collect())
     }
 
     async fn run_transaction(
