@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pwa-sync-server");
 
@@ -95,41 +94,6 @@ async fn shutdown_interrupts_a_hanging_webhook_and_keeps_the_event() {
         sqlx::query_as("SELECT state, CAST(attempts AS BIGINT), claimed_by FROM webhook_outbox").fetch_one(&pool).await.unwrap();
     assert_eq!(row, ("pending".to_string(), 0, None));
     drop(silent);
-}
-
-/// A server process; killed when dropped.
-pub struct Process {
-    pub child: Child,
-    pub base: String,
-}
-
-pub async fn spawn_server(database: &str) -> Process {
-    spawn_server_with(database, &[], &[]).await
-}
-
-pub async fn spawn_server_with(database: &str, extra: &[&str], env: &[(&str, &str)]) -> Process {
-    let mut child = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0", "--database", database, "--dev-auth"])
-        .args(extra)
-        .env_remove("PWA_SYNC_JWT_SECRET")
-        .env_remove("PWA_SYNC_WEBHOOK_SECRET")
-        .envs(env.iter().copied())
-        .env("RUST_LOG", "pwa_sync_server=warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-        .await
-        .expect("the server prints its address")
-        .unwrap()
-        .expect("a line");
-    let base = line.strip_prefix("pwa-sync-server listening on ").unwrap_or_else(|| panic!("unexpected line {line:?}"));
-    assert!(!base.ends_with(":0"), "the real port is printed: {base}");
-    Process { base: base.to_string(), child }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,8 +18,6 @@ use common::*;
 use pwa_sync_server::config::Webhooks;
 use pwa_sync_server::webhook::{verify, VerifyError, SIGNATURE_HEADER};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
 const SECRET: &str = "whsec_test_secret_0123456789";
@@ -325,31 +322,6 @@ async fn webhook_outbox_survives_a_restart(backend: Backend) {
     assert_eq!(outbox(&db.url).await[0].2, 2);
 }
 
-/// A server process with extra arguments; killed when dropped.
-struct Process {
-    _child: Child,
-    base: String,
-}
-
-async fn spawn_server(database: &str, extra: &[&str]) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pwa-sync-server"))
-        .args(["--listen", "127.0.0.1:0", "--database", database, "--dev-auth"])
-        .args(extra)
-        .env_remove("PWA_SYNC_JWT_SECRET")
-        .env_remove("PWA_SYNC_WEBHOOK_SECRET")
-        .env("RUST_LOG", "pwa_sync_server=warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap().unwrap();
-    let base = line.strip_prefix("pwa-sync-server listening on ").unwrap_or_else(|| panic!("unexpected line {line:?}"));
-    Process { base: base.to_string(), _child: child }
-}
-
 /// Two server processes on one PostgreSQL database deliver from one outbox: each event
 /// reaches the receiver exactly once (claims skip rows the other process holds).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -360,7 +332,7 @@ async fn postgres_two_processes_deliver_each_event_once() {
     // A slow receiver, so both processes' claims overlap in time.
     let r = Receiver::start(Duration::from_millis(3), |_| 200).await;
     let args = ["--webhook", r.url.as_str(), "--webhook-secret", SECRET, "--webhook-backoff-base-ms", "50"];
-    let (p1, p2) = tokio::join!(spawn_server(&db.url, &args), spawn_server(&db.url, &args));
+    let (p1, p2) = tokio::join!(spawn_server_with(&db.url, &args, &[]), spawn_server_with(&db.url, &args, &[]));
     let (a1, a2) = (Api::new(&p1.base), Api::new(&p2.base));
     const TASKS: u64 = 4;
     const ROUNDS: u64 = 10;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -13,6 +14,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::Connection;
 use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
 pub const POSTGRES_ENV: &str = "PWA_SYNC_TEST_POSTGRES";
@@ -350,4 +353,40 @@ impl EventStream {
 pub fn version_of(resp: &Value, i: usize) -> u64 {
     assert_eq!(resp["results"][i]["status"], "applied", "result {i} of {resp}");
     resp["results"][i]["version"].as_u64().unwrap()
+}
+
+/// A server binary process on 127.0.0.1:0 (dev auth, plus `extra` arguments and `env`),
+/// once it printed its address; killed when dropped.
+pub struct Process {
+    pub child: Child,
+    pub base: String,
+}
+
+pub async fn spawn_server(database: &str) -> Process {
+    spawn_server_with(database, &[], &[]).await
+}
+
+pub async fn spawn_server_with(database: &str, extra: &[&str], env: &[(&str, &str)]) -> Process {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pwa-sync-server"))
+        .args(["--listen", "127.0.0.1:0", "--database", database, "--dev-auth"])
+        .args(extra)
+        .env_remove("PWA_SYNC_JWT_SECRET")
+        .env_remove("PWA_SYNC_WEBHOOK_SECRET")
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "pwa_sync_server=warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("the server prints its address")
+        .unwrap()
+        .expect("a line");
+    let base = line.strip_prefix("pwa-sync-server listening on ").unwrap_or_else(|| panic!("unexpected line {line:?}"));
+    assert!(!base.ends_with(":0"), "the real port is printed: {base}");
+    Process { base: base.to_string(), child }
 }
