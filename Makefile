@@ -120,7 +120,7 @@ size-check:
 FUZZ_CASES ?= 100000
 .PHONY: fuzz
 fuzz:
-	PWA_SYNC_FUZZ_CASES=$(FUZZ_CASES) cargo test --lib core::fuzz -- --test-threads=$$(nproc)
+	PWA_SYNC_FUZZ_CASES=$(FUZZ_CASES) cargo test -p pwa-sync-core --lib fuzz:: -- --test-threads=$$(nproc)
 
 .PHONY: chaos
 chaos: build

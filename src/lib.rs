@@ -1,12 +1,21 @@
-//! pwa-sync: offline-first data sync for Progressive Web Apps.
+//! pwa-sync: offline-first data sync for Progressive Web Apps, the browser crate.
 //!
-//! - [`core`]: pure Rust, no browser APIs. Clock, mutations and their coalescing,
-//!   configuration, the [`core::store::Store`] trait with an in-memory store. Built and
-//!   tested on the host with `cargo test`.
-//! - `web` (wasm32 only): the IndexedDB store, DOM events and the `#[wasm_bindgen]`
-//!   JS API (`SyncClient`).
+//! Everything that decides lives in [`pwa_sync_core`] (pure Rust, tested on the host).
+//! This crate carries its decisions out in the browser: the IndexedDB store, the
+//! transport, events, locks, tabs, and the `#[wasm_bindgen]` JS API (`SyncClient`).
+//! Everything reaches browser APIs through the global scope, so it runs in windows,
+//! dedicated workers and service workers alike. See ARCHITECTURE.md for the layers.
+#![cfg(target_arch = "wasm32")]
 
-pub mod core;
-
-#[cfg(target_arch = "wasm32")]
-pub mod web;
+pub mod api;
+pub mod background;
+pub mod client;
+pub mod convert;
+pub mod crypto;
+pub mod error;
+pub mod events;
+pub mod idb;
+pub mod locks;
+pub mod tabs;
+pub mod transport;
+pub mod types;

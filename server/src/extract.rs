@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{header, HeaderMap, StatusCode};
-use pwa_sync::core::protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION};
+use pwa_sync_core::protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;

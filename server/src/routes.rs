@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, HeaderName, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use pwa_sync::core::protocol::{PullResponse, PushRequest, PushResponse};
+use pwa_sync_core::protocol::{PullResponse, PushRequest, PushResponse};
 use serde_json::json;
 use tokio::sync::{watch, Notify};
 use tower_http::cors::{Any, CorsLayer};

@@ -30,7 +30,7 @@ use std::fmt;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use pwa_sync::core::protocol::Change;
+use pwa_sync_core::protocol::Change;
 use serde_json::json;
 use sha2::Sha256;
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use common::*;
 use futures_util::future::BoxFuture;
-use pwa_sync::core::protocol::{PullResponse, PushRequest};
+use pwa_sync_core::protocol::{PullResponse, PushRequest};
 use pwa_sync_server::auth::AuthMode;
 use pwa_sync_server::config::Limits;
 use pwa_sync_server::db::{Claim, Finish, OutboxRow, PullQuery, PushOutcome, Stats, Store, StoreError};

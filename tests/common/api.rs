@@ -2,8 +2,8 @@
 //! every browser scope (window, dedicated worker, service worker).
 
 use js_sys::{Array, Promise, Reflect, JSON};
-use pwa_sync::web::api::SyncClient;
-use pwa_sync::web::idb::IdbStore;
+use pwa_sync::api::SyncClient;
+use pwa_sync::idb::IdbStore;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -116,12 +116,12 @@ async fn omitted_fields_never_reach_indexeddb() {
     ok(client.put(s("attendees"), json(r#"{"id": "a1", "dining": "vegan", "accessCode": "4711"}"#))).await;
     ok(client.patch(s("attendees"), s("a1"), json(r#"{"accessCode": "9999", "dining": "any"}"#))).await;
     client.close();
-    let store = IdbStore::open(&pwa_sync::core::config::ClientConfig::from_json(
+    let store = IdbStore::open(&pwa_sync_core::config::ClientConfig::from_json(
         serde_json::from_str(&String::from(JSON::stringify(&config(&name)).unwrap())).unwrap(),
     ).unwrap())
     .await
     .unwrap();
-    use pwa_sync::core::store::Store;
+    use pwa_sync_core::store::Store;
     let record = store.get("attendees", "a1").await.unwrap().unwrap();
     assert_eq!(record.value, Some(serde_json::json!({"id": "a1", "dining": "any"})));
     let outbox = store.outbox(10).await.unwrap();

@@ -9,11 +9,11 @@
 //! and a client that works again once the input is good.
 
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
-use pwa_sync::core::config::ClientConfig;
-use pwa_sync::core::record::{OutboxEntry, STORAGE_FORMAT};
-use pwa_sync::core::store::Store;
-use pwa_sync::web::api::SyncClient;
-use pwa_sync::web::idb::IdbStore;
+use pwa_sync_core::config::ClientConfig;
+use pwa_sync_core::record::{OutboxEntry, STORAGE_FORMAT};
+use pwa_sync_core::store::Store;
+use pwa_sync::api::SyncClient;
+use pwa_sync::idb::IdbStore;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;

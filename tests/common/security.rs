@@ -1,8 +1,8 @@
 //! Security in the client: encryption at rest, omitted fields, what `clear()` leaves.
 
 use js_sys::{Function, Promise, Reflect, Uint8Array, JSON};
-use pwa_sync::web::api::SyncClient;
-use pwa_sync::web::idb::IdbStore;
+use pwa_sync::api::SyncClient;
+use pwa_sync::idb::IdbStore;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;

@@ -7,12 +7,12 @@ use std::pin::pin;
 use std::task::Poll;
 
 use js_sys::{Function, Promise, Reflect, JSON};
-use pwa_sync::core::config::ClientConfig;
-use pwa_sync::core::error::Error;
-use pwa_sync::core::mutation::{LocalOp, LocalWrite};
-use pwa_sync::core::record::{ListQuery, STORAGE_FORMAT};
-use pwa_sync::core::store::{conformance, Store};
-use pwa_sync::web::idb::IdbStore;
+use pwa_sync_core::config::ClientConfig;
+use pwa_sync_core::error::Error;
+use pwa_sync_core::mutation::{LocalOp, LocalWrite};
+use pwa_sync_core::record::{ListQuery, STORAGE_FORMAT};
+use pwa_sync_core::store::{conformance, Store};
+use pwa_sync::idb::IdbStore;
 
 use super::support::unique;
 use serde_json::{json, Value};
@@ -103,7 +103,7 @@ macro_rules! on_indexeddb {
     };
 }
 
-pwa_sync::for_each_store_test!(on_indexeddb);
+pwa_sync_core::for_each_store_test!(on_indexeddb);
 
 // ---- invariant 1: entity, outbox and meta commit together or not at all ----
 
@@ -333,9 +333,9 @@ async fn raw_get(db_name: &str, store: &str, key: &str) -> JsValue {
 
 #[wasm_bindgen_test]
 async fn a_record_whose_base_is_its_value_is_stored_once_and_reads_back_whole() {
-    use pwa_sync::core::record::EntityRecord;
-    use pwa_sync::core::store::Durability;
-    use pwa_sync::core::sync::Writes;
+    use pwa_sync_core::record::EntityRecord;
+    use pwa_sync_core::store::Durability;
+    use pwa_sync_core::sync::Writes;
     let store = open(&config(&unique("shared-base"), json!({"items": {"key": "id"}}))).await;
     store.open_meta("c-shared").await.unwrap();
     let record = |key: &str, value: Value, base: Option<Value>| EntityRecord {

@@ -5,8 +5,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use js_sys::{Promise, Reflect, JSON};
-use pwa_sync::web::api::SyncClient;
-use pwa_sync::web::idb::IdbStore;
+use pwa_sync::api::SyncClient;
+use pwa_sync::idb::IdbStore;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;

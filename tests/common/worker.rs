@@ -5,9 +5,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Promise, Reflect, JSON};
-use pwa_sync::web::api::SyncClient;
-use pwa_sync::web::events::in_worker;
-use pwa_sync::web::idb::IdbStore;
+use pwa_sync::api::SyncClient;
+use pwa_sync::events::in_worker;
+use pwa_sync::idb::IdbStore;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use pwa_sync::core::protocol::{Change, PullResponse, PushRequest, PushResponse};
+use pwa_sync_core::protocol::{Change, PullResponse, PushRequest, PushResponse};
 use tokio::sync::watch;
 
 use crate::config::Limits;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use pwa_sync::core::protocol::{PullResponse, PushRequest};
+use pwa_sync_core::protocol::{PullResponse, PushRequest};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 use tokio::sync::watch;

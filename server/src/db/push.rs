@@ -14,9 +14,9 @@
 //! - each applied change queues one webhook event per configured URL in the same
 //!   transaction: an event exists iff its change committed.
 
-use pwa_sync::core::clock::clamp_stamp;
-use pwa_sync::core::patch;
-use pwa_sync::core::protocol::{Change, Mutation, MutationResult, Op, PushRequest, PushResponse, ServerState};
+use pwa_sync_core::clock::clamp_stamp;
+use pwa_sync_core::patch;
+use pwa_sync_core::protocol::{Change, Mutation, MutationResult, Op, PushRequest, PushResponse, ServerState};
 use serde_json::Value;
 
 use super::{now_ms, Failure, PushOutcome};

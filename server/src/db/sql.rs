@@ -265,7 +265,7 @@ macro_rules! impl_backend {
             pool: &sqlx::Pool<$db>,
             user: &str,
             query: &$crate::db::PullQuery,
-        ) -> Result<pwa_sync::core::protocol::PullResponse, $crate::db::StoreError> {
+        ) -> Result<pwa_sync_core::protocol::PullResponse, $crate::db::StoreError> {
             use sqlx::Row;
             let err = |e: sqlx::Error| $crate::db::store_error(&e);
             let corrupt = |what: &str| $crate::db::StoreError::Internal(format!("corrupt document: {what}"));
@@ -287,7 +287,7 @@ macro_rules! impl_backend {
                     None => None,
                     Some(text) => Some(serde_json::from_str(&text).map_err(|e| corrupt(&e.to_string()))?),
                 };
-                changes.push(pwa_sync::core::protocol::Change {
+                changes.push(pwa_sync_core::protocol::Change {
                     collection: row.try_get(0).map_err(err)?,
                     key: row.try_get(1).map_err(err)?,
                     version: u64::try_from(version).map_err(|_| corrupt("negative version"))?,
@@ -296,7 +296,7 @@ macro_rules! impl_backend {
                 });
             }
             let checkpoint = changes.last().map_or(query.checkpoint, |c| c.version);
-            Ok(pwa_sync::core::protocol::PullResponse {
+            Ok(pwa_sync_core::protocol::PullResponse {
                 changes,
                 checkpoint,
                 has_more,

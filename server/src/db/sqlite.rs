@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use pwa_sync::core::protocol::{PullResponse, PushRequest};
+use pwa_sync_core::protocol::{PullResponse, PushRequest};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Sqlite;
 

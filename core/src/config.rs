@@ -1,0 +1,429 @@
+//! Client configuration: parsed from the JSON-compatible part of the object given to
+//! `SyncClient.open` and validated once, so bad input fails at open with a clear message.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// Object stores the library owns; no collection may take these names.
+pub const RESERVED_STORES: [&str; 4] = ["outbox", "conflicts", "audit", "meta"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Strategy {
+    ServerWins,
+    ClientWins,
+    LastWriteWins,
+    Merge,
+    Manual,
+    /// A JS resolver function; the web layer keeps the function itself.
+    Custom,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ArrayRule {
+    Union,
+    Append,
+    Replace,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictConfig {
+    pub strategy: Strategy,
+    /// Per-field rule for arrays under `merge`; fields not named use `replace`.
+    pub arrays: BTreeMap<String, ArrayRule>,
+    /// Fields that go to `manual` when both sides changed them under `merge`.
+    pub manual_fields: Vec<String>,
+    /// Under `lastWriteWins`: edits closer together than this go to `manual`.
+    pub manual_within_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionConfig {
+    pub name: String,
+    /// The field of each value that holds its key (a string).
+    pub key: String,
+    pub conflict: ConflictConfig,
+    /// The collection's own DOM event (e.g. `attendee-data-updated`).
+    pub event: Option<EventConfig>,
+    pub ttl_ms: Option<u64>,
+    /// Top-level fields never written to IndexedDB.
+    pub omit: Vec<String>,
+    /// Top-level fields with an IndexedDB index, queryable by `list`.
+    pub indexes: Vec<String>,
+}
+
+/// A collection's own event: its name, and optionally the detail field that carries the
+/// value (`{name: "attendee-data-updated", valueField: "attendee"}` gives
+/// `detail.attendee`), so an app's existing listeners keep working.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventConfig {
+    pub name: String,
+    pub value_field: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawEvent {
+    Name(String),
+    Detailed(EventConfig),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct RetryConfig {
+    pub max_attempts: u32,
+    pub base_delay_ms: u64,
+    pub max_delay_ms: u64,
+    pub jitter: f64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig { max_attempts: 5, base_delay_ms: 1_000, max_delay_ms: 30_000, jitter: 0.1 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientConfig {
+    /// Database name: one per app and user.
+    pub name: String,
+    /// Base URL of the sync API; `None` means local-only.
+    pub endpoint: Option<String>,
+    pub collections: Vec<CollectionConfig>,
+    pub retry: RetryConfig,
+    pub batch_size: usize,
+    pub pull_interval_ms: Option<u64>,
+    pub realtime: bool,
+    /// Sync by itself (after writes, when online, on the interval and pokes). Off: only
+    /// when the app calls `sync()`.
+    pub auto_sync: bool,
+    /// Audit entries kept; the oldest are dropped first.
+    pub audit_limit: usize,
+}
+
+impl ClientConfig {
+    pub fn collection(&self, name: &str) -> Result<&CollectionConfig> {
+        self.collections
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| Error::UnknownCollection(name.to_owned()))
+    }
+
+    /// Parse and validate. `value` is the JSON part of the JS config (functions and DOM
+    /// objects such as `token` and `eventTarget` are taken out by the web layer first).
+    pub fn from_json(value: Value) -> Result<ClientConfig> {
+        let raw: RawConfig = serde_json::from_value(value).map_err(invalid)?;
+        if raw.name.trim().is_empty() {
+            return Err(invalid("`name` must be a non-empty string"));
+        }
+        if let Some(endpoint) = &raw.endpoint {
+            if endpoint.trim().is_empty() {
+                return Err(invalid("`endpoint` must be a non-empty URL, or left out for local-only use"));
+            }
+        }
+        if raw.audit_limit == Some(0) {
+            return Err(invalid("`auditLimit` must be at least 1"));
+        }
+        if raw.batch_size == Some(0) {
+            return Err(invalid("`batchSize` must be at least 1"));
+        }
+        if !(0.0..=1.0).contains(&raw.retry.jitter) {
+            return Err(invalid("`retry.jitter` must be between 0 and 1"));
+        }
+        if raw.retry.base_delay_ms > raw.retry.max_delay_ms {
+            return Err(invalid("`retry.baseDelayMs` must not exceed `retry.maxDelayMs`"));
+        }
+        let collections = raw.collections.into_named()?;
+        if collections.is_empty() {
+            return Err(invalid("`collections` must declare at least one collection"));
+        }
+        let mut seen = HashSet::new();
+        let mut parsed = Vec::with_capacity(collections.len());
+        for (name, spec) in collections {
+            if !seen.insert(name.clone()) {
+                return Err(invalid(format!("duplicate collection name \"{name}\"")));
+            }
+            parsed.push(parse_collection(name, spec)?);
+        }
+        Ok(ClientConfig {
+            name: raw.name,
+            endpoint: raw.endpoint,
+            collections: parsed,
+            retry: raw.retry,
+            batch_size: raw.batch_size.unwrap_or(100),
+            pull_interval_ms: raw.pull_interval_ms,
+            realtime: raw.realtime.unwrap_or(false),
+            auto_sync: raw.auto_sync.unwrap_or(true),
+            audit_limit: raw.audit_limit.unwrap_or(crate::sync::AUDIT_CAP),
+        })
+    }
+}
+
+fn invalid(reason: impl ToString) -> Error {
+    Error::InvalidConfig(reason.to_string())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawConfig {
+    name: String,
+    endpoint: Option<String>,
+    collections: RawCollections,
+    #[serde(default)]
+    retry: RetryConfig,
+    batch_size: Option<usize>,
+    pull_interval_ms: Option<u64>,
+    realtime: Option<bool>,
+    auto_sync: Option<bool>,
+    audit_limit: Option<usize>,
+}
+
+/// Collections as an object keyed by name, or as an array of `{name, ...}` (where a
+/// name can be given twice, which validation then refuses).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawCollections {
+    Map(serde_json::Map<String, Value>),
+    List(Vec<Value>),
+}
+
+impl RawCollections {
+    fn into_named(self) -> Result<Vec<(String, Value)>> {
+        match self {
+            RawCollections::Map(map) => Ok(map.into_iter().collect()),
+            RawCollections::List(list) => list
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut spec)| {
+                    let name = spec
+                        .as_object_mut()
+                        .and_then(|o| o.remove("name"))
+                        .and_then(|n| n.as_str().map(str::to_owned))
+                        .ok_or_else(|| invalid(format!("collections[{i}] needs a string `name`")))?;
+                    Ok((name, spec))
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawCollection {
+    key: String,
+    // `conflict` is taken out and parsed first, for messages that name the strategy.
+    event: Option<RawEvent>,
+    ttl_ms: Option<u64>,
+    #[serde(default)]
+    omit: Vec<String>,
+    #[serde(default)]
+    indexes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawConflict {
+    Name(Strategy),
+    Detailed(RawConflictDetail),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawConflictDetail {
+    strategy: Strategy,
+    #[serde(default)]
+    arrays: BTreeMap<String, ArrayRule>,
+    #[serde(default)]
+    manual_fields: Vec<String>,
+    manual_within_ms: Option<u64>,
+}
+
+const STRATEGY_NAMES: &str = "serverWins, clientWins, lastWriteWins, merge, manual, or a resolver function";
+
+fn parse_conflict(name: &str, spec: Option<&Value>) -> Result<ConflictConfig> {
+    let Some(spec) = spec else {
+        // Field-level merge loses the least when nothing is said.
+        return Ok(ConflictConfig {
+            strategy: Strategy::Merge,
+            arrays: BTreeMap::new(),
+            manual_fields: Vec::new(),
+            manual_within_ms: None,
+        });
+    };
+    let strategy_name = spec.as_str().or_else(|| spec.get("strategy").and_then(Value::as_str));
+    match serde_json::from_value::<RawConflict>(spec.clone()) {
+        Ok(RawConflict::Name(strategy)) => Ok(ConflictConfig {
+            strategy,
+            arrays: BTreeMap::new(),
+            manual_fields: Vec::new(),
+            manual_within_ms: None,
+        }),
+        Ok(RawConflict::Detailed(d)) => Ok(ConflictConfig {
+            strategy: d.strategy,
+            arrays: d.arrays,
+            manual_fields: d.manual_fields,
+            manual_within_ms: d.manual_within_ms,
+        }),
+        Err(_) => Err(match strategy_name {
+            Some(s) if serde_json::from_value::<Strategy>(Value::from(s)).is_err() => invalid(format!(
+                "collection \"{name}\": unknown conflict strategy \"{s}\"; expected {STRATEGY_NAMES}"
+            )),
+            Some(_) => match serde_json::from_value::<RawConflictDetail>(spec.clone()) {
+                Err(e) => invalid(format!("collection \"{name}\": conflict: {e}")),
+                Ok(_) => invalid(format!("collection \"{name}\": invalid conflict setting")),
+            },
+            None => invalid(format!(
+                "collection \"{name}\": `conflict` must be a strategy name or {{strategy, ...}}; expected {STRATEGY_NAMES}"
+            )),
+        }),
+    }
+}
+
+fn parse_collection(name: String, mut spec: Value) -> Result<CollectionConfig> {
+    let fail = |reason: String| invalid(format!("collection \"{name}\": {reason}"));
+    if name.is_empty() {
+        return Err(invalid("a collection name must not be empty"));
+    }
+    if RESERVED_STORES.contains(&name.as_str()) {
+        return Err(invalid(format!(
+            "collection name \"{name}\" is reserved (reserved: {})",
+            RESERVED_STORES.join(", ")
+        )));
+    }
+    let Some(object) = spec.as_object_mut() else {
+        return Err(fail("must be an object such as { key: \"id\" }".into()));
+    };
+    if !object.contains_key("key") {
+        return Err(fail("missing `key`: the field that holds each record's id, e.g. { key: \"id\" }".into()));
+    }
+    let conflict_spec = object.remove("conflict");
+    let conflict = parse_conflict(&name, conflict_spec.as_ref())?;
+    let raw: RawCollection = serde_json::from_value(spec).map_err(|e| fail(e.to_string()))?;
+    if raw.key.trim().is_empty() {
+        return Err(fail("`key` must name a field".into()));
+    }
+    if raw.omit.contains(&raw.key) {
+        return Err(fail(format!("`omit` cannot contain the key field \"{}\"", raw.key)));
+    }
+    let mut indexes = HashSet::new();
+    for index in &raw.indexes {
+        if index.trim().is_empty() {
+            return Err(fail("index names must not be empty".into()));
+        }
+        if !indexes.insert(index) {
+            return Err(fail(format!("index \"{index}\" is declared twice")));
+        }
+        if raw.omit.contains(index) {
+            return Err(fail(format!("field \"{index}\" is both indexed and omitted")));
+        }
+    }
+    let event = raw.event.map(|e| match e {
+        RawEvent::Name(name) => EventConfig { name, value_field: None },
+        RawEvent::Detailed(config) => config,
+    });
+    if let Some(event) = &event {
+        if event.name.trim().is_empty() || event.value_field.as_deref().is_some_and(|f| f.trim().is_empty()) {
+            return Err(fail("`event` needs a non-empty name (and a non-empty valueField if given)".into()));
+        }
+    }
+    Ok(CollectionConfig {
+        name,
+        key: raw.key,
+        conflict,
+        event,
+        ttl_ms: raw.ttl_ms,
+        omit: raw.omit,
+        indexes: raw.indexes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn err(config: Value) -> String {
+        match ClientConfig::from_json(config) {
+            Err(Error::InvalidConfig(msg)) => msg,
+            other => panic!("expected invalid-config, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_the_documented_example() {
+        let config = ClientConfig::from_json(json!({
+            "name": "conf", "endpoint": "/sync", "batchSize": 50,
+            "retry": {"maxAttempts": 3},
+            "collections": {
+                "attendees": {"key": "id", "conflict": "merge", "event": "attendee-data-updated",
+                              "ttlMs": 1_800_000, "omit": ["accessCode"], "indexes": ["tripId"]},
+                "profiles": {"key": "id", "conflict": {"strategy": "lastWriteWins", "manualWithinMs": 300000}}
+            }
+        }))
+        .unwrap();
+        let attendees = config.collection("attendees").unwrap();
+        assert_eq!(attendees.conflict.strategy, Strategy::Merge);
+        assert_eq!(attendees.event.as_ref().map(|e| e.name.as_str()), Some("attendee-data-updated"));
+        assert_eq!(attendees.omit, vec!["accessCode"]);
+        assert_eq!(config.collection("profiles").unwrap().conflict.manual_within_ms, Some(300_000));
+        assert_eq!(config.batch_size, 50);
+        assert_eq!(config.retry.max_attempts, 3);
+        assert_eq!(config.retry.max_delay_ms, 30_000);
+        assert_eq!(config.collection("nope"), Err(Error::UnknownCollection("nope".into())));
+    }
+
+    #[test]
+    fn unknown_strategy_names_the_choices() {
+        let msg = err(json!({"name": "a", "collections": {"trips": {"key": "id", "conflict": "mrege"}}}));
+        assert!(msg.contains("\"trips\"") && msg.contains("\"mrege\"") && msg.contains("lastWriteWins"), "{msg}");
+        let msg = err(json!({"name": "a", "collections": {"trips": {"key": "id", "conflict": {"strategy": "nope"}}}}));
+        assert!(msg.contains("\"nope\""), "{msg}");
+    }
+
+    #[test]
+    fn missing_key_path_is_explained() {
+        let msg = err(json!({"name": "a", "collections": {"trips": {"indexes": ["x"]}}}));
+        assert!(msg.contains("\"trips\"") && msg.contains("missing `key`"), "{msg}");
+    }
+
+    #[test]
+    fn duplicate_names_are_refused() {
+        let msg = err(json!({"name": "a", "collections": [{"name": "trips", "key": "id"}, {"name": "trips", "key": "k"}]}));
+        assert!(msg.contains("duplicate collection name \"trips\""), "{msg}");
+    }
+
+    #[test]
+    fn reserved_and_inconsistent_settings_are_refused() {
+        assert!(err(json!({"name": "a", "collections": {"outbox": {"key": "id"}}})).contains("reserved"));
+        assert!(err(json!({"name": "a", "collections": {"t": {"key": "id", "omit": ["id"]}}})).contains("omit"));
+        assert!(err(json!({"name": "a", "collections": {"t": {"key": "id", "indexes": ["x", "x"]}}})).contains("twice"));
+        assert!(err(json!({"name": "a", "collections": {"t": {"key": "id", "colour": 1}}})).contains("colour"));
+        assert!(err(json!({"name": "", "collections": {"t": {"key": "id"}}})).contains("name"));
+        assert!(err(json!({"name": "a", "collections": {}})).contains("at least one"));
+        assert!(err(json!({"name": "a", "batchSize": 0, "collections": {"t": {"key": "id"}}})).contains("batchSize"));
+        assert!(err(json!({"name": "a", "collections": {"t": {"key": "id"}}, "bogus": true})).contains("bogus"));
+    }
+
+    #[test]
+    fn event_takes_a_name_or_a_name_and_value_field() {
+        let c = ClientConfig::from_json(json!({"name": "a", "collections": {
+            "attendees": {"key": "id", "event": {"name": "attendee-data-updated", "valueField": "attendee"}}}}))
+        .unwrap();
+        let event = c.collections[0].event.clone().unwrap();
+        assert_eq!((event.name.as_str(), event.value_field.as_deref()), ("attendee-data-updated", Some("attendee")));
+        assert!(err(json!({"name": "a", "collections": {"t": {"key": "id", "event": ""}}})).contains("event"));
+    }
+
+    #[test]
+    fn default_strategy_is_merge() {
+        let c = ClientConfig::from_json(json!({"name": "a", "collections": {"t": {"key": "id"}}})).unwrap();
+        assert_eq!(c.collections[0].conflict.strategy, Strategy::Merge);
+        assert_eq!(c.endpoint, None);
+    }
+}

@@ -1,0 +1,1082 @@
+//! The sync state machine: push the outbox in batches, then pull until caught up. It
+//! runs over traits (`Store`, `Transport`, `Observer`) so the same code runs in the
+//! browser and under host tests with a fake server and clock.
+
+use std::collections::BTreeSet;
+
+use futures_util::future::join;
+use serde_json::Value;
+
+use crate::config::{ClientConfig, CollectionConfig};
+use crate::conflict::Sides;
+use crate::error::Error;
+use crate::protocol::{Mutation, MutationResult, PullResponse, PushRequest, PushResponse};
+use crate::record::OutboxEntry;
+use crate::retry::ErrorClass;
+use crate::store::{Durability, Store};
+use crate::record::ConflictRecord;
+use crate::sync::{plan_pull, plan_push, plan_resolve, Applied, Choice, Effect, KeyRef, Writes};
+
+/// Upper bound of one push body; the reference server accepts 1 MiB.
+pub const PUSH_BYTE_CAP: usize = 512 * 1024;
+/// Changes asked for per pull request.
+pub const PULL_LIMIT: usize = 500;
+
+/// A failed request, classified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransportError {
+    pub class: ErrorClass,
+    pub status: Option<u16>,
+    pub retry_after_ms: Option<u64>,
+    pub message: String,
+}
+
+impl TransportError {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> TransportError {
+        TransportError { class, status: None, retry_after_ms: None, message: message.into() }
+    }
+}
+
+#[allow(async_fn_in_trait)]
+pub trait Transport {
+    async fn push(&self, request: &PushRequest) -> Result<PushResponse, TransportError>;
+    async fn pull(&self, checkpoint: u64, limit: usize, collections: &[String]) -> Result<PullResponse, TransportError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Push,
+    Pull,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Push => "push",
+            Phase::Pull => "pull",
+        }
+    }
+}
+
+/// Told what happened as each transaction commits, so the UI updates as sync goes; and
+/// asked for the app's resolver when a collection has one.
+pub trait Observer {
+    fn effects(&self, effects: &[Effect]);
+    fn progress(&self, phase: Phase, done: usize, total: Option<usize>);
+    fn now_ms(&self) -> u64;
+
+    /// Run the app's resolver of `config`'s collection: `Some(value)` or `None` (it threw,
+    /// or returned something unusable, or there is none): the conflict goes to `manual`.
+    fn resolve_custom(&self, config: &CollectionConfig, sides: &Sides<'_>) -> Option<Option<Value>> {
+        let _ = (config, sides);
+        None
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncReport {
+    pub pushed: usize,
+    pub pulled: usize,
+    pub conflicts: usize,
+    pub rejected: usize,
+    pub batches: usize,
+    /// The server's clock minus ours, from its last answer that said.
+    pub clock_offset_ms: Option<i64>,
+}
+
+impl SyncReport {
+    fn saw_server_time(&mut self, server_time: Option<u64>, now_ms: u64) {
+        if let Some(server) = server_time {
+            // Checked to be a plausible time first (`check_server_time`); computed wide
+            // so no answer can overflow it.
+            let offset = i128::from(server) - i128::from(now_ms);
+            self.clock_offset_ms = Some(offset.clamp(i64::MIN.into(), i64::MAX.into()) as i64);
+        }
+    }
+}
+
+/// The correction to keep: none while our clock is within the drift the HLC tolerates
+/// (network delay alone makes small offsets noisy).
+fn clock_correction(offset_ms: i64) -> i64 {
+    if offset_ms.unsigned_abs() <= crate::clock::MAX_FORWARD_DRIFT_MS {
+        0
+    } else {
+        offset_ms
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SyncError {
+    Transport(TransportError),
+    /// Storage failed: nothing of the failed step was written.
+    Store(Error),
+}
+
+impl SyncError {
+    pub fn class(&self) -> Option<ErrorClass> {
+        match self {
+            SyncError::Transport(e) => Some(e.class),
+            SyncError::Store(_) => None,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            SyncError::Transport(e) => e.message.clone(),
+            SyncError::Store(e) => e.to_string(),
+        }
+    }
+
+    fn protocol(message: impl Into<String>) -> SyncError {
+        SyncError::Transport(TransportError::new(ErrorClass::Protocol, message))
+    }
+}
+
+impl From<Error> for SyncError {
+    fn from(e: Error) -> SyncError {
+        SyncError::Store(e)
+    }
+}
+
+/// A sync that stopped part way: what it did before, and why it stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncFailure {
+    pub error: SyncError,
+    pub report: SyncReport,
+}
+
+/// The scope string of the configured collections (see `Meta::checkpoint_scope`).
+pub fn checkpoint_scope(config: &ClientConfig) -> String {
+    let mut names: Vec<&str> = config.collections.iter().map(|c| c.name.as_str()).collect();
+    names.sort_unstable();
+    names.join(",")
+}
+
+/// Restart pulling from 0 when the set of collections changed since the checkpoint was
+/// stored: a new collection's old changes lie before it.
+pub async fn ensure_checkpoint_scope<S: Store>(store: &S, config: &ClientConfig) -> Result<(), Error> {
+    let scope = checkpoint_scope(config);
+    store
+        .transact(&[], Durability::Default, |mut snapshot| {
+            if snapshot.meta.checkpoint_scope.as_deref() == Some(scope.as_str()) {
+                return Ok((Writes::default(), ()));
+            }
+            snapshot.meta.checkpoint = 0;
+            snapshot.meta.checkpoint_scope = Some(scope.clone());
+            Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
+        })
+        .await
+}
+
+/// Settle open conflict `id` with what `choose` makes of it (it can refuse, e.g. a
+/// chosen record of another key). `unknown-conflict` if it is not open.
+pub async fn resolve_conflict<S: Store>(
+    store: &S,
+    id: u64,
+    now_ms: u64,
+    choose: impl FnOnce(&ConflictRecord) -> Result<Choice, Error>,
+) -> Result<Vec<Effect>, Error> {
+    let conflicts = store.conflicts().await?;
+    let conflict = conflicts.iter().find(|c| c.id == id).ok_or(Error::UnknownConflict(id))?;
+    let choice = choose(conflict)?;
+    let key = (conflict.collection.clone(), conflict.key.clone());
+    store.transact(std::slice::from_ref(&key), Durability::Default, |s| plan_resolve(s, &key, id, choice, now_ms)).await
+}
+
+/// Remember why a sync failed (until one succeeds).
+pub async fn record_failure<S: Store>(store: &S, failure: crate::record::Failure) -> Result<(), Error> {
+    store
+        .transact(&[], Durability::Default, |mut snapshot| {
+            snapshot.meta.last_failure = Some(failure);
+            Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
+        })
+        .await
+}
+
+/// One full sync: push everything queued, then pull until the server has no more.
+pub async fn sync<S, T, O>(config: &ClientConfig, store: &S, transport: &T, observer: &O) -> Result<SyncReport, SyncFailure>
+where
+    S: Store,
+    T: Transport,
+    O: Observer,
+{
+    let mut report = SyncReport::default();
+    let outcome = async {
+        push_all(config, store, transport, observer, &mut report).await?;
+        pull_all(config, store, transport, observer, &mut report).await?;
+        let now = observer.now_ms();
+        let offset = report.clock_offset_ms;
+        store
+            .transact(&[], Durability::Default, |mut snapshot| {
+                snapshot.meta.last_synced_at = Some(now as f64);
+                snapshot.meta.last_failure = None;
+                if let Some(offset) = offset {
+                    snapshot.meta.clock_offset_ms = clock_correction(offset);
+                    let corrected = snapshot.meta.corrected(now);
+                    snapshot.meta.hlc.pull_back(corrected);
+                }
+                Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
+            })
+            .await?;
+        Ok::<(), SyncError>(())
+    }
+    .await;
+    match outcome {
+        Ok(()) => Ok(report),
+        Err(error) => Err(SyncFailure { error, report }),
+    }
+}
+
+async fn push_all<S: Store, T: Transport, O: Observer>(
+    config: &ClientConfig,
+    store: &S,
+    transport: &T,
+    observer: &O,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let client_id = match store.meta().await? {
+        Some(meta) => meta.client_id,
+        None => return Err(SyncError::Store(Error::Storage("metadata missing".into()))),
+    };
+    let total = store.pending_count().await?;
+    // Conflicts may queue a resolved value, which goes out in a later batch of this same
+    // sync; the bound keeps a server that conflicts forever from holding us here.
+    let max_batches = total / config.batch_size.max(1) + 5;
+    let mut batch_size = config.batch_size.max(1);
+    let mut byte_cap = PUSH_BYTE_CAP;
+    let mut done = 0;
+    for _ in 0..max_batches {
+        // Read and flagged as sent in one transaction, before the request leaves: from
+        // here on these entries are never rewritten (entries past the byte cap are
+        // flagged too; that only stops later writes folding into them).
+        let entries = store.take_batch(batch_size).await?;
+        if entries.is_empty() {
+            break;
+        }
+        let batch = take_by_bytes(entries, byte_cap);
+        let request = PushRequest { client_id: client_id.clone(), mutations: batch.iter().map(OutboxEntry::to_mutation).collect() };
+        let response = match transport.push(&request).await {
+            Ok(response) => response,
+            Err(e) if e.status == Some(413) && batch.len() > 1 => {
+                // Too large for the server: halve and go again.
+                batch_size = (batch.len() / 2).max(1);
+                byte_cap = (byte_cap / 2).max(1024);
+                continue;
+            }
+            Err(e) if e.status == Some(413) => {
+                // A single mutation the server will never take: reject it locally, like
+                // the server would, so it does not block the outbox forever.
+                let rejected = PushResponse {
+                    results: vec![MutationResult::Rejected {
+                        id: batch[0].id,
+                        code: "too-large".into(),
+                        message: format!("the server refused this mutation as too large: {}", e.message),
+                    }],
+                    last_mutation_id: batch[0].id,
+                    server_time: None,
+                };
+                apply_push(config, store, observer, &batch, &rejected, report).await?;
+                continue;
+            }
+            Err(e) => return Err(SyncError::Transport(e)),
+        };
+        check_push_response(config, &request.mutations, &response)?;
+        report.saw_server_time(response.server_time, observer.now_ms());
+        apply_push(config, store, observer, &batch, &response, report).await?;
+        done += response.results.len();
+        observer.progress(Phase::Push, done, Some(total.max(done)));
+    }
+    Ok(())
+}
+
+async fn apply_push<S: Store, O: Observer>(
+    config: &ClientConfig,
+    store: &S,
+    observer: &O,
+    batch: &[OutboxEntry],
+    response: &PushResponse,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let keys = unique_keys(batch.iter().map(|e| (e.collection.clone(), e.key.clone())));
+    let now = observer.now_ms();
+    let applied: Applied = store
+        .transact(&keys, Durability::Strict, |snapshot| {
+            plan_push(config, snapshot, &response.results, now, &|c, s| observer.resolve_custom(c, s))
+        })
+        .await?;
+    report.pushed += applied.applied;
+    report.conflicts += applied.conflicts;
+    report.rejected += applied.rejected;
+    report.batches += 1;
+    observer.effects(&applied.effects);
+    Ok(())
+}
+
+async fn pull_all<S: Store, T: Transport, O: Observer>(
+    config: &ClientConfig,
+    store: &S,
+    transport: &T,
+    observer: &O,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let collections: Vec<String> = config.collections.iter().map(|c| c.name.clone()).collect();
+    let scope = checkpoint_scope(config);
+    let Some(meta) = store.meta().await? else { return Ok(()) };
+    if !owns_checkpoint(&meta, &scope, meta.checkpoint) {
+        return Ok(());
+    }
+    let mut checkpoint = meta.checkpoint;
+    let mut prefetched = None;
+    loop {
+        let page = match prefetched.take() {
+            Some(page) => page,
+            None => transport.pull(checkpoint, PULL_LIMIT, &collections).await,
+        }
+        .map_err(SyncError::Transport)?;
+        check_pull_page(config, checkpoint, &page)?;
+        report.saw_server_time(page.server_time, observer.now_ms());
+        // Changes of collections we did not ask for are ignored (`plan_pull` skips them),
+        // so their keys are not asked of the store, which knows no such collection.
+        let ours = page.changes.iter().filter(|c| config.collection(&c.collection).is_ok());
+        let keys = unique_keys(ours.map(|c| (c.collection.clone(), c.key.clone())));
+        let now = observer.now_ms();
+        let store_page = store.transact(&keys, Durability::Default, |snapshot| {
+            if !owns_checkpoint(&snapshot.meta, &scope, checkpoint) {
+                // Another version of the app took the checkpoint over meanwhile.
+                return Ok((Writes::default(), None));
+            }
+            plan_pull(config, snapshot, &page.changes, page.checkpoint, now, &|c, s| observer.resolve_custom(c, s))
+                .map(|(writes, applied)| (writes, Some(applied)))
+        });
+        // The next page is fetched while this one is stored: the network and IndexedDB
+        // overlap. It is only used once this page has committed.
+        let applied = if page.has_more {
+            let (applied, next) = join(store_page, transport.pull(page.checkpoint, PULL_LIMIT, &collections)).await;
+            prefetched = Some(next);
+            applied?
+        } else {
+            store_page.await?
+        };
+        let Some(applied) = applied else { return Ok(()) };
+        report.pulled += page.changes.len();
+        report.conflicts += applied.conflicts;
+        checkpoint = page.checkpoint;
+        observer.effects(&applied.effects);
+        observer.progress(Phase::Pull, report.pulled, None);
+        if !page.has_more {
+            return Ok(());
+        }
+    }
+}
+
+/// Whether the stored checkpoint is this configuration's, still at `at`. Tabs and workers
+/// of two versions of an app share one database and its one checkpoint, which covers
+/// the collections of whichever opened last (`ensure_checkpoint_scope`). Pulling our
+/// collections on another's checkpoint would move it past changes of collections we do
+/// not store, which the other would then never pull: the owner pulls, and its changes
+/// reach us through the shared database. (No scope yet: a store never opened by a
+/// client; nobody else owns it.)
+fn owns_checkpoint(meta: &crate::record::Meta, scope: &str, at: u64) -> bool {
+    meta.checkpoint_scope.as_deref().is_none_or(|s| s == scope) && meta.checkpoint == at
+}
+
+fn unique_keys(keys: impl Iterator<Item = KeyRef>) -> Vec<KeyRef> {
+    keys.collect::<BTreeSet<_>>().into_iter().collect()
+}
+
+/// The longest prefix of `entries` whose JSON stays under `cap` bytes, never empty.
+fn take_by_bytes(entries: Vec<OutboxEntry>, cap: usize) -> Vec<OutboxEntry> {
+    let mut size = 0;
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        size += serde_json::to_vec(&entry.to_mutation()).map(|v| v.len()).unwrap_or(cap) + 1;
+        if !out.is_empty() && size > cap {
+            break;
+        }
+        out.push(entry);
+    }
+    out
+}
+
+/// An answer must speak only of mutations we sent, each once. Anything else means the
+/// server (or something in between) is not speaking protocol v1 to us: apply nothing.
+fn check_push_response(config: &ClientConfig, sent: &[Mutation], response: &PushResponse) -> Result<(), SyncError> {
+    let mut seen = BTreeSet::new();
+    for result in &response.results {
+        let id = match result {
+            MutationResult::Applied { id, .. } | MutationResult::Conflict { id, .. } | MutationResult::Rejected { id, .. } => *id,
+        };
+        let Some(mutation) = sent.iter().find(|m| m.id == id) else {
+            return Err(SyncError::protocol(format!("the server answered for mutation {id}, which was not sent")));
+        };
+        if !seen.insert(id) {
+            return Err(SyncError::protocol(format!("the server answered twice for mutation {id}")));
+        }
+        if let MutationResult::Conflict { server, .. } = result {
+            check_record(config, &mutation.collection, &mutation.key, server.value.as_ref())?;
+        }
+    }
+    if response.results.is_empty() {
+        return Err(SyncError::protocol("the server answered a push with no results"));
+    }
+    check_server_time(response.server_time)
+}
+
+/// A server value for `collection`/`key` must be a record of that key (or `None`, a
+/// tombstone): a JSON object whose key field is `key`, as every client writes them.
+/// Changes of collections we do not have are ignored, so they are not checked.
+fn check_record(config: &ClientConfig, collection: &str, key: &str, value: Option<&Value>) -> Result<(), SyncError> {
+    let Ok(spec) = config.collection(collection) else { return Ok(()) };
+    match value {
+        None => Ok(()),
+        Some(Value::Object(object)) if object.get(&spec.key).and_then(Value::as_str) == Some(key) => Ok(()),
+        Some(other) => {
+            let mut shown = other.to_string();
+            if shown.len() > 80 {
+                shown = format!("{}…", shown.chars().take(80).collect::<String>());
+            }
+            Err(SyncError::protocol(format!(
+                "the server's value for {collection}/{key} is not a record with {} \"{key}\": {shown}",
+                spec.key
+            )))
+        }
+    }
+}
+
+/// The largest wall time an HLC stamp can carry (15 digits of ms).
+const MAX_SERVER_TIME_MS: u64 = 999_999_999_999_999;
+
+/// A `serverTime` past what a stamp can carry is not a clock reading: taking it would
+/// drag the HLC out of its format (and overflowed the offset arithmetic).
+fn check_server_time(server_time: Option<u64>) -> Result<(), SyncError> {
+    match server_time {
+        Some(time) if time > MAX_SERVER_TIME_MS => {
+            Err(SyncError::protocol(format!("the server's time {time} is not a time in ms since 1970")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A page must move forward and stay inside the range it claims.
+fn check_pull_page(config: &ClientConfig, checkpoint: u64, page: &PullResponse) -> Result<(), SyncError> {
+    if page.checkpoint < checkpoint {
+        return Err(SyncError::protocol(format!("the server's checkpoint went back from {checkpoint} to {}", page.checkpoint)));
+    }
+    let mut last = checkpoint;
+    for change in &page.changes {
+        if change.version <= checkpoint || change.version > page.checkpoint || change.version < last {
+            return Err(SyncError::protocol(format!(
+                "change {}/{} has version {}, outside ({checkpoint}, {}] or out of order",
+                change.collection, change.key, change.version, page.checkpoint
+            )));
+        }
+        last = change.version;
+        check_record(config, &change.collection, &change.key, change.value.as_ref())?;
+    }
+    if page.has_more && page.checkpoint == checkpoint {
+        return Err(SyncError::protocol("the server says it has more but did not move its checkpoint"));
+    }
+    check_server_time(page.server_time)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::{Fault, FakeServer, Recorder};
+    use crate::mutation::{LocalOp, LocalWrite};
+    use crate::protocol::{Change, Op};
+    use crate::record::ListQuery;
+    use crate::store::memory::MemoryStore;
+    use pollster::block_on;
+    use serde_json::{json, Value};
+
+    struct Client {
+        config: ClientConfig,
+        store: MemoryStore,
+        observer: Recorder,
+    }
+
+    impl Client {
+        fn new(id: &str, strategy: &str, batch_size: usize) -> Client {
+            let config = ClientConfig::from_json(json!({"name": "e", "batchSize": batch_size, "collections": {
+                "trips": {"key": "id", "conflict": strategy}, "notes": {"key": "id"}}}))
+            .unwrap();
+            let store = MemoryStore::new(&config);
+            block_on(store.open_meta(id)).unwrap();
+            block_on(ensure_checkpoint_scope(&store, &config)).unwrap();
+            let observer = Recorder::default();
+            observer.now.set(1_700_000_000_000);
+            Client { config, store, observer }
+        }
+
+        fn write(&self, collection: &str, key: &str, op: LocalOp) {
+            self.observer.now.set(self.observer.now.get() + 1);
+            let w = LocalWrite { collection: collection.into(), key: key.into(), op, now_ms: self.observer.now.get() };
+            block_on(self.store.write_local(&w)).unwrap();
+        }
+
+        fn put(&self, key: &str, value: Value) {
+            self.write("trips", key, LocalOp::Put(value));
+        }
+
+        fn sync(&self, server: &FakeServer) -> Result<SyncReport, SyncFailure> {
+            block_on(sync(&self.config, &self.store, server, &self.observer))
+        }
+
+        fn pending(&self) -> usize {
+            block_on(self.store.pending_count()).unwrap()
+        }
+
+        fn live(&self) -> std::collections::BTreeMap<KeyRef, Value> {
+            let mut out = std::collections::BTreeMap::new();
+            for c in ["trips", "notes"] {
+                for r in block_on(self.store.list(c, &ListQuery::default())).unwrap() {
+                    out.insert((c.to_owned(), r.key.clone()), r.value.unwrap());
+                }
+            }
+            out
+        }
+
+        fn checkpoint(&self) -> u64 {
+            block_on(self.store.meta()).unwrap().unwrap().checkpoint
+        }
+
+        fn outbox_base_versions(&self) -> Vec<Option<u64>> {
+            block_on(self.store.outbox(100)).unwrap().into_iter().map(|e| e.base_version).collect()
+        }
+    }
+
+    fn server_error(status: u16) -> Fault {
+        Fault::Fail(TransportError { class: ErrorClass::from_status(status), status: Some(status), retry_after_ms: None, message: format!("HTTP {status}") })
+    }
+
+    #[test]
+    fn offline_writes_reach_the_server_on_sync() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        a.put("t1", json!({"id": "t1", "n": 1}));
+        a.write("trips", "t1", LocalOp::Patch(json!({"m": 2})));
+        a.put("t2", json!({"id": "t2"}));
+        a.write("notes", "n1", LocalOp::Put(json!({"id": "n1"})));
+        let report = a.sync(&server).unwrap();
+        assert_eq!((report.pushed, report.conflicts, report.rejected), (3, 0, 0));
+        assert_eq!(a.pending(), 0);
+        assert_eq!(server.doc("trips", "t1").unwrap().value, Some(json!({"id": "t1", "n": 1, "m": 2})));
+        assert_eq!(server.live(), a.live());
+        assert_eq!(a.checkpoint(), 3, "our own writes come back in the pull and move the checkpoint");
+        let last_synced = block_on(a.store.meta()).unwrap().unwrap().last_synced_at;
+        assert_eq!(last_synced, Some(a.observer.now.get() as f64));
+    }
+
+    #[test]
+    fn two_clients_converge() {
+        let server = FakeServer::new();
+        let (a, b) = (Client::new("c-a", "serverWins", 100), Client::new("c-b", "serverWins", 100));
+        a.put("t1", json!({"id": "t1", "by": "a"}));
+        b.put("t2", json!({"id": "t2", "by": "b"}));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        a.sync(&server).unwrap();
+        assert_eq!(a.live(), b.live());
+        assert_eq!(a.live().len(), 2);
+        b.write("trips", "t1", LocalOp::Patch(json!({"seen": true})));
+        b.write("trips", "t2", LocalOp::Delete);
+        b.sync(&server).unwrap();
+        a.sync(&server).unwrap();
+        assert_eq!(a.live(), b.live());
+        assert_eq!(a.live(), server.live());
+        assert!(a.observer.effects.borrow().iter().any(|e| matches!(e, Effect::Changed { key, value: None, .. } if key == "t2")));
+    }
+
+    #[test]
+    fn a_lost_response_is_resent_and_applied_once() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        a.put("t1", json!({"id": "t1"}));
+        a.put("t2", json!({"id": "t2"}));
+        server.fault(Fault::DropResponse);
+        let failure = a.sync(&server).unwrap_err();
+        assert_eq!(failure.error.class(), Some(ErrorClass::Network));
+        assert_eq!(a.pending(), 2, "nothing is taken out before the server's answer arrives");
+        assert!(block_on(a.store.outbox(10)).unwrap().iter().all(|e| e.sent));
+        a.sync(&server).unwrap();
+        assert_eq!(a.pending(), 0);
+        assert!(server.applied.borrow().values().all(|&n| n == 1), "{:?}", server.applied.borrow());
+        assert_eq!(server.applied.borrow().len(), 2);
+        assert_eq!(server.live(), a.live());
+    }
+
+    #[test]
+    fn a_server_error_keeps_the_outbox_and_the_next_sync_succeeds() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        a.put("t1", json!({"id": "t1"}));
+        server.fault(server_error(500));
+        let failure = a.sync(&server).unwrap_err();
+        assert_eq!(failure.error.class(), Some(ErrorClass::Server));
+        assert_eq!(a.pending(), 1);
+        a.sync(&server).unwrap();
+        assert_eq!(a.pending(), 0);
+    }
+
+    #[test]
+    fn the_outbox_goes_out_in_batches() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        for i in 0..250 {
+            a.put(&format!("t{i:03}"), json!({"id": format!("t{i:03}")}));
+        }
+        let report = a.sync(&server).unwrap();
+        assert_eq!((report.pushed, report.batches, server.pushes.get()), (250, 3, 3));
+        assert_eq!(report.pulled, 250);
+        let progress = a.observer.progress.borrow().clone();
+        assert!(progress.contains(&(Phase::Push, 100)) && progress.contains(&(Phase::Push, 250)));
+    }
+
+    #[test]
+    fn too_large_batches_are_split() {
+        let server = FakeServer::new();
+        server.max_batch.set(Some(30));
+        let a = Client::new("c-a", "serverWins", 100);
+        for i in 0..100 {
+            a.put(&format!("t{i:03}"), json!({"id": format!("t{i:03}")}));
+        }
+        let report = a.sync(&server).unwrap();
+        assert_eq!((report.pushed, a.pending()), (100, 0));
+    }
+
+    #[test]
+    fn a_mutation_too_large_alone_is_rejected_not_stuck() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        a.put("big", json!({"id": "big"}));
+        a.put("ok", json!({"id": "ok"}));
+        server.fault(Fault::Fail(TransportError { class: ErrorClass::Validation, status: Some(413), retry_after_ms: None, message: "413".into() }));
+        server.fault(Fault::Fail(TransportError { class: ErrorClass::Validation, status: Some(413), retry_after_ms: None, message: "413".into() }));
+        let report = a.sync(&server).unwrap();
+        assert_eq!((report.rejected, report.pushed, a.pending()), (1, 1, 0));
+        assert!(a.observer.effects.borrow().iter().any(|e| matches!(e, Effect::Rejected { code, .. } if code == "too-large")));
+    }
+
+    #[test]
+    fn answers_about_mutations_never_sent_change_nothing() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        a.put("t1", json!({"id": "t1"}));
+        server.fault(Fault::Answer(PushResponse { results: vec![MutationResult::Applied { id: 99, version: 1 }], last_mutation_id: 99, server_time: None }));
+        let failure = a.sync(&server).unwrap_err();
+        assert_eq!(failure.error.class(), Some(ErrorClass::Protocol));
+        assert_eq!(a.pending(), 1);
+        assert_eq!(block_on(a.store.get("trips", "t1")).unwrap().unwrap().version, None);
+        a.sync(&server).unwrap();
+        assert_eq!(a.pending(), 0);
+    }
+
+    #[test]
+    fn a_checkpoint_going_back_changes_nothing() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        server.external_put("trips", "x", json!({"id": "x"}), "001700000000000-0000-c-x");
+        a.sync(&server).unwrap();
+        assert_eq!(a.checkpoint(), 1);
+        let bad = PullResponse {
+            changes: vec![Change { collection: "trips".into(), key: "x".into(), version: 1, value: Some(json!({"id": "x", "evil": 1})), hlc: "h".into() }],
+            checkpoint: 0,
+            has_more: false,
+            server_time: None,
+        };
+        server.fault(Fault::AnswerPull(bad));
+        assert_eq!(a.sync(&server).unwrap_err().error.class(), Some(ErrorClass::Protocol));
+        assert_eq!(a.checkpoint(), 1);
+        assert_eq!(a.live().values().next(), Some(&json!({"id": "x"})));
+        let stuck = PullResponse { changes: vec![], checkpoint: 1, has_more: true, server_time: None };
+        server.fault(Fault::AnswerPull(stuck));
+        assert_eq!(a.sync(&server).unwrap_err().error.class(), Some(ErrorClass::Protocol));
+    }
+
+    #[test]
+    fn pulls_page_until_caught_up() {
+        let server = FakeServer::new();
+        for i in 0..1_200 {
+            server.external_put("notes", &format!("n{i:04}"), json!({"id": format!("n{i:04}")}), "001700000000000-0000-c-x");
+        }
+        let a = Client::new("c-a", "serverWins", 100);
+        let report = a.sync(&server).unwrap();
+        assert_eq!(report.pulled, 1_200);
+        assert_eq!(a.checkpoint(), 1_200);
+        assert_eq!(a.live().len(), 1_200);
+        assert_eq!(a.observer.progress.borrow().iter().filter(|(p, _)| *p == Phase::Pull).count(), 3);
+    }
+
+    #[test]
+    fn a_conflict_is_resolved_and_recorded() {
+        let server = FakeServer::new();
+        let (a, b) = (Client::new("c-a", "serverWins", 100), Client::new("c-b", "serverWins", 100));
+        a.put("t1", json!({"id": "t1", "v": 0}));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        a.write("trips", "t1", LocalOp::Patch(json!({"v": "a"})));
+        b.write("trips", "t1", LocalOp::Patch(json!({"v": "b"})));
+        a.sync(&server).unwrap();
+        let report = b.sync(&server).unwrap();
+        assert_eq!(report.conflicts, 1);
+        assert_eq!(b.live(), a.live());
+        let audit = block_on(b.store.audit(10)).unwrap();
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].local, Some(json!({"id": "t1", "v": "b"})));
+        assert_eq!(audit[0].server, Some(json!({"id": "t1", "v": "a"})));
+    }
+
+    #[test]
+    fn client_wins_conflicts_are_sent_again_and_converge() {
+        let server = FakeServer::new();
+        let (a, b) = (Client::new("c-a", "clientWins", 100), Client::new("c-b", "clientWins", 100));
+        a.put("t1", json!({"id": "t1", "v": 0}));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        a.write("trips", "t1", LocalOp::Patch(json!({"v": "a"})));
+        b.write("trips", "t1", LocalOp::Patch(json!({"v": "b"})));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        a.sync(&server).unwrap();
+        assert_eq!(server.doc("trips", "t1").unwrap().value, Some(json!({"id": "t1", "v": "b"})));
+        assert_eq!(a.live(), b.live());
+        assert_eq!((a.pending(), b.pending()), (0, 0));
+    }
+
+    #[test]
+    fn own_mutations_in_one_batch_do_not_conflict_with_each_other() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        a.put("t1", json!({"id": "t1", "n": 1}));
+        // Sent but unanswered: the next write cannot fold into it.
+        block_on(a.store.mark_sent(&[1])).unwrap();
+        a.write("trips", "t1", LocalOp::Patch(json!({"n": 2})));
+        let entries = block_on(a.store.outbox(10)).unwrap();
+        assert_eq!(entries.iter().map(|e| e.op).collect::<Vec<_>>(), [Op::Put, Op::Patch]);
+        let report = a.sync(&server).unwrap();
+        assert_eq!((report.pushed, report.conflicts), (2, 0));
+        assert_eq!(server.doc("trips", "t1").unwrap().value, Some(json!({"id": "t1", "n": 2})));
+    }
+
+    #[test]
+    fn a_new_collection_restarts_pulling_from_zero() {
+        let server = FakeServer::new();
+        server.external_put("notes", "n1", json!({"id": "n1"}), "h");
+        let config = ClientConfig::from_json(json!({"name": "e", "collections": {"trips": {"key": "id"}}})).unwrap();
+        let store = MemoryStore::new(&config);
+        block_on(store.open_meta("c-a")).unwrap();
+        block_on(ensure_checkpoint_scope(&store, &config)).unwrap();
+        let observer = Recorder::default();
+        block_on(sync(&config, &store, &server, &observer)).unwrap();
+        assert_eq!(block_on(store.meta()).unwrap().unwrap().checkpoint, 0, "a change of an unknown collection is not ours");
+        server.external_put("trips", "t1", json!({"id": "t1"}), "h");
+        block_on(sync(&config, &store, &server, &observer)).unwrap();
+        assert_eq!(block_on(store.meta()).unwrap().unwrap().checkpoint, 2);
+        let wider = ClientConfig::from_json(json!({"name": "e", "collections": {"trips": {"key": "id"}, "notes": {"key": "id"}}})).unwrap();
+        block_on(ensure_checkpoint_scope(&store, &wider)).unwrap();
+        assert_eq!(block_on(store.meta()).unwrap().unwrap().checkpoint, 0);
+    }
+
+    #[test]
+    fn an_older_app_version_sharing_the_database_does_not_move_the_checkpoint_of_the_newer() {
+        // Two versions of the app open on one database (tabs during an upgrade): the
+        // newer one added `packing`. The store and its meta are shared.
+        let server = FakeServer::new();
+        let older = ClientConfig::from_json(json!({"name": "e", "collections": {"trips": {"key": "id"}}})).unwrap();
+        let newer = ClientConfig::from_json(json!({"name": "e", "collections": {"trips": {"key": "id"}, "packing": {"key": "id"}}})).unwrap();
+        let store = MemoryStore::new(&newer);
+        let observer = Recorder::default();
+        block_on(store.open_meta("c-a")).unwrap();
+        block_on(ensure_checkpoint_scope(&store, &older)).unwrap();
+        block_on(sync(&older, &store, &server, &observer)).unwrap();
+        // The newer version opens: its scope takes over the checkpoint.
+        block_on(ensure_checkpoint_scope(&store, &newer)).unwrap();
+        server.external_put("packing", "p1", json!({"id": "p1"}), "h");
+        server.external_put("trips", "t1", json!({"id": "t1"}), "h");
+        // The older version syncs first: it does not pull on a checkpoint that is not of
+        // its collections (it would move it past p1, which it does not store).
+        let report = block_on(sync(&older, &store, &server, &observer)).unwrap();
+        assert_eq!(report.pulled, 0);
+        // The newer one then misses nothing.
+        let report = block_on(sync(&newer, &store, &server, &observer)).unwrap();
+        assert_eq!(report.pulled, 2);
+        for (c, k) in [("packing", "p1"), ("trips", "t1")] {
+            assert!(block_on(store.get(c, k)).unwrap().and_then(|r| r.value).is_some(), "{c}/{k}");
+        }
+    }
+
+    fn resolve(c: &Client, id: u64, choice: crate::sync::Choice) -> Result<(), Error> {
+        block_on(resolve_conflict(&c.store, id, c.observer.now.get(), |_| Ok(choice))).map(drop)
+    }
+
+    fn edit_both(server: &FakeServer, a: &Client, b: &Client, key: &str) {
+        a.put(key, json!({"id": key, "v": 0}));
+        a.sync(server).unwrap();
+        b.sync(server).unwrap();
+        a.write("trips", key, LocalOp::Patch(json!({"v": "a"})));
+        b.write("trips", key, LocalOp::Patch(json!({"v": "b"})));
+        a.sync(server).unwrap();
+    }
+
+    #[test]
+    fn manual_conflicts_wait_for_the_app_and_its_choice_sticks() {
+        use crate::sync::Choice;
+        let server = FakeServer::new();
+        let (a, b) = (Client::new("c-a", "manual", 100), Client::new("c-b", "manual", 100));
+        edit_both(&server, &a, &b, "t1");
+        let report = b.sync(&server).unwrap();
+        assert_eq!(report.conflicts, 1);
+        let open = block_on(b.store.conflicts()).unwrap();
+        assert_eq!(open.len(), 1);
+        let c = &open[0];
+        assert_eq!((c.local.clone(), c.server.clone(), c.base.clone()), (Some(json!({"id": "t1", "v": "b"})), Some(json!({"id": "t1", "v": "a"})), Some(json!({"id": "t1", "v": 0}))));
+        // Meanwhile the server's value shows and nothing is sent.
+        assert_eq!(b.live()[&("trips".to_owned(), "t1".to_owned())], json!({"id": "t1", "v": "a"}));
+        assert_eq!(b.pending(), 0);
+        assert!(b.observer.effects.borrow().iter().any(|e| matches!(e, Effect::ManualConflict(_))));
+        assert_eq!(resolve(&b, 999, Choice::Local), Err(Error::UnknownConflict(999)));
+        resolve(&b, c.id, Choice::Local).unwrap();
+        assert!(block_on(b.store.conflicts()).unwrap().is_empty());
+        assert_eq!(b.outbox_base_versions(), vec![Some(c.server_version)]);
+        b.sync(&server).unwrap();
+        a.sync(&server).unwrap();
+        assert_eq!(server.doc("trips", "t1").unwrap().value, Some(json!({"id": "t1", "v": "b"})));
+        assert_eq!(a.live(), b.live());
+        let audit = block_on(b.store.audit(10)).unwrap();
+        assert_eq!((audit[0].decided_by.as_str(), audit[1].decided_by.as_str()), ("app", "pending"));
+        assert_eq!(resolve(&b, c.id, Choice::Server), Err(Error::UnknownConflict(c.id)), "a settled conflict is gone");
+    }
+
+    #[test]
+    fn choosing_the_server_sends_nothing_and_a_stale_choice_conflicts_again() {
+        use crate::sync::Choice;
+        let server = FakeServer::new();
+        let (a, b) = (Client::new("c-a", "manual", 100), Client::new("c-b", "manual", 100));
+        edit_both(&server, &a, &b, "t1");
+        edit_both(&server, &a, &b, "t2");
+        b.sync(&server).unwrap();
+        let open = block_on(b.store.conflicts()).unwrap();
+        assert_eq!(open.len(), 2);
+        resolve(&b, open[0].id, Choice::Server).unwrap();
+        assert_eq!(b.pending(), 0);
+        // The server moves on before the second choice is sent: asked again, nothing lost.
+        a.write("trips", "t2", LocalOp::Patch(json!({"v": "a2"})));
+        a.sync(&server).unwrap();
+        resolve(&b, open[1].id, Choice::Local).unwrap();
+        b.sync(&server).unwrap();
+        let again = block_on(b.store.conflicts()).unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!((again[0].local.clone(), again[0].server.clone()), (Some(json!({"id": "t2", "v": "b"})), Some(json!({"id": "t2", "v": "a2"}))));
+    }
+
+    #[test]
+    fn tombstones_do_not_come_back() {
+        let server = FakeServer::new();
+        let (a, b) = (Client::new("c-a", "serverWins", 100), Client::new("c-b", "serverWins", 100));
+        a.put("t1", json!({"id": "t1"}));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        a.write("trips", "t1", LocalOp::Delete);
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        assert!(b.live().is_empty() && a.live().is_empty());
+        // A new device pulling from the start sees the delete, not the old value.
+        let c = Client::new("c-c", "serverWins", 100);
+        c.sync(&server).unwrap();
+        assert!(c.live().is_empty());
+        assert_eq!(block_on(c.store.get("trips", "t1")).unwrap().map(|r| r.value), Some(None));
+        // serverWins: a stale offline edit loses to the delete.
+        let d = Client::new("c-d", "serverWins", 100);
+        d.put("t2", json!({"id": "t2", "n": 1}));
+        d.sync(&server).unwrap();
+        a.sync(&server).unwrap();
+        d.write("trips", "t2", LocalOp::Patch(json!({"n": 2})));
+        a.write("trips", "t2", LocalOp::Delete);
+        a.sync(&server).unwrap();
+        d.sync(&server).unwrap();
+        assert!(!d.live().contains_key(&("trips".to_owned(), "t2".to_owned())));
+    }
+
+    #[test]
+    fn under_merge_an_edit_beats_a_concurrent_delete() {
+        let server = FakeServer::new();
+        let (a, b) = (Client::new("c-a", "merge", 100), Client::new("c-b", "merge", 100));
+        a.put("t1", json!({"id": "t1", "n": 1}));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        a.write("trips", "t1", LocalOp::Delete);
+        b.write("trips", "t1", LocalOp::Patch(json!({"n": 2})));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        a.sync(&server).unwrap();
+        assert_eq!(server.doc("trips", "t1").unwrap().value, Some(json!({"id": "t1", "n": 2})));
+        assert_eq!(a.live(), b.live());
+    }
+
+    #[test]
+    fn the_audit_log_keeps_the_newest_entries_up_to_its_limit() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        let config = ClientConfig::from_json(json!({"name": "e", "auditLimit": 3, "collections": {
+            "trips": {"key": "id", "conflict": "serverWins"}, "notes": {"key": "id"}}})).unwrap();
+        let b = Client { store: MemoryStore::new(&config), config, observer: Recorder::default() };
+        block_on(b.store.open_meta("c-b")).unwrap();
+        for i in 0..5 {
+            let key = format!("t{i}");
+            a.put(&key, json!({"id": key, "v": 0}));
+            a.sync(&server).unwrap();
+            b.sync(&server).unwrap();
+            a.write("trips", &key, LocalOp::Patch(json!({"v": "a"})));
+            b.write("trips", &key, LocalOp::Patch(json!({"v": "b"})));
+            a.sync(&server).unwrap();
+            b.sync(&server).unwrap();
+        }
+        let audit = block_on(b.store.audit(10)).unwrap();
+        assert_eq!(audit.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["t4", "t3", "t2"]);
+    }
+
+    #[test]
+    fn a_clock_hours_ahead_does_not_win_last_write_wins() {
+        let server = FakeServer::new();
+        let t0 = 1_700_000_000_000;
+        server.now.set(t0);
+        let (fast, ok) = (Client::new("c-fast", "lastWriteWins", 100), Client::new("c-ok", "lastWriteWins", 100));
+        fast.observer.now.set(t0 + 5 * 3_600_000);
+        ok.observer.now.set(t0);
+        fast.put("p", json!({"id": "p", "city": "Oslo"}));
+        fast.sync(&server).unwrap();
+        // The server keeps the stamp within a minute of its own clock...
+        let stored: crate::clock::HlcStamp = server.doc("trips", "p").unwrap().hlc.parse().unwrap();
+        assert!(stored.wall_ms <= t0 + crate::clock::MAX_FORWARD_DRIFT_MS);
+        // ...and the fast device learned how far off it is.
+        let offset = block_on(fast.store.meta()).unwrap().unwrap().clock_offset_ms;
+        assert!((offset + 5 * 3_600_000).abs() < 10, "{offset}");
+        ok.sync(&server).unwrap();
+
+        // One minute later (real time) the fast device edits; a minute after that, the other.
+        let tick = |c: &Client, ms: u64| c.observer.now.set(c.observer.now.get() + ms);
+        tick(&fast, 60_000);
+        tick(&ok, 60_000);
+        server.now.set(t0 + 60_000);
+        fast.write("trips", "p", LocalOp::Patch(json!({"city": "Bergen"})));
+        tick(&fast, 60_000);
+        tick(&ok, 60_000);
+        server.now.set(t0 + 120_000);
+        ok.write("trips", "p", LocalOp::Patch(json!({"city": "Tromsø"})));
+        ok.sync(&server).unwrap();
+        fast.sync(&server).unwrap();
+        ok.sync(&server).unwrap();
+        // The later edit in real time wins, on every replica.
+        assert_eq!(server.doc("trips", "p").unwrap().value, Some(json!({"id": "p", "city": "Tromsø"})));
+        assert_eq!(fast.live(), ok.live());
+    }
+
+    /// A store whose first `take_batch` is followed at once by a write of the app to the
+    /// same key: the moment a sync has built its push but not sent it.
+    struct WriteDuringPush {
+        inner: MemoryStore,
+        write: std::cell::RefCell<Option<LocalWrite>>,
+    }
+
+    impl Store for WriteDuringPush {
+        async fn open_meta(&self, id: &str) -> Result<crate::record::Meta, Error> {
+            self.inner.open_meta(id).await
+        }
+        async fn get(&self, c: &str, k: &str) -> Result<Option<crate::record::EntityRecord>, Error> {
+            self.inner.get(c, k).await
+        }
+        async fn list(&self, c: &str, q: &ListQuery) -> Result<Vec<crate::record::EntityRecord>, Error> {
+            self.inner.list(c, q).await
+        }
+        async fn run_transaction(&self, keys: &[KeyRef], d: Durability, plan: &mut dyn FnMut(crate::sync::Snapshot) -> Result<Writes, Error>) -> Result<(), Error> {
+            self.inner.run_transaction(keys, d, plan).await
+        }
+        async fn meta(&self) -> Result<Option<crate::record::Meta>, Error> {
+            self.inner.meta().await
+        }
+        async fn audit(&self, limit: usize) -> Result<Vec<crate::sync::AuditEntry>, Error> {
+            self.inner.audit(limit).await
+        }
+        async fn conflicts(&self) -> Result<Vec<ConflictRecord>, Error> {
+            self.inner.conflicts().await
+        }
+        async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, Error> {
+            self.inner.outbox(limit).await
+        }
+        async fn pending_count(&self) -> Result<usize, Error> {
+            self.inner.pending_count().await
+        }
+        async fn mark_sent(&self, ids: &[u64]) -> Result<(), Error> {
+            self.inner.mark_sent(ids).await
+        }
+        async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry>, Error> {
+            let batch = self.inner.take_batch(limit).await?;
+            let write = self.write.borrow_mut().take();
+            if let Some(write) = write {
+                self.inner.write_local(&write).await?;
+            }
+            Ok(batch)
+        }
+        async fn clear(&self) -> Result<(), Error> {
+            self.inner.clear().await
+        }
+    }
+
+    #[test]
+    fn a_write_made_while_a_push_is_built_is_not_lost() {
+        let server = FakeServer::new();
+        let c = Client::new("c-a", "merge", 100);
+        let store = WriteDuringPush { inner: MemoryStore::new(&c.config), write: Default::default() };
+        block_on(store.open_meta("c-a")).unwrap();
+        block_on(ensure_checkpoint_scope(&store, &c.config)).unwrap();
+        let put = |v: &str| LocalWrite { collection: "trips".into(), key: "t".into(), op: LocalOp::Put(json!({"id": "t", "v": v})), now_ms: 1 };
+        block_on(store.write_local(&put("first"))).unwrap();
+        *store.write.borrow_mut() = Some(put("second"));
+        block_on(sync(&c.config, &store, &server, &c.observer)).unwrap();
+        // The second write went out after the first (the engine loops while entries remain).
+        assert_eq!(server.doc("trips", "t").unwrap().value, Some(json!({"id": "t", "v": "second"})));
+        assert_eq!(block_on(store.pending_count()).unwrap(), 0);
+        assert_eq!(block_on(store.get("trips", "t")).unwrap().unwrap().value, Some(json!({"id": "t", "v": "second"})));
+    }
+
+    #[test]
+    fn a_record_revived_over_a_delete_does_not_beat_a_newer_re_creation() {
+        // The chaos harness's finding: A deletes, B edits (edit beats delete under merge),
+        // C re-creates after both; B's revival must not bring back A's old fields.
+        let server = FakeServer::new();
+        let (a, b, c) = (Client::new("c-a", "merge", 100), Client::new("c-b", "merge", 100), Client::new("c-c", "merge", 100));
+        let at = |client: &Client, ms: u64| client.observer.now.set(1_700_000_000_000 + ms);
+        at(&a, 0);
+        a.put("k", json!({"id": "k", "a": "A1", "b": "A1", "c": "A1"}));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        c.sync(&server).unwrap();
+        at(&a, 1_000);
+        a.write("trips", "k", LocalOp::Delete);
+        a.sync(&server).unwrap();
+        at(&b, 2_000);
+        b.write("trips", "k", LocalOp::Patch(json!({"a": "B2"})));
+        at(&c, 3_000);
+        c.sync(&server).unwrap();
+        c.put("k", json!({"id": "k", "a": "C3", "b": "C3", "c": "C3"}));
+        // B's patch meets the tombstone; the revived record's push is lost on the way.
+        at(&b, 4_000);
+        server.fault(Fault::Pass);
+        server.fault(Fault::Fail(TransportError::new(ErrorClass::Network, "lost")));
+        assert!(b.sync(&server).is_err());
+        assert_eq!(b.pending(), 1, "the revived record waits to be sent");
+        at(&c, 5_000);
+        c.sync(&server).unwrap();
+        at(&b, 6_000);
+        b.sync(&server).unwrap();
+        for client in [&a, &b, &c] {
+            client.sync(&server).unwrap();
+        }
+        // C wrote every field after B's edit: its values stand, nothing of A's comes back.
+        assert_eq!(server.doc("trips", "k").unwrap().value, Some(json!({"id": "k", "a": "C3", "b": "C3", "c": "C3"})));
+        assert_eq!(a.live(), b.live());
+        assert_eq!(b.live(), c.live());
+    }
+}

@@ -1,0 +1,27 @@
+//! pwa-sync-core: everything in pwa-sync that decides, with no browser API in its
+//! dependency tree, so it builds and is tested on the host. The browser crate (`pwa-sync`)
+//! carries its decisions out; the reference server and the fault proxy share its protocol.
+
+pub mod clock;
+pub mod config;
+pub mod engine;
+pub mod conflict;
+#[cfg(test)]
+mod convergence;
+pub mod error;
+pub mod export;
+#[cfg(test)]
+mod fuzz;
+pub mod metrics;
+#[cfg(any(test, feature = "testing"))]
+pub mod fake;
+pub mod mutation;
+pub mod patch;
+pub mod protocol;
+pub mod record;
+pub mod retry;
+pub mod schedule;
+pub mod store;
+pub mod sync;
+
+pub use error::{Error, Result};

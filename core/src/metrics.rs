@@ -1,0 +1,208 @@
+//! Counters, sync latencies and a health verdict, kept in memory per client.
+
+use std::collections::VecDeque;
+
+use serde::Serialize;
+
+use crate::engine::SyncReport;
+
+/// Latencies and outcomes remembered for percentiles and the failure rate.
+const WINDOW: usize = 100;
+
+#[derive(Debug, Clone, Default)]
+pub struct Metrics {
+    syncs: u64,
+    pushes: u64,
+    mutations_sent: u64,
+    failures: u64,
+    retries: u64,
+    conflicts: u64,
+    rejected: u64,
+    pulled: u64,
+    latencies_ms: VecDeque<u64>,
+    outcomes: VecDeque<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsSnapshot {
+    pub syncs: u64,
+    pub pushes: u64,
+    pub mutations_sent: u64,
+    pub failures: u64,
+    pub retries: u64,
+    pub conflicts: u64,
+    pub rejected: u64,
+    pub pulled_changes: u64,
+    pub p50_sync_ms: Option<u64>,
+    pub p95_sync_ms: Option<u64>,
+    pub pending: usize,
+    pub oldest_pending_age_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Healthy,
+    Degraded,
+    Unhealthy,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    pub status: HealthStatus,
+    pub reasons: Vec<String>,
+}
+
+/// Thresholds of `health()`.
+#[derive(Debug, Clone, Copy)]
+pub struct HealthLimits {
+    pub failure_rate: f64,
+    pub pending: usize,
+    pub oldest_pending_ms: u64,
+}
+
+impl Default for HealthLimits {
+    fn default() -> Self {
+        HealthLimits { failure_rate: 0.10, pending: 100, oldest_pending_ms: 60 * 60 * 1000 }
+    }
+}
+
+impl Metrics {
+    pub fn record_success(&mut self, report: &SyncReport, duration_ms: u64) {
+        self.syncs += 1;
+        self.add_report(report);
+        push_bounded(&mut self.latencies_ms, duration_ms);
+        push_bounded(&mut self.outcomes, true);
+    }
+
+    pub fn record_failure(&mut self, partial: &SyncReport, is_retry: bool) {
+        self.syncs += 1;
+        self.failures += 1;
+        if is_retry {
+            self.retries += 1;
+        }
+        self.add_report(partial);
+        push_bounded(&mut self.outcomes, false);
+    }
+
+    fn add_report(&mut self, report: &SyncReport) {
+        self.pushes += report.batches as u64;
+        self.mutations_sent += (report.pushed + report.conflicts + report.rejected) as u64;
+        self.conflicts += report.conflicts as u64;
+        self.rejected += report.rejected as u64;
+        self.pulled += report.pulled as u64;
+    }
+
+    /// Share of failed attempts among the last ones; 0 before any.
+    pub fn failure_rate(&self) -> f64 {
+        if self.outcomes.is_empty() {
+            return 0.0;
+        }
+        self.outcomes.iter().filter(|ok| !**ok).count() as f64 / self.outcomes.len() as f64
+    }
+
+    pub fn snapshot(&self, pending: usize, oldest_pending_age_ms: Option<u64>) -> MetricsSnapshot {
+        MetricsSnapshot {
+            syncs: self.syncs,
+            pushes: self.pushes,
+            mutations_sent: self.mutations_sent,
+            failures: self.failures,
+            retries: self.retries,
+            conflicts: self.conflicts,
+            rejected: self.rejected,
+            pulled_changes: self.pulled,
+            p50_sync_ms: percentile(&self.latencies_ms, 50),
+            p95_sync_ms: percentile(&self.latencies_ms, 95),
+            pending,
+            oldest_pending_age_ms,
+        }
+    }
+
+    pub fn health(&self, limits: &HealthLimits, pending: usize, oldest_pending_age_ms: Option<u64>, breaker_open: bool) -> Health {
+        let mut reasons = Vec::new();
+        let rate = self.failure_rate();
+        if rate > limits.failure_rate {
+            reasons.push(format!("{:.0} % of recent syncs failed (limit {:.0} %)", rate * 100.0, limits.failure_rate * 100.0));
+        }
+        if pending > limits.pending {
+            reasons.push(format!("{pending} writes pending (limit {})", limits.pending));
+        }
+        if let Some(age) = oldest_pending_age_ms.filter(|age| *age > limits.oldest_pending_ms) {
+            reasons.push(format!("oldest pending write is {} s old (limit {} s)", age / 1000, limits.oldest_pending_ms / 1000));
+        }
+        if breaker_open {
+            reasons.push("sync is paused after repeated failures".into());
+        }
+        let status = if breaker_open || rate > 0.5 {
+            HealthStatus::Unhealthy
+        } else if reasons.is_empty() {
+            HealthStatus::Healthy
+        } else {
+            HealthStatus::Degraded
+        };
+        Health { status, reasons }
+    }
+}
+
+fn push_bounded<T>(window: &mut VecDeque<T>, value: T) {
+    if window.len() == WINDOW {
+        window.pop_front();
+    }
+    window.push_back(value);
+}
+
+/// Nearest-rank percentile.
+fn percentile(values: &VecDeque<u64>, p: usize) -> Option<u64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted: Vec<u64> = values.iter().copied().collect();
+    sorted.sort_unstable();
+    let rank = (p * sorted.len()).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(pushed: usize, pulled: usize) -> SyncReport {
+        SyncReport { pushed, pulled, conflicts: 1, rejected: 0, batches: 1, clock_offset_ms: None }
+    }
+
+    #[test]
+    fn counts_and_percentiles() {
+        let mut m = Metrics::default();
+        for ms in 1..=100 {
+            m.record_success(&report(2, 3), ms);
+        }
+        m.record_failure(&SyncReport::default(), true);
+        let s = m.snapshot(4, Some(1_500));
+        assert_eq!((s.syncs, s.pushes, s.mutations_sent, s.pulled_changes, s.conflicts), (101, 100, 300, 300, 100));
+        assert_eq!((s.failures, s.retries), (1, 1));
+        // The window holds the last 100 latencies: 1..=100.
+        assert_eq!((s.p50_sync_ms, s.p95_sync_ms), (Some(50), Some(95)));
+        assert_eq!((s.pending, s.oldest_pending_age_ms), (4, Some(1_500)));
+    }
+
+    #[test]
+    fn health_names_its_reasons() {
+        let limits = HealthLimits::default();
+        let mut m = Metrics::default();
+        assert_eq!(m.health(&limits, 0, None, false), Health { status: HealthStatus::Healthy, reasons: vec![] });
+        for i in 0..10 {
+            if i < 2 {
+                m.record_failure(&SyncReport::default(), false);
+            } else {
+                m.record_success(&SyncReport::default(), 5);
+            }
+        }
+        let h = m.health(&limits, 101, Some(2 * 3_600_000), false);
+        assert_eq!(h.status, HealthStatus::Degraded);
+        assert_eq!(h.reasons.len(), 3, "{:?}", h.reasons);
+        assert!(h.reasons[0].contains("20 %"));
+        assert_eq!(m.health(&limits, 0, None, true).status, HealthStatus::Unhealthy);
+    }
+}

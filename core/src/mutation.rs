@@ -1,0 +1,354 @@
+//! Local writes: how one `put`, `patch` or `delete` changes the entity record and the
+//! outbox. Both stores call [`plan_local_write`] between reading and writing inside one
+//! transaction, so the rules live in one place and are tested on the host.
+//!
+//! Coalescing: while the newest outbox entry for a key has not been sent, a new write
+//! for that key folds into it (put then patch = one put, patch then patch = one merged
+//! patch, create then delete of a never-synced key = nothing). An entry already sent is
+//! never rewritten, because the server may have applied exactly what it received.
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::patch;
+use crate::protocol::Op;
+use crate::record::{EntityRecord, Meta, OutboxEntry};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LocalOp {
+    /// A full value, already checked and stripped by `record::prepare_value`.
+    Put(Value),
+    /// A merge patch, already checked by `record::prepare_patch`.
+    Patch(Value),
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalWrite {
+    pub collection: String,
+    pub key: String,
+    pub op: LocalOp,
+    pub now_ms: u64,
+}
+
+/// What the store must write, all in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WritePlan {
+    /// `Some` upserts the record; `None` removes it (a never-synced key created and
+    /// deleted before it was sent leaves nothing behind).
+    pub record: Option<EntityRecord>,
+    /// Entries to insert or replace (by id).
+    pub outbox_put: Option<OutboxEntry>,
+    /// Entries to remove.
+    pub outbox_delete: Option<u64>,
+    pub meta: Meta,
+    pub outcome: WriteOutcome,
+}
+
+/// What a caller learns about a committed local write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteOutcome {
+    /// The value now visible for the key (`None`: deleted).
+    pub value: Option<Value>,
+    /// The outbox entry that now carries this write, if any.
+    pub mutation_id: Option<u64>,
+    pub version: Option<u64>,
+    /// False when the write changed nothing (deleting a key that does not exist).
+    pub changed: bool,
+    /// How the number of outbox entries changed: +1 new entry, 0 folded, -1 cancelled.
+    pub pending_delta: i64,
+}
+
+/// Decide the effect of `write`, given the key's current record and its outbox entries
+/// (oldest first). Pure: no I/O, no clock but `write.now_ms`.
+pub fn plan_local_write(
+    meta: &Meta,
+    existing: Option<&EntityRecord>,
+    queued: &[OutboxEntry],
+    write: &LocalWrite,
+) -> Result<WritePlan> {
+    let visible = existing.and_then(|r| r.value.as_ref());
+    let not_found = || Error::NotFound { collection: write.collection.clone(), key: write.key.clone() };
+
+    let new_value = match &write.op {
+        LocalOp::Put(value) => Some(value.clone()),
+        LocalOp::Patch(partial) => {
+            let mut value = visible.cloned().ok_or_else(not_found)?;
+            patch::apply(&mut value, partial);
+            Some(value)
+        }
+        LocalOp::Delete if visible.is_none() => {
+            return Ok(WritePlan {
+                record: existing.cloned(),
+                outbox_put: None,
+                outbox_delete: None,
+                meta: meta.clone(),
+                outcome: WriteOutcome {
+                    value: None,
+                    mutation_id: None,
+                    version: existing.and_then(|r| r.version),
+                    changed: false,
+                    pending_delta: 0,
+                },
+            });
+        }
+        LocalOp::Delete => None,
+    };
+
+    let mut meta = meta.clone();
+    let now = meta.corrected(write.now_ms);
+    let hlc = meta.hlc.tick(now, &meta.client_id).to_string();
+    let base_version = existing.and_then(|r| r.version);
+    let open_entry = queued.last().filter(|e| !e.sent);
+
+    let (op, wire_value) = match &write.op {
+        LocalOp::Put(value) => (Op::Put, value.clone()),
+        LocalOp::Patch(partial) => (Op::Patch, partial.clone()),
+        LocalOp::Delete => (Op::Delete, Value::Null),
+    };
+    let folded = open_entry.and_then(|entry| fold(entry, op, &wire_value));
+
+    let mut outbox_put = None;
+    let mut outbox_delete = None;
+    let mut pending = queued.len() as u32;
+    let mut record_removed = false;
+    let mutation_id = match (folded, open_entry) {
+        (Some(Folded::Cancelled), Some(entry)) => {
+            // Only a create nobody else has seen may vanish: no server version, and the
+            // open entry is the key's only one.
+            if base_version.is_none() && queued.len() == 1 {
+                outbox_delete = Some(entry.id);
+                pending -= 1;
+                record_removed = true;
+                None
+            } else {
+                outbox_put = Some(OutboxEntry { op: Op::Delete, value: Value::Null, hlc: hlc.clone(), ..entry.clone() });
+                Some(entry.id)
+            }
+        }
+        (Some(Folded::Into(op, value)), Some(entry)) => {
+            outbox_put = Some(OutboxEntry { op, value, hlc: hlc.clone(), ..entry.clone() });
+            Some(entry.id)
+        }
+        _ => {
+            let id = meta.next_mutation_id;
+            meta.next_mutation_id += 1;
+            pending += 1;
+            outbox_put = Some(OutboxEntry {
+                id,
+                collection: write.collection.clone(),
+                key: write.key.clone(),
+                op,
+                value: wire_value,
+                base_version,
+                hlc: hlc.clone(),
+                sent: false,
+                created_at: write.now_ms as f64,
+            });
+            Some(id)
+        }
+    };
+
+    let record = (!record_removed).then(|| EntityRecord {
+        key: write.key.clone(),
+        value: new_value.clone(),
+        version: base_version,
+        base: existing.and_then(|r| r.base.clone()),
+        hlc,
+        pending,
+        updated_at: write.now_ms as f64,
+        conflict: existing.and_then(|r| r.conflict),
+    });
+
+    Ok(WritePlan {
+        record,
+        outbox_put,
+        outbox_delete,
+        meta,
+        outcome: WriteOutcome {
+            value: new_value,
+            mutation_id,
+            version: base_version,
+            changed: true,
+            pending_delta: i64::from(pending) - queued.len() as i64,
+        },
+    })
+}
+
+enum Folded {
+    Into(Op, Value),
+    /// A delete folded into an unsent create or edit.
+    Cancelled,
+}
+
+/// Fold a new write into an unsent entry for the same key, if one entry can say both.
+fn fold(entry: &OutboxEntry, op: Op, value: &Value) -> Option<Folded> {
+    match (entry.op, op) {
+        (_, Op::Put) => Some(Folded::Into(Op::Put, value.clone())),
+        (Op::Put, Op::Patch) => {
+            let mut merged = entry.value.clone();
+            patch::apply(&mut merged, value);
+            Some(Folded::Into(Op::Put, merged))
+        }
+        (Op::Patch, Op::Patch) => patch::compose(&entry.value, value).map(|p| Folded::Into(Op::Patch, p)),
+        (Op::Put | Op::Patch, Op::Delete) => Some(Folded::Cancelled),
+        // A patch or delete after a delete cannot reach here: the key is not visible.
+        (Op::Delete, _) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct Key {
+        meta: Meta,
+        record: Option<EntityRecord>,
+        outbox: Vec<OutboxEntry>,
+        now: u64,
+    }
+
+    impl Key {
+        fn new() -> Key {
+            Key { meta: Meta::new("c-test".into()), record: None, outbox: vec![], now: 1_000 }
+        }
+
+        fn synced(version: u64, value: Value) -> Key {
+            let mut k = Key::new();
+            k.record = Some(EntityRecord {
+                key: "k".into(),
+                value: Some(value.clone()),
+                version: Some(version),
+                base: Some(value),
+                hlc: "000000000000001-0000-s".into(),
+                pending: 0,
+                updated_at: 0.0,
+                conflict: None,
+            });
+            k
+        }
+
+        fn write(&mut self, op: LocalOp) -> Result<WriteOutcome> {
+            self.now += 1;
+            let w = LocalWrite { collection: "c".into(), key: "k".into(), op, now_ms: self.now };
+            let plan = plan_local_write(&self.meta, self.record.as_ref(), &self.outbox, &w)?;
+            self.meta = plan.meta;
+            self.record = plan.record;
+            if let Some(id) = plan.outbox_delete {
+                self.outbox.retain(|e| e.id != id);
+            }
+            if let Some(entry) = plan.outbox_put {
+                match self.outbox.iter_mut().find(|e| e.id == entry.id) {
+                    Some(slot) => *slot = entry,
+                    None => self.outbox.push(entry),
+                }
+            }
+            Ok(plan.outcome)
+        }
+
+        fn ops(&self) -> Vec<(u64, Op, Value)> {
+            self.outbox.iter().map(|e| (e.id, e.op, e.value.clone())).collect()
+        }
+    }
+
+    #[test]
+    fn put_then_patch_is_one_put() {
+        let mut k = Key::new();
+        assert_eq!(k.write(LocalOp::Put(json!({"id": "k", "a": 1}))).unwrap().pending_delta, 1);
+        assert_eq!(k.write(LocalOp::Patch(json!({"b": 2}))).unwrap().pending_delta, 0);
+        assert_eq!(k.ops(), vec![(1, Op::Put, json!({"id": "k", "a": 1, "b": 2}))]);
+        assert_eq!(k.record.as_ref().unwrap().value, Some(json!({"id": "k", "a": 1, "b": 2})));
+        assert_eq!(k.record.as_ref().unwrap().pending, 1);
+    }
+
+    #[test]
+    fn patch_then_patch_is_one_merged_patch() {
+        let mut k = Key::synced(4, json!({"id": "k", "a": 1, "m": {"x": 1}}));
+        k.write(LocalOp::Patch(json!({"a": 2, "m": {"y": 2}}))).unwrap();
+        k.write(LocalOp::Patch(json!({"m": {"x": null}, "c": 3}))).unwrap();
+        assert_eq!(k.ops(), vec![(1, Op::Patch, json!({"a": 2, "c": 3, "m": {"x": null, "y": 2}}))]);
+        assert_eq!(k.record.unwrap().value, Some(json!({"id": "k", "a": 2, "c": 3, "m": {"y": 2}})));
+        assert_eq!(k.outbox[0].base_version, Some(4));
+    }
+
+    #[test]
+    fn patches_one_patch_cannot_express_stay_separate() {
+        let mut k = Key::synced(4, json!({"id": "k", "m": {"x": 1}}));
+        k.write(LocalOp::Patch(json!({"m": null}))).unwrap();
+        k.write(LocalOp::Patch(json!({"m": {"y": 2}}))).unwrap();
+        assert_eq!(k.ops().len(), 2);
+        assert_eq!(k.record.unwrap().value, Some(json!({"id": "k", "m": {"y": 2}})));
+    }
+
+    #[test]
+    fn create_then_delete_of_a_never_synced_key_is_nothing() {
+        let mut k = Key::new();
+        k.write(LocalOp::Put(json!({"id": "k"}))).unwrap();
+        let out = k.write(LocalOp::Delete).unwrap();
+        assert!(k.outbox.is_empty());
+        assert_eq!(k.record, None);
+        assert_eq!((out.mutation_id, out.pending_delta), (None, -1));
+        // The id is spent all the same: ids are never reused.
+        assert_eq!(k.meta.next_mutation_id, 2);
+    }
+
+    #[test]
+    fn edit_then_delete_of_a_synced_key_is_one_delete() {
+        let mut k = Key::synced(9, json!({"id": "k"}));
+        k.write(LocalOp::Patch(json!({"a": 1}))).unwrap();
+        k.write(LocalOp::Delete).unwrap();
+        assert_eq!(k.ops(), vec![(1, Op::Delete, Value::Null)]);
+        assert_eq!(k.outbox[0].base_version, Some(9));
+        let tombstone = k.record.unwrap();
+        assert_eq!((tombstone.value, tombstone.version), (None, Some(9)));
+    }
+
+    #[test]
+    fn delete_then_put_is_one_put_against_the_same_base() {
+        let mut k = Key::synced(9, json!({"id": "k", "a": 1}));
+        k.write(LocalOp::Delete).unwrap();
+        k.write(LocalOp::Put(json!({"id": "k", "a": 2}))).unwrap();
+        assert_eq!(k.ops(), vec![(1, Op::Put, json!({"id": "k", "a": 2}))]);
+        assert_eq!(k.outbox[0].base_version, Some(9));
+    }
+
+    #[test]
+    fn a_sent_entry_is_never_touched() {
+        let mut k = Key::new();
+        k.write(LocalOp::Put(json!({"id": "k", "a": 1}))).unwrap();
+        k.outbox[0].sent = true;
+        let before = k.outbox[0].clone();
+        k.write(LocalOp::Patch(json!({"b": 2}))).unwrap();
+        k.write(LocalOp::Delete).unwrap();
+        assert_eq!(k.outbox[0], before);
+        // The create may have reached the server, so the delete must follow it there.
+        assert_eq!(k.ops()[1..], [(2, Op::Delete, Value::Null)]);
+        assert_eq!(k.record.unwrap().value, None);
+    }
+
+    #[test]
+    fn patch_or_delete_of_a_missing_key() {
+        let mut k = Key::new();
+        assert_eq!(
+            k.write(LocalOp::Patch(json!({"a": 1}))),
+            Err(Error::NotFound { collection: "c".into(), key: "k".into() })
+        );
+        let out = k.write(LocalOp::Delete).unwrap();
+        assert!(!out.changed && k.outbox.is_empty() && k.record.is_none());
+    }
+
+    #[test]
+    fn every_new_entry_gets_a_larger_id_and_a_larger_hlc() {
+        let mut k = Key::new();
+        k.write(LocalOp::Put(json!({"id": "k"}))).unwrap();
+        k.outbox[0].sent = true;
+        k.write(LocalOp::Put(json!({"id": "k", "v": 2}))).unwrap();
+        k.outbox[1].sent = true;
+        k.write(LocalOp::Put(json!({"id": "k", "v": 3}))).unwrap();
+        let ids: Vec<u64> = k.outbox.iter().map(|e| e.id).collect();
+        assert_eq!(ids, vec![1, 2, 3]);
+        assert!(k.outbox.windows(2).all(|w| w[0].hlc < w[1].hlc));
+        assert_eq!(k.record.unwrap().pending, 3);
+    }
+}

@@ -1,0 +1,366 @@
+//! What the stores hold: entity records, outbox entries and client metadata. These are
+//! the shapes written to IndexedDB (camelCase), so a person reading the raw database
+//! sees the same names as the wire protocol.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::clock::HlcState;
+use crate::config::CollectionConfig;
+use crate::error::{Error, Result};
+use crate::protocol::{Mutation, Op};
+
+/// Bumped when the stored record shapes change; a database written by a newer format is
+/// refused rather than misread.
+pub const STORAGE_FORMAT: u32 = 1;
+
+/// Stored shapes and the app values inside them: what encryption at rest seals.
+pub trait AppValues {
+    fn app_values(&mut self) -> Vec<&mut Value>;
+}
+
+fn some_values<'a>(fields: impl IntoIterator<Item = &'a mut Option<Value>>) -> Vec<&'a mut Value> {
+    fields.into_iter().filter_map(Option::as_mut).collect()
+}
+
+/// One entity and its sync metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntityRecord {
+    pub key: String,
+    /// The value the app sees; `None` is a tombstone (deleted locally or on the server).
+    pub value: Option<Value>,
+    /// The last server version seen for this key; `None` if never synced.
+    pub version: Option<u64>,
+    /// The last value the server sent: the base of a three-way merge.
+    pub base: Option<Value>,
+    pub hlc: String,
+    /// Outbox entries not yet acknowledged for this key.
+    pub pending: u32,
+    pub updated_at: f64,
+    /// The open manual conflict of this key, if any (its id in `conflicts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<u64>,
+}
+
+/// A local mutation waiting for the server's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxEntry {
+    pub id: u64,
+    pub collection: String,
+    pub key: String,
+    pub op: Op,
+    pub value: Value,
+    pub base_version: Option<u64>,
+    pub hlc: String,
+    /// Set once the entry went out in a push. A sent entry is never rewritten: the
+    /// server may already have applied exactly those bytes.
+    pub sent: bool,
+    pub created_at: f64,
+}
+
+/// Every field of a stored [`EntityRecord`] but the two app values (`value`, `base`):
+/// the browser store checks these alone when it hands the stored value to the app as it
+/// is, without a trip through Rust.
+pub const RECORD_METADATA_FIELDS: [&str; 6] = ["key", "version", "hlc", "pending", "updatedAt", "conflict"];
+
+impl AppValues for EntityRecord {
+    fn app_values(&mut self) -> Vec<&mut Value> {
+        some_values([&mut self.value, &mut self.base])
+    }
+}
+
+impl AppValues for OutboxEntry {
+    fn app_values(&mut self) -> Vec<&mut Value> {
+        vec![&mut self.value]
+    }
+}
+
+impl AppValues for ConflictRecord {
+    fn app_values(&mut self) -> Vec<&mut Value> {
+        some_values([&mut self.local, &mut self.server, &mut self.base])
+    }
+}
+
+impl AppValues for Meta {
+    fn app_values(&mut self) -> Vec<&mut Value> {
+        Vec::new()
+    }
+}
+
+impl OutboxEntry {
+    pub fn to_mutation(&self) -> Mutation {
+        Mutation {
+            id: self.id,
+            collection: self.collection.clone(),
+            key: self.key.clone(),
+            op: self.op,
+            value: self.value.clone(),
+            base_version: self.base_version,
+            hlc: self.hlc.clone(),
+        }
+    }
+}
+
+/// Per-database client state, stored as one record in `meta`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meta {
+    pub client_id: String,
+    /// The id the next new outbox entry gets. Only ever grows (invariant 3).
+    pub next_mutation_id: u64,
+    pub checkpoint: u64,
+    pub hlc: HlcState,
+    pub last_synced_at: Option<f64>,
+    pub format: u32,
+    /// The collections the checkpoint covers. When the app's collections change, the
+    /// checkpoint no longer means "everything up to here" and pulling starts over.
+    #[serde(default)]
+    pub checkpoint_scope: Option<String>,
+    /// The id the next manual conflict gets.
+    #[serde(default = "first_id")]
+    pub next_conflict_id: u64,
+    /// How far the server's clock is ahead of ours (ms; negative: behind), learned from
+    /// its answers when the gap exceeds the allowed drift. HLC stamps use corrected time.
+    #[serde(default)]
+    pub clock_offset_ms: i64,
+    /// Why the last sync failed, kept until one succeeds: a page opened later (or after a
+    /// service worker's last background attempt) can still say why data is waiting.
+    #[serde(default)]
+    pub last_failure: Option<Failure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    pub at: f64,
+    pub code: String,
+    pub message: String,
+}
+
+fn first_id() -> u64 {
+    1
+}
+
+/// A conflict waiting for a person: both sides and the base, kept until the app decides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictRecord {
+    pub id: u64,
+    pub collection: String,
+    pub key: String,
+    pub local: Option<Value>,
+    pub server: Option<Value>,
+    pub base: Option<Value>,
+    pub detected_at: f64,
+    pub server_version: u64,
+    /// Fields a merge could not settle; empty when the whole record is in question.
+    #[serde(default)]
+    pub fields: Vec<String>,
+}
+
+impl Meta {
+    pub fn new(client_id: String) -> Meta {
+        Meta {
+            client_id,
+            next_mutation_id: 1,
+            checkpoint: 0,
+            hlc: HlcState::default(),
+            last_synced_at: None,
+            format: STORAGE_FORMAT,
+            checkpoint_scope: None,
+            next_conflict_id: 1,
+            clock_offset_ms: 0,
+            last_failure: None,
+        }
+    }
+
+    /// Wall-clock time corrected by what we learned of the server's clock.
+    pub fn corrected(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_add_signed(self.clock_offset_ms)
+    }
+}
+
+/// `list` arguments: everything, or records whose indexed field equals a value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListQuery {
+    pub index: Option<(String, Value)>,
+    pub limit: Option<usize>,
+}
+
+impl ListQuery {
+    /// Check the query against the collection's declared indexes. IndexedDB keys can be
+    /// strings or numbers here; booleans, null and objects are not keys.
+    pub fn validate(&self, config: &CollectionConfig) -> Result<()> {
+        let Some((field, value)) = &self.index else { return Ok(()) };
+        if !config.indexes.iter().any(|i| i == field) {
+            return Err(Error::invalid_value(
+                &config.name,
+                format!("\"{field}\" is not a declared index (declared: [{}])", config.indexes.join(", ")),
+            ));
+        }
+        if !is_index_key(value) {
+            return Err(Error::invalid_value(&config.name, format!("index value for \"{field}\" must be a string or a number")));
+        }
+        Ok(())
+    }
+}
+
+/// Whether a value can be an IndexedDB key for our indexes.
+pub fn is_index_key(value: &Value) -> bool {
+    matches!(value, Value::String(_)) || value.as_f64().is_some_and(f64::is_finite)
+}
+
+/// Order of string keys as IndexedDB sorts them: by UTF-16 code units, which differs from
+/// Rust's byte order between U+E000..U+FFFF and the supplementary planes.
+pub fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+/// Equality as IndexedDB compares keys: numbers by value (1 == 1.0), strings exactly.
+pub fn index_key_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => x == y,
+        _ => matches!((a.as_f64(), b.as_f64()), (Some(x), Some(y)) if x == y),
+    }
+}
+
+/// Check a value given to `put` and prepare it for storage: it must be an object whose
+/// key field is a non-empty string; fields in `omit` are removed. Returns the key.
+pub fn prepare_value(config: &CollectionConfig, value: Value) -> Result<(String, Value)> {
+    let Value::Object(mut object) = value else {
+        return Err(Error::invalid_value(&config.name, format!("expected an object, got {}", kind(&value))));
+    };
+    let key = match object.get(&config.key) {
+        Some(Value::String(key)) if !key.is_empty() => key.clone(),
+        Some(Value::String(_)) => return Err(Error::invalid_value(&config.name, format!("key \"{}\" is empty", config.key))),
+        Some(other) => {
+            return Err(Error::invalid_value(
+                &config.name,
+                format!("key \"{}\" must be a string, got {}", config.key, kind(other)),
+            ))
+        }
+        None => return Err(Error::invalid_value(&config.name, format!("key \"{}\" is missing", config.key))),
+    };
+    strip_omitted(config, &mut object);
+    Ok((key, Value::Object(object)))
+}
+
+/// Check a partial value given to `patch`: an object that does not change the key.
+pub fn prepare_patch(config: &CollectionConfig, key: &str, patch: Value) -> Result<Value> {
+    let Value::Object(mut object) = patch else {
+        return Err(Error::invalid_value(&config.name, format!("a patch must be an object, got {}", kind(&patch))));
+    };
+    match object.get(&config.key) {
+        None => {}
+        Some(Value::String(k)) if k == key => {}
+        Some(_) => {
+            return Err(Error::invalid_value(&config.name, format!("a patch cannot change the key \"{}\"", config.key)))
+        }
+    }
+    strip_omitted(config, &mut object);
+    Ok(Value::Object(object))
+}
+
+/// Check a key given to `get`, `patch` or `delete`.
+pub fn check_key(config: &CollectionConfig, key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::invalid_value(&config.name, "key must be a non-empty string"));
+    }
+    Ok(())
+}
+
+/// Remove `omit` fields from a value coming from anywhere (app or server).
+pub fn strip_omitted(config: &CollectionConfig, object: &mut Map<String, Value>) {
+    for field in &config.omit {
+        object.remove(field);
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClientConfig;
+    use serde_json::json;
+
+    #[test]
+    fn record_metadata_fields_are_every_field_but_the_values() {
+        let record = EntityRecord {
+            key: "k".into(),
+            value: Some(json!({"id": "k"})),
+            version: Some(1),
+            base: Some(json!({"id": "k"})),
+            hlc: "h".into(),
+            pending: 0,
+            updated_at: 1.0,
+            conflict: Some(2),
+        };
+        let stored = serde_json::to_value(&record).unwrap();
+        let mut fields: Vec<&str> = stored.as_object().unwrap().keys().map(String::as_str).filter(|f| !["value", "base"].contains(f)).collect();
+        let mut expected = RECORD_METADATA_FIELDS.to_vec();
+        fields.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(fields, expected);
+    }
+
+    fn attendees() -> CollectionConfig {
+        ClientConfig::from_json(json!({"name": "a", "collections": {
+            "attendees": {"key": "id", "omit": ["accessCode"], "indexes": ["tripId"]}}}))
+        .unwrap()
+        .collections
+        .remove(0)
+    }
+
+    #[test]
+    fn prepare_value_extracts_the_key_and_strips_omitted_fields() {
+        let (key, value) = prepare_value(&attendees(), json!({"id": "a1", "accessCode": "s3cret", "n": 1})).unwrap();
+        assert_eq!(key, "a1");
+        assert_eq!(value, json!({"id": "a1", "n": 1}));
+    }
+
+    #[test]
+    fn values_that_cannot_be_stored_are_refused_with_the_reason() {
+        let c = attendees();
+        let reason = |v: Value| match prepare_value(&c, v) {
+            Err(Error::InvalidValue { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        assert!(reason(json!([1])).contains("expected an object, got an array"));
+        assert!(reason(json!("x")).contains("got a string"));
+        assert!(reason(json!({"n": 1})).contains("missing"));
+        assert!(reason(json!({"id": 7})).contains("must be a string, got a number"));
+        assert!(reason(json!({"id": ""})).contains("empty"));
+    }
+
+    #[test]
+    fn patches_cannot_move_a_record_to_another_key() {
+        let c = attendees();
+        assert!(prepare_patch(&c, "a1", json!({"id": "a2"})).is_err());
+        assert!(prepare_patch(&c, "a1", json!(3)).is_err());
+        assert_eq!(prepare_patch(&c, "a1", json!({"id": "a1", "accessCode": "x"})).unwrap(), json!({"id": "a1"}));
+    }
+
+    #[test]
+    fn list_queries_need_a_declared_index_and_a_key_value() {
+        let c = attendees();
+        let q = |f: &str, v: Value| ListQuery { index: Some((f.into(), v)), limit: None }.validate(&c);
+        assert!(q("tripId", json!("t1")).is_ok());
+        assert!(q("tripId", json!(3)).is_ok());
+        assert!(q("name", json!("x")).is_err());
+        assert!(q("tripId", json!(true)).is_err());
+        assert!(index_key_eq(&json!(1), &json!(1.0)));
+        assert!(!index_key_eq(&json!("1"), &json!(1)));
+    }
+}

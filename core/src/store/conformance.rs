@@ -1,0 +1,293 @@
+//! The store conformance suite: every [`Store`] must pass these. The host runs them on
+//! `MemoryStore` (`cargo test`); the browser suites in `tests/` run them on IndexedDB.
+//! Each test takes a fresh store opened with [`config`]. Test code: panics are the
+//! failure report.
+
+use serde_json::{json, Value};
+
+use crate::config::ClientConfig;
+use crate::error::Error;
+use crate::mutation::{LocalOp, LocalWrite, WriteOutcome};
+use crate::protocol::Op;
+use crate::record::ListQuery;
+use crate::store::Store;
+
+/// Calls `$m!(test_name)` for every test in the suite, so each backend gets one named
+/// test per case.
+#[macro_export]
+macro_rules! for_each_store_test {
+    ($m:ident) => {
+        $m!(put_then_get_round_trips);
+        $m!(entity_and_outbox_move_together);
+        $m!(put_then_patch_is_one_entry);
+        $m!(create_then_delete_leaves_nothing);
+        $m!(sent_entries_are_never_rewritten);
+        $m!(mutation_ids_increase_and_persist);
+        $m!(list_skips_tombstones_in_key_order_with_limit);
+        $m!(list_by_index_matches_equal_values);
+        $m!(list_orders_keys_as_indexeddb_does);
+        $m!(failed_write_changes_nothing);
+        $m!(unknown_collection_is_refused);
+        $m!(outbox_is_in_id_order_and_limited);
+        $m!(clear_removes_everything);
+        $m!(batch_applies_in_order_as_one_write_each);
+        $m!(batch_with_a_bad_write_writes_nothing);
+        $m!(large_batches_find_stored_keys_in_sparse_and_crowded_ranges);
+    };
+}
+
+pub fn config() -> ClientConfig {
+    let config = json!({"name": "conformance", "collections": {
+        "items": {"key": "id", "indexes": ["tripId", "rank"]},
+        "notes": {"key": "id"}}});
+    match ClientConfig::from_json(config) {
+        Ok(c) => c,
+        Err(e) => panic!("conformance config: {e}"),
+    }
+}
+
+const CLIENT: &str = "c-conformance";
+
+async fn write<S: Store>(store: &S, collection: &str, key: &str, op: LocalOp) -> WriteOutcome {
+    try_write(store, collection, key, op).await.unwrap_or_else(|e| panic!("write {collection}/{key}: {e}"))
+}
+
+async fn try_write<S: Store>(store: &S, collection: &str, key: &str, op: LocalOp) -> Result<WriteOutcome, Error> {
+    let w = LocalWrite { collection: collection.into(), key: key.into(), op, now_ms: 1_700_000_000_000 };
+    store.write_local(&w).await
+}
+
+async fn put<S: Store>(store: &S, collection: &str, value: Value) -> WriteOutcome {
+    let key = value["id"].as_str().unwrap_or_default().to_owned();
+    write(store, collection, &key, LocalOp::Put(value)).await
+}
+
+async fn live_keys<S: Store>(store: &S, collection: &str, query: ListQuery) -> Vec<String> {
+    store.list(collection, &query).await.unwrap().into_iter().map(|r| r.key).collect()
+}
+
+pub async fn put_then_get_round_trips<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    let value = json!({"id": "a", "title": "Rome", "nested": {"n": [1, 2.5, "x", null, true]}});
+    let out = put(store, "items", value.clone()).await;
+    assert_eq!(out.mutation_id, Some(1));
+    let record = store.get("items", "a").await.unwrap().expect("record stored");
+    assert_eq!(record.value, Some(value));
+    assert_eq!((record.version, record.pending), (None, 1));
+    assert_eq!(store.get("items", "b").await.unwrap(), None);
+}
+
+pub async fn entity_and_outbox_move_together<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    put(store, "items", json!({"id": "a", "n": 1})).await;
+    put(store, "notes", json!({"id": "a", "text": "same key, other collection"})).await;
+    let outbox = store.outbox(100).await.unwrap();
+    assert_eq!(outbox.len(), 2);
+    assert_eq!((outbox[0].collection.as_str(), outbox[0].op), ("items", Op::Put));
+    assert_eq!(outbox[1].collection, "notes");
+    assert_eq!(store.pending_count().await.unwrap(), 2);
+}
+
+pub async fn put_then_patch_is_one_entry<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    put(store, "items", json!({"id": "a", "n": 1})).await;
+    write(store, "items", "a", LocalOp::Patch(json!({"m": 2}))).await;
+    let outbox = store.outbox(100).await.unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!((outbox[0].op, &outbox[0].value), (Op::Put, &json!({"id": "a", "n": 1, "m": 2})));
+    let record = store.get("items", "a").await.unwrap().unwrap();
+    assert_eq!(record.value, Some(json!({"id": "a", "n": 1, "m": 2})));
+}
+
+pub async fn create_then_delete_leaves_nothing<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    put(store, "items", json!({"id": "a", "tripId": "t"})).await;
+    write(store, "items", "a", LocalOp::Delete).await;
+    assert_eq!(store.get("items", "a").await.unwrap(), None);
+    assert_eq!(store.pending_count().await.unwrap(), 0);
+    assert!(live_keys(store, "items", ListQuery::default()).await.is_empty());
+}
+
+pub async fn sent_entries_are_never_rewritten<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    put(store, "items", json!({"id": "a", "n": 1})).await;
+    store.mark_sent(&[1]).await.unwrap();
+    write(store, "items", "a", LocalOp::Patch(json!({"n": 2}))).await;
+    let outbox = store.outbox(100).await.unwrap();
+    assert_eq!(outbox.len(), 2);
+    assert!(outbox[0].sent);
+    assert_eq!(outbox[0].value, json!({"id": "a", "n": 1}));
+    assert_eq!((outbox[1].id, outbox[1].op, outbox[1].sent), (2, Op::Patch, false));
+    // The create may have reached the server, so deleting now leaves a tombstone.
+    write(store, "items", "a", LocalOp::Delete).await;
+    let tombstone = store.get("items", "a").await.unwrap().expect("tombstone kept");
+    assert_eq!((tombstone.value, tombstone.pending), (None, 2));
+    assert_eq!(store.outbox(100).await.unwrap()[1].op, Op::Delete);
+}
+
+pub async fn mutation_ids_increase_and_persist<S: Store>(store: &S) {
+    let first = store.open_meta(CLIENT).await.unwrap();
+    assert_eq!((first.client_id.as_str(), first.next_mutation_id), (CLIENT, 1));
+    for (i, key) in ["a", "b", "c"].into_iter().enumerate() {
+        let out = put(store, "items", json!({"id": key})).await;
+        assert_eq!(out.mutation_id, Some(i as u64 + 1));
+    }
+    // A cancelled create spends its id too: ids are never reused.
+    put(store, "items", json!({"id": "d"})).await;
+    write(store, "items", "d", LocalOp::Delete).await;
+    let again = store.open_meta("c-other").await.unwrap();
+    assert_eq!((again.client_id.as_str(), again.next_mutation_id), (CLIENT, 5));
+    assert_eq!(put(store, "items", json!({"id": "e"})).await.mutation_id, Some(5));
+    let hlcs: Vec<String> = store.outbox(100).await.unwrap().into_iter().map(|e| e.hlc).collect();
+    assert!(hlcs.windows(2).all(|w| w[0] < w[1]), "hlc not increasing: {hlcs:?}");
+}
+
+pub async fn list_skips_tombstones_in_key_order_with_limit<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    for key in ["c", "a", "d", "b"] {
+        put(store, "items", json!({"id": key})).await;
+    }
+    let ids: Vec<u64> = store.outbox(100).await.unwrap().into_iter().map(|e| e.id).collect();
+    store.mark_sent(&ids).await.unwrap();
+    write(store, "items", "a", LocalOp::Delete).await;
+    assert_eq!(live_keys(store, "items", ListQuery::default()).await, ["b", "c", "d"]);
+    assert_eq!(live_keys(store, "items", ListQuery { index: None, limit: Some(2) }).await, ["b", "c"]);
+    assert!(live_keys(store, "notes", ListQuery::default()).await.is_empty());
+}
+
+pub async fn list_orders_keys_as_indexeddb_does<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    // UTF-16 code units: "\u{10000}" (D800 DC00) sorts before "\u{FFFF}", unlike UTF-8 bytes.
+    for key in ["\u{FFFF}", "\u{10000}", "a"] {
+        put(store, "items", json!({"id": key, "tripId": "t"})).await;
+    }
+    assert_eq!(live_keys(store, "items", ListQuery::default()).await, ["a", "\u{10000}", "\u{FFFF}"]);
+    assert_eq!(live_keys(store, "items", ListQuery { index: None, limit: Some(2) }).await, ["a", "\u{10000}"]);
+    let by_trip = ListQuery { index: Some(("tripId".into(), json!("t"))), limit: None };
+    assert_eq!(live_keys(store, "items", by_trip).await, ["a", "\u{10000}", "\u{FFFF}"]);
+}
+
+pub async fn list_by_index_matches_equal_values<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    put(store, "items", json!({"id": "x3", "tripId": "t1", "rank": 2})).await;
+    put(store, "items", json!({"id": "x1", "tripId": "t1", "rank": 1.0})).await;
+    put(store, "items", json!({"id": "x2", "tripId": "t2", "rank": 1})).await;
+    put(store, "items", json!({"id": "x4", "rank": true})).await;
+    let by = |field: &str, value: Value, limit| ListQuery { index: Some((field.into(), value)), limit };
+    assert_eq!(live_keys(store, "items", by("tripId", json!("t1"), None)).await, ["x1", "x3"]);
+    assert_eq!(live_keys(store, "items", by("tripId", json!("t1"), Some(1))).await, ["x1"]);
+    assert_eq!(live_keys(store, "items", by("rank", json!(1), None)).await, ["x1", "x2"]);
+    assert!(live_keys(store, "items", by("tripId", json!("none"), None)).await.is_empty());
+    write(store, "items", "x3", LocalOp::Patch(json!({"tripId": "t2"}))).await;
+    assert_eq!(live_keys(store, "items", by("tripId", json!("t2"), None)).await, ["x2", "x3"]);
+}
+
+pub async fn failed_write_changes_nothing<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    let err = try_write(store, "items", "ghost", LocalOp::Patch(json!({"n": 1}))).await;
+    assert_eq!(err, Err(Error::NotFound { collection: "items".into(), key: "ghost".into() }));
+    assert_eq!(store.get("items", "ghost").await.unwrap(), None);
+    assert_eq!(store.pending_count().await.unwrap(), 0);
+    assert_eq!(store.open_meta(CLIENT).await.unwrap().next_mutation_id, 1);
+}
+
+pub async fn unknown_collection_is_refused<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    let unknown = Err(Error::UnknownCollection("nope".into()));
+    assert_eq!(store.get("nope", "a").await.map(|_| ()), unknown);
+    assert_eq!(store.list("nope", &ListQuery::default()).await.map(|_| ()), unknown);
+    assert_eq!(try_write(store, "nope", "a", LocalOp::Put(json!({"id": "a"}))).await.map(|_| ()), unknown);
+}
+
+pub async fn outbox_is_in_id_order_and_limited<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    for key in ["k9", "k1", "k5"] {
+        put(store, "notes", json!({"id": key})).await;
+    }
+    let ids = |entries: Vec<crate::record::OutboxEntry>| entries.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.outbox(100).await.unwrap()), [1, 2, 3]);
+    assert_eq!(ids(store.outbox(2).await.unwrap()), [1, 2]);
+}
+
+pub async fn clear_removes_everything<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    put(store, "items", json!({"id": "a"})).await;
+    put(store, "notes", json!({"id": "b"})).await;
+    store.clear().await.unwrap();
+    assert_eq!(store.get("items", "a").await.unwrap(), None);
+    assert!(live_keys(store, "notes", ListQuery::default()).await.is_empty());
+    assert_eq!(store.pending_count().await.unwrap(), 0);
+    let meta = store.open_meta("c-fresh").await.unwrap();
+    assert_eq!((meta.client_id.as_str(), meta.next_mutation_id), ("c-fresh", 1));
+}
+
+fn local(collection: &str, key: &str, op: LocalOp) -> LocalWrite {
+    LocalWrite { collection: collection.into(), key: key.into(), op, now_ms: 1_700_000_000_000 }
+}
+
+pub async fn batch_applies_in_order_as_one_write_each<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    put(store, "items", json!({"id": "old", "n": 0})).await;
+    let batch = [
+        local("items", "a", LocalOp::Put(json!({"id": "a", "n": 1}))),
+        local("notes", "b", LocalOp::Put(json!({"id": "b"}))),
+        // Same key again in the batch: folds into the entry the first write made.
+        local("items", "a", LocalOp::Patch(json!({"m": 2}))),
+        // A key created and deleted inside the batch leaves nothing.
+        local("items", "gone", LocalOp::Put(json!({"id": "gone"}))),
+        local("items", "gone", LocalOp::Delete),
+        // A key stored before the batch folds too.
+        local("items", "old", LocalOp::Patch(json!({"n": 5}))),
+    ];
+    let outcomes = store.write_local_batch(&batch).await.unwrap();
+    let ids: Vec<Option<u64>> = outcomes.iter().map(|o| o.mutation_id).collect();
+    assert_eq!(ids, [Some(2), Some(3), Some(2), Some(4), None, Some(1)]);
+    let deltas: Vec<i64> = outcomes.iter().map(|o| o.pending_delta).collect();
+    assert_eq!(deltas, [1, 1, 0, 1, -1, 0]);
+    assert_eq!(store.get("items", "a").await.unwrap().unwrap().value, Some(json!({"id": "a", "n": 1, "m": 2})));
+    assert_eq!(store.get("items", "gone").await.unwrap(), None);
+    let outbox = store.outbox(100).await.unwrap();
+    let shape: Vec<(u64, &str, &str, Value)> =
+        outbox.iter().map(|e| (e.id, e.collection.as_str(), e.key.as_str(), e.value.clone())).collect();
+    assert_eq!(
+        shape,
+        [
+            (1, "items", "old", json!({"id": "old", "n": 5})),
+            (2, "items", "a", json!({"id": "a", "n": 1, "m": 2})),
+            (3, "notes", "b", json!({"id": "b"})),
+        ]
+    );
+    // Ids spent inside the batch stay spent.
+    assert_eq!(store.open_meta(CLIENT).await.unwrap().next_mutation_id, 5);
+    assert!(store.write_local_batch(&[]).await.unwrap().is_empty());
+}
+
+pub async fn batch_with_a_bad_write_writes_nothing<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    let batch = [
+        local("items", "a", LocalOp::Put(json!({"id": "a"}))),
+        local("items", "ghost", LocalOp::Patch(json!({"n": 1}))),
+    ];
+    let err = store.write_local_batch(&batch).await;
+    assert_eq!(err, Err(Error::NotFound { collection: "items".into(), key: "ghost".into() }));
+    assert_eq!(store.get("items", "a").await.unwrap(), None);
+    assert_eq!(store.pending_count().await.unwrap(), 0);
+    assert_eq!(store.open_meta(CLIENT).await.unwrap().next_mutation_id, 1);
+}
+
+pub async fn large_batches_find_stored_keys_in_sparse_and_crowded_ranges<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    let key = |i: usize| format!("k{i:03}");
+    let puts: Vec<LocalWrite> = (0..100).map(|i| local("items", &key(i), LocalOp::Put(json!({"id": key(i)})))).collect();
+    assert_eq!(store.write_local_batch(&puts).await.unwrap().len(), 100);
+    // 20 keys spread over 96 stored ones (a crowded range), then 20 neighbours (sparse):
+    // a patch of a key the batch wrongly thought absent would fail with not-found.
+    for keys in [(0..100).step_by(5).collect::<Vec<_>>(), (40..60).collect()] {
+        let patches: Vec<LocalWrite> = keys.iter().map(|&i| local("items", &key(i), LocalOp::Patch(json!({"n": i})))).collect();
+        let outcomes = store.write_local_batch(&patches).await.unwrap();
+        assert!(outcomes.iter().all(|o| o.pending_delta == 0), "patches fold into the queued puts");
+    }
+    assert_eq!(store.get("items", "k045").await.unwrap().unwrap().value, Some(json!({"id": "k045", "n": 45})));
+    assert_eq!(store.get("items", "k051").await.unwrap().unwrap().value, Some(json!({"id": "k051", "n": 51})));
+    assert_eq!(store.pending_count().await.unwrap(), 100);
+}

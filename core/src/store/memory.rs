@@ -1,0 +1,198 @@
+//! An in-memory [`Store`]: the reference the IndexedDB store is tested against, and the
+//! store of host-side tests.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+
+use crate::config::ClientConfig;
+use crate::error::{Error, Result};
+use crate::record::{index_key_eq, key_order, ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
+use crate::store::{Durability, Store};
+use crate::sync::{AuditEntry, KeyRef, Snapshot, Writes};
+
+#[derive(Debug, Default, Clone)]
+struct State {
+    collections: HashMap<String, BTreeMap<String, EntityRecord>>,
+    outbox: BTreeMap<u64, OutboxEntry>,
+    audit: std::collections::VecDeque<AuditEntry>,
+    conflicts: BTreeMap<u64, ConflictRecord>,
+    meta: Option<Meta>,
+}
+
+#[derive(Debug)]
+pub struct MemoryStore {
+    names: Vec<String>,
+    audit_limit: usize,
+    state: RefCell<State>,
+}
+
+impl MemoryStore {
+    pub fn new(config: &ClientConfig) -> MemoryStore {
+        let names: Vec<String> = config.collections.iter().map(|c| c.name.clone()).collect();
+        let state = State {
+            collections: names.iter().map(|n| (n.clone(), BTreeMap::new())).collect(),
+            ..State::default()
+        };
+        MemoryStore { names, audit_limit: config.audit_limit, state: RefCell::new(state) }
+    }
+
+    fn check(&self, collection: &str) -> Result<()> {
+        if self.names.iter().any(|n| n == collection) {
+            Ok(())
+        } else {
+            Err(Error::UnknownCollection(collection.to_owned()))
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    async fn open_meta(&self, fresh_client_id: &str) -> Result<Meta> {
+        let mut state = self.state.borrow_mut();
+        Ok(state.meta.get_or_insert_with(|| Meta::new(fresh_client_id.to_owned())).clone())
+    }
+
+    async fn get(&self, collection: &str, key: &str) -> Result<Option<EntityRecord>> {
+        self.check(collection)?;
+        Ok(self.state.borrow().collections.get(collection).and_then(|c| c.get(key)).cloned())
+    }
+
+    async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord>> {
+        self.check(collection)?;
+        let state = self.state.borrow();
+        let matches = |r: &&EntityRecord| match (&query.index, &r.value) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some((field, wanted)), Some(value)) => value.get(field).is_some_and(|v| index_key_eq(v, wanted)),
+        };
+        let mut records: Vec<&EntityRecord> = state.collections.get(collection).into_iter().flat_map(|c| c.values()).filter(matches).collect();
+        // Key order as IndexedDB has it, not the map's byte order.
+        records.sort_by(|a, b| key_order(&a.key, &b.key));
+        Ok(records.into_iter().take(query.limit.unwrap_or(usize::MAX)).cloned().collect())
+    }
+
+    async fn run_transaction(
+        &self,
+        keys: &[KeyRef],
+        _durability: Durability,
+        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+    ) -> Result<()> {
+        for (collection, _) in keys {
+            self.check(collection)?;
+        }
+        let mut state = self.state.borrow_mut();
+        let meta = state.meta.clone().ok_or_else(|| Error::Storage("metadata missing: open_meta was not called".into()))?;
+        let mut snapshot = Snapshot::new(meta);
+        for key in keys {
+            let Some(record) = state.collections.get(&key.0).and_then(|c| c.get(&key.1)) else { continue };
+            if let Some(conflict) = record.conflict.and_then(|id| state.conflicts.get(&id)) {
+                snapshot.conflicts.insert(conflict.id, conflict.clone());
+            }
+            if record.pending > 0 {
+                let queued = state.outbox.values().filter(|e| e.collection == key.0 && e.key == key.1).cloned().collect();
+                snapshot.queued.insert(key.clone(), queued);
+            }
+            snapshot.records.insert(key.clone(), record.clone());
+        }
+        // Nothing above changed state, so a planning error leaves it untouched.
+        let writes = plan(snapshot)?;
+        for ((collection, key), record) in writes.records {
+            let records = state.collections.entry(collection).or_default();
+            match record {
+                Some(record) => records.insert(key, record),
+                None => records.remove(&key),
+            };
+        }
+        for id in writes.outbox_delete {
+            state.outbox.remove(&id);
+        }
+        state.outbox.extend(writes.outbox_put);
+        for id in writes.conflicts_delete {
+            state.conflicts.remove(&id);
+        }
+        state.conflicts.extend(writes.conflicts_put);
+        for entry in writes.audit {
+            state.audit.push_back(entry);
+            if state.audit.len() > self.audit_limit {
+                state.audit.pop_front();
+            }
+        }
+        if let Some(meta) = writes.meta {
+            state.meta = Some(meta);
+        }
+        Ok(())
+    }
+
+    async fn meta(&self) -> Result<Option<Meta>> {
+        Ok(self.state.borrow().meta.clone())
+    }
+
+    async fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        Ok(self.state.borrow().audit.iter().rev().take(limit).cloned().collect())
+    }
+
+    async fn conflicts(&self) -> Result<Vec<ConflictRecord>> {
+        Ok(self.state.borrow().conflicts.values().cloned().collect())
+    }
+
+    async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+        Ok(self.state.borrow().outbox.values().take(limit).cloned().collect())
+    }
+
+    async fn pending_count(&self) -> Result<usize> {
+        Ok(self.state.borrow().outbox.len())
+    }
+
+    async fn mark_sent(&self, ids: &[u64]) -> Result<()> {
+        let mut state = self.state.borrow_mut();
+        for id in ids {
+            if let Some(entry) = state.outbox.get_mut(id) {
+                entry.sent = true;
+            }
+        }
+        Ok(())
+    }
+
+    async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+        let mut state = self.state.borrow_mut();
+        let batch: Vec<OutboxEntry> = state
+            .outbox
+            .values_mut()
+            .take(limit)
+            .map(|entry| {
+                entry.sent = true;
+                entry.clone()
+            })
+            .collect();
+        Ok(batch)
+    }
+
+    async fn clear(&self) -> Result<()> {
+        let mut state = self.state.borrow_mut();
+        for records in state.collections.values_mut() {
+            records.clear();
+        }
+        state.outbox.clear();
+        state.audit.clear();
+        state.conflicts.clear();
+        state.meta = None;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance;
+
+    macro_rules! on_memory_store {
+        ($name:ident) => {
+            #[test]
+            fn $name() {
+                let store = MemoryStore::new(&conformance::config());
+                pollster::block_on(conformance::$name(&store));
+            }
+        };
+    }
+
+    crate::for_each_store_test!(on_memory_store);
+}

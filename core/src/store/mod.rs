@@ -1,0 +1,143 @@
+//! The storage contract. Two implementations: [`memory::MemoryStore`] here (host tests and
+//! anything without IndexedDB) and the IndexedDB store in `web::idb`. One conformance
+//! suite ([`conformance`]) runs against both.
+
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
+pub mod memory;
+
+use crate::error::{Error, Result};
+use crate::mutation::{LocalWrite, WriteOutcome};
+use crate::record::{ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
+use crate::sync::{plan_local, plan_local_batch, AuditEntry, KeyRef, Snapshot, Writes};
+
+/// How hard a transaction's commit must reach the disk before it reports success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The browser's default (Chrome: "relaxed" since 121).
+    Default,
+    /// On disk before `complete`: for acknowledgements that remove outbox entries.
+    Strict,
+}
+
+/// What a transaction may touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// A local write: records, outbox entries and the metadata, at default durability.
+    LocalWrite,
+    /// Anything (push answers, pulls, conflict choices), at this durability.
+    Sync(Durability),
+}
+
+/// Everything the client keeps. Each method is atomic: it either happens whole or not at
+/// all. Futures are not `Send`: browsers run this on one thread.
+#[allow(async_fn_in_trait)]
+pub trait Store {
+    /// The client's metadata, created with `fresh_client_id` the first time.
+    async fn open_meta(&self, fresh_client_id: &str) -> Result<Meta>;
+
+    /// The record for a key, tombstones included.
+    async fn get(&self, collection: &str, key: &str) -> Result<Option<EntityRecord>>;
+
+    /// Live records (no tombstones) in key order, optionally by an index and a limit.
+    async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord>>;
+
+    /// One transaction: read a [`Snapshot`] of `keys` (meta, their records, the outbox
+    /// entries of those with pending writes, and their open conflicts, plus the conflicts
+    /// listed in `conflicts`), let `plan` decide, and commit the
+    /// [`Writes`] it returns. Only storage requests are awaited in between; an error from
+    /// `plan` or from any request aborts the transaction and nothing is written.
+    async fn transact<R>(
+        &self,
+        keys: &[KeyRef],
+        durability: Durability,
+        plan: impl FnOnce(Snapshot) -> Result<(Writes, R)>,
+    ) -> Result<R> {
+        self.transact_in_scope(keys, Scope::Sync(durability), plan).await
+    }
+
+    /// `transact` in `scope`: under `Scope::LocalWrite` the plan may write only records,
+    /// outbox entries and the metadata (see `run_local_transaction`).
+    async fn transact_in_scope<R>(
+        &self,
+        keys: &[KeyRef],
+        scope: Scope,
+        plan: impl FnOnce(Snapshot) -> Result<(Writes, R)>,
+    ) -> Result<R> {
+        // Stores implement the non-generic `run_transaction` once; a generic body here
+        // would be compiled again for every plan (four copies of the IndexedDB code).
+        let mut plan = Some(plan);
+        let mut result = None;
+        let mut run = |snapshot| {
+            let plan = plan.take().ok_or_else(|| Error::Storage("a transaction plan ran twice".into()))?;
+            let (writes, r) = plan(snapshot)?;
+            if scope == Scope::LocalWrite && !(writes.audit.is_empty() && writes.conflicts_put.is_empty() && writes.conflicts_delete.is_empty()) {
+                return Err(Error::Storage("a local write planned conflict or audit writes".into()));
+            }
+            result = Some(r);
+            Ok(writes)
+        };
+        match scope {
+            Scope::LocalWrite => self.run_local_transaction(keys, &mut run).await?,
+            Scope::Sync(durability) => self.run_transaction(keys, durability, &mut run).await?,
+        }
+        result.ok_or_else(|| Error::Storage("a transaction committed without running its plan".into()))
+    }
+
+    /// What `transact` runs: one transaction, `plan` called once with the snapshot.
+    async fn run_transaction(
+        &self,
+        keys: &[KeyRef],
+        durability: Durability,
+        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+    ) -> Result<()>;
+
+    /// `run_transaction` for local writes, whose plans touch only records, the outbox
+    /// and the metadata: a store may leave conflicts and audit out of the transaction
+    /// (IndexedDB starts a transaction over fewer stores faster), and then the snapshot
+    /// holds no conflicts.
+    async fn run_local_transaction(&self, keys: &[KeyRef], plan: &mut dyn FnMut(Snapshot) -> Result<Writes>) -> Result<()> {
+        self.run_transaction(keys, Durability::Default, plan).await
+    }
+
+    /// Apply a local write: entity, outbox and meta in one transaction (invariant 1),
+    /// following `mutation::plan_local_write`.
+    async fn write_local(&self, write: &LocalWrite) -> Result<WriteOutcome> {
+        let key = (write.collection.clone(), write.key.clone());
+        self.transact_in_scope(&[key], Scope::LocalWrite, |snapshot| plan_local(snapshot, write)).await
+    }
+
+    /// Apply local writes in order, all in one transaction (`putMany`): all or nothing.
+    async fn write_local_batch(&self, batch: &[LocalWrite]) -> Result<Vec<WriteOutcome>> {
+        let mut keys: Vec<KeyRef> = batch.iter().map(|w| (w.collection.clone(), w.key.clone())).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        self.transact_in_scope(&keys, Scope::LocalWrite, |snapshot| plan_local_batch(snapshot, batch)).await
+    }
+
+    /// The metadata, if `open_meta` created it.
+    async fn meta(&self) -> Result<Option<Meta>>;
+
+    /// The newest `limit` audit entries, newest first.
+    async fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>>;
+
+    /// Open manual conflicts, oldest first.
+    async fn conflicts(&self) -> Result<Vec<ConflictRecord>>;
+
+    /// The oldest `limit` outbox entries, in mutation id order.
+    async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>>;
+
+    /// Number of outbox entries.
+    async fn pending_count(&self) -> Result<usize>;
+
+    /// Flag entries as sent, before the push that carries them goes out.
+    async fn mark_sent(&self, ids: &[u64]) -> Result<()>;
+
+    /// The oldest `limit` outbox entries, flagged as sent in the same transaction that
+    /// reads them: a local write can then never fold into an entry between the read
+    /// that builds a push and the flag that protects it.
+    async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry>>;
+
+    /// Remove every record, outbox entry, conflict, audit entry and the metadata.
+    async fn clear(&self) -> Result<()>;
+}

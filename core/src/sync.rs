@@ -1,0 +1,870 @@
+//! Planning what the server's answers do to local state. Each planner is pure: it gets a
+//! [`Snapshot`] of the keys involved, read inside a store transaction, and returns the
+//! [`Writes`] that same transaction commits, plus what to tell the app ([`Effect`]s).
+//!
+//! The visible value of a key is always its last server value (`base`) with the pending
+//! outbox entries replayed on top; every planner keeps that true.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::clock::HlcStamp;
+use crate::config::{ClientConfig, CollectionConfig};
+use crate::conflict::{self, Resolution, Sides};
+use crate::error::{Error, Result};
+use crate::mutation::{plan_local_write, LocalWrite, WriteOutcome};
+use crate::patch;
+use crate::protocol::{Change, MutationResult, Op, ServerState};
+use crate::record::{strip_omitted, ConflictRecord, EntityRecord, Meta, OutboxEntry};
+
+/// (collection, key)
+pub type KeyRef = (String, String);
+
+/// Audit entries kept by default (`auditLimit`); the oldest are dropped first.
+pub const AUDIT_CAP: usize = 1000;
+
+/// What a store reads for a plan: the metadata, the records of the keys asked for, the
+/// outbox entries of those that have pending writes (oldest first), and their open
+/// conflicts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub meta: Meta,
+    pub records: BTreeMap<KeyRef, EntityRecord>,
+    pub queued: BTreeMap<KeyRef, Vec<OutboxEntry>>,
+    pub conflicts: BTreeMap<u64, ConflictRecord>,
+}
+
+impl Snapshot {
+    pub fn new(meta: Meta) -> Snapshot {
+        Snapshot { meta, records: BTreeMap::new(), queued: BTreeMap::new(), conflicts: BTreeMap::new() }
+    }
+}
+
+/// An app's resolver for a collection (`conflict: (local, server, base) => value`):
+/// `Some(value)`, or `None` when it threw or returned something unusable.
+pub type Custom<'a> = &'a dyn Fn(&CollectionConfig, &Sides<'_>) -> Option<Option<Value>>;
+
+/// For callers with no app resolvers.
+pub fn no_custom(_: &CollectionConfig, _: &Sides<'_>) -> Option<Option<Value>> {
+    None
+}
+
+/// How the app settles a manual conflict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Choice {
+    Local,
+    Server,
+    /// A value of the app's own (already checked; `None` deletes).
+    Value(Option<Value>),
+}
+
+/// What a plan writes, in one transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Writes {
+    /// `None` removes the record.
+    pub records: BTreeMap<KeyRef, Option<EntityRecord>>,
+    pub outbox_put: BTreeMap<u64, OutboxEntry>,
+    pub outbox_delete: BTreeSet<u64>,
+    pub audit: Vec<AuditEntry>,
+    pub conflicts_put: BTreeMap<u64, ConflictRecord>,
+    pub conflicts_delete: BTreeSet<u64>,
+    pub meta: Option<Meta>,
+}
+
+impl Writes {
+    /// Removing outbox entries acknowledges the server: that must reach the disk before
+    /// the transaction reports success (invariant 2).
+    pub fn needs_strict_durability(&self) -> bool {
+        !self.outbox_delete.is_empty()
+    }
+}
+
+/// One line of the audit log: a conflict or a rejection, and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub at: f64,
+    pub kind: AuditKind,
+    pub collection: String,
+    pub key: String,
+    /// The strategy that decided (e.g. "serverWins"), or the rejection code.
+    pub strategy: String,
+    /// "auto" or "app".
+    pub decided_by: String,
+    pub local: Option<Value>,
+    pub server: Option<Value>,
+    pub base: Option<Value>,
+    pub result: Option<Value>,
+    pub server_version: Option<u64>,
+}
+
+impl crate::record::AppValues for AuditEntry {
+    fn app_values(&mut self) -> Vec<&mut Value> {
+        [&mut self.local, &mut self.server, &mut self.base, &mut self.result].into_iter().filter_map(Option::as_mut).collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditKind {
+    Conflict,
+    Rejected,
+}
+
+/// What the app is told after a plan commits.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// A key's visible value changed because of the server.
+    Changed { collection: String, key: String, value: Option<Value>, version: Option<u64> },
+    Conflict(AuditEntry),
+    /// A conflict was stored for a person to decide.
+    ManualConflict(ConflictRecord),
+    Rejected { collection: String, key: String, mutation_id: u64, code: String, message: String },
+}
+
+/// Tallies of one plan.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Applied {
+    pub applied: usize,
+    pub conflicts: usize,
+    pub rejected: usize,
+    pub effects: Vec<Effect>,
+}
+
+/// A local write as a plan over a snapshot (see `mutation::plan_local_write`).
+pub fn plan_local(snapshot: Snapshot, write: &LocalWrite) -> Result<(Writes, WriteOutcome)> {
+    let (writes, mut outcomes) = plan_local_batch(snapshot, std::slice::from_ref(write))?;
+    let outcome = outcomes.pop().ok_or_else(|| Error::Storage("a local write planned no outcome".into()))?;
+    Ok((writes, outcome))
+}
+
+/// Local writes applied in order as one plan (`putMany`): a later write of the same key
+/// sees the earlier one, exactly as if they had been made one after the other, and the
+/// first error refuses the whole batch.
+pub fn plan_local_batch(mut snapshot: Snapshot, batch: &[LocalWrite]) -> Result<(Writes, Vec<WriteOutcome>)> {
+    let mut writes = Writes::default();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for write in batch {
+        let key: KeyRef = (write.collection.clone(), write.key.clone());
+        let queued = snapshot.queued.get(&key).map(Vec::as_slice).unwrap_or_default();
+        let plan = plan_local_write(&snapshot.meta, snapshot.records.get(&key), queued, write)?;
+        let queue = snapshot.queued.entry(key.clone()).or_default();
+        if let Some(id) = plan.outbox_delete {
+            queue.retain(|e| e.id != id);
+            writes.outbox_put.remove(&id);
+            writes.outbox_delete.insert(id);
+        }
+        if let Some(entry) = plan.outbox_put {
+            match queue.iter_mut().find(|e| e.id == entry.id) {
+                Some(folded) => *folded = entry.clone(),
+                None => queue.push(entry.clone()),
+            }
+            writes.outbox_delete.remove(&entry.id);
+            writes.outbox_put.insert(entry.id, entry);
+        }
+        match &plan.record {
+            Some(record) => snapshot.records.insert(key.clone(), record.clone()),
+            None => snapshot.records.remove(&key),
+        };
+        writes.records.insert(key, plan.record);
+        snapshot.meta = plan.meta;
+        outcomes.push(plan.outcome);
+    }
+    writes.meta = Some(snapshot.meta);
+    Ok((writes, outcomes))
+}
+
+/// The server's answers to a pushed batch.
+pub fn plan_push(
+    config: &ClientConfig,
+    snapshot: Snapshot,
+    results: &[MutationResult],
+    now_ms: u64,
+    custom: Custom<'_>,
+) -> Result<(Writes, Applied)> {
+    let mut work = Working::new(snapshot, custom);
+    let mut tally = Applied::default();
+    for result in results {
+        let (id, outcome) = match result {
+            MutationResult::Applied { id, .. } | MutationResult::Conflict { id, .. } | MutationResult::Rejected { id, .. } => (*id, result),
+        };
+        // An entry already settled (e.g. by a conflict on an earlier entry of its key)
+        // needs nothing more.
+        let Some(key) = work.key_of(id) else { continue };
+        let Ok(collection) = config.collection(&key.0) else { continue };
+        match outcome {
+            MutationResult::Applied { version, .. } => {
+                work.acknowledge(&key, id, *version, now_ms);
+                tally.applied += 1;
+            }
+            MutationResult::Conflict { server, .. } => {
+                if work.resolve(collection, &key, server, now_ms, &mut tally.effects) {
+                    tally.conflicts += 1;
+                }
+            }
+            MutationResult::Rejected { code, message, .. } => {
+                work.reject(&key, id, code, message, now_ms, &mut tally.effects);
+                tally.rejected += 1;
+            }
+        }
+    }
+    Ok((work.finish(), tally))
+}
+
+/// A page of pulled changes and the checkpoint after it, stored together (invariant 4).
+pub fn plan_pull(
+    config: &ClientConfig,
+    snapshot: Snapshot,
+    changes: &[Change],
+    checkpoint: u64,
+    now_ms: u64,
+    custom: Custom<'_>,
+) -> Result<(Writes, Applied)> {
+    let mut work = Working::new(snapshot, custom);
+    let mut tally = Applied::default();
+    for change in changes {
+        // Only asked-for collections arrive; anything else is ignored, not stored.
+        let Ok(collection) = config.collection(&change.collection) else { continue };
+        let key: KeyRef = (change.collection.clone(), change.key.clone());
+        let value = change.value.clone().map(|v| without_omitted(collection, v));
+        let server = ServerState { version: change.version, value, hlc: change.hlc.clone() };
+        if work.records.get(&key).and_then(|r| r.version).is_some_and(|v| v >= change.version) {
+            continue; // Already have it, e.g. our own write coming back.
+        }
+        if work.queued.get(&key).is_some_and(|q| !q.is_empty()) {
+            // Invariant 5: never overwrite pending local writes silently.
+            if work.resolve(collection, &key, &server, now_ms, &mut tally.effects) {
+                tally.conflicts += 1;
+            }
+        } else {
+            work.accept(&key, &server, now_ms, &mut tally.effects);
+        }
+        tally.applied += 1;
+    }
+    work.meta.checkpoint = checkpoint;
+    work.meta_dirty = true;
+    Ok((work.finish(), tally))
+}
+
+/// The app settles manual conflict `id` (of `key`): the chosen value becomes the local
+/// value and, unless it is the server's, goes out against the server version the
+/// conflict showed (if the server moved on since, that is a new conflict).
+pub fn plan_resolve(snapshot: Snapshot, key: &KeyRef, id: u64, choice: Choice, now_ms: u64) -> Result<(Writes, Vec<Effect>)> {
+    let mut work = Working::new(snapshot, &no_custom);
+    let Some(conflict) = work.conflicts.remove(&id).filter(|c| (c.collection.clone(), c.key.clone()) == *key) else {
+        return Err(Error::UnknownConflict(id));
+    };
+    work.conflicts_deleted.insert(id);
+    let chosen = match choice {
+        Choice::Local => conflict.local.clone(),
+        Choice::Server => conflict.server.clone(),
+        Choice::Value(value) => value,
+    };
+    let before = work.visible(key);
+    let (base, version) = work.records.get(key).map(|r| (r.base.clone(), r.version)).unwrap_or_default();
+    if let Some(record) = work.records.get_mut(key) {
+        record.conflict = None;
+    }
+    let mut hlc = None;
+    if chosen != conflict.server {
+        hlc = Some(work.queue_value(key, chosen.clone(), conflict.server_version, None, now_ms));
+    }
+    work.settle(key, base, version, hlc, now_ms);
+    let mut effects = Vec::new();
+    let entry = AuditEntry {
+        at: now_ms as f64,
+        kind: AuditKind::Conflict,
+        collection: key.0.clone(),
+        key: key.1.clone(),
+        strategy: "manual".into(),
+        decided_by: "app".into(),
+        local: conflict.local,
+        server: conflict.server,
+        base: conflict.base,
+        result: chosen,
+        server_version: Some(conflict.server_version),
+    };
+    work.audit.push(entry.clone());
+    effects.push(Effect::Conflict(entry));
+    let after = work.visible(key);
+    if before != after {
+        effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: after, version });
+    }
+    Ok((work.finish(), effects))
+}
+
+fn without_omitted(config: &CollectionConfig, value: Value) -> Value {
+    match value {
+        Value::Object(mut object) => {
+            strip_omitted(config, &mut object);
+            Value::Object(object)
+        }
+        other => other,
+    }
+}
+
+/// `base` with `entries` applied in order: what the app sees while they are pending.
+pub fn replay(base: Option<&Value>, entries: &[OutboxEntry]) -> Option<Value> {
+    let mut value = base.cloned();
+    for entry in entries {
+        value = match entry.op {
+            Op::Put => Some(entry.value.clone()),
+            Op::Delete => None,
+            Op::Patch => {
+                let mut target = value.unwrap_or_else(|| Value::Object(Default::default()));
+                patch::apply(&mut target, &entry.value);
+                Some(target)
+            }
+        };
+    }
+    value
+}
+
+/// A snapshot being changed, remembering what it changed.
+struct Working<'c> {
+    meta: Meta,
+    meta_dirty: bool,
+    records: BTreeMap<KeyRef, EntityRecord>,
+    queued: BTreeMap<KeyRef, Vec<OutboxEntry>>,
+    conflicts: BTreeMap<u64, ConflictRecord>,
+    dirty: BTreeSet<KeyRef>,
+    removed_entries: BTreeSet<u64>,
+    conflicts_added: BTreeMap<u64, ConflictRecord>,
+    conflicts_deleted: BTreeSet<u64>,
+    audit: Vec<AuditEntry>,
+    custom: Custom<'c>,
+}
+
+impl<'c> Working<'c> {
+    fn new(snapshot: Snapshot, custom: Custom<'c>) -> Working<'c> {
+        Working {
+            meta: snapshot.meta,
+            meta_dirty: false,
+            records: snapshot.records,
+            queued: snapshot.queued,
+            conflicts: snapshot.conflicts,
+            dirty: BTreeSet::new(),
+            removed_entries: BTreeSet::new(),
+            conflicts_added: BTreeMap::new(),
+            conflicts_deleted: BTreeSet::new(),
+            audit: Vec::new(),
+            custom,
+        }
+    }
+
+    fn key_of(&self, id: u64) -> Option<KeyRef> {
+        self.queued.iter().find(|(_, entries)| entries.iter().any(|e| e.id == id)).map(|(k, _)| k.clone())
+    }
+
+    fn entries(&mut self, key: &KeyRef) -> &mut Vec<OutboxEntry> {
+        self.queued.entry(key.clone()).or_default()
+    }
+
+    fn remove_entry(&mut self, key: &KeyRef, id: u64) -> Option<OutboxEntry> {
+        let entries = self.entries(key);
+        let at = entries.iter().position(|e| e.id == id)?;
+        let entry = entries.remove(at);
+        self.removed_entries.insert(id);
+        Some(entry)
+    }
+
+    /// Recompute the record's visible value and pending count from its base and queue.
+    fn settle(&mut self, key: &KeyRef, base: Option<Value>, version: Option<u64>, hlc: Option<String>, now_ms: u64) {
+        let entries = self.queued.get(key).cloned().unwrap_or_default();
+        let value = replay(base.as_ref(), &entries);
+        let previous = self.records.get(key);
+        let record = EntityRecord {
+            key: key.1.clone(),
+            value,
+            version,
+            base,
+            hlc: hlc.or_else(|| previous.map(|r| r.hlc.clone())).unwrap_or_default(),
+            pending: entries.len() as u32,
+            updated_at: now_ms as f64,
+            conflict: previous.and_then(|r| r.conflict),
+        };
+        self.records.insert(key.clone(), record);
+        self.dirty.insert(key.clone());
+    }
+
+    fn visible(&self, key: &KeyRef) -> Option<Value> {
+        self.records.get(key).and_then(|r| r.value.clone())
+    }
+
+    fn observe(&mut self, hlc: &str, now_ms: u64) {
+        if let Ok(stamp) = hlc.parse::<HlcStamp>() {
+            let now = self.meta.corrected(now_ms);
+            self.meta.hlc.observe(&stamp, now);
+            self.meta_dirty = true;
+        }
+    }
+
+    /// The server applied entry `id`: it leaves the outbox, its effect becomes the base,
+    /// and the key's later entries now build on the new version.
+    fn acknowledge(&mut self, key: &KeyRef, id: u64, version: u64, now_ms: u64) {
+        let Some(entry) = self.remove_entry(key, id) else { return };
+        let old_base = self.records.get(key).and_then(|r| r.base.clone());
+        let base = replay(old_base.as_ref(), std::slice::from_ref(&entry));
+        // Rewritten at `finish` with every surviving entry of the key.
+        for later in self.entries(key).iter_mut().filter(|e| !e.sent) {
+            later.base_version = Some(version);
+        }
+        self.settle(key, base, Some(version), None, now_ms);
+    }
+
+    /// The server refused entry `id`: it leaves the outbox and its effect is rolled back.
+    fn reject(&mut self, key: &KeyRef, id: u64, code: &str, message: &str, now_ms: u64, effects: &mut Vec<Effect>) {
+        if self.remove_entry(key, id).is_none() {
+            return;
+        }
+        let before = self.visible(key);
+        let (base, version) = self.records.get(key).map(|r| (r.base.clone(), r.version)).unwrap_or_default();
+        self.settle(key, base.clone(), version, None, now_ms);
+        let after = self.visible(key);
+        self.audit.push(AuditEntry {
+            at: now_ms as f64,
+            kind: AuditKind::Rejected,
+            collection: key.0.clone(),
+            key: key.1.clone(),
+            strategy: code.to_owned(),
+            decided_by: "server".into(),
+            local: before.clone(),
+            server: base,
+            base: None,
+            result: after.clone(),
+            server_version: version,
+        });
+        effects.push(Effect::Rejected { collection: key.0.clone(), key: key.1.clone(), mutation_id: id, code: code.to_owned(), message: message.to_owned() });
+        if before != after {
+            effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: after, version });
+        }
+    }
+
+    /// A server change for a key with nothing pending: take it.
+    fn accept(&mut self, key: &KeyRef, server: &ServerState, now_ms: u64, effects: &mut Vec<Effect>) {
+        let before = self.visible(key);
+        self.observe(&server.hlc, now_ms);
+        self.settle(key, server.value.clone(), Some(server.version), Some(server.hlc.clone()), now_ms);
+        if before != server.value {
+            effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: server.value.clone(), version: Some(server.version) });
+        }
+    }
+
+    /// Queue `value` (a put, or a delete for `None`) for `key` against `base_version`,
+    /// under a new mutation id; returns its HLC stamp.
+    /// `stamp`: the write's HLC stamp; `None` ticks the clock (a decision made now).
+    fn queue_value(&mut self, key: &KeyRef, value: Option<Value>, base_version: u64, stamp: Option<String>, now_ms: u64) -> String {
+        let now = self.meta.corrected(now_ms);
+        let stamp = stamp.unwrap_or_else(|| self.meta.hlc.tick(now, &self.meta.client_id).to_string());
+        let id = self.meta.next_mutation_id;
+        self.meta.next_mutation_id += 1;
+        self.meta_dirty = true;
+        let (op, value) = match value {
+            Some(v) => (Op::Put, v),
+            None => (Op::Delete, Value::Null),
+        };
+        let entry = OutboxEntry {
+            id,
+            collection: key.0.clone(),
+            key: key.1.clone(),
+            op,
+            value,
+            base_version: Some(base_version),
+            hlc: stamp.clone(),
+            sent: false,
+            created_at: now_ms as f64,
+        };
+        self.entries(key).push(entry);
+        stamp
+    }
+
+    /// The server's state for a key differs from the base its pending writes build on:
+    /// settle every queued write of the key by the collection's strategy. Returns whether
+    /// there was a conflict at all (the same value on both sides is none).
+    fn resolve(&mut self, config: &CollectionConfig, key: &KeyRef, server: &ServerState, now_ms: u64, effects: &mut Vec<Effect>) -> bool {
+        let record = self.records.get(key).cloned();
+        let local = record.as_ref().and_then(|r| r.value.clone());
+        let base = record.as_ref().and_then(|r| r.base.clone());
+        let local_hlc = record.as_ref().map(|r| r.hlc.clone()).unwrap_or_default();
+        self.observe(&server.hlc, now_ms);
+        let ids: Vec<u64> = self.queued.get(key).map(|q| q.iter().map(|e| e.id).collect()).unwrap_or_default();
+        for id in ids {
+            self.remove_entry(key, id);
+        }
+        if local == server.value {
+            // Both sides reached the same value: nothing to decide.
+            self.settle(key, server.value.clone(), Some(server.version), Some(server.hlc.clone()), now_ms);
+            return false;
+        }
+        let sides = Sides { local: local.as_ref(), server: server.value.as_ref(), base: base.as_ref(), local_hlc: &local_hlc, server_hlc: &server.hlc };
+        let custom = self.custom;
+        let resolver = |s: &Sides<'_>| custom(config, s);
+        let resolution = conflict::resolve(&config.conflict, sides, Some(&resolver));
+        let strategy = conflict::strategy_name(config.conflict.strategy);
+        let mut audit = AuditEntry {
+            at: now_ms as f64,
+            kind: AuditKind::Conflict,
+            collection: key.0.clone(),
+            key: key.1.clone(),
+            strategy: strategy.to_owned(),
+            decided_by: "auto".into(),
+            local: local.clone(),
+            server: server.value.clone(),
+            base: base.clone(),
+            result: None,
+            server_version: Some(server.version),
+        };
+        let resolved = match resolution {
+            Resolution::Value(resolved) => resolved,
+            Resolution::Manual { fields } => {
+                // Kept for a person: the server's value shows meanwhile, the local one
+                // waits in the conflict record; nothing is sent until the app decides.
+                if let Some(old) = record.as_ref().and_then(|r| r.conflict) {
+                    self.conflicts_deleted.insert(old);
+                    self.conflicts_added.remove(&old);
+                }
+                let id = self.meta.next_conflict_id;
+                self.meta.next_conflict_id += 1;
+                self.meta_dirty = true;
+                let stored = ConflictRecord {
+                    id,
+                    collection: key.0.clone(),
+                    key: key.1.clone(),
+                    local: local.clone(),
+                    server: server.value.clone(),
+                    base,
+                    detected_at: now_ms as f64,
+                    server_version: server.version,
+                    fields,
+                };
+                self.conflicts_added.insert(id, stored.clone());
+                self.settle(key, server.value.clone(), Some(server.version), Some(server.hlc.clone()), now_ms);
+                if let Some(r) = self.records.get_mut(key) {
+                    r.conflict = Some(id);
+                }
+                audit.strategy = "manual".into();
+                audit.decided_by = "pending".into();
+                self.audit.push(audit);
+                effects.push(Effect::ManualConflict(stored));
+                if local != server.value {
+                    effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: server.value.clone(), version: Some(server.version) });
+                }
+                return true;
+            }
+        };
+        let mut hlc = Some(server.hlc.clone());
+        if resolved != server.value {
+            // The resolution differs from the server: send it, against the server's version.
+            // It is as new as the newer of the writes it is made of, not as new as this
+            // moment: a resolution settled late must not beat writes made after its edits.
+            let stamp = std::cmp::max(&local_hlc, &server.hlc).clone();
+            hlc = Some(self.queue_value(key, resolved.clone(), server.version, Some(stamp), now_ms));
+        }
+        // A record revived against a tombstone keeps the last value the server had as its
+        // base: its edits were made against that, and the next three-way merge must know
+        // which fields they changed (a null base would make every field look changed).
+        let revived = server.value.is_none() && resolved.is_some();
+        let new_base = if revived { base.clone() } else { server.value.clone() };
+        self.settle(key, new_base, Some(server.version), hlc, now_ms);
+        audit.result = resolved.clone();
+        self.audit.push(audit.clone());
+        effects.push(Effect::Conflict(audit));
+        if local != resolved {
+            effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: resolved, version: Some(server.version) });
+        }
+        true
+    }
+
+    fn finish(self) -> Writes {
+        let mut writes = Writes {
+            audit: self.audit,
+            conflicts_put: self.conflicts_added,
+            conflicts_delete: self.conflicts_deleted,
+            ..Writes::default()
+        };
+        for key in &self.dirty {
+            let record = self.records.get(key).cloned();
+            // A never-synced record whose writes were all rolled back has nothing left.
+            let record = record.filter(|r| r.value.is_some() || r.version.is_some() || r.pending > 0);
+            writes.records.insert(key.clone(), record);
+            for entry in self.queued.get(key).into_iter().flatten() {
+                writes.outbox_put.insert(entry.id, entry.clone());
+            }
+        }
+        writes.outbox_delete = self.removed_entries;
+        for id in &writes.outbox_delete {
+            writes.outbox_put.remove(id);
+        }
+        if self.meta_dirty {
+            writes.meta = Some(self.meta);
+        }
+        writes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mutation::LocalOp;
+    use serde_json::json;
+
+    fn config(strategy: &str) -> ClientConfig {
+        ClientConfig::from_json(json!({"name": "t", "collections": {
+            "trips": {"key": "id", "conflict": strategy, "omit": ["secret"]}}}))
+        .unwrap()
+    }
+
+    /// A replica: writes go through `plan_local`, answers through the planners.
+    struct Replica {
+        config: ClientConfig,
+        meta: Meta,
+        records: BTreeMap<KeyRef, EntityRecord>,
+        outbox: BTreeMap<u64, OutboxEntry>,
+        audit: Vec<AuditEntry>,
+        now: u64,
+    }
+
+    fn k(key: &str) -> KeyRef {
+        ("trips".into(), key.into())
+    }
+
+    impl Replica {
+        fn new(strategy: &str) -> Replica {
+            Replica { config: config(strategy), meta: Meta::new("c-me".into()), records: BTreeMap::new(), outbox: BTreeMap::new(), audit: vec![], now: 1_000 }
+        }
+
+        fn snapshot(&self, keys: &[KeyRef]) -> Snapshot {
+            let mut snap = Snapshot::new(self.meta.clone());
+            for key in keys {
+                if let Some(r) = self.records.get(key) {
+                    snap.records.insert(key.clone(), r.clone());
+                    if r.pending > 0 {
+                        let q = self.outbox.values().filter(|e| (e.collection.clone(), e.key.clone()) == *key).cloned().collect();
+                        snap.queued.insert(key.clone(), q);
+                    }
+                }
+            }
+            snap
+        }
+
+        fn commit(&mut self, writes: Writes) {
+            for (key, record) in writes.records {
+                match record {
+                    Some(r) => self.records.insert(key, r),
+                    None => self.records.remove(&key),
+                };
+            }
+            for id in writes.outbox_delete {
+                self.outbox.remove(&id);
+            }
+            self.outbox.extend(writes.outbox_put);
+            self.audit.extend(writes.audit);
+            if let Some(meta) = writes.meta {
+                self.meta = meta;
+            }
+        }
+
+        fn write(&mut self, key: &str, op: LocalOp) {
+            self.now += 10;
+            let w = LocalWrite { collection: "trips".into(), key: key.into(), op, now_ms: self.now };
+            let (writes, _) = plan_local(self.snapshot(&[k(key)]), &w).unwrap();
+            self.commit(writes);
+        }
+
+        fn push(&mut self, results: Vec<MutationResult>) -> Applied {
+            self.now += 10;
+            let keys: Vec<KeyRef> = self.outbox.values().map(|e| (e.collection.clone(), e.key.clone())).collect();
+            let (writes, applied) = plan_push(&self.config, self.snapshot(&keys), &results, self.now, &no_custom).unwrap();
+            assert_eq!(writes.needs_strict_durability(), !writes.outbox_delete.is_empty());
+            self.commit(writes);
+            applied
+        }
+
+        fn pull(&mut self, changes: Vec<Change>, checkpoint: u64) -> Applied {
+            self.now += 10;
+            let keys: Vec<KeyRef> = changes.iter().map(|c| (c.collection.clone(), c.key.clone())).collect();
+            let (writes, applied) = plan_pull(&self.config, self.snapshot(&keys), &changes, checkpoint, self.now, &no_custom).unwrap();
+            self.commit(writes);
+            applied
+        }
+
+        fn record(&self, key: &str) -> EntityRecord {
+            self.records.get(&k(key)).cloned().expect("record")
+        }
+
+        fn check_invariant(&self) {
+            for (key, record) in &self.records {
+                let queued: Vec<OutboxEntry> = self.outbox.values().filter(|e| (e.collection.clone(), e.key.clone()) == *key).cloned().collect();
+                assert_eq!(record.pending as usize, queued.len(), "pending count of {key:?}");
+                assert_eq!(record.value, replay(record.base.as_ref(), &queued), "visible = base + queue for {key:?}");
+            }
+        }
+    }
+
+    fn change(key: &str, version: u64, value: Option<Value>) -> Change {
+        Change { collection: "trips".into(), key: key.into(), version, value, hlc: format!("{:015}-0000-c-other", 5_000 + version) }
+    }
+
+    fn server(version: u64, value: Value, hlc_ms: u64) -> ServerState {
+        ServerState { version, value: Some(value), hlc: format!("{hlc_ms:015}-0000-c-other") }
+    }
+
+    #[test]
+    fn applied_entries_leave_the_outbox_and_become_the_base() {
+        let mut r = Replica::new("serverWins");
+        r.write("t1", LocalOp::Put(json!({"id": "t1", "a": 1})));
+        r.outbox.get_mut(&1).unwrap().sent = true;
+        r.write("t1", LocalOp::Patch(json!({"b": 2})));
+        let tally = r.push(vec![MutationResult::Applied { id: 1, version: 7 }]);
+        assert_eq!(tally.applied, 1);
+        let rec = r.record("t1");
+        assert_eq!((rec.version, rec.base.clone(), rec.pending), (Some(7), Some(json!({"id": "t1", "a": 1})), 1));
+        assert_eq!(rec.value, Some(json!({"id": "t1", "a": 1, "b": 2})));
+        // The later, unsent entry now builds on version 7.
+        assert_eq!(r.outbox[&2].base_version, Some(7));
+        r.check_invariant();
+        r.outbox.get_mut(&2).unwrap().sent = true;
+        r.push(vec![MutationResult::Applied { id: 2, version: 9 }]);
+        let rec = r.record("t1");
+        assert_eq!((rec.version, rec.pending, rec.base.clone()), (Some(9), 0, rec.value.clone()));
+        assert!(r.outbox.is_empty());
+        r.check_invariant();
+    }
+
+    #[test]
+    fn a_rejected_write_is_rolled_back_and_reported() {
+        let mut r = Replica::new("serverWins");
+        r.pull(vec![change("t1", 3, Some(json!({"id": "t1", "a": 1})))], 3);
+        r.write("t1", LocalOp::Patch(json!({"a": 2})));
+        r.outbox.get_mut(&1).unwrap().sent = true;
+        r.write("t1", LocalOp::Patch(json!({"c": 3})));
+        let tally = r.push(vec![MutationResult::Rejected { id: 1, code: "validation".into(), message: "a must be odd".into() }]);
+        assert_eq!(tally.rejected, 1);
+        // Back to the server's value, with the still-pending later write replayed on it.
+        assert_eq!(r.record("t1").value, Some(json!({"id": "t1", "a": 1, "c": 3})));
+        assert!(tally.effects.iter().any(|e| matches!(e, Effect::Rejected { mutation_id: 1, code, .. } if code == "validation")));
+        assert!(tally.effects.iter().any(|e| matches!(e, Effect::Changed { .. })));
+        assert_eq!(r.audit.len(), 1);
+        assert_eq!(r.audit[0].kind, AuditKind::Rejected);
+        r.check_invariant();
+    }
+
+    #[test]
+    fn a_rejected_create_leaves_nothing() {
+        let mut r = Replica::new("serverWins");
+        r.write("t1", LocalOp::Put(json!({"id": "t1"})));
+        r.outbox.get_mut(&1).unwrap().sent = true;
+        r.push(vec![MutationResult::Rejected { id: 1, code: "validation".into(), message: "no".into() }]);
+        assert!(r.records.is_empty() && r.outbox.is_empty());
+    }
+
+    #[test]
+    fn server_wins_conflict_takes_the_server_value_and_is_recorded() {
+        let mut r = Replica::new("serverWins");
+        r.pull(vec![change("t1", 3, Some(json!({"id": "t1", "a": 1})))], 3);
+        r.write("t1", LocalOp::Patch(json!({"a": 2})));
+        r.outbox.get_mut(&1).unwrap().sent = true;
+        let tally = r.push(vec![MutationResult::Conflict { id: 1, server: server(5, json!({"id": "t1", "a": 9}), 9_000) }]);
+        assert_eq!(tally.conflicts, 1);
+        let rec = r.record("t1");
+        assert_eq!((rec.value.clone(), rec.version, rec.pending), (Some(json!({"id": "t1", "a": 9})), Some(5), 0));
+        assert!(r.outbox.is_empty());
+        let audit = &r.audit[0];
+        assert_eq!((audit.kind, audit.strategy.as_str(), audit.decided_by.as_str()), (AuditKind::Conflict, "serverWins", "auto"));
+        assert_eq!(audit.local, Some(json!({"id": "t1", "a": 2})));
+        assert_eq!(audit.base, Some(json!({"id": "t1", "a": 1})));
+        r.check_invariant();
+    }
+
+    #[test]
+    fn client_wins_conflict_requeues_against_the_server_version() {
+        let mut r = Replica::new("clientWins");
+        r.write("t1", LocalOp::Put(json!({"id": "t1", "a": 2})));
+        r.outbox.get_mut(&1).unwrap().sent = true;
+        r.push(vec![MutationResult::Conflict { id: 1, server: server(5, json!({"id": "t1", "a": 9}), 9_000) }]);
+        let entry = r.outbox.values().next().unwrap().clone();
+        assert!(entry.id > 1, "a sent id is never reused");
+        assert_eq!((entry.op, entry.value, entry.base_version), (Op::Put, json!({"id": "t1", "a": 2}), Some(5)));
+        assert_eq!(r.record("t1").value, Some(json!({"id": "t1", "a": 2})));
+        r.check_invariant();
+    }
+
+    #[test]
+    fn last_write_wins_compares_clocks() {
+        let mut r = Replica::new("lastWriteWins");
+        r.write("t1", LocalOp::Put(json!({"id": "t1", "v": "mine"})));
+        r.outbox.get_mut(&1).unwrap().sent = true;
+        // The server's write is later than ours (our clock is at ~1 s).
+        r.push(vec![MutationResult::Conflict { id: 1, server: server(5, json!({"id": "t1", "v": "theirs"}), 900_000) }]);
+        assert_eq!(r.record("t1").value, Some(json!({"id": "t1", "v": "theirs"})));
+        assert!(r.outbox.is_empty());
+        // Now ours is later: the server's older write loses.
+        r.now = 2_000_000;
+        r.write("t1", LocalOp::Put(json!({"id": "t1", "v": "mine again"})));
+        let id = *r.outbox.keys().next().unwrap();
+        r.outbox.get_mut(&id).unwrap().sent = true;
+        r.push(vec![MutationResult::Conflict { id, server: server(6, json!({"id": "t1", "v": "old"}), 1_000_000) }]);
+        assert_eq!(r.record("t1").value, Some(json!({"id": "t1", "v": "mine again"})));
+        assert_eq!(r.outbox.len(), 1);
+        r.check_invariant();
+    }
+
+    #[test]
+    fn results_for_entries_already_settled_are_ignored() {
+        let mut r = Replica::new("serverWins");
+        r.write("t1", LocalOp::Put(json!({"id": "t1"})));
+        r.outbox.get_mut(&1).unwrap().sent = true;
+        r.write("t1", LocalOp::Patch(json!({"x": 1})));
+        r.outbox.get_mut(&2).unwrap().sent = true;
+        let tally = r.push(vec![
+            MutationResult::Conflict { id: 1, server: server(4, json!({"id": "t1", "s": 1}), 9_000) },
+            MutationResult::Conflict { id: 2, server: server(4, json!({"id": "t1", "s": 1}), 9_000) },
+        ]);
+        assert_eq!(tally.conflicts, 1);
+        assert_eq!(r.audit.len(), 1);
+        r.check_invariant();
+    }
+
+    #[test]
+    fn pull_stores_changes_and_the_checkpoint_together() {
+        let mut r = Replica::new("serverWins");
+        let tally = r.pull(vec![change("t1", 3, Some(json!({"id": "t1", "secret": "x"}))), change("t2", 4, None)], 4);
+        assert_eq!(r.meta.checkpoint, 4);
+        assert_eq!(r.record("t1").value, Some(json!({"id": "t1"})), "omitted fields are stripped from pulls too");
+        let gone = r.record("t2");
+        assert_eq!((gone.value, gone.version), (None, Some(4)));
+        assert_eq!(tally.effects.len(), 1, "a tombstone for an unknown key changes nothing visible");
+        // The same change again (or our own write coming back) is skipped.
+        let again = r.pull(vec![change("t1", 3, Some(json!({"id": "t1", "other": 1})))], 4);
+        assert!(again.effects.is_empty());
+        assert_eq!(r.record("t1").value, Some(json!({"id": "t1"})));
+        r.check_invariant();
+    }
+
+    #[test]
+    fn pull_never_silently_overwrites_pending_writes() {
+        let mut r = Replica::new("clientWins");
+        r.pull(vec![change("t1", 3, Some(json!({"id": "t1", "a": 1})))], 3);
+        r.write("t1", LocalOp::Patch(json!({"a": 2})));
+        let tally = r.pull(vec![change("t1", 8, Some(json!({"id": "t1", "a": 5})))], 8);
+        assert_eq!(tally.conflicts, 1);
+        assert_eq!(r.audit.len(), 1);
+        let rec = r.record("t1");
+        assert_eq!((rec.value.clone(), rec.base.clone(), rec.version), (Some(json!({"id": "t1", "a": 2})), Some(json!({"id": "t1", "a": 5})), Some(8)));
+        let entry = r.outbox.values().next().unwrap();
+        assert_eq!((entry.op, entry.base_version), (Op::Put, Some(8)));
+        r.check_invariant();
+    }
+
+    #[test]
+    fn unknown_collections_in_a_pull_are_not_stored() {
+        let mut r = Replica::new("serverWins");
+        let mut c = change("x", 2, Some(json!({"id": "x"})));
+        c.collection = "elsewhere".into();
+        let tally = r.pull(vec![c], 2);
+        assert!(r.records.is_empty() && tally.effects.is_empty());
+        assert_eq!(r.meta.checkpoint, 2);
+    }
+}

@@ -1,0 +1,355 @@
+//! `SyncClient`: the JS API. Thin: each method hands its JS arguments to the client in
+//! `client.rs` and turns the outcome into a Promise that rejects with a `PwaSyncError`.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Promise, Reflect};
+use serde::Serialize;
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
+use web_sys::EventTarget;
+
+use pwa_sync_core::config::{ClientConfig, CollectionConfig};
+use pwa_sync_core::engine::SyncReport;
+use pwa_sync_core::record::ListQuery;
+use pwa_sync_core::Error;
+use crate::client::{Client, Extras};
+use crate::convert;
+use crate::error::to_js;
+use crate::crypto::Sealer;
+
+/// An open sync client over one IndexedDB database.
+#[wasm_bindgen]
+pub struct SyncClient {
+    client: Rc<Client>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SyncResult {
+    pushed: usize,
+    pulled: usize,
+    conflicts: usize,
+    rejected: usize,
+    duration_ms: f64,
+}
+
+#[wasm_bindgen]
+impl SyncClient {
+    /// Open (or create) the database described by `config`. With an `endpoint`, the client
+    /// starts syncing in the background at once.
+    #[wasm_bindgen(js_name = open)]
+    pub async fn open(#[wasm_bindgen(unchecked_param_type = "SyncConfig")] config: JsValue) -> Result<SyncClient, JsValue> {
+        let (config, extras) = split_config(&config).map_err(|e| to_js(&e))?;
+        let client = Client::open(config, extras).await.map_err(|e| to_js(&e))?;
+        Ok(SyncClient { client })
+    }
+
+    /// Store a whole record (its key field says which). Resolves to the stored value.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncRecord>")]
+    pub fn put(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "SyncRecord")] value: JsValue,
+    ) -> Promise {
+        self.run(move |c| async move { c.put(&collection, &value).await })
+    }
+
+    /// Store many whole records of one collection in one transaction: all of them, or
+    /// none if any is invalid (the error names its index) or storage fails. Each record
+    /// is a local write as with `put` (one change event each). Resolves to the count.
+    #[wasm_bindgen(js_name = putMany, unchecked_return_type = "Promise<number>")]
+    pub fn put_many(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "SyncRecord[]")] values: JsValue,
+    ) -> Promise {
+        self.run(move |c| async move { c.put_many(&collection, &values).await })
+    }
+
+    /// Merge `partial` into the stored record (JSON Merge Patch: `null` removes a field).
+    /// Resolves to the whole new value; rejects with `not-found` if there is no record.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncRecord>")]
+    pub fn patch(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Partial<SyncRecord>")] partial: JsValue,
+    ) -> Promise {
+        self.run(move |c| async move { c.patch(&collection, &key, &partial).await })
+    }
+
+    /// Delete a record. Deleting a key that does not exist does nothing.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn delete(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    ) -> Promise {
+        self.run(move |c| async move { c.delete(&collection, &key).await })
+    }
+
+    /// The record, or `undefined`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncRecord | undefined>")]
+    pub fn get(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    ) -> Promise {
+        self.run(move |c| async move { c.get(&collection, &key).await })
+    }
+
+    /// The stored record at once; if the data is older than the collection's `ttlMs`, a
+    /// sync runs in the background and the collection's event fires when it changes.
+    #[wasm_bindgen(js_name = getFresh, unchecked_return_type = "Promise<SyncRecord | undefined>")]
+    pub fn get_fresh(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+    ) -> Promise {
+        self.run(move |c| async move { c.get_fresh(&collection, &key).await })
+    }
+
+    /// Records in key order: all, or those whose indexed field equals a value.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncRecord[]>")]
+    pub fn list(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ListQuery | undefined")] query: JsValue,
+    ) -> Promise {
+        self.run(move |c| async move { c.list(&collection, &query).await })
+    }
+
+    /// Push everything queued, then pull until caught up. Rejects with the failure's class
+    /// as `code` (`network`, `timeout`, `auth`, `rate-limited`, `server`, `validation`,
+    /// `protocol`), or `local-only` without an endpoint.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncResult>")]
+    pub fn sync(&self) -> Promise {
+        self.run(|c| async move {
+            let started = js_sys::Date::now();
+            sync_result(&c.sync_now().await?, started)
+        })
+    }
+
+    /// For a service worker's `sync` event: like `sync()`, but with `{lastChance: true}` a
+    /// failure resolves (to `null`) instead of rejecting, leaving the outbox as it is and
+    /// the reason in `status().lastError`, since the browser will not try again.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncResult | null>")]
+    pub fn flush(&self, #[wasm_bindgen(unchecked_param_type = "{ lastChance?: boolean } | undefined")] options: JsValue) -> Promise {
+        let last_chance = Reflect::get(&options, &"lastChance".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
+        self.run(move |c| async move {
+            let started = js_sys::Date::now();
+            match c.flush(last_chance).await? {
+                Some(report) => sync_result(&report, started),
+                None => Ok(JsValue::NULL),
+            }
+        })
+    }
+
+    /// Number of local writes not yet acknowledged by the server, read from storage.
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
+    pub fn pending(&self) -> Promise {
+        self.run(|c| async move {
+            use pwa_sync_core::store::Store;
+            let count = c.store.pending_count().await?;
+            c.set_pending(count as i64);
+            Ok(JsValue::from(count as f64))
+        })
+    }
+
+    /// The current status. The same object is returned until something changes.
+    #[wasm_bindgen(unchecked_return_type = "SyncStatus")]
+    pub fn status(&self) -> JsValue {
+        self.client.status()
+    }
+
+    /// Counters and sync latencies of this client since it opened.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncMetrics>")]
+    pub fn metrics(&self) -> Promise {
+        self.run(|c| async move { convert::to_js(&c.metrics().await?) })
+    }
+
+    /// `healthy`, `degraded` or `unhealthy`, with the reasons.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncHealth>")]
+    pub fn health(&self) -> Promise {
+        self.run(|c| async move { convert::to_js(&c.health().await?) })
+    }
+
+    /// Conflicts waiting for the app to decide, oldest first.
+    #[wasm_bindgen(unchecked_return_type = "Promise<OpenConflict[]>")]
+    pub fn conflicts(&self) -> Promise {
+        self.run(|c| async move { convert::to_js(&c.conflicts().await?) })
+    }
+
+    /// Settle an open conflict: keep the local value, take the server's, or use a record of
+    /// the app's own (e.g. a merge the person made). The result goes to the server against
+    /// the version the conflict showed. Rejects with `unknown-conflict` if it is not open.
+    #[wasm_bindgen(js_name = resolveConflict, unchecked_return_type = "Promise<void>")]
+    pub fn resolve_conflict(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "\"local\" | \"server\" | SyncRecord | null")] choice: JsValue,
+    ) -> Promise {
+        self.run(move |c| async move { c.resolve_conflict(&id, &choice).await })
+    }
+
+    /// The newest audit entries (conflicts and rejections), newest first.
+    #[wasm_bindgen(unchecked_return_type = "Promise<AuditEntry[]>")]
+    pub fn audit(&self, #[wasm_bindgen(unchecked_param_type = "number | undefined")] limit: JsValue) -> Promise {
+        self.run(move |c| async move {
+            let limit = limit.as_f64().filter(|n| *n >= 0.0).map_or(usize::MAX, |n| n as usize);
+            convert::to_js(&c.audit(limit).await?)
+        })
+    }
+
+    /// Every live record, as JSON (`{collections: {name: [...]}}`) or one CSV table.
+    #[wasm_bindgen(js_name = "export", unchecked_return_type = "Promise<string>")]
+    pub fn export_data(&self, #[wasm_bindgen(unchecked_param_type = "ExportOptions")] options: JsValue) -> Promise {
+        self.run(move |c| async move { c.export(&options).await })
+    }
+
+    /// Remove every record, pending write, conflict and audit entry (logout). The client
+    /// stays open and continues under a new client id.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn clear(&self) -> Promise {
+        self.run(|c| async move { c.clear().await })
+    }
+
+    /// Stop background sync and close the database connection. Later calls reject with
+    /// code `closed`.
+    pub fn close(&self) {
+        self.client.close();
+    }
+
+    /// The id this client sends with its mutations.
+    #[wasm_bindgen(getter, js_name = clientId)]
+    pub fn client_id(&self) -> String {
+        self.client.client_id.borrow().clone()
+    }
+
+    /// The database name from the config.
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        self.client.config.name.clone()
+    }
+}
+
+impl SyncClient {
+    /// Run an async operation as a Promise that rejects with a `PwaSyncError`.
+    fn run<F, Fut>(&self, operation: F) -> Promise
+    where
+        F: FnOnce(Rc<Client>) -> Fut,
+        Fut: std::future::Future<Output = Result<JsValue, Error>> + 'static,
+    {
+        if self.client.closed.get() {
+            return Promise::reject(&to_js(&Error::Closed));
+        }
+        let future = operation(self.client.clone());
+        future_to_promise(async move { future.await.map_err(|e| to_js(&e)) })
+    }
+}
+
+fn sync_result(report: &SyncReport, started: f64) -> Result<JsValue, Error> {
+    convert::to_js(&SyncResult {
+        pushed: report.pushed,
+        pulled: report.pulled,
+        conflicts: report.conflicts,
+        rejected: report.rejected,
+        duration_ms: js_sys::Date::now() - started,
+    })
+}
+
+/// Parse the JS config: the JSON part goes to `ClientConfig`, the rest (event target,
+/// token, resolver functions) is kept aside.
+fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
+    if !js.is_object() || Array::is_array(js) {
+        return Err(Error::InvalidConfig("SyncClient.open needs a config object".into()));
+    }
+    let field = |name: &str| Reflect::get(js, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    let event_target = match field("eventTarget") {
+        t if t.is_undefined() || t.is_null() => None,
+        t => Some(convert::cast::<EventTarget>(t, "`eventTarget`")?),
+    };
+    let token = match field("token") {
+        t if t.is_undefined() || t.is_null() => None,
+        t if t.is_string() || t.is_function() => Some(t),
+        _ => return Err(Error::InvalidConfig("`token` must be a string or a function returning one".into())),
+    };
+    let sealer = match field("encryption") {
+        e if e.is_undefined() || e.is_null() => None,
+        e => Some(Sealer::from_js(&Reflect::get(&e, &"key".into()).unwrap_or(JsValue::UNDEFINED))?),
+    };
+    // A shallow copy without the non-JSON fields; resolver functions become "custom".
+    let copy = js_sys::Object::assign(&js_sys::Object::new(), js.unchecked_ref());
+    for name in ["eventTarget", "token", "encryption"] {
+        // Deleting an own data property of a plain object cannot fail.
+        let _ = Reflect::delete_property(&copy, &name.into());
+    }
+    let mut resolvers = HashMap::new();
+    let collections = field("collections");
+    if collections.is_object() && !Array::is_array(&collections) {
+        let replaced = js_sys::Object::new();
+        for entry in js_sys::Object::entries(collections.unchecked_ref()).iter() {
+            let entry: Array = entry.unchecked_into();
+            let (name, spec) = (entry.get(0), entry.get(1));
+            let conflict = Reflect::get(&spec, &"conflict".into()).unwrap_or(JsValue::UNDEFINED);
+            let spec = if let Some(resolver) = conflict.dyn_ref::<Function>() {
+                resolvers.insert(name.as_string().unwrap_or_default(), resolver.clone());
+                let spec_copy = js_sys::Object::assign(&js_sys::Object::new(), spec.unchecked_ref());
+                let _ = Reflect::set(&spec_copy, &"conflict".into(), &"custom".into());
+                spec_copy.into()
+            } else {
+                spec
+            };
+            let _ = Reflect::set(&replaced, &name, &spec);
+        }
+        let _ = Reflect::set(&copy, &"collections".into(), &replaced);
+    }
+    let json = convert::to_json("", &copy)
+        .map_err(|e| Error::InvalidConfig(format!("the config must be JSON apart from eventTarget, token and resolvers: {e}")))?;
+    let config = ClientConfig::from_json(json)?;
+    if sealer.is_some() {
+        if let Some(indexed) = config.collections.iter().find(|c| !c.indexes.is_empty()) {
+            return Err(Error::InvalidConfig(format!(
+                "collection \"{}\" declares indexes, which would keep those fields readable in IndexedDB; with `encryption` leave out `indexes`",
+                indexed.name
+            )));
+        }
+    }
+    Ok((config, Extras { event_target, token, resolvers, sealer }))
+}
+
+pub(crate) fn parse_list_query(config: &CollectionConfig, js: &JsValue) -> Result<ListQuery, Error> {
+    if js.is_undefined() || js.is_null() {
+        return Ok(ListQuery::default());
+    }
+    let bad = |reason: &str| Error::InvalidValue { collection: config.name.clone(), reason: reason.to_owned() };
+    if !js.is_object() {
+        return Err(bad("a list query must be an object such as {index, equals, limit}"));
+    }
+    let field = |name: &str| Reflect::get(js, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    let limit = match field("limit") {
+        l if l.is_undefined() => None,
+        l => match l.as_f64() {
+            Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= u32::MAX as f64 => Some(n as usize),
+            _ => return Err(bad("`limit` must be a whole number of at least 0")),
+        },
+    };
+    let index = match (field("index"), field("equals")) {
+        (i, e) if i.is_undefined() && e.is_undefined() => None,
+        (i, e) => {
+            let name = i.as_string().ok_or_else(|| bad("`index` must name a declared index"))?;
+            if e.is_undefined() {
+                return Err(bad("`index` needs `equals`: the value to match"));
+            }
+            let value: Value = convert::to_json(&config.name, &e)?;
+            Some((name, value))
+        }
+    };
+    let query = ListQuery { index, limit };
+    query.validate(config)?;
+    Ok(query)
+}

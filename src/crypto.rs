@@ -1,0 +1,95 @@
+//! Encryption at rest (`encryption: {key}`): app values are sealed with AES-256-GCM
+//! (RustCrypto, synchronous, so sealing happens before a transaction opens), a fresh
+//! random 96-bit nonce per value. Keys, collection names and sync metadata stay readable;
+//! the key itself lives in memory only and is never written anywhere.
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use js_sys::{Reflect, Uint8Array};
+use serde_json::Value;
+use wasm_bindgen::{JsCast, JsValue};
+
+use pwa_sync_core::record::AppValues;
+use pwa_sync_core::Error;
+use crate::error::describe;
+
+/// What a sealed value looks like in IndexedDB: a string with this prefix.
+const PREFIX: &str = "pwa-sync:sealed:v1:";
+
+pub struct Sealer {
+    cipher: Aes256Gcm,
+}
+
+impl Sealer {
+    /// From the config's `encryption.key`: 32 bytes, as a Uint8Array / ArrayBuffer or a
+    /// base64 string.
+    pub fn from_js(key: &JsValue) -> Result<Sealer, Error> {
+        let bytes: Vec<u8> = if let Some(text) = key.as_string() {
+            STANDARD.decode(text.trim()).map_err(|e| Error::InvalidConfig(format!("`encryption.key` is not base64: {e}")))?
+        } else if key.is_instance_of::<Uint8Array>() || key.is_instance_of::<js_sys::ArrayBuffer>() {
+            Uint8Array::new(key).to_vec()
+        } else {
+            return Err(Error::InvalidConfig("`encryption.key` must be 32 bytes: a Uint8Array or a base64 string".into()));
+        };
+        if bytes.len() != 32 {
+            return Err(Error::InvalidConfig(format!("`encryption.key` must be 32 bytes (AES-256), got {}", bytes.len())));
+        }
+        let cipher = Aes256Gcm::new_from_slice(&bytes).map_err(|_| Error::InvalidConfig("`encryption.key` must be 32 bytes".into()))?;
+        Ok(Sealer { cipher })
+    }
+
+    /// A copy of `record` with its app values sealed.
+    pub fn seal<T: AppValues + Clone>(&self, record: &T) -> Result<T, Error> {
+        let mut copy = record.clone();
+        for value in copy.app_values() {
+            if value.is_null() {
+                continue;
+            }
+            let plain = serde_json::to_vec(value).map_err(|e| Error::Storage(format!("cannot seal a value: {e}")))?;
+            let nonce = random_bytes::<12>()?;
+            let sealed = self
+                .cipher
+                .encrypt(&Nonce::from(nonce), plain.as_slice())
+                .map_err(|_| Error::Storage("encryption failed".into()))?;
+            let mut bytes = nonce.to_vec();
+            bytes.extend_from_slice(&sealed);
+            *value = Value::String(format!("{PREFIX}{}", STANDARD.encode(bytes)));
+        }
+        Ok(copy)
+    }
+
+    /// Open the sealed values of `record` in place. Values stored before encryption was
+    /// turned on are read as they are.
+    pub fn open<T: AppValues>(&self, record: &mut T) -> Result<(), String> {
+        for value in record.app_values() {
+            let Some(sealed) = value.as_str().and_then(|s| s.strip_prefix(PREFIX)) else { continue };
+            let bytes = STANDARD.decode(sealed).map_err(|e| format!("a sealed value is not base64: {e}"))?;
+            if bytes.len() < 12 {
+                return Err("a sealed value is too short".into());
+            }
+            let (nonce, ciphertext) = bytes.split_at(12);
+            let nonce: [u8; 12] = nonce.try_into().map_err(|_| "a sealed value has a bad nonce".to_owned())?;
+            let plain = self
+                .cipher
+                .decrypt(&Nonce::from(nonce), ciphertext)
+                .map_err(|_| "a sealed value does not open with this key (wrong key, or tampered)".to_owned())?;
+            *value = serde_json::from_slice(&plain).map_err(|e| format!("a sealed value is not JSON: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// `N` random bytes from the platform's CSPRNG (`crypto.getRandomValues`, on the global
+/// scope in pages and workers alike).
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
+    let unavailable = |e: JsValue| Error::Storage(format!("crypto.getRandomValues is not available: {}", describe(&e)));
+    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).map_err(unavailable)?;
+    let fill: js_sys::Function = Reflect::get(&crypto, &"getRandomValues".into()).map_err(unavailable)?.dyn_into().map_err(unavailable)?;
+    let bytes = Uint8Array::new_with_length(N as u32);
+    fill.call1(&crypto, &bytes).map_err(unavailable)?;
+    let mut out = [0u8; N];
+    bytes.copy_to(&mut out);
+    Ok(out)
+}

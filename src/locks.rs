@@ -1,0 +1,64 @@
+//! Web Locks (`navigator.locks`): one flusher at a time across tabs, workers and the
+//! service worker. The browser releases a lock when its holder's context dies, so a
+//! crashed or killed holder never blocks the others.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+
+use js_sys::{Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+use pwa_sync_core::Error;
+use crate::error::describe;
+
+/// `navigator.locks.request` of the global scope, if this browser has Web Locks.
+fn request_function() -> Option<(JsValue, Function)> {
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
+    let locks = Reflect::get(&navigator, &"locks".into()).ok().filter(|l| l.is_object())?;
+    let request = Reflect::get(&locks, &"request".into()).ok()?.dyn_into::<Function>().ok()?;
+    Some((locks, request))
+}
+
+/// Run `work` while holding the exclusive lock `name`. With `wait: false`, return
+/// `Ok(None)` at once if another context holds it. Without Web Locks, just run `work`.
+pub async fn with_lock<T, Fut>(name: &str, wait: bool, work: impl FnOnce() -> Fut + 'static) -> Result<Option<T>, Error>
+where
+    T: 'static,
+    Fut: Future<Output = T> + 'static,
+{
+    let Some((locks, request)) = request_function() else {
+        return Ok(Some(work().await));
+    };
+    let slot: Rc<RefCell<Option<T>>> = Rc::new(RefCell::new(None));
+    let mut work = Some(work);
+    let callback = {
+        let slot = slot.clone();
+        Closure::<dyn FnMut(JsValue) -> Promise>::new(move |lock: JsValue| {
+            // `null` when `ifAvailable` found the lock taken.
+            match (lock.is_null(), work.take()) {
+                (false, Some(work)) => {
+                    let slot = slot.clone();
+                    future_to_promise(async move {
+                        *slot.borrow_mut() = Some(work().await);
+                        Ok(JsValue::TRUE)
+                    })
+                }
+                _ => Promise::resolve(&JsValue::FALSE),
+            }
+        })
+    };
+    let options = Object::new();
+    let _ = Reflect::set(&options, &"ifAvailable".into(), &JsValue::from_bool(!wait));
+    let promise: Promise = request
+        .call3(&locks, &name.into(), &options, callback.as_ref().unchecked_ref())
+        .map_err(|e| Error::Storage(format!("navigator.locks.request failed: {}", describe(&e))))?
+        .unchecked_into();
+    // `callback` stays alive until the lock's promise settles.
+    JsFuture::from(promise).await.map_err(|e| Error::Storage(format!("the lock {name} failed: {}", describe(&e))))?;
+    drop(callback);
+    let result = slot.borrow_mut().take();
+    Ok(result)
+}

@@ -1,0 +1,267 @@
+//! HTTP transport for protocol v1 over `fetch` from the global scope (pages and
+//! workers alike), with a timeout, one token refresh on 401, and every failure
+//! classified.
+
+use std::cell::RefCell;
+
+use js_sys::{Function, Object, Promise, Reflect};
+use serde::de::DeserializeOwned;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, ReadableStreamDefaultReader, Response};
+
+use pwa_sync_core::engine::{Transport, TransportError};
+use pwa_sync_core::protocol::{PullResponse, PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION};
+use pwa_sync_core::retry::{parse_retry_after, ErrorClass};
+use crate::error::describe;
+
+/// A response larger than this is refused rather than parsed.
+pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+pub const REQUEST_TIMEOUT_MS: u32 = 30_000;
+
+/// Where bearer tokens come from: a fixed string, or a function the app gives (called
+/// again when the server says 401). Tokens live in memory only, never in storage.
+pub struct Auth {
+    source: Option<JsValue>,
+    cached: RefCell<Option<String>>,
+}
+
+impl Auth {
+    pub fn new(source: Option<JsValue>) -> Auth {
+        Auth { source, cached: RefCell::new(None) }
+    }
+
+    fn can_refresh(&self) -> bool {
+        self.source.as_ref().is_some_and(JsValue::is_function)
+    }
+
+    async fn token(&self, refresh: bool) -> Result<Option<String>, TransportError> {
+        let Some(source) = &self.source else { return Ok(None) };
+        if let Some(token) = source.as_string() {
+            return Ok(Some(token));
+        }
+        if !refresh {
+            if let Some(token) = self.cached.borrow().clone() {
+                return Ok(Some(token));
+            }
+        }
+        let auth_error = |m: String| TransportError::new(ErrorClass::Auth, m);
+        let function: &Function = source.unchecked_ref();
+        let mut value = function.call0(&JsValue::UNDEFINED).map_err(|e| auth_error(format!("the token function threw: {}", describe(&e))))?;
+        if let Some(promise) = value.dyn_ref::<Promise>() {
+            value = JsFuture::from(promise.clone()).await.map_err(|e| auth_error(format!("the token function rejected: {}", describe(&e))))?;
+        }
+        let token = value.as_string().ok_or_else(|| auth_error("the token function must return a string".into()))?;
+        *self.cached.borrow_mut() = Some(token.clone());
+        Ok(Some(token))
+    }
+}
+
+pub struct HttpTransport {
+    base: String,
+    auth: Auth,
+}
+
+impl HttpTransport {
+    pub fn new(endpoint: &str, auth: Auth) -> HttpTransport {
+        HttpTransport { base: endpoint.trim_end_matches('/').to_owned(), auth }
+    }
+
+    pub fn events_url(&self) -> String {
+        format!("{}/events", self.base)
+    }
+
+    /// Headers for a request, with a fresh token if asked.
+    pub async fn headers(&self, refresh: bool) -> Result<Object, TransportError> {
+        let headers = Object::new();
+        set(&headers, PROTOCOL_HEADER, PROTOCOL_VERSION);
+        if let Some(token) = self.auth.token(refresh).await? {
+            set(&headers, "Authorization", &format!("Bearer {token}"));
+        }
+        Ok(headers)
+    }
+
+    /// `fetch` with our headers; on 401, once more with a refreshed token.
+    /// `abort`, when given, cancels the request from outside (the event stream on close).
+    pub async fn fetch(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&str>,
+        timeout_ms: Option<u32>,
+        abort: Option<&AbortController>,
+    ) -> Result<Response, TransportError> {
+        let mut refresh = false;
+        loop {
+            let headers = self.headers(refresh).await?;
+            if body.is_some() {
+                set(&headers, "Content-Type", "application/json");
+            }
+            let response = fetch_once(method, url, &headers, body, timeout_ms, abort).await?;
+            if response.status() == 401 && !refresh && self.auth.can_refresh() {
+                refresh = true;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
+    async fn call<T: DeserializeOwned>(&self, method: &str, url: &str, body: Option<&str>) -> Result<T, TransportError> {
+        // One deadline for the whole exchange, the body included: a server that sends its
+        // headers and then stalls must not hold the sync (and the flush lock) forever.
+        let controller = AbortController::new().map_err(|e| TransportError::new(ErrorClass::Network, describe(&e)))?;
+        let _deadline = {
+            let controller = controller.clone();
+            gloo_timers::callback::Timeout::new(REQUEST_TIMEOUT_MS, move || controller.abort())
+        };
+        let response = self.fetch(method, url, body, Some(REQUEST_TIMEOUT_MS), Some(&controller)).await?;
+        let read = read_text(&response).await.map_err(|e| {
+            if controller.signal().aborted() {
+                TransportError::new(ErrorClass::Timeout, format!("the answer did not arrive within {REQUEST_TIMEOUT_MS} ms: {}", e.message))
+            } else {
+                e
+            }
+        });
+        if !response.ok() {
+            // Classified by its status whatever its body (cut, huge or unreadable).
+            return Err(http_error(&response, read.as_deref().unwrap_or_default()));
+        }
+        let text = read?;
+        serde_json::from_str(&text).map_err(|e| {
+            TransportError::new(ErrorClass::Protocol, format!("the server's answer is not protocol v1: {e} (starts with {:?})", snippet(&text)))
+        })
+    }
+}
+
+impl Transport for HttpTransport {
+    async fn push(&self, request: &PushRequest) -> Result<PushResponse, TransportError> {
+        let body = serde_json::to_string(request).map_err(|e| TransportError::new(ErrorClass::Validation, e.to_string()))?;
+        self.call("POST", &format!("{}/push", self.base), Some(&body)).await
+    }
+
+    async fn pull(&self, checkpoint: u64, limit: usize, collections: &[String]) -> Result<PullResponse, TransportError> {
+        let names: Vec<String> = collections.iter().map(|c| String::from(js_sys::encode_uri_component(c))).collect();
+        let url = format!("{}/pull?checkpoint={checkpoint}&limit={limit}&collections={}", self.base, names.join(","));
+        self.call("GET", &url, None).await
+    }
+}
+
+async fn fetch_once(
+    method: &str,
+    url: &str,
+    headers: &Object,
+    body: Option<&str>,
+    timeout_ms: Option<u32>,
+    abort: Option<&AbortController>,
+) -> Result<Response, TransportError> {
+    let network = |m: String| TransportError::new(ErrorClass::Network, m);
+    let global = js_sys::global();
+    let fetch: Function = Reflect::get(&global, &"fetch".into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| network("fetch is not available in this context".into()))?;
+    let init = Object::new();
+    set(&init, "method", method);
+    let _ = Reflect::set(&init, &"headers".into(), headers);
+    if let Some(body) = body {
+        set(&init, "body", body);
+    }
+    let controller = match abort {
+        Some(controller) => controller.clone(),
+        None => AbortController::new().map_err(|e| network(describe(&e)))?,
+    };
+    let _ = Reflect::set(&init, &"signal".into(), &controller.signal());
+    // Dropping the timeout (when fetch settles first) cancels it.
+    let _timeout = timeout_ms.map(|ms| {
+        let controller = controller.clone();
+        gloo_timers::callback::Timeout::new(ms, move || controller.abort())
+    });
+    let promise: Promise = fetch
+        .call2(&global, &JsValue::from_str(url), &init)
+        .map_err(|e| network(describe(&e)))?
+        .unchecked_into();
+    match JsFuture::from(promise).await {
+        Ok(response) => response.dyn_into::<Response>().map_err(|_| network("fetch did not return a Response".into())),
+        Err(e) if controller.signal().aborted() && timeout_ms.is_some() => {
+            Err(TransportError::new(ErrorClass::Timeout, format!("no answer within {} ms: {}", timeout_ms.unwrap_or(0), describe(&e))))
+        }
+        Err(e) => Err(network(describe(&e))),
+    }
+}
+
+/// The body as text, refusing bodies over `MAX_RESPONSE_BYTES`: at once when the
+/// `Content-Length` says so, else as soon as the bytes read pass the limit (a body with
+/// no length, e.g. chunked, is never read whole into memory first).
+async fn read_text(response: &Response) -> Result<String, TransportError> {
+    let too_large = |n: String| TransportError::new(ErrorClass::Protocol, format!("the server's answer is {n} bytes, over the {MAX_RESPONSE_BYTES} limit"));
+    let network = |e: JsValue| TransportError::new(ErrorClass::Network, format!("reading the answer failed: {}", describe(&e)));
+    let declared = response.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = declared.filter(|n| *n > MAX_RESPONSE_BYTES as u64) {
+        if let Some(body) = response.body() {
+            // Do not download it.
+            let _ = body.cancel();
+        }
+        return Err(too_large(n.to_string()));
+    }
+    let Some(body) = response.body() else { return Ok(String::new()) };
+    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut bytes: Vec<u8> = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(network)?;
+        if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
+            break;
+        }
+        let data: js_sys::Uint8Array = Reflect::get(&chunk, &"value".into()).map_err(network)?.dyn_into().map_err(network)?;
+        let len = data.length() as usize;
+        if bytes.len() + len > MAX_RESPONSE_BYTES {
+            // Stop the download; what was read is dropped.
+            let _ = reader.cancel();
+            return Err(too_large(format!("more than {}", bytes.len() + len)));
+        }
+        let start = bytes.len();
+        bytes.resize(start + len, 0);
+        data.copy_to(&mut bytes[start..]);
+    }
+    // As `Response.text()` decodes: UTF-8, a leading BOM dropped, invalid sequences replaced.
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    })
+}
+
+/// A non-2xx answer, classified, with the server's JSON error message if it sent one.
+pub fn http_error(response: &Response, body: &str) -> TransportError {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .ok()
+        .flatten()
+        .and_then(|h| parse_retry_after(&h, js_sys::Date::now() as u64, |date| {
+            let at = js_sys::Date::parse(date);
+            at.is_finite().then_some(at as u64)
+        }));
+    let detail = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.pointer("/error/message").and_then(|m| m.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| snippet(body));
+    TransportError {
+        class: ErrorClass::from_status(status),
+        status: Some(status),
+        retry_after_ms: retry_after,
+        message: format!("HTTP {status}: {detail}"),
+    }
+}
+
+fn snippet(text: &str) -> String {
+    text.chars().take(120).collect()
+}
+
+fn set(object: &Object, name: &str, value: &str) {
+    // Defining a data property on a plain object cannot fail.
+    let _ = Reflect::set(object, &name.into(), &value.into());
+}
