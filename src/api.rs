@@ -12,14 +12,14 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 use web_sys::EventTarget;
 
+use crate::client::{Client, Extras};
+use crate::convert;
+use crate::crypto::Sealer;
+use crate::error::to_js;
 use pwa_sync_core::config::{ClientConfig, CollectionConfig};
 use pwa_sync_core::engine::SyncReport;
 use pwa_sync_core::record::ListQuery;
 use pwa_sync_core::Error;
-use crate::client::{Client, Extras};
-use crate::convert;
-use crate::error::to_js;
-use crate::crypto::Sealer;
 
 /// An open sync client over one IndexedDB database.
 #[wasm_bindgen]
@@ -42,7 +42,9 @@ impl SyncClient {
     /// Open (or create) the database described by `config`. With an `endpoint`, the client
     /// starts syncing in the background at once.
     #[wasm_bindgen(js_name = open)]
-    pub async fn open(#[wasm_bindgen(unchecked_param_type = "SyncConfig")] config: JsValue) -> Result<SyncClient, JsValue> {
+    pub async fn open(
+        #[wasm_bindgen(unchecked_param_type = "SyncConfig")] config: JsValue,
+    ) -> Result<SyncClient, JsValue> {
         let (config, extras) = split_config(&config).map_err(|e| to_js(&e))?;
         let client = Client::open(config, extras).await.map_err(|e| to_js(&e))?;
         Ok(SyncClient { client })
@@ -138,7 +140,10 @@ impl SyncClient {
     /// failure resolves (to `null`) instead of rejecting, leaving the outbox as it is and
     /// the reason in `status().lastError`, since the browser will not try again.
     #[wasm_bindgen(unchecked_return_type = "Promise<SyncResult | null>")]
-    pub fn flush(&self, #[wasm_bindgen(unchecked_param_type = "{ lastChance?: boolean } | undefined")] options: JsValue) -> Promise {
+    pub fn flush(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "{ lastChance?: boolean } | undefined")] options: JsValue,
+    ) -> Promise {
         let last_chance = Reflect::get(&options, &"lastChance".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
         self.run(move |c| async move {
             let started = js_sys::Date::now();
@@ -308,8 +313,9 @@ fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
         }
         let _ = Reflect::set(&copy, &"collections".into(), &replaced);
     }
-    let json = convert::to_json("", &copy)
-        .map_err(|e| Error::InvalidConfig(format!("the config must be JSON apart from eventTarget, token and resolvers: {e}")))?;
+    let json = convert::to_json("", &copy).map_err(|e| {
+        Error::InvalidConfig(format!("the config must be JSON apart from eventTarget, token and resolvers: {e}"))
+    })?;
     let config = ClientConfig::from_json(json)?;
     if sealer.is_some() {
         if let Some(indexed) = config.collections.iter().find(|c| !c.indexes.is_empty()) {

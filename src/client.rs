@@ -9,19 +9,6 @@ use js_sys::{Function, Reflect};
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 
-use pwa_sync_core::config::{ClientConfig, CollectionConfig};
-use pwa_sync_core::conflict::Sides;
-use pwa_sync_core::engine::{self, Observer, Phase, SyncError, SyncReport};
-use pwa_sync_core::export::{self, Format};
-use pwa_sync_core::metrics::{Health, HealthLimits, Metrics, MetricsSnapshot};
-use pwa_sync_core::mutation::{LocalOp, LocalWrite, WriteOutcome};
-use pwa_sync_core::record::{self, ListQuery};
-use pwa_sync_core::retry::ErrorClass;
-use pwa_sync_core::schedule::{Scheduler, Trigger};
-use pwa_sync_core::store::Store;
-use pwa_sync_core::record::{ConflictRecord, Failure};
-use pwa_sync_core::sync::{AuditEntry, Choice, Effect};
-use pwa_sync_core::Error;
 use crate::background::{self, Background};
 use crate::convert;
 use crate::events::{self, Events, Origin};
@@ -29,6 +16,19 @@ use crate::idb::IdbStore;
 use crate::locks;
 use crate::tabs::{Hint, Tabs};
 use crate::transport::{Auth, HttpTransport};
+use pwa_sync_core::config::{ClientConfig, CollectionConfig};
+use pwa_sync_core::conflict::Sides;
+use pwa_sync_core::engine::{self, Observer, Phase, SyncError, SyncReport};
+use pwa_sync_core::export::{self, Format};
+use pwa_sync_core::metrics::{Health, HealthLimits, Metrics, MetricsSnapshot};
+use pwa_sync_core::mutation::{LocalOp, LocalWrite, WriteOutcome};
+use pwa_sync_core::record::{self, ListQuery};
+use pwa_sync_core::record::{ConflictRecord, Failure};
+use pwa_sync_core::retry::ErrorClass;
+use pwa_sync_core::schedule::{Scheduler, Trigger};
+use pwa_sync_core::store::Store;
+use pwa_sync_core::sync::{AuditEntry, Choice, Effect};
+use pwa_sync_core::Error;
 
 pub(crate) fn now_ms() -> u64 {
     js_sys::Date::now() as u64
@@ -85,7 +85,8 @@ impl Client {
             engine::ensure_checkpoint_scope(&store, &config).await?;
         }
         let pending = store.pending_count().await?;
-        let transport = config.endpoint.as_deref().map(|endpoint| HttpTransport::new(endpoint, Auth::new(extras.token)));
+        let transport =
+            config.endpoint.as_deref().map(|endpoint| HttpTransport::new(endpoint, Auth::new(extras.token)));
         // Honest from the first snapshot: no server, not connected, about to sync, or
         // as of the last sync.
         let state = match (&transport, is_online(), config.auto_sync, meta.last_synced_at) {
@@ -152,7 +153,12 @@ impl Client {
         Ok(key)
     }
 
-    async fn write(self: &Rc<Self>, config: &CollectionConfig, key: String, op: LocalOp) -> Result<WriteOutcome, Error> {
+    async fn write(
+        self: &Rc<Self>,
+        config: &CollectionConfig,
+        key: String,
+        op: LocalOp,
+    ) -> Result<WriteOutcome, Error> {
         let write = LocalWrite { collection: config.name.clone(), key, op, now_ms: now_ms() };
         let outcome = self.store.write_local(&write).await.inspect_err(|e| self.report_storage_error(e))?;
         if outcome.changed {
@@ -199,7 +205,9 @@ impl Client {
         for start in (0..length).step_by(CONVERT_CHUNK) {
             let chunk = values.slice(start as u32, (start + CONVERT_CHUNK).min(length) as u32);
             match convert::to_json(&config.name, &chunk) {
-                Ok(Value::Array(items)) if items.len() == chunk.length() as usize => converted.extend(items.into_iter().map(Ok)),
+                Ok(Value::Array(items)) if items.len() == chunk.length() as usize => {
+                    converted.extend(items.into_iter().map(Ok))
+                }
                 _ => converted.extend(chunk.iter().map(|value| convert::to_json(&config.name, &value))),
             }
         }
@@ -207,7 +215,9 @@ impl Client {
         for (index, value) in converted.into_iter().enumerate() {
             let prepared = value.and_then(|v| record::prepare_value(config, v));
             let (key, value) = prepared.map_err(|e| match e {
-                Error::InvalidValue { collection, reason } => Error::InvalidValue { collection, reason: format!("record {index}: {reason}") },
+                Error::InvalidValue { collection, reason } => {
+                    Error::InvalidValue { collection, reason: format!("record {index}: {reason}") }
+                }
                 other => other,
             })?;
             batch.push(LocalWrite { collection: config.name.clone(), key, op: LocalOp::Put(value), now_ms });
@@ -230,7 +240,12 @@ impl Client {
         Ok(JsValue::from(batch.len() as f64))
     }
 
-    pub async fn patch(self: &Rc<Self>, collection: &JsValue, key: &JsValue, partial: &JsValue) -> Result<JsValue, Error> {
+    pub async fn patch(
+        self: &Rc<Self>,
+        collection: &JsValue,
+        key: &JsValue,
+        partial: &JsValue,
+    ) -> Result<JsValue, Error> {
         let config = self.collection(collection)?;
         let key = Self::key(config, key)?;
         let partial = record::prepare_patch(config, &key, convert::to_json(&config.name, partial)?)?;
@@ -312,12 +327,18 @@ impl Client {
             match choice.as_string().as_deref() {
                 Some("local") => Ok(Choice::Local),
                 Some("server") => Ok(Choice::Server),
-                Some(other) => Err(Error::invalid_value(&config.name, format!("choice must be \"local\", \"server\" or a record, not \"{other}\""))),
+                Some(other) => Err(Error::invalid_value(
+                    &config.name,
+                    format!("choice must be \"local\", \"server\" or a record, not \"{other}\""),
+                )),
                 None if choice.is_null() => Ok(Choice::Value(None)),
                 None => {
                     let (key, value) = record::prepare_value(config, convert::to_json(&config.name, choice)?)?;
                     if key != conflict.key {
-                        return Err(Error::invalid_value(&config.name, format!("the chosen record has key \"{key}\", the conflict is about \"{}\"", conflict.key)));
+                        return Err(Error::invalid_value(
+                            &config.name,
+                            format!("the chosen record has key \"{key}\", the conflict is about \"{}\"", conflict.key),
+                        ));
                     }
                     Ok(Choice::Value(Some(value)))
                 }
@@ -341,7 +362,8 @@ impl Client {
     /// the old session's data back; every other context's client closes.
     pub async fn clear(self: &Rc<Self>) -> Result<JsValue, Error> {
         let client = self.clone();
-        let cleared = locks::with_lock(&self.flush_lock(), true, move || async move { client.clear_here().await }).await?;
+        let cleared =
+            locks::with_lock(&self.flush_lock(), true, move || async move { client.clear_here().await }).await?;
         let result = cleared.unwrap_or_else(|| Err(Error::Storage("the flush lock was not granted".into())));
         if result.is_ok() {
             self.events.emit(events::CLEARED, &events::object(&[("origin", "local".into())]));
@@ -368,7 +390,8 @@ impl Client {
             return Err(Error::LocalOnly);
         }
         let client = self.clone();
-        let report = locks::with_lock(&self.flush_lock(), true, move || async move { client.sync_here().await }).await?;
+        let report =
+            locks::with_lock(&self.flush_lock(), true, move || async move { client.sync_here().await }).await?;
         report.unwrap_or_else(|| Err(Error::Storage("the flush lock was not granted".into())))
     }
 
@@ -475,7 +498,8 @@ impl Client {
                     _ => "error",
                 };
                 self.set_state(state, Some((error.code().to_owned(), error.to_string())));
-                let failure = Failure { at: js_sys::Date::now(), code: error.code().to_owned(), message: error.to_string() };
+                let failure =
+                    Failure { at: js_sys::Date::now(), code: error.code().to_owned(), message: error.to_string() };
                 if let Err(e) = engine::record_failure(&self.store, failure).await {
                     self.report_storage_error(&e);
                 }
@@ -587,7 +611,9 @@ impl Client {
         }
         let sync = self.sync.borrow();
         let last_error = match &sync.last_error {
-            Some((code, message)) => events::object(&[("code", code.as_str().into()), ("message", message.as_str().into())]),
+            Some((code, message)) => {
+                events::object(&[("code", code.as_str().into()), ("message", message.as_str().into())])
+            }
             None => JsValue::NULL,
         };
         let snapshot = events::object(&[

@@ -7,8 +7,8 @@ use serde::Serialize;
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 
-use pwa_sync_core::Error;
 use crate::error::describe;
+use pwa_sync_core::Error;
 
 /// A JS value as JSON, or `invalid-value` naming why it cannot be stored.
 pub fn to_json(collection: &str, value: &JsValue) -> Result<Value, Error> {
@@ -66,10 +66,9 @@ pub fn decode_json<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
 
 /// A plain string from JS, or `invalid-value` for anything else.
 pub fn to_string(what: &str, value: &JsValue) -> Result<String, Error> {
-    value.as_string().ok_or_else(|| Error::InvalidValue {
-        collection: String::new(),
-        reason: format!("{what} must be a string"),
-    })
+    value
+        .as_string()
+        .ok_or_else(|| Error::InvalidValue { collection: String::new(), reason: format!("{what} must be a string") })
 }
 
 /// Cast after checking, without panicking.

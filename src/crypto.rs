@@ -11,9 +11,9 @@ use js_sys::{Reflect, Uint8Array};
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::error::describe;
 use pwa_sync_core::record::AppValues;
 use pwa_sync_core::Error;
-use crate::error::describe;
 
 /// What a sealed value looks like in IndexedDB: a string with this prefix.
 const PREFIX: &str = "pwa-sync:sealed:v1:";
@@ -27,16 +27,24 @@ impl Sealer {
     /// base64 string.
     pub fn from_js(key: &JsValue) -> Result<Sealer, Error> {
         let bytes: Vec<u8> = if let Some(text) = key.as_string() {
-            STANDARD.decode(text.trim()).map_err(|e| Error::InvalidConfig(format!("`encryption.key` is not base64: {e}")))?
+            STANDARD
+                .decode(text.trim())
+                .map_err(|e| Error::InvalidConfig(format!("`encryption.key` is not base64: {e}")))?
         } else if key.is_instance_of::<Uint8Array>() || key.is_instance_of::<js_sys::ArrayBuffer>() {
             Uint8Array::new(key).to_vec()
         } else {
-            return Err(Error::InvalidConfig("`encryption.key` must be 32 bytes: a Uint8Array or a base64 string".into()));
+            return Err(Error::InvalidConfig(
+                "`encryption.key` must be 32 bytes: a Uint8Array or a base64 string".into(),
+            ));
         };
         if bytes.len() != 32 {
-            return Err(Error::InvalidConfig(format!("`encryption.key` must be 32 bytes (AES-256), got {}", bytes.len())));
+            return Err(Error::InvalidConfig(format!(
+                "`encryption.key` must be 32 bytes (AES-256), got {}",
+                bytes.len()
+            )));
         }
-        let cipher = Aes256Gcm::new_from_slice(&bytes).map_err(|_| Error::InvalidConfig("`encryption.key` must be 32 bytes".into()))?;
+        let cipher = Aes256Gcm::new_from_slice(&bytes)
+            .map_err(|_| Error::InvalidConfig("`encryption.key` must be 32 bytes".into()))?;
         Ok(Sealer { cipher })
     }
 
@@ -86,7 +94,8 @@ impl Sealer {
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
     let unavailable = |e: JsValue| Error::Storage(format!("crypto.getRandomValues is not available: {}", describe(&e)));
     let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).map_err(unavailable)?;
-    let fill: js_sys::Function = Reflect::get(&crypto, &"getRandomValues".into()).map_err(unavailable)?.dyn_into().map_err(unavailable)?;
+    let fill: js_sys::Function =
+        Reflect::get(&crypto, &"getRandomValues".into()).map_err(unavailable)?.dyn_into().map_err(unavailable)?;
     let bytes = Uint8Array::new_with_length(N as u32);
     fill.call1(&crypto, &bytes).map_err(unavailable)?;
     let mut out = [0u8; N];

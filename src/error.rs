@@ -14,7 +14,6 @@ pub fn to_js(error: &Error) -> JsValue {
     js.into()
 }
 
-
 /// Describe a thrown JS value (an `Error`, a `DOMException`, anything) for a message.
 pub fn describe(value: &JsValue) -> String {
     let field = |name: &str| Reflect::get(value, &name.into()).ok().and_then(|v| v.as_string());

@@ -8,8 +8,8 @@ use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BroadcastChannel, CustomEvent, CustomEventInit, EventTarget};
 
-use pwa_sync_core::config::CollectionConfig;
 use crate::convert;
+use pwa_sync_core::config::CollectionConfig;
 
 pub const CHANGE: &str = "pwa-sync:change";
 pub const STATUS: &str = "pwa-sync:status";
@@ -97,13 +97,27 @@ impl Events {
     }
 
     /// `pwa-sync:change`, then the collection's own event when it has one.
-    pub fn change(&self, config: &CollectionConfig, key: &str, value: Option<&Value>, origin: Origin, version: Option<u64>) {
+    pub fn change(
+        &self,
+        config: &CollectionConfig,
+        key: &str,
+        value: Option<&Value>,
+        origin: Origin,
+        version: Option<u64>,
+    ) {
         let js_value = value.map(convert::to_js).transpose().ok().flatten().unwrap_or(JsValue::NULL);
         self.change_js(config, key, js_value, origin, version);
     }
 
     /// `change` with the value already in JS (`null` for a deletion).
-    pub fn change_js(&self, config: &CollectionConfig, key: &str, js_value: JsValue, origin: Origin, version: Option<u64>) {
+    pub fn change_js(
+        &self,
+        config: &CollectionConfig,
+        key: &str,
+        js_value: JsValue,
+        origin: Origin,
+        version: Option<u64>,
+    ) {
         let version_js = version.map(|v| JsValue::from(v as f64)).unwrap_or(JsValue::NULL);
         let detail = object(&[
             ("collection", config.name.as_str().into()),

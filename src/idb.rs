@@ -44,13 +44,14 @@ use web_sys::{DomException, Event, IdbDatabase, IdbTransaction, IdbTransactionMo
 use pwa_sync_core::config::ClientConfig;
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::record::{
-    index_key_eq, is_index_key, key_order, AppValues, ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry, RECORD_METADATA_FIELDS, STORAGE_FORMAT,
+    index_key_eq, is_index_key, key_order, AppValues, ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry,
+    RECORD_METADATA_FIELDS, STORAGE_FORMAT,
 };
 
-use pwa_sync_core::store::{Durability, Store};
-use crate::crypto::Sealer;
-use pwa_sync_core::sync::{AuditEntry, KeyRef, Snapshot, Writes};
 use crate::convert::{decode_json, encode_json, encode_many};
+use crate::crypto::Sealer;
+use pwa_sync_core::store::{Durability, Store};
+use pwa_sync_core::sync::{AuditEntry, KeyRef, Snapshot, Writes};
 
 const OUTBOX: &str = "outbox";
 const CONFLICTS: &str = "conflicts";
@@ -63,7 +64,6 @@ const BY_KEY: &str = "byKey";
 /// Opening tries at most this many times to bring the schema up to date; each retry
 /// means another tab changed the version in between.
 const MAX_OPEN_ATTEMPTS: usize = 5;
-
 
 /// One object store the app needs, with its indexes.
 #[derive(Debug, Clone)]
@@ -418,8 +418,11 @@ impl IdbStore {
         if read_conflicts && !conflict_ids.is_empty() {
             let conflicts = tx.object_store(CONFLICTS).map_err(err)?;
             for id in conflict_ids {
-                let Some(js) = conflicts.get(JsValue::from_f64(id as f64)).map_err(err)?.await.map_err(err)? else { continue };
-                let conflict: ConflictRecord = decode(js, self.sealer()).map_err(unreadable(format!("conflict {id}")))?;
+                let Some(js) = conflicts.get(JsValue::from_f64(id as f64)).map_err(err)?.await.map_err(err)? else {
+                    continue;
+                };
+                let conflict: ConflictRecord =
+                    decode(js, self.sealer()).map_err(unreadable(format!("conflict {id}")))?;
                 snapshot.conflicts.insert(id, conflict);
             }
         }
@@ -451,9 +454,16 @@ impl IdbStore {
         // Encode everything before the first write request: records and outbox entries as
         // one JSON text (one `JSON.parse`, one string out of wasm, not two per key).
         let (records_js, entries_js) = encode_batch(&mut writes, self.sealer())?;
-        let audit_js = writes.audit.iter().map(|a| encode_internal(a, "an audit entry", self.sealer())).collect::<Result<Vec<_>>>()?;
-        let conflicts_js =
-            writes.conflicts_put.values().map(|c| encode_internal(c, "a conflict", self.sealer())).collect::<Result<Vec<_>>>()?;
+        let audit_js = writes
+            .audit
+            .iter()
+            .map(|a| encode_internal(a, "an audit entry", self.sealer()))
+            .collect::<Result<Vec<_>>>()?;
+        let conflicts_js = writes
+            .conflicts_put
+            .values()
+            .map(|c| encode_internal(c, "a conflict", self.sealer()))
+            .collect::<Result<Vec<_>>>()?;
         let meta_js = writes.meta.as_ref().map(|m| encode_internal(m, "client metadata", None)).transpose()?;
 
         // Write requests are not awaited one by one: a failing one aborts the transaction,
@@ -541,7 +551,9 @@ impl IdbStore {
             let store = tx.object_store(collection).map_err(in_tx(&tx))?;
             match store.get(JsValue::from_str(key)).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))? {
                 None => Ok(None),
-                Some(js) => (decode.one)(js).map(Some).map_err(|reason| Error::Storage(format!("unreadable record {collection}/{key}: {reason}"))),
+                Some(js) => (decode.one)(js)
+                    .map(Some)
+                    .map_err(|reason| Error::Storage(format!("unreadable record {collection}/{key}: {reason}"))),
             }
         }
         .await;
@@ -591,7 +603,11 @@ impl Store for IdbStore {
         self.run_transaction_over(&[OUTBOX, META, AUDIT, CONFLICTS], keys, durability, plan).await
     }
 
-    async fn run_local_transaction(&self, keys: &[KeyRef], plan: &mut dyn FnMut(Snapshot) -> Result<Writes>) -> Result<()> {
+    async fn run_local_transaction(
+        &self,
+        keys: &[KeyRef],
+        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+    ) -> Result<()> {
         self.run_transaction_over(&[OUTBOX, META], keys, Durability::Default, plan).await
     }
 
@@ -601,7 +617,9 @@ impl Store for IdbStore {
             let store = tx.object_store(META).map_err(in_tx(&tx))?;
             match store.get(JsValue::from_str(META_KEY)).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))? {
                 None => Ok(None),
-                Some(js) => decode(js, None).map(Some).map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}"))),
+                Some(js) => decode(js, None)
+                    .map(Some)
+                    .map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}"))),
             }
         }
         .await;
@@ -614,7 +632,17 @@ impl Store for IdbStore {
         let result = async {
             let store = tx.object_store(CONFLICTS).map_err(in_tx(&tx))?;
             let label = |id: &JsValue| format!("{CONFLICTS}/{}", key_text(id));
-            scan(&tx, &store, "id", None, &|_: &ConflictRecord| true, &label, &mut skipped, &Decoder::one(&|js| decode(js, self.sealer()))).await
+            scan(
+                &tx,
+                &store,
+                "id",
+                None,
+                &|_: &ConflictRecord| true,
+                &label,
+                &mut skipped,
+                &Decoder::one(&|js| decode(js, self.sealer())),
+            )
+            .await
         }
         .await;
         self.report_skipped(skipped);
@@ -629,7 +657,13 @@ impl Store for IdbStore {
             let store = tx.object_store(AUDIT).map_err(in_tx(&tx))?;
             let raw = store.get_all(None, None).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
             let label = |js: &JsValue| format!("{AUDIT}/{}", key_text(&prop(js, "id")));
-            let mut entries = decode_all(raw, &label, &|_: &AuditEntry| true, &mut skipped, &Decoder::one(&|js| decode(js, self.sealer())));
+            let mut entries = decode_all(
+                raw,
+                &label,
+                &|_: &AuditEntry| true,
+                &mut skipped,
+                &Decoder::one(&|js| decode(js, self.sealer())),
+            );
             entries.reverse();
             entries.truncate(limit);
             Ok(entries)
@@ -648,7 +682,17 @@ impl Store for IdbStore {
         let result = async {
             let store = tx.object_store(OUTBOX).map_err(in_tx(&tx))?;
             let label = |id: &JsValue| format!("{OUTBOX}/{}", key_text(id));
-            scan(&tx, &store, "id", Some(limit), &|_: &OutboxEntry| true, &label, &mut skipped, &Decoder::one(&|js| decode(js, self.sealer()))).await
+            scan(
+                &tx,
+                &store,
+                "id",
+                Some(limit),
+                &|_: &OutboxEntry| true,
+                &label,
+                &mut skipped,
+                &Decoder::one(&|js| decode(js, self.sealer())),
+            )
+            .await
         }
         .await;
         self.report_skipped(skipped);
@@ -1126,7 +1170,9 @@ async fn absent_keys<'k>(tx: &idb::Transaction, keys: &'k [KeyRef]) -> Result<Ha
         // The range in IndexedDB's key order: one from Rust's byte-order min to max could
         // miss keys of the batch and call stored records absent.
         let idb_order = |a: &&&KeyRef, b: &&&KeyRef| key_order(&a.1, &b.1);
-        let (Some(low), Some(high)) = (batch.iter().min_by(idb_order), batch.iter().max_by(idb_order)) else { continue };
+        let (Some(low), Some(high)) = (batch.iter().min_by(idb_order), batch.iter().max_by(idb_order)) else {
+            continue;
+        };
         let (low, high) = (&low.1, &high.1);
         let limit = to_u32(batch.len().saturating_mul(4));
         let range = KeyRange::bound(&JsValue::from_str(low), &JsValue::from_str(high), None, None).map_err(err)?;
@@ -1193,7 +1239,8 @@ thread_local! {
 
 /// Check a stored record's metadata as [`decode`] would, but leave its value in JS.
 fn decode_view(js: JsValue) -> std::result::Result<RecordView, String> {
-    let metadata = METADATA_FIELDS.with(|fields| js_sys::JSON::stringify_with_replacer(&js, fields)).map_err(|e| describe(&e))?;
+    let metadata =
+        METADATA_FIELDS.with(|fields| js_sys::JSON::stringify_with_replacer(&js, fields)).map_err(|e| describe(&e))?;
     let record: EntityRecord = serde_json::from_str(&String::from(metadata)).map_err(|e| e.to_string())?;
     Ok(RecordView::new(record, &js))
 }
@@ -1214,7 +1261,10 @@ fn decode_views(raw: &[JsValue]) -> Option<Vec<RecordView>> {
 /// JSON objects become plain JS objects (so index key paths like `value.tripId` see
 /// them), `None` becomes `null`, integers become numbers.
 /// With a sealer, app values are encrypted first (see `web::crypto`).
-fn encode<T: Serialize + Clone + AppValues>(value: &T, sealer: Option<&Sealer>) -> std::result::Result<JsValue, String> {
+fn encode<T: Serialize + Clone + AppValues>(
+    value: &T,
+    sealer: Option<&Sealer>,
+) -> std::result::Result<JsValue, String> {
     match sealer {
         None => encode_json(value),
         Some(sealer) => encode_json(&sealer.seal(value).map_err(|e| e.to_string())?),
@@ -1270,7 +1320,11 @@ fn encode_batch(writes: &mut Writes, sealer: Option<&Sealer>) -> Result<(Vec<Opt
     Ok((records_js, encoded_entries))
 }
 
-fn encode_internal<T: Serialize + Clone + AppValues>(value: &T, what: &str, sealer: Option<&Sealer>) -> Result<JsValue> {
+fn encode_internal<T: Serialize + Clone + AppValues>(
+    value: &T,
+    what: &str,
+    sealer: Option<&Sealer>,
+) -> Result<JsValue> {
     encode(value, sealer).map_err(|e| Error::Storage(format!("cannot encode {what}: {e}")))
 }
 

@@ -11,8 +11,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use pwa_sync_core::Error;
 use crate::error::describe;
+use pwa_sync_core::Error;
 
 /// `navigator.locks.request` of the global scope, if this browser has Web Locks.
 fn request_function() -> Option<(JsValue, Function)> {

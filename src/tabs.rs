@@ -59,7 +59,8 @@ impl Tabs {
             spawn_local(receive(weak.clone(), hint));
         });
         let relayed = (!events::in_worker()).then(|| relay_listener(client)).flatten();
-        let outgoing = Rc::new(Outgoing { channel, changed: RefCell::new(BTreeMap::new()), flush_queued: Cell::new(false) });
+        let outgoing =
+            Rc::new(Outgoing { channel, changed: RefCell::new(BTreeMap::new()), flush_queued: Cell::new(false) });
         Some(Tabs { outgoing, _listener: listener, relayed })
     }
 

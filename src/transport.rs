@@ -10,10 +10,10 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, ReadableStreamDefaultReader, Response};
 
+use crate::error::describe;
 use pwa_sync_core::engine::{Transport, TransportError};
 use pwa_sync_core::protocol::{PullResponse, PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION};
 use pwa_sync_core::retry::{parse_retry_after, ErrorClass};
-use crate::error::describe;
 
 /// A response larger than this is refused rather than parsed.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
@@ -47,9 +47,13 @@ impl Auth {
         }
         let auth_error = |m: String| TransportError::new(ErrorClass::Auth, m);
         let function: &Function = source.unchecked_ref();
-        let mut value = function.call0(&JsValue::UNDEFINED).map_err(|e| auth_error(format!("the token function threw: {}", describe(&e))))?;
+        let mut value = function
+            .call0(&JsValue::UNDEFINED)
+            .map_err(|e| auth_error(format!("the token function threw: {}", describe(&e))))?;
         if let Some(promise) = value.dyn_ref::<Promise>() {
-            value = JsFuture::from(promise.clone()).await.map_err(|e| auth_error(format!("the token function rejected: {}", describe(&e))))?;
+            value = JsFuture::from(promise.clone())
+                .await
+                .map_err(|e| auth_error(format!("the token function rejected: {}", describe(&e))))?;
         }
         let token = value.as_string().ok_or_else(|| auth_error("the token function must return a string".into()))?;
         *self.cached.borrow_mut() = Some(token.clone());
@@ -106,7 +110,12 @@ impl HttpTransport {
         }
     }
 
-    async fn call<T: DeserializeOwned>(&self, method: &str, url: &str, body: Option<&str>) -> Result<T, TransportError> {
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&str>,
+    ) -> Result<T, TransportError> {
         // One deadline for the whole exchange, the body included: a server that sends its
         // headers and then stalls must not hold the sync (and the flush lock) forever.
         let controller = AbortController::new().map_err(|e| TransportError::new(ErrorClass::Network, describe(&e)))?;
@@ -117,7 +126,10 @@ impl HttpTransport {
         let response = self.fetch(method, url, body, Some(REQUEST_TIMEOUT_MS), Some(&controller)).await?;
         let read = read_text(&response).await.map_err(|e| {
             if controller.signal().aborted() {
-                TransportError::new(ErrorClass::Timeout, format!("the answer did not arrive within {REQUEST_TIMEOUT_MS} ms: {}", e.message))
+                TransportError::new(
+                    ErrorClass::Timeout,
+                    format!("the answer did not arrive within {REQUEST_TIMEOUT_MS} ms: {}", e.message),
+                )
             } else {
                 e
             }
@@ -128,18 +140,27 @@ impl HttpTransport {
         }
         let text = read?;
         serde_json::from_str(&text).map_err(|e| {
-            TransportError::new(ErrorClass::Protocol, format!("the server's answer is not protocol v1: {e} (starts with {:?})", snippet(&text)))
+            TransportError::new(
+                ErrorClass::Protocol,
+                format!("the server's answer is not protocol v1: {e} (starts with {:?})", snippet(&text)),
+            )
         })
     }
 }
 
 impl Transport for HttpTransport {
     async fn push(&self, request: &PushRequest) -> Result<PushResponse, TransportError> {
-        let body = serde_json::to_string(request).map_err(|e| TransportError::new(ErrorClass::Validation, e.to_string()))?;
+        let body =
+            serde_json::to_string(request).map_err(|e| TransportError::new(ErrorClass::Validation, e.to_string()))?;
         self.call("POST", &format!("{}/push", self.base), Some(&body)).await
     }
 
-    async fn pull(&self, checkpoint: u64, limit: usize, collections: &[String]) -> Result<PullResponse, TransportError> {
+    async fn pull(
+        &self,
+        checkpoint: u64,
+        limit: usize,
+        collections: &[String],
+    ) -> Result<PullResponse, TransportError> {
         let names: Vec<String> = collections.iter().map(|c| String::from(js_sys::encode_uri_component(c))).collect();
         let url = format!("{}/pull?checkpoint={checkpoint}&limit={limit}&collections={}", self.base, names.join(","));
         self.call("GET", &url, None).await
@@ -176,15 +197,14 @@ async fn fetch_once(
         let controller = controller.clone();
         gloo_timers::callback::Timeout::new(ms, move || controller.abort())
     });
-    let promise: Promise = fetch
-        .call2(&global, &JsValue::from_str(url), &init)
-        .map_err(|e| network(describe(&e)))?
-        .unchecked_into();
+    let promise: Promise =
+        fetch.call2(&global, &JsValue::from_str(url), &init).map_err(|e| network(describe(&e)))?.unchecked_into();
     match JsFuture::from(promise).await {
         Ok(response) => response.dyn_into::<Response>().map_err(|_| network("fetch did not return a Response".into())),
-        Err(e) if controller.signal().aborted() && timeout_ms.is_some() => {
-            Err(TransportError::new(ErrorClass::Timeout, format!("no answer within {} ms: {}", timeout_ms.unwrap_or(0), describe(&e))))
-        }
+        Err(e) if controller.signal().aborted() && timeout_ms.is_some() => Err(TransportError::new(
+            ErrorClass::Timeout,
+            format!("no answer within {} ms: {}", timeout_ms.unwrap_or(0), describe(&e)),
+        )),
         Err(e) => Err(network(describe(&e))),
     }
 }
@@ -193,8 +213,14 @@ async fn fetch_once(
 /// `Content-Length` says so, else as soon as the bytes read pass the limit (a body with
 /// no length, e.g. chunked, is never read whole into memory first).
 async fn read_text(response: &Response) -> Result<String, TransportError> {
-    let too_large = |n: String| TransportError::new(ErrorClass::Protocol, format!("the server's answer is {n} bytes, over the {MAX_RESPONSE_BYTES} limit"));
-    let network = |e: JsValue| TransportError::new(ErrorClass::Network, format!("reading the answer failed: {}", describe(&e)));
+    let too_large = |n: String| {
+        TransportError::new(
+            ErrorClass::Protocol,
+            format!("the server's answer is {n} bytes, over the {MAX_RESPONSE_BYTES} limit"),
+        )
+    };
+    let network =
+        |e: JsValue| TransportError::new(ErrorClass::Network, format!("reading the answer failed: {}", describe(&e)));
     let declared = response.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
     if let Some(n) = declared.filter(|n| *n > MAX_RESPONSE_BYTES as u64) {
         if let Some(body) = response.body() {
@@ -211,7 +237,8 @@ async fn read_text(response: &Response) -> Result<String, TransportError> {
         if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
             break;
         }
-        let data: js_sys::Uint8Array = Reflect::get(&chunk, &"value".into()).map_err(network)?.dyn_into().map_err(network)?;
+        let data: js_sys::Uint8Array =
+            Reflect::get(&chunk, &"value".into()).map_err(network)?.dyn_into().map_err(network)?;
         let len = data.length() as usize;
         if bytes.len() + len > MAX_RESPONSE_BYTES {
             // Stop the download; what was read is dropped.
@@ -236,15 +263,12 @@ async fn read_text(response: &Response) -> Result<String, TransportError> {
 /// A non-2xx answer, classified, with the server's JSON error message if it sent one.
 pub fn http_error(response: &Response, body: &str) -> TransportError {
     let status = response.status();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .ok()
-        .flatten()
-        .and_then(|h| parse_retry_after(&h, js_sys::Date::now() as u64, |date| {
+    let retry_after = response.headers().get("retry-after").ok().flatten().and_then(|h| {
+        parse_retry_after(&h, js_sys::Date::now() as u64, |date| {
             let at = js_sys::Date::parse(date);
             at.is_finite().then_some(at as u64)
-        }));
+        })
+    });
     let detail = serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.pointer("/error/message").and_then(|m| m.as_str()).map(str::to_owned))

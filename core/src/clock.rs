@@ -106,11 +106,8 @@ impl HlcState {
     /// Remote wall time is capped at `now_ms + MAX_FORWARD_DRIFT_MS`.
     pub fn observe(&mut self, remote: &HlcStamp, now_ms: u64) {
         let cap = now_ms.saturating_add(MAX_FORWARD_DRIFT_MS);
-        let (remote_wall, remote_counter) = if remote.wall_ms > cap {
-            (cap, 0)
-        } else {
-            (remote.wall_ms, remote.counter)
-        };
+        let (remote_wall, remote_counter) =
+            if remote.wall_ms > cap { (cap, 0) } else { (remote.wall_ms, remote.counter) };
         if (remote_wall, remote_counter) > (self.wall_ms, self.counter) {
             self.wall_ms = remote_wall;
             self.counter = remote_counter;

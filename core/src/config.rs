@@ -109,10 +109,7 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     pub fn collection(&self, name: &str) -> Result<&CollectionConfig> {
-        self.collections
-            .iter()
-            .find(|c| c.name == name)
-            .ok_or_else(|| Error::UnknownCollection(name.to_owned()))
+        self.collections.iter().find(|c| c.name == name).ok_or_else(|| Error::UnknownCollection(name.to_owned()))
     }
 
     /// Parse and validate. `value` is the JSON part of the JS config (functions and DOM
@@ -394,7 +391,8 @@ mod tests {
 
     #[test]
     fn duplicate_names_are_refused() {
-        let msg = err(json!({"name": "a", "collections": [{"name": "trips", "key": "id"}, {"name": "trips", "key": "k"}]}));
+        let msg =
+            err(json!({"name": "a", "collections": [{"name": "trips", "key": "id"}, {"name": "trips", "key": "k"}]}));
         assert!(msg.contains("duplicate collection name \"trips\""), "{msg}");
     }
 

@@ -105,7 +105,14 @@ struct Merger<'c, 's> {
 
 impl Merger<'_, '_> {
     /// Three-way merge of one value at `path` ("" is the whole record, "a.b" a field).
-    fn value(&self, path: &str, base: Option<&Value>, local: Option<&Value>, server: Option<&Value>, manual: &mut Vec<String>) -> Option<Value> {
+    fn value(
+        &self,
+        path: &str,
+        base: Option<&Value>,
+        local: Option<&Value>,
+        server: Option<&Value>,
+        manual: &mut Vec<String>,
+    ) -> Option<Value> {
         if local == server || local == base {
             return server.cloned();
         }
@@ -134,10 +141,19 @@ impl Merger<'_, '_> {
         }
     }
 
-    fn object(&self, path: &str, base: Option<&Map<String, Value>>, local: &Map<String, Value>, server: &Map<String, Value>, manual: &mut Vec<String>) -> Map<String, Value> {
+    fn object(
+        &self,
+        path: &str,
+        base: Option<&Map<String, Value>>,
+        local: &Map<String, Value>,
+        server: &Map<String, Value>,
+        manual: &mut Vec<String>,
+    ) -> Map<String, Value> {
         let mut fields: Vec<&String> = server.keys().collect();
         fields.extend(local.keys().filter(|k| !server.contains_key(*k)));
-        fields.extend(base.into_iter().flat_map(Map::keys).filter(|k| !server.contains_key(*k) && !local.contains_key(*k)));
+        fields.extend(
+            base.into_iter().flat_map(Map::keys).filter(|k| !server.contains_key(*k) && !local.contains_key(*k)),
+        );
         let mut out = Map::new();
         for field in fields {
             let at = if path.is_empty() { field.clone() } else { format!("{path}.{field}") };
@@ -151,7 +167,13 @@ impl Merger<'_, '_> {
 
     /// A value both sides changed that cannot be combined: `manual` if the collection
     /// says so for this field, else the later write.
-    fn both_changed(&self, path: &str, local: Option<&Value>, server: Option<&Value>, manual: &mut Vec<String>) -> Option<Value> {
+    fn both_changed(
+        &self,
+        path: &str,
+        local: Option<&Value>,
+        server: Option<&Value>,
+        manual: &mut Vec<String>,
+    ) -> Option<Value> {
         if self.config.manual_fields.iter().any(|f| f == path) {
             manual.push(path.to_owned());
             return server.cloned();
@@ -219,8 +241,19 @@ mod tests {
         }
     }
 
-    fn run(config: &ConflictConfig, base: Value, local: Value, server: Value, local_hlc: &str, server_hlc: &str) -> Resolution {
-        resolve(config, Sides { local: Some(&local), server: Some(&server), base: Some(&base), local_hlc, server_hlc }, None)
+    fn run(
+        config: &ConflictConfig,
+        base: Value,
+        local: Value,
+        server: Value,
+        local_hlc: &str,
+        server_hlc: &str,
+    ) -> Resolution {
+        resolve(
+            config,
+            Sides { local: Some(&local), server: Some(&server), base: Some(&base), local_hlc, server_hlc },
+            None,
+        )
     }
 
     fn value(v: Value) -> Resolution {
@@ -232,16 +265,26 @@ mod tests {
         let (b, l, s) = (json!({"v": 0}), json!({"v": "local"}), json!({"v": "server"}));
         assert_eq!(run(&config(Strategy::ServerWins), b.clone(), l.clone(), s.clone(), LATE, EARLY), value(s.clone()));
         assert_eq!(run(&config(Strategy::ClientWins), b.clone(), l.clone(), s.clone(), EARLY, LATE), value(l.clone()));
-        assert_eq!(run(&config(Strategy::LastWriteWins), b.clone(), l.clone(), s.clone(), LATE, EARLY), value(l.clone()));
-        assert_eq!(run(&config(Strategy::LastWriteWins), b.clone(), l.clone(), s.clone(), EARLY, LATE), value(s.clone()));
-        assert_eq!(run(&config(Strategy::LastWriteWins), b.clone(), l.clone(), s.clone(), EARLY, EARLY), value(s.clone()));
+        assert_eq!(
+            run(&config(Strategy::LastWriteWins), b.clone(), l.clone(), s.clone(), LATE, EARLY),
+            value(l.clone())
+        );
+        assert_eq!(
+            run(&config(Strategy::LastWriteWins), b.clone(), l.clone(), s.clone(), EARLY, LATE),
+            value(s.clone())
+        );
+        assert_eq!(
+            run(&config(Strategy::LastWriteWins), b.clone(), l.clone(), s.clone(), EARLY, EARLY),
+            value(s.clone())
+        );
         assert_eq!(run(&config(Strategy::Manual), b, l, s, LATE, EARLY), Resolution::Manual { fields: vec![] });
     }
 
     #[test]
     fn seed_packing_list_edits_to_different_fields_keep_both() {
         let base = json!({"id": "trip", "title": "Rome", "dates": "May", "notes": {"hotel": "?", "car": "no"}});
-        let local = json!({"id": "trip", "title": "Rome & Naples", "dates": "May", "notes": {"hotel": "Hilton", "car": "no"}});
+        let local =
+            json!({"id": "trip", "title": "Rome & Naples", "dates": "May", "notes": {"hotel": "Hilton", "car": "no"}});
         let server = json!({"id": "trip", "title": "Rome", "dates": "June", "notes": {"hotel": "?", "car": "yes"}});
         let merged = json!({"id": "trip", "title": "Rome & Naples", "dates": "June", "notes": {"hotel": "Hilton", "car": "yes"}});
         assert_eq!(run(&merge_config(&[], &[]), base, local, server, EARLY, LATE), value(merged));
@@ -295,9 +338,18 @@ mod tests {
     #[test]
     fn merge_fields_changed_on_both_sides_go_by_clock_or_to_manual() {
         let (b, l, s) = (json!({"a": 1, "b": 1}), json!({"a": 2, "b": 1}), json!({"a": 3, "b": 5}));
-        assert_eq!(run(&merge_config(&[], &[]), b.clone(), l.clone(), s.clone(), LATE, EARLY), value(json!({"a": 2, "b": 5})));
-        assert_eq!(run(&merge_config(&[], &[]), b.clone(), l.clone(), s.clone(), EARLY, LATE), value(json!({"a": 3, "b": 5})));
-        assert_eq!(run(&merge_config(&[], &["a"]), b, l, s, LATE, EARLY), Resolution::Manual { fields: vec!["a".into()] });
+        assert_eq!(
+            run(&merge_config(&[], &[]), b.clone(), l.clone(), s.clone(), LATE, EARLY),
+            value(json!({"a": 2, "b": 5}))
+        );
+        assert_eq!(
+            run(&merge_config(&[], &[]), b.clone(), l.clone(), s.clone(), EARLY, LATE),
+            value(json!({"a": 3, "b": 5}))
+        );
+        assert_eq!(
+            run(&merge_config(&[], &["a"]), b, l, s, LATE, EARLY),
+            Resolution::Manual { fields: vec!["a".into()] }
+        );
     }
 
     #[test]
@@ -305,21 +357,42 @@ mod tests {
         let cfg = merge_config(&[], &[]);
         let base = json!({"id": "t", "n": 1});
         let edited = json!({"id": "t", "n": 2});
-        let r = resolve(&cfg, Sides { local: None, server: Some(&edited), base: Some(&base), local_hlc: LATE, server_hlc: EARLY }, None);
+        let r = resolve(
+            &cfg,
+            Sides { local: None, server: Some(&edited), base: Some(&base), local_hlc: LATE, server_hlc: EARLY },
+            None,
+        );
         assert_eq!(r, value(edited.clone()));
-        let r = resolve(&cfg, Sides { local: Some(&edited), server: None, base: Some(&base), local_hlc: EARLY, server_hlc: LATE }, None);
+        let r = resolve(
+            &cfg,
+            Sides { local: Some(&edited), server: None, base: Some(&base), local_hlc: EARLY, server_hlc: LATE },
+            None,
+        );
         assert_eq!(r, value(edited));
         // A delete against no change is a delete.
-        let r = resolve(&cfg, Sides { local: None, server: Some(&base), base: Some(&base), local_hlc: EARLY, server_hlc: LATE }, None);
+        let r = resolve(
+            &cfg,
+            Sides { local: None, server: Some(&base), base: Some(&base), local_hlc: EARLY, server_hlc: LATE },
+            None,
+        );
         assert_eq!(r, Resolution::Value(None));
         // A field removed on one side and changed on the other keeps the change.
-        assert_eq!(run(&cfg, json!({"a": 1, "b": 1}), json!({"b": 1}), json!({"a": 9, "b": 1}), LATE, EARLY), value(json!({"a": 9, "b": 1})));
+        assert_eq!(
+            run(&cfg, json!({"a": 1, "b": 1}), json!({"b": 1}), json!({"a": 9, "b": 1}), LATE, EARLY),
+            value(json!({"a": 9, "b": 1}))
+        );
     }
 
     #[test]
     fn custom_resolvers_and_their_failures() {
         let cfg = config(Strategy::Custom);
-        let sides = Sides { local: Some(&json!({"n": 1})), server: Some(&json!({"n": 2})), base: None, local_hlc: EARLY, server_hlc: LATE };
+        let sides = Sides {
+            local: Some(&json!({"n": 1})),
+            server: Some(&json!({"n": 2})),
+            base: None,
+            local_hlc: EARLY,
+            server_hlc: LATE,
+        };
         let sum = |s: &Sides<'_>| {
             let n = s.local?.get("n")?.as_i64()? + s.server?.get("n")?.as_i64()?;
             Some(Some(json!({ "n": n })))

@@ -37,7 +37,12 @@ fn step(replicas: usize) -> impl Strategy<Value = Step> {
     let r = 0..replicas;
     prop_oneof![
         (r.clone(), 0..KEYS.len(), 0u8..4, 0u8..4).prop_map(|(replica, key, a, b)| Step::Put { replica, key, a, b }),
-        (r.clone(), 0..KEYS.len(), 0..FIELDS.len(), 0u8..4).prop_map(|(replica, key, field, value)| Step::Patch { replica, key, field, value }),
+        (r.clone(), 0..KEYS.len(), 0..FIELDS.len(), 0u8..4).prop_map(|(replica, key, field, value)| Step::Patch {
+            replica,
+            key,
+            field,
+            value
+        }),
         (r.clone(), 0..KEYS.len(), 0u8..6).prop_map(|(replica, key, tag)| Step::AddTag { replica, key, tag }),
         (r.clone(), 0..KEYS.len()).prop_map(|(replica, key)| Step::Delete { replica, key }),
         r.clone().prop_map(|replica| Step::Sync { replica }),
@@ -83,7 +88,8 @@ impl Replica {
     }
 
     fn sync(&self, server: &FakeServer) {
-        block_on(sync(&self.config, &self.store, server, &self.observer)).unwrap_or_else(|f| panic!("sync failed: {f:?}"));
+        block_on(sync(&self.config, &self.store, server, &self.observer))
+            .unwrap_or_else(|f| panic!("sync failed: {f:?}"));
     }
 
     fn live(&self) -> BTreeMap<KeyRef, Value> {
@@ -110,7 +116,9 @@ fn run(conflict: &Value, replicas: usize, steps: &[Step]) -> BTreeMap<KeyRef, Va
     let rs: Vec<Replica> = (0..replicas).map(|i| Replica::new(i, conflict)).collect();
     for s in steps {
         match *s {
-            Step::Put { replica, key, a, b } => rs[replica].write(KEYS[key], LocalOp::Put(json!({"id": KEYS[key], "a": a, "b": b}))),
+            Step::Put { replica, key, a, b } => {
+                rs[replica].write(KEYS[key], LocalOp::Put(json!({"id": KEYS[key], "a": a, "b": b})))
+            }
             Step::Patch { replica, key, field, value } => {
                 rs[replica].write(KEYS[key], LocalOp::Patch(json!({ FIELDS[field]: value })))
             }
@@ -143,7 +151,11 @@ fn run(conflict: &Value, replicas: usize, steps: &[Step]) -> BTreeMap<KeyRef, Va
         assert_eq!(r.pending(), 0, "replica {i} is stuck with pending writes");
         assert_eq!(r.live(), server_live, "replica {i} diverged from the server");
     }
-    assert!(server.applied.borrow().values().all(|&n| n == 1), "a mutation was applied twice: {:?}", server.applied.borrow());
+    assert!(
+        server.applied.borrow().values().all(|&n| n == 1),
+        "a mutation was applied twice: {:?}",
+        server.applied.borrow()
+    );
     server_live
 }
 

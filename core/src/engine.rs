@@ -11,10 +11,10 @@ use crate::config::{ClientConfig, CollectionConfig};
 use crate::conflict::Sides;
 use crate::error::Error;
 use crate::protocol::{Mutation, MutationResult, PullResponse, PushRequest, PushResponse};
+use crate::record::ConflictRecord;
 use crate::record::OutboxEntry;
 use crate::retry::ErrorClass;
 use crate::store::{Durability, Store};
-use crate::record::ConflictRecord;
 use crate::sync::{plan_pull, plan_push, plan_resolve, Applied, Choice, Effect, KeyRef, Writes};
 
 /// Upper bound of one push body; the reference server accepts 1 MiB.
@@ -40,7 +40,8 @@ impl TransportError {
 #[allow(async_fn_in_trait)]
 pub trait Transport {
     async fn push(&self, request: &PushRequest) -> Result<PushResponse, TransportError>;
-    async fn pull(&self, checkpoint: u64, limit: usize, collections: &[String]) -> Result<PullResponse, TransportError>;
+    async fn pull(&self, checkpoint: u64, limit: usize, collections: &[String])
+        -> Result<PullResponse, TransportError>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,7 +195,12 @@ pub async fn record_failure<S: Store>(store: &S, failure: crate::record::Failure
 }
 
 /// One full sync: push everything queued, then pull until the server has no more.
-pub async fn sync<S, T, O>(config: &ClientConfig, store: &S, transport: &T, observer: &O) -> Result<SyncReport, SyncFailure>
+pub async fn sync<S, T, O>(
+    config: &ClientConfig,
+    store: &S,
+    transport: &T,
+    observer: &O,
+) -> Result<SyncReport, SyncFailure>
 where
     S: Store,
     T: Transport,
@@ -254,7 +260,10 @@ async fn push_all<S: Store, T: Transport, O: Observer>(
             break;
         }
         let batch = take_by_bytes(entries, byte_cap);
-        let request = PushRequest { client_id: client_id.clone(), mutations: batch.iter().map(OutboxEntry::to_mutation).collect() };
+        let request = PushRequest {
+            client_id: client_id.clone(),
+            mutations: batch.iter().map(OutboxEntry::to_mutation).collect(),
+        };
         let response = match transport.push(&request).await {
             Ok(response) => response,
             Err(e) if e.status == Some(413) && batch.len() > 1 => {
@@ -404,7 +413,9 @@ fn check_push_response(config: &ClientConfig, sent: &[Mutation], response: &Push
     let mut seen = BTreeSet::new();
     for result in &response.results {
         let id = match result {
-            MutationResult::Applied { id, .. } | MutationResult::Conflict { id, .. } | MutationResult::Rejected { id, .. } => *id,
+            MutationResult::Applied { id, .. }
+            | MutationResult::Conflict { id, .. }
+            | MutationResult::Rejected { id, .. } => *id,
         };
         let Some(mutation) = sent.iter().find(|m| m.id == id) else {
             return Err(SyncError::protocol(format!("the server answered for mutation {id}, which was not sent")));
@@ -460,7 +471,10 @@ fn check_server_time(server_time: Option<u64>) -> Result<(), SyncError> {
 /// A page must move forward and stay inside the range it claims.
 fn check_pull_page(config: &ClientConfig, checkpoint: u64, page: &PullResponse) -> Result<(), SyncError> {
     if page.checkpoint < checkpoint {
-        return Err(SyncError::protocol(format!("the server's checkpoint went back from {checkpoint} to {}", page.checkpoint)));
+        return Err(SyncError::protocol(format!(
+            "the server's checkpoint went back from {checkpoint} to {}",
+            page.checkpoint
+        )));
     }
     let mut last = checkpoint;
     for change in &page.changes {
@@ -482,7 +496,7 @@ fn check_pull_page(config: &ClientConfig, checkpoint: u64, page: &PullResponse) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::{Fault, FakeServer, Recorder};
+    use crate::fake::{FakeServer, Fault, Recorder};
     use crate::mutation::{LocalOp, LocalWrite};
     use crate::protocol::{Change, Op};
     use crate::record::ListQuery;
@@ -547,7 +561,12 @@ mod tests {
     }
 
     fn server_error(status: u16) -> Fault {
-        Fault::Fail(TransportError { class: ErrorClass::from_status(status), status: Some(status), retry_after_ms: None, message: format!("HTTP {status}") })
+        Fault::Fail(TransportError {
+            class: ErrorClass::from_status(status),
+            status: Some(status),
+            retry_after_ms: None,
+            message: format!("HTTP {status}"),
+        })
     }
 
     #[test]
@@ -585,7 +604,12 @@ mod tests {
         a.sync(&server).unwrap();
         assert_eq!(a.live(), b.live());
         assert_eq!(a.live(), server.live());
-        assert!(a.observer.effects.borrow().iter().any(|e| matches!(e, Effect::Changed { key, value: None, .. } if key == "t2")));
+        assert!(a
+            .observer
+            .effects
+            .borrow()
+            .iter()
+            .any(|e| matches!(e, Effect::Changed { key, value: None, .. } if key == "t2")));
     }
 
     #[test]
@@ -651,11 +675,26 @@ mod tests {
         let a = Client::new("c-a", "serverWins", 100);
         a.put("big", json!({"id": "big"}));
         a.put("ok", json!({"id": "ok"}));
-        server.fault(Fault::Fail(TransportError { class: ErrorClass::Validation, status: Some(413), retry_after_ms: None, message: "413".into() }));
-        server.fault(Fault::Fail(TransportError { class: ErrorClass::Validation, status: Some(413), retry_after_ms: None, message: "413".into() }));
+        server.fault(Fault::Fail(TransportError {
+            class: ErrorClass::Validation,
+            status: Some(413),
+            retry_after_ms: None,
+            message: "413".into(),
+        }));
+        server.fault(Fault::Fail(TransportError {
+            class: ErrorClass::Validation,
+            status: Some(413),
+            retry_after_ms: None,
+            message: "413".into(),
+        }));
         let report = a.sync(&server).unwrap();
         assert_eq!((report.rejected, report.pushed, a.pending()), (1, 1, 0));
-        assert!(a.observer.effects.borrow().iter().any(|e| matches!(e, Effect::Rejected { code, .. } if code == "too-large")));
+        assert!(a
+            .observer
+            .effects
+            .borrow()
+            .iter()
+            .any(|e| matches!(e, Effect::Rejected { code, .. } if code == "too-large")));
     }
 
     #[test]
@@ -663,7 +702,11 @@ mod tests {
         let server = FakeServer::new();
         let a = Client::new("c-a", "serverWins", 100);
         a.put("t1", json!({"id": "t1"}));
-        server.fault(Fault::Answer(PushResponse { results: vec![MutationResult::Applied { id: 99, version: 1 }], last_mutation_id: 99, server_time: None }));
+        server.fault(Fault::Answer(PushResponse {
+            results: vec![MutationResult::Applied { id: 99, version: 1 }],
+            last_mutation_id: 99,
+            server_time: None,
+        }));
         let failure = a.sync(&server).unwrap_err();
         assert_eq!(failure.error.class(), Some(ErrorClass::Protocol));
         assert_eq!(a.pending(), 1);
@@ -680,7 +723,13 @@ mod tests {
         a.sync(&server).unwrap();
         assert_eq!(a.checkpoint(), 1);
         let bad = PullResponse {
-            changes: vec![Change { collection: "trips".into(), key: "x".into(), version: 1, value: Some(json!({"id": "x", "evil": 1})), hlc: "h".into() }],
+            changes: vec![Change {
+                collection: "trips".into(),
+                key: "x".into(),
+                version: 1,
+                value: Some(json!({"id": "x", "evil": 1})),
+                hlc: "h".into(),
+            }],
             checkpoint: 0,
             has_more: false,
             server_time: None,
@@ -698,7 +747,12 @@ mod tests {
     fn pulls_page_until_caught_up() {
         let server = FakeServer::new();
         for i in 0..1_200 {
-            server.external_put("notes", &format!("n{i:04}"), json!({"id": format!("n{i:04}")}), "001700000000000-0000-c-x");
+            server.external_put(
+                "notes",
+                &format!("n{i:04}"),
+                json!({"id": format!("n{i:04}")}),
+                "001700000000000-0000-c-x",
+            );
         }
         let a = Client::new("c-a", "serverWins", 100);
         let report = a.sync(&server).unwrap();
@@ -769,11 +823,18 @@ mod tests {
         block_on(ensure_checkpoint_scope(&store, &config)).unwrap();
         let observer = Recorder::default();
         block_on(sync(&config, &store, &server, &observer)).unwrap();
-        assert_eq!(block_on(store.meta()).unwrap().unwrap().checkpoint, 0, "a change of an unknown collection is not ours");
+        assert_eq!(
+            block_on(store.meta()).unwrap().unwrap().checkpoint,
+            0,
+            "a change of an unknown collection is not ours"
+        );
         server.external_put("trips", "t1", json!({"id": "t1"}), "h");
         block_on(sync(&config, &store, &server, &observer)).unwrap();
         assert_eq!(block_on(store.meta()).unwrap().unwrap().checkpoint, 2);
-        let wider = ClientConfig::from_json(json!({"name": "e", "collections": {"trips": {"key": "id"}, "notes": {"key": "id"}}})).unwrap();
+        let wider = ClientConfig::from_json(
+            json!({"name": "e", "collections": {"trips": {"key": "id"}, "notes": {"key": "id"}}}),
+        )
+        .unwrap();
         block_on(ensure_checkpoint_scope(&store, &wider)).unwrap();
         assert_eq!(block_on(store.meta()).unwrap().unwrap().checkpoint, 0);
     }
@@ -784,7 +845,10 @@ mod tests {
         // newer one added `packing`. The store and its meta are shared.
         let server = FakeServer::new();
         let older = ClientConfig::from_json(json!({"name": "e", "collections": {"trips": {"key": "id"}}})).unwrap();
-        let newer = ClientConfig::from_json(json!({"name": "e", "collections": {"trips": {"key": "id"}, "packing": {"key": "id"}}})).unwrap();
+        let newer = ClientConfig::from_json(
+            json!({"name": "e", "collections": {"trips": {"key": "id"}, "packing": {"key": "id"}}}),
+        )
+        .unwrap();
         let store = MemoryStore::new(&newer);
         let observer = Recorder::default();
         block_on(store.open_meta("c-a")).unwrap();
@@ -830,7 +894,14 @@ mod tests {
         let open = block_on(b.store.conflicts()).unwrap();
         assert_eq!(open.len(), 1);
         let c = &open[0];
-        assert_eq!((c.local.clone(), c.server.clone(), c.base.clone()), (Some(json!({"id": "t1", "v": "b"})), Some(json!({"id": "t1", "v": "a"})), Some(json!({"id": "t1", "v": 0}))));
+        assert_eq!(
+            (c.local.clone(), c.server.clone(), c.base.clone()),
+            (
+                Some(json!({"id": "t1", "v": "b"})),
+                Some(json!({"id": "t1", "v": "a"})),
+                Some(json!({"id": "t1", "v": 0}))
+            )
+        );
         // Meanwhile the server's value shows and nothing is sent.
         assert_eq!(b.live()[&("trips".to_owned(), "t1".to_owned())], json!({"id": "t1", "v": "a"}));
         assert_eq!(b.pending(), 0);
@@ -867,7 +938,10 @@ mod tests {
         b.sync(&server).unwrap();
         let again = block_on(b.store.conflicts()).unwrap();
         assert_eq!(again.len(), 1);
-        assert_eq!((again[0].local.clone(), again[0].server.clone()), (Some(json!({"id": "t2", "v": "b"})), Some(json!({"id": "t2", "v": "a2"}))));
+        assert_eq!(
+            (again[0].local.clone(), again[0].server.clone()),
+            (Some(json!({"id": "t2", "v": "b"})), Some(json!({"id": "t2", "v": "a2"})))
+        );
     }
 
     #[test]
@@ -920,7 +994,8 @@ mod tests {
         let server = FakeServer::new();
         let a = Client::new("c-a", "serverWins", 100);
         let config = ClientConfig::from_json(json!({"name": "e", "auditLimit": 3, "collections": {
-            "trips": {"key": "id", "conflict": "serverWins"}, "notes": {"key": "id"}}})).unwrap();
+            "trips": {"key": "id", "conflict": "serverWins"}, "notes": {"key": "id"}}}))
+        .unwrap();
         let b = Client { store: MemoryStore::new(&config), config, observer: Recorder::default() };
         block_on(b.store.open_meta("c-b")).unwrap();
         for i in 0..5 {
@@ -990,7 +1065,12 @@ mod tests {
         async fn list(&self, c: &str, q: &ListQuery) -> Result<Vec<crate::record::EntityRecord>, Error> {
             self.inner.list(c, q).await
         }
-        async fn run_transaction(&self, keys: &[KeyRef], d: Durability, plan: &mut dyn FnMut(crate::sync::Snapshot) -> Result<Writes, Error>) -> Result<(), Error> {
+        async fn run_transaction(
+            &self,
+            keys: &[KeyRef],
+            d: Durability,
+            plan: &mut dyn FnMut(crate::sync::Snapshot) -> Result<Writes, Error>,
+        ) -> Result<(), Error> {
             self.inner.run_transaction(keys, d, plan).await
         }
         async fn meta(&self) -> Result<Option<crate::record::Meta>, Error> {
@@ -1031,7 +1111,12 @@ mod tests {
         let store = WriteDuringPush { inner: MemoryStore::new(&c.config), write: Default::default() };
         block_on(store.open_meta("c-a")).unwrap();
         block_on(ensure_checkpoint_scope(&store, &c.config)).unwrap();
-        let put = |v: &str| LocalWrite { collection: "trips".into(), key: "t".into(), op: LocalOp::Put(json!({"id": "t", "v": v})), now_ms: 1 };
+        let put = |v: &str| LocalWrite {
+            collection: "trips".into(),
+            key: "t".into(),
+            op: LocalOp::Put(json!({"id": "t", "v": v})),
+            now_ms: 1,
+        };
         block_on(store.write_local(&put("first"))).unwrap();
         *store.write.borrow_mut() = Some(put("second"));
         block_on(sync(&c.config, &store, &server, &c.observer)).unwrap();
@@ -1046,7 +1131,8 @@ mod tests {
         // The chaos harness's finding: A deletes, B edits (edit beats delete under merge),
         // C re-creates after both; B's revival must not bring back A's old fields.
         let server = FakeServer::new();
-        let (a, b, c) = (Client::new("c-a", "merge", 100), Client::new("c-b", "merge", 100), Client::new("c-c", "merge", 100));
+        let (a, b, c) =
+            (Client::new("c-a", "merge", 100), Client::new("c-b", "merge", 100), Client::new("c-c", "merge", 100));
         let at = |client: &Client, ms: u64| client.observer.now.set(1_700_000_000_000 + ms);
         at(&a, 0);
         a.put("k", json!({"id": "k", "a": "A1", "b": "A1", "c": "A1"}));

@@ -35,7 +35,8 @@ pub fn render(format: Format, dump: &[CollectionDump], exported_at_ms: u64) -> S
 
 /// `{"format": "pwa-sync-export", "version": 1, "exportedAt": ms, "collections": {name: [values]}}`
 pub fn to_json(dump: &[CollectionDump], exported_at_ms: u64) -> String {
-    let collections: Map<String, Value> = dump.iter().map(|(name, values)| (name.clone(), Value::from(values.clone()))).collect();
+    let collections: Map<String, Value> =
+        dump.iter().map(|(name, values)| (name.clone(), Value::from(values.clone()))).collect();
     json!({"format": "pwa-sync-export", "version": 1, "exportedAt": exported_at_ms, "collections": collections})
         .to_string()
 }
@@ -101,7 +102,10 @@ mod tests {
     fn dump() -> Vec<CollectionDump> {
         vec![
             ("trips".into(), vec![json!({"id": "t1", "title": "Rome, \"the\" city", "days": 3})]),
-            ("items".into(), vec![json!({"id": "i1", "tags": ["a", "b"], "note": "=SUM(A1)", "done": true, "gone": null})]),
+            (
+                "items".into(),
+                vec![json!({"id": "i1", "tags": ["a", "b"], "note": "=SUM(A1)", "done": true, "gone": null})],
+            ),
         ]
     }
 

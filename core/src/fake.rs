@@ -83,7 +83,10 @@ impl FakeServer {
         let own_earlier = current.as_ref().is_some_and(|d| d.writer.0 == client && d.writer.1 < m.id);
         if current.as_ref().map(|d| d.version) != m.base_version && !own_earlier {
             let d = current.unwrap_or(Doc { version: 0, value: None, hlc: String::new(), writer: (String::new(), 0) });
-            return MutationResult::Conflict { id: m.id, server: ServerState { version: d.version, value: d.value, hlc: d.hlc } };
+            return MutationResult::Conflict {
+                id: m.id,
+                server: ServerState { version: d.version, value: d.value, hlc: d.hlc },
+            };
         }
         let value = match m.op {
             Op::Put => Some(m.value.clone()),
@@ -93,7 +96,13 @@ impl FakeServer {
                     patch::apply(&mut v, &m.value);
                     Some(v)
                 }
-                None => return MutationResult::Rejected { id: m.id, code: "not-found".into(), message: "no such document".into() },
+                None => {
+                    return MutationResult::Rejected {
+                        id: m.id,
+                        code: "not-found".into(),
+                        message: "no such document".into(),
+                    }
+                }
             },
         };
         let version = self.version.get() + 1;
@@ -120,7 +129,12 @@ impl Transport for FakeServer {
             _ => {}
         }
         if self.max_batch.get().is_some_and(|max| request.mutations.len() > max) {
-            return Err(TransportError { class: ErrorClass::Validation, status: Some(413), retry_after_ms: None, message: "too many".into() });
+            return Err(TransportError {
+                class: ErrorClass::Validation,
+                status: Some(413),
+                retry_after_ms: None,
+                message: "too many".into(),
+            });
         }
         let mut results = Vec::new();
         for m in &request.mutations {
@@ -143,7 +157,12 @@ impl Transport for FakeServer {
         Ok(PushResponse { results, last_mutation_id: last, server_time: self.server_time() })
     }
 
-    async fn pull(&self, checkpoint: u64, limit: usize, collections: &[String]) -> Result<PullResponse, TransportError> {
+    async fn pull(
+        &self,
+        checkpoint: u64,
+        limit: usize,
+        collections: &[String],
+    ) -> Result<PullResponse, TransportError> {
         let fault = self.faults.borrow_mut().pop_front();
         match fault {
             Some(Fault::Fail(e)) => return Err(e),
@@ -156,7 +175,13 @@ impl Transport for FakeServer {
             .borrow()
             .iter()
             .filter(|(k, d)| d.version > checkpoint && collections.contains(&k.0))
-            .map(|(k, d)| Change { collection: k.0.clone(), key: k.1.clone(), version: d.version, value: d.value.clone(), hlc: d.hlc.clone() })
+            .map(|(k, d)| Change {
+                collection: k.0.clone(),
+                key: k.1.clone(),
+                version: d.version,
+                value: d.value.clone(),
+                hlc: d.hlc.clone(),
+            })
             .collect();
         changes.sort_by_key(|c| c.version);
         let has_more = changes.len() > limit;

@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use crate::config::ClientConfig;
 use crate::engine::{ensure_checkpoint_scope, sync, SyncError, Transport, TransportError};
 use crate::error::Error;
-use crate::fake::{Fault, FakeServer, Recorder};
+use crate::fake::{FakeServer, Fault, Recorder};
 use crate::mutation::{LocalOp, LocalWrite};
 use crate::patch;
 use crate::protocol::{Change, MutationResult, PullResponse, PushRequest, PushResponse, ServerState};
@@ -44,10 +44,50 @@ fn fuzz_config() -> ProptestConfig {
 /// Field names the protocol, configs and records use, so random objects often hit real
 /// fields (with wrong types), plus a few others.
 const WORDS: [&str; 44] = [
-    "results", "lastMutationId", "serverTime", "changes", "checkpoint", "hasMore", "id", "status", "version", "server",
-    "value", "hlc", "code", "message", "collection", "key", "clientId", "mutations", "op", "baseVersion", "applied",
-    "conflict", "rejected", "put", "patch", "delete", "trips", "notes", "k0", "k1", "name", "collections", "endpoint",
-    "retry", "batchSize", "strategy", "arrays", "indexes", "omit", "event", "ttlMs", "manualFields", "jitter", "x",
+    "results",
+    "lastMutationId",
+    "serverTime",
+    "changes",
+    "checkpoint",
+    "hasMore",
+    "id",
+    "status",
+    "version",
+    "server",
+    "value",
+    "hlc",
+    "code",
+    "message",
+    "collection",
+    "key",
+    "clientId",
+    "mutations",
+    "op",
+    "baseVersion",
+    "applied",
+    "conflict",
+    "rejected",
+    "put",
+    "patch",
+    "delete",
+    "trips",
+    "notes",
+    "k0",
+    "k1",
+    "name",
+    "collections",
+    "endpoint",
+    "retry",
+    "batchSize",
+    "strategy",
+    "arrays",
+    "indexes",
+    "omit",
+    "event",
+    "ttlMs",
+    "manualFields",
+    "jitter",
+    "x",
 ];
 
 fn word() -> impl Strategy<Value = String> {
@@ -141,8 +181,9 @@ fn mutation_result() -> impl Strategy<Value = MutationResult> {
     let id = || prop_oneof![4 => 0u64..8, 1 => any::<u64>()];
     prop_oneof![
         (id(), small_or_any_u64()).prop_map(|(id, version)| MutationResult::Applied { id, version }),
-        (id(), small_or_any_u64(), record_value(), hlc())
-            .prop_map(|(id, version, value, hlc)| MutationResult::Conflict { id, server: ServerState { version, value, hlc } }),
+        (id(), small_or_any_u64(), record_value(), hlc()).prop_map(|(id, version, value, hlc)| {
+            MutationResult::Conflict { id, server: ServerState { version, value, hlc } }
+        }),
         (id(), word(), ".{0,12}").prop_map(|(id, code, message)| MutationResult::Rejected { id, code, message }),
     ]
 }
@@ -162,8 +203,9 @@ fn change() -> impl Strategy<Value = Change> {
 /// Well-typed pull pages with arbitrary contents: versions in or out of range, in or out
 /// of order, a checkpoint anywhere.
 fn pull_response() -> impl Strategy<Value = PullResponse> {
-    (prop::collection::vec(change(), 0..6), small_or_any_u64(), any::<bool>(), server_time())
-        .prop_map(|(changes, checkpoint, has_more, server_time)| PullResponse { changes, checkpoint, has_more, server_time })
+    (prop::collection::vec(change(), 0..6), small_or_any_u64(), any::<bool>(), server_time()).prop_map(
+        |(changes, checkpoint, has_more, server_time)| PullResponse { changes, checkpoint, has_more, server_time },
+    )
 }
 
 // ---- a client on the fake server ----
@@ -226,7 +268,12 @@ impl Client {
                 Write::Delete(c, k) => (c, k, LocalOp::Delete),
             };
             client.observer.now.set(client.observer.now.get() + 1);
-            let w = LocalWrite { collection: COLLECTIONS[c].into(), key: KEYS[k].into(), op, now_ms: client.observer.now.get() };
+            let w = LocalWrite {
+                collection: COLLECTIONS[c].into(),
+                key: KEYS[k].into(),
+                op,
+                now_ms: client.observer.now.get(),
+            };
             // A patch of a missing record is refused (not-found); that is fine here.
             let _ = block_on(client.store.write_local(&w));
         }
@@ -265,8 +312,19 @@ struct Watched<'a> {
 }
 
 impl<'a> Watched<'a> {
-    fn new(server: &'a FakeServer, client: &'a Client, push: Option<PushResponse>, pull: Option<PullResponse>) -> Watched<'a> {
-        Watched { server, client, scripted_push: RefCell::new(push), scripted_pull: RefCell::new(pull), before: RefCell::new(None) }
+    fn new(
+        server: &'a FakeServer,
+        client: &'a Client,
+        push: Option<PushResponse>,
+        pull: Option<PullResponse>,
+    ) -> Watched<'a> {
+        Watched {
+            server,
+            client,
+            scripted_push: RefCell::new(push),
+            scripted_pull: RefCell::new(pull),
+            before: RefCell::new(None),
+        }
     }
 }
 
@@ -279,7 +337,12 @@ impl Transport for Watched<'_> {
         self.server.push(request).await
     }
 
-    async fn pull(&self, checkpoint: u64, limit: usize, collections: &[String]) -> Result<PullResponse, TransportError> {
+    async fn pull(
+        &self,
+        checkpoint: u64,
+        limit: usize,
+        collections: &[String],
+    ) -> Result<PullResponse, TransportError> {
         if let Some(page) = self.scripted_pull.borrow_mut().take() {
             *self.before.borrow_mut() = Some(self.client.state());
             self.server.fault(Fault::AnswerPull(page));
@@ -289,7 +352,12 @@ impl Transport for Watched<'_> {
 }
 
 /// Run one sync that meets the scripted answer; check what must hold whatever it said.
-fn sync_with(strategy: &str, local: &[Write], push: Option<PushResponse>, pull: Option<PullResponse>) -> Result<(), TestCaseError> {
+fn sync_with(
+    strategy: &str,
+    local: &[Write],
+    push: Option<PushResponse>,
+    pull: Option<PullResponse>,
+) -> Result<(), TestCaseError> {
     let server = FakeServer::new();
     let client = Client::new(&server, strategy, local);
     let watched = Watched::new(&server, &client, push, pull);
@@ -545,8 +613,20 @@ fn changes_of_collections_not_asked_for_are_ignored_not_a_storage_error() {
     // every change, and the store refused the unknown collection, failing every sync.
     let page = PullResponse {
         changes: vec![
-            Change { collection: "".into(), key: "k0".into(), version: 3, value: Some(json!({"id": "k0"})), hlc: "h".into() },
-            Change { collection: "trips".into(), key: "k3".into(), version: 3, value: Some(json!({"id": "k3"})), hlc: "h".into() },
+            Change {
+                collection: "".into(),
+                key: "k0".into(),
+                version: 3,
+                value: Some(json!({"id": "k0"})),
+                hlc: "h".into(),
+            },
+            Change {
+                collection: "trips".into(),
+                key: "k3".into(),
+                version: 3,
+                value: Some(json!({"id": "k3"})),
+                hlc: "h".into(),
+            },
         ],
         checkpoint: 3,
         has_more: false,
@@ -564,7 +644,11 @@ fn a_server_time_far_outside_the_clock_range_does_not_panic_or_poison_the_clock(
     for server_time in [1u64 << 63, (1u64 << 63) + 1_700_000_000_000, u64::MAX] {
         let server = FakeServer::new();
         let client = Client::new(&server, "serverWins", &[Write::Put(0, 3, 1)]);
-        let answer = PushResponse { results: vec![MutationResult::Applied { id: 1, version: 3 }], last_mutation_id: 1, server_time: Some(server_time) };
+        let answer = PushResponse {
+            results: vec![MutationResult::Applied { id: 1, version: 3 }],
+            last_mutation_id: 1,
+            server_time: Some(server_time),
+        };
         let watched = Watched::new(&server, &client, Some(answer), None);
         let before = client.observer.now.get();
         let failure = block_on(sync(&client.config, &client.store, &watched, &client.observer)).unwrap_err();

@@ -4,17 +4,17 @@
 
 pub mod clock;
 pub mod config;
-pub mod engine;
 pub mod conflict;
 #[cfg(test)]
 mod convergence;
+pub mod engine;
 pub mod error;
 pub mod export;
+#[cfg(any(test, feature = "testing"))]
+pub mod fake;
 #[cfg(test)]
 mod fuzz;
 pub mod metrics;
-#[cfg(any(test, feature = "testing"))]
-pub mod fake;
 pub mod mutation;
 pub mod patch;
 pub mod protocol;

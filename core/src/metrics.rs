@@ -120,17 +120,31 @@ impl Metrics {
         }
     }
 
-    pub fn health(&self, limits: &HealthLimits, pending: usize, oldest_pending_age_ms: Option<u64>, breaker_open: bool) -> Health {
+    pub fn health(
+        &self,
+        limits: &HealthLimits,
+        pending: usize,
+        oldest_pending_age_ms: Option<u64>,
+        breaker_open: bool,
+    ) -> Health {
         let mut reasons = Vec::new();
         let rate = self.failure_rate();
         if rate > limits.failure_rate {
-            reasons.push(format!("{:.0} % of recent syncs failed (limit {:.0} %)", rate * 100.0, limits.failure_rate * 100.0));
+            reasons.push(format!(
+                "{:.0} % of recent syncs failed (limit {:.0} %)",
+                rate * 100.0,
+                limits.failure_rate * 100.0
+            ));
         }
         if pending > limits.pending {
             reasons.push(format!("{pending} writes pending (limit {})", limits.pending));
         }
         if let Some(age) = oldest_pending_age_ms.filter(|age| *age > limits.oldest_pending_ms) {
-            reasons.push(format!("oldest pending write is {} s old (limit {} s)", age / 1000, limits.oldest_pending_ms / 1000));
+            reasons.push(format!(
+                "oldest pending write is {} s old (limit {} s)",
+                age / 1000,
+                limits.oldest_pending_ms / 1000
+            ));
         }
         if breaker_open {
             reasons.push("sync is paused after repeated failures".into());

@@ -122,7 +122,8 @@ pub fn plan_local_write(
                 record_removed = true;
                 None
             } else {
-                outbox_put = Some(OutboxEntry { op: Op::Delete, value: Value::Null, hlc: hlc.clone(), ..entry.clone() });
+                outbox_put =
+                    Some(OutboxEntry { op: Op::Delete, value: Value::Null, hlc: hlc.clone(), ..entry.clone() });
                 Some(entry.id)
             }
         }

@@ -201,7 +201,10 @@ impl ListQuery {
             ));
         }
         if !is_index_key(value) {
-            return Err(Error::invalid_value(&config.name, format!("index value for \"{field}\" must be a string or a number")));
+            return Err(Error::invalid_value(
+                &config.name,
+                format!("index value for \"{field}\" must be a string or a number"),
+            ));
         }
         Ok(())
     }
@@ -234,7 +237,9 @@ pub fn prepare_value(config: &CollectionConfig, value: Value) -> Result<(String,
     };
     let key = match object.get(&config.key) {
         Some(Value::String(key)) if !key.is_empty() => key.clone(),
-        Some(Value::String(_)) => return Err(Error::invalid_value(&config.name, format!("key \"{}\" is empty", config.key))),
+        Some(Value::String(_)) => {
+            return Err(Error::invalid_value(&config.name, format!("key \"{}\" is empty", config.key)))
+        }
         Some(other) => {
             return Err(Error::invalid_value(
                 &config.name,
@@ -308,7 +313,8 @@ mod tests {
             conflict: Some(2),
         };
         let stored = serde_json::to_value(&record).unwrap();
-        let mut fields: Vec<&str> = stored.as_object().unwrap().keys().map(String::as_str).filter(|f| !["value", "base"].contains(f)).collect();
+        let mut fields: Vec<&str> =
+            stored.as_object().unwrap().keys().map(String::as_str).filter(|f| !["value", "base"].contains(f)).collect();
         let mut expected = RECORD_METADATA_FIELDS.to_vec();
         fields.sort_unstable();
         expected.sort_unstable();

@@ -82,7 +82,9 @@ pub fn parse_retry_after(header: &str, now_ms: u64, parse_http_date: impl Fn(&st
 pub enum BreakerState {
     Closed,
     /// No attempts until this time (ms).
-    Open { until_ms: u64 },
+    Open {
+        until_ms: u64,
+    },
     /// One trial attempt is allowed.
     HalfOpen,
 }
@@ -99,7 +101,12 @@ pub struct CircuitBreaker {
 
 impl CircuitBreaker {
     pub fn new(threshold: u32, cool_down_ms: u64) -> CircuitBreaker {
-        CircuitBreaker { threshold: threshold.max(1), cool_down_ms, consecutive_failures: 0, state: BreakerState::Closed }
+        CircuitBreaker {
+            threshold: threshold.max(1),
+            cool_down_ms,
+            consecutive_failures: 0,
+            state: BreakerState::Closed,
+        }
     }
 
     pub fn state(&self, now_ms: u64) -> BreakerState {

@@ -63,7 +63,13 @@ impl Scheduler {
 
     /// After a failed sync: when to try again by ourselves. Failures that retrying
     /// cannot fix (auth, validation, protocol) wait for the next trigger instead.
-    pub fn on_failure(&mut self, class: Option<ErrorClass>, retry_after_ms: Option<u64>, now_ms: u64, random: f64) -> Next {
+    pub fn on_failure(
+        &mut self,
+        class: Option<ErrorClass>,
+        retry_after_ms: Option<u64>,
+        now_ms: u64,
+        random: f64,
+    ) -> Next {
         let transient = class.is_some_and(ErrorClass::is_transient);
         if !transient {
             return Next::Idle;

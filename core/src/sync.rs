@@ -102,7 +102,10 @@ pub struct AuditEntry {
 
 impl crate::record::AppValues for AuditEntry {
     fn app_values(&mut self) -> Vec<&mut Value> {
-        [&mut self.local, &mut self.server, &mut self.base, &mut self.result].into_iter().filter_map(Option::as_mut).collect()
+        [&mut self.local, &mut self.server, &mut self.base, &mut self.result]
+            .into_iter()
+            .filter_map(Option::as_mut)
+            .collect()
     }
 }
 
@@ -117,11 +120,22 @@ pub enum AuditKind {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// A key's visible value changed because of the server.
-    Changed { collection: String, key: String, value: Option<Value>, version: Option<u64> },
+    Changed {
+        collection: String,
+        key: String,
+        value: Option<Value>,
+        version: Option<u64>,
+    },
     Conflict(AuditEntry),
     /// A conflict was stored for a person to decide.
     ManualConflict(ConflictRecord),
-    Rejected { collection: String, key: String, mutation_id: u64, code: String, message: String },
+    Rejected {
+        collection: String,
+        key: String,
+        mutation_id: u64,
+        code: String,
+        message: String,
+    },
 }
 
 /// Tallies of one plan.
@@ -188,7 +202,9 @@ pub fn plan_push(
     let mut tally = Applied::default();
     for result in results {
         let (id, outcome) = match result {
-            MutationResult::Applied { id, .. } | MutationResult::Conflict { id, .. } | MutationResult::Rejected { id, .. } => (*id, result),
+            MutationResult::Applied { id, .. }
+            | MutationResult::Conflict { id, .. }
+            | MutationResult::Rejected { id, .. } => (*id, result),
         };
         // An entry already settled (e.g. by a conflict on an earlier entry of its key)
         // needs nothing more.
@@ -251,7 +267,13 @@ pub fn plan_pull(
 /// The app settles manual conflict `id` (of `key`): the chosen value becomes the local
 /// value and, unless it is the server's, goes out against the server version the
 /// conflict showed (if the server moved on since, that is a new conflict).
-pub fn plan_resolve(snapshot: Snapshot, key: &KeyRef, id: u64, choice: Choice, now_ms: u64) -> Result<(Writes, Vec<Effect>)> {
+pub fn plan_resolve(
+    snapshot: Snapshot,
+    key: &KeyRef,
+    id: u64,
+    choice: Choice,
+    now_ms: u64,
+) -> Result<(Writes, Vec<Effect>)> {
     let mut work = Working::new(snapshot, &no_custom);
     let Some(conflict) = work.conflicts.remove(&id).filter(|c| (c.collection.clone(), c.key.clone()) == *key) else {
         return Err(Error::UnknownConflict(id));
@@ -436,7 +458,13 @@ impl<'c> Working<'c> {
             result: after.clone(),
             server_version: version,
         });
-        effects.push(Effect::Rejected { collection: key.0.clone(), key: key.1.clone(), mutation_id: id, code: code.to_owned(), message: message.to_owned() });
+        effects.push(Effect::Rejected {
+            collection: key.0.clone(),
+            key: key.1.clone(),
+            mutation_id: id,
+            code: code.to_owned(),
+            message: message.to_owned(),
+        });
         if before != after {
             effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: after, version });
         }
@@ -448,14 +476,26 @@ impl<'c> Working<'c> {
         self.observe(&server.hlc, now_ms);
         self.settle(key, server.value.clone(), Some(server.version), Some(server.hlc.clone()), now_ms);
         if before != server.value {
-            effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: server.value.clone(), version: Some(server.version) });
+            effects.push(Effect::Changed {
+                collection: key.0.clone(),
+                key: key.1.clone(),
+                value: server.value.clone(),
+                version: Some(server.version),
+            });
         }
     }
 
     /// Queue `value` (a put, or a delete for `None`) for `key` against `base_version`,
     /// under a new mutation id; returns its HLC stamp.
     /// `stamp`: the write's HLC stamp; `None` ticks the clock (a decision made now).
-    fn queue_value(&mut self, key: &KeyRef, value: Option<Value>, base_version: u64, stamp: Option<String>, now_ms: u64) -> String {
+    fn queue_value(
+        &mut self,
+        key: &KeyRef,
+        value: Option<Value>,
+        base_version: u64,
+        stamp: Option<String>,
+        now_ms: u64,
+    ) -> String {
         let now = self.meta.corrected(now_ms);
         let stamp = stamp.unwrap_or_else(|| self.meta.hlc.tick(now, &self.meta.client_id).to_string());
         let id = self.meta.next_mutation_id;
@@ -483,7 +523,14 @@ impl<'c> Working<'c> {
     /// The server's state for a key differs from the base its pending writes build on:
     /// settle every queued write of the key by the collection's strategy. Returns whether
     /// there was a conflict at all (the same value on both sides is none).
-    fn resolve(&mut self, config: &CollectionConfig, key: &KeyRef, server: &ServerState, now_ms: u64, effects: &mut Vec<Effect>) -> bool {
+    fn resolve(
+        &mut self,
+        config: &CollectionConfig,
+        key: &KeyRef,
+        server: &ServerState,
+        now_ms: u64,
+        effects: &mut Vec<Effect>,
+    ) -> bool {
         let record = self.records.get(key).cloned();
         let local = record.as_ref().and_then(|r| r.value.clone());
         let base = record.as_ref().and_then(|r| r.base.clone());
@@ -498,7 +545,13 @@ impl<'c> Working<'c> {
             self.settle(key, server.value.clone(), Some(server.version), Some(server.hlc.clone()), now_ms);
             return false;
         }
-        let sides = Sides { local: local.as_ref(), server: server.value.as_ref(), base: base.as_ref(), local_hlc: &local_hlc, server_hlc: &server.hlc };
+        let sides = Sides {
+            local: local.as_ref(),
+            server: server.value.as_ref(),
+            base: base.as_ref(),
+            local_hlc: &local_hlc,
+            server_hlc: &server.hlc,
+        };
         let custom = self.custom;
         let resolver = |s: &Sides<'_>| custom(config, s);
         let resolution = conflict::resolve(&config.conflict, sides, Some(&resolver));
@@ -549,7 +602,12 @@ impl<'c> Working<'c> {
                 self.audit.push(audit);
                 effects.push(Effect::ManualConflict(stored));
                 if local != server.value {
-                    effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: server.value.clone(), version: Some(server.version) });
+                    effects.push(Effect::Changed {
+                        collection: key.0.clone(),
+                        key: key.1.clone(),
+                        value: server.value.clone(),
+                        version: Some(server.version),
+                    });
                 }
                 return true;
             }
@@ -572,7 +630,12 @@ impl<'c> Working<'c> {
         self.audit.push(audit.clone());
         effects.push(Effect::Conflict(audit));
         if local != resolved {
-            effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: resolved, version: Some(server.version) });
+            effects.push(Effect::Changed {
+                collection: key.0.clone(),
+                key: key.1.clone(),
+                value: resolved,
+                version: Some(server.version),
+            });
         }
         true
     }
@@ -632,7 +695,14 @@ mod tests {
 
     impl Replica {
         fn new(strategy: &str) -> Replica {
-            Replica { config: config(strategy), meta: Meta::new("c-me".into()), records: BTreeMap::new(), outbox: BTreeMap::new(), audit: vec![], now: 1_000 }
+            Replica {
+                config: config(strategy),
+                meta: Meta::new("c-me".into()),
+                records: BTreeMap::new(),
+                outbox: BTreeMap::new(),
+                audit: vec![],
+                now: 1_000,
+            }
         }
 
         fn snapshot(&self, keys: &[KeyRef]) -> Snapshot {
@@ -641,7 +711,12 @@ mod tests {
                 if let Some(r) = self.records.get(key) {
                     snap.records.insert(key.clone(), r.clone());
                     if r.pending > 0 {
-                        let q = self.outbox.values().filter(|e| (e.collection.clone(), e.key.clone()) == *key).cloned().collect();
+                        let q = self
+                            .outbox
+                            .values()
+                            .filter(|e| (e.collection.clone(), e.key.clone()) == *key)
+                            .cloned()
+                            .collect();
                         snap.queued.insert(key.clone(), q);
                     }
                 }
@@ -676,7 +751,8 @@ mod tests {
         fn push(&mut self, results: Vec<MutationResult>) -> Applied {
             self.now += 10;
             let keys: Vec<KeyRef> = self.outbox.values().map(|e| (e.collection.clone(), e.key.clone())).collect();
-            let (writes, applied) = plan_push(&self.config, self.snapshot(&keys), &results, self.now, &no_custom).unwrap();
+            let (writes, applied) =
+                plan_push(&self.config, self.snapshot(&keys), &results, self.now, &no_custom).unwrap();
             assert_eq!(writes.needs_strict_durability(), !writes.outbox_delete.is_empty());
             self.commit(writes);
             applied
@@ -685,7 +761,8 @@ mod tests {
         fn pull(&mut self, changes: Vec<Change>, checkpoint: u64) -> Applied {
             self.now += 10;
             let keys: Vec<KeyRef> = changes.iter().map(|c| (c.collection.clone(), c.key.clone())).collect();
-            let (writes, applied) = plan_pull(&self.config, self.snapshot(&keys), &changes, checkpoint, self.now, &no_custom).unwrap();
+            let (writes, applied) =
+                plan_pull(&self.config, self.snapshot(&keys), &changes, checkpoint, self.now, &no_custom).unwrap();
             self.commit(writes);
             applied
         }
@@ -696,7 +773,8 @@ mod tests {
 
         fn check_invariant(&self) {
             for (key, record) in &self.records {
-                let queued: Vec<OutboxEntry> = self.outbox.values().filter(|e| (e.collection.clone(), e.key.clone()) == *key).cloned().collect();
+                let queued: Vec<OutboxEntry> =
+                    self.outbox.values().filter(|e| (e.collection.clone(), e.key.clone()) == *key).cloned().collect();
                 assert_eq!(record.pending as usize, queued.len(), "pending count of {key:?}");
                 assert_eq!(record.value, replay(record.base.as_ref(), &queued), "visible = base + queue for {key:?}");
             }
@@ -704,7 +782,13 @@ mod tests {
     }
 
     fn change(key: &str, version: u64, value: Option<Value>) -> Change {
-        Change { collection: "trips".into(), key: key.into(), version, value, hlc: format!("{:015}-0000-c-other", 5_000 + version) }
+        Change {
+            collection: "trips".into(),
+            key: key.into(),
+            version,
+            value,
+            hlc: format!("{:015}-0000-c-other", 5_000 + version),
+        }
     }
 
     fn server(version: u64, value: Value, hlc_ms: u64) -> ServerState {
@@ -740,11 +824,18 @@ mod tests {
         r.write("t1", LocalOp::Patch(json!({"a": 2})));
         r.outbox.get_mut(&1).unwrap().sent = true;
         r.write("t1", LocalOp::Patch(json!({"c": 3})));
-        let tally = r.push(vec![MutationResult::Rejected { id: 1, code: "validation".into(), message: "a must be odd".into() }]);
+        let tally = r.push(vec![MutationResult::Rejected {
+            id: 1,
+            code: "validation".into(),
+            message: "a must be odd".into(),
+        }]);
         assert_eq!(tally.rejected, 1);
         // Back to the server's value, with the still-pending later write replayed on it.
         assert_eq!(r.record("t1").value, Some(json!({"id": "t1", "a": 1, "c": 3})));
-        assert!(tally.effects.iter().any(|e| matches!(e, Effect::Rejected { mutation_id: 1, code, .. } if code == "validation")));
+        assert!(tally
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::Rejected { mutation_id: 1, code, .. } if code == "validation")));
         assert!(tally.effects.iter().any(|e| matches!(e, Effect::Changed { .. })));
         assert_eq!(r.audit.len(), 1);
         assert_eq!(r.audit[0].kind, AuditKind::Rejected);
@@ -766,13 +857,17 @@ mod tests {
         r.pull(vec![change("t1", 3, Some(json!({"id": "t1", "a": 1})))], 3);
         r.write("t1", LocalOp::Patch(json!({"a": 2})));
         r.outbox.get_mut(&1).unwrap().sent = true;
-        let tally = r.push(vec![MutationResult::Conflict { id: 1, server: server(5, json!({"id": "t1", "a": 9}), 9_000) }]);
+        let tally =
+            r.push(vec![MutationResult::Conflict { id: 1, server: server(5, json!({"id": "t1", "a": 9}), 9_000) }]);
         assert_eq!(tally.conflicts, 1);
         let rec = r.record("t1");
         assert_eq!((rec.value.clone(), rec.version, rec.pending), (Some(json!({"id": "t1", "a": 9})), Some(5), 0));
         assert!(r.outbox.is_empty());
         let audit = &r.audit[0];
-        assert_eq!((audit.kind, audit.strategy.as_str(), audit.decided_by.as_str()), (AuditKind::Conflict, "serverWins", "auto"));
+        assert_eq!(
+            (audit.kind, audit.strategy.as_str(), audit.decided_by.as_str()),
+            (AuditKind::Conflict, "serverWins", "auto")
+        );
         assert_eq!(audit.local, Some(json!({"id": "t1", "a": 2})));
         assert_eq!(audit.base, Some(json!({"id": "t1", "a": 1})));
         r.check_invariant();
@@ -797,7 +892,10 @@ mod tests {
         r.write("t1", LocalOp::Put(json!({"id": "t1", "v": "mine"})));
         r.outbox.get_mut(&1).unwrap().sent = true;
         // The server's write is later than ours (our clock is at ~1 s).
-        r.push(vec![MutationResult::Conflict { id: 1, server: server(5, json!({"id": "t1", "v": "theirs"}), 900_000) }]);
+        r.push(vec![MutationResult::Conflict {
+            id: 1,
+            server: server(5, json!({"id": "t1", "v": "theirs"}), 900_000),
+        }]);
         assert_eq!(r.record("t1").value, Some(json!({"id": "t1", "v": "theirs"})));
         assert!(r.outbox.is_empty());
         // Now ours is later: the server's older write loses.
@@ -852,7 +950,10 @@ mod tests {
         assert_eq!(tally.conflicts, 1);
         assert_eq!(r.audit.len(), 1);
         let rec = r.record("t1");
-        assert_eq!((rec.value.clone(), rec.base.clone(), rec.version), (Some(json!({"id": "t1", "a": 2})), Some(json!({"id": "t1", "a": 5})), Some(8)));
+        assert_eq!(
+            (rec.value.clone(), rec.base.clone(), rec.version),
+            (Some(json!({"id": "t1", "a": 2})), Some(json!({"id": "t1", "a": 5})), Some(8))
+        );
         let entry = r.outbox.values().next().unwrap();
         assert_eq!((entry.op, entry.base_version), (Op::Put, Some(8)));
         r.check_invariant();

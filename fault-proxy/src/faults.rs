@@ -10,28 +10,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// Every fault kind, in the order the counters list them.
-pub const KINDS: [&str; 8] = [
-    "drop_request",
-    "drop_response",
-    "status",
-    "rate_limit",
-    "delay",
-    "duplicate",
-    "cut_body",
-    "replace_body",
-];
+pub const KINDS: [&str; 8] =
+    ["drop_request", "drop_response", "status", "rate_limit", "delay", "duplicate", "cut_body", "replace_body"];
 
 /// The kinds random (`rate`) injection picks from by default: every kind a healthy
 /// network or server can produce. `replace_body` is for scripted bad-server tests only.
-pub const RANDOM_KINDS: [&str; 7] = [
-    "drop_request",
-    "drop_response",
-    "status",
-    "rate_limit",
-    "delay",
-    "duplicate",
-    "cut_body",
-];
+pub const RANDOM_KINDS: [&str; 7] =
+    ["drop_request", "drop_response", "status", "rate_limit", "delay", "duplicate", "cut_body"];
 
 /// Largest body `replace_body` may produce (`body` length times `repeat`).
 pub const MAX_REPLACEMENT_BYTES: u64 = 1 << 30;
@@ -364,11 +349,15 @@ mod tests {
         let f: Fault = serde_json::from_str(r#"{"kind":"rate_limit"}"#).unwrap();
         assert_eq!(f, Fault::RateLimit { retry_after_seconds: 1 });
         let f: Fault =
-            serde_json::from_str(r#"{"kind":"replace_body","body":"x","contentType":"text/html","repeat":4}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"kind":"replace_body","body":"x","contentType":"text/html","repeat":4}"#).unwrap();
         assert_eq!(
             f,
-            Fault::ReplaceBody { status: None, body: "x".into(), content_type: Some("text/html".into()), repeat: Some(4) }
+            Fault::ReplaceBody {
+                status: None,
+                body: "x".into(),
+                content_type: Some("text/html".into()),
+                repeat: Some(4)
+            }
         );
         assert!(serde_json::from_str::<Fault>(r#"{"kind":"explode"}"#).is_err());
         assert!(serde_json::from_str::<Rule>(r#"{"path":"/a","fault":{"kind":"duplicate"},"tims":2}"#).is_err());

@@ -129,10 +129,8 @@ pub struct FaultProxy {
 impl FaultProxy {
     pub fn new(config: Config) -> Result<FaultProxy, ConfigError> {
         faults::validate_rate(config.rate).map_err(ConfigError)?;
-        let uri: Uri = config
-            .upstream
-            .parse()
-            .map_err(|e| ConfigError(format!("--upstream {:?}: {e}", config.upstream)))?;
+        let uri: Uri =
+            config.upstream.parse().map_err(|e| ConfigError(format!("--upstream {:?}: {e}", config.upstream)))?;
         if uri.scheme_str() != Some("http") {
             return Err(ConfigError(format!("--upstream {:?}: only http:// is supported", config.upstream)));
         }

@@ -231,8 +231,10 @@ async fn replace_body_after_upstream_applied() {
     assert_eq!(r.text().await.unwrap(), "{\"results\": [");
     assert_eq!(env.count(), 1);
 
-    env.rule(json!({"kind": "replace_body", "status": 502, "body": "<h1>Bad Gateway</h1>", "contentType": "text/html"}))
-        .await;
+    env.rule(
+        json!({"kind": "replace_body", "status": 502, "body": "<h1>Bad Gateway</h1>", "contentType": "text/html"}),
+    )
+    .await;
     let r = env.push().await.unwrap();
     assert_eq!(r.status(), 502);
     assert_eq!(r.headers()["content-type"], "text/html");
@@ -381,7 +383,10 @@ async fn control_api_counters_rules_and_errors() {
     assert_eq!(env.http.get(env.url("/data")).send().await.unwrap().status(), 500);
     assert_eq!(env.push().await.unwrap().status(), 200, "queue exhausted except the GET rule");
     let s = env.state().await;
-    assert_eq!(s["rules"], json!([{"path": "/sync/push", "method": "GET", "fault": {"kind": "drop_request"}, "times": 1}]));
+    assert_eq!(
+        s["rules"],
+        json!([{"path": "/sync/push", "method": "GET", "fault": {"kind": "drop_request"}, "times": 1}])
+    );
     assert_eq!(s["requests"], 4);
     assert_eq!(s["forwarded"], 1);
     assert_eq!(s["injectedTotal"], 3);
@@ -391,7 +396,10 @@ async fn control_api_counters_rules_and_errors() {
     assert_eq!(injected["status"], 1);
     assert_eq!(injected["drop_request"], 0);
     assert_eq!(s["log"].as_array().unwrap().len(), 3);
-    assert_eq!(s["log"][0], json!({"request": 1, "method": "POST", "path": "/sync/push", "kind": "rate_limit", "source": "rule"}));
+    assert_eq!(
+        s["log"][0],
+        json!({"request": 1, "method": "POST", "path": "/sync/push", "kind": "rate_limit", "source": "rule"})
+    );
 
     for bad in [
         "not json",

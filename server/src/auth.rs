@@ -64,15 +64,15 @@ impl AuthMode {
                 .strip_prefix("dev:")
                 .ok_or_else(|| AuthError("expected a token of the form dev:<user>".into()))?
                 .to_owned(),
-            AuthMode::Jwt(jwt) => decode::<Claims>(token, &jwt.key, &jwt.validation)
-                .map_err(|e| AuthError(format!("invalid token: {e}")))?
-                .claims
-                .sub,
+            AuthMode::Jwt(jwt) => {
+                decode::<Claims>(token, &jwt.key, &jwt.validation)
+                    .map_err(|e| AuthError(format!("invalid token: {e}")))?
+                    .claims
+                    .sub
+            }
         };
         if user.is_empty() || user.len() > MAX_USER_LEN || user.chars().any(char::is_control) {
-            return Err(AuthError(format!(
-                "the user id must be 1 to {MAX_USER_LEN} bytes without control characters"
-            )));
+            return Err(AuthError(format!("the user id must be 1 to {MAX_USER_LEN} bytes without control characters")));
         }
         Ok(user)
     }

@@ -192,17 +192,13 @@ impl Config {
     /// Validate the command line. The error is a sentence for the operator.
     pub fn from_cli(cli: Cli) -> Result<Config, String> {
         let auth = match (cli.jwt_secret, cli.dev_auth) {
-            (Some(_), true) => {
-                return Err("pass only one of --jwt-secret SECRET and --dev-auth, not both".into())
-            }
+            (Some(_), true) => return Err("pass only one of --jwt-secret SECRET and --dev-auth, not both".into()),
             (None, false) => {
                 return Err("no authentication mode: pass --jwt-secret SECRET (HS256 JWTs, `sub` = user) \
                      or --dev-auth (token `dev:<user>`, for development only)"
                     .into())
             }
-            (Some(secret), false) if secret.is_empty() => {
-                return Err("--jwt-secret must not be empty".into())
-            }
+            (Some(secret), false) if secret.is_empty() => return Err("--jwt-secret must not be empty".into()),
             (Some(secret), false) => AuthMode::jwt(secret.as_bytes()),
             (None, true) => AuthMode::Dev,
         };
@@ -244,7 +240,8 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Config, String> {
-        let cli = Cli::try_parse_from(["pwa-sync-server", "--dev-auth"].iter().chain(args)).map_err(|e| e.to_string())?;
+        let cli =
+            Cli::try_parse_from(["pwa-sync-server", "--dev-auth"].iter().chain(args)).map_err(|e| e.to_string())?;
         Config::from_cli(cli)
     }
 
@@ -261,8 +258,16 @@ mod tests {
         let err = parse(&["--webhook", "http://h/x", "--webhook-secret", "s", "--webhook-max-attempts", "0"]);
         assert!(err.is_err());
         let config = parse(&[
-            "--webhook", "http://a.test/x", "--webhook", "https://b.test/y", "--webhook-secret", "s3cret",
-            "--webhook-max-attempts", "3", "--webhook-backoff-base-ms", "50",
+            "--webhook",
+            "http://a.test/x",
+            "--webhook",
+            "https://b.test/y",
+            "--webhook-secret",
+            "s3cret",
+            "--webhook-max-attempts",
+            "3",
+            "--webhook-backoff-base-ms",
+            "50",
         ]);
         let webhooks = config.map(|c| c.webhooks).unwrap_or_default();
         assert_eq!(webhooks.urls, vec!["http://a.test/x", "https://b.test/y"]);

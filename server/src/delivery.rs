@@ -131,7 +131,8 @@ impl Deliverer {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "webhook outbox: cannot claim events; retrying"),
             }
-            let until_retry = next_retry.map(|t| Duration::from_millis(u64::try_from(t.saturating_sub(now_ms())).unwrap_or(0)));
+            let until_retry =
+                next_retry.map(|t| Duration::from_millis(u64::try_from(t.saturating_sub(now_ms())).unwrap_or(0)));
             let wait = until_retry.map_or(self.config.poll_interval, |d| d.min(self.config.poll_interval));
             tokio::select! {
                 _ = self.wake.notified() => {}
@@ -166,7 +167,8 @@ impl Deliverer {
                 Sent::Failed(error) => {
                     let attempts = row.attempts.saturating_add(1);
                     let dead = attempts >= self.config.max_attempts;
-                    let delay = webhook::backoff(self.config.backoff_base, self.config.backoff_cap, attempts, fastrand::f64());
+                    let delay =
+                        webhook::backoff(self.config.backoff_base, self.config.backoff_cap, attempts, fastrand::f64());
                     let next_attempt_at = now.saturating_add(millis(delay));
                     if dead {
                         tracing::warn!(id = row.id, url = %redact(&row.url), attempts, error = %error, "webhook event is dead: no more attempts");

@@ -33,11 +33,9 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
-            StoreError::ClientOfAnotherUser => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "this clientId belongs to another user",
-            ),
+            StoreError::ClientOfAnotherUser => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this clientId belongs to another user")
+            }
             StoreError::Unavailable(msg) => {
                 tracing::warn!(error = %msg, "database unavailable");
                 ApiError {

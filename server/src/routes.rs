@@ -72,7 +72,11 @@ pub fn router(app: App) -> Router {
             CorsLayer::new()
                 .allow_origin(Any)
                 .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-sync-protocol")])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    HeaderName::from_static("x-sync-protocol"),
+                ])
                 .expose_headers([header::RETRY_AFTER])
                 .max_age(Duration::from_secs(600)),
         );
@@ -92,7 +96,11 @@ async fn push(State(app): State<App>, request: Request<Body>) -> Result<Json<Pus
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "batch-too-large",
-            format!("{} mutations in one push, more than {}; split the batch", request.mutations.len(), limits.max_batch),
+            format!(
+                "{} mutations in one push, more than {}; split the batch",
+                request.mutations.len(),
+                limits.max_batch
+            ),
         ));
     }
     check_request(&request).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid-request", m))?;
@@ -140,7 +148,8 @@ fn pull_query(params: &HashMap<String, String>) -> Result<PullQuery, String> {
     let collections = match params.get("collections") {
         None => None,
         Some(list) => {
-            let names: Vec<String> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+            let names: Vec<String> =
+                list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
             if names.len() > MAX_PULL_COLLECTIONS {
                 return Err(format!("at most {MAX_PULL_COLLECTIONS} collections per pull"));
             }
@@ -196,7 +205,6 @@ async fn not_found() -> ApiError {
 async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "method not allowed on this endpoint")
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -51,14 +51,15 @@ pub async fn events(
     let mut shutdown = app.shutdown.clone();
     let pokes = BroadcastStream::new(receiver).filter_map(|item| async move {
         match item {
-            Ok(checkpoint) => Some(Ok::<_, Infallible>(Event::default().data(format!("{{\"checkpoint\":{checkpoint}}}")))),
+            Ok(checkpoint) => {
+                Some(Ok::<_, Infallible>(Event::default().data(format!("{{\"checkpoint\":{checkpoint}}}"))))
+            }
             // Missed pokes: the next one carries a newer checkpoint anyway.
             Err(BroadcastStreamRecvError::Lagged(_)) => None,
         }
     });
-    let stream = stream::once(async { Ok(Event::default().comment("connected")) })
-        .chain(pokes)
-        .take_until(async move {
+    let stream =
+        stream::once(async { Ok(Event::default().comment("connected")) }).chain(pokes).take_until(async move {
             // Ends the stream at shutdown (graceful shutdown waits for open responses).
             let _ = shutdown.wait_for(|stopping| *stopping).await;
         });

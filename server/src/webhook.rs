@@ -231,16 +231,16 @@ mod tests {
         for header in [
             String::new(),
             "garbage".to_string(),
-            format!("v1={v1}"),                  // no t
-            format!("t={NOW}"),                  // no v1
-            format!("t=,v1={v1}"),               // empty t
-            format!("t=-{NOW},v1={v1}"),         // signed
-            format!("t=1e9,v1={v1}"),            // not digits
+            format!("v1={v1}"),                        // no t
+            format!("t={NOW}"),                        // no v1
+            format!("t=,v1={v1}"),                     // empty t
+            format!("t=-{NOW},v1={v1}"),               // signed
+            format!("t=1e9,v1={v1}"),                  // not digits
             format!("t=99999999999999999999,v1={v1}"), // out of range
-            format!("t={NOW},t={NOW},v1={v1}"),  // two t
-            format!("t={NOW},v1=zz"),            // not hex
-            format!("t={NOW},v1={}", &v1[..62]), // too short
-            format!("t={NOW};v1={v1}"),          // wrong separator
+            format!("t={NOW},t={NOW},v1={v1}"),        // two t
+            format!("t={NOW},v1=zz"),                  // not hex
+            format!("t={NOW},v1={}", &v1[..62]),       // too short
+            format!("t={NOW};v1={v1}"),                // wrong separator
         ] {
             assert!(matches!(verify(SECRET, &header, BODY, NOW), Err(VerifyError::Malformed(_))), "{header:?}");
         }

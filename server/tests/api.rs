@@ -50,7 +50,16 @@ async fn push_pull_round_trip(backend: Backend) {
     let s = start(&backend).await;
     let api = s.api();
     let resp = api
-        .push_ok("alice", &batch("c-1", vec![put(1, "trips", "t1", json!({"title": "Rome"}), None), put(2, "trips", "t2", json!({"title": "Oslo"}), None)]))
+        .push_ok(
+            "alice",
+            &batch(
+                "c-1",
+                vec![
+                    put(1, "trips", "t1", json!({"title": "Rome"}), None),
+                    put(2, "trips", "t2", json!({"title": "Oslo"}), None),
+                ],
+            ),
+        )
         .await;
     let (v1, v2) = (version_of(&resp, 0), version_of(&resp, 1));
     assert!(v1 >= 1 && v2 > v1);
@@ -66,21 +75,32 @@ async fn push_pull_round_trip(backend: Backend) {
     // Nothing new after the checkpoint: the checkpoint stays.
     assert_eq!(api.pull_ok("alice", v2, 500).await, json!({"changes": [], "checkpoint": v2, "hasMore": false}));
     // An update with the right base version.
-    let resp = api.push_ok("alice", &batch("c-1", vec![put(3, "trips", "t1", json!({"title": "Roma"}), Some(v1))])).await;
+    let resp =
+        api.push_ok("alice", &batch("c-1", vec![put(3, "trips", "t1", json!({"title": "Roma"}), Some(v1))])).await;
     let v3 = version_of(&resp, 0);
     assert!(v3 > v2);
     let page = api.pull_ok("alice", v2, 500).await;
-    assert_eq!(page["changes"], json!([{"collection": "trips", "key": "t1", "version": v3, "value": {"title": "Roma"}, "hlc": hlc(3)}]));
+    assert_eq!(
+        page["changes"],
+        json!([{"collection": "trips", "key": "t1", "version": v3, "value": {"title": "Roma"}, "hlc": hlc(3)}])
+    );
 }
 
 async fn conflict_answer_carries_server_state(backend: Backend) {
     let s = start(&backend).await;
     let api = s.api();
-    let v1 = version_of(&api.push_ok("alice", &batch("c-1", vec![put(1, "trips", "t1", json!({"n": 1}), None)])).await, 0);
-    let v2 = version_of(&api.push_ok("alice", &batch("c-2", vec![put(1, "trips", "t1", json!({"n": 2}), Some(v1))])).await, 0);
+    let v1 =
+        version_of(&api.push_ok("alice", &batch("c-1", vec![put(1, "trips", "t1", json!({"n": 1}), None)])).await, 0);
+    let v2 = version_of(
+        &api.push_ok("alice", &batch("c-2", vec![put(1, "trips", "t1", json!({"n": 2}), Some(v1))])).await,
+        0,
+    );
     // c-1 still thinks v1 is current.
     let resp = api.push_ok("alice", &batch("c-1", vec![put(2, "trips", "t1", json!({"n": 3}), Some(v1))])).await;
-    assert_eq!(resp["results"][0], json!({"id": 2, "status": "conflict", "server": {"version": v2, "value": {"n": 2}, "hlc": hlc(1)}}));
+    assert_eq!(
+        resp["results"][0],
+        json!({"id": 2, "status": "conflict", "server": {"version": v2, "value": {"n": 2}, "hlc": hlc(1)}})
+    );
     assert_eq!(resp["lastMutationId"], 2);
     // A key that exists, written as if new.
     let resp = api.push_ok("alice", &batch("c-3", vec![put(1, "trips", "t1", json!({"n": 4}), None)])).await;
@@ -102,11 +122,14 @@ async fn own_earlier_mutation_is_not_a_conflict(backend: Backend) {
     let resp = api
         .push_ok(
             "alice",
-            &batch("c-1", vec![
-                put(1, "trips", "t1", json!({"title": "Rome", "days": 3}), None),
-                patch(2, "trips", "t1", json!({"days": 4}), None),
-                put(3, "trips", "t1", json!({"title": "Roma", "days": 4}), None),
-            ]),
+            &batch(
+                "c-1",
+                vec![
+                    put(1, "trips", "t1", json!({"title": "Rome", "days": 3}), None),
+                    patch(2, "trips", "t1", json!({"days": 4}), None),
+                    put(3, "trips", "t1", json!({"title": "Roma", "days": 4}), None),
+                ],
+            ),
         )
         .await;
     let (a, b, c) = (version_of(&resp, 0), version_of(&resp, 1), version_of(&resp, 2));
@@ -116,7 +139,10 @@ async fn own_earlier_mutation_is_not_a_conflict(backend: Backend) {
     let d = version_of(&resp, 0);
     assert_eq!(api.pull_ok("alice", c, 10).await["changes"][0]["value"], json!({"title": "Roma", "days": 5}));
     // Another client's write in between makes c-1's stale base a conflict again.
-    let e = version_of(&api.push_ok("alice", &batch("c-2", vec![patch(1, "trips", "t1", json!({"days": 6}), Some(d))])).await, 0);
+    let e = version_of(
+        &api.push_ok("alice", &batch("c-2", vec![patch(1, "trips", "t1", json!({"days": 6}), Some(d))])).await,
+        0,
+    );
     let resp = api.push_ok("alice", &batch("c-1", vec![patch(5, "trips", "t1", json!({"days": 7}), Some(c))])).await;
     assert_eq!(resp["results"][0]["status"], "conflict");
     assert_eq!(resp["results"][0]["server"]["version"], e);
@@ -129,23 +155,37 @@ async fn patch_and_delete_semantics(backend: Backend) {
     assert_eq!(resp["results"][0]["status"], "rejected");
     assert_eq!(resp["results"][0]["code"], "not-found");
     let v1 = version_of(
-        &api.push_ok("alice", &batch("c-1", vec![put(2, "trips", "t1", json!({"a": 1, "m": {"x": 1, "y": 2}}), None)])).await,
+        &api.push_ok("alice", &batch("c-1", vec![put(2, "trips", "t1", json!({"a": 1, "m": {"x": 1, "y": 2}}), None)]))
+            .await,
         0,
     );
-    let v2 = version_of(&api.push_ok("alice", &batch("c-2", vec![patch(1, "trips", "t1", json!({"b": 2, "m": {"x": null}}), Some(v1))])).await, 0);
+    let v2 = version_of(
+        &api.push_ok(
+            "alice",
+            &batch("c-2", vec![patch(1, "trips", "t1", json!({"b": 2, "m": {"x": null}}), Some(v1))]),
+        )
+        .await,
+        0,
+    );
     let page = api.pull_ok("alice", v1, 10).await;
     assert_eq!(page["changes"][0]["value"], json!({"a": 1, "b": 2, "m": {"y": 2}}));
     // Delete: a tombstone with a new version, visible in pulls with value null.
     let v3 = version_of(&api.push_ok("alice", &batch("c-2", vec![delete(2, "trips", "t1", Some(v2))])).await, 0);
     assert!(v3 > v2);
     let page = api.pull_ok("alice", v2, 10).await;
-    assert_eq!(page["changes"], json!([{"collection": "trips", "key": "t1", "version": v3, "value": null, "hlc": hlc(2)}]));
+    assert_eq!(
+        page["changes"],
+        json!([{"collection": "trips", "key": "t1", "version": v3, "value": null, "hlc": hlc(2)}])
+    );
     assert_eq!(api.pull_ok("alice", 0, 10).await["changes"].as_array().unwrap().len(), 1);
     // Patch of a tombstone: not-found.
     let resp = api.push_ok("alice", &batch("c-2", vec![patch(3, "trips", "t1", json!({"a": 9}), Some(v3))])).await;
     assert_eq!(resp["results"][0]["code"], "not-found");
     // Put on the tombstone with its version re-creates.
-    let v4 = version_of(&api.push_ok("alice", &batch("c-3", vec![put(1, "trips", "t1", json!({"again": true}), Some(v3))])).await, 0);
+    let v4 = version_of(
+        &api.push_ok("alice", &batch("c-3", vec![put(1, "trips", "t1", json!({"again": true}), Some(v3))])).await,
+        0,
+    );
     let page = api.pull_ok("alice", v3, 10).await;
     assert_eq!(page["changes"][0]["value"], json!({"again": true}));
     assert_eq!(page["changes"][0]["version"], v4);
@@ -155,16 +195,19 @@ async fn validation_rejections_are_recorded(backend: Backend) {
     let s = start_with(&backend, |c| c.limits.max_value_bytes = 1000).await;
     let api = s.api();
     let long = "x".repeat(257);
-    let body = batch("c-1", vec![
-        put(1, "", "k", json!({}), None),
-        put(2, "trips", "", json!({}), None),
-        put(3, &long, "k", json!({}), None),
-        put(4, "trips", &long, json!({}), None),
-        put(5, "trips", "k", json!([1, 2]), None),
-        patch(6, "trips", "k", json!("text"), None),
-        put(7, "trips", "k", json!({"big": "y".repeat(2000)}), None),
-        put(8, "trips", "ok", json!({"fine": true}), None),
-    ]);
+    let body = batch(
+        "c-1",
+        vec![
+            put(1, "", "k", json!({}), None),
+            put(2, "trips", "", json!({}), None),
+            put(3, &long, "k", json!({}), None),
+            put(4, "trips", &long, json!({}), None),
+            put(5, "trips", "k", json!([1, 2]), None),
+            patch(6, "trips", "k", json!("text"), None),
+            put(7, "trips", "k", json!({"big": "y".repeat(2000)}), None),
+            put(8, "trips", "ok", json!({"fine": true}), None),
+        ],
+    );
     let first = api.push_ok("alice", &body).await;
     for i in 0..7 {
         assert_eq!(first["results"][i]["status"], "rejected", "{}", first["results"][i]);
@@ -184,13 +227,17 @@ async fn validation_rejections_are_recorded(backend: Backend) {
 async fn duplicate_batch_is_answered_as_before_and_applied_once(backend: Backend) {
     let s = start(&backend).await;
     let api = s.api();
-    let v0 = version_of(&api.push_ok("alice", &batch("c-0", vec![put(1, "trips", "t0", json!({"n": 0}), None)])).await, 0);
-    let body = batch("c-1", vec![
-        put(1, "trips", "t1", json!({"n": 1}), None),
-        put(2, "trips", "t0", json!({"n": 2}), Some(v0 + 100)), // a conflict
-        patch(3, "trips", "t0", json!({"p": 1}), Some(v0)),
-        delete(4, "trips", "t2", None),
-    ]);
+    let v0 =
+        version_of(&api.push_ok("alice", &batch("c-0", vec![put(1, "trips", "t0", json!({"n": 0}), None)])).await, 0);
+    let body = batch(
+        "c-1",
+        vec![
+            put(1, "trips", "t1", json!({"n": 1}), None),
+            put(2, "trips", "t0", json!({"n": 2}), Some(v0 + 100)), // a conflict
+            patch(3, "trips", "t0", json!({"p": 1}), Some(v0)),
+            delete(4, "trips", "t2", None),
+        ],
+    );
     let first = api.push_ok("alice", &body).await;
     assert_eq!(first["results"][1]["status"], "conflict");
     let (changes_before, cp_before) = api.pull_all("alice", 0, 100).await;
@@ -206,7 +253,10 @@ async fn duplicate_batch_is_answered_as_before_and_applied_once(backend: Backend
     let next = version_of(&api.push_ok("alice", &batch("c-1", vec![put(5, "trips", "t3", json!({}), None)])).await, 0);
     assert_eq!(next, cp_after + 1);
     // A batch mixing old ids and a new one: old ones answered as before, the new one applied.
-    let mixed = batch("c-1", vec![put(1, "trips", "t1", json!({"n": "changed"}), None), put(6, "trips", "t4", json!({}), None)]);
+    let mixed = batch(
+        "c-1",
+        vec![put(1, "trips", "t1", json!({"n": "changed"}), None), put(6, "trips", "t4", json!({}), None)],
+    );
     let resp = api.push_ok("alice", &mixed).await;
     assert_eq!(resp["results"][0], first["results"][0]);
     assert_eq!(version_of(&resp, 1), next + 1);
@@ -278,12 +328,15 @@ async fn pull_filters_collections(backend: Backend) {
     let api = s.api();
     api.push_ok(
         "alice",
-        &batch("c-1", vec![
-            put(1, "a", "1", json!({}), None),
-            put(2, "b", "1", json!({}), None),
-            put(3, "c", "1", json!({}), None),
-            put(4, "a", "2", json!({}), None),
-        ]),
+        &batch(
+            "c-1",
+            vec![
+                put(1, "a", "1", json!({}), None),
+                put(2, "b", "1", json!({}), None),
+                put(3, "c", "1", json!({}), None),
+                put(4, "a", "2", json!({}), None),
+            ],
+        ),
     )
     .await;
     let (status, page) = api.pull("alice", "checkpoint=0&collections=a,c").await;
@@ -309,7 +362,8 @@ async fn concurrent_pushes_get_distinct_versions_in_commit_order(backend: Backen
         tasks.push(tokio::spawn(async move {
             let mut versions = Vec::new();
             for round in 0..5u64 {
-                let muts = (0..4u64).map(|i| put(round * 4 + i + 1, "k", &format!("t{t}-{round}-{i}"), json!({"t": t}), None));
+                let muts =
+                    (0..4u64).map(|i| put(round * 4 + i + 1, "k", &format!("t{t}-{round}-{i}"), json!({"t": t}), None));
                 let resp = api.push_ok("alice", &batch(&format!("c-{t}"), muts.collect())).await;
                 versions.extend((0..4).map(|i| version_of(&resp, i)));
             }
@@ -354,7 +408,12 @@ async fn hot_key_compare_and_set_is_linearizable(backend: Backend) {
         tasks.push(tokio::spawn(async move {
             let (mut base, mut applied) = (None::<u64>, Vec::new());
             for id in 1..=8u64 {
-                let resp = api.push_ok("alice", &batch(&format!("c-{t}"), vec![put(id, "n", "hot", json!({"t": t, "id": id}), base)])).await;
+                let resp = api
+                    .push_ok(
+                        "alice",
+                        &batch(&format!("c-{t}"), vec![put(id, "n", "hot", json!({"t": t, "id": id}), base)]),
+                    )
+                    .await;
                 let r = &resp["results"][0];
                 match r["status"].as_str().unwrap() {
                     "applied" => {
@@ -387,7 +446,10 @@ async fn hot_key_compare_and_set_is_linearizable(backend: Backend) {
 async fn users_are_isolated(backend: Backend) {
     let s = start(&backend).await;
     let api = s.api();
-    let va = version_of(&api.push_ok("alice", &batch("a-1", vec![put(1, "notes", "k", json!({"secret": "alice's"}), None)])).await, 0);
+    let va = version_of(
+        &api.push_ok("alice", &batch("a-1", vec![put(1, "notes", "k", json!({"secret": "alice's"}), None)])).await,
+        0,
+    );
     // Bob sees nothing of Alice's.
     assert_eq!(api.pull_ok("bob", 0, 500).await, json!({"changes": [], "checkpoint": 0, "hasMore": false}));
     // Bob writing the same key, as new or with Alice's version, creates his own document.
@@ -397,10 +459,16 @@ async fn users_are_isolated(backend: Backend) {
     let resp = api.push_ok("bob", &batch("b-1", vec![put(2, "notes", "k", json!({"mine": "bob"}), None)])).await;
     let vb = version_of(&resp, 0);
     // Bob's patch and delete only ever touch his own copy.
-    api.push_ok("bob", &batch("b-1", vec![patch(3, "notes", "k", json!({"x": 1}), Some(vb)), delete(4, "notes", "k", None)]))
-        .await;
+    api.push_ok(
+        "bob",
+        &batch("b-1", vec![patch(3, "notes", "k", json!({"x": 1}), Some(vb)), delete(4, "notes", "k", None)]),
+    )
+    .await;
     let alice = api.pull_ok("alice", 0, 500).await;
-    assert_eq!(alice["changes"], json!([{"collection": "notes", "key": "k", "version": va, "value": {"secret": "alice's"}, "hlc": hlc(1)}]));
+    assert_eq!(
+        alice["changes"],
+        json!([{"collection": "notes", "key": "k", "version": va, "value": {"secret": "alice's"}, "hlc": hlc(1)}])
+    );
     let (bob, _) = api.pull_all("bob", 0, 500).await;
     assert_eq!(bob.len(), 1);
     assert_eq!(bob[0]["value"], Value::Null);
@@ -432,24 +500,30 @@ async fn crafted_pushes_cannot_touch_another_users_documents(backend: Backend) {
     let resp = api
         .push_ok(
             "alice",
-            &batch("a-1", vec![
-                put(1, "notes", "k1", json!({"secret": "alice-secret-1"}), None),
-                put(2, "notes", "k2", json!({"secret": "alice-secret-2"}), None),
-                put(3, "notes", "gone", json!({"secret": "alice-secret-3"}), None),
-            ]),
+            &batch(
+                "a-1",
+                vec![
+                    put(1, "notes", "k1", json!({"secret": "alice-secret-1"}), None),
+                    put(2, "notes", "k2", json!({"secret": "alice-secret-2"}), None),
+                    put(3, "notes", "gone", json!({"secret": "alice-secret-3"}), None),
+                ],
+            ),
         )
         .await;
     let (v1, v2, v3) = (version_of(&resp, 0), version_of(&resp, 1), version_of(&resp, 2));
     let v4 = version_of(&api.push_ok("alice", &batch("a-1", vec![delete(4, "notes", "gone", Some(v3))])).await, 0);
     let before = api.pull_all("alice", 0, 500).await;
-    let attacks = batch("b-1", vec![
-        patch(1, "notes", "k1", json!({"secret": "bob was here"}), Some(v1)),
-        delete(2, "notes", "k2", Some(v2)),
-        put(3, "notes", "gone", json!({"x": 1}), Some(v4)),
-        patch(4, "notes", "k2", json!({"y": 1}), None),
-        put(5, "notes", "k2", json!({"y": 1}), Some(v2 + 1_000_000)),
-        delete(6, "notes", "k1", None),
-    ]);
+    let attacks = batch(
+        "b-1",
+        vec![
+            patch(1, "notes", "k1", json!({"secret": "bob was here"}), Some(v1)),
+            delete(2, "notes", "k2", Some(v2)),
+            put(3, "notes", "gone", json!({"x": 1}), Some(v4)),
+            patch(4, "notes", "k2", json!({"y": 1}), None),
+            put(5, "notes", "k2", json!({"y": 1}), Some(v2 + 1_000_000)),
+            delete(6, "notes", "k1", None),
+        ],
+    );
     let resp = api.push_ok("bob", &attacks).await;
     assert!(!resp.to_string().contains("alice-secret"), "{resp}");
     let nothing = json!({"version": 0, "value": null, "hlc": ""});
@@ -465,7 +539,10 @@ async fn crafted_pushes_cannot_touch_another_users_documents(backend: Backend) {
     assert_eq!(api.pull_all("alice", 0, 500).await, before);
     assert_eq!(api.pull_ok("alice", before.1, 500).await["changes"], json!([]));
     let resp = api
-        .push_ok("alice", &batch("a-1", vec![patch(5, "notes", "k1", json!({"n": 2}), Some(v1)), delete(6, "notes", "k2", Some(v2))]))
+        .push_ok(
+            "alice",
+            &batch("a-1", vec![patch(5, "notes", "k1", json!({"n": 2}), Some(v1)), delete(6, "notes", "k2", Some(v2))]),
+        )
         .await;
     assert!(version_of(&resp, 0) > vb && version_of(&resp, 1) > vb);
     let (bob, _) = api.pull_all("bob", 0, 500).await;
@@ -489,15 +566,31 @@ async fn crafted_pulls_never_cross_users(backend: Backend) {
     let api = s.api();
     let long = "L".repeat(256);
     let names = [
-        "notes", "a,b", "a", "b", "ünïcødé", "%", "_", "*", "' OR '1'='1", "notes\u{200b}", "NOTES", "日本語", long.as_str(),
+        "notes",
+        "a,b",
+        "a",
+        "b",
+        "ünïcødé",
+        "%",
+        "_",
+        "*",
+        "' OR '1'='1",
+        "notes\u{200b}",
+        "NOTES",
+        "日本語",
+        long.as_str(),
     ];
     let alice_writes = names.iter().zip(1u64..).map(|(c, id)| put(id, c, "k", json!({"secret": "alice-secret"}), None));
     api.push_ok("alice", &batch("a-1", alice_writes.collect())).await;
-    let vb = version_of(&api.push_ok("bob", &batch("b-1", vec![put(1, "notes", "k", json!({"mine": "bob"}), None)])).await, 0);
+    let vb = version_of(
+        &api.push_ok("bob", &batch("b-1", vec![put(1, "notes", "k", json!({"mine": "bob"}), None)])).await,
+        0,
+    );
     let bobs = json!({"collection": "notes", "key": "k", "version": vb, "value": {"mine": "bob"}, "hlc": hlc(1)});
     let mut queries: Vec<String> = (0..=vb + 2).map(|cp| format!("checkpoint={cp}")).collect();
     queries.extend(names.iter().map(|n| format!("checkpoint=0&collections={}", urlencode(n))));
-    queries.push(format!("checkpoint=0&collections={}", names.iter().map(|n| urlencode(n)).collect::<Vec<_>>().join(",")));
+    queries
+        .push(format!("checkpoint=0&collections={}", names.iter().map(|n| urlencode(n)).collect::<Vec<_>>().join(",")));
     queries.push(format!("collections={}", names.iter().map(|n| urlencode(n)).collect::<Vec<_>>().join("%2C")));
     queries.extend(
         [
@@ -567,10 +660,18 @@ async fn event_streams_never_cross_users(backend: Backend) {
     let mut alice = api.events("alice").await;
     let mut last = 0;
     for id in 1..=3 {
-        last = version_of(&api.push_ok("alice", &batch("a-1", vec![put(id, "n", &format!("k{id}"), json!({"s": "alice-secret"}), None)])).await, 0);
+        last = version_of(
+            &api.push_ok(
+                "alice",
+                &batch("a-1", vec![put(id, "n", &format!("k{id}"), json!({"s": "alice-secret"}), None)]),
+            )
+            .await,
+            0,
+        );
     }
     assert!(alice.wait_for_checkpoint(last, Duration::from_secs(10)).await);
-    let heard = join_all(bob.iter_mut().chain(others.iter_mut()).map(|s| s.next_data(Duration::from_millis(500)))).await;
+    let heard =
+        join_all(bob.iter_mut().chain(others.iter_mut()).map(|s| s.next_data(Duration::from_millis(500)))).await;
     assert!(heard.iter().all(Option::is_none), "{heard:?}");
     // The streams are live: Bob's own push reaches both of his, and only his.
     let vb = version_of(&api.push_ok("bob", &batch("b-1", vec![put(1, "n", "k1", json!({}), None)])).await, 0);
@@ -590,13 +691,16 @@ async fn control_characters_are_rejected_not_500(backend: Backend) {
         json!({"id": id, "collection": collection, "key": key, "op": "put", "value": {"v": "text with \u{0} is fine"},
                "baseVersion": null, "hlc": hlc})
     };
-    let body = batch("c-1", vec![
-        raw(1, "n", "a\u{0}b", &hlc(1)),
-        raw(2, "n\u{0}", "k", &hlc(2)),
-        raw(3, "n", "k", "001763769600000-0000-\u{0}"),
-        raw(4, "n", "line\nbreak", &hlc(4)),
-        raw(5, "n", "ok", &hlc(5)),
-    ]);
+    let body = batch(
+        "c-1",
+        vec![
+            raw(1, "n", "a\u{0}b", &hlc(1)),
+            raw(2, "n\u{0}", "k", &hlc(2)),
+            raw(3, "n", "k", "001763769600000-0000-\u{0}"),
+            raw(4, "n", "line\nbreak", &hlc(4)),
+            raw(5, "n", "ok", &hlc(5)),
+        ],
+    );
     let resp = api.push_ok("alice", &body).await;
     for i in 0..4 {
         assert_eq!(resp["results"][i]["code"], "validation", "{}", resp["results"][i]);
@@ -651,7 +755,14 @@ async fn unauthorized_requests_get_401(backend: Backend) {
         let (status, resp) = api.get("/sync/events", auth, Some("1")).await;
         assert_error(status, &resp, 401, "unauthorized");
     }
-    let resp = api.http.post(format!("{}/sync/push", api.base)).header("x-sync-protocol", "1").body(body).send().await.unwrap();
+    let resp = api
+        .http
+        .post(format!("{}/sync/push", api.base))
+        .header("x-sync-protocol", "1")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.headers().get("www-authenticate").and_then(|v| v.to_str().ok()), Some("Bearer"));
 }
 
@@ -788,7 +899,8 @@ async fn oversized_bodies_and_batches_get_413(backend: Backend) {
     // The limit holds for a chunked body (no Content-Length to refuse up front).
     let (status, resp) = chunked_push(&s.addr, "alice", &big.to_string()).await;
     assert_error(status, &resp, 413, "payload-too-large");
-    let (status, resp) = chunked_push(&s.addr, "alice", &batch("c-1", vec![put(4, "n", "k4", json!({}), None)]).to_string()).await;
+    let (status, resp) =
+        chunked_push(&s.addr, "alice", &batch("c-1", vec![put(4, "n", "k4", json!({}), None)]).to_string()).await;
     assert_eq!(status, StatusCode::OK, "{resp}");
     // A body over the default 1 MiB limit, on a server with defaults.
     let s2 = start(&backend).await;
@@ -834,11 +946,26 @@ async fn malformed_requests_get_400(backend: Backend) {
         (r#"{"clientId": "c", "mutations": "no"}"#, "invalid-request"),
         (r#"{"clientId": 5, "mutations": []}"#, "invalid-request"),
         (r#"{"mutations": []}"#, "invalid-request"),
-        (r#"{"clientId": "c", "mutations": [{"id": "1", "collection": "n", "key": "k", "op": "put", "value": {}, "baseVersion": null, "hlc": "h"}]}"#, "invalid-request"),
-        (r#"{"clientId": "c", "mutations": [{"id": -1, "collection": "n", "key": "k", "op": "put", "value": {}, "baseVersion": null, "hlc": "h"}]}"#, "invalid-request"),
-        (r#"{"clientId": "c", "mutations": [{"id": 1, "collection": "n", "key": "k", "op": "upsert", "value": {}, "baseVersion": null, "hlc": "h"}]}"#, "invalid-request"),
-        (r#"{"clientId": "c", "mutations": [{"id": 1, "collection": "n", "key": "k", "op": "put", "value": {}, "baseVersion": "3", "hlc": "h"}]}"#, "invalid-request"),
-        (r#"{"clientId": "c", "mutations": [{"id": 18446744073709551615, "collection": "n", "key": "k", "op": "put", "value": {}, "baseVersion": null, "hlc": "h"}]}"#, "invalid-request"),
+        (
+            r#"{"clientId": "c", "mutations": [{"id": "1", "collection": "n", "key": "k", "op": "put", "value": {}, "baseVersion": null, "hlc": "h"}]}"#,
+            "invalid-request",
+        ),
+        (
+            r#"{"clientId": "c", "mutations": [{"id": -1, "collection": "n", "key": "k", "op": "put", "value": {}, "baseVersion": null, "hlc": "h"}]}"#,
+            "invalid-request",
+        ),
+        (
+            r#"{"clientId": "c", "mutations": [{"id": 1, "collection": "n", "key": "k", "op": "upsert", "value": {}, "baseVersion": null, "hlc": "h"}]}"#,
+            "invalid-request",
+        ),
+        (
+            r#"{"clientId": "c", "mutations": [{"id": 1, "collection": "n", "key": "k", "op": "put", "value": {}, "baseVersion": "3", "hlc": "h"}]}"#,
+            "invalid-request",
+        ),
+        (
+            r#"{"clientId": "c", "mutations": [{"id": 18446744073709551615, "collection": "n", "key": "k", "op": "put", "value": {}, "baseVersion": null, "hlc": "h"}]}"#,
+            "invalid-request",
+        ),
         (r#"{"clientId": "", "mutations": []}"#, "invalid-request"),
     ];
     for (body, code) in cases {
@@ -865,8 +992,18 @@ async fn health_reports_counts(backend: Backend) {
     assert_eq!(h["documents"], 0);
     assert_eq!(h["mutations"], 0);
     assert!(h["uptimeSeconds"].as_u64().is_some());
-    api.push_ok("alice", &batch("c-1", vec![put(1, "n", "a", json!({}), None), put(2, "n", "b", json!({}), None), patch(3, "n", "zz", json!({}), None)]))
-        .await;
+    api.push_ok(
+        "alice",
+        &batch(
+            "c-1",
+            vec![
+                put(1, "n", "a", json!({}), None),
+                put(2, "n", "b", json!({}), None),
+                patch(3, "n", "zz", json!({}), None),
+            ],
+        ),
+    )
+    .await;
     let (_, h) = api.get("/sync/health", None, None).await;
     assert_eq!(h["documents"], 2);
     assert_eq!(h["mutations"], 3);
@@ -877,7 +1014,9 @@ async fn events_poke_after_a_push(backend: Backend) {
     let api = s.api();
     let mut events = api.events("alice").await;
     let mut second = api.events("alice").await;
-    let resp = api.push_ok("alice", &batch("c-1", vec![put(1, "n", "a", json!({}), None), put(2, "n", "b", json!({}), None)])).await;
+    let resp = api
+        .push_ok("alice", &batch("c-1", vec![put(1, "n", "a", json!({}), None), put(2, "n", "b", json!({}), None)]))
+        .await;
     let v = version_of(&resp, 1);
     assert_eq!(events.next_data(Duration::from_secs(10)).await, Some(json!({"checkpoint": v})));
     assert_eq!(second.next_data(Duration::from_secs(10)).await, Some(json!({"checkpoint": v})));

@@ -52,12 +52,23 @@ async fn refuses_to_start_with_both_auth_modes() {
 async fn refuses_to_start_with_a_webhook_but_no_secret() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/sync.db", dir.path().display());
-    let out = run_to_exit(&["--listen", "127.0.0.1:0", "--database", &db, "--dev-auth", "--webhook", "http://127.0.0.1:9/hook"]).await;
+    let out = run_to_exit(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+        &db,
+        "--dev-auth",
+        "--webhook",
+        "http://127.0.0.1:9/hook",
+    ])
+    .await;
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--webhook-secret") && stderr.contains("PWA_SYNC_WEBHOOK_SECRET"), "{stderr}");
     assert!(!dir.path().join("sync.db").exists());
-    let out = run_to_exit(&["--listen", "127.0.0.1:0", "--dev-auth", "--webhook", "ftp://x/y", "--webhook-secret", "s"]).await;
+    let out =
+        run_to_exit(&["--listen", "127.0.0.1:0", "--dev-auth", "--webhook", "ftp://x/y", "--webhook-secret", "s"])
+            .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("http://"), "{}", String::from_utf8_lossy(&out.stderr));
 }
@@ -66,7 +77,9 @@ async fn refuses_to_start_with_a_webhook_but_no_secret() {
 async fn webhook_secret_may_come_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/sync.db", dir.path().display());
-    let p = spawn_server_with(&db, &["--webhook", "http://127.0.0.1:9/hook"], &[("PWA_SYNC_WEBHOOK_SECRET", "from-env")]).await;
+    let p =
+        spawn_server_with(&db, &["--webhook", "http://127.0.0.1:9/hook"], &[("PWA_SYNC_WEBHOOK_SECRET", "from-env")])
+            .await;
     let (status, health) = Api::new(&p.base).get("/sync/health", None, None).await;
     assert_eq!(status.as_u16(), 200);
     assert_eq!(health["webhooks"], json!({"pending": 0, "delivered": 0, "dead": 0}));
@@ -81,7 +94,9 @@ async fn shutdown_interrupts_a_hanging_webhook_and_keeps_the_event() {
     let hook = format!("http://{}/hook", silent.local_addr().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/sync.db", dir.path().display());
-    let mut p = spawn_server_with(&db, &["--webhook", &hook, "--webhook-secret", "s", "--webhook-timeout-secs", "60"], &[]).await;
+    let mut p =
+        spawn_server_with(&db, &["--webhook", &hook, "--webhook-secret", "s", "--webhook-timeout-secs", "60"], &[])
+            .await;
     let api = Api::new(&p.base);
     api.push_ok("alice", &batch("c-1", vec![put(1, "n", "k", json!({}), None)])).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -91,7 +106,10 @@ async fn shutdown_interrupts_a_hanging_webhook_and_keeps_the_event() {
     assert!(status.success(), "{status:?}");
     let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
     let row: (String, i64, Option<String>) =
-        sqlx::query_as("SELECT state, CAST(attempts AS BIGINT), claimed_by FROM webhook_outbox").fetch_one(&pool).await.unwrap();
+        sqlx::query_as("SELECT state, CAST(attempts AS BIGINT), claimed_by FROM webhook_outbox")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(row, ("pending".to_string(), 0, None));
     drop(silent);
 }
@@ -112,7 +130,8 @@ async fn binary_prints_its_address_serves_and_shuts_down_gracefully() {
     let pid = p.child.id().unwrap().to_string();
     let kill = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(kill.success());
-    let status = tokio::time::timeout(Duration::from_secs(10), p.child.wait()).await.expect("exits on SIGTERM").unwrap();
+    let status =
+        tokio::time::timeout(Duration::from_secs(10), p.child.wait()).await.expect("exits on SIGTERM").unwrap();
     assert!(status.success(), "{status:?}");
     // The data survives a restart (WAL file included).
     let p2 = spawn_server(&db).await;
@@ -124,7 +143,8 @@ async fn binary_prints_its_address_serves_and_shuts_down_gracefully() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs PostgreSQL: run through scripts/with-postgres.sh (make test-host does)"]
 async fn postgres_two_processes_stay_correct() {
-    let backend = Backend::postgres().unwrap_or_else(|| panic!("{POSTGRES_ENV} is not set: run through scripts/with-postgres.sh"));
+    let backend = Backend::postgres()
+        .unwrap_or_else(|| panic!("{POSTGRES_ENV} is not set: run through scripts/with-postgres.sh"));
     let db = fresh_db(&backend).await;
     // Started at once: both run migrations concurrently.
     let (p1, p2) = tokio::join!(spawn_server(&db.url), spawn_server(&db.url));
@@ -148,7 +168,8 @@ async fn postgres_two_processes_stay_correct() {
             let mut versions = Vec::new();
             let mut first_batch = None;
             for round in 0..ROUNDS {
-                let muts = (0..PER).map(|i| put(round * PER + i + 1, "items", &format!("t{t}-r{round}-{i}"), json!({"t": t}), None));
+                let muts = (0..PER)
+                    .map(|i| put(round * PER + i + 1, "items", &format!("t{t}-r{round}-{i}"), json!({"t": t}), None));
                 let body = batch(&format!("c-{t}"), muts.collect());
                 let api = if (t + round) % 2 == 0 { &a1 } else { &a2 };
                 let resp = api.push_ok("alice", &body).await;

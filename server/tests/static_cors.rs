@@ -55,6 +55,7 @@ async fn cors_any_origin_allows_the_protocol_headers() {
     assert_eq!(r.headers().get("access-control-allow-origin").unwrap(), "*");
     // Without the flag: no CORS headers.
     let plain = start(&Backend::Sqlite).await;
-    let r = plain.http.get(format!("{}/sync/health", plain.base)).header("origin", "http://x.test").send().await.unwrap();
+    let r =
+        plain.http.get(format!("{}/sync/health", plain.base)).header("origin", "http://x.test").send().await.unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
 }

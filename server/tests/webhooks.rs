@@ -174,15 +174,19 @@ async fn webhooks_deliver_signed_events_in_version_order(backend: Backend) {
     let api = s.api();
     assert_eq!(counts(&api).await, json!({"pending": 0, "delivered": 0, "dead": 0}));
     let pushed_at = now_ms();
-    let alice = batch("c-1", vec![
-        put(1, "trips", "t1", json!({"title": "Rome"}), None),
-        put(2, "trips", "t2", json!({"title": "Oslo"}), None),
-        patch(3, "trips", "t1", json!({"days": 3}), None),
-        delete(4, "trips", "t2", None),
-    ]);
+    let alice = batch(
+        "c-1",
+        vec![
+            put(1, "trips", "t1", json!({"title": "Rome"}), None),
+            put(2, "trips", "t2", json!({"title": "Oslo"}), None),
+            patch(3, "trips", "t1", json!({"days": 3}), None),
+            delete(4, "trips", "t2", None),
+        ],
+    );
     let resp = api.push_ok("alice", &alice).await;
     let v: Vec<u64> = (0..4).map(|i| version_of(&resp, i)).collect();
-    let vb = version_of(&api.push_ok("bob", &batch("b-1", vec![put(1, "notes", "n1", json!({"b": 1}), None)])).await, 0);
+    let vb =
+        version_of(&api.push_ok("bob", &batch("b-1", vec![put(1, "notes", "n1", json!({"b": 1}), None)])).await, 0);
     // Applied nothing, so no events: a duplicate, a conflict, a rejection.
     api.push_ok("alice", &alice).await;
     let resp = api.push_ok("alice", &batch("c-2", vec![put(1, "trips", "t1", json!({}), None)])).await;
@@ -205,7 +209,10 @@ async fn webhooks_deliver_signed_events_in_version_order(backend: Backend) {
     ];
     // The same as the stored state, where pulls show it.
     let (pulled, _) = api.pull_all("alice", 0, 100).await;
-    assert_eq!(pulled.iter().map(|c| expected_event("alice", c)).collect::<Vec<_>>(), vec![expected[2].clone(), expected[3].clone()]);
+    assert_eq!(
+        pulled.iter().map(|c| expected_event("alice", c)).collect::<Vec<_>>(),
+        vec![expected[2].clone(), expected[3].clone()]
+    );
 
     wait_for_counts(&api, json!({"pending": 0, "delivered": 10, "dead": 0}), Duration::from_secs(15)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -222,8 +229,14 @@ async fn webhooks_deliver_signed_events_in_version_order(backend: Backend) {
         let hit = &hits[0];
         let tampered = hit.body.replace("Rome", "Rom");
         assert_ne!(tampered, hit.body);
-        assert_eq!(verify(SECRET.as_bytes(), &hit.signature, tampered.as_bytes(), now_secs()), Err(VerifyError::Mismatch));
-        assert_eq!(verify(b"another secret", &hit.signature, hit.body.as_bytes(), now_secs()), Err(VerifyError::Mismatch));
+        assert_eq!(
+            verify(SECRET.as_bytes(), &hit.signature, tampered.as_bytes(), now_secs()),
+            Err(VerifyError::Mismatch)
+        );
+        assert_eq!(
+            verify(b"another secret", &hit.signature, hit.body.as_bytes(), now_secs()),
+            Err(VerifyError::Mismatch)
+        );
         assert!(matches!(
             verify(SECRET.as_bytes(), &hit.signature, hit.body.as_bytes(), now_secs() + 301),
             Err(VerifyError::TooOld { .. })
@@ -231,7 +244,10 @@ async fn webhooks_deliver_signed_events_in_version_order(backend: Backend) {
     }
     let rows = outbox(&s.db.url).await;
     assert_eq!(rows.len(), 10);
-    assert!(rows.iter().all(|(_, state, attempts, error)| state == "delivered" && *attempts == 1 && error.is_none()), "{rows:?}");
+    assert!(
+        rows.iter().all(|(_, state, attempts, error)| state == "delivered" && *attempts == 1 && error.is_none()),
+        "{rows:?}"
+    );
 }
 
 async fn webhooks_retry_with_backoff_until_the_receiver_recovers(backend: Backend) {
@@ -270,7 +286,8 @@ async fn webhooks_end_dead_after_max_attempts(backend: Backend) {
     let urls = vec![r.url.clone(), closed.clone()];
     let s = start_with(&backend, |c| c.webhooks = hooks(urls, 20, 3)).await;
     let api = s.api();
-    api.push_ok("alice", &batch("c-1", vec![put(1, "n", "a", json!({}), None), put(2, "n", "b", json!({}), None)])).await;
+    api.push_ok("alice", &batch("c-1", vec![put(1, "n", "a", json!({}), None), put(2, "n", "b", json!({}), None)]))
+        .await;
     wait_for_counts(&api, json!({"pending": 0, "delivered": 0, "dead": 4}), Duration::from_secs(20)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let hits = r.hits();
@@ -327,7 +344,8 @@ async fn webhook_outbox_survives_a_restart(backend: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs PostgreSQL: run through scripts/with-postgres.sh (make test-host does)"]
 async fn postgres_two_processes_deliver_each_event_once() {
-    let backend = Backend::postgres().unwrap_or_else(|| panic!("{POSTGRES_ENV} is not set: run through scripts/with-postgres.sh"));
+    let backend = Backend::postgres()
+        .unwrap_or_else(|| panic!("{POSTGRES_ENV} is not set: run through scripts/with-postgres.sh"));
     let db = fresh_db(&backend).await;
     // A slow receiver, so both processes' claims overlap in time.
     let r = Receiver::start(Duration::from_millis(3), |_| 200).await;
@@ -343,7 +361,8 @@ async fn postgres_two_processes_deliver_each_event_once() {
         let (a1, a2) = (a1.clone(), a2.clone());
         pushers.push(tokio::spawn(async move {
             for round in 0..ROUNDS {
-                let muts = (0..PER).map(|i| put(round * PER + i + 1, "items", &format!("t{t}-{round}-{i}"), json!({"t": t}), None));
+                let muts = (0..PER)
+                    .map(|i| put(round * PER + i + 1, "items", &format!("t{t}-{round}-{i}"), json!({"t": t}), None));
                 let api = if (t + round) % 2 == 0 { &a1 } else { &a2 };
                 api.push_ok(&format!("user-{t}"), &batch(&format!("c-{t}"), muts.collect())).await;
             }
@@ -361,12 +380,21 @@ async fn postgres_two_processes_deliver_each_event_once() {
     let mut per_event: BTreeMap<(String, String, u64), usize> = BTreeMap::new();
     for hit in &hits {
         let event = verified(hit);
-        let id = (event["user"].as_str().unwrap().to_string(), event["key"].as_str().unwrap().to_string(), event["version"].as_u64().unwrap());
+        let id = (
+            event["user"].as_str().unwrap().to_string(),
+            event["key"].as_str().unwrap().to_string(),
+            event["version"].as_u64().unwrap(),
+        );
         *per_event.entry(id).or_default() += 1;
     }
     assert_eq!(per_event.len(), total, "every event arrived");
     let twice: Vec<_> = per_event.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(twice.is_empty(), "{} events delivered more than once, e.g. {:?}", twice.len(), &twice[..twice.len().min(5)]);
+    assert!(
+        twice.is_empty(),
+        "{} events delivered more than once, e.g. {:?}",
+        twice.len(),
+        &twice[..twice.len().min(5)]
+    );
     assert_eq!(hits.len(), total);
     assert_eq!(counts(&a2).await, want);
     drop((p1, p2));

@@ -94,7 +94,18 @@ async fn values_that_cannot_be_stored_reject_and_write_nothing() {
     Reflect::set(&cyclic, &"self".into(), &cyclic).unwrap();
     let big = json(r#"{"id": "b"}"#);
     Reflect::set(&big, &"n".into(), &js_sys::BigInt::from(5u32).into()).unwrap();
-    for bad in [json("[1]"), s("text"), JsValue::from(3), JsValue::NULL, JsValue::UNDEFINED, json(r#"{"n": 1}"#), json(r#"{"id": 7}"#), json(r#"{"id": ""}"#), cyclic, big] {
+    for bad in [
+        json("[1]"),
+        s("text"),
+        JsValue::from(3),
+        JsValue::NULL,
+        JsValue::UNDEFINED,
+        json(r#"{"n": 1}"#),
+        json(r#"{"id": 7}"#),
+        json(r#"{"id": ""}"#),
+        cyclic,
+        big,
+    ] {
         assert_eq!(code(client.put(s("trips"), bad.clone())).await, "invalid-value", "{bad:?}");
     }
     assert_eq!(code(client.put(s("nope"), json(r#"{"id": "a"}"#))).await, "unknown-collection");
@@ -116,9 +127,12 @@ async fn omitted_fields_never_reach_indexeddb() {
     ok(client.put(s("attendees"), json(r#"{"id": "a1", "dining": "vegan", "accessCode": "4711"}"#))).await;
     ok(client.patch(s("attendees"), s("a1"), json(r#"{"accessCode": "9999", "dining": "any"}"#))).await;
     client.close();
-    let store = IdbStore::open(&pwa_sync_core::config::ClientConfig::from_json(
-        serde_json::from_str(&String::from(JSON::stringify(&config(&name)).unwrap())).unwrap(),
-    ).unwrap())
+    let store = IdbStore::open(
+        &pwa_sync_core::config::ClientConfig::from_json(
+            serde_json::from_str(&String::from(JSON::stringify(&config(&name)).unwrap())).unwrap(),
+        )
+        .unwrap(),
+    )
     .await
     .unwrap();
     use pwa_sync_core::store::Store;
@@ -144,7 +158,14 @@ async fn local_writes_fire_change_and_collection_events() {
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
-        ["pwa-sync:change", "attendee-data-updated", "pwa-sync:status", "pwa-sync:change", "attendee-data-updated", "pwa-sync:status"]
+        [
+            "pwa-sync:change",
+            "attendee-data-updated",
+            "pwa-sync:status",
+            "pwa-sync:change",
+            "attendee-data-updated",
+            "pwa-sync:status"
+        ]
     );
     let change = &events[0].1;
     assert_eq!(field(change, "collection"), "attendees");
@@ -186,10 +207,14 @@ async fn list_by_index_with_limit() {
     for (id, owner) in [("t3", "ana"), ("t1", "ana"), ("t2", "bo")] {
         ok(client.put(s("trips"), json(&format!(r#"{{"id": "{id}", "owner": "{owner}"}}"#)))).await;
     }
-    let ids = |list: JsValue| Array::from(&list).iter().map(|v| field(&v, "id").as_string().unwrap()).collect::<Vec<_>>();
+    let ids =
+        |list: JsValue| Array::from(&list).iter().map(|v| field(&v, "id").as_string().unwrap()).collect::<Vec<_>>();
     assert_eq!(ids(ok(client.list(s("trips"), JsValue::UNDEFINED)).await), ["t1", "t2", "t3"]);
     assert_eq!(ids(ok(client.list(s("trips"), json(r#"{"index": "owner", "equals": "ana"}"#))).await), ["t1", "t3"]);
-    assert_eq!(ids(ok(client.list(s("trips"), json(r#"{"index": "owner", "equals": "ana", "limit": 1}"#))).await), ["t1"]);
+    assert_eq!(
+        ids(ok(client.list(s("trips"), json(r#"{"index": "owner", "equals": "ana", "limit": 1}"#))).await),
+        ["t1"]
+    );
     assert_eq!(ids(ok(client.list(s("trips"), json(r#"{"limit": 2}"#))).await), ["t1", "t2"]);
     done(client, &name).await;
 }

@@ -9,11 +9,11 @@
 //! and a client that works again once the input is good.
 
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
+use pwa_sync::api::SyncClient;
+use pwa_sync::idb::IdbStore;
 use pwa_sync_core::config::ClientConfig;
 use pwa_sync_core::record::{OutboxEntry, STORAGE_FORMAT};
 use pwa_sync_core::store::Store;
-use pwa_sync::api::SyncClient;
-use pwa_sync::idb::IdbStore;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -66,7 +66,9 @@ fn storage_errors(seen: &Seen) -> Vec<(String, String)> {
     seen.borrow()
         .iter()
         .filter(|(name, _)| name == "pwa-sync:storage-error")
-        .map(|(_, d)| (field(d, "code").as_string().unwrap_or_default(), field(d, "message").as_string().unwrap_or_default()))
+        .map(|(_, d)| {
+            (field(d, "code").as_string().unwrap_or_default(), field(d, "message").as_string().unwrap_or_default())
+        })
         .collect()
 }
 
@@ -175,7 +177,10 @@ impl Scene {
         ok(other.sync()).await;
         let client = SyncClient::open(sync_config(&db, proxy(), &user, Some(&target))).await.unwrap();
         assert_eq!(field(&ok(client.sync()).await, "pulled"), 1.0);
-        let core = ClientConfig::from_json(serde_json::from_str(&format!(r#"{{"name": "{db}", "collections": {TRIPS}}}"#)).unwrap()).unwrap();
+        let core = ClientConfig::from_json(
+            serde_json::from_str(&format!(r#"{{"name": "{db}", "collections": {TRIPS}}}"#)).unwrap(),
+        )
+        .unwrap();
         let store = IdbStore::open(&core).await.unwrap();
         Scene { client, db, other, other_db, store, seen, round: 0 }
     }
@@ -229,14 +234,19 @@ struct Bad {
 }
 
 fn replace(status: u16, content_type: &str, body: &str) -> String {
-    format!(r#"{{"kind": "replace_body", "status": {status}, "contentType": {}, "body": {}}}"#, quoted(content_type), quoted(body))
+    format!(
+        r#"{{"kind": "replace_body", "status": {status}, "contentType": {}, "body": {}}}"#,
+        quoted(content_type),
+        quoted(body)
+    )
 }
 
 fn replace_json(body: &str) -> String {
     replace(200, "application/json", body)
 }
 
-const HTML: &str = "<!doctype html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>";
+const HTML: &str =
+    "<!doctype html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>";
 /// What the reference server answers to an `X-Sync-Protocol` it does not speak.
 const WRONG_PROTOCOL: &str = r#"{"error": {"code": "unsupported-protocol", "message": "unsupported protocol \"1\"; this server speaks protocol 2"}}"#;
 /// 16 bytes, repeated past the 32 MiB limit.
@@ -251,24 +261,133 @@ fn huge(status: u16, content_type: &str) -> String {
 fn push_cases() -> Vec<Bad> {
     use Step::Push;
     vec![
-        Bad { name: "malformed JSON", step: Push, fault: |_, _| replace_json(r#"{"results": [{"id": 1, "status": "appl"#), code: "protocol" },
-        Bad { name: "results is a string", step: Push, fault: |_, _| replace_json(r#"{"results": "x", "lastMutationId": 1}"#), code: "protocol" },
-        Bad { name: "version as a string", step: Push, fault: |_, id| replace_json(&format!(r#"{{"results": [{{"id": {id}, "status": "applied", "version": "7"}}], "lastMutationId": {id}}}"#)), code: "protocol" },
-        Bad { name: "id as a string", step: Push, fault: |_, id| replace_json(&format!(r#"{{"results": [{{"id": "{id}", "status": "applied", "version": 7}}], "lastMutationId": {id}}}"#)), code: "protocol" },
-        Bad { name: "missing version", step: Push, fault: |_, id| replace_json(&format!(r#"{{"results": [{{"id": {id}, "status": "applied"}}], "lastMutationId": {id}}}"#)), code: "protocol" },
+        Bad {
+            name: "malformed JSON",
+            step: Push,
+            fault: |_, _| replace_json(r#"{"results": [{"id": 1, "status": "appl"#),
+            code: "protocol",
+        },
+        Bad {
+            name: "results is a string",
+            step: Push,
+            fault: |_, _| replace_json(r#"{"results": "x", "lastMutationId": 1}"#),
+            code: "protocol",
+        },
+        Bad {
+            name: "version as a string",
+            step: Push,
+            fault: |_, id| {
+                replace_json(&format!(
+                    r#"{{"results": [{{"id": {id}, "status": "applied", "version": "7"}}], "lastMutationId": {id}}}"#
+                ))
+            },
+            code: "protocol",
+        },
+        Bad {
+            name: "id as a string",
+            step: Push,
+            fault: |_, id| {
+                replace_json(&format!(
+                    r#"{{"results": [{{"id": "{id}", "status": "applied", "version": 7}}], "lastMutationId": {id}}}"#
+                ))
+            },
+            code: "protocol",
+        },
+        Bad {
+            name: "missing version",
+            step: Push,
+            fault: |_, id| {
+                replace_json(&format!(
+                    r#"{{"results": [{{"id": {id}, "status": "applied"}}], "lastMutationId": {id}}}"#
+                ))
+            },
+            code: "protocol",
+        },
         Bad { name: "missing everything", step: Push, fault: |_, _| replace_json("{}"), code: "protocol" },
-        Bad { name: "unknown status", step: Push, fault: |_, id| replace_json(&format!(r#"{{"results": [{{"id": {id}, "status": "accepted", "version": 7}}], "lastMutationId": {id}}}"#)), code: "protocol" },
-        Bad { name: "answer for a mutation never sent", step: Push, fault: |_, _| replace_json(r#"{"results": [{"id": 999999, "status": "applied", "version": 7}], "lastMutationId": 999999}"#), code: "protocol" },
-        Bad { name: "no results", step: Push, fault: |_, id| replace_json(&format!(r#"{{"results": [], "lastMutationId": {id}}}"#)), code: "protocol" },
-        Bad { name: "two answers for one mutation", step: Push, fault: |_, id| replace_json(&format!(r#"{{"results": [{{"id": {id}, "status": "applied", "version": 7}}, {{"id": {id}, "status": "rejected", "code": "x", "message": "y"}}], "lastMutationId": {id}}}"#)), code: "protocol" },
-        Bad { name: "conflict whose server value is not a record", step: Push, fault: |_, id| replace_json(&format!(r#"{{"results": [{{"id": {id}, "status": "conflict", "server": {{"version": 7, "value": "x", "hlc": "h"}}}}], "lastMutationId": {id}}}"#)), code: "protocol" },
-        Bad { name: "server time out of range", step: Push, fault: |_, id| replace_json(&format!(r#"{{"results": [{{"id": {id}, "status": "applied", "version": 7}}], "lastMutationId": {id}, "serverTime": 18446744073709551615}}"#)), code: "protocol" },
+        Bad {
+            name: "unknown status",
+            step: Push,
+            fault: |_, id| {
+                replace_json(&format!(
+                    r#"{{"results": [{{"id": {id}, "status": "accepted", "version": 7}}], "lastMutationId": {id}}}"#
+                ))
+            },
+            code: "protocol",
+        },
+        Bad {
+            name: "answer for a mutation never sent",
+            step: Push,
+            fault: |_, _| {
+                replace_json(
+                    r#"{"results": [{"id": 999999, "status": "applied", "version": 7}], "lastMutationId": 999999}"#,
+                )
+            },
+            code: "protocol",
+        },
+        Bad {
+            name: "no results",
+            step: Push,
+            fault: |_, id| replace_json(&format!(r#"{{"results": [], "lastMutationId": {id}}}"#)),
+            code: "protocol",
+        },
+        Bad {
+            name: "two answers for one mutation",
+            step: Push,
+            fault: |_, id| {
+                replace_json(&format!(
+                    r#"{{"results": [{{"id": {id}, "status": "applied", "version": 7}}, {{"id": {id}, "status": "rejected", "code": "x", "message": "y"}}], "lastMutationId": {id}}}"#
+                ))
+            },
+            code: "protocol",
+        },
+        Bad {
+            name: "conflict whose server value is not a record",
+            step: Push,
+            fault: |_, id| {
+                replace_json(&format!(
+                    r#"{{"results": [{{"id": {id}, "status": "conflict", "server": {{"version": 7, "value": "x", "hlc": "h"}}}}], "lastMutationId": {id}}}"#
+                ))
+            },
+            code: "protocol",
+        },
+        Bad {
+            name: "server time out of range",
+            step: Push,
+            fault: |_, id| {
+                replace_json(&format!(
+                    r#"{{"results": [{{"id": {id}, "status": "applied", "version": 7}}], "lastMutationId": {id}, "serverTime": 18446744073709551615}}"#
+                ))
+            },
+            code: "protocol",
+        },
         Bad { name: "null", step: Push, fault: |_, _| replace_json("null"), code: "protocol" },
         Bad { name: "empty body", step: Push, fault: |_, _| replace_json(""), code: "protocol" },
         Bad { name: "200 text/html", step: Push, fault: |_, _| replace(200, "text/html", HTML), code: "protocol" },
-        Bad { name: "502 text/html", step: Push, fault: |_, _| format!(r#"{{"kind": "status", "status": 502, "contentType": "text/html", "body": {}}}"#, quoted(HTML)), code: "server" },
-        Bad { name: "409 unknown protocol version", step: Push, fault: |_, _| format!(r#"{{"kind": "status", "status": 409, "contentType": "application/json", "body": {}}}"#, quoted(WRONG_PROTOCOL)), code: "protocol" },
-        Bad { name: "over 32 MiB (Content-Length)", step: Push, fault: |_, _| huge(200, "application/json"), code: "protocol" },
+        Bad {
+            name: "502 text/html",
+            step: Push,
+            fault: |_, _| {
+                format!(r#"{{"kind": "status", "status": 502, "contentType": "text/html", "body": {}}}"#, quoted(HTML))
+            },
+            code: "server",
+        },
+        Bad {
+            name: "409 unknown protocol version",
+            step: Push,
+            fault: |_, _| {
+                format!(
+                    r#"{{"kind": "status", "status": 409, "contentType": "application/json", "body": {}}}"#,
+                    quoted(WRONG_PROTOCOL)
+                )
+            },
+            code: "protocol",
+        },
+        Bad {
+            name: "over 32 MiB (Content-Length)",
+            step: Push,
+            fault: |_, _| huge(200, "application/json"),
+            code: "protocol",
+        },
         Bad { name: "502 with a body over 32 MiB", step: Push, fault: |_, _| huge(502, "text/html"), code: "server" },
         Bad { name: "body cut mid-way", step: Push, fault: |_, _| r#"{"kind": "cut_body"}"#.into(), code: "network" },
     ]
@@ -277,26 +396,169 @@ fn push_cases() -> Vec<Bad> {
 fn pull_cases() -> Vec<Bad> {
     use Step::Pull;
     vec![
-        Bad { name: "malformed JSON", step: Pull, fault: |_, _| replace_json(r#"{"changes": [{"collection": "trips", "key""#), code: "protocol" },
-        Bad { name: "changes is a string", step: Pull, fault: |c, _| replace_json(&format!(r#"{{"changes": "x", "checkpoint": {}, "hasMore": false}}"#, c + 1)), code: "protocol" },
-        Bad { name: "version as a string", step: Pull, fault: |c, _| replace_json(&format!(r#"{{"changes": [{{"collection": "trips", "key": "evil", "version": "{0}", "value": {{"id": "evil"}}, "hlc": "h"}}], "checkpoint": {0}, "hasMore": false}}"#, c + 1)), code: "protocol" },
-        Bad { name: "checkpoint as a string", step: Pull, fault: |c, _| replace_json(&format!(r#"{{"changes": [], "checkpoint": "{}", "hasMore": false}}"#, c + 1)), code: "protocol" },
-        Bad { name: "negative checkpoint", step: Pull, fault: |_, _| replace_json(r#"{"changes": [], "checkpoint": -1, "hasMore": false}"#), code: "protocol" },
-        Bad { name: "missing checkpoint and hasMore", step: Pull, fault: |_, _| replace_json(r#"{"changes": []}"#), code: "protocol" },
-        Bad { name: "a change without a key", step: Pull, fault: |c, _| replace_json(&format!(r#"{{"changes": [{{"collection": "trips", "version": {0}, "value": null, "hlc": "h"}}], "checkpoint": {0}, "hasMore": false}}"#, c + 1)), code: "protocol" },
-        Bad { name: "checkpoint going backwards", step: Pull, fault: |c, _| replace_json(&format!(r#"{{"changes": [], "checkpoint": {}, "hasMore": false}}"#, c - 1)), code: "protocol" },
-        Bad { name: "a change at or before the checkpoint", step: Pull, fault: |c, _| replace_json(&format!(r#"{{"changes": [{{"collection": "trips", "key": "x0", "version": {c}, "value": {{"id": "x0", "evil": 1}}, "hlc": "h"}}], "checkpoint": {}, "hasMore": false}}"#, c + 1)), code: "protocol" },
-        Bad { name: "a change past the claimed checkpoint", step: Pull, fault: |c, _| replace_json(&format!(r#"{{"changes": [{{"collection": "trips", "key": "evil", "version": {}, "value": {{"id": "evil"}}, "hlc": "h"}}], "checkpoint": {}, "hasMore": false}}"#, c + 50, c + 1)), code: "protocol" },
-        Bad { name: "changes out of order", step: Pull, fault: |c, _| replace_json(&format!(r#"{{"changes": [{{"collection": "trips", "key": "e1", "version": {0}, "value": {{"id": "e1"}}, "hlc": "h"}}, {{"collection": "trips", "key": "e2", "version": {1}, "value": {{"id": "e2"}}, "hlc": "h"}}], "checkpoint": {0}, "hasMore": false}}"#, c + 3, c + 2)), code: "protocol" },
-        Bad { name: "hasMore without moving on", step: Pull, fault: |c, _| replace_json(&format!(r#"{{"changes": [], "checkpoint": {c}, "hasMore": true}}"#)), code: "protocol" },
-        Bad { name: "a value that is not a record", step: Pull, fault: |c, _| replace_json(&format!(r#"{{"changes": [{{"collection": "trips", "key": "evil", "version": {0}, "value": 5, "hlc": "h"}}], "checkpoint": {0}, "hasMore": false}}"#, c + 1)), code: "protocol" },
-        Bad { name: "a record of another key", step: Pull, fault: |c, _| replace_json(&format!(r#"{{"changes": [{{"collection": "trips", "key": "x0", "version": {0}, "value": {{"id": "x9"}}, "hlc": "h"}}], "checkpoint": {0}, "hasMore": false}}"#, c + 1)), code: "protocol" },
-        Bad { name: "server time out of range", step: Pull, fault: |c, _| replace_json(&format!(r#"{{"changes": [], "checkpoint": {c}, "hasMore": false, "serverTime": 9223372036854775808}}"#)), code: "protocol" },
+        Bad {
+            name: "malformed JSON",
+            step: Pull,
+            fault: |_, _| replace_json(r#"{"changes": [{"collection": "trips", "key""#),
+            code: "protocol",
+        },
+        Bad {
+            name: "changes is a string",
+            step: Pull,
+            fault: |c, _| replace_json(&format!(r#"{{"changes": "x", "checkpoint": {}, "hasMore": false}}"#, c + 1)),
+            code: "protocol",
+        },
+        Bad {
+            name: "version as a string",
+            step: Pull,
+            fault: |c, _| {
+                replace_json(&format!(
+                    r#"{{"changes": [{{"collection": "trips", "key": "evil", "version": "{0}", "value": {{"id": "evil"}}, "hlc": "h"}}], "checkpoint": {0}, "hasMore": false}}"#,
+                    c + 1
+                ))
+            },
+            code: "protocol",
+        },
+        Bad {
+            name: "checkpoint as a string",
+            step: Pull,
+            fault: |c, _| replace_json(&format!(r#"{{"changes": [], "checkpoint": "{}", "hasMore": false}}"#, c + 1)),
+            code: "protocol",
+        },
+        Bad {
+            name: "negative checkpoint",
+            step: Pull,
+            fault: |_, _| replace_json(r#"{"changes": [], "checkpoint": -1, "hasMore": false}"#),
+            code: "protocol",
+        },
+        Bad {
+            name: "missing checkpoint and hasMore",
+            step: Pull,
+            fault: |_, _| replace_json(r#"{"changes": []}"#),
+            code: "protocol",
+        },
+        Bad {
+            name: "a change without a key",
+            step: Pull,
+            fault: |c, _| {
+                replace_json(&format!(
+                    r#"{{"changes": [{{"collection": "trips", "version": {0}, "value": null, "hlc": "h"}}], "checkpoint": {0}, "hasMore": false}}"#,
+                    c + 1
+                ))
+            },
+            code: "protocol",
+        },
+        Bad {
+            name: "checkpoint going backwards",
+            step: Pull,
+            fault: |c, _| replace_json(&format!(r#"{{"changes": [], "checkpoint": {}, "hasMore": false}}"#, c - 1)),
+            code: "protocol",
+        },
+        Bad {
+            name: "a change at or before the checkpoint",
+            step: Pull,
+            fault: |c, _| {
+                replace_json(&format!(
+                    r#"{{"changes": [{{"collection": "trips", "key": "x0", "version": {c}, "value": {{"id": "x0", "evil": 1}}, "hlc": "h"}}], "checkpoint": {}, "hasMore": false}}"#,
+                    c + 1
+                ))
+            },
+            code: "protocol",
+        },
+        Bad {
+            name: "a change past the claimed checkpoint",
+            step: Pull,
+            fault: |c, _| {
+                replace_json(&format!(
+                    r#"{{"changes": [{{"collection": "trips", "key": "evil", "version": {}, "value": {{"id": "evil"}}, "hlc": "h"}}], "checkpoint": {}, "hasMore": false}}"#,
+                    c + 50,
+                    c + 1
+                ))
+            },
+            code: "protocol",
+        },
+        Bad {
+            name: "changes out of order",
+            step: Pull,
+            fault: |c, _| {
+                replace_json(&format!(
+                    r#"{{"changes": [{{"collection": "trips", "key": "e1", "version": {0}, "value": {{"id": "e1"}}, "hlc": "h"}}, {{"collection": "trips", "key": "e2", "version": {1}, "value": {{"id": "e2"}}, "hlc": "h"}}], "checkpoint": {0}, "hasMore": false}}"#,
+                    c + 3,
+                    c + 2
+                ))
+            },
+            code: "protocol",
+        },
+        Bad {
+            name: "hasMore without moving on",
+            step: Pull,
+            fault: |c, _| replace_json(&format!(r#"{{"changes": [], "checkpoint": {c}, "hasMore": true}}"#)),
+            code: "protocol",
+        },
+        Bad {
+            name: "a value that is not a record",
+            step: Pull,
+            fault: |c, _| {
+                replace_json(&format!(
+                    r#"{{"changes": [{{"collection": "trips", "key": "evil", "version": {0}, "value": 5, "hlc": "h"}}], "checkpoint": {0}, "hasMore": false}}"#,
+                    c + 1
+                ))
+            },
+            code: "protocol",
+        },
+        Bad {
+            name: "a record of another key",
+            step: Pull,
+            fault: |c, _| {
+                replace_json(&format!(
+                    r#"{{"changes": [{{"collection": "trips", "key": "x0", "version": {0}, "value": {{"id": "x9"}}, "hlc": "h"}}], "checkpoint": {0}, "hasMore": false}}"#,
+                    c + 1
+                ))
+            },
+            code: "protocol",
+        },
+        Bad {
+            name: "server time out of range",
+            step: Pull,
+            fault: |c, _| {
+                replace_json(&format!(
+                    r#"{{"changes": [], "checkpoint": {c}, "hasMore": false, "serverTime": 9223372036854775808}}"#
+                ))
+            },
+            code: "protocol",
+        },
         Bad { name: "an array", step: Pull, fault: |_, _| replace_json("[]"), code: "protocol" },
-        Bad { name: "200 text/html", step: Pull, fault: |_, _| replace(200, "text/html; charset=utf-8", HTML), code: "protocol" },
-        Bad { name: "502 text/html", step: Pull, fault: |_, _| format!(r#"{{"kind": "status", "status": 502, "contentType": "text/html", "body": {}}}"#, quoted(HTML)), code: "server" },
-        Bad { name: "409 unknown protocol version", step: Pull, fault: |_, _| format!(r#"{{"kind": "status", "status": 409, "contentType": "application/json", "body": {}}}"#, quoted(WRONG_PROTOCOL)), code: "protocol" },
-        Bad { name: "over 32 MiB (Content-Length)", step: Pull, fault: |_, _| huge(200, "application/json"), code: "protocol" },
+        Bad {
+            name: "200 text/html",
+            step: Pull,
+            fault: |_, _| replace(200, "text/html; charset=utf-8", HTML),
+            code: "protocol",
+        },
+        Bad {
+            name: "502 text/html",
+            step: Pull,
+            fault: |_, _| {
+                format!(r#"{{"kind": "status", "status": 502, "contentType": "text/html", "body": {}}}"#, quoted(HTML))
+            },
+            code: "server",
+        },
+        Bad {
+            name: "409 unknown protocol version",
+            step: Pull,
+            fault: |_, _| {
+                format!(
+                    r#"{{"kind": "status", "status": 409, "contentType": "application/json", "body": {}}}"#,
+                    quoted(WRONG_PROTOCOL)
+                )
+            },
+            code: "protocol",
+        },
+        Bad {
+            name: "over 32 MiB (Content-Length)",
+            step: Pull,
+            fault: |_, _| huge(200, "application/json"),
+            code: "protocol",
+        },
         Bad { name: "body cut mid-way", step: Pull, fault: |_, _| r#"{"kind": "cut_body"}"#.into(), code: "network" },
     ]
 }
@@ -324,9 +586,10 @@ async fn refuse_each(cases: Vec<Bad>) {
         assert_eq!(field(&field(&status, "lastError"), "code"), case.code, "{what}");
         let expected_state = if case.code == "network" { "offline" } else { "error" };
         assert_eq!(field(&status, "state"), expected_state, "{what}");
-        let announced = scene.seen.borrow().iter().any(|(name, detail)| {
-            name == "pwa-sync:status" && field(&field(detail, "lastError"), "code") == case.code
-        });
+        let announced =
+            scene.seen.borrow().iter().any(|(name, detail)| {
+                name == "pwa-sync:status" && field(&field(detail, "lastError"), "code") == case.code
+            });
         assert!(announced, "{what}: no pwa-sync:status with lastError.code {}", case.code);
 
         let after = scene.inside().await;
@@ -546,7 +809,8 @@ async fn values_keys_and_queries_of_the_wrong_shape_reject_and_write_nothing() {
     // (api.rs covers puts of non-objects, cycles, BigInt and a few key types.)
     let name = unique("values");
     let (target, seen) = recorder(&["pwa-sync:change"]);
-    let config = json(&format!(r#"{{"name": "{name}", "collections": {{"trips": {{"key": "id", "indexes": ["owner"]}}}}}}"#));
+    let config =
+        json(&format!(r#"{{"name": "{name}", "collections": {{"trips": {{"key": "id", "indexes": ["owner"]}}}}}}"#));
     Reflect::set(&config, &"eventTarget".into(), &target).unwrap();
     let client = SyncClient::open(config).await.unwrap();
     ok(client.put(s("trips"), json(r#"{"id": "t1", "owner": "ana"}"#))).await;
@@ -608,8 +872,16 @@ async fn values_keys_and_queries_of_the_wrong_shape_reject_and_write_nothing() {
         assert_eq!(code(client.patch(s("trips"), s("t1"), partial)).await, "invalid-value", "patch with {what}");
     }
     for (what, collection) in [("null", JsValue::NULL), ("undefined", JsValue::UNDEFINED), ("an object", json("{}"))] {
-        assert_eq!(code(client.put(collection.clone(), json(r#"{"id": "t3"}"#))).await, "invalid-value", "collection {what}");
-        assert_eq!(code(client.list(collection, JsValue::UNDEFINED)).await, "invalid-value", "list of collection {what}");
+        assert_eq!(
+            code(client.put(collection.clone(), json(r#"{"id": "t3"}"#))).await,
+            "invalid-value",
+            "collection {what}"
+        );
+        assert_eq!(
+            code(client.list(collection, JsValue::UNDEFINED)).await,
+            "invalid-value",
+            "list of collection {what}"
+        );
     }
     for (what, query) in [
         ("a string", s("owner")),
@@ -636,7 +908,8 @@ async fn values_keys_and_queries_of_the_wrong_shape_reject_and_write_nothing() {
 // ---- 3. bad input from storage ----
 
 fn local_config(db: &str, target: &EventTarget) -> JsValue {
-    let config = json(&format!(r#"{{"name": "{db}", "collections": {{"trips": {{"key": "id", "indexes": ["owner"]}}}}}}"#));
+    let config =
+        json(&format!(r#"{{"name": "{db}", "collections": {{"trips": {{"key": "id", "indexes": ["owner"]}}}}}}"#));
     Reflect::set(&config, &"eventTarget".into(), target).unwrap();
     config
 }
@@ -651,8 +924,15 @@ async fn corrupted_records_are_skipped_and_reported_by_list_get_and_export() {
     }
     // Not records of ours: a number as value, and a good value with metadata of the wrong type.
     raw_put(&db, "trips", r#"{"key": "t2", "value": 5, "version": "x"}"#, None).await;
-    raw_put(&db, "trips", r#"{"key": "t4", "value": {"id": "t4", "owner": "ana"}, "version": "x", "pending": -1}"#, None).await;
-    let ids = |list: JsValue| Array::from(&list).iter().map(|v| field(&v, "id").as_string().unwrap()).collect::<Vec<_>>();
+    raw_put(
+        &db,
+        "trips",
+        r#"{"key": "t4", "value": {"id": "t4", "owner": "ana"}, "version": "x", "pending": -1}"#,
+        None,
+    )
+    .await;
+    let ids =
+        |list: JsValue| Array::from(&list).iter().map(|v| field(&v, "id").as_string().unwrap()).collect::<Vec<_>>();
 
     assert_eq!(ids(ok(client.list(s("trips"), JsValue::UNDEFINED)).await), ["t1", "t3"]);
     let errors = storage_errors(&seen);
@@ -663,7 +943,11 @@ async fn corrupted_records_are_skipped_and_reported_by_list_get_and_export() {
 
     assert_eq!(ids(ok(client.list(s("trips"), json(r#"{"index": "owner", "equals": "ana"}"#))).await), ["t1", "t3"]);
     assert_eq!(storage_errors(&seen).len(), 1, "t4 is indexed under ana and skipped");
-    assert_eq!(ids(ok(client.list(s("trips"), json(r#"{"limit": 2}"#))).await), ["t1", "t3"], "unreadable records take no place in a limit");
+    assert_eq!(
+        ids(ok(client.list(s("trips"), json(r#"{"limit": 2}"#))).await),
+        ["t1", "t3"],
+        "unreadable records take no place in a limit"
+    );
     seen.borrow_mut().clear();
 
     let (code, message) = rejection(client.get(s("trips"), s("t2"))).await;
@@ -775,7 +1059,10 @@ async fn a_full_quota_rejects_the_write_with_quota_exceeded_and_writes_nothing()
         let (target, seen) = recorder(&["pwa-sync:storage-error", "pwa-sync:change"]);
         let client = SyncClient::open(local_config(&db, &target)).await.unwrap();
         ok(client.put(s("trips"), json(r#"{"id": "t1", "n": 1}"#))).await;
-        let core = ClientConfig::from_json(serde_json::json!({"name": db, "collections": {"trips": {"key": "id", "indexes": ["owner"]}}})).unwrap();
+        let core = ClientConfig::from_json(
+            serde_json::json!({"name": db, "collections": {"trips": {"key": "id", "indexes": ["owner"]}}}),
+        )
+        .unwrap();
         let store = IdbStore::open(&core).await.unwrap();
         let next_id = store.meta().await.unwrap().unwrap().next_mutation_id;
         seen.borrow_mut().clear();
@@ -841,7 +1128,10 @@ async fn without_indexeddb_open_fails_clearly_with_storage() {
         assert!(Reflect::define_property(&global, &"indexedDB".into(), &descriptor).unwrap(), "{what}");
         let result = SyncClient::open(config()).await;
         if original.is_object() {
-            assert!(Reflect::define_property(&global, &"indexedDB".into(), original.unchecked_ref()).unwrap(), "{what}");
+            assert!(
+                Reflect::define_property(&global, &"indexedDB".into(), original.unchecked_ref()).unwrap(),
+                "{what}"
+            );
         } else {
             assert!(Reflect::delete_property(&global, &"indexedDB".into()).unwrap(), "{what}");
         }
@@ -866,7 +1156,8 @@ async fn a_new_app_version_upgrades_while_an_old_tab_stays_open_and_keeps_workin
     let newer = format!(
         r#"{{"name": "{db}", "collections": {{"trips": {{"key": "id", "indexes": ["owner", "year"]}}, "packing": {{"key": "id", "indexes": ["tripId"]}}}}}}"#
     );
-    let ids = |list: JsValue| Array::from(&list).iter().map(|v| field(&v, "id").as_string().unwrap()).collect::<Vec<_>>();
+    let ids =
+        |list: JsValue| Array::from(&list).iter().map(|v| field(&v, "id").as_string().unwrap()).collect::<Vec<_>>();
     let old = SyncClient::open(json(&older)).await.unwrap();
     ok(old.put(s("trips"), json(r#"{"id": "t1", "owner": "ana", "year": 2024}"#))).await;
     ok(old.put(s("trips"), json(r#"{"id": "t2", "owner": "bo", "year": 2025}"#))).await;

@@ -20,7 +20,10 @@ fn key(byte: u8) -> JsValue {
 }
 
 async fn open(db: &str, key: Option<JsValue>, extra: &str) -> Result<SyncClient, JsValue> {
-    let config = JSON::parse(&format!(r#"{{"name": "{db}", "collections": {{"notes": {{"key": "id", "omit": ["pin"] {extra}}}}}}}"#)).unwrap();
+    let config = JSON::parse(&format!(
+        r#"{{"name": "{db}", "collections": {{"notes": {{"key": "id", "omit": ["pin"] {extra}}}}}}}"#
+    ))
+    .unwrap();
     if let Some(key) = key {
         let encryption = js_sys::Object::new();
         Reflect::set(&encryption, &"key".into(), &key).unwrap();
@@ -46,7 +49,8 @@ async fn raw_dump(db: &str) -> String {
 async fn encrypted_values_never_reach_indexeddb_in_plaintext() {
     let db = unique("sealed");
     let client = open(&db, Some(key(7)), "").await.unwrap();
-    ok(client.put("notes".into(), JSON::parse(r#"{"id": "n1", "text": "tops3cret diary", "pin": "4711"}"#).unwrap())).await;
+    ok(client.put("notes".into(), JSON::parse(r#"{"id": "n1", "text": "tops3cret diary", "pin": "4711"}"#).unwrap()))
+        .await;
     ok(client.patch("notes".into(), "n1".into(), JSON::parse(r#"{"mood": "hush-hush-mood"}"#).unwrap())).await;
     ok(client.put("notes".into(), JSON::parse(r#"{"id": "n2", "text": "tops3cret diary"}"#).unwrap())).await;
     let raw = raw_dump(&db).await;
@@ -78,11 +82,13 @@ async fn encrypted_values_never_reach_indexeddb_in_plaintext() {
 #[wasm_bindgen_test]
 async fn encryption_keys_are_checked_and_indexes_refused() {
     let db = unique("sealed-config");
-    let err = open(&db, Some(Uint8Array::from(&[1u8; 16][..]).into()), "").await.err().expect("a 16-byte key is refused");
+    let err =
+        open(&db, Some(Uint8Array::from(&[1u8; 16][..]).into()), "").await.err().expect("a 16-byte key is refused");
     assert_eq!(Reflect::get(&err, &"code".into()).unwrap(), "invalid-config");
     let err = open(&db, Some("not base64!".into()), "").await.err().expect("bad base64 is refused");
     assert_eq!(Reflect::get(&err, &"code".into()).unwrap(), "invalid-config");
-    let err = open(&db, Some(key(1)), r#", "indexes": ["text"]"#).await.err().expect("indexes with encryption are refused");
+    let err =
+        open(&db, Some(key(1)), r#", "indexes": ["text"]"#).await.err().expect("indexes with encryption are refused");
     let message = Reflect::get(&err, &"message".into()).unwrap().as_string().unwrap();
     assert!(message.contains("indexes"), "{message}");
     // A base64 key works too.

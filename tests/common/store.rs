@@ -7,12 +7,12 @@ use std::pin::pin;
 use std::task::Poll;
 
 use js_sys::{Function, Promise, Reflect, JSON};
+use pwa_sync::idb::IdbStore;
 use pwa_sync_core::config::ClientConfig;
 use pwa_sync_core::error::Error;
 use pwa_sync_core::mutation::{LocalOp, LocalWrite};
 use pwa_sync_core::record::{ListQuery, STORAGE_FORMAT};
 use pwa_sync_core::store::{conformance, Store};
-use pwa_sync::idb::IdbStore;
 
 use super::support::unique;
 use serde_json::{json, Value};
@@ -385,10 +385,14 @@ async fn large_batches_find_stored_keys_whatever_their_characters() {
     for key in stored {
         store.write_local(&put("items", json!({"id": key}))).await.unwrap();
     }
-    let mut batch: Vec<LocalWrite> = stored.iter().map(|key| write("items", key, LocalOp::Patch(json!({"n": 1})))).collect();
+    let mut batch: Vec<LocalWrite> =
+        stored.iter().map(|key| write("items", key, LocalOp::Patch(json!({"n": 1})))).collect();
     batch.extend((0..12).map(|i| put("items", json!({"id": format!("new{i}")}))));
     let outcomes = store.write_local_batch(&batch).await.unwrap();
-    assert!(outcomes[..stored.len()].iter().all(|o| o.pending_delta == 0), "patches fold into the stored keys' queued puts");
+    assert!(
+        outcomes[..stored.len()].iter().all(|o| o.pending_delta == 0),
+        "patches fold into the stored keys' queued puts"
+    );
     for key in stored {
         let record = store.get("items", key).await.unwrap().unwrap();
         assert_eq!(record.value, Some(json!({"id": key, "n": 1})), "{key:?}");

@@ -14,7 +14,9 @@ use web_sys::{CustomEvent, EventTarget};
 pub fn server() -> &'static str {
     match option_env!("PWA_SYNC_TEST_SERVER") {
         Some(url) => url,
-        None => panic!("PWA_SYNC_TEST_SERVER is unset: run browser tests through `make test-chrome` / `make test-firefox`"),
+        None => {
+            panic!("PWA_SYNC_TEST_SERVER is unset: run browser tests through `make test-chrome` / `make test-firefox`")
+        }
     }
 }
 
@@ -22,7 +24,9 @@ pub fn server() -> &'static str {
 pub fn proxy() -> &'static str {
     match option_env!("PWA_SYNC_TEST_PROXY") {
         Some(url) => url,
-        None => panic!("PWA_SYNC_TEST_PROXY is unset: run browser tests through `make test-chrome` / `make test-firefox`"),
+        None => {
+            panic!("PWA_SYNC_TEST_PROXY is unset: run browser tests through `make test-chrome` / `make test-firefox`")
+        }
     }
 }
 

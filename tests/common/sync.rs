@@ -195,7 +195,11 @@ async fn a_401_then_a_refreshed_token() {
         Closure::<dyn FnMut() -> JsValue>::new(move || {
             calls.set(calls.get() + 1);
             // The first token is refused; the refreshed one is good.
-            if calls.get() == 1 { "expired".into() } else { format!("dev:{user}").into() }
+            if calls.get() == 1 {
+                "expired".into()
+            } else {
+                format!("dev:{user}").into()
+            }
         })
         .into_js_value()
     };
@@ -228,7 +232,11 @@ async fn auth_required_when_the_token_stays_bad() {
 #[wasm_bindgen_test]
 async fn local_only_clients_refuse_to_sync() {
     let db = unique("local");
-    let client = SyncClient::open(JSON::parse(&format!(r#"{{"name": "{db}", "collections": {{"t": {{"key": "id"}}}}}}"#)).unwrap()).await.unwrap();
+    let client = SyncClient::open(
+        JSON::parse(&format!(r#"{{"name": "{db}", "collections": {{"t": {{"key": "id"}}}}}}"#)).unwrap(),
+    )
+    .await
+    .unwrap();
     assert_eq!(code(client.sync()).await, "local-only");
     client.close();
     IdbStore::delete_database(&db).await.unwrap();
@@ -384,7 +392,8 @@ async fn app_resolvers_decide_and_a_throwing_one_falls_back_to_manual() {
 async fn a_rejected_write_rolls_back_and_is_announced() {
     let user = unique("u");
     let a = Device::open(proxy(), JsValue::from_str(&format!("dev:{user}"))).await;
-    let (target, names) = (js_sys::global().unchecked_into::<web_sys::EventTarget>(), Rc::new(std::cell::RefCell::new(Vec::new())));
+    let (target, names) =
+        (js_sys::global().unchecked_into::<web_sys::EventTarget>(), Rc::new(std::cell::RefCell::new(Vec::new())));
     let listener = {
         let names = names.clone();
         Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
@@ -423,8 +432,18 @@ async fn a_rejected_write_rolls_back_and_is_announced() {
 async fn proxy_counter(name: &str) -> f64 {
     let fetch: js_sys::Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
     let url = JsValue::from_str(&format!("{}/_faults", proxy()));
-    let response = JsFuture::from(fetch.call1(&js_sys::global(), &url).unwrap().unchecked_into::<Promise>()).await.unwrap();
-    let json = JsFuture::from(Reflect::get(&response, &"json".into()).unwrap().unchecked_into::<js_sys::Function>().call0(&response).unwrap().unchecked_into::<Promise>()).await.unwrap();
+    let response =
+        JsFuture::from(fetch.call1(&js_sys::global(), &url).unwrap().unchecked_into::<Promise>()).await.unwrap();
+    let json = JsFuture::from(
+        Reflect::get(&response, &"json".into())
+            .unwrap()
+            .unchecked_into::<js_sys::Function>()
+            .call0(&response)
+            .unwrap()
+            .unchecked_into::<Promise>(),
+    )
+    .await
+    .unwrap();
     field(&json, name).as_f64().unwrap()
 }
 

@@ -41,7 +41,8 @@ async fn flush_rejects_so_the_browser_retries_but_resolves_on_the_last_chance() 
     settle(client.put("items".into(), JSON::parse(r#"{"id": "a"}"#).unwrap())).await.unwrap();
     let err = settle(client.flush(JsValue::UNDEFINED)).await.expect_err("a failed flush rejects");
     assert_eq!(field(&err, "code"), "network");
-    let last = settle(client.flush(JSON::parse(r#"{"lastChance": true}"#).unwrap())).await.expect("the last chance resolves");
+    let last =
+        settle(client.flush(JSON::parse(r#"{"lastChance": true}"#).unwrap())).await.expect("the last chance resolves");
     assert!(last.is_null());
     assert_eq!(settle(client.pending()).await.unwrap(), 1.0, "the outbox is left as it was");
     assert_eq!(field(&field(&client.status(), "lastError"), "code"), "network");
@@ -65,7 +66,11 @@ async fn workers_relay_their_events_to_pages_and_pages_do_not() {
         })
     };
     channel.set_onmessage(Some(listener.as_ref().unchecked_ref()));
-    let client = SyncClient::open(JSON::parse(&format!(r#"{{"name": "{db}", "collections": {{"items": {{"key": "id"}}}}}}"#)).unwrap()).await.unwrap();
+    let client = SyncClient::open(
+        JSON::parse(&format!(r#"{{"name": "{db}", "collections": {{"items": {{"key": "id"}}}}}}"#)).unwrap(),
+    )
+    .await
+    .unwrap();
     settle(client.put("items".into(), JSON::parse(r#"{"id": "a"}"#).unwrap())).await.unwrap();
     for _ in 0..30 {
         gloo_timers::future::TimeoutFuture::new(10).await;

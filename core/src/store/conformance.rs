@@ -278,12 +278,14 @@ pub async fn batch_with_a_bad_write_writes_nothing<S: Store>(store: &S) {
 pub async fn large_batches_find_stored_keys_in_sparse_and_crowded_ranges<S: Store>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     let key = |i: usize| format!("k{i:03}");
-    let puts: Vec<LocalWrite> = (0..100).map(|i| local("items", &key(i), LocalOp::Put(json!({"id": key(i)})))).collect();
+    let puts: Vec<LocalWrite> =
+        (0..100).map(|i| local("items", &key(i), LocalOp::Put(json!({"id": key(i)})))).collect();
     assert_eq!(store.write_local_batch(&puts).await.unwrap().len(), 100);
     // 20 keys spread over 96 stored ones (a crowded range), then 20 neighbours (sparse):
     // a patch of a key the batch wrongly thought absent would fail with not-found.
     for keys in [(0..100).step_by(5).collect::<Vec<_>>(), (40..60).collect()] {
-        let patches: Vec<LocalWrite> = keys.iter().map(|&i| local("items", &key(i), LocalOp::Patch(json!({"n": i})))).collect();
+        let patches: Vec<LocalWrite> =
+            keys.iter().map(|&i| local("items", &key(i), LocalOp::Patch(json!({"n": i})))).collect();
         let outcomes = store.write_local_batch(&patches).await.unwrap();
         assert!(outcomes.iter().all(|o| o.pending_delta == 0), "patches fold into the queued puts");
     }

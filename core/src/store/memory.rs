@@ -29,10 +29,8 @@ pub struct MemoryStore {
 impl MemoryStore {
     pub fn new(config: &ClientConfig) -> MemoryStore {
         let names: Vec<String> = config.collections.iter().map(|c| c.name.clone()).collect();
-        let state = State {
-            collections: names.iter().map(|n| (n.clone(), BTreeMap::new())).collect(),
-            ..State::default()
-        };
+        let state =
+            State { collections: names.iter().map(|n| (n.clone(), BTreeMap::new())).collect(), ..State::default() };
         MemoryStore { names, audit_limit: config.audit_limit, state: RefCell::new(state) }
     }
 
@@ -64,7 +62,8 @@ impl Store for MemoryStore {
             (None, Some(_)) => true,
             (Some((field, wanted)), Some(value)) => value.get(field).is_some_and(|v| index_key_eq(v, wanted)),
         };
-        let mut records: Vec<&EntityRecord> = state.collections.get(collection).into_iter().flat_map(|c| c.values()).filter(matches).collect();
+        let mut records: Vec<&EntityRecord> =
+            state.collections.get(collection).into_iter().flat_map(|c| c.values()).filter(matches).collect();
         // Key order as IndexedDB has it, not the map's byte order.
         records.sort_by(|a, b| key_order(&a.key, &b.key));
         Ok(records.into_iter().take(query.limit.unwrap_or(usize::MAX)).cloned().collect())
@@ -80,7 +79,8 @@ impl Store for MemoryStore {
             self.check(collection)?;
         }
         let mut state = self.state.borrow_mut();
-        let meta = state.meta.clone().ok_or_else(|| Error::Storage("metadata missing: open_meta was not called".into()))?;
+        let meta =
+            state.meta.clone().ok_or_else(|| Error::Storage("metadata missing: open_meta was not called".into()))?;
         let mut snapshot = Snapshot::new(meta);
         for key in keys {
             let Some(record) = state.collections.get(&key.0).and_then(|c| c.get(&key.1)) else { continue };
@@ -88,7 +88,8 @@ impl Store for MemoryStore {
                 snapshot.conflicts.insert(conflict.id, conflict.clone());
             }
             if record.pending > 0 {
-                let queued = state.outbox.values().filter(|e| e.collection == key.0 && e.key == key.1).cloned().collect();
+                let queued =
+                    state.outbox.values().filter(|e| e.collection == key.0 && e.key == key.1).cloned().collect();
                 snapshot.queued.insert(key.clone(), queued);
             }
             snapshot.records.insert(key.clone(), record.clone());

@@ -71,7 +71,9 @@ pub trait Store {
         let mut run = |snapshot| {
             let plan = plan.take().ok_or_else(|| Error::Storage("a transaction plan ran twice".into()))?;
             let (writes, r) = plan(snapshot)?;
-            if scope == Scope::LocalWrite && !(writes.audit.is_empty() && writes.conflicts_put.is_empty() && writes.conflicts_delete.is_empty()) {
+            if scope == Scope::LocalWrite
+                && !(writes.audit.is_empty() && writes.conflicts_put.is_empty() && writes.conflicts_delete.is_empty())
+            {
                 return Err(Error::Storage("a local write planned conflict or audit writes".into()));
             }
             result = Some(r);
@@ -96,7 +98,11 @@ pub trait Store {
     /// and the metadata: a store may leave conflicts and audit out of the transaction
     /// (IndexedDB starts a transaction over fewer stores faster), and then the snapshot
     /// holds no conflicts.
-    async fn run_local_transaction(&self, keys: &[KeyRef], plan: &mut dyn FnMut(Snapshot) -> Result<Writes>) -> Result<()> {
+    async fn run_local_transaction(
+        &self,
+        keys: &[KeyRef],
+        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+    ) -> Result<()> {
         self.run_transaction(keys, Durability::Default, plan).await
     }
 

@@ -2,8 +2,8 @@
 //! algorithm both share ([`push`]). SQL text is shared too ([`sql`]): both backends accept
 //! `$N` placeholders, `ON CONFLICT … DO UPDATE` and `UPDATE … RETURNING`.
 
-pub mod push;
 mod postgres;
+pub mod push;
 mod schema;
 mod sql;
 mod sqlite;
@@ -249,9 +249,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(PgStore::open(url).await?))
     } else {
-        Err(StoreError::Internal(format!(
-            "unsupported --database URL (expected sqlite://PATH or postgres://…): {url}"
-        )))
+        Err(StoreError::Internal(format!("unsupported --database URL (expected sqlite://PATH or postgres://…): {url}")))
     }
 }
 

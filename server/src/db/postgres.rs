@@ -14,7 +14,10 @@ use sqlx::Postgres;
 use tokio::sync::watch;
 
 use super::sql::{self, impl_backend};
-use super::{push, Claim, Finish, OutboxRow, push_permits, schema, store_error, Failure, with_retries, PullQuery, PushOutcome, Stats, Store, StoreError};
+use super::{
+    push, push_permits, schema, store_error, with_retries, Claim, Failure, Finish, OutboxRow, PullQuery, PushOutcome,
+    Stats, Store, StoreError,
+};
 use crate::config::Limits;
 use crate::notify::Notifier;
 

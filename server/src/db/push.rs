@@ -138,7 +138,8 @@ pub(crate) async fn run<T: Tx>(
                 })
                 .await?;
                 let version_u = to_u64(version)?;
-                let change = Change { collection: m.collection.clone(), key: m.key.clone(), version: version_u, value, hlc };
+                let change =
+                    Change { collection: m.collection.clone(), key: m.key.clone(), version: version_u, value, hlc };
                 if !webhooks.is_empty() {
                     let body = webhook::event_body(user, &change, now);
                     for url in webhooks {
@@ -191,7 +192,10 @@ pub(crate) enum Decision {
     /// Write this value (`None`: a tombstone).
     Apply(Option<Value>),
     Conflict(ServerState),
-    Reject { code: &'static str, message: String },
+    Reject {
+        code: &'static str,
+        message: String,
+    },
 }
 
 /// Checks on one mutation that need no stored state.

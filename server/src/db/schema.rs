@@ -85,7 +85,6 @@ CREATE INDEX webhook_outbox_state ON webhook_outbox (state);
     },
 ];
 
-
 pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 1,
@@ -146,4 +145,3 @@ CREATE INDEX webhook_outbox_state ON webhook_outbox (state);
 ",
     },
 ];
-

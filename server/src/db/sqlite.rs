@@ -11,7 +11,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::Sqlite;
 
 use super::sql::{self, impl_backend};
-use super::{push, Claim, Finish, OutboxRow, push_permits, schema, store_error, Failure, with_retries, PullQuery, PushOutcome, Stats, Store, StoreError};
+use super::{
+    push, push_permits, schema, store_error, with_retries, Claim, Failure, Finish, OutboxRow, PullQuery, PushOutcome,
+    Stats, Store, StoreError,
+};
 use crate::config::Limits;
 
 impl_backend!(Sqlite);

@@ -84,10 +84,7 @@ pub async fn fresh_db(backend: &Backend) -> TestDb {
             let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
             let name = format!("pwa_test_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst), nanos);
             let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut conn).await.unwrap();
             conn.close().await.unwrap();
             TestDb { url: with_database(admin, &name), _dir: None }
         }
@@ -197,7 +194,10 @@ impl TestServer {
 
 impl Api {
     pub fn new(base: &str) -> Api {
-        Api { base: base.to_string(), http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap() }
+        Api {
+            base: base.to_string(),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
+        }
     }
 
     /// POST /sync/push with a valid protocol header and `dev:<user>` token.
