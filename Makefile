@@ -7,7 +7,8 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 PORT ?= 8787
 CHROMEDRIVER_BIN ?= /usr/bin/chromedriver
-# Extra arguments for `wasm-pack test`, e.g. WASM_TEST_ARGS="-- --test window"
+# Extra arguments for `cargo test` under `wasm-pack test`, e.g. WASM_TEST_ARGS="--test window"
+# (the browser suites always build with the `testing` feature: its fault hooks).
 WASM_TEST_ARGS ?=
 
 # wasm-bindgen-test-runner settings (read by the runner that wasm-pack starts):
@@ -49,11 +50,11 @@ test-host:
 # Browser suites run against a real server and the fault proxy (scripts/with-server.sh).
 test-chrome:
 	$(NO_DRIVERS) CHROMEDRIVER_ARGS=--silent scripts/with-server.sh \
-	  wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER_BIN) $(WASM_TEST_ARGS)
+	  wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER_BIN) -- --features testing $(WASM_TEST_ARGS)
 
 test-firefox:
 	$(NO_DRIVERS) scripts/with-server.sh \
-	  wasm-pack test --headless --firefox --geckodriver "$$(command -v geckodriver)" $(WASM_TEST_ARGS)
+	  wasm-pack test --headless --firefox --geckodriver "$$(command -v geckodriver)" -- --features testing $(WASM_TEST_ARGS)
 
 # End-to-end tests in Debian's Chromium (playwright-core), against a fresh release pkg/
 # and the demo app (www/) built on it.
