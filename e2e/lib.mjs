@@ -141,8 +141,8 @@ export async function serviceWorkerControl(context, origin) {
     await sleep(50);
   }
   return {
-    dispatchSync: (lastChance = false) =>
-      cdp.send("ServiceWorker.dispatchSyncEvent", { origin, registrationId: state.registrationId, tag: "pwa-sync", lastChance }),
+    dispatchSync: (lastChance = false, tag = "pwa-sync") =>
+      cdp.send("ServiceWorker.dispatchSyncEvent", { origin, registrationId: state.registrationId, tag, lastChance }),
     running: () => [...state.versions.values()].find((v) => v.runningStatus === "running"),
     stop: (versionId) => cdp.send("ServiceWorker.stopWorker", { versionId }),
   };

@@ -83,6 +83,33 @@ test("writes queued offline reach the server through the worker's sync event, pa
   }
 });
 
+test("with a custom syncTag, pages register it and the worker's sync event for it flushes", async () => {
+  const server = await startServer(["--static", site, "--cors-any-origin"]);
+  const browser = await launch();
+  try {
+    const context = await browser.newContext();
+    const { page, errors } = await openApp(context, `${server.url}/?user=cy&tag=trip-outbox`);
+    await goOffline(context);
+    await page.evaluate(() => window.app.put("a", "tent"));
+    // The page asks Background Sync for the config's tag, the one the worker answers.
+    const tags = await until("a Background Sync registration", async () => {
+      const tags = await page.evaluate(() => window.app.syncTags());
+      return tags.length > 0 ? tags : null;
+    });
+    assert.deepEqual(tags, ["trip-outbox"]);
+    assert.deepEqual(errors, []);
+    await page.close();
+
+    await goOnline(context);
+    const worker = await serviceWorkerControl(context, server.url);
+    await worker.dispatchSync(false, "trip-outbox");
+    await until("the server to hold the write", async () => (await pullAll(server.url, "cy")).changes.length === 1);
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+});
+
 test("a worker stopped mid-flush loses nothing and applies nothing twice", async () => {
   const server = await startServer(["--static", site, "--cors-any-origin"]);
   const proxy = await startProxy(server.url);

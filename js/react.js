@@ -7,11 +7,10 @@
 // answer may have changed, and hands React the last value it read, so the snapshot is the
 // same object until the data really changes.
 import { useCallback, useMemo, useSyncExternalStore } from "react";
+// Generated from the Rust core by scripts/package.mjs: the one source of event names.
+import { EVENTS } from "./names.js";
 
-const CHANGE = "pwa-sync:change";
-const STATUS = "pwa-sync:status";
-const CONFLICT = "pwa-sync:conflict";
-const CLEARED = "pwa-sync:cleared";
+const { change: CHANGE, status: STATUS, conflict: CONFLICT, cleared: CLEARED } = EVENTS;
 
 const DATA_EVENTS = [CHANGE, CONFLICT, CLEARED];
 

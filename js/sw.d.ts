@@ -3,7 +3,10 @@ import type { SyncClient, SyncConfig } from "./pwa_sync.js";
 export interface SyncWorkerOptions {
   /** The same config a page opens its client with (`autoSync` is forced off: the worker flushes on its events). */
   config: SyncConfig;
-  /** Background Sync and Periodic Sync tag. Default: "pwa-sync". */
+  /**
+   * Background Sync and Periodic Sync tag: the config's `syncTag` (default "pwa-sync"),
+   * which pages register too. Given here, it must equal that (else `invalid-config`).
+   */
   tag?: string;
   /** Where the .wasm is. Default: next to this module. */
   wasmUrl?: string | URL;

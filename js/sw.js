@@ -4,11 +4,27 @@
 // that every handler waits on (`install` does not run again when the browser restarts an
 // idle worker, so nothing may depend on it).
 import init, { SyncClient } from "./pwa_sync.js";
+// Generated from the Rust core by scripts/package.mjs: the one source of these names.
+import { EVENTS, SYNC_TAG, FLUSH_MESSAGE } from "./names.js";
 
 const WASM_CACHE = "pwa-sync-wasm-v1";
 
-export function installSyncWorker({ config, tag = "pwa-sync", wasmUrl = new URL("./pwa_sync_bg.wasm", import.meta.url) }) {
+function configError(message) {
+  const error = new Error(`invalid config: ${message}`);
+  error.name = "PwaSyncError";
+  error.code = "invalid-config";
+  return error;
+}
+
+export function installSyncWorker({ config, tag, wasmUrl = new URL("./pwa_sync_bg.wasm", import.meta.url) }) {
   if (!config || typeof config !== "object") throw new TypeError("installSyncWorker needs { config }");
+  // Pages register Background Sync with their config's `syncTag`: the worker answers the
+  // same tag, read from the same config. A `tag` that differs could never fire.
+  const syncTag = config.syncTag ?? SYNC_TAG;
+  if (tag !== undefined && tag !== syncTag) {
+    throw configError(`installSyncWorker's tag "${tag}" differs from the config's syncTag "${syncTag}"; ` +
+      "set syncTag in the config that pages and the worker share");
+  }
   const url = String(wasmUrl);
 
   // A worker's own fetch() does not go through its fetch handler: the .wasm is cached at
@@ -25,24 +41,24 @@ export function installSyncWorker({ config, tag = "pwa-sync", wasmUrl = new URL(
 
   let ready = open();
   // A logout in a page closes this worker's client; the next event opens a fresh one.
-  self.addEventListener("pwa-sync:cleared", () => { ready = open(); });
+  self.addEventListener(EVENTS.cleared, () => { ready = open(); });
   const client = () => ready;
 
   self.addEventListener("install", (event) => {
     event.waitUntil(caches.open(WASM_CACHE).then((cache) => cache.add(url)));
   });
   self.addEventListener("sync", (event) => {
-    if (event.tag !== tag) return;
+    if (event.tag !== syncTag) return;
     // Rejecting tells the browser to try again later; on the last chance flush() resolves
     // and keeps the outbox, with the reason in status().lastError.
     event.waitUntil(client().then((c) => c.flush({ lastChance: event.lastChance })));
   });
   self.addEventListener("periodicsync", (event) => {
-    if (event.tag !== tag) return;
+    if (event.tag !== syncTag) return;
     event.waitUntil(client().then((c) => c.sync()));
   });
   self.addEventListener("message", (event) => {
-    if (event.data?.type !== "pwa-sync:flush") return;
+    if (event.data?.type !== FLUSH_MESSAGE) return;
     // Failures are relayed to pages as pwa-sync:status; nothing to throw at.
     event.waitUntil(client().then((c) => c.sync()).catch(() => {}));
   });
@@ -55,5 +71,5 @@ export function installSyncWorker({ config, tag = "pwa-sync", wasmUrl = new URL(
 /** From a page: ask the service worker to flush now (e.g. a "Sync now" button). */
 export async function requestFlush() {
   const registration = await navigator.serviceWorker?.ready;
-  registration?.active?.postMessage({ type: "pwa-sync:flush" });
+  registration?.active?.postMessage({ type: FLUSH_MESSAGE });
 }

@@ -192,15 +192,16 @@ async fn read_stream(weak: &Weak<Client>, abort: &AbortController) -> Result<boo
     }
 }
 
-/// From a page: ask the service worker's Background Sync to flush (tag `pwa-sync`) once
-/// the browser is online again, even if this page is closed by then. Does nothing where
+/// From a page: ask the service worker's Background Sync to flush (the config's `syncTag`,
+/// which the service-worker helper answers) once the browser is online again, even if this page is closed by then. Does nothing where
 /// there is no service worker or no Background Sync (Firefox, Safari): those flush on the
 /// next start, page load, `online` or visibility change instead.
-pub(crate) fn request_background_sync() {
+pub(crate) fn request_background_sync(tag: &str) {
     if crate::events::in_worker() {
         return;
     }
-    spawn_local(async {
+    let tag = JsValue::from_str(tag);
+    spawn_local(async move {
         let get = |target: &JsValue, name: &str| Reflect::get(target, &name.into()).ok().filter(|v| v.is_object());
         let Some(navigator) = get(&js_sys::global(), "navigator") else { return };
         let Some(container) = get(&navigator, "serviceWorker") else { return };
@@ -218,7 +219,7 @@ pub(crate) fn request_background_sync() {
         else {
             return;
         };
-        if let Ok(promise) = register.call1(&sync, &"pwa-sync".into()) {
+        if let Ok(promise) = register.call1(&sync, &tag) {
             // Refused (e.g. no permission): the other flush paths still run.
             let _ = JsFuture::from(js_sys::Promise::from(promise)).await;
         }

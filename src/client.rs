@@ -177,7 +177,7 @@ impl Client {
         if queued {
             Background::trigger(self, Trigger::LocalWrite);
             if self.transport.is_some() && !is_online() {
-                background::request_background_sync();
+                background::request_background_sync(&self.config.sync_tag);
             }
         }
     }
@@ -492,7 +492,7 @@ impl Client {
                 };
                 let state = match class {
                     Some(ErrorClass::Network | ErrorClass::Timeout) => {
-                        background::request_background_sync();
+                        background::request_background_sync(&self.config.sync_tag);
                         "offline"
                     }
                     _ => "error",

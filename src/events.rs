@@ -11,14 +11,10 @@ use web_sys::{BroadcastChannel, CustomEvent, CustomEventInit, EventTarget};
 use crate::convert;
 use pwa_sync_core::config::CollectionConfig;
 
-pub const CHANGE: &str = "pwa-sync:change";
-pub const STATUS: &str = "pwa-sync:status";
-pub const STORAGE_ERROR: &str = "pwa-sync:storage-error";
-pub const CONFLICT: &str = "pwa-sync:conflict";
-pub const REJECTED: &str = "pwa-sync:rejected";
-pub const PROGRESS: &str = "pwa-sync:progress";
-pub const AUTH_REQUIRED: &str = "pwa-sync:auth-required";
-pub const CLEARED: &str = "pwa-sync:cleared";
+// Defined once in the core, which also exports them to the package's JS and types.
+pub use pwa_sync_core::names::event::{
+    AUTH_REQUIRED, CHANGE, CLEARED, CONFLICT, PROGRESS, REJECTED, STATUS, STORAGE_ERROR,
+};
 
 /// The channel a database's workers relay their events on.
 pub fn relay_channel(name: &str) -> String {

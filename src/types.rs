@@ -5,6 +5,11 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = r#"
+// Error codes and event names come from the Rust core (pwa-sync-core's `names`), written
+// into names.js / names.d.ts when the package is built.
+import type { SyncErrorCode, SyncEventMap } from "./names.js";
+export type { SyncErrorCode, SyncEventName, SyncEventMap } from "./names.js";
+
 /** Any JSON value: what a record may hold. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [field: string]: JsonValue };
 
@@ -76,6 +81,8 @@ export interface SyncConfig {
   encryption?: { key: Uint8Array | ArrayBuffer | string };
   /** Where events are dispatched. Default: globalThis. */
   eventTarget?: EventTarget;
+  /** The Background Sync tag pages register and the service worker helper answers (give both the same config). Default: "pwa-sync". */
+  syncTag?: string;
 }
 
 export interface ListQuery {
@@ -87,12 +94,6 @@ export interface ListQuery {
 }
 
 export type SyncState = "synced" | "syncing" | "offline" | "error";
-
-export type SyncErrorCode =
-  | "invalid-config" | "unknown-collection" | "invalid-value" | "not-found"
-  | "storage" | "quota-exceeded" | "schema-downgrade" | "closed" | "local-only" | "unknown-conflict"
-  /** A failed sync, by class. */
-  | "network" | "timeout" | "auth" | "rate-limited" | "server" | "validation" | "protocol";
 
 /** Every rejection of this library is a PwaSyncError with a stable `code`. */
 export interface PwaSyncError extends Error {
@@ -230,15 +231,6 @@ export interface StorageErrorDetail {
 }
 
 declare global {
-  interface GlobalEventHandlersEventMap {
-    "pwa-sync:change": CustomEvent<ChangeDetail>;
-    "pwa-sync:status": CustomEvent<SyncStatus>;
-    "pwa-sync:storage-error": CustomEvent<StorageErrorDetail>;
-    "pwa-sync:conflict": CustomEvent<ConflictDetail>;
-    "pwa-sync:rejected": CustomEvent<RejectedDetail>;
-    "pwa-sync:progress": CustomEvent<ProgressDetail>;
-    "pwa-sync:auth-required": CustomEvent<{ message: string }>;
-    "pwa-sync:cleared": CustomEvent<{ origin: "local" | "tab" }>;
-  }
+  interface GlobalEventHandlersEventMap extends SyncEventMap {}
 }
 "#;

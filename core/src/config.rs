@@ -105,6 +105,9 @@ pub struct ClientConfig {
     pub auto_sync: bool,
     /// Audit entries kept; the oldest are dropped first.
     pub audit_limit: usize,
+    /// The Background Sync tag pages register, and the service worker helper answers
+    /// (`syncTag`; default [`crate::names::SYNC_TAG`]). Both read it from the same config.
+    pub sync_tag: String,
 }
 
 impl ClientConfig {
@@ -126,6 +129,9 @@ impl ClientConfig {
         }
         if raw.audit_limit == Some(0) {
             return Err(invalid("`auditLimit` must be at least 1"));
+        }
+        if raw.sync_tag.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            return Err(invalid("`syncTag` must be a non-empty string"));
         }
         if raw.batch_size == Some(0) {
             return Err(invalid("`batchSize` must be at least 1"));
@@ -158,6 +164,7 @@ impl ClientConfig {
             realtime: raw.realtime.unwrap_or(false),
             auto_sync: raw.auto_sync.unwrap_or(true),
             audit_limit: raw.audit_limit.unwrap_or(crate::sync::AUDIT_CAP),
+            sync_tag: raw.sync_tag.unwrap_or_else(|| crate::names::SYNC_TAG.to_owned()),
         })
     }
 }
@@ -179,6 +186,7 @@ struct RawConfig {
     realtime: Option<bool>,
     auto_sync: Option<bool>,
     audit_limit: Option<usize>,
+    sync_tag: Option<String>,
 }
 
 /// Collections as an object keyed by name, or as an array of `{name, ...}` (where a
@@ -406,6 +414,15 @@ mod tests {
         assert!(err(json!({"name": "a", "collections": {}})).contains("at least one"));
         assert!(err(json!({"name": "a", "batchSize": 0, "collections": {"t": {"key": "id"}}})).contains("batchSize"));
         assert!(err(json!({"name": "a", "collections": {"t": {"key": "id"}}, "bogus": true})).contains("bogus"));
+        assert!(err(json!({"name": "a", "syncTag": " ", "collections": {"t": {"key": "id"}}})).contains("syncTag"));
+    }
+
+    #[test]
+    fn sync_tag_defaults_to_the_shared_name() {
+        let parse = |v: Value| ClientConfig::from_json(v).map(|c| c.sync_tag);
+        assert_eq!(parse(json!({"name": "a", "collections": {"t": {"key": "id"}}})), Ok("pwa-sync".to_owned()));
+        let custom = json!({"name": "a", "syncTag": "outbox-a", "collections": {"t": {"key": "id"}}});
+        assert_eq!(parse(custom), Ok("outbox-a".to_owned()));
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod fake;
 mod fuzz;
 pub mod metrics;
 pub mod mutation;
+pub mod names;
 pub mod patch;
 pub mod protocol;
 pub mod record;

@@ -3,11 +3,13 @@ import { installSyncWorker } from "./pkg/sw.js";
 
 const params = new URL(self.location.href).searchParams;
 const user = params.get("user");
+const syncTag = params.get("tag");
 installSyncWorker({
   config: {
     name: `sw-e2e-${user}`,
     endpoint: params.get("endpoint") ?? `${self.location.origin}/sync`,
     token: `dev:${user}`,
     collections: { items: { key: "id" } },
+    ...(syncTag ? { syncTag } : {}),
   },
 });

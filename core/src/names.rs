@@ -1,0 +1,151 @@
+//! Names that cross from Rust to JavaScript, defined once. The wasm crate uses them
+//! directly; `scripts/package.mjs` writes them into `pkg/names.js` and `pkg/names.d.ts`
+//! (from `cargo run -p pwa-sync-core --example names`) for the service-worker helper, the
+//! React hooks and the TypeScript types. Renaming one breaks apps: never do.
+
+use serde_json::{json, Value};
+
+/// The DOM events a client dispatches: (JS constant name, event name, TypeScript detail).
+pub mod event {
+    pub const CHANGE: &str = "pwa-sync:change";
+    pub const STATUS: &str = "pwa-sync:status";
+    pub const STORAGE_ERROR: &str = "pwa-sync:storage-error";
+    pub const CONFLICT: &str = "pwa-sync:conflict";
+    pub const REJECTED: &str = "pwa-sync:rejected";
+    pub const PROGRESS: &str = "pwa-sync:progress";
+    pub const AUTH_REQUIRED: &str = "pwa-sync:auth-required";
+    pub const CLEARED: &str = "pwa-sync:cleared";
+
+    /// Every event with its key in JS's `EVENTS` and the TypeScript type of its detail
+    /// (types declared in the package's `pwa_sync.d.ts`).
+    pub const ALL: [(&str, &str, &str); 8] = [
+        ("change", CHANGE, "ChangeDetail"),
+        ("status", STATUS, "SyncStatus"),
+        ("storageError", STORAGE_ERROR, "StorageErrorDetail"),
+        ("conflict", CONFLICT, "ConflictDetail"),
+        ("rejected", REJECTED, "RejectedDetail"),
+        ("progress", PROGRESS, "ProgressDetail"),
+        ("authRequired", AUTH_REQUIRED, "{ message: string }"),
+        ("cleared", CLEARED, "{ origin: \"local\" | \"tab\" }"),
+    ];
+}
+
+/// The Background Sync (and Periodic Sync) tag a page registers and the service worker
+/// answers, unless the config's `syncTag` says otherwise.
+pub const SYNC_TAG: &str = "pwa-sync";
+
+/// The message a page posts to the service worker to ask for a flush (`requestFlush`).
+pub const FLUSH_MESSAGE: &str = "pwa-sync:flush";
+
+/// Every `error.code` a rejection of this library can carry: the codes of
+/// [`crate::Error::code`], where a failed sync carries its error class.
+pub const ERROR_CODES: [&str; 17] = [
+    "invalid-config",
+    "unknown-collection",
+    "invalid-value",
+    "not-found",
+    "storage",
+    "quota-exceeded",
+    "schema-downgrade",
+    "closed",
+    "local-only",
+    "unknown-conflict",
+    "network",
+    "timeout",
+    "auth",
+    "rate-limited",
+    "server",
+    "validation",
+    "protocol",
+];
+
+/// What `pkg/names.js` exports, as JSON.
+pub fn to_json() -> Value {
+    let events: serde_json::Map<String, Value> =
+        event::ALL.iter().map(|(key, name, _)| ((*key).to_owned(), json!(name))).collect();
+    let details: serde_json::Map<String, Value> =
+        event::ALL.iter().map(|(_, name, detail)| ((*name).to_owned(), json!(detail))).collect();
+    json!({
+        "events": events,
+        "eventDetails": details,
+        "syncTag": SYNC_TAG,
+        "flushMessage": FLUSH_MESSAGE,
+        "errorCodes": ERROR_CODES,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use crate::retry::ErrorClass;
+
+    /// One error of every variant: the match makes a new variant a compile error here.
+    fn every_error() -> Vec<Error> {
+        let sample = |e: &Error| match e {
+            Error::InvalidConfig(_)
+            | Error::UnknownCollection(_)
+            | Error::InvalidValue { .. }
+            | Error::NotFound { .. }
+            | Error::QuotaExceeded(_)
+            | Error::Storage(_)
+            | Error::SchemaDowngrade { .. }
+            | Error::Closed
+            | Error::LocalOnly
+            | Error::UnknownConflict(_)
+            | Error::Sync { .. } => (),
+        };
+        let classes = [
+            ErrorClass::Network,
+            ErrorClass::Timeout,
+            ErrorClass::Auth,
+            ErrorClass::RateLimited,
+            ErrorClass::Server,
+            ErrorClass::Validation,
+            ErrorClass::Protocol,
+        ];
+        let mut all = vec![
+            Error::InvalidConfig("x".into()),
+            Error::UnknownCollection("x".into()),
+            Error::invalid_value("c", "r"),
+            Error::NotFound { collection: "c".into(), key: "k".into() },
+            Error::QuotaExceeded("q".into()),
+            Error::Storage("s".into()),
+            Error::SchemaDowngrade { found: 2, declared: 1 },
+            Error::Closed,
+            Error::LocalOnly,
+            Error::UnknownConflict(1),
+        ];
+        all.extend(classes.map(|class| Error::Sync { class, message: "m".into() }));
+        all.iter().for_each(sample);
+        all
+    }
+
+    #[test]
+    fn error_codes_are_exactly_the_codes_errors_carry() {
+        let mut carried: Vec<&str> = every_error().iter().map(Error::code).collect();
+        carried.sort_unstable();
+        carried.dedup();
+        let mut listed = ERROR_CODES.to_vec();
+        listed.sort_unstable();
+        assert_eq!(carried, listed);
+    }
+
+    #[test]
+    fn event_names_are_unique_and_prefixed() {
+        let mut names: Vec<&str> = event::ALL.iter().map(|(_, name, _)| *name).collect();
+        assert!(names.iter().all(|n| n.starts_with("pwa-sync:")));
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), event::ALL.len());
+    }
+
+    #[test]
+    fn json_carries_every_name() {
+        let names = to_json();
+        assert_eq!(names["events"]["authRequired"], "pwa-sync:auth-required");
+        assert_eq!(names["eventDetails"]["pwa-sync:change"], "ChangeDetail");
+        assert_eq!(names["syncTag"], "pwa-sync");
+        assert_eq!(names["errorCodes"].as_array().map(Vec::len), Some(ERROR_CODES.len()));
+    }
+}
