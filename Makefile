@@ -24,10 +24,10 @@ export WASM_BINDGEN_TEST_WEBDRIVER_JSON ?= $(CURDIR)/webdriver.json
 NO_DRIVERS := env -u GECKODRIVER -u SAFARIDRIVER -u CHROMEDRIVER -u MSEDGEDRIVER \
 	-u GECKODRIVER_REMOTE -u SAFARIDRIVER_REMOTE -u CHROMEDRIVER_REMOTE -u MSEDGEDRIVER_REMOTE
 
-.PHONY: help setup build test test-host test-chrome test-firefox test-e2e demo size clean
+.PHONY: help setup build test lint test-host test-chrome test-firefox test-e2e demo size clean
 
 help:
-	@echo "targets: setup build test test-host test-chrome test-firefox test-e2e demo size clean"
+	@echo "targets: setup build test lint test-host test-chrome test-firefox test-e2e demo size clean"
 
 setup:
 	@bash scripts/setup.sh
@@ -37,11 +37,18 @@ build: setup
 	node scripts/package.mjs
 
 test: setup
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory test-host
 	@$(MAKE) --no-print-directory test-chrome
 	@$(MAKE) --no-print-directory test-firefox
 	@$(MAKE) --no-print-directory test-e2e
 	@$(MAKE) --no-print-directory size-check
+
+# Formatting, and clippy on the host and on wasm32 (warnings are errors).
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p pwa-sync --target wasm32-unknown-unknown --all-targets --features testing -- -D warnings
 
 # Host tests: the core, the server on SQLite and on a throwaway PostgreSQL, the proxy.
 test-host:
