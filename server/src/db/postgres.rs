@@ -52,7 +52,7 @@ impl PgStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| store_error(&e))?;
-        migrate(&mut tx, schema::POSTGRES).await?;
+        migrate(&mut tx, schema::Dialect::Postgres).await?;
         tx.commit().await.map_err(|e| store_error(&e))?;
         Ok(PgStore { pool, pushes: push_permits(PG_POOL) })
     }

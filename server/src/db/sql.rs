@@ -229,12 +229,13 @@ macro_rules! impl_backend {
             Ok(done.rows_affected() == 1)
         }
 
-        /// Apply the migrations `list` not yet applied, inside `tx` (the caller holds the
-        /// lock that keeps two processes from migrating at once, and commits).
+        /// Apply the migrations not yet applied, rendered in `dialect`, inside `tx` (the
+        /// caller holds the lock that keeps two processes from migrating at once, and commits).
         async fn migrate(
             tx: &mut sqlx::Transaction<'_, $db>,
-            list: &[$crate::db::schema::Migration],
+            dialect: $crate::db::schema::Dialect,
         ) -> Result<Vec<i64>, $crate::db::StoreError> {
+            let list = $crate::db::schema::MIGRATIONS;
             let err = |e: sqlx::Error| $crate::db::store_error(&e);
             sqlx::raw_sql($crate::db::schema::MIGRATIONS_TABLE).execute(&mut **tx).await.map_err(err)?;
             let applied: Vec<i64> =
@@ -247,7 +248,7 @@ macro_rules! impl_backend {
             }
             let mut done = Vec::new();
             for m in list.iter().filter(|m| !applied.contains(&m.version)) {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(m.sql)).execute(&mut **tx).await.map_err(err)?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(m.sql(dialect))).execute(&mut **tx).await.map_err(err)?;
                 sqlx::query($crate::db::sql::RECORD_MIGRATION)
                     .bind(m.version)
                     .bind(m.name)
