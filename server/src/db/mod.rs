@@ -1,7 +1,8 @@
-//! Storage: one [`Store`] trait, a SQLite and a PostgreSQL implementation, and the push
-//! algorithm both share ([`push`]). SQL text is shared too ([`sql`]): both backends accept
-//! `$N` placeholders, `ON CONFLICT … DO UPDATE` and `UPDATE … RETURNING`.
+//! Storage: one [`Store`] trait, a SQLite and a PostgreSQL implementation, and what both
+//! share: the push algorithm ([`push`]), the SQL text (`sql`), the code over it
+//! (`backend`), and the schema with its migrations (`schema`).
 
+mod backend;
 mod postgres;
 pub mod push;
 mod schema;

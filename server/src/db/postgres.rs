@@ -13,7 +13,8 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 use tokio::sync::watch;
 
-use super::sql::{self, impl_backend};
+use super::backend::impl_backend;
+use super::sql;
 use super::{
     push, push_permits, schema, store_error, with_retries, Claim, Failure, Finish, OutboxRow, PullQuery, PushOutcome,
     Stats, Store, StoreError,

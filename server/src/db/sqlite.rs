@@ -10,7 +10,8 @@ use pwa_sync_core::protocol::{PullResponse, PushRequest};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Sqlite;
 
-use super::sql::{self, impl_backend};
+use super::backend::impl_backend;
+use super::sql;
 use super::{
     push, push_permits, schema, store_error, with_retries, Claim, Failure, Finish, OutboxRow, PullQuery, PushOutcome,
     Stats, Store, StoreError,
