@@ -12,7 +12,7 @@ use web_sys::{AbortController, ReadableStreamDefaultReader, Response};
 
 use crate::error::describe;
 use pwa_sync_core::engine::{Transport, TransportError};
-use pwa_sync_core::protocol::{PullResponse, PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION};
+use pwa_sync_core::protocol::{ErrorBody, PullResponse, PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION};
 use pwa_sync_core::retry::{parse_retry_after, ErrorClass};
 
 /// A response larger than this is refused rather than parsed.
@@ -269,10 +269,7 @@ pub fn http_error(response: &Response, body: &str) -> TransportError {
             at.is_finite().then_some(at as u64)
         })
     });
-    let detail = serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.pointer("/error/message").and_then(|m| m.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| snippet(body));
+    let detail = serde_json::from_str::<ErrorBody>(body).map(|b| b.error.message).unwrap_or_else(|_| snippet(body));
     TransportError {
         class: ErrorClass::from_status(status),
         status: Some(status),

@@ -85,6 +85,29 @@ pub struct PullResponse {
     pub server_time: Option<u64>,
 }
 
+/// The body of every error answer: `{"error": {"code": "...", "message": "..."}}`. The
+/// reference server and the fault proxy send it; the client reads the message from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Machine-readable, kebab-case (`unauthorized`, `malformed-json`, …). Defaults to
+    /// empty when absent, so a client still reads the message of a server that sends none.
+    #[serde(default)]
+    pub code: String,
+    /// A sentence for people (logs, error messages); not meant to be matched on.
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> ErrorBody {
+        ErrorBody { error: ErrorDetail { code: code.into(), message: message.into() } }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +134,21 @@ mod tests {
         let res: PushResponse = serde_json::from_value(wire.clone()).unwrap();
         assert_eq!(res.results[0], MutationResult::Applied { id: 17, version: 57 });
         assert_eq!(serde_json::to_value(&res).unwrap(), wire);
+    }
+
+    #[test]
+    fn error_body_matches_the_wire_shape() {
+        let body = ErrorBody::new("unauthorized", "missing Authorization: Bearer <token>");
+        // Byte for byte what the server has always sent (fields in this order).
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"error":{"code":"unauthorized","message":"missing Authorization: Bearer <token>"}}"#
+        );
+        let read: ErrorBody =
+            serde_json::from_value(json!({"error": {"message": "m", "code": "c", "extra": 1}, "more": 2})).unwrap();
+        assert_eq!(read, ErrorBody::new("c", "m"));
+        let no_code: ErrorBody = serde_json::from_value(json!({"error": {"message": "m"}})).unwrap();
+        assert_eq!(no_code.error.message, "m");
+        assert!(serde_json::from_value::<ErrorBody>(json!({"message": "m"})).is_err());
     }
 }

@@ -40,7 +40,7 @@ use hyper::service::service_fn;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use serde_json::json;
+use pwa_sync_core::protocol::ErrorBody;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
@@ -449,13 +449,20 @@ fn text_response(status: StatusCode, content_type: &str, body: Bytes) -> Respons
     response
 }
 
-fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
-    text_response(status, "application/json", Bytes::from(value.to_string()))
+fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response<Body> {
+    match serde_json::to_vec(value) {
+        Ok(json) => text_response(status, "application/json", Bytes::from(json)),
+        // Only maps with non-string keys fail to serialize, and none of ours has one.
+        Err(e) => {
+            text_response(StatusCode::INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", Bytes::from(e.to_string()))
+        }
+    }
 }
 
-/// The reference server's error shape: `{"error": {"code", "message"}}`.
+/// The reference server's error body (the core's [`ErrorBody`]), so clients read the
+/// proxy's own errors as they read the server's.
 fn error_response(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    json_response(status, &json!({"error": {"code": code, "message": message}}))
+    json_response(status, &ErrorBody::new(code, message))
 }
 
 fn bad_gateway(message: &str) -> Response<Body> {

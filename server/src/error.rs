@@ -1,9 +1,10 @@
-//! The one error shape of the API: `{"error": {"code": "...", "message": "..."}}`.
+//! The API's error: a status, the core's [`ErrorBody`] (`{"error": {"code", "message"}}`),
+//! and the headers some statuses carry (`Retry-After`, `WWW-Authenticate`).
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use pwa_sync_core::protocol::ErrorBody;
 
 use crate::db::StoreError;
 
@@ -58,8 +59,7 @@ impl IntoResponse for ApiError {
         } else {
             tracing::debug!(status = %self.status, code = self.code, message = %self.message, "request refused");
         }
-        let body = json!({"error": {"code": self.code, "message": self.message}});
-        let mut response = (self.status, Json(body)).into_response();
+        let mut response = (self.status, Json(ErrorBody::new(self.code, self.message))).into_response();
         let headers = response.headers_mut();
         if let Some(secs) = self.retry_after_secs {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -4,9 +4,11 @@
 //! Modules:
 //! - [`config`]: command line and the validated configuration;
 //! - [`auth`]: bearer tokens (`dev:<user>` or HS256 JWTs);
-//! - [`error`]: the JSON error body every failure answers with;
-//! - [`routes`]: the HTTP surface (`/sync/push`, `/sync/pull`, `/sync/health`, static files);
-//! - [`sse`]: `/sync/events`, realtime pokes;
+//! - [`state`]: what every handler shares ([`state::AppState`]);
+//! - [`error`]: the API's error, answered as the core's `ErrorBody`;
+//! - `extract`: axum extractors refusing with that error (the user, a JSON body);
+//! - [`routes`]: the HTTP surface, one module per endpoint (`/sync/push`, `/sync/pull`,
+//!   `/sync/events`, `/sync/health`), and static files;
 //! - [`notify`]: per-user broadcast and PostgreSQL LISTEN/NOTIFY;
 //! - [`db`]: the [`db::Store`] trait, the push algorithm, SQLite and PostgreSQL stores;
 //! - [`webhook`]: outbound webhook events, their `Sync-Signature`, and [`webhook::verify`]
@@ -22,7 +24,7 @@ mod extract;
 pub mod notify;
 pub mod routes;
 pub mod server;
-pub mod sse;
+pub mod state;
 pub mod webhook;
 
 pub use config::{Cli, Config};

@@ -12,7 +12,8 @@ use crate::config::Config;
 use crate::db::{self, StoreError};
 use crate::delivery::Deliverer;
 use crate::notify::Notifier;
-use crate::routes::{router, App};
+use crate::routes::router;
+use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -30,7 +31,7 @@ const DELIVERY_DRAIN: Duration = Duration::from_secs(5);
 /// A server bound to its address, not yet serving.
 pub struct Server {
     listener: TcpListener,
-    app: App,
+    state: AppState,
     shutdown_tx: watch::Sender<bool>,
     addr: SocketAddr,
     deliverer: Option<Deliverer>,
@@ -53,8 +54,9 @@ impl Server {
             None
         };
         tracing::info!(%addr, backend = store.backend(), auth = ?config.auth, webhooks = config.webhooks.urls.len(), "ready");
-        let app = App { config: Arc::new(config), store, notifier, started: Instant::now(), shutdown, webhook_wake };
-        Ok(Server { listener, app, shutdown_tx, addr, deliverer })
+        let state =
+            AppState { config: Arc::new(config), store, notifier, started: Instant::now(), shutdown, webhook_wake };
+        Ok(Server { listener, state, shutdown_tx, addr, deliverer })
     }
 
     /// The address actually bound (the real port when asked for port 0).
@@ -66,7 +68,7 @@ impl Server {
     /// end event streams and stop delivering (an event being sent is released, to be
     /// sent again: delivery is at least once).
     pub async fn serve(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Server { listener, app, shutdown_tx, deliverer, .. } = self;
+        let Server { listener, state, shutdown_tx, deliverer, .. } = self;
         let shutdown_tx = Arc::new(shutdown_tx);
         let mut delivery = deliverer.map(|d| tokio::spawn(d.run()));
         let stop = {
@@ -77,7 +79,7 @@ impl Server {
                 let _ = shutdown_tx.send(true);
             }
         };
-        let served = axum::serve(listener, router(app)).with_graceful_shutdown(stop).await;
+        let served = axum::serve(listener, router(state)).with_graceful_shutdown(stop).await;
         let _ = shutdown_tx.send(true);
         if let Some(task) = delivery.as_mut() {
             if tokio::time::timeout(DELIVERY_DRAIN, &mut *task).await.is_err() {

@@ -13,7 +13,8 @@ use pwa_sync_server::auth::AuthMode;
 use pwa_sync_server::config::Limits;
 use pwa_sync_server::db::{Claim, Finish, OutboxRow, PullQuery, PushOutcome, Stats, Store, StoreError};
 use pwa_sync_server::notify::Notifier;
-use pwa_sync_server::routes::{router, App};
+use pwa_sync_server::routes::router;
+use pwa_sync_server::state::AppState;
 use pwa_sync_server::Config;
 use serde_json::json;
 
@@ -54,7 +55,7 @@ impl Store for Unreachable {
 async fn an_unreachable_database_gives_503_and_degraded_health() {
     let config = Config::new("127.0.0.1:0".parse().unwrap(), "unused", AuthMode::Dev);
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
-    let app = App {
+    let app = AppState {
         config: Arc::new(config),
         store: Arc::new(Unreachable),
         notifier: Arc::new(Notifier::new()),

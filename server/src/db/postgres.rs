@@ -13,7 +13,8 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 use tokio::sync::watch;
 
-use super::sql::{self, impl_backend};
+use super::backend::impl_backend;
+use super::sql;
 use super::{
     push, push_permits, schema, store_error, with_retries, Claim, Failure, Finish, OutboxRow, PullQuery, PushOutcome,
     Stats, Store, StoreError,
@@ -52,7 +53,7 @@ impl PgStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| store_error(&e))?;
-        migrate(&mut tx, schema::POSTGRES).await?;
+        migrate(&mut tx, schema::Dialect::Postgres).await?;
         tx.commit().await.map_err(|e| store_error(&e))?;
         Ok(PgStore { pool, pushes: push_permits(PG_POOL) })
     }

@@ -10,7 +10,8 @@ use pwa_sync_core::protocol::{PullResponse, PushRequest};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Sqlite;
 
-use super::sql::{self, impl_backend};
+use super::backend::impl_backend;
+use super::sql;
 use super::{
     push, push_permits, schema, store_error, with_retries, Claim, Failure, Finish, OutboxRow, PullQuery, PushOutcome,
     Stats, Store, StoreError,
@@ -54,7 +55,7 @@ impl SqliteStore {
         }
         let pool = pool_options.connect_with(options).await.map_err(|e| store_error(&e))?;
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| store_error(&e))?;
-        migrate(&mut tx, schema::SQLITE).await?;
+        migrate(&mut tx, schema::Dialect::Sqlite).await?;
         tx.commit().await.map_err(|e| store_error(&e))?;
         let pushes = push_permits(if in_memory { 3 } else { SQLITE_POOL });
         Ok(SqliteStore { pool, pushes })
@@ -101,5 +102,44 @@ impl Store for SqliteStore {
 
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection;
+
+    use super::*;
+    use crate::db::schema::pinned;
+
+    /// A file written by an older server (migration 1 only, as released) opens: the newer
+    /// migrations are applied and its documents are still there.
+    #[tokio::test]
+    async fn a_database_of_an_older_server_opens_and_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/old.db", dir.path().display());
+        let options = SqliteConnectOptions::from_str(&url).unwrap().create_if_missing(true);
+        let mut old = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+        sqlx::raw_sql(schema::MIGRATIONS_TABLE).execute(&mut old).await.unwrap();
+        sqlx::raw_sql(pinned::SQLITE[0]).execute(&mut old).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'initial', 0);
+             INSERT INTO documents VALUES ('alice', 'n', 'k', 1, '{\"a\":1}', 'h', 'c-1', 1, 0);
+             UPDATE counter SET v = 1;",
+        )
+        .execute(&mut old)
+        .await
+        .unwrap();
+        old.close().await.unwrap();
+
+        let store = SqliteStore::open(&url).await.unwrap();
+        let page = store.pull("alice", &PullQuery { checkpoint: 0, limit: 10, collections: None }).await.unwrap();
+        assert_eq!(page.changes.len(), 1);
+        assert_eq!(page.changes[0].value, Some(serde_json::json!({"a": 1})));
+        assert_eq!(page.checkpoint, 1);
+        // Migration 2's table is there.
+        assert_eq!(store.stats().await.unwrap().webhooks.pending, 0);
+        let applied: Vec<i64> = sqlx::query_scalar(sql::APPLIED_MIGRATIONS).fetch_all(&store.pool).await.unwrap();
+        assert_eq!(applied, [1, 2]);
     }
 }

@@ -8,44 +8,22 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
-use pwa_sync_core::protocol::PROTOCOL_VERSION;
-use serde::Deserialize;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 
-use crate::error::ApiError;
-use crate::extract::{authenticate, bearer, check_protocol, unsupported_protocol};
-use crate::routes::App;
+use crate::extract::StreamUser;
+use crate::state::AppState;
 
-pub const KEEPALIVE: Duration = Duration::from_secs(15);
+const KEEPALIVE: Duration = Duration::from_secs(15);
 
-#[derive(Deserialize, Default)]
-pub struct EventsQuery {
-    token: Option<String>,
-    protocol: Option<String>,
-}
-
-pub async fn events(
-    State(app): State<App>,
-    headers: HeaderMap,
-    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ApiError> {
-    let Query(query) = query.unwrap_or_default();
-    match query.protocol.as_deref() {
-        Some(p) if p == PROTOCOL_VERSION => {}
-        Some(p) => return Err(unsupported_protocol(Some(p))),
-        None => check_protocol(&headers)?,
-    }
-    let token = match bearer(&headers)? {
-        Some(t) => Some(t),
-        None => query.token.as_deref(),
-    };
-    let user = authenticate(&app, token)?;
+/// Refusals (protocol, token) come from [`StreamUser`] as the API's JSON errors; once
+/// authenticated, the stream itself cannot fail.
+pub(super) async fn events(State(app): State<AppState>, StreamUser(user): StreamUser) -> Response {
     let receiver = app.notifier.subscribe(&user);
     tracing::debug!(user = %user, "events stream opened");
     let mut shutdown = app.shutdown.clone();
@@ -66,7 +44,7 @@ pub async fn events(
     let mut response = sse_response(stream).into_response();
     response.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    response
 }
 
 fn sse_response<S>(stream: S) -> impl IntoResponse

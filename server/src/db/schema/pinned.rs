@@ -1,34 +1,9 @@
-//! Migrations: explicit, numbered, applied in order at start, one list per backend.
-//! Applied versions are recorded in `schema_migrations`; a database with a version this
-//! server does not know (written by a newer server) is refused.
+//! The DDL migrations 1 and 2 ran when each dialect was written out by hand, kept as
+//! released: databases created then have exactly this schema, and a migration is never
+//! applied twice, so the rendered migrations must stay equal to it (see `tests`).
 
-pub(crate) struct Migration {
-    pub version: i64,
-    pub name: &'static str,
-    pub sql: &'static str,
-}
-
-pub(crate) const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
-    version BIGINT PRIMARY KEY,
-    name TEXT NOT NULL,
-    applied_at BIGINT NOT NULL
-)";
-
-// Tables (both backends):
-// - counter: the one row whose `v` is the global version sequence (and pull checkpoint);
-// - clients: the user each clientId belongs to;
-// - documents: the latest state per (user, collection, key); NULL doc_value = tombstone;
-// - mutations: the stored answer for every (client_id, mutation_id), applied or not;
-// - webhook_outbox (2): one row per (applied change, webhook URL), written in the push
-//   transaction; `body` is the exact JSON sent (and signed); `next_attempt_at` (Unix ms)
-//   is when it is due, and while a process delivers it, the end of that process's lease
-//   (`claimed_by` names the claim); `state` is pending, delivered or dead.
-
-pub(crate) const SQLITE: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "initial",
-        sql: "
+pub(crate) const SQLITE: [&str; 2] = [
+    "
 CREATE TABLE counter (id INTEGER PRIMARY KEY CHECK (id = 1), v INTEGER NOT NULL);
 INSERT INTO counter (id, v) VALUES (1, 0);
 CREATE TABLE clients (
@@ -60,11 +35,7 @@ CREATE TABLE mutations (
     PRIMARY KEY (client_id, mutation_id)
 );
 ",
-    },
-    Migration {
-        version: 2,
-        name: "webhook outbox",
-        sql: "
+    "
 CREATE TABLE webhook_outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     url TEXT NOT NULL,
@@ -82,14 +53,10 @@ CREATE TABLE webhook_outbox (
 CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX webhook_outbox_state ON webhook_outbox (state);
 ",
-    },
 ];
 
-pub(crate) const POSTGRES: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "initial",
-        sql: "
+pub(crate) const POSTGRES: [&str; 2] = [
+    "
 CREATE TABLE counter (id INTEGER PRIMARY KEY CHECK (id = 1), v BIGINT NOT NULL);
 INSERT INTO counter (id, v) VALUES (1, 0);
 CREATE TABLE clients (
@@ -121,11 +88,7 @@ CREATE TABLE mutations (
     PRIMARY KEY (client_id, mutation_id)
 );
 ",
-    },
-    Migration {
-        version: 2,
-        name: "webhook outbox",
-        sql: "
+    "
 CREATE TABLE webhook_outbox (
     id BIGSERIAL PRIMARY KEY,
     url TEXT NOT NULL,
@@ -143,5 +106,4 @@ CREATE TABLE webhook_outbox (
 CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX webhook_outbox_state ON webhook_outbox (state);
 ",
-    },
 ];
