@@ -9,11 +9,10 @@ use serde_json::Value;
 
 use crate::config::{ClientConfig, CollectionConfig};
 use crate::conflict::Sides;
-use crate::error::Error;
+use crate::error::{Error, ErrorClass};
 use crate::protocol::{Mutation, MutationResult, PullResponse, PushRequest, PushResponse};
 use crate::record::ConflictRecord;
 use crate::record::OutboxEntry;
-use crate::retry::ErrorClass;
 use crate::store::{Durability, Store};
 use crate::sync::{plan_pull, plan_push, plan_resolve, Applied, Choice, Effect, KeyRef, Writes};
 

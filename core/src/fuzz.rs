@@ -19,13 +19,12 @@ use serde_json::{json, Map, Value};
 
 use crate::config::ClientConfig;
 use crate::engine::{ensure_checkpoint_scope, sync, SyncError, Transport, TransportError};
-use crate::error::Error;
+use crate::error::{Error, ErrorClass};
 use crate::fake::{FakeServer, Fault, Recorder};
 use crate::mutation::{LocalOp, LocalWrite};
 use crate::patch;
 use crate::protocol::{Change, MutationResult, PullResponse, PushRequest, PushResponse, ServerState};
 use crate::record::{ConflictRecord, EntityRecord, Meta, OutboxEntry};
-use crate::retry::ErrorClass;
 use crate::store::memory::MemoryStore;
 use crate::store::Store;
 use crate::sync::AuditEntry;
