@@ -22,9 +22,6 @@ use crate::record::{strip_omitted, ConflictRecord, EntityRecord, Meta, OutboxEnt
 /// (collection, key)
 pub type KeyRef = (String, String);
 
-/// Audit entries kept by default (`auditLimit`); the oldest are dropped first.
-pub const AUDIT_CAP: usize = 1000;
-
 /// What a store reads for a plan: the metadata, the records of the keys asked for, the
 /// outbox entries of those that have pending writes (oldest first), and their open
 /// conflicts.
