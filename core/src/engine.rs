@@ -10,11 +10,12 @@ use serde_json::Value;
 use crate::config::{ClientConfig, CollectionConfig};
 use crate::conflict::Sides;
 use crate::error::{Error, ErrorClass};
+use crate::model::{Effect, KeyRef, Writes};
 use crate::protocol::{Mutation, MutationResult, PullResponse, PushRequest, PushResponse};
 use crate::record::ConflictRecord;
 use crate::record::OutboxEntry;
 use crate::store::{Durability, Store};
-use crate::sync::{plan_pull, plan_push, plan_resolve, Applied, Choice, Effect, KeyRef, Writes};
+use crate::sync::{plan_pull, plan_push, plan_resolve, Applied, Choice};
 
 /// Upper bound of one push body; the reference server accepts 1 MiB.
 pub const PUSH_BYTE_CAP: usize = 512 * 1024;
@@ -1068,14 +1069,14 @@ mod tests {
             &self,
             keys: &[KeyRef],
             d: Durability,
-            plan: &mut dyn FnMut(crate::sync::Snapshot) -> Result<Writes, Error>,
+            plan: &mut dyn FnMut(crate::model::Snapshot) -> Result<Writes, Error>,
         ) -> Result<(), Error> {
             self.inner.run_transaction(keys, d, plan).await
         }
         async fn meta(&self) -> Result<Option<crate::record::Meta>, Error> {
             self.inner.meta().await
         }
-        async fn audit(&self, limit: usize) -> Result<Vec<crate::sync::AuditEntry>, Error> {
+        async fn audit(&self, limit: usize) -> Result<Vec<crate::model::AuditEntry>, Error> {
             self.inner.audit(limit).await
         }
         async fn conflicts(&self) -> Result<Vec<ConflictRecord>, Error> {

@@ -7,9 +7,10 @@ pub mod conformance;
 pub mod memory;
 
 use crate::error::{Error, Result};
+use crate::model::{AuditEntry, KeyRef, Snapshot, Writes};
 use crate::mutation::{LocalWrite, WriteOutcome};
 use crate::record::{ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
-use crate::sync::{plan_local, plan_local_batch, AuditEntry, KeyRef, Snapshot, Writes};
+use crate::sync::{plan_local, plan_local_batch};
 
 /// How hard a transaction's commit must reach the disk before it reports success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
