@@ -18,7 +18,7 @@ use crate::tabs::{Hint, Tabs};
 use crate::transport::{Auth, HttpTransport};
 use pwa_sync_core::config::{ClientConfig, CollectionConfig};
 use pwa_sync_core::conflict::Sides;
-use pwa_sync_core::engine::{self, Observer, Phase, SyncError, SyncReport};
+use pwa_sync_core::engine::{self, LocalWrites, Observer, Phase, SyncError, SyncReport};
 use pwa_sync_core::error::ErrorClass;
 use pwa_sync_core::export::{self, Format};
 use pwa_sync_core::metrics::{Health, HealthLimits, Metrics, MetricsSnapshot};

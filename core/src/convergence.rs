@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use crate::config::ClientConfig;
 use crate::conflict::{resolve, Resolution, Sides};
-use crate::engine::{ensure_checkpoint_scope, resolve_conflict, sync};
+use crate::engine::{ensure_checkpoint_scope, resolve_conflict, sync, LocalWrites};
 use crate::fake::{FakeServer, Recorder};
 use crate::model::KeyRef;
 use crate::mutation::{LocalOp, LocalWrite};

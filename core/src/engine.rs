@@ -11,11 +11,38 @@ use crate::config::{ClientConfig, CollectionConfig};
 use crate::conflict::Sides;
 use crate::error::{Error, ErrorClass};
 use crate::model::{Effect, KeyRef, Writes};
+use crate::mutation::{LocalWrite, WriteOutcome};
 use crate::protocol::{Mutation, MutationResult, PullResponse, PushRequest, PushResponse};
 use crate::record::ConflictRecord;
 use crate::record::OutboxEntry;
-use crate::store::{Durability, Store};
-use crate::sync::{plan_pull, plan_push, plan_resolve, Applied, Choice};
+use crate::store::{Durability, Scope, Store};
+use crate::sync::{plan_local, plan_local_batch, plan_pull, plan_push, plan_resolve, Applied, Choice};
+
+/// Local writes on any [`Store`]: planned by `sync::plan_local` (following
+/// `mutation::plan_local_write`) and committed in one `Scope::LocalWrite` transaction
+/// (invariant 1). Here rather than in the storage contract, which calls no planner.
+#[allow(async_fn_in_trait)]
+pub trait LocalWrites: Store {
+    /// Apply a local write: entity, outbox and meta in one transaction.
+    async fn write_local(&self, write: &LocalWrite) -> Result<WriteOutcome, Error>;
+
+    /// Apply local writes in order, all in one transaction (`putMany`): all or nothing.
+    async fn write_local_batch(&self, batch: &[LocalWrite]) -> Result<Vec<WriteOutcome>, Error>;
+}
+
+impl<S: Store> LocalWrites for S {
+    async fn write_local(&self, write: &LocalWrite) -> Result<WriteOutcome, Error> {
+        let key = (write.collection.clone(), write.key.clone());
+        self.transact_in_scope(&[key], Scope::LocalWrite, |snapshot| plan_local(snapshot, write)).await
+    }
+
+    async fn write_local_batch(&self, batch: &[LocalWrite]) -> Result<Vec<WriteOutcome>, Error> {
+        let mut keys: Vec<KeyRef> = batch.iter().map(|w| (w.collection.clone(), w.key.clone())).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        self.transact_in_scope(&keys, Scope::LocalWrite, |snapshot| plan_local_batch(snapshot, batch)).await
+    }
+}
 
 /// Upper bound of one push body; the reference server accepts 1 MiB.
 pub const PUSH_BYTE_CAP: usize = 512 * 1024;

@@ -18,7 +18,7 @@ use proptest::test_runner::TestCaseError;
 use serde_json::{json, Map, Value};
 
 use crate::config::ClientConfig;
-use crate::engine::{ensure_checkpoint_scope, sync, SyncError, Transport, TransportError};
+use crate::engine::{ensure_checkpoint_scope, sync, LocalWrites, SyncError, Transport, TransportError};
 use crate::error::{Error, ErrorClass};
 use crate::fake::{FakeServer, Fault, Recorder};
 use crate::model::AuditEntry;

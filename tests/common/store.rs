@@ -9,6 +9,7 @@ use std::task::Poll;
 use js_sys::{Function, Promise, Reflect, JSON};
 use pwa_sync::idb::IdbStore;
 use pwa_sync_core::config::ClientConfig;
+use pwa_sync_core::engine::LocalWrites;
 use pwa_sync_core::error::Error;
 use pwa_sync_core::mutation::{LocalOp, LocalWrite};
 use pwa_sync_core::record::{ListQuery, STORAGE_FORMAT};
