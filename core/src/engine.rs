@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::config::{ClientConfig, CollectionConfig};
 use crate::conflict::Sides;
 use crate::error::{Error, ErrorClass};
+use crate::metrics::SyncReport;
 use crate::model::{Effect, KeyRef, Writes};
 use crate::mutation::{LocalWrite, WriteOutcome};
 use crate::protocol::{Mutation, MutationResult, PullResponse, PushRequest, PushResponse};
@@ -101,25 +102,13 @@ pub trait Observer {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SyncReport {
-    pub pushed: usize,
-    pub pulled: usize,
-    pub conflicts: usize,
-    pub rejected: usize,
-    pub batches: usize,
-    /// The server's clock minus ours, from its last answer that said.
-    pub clock_offset_ms: Option<i64>,
-}
-
-impl SyncReport {
-    fn saw_server_time(&mut self, server_time: Option<u64>, now_ms: u64) {
-        if let Some(server) = server_time {
-            // Checked to be a plausible time first (`check_server_time`); computed wide
-            // so no answer can overflow it.
-            let offset = i128::from(server) - i128::from(now_ms);
-            self.clock_offset_ms = Some(offset.clamp(i64::MIN.into(), i64::MAX.into()) as i64);
-        }
+/// Note in `report` the server's clock offset, from an answer that gave its time.
+fn saw_server_time(report: &mut SyncReport, server_time: Option<u64>, now_ms: u64) {
+    if let Some(server) = server_time {
+        // Checked to be a plausible time first (`check_server_time`); computed wide
+        // so no answer can overflow it.
+        let offset = i128::from(server) - i128::from(now_ms);
+        report.clock_offset_ms = Some(offset.clamp(i64::MIN.into(), i64::MAX.into()) as i64);
     }
 }
 
@@ -317,7 +306,7 @@ async fn push_all<S: Store, T: Transport, O: Observer>(
             Err(e) => return Err(SyncError::Transport(e)),
         };
         check_push_response(config, &request.mutations, &response)?;
-        report.saw_server_time(response.server_time, observer.now_ms());
+        saw_server_time(report, response.server_time, observer.now_ms());
         apply_push(config, store, observer, &batch, &response, report).await?;
         done += response.results.len();
         observer.progress(Phase::Push, done, Some(total.max(done)));
@@ -370,7 +359,7 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
         }
         .map_err(SyncError::Transport)?;
         check_pull_page(config, checkpoint, &page)?;
-        report.saw_server_time(page.server_time, observer.now_ms());
+        saw_server_time(report, page.server_time, observer.now_ms());
         // Changes of collections we did not ask for are ignored (`plan_pull` skips them),
         // so their keys are not asked of the store, which knows no such collection.
         let ours = page.changes.iter().filter(|c| config.collection(&c.collection).is_ok());
