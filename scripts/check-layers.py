@@ -15,7 +15,9 @@ imports between the crate's modules and
     so without the flag its findings are counted and listed as warnings.
 
 It prints one summary line per crate and every finding with the file and line of each
-import that makes it; it exits 1 if anything enforced failed, 0 otherwise.
+import that makes it (a cycle is shown as its path of modules: for every strongly
+connected group of modules, the shortest cycle through each of them); --graph also prints
+each crate's graph by layer. It exits 1 if anything enforced failed, 0 otherwise.
 
 What counts as an import (edge A -> B, A and B modules of the same crate): any path
 that starts with `crate::`, `$crate::`, `super::`, `self::`, or with the name of a file
