@@ -17,7 +17,7 @@ use crate::convert;
 use crate::crypto::Sealer;
 use crate::error::to_js;
 use pwa_sync_core::config::{ClientConfig, CollectionConfig};
-use pwa_sync_core::engine::SyncReport;
+use pwa_sync_core::metrics::SyncReport;
 use pwa_sync_core::record::ListQuery;
 use pwa_sync_core::Error;
 

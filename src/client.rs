@@ -18,16 +18,17 @@ use crate::tabs::{Hint, Tabs};
 use crate::transport::{Auth, HttpTransport};
 use pwa_sync_core::config::{ClientConfig, CollectionConfig};
 use pwa_sync_core::conflict::Sides;
-use pwa_sync_core::engine::{self, Observer, Phase, SyncError, SyncReport};
+use pwa_sync_core::engine::{self, LocalWrites, Observer, Phase, SyncError};
+use pwa_sync_core::error::ErrorClass;
 use pwa_sync_core::export::{self, Format};
-use pwa_sync_core::metrics::{Health, HealthLimits, Metrics, MetricsSnapshot};
+use pwa_sync_core::metrics::{Health, HealthLimits, Metrics, MetricsSnapshot, SyncReport};
+use pwa_sync_core::model::{AuditEntry, Effect};
 use pwa_sync_core::mutation::{LocalOp, LocalWrite, WriteOutcome};
 use pwa_sync_core::record::{self, ListQuery};
 use pwa_sync_core::record::{ConflictRecord, Failure};
-use pwa_sync_core::retry::ErrorClass;
 use pwa_sync_core::schedule::{Scheduler, Trigger};
 use pwa_sync_core::store::Store;
-use pwa_sync_core::sync::{AuditEntry, Choice, Effect};
+use pwa_sync_core::sync::Choice;
 use pwa_sync_core::Error;
 
 pub(crate) fn now_ms() -> u64 {

@@ -50,8 +50,8 @@ use pwa_sync_core::record::{
 
 use crate::convert::{decode_json, encode_json, encode_many};
 use crate::crypto::Sealer;
+use pwa_sync_core::model::{AuditEntry, KeyRef, Snapshot, Writes};
 use pwa_sync_core::store::{Durability, Store};
-use pwa_sync_core::sync::{AuditEntry, KeyRef, Snapshot, Writes};
 
 const OUTBOX: &str = "outbox";
 const CONFLICTS: &str = "conflicts";

@@ -12,8 +12,9 @@ use web_sys::{AbortController, ReadableStreamDefaultReader, Response};
 
 use crate::error::describe;
 use pwa_sync_core::engine::{Transport, TransportError};
+use pwa_sync_core::error::ErrorClass;
 use pwa_sync_core::protocol::{ErrorBody, PullResponse, PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION};
-use pwa_sync_core::retry::{parse_retry_after, ErrorClass};
+use pwa_sync_core::retry::parse_retry_after;
 
 /// A response larger than this is refused rather than parsed.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;

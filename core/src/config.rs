@@ -11,6 +11,9 @@ use crate::error::{Error, Result};
 /// Object stores the library owns; no collection may take these names.
 pub const RESERVED_STORES: [&str; 4] = ["outbox", "conflicts", "audit", "meta"];
 
+/// Audit entries kept by default (`auditLimit`); the oldest are dropped first.
+pub const AUDIT_CAP: usize = 1000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Strategy {
@@ -163,7 +166,7 @@ impl ClientConfig {
             pull_interval_ms: raw.pull_interval_ms,
             realtime: raw.realtime.unwrap_or(false),
             auto_sync: raw.auto_sync.unwrap_or(true),
-            audit_limit: raw.audit_limit.unwrap_or(crate::sync::AUDIT_CAP),
+            audit_limit: raw.audit_limit.unwrap_or(AUDIT_CAP),
             sync_tag: raw.sync_tag.unwrap_or_else(|| crate::names::SYNC_TAG.to_owned()),
         })
     }

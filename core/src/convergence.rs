@@ -12,13 +12,14 @@ use serde_json::{json, Map, Value};
 
 use crate::config::ClientConfig;
 use crate::conflict::{resolve, Resolution, Sides};
-use crate::engine::{ensure_checkpoint_scope, resolve_conflict, sync};
+use crate::engine::{ensure_checkpoint_scope, resolve_conflict, sync, LocalWrites};
 use crate::fake::{FakeServer, Recorder};
+use crate::model::KeyRef;
 use crate::mutation::{LocalOp, LocalWrite};
 use crate::record::ListQuery;
 use crate::store::memory::MemoryStore;
 use crate::store::Store;
-use crate::sync::{Choice, KeyRef};
+use crate::sync::Choice;
 
 const KEYS: [&str; 3] = ["k0", "k1", "k2"];
 const FIELDS: [&str; 3] = ["a", "b", "c"];

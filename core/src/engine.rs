@@ -9,13 +9,41 @@ use serde_json::Value;
 
 use crate::config::{ClientConfig, CollectionConfig};
 use crate::conflict::Sides;
-use crate::error::Error;
+use crate::error::{Error, ErrorClass};
+use crate::metrics::SyncReport;
+use crate::model::{Effect, KeyRef, Writes};
+use crate::mutation::{LocalWrite, WriteOutcome};
 use crate::protocol::{Mutation, MutationResult, PullResponse, PushRequest, PushResponse};
 use crate::record::ConflictRecord;
 use crate::record::OutboxEntry;
-use crate::retry::ErrorClass;
-use crate::store::{Durability, Store};
-use crate::sync::{plan_pull, plan_push, plan_resolve, Applied, Choice, Effect, KeyRef, Writes};
+use crate::store::{Durability, Scope, Store};
+use crate::sync::{plan_local, plan_local_batch, plan_pull, plan_push, plan_resolve, Applied, Choice};
+
+/// Local writes on any [`Store`]: planned by `sync::plan_local` (following
+/// `mutation::plan_local_write`) and committed in one `Scope::LocalWrite` transaction
+/// (invariant 1). Here rather than in the storage contract, which calls no planner.
+#[allow(async_fn_in_trait)]
+pub trait LocalWrites: Store {
+    /// Apply a local write: entity, outbox and meta in one transaction.
+    async fn write_local(&self, write: &LocalWrite) -> Result<WriteOutcome, Error>;
+
+    /// Apply local writes in order, all in one transaction (`putMany`): all or nothing.
+    async fn write_local_batch(&self, batch: &[LocalWrite]) -> Result<Vec<WriteOutcome>, Error>;
+}
+
+impl<S: Store> LocalWrites for S {
+    async fn write_local(&self, write: &LocalWrite) -> Result<WriteOutcome, Error> {
+        let key = (write.collection.clone(), write.key.clone());
+        self.transact_in_scope(&[key], Scope::LocalWrite, |snapshot| plan_local(snapshot, write)).await
+    }
+
+    async fn write_local_batch(&self, batch: &[LocalWrite]) -> Result<Vec<WriteOutcome>, Error> {
+        let mut keys: Vec<KeyRef> = batch.iter().map(|w| (w.collection.clone(), w.key.clone())).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        self.transact_in_scope(&keys, Scope::LocalWrite, |snapshot| plan_local_batch(snapshot, batch)).await
+    }
+}
 
 /// Upper bound of one push body; the reference server accepts 1 MiB.
 pub const PUSH_BYTE_CAP: usize = 512 * 1024;
@@ -74,25 +102,13 @@ pub trait Observer {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SyncReport {
-    pub pushed: usize,
-    pub pulled: usize,
-    pub conflicts: usize,
-    pub rejected: usize,
-    pub batches: usize,
-    /// The server's clock minus ours, from its last answer that said.
-    pub clock_offset_ms: Option<i64>,
-}
-
-impl SyncReport {
-    fn saw_server_time(&mut self, server_time: Option<u64>, now_ms: u64) {
-        if let Some(server) = server_time {
-            // Checked to be a plausible time first (`check_server_time`); computed wide
-            // so no answer can overflow it.
-            let offset = i128::from(server) - i128::from(now_ms);
-            self.clock_offset_ms = Some(offset.clamp(i64::MIN.into(), i64::MAX.into()) as i64);
-        }
+/// Note in `report` the server's clock offset, from an answer that gave its time.
+fn saw_server_time(report: &mut SyncReport, server_time: Option<u64>, now_ms: u64) {
+    if let Some(server) = server_time {
+        // Checked to be a plausible time first (`check_server_time`); computed wide
+        // so no answer can overflow it.
+        let offset = i128::from(server) - i128::from(now_ms);
+        report.clock_offset_ms = Some(offset.clamp(i64::MIN.into(), i64::MAX.into()) as i64);
     }
 }
 
@@ -290,7 +306,7 @@ async fn push_all<S: Store, T: Transport, O: Observer>(
             Err(e) => return Err(SyncError::Transport(e)),
         };
         check_push_response(config, &request.mutations, &response)?;
-        report.saw_server_time(response.server_time, observer.now_ms());
+        saw_server_time(report, response.server_time, observer.now_ms());
         apply_push(config, store, observer, &batch, &response, report).await?;
         done += response.results.len();
         observer.progress(Phase::Push, done, Some(total.max(done)));
@@ -343,7 +359,7 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
         }
         .map_err(SyncError::Transport)?;
         check_pull_page(config, checkpoint, &page)?;
-        report.saw_server_time(page.server_time, observer.now_ms());
+        saw_server_time(report, page.server_time, observer.now_ms());
         // Changes of collections we did not ask for are ignored (`plan_pull` skips them),
         // so their keys are not asked of the store, which knows no such collection.
         let ours = page.changes.iter().filter(|c| config.collection(&c.collection).is_ok());
@@ -1069,14 +1085,14 @@ mod tests {
             &self,
             keys: &[KeyRef],
             d: Durability,
-            plan: &mut dyn FnMut(crate::sync::Snapshot) -> Result<Writes, Error>,
+            plan: &mut dyn FnMut(crate::model::Snapshot) -> Result<Writes, Error>,
         ) -> Result<(), Error> {
             self.inner.run_transaction(keys, d, plan).await
         }
         async fn meta(&self) -> Result<Option<crate::record::Meta>, Error> {
             self.inner.meta().await
         }
-        async fn audit(&self, limit: usize) -> Result<Vec<crate::sync::AuditEntry>, Error> {
+        async fn audit(&self, limit: usize) -> Result<Vec<crate::model::AuditEntry>, Error> {
             self.inner.audit(limit).await
         }
         async fn conflicts(&self) -> Result<Vec<ConflictRecord>, Error> {

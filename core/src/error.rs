@@ -1,9 +1,59 @@
 //! One error type for the core. Each variant carries the data a caller needs, and maps to
-//! a stable string `code` that the JS boundary exposes as `error.code`.
+//! a stable string `code` that the JS boundary exposes as `error.code`. Also the classes
+//! of a failed sync ([`ErrorClass`]), which retry, scheduling and the engine decide by.
 
 use thiserror::Error as ThisError;
 
-use crate::retry::ErrorClass;
+/// Why a sync attempt failed, as apps and metrics see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// No connection, DNS, connection reset, CORS: the request did not complete.
+    Network,
+    Timeout,
+    /// 401/403: the token is missing, expired or refused.
+    Auth,
+    /// 429 or 503 with `Retry-After`.
+    RateLimited,
+    /// 5xx.
+    Server,
+    /// 400 or a mutation the server rejected: a bug or bad data, not worth retrying as is.
+    Validation,
+    /// The server spoke something that is not protocol v1: wrong version (409), a body
+    /// that does not parse, answers for mutations never sent, a checkpoint going back.
+    Protocol,
+}
+
+impl ErrorClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Network => "network",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Auth => "auth",
+            ErrorClass::RateLimited => "rate-limited",
+            ErrorClass::Server => "server",
+            ErrorClass::Validation => "validation",
+            ErrorClass::Protocol => "protocol",
+        }
+    }
+
+    /// Whether trying again later, unchanged, can succeed.
+    pub fn is_transient(self) -> bool {
+        matches!(self, ErrorClass::Network | ErrorClass::Timeout | ErrorClass::RateLimited | ErrorClass::Server)
+    }
+
+    /// The class of an HTTP status that is not a success.
+    pub fn from_status(status: u16) -> ErrorClass {
+        match status {
+            401 | 403 => ErrorClass::Auth,
+            408 => ErrorClass::Timeout,
+            409 => ErrorClass::Protocol,
+            429 => ErrorClass::RateLimited,
+            503 => ErrorClass::RateLimited,
+            500..=599 => ErrorClass::Server,
+            _ => ErrorClass::Validation,
+        }
+    }
+}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -89,5 +139,16 @@ mod tests {
     fn messages_name_the_data() {
         let e = Error::invalid_value("trips", "key \"id\" is missing");
         assert_eq!(e.to_string(), "invalid value for collection \"trips\": key \"id\" is missing");
+    }
+
+    #[test]
+    fn statuses_map_to_classes() {
+        assert_eq!(ErrorClass::from_status(401), ErrorClass::Auth);
+        assert_eq!(ErrorClass::from_status(429), ErrorClass::RateLimited);
+        assert_eq!(ErrorClass::from_status(503), ErrorClass::RateLimited);
+        assert_eq!(ErrorClass::from_status(502), ErrorClass::Server);
+        assert_eq!(ErrorClass::from_status(409), ErrorClass::Protocol);
+        assert_eq!(ErrorClass::from_status(400), ErrorClass::Validation);
+        assert!(ErrorClass::Server.is_transient() && !ErrorClass::Validation.is_transient());
     }
 }

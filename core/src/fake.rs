@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use serde_json::Value;
 
 use crate::engine::{Observer, Phase, Transport, TransportError};
+use crate::error::ErrorClass;
+use crate::model::{Effect, KeyRef};
 use crate::patch;
 use crate::protocol::{Change, MutationResult, Op, PullResponse, PushRequest, PushResponse, ServerState};
-use crate::retry::ErrorClass;
-use crate::sync::{Effect, KeyRef};
 
 #[derive(Debug, Clone)]
 pub struct Doc {

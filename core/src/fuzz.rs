@@ -18,17 +18,16 @@ use proptest::test_runner::TestCaseError;
 use serde_json::{json, Map, Value};
 
 use crate::config::ClientConfig;
-use crate::engine::{ensure_checkpoint_scope, sync, SyncError, Transport, TransportError};
-use crate::error::Error;
+use crate::engine::{ensure_checkpoint_scope, sync, LocalWrites, SyncError, Transport, TransportError};
+use crate::error::{Error, ErrorClass};
 use crate::fake::{FakeServer, Fault, Recorder};
+use crate::model::AuditEntry;
 use crate::mutation::{LocalOp, LocalWrite};
 use crate::patch;
 use crate::protocol::{Change, MutationResult, PullResponse, PushRequest, PushResponse, ServerState};
 use crate::record::{ConflictRecord, EntityRecord, Meta, OutboxEntry};
-use crate::retry::ErrorClass;
 use crate::store::memory::MemoryStore;
 use crate::store::Store;
-use crate::sync::AuditEntry;
 
 /// Cases per property: 256, or `PWA_SYNC_FUZZ_CASES`.
 fn cases() -> u32 {

@@ -15,6 +15,7 @@ pub mod fake;
 #[cfg(test)]
 mod fuzz;
 pub mod metrics;
+pub mod model;
 pub mod mutation;
 pub mod names;
 pub mod patch;

@@ -1,10 +1,21 @@
-//! Counters, sync latencies and a health verdict, kept in memory per client.
+//! Counters, sync latencies and a health verdict, kept in memory per client; and the
+//! report of one sync ([`SyncReport`]) they are counted from, which the engine returns.
 
 use std::collections::VecDeque;
 
 use serde::Serialize;
 
-use crate::engine::SyncReport;
+/// What one sync did (the engine's answer), as `Metrics` adds it up and `sync()` returns it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncReport {
+    pub pushed: usize,
+    pub pulled: usize,
+    pub conflicts: usize,
+    pub rejected: usize,
+    pub batches: usize,
+    /// The server's clock minus ours, from its last answer that said.
+    pub clock_offset_ms: Option<i64>,
+}
 
 /// Latencies and outcomes remembered for percentiles and the failure rate.
 const WINDOW: usize = 100;

@@ -78,7 +78,7 @@ pub fn to_json() -> Value {
 mod tests {
     use super::*;
     use crate::error::Error;
-    use crate::retry::ErrorClass;
+    use crate::error::ErrorClass;
 
     /// One error of every variant: the match makes a new variant a compile error here.
     fn every_error() -> Vec<Error> {

@@ -1,58 +1,8 @@
-//! Failure handling: classes of error, exponential backoff with jitter, `Retry-After`, and
-//! a circuit breaker. Pure: time and randomness come in as arguments.
+//! Failure handling: exponential backoff with jitter, `Retry-After`, and a circuit
+//! breaker. Pure: time and randomness come in as arguments. (The classes of error,
+//! `ErrorClass`, live in `error`.)
 
 use crate::config::RetryConfig;
-
-/// Why a sync attempt failed, as apps and metrics see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorClass {
-    /// No connection, DNS, connection reset, CORS: the request did not complete.
-    Network,
-    Timeout,
-    /// 401/403: the token is missing, expired or refused.
-    Auth,
-    /// 429 or 503 with `Retry-After`.
-    RateLimited,
-    /// 5xx.
-    Server,
-    /// 400 or a mutation the server rejected: a bug or bad data, not worth retrying as is.
-    Validation,
-    /// The server spoke something that is not protocol v1: wrong version (409), a body
-    /// that does not parse, answers for mutations never sent, a checkpoint going back.
-    Protocol,
-}
-
-impl ErrorClass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorClass::Network => "network",
-            ErrorClass::Timeout => "timeout",
-            ErrorClass::Auth => "auth",
-            ErrorClass::RateLimited => "rate-limited",
-            ErrorClass::Server => "server",
-            ErrorClass::Validation => "validation",
-            ErrorClass::Protocol => "protocol",
-        }
-    }
-
-    /// Whether trying again later, unchanged, can succeed.
-    pub fn is_transient(self) -> bool {
-        matches!(self, ErrorClass::Network | ErrorClass::Timeout | ErrorClass::RateLimited | ErrorClass::Server)
-    }
-
-    /// The class of an HTTP status that is not a success.
-    pub fn from_status(status: u16) -> ErrorClass {
-        match status {
-            401 | 403 => ErrorClass::Auth,
-            408 => ErrorClass::Timeout,
-            409 => ErrorClass::Protocol,
-            429 => ErrorClass::RateLimited,
-            503 => ErrorClass::RateLimited,
-            500..=599 => ErrorClass::Server,
-            _ => ErrorClass::Validation,
-        }
-    }
-}
 
 /// Delay before retry number `attempt` (1 = first retry): `base * 2^(attempt-1)`, capped
 /// at `max`, then spread by ±`jitter` using `random` in [0, 1). A server's `Retry-After`
@@ -187,17 +137,6 @@ mod tests {
         assert_eq!(parse_retry_after("soon", 0, never), None);
         let date = |s: &str| (s == "Wed, 21 Oct 2015 07:28:00 GMT").then_some(10_000);
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 4_000, date), Some(6_000));
-    }
-
-    #[test]
-    fn statuses_map_to_classes() {
-        assert_eq!(ErrorClass::from_status(401), ErrorClass::Auth);
-        assert_eq!(ErrorClass::from_status(429), ErrorClass::RateLimited);
-        assert_eq!(ErrorClass::from_status(503), ErrorClass::RateLimited);
-        assert_eq!(ErrorClass::from_status(502), ErrorClass::Server);
-        assert_eq!(ErrorClass::from_status(409), ErrorClass::Protocol);
-        assert_eq!(ErrorClass::from_status(400), ErrorClass::Validation);
-        assert!(ErrorClass::Server.is_transient() && !ErrorClass::Validation.is_transient());
     }
 
     #[test]

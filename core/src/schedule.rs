@@ -3,7 +3,8 @@
 //! `retry.maxAttempts` of them in a row. Pure: time and randomness are arguments.
 
 use crate::config::RetryConfig;
-use crate::retry::{backoff_delay_ms, BreakerState, CircuitBreaker, ErrorClass};
+use crate::error::ErrorClass;
+use crate::retry::{backoff_delay_ms, BreakerState, CircuitBreaker};
 
 /// How long local writes wait for more writes before a sync starts.
 pub const WRITE_DEBOUNCE_MS: u64 = 250;

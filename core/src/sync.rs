@@ -7,40 +7,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::clock::HlcStamp;
 use crate::config::{ClientConfig, CollectionConfig};
 use crate::conflict::{self, Resolution, Sides};
 use crate::error::{Error, Result};
+use crate::model::{AuditEntry, AuditKind, Effect, KeyRef, Snapshot, Writes};
 use crate::mutation::{plan_local_write, LocalWrite, WriteOutcome};
 use crate::patch;
 use crate::protocol::{Change, MutationResult, Op, ServerState};
 use crate::record::{strip_omitted, ConflictRecord, EntityRecord, Meta, OutboxEntry};
-
-/// (collection, key)
-pub type KeyRef = (String, String);
-
-/// Audit entries kept by default (`auditLimit`); the oldest are dropped first.
-pub const AUDIT_CAP: usize = 1000;
-
-/// What a store reads for a plan: the metadata, the records of the keys asked for, the
-/// outbox entries of those that have pending writes (oldest first), and their open
-/// conflicts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Snapshot {
-    pub meta: Meta,
-    pub records: BTreeMap<KeyRef, EntityRecord>,
-    pub queued: BTreeMap<KeyRef, Vec<OutboxEntry>>,
-    pub conflicts: BTreeMap<u64, ConflictRecord>,
-}
-
-impl Snapshot {
-    pub fn new(meta: Meta) -> Snapshot {
-        Snapshot { meta, records: BTreeMap::new(), queued: BTreeMap::new(), conflicts: BTreeMap::new() }
-    }
-}
 
 /// An app's resolver for a collection (`conflict: (local, server, base) => value`):
 /// `Some(value)`, or `None` when it threw or returned something unusable.
@@ -58,84 +35,6 @@ pub enum Choice {
     Server,
     /// A value of the app's own (already checked; `None` deletes).
     Value(Option<Value>),
-}
-
-/// What a plan writes, in one transaction.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Writes {
-    /// `None` removes the record.
-    pub records: BTreeMap<KeyRef, Option<EntityRecord>>,
-    pub outbox_put: BTreeMap<u64, OutboxEntry>,
-    pub outbox_delete: BTreeSet<u64>,
-    pub audit: Vec<AuditEntry>,
-    pub conflicts_put: BTreeMap<u64, ConflictRecord>,
-    pub conflicts_delete: BTreeSet<u64>,
-    pub meta: Option<Meta>,
-}
-
-impl Writes {
-    /// Removing outbox entries acknowledges the server: that must reach the disk before
-    /// the transaction reports success (invariant 2).
-    pub fn needs_strict_durability(&self) -> bool {
-        !self.outbox_delete.is_empty()
-    }
-}
-
-/// One line of the audit log: a conflict or a rejection, and what became of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditEntry {
-    pub at: f64,
-    pub kind: AuditKind,
-    pub collection: String,
-    pub key: String,
-    /// The strategy that decided (e.g. "serverWins"), or the rejection code.
-    pub strategy: String,
-    /// "auto" or "app".
-    pub decided_by: String,
-    pub local: Option<Value>,
-    pub server: Option<Value>,
-    pub base: Option<Value>,
-    pub result: Option<Value>,
-    pub server_version: Option<u64>,
-}
-
-impl crate::record::AppValues for AuditEntry {
-    fn app_values(&mut self) -> Vec<&mut Value> {
-        [&mut self.local, &mut self.server, &mut self.base, &mut self.result]
-            .into_iter()
-            .filter_map(Option::as_mut)
-            .collect()
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AuditKind {
-    Conflict,
-    Rejected,
-}
-
-/// What the app is told after a plan commits.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// A key's visible value changed because of the server.
-    Changed {
-        collection: String,
-        key: String,
-        value: Option<Value>,
-        version: Option<u64>,
-    },
-    Conflict(AuditEntry),
-    /// A conflict was stored for a person to decide.
-    ManualConflict(ConflictRecord),
-    Rejected {
-        collection: String,
-        key: String,
-        mutation_id: u64,
-        code: String,
-        message: String,
-    },
 }
 
 /// Tallies of one plan.

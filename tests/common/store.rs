@@ -9,6 +9,7 @@ use std::task::Poll;
 use js_sys::{Function, Promise, Reflect, JSON};
 use pwa_sync::idb::IdbStore;
 use pwa_sync_core::config::ClientConfig;
+use pwa_sync_core::engine::LocalWrites;
 use pwa_sync_core::error::Error;
 use pwa_sync_core::mutation::{LocalOp, LocalWrite};
 use pwa_sync_core::record::{ListQuery, STORAGE_FORMAT};
@@ -333,9 +334,9 @@ async fn raw_get(db_name: &str, store: &str, key: &str) -> JsValue {
 
 #[wasm_bindgen_test]
 async fn a_record_whose_base_is_its_value_is_stored_once_and_reads_back_whole() {
+    use pwa_sync_core::model::Writes;
     use pwa_sync_core::record::EntityRecord;
     use pwa_sync_core::store::Durability;
-    use pwa_sync_core::sync::Writes;
     let store = open(&config(&unique("shared-base"), json!({"items": {"key": "id"}}))).await;
     store.open_meta("c-shared").await.unwrap();
     let record = |key: &str, value: Value, base: Option<Value>| EntityRecord {

@@ -6,6 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::config::ClientConfig;
+use crate::engine::LocalWrites;
 use crate::error::Error;
 use crate::mutation::{LocalOp, LocalWrite, WriteOutcome};
 use crate::protocol::Op;

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
+use crate::model::{AuditEntry, KeyRef, Snapshot, Writes};
 use crate::record::{index_key_eq, key_order, ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
 use crate::store::{Durability, Store};
-use crate::sync::{AuditEntry, KeyRef, Snapshot, Writes};
 
 #[derive(Debug, Default, Clone)]
 struct State {

@@ -1,15 +1,17 @@
 //! The storage contract. Two implementations: [`memory::MemoryStore`] here (host tests and
 //! anything without IndexedDB) and the IndexedDB store in `web::idb`. One conformance
 //! suite ([`conformance`]) runs against both.
+//!
+//! The contract speaks the store model (`model`) and calls no planner: local writes are
+//! planned and committed above it (`engine::LocalWrites`), through `transact_in_scope`.
 
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 pub mod memory;
 
 use crate::error::{Error, Result};
-use crate::mutation::{LocalWrite, WriteOutcome};
+use crate::model::{AuditEntry, KeyRef, Snapshot, Writes};
 use crate::record::{ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
-use crate::sync::{plan_local, plan_local_batch, AuditEntry, KeyRef, Snapshot, Writes};
 
 /// How hard a transaction's commit must reach the disk before it reports success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,21 +106,6 @@ pub trait Store {
         plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
     ) -> Result<()> {
         self.run_transaction(keys, Durability::Default, plan).await
-    }
-
-    /// Apply a local write: entity, outbox and meta in one transaction (invariant 1),
-    /// following `mutation::plan_local_write`.
-    async fn write_local(&self, write: &LocalWrite) -> Result<WriteOutcome> {
-        let key = (write.collection.clone(), write.key.clone());
-        self.transact_in_scope(&[key], Scope::LocalWrite, |snapshot| plan_local(snapshot, write)).await
-    }
-
-    /// Apply local writes in order, all in one transaction (`putMany`): all or nothing.
-    async fn write_local_batch(&self, batch: &[LocalWrite]) -> Result<Vec<WriteOutcome>> {
-        let mut keys: Vec<KeyRef> = batch.iter().map(|w| (w.collection.clone(), w.key.clone())).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        self.transact_in_scope(&keys, Scope::LocalWrite, |snapshot| plan_local_batch(snapshot, batch)).await
     }
 
     /// The metadata, if `open_meta` created it.

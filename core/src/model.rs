@@ -1,0 +1,109 @@
+//! The store model: the data a plan reads ([`Snapshot`]) and writes ([`Writes`]) inside
+//! one store transaction, what the app is told after it commits ([`Effect`]), and the
+//! audit log's lines. The storage contract (`store`) and the planners (`sync`) both speak
+//! it; it depends on nothing above the records.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::record::{AppValues, ConflictRecord, EntityRecord, Meta, OutboxEntry};
+
+/// (collection, key)
+pub type KeyRef = (String, String);
+
+/// What a store reads for a plan: the metadata, the records of the keys asked for, the
+/// outbox entries of those that have pending writes (oldest first), and their open
+/// conflicts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub meta: Meta,
+    pub records: BTreeMap<KeyRef, EntityRecord>,
+    pub queued: BTreeMap<KeyRef, Vec<OutboxEntry>>,
+    pub conflicts: BTreeMap<u64, ConflictRecord>,
+}
+
+impl Snapshot {
+    pub fn new(meta: Meta) -> Snapshot {
+        Snapshot { meta, records: BTreeMap::new(), queued: BTreeMap::new(), conflicts: BTreeMap::new() }
+    }
+}
+
+/// What a plan writes, in one transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Writes {
+    /// `None` removes the record.
+    pub records: BTreeMap<KeyRef, Option<EntityRecord>>,
+    pub outbox_put: BTreeMap<u64, OutboxEntry>,
+    pub outbox_delete: BTreeSet<u64>,
+    pub audit: Vec<AuditEntry>,
+    pub conflicts_put: BTreeMap<u64, ConflictRecord>,
+    pub conflicts_delete: BTreeSet<u64>,
+    pub meta: Option<Meta>,
+}
+
+impl Writes {
+    /// Removing outbox entries acknowledges the server: that must reach the disk before
+    /// the transaction reports success (invariant 2).
+    pub fn needs_strict_durability(&self) -> bool {
+        !self.outbox_delete.is_empty()
+    }
+}
+
+/// One line of the audit log: a conflict or a rejection, and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub at: f64,
+    pub kind: AuditKind,
+    pub collection: String,
+    pub key: String,
+    /// The strategy that decided (e.g. "serverWins"), or the rejection code.
+    pub strategy: String,
+    /// "auto" or "app".
+    pub decided_by: String,
+    pub local: Option<Value>,
+    pub server: Option<Value>,
+    pub base: Option<Value>,
+    pub result: Option<Value>,
+    pub server_version: Option<u64>,
+}
+
+impl AppValues for AuditEntry {
+    fn app_values(&mut self) -> Vec<&mut Value> {
+        [&mut self.local, &mut self.server, &mut self.base, &mut self.result]
+            .into_iter()
+            .filter_map(Option::as_mut)
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditKind {
+    Conflict,
+    Rejected,
+}
+
+/// What the app is told after a plan commits.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// A key's visible value changed because of the server.
+    Changed {
+        collection: String,
+        key: String,
+        value: Option<Value>,
+        version: Option<u64>,
+    },
+    Conflict(AuditEntry),
+    /// A conflict was stored for a person to decide.
+    ManualConflict(ConflictRecord),
+    Rejected {
+        collection: String,
+        key: String,
+        mutation_id: u64,
+        code: String,
+        message: String,
+    },
+}
