@@ -44,11 +44,13 @@ test: setup
 	@$(MAKE) --no-print-directory test-e2e
 	@$(MAKE) --no-print-directory size-check
 
-# Formatting, and clippy on the host and on wasm32 (warnings are errors).
+# Formatting, clippy on the host and on wasm32 (warnings are errors), and the layers: no
+# import cycle inside any crate, the core's and the web layer's modules in layer order.
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p pwa-sync --target wasm32-unknown-unknown --all-targets --features testing -- -D warnings
+	python3 scripts/check-layers.py
 
 # Host tests: the core, the server on SQLite and on a throwaway PostgreSQL, the proxy.
 test-host:
