@@ -8,11 +8,14 @@ use std::rc::{Rc, Weak};
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
 use js_sys::{Reflect, Uint8Array};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
-use web_sys::{AbortController, EventTarget, ReadableStreamDefaultReader, TextDecodeOptions, TextDecoder};
+use web_sys::{
+    AbortController, EventTarget, ReadableStreamDefaultReader, TextDecodeOptions, TextDecoder, VisibilityState,
+};
 
 use crate::client::{now_ms, Client};
+use crate::sys;
 use pwa_sync_core::schedule::{Next, Trigger};
 
 pub(crate) struct Background {
@@ -52,17 +55,15 @@ impl Background {
             })
         };
         // A page coming back to the foreground may have missed pokes while it slept.
-        let visible =
-            Reflect::get(&js_sys::global(), &"document".into()).ok().filter(|d| d.is_object()).map(|document| {
-                let weak = weak.clone();
-                let target: EventTarget = document.clone().unchecked_into();
-                EventListener::new(&target, "visibilitychange", move |_| {
-                    let state = Reflect::get(&document, &"visibilityState".into()).ok().and_then(|v| v.as_string());
-                    if state.as_deref() == Some("visible") {
-                        with(&weak, |c| Background::trigger(c, Trigger::Online));
-                    }
-                })
-            });
+        let visible = sys::global().document().map(|document| {
+            let weak = weak.clone();
+            let target: EventTarget = document.clone().into();
+            EventListener::new(&target, "visibilitychange", move |_| {
+                if document.visibility_state() == VisibilityState::Visible {
+                    with(&weak, |c| Background::trigger(c, Trigger::Online));
+                }
+            })
+        });
         let interval = client.config.pull_interval_ms.filter(|ms| *ms > 0).map(|ms| {
             let weak = weak.clone();
             Interval::new(ms.min(u32::MAX as u64) as u32, move || {
@@ -190,37 +191,4 @@ async fn read_stream(weak: &Weak<Client>, abort: &AbortController) -> Result<boo
             }
         }
     }
-}
-
-/// From a page: ask the service worker's Background Sync to flush (tag `pwa-sync`) once
-/// the browser is online again, even if this page is closed by then. Does nothing where
-/// there is no service worker or no Background Sync (Firefox, Safari): those flush on the
-/// next start, page load, `online` or visibility change instead.
-pub(crate) fn request_background_sync() {
-    if crate::events::in_worker() {
-        return;
-    }
-    spawn_local(async {
-        let get = |target: &JsValue, name: &str| Reflect::get(target, &name.into()).ok().filter(|v| v.is_object());
-        let Some(navigator) = get(&js_sys::global(), "navigator") else { return };
-        let Some(container) = get(&navigator, "serviceWorker") else { return };
-        let Some(get_registration) = Reflect::get(&container, &"getRegistration".into())
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        else {
-            return;
-        };
-        let Ok(promise) = get_registration.call0(&container) else { return };
-        let Ok(registration) = JsFuture::from(js_sys::Promise::from(promise)).await else { return };
-        let Some(sync) = get(&registration, "sync") else { return };
-        let Some(register) =
-            Reflect::get(&sync, &"register".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        else {
-            return;
-        };
-        if let Ok(promise) = register.call1(&sync, &"pwa-sync".into()) {
-            // Refused (e.g. no permission): the other flush paths still run.
-            let _ = JsFuture::from(js_sys::Promise::from(promise)).await;
-        }
-    });
 }

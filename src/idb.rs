@@ -33,7 +33,7 @@ use idb::{
     Event as _, Factory, IndexParams, KeyPath, KeyRange, ObjectStore, ObjectStoreParams, Query, Request as _,
     TransactionMode,
 };
-use js_sys::{Array, Function, Object, Reflect};
+use js_sys::{Array, Reflect};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -50,6 +50,7 @@ use pwa_sync_core::record::{
 
 use crate::convert::{decode_json, encode_json, encode_many};
 use crate::crypto::Sealer;
+use crate::sys::{Database, TransactionOptions};
 use pwa_sync_core::store::{Durability, Store};
 use pwa_sync_core::sync::{AuditEntry, KeyRef, Snapshot, Writes};
 
@@ -254,9 +255,8 @@ impl IdbStore {
         Ok(db)
     }
 
-    /// Start a transaction on the live connection. With `Durability::Strict` the options
-    /// argument `{durability: "strict"}` is passed to `IDBDatabase.transaction` through
-    /// `Reflect` (web-sys has it only behind its unstable APIs).
+    /// Start a transaction on the live connection, with `{durability: "strict"}` when
+    /// asked (see `start_transaction`).
     async fn transaction(
         &self,
         stores: &[&str],
@@ -957,28 +957,21 @@ fn start_transaction(
     mode: TransactionMode,
     durability: Durability,
 ) -> Result<idb::Transaction, JsValue> {
+    let names = || -> Array { stores.iter().map(|s| JsValue::from_str(s)).collect() };
     let tx = match (durability, stores) {
         // The common cases through the direct binding; one store by name, not in an
         // array (Chrome's `transaction()` takes a string faster than a sequence).
-        (Durability::Default, [store]) => db.transaction_with_str_and_mode(store, web_mode(mode))?.into(),
-        (Durability::Default, _) => {
-            let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
-            db.transaction_with_str_sequence_and_mode(&names, web_mode(mode))?.into()
-        }
-        // `durability` is in web-sys only behind `web_sys_unstable_apis`.
+        (Durability::Default, [store]) => db.transaction_with_str_and_mode(store, web_mode(mode))?,
+        (Durability::Default, _) => db.transaction_with_str_sequence_and_mode(&names(), web_mode(mode))?,
         (Durability::Strict, _) => {
-            let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
             let mode = match mode {
                 TransactionMode::ReadWrite => "readwrite",
                 _ => "readonly",
             };
-            let transaction: Function = Reflect::get(db, &JsValue::from_str("transaction"))?.dyn_into()?;
-            let options = Object::new();
-            Reflect::set(&options, &JsValue::from_str("durability"), &JsValue::from_str("strict"))?;
-            transaction.call3(db, &names, &JsValue::from_str(mode), &options)?
+            db.unchecked_ref::<Database>().transaction_with_options(&names(), mode, &TransactionOptions::strict())?
         }
     };
-    Ok(idb::Transaction::from(tx.dyn_into::<IdbTransaction>()?))
+    Ok(idb::Transaction::from(tx))
 }
 
 fn web_mode(mode: TransactionMode) -> IdbTransactionMode {

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod background;
+pub mod background_sync;
 pub mod client;
 pub mod convert;
 pub mod crypto;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod idb;
 pub mod locks;
+pub mod sys;
 pub mod tabs;
 pub mod transport;
 pub mod types;

@@ -8,9 +8,10 @@ use js_sys::{Function, Object, Promise, Reflect};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, ReadableStreamDefaultReader, Response};
+use web_sys::{AbortController, ReadableStreamDefaultReader, RequestInit, Response};
 
 use crate::error::describe;
+use crate::sys;
 use pwa_sync_core::engine::{Transport, TransportError};
 use pwa_sync_core::protocol::{PullResponse, PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION};
 use pwa_sync_core::retry::{parse_retry_after, ErrorClass};
@@ -176,29 +177,23 @@ async fn fetch_once(
     abort: Option<&AbortController>,
 ) -> Result<Response, TransportError> {
     let network = |m: String| TransportError::new(ErrorClass::Network, m);
-    let global = js_sys::global();
-    let fetch: Function = Reflect::get(&global, &"fetch".into())
-        .ok()
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or_else(|| network("fetch is not available in this context".into()))?;
-    let init = Object::new();
-    set(&init, "method", method);
-    let _ = Reflect::set(&init, &"headers".into(), headers);
+    let init = RequestInit::new();
+    init.set_method(method);
+    init.set_headers(headers);
     if let Some(body) = body {
-        set(&init, "body", body);
+        init.set_body(&JsValue::from_str(body));
     }
     let controller = match abort {
         Some(controller) => controller.clone(),
         None => AbortController::new().map_err(|e| network(describe(&e)))?,
     };
-    let _ = Reflect::set(&init, &"signal".into(), &controller.signal());
+    init.set_signal(Some(&controller.signal()));
     // Dropping the timeout (when fetch settles first) cancels it.
     let _timeout = timeout_ms.map(|ms| {
         let controller = controller.clone();
         gloo_timers::callback::Timeout::new(ms, move || controller.abort())
     });
-    let promise: Promise =
-        fetch.call2(&global, &JsValue::from_str(url), &init).map_err(|e| network(describe(&e)))?.unchecked_into();
+    let promise = sys::global().fetch(url, &init).map_err(|e| network(describe(&e)))?;
     match JsFuture::from(promise).await {
         Ok(response) => response.dyn_into::<Response>().map_err(|_| network("fetch did not return a Response".into())),
         Err(e) if controller.signal().aborted() && timeout_ms.is_some() => Err(TransportError::new(
