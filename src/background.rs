@@ -7,14 +7,12 @@ use std::rc::{Rc, Weak};
 
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
-use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{spawn_local, JsFuture};
-use web_sys::{
-    AbortController, EventTarget, ReadableStreamDefaultReader, TextDecodeOptions, TextDecoder, VisibilityState,
-};
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{AbortController, EventTarget, VisibilityState};
 
 use crate::client::{now_ms, Client};
+use crate::event_stream::EventStream;
 use crate::sys;
 use pwa_sync_core::schedule::{Next, Trigger};
 
@@ -153,42 +151,21 @@ async fn stream_events(weak: Weak<Client>, abort: AbortController) {
 
 /// One connection: `Ok(true)` if it connected (and later ended), `Err` if it did not.
 async fn read_stream(weak: &Weak<Client>, abort: &AbortController) -> Result<bool, ()> {
-    let request = {
+    let mut stream = {
         let client = weak.upgrade().ok_or(())?;
         if client.closed.get() {
             return Err(());
         }
         let transport = client.transport.as_ref().ok_or(())?;
-        let url = transport.events_url();
         // Hold the client only for the request, not for the whole stream.
-        let response = transport.fetch("GET", &url, None, None, Some(abort)).await.map_err(|_| ())?;
-        if !response.ok() {
-            return Err(());
-        }
+        let stream = EventStream::connect(transport, abort).await?;
         // Changes may have been missed while disconnected.
         Background::trigger(&client, Trigger::Online);
-        response
+        stream
     };
-    let body = request.body().ok_or(())?;
-    let reader: ReadableStreamDefaultReader = body.get_reader().dyn_into().map_err(|_| ())?;
-    let decoder = TextDecoder::new().map_err(|_| ())?;
-    let options = TextDecodeOptions::new();
-    options.set_stream(true);
-    let mut buffer = String::new();
-    loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(|_| ())?;
-        if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
-            return Ok(true);
-        }
-        let bytes: Uint8Array = Reflect::get(&chunk, &"value".into()).map_err(|_| ())?.dyn_into().map_err(|_| ())?;
-        let text = decoder.decode_with_js_u8_array_and_options(&bytes, &options).map_err(|_| ())?;
-        buffer.push_str(&text.replace("\r\n", "\n"));
-        while let Some(end) = buffer.find("\n\n") {
-            let event: String = buffer.drain(..end + 2).collect();
-            if event.lines().any(|line| line.starts_with("data:")) {
-                let Some(client) = weak.upgrade() else { return Ok(true) };
-                Background::trigger(&client, Trigger::Poke);
-            }
-        }
+    while stream.next_poke().await? {
+        let Some(client) = weak.upgrade() else { return Ok(true) };
+        Background::trigger(&client, Trigger::Poke);
     }
+    Ok(true)
 }

@@ -8,8 +8,9 @@ use js_sys::{Function, Object, Promise, Reflect};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, ReadableStreamDefaultReader, RequestInit, Response};
+use web_sys::{AbortController, RequestInit, Response};
 
+use crate::body::BodyReader;
 use crate::error::describe;
 use crate::sys;
 use pwa_sync_core::engine::{Transport, TransportError};
@@ -225,19 +226,13 @@ async fn read_text(response: &Response) -> Result<String, TransportError> {
         return Err(too_large(n.to_string()));
     }
     let Some(body) = response.body() else { return Ok(String::new()) };
-    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let reader = BodyReader::new(&body);
     let mut bytes: Vec<u8> = Vec::new();
-    loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(network)?;
-        if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
-            break;
-        }
-        let data: js_sys::Uint8Array =
-            Reflect::get(&chunk, &"value".into()).map_err(network)?.dyn_into().map_err(network)?;
+    while let Some(data) = reader.next().await.map_err(network)? {
         let len = data.length() as usize;
         if bytes.len() + len > MAX_RESPONSE_BYTES {
             // Stop the download; what was read is dropped.
-            let _ = reader.cancel();
+            reader.cancel();
             return Err(too_large(format!("more than {}", bytes.len() + len)));
         }
         let start = bytes.len();
