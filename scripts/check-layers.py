@@ -75,8 +75,9 @@ from dataclasses import dataclass, field
 
 # (layer name as in the picture, kind, modules, same-layer edges allowed when apart)
 CORE_LAYERS = [
-    # `names` (event names, error codes, the sync tag shared with JS) sits with the protocol.
-    ("protocol/clock/patch/error", "joined", ["protocol", "clock", "patch", "error", "names"], []),
+    # `names` (event names, error codes, the sync tag shared with JS) and `sse` (the event
+    # stream's framing) sit with the protocol.
+    ("protocol/clock/patch/error", "joined", ["protocol", "clock", "patch", "error", "names", "sse"], []),
     # `export` is not in the picture: it renders live values as JSON or CSV and
     # needs only `error`; it sits with the data definitions.
     ("config/record", "joined", ["config", "record", "export"], []),

@@ -7,12 +7,13 @@ use std::rc::{Rc, Weak};
 
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
-use js_sys::{Reflect, Uint8Array};
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::{spawn_local, JsFuture};
-use web_sys::{AbortController, EventTarget, ReadableStreamDefaultReader, TextDecodeOptions, TextDecoder};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{AbortController, EventTarget, VisibilityState};
 
 use crate::client::{now_ms, Client};
+use crate::event_stream::EventStream;
+use crate::sys;
 use pwa_sync_core::schedule::{Next, Trigger};
 
 pub(crate) struct Background {
@@ -52,17 +53,15 @@ impl Background {
             })
         };
         // A page coming back to the foreground may have missed pokes while it slept.
-        let visible =
-            Reflect::get(&js_sys::global(), &"document".into()).ok().filter(|d| d.is_object()).map(|document| {
-                let weak = weak.clone();
-                let target: EventTarget = document.clone().unchecked_into();
-                EventListener::new(&target, "visibilitychange", move |_| {
-                    let state = Reflect::get(&document, &"visibilityState".into()).ok().and_then(|v| v.as_string());
-                    if state.as_deref() == Some("visible") {
-                        with(&weak, |c| Background::trigger(c, Trigger::Online));
-                    }
-                })
-            });
+        let visible = sys::global().document().map(|document| {
+            let weak = weak.clone();
+            let target: EventTarget = document.clone().into();
+            EventListener::new(&target, "visibilitychange", move |_| {
+                if document.visibility_state() == VisibilityState::Visible {
+                    with(&weak, |c| Background::trigger(c, Trigger::Online));
+                }
+            })
+        });
         let interval = client.config.pull_interval_ms.filter(|ms| *ms > 0).map(|ms| {
             let weak = weak.clone();
             Interval::new(ms.min(u32::MAX as u64) as u32, move || {
@@ -152,76 +151,21 @@ async fn stream_events(weak: Weak<Client>, abort: AbortController) {
 
 /// One connection: `Ok(true)` if it connected (and later ended), `Err` if it did not.
 async fn read_stream(weak: &Weak<Client>, abort: &AbortController) -> Result<bool, ()> {
-    let request = {
+    let mut stream = {
         let client = weak.upgrade().ok_or(())?;
         if client.closed.get() {
             return Err(());
         }
         let transport = client.transport.as_ref().ok_or(())?;
-        let url = transport.events_url();
         // Hold the client only for the request, not for the whole stream.
-        let response = transport.fetch("GET", &url, None, None, Some(abort)).await.map_err(|_| ())?;
-        if !response.ok() {
-            return Err(());
-        }
+        let stream = EventStream::connect(transport, abort).await?;
         // Changes may have been missed while disconnected.
         Background::trigger(&client, Trigger::Online);
-        response
+        stream
     };
-    let body = request.body().ok_or(())?;
-    let reader: ReadableStreamDefaultReader = body.get_reader().dyn_into().map_err(|_| ())?;
-    let decoder = TextDecoder::new().map_err(|_| ())?;
-    let options = TextDecodeOptions::new();
-    options.set_stream(true);
-    let mut buffer = String::new();
-    loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(|_| ())?;
-        if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
-            return Ok(true);
-        }
-        let bytes: Uint8Array = Reflect::get(&chunk, &"value".into()).map_err(|_| ())?.dyn_into().map_err(|_| ())?;
-        let text = decoder.decode_with_js_u8_array_and_options(&bytes, &options).map_err(|_| ())?;
-        buffer.push_str(&text.replace("\r\n", "\n"));
-        while let Some(end) = buffer.find("\n\n") {
-            let event: String = buffer.drain(..end + 2).collect();
-            if event.lines().any(|line| line.starts_with("data:")) {
-                let Some(client) = weak.upgrade() else { return Ok(true) };
-                Background::trigger(&client, Trigger::Poke);
-            }
-        }
+    while stream.next_poke().await? {
+        let Some(client) = weak.upgrade() else { return Ok(true) };
+        Background::trigger(&client, Trigger::Poke);
     }
-}
-
-/// From a page: ask the service worker's Background Sync to flush (the config's `syncTag`,
-/// which the service-worker helper answers) once the browser is online again, even if this page is closed by then. Does nothing where
-/// there is no service worker or no Background Sync (Firefox, Safari): those flush on the
-/// next start, page load, `online` or visibility change instead.
-pub(crate) fn request_background_sync(tag: &str) {
-    if crate::events::in_worker() {
-        return;
-    }
-    let tag = JsValue::from_str(tag);
-    spawn_local(async move {
-        let get = |target: &JsValue, name: &str| Reflect::get(target, &name.into()).ok().filter(|v| v.is_object());
-        let Some(navigator) = get(&js_sys::global(), "navigator") else { return };
-        let Some(container) = get(&navigator, "serviceWorker") else { return };
-        let Some(get_registration) = Reflect::get(&container, &"getRegistration".into())
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        else {
-            return;
-        };
-        let Ok(promise) = get_registration.call0(&container) else { return };
-        let Ok(registration) = JsFuture::from(js_sys::Promise::from(promise)).await else { return };
-        let Some(sync) = get(&registration, "sync") else { return };
-        let Some(register) =
-            Reflect::get(&sync, &"register".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        else {
-            return;
-        };
-        if let Ok(promise) = register.call1(&sync, &tag) {
-            // Refused (e.g. no permission): the other flush paths still run.
-            let _ = JsFuture::from(js_sys::Promise::from(promise)).await;
-        }
-    });
+    Ok(true)
 }

@@ -9,7 +9,8 @@ use js_sys::{Function, Reflect};
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::background::{self, Background};
+use crate::background::Background;
+use crate::background_sync::request_background_sync;
 use crate::convert;
 use crate::events::{self, Events, Origin};
 use crate::idb::IdbStore;
@@ -178,7 +179,7 @@ impl Client {
         if queued {
             Background::trigger(self, Trigger::LocalWrite);
             if self.transport.is_some() && !is_online() {
-                background::request_background_sync(&self.config.sync_tag);
+                request_background_sync(&self.config.sync_tag);
             }
         }
     }
@@ -493,7 +494,7 @@ impl Client {
                 };
                 let state = match class {
                     Some(ErrorClass::Network | ErrorClass::Timeout) => {
-                        background::request_background_sync(&self.config.sync_tag);
+                        request_background_sync(&self.config.sync_tag);
                         "offline"
                     }
                     _ => "error",
@@ -785,11 +786,7 @@ struct ConflictDetail<'a> {
 
 /// `navigator.onLine` from the global scope; true where it cannot be read.
 pub(crate) fn is_online() -> bool {
-    Reflect::get(&js_sys::global(), &"navigator".into())
-        .and_then(|n| Reflect::get(&n, &"onLine".into()))
-        .ok()
-        .and_then(|v| v.as_bool())
-        .unwrap_or(true)
+    crate::sys::is_online()
 }
 
 /// `c-` and 16 random hex digits.

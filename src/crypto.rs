@@ -7,11 +7,12 @@ use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use js_sys::{Reflect, Uint8Array};
+use js_sys::Uint8Array;
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::describe;
+use crate::sys;
 use pwa_sync_core::record::AppValues;
 use pwa_sync_core::Error;
 
@@ -92,12 +93,10 @@ impl Sealer {
 /// `N` random bytes from the platform's CSPRNG (`crypto.getRandomValues`, on the global
 /// scope in pages and workers alike).
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
-    let unavailable = |e: JsValue| Error::Storage(format!("crypto.getRandomValues is not available: {}", describe(&e)));
-    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).map_err(unavailable)?;
-    let fill: js_sys::Function =
-        Reflect::get(&crypto, &"getRandomValues".into()).map_err(unavailable)?.dyn_into().map_err(unavailable)?;
+    let unavailable = |detail: String| Error::Storage(format!("crypto.getRandomValues is not available: {detail}"));
+    let crypto = sys::global().crypto().ok_or_else(|| unavailable("no `crypto` in this context".into()))?;
     let bytes = Uint8Array::new_with_length(N as u32);
-    fill.call1(&crypto, &bytes).map_err(unavailable)?;
+    crypto.get_random_values_with_js_u8_array(&bytes).map_err(|e| unavailable(describe(&e)))?;
     let mut out = [0u8; N];
     bytes.copy_to(&mut out);
     Ok(out)

@@ -9,13 +9,17 @@
 
 pub mod api;
 pub mod background;
+pub mod background_sync;
+pub mod body;
 pub mod client;
 pub mod convert;
 pub mod crypto;
 pub mod error;
+pub mod event_stream;
 pub mod events;
 pub mod idb;
 pub mod locks;
+pub mod sys;
 pub mod tabs;
 pub mod transport;
 pub mod types;

@@ -6,21 +6,14 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
 
-use js_sys::{Function, Object, Promise, Reflect};
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use crate::error::describe;
+use crate::sys::{self, LockOptions};
 use pwa_sync_core::Error;
-
-/// `navigator.locks.request` of the global scope, if this browser has Web Locks.
-fn request_function() -> Option<(JsValue, Function)> {
-    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
-    let locks = Reflect::get(&navigator, &"locks".into()).ok().filter(|l| l.is_object())?;
-    let request = Reflect::get(&locks, &"request".into()).ok()?.dyn_into::<Function>().ok()?;
-    Some((locks, request))
-}
 
 /// Run `work` while holding the exclusive lock `name`. With `wait: false`, return
 /// `Ok(None)` at once if another context holds it. Without Web Locks, just run `work`.
@@ -29,7 +22,7 @@ where
     T: 'static,
     Fut: Future<Output = T> + 'static,
 {
-    let Some((locks, request)) = request_function() else {
+    let Some(locks) = sys::global().navigator().and_then(|n| n.locks()) else {
         return Ok(Some(work().await));
     };
     let slot: Rc<RefCell<Option<T>>> = Rc::new(RefCell::new(None));
@@ -50,12 +43,9 @@ where
             }
         })
     };
-    let options = Object::new();
-    let _ = Reflect::set(&options, &"ifAvailable".into(), &JsValue::from_bool(!wait));
-    let promise: Promise = request
-        .call3(&locks, &name.into(), &options, callback.as_ref().unchecked_ref())
-        .map_err(|e| Error::Storage(format!("navigator.locks.request failed: {}", describe(&e))))?
-        .unchecked_into();
+    let promise = locks
+        .request(name, &LockOptions::exclusive(!wait), callback.as_ref().unchecked_ref())
+        .map_err(|e| Error::Storage(format!("navigator.locks.request failed: {}", describe(&e))))?;
     // `callback` stays alive until the lock's promise settles.
     JsFuture::from(promise).await.map_err(|e| Error::Storage(format!("the lock {name} failed: {}", describe(&e))))?;
     drop(callback);

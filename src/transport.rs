@@ -8,9 +8,11 @@ use js_sys::{Function, Object, Promise, Reflect};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, ReadableStreamDefaultReader, Response};
+use web_sys::{AbortController, RequestInit, Response};
 
+use crate::body::BodyReader;
 use crate::error::describe;
+use crate::sys;
 use pwa_sync_core::engine::{Transport, TransportError};
 use pwa_sync_core::error::ErrorClass;
 use pwa_sync_core::protocol::{ErrorBody, PullResponse, PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION};
@@ -177,29 +179,23 @@ async fn fetch_once(
     abort: Option<&AbortController>,
 ) -> Result<Response, TransportError> {
     let network = |m: String| TransportError::new(ErrorClass::Network, m);
-    let global = js_sys::global();
-    let fetch: Function = Reflect::get(&global, &"fetch".into())
-        .ok()
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or_else(|| network("fetch is not available in this context".into()))?;
-    let init = Object::new();
-    set(&init, "method", method);
-    let _ = Reflect::set(&init, &"headers".into(), headers);
+    let init = RequestInit::new();
+    init.set_method(method);
+    init.set_headers(headers);
     if let Some(body) = body {
-        set(&init, "body", body);
+        init.set_body(&JsValue::from_str(body));
     }
     let controller = match abort {
         Some(controller) => controller.clone(),
         None => AbortController::new().map_err(|e| network(describe(&e)))?,
     };
-    let _ = Reflect::set(&init, &"signal".into(), &controller.signal());
+    init.set_signal(Some(&controller.signal()));
     // Dropping the timeout (when fetch settles first) cancels it.
     let _timeout = timeout_ms.map(|ms| {
         let controller = controller.clone();
         gloo_timers::callback::Timeout::new(ms, move || controller.abort())
     });
-    let promise: Promise =
-        fetch.call2(&global, &JsValue::from_str(url), &init).map_err(|e| network(describe(&e)))?.unchecked_into();
+    let promise = sys::global().fetch(url, &init).map_err(|e| network(describe(&e)))?;
     match JsFuture::from(promise).await {
         Ok(response) => response.dyn_into::<Response>().map_err(|_| network("fetch did not return a Response".into())),
         Err(e) if controller.signal().aborted() && timeout_ms.is_some() => Err(TransportError::new(
@@ -231,19 +227,13 @@ async fn read_text(response: &Response) -> Result<String, TransportError> {
         return Err(too_large(n.to_string()));
     }
     let Some(body) = response.body() else { return Ok(String::new()) };
-    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let reader = BodyReader::new(&body);
     let mut bytes: Vec<u8> = Vec::new();
-    loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(network)?;
-        if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
-            break;
-        }
-        let data: js_sys::Uint8Array =
-            Reflect::get(&chunk, &"value".into()).map_err(network)?.dyn_into().map_err(network)?;
+    while let Some(data) = reader.next().await.map_err(network)? {
         let len = data.length() as usize;
         if bytes.len() + len > MAX_RESPONSE_BYTES {
             // Stop the download; what was read is dropped.
-            let _ = reader.cancel();
+            reader.cancel();
             return Err(too_large(format!("more than {}", bytes.len() + len)));
         }
         let start = bytes.len();

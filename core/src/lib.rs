@@ -23,6 +23,7 @@ pub mod protocol;
 pub mod record;
 pub mod retry;
 pub mod schedule;
+pub mod sse;
 pub mod store;
 pub mod sync;
 

@@ -1,0 +1,126 @@
+//! Typed bindings for the browser APIs web-sys lacks, or has only on `Window` and
+//! `WorkerGlobalScope` separately, or only behind `web_sys_unstable_apis`: the global
+//! scope as one type (pages and workers alike), Web Locks, Background Sync registration,
+//! and `IDBDatabase.transaction` with `{durability}`. Getters that a context may lack
+//! return `Option`; calls that may throw return `Result`.
+
+use js_sys::{Array, Function, Object, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Crypto, Document, IdbDatabase, IdbTransaction, RequestInit, ServiceWorkerContainer};
+
+#[wasm_bindgen]
+extern "C" {
+    /// The global scope: `window` in a page, `self` in a worker.
+    #[wasm_bindgen(extends = Object)]
+    pub type Global;
+
+    #[wasm_bindgen(method, getter)]
+    pub fn navigator(this: &Global) -> Option<Navigator>;
+
+    /// Only in pages.
+    #[wasm_bindgen(method, getter)]
+    pub fn document(this: &Global) -> Option<Document>;
+
+    #[wasm_bindgen(method, getter)]
+    pub fn crypto(this: &Global) -> Option<Crypto>;
+
+    #[wasm_bindgen(method, catch)]
+    pub fn fetch(this: &Global, url: &str, init: &RequestInit) -> Result<Promise, JsValue>;
+
+    /// `Navigator` in a page, `WorkerNavigator` in a worker: the members both have.
+    pub type Navigator;
+
+    /// Absent where the browser cannot tell.
+    #[wasm_bindgen(method, getter, js_name = onLine)]
+    pub fn on_line(this: &Navigator) -> Option<bool>;
+
+    /// Absent outside secure contexts and in older browsers.
+    #[wasm_bindgen(method, getter)]
+    pub fn locks(this: &Navigator) -> Option<LockManager>;
+
+    /// Absent in workers and some browsers; throws where service workers are disabled
+    /// (e.g. Firefox's private windows).
+    #[wasm_bindgen(method, getter, catch, js_name = serviceWorker)]
+    pub fn service_worker(this: &Navigator) -> Result<Option<ServiceWorkerContainer>, JsValue>;
+
+    /// Web Locks (web-sys has it only behind its unstable APIs).
+    pub type LockManager;
+
+    /// `callback` receives the lock (`null` when `ifAvailable` found it taken); the
+    /// lock is held until the promise it returns settles, and the returned promise
+    /// settles with that promise's result.
+    #[wasm_bindgen(method, catch)]
+    pub fn request(
+        this: &LockManager,
+        name: &str,
+        options: &LockOptions,
+        callback: &Function,
+    ) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(extends = Object)]
+    pub type LockOptions;
+
+    #[wasm_bindgen(method, setter, js_name = ifAvailable)]
+    pub fn set_if_available(this: &LockOptions, value: bool);
+
+    /// A `ServiceWorkerRegistration`, for its member web-sys lacks.
+    pub type ServiceWorkerRegistration;
+
+    /// Background Sync: absent in Firefox and Safari.
+    #[wasm_bindgen(method, getter)]
+    pub fn sync(this: &ServiceWorkerRegistration) -> Option<SyncManager>;
+
+    pub type SyncManager;
+
+    /// Rejects, e.g. without permission.
+    #[wasm_bindgen(method, catch)]
+    pub fn register(this: &SyncManager, tag: &str) -> Result<Promise, JsValue>;
+
+    /// An `IDBDatabase`, for the `transaction` options web-sys has only behind its
+    /// unstable APIs.
+    #[wasm_bindgen(extends = IdbDatabase)]
+    pub type Database;
+
+    #[wasm_bindgen(method, catch, js_name = transaction)]
+    pub fn transaction_with_options(
+        this: &Database,
+        stores: &Array,
+        mode: &str,
+        options: &TransactionOptions,
+    ) -> Result<IdbTransaction, JsValue>;
+
+    #[wasm_bindgen(extends = Object)]
+    pub type TransactionOptions;
+
+    #[wasm_bindgen(method, setter)]
+    pub fn set_durability(this: &TransactionOptions, value: &str);
+}
+
+/// The global scope of this context.
+pub fn global() -> Global {
+    js_sys::global().unchecked_into()
+}
+
+impl LockOptions {
+    /// An exclusive lock; with `if_available`, not waiting for it.
+    pub fn exclusive(if_available: bool) -> LockOptions {
+        let options: LockOptions = Object::new().unchecked_into();
+        options.set_if_available(if_available);
+        options
+    }
+}
+
+impl TransactionOptions {
+    /// `{durability: "strict"}`: the commit is flushed to disk before `complete`.
+    pub fn strict() -> TransactionOptions {
+        let options: TransactionOptions = Object::new().unchecked_into();
+        options.set_durability("strict");
+        options
+    }
+}
+
+/// `navigator.onLine`; true where it cannot be read (then only a failed request tells).
+pub fn is_online() -> bool {
+    global().navigator().and_then(|n| n.on_line()).unwrap_or(true)
+}
