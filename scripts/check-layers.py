@@ -93,12 +93,23 @@ CORE_LAYERS = [
 ]
 
 WEB_LAYERS = [
-    # `error` (JS error objects) and `convert` (JSON <-> JsValue) are not in the issue's
-    # picture; every layer above uses them, so they sit at the bottom with the bindings.
-    ("bindings", "joined", ["bindings", "error", "convert"], []),
-    ("idb", "joined", ["idb"], []),
-    ("transport/events/locks/crypto/channel", "joined", ["transport", "events", "locks", "crypto", "channel"], []),
-    ("client", "joined", ["client"], []),
+    # `error` (JS error objects), `convert` (JSON <-> JsValue) and `types` (the TypeScript
+    # section) are not in the picture; every layer above uses the first two, so
+    # they sit at the bottom with the typed bindings (`sys`).
+    ("bindings", "joined", ["sys", "error", "convert", "types"], []),
+    # `crypto` seals values at rest before an IndexedDB transaction opens: the store uses
+    # it, so it sits beside `idb` rather than above it.
+    ("idb/crypto", "joined", ["idb", "crypto"], []),
+    # `body` is the one response-stream reader under `transport` and `event_stream`;
+    # `background_sync` registers the Background Sync tag.
+    (
+        "transport/events/locks/channel",
+        "joined",
+        ["transport", "body", "event_stream", "events", "locks", "channel", "background_sync"],
+        [],
+    ),
+    # `background` holds the client weakly and carries its timers and listeners out.
+    ("client", "joined", ["client", "background"], []),
     ("api", "joined", ["api"], []),
 ]
 
