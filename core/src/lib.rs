@@ -19,8 +19,10 @@ pub mod mutation;
 pub mod patch;
 pub mod protocol;
 pub mod record;
+pub mod resolver;
 pub mod retry;
 pub mod schedule;
+pub mod session;
 pub mod store;
 pub mod sync;
 
