@@ -16,6 +16,5 @@ pub mod error;
 pub mod events;
 pub mod idb;
 pub mod locks;
-pub mod tabs;
 pub mod transport;
 pub mod types;

@@ -9,12 +9,14 @@ use js_sys::{Function, Reflect};
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 
+mod tabs;
+
 use crate::background::{self, Background};
 use crate::convert;
 use crate::events::{self, Events, Origin};
 use crate::idb::IdbStore;
 use crate::locks;
-use crate::tabs::{Hint, Tabs};
+use self::tabs::{Hint, Tabs};
 use crate::transport::{Auth, HttpTransport};
 use pwa_sync_core::config::{ClientConfig, CollectionConfig};
 use pwa_sync_core::conflict::Sides;
