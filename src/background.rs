@@ -13,7 +13,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{AbortController, EventTarget, ReadableStreamDefaultReader, TextDecodeOptions, TextDecoder};
 
 use crate::client::{now_ms, Client};
-use pwa_sync_core::schedule::{Next, Trigger};
+use pwa_sync_core::schedule::Trigger;
 
 pub(crate) struct Background {
     /// The next scheduled sync and when it is due.
@@ -39,17 +39,11 @@ impl Background {
         let weak = Rc::downgrade(client);
         let online = {
             let weak = weak.clone();
-            EventListener::new(&global, "online", move |_| with(&weak, |c| Background::trigger(c, Trigger::Online)))
+            EventListener::new(&global, "online", move |_| with(&weak, |c| c.trigger(Trigger::Online)))
         };
         let offline = {
             let weak = weak.clone();
-            EventListener::new(&global, "offline", move |_| {
-                with(&weak, |c| {
-                    if !c.sync.borrow().running {
-                        c.set_state("offline", None);
-                    }
-                })
-            })
+            EventListener::new(&global, "offline", move |_| with(&weak, |c| c.went_offline()))
         };
         // A page coming back to the foreground may have missed pokes while it slept.
         let visible =
@@ -59,17 +53,15 @@ impl Background {
                 EventListener::new(&target, "visibilitychange", move |_| {
                     let state = Reflect::get(&document, &"visibilityState".into()).ok().and_then(|v| v.as_string());
                     if state.as_deref() == Some("visible") {
-                        with(&weak, |c| Background::trigger(c, Trigger::Online));
+                        with(&weak, |c| c.trigger(Trigger::Online));
                     }
                 })
             });
-        let interval = client.config.pull_interval_ms.filter(|ms| *ms > 0).map(|ms| {
+        let interval = client.config().pull_interval_ms.filter(|ms| *ms > 0).map(|ms| {
             let weak = weak.clone();
-            Interval::new(ms.min(u32::MAX as u64) as u32, move || {
-                with(&weak, |c| Background::trigger(c, Trigger::Interval))
-            })
+            Interval::new(ms.min(u32::MAX as u64) as u32, move || with(&weak, |c| c.trigger(Trigger::Interval)))
         });
-        let stream = client.config.realtime.then(|| {
+        let stream = client.config().realtime.then(|| {
             let controller = AbortController::new().ok();
             if let Some(controller) = &controller {
                 spawn_local(stream_events(weak.clone(), controller.clone()));
@@ -86,44 +78,28 @@ impl Background {
         }
     }
 
-    /// Something happened that may call for a sync.
-    pub fn trigger(client: &Rc<Client>, trigger: Trigger) {
-        if client.closed.get() || client.transport.is_none() {
-            return;
-        }
-        let next = {
-            let mut sync = client.sync.borrow_mut();
-            if sync.running {
-                sync.rerun = true;
-                return;
-            }
-            sync.scheduler.on_trigger(trigger, now_ms())
-        };
-        Background::schedule(client, next);
-    }
-
-    /// Start a sync after `next`, unless one is already due sooner.
-    pub fn schedule(client: &Rc<Client>, next: Next) {
-        let Next::In(delay) = next else { return };
+    /// Start a sync in `delay` ms, unless one is already due sooner (the session's
+    /// `Schedule` command).
+    pub fn schedule(&mut self, client: Weak<Client>, delay: u64) {
         let due = now_ms() + delay;
-        let mut background = client.background.borrow_mut();
-        let Some(background) = background.as_mut() else { return };
-        if background.timer.as_ref().is_some_and(|(at, _)| *at <= due) {
+        if self.timer.as_ref().is_some_and(|(at, _)| *at <= due) {
             return;
         }
-        let weak = Rc::downgrade(client);
         let timeout = Timeout::new(delay.min(i32::MAX as u64) as u32, move || {
             // Not from inside the callback: that would drop the running timer's closure.
-            let weak = weak.clone();
+            let client = client.clone();
             spawn_local(async move {
-                let Some(client) = weak.upgrade() else { return };
-                if let Some(background) = client.background.borrow_mut().as_mut() {
-                    background.timer = None;
+                if let Some(client) = client.upgrade() {
+                    client.timer_fired().await;
                 }
-                client.sync_in_background().await;
             });
         });
-        background.timer = Some((due, timeout));
+        self.timer = Some((due, timeout));
+    }
+
+    /// The scheduled sync is starting: the next one may be set.
+    pub fn timer_fired(&mut self) {
+        self.timer = None;
     }
 }
 
@@ -137,16 +113,14 @@ fn with(weak: &Weak<Client>, f: impl FnOnce(&Rc<Client>)) {
 /// unlike `EventSource`, sends our headers and works in service workers. Each event is a
 /// poke to sync; the stream reconnects with backoff until the client closes.
 async fn stream_events(weak: Weak<Client>, abort: AbortController) {
-    let mut failures: u32 = 0;
     loop {
         if abort.signal().aborted() {
             return;
         }
         let connected = read_stream(&weak, &abort).await.unwrap_or_default();
-        failures = if connected { 0 } else { failures.saturating_add(1) };
-        let delay = 1_000u64.saturating_mul(1 << failures.min(5)).min(30_000);
-        let jittered = (delay as f64 * (0.8 + 0.4 * js_sys::Math::random())) as u32;
-        gloo_timers::future::TimeoutFuture::new(jittered).await;
+        // How long to wait is the session's rule (backoff with jitter).
+        let Some(delay) = weak.upgrade().map(|client| client.stream_ended(connected)) else { return };
+        gloo_timers::future::TimeoutFuture::new(delay).await;
     }
 }
 
@@ -154,10 +128,10 @@ async fn stream_events(weak: Weak<Client>, abort: AbortController) {
 async fn read_stream(weak: &Weak<Client>, abort: &AbortController) -> Result<bool, ()> {
     let request = {
         let client = weak.upgrade().ok_or(())?;
-        if client.closed.get() {
+        if client.is_closed() {
             return Err(());
         }
-        let transport = client.transport.as_ref().ok_or(())?;
+        let transport = client.transport().ok_or(())?;
         let url = transport.events_url();
         // Hold the client only for the request, not for the whole stream.
         let response = transport.fetch("GET", &url, None, None, Some(abort)).await.map_err(|_| ())?;
@@ -165,7 +139,7 @@ async fn read_stream(weak: &Weak<Client>, abort: &AbortController) -> Result<boo
             return Err(());
         }
         // Changes may have been missed while disconnected.
-        Background::trigger(&client, Trigger::Online);
+        client.trigger(Trigger::Online);
         response
     };
     let body = request.body().ok_or(())?;
@@ -186,7 +160,7 @@ async fn read_stream(weak: &Weak<Client>, abort: &AbortController) -> Result<boo
             let event: String = buffer.drain(..end + 2).collect();
             if event.lines().any(|line| line.starts_with("data:")) {
                 let Some(client) = weak.upgrade() else { return Ok(true) };
-                Background::trigger(&client, Trigger::Poke);
+                client.trigger(Trigger::Poke);
             }
         }
     }

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod background;
+pub mod channel;
 pub mod client;
 pub mod convert;
 pub mod crypto;

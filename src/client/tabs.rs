@@ -1,117 +1,40 @@
-//! Other tabs and workers of the same app share the IndexedDB database. After a change we
-//! post a hint on a `BroadcastChannel` named after the database; the others re-read
-//! IndexedDB (the hint carries no data, so a lost or stale hint costs nothing) and fire
-//! `pwa-sync:change` with `origin: "tab"`.
+//! Other tabs and workers of the same app share the IndexedDB database. After a change the
+//! client posts a hint on the database's channel (`crate::channel`); the others re-read
+//! IndexedDB and fire `pwa-sync:change` with `origin: "tab"`. In a page, events relayed
+//! by workers are re-dispatched too, so a UI listens in one place.
 
-use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
-use gloo_events::EventListener;
-use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsCast;
+use js_sys::Reflect;
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{BroadcastChannel, MessageEvent};
 
-use crate::client::Client;
-use crate::events;
+use super::Client;
+use crate::channel::{Channel, Hint, Hints};
+use crate::events::{self, Origin};
+use pwa_sync_core::store::Store;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-pub(crate) enum Hint {
-    /// A key changed (a local write, or a sync result). `worker`: said by a worker, whose
-    /// events pages also get relayed (so pages skip these hints). Read for tabs of
-    /// earlier versions; this version sends `Changes`.
-    Change { collection: String, key: String, worker: bool },
-    /// Keys of one collection changed: every change within `HINT_DELAY_MS` (a `putMany`,
-    /// a pulled page, a run of `put`s) in one message instead of one per key.
-    Changes { collection: String, keys: Vec<String>, worker: bool },
-    /// Pending count or last sync time changed.
-    Status,
-    /// `clear()` (logout) ran in another context: close, the data is gone.
-    Wipe,
-}
-
-pub(crate) struct Tabs {
-    outgoing: Rc<Outgoing>,
-    _listener: EventListener,
+pub(super) struct Tabs {
+    hints: Hints,
     /// In a page: events relayed by workers, re-dispatched here.
-    relayed: Option<(BroadcastChannel, EventListener)>,
-}
-
-impl Drop for Tabs {
-    fn drop(&mut self) {
-        self.outgoing.channel.close();
-        if let Some((relayed, _)) = &self.relayed {
-            relayed.close();
-        }
-    }
+    _relayed: Option<Channel>,
 }
 
 impl Tabs {
     /// `None` where BroadcastChannel does not exist: tabs then learn on their next read.
     pub fn start(client: &Rc<Client>) -> Option<Tabs> {
-        let channel = BroadcastChannel::new(&format!("pwa-sync:{}", client.config.name)).ok()?;
         let weak = Rc::downgrade(client);
-        let listener = EventListener::new(&channel, "message", move |event| {
-            let Some(event) = event.dyn_ref::<MessageEvent>() else { return };
-            let Ok(hint) = crate::convert::decode_json::<Hint>(&event.data()) else { return };
-            spawn_local(receive(weak.clone(), hint));
-        });
+        let hints = Hints::open(&client.config.name, move |hint| spawn_local(receive(weak.clone(), hint)))?;
         let relayed = (!events::in_worker()).then(|| relay_listener(client)).flatten();
-        let outgoing =
-            Rc::new(Outgoing { channel, changed: RefCell::new(BTreeMap::new()), flush_queued: Cell::new(false) });
-        Some(Tabs { outgoing, _listener: listener, relayed })
+        Some(Tabs { hints, _relayed: relayed })
     }
 
     pub fn post(&self, hint: &Hint) {
-        self.outgoing.flush();
-        self.outgoing.send(hint);
+        self.hints.post(hint);
     }
 
-    /// Say that `key` changed, together with every other key changed within the next
-    /// frame (16 ms): a `putMany`, a pulled page or a run of awaited `put`s posts once per
-    /// collection instead of once per key (a post costs ~0.1 ms of the writer's thread).
     pub fn post_change(&self, collection: &str, key: &str) {
-        let outgoing = &self.outgoing;
-        outgoing.changed.borrow_mut().entry(collection.to_owned()).or_default().push(key.to_owned());
-        if !outgoing.flush_queued.replace(true) {
-            let outgoing = Rc::clone(outgoing);
-            spawn_local(async move {
-                gloo_timers::future::TimeoutFuture::new(HINT_DELAY_MS).await;
-                outgoing.flush();
-            });
-        }
-    }
-}
-
-/// How long changed keys wait to be posted together.
-const HINT_DELAY_MS: u32 = 16;
-
-/// The sending side, shared with the queued flush.
-struct Outgoing {
-    channel: BroadcastChannel,
-    /// Changed keys by collection, not yet posted.
-    changed: RefCell<BTreeMap<String, Vec<String>>>,
-    flush_queued: Cell<bool>,
-}
-
-impl Outgoing {
-    fn send(&self, hint: &Hint) {
-        if let Ok(message) = crate::convert::to_js(hint) {
-            // Fails only after close(), when nobody is listening anyway.
-            let _ = self.channel.post_message(&message);
-        }
-    }
-
-    /// Post the buffered changes (before any other hint, to keep their order).
-    fn flush(&self) {
-        self.flush_queued.set(false);
-        let changed = std::mem::take(&mut *self.changed.borrow_mut());
-        let worker = events::in_worker();
-        for (collection, keys) in changed {
-            self.send(&Hint::Changes { collection, keys, worker });
-        }
+        self.hints.post_change(collection, key);
     }
 }
 
@@ -130,15 +53,12 @@ async fn receive(weak: Weak<Client>, hint: Hint) {
 }
 
 /// Listen to the events a worker of this database relays, and dispatch them here.
-fn relay_listener(client: &Rc<Client>) -> Option<(BroadcastChannel, EventListener)> {
-    let channel = BroadcastChannel::new(&events::relay_channel(&client.config.name)).ok()?;
+fn relay_listener(client: &Rc<Client>) -> Option<Channel> {
     let weak = Rc::downgrade(client);
-    let listener = EventListener::new(&channel, "message", move |event| {
-        let Some(event) = event.dyn_ref::<MessageEvent>() else { return };
+    Channel::open(&events::relay_channel(&client.config.name), move |data| {
         let Some(client) = weak.upgrade() else { return };
-        let data = event.data();
-        let name = js_sys::Reflect::get(&data, &"name".into()).ok().and_then(|n| n.as_string());
-        let detail = js_sys::Reflect::get(&data, &"detail".into()).unwrap_or(wasm_bindgen::JsValue::NULL);
+        let name = Reflect::get(&data, &"name".into()).ok().and_then(|n| n.as_string());
+        let detail = Reflect::get(&data, &"detail".into()).unwrap_or(JsValue::NULL);
         if let Some(name) = name.filter(|n| n.starts_with("pwa-sync:") || client.is_collection_event(n)) {
             // A worker's status describes the worker; this page's status is re-read
             // from the shared database instead.
@@ -155,6 +75,38 @@ fn relay_listener(client: &Rc<Client>) -> Option<(BroadcastChannel, EventListene
                 });
             }
         }
-    });
-    Some((channel, listener))
+    })
+}
+
+impl Client {
+    pub(super) fn hint(&self, hint: Hint) {
+        if let Some(tabs) = self.tabs.borrow().as_ref() {
+            tabs.post(&hint);
+        }
+    }
+
+    pub(super) fn hint_change(&self, collection: &str, key: &str) {
+        if let Some(tabs) = self.tabs.borrow().as_ref() {
+            tabs.post_change(collection, key);
+        }
+    }
+
+    fn is_collection_event(&self, name: &str) -> bool {
+        self.config.collections.iter().any(|c| c.event.as_ref().is_some_and(|e| e.name == name))
+    }
+
+    /// Another tab changed `keys`: read them back and tell this tab's UI.
+    async fn changed_in_another_tab(self: &Rc<Self>, collection: &str, keys: &[String]) {
+        let Ok(config) = self.config.collection(collection) else { return };
+        for key in keys {
+            match self.store.get(collection, key).await {
+                Ok(record) => {
+                    let value = record.as_ref().and_then(|r| r.value.as_ref());
+                    self.events.change(config, key, value, Origin::Tab, record.as_ref().and_then(|r| r.version));
+                }
+                Err(e) => self.report_storage_error(&e),
+            }
+        }
+        self.refresh_status().await;
+    }
 }
