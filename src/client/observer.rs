@@ -103,6 +103,7 @@ impl Observer for WebObserver<'_> {
         now_ms()
     }
 
+    /// The app's resolver: called by the client, its answer checked by the core.
     fn resolve_custom(&self, config: &CollectionConfig, sides: &Sides<'_>) -> Option<Option<Value>> {
         self.client.run_resolver(config, sides)
     }
