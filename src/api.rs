@@ -61,7 +61,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
         #[wasm_bindgen(unchecked_param_type = "SyncRecord")] value: JsValue,
     ) -> Promise {
-        self.run(move |c| async move { c.put(collection_of(&c, &collection)?, &value).await })
+        self.run(move |c| records(c, collection, RecordCall::Put(value)))
     }
 
     /// Store many whole records of one collection in one transaction: all of them, or
@@ -73,16 +73,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
         #[wasm_bindgen(unchecked_param_type = "SyncRecord[]")] values: JsValue,
     ) -> Promise {
-        self.run(move |c| async move {
-            let config = collection_of(&c, &collection)?;
-            let values: Array = values.dyn_into().map_err(|values| {
-                Error::invalid_value(
-                    &config.name,
-                    format!("putMany takes an array of records, got {}", describe_type(&values)),
-                )
-            })?;
-            c.put_many(config, &values).await
-        })
+        self.run(move |c| records(c, collection, RecordCall::PutMany(values)))
     }
 
     /// Merge `partial` into the stored record (JSON Merge Patch: `null` removes a field).
@@ -94,10 +85,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Partial<SyncRecord>")] partial: JsValue,
     ) -> Promise {
-        self.run(move |c| async move {
-            let config = collection_of(&c, &collection)?;
-            c.patch(config, key_of(config, &key)?, &partial).await
-        })
+        self.run(move |c| records(c, collection, RecordCall::Patch(key, partial)))
     }
 
     /// Delete a record. Deleting a key that does not exist does nothing.
@@ -107,10 +95,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> Promise {
-        self.run(move |c| async move {
-            let config = collection_of(&c, &collection)?;
-            c.delete(config, key_of(config, &key)?).await
-        })
+        self.run(move |c| records(c, collection, RecordCall::Delete(key)))
     }
 
     /// The record, or `undefined`.
@@ -120,10 +105,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> Promise {
-        self.run(move |c| async move {
-            let config = collection_of(&c, &collection)?;
-            c.get(config, key_of(config, &key)?).await
-        })
+        self.run(move |c| records(c, collection, RecordCall::Get(key)))
     }
 
     /// The stored record at once; if the data is older than the collection's `ttlMs`, a
@@ -134,10 +116,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> Promise {
-        self.run(move |c| async move {
-            let config = collection_of(&c, &collection)?;
-            c.get_fresh(config, key_of(config, &key)?).await
-        })
+        self.run(move |c| records(c, collection, RecordCall::GetFresh(key)))
     }
 
     /// Records in key order: all, or those whose indexed field equals a value.
@@ -147,10 +126,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
         #[wasm_bindgen(unchecked_param_type = "ListQuery | undefined")] query: JsValue,
     ) -> Promise {
-        self.run(move |c| async move {
-            let config = collection_of(&c, &collection)?;
-            c.list(config, &parse_list_query(config, &query)?).await
-        })
+        self.run(move |c| records(c, collection, RecordCall::List(query)))
     }
 
     /// Push everything queued, then pull until caught up. Rejects with the failure's class
@@ -387,6 +363,42 @@ fn parse_list_query(config: &CollectionConfig, js: &JsValue) -> Result<ListQuery
     let query = ListQuery { index, limit };
     query.validate(config)?;
     Ok(query)
+}
+
+/// A call on the records of one collection: its JS arguments after the collection name.
+/// One parsing path (and one future type in the module) for all of them.
+enum RecordCall {
+    Put(JsValue),
+    PutMany(JsValue),
+    /// Key, partial value.
+    Patch(JsValue, JsValue),
+    Delete(JsValue),
+    Get(JsValue),
+    GetFresh(JsValue),
+    List(JsValue),
+}
+
+/// Parse a record call's arguments in the order the errors are reported (collection,
+/// then key or query), and hand them to the client.
+async fn records(c: Rc<Client>, collection: JsValue, call: RecordCall) -> Result<JsValue, Error> {
+    let config = collection_of(&c, &collection)?;
+    match call {
+        RecordCall::Put(value) => c.put(config, &value).await,
+        RecordCall::PutMany(values) => {
+            let values: Array = values.dyn_into().map_err(|values| {
+                Error::invalid_value(
+                    &config.name,
+                    format!("putMany takes an array of records, got {}", describe_type(&values)),
+                )
+            })?;
+            c.put_many(config, &values).await
+        }
+        RecordCall::Patch(key, partial) => c.patch(config, key_of(config, &key)?, &partial).await,
+        RecordCall::Delete(key) => c.delete(config, key_of(config, &key)?).await,
+        RecordCall::Get(key) => c.get(config, key_of(config, &key)?).await,
+        RecordCall::GetFresh(key) => c.get_fresh(config, key_of(config, &key)?).await,
+        RecordCall::List(query) => c.list(config, &parse_list_query(config, &query)?).await,
+    }
 }
 
 /// The config of the collection a JS argument names.
