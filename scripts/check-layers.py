@@ -85,8 +85,9 @@ CORE_LAYERS = [
     (
         "store | mutation | conflict | sync",
         "apart",
-        ["store", "mutation", "conflict", "sync"],
-        [("sync", "mutation"), ("sync", "conflict")],
+        # `resolver` checks an app resolver's answer to a conflict: conflict's sibling.
+        ["store", "mutation", "conflict", "sync", "resolver"],
+        [("sync", "mutation"), ("sync", "conflict"), ("resolver", "conflict")],
     ),
     ("retry/schedule/metrics", "joined", ["retry", "schedule", "metrics"], []),
     ("engine/session", "joined", ["engine", "session"], []),

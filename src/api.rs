@@ -1,5 +1,8 @@
-//! `SyncClient`: the JS API. Thin: each method hands its JS arguments to the client in
-//! `client.rs` and turns the outcome into a Promise that rejects with a `PwaSyncError`.
+//! `SyncClient`: the JS API. Every JS argument and option is parsed here, and the client
+//! (`client/`) gets Rust types: the collection's config, keys as strings, parsed queries
+//! and choices. Record values stay JS values; the client converts them. Each method turns
+//! the outcome into a Promise that rejects with a `PwaSyncError`. Nothing imports this
+//! module: it is the top layer.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -12,11 +15,12 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 use web_sys::EventTarget;
 
-use crate::client::{Client, Extras};
+use crate::client::{Client, ConflictChoice, Extras};
 use crate::convert;
 use crate::crypto::Sealer;
 use crate::error::to_js;
 use pwa_sync_core::config::{ClientConfig, CollectionConfig};
+use pwa_sync_core::export::Format;
 use pwa_sync_core::metrics::SyncReport;
 use pwa_sync_core::record::ListQuery;
 use pwa_sync_core::Error;
@@ -57,7 +61,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
         #[wasm_bindgen(unchecked_param_type = "SyncRecord")] value: JsValue,
     ) -> Promise {
-        self.run(move |c| async move { c.put(&collection, &value).await })
+        self.run(move |c| records(c, collection, RecordCall::Put(value)))
     }
 
     /// Store many whole records of one collection in one transaction: all of them, or
@@ -69,7 +73,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
         #[wasm_bindgen(unchecked_param_type = "SyncRecord[]")] values: JsValue,
     ) -> Promise {
-        self.run(move |c| async move { c.put_many(&collection, &values).await })
+        self.run(move |c| records(c, collection, RecordCall::PutMany(values)))
     }
 
     /// Merge `partial` into the stored record (JSON Merge Patch: `null` removes a field).
@@ -81,7 +85,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Partial<SyncRecord>")] partial: JsValue,
     ) -> Promise {
-        self.run(move |c| async move { c.patch(&collection, &key, &partial).await })
+        self.run(move |c| records(c, collection, RecordCall::Patch(key, partial)))
     }
 
     /// Delete a record. Deleting a key that does not exist does nothing.
@@ -91,7 +95,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> Promise {
-        self.run(move |c| async move { c.delete(&collection, &key).await })
+        self.run(move |c| records(c, collection, RecordCall::Delete(key)))
     }
 
     /// The record, or `undefined`.
@@ -101,7 +105,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> Promise {
-        self.run(move |c| async move { c.get(&collection, &key).await })
+        self.run(move |c| records(c, collection, RecordCall::Get(key)))
     }
 
     /// The stored record at once; if the data is older than the collection's `ttlMs`, a
@@ -112,7 +116,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> Promise {
-        self.run(move |c| async move { c.get_fresh(&collection, &key).await })
+        self.run(move |c| records(c, collection, RecordCall::GetFresh(key)))
     }
 
     /// Records in key order: all, or those whose indexed field equals a value.
@@ -122,7 +126,7 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
         #[wasm_bindgen(unchecked_param_type = "ListQuery | undefined")] query: JsValue,
     ) -> Promise {
-        self.run(move |c| async move { c.list(&collection, &query).await })
+        self.run(move |c| records(c, collection, RecordCall::List(query)))
     }
 
     /// Push everything queued, then pull until caught up. Rejects with the failure's class
@@ -157,12 +161,7 @@ impl SyncClient {
     /// Number of local writes not yet acknowledged by the server, read from storage.
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn pending(&self) -> Promise {
-        self.run(|c| async move {
-            use pwa_sync_core::store::Store;
-            let count = c.store.pending_count().await?;
-            c.set_pending(count as i64);
-            Ok(JsValue::from(count as f64))
-        })
+        self.run(|c| async move { Ok(JsValue::from(c.pending().await? as f64)) })
     }
 
     /// The current status. The same object is returned until something changes.
@@ -198,7 +197,10 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "number")] id: JsValue,
         #[wasm_bindgen(unchecked_param_type = "\"local\" | \"server\" | SyncRecord | null")] choice: JsValue,
     ) -> Promise {
-        self.run(move |c| async move { c.resolve_conflict(&id, &choice).await })
+        self.run(move |c| async move {
+            let id = id.as_f64().filter(|n| *n >= 1.0 && n.fract() == 0.0).ok_or(Error::UnknownConflict(0))? as u64;
+            c.resolve_conflict(id, conflict_choice(choice)).await
+        })
     }
 
     /// The newest audit entries (conflicts and rejections), newest first.
@@ -213,7 +215,10 @@ impl SyncClient {
     /// Every live record, as JSON (`{collections: {name: [...]}}`) or one CSV table.
     #[wasm_bindgen(js_name = "export", unchecked_return_type = "Promise<string>")]
     pub fn export_data(&self, #[wasm_bindgen(unchecked_param_type = "ExportOptions")] options: JsValue) -> Promise {
-        self.run(move |c| async move { c.export(&options).await })
+        self.run(move |c| async move {
+            let format = Reflect::get(&options, &"format".into()).ok().and_then(|f| f.as_string());
+            c.export(Format::parse(format.as_deref().unwrap_or("<missing>"))?).await
+        })
     }
 
     /// Remove every record, pending write, conflict and audit entry (logout). The client
@@ -232,13 +237,13 @@ impl SyncClient {
     /// The id this client sends with its mutations.
     #[wasm_bindgen(getter, js_name = clientId)]
     pub fn client_id(&self) -> String {
-        self.client.client_id.borrow().clone()
+        self.client.client_id()
     }
 
     /// The database name from the config.
     #[wasm_bindgen(getter)]
     pub fn name(&self) -> String {
-        self.client.config.name.clone()
+        self.client.config().name.clone()
     }
 }
 
@@ -249,7 +254,7 @@ impl SyncClient {
         F: FnOnce(Rc<Client>) -> Fut,
         Fut: std::future::Future<Output = Result<JsValue, Error>> + 'static,
     {
-        if self.client.closed.get() {
+        if self.client.is_closed() {
             return Promise::reject(&to_js(&Error::Closed));
         }
         let future = operation(self.client.clone());
@@ -328,7 +333,7 @@ fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
     Ok((config, Extras { event_target, token, resolvers, sealer }))
 }
 
-pub(crate) fn parse_list_query(config: &CollectionConfig, js: &JsValue) -> Result<ListQuery, Error> {
+fn parse_list_query(config: &CollectionConfig, js: &JsValue) -> Result<ListQuery, Error> {
     if js.is_undefined() || js.is_null() {
         return Ok(ListQuery::default());
     }
@@ -358,4 +363,82 @@ pub(crate) fn parse_list_query(config: &CollectionConfig, js: &JsValue) -> Resul
     let query = ListQuery { index, limit };
     query.validate(config)?;
     Ok(query)
+}
+
+/// A call on the records of one collection: its JS arguments after the collection name.
+/// One parsing path (and one future type in the module) for all of them.
+enum RecordCall {
+    Put(JsValue),
+    PutMany(JsValue),
+    /// Key, partial value.
+    Patch(JsValue, JsValue),
+    Delete(JsValue),
+    Get(JsValue),
+    GetFresh(JsValue),
+    List(JsValue),
+}
+
+/// Parse a record call's arguments in the order the errors are reported (collection,
+/// then key or query), and hand them to the client.
+async fn records(c: Rc<Client>, collection: JsValue, call: RecordCall) -> Result<JsValue, Error> {
+    let config = collection_of(&c, &collection)?;
+    match call {
+        RecordCall::Put(value) => c.put(config, &value).await,
+        RecordCall::PutMany(values) => {
+            let values: Array = values.dyn_into().map_err(|values| {
+                Error::invalid_value(
+                    &config.name,
+                    format!("putMany takes an array of records, got {}", describe_type(&values)),
+                )
+            })?;
+            c.put_many(config, &values).await
+        }
+        RecordCall::Patch(key, partial) => c.patch(config, key_of(config, &key)?, &partial).await,
+        RecordCall::Delete(key) => c.delete(config, key_of(config, &key)?).await,
+        RecordCall::Get(key) => c.get(config, key_of(config, &key)?).await,
+        RecordCall::GetFresh(key) => c.get_fresh(config, key_of(config, &key)?).await,
+        RecordCall::List(query) => c.list(config, &parse_list_query(config, &query)?).await,
+    }
+}
+
+/// The config of the collection a JS argument names.
+fn collection_of<'c>(client: &'c Client, name: &JsValue) -> Result<&'c CollectionConfig, Error> {
+    let name = name.as_string().ok_or_else(|| Error::InvalidValue {
+        collection: String::new(),
+        reason: "the collection name must be a string".into(),
+    })?;
+    client.collection(&name)
+}
+
+/// A key argument: a string (the client checks it further).
+fn key_of(config: &CollectionConfig, key: &JsValue) -> Result<String, Error> {
+    key.as_string().ok_or_else(|| Error::InvalidValue {
+        collection: config.name.clone(),
+        reason: format!("the key must be a string, got {}", describe_type(key)),
+    })
+}
+
+/// `resolveConflict`'s choice: "local", "server", `null` or a record.
+fn conflict_choice(choice: JsValue) -> ConflictChoice {
+    match choice.as_string() {
+        Some(side) if side == "local" => ConflictChoice::Local,
+        Some(side) if side == "server" => ConflictChoice::Server,
+        Some(other) => ConflictChoice::Unknown(other),
+        None if choice.is_null() => ConflictChoice::Delete,
+        None => ConflictChoice::Record(choice),
+    }
+}
+
+fn describe_type(value: &JsValue) -> &'static str {
+    if value.is_undefined() {
+        "undefined"
+    } else if value.is_null() {
+        "null"
+    } else if value.as_f64().is_some() {
+        "a number"
+    } else if value.is_object() {
+        "an object"
+    } else {
+        "another type"
+    }
 }

@@ -1,0 +1,135 @@
+//! BroadcastChannels between the contexts (tabs, workers) of one origin: a channel that
+//! closes when dropped, and the hints a client sends its peers on the database's channel,
+//! with their encoding and the batching of changed keys. What a client does with a hint
+//! it receives is the client's business (`client::tabs`).
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use gloo_events::EventListener;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{BroadcastChannel, MessageEvent};
+
+use crate::convert;
+use crate::events;
+
+/// A BroadcastChannel and its listener; closed when dropped.
+pub(crate) struct Channel {
+    channel: BroadcastChannel,
+    _listener: EventListener,
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        self.channel.close();
+    }
+}
+
+impl Channel {
+    /// `None` where BroadcastChannel does not exist.
+    pub fn open(name: &str, on_message: impl Fn(JsValue) + 'static) -> Option<Channel> {
+        let channel = BroadcastChannel::new(name).ok()?;
+        let listener = EventListener::new(&channel, "message", move |event| {
+            if let Some(event) = event.dyn_ref::<MessageEvent>() {
+                on_message(event.data());
+            }
+        });
+        Some(Channel { channel, _listener: listener })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub(crate) enum Hint {
+    /// A key changed (a local write, or a sync result). `worker`: said by a worker, whose
+    /// events pages also get relayed (so pages skip these hints). Read for tabs of
+    /// earlier versions; this version sends `Changes`.
+    Change { collection: String, key: String, worker: bool },
+    /// Keys of one collection changed: every change within `HINT_DELAY_MS` (a `putMany`,
+    /// a pulled page, a run of `put`s) in one message instead of one per key.
+    Changes { collection: String, keys: Vec<String>, worker: bool },
+    /// Pending count or last sync time changed.
+    Status,
+    /// `clear()` (logout) ran in another context: close, the data is gone.
+    Wipe,
+}
+
+/// The channel named after a database, carrying hints. The hints carry no data: peers
+/// re-read IndexedDB, so a lost or stale hint costs nothing.
+pub(crate) struct Hints {
+    /// Closed when dropped, at once: the queued flush's handle is the same JS object, so
+    /// nothing is sent after the client closes.
+    _channel: Channel,
+    outgoing: Rc<Outgoing>,
+}
+
+/// How long changed keys wait to be posted together.
+const HINT_DELAY_MS: u32 = 16;
+
+impl Hints {
+    /// `None` where BroadcastChannel does not exist: peers then learn on their next read.
+    pub fn open(database: &str, on_hint: impl Fn(Hint) + 'static) -> Option<Hints> {
+        let channel = Channel::open(&format!("pwa-sync:{database}"), move |data| {
+            // Anything else on the channel (a newer version's message) is not for us.
+            if let Ok(hint) = convert::decode_json::<Hint>(&data) {
+                on_hint(hint);
+            }
+        })?;
+        let outgoing = Rc::new(Outgoing {
+            channel: channel.channel.clone(),
+            changed: RefCell::new(BTreeMap::new()),
+            flush_queued: Cell::new(false),
+        });
+        Some(Hints { _channel: channel, outgoing })
+    }
+
+    pub fn post(&self, hint: &Hint) {
+        self.outgoing.flush();
+        self.outgoing.send(hint);
+    }
+
+    /// Say that `key` changed, together with every other key changed within the next
+    /// frame (16 ms): a `putMany`, a pulled page or a run of awaited `put`s posts once per
+    /// collection instead of once per key (a post costs ~0.1 ms of the writer's thread).
+    pub fn post_change(&self, collection: &str, key: &str) {
+        let outgoing = &self.outgoing;
+        outgoing.changed.borrow_mut().entry(collection.to_owned()).or_default().push(key.to_owned());
+        if !outgoing.flush_queued.replace(true) {
+            let outgoing = Rc::clone(outgoing);
+            spawn_local(async move {
+                gloo_timers::future::TimeoutFuture::new(HINT_DELAY_MS).await;
+                outgoing.flush();
+            });
+        }
+    }
+}
+
+/// The sending side, shared with the queued flush.
+struct Outgoing {
+    channel: BroadcastChannel,
+    /// Changed keys by collection, not yet posted.
+    changed: RefCell<BTreeMap<String, Vec<String>>>,
+    flush_queued: Cell<bool>,
+}
+
+impl Outgoing {
+    fn send(&self, hint: &Hint) {
+        if let Ok(message) = convert::to_js(hint) {
+            // Fails only after close(), when nobody is listening anyway.
+            let _ = self.channel.post_message(&message);
+        }
+    }
+
+    /// Post the buffered changes (before any other hint, to keep their order).
+    fn flush(&self) {
+        self.flush_queued.set(false);
+        let changed = std::mem::take(&mut *self.changed.borrow_mut());
+        let worker = events::in_worker();
+        for (collection, keys) in changed {
+            self.send(&Hint::Changes { collection, keys, worker });
+        }
+    }
+}

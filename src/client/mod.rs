@@ -1,0 +1,165 @@
+//! The client behind `SyncClient`: one open database, its sync session, and what runs in
+//! the background for it. Its fields are private; the JS API (`api.rs`) and the
+//! background triggers (`background.rs`) go through methods and hand in parsed Rust
+//! types. Split by job:
+//! - `local`: reads and local writes, export, audit, clear;
+//! - `sync`: running syncs and carrying out the session's commands;
+//! - `status`: the status snapshot, metrics and health, reports to the UI;
+//! - `conflicts`: open conflicts, settling them, and the app's resolvers;
+//! - `observer`: the engine's effects as DOM events while a sync runs;
+//! - `tabs`: hints to and from the other tabs and workers of the app.
+
+mod conflicts;
+mod local;
+mod observer;
+mod status;
+mod sync;
+mod tabs;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use js_sys::Function;
+use wasm_bindgen::JsValue;
+
+use self::tabs::Tabs;
+use crate::background::Background;
+use crate::crypto::Sealer;
+use crate::events::{self, Events};
+use crate::idb::IdbStore;
+use crate::transport::{Auth, HttpTransport};
+use pwa_sync_core::config::{ClientConfig, CollectionConfig};
+use pwa_sync_core::engine;
+use pwa_sync_core::schedule::Trigger;
+use pwa_sync_core::session::{Opening, Session};
+use pwa_sync_core::store::Store;
+use pwa_sync_core::Error;
+
+pub(crate) use self::conflicts::ConflictChoice;
+
+pub(crate) fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+pub(crate) struct Client {
+    config: ClientConfig,
+    store: IdbStore,
+    events: Events,
+    transport: Option<HttpTransport>,
+    client_id: RefCell<String>,
+    /// The app's conflict resolver functions, by collection.
+    resolvers: HashMap<String, Function>,
+    closed: Cell<bool>,
+    session: RefCell<Session>,
+    background: RefCell<Option<Background>>,
+    tabs: RefCell<Option<Tabs>>,
+    /// `status()` returns the same object until something changes, so React's
+    /// `useSyncExternalStore` can use it as a snapshot directly.
+    status_snapshot: RefCell<Option<JsValue>>,
+}
+
+/// The non-JSON parts of the config, taken out by the API layer.
+pub(crate) struct Extras {
+    pub event_target: Option<web_sys::EventTarget>,
+    pub token: Option<JsValue>,
+    pub resolvers: HashMap<String, Function>,
+    pub sealer: Option<Sealer>,
+}
+
+impl Client {
+    pub async fn open(config: ClientConfig, extras: Extras) -> Result<Rc<Client>, Error> {
+        let store = IdbStore::open_sealed(&config, extras.sealer).await?;
+        let meta = store.open_meta(&new_client_id()?).await?;
+        // Most opens find the checkpoint already theirs: skip the write transaction then
+        // (a cold start waits for every transaction of `open`).
+        if meta.checkpoint_scope.as_deref() != Some(engine::checkpoint_scope(&config).as_str()) {
+            engine::ensure_checkpoint_scope(&store, &config).await?;
+        }
+        let pending = store.pending_count().await?;
+        let transport =
+            config.endpoint.as_deref().map(|endpoint| HttpTransport::new(endpoint, Auth::new(extras.token)));
+        let session = Session::new(Opening {
+            retry: config.retry,
+            has_server: transport.is_some(),
+            online: is_online(),
+            auto_sync: config.auto_sync,
+            pending,
+            last_synced_at: meta.last_synced_at,
+            last_failure: meta.last_failure,
+        });
+        let events = Events::new(extras.event_target, &config.name);
+        let client = Rc::new(Client {
+            client_id: RefCell::new(meta.client_id),
+            session: RefCell::new(session),
+            config,
+            store,
+            events,
+            transport,
+            resolvers: extras.resolvers,
+            closed: Cell::new(false),
+            background: RefCell::new(None),
+            tabs: RefCell::new(None),
+            status_snapshot: RefCell::new(None),
+        });
+        *client.tabs.borrow_mut() = Tabs::start(&client);
+        if client.transport.is_some() && client.config.auto_sync {
+            let background = Background::start(&client);
+            *client.background.borrow_mut() = Some(background);
+            client.trigger(Trigger::Online);
+        }
+        Ok(client)
+    }
+
+    pub fn close(&self) {
+        if !self.closed.replace(true) {
+            // Timers, listeners, the event stream and the channel stop when dropped.
+            self.background.borrow_mut().take();
+            self.tabs.borrow_mut().take();
+            self.store.close();
+        }
+    }
+
+    /// Another context ran `clear()` (logout): this client closes, so nothing of the old
+    /// session writes into the database again; the app reopens after signing in.
+    fn wiped_elsewhere(&self) {
+        if self.closed.get() {
+            return;
+        }
+        self.close();
+        self.events.emit(events::CLEARED, &events::object(&[("origin", "tab".into())]));
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    pub fn collection(&self, name: &str) -> Result<&CollectionConfig, Error> {
+        self.config.collection(name)
+    }
+
+    /// `None` for a local-only client.
+    pub fn transport(&self) -> Option<&HttpTransport> {
+        self.transport.as_ref()
+    }
+
+    /// The id this client sends with its mutations (it changes on `clear()`).
+    pub fn client_id(&self) -> String {
+        self.client_id.borrow().clone()
+    }
+}
+
+/// `navigator.onLine` from the global scope; true where it cannot be read.
+fn is_online() -> bool {
+    crate::sys::is_online()
+}
+
+/// `c-` and 16 random hex digits.
+fn new_client_id() -> Result<String, Error> {
+    let hex: String = crate::crypto::random_bytes::<8>()?.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("c-{hex}"))
+}

@@ -1,0 +1,128 @@
+//! The engine's effects, turned into DOM events (and hints to other tabs) as each
+//! transaction commits.
+
+use serde_json::Value;
+use wasm_bindgen::JsValue;
+
+use super::{now_ms, Client};
+use crate::convert;
+use crate::events::{self, Origin};
+use pwa_sync_core::config::CollectionConfig;
+use pwa_sync_core::conflict::Sides;
+use pwa_sync_core::engine::{Observer, Phase};
+use pwa_sync_core::model::Effect;
+
+/// Turns the engine's effects into DOM events as each transaction commits.
+pub(super) struct WebObserver<'a> {
+    pub client: &'a Client,
+}
+
+impl Observer for WebObserver<'_> {
+    fn effects(&self, effects: &[Effect]) {
+        let client = self.client;
+        // The changed values of a whole page cross to JS as one JSON text.
+        let changed: Vec<Option<&Value>> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Changed { value, .. } => Some(value.as_ref()),
+                _ => None,
+            })
+            .collect();
+        let values = convert::encode_many(&changed).unwrap_or_default();
+        let mut next_value = 0;
+        for effect in effects {
+            match effect {
+                Effect::Changed { collection, key, version, .. } => {
+                    let value = values.get(next_value).cloned().unwrap_or(JsValue::UNDEFINED);
+                    next_value += 1;
+                    if let Ok(config) = client.config.collection(collection) {
+                        client.events.change_js(config, key, value, Origin::Remote, *version);
+                        client.hint_change(collection, key);
+                    }
+                }
+                Effect::Conflict(entry) => {
+                    let detail = ConflictDetail {
+                        id: None,
+                        open: false,
+                        collection: &entry.collection,
+                        key: &entry.key,
+                        local: entry.local.as_ref(),
+                        server: entry.server.as_ref(),
+                        base: entry.base.as_ref(),
+                        strategy: &entry.strategy,
+                        result: entry.result.as_ref(),
+                        fields: &[],
+                        server_version: entry.server_version,
+                    };
+                    if let Ok(detail) = convert::to_js(&detail) {
+                        client.events.emit(events::CONFLICT, &detail);
+                    }
+                }
+                Effect::ManualConflict(record) => {
+                    let detail = ConflictDetail {
+                        id: Some(record.id),
+                        open: true,
+                        collection: &record.collection,
+                        key: &record.key,
+                        local: record.local.as_ref(),
+                        server: record.server.as_ref(),
+                        base: record.base.as_ref(),
+                        strategy: "manual",
+                        result: None,
+                        fields: &record.fields,
+                        server_version: Some(record.server_version),
+                    };
+                    if let Ok(detail) = convert::to_js(&detail) {
+                        client.events.emit(events::CONFLICT, &detail);
+                    }
+                }
+                Effect::Rejected { collection, key, mutation_id, code, message } => {
+                    let detail = events::object(&[
+                        ("collection", collection.as_str().into()),
+                        ("key", key.as_str().into()),
+                        ("mutationId", JsValue::from(*mutation_id as f64)),
+                        ("code", code.as_str().into()),
+                        ("message", message.as_str().into()),
+                    ]);
+                    client.events.emit(events::REJECTED, &detail);
+                }
+            }
+        }
+    }
+
+    fn progress(&self, phase: Phase, done: usize, total: Option<usize>) {
+        let detail = events::object(&[
+            ("phase", phase.as_str().into()),
+            ("done", JsValue::from(done as f64)),
+            ("total", total.map_or(JsValue::NULL, |t| JsValue::from(t as f64))),
+        ]);
+        self.client.events.emit(events::PROGRESS, &detail);
+    }
+
+    fn now_ms(&self) -> u64 {
+        now_ms()
+    }
+
+    /// The app's resolver: called by the client, its answer checked by the core.
+    fn resolve_custom(&self, config: &CollectionConfig, sides: &Sides<'_>) -> Option<Option<Value>> {
+        self.client.run_resolver(config, sides)
+    }
+}
+
+/// `pwa-sync:conflict` detail: a conflict settled by a strategy (`open: false`, with the
+/// `result`), or one waiting for the app (`open: true`, with its `id`).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConflictDetail<'a> {
+    id: Option<u64>,
+    open: bool,
+    collection: &'a str,
+    key: &'a str,
+    local: Option<&'a Value>,
+    server: Option<&'a Value>,
+    base: Option<&'a Value>,
+    strategy: &'a str,
+    result: Option<&'a Value>,
+    fields: &'a [String],
+    server_version: Option<u64>,
+}

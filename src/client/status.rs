@@ -1,0 +1,88 @@
+//! What the UI sees of the session: the status snapshot and its event, metrics and
+//! health, and reports of storage problems.
+
+use std::rc::Rc;
+
+use wasm_bindgen::JsValue;
+
+use super::{now_ms, Client};
+use crate::events;
+use pwa_sync_core::metrics::{Health, MetricsSnapshot};
+use pwa_sync_core::store::Store;
+use pwa_sync_core::Error;
+
+impl Client {
+    /// The current status; the same object until something changes.
+    pub fn status(&self) -> JsValue {
+        if let Some(snapshot) = self.status_snapshot.borrow().as_ref() {
+            return snapshot.clone();
+        }
+        let session = self.session.borrow();
+        let last_error = match session.last_error() {
+            Some(error) => {
+                events::object(&[("code", error.code.as_str().into()), ("message", error.message.as_str().into())])
+            }
+            None => JsValue::NULL,
+        };
+        let snapshot = events::object(&[
+            ("state", session.status().as_str().into()),
+            ("pending", JsValue::from(session.pending() as f64)),
+            ("lastSyncedAt", session.last_synced_at().map_or(JsValue::NULL, JsValue::from)),
+            ("lastError", last_error),
+        ]);
+        *self.status_snapshot.borrow_mut() = Some(snapshot.clone());
+        snapshot
+    }
+
+    /// `pwa-sync:status` with a fresh snapshot.
+    pub(super) fn status_changed(&self) {
+        self.status_snapshot.borrow_mut().take();
+        self.events.emit(events::STATUS, &self.status());
+    }
+
+    /// Re-read what the status shows from storage (another tab may have changed it).
+    pub(super) async fn refresh_status(self: &Rc<Self>) {
+        let pending = self.store.pending_count().await;
+        let meta = self.store.meta().await;
+        if let Ok(Some(meta)) = meta {
+            self.session.borrow_mut().set_last_synced_at(meta.last_synced_at);
+        }
+        match pending {
+            Ok(pending) => {
+                let commands = self.session.borrow_mut().set_pending(pending);
+                self.carry_out_now(commands);
+            }
+            Err(e) => self.report_storage_error(&e),
+        }
+    }
+
+    pub async fn metrics(&self) -> Result<MetricsSnapshot, Error> {
+        let (pending, oldest) = self.pending_and_oldest().await?;
+        Ok(self.session.borrow().metrics(pending, oldest))
+    }
+
+    pub async fn health(&self) -> Result<Health, Error> {
+        let (pending, oldest) = self.pending_and_oldest().await?;
+        Ok(self.session.borrow().health(pending, oldest, now_ms()))
+    }
+
+    async fn pending_and_oldest(&self) -> Result<(usize, Option<u64>), Error> {
+        let pending = self.store.pending_count().await?;
+        let oldest = self.store.outbox(1).await?.first().map(|e| now_ms().saturating_sub(e.created_at as u64));
+        Ok((pending, oldest))
+    }
+
+    /// Records IndexedDB gave back that we could not read: announce each, keep going.
+    pub(super) fn report_skipped(&self) {
+        for problem in self.store.take_skipped() {
+            self.report_storage_error(&Error::Storage(format!("skipped an unreadable record: {problem}")));
+        }
+    }
+
+    pub(super) fn report_storage_error(&self, error: &Error) {
+        if matches!(error, Error::Storage(_) | Error::QuotaExceeded(_)) {
+            let detail = events::object(&[("code", error.code().into()), ("message", error.to_string().into())]);
+            self.events.emit(events::STORAGE_ERROR, &detail);
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Running syncs, and carrying out what the session decides about them: the session
+//! (`pwa_sync_core::session`) says what a trigger, a finished sync or a lost connection
+//! means; this turns its commands into events, timers, tab hints and storage writes.
+
+use std::rc::Rc;
+
+use super::observer::WebObserver;
+use super::{now_ms, Client};
+use crate::background_sync::request_background_sync;
+use crate::channel::Hint;
+use crate::events;
+use crate::locks;
+use pwa_sync_core::engine;
+use pwa_sync_core::metrics::SyncReport;
+use pwa_sync_core::record::Failure;
+use pwa_sync_core::schedule::Trigger;
+use pwa_sync_core::session::{Command, Finish};
+use pwa_sync_core::store::Store;
+use pwa_sync_core::Error;
+
+impl Client {
+    /// Something happened that may call for a sync.
+    pub fn trigger(self: &Rc<Self>, trigger: Trigger) {
+        if self.closed.get() || self.transport.is_none() {
+            return;
+        }
+        let commands = self.session.borrow_mut().on_trigger(trigger, now_ms());
+        self.carry_out_now(commands);
+    }
+
+    /// The browser says it went offline.
+    pub fn went_offline(self: &Rc<Self>) {
+        let commands = self.session.borrow_mut().on_offline();
+        self.carry_out_now(commands);
+    }
+
+    /// A timer set by a `Schedule` command fired.
+    pub async fn timer_fired(self: &Rc<Self>) {
+        if let Some(background) = self.background.borrow_mut().as_mut() {
+            background.timer_fired();
+        }
+        self.sync_in_background().await;
+    }
+
+    /// The event stream ended (`connected`: it had connected first): how many ms to wait
+    /// before connecting again.
+    pub fn stream_ended(self: &Rc<Self>, connected: bool) -> u32 {
+        let commands = self.session.borrow_mut().on_stream_ended(connected, js_sys::Math::random());
+        let mut wait = 0;
+        for command in commands {
+            match command {
+                // Carried out by the stream's loop, which waits this long.
+                Command::ReconnectStream { after_ms } => wait = after_ms.min(u32::MAX as u64) as u32,
+                other => self.carry_out_one(other),
+            }
+        }
+        wait
+    }
+
+    /// Run one sync now, waiting for one running here or in another context first.
+    pub async fn sync_now(self: &Rc<Self>) -> Result<SyncReport, Error> {
+        if self.transport.is_none() {
+            return Err(Error::LocalOnly);
+        }
+        let client = self.clone();
+        let report =
+            locks::with_lock(&self.flush_lock(), true, move || async move { client.sync_here().await }).await?;
+        report.unwrap_or_else(|| Err(Error::Storage("the flush lock was not granted".into())))
+    }
+
+    /// The service worker's `sync` handler: a sync that rejects on failure so the browser
+    /// tries again later, except on its last chance, when it resolves (the outbox stays,
+    /// and why it failed is kept in the status).
+    pub async fn flush(self: &Rc<Self>, last_chance: bool) -> Result<Option<SyncReport>, Error> {
+        match self.sync_now().await {
+            Ok(report) => Ok(Some(report)),
+            Err(_) if last_chance => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A sync nobody waits for: skipped when another context is flushing already (it
+    /// posts a status hint when done, and the outbox is shared).
+    pub(super) async fn sync_in_background(self: &Rc<Self>) {
+        let client = self.clone();
+        // Failures are reported through status, events and the next scheduled attempt.
+        let _ = locks::with_lock(&self.flush_lock(), false, move || async move { client.sync_here().await }).await;
+    }
+
+    /// `pwa-sync:<name>:flush`: held by whoever pushes and pulls for this database.
+    pub(super) fn flush_lock(&self) -> String {
+        format!("pwa-sync:{}:flush", self.config.name)
+    }
+
+    async fn sync_here(self: &Rc<Self>) -> Result<SyncReport, Error> {
+        let Some(transport) = &self.transport else { return Err(Error::LocalOnly) };
+        while self.session.borrow().is_running() {
+            gloo_timers::future::TimeoutFuture::new(10).await;
+        }
+        if self.closed.get() {
+            return Err(Error::Closed);
+        }
+        // Another context may have wiped the database (logout) before its message reached
+        // us: then the stored identity is not ours, and syncing would bring the old
+        // session's data back.
+        let stored_id = match self.store.meta().await {
+            Ok(meta) => meta.map(|m| m.client_id),
+            Err(e) => {
+                let commands = self.session.borrow_mut().on_sync_refused(&e);
+                self.carry_out_now(commands);
+                return Err(e);
+            }
+        };
+        if stored_id.as_deref() != Some(self.client_id.borrow().as_str()) {
+            self.wiped_elsewhere();
+            return Err(Error::Closed);
+        }
+        let commands = self.session.borrow_mut().on_sync_started();
+        self.carry_out_now(commands);
+        let started = js_sys::Date::now();
+        let result = engine::sync(&self.config, &self.store, transport, &WebObserver { client: self }).await;
+        // Outbox entries the sync had to skip as unreadable are announced now.
+        self.report_skipped();
+        let duration_ms = (js_sys::Date::now() - started) as u64;
+        let pending = self.store.pending_count().await.ok();
+        let finish = Finish { duration_ms, pending, now_ms: now_ms(), random: js_sys::Math::random() };
+        let finished = self.session.borrow_mut().on_sync_finished(result, finish);
+        self.carry_out(finished.commands).await;
+        finished.result
+    }
+
+    /// Carry out the session's commands in order, waiting for storage writes.
+    async fn carry_out(self: &Rc<Self>, commands: Vec<Command>) {
+        for command in commands {
+            match command {
+                Command::RecordFailure(failure) => self.record_failure(failure).await,
+                other => self.carry_out_one(other),
+            }
+        }
+    }
+
+    /// Carry out commands where nothing can wait: a storage write among them goes on
+    /// without being waited for (only finished syncs ask for one, and they wait).
+    pub(super) fn carry_out_now(self: &Rc<Self>, commands: Vec<Command>) {
+        for command in commands {
+            self.carry_out_one(command);
+        }
+    }
+
+    fn carry_out_one(self: &Rc<Self>, command: Command) {
+        match command {
+            Command::EmitStatus => self.status_changed(),
+            Command::HintStatus => self.hint(Hint::Status),
+            Command::Schedule { after_ms } => {
+                if let Some(background) = self.background.borrow_mut().as_mut() {
+                    background.schedule(Rc::downgrade(self), after_ms);
+                }
+            }
+            Command::RequestBackgroundSync => request_background_sync(&self.config.sync_tag),
+            Command::RecordFailure(failure) => {
+                let client = self.clone();
+                wasm_bindgen_futures::spawn_local(async move { client.record_failure(failure).await });
+            }
+            Command::EmitAuthRequired { message } => {
+                self.events.emit(events::AUTH_REQUIRED, &events::object(&[("message", message.into())]));
+            }
+            Command::ReportStorageError(error) => self.report_storage_error(&error),
+            // Only the stream's loop asks for this one, and it waits itself.
+            Command::ReconnectStream { .. } => {}
+        }
+    }
+
+    async fn record_failure(&self, failure: Failure) {
+        if let Err(e) = engine::record_failure(&self.store, failure).await {
+            self.report_storage_error(&e);
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Other tabs and workers of the same app share the IndexedDB database. After a change the
+//! client posts a hint on the database's channel (`crate::channel`); the others re-read
+//! IndexedDB and fire `pwa-sync:change` with `origin: "tab"`. In a page, events relayed
+//! by workers are re-dispatched too, so a UI listens in one place.
+
+use std::rc::{Rc, Weak};
+
+use js_sys::Reflect;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::spawn_local;
+
+use super::Client;
+use crate::channel::{Channel, Hint, Hints};
+use crate::events::{self, Origin};
+use pwa_sync_core::store::Store;
+
+pub(super) struct Tabs {
+    hints: Hints,
+    /// In a page: events relayed by workers, re-dispatched here.
+    _relayed: Option<Channel>,
+}
+
+impl Tabs {
+    /// `None` where BroadcastChannel does not exist: tabs then learn on their next read.
+    pub fn start(client: &Rc<Client>) -> Option<Tabs> {
+        let weak = Rc::downgrade(client);
+        let hints = Hints::open(&client.config.name, move |hint| spawn_local(receive(weak.clone(), hint)))?;
+        let relayed = (!events::in_worker()).then(|| relay_listener(client)).flatten();
+        Some(Tabs { hints, _relayed: relayed })
+    }
+
+    pub fn post(&self, hint: &Hint) {
+        self.hints.post(hint);
+    }
+
+    pub fn post_change(&self, collection: &str, key: &str) {
+        self.hints.post_change(collection, key);
+    }
+}
+
+async fn receive(weak: Weak<Client>, hint: Hint) {
+    let Some(client) = weak.upgrade() else { return };
+    if client.closed.get() {
+        return;
+    }
+    match hint {
+        Hint::Change { worker: true, .. } | Hint::Changes { worker: true, .. } if !events::in_worker() => {}
+        Hint::Change { collection, key, .. } => client.changed_in_another_tab(&collection, &[key]).await,
+        Hint::Changes { collection, keys, .. } => client.changed_in_another_tab(&collection, &keys).await,
+        Hint::Status => client.refresh_status().await,
+        Hint::Wipe => client.wiped_elsewhere(),
+    }
+}
+
+/// Listen to the events a worker of this database relays, and dispatch them here.
+fn relay_listener(client: &Rc<Client>) -> Option<Channel> {
+    let weak = Rc::downgrade(client);
+    Channel::open(&events::relay_channel(&client.config.name), move |data| {
+        let Some(client) = weak.upgrade() else { return };
+        let name = Reflect::get(&data, &"name".into()).ok().and_then(|n| n.as_string());
+        let detail = Reflect::get(&data, &"detail".into()).unwrap_or(JsValue::NULL);
+        if let Some(name) = name.filter(|n| n.starts_with("pwa-sync:") || client.is_collection_event(n)) {
+            // A worker's status describes the worker; this page's status is re-read
+            // from the shared database instead.
+            if name != events::STATUS {
+                client.events.dispatch(&name, &detail);
+            }
+            // A worker's sync moved the shared outbox and checkpoint.
+            if name == events::CHANGE || name == events::STATUS {
+                let weak = Rc::downgrade(&client);
+                spawn_local(async move {
+                    if let Some(client) = weak.upgrade() {
+                        client.refresh_status().await;
+                    }
+                });
+            }
+        }
+    })
+}
+
+impl Client {
+    pub(super) fn hint(&self, hint: Hint) {
+        if let Some(tabs) = self.tabs.borrow().as_ref() {
+            tabs.post(&hint);
+        }
+    }
+
+    pub(super) fn hint_change(&self, collection: &str, key: &str) {
+        if let Some(tabs) = self.tabs.borrow().as_ref() {
+            tabs.post_change(collection, key);
+        }
+    }
+
+    fn is_collection_event(&self, name: &str) -> bool {
+        self.config.collections.iter().any(|c| c.event.as_ref().is_some_and(|e| e.name == name))
+    }
+
+    /// Another tab changed `keys`: read them back and tell this tab's UI.
+    async fn changed_in_another_tab(self: &Rc<Self>, collection: &str, keys: &[String]) {
+        let Ok(config) = self.config.collection(collection) else { return };
+        for key in keys {
+            match self.store.get(collection, key).await {
+                Ok(record) => {
+                    let value = record.as_ref().and_then(|r| r.value.as_ref());
+                    self.events.change(config, key, value, Origin::Tab, record.as_ref().and_then(|r| r.version));
+                }
+                Err(e) => self.report_storage_error(&e),
+            }
+        }
+        self.refresh_status().await;
+    }
+}
