@@ -1,7 +1,8 @@
 //! What makes a client sync by itself: a timer for the next attempt (debounced writes,
 //! backoff), the global `online` event, the pull interval, and the server's event stream
 //! when `realtime` is on. Everything here holds the client weakly and stops when dropped
-//! (on `close`).
+//! (on `close`). It sees the client only through [`Driven`], so it sits below the client
+//! that owns it.
 
 use std::rc::{Rc, Weak};
 
@@ -11,10 +12,25 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{AbortController, EventTarget, VisibilityState};
 
-use crate::client::{now_ms, Client};
 use crate::event_stream::EventStream;
 use crate::sys;
+use crate::transport::HttpTransport;
 use pwa_sync_core::schedule::Trigger;
+
+/// What the background may ask of the client it drives.
+#[allow(async_fn_in_trait)]
+pub(crate) trait Driven: 'static {
+    /// Something happened that may call for a sync.
+    fn trigger(self: &Rc<Self>, trigger: Trigger);
+    /// The browser says it went offline.
+    fn went_offline(self: &Rc<Self>);
+    /// A timer set by [`Background::schedule`] fired.
+    async fn timer_fired(self: Rc<Self>);
+    /// The event stream ended (`connected`: it had connected): ms until reconnecting.
+    fn stream_ended(self: &Rc<Self>, connected: bool) -> u32;
+    fn is_closed(&self) -> bool;
+    fn transport(&self) -> Option<&HttpTransport>;
+}
 
 pub(crate) struct Background {
     /// The next scheduled sync and when it is due.
@@ -35,7 +51,8 @@ impl Drop for Background {
 }
 
 impl Background {
-    pub fn start(client: &Rc<Client>) -> Background {
+    /// Listen for what calls for a sync; `pull_interval_ms` and `realtime` as configured.
+    pub fn start<C: Driven>(client: &Rc<C>, pull_interval_ms: Option<u64>, realtime: bool) -> Background {
         let global: EventTarget = js_sys::global().unchecked_into();
         let weak = Rc::downgrade(client);
         let online = {
@@ -56,11 +73,11 @@ impl Background {
                 }
             })
         });
-        let interval = client.config().pull_interval_ms.filter(|ms| *ms > 0).map(|ms| {
+        let interval = pull_interval_ms.filter(|ms| *ms > 0).map(|ms| {
             let weak = weak.clone();
             Interval::new(ms.min(u32::MAX as u64) as u32, move || with(&weak, |c| c.trigger(Trigger::Interval)))
         });
-        let stream = client.config().realtime.then(|| {
+        let stream = realtime.then(|| {
             let controller = AbortController::new().ok();
             if let Some(controller) = &controller {
                 spawn_local(stream_events(weak.clone(), controller.clone()));
@@ -79,8 +96,8 @@ impl Background {
 
     /// Start a sync in `delay` ms, unless one is already due sooner (the session's
     /// `Schedule` command).
-    pub fn schedule(&mut self, client: Weak<Client>, delay: u64) {
-        let due = now_ms() + delay;
+    pub fn schedule<C: Driven>(&mut self, client: Weak<C>, delay: u64) {
+        let due = js_sys::Date::now() as u64 + delay;
         if self.timer.as_ref().is_some_and(|(at, _)| *at <= due) {
             return;
         }
@@ -102,7 +119,7 @@ impl Background {
     }
 }
 
-fn with(weak: &Weak<Client>, f: impl FnOnce(&Rc<Client>)) {
+fn with<C: Driven>(weak: &Weak<C>, f: impl FnOnce(&Rc<C>)) {
     if let Some(client) = weak.upgrade() {
         f(&client);
     }
@@ -111,7 +128,7 @@ fn with(weak: &Weak<Client>, f: impl FnOnce(&Rc<Client>)) {
 /// Read the server's event stream (`GET {endpoint}/events`, SSE) with `fetch`, which,
 /// unlike `EventSource`, sends our headers and works in service workers. Each event is a
 /// poke to sync; the stream reconnects with backoff until the client closes.
-async fn stream_events(weak: Weak<Client>, abort: AbortController) {
+async fn stream_events<C: Driven>(weak: Weak<C>, abort: AbortController) {
     loop {
         if abort.signal().aborted() {
             return;
@@ -124,7 +141,7 @@ async fn stream_events(weak: Weak<Client>, abort: AbortController) {
 }
 
 /// One connection: `Ok(true)` if it connected (and later ended), `Err` if it did not.
-async fn read_stream(weak: &Weak<Client>, abort: &AbortController) -> Result<bool, ()> {
+async fn read_stream<C: Driven>(weak: &Weak<C>, abort: &AbortController) -> Result<bool, ()> {
     let mut stream = {
         let client = weak.upgrade().ok_or(())?;
         if client.is_closed() {

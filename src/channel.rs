@@ -133,3 +133,24 @@ impl Outgoing {
         }
     }
 }
+
+/// A client's ties to the other contexts of its database: the hints it posts and hears,
+/// and, in a page, the channel workers relay their events on. Both close when dropped.
+pub(crate) struct TabLinks {
+    hints: Hints,
+    _relayed: Option<Channel>,
+}
+
+impl TabLinks {
+    pub fn new(hints: Hints, relayed: Option<Channel>) -> TabLinks {
+        TabLinks { hints, _relayed: relayed }
+    }
+
+    pub fn post(&self, hint: &Hint) {
+        self.hints.post(hint);
+    }
+
+    pub fn post_change(&self, collection: &str, key: &str) {
+        self.hints.post_change(collection, key);
+    }
+}

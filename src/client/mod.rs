@@ -2,6 +2,7 @@
 //! the background for it. Its fields are private; the JS API (`api.rs`) and the
 //! background triggers (`background.rs`) go through methods and hand in parsed Rust
 //! types. Split by job:
+//! - `open`: opening the database and starting what runs in the background;
 //! - `local`: reads and local writes, export, audit, clear;
 //! - `sync`: running syncs and carrying out the session's commands;
 //! - `status`: the status snapshot, metrics and health, reports to the UI;
@@ -12,28 +13,25 @@
 mod conflicts;
 mod local;
 mod observer;
+mod open;
 mod status;
 mod sync;
 mod tabs;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::rc::Rc;
 
 use js_sys::Function;
 use wasm_bindgen::JsValue;
 
-use self::tabs::Tabs;
 use crate::background::Background;
+use crate::channel::TabLinks;
 use crate::crypto::Sealer;
 use crate::events::{self, Events};
 use crate::idb::IdbStore;
-use crate::transport::{Auth, HttpTransport};
+use crate::transport::HttpTransport;
 use pwa_sync_core::config::{ClientConfig, CollectionConfig};
-use pwa_sync_core::engine;
-use pwa_sync_core::schedule::Trigger;
-use pwa_sync_core::session::{Opening, Session};
-use pwa_sync_core::store::Store;
+use pwa_sync_core::session::Session;
 use pwa_sync_core::Error;
 
 pub(crate) use self::conflicts::ConflictChoice;
@@ -53,7 +51,7 @@ pub(crate) struct Client {
     closed: Cell<bool>,
     session: RefCell<Session>,
     background: RefCell<Option<Background>>,
-    tabs: RefCell<Option<Tabs>>,
+    tabs: RefCell<Option<TabLinks>>,
     /// `status()` returns the same object until something changes, so React's
     /// `useSyncExternalStore` can use it as a snapshot directly.
     status_snapshot: RefCell<Option<JsValue>>,
@@ -68,49 +66,6 @@ pub(crate) struct Extras {
 }
 
 impl Client {
-    pub async fn open(config: ClientConfig, extras: Extras) -> Result<Rc<Client>, Error> {
-        let store = IdbStore::open_sealed(&config, extras.sealer).await?;
-        let meta = store.open_meta(&new_client_id()?).await?;
-        // Most opens find the checkpoint already theirs: skip the write transaction then
-        // (a cold start waits for every transaction of `open`).
-        if meta.checkpoint_scope.as_deref() != Some(engine::checkpoint_scope(&config).as_str()) {
-            engine::ensure_checkpoint_scope(&store, &config).await?;
-        }
-        let pending = store.pending_count().await?;
-        let transport =
-            config.endpoint.as_deref().map(|endpoint| HttpTransport::new(endpoint, Auth::new(extras.token)));
-        let session = Session::new(Opening {
-            retry: config.retry,
-            has_server: transport.is_some(),
-            online: is_online(),
-            auto_sync: config.auto_sync,
-            pending,
-            last_synced_at: meta.last_synced_at,
-            last_failure: meta.last_failure,
-        });
-        let events = Events::new(extras.event_target, &config.name);
-        let client = Rc::new(Client {
-            client_id: RefCell::new(meta.client_id),
-            session: RefCell::new(session),
-            config,
-            store,
-            events,
-            transport,
-            resolvers: extras.resolvers,
-            closed: Cell::new(false),
-            background: RefCell::new(None),
-            tabs: RefCell::new(None),
-            status_snapshot: RefCell::new(None),
-        });
-        *client.tabs.borrow_mut() = Tabs::start(&client);
-        if client.transport.is_some() && client.config.auto_sync {
-            let background = Background::start(&client);
-            *client.background.borrow_mut() = Some(background);
-            client.trigger(Trigger::Online);
-        }
-        Ok(client)
-    }
-
     pub fn close(&self) {
         if !self.closed.replace(true) {
             // Timers, listeners, the event stream and the channel stop when dropped.

@@ -6,10 +6,12 @@ use std::rc::Rc;
 
 use super::observer::WebObserver;
 use super::{now_ms, Client};
+use crate::background::Driven;
 use crate::background_sync::request_background_sync;
 use crate::channel::Hint;
 use crate::events;
 use crate::locks;
+use crate::transport::HttpTransport;
 use pwa_sync_core::engine;
 use pwa_sync_core::metrics::SyncReport;
 use pwa_sync_core::record::Failure;
@@ -17,6 +19,33 @@ use pwa_sync_core::schedule::Trigger;
 use pwa_sync_core::session::{Command, Finish};
 use pwa_sync_core::store::Store;
 use pwa_sync_core::Error;
+
+/// The background (timers, listeners, the event stream) drives the client through these.
+impl Driven for Client {
+    fn trigger(self: &Rc<Self>, trigger: Trigger) {
+        Client::trigger(self, trigger)
+    }
+
+    fn went_offline(self: &Rc<Self>) {
+        Client::went_offline(self)
+    }
+
+    async fn timer_fired(self: Rc<Self>) {
+        Client::timer_fired(&self).await
+    }
+
+    fn stream_ended(self: &Rc<Self>, connected: bool) -> u32 {
+        Client::stream_ended(self, connected)
+    }
+
+    fn is_closed(&self) -> bool {
+        Client::is_closed(self)
+    }
+
+    fn transport(&self) -> Option<&HttpTransport> {
+        Client::transport(self)
+    }
+}
 
 impl Client {
     /// Something happened that may call for a sync.

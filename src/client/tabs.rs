@@ -10,32 +10,18 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 
 use super::Client;
-use crate::channel::{Channel, Hint, Hints};
+use crate::channel::{Channel, Hint, Hints, TabLinks};
 use crate::events::{self, Origin};
 use pwa_sync_core::store::Store;
 
-pub(super) struct Tabs {
-    hints: Hints,
-    /// In a page: events relayed by workers, re-dispatched here.
-    _relayed: Option<Channel>,
-}
-
-impl Tabs {
-    /// `None` where BroadcastChannel does not exist: tabs then learn on their next read.
-    pub fn start(client: &Rc<Client>) -> Option<Tabs> {
-        let weak = Rc::downgrade(client);
-        let hints = Hints::open(&client.config.name, move |hint| spawn_local(receive(weak.clone(), hint)))?;
-        let relayed = (!events::in_worker()).then(|| relay_listener(client)).flatten();
-        Some(Tabs { hints, _relayed: relayed })
-    }
-
-    pub fn post(&self, hint: &Hint) {
-        self.hints.post(hint);
-    }
-
-    pub fn post_change(&self, collection: &str, key: &str) {
-        self.hints.post_change(collection, key);
-    }
+/// Connect `client` to the other contexts of its database (in a page, also to the events
+/// workers relay). `None` where BroadcastChannel does not exist: tabs then learn on their
+/// next read.
+pub(super) fn connect(client: &Rc<Client>) -> Option<TabLinks> {
+    let weak = Rc::downgrade(client);
+    let hints = Hints::open(&client.config.name, move |hint| spawn_local(receive(weak.clone(), hint)))?;
+    let relayed = (!events::in_worker()).then(|| relay_listener(client)).flatten();
+    Some(TabLinks::new(hints, relayed))
 }
 
 async fn receive(weak: Weak<Client>, hint: Hint) {

@@ -1,0 +1,62 @@
+//! Opening a client: the database, its metadata and checkpoint scope, the session's first
+//! status, and what runs in the background (tabs, timers, the event stream).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use super::{is_online, new_client_id, tabs, Client, Extras};
+use crate::background::Background;
+use crate::events::Events;
+use crate::idb::IdbStore;
+use crate::transport::{Auth, HttpTransport};
+use pwa_sync_core::config::ClientConfig;
+use pwa_sync_core::engine;
+use pwa_sync_core::schedule::Trigger;
+use pwa_sync_core::session::{Opening, Session};
+use pwa_sync_core::store::Store;
+use pwa_sync_core::Error;
+
+impl Client {
+    pub async fn open(config: ClientConfig, extras: Extras) -> Result<Rc<Client>, Error> {
+        let store = IdbStore::open_sealed(&config, extras.sealer).await?;
+        let meta = store.open_meta(&new_client_id()?).await?;
+        // Most opens find the checkpoint already theirs: skip the write transaction then
+        // (a cold start waits for every transaction of `open`).
+        if meta.checkpoint_scope.as_deref() != Some(engine::checkpoint_scope(&config).as_str()) {
+            engine::ensure_checkpoint_scope(&store, &config).await?;
+        }
+        let pending = store.pending_count().await?;
+        let transport =
+            config.endpoint.as_deref().map(|endpoint| HttpTransport::new(endpoint, Auth::new(extras.token)));
+        let session = Session::new(Opening {
+            retry: config.retry,
+            has_server: transport.is_some(),
+            online: is_online(),
+            auto_sync: config.auto_sync,
+            pending,
+            last_synced_at: meta.last_synced_at,
+            last_failure: meta.last_failure,
+        });
+        let events = Events::new(extras.event_target, &config.name);
+        let client = Rc::new(Client {
+            client_id: RefCell::new(meta.client_id),
+            session: RefCell::new(session),
+            config,
+            store,
+            events,
+            transport,
+            resolvers: extras.resolvers,
+            closed: Cell::new(false),
+            background: RefCell::new(None),
+            tabs: RefCell::new(None),
+            status_snapshot: RefCell::new(None),
+        });
+        *client.tabs.borrow_mut() = tabs::connect(&client);
+        if client.transport.is_some() && client.config.auto_sync {
+            let background = Background::start(&client, client.config.pull_interval_ms, client.config.realtime);
+            *client.background.borrow_mut() = Some(background);
+            client.trigger(Trigger::Online);
+        }
+        Ok(client)
+    }
+}
