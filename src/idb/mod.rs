@@ -47,8 +47,9 @@ use pwa_sync_core::config::ClientConfig;
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::record::{ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
 
+use crate::convert::prop;
 use crate::crypto::Sealer;
-use codec::{decode, decode_view, decode_views, key_text, prop};
+use codec::{decode, decode_view, decode_views, key_text};
 use error::{classify, classify_idb, dom_name, in_tx};
 use open::{factory, open_connection, schema, Connection, StoreSpec};
 use pwa_sync_core::model::{AuditEntry, KeyRef, Snapshot, Writes};

@@ -11,10 +11,11 @@ use pwa_sync_core::model::KeyRef;
 use pwa_sync_core::record::{index_key_eq, is_index_key, key_order, ListQuery};
 use pwa_sync_core::store::Durability;
 
-use super::codec::{key_text, prop, Listed};
+use super::codec::{key_text, Listed};
 use super::error::in_tx;
 use super::transaction::finish;
 use super::{to_u32, IdbStore};
+use crate::convert::prop;
 
 impl IdbStore {
     pub(super) async fn get_with<T>(&self, collection: &str, key: &str, decode: &Decoder<'_, T>) -> Result<Option<T>> {

@@ -19,10 +19,11 @@ use pwa_sync_core::model::{KeyRef, Snapshot, Writes};
 use pwa_sync_core::record::{ConflictRecord, EntityRecord, Meta, OutboxEntry};
 use pwa_sync_core::store::Durability;
 
-use super::codec::{decode, encode_batch, encode_internal, key_text, prop};
+use super::codec::{decode, encode_batch, encode_internal, key_text};
 use super::error::{classify, in_tx};
 use super::scan::absent_keys;
 use super::{to_u32, IdbStore, AUDIT, BY_KEY, CONFLICTS, META, META_KEY, OUTBOX};
+use crate::convert::prop;
 use crate::sys::{Database, TransactionOptions};
 
 impl IdbStore {
