@@ -28,6 +28,7 @@
 
 mod codec;
 mod error;
+mod names;
 mod open;
 mod scan;
 mod transaction;
@@ -51,20 +52,12 @@ use crate::convert::prop;
 use crate::crypto::Sealer;
 use codec::{decode, decode_view, decode_views, key_text};
 use error::{classify, classify_idb, dom_name, in_tx};
+use names::{to_u32, AUDIT, CONFLICTS, META, META_KEY, OUTBOX};
 use open::{factory, open_connection, schema, Connection, StoreSpec};
 use pwa_sync_core::model::{AuditEntry, KeyRef, Snapshot, Writes};
 use pwa_sync_core::store::{Durability, Store};
 use scan::{decode_all, scan, Decoder};
 use transaction::{finish, start_transaction};
-
-const OUTBOX: &str = "outbox";
-const CONFLICTS: &str = "conflicts";
-const AUDIT: &str = "audit";
-const META: &str = "meta";
-/// The key of the one record in `meta`.
-const META_KEY: &str = "client";
-/// Index of `outbox` on `[collection, key]`: a key's entries, in id order.
-const BY_KEY: &str = "byKey";
 
 /// The IndexedDB store. Cheap to keep; not `Send` (browsers run it on one thread).
 pub struct IdbStore {
@@ -398,8 +391,4 @@ impl Store for IdbStore {
         });
         finish(tx, result, true).await
     }
-}
-
-fn to_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }

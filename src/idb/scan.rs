@@ -13,8 +13,9 @@ use pwa_sync_core::store::Durability;
 
 use super::codec::{key_text, Listed};
 use super::error::in_tx;
+use super::names::to_u32;
 use super::transaction::finish;
-use super::{to_u32, IdbStore};
+use super::IdbStore;
 use crate::convert::prop;
 
 impl IdbStore {

@@ -21,8 +21,9 @@ use pwa_sync_core::store::Durability;
 
 use super::codec::{decode, encode_batch, encode_internal, key_text};
 use super::error::{classify, in_tx};
+use super::names::{to_u32, AUDIT, BY_KEY, CONFLICTS, META, META_KEY, OUTBOX};
 use super::scan::absent_keys;
-use super::{to_u32, IdbStore, AUDIT, BY_KEY, CONFLICTS, META, META_KEY, OUTBOX};
+use super::IdbStore;
 use crate::convert::prop;
 use crate::sys::{Database, TransactionOptions};
 
