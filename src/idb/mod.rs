@@ -32,6 +32,7 @@ mod names;
 mod open;
 mod scan;
 mod transaction;
+mod writes;
 
 pub use codec::RecordView;
 
