@@ -16,8 +16,8 @@ use super::codec::{decode, encode_batch, encode_internal, key_text};
 use super::error::{classify, in_tx};
 use super::names::{to_u32, AUDIT, BY_KEY, CONFLICTS, META, META_KEY, OUTBOX};
 use super::scan::absent_keys;
+use super::store::IdbStore;
 use super::transaction::finish;
-use super::IdbStore;
 use crate::convert::prop;
 
 impl IdbStore {
