@@ -64,6 +64,11 @@ pub fn decode_json<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
     serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
+/// The property `name` of `object`, `undefined` if it has none or reading it throws.
+pub fn prop(object: &JsValue, name: &str) -> JsValue {
+    js_sys::Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
 /// A plain string from JS, or `invalid-value` for anything else.
 pub fn to_string(what: &str, value: &JsValue) -> Result<String, Error> {
     value

@@ -13,7 +13,7 @@ use pwa_sync_core::model::Writes;
 use pwa_sync_core::record::{AppValues, EntityRecord, OutboxEntry, RECORD_METADATA_FIELDS};
 
 use super::error::describe;
-use crate::convert::{decode_json, encode_json, encode_many};
+use crate::convert::{decode_json, encode_json, encode_many, prop};
 use crate::crypto::Sealer;
 
 /// A stored record as `get` and `list` hand it to the app: its metadata, checked, and
@@ -167,10 +167,6 @@ pub(super) fn decode<T: DeserializeOwned + AppValues>(
         sealer.open(&mut value)?;
     }
     Ok(value)
-}
-
-pub(super) fn prop(object: &JsValue, name: &str) -> JsValue {
-    Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
 }
 
 pub(super) fn key_text(key: &JsValue) -> String {

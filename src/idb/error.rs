@@ -7,7 +7,7 @@ use web_sys::DomException;
 
 use pwa_sync_core::error::Error;
 
-use super::codec::prop;
+use crate::convert::prop;
 
 /// Map a thrown JS value: `QuotaExceededError` is `Error::QuotaExceeded`; anything else
 /// is `Error::Storage` with the exception's name and message.

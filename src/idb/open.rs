@@ -16,10 +16,10 @@ use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::record::STORAGE_FORMAT;
 use pwa_sync_core::store::Durability;
 
-use super::codec::prop;
 use super::error::{classify, classify_idb, describe, failure_parts, in_tx, with_context};
+use super::names::{AUDIT, BY_KEY, CONFLICTS, META, META_KEY, OUTBOX};
 use super::transaction::{finish, start_transaction};
-use super::{AUDIT, BY_KEY, CONFLICTS, META, META_KEY, OUTBOX};
+use crate::convert::prop;
 
 /// Opening tries at most this many times to bring the schema up to date; each retry
 /// means another tab changed the version in between.

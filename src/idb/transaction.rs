@@ -1,226 +1,23 @@
-//! Transactions: starting one (with `durability: "strict"` when asked), ending one
-//! (commit awaited, or an explicit abort on every error path), and the body of
-//! `run_transaction`: read a snapshot, plan, write, all in one transaction.
+//! Transaction primitives: starting one (with `durability: "strict"` when asked) and
+//! ending one (commit awaited, or an explicit abort on every error path).
 
 use std::cell::RefCell;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use idb::{KeyRange, Query, TransactionMode};
-use js_sys::{Array, Reflect};
+use idb::TransactionMode;
+use js_sys::Array;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Event, IdbDatabase, IdbTransaction, IdbTransactionMode};
 
 use pwa_sync_core::error::{Error, Result};
-use pwa_sync_core::model::{KeyRef, Snapshot, Writes};
-use pwa_sync_core::record::{ConflictRecord, EntityRecord, Meta, OutboxEntry};
 use pwa_sync_core::store::Durability;
 
-use super::codec::{decode, encode_batch, encode_internal, key_text, prop};
-use super::error::{classify, in_tx};
-use super::scan::absent_keys;
-use super::{to_u32, IdbStore, AUDIT, BY_KEY, CONFLICTS, META, META_KEY, OUTBOX};
+use super::error::classify;
 use crate::sys::{Database, TransactionOptions};
-
-impl IdbStore {
-    pub(super) async fn open_meta_in(&self, tx: &idb::Transaction, fresh_client_id: &str) -> Result<Meta> {
-        let store = tx.object_store(META).map_err(in_tx(tx))?;
-        let key = JsValue::from_str(META_KEY);
-        if let Some(js) = store.get(key.clone()).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
-            return decode(js, None).map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}")));
-        }
-        let meta = Meta::new(fresh_client_id.to_owned());
-        store.put(&encode_internal(&meta, "client metadata", None)?, Some(&key)).map_err(in_tx(tx))?;
-        Ok(meta)
-    }
-
-    /// One transaction over `base` and the collections of `keys`: snapshot, plan, write.
-    /// Without the conflicts store in scope, records' open conflicts are not read.
-    pub(super) async fn run_transaction_over(
-        &self,
-        base: &[&'static str],
-        keys: &[KeyRef],
-        durability: Durability,
-        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
-    ) -> Result<()> {
-        let mut stores: Vec<&str> = base.to_vec();
-        for (collection, _) in keys {
-            self.check(collection)?;
-            if !stores.contains(&collection.as_str()) {
-                stores.push(collection);
-            }
-        }
-        let tx = self.transaction(&stores, TransactionMode::ReadWrite, durability).await?;
-        let result = self.transact_in(&tx, keys, base.contains(&CONFLICTS), plan).await;
-        finish(tx, result, true).await
-    }
-
-    /// Read the snapshot for `keys`, plan, write: the body of [`Store::transact`].
-    pub(super) async fn transact_in(
-        &self,
-        tx: &idb::Transaction,
-        keys: &[KeyRef],
-        read_conflicts: bool,
-        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
-    ) -> Result<()> {
-        let err = in_tx(tx);
-        let outbox = tx.object_store(OUTBOX).map_err(err)?;
-        let meta_store = tx.object_store(META).map_err(err)?;
-        let meta_key = JsValue::from_str(META_KEY);
-        let unreadable = |what: String| move |reason: String| Error::Storage(format!("unreadable {what}: {reason}"));
-
-        // Issue every read first, then collect: the requests run back to back.
-        // `into_future` now: it attaches the success listener, and a request whose event
-        // fires before anyone listens would never resolve.
-        let meta_request = meta_store.get(meta_key.clone()).map_err(err)?.into_future();
-        let absent = absent_keys(tx, keys).await?;
-        let mut record_requests = Vec::with_capacity(keys.len());
-        for key in keys.iter().filter(|k| !absent.contains(k)) {
-            let store = tx.object_store(&key.0).map_err(err)?;
-            record_requests.push((key, store.get(JsValue::from_str(&key.1)).map_err(err)?.into_future()));
-        }
-        let meta: Meta = match meta_request.await.map_err(err)? {
-            Some(js) => decode(js, None).map_err(unreadable("client metadata".into()))?,
-            None => return Err(Error::Storage("metadata missing: open_meta was not called".into())),
-        };
-        let mut snapshot = Snapshot::new(meta);
-        let mut pending_keys = Vec::new();
-        let mut conflict_ids = Vec::new();
-        let mut skipped = Vec::new();
-        for (key, request) in record_requests {
-            let Some(js) = request.await.map_err(err)? else { continue };
-            let record: EntityRecord = match decode(js, self.sealer()) {
-                Ok(record) => record,
-                Err(reason) => {
-                    // One record broken by hand must not stop every sync and every write
-                    // of its key: it reads as absent (and is reported); its queued
-                    // writes, if any, are still read by key.
-                    skipped.push(format!("{}/{}: {reason}", key.0, key.1));
-                    pending_keys.push(key.clone());
-                    continue;
-                }
-            };
-            if record.pending > 0 {
-                pending_keys.push(key.clone());
-            }
-            conflict_ids.extend(record.conflict);
-            snapshot.records.insert(key.clone(), record);
-        }
-        if read_conflicts && !conflict_ids.is_empty() {
-            let conflicts = tx.object_store(CONFLICTS).map_err(err)?;
-            for id in conflict_ids {
-                let Some(js) = conflicts.get(JsValue::from_f64(id as f64)).map_err(err)?.await.map_err(err)? else {
-                    continue;
-                };
-                let conflict: ConflictRecord =
-                    decode(js, self.sealer()).map_err(unreadable(format!("conflict {id}")))?;
-                snapshot.conflicts.insert(id, conflict);
-            }
-        }
-        let by_key = outbox.index(BY_KEY).map_err(err)?;
-        // All the index reads go out before the first is awaited (a push answer of 100
-        // keys would otherwise wait for 100 round trips one after the other).
-        let mut queued_requests = Vec::with_capacity(pending_keys.len());
-        for key in pending_keys {
-            let pair: JsValue = Array::of2(&JsValue::from_str(&key.0), &JsValue::from_str(&key.1)).into();
-            let range = KeyRange::only(&pair).map_err(err)?;
-            queued_requests.push((key, by_key.get_all(Some(Query::KeyRange(range)), None).map_err(err)?.into_future()));
-        }
-        for (key, request) in queued_requests {
-            let raw = request.await.map_err(err)?;
-            let mut queued = Vec::with_capacity(raw.len());
-            for js in raw {
-                let what = format!("outbox entry {}", key_text(&prop(&js, "id")));
-                queued.push(decode::<OutboxEntry>(js, self.sealer()).map_err(unreadable(what))?);
-            }
-            queued.sort_by_key(|e| e.id);
-            if !queued.is_empty() {
-                snapshot.queued.insert(key, queued);
-            }
-        }
-        self.report_skipped(skipped);
-
-        let mut writes = plan(snapshot)?;
-
-        // Encode everything before the first write request: records and outbox entries as
-        // one JSON text (one `JSON.parse`, one string out of wasm, not two per key).
-        let (records_js, entries_js) = encode_batch(&mut writes, self.sealer())?;
-        let audit_js = writes
-            .audit
-            .iter()
-            .map(|a| encode_internal(a, "an audit entry", self.sealer()))
-            .collect::<Result<Vec<_>>>()?;
-        let conflicts_js = writes
-            .conflicts_put
-            .values()
-            .map(|c| encode_internal(c, "a conflict", self.sealer()))
-            .collect::<Result<Vec<_>>>()?;
-        let meta_js = writes.meta.as_ref().map(|m| encode_internal(m, "client metadata", None)).transpose()?;
-
-        // Write requests are not awaited one by one: a failing one aborts the transaction,
-        // and the caller awaits its outcome.
-        for ((collection, key), js) in writes.records.keys().zip(&records_js) {
-            let store = tx.object_store(collection).map_err(err)?;
-            match js {
-                Some(js) => drop(store.put(js, None).map_err(err)?),
-                None => drop(store.delete(JsValue::from_str(key)).map_err(err)?),
-            }
-            // After the first entity write: the flag is cleared on the first pass.
-            #[cfg(feature = "testing")]
-            if self.fail_after_entity.replace(false) {
-                return Err(Error::Storage("injected fault".into()));
-            }
-        }
-        for id in &writes.outbox_delete {
-            drop(outbox.delete(JsValue::from_f64(*id as f64)).map_err(err)?);
-        }
-        for js in &entries_js {
-            drop(outbox.put(js, None).map_err(err)?);
-        }
-        if !audit_js.is_empty() {
-            let audit = tx.object_store(AUDIT).map_err(err)?;
-            for js in &audit_js {
-                drop(audit.add(js, None).map_err(err)?);
-            }
-            let count = audit.count(None).map_err(err)?.await.map_err(err)? as usize;
-            let limit = self.config.audit_limit;
-            if count > limit {
-                // Oldest first by their increasing ids.
-                let oldest = audit.get_all_keys(None, Some(to_u32(count - limit))).map_err(err)?.await.map_err(err)?;
-                for key in oldest {
-                    drop(audit.delete(key).map_err(err)?);
-                }
-            }
-        }
-        if !conflicts_js.is_empty() || !writes.conflicts_delete.is_empty() {
-            let conflicts = tx.object_store(CONFLICTS).map_err(err)?;
-            for id in &writes.conflicts_delete {
-                drop(conflicts.delete(JsValue::from_f64(*id as f64)).map_err(err)?);
-            }
-            for js in &conflicts_js {
-                drop(conflicts.put(js, None).map_err(err)?);
-            }
-        }
-        if let Some(js) = &meta_js {
-            drop(meta_store.put(js, Some(&meta_key)).map_err(err)?);
-        }
-        Ok(())
-    }
-
-    pub(super) async fn mark_sent_in(&self, tx: &idb::Transaction, ids: &[u64]) -> Result<()> {
-        let store = tx.object_store(OUTBOX).map_err(in_tx(tx))?;
-        for &id in ids {
-            let key = JsValue::from_f64(id as f64);
-            let Some(entry) = store.get(key).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? else { continue };
-            Reflect::set(&entry, &JsValue::from_str("sent"), &JsValue::TRUE).map_err(|e| classify(&e))?;
-            drop(store.put(&entry, None).map_err(in_tx(tx))?);
-        }
-        Ok(())
-    }
-}
 
 pub(super) fn start_transaction(
     db: &IdbDatabase,

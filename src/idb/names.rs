@@ -1,0 +1,16 @@
+//! The names the database is built from: the library's own object stores, the key of
+//! the metadata record and the outbox's index, and counts as IndexedDB takes them.
+
+pub(super) const OUTBOX: &str = "outbox";
+pub(super) const CONFLICTS: &str = "conflicts";
+pub(super) const AUDIT: &str = "audit";
+pub(super) const META: &str = "meta";
+/// The key of the one record in `meta`.
+pub(super) const META_KEY: &str = "client";
+/// Index of `outbox` on `[collection, key]`: a key's entries, in id order.
+pub(super) const BY_KEY: &str = "byKey";
+
+/// A count for IndexedDB (`getAll`'s limit), saturating at `u32::MAX`.
+pub(super) fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}

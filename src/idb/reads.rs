@@ -1,0 +1,120 @@
+//! The store's reads of app records: one record and a list (by key order or by an
+//! index), as Rust records for the `Store` contract or as [`RecordView`]s for the JS API.
+
+use idb::{KeyRange, Query, TransactionMode};
+use wasm_bindgen::JsValue;
+
+use pwa_sync_core::error::{Error, Result};
+use pwa_sync_core::record::{index_key_eq, is_index_key, ListQuery};
+use pwa_sync_core::store::Durability;
+
+use super::codec::{decode_view, decode_views, key_text, Listed, RecordView};
+use super::error::in_tx;
+use super::names::to_u32;
+use super::scan::{decode_all, scan, Decoder};
+use super::store::IdbStore;
+use super::transaction::finish;
+use crate::convert::prop;
+
+impl IdbStore {
+    pub(super) async fn get_with<T>(&self, collection: &str, key: &str, decode: &Decoder<'_, T>) -> Result<Option<T>> {
+        self.check(collection)?;
+        let tx = self.transaction(&[collection], TransactionMode::ReadOnly, Durability::Default).await?;
+        let result = async {
+            let store = tx.object_store(collection).map_err(in_tx(&tx))?;
+            match store.get(JsValue::from_str(key)).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))? {
+                None => Ok(None),
+                Some(js) => (decode.one)(js)
+                    .map(Some)
+                    .map_err(|reason| Error::Storage(format!("unreadable record {collection}/{key}: {reason}"))),
+            }
+        }
+        .await;
+        finish(tx, result, false).await
+    }
+
+    pub(super) async fn list_with<T: Listed>(
+        &self,
+        collection: &str,
+        query: &ListQuery,
+        decode: &Decoder<'_, T>,
+    ) -> Result<Vec<T>> {
+        self.check(collection)?;
+        if query.limit == Some(0) {
+            // IndexedDB reads a count of 0 as "no limit".
+            return Ok(Vec::new());
+        }
+        let tx = self.transaction(&[collection], TransactionMode::ReadOnly, Durability::Default).await?;
+        let mut skipped = Vec::new();
+        let result = self.list_in(&tx, collection, query, &mut skipped, decode).await;
+        self.report_skipped(skipped);
+        finish(tx, result, false).await
+    }
+
+    pub(super) async fn list_in<T: Listed>(
+        &self,
+        tx: &idb::Transaction,
+        collection: &str,
+        query: &ListQuery,
+        skipped: &mut Vec<String>,
+        decode: &Decoder<'_, T>,
+    ) -> Result<Vec<T>> {
+        let store = tx.object_store(collection).map_err(in_tx(tx))?;
+        let label = |key: &JsValue| format!("{collection}/{}", key_text(key));
+        let Some((field, wanted)) = &query.index else {
+            return scan(tx, &store, "key", query.limit, &|r: &T| r.is_live(), &label, skipped, decode).await;
+        };
+        if !is_index_key(wanted) {
+            // Not an IndexedDB key, so nothing is indexed under it.
+            return Ok(Vec::new());
+        }
+        let declared = self.check(collection)?.indexes.iter().any(|i| i == field);
+        if !declared {
+            // The API layer refuses undeclared fields; the store still answers like the
+            // in-memory one, by a scan.
+            let matches = |r: &T| r.field(field).is_some_and(|v| index_key_eq(&v, wanted));
+            return scan(tx, &store, "key", query.limit, &matches, &label, skipped, decode).await;
+        }
+        let key = match wanted.as_str() {
+            Some(s) => JsValue::from_str(s),
+            None => JsValue::from_f64(wanted.as_f64().unwrap_or(f64::NAN)),
+        };
+        let index = store.index(field).map_err(in_tx(tx))?;
+        let fetch = |limit: Option<usize>| {
+            let range = KeyRange::only(&key).map_err(in_tx(tx))?;
+            index.get_all(Some(Query::KeyRange(range)), limit.map(to_u32)).map_err(in_tx(tx))
+        };
+        let raw = fetch(query.limit)?.await.map_err(in_tx(tx))?;
+        let fetched = raw.len();
+        let by_key = |js: &JsValue| label(&prop(js, "key"));
+        let mut bad = Vec::new();
+        let mut records = decode_all(raw, &by_key, &|_: &T| true, &mut bad, decode);
+        if !bad.is_empty() && query.limit.is_some_and(|l| fetched >= l) {
+            // Unreadable records took places in the limit: fetch the rest too.
+            bad.clear();
+            let raw = fetch(None)?.await.map_err(in_tx(tx))?;
+            records = decode_all(raw, &by_key, &|_: &T| true, &mut bad, decode);
+            records.truncate(query.limit.unwrap_or(usize::MAX));
+        }
+        skipped.extend(bad);
+        Ok(records)
+    }
+}
+
+/// Reads for the JS API (see [`RecordView`]). With encryption at rest the values must be
+/// opened in Rust: then these return `None` and the caller uses the `Store` reads.
+impl IdbStore {
+    pub async fn get_view(&self, collection: &str, key: &str) -> Option<Result<Option<RecordView>>> {
+        if self.sealer().is_some() {
+            return None;
+        }
+        Some(self.get_with(collection, key, &Decoder::one(&decode_view)).await)
+    }
+
+    pub async fn list_views(&self, collection: &str, query: &ListQuery) -> Option<Result<Vec<RecordView>>> {
+        if self.sealer().is_some() {
+            return None;
+        }
+        Some(self.list_with(collection, query, &Decoder { one: &decode_view, many: Some(&decode_views) }).await)
+    }
+}

@@ -1,0 +1,343 @@
+//! The store itself: [`IdbStore`], its connection (opened at start, reopened after a
+//! `versionchange` or a close by the browser, closed for good by `close`), transactions
+//! started on the live connection, and the core's [`Store`] contract on top of them.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::rc::Rc;
+
+use idb::TransactionMode;
+use js_sys::Reflect;
+use wasm_bindgen::JsValue;
+use web_sys::IdbDatabase;
+
+use pwa_sync_core::config::ClientConfig;
+use pwa_sync_core::error::{Error, Result};
+use pwa_sync_core::model::{AuditEntry, KeyRef, Snapshot, Writes};
+use pwa_sync_core::record::{ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
+use pwa_sync_core::store::{Durability, Store};
+
+use super::codec::{decode, key_text};
+use super::error::{classify, classify_idb, dom_name, in_tx};
+use super::names::{to_u32, AUDIT, CONFLICTS, META, META_KEY, OUTBOX};
+use super::open::{factory, open_connection, schema, Connection, StoreSpec};
+use super::scan::{decode_all, scan, Decoder};
+use super::transaction::{finish, start_transaction};
+use crate::convert::prop;
+use crate::crypto::Sealer;
+
+/// The IndexedDB store. Cheap to keep; not `Send` (browsers run it on one thread).
+pub struct IdbStore {
+    pub(super) config: ClientConfig,
+    specs: Rc<Vec<StoreSpec>>,
+    connection: RefCell<Option<Connection>>,
+    /// `close()` was called: every later call fails with `Error::Closed`.
+    closed: Cell<bool>,
+    /// Records that could not be read, as "collection/key: reason".
+    skipped: RefCell<Vec<String>>,
+    #[cfg(feature = "testing")]
+    pub(super) fail_after_entity: Cell<bool>,
+    /// `encryption: {key}`: app values are sealed at rest.
+    sealer: Option<Sealer>,
+}
+
+impl fmt::Debug for IdbStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdbStore").field("name", &self.config.name).field("closed", &self.closed.get()).finish()
+    }
+}
+
+impl IdbStore {
+    /// Open (creating or upgrading as needed) the database named `config.name`.
+    pub async fn open(config: &ClientConfig) -> Result<IdbStore> {
+        IdbStore::open_sealed(config, None).await
+    }
+
+    /// Like `open`, with app values sealed by `sealer` (encryption at rest).
+    pub async fn open_sealed(config: &ClientConfig, sealer: Option<Sealer>) -> Result<IdbStore> {
+        let specs = Rc::new(schema(config));
+        let connection = open_connection(&config.name, &specs).await?;
+        Ok(IdbStore {
+            config: config.clone(),
+            specs,
+            connection: RefCell::new(Some(connection)),
+            closed: Cell::new(false),
+            skipped: RefCell::new(Vec::new()),
+            #[cfg(feature = "testing")]
+            fail_after_entity: Cell::new(false),
+            sealer,
+        })
+    }
+
+    /// Close the connection for good: later calls fail with `Error::Closed`.
+    pub fn close(&self) {
+        self.closed.set(true);
+        drop(self.connection.borrow_mut().take());
+    }
+
+    /// Delete a whole database. Waits while connections that ignore `versionchange` stay
+    /// open (ours close themselves).
+    pub async fn delete_database(name: &str) -> Result<()> {
+        factory()?.delete(name).map_err(classify_idb)?.await.map_err(classify_idb)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Records `list` and `outbox` skipped because they could not be read (edited by
+    /// hand, or written by something else), as "collection/key: reason", since the last
+    /// call. The API layer reports them as `pwa-sync:storage-error`.
+    pub fn take_skipped(&self) -> Vec<String> {
+        std::mem::take(&mut *self.skipped.borrow_mut())
+    }
+
+    /// Test hook: the next local write fails with `Error::Storage("injected fault")`
+    /// after issuing its entity write and before its outbox and meta writes, through the
+    /// same abort path as any other error.
+    #[cfg(feature = "testing")]
+    pub fn fail_next_write_after_entity(&self) {
+        self.fail_after_entity.set(true);
+    }
+
+    pub(super) fn sealer(&self) -> Option<&Sealer> {
+        self.sealer.as_ref()
+    }
+
+    pub(super) fn check(&self, collection: &str) -> Result<&pwa_sync_core::config::CollectionConfig> {
+        self.config.collection(collection)
+    }
+
+    /// The live connection, reopened if `versionchange` or the browser closed it.
+    async fn database(&self) -> Result<IdbDatabase> {
+        if self.closed.get() {
+            return Err(Error::Closed);
+        }
+        if let Some(connection) = self.connection.borrow().as_ref().filter(|c| c.is_open()) {
+            return Ok(connection.db.clone());
+        }
+        let connection = open_connection(&self.config.name, &self.specs).await?;
+        if self.closed.get() {
+            return Err(Error::Closed);
+        }
+        let db = connection.db.clone();
+        // A concurrent call may have reopened too; the last one wins, the other closes
+        // once its transactions are done.
+        *self.connection.borrow_mut() = Some(connection);
+        Ok(db)
+    }
+
+    /// Start a transaction on the live connection, with `{durability: "strict"}` when
+    /// asked (see `transaction::start_transaction`).
+    pub(super) async fn transaction(
+        &self,
+        stores: &[&str],
+        mode: TransactionMode,
+        durability: Durability,
+    ) -> Result<idb::Transaction> {
+        let db = self.database().await?;
+        match start_transaction(&db, stores, mode, durability) {
+            Ok(tx) => Ok(tx),
+            // Closed under us between the check and now (`close` not yet delivered):
+            // reopen once.
+            Err(e) if dom_name(&e).as_deref() == Some("InvalidStateError") => {
+                if let Some(connection) = self.connection.borrow().as_ref() {
+                    connection.closed.set(true);
+                }
+                let db = self.database().await?;
+                start_transaction(&db, stores, mode, durability).map_err(|e| classify(&e))
+            }
+            Err(e) => Err(classify(&e)),
+        }
+    }
+
+    pub(super) fn report_skipped(&self, skipped: Vec<String>) {
+        self.skipped.borrow_mut().extend(skipped);
+    }
+}
+
+impl Store for IdbStore {
+    async fn open_meta(&self, fresh_client_id: &str) -> Result<Meta> {
+        let tx = self.transaction(&[META], TransactionMode::ReadWrite, Durability::Default).await?;
+        let result = self.open_meta_in(&tx, fresh_client_id).await;
+        finish(tx, result, true).await
+    }
+
+    async fn get(&self, collection: &str, key: &str) -> Result<Option<EntityRecord>> {
+        self.get_with(collection, key, &Decoder::one(&|js| decode(js, self.sealer()))).await
+    }
+
+    async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord>> {
+        self.list_with(collection, query, &Decoder::one(&|js| decode(js, self.sealer()))).await
+    }
+
+    async fn run_transaction(
+        &self,
+        keys: &[KeyRef],
+        durability: Durability,
+        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+    ) -> Result<()> {
+        self.run_transaction_over(&[OUTBOX, META, AUDIT, CONFLICTS], keys, durability, plan).await
+    }
+
+    async fn run_local_transaction(
+        &self,
+        keys: &[KeyRef],
+        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+    ) -> Result<()> {
+        self.run_transaction_over(&[OUTBOX, META], keys, Durability::Default, plan).await
+    }
+
+    async fn meta(&self) -> Result<Option<Meta>> {
+        let tx = self.transaction(&[META], TransactionMode::ReadOnly, Durability::Default).await?;
+        let result = async {
+            let store = tx.object_store(META).map_err(in_tx(&tx))?;
+            match store.get(JsValue::from_str(META_KEY)).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))? {
+                None => Ok(None),
+                Some(js) => decode(js, None)
+                    .map(Some)
+                    .map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}"))),
+            }
+        }
+        .await;
+        finish(tx, result, false).await
+    }
+
+    async fn conflicts(&self) -> Result<Vec<ConflictRecord>> {
+        let tx = self.transaction(&[CONFLICTS], TransactionMode::ReadOnly, Durability::Default).await?;
+        let mut skipped = Vec::new();
+        let result = async {
+            let store = tx.object_store(CONFLICTS).map_err(in_tx(&tx))?;
+            let label = |id: &JsValue| format!("{CONFLICTS}/{}", key_text(id));
+            scan(
+                &tx,
+                &store,
+                "id",
+                None,
+                &|_: &ConflictRecord| true,
+                &label,
+                &mut skipped,
+                &Decoder::one(&|js| decode(js, self.sealer())),
+            )
+            .await
+        }
+        .await;
+        self.report_skipped(skipped);
+        finish(tx, result, false).await
+    }
+
+    async fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        let tx = self.transaction(&[AUDIT], TransactionMode::ReadOnly, Durability::Default).await?;
+        let mut skipped = Vec::new();
+        let result = async {
+            // At most `auditLimit` entries exist: read them all, newest first.
+            let store = tx.object_store(AUDIT).map_err(in_tx(&tx))?;
+            let raw = store.get_all(None, None).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
+            let label = |js: &JsValue| format!("{AUDIT}/{}", key_text(&prop(js, "id")));
+            let mut entries = decode_all(
+                raw,
+                &label,
+                &|_: &AuditEntry| true,
+                &mut skipped,
+                &Decoder::one(&|js| decode(js, self.sealer())),
+            );
+            entries.reverse();
+            entries.truncate(limit);
+            Ok(entries)
+        }
+        .await;
+        self.report_skipped(skipped);
+        finish(tx, result, false).await
+    }
+
+    async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let tx = self.transaction(&[OUTBOX], TransactionMode::ReadOnly, Durability::Default).await?;
+        let mut skipped = Vec::new();
+        let result = async {
+            let store = tx.object_store(OUTBOX).map_err(in_tx(&tx))?;
+            let label = |id: &JsValue| format!("{OUTBOX}/{}", key_text(id));
+            scan(
+                &tx,
+                &store,
+                "id",
+                Some(limit),
+                &|_: &OutboxEntry| true,
+                &label,
+                &mut skipped,
+                &Decoder::one(&|js| decode(js, self.sealer())),
+            )
+            .await
+        }
+        .await;
+        self.report_skipped(skipped);
+        finish(tx, result, false).await
+    }
+
+    async fn pending_count(&self) -> Result<usize> {
+        let tx = self.transaction(&[OUTBOX], TransactionMode::ReadOnly, Durability::Default).await?;
+        let result = async {
+            let store = tx.object_store(OUTBOX).map_err(in_tx(&tx))?;
+            let count = store.count(None).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
+            Ok(count as usize)
+        }
+        .await;
+        finish(tx, result, false).await
+    }
+
+    async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let tx = self.transaction(&[OUTBOX], TransactionMode::ReadWrite, Durability::Strict).await?;
+        let mut skipped = Vec::new();
+        let result = async {
+            let store = tx.object_store(OUTBOX).map_err(in_tx(&tx))?;
+            let raw = store.get_all(None, Some(to_u32(limit))).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
+            let mut batch = Vec::with_capacity(raw.len());
+            for js in raw {
+                match decode::<OutboxEntry>(js.clone(), self.sealer()) {
+                    Ok(mut entry) => {
+                        if !entry.sent {
+                            Reflect::set(&js, &JsValue::from_str("sent"), &JsValue::TRUE).map_err(|e| classify(&e))?;
+                            drop(store.put(&js, None).map_err(in_tx(&tx))?);
+                            entry.sent = true;
+                        }
+                        batch.push(entry);
+                    }
+                    Err(reason) => skipped.push(format!("{OUTBOX}/{}: {reason}", key_text(&prop(&js, "id")))),
+                }
+            }
+            Ok(batch)
+        }
+        .await;
+        self.report_skipped(skipped);
+        finish(tx, result, true).await
+    }
+
+    async fn mark_sent(&self, ids: &[u64]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let tx = self.transaction(&[OUTBOX], TransactionMode::ReadWrite, Durability::Strict).await?;
+        let result = self.mark_sent_in(&tx, ids).await;
+        finish(tx, result, true).await
+    }
+
+    async fn clear(&self) -> Result<()> {
+        // Every store in the database, including collections this version of the app
+        // does not declare: clearing is how a user's data is wiped (logout).
+        let db = self.database().await?;
+        let present = db.object_store_names();
+        let names: Vec<String> = (0..present.length()).filter_map(|i| present.item(i)).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let tx = self.transaction(&names, TransactionMode::ReadWrite, Durability::Strict).await?;
+        let result = names.iter().try_for_each(|name| {
+            let store = tx.object_store(name).map_err(in_tx(&tx))?;
+            store.clear().map_err(in_tx(&tx)).map(drop)
+        });
+        finish(tx, result, true).await
+    }
+}
