@@ -32,8 +32,18 @@ help:
 setup:
 	@bash scripts/setup.sh
 
+# wasm-opt from binaryen's npm package (tools/, pinned; Debian's binaryen is too old and
+# wasm-pack's own wasm-opt download is off in Cargo.toml). -Os without binaryen's inliner,
+# whose inlining shrinks the raw module but makes it gzip worse. The features are those
+# rustc enables by default for wasm32-unknown-unknown. Measurements: ARCHITECTURE.md.
+WASM_OPT ?= tools/node_modules/.bin/wasm-opt
+WASM_OPT_FLAGS ?= -Os --skip-pass=inlining --skip-pass=inlining-optimizing --strip-debug --strip-producers \
+  --enable-bulk-memory --enable-bulk-memory-opt --enable-multivalue --enable-mutable-globals \
+  --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext
+
 build: setup
 	wasm-pack build --release --target web --out-dir pkg
+	$(WASM_OPT) $(WASM_OPT_FLAGS) pkg/pwa_sync_bg.wasm -o pkg/pwa_sync_bg.wasm
 	node scripts/package.mjs
 
 test: setup

@@ -1,6 +1,7 @@
 //! pwa-sync-core: everything in pwa-sync that decides, with no browser API in its
 //! dependency tree, so it builds and is tested on the host. The browser crate (`pwa-sync`)
 //! carries its decisions out; the reference server and the fault proxy share its protocol.
+//! ARCHITECTURE.md draws the layers; "invariant N" in comments is its storage invariant N.
 
 pub mod clock;
 pub mod config;

@@ -1,4 +1,4 @@
-//! pwa-sync reference server: wire protocol v1 (see shared DESIGN.md) over axum, with
+//! pwa-sync reference server: wire protocol v1 (ARCHITECTURE.md) over axum, with
 //! SQLite (default, embedded) or PostgreSQL (several processes on one database) storage.
 //!
 //! Modules:

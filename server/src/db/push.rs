@@ -1,6 +1,6 @@
 //! The push algorithm, written once over [`Tx`] (one open transaction of either backend).
 //!
-//! Rules (shared DESIGN.md, "Wire protocol v1"):
+//! Rules (ARCHITECTURE.md, "Wire protocol v1"):
 //! - the caller opened the transaction; the first statement here locks the version counter
 //!   row, so pushes are serialised across processes until commit and commit order equals
 //!   version order (a pull can never skip a version that commits later: RxDB #7259);
