@@ -33,11 +33,25 @@ entries["./pwa_sync_bg.wasm"] = "./pwa_sync_bg.wasm";
 entries["./package.json"] = "./package.json";
 
 const manifest = JSON.parse(await readFile(join(pkg, "package.json"), "utf8"));
+// The licenses the package is offered under (MIT OR Apache-2.0) travel with it.
+for (const license of ["LICENSE-MIT", "LICENSE-APACHE"]) {
+  await copyFile(join(root, license), join(pkg, license));
+  files.push(license);
+}
+// wasm-bindgen writes inline JS of the crate into snippets/ when there is any: shipped
+// then, and the only files with side effects on import.
+const snippets = await exists(join(pkg, "snippets"));
+if (snippets) files.push("snippets/");
+
 manifest.exports = entries;
 manifest.files = files;
 manifest.module = "pwa_sync.js";
-// Importing the package has no side effect but the wasm-bindgen snippets it may load.
-manifest.sideEffects = ["./snippets/*"];
+manifest.sideEffects = snippets ? ["./snippets/*"] : false;
+// No placeholder for a repository we cannot name yet: the field is left out.
+delete manifest.repository;
+manifest.keywords = ["offline-first", "sync", "indexeddb", "pwa", "service-worker", "background-sync", "wasm", "react"];
+// Importing in Node (server rendering, tests) needs ES modules and a global fetch.
+manifest.engines = { node: ">=18" };
 if (await exists(join(root, "js", "react.js"))) {
   manifest.peerDependencies = { react: ">=18" };
   manifest.peerDependenciesMeta = { react: { optional: true } };
