@@ -1,6 +1,7 @@
 // The package's metadata as npm shows it: licenses shipped, no placeholder fields, and a
 // sideEffects that matches what is shipped.
 import { test } from "node:test";
+import { execFileSync } from "node:child_process";
 import assert from "node:assert/strict";
 import { access, readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -24,4 +25,14 @@ test("pkg/package.json: licenses shipped, no placeholders, sideEffects as shippe
   assert.equal(manifest.files.includes("snippets/"), snippets);
   assert.ok(manifest.keywords.includes("offline-first"));
   assert.match(manifest.engines.node, /^>=\d+/);
+});
+
+test("the built types compile under strict settings with skipLibCheck off; optional parameters are optional", () => {
+  // TypeScript comes with the demo app (www/), which make test-e2e builds first.
+  const tsc = join(ROOT, "www/node_modules/.bin/tsc");
+  try {
+    execFileSync(tsc, ["-p", join(ROOT, "e2e/types/tsconfig.json")], { encoding: "utf8" });
+  } catch (e) {
+    assert.fail(`tsc found type errors:\n${e.stdout}${e.stderr}`);
+  }
 });

@@ -33,6 +33,12 @@ entries["./pwa_sync_bg.wasm"] = "./pwa_sync_bg.wasm";
 entries["./package.json"] = "./package.json";
 
 const manifest = JSON.parse(await readFile(join(pkg, "package.json"), "utf8"));
+// wasm-bindgen declares `[Symbol.dispose]` on every class, which fails to type-check
+// (`skipLibCheck: false`) in apps whose `lib` predates esnext.disposable; the runtime only
+// adds it where `Symbol.dispose` exists. The types keep `free()`.
+const dts = join(pkg, "pwa_sync.d.ts");
+await writeFile(dts, (await readFile(dts, "utf8")).replaceAll("  [Symbol.dispose](): void;\n", ""));
+
 // The licenses the package is offered under (MIT OR Apache-2.0) travel with it.
 for (const license of ["LICENSE-MIT", "LICENSE-APACHE"]) {
   await copyFile(join(root, license), join(pkg, license));

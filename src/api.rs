@@ -124,7 +124,7 @@ impl SyncClient {
     pub fn list(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "ListQuery | undefined")] query: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "ListQuery")] query: JsValue,
     ) -> Promise {
         self.run(move |c| records(c, collection, RecordCall::List(query)))
     }
@@ -146,7 +146,7 @@ impl SyncClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<SyncResult | null>")]
     pub fn flush(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "{ lastChance?: boolean } | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ lastChance?: boolean }")] options: JsValue,
     ) -> Promise {
         let last_chance = Reflect::get(&options, &"lastChance".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
         self.run(move |c| async move {
@@ -205,7 +205,7 @@ impl SyncClient {
 
     /// The newest audit entries (conflicts and rejections), newest first.
     #[wasm_bindgen(unchecked_return_type = "Promise<AuditEntry[]>")]
-    pub fn audit(&self, #[wasm_bindgen(unchecked_param_type = "number | undefined")] limit: JsValue) -> Promise {
+    pub fn audit(&self, #[wasm_bindgen(unchecked_optional_param_type = "number")] limit: JsValue) -> Promise {
         self.run(move |c| async move {
             let limit = limit.as_f64().filter(|n| *n >= 0.0).map_or(usize::MAX, |n| n as usize);
             convert::to_js(&c.audit(limit).await?)
