@@ -97,7 +97,7 @@ impl Background {
     /// Start a sync in `delay` ms, unless one is already due sooner (the session's
     /// `Schedule` command).
     pub fn schedule<C: Driven>(&mut self, client: Weak<C>, delay: u64) {
-        let due = js_sys::Date::now() as u64 + delay;
+        let due = sys::now_ms() + delay;
         if self.timer.as_ref().is_some_and(|(at, _)| *at <= due) {
             return;
         }

@@ -120,6 +120,11 @@ impl TransactionOptions {
     }
 }
 
+/// The wall clock in whole ms since the epoch.
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
 /// `navigator.onLine`; true where it cannot be read (then only a failed request tells).
 pub fn is_online() -> bool {
     global().navigator().and_then(|n| n.on_line()).unwrap_or(true)

@@ -255,7 +255,7 @@ async fn read_text(response: &Response) -> Result<String, TransportError> {
 pub fn http_error(response: &Response, body: &str) -> TransportError {
     let status = response.status();
     let retry_after = response.headers().get("retry-after").ok().flatten().and_then(|h| {
-        parse_retry_after(&h, js_sys::Date::now() as u64, |date| {
+        parse_retry_after(&h, crate::sys::now_ms(), |date| {
             let at = js_sys::Date::parse(date);
             at.is_finite().then_some(at as u64)
         })

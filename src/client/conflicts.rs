@@ -7,9 +7,10 @@ use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::observer::WebObserver;
-use super::{now_ms, Client};
+use super::Client;
 use crate::convert;
 use crate::events;
+use crate::sys::now_ms;
 use pwa_sync_core::config::CollectionConfig;
 use pwa_sync_core::conflict::Sides;
 use pwa_sync_core::engine::{self, Observer};

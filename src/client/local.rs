@@ -7,12 +7,13 @@ use std::rc::Rc;
 use serde_json::Value;
 use wasm_bindgen::JsValue;
 
-use super::{new_client_id, now_ms, Client};
+use super::{new_client_id, Client};
 use crate::background_sync::request_background_sync;
 use crate::channel::Hint;
 use crate::convert;
 use crate::events::{self, Origin};
 use crate::locks;
+use crate::sys::{is_online, now_ms};
 use pwa_sync_core::config::CollectionConfig;
 use pwa_sync_core::engine::{self, LocalWrites};
 use pwa_sync_core::export::{self, Format};
@@ -51,7 +52,7 @@ impl Client {
         }
         if queued {
             self.trigger(Trigger::LocalWrite);
-            if self.transport.is_some() && !super::is_online() {
+            if self.transport.is_some() && !is_online() {
                 request_background_sync(&self.config.sync_tag);
             }
         }

@@ -36,10 +36,6 @@ use pwa_sync_core::Error;
 
 pub(crate) use self::conflicts::ConflictChoice;
 
-pub(crate) fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
-}
-
 pub(crate) struct Client {
     config: ClientConfig,
     store: IdbStore,
@@ -106,11 +102,6 @@ impl Client {
     pub fn client_id(&self) -> String {
         self.client_id.borrow().clone()
     }
-}
-
-/// `navigator.onLine` from the global scope; true where it cannot be read.
-fn is_online() -> bool {
-    crate::sys::is_online()
 }
 
 /// `c-` and 16 random hex digits.

@@ -4,10 +4,11 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use super::{is_online, new_client_id, tabs, Client, Extras};
+use super::{new_client_id, tabs, Client, Extras};
 use crate::background::Background;
 use crate::events::Events;
 use crate::idb::IdbStore;
+use crate::sys::is_online;
 use crate::transport::{Auth, HttpTransport};
 use pwa_sync_core::config::ClientConfig;
 use pwa_sync_core::engine;

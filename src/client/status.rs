@@ -5,8 +5,9 @@ use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
 
-use super::{now_ms, Client};
+use super::Client;
 use crate::events;
+use crate::sys::now_ms;
 use pwa_sync_core::metrics::{Health, MetricsSnapshot};
 use pwa_sync_core::store::Store;
 use pwa_sync_core::Error;

@@ -5,12 +5,13 @@
 use std::rc::Rc;
 
 use super::observer::WebObserver;
-use super::{now_ms, Client};
+use super::Client;
 use crate::background::Driven;
 use crate::background_sync::request_background_sync;
 use crate::channel::Hint;
 use crate::events;
 use crate::locks;
+use crate::sys::now_ms;
 use crate::transport::HttpTransport;
 use pwa_sync_core::engine;
 use pwa_sync_core::metrics::SyncReport;
@@ -27,15 +28,28 @@ impl Driven for Client {
     }
 
     fn went_offline(self: &Rc<Self>) {
-        Client::went_offline(self)
+        let commands = self.session.borrow_mut().on_offline();
+        self.carry_out_now(commands);
     }
 
     async fn timer_fired(self: Rc<Self>) {
-        Client::timer_fired(&self).await
+        if let Some(background) = self.background.borrow_mut().as_mut() {
+            background.timer_fired();
+        }
+        self.sync_in_background().await;
     }
 
     fn stream_ended(self: &Rc<Self>, connected: bool) -> u32 {
-        Client::stream_ended(self, connected)
+        let commands = self.session.borrow_mut().on_stream_ended(connected, js_sys::Math::random());
+        let mut wait = 0;
+        for command in commands {
+            match command {
+                // Carried out by the stream's loop, which waits this long.
+                Command::ReconnectStream { after_ms } => wait = after_ms.min(u32::MAX as u64) as u32,
+                other => self.carry_out_one(other),
+            }
+        }
+        wait
     }
 
     fn is_closed(&self) -> bool {
@@ -55,35 +69,6 @@ impl Client {
         }
         let commands = self.session.borrow_mut().on_trigger(trigger, now_ms());
         self.carry_out_now(commands);
-    }
-
-    /// The browser says it went offline.
-    pub fn went_offline(self: &Rc<Self>) {
-        let commands = self.session.borrow_mut().on_offline();
-        self.carry_out_now(commands);
-    }
-
-    /// A timer set by a `Schedule` command fired.
-    pub async fn timer_fired(self: &Rc<Self>) {
-        if let Some(background) = self.background.borrow_mut().as_mut() {
-            background.timer_fired();
-        }
-        self.sync_in_background().await;
-    }
-
-    /// The event stream ended (`connected`: it had connected first): how many ms to wait
-    /// before connecting again.
-    pub fn stream_ended(self: &Rc<Self>, connected: bool) -> u32 {
-        let commands = self.session.borrow_mut().on_stream_ended(connected, js_sys::Math::random());
-        let mut wait = 0;
-        for command in commands {
-            match command {
-                // Carried out by the stream's loop, which waits this long.
-                Command::ReconnectStream { after_ms } => wait = after_ms.min(u32::MAX as u64) as u32,
-                other => self.carry_out_one(other),
-            }
-        }
-        wait
     }
 
     /// Run one sync now, waiting for one running here or in another context first.
