@@ -1,4 +1,6 @@
-import type { ListQuery, OpenConflict, SyncClient, SyncRecord, SyncStatus } from "./pwa_sync.js";
+import type {
+    AnyCollections, CollectionName, CollectionTypes, ListQuery, OpenConflict, SyncClient, SyncStatus,
+} from "./pwa_sync.js";
 
 /**
  * Where the client dispatches its events: the `eventTarget` it was opened with.
@@ -8,45 +10,47 @@ export interface SyncHookOptions {
     eventTarget?: EventTarget;
 }
 
-/** A client, or nothing yet while it opens: every hook then returns `undefined`. */
-export type MaybeClient = SyncClient | null | undefined;
+/**
+ * A client, or nothing yet while it opens (or during server rendering): every hook then
+ * returns `undefined`. The hooks take their record types from the client's.
+ */
+export type MaybeClient<C extends CollectionTypes<C> = AnyCollections> = SyncClient<C> | null | undefined;
 
 /**
  * The client's status, re-rendering on `pwa-sync:status`: `undefined` without a client.
  * The same object until something changes.
  */
-export function useSyncStatus(client: MaybeClient, options?: SyncHookOptions): SyncStatus | undefined;
+export function useSyncStatus<C extends CollectionTypes<C>>(client: MaybeClient<C>, options?: SyncHookOptions): SyncStatus | undefined;
 
 /** Local writes the server has not acknowledged yet: `undefined` without a client. */
-export function usePendingCount(client: MaybeClient, options?: SyncHookOptions): number | undefined;
+export function usePendingCount<C extends CollectionTypes<C>>(client: MaybeClient<C>, options?: SyncHookOptions): number | undefined;
 
 /**
  * One record, kept current: `undefined` until the first read (or without a client or
  * key), `null` when there is no such record. A `pwa-sync:change` for the key brings the
- * new value itself, so it shows in the same frame as the event. `T` describes the record; declare it with
- * `type`, not `interface` (an interface has no index signature, so it is not a
- * `SyncRecord`).
+ * new value itself, so it shows in the same frame as the event. Typed by the client:
+ * `SyncClient<{ trips: Trip }>` gives `Trip`.
  */
-export function useDoc<T extends SyncRecord = SyncRecord>(
-    client: MaybeClient,
-    collection: string,
+export function useDoc<C extends CollectionTypes<C>, K extends CollectionName<C>>(
+    client: MaybeClient<C>,
+    collection: K,
     key: string | null | undefined,
     options?: SyncHookOptions,
-): T | null | undefined;
+): C[K] | null | undefined;
 
 /**
  * A collection's records in key order, all or those matching `query`, kept current:
  * `undefined` until the first read (or without a client).
  */
-export function useCollection<T extends SyncRecord = SyncRecord>(
-    client: MaybeClient,
-    collection: string,
-    query?: ListQuery,
+export function useCollection<C extends CollectionTypes<C>, K extends CollectionName<C>>(
+    client: MaybeClient<C>,
+    collection: K,
+    query?: ListQuery<C[K]>,
     options?: SyncHookOptions,
-): T[] | undefined;
+): C[K][] | undefined;
 
 /**
  * Manual conflicts waiting for the app, oldest first, kept current: `undefined` until the
  * first read (or without a client). Settle one with `client.resolveConflict(id, choice)`.
  */
-export function useConflicts(client: MaybeClient, options?: SyncHookOptions): OpenConflict[] | undefined;
+export function useConflicts<C extends CollectionTypes<C>>(client: MaybeClient<C>, options?: SyncHookOptions): OpenConflict[] | undefined;

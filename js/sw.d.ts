@@ -1,8 +1,8 @@
-import type { SyncClient, SyncConfig } from "./pwa_sync.js";
+import type { AnyCollections, CollectionTypes, SyncClient, SyncConfig } from "./pwa_sync.js";
 
-export interface SyncWorkerOptions {
+export interface SyncWorkerOptions<C extends CollectionTypes<C> = AnyCollections> {
   /** The same config a page opens its client with (`autoSync` is forced off: the worker flushes on its events). */
-  config: SyncConfig;
+  config: SyncConfig<C>;
   /**
    * Background Sync and Periodic Sync tag: the config's `syncTag` (default "pwa-sync"),
    * which pages register too. Given here, it must equal that (else `invalid-config`).
@@ -12,13 +12,13 @@ export interface SyncWorkerOptions {
   wasmUrl?: string | URL;
 }
 
-export interface SyncWorker {
+export interface SyncWorker<C extends CollectionTypes<C> = AnyCollections> {
   /** The worker's client, once open (a fresh one after a logout in a page). */
-  client(): Promise<SyncClient>;
+  client(): Promise<SyncClient<C>>;
 }
 
 /** Call once at the top level of a module service worker. */
-export function installSyncWorker(options: SyncWorkerOptions): SyncWorker;
+export function installSyncWorker<C extends CollectionTypes<C> = AnyCollections>(options: SyncWorkerOptions<C>): SyncWorker<C>;
 
 /** From a page: ask the active service worker to flush now. */
 export function requestFlush(): Promise<void>;

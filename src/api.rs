@@ -25,8 +25,10 @@ use pwa_sync_core::metrics::SyncReport;
 use pwa_sync_core::record::ListQuery;
 use pwa_sync_core::Error;
 
-/// An open sync client over one IndexedDB database.
-#[wasm_bindgen]
+/// An open sync client over one IndexedDB database. Its TypeScript declaration is written
+/// by hand in `types.rs` (generic over the app's collections, which wasm-bindgen's
+/// generated classes cannot be); e2e/package.test.mjs checks the two list the same members.
+#[wasm_bindgen(skip_typescript)]
 pub struct SyncClient {
     client: Rc<Client>,
 }
@@ -232,6 +234,22 @@ impl SyncClient {
     /// code `closed`.
     pub fn close(&self) {
         self.client.close();
+    }
+
+    /// Listen to one of this client's events on its event target (the config's
+    /// `eventTarget`, default `globalThis`). Returns a function that stops listening.
+    pub fn on(&self, event: JsValue, listener: JsValue) -> Result<Function, JsValue> {
+        let bad = |reason: &str| to_js(&Error::invalid_value("", reason));
+        let name = event.as_string().filter(|n| !n.is_empty()).ok_or_else(|| bad("on() needs an event name"))?;
+        let listener: Function = listener.dyn_into().map_err(|_| bad("on() needs a listener function"))?;
+        let target = self.client.event_target();
+        target.add_event_listener_with_callback(&name, &listener)?;
+        // Removing a listener twice does nothing, so the returned function may be called
+        // again (React's strict mode does).
+        let stop = Closure::<dyn Fn()>::new(move || {
+            let _ = target.remove_event_listener_with_callback(&name, &listener);
+        });
+        Ok(stop.into_js_value().unchecked_into())
     }
 
     /// The id this client sends with its mutations.

@@ -81,6 +81,10 @@ impl Events {
         }
     }
 
+    pub fn target(&self) -> &EventTarget {
+        &self.target
+    }
+
     /// Dispatch here only (a relayed event from a worker).
     pub fn dispatch(&self, name: &str, detail: &JsValue) {
         let init = CustomEventInit::new();

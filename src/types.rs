@@ -16,17 +16,38 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [fiel
 /** A stored record: a JSON object whose key field holds a string. */
 export type SyncRecord = { [field: string]: JsonValue };
 
+/**
+ * The record type of each collection, as the app declares it, e.g.
+ * `SyncClient.open<{ trips: Trip; attendees: Attendee }>(config)`. Record types may be
+ * declared with `type` or `interface`.
+ */
+export type CollectionTypes<C> = { [K in keyof C]: object };
+
+/** Without declared types: any collection name, records are `SyncRecord`s. */
+export type AnyCollections = { [collection: string]: SyncRecord };
+
+/** The collection names of `C`. */
+export type CollectionName<C> = keyof C & string;
+
+/** The top-level field names of a record type. */
+export type FieldName<T> = keyof T & string;
+
+/** A JSON Merge Patch (RFC 7386) of a record: fields to set, `null` to remove one. */
+export type MergePatch<T> = { [F in keyof T]?: PatchValue<T[F]> };
+/** Arrays are replaced whole, objects patched field by field. */
+export type PatchValue<V> = V extends readonly unknown[] ? V | null : V extends object ? MergePatch<V> | null : V | null;
+
 export type ConflictStrategy = "serverWins" | "clientWins" | "lastWriteWins" | "merge" | "manual";
 
 /** Resolves a conflict in the app: return the value to keep (null deletes). */
-export type ConflictResolver = (local: SyncRecord | null, server: SyncRecord | null, base: SyncRecord | null) => SyncRecord | null;
+export type ConflictResolver<T = SyncRecord> = (local: T | null, server: T | null, base: T | null) => T | null;
 
-export interface ConflictOptions {
+export interface ConflictOptions<T = SyncRecord> {
   strategy: ConflictStrategy;
   /** Per-field rule for arrays under `merge`; others are replaced. */
-  arrays?: Record<string, "union" | "append" | "replace">;
+  arrays?: { [F in FieldName<T>]?: "union" | "append" | "replace" };
   /** Fields that go to `manual` when both sides changed them under `merge`. */
-  manualFields?: string[];
+  manualFields?: FieldName<T>[];
   /** Under `lastWriteWins`, edits closer together than this go to `manual`. */
   manualWithinMs?: number;
 }
@@ -38,19 +59,20 @@ export interface CollectionEvent {
   valueField?: string;
 }
 
-export interface CollectionConfig {
+/** A collection's settings; `T` is its record type. */
+export interface CollectionConfig<T = SyncRecord> {
   /** The field holding each record's key (a non-empty string). */
-  key: string;
+  key: FieldName<T>;
   /** Default: "merge". */
-  conflict?: ConflictStrategy | ConflictOptions | ConflictResolver;
+  conflict?: ConflictStrategy | ConflictOptions<T> | ConflictResolver<T>;
   /** The collection's own event, fired with every change. */
   event?: string | CollectionEvent;
   /** `getFresh` refreshes records older than this. */
   ttlMs?: number;
   /** Top-level fields never written to IndexedDB. */
-  omit?: string[];
+  omit?: FieldName<T>[];
   /** Top-level fields to index; `list(collection, {index, equals})` queries them. */
-  indexes?: string[];
+  indexes?: FieldName<T>[];
 }
 
 export interface RetryConfig {
@@ -61,13 +83,19 @@ export interface RetryConfig {
   jitter: number;
 }
 
-export interface SyncConfig {
+/** Each collection's settings, for record types `C`. */
+export type CollectionConfigs<C extends CollectionTypes<C> = AnyCollections> = { [K in keyof C]: CollectionConfig<C[K]> };
+
+/** `SyncClient.open`'s config; `C` maps collection names to record types. */
+export interface SyncConfig<C extends CollectionTypes<C> = AnyCollections> {
   /** Database name: one per app and user. */
   name: string;
   /** Base URL of the sync API (e.g. "/sync"). Leave out for local-only use. */
   endpoint?: string;
   token?: string | (() => string | Promise<string>);
-  collections: Record<string, CollectionConfig> | Array<CollectionConfig & { name: string }>;
+  collections:
+    | CollectionConfigs<C>
+    | Array<{ [K in CollectionName<C>]: CollectionConfig<C[K]> & { name: K } }[CollectionName<C>]>;
   retry?: Partial<RetryConfig>;
   batchSize?: number;
   pullIntervalMs?: number;
@@ -85,9 +113,9 @@ export interface SyncConfig {
   syncTag?: string;
 }
 
-export interface ListQuery {
+export interface ListQuery<T = SyncRecord> {
   /** A declared index of the collection. */
-  index?: string;
+  index?: FieldName<T>;
   /** Records whose indexed field equals this. Required with `index`. */
   equals?: string | number;
   limit?: number;
@@ -116,18 +144,24 @@ export interface ExportOptions {
 
 export type ChangeOrigin = "local" | "remote" | "tab";
 
-export interface ChangeDetail {
-  collection: string;
+/** One record's change in collection `K` whose records are `T`. */
+export interface RecordChange<K extends string = string, T = SyncRecord> {
+  collection: K;
   key: string;
   /** null when the record was deleted. */
-  value: SyncRecord | null;
+  value: T | null;
   origin: ChangeOrigin;
   /** Server version the change is based on; null if never synced. */
   version: number | null;
 }
 
+/** Detail of `pwa-sync:change`: with declared types, narrowing on `collection` types `value`. */
+export type ChangeDetail<C extends CollectionTypes<C> = AnyCollections> = {
+  [K in CollectionName<C>]: RecordChange<K, C[K]>;
+}[CollectionName<C>];
+
 /** Detail of a collection's own event: the change plus a timestamp and the version. */
-export interface CollectionEventDetail extends ChangeDetail {
+export interface CollectionEventDetail extends RecordChange {
   timestamp: number;
   syncVersion: number | null;
   [valueField: string]: JsonValue | undefined;
@@ -228,6 +262,100 @@ export interface ProgressDetail {
 export interface StorageErrorDetail {
   code: SyncErrorCode;
   message: string;
+}
+
+/**
+ * An open sync client over one IndexedDB database. `C` maps each collection to its record
+ * type (`SyncClient.open<{ trips: Trip }>(config)`): calls on a collection take and return
+ * that type, and naming a collection `C` lacks is a type error.
+ */
+export class SyncClient<C extends CollectionTypes<C> = AnyCollections> {
+  private constructor();
+  /** Free the Rust side now rather than when the object is collected (after `close()`). */
+  free(): void;
+  /**
+   * Open (or create) the database described by `config`. With an `endpoint`, the client
+   * starts syncing in the background at once.
+   */
+  static open<C extends CollectionTypes<C> = AnyCollections>(config: SyncConfig<NoInfer<C>>): Promise<SyncClient<C>>;
+  /** Store a whole record (its key field says which). Resolves to the stored value. */
+  put<K extends CollectionName<C>>(collection: K, value: C[K]): Promise<C[K]>;
+  /**
+   * Store many whole records of one collection in one transaction: all of them, or
+   * none if any is invalid (the error names its index) or storage fails. Each record
+   * is a local write as with `put` (one change event each). Resolves to the count.
+   */
+  putMany<K extends CollectionName<C>>(collection: K, values: C[K][]): Promise<number>;
+  /**
+   * Merge `partial` into the stored record (JSON Merge Patch: `null` removes a field).
+   * Resolves to the whole new value; rejects with `not-found` if there is no record.
+   */
+  patch<K extends CollectionName<C>>(collection: K, key: string, partial: MergePatch<C[K]>): Promise<C[K]>;
+  /** Delete a record. Deleting a key that does not exist does nothing. */
+  delete(collection: CollectionName<C>, key: string): Promise<void>;
+  /** The record, or `undefined`. */
+  get<K extends CollectionName<C>>(collection: K, key: string): Promise<C[K] | undefined>;
+  /**
+   * The stored record at once; if the data is older than the collection's `ttlMs`, a
+   * sync runs in the background and the collection's event fires when it changes.
+   */
+  getFresh<K extends CollectionName<C>>(collection: K, key: string): Promise<C[K] | undefined>;
+  /** Records in key order: all, or those whose indexed field equals a value. */
+  list<K extends CollectionName<C>>(collection: K, query?: ListQuery<C[K]>): Promise<C[K][]>;
+  /**
+   * Push everything queued, then pull until caught up. Rejects with the failure's class
+   * as `code` (`network`, `timeout`, `auth`, `rate-limited`, `server`, `validation`,
+   * `protocol`), or `local-only` without an endpoint.
+   */
+  sync(): Promise<SyncResult>;
+  /**
+   * For a service worker's `sync` event: like `sync()`, but with `{lastChance: true}` a
+   * failure resolves (to `null`) instead of rejecting, leaving the outbox as it is and
+   * the reason in `status().lastError`, since the browser will not try again.
+   */
+  flush(options?: { lastChance?: boolean }): Promise<SyncResult | null>;
+  /** Number of local writes not yet acknowledged by the server, read from storage. */
+  pending(): Promise<number>;
+  /** The current status. The same object is returned until something changes. */
+  status(): SyncStatus;
+  /** Counters and sync latencies of this client since it opened. */
+  metrics(): Promise<SyncMetrics>;
+  /** `healthy`, `degraded` or `unhealthy`, with the reasons. */
+  health(): Promise<SyncHealth>;
+  /** Conflicts waiting for the app to decide, oldest first. */
+  conflicts(): Promise<OpenConflict[]>;
+  /**
+   * Settle an open conflict: keep the local value, take the server's, or use a record of
+   * the app's own (e.g. a merge the person made). The result goes to the server against
+   * the version the conflict showed. Rejects with `unknown-conflict` if it is not open.
+   */
+  resolveConflict(id: number, choice: "local" | "server" | SyncRecord | null): Promise<void>;
+  /** The newest audit entries (conflicts and rejections), newest first. */
+  audit(limit?: number): Promise<AuditEntry[]>;
+  /** Every live record, as JSON (`{collections: {name: [...]}}`) or one CSV table. */
+  export(options: ExportOptions): Promise<string>;
+  /**
+   * Remove every record, pending write, conflict and audit entry (logout). The client
+   * stays open and continues under a new client id.
+   */
+  clear(): Promise<void>;
+  /**
+   * Stop background sync and close the database connection. Later calls reject with
+   * code `closed`.
+   */
+  close(): void;
+  /**
+   * Listen to one of this client's events on its event target (the config's
+   * `eventTarget`, default `globalThis`), typed by `C`. Returns a function that stops
+   * listening.
+   */
+  on<E extends keyof SyncEventMap<C>>(event: E, listener: (event: SyncEventMap<C>[E]) => void): () => void;
+  /** A collection's own event (its config's `event`). */
+  on(event: string, listener: (event: CustomEvent<CollectionEventDetail>) => void): () => void;
+  /** The id this client sends with its mutations. */
+  readonly clientId: string;
+  /** The database name from the config. */
+  readonly name: string;
 }
 
 declare global {

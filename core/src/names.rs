@@ -17,9 +17,10 @@ pub mod event {
     pub const CLEARED: &str = "pwa-sync:cleared";
 
     /// Every event with its key in JS's `EVENTS` and the TypeScript type of its detail
-    /// (types declared in the package's `pwa_sync.d.ts`).
+    /// (types declared in the package's `pwa_sync.d.ts`; `C` is the client's collection
+    /// types, the parameter of `SyncEventMap<C>`).
     pub const ALL: [(&str, &str, &str); 8] = [
-        ("change", CHANGE, "ChangeDetail"),
+        ("change", CHANGE, "ChangeDetail<C>"),
         ("status", STATUS, "SyncStatus"),
         ("storageError", STORAGE_ERROR, "StorageErrorDetail"),
         ("conflict", CONFLICT, "ConflictDetail"),
@@ -144,7 +145,7 @@ mod tests {
     fn json_carries_every_name() {
         let names = to_json();
         assert_eq!(names["events"]["authRequired"], "pwa-sync:auth-required");
-        assert_eq!(names["eventDetails"]["pwa-sync:change"], "ChangeDetail");
+        assert_eq!(names["eventDetails"]["pwa-sync:change"], "ChangeDetail<C>");
         assert_eq!(names["syncTag"], "pwa-sync");
         assert_eq!(names["errorCodes"].as_array().map(Vec::len), Some(ERROR_CODES.len()));
     }

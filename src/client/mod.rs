@@ -98,6 +98,11 @@ impl Client {
         self.transport.as_ref()
     }
 
+    /// Where this client dispatches its events.
+    pub fn event_target(&self) -> web_sys::EventTarget {
+        self.events.target().clone()
+    }
+
     /// The id this client sends with its mutations (it changes on `clear()`).
     pub fn client_id(&self) -> String {
         self.client_id.borrow().clone()

@@ -183,6 +183,30 @@ async fn local_writes_fire_change_and_collection_events() {
 }
 
 #[wasm_bindgen_test]
+async fn on_listens_on_the_clients_target_until_stopped() {
+    let name = unique("on");
+    let target = web_sys::EventTarget::new().unwrap();
+    let cfg = config(&name);
+    Reflect::set(&cfg, &"eventTarget".into(), &target).unwrap();
+    let client = SyncClient::open(cfg).await.unwrap();
+    let keys = std::rc::Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+    let sink = keys.clone();
+    let listener = Closure::<dyn Fn(web_sys::CustomEvent)>::new(move |event: web_sys::CustomEvent| {
+        sink.borrow_mut().push(field(&event.detail(), "key").as_string().unwrap_or_default());
+    });
+    let stop = client.on(s("pwa-sync:change"), listener.as_ref().clone()).unwrap();
+    ok(client.put(s("trips"), json(r#"{"id": "t1"}"#))).await;
+    stop.call0(&JsValue::NULL).unwrap();
+    // Stopping twice does nothing (React's strict mode runs cleanups again).
+    stop.call0(&JsValue::NULL).unwrap();
+    ok(client.put(s("trips"), json(r#"{"id": "t2"}"#))).await;
+    assert_eq!(*keys.borrow(), ["t1"]);
+    let refused = client.on(s("pwa-sync:change"), s("not a function")).unwrap_err();
+    assert_eq!(error_code(&refused), "invalid-value");
+    done(client, &name).await;
+}
+
+#[wasm_bindgen_test]
 async fn status_is_a_stable_snapshot_until_something_changes() {
     let name = unique("status");
     let client = open(&name).await;

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from "react";
-import type { SyncClient } from "pwa-sync";
+import type { AppClient } from "./types";
 import { describeError, firstSync, openClient } from "./sync";
 import { forgetUser, rememberUser, storedUser, tellWorker } from "./session";
 import { buildProgramme } from "./program";
@@ -14,7 +14,7 @@ import { Activity } from "./components/Activity";
 
 export function App() {
   const [user, setUser] = useState<string | null>(storedUser);
-  const [client, setClient] = useState<SyncClient | null>(null);
+  const [client, setClient] = useState<AppClient | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const programme = useMemo(() => buildProgramme(Date.now()), []);
 
@@ -22,7 +22,7 @@ export function App() {
   useEffect(() => {
     if (!user) return;
     let live = true;
-    let opened: SyncClient | null = null;
+    let opened: AppClient | null = null;
     void tellWorker(user).catch(() => {});
     openClient(user).then(
       (c) => {

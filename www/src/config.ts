@@ -1,11 +1,12 @@
 // The client configuration, shared by the page and the service worker: both open the
 // same IndexedDB database, so they must agree on its name and collections.
-import type { CollectionConfig, SyncConfig } from "pwa-sync";
+import type { CollectionConfigs, SyncConfig } from "pwa-sync";
+import type { Schema } from "./types";
 
 /** One database for the app; signing out wipes it (`client.clear()`). */
 export const DB_NAME = "conference-companion";
 
-export const collections: Record<string, CollectionConfig> = {
+export const collections: CollectionConfigs<Schema> = {
   // The attendee record drives the Now / Next card: it fires `attendee-data-updated`
   // with the record under `detail.attendee`, is refreshed by `getFresh` when older than
   // 30 minutes, and the access code from the registration desk never reaches storage.
@@ -33,7 +34,7 @@ export const devToken = (user: string): string => `dev:${user}`;
  * The config both contexts open with. A page listens to the server's pokes (`realtime`)
  * and pulls every minute; the service worker syncs on its own events only.
  */
-export function clientConfig(token: () => string | Promise<string>, where: "page" | "worker"): SyncConfig {
+export function clientConfig(token: () => string | Promise<string>, where: "page" | "worker"): SyncConfig<Schema> {
   return where === "page"
     ? { name: DB_NAME, endpoint: endpoint(), token, collections, realtime: true, pullIntervalMs: 60_000 }
     : { name: DB_NAME, endpoint: endpoint(), token, collections };

@@ -1,6 +1,7 @@
 // Small app hooks beside the package's own (pwa-sync/react).
+import type { AppClient } from "./types";
 import { startTransition, useEffect, useOptimistic, useState } from "react";
-import type { AuditEntry, SyncClient } from "pwa-sync";
+import type { AuditEntry } from "pwa-sync";
 
 /** The current time, re-rendering every `everyMs`. */
 export function useNow(everyMs: number): number {
@@ -13,7 +14,7 @@ export function useNow(everyMs: number): number {
 }
 
 /** The newest audit entries, re-read when a conflict or rejection is announced. */
-export function useAudit(client: SyncClient | null, limit: number): AuditEntry[] | undefined {
+export function useAudit(client: AppClient | null, limit: number): AuditEntry[] | undefined {
   const [entries, setEntries] = useState<AuditEntry[] | undefined>(undefined);
   useEffect(() => {
     if (!client) return;

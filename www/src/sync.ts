@@ -1,15 +1,15 @@
 // Opening the client in the page.
 import init, { SyncClient, type PwaSyncError } from "pwa-sync";
 import { clientConfig, devToken } from "./config";
-import type { Attendee } from "./types";
+import type { AppClient, Attendee, Schema } from "./types";
 
 let wasm: ReturnType<typeof init> | null = null;
 
-export async function openClient(user: string): Promise<SyncClient> {
+export async function openClient(user: string): Promise<AppClient> {
   // Vite emits the .wasm as an asset: the glue finds it with new URL(…, import.meta.url).
   wasm ??= init();
   await wasm;
-  return SyncClient.open(clientConfig(() => devToken(user), "page"));
+  return SyncClient.open<Schema>(clientConfig(() => devToken(user), "page"));
 }
 
 /** The registration desk's record for a new attendee (it carries an access code). */
@@ -22,7 +22,7 @@ function registration(user: string): Attendee {
  * none either. Offline, nothing is created: the profile is written on the first edit, so
  * a new device never overwrites a profile it has not seen yet.
  */
-export async function firstSync(client: SyncClient, user: string): Promise<void> {
+export async function firstSync(client: AppClient, user: string): Promise<void> {
   try {
     await withTimeout(client.sync(), 10_000);
   } catch {

@@ -1,5 +1,5 @@
-// The records this app stores. Declared with `type` (not `interface`) so that they are
-// `SyncRecord`s: JSON objects with an index signature.
+import type { SyncClient } from "pwa-sync";
+// The records this app stores, by collection (`Schema`): the client is typed by them.
 
 export const DINING = ["no preference", "vegetarian", "vegan", "gluten-free", "halal", "kosher"] as const;
 export type Dining = (typeof DINING)[number];
@@ -30,3 +30,7 @@ export type Note = {
   text: string;
   updatedAt: number;
 };
+
+/** The app's collections and their record types: the client is typed by them. */
+export type Schema = { attendees: Attendee; packing: PackingItem; notes: Note };
+export type AppClient = SyncClient<Schema>;

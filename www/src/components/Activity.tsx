@@ -1,5 +1,6 @@
 import { useState } from "react";
-import type { AuditEntry, SyncClient } from "pwa-sync";
+import type { AppClient } from "../types";
+import type { AuditEntry } from "pwa-sync";
 import { useAudit } from "../hooks";
 import { describeError } from "../sync";
 
@@ -11,7 +12,7 @@ function outcome(e: AuditEntry): string {
 }
 
 /** The audit log (`client.audit()`): every conflict and rejection, newest first, and the export. */
-export function Activity({ client, user }: { client: SyncClient | null; user: string }) {
+export function Activity({ client, user }: { client: AppClient | null; user: string }) {
   const entries = useAudit(client, 50);
   const [message, setMessage] = useState<string | null>(null);
 

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "react";
-import type { OpenConflict, SyncClient, SyncRecord } from "pwa-sync";
+import type { AppClient } from "../types";
+import type { OpenConflict, SyncRecord } from "pwa-sync";
 import { useConflicts } from "pwa-sync/react";
 import type { Slot } from "../program";
 import { describeError } from "../sync";
@@ -17,7 +18,7 @@ export function mergeText(mine: string, server: string): string {
  * Notes are `conflict: "manual"`: when two devices changed one note, the server's text
  * shows and the person decides here: keep mine, keep the server's, or a merge.
  */
-export function Conflicts({ client, programme }: { client: SyncClient | null; programme: Slot[] }) {
+export function Conflicts({ client, programme }: { client: AppClient | null; programme: Slot[] }) {
   const conflicts = useConflicts(client);
   const [dismissed, setDismissed] = useState<number | null>(null);
   const conflict = conflicts?.[0] ?? null;
@@ -41,7 +42,7 @@ export function Conflicts({ client, programme }: { client: SyncClient | null; pr
   );
 }
 
-function ConflictDialog({ client, conflict, programme, onLater }: { client: SyncClient; conflict: OpenConflict; programme: Slot[]; onLater: () => void }) {
+function ConflictDialog({ client, conflict, programme, onLater }: { client: AppClient; conflict: OpenConflict; programme: Slot[]; onLater: () => void }) {
   const ref = useRef<HTMLDialogElement>(null);
   const mine = textOf(conflict.local);
   const server = textOf(conflict.server);

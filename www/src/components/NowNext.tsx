@@ -1,6 +1,5 @@
 import { useEffect, useState } from "react";
-import type { SyncClient } from "pwa-sync";
-import type { Attendee } from "../types";
+import type { AppClient, Attendee } from "../types";
 import { time, type Slot } from "../program";
 import { useNow } from "../hooks";
 
@@ -23,7 +22,7 @@ function lineFor(slot: Slot, attendee: Attendee | null): Line {
  * attendee collection's own event, `attendee-data-updated`, which pwa-sync fires for
  * every change of the record: local edits, other tabs, other devices via the server.
  */
-export function NowNext({ client, user, programme }: { client: SyncClient | null; user: string; programme: Slot[] }) {
+export function NowNext({ client, user, programme }: { client: AppClient | null; user: string; programme: Slot[] }) {
   const [attendee, setAttendee] = useState<Attendee | null | undefined>(undefined);
   const [updatedAt, setUpdatedAt] = useState<number | null>(null);
   const now = useNow(30_000);

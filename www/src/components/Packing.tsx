@@ -1,15 +1,14 @@
 import { useState, type FormEvent } from "react";
-import type { SyncClient } from "pwa-sync";
 import { useCollection } from "pwa-sync/react";
-import type { PackingItem } from "../types";
+import type { AppClient, PackingItem } from "../types";
 import { useOptimisticValue } from "../hooks";
 
 /**
  * The packing list: one record per item, and every edit a patch of the one field it
  * changes, so two tabs or devices editing different fields of an item both keep theirs.
  */
-export function Packing({ client }: { client: SyncClient | null }) {
-  const items = useCollection<PackingItem>(client, "packing");
+export function Packing({ client }: { client: AppClient | null }) {
+  const items = useCollection(client, "packing");
   const [title, setTitle] = useState("");
   const sorted = items ? [...items].sort((a, b) => a.addedAt - b.addedAt || a.id.localeCompare(b.id)) : [];
   const packed = sorted.filter((i) => i.packed).length;
@@ -43,7 +42,7 @@ export function Packing({ client }: { client: SyncClient | null }) {
   );
 }
 
-function PackingRow({ client, item }: { client: SyncClient | null; item: PackingItem }) {
+function PackingRow({ client, item }: { client: AppClient | null; item: PackingItem }) {
   const [packed, setPacked] = useOptimisticValue(item.packed);
   const [qty, setQty] = useOptimisticValue(item.qty);
   // Each control patches only its own field.

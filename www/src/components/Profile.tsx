@@ -1,19 +1,18 @@
-import type { SyncClient } from "pwa-sync";
 import { useDoc } from "pwa-sync/react";
-import { DINING, type Attendee, type Dining } from "../types";
+import { DINING, type AppClient, type Attendee, type Dining } from "../types";
 import { useOptimisticValue } from "../hooks";
 
 /**
  * Write part of the profile: a patch of just the changed fields when the record exists,
  * so edits made elsewhere to other fields are kept; a whole record the first time.
  */
-export async function saveProfile(client: SyncClient, user: string, current: Attendee | null | undefined, change: Partial<Attendee>) {
+export async function saveProfile(client: AppClient, user: string, current: Attendee | null | undefined, change: Partial<Attendee>) {
   if (current) await client.patch("attendees", user, change);
   else await client.put("attendees", { id: user, name: user, dining: "no preference", breakouts: [], ...change });
 }
 
-export function Profile({ client, user }: { client: SyncClient | null; user: string }) {
-  const attendee = useDoc<Attendee>(client, "attendees", user);
+export function Profile({ client, user }: { client: AppClient | null; user: string }) {
+  const attendee = useDoc(client, "attendees", user);
   const loading = attendee === undefined;
   const [dining, setDining] = useOptimisticValue<Dining>(attendee?.dining ?? "no preference");
   return (

@@ -1,15 +1,14 @@
 import { useState } from "react";
-import type { SyncClient } from "pwa-sync";
 import { useDoc } from "pwa-sync/react";
-import type { Attendee, Note } from "../types";
+import type { AppClient } from "../types";
 import { time, type Session, type Slot } from "../program";
 import { saveProfile } from "./Profile";
 import { useOptimisticValue } from "../hooks";
 
 const NONE: string[] = [];
 
-export function Programme({ client, user, programme }: { client: SyncClient | null; user: string; programme: Slot[] }) {
-  const attendee = useDoc<Attendee>(client, "attendees", user);
+export function Programme({ client, user, programme }: { client: AppClient | null; user: string; programme: Slot[] }) {
+  const attendee = useDoc(client, "attendees", user);
   const [breakouts, setBreakouts] = useOptimisticValue<string[]>(attendee?.breakouts ?? NONE);
   const choose = (slot: Slot, sessionId: string | null) => {
     if (!client) return;
@@ -84,8 +83,8 @@ export function Programme({ client, user, programme }: { client: SyncClient | nu
 }
 
 /** My notes on one session: the `notes` collection, whose conflicts a person settles. */
-function NoteEditor({ client, session }: { client: SyncClient | null; session: Session }) {
-  const note = useDoc<Note>(client, "notes", session.id);
+function NoteEditor({ client, session }: { client: AppClient | null; session: Session }) {
+  const note = useDoc(client, "notes", session.id);
   const [draft, setDraft] = useState<string | null>(null);
   const id = `note-${session.id}`;
   const save = async () => {

@@ -1,5 +1,6 @@
 import { useState } from "react";
-import type { SyncClient, SyncStatus } from "pwa-sync";
+import type { AppClient } from "../types";
+import type { SyncStatus } from "pwa-sync";
 import { useSyncStatus } from "pwa-sync/react";
 import { ago, useNow } from "../hooks";
 import { describeError } from "../sync";
@@ -29,7 +30,7 @@ function stateText(status: SyncStatus): string {
   return STATE_TEXT[status.state];
 }
 
-export function StatusBar({ client }: { client: SyncClient | null }) {
+export function StatusBar({ client }: { client: AppClient | null }) {
   const status = useSyncStatus(client);
   const now = useNow(5_000);
   const [result, setResult] = useState<string | null>(null);
