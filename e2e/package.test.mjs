@@ -25,6 +25,20 @@ test("pkg/package.json: licenses shipped, no placeholders, sideEffects as shippe
   assert.equal(manifest.files.includes("snippets/"), snippets);
   assert.ok(manifest.keywords.includes("offline-first"));
   assert.match(manifest.engines.node, /^>=\d+/);
+  assert.equal(manifest.exports["."].default, "./index.js");
+});
+
+test("pkg/README.md is the package's own README, with links that work on the registry", async () => {
+  const readme = await readFile(pkg("README.md"), "utf8");
+  assert.equal(readme, await readFile(join(ROOT, "js/README.md"), "utf8"));
+  // The registry shows the README alone: a relative link or image would break there, and
+  // the repository's make targets and paths mean nothing to an npm user.
+  const links = [...readme.matchAll(/!?\[[^\]]*\]\(([^)]+)\)/g)].map((m) => m[1]);
+  assert.deepEqual(links.filter((href) => !/^https:\/\//.test(href)), []);
+  assert.doesNotMatch(readme, /\bmake (test|demo|build)\b|scripts\/|cargo /);
+  for (const section of ["npm install pwa-sync", "## React", "## Service worker", "## Server rendering"]) {
+    assert.ok(readme.includes(section), `has ${section}`);
+  }
 });
 
 test("the built types compile under strict settings with skipLibCheck off; optional parameters are optional; collections are typed", () => {
