@@ -745,16 +745,18 @@ mod tests {
                 version: 1,
                 value: Some(json!({"id": "x", "evil": 1})),
                 hlc: "h".into(),
+                space: None,
             }],
             checkpoint: 0,
             has_more: false,
             server_time: None,
+            revoked: vec![],
         };
         server.fault(Fault::AnswerPull(bad));
         assert_eq!(a.sync(&server).unwrap_err().error.class(), Some(ErrorClass::Protocol));
         assert_eq!(a.checkpoint(), 1);
         assert_eq!(a.live().values().next(), Some(&json!({"id": "x"})));
-        let stuck = PullResponse { changes: vec![], checkpoint: 1, has_more: true, server_time: None };
+        let stuck = PullResponse { changes: vec![], checkpoint: 1, has_more: true, server_time: None, revoked: vec![] };
         server.fault(Fault::AnswerPull(stuck));
         assert_eq!(a.sync(&server).unwrap_err().error.class(), Some(ErrorClass::Protocol));
     }

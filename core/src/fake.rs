@@ -181,13 +181,14 @@ impl Transport for FakeServer {
                 version: d.version,
                 value: d.value.clone(),
                 hlc: d.hlc.clone(),
+                space: None,
             })
             .collect();
         changes.sort_by_key(|c| c.version);
         let has_more = changes.len() > limit;
         changes.truncate(limit);
         let checkpoint = changes.last().map_or(checkpoint, |c| c.version);
-        Ok(PullResponse { changes, checkpoint, has_more, server_time: self.server_time() })
+        Ok(PullResponse { changes, checkpoint, has_more, server_time: self.server_time(), revoked: vec![] })
     }
 }
 

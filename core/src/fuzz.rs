@@ -196,14 +196,20 @@ fn push_response() -> impl Strategy<Value = PushResponse> {
 
 fn change() -> impl Strategy<Value = Change> {
     (collection(), key(), small_or_any_u64(), record_value(), hlc())
-        .prop_map(|(collection, key, version, value, hlc)| Change { collection, key, version, value, hlc })
+        .prop_map(|(collection, key, version, value, hlc)| Change { collection, key, version, value, hlc, space: None })
 }
 
 /// Well-typed pull pages with arbitrary contents: versions in or out of range, in or out
 /// of order, a checkpoint anywhere.
 fn pull_response() -> impl Strategy<Value = PullResponse> {
     (prop::collection::vec(change(), 0..6), small_or_any_u64(), any::<bool>(), server_time()).prop_map(
-        |(changes, checkpoint, has_more, server_time)| PullResponse { changes, checkpoint, has_more, server_time },
+        |(changes, checkpoint, has_more, server_time)| PullResponse {
+            changes,
+            checkpoint,
+            has_more,
+            server_time,
+            revoked: vec![],
+        },
     )
 }
 
@@ -618,6 +624,7 @@ fn changes_of_collections_not_asked_for_are_ignored_not_a_storage_error() {
                 version: 3,
                 value: Some(json!({"id": "k0"})),
                 hlc: "h".into(),
+                space: None,
             },
             Change {
                 collection: "trips".into(),
@@ -625,10 +632,12 @@ fn changes_of_collections_not_asked_for_are_ignored_not_a_storage_error() {
                 version: 3,
                 value: Some(json!({"id": "k3"})),
                 hlc: "h".into(),
+                space: None,
             },
         ],
         checkpoint: 3,
         has_more: false,
+        revoked: vec![],
         server_time: None,
     };
     let server = FakeServer::new();

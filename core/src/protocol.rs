@@ -27,6 +27,10 @@ pub struct Mutation {
     /// The server version this client last saw for the key; `None` if it never saw one.
     pub base_version: Option<u64>,
     pub hlc: String,
+    /// The space the document lives in; absent: the caller's private space (`user:<id>`),
+    /// which is all a protocol-v1 client without spaces knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +76,9 @@ pub struct Change {
     pub version: u64,
     pub value: Option<Value>,
     pub hlc: String,
+    /// The document's space (a server with spaces always sends it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,6 +90,54 @@ pub struct PullResponse {
     /// As in `PushResponse`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_time: Option<u64>,
+    /// Spaces the caller could read at its checkpoint and no longer can: the client drops
+    /// its copies of their records and rejects its pending writes there (`forbidden`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked: Vec<String>,
+}
+
+/// What a member may do in a space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Pulls.
+    Reader,
+    /// Pulls and pushes.
+    Writer,
+    /// Writes, and manages the members.
+    Owner,
+}
+
+impl Role {
+    pub fn can_write(self) -> bool {
+        self >= Role::Writer
+    }
+}
+
+/// One of the caller's spaces: `GET /sync/spaces`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpaceRole {
+    pub id: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpacesResponse {
+    pub spaces: Vec<SpaceRole>,
+}
+
+/// The rejection code of a write into a space the caller may not write to.
+pub const FORBIDDEN: &str = "forbidden";
+
+/// The private space of user `user`: the default space of every document.
+pub fn private_space(user: &str) -> String {
+    format!("user:{user}")
+}
+
+/// A space id is 1-128 characters of `[A-Za-z0-9_.:-]`.
+pub fn is_valid_space_id(space: &str) -> bool {
+    (1..=128).contains(&space.len())
+        && space.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
 }
 
 /// The body of every error answer: `{"error": {"code": "...", "message": "..."}}`. The
@@ -134,6 +189,35 @@ mod tests {
         let res: PushResponse = serde_json::from_value(wire.clone()).unwrap();
         assert_eq!(res.results[0], MutationResult::Applied { id: 17, version: 57 });
         assert_eq!(serde_json::to_value(&res).unwrap(), wire);
+    }
+
+    #[test]
+    fn spaces_are_optional_on_the_wire_and_v1_shapes_are_unchanged() {
+        let v1 = json!({"id":1,"collection":"c","key":"k","op":"put","value":{},"baseVersion":null,"hlc":"h"});
+        let m: Mutation = serde_json::from_value(v1.clone()).unwrap();
+        assert_eq!(m.space, None);
+        assert_eq!(serde_json::to_value(&m).unwrap(), v1);
+        let shared = Mutation { space: Some("conference".into()), ..m };
+        assert_eq!(serde_json::to_value(&shared).unwrap()["space"], "conference");
+        let pull = json!({"changes":[{"collection":"c","key":"k","version":3,"value":null,"hlc":"h","space":"g:1"}],
+            "checkpoint":3,"hasMore":false,"revoked":["g:2"]});
+        let res: PullResponse = serde_json::from_value(pull.clone()).unwrap();
+        assert_eq!(res.changes[0].space.as_deref(), Some("g:1"));
+        assert_eq!(res.revoked, ["g:2"]);
+        assert_eq!(serde_json::to_value(&res).unwrap(), pull);
+        let old: PullResponse = serde_json::from_value(json!({"changes":[],"checkpoint":0,"hasMore":false})).unwrap();
+        assert!(old.revoked.is_empty());
+        assert_eq!(serde_json::to_value(&old).unwrap(), json!({"changes":[],"checkpoint":0,"hasMore":false}));
+    }
+
+    #[test]
+    fn roles_order_and_space_ids() {
+        assert!(Role::Owner.can_write() && Role::Writer.can_write() && !Role::Reader.can_write());
+        assert_eq!(serde_json::to_value(Role::Writer).unwrap(), "writer");
+        assert_eq!(private_space("ana"), "user:ana");
+        assert!(is_valid_space_id("user:ana") && is_valid_space_id("conf-2026.room_1"));
+        assert!(!is_valid_space_id("") && !is_valid_space_id("a b") && !is_valid_space_id("é"));
+        assert!(is_valid_space_id(&"a".repeat(128)) && !is_valid_space_id(&"a".repeat(129)));
     }
 
     #[test]

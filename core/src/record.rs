@@ -99,6 +99,7 @@ impl OutboxEntry {
             value: self.value.clone(),
             base_version: self.base_version,
             hlc: self.hlc.clone(),
+            space: None,
         }
     }
 }

@@ -687,6 +687,7 @@ mod tests {
             version,
             value,
             hlc: format!("{:015}-0000-c-other", 5_000 + version),
+            space: None,
         }
     }
 

@@ -266,6 +266,7 @@ mod tests {
             version: 57,
             value: Some(json!({"title": "Rome"})),
             hlc: "001763769600000-0000-c-1".into(),
+            space: None,
         };
         let body: serde_json::Value = serde_json::from_str(&event_body("alice", &change, 1_763_769_600_123)).unwrap();
         assert_eq!(

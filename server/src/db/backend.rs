@@ -232,6 +232,7 @@ macro_rules! impl_backend {
                     version: u64::try_from(version).map_err(|_| corrupt("negative version"))?,
                     value,
                     hlc: row.try_get(4).map_err(err)?,
+                    space: None,
                 });
             }
             let checkpoint = changes.last().map_or(query.checkpoint, |c| c.version);
@@ -240,6 +241,7 @@ macro_rules! impl_backend {
                 checkpoint,
                 has_more,
                 server_time: u64::try_from($crate::db::now_ms()).ok(),
+                revoked: vec![],
             })
         }
 

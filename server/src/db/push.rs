@@ -138,8 +138,14 @@ pub(crate) async fn run<T: Tx>(
                 })
                 .await?;
                 let version_u = to_u64(version)?;
-                let change =
-                    Change { collection: m.collection.clone(), key: m.key.clone(), version: version_u, value, hlc };
+                let change = Change {
+                    collection: m.collection.clone(),
+                    key: m.key.clone(),
+                    version: version_u,
+                    value,
+                    hlc,
+                    space: None,
+                };
                 if !webhooks.is_empty() {
                     let body = webhook::event_body(user, &change, now);
                     for url in webhooks {
@@ -328,7 +334,16 @@ mod tests {
     use serde_json::json;
 
     fn mutation(id: u64, op: Op, value: Value, base: Option<u64>) -> Mutation {
-        Mutation { id, collection: "c".into(), key: "k".into(), op, value, base_version: base, hlc: "h".into() }
+        Mutation {
+            id,
+            collection: "c".into(),
+            key: "k".into(),
+            op,
+            value,
+            base_version: base,
+            hlc: "h".into(),
+            space: None,
+        }
     }
 
     fn doc(version: i64, value: Option<Value>, client: &str, mutation_id: i64) -> DocRow {
