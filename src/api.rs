@@ -236,6 +236,12 @@ impl SyncClient {
         self.client.close();
     }
 
+    /// The user's spaces and roles, from the server (`GET /sync/spaces`); fires
+    /// `pwa-sync:spaces` when they differ from what the client knew.
+    pub fn spaces(&self) -> Promise {
+        self.run(|c| async move { c.spaces().await })
+    }
+
     /// Listen to one of this client's events on its event target (the config's
     /// `eventTarget`, default `globalThis`). Returns a function that stops listening.
     pub fn on(&self, event: JsValue, listener: JsValue) -> Result<Function, JsValue> {

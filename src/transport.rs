@@ -4,6 +4,8 @@
 
 use std::cell::RefCell;
 
+use base64::Engine as _;
+
 use js_sys::{Function, Object, Promise, Reflect};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
@@ -12,10 +14,12 @@ use web_sys::{AbortController, RequestInit, Response};
 
 use crate::body::BodyReader;
 use crate::error::describe;
-use crate::sys;
+use crate::sys::{self, now_ms};
 use pwa_sync_core::engine::{Transport, TransportError};
 use pwa_sync_core::error::ErrorClass;
-use pwa_sync_core::protocol::{ErrorBody, PullResponse, PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION};
+use pwa_sync_core::protocol::{
+    ErrorBody, PullResponse, PushRequest, PushResponse, SpacesResponse, PROTOCOL_HEADER, PROTOCOL_VERSION,
+};
 use pwa_sync_core::retry::parse_retry_after;
 
 /// A response larger than this is refused rather than parsed.
@@ -38,13 +42,17 @@ impl Auth {
         self.source.as_ref().is_some_and(JsValue::is_function)
     }
 
-    async fn token(&self, refresh: bool) -> Result<Option<String>, TransportError> {
+    /// The token a request carries now: the cached one, or a fresh one from the app's
+    /// function when there is none yet, it is about to expire, or `refresh` asks.
+    pub async fn token(&self, refresh: bool) -> Result<Option<String>, TransportError> {
         let Some(source) = &self.source else { return Ok(None) };
         if let Some(token) = source.as_string() {
             return Ok(Some(token));
         }
         if !refresh {
-            if let Some(token) = self.cached.borrow().clone() {
+            let cached = self.cached.borrow().clone();
+            // A JWT about to expire is renewed before it is sent, not after a 401.
+            if let Some(token) = cached.filter(|t| !expires_within(t, REFRESH_BEFORE_EXPIRY_MS, now_ms())) {
                 return Ok(Some(token));
             }
         }
@@ -62,6 +70,20 @@ impl Auth {
         *self.cached.borrow_mut() = Some(token.clone());
         Ok(Some(token))
     }
+}
+
+/// A cached JWT is renewed when it expires within this time.
+pub const REFRESH_BEFORE_EXPIRY_MS: u64 = 60_000;
+
+/// Whether `token` is a JWT whose `exp` falls within `margin_ms` of `now_ms`. Anything
+/// else (an opaque token, a JWT without `exp`) never expires as far as we can tell.
+pub fn expires_within(token: &str, margin_ms: u64, now_ms: u64) -> bool {
+    let Some(payload) = token.split('.').nth(1) else { return false };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')) else {
+        return false;
+    };
+    let exp = serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|claims| claims["exp"].as_f64());
+    exp.is_some_and(|exp| exp * 1000.0 - (now_ms as f64) < margin_ms as f64)
 }
 
 pub struct HttpTransport {
@@ -148,6 +170,13 @@ impl HttpTransport {
                 format!("the server's answer is not protocol v1: {e} (starts with {:?})", snippet(&text)),
             )
         })
+    }
+}
+
+impl HttpTransport {
+    /// `GET /sync/spaces`: the caller's spaces and roles.
+    pub async fn spaces(&self) -> Result<SpacesResponse, TransportError> {
+        self.call("GET", &format!("{}/spaces", self.base), None).await
     }
 }
 

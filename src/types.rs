@@ -73,6 +73,10 @@ export interface CollectionConfig<T = SyncRecord> {
   omit?: FieldName<T>[];
   /** Top-level fields to index; `list(collection, {index, equals})` queries them. */
   indexes?: FieldName<T>[];
+  /** Every record lives in this shared space (e.g. "conference"). Default: the user's private space. */
+  space?: string;
+  /** This field of each record names its space (e.g. "groupId"); a record never moves between spaces. */
+  spaceField?: FieldName<T>;
 }
 
 export interface RetryConfig {
@@ -228,6 +232,8 @@ export interface OpenConflict {
   serverVersion: number;
   /** Fields a merge could not settle (`manualFields`); empty when the whole record is in question. */
   fields: string[];
+  /** The record's shared space, if it is not private. */
+  space?: string;
 }
 
 /** Detail of `pwa-sync:conflict`: settled by a strategy (`open: false`, with `result`), or waiting for the app (`open: true`, with `id`). */
@@ -243,6 +249,21 @@ export interface ConflictDetail {
   result: SyncRecord | null;
   fields: string[];
   serverVersion: number | null;
+}
+
+/** What a member may do in a space: pull (`reader`), also push (`writer`), also manage members (`owner`). */
+export type SpaceRole = "reader" | "writer" | "owner";
+
+/** One of the user's spaces (`client.spaces()`). */
+export interface Space {
+  id: string;
+  role: SpaceRole;
+}
+
+/** Detail of `pwa-sync:spaces`: the spaces as now known, and those just revoked (their records are gone). */
+export interface SpacesDetail {
+  spaces: Space[];
+  revoked: string[];
 }
 
 export interface RejectedDetail {
@@ -332,6 +353,12 @@ export class SyncClient<C extends CollectionTypes<C> = AnyCollections> {
   resolveConflict(id: number, choice: "local" | "server" | SyncRecord | null): Promise<void>;
   /** The newest audit entries (conflicts and rejections), newest first. */
   audit(limit?: number): Promise<AuditEntry[]>;
+  /**
+   * The user's spaces and roles, from the server (`GET /sync/spaces`); fires
+   * `pwa-sync:spaces` when they differ from what the client knew. Writes into a space
+   * known to be read-only then reject at once with `forbidden`.
+   */
+  spaces(): Promise<Space[]>;
   /** Every live record, as JSON (`{collections: {name: [...]}}`) or one CSV table. */
   export(options: ExportOptions): Promise<string>;
   /**

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::protocol::is_valid_space_id;
 
 /// Object stores the library owns; no collection may take these names.
 pub const RESERVED_STORES: [&str; 4] = ["outbox", "conflicts", "audit", "meta"];
@@ -58,6 +59,58 @@ pub struct CollectionConfig {
     pub omit: Vec<String>,
     /// Top-level fields with an IndexedDB index, queryable by `list`.
     pub indexes: Vec<String>,
+    /// Which space the collection's records live in.
+    pub space: SpaceRule,
+}
+
+/// Where a collection's records live on the server (`space` or `spaceField` in its config).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SpaceRule {
+    /// The user's private space (the server's default): neither is given.
+    #[default]
+    Private,
+    /// Every record in one space: `space: "conference"`.
+    Fixed(String),
+    /// A field of each record names its space: `spaceField: "groupId"`.
+    Field(String),
+}
+
+impl SpaceRule {
+    /// The space `value` (a record of `collection`) lives in; `None` is the private space,
+    /// which the wire leaves out.
+    pub fn space_of(&self, collection: &str, value: &Value) -> Result<Option<String>> {
+        match self {
+            SpaceRule::Private => Ok(None),
+            SpaceRule::Fixed(space) => Ok(Some(space.clone())),
+            SpaceRule::Field(field) => match value.get(field).and_then(Value::as_str) {
+                Some(space) if is_valid_space_id(space) => Ok(Some(space.to_owned())),
+                _ => Err(Error::invalid_value(
+                    collection,
+                    format!("field \"{field}\" must name the record's space: 1-128 characters of A-Z a-z 0-9 _ . : -"),
+                )),
+            },
+        }
+    }
+
+    /// Whether a pulled change of `space` belongs in this collection. A fixed collection
+    /// takes its own space only, a private one private spaces only: a document another
+    /// version of the app wrote elsewhere under the same collection name stays out.
+    pub fn admits(&self, space: Option<&str>) -> bool {
+        match (self, space) {
+            (_, None) | (SpaceRule::Field(_), _) => true,
+            (SpaceRule::Fixed(own), Some(space)) => own == space,
+            (SpaceRule::Private, Some(space)) => space.starts_with("user:"),
+        }
+    }
+
+    /// Whether records of this collection can live in `space`.
+    pub fn may_hold(&self, space: &str) -> bool {
+        match self {
+            SpaceRule::Private => false,
+            SpaceRule::Fixed(own) => own == space,
+            SpaceRule::Field(_) => true,
+        }
+    }
 }
 
 /// A collection's own event: its name, and optionally the detail field that carries the
@@ -232,6 +285,8 @@ struct RawCollection {
     omit: Vec<String>,
     #[serde(default)]
     indexes: Vec<String>,
+    space: Option<String>,
+    space_field: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -340,6 +395,19 @@ fn parse_collection(name: String, mut spec: Value) -> Result<CollectionConfig> {
             return Err(fail("`event` needs a non-empty name (and a non-empty valueField if given)".into()));
         }
     }
+    let space = match (raw.space, raw.space_field) {
+        (None, None) => SpaceRule::Private,
+        (Some(space), None) if is_valid_space_id(&space) => SpaceRule::Fixed(space),
+        (Some(space), None) => {
+            return Err(fail(format!("`space` \"{space}\" is not a space id: 1-128 characters of A-Z a-z 0-9 _ . : -")))
+        }
+        (None, Some(field)) if field.trim().is_empty() => return Err(fail("`spaceField` must name a field".into())),
+        (None, Some(field)) if raw.omit.contains(&field) => {
+            return Err(fail(format!("`spaceField` \"{field}\" cannot be omitted: it says where the record lives")))
+        }
+        (None, Some(field)) => SpaceRule::Field(field),
+        (Some(_), Some(_)) => return Err(fail("give `space` or `spaceField`, not both".into())),
+    };
     Ok(CollectionConfig {
         name,
         key: raw.key,
@@ -348,6 +416,7 @@ fn parse_collection(name: String, mut spec: Value) -> Result<CollectionConfig> {
         ttl_ms: raw.ttl_ms,
         omit: raw.omit,
         indexes: raw.indexes,
+        space,
     })
 }
 
@@ -436,6 +505,41 @@ mod tests {
         let event = c.collections[0].event.clone().unwrap();
         assert_eq!((event.name.as_str(), event.value_field.as_deref()), ("attendee-data-updated", Some("attendee")));
         assert!(err(json!({"name": "a", "collections": {"t": {"key": "id", "event": ""}}})).contains("event"));
+    }
+
+    #[test]
+    fn a_collection_lives_in_its_space_a_field_names_it_or_it_is_private() {
+        let c = ClientConfig::from_json(json!({"name": "a", "collections": {
+            "programme": {"key": "id", "space": "conference"},
+            "lists": {"key": "id", "spaceField": "groupId"},
+            "notes": {"key": "id"}}}))
+        .unwrap();
+        let rule = |name: &str| c.collection(name).unwrap().space.clone();
+        assert_eq!(rule("programme"), SpaceRule::Fixed("conference".into()));
+        assert_eq!(rule("lists"), SpaceRule::Field("groupId".into()));
+        assert_eq!(rule("notes"), SpaceRule::Private);
+        let value = json!({"id": "l1", "groupId": "group:7"});
+        assert_eq!(rule("lists").space_of("lists", &value), Ok(Some("group:7".into())));
+        assert_eq!(rule("programme").space_of("programme", &value), Ok(Some("conference".into())));
+        assert_eq!(rule("notes").space_of("notes", &value), Ok(None));
+        let missing = rule("lists").space_of("lists", &json!({"id": "l1"})).unwrap_err();
+        assert_eq!(missing.code(), "invalid-value");
+        assert!(rule("lists").space_of("lists", &json!({"id": "l1", "groupId": "a b"})).is_err());
+        // Pulled changes from elsewhere stay out of fixed and private collections.
+        assert!(rule("programme").admits(Some("conference")) && !rule("programme").admits(Some("other")));
+        assert!(rule("notes").admits(Some("user:ana")) && !rule("notes").admits(Some("conference")));
+        assert!(rule("lists").admits(Some("anything")) && rule("notes").admits(None));
+        assert!(rule("programme").may_hold("conference") && !rule("notes").may_hold("conference"));
+    }
+
+    #[test]
+    fn bad_space_settings_are_refused() {
+        let bad = |spec: Value| err(json!({"name": "a", "collections": {"t": spec}}));
+        assert!(bad(json!({"key": "id", "space": "a b"})).contains("not a space id"));
+        assert!(bad(json!({"key": "id", "space": ""})).contains("not a space id"));
+        assert!(bad(json!({"key": "id", "space": "s", "spaceField": "g"})).contains("not both"));
+        assert!(bad(json!({"key": "id", "spaceField": " "})).contains("spaceField"));
+        assert!(bad(json!({"key": "id", "spaceField": "g", "omit": ["g"]})).contains("cannot be omitted"));
     }
 
     #[test]

@@ -79,7 +79,7 @@ impl Replica {
     }
 
     fn write(&self, key: &str, op: LocalOp) {
-        let w = LocalWrite { collection: "docs".into(), key: key.into(), op, now_ms: self.observer.now.get() };
+        let w = LocalWrite::new("docs".into(), key.into(), op, self.observer.now.get());
         // A patch of a deleted or unknown key is refused; that is a valid outcome here.
         let _ = block_on(self.store.write_local(&w));
     }

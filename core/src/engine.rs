@@ -14,10 +14,10 @@ use crate::metrics::SyncReport;
 use crate::model::{Effect, KeyRef, Writes};
 use crate::mutation::{LocalWrite, WriteOutcome};
 use crate::protocol::{Mutation, MutationResult, PullResponse, PushRequest, PushResponse};
-use crate::record::ConflictRecord;
 use crate::record::OutboxEntry;
+use crate::record::{ConflictRecord, ListQuery};
 use crate::store::{Durability, Scope, Store};
-use crate::sync::{plan_local, plan_local_batch, plan_pull, plan_push, plan_resolve, Applied, Choice};
+use crate::sync::{plan_local, plan_local_batch, plan_pull, plan_push, plan_resolve, plan_revoke, Applied, Choice};
 
 /// Local writes on any [`Store`]: planned by `sync::plan_local` (following
 /// `mutation::plan_local_write`) and committed in one `Scope::LocalWrite` transaction
@@ -360,6 +360,9 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
         .map_err(SyncError::Transport)?;
         check_pull_page(config, checkpoint, &page)?;
         saw_server_time(report, page.server_time, observer.now_ms());
+        if !page.revoked.is_empty() {
+            revoke(config, store, observer, &page.revoked, report).await?;
+        }
         // Changes of collections we did not ask for are ignored (`plan_pull` skips them),
         // so their keys are not asked of the store, which knows no such collection.
         let ours = page.changes.iter().filter(|c| config.collection(&c.collection).is_ok());
@@ -392,6 +395,40 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
             return Ok(());
         }
     }
+}
+
+/// Drop what this device holds of spaces the user lost: the keys that may be theirs are
+/// found first (records of collections that can live there, queued writes naming them),
+/// then planned and written in one transaction.
+async fn revoke<S: Store, O: Observer>(
+    config: &ClientConfig,
+    store: &S,
+    observer: &O,
+    revoked: &[String],
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let mut keys = BTreeSet::new();
+    for collection in &config.collections {
+        if !revoked.iter().any(|s| collection.space.may_hold(s)) {
+            continue;
+        }
+        for record in store.list(&collection.name, &ListQuery::default()).await? {
+            keys.insert((collection.name.clone(), record.key));
+        }
+    }
+    for entry in store.outbox(usize::MAX).await? {
+        if entry.space.as_ref().is_some_and(|s| revoked.contains(s)) {
+            keys.insert((entry.collection, entry.key));
+        }
+    }
+    let keys: Vec<KeyRef> = keys.into_iter().collect();
+    let now = observer.now_ms();
+    let applied = store.transact(&keys, Durability::Default, |s| plan_revoke(config, s, revoked, now)).await?;
+    report.rejected += applied.rejected;
+    let mut effects = applied.effects;
+    effects.push(Effect::SpacesRevoked(revoked.to_vec()));
+    observer.effects(&effects);
+    Ok(())
 }
 
 /// Whether the stored checkpoint is this configuration's, still at `at`. Tabs and workers
@@ -503,6 +540,9 @@ fn check_pull_page(config: &ClientConfig, checkpoint: u64, page: &PullResponse) 
         last = change.version;
         check_record(config, &change.collection, &change.key, change.value.as_ref())?;
     }
+    if let Some(bad) = page.revoked.iter().find(|s| !crate::protocol::is_valid_space_id(s)) {
+        return Err(SyncError::protocol(format!("revoked names {bad:?}, which is not a space id")));
+    }
     if page.has_more && page.checkpoint == checkpoint {
         return Err(SyncError::protocol("the server says it has more but did not move its checkpoint"));
     }
@@ -515,7 +555,6 @@ mod tests {
     use crate::fake::{FakeServer, Fault, Recorder};
     use crate::mutation::{LocalOp, LocalWrite};
     use crate::protocol::{Change, Op};
-    use crate::record::ListQuery;
     use crate::store::memory::MemoryStore;
     use pollster::block_on;
     use serde_json::{json, Value};
@@ -541,7 +580,7 @@ mod tests {
 
         fn write(&self, collection: &str, key: &str, op: LocalOp) {
             self.observer.now.set(self.observer.now.get() + 1);
-            let w = LocalWrite { collection: collection.into(), key: key.into(), op, now_ms: self.observer.now.get() };
+            let w = LocalWrite::new(collection.into(), key.into(), op, self.observer.now.get());
             block_on(self.store.write_local(&w)).unwrap();
         }
 
@@ -1129,12 +1168,7 @@ mod tests {
         let store = WriteDuringPush { inner: MemoryStore::new(&c.config), write: Default::default() };
         block_on(store.open_meta("c-a")).unwrap();
         block_on(ensure_checkpoint_scope(&store, &c.config)).unwrap();
-        let put = |v: &str| LocalWrite {
-            collection: "trips".into(),
-            key: "t".into(),
-            op: LocalOp::Put(json!({"id": "t", "v": v})),
-            now_ms: 1,
-        };
+        let put = |v: &str| LocalWrite::new("trips".into(), "t".into(), LocalOp::Put(json!({"id": "t", "v": v})), 1);
         block_on(store.write_local(&put("first"))).unwrap();
         *store.write.borrow_mut() = Some(put("second"));
         block_on(sync(&c.config, &store, &server, &c.observer)).unwrap();

@@ -89,6 +89,10 @@ pub enum Error {
     #[error("no open conflict {0}")]
     UnknownConflict(u64),
 
+    /// A write into a space this user may only read (or no longer belongs to).
+    #[error("cannot write to space \"{space}\": {reason}")]
+    Forbidden { space: String, reason: String },
+
     /// A sync failed; `class` says why (network, timeout, auth, rate-limited, server,
     /// validation, protocol).
     #[error("sync failed ({}): {message}", class.as_str())]
@@ -109,6 +113,7 @@ impl Error {
             Error::Closed => "closed",
             Error::LocalOnly => "local-only",
             Error::UnknownConflict(_) => "unknown-conflict",
+            Error::Forbidden { .. } => crate::protocol::FORBIDDEN,
             Error::Sync { class, .. } => class.as_str(),
         }
     }

@@ -19,6 +19,8 @@ pub struct Doc {
     pub value: Option<Value>,
     pub hlc: String,
     pub writer: (String, u64),
+    /// The space the mutation named (`None`: the private one).
+    pub space: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +48,8 @@ pub struct FakeServer {
     pub max_batch: Cell<Option<usize>>,
     /// The server's clock; 0: it neither clamps stamps nor reports its time.
     pub now: Cell<u64>,
+    /// Spaces this client may only read: writes there are rejected with `forbidden`.
+    pub read_only: RefCell<Vec<String>>,
 }
 
 impl FakeServer {
@@ -71,18 +75,33 @@ impl FakeServer {
         self.version.set(version);
         self.docs.borrow_mut().insert(
             (collection.to_owned(), key.to_owned()),
-            Doc { version, value: Some(value), hlc: hlc.to_owned(), writer: ("c-external".into(), version) },
+            Doc {
+                version,
+                value: Some(value),
+                hlc: hlc.to_owned(),
+                writer: ("c-external".into(), version),
+                space: None,
+            },
         );
         version
     }
 
     fn apply(&self, client: &str, m: &crate::protocol::Mutation) -> MutationResult {
         let key = (m.collection.clone(), m.key.clone());
+        if m.space.as_ref().is_some_and(|s| self.read_only.borrow().contains(s)) {
+            return MutationResult::Rejected { id: m.id, code: "forbidden".into(), message: "a reader".into() };
+        }
         let mut docs = self.docs.borrow_mut();
         let current = docs.get(&key).cloned();
         let own_earlier = current.as_ref().is_some_and(|d| d.writer.0 == client && d.writer.1 < m.id);
         if current.as_ref().map(|d| d.version) != m.base_version && !own_earlier {
-            let d = current.unwrap_or(Doc { version: 0, value: None, hlc: String::new(), writer: (String::new(), 0) });
+            let d = current.unwrap_or(Doc {
+                version: 0,
+                value: None,
+                hlc: String::new(),
+                writer: (String::new(), 0),
+                space: None,
+            });
             return MutationResult::Conflict {
                 id: m.id,
                 server: ServerState { version: d.version, value: d.value, hlc: d.hlc },
@@ -111,7 +130,7 @@ impl FakeServer {
             0 => m.hlc.clone(),
             now => crate::clock::clamp_stamp(&m.hlc, now),
         };
-        docs.insert(key, Doc { version, value, hlc, writer: (client.to_owned(), m.id) });
+        docs.insert(key, Doc { version, value, hlc, writer: (client.to_owned(), m.id), space: m.space.clone() });
         *self.applied.borrow_mut().entry((client.to_owned(), m.id)).or_default() += 1;
         MutationResult::Applied { id: m.id, version }
     }
@@ -181,7 +200,7 @@ impl Transport for FakeServer {
                 version: d.version,
                 value: d.value.clone(),
                 hlc: d.hlc.clone(),
-                space: None,
+                space: d.space.clone(),
             })
             .collect();
         changes.sort_by_key(|c| c.version);

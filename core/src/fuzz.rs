@@ -273,12 +273,7 @@ impl Client {
                 Write::Delete(c, k) => (c, k, LocalOp::Delete),
             };
             client.observer.now.set(client.observer.now.get() + 1);
-            let w = LocalWrite {
-                collection: COLLECTIONS[c].into(),
-                key: KEYS[k].into(),
-                op,
-                now_ms: client.observer.now.get(),
-            };
+            let w = LocalWrite::new(COLLECTIONS[c].into(), KEYS[k].into(), op, client.observer.now.get());
             // A patch of a missing record is refused (not-found); that is fine here.
             let _ = block_on(client.store.write_local(&w));
         }

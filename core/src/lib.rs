@@ -26,6 +26,8 @@ pub mod resolver;
 pub mod retry;
 pub mod schedule;
 pub mod session;
+#[cfg(test)]
+mod spaces_tests;
 pub mod sse;
 pub mod store;
 pub mod sync;

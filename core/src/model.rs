@@ -106,4 +106,6 @@ pub enum Effect {
         code: String,
         message: String,
     },
+    /// The server says this user can no longer read these spaces (their records are gone).
+    SpacesRevoked(Vec<String>),
 }

@@ -9,6 +9,7 @@
 
 use serde_json::Value;
 
+use crate::config::SpaceRule;
 use crate::error::{Error, Result};
 use crate::patch;
 use crate::protocol::Op;
@@ -29,6 +30,42 @@ pub struct LocalWrite {
     pub key: String,
     pub op: LocalOp,
     pub now_ms: u64,
+    /// Where the collection's records live.
+    pub space: SpaceRule,
+    /// Spaces the client knows it may only read: a write there is refused at once.
+    pub read_only: Vec<String>,
+}
+
+impl LocalWrite {
+    /// A write to a private collection (the space rules are set by the caller if any).
+    pub fn new(collection: String, key: String, op: LocalOp, now_ms: u64) -> LocalWrite {
+        LocalWrite { collection, key, op, now_ms, space: SpaceRule::Private, read_only: Vec::new() }
+    }
+
+    /// The space the write goes to, from the value it leaves (or, for a delete, the value
+    /// it removes). A record never moves: another space is another record.
+    fn space(&self, before: Option<&Value>, after: Option<&Value>) -> Result<Option<String>> {
+        let Some(value) = after.or(before) else { return Ok(None) };
+        let space = self.space.space_of(&self.collection, value)?;
+        if let (Some(before), Some(_)) = (before, after) {
+            let was = self.space.space_of(&self.collection, before)?;
+            if was != space {
+                return Err(Error::invalid_value(
+                    &self.collection,
+                    format!(
+                        "record \"{}\" lives in space {:?}, not {:?}: a record cannot move between spaces (delete it and create it under a new key)",
+                        self.key,
+                        was.unwrap_or_default(),
+                        space.unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        if let Some(space) = space.as_ref().filter(|s| self.read_only.contains(s)) {
+            return Err(Error::Forbidden { space: space.clone(), reason: "this user may only read it".into() });
+        }
+        Ok(space)
+    }
 }
 
 /// What the store must write, all in one transaction.
@@ -95,6 +132,7 @@ pub fn plan_local_write(
         LocalOp::Delete => None,
     };
 
+    let space = write.space(visible, new_value.as_ref())?;
     let mut meta = meta.clone();
     let now = meta.corrected(write.now_ms);
     let hlc = meta.hlc.tick(now, &meta.client_id).to_string();
@@ -145,6 +183,7 @@ pub fn plan_local_write(
                 hlc: hlc.clone(),
                 sent: false,
                 created_at: write.now_ms as f64,
+                space,
             });
             Some(id)
         }
@@ -232,7 +271,7 @@ mod tests {
 
         fn write(&mut self, op: LocalOp) -> Result<WriteOutcome> {
             self.now += 1;
-            let w = LocalWrite { collection: "c".into(), key: "k".into(), op, now_ms: self.now };
+            let w = LocalWrite::new("c".into(), "k".into(), op, self.now);
             let plan = plan_local_write(&self.meta, self.record.as_ref(), &self.outbox, &w)?;
             self.meta = plan.meta;
             self.record = plan.record;

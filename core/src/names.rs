@@ -15,11 +15,12 @@ pub mod event {
     pub const PROGRESS: &str = "pwa-sync:progress";
     pub const AUTH_REQUIRED: &str = "pwa-sync:auth-required";
     pub const CLEARED: &str = "pwa-sync:cleared";
+    pub const SPACES: &str = "pwa-sync:spaces";
 
     /// Every event with its key in JS's `EVENTS` and the TypeScript type of its detail
     /// (types declared in the package's `pwa_sync.d.ts`; `C` is the client's collection
     /// types, the parameter of `SyncEventMap<C>`).
-    pub const ALL: [(&str, &str, &str); 8] = [
+    pub const ALL: [(&str, &str, &str); 9] = [
         ("change", CHANGE, "ChangeDetail<C>"),
         ("status", STATUS, "SyncStatus"),
         ("storageError", STORAGE_ERROR, "StorageErrorDetail"),
@@ -28,6 +29,7 @@ pub mod event {
         ("progress", PROGRESS, "ProgressDetail"),
         ("authRequired", AUTH_REQUIRED, "{ message: string }"),
         ("cleared", CLEARED, "{ origin: \"local\" | \"tab\" }"),
+        ("spaces", SPACES, "SpacesDetail"),
     ];
 }
 
@@ -40,7 +42,7 @@ pub const FLUSH_MESSAGE: &str = "pwa-sync:flush";
 
 /// Every `error.code` a rejection of this library can carry: the codes of
 /// [`crate::Error::code`], where a failed sync carries its error class.
-pub const ERROR_CODES: [&str; 17] = [
+pub const ERROR_CODES: [&str; 18] = [
     "invalid-config",
     "unknown-collection",
     "invalid-value",
@@ -51,6 +53,7 @@ pub const ERROR_CODES: [&str; 17] = [
     "closed",
     "local-only",
     "unknown-conflict",
+    "forbidden",
     "network",
     "timeout",
     "auth",
@@ -94,6 +97,7 @@ mod tests {
             | Error::Closed
             | Error::LocalOnly
             | Error::UnknownConflict(_)
+            | Error::Forbidden { .. }
             | Error::Sync { .. } => (),
         };
         let classes = [
@@ -116,6 +120,7 @@ mod tests {
             Error::Closed,
             Error::LocalOnly,
             Error::UnknownConflict(1),
+            Error::Forbidden { space: "s".into(), reason: "r".into() },
         ];
         all.extend(classes.map(|class| Error::Sync { class, message: "m".into() }));
         all.iter().for_each(sample);

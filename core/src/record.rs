@@ -58,6 +58,10 @@ pub struct OutboxEntry {
     /// server may already have applied exactly those bytes.
     pub sent: bool,
     pub created_at: f64,
+    /// The space the write goes to; absent: the private space (also every entry written
+    /// before spaces existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space: Option<String>,
 }
 
 /// Every field of a stored [`EntityRecord`] but the two app values (`value`, `base`):
@@ -99,7 +103,7 @@ impl OutboxEntry {
             value: self.value.clone(),
             base_version: self.base_version,
             hlc: self.hlc.clone(),
-            space: None,
+            space: self.space.clone(),
         }
     }
 }
@@ -159,6 +163,9 @@ pub struct ConflictRecord {
     /// Fields a merge could not settle; empty when the whole record is in question.
     #[serde(default)]
     pub fields: Vec<String>,
+    /// The record's space (that of its pending writes), where the settled value goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space: Option<String>,
 }
 
 impl Meta {

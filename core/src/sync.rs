@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::model::{AuditEntry, AuditKind, Effect, KeyRef, Snapshot, Writes};
 use crate::mutation::{plan_local_write, LocalWrite, WriteOutcome};
 use crate::patch;
-use crate::protocol::{Change, MutationResult, Op, ServerState};
+use crate::protocol::{Change, MutationResult, Op, ServerState, FORBIDDEN};
 use crate::record::{strip_omitted, ConflictRecord, EntityRecord, Meta, OutboxEntry};
 
 /// An app's resolver for a collection (`conflict: (local, server, base) => value`):
@@ -142,6 +142,9 @@ pub fn plan_pull(
     for change in changes {
         // Only asked-for collections arrive; anything else is ignored, not stored.
         let Ok(collection) = config.collection(&change.collection) else { continue };
+        if !collection.space.admits(change.space.as_deref()) {
+            continue; // The same collection name in a space this app does not keep it in.
+        }
         let key: KeyRef = (change.collection.clone(), change.key.clone());
         let value = change.value.clone().map(|v| without_omitted(collection, v));
         let server = ServerState { version: change.version, value, hlc: change.hlc.clone() };
@@ -160,6 +163,65 @@ pub fn plan_pull(
     }
     work.meta.checkpoint = checkpoint;
     work.meta_dirty = true;
+    Ok((work.finish(), tally))
+}
+
+/// Spaces this user can no longer read (`revoked` in a pull answer): each record of theirs
+/// goes, as a deletion by the server would, and each pending write there is rejected with
+/// `forbidden` (audited, announced). `snapshot` holds the keys that may be theirs.
+pub fn plan_revoke(
+    config: &ClientConfig,
+    snapshot: Snapshot,
+    revoked: &[String],
+    now_ms: u64,
+) -> Result<(Writes, Applied)> {
+    let mut work = Working::new(snapshot, &no_custom);
+    let mut tally = Applied::default();
+    let keys: BTreeSet<KeyRef> = work.records.keys().chain(work.queued.keys()).cloned().collect();
+    for key in keys {
+        let Ok(collection) = config.collection(&key.0) else { continue };
+        let Some(space) = work.space_of(collection, &key) else { continue };
+        if !revoked.contains(&space) {
+            continue;
+        }
+        let before = work.visible(&key);
+        let ids: Vec<u64> = work.queued.get(&key).map(|q| q.iter().map(|e| e.id).collect()).unwrap_or_default();
+        let message = format!("no longer a member of space \"{space}\"");
+        for id in ids {
+            let Some(entry) = work.remove_entry(&key, id) else { continue };
+            work.audit.push(AuditEntry {
+                at: now_ms as f64,
+                kind: AuditKind::Rejected,
+                collection: key.0.clone(),
+                key: key.1.clone(),
+                strategy: FORBIDDEN.to_owned(),
+                decided_by: "server".into(),
+                local: replay(None, std::slice::from_ref(&entry)),
+                server: None,
+                base: None,
+                result: None,
+                server_version: None,
+            });
+            tally.effects.push(Effect::Rejected {
+                collection: key.0.clone(),
+                key: key.1.clone(),
+                mutation_id: id,
+                code: FORBIDDEN.to_owned(),
+                message: message.clone(),
+            });
+            tally.rejected += 1;
+        }
+        work.settle(&key, None, None, None, now_ms);
+        if before.is_some() {
+            tally.effects.push(Effect::Changed {
+                collection: key.0.clone(),
+                key: key.1.clone(),
+                value: None,
+                version: None,
+            });
+        }
+        tally.applied += 1;
+    }
     Ok((work.finish(), tally))
 }
 
@@ -190,7 +252,8 @@ pub fn plan_resolve(
     }
     let mut hlc = None;
     if chosen != conflict.server {
-        hlc = Some(work.queue_value(key, chosen.clone(), conflict.server_version, None, now_ms));
+        hlc =
+            Some(work.queue_value(key, chosen.clone(), conflict.server_version, None, conflict.space.clone(), now_ms));
     }
     work.settle(key, base, version, hlc, now_ms);
     let mut effects = Vec::new();
@@ -310,6 +373,16 @@ impl<'c> Working<'c> {
         self.dirty.insert(key.clone());
     }
 
+    /// The space `key`'s record lives in: that of its pending writes, else of its value.
+    fn space_of(&self, collection: &CollectionConfig, key: &KeyRef) -> Option<String> {
+        if let Some(space) = self.queued.get(key).and_then(|q| q.iter().find_map(|e| e.space.clone())) {
+            return Some(space);
+        }
+        let record = self.records.get(key)?;
+        let value = record.value.as_ref().or(record.base.as_ref())?;
+        collection.space.space_of(&collection.name, value).ok().flatten()
+    }
+
     fn visible(&self, key: &KeyRef) -> Option<Value> {
         self.records.get(key).and_then(|r| r.value.clone())
     }
@@ -393,6 +466,7 @@ impl<'c> Working<'c> {
         value: Option<Value>,
         base_version: u64,
         stamp: Option<String>,
+        space: Option<String>,
         now_ms: u64,
     ) -> String {
         let now = self.meta.corrected(now_ms);
@@ -414,6 +488,7 @@ impl<'c> Working<'c> {
             hlc: stamp.clone(),
             sent: false,
             created_at: now_ms as f64,
+            space,
         };
         self.entries(key).push(entry);
         stamp
@@ -431,6 +506,8 @@ impl<'c> Working<'c> {
         effects: &mut Vec<Effect>,
     ) -> bool {
         let record = self.records.get(key).cloned();
+        // A record never moves between spaces: its pending writes say where it lives.
+        let space = self.queued.get(key).and_then(|q| q.iter().find_map(|e| e.space.clone()));
         let local = record.as_ref().and_then(|r| r.value.clone());
         let base = record.as_ref().and_then(|r| r.base.clone());
         let local_hlc = record.as_ref().map(|r| r.hlc.clone()).unwrap_or_default();
@@ -490,6 +567,7 @@ impl<'c> Working<'c> {
                     detected_at: now_ms as f64,
                     server_version: server.version,
                     fields,
+                    space,
                 };
                 self.conflicts_added.insert(id, stored.clone());
                 self.settle(key, server.value.clone(), Some(server.version), Some(server.hlc.clone()), now_ms);
@@ -517,7 +595,7 @@ impl<'c> Working<'c> {
             // It is as new as the newer of the writes it is made of, not as new as this
             // moment: a resolution settled late must not beat writes made after its edits.
             let stamp = std::cmp::max(&local_hlc, &server.hlc).clone();
-            hlc = Some(self.queue_value(key, resolved.clone(), server.version, Some(stamp), now_ms));
+            hlc = Some(self.queue_value(key, resolved.clone(), server.version, Some(stamp), space, now_ms));
         }
         // A record revived against a tombstone keeps the last value the server had as its
         // base: its edits were made against that, and the next three-way merge must know
@@ -642,7 +720,7 @@ mod tests {
 
         fn write(&mut self, key: &str, op: LocalOp) {
             self.now += 10;
-            let w = LocalWrite { collection: "trips".into(), key: key.into(), op, now_ms: self.now };
+            let w = LocalWrite::new("trips".into(), key.into(), op, self.now);
             let (writes, _) = plan_local(self.snapshot(&[k(key)]), &w).unwrap();
             self.commit(writes);
         }

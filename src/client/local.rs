@@ -28,13 +28,21 @@ use pwa_sync_core::Error;
 const CONVERT_CHUNK: usize = 256;
 
 impl Client {
+    /// A local write with its collection's space rule and the spaces known to be read-only.
+    fn local_write(&self, config: &CollectionConfig, key: String, op: LocalOp, now_ms: u64) -> LocalWrite {
+        let mut write = LocalWrite::new(config.name.clone(), key, op, now_ms);
+        write.space = config.space.clone();
+        write.read_only = self.read_only_spaces();
+        write
+    }
+
     async fn write(
         self: &Rc<Self>,
         config: &CollectionConfig,
         key: String,
         op: LocalOp,
     ) -> Result<WriteOutcome, Error> {
-        let write = LocalWrite { collection: config.name.clone(), key, op, now_ms: now_ms() };
+        let write = self.local_write(config, key, op, now_ms());
         let outcome = self.store.write_local(&write).await.inspect_err(|e| self.report_storage_error(e))?;
         if outcome.changed {
             self.events.change(config, &write.key, outcome.value.as_ref(), Origin::Local, outcome.version);
@@ -94,7 +102,7 @@ impl Client {
                 }
                 other => other,
             })?;
-            batch.push(LocalWrite { collection: config.name.clone(), key, op: LocalOp::Put(value), now_ms });
+            batch.push(self.local_write(config, key, LocalOp::Put(value), now_ms));
         }
         if batch.is_empty() {
             return Ok(JsValue::from(0));

@@ -14,6 +14,7 @@ mod conflicts;
 mod local;
 mod observer;
 mod open;
+mod spaces;
 mod status;
 mod sync;
 mod tabs;
@@ -31,6 +32,7 @@ use crate::events::{self, Events};
 use crate::idb::IdbStore;
 use crate::transport::HttpTransport;
 use pwa_sync_core::config::{ClientConfig, CollectionConfig};
+use pwa_sync_core::protocol::SpaceRole;
 use pwa_sync_core::session::Session;
 use pwa_sync_core::Error;
 
@@ -51,6 +53,9 @@ pub(crate) struct Client {
     /// `status()` returns the same object until something changes, so React's
     /// `useSyncExternalStore` can use it as a snapshot directly.
     status_snapshot: RefCell<Option<JsValue>>,
+    /// The user's spaces and roles as last heard from the server (`spaces()`); `None`
+    /// until then. A write into a space known to be read-only is refused at once.
+    spaces: RefCell<Option<Vec<SpaceRole>>>,
 }
 
 /// The non-JSON parts of the config, taken out by the API layer.

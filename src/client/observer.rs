@@ -87,6 +87,7 @@ impl Observer for WebObserver<'_> {
                     ]);
                     client.events.emit(events::REJECTED, &detail);
                 }
+                Effect::SpacesRevoked(revoked) => client.spaces_revoked(revoked),
             }
         }
     }

@@ -51,6 +51,7 @@ impl Client {
             background: RefCell::new(None),
             tabs: RefCell::new(None),
             status_snapshot: RefCell::new(None),
+            spaces: RefCell::new(None),
         });
         *client.tabs.borrow_mut() = tabs::connect(&client);
         if client.transport.is_some() && client.config.auto_sync {

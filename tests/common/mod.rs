@@ -4,6 +4,7 @@
 pub mod api;
 pub mod bad_input;
 pub mod security;
+pub mod spaces;
 pub mod store;
 pub mod support;
 pub mod sync;

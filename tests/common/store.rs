@@ -41,7 +41,7 @@ async fn dispose(store: IdbStore) {
 }
 
 fn write(collection: &str, key: &str, op: LocalOp) -> LocalWrite {
-    LocalWrite { collection: collection.into(), key: key.into(), op, now_ms: 1_700_000_000_000 }
+    LocalWrite::new(collection.into(), key.into(), op, 1_700_000_000_000)
 }
 
 fn put(collection: &str, value: Value) -> LocalWrite {

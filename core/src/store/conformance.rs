@@ -54,7 +54,7 @@ async fn write<S: Store>(store: &S, collection: &str, key: &str, op: LocalOp) ->
 }
 
 async fn try_write<S: Store>(store: &S, collection: &str, key: &str, op: LocalOp) -> Result<WriteOutcome, Error> {
-    let w = LocalWrite { collection: collection.into(), key: key.into(), op, now_ms: 1_700_000_000_000 };
+    let w = LocalWrite::new(collection.into(), key.into(), op, 1_700_000_000_000);
     store.write_local(&w).await
 }
 
@@ -223,7 +223,7 @@ pub async fn clear_removes_everything<S: Store>(store: &S) {
 }
 
 fn local(collection: &str, key: &str, op: LocalOp) -> LocalWrite {
-    LocalWrite { collection: collection.into(), key: key.into(), op, now_ms: 1_700_000_000_000 }
+    LocalWrite::new(collection.into(), key.into(), op, 1_700_000_000_000)
 }
 
 pub async fn batch_applies_in_order_as_one_write_each<S: Store>(store: &S) {
