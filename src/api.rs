@@ -160,6 +160,22 @@ impl SyncClient {
         })
     }
 
+    /// Drop every queued write and roll its record back to the server's value (change
+    /// events fire); the outbox is empty afterwards. Resolves to how many were dropped.
+    #[wasm_bindgen(js_name = discardPending, unchecked_return_type = "Promise<number>")]
+    pub fn discard_pending(&self) -> Promise {
+        self.run(|c| async move { Ok(JsValue::from(c.discard_pending().await? as f64)) })
+    }
+
+    /// Pull every document again from the start while keeping pending writes, then sync.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SyncResult>")]
+    pub fn resync(&self) -> Promise {
+        self.run(|c| async move {
+            let started = js_sys::Date::now();
+            sync_result(&c.resync().await?, started)
+        })
+    }
+
     /// Number of local writes not yet acknowledged by the server, read from storage.
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn pending(&self) -> Promise {

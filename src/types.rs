@@ -337,6 +337,14 @@ export class SyncClient<C extends CollectionTypes<C> = AnyCollections> {
   flush(options?: { lastChance?: boolean }): Promise<SyncResult | null>;
   /** Number of local writes not yet acknowledged by the server, read from storage. */
   pending(): Promise<number>;
+  /**
+   * Drop every queued write and roll its record back to the server's value (change
+   * events fire, other tabs follow); resolves to how many were dropped. Writes already
+   * sent may still be applied by the server: the next pull then shows them.
+   */
+  discardPending(): Promise<number>;
+  /** Pull every document again from the start, keeping pending writes, then sync (`local-only` without an endpoint). */
+  resync(): Promise<SyncResult>;
   /** The current status. The same object is returned until something changes. */
   status(): SyncStatus;
   /** Counters and sync latencies of this client since it opened. */

@@ -17,7 +17,9 @@ use crate::protocol::{Mutation, MutationResult, PullResponse, PushRequest, PushR
 use crate::record::OutboxEntry;
 use crate::record::{ConflictRecord, ListQuery};
 use crate::store::{Durability, Scope, Store};
-use crate::sync::{plan_local, plan_local_batch, plan_pull, plan_push, plan_resolve, plan_revoke, Applied, Choice};
+use crate::sync::{
+    plan_discard, plan_local, plan_local_batch, plan_pull, plan_push, plan_resolve, plan_revoke, Applied, Choice,
+};
 
 /// Local writes on any [`Store`]: planned by `sync::plan_local` (following
 /// `mutation::plan_local_write`) and committed in one `Scope::LocalWrite` transaction
@@ -397,6 +399,28 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
     }
 }
 
+/// Drop every queued write and roll its record back to the server's value; resolves to
+/// how many writes were dropped. Run it where no push runs at once (the flush lock).
+pub async fn discard_pending<S: Store, O: Observer>(store: &S, observer: &O) -> Result<usize, Error> {
+    let keys = unique_keys(store.outbox(usize::MAX).await?.into_iter().map(|e| (e.collection, e.key)));
+    let now = observer.now_ms();
+    let applied = store.transact(&keys, Durability::Strict, |s| plan_discard(s, now)).await?;
+    observer.effects(&applied.effects);
+    Ok(applied.applied)
+}
+
+/// Pull everything again from the start (`resync`): the checkpoint goes back to 0, pending
+/// writes stay. The next sync then brings every document the server has; those already
+/// held at their version are skipped.
+pub async fn reset_checkpoint<S: Store>(store: &S) -> Result<(), Error> {
+    store
+        .transact(&[], Durability::Strict, |mut snapshot| {
+            snapshot.meta.checkpoint = 0;
+            Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
+        })
+        .await
+}
+
 /// Drop what this device holds of spaces the user lost: the keys that may be theirs are
 /// found first (records of collections that can live there, queued writes naming them),
 /// then planned and written in one transaction.
@@ -622,6 +646,58 @@ mod tests {
             retry_after_ms: None,
             message: format!("HTTP {status}"),
         })
+    }
+
+    #[test]
+    fn discard_pending_rolls_every_queued_write_back_to_the_server_value() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        a.put("t1", json!({"id": "t1", "n": 1}));
+        a.sync(&server).unwrap();
+        a.write("trips", "t1", LocalOp::Patch(json!({"n": 2})));
+        a.put("t2", json!({"id": "t2"}));
+        a.write("notes", "n1", LocalOp::Delete);
+        a.observer.effects.borrow_mut().clear();
+        assert_eq!(block_on(discard_pending(&a.store, &a.observer)).unwrap(), 2);
+        assert_eq!(a.pending(), 0);
+        assert_eq!(a.live(), [(("trips".to_owned(), "t1".to_owned()), json!({"id": "t1", "n": 1}))].into());
+        let changed: Vec<(String, Option<Value>)> = a
+            .observer
+            .effects
+            .borrow()
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Changed { key, value, .. } => Some((key.clone(), value.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(changed, [("t1".to_owned(), Some(json!({"id": "t1", "n": 1}))), ("t2".to_owned(), None)]);
+        // Nothing is left to push.
+        assert_eq!(a.sync(&server).unwrap().pushed, 0);
+        assert_eq!(server.doc("trips", "t1").unwrap().value, Some(json!({"id": "t1", "n": 1})));
+    }
+
+    #[test]
+    fn reset_checkpoint_pulls_everything_again_and_keeps_pending_writes() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        server.external_put("trips", "t1", json!({"id": "t1"}), "001700000000000-0000-c-x");
+        server.external_put("trips", "t2", json!({"id": "t2"}), "001700000000000-0000-c-x");
+        a.sync(&server).unwrap();
+        // A record lost locally (e.g. wiped by hand) comes back; a pending write stays.
+        let t2 = ("trips".to_owned(), "t2".to_owned());
+        block_on(a.store.transact(std::slice::from_ref(&t2), Durability::Default, |_| {
+            Ok((Writes { records: [(t2.clone(), None)].into(), ..Writes::default() }, ()))
+        }))
+        .unwrap();
+        assert_eq!(a.live().len(), 1);
+        a.put("t3", json!({"id": "t3"}));
+        block_on(reset_checkpoint(&a.store)).unwrap();
+        assert_eq!(a.checkpoint(), 0);
+        let report = a.sync(&server).unwrap();
+        assert_eq!(report.pushed, 1);
+        assert_eq!(a.live().len(), 3);
+        assert_eq!(a.pending(), 0);
     }
 
     #[test]

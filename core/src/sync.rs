@@ -166,6 +166,35 @@ pub fn plan_pull(
     Ok((work.finish(), tally))
 }
 
+/// The app drops every queued write (`discardPending`): each record with pending writes
+/// goes back to its last server value, and the outbox is empty. Entries already sent may
+/// still be applied by the server; the next pull then brings their effect back.
+pub fn plan_discard(snapshot: Snapshot, now_ms: u64) -> Result<(Writes, Applied)> {
+    let mut work = Working::new(snapshot, &no_custom);
+    let mut tally = Applied::default();
+    let keys: Vec<KeyRef> = work.queued.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| k.clone()).collect();
+    for key in keys {
+        let before = work.visible(&key);
+        let ids: Vec<u64> = work.queued.get(&key).map(|q| q.iter().map(|e| e.id).collect()).unwrap_or_default();
+        for id in &ids {
+            work.remove_entry(&key, *id);
+        }
+        tally.applied += ids.len();
+        let (base, version) = work.records.get(&key).map(|r| (r.base.clone(), r.version)).unwrap_or_default();
+        work.settle(&key, base, version, None, now_ms);
+        let after = work.visible(&key);
+        if before != after {
+            tally.effects.push(Effect::Changed {
+                collection: key.0.clone(),
+                key: key.1.clone(),
+                value: after,
+                version,
+            });
+        }
+    }
+    Ok((work.finish(), tally))
+}
+
 /// Spaces this user can no longer read (`revoked` in a pull answer): each record of theirs
 /// goes, as a deletion by the server would, and each pending write there is rejected with
 /// `forbidden` (audited, announced). `snapshot` holds the keys that may be theirs.

@@ -14,6 +14,7 @@ mod conflicts;
 mod local;
 mod observer;
 mod open;
+mod queue;
 mod spaces;
 mod status;
 mod sync;

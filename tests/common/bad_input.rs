@@ -19,7 +19,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use super::support::{faults, ok, proxy, recorder, server, unique, Seen};
+use super::support::{faults, js, ok, proxy, recorder, server, unique, Seen};
 use web_sys::EventTarget;
 
 // ---- helpers ----
@@ -70,16 +70,6 @@ fn storage_errors(seen: &Seen) -> Vec<(String, String)> {
             (field(d, "code").as_string().unwrap_or_default(), field(d, "message").as_string().unwrap_or_default())
         })
         .collect()
-}
-
-/// Call a JS function made from `args` and `body`; await it if it returns a promise.
-async fn js(args: &str, body: &str, values: &[JsValue]) -> JsValue {
-    let f = Function::new_with_args(args, body);
-    let result = f.apply(&JsValue::NULL, &values.iter().collect::<Array>()).unwrap_or_else(|e| panic!("{body}: {e:?}"));
-    match result.dyn_into::<Promise>() {
-        Ok(promise) => JsFuture::from(promise).await.unwrap_or_else(|e| panic!("{body}: {e:?}")),
-        Err(value) => value,
-    }
 }
 
 /// Put `value` (JSON text; `key` for out-of-line stores) straight into an object store.

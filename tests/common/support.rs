@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Function, Promise, Reflect, JSON};
+use js_sys::{Array, Function, Promise, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -68,4 +68,34 @@ pub async fn faults(rules: &str) {
     let response = JsFuture::from(promise).await.unwrap();
     let accepted = Reflect::get(&response, &"ok".into()).unwrap().as_bool().unwrap();
     assert!(accepted, "the fault proxy refused {rules}");
+}
+
+/// Call a JS function made from `args` and `body`; await it if it returns a promise.
+pub async fn js(args: &str, body: &str, values: &[JsValue]) -> JsValue {
+    let f = Function::new_with_args(args, body);
+    let result = f.apply(&JsValue::NULL, &values.iter().collect::<Array>()).unwrap_or_else(|e| panic!("{body}: {e:?}"));
+    match result.dyn_into::<Promise>() {
+        Ok(promise) => JsFuture::from(promise).await.unwrap_or_else(|e| panic!("{body}: {e:?}")),
+        Err(value) => value,
+    }
+}
+
+/// Delete `key` from an object store straight in IndexedDB, behind the library's back.
+pub async fn raw_delete(db: &str, store: &str, key: &str) {
+    js(
+        "db, store, key",
+        "return new Promise((resolve, reject) => {
+            const open = indexedDB.open(db);
+            open.onerror = () => reject(open.error);
+            open.onsuccess = () => {
+                const conn = open.result;
+                const tx = conn.transaction([store], 'readwrite');
+                tx.objectStore(store).delete(key);
+                tx.oncomplete = () => { conn.close(); resolve(); };
+                tx.onabort = () => { conn.close(); reject(tx.error); };
+            };
+        });",
+        &[db.into(), store.into(), key.into()],
+    )
+    .await;
 }

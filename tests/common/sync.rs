@@ -479,3 +479,69 @@ async fn futures_join(a: Promise, b: Promise) -> (JsValue, JsValue) {
     let values = js_sys::Array::from(&ok(both).await);
     (values.get(0), values.get(1))
 }
+
+/// Polls until `check` holds (a hint between tabs takes a few turns of the event loop).
+async fn eventually(what: &str, check: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        gloo_timers::future::TimeoutFuture::new(10).await;
+    }
+    panic!("never: {what}");
+}
+
+#[wasm_bindgen_test]
+async fn discard_pending_rolls_back_to_the_server_values_in_every_tab() {
+    let user = unique("u");
+    let a = Device::for_user(&user).await;
+    a.put("t1", r#""n": 1"#).await;
+    a.sync().await;
+    // A second tab of the same database, hearing changes on its own target.
+    let (target, seen) = super::support::recorder(&["pwa-sync:change"]);
+    let tab_config = config(&a.db, server(), JsValue::from_str(&format!("dev:{user}")));
+    Reflect::set(&tab_config, &"eventTarget".into(), &target).unwrap();
+    let tab = SyncClient::open(tab_config).await.unwrap();
+    a.put("t1", r#""n": 2"#).await;
+    a.put("t2", r#""n": 1"#).await;
+    eventually("the tab sees 2 pending", || field(&tab.status(), "pending") == 2.0).await;
+    seen.borrow_mut().clear();
+    assert_eq!(ok(a.client.discard_pending()).await, 2.0);
+    assert_eq!(a.pending().await, 0.0);
+    assert_eq!(a.list().await, r#"[{"id":"t1","n":1}]"#);
+    eventually("the tab's status follows", || field(&tab.status(), "pending") == 0.0).await;
+    eventually("the tab hears both keys change", || seen.borrow().len() >= 2).await;
+    assert_eq!(JSON::stringify(&ok(tab.get("trips".into(), "t1".into())).await).unwrap(), r#"{"id":"t1","n":1}"#);
+    assert!(ok(tab.get("trips".into(), "t2".into())).await.is_undefined());
+    // Nothing of the discarded writes reaches the server.
+    assert_eq!(field(&a.sync().await, "pushed"), 0.0);
+    tab.close();
+    a.done().await;
+}
+
+#[wasm_bindgen_test]
+async fn resync_pulls_everything_again_and_keeps_pending_writes() {
+    let user = unique("u");
+    let a = Device::for_user(&user).await;
+    let b = Device::for_user(&user).await;
+    b.put("t1", r#""n": 1"#).await;
+    b.put("t2", r#""n": 2"#).await;
+    b.sync().await;
+    a.sync().await;
+    // A record removed from IndexedDB behind the library's back (the app's own code, a
+    // browser cleanup): a normal sync does not bring it back, a resync does.
+    super::support::raw_delete(&a.db, "trips", "t2").await;
+    a.sync().await;
+    assert_eq!(a.list().await, r#"[{"id":"t1","n":1}]"#, "a plain sync starts from the checkpoint");
+    a.put("t3", r#""n": 3"#).await;
+    let result = ok(a.client.resync()).await;
+    assert_eq!(field(&result, "pushed"), 1.0);
+    assert_eq!(a.list().await, r#"[{"id":"t1","n":1},{"id":"t2","n":2},{"id":"t3","n":3}]"#);
+    assert_eq!(a.pending().await, 0.0);
+    // A tab of the same database shares the checkpoint and is caught up too.
+    let tab = SyncClient::open(config(&a.db, server(), JsValue::from_str(&format!("dev:{user}")))).await.unwrap();
+    assert_eq!(field(&ok(tab.sync()).await, "pulled"), 0.0);
+    tab.close();
+    a.done().await;
+    b.done().await;
+}
