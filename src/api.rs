@@ -176,10 +176,17 @@ impl SyncClient {
         })
     }
 
-    /// Number of local writes not yet acknowledged by the server, read from storage.
-    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
-    pub fn pending(&self) -> Promise {
-        self.run(|c| async move { Ok(JsValue::from(c.pending().await? as f64)) })
+    /// Number of local writes not yet acknowledged by the server, read from storage;
+    /// with `{details: true}`, one entry per queued write.
+    pub fn pending(&self, options: JsValue) -> Promise {
+        let details = Reflect::get(&options, &"details".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
+        self.run(move |c| async move {
+            if details {
+                c.pending_details().await
+            } else {
+                Ok(JsValue::from(c.pending().await? as f64))
+            }
+        })
     }
 
     /// The current status. The same object is returned until something changes.

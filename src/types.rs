@@ -266,6 +266,19 @@ export interface SpacesDetail {
   revoked: string[];
 }
 
+/** A queued write: `pending({details: true})`. */
+export interface PendingWrite {
+  collection: string;
+  key: string;
+  op: "put" | "patch" | "delete";
+  /** How many pushes carried it so far. */
+  attempts: number;
+  /** Why the last attempt failed (the client's last sync failure); null if it was never tried. */
+  lastError: { at: number; code: SyncErrorCode; message: string } | null;
+  /** When it was queued, ms since the epoch. */
+  queuedAt: number;
+}
+
 export interface RejectedDetail {
   collection: string;
   key: string;
@@ -336,7 +349,9 @@ export class SyncClient<C extends CollectionTypes<C> = AnyCollections> {
    */
   flush(options?: { lastChance?: boolean }): Promise<SyncResult | null>;
   /** Number of local writes not yet acknowledged by the server, read from storage. */
-  pending(): Promise<number>;
+  pending(options?: { details?: false }): Promise<number>;
+  /** One entry per queued write, oldest first. */
+  pending(options: { details: true }): Promise<PendingWrite[]>;
   /**
    * Drop every queued write and roll its record back to the server's value (change
    * events fire, other tabs follow); resolves to how many were dropped. Writes already

@@ -184,6 +184,7 @@ pub fn plan_local_write(
                 sent: false,
                 created_at: write.now_ms as f64,
                 space,
+                attempts: 0,
             });
             Some(id)
         }

@@ -62,6 +62,39 @@ pub struct OutboxEntry {
     /// before spaces existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub space: Option<String>,
+    /// How many pushes carried this entry (it stays queued while none was answered).
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+/// One queued write as `pending({details: true})` describes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingWrite {
+    pub collection: String,
+    pub key: String,
+    pub op: Op,
+    pub attempts: u32,
+    /// Why the last attempt failed: the client's last sync failure, for an entry that was
+    /// tried and is still queued (an answered entry leaves the outbox).
+    pub last_error: Option<Failure>,
+    pub queued_at: f64,
+}
+
+impl PendingWrite {
+    pub fn describe(entries: Vec<OutboxEntry>, last_failure: Option<&Failure>) -> Vec<PendingWrite> {
+        entries
+            .into_iter()
+            .map(|e| PendingWrite {
+                last_error: last_failure.filter(|_| e.attempts > 0).cloned(),
+                collection: e.collection,
+                key: e.key,
+                op: e.op,
+                attempts: e.attempts,
+                queued_at: e.created_at,
+            })
+            .collect()
+    }
 }
 
 /// Every field of a stored [`EntityRecord`] but the two app values (`value`, `base`):

@@ -518,6 +518,7 @@ impl<'c> Working<'c> {
             sent: false,
             created_at: now_ms as f64,
             space,
+            attempts: 0,
         };
         self.entries(key).push(entry);
         stamp

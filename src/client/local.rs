@@ -200,6 +200,15 @@ impl Client {
         Ok(count)
     }
 
+    /// One entry per queued write, oldest first: what it is, how often a push carried
+    /// it, and why the last attempt failed.
+    pub async fn pending_details(&self) -> Result<JsValue, Error> {
+        let entries = self.store.outbox(usize::MAX).await?;
+        let meta = self.store.meta().await?;
+        let last_failure = meta.as_ref().and_then(|m| m.last_failure.as_ref());
+        convert::to_js(&record::PendingWrite::describe(entries, last_failure))
+    }
+
     /// Wipe everything (logout), holding the flush lock so no sync in any context writes
     /// the old session's data back; every other context's client closes.
     pub async fn clear(self: &Rc<Self>) -> Result<JsValue, Error> {

@@ -300,11 +300,13 @@ impl Store for IdbStore {
             for js in raw {
                 match decode::<OutboxEntry>(js.clone(), self.sealer()) {
                     Ok(mut entry) => {
-                        if !entry.sent {
-                            Reflect::set(&js, &JsValue::from_str("sent"), &JsValue::TRUE).map_err(|e| classify(&e))?;
-                            drop(store.put(&js, None).map_err(in_tx(&tx))?);
-                            entry.sent = true;
-                        }
+                        // Each push that carries an entry is an attempt (`pending({details})`).
+                        entry.sent = true;
+                        entry.attempts += 1;
+                        Reflect::set(&js, &JsValue::from_str("sent"), &JsValue::TRUE).map_err(|e| classify(&e))?;
+                        Reflect::set(&js, &JsValue::from_str("attempts"), &JsValue::from(entry.attempts))
+                            .map_err(|e| classify(&e))?;
+                        drop(store.put(&js, None).map_err(in_tx(&tx))?);
                         batch.push(entry);
                     }
                     Err(reason) => skipped.push(format!("{OUTBOX}/{}: {reason}", key_text(&prop(&js, "id")))),

@@ -77,11 +77,11 @@ async fn put_get_patch_delete_round_trip() {
     assert_eq!(JSON::stringify(&patched).unwrap(), r#"{"id":"t1","owner":"ana","title":"Lisbon"}"#);
     let read = ok(client.get(s("trips"), s("t1"))).await;
     assert_eq!(JSON::stringify(&read).unwrap(), r#"{"id":"t1","owner":"ana","title":"Lisbon"}"#);
-    assert_eq!(ok(client.pending()).await, 1.0);
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 1.0);
     ok(client.delete(s("trips"), s("t1"))).await;
     assert!(ok(client.get(s("trips"), s("t1"))).await.is_undefined());
     // Created and deleted before it was ever sent: nothing is left to send.
-    assert_eq!(ok(client.pending()).await, 0.0);
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 0.0);
     assert_eq!(code(client.patch(s("trips"), s("t1"), json("{}"))).await, "not-found");
     done(client, &name).await;
 }
@@ -115,7 +115,7 @@ async fn values_that_cannot_be_stored_reject_and_write_nothing() {
     assert_eq!(code(client.list(s("trips"), json(r#"{"index": "owner"}"#))).await, "invalid-value");
     assert_eq!(code(client.list(s("trips"), json(r#"{"limit": -1}"#))).await, "invalid-value");
     assert_eq!(code(client.export_data(json(r#"{"format": "xml"}"#))).await, "invalid-value");
-    assert_eq!(ok(client.pending()).await, 0.0);
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 0.0);
     assert_eq!(Array::from(&ok(client.list(s("trips"), JsValue::UNDEFINED)).await).length(), 0);
     done(client, &name).await;
 }
@@ -267,11 +267,11 @@ async fn clear_wipes_everything_and_takes_a_new_client_id() {
     ok(client.put(s("attendees"), json(r#"{"id": "a1"}"#))).await;
     ok(client.clear()).await;
     assert!(ok(client.get(s("trips"), s("t1"))).await.is_undefined());
-    assert_eq!(ok(client.pending()).await, 0.0);
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 0.0);
     assert_ne!(client.client_id(), before);
     // Still usable after a clear.
     ok(client.put(s("trips"), json(r#"{"id": "t2"}"#))).await;
-    assert_eq!(ok(client.pending()).await, 1.0);
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 1.0);
     done(client, &name).await;
 }
 
@@ -295,7 +295,7 @@ async fn data_survives_closing_and_reopening() {
     client.close();
     let again = open(&name).await;
     assert_eq!(again.client_id(), id);
-    assert_eq!(ok(again.pending()).await, 2.0);
+    assert_eq!(ok(again.pending(JsValue::UNDEFINED)).await, 2.0);
     assert_eq!(field(&ok(again.get(s("trips"), s("t2"))).await, "owner"), "bo");
     done(again, &name).await;
 }
@@ -358,7 +358,7 @@ async fn put_many_writes_every_record_in_one_call_with_one_event_each() {
     let list = Array::from(&ok(client.list(s("trips"), JsValue::UNDEFINED)).await);
     assert_eq!(list.length(), 40);
     assert_eq!(JSON::stringify(&ok(client.get(s("trips"), s("t005"))).await).unwrap(), r#"{"id":"t005","owner":"o2"}"#);
-    assert_eq!(ok(client.pending()).await, 40.0);
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 40.0);
     let keys: Vec<String> = seen.borrow().iter().map(|(_, d)| field(d, "key").as_string().unwrap()).collect();
     assert_eq!(keys, (0..40).map(|i| format!("t{i:03}")).collect::<Vec<_>>());
     // The other tab hears of all 40 (in one BroadcastChannel message).
@@ -386,7 +386,7 @@ async fn put_many_with_a_bad_record_writes_nothing() {
     let message = field(&err, "message").as_string().unwrap();
     assert!(message.contains("record 20"), "{message}");
     assert_eq!(Array::from(&ok(client.list(s("trips"), JsValue::UNDEFINED)).await).length(), 0);
-    assert_eq!(ok(client.pending()).await, 0.0);
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 0.0);
     // Not JSON at all (a cycle), and not a record (undefined): named by index too.
     let cyclic = json(r#"{"id": "c"}"#);
     Reflect::set(&cyclic, &"self".into(), &cyclic).unwrap();
@@ -399,7 +399,7 @@ async fn put_many_with_a_bad_record_writes_nothing() {
         let message = field(&err, "message").as_string().unwrap();
         assert!(message.contains(&format!("record {index}")), "{message}");
     }
-    assert_eq!(ok(client.pending()).await, 0.0);
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 0.0);
     assert_eq!(code(client.put_many(s("trips"), json(r#"{"id": "t"}"#))).await, "invalid-value");
     assert_eq!(code(client.put_many(s("nope"), json("[]"))).await, "unknown-collection");
     assert_eq!(ok(client.put_many(s("trips"), json("[]"))).await, 0.0);

@@ -186,8 +186,12 @@ impl Scene {
 
     async fn inside(&self) -> Inside {
         let mut outbox = self.store.outbox(1000).await.unwrap();
-        // Marked sent before the request leaves: that is expected, not a change.
-        outbox.iter_mut().for_each(|e| e.sent = false);
+        // Marked sent (and counted as an attempt) before the request leaves: that is
+        // expected, not a change.
+        outbox.iter_mut().for_each(|e| {
+            e.sent = false;
+            e.attempts = 0;
+        });
         let mut records = Vec::new();
         for key in ["x0", &format!("a{}", self.round), &format!("x{}", self.round)] {
             let r = self.store.get("trips", key).await.unwrap();
@@ -598,7 +602,7 @@ async fn refuse_each(cases: Vec<Bad>) {
                 assert_eq!(after.records[2], (None, None, 0), "{what}: the server's change is not stored");
             }
         }
-        assert_eq!(ok(scene.client.pending()).await, after.outbox.len() as f64, "{what}");
+        assert_eq!(ok(scene.client.pending(JsValue::UNDEFINED)).await, after.outbox.len() as f64, "{what}");
 
         // A clean sync catches up exactly: the pending write goes (again; the server
         // answers as before), and it pulls what lies after the untouched checkpoint: the
@@ -608,7 +612,7 @@ async fn refuse_each(cases: Vec<Bad>) {
         let pushed = if case.step == Step::Push { 1.0 } else { 0.0 };
         assert_eq!((field(&result, "pushed"), field(&result, "pulled")), (pushed.into(), 2.0.into()), "{what}");
         assert!(field(&scene.client.status(), "lastError").is_null(), "{what}");
-        assert_eq!(ok(scene.client.pending()).await, 0.0, "{what}");
+        assert_eq!(ok(scene.client.pending(JsValue::UNDEFINED)).await, 0.0, "{what}");
         ok(scene.other.sync()).await;
         let (mine, theirs) = (
             text(&ok(scene.client.list(s("trips"), JsValue::UNDEFINED)).await),
@@ -663,7 +667,7 @@ async fn an_endless_body_without_a_length_is_cut_off_at_the_limit() {
     .await;
     let chunks = field(&js_sys::global(), "__pwaSyncChunks").as_f64().unwrap();
     assert!(chunks <= 40.0, "read {chunks} MiB of an endless body");
-    assert_eq!(ok(client.pending()).await, 1.0);
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 1.0);
     assert_eq!(field(&field(&client.status(), "lastError"), "code"), "protocol");
     client.close();
     delete_db(&db).await;
@@ -687,7 +691,7 @@ async fn a_body_that_stalls_after_the_headers_times_out() {
         },
     )
     .await;
-    assert_eq!(ok(client.pending()).await, 1.0);
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 1.0);
     client.close();
     delete_db(&db).await;
 }
@@ -789,7 +793,7 @@ async fn invalid_configs_of_every_shape_reject_with_invalid_config() {
     }
     // Nothing was created along the way: a valid config opens a fresh database.
     let client = SyncClient::open(json(&c(r#"{"trips": {"key": "id"}}"#))).await.unwrap();
-    assert_eq!(ok(client.pending()).await, 0.0);
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 0.0);
     client.close();
     delete_db(&name).await;
 }
@@ -888,7 +892,7 @@ async fn values_keys_and_queries_of_the_wrong_shape_reject_and_write_nothing() {
     }
     // Nothing was written, announced or queued; the client still works.
     assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
-    assert_eq!(ok(client.pending()).await, 1.0);
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 1.0);
     assert_eq!(text(&ok(client.list(s("trips"), JsValue::UNDEFINED)).await), r#"[{"id":"t1","owner":"ana"}]"#);
     ok(client.patch(s("trips"), s("t1"), json(r#"{"n": 1}"#))).await;
     client.close();
@@ -955,7 +959,7 @@ async fn corrupted_records_are_skipped_and_reported_by_list_get_and_export() {
     assert_eq!(storage_errors(&seen).len(), 4, "two skipped per export");
     // The readable records still take writes, and the pending writes are intact.
     ok(client.patch(s("trips"), s("t1"), json(r#"{"n": 1}"#))).await;
-    assert_eq!(ok(client.pending()).await, 2.0);
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 2.0);
     client.close();
     delete_db(&db).await;
 }
@@ -969,11 +973,15 @@ async fn a_corrupted_outbox_entry_stays_queued_and_reported_while_the_rest_syncs
     let client = SyncClient::open(config).await.unwrap();
     ok(client.put(s("trips"), json(r#"{"id": "t1"}"#))).await;
     raw_put(&db, "outbox", r#"{"id": 99, "collection": "trips", "key": "zz", "op": "teleport"}"#, None).await;
-    assert_eq!(ok(client.pending()).await, 2.0, "an entry that cannot be read still counts as waiting");
+    assert_eq!(
+        ok(client.pending(JsValue::UNDEFINED)).await,
+        2.0,
+        "an entry that cannot be read still counts as waiting"
+    );
     let result = ok(client.sync()).await;
     assert_eq!(field(&result, "pushed"), 1.0);
     // Kept (it may be a write of the user's), and never sent.
-    assert_eq!(ok(client.pending()).await, 1.0);
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 1.0);
     ok(client.list(s("trips"), JsValue::UNDEFINED)).await;
     let errors = storage_errors(&seen);
     assert!(errors.iter().any(|(code, m)| code == "storage" && m.contains("outbox/99")), "{errors:?}");
@@ -1080,7 +1088,7 @@ async fn a_full_quota_rejects_the_write_with_quota_exceeded_and_writes_nothing()
         // Nothing half-written: no record, no outbox entry, no mutation id spent.
         assert!(ok(client.get(s("trips"), s("t2"))).await.is_undefined());
         assert_eq!(field(&ok(client.get(s("trips"), s("t1"))).await, "n"), 1.0);
-        assert_eq!(ok(client.pending()).await, 1.0);
+        assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 1.0);
         assert_eq!(store.meta().await.unwrap().unwrap().next_mutation_id, next_id);
         assert!(store.get("trips", "t2").await.unwrap().is_none());
         // With room again, the same write goes through.
@@ -1165,13 +1173,17 @@ async fn a_new_app_version_upgrades_while_an_old_tab_stays_open_and_keeps_workin
     ok(old.patch(s("trips"), s("t1"), json(r#"{"title": "Lisbon"}"#))).await;
     assert_eq!(ids(ok(old.list(s("trips"), json(r#"{"index": "owner", "equals": "ana"}"#))).await), ["t1", "t3"]);
     assert_eq!(code(old.get(s("packing"), s("p1"))).await, "unknown-collection");
-    assert_eq!(ok(old.pending()).await, 4.0, "t1 (patched into its queued put), t2, t3 and the new tab's p1");
+    assert_eq!(
+        ok(old.pending(JsValue::UNDEFINED)).await,
+        4.0,
+        "t1 (patched into its queued put), t2, t3 and the new tab's p1"
+    );
     let exported = ok(old.export_data(json(r#"{"format": "json"}"#))).await.as_string().unwrap();
     assert!(exported.contains("Lisbon") && !exported.contains("p1"), "{exported}");
     // And the new one sees the old one's writes.
     assert_eq!(field(&ok(new.get(s("trips"), s("t1"))).await, "title"), "Lisbon");
     assert_eq!(ids(ok(new.list(s("trips"), JsValue::UNDEFINED)).await), ["t1", "t2", "t3"]);
-    assert_eq!(ok(new.pending()).await, 4.0);
+    assert_eq!(ok(new.pending(JsValue::UNDEFINED)).await, 4.0);
 
     // Reopened, each version finds everything it knows.
     old.close();
@@ -1217,7 +1229,7 @@ async fn an_old_tab_syncing_during_an_upgrade_loses_nothing_for_the_new_one() {
     assert_eq!(field(&ok(new.get(s("trips"), s("t1"))).await, "id"), "t1");
     // The old tab sees what the new one pulled, through the shared database.
     assert_eq!(field(&ok(old.get(s("trips"), s("t1"))).await, "id"), "t1");
-    assert_eq!(ok(old.pending()).await, 0.0);
+    assert_eq!(ok(old.pending(JsValue::UNDEFINED)).await, 0.0);
     ok(device.sync()).await;
     assert_eq!(field(&ok(device.get(s("packing"), s("p2"))).await, "id"), "p2");
     for client in [old, new, device] {

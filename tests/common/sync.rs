@@ -54,7 +54,7 @@ impl Device {
     }
 
     async fn pending(&self) -> f64 {
-        ok(self.client.pending()).await.as_f64().unwrap()
+        ok(self.client.pending(JsValue::UNDEFINED)).await.as_f64().unwrap()
     }
 
     async fn list(&self) -> String {
@@ -544,4 +544,35 @@ async fn resync_pulls_everything_again_and_keeps_pending_writes() {
     tab.close();
     a.done().await;
     b.done().await;
+}
+
+#[wasm_bindgen_test]
+async fn pending_details_say_what_is_queued_how_often_it_was_tried_and_why_it_failed() {
+    let a = Device::open(proxy(), JsValue::from_str(&format!("dev:{}", unique("u")))).await;
+    a.put("t1", r#""n": 1"#).await;
+    let fail = r#"[{"path": "/sync/push", "fault": {"kind": "status", "status": 500}}]"#;
+    for _ in 0..2 {
+        faults(fail).await;
+        assert_eq!(code(a.client.sync()).await, "server");
+    }
+    a.put("t2", r#""n": 2"#).await;
+    let details = ok(a.client.pending(JSON::parse(r#"{"details": true}"#).unwrap())).await;
+    let details: Vec<JsValue> = js_sys::Array::from(&details).iter().collect();
+    assert_eq!(details.len(), 2);
+    let (tried, fresh) = (&details[0], &details[1]);
+    assert_eq!(
+        (field(tried, "collection"), field(tried, "key"), field(tried, "op")),
+        ("trips".into(), "t1".into(), "put".into())
+    );
+    assert_eq!(field(tried, "attempts"), 2.0);
+    assert_eq!(field(&field(tried, "lastError"), "code"), "server");
+    assert!(field(tried, "queuedAt").as_f64().unwrap() > 1.7e12);
+    assert_eq!(field(fresh, "attempts"), 0.0);
+    assert!(field(fresh, "lastError").is_null());
+    // Without details it stays the count.
+    assert_eq!(a.pending().await, 2.0);
+    a.sync().await;
+    let empty = ok(a.client.pending(JSON::parse(r#"{"details": true}"#).unwrap())).await;
+    assert_eq!(js_sys::Array::from(&empty).length(), 0);
+    a.done().await;
 }

@@ -44,7 +44,7 @@ async fn flush_rejects_so_the_browser_retries_but_resolves_on_the_last_chance() 
     let last =
         settle(client.flush(JSON::parse(r#"{"lastChance": true}"#).unwrap())).await.expect("the last chance resolves");
     assert!(last.is_null());
-    assert_eq!(settle(client.pending()).await.unwrap(), 1.0, "the outbox is left as it was");
+    assert_eq!(settle(client.pending(JsValue::UNDEFINED)).await.unwrap(), 1.0, "the outbox is left as it was");
     assert_eq!(field(&field(&client.status(), "lastError"), "code"), "network");
     // Why it failed is kept: a page opened later still says so.
     client.close();

@@ -161,6 +161,7 @@ impl Store for MemoryStore {
             .take(limit)
             .map(|entry| {
                 entry.sent = true;
+                entry.attempts += 1;
                 entry.clone()
             })
             .collect();
