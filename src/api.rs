@@ -112,13 +112,10 @@ impl SyncClient {
 
     /// The stored record at once; if the data is older than the collection's `ttlMs`, a
     /// sync runs in the background and the collection's event fires when it changes.
-    #[wasm_bindgen(js_name = getFresh, unchecked_return_type = "Promise<SyncRecord | undefined>")]
-    pub fn get_fresh(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
-    ) -> Promise {
-        self.run(move |c| records(c, collection, RecordCall::GetFresh(key)))
+    #[wasm_bindgen(js_name = getFresh)]
+    pub fn get_fresh(&self, collection: JsValue, key: JsValue, options: JsValue) -> Promise {
+        let details = Reflect::get(&options, &"details".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
+        self.run(move |c| records(c, collection, RecordCall::GetFresh(key, details)))
     }
 
     /// Records in key order: all, or those whose indexed field equals a value.
@@ -421,7 +418,8 @@ enum RecordCall {
     Patch(JsValue, JsValue),
     Delete(JsValue),
     Get(JsValue),
-    GetFresh(JsValue),
+    /// Key, whether to answer with the freshness details.
+    GetFresh(JsValue, bool),
     List(JsValue),
 }
 
@@ -443,7 +441,7 @@ async fn records(c: Rc<Client>, collection: JsValue, call: RecordCall) -> Result
         RecordCall::Patch(key, partial) => c.patch(config, key_of(config, &key)?, &partial).await,
         RecordCall::Delete(key) => c.delete(config, key_of(config, &key)?).await,
         RecordCall::Get(key) => c.get(config, key_of(config, &key)?).await,
-        RecordCall::GetFresh(key) => c.get_fresh(config, key_of(config, &key)?).await,
+        RecordCall::GetFresh(key, details) => c.get_fresh(config, key_of(config, &key)?, details).await,
         RecordCall::List(query) => c.list(config, &parse_list_query(config, &query)?).await,
     }
 }

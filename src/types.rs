@@ -266,6 +266,21 @@ export interface SpacesDetail {
   revoked: string[];
 }
 
+/** `getFresh(collection, key, {details: true})`: the record and how current it is. */
+export interface Freshness<T = SyncRecord> {
+  value: T | undefined;
+  /** When the server last confirmed this record (ms since the epoch): the last completed sync; null while local writes to it are pending or before any sync. */
+  fetchedAt: number | null;
+  /** Whether fetchedAt is within the collection's ttlMs (when not, a background sync was started). */
+  fresh: boolean;
+  /** When the value was last changed, here or on the server (its HLC stamp's wall clock, which the server caps at its own time). */
+  updatedAt: number | null;
+  /** The record's server version; null if the server never had it. */
+  version: number | null;
+  /** Local writes to it not yet acknowledged. */
+  pending: number;
+}
+
 /** A queued write: `pending({details: true})`. */
 export interface PendingWrite {
   collection: string;
@@ -333,7 +348,9 @@ export class SyncClient<C extends CollectionTypes<C> = AnyCollections> {
    * The stored record at once; if the data is older than the collection's `ttlMs`, a
    * sync runs in the background and the collection's event fires when it changes.
    */
-  getFresh<K extends CollectionName<C>>(collection: K, key: string): Promise<C[K] | undefined>;
+  getFresh<K extends CollectionName<C>>(collection: K, key: string, options?: { details?: false }): Promise<C[K] | undefined>;
+  /** The record with how current it is. */
+  getFresh<K extends CollectionName<C>>(collection: K, key: string, options: { details: true }): Promise<Freshness<C[K]>>;
   /** Records in key order: all, or those whose indexed field equals a value. */
   list<K extends CollectionName<C>>(collection: K, query?: ListQuery<C[K]>): Promise<C[K][]>;
   /**

@@ -67,6 +67,39 @@ pub struct OutboxEntry {
     pub attempts: u32,
 }
 
+/// How current one record is: `getFresh(collection, key, {details: true})`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Freshness {
+    /// When the server last confirmed what this device shows for the key (ms since the
+    /// epoch): the last completed sync, since a sync that brings nothing for a key
+    /// confirms it; `None` while local writes to it are pending, or before any sync.
+    pub fetched_at: Option<f64>,
+    /// Whether `fetched_at` is within the collection's `ttlMs`.
+    pub fresh: bool,
+    /// When the value was last changed, by this device or on the server (the wall clock
+    /// of its HLC stamp, which the server caps at its own time); `None` without a record.
+    pub updated_at: Option<u64>,
+    /// The server version of the record; `None` if the server never had it.
+    pub version: Option<u64>,
+    /// Local writes to it not yet acknowledged.
+    pub pending: u32,
+}
+
+impl Freshness {
+    pub fn of(record: Option<&EntityRecord>, last_synced_at: Option<f64>, ttl_ms: u64, now_ms: u64) -> Freshness {
+        let pending = record.map_or(0, |r| r.pending);
+        let fetched_at = last_synced_at.filter(|_| pending == 0);
+        Freshness {
+            fetched_at,
+            fresh: fetched_at.is_some_and(|at| now_ms as f64 - at <= ttl_ms as f64),
+            updated_at: record.and_then(|r| r.hlc.parse::<crate::clock::HlcStamp>().ok()).map(|s| s.wall_ms),
+            version: record.and_then(|r| r.version),
+            pending,
+        }
+    }
+}
+
 /// One queued write as `pending({details: true})` describes it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -360,6 +393,30 @@ mod tests {
         fields.sort_unstable();
         expected.sort_unstable();
         assert_eq!(fields, expected);
+    }
+
+    #[test]
+    fn freshness_is_the_last_sync_for_a_settled_record_and_none_while_writes_are_pending() {
+        let record = |pending: u32| EntityRecord {
+            key: "a".into(),
+            value: Some(json!({"id": "a"})),
+            version: Some(7),
+            base: Some(json!({"id": "a"})),
+            hlc: "001700000000500-0000-c-x".into(),
+            pending,
+            updated_at: 0.0,
+            conflict: None,
+        };
+        let synced = Freshness::of(Some(&record(0)), Some(1_000.0), 500, 1_400);
+        assert_eq!((synced.fetched_at, synced.fresh, synced.version), (Some(1_000.0), true, Some(7)));
+        assert_eq!(synced.updated_at, Some(1_700_000_000_500));
+        assert!(!Freshness::of(Some(&record(0)), Some(1_000.0), 500, 1_501).fresh, "older than ttlMs");
+        let edited = Freshness::of(Some(&record(1)), Some(1_000.0), 500, 1_001);
+        assert_eq!((edited.fetched_at, edited.fresh, edited.pending), (None, false, 1));
+        let never = Freshness::of(None, None, 500, 1);
+        assert_eq!((never.fetched_at, never.fresh, never.updated_at), (None, false, None));
+        // A key the last sync did not bring is confirmed absent as of that sync.
+        assert!(Freshness::of(None, Some(1_000.0), 500, 1_200).fresh);
     }
 
     fn attendees() -> CollectionConfig {

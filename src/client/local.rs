@@ -150,18 +150,33 @@ impl Client {
         record.and_then(|r| r.value).as_ref().map_or(Ok(JsValue::UNDEFINED), convert::to_js)
     }
 
-    /// The stored value at once; when the data is older than the collection's `ttlMs`
-    /// (or was never synced), a sync runs in the background and the collection's event
-    /// fires if the value changes.
-    pub async fn get_fresh(self: &Rc<Self>, config: &CollectionConfig, key: String) -> Result<JsValue, Error> {
-        let value = self.get(config, key).await?;
+    /// The stored value at once; when the record is older than the collection's `ttlMs`
+    /// (the server has not confirmed it since, or local writes to it are pending), a sync
+    /// runs in the background and the collection's event fires if the value changes.
+    /// With `details`, `{value, fetchedAt, fresh, updatedAt, version, pending}`.
+    pub async fn get_fresh(
+        self: &Rc<Self>,
+        config: &CollectionConfig,
+        key: String,
+        details: bool,
+    ) -> Result<JsValue, Error> {
+        record::check_key(config, &key)?;
+        let record = self.store.get(&config.name, &key).await.inspect_err(|e| self.report_storage_error(e))?;
         let ttl = config.ttl_ms.unwrap_or(0);
-        if self.transport.is_some() && self.session.borrow().is_stale(ttl, now_ms()) {
+        let freshness = record::Freshness::of(record.as_ref(), self.session.borrow().last_synced_at(), ttl, now_ms());
+        if !freshness.fresh && self.transport.is_some() && !self.session.borrow().is_running() {
             let client = self.clone();
             // Reported through status and events like any background sync.
             wasm_bindgen_futures::spawn_local(async move { client.sync_in_background().await });
         }
-        Ok(value)
+        let value = record.and_then(|r| r.value).as_ref().map_or(Ok(JsValue::UNDEFINED), convert::to_js)?;
+        if !details {
+            return Ok(value);
+        }
+        let out = convert::to_js(&freshness)?;
+        // Setting a field on a fresh plain object cannot fail.
+        let _ = js_sys::Reflect::set(&out, &"value".into(), &value);
+        Ok(out)
     }
 
     pub async fn list(&self, config: &CollectionConfig, query: &ListQuery) -> Result<JsValue, Error> {

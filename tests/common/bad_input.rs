@@ -825,7 +825,7 @@ async fn values_keys_and_queries_of_the_wrong_shape_reject_and_write_nothing() {
     for (what, key) in &keys {
         for (op, promise) in [
             ("get", client.get(s("trips"), key.clone())),
-            ("getFresh", client.get_fresh(s("trips"), key.clone())),
+            ("getFresh", client.get_fresh(s("trips"), key.clone(), JsValue::UNDEFINED)),
             ("patch", client.patch(s("trips"), key.clone(), json(r#"{"n": 1}"#))),
             ("delete", client.delete(s("trips"), key.clone())),
         ] {

@@ -2,12 +2,12 @@
 //! pending writes, an oldest pending write over an hour old, more than 10 % of recent
 //! syncs failed.
 
-use js_sys::{Function, Reflect, JSON};
+use js_sys::{Reflect, JSON};
 use pwa_sync::api::SyncClient;
 use pwa_sync::idb::IdbStore;
 use wasm_bindgen::prelude::*;
 
-use super::support::{faults, ok, proxy, unique};
+use super::support::{faults, ok, proxy, unique, ClockAhead};
 
 fn open_config(name: &str, endpoint: Option<&str>) -> JsValue {
     let endpoint = endpoint.map(|e| format!(r#""endpoint": "{e}/sync", "token": "dev:{name}", "#)).unwrap_or_default();
@@ -27,30 +27,6 @@ async fn health(client: &SyncClient) -> (String, Vec<String>) {
 fn trips(from: usize, count: usize) -> JsValue {
     let items: Vec<String> = (from..from + count).map(|i| format!(r#"{{"id": "t{i}"}}"#)).collect();
     JSON::parse(&format!("[{}]", items.join(","))).unwrap()
-}
-
-/// Runs `body` with `Date.now` moved forward by `ms`, then puts it back.
-struct ClockAhead {
-    real: JsValue,
-}
-
-impl ClockAhead {
-    fn by(ms: f64) -> ClockAhead {
-        let date = Reflect::get(&js_sys::global(), &"Date".into()).unwrap();
-        let real = Reflect::get(&date, &"now".into()).unwrap();
-        let shifted = Function::new_with_args("real", &format!("return () => real.call(Date) + {ms};"))
-            .call1(&JsValue::NULL, &real)
-            .unwrap();
-        Reflect::set(&date, &"now".into(), &shifted).unwrap();
-        ClockAhead { real }
-    }
-}
-
-impl Drop for ClockAhead {
-    fn drop(&mut self) {
-        let date = Reflect::get(&js_sys::global(), &"Date".into()).unwrap();
-        Reflect::set(&date, &"now".into(), &self.real).unwrap();
-    }
 }
 
 #[wasm_bindgen_test::wasm_bindgen_test]

@@ -99,3 +99,27 @@ pub async fn raw_delete(db: &str, store: &str, key: &str) {
     )
     .await;
 }
+
+/// `Date.now` moved forward by `ms` while this lives (the library reads the time there).
+pub struct ClockAhead {
+    real: JsValue,
+}
+
+impl ClockAhead {
+    pub fn by(ms: f64) -> ClockAhead {
+        let date = Reflect::get(&js_sys::global(), &"Date".into()).unwrap();
+        let real = Reflect::get(&date, &"now".into()).unwrap();
+        let shifted = Function::new_with_args("real", &format!("return () => real.call(Date) + {ms};"))
+            .call1(&JsValue::NULL, &real)
+            .unwrap();
+        Reflect::set(&date, &"now".into(), &shifted).unwrap();
+        ClockAhead { real }
+    }
+}
+
+impl Drop for ClockAhead {
+    fn drop(&mut self) {
+        let date = Reflect::get(&js_sys::global(), &"Date".into()).unwrap();
+        Reflect::set(&date, &"now".into(), &self.real).unwrap();
+    }
+}

@@ -12,7 +12,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use super::support::{faults, ok, proxy, server, unique};
+use super::support::{faults, ok, proxy, server, unique, ClockAhead};
 
 fn config(name: &str, endpoint: &str, token: JsValue) -> JsValue {
     let config = JSON::parse(&format!(
@@ -276,7 +276,7 @@ async fn get_fresh_answers_at_once_and_refreshes_stale_data_in_the_background() 
     let target: web_sys::EventTarget = js_sys::global().unchecked_into();
     target.add_event_listener_with_callback("attendee-data-updated", listener.as_ref().unchecked_ref()).unwrap();
     // The cached value comes back at once...
-    let cached = ok(attendee.get_fresh("attendees".into(), "a1".into())).await;
+    let cached = ok(attendee.get_fresh("attendees".into(), "a1".into(), JsValue::UNDEFINED)).await;
     assert_eq!(field(&cached, "dining"), "vegan");
     // ...and the background refresh announces the new one.
     for _ in 0..300 {
@@ -575,4 +575,57 @@ async fn pending_details_say_what_is_queued_how_often_it_was_tried_and_why_it_fa
     let empty = ok(a.client.pending(JSON::parse(r#"{"details": true}"#).unwrap())).await;
     assert_eq!(js_sys::Array::from(&empty).length(), 0);
     a.done().await;
+}
+
+#[wasm_bindgen_test]
+async fn get_fresh_details_say_how_old_each_record_is_and_stale_ones_refresh() {
+    let user = unique("u");
+    let db = unique("fresh");
+    let cfg = JSON::parse(&format!(
+        r#"{{"name": "{db}", "endpoint": "{}/sync", "autoSync": false, "token": "dev:{user}",
+            "collections": {{"trips": {{"key": "id", "ttlMs": 60000}}}}}}"#,
+        server()
+    ))
+    .unwrap();
+    let client = SyncClient::open(cfg).await.unwrap();
+    let details = || JSON::parse(r#"{"details": true}"#).unwrap();
+    let syncs = |client: &SyncClient| {
+        let metrics = ok(client.metrics());
+        async move { field(&metrics.await, "syncs").as_f64().unwrap() }
+    };
+    ok(client.put("trips".into(), JSON::parse(r#"{"id": "t1", "n": 1}"#).unwrap())).await;
+    // A local write the server has not confirmed: not fresh, and its age is unknown.
+    let edited = ok(client.get_fresh("trips".into(), "t1".into(), details())).await;
+    assert!(field(&edited, "fetchedAt").is_null());
+    assert_eq!((field(&edited, "fresh"), field(&edited, "pending")), (JsValue::FALSE, 1.0.into()));
+    ok(client.sync()).await;
+    while field(&client.status(), "state") == "syncing" {
+        gloo_timers::future::TimeoutFuture::new(10).await;
+    }
+    let before = syncs(&client).await;
+    let fresh = ok(client.get_fresh("trips".into(), "t1".into(), details())).await;
+    assert_eq!(field(&fresh, "fresh"), JsValue::TRUE);
+    assert_eq!(field(&field(&fresh, "value"), "n"), 1.0);
+    assert!(field(&fresh, "version").as_f64().unwrap() >= 1.0);
+    let now = js_sys::Date::now();
+    let fetched = field(&fresh, "fetchedAt").as_f64().unwrap();
+    assert!(now - fetched < 10_000.0, "fetched {fetched}, now {now}");
+    assert!(field(&fresh, "updatedAt").as_f64().unwrap() <= now);
+    gloo_timers::future::TimeoutFuture::new(50).await;
+    assert_eq!(syncs(&client).await, before, "a fresh record starts no sync");
+    {
+        let _clock = ClockAhead::by(61_000.0);
+        let stale = ok(client.get_fresh("trips".into(), "t1".into(), details())).await;
+        assert_eq!(field(&stale, "fresh"), JsValue::FALSE);
+        assert_eq!(field(&field(&stale, "value"), "n"), 1.0, "the stored value, at once");
+        for _ in 0..300 {
+            if syncs(&client).await > before {
+                break;
+            }
+            gloo_timers::future::TimeoutFuture::new(10).await;
+        }
+        assert_eq!(syncs(&client).await, before + 1.0, "a stale record starts a background sync");
+    }
+    client.close();
+    IdbStore::delete_database(&db).await.unwrap();
 }
