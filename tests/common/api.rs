@@ -176,6 +176,7 @@ async fn local_writes_fire_change_and_collection_events() {
     let own = &events[1].1;
     assert_eq!(field(&field(own, "attendee"), "dining"), "vegan");
     assert!(field(own, "timestamp").as_f64().unwrap() > 0.0);
+    assert!(field(own, "syncVersion").is_null(), "a local write the server never saw has no version");
     assert_eq!(field(&events[2].1, "pending"), 1.0);
     assert!(field(&events[3].1, "value").is_null());
     assert_eq!(field(&events[5].1, "pending"), 0.0);

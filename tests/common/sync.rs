@@ -270,7 +270,7 @@ async fn get_fresh_answers_at_once_and_refreshes_stale_data_in_the_background() 
         let updates = updates.clone();
         Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
             let detail = e.unchecked_into::<web_sys::CustomEvent>().detail();
-            updates.borrow_mut().push(field(&field(&detail, "attendee"), "dining"));
+            updates.borrow_mut().push((field(&field(&detail, "attendee"), "dining"), field(&detail, "syncVersion")));
         })
     };
     let target: web_sys::EventTarget = js_sys::global().unchecked_into();
@@ -286,7 +286,16 @@ async fn get_fresh_answers_at_once_and_refreshes_stale_data_in_the_background() 
         gloo_timers::future::TimeoutFuture::new(10).await;
     }
     target.remove_event_listener_with_callback("attendee-data-updated", listener.as_ref().unchecked_ref()).unwrap();
-    assert_eq!(updates.borrow().as_slice(), [JsValue::from_str("kosher")]);
+    let updates = updates.borrow().clone();
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].0, "kosher");
+    // The event carries the server version of the change: the organiser's second write.
+    let version = field(
+        &ok(organiser.get_fresh("attendees".into(), "a1".into(), JSON::parse(r#"{"details": true}"#).unwrap())).await,
+        "version",
+    );
+    assert_eq!(updates[0].1, version);
+    assert!(version.as_f64().unwrap() >= 2.0);
     assert_eq!(field(&ok(attendee.get("attendees".into(), "a1".into())).await, "dining"), "kosher");
     for (client, db) in [(organiser, db_a), (attendee, db_b)] {
         client.close();
