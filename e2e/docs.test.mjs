@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { tmpdir } from "node:os";
-import { ROOT, serve, launch } from "./lib.mjs";
+import { ROOT, runExample } from "./lib.mjs";
 
 // TypeScript and React's types come with the demo app (www/), which make test-e2e builds first.
 const WWW = join(ROOT, "www/node_modules");
@@ -87,41 +87,9 @@ test("the package README's first example runs and prints what its comment says",
   // The browser runs JavaScript: the types are stripped as a bundler would.
   const ts = createRequire(join(WWW, "x.js"))("typescript");
   const js = ts.transpileModule(block[1], { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText;
-  const page = `<!doctype html><meta charset="utf-8">
-<script type="importmap">{"imports": {"pwa-sync": "/pkg/index.js"}}</script>
-<script type="module">
-${js}
-window.__exampleDone = true;
-</script>`;
-  const server = await serve(ROOT, { "/package-example.html": page });
-  const browser = await launch();
-  try {
-    const tab = await browser.newPage();
-    const logs = [];
-    const errors = [];
-    tab.on("console", (m) => m.type() === "log" && logs.push(m.text()));
-    tab.on("pageerror", (e) => errors.push(e.message));
-    await tab.goto(`${server.url}/package-example.html`);
-    await tab.waitForFunction(() => window.__exampleDone === true || undefined, null, { timeout: 30_000 })
-      .catch(() => assert.fail(`example did not finish; errors: ${errors.join("; ")}; logs: ${logs.join(" | ")}`));
-    assert.deepEqual(errors, []);
-    assert.deepEqual(logs, ["Lisbon in May 1 2"]);
-    const stored = await tab.evaluate(async () => {
-      const db = await new Promise((ok, fail) => {
-        const req = indexedDB.open("travel-ana");
-        req.onsuccess = () => ok(req.result);
-        req.onerror = () => fail(req.error);
-      });
-      const all = await new Promise((ok) => {
-        const req = db.transaction("attendees").objectStore("attendees").getAll();
-        req.onsuccess = () => ok(req.result);
-      });
-      db.close();
-      return JSON.stringify(all);
-    });
-    assert.ok(stored.includes("vegetarian") && !stored.includes("4711"), `attendees as stored: ${stored}`);
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  const { logs, errors, stores } = await runExample(js, { entry: "index.js", db: "travel-ana" });
+  assert.deepEqual(errors, []);
+  assert.deepEqual(logs, ["Lisbon in May 1 2"]);
+  const stored = JSON.stringify(stores.attendees);
+  assert.ok(stored.includes("vegetarian") && !stored.includes("4711"), `attendees as stored: ${stored}`);
 });

@@ -148,3 +148,48 @@ export async function serviceWorkerControl(context, origin) {
   };
 }
 
+
+/** Run `script` (a module, with `pwa-sync` mapped to `entry` in pkg/) in a fresh page of
+ * headless Chromium served from the repository; resolves once it finished, with what it
+ * logged, a dump of every object store of IndexedDB database `db`, and the page's errors. */
+export async function runExample(script, { entry = "pwa_sync.js", db } = {}) {
+  const page = `<!doctype html><meta charset="utf-8">
+<script type="importmap">{"imports": {"pwa-sync": "/pkg/${entry}"}}</script>
+<script type="module">
+${script}
+window.__exampleDone = true;
+</script>`;
+  const server = await serve(ROOT, { "/example.html": page });
+  const browser = await launch();
+  try {
+    const tab = await browser.newPage();
+    const logs = [];
+    const errors = [];
+    tab.on("console", (m) => m.type() === "log" && logs.push(m.text()));
+    tab.on("pageerror", (e) => errors.push(e.message));
+    await tab.goto(`${server.url}/example.html`);
+    await tab.waitForFunction(() => window.__exampleDone === true || undefined, null, { timeout: 30_000 })
+      .catch(() => { throw new Error(`example did not finish; errors: ${errors.join("; ")}; logs: ${logs.join(" | ")}`); });
+    const stores = db === undefined ? {} : await tab.evaluate(async (name) => {
+      const conn = await new Promise((ok, fail) => {
+        const req = indexedDB.open(name);
+        req.onsuccess = () => ok(req.result);
+        req.onerror = () => fail(req.error);
+      });
+      const dump = {};
+      for (const store of conn.objectStoreNames) {
+        dump[store] = await new Promise((ok, fail) => {
+          const req = conn.transaction(store).objectStore(store).getAll();
+          req.onsuccess = () => ok(req.result);
+          req.onerror = () => fail(req.error);
+        });
+      }
+      conn.close();
+      return dump;
+    }, db);
+    return { logs, errors, stores };
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}

@@ -23,6 +23,17 @@ use crate::record::{strip_omitted, ConflictRecord, EntityRecord, Meta, OutboxEnt
 /// `Some(value)`, or `None` when it threw or returned something unusable.
 pub type Custom<'a> = &'a dyn Fn(&CollectionConfig, &Sides<'_>) -> Option<Option<Value>>;
 
+/// A refused write as the audit log and the `rejected` event tell it.
+struct Rejection<'a> {
+    id: u64,
+    code: &'a str,
+    message: &'a str,
+    /// What the write made of the record, what the server has, and what shows now.
+    local: Option<Value>,
+    server: Option<Value>,
+    result: Option<Value>,
+}
+
 /// For callers with no app resolvers.
 pub fn no_custom(_: &CollectionConfig, _: &Sides<'_>) -> Option<Option<Value>> {
     None
@@ -218,26 +229,9 @@ pub fn plan_revoke(
         let message = format!("no longer a member of space \"{space}\"");
         for id in ids {
             let Some(entry) = work.remove_entry(&key, id) else { continue };
-            work.audit.push(AuditEntry {
-                at: now_ms as f64,
-                kind: AuditKind::Rejected,
-                collection: key.0.clone(),
-                key: key.1.clone(),
-                strategy: FORBIDDEN.to_owned(),
-                decided_by: "server".into(),
-                local: replay(None, std::slice::from_ref(&entry)),
-                server: None,
-                base: None,
-                result: None,
-                server_version: None,
-            });
-            tally.effects.push(Effect::Rejected {
-                collection: key.0.clone(),
-                key: key.1.clone(),
-                mutation_id: id,
-                code: FORBIDDEN.to_owned(),
-                message: message.clone(),
-            });
+            let local = replay(None, std::slice::from_ref(&entry));
+            let rejection = Rejection { id, code: FORBIDDEN, message: &message, local, server: None, result: None };
+            work.record_rejection(&key, rejection, None, now_ms, &mut tally.effects);
             tally.rejected += 1;
         }
         work.settle(&key, None, None, None, now_ms);
@@ -446,29 +440,42 @@ impl<'c> Working<'c> {
         let (base, version) = self.records.get(key).map(|r| (r.base.clone(), r.version)).unwrap_or_default();
         self.settle(key, base.clone(), version, None, now_ms);
         let after = self.visible(key);
+        let rejection = Rejection { id, code, message, local: before.clone(), server: base, result: after.clone() };
+        self.record_rejection(key, rejection, version, now_ms, effects);
+        if before != after {
+            effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: after, version });
+        }
+    }
+
+    /// Audit a refused write and announce it.
+    fn record_rejection(
+        &mut self,
+        key: &KeyRef,
+        rejection: Rejection<'_>,
+        server_version: Option<u64>,
+        now_ms: u64,
+        effects: &mut Vec<Effect>,
+    ) {
         self.audit.push(AuditEntry {
             at: now_ms as f64,
             kind: AuditKind::Rejected,
             collection: key.0.clone(),
             key: key.1.clone(),
-            strategy: code.to_owned(),
+            strategy: rejection.code.to_owned(),
             decided_by: "server".into(),
-            local: before.clone(),
-            server: base,
+            local: rejection.local,
+            server: rejection.server,
             base: None,
-            result: after.clone(),
-            server_version: version,
+            result: rejection.result,
+            server_version,
         });
         effects.push(Effect::Rejected {
             collection: key.0.clone(),
             key: key.1.clone(),
-            mutation_id: id,
-            code: code.to_owned(),
-            message: message.to_owned(),
+            mutation_id: rejection.id,
+            code: rejection.code.to_owned(),
+            message: rejection.message.to_owned(),
         });
-        if before != after {
-            effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: after, version });
-        }
     }
 
     /// A server change for a key with nothing pending: take it.

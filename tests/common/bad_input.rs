@@ -19,7 +19,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use super::support::{faults, js, ok, proxy, recorder, server, unique, Seen};
+use super::support::{faults, js, ok, proxy, raw, recorder, server, unique, Seen};
 use web_sys::EventTarget;
 
 // ---- helpers ----
@@ -74,43 +74,16 @@ fn storage_errors(seen: &Seen) -> Vec<(String, String)> {
 
 /// Put `value` (JSON text; `key` for out-of-line stores) straight into an object store.
 async fn raw_put(db: &str, store: &str, value: &str, key: Option<&str>) {
-    js(
-        "db, store, value, key",
-        "return new Promise((resolve, reject) => {
-            const open = indexedDB.open(db);
-            open.onerror = () => reject(open.error);
-            open.onsuccess = () => {
-                const conn = open.result;
-                const tx = conn.transaction([store], 'readwrite');
-                const os = tx.objectStore(store);
-                const v = JSON.parse(value);
-                if (key === undefined) os.put(v); else os.put(v, key);
-                tx.oncomplete = () => { conn.close(); resolve(); };
-                tx.onabort = () => { conn.close(); reject(tx.error); };
-            };
-        });",
-        &[s(db), s(store), s(value), key.map_or(JsValue::UNDEFINED, s)],
-    )
-    .await;
+    let value = JSON::parse(value).unwrap();
+    match key {
+        None => raw(db, store, "put", &[value]).await,
+        Some(key) => raw(db, store, "put", &[value, s(key)]).await,
+    };
 }
 
 /// What an object store holds under `key`, read straight from IndexedDB.
 async fn raw_get(db: &str, store: &str, key: &str) -> JsValue {
-    js(
-        "db, store, key",
-        "return new Promise((resolve, reject) => {
-            const open = indexedDB.open(db);
-            open.onerror = () => reject(open.error);
-            open.onsuccess = () => {
-                const conn = open.result;
-                const request = conn.transaction([store], 'readonly').objectStore(store).get(key);
-                request.onsuccess = () => { conn.close(); resolve(request.result); };
-                request.onerror = () => { conn.close(); reject(request.error); };
-            };
-        });",
-        &[s(db), s(store), s(key)],
-    )
-    .await
+    raw(db, store, "get", &[s(key)]).await
 }
 
 /// A JSON string literal of `text`.

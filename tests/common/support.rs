@@ -80,24 +80,26 @@ pub async fn js(args: &str, body: &str, values: &[JsValue]) -> JsValue {
     }
 }
 
-/// Delete `key` from an object store straight in IndexedDB, behind the library's back.
-pub async fn raw_delete(db: &str, store: &str, key: &str) {
+/// One request on an object store straight in IndexedDB, behind the library's back: `op`
+/// is `put`, `get` or `delete` with its arguments; resolves to the request's result once
+/// the transaction committed.
+pub async fn raw(db: &str, store: &str, op: &str, args: &[JsValue]) -> JsValue {
     js(
-        "db, store, key",
+        "db, store, op, args",
         "return new Promise((resolve, reject) => {
             const open = indexedDB.open(db);
             open.onerror = () => reject(open.error);
             open.onsuccess = () => {
                 const conn = open.result;
-                const tx = conn.transaction([store], 'readwrite');
-                tx.objectStore(store).delete(key);
-                tx.oncomplete = () => { conn.close(); resolve(); };
+                const tx = conn.transaction([store], op === 'get' ? 'readonly' : 'readwrite');
+                const request = tx.objectStore(store)[op](...args);
+                tx.oncomplete = () => { conn.close(); resolve(request.result); };
                 tx.onabort = () => { conn.close(); reject(tx.error); };
             };
         });",
-        &[db.into(), store.into(), key.into()],
+        &[db.into(), store.into(), op.into(), args.iter().collect::<Array>().into()],
     )
-    .await;
+    .await
 }
 
 /// `Date.now` moved forward by `ms` while this lives (the library reads the time there).

@@ -539,7 +539,7 @@ async fn resync_pulls_everything_again_and_keeps_pending_writes() {
     a.sync().await;
     // A record removed from IndexedDB behind the library's back (the app's own code, a
     // browser cleanup): a normal sync does not bring it back, a resync does.
-    super::support::raw_delete(&a.db, "trips", "t2").await;
+    super::support::raw(&a.db, "trips", "delete", &["t2".into()]).await;
     a.sync().await;
     assert_eq!(a.list().await, r#"[{"id":"t1","n":1}]"#, "a plain sync starts from the checkpoint");
     a.put("t3", r#""n": 3"#).await;
