@@ -143,6 +143,8 @@ export async function serviceWorkerControl(context, origin) {
   return {
     dispatchSync: (lastChance = false, tag = "pwa-sync") =>
       cdp.send("ServiceWorker.dispatchSyncEvent", { origin, registrationId: state.registrationId, tag, lastChance }),
+    dispatchPeriodicSync: (tag = "pwa-sync") =>
+      cdp.send("ServiceWorker.dispatchPeriodicSyncEvent", { origin, registrationId: state.registrationId, tag }),
     running: () => [...state.versions.values()].find((v) => v.runningStatus === "running"),
     stop: (versionId) => cdp.send("ServiceWorker.stopWorker", { versionId }),
   };

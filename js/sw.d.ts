@@ -20,5 +20,18 @@ export interface SyncWorker<C extends CollectionTypes<C> = AnyCollections> {
 /** Call once at the top level of a module service worker. */
 export function installSyncWorker<C extends CollectionTypes<C> = AnyCollections>(options: SyncWorkerOptions<C>): SyncWorker<C>;
 
+/** What `registerPeriodicSync` achieved. */
+export type PeriodicSyncRegistration =
+  | { registered: true; tag: string; minIntervalMs: number }
+  /** `unsupported`: no Periodic Background Sync here; `denied`: the browser refused (Chromium grants it to installed apps); `failed`: another error, in `message`. */
+  | { registered: false; reason: "unsupported" | "denied" | "failed"; message?: string };
+
+/**
+ * From a page: ask the browser to wake the service worker about every `minIntervalMs`
+ * (default 24 h) to sync. `tag` must be the config's `syncTag` (default "pwa-sync").
+ * Unsupported browsers and refusals are reported in the answer, not thrown.
+ */
+export function registerPeriodicSync(options?: { minIntervalMs?: number; tag?: string }): Promise<PeriodicSyncRegistration>;
+
 /** From a page: ask the active service worker to flush now. */
 export function requestFlush(): Promise<void>;

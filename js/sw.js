@@ -69,6 +69,34 @@ export function installSyncWorker({ config, tag, wasmUrl = new URL("./pwa_sync_b
 }
 
 /** From a page: ask the service worker to flush now (e.g. a "Sync now" button). */
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+// From a page: ask the browser to wake the service worker about every `minIntervalMs`
+// (Periodic Background Sync) to sync, with the tag its `periodicsync` handler answers.
+// Browsers without it, or that refuse it (it needs an installed app in Chromium, and the
+// permission), are reported in the answer, never thrown: the outbox drains anyway when
+// pages load and come online.
+export async function registerPeriodicSync({ minIntervalMs = DAY_MS, tag = SYNC_TAG } = {}) {
+  if (!Number.isFinite(minIntervalMs) || minIntervalMs < 0) {
+    throw configError(`registerPeriodicSync's minIntervalMs must be a number of ms, got ${minIntervalMs}`);
+  }
+  const registration = await globalThis.navigator?.serviceWorker?.ready;
+  if (!registration?.periodicSync) return { registered: false, reason: "unsupported" };
+  try {
+    const permission = await navigator.permissions?.query({ name: "periodic-background-sync" });
+    if (permission?.state === "denied") return { registered: false, reason: "denied" };
+  } catch {
+    // A browser that does not know the permission's name: register() decides.
+  }
+  try {
+    await registration.periodicSync.register(tag, { minInterval: minIntervalMs });
+    return { registered: true, tag, minIntervalMs };
+  } catch (error) {
+    const reason = error?.name === "NotAllowedError" ? "denied" : "failed";
+    return { registered: false, reason, message: String(error?.message ?? error) };
+  }
+}
+
 export async function requestFlush() {
   const registration = await navigator.serviceWorker?.ready;
   registration?.active?.postMessage({ type: FLUSH_MESSAGE });

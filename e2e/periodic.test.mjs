@@ -1,0 +1,71 @@
+// Periodic Background Sync from a page (registerPeriodicSync in pwa-sync/sw), in Chromium:
+// refused without the permission (reported, not thrown), registered with it, and the
+// worker's periodicsync event (dispatched through CDP) syncs what a closed page queued.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { cp, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ROOT, launch, startServer, serviceWorkerControl } from "./lib.mjs";
+
+let site;
+before(async () => {
+  site = await mkdtemp(join(tmpdir(), "pwa-sync-periodic-site-"));
+  await cp(join(ROOT, "e2e/sw-site"), site, { recursive: true });
+  await cp(join(ROOT, "pkg"), join(site, "pkg"), { recursive: true });
+});
+after(async () => rm(site, { recursive: true, force: true }));
+
+async function openApp(context, url) {
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForFunction(() => window.app, null, { timeout: 20_000 });
+  return page;
+}
+
+test("registerPeriodicSync reports a refusal, registers with the permission, and the event syncs", async () => {
+  const server = await startServer(["--static", site]);
+  const browser = await launch();
+  try {
+    const context = await browser.newContext();
+    const page = await openApp(context, `${server.url}/?user=pia`);
+    const refused = await page.evaluate(() => window.app.registerPeriodicSync({ minIntervalMs: 60_000 }));
+    assert.equal(refused.registered, false);
+    assert.equal(refused.reason, "denied", JSON.stringify(refused));
+    const bad = await page.evaluate(() => window.app.registerPeriodicSync({ minIntervalMs: -1 }).catch((e) => e.code));
+    assert.equal(bad, "invalid-config");
+
+    // As an installed app would have it.
+    const cdp = await context.newCDPSession(page);
+    const { targetInfo } = await cdp.send("Target.getTargetInfo");
+    await cdp.send("Browser.grantPermissions", {
+      origin: server.url, permissions: ["periodicBackgroundSync"], browserContextId: targetInfo.browserContextId,
+    });
+    const done = await page.evaluate(() => window.app.registerPeriodicSync());
+    assert.deepEqual(done, { registered: true, tag: "pwa-sync", minIntervalMs: 24 * 60 * 60 * 1000 });
+    assert.deepEqual(await page.evaluate(() => window.app.periodicTags()), ["pwa-sync"]);
+
+    // A write queued while the server is unreachable, the page closed; the periodic
+    // event syncs it.
+    await context.route("**/sync/**", (route) => route.abort("internetdisconnected"));
+    await page.evaluate(() => window.app.put("p1", "tent"));
+    await page.close();
+    await context.unrouteAll({ behavior: "ignoreErrors" });
+    const worker = await serviceWorkerControl(context, server.url);
+    await worker.dispatchPeriodicSync();
+    const end = Date.now() + 20_000;
+    let titles = [];
+    while (Date.now() < end) {
+      const res = await fetch(`${server.url}/sync/pull?checkpoint=0&limit=100`, {
+        headers: { authorization: "Bearer dev:pia", "x-sync-protocol": "1" },
+      });
+      titles = (await res.json()).changes.map((c) => c.value?.title);
+      if (titles.length) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(titles, ["tent"]);
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+});
