@@ -232,6 +232,9 @@ impl Session {
                     code: last.code,
                     message: last.message,
                 }));
+                // Once stored, other contexts learn how it went (their status may still
+                // say syncing: their own sync was skipped while this one held the lock).
+                commands.push(Command::HintStatus);
                 if class == Some(ErrorClass::Auth) {
                     commands.push(Command::EmitAuthRequired { message: error.to_string() });
                 }
@@ -254,22 +257,31 @@ impl Session {
         self.set_pending(pending as usize)
     }
 
-    /// Read back from storage after another context synced; announced with the pending
-    /// count that is read with it.
-    pub fn set_last_synced_at(&mut self, at: Option<f64>) {
-        self.last_synced_at = at;
+    /// Another context of this database finished a sync (its status hint; `last_synced_at`
+    /// and `last_failure` as stored). A status still `syncing` while nothing runs here
+    /// (this context's own sync was skipped while the other held the flush lock, or the
+    /// first status said a sync was about to start) becomes what that sync came to.
+    pub fn on_synced_elsewhere(&mut self, last_synced_at: Option<f64>, last_failure: Option<&Failure>) -> Vec<Command> {
+        self.last_synced_at = last_synced_at.or(self.last_synced_at);
+        if self.running || self.status != Status::Syncing {
+            return Vec::new();
+        }
+        match (last_failure, self.last_synced_at) {
+            (Some(failure), synced) if synced.is_none_or(|at| failure.at > at) => {
+                let offline = matches!(failure.code.as_str(), "network" | "timeout");
+                let status = if offline { Status::Offline } else { Status::Error };
+                let error = LastError { code: failure.code.clone(), message: failure.message.clone() };
+                self.set_status(status, Some(error))
+            }
+            (_, Some(_)) => self.set_status(Status::Synced, None),
+            _ => Vec::new(),
+        }
     }
 
     /// Everything was wiped (logout): nothing pending, never synced.
     pub fn on_cleared(&mut self) -> Vec<Command> {
         self.last_synced_at = None;
         self.set_pending(0)
-    }
-
-    /// Whether `getFresh` should start a sync: the data is older than `ttl_ms` (or was
-    /// never synced) and no sync runs already.
-    pub fn is_stale(&self, ttl_ms: u64, now_ms: u64) -> bool {
-        !self.running && self.last_synced_at.is_none_or(|at| now_ms as f64 - at > ttl_ms as f64)
     }
 
     /// The event stream ended; `connected`: it had connected (and later ended).
@@ -478,6 +490,7 @@ mod tests {
                     Command::RequestBackgroundSync,
                     Command::EmitStatus,
                     failure_record(code, &message),
+                    Command::HintStatus,
                     Command::Schedule { after_ms: 1_000 },
                 ]
             );
@@ -494,7 +507,12 @@ mod tests {
         let message = "sync failed (auth): it failed".to_owned();
         assert_eq!(
             finished.commands,
-            [Command::EmitStatus, failure_record("auth", &message), Command::EmitAuthRequired { message }]
+            [
+                Command::EmitStatus,
+                failure_record("auth", &message),
+                Command::HintStatus,
+                Command::EmitAuthRequired { message }
+            ]
         );
         assert_eq!(session.status(), Status::Error);
     }
@@ -534,6 +552,7 @@ mod tests {
             [
                 Command::EmitStatus,
                 failure_record("storage", "storage error: disk"),
+                Command::HintStatus,
                 Command::ReportStorageError(Error::Storage("disk".into())),
             ]
         );
@@ -594,14 +613,29 @@ mod tests {
     }
 
     #[test]
-    fn staleness_follows_the_ttl_and_a_running_sync() {
-        let mut session = Session::new(opening());
-        assert!(session.is_stale(1_000, 0), "never synced");
-        session.set_last_synced_at(Some(10_000.0));
-        assert!(!session.is_stale(1_000, 11_000));
-        assert!(session.is_stale(1_000, 11_001));
-        session.on_sync_started();
-        assert!(!session.is_stale(1_000, 20_000), "a sync runs already");
+    fn a_sync_elsewhere_settles_a_status_left_at_syncing() {
+        // Opened online with auto-sync: "syncing", about to sync; its own sync was then
+        // skipped because another context held the flush lock.
+        let fresh = || Session::new(Opening { has_server: true, online: true, auto_sync: true, ..opening() });
+        let mut session = fresh();
+        assert_eq!(session.status(), Status::Syncing);
+        assert_eq!(session.on_synced_elsewhere(Some(5_000.0), None), [Command::EmitStatus]);
+        assert_eq!((session.status(), session.last_synced_at()), (Status::Synced, Some(5_000.0)));
+        // The other context's sync failed after the last success: its failure shows.
+        let mut session = fresh();
+        let failure = Failure { at: 6_000.0, code: "network".into(), message: "offline".into() };
+        session.on_synced_elsewhere(Some(5_000.0), Some(&failure));
+        assert_eq!(session.status(), Status::Offline);
+        assert_eq!(session.last_error().map(|e| e.code.as_str()), Some("network"));
+        // A sync running here says how it went by itself; a settled status stays.
+        let mut session = running();
+        assert_eq!(session.on_synced_elsewhere(Some(5_000.0), None), []);
+        assert_eq!(session.status(), Status::Syncing);
+        let mut session = fresh();
+        session.on_synced_elsewhere(Some(5_000.0), None);
+        let old = Failure { at: 4_000.0, code: "server".into(), message: "m".into() };
+        assert_eq!(session.on_synced_elsewhere(Some(7_000.0), Some(&old)), []);
+        assert_eq!(session.status(), Status::Synced);
     }
 
     #[test]

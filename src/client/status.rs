@@ -46,7 +46,9 @@ impl Client {
         let pending = self.store.pending_count().await;
         let meta = self.store.meta().await;
         if let Ok(Some(meta)) = meta {
-            self.session.borrow_mut().set_last_synced_at(meta.last_synced_at);
+            let commands =
+                self.session.borrow_mut().on_synced_elsewhere(meta.last_synced_at, meta.last_failure.as_ref());
+            self.carry_out_now(commands);
         }
         match pending {
             Ok(pending) => {
