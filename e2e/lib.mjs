@@ -109,6 +109,29 @@ export async function startServer(args = []) {
   return { ...server, stop: async () => { await server.stop(); await rm(dir, { recursive: true, force: true }); } };
 }
 
+/** Offline as a person is: the pages' network (setOffline), and the service workers' own
+ * requests, which setOffline does not cut. */
+export async function goOffline(context) {
+  await context.setOffline(true);
+  await context.route("**/*", (route) => route.abort("internetdisconnected"));
+}
+
+export async function goOnline(context) {
+  await context.unroute("**/*");
+  await context.setOffline(false);
+}
+
+/** What the server at `serverUrl` holds for `user`: one pull from checkpoint 0 with the
+ * user's dev token, `{changes, checkpoint, hasMore}`. */
+export async function pull(serverUrl, user, limit = 1000) {
+  const res = await fetch(`${serverUrl}/sync/pull?checkpoint=0&limit=${limit}`, {
+    headers: { authorization: `Bearer dev:${user}`, "x-sync-protocol": "1" },
+    signal: AbortSignal.timeout(20_000),
+  });
+  if (res.status !== 200) throw new Error(`pull from the server: HTTP ${res.status}`);
+  return res.json();
+}
+
 /** The fault proxy in front of `upstream`; `faults(body)` posts to its `/_faults`. */
 export async function startProxy(upstream) {
   const bin = process.env.PWA_SYNC_PROXY_BIN ?? join(ROOT, "target/debug/pwa-sync-fault-proxy");
