@@ -65,6 +65,17 @@ export async function launch() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Resolves to `check()`'s first truthy value, polled every 100 ms; throws after `ms`. */
+export async function until(what, check, ms = 20_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
 /** Children still running: `killChildren` ends them (a watchdog that gives up). */
 const children = new Set();
 export function killChildren() {

@@ -3,14 +3,14 @@
 // `npm pack` tarball of pkg/, follows the package README's service-worker recipe, is
 // type-checked and built (`npm run build`: tsc -b && vite build), served by the reference
 // server and driven in Chromium. Build pkg/ first: `make test-e2e` does.
-import { test, before, after } from "node:test";
+import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { access, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { ROOT, launch, startServer, goOffline, pull } from "./lib.mjs";
+import { ROOT, launch, startServer, goOffline, pull, until } from "./lib.mjs";
 
 const APP = join(ROOT, "e2e/newcomer");
 const T = 20_000; // every wait in the browser is bounded by this
@@ -38,79 +38,76 @@ test("the package README's marked code blocks are the fixture app's files, uncha
   }
 });
 
-let server;
-let browser;
-let tarballDir;
+// The build and the browser, for this test only: the README check above needs neither.
+describe("the newcomer app, built and served", () => {
+  let server;
+  let browser;
+  let tarballDir;
 
-before(async () => {
-  await access(join(ROOT, "pkg/package.json")).catch(() => {
-    throw new Error("pkg/ is not built: run `make test-e2e` (or `make build`)");
-  });
-  // The registry dependencies come from the fixture's lockfile (`scripts/setup.sh node`
-  // runs `npm ci` there when node_modules is missing or older than the lockfile).
-  await access(join(APP, "node_modules/.bin/vite")).catch(() => {
-    throw new Error("e2e/newcomer/node_modules is missing: run `scripts/setup.sh node`");
-  });
-  tarballDir = await mkdtemp(join(tmpdir(), "pwa-sync-newcomer-"));
-  const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", tarballDir], join(ROOT, "pkg"));
-  const tarball = join(tarballDir, JSON.parse(stdout)[0].filename);
-  // pwa-sync is not in the fixture's package.json nor its lockfile: the tarball of each
-  // build has a new integrity hash, which a saved dependency would pin (and `npm ci` then
-  // refuse). --no-save installs it beside the locked tree; --offline because everything
-  // else is already installed, so a re-run needs no network.
-  await run("npm", ["install", "--no-save", "--offline", "--no-audit", "--no-fund", tarball], APP);
-  await run("npm", ["run", "build"], APP);
-  server = await startServer(["--static", join(APP, "dist")]);
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (tarballDir) await rm(tarballDir, { recursive: true, force: true });
-});
-
-test("the newcomer app syncs a write, its service worker activates, and it opens offline with its data", async () => {
-  const context = await browser.newContext();
-  const errors = [];
-  context.on("weberror", (e) => errors.push(e.error().message));
-  try {
-    const page = await context.newPage();
-    await page.goto(server.url);
-    await page.getByRole("status").filter({ hasText: /^synced, 0 pending$/ }).waitFor({ timeout: T });
-    await page.getByLabel("New item").fill("passport");
-    await page.getByRole("button", { name: "Add" }).click();
-    await page.getByRole("listitem").filter({ hasText: "passport" }).waitFor({ timeout: T });
-
-    // The write reaches the server (the app's dev token is "dev:newcomer").
-    const deadline = Date.now() + T;
-    let held = [];
-    while (!held.includes("passport") && Date.now() < deadline) {
-      held = (await pull(server.url, "newcomer")).changes.map((c) => c.value?.title);
-      if (!held.includes("passport")) await new Promise((r) => setTimeout(r, 200));
-    }
-    assert.deepEqual(held, ["passport"], "the server holds the item");
-
-    // The worker activates once it has precached the build (an install that fails never does).
-    const state = await page.evaluate(async () => {
-      const registration = await navigator.serviceWorker.ready;
-      const worker = registration.active;
-      if (worker.state !== "activated") await new Promise((r) => worker.addEventListener("statechange", r));
-      return { state: worker.state, url: worker.scriptURL };
+  before(async () => {
+    await access(join(ROOT, "pkg/package.json")).catch(() => {
+      throw new Error("pkg/ is not built: run `make test-e2e` (or `make build`)");
     });
-    assert.deepEqual(state, { state: "activated", url: `${server.url}/sw.js` });
+    // The registry dependencies come from the fixture's lockfile (`scripts/setup.sh node`
+    // runs `npm ci` there when node_modules is missing or older than the lockfile).
+    await access(join(APP, "node_modules/.bin/vite")).catch(() => {
+      throw new Error("e2e/newcomer/node_modules is missing: run `scripts/setup.sh node`");
+    });
+    tarballDir = await mkdtemp(join(tmpdir(), "pwa-sync-newcomer-"));
+    const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", tarballDir], join(ROOT, "pkg"));
+    const tarball = join(tarballDir, JSON.parse(stdout)[0].filename);
+    // pwa-sync is not in the fixture's package.json nor its lockfile: the tarball of each
+    // build has a new integrity hash, which a saved dependency would pin (and `npm ci` then
+    // refuse). --no-save installs it beside the locked tree; --offline because everything
+    // else is already installed, so a re-run needs no network.
+    await run("npm", ["install", "--no-save", "--offline", "--no-audit", "--no-fund", tarball], APP);
+    await run("npm", ["run", "build"], APP);
+    server = await startServer(["--static", join(APP, "dist")]);
+    browser = await launch();
+  });
 
-    // Offline, the page's and the worker's requests alike: a reload, and a link into the
-    // app, open it from the worker's precache, with the data from IndexedDB.
-    await goOffline(context);
-    for (const url of [null, `${server.url}/items/passport`]) {
-      const response = url ? await page.goto(url) : await page.reload();
-      assert.ok(response?.fromServiceWorker(), `${url ?? "the reload"} was answered by the service worker`);
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+    if (tarballDir) await rm(tarballDir, { recursive: true, force: true });
+  });
+
+  test("the newcomer app syncs a write, its service worker activates, and it opens offline with its data", async () => {
+    const context = await browser.newContext();
+    const errors = [];
+    context.on("weberror", (e) => errors.push(e.error().message));
+    try {
+      const page = await context.newPage();
+      await page.goto(server.url);
+      await page.getByRole("status").filter({ hasText: /^synced, 0 pending$/ }).waitFor({ timeout: T });
+      await page.getByLabel("New item").fill("passport");
+      await page.getByRole("button", { name: "Add" }).click();
       await page.getByRole("listitem").filter({ hasText: "passport" }).waitFor({ timeout: T });
-      await page.getByRole("status").filter({ hasText: /^offline, 0 pending$/ }).waitFor({ timeout: T });
+
+      // The write reaches the server (the app's dev token is "dev:newcomer").
+      const titles = async () => (await pull(server.url, "newcomer")).changes.map((c) => c.value?.title);
+      await until("the server to hold the item", async () => (await titles()).includes("passport"), T);
+      assert.deepEqual(await titles(), ["passport"]);
+
+      // The worker activates once it has precached the build (an install that fails never does).
+      const worker = await until("the service worker to activate", () => page.evaluate(async () => {
+        const active = (await navigator.serviceWorker.getRegistration())?.active;
+        return active?.state === "activated" && active.scriptURL;
+      }), T);
+      assert.equal(worker, `${server.url}/sw.js`);
+
+      // Offline, the page's and the worker's requests alike: a reload, and a link into the
+      // app, open it from the worker's precache, with the data from IndexedDB.
+      await goOffline(context);
+      for (const url of [null, `${server.url}/items/passport`]) {
+        const response = url ? await page.goto(url) : await page.reload();
+        assert.ok(response?.fromServiceWorker(), `${url ?? "the reload"} was answered by the service worker`);
+        await page.getByRole("listitem").filter({ hasText: "passport" }).waitFor({ timeout: T });
+        await page.getByRole("status").filter({ hasText: /^offline, 0 pending$/ }).waitFor({ timeout: T });
+      }
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
     }
-    assert.deepEqual(errors, []);
-  } finally {
-    await context.close();
-  }
+  });
 });
