@@ -3,6 +3,9 @@
 // `npm pack` tarball of pkg/, follows the package README's service-worker recipe, is
 // type-checked and built (`npm run build`: tsc -b && vite build), served by the reference
 // server and driven in Chromium. Build pkg/ first: `make test-e2e` does.
+// Its lockfile resolves vite to 8.3.8 (package.json keeps the template's ^8.3.4): vite
+// 8.4's optional dependency napi-windows-process-start-time is not on the registry this
+// project installs from, so npm install leaves it out and `npm ci` then refuses the lockfile.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -72,14 +75,24 @@ describe("the newcomer app, built and served", () => {
     if (tarballDir) await rm(tarballDir, { recursive: true, force: true });
   });
 
+  /** Wait for the app's status line to read `expected`; a failure says what it read. */
+  async function status(page, expected, logs) {
+    const line = page.getByRole("status");
+    await line.filter({ hasText: expected }).waitFor({ timeout: T }).catch(async () => {
+      assert.fail(`the status read "${await line.textContent()}", not ${expected}; console: ${logs.join(" | ")}`);
+    });
+  }
+
   test("the newcomer app syncs a write, its service worker activates, and it opens offline with its data", async () => {
     const context = await browser.newContext();
     const errors = [];
     context.on("weberror", (e) => errors.push(e.error().message));
     try {
       const page = await context.newPage();
+      const logs = [];
+      page.on("console", (m) => m.type() !== "debug" && logs.push(`${m.type()}: ${m.text()}`));
       await page.goto(server.url);
-      await page.getByRole("status").filter({ hasText: /^synced, 0 pending$/ }).waitFor({ timeout: T });
+      await status(page, /^synced, 0 pending$/, logs);
       await page.getByLabel("New item").fill("passport");
       await page.getByRole("button", { name: "Add" }).click();
       await page.getByRole("listitem").filter({ hasText: "passport" }).waitFor({ timeout: T });
@@ -103,7 +116,7 @@ describe("the newcomer app, built and served", () => {
         const response = url ? await page.goto(url) : await page.reload();
         assert.ok(response?.fromServiceWorker(), `${url ?? "the reload"} was answered by the service worker`);
         await page.getByRole("listitem").filter({ hasText: "passport" }).waitFor({ timeout: T });
-        await page.getByRole("status").filter({ hasText: /^offline, 0 pending$/ }).waitFor({ timeout: T });
+        await status(page, /^offline, 0 pending$/, logs);
       }
       assert.deepEqual(errors, []);
     } finally {
