@@ -65,6 +65,17 @@ export async function launch() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Resolves to `check()`'s first truthy value, polled every 100 ms; throws after `ms`. */
+export async function until(what, check, ms = 20_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
 /** Children still running: `killChildren` ends them (a watchdog that gives up). */
 const children = new Set();
 export function killChildren() {
@@ -107,6 +118,29 @@ export async function startServer(args = []) {
   const bin = process.env.PWA_SYNC_SERVER_BIN ?? join(ROOT, "target/debug/pwa-sync-server");
   const server = await startBinary(bin, ["--listen", "127.0.0.1:0", "--database", `sqlite://${dir}/sync.db`, "--dev-auth", ...args], "pwa-sync-server");
   return { ...server, stop: async () => { await server.stop(); await rm(dir, { recursive: true, force: true }); } };
+}
+
+/** Offline as a person is: the pages' network (setOffline), and the service workers' own
+ * requests, which setOffline does not cut. */
+export async function goOffline(context) {
+  await context.setOffline(true);
+  await context.route("**/*", (route) => route.abort("internetdisconnected"));
+}
+
+export async function goOnline(context) {
+  await context.unroute("**/*");
+  await context.setOffline(false);
+}
+
+/** What the server at `serverUrl` holds for `user`: one pull from checkpoint 0 with the
+ * user's dev token, `{changes, checkpoint, hasMore}`. */
+export async function pull(serverUrl, user, limit = 1000) {
+  const res = await fetch(`${serverUrl}/sync/pull?checkpoint=0&limit=${limit}`, {
+    headers: { authorization: `Bearer dev:${user}`, "x-sync-protocol": "1" },
+    signal: AbortSignal.timeout(20_000),
+  });
+  if (res.status !== 200) throw new Error(`pull from the server: HTTP ${res.status}`);
+  return res.json();
 }
 
 /** The fault proxy in front of `upstream`; `faults(body)` posts to its `/_faults`. */

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, launch, startServer, startProxy, serviceWorkerControl } from "./lib.mjs";
+import { ROOT, launch, startServer, startProxy, serviceWorkerControl, until } from "./lib.mjs";
 
 let site;
 before(async () => {
@@ -15,16 +15,6 @@ before(async () => {
   await cp(join(ROOT, "pkg"), join(site, "pkg"), { recursive: true });
 });
 after(async () => rm(site, { recursive: true, force: true }));
-
-const until = async (what, check, ms = 20_000) => {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 
 async function pullAll(server, user) {
   const res = await fetch(`${server}/sync/pull?checkpoint=0&limit=1000`, {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { access, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, launch, startServer, startBinary } from "./lib.mjs";
+import { ROOT, launch, startServer, startBinary, goOffline, goOnline } from "./lib.mjs";
 
 const DIST = join(ROOT, "www/dist");
 const ARTIFACTS = join(ROOT, "e2e/artifacts");
@@ -61,17 +61,6 @@ const pending = (page) => page.getByTestId("pending");
 async function synced(page) {
   await state(page).filter({ hasText: /^Synced$/ }).waitFor({ timeout: T });
   await pending(page).filter({ hasText: /^0 pending$/ }).waitFor({ timeout: T });
-}
-
-/** Offline as the issue asks: the page's network, and the service worker's own requests. */
-async function goOffline(context) {
-  await context.setOffline(true);
-  await context.route("**/*", (route) => route.abort("internetdisconnected"));
-}
-
-async function goOnline(context) {
-  await context.unroute("**/*");
-  await context.setOffline(false);
 }
 
 /** What the server holds for `user`: a direct pull with the user's dev token. */

@@ -8,7 +8,8 @@
 # rust:     rustup target wasm32-unknown-unknown, wasm-bindgen-cli (exactly the
 #           wasm-bindgen version in Cargo.lock), wasm-pack
 # browsers: Debian chromium, chromium-driver, firefox-esr; geckodriver (crates.io)
-# node:     npm ci / npm install in www/, bench/, e2e/, tools/ (wasm-opt) where a package.json exists
+# node:     npm ci / npm install in www/, bench/, e2e/, e2e/newcomer/ (the newcomer test's
+#           fixture app), tools/ (wasm-opt) where a package.json exists
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -103,7 +104,7 @@ setup_browsers() {
 # ---------------------------------------------------------------- node
 setup_node() {
   local d found=0
-  for d in www bench e2e tools; do
+  for d in www bench e2e e2e/newcomer tools; do
     [ -f "$d/package.json" ] || continue
     found=1
     if ! command -v npm >/dev/null 2>&1; then
@@ -128,7 +129,7 @@ setup_node() {
       fi
     fi
   done
-  [ "$found" -eq 1 ] || ok "node: no package.json in www/ bench/ e2e/ tools/"
+  [ "$found" -eq 1 ] || ok "node: no package.json in www/ bench/ e2e/ e2e/newcomer/ tools/"
 }
 
 parts=("$@")
