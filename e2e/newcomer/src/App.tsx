@@ -2,16 +2,17 @@
 import { useEffect, useState } from "react";
 import type { SyncClient } from "pwa-sync";
 import { useCollection, useSyncStatus } from "pwa-sync/react";
-import { openClient, type Item } from "./sync.ts";
+import { openClient, type Schema } from "./sync.ts";
 
 export default function App() {
   // null while the client opens (and during server rendering): the hooks wait.
-  const [client, setClient] = useState<SyncClient | null>(null);
+  const [client, setClient] = useState<SyncClient<Schema> | null>(null);
+  const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    void openClient().then(setClient);
+    openClient().then(setClient, (e: Error) => setError(e.message));
   }, []);
-  const status = useSyncStatus(client);
-  const items = useCollection<Item>(client, "items");
+  const status = useSyncStatus(client); // undefined until the client is open
+  const items = useCollection(client, "items"); // Item[] | undefined, kept current
   const [title, setTitle] = useState("");
 
   async function add() {
@@ -20,6 +21,7 @@ export default function App() {
     setTitle("");
   }
 
+  if (error) return <p role="alert">{error}</p>;
   return (
     <main>
       <p role="status">{status ? `${status.state}, ${status.pending} pending` : "opening"}</p>
