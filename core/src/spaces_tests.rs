@@ -178,3 +178,38 @@ fn a_fixed_collection_keeps_to_its_space_and_a_private_one_to_private_spaces() {
     assert_eq!(a.keys("programme"), ["s1"]);
     assert_eq!(a.keys("notes"), ["n1"]);
 }
+
+#[test]
+fn a_backfilled_space_arrives_at_older_versions_and_is_stored_once() {
+    let server = FakeServer::new();
+    let a = Device::new();
+    let change = |key: &str, version: u64| Change {
+        collection: "programme".into(),
+        key: key.into(),
+        version,
+        value: Some(json!({"id": key})),
+        hlc: "001700000000000-0000-c-x".into(),
+        space: Some("conference".into()),
+    };
+    let page = |changes: Vec<Change>, checkpoint: u64| PullResponse {
+        changes,
+        checkpoint,
+        has_more: false,
+        server_time: None,
+        revoked: vec![],
+    };
+    server.fault(Fault::AnswerPull(page(vec![change("s1", 9)], 9)));
+    a.sync(&server);
+    // Granted the space later: its documents come at their own (older) versions, after a
+    // newer change, with the checkpoint at the grant.
+    server.fault(Fault::AnswerPull(page(vec![change("s1", 9), change("s0", 3), change("s2", 12)], 14)));
+    a.sync(&server);
+    assert_eq!(a.keys("programme"), ["s0", "s1", "s2"]);
+    assert_eq!(block_on(a.store.meta()).unwrap().unwrap().checkpoint, 14);
+    // Without a space (a protocol-v1 server) a change below the checkpoint is still refused.
+    let mut old = change("s3", 2);
+    old.space = None;
+    server.fault(Fault::AnswerPull(page(vec![old], 15)));
+    let failed = block_on(sync(&a.config, &a.store, &server, &a.observer)).unwrap_err();
+    assert_eq!(failed.error.class(), Some(crate::error::ErrorClass::Protocol));
+}
