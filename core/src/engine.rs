@@ -354,6 +354,7 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
     }
     let mut checkpoint = meta.checkpoint;
     let mut prefetched = None;
+    let mut revoked: Vec<String> = Vec::new();
     loop {
         let page = match prefetched.take() {
             Some(page) => page,
@@ -362,8 +363,11 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
         .map_err(SyncError::Transport)?;
         check_pull_page(config, checkpoint, &page)?;
         saw_server_time(report, page.server_time, observer.now_ms());
-        if !page.revoked.is_empty() {
-            revoke(config, store, observer, &page.revoked, report).await?;
+        // The server repeats `revoked` on every page of a pull: dropped once.
+        let newly: Vec<String> = page.revoked.iter().filter(|s| !revoked.contains(s)).cloned().collect();
+        if !newly.is_empty() {
+            revoke(config, store, observer, &newly, report).await?;
+            revoked.extend(newly);
         }
         // Changes of collections we did not ask for are ignored (`plan_pull` skips them),
         // so their keys are not asked of the store, which knows no such collection.
