@@ -65,11 +65,13 @@ export async function launch() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Children still running: `killChildren` ends them (a watchdog that gives up). */
+/** Children still running: `killChildren` ends them (a watchdog that gives up), and so
+ * does this process's exit, so a test that throws before `stop()` leaves nothing running. */
 const children = new Set();
 export function killChildren() {
   for (const child of children) child.kill("SIGKILL");
 }
+process.once("exit", killChildren);
 
 /** Spawn one of the project's binaries and wait for its "listening on URL" line. */
 export async function startBinary(bin, args, name) {

@@ -21,10 +21,17 @@ cleanup() {
   rm -rf "$DATA"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-# Start a program that prints "<name> listening on http://ADDR"; echo that URL.
+# Start a program that prints "<name> listening on http://ADDR" and store that URL in
+# the variable named VAR. It runs in this shell, never inside `$(...)`: a command
+# substitution is a subshell, where `PIDS+=($!)` would be lost and cleanup would kill
+# nothing (every run used to leave its server and proxy behind).
+#
+#   start VAR LOG COMMAND [ARGS...]
 start() {
-  local log="$1"; shift
+  local var="$1" log="$2"; shift 2
   "$@" >"$log" 2>"$log.err" &
   PIDS+=($!)
   local url=""
@@ -37,13 +44,13 @@ start() {
     sleep 0.05
   done
   [ -n "$url" ] || { echo "error: $1 did not report its address" >&2; cat "$log.err" >&2; exit 1; }
-  echo "$url"
+  printf -v "$var" '%s' "$url"
 }
 
-PWA_SYNC_TEST_SERVER="$(start "$DATA/server.log" "$BIN/pwa-sync-server" --listen 127.0.0.1:0 \
-  --database "sqlite://$DATA/sync.db" --dev-auth --cors-any-origin)"
-PWA_SYNC_TEST_PROXY="$(start "$DATA/proxy.log" "$BIN/pwa-sync-fault-proxy" --listen 127.0.0.1:0 \
-  --upstream "$PWA_SYNC_TEST_SERVER" --cors-any-origin)"
+start PWA_SYNC_TEST_SERVER "$DATA/server.log" "$BIN/pwa-sync-server" --listen 127.0.0.1:0 \
+  --database "sqlite://$DATA/sync.db" --dev-auth --cors-any-origin
+start PWA_SYNC_TEST_PROXY "$DATA/proxy.log" "$BIN/pwa-sync-fault-proxy" --listen 127.0.0.1:0 \
+  --upstream "$PWA_SYNC_TEST_SERVER" --cors-any-origin
 export PWA_SYNC_TEST_SERVER PWA_SYNC_TEST_PROXY
 echo "server: $PWA_SYNC_TEST_SERVER  proxy: $PWA_SYNC_TEST_PROXY"
 
