@@ -15,10 +15,11 @@ pub mod event {
     pub const PROGRESS: &str = "pwa-sync:progress";
     pub const AUTH_REQUIRED: &str = "pwa-sync:auth-required";
     pub const CLEARED: &str = "pwa-sync:cleared";
+    pub const EVICTED: &str = "pwa-sync:evicted";
 
     /// Every event with its key in JS's `EVENTS` and the TypeScript type of its detail
     /// (types declared in the package's `pwa_sync.d.ts`).
-    pub const ALL: [(&str, &str, &str); 8] = [
+    pub const ALL: [(&str, &str, &str); 9] = [
         ("change", CHANGE, "ChangeDetail"),
         ("status", STATUS, "SyncStatus"),
         ("storageError", STORAGE_ERROR, "StorageErrorDetail"),
@@ -27,6 +28,7 @@ pub mod event {
         ("progress", PROGRESS, "ProgressDetail"),
         ("authRequired", AUTH_REQUIRED, "{ message: string }"),
         ("cleared", CLEARED, "{ origin: \"local\" | \"tab\" }"),
+        ("evicted", EVICTED, "EvictedDetail"),
     ];
 }
 
