@@ -1,7 +1,7 @@
 // Shared helpers for the end-to-end tests: a static file server for the repo and a
 // headless Debian Chromium. Nothing here downloads a browser.
 import { createServer } from "node:http";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -63,7 +63,35 @@ export async function launch() {
   });
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll `check` every 100 ms until it returns something truthy (returned), or fail after `ms`. */
+export async function until(what, check, ms = 20_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** A throwaway copy of the e2e site `e2e/<name>` with the built `pkg/` in it; `remove()` deletes it. */
+export async function siteWithPkg(name) {
+  const dir = await mkdtemp(join(tmpdir(), `pwa-sync-${name}-`));
+  await cp(join(ROOT, "e2e", name), dir, { recursive: true });
+  await cp(join(ROOT, "pkg"), join(dir, "pkg"), { recursive: true });
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Every change the server holds for `user` (dev auth), straight from its pull endpoint. */
+export async function pullAll(server, user) {
+  const res = await fetch(`${server}/sync/pull?checkpoint=0&limit=1000`, {
+    headers: { authorization: `Bearer dev:${user}`, "x-sync-protocol": "1" },
+  });
+  if (res.status !== 200) throw new Error(`pull for ${user}: HTTP ${res.status}`);
+  return res.json();
+}
 
 /** Children still running: `killChildren` ends them (a watchdog that gives up), and so
  * does this process's exit, so a test that throws before `stop()` leaves nothing running. */

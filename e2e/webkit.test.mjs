@@ -5,38 +5,16 @@
 // sync API sits behind the fault proxy, which plays "offline" by dropping every push.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { cp, mkdtemp, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { ROOT, startServer, startProxy } from "./lib.mjs";
+import { startServer, startProxy, siteWithPkg, sleep, until, pullAll } from "./lib.mjs";
 import { launchWebKit } from "./webkit.mjs";
 
 let site;
-before(async () => {
-  site = await mkdtemp(join(tmpdir(), "pwa-sync-webkit-site-"));
-  await cp(join(ROOT, "e2e/webkit-site"), site, { recursive: true });
-  await cp(join(ROOT, "pkg"), join(site, "pkg"), { recursive: true });
-});
-after(async () => rm(site, { recursive: true, force: true }));
+before(async () => { site = await siteWithPkg("webkit-site"); });
+after(async () => site.remove());
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const until = async (what, check, ms = 20_000) => {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-};
-
-async function pushedCount(server, user) {
-  const res = await fetch(`${server}/sync/pull?checkpoint=0&limit=1000`, {
-    headers: { authorization: `Bearer dev:${user}`, "x-sync-protocol": "1" },
-  });
-  assert.equal(res.status, 200);
-  return (await res.json()).changes.length;
-}
+const pushedCount = async (server, user) => (await pullAll(server, user)).changes.length;
 
 /** The fault proxy drops every push ("offline"), or forwards everything again. */
 const offline = (proxy) => proxy.faults({ rules: [{ path: "/sync/push", fault: { kind: "drop_request" }, times: 1_000_000 }] });
@@ -67,7 +45,7 @@ async function queueOffline(driver, proxy, id) {
 }
 
 test("in WebKit, without Background Sync, the outbox drains on load, online, visible and by the retry timer", async () => {
-  const server = await startServer(["--static", site, "--cors-any-origin"]);
+  const server = await startServer(["--static", site.dir, "--cors-any-origin"]);
   const proxy = await startProxy(server.url);
   const { driver, stop } = await launchWebKit();
   const user = `wk-${Date.now()}`;
@@ -120,7 +98,7 @@ test("in WebKit, without Background Sync, the outbox drains on load, online, vis
 });
 
 test("in WebKit, the service-worker helper caches the wasm and flushes the outbox", async () => {
-  const server = await startServer(["--static", site, "--cors-any-origin"]);
+  const server = await startServer(["--static", site.dir, "--cors-any-origin"]);
   const proxy = await startProxy(server.url);
   const { driver, stop } = await launchWebKit();
   const user = `wksw-${Date.now()}`;
@@ -129,7 +107,7 @@ test("in WebKit, the service-worker helper caches the wasm and flushes the outbo
     assert.equal(await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
       navigator.serviceWorker.ready.then((r) => done(r.active?.state ?? null), (e) => done(String(e)));`), "activated");
     // Installed with the .wasm in its cache, byte for byte.
-    const wasmBytes = (await stat(join(site, "pkg/pwa_sync_bg.wasm"))).size;
+    const wasmBytes = (await stat(join(site.dir, "pkg/pwa_sync_bg.wasm"))).size;
     const cached = await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
       caches.open("pwa-sync-wasm-v1")
         .then((c) => c.match(new URL("./pkg/pwa_sync_bg.wasm", location.href).href))

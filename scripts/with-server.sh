@@ -13,21 +13,16 @@ cd "$ROOT"
 cargo build -q -p pwa-sync-server -p pwa-sync-fault-proxy
 BIN="$ROOT/target/debug"
 
+# shellcheck source=procs.sh
+. "$ROOT/scripts/procs.sh"
 DATA="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
+trap 'stop_started "$DATA"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Start a program that prints "<name> listening on http://ADDR" and store that URL in
-# the variable named VAR. It runs in this shell, never inside `$(...)`: a command
-# substitution is a subshell, where `PIDS+=($!)` would be lost and cleanup would kill
-# nothing (every run used to leave its server and proxy behind).
+# the variable named VAR. It runs in this shell, never inside `$(...)` (see procs.sh:
+# every run used to leave its server and proxy behind).
 #
 #   start VAR LOG COMMAND [ARGS...]
 start() {

@@ -15,15 +15,10 @@ fi
 command -v Xvfb >/dev/null || { echo "with-webkit: Xvfb missing (scripts/setup.sh browsers)" >&2; exit 1; }
 command -v WebKitWebDriver >/dev/null || { echo "with-webkit: WebKitWebDriver missing (scripts/setup.sh browsers)" >&2; exit 1; }
 
+# shellcheck source=procs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/procs.sh"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/pwa-sync-webkit.XXXXXX")"
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap 'stop_started "$TMP"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -37,8 +32,6 @@ for _ in $(seq 1 200); do
 done
 [ -s "$TMP/display" ] || { echo "with-webkit: Xvfb did not report its display" >&2; exit 1; }
 export DISPLAY=":$(tr -d '[:space:]' <"$TMP/display")"
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 URL=""
 for _ in 1 2 3 4 5 6 7 8; do
