@@ -24,10 +24,10 @@ export WASM_BINDGEN_TEST_WEBDRIVER_JSON ?= $(CURDIR)/webdriver.json
 NO_DRIVERS := env -u GECKODRIVER -u SAFARIDRIVER -u CHROMEDRIVER -u MSEDGEDRIVER \
 	-u GECKODRIVER_REMOTE -u SAFARIDRIVER_REMOTE -u CHROMEDRIVER_REMOTE -u MSEDGEDRIVER_REMOTE
 
-.PHONY: help setup build test lint test-host test-chrome test-firefox test-e2e demo size clean
+.PHONY: help setup build test test-steps lint test-host test-chrome test-firefox test-webkit test-e2e demo size clean
 
 help:
-	@echo "targets: setup build test lint test-host test-chrome test-firefox test-e2e demo size clean"
+	@echo "targets: setup build test lint test-host test-chrome test-firefox test-webkit test-e2e demo size clean"
 
 setup:
 	@bash scripts/setup.sh
@@ -46,11 +46,17 @@ build: setup
 	$(WASM_OPT) $(WASM_OPT_FLAGS) pkg/pwa_sync_bg.wasm -o pkg/pwa_sync_bg.wasm
 	node scripts/package.mjs
 
+# Every step, then a check that no process the run started (server, proxy, driver,
+# browser, Xvfb, PostgreSQL) outlived it (scripts/no-leftovers.sh).
 test: setup
+	@scripts/no-leftovers.sh $(MAKE) --no-print-directory test-steps
+
+test-steps:
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory test-host
 	@$(MAKE) --no-print-directory test-chrome
 	@$(MAKE) --no-print-directory test-firefox
+	@$(MAKE) --no-print-directory test-webkit
 	@$(MAKE) --no-print-directory test-e2e
 	@$(MAKE) --no-print-directory size-check
 
@@ -74,6 +80,16 @@ test-chrome:
 test-firefox:
 	$(NO_DRIVERS) scripts/with-server.sh \
 	  wasm-pack test --headless --firefox --geckodriver "$$(command -v geckodriver)" -- --features testing $(WASM_TEST_ARGS)
+
+# WebKitGTK (Safari's engine): MiniBrowser driven by WebKitWebDriver on a private Xvfb
+# display, both started and stopped by scripts/with-webkit.sh. wasm-pack has no WebKitGTK
+# mode, so cargo runs wasm-bindgen-test-runner itself, which finds the driver through
+# SAFARIDRIVER_REMOTE. The runner sends a Safari driver no capabilities (webdriver.json is
+# not read); WebKitWebDriver's default browser is Debian's MiniBrowser in automation mode.
+test-webkit:
+	$(NO_DRIVERS) scripts/with-webkit.sh scripts/with-server.sh \
+	  env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner WASM_BINDGEN_TEST_ONLY_WEB=1 \
+	  cargo test --target wasm32-unknown-unknown --features testing $(WASM_TEST_ARGS)
 
 # End-to-end tests in Debian's Chromium (playwright-core), against a fresh release pkg/
 # and the demo app (www/) built on it.

@@ -1,7 +1,7 @@
 // Shared helpers for the end-to-end tests: a static file server for the repo and a
 // headless Debian Chromium. Nothing here downloads a browser.
 import { createServer } from "node:http";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -63,7 +63,7 @@ export async function launch() {
   });
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Resolves to `check()`'s first truthy value, polled every 100 ms; throws after `ms`. */
 export async function until(what, check, ms = 20_000) {
@@ -76,11 +76,21 @@ export async function until(what, check, ms = 20_000) {
   }
 }
 
-/** Children still running: `killChildren` ends them (a watchdog that gives up). */
+/** A throwaway copy of the e2e site `e2e/<name>` with the built `pkg/` in it; `remove()` deletes it. */
+export async function siteWithPkg(name) {
+  const dir = await mkdtemp(join(tmpdir(), `pwa-sync-${name}-`));
+  await cp(join(ROOT, "e2e", name), dir, { recursive: true });
+  await cp(join(ROOT, "pkg"), join(dir, "pkg"), { recursive: true });
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Children still running: `killChildren` ends them (a watchdog that gives up), and so
+ * does this process's exit, so a test that throws before `stop()` leaves nothing running. */
 const children = new Set();
 export function killChildren() {
   for (const child of children) child.kill("SIGKILL");
 }
+process.once("exit", killChildren);
 
 /** Spawn one of the project's binaries and wait for its "listening on URL" line. */
 export async function startBinary(bin, args, name) {
@@ -134,7 +144,7 @@ export async function goOnline(context) {
 
 /** What the server at `serverUrl` holds for `user`: one pull from checkpoint 0 with the
  * user's dev token, `{changes, checkpoint, hasMore}`. */
-export async function pull(serverUrl, user, limit = 1000) {
+export async function pullAll(serverUrl, user, limit = 1000) {
   const res = await fetch(`${serverUrl}/sync/pull?checkpoint=0&limit=${limit}`, {
     headers: { authorization: `Bearer dev:${user}`, "x-sync-protocol": "1" },
     signal: AbortSignal.timeout(20_000),

@@ -13,7 +13,7 @@ import { access, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { ROOT, launch, startServer, goOffline, pull, until } from "./lib.mjs";
+import { ROOT, launch, startServer, goOffline, pullAll, until } from "./lib.mjs";
 
 const APP = join(ROOT, "e2e/newcomer");
 const T = 20_000; // every wait in the browser is bounded by this
@@ -102,7 +102,7 @@ describe("the newcomer app, built and served", () => {
       await page.getByRole("listitem").filter({ hasText: "passport" }).waitFor({ timeout: T });
 
       // The write reaches the server (the app's dev token is "dev:newcomer").
-      const titles = async () => (await pull(server.url, "newcomer")).changes.map((c) => c.value?.title);
+      const titles = async () => (await pullAll(server.url, "newcomer")).changes.map((c) => c.value?.title);
       await until("the server to hold the item", async () => (await titles()).includes("passport"), T);
       assert.deepEqual(await titles(), ["passport"]);
       await status(page, /^synced, 0 pending$/, logs);

@@ -3,18 +3,11 @@
 // worker's periodicsync event (dispatched through CDP) syncs what a closed page queued.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { cp, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { ROOT, launch, startServer, serviceWorkerControl } from "./lib.mjs";
+import { launch, startServer, serviceWorkerControl, siteWithPkg, pullAll, until } from "./lib.mjs";
 
 let site;
-before(async () => {
-  site = await mkdtemp(join(tmpdir(), "pwa-sync-periodic-site-"));
-  await cp(join(ROOT, "e2e/sw-site"), site, { recursive: true });
-  await cp(join(ROOT, "pkg"), join(site, "pkg"), { recursive: true });
-});
-after(async () => rm(site, { recursive: true, force: true }));
+before(async () => { site = await siteWithPkg("sw-site"); });
+after(async () => site.remove());
 
 async function openApp(context, url) {
   const page = await context.newPage();
@@ -24,7 +17,7 @@ async function openApp(context, url) {
 }
 
 test("registerPeriodicSync reports a refusal, registers with the permission, and the event syncs", async () => {
-  const server = await startServer(["--static", site]);
+  const server = await startServer(["--static", site.dir]);
   const browser = await launch();
   try {
     const context = await browser.newContext();
@@ -53,16 +46,10 @@ test("registerPeriodicSync reports a refusal, registers with the permission, and
     await context.unrouteAll({ behavior: "ignoreErrors" });
     const worker = await serviceWorkerControl(context, server.url);
     await worker.dispatchPeriodicSync();
-    const end = Date.now() + 20_000;
-    let titles = [];
-    while (Date.now() < end) {
-      const res = await fetch(`${server.url}/sync/pull?checkpoint=0&limit=100`, {
-        headers: { authorization: "Bearer dev:pia", "x-sync-protocol": "1" },
-      });
-      titles = (await res.json()).changes.map((c) => c.value?.title);
-      if (titles.length) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const titles = await until("the server to hold the write", async () => {
+      const found = (await pullAll(server.url, "pia")).changes.map((c) => c.value?.title);
+      return found.length ? found : null;
+    });
     assert.deepEqual(titles, ["tent"]);
   } finally {
     await browser.close();

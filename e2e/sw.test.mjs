@@ -3,26 +3,11 @@
 // the outbox drains without Background Sync, and a logout in one tab wipes every tab.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { cp, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { ROOT, launch, startServer, startProxy, serviceWorkerControl, until } from "./lib.mjs";
+import { launch, startServer, startProxy, serviceWorkerControl, siteWithPkg, until, pullAll } from "./lib.mjs";
 
 let site;
-before(async () => {
-  site = await mkdtemp(join(tmpdir(), "pwa-sync-sw-site-"));
-  await cp(join(ROOT, "e2e/sw-site"), site, { recursive: true });
-  await cp(join(ROOT, "pkg"), join(site, "pkg"), { recursive: true });
-});
-after(async () => rm(site, { recursive: true, force: true }));
-
-async function pullAll(server, user) {
-  const res = await fetch(`${server}/sync/pull?checkpoint=0&limit=1000`, {
-    headers: { authorization: `Bearer dev:${user}`, "x-sync-protocol": "1" },
-  });
-  assert.equal(res.status, 200);
-  return res.json();
-}
+before(async () => { site = await siteWithPkg("sw-site"); });
+after(async () => site.remove());
 
 async function openApp(context, url) {
   const page = await context.newPage();
@@ -45,7 +30,7 @@ async function goOnline(context) {
 }
 
 test("writes queued offline reach the server through the worker's sync event, page closed", async () => {
-  const server = await startServer(["--static", site, "--cors-any-origin"]);
+  const server = await startServer(["--static", site.dir, "--cors-any-origin"]);
   const browser = await launch();
   try {
     const context = await browser.newContext();
@@ -74,7 +59,7 @@ test("writes queued offline reach the server through the worker's sync event, pa
 });
 
 test("with a custom syncTag, pages register it and the worker's sync event for it flushes", async () => {
-  const server = await startServer(["--static", site, "--cors-any-origin"]);
+  const server = await startServer(["--static", site.dir, "--cors-any-origin"]);
   const browser = await launch();
   try {
     const context = await browser.newContext();
@@ -101,7 +86,7 @@ test("with a custom syncTag, pages register it and the worker's sync event for i
 });
 
 test("a worker stopped mid-flush loses nothing and applies nothing twice", async () => {
-  const server = await startServer(["--static", site, "--cors-any-origin"]);
+  const server = await startServer(["--static", site.dir, "--cors-any-origin"]);
   const proxy = await startProxy(server.url);
   const browser = await launch();
   try {
@@ -151,7 +136,7 @@ test("a worker stopped mid-flush loses nothing and applies nothing twice", async
 });
 
 test("without Background Sync the outbox drains when the page is back online", async () => {
-  const server = await startServer(["--static", site, "--cors-any-origin"]);
+  const server = await startServer(["--static", site.dir, "--cors-any-origin"]);
   const browser = await launch();
   try {
     const context = await browser.newContext();
@@ -175,7 +160,7 @@ test("without Background Sync the outbox drains when the page is back online", a
 });
 
 test("a logout in one tab wipes the data in every tab", async () => {
-  const server = await startServer(["--static", site, "--cors-any-origin"]);
+  const server = await startServer(["--static", site.dir, "--cors-any-origin"]);
   const browser = await launch();
   try {
     const context = await browser.newContext();

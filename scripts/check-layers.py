@@ -90,7 +90,8 @@ CORE_LAYERS = [
         [("sync", "mutation"), ("sync", "conflict"), ("resolver", "conflict")],
     ),
     ("retry/schedule/metrics", "joined", ["retry", "schedule", "metrics"], []),
-    ("engine/session", "joined", ["engine", "session"], []),
+    # `eviction` decides whether an empty database on open was evicted.
+    ("engine/session", "joined", ["engine", "session", "eviction"], []),
 ]
 
 WEB_LAYERS = [

@@ -7,7 +7,8 @@
 #
 # rust:     rustup target wasm32-unknown-unknown, wasm-bindgen-cli (exactly the
 #           wasm-bindgen version in Cargo.lock), wasm-pack
-# browsers: Debian chromium, chromium-driver, firefox-esr; geckodriver (crates.io)
+# browsers: Debian chromium, chromium-driver, firefox-esr, webkit2gtk-driver (WebKitGTK's
+#           WebKitWebDriver and MiniBrowser) and xvfb (its display); geckodriver (crates.io)
 # node:     npm ci / npm install in www/, bench/, e2e/, e2e/newcomer/ (the newcomer test's
 #           fixture app), tools/ (wasm-opt) where a package.json exists
 set -euo pipefail
@@ -27,12 +28,17 @@ as_root() {
   else die "need root (or sudo) to run: $*"; fi
 }
 
+# apt-get update only when a package is not known to apt yet (a fresh image with empty
+# lists), so a machine that has the lists installs without touching the network twice.
 APT_UPDATED=0
 apt_install() {
-  if [ "$APT_UPDATED" -eq 0 ]; then
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    APT_UPDATED=1
-  fi
+  local p
+  for p in "$@"; do
+    if [ "$APT_UPDATED" -eq 0 ] && ! apt-cache show "$p" >/dev/null 2>&1; then
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      APT_UPDATED=1
+    fi
+  done
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
 }
 
@@ -78,7 +84,7 @@ setup_rust() {
 # ---------------------------------------------------------------- browsers
 setup_browsers() {
   local missing=() p v
-  for p in chromium chromium-driver firefox-esr; do
+  for p in chromium chromium-driver firefox-esr webkit2gtk-driver xvfb; do
     if v="$(dpkg-query -W -f='${Status} ${Version}' "$p" 2>/dev/null)" \
        && [[ "$v" == "install ok installed "* ]]; then
       ok "$p ${v##* }"

@@ -64,7 +64,8 @@ trap 'exit 143' TERM
 (cd "$TMP" && "${AS_PG[@]}" "$PGBIN/initdb" -D "$DATA" -U postgres --auth=trust --no-locale -E UTF8 --no-sync \
   >"$TMP/initdb.log" 2>&1) || { cat "$TMP/initdb.log" >&2; exit 1; }
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=procs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/procs.sh"
 
 for attempt in 1 2 3 4 5 6 7 8; do
   PORT=$((20000 + RANDOM % 40000))

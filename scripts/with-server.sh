@@ -13,18 +13,20 @@ cd "$ROOT"
 cargo build -q -p pwa-sync-server -p pwa-sync-fault-proxy
 BIN="$ROOT/target/debug"
 
+# shellcheck source=procs.sh
+. "$ROOT/scripts/procs.sh"
 DATA="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
+trap 'stop_started "$DATA"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-# Start a program that prints "<name> listening on http://ADDR"; echo that URL.
+# Start a program that prints "<name> listening on http://ADDR" and store that URL in
+# the variable named VAR. It runs in this shell, never inside `$(...)` (see procs.sh:
+# every run used to leave its server and proxy behind).
+#
+#   start VAR LOG COMMAND [ARGS...]
 start() {
-  local log="$1"; shift
+  local var="$1" log="$2"; shift 2
   "$@" >"$log" 2>"$log.err" &
   PIDS+=($!)
   local url=""
@@ -37,13 +39,13 @@ start() {
     sleep 0.05
   done
   [ -n "$url" ] || { echo "error: $1 did not report its address" >&2; cat "$log.err" >&2; exit 1; }
-  echo "$url"
+  printf -v "$var" '%s' "$url"
 }
 
-PWA_SYNC_TEST_SERVER="$(start "$DATA/server.log" "$BIN/pwa-sync-server" --listen 127.0.0.1:0 \
-  --database "sqlite://$DATA/sync.db" --dev-auth --cors-any-origin)"
-PWA_SYNC_TEST_PROXY="$(start "$DATA/proxy.log" "$BIN/pwa-sync-fault-proxy" --listen 127.0.0.1:0 \
-  --upstream "$PWA_SYNC_TEST_SERVER" --cors-any-origin)"
+start PWA_SYNC_TEST_SERVER "$DATA/server.log" "$BIN/pwa-sync-server" --listen 127.0.0.1:0 \
+  --database "sqlite://$DATA/sync.db" --dev-auth --cors-any-origin
+start PWA_SYNC_TEST_PROXY "$DATA/proxy.log" "$BIN/pwa-sync-fault-proxy" --listen 127.0.0.1:0 \
+  --upstream "$PWA_SYNC_TEST_SERVER" --cors-any-origin
 export PWA_SYNC_TEST_SERVER PWA_SYNC_TEST_PROXY
 echo "server: $PWA_SYNC_TEST_SERVER  proxy: $PWA_SYNC_TEST_PROXY"
 

@@ -198,6 +198,14 @@ impl SyncClient {
         self.run(|c| async move { convert::to_js(&c.metrics().await?) })
     }
 
+    /// Ask the browser for persistent storage (`navigator.storage.persist()`), so this
+    /// origin's data is not evicted (e.g. by Safari after seven days without a visit).
+    /// Resolves whether it is granted; false where the context cannot ask (workers).
+    #[wasm_bindgen(unchecked_return_type = "Promise<boolean>")]
+    pub fn persist(&self) -> Promise {
+        self.run(|c| async move { Ok(JsValue::from(c.persist().await?)) })
+    }
+
     /// `healthy`, `degraded` or `unhealthy`, with the reasons.
     #[wasm_bindgen(unchecked_return_type = "Promise<SyncHealth>")]
     pub fn health(&self) -> Promise {

@@ -1,6 +1,7 @@
 //! Typed bindings for the browser APIs web-sys lacks, or has only on `Window` and
 //! `WorkerGlobalScope` separately, or only behind `web_sys_unstable_apis`: the global
 //! scope as one type (pages and workers alike), Web Locks, Background Sync registration,
+//! the storage manager (`navigator.storage`, in workers too), `localStorage` (pages only),
 //! and `IDBDatabase.transaction` with `{durability}`. Getters that a context may lack
 //! return `Option`; calls that may throw return `Result`.
 
@@ -28,6 +29,10 @@ extern "C" {
     #[wasm_bindgen(method, catch)]
     pub fn fetch(this: &Global, url: &str, init: &RequestInit) -> Result<Promise, JsValue>;
 
+    /// Only in pages; throws where storage is disabled (some private modes, opaque origins).
+    #[wasm_bindgen(method, getter, catch, js_name = localStorage)]
+    pub fn local_storage(this: &Global) -> Result<Option<web_sys::Storage>, JsValue>;
+
     /// `Navigator` in a page, `WorkerNavigator` in a worker: the members both have.
     pub type Navigator;
 
@@ -43,6 +48,35 @@ extern "C" {
     /// (e.g. Firefox's private windows).
     #[wasm_bindgen(method, getter, catch, js_name = serviceWorker)]
     pub fn service_worker(this: &Navigator) -> Result<Option<ServiceWorkerContainer>, JsValue>;
+
+    /// Absent outside secure contexts and in older browsers; in pages and workers alike.
+    #[wasm_bindgen(method, getter)]
+    pub fn storage(this: &Navigator) -> Option<StorageManager>;
+
+    /// `navigator.storage` (web-sys has it only on `Navigator` and `WorkerNavigator`
+    /// separately).
+    pub type StorageManager;
+
+    /// Resolves to `{usage, quota}` in bytes.
+    #[wasm_bindgen(method, catch)]
+    pub fn estimate(this: &StorageManager) -> Result<Promise, JsValue>;
+
+    /// Resolves to whether the origin's storage is persistent.
+    #[wasm_bindgen(method, catch)]
+    pub fn persisted(this: &StorageManager) -> Result<Promise, JsValue>;
+
+    /// `persist` itself: absent in workers (it is exposed to windows only).
+    #[wasm_bindgen(method, getter, js_name = persist)]
+    pub fn persist_function(this: &StorageManager) -> Option<Function>;
+
+    /// What `estimate()` resolves to; either member may be missing.
+    pub type StorageEstimate;
+
+    #[wasm_bindgen(method, getter)]
+    pub fn usage(this: &StorageEstimate) -> Option<f64>;
+
+    #[wasm_bindgen(method, getter)]
+    pub fn quota(this: &StorageEstimate) -> Option<f64>;
 
     /// Web Locks (web-sys has it only behind its unstable APIs).
     pub type LockManager;
@@ -128,4 +162,15 @@ pub fn now_ms() -> u64 {
 /// `navigator.onLine`; true where it cannot be read (then only a failed request tells).
 pub fn is_online() -> bool {
     global().navigator().and_then(|n| n.on_line()).unwrap_or(true)
+}
+
+/// `navigator.storage`, where this context has it.
+pub fn storage_manager() -> Option<StorageManager> {
+    global().navigator().and_then(|n| n.storage())
+}
+
+/// `localStorage`, where this context has one that works (pages; not workers, not where
+/// the browser refuses it).
+pub fn local_storage() -> Option<web_sys::Storage> {
+    global().local_storage().ok().flatten()
 }

@@ -161,14 +161,20 @@ impl HttpTransport {
         });
         if !response.ok() {
             // Classified by its status whatever its body (cut, huge or unreadable).
-            return Err(http_error(&response, read.as_deref().unwrap_or_default()));
+            return Err(http_error(&response, read.as_ref().map(|b| b.text.as_str()).unwrap_or_default()));
         }
-        let text = read?;
-        serde_json::from_str(&text).map_err(|e| {
-            TransportError::new(
+        let body = read?;
+        serde_json::from_str(&body.text).map_err(|e| match body.cut() {
+            // Some engines (WebKit) end a body cut mid-way as if it were complete, others
+            // fail the read: the same event, classified the same everywhere.
+            Some((read, declared)) => TransportError::new(
+                ErrorClass::Network,
+                format!("the answer was cut off: {read} of its {declared} bytes arrived"),
+            ),
+            None => TransportError::new(
                 ErrorClass::Protocol,
-                format!("the server's answer is not protocol v1: {e} (starts with {:?})", snippet(&text)),
-            )
+                format!("the server's answer is not protocol v1: {e} (starts with {:?})", snippet(&body.text)),
+            ),
         })
     }
 }
@@ -235,10 +241,29 @@ async fn fetch_once(
     }
 }
 
+/// A response body read whole, with what its `Content-Length` promised.
+struct Body {
+    text: String,
+    read: usize,
+    declared: Option<u64>,
+}
+
+impl Body {
+    /// `(bytes read, bytes declared)` when fewer bytes arrived than `Content-Length` said.
+    /// The caller decides with the text: an answer that does not parse and is short was
+    /// cut in transit (a network failure). One that parses is whole: a length that counts
+    /// encoded bytes (gzip) can exceed the decoded body, and `Content-Encoding` is hidden
+    /// from a cross-origin page unless the server exposes it, so a short body alone is
+    /// not proof.
+    fn cut(&self) -> Option<(usize, u64)> {
+        self.declared.filter(|n| (self.read as u64) < *n).map(|n| (self.read, n))
+    }
+}
+
 /// The body as text, refusing bodies over `MAX_RESPONSE_BYTES`: at once when the
 /// `Content-Length` says so, else as soon as the bytes read pass the limit (a body with
 /// no length, e.g. chunked, is never read whole into memory first).
-async fn read_text(response: &Response) -> Result<String, TransportError> {
+async fn read_text(response: &Response) -> Result<Body, TransportError> {
     let too_large = |n: String| {
         TransportError::new(
             ErrorClass::Protocol,
@@ -255,7 +280,7 @@ async fn read_text(response: &Response) -> Result<String, TransportError> {
         }
         return Err(too_large(n.to_string()));
     }
-    let Some(body) = response.body() else { return Ok(String::new()) };
+    let Some(body) = response.body() else { return Ok(Body { text: String::new(), read: 0, declared }) };
     let reader = BodyReader::new(&body);
     let mut bytes: Vec<u8> = Vec::new();
     while let Some(data) = reader.next().await.map_err(network)? {
@@ -269,15 +294,17 @@ async fn read_text(response: &Response) -> Result<String, TransportError> {
         bytes.resize(start + len, 0);
         data.copy_to(&mut bytes[start..]);
     }
+    let read = bytes.len();
     // As `Response.text()` decodes: UTF-8, a leading BOM dropped, invalid sequences replaced.
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     };
-    Ok(match text.strip_prefix('\u{feff}') {
+    let text = match text.strip_prefix('\u{feff}') {
         Some(rest) => rest.to_owned(),
         None => text,
-    })
+    };
+    Ok(Body { text, read, declared })
 }
 
 /// A non-2xx answer, classified, with the server's JSON error message if it sent one.

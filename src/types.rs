@@ -115,6 +115,10 @@ export interface SyncConfig<C extends CollectionTypes<C> = AnyCollections> {
   eventTarget?: EventTarget;
   /** The Background Sync tag pages register and the service worker helper answers (give both the same config). Default: "pwa-sync". */
   syncTag?: string;
+  /** Where data lives. "memory": nothing is durable (for where IndexedDB is unavailable, e.g. some private modes); syncs the same way. Default: "indexeddb". */
+  storage?: "indexeddb" | "memory";
+  /** The app knows this device stored data under this name before: an empty database on open then counts as evicted (`pwa-sync:evicted`). Default: false. */
+  expectStoredData?: boolean;
 }
 
 export interface ListQuery<T = SyncRecord> {
@@ -195,11 +199,25 @@ export interface SyncMetrics {
   p95SyncMs: number | null;
   pending: number;
   oldestPendingAgeMs: number | null;
+  storage: StorageReport;
+}
+
+/** Where the data lives and how much room the origin has. */
+export interface StorageReport {
+  kind: "indexeddb" | "memory";
+  /** False for memory only: data and queued writes end with the page or worker. */
+  durable: boolean;
+  /** `navigator.storage.estimate()` in bytes; null where the browser does not say. */
+  usage: number | null;
+  quota: number | null;
+  /** `navigator.storage.persisted()`; null where unknown. */
+  persisted: boolean | null;
 }
 
 export interface SyncHealth {
   status: "healthy" | "degraded" | "unhealthy";
   reasons: string[];
+  storage: StorageReport;
 }
 
 /** A conflict or a rejection, and what became of it: `client.audit()`. */
@@ -306,6 +324,14 @@ export interface ProgressDetail {
   phase: "push" | "pull";
   done: number;
   total: number | null;
+}
+
+/** `pwa-sync:evicted`: the browser deleted this database; a full pull refills it. */
+export interface EvictedDetail {
+  /** The client id of the evicted database, if the marker kept it. */
+  previousClientId: string | null;
+  /** "marker": the device's marker outside IndexedDB; "hint": the config's `expectStoredData`. */
+  evidence: "marker" | "hint";
 }
 
 export interface StorageErrorDetail {

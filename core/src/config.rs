@@ -164,6 +164,24 @@ pub struct ClientConfig {
     /// The Background Sync tag pages register, and the service worker helper answers
     /// (`syncTag`; default [`crate::names::SYNC_TAG`]). Both read it from the same config.
     pub sync_tag: String,
+    /// Where the data lives (`storage`; default IndexedDB).
+    pub storage: StorageKind,
+    /// `expectStoredData`: the app knows this device stored data under this name before,
+    /// so an empty database on open was evicted (see `eviction`).
+    pub expect_stored_data: bool,
+}
+
+/// Where a client keeps its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum StorageKind {
+    /// IndexedDB: durable, shared by the tabs and workers of the origin.
+    #[default]
+    #[serde(rename = "indexeddb")]
+    IndexedDb,
+    /// Memory only (`"memory"`): for where IndexedDB is unavailable (some private modes).
+    /// Syncs the same way; queued writes are lost when the page or worker ends.
+    #[serde(rename = "memory")]
+    Memory,
 }
 
 impl ClientConfig {
@@ -221,6 +239,8 @@ impl ClientConfig {
             auto_sync: raw.auto_sync.unwrap_or(true),
             audit_limit: raw.audit_limit.unwrap_or(AUDIT_CAP),
             sync_tag: raw.sync_tag.unwrap_or_else(|| crate::names::SYNC_TAG.to_owned()),
+            storage: raw.storage.unwrap_or_default(),
+            expect_stored_data: raw.expect_stored_data.unwrap_or(false),
         })
     }
 }
@@ -243,6 +263,8 @@ struct RawConfig {
     auto_sync: Option<bool>,
     audit_limit: Option<usize>,
     sync_tag: Option<String>,
+    storage: Option<StorageKind>,
+    expect_stored_data: Option<bool>,
 }
 
 /// Collections as an object keyed by name, or as an array of `{name, ...}` (where a

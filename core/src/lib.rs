@@ -10,6 +10,7 @@ pub mod conflict;
 mod convergence;
 pub mod engine;
 pub mod error;
+pub mod eviction;
 pub mod export;
 #[cfg(any(test, feature = "testing"))]
 pub mod fake;

@@ -49,6 +49,8 @@ pub struct MetricsSnapshot {
     pub p95_sync_ms: Option<u64>,
     pub pending: usize,
     pub oldest_pending_age_ms: Option<u64>,
+    /// Set by the web layer, which asks the browser.
+    pub storage: Option<StorageReport>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -64,6 +66,56 @@ pub enum HealthStatus {
 pub struct Health {
     pub status: HealthStatus,
     pub reasons: Vec<String>,
+    /// Set by [`Health::with_storage`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageReport>,
+}
+
+/// Where a client's data lives and how much room the origin has, as `health()` and
+/// `metrics()` report it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageReport {
+    /// `"indexeddb"` or `"memory"`.
+    pub kind: &'static str,
+    /// Whether the data outlives the page or worker (false for memory only).
+    pub durable: bool,
+    /// `navigator.storage.estimate()`: bytes the origin uses and may use; `None` where
+    /// the browser does not say.
+    pub usage: Option<u64>,
+    pub quota: Option<u64>,
+    /// `navigator.storage.persisted()`: exempt from eviction; `None` where unknown.
+    pub persisted: Option<bool>,
+}
+
+/// Storage fuller than this (usage / quota) makes `health()` degraded.
+pub const STORAGE_FULL_RATIO: f64 = 0.9;
+
+impl Health {
+    /// This verdict with what the storage adds: memory only (queued writes die with the
+    /// context) and an origin over [`STORAGE_FULL_RATIO`] of its quota are reasons, and
+    /// make a healthy client degraded.
+    pub fn with_storage(mut self, storage: StorageReport) -> Health {
+        let before = self.reasons.len();
+        if !storage.durable {
+            self.reasons.push(
+                "storage is in memory only: data and queued writes are lost when this page or worker ends".into(),
+            );
+        }
+        if let (Some(usage), Some(quota)) = (storage.usage, storage.quota) {
+            if quota > 0 && usage as f64 / quota as f64 > STORAGE_FULL_RATIO {
+                self.reasons.push(format!(
+                    "storage is {:.0} % full ({usage} of {quota} bytes)",
+                    usage as f64 * 100.0 / quota as f64
+                ));
+            }
+        }
+        if self.reasons.len() > before && self.status == HealthStatus::Healthy {
+            self.status = HealthStatus::Degraded;
+        }
+        self.storage = Some(storage);
+        self
+    }
 }
 
 /// Thresholds of `health()`.
@@ -128,6 +180,7 @@ impl Metrics {
             p95_sync_ms: percentile(&self.latencies_ms, 95),
             pending,
             oldest_pending_age_ms,
+            storage: None,
         }
     }
 
@@ -167,7 +220,7 @@ impl Metrics {
         } else {
             HealthStatus::Degraded
         };
-        Health { status, reasons }
+        Health { status, reasons, storage: None }
     }
 }
 
@@ -216,7 +269,10 @@ mod tests {
     fn health_names_its_reasons() {
         let limits = HealthLimits::default();
         let mut m = Metrics::default();
-        assert_eq!(m.health(&limits, 0, None, false), Health { status: HealthStatus::Healthy, reasons: vec![] });
+        assert_eq!(
+            m.health(&limits, 0, None, false),
+            Health { status: HealthStatus::Healthy, reasons: vec![], storage: None }
+        );
         for i in 0..10 {
             if i < 2 {
                 m.record_failure(&SyncReport::default(), false);
@@ -229,5 +285,28 @@ mod tests {
         assert_eq!(h.reasons.len(), 3, "{:?}", h.reasons);
         assert!(h.reasons[0].contains("20 %"));
         assert_eq!(m.health(&limits, 0, None, true).status, HealthStatus::Unhealthy);
+    }
+
+    #[test]
+    fn storage_in_memory_or_nearly_full_degrades_health() {
+        let healthy = || Metrics::default().health(&HealthLimits::default(), 0, None, false);
+        let report = |durable, usage, quota| StorageReport {
+            kind: if durable { "indexeddb" } else { "memory" },
+            durable,
+            usage,
+            quota,
+            persisted: None,
+        };
+        let fine = healthy().with_storage(report(true, Some(10), Some(100)));
+        assert_eq!((fine.status, fine.reasons.len()), (HealthStatus::Healthy, 0));
+        assert_eq!(fine.storage, Some(report(true, Some(10), Some(100))));
+        let unknown = healthy().with_storage(report(true, None, None));
+        assert_eq!(unknown.status, HealthStatus::Healthy);
+        let memory = healthy().with_storage(report(false, None, None));
+        assert_eq!(memory.status, HealthStatus::Degraded);
+        assert!(memory.reasons[0].contains("memory only"), "{:?}", memory.reasons);
+        let full = healthy().with_storage(report(true, Some(95), Some(100)));
+        assert_eq!(full.status, HealthStatus::Degraded);
+        assert!(full.reasons[0].contains("95 % full"), "{:?}", full.reasons);
     }
 }

@@ -16,11 +16,12 @@ pub mod event {
     pub const AUTH_REQUIRED: &str = "pwa-sync:auth-required";
     pub const CLEARED: &str = "pwa-sync:cleared";
     pub const SPACES: &str = "pwa-sync:spaces";
+    pub const EVICTED: &str = "pwa-sync:evicted";
 
     /// Every event with its key in JS's `EVENTS` and the TypeScript type of its detail
     /// (types declared in the package's `pwa_sync.d.ts`; `C` is the client's collection
     /// types, the parameter of `SyncEventMap<C>`).
-    pub const ALL: [(&str, &str, &str); 9] = [
+    pub const ALL: [(&str, &str, &str); 10] = [
         ("change", CHANGE, "ChangeDetail<C>"),
         ("status", STATUS, "SyncStatus"),
         ("storageError", STORAGE_ERROR, "StorageErrorDetail"),
@@ -30,6 +31,7 @@ pub mod event {
         ("authRequired", AUTH_REQUIRED, "{ message: string }"),
         ("cleared", CLEARED, "{ origin: \"local\" | \"tab\" }"),
         ("spaces", SPACES, "SpacesDetail"),
+        ("evicted", EVICTED, "EvictedDetail"),
     ];
 }
 

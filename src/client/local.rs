@@ -59,6 +59,7 @@ impl Client {
             self.carry_out_now(commands);
         }
         if queued {
+            self.remember_device();
             self.trigger(Trigger::LocalWrite);
             if self.transport.is_some() && !is_online() {
                 request_background_sync(&self.config.sync_tag);
@@ -239,6 +240,7 @@ impl Client {
 
     async fn clear_here(self: &Rc<Self>) -> Result<JsValue, Error> {
         self.hint(Hint::Wipe);
+        self.forget_device();
         self.store.clear().await?;
         // A fresh identity: the server has seen the old client id's mutation ids, and
         // reusing them from 1 would make it drop the new writes as duplicates.

@@ -8,15 +8,19 @@
 //! - `status`: the status snapshot, metrics and health, reports to the UI;
 //! - `conflicts`: open conflicts, settling them, and the app's resolvers;
 //! - `observer`: the engine's effects as DOM events while a sync runs;
-//! - `tabs`: hints to and from the other tabs and workers of the app.
+//! - `tabs`: hints to and from the other tabs and workers of the app;
+//! - `storage`: IndexedDB or memory only, behind one `Store`;
+//! - `persistence`: persistent storage, usage and quota, and eviction.
 
 mod conflicts;
 mod local;
 mod observer;
 mod open;
+mod persistence;
 mod queue;
 mod spaces;
 mod status;
+mod storage;
 mod sync;
 mod tabs;
 
@@ -30,7 +34,6 @@ use crate::background::Background;
 use crate::channel::TabLinks;
 use crate::crypto::Sealer;
 use crate::events::{self, Events};
-use crate::idb::IdbStore;
 use crate::transport::HttpTransport;
 use pwa_sync_core::config::{ClientConfig, CollectionConfig};
 use pwa_sync_core::protocol::SpaceRole;
@@ -41,13 +44,15 @@ pub(crate) use self::conflicts::ConflictChoice;
 
 pub(crate) struct Client {
     config: ClientConfig,
-    store: IdbStore,
+    store: storage::ClientStore,
     events: Events,
     transport: Option<HttpTransport>,
     client_id: RefCell<String>,
     /// The app's conflict resolver functions, by collection.
     resolvers: HashMap<String, Function>,
     closed: Cell<bool>,
+    /// This client left the marker that its database holds something (`persistence`).
+    marked: Cell<bool>,
     session: RefCell<Session>,
     background: RefCell<Option<Background>>,
     tabs: RefCell<Option<TabLinks>>,

@@ -4,23 +4,32 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use super::storage::ClientStore;
 use super::{new_client_id, tabs, Client, Extras};
 use crate::background::Background;
 use crate::events::Events;
 use crate::idb::IdbStore;
 use crate::sys::is_online;
 use crate::transport::{Auth, HttpTransport};
-use pwa_sync_core::config::ClientConfig;
+use pwa_sync_core::config::{ClientConfig, StorageKind};
 use pwa_sync_core::engine;
+use pwa_sync_core::eviction;
 use pwa_sync_core::schedule::Trigger;
 use pwa_sync_core::session::{Opening, Session};
+use pwa_sync_core::store::memory::MemoryStore;
 use pwa_sync_core::store::Store;
 use pwa_sync_core::Error;
 
 impl Client {
     pub async fn open(config: ClientConfig, extras: Extras) -> Result<Rc<Client>, Error> {
-        let store = IdbStore::open_sealed(&config, extras.sealer).await?;
-        let meta = store.open_meta(&new_client_id()?).await?;
+        let store = match config.storage {
+            StorageKind::IndexedDb => ClientStore::Idb(IdbStore::open_sealed(&config, extras.sealer).await?),
+            // Values never reach storage, so there is nothing to seal.
+            StorageKind::Memory => ClientStore::Memory(MemoryStore::new(&config)),
+        };
+        let fresh_id = new_client_id()?;
+        let meta = store.open_meta(&fresh_id).await?;
+        let created_now = meta.client_id == fresh_id;
         // Most opens find the checkpoint already theirs: skip the write transaction then
         // (a cold start waits for every transaction of `open`).
         if meta.checkpoint_scope.as_deref() != Some(engine::checkpoint_scope(&config).as_str()) {
@@ -48,16 +57,33 @@ impl Client {
             transport,
             resolvers: extras.resolvers,
             closed: Cell::new(false),
+            marked: Cell::new(false),
             background: RefCell::new(None),
             tabs: RefCell::new(None),
             status_snapshot: RefCell::new(None),
             spaces: RefCell::new(None),
         });
-        *client.tabs.borrow_mut() = tabs::connect(&client);
+        // A memory client shares no database with other tabs: no hints to or from them
+        // (another tab's `clear()` must not close it, nor its `clear()` close theirs).
+        if client.store.is_durable() {
+            *client.tabs.borrow_mut() = tabs::connect(&client);
+        }
+        // An evicted database opens empty, like a first visit: the marker this device left
+        // (or the app's hint) tells them apart.
+        let evicted = match client.store.is_durable() {
+            true => eviction::detect(created_now, client.device_marker(), client.config.expect_stored_data),
+            false => None,
+        };
+        if eviction::worth_marking(pending, meta.checkpoint, meta.last_synced_at.is_some()) {
+            client.remember_device();
+        }
         if client.transport.is_some() && client.config.auto_sync {
             let background = Background::start(&client, client.config.pull_interval_ms, client.config.realtime);
             *client.background.borrow_mut() = Some(background);
             client.trigger(Trigger::Online);
+        }
+        if let Some(evicted) = evicted {
+            client.recover_from_eviction(&evicted);
         }
         Ok(client)
     }

@@ -61,12 +61,17 @@ impl Client {
 
     pub async fn metrics(&self) -> Result<MetricsSnapshot, Error> {
         let (pending, oldest) = self.pending_and_oldest().await?;
-        Ok(self.session.borrow().metrics(pending, oldest))
+        let storage = self.storage_report().await;
+        let mut metrics = self.session.borrow().metrics(pending, oldest);
+        metrics.storage = Some(storage);
+        Ok(metrics)
     }
 
     pub async fn health(&self) -> Result<Health, Error> {
         let (pending, oldest) = self.pending_and_oldest().await?;
-        Ok(self.session.borrow().health(pending, oldest, now_ms()))
+        let storage = self.storage_report().await;
+        let health = self.session.borrow().health(pending, oldest, now_ms());
+        Ok(health.with_storage(storage))
     }
 
     async fn pending_and_oldest(&self) -> Result<(usize, Option<u64>), Error> {

@@ -183,7 +183,17 @@ async fn open_once(
     version: Option<u32>,
     specs: &Rc<Vec<StoreSpec>>,
 ) -> Result<IdbDatabase, OpenFailure> {
-    let mut request = factory.open(name, version).map_err(|e| OpenFailure::Failed(classify_idb(e)))?;
+    // Private modes of some browsers have `indexedDB` but refuse every open (it throws,
+    // or the request fails): say so, so the app can fall back to `storage: "memory"`.
+    let refused = |e: idb::Error| {
+        OpenFailure::Failed(match classify_idb(e) {
+            Error::Storage(message) => Error::Storage(format!(
+                "IndexedDB refused to open database \"{name}\" (private browsing, or storage disabled for this site?): {message}"
+            )),
+            other => other,
+        })
+    };
+    let mut request = factory.open(name, version).map_err(refused)?;
     let upgrade_error: Rc<RefCell<Option<Error>>> = Rc::new(RefCell::new(None));
     {
         let (specs, upgrade_error) = (specs.clone(), upgrade_error.clone());
@@ -209,7 +219,7 @@ async fn open_once(
             if name.as_deref() == Some("VersionError") {
                 Err(OpenFailure::VersionRace)
             } else {
-                Err(OpenFailure::Failed(classify_idb(e)))
+                Err(refused(e))
             }
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod bad_input;
+pub mod durability;
 pub mod health;
 pub mod security;
 pub mod spaces;

@@ -1,0 +1,131 @@
+// WebKit (Safari's engine), end to end: no Background Sync there, so the outbox must drain
+// when the page loads, when it comes back online, when it becomes visible, and by its
+// retry timer; and the service-worker helper must work in WebKit's service worker.
+// WebKitGTK's MiniBrowser under WebKitWebDriver on a private Xvfb (./webkit.mjs); the
+// sync API sits behind the fault proxy, which plays "offline" by dropping every push.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import { startServer, startProxy, siteWithPkg, sleep, until, pullAll } from "./lib.mjs";
+import { launchWebKit } from "./webkit.mjs";
+
+let site;
+before(async () => { site = await siteWithPkg("webkit-site"); });
+after(async () => site.remove());
+
+const pushedCount = async (server, user) => (await pullAll(server, user)).changes.length;
+
+/** The fault proxy drops every push ("offline"), or forwards everything again. */
+const offline = (proxy) => proxy.faults({ rules: [{ path: "/sync/push", fault: { kind: "drop_request" }, times: 1_000_000 }] });
+const online = async (proxy) => {
+  const res = await fetch(`${proxy.url}/_faults`, { method: "DELETE" });
+  assert.equal(res.status, 200);
+};
+
+async function open(driver, url) {
+  await driver.get(url);
+  await until("the app to open", async () => {
+    const [ready, error] = await driver.executeScript("return [!!window.app, window.appError ?? null]");
+    if (error) throw new Error(`the page failed: ${error}`);
+    return ready;
+  });
+}
+
+const pending = (driver) => driver.executeAsyncScript("const done = arguments[arguments.length - 1]; window.app.pending().then(done, (e) => done(-1));");
+
+/** Queue a write while offline: the push after it fails, so it stays queued. */
+async function queueOffline(driver, proxy, id) {
+  await offline(proxy);
+  await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+    window.app.put(${JSON.stringify(id)}, "queued offline").then(() => done(), (e) => done(String(e)));`);
+  await until(`the push of ${id} to fail`, async () =>
+    (await driver.executeScript("return window.app.client.status().state")) === "offline");
+  assert.equal(await pending(driver), 1);
+}
+
+test("in WebKit, without Background Sync, the outbox drains on load, online, visible and by the retry timer", async () => {
+  const server = await startServer(["--static", site.dir, "--cors-any-origin"]);
+  const proxy = await startProxy(server.url);
+  const { driver, stop } = await launchWebKit();
+  const user = `wk-${Date.now()}`;
+  const page = (retryMs) => `${server.url}/?user=${user}&endpoint=${encodeURIComponent(`${proxy.url}/sync`)}&retryMs=${retryMs}`;
+  try {
+    // The retry timer waits 10 minutes here: only the trigger under test can drain.
+    await open(driver, page(600_000));
+    assert.equal(await driver.executeScript("return 'SyncManager' in self || !!ServiceWorkerRegistration?.prototype?.sync"), false,
+      "WebKit has Background Sync now: this test no longer covers the fallback alone");
+
+    // On page load.
+    await queueOffline(driver, proxy, "on-load");
+    await online(proxy);
+    await sleep(1000);
+    assert.equal(await pending(driver), 1, "drained before the page loaded again");
+    await open(driver, page(600_000));
+    await until("the outbox to drain on load", async () => (await pending(driver)) === 0);
+    assert.equal(await pushedCount(server.url, user), 1);
+
+    // On `online` (WebDriver cannot take WebKitGTK offline: the event is what the page hears).
+    await queueOffline(driver, proxy, "on-online");
+    await online(proxy);
+    await sleep(1000);
+    assert.equal(await pending(driver), 1, "drained before `online`");
+    await driver.executeScript("window.dispatchEvent(new Event('online'))");
+    await until("the outbox to drain on `online`", async () => (await pending(driver)) === 0);
+    assert.equal(await pushedCount(server.url, user), 2);
+
+    // On becoming visible (the page is in front, so `visibilityState` is "visible").
+    await queueOffline(driver, proxy, "on-visible");
+    await online(proxy);
+    await sleep(1000);
+    assert.equal(await pending(driver), 1, "drained before `visibilitychange`");
+    assert.equal(await driver.executeScript("return document.visibilityState"), "visible");
+    await driver.executeScript("document.dispatchEvent(new Event('visibilitychange'))");
+    await until("the outbox to drain on `visibilitychange`", async () => (await pending(driver)) === 0);
+    assert.equal(await pushedCount(server.url, user), 3);
+
+    // By the retry timer alone (2 s here), no event.
+    await open(driver, page(2_000));
+    await queueOffline(driver, proxy, "by-timer");
+    await online(proxy);
+    await until("the retry timer to drain the outbox", async () => (await pending(driver)) === 0, 15_000);
+    assert.equal(await pushedCount(server.url, user), 4);
+  } finally {
+    await stop();
+    await proxy.stop();
+    await server.stop();
+  }
+});
+
+test("in WebKit, the service-worker helper caches the wasm and flushes the outbox", async () => {
+  const server = await startServer(["--static", site.dir, "--cors-any-origin"]);
+  const proxy = await startProxy(server.url);
+  const { driver, stop } = await launchWebKit();
+  const user = `wksw-${Date.now()}`;
+  try {
+    await open(driver, `${server.url}/?user=${user}&endpoint=${encodeURIComponent(`${proxy.url}/sync`)}&sw=1`);
+    assert.equal(await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+      navigator.serviceWorker.ready.then((r) => done(r.active?.state ?? null), (e) => done(String(e)));`), "activated");
+    // Installed with the .wasm in its cache, byte for byte.
+    const wasmBytes = (await stat(join(site.dir, "pkg/pwa_sync_bg.wasm"))).size;
+    const cached = await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+      caches.open("pwa-sync-wasm-v1")
+        .then((c) => c.match(new URL("./pkg/pwa_sync_bg.wasm", location.href).href))
+        .then((r) => r ? r.arrayBuffer().then((b) => done(b.byteLength)) : done(0), (e) => done(String(e)));`);
+    assert.equal(cached, wasmBytes);
+
+    // A write queued offline; the page's own retry waits 10 minutes, so the worker's flush
+    // (a pwa-sync:flush message, what requestFlush sends) is what drains it.
+    await queueOffline(driver, proxy, "via-worker");
+    await online(proxy);
+    await sleep(1000);
+    assert.equal(await pending(driver), 1, "drained before the flush message");
+    await driver.executeAsyncScript("const done = arguments[arguments.length - 1]; window.app.requestFlush().then(() => done(), (e) => done(String(e)));");
+    await until("the worker to flush the outbox", async () => (await pending(driver)) === 0);
+    assert.equal(await pushedCount(server.url, user), 1);
+  } finally {
+    await stop();
+    await proxy.stop();
+    await server.stop();
+  }
+});
