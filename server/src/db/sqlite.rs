@@ -5,20 +5,23 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use futures_util::future::BoxFuture;
-use pwa_sync_core::protocol::{PullResponse, PushRequest};
+use pwa_sync_core::protocol::{Change, PullResponse, PushRequest, Role};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Sqlite;
 
 use super::backend::impl_backend;
 use super::sql;
 use super::{
-    push, push_permits, schema, store_error, with_retries, Claim, Failure, Finish, OutboxRow, PullQuery, PushOutcome,
-    Stats, Store, StoreError,
+    push_permits, schema, store_error, Access, Claim, Finish, OutboxRow, PullQuery, PushOutcome, ServerWrite, Stats,
+    Store, StoreError,
 };
 use crate::config::Limits;
+use crate::notify::Poke;
 
-impl_backend!(Sqlite);
+impl_backend!(Sqlite, SqliteStore);
 
 const SQLITE_POOL: u32 = 8;
 
@@ -60,6 +63,22 @@ impl SqliteStore {
         let pushes = push_permits(if in_memory { 3 } else { SQLITE_POOL });
         Ok(SqliteStore { pool, pushes })
     }
+
+    /// `BEGIN IMMEDIATE`: the write lock first, so a write queues rather than failing
+    /// halfway with SQLITE_BUSY.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// A deferred transaction's first read fixes its snapshot (WAL).
+    async fn begin_read(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// One process: pokes are published by the caller, nothing crosses processes.
+    async fn announce(&self, _tx: &mut sqlx::Transaction<'static, Sqlite>, _pokes: &[Poke]) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
 }
 
 impl Store for SqliteStore {
@@ -70,17 +89,45 @@ impl Store for SqliteStore {
         limits: Limits,
         webhooks: &'a [String],
     ) -> BoxFuture<'a, Result<PushOutcome, StoreError>> {
-        Box::pin(with_retries(move || async move {
-            let _permit = self.pushes.acquire().await.map_err(|_| Failure::Db(sqlx::Error::PoolClosed))?;
-            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-            let outcome = push::run(&mut tx, user, request, limits, webhooks).await?;
-            tx.commit().await?;
-            Ok(outcome)
-        }))
+        Box::pin(self.push_tx(user, request, limits, webhooks))
     }
 
     fn pull<'a>(&'a self, user: &'a str, query: &'a PullQuery) -> BoxFuture<'a, Result<PullResponse, StoreError>> {
-        Box::pin(pull_changes(&self.pool, user, query))
+        Box::pin(self.pull_tx(user, query))
+    }
+
+    fn access<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Access, StoreError>> {
+        Box::pin(self.access_now(user))
+    }
+
+    fn set_member<'a>(
+        &'a self,
+        space: &'a str,
+        user: &'a str,
+        role: Option<Role>,
+    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
+        Box::pin(self.set_member_tx(space, user, role))
+    }
+
+    fn sync_token_grants<'a>(
+        &'a self,
+        user: &'a str,
+        claims: &'a BTreeMap<String, Role>,
+    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
+        Box::pin(self.sync_token_tx(user, claims))
+    }
+
+    fn members<'a>(&'a self, space: &'a str) -> BoxFuture<'a, Result<Vec<(String, Role)>, StoreError>> {
+        Box::pin(self.members_now(space))
+    }
+
+    fn server_writes<'a>(
+        &'a self,
+        writes: &'a [ServerWrite],
+        limits: Limits,
+        webhooks: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Change>, StoreError>> {
+        Box::pin(self.server_writes_tx(writes, limits, webhooks))
     }
 
     fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>> {
@@ -133,13 +180,17 @@ mod tests {
         old.close().await.unwrap();
 
         let store = SqliteStore::open(&url).await.unwrap();
-        let page = store.pull("alice", &PullQuery { checkpoint: 0, limit: 10, collections: None }).await.unwrap();
+        let query = PullQuery { checkpoint: 0, limit: 10, collections: None, spaces: None };
+        let page = store.pull("alice", &query).await.unwrap();
         assert_eq!(page.changes.len(), 1);
         assert_eq!(page.changes[0].value, Some(serde_json::json!({"a": 1})));
+        // Migration 3 moved it into alice's private space.
+        assert_eq!(page.changes[0].space.as_deref(), Some("user:alice"));
         assert_eq!(page.checkpoint, 1);
-        // Migration 2's table is there.
+        // Migration 2's table is there, and 3's.
         assert_eq!(store.stats().await.unwrap().webhooks.pending, 0);
         let applied: Vec<i64> = sqlx::query_scalar(sql::APPLIED_MIGRATIONS).fetch_all(&store.pool).await.unwrap();
-        assert_eq!(applied, [1, 2]);
+        assert_eq!(applied, [1, 2, 3]);
+        assert_eq!(store.access("alice").await.unwrap().list().len(), 1);
     }
 }
