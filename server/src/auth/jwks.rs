@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 /// Least time between two fetches of the key set.
-pub const REFETCH_INTERVAL: Duration = Duration::from_secs(10);
+pub const REFETCH_INTERVAL: Duration = Duration::from_secs(2);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest key set accepted.
 const MAX_JWKS_BYTES: usize = 1024 * 1024;

@@ -342,13 +342,13 @@ macro_rules! impl_backend {
             let err = |e: sqlx::Error| $crate::db::store_error(&e);
             let access = load_access(&mut **tx, user).await?;
             let checkpoint = i64::try_from(query.checkpoint).unwrap_or(i64::MAX);
-            let revoked: Vec<String> = sqlx::query_scalar($crate::db::sql::REVOKED_SINCE)
+            let revoked: Vec<(String, i64)> = sqlx::query_as($crate::db::sql::REVOKED_SINCE)
                 .bind(user)
                 .bind(checkpoint)
                 .fetch_all(&mut **tx)
                 .await
                 .map_err(err)?;
-            let revoked: Vec<String> = revoked.into_iter().filter(|s| query.wants(s)).collect();
+            let revoked: Vec<(String, i64)> = revoked.into_iter().filter(|(s, _)| query.wants(s)).collect();
             let plan = $crate::db::pull::Plan::new(&access, query);
             let (rows, has_more) = if plan.is_empty() {
                 (Vec::new(), false)

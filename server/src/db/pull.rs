@@ -96,11 +96,14 @@ pub(crate) fn cut(mut rows: Vec<PageRow>, limit: usize) -> Page {
 }
 
 /// The answer for `rows`; the checkpoint is the last row's position (or the query's).
+/// `revoked` lists the spaces lost since the checkpoint with the version of each loss;
+/// the last page of a pull moves the checkpoint past them (everything up to the snapshot
+/// was sent), so a revocation is reported until then and not after.
 pub(crate) fn response(
     rows: Vec<PageRow>,
     query: &PullQuery,
     has_more: bool,
-    revoked: Vec<String>,
+    revoked: Vec<(String, i64)>,
 ) -> Result<PullResponse, String> {
     let mut checkpoint = query.checkpoint;
     let mut changes = Vec::with_capacity(rows.len());
@@ -119,6 +122,11 @@ pub(crate) fn response(
             space: Some(row.space),
         });
     }
+    if !has_more {
+        let lost = revoked.iter().filter_map(|(_, v)| u64::try_from(*v).ok()).max().unwrap_or(0);
+        checkpoint = checkpoint.max(lost);
+    }
+    let revoked = revoked.into_iter().map(|(space, _)| space).collect();
     Ok(PullResponse { changes, checkpoint, has_more, server_time: u64::try_from(super::now_ms()).ok(), revoked })
 }
 
@@ -159,5 +167,18 @@ mod tests {
         // A group that ends at the limit is a normal end.
         let page = cut(vec![row(9, 2), row(9, 3), row(10, 10)], 2);
         assert_eq!(positions(&page), Some((vec![9, 9], true)));
+    }
+
+    #[test]
+    fn the_last_page_moves_the_checkpoint_past_revocations() {
+        let query = PullQuery { checkpoint: 4, limit: 10, collections: None, spaces: None };
+        let revoked = vec![("g".to_string(), 12)];
+        let last = response(vec![row(7, 7)], &query, false, revoked.clone()).unwrap();
+        assert_eq!((last.checkpoint, last.revoked), (12, vec!["g".to_string()]));
+        // Not before the last page: rows between may still come.
+        let more = response(vec![row(7, 7)], &query, true, revoked).unwrap();
+        assert_eq!(more.checkpoint, 7);
+        let none = response(vec![], &query, false, vec![]).unwrap();
+        assert_eq!(none.checkpoint, 4);
     }
 }

@@ -60,8 +60,9 @@ pub(crate) const GRANTS_OF_USER: &str =
 /// The caller's live roles in one space (one per source).
 pub(crate) const ROLES_IN_SPACE: &str =
     "SELECT role FROM members WHERE space = $1 AND user_id = $2 AND role IS NOT NULL";
-/// Spaces the caller read at checkpoint `$2` (granted at or before it) and has lost since.
-pub(crate) const REVOKED_SINCE: &str = "SELECT space FROM members WHERE user_id = $1 GROUP BY space \
+/// Spaces the caller read at checkpoint `$2` (granted at or before it) and has lost since,
+/// with the version of the loss.
+pub(crate) const REVOKED_SINCE: &str = "SELECT space, MAX(changed) FROM members WHERE user_id = $1 GROUP BY space \
     HAVING COUNT(role) = 0 AND MAX(changed) > $2 AND MIN(since) <= $2 ORDER BY space";
 /// A new grant gets `since` = its version (the backfill position); a role change keeps it.
 pub(crate) const GRANT: &str = "INSERT INTO members (space, user_id, source, role, since, changed) \
