@@ -43,6 +43,17 @@ macro_rules! impl_backend {
                 user: &str,
                 claims: &std::collections::BTreeMap<String, pwa_sync_core::protocol::Role>,
             ) -> Result<Option<u64>, $crate::db::StoreError> {
+                // Most requests carry the grants already recorded: a read settles them,
+                // without the write lock.
+                let rows: Vec<(String, Option<String>)> = sqlx::query_as($crate::db::sql::GRANTS_BY_SOURCE)
+                    .bind(user)
+                    .bind($crate::db::access::Source::Token.as_str())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::db::store_error(&e))?;
+                if $crate::db::members::live_grants(rows).map_err($crate::db::StoreError::Internal)? == *claims {
+                    return Ok(None);
+                }
                 $crate::db::backend::write_tx!(self, tx => {
                     let version = $crate::db::members::sync_token(&mut tx, user, claims).await?;
                     $crate::db::member_poke(user, version)
@@ -437,5 +448,78 @@ macro_rules! write_tx {
     };
 }
 
+/// The `Store` methods both backends implement alike, over what [`impl_backend`] defines;
+/// invoked inside each backend's `impl Store`.
+macro_rules! store_methods {
+    () => {
+        fn push<'a>(
+            &'a self,
+            user: &'a str,
+            request: &'a pwa_sync_core::protocol::PushRequest,
+            limits: $crate::config::Limits,
+            webhooks: &'a [String],
+        ) -> futures_util::future::BoxFuture<'a, Result<$crate::db::PushOutcome, $crate::db::StoreError>> {
+            Box::pin(self.push_tx(user, request, limits, webhooks))
+        }
+
+        fn pull<'a>(
+            &'a self,
+            user: &'a str,
+            query: &'a $crate::db::PullQuery,
+        ) -> futures_util::future::BoxFuture<'a, Result<pwa_sync_core::protocol::PullResponse, $crate::db::StoreError>>
+        {
+            Box::pin(self.pull_tx(user, query))
+        }
+
+        fn access<'a>(
+            &'a self,
+            user: &'a str,
+        ) -> futures_util::future::BoxFuture<'a, Result<$crate::db::Access, $crate::db::StoreError>> {
+            Box::pin(self.access_now(user))
+        }
+
+        fn set_member<'a>(
+            &'a self,
+            space: &'a str,
+            user: &'a str,
+            role: Option<pwa_sync_core::protocol::Role>,
+        ) -> futures_util::future::BoxFuture<'a, Result<Option<u64>, $crate::db::StoreError>> {
+            Box::pin(self.set_member_tx(space, user, role))
+        }
+
+        fn sync_token_grants<'a>(
+            &'a self,
+            user: &'a str,
+            claims: &'a std::collections::BTreeMap<String, pwa_sync_core::protocol::Role>,
+        ) -> futures_util::future::BoxFuture<'a, Result<Option<u64>, $crate::db::StoreError>> {
+            Box::pin(self.sync_token_tx(user, claims))
+        }
+
+        fn members<'a>(
+            &'a self,
+            space: &'a str,
+        ) -> futures_util::future::BoxFuture<
+            'a,
+            Result<Vec<(String, pwa_sync_core::protocol::Role)>, $crate::db::StoreError>,
+        > {
+            Box::pin(self.members_now(space))
+        }
+
+        fn server_writes<'a>(
+            &'a self,
+            writes: &'a [$crate::db::ServerWrite],
+            limits: $crate::config::Limits,
+            webhooks: &'a [String],
+        ) -> futures_util::future::BoxFuture<'a, Result<Vec<pwa_sync_core::protocol::Change>, $crate::db::StoreError>> {
+            Box::pin(self.server_writes_tx(writes, limits, webhooks))
+        }
+
+        fn stats(&self) -> futures_util::future::BoxFuture<'_, Result<$crate::db::Stats, $crate::db::StoreError>> {
+            Box::pin(read_stats(&self.pool))
+        }
+    };
+}
+
 pub(crate) use impl_backend;
+pub(crate) use store_methods;
 pub(crate) use write_tx;

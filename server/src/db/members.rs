@@ -35,20 +35,17 @@ pub(crate) async fn set<T: Tx>(
 }
 
 /// Make `user`'s token grants equal `claims`: new or changed ones granted, missing ones
-/// removed, all at one version. `None` when nothing differed.
+/// removed, all at one version. `None` when nothing differed (the caller checked first,
+/// outside a write transaction: see [`live_grants`]; this reads again under the lock, as
+/// another request of the user may have synced meanwhile).
 pub(crate) async fn sync_token<T: Tx>(
     tx: &mut T,
     user: &str,
     claims: &BTreeMap<String, Role>,
 ) -> Result<Option<i64>, Failure> {
     let source = Source::Token.as_str();
-    let stored = stored_token_grants(tx, user).await?;
-    if stored == *claims {
-        return Ok(None);
-    }
     tx.lock_counter().await?;
-    // Read again under the lock: another request of this user may have synced meanwhile.
-    let stored = stored_token_grants(tx, user).await?;
+    let stored = live_grants(tx.grants_by_source(user, source).await?).map_err(Failure::Corrupt)?;
     if stored == *claims {
         return Ok(None);
     }
@@ -64,11 +61,12 @@ pub(crate) async fn sync_token<T: Tx>(
     Ok(Some(version))
 }
 
-async fn stored_token_grants<T: Tx>(tx: &mut T, user: &str) -> Result<BTreeMap<String, Role>, Failure> {
+/// The live grants among `(space, role)` rows of one source (role `None`: removed).
+pub(crate) fn live_grants(rows: Vec<(String, Option<String>)>) -> Result<BTreeMap<String, Role>, String> {
     let mut live = BTreeMap::new();
-    for (space, role) in tx.grants_by_source(user, Source::Token.as_str()).await? {
+    for (space, role) in rows {
         if let Some(role) = role {
-            live.insert(space, parse_role(&role).map_err(Failure::Corrupt)?);
+            live.insert(space, parse_role(&role)?);
         }
     }
     Ok(live)

@@ -7,21 +7,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::collections::BTreeMap;
-
 use futures_util::future::BoxFuture;
-use pwa_sync_core::protocol::{Change, PullResponse, PushRequest, Role};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 use tokio::sync::watch;
 
 use super::backend::impl_backend;
 use super::sql;
-use super::{
-    push_permits, schema, store_error, Access, Claim, Finish, OutboxRow, PullQuery, PushOutcome, ServerWrite, Stats,
-    Store, StoreError,
-};
-use crate::config::Limits;
+use super::{push_permits, schema, store_error, Claim, Finish, OutboxRow, Store, StoreError};
 use crate::notify::{Notifier, Poke};
 
 impl_backend!(Postgres, PgStore);
@@ -80,57 +73,7 @@ impl PgStore {
 }
 
 impl Store for PgStore {
-    fn push<'a>(
-        &'a self,
-        user: &'a str,
-        request: &'a PushRequest,
-        limits: Limits,
-        webhooks: &'a [String],
-    ) -> BoxFuture<'a, Result<PushOutcome, StoreError>> {
-        Box::pin(self.push_tx(user, request, limits, webhooks))
-    }
-
-    fn pull<'a>(&'a self, user: &'a str, query: &'a PullQuery) -> BoxFuture<'a, Result<PullResponse, StoreError>> {
-        Box::pin(self.pull_tx(user, query))
-    }
-
-    fn access<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Access, StoreError>> {
-        Box::pin(self.access_now(user))
-    }
-
-    fn set_member<'a>(
-        &'a self,
-        space: &'a str,
-        user: &'a str,
-        role: Option<Role>,
-    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
-        Box::pin(self.set_member_tx(space, user, role))
-    }
-
-    fn sync_token_grants<'a>(
-        &'a self,
-        user: &'a str,
-        claims: &'a BTreeMap<String, Role>,
-    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
-        Box::pin(self.sync_token_tx(user, claims))
-    }
-
-    fn members<'a>(&'a self, space: &'a str) -> BoxFuture<'a, Result<Vec<(String, Role)>, StoreError>> {
-        Box::pin(self.members_now(space))
-    }
-
-    fn server_writes<'a>(
-        &'a self,
-        writes: &'a [ServerWrite],
-        limits: Limits,
-        webhooks: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<Change>, StoreError>> {
-        Box::pin(self.server_writes_tx(writes, limits, webhooks))
-    }
-
-    fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>> {
-        Box::pin(read_stats(&self.pool))
-    }
+    crate::db::backend::store_methods!();
 
     fn claim_webhooks<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Vec<OutboxRow>, StoreError>> {
         Box::pin(claim_webhooks(&self.pool, sql::CLAIM_WEBHOOKS_PG, claim))

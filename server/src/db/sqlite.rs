@@ -5,20 +5,13 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use std::collections::BTreeMap;
-
 use futures_util::future::BoxFuture;
-use pwa_sync_core::protocol::{Change, PullResponse, PushRequest, Role};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Sqlite;
 
 use super::backend::impl_backend;
 use super::sql;
-use super::{
-    push_permits, schema, store_error, Access, Claim, Finish, OutboxRow, PullQuery, PushOutcome, ServerWrite, Stats,
-    Store, StoreError,
-};
-use crate::config::Limits;
+use super::{push_permits, schema, store_error, Claim, Finish, OutboxRow, Store, StoreError};
 use crate::notify::Poke;
 
 impl_backend!(Sqlite, SqliteStore);
@@ -82,57 +75,7 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn push<'a>(
-        &'a self,
-        user: &'a str,
-        request: &'a PushRequest,
-        limits: Limits,
-        webhooks: &'a [String],
-    ) -> BoxFuture<'a, Result<PushOutcome, StoreError>> {
-        Box::pin(self.push_tx(user, request, limits, webhooks))
-    }
-
-    fn pull<'a>(&'a self, user: &'a str, query: &'a PullQuery) -> BoxFuture<'a, Result<PullResponse, StoreError>> {
-        Box::pin(self.pull_tx(user, query))
-    }
-
-    fn access<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Access, StoreError>> {
-        Box::pin(self.access_now(user))
-    }
-
-    fn set_member<'a>(
-        &'a self,
-        space: &'a str,
-        user: &'a str,
-        role: Option<Role>,
-    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
-        Box::pin(self.set_member_tx(space, user, role))
-    }
-
-    fn sync_token_grants<'a>(
-        &'a self,
-        user: &'a str,
-        claims: &'a BTreeMap<String, Role>,
-    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
-        Box::pin(self.sync_token_tx(user, claims))
-    }
-
-    fn members<'a>(&'a self, space: &'a str) -> BoxFuture<'a, Result<Vec<(String, Role)>, StoreError>> {
-        Box::pin(self.members_now(space))
-    }
-
-    fn server_writes<'a>(
-        &'a self,
-        writes: &'a [ServerWrite],
-        limits: Limits,
-        webhooks: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<Change>, StoreError>> {
-        Box::pin(self.server_writes_tx(writes, limits, webhooks))
-    }
-
-    fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>> {
-        Box::pin(read_stats(&self.pool))
-    }
+    crate::db::backend::store_methods!();
 
     fn claim_webhooks<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Vec<OutboxRow>, StoreError>> {
         Box::pin(claim_webhooks(&self.pool, sql::CLAIM_WEBHOOKS_SQLITE, claim))
@@ -158,6 +101,7 @@ mod tests {
 
     use super::*;
     use crate::db::schema::pinned;
+    use crate::db::PullQuery;
 
     /// A file written by an older server (migration 1 only, as released) opens: the newer
     /// migrations are applied and its documents are still there.
