@@ -24,10 +24,10 @@ export WASM_BINDGEN_TEST_WEBDRIVER_JSON ?= $(CURDIR)/webdriver.json
 NO_DRIVERS := env -u GECKODRIVER -u SAFARIDRIVER -u CHROMEDRIVER -u MSEDGEDRIVER \
 	-u GECKODRIVER_REMOTE -u SAFARIDRIVER_REMOTE -u CHROMEDRIVER_REMOTE -u MSEDGEDRIVER_REMOTE
 
-.PHONY: help setup build test test-steps lint test-host test-chrome test-firefox test-webkit test-e2e demo size clean
+.PHONY: help setup build test test-steps lint test-host test-chrome test-firefox test-webkit test-e2e demo size clean load
 
 help:
-	@echo "targets: setup build test lint test-host test-chrome test-firefox test-webkit test-e2e demo size clean"
+	@echo "targets: setup build test lint test-host test-chrome test-firefox test-webkit test-e2e demo size clean load"
 
 setup:
 	@bash scripts/setup.sh
@@ -67,6 +67,11 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p pwa-sync --target wasm32-unknown-unknown --all-targets --features testing -- -D warnings
 	python3 scripts/check-layers.py
+
+# Load run (issue 14): two release servers on one throwaway PostgreSQL, 500 clients in
+# 50 spaces of 10 for 60 s (scripts/load.sh; LOAD_* variables size it). Not in `make test`.
+load:
+	scripts/load.sh
 
 # Host tests: the core, the server on SQLite and on a throwaway PostgreSQL, the proxy.
 test-host:

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::auth::AuthMode;
+use std::sync::Arc;
+
+use crate::auth::jwks::Jwks;
+use crate::auth::{pem_key, AuthMode, JwtKeys};
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_MAX_BATCH: usize = 500;
@@ -15,6 +18,8 @@ pub const DEFAULT_MAX_VALUE_BYTES: usize = 256 * 1024;
 pub const DEFAULT_WEBHOOK_MAX_ATTEMPTS: u32 = 8;
 pub const DEFAULT_WEBHOOK_BACKOFF_BASE_MS: u64 = 1000;
 pub const DEFAULT_WEBHOOK_TIMEOUT_SECS: u64 = 10;
+pub const DEFAULT_MAX_STREAMS_PER_USER: usize = 16;
+pub const DEFAULT_MAX_STREAMS: usize = 10_000;
 
 /// `pwa-sync-server --listen 127.0.0.1:8787 --database sqlite://data/sync.db --dev-auth`
 #[derive(Debug, Clone, Parser)]
@@ -32,6 +37,25 @@ pub struct Cli {
     /// Accept HS256 JWTs signed with this secret (`sub` = user, `exp` required).
     #[arg(long, env = "PWA_SYNC_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// Accept RS256 or ES256 JWTs signed by this public key (a PEM file: RSA or P-256).
+    #[arg(long, value_name = "PEM_FILE")]
+    pub jwt_public_key: Option<PathBuf>,
+    /// Accept RS256 and ES256 JWTs signed by the key of their `kid` in this JSON Web Key
+    /// Set: a file, or an http(s) URL fetched when first needed and again on an unknown kid.
+    #[arg(long, value_name = "FILE_OR_URL")]
+    pub jwks: Option<String>,
+    /// Enables the admin API (`/sync/admin/…`) for `Authorization: Bearer <this token>`.
+    #[arg(long, env = "PWA_SYNC_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Accept `POST /sync/admin/writes` signed with this secret (`Sync-Signature`).
+    #[arg(long, env = "PWA_SYNC_INBOUND_SECRET", hide_env_values = true)]
+    pub inbound_secret: Option<String>,
+    /// Most open `/sync/events` streams per user; the next one gets 429.
+    #[arg(long, default_value_t = DEFAULT_MAX_STREAMS_PER_USER)]
+    pub max_streams_per_user: usize,
+    /// Most open `/sync/events` streams in all; the next one gets 429.
+    #[arg(long, default_value_t = DEFAULT_MAX_STREAMS)]
+    pub max_streams: usize,
     /// Development only: the bearer token `dev:<user>` authenticates as `<user>`.
     #[arg(long)]
     pub dev_auth: bool,
@@ -76,6 +100,38 @@ pub struct Config {
     pub cors_any_origin: bool,
     pub limits: Limits,
     pub webhooks: Webhooks,
+    pub admin: Admin,
+    pub streams: StreamLimits,
+}
+
+/// Who may call the admin API: the bearer of `token`, and for `POST /sync/admin/writes`
+/// requests signed with `inbound_secret`. Neither set: the admin API does not exist (404).
+#[derive(Clone, Default)]
+pub struct Admin {
+    pub token: Option<String>,
+    pub inbound_secret: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for Admin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Admin")
+            .field("token", &self.token.as_ref().map(|_| "(hidden)"))
+            .field("inbound_secret", &self.inbound_secret.as_ref().map(|_| "(hidden)"))
+            .finish()
+    }
+}
+
+/// Caps on open event streams.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamLimits {
+    pub per_user: usize,
+    pub total: usize,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        StreamLimits { per_user: DEFAULT_MAX_STREAMS_PER_USER, total: DEFAULT_MAX_STREAMS }
+    }
 }
 
 /// Outbound webhooks; none when `urls` is empty.
@@ -186,22 +242,25 @@ impl Config {
             cors_any_origin: false,
             limits: Limits::default(),
             webhooks: Webhooks::default(),
+            admin: Admin::default(),
+            streams: StreamLimits::default(),
         }
     }
 
     /// Validate the command line. The error is a sentence for the operator.
     pub fn from_cli(cli: Cli) -> Result<Config, String> {
-        let auth = match (cli.jwt_secret, cli.dev_auth) {
-            (Some(_), true) => return Err("pass only one of --jwt-secret SECRET and --dev-auth, not both".into()),
-            (None, false) => {
-                return Err("no authentication mode: pass --jwt-secret SECRET (HS256 JWTs, `sub` = user) \
-                     or --dev-auth (token `dev:<user>`, for development only)"
-                    .into())
-            }
-            (Some(secret), false) if secret.is_empty() => return Err("--jwt-secret must not be empty".into()),
-            (Some(secret), false) => AuthMode::jwt(secret.as_bytes()),
-            (None, true) => AuthMode::Dev,
+        let auth = auth_mode(&cli)?;
+        let nonempty = |flag: &str, value: Option<String>| match value {
+            Some(v) if v.is_empty() => Err(format!("{flag} must not be empty")),
+            other => Ok(other),
         };
+        let admin = Admin {
+            token: nonempty("--admin-token", cli.admin_token)?,
+            inbound_secret: nonempty("--inbound-secret", cli.inbound_secret)?.map(String::into_bytes),
+        };
+        if cli.max_streams_per_user == 0 || cli.max_streams == 0 {
+            return Err("--max-streams-per-user and --max-streams must be positive".into());
+        }
         if cli.max_body_bytes == 0 || cli.max_batch == 0 || cli.max_value_bytes == 0 {
             return Err("--max-body-bytes, --max-batch and --max-value-bytes must be positive".into());
         }
@@ -231,8 +290,44 @@ impl Config {
                 max_value_bytes: cli.max_value_bytes,
             },
             webhooks,
+            admin,
+            streams: StreamLimits { per_user: cli.max_streams_per_user, total: cli.max_streams },
         })
     }
+}
+
+/// `--dev-auth`, or JWTs with any of `--jwt-secret`, `--jwt-public-key` and `--jwks`.
+fn auth_mode(cli: &Cli) -> Result<AuthMode, String> {
+    let jwt = cli.jwt_secret.is_some() || cli.jwt_public_key.is_some() || cli.jwks.is_some();
+    if cli.dev_auth {
+        if jwt {
+            return Err(
+                "pass only one of --dev-auth and JWT keys (--jwt-secret, --jwt-public-key, --jwks), not both".into()
+            );
+        }
+        return Ok(AuthMode::Dev);
+    }
+    if !jwt {
+        return Err("no authentication mode: pass --jwt-secret SECRET (HS256 JWTs, `sub` = user), \
+             --jwt-public-key PEM_FILE (RS256/ES256), --jwks FILE_OR_URL, \
+             or --dev-auth (token `dev:<user>`, for development only)"
+            .into());
+    }
+    let mut keys = JwtKeys::default();
+    if let Some(secret) = &cli.jwt_secret {
+        if secret.is_empty() {
+            return Err("--jwt-secret must not be empty".into());
+        }
+        keys.secret = Some(jsonwebtoken::DecodingKey::from_secret(secret.as_bytes()));
+    }
+    if let Some(path) = &cli.jwt_public_key {
+        let pem = std::fs::read(path).map_err(|e| format!("--jwt-public-key {}: {e}", path.display()))?;
+        keys.public_key = Some(pem_key(&pem).map_err(|e| format!("--jwt-public-key {}: {e}", path.display()))?);
+    }
+    if let Some(location) = &cli.jwks {
+        keys.jwks = Some(Jwks::open(location)?);
+    }
+    Ok(AuthMode::Jwt(Arc::new(keys)))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 //!   event at the same time; every later update is conditional on the claim's name.
 //! - At least once: a process that dies (or is stopped) after sending but before
 //!   recording the answer leaves the row claimed; when the lease ends another claim sends
-//!   it again. Receivers dedupe by the event's `(user, collection, key, version)`.
+//!   it again. Receivers dedupe by the event's `(space, collection, key, version)`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,18 +23,15 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::header::{CONTENT_TYPE, USER_AGENT};
-use axum::http::{Request, Uri};
+use axum::http::Request;
 use futures_util::future::join_all;
 use http_body_util::Full;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 use crate::config::Webhooks;
 use crate::db::{now_ms, Claim, Finish, OutboxRow, Store};
+use crate::http::{http_client, redact, HttpClient};
 use crate::webhook::{self, SIGNATURE_HEADER};
 
 /// Events claimed at once.
@@ -43,21 +40,6 @@ pub const BATCH: u32 = 32;
 const LEASE_MARGIN: Duration = Duration::from_secs(15);
 /// Longest error text kept in `last_error`.
 const MAX_ERROR_LEN: usize = 500;
-
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
-/// The HTTP client for webhook requests: http or https (rustls, Mozilla's root
-/// certificates), HTTP/1.1, no redirects followed (a 3xx is a failed attempt, and an
-/// event never goes to a host that was not configured).
-pub fn http_client() -> Result<HttpClient, String> {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-        .map_err(|e| format!("cannot set up TLS for webhooks: {e}"))?
-        .https_or_http()
-        .enable_http1()
-        .build();
-    Ok(Client::builder(TokioExecutor::new()).build(https))
-}
 
 pub struct Deliverer {
     store: Arc<dyn Store>,
@@ -247,24 +229,9 @@ fn truncate(mut text: String) -> String {
     text
 }
 
-/// A URL for logs: no user info, no query (either may carry credentials).
-pub fn redact(url: &str) -> String {
-    let Ok(u) = Uri::try_from(url) else { return "(invalid URL)".into() };
-    let (Some(scheme), Some(host)) = (u.scheme_str(), u.host()) else { return "(invalid URL)".into() };
-    let port = u.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
-    format!("{scheme}://{host}{port}{}", u.path())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_in_logs_lose_credentials() {
-        assert_eq!(redact("https://user:pw@hooks.test:8443/in?token=abc"), "https://hooks.test:8443/in");
-        assert_eq!(redact("http://h.test"), "http://h.test/");
-        assert_eq!(redact("nope"), "(invalid URL)");
-    }
 
     #[test]
     fn long_errors_are_cut_on_a_char_boundary() {

@@ -37,6 +37,7 @@ impl From<StoreError> for ApiError {
             StoreError::ClientOfAnotherUser => {
                 ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this clientId belongs to another user")
             }
+            StoreError::Rejected(msg) => ApiError::new(StatusCode::BAD_REQUEST, "invalid-request", msg),
             StoreError::Unavailable(msg) => {
                 tracing::warn!(error = %msg, "database unavailable");
                 ApiError {

@@ -54,8 +54,15 @@ impl Server {
             None
         };
         tracing::info!(%addr, backend = store.backend(), auth = ?config.auth, webhooks = config.webhooks.urls.len(), "ready");
-        let state =
-            AppState { config: Arc::new(config), store, notifier, started: Instant::now(), shutdown, webhook_wake };
+        let state = AppState {
+            config: Arc::new(config),
+            store,
+            notifier,
+            started: Instant::now(),
+            shutdown,
+            webhook_wake,
+            streams: Arc::default(),
+        };
         Ok(Server { listener, state, shutdown_tx, addr, deliverer })
     }
 

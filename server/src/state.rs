@@ -9,6 +9,7 @@ use tokio::sync::{watch, Notify};
 use crate::config::Config;
 use crate::db::Store;
 use crate::notify::Notifier;
+use crate::streams::Streams;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -21,4 +22,6 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Wakes this process's webhook delivery after a push queued events.
     pub webhook_wake: Arc<Notify>,
+    /// Open `/sync/events` streams, capped.
+    pub streams: Arc<Streams>,
 }

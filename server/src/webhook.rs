@@ -8,7 +8,7 @@
 //! Sync-Signature: t=1763769600,v1=5f2b…(64 hex digits)
 //!
 //! {"at":1763769600123,"collection":"trips","hlc":"…","key":"t1","type":"document.changed",
-//!  "user":"alice","value":{…},"version":57}
+//!  "space":"user:alice","user":"alice","value":{…},"version":57}
 //! ```
 //!
 //! - `v1` is the hex HMAC-SHA256, keyed with `--webhook-secret`, of `"<t>.<body>"` (the
@@ -19,9 +19,10 @@
 //! - Delivery is **at least once**: events wait in a durable outbox (written in the same
 //!   transaction as the change) and are retried with exponential backoff; a crash between
 //!   sending and recording the answer sends the event again, and events retried after a
-//!   failure may arrive after newer ones. Receivers dedupe by `(user, collection, key,
+//!   failure may arrive after newer ones. Receivers dedupe by `(space, collection, key,
 //!   version)` and may ignore an event whose `version` is below one already seen for that
-//!   `(user, collection, key)`.
+//!   `(space, collection, key)`. `space` is the document's space; `user` its writer, null
+//!   for a server write (`POST /sync/admin/writes`).
 //!
 //! A receiver checks each request with [`verify`]: a signature by the shared secret, made
 //! within [`TOLERANCE_SECS`] of now.
@@ -44,11 +45,13 @@ pub const EVENT_TYPE: &str = "document.changed";
 /// protection): five minutes.
 pub const TOLERANCE_SECS: i64 = 300;
 
-/// The JSON body of the event for one applied change of `user`, made at `at_ms`.
-pub fn event_body(user: &str, change: &Change, at_ms: i64) -> String {
+/// The JSON body of the event for one applied change written by `user` (`None`: a server
+/// write, `POST /sync/admin/writes`), made at `at_ms`.
+pub fn event_body(user: Option<&str>, change: &Change, at_ms: i64) -> String {
     json!({
         "type": EVENT_TYPE,
         "user": user,
+        "space": change.space,
         "collection": change.collection,
         "key": change.key,
         "version": change.version,
@@ -266,18 +269,22 @@ mod tests {
             version: 57,
             value: Some(json!({"title": "Rome"})),
             hlc: "001763769600000-0000-c-1".into(),
-            space: None,
+            space: Some("user:alice".into()),
         };
-        let body: serde_json::Value = serde_json::from_str(&event_body("alice", &change, 1_763_769_600_123)).unwrap();
+        let body: serde_json::Value =
+            serde_json::from_str(&event_body(Some("alice"), &change, 1_763_769_600_123)).unwrap();
         assert_eq!(
             body,
-            json!({"type": "document.changed", "user": "alice", "collection": "trips", "key": "t1", "version": 57,
+            json!({"type": "document.changed", "user": "alice", "space": "user:alice", "collection": "trips", "key": "t1", "version": 57,
                    "value": {"title": "Rome"}, "hlc": "001763769600000-0000-c-1", "at": 1_763_769_600_123i64})
         );
         let deleted = Change { value: None, ..change };
-        let body: serde_json::Value = serde_json::from_str(&event_body("alice", &deleted, 1)).unwrap();
+        let body: serde_json::Value = serde_json::from_str(&event_body(Some("alice"), &deleted, 1)).unwrap();
         assert_eq!(body["value"], serde_json::Value::Null);
         assert!(body.as_object().is_some_and(|o| o.contains_key("value")));
+        // A server write has no user.
+        let body: serde_json::Value = serde_json::from_str(&event_body(None, &deleted, 1)).unwrap();
+        assert_eq!(body["user"], serde_json::Value::Null);
     }
 
     #[test]

@@ -68,8 +68,8 @@ async fn push_pull_round_trip(backend: Backend) {
     assert_eq!(
         page,
         json!({"changes": [
-            {"collection": "trips", "key": "t1", "version": v1, "value": {"title": "Rome"}, "hlc": hlc(1)},
-            {"collection": "trips", "key": "t2", "version": v2, "value": {"title": "Oslo"}, "hlc": hlc(2)}],
+            {"collection": "trips", "key": "t1", "version": v1, "value": {"title": "Rome"}, "hlc": hlc(1), "space": "user:alice"},
+            {"collection": "trips", "key": "t2", "version": v2, "value": {"title": "Oslo"}, "hlc": hlc(2), "space": "user:alice"}],
             "checkpoint": v2, "hasMore": false})
     );
     // Nothing new after the checkpoint: the checkpoint stays.
@@ -82,7 +82,7 @@ async fn push_pull_round_trip(backend: Backend) {
     let page = api.pull_ok("alice", v2, 500).await;
     assert_eq!(
         page["changes"],
-        json!([{"collection": "trips", "key": "t1", "version": v3, "value": {"title": "Roma"}, "hlc": hlc(3)}])
+        json!([{"collection": "trips", "key": "t1", "version": v3, "value": {"title": "Roma"}, "hlc": hlc(3), "space": "user:alice"}])
     );
 }
 
@@ -175,7 +175,7 @@ async fn patch_and_delete_semantics(backend: Backend) {
     let page = api.pull_ok("alice", v2, 10).await;
     assert_eq!(
         page["changes"],
-        json!([{"collection": "trips", "key": "t1", "version": v3, "value": null, "hlc": hlc(2)}])
+        json!([{"collection": "trips", "key": "t1", "version": v3, "value": null, "hlc": hlc(2), "space": "user:alice"}])
     );
     assert_eq!(api.pull_ok("alice", 0, 10).await["changes"].as_array().unwrap().len(), 1);
     // Patch of a tombstone: not-found.
@@ -467,7 +467,7 @@ async fn users_are_isolated(backend: Backend) {
     let alice = api.pull_ok("alice", 0, 500).await;
     assert_eq!(
         alice["changes"],
-        json!([{"collection": "notes", "key": "k", "version": va, "value": {"secret": "alice's"}, "hlc": hlc(1)}])
+        json!([{"collection": "notes", "key": "k", "version": va, "value": {"secret": "alice's"}, "hlc": hlc(1), "space": "user:alice"}])
     );
     let (bob, _) = api.pull_all("bob", 0, 500).await;
     assert_eq!(bob.len(), 1);
@@ -546,7 +546,12 @@ async fn crafted_pushes_cannot_touch_another_users_documents(backend: Backend) {
         .await;
     assert!(version_of(&resp, 0) > vb && version_of(&resp, 1) > vb);
     let (bob, _) = api.pull_all("bob", 0, 500).await;
-    assert_eq!(bob, vec![json!({"collection": "notes", "key": "k1", "version": vb, "value": null, "hlc": hlc(6)})]);
+    assert_eq!(
+        bob,
+        vec![
+            json!({"collection": "notes", "key": "k1", "version": vb, "value": null, "hlc": hlc(6), "space": "user:bob"})
+        ]
+    );
 }
 
 fn urlencode(text: &str) -> String {
@@ -586,7 +591,7 @@ async fn crafted_pulls_never_cross_users(backend: Backend) {
         &api.push_ok("bob", &batch("b-1", vec![put(1, "notes", "k", json!({"mine": "bob"}), None)])).await,
         0,
     );
-    let bobs = json!({"collection": "notes", "key": "k", "version": vb, "value": {"mine": "bob"}, "hlc": hlc(1)});
+    let bobs = json!({"collection": "notes", "key": "k", "version": vb, "value": {"mine": "bob"}, "hlc": hlc(1), "space": "user:bob"});
     let mut queries: Vec<String> = (0..=vb + 2).map(|cp| format!("checkpoint={cp}")).collect();
     queries.extend(names.iter().map(|n| format!("checkpoint=0&collections={}", urlencode(n))));
     queries

@@ -235,3 +235,42 @@ async fn postgres_two_processes_stay_correct() {
     assert_eq!(other.next_data(Duration::from_millis(500)).await, None);
     drop((p1, p2));
 }
+
+/// Spaces across processes on one PostgreSQL: a grant made through process 1 reaches
+/// the member's stream on process 2 (which then follows the space), a write to the space
+/// on 1 pokes the member on 2, and a removal there stops the pokes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: run through scripts/with-postgres.sh (make test-host does)"]
+async fn postgres_space_pokes_cross_processes() {
+    let backend = Backend::postgres()
+        .unwrap_or_else(|| panic!("{POSTGRES_ENV} is not set: run through scripts/with-postgres.sh"));
+    let db = fresh_db(&backend).await;
+    let env = [("PWA_SYNC_ADMIN_TOKEN", "adm")];
+    let (p1, p2) = tokio::join!(spawn_server_with(&db.url, &[], &env), spawn_server_with(&db.url, &[], &env));
+    let (a1, a2) = (Api::new(&p1.base), Api::new(&p2.base));
+    let mut bob = a2.events("bob").await;
+    let member = |role: Option<&str>| {
+        let url = format!("{}/sync/admin/spaces/g/members/bob", a1.base);
+        let req = match role {
+            Some(role) => a1.http.put(url).body(json!({ "role": role }).to_string()),
+            None => a1.http.delete(url),
+        };
+        req.bearer_auth("adm").send()
+    };
+    assert_eq!(member(Some("reader")).await.unwrap().status(), 200);
+    assert!(bob.next_data(Duration::from_secs(10)).await.is_some(), "the grant on 1 pokes bob on 2");
+    let write = |key: &str| {
+        let body = json!({"writes": [{"space": "g", "collection": "c", "key": key, "op": "put", "value": {}}]});
+        a1.http.post(format!("{}/sync/admin/writes", a1.base)).bearer_auth("adm").body(body.to_string()).send()
+    };
+    let resp = write("k1").await.unwrap();
+    let (_, body) = read(resp).await;
+    let v = body["results"][0]["version"].as_u64().unwrap();
+    assert!(bob.wait_for_checkpoint(v, Duration::from_secs(10)).await, "a write to g on 1 pokes bob on 2");
+    assert_eq!(member(None).await.unwrap().status(), 200);
+    assert!(bob.next_data(Duration::from_secs(10)).await.is_some(), "the removal pokes bob");
+    write("k2").await.unwrap();
+    assert_eq!(bob.next_data(Duration::from_millis(1000)).await, None, "no pokes of g after the removal");
+    let page = a2.pull_ok("bob", v, 10).await;
+    assert_eq!(page["revoked"], json!(["g"]));
+}

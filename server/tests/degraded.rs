@@ -8,10 +8,14 @@ use std::time::Instant;
 
 use common::*;
 use futures_util::future::BoxFuture;
-use pwa_sync_core::protocol::{PullResponse, PushRequest};
+use std::collections::BTreeMap;
+
+use pwa_sync_core::protocol::{Change, PullResponse, PushRequest, Role};
 use pwa_sync_server::auth::AuthMode;
 use pwa_sync_server::config::Limits;
-use pwa_sync_server::db::{Claim, Finish, OutboxRow, PullQuery, PushOutcome, Stats, Store, StoreError};
+use pwa_sync_server::db::{
+    Access, Claim, Finish, OutboxRow, PullQuery, PushOutcome, ServerWrite, Stats, Store, StoreError,
+};
 use pwa_sync_server::notify::Notifier;
 use pwa_sync_server::routes::router;
 use pwa_sync_server::state::AppState;
@@ -35,6 +39,35 @@ impl Store for Unreachable {
         Box::pin(async { Err(down()) })
     }
     fn pull<'a>(&'a self, _: &'a str, _: &'a PullQuery) -> BoxFuture<'a, Result<PullResponse, StoreError>> {
+        Box::pin(async { Err(down()) })
+    }
+    fn access<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Access, StoreError>> {
+        Box::pin(async { Err(down()) })
+    }
+    fn set_member<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: Option<Role>,
+    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
+        Box::pin(async { Err(down()) })
+    }
+    fn sync_token_grants<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a BTreeMap<String, Role>,
+    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
+        Box::pin(async { Err(down()) })
+    }
+    fn members<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Vec<(String, Role)>, StoreError>> {
+        Box::pin(async { Err(down()) })
+    }
+    fn server_writes<'a>(
+        &'a self,
+        _: &'a [ServerWrite],
+        _: Limits,
+        _: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Change>, StoreError>> {
         Box::pin(async { Err(down()) })
     }
     fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>> {
@@ -62,6 +95,7 @@ async fn an_unreachable_database_gives_503_and_degraded_health() {
         started: Instant::now(),
         shutdown,
         webhook_wake: Default::default(),
+        streams: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

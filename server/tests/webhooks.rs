@@ -162,8 +162,8 @@ async fn outbox(url: &str) -> Vec<(String, String, i64, Option<String>)> {
 
 /// The event a change of `user` makes, less its `at`.
 fn expected_event(user: &str, change: &Value) -> Value {
-    json!({"type": "document.changed", "user": user, "collection": change["collection"], "key": change["key"],
-           "version": change["version"], "value": change["value"], "hlc": change["hlc"]})
+    json!({"type": "document.changed", "user": user, "space": change["space"], "collection": change["collection"],
+           "key": change["key"], "version": change["version"], "value": change["value"], "hlc": change["hlc"]})
 }
 
 async fn webhooks_deliver_signed_events_in_version_order(backend: Backend) {
@@ -197,8 +197,8 @@ async fn webhooks_deliver_signed_events_in_version_order(backend: Backend) {
     // What a receiver must see: one event per applied change (not just the latest state
     // of each key), in version order; a delete's value is null.
     let event = |user: &str, collection: &str, key: &str, version: u64, value: Value, id: u64| {
-        json!({"type": "document.changed", "user": user, "collection": collection, "key": key,
-               "version": version, "value": value, "hlc": hlc(id)})
+        json!({"type": "document.changed", "user": user, "space": format!("user:{user}"), "collection": collection,
+               "key": key, "version": version, "value": value, "hlc": hlc(id)})
     };
     let expected = vec![
         event("alice", "trips", "t1", v[0], json!({"title": "Rome"}), 1),

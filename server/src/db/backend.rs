@@ -4,10 +4,105 @@
 //! `Decode` and `Type` per bound or read type, and `Executor` for each connection type)
 //! would outweigh the code; each backend module expands it once for its database.
 
-/// Implements `Tx` for `sqlx::Transaction<'_, $db>`, and defines `claim_webhooks`,
-/// `finish_webhook`, `migrate`, `pull_changes` and `read_stats` for `$db` in the calling module.
+/// Implements `Tx` for `sqlx::Transaction<'_, $db>`; defines `claim_webhooks`,
+/// `finish_webhook`, `migrate`, `pull_changes` and `read_stats` for `$db` in the calling
+/// module; and implements the writes of `$store` (push, memberships, server writes) and its
+/// reads of access, over the store's own `begin_write`, `begin_read` and `announce`.
 macro_rules! impl_backend {
-    ($db:ty) => {
+    ($db:ty, $store:ty) => {
+        impl $store {
+            async fn push_tx(
+                &self,
+                user: &str,
+                request: &pwa_sync_core::protocol::PushRequest,
+                limits: $crate::config::Limits,
+                webhooks: &[String],
+            ) -> Result<$crate::db::PushOutcome, $crate::db::StoreError> {
+                $crate::db::backend::write_tx!(self, tx => {
+                    let outcome = $crate::db::push::run(&mut tx, user, request, limits, webhooks).await?;
+                    let pokes = $crate::db::space_pokes(&outcome.applied);
+                    (outcome, pokes)
+                })
+            }
+
+            async fn set_member_tx(
+                &self,
+                space: &str,
+                user: &str,
+                role: Option<pwa_sync_core::protocol::Role>,
+            ) -> Result<Option<u64>, $crate::db::StoreError> {
+                $crate::db::backend::write_tx!(self, tx => {
+                    let source = $crate::db::access::Source::Admin;
+                    let version = $crate::db::members::set(&mut tx, space, user, source, role).await?;
+                    $crate::db::member_poke(user, version)
+                })
+            }
+
+            async fn sync_token_tx(
+                &self,
+                user: &str,
+                claims: &std::collections::BTreeMap<String, pwa_sync_core::protocol::Role>,
+            ) -> Result<Option<u64>, $crate::db::StoreError> {
+                // Most requests carry the grants already recorded: a read settles them,
+                // without the write lock.
+                let rows: Vec<(String, Option<String>)> = sqlx::query_as($crate::db::sql::GRANTS_BY_SOURCE)
+                    .bind(user)
+                    .bind($crate::db::access::Source::Token.as_str())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::db::store_error(&e))?;
+                if $crate::db::members::live_grants(rows).map_err($crate::db::StoreError::Internal)? == *claims {
+                    return Ok(None);
+                }
+                $crate::db::backend::write_tx!(self, tx => {
+                    let version = $crate::db::members::sync_token(&mut tx, user, claims).await?;
+                    $crate::db::member_poke(user, version)
+                })
+            }
+
+            async fn server_writes_tx(
+                &self,
+                writes: &[$crate::db::ServerWrite],
+                limits: $crate::config::Limits,
+                webhooks: &[String],
+            ) -> Result<Vec<pwa_sync_core::protocol::Change>, $crate::db::StoreError> {
+                $crate::db::backend::write_tx!(self, tx => {
+                    let applied = $crate::db::server_write::run(&mut tx, writes, limits, webhooks).await?;
+                    let pokes = $crate::db::space_pokes(&applied);
+                    (applied, pokes)
+                })
+            }
+
+            async fn pull_tx(
+                &self,
+                user: &str,
+                query: &$crate::db::PullQuery,
+            ) -> Result<pwa_sync_core::protocol::PullResponse, $crate::db::StoreError> {
+                let mut tx = self.begin_read().await.map_err(|e| $crate::db::store_error(&e))?;
+                let page = pull_changes(&mut tx, user, query).await?;
+                // A read-only transaction: ending it changes nothing.
+                tx.rollback().await.map_err(|e| $crate::db::store_error(&e))?;
+                Ok(page)
+            }
+
+            async fn access_now(&self, user: &str) -> Result<$crate::db::Access, $crate::db::StoreError> {
+                let mut conn = self.pool.acquire().await.map_err(|e| $crate::db::store_error(&e))?;
+                load_access(&mut conn, user).await
+            }
+
+            async fn members_now(
+                &self,
+                space: &str,
+            ) -> Result<Vec<(String, pwa_sync_core::protocol::Role)>, $crate::db::StoreError> {
+                let rows: Vec<(String, String)> = sqlx::query_as($crate::db::sql::MEMBERS_OF_SPACE)
+                    .bind(space)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::db::store_error(&e))?;
+                $crate::db::access::strongest_roles(rows).map_err($crate::db::StoreError::Internal)
+            }
+        }
+
         impl<'c> $crate::db::push::Tx for sqlx::Transaction<'c, $db> {
             async fn lock_counter(&mut self) -> Result<i64, sqlx::Error> {
                 sqlx::query_scalar($crate::db::sql::LOCK_COUNTER).fetch_one(&mut **self).await
@@ -46,13 +141,13 @@ macro_rules! impl_backend {
             }
             async fn document(
                 &mut self,
-                user: &str,
+                space: &str,
                 collection: &str,
                 key: &str,
             ) -> Result<Option<$crate::db::push::DocRow>, sqlx::Error> {
                 use sqlx::Row;
                 let row = sqlx::query($crate::db::sql::DOCUMENT)
-                    .bind(user)
+                    .bind(space)
                     .bind(collection)
                     .bind(key)
                     .fetch_optional(&mut **self)
@@ -70,7 +165,7 @@ macro_rules! impl_backend {
             }
             async fn write_document(&mut self, w: &$crate::db::push::DocWrite<'_>) -> Result<(), sqlx::Error> {
                 sqlx::query($crate::db::sql::WRITE_DOCUMENT)
-                    .bind(w.user)
+                    .bind(w.space)
                     .bind(w.collection)
                     .bind(w.key)
                     .bind(w.version)
@@ -96,6 +191,37 @@ macro_rules! impl_backend {
                     .execute(&mut **self)
                     .await
                     .map(|_| ())
+            }
+            async fn roles_in_space(&mut self, space: &str, user: &str) -> Result<Vec<String>, sqlx::Error> {
+                sqlx::query_scalar($crate::db::sql::ROLES_IN_SPACE).bind(space).bind(user).fetch_all(&mut **self).await
+            }
+            async fn grant(&mut self, g: &$crate::db::push::GrantWrite<'_>) -> Result<(), sqlx::Error> {
+                sqlx::query($crate::db::sql::GRANT)
+                    .bind(g.space)
+                    .bind(g.user)
+                    .bind(g.source)
+                    .bind(g.role)
+                    .bind(g.version)
+                    .execute(&mut **self)
+                    .await
+                    .map(|_| ())
+            }
+            async fn revoke(&mut self, space: &str, user: &str, source: &str, version: i64) -> Result<bool, sqlx::Error> {
+                let done = sqlx::query($crate::db::sql::REVOKE)
+                    .bind(space)
+                    .bind(user)
+                    .bind(source)
+                    .bind(version)
+                    .execute(&mut **self)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+            async fn grants_by_source(
+                &mut self,
+                user: &str,
+                source: &str,
+            ) -> Result<Vec<(String, Option<String>)>, sqlx::Error> {
+                sqlx::query_as($crate::db::sql::GRANTS_BY_SOURCE).bind(user).bind(source).fetch_all(&mut **self).await
             }
         }
 
@@ -200,49 +326,91 @@ macro_rules! impl_backend {
             Ok(done)
         }
 
+        /// The caller's readable spaces, read in `tx`.
+        async fn load_access(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            user: &str,
+        ) -> Result<$crate::db::access::Access, $crate::db::StoreError> {
+            let err = |e: sqlx::Error| $crate::db::store_error(&e);
+            let rows: Vec<(String, String, i64)> =
+                sqlx::query_as($crate::db::sql::GRANTS_OF_USER).bind(user).fetch_all(&mut *conn).await.map_err(err)?;
+            let mut grants = Vec::with_capacity(rows.len());
+            for (space, role, since) in rows {
+                let role = $crate::db::access::parse_role(&role).map_err($crate::db::StoreError::Internal)?;
+                grants.push((space, role, u64::try_from(since).unwrap_or(0)));
+            }
+            Ok($crate::db::access::Access::from_rows(user, grants))
+        }
+
+        /// One pull page in one read snapshot (`tx`): memberships and documents agree, and
+        /// the snapshot is a prefix of the version order (every writer takes the counter
+        /// lock first, so commit order is version order).
         async fn pull_changes(
-            pool: &sqlx::Pool<$db>,
+            tx: &mut sqlx::Transaction<'_, $db>,
             user: &str,
             query: &$crate::db::PullQuery,
         ) -> Result<pwa_sync_core::protocol::PullResponse, $crate::db::StoreError> {
+            let err = |e: sqlx::Error| $crate::db::store_error(&e);
+            let access = load_access(&mut **tx, user).await?;
+            let checkpoint = i64::try_from(query.checkpoint).unwrap_or(i64::MAX);
+            let revoked: Vec<(String, i64)> = sqlx::query_as($crate::db::sql::REVOKED_SINCE)
+                .bind(user)
+                .bind(checkpoint)
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(err)?;
+            let revoked: Vec<(String, i64)> = revoked.into_iter().filter(|(s, _)| query.wants(s)).collect();
+            let plan = $crate::db::pull::Plan::new(&access, query);
+            let (rows, has_more) = if plan.is_empty() {
+                (Vec::new(), false)
+            } else {
+                let limit = query.limit as usize;
+                let rows = fetch_page(tx, &plan, checkpoint, limit as i64 + 1, false).await?;
+                match $crate::db::pull::cut(rows, limit) {
+                    $crate::db::pull::Page::Rows(rows, has_more) => (rows, has_more),
+                    // A backfill group larger than the page: sent whole, and what follows
+                    // it comes next page.
+                    $crate::db::pull::Page::Group(pos) => (fetch_page(tx, &plan, checkpoint, pos, true).await?, true),
+                }
+            };
+            $crate::db::pull::response(rows, query, has_more, revoked).map_err($crate::db::StoreError::Internal)
+        }
+
+        /// Rows of a pull page: `LIMIT bound`, or (`up_to`) every row with position `<= bound`.
+        async fn fetch_page(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            plan: &$crate::db::pull::Plan<'_>,
+            checkpoint: i64,
+            bound: i64,
+            up_to: bool,
+        ) -> Result<Vec<$crate::db::pull::PageRow>, $crate::db::StoreError> {
             use sqlx::Row;
             let err = |e: sqlx::Error| $crate::db::store_error(&e);
-            let corrupt = |what: &str| $crate::db::StoreError::Internal(format!("corrupt document: {what}"));
-            let collections = query.collections.as_deref().unwrap_or(&[]);
-            let sql = $crate::db::sql::pull_query(collections.len());
-            let checkpoint = i64::try_from(query.checkpoint).unwrap_or(i64::MAX);
-            let limit = i64::from(query.limit);
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user).bind(checkpoint).bind(limit + 1);
-            for c in collections {
+            let sql = $crate::db::sql::pull_query(plan.shape(up_to));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(checkpoint).bind(bound);
+            for space in &plan.current {
+                q = q.bind(*space);
+            }
+            for (space, since) in &plan.backfill {
+                q = q.bind(*space).bind(*since);
+            }
+            for c in plan.collections {
                 q = q.bind(c.as_str());
             }
-            let rows = q.fetch_all(pool).await.map_err(err)?;
-            let has_more = rows.len() as i64 > limit;
-            let mut changes = Vec::with_capacity(rows.len());
-            for row in rows.iter().take(query.limit as usize) {
-                let version: i64 = row.try_get(2).map_err(err)?;
-                let value: Option<String> = row.try_get(3).map_err(err)?;
-                let value = match value {
-                    None => None,
-                    Some(text) => Some(serde_json::from_str(&text).map_err(|e| corrupt(&e.to_string()))?),
-                };
-                changes.push(pwa_sync_core::protocol::Change {
-                    collection: row.try_get(0).map_err(err)?,
-                    key: row.try_get(1).map_err(err)?,
-                    version: u64::try_from(version).map_err(|_| corrupt("negative version"))?,
-                    value,
-                    hlc: row.try_get(4).map_err(err)?,
-                    space: None,
+            let rows = q.fetch_all(&mut **tx).await.map_err(err)?;
+            let mut page = Vec::with_capacity(rows.len());
+            for row in rows {
+                page.push($crate::db::pull::PageRow {
+                    space: row.try_get(0).map_err(err)?,
+                    collection: row.try_get(1).map_err(err)?,
+                    key: row.try_get(2).map_err(err)?,
+                    version: row.try_get(3).map_err(err)?,
+                    value: row.try_get(4).map_err(err)?,
+                    hlc: row.try_get(5).map_err(err)?,
+                    pos: row.try_get(6).map_err(err)?,
                 });
             }
-            let checkpoint = changes.last().map_or(query.checkpoint, |c| c.version);
-            Ok(pwa_sync_core::protocol::PullResponse {
-                changes,
-                checkpoint,
-                has_more,
-                server_time: u64::try_from($crate::db::now_ms()).ok(),
-                revoked: vec![],
-            })
+            Ok(page)
         }
 
         async fn read_stats(pool: &sqlx::Pool<$db>) -> Result<$crate::db::Stats, $crate::db::StoreError> {
@@ -262,4 +430,96 @@ macro_rules! impl_backend {
     };
 }
 
+/// One write transaction of `$store`, retried on contention: `$body` (which may use `?`
+/// on [`Failure`](crate::db::Failure)) runs with `$tx` open and yields (result, pokes);
+/// the pokes are announced in the transaction (PostgreSQL NOTIFY, sent on commit).
+macro_rules! write_tx {
+    ($store:expr, $tx:ident => $body:block) => {
+        $crate::db::with_retries(|| async {
+            let _permit =
+                $store.pushes.acquire().await.map_err(|_| $crate::db::Failure::Db(sqlx::Error::PoolClosed))?;
+            let mut $tx = $store.begin_write().await?;
+            let (result, pokes) = $body;
+            $store.announce(&mut $tx, &pokes).await?;
+            $tx.commit().await?;
+            Ok(result)
+        })
+        .await
+    };
+}
+
+/// The `Store` methods both backends implement alike, over what [`impl_backend`] defines;
+/// invoked inside each backend's `impl Store`.
+macro_rules! store_methods {
+    () => {
+        fn push<'a>(
+            &'a self,
+            user: &'a str,
+            request: &'a pwa_sync_core::protocol::PushRequest,
+            limits: $crate::config::Limits,
+            webhooks: &'a [String],
+        ) -> futures_util::future::BoxFuture<'a, Result<$crate::db::PushOutcome, $crate::db::StoreError>> {
+            Box::pin(self.push_tx(user, request, limits, webhooks))
+        }
+
+        fn pull<'a>(
+            &'a self,
+            user: &'a str,
+            query: &'a $crate::db::PullQuery,
+        ) -> futures_util::future::BoxFuture<'a, Result<pwa_sync_core::protocol::PullResponse, $crate::db::StoreError>>
+        {
+            Box::pin(self.pull_tx(user, query))
+        }
+
+        fn access<'a>(
+            &'a self,
+            user: &'a str,
+        ) -> futures_util::future::BoxFuture<'a, Result<$crate::db::Access, $crate::db::StoreError>> {
+            Box::pin(self.access_now(user))
+        }
+
+        fn set_member<'a>(
+            &'a self,
+            space: &'a str,
+            user: &'a str,
+            role: Option<pwa_sync_core::protocol::Role>,
+        ) -> futures_util::future::BoxFuture<'a, Result<Option<u64>, $crate::db::StoreError>> {
+            Box::pin(self.set_member_tx(space, user, role))
+        }
+
+        fn sync_token_grants<'a>(
+            &'a self,
+            user: &'a str,
+            claims: &'a std::collections::BTreeMap<String, pwa_sync_core::protocol::Role>,
+        ) -> futures_util::future::BoxFuture<'a, Result<Option<u64>, $crate::db::StoreError>> {
+            Box::pin(self.sync_token_tx(user, claims))
+        }
+
+        fn members<'a>(
+            &'a self,
+            space: &'a str,
+        ) -> futures_util::future::BoxFuture<
+            'a,
+            Result<Vec<(String, pwa_sync_core::protocol::Role)>, $crate::db::StoreError>,
+        > {
+            Box::pin(self.members_now(space))
+        }
+
+        fn server_writes<'a>(
+            &'a self,
+            writes: &'a [$crate::db::ServerWrite],
+            limits: $crate::config::Limits,
+            webhooks: &'a [String],
+        ) -> futures_util::future::BoxFuture<'a, Result<Vec<pwa_sync_core::protocol::Change>, $crate::db::StoreError>> {
+            Box::pin(self.server_writes_tx(writes, limits, webhooks))
+        }
+
+        fn stats(&self) -> futures_util::future::BoxFuture<'_, Result<$crate::db::Stats, $crate::db::StoreError>> {
+            Box::pin(read_stats(&self.pool))
+        }
+    };
+}
+
 pub(crate) use impl_backend;
+pub(crate) use store_methods;
+pub(crate) use write_tx;

@@ -9,6 +9,9 @@ use std::time::Duration;
 pub enum StoreError {
     #[error("this clientId belongs to another user")]
     ClientOfAnotherUser,
+    /// The request cannot be applied as a whole (400); nothing was written.
+    #[error("{0}")]
+    Rejected(String),
     /// The database cannot be reached or is overloaded: worth retrying later (503).
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -21,6 +24,7 @@ pub enum StoreError {
 #[derive(Debug)]
 pub(crate) enum Failure {
     Forbidden,
+    Rejected(String),
     Db(sqlx::Error),
     Corrupt(String),
 }
@@ -91,6 +95,7 @@ where
         match attempt().await {
             Ok(v) => return Ok(v),
             Err(Failure::Forbidden) => return Err(StoreError::ClientOfAnotherUser),
+            Err(Failure::Rejected(msg)) => return Err(StoreError::Rejected(msg)),
             Err(Failure::Corrupt(msg)) => return Err(StoreError::Internal(msg)),
             Err(Failure::Db(e)) => match classify(&e) {
                 ErrorClass::Retry if tries < PUSH_ATTEMPTS => {

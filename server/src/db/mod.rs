@@ -2,26 +2,34 @@
 //! share: the push algorithm ([`push`]), the SQL text (`sql`), the code over it
 //! (`backend`), and the schema with its migrations (`schema`).
 
+pub mod access;
 mod backend;
 mod failure;
+pub mod members;
 mod postgres;
+mod pull;
 pub mod push;
 mod schema;
+pub mod server_write;
 mod sql;
 mod sqlite;
 
 use std::sync::Arc;
 
+use std::collections::BTreeMap;
+
 use futures_util::future::BoxFuture;
-use pwa_sync_core::protocol::{Change, PullResponse, PushRequest, PushResponse};
+use pwa_sync_core::protocol::{Change, PullResponse, PushRequest, PushResponse, Role};
 use tokio::sync::watch;
 
 use crate::config::Limits;
-use crate::notify::Notifier;
+use crate::notify::{Notifier, Poke};
 
+pub use access::Access;
 pub use failure::StoreError;
 pub(crate) use failure::{push_permits, store_error, with_retries, Failure};
 pub use postgres::PgStore;
+pub use server_write::ServerWrite;
 pub use sqlite::SqliteStore;
 
 /// Pull page size when the request names none, and the most one page returns.
@@ -41,8 +49,40 @@ pub trait Store: Send + Sync + 'static {
         webhooks: &'a [String],
     ) -> BoxFuture<'a, Result<PushOutcome, StoreError>>;
 
-    /// The user's documents changed after `query.checkpoint`, in version order.
+    /// The changes of the user's readable spaces after `query.checkpoint`, backfills of
+    /// spaces granted since, and the spaces revoked since (see [`pull`]).
     fn pull<'a>(&'a self, user: &'a str, query: &'a PullQuery) -> BoxFuture<'a, Result<PullResponse, StoreError>>;
+
+    /// The user's readable spaces and roles.
+    fn access<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Access, StoreError>>;
+
+    /// Grant `role` in `space` to `user` (`None`: remove the admin grant); the version the
+    /// change got, `None` when there was nothing to remove.
+    fn set_member<'a>(
+        &'a self,
+        space: &'a str,
+        user: &'a str,
+        role: Option<Role>,
+    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>>;
+
+    /// Make the user's token grants those of `claims` (a JWT's `spaces`); the version of
+    /// the change, `None` when they already were.
+    fn sync_token_grants<'a>(
+        &'a self,
+        user: &'a str,
+        claims: &'a BTreeMap<String, Role>,
+    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>>;
+
+    /// Live members of `space` with their strongest role, by user id.
+    fn members<'a>(&'a self, space: &'a str) -> BoxFuture<'a, Result<Vec<(String, Role)>, StoreError>>;
+
+    /// Server-authored writes, in one transaction (see [`server_write`]).
+    fn server_writes<'a>(
+        &'a self,
+        writes: &'a [ServerWrite],
+        limits: Limits,
+        webhooks: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Change>, StoreError>>;
 
     /// Counts for `/sync/health`; fails when the database is unreachable.
     fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>>;
@@ -96,6 +136,15 @@ pub struct PullQuery {
     pub limit: u32,
     /// `None`: every collection.
     pub collections: Option<Vec<String>>,
+    /// `None`: every readable space.
+    pub spaces: Option<Vec<String>>,
+}
+
+impl PullQuery {
+    /// Whether the pull covers `space`.
+    pub fn wants(&self, space: &str) -> bool {
+        self.spaces.as_ref().is_none_or(|list| list.iter().any(|s| s == space))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,6 +204,24 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     } else {
         Err(StoreError::Internal(format!("unsupported --database URL (expected sqlite://PATH or postgres://…): {url}")))
     }
+}
+
+/// One poke per space `changes` touched, at the highest version there.
+pub(crate) fn space_pokes(changes: &[Change]) -> Vec<Poke> {
+    let mut last: BTreeMap<&str, u64> = BTreeMap::new();
+    for change in changes {
+        if let Some(space) = change.space.as_deref() {
+            let v = last.entry(space).or_insert(0);
+            *v = (*v).max(change.version);
+        }
+    }
+    last.into_iter().map(|(space, v)| Poke::Space(space.to_owned(), v)).collect()
+}
+
+/// The result of a membership change, with the poke of its member when there was one.
+pub(crate) fn member_poke(user: &str, version: Option<i64>) -> (Option<u64>, Vec<Poke>) {
+    let version = version.and_then(|v| u64::try_from(v).ok());
+    (version, version.map(|v| Poke::Member(user.to_owned(), v)).into_iter().collect())
 }
 
 /// Milliseconds since the Unix epoch.

@@ -8,23 +8,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use pwa_sync_core::protocol::{PullResponse, PushRequest};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 use tokio::sync::watch;
 
 use super::backend::impl_backend;
 use super::sql;
-use super::{
-    push, push_permits, schema, store_error, with_retries, Claim, Failure, Finish, OutboxRow, PullQuery, PushOutcome,
-    Stats, Store, StoreError,
-};
-use crate::config::Limits;
-use crate::notify::Notifier;
+use super::{push_permits, schema, store_error, Claim, Finish, OutboxRow, Store, StoreError};
+use crate::notify::{Notifier, Poke};
 
-impl_backend!(Postgres);
+impl_backend!(Postgres, PgStore);
 
-/// The NOTIFY channel; payload `<user>:<checkpoint>`.
+/// The NOTIFY channel; payloads are [`Poke::encode`]d.
 pub const CHANNEL: &str = "pwa_sync";
 /// Key of the advisory lock held while migrating (two processes may start at once).
 const MIGRATION_LOCK: i64 = 0x7077_615f_7379_6e63; // "pwa_sync"
@@ -57,39 +52,28 @@ impl PgStore {
         tx.commit().await.map_err(|e| store_error(&e))?;
         Ok(PgStore { pool, pushes: push_permits(PG_POOL) })
     }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// One snapshot for the whole pull (READ COMMITTED would take one per statement, and
+    /// a grant committed between them could be missed).
+    async fn begin_read(&self) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await
+    }
+
+    /// NOTIFY inside the transaction: sent on commit only, to every process.
+    async fn announce(&self, tx: &mut sqlx::Transaction<'static, Postgres>, pokes: &[Poke]) -> Result<(), sqlx::Error> {
+        for poke in pokes {
+            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(poke.encode()).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
 }
 
 impl Store for PgStore {
-    fn push<'a>(
-        &'a self,
-        user: &'a str,
-        request: &'a PushRequest,
-        limits: Limits,
-        webhooks: &'a [String],
-    ) -> BoxFuture<'a, Result<PushOutcome, StoreError>> {
-        Box::pin(with_retries(move || async move {
-            let _permit = self.pushes.acquire().await.map_err(|_| Failure::Db(sqlx::Error::PoolClosed))?;
-            let mut tx = self.pool.begin().await?;
-            let outcome = push::run(&mut tx, user, request, limits, webhooks).await?;
-            if let Some(checkpoint) = outcome.checkpoint() {
-                sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(CHANNEL)
-                    .bind(format!("{user}:{checkpoint}"))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(outcome)
-        }))
-    }
-
-    fn pull<'a>(&'a self, user: &'a str, query: &'a PullQuery) -> BoxFuture<'a, Result<PullResponse, StoreError>> {
-        Box::pin(pull_changes(&self.pool, user, query))
-    }
-
-    fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>> {
-        Box::pin(read_stats(&self.pool))
-    }
+    crate::db::backend::store_methods!();
 
     fn claim_webhooks<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Vec<OutboxRow>, StoreError>> {
         Box::pin(claim_webhooks(&self.pool, sql::CLAIM_WEBHOOKS_PG, claim))
@@ -137,8 +121,9 @@ async fn forward(pool: PgPool, mut listener: PgListener, notifier: Arc<Notifier>
             _ = shutdown.changed() => return,
         };
         match received {
-            Ok(Some(notification)) => match parse_payload(notification.payload()) {
-                Some((user, checkpoint)) => notifier.publish(user, checkpoint),
+            Ok(Some(notification)) => match Poke::decode(notification.payload()) {
+                Some(Poke::Space(space, checkpoint)) => notifier.publish_space(&space, checkpoint),
+                Some(Poke::Member(user, checkpoint)) => member_changed(&pool, &notifier, &user, checkpoint).await,
                 None => tracing::warn!(payload = notification.payload(), "ignoring malformed notification"),
             },
             Ok(None) => {
@@ -163,23 +148,27 @@ async fn forward(pool: PgPool, mut listener: PgListener, notifier: Arc<Notifier>
     }
 }
 
+/// A member's spaces changed (in any process): read them again for this process's
+/// streams of that user, then poke them.
+async fn member_changed(pool: &PgPool, notifier: &Notifier, user: &str, checkpoint: u64) {
+    if !notifier.is_subscribed(user) {
+        return;
+    }
+    let access = match pool.acquire().await {
+        Ok(mut conn) => load_access(&mut conn, user).await,
+        Err(e) => Err(store_error(&e)),
+    };
+    match access {
+        Ok(access) => notifier.set_spaces(user, access.spaces.into_keys().collect()),
+        // The poke still goes out: the stream's next pull reads memberships afresh.
+        Err(e) => tracing::warn!(error = %e, "cannot read a member's spaces after a membership change"),
+    }
+    notifier.publish_user(user, checkpoint);
+}
+
 async fn poke_everyone(pool: &PgPool, notifier: &Notifier) {
     match sqlx::query_scalar::<_, i64>("SELECT v FROM counter WHERE id = 1").fetch_one(pool).await {
         Ok(v) => notifier.publish_all(u64::try_from(v).unwrap_or(0)),
         Err(e) => tracing::warn!(error = %e, "cannot read the counter to poke subscribers"),
-    }
-}
-
-fn parse_payload(payload: &str) -> Option<(&str, u64)> {
-    let (user, checkpoint) = payload.rsplit_once(':')?;
-    Some((user, checkpoint.parse().ok()?))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn payload_keeps_colons_in_user_ids() {
-        assert_eq!(super::parse_payload("a:b:17"), Some(("a:b", 17)));
-        assert_eq!(super::parse_payload("nocolon"), None);
     }
 }

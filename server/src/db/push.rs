@@ -11,14 +11,24 @@
 //!   key never existed), or the key was last written by this client with a lower mutation
 //!   id (the client built this mutation on top of its own earlier one);
 //! - validation failures are recorded and answered `rejected`;
+//! - a mutation names its space (absent: the caller's private space); one into a space
+//!   where the caller is not writer or owner (roles read after the counter lock, so a
+//!   concurrent membership change is either wholly before or after) is recorded and
+//!   answered `rejected` with code `forbidden`;
 //! - each applied change queues one webhook event per configured URL in the same
 //!   transaction: an event exists iff its change committed.
 
 use pwa_sync_core::clock::clamp_stamp;
 use pwa_sync_core::patch;
-use pwa_sync_core::protocol::{Change, Mutation, MutationResult, Op, PushRequest, PushResponse, ServerState};
+use std::collections::HashMap;
+
+use pwa_sync_core::protocol::{
+    is_valid_space_id, private_space, Change, Mutation, MutationResult, Op, PushRequest, PushResponse, Role,
+    ServerState, FORBIDDEN,
+};
 use serde_json::Value;
 
+use super::access::parse_role;
 use super::{now_ms, Failure, PushOutcome};
 use crate::config::Limits;
 use crate::webhook;
@@ -38,7 +48,7 @@ pub(crate) struct DocRow {
 }
 
 pub(crate) struct DocWrite<'a> {
-    pub user: &'a str,
+    pub space: &'a str,
     pub collection: &'a str,
     pub key: &'a str,
     pub version: i64,
@@ -77,11 +87,45 @@ pub(crate) trait Tx: Send {
     async fn claim_client(&mut self, client_id: &str, user: &str, now: i64) -> Result<String, sqlx::Error>;
     async fn stored_result(&mut self, client_id: &str, mutation_id: i64) -> Result<Option<String>, sqlx::Error>;
     async fn record_result(&mut self, write: &ResultWrite<'_>) -> Result<(), sqlx::Error>;
-    async fn document(&mut self, user: &str, collection: &str, key: &str) -> Result<Option<DocRow>, sqlx::Error>;
+    async fn document(&mut self, space: &str, collection: &str, key: &str) -> Result<Option<DocRow>, sqlx::Error>;
     async fn write_document(&mut self, write: &DocWrite<'_>) -> Result<(), sqlx::Error>;
     async fn last_mutation_id(&mut self, client_id: &str) -> Result<Option<i64>, sqlx::Error>;
     /// Queue one webhook event (due at once).
     async fn enqueue_webhook(&mut self, write: &WebhookWrite<'_>) -> Result<(), sqlx::Error>;
+    /// `user`'s live roles in `space`, one per source, as stored.
+    async fn roles_in_space(&mut self, space: &str, user: &str) -> Result<Vec<String>, sqlx::Error>;
+    /// Grant `role` (see `sql::GRANT`) at counter `version`.
+    async fn grant(&mut self, g: &GrantWrite<'_>) -> Result<(), sqlx::Error>;
+    /// Remove a grant at counter `version`; whether there was a live one.
+    async fn revoke(&mut self, space: &str, user: &str, source: &str, version: i64) -> Result<bool, sqlx::Error>;
+    /// `user`'s grants of `source`, removed ones (role `None`) included.
+    async fn grants_by_source(
+        &mut self,
+        user: &str,
+        source: &str,
+    ) -> Result<Vec<(String, Option<String>)>, sqlx::Error>;
+}
+
+pub(crate) struct GrantWrite<'a> {
+    pub space: &'a str,
+    pub user: &'a str,
+    pub source: &'a str,
+    pub role: &'a str,
+    pub version: i64,
+}
+
+/// `user`'s strongest role in `space` (the private space is always theirs), read in the
+/// transaction.
+pub(crate) async fn role_in<T: Tx>(tx: &mut T, space: &str, user: &str) -> Result<Option<Role>, Failure> {
+    if space == private_space(user) {
+        return Ok(Some(Role::Owner));
+    }
+    let mut best = None;
+    for text in tx.roles_in_space(space, user).await? {
+        let role = parse_role(&text).map_err(Failure::Corrupt)?;
+        best = best.max(Some(role));
+    }
+    Ok(best)
 }
 
 /// Apply `request` for `user` inside `tx`, queuing an event per applied change for each
@@ -102,7 +146,10 @@ pub(crate) async fn run<T: Tx>(
     }
     let mut results = Vec::with_capacity(request.mutations.len());
     let mut applied = Vec::new();
+    let private = private_space(user);
+    let mut roles: HashMap<&str, Option<Role>> = HashMap::new();
     for m in &request.mutations {
+        let space = m.space.as_deref().unwrap_or(&private);
         let id = to_i64(m.id)?;
         if let Some(stored) = tx.stored_result(client_id, id).await? {
             let result = serde_json::from_str::<MutationResult>(&stored)
@@ -110,10 +157,21 @@ pub(crate) async fn run<T: Tx>(
             results.push(result);
             continue;
         }
+        let role = match roles.get(space) {
+            Some(role) => *role,
+            None => {
+                let role = role_in(tx, space, user).await?;
+                roles.insert(space, role);
+                role
+            }
+        };
         let decision = match validate(m, limits) {
             Err(message) => Decision::Reject { code: "validation", message },
+            Ok(()) if !role.is_some_and(Role::can_write) => {
+                Decision::Reject { code: FORBIDDEN, message: format!("{user} may not write to space {space}") }
+            }
             Ok(()) => {
-                let current = tx.document(user, &m.collection, &m.key).await?;
+                let current = tx.document(space, &m.collection, &m.key).await?;
                 decide(m, client_id, current.as_ref(), limits)?
             }
         };
@@ -126,7 +184,7 @@ pub(crate) async fn run<T: Tx>(
                 let hlc = clamp_stamp(&m.hlc, u64::try_from(now).unwrap_or(0));
                 let text = value.as_ref().map(Value::to_string);
                 tx.write_document(&DocWrite {
-                    user,
+                    space,
                     collection: &m.collection,
                     key: &m.key,
                     version,
@@ -144,10 +202,10 @@ pub(crate) async fn run<T: Tx>(
                     version: version_u,
                     value,
                     hlc,
-                    space: None,
+                    space: Some(space.to_owned()),
                 };
                 if !webhooks.is_empty() {
-                    let body = webhook::event_body(user, &change, now);
+                    let body = webhook::event_body(Some(user), &change, now);
                     for url in webhooks {
                         tx.enqueue_webhook(&WebhookWrite { url, body: &body, user, version, now }).await?;
                     }
@@ -189,6 +247,10 @@ pub fn check_request(request: &PushRequest) -> Result<(), String> {
     }
     if let Some(m) = request.mutations.iter().find(|m| i64::try_from(m.id).is_err()) {
         return Err(format!("mutation id {} is out of range (at most {})", m.id, i64::MAX));
+    }
+    // Nothing could be recorded for an id no space can have (nor stored in PostgreSQL).
+    if let Some(space) = request.mutations.iter().filter_map(|m| m.space.as_deref()).find(|s| !is_valid_space_id(s)) {
+        return Err(format!("space {space:?} is not 1 to 128 characters of [A-Za-z0-9_.:-]"));
     }
     Ok(())
 }
@@ -233,7 +295,7 @@ pub(crate) fn validate(m: &Mutation, limits: Limits) -> Result<(), String> {
     }
 }
 
-fn check_size(value: &Value, limits: Limits) -> Result<(), String> {
+pub(crate) fn check_size(value: &Value, limits: Limits) -> Result<(), String> {
     let size = serde_json::to_string(value).map(|s| s.len()).unwrap_or(usize::MAX);
     if size > limits.max_value_bytes {
         return Err(format!("value is {size} bytes, more than the limit of {}", limits.max_value_bytes));
@@ -320,11 +382,11 @@ fn status_of(result: &MutationResult) -> &'static str {
     }
 }
 
-fn to_i64(v: u64) -> Result<i64, Failure> {
+pub(crate) fn to_i64(v: u64) -> Result<i64, Failure> {
     i64::try_from(v).map_err(|_| Failure::Corrupt(format!("{v} is out of range")))
 }
 
-fn to_u64(v: i64) -> Result<u64, Failure> {
+pub(crate) fn to_u64(v: i64) -> Result<u64, Failure> {
     u64::try_from(v).map_err(|_| Failure::Corrupt(format!("negative number {v} in storage")))
 }
 

@@ -10,11 +10,11 @@ pub(crate) const STORED_RESULT: &str = "SELECT result FROM mutations WHERE clien
 pub(crate) const RECORD_RESULT: &str = "INSERT INTO mutations \
     (client_id, mutation_id, user_id, status, result, version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub(crate) const DOCUMENT: &str = "SELECT version, doc_value, hlc, writer_client, writer_mutation \
-    FROM documents WHERE user_id = $1 AND collection = $2 AND doc_key = $3";
+    FROM documents WHERE space = $1 AND collection = $2 AND doc_key = $3";
 pub(crate) const WRITE_DOCUMENT: &str = "INSERT INTO documents \
-    (user_id, collection, doc_key, version, doc_value, hlc, writer_client, writer_mutation, updated_at) \
+    (space, collection, doc_key, version, doc_value, hlc, writer_client, writer_mutation, updated_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-    ON CONFLICT (user_id, collection, doc_key) DO UPDATE SET version = excluded.version, \
+    ON CONFLICT (space, collection, doc_key) DO UPDATE SET version = excluded.version, \
     doc_value = excluded.doc_value, hlc = excluded.hlc, writer_client = excluded.writer_client, \
     writer_mutation = excluded.writer_mutation, updated_at = excluded.updated_at";
 pub(crate) const LAST_MUTATION_ID: &str = "SELECT MAX(mutation_id) FROM mutations WHERE client_id = $1";
@@ -53,15 +53,74 @@ pub(crate) const APPLIED_MIGRATIONS: &str = "SELECT version FROM schema_migratio
 pub(crate) const RECORD_MIGRATION: &str =
     "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)";
 
-/// `SELECT … FROM documents` for a pull; `collections` extra placeholders from `$4`.
-pub(crate) fn pull_query(collections: usize) -> String {
-    let mut sql = String::from(
-        "SELECT collection, doc_key, version, doc_value, hlc FROM documents WHERE user_id = $1 AND version > $2",
-    );
-    if collections > 0 {
-        let list: Vec<String> = (0..collections).map(|i| format!("${}", i + 4)).collect();
-        sql.push_str(&format!(" AND collection IN ({})", list.join(", ")));
+// Memberships (see schema: one row per (space, user, source); role NULL = removed).
+/// The caller's live grants: (space, role, since).
+pub(crate) const GRANTS_OF_USER: &str =
+    "SELECT space, role, since FROM members WHERE user_id = $1 AND role IS NOT NULL";
+/// The caller's live roles in one space (one per source).
+pub(crate) const ROLES_IN_SPACE: &str =
+    "SELECT role FROM members WHERE space = $1 AND user_id = $2 AND role IS NOT NULL";
+/// Spaces the caller read at checkpoint `$2` (granted at or before it) and has lost since,
+/// with the version of the loss.
+pub(crate) const REVOKED_SINCE: &str = "SELECT space, MAX(changed) FROM members WHERE user_id = $1 GROUP BY space \
+    HAVING COUNT(role) = 0 AND MAX(changed) > $2 AND MIN(since) <= $2 ORDER BY space";
+/// A new grant gets `since` = its version (the backfill position); a role change keeps it.
+pub(crate) const GRANT: &str = "INSERT INTO members (space, user_id, source, role, since, changed) \
+    VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (space, user_id, source) DO UPDATE SET role = excluded.role, \
+    changed = excluded.changed, since = CASE WHEN members.role IS NULL THEN excluded.since ELSE members.since END";
+pub(crate) const REVOKE: &str = "UPDATE members SET role = NULL, changed = $4 \
+    WHERE space = $1 AND user_id = $2 AND source = $3 AND role IS NOT NULL";
+/// A user's grants of one source, removed ones included: (space, role).
+pub(crate) const GRANTS_BY_SOURCE: &str = "SELECT space, role FROM members WHERE user_id = $1 AND source = $2";
+pub(crate) const MEMBERS_OF_SPACE: &str =
+    "SELECT user_id, role FROM members WHERE space = $1 AND role IS NOT NULL ORDER BY user_id";
+
+/// How many spaces of each kind a pull reads, and how the page ends.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PullShape {
+    /// Spaces read since the checkpoint (`$3…`): their documents with `version > $1`.
+    pub current: usize,
+    /// Spaces granted after the checkpoint, each with its grant version (pairs of
+    /// placeholders after `current`): all their documents, at position max(version, grant).
+    pub backfill: usize,
+    /// Collection names after those.
+    pub collections: usize,
+    /// `false`: `LIMIT $2`; `true`: every row with position `<= $2` (the rest of a backfill
+    /// group a limit cut; see `pull_changes`).
+    pub up_to: bool,
+}
+
+/// A pull page: rows (space, collection, doc_key, version, doc_value, hlc, pos) with
+/// `pos > $1`, ordered by (pos, version).
+pub(crate) fn pull_query(shape: PullShape) -> String {
+    const COLUMNS: &str = "space, collection, doc_key, version, doc_value, hlc";
+    let mut n = 2;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    let current: Vec<String> = (0..shape.current).map(|_| next()).collect();
+    let backfill: Vec<(String, String)> = (0..shape.backfill).map(|_| (next(), next())).collect();
+    let collections: Vec<String> = (0..shape.collections).map(|_| next()).collect();
+    let in_collections =
+        if collections.is_empty() { String::new() } else { format!(" AND collection IN ({})", collections.join(", ")) };
+    let mut parts = Vec::new();
+    if !current.is_empty() {
+        parts.push(format!(
+            "SELECT {COLUMNS}, version AS pos FROM documents WHERE space IN ({}) AND version > $1{in_collections}",
+            current.join(", ")
+        ));
     }
-    sql.push_str(" ORDER BY version LIMIT $3");
-    sql
+    for (space, since) in &backfill {
+        parts.push(format!(
+            "SELECT {COLUMNS}, CASE WHEN version > CAST({since} AS BIGINT) THEN version ELSE CAST({since} AS BIGINT) END \
+             AS pos FROM documents WHERE space = {space}{in_collections}"
+        ));
+    }
+    if parts.is_empty() {
+        // No readable space: an empty page, with the same placeholders bound.
+        parts.push(format!("SELECT {COLUMNS}, version AS pos FROM documents WHERE 1 = 0"));
+    }
+    let end = if shape.up_to { "AND pos <= $2 ORDER BY pos, version" } else { "ORDER BY pos, version LIMIT $2" };
+    format!("SELECT {COLUMNS}, pos FROM ({}) AS page WHERE pos > $1 {end}", parts.join(" UNION ALL "))
 }

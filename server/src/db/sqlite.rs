@@ -6,19 +6,15 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use pwa_sync_core::protocol::{PullResponse, PushRequest};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Sqlite;
 
 use super::backend::impl_backend;
 use super::sql;
-use super::{
-    push, push_permits, schema, store_error, with_retries, Claim, Failure, Finish, OutboxRow, PullQuery, PushOutcome,
-    Stats, Store, StoreError,
-};
-use crate::config::Limits;
+use super::{push_permits, schema, store_error, Claim, Finish, OutboxRow, Store, StoreError};
+use crate::notify::Poke;
 
-impl_backend!(Sqlite);
+impl_backend!(Sqlite, SqliteStore);
 
 const SQLITE_POOL: u32 = 8;
 
@@ -60,32 +56,26 @@ impl SqliteStore {
         let pushes = push_permits(if in_memory { 3 } else { SQLITE_POOL });
         Ok(SqliteStore { pool, pushes })
     }
+
+    /// `BEGIN IMMEDIATE`: the write lock first, so a write queues rather than failing
+    /// halfway with SQLITE_BUSY.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// A deferred transaction's first read fixes its snapshot (WAL).
+    async fn begin_read(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// One process: pokes are published by the caller, nothing crosses processes.
+    async fn announce(&self, _tx: &mut sqlx::Transaction<'static, Sqlite>, _pokes: &[Poke]) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
 }
 
 impl Store for SqliteStore {
-    fn push<'a>(
-        &'a self,
-        user: &'a str,
-        request: &'a PushRequest,
-        limits: Limits,
-        webhooks: &'a [String],
-    ) -> BoxFuture<'a, Result<PushOutcome, StoreError>> {
-        Box::pin(with_retries(move || async move {
-            let _permit = self.pushes.acquire().await.map_err(|_| Failure::Db(sqlx::Error::PoolClosed))?;
-            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-            let outcome = push::run(&mut tx, user, request, limits, webhooks).await?;
-            tx.commit().await?;
-            Ok(outcome)
-        }))
-    }
-
-    fn pull<'a>(&'a self, user: &'a str, query: &'a PullQuery) -> BoxFuture<'a, Result<PullResponse, StoreError>> {
-        Box::pin(pull_changes(&self.pool, user, query))
-    }
-
-    fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>> {
-        Box::pin(read_stats(&self.pool))
-    }
+    crate::db::backend::store_methods!();
 
     fn claim_webhooks<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<Vec<OutboxRow>, StoreError>> {
         Box::pin(claim_webhooks(&self.pool, sql::CLAIM_WEBHOOKS_SQLITE, claim))
@@ -111,6 +101,7 @@ mod tests {
 
     use super::*;
     use crate::db::schema::pinned;
+    use crate::db::PullQuery;
 
     /// A file written by an older server (migration 1 only, as released) opens: the newer
     /// migrations are applied and its documents are still there.
@@ -133,13 +124,17 @@ mod tests {
         old.close().await.unwrap();
 
         let store = SqliteStore::open(&url).await.unwrap();
-        let page = store.pull("alice", &PullQuery { checkpoint: 0, limit: 10, collections: None }).await.unwrap();
+        let query = PullQuery { checkpoint: 0, limit: 10, collections: None, spaces: None };
+        let page = store.pull("alice", &query).await.unwrap();
         assert_eq!(page.changes.len(), 1);
         assert_eq!(page.changes[0].value, Some(serde_json::json!({"a": 1})));
+        // Migration 3 moved it into alice's private space.
+        assert_eq!(page.changes[0].space.as_deref(), Some("user:alice"));
         assert_eq!(page.checkpoint, 1);
-        // Migration 2's table is there.
+        // Migration 2's table is there, and 3's.
         assert_eq!(store.stats().await.unwrap().webhooks.pending, 0);
         let applied: Vec<i64> = sqlx::query_scalar(sql::APPLIED_MIGRATIONS).fetch_all(&store.pool).await.unwrap();
-        assert_eq!(applied, [1, 2]);
+        assert_eq!(applied, [1, 2, 3]);
+        assert_eq!(store.access("alice").await.unwrap().list().len(), 1);
     }
 }

@@ -25,7 +25,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for ApiJson<T> {
 }
 
 /// 413 over the limit (the client splits its batch), 400 when the body cannot be read.
-fn unreadable(rejection: &BytesRejection, limit: usize) -> ApiError {
+pub(crate) fn unreadable(rejection: &BytesRejection, limit: usize) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -39,7 +39,7 @@ fn unreadable(rejection: &BytesRejection, limit: usize) -> ApiError {
 
 /// 400 with the decoder's message: `malformed-json` when the text is not JSON,
 /// `invalid-request` when it is JSON of the wrong shape.
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         let code = if e.is_data() { "invalid-request" } else { "malformed-json" };
         ApiError::new(StatusCode::BAD_REQUEST, code, format!("request body: {e}"))

@@ -7,5 +7,5 @@
 mod json;
 mod user;
 
-pub(crate) use json::ApiJson;
-pub(crate) use user::{AuthUser, StreamUser};
+pub(crate) use json::{decode, unreadable, ApiJson};
+pub(crate) use user::{authenticate, bearer, AuthUser, StreamUser};

@@ -8,20 +8,21 @@ use axum::http::{header, HeaderMap, StatusCode};
 use pwa_sync_core::protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION};
 use serde::Deserialize;
 
+use crate::auth::Identity;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The user of a request with `X-Sync-Protocol: 1` and a good `Authorization: Bearer …`:
 /// 409 for another protocol, then 401 for a missing or refused token.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct AuthUser(pub String);
+pub(crate) struct AuthUser(pub Identity);
 
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<AuthUser, ApiError> {
         check_protocol(&parts.headers)?;
-        authenticate(state, bearer(&parts.headers)?).map(AuthUser)
+        authenticate(state, bearer(&parts.headers)?).await.map(AuthUser)
     }
 }
 
@@ -30,7 +31,7 @@ impl FromRequestParts<AppState> for AuthUser {
 /// place of the header; the `Authorization` header, when present, is used in place of
 /// `token`. The query string is for this endpoint only (it ends up in access logs).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StreamUser(pub String);
+pub(crate) struct StreamUser(pub Identity);
 
 #[derive(Deserialize, Default)]
 struct StreamQuery {
@@ -53,7 +54,7 @@ impl FromRequestParts<AppState> for StreamUser {
             Some(t) => Some(t),
             None => query.token.as_deref(),
         };
-        authenticate(state, token).map(StreamUser)
+        authenticate(state, token).await.map(StreamUser)
     }
 }
 
@@ -75,7 +76,7 @@ fn check_protocol(headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// The token of `Authorization: Bearer …`, if there is such a header; 401 for another
 /// scheme or an empty token.
-fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
     let value = value.to_str().map_err(|_| ApiError::unauthorized("the Authorization header is not text"))?;
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
@@ -85,8 +86,8 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     Ok(Some(token.trim()))
 }
 
-/// The user `token` authenticates (dev token or JWT, as configured), or 401.
-fn authenticate(state: &AppState, token: Option<&str>) -> Result<String, ApiError> {
+/// Who `token` authenticates (dev token or JWT, as configured), or 401.
+pub(crate) async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Identity, ApiError> {
     let token = token.ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <token>"))?;
-    state.config.auth.authenticate(token).map_err(|e| ApiError::unauthorized(e.0))
+    state.config.auth.authenticate(token).await.map_err(|e| ApiError::unauthorized(e.0))
 }

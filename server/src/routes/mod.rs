@@ -2,16 +2,18 @@
 //! One module per endpoint; this one maps paths to them and adds the layers every
 //! response goes through (body limit, tracing, CORS).
 
+mod admin;
 mod events;
 mod health;
 mod pull;
 mod push;
+mod spaces;
 
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, Method, Request, StatusCode};
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, put};
 use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
@@ -27,6 +29,10 @@ pub fn router(state: AppState) -> Router {
         .route("/sync/pull", get(pull::pull))
         .route("/sync/events", get(events::events))
         .route("/sync/health", get(health::health))
+        .route("/sync/spaces", get(spaces::spaces))
+        .route("/sync/admin/spaces/{space}/members", get(admin::list_members))
+        .route("/sync/admin/spaces/{space}/members/{user}", put(admin::put_member).delete(admin::delete_member))
+        .route("/sync/admin/writes", post(admin::writes))
         .route("/sync", any(not_found))
         .route("/sync/{*rest}", any(not_found))
         .method_not_allowed_fallback(method_not_allowed)
@@ -48,7 +54,7 @@ pub fn router(state: AppState) -> Router {
         router = router.layer(
             CorsLayer::new()
                 .allow_origin(Any)
-                .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+                .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
                 .allow_headers([
                     header::AUTHORIZATION,
                     header::CONTENT_TYPE,

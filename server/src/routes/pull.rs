@@ -1,30 +1,34 @@
-//! `GET /sync/pull?checkpoint=&limit=&collections=`: the user's changes after a
-//! checkpoint, one page at a time.
+//! `GET /sync/pull?checkpoint=&limit=&collections=&spaces=`: the changes of the caller's
+//! readable spaces after a checkpoint, one page at a time, with the backfill of spaces
+//! granted since and the list of spaces revoked since (see `db::pull`).
 
 use std::collections::HashMap;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
-use pwa_sync_core::protocol::PullResponse;
+use pwa_sync_core::protocol::{is_valid_space_id, PullResponse};
 
+use super::spaces::record_token_grants;
 use crate::db::push::MAX_NAME_LEN;
 use crate::db::{PullQuery, DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT};
 use crate::error::ApiError;
 use crate::extract::AuthUser;
 use crate::state::AppState;
 
-/// Most collections one pull may filter on.
+/// Most collections, and most spaces, one pull may filter on.
 const MAX_PULL_COLLECTIONS: usize = 100;
+const MAX_PULL_SPACES: usize = 100;
 
 pub(super) async fn pull(
     State(app): State<AppState>,
-    AuthUser(user): AuthUser,
+    AuthUser(who): AuthUser,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<PullResponse>, ApiError> {
     let Query(params) = query.map_err(|e| ApiError::bad_request(format!("query string: {}", e.body_text())))?;
     let query = pull_query(&params).map_err(ApiError::bad_request)?;
-    Ok(Json(app.store.pull(&user, &query).await?))
+    record_token_grants(&app, &who).await?;
+    Ok(Json(app.store.pull(&who.user, &query).await?))
 }
 
 fn pull_query(params: &HashMap<String, String>) -> Result<PullQuery, String> {
@@ -55,7 +59,20 @@ fn pull_query(params: &HashMap<String, String>) -> Result<PullQuery, String> {
             (!names.is_empty()).then_some(names)
         }
     };
-    Ok(PullQuery { checkpoint, limit, collections })
+    let spaces = match params.get("spaces") {
+        None => None,
+        Some(list) => {
+            let ids: Vec<String> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+            if ids.len() > MAX_PULL_SPACES {
+                return Err(format!("at most {MAX_PULL_SPACES} spaces per pull"));
+            }
+            if let Some(bad) = ids.iter().find(|s| !is_valid_space_id(s)) {
+                return Err(format!("space {bad:?} is not 1 to 128 characters of [A-Za-z0-9_.:-]"));
+            }
+            (!ids.is_empty()).then_some(ids)
+        }
+    };
+    Ok(PullQuery { checkpoint, limit, collections, spaces })
 }
 
 #[cfg(test)]
@@ -69,7 +86,7 @@ mod tests {
     #[test]
     fn pull_query_defaults_and_bounds() {
         let q = pull_query(&params(&[])).ok();
-        assert_eq!(q, Some(PullQuery { checkpoint: 0, limit: DEFAULT_PULL_LIMIT, collections: None }));
+        assert_eq!(q, Some(PullQuery { checkpoint: 0, limit: DEFAULT_PULL_LIMIT, collections: None, spaces: None }));
         let q = pull_query(&params(&[("limit", "5000"), ("collections", "a, b,,")])).ok();
         assert_eq!(q.as_ref().map(|q| q.limit), Some(MAX_PULL_LIMIT));
         assert_eq!(q.and_then(|q| q.collections), Some(vec!["a".to_string(), "b".to_string()]));
@@ -78,5 +95,8 @@ mod tests {
         assert!(pull_query(&params(&[("collections", "a,b\u{0}")])).is_err());
         assert!(pull_query(&params(&[("collections", &"x".repeat(MAX_NAME_LEN + 1))])).is_err());
         assert!(pull_query(&params(&[("collections", &"x".repeat(MAX_NAME_LEN))])).is_ok());
+        let q = pull_query(&params(&[("spaces", "user:ana, g.1")])).ok().and_then(|q| q.spaces);
+        assert_eq!(q, Some(vec!["user:ana".to_string(), "g.1".to_string()]));
+        assert!(pull_query(&params(&[("spaces", "a b")])).is_err());
     }
 }

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use pwa_sync_core::protocol::{PushRequest, PushResponse};
 
+use super::spaces::{announce, record_token_grants};
 use crate::db::push::check_request;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, AuthUser};
@@ -14,7 +15,7 @@ use crate::state::AppState;
 /// (`DefaultBodyLimit`) applies while the body is read.
 pub(super) async fn push(
     State(app): State<AppState>,
-    AuthUser(user): AuthUser,
+    AuthUser(who): AuthUser,
     ApiJson(request): ApiJson<PushRequest>,
 ) -> Result<Json<PushResponse>, ApiError> {
     let limits = app.config.limits;
@@ -30,13 +31,11 @@ pub(super) async fn push(
         ));
     }
     check_request(&request).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid-request", m))?;
+    // The push reads roles in its transaction: the token's grants must be recorded first.
+    record_token_grants(&app, &who).await?;
+    let user = who.user;
     let outcome = app.store.push(&user, &request, limits, &app.config.webhooks.urls).await?;
-    if let Some(checkpoint) = outcome.checkpoint() {
-        app.notifier.publish(&user, checkpoint);
-        if app.config.webhooks.enabled() {
-            app.webhook_wake.notify_one();
-        }
-    }
+    announce(&app, &outcome.applied);
     tracing::debug!(
         user = %user,
         client = %request.client_id,

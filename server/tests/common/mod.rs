@@ -372,6 +372,8 @@ pub async fn spawn_server_with(database: &str, extra: &[&str], env: &[(&str, &st
         .args(extra)
         .env_remove("PWA_SYNC_JWT_SECRET")
         .env_remove("PWA_SYNC_WEBHOOK_SECRET")
+        .env_remove("PWA_SYNC_ADMIN_TOKEN")
+        .env_remove("PWA_SYNC_INBOUND_SECRET")
         .envs(env.iter().copied())
         .env("RUST_LOG", "pwa_sync_server=warn")
         .stdin(Stdio::null())

@@ -13,6 +13,14 @@
 //!   is when it is due, and while a process delivers it, the end of that process's lease
 //!   (`claimed_by` names the claim); `state` is pending, delivered or dead.
 //!
+//! - documents (3): keyed by (space, collection, key) instead of (user, …): migration 3
+//!   renames the old table, creates the new one and copies every row into its user's
+//!   private space `user:<user>`;
+//! - members (3): one row per (space, user, source), `source` being `admin` (the admin
+//!   API) or `token` (a JWT's `spaces` claim, recorded when seen); `role` is NULL once
+//!   the grant was removed; `since` is the counter version the grant got (the pull's
+//!   backfill position), `changed` the version of its last change (revocations).
+//!
 //! A later change to a table is a new migration with its own steps; the tables below
 //! stay as their migration created them (see [`Migration`]).
 
@@ -52,6 +60,24 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "webhook outbox",
         steps: &[Step::Create(&WEBHOOK_OUTBOX), Step::Index(&WEBHOOK_OUTBOX_DUE), Step::Index(&WEBHOOK_OUTBOX_STATE)],
     },
+    Migration {
+        version: 3,
+        name: "spaces",
+        steps: &[
+            // Both dialects keep the old table's indexes with it, and drop them with it.
+            Step::Sql("ALTER TABLE documents RENAME TO documents_by_user"),
+            Step::Create(&SPACE_DOCUMENTS),
+            Step::Sql(
+                "INSERT INTO documents (space, collection, doc_key, version, doc_value, hlc, writer_client, \
+                 writer_mutation, updated_at) SELECT 'user:' || user_id, collection, doc_key, version, doc_value, \
+                 hlc, writer_client, writer_mutation, updated_at FROM documents_by_user",
+            ),
+            Step::Sql("DROP TABLE documents_by_user"),
+            Step::Index(&DOCUMENTS_BY_SPACE_VERSION),
+            Step::Create(&MEMBERS),
+            Step::Index(&MEMBERS_BY_USER),
+        ],
+    },
 ];
 
 const COUNTER: Table = Table {
@@ -89,6 +115,43 @@ const DOCUMENTS: Table = Table {
 /// A pull reads one user's documents in version order.
 const DOCUMENTS_BY_USER_VERSION: Index =
     Index { name: "documents_by_user_version", table: "documents", columns: &["user_id", "version"], filter: None };
+
+/// Migration 3's documents: the space replaces the user in the key.
+const SPACE_DOCUMENTS: Table = Table {
+    name: "documents",
+    columns: &[
+        column("space", Text).not_null(),
+        column("collection", Text).not_null(),
+        column("doc_key", Text).not_null(),
+        column("version", BigInt).not_null().unique(),
+        column("doc_value", Text),
+        column("hlc", Text).not_null(),
+        column("writer_client", Text).not_null(),
+        column("writer_mutation", BigInt).not_null(),
+        column("updated_at", BigInt).not_null(),
+    ],
+    primary_key: &["space", "collection", "doc_key"],
+};
+
+/// A pull reads each readable space's documents in version order.
+const DOCUMENTS_BY_SPACE_VERSION: Index =
+    Index { name: "documents_by_space_version", table: "documents", columns: &["space", "version"], filter: None };
+
+const MEMBERS: Table = Table {
+    name: "members",
+    columns: &[
+        column("space", Text).not_null(),
+        column("user_id", Text).not_null(),
+        column("source", Text).not_null().check("source IN ('admin', 'token')"),
+        column("role", Text).check("role IN ('reader', 'writer', 'owner')"),
+        column("since", BigInt).not_null(),
+        column("changed", BigInt).not_null(),
+    ],
+    primary_key: &["space", "user_id", "source"],
+};
+
+/// Every pull, push and stream reads the caller's memberships.
+const MEMBERS_BY_USER: Index = Index { name: "members_by_user", table: "members", columns: &["user_id"], filter: None };
 
 const MUTATIONS: Table = Table {
     name: "mutations",

@@ -1,8 +1,9 @@
-//! The DDL migrations 1 and 2 ran when each dialect was written out by hand, kept as
-//! released: databases created then have exactly this schema, and a migration is never
-//! applied twice, so the rendered migrations must stay equal to it (see `tests`).
+//! The DDL of migrations 1 and 2 (written out by hand when they were released) and 3
+//! (spaces), kept as released: databases created then have exactly this schema, and a
+//! migration is never applied twice, so the rendered migrations must stay equal to it
+//! (see `tests`).
 
-pub(crate) const SQLITE: [&str; 2] = [
+pub(crate) const SQLITE: [&str; 3] = [
     "
 CREATE TABLE counter (id INTEGER PRIMARY KEY CHECK (id = 1), v INTEGER NOT NULL);
 INSERT INTO counter (id, v) VALUES (1, 0);
@@ -53,9 +54,39 @@ CREATE TABLE webhook_outbox (
 CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX webhook_outbox_state ON webhook_outbox (state);
 ",
+    "
+ALTER TABLE documents RENAME TO documents_by_user;
+CREATE TABLE documents (
+    space TEXT NOT NULL,
+    collection TEXT NOT NULL,
+    doc_key TEXT NOT NULL,
+    version INTEGER NOT NULL UNIQUE,
+    doc_value TEXT,
+    hlc TEXT NOT NULL,
+    writer_client TEXT NOT NULL,
+    writer_mutation INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (space, collection, doc_key)
+);
+INSERT INTO documents (space, collection, doc_key, version, doc_value, hlc, writer_client, writer_mutation, updated_at)
+    SELECT 'user:' || user_id, collection, doc_key, version, doc_value, hlc, writer_client, writer_mutation, updated_at
+    FROM documents_by_user;
+DROP TABLE documents_by_user;
+CREATE INDEX documents_by_space_version ON documents (space, version);
+CREATE TABLE members (
+    space TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('admin', 'token')),
+    role TEXT CHECK (role IN ('reader', 'writer', 'owner')),
+    since INTEGER NOT NULL,
+    changed INTEGER NOT NULL,
+    PRIMARY KEY (space, user_id, source)
+);
+CREATE INDEX members_by_user ON members (user_id);
+",
 ];
 
-pub(crate) const POSTGRES: [&str; 2] = [
+pub(crate) const POSTGRES: [&str; 3] = [
     "
 CREATE TABLE counter (id INTEGER PRIMARY KEY CHECK (id = 1), v BIGINT NOT NULL);
 INSERT INTO counter (id, v) VALUES (1, 0);
@@ -105,5 +136,35 @@ CREATE TABLE webhook_outbox (
 );
 CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX webhook_outbox_state ON webhook_outbox (state);
+",
+    "
+ALTER TABLE documents RENAME TO documents_by_user;
+CREATE TABLE documents (
+    space TEXT NOT NULL,
+    collection TEXT NOT NULL,
+    doc_key TEXT NOT NULL,
+    version BIGINT NOT NULL UNIQUE,
+    doc_value TEXT,
+    hlc TEXT NOT NULL,
+    writer_client TEXT NOT NULL,
+    writer_mutation BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (space, collection, doc_key)
+);
+INSERT INTO documents (space, collection, doc_key, version, doc_value, hlc, writer_client, writer_mutation, updated_at)
+    SELECT 'user:' || user_id, collection, doc_key, version, doc_value, hlc, writer_client, writer_mutation, updated_at
+    FROM documents_by_user;
+DROP TABLE documents_by_user;
+CREATE INDEX documents_by_space_version ON documents (space, version);
+CREATE TABLE members (
+    space TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('admin', 'token')),
+    role TEXT CHECK (role IN ('reader', 'writer', 'owner')),
+    since BIGINT NOT NULL,
+    changed BIGINT NOT NULL,
+    PRIMARY KEY (space, user_id, source)
+);
+CREATE INDEX members_by_user ON members (user_id);
 ",
 ];
