@@ -43,7 +43,7 @@ start() {
 }
 
 start PWA_SYNC_TEST_SERVER "$DATA/server.log" "$BIN/pwa-sync-server" --listen 127.0.0.1:0 \
-  --database "sqlite://$DATA/sync.db" --dev-auth --cors-any-origin
+  --database "sqlite://$DATA/sync.db" --dev-auth --cors-any-origin --admin-token test-admin-token
 start PWA_SYNC_TEST_PROXY "$DATA/proxy.log" "$BIN/pwa-sync-fault-proxy" --listen 127.0.0.1:0 \
   --upstream "$PWA_SYNC_TEST_SERVER" --cors-any-origin
 export PWA_SYNC_TEST_SERVER PWA_SYNC_TEST_PROXY

@@ -7,10 +7,11 @@ use pwa_sync::api::SyncClient;
 use pwa_sync::idb::IdbStore;
 use pwa_sync::transport::{expires_within, Auth};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use super::support::{ok, unique};
+use super::support::{ok, server, unique};
 
 fn json(text: &str) -> JsValue {
     JSON::parse(text).unwrap_or_else(|e| panic!("bad test JSON {text}: {e:?}"))
@@ -73,4 +74,92 @@ async fn a_jwt_about_to_expire_is_renewed_before_it_is_sent() {
     assert!(!expires_within("dev:ana", 60_000, 0));
     assert!(!expires_within("a.eyJzdWIiOiJhbmEifQ.s", 60_000, 0));
     assert!(expires_within("a.eyJleHAiOjEwfQ.s", 60_000, 0), "exp 10 s after the epoch, at time 0");
+}
+
+/// A call to the test server's admin API (`--admin-token test-admin-token` in
+/// scripts/with-server.sh); resolves to the HTTP status.
+async fn admin(method: &str, path: &str, body: Option<&str>) -> u16 {
+    let init = JSON::parse(&format!(
+        r#"{{"method": "{method}", "headers": {{"Authorization": "Bearer test-admin-token", "Content-Type": "application/json"}}}}"#
+    ))
+    .unwrap();
+    if let Some(body) = body {
+        Reflect::set(&init, &"body".into(), &body.into()).unwrap();
+    }
+    let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
+    let url = JsValue::from_str(&format!("{}/sync/admin{path}", server()));
+    let promise: Promise = fetch.call2(&js_sys::global(), &url, &init).unwrap().unchecked_into();
+    let response = JsFuture::from(promise).await.unwrap();
+    Reflect::get(&response, &"status".into()).unwrap().as_f64().unwrap() as u16
+}
+
+fn shared_config(db: &str, user: &str) -> JsValue {
+    json(&format!(
+        r#"{{"name": "{db}", "endpoint": "{}/sync", "autoSync": false, "token": "dev:{user}",
+            "collections": {{"lists": {{"key": "id", "spaceField": "groupId"}}}}}}"#,
+        server()
+    ))
+}
+
+async fn list_keys(client: &SyncClient) -> Vec<String> {
+    let records = ok(client.list("lists".into(), JsValue::UNDEFINED)).await;
+    js_sys::Array::from(&records).iter().map(|r| Reflect::get(&r, &"id".into()).unwrap().as_string().unwrap()).collect()
+}
+
+#[wasm_bindgen_test]
+async fn members_share_a_space_readers_cannot_write_and_a_removed_member_loses_it() {
+    let (ana, bob) = (unique("ana"), unique("bob"));
+    let space = unique("group:g");
+    let (db_a, db_b) = (unique("sp-a"), unique("sp-b"));
+    let a = SyncClient::open(shared_config(&db_a, &ana)).await.unwrap();
+    let (target, seen) = super::support::recorder(&["pwa-sync:spaces"]);
+    let b_config = shared_config(&db_b, &bob);
+    Reflect::set(&b_config, &"eventTarget".into(), &target).unwrap();
+    let b = SyncClient::open(b_config).await.unwrap();
+    let item = |id: &str| json(&format!(r#"{{"id": "{id}", "groupId": "{space}", "title": "tent"}}"#));
+
+    // Not a member yet: the server refuses, and the write is rolled back.
+    ok(a.put("lists".into(), item("l0"))).await;
+    ok(a.sync()).await;
+    assert_eq!(list_keys(&a).await, Vec::<String>::new());
+    assert_eq!(ok(a.pending(JsValue::UNDEFINED)).await, 0.0);
+
+    // Ana writes, Bob reads.
+    let members = format!("/spaces/{space}/members");
+    assert_eq!(admin("PUT", &format!("{members}/{ana}"), Some(r#"{"role": "writer"}"#)).await, 200);
+    assert_eq!(admin("PUT", &format!("{members}/{bob}"), Some(r#"{"role": "reader"}"#)).await, 200);
+    ok(a.put("lists".into(), item("l1"))).await;
+    ok(a.sync()).await;
+    ok(b.sync()).await;
+    assert_eq!(list_keys(&b).await, ["l1"]);
+
+    // Bob learns his role: his write into the space is refused at once.
+    let spaces = ok(b.spaces()).await;
+    let roles: Vec<(String, String)> = js_sys::Array::from(&spaces)
+        .iter()
+        .map(|s| {
+            let field = |n: &str| Reflect::get(&s, &n.into()).unwrap().as_string().unwrap();
+            (field("id"), field("role"))
+        })
+        .collect();
+    assert!(roles.contains(&(space.clone(), "reader".to_owned())), "{roles:?}");
+    assert!(roles.contains(&(format!("user:{bob}"), "owner".to_owned())), "{roles:?}");
+    assert_eq!(code(b.put("lists".into(), item("l2"))).await, "forbidden");
+
+    // Removed: the next pull says so, and Bob's copy of the space is gone.
+    assert_eq!(admin("DELETE", &format!("{members}/{bob}"), None).await, 200);
+    ok(b.sync()).await;
+    assert_eq!(list_keys(&b).await, Vec::<String>::new());
+    assert_eq!(list_keys(&a).await, ["l1"], "Ana keeps hers");
+    let announced =
+        seen.borrow().last().map(|(_, d)| JSON::stringify(&Reflect::get(d, &"revoked".into()).unwrap()).unwrap());
+    assert_eq!(announced.map(String::from), Some(format!(r#"["{space}"]"#)), "pwa-sync:spaces names the revoked space");
+    // Once known read-only or gone, the space no longer counts as Bob's.
+    let spaces = JSON::stringify(&Reflect::get(&seen.borrow().last().unwrap().1, &"spaces".into()).unwrap()).unwrap();
+    assert!(!String::from(spaces).contains(&space));
+
+    for (client, db) in [(a, db_a), (b, db_b)] {
+        client.close();
+        IdbStore::delete_database(&db).await.unwrap();
+    }
 }
