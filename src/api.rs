@@ -309,9 +309,16 @@ impl SyncClient {
         if self.client.is_closed() {
             return Promise::reject(&to_js(&Error::Closed));
         }
-        let future = operation(self.client.clone());
-        future_to_promise(async move { future.await.map_err(|e| to_js(&e)) })
+        let future: Pending = Box::pin(operation(self.client.clone()));
+        settle(future)
     }
+}
+
+/// An operation's future, boxed so the promise glue below is compiled once for all.
+type Pending = std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, Error>>>>;
+
+fn settle(future: Pending) -> Promise {
+    future_to_promise(async move { future.await.map_err(|e| to_js(&e)) })
 }
 
 fn sync_result(report: &SyncReport, started: f64) -> Result<JsValue, Error> {

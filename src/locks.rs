@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use js_sys::Promise;
@@ -22,33 +23,38 @@ where
     T: 'static,
     Fut: Future<Output = T> + 'static,
 {
-    let Some(locks) = sys::global().navigator().and_then(|n| n.locks()) else {
-        return Ok(Some(work().await));
-    };
     let slot: Rc<RefCell<Option<T>>> = Rc::new(RefCell::new(None));
-    let mut work = Some(work);
-    let callback = {
-        let slot = slot.clone();
-        Closure::<dyn FnMut(JsValue) -> Promise>::new(move |lock: JsValue| {
-            // `null` when `ifAvailable` found the lock taken.
-            match (lock.is_null(), work.take()) {
-                (false, Some(work)) => {
-                    let slot = slot.clone();
-                    future_to_promise(async move {
-                        *slot.borrow_mut() = Some(work().await);
-                        Ok(JsValue::TRUE)
-                    })
-                }
-                _ => Promise::resolve(&JsValue::FALSE),
-            }
-        })
+    let out = slot.clone();
+    hold(name, wait, Box::new(move || Box::pin(async move { *out.borrow_mut() = Some(work().await) }))).await?;
+    let result = slot.borrow_mut().take();
+    Ok(result)
+}
+
+/// The work done under a lock, boxed: the lock's JS callback and its glue are compiled
+/// once, not once per caller.
+type LockedWork = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>>>;
+
+async fn hold(name: &str, wait: bool, work: LockedWork) -> Result<(), Error> {
+    let Some(locks) = sys::global().navigator().and_then(|n| n.locks()) else {
+        work().await;
+        return Ok(());
     };
+    let mut work = Some(work);
+    let callback = Closure::<dyn FnMut(JsValue) -> Promise>::new(move |lock: JsValue| {
+        // `null` when `ifAvailable` found the lock taken.
+        match (lock.is_null(), work.take()) {
+            (false, Some(work)) => future_to_promise(async move {
+                work().await;
+                Ok(JsValue::TRUE)
+            }),
+            _ => Promise::resolve(&JsValue::FALSE),
+        }
+    });
     let promise = locks
         .request(name, &LockOptions::exclusive(!wait), callback.as_ref().unchecked_ref())
         .map_err(|e| Error::Storage(format!("navigator.locks.request failed: {}", describe(&e))))?;
     // `callback` stays alive until the lock's promise settles.
     JsFuture::from(promise).await.map_err(|e| Error::Storage(format!("the lock {name} failed: {}", describe(&e))))?;
     drop(callback);
-    let result = slot.borrow_mut().take();
-    Ok(result)
+    Ok(())
 }

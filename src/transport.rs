@@ -141,6 +141,24 @@ impl HttpTransport {
         url: &str,
         body: Option<&str>,
     ) -> Result<T, TransportError> {
+        // Only the parse is per type: the exchange is compiled once for every answer type.
+        let body = self.exchange(method, url, body).await?;
+        serde_json::from_str(&body.text).map_err(|e| match body.cut() {
+            // Some engines (WebKit) end a body cut mid-way as if it were complete, others
+            // fail the read: the same event, classified the same everywhere.
+            Some((read, declared)) => TransportError::new(
+                ErrorClass::Network,
+                format!("the answer was cut off: {read} of its {declared} bytes arrived"),
+            ),
+            None => TransportError::new(
+                ErrorClass::Protocol,
+                format!("the server's answer is not protocol v1: {e} (starts with {:?})", snippet(&body.text)),
+            ),
+        })
+    }
+
+    /// One request and its whole answer, a success (other statuses are errors).
+    async fn exchange(&self, method: &str, url: &str, body: Option<&str>) -> Result<Body, TransportError> {
         // One deadline for the whole exchange, the body included: a server that sends its
         // headers and then stalls must not hold the sync (and the flush lock) forever.
         let controller = AbortController::new().map_err(|e| TransportError::new(ErrorClass::Network, describe(&e)))?;
@@ -163,19 +181,7 @@ impl HttpTransport {
             // Classified by its status whatever its body (cut, huge or unreadable).
             return Err(http_error(&response, read.as_ref().map(|b| b.text.as_str()).unwrap_or_default()));
         }
-        let body = read?;
-        serde_json::from_str(&body.text).map_err(|e| match body.cut() {
-            // Some engines (WebKit) end a body cut mid-way as if it were complete, others
-            // fail the read: the same event, classified the same everywhere.
-            Some((read, declared)) => TransportError::new(
-                ErrorClass::Network,
-                format!("the answer was cut off: {read} of its {declared} bytes arrived"),
-            ),
-            None => TransportError::new(
-                ErrorClass::Protocol,
-                format!("the server's answer is not protocol v1: {e} (starts with {:?})", snippet(&body.text)),
-            ),
-        })
+        read
     }
 }
 
