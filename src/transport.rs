@@ -24,7 +24,6 @@ use pwa_sync_core::retry::parse_retry_after;
 
 /// A response larger than this is refused rather than parsed.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
-pub const REQUEST_TIMEOUT_MS: u32 = 30_000;
 
 /// Where bearer tokens come from: a fixed string, or a function the app gives (called
 /// again when the server says 401). Tokens live in memory only, never in storage.
@@ -89,11 +88,13 @@ pub fn expires_within(token: &str, margin_ms: u64, now_ms: u64) -> bool {
 pub struct HttpTransport {
     base: String,
     auth: Auth,
+    /// The config's `timeoutMs`: one deadline for a request and its answer's body.
+    timeout_ms: u32,
 }
 
 impl HttpTransport {
-    pub fn new(endpoint: &str, auth: Auth) -> HttpTransport {
-        HttpTransport { base: endpoint.trim_end_matches('/').to_owned(), auth }
+    pub fn new(endpoint: &str, auth: Auth, timeout_ms: u32) -> HttpTransport {
+        HttpTransport { base: endpoint.trim_end_matches('/').to_owned(), auth, timeout_ms }
     }
 
     pub fn events_url(&self) -> String {
@@ -164,14 +165,14 @@ impl HttpTransport {
         let controller = AbortController::new().map_err(|e| TransportError::new(ErrorClass::Network, describe(&e)))?;
         let _deadline = {
             let controller = controller.clone();
-            gloo_timers::callback::Timeout::new(REQUEST_TIMEOUT_MS, move || controller.abort())
+            gloo_timers::callback::Timeout::new(self.timeout_ms, move || controller.abort())
         };
-        let response = self.fetch(method, url, body, Some(REQUEST_TIMEOUT_MS), Some(&controller)).await?;
+        let response = self.fetch(method, url, body, Some(self.timeout_ms), Some(&controller)).await?;
         let read = read_text(&response).await.map_err(|e| {
             if controller.signal().aborted() {
                 TransportError::new(
                     ErrorClass::Timeout,
-                    format!("the answer did not arrive within {REQUEST_TIMEOUT_MS} ms: {}", e.message),
+                    format!("the answer did not arrive within {} ms: {}", self.timeout_ms, e.message),
                 )
             } else {
                 e

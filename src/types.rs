@@ -107,6 +107,8 @@ export interface SyncConfig<C extends CollectionTypes<C> = AnyCollections> {
   realtime?: boolean;
   /** Sync by itself after writes, when online, on the interval and on pokes. Default: true. */
   autoSync?: boolean;
+  /** One request, its answer's body included, fails with `timeout` after this long. Default: 10000 (10 s); at most 600000. */
+  timeoutMs?: number;
   /** Audit entries kept (oldest dropped first). Default: 1000. */
   auditLimit?: number;
   /** Encryption at rest: values sealed with AES-256-GCM. The key (32 bytes, or base64) stays in memory only. Not with `indexes`. */

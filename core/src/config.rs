@@ -12,6 +12,9 @@ use crate::protocol::is_valid_space_id;
 /// Object stores the library owns; no collection may take these names.
 pub const RESERVED_STORES: [&str; 4] = ["outbox", "conflicts", "audit", "meta"];
 
+/// How long one request (its answer's body included) may take by default (`timeoutMs`).
+pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
+
 /// Audit entries kept by default (`auditLimit`); the oldest are dropped first.
 pub const AUDIT_CAP: usize = 1000;
 
@@ -161,6 +164,9 @@ pub struct ClientConfig {
     pub auto_sync: bool,
     /// Audit entries kept; the oldest are dropped first.
     pub audit_limit: usize,
+    /// How long one request, its answer's body included, may take before it fails with
+    /// `timeout` (`timeoutMs`).
+    pub timeout_ms: u32,
     /// The Background Sync tag pages register, and the service worker helper answers
     /// (`syncTag`; default [`crate::names::SYNC_TAG`]). Both read it from the same config.
     pub sync_tag: String,
@@ -207,6 +213,9 @@ impl ClientConfig {
         if raw.sync_tag.as_deref().is_some_and(|t| t.trim().is_empty()) {
             return Err(invalid("`syncTag` must be a non-empty string"));
         }
+        if raw.timeout_ms.is_some_and(|t| t == 0 || t > 600_000) {
+            return Err(invalid("`timeoutMs` must be between 1 and 600000 (10 minutes)"));
+        }
         if raw.batch_size == Some(0) {
             return Err(invalid("`batchSize` must be at least 1"));
         }
@@ -238,6 +247,7 @@ impl ClientConfig {
             realtime: raw.realtime.unwrap_or(false),
             auto_sync: raw.auto_sync.unwrap_or(true),
             audit_limit: raw.audit_limit.unwrap_or(AUDIT_CAP),
+            timeout_ms: raw.timeout_ms.map_or(DEFAULT_TIMEOUT_MS, |t| t as u32),
             sync_tag: raw.sync_tag.unwrap_or_else(|| crate::names::SYNC_TAG.to_owned()),
             storage: raw.storage.unwrap_or_default(),
             expect_stored_data: raw.expect_stored_data.unwrap_or(false),
@@ -262,6 +272,7 @@ struct RawConfig {
     realtime: Option<bool>,
     auto_sync: Option<bool>,
     audit_limit: Option<usize>,
+    timeout_ms: Option<u64>,
     sync_tag: Option<String>,
     storage: Option<StorageKind>,
     expect_stored_data: Option<bool>,
@@ -509,6 +520,10 @@ mod tests {
         assert!(err(json!({"name": "a", "batchSize": 0, "collections": {"t": {"key": "id"}}})).contains("batchSize"));
         assert!(err(json!({"name": "a", "collections": {"t": {"key": "id"}}, "bogus": true})).contains("bogus"));
         assert!(err(json!({"name": "a", "syncTag": " ", "collections": {"t": {"key": "id"}}})).contains("syncTag"));
+        assert!(err(json!({"name": "a", "timeoutMs": 0, "collections": {"t": {"key": "id"}}})).contains("timeoutMs"));
+        let timeout = |v: Value| ClientConfig::from_json(v).map(|c| c.timeout_ms);
+        assert_eq!(timeout(json!({"name": "a", "collections": {"t": {"key": "id"}}})), Ok(10_000));
+        assert_eq!(timeout(json!({"name": "a", "timeoutMs": 250, "collections": {"t": {"key": "id"}}})), Ok(250));
     }
 
     #[test]

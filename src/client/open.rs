@@ -36,8 +36,10 @@ impl Client {
             engine::ensure_checkpoint_scope(&store, &config).await?;
         }
         let pending = store.pending_count().await?;
-        let transport =
-            config.endpoint.as_deref().map(|endpoint| HttpTransport::new(endpoint, Auth::new(extras.token)));
+        let transport = config
+            .endpoint
+            .as_deref()
+            .map(|endpoint| HttpTransport::new(endpoint, Auth::new(extras.token), config.timeout_ms));
         let session = Session::new(Opening {
             retry: config.retry,
             has_server: transport.is_some(),

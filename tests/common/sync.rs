@@ -638,3 +638,29 @@ async fn get_fresh_details_say_how_old_each_record_is_and_stale_ones_refresh() {
     client.close();
     IdbStore::delete_database(&db).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn a_request_slower_than_timeout_ms_fails_with_timeout_and_keeps_the_write() {
+    let db = unique("timeout");
+    let config = JSON::parse(&format!(
+        r#"{{"name": "{db}", "endpoint": "{}/sync", "autoSync": false, "token": "dev:{}", "timeoutMs": 300,
+            "collections": {{"trips": {{"key": "id"}}}}}}"#,
+        proxy(),
+        unique("u")
+    ))
+    .unwrap();
+    let client = SyncClient::open(config).await.unwrap();
+    ok(client.put("trips".into(), JSON::parse(r#"{"id": "t1"}"#).unwrap())).await;
+    faults(r#"[{"path": "/sync/push", "fault": {"kind": "delay", "ms": 3000}}]"#).await;
+    let started = js_sys::Date::now();
+    assert_eq!(code(client.sync()).await, "timeout");
+    assert!(js_sys::Date::now() - started < 2_500.0, "it gave up at the deadline, not when the proxy answered");
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 1.0);
+    // Once answers come in time again, the write goes out (at most once on the server).
+    faults("[]").await;
+    gloo_timers::future::TimeoutFuture::new(3_000).await; // the delayed push has landed
+    ok(client.sync()).await;
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 0.0);
+    client.close();
+    IdbStore::delete_database(&db).await.unwrap();
+}
