@@ -27,6 +27,7 @@ per_backend!(
     webhooks_retry_with_backoff_until_the_receiver_recovers,
     webhooks_end_dead_after_max_attempts,
     webhook_outbox_survives_a_restart,
+    webhooks_time_out_on_a_receiver_that_never_answers,
 );
 
 #[derive(Debug, Clone)]
@@ -220,9 +221,15 @@ async fn webhooks_deliver_signed_events_in_version_order(backend: Backend) {
         let hits = receiver.hits();
         assert_eq!(hits.len(), 5, "each event once per URL: {hits:?}");
         let mut events: Vec<Value> = hits.iter().map(verified).collect();
+        let mut ids = std::collections::BTreeSet::new();
         for event in &mut events {
-            let at = event.as_object_mut().unwrap().remove("at").unwrap().as_i64().unwrap();
+            let fields = event.as_object_mut().unwrap();
+            let at = fields.remove("at").unwrap().as_i64().unwrap();
             assert!(at >= pushed_at - 1000 && at <= now_ms(), "at {at}");
+            assert_eq!(fields.remove("attempt"), Some(json!(1)), "the first attempt");
+            let id = fields.remove("id").unwrap();
+            assert!(id.as_str().is_some_and(|id| id.starts_with("evt_")), "{id}");
+            assert!(ids.insert(id.to_string()), "one id per event: {id}");
         }
         assert_eq!(events, expected);
         // The signature covers the body and the secret: a receiver rejects the rest.
@@ -261,9 +268,13 @@ async fn webhooks_retry_with_backoff_until_the_receiver_recovers(backend: Backen
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(r.hits().len(), 3, "delivered on the third attempt, then never again");
     assert_eq!(hits.iter().map(|h| h.status).collect::<Vec<_>>(), vec![500, 500, 200]);
-    for hit in &hits {
-        assert_eq!(hit.body, hits[0].body, "the same event each time");
-        assert_eq!(verified(hit)["version"], v);
+    let first = verified(&hits[0]);
+    for (n, hit) in hits.iter().enumerate() {
+        let event = verified(hit);
+        assert_eq!(event["version"], v);
+        assert_eq!(event["id"], first["id"], "the same event id on every retry");
+        assert_eq!(event["attempt"], json!(n + 1), "attempts count from 1");
+        assert_eq!(event["at"], first["at"]);
     }
     // Backoff: base 100 ms after the first failure, 200 ms after the second (±10 %).
     let (first, second) = (hits[1].at - hits[0].at, hits[2].at - hits[1].at);
@@ -334,9 +345,44 @@ async fn webhook_outbox_survives_a_restart(backend: Backend) {
     let second = start_on_url(&db.url, |c| c.webhooks = hooks(vec![url], 500, 8)).await;
     let hits = r.wait_for(2, Duration::from_secs(15)).await;
     wait_for_counts(&second.api(), json!({"pending": 0, "delivered": 1, "dead": 0}), Duration::from_secs(10)).await;
-    assert_eq!(hits[1].body, hits[0].body);
-    assert_eq!(verified(&hits[1])["value"], json!({"a": 1}));
+    let (before, after) = (verified(&hits[0]), verified(&hits[1]));
+    assert_eq!(after["id"], before["id"], "the same delivery, resumed");
+    assert_eq!((before["attempt"].clone(), after["attempt"].clone()), (json!(1), json!(2)));
+    assert_eq!(after["value"], json!({"a": 1}));
     assert_eq!(outbox(&db.url).await[0].2, 2);
+}
+
+/// A receiver that accepts connections and never answers: each attempt fails at the
+/// configured timeout (300 ms here, 10 s by default) and is retried until dead.
+async fn webhooks_time_out_on_a_receiver_that_never_answers(backend: Backend) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let connections = Arc::new(Mutex::new(Vec::new()));
+    let held = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            // Kept open and never read from or written to.
+            held.lock().unwrap().push(socket);
+        }
+    });
+    assert_eq!(Webhooks::default().timeout, Duration::from_secs(10), "the default timeout");
+    let s = start_with(&backend, |c| {
+        c.webhooks = hooks(vec![url], 50, 2);
+        c.webhooks.timeout = Duration::from_millis(300);
+    })
+    .await;
+    let api = s.api();
+    let started = Instant::now();
+    api.push_ok("alice", &batch("c-1", vec![put(1, "n", "k", json!({}), None)])).await;
+    wait_for_counts(&api, json!({"pending": 0, "delivered": 0, "dead": 1}), Duration::from_secs(8)).await;
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(600) && took < Duration::from_secs(8), "two attempts of 300 ms: {took:?}");
+    assert_eq!(connections.lock().unwrap().len(), 2, "one connection per attempt: the timed-out one is not reused");
+    let rows = outbox(&s.db.url).await;
+    assert_eq!(rows.len(), 1);
+    let (_, state, attempts, error) = &rows[0];
+    assert_eq!((state.as_str(), *attempts), ("dead", 2));
+    assert_eq!(error.as_deref(), Some("no answer within 300 ms"));
 }
 
 /// Two server processes on one PostgreSQL database deliver from one outbox: each event
