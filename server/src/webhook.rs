@@ -65,11 +65,16 @@ pub fn event_body(user: Option<&str>, change: &Change, at_ms: i64) -> String {
     .to_string()
 }
 
+/// The `id` of the delivery kept in outbox row `row`.
+pub fn event_id(row: i64) -> String {
+    format!("evt_{row}")
+}
+
 /// The body sent for one attempt: the stored event with this delivery's `id` (the outbox
 /// row's) and `attempt` number (from 1) added. Keys come out sorted.
 pub fn delivery_body(stored: &str, id: i64, attempt: u32) -> Result<String, serde_json::Error> {
     let mut event: serde_json::Map<String, serde_json::Value> = serde_json::from_str(stored)?;
-    event.insert("id".into(), json!(format!("evt_{id}")));
+    event.insert("id".into(), json!(event_id(id)));
     event.insert("attempt".into(), json!(attempt));
     serde_json::to_string(&event)
 }

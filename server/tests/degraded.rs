@@ -14,7 +14,7 @@ use pwa_sync_core::protocol::{Change, PullResponse, PushRequest, Role};
 use pwa_sync_server::auth::AuthMode;
 use pwa_sync_server::config::Limits;
 use pwa_sync_server::db::{
-    Access, Claim, Finish, OutboxRow, PullQuery, PushOutcome, ServerWrite, Stats, Store, StoreError,
+    Access, Claim, Finish, OutboxRow, PullQuery, PushOutcome, ServerWrite, Stats, Status, Store, StoreError,
 };
 use pwa_sync_server::notify::Notifier;
 use pwa_sync_server::routes::router;
@@ -73,6 +73,9 @@ impl Store for Unreachable {
     fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>> {
         Box::pin(async { Err(down()) })
     }
+    fn status(&self) -> BoxFuture<'_, Result<Status, StoreError>> {
+        Box::pin(async { Err(down()) })
+    }
     fn claim_webhooks<'a>(&'a self, _: &'a Claim) -> BoxFuture<'a, Result<Vec<OutboxRow>, StoreError>> {
         Box::pin(async { Err(down()) })
     }
@@ -86,7 +89,8 @@ impl Store for Unreachable {
 
 #[tokio::test]
 async fn an_unreachable_database_gives_503_and_degraded_health() {
-    let config = Config::new("127.0.0.1:0".parse().unwrap(), "unused", AuthMode::Dev);
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), "unused", AuthMode::Dev);
+    config.admin.token = Some("adm".into());
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
     let app = AppState {
         config: Arc::new(config),
@@ -122,5 +126,7 @@ async fn an_unreachable_database_gives_503_and_degraded_health() {
     let (status, body) = read(resp).await;
     assert_error(status, &body, 503, "unavailable");
     let (status, body) = api.pull("alice", "checkpoint=0").await;
+    assert_error(status, &body, 503, "unavailable");
+    let (status, body) = api.get("/sync/admin/status", Some("Bearer adm"), None).await;
     assert_error(status, &body, 503, "unavailable");
 }

@@ -13,6 +13,7 @@ mod schema;
 pub mod server_write;
 mod sql;
 mod sqlite;
+pub mod status;
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ pub(crate) use failure::{push_permits, store_error, with_retries, Failure};
 pub use postgres::PgStore;
 pub use server_write::ServerWrite;
 pub use sqlite::SqliteStore;
+pub use status::Status;
 
 /// Pull page size when the request names none, and the most one page returns.
 pub const DEFAULT_PULL_LIMIT: u32 = 500;
@@ -86,6 +88,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Counts for `/sync/health`; fails when the database is unreachable.
     fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>>;
+
+    /// What `GET /sync/admin/status` reports (see [`status`]).
+    fn status(&self) -> BoxFuture<'_, Result<Status, StoreError>>;
 
     /// Claim due webhook events, oldest first, for `claim.lease_until`: no other claim
     /// returns them until then (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so processes never
