@@ -471,7 +471,8 @@ macro_rules! impl_backend {
         async fn read_stats(pool: &sqlx::Pool<$db>) -> Result<$crate::db::Stats, $crate::db::StoreError> {
             use sqlx::Row;
             let err = |e: sqlx::Error| $crate::db::store_error(&e);
-            let row = sqlx::query($crate::db::sql::STATS).fetch_one(pool).await.map_err(err)?;
+            let since = $crate::db::now_ms().saturating_sub($crate::db::RECENT_DEAD_MS);
+            let row = sqlx::query($crate::db::sql::STATS).bind(since).fetch_one(pool).await.map_err(err)?;
             let count = |i: usize| -> Result<u64, $crate::db::StoreError> {
                 let n: i64 = row.try_get(i).map_err(err)?;
                 Ok(u64::try_from(n).unwrap_or(0))
@@ -480,6 +481,8 @@ macro_rules! impl_backend {
                 documents: count(0)?,
                 mutations: count(1)?,
                 webhooks: $crate::db::WebhookCounts { pending: count(2)?, delivered: count(3)?, dead: count(4)? },
+                recent_dead: count(5)?,
+                oldest_pending_at: row.try_get(6).map_err(err)?,
             })
         }
     };

@@ -86,7 +86,7 @@ pub trait Store: Send + Sync + 'static {
         webhooks: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<Change>, StoreError>>;
 
-    /// Counts for `/sync/health`; fails when the database is unreachable.
+    /// Counts for `/sync/health`'s verdict; fails when the database is unreachable.
     fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>>;
 
     /// What `GET /sync/admin/status` reports (see [`status`]).
@@ -157,7 +157,14 @@ pub struct Stats {
     pub documents: u64,
     pub mutations: u64,
     pub webhooks: WebhookCounts,
+    /// Webhook events that went dead in the last [`RECENT_DEAD_MS`].
+    pub recent_dead: u64,
+    /// When the oldest pending webhook event was queued (Unix ms).
+    pub oldest_pending_at: Option<i64>,
 }
+
+/// How far back [`Stats::recent_dead`] looks: an hour.
+pub const RECENT_DEAD_MS: i64 = 3_600_000;
 
 /// Webhook outbox rows by state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

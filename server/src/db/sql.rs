@@ -40,7 +40,9 @@ pub(crate) const STATUS_WEBHOOK_URLS: &str = "SELECT url, \
 pub(crate) const STATS: &str = "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM mutations), \
     (SELECT COUNT(*) FROM webhook_outbox WHERE state = 'pending'), \
     (SELECT COUNT(*) FROM webhook_outbox WHERE state = 'delivered'), \
-    (SELECT COUNT(*) FROM webhook_outbox WHERE state = 'dead')";
+    (SELECT COUNT(*) FROM webhook_outbox WHERE state = 'dead'), \
+    (SELECT COUNT(*) FROM webhook_outbox WHERE state = 'dead' AND updated_at >= $1), \
+    (SELECT MIN(created_at) FROM webhook_outbox WHERE state = 'pending')";
 
 // The webhook outbox. A claim moves `next_attempt_at` to the end of the claimer's lease and
 // names the claim in `claimed_by`; every later update of the row is conditional on that
