@@ -4,19 +4,25 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
 use common::*;
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use pwa_sync_server::auth::AuthMode;
 use pwa_sync_server::config::Webhooks;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
 const ADMIN: &str = "status-admin-token";
 
-per_backend!(admin_status_needs_the_admin_token, admin_status_reports_failures_and_queues);
+per_backend!(
+    admin_status_needs_the_admin_token,
+    admin_status_refuses_user_jwts,
+    admin_status_reports_failures_and_queues
+);
 
 async fn status(api: &Api, auth: Option<&str>) -> (StatusCode, Value) {
     let auth = auth.map(|token| format!("Bearer {token}"));
@@ -44,6 +50,31 @@ async fn admin_status_needs_the_admin_token(backend: Backend) {
         let (code, body) = status(&plain.api(), auth).await;
         assert_error(code, &body, 404, "not-found");
     }
+}
+
+async fn admin_status_refuses_user_jwts(backend: Backend) {
+    const SECRET: &str = "status-jwt-secret";
+    let s = start_with(&backend, |c| {
+        c.admin.token = Some(ADMIN.into());
+        c.auth = AuthMode::jwt(SECRET.as_bytes());
+    })
+    .await;
+    let api = s.api();
+    let exp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 600;
+    let jwt = |key: &str| {
+        let claims = json!({"sub": "alice", "exp": exp});
+        encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(key.as_bytes())).unwrap()
+    };
+    // A valid user JWT is a user, not the admin.
+    let (code, body) = status(&api, Some(&jwt(SECRET))).await;
+    assert_error(code, &body, 403, "forbidden");
+    // Signed by another key, or a dev token on a JWT server: not a token at all.
+    for token in [jwt("another secret"), "dev:alice".to_string()] {
+        let (code, body) = status(&api, Some(&token)).await;
+        assert_error(code, &body, 401, "unauthorized");
+    }
+    let (code, body) = status(&api, Some(ADMIN)).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
 }
 
 async fn admin_status_reports_failures_and_queues(backend: Backend) {
