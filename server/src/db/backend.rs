@@ -478,11 +478,8 @@ macro_rules! impl_backend {
                 Ok(u64::try_from(n).unwrap_or(0))
             };
             Ok($crate::db::Stats {
-                documents: count(0)?,
-                mutations: count(1)?,
-                webhooks: $crate::db::WebhookCounts { pending: count(2)?, delivered: count(3)?, dead: count(4)? },
-                recent_dead: count(5)?,
-                oldest_pending_at: row.try_get(6).map_err(err)?,
+                recent_dead: count(0)?,
+                oldest_pending_at: row.try_get(1).map_err(err)?,
             })
         }
     };

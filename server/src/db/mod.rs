@@ -152,11 +152,9 @@ impl PullQuery {
     }
 }
 
+/// What `/sync/health` decides by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
-    pub documents: u64,
-    pub mutations: u64,
-    pub webhooks: WebhookCounts,
     /// Webhook events that went dead in the last [`RECENT_DEAD_MS`].
     pub recent_dead: u64,
     /// When the oldest pending webhook event was queued (Unix ms).
@@ -165,14 +163,6 @@ pub struct Stats {
 
 /// How far back [`Stats::recent_dead`] looks: an hour.
 pub const RECENT_DEAD_MS: i64 = 3_600_000;
-
-/// Webhook outbox rows by state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WebhookCounts {
-    pub pending: u64,
-    pub delivered: u64,
-    pub dead: u64,
-}
 
 /// A request for due webhook events (times in Unix milliseconds).
 #[derive(Debug, Clone)]
