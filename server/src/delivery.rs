@@ -14,7 +14,7 @@
 //!   event at the same time; every later update is conditional on the claim's name.
 //! - At least once: a process that dies (or is stopped) after sending but before
 //!   recording the answer leaves the row claimed; when the lease ends another claim sends
-//!   it again. Receivers dedupe by the event's `(space, collection, key, version)`.
+//!   it again. Receivers dedupe by the event's `id` (the same on every attempt).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -172,13 +172,17 @@ impl Deliverer {
     }
 
     async fn send(&self, row: &OutboxRow) -> Sent {
+        let body = match webhook::delivery_body(&row.body, row.id, row.attempts.saturating_add(1)) {
+            Ok(b) => b,
+            Err(e) => return Sent::Failed(truncate(format!("the stored event is not a JSON object: {e}"))),
+        };
         let timestamp = now_ms() / 1000;
-        let signature = webhook::sign(&self.config.secret, timestamp, row.body.as_bytes());
+        let signature = webhook::sign(&self.config.secret, timestamp, body.as_bytes());
         let request = Request::post(row.url.as_str())
             .header(CONTENT_TYPE, "application/json")
             .header(USER_AGENT, concat!("pwa-sync-server/", env!("CARGO_PKG_VERSION")))
             .header(SIGNATURE_HEADER, signature)
-            .body(Full::new(Bytes::from(row.body.clone())));
+            .body(Full::new(Bytes::from(body)));
         let request = match request {
             Ok(r) => r,
             Err(e) => return Sent::Failed(truncate(format!("cannot build the request: {e}"))),

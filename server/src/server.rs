@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
@@ -54,15 +54,8 @@ impl Server {
             None
         };
         tracing::info!(%addr, backend = store.backend(), auth = ?config.auth, webhooks = config.webhooks.urls.len(), "ready");
-        let state = AppState {
-            config: Arc::new(config),
-            store,
-            notifier,
-            started: Instant::now(),
-            shutdown,
-            webhook_wake,
-            streams: Arc::default(),
-        };
+        let state =
+            AppState { config: Arc::new(config), store, notifier, shutdown, webhook_wake, streams: Arc::default() };
         Ok(Server { listener, state, shutdown_tx, addr, deliverer })
     }
 

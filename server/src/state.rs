@@ -2,7 +2,6 @@
 //! (`Arc`, a watch receiver) and cloning copies no data.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use tokio::sync::{watch, Notify};
 
@@ -16,8 +15,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub notifier: Arc<Notifier>,
-    /// When the server started, for `/sync/health`'s uptime.
-    pub started: Instant,
     /// Becomes `true` at shutdown; ends the event streams.
     pub shutdown: watch::Receiver<bool>,
     /// Wakes this process's webhook delivery after a push queued events.

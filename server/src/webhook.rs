@@ -7,9 +7,12 @@
 //! Content-Type: application/json
 //! Sync-Signature: t=1763769600,v1=5f2b…(64 hex digits)
 //!
-//! {"at":1763769600123,"collection":"trips","hlc":"…","key":"t1","type":"document.changed",
-//!  "space":"user:alice","user":"alice","value":{…},"version":57}
+//! {"at":1763769600123,"attempt":1,"collection":"trips","hlc":"…","id":"evt_42","key":"t1",
+//!  "space":"user:alice","type":"document.changed","user":"alice","value":{…},"version":57}
 //! ```
+//!
+//! - `id` names this delivery (one event to one URL): the same on every retry of it, so a
+//!   receiver can dedupe by it; `attempt` counts from 1 and grows on each retry.
 //!
 //! - `v1` is the hex HMAC-SHA256, keyed with `--webhook-secret`, of `"<t>.<body>"` (the
 //!   timestamp, a dot, then the exact body bytes). A header may carry several `v1`
@@ -19,8 +22,8 @@
 //! - Delivery is **at least once**: events wait in a durable outbox (written in the same
 //!   transaction as the change) and are retried with exponential backoff; a crash between
 //!   sending and recording the answer sends the event again, and events retried after a
-//!   failure may arrive after newer ones. Receivers dedupe by `(space, collection, key,
-//!   version)` and may ignore an event whose `version` is below one already seen for that
+//!   failure may arrive after newer ones. Receivers dedupe by `id` (or by `(space,
+//!   collection, key, version)`) and may ignore an event whose `version` is below one already seen for that
 //!   `(space, collection, key)`. `space` is the document's space; `user` its writer, null
 //!   for a server write (`POST /sync/admin/writes`).
 //!
@@ -60,6 +63,20 @@ pub fn event_body(user: Option<&str>, change: &Change, at_ms: i64) -> String {
         "at": at_ms,
     })
     .to_string()
+}
+
+/// The `id` of the delivery kept in outbox row `row`.
+pub fn event_id(row: i64) -> String {
+    format!("evt_{row}")
+}
+
+/// The body sent for one attempt: the stored event with this delivery's `id` (the outbox
+/// row's) and `attempt` number (from 1) added. Keys come out sorted.
+pub fn delivery_body(stored: &str, id: i64, attempt: u32) -> Result<String, serde_json::Error> {
+    let mut event: serde_json::Map<String, serde_json::Value> = serde_json::from_str(stored)?;
+    event.insert("id".into(), json!(event_id(id)));
+    event.insert("attempt".into(), json!(attempt));
+    serde_json::to_string(&event)
 }
 
 fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> HmacSha256 {
@@ -285,6 +302,14 @@ mod tests {
         // A server write has no user.
         let body: serde_json::Value = serde_json::from_str(&event_body(None, &deleted, 1)).unwrap();
         assert_eq!(body["user"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn delivery_bodies_add_the_id_and_the_attempt() {
+        let stored = r#"{"type":"document.changed","version":7}"#;
+        let body: serde_json::Value = serde_json::from_str(&delivery_body(stored, 42, 3).unwrap()).unwrap();
+        assert_eq!(body, json!({"type": "document.changed", "version": 7, "id": "evt_42", "attempt": 3}));
+        assert!(delivery_body("[1]", 1, 1).is_err(), "a stored body that is not an object is an error");
     }
 
     #[test]

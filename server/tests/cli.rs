@@ -82,7 +82,7 @@ async fn webhook_secret_may_come_from_the_environment() {
             .await;
     let (status, health) = Api::new(&p.base).get("/sync/health", None, None).await;
     assert_eq!(status.as_u16(), 200);
-    assert_eq!(health["webhooks"], json!({"pending": 0, "delivered": 0, "dead": 0}));
+    assert_eq!(health, json!({"status": "healthy"}));
 }
 
 /// SIGTERM while a webhook request hangs: the process exits promptly, and the event is
@@ -217,7 +217,9 @@ async fn postgres_two_processes_stay_correct() {
     }
 
     // A duplicate sent to the other process is answered as before and not re-applied.
-    let (_, health_before) = a1.get("/sync/health", None, None).await;
+    const DOCUMENTS: &str = "SELECT COUNT(*) FROM documents";
+    const MUTATIONS: &str = "SELECT COUNT(*) FROM mutations";
+    let before = (db_count(&db.url, DOCUMENTS).await, db_count(&db.url, MUTATIONS).await);
     for (body, resp, sent_to) in &firsts {
         let other_api = if *sent_to == 0 { &a2 } else { &a1 };
         let again = other_api.push_ok("alice", body).await;
@@ -225,9 +227,7 @@ async fn postgres_two_processes_stay_correct() {
         // The client's highest recorded id by now, not the one at the first answer.
         assert_eq!(again["lastMutationId"], ROUNDS * PER);
     }
-    let (_, health_after) = a2.get("/sync/health", None, None).await;
-    assert_eq!(health_before["documents"], health_after["documents"]);
-    assert_eq!(health_before["mutations"], health_after["mutations"]);
+    assert_eq!(before, (db_count(&db.url, DOCUMENTS).await, db_count(&db.url, MUTATIONS).await));
     let (changes, _) = a2.pull_all("alice", 0, 1000).await;
     assert_eq!(changes.len() as u64, TASKS * ROUNDS * PER);
 

@@ -1,10 +1,9 @@
 //! The real router over a store whose database is unreachable: 503 with JSON bodies and
-//! Retry-After, and a degraded health report.
+//! Retry-After, and an unhealthy health report.
 
 mod common;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use common::*;
 use futures_util::future::BoxFuture;
@@ -14,7 +13,7 @@ use pwa_sync_core::protocol::{Change, PullResponse, PushRequest, Role};
 use pwa_sync_server::auth::AuthMode;
 use pwa_sync_server::config::Limits;
 use pwa_sync_server::db::{
-    Access, Claim, Finish, OutboxRow, PullQuery, PushOutcome, ServerWrite, Stats, Store, StoreError,
+    Access, Claim, Finish, OutboxRow, PullQuery, PushOutcome, ServerWrite, Stats, Status, Store, StoreError,
 };
 use pwa_sync_server::notify::Notifier;
 use pwa_sync_server::routes::router;
@@ -73,6 +72,9 @@ impl Store for Unreachable {
     fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>> {
         Box::pin(async { Err(down()) })
     }
+    fn status(&self) -> BoxFuture<'_, Result<Status, StoreError>> {
+        Box::pin(async { Err(down()) })
+    }
     fn claim_webhooks<'a>(&'a self, _: &'a Claim) -> BoxFuture<'a, Result<Vec<OutboxRow>, StoreError>> {
         Box::pin(async { Err(down()) })
     }
@@ -85,14 +87,14 @@ impl Store for Unreachable {
 }
 
 #[tokio::test]
-async fn an_unreachable_database_gives_503_and_degraded_health() {
-    let config = Config::new("127.0.0.1:0".parse().unwrap(), "unused", AuthMode::Dev);
+async fn an_unreachable_database_gives_503_and_unhealthy_health() {
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), "unused", AuthMode::Dev);
+    config.admin.token = Some("adm".into());
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
     let app = AppState {
         config: Arc::new(config),
         store: Arc::new(Unreachable),
         notifier: Arc::new(Notifier::new()),
-        started: Instant::now(),
         shutdown,
         webhook_wake: Default::default(),
         streams: Default::default(),
@@ -102,12 +104,12 @@ async fn an_unreachable_database_gives_503_and_degraded_health() {
     tokio::spawn(async move { axum::serve(listener, router(app)).await });
     let api = Api::new(&base);
 
-    let (status, health) = api.get("/sync/health", None, None).await;
+    let resp = api.http.get(format!("{base}/sync/health")).send().await.unwrap();
+    assert_eq!(resp.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
+    let (status, health) = read(resp).await;
     assert_eq!(status.as_u16(), 503);
-    assert_eq!(health["status"], "degraded");
-    assert!(health["database"].as_str().unwrap().starts_with("error: "), "{health}");
-    assert!(health["uptimeSeconds"].is_u64());
-    assert!(health["webhooks"].is_null(), "{health}");
+    // The public answer names no cause: that is in the log.
+    assert_eq!(health, json!({"status": "unhealthy"}));
 
     let resp = api
         .http
@@ -122,5 +124,7 @@ async fn an_unreachable_database_gives_503_and_degraded_health() {
     let (status, body) = read(resp).await;
     assert_error(status, &body, 503, "unavailable");
     let (status, body) = api.pull("alice", "checkpoint=0").await;
+    assert_error(status, &body, 503, "unavailable");
+    let (status, body) = api.get("/sync/admin/status", Some("Bearer adm"), None).await;
     assert_error(status, &body, 503, "unavailable");
 }

@@ -27,6 +27,7 @@ per_backend!(
     webhooks_retry_with_backoff_until_the_receiver_recovers,
     webhooks_end_dead_after_max_attempts,
     webhook_outbox_survives_a_restart,
+    webhooks_time_out_on_a_receiver_that_never_answers,
 );
 
 #[derive(Debug, Clone)]
@@ -125,17 +126,19 @@ fn verified(hit: &Hit) -> Value {
     serde_json::from_str(&hit.body).unwrap()
 }
 
-/// `/sync/health`'s webhook counts.
-async fn counts(api: &Api) -> Value {
-    let (status, health) = api.get("/sync/health", None, None).await;
-    assert_eq!(status, StatusCode::OK, "{health}");
-    health["webhooks"].clone()
+/// The outbox of the database at `url`, counted by state.
+async fn counts(url: &str) -> Value {
+    let mut by_state = json!({"pending": 0, "delivered": 0, "dead": 0});
+    for (_, state, _, _) in outbox(url).await {
+        by_state[state.as_str()] = json!(by_state[state.as_str()].as_u64().unwrap() + 1);
+    }
+    by_state
 }
 
-async fn wait_for_counts(api: &Api, want: Value, timeout: Duration) {
+async fn wait_for_counts(url: &str, want: Value, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
-        let got = counts(api).await;
+        let got = counts(url).await;
         if got == want {
             return;
         }
@@ -172,7 +175,7 @@ async fn webhooks_deliver_signed_events_in_version_order(backend: Backend) {
     let urls = vec![r1.url.clone(), r2.url.clone()];
     let s = start_with(&backend, |c| c.webhooks = hooks(urls, 50, 8)).await;
     let api = s.api();
-    assert_eq!(counts(&api).await, json!({"pending": 0, "delivered": 0, "dead": 0}));
+    assert_eq!(counts(&s.db.url).await, json!({"pending": 0, "delivered": 0, "dead": 0}));
     let pushed_at = now_ms();
     let alice = batch(
         "c-1",
@@ -214,15 +217,21 @@ async fn webhooks_deliver_signed_events_in_version_order(backend: Backend) {
         vec![expected[2].clone(), expected[3].clone()]
     );
 
-    wait_for_counts(&api, json!({"pending": 0, "delivered": 10, "dead": 0}), Duration::from_secs(15)).await;
+    wait_for_counts(&s.db.url, json!({"pending": 0, "delivered": 10, "dead": 0}), Duration::from_secs(15)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     for receiver in [&r1, &r2] {
         let hits = receiver.hits();
         assert_eq!(hits.len(), 5, "each event once per URL: {hits:?}");
         let mut events: Vec<Value> = hits.iter().map(verified).collect();
+        let mut ids = std::collections::BTreeSet::new();
         for event in &mut events {
-            let at = event.as_object_mut().unwrap().remove("at").unwrap().as_i64().unwrap();
+            let fields = event.as_object_mut().unwrap();
+            let at = fields.remove("at").unwrap().as_i64().unwrap();
             assert!(at >= pushed_at - 1000 && at <= now_ms(), "at {at}");
+            assert_eq!(fields.remove("attempt"), Some(json!(1)), "the first attempt");
+            let id = fields.remove("id").unwrap();
+            assert!(id.as_str().is_some_and(|id| id.starts_with("evt_")), "{id}");
+            assert!(ids.insert(id.to_string()), "one id per event: {id}");
         }
         assert_eq!(events, expected);
         // The signature covers the body and the secret: a receiver rejects the rest.
@@ -257,13 +266,17 @@ async fn webhooks_retry_with_backoff_until_the_receiver_recovers(backend: Backen
     let api = s.api();
     let v = version_of(&api.push_ok("alice", &batch("c-1", vec![put(1, "n", "k", json!({"a": 1}), None)])).await, 0);
     let hits = r.wait_for(3, Duration::from_secs(15)).await;
-    wait_for_counts(&api, json!({"pending": 0, "delivered": 1, "dead": 0}), Duration::from_secs(10)).await;
+    wait_for_counts(&s.db.url, json!({"pending": 0, "delivered": 1, "dead": 0}), Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(r.hits().len(), 3, "delivered on the third attempt, then never again");
     assert_eq!(hits.iter().map(|h| h.status).collect::<Vec<_>>(), vec![500, 500, 200]);
-    for hit in &hits {
-        assert_eq!(hit.body, hits[0].body, "the same event each time");
-        assert_eq!(verified(hit)["version"], v);
+    let first = verified(&hits[0]);
+    for (n, hit) in hits.iter().enumerate() {
+        let event = verified(hit);
+        assert_eq!(event["version"], v);
+        assert_eq!(event["id"], first["id"], "the same event id on every retry");
+        assert_eq!(event["attempt"], json!(n + 1), "attempts count from 1");
+        assert_eq!(event["at"], first["at"]);
     }
     // Backoff: base 100 ms after the first failure, 200 ms after the second (±10 %).
     let (first, second) = (hits[1].at - hits[0].at, hits[2].at - hits[1].at);
@@ -286,12 +299,15 @@ async fn webhooks_end_dead_after_max_attempts(backend: Backend) {
     let urls = vec![r.url.clone(), closed.clone()];
     let s = start_with(&backend, |c| c.webhooks = hooks(urls, 20, 3)).await;
     let api = s.api();
+    assert_eq!(api.get("/sync/health", None, None).await, (StatusCode::OK, json!({"status": "healthy"})));
     api.push_ok("alice", &batch("c-1", vec![put(1, "n", "a", json!({}), None), put(2, "n", "b", json!({}), None)]))
         .await;
-    wait_for_counts(&api, json!({"pending": 0, "delivered": 0, "dead": 4}), Duration::from_secs(20)).await;
+    wait_for_counts(&s.db.url, json!({"pending": 0, "delivered": 0, "dead": 4}), Duration::from_secs(20)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let hits = r.hits();
     assert_eq!(hits.len(), 6, "three attempts per event, then none");
+    // Dead events in the last hour: still serving, but degraded.
+    assert_eq!(api.get("/sync/health", None, None).await, (StatusCode::OK, json!({"status": "degraded"})));
     for hit in &hits {
         verified(hit);
     }
@@ -310,7 +326,7 @@ async fn webhooks_end_dead_after_max_attempts(backend: Backend) {
     }
     // Dead events stay dead; a later change gets attempts of its own.
     api.push_ok("alice", &batch("c-1", vec![put(3, "n", "c", json!({}), None)])).await;
-    wait_for_counts(&api, json!({"pending": 0, "delivered": 0, "dead": 6}), Duration::from_secs(20)).await;
+    wait_for_counts(&s.db.url, json!({"pending": 0, "delivered": 0, "dead": 6}), Duration::from_secs(20)).await;
     assert_eq!(r.hits().len(), 9);
 }
 
@@ -331,12 +347,48 @@ async fn webhook_outbox_survives_a_restart(backend: Backend) {
     drop(first);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let url = r.url.clone();
-    let second = start_on_url(&db.url, |c| c.webhooks = hooks(vec![url], 500, 8)).await;
+    // Kept running (bound, not dropped) while it delivers.
+    let _second = start_on_url(&db.url, |c| c.webhooks = hooks(vec![url], 500, 8)).await;
     let hits = r.wait_for(2, Duration::from_secs(15)).await;
-    wait_for_counts(&second.api(), json!({"pending": 0, "delivered": 1, "dead": 0}), Duration::from_secs(10)).await;
-    assert_eq!(hits[1].body, hits[0].body);
-    assert_eq!(verified(&hits[1])["value"], json!({"a": 1}));
+    wait_for_counts(&db.url, json!({"pending": 0, "delivered": 1, "dead": 0}), Duration::from_secs(10)).await;
+    let (before, after) = (verified(&hits[0]), verified(&hits[1]));
+    assert_eq!(after["id"], before["id"], "the same delivery, resumed");
+    assert_eq!((before["attempt"].clone(), after["attempt"].clone()), (json!(1), json!(2)));
+    assert_eq!(after["value"], json!({"a": 1}));
     assert_eq!(outbox(&db.url).await[0].2, 2);
+}
+
+/// A receiver that accepts connections and never answers: each attempt fails at the
+/// configured timeout (300 ms here, 10 s by default) and is retried until dead.
+async fn webhooks_time_out_on_a_receiver_that_never_answers(backend: Backend) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let connections = Arc::new(Mutex::new(Vec::new()));
+    let held = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            // Kept open and never read from or written to.
+            held.lock().unwrap().push(socket);
+        }
+    });
+    assert_eq!(Webhooks::default().timeout, Duration::from_secs(10), "the default timeout");
+    let s = start_with(&backend, |c| {
+        c.webhooks = hooks(vec![url], 50, 2);
+        c.webhooks.timeout = Duration::from_millis(300);
+    })
+    .await;
+    let api = s.api();
+    let started = Instant::now();
+    api.push_ok("alice", &batch("c-1", vec![put(1, "n", "k", json!({}), None)])).await;
+    wait_for_counts(&s.db.url, json!({"pending": 0, "delivered": 0, "dead": 1}), Duration::from_secs(8)).await;
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(600) && took < Duration::from_secs(8), "two attempts of 300 ms: {took:?}");
+    assert_eq!(connections.lock().unwrap().len(), 2, "one connection per attempt: the timed-out one is not reused");
+    let rows = outbox(&s.db.url).await;
+    assert_eq!(rows.len(), 1);
+    let (_, state, attempts, error) = &rows[0];
+    assert_eq!((state.as_str(), *attempts), ("dead", 2));
+    assert_eq!(error.as_deref(), Some("no answer within 300 ms"));
 }
 
 /// Two server processes on one PostgreSQL database deliver from one outbox: each event
@@ -373,7 +425,7 @@ async fn postgres_two_processes_deliver_each_event_once() {
     }
     r.wait_for(total, Duration::from_secs(60)).await;
     let want = json!({"pending": 0, "delivered": total, "dead": 0});
-    wait_for_counts(&a1, want.clone(), Duration::from_secs(30)).await;
+    wait_for_counts(&db.url, want.clone(), Duration::from_secs(30)).await;
     // Longer than a poll interval: any second delivery would have happened by now.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let hits = r.hits();
@@ -396,6 +448,6 @@ async fn postgres_two_processes_deliver_each_event_once() {
         &twice[..twice.len().min(5)]
     );
     assert_eq!(hits.len(), total);
-    assert_eq!(counts(&a2).await, want);
+    assert_eq!(counts(&db.url).await, want);
     drop((p1, p2));
 }

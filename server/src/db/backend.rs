@@ -5,7 +5,7 @@
 //! would outweigh the code; each backend module expands it once for its database.
 
 /// Implements `Tx` for `sqlx::Transaction<'_, $db>`; defines `claim_webhooks`,
-/// `finish_webhook`, `migrate`, `pull_changes` and `read_stats` for `$db` in the calling
+/// `finish_webhook`, `migrate`, `pull_changes`, `read_stats` and `read_status` for `$db` in the calling
 /// module; and implements the writes of `$store` (push, memberships, server writes) and its
 /// reads of access, over the store's own `begin_write`, `begin_read` and `announce`.
 macro_rules! impl_backend {
@@ -413,18 +413,73 @@ macro_rules! impl_backend {
             Ok(page)
         }
 
+        async fn read_status(pool: &sqlx::Pool<$db>) -> Result<$crate::db::Status, $crate::db::StoreError> {
+            use $crate::db::status::{count, RejectedPush, Totals, UrlStatus, WebhookFailure, RECENT_FAILURES};
+            use $crate::db::sql;
+            let err = |e: sqlx::Error| $crate::db::store_error(&e);
+            let t: (i64, i64, i64, i64, i64, i64) =
+                sqlx::query_as(sql::STATUS_TOTALS).fetch_one(pool).await.map_err(err)?;
+            let totals = Totals {
+                documents: count(t.0),
+                spaces: count(t.1),
+                members: count(t.2),
+                applied: count(t.3),
+                conflicts: count(t.4),
+                rejected: count(t.5),
+            };
+            let rejected: Vec<(i64, String, String, i64, String)> =
+                sqlx::query_as(sql::STATUS_REJECTED).bind(RECENT_FAILURES).fetch_all(pool).await.map_err(err)?;
+            let failures: Vec<(i64, String, i64, String, i64, String)> = sqlx::query_as(sql::STATUS_WEBHOOK_FAILURES)
+                .bind(RECENT_FAILURES)
+                .fetch_all(pool)
+                .await
+                .map_err(err)?;
+            let urls: Vec<(String, i64, i64, i64, i64, Option<i64>, Option<String>)> =
+                sqlx::query_as(sql::STATUS_WEBHOOK_URLS).fetch_all(pool).await.map_err(err)?;
+            Ok($crate::db::Status {
+                totals,
+                rejected_pushes: rejected
+                    .into_iter()
+                    .map(|(at, user, client_id, mutation_id, result)| RejectedPush { at, user, client_id, mutation_id, result })
+                    .collect(),
+                webhook_failures: failures
+                    .into_iter()
+                    .map(|(at, url, id, state, attempts, last_error)| WebhookFailure {
+                        at,
+                        url,
+                        id,
+                        state,
+                        attempts: count(attempts),
+                        last_error,
+                    })
+                    .collect(),
+                webhooks: urls
+                    .into_iter()
+                    .map(|(url, pending, delivered, dead, attempts, oldest_pending_at, last_error)| UrlStatus {
+                        url,
+                        pending: count(pending),
+                        delivered: count(delivered),
+                        dead: count(dead),
+                        attempts: count(attempts),
+                        oldest_pending_at,
+                        last_error,
+                    })
+                    .collect(),
+            })
+        }
+
         async fn read_stats(pool: &sqlx::Pool<$db>) -> Result<$crate::db::Stats, $crate::db::StoreError> {
             use sqlx::Row;
             let err = |e: sqlx::Error| $crate::db::store_error(&e);
-            let row = sqlx::query($crate::db::sql::STATS).fetch_one(pool).await.map_err(err)?;
+            let since = $crate::db::now_ms().saturating_sub($crate::db::RECENT_DEAD_MS);
+            let row = sqlx::query($crate::db::sql::STATS).bind(since).fetch_one(pool).await.map_err(err)?;
             let count = |i: usize| -> Result<u64, $crate::db::StoreError> {
                 let n: i64 = row.try_get(i).map_err(err)?;
                 Ok(u64::try_from(n).unwrap_or(0))
             };
             Ok($crate::db::Stats {
-                documents: count(0)?,
-                mutations: count(1)?,
-                webhooks: $crate::db::WebhookCounts { pending: count(2)?, delivered: count(3)?, dead: count(4)? },
+                recent_dead: count(0)?,
+                oldest_pending_at: row.try_get(1).map_err(err)?,
             })
         }
     };
@@ -516,6 +571,10 @@ macro_rules! store_methods {
 
         fn stats(&self) -> futures_util::future::BoxFuture<'_, Result<$crate::db::Stats, $crate::db::StoreError>> {
             Box::pin(read_stats(&self.pool))
+        }
+
+        fn status(&self) -> futures_util::future::BoxFuture<'_, Result<$crate::db::Status, $crate::db::StoreError>> {
+            Box::pin(read_status(&self.pool))
         }
     };
 }

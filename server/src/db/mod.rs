@@ -13,6 +13,7 @@ mod schema;
 pub mod server_write;
 mod sql;
 mod sqlite;
+pub mod status;
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ pub(crate) use failure::{push_permits, store_error, with_retries, Failure};
 pub use postgres::PgStore;
 pub use server_write::ServerWrite;
 pub use sqlite::SqliteStore;
+pub use status::Status;
 
 /// Pull page size when the request names none, and the most one page returns.
 pub const DEFAULT_PULL_LIMIT: u32 = 500;
@@ -84,8 +86,11 @@ pub trait Store: Send + Sync + 'static {
         webhooks: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<Change>, StoreError>>;
 
-    /// Counts for `/sync/health`; fails when the database is unreachable.
+    /// Counts for `/sync/health`'s verdict; fails when the database is unreachable.
     fn stats(&self) -> BoxFuture<'_, Result<Stats, StoreError>>;
+
+    /// What `GET /sync/admin/status` reports (see [`status`]).
+    fn status(&self) -> BoxFuture<'_, Result<Status, StoreError>>;
 
     /// Claim due webhook events, oldest first, for `claim.lease_until`: no other claim
     /// returns them until then (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so processes never
@@ -147,20 +152,17 @@ impl PullQuery {
     }
 }
 
+/// What `/sync/health` decides by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
-    pub documents: u64,
-    pub mutations: u64,
-    pub webhooks: WebhookCounts,
+    /// Webhook events that went dead in the last [`RECENT_DEAD_MS`].
+    pub recent_dead: u64,
+    /// When the oldest pending webhook event was queued (Unix ms).
+    pub oldest_pending_at: Option<i64>,
 }
 
-/// Webhook outbox rows by state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WebhookCounts {
-    pub pending: u64,
-    pub delivered: u64,
-    pub dead: u64,
-}
+/// How far back [`Stats::recent_dead`] looks: an hour.
+pub const RECENT_DEAD_MS: i64 = 3_600_000;
 
 /// A request for due webhook events (times in Unix milliseconds).
 #[derive(Debug, Clone)]

@@ -18,10 +18,29 @@ pub(crate) const WRITE_DOCUMENT: &str = "INSERT INTO documents \
     doc_value = excluded.doc_value, hlc = excluded.hlc, writer_client = excluded.writer_client, \
     writer_mutation = excluded.writer_mutation, updated_at = excluded.updated_at";
 pub(crate) const LAST_MUTATION_ID: &str = "SELECT MAX(mutation_id) FROM mutations WHERE client_id = $1";
-pub(crate) const STATS: &str = "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM mutations), \
-    (SELECT COUNT(*) FROM webhook_outbox WHERE state = 'pending'), \
-    (SELECT COUNT(*) FROM webhook_outbox WHERE state = 'delivered'), \
-    (SELECT COUNT(*) FROM webhook_outbox WHERE state = 'dead')";
+pub(crate) const STATUS_TOTALS: &str = "SELECT (SELECT COUNT(*) FROM documents), \
+    (SELECT COUNT(*) FROM (SELECT space FROM documents UNION SELECT space FROM members WHERE role IS NOT NULL) s), \
+    (SELECT COUNT(*) FROM (SELECT DISTINCT space, user_id FROM members WHERE role IS NOT NULL) m), \
+    (SELECT COUNT(*) FROM mutations WHERE status = 'applied'), \
+    (SELECT COUNT(*) FROM mutations WHERE status = 'conflict'), \
+    (SELECT COUNT(*) FROM mutations WHERE status = 'rejected')";
+pub(crate) const STATUS_REJECTED: &str = "SELECT created_at, user_id, client_id, mutation_id, result \
+    FROM mutations WHERE status = 'rejected' ORDER BY created_at DESC, client_id, mutation_id LIMIT $1";
+pub(crate) const STATUS_WEBHOOK_FAILURES: &str = "SELECT updated_at, url, id, state, CAST(attempts AS BIGINT), \
+    last_error FROM webhook_outbox WHERE last_error IS NOT NULL AND state IN ('pending', 'dead') \
+    ORDER BY updated_at DESC, id DESC LIMIT $1";
+pub(crate) const STATUS_WEBHOOK_URLS: &str = "SELECT url, \
+    CAST(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END) AS BIGINT), \
+    CAST(SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END) AS BIGINT), \
+    CAST(SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END) AS BIGINT), \
+    CAST(SUM(attempts) AS BIGINT), MIN(CASE WHEN state = 'pending' THEN created_at END), \
+    (SELECT e.last_error FROM webhook_outbox e WHERE e.url = o.url AND e.last_error IS NOT NULL \
+     ORDER BY e.updated_at DESC, e.id DESC LIMIT 1) \
+    FROM webhook_outbox o GROUP BY url ORDER BY url";
+// What public health checks read, polled often: no whole-table counts.
+pub(crate) const STATS: &str = "SELECT \
+    (SELECT COUNT(*) FROM webhook_outbox WHERE state = 'dead' AND updated_at >= $1), \
+    (SELECT MIN(created_at) FROM webhook_outbox WHERE state = 'pending')";
 
 // The webhook outbox. A claim moves `next_attempt_at` to the end of the claimer's lease and
 // names the claim in `claimed_by`; every later update of the row is conditional on that

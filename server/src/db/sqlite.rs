@@ -132,7 +132,7 @@ mod tests {
         assert_eq!(page.changes[0].space.as_deref(), Some("user:alice"));
         assert_eq!(page.checkpoint, 1);
         // Migration 2's table is there, and 3's.
-        assert_eq!(store.stats().await.unwrap().webhooks.pending, 0);
+        assert_eq!(store.stats().await.unwrap().oldest_pending_at, None);
         let applied: Vec<i64> = sqlx::query_scalar(sql::APPLIED_MIGRATIONS).fetch_all(&store.pool).await.unwrap();
         assert_eq!(applied, [1, 2, 3]);
         assert_eq!(store.access("alice").await.unwrap().list().len(), 1);

@@ -92,7 +92,7 @@ pub(super) async fn writes(
     }
     let body = body.map_err(|r| unreadable(&r, app.config.limits.max_body_bytes))?;
     match bearer(&headers)? {
-        Some(token) => admin_token(&app, token).await?,
+        Some(token) => admin_token(&app, token, "server writes need the admin token or a signature").await?,
         None => signed(&app, &headers, &body)?,
     }
     let WritesBody { writes } = decode(&body)?;
@@ -145,14 +145,24 @@ async fn member_request(app: &AppState, headers: &HeaderMap, space: &str, user: 
     Err(forbidden(format!("only the admin token or an owner of {space} may manage its members")))
 }
 
+/// Endpoints for the admin token alone: 404 without `--admin-token`, 401 for no or an
+/// invalid token, 403 for a user's.
+pub(super) async fn admin_only(app: &AppState, headers: &HeaderMap, refusal: &str) -> Result<(), ApiError> {
+    if app.config.admin.token.is_none() {
+        return Err(ApiError::not_found());
+    }
+    let token = bearer(headers)?.ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <token>"))?;
+    admin_token(app, token, refusal).await
+}
+
 /// The bearer of a writes request must hold the admin token: 401 for one that is not a
 /// token at all, 403 for a user's.
-async fn admin_token(app: &AppState, token: &str) -> Result<(), ApiError> {
+async fn admin_token(app: &AppState, token: &str, refusal: &str) -> Result<(), ApiError> {
     if is_admin_token(app, token) {
         return Ok(());
     }
     authenticate(app, Some(token)).await?;
-    Err(forbidden("server writes need the admin token or a signature".into()))
+    Err(forbidden(refusal.into()))
 }
 
 /// A `Sync-Signature` valid under `--inbound-secret` for this exact body, or 401.

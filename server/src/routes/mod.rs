@@ -8,6 +8,7 @@ mod health;
 mod pull;
 mod push;
 mod spaces;
+mod status;
 
 use std::time::Duration;
 
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sync/admin/spaces/{space}/members", get(admin::list_members))
         .route("/sync/admin/spaces/{space}/members/{user}", put(admin::put_member).delete(admin::delete_member))
         .route("/sync/admin/writes", post(admin::writes))
+        .route("/sync/admin/status", get(status::status))
         .route("/sync", any(not_found))
         .route("/sync/{*rest}", any(not_found))
         .method_not_allowed_fallback(method_not_allowed)

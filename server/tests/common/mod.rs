@@ -72,6 +72,18 @@ pub struct TestDb {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// One number read straight from the database at `url`, for tests that count rows
+/// (`/sync/health` reports none).
+pub async fn db_count(url: &str, sql: &'static str) -> i64 {
+    if url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+    }
+}
+
 pub async fn fresh_db(backend: &Backend) -> TestDb {
     match backend {
         Backend::Sqlite => {

@@ -194,6 +194,6 @@ const WEBHOOK_OUTBOX_DUE: Index = Index {
     filter: Some("state = 'pending'"),
 };
 
-/// The counts by state of `/sync/health`.
+/// Outbox rows by state (`/sync/health`, `/sync/admin/status`).
 const WEBHOOK_OUTBOX_STATE: Index =
     Index { name: "webhook_outbox_state", table: "webhook_outbox", columns: &["state"], filter: None };
