@@ -409,6 +409,12 @@ export class SyncClient<C extends CollectionTypes<C> = AnyCollections> {
   status(): SyncStatus;
   /** Counters and sync latencies of this client since it opened. */
   metrics(): Promise<SyncMetrics>;
+  /**
+   * Ask the browser for persistent storage (`navigator.storage.persist()`), so this
+   * origin's data is not evicted (e.g. by Safari after seven days without a visit).
+   * Resolves whether it is granted; false where the context cannot ask (workers).
+   */
+  persist(): Promise<boolean>;
   /** `healthy`, `degraded` or `unhealthy`, with the reasons. */
   health(): Promise<SyncHealth>;
   /** Conflicts waiting for the app to decide, oldest first. */

@@ -93,7 +93,7 @@ out = {
   "duplicateIds": q("SELECT client_id, mutation_id, COUNT(*) FROM mutations GROUP BY client_id, mutation_id HAVING COUNT(*) > 1"),
   "applied": q("SELECT client_id, mutation_id, version, created_at FROM mutations WHERE status = 'applied' ORDER BY version"),
   "mutations": q("SELECT client_id, mutation_id, status, version, created_at, result FROM mutations ORDER BY created_at, client_id, mutation_id"),
-  "documents": q("SELECT user_id, collection, doc_key, version, doc_value, writer_client, writer_mutation FROM documents"),
+  "documents": q("SELECT space, collection, doc_key, version, doc_value, writer_client, writer_mutation FROM documents"),
   "history": q("SELECT version, body FROM webhook_outbox ORDER BY version, id") if "webhook_outbox" in tables else None,
 }
 print(json.dumps(out))
@@ -428,9 +428,9 @@ export async function runChaos(options = {}) {
       failures.push(`duplicated: applied versions are not exactly 1..${db.counter}: ${appliedVersions.slice(0, 20).join(",")}…`);
     }
     const byVersion = new Map(db.applied.map(([client, id, version, at]) => [version, { client, id, version, at }]));
-    for (const [user, c, k, version, , writerClient, writerMutation] of db.documents) {
+    for (const [space, c, k, version, , writerClient, writerMutation] of db.documents) {
       const m = byVersion.get(version);
-      if (user !== USER || !m || m.client !== writerClient || m.id !== writerMutation) {
+      if (space !== `user:${USER}` || !m || m.client !== writerClient || m.id !== writerMutation) {
         failures.push(`duplicated: document ${c}/${k} v${version} was written by (${writerClient}, ${writerMutation}), which is not the applied mutation of that version`);
       }
     }
