@@ -129,9 +129,12 @@ pub struct SpacesResponse {
 /// The rejection code of a write into a space the caller may not write to.
 pub const FORBIDDEN: &str = "forbidden";
 
+/// What every private space's id starts with.
+pub const PRIVATE_SPACE_PREFIX: &str = "user:";
+
 /// The private space of user `user`: the default space of every document.
 pub fn private_space(user: &str) -> String {
-    format!("user:{user}")
+    format!("{PRIVATE_SPACE_PREFIX}{user}")
 }
 
 /// A space id is 1-128 characters of `[A-Za-z0-9_.:-]`.

@@ -6,11 +6,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use pwa_sync_core::protocol::{is_valid_space_id, Role, PRIVATE_SPACE_PREFIX};
+use std::collections::BTreeMap;
 
 use std::sync::Arc;
 
 use crate::auth::jwks::Jwks;
 use crate::auth::{pem_key, AuthMode, JwtKeys};
+use crate::db::parse_role;
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_MAX_BATCH: usize = 500;
@@ -50,6 +53,10 @@ pub struct Cli {
     /// Accept `POST /sync/admin/writes` signed with this secret (`Sync-Signature`).
     #[arg(long, env = "PWA_SYNC_INBOUND_SECRET", hide_env_values = true)]
     pub inbound_secret: Option<String>,
+    /// Every signed-in user has at least ROLE in SPACE (repeatable), as if their token
+    /// granted it: a conference programme everyone reads, `--everyone conference=reader`.
+    #[arg(long = "everyone", value_name = "SPACE=ROLE")]
+    pub everyone: Vec<String>,
     /// Most open `/sync/events` streams per user; the next one gets 429.
     #[arg(long, default_value_t = DEFAULT_MAX_STREAMS_PER_USER)]
     pub max_streams_per_user: usize,
@@ -102,6 +109,8 @@ pub struct Config {
     pub webhooks: Webhooks,
     pub admin: Admin,
     pub streams: StreamLimits,
+    /// Grants every user has (`--everyone`), recorded like a JWT's `spaces` claim.
+    pub everyone: BTreeMap<String, Role>,
 }
 
 /// Who may call the admin API: the bearer of `token`, and for `POST /sync/admin/writes`
@@ -244,6 +253,7 @@ impl Config {
             webhooks: Webhooks::default(),
             admin: Admin::default(),
             streams: StreamLimits::default(),
+            everyone: BTreeMap::new(),
         }
     }
 
@@ -278,6 +288,7 @@ impl Config {
             ..Webhooks::default()
         };
         webhooks.check()?;
+        let everyone = everyone_grants(&cli.everyone)?;
         Ok(Config {
             listen: cli.listen,
             database: cli.database,
@@ -292,8 +303,29 @@ impl Config {
             webhooks,
             admin,
             streams: StreamLimits { per_user: cli.max_streams_per_user, total: cli.max_streams },
+            everyone,
         })
     }
+}
+
+/// `--everyone SPACE=ROLE` flags as grants. Private spaces are their owner's alone.
+fn everyone_grants(flags: &[String]) -> Result<BTreeMap<String, Role>, String> {
+    let mut grants = BTreeMap::new();
+    for flag in flags {
+        let parsed = flag.split_once('=').and_then(|(space, role)| Some((space, parse_role(role).ok()?)));
+        let Some((space, role)) = parsed else {
+            return Err(format!("--everyone {flag}: expected SPACE=ROLE, ROLE being reader, writer or owner"));
+        };
+        if !is_valid_space_id(space) || space.starts_with(PRIVATE_SPACE_PREFIX) {
+            return Err(format!(
+                "--everyone {flag}: the space must be 1 to 128 characters of [A-Za-z0-9_.:-], not a private user: space"
+            ));
+        }
+        if grants.insert(space.to_owned(), role).is_some() {
+            return Err(format!("--everyone names {space} twice"));
+        }
+    }
+    Ok(grants)
 }
 
 /// `--dev-auth`, or JWTs with any of `--jwt-secret`, `--jwt-public-key` and `--jwks`.
@@ -338,6 +370,22 @@ mod tests {
         let cli =
             Cli::try_parse_from(["pwa-sync-server", "--dev-auth"].iter().chain(args)).map_err(|e| e.to_string())?;
         Config::from_cli(cli)
+    }
+
+    #[test]
+    fn everyone_grants_are_space_role_pairs() {
+        let config =
+            parse(&["--everyone", "conference=reader", "--everyone", "wall=writer"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            config.everyone,
+            BTreeMap::from([("conference".to_string(), Role::Reader), ("wall".to_string(), Role::Writer)])
+        );
+        for bad in ["conference", "conference=admin", "=reader", "user:bob=reader", "a b=reader", "x=reader,y"] {
+            let err = parse(&["--everyone", bad]).err().unwrap_or_default();
+            assert!(err.contains("--everyone"), "{bad}: {err}");
+        }
+        let err = parse(&["--everyone", "c=reader", "--everyone", "c=owner"]).err().unwrap_or_default();
+        assert!(err.contains("twice"), "{err}");
     }
 
     #[test]

@@ -51,6 +51,9 @@ impl Store for Unreachable {
     ) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
         Box::pin(async { Err(down()) })
     }
+    fn create_space<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
+        Box::pin(async { Err(down()) })
+    }
     fn sync_token_grants<'a>(
         &'a self,
         _: &'a str,

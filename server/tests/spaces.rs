@@ -27,6 +27,8 @@ per_backend!(
     pokes_reach_every_member_and_only_members,
     event_streams_are_capped,
     pull_restricts_to_named_spaces,
+    everyone_reads_a_space_from_their_first_pull,
+    users_create_group_spaces_and_share_them,
 );
 
 const ADMIN: &str = "admin-s3cret";
@@ -456,7 +458,8 @@ async fn signed_inbound_writes(backend: Backend) {
     let refusals = [
         Some(sign(b"wrong secret", now, body.as_bytes())),
         Some(sign(INBOUND.as_bytes(), now - 301, body.as_bytes())),
-        Some(sign(INBOUND.as_bytes(), now + 301, body.as_bytes())),
+        // (a margin: the server reads its clock a moment later, maybe a second on)
+        Some(sign(INBOUND.as_bytes(), now + 330, body.as_bytes())),
         Some(sign(INBOUND.as_bytes(), now, body.replace("rust", "java").as_bytes())),
         Some("t=abc,v1=00".to_string()),
         None,
@@ -559,4 +562,100 @@ async fn pull_restricts_to_named_spaces(backend: Backend) {
     assert_eq!(got, vec![("g".to_string(), "kg".to_string()), ("user:bob".to_string(), "kb".to_string())]);
     let (status, body) = api.pull("bob", "checkpoint=0&spaces=a%20b").await;
     assert_error(status, &body, 400, "bad-request");
+}
+
+/// `POST /sync/spaces` as a sync client sends it.
+async fn create_space(s: &TestServer, auth: Option<&str>, body: Value) -> (StatusCode, Value) {
+    let mut req = s.http.post(format!("{}/sync/spaces", s.base)).header("x-sync-protocol", "1");
+    if let Some(token) = auth {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    read(req.header("content-type", "application/json").body(body.to_string()).send().await.unwrap()).await
+}
+
+async fn everyone_reads_a_space_from_their_first_pull(backend: Backend) {
+    let s = start_with(&backend, |c| {
+        c.admin.token = Some(ADMIN.into());
+        c.everyone = BTreeMap::from([("conference".to_string(), pwa_sync_core::protocol::Role::Reader)]);
+    })
+    .await;
+    let api = s.api();
+    write(&s, &[("conference", "s1", json!({"title": "Keynote"}))]).await;
+    // A user never seen before reads it (the grant is recorded on first sight, so the
+    // first pull, whatever its checkpoint, backfills the space).
+    assert_eq!(
+        spaces_of(&s, "ana").await["spaces"],
+        json!([{"id": "conference", "role": "reader"}, {"id": "user:ana", "role": "owner"}])
+    );
+    let (all, checkpoint) = api.pull_all("bob", 0, 10).await;
+    assert_eq!(keys(&all), vec![("conference".to_string(), "s1".to_string())]);
+    // Reading is all: bob's write there is forbidden.
+    let resp =
+        api.push_ok("bob", &batch("b-1", vec![in_space("conference", put(1, "c", "s1", json!({}), None))])).await;
+    assert_eq!(resp["results"][0]["code"], "forbidden");
+    // An owner granted by the admin API keeps the stronger role, and writes.
+    grant(&s, "conference", "organiser", "owner").await;
+    let resp = api
+        .push_ok(
+            "organiser",
+            &batch("o-1", vec![in_space("conference", put(1, "c", "s2", json!({"title": "Panel"}), None))]),
+        )
+        .await;
+    assert_eq!(resp["results"][0]["status"], "applied", "{resp}");
+    let roles = spaces_of(&s, "organiser").await;
+    assert_eq!(roles["spaces"][0], json!({"id": "conference", "role": "owner"}));
+    let (more, _) = api.pull_all("bob", checkpoint, 10).await;
+    assert_eq!(keys(&more), vec![("conference".to_string(), "s2".to_string())]);
+}
+
+async fn users_create_group_spaces_and_share_them(backend: Backend) {
+    let s = start_admin(&backend).await;
+    let api = s.api();
+    let create = |user: &'static str, body: Value| {
+        let s = &s;
+        async move { create_space(s, Some(&format!("dev:{user}")), body).await }
+    };
+    let (status, body) = create("ana", json!({"id": "group:trip-7"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body, json!({"id": "group:trip-7", "role": "owner"}));
+    // Once created (or ever used), nobody else can take it, nor can ana again.
+    let (status, body) = create("bob", json!({"id": "group:trip-7"})).await;
+    assert_error(status, &body, 409, "space-exists");
+    let (status, body) = create("ana", json!({"id": "group:trip-7"})).await;
+    assert_error(status, &body, 409, "space-exists");
+    write(&s, &[("group:used", "k", json!({}))]).await;
+    let (status, body) = create("bob", json!({"id": "group:used"})).await;
+    assert_error(status, &body, 409, "space-exists");
+    // Names outside group: are the operator's; bad ids, bodies and tokens are refused.
+    for id in ["conference", "user:bob", "group:", "group:a b", &format!("group:{}", "x".repeat(130))] {
+        let (status, body) = create("bob", json!({ "id": id })).await;
+        assert_error(status, &body, 400, "invalid-request");
+    }
+    let (status, body) = create("bob", json!({"name": "group:x"})).await;
+    assert_error(status, &body, 400, "invalid-request");
+    let (status, body) = create_space(&s, None, json!({"id": "group:x"})).await;
+    assert_error(status, &body, 401, "unauthorized");
+    let (status, body) = create_space(&s, Some("forged"), json!({"id": "group:x"})).await;
+    assert_error(status, &body, 401, "unauthorized");
+    // The owner shares it: both write, and each reads the other's writes.
+    let path = "/sync/admin/spaces/group:trip-7/members/bob";
+    let (status, body) = admin(&s, "PUT", path, Some("dev:ana"), Some(json!({"role": "writer"}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ana =
+        api.push_ok("ana", &batch("a-1", vec![in_space("group:trip-7", put(1, "c", "tent", json!({}), None))])).await;
+    let bob =
+        api.push_ok("bob", &batch("b-1", vec![in_space("group:trip-7", put(1, "c", "stove", json!({}), None))])).await;
+    assert_eq!(
+        (ana["results"][0]["status"].as_str(), bob["results"][0]["status"].as_str()),
+        (Some("applied"), Some("applied"))
+    );
+    for user in ["ana", "bob"] {
+        let (all, _) = api.pull_all(user, 0, 10).await;
+        let mut got = keys(&all);
+        got.sort();
+        assert_eq!(
+            got,
+            vec![("group:trip-7".to_string(), "stove".to_string()), ("group:trip-7".to_string(), "tent".to_string())]
+        );
+    }
 }

@@ -38,6 +38,17 @@ macro_rules! impl_backend {
                 })
             }
 
+            async fn create_space_tx(
+                &self,
+                space: &str,
+                user: &str,
+            ) -> Result<Option<u64>, $crate::db::StoreError> {
+                $crate::db::backend::write_tx!(self, tx => {
+                    let version = $crate::db::members::create(&mut tx, space, user).await?;
+                    $crate::db::member_poke(user, version)
+                })
+            }
+
             async fn sync_token_tx(
                 &self,
                 user: &str,
@@ -191,6 +202,9 @@ macro_rules! impl_backend {
                     .execute(&mut **self)
                     .await
                     .map(|_| ())
+            }
+            async fn space_in_use(&mut self, space: &str) -> Result<bool, sqlx::Error> {
+                sqlx::query_scalar($crate::db::sql::SPACE_IN_USE).bind(space).fetch_one(&mut **self).await
             }
             async fn roles_in_space(&mut self, space: &str, user: &str) -> Result<Vec<String>, sqlx::Error> {
                 sqlx::query_scalar($crate::db::sql::ROLES_IN_SPACE).bind(space).bind(user).fetch_all(&mut **self).await
@@ -540,6 +554,14 @@ macro_rules! store_methods {
             role: Option<pwa_sync_core::protocol::Role>,
         ) -> futures_util::future::BoxFuture<'a, Result<Option<u64>, $crate::db::StoreError>> {
             Box::pin(self.set_member_tx(space, user, role))
+        }
+
+        fn create_space<'a>(
+            &'a self,
+            space: &'a str,
+            user: &'a str,
+        ) -> futures_util::future::BoxFuture<'a, Result<Option<u64>, $crate::db::StoreError>> {
+            Box::pin(self.create_space_tx(space, user))
         }
 
         fn sync_token_grants<'a>(

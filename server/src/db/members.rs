@@ -34,6 +34,17 @@ pub(crate) async fn set<T: Tx>(
     Ok(changed.then_some(version))
 }
 
+/// Make `user` the owner of `space` if nobody ever used it (no grant, live or removed,
+/// and no document): the version of the grant, `None` when it was in use. Under the
+/// counter lock, so of two concurrent creators one gets it.
+pub(crate) async fn create<T: Tx>(tx: &mut T, space: &str, user: &str) -> Result<Option<i64>, Failure> {
+    tx.lock_counter().await?;
+    if tx.space_in_use(space).await? {
+        return Ok(None);
+    }
+    set(tx, space, user, Source::Admin, Some(Role::Owner)).await
+}
+
 /// Make `user`'s token grants equal `claims`: new or changed ones granted, missing ones
 /// removed, all at one version. `None` when nothing differed (the caller checked first,
 /// outside a write transaction: see [`live_grants`]; this reads again under the lock, as

@@ -26,6 +26,7 @@ use tokio::sync::watch;
 use crate::config::Limits;
 use crate::notify::{Notifier, Poke};
 
+pub(crate) use access::parse_role;
 pub use access::Access;
 pub use failure::StoreError;
 pub(crate) use failure::{push_permits, store_error, with_retries, Failure};
@@ -66,6 +67,10 @@ pub trait Store: Send + Sync + 'static {
         user: &'a str,
         role: Option<Role>,
     ) -> BoxFuture<'a, Result<Option<u64>, StoreError>>;
+
+    /// Make `user` the owner of a new `space`; the version of the grant, `None` when the
+    /// space was ever used (granted to anyone, or holding a document).
+    fn create_space<'a>(&'a self, space: &'a str, user: &'a str) -> BoxFuture<'a, Result<Option<u64>, StoreError>>;
 
     /// Make the user's token grants those of `claims` (a JWT's `spaces`); the version of
     /// the change, `None` when they already were.

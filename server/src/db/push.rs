@@ -98,6 +98,8 @@ pub(crate) trait Tx: Send {
     async fn grant(&mut self, g: &GrantWrite<'_>) -> Result<(), sqlx::Error>;
     /// Remove a grant at counter `version`; whether there was a live one.
     async fn revoke(&mut self, space: &str, user: &str, source: &str, version: i64) -> Result<bool, sqlx::Error>;
+    /// Whether a grant (live or removed) or a document names `space`.
+    async fn space_in_use(&mut self, space: &str) -> Result<bool, sqlx::Error>;
     /// `user`'s grants of `source`, removed ones (role `None`) included.
     async fn grants_by_source(
         &mut self,

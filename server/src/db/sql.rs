@@ -91,6 +91,9 @@ pub(crate) const REVOKE: &str = "UPDATE members SET role = NULL, changed = $4 \
     WHERE space = $1 AND user_id = $2 AND source = $3 AND role IS NOT NULL";
 /// A user's grants of one source, removed ones included: (space, role).
 pub(crate) const GRANTS_BY_SOURCE: &str = "SELECT space, role FROM members WHERE user_id = $1 AND source = $2";
+/// Whether a space was ever used: a grant (live or removed) or a document names it.
+pub(crate) const SPACE_IN_USE: &str = "SELECT EXISTS (SELECT 1 FROM members WHERE space = $1) \
+    OR EXISTS (SELECT 1 FROM documents WHERE space = $1)";
 pub(crate) const MEMBERS_OF_SPACE: &str =
     "SELECT user_id, role FROM members WHERE space = $1 AND role IS NOT NULL ORDER BY user_id";
 

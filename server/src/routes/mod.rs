@@ -30,7 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sync/pull", get(pull::pull))
         .route("/sync/events", get(events::events))
         .route("/sync/health", get(health::health))
-        .route("/sync/spaces", get(spaces::spaces))
+        .route("/sync/spaces", get(spaces::spaces).post(spaces::create_space))
         .route("/sync/admin/spaces/{space}/members", get(admin::list_members))
         .route("/sync/admin/spaces/{space}/members/{user}", put(admin::put_member).delete(admin::delete_member))
         .route("/sync/admin/writes", post(admin::writes))

@@ -1,14 +1,19 @@
-//! `GET /sync/spaces`, and what every endpoint does with the caller's spaces: record a
-//! JWT's grants, read the caller's access, and tell streams about changes.
+//! `GET /sync/spaces`, `POST /sync/spaces`, and what every endpoint does with the
+//! caller's spaces: record a JWT's (and `--everyone`'s) grants, read the caller's access,
+//! and tell streams about changes.
+
+use std::collections::BTreeMap;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
-use pwa_sync_core::protocol::{Change, SpacesResponse};
+use pwa_sync_core::protocol::{is_valid_space_id, Change, Role, SpaceRole, SpacesResponse};
+use serde::Deserialize;
 
 use crate::auth::Identity;
 use crate::db::{space_pokes, Access};
 use crate::error::ApiError;
-use crate::extract::AuthUser;
+use crate::extract::{ApiJson, AuthUser};
 use crate::notify::Poke;
 use crate::state::AppState;
 
@@ -21,20 +26,69 @@ pub(super) async fn spaces(
     Ok(Json(SpacesResponse { spaces: access.list() }))
 }
 
+/// What users may create: spaces named `group:…`. Other names are the operator's to
+/// hand out (admin API, `--everyone`, token claims), so no user can take `conference`
+/// before the operator grants it.
+pub const USER_SPACE_PREFIX: &str = "group:";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewSpace {
+    id: String,
+}
+
+/// `POST /sync/spaces` `{"id": "group:…"}` → 201 `{"id", "role": "owner"}`: a new shared
+/// space with the caller as its owner, who then adds members with the member endpoints.
+/// 409 `space-exists` when the space was ever used.
+pub(super) async fn create_space(
+    State(app): State<AppState>,
+    AuthUser(who): AuthUser,
+    body: Result<ApiJson<NewSpace>, ApiError>,
+) -> Result<(StatusCode, Json<SpaceRole>), ApiError> {
+    let ApiJson(NewSpace { id }) = body?;
+    if !is_valid_space_id(&id) || !id.starts_with(USER_SPACE_PREFIX) || id.len() == USER_SPACE_PREFIX.len() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            format!("space {id:?} must start with {USER_SPACE_PREFIX} and be 1 to 128 characters of [A-Za-z0-9_.:-]"),
+        ));
+    }
+    let Some(version) = app.store.create_space(&id, &who.user).await? else {
+        return Err(ApiError::new(StatusCode::CONFLICT, "space-exists", format!("space {id} already exists")));
+    };
+    member_changed(&app, &who.user, version).await;
+    Ok((StatusCode::CREATED, Json(SpaceRole { id, role: Role::Owner })))
+}
+
 /// The caller's access, after recording the grants of their token (when it has some).
 pub(super) async fn caller_access(app: &AppState, who: &Identity) -> Result<Access, ApiError> {
     record_token_grants(app, who).await?;
     Ok(app.store.access(&who.user).await?)
 }
 
-/// Make the recorded token grants those of the caller's token; a change reaches the
-/// caller's streams (in this process; other processes hear it by NOTIFY).
+/// Make the recorded token grants those of the caller's token and of `--everyone`; a
+/// change reaches the caller's streams (in this process; other processes hear it by
+/// NOTIFY). Recorded on first sight, so a user's first pull after it backfills the space.
 pub(super) async fn record_token_grants(app: &AppState, who: &Identity) -> Result<(), ApiError> {
-    let Some(claims) = &who.spaces else { return Ok(()) };
-    if let Some(version) = app.store.sync_token_grants(&who.user, claims).await? {
+    let Some(claims) = token_grants(who, &app.config.everyone) else { return Ok(()) };
+    if let Some(version) = app.store.sync_token_grants(&who.user, &claims).await? {
         member_changed(app, &who.user, version).await;
     }
     Ok(())
+}
+
+/// The token's grants with `everyone`'s, the stronger role where both name a space;
+/// `None` (leave the recorded ones alone) for a dev token when there are no `everyone`.
+fn token_grants(who: &Identity, everyone: &BTreeMap<String, Role>) -> Option<BTreeMap<String, Role>> {
+    if who.spaces.is_none() && everyone.is_empty() {
+        return None;
+    }
+    let mut grants = who.spaces.clone().unwrap_or_default();
+    for (space, role) in everyone {
+        let held = grants.entry(space.clone()).or_insert(*role);
+        *held = (*held).max(*role);
+    }
+    Some(grants)
 }
 
 /// `user`'s memberships changed at `version`: their streams here read their spaces again
