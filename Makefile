@@ -104,17 +104,13 @@ test-e2e: build
 	cd e2e && node --test --test-concurrency=1 .
 
 # The demo app (www/: React + Vite, using pkg/ as an npm dependency) built against a fresh
-# pkg/ and served by the reference server with the sync API on the same origin. Data
-# lives in data/sync.db. Sign in with a name; use the same name in another tab or browser.
+# pkg/ and served by the reference server with the sync API on the same origin
+# (scripts/demo.sh: the conference space, its organiser, the admin token). Data lives in
+# data/sync.db. Sign in with a name; use the same name in another tab or browser.
 demo: build
 	cargo build -q --release -p pwa-sync-server
 	cd www && npm run build
-	mkdir -p data
-	@echo
-	@echo "  pwa-sync demo: http://127.0.0.1:$(PORT)/  (sign in with a name; open it in two tabs or browsers)"
-	@echo
-	target/release/pwa-sync-server --listen 127.0.0.1:$(PORT) --database sqlite://data/sync.db \
-	  --static www/dist --dev-auth
+	PORT=$(PORT) scripts/demo.sh
 
 size: build
 	@have_br=0; command -v brotli >/dev/null 2>&1 && have_br=1; \

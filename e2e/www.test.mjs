@@ -12,8 +12,23 @@ const DIST = join(ROOT, "www/dist");
 const ARTIFACTS = join(ROOT, "e2e/artifacts");
 const T = 20_000; // every wait is bounded by this
 
+const ADMIN = "e2e-admin-token";
+
 let server;
 let browser;
+
+/** A call to the server's admin API with the admin token; the answer, which must be 200. */
+async function adminCall(method, path, body) {
+  const res = await fetch(`${server.url}/sync/admin${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(T),
+  });
+  const text = await res.text();
+  assert.equal(res.status, 200, text);
+  return JSON.parse(text);
+}
 
 before(async () => {
   await access(join(DIST, "sw.js")).catch(() => {
@@ -21,7 +36,10 @@ before(async () => {
   });
   await mkdir(ARTIFACTS, { recursive: true });
   await mkdir(join(ROOT, "www/docs"), { recursive: true });
-  server = await startServer(["--static", DIST]);
+  // As `make demo` runs it (scripts/demo.sh): every attendee reads the conference space,
+  // the user "organiser" owns it, and the admin API is on.
+  server = await startServer(["--static", DIST, "--everyone", "conference=reader", "--admin-token", ADMIN]);
+  await adminCall("PUT", "/spaces/conference/members/organiser", { role: "owner" });
   browser = await launch();
 });
 
@@ -351,5 +369,115 @@ test("when the server goes away the app keeps working, and it catches up by itse
     await context.close();
     await own.stop();
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("two people share a packing list: both add to it, and their concurrent edits of one item merge", async () => {
+  const cleo = await device();
+  const dan = await device();
+  try {
+    await signIn(cleo.page, "cleo");
+    await signIn(dan.page, "dan");
+    await cleo.page.getByLabel("New item").fill("tent");
+    await cleo.page.getByRole("button", { name: "Add" }).click();
+    await cleo.page.getByText("tent").waitFor({ timeout: T });
+
+    // Cleo shares her list: a group space she owns, Dan a writer in it, her item moved there.
+    await cleo.page.getByLabel("Share with").fill("dan");
+    await cleo.page.getByRole("button", { name: "Share" }).click();
+    await cleo.page.getByText("Shared with dan.").waitFor({ timeout: T });
+    await cleo.page.getByText(/Shared with your group/).waitFor({ timeout: T });
+    // Dan's app is poked, pulls the space it joined, and learns it may write there.
+    await dan.page.getByText("tent").waitFor({ timeout: T });
+    await dan.page.getByText(/Shared with your group/).waitFor({ timeout: T });
+    await dan.page.getByLabel("New item").fill("stove");
+    await dan.page.getByRole("button", { name: "Add" }).click();
+    await cleo.page.getByText("stove").waitFor({ timeout: T });
+
+    // Concurrent edits of one item: Cleo, offline, packs the tent while Dan adds a second.
+    await goOffline(cleo.context);
+    await cleo.page.getByRole("checkbox", { name: "tent" }).check();
+    await dan.page.getByRole("button", { name: "More tent" }).click();
+    await dan.page.getByTestId("qty-tent").filter({ hasText: "2" }).waitFor({ timeout: T });
+    await synced(dan.page);
+    await goOnline(cleo.context);
+    await synced(cleo.page);
+    for (const page of [cleo.page, dan.page]) {
+      await page.getByTestId("qty-tent").filter({ hasText: "2" }).waitFor({ timeout: T });
+      await page.locator('li[data-packed="true"]', { hasText: "tent" }).waitFor({ timeout: T });
+    }
+    // The server holds one list in one group space, both changes in the one tent record.
+    const docs = await serverHolds("dan", (d) => Object.values(d).some((v) => v?.title === "tent" && v.packed && v.qty === 2));
+    const items = Object.entries(docs).filter(([k, v]) => k.startsWith("packing/") && v).map(([, v]) => v);
+    assert.deepEqual(items.map((i) => i.title).sort(), ["stove", "tent"]);
+    assert.equal(new Set(items.map((i) => i.list)).size, 1);
+    assert.match(items[0].list, /^group:/);
+    await shot(cleo.page, "shared-list");
+    assert.deepEqual([...cleo.errors, ...dan.errors], []);
+  } finally {
+    await cleo.context.close();
+    await dan.context.close();
+  }
+});
+
+test("an organiser edits a session and every attendee's programme follows; attendees cannot", async () => {
+  const organiser = await device();
+  const eve = await device();
+  try {
+    await signIn(organiser.page, "organiser");
+    await signIn(eve.page, "eve");
+    await organiser.page.getByText("You are an organiser").waitFor({ timeout: T });
+    await eve.page.getByText("The organisers' changes appear").waitFor({ timeout: T });
+    assert.equal(await eve.page.getByText("Edit session").count(), 0, "attendees get no editor");
+
+    const editor = organiser.page.locator("details", { has: organiser.page.getByLabel("Title of b1a") });
+    await editor.locator("summary").click();
+    await organiser.page.getByLabel("Title of b1a").fill("Service workers, revisited");
+    await organiser.page.getByLabel("Room of b1a").fill("Room Z");
+    await organiser.page.getByRole("button", { name: "Publish b1a" }).click();
+    await eve.page.getByRole("radio", { name: "Service workers, revisited" }).waitFor({ timeout: T });
+    await eve.page.getByText("Room Z").first().waitFor({ timeout: T });
+
+    // The server refuses an attendee's write into the conference space.
+    const res = await fetch(`${server.url}/sync/push`, {
+      method: "POST",
+      headers: { authorization: "Bearer dev:eve", "x-sync-protocol": "1", "content-type": "application/json" },
+      body: JSON.stringify({ clientId: "eve-forged", mutations: [{ id: 1, collection: "programme", key: "b1a", op: "put",
+        space: "conference", value: { id: "b1a", title: "Hijacked", room: "?", editedBy: "eve" }, baseVersion: null,
+        hlc: `${String(Date.now()).padStart(15, "0")}-0000-eve` }] }),
+      signal: AbortSignal.timeout(T),
+    });
+    const answer = await res.json();
+    assert.equal(answer.results?.[0]?.code, "forbidden", JSON.stringify(answer));
+    await shot(eve.page, "organiser-edit");
+    assert.deepEqual([...organiser.errors, ...eve.errors], []);
+  } finally {
+    await organiser.context.close();
+    await eve.context.close();
+  }
+});
+
+test("an organiser's server-side write reaches the attendee's Now / Next card, open or closed", async () => {
+  const fay = await device();
+  try {
+    await signIn(fay.page, "fay");
+    await nowCard(fay.page).getByText("Breakout 1: no session chosen").waitFor({ timeout: T });
+    const breakouts = (ids) => ({ writes: [{ space: "user:fay", collection: "attendees", key: "fay", op: "patch", value: { breakouts: ids } }] });
+
+    // App open: the server's poke, a pull, attendee-data-updated, the card.
+    const sent = Date.now();
+    await adminCall("POST", "/writes", breakouts(["b1b"]));
+    await nowCard(fay.page).getByText("Conflict-free data, plainly").waitFor({ timeout: T });
+    console.log(`# server-side write to the Now card on screen: ${Date.now() - sent} ms`);
+
+    // App closed: the next open shows it.
+    await fay.page.close();
+    await adminCall("POST", "/writes", breakouts(["b1c"]));
+    const page = await open(fay.context, fay.errors);
+    await page.goto(server.url);
+    await nowCard(page).getByText("Designing for flaky networks").waitFor({ timeout: T });
+    assert.deepEqual(fay.errors, []);
+  } finally {
+    await fay.context.close();
   }
 });

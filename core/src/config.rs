@@ -102,7 +102,7 @@ impl SpaceRule {
         match (self, space) {
             (_, None) | (SpaceRule::Field(_), _) => true,
             (SpaceRule::Fixed(own), Some(space)) => own == space,
-            (SpaceRule::Private, Some(space)) => space.starts_with(crate::protocol::PRIVATE_SPACE_PREFIX),
+            (SpaceRule::Private, Some(space)) => crate::protocol::is_private_space(space),
         }
     }
 

@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorClass};
 use crate::metrics::SyncReport;
 use crate::model::{Effect, KeyRef, Writes};
 use crate::mutation::{LocalWrite, WriteOutcome};
-use crate::protocol::{Mutation, MutationResult, PullResponse, PushRequest, PushResponse};
+use crate::protocol::{is_private_space, Mutation, MutationResult, PullResponse, PushRequest, PushResponse};
 use crate::record::OutboxEntry;
 use crate::record::{ConflictRecord, ListQuery};
 use crate::store::{Durability, Scope, Store};
@@ -394,6 +394,8 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
         let Some(applied) = applied else { return Ok(()) };
         report.pulled += page.changes.len();
         report.conflicts += applied.conflicts;
+        let shared = page.changes.iter().filter_map(|c| c.space.as_deref()).filter(|s| !is_private_space(s));
+        report.shared_spaces.extend(shared.map(str::to_owned));
         checkpoint = page.checkpoint;
         observer.effects(&applied.effects);
         observer.progress(Phase::Pull, report.pulled, None);

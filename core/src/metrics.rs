@@ -1,7 +1,7 @@
 //! Counters, sync latencies and a health verdict, kept in memory per client; and the
 //! report of one sync ([`SyncReport`]) they are counted from, which the engine returns.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use serde::Serialize;
 
@@ -15,6 +15,9 @@ pub struct SyncReport {
     pub batches: usize,
     /// The server's clock minus ours, from its last answer that said.
     pub clock_offset_ms: Option<i64>,
+    /// The shared (not private) spaces the pulled changes came from: one the client did
+    /// not know of means it joined, and asks the server for its spaces again.
+    pub shared_spaces: BTreeSet<String>,
 }
 
 /// Latencies and outcomes remembered for percentiles and the failure rate.

@@ -132,6 +132,11 @@ pub const FORBIDDEN: &str = "forbidden";
 /// What every private space's id starts with.
 pub const PRIVATE_SPACE_PREFIX: &str = "user:";
 
+/// Whether `space` is some user's private space.
+pub fn is_private_space(space: &str) -> bool {
+    space.starts_with(PRIVATE_SPACE_PREFIX)
+}
+
 /// The private space of user `user`: the default space of every document.
 pub fn private_space(user: &str) -> String {
     format!("{PRIVATE_SPACE_PREFIX}{user}")

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use pwa_sync_core::protocol::{is_valid_space_id, Role, PRIVATE_SPACE_PREFIX};
+use pwa_sync_core::protocol::{is_private_space, is_valid_space_id, Role};
 use std::collections::BTreeMap;
 
 use std::sync::Arc;
@@ -316,7 +316,7 @@ fn everyone_grants(flags: &[String]) -> Result<BTreeMap<String, Role>, String> {
         let Some((space, role)) = parsed else {
             return Err(format!("--everyone {flag}: expected SPACE=ROLE, ROLE being reader, writer or owner"));
         };
-        if !is_valid_space_id(space) || space.starts_with(PRIVATE_SPACE_PREFIX) {
+        if !is_valid_space_id(space) || is_private_space(space) {
             return Err(format!(
                 "--everyone {flag}: the space must be 1 to 128 characters of [A-Za-z0-9_.:-], not a private user: space"
             ));

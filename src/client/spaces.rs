@@ -2,6 +2,7 @@
 //! reader cannot make, and announced (`pwa-sync:spaces`) when they change, also when a
 //! pull says a space was revoked.
 
+use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use serde::Serialize;
@@ -32,6 +33,21 @@ impl Client {
         let answer = transport.spaces().await.map_err(|e| Error::Sync { class: e.class, message: e.message })?;
         self.learn_spaces(answer.spaces.clone(), &[]);
         convert::to_js(&answer.spaces)
+    }
+
+    /// After a sync: a pulled change came from a shared space this client did not know
+    /// (the user joined it, or `spaces()` was never asked), so ask the server again, which
+    /// announces the change. A failure here is not the sync's: the next pull that brings
+    /// the space asks again, and `spaces()` reports its own errors to the app.
+    pub(super) async fn learn_joined_spaces(self: &Rc<Self>, seen: &BTreeSet<String>) {
+        let unknown = {
+            let known = self.spaces.borrow();
+            let known = known.as_deref().unwrap_or_default();
+            seen.iter().any(|s| !known.iter().any(|k| &k.id == s))
+        };
+        if unknown {
+            let _ = self.spaces().await;
+        }
     }
 
     /// A pull said these spaces were revoked (their records are gone by now).

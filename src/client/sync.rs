@@ -138,9 +138,10 @@ impl Client {
         let duration_ms = (js_sys::Date::now() - started) as u64;
         let pending = self.store.pending_count().await.ok();
         let finish = Finish { duration_ms, pending, now_ms: now_ms(), random: js_sys::Math::random() };
-        if result.is_ok() {
+        if let Ok(report) = &result {
             // The database now holds a checkpoint: losing it would lose something.
             self.remember_device();
+            self.learn_joined_spaces(&report.shared_spaces).await;
         }
         let finished = self.session.borrow_mut().on_sync_finished(result, finish);
         self.carry_out(finished.commands).await;

@@ -132,6 +132,14 @@ async fn members_share_a_space_readers_cannot_write_and_a_removed_member_loses_i
     ok(a.sync()).await;
     ok(b.sync()).await;
     assert_eq!(list_keys(&b).await, ["l1"]);
+    // The pull brought a space Bob's client did not know: it asked the server, and
+    // announced the join before the app asked for spaces itself.
+    let joined =
+        seen.borrow().last().map(|(_, d)| JSON::stringify(&Reflect::get(d, &"spaces".into()).unwrap()).unwrap());
+    assert!(
+        joined.is_some_and(|j| String::from(j).contains(&format!(r#""id":"{space}","role":"reader""#))),
+        "pwa-sync:spaces on joining"
+    );
 
     // Bob learns his role: his write into the space is refused at once.
     let spaces = ok(b.spaces()).await;

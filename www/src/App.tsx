@@ -2,7 +2,9 @@ import { useEffect, useMemo, useState } from "react";
 import type { AppClient } from "./types";
 import { describeError, firstSync, openClient } from "./sync";
 import { forgetUser, rememberUser, storedUser, tellWorker } from "./session";
-import { buildProgramme } from "./program";
+import { useCollection } from "pwa-sync/react";
+import { buildProgramme, withEdits } from "./program";
+import { useSpaces } from "./hooks";
 import { SignIn } from "./components/SignIn";
 import { StatusBar } from "./components/StatusBar";
 import { NowNext } from "./components/NowNext";
@@ -16,7 +18,11 @@ export function App() {
   const [user, setUser] = useState<string | null>(storedUser);
   const [client, setClient] = useState<AppClient | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
-  const programme = useMemo(() => buildProgramme(Date.now()), []);
+  const baseProgramme = useMemo(() => buildProgramme(Date.now()), []);
+  // The organisers' edits, from the conference space, over the built-in programme.
+  const edits = useCollection(client, "programme");
+  const programme = useMemo(() => withEdits(baseProgramme, edits), [baseProgramme, edits]);
+  const spaces = useSpaces(client);
 
   // One client per signed-in name, closed when the name changes or the app unmounts.
   useEffect(() => {
@@ -104,10 +110,10 @@ export function App() {
           <div className="column">
             <NowNext client={client} user={user} programme={programme} />
             <Profile client={client} user={user} />
-            <Packing client={client} />
+            <Packing client={client} user={user} spaces={spaces} />
           </div>
           <div className="column">
-            <Programme client={client} user={user} programme={programme} />
+            <Programme client={client} user={user} programme={programme} spaces={spaces} />
           </div>
         </div>
         <Activity client={client} user={user} />

@@ -6,6 +6,9 @@ import type { Schema } from "./types";
 /** One database for the app; signing out wipes it (`client.clear()`). */
 export const DB_NAME = "conference-companion";
 
+/** The space of the programme, which every attendee reads and organisers write. */
+export const CONFERENCE = "conference";
+
 export const collections: CollectionConfigs<Schema> = {
   // The attendee record drives the Now / Next card: it fires `attendee-data-updated`
   // with the record under `detail.attendee`, is refreshed by `getFresh` when older than
@@ -18,8 +21,12 @@ export const collections: CollectionConfigs<Schema> = {
     // Two devices changing different fields both win; breakout lists merge in order.
     conflict: { strategy: "merge", arrays: { breakouts: "append" } },
   },
-  // One record per item: two tabs or devices editing different fields of one item merge.
-  packing: { key: "id", conflict: { strategy: "merge" } },
+  // One record per item: two tabs, devices or people editing different fields of one item
+  // merge. Each item lives in the space its `list` names: private, or a shared group list.
+  packing: { key: "id", spaceField: "list", conflict: { strategy: "merge" } },
+  // The organisers' edits of the programme: one space every attendee reads (the server
+  // runs with `--everyone conference=reader`), written by its owners.
+  programme: { key: "id", space: CONFERENCE },
   // Notes are prose: when two devices changed the same note, the person decides.
   notes: { key: "id", conflict: "manual" },
 };

@@ -1,7 +1,7 @@
 // Small app hooks beside the package's own (pwa-sync/react).
 import type { AppClient } from "./types";
 import { startTransition, useEffect, useOptimistic, useState } from "react";
-import type { AuditEntry } from "pwa-sync";
+import type { AuditEntry, Space } from "pwa-sync";
 
 /** The current time, re-rendering every `everyMs`. */
 export function useNow(everyMs: number): number {
@@ -63,4 +63,27 @@ export function useOptimisticValue<T>(stored: T): [T, (next: T, write: () => Pro
       }
     });
   return [shown, change];
+}
+
+/**
+ * The signed-in user's spaces and roles: asked of the server once, then followed through
+ * `pwa-sync:spaces` (a space joined, revoked, or a role learned). `undefined` until the
+ * server answered (offline at start: until it does).
+ */
+export function useSpaces(client: AppClient | null): Space[] | undefined {
+  const [spaces, setSpaces] = useState<Space[] | undefined>(undefined);
+  useEffect(() => {
+    if (!client) return;
+    let live = true;
+    const stop = client.on("pwa-sync:spaces", (e) => setSpaces(e.detail.spaces));
+    client.spaces().then(
+      (s) => live && setSpaces(s),
+      (error: unknown) => console.info("spaces not known yet", error),
+    );
+    return () => {
+      live = false;
+      stop();
+    };
+  }, [client]);
+  return spaces;
 }

@@ -2,6 +2,8 @@
 // around the moment the app opens: the current half hour is breakout slot 1, lunch is
 // next. Session ids never change, so choices survive reloads.
 
+import type { SessionEdit } from "./types";
+
 export type Kind = "plenary" | "breakout" | "meal";
 
 export type Session = {
@@ -45,6 +47,19 @@ export function buildProgramme(opened: number): Slot[] {
     const sessions = spec.sessions.map(([id, title, speaker], i) => ({ id, slot: spec.id, kind: spec.kind, title, speaker, room: room(i), start, end }));
     return { id: spec.id, label: spec.label, kind: spec.kind, start, end, sessions };
   });
+}
+
+/** The programme with the organisers' edits (the `programme` collection) applied. */
+export function withEdits(programme: Slot[], edits: readonly SessionEdit[] | undefined): Slot[] {
+  if (!edits?.length) return programme;
+  const byId = new Map(edits.map((e) => [e.id, e]));
+  return programme.map((slot) => ({
+    ...slot,
+    sessions: slot.sessions.map((s) => {
+      const edit = byId.get(s.id);
+      return edit ? { ...s, title: edit.title, room: edit.room } : s;
+    }),
+  }));
 }
 
 export const time = (ms: number): string => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });

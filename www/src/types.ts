@@ -15,9 +15,13 @@ export type Attendee = {
   accessCode?: string;
 };
 
-/** One item of the shared packing list (collection `packing`). */
+/**
+ * One item of the packing list (collection `packing`). `list` is the item's space: the
+ * owner's private `user:<name>`, or a `group:…` space shared with other attendees.
+ */
 export type PackingItem = {
   id: string;
+  list: string;
   title: string;
   qty: number;
   packed: boolean;
@@ -31,6 +35,17 @@ export type Note = {
   updatedAt: number;
 };
 
+/**
+ * An organiser's change to a session of the programme (collection `programme`, in the
+ * `conference` space: every attendee reads it, organisers write it).
+ */
+export type SessionEdit = {
+  id: string;
+  title: string;
+  room: string;
+  editedBy: string;
+};
+
 /** The app's collections and their record types: the client is typed by them. */
-export type Schema = { attendees: Attendee; packing: PackingItem; notes: Note };
+export type Schema = { attendees: Attendee; packing: PackingItem; notes: Note; programme: SessionEdit };
 export type AppClient = SyncClient<Schema>;

@@ -1,30 +1,40 @@
 import { useState, type FormEvent } from "react";
 import { useCollection } from "pwa-sync/react";
+import type { Space } from "pwa-sync";
 import type { AppClient, PackingItem } from "../types";
+import { addToList, createSharedList } from "../share";
+import { describeError } from "../sync";
 import { useOptimisticValue } from "../hooks";
 
 /**
  * The packing list: one record per item, and every edit a patch of the one field it
  * changes, so two tabs or devices editing different fields of an item both keep theirs.
  */
-export function Packing({ client }: { client: AppClient | null }) {
+type Props = { client: AppClient | null; user: string; spaces: Space[] | undefined };
+
+export function Packing({ client, user, spaces }: Props) {
   const items = useCollection(client, "packing");
   const [title, setTitle] = useState("");
   const sorted = items ? [...items].sort((a, b) => a.addedAt - b.addedAt || a.id.localeCompare(b.id)) : [];
   const packed = sorted.filter((i) => i.packed).length;
+  // The shared list this user writes to, if any; otherwise items stay private.
+  const shared = spaces?.find((s) => s.id.startsWith("group:") && s.role !== "reader");
 
   const add = (e: FormEvent) => {
     e.preventDefault();
     const t = title.trim();
     if (!client || !t) return;
-    void client.put("packing", { id: crypto.randomUUID(), title: t, qty: 1, packed: false, addedAt: Date.now() });
+    const list = shared?.id ?? `user:${user}`;
+    void client.put("packing", { id: crypto.randomUUID(), list, title: t, qty: 1, packed: false, addedAt: Date.now() });
     setTitle("");
   };
   return (
     <section className="card" aria-labelledby="packing-title">
       <h2 id="packing-title">Packing list</h2>
       <p className="small muted" aria-live="polite">
-        {items === undefined ? "Loading…" : `${packed} of ${sorted.length} packed. Shared by all your devices and tabs.`}
+        {items === undefined
+          ? "Loading…"
+          : `${packed} of ${sorted.length} packed. ${shared ? "Shared with your group" : "Shared by all your devices and tabs"}.`}
       </p>
       <form onSubmit={add} className="row">
         <label htmlFor="new-item">New item</label>
@@ -38,7 +48,38 @@ export function Packing({ client }: { client: AppClient | null }) {
           <PackingRow key={item.id} client={client} item={item} />
         ))}
       </ul>
+      <Share client={client} user={user} shared={shared} />
     </section>
+  );
+}
+
+/** Share the list with another attendee: the owner of the shared list adds people. */
+function Share({ client, user, shared }: { client: AppClient | null; user: string; shared: Space | undefined }) {
+  const [other, setOther] = useState("");
+  const [note, setNote] = useState<string | null>(null);
+  if (shared && shared.role !== "owner") return null;
+  const share = async (e: FormEvent) => {
+    e.preventDefault();
+    const name = other.trim();
+    if (!client || !name) return;
+    try {
+      const list = shared?.id ?? (await createSharedList(client, user));
+      await addToList(user, list, name);
+      setNote(`Shared with ${name}.`);
+      setOther("");
+    } catch (error) {
+      setNote(`Could not share: ${describeError(error)}`);
+    }
+  };
+  return (
+    <form onSubmit={(e) => void share(e)} className="row">
+      <label htmlFor="share-with">Share with</label>
+      <input id="share-with" value={other} onChange={(e) => setOther(e.target.value)} placeholder="a name" disabled={!client} />
+      <button type="submit" disabled={!client}>
+        Share
+      </button>
+      {note && <span role="status" className="small">{note}</span>}
+    </form>
   );
 }
 

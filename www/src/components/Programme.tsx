@@ -1,14 +1,22 @@
-import { useState } from "react";
+import { useState, type FormEvent } from "react";
+import { describeError } from "../sync";
 import { useDoc } from "pwa-sync/react";
+import type { Space } from "pwa-sync";
 import type { AppClient } from "../types";
+import { CONFERENCE } from "../config";
 import { time, type Session, type Slot } from "../program";
 import { saveProfile } from "./Profile";
 import { useOptimisticValue } from "../hooks";
 
 const NONE: string[] = [];
 
-export function Programme({ client, user, programme }: { client: AppClient | null; user: string; programme: Slot[] }) {
+type Props = { client: AppClient | null; user: string; programme: Slot[]; spaces: Space[] | undefined };
+
+export function Programme({ client, user, programme, spaces }: Props) {
   const attendee = useDoc(client, "attendees", user);
+  // Organisers (owners or writers of the conference space) edit sessions; the server
+  // decides, this only hides what would be refused.
+  const organiser = spaces?.some((s) => s.id === CONFERENCE && s.role !== "reader") ?? false;
   const [breakouts, setBreakouts] = useOptimisticValue<string[]>(attendee?.breakouts ?? NONE);
   const choose = (slot: Slot, sessionId: string | null) => {
     if (!client) return;
@@ -19,7 +27,10 @@ export function Programme({ client, user, programme }: { client: AppClient | nul
   return (
     <section className="card" aria-labelledby="programme-title">
       <h2 id="programme-title">Programme</h2>
-      <p className="small muted">A demo day, laid out around the time you opened the app.</p>
+      <p className="small muted">
+        A demo day, laid out around the time you opened the app.
+        {organiser ? " You are an organiser: your edits reach every attendee." : " The organisers' changes appear as they make them."}
+      </p>
       <ol className="programme">
         {programme.map((slot) => (
           <li key={slot.id}>
@@ -50,6 +61,7 @@ export function Programme({ client, user, programme }: { client: AppClient | nul
                       {s.speaker} · {s.room}
                     </span>
                     <NoteEditor client={client} session={s} />
+                    {organiser && <SessionEditor client={client} user={user} session={s} />}
                   </div>
                 ))}
                 <label className="small">
@@ -73,6 +85,7 @@ export function Programme({ client, user, programme }: { client: AppClient | nul
                   {slot.sessions[0].room}
                 </span>
                 {slot.kind === "plenary" && <NoteEditor client={client} session={slot.sessions[0]} />}
+                {organiser && slot.kind !== "meal" && <SessionEditor client={client} user={user} session={slot.sessions[0]} />}
               </div>
             )}
           </li>
@@ -117,6 +130,40 @@ function NoteEditor({ client, session }: { client: AppClient | null; session: Se
           </button>
         )}
       </div>
+    </details>
+  );
+}
+
+/** An organiser's edit of a session's title and room: a record in the conference space. */
+function SessionEditor({ client, user, session }: { client: AppClient | null; user: string; session: Session }) {
+  const [title, setTitle] = useState(session.title);
+  const [room, setRoom] = useState(session.room);
+  const [problem, setProblem] = useState<string | null>(null);
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!client) return;
+    try {
+      await client.put("programme", { id: session.id, title: title.trim() || session.title, room: room.trim() || session.room, editedBy: user });
+      setProblem(null);
+    } catch (error) {
+      setProblem(describeError(error));
+    }
+  };
+  return (
+    <details className="note">
+      <summary>Edit session</summary>
+      <form onSubmit={(e) => void save(e)} className="row">
+        <label>
+          Title <input value={title} onChange={(e) => setTitle(e.target.value)} aria-label={`Title of ${session.id}`} />
+        </label>
+        <label>
+          Room <input value={room} onChange={(e) => setRoom(e.target.value)} aria-label={`Room of ${session.id}`} />
+        </label>
+        <button type="submit" aria-label={`Publish ${session.id}`}>
+          Publish
+        </button>
+      </form>
+      {problem && <p role="alert">{problem}</p>}
     </details>
   );
 }
