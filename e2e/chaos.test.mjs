@@ -1,5 +1,6 @@
 // The chaos convergence harness (e2e/chaos/harness.mjs) at a small size and a fixed seed:
-// three devices of one user (one with two tabs), each with its service worker, write at
+// three devices (one with two tabs; the last one another user's, sharing a space with the
+// first user), each with its service worker, write at
 // random through a fault-injecting proxy while going offline, reloading mid-sync and
 // losing their service worker mid-flush; after quiescence every replica equals the
 // server, the server applied each mutation at most once, no write was silently lost and

@@ -380,7 +380,7 @@ test("two people share a packing list: both add to it, and their concurrent edit
     await signIn(dan.page, "dan");
     await cleo.page.getByLabel("New item").fill("tent");
     await cleo.page.getByRole("button", { name: "Add" }).click();
-    await cleo.page.getByText("tent").waitFor({ timeout: T });
+    await cleo.page.getByText("tent", { exact: true }).waitFor({ timeout: T });
 
     // Cleo shares her list: a group space she owns, Dan a writer in it, her item moved there.
     await cleo.page.getByLabel("Share with").fill("dan");
@@ -388,11 +388,11 @@ test("two people share a packing list: both add to it, and their concurrent edit
     await cleo.page.getByText("Shared with dan.").waitFor({ timeout: T });
     await cleo.page.getByText(/Shared with your group/).waitFor({ timeout: T });
     // Dan's app is poked, pulls the space it joined, and learns it may write there.
-    await dan.page.getByText("tent").waitFor({ timeout: T });
+    await dan.page.getByText("tent", { exact: true }).waitFor({ timeout: T });
     await dan.page.getByText(/Shared with your group/).waitFor({ timeout: T });
     await dan.page.getByLabel("New item").fill("stove");
     await dan.page.getByRole("button", { name: "Add" }).click();
-    await cleo.page.getByText("stove").waitFor({ timeout: T });
+    await cleo.page.getByText("stove", { exact: true }).waitFor({ timeout: T });
 
     // Concurrent edits of one item: Cleo, offline, packs the tent while Dan adds a second.
     await goOffline(cleo.context);

@@ -1,18 +1,19 @@
 // The chaos convergence harness (issue 7, point 1).
 //
 // A fresh reference server (SQLite in a temp dir) behind the fault proxy, which injects
-// random faults on /sync/ at `rate` from `seed`. Several devices of ONE user (browser
-// contexts: their own IndexedDB and service worker; device 0 has two tabs sharing its
-// database) make random puts, patches and deletes over a small key space while the
+// random faults on /sync/ at `rate` from `seed`. Several devices (browser contexts: their
+// own IndexedDB and service worker; device 0 has two tabs sharing its database) of one
+// user, and the last device of a second user who shares one space with the first, make
+// random puts, patches and deletes over a small key space while the
 // harness takes devices offline and online, reloads tabs mid-sync and stops service
 // workers mid-flush (CDP). Then: faults off, everyone online, sync until quiet, and four
 // oracles, each a hard failure:
 //
-//   1. converged   every tab's live data (client.list) equals the server's for the user
+//   1. converged   every tab's live data (client.list) equals the server's for its user
 //                  (pulled from checkpoint 0 straight from the server, not the proxy);
 //   2. at most once the server's SQLite: no (client_id, mutation_id) twice; the version
-//                  counter equals the number of applied mutations and the applied versions
-//                  are exactly 1..counter; every document row points at the applied
+//                  counter equals the number of applied mutations and membership changes
+//                  and their versions are exactly 1..counter; every document row points at the applied
 //                  mutation that wrote it; and no write of the merge collection took
 //                  effect twice (see `reapplied` below);
 //   3. no loss     every local write is accounted for (see `accountWrite` below);
@@ -37,9 +38,14 @@ export { startBinary, killChildren };
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const FIELDS = ["a", "b", "c"];
-const COLLECTIONS = ["notes", "prefs"]; // notes: merge, prefs: lastWriteWins (site/config.js)
-const MERGE_COLLECTIONS = new Set(["notes"]);
+// notes: merge, prefs: lastWriteWins, both private; shared: merge, in the space
+// group:chaos that USER and OTHER_USER both write (site/config.js).
+const COLLECTIONS = ["notes", "prefs", "shared"];
+const MERGE_COLLECTIONS = new Set(["notes", "shared"]);
+const SHARED_SPACE = "group:chaos";
 const USER = "chaos";
+// The last device (of two or more) is another user, who writes only the shared space.
+const OTHER_USER = "chaos2";
 
 export const DEFAULTS = Object.freeze({
   seed: 1,
@@ -95,6 +101,8 @@ out = {
   "mutations": q("SELECT client_id, mutation_id, status, version, created_at, result FROM mutations ORDER BY created_at, client_id, mutation_id"),
   "documents": q("SELECT space, collection, doc_key, version, doc_value, writer_client, writer_mutation FROM documents"),
   "history": q("SELECT version, body FROM webhook_outbox ORDER BY version, id") if "webhook_outbox" in tables else None,
+  # Versions taken by membership changes (the --everyone grants recorded on first sight).
+  "memberVersions": q("SELECT since FROM members UNION SELECT changed FROM members") if "members" in tables else [],
 }
 print(json.dumps(out))
 `;
@@ -152,7 +160,8 @@ export async function runChaos(options = {}) {
     const serverBin = process.env.PWA_SYNC_SERVER_BIN ?? join(ROOT, "target/debug/pwa-sync-server");
     const proxyBin = process.env.PWA_SYNC_PROXY_BIN ?? join(ROOT, "target/debug/pwa-sync-fault-proxy");
     const dbFile = join(work, "sync.db");
-    const serverArgs = ["--listen", "127.0.0.1:0", "--database", `sqlite://${dbFile}`, "--dev-auth", "--cors-any-origin", "--static", site];
+    const serverArgs = ["--listen", "127.0.0.1:0", "--database", `sqlite://${dbFile}`, "--dev-auth", "--cors-any-origin", "--static", site,
+      "--everyone", `${SHARED_SPACE}=writer`];
     // With webhooks configured the server writes every applied change (its value and
     // version) to `webhook_outbox` in the applying transaction: the full history that
     // oracle 3 reads. A local receiver takes the deliveries so none fail.
@@ -181,11 +190,11 @@ export async function runChaos(options = {}) {
     const counts = { puts: 0, patches: 0, deletes: 0, noops: 0, offline: 0, aborted: 0, reloads: 0, swFlushes: 0, swKills: 0, swWakes: 0, syncs: 0, pauses: 0 };
     const events = []; // {device, name, at, detail}: conflicts and rejections heard by tabs
     const devices = [];
-    const appUrl = `${server.url}/?user=${USER}&endpoint=${encodeURIComponent(endpoint)}&realtime=1`;
+    const appUrl = (user) => `${server.url}/?user=${user}&endpoint=${encodeURIComponent(endpoint)}&realtime=1`;
     const openTab = async (device, index) => {
       const page = await device.context.newPage();
       page.on("pageerror", (e) => anomalies.push(`device ${device.id} tab ${index}: page error: ${e.message}`));
-      await page.goto(appUrl);
+      await page.goto(appUrl(device.user));
       await page.waitForFunction(() => window.app, null, { timeout: 30_000 });
       const cdp = await device.context.newCDPSession(page);
       return { id: index, page, cdp };
@@ -193,7 +202,8 @@ export async function runChaos(options = {}) {
     for (let d = 0; d < o.clients; d++) {
       const context = await browser.newContext();
       await context.exposeBinding("__chaosReport", (_source, entry) => events.push({ device: d, ...entry }));
-      const device = { id: d, context, tabs: [], offline: false, onlineAtStep: 0, worker: null };
+      const user = o.clients >= 2 && d === o.clients - 1 ? OTHER_USER : USER;
+      const device = { id: d, user, context, tabs: [], offline: false, onlineAtStep: 0, worker: null };
       devices.push(device);
       await context.route("**/sync/**", (route) => {
         if (device.offline) counts.aborted++;
@@ -233,7 +243,8 @@ export async function runChaos(options = {}) {
       const n = writes.length + counts.noops;
       if (r < 0.72) {
         // A write. Tokens are unique per write, so a field's value says which write put it.
-        const collection = rng() < 0.7 ? "notes" : "prefs";
+        const cr = rng();
+        const collection = device.user === OTHER_USER ? "shared" : cr < 0.5 ? "notes" : cr < 0.75 ? "prefs" : "shared";
         const key = `k${rand(o.keys)}`;
         const token = `d${device.id}t${tab.id}w${n}`;
         const full = Object.fromEntries(FIELDS.map((f) => [f, token]));
@@ -307,7 +318,7 @@ export async function runChaos(options = {}) {
     // --- sabotage: checks of the oracles themselves (CHAOS_SABOTAGE) -----------------------
     if (o.sabotage === "drop-outbox") {
       // A write whose outbox entry vanishes (as if the library lost it): loss and divergence.
-      const device = devices[devices.length - 1];
+      const device = devices.filter((d) => d.user === USER).at(-1);
       const tab = device.tabs[0];
       await goOffline(device);
       const n = writes.length + counts.noops;
@@ -383,7 +394,10 @@ export async function runChaos(options = {}) {
       const ids = new Set(snapshots.filter((s) => s.device === device.id).map((s) => s.clientId));
       if (ids.size !== 1) anomalies.push(`device ${device.id}: its tabs report ${ids.size} client ids`);
     }
+    // USER reads everything written (their private collections and the shared space);
+    // each replica is compared with what its own user reads.
     const final = await pullAll(server.url);
+    const finals = { [USER]: final, [OTHER_USER]: await pullAll(server.url, OTHER_USER) };
 
     await browser.close();
     await proxy.stop();
@@ -391,14 +405,19 @@ export async function runChaos(options = {}) {
     const db = await readServerDb(dbFile);
 
     // --- oracle 1: converged ------------------------------------------------------------
-    const serverLive = {};
-    for (const c of COLLECTIONS) serverLive[c] = new Map();
-    for (const [ck, value] of final.docs) {
-      const [c, k] = ck.split("/");
-      if (value !== null) serverLive[c].set(k, value);
-    }
+    const liveOf = (held) => {
+      const live = {};
+      for (const c of COLLECTIONS) live[c] = new Map();
+      for (const [ck, value] of held.docs) {
+        const [c, k] = ck.split("/");
+        if (value !== null) live[c].set(k, value);
+      }
+      return live;
+    };
+    const liveByUser = Object.fromEntries(Object.entries(finals).map(([user, held]) => [user, liveOf(held)]));
     const divergedKeys = new Set();
     for (const s of snapshots) {
+      const serverLive = liveByUser[devices[s.device].user];
       for (const c of COLLECTIONS) {
         const local = new Map(s.lists[c].map((v) => [v.id, v]));
         for (const k of new Set([...local.keys(), ...serverLive[c].keys()])) {
@@ -419,18 +438,21 @@ export async function runChaos(options = {}) {
       duplicated += times - 1;
       failures.push(`duplicated: (client ${client}, mutation ${id}) stored ${times} times`);
     }
-    if (db.counter !== appliedCount) {
-      duplicated += Math.abs(db.counter - appliedCount);
-      failures.push(`duplicated: the server handed out ${db.counter} versions but stores ${appliedCount} applied mutations`);
+    // Every version is an applied mutation's or a membership change's, each exactly once.
+    const memberVersions = new Set(db.memberVersions.map((r) => r[0]));
+    if (db.counter !== appliedCount + memberVersions.size) {
+      duplicated += Math.abs(db.counter - appliedCount - memberVersions.size);
+      failures.push(`duplicated: the server handed out ${db.counter} versions but stores ${appliedCount} applied mutations and ${memberVersions.size} membership changes`);
     }
-    const appliedVersions = db.applied.map((r) => r[2]);
-    if (appliedVersions.some((v, i) => v !== i + 1)) {
-      failures.push(`duplicated: applied versions are not exactly 1..${db.counter}: ${appliedVersions.slice(0, 20).join(",")}…`);
+    const usedVersions = [...db.applied.map((r) => r[2]), ...memberVersions].sort((a, b) => a - b);
+    if (usedVersions.some((v, i) => v !== i + 1)) {
+      failures.push(`duplicated: applied and membership versions are not exactly 1..${db.counter}: ${usedVersions.slice(0, 20).join(",")}…`);
     }
     const byVersion = new Map(db.applied.map(([client, id, version, at]) => [version, { client, id, version, at }]));
     for (const [space, c, k, version, , writerClient, writerMutation] of db.documents) {
       const m = byVersion.get(version);
-      if (space !== `user:${USER}` || !m || m.client !== writerClient || m.id !== writerMutation) {
+      const rightSpace = c === "shared" ? space === SHARED_SPACE : space === `user:${USER}`;
+      if (!rightSpace || !m || m.client !== writerClient || m.id !== writerMutation) {
         failures.push(`duplicated: document ${c}/${k} v${version} was written by (${writerClient}, ${writerMutation}), which is not the applied mutation of that version`);
       }
     }
@@ -445,7 +467,7 @@ export async function runChaos(options = {}) {
         const m = byVersion.get(version);
         changes.push({ version, collection: e.collection, key: e.key, value: e.value, at: e.at, client: m?.client, device: clientIds.get(m?.client) });
       }
-      if (changes.length !== db.counter) failures.push(`history: ${changes.length} changes recorded for ${db.counter} versions`);
+      if (changes.length !== appliedCount) failures.push(`history: ${changes.length} changes recorded for ${appliedCount} applied mutations`);
     }
     // A write took effect twice if, in a merge collection, its token comes back into a
     // field that in the meantime held another write's token (a three-way merge never
@@ -542,7 +564,8 @@ export async function runChaos(options = {}) {
     const byKind = Object.entries(injected).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(", ");
     const tabsCount = tabs.length;
     const summary =
-      `chaos: seed ${o.seed}, clients ${o.clients} (${tabsCount} tabs, ${o.clients} service workers), ` +
+      `chaos: seed ${o.seed}, clients ${o.clients} (${tabsCount} tabs, ${o.clients} service workers; ` +
+      `${new Set(devices.map((d) => d.user)).size} users sharing ${SHARED_SPACE}), ` +
       `operations ${writes.length} (${counts.puts} puts, ${counts.patches} patches, ${counts.deletes} deletes), ` +
       `faults injected ${faultStats.injectedTotal ?? 0} (${byKind || "none"}) in ${faultStats.requests ?? 0} requests, ` +
       `lost ${losses.length}, duplicated ${duplicated}, diverged ${divergedKeys.size}`;

@@ -11,6 +11,8 @@ export function chaosConfig({ user, endpoint, realtime = false, autoSync = true 
     collections: {
       notes: { key: "id", conflict: "merge" },
       prefs: { key: "id", conflict: "lastWriteWins" },
+      // One space two users write (the server runs with --everyone group:chaos=writer).
+      shared: { key: "id", space: "group:chaos", conflict: "merge" },
     },
     // Short backoff so a run of a minute sees many retries; the breaker still trips.
     retry: { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 1500, jitter: 0.2 },
