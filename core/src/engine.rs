@@ -625,6 +625,8 @@ mod tests {
             self.write("trips", key, LocalOp::Put(value));
         }
 
+        // The engine's own answer, as big as it is there (returned once per sync).
+        #[allow(clippy::result_large_err)]
         fn sync(&self, server: &FakeServer) -> Result<SyncReport, SyncFailure> {
             block_on(sync(&self.config, &self.store, server, &self.observer))
         }

@@ -250,7 +250,15 @@ mod tests {
     use super::*;
 
     fn report(pushed: usize, pulled: usize) -> SyncReport {
-        SyncReport { pushed, pulled, conflicts: 1, rejected: 0, batches: 1, clock_offset_ms: None }
+        SyncReport {
+            pushed,
+            pulled,
+            conflicts: 1,
+            rejected: 0,
+            batches: 1,
+            clock_offset_ms: None,
+            ..SyncReport::default()
+        }
     }
 
     #[test]

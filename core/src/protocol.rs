@@ -108,6 +108,20 @@ pub enum Role {
     Owner,
 }
 
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    /// The wire name: `reader`, `writer` or `owner`.
+    fn from_str(name: &str) -> Result<Role, String> {
+        match name {
+            "reader" => Ok(Role::Reader),
+            "writer" => Ok(Role::Writer),
+            "owner" => Ok(Role::Owner),
+            other => Err(format!("unknown role {other:?}")),
+        }
+    }
+}
+
 impl Role {
     pub fn can_write(self) -> bool {
         self >= Role::Writer

@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use crate::auth::jwks::Jwks;
 use crate::auth::{pem_key, AuthMode, JwtKeys};
-use crate::db::parse_role;
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_MAX_BATCH: usize = 500;
@@ -312,7 +311,7 @@ impl Config {
 fn everyone_grants(flags: &[String]) -> Result<BTreeMap<String, Role>, String> {
     let mut grants = BTreeMap::new();
     for flag in flags {
-        let parsed = flag.split_once('=').and_then(|(space, role)| Some((space, parse_role(role).ok()?)));
+        let parsed = flag.split_once('=').and_then(|(space, role)| Some((space, role.parse::<Role>().ok()?)));
         let Some((space, role)) = parsed else {
             return Err(format!("--everyone {flag}: expected SPACE=ROLE, ROLE being reader, writer or owner"));
         };

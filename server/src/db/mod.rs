@@ -26,7 +26,6 @@ use tokio::sync::watch;
 use crate::config::Limits;
 use crate::notify::{Notifier, Poke};
 
-pub(crate) use access::parse_role;
 pub use access::Access;
 pub use failure::StoreError;
 pub(crate) use failure::{push_permits, store_error, with_retries, Failure};
