@@ -5,8 +5,9 @@
 // sync API sits behind the fault proxy, which plays "offline" by dropping every push.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { stat } from "node:fs/promises";
-import { join } from "node:path";
+import { createServer } from "node:http";
+import { readFile, stat } from "node:fs/promises";
+import { extname, join } from "node:path";
 import { startServer, startProxy, siteWithPkg, sleep, until, pullAll } from "./lib.mjs";
 import { launchWebKit } from "./webkit.mjs";
 
@@ -125,6 +126,75 @@ test("in WebKit, the service-worker helper caches the wasm and flushes the outbo
     assert.equal(await pushedCount(server.url, user), 1);
   } finally {
     await stop();
+    await proxy.stop();
+    await server.stop();
+  }
+});
+
+/**
+ * The site from a plain static server whose .wasm can be made unreachable (503), as when
+ * the device is offline, while pages and scripts still load; counts the .wasm requests.
+ */
+async function staticSite(dir) {
+  const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
+  const site = { blockWasm: false, wasmRequests: 0, blockedWasmRequests: 0 };
+  const http = createServer(async (req, res) => {
+    const path = new URL(req.url, "http://site").pathname;
+    const file = path === "/" ? "/index.html" : path;
+    if (extname(file) === ".wasm") {
+      site.wasmRequests++;
+      if (site.blockWasm) {
+        site.blockedWasmRequests++;
+        return res.writeHead(503).end();
+      }
+    }
+    try {
+      const body = await readFile(join(dir, file));
+      res.writeHead(200, { "content-type": types[extname(file)] ?? "application/octet-stream" }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((r) => http.listen(0, "127.0.0.1", r));
+  site.url = `http://127.0.0.1:${http.address().port}`;
+  site.stop = () => new Promise((r) => http.close(r));
+  return site;
+}
+
+const workerStarts = (driver) => driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+  caches.open("worker-starts").then((c) => c.keys()).then((k) => done(k.length), (e) => done(String(e)));`);
+
+test("in WebKit, a service worker started again with the .wasm unreachable opens from its cache and flushes", async () => {
+  const server = await startServer(["--cors-any-origin"]);
+  const proxy = await startProxy(server.url);
+  const statics = await staticSite(site.dir);
+  const { driver, stop } = await launchWebKit();
+  const user = `wkcold-${Date.now()}`;
+  try {
+    await open(driver, `${statics.url}/?user=${user}&endpoint=${encodeURIComponent(`${proxy.url}/sync`)}&sw=1`);
+    assert.equal(await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+      navigator.serviceWorker.ready.then((r) => done(r.active?.state ?? null), (e) => done(String(e)));`), "activated");
+    await queueOffline(driver, proxy, "cold-start");
+    const startsBefore = await workerStarts(driver);
+
+    // The .wasm goes unreachable and no page of the site stays open: WebKit stops a
+    // worker with no clients once it has been idle a few seconds (5-15 s here, measured).
+    statics.blockWasm = true;
+    await driver.get("about:blank");
+    await sleep(20_000);
+    await online(proxy);
+
+    // A page that never loads the wasm asks for a flush: the browser starts the worker
+    // again, the helper opens the client from the cached .wasm, and the write is pushed.
+    await driver.get(`${statics.url}/blank.html`);
+    await until("the blank page", async () => (await driver.executeScript("return document.getElementById('state')?.textContent")) === "ready");
+    await driver.executeAsyncScript("const done = arguments[arguments.length - 1]; window.requestFlush().then(() => done(), (e) => done(String(e)));");
+    await until("the restarted worker to push the queued write", async () => (await pushedCount(server.url, user)) === 1, 30_000);
+    assert.ok((await workerStarts(driver)) > startsBefore, "WebKit started the worker again");
+    assert.equal(statics.blockedWasmRequests, 0, "the restarted worker never asked the network for the .wasm");
+  } finally {
+    await stop();
+    await statics.stop();
     await proxy.stop();
     await server.stop();
   }

@@ -1,5 +1,9 @@
-// The service worker of the WebKit e2e site: pwa-sync's helper, nothing else.
+// The service worker of the WebKit e2e site: pwa-sync's helper, and a note in Cache
+// Storage each time the script runs, so a test can tell that the browser started the
+// worker again.
 import { installSyncWorker } from "./pkg/sw.js";
+
+caches.open("worker-starts").then((c) => c.put(`/start/${Date.now()}-${Math.random()}`, new Response("")));
 
 const params = new URL(self.location.href).searchParams;
 const user = params.get("user");
