@@ -114,6 +114,10 @@ test("in WebKit, the service-worker helper caches the wasm and flushes the outbo
         .then((c) => c.match(new URL("./pkg/pwa_sync_bg.wasm", location.href).href))
         .then((r) => r ? r.arrayBuffer().then((b) => done(b.byteLength)) : done(0), (e) => done(String(e)));`);
     assert.equal(cached, wasmBytes);
+    // No Periodic Background Sync in WebKit: said, not thrown.
+    const periodic = await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+      window.app.registerPeriodicSync().then(done, (e) => done("threw " + e));`);
+    assert.deepEqual(periodic, { registered: false, reason: "unsupported" });
 
     // A write queued offline; the page's own retry waits 10 minutes, so the worker's flush
     // (a pwa-sync:flush message, what requestFlush sends) is what drains it.
