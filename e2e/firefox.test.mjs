@@ -1,0 +1,6 @@
+// The no-Background-Sync behaviour (./fallback.mjs) in Firefox: Debian's firefox-esr,
+// headless, under geckodriver (./engines.mjs).
+import { fallbackTests } from "./fallback.mjs";
+import { launchFirefox } from "./engines.mjs";
+
+fallbackTests("Firefox", launchFirefox);
