@@ -62,6 +62,9 @@ pub(crate) struct Client {
     /// The user's spaces and roles as last heard from the server (`spaces()`); `None`
     /// until then. A write into a space known to be read-only is refused at once.
     spaces: RefCell<Option<Vec<SpaceRole>>>,
+    /// The server poked this client since its last sync: a sync after a poke that moved
+    /// nothing was most likely a change of the user's memberships (see `spaces.rs`).
+    poked: Cell<bool>,
 }
 
 /// The non-JSON parts of the config, taken out by the API layer.

@@ -64,6 +64,7 @@ impl Client {
             tabs: RefCell::new(None),
             status_snapshot: RefCell::new(None),
             spaces: RefCell::new(None),
+            poked: Cell::new(false),
         });
         // A memory client shares no database with other tabs: no hints to or from them
         // (another tab's `clear()` must not close it, nor its `clear()` close theirs).

@@ -2,7 +2,6 @@
 //! reader cannot make, and announced (`pwa-sync:spaces`) when they change, also when a
 //! pull says a space was revoked.
 
-use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use serde::Serialize;
@@ -11,6 +10,7 @@ use wasm_bindgen::JsValue;
 use super::Client;
 use crate::convert;
 use crate::events;
+use pwa_sync_core::metrics::SyncReport;
 use pwa_sync_core::protocol::SpaceRole;
 use pwa_sync_core::Error;
 
@@ -35,17 +35,24 @@ impl Client {
         convert::to_js(&answer.spaces)
     }
 
-    /// After a sync: a pulled change came from a shared space this client did not know
-    /// (the user joined it, or `spaces()` was never asked), so ask the server again, which
-    /// announces the change. A failure here is not the sync's: the next pull that brings
-    /// the space asks again, and `spaces()` reports its own errors to the app.
-    pub(super) async fn learn_joined_spaces(self: &Rc<Self>, seen: &BTreeSet<String>) {
-        let unknown = {
+    /// After a sync, ask the server for the user's spaces again (which announces any
+    /// change) when they may have changed:
+    /// - a pulled change came from a shared space this client did not know: the user
+    ///   joined it (or `spaces()` was never asked);
+    /// - the server poked this client and the sync moved nothing, while the app follows
+    ///   spaces: a poke with nothing to pull is what a membership change sends, such as
+    ///   a role changed (joins and losses also show in the pull itself).
+    ///
+    /// A failure here is not the sync's: the next such sync asks again, and `spaces()`
+    /// reports its own errors to the app.
+    pub(super) async fn learn_changed_spaces(self: &Rc<Self>, report: &SyncReport, poked: bool) {
+        let (unknown, followed) = {
             let known = self.spaces.borrow();
-            let known = known.as_deref().unwrap_or_default();
-            seen.iter().any(|s| !known.iter().any(|k| &k.id == s))
+            let unknown = report.shared_spaces.iter().any(|s| !known.iter().flatten().any(|k| &k.id == s));
+            (unknown, known.is_some())
         };
-        if unknown {
+        let idle_poke = poked && followed && report.pulled == 0 && report.pushed == 0;
+        if unknown || idle_poke {
             let _ = self.spaces().await;
         }
     }

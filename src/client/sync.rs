@@ -67,6 +67,9 @@ impl Client {
         if self.closed.get() || self.transport.is_none() {
             return;
         }
+        if trigger == Trigger::Poke {
+            self.poked.set(true);
+        }
         let commands = self.session.borrow_mut().on_trigger(trigger, now_ms());
         self.carry_out_now(commands);
     }
@@ -141,7 +144,8 @@ impl Client {
         if let Ok(report) = &result {
             // The database now holds a checkpoint: losing it would lose something.
             self.remember_device();
-            self.learn_joined_spaces(&report.shared_spaces).await;
+            let poked = self.poked.replace(false);
+            self.learn_changed_spaces(report, poked).await;
         }
         let finished = self.session.borrow_mut().on_sync_finished(result, finish);
         self.carry_out(finished.commands).await;

@@ -171,3 +171,49 @@ async fn members_share_a_space_readers_cannot_write_and_a_removed_member_loses_i
         IdbStore::delete_database(&db).await.unwrap();
     }
 }
+
+/// The role `space` has in the newest `pwa-sync:spaces` event, if any.
+fn announced_role(seen: &super::support::Seen, space: &str) -> Option<String> {
+    let seen = seen.borrow();
+    let spaces = Reflect::get(&seen.last()?.1, &"spaces".into()).ok()?;
+    js_sys::Array::from(&spaces).iter().find_map(|s| {
+        let id = Reflect::get(&s, &"id".into()).ok()?.as_string()?;
+        (id == space).then(|| Reflect::get(&s, &"role".into()).ok()?.as_string()).flatten()
+    })
+}
+
+#[wasm_bindgen_test]
+async fn a_role_change_reaches_a_realtime_client_that_follows_its_spaces() {
+    let (bob, space, db) = (unique("bob"), unique("group:r"), unique("sp-r"));
+    let member = format!("/spaces/{space}/members/{bob}");
+    assert_eq!(admin("PUT", &member, Some(r#"{"role": "reader"}"#)).await, 200);
+    let config = json(&format!(
+        r#"{{"name": "{db}", "endpoint": "{}/sync", "token": "dev:{bob}", "realtime": true,
+            "collections": {{"lists": {{"key": "id", "spaceField": "groupId"}}}}}}"#,
+        server()
+    ));
+    let (target, seen) = super::support::recorder(&["pwa-sync:spaces"]);
+    Reflect::set(&config, &"eventTarget".into(), &target).unwrap();
+    let b = SyncClient::open(config).await.unwrap();
+    // The app follows its spaces (asks once, then listens).
+    ok(b.spaces()).await;
+    assert_eq!(announced_role(&seen, &space).as_deref(), Some("reader"));
+    let item = json(&format!(r#"{{"id": "r1", "groupId": "{space}", "title": "tent"}}"#));
+    assert_eq!(code(b.put("lists".into(), item.clone())).await, "forbidden");
+
+    // The event stream is open by now; the server pokes Bob when his role changes, the
+    // sync that follows pulls nothing, and the client asks for its spaces again.
+    gloo_timers::future::TimeoutFuture::new(1500).await;
+    assert_eq!(admin("PUT", &member, Some(r#"{"role": "writer"}"#)).await, 200);
+    for _ in 0..150 {
+        if announced_role(&seen, &space).as_deref() == Some("writer") {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(100).await;
+    }
+    assert_eq!(announced_role(&seen, &space).as_deref(), Some("writer"), "pwa-sync:spaces on a role change");
+    ok(b.put("lists".into(), item)).await;
+
+    b.close();
+    IdbStore::delete_database(&db).await.unwrap();
+}
