@@ -80,7 +80,8 @@ CORE_LAYERS = [
     ("protocol/clock/patch/error", "joined", ["protocol", "clock", "patch", "error", "names", "sse"], []),
     # `export` is not in the picture: it renders live values as JSON or CSV and
     # needs only `error`; it sits with the data definitions.
-    ("config/record", "joined", ["config", "record", "export"], []),
+    # `migration` decides schema versions and checks a migration step's answer.
+    ("config/record", "joined", ["config", "record", "export", "migration"], []),
     ("store model", "joined", ["model"], []),
     (
         "store | mutation | conflict | sync",

@@ -93,6 +93,11 @@ pub enum Error {
     #[error("cannot write to space \"{space}\": {reason}")]
     Forbidden { space: String, reason: String },
 
+    /// A migration (`migrations[version]`) threw or returned something that is not a
+    /// record of this key; on open, nothing was changed.
+    #[error("migration to version {version} failed for \"{collection}\" key \"{key}\": {reason}")]
+    MigrationFailed { collection: String, key: String, version: u32, reason: String },
+
     /// A sync failed; `class` says why (network, timeout, auth, rate-limited, server,
     /// validation, protocol).
     #[error("sync failed ({}): {message}", class.as_str())]
@@ -114,6 +119,7 @@ impl Error {
             Error::LocalOnly => "local-only",
             Error::UnknownConflict(_) => "unknown-conflict",
             Error::Forbidden { .. } => crate::protocol::FORBIDDEN,
+            Error::MigrationFailed { .. } => "migration-failed",
             Error::Sync { class, .. } => class.as_str(),
         }
     }

@@ -170,6 +170,8 @@ impl OutboxEntry {
             base_version: self.base_version,
             hlc: self.hlc.clone(),
             space: self.space.clone(),
+            // The engine stamps the app's version as it sends (see `migration`).
+            schema_version: None,
         }
     }
 }

@@ -803,6 +803,7 @@ mod tests {
             value,
             hlc: format!("{:015}-0000-c-other", 5_000 + version),
             space: None,
+            schema_version: None,
         }
     }
 
