@@ -57,6 +57,8 @@ pub(crate) struct DocWrite<'a> {
     pub client_id: &'a str,
     pub mutation_id: i64,
     pub now: i64,
+    /// The writer's `schemaVersion`; `None`: it sent none.
+    pub schema_version: Option<i64>,
 }
 
 pub(crate) struct ResultWrite<'a> {
@@ -193,6 +195,7 @@ pub(crate) async fn run<T: Tx>(
                     client_id,
                     mutation_id: id,
                     now,
+                    schema_version: m.schema_version.map(i64::from),
                 })
                 .await?;
                 let version_u = to_u64(version)?;
@@ -203,6 +206,7 @@ pub(crate) async fn run<T: Tx>(
                     value,
                     hlc,
                     space: Some(space.to_owned()),
+                    schema_version: m.schema_version,
                 };
                 if !webhooks.is_empty() {
                     let body = webhook::event_body(Some(user), &change, now);
@@ -404,6 +408,7 @@ mod tests {
             value,
             base_version: base,
             hlc: "h".into(),
+            schema_version: None,
             space: None,
         }
     }
