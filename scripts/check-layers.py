@@ -102,7 +102,8 @@ WEB_LAYERS = [
     ("bindings", "joined", ["sys", "error", "convert", "types"], []),
     # `crypto` seals values at rest before an IndexedDB transaction opens: the store uses
     # it, so it sits beside `idb` rather than above it.
-    ("idb/crypto", "joined", ["idb", "crypto"], []),
+    # `migrate` runs the app's migration functions, inside the upgrade transaction too.
+    ("idb/crypto", "joined", ["idb", "crypto", "migrate"], []),
     # `body` is the one response-stream reader under `transport` and `event_stream`;
     # `background_sync` registers the Background Sync tag.
     (

@@ -84,12 +84,7 @@ pub fn check_steps<'a>(declared: u32, names: impl IntoIterator<Item = &'a str>) 
 /// What a step's answer must be: a whole record of the same key, or for a queued `patch`
 /// an object that does not change the key. `omit` fields are removed as on any write.
 pub fn check_answer(config: &CollectionConfig, key: &str, version: u32, answer: Value, partial: bool) -> Result<Value> {
-    let failed = |reason: String| Error::MigrationFailed {
-        collection: config.name.clone(),
-        key: key.to_owned(),
-        version,
-        reason,
-    };
+    let failed = |reason: String| Error::migration_failed(&config.name, key, version, reason);
     if partial {
         return prepare_patch(config, key, answer).map_err(|e| failed(reason_of(e)));
     }
@@ -161,7 +156,7 @@ mod tests {
             Ok(json!({"id": "t1", "n": 1}))
         );
         let reason = |answer: Value, partial: bool| match check_answer(&c, "t1", 3, answer, partial) {
-            Err(e @ Error::MigrationFailed { .. }) => {
+            Err(e @ Error::MigrationFailed(_)) => {
                 assert_eq!(e.code(), "migration-failed");
                 e.to_string()
             }

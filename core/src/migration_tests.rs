@@ -37,12 +37,7 @@ impl Observer for Migrating {
             }
             if version == 3 {
                 if value["fail"] == json!(true) {
-                    return Err(Error::MigrationFailed {
-                        collection: config.name.clone(),
-                        key: key.to_owned(),
-                        version,
-                        reason: "boom".into(),
-                    });
+                    return Err(Error::migration_failed(&config.name, key, version, "boom"));
                 }
                 value["v3"] = json!(true);
             }

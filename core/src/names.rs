@@ -103,7 +103,7 @@ mod tests {
             | Error::LocalOnly
             | Error::UnknownConflict(_)
             | Error::Forbidden { .. }
-            | Error::MigrationFailed { .. }
+            | Error::MigrationFailed(_)
             | Error::Sync { .. } => (),
         };
         let classes = [
@@ -127,7 +127,7 @@ mod tests {
             Error::LocalOnly,
             Error::UnknownConflict(1),
             Error::Forbidden { space: "s".into(), reason: "r".into() },
-            Error::MigrationFailed { collection: "c".into(), key: "k".into(), version: 2, reason: "r".into() },
+            Error::migration_failed("c", "k", 2, "r"),
         ];
         all.extend(classes.map(|class| Error::Sync { class, message: "m".into() }));
         all.iter().for_each(sample);
