@@ -40,6 +40,15 @@ async fn open(config: JsValue) -> SyncClient {
     SyncClient::open(config).await.unwrap_or_else(|e| panic!("open rejected: {e:?}"))
 }
 
+/// A local-only client of database `name` at version 1 that wrote `records` (queued).
+async fn written_at_v1(name: &str, records: &[&str]) -> SyncClient {
+    let client = open(config(name, 1, &[], None)).await;
+    for record in records {
+        ok(client.put("trips".into(), json(record))).await;
+    }
+    client
+}
+
 fn json(text: &str) -> JsValue {
     JSON::parse(text).unwrap()
 }
@@ -77,10 +86,7 @@ async fn idb_version(name: &str) -> f64 {
 #[wasm_bindgen_test]
 async fn opening_at_a_newer_version_migrates_records_and_queued_writes() {
     let name = unique("migrate");
-    let v1 = open(config(&name, 1, &[], None)).await;
-    ok(v1.put("trips".into(), json(r#"{"id": "t1", "name": "Lisbon"}"#))).await;
-    ok(v1.put("trips".into(), json(r#"{"id": "t2", "name": "Porto"}"#))).await;
-    v1.close();
+    written_at_v1(&name, &[r#"{"id": "t1", "name": "Lisbon"}"#, r#"{"id": "t2", "name": "Porto"}"#]).await.close();
     // A synced record's base goes through the migration too; here nothing has synced.
     let v2 = open(config(&name, 2, &[TO_2], None)).await;
     assert_eq!(get(&v2, "t1").await, r#"{"id":"t1","migratedFor":"trips","name":"Lisbon","title":"Lisbon"}"#);
@@ -107,10 +113,7 @@ async fn opening_at_a_newer_version_migrates_records_and_queued_writes() {
 #[wasm_bindgen_test]
 async fn a_throwing_migration_leaves_the_database_as_it_was_and_rejects_open() {
     let name = unique("migrate-fail");
-    let v1 = open(config(&name, 1, &[], None)).await;
-    ok(v1.put("trips".into(), json(r#"{"id": "a", "name": "A"}"#))).await;
-    ok(v1.put("trips".into(), json(r#"{"id": "b", "name": "B"}"#))).await;
-    v1.close();
+    written_at_v1(&name, &[r#"{"id": "a", "name": "A"}"#, r#"{"id": "b", "name": "B"}"#]).await.close();
     let before = idb_version(&name).await;
     let throwing = (2, "if (r.id === 'b') throw new Error('cannot migrate b'); return { ...r, title: r.name };");
     let error = SyncClient::open(config(&name, 2, &[throwing], None)).await.err().expect("open succeeded");
@@ -140,8 +143,7 @@ async fn a_throwing_migration_leaves_the_database_as_it_was_and_rejects_open() {
 #[wasm_bindgen_test]
 async fn an_open_client_of_the_older_version_is_closed_when_a_newer_one_opens() {
     let name = unique("migrate-tabs");
-    let older = open(config(&name, 1, &[], None)).await;
-    ok(older.put("trips".into(), json(r#"{"id": "t1", "name": "Lisbon"}"#))).await;
+    let older = written_at_v1(&name, &[r#"{"id": "t1", "name": "Lisbon"}"#]).await;
     // The older client is still open: its connection steps aside, the upgrade is not blocked.
     let newer = open(config(&name, 2, &[TO_2], None)).await;
     assert_eq!(get(&newer, "t1").await, r#"{"id":"t1","migratedFor":"trips","name":"Lisbon","title":"Lisbon"}"#);
