@@ -338,9 +338,10 @@ async fn apply_push<S: Store, O: Observer>(
 ) -> Result<(), SyncError> {
     let keys = unique_keys(batch.iter().map(|e| (e.collection.clone(), e.key.clone())));
     let now = observer.now_ms();
+    let results = migrate_conflicts(config, observer, batch, &response.results)?;
     let applied: Applied = store
         .transact(&keys, Durability::Strict, |snapshot| {
-            plan_push(config, snapshot, &response.results, now, &|c, s| observer.resolve_custom(c, s))
+            plan_push(config, snapshot, &results, now, &|c, s| observer.resolve_custom(c, s))
         })
         .await?;
     report.pushed += applied.applied;
@@ -447,6 +448,34 @@ fn migrate_pulled<O: Observer>(
         }
     }
     Ok(newer)
+}
+
+/// A conflict's server value of an older schema version, migrated like a pulled one, so
+/// the conflict is settled between values of one shape. (A newer one is kept as it is.)
+fn migrate_conflicts<'a, O: Observer>(
+    config: &ClientConfig,
+    observer: &O,
+    batch: &[OutboxEntry],
+    results: &'a [MutationResult],
+) -> Result<std::borrow::Cow<'a, [MutationResult]>, SyncError> {
+    let older = |server: &crate::protocol::ServerState| {
+        matches!(migration::pulled(server.schema_version, config.version), Pulled::Older(_))
+    };
+    if !results.iter().any(|r| matches!(r, MutationResult::Conflict { server, .. } if older(server))) {
+        return Ok(std::borrow::Cow::Borrowed(results));
+    }
+    let mut migrated = results.to_vec();
+    for result in &mut migrated {
+        let MutationResult::Conflict { id, server } = result else { continue };
+        let Pulled::Older(steps) = migration::pulled(server.schema_version, config.version) else { continue };
+        let Some(entry) = batch.iter().find(|e| e.id == *id) else { continue };
+        let Ok(collection) = config.collection(&entry.collection) else { continue };
+        if let Some(value) = server.value.take() {
+            server.value = Some(observer.migrate(collection, &entry.key, value, steps)?);
+        }
+        server.schema_version = None;
+    }
+    Ok(std::borrow::Cow::Owned(migrated))
 }
 
 /// Drop every queued write and roll its record back to the server's value; resolves to

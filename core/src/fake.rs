@@ -117,7 +117,12 @@ impl FakeServer {
             });
             return MutationResult::Conflict {
                 id: m.id,
-                server: ServerState { version: d.version, value: d.value, hlc: d.hlc },
+                server: ServerState {
+                    version: d.version,
+                    value: d.value,
+                    hlc: d.hlc,
+                    schema_version: d.schema_version,
+                },
             };
         }
         let value = match m.op {

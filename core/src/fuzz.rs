@@ -181,7 +181,7 @@ fn mutation_result() -> impl Strategy<Value = MutationResult> {
     prop_oneof![
         (id(), small_or_any_u64()).prop_map(|(id, version)| MutationResult::Applied { id, version }),
         (id(), small_or_any_u64(), record_value(), hlc()).prop_map(|(id, version, value, hlc)| {
-            MutationResult::Conflict { id, server: ServerState { version, value, hlc } }
+            MutationResult::Conflict { id, server: ServerState { version, value, hlc, schema_version: None } }
         }),
         (id(), word(), ".{0,12}").prop_map(|(id, code, message)| MutationResult::Rejected { id, code, message }),
     ]

@@ -94,6 +94,25 @@ fn older_pulled_documents_are_migrated_and_newer_ones_stored_as_they_are_and_ann
 }
 
 #[test]
+fn a_conflicts_older_server_value_is_migrated_before_it_is_settled() {
+    let server = FakeServer::new();
+    server.external_put_at("trips", "c", json!({"id": "c", "name": "Theirs"}), None);
+    let (config, store, observer) = device(3);
+    let write = LocalWrite::new("trips".into(), "c".into(), LocalOp::Put(json!({"id": "c", "title": "Mine"})), 1);
+    block_on(store.write_local(&write)).unwrap();
+    block_on(sync(&config, &store, &server, &observer)).unwrap();
+    let effects = observer.0.effects.borrow();
+    let servers: Vec<Option<Value>> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Conflict(entry) => Some(entry.server.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(servers, vec![Some(json!({"id": "c", "name": "Theirs", "title": "Theirs", "v3": true}))]);
+}
+
+#[test]
 fn a_failing_migration_fails_the_sync_and_stores_nothing_of_the_page() {
     let server = FakeServer::new();
     server.external_put_at("trips", "a", json!({"id": "a", "name": "A"}), Some(2));

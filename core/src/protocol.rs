@@ -51,6 +51,9 @@ pub struct ServerState {
     /// `None` when the server holds a tombstone for the key.
     pub value: Option<Value>,
     pub hlc: String,
+    /// As a pulled change's: the schema version of `value`; absent: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

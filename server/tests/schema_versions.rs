@@ -1,6 +1,6 @@
 //! Schema versions of documents (issue 17): the `schemaVersion` a pushed mutation carries
-//! is kept with the document and returned on pull; a mutation without one leaves none
-//! (version 1 to clients). Once per backend (see `per_backend!` in common).
+//! is kept with the document and returned on pull and in conflict answers; a mutation
+//! without one leaves none (version 1 to clients). Once per backend (see `per_backend!` in common).
 
 mod common;
 
@@ -45,4 +45,9 @@ async fn schema_versions_are_kept_with_documents_and_returned_on_pull(backend: B
     let v_future = version_of(&api.push_ok("alice", &batch("c-2", vec![future])).await, 0);
     let page = api.pull_ok("alice", v_future - 1, 500).await;
     assert_eq!(page["changes"][0]["schemaVersion"], 9);
+    // A conflict's answer says the version of the server's value, for the client to migrate.
+    let stale = versioned(put(6, "trips", "future", json!({"title": "x"}), None), 3);
+    let resp = api.push_ok("alice", &batch("c-1", vec![stale])).await;
+    assert_eq!(resp["results"][0]["status"], "conflict");
+    assert_eq!(resp["results"][0]["server"]["schemaVersion"], 9);
 }

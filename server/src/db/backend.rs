@@ -159,6 +159,7 @@ macro_rules! impl_backend {
                         hlc: r.try_get(2)?,
                         writer_client: r.try_get(3)?,
                         writer_mutation: r.try_get(4)?,
+                        schema_version: r.try_get(5)?,
                     })
                 })
                 .transpose()

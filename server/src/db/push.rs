@@ -45,6 +45,8 @@ pub(crate) struct DocRow {
     pub hlc: String,
     pub writer_client: String,
     pub writer_mutation: i64,
+    /// The `schemaVersion` its last writer sent.
+    pub schema_version: Option<i64>,
 }
 
 pub(crate) struct DocWrite<'a> {
@@ -322,7 +324,9 @@ pub(crate) fn decide(
             None | Some(0) => Decision::Apply(new_value(m)),
             // The client saw a version of a key this user never had here: nothing to apply
             // on. Version 0 means "absent"; a later mutation with baseVersion 0 applies.
-            Some(_) => Decision::Conflict(ServerState { version: 0, value: None, hlc: String::new() }),
+            Some(_) => {
+                Decision::Conflict(ServerState { version: 0, value: None, hlc: String::new(), schema_version: None })
+            }
         });
     };
     let base_matches = m.base_version.and_then(|b| i64::try_from(b).ok()) == Some(doc.version);
@@ -339,6 +343,7 @@ pub(crate) fn decide(
             version: to_u64(doc.version)?,
             value: current_value,
             hlc: doc.hlc.clone(),
+            schema_version: doc.schema_version.and_then(|v| u32::try_from(v).ok()),
         }));
     }
     Ok(match m.op {
@@ -420,6 +425,7 @@ mod tests {
             hlc: "hs".into(),
             writer_client: client.into(),
             writer_mutation: mutation_id,
+            schema_version: None,
         }
     }
 

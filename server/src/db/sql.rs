@@ -9,7 +9,7 @@ pub(crate) const CLIENT_OWNER: &str = "SELECT user_id FROM clients WHERE client_
 pub(crate) const STORED_RESULT: &str = "SELECT result FROM mutations WHERE client_id = $1 AND mutation_id = $2";
 pub(crate) const RECORD_RESULT: &str = "INSERT INTO mutations \
     (client_id, mutation_id, user_id, status, result, version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-pub(crate) const DOCUMENT: &str = "SELECT version, doc_value, hlc, writer_client, writer_mutation \
+pub(crate) const DOCUMENT: &str = "SELECT version, doc_value, hlc, writer_client, writer_mutation, schema_version \
     FROM documents WHERE space = $1 AND collection = $2 AND doc_key = $3";
 pub(crate) const WRITE_DOCUMENT: &str = "INSERT INTO documents \
     (space, collection, doc_key, version, doc_value, hlc, writer_client, writer_mutation, updated_at, schema_version) \
