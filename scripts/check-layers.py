@@ -80,7 +80,8 @@ CORE_LAYERS = [
     ("protocol/clock/patch/error", "joined", ["protocol", "clock", "patch", "error", "names", "sse"], []),
     # `export` is not in the picture: it renders live values as JSON or CSV and
     # needs only `error`; it sits with the data definitions.
-    ("config/record", "joined", ["config", "record", "export"], []),
+    # `migration` decides schema versions and checks a migration step's answer.
+    ("config/record", "joined", ["config", "record", "export", "migration"], []),
     ("store model", "joined", ["model"], []),
     (
         "store | mutation | conflict | sync",
@@ -101,7 +102,8 @@ WEB_LAYERS = [
     ("bindings", "joined", ["sys", "error", "convert", "types"], []),
     # `crypto` seals values at rest before an IndexedDB transaction opens: the store uses
     # it, so it sits beside `idb` rather than above it.
-    ("idb/crypto", "joined", ["idb", "crypto"], []),
+    # `migrate` runs the app's migration functions, inside the upgrade transaction too.
+    ("idb/crypto", "joined", ["idb", "crypto", "migrate"], []),
     # `body` is the one response-stream reader under `transport` and `event_stream`;
     # `background_sync` registers the Background Sync tag.
     (

@@ -19,6 +19,7 @@ use crate::client::{Client, ConflictChoice, Extras};
 use crate::convert;
 use crate::crypto::Sealer;
 use crate::error::to_js;
+use crate::migrate::Migrations;
 use pwa_sync_core::config::{ClientConfig, CollectionConfig};
 use pwa_sync_core::export::Format;
 use pwa_sync_core::metrics::SyncReport;
@@ -353,7 +354,7 @@ fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
     };
     // A shallow copy without the non-JSON fields; resolver functions become "custom".
     let copy = js_sys::Object::assign(&js_sys::Object::new(), js.unchecked_ref());
-    for name in ["eventTarget", "token", "encryption"] {
+    for name in ["eventTarget", "token", "encryption", "migrations"] {
         // Deleting an own data property of a plain object cannot fail.
         let _ = Reflect::delete_property(&copy, &name.into());
     }
@@ -378,7 +379,9 @@ fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
         let _ = Reflect::set(&copy, &"collections".into(), &replaced);
     }
     let json = convert::to_json("", &copy).map_err(|e| {
-        Error::InvalidConfig(format!("the config must be JSON apart from eventTarget, token and resolvers: {e}"))
+        Error::InvalidConfig(format!(
+            "the config must be JSON apart from eventTarget, token, resolvers and migrations: {e}"
+        ))
     })?;
     let config = ClientConfig::from_json(json)?;
     if sealer.is_some() {
@@ -389,7 +392,8 @@ fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
             )));
         }
     }
-    Ok((config, Extras { event_target, token, resolvers, sealer }))
+    let migrations = Rc::new(Migrations::from_js(config.version, &field("migrations"))?);
+    Ok((config, Extras { event_target, token, resolvers, sealer, migrations }))
 }
 
 fn parse_list_query(config: &CollectionConfig, js: &JsValue) -> Result<ListQuery, Error> {

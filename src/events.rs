@@ -13,7 +13,7 @@ use pwa_sync_core::config::CollectionConfig;
 
 // Defined once in the core, which also exports them to the package's JS and types.
 pub use pwa_sync_core::names::event::{
-    AUTH_REQUIRED, CHANGE, CLEARED, CONFLICT, EVICTED, PROGRESS, REJECTED, SPACES, STATUS, STORAGE_ERROR,
+    AUTH_REQUIRED, CHANGE, CLEARED, CONFLICT, EVICTED, NEWER_SCHEMA, PROGRESS, REJECTED, SPACES, STATUS, STORAGE_ERROR,
 };
 
 /// The channel a database's workers relay their events on.

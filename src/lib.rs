@@ -20,6 +20,7 @@ pub mod event_stream;
 pub mod events;
 pub mod idb;
 pub mod locks;
+pub mod migrate;
 pub mod sys;
 pub mod transport;
 pub mod types;

@@ -121,6 +121,10 @@ export interface SyncConfig<C extends CollectionTypes<C> = AnyCollections> {
   storage?: "indexeddb" | "memory";
   /** The app knows this device stored data under this name before: an empty database on open then counts as evicted (`pwa-sync:evicted`). Default: false. */
   expectStoredData?: boolean;
+  /** The app's schema version of stored data (a whole number, default 1). Opening a database written at an older version runs `migrations` over it. */
+  version?: number;
+  /** `migrations[n]` turns a record of version n - 1 into one of version n, synchronously; it gets the record and its collection's name and returns the new record (same key). Run on open over every stored record and queued write (all or nothing: a throw rejects `open` with `migration-failed`), and over pulled documents of older versions. */
+  migrations?: Record<number, (record: any, collection: CollectionName<C>) => object>;
 }
 
 export interface ListQuery<T = SyncRecord> {
@@ -329,6 +333,16 @@ export interface ProgressDetail {
 }
 
 /** `pwa-sync:evicted`: the browser deleted this database; a full pull refills it. */
+/** `pwa-sync:newer-schema`: a pulled document was written at a schema version newer than this app's `version`; it is stored as it is (ask the user to update). */
+export interface NewerSchemaDetail {
+  collection: string;
+  key: string;
+  /** The document's schema version. */
+  schemaVersion: number;
+  /** This app's `version`. */
+  appVersion: number;
+}
+
 export interface EvictedDetail {
   /** The client id of the evicted database, if the marker kept it. */
   previousClientId: string | null;

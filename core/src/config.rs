@@ -175,6 +175,9 @@ pub struct ClientConfig {
     /// `expectStoredData`: the app knows this device stored data under this name before,
     /// so an empty database on open was evicted (see `eviction`).
     pub expect_stored_data: bool,
+    /// The app's schema version of stored data (`version`, default 1); the web layer keeps
+    /// the `migrations` functions that lead to it (see `migration`).
+    pub version: u32,
 }
 
 /// Where a client keeps its data.
@@ -251,6 +254,11 @@ impl ClientConfig {
             sync_tag: raw.sync_tag.unwrap_or_else(|| crate::names::SYNC_TAG.to_owned()),
             storage: raw.storage.unwrap_or_default(),
             expect_stored_data: raw.expect_stored_data.unwrap_or(false),
+            version: match raw.version {
+                None => 1,
+                Some(v) if v >= 1 => v,
+                Some(_) => return Err(invalid("`version` must be a whole number of at least 1")),
+            },
         })
     }
 }
@@ -276,6 +284,7 @@ struct RawConfig {
     sync_tag: Option<String>,
     storage: Option<StorageKind>,
     expect_stored_data: Option<bool>,
+    version: Option<u32>,
 }
 
 /// Collections as an object keyed by name, or as an array of `{name, ...}` (where a

@@ -11,6 +11,7 @@ use crate::config::{ClientConfig, CollectionConfig};
 use crate::conflict::Sides;
 use crate::error::{Error, ErrorClass};
 use crate::metrics::SyncReport;
+use crate::migration::{self, Pulled, Steps};
 use crate::model::{Effect, KeyRef, Writes};
 use crate::mutation::{LocalWrite, WriteOutcome};
 use crate::protocol::{is_private_space, Mutation, MutationResult, PullResponse, PushRequest, PushResponse};
@@ -101,6 +102,13 @@ pub trait Observer {
     fn resolve_custom(&self, config: &CollectionConfig, sides: &Sides<'_>) -> Option<Option<Value>> {
         let _ = (config, sides);
         None
+    }
+
+    /// Run the app's `migrations` `steps` over a pulled value of `config`'s collection
+    /// (checked with `migration::check_answer`). Without migrations: the value as it is.
+    fn migrate(&self, config: &CollectionConfig, key: &str, value: Value, steps: Steps) -> Result<Value, Error> {
+        let _ = (config, key, steps);
+        Ok(value)
     }
 }
 
@@ -280,7 +288,11 @@ async fn push_all<S: Store, T: Transport, O: Observer>(
         let batch = take_by_bytes(entries, byte_cap);
         let request = PushRequest {
             client_id: client_id.clone(),
-            mutations: batch.iter().map(OutboxEntry::to_mutation).collect(),
+            // Every queued value is at the app's version: opening migrated older ones.
+            mutations: batch
+                .iter()
+                .map(|e| Mutation { schema_version: migration::pushed(config.version), ..e.to_mutation() })
+                .collect(),
         };
         let response = match transport.push(&request).await {
             Ok(response) => response,
@@ -326,9 +338,10 @@ async fn apply_push<S: Store, O: Observer>(
 ) -> Result<(), SyncError> {
     let keys = unique_keys(batch.iter().map(|e| (e.collection.clone(), e.key.clone())));
     let now = observer.now_ms();
+    let results = migrate_conflicts(config, observer, batch, &response.results)?;
     let applied: Applied = store
         .transact(&keys, Durability::Strict, |snapshot| {
-            plan_push(config, snapshot, &response.results, now, &|c, s| observer.resolve_custom(c, s))
+            plan_push(config, snapshot, &results, now, &|c, s| observer.resolve_custom(c, s))
         })
         .await?;
     report.pushed += applied.applied;
@@ -362,6 +375,8 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
         }
         .map_err(SyncError::Transport)?;
         check_pull_page(config, checkpoint, &page)?;
+        let mut page = page;
+        let newer = migrate_pulled(config, observer, &mut page.changes)?;
         saw_server_time(report, page.server_time, observer.now_ms());
         // The server repeats `revoked` on every page of a pull: dropped once.
         let newly: Vec<String> = page.revoked.iter().filter(|s| !revoked.contains(s)).cloned().collect();
@@ -398,11 +413,71 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
         report.shared_spaces.extend(shared.map(str::to_owned));
         checkpoint = page.checkpoint;
         observer.effects(&applied.effects);
+        if !newer.is_empty() {
+            observer.effects(&newer);
+        }
         observer.progress(Phase::Pull, report.pulled, None);
         if !page.has_more {
             return Ok(());
         }
     }
+}
+
+/// Bring pulled values written at an older schema version up to the app's (before they
+/// are planned, so merges and stores see one shape); one written at a newer version is
+/// stored as it is and announced. A failing step fails the sync before the page is
+/// stored: the checkpoint stays, so nothing is skipped.
+fn migrate_pulled<O: Observer>(
+    config: &ClientConfig,
+    observer: &O,
+    changes: &mut [crate::protocol::Change],
+) -> Result<Vec<Effect>, SyncError> {
+    let mut newer = Vec::new();
+    for change in changes.iter_mut() {
+        let Ok(collection) = config.collection(&change.collection) else { continue };
+        match migration::pulled(change.schema_version, config.version) {
+            Pulled::Current => {}
+            Pulled::Older(steps) => {
+                if let Some(value) = change.value.take() {
+                    change.value = Some(observer.migrate(collection, &change.key, value, steps)?);
+                }
+            }
+            Pulled::Newer(schema_version) => newer.push(Effect::NewerSchema {
+                collection: change.collection.clone(),
+                key: change.key.clone(),
+                schema_version,
+            }),
+        }
+    }
+    Ok(newer)
+}
+
+/// A conflict's server value of an older schema version, migrated like a pulled one, so
+/// the conflict is settled between values of one shape. (A newer one is kept as it is.)
+fn migrate_conflicts<'a, O: Observer>(
+    config: &ClientConfig,
+    observer: &O,
+    batch: &[OutboxEntry],
+    results: &'a [MutationResult],
+) -> Result<std::borrow::Cow<'a, [MutationResult]>, SyncError> {
+    let older = |server: &crate::protocol::ServerState| {
+        matches!(migration::pulled(server.schema_version, config.version), Pulled::Older(_))
+    };
+    if !results.iter().any(|r| matches!(r, MutationResult::Conflict { server, .. } if older(server))) {
+        return Ok(std::borrow::Cow::Borrowed(results));
+    }
+    let mut migrated = results.to_vec();
+    for result in &mut migrated {
+        let MutationResult::Conflict { id, server } = result else { continue };
+        let Pulled::Older(steps) = migration::pulled(server.schema_version, config.version) else { continue };
+        let Some(entry) = batch.iter().find(|e| e.id == *id) else { continue };
+        let Ok(collection) = config.collection(&entry.collection) else { continue };
+        if let Some(value) = server.value.take() {
+            server.value = Some(observer.migrate(collection, &entry.key, value, steps)?);
+        }
+        server.schema_version = None;
+    }
+    Ok(std::borrow::Cow::Owned(migrated))
 }
 
 /// Drop every queued write and roll its record back to the server's value; resolves to
@@ -876,6 +951,7 @@ mod tests {
                 value: Some(json!({"id": "x", "evil": 1})),
                 hlc: "h".into(),
                 space: None,
+                schema_version: None,
             }],
             checkpoint: 0,
             has_more: false,

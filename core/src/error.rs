@@ -57,6 +57,16 @@ impl ErrorClass {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Which record a migration step failed on, and why (boxed: errors stay small).
+#[derive(Debug, Clone, PartialEq, ThisError)]
+#[error("migration to version {version} failed for \"{collection}\" key \"{key}\": {reason}")]
+pub struct MigrationFailure {
+    pub collection: String,
+    pub key: String,
+    pub version: u32,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq, ThisError)]
 pub enum Error {
     #[error("invalid config: {0}")]
@@ -93,6 +103,11 @@ pub enum Error {
     #[error("cannot write to space \"{space}\": {reason}")]
     Forbidden { space: String, reason: String },
 
+    /// A migration (`migrations[version]`) threw or returned something that is not a
+    /// record of this key; on open, nothing was changed.
+    #[error("{0}")]
+    MigrationFailed(Box<MigrationFailure>),
+
     /// A sync failed; `class` says why (network, timeout, auth, rate-limited, server,
     /// validation, protocol).
     #[error("sync failed ({}): {message}", class.as_str())]
@@ -114,8 +129,14 @@ impl Error {
             Error::LocalOnly => "local-only",
             Error::UnknownConflict(_) => "unknown-conflict",
             Error::Forbidden { .. } => crate::protocol::FORBIDDEN,
+            Error::MigrationFailed(_) => "migration-failed",
             Error::Sync { class, .. } => class.as_str(),
         }
+    }
+
+    pub fn migration_failed(collection: &str, key: &str, version: u32, reason: impl Into<String>) -> Self {
+        let (collection, key, reason) = (collection.to_owned(), key.to_owned(), reason.into());
+        Error::MigrationFailed(Box::new(MigrationFailure { collection, key, version, reason }))
     }
 
     pub fn invalid_value(collection: &str, reason: impl Into<String>) -> Self {

@@ -21,6 +21,8 @@ pub struct Doc {
     pub writer: (String, u64),
     /// The space the mutation named (`None`: the private one).
     pub space: Option<String>,
+    /// The writer's `schemaVersion`, returned on pull.
+    pub schema_version: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +71,15 @@ impl FakeServer {
         self.docs.borrow().iter().filter_map(|(k, d)| d.value.clone().map(|v| (k.clone(), v))).collect()
     }
 
+    /// A write by another client of schema version `schema`, straight into the server.
+    pub fn external_put_at(&self, collection: &str, key: &str, value: Value, schema: Option<u32>) -> u64 {
+        let version = self.external_put(collection, key, value, "001700000000000-0000-c-external");
+        if let Some(doc) = self.docs.borrow_mut().get_mut(&(collection.to_owned(), key.to_owned())) {
+            doc.schema_version = schema;
+        }
+        version
+    }
+
     /// A write by another client, straight into the server.
     pub fn external_put(&self, collection: &str, key: &str, value: Value, hlc: &str) -> u64 {
         let version = self.version.get() + 1;
@@ -81,6 +92,7 @@ impl FakeServer {
                 hlc: hlc.to_owned(),
                 writer: ("c-external".into(), version),
                 space: None,
+                schema_version: None,
             },
         );
         version
@@ -101,10 +113,16 @@ impl FakeServer {
                 hlc: String::new(),
                 writer: (String::new(), 0),
                 space: None,
+                schema_version: None,
             });
             return MutationResult::Conflict {
                 id: m.id,
-                server: ServerState { version: d.version, value: d.value, hlc: d.hlc },
+                server: ServerState {
+                    version: d.version,
+                    value: d.value,
+                    hlc: d.hlc,
+                    schema_version: d.schema_version,
+                },
             };
         }
         let value = match m.op {
@@ -130,7 +148,8 @@ impl FakeServer {
             0 => m.hlc.clone(),
             now => crate::clock::clamp_stamp(&m.hlc, now),
         };
-        docs.insert(key, Doc { version, value, hlc, writer: (client.to_owned(), m.id), space: m.space.clone() });
+        let (writer, space, schema_version) = ((client.to_owned(), m.id), m.space.clone(), m.schema_version);
+        docs.insert(key, Doc { version, value, hlc, writer, space, schema_version });
         *self.applied.borrow_mut().entry((client.to_owned(), m.id)).or_default() += 1;
         MutationResult::Applied { id: m.id, version }
     }
@@ -201,6 +220,7 @@ impl Transport for FakeServer {
                 value: d.value.clone(),
                 hlc: d.hlc.clone(),
                 space: d.space.clone(),
+                schema_version: d.schema_version,
             })
             .collect();
         changes.sort_by_key(|c| c.version);

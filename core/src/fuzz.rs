@@ -181,7 +181,7 @@ fn mutation_result() -> impl Strategy<Value = MutationResult> {
     prop_oneof![
         (id(), small_or_any_u64()).prop_map(|(id, version)| MutationResult::Applied { id, version }),
         (id(), small_or_any_u64(), record_value(), hlc()).prop_map(|(id, version, value, hlc)| {
-            MutationResult::Conflict { id, server: ServerState { version, value, hlc } }
+            MutationResult::Conflict { id, server: ServerState { version, value, hlc, schema_version: None } }
         }),
         (id(), word(), ".{0,12}").prop_map(|(id, code, message)| MutationResult::Rejected { id, code, message }),
     ]
@@ -195,8 +195,17 @@ fn push_response() -> impl Strategy<Value = PushResponse> {
 }
 
 fn change() -> impl Strategy<Value = Change> {
-    (collection(), key(), small_or_any_u64(), record_value(), hlc())
-        .prop_map(|(collection, key, version, value, hlc)| Change { collection, key, version, value, hlc, space: None })
+    (collection(), key(), small_or_any_u64(), record_value(), hlc()).prop_map(
+        |(collection, key, version, value, hlc)| Change {
+            collection,
+            key,
+            version,
+            value,
+            hlc,
+            space: None,
+            schema_version: None,
+        },
+    )
 }
 
 /// Well-typed pull pages with arbitrary contents: versions in or out of range, in or out
@@ -620,6 +629,7 @@ fn changes_of_collections_not_asked_for_are_ignored_not_a_storage_error() {
                 value: Some(json!({"id": "k0"})),
                 hlc: "h".into(),
                 space: None,
+                schema_version: None,
             },
             Change {
                 collection: "trips".into(),
@@ -628,6 +638,7 @@ fn changes_of_collections_not_asked_for_are_ignored_not_a_storage_error() {
                 value: Some(json!({"id": "k3"})),
                 hlc: "h".into(),
                 space: None,
+                schema_version: None,
             },
         ],
         checkpoint: 3,

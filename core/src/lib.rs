@@ -17,6 +17,9 @@ pub mod fake;
 #[cfg(test)]
 mod fuzz;
 pub mod metrics;
+pub mod migration;
+#[cfg(test)]
+mod migration_tests;
 pub mod model;
 pub mod mutation;
 pub mod names;

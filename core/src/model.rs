@@ -108,4 +108,11 @@ pub enum Effect {
     },
     /// The server says this user can no longer read these spaces (their records are gone).
     SpacesRevoked(Vec<String>),
+    /// A pulled document was written at a schema version newer than the app's: stored as
+    /// it is (the app should ask the user to update).
+    NewerSchema {
+        collection: String,
+        key: String,
+        schema_version: u32,
+    },
 }

@@ -17,11 +17,12 @@ pub mod event {
     pub const CLEARED: &str = "pwa-sync:cleared";
     pub const SPACES: &str = "pwa-sync:spaces";
     pub const EVICTED: &str = "pwa-sync:evicted";
+    pub const NEWER_SCHEMA: &str = "pwa-sync:newer-schema";
 
     /// Every event with its key in JS's `EVENTS` and the TypeScript type of its detail
     /// (types declared in the package's `pwa_sync.d.ts`; `C` is the client's collection
     /// types, the parameter of `SyncEventMap<C>`).
-    pub const ALL: [(&str, &str, &str); 10] = [
+    pub const ALL: [(&str, &str, &str); 11] = [
         ("change", CHANGE, "ChangeDetail<C>"),
         ("status", STATUS, "SyncStatus"),
         ("storageError", STORAGE_ERROR, "StorageErrorDetail"),
@@ -32,6 +33,7 @@ pub mod event {
         ("cleared", CLEARED, "{ origin: \"local\" | \"tab\" }"),
         ("spaces", SPACES, "SpacesDetail"),
         ("evicted", EVICTED, "EvictedDetail"),
+        ("newerSchema", NEWER_SCHEMA, "NewerSchemaDetail"),
     ];
 }
 
@@ -44,7 +46,7 @@ pub const FLUSH_MESSAGE: &str = "pwa-sync:flush";
 
 /// Every `error.code` a rejection of this library can carry: the codes of
 /// [`crate::Error::code`], where a failed sync carries its error class.
-pub const ERROR_CODES: [&str; 18] = [
+pub const ERROR_CODES: [&str; 19] = [
     "invalid-config",
     "unknown-collection",
     "invalid-value",
@@ -56,6 +58,7 @@ pub const ERROR_CODES: [&str; 18] = [
     "local-only",
     "unknown-conflict",
     "forbidden",
+    "migration-failed",
     "network",
     "timeout",
     "auth",
@@ -100,6 +103,7 @@ mod tests {
             | Error::LocalOnly
             | Error::UnknownConflict(_)
             | Error::Forbidden { .. }
+            | Error::MigrationFailed(_)
             | Error::Sync { .. } => (),
         };
         let classes = [
@@ -123,6 +127,7 @@ mod tests {
             Error::LocalOnly,
             Error::UnknownConflict(1),
             Error::Forbidden { space: "s".into(), reason: "r".into() },
+            Error::migration_failed("c", "k", 2, "r"),
         ];
         all.extend(classes.map(|class| Error::Sync { class, message: "m".into() }));
         all.iter().for_each(sample);

@@ -31,6 +31,10 @@ pub struct Mutation {
     /// which is all a protocol-v1 client without spaces knows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub space: Option<String>,
+    /// The writer's schema version (the app's `version`); absent: 1, as from every
+    /// client older than versions. The server keeps it with the document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +51,9 @@ pub struct ServerState {
     /// `None` when the server holds a tombstone for the key.
     pub value: Option<Value>,
     pub hlc: String,
+    /// As a pulled change's: the schema version of `value`; absent: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,6 +86,9 @@ pub struct Change {
     /// The document's space (a server with spaces always sends it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub space: Option<String>,
+    /// The schema version of the value, as its last writer sent it; absent: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,7 +12,13 @@ use crate::protocol::{Mutation, Op};
 
 /// Bumped when the stored record shapes change; a database written by a newer format is
 /// refused rather than misread.
-pub const STORAGE_FORMAT: u32 = 1;
+pub const STORAGE_FORMAT: u32 = 2;
+/// The format of a database without app schema versions, which every library reads.
+pub const BASE_FORMAT: u32 = 1;
+/// The format of a database whose values an app `version` above 1 shaped (the web store
+/// sets it): a library older than versions refuses it (`schema-downgrade`) rather than
+/// write values the migrations would never see.
+pub const VERSIONED_FORMAT: u32 = 2;
 
 /// Stored shapes and the app values inside them: what encryption at rest seals.
 pub trait AppValues {
@@ -170,6 +176,8 @@ impl OutboxEntry {
             base_version: self.base_version,
             hlc: self.hlc.clone(),
             space: self.space.clone(),
+            // The engine stamps the app's version as it sends (see `migration`).
+            schema_version: None,
         }
     }
 }
@@ -242,7 +250,7 @@ impl Meta {
             checkpoint: 0,
             hlc: HlcState::default(),
             last_synced_at: None,
-            format: STORAGE_FORMAT,
+            format: BASE_FORMAT,
             checkpoint_scope: None,
             next_conflict_id: 1,
             clock_offset_ms: 0,

@@ -161,6 +161,7 @@ fn a_fixed_collection_keeps_to_its_space_and_a_private_one_to_private_spaces() {
         value: Some(json!({"id": key})),
         hlc: "001700000000000-0000-c-x".into(),
         space: Some(space.into()),
+        schema_version: None,
     };
     server.fault(Fault::AnswerPull(PullResponse {
         changes: vec![
@@ -190,6 +191,7 @@ fn a_backfilled_space_arrives_at_older_versions_and_is_stored_once() {
         value: Some(json!({"id": key})),
         hlc: "001700000000000-0000-c-x".into(),
         space: Some("conference".into()),
+        schema_version: None,
     };
     let page = |changes: Vec<Change>, checkpoint: u64| PullResponse {
         changes,

@@ -158,7 +158,8 @@ pub fn plan_pull(
         }
         let key: KeyRef = (change.collection.clone(), change.key.clone());
         let value = change.value.clone().map(|v| without_omitted(collection, v));
-        let server = ServerState { version: change.version, value, hlc: change.hlc.clone() };
+        // Pulled values are at the app's version by now (`engine::migrate_pulled`).
+        let server = ServerState { version: change.version, value, hlc: change.hlc.clone(), schema_version: None };
         if work.records.get(&key).and_then(|r| r.version).is_some_and(|v| v >= change.version) {
             continue; // Already have it, e.g. our own write coming back.
         }
@@ -803,11 +804,12 @@ mod tests {
             value,
             hlc: format!("{:015}-0000-c-other", 5_000 + version),
             space: None,
+            schema_version: None,
         }
     }
 
     fn server(version: u64, value: Value, hlc_ms: u64) -> ServerState {
-        ServerState { version, value: Some(value), hlc: format!("{hlc_ms:015}-0000-c-other") }
+        ServerState { version, value: Some(value), hlc: format!("{hlc_ms:015}-0000-c-other"), schema_version: None }
     }
 
     #[test]

@@ -287,6 +287,7 @@ mod tests {
             value: Some(json!({"title": "Rome"})),
             hlc: "001763769600000-0000-c-1".into(),
             space: Some("user:alice".into()),
+            schema_version: None,
         };
         let body: serde_json::Value =
             serde_json::from_str(&event_body(Some("alice"), &change, 1_763_769_600_123)).unwrap();

@@ -50,6 +50,8 @@ pub(crate) struct Client {
     client_id: RefCell<String>,
     /// The app's conflict resolver functions, by collection.
     resolvers: HashMap<String, Function>,
+    /// The app's migrations: pulled values of an older schema version go through them.
+    migrations: std::rc::Rc<crate::migrate::Migrations>,
     closed: Cell<bool>,
     /// This client left the marker that its database holds something (`persistence`).
     marked: Cell<bool>,
@@ -73,6 +75,8 @@ pub(crate) struct Extras {
     pub token: Option<JsValue>,
     pub resolvers: HashMap<String, Function>,
     pub sealer: Option<Sealer>,
+    /// The app's `migrations` (for `version`), for the store's upgrade and pulled values.
+    pub migrations: std::rc::Rc<crate::migrate::Migrations>,
 }
 
 impl Client {

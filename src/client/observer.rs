@@ -11,7 +11,9 @@ use crate::sys::now_ms;
 use pwa_sync_core::config::CollectionConfig;
 use pwa_sync_core::conflict::Sides;
 use pwa_sync_core::engine::{Observer, Phase};
+use pwa_sync_core::migration::Steps;
 use pwa_sync_core::model::Effect;
+use pwa_sync_core::Error;
 
 /// Turns the engine's effects into DOM events as each transaction commits.
 pub(super) struct WebObserver<'a> {
@@ -88,6 +90,15 @@ impl Observer for WebObserver<'_> {
                     client.events.emit(events::REJECTED, &detail);
                 }
                 Effect::SpacesRevoked(revoked) => client.spaces_revoked(revoked),
+                Effect::NewerSchema { collection, key, schema_version } => {
+                    let detail = events::object(&[
+                        ("collection", collection.as_str().into()),
+                        ("key", key.as_str().into()),
+                        ("schemaVersion", JsValue::from(*schema_version)),
+                        ("appVersion", JsValue::from(client.config.version)),
+                    ]);
+                    client.events.emit(events::NEWER_SCHEMA, &detail);
+                }
             }
         }
     }
@@ -108,6 +119,11 @@ impl Observer for WebObserver<'_> {
     /// The app's resolver: called by the client, its answer checked by the core.
     fn resolve_custom(&self, config: &CollectionConfig, sides: &Sides<'_>) -> Option<Option<Value>> {
         self.client.run_resolver(config, sides)
+    }
+
+    /// The app's migrations, over a pulled value of an older schema version.
+    fn migrate(&self, config: &CollectionConfig, key: &str, value: Value, steps: Steps) -> Result<Value, Error> {
+        self.client.migrations.run(config, key, value, steps, false)
     }
 }
 

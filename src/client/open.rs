@@ -23,7 +23,9 @@ use pwa_sync_core::Error;
 impl Client {
     pub async fn open(config: ClientConfig, extras: Extras) -> Result<Rc<Client>, Error> {
         let store = match config.storage {
-            StorageKind::IndexedDb => ClientStore::Idb(IdbStore::open_sealed(&config, extras.sealer).await?),
+            StorageKind::IndexedDb => {
+                ClientStore::Idb(IdbStore::open_migrating(&config, extras.sealer, extras.migrations.clone()).await?)
+            }
             // Values never reach storage, so there is nothing to seal.
             StorageKind::Memory => ClientStore::Memory(MemoryStore::new(&config)),
         };
@@ -58,6 +60,7 @@ impl Client {
             events,
             transport,
             resolvers: extras.resolvers,
+            migrations: extras.migrations,
             closed: Cell::new(false),
             marked: Cell::new(false),
             background: RefCell::new(None),

@@ -24,7 +24,7 @@
 //! (get and list, as records or as views for the JS API), `writes` (the
 //! snapshot-plan-write body of `run_transaction`, the metadata record, marking sent),
 //! `open` (schema, opening, upgrading, the connection's `versionchange` and `close`
-//! hooks), `scan` (getAll in batches, decoding, key probes), `transaction` (starting one
+//! hooks), `upgrade` (the app's migrations over stored values, in the upgrade), `scan` (getAll in batches, decoding, key probes), `transaction` (starting one
 //! with its durability, ending it), `codec` (records to and from JS objects), `error`
 //! (DOMException to `Error`) and `names` (store names and keys). This file only declares
 //! them and re-exports the public types.
@@ -37,6 +37,7 @@ mod reads;
 mod scan;
 mod store;
 mod transaction;
+mod upgrade;
 mod writes;
 
 pub use codec::RecordView;

@@ -7,8 +7,15 @@ pub(super) const AUDIT: &str = "audit";
 pub(super) const META: &str = "meta";
 /// The key of the one record in `meta`.
 pub(super) const META_KEY: &str = "client";
+/// The key in `meta` of `{version}`: the app schema version the stored values have.
+pub(super) const SCHEMA_KEY: &str = "schema";
 /// Index of `outbox` on `[collection, key]`: a key's entries, in id order.
 pub(super) const BY_KEY: &str = "byKey";
+
+/// A stored whole number (saturating), if it is one.
+pub(super) fn as_u32(js: &wasm_bindgen::JsValue) -> Option<u32> {
+    js.as_f64().map(|f| if f >= u32::MAX as f64 { u32::MAX } else { f as u32 })
+}
 
 /// A count for IndexedDB (`getAll`'s limit), saturating at `u32::MAX`.
 pub(super) fn to_u32(n: usize) -> u32 {

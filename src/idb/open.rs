@@ -1,5 +1,6 @@
 //! Opening the database: the schema the config declares, opening at the current version
-//! and upgrading by one while something declared is missing, and the connection's hooks
+//! and upgrading by one while something declared is missing or the stored values are of
+//! an older app schema version (migrated inside that upgrade), and the connection's hooks
 //! that step aside for another context's upgrade.
 
 use std::cell::{Cell, RefCell};
@@ -13,12 +14,14 @@ use web_sys::{Event, IdbDatabase};
 
 use pwa_sync_core::config::ClientConfig;
 use pwa_sync_core::error::{Error, Result};
+use pwa_sync_core::migration;
 use pwa_sync_core::record::STORAGE_FORMAT;
 use pwa_sync_core::store::Durability;
 
 use super::error::{classify, classify_idb, describe, failure_parts, in_tx, with_context};
-use super::names::{AUDIT, BY_KEY, CONFLICTS, META, META_KEY, OUTBOX};
+use super::names::{as_u32, AUDIT, BY_KEY, CONFLICTS, META, META_KEY, OUTBOX, SCHEMA_KEY};
 use super::transaction::{finish, start_transaction};
+use super::upgrade::Upgrade;
 use crate::convert::prop;
 
 /// Opening tries at most this many times to bring the schema up to date; each retry
@@ -134,11 +137,15 @@ enum OpenFailure {
 
 /// Open at the current version, then upgrade by one until every declared store and
 /// index exists. Bounded: each retry means another context changed the version.
-pub(super) async fn open_connection(name: &str, specs: &Rc<Vec<StoreSpec>>) -> Result<Connection> {
+pub(super) async fn open_connection(
+    name: &str,
+    specs: &Rc<Vec<StoreSpec>>,
+    upgrade: &Rc<Upgrade>,
+) -> Result<Connection> {
     let factory = factory()?;
     let mut version: Option<u32> = None;
     for _ in 0..MAX_OPEN_ATTEMPTS {
-        let db = match open_once(&factory, name, version, specs).await {
+        let db = match open_once(&factory, name, version, specs, upgrade).await {
             Ok(db) => db,
             Err(OpenFailure::VersionRace) => {
                 version = None;
@@ -162,7 +169,10 @@ pub(super) async fn open_connection(name: &str, specs: &Rc<Vec<StoreSpec>>) -> R
                 return Err(Error::SchemaDowngrade { found, declared: STORAGE_FORMAT });
             }
         }
-        if !inspection.missing {
+        // Values of an older app version are migrated in an upgrade (so older tabs close
+        // on `versionchange`); a newer app's database is refused.
+        let migrate = migration::on_open(inspection.schema, upgrade.migrations.declared)?.is_some();
+        if !inspection.missing && !migrate {
             return Ok(connection);
         }
         let current = integral_version(connection.db.version())?;
@@ -182,6 +192,7 @@ async fn open_once(
     name: &str,
     version: Option<u32>,
     specs: &Rc<Vec<StoreSpec>>,
+    upgrade: &Rc<Upgrade>,
 ) -> Result<IdbDatabase, OpenFailure> {
     // Private modes of some browsers have `indexedDB` but refuse every open (it throws,
     // or the request fails): say so, so the app can fall back to `storage: "memory"`.
@@ -196,13 +207,20 @@ async fn open_once(
     let mut request = factory.open(name, version).map_err(refused)?;
     let upgrade_error: Rc<RefCell<Option<Error>>> = Rc::new(RefCell::new(None));
     {
-        let (specs, upgrade_error) = (specs.clone(), upgrade_error.clone());
+        let (specs, upgrade_error, migrations) = (specs.clone(), upgrade_error.clone(), upgrade.clone());
         request.on_upgrade_needed(move |event: VersionChangeEvent| {
-            if let Err(e) = upgrade(&event, &specs) {
-                *upgrade_error.borrow_mut() = Some(e);
-                // Aborting the versionchange transaction fails the open request.
-                if let Some(tx) = event.target().ok().and_then(|request| request.transaction()) {
-                    let _ = tx.abort();
+            let tx = event.target().ok().and_then(|request| request.transaction());
+            match (create_missing(&event, &specs), tx) {
+                // Then the values, in the same transaction: the open succeeds only once
+                // it committed, and an error aborts it all (`Upgrade::migrate`).
+                (Ok(()), Some(tx)) => migrations.migrate(tx, upgrade_error.clone()),
+                (Ok(()), None) => {}
+                (Err(e), tx) => {
+                    *upgrade_error.borrow_mut() = Some(e);
+                    // Aborting the versionchange transaction fails the open request.
+                    if let Some(tx) = tx {
+                        let _ = tx.abort();
+                    }
                 }
             }
         });
@@ -226,7 +244,7 @@ async fn open_once(
 }
 
 /// In `upgradeneeded`: create what is missing, delete nothing.
-fn upgrade(event: &VersionChangeEvent, specs: &[StoreSpec]) -> Result<()> {
+fn create_missing(event: &VersionChangeEvent, specs: &[StoreSpec]) -> Result<()> {
     let request = event.target().map_err(classify_idb)?;
     let db = request.database().map_err(classify_idb)?;
     let tx = request.transaction().ok_or_else(|| Error::Storage("upgradeneeded without its transaction".into()))?;
@@ -258,12 +276,14 @@ struct Inspection {
     missing: bool,
     /// `Meta.format` as stored, if there is metadata.
     format: Option<u32>,
+    /// The app schema version of the stored values, if stamped.
+    schema: Option<u32>,
 }
 
 async fn inspect(db: &IdbDatabase, specs: &[StoreSpec]) -> Result<Inspection> {
     let names = db.object_store_names();
     let present: Vec<&str> = specs.iter().map(|s| s.name.as_str()).filter(|n| names.contains(n)).collect();
-    let inspection = Inspection { missing: present.len() < specs.len(), format: None };
+    let inspection = Inspection { missing: present.len() < specs.len(), format: None, schema: None };
     if present.is_empty() {
         return Ok(inspection);
     }
@@ -290,9 +310,10 @@ async fn inspect_in(
         if let Some(meta) = store.get(JsValue::from_str(META_KEY)).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
             // Read the one field, not the whole record: a newer format may have changed
             // the rest.
-            inspection.format =
-                prop(&meta, "format").as_f64().map(|f| if f >= u32::MAX as f64 { u32::MAX } else { f as u32 });
+            inspection.format = as_u32(&prop(&meta, "format"));
         }
+        let stamp = store.get(JsValue::from_str(SCHEMA_KEY)).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
+        inspection.schema = stamp.and_then(|s| as_u32(&prop(&s, "version")));
     }
     Ok(inspection)
 }

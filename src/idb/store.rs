@@ -19,12 +19,14 @@ use pwa_sync_core::store::{Durability, Store};
 
 use super::codec::{decode, key_text};
 use super::error::{classify, classify_idb, dom_name, in_tx};
-use super::names::{to_u32, AUDIT, CONFLICTS, META, META_KEY, OUTBOX};
+use super::names::{to_u32, AUDIT, CONFLICTS, META, META_KEY, OUTBOX, SCHEMA_KEY};
 use super::open::{factory, open_connection, schema, Connection, StoreSpec};
 use super::scan::{decode_all, scan, Decoder};
 use super::transaction::{finish, start_transaction};
+use super::upgrade::Upgrade;
 use crate::convert::prop;
 use crate::crypto::Sealer;
+use crate::migrate::Migrations;
 
 /// The IndexedDB store. Cheap to keep; not `Send` (browsers run it on one thread).
 pub struct IdbStore {
@@ -37,8 +39,9 @@ pub struct IdbStore {
     skipped: RefCell<Vec<String>>,
     #[cfg(feature = "testing")]
     pub(super) fail_after_entity: Cell<bool>,
-    /// `encryption: {key}`: app values are sealed at rest.
-    sealer: Option<Sealer>,
+    /// The app's schema version and migrations, and `encryption: {key}` (app values are
+    /// sealed at rest): what opening and reopening need besides the schema.
+    upgrade: Rc<Upgrade>,
 }
 
 impl fmt::Debug for IdbStore {
@@ -55,8 +58,19 @@ impl IdbStore {
 
     /// Like `open`, with app values sealed by `sealer` (encryption at rest).
     pub async fn open_sealed(config: &ClientConfig, sealer: Option<Sealer>) -> Result<IdbStore> {
+        IdbStore::open_migrating(config, sealer, Rc::new(Migrations::none())).await
+    }
+
+    /// Like `open_sealed`, bringing values of an older app schema version up to
+    /// `migrations.declared` in the upgrade (see `upgrade`).
+    pub async fn open_migrating(
+        config: &ClientConfig,
+        sealer: Option<Sealer>,
+        migrations: Rc<Migrations>,
+    ) -> Result<IdbStore> {
         let specs = Rc::new(schema(config));
-        let connection = open_connection(&config.name, &specs).await?;
+        let upgrade = Rc::new(Upgrade { config: config.clone(), migrations, sealer });
+        let connection = open_connection(&config.name, &specs, &upgrade).await?;
         Ok(IdbStore {
             config: config.clone(),
             specs,
@@ -65,7 +79,7 @@ impl IdbStore {
             skipped: RefCell::new(Vec::new()),
             #[cfg(feature = "testing")]
             fail_after_entity: Cell::new(false),
-            sealer,
+            upgrade,
         })
     }
 
@@ -101,7 +115,7 @@ impl IdbStore {
     }
 
     pub(super) fn sealer(&self) -> Option<&Sealer> {
-        self.sealer.as_ref()
+        self.upgrade.sealer.as_ref()
     }
 
     pub(super) fn check(&self, collection: &str) -> Result<&pwa_sync_core::config::CollectionConfig> {
@@ -116,7 +130,7 @@ impl IdbStore {
         if let Some(connection) = self.connection.borrow().as_ref().filter(|c| c.is_open()) {
             return Ok(connection.db.clone());
         }
-        let connection = open_connection(&self.config.name, &self.specs).await?;
+        let connection = open_connection(&self.config.name, &self.specs, &self.upgrade).await?;
         if self.closed.get() {
             return Err(Error::Closed);
         }
@@ -148,6 +162,26 @@ impl IdbStore {
                 start_transaction(&db, stores, mode, durability).map_err(|e| classify(&e))
             }
             Err(e) => Err(classify(&e)),
+        }
+    }
+
+    fn restamp(&self, tx: &idb::Transaction) -> Result<()> {
+        let declared = self.upgrade.migrations.declared;
+        if declared <= pwa_sync_core::migration::UNVERSIONED {
+            return Ok(());
+        }
+        let stamp = js_sys::Object::new();
+        let _ = Reflect::set(&stamp, &JsValue::from_str("version"), &JsValue::from(declared));
+        let store = tx.object_store(META).map_err(in_tx(tx))?;
+        store.put(&stamp, Some(&JsValue::from_str(SCHEMA_KEY))).map_err(in_tx(tx)).map(drop)
+    }
+
+    /// The format of a new client record: versioned values are refused by libraries
+    /// older than versions (`record::VERSIONED_FORMAT`).
+    pub(super) fn new_meta_format(&self) -> u32 {
+        match self.upgrade.migrations.declared > pwa_sync_core::migration::UNVERSIONED {
+            true => pwa_sync_core::record::VERSIONED_FORMAT,
+            false => pwa_sync_core::record::BASE_FORMAT,
         }
     }
 
@@ -340,6 +374,9 @@ impl Store for IdbStore {
             let store = tx.object_store(name).map_err(in_tx(&tx))?;
             store.clear().map_err(in_tx(&tx)).map(drop)
         });
+        // The schema stamp stays: what is written next has the app's version, and must
+        // not be migrated again on the next open.
+        let result = result.and_then(|()| self.restamp(&tx));
         finish(tx, result, true).await
     }
 }

@@ -27,7 +27,7 @@ impl IdbStore {
         if let Some(js) = store.get(key.clone()).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
             return decode(js, None).map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}")));
         }
-        let meta = Meta::new(fresh_client_id.to_owned());
+        let meta = Meta { format: self.new_meta_format(), ..Meta::new(fresh_client_id.to_owned()) };
         store.put(&encode_internal(&meta, "client metadata", None)?, Some(&key)).map_err(in_tx(tx))?;
         Ok(meta)
     }

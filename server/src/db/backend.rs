@@ -170,6 +170,7 @@ macro_rules! impl_backend {
                         hlc: r.try_get(2)?,
                         writer_client: r.try_get(3)?,
                         writer_mutation: r.try_get(4)?,
+                        schema_version: r.try_get(5)?,
                     })
                 })
                 .transpose()
@@ -185,6 +186,7 @@ macro_rules! impl_backend {
                     .bind(w.client_id)
                     .bind(w.mutation_id)
                     .bind(w.now)
+                    .bind(w.schema_version)
                     .execute(&mut **self)
                     .await
                     .map(|_| ())
@@ -421,7 +423,8 @@ macro_rules! impl_backend {
                     version: row.try_get(3).map_err(err)?,
                     value: row.try_get(4).map_err(err)?,
                     hlc: row.try_get(5).map_err(err)?,
-                    pos: row.try_get(6).map_err(err)?,
+                    schema_version: row.try_get(6).map_err(err)?,
+                    pos: row.try_get(7).map_err(err)?,
                 });
             }
             Ok(page)

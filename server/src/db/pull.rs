@@ -66,6 +66,7 @@ pub(crate) struct PageRow {
     pub version: i64,
     pub value: Option<String>,
     pub hlc: String,
+    pub schema_version: Option<i64>,
     pub pos: i64,
 }
 
@@ -120,6 +121,7 @@ pub(crate) fn response(
             value,
             hlc: row.hlc,
             space: Some(row.space),
+            schema_version: row.schema_version.and_then(|v| u32::try_from(v).ok()),
         });
     }
     if !has_more {
@@ -142,6 +144,7 @@ mod tests {
             version,
             value: None,
             hlc: String::new(),
+            schema_version: None,
             pos,
         }
     }

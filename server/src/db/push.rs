@@ -45,6 +45,8 @@ pub(crate) struct DocRow {
     pub hlc: String,
     pub writer_client: String,
     pub writer_mutation: i64,
+    /// The `schemaVersion` its last writer sent.
+    pub schema_version: Option<i64>,
 }
 
 pub(crate) struct DocWrite<'a> {
@@ -57,6 +59,8 @@ pub(crate) struct DocWrite<'a> {
     pub client_id: &'a str,
     pub mutation_id: i64,
     pub now: i64,
+    /// The writer's `schemaVersion`; `None`: it sent none.
+    pub schema_version: Option<i64>,
 }
 
 pub(crate) struct ResultWrite<'a> {
@@ -195,6 +199,7 @@ pub(crate) async fn run<T: Tx>(
                     client_id,
                     mutation_id: id,
                     now,
+                    schema_version: m.schema_version.map(i64::from),
                 })
                 .await?;
                 let version_u = to_u64(version)?;
@@ -205,6 +210,7 @@ pub(crate) async fn run<T: Tx>(
                     value,
                     hlc,
                     space: Some(space.to_owned()),
+                    schema_version: m.schema_version,
                 };
                 if !webhooks.is_empty() {
                     let body = webhook::event_body(Some(user), &change, now);
@@ -320,7 +326,9 @@ pub(crate) fn decide(
             None | Some(0) => Decision::Apply(new_value(m)),
             // The client saw a version of a key this user never had here: nothing to apply
             // on. Version 0 means "absent"; a later mutation with baseVersion 0 applies.
-            Some(_) => Decision::Conflict(ServerState { version: 0, value: None, hlc: String::new() }),
+            Some(_) => {
+                Decision::Conflict(ServerState { version: 0, value: None, hlc: String::new(), schema_version: None })
+            }
         });
     };
     let base_matches = m.base_version.and_then(|b| i64::try_from(b).ok()) == Some(doc.version);
@@ -337,6 +345,7 @@ pub(crate) fn decide(
             version: to_u64(doc.version)?,
             value: current_value,
             hlc: doc.hlc.clone(),
+            schema_version: doc.schema_version.and_then(|v| u32::try_from(v).ok()),
         }));
     }
     Ok(match m.op {
@@ -406,6 +415,7 @@ mod tests {
             value,
             base_version: base,
             hlc: "h".into(),
+            schema_version: None,
             space: None,
         }
     }
@@ -417,6 +427,7 @@ mod tests {
             hlc: "hs".into(),
             writer_client: client.into(),
             writer_mutation: mutation_id,
+            schema_version: None,
         }
     }
 

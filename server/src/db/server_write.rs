@@ -23,6 +23,9 @@ pub struct ServerWrite {
     /// The document for `put`, the merge patch for `patch`; absent or null for `delete`.
     #[serde(default)]
     pub value: Value,
+    /// The app schema version of `value` (as a client's `schemaVersion`); absent: 1.
+    #[serde(default, rename = "schemaVersion")]
+    pub schema_version: Option<u32>,
 }
 
 /// Stored as the writer of a server write: no client id can be empty.
@@ -54,6 +57,7 @@ fn as_mutation(w: &ServerWrite, hlc: String) -> Mutation {
         base_version: None,
         hlc,
         space: Some(w.space.clone()),
+        schema_version: w.schema_version,
     }
 }
 
@@ -97,6 +101,7 @@ pub(crate) async fn run<T: Tx>(
             client_id: SERVER_CLIENT,
             mutation_id: 0,
             now,
+            schema_version: w.schema_version.map(i64::from),
         })
         .await?;
         let change = Change {
@@ -106,6 +111,7 @@ pub(crate) async fn run<T: Tx>(
             value,
             hlc: hlc.clone(),
             space: Some(w.space.clone()),
+            schema_version: w.schema_version,
         };
         if !webhooks.is_empty() {
             let body = webhook::event_body(None, &change, now);
@@ -131,6 +137,7 @@ mod tests {
             key: "k".into(),
             op,
             value,
+            schema_version: None,
         };
         let limits = Limits::default();
         assert!(check(&[write("conference", Op::Put, json!({"a": 1}))], limits).is_ok());

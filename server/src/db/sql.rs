@@ -9,14 +9,15 @@ pub(crate) const CLIENT_OWNER: &str = "SELECT user_id FROM clients WHERE client_
 pub(crate) const STORED_RESULT: &str = "SELECT result FROM mutations WHERE client_id = $1 AND mutation_id = $2";
 pub(crate) const RECORD_RESULT: &str = "INSERT INTO mutations \
     (client_id, mutation_id, user_id, status, result, version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-pub(crate) const DOCUMENT: &str = "SELECT version, doc_value, hlc, writer_client, writer_mutation \
+pub(crate) const DOCUMENT: &str = "SELECT version, doc_value, hlc, writer_client, writer_mutation, schema_version \
     FROM documents WHERE space = $1 AND collection = $2 AND doc_key = $3";
 pub(crate) const WRITE_DOCUMENT: &str = "INSERT INTO documents \
-    (space, collection, doc_key, version, doc_value, hlc, writer_client, writer_mutation, updated_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+    (space, collection, doc_key, version, doc_value, hlc, writer_client, writer_mutation, updated_at, schema_version) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
     ON CONFLICT (space, collection, doc_key) DO UPDATE SET version = excluded.version, \
     doc_value = excluded.doc_value, hlc = excluded.hlc, writer_client = excluded.writer_client, \
-    writer_mutation = excluded.writer_mutation, updated_at = excluded.updated_at";
+    writer_mutation = excluded.writer_mutation, updated_at = excluded.updated_at, \
+    schema_version = excluded.schema_version";
 pub(crate) const LAST_MUTATION_ID: &str = "SELECT MAX(mutation_id) FROM mutations WHERE client_id = $1";
 pub(crate) const STATUS_TOTALS: &str = "SELECT (SELECT COUNT(*) FROM documents), \
     (SELECT COUNT(*) FROM (SELECT space FROM documents UNION SELECT space FROM members WHERE role IS NOT NULL) s), \
@@ -112,10 +113,10 @@ pub(crate) struct PullShape {
     pub up_to: bool,
 }
 
-/// A pull page: rows (space, collection, doc_key, version, doc_value, hlc, pos) with
+/// A pull page: rows (space, collection, doc_key, version, doc_value, hlc, schema_version, pos) with
 /// `pos > $1`, ordered by (pos, version).
 pub(crate) fn pull_query(shape: PullShape) -> String {
-    const COLUMNS: &str = "space, collection, doc_key, version, doc_value, hlc";
+    const COLUMNS: &str = "space, collection, doc_key, version, doc_value, hlc, schema_version";
     let mut n = 2;
     let mut next = || {
         n += 1;

@@ -130,11 +130,13 @@ mod tests {
         assert_eq!(page.changes[0].value, Some(serde_json::json!({"a": 1})));
         // Migration 3 moved it into alice's private space.
         assert_eq!(page.changes[0].space.as_deref(), Some("user:alice"));
+        // Migration 4's column: none was sent, so none comes back (version 1 to clients).
+        assert_eq!(page.changes[0].schema_version, None);
         assert_eq!(page.checkpoint, 1);
         // Migration 2's table is there, and 3's.
         assert_eq!(store.stats().await.unwrap().oldest_pending_at, None);
         let applied: Vec<i64> = sqlx::query_scalar(sql::APPLIED_MIGRATIONS).fetch_all(&store.pool).await.unwrap();
-        assert_eq!(applied, [1, 2, 3]);
+        assert_eq!(applied, [1, 2, 3, 4]);
         assert_eq!(store.access("alice").await.unwrap().list().len(), 1);
     }
 }

@@ -21,6 +21,9 @@
 //!   the grant was removed; `since` is the counter version the grant got (the pull's
 //!   backfill position), `changed` the version of its last change (revocations).
 //!
+//! - documents (4): `schema_version`, the app schema version its last writer sent
+//!   (`schemaVersion`), NULL if none; returned on pull so clients migrate older values.
+//!
 //! A later change to a table is a new migration with its own steps; the tables below
 //! stay as their migration created them (see [`Migration`]).
 
@@ -77,6 +80,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             Step::Create(&MEMBERS),
             Step::Index(&MEMBERS_BY_USER),
         ],
+    },
+    Migration {
+        version: 4,
+        name: "schema versions",
+        // NULL: written by a client that sent no `schemaVersion` (version 1 to clients).
+        steps: &[Step::Sql("ALTER TABLE documents ADD COLUMN schema_version BIGINT")],
     },
 ];
 

@@ -1,9 +1,9 @@
-//! The DDL of migrations 1 and 2 (written out by hand when they were released) and 3
-//! (spaces), kept as released: databases created then have exactly this schema, and a
-//! migration is never applied twice, so the rendered migrations must stay equal to it
+//! The DDL of migrations 1 and 2 (written out by hand when they were released), 3
+//! (spaces) and 4 (schema versions), kept as released: databases created then have
+//! exactly this schema, and a migration is never applied twice, so the rendered migrations must stay equal to it
 //! (see `tests`).
 
-pub(crate) const SQLITE: [&str; 3] = [
+pub(crate) const SQLITE: [&str; 4] = [
     "
 CREATE TABLE counter (id INTEGER PRIMARY KEY CHECK (id = 1), v INTEGER NOT NULL);
 INSERT INTO counter (id, v) VALUES (1, 0);
@@ -84,9 +84,12 @@ CREATE TABLE members (
 );
 CREATE INDEX members_by_user ON members (user_id);
 ",
+    "
+ALTER TABLE documents ADD COLUMN schema_version BIGINT;
+",
 ];
 
-pub(crate) const POSTGRES: [&str; 3] = [
+pub(crate) const POSTGRES: [&str; 4] = [
     "
 CREATE TABLE counter (id INTEGER PRIMARY KEY CHECK (id = 1), v BIGINT NOT NULL);
 INSERT INTO counter (id, v) VALUES (1, 0);
@@ -166,5 +169,8 @@ CREATE TABLE members (
     PRIMARY KEY (space, user_id, source)
 );
 CREATE INDEX members_by_user ON members (user_id);
+",
+    "
+ALTER TABLE documents ADD COLUMN schema_version BIGINT;
 ",
 ];

@@ -1,0 +1,115 @@
+//! Migrating stored values inside the upgrade (`versionchange`) transaction: every record
+//! of the app's collections, every queued outbox entry and every open conflict goes
+//! through the app's `migrations`, then the schema stamp is written. All or nothing: the
+//! first failure aborts the transaction, so the database stays exactly as it was (stores,
+//! indexes and version included) and the open rejects with `migration-failed`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::Reflect;
+use serde_json::Value;
+use wasm_bindgen::JsValue;
+
+use pwa_sync_core::config::{ClientConfig, CollectionConfig};
+use pwa_sync_core::error::{Error, Result};
+use pwa_sync_core::migration::{self, Steps};
+use pwa_sync_core::protocol::Op;
+use pwa_sync_core::record::{ConflictRecord, EntityRecord, OutboxEntry, VERSIONED_FORMAT};
+
+use super::codec::{decode, encode_internal};
+use super::error::in_tx;
+use super::names::{as_u32, CONFLICTS, META, META_KEY, OUTBOX, SCHEMA_KEY};
+use crate::convert::prop;
+use crate::crypto::Sealer;
+use crate::migrate::Migrations;
+
+/// What an upgrade needs besides the schema: the app's version and migrations, and the
+/// sealer of values encrypted at rest.
+pub struct Upgrade {
+    pub config: ClientConfig,
+    pub migrations: Rc<Migrations>,
+    pub sealer: Option<Sealer>,
+}
+
+impl Upgrade {
+    /// Called in `upgradeneeded`, after the stores exist. The requests are issued from a
+    /// task that awaits only requests of this transaction (and calls the synchronous
+    /// migrations in between), which keeps it alive; the open request succeeds only once
+    /// it committed. On error: `failure` is set first, then the transaction aborts.
+    pub(super) fn migrate(self: &Rc<Self>, tx: idb::Transaction, failure: Rc<RefCell<Option<Error>>>) {
+        let this = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = this.migrate_in(&tx).await {
+                *failure.borrow_mut() = Some(e);
+                let _ = tx.abort();
+            }
+        });
+    }
+
+    async fn migrate_in(&self, tx: &idb::Transaction) -> Result<()> {
+        let meta = tx.object_store(META).map_err(in_tx(tx))?;
+        let stamp = meta.get(JsValue::from_str(SCHEMA_KEY)).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
+        // Read again here, not trusted from before the upgrade: another tab may have
+        // migrated in between, and migrating twice would corrupt.
+        let stored = stamp.and_then(|s| as_u32(&prop(&s, "version")));
+        let Some(steps) = migration::on_open(stored, self.migrations.declared)? else { return Ok(()) };
+        let sealer = self.sealer.as_ref();
+        for collection in &self.config.collections {
+            let store = tx.object_store(&collection.name).map_err(in_tx(tx))?;
+            for js in store.get_all(None, None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
+                // An unreadable record is left as it is (reads skip and report it).
+                let Ok(mut record) = decode::<EntityRecord>(js, sealer) else { continue };
+                record.value = self.run(collection, &record.key, record.value.take(), steps, false)?;
+                record.base = self.run(collection, &record.key, record.base.take(), steps, false)?;
+                drop(store.put(&encode_internal(&record, "a migrated record", sealer)?, None).map_err(in_tx(tx))?);
+            }
+        }
+        let outbox = tx.object_store(OUTBOX).map_err(in_tx(tx))?;
+        for js in outbox.get_all(None, None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
+            let Ok(mut entry) = decode::<OutboxEntry>(js, sealer) else { continue };
+            let Ok(collection) = self.config.collection(&entry.collection) else { continue };
+            if entry.op == Op::Delete {
+                continue;
+            }
+            // The server gets the migrated write; a patch's partial value is migrated as one.
+            let value = std::mem::take(&mut entry.value);
+            entry.value = self.migrations.run(collection, &entry.key, value, steps, entry.op == Op::Patch)?;
+            drop(outbox.put(&encode_internal(&entry, "a migrated outbox entry", sealer)?, None).map_err(in_tx(tx))?);
+        }
+        let conflicts = tx.object_store(CONFLICTS).map_err(in_tx(tx))?;
+        for js in conflicts.get_all(None, None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
+            let Ok(mut conflict) = decode::<ConflictRecord>(js, sealer) else { continue };
+            let Ok(collection) = self.config.collection(&conflict.collection) else { continue };
+            let key = conflict.key.clone();
+            conflict.local = self.run(collection, &key, conflict.local.take(), steps, false)?;
+            conflict.server = self.run(collection, &key, conflict.server.take(), steps, false)?;
+            conflict.base = self.run(collection, &key, conflict.base.take(), steps, false)?;
+            drop(conflicts.put(&encode_internal(&conflict, "a migrated conflict", sealer)?, None).map_err(in_tx(tx))?);
+        }
+        let stamp = js_sys::Object::new();
+        let _ = Reflect::set(&stamp, &"version".into(), &JsValue::from(self.migrations.declared));
+        drop(meta.put(&stamp, Some(&JsValue::from_str(SCHEMA_KEY))).map_err(in_tx(tx))?);
+        // A library older than versions reads `format` alone: raising it makes it refuse
+        // this database instead of writing old shapes into it.
+        let key = JsValue::from_str(META_KEY);
+        if let Some(client) = meta.get(key.clone()).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
+            if as_u32(&prop(&client, "format")).is_some_and(|f| f < VERSIONED_FORMAT) {
+                let _ = Reflect::set(&client, &"format".into(), &JsValue::from(VERSIONED_FORMAT));
+                drop(meta.put(&client, Some(&key)).map_err(in_tx(tx))?);
+            }
+        }
+        Ok(())
+    }
+
+    fn run(
+        &self,
+        collection: &CollectionConfig,
+        key: &str,
+        value: Option<Value>,
+        steps: Steps,
+        partial: bool,
+    ) -> Result<Option<Value>> {
+        value.map(|v| self.migrations.run(collection, key, v, steps, partial)).transpose()
+    }
+}
