@@ -119,25 +119,102 @@ macro_rules! impl_backend {
                     .await?;
                 sqlx::query_scalar($crate::db::sql::CLIENT_OWNER).bind(client_id).fetch_one(&mut **self).await
             }
-            async fn stored_result(&mut self, client_id: &str, mutation_id: i64) -> Result<Option<String>, sqlx::Error> {
-                sqlx::query_scalar($crate::db::sql::STORED_RESULT)
-                    .bind(client_id)
-                    .bind(mutation_id)
-                    .fetch_optional(&mut **self)
-                    .await
+            async fn set_counter(&mut self, v: i64) -> Result<(), sqlx::Error> {
+                sqlx::query($crate::db::sql::SET_COUNTER).bind(v).execute(&mut **self).await.map(|_| ())
             }
-            async fn record_result(&mut self, w: &$crate::db::push::ResultWrite<'_>) -> Result<(), sqlx::Error> {
-                sqlx::query($crate::db::sql::RECORD_RESULT)
-                    .bind(w.client_id)
-                    .bind(w.mutation_id)
-                    .bind(w.user)
-                    .bind(w.status)
-                    .bind(w.result)
-                    .bind(w.version)
-                    .bind(w.now)
-                    .execute(&mut **self)
-                    .await
-                    .map(|_| ())
+            async fn stored_results(&mut self, client_id: &str, ids: &[i64]) -> Result<Vec<(i64, String)>, sqlx::Error> {
+                let mut rows = Vec::new();
+                if ids.is_empty() {
+                    return Ok(rows);
+                }
+                for chunk in ids.chunks($crate::db::sql::BATCH_ROWS) {
+                    let sql = $crate::db::sql::stored_results(chunk.len());
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(client_id);
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    rows.extend(q.fetch_all(&mut **self).await?);
+                }
+                Ok(rows)
+            }
+            async fn record_results(&mut self, writes: &[$crate::db::push::ResultWrite<'_>]) -> Result<(), sqlx::Error> {
+                for chunk in writes.chunks($crate::db::sql::BATCH_ROWS) {
+                    let sql = $crate::db::sql::record_results(chunk.len());
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for w in chunk {
+                        q = q.bind(w.client_id).bind(w.mutation_id).bind(w.user).bind(w.status).bind(w.result).bind(w.version).bind(w.now);
+                    }
+                    q.execute(&mut **self).await?;
+                }
+                Ok(())
+            }
+            async fn documents(
+                &mut self,
+                keys: &[$crate::db::push::DocKey],
+            ) -> Result<Vec<($crate::db::push::DocKey, $crate::db::push::DocRow)>, sqlx::Error> {
+                use sqlx::Row;
+                let mut docs = Vec::with_capacity(keys.len());
+                for chunk in keys.chunks($crate::db::sql::BATCH_ROWS) {
+                    let sql = $crate::db::sql::documents(chunk.len());
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for (space, collection, key) in chunk {
+                        q = q.bind(space.as_str()).bind(collection.as_str()).bind(key.as_str());
+                    }
+                    for r in q.fetch_all(&mut **self).await? {
+                        let key = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                        docs.push((key, $crate::db::push::DocRow {
+                            version: r.try_get(3)?,
+                            value: r.try_get(4)?,
+                            hlc: r.try_get(5)?,
+                            writer_client: r.try_get(6)?,
+                            writer_mutation: r.try_get(7)?,
+                        }));
+                    }
+                }
+                Ok(docs)
+            }
+            async fn write_documents(&mut self, writes: &[$crate::db::push::DocWrite<'_>]) -> Result<(), sqlx::Error> {
+                for chunk in writes.chunks($crate::db::sql::BATCH_ROWS) {
+                    let sql = $crate::db::sql::write_documents(chunk.len());
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for w in chunk {
+                        q = q
+                            .bind(w.space)
+                            .bind(w.collection)
+                            .bind(w.key)
+                            .bind(w.version)
+                            .bind(w.value)
+                            .bind(w.hlc)
+                            .bind(w.client_id)
+                            .bind(w.mutation_id)
+                            .bind(w.now);
+                    }
+                    q.execute(&mut **self).await?;
+                }
+                Ok(())
+            }
+            async fn enqueue_webhooks(&mut self, writes: &[$crate::db::push::WebhookWrite<'_>]) -> Result<(), sqlx::Error> {
+                for chunk in writes.chunks($crate::db::sql::BATCH_ROWS) {
+                    let sql = $crate::db::sql::enqueue_webhooks(chunk.len());
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for w in chunk {
+                        q = q.bind(w.url).bind(w.body).bind(w.user).bind(w.version).bind(w.now);
+                    }
+                    q.execute(&mut **self).await?;
+                }
+                Ok(())
+            }
+            async fn roles_in_spaces(&mut self, user: &str, spaces: &[&str]) -> Result<Vec<(String, String)>, sqlx::Error> {
+                let mut rows = Vec::new();
+                for chunk in spaces.chunks($crate::db::sql::BATCH_ROWS) {
+                    let sql = $crate::db::sql::roles_in_spaces(chunk.len());
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(user);
+                    for space in chunk {
+                        q = q.bind(*space);
+                    }
+                    rows.extend(q.fetch_all(&mut **self).await?);
+                }
+                Ok(rows)
             }
             async fn document(
                 &mut self,
@@ -178,9 +255,6 @@ macro_rules! impl_backend {
                     .await
                     .map(|_| ())
             }
-            async fn last_mutation_id(&mut self, client_id: &str) -> Result<Option<i64>, sqlx::Error> {
-                sqlx::query_scalar($crate::db::sql::LAST_MUTATION_ID).bind(client_id).fetch_one(&mut **self).await
-            }
             async fn enqueue_webhook(&mut self, w: &$crate::db::push::WebhookWrite<'_>) -> Result<(), sqlx::Error> {
                 sqlx::query($crate::db::sql::ENQUEUE_WEBHOOK)
                     .bind(w.url)
@@ -191,9 +265,6 @@ macro_rules! impl_backend {
                     .execute(&mut **self)
                     .await
                     .map(|_| ())
-            }
-            async fn roles_in_space(&mut self, space: &str, user: &str) -> Result<Vec<String>, sqlx::Error> {
-                sqlx::query_scalar($crate::db::sql::ROLES_IN_SPACE).bind(space).bind(user).fetch_all(&mut **self).await
             }
             async fn grant(&mut self, g: &$crate::db::push::GrantWrite<'_>) -> Result<(), sqlx::Error> {
                 sqlx::query($crate::db::sql::GRANT)

@@ -63,11 +63,18 @@ impl PgStore {
         self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await
     }
 
-    /// NOTIFY inside the transaction: sent on commit only, to every process.
+    /// NOTIFY inside the transaction: sent on commit only, to every process. One
+    /// statement for all pokes (the counter lock is held across it).
     async fn announce(&self, tx: &mut sqlx::Transaction<'static, Postgres>, pokes: &[Poke]) -> Result<(), sqlx::Error> {
-        for poke in pokes {
-            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(poke.encode()).execute(&mut **tx).await?;
+        if pokes.is_empty() {
+            return Ok(());
         }
+        let payloads: Vec<String> = pokes.iter().map(Poke::encode).collect();
+        sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+            .bind(CHANNEL)
+            .bind(payloads)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 }

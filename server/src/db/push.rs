@@ -1,10 +1,11 @@
 //! The push algorithm, written once over [`Tx`] (one open transaction of either backend).
 //!
 //! Rules (ARCHITECTURE.md, "Wire protocol v1"):
-//! - the caller opened the transaction; the first statement here locks the version counter
-//!   row, so pushes are serialised across processes until commit and commit order equals
-//!   version order (a pull can never skip a version that commits later: RxDB #7259);
-//! - a `clientId` belongs to the first user who pushes with it;
+//! - a `clientId` belongs to the first user who pushes with it (claimed first: an owner
+//!   never changes, so this needs no order);
+//! - then the version counter row is locked, so pushes are serialised across processes
+//!   until commit and commit order equals version order (a pull can never skip a version
+//!   that commits later: RxDB #7259); every read that decides the push comes after it;
 //! - each (clientId, mutation id) is applied at most once: its result is stored in the
 //!   same transaction, and a re-sent id is answered with the stored result;
 //! - a mutation applies iff its `baseVersion` is the key's current version (null or 0: the
@@ -17,10 +18,16 @@
 //!   answered `rejected` with code `forbidden`;
 //! - each applied change queues one webhook event per configured URL in the same
 //!   transaction: an event exists iff its change committed.
+//!
+//! The lock is held across every round trip to the database, so the batch is read and
+//! written in a fixed number of statements (ARCHITECTURE.md, "Push under load"): the
+//! stored results, roles and documents of all its mutations in three reads, decisions in
+//! memory (a key written earlier in the batch is seen as written), versions counted from
+//! the locked value, and the writes in three multi-row inserts and one counter update.
 
 use pwa_sync_core::clock::clamp_stamp;
 use pwa_sync_core::patch;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use pwa_sync_core::protocol::{
     is_valid_space_id, private_space, Change, Mutation, MutationResult, Op, PushRequest, PushResponse, Role,
@@ -46,6 +53,9 @@ pub(crate) struct DocRow {
     pub writer_client: String,
     pub writer_mutation: i64,
 }
+
+/// (space, collection, key).
+pub(crate) type DocKey = (String, String, String);
 
 pub(crate) struct DocWrite<'a> {
     pub space: &'a str,
@@ -83,17 +93,27 @@ pub(crate) trait Tx: Send {
     async fn lock_counter(&mut self) -> Result<i64, sqlx::Error>;
     /// `UPDATE counter SET v = v + 1 … RETURNING v`.
     async fn next_version(&mut self) -> Result<i64, sqlx::Error>;
+    /// `UPDATE counter SET v = $1` (the lock is held already).
+    async fn set_counter(&mut self, v: i64) -> Result<(), sqlx::Error>;
     /// Record `user` as the owner of `client_id` unless it has one; returns the owner.
     async fn claim_client(&mut self, client_id: &str, user: &str, now: i64) -> Result<String, sqlx::Error>;
-    async fn stored_result(&mut self, client_id: &str, mutation_id: i64) -> Result<Option<String>, sqlx::Error>;
-    async fn record_result(&mut self, write: &ResultWrite<'_>) -> Result<(), sqlx::Error>;
+    /// `(mutation_id, result)` stored for `client_id` among `ids`, plus the client's row
+    /// with the highest mutation id.
+    async fn stored_results(&mut self, client_id: &str, ids: &[i64]) -> Result<Vec<(i64, String)>, sqlx::Error>;
+    /// Store several results (distinct ids).
+    async fn record_results(&mut self, writes: &[ResultWrite<'_>]) -> Result<(), sqlx::Error>;
     async fn document(&mut self, space: &str, collection: &str, key: &str) -> Result<Option<DocRow>, sqlx::Error>;
+    /// The stored documents among `keys` (space, collection, key).
+    async fn documents(&mut self, keys: &[DocKey]) -> Result<Vec<(DocKey, DocRow)>, sqlx::Error>;
     async fn write_document(&mut self, write: &DocWrite<'_>) -> Result<(), sqlx::Error>;
-    async fn last_mutation_id(&mut self, client_id: &str) -> Result<Option<i64>, sqlx::Error>;
+    /// Write several documents (distinct keys).
+    async fn write_documents(&mut self, writes: &[DocWrite<'_>]) -> Result<(), sqlx::Error>;
     /// Queue one webhook event (due at once).
     async fn enqueue_webhook(&mut self, write: &WebhookWrite<'_>) -> Result<(), sqlx::Error>;
-    /// `user`'s live roles in `space`, one per source, as stored.
-    async fn roles_in_space(&mut self, space: &str, user: &str) -> Result<Vec<String>, sqlx::Error>;
+    /// Queue several webhook events, ids in the order given.
+    async fn enqueue_webhooks(&mut self, writes: &[WebhookWrite<'_>]) -> Result<(), sqlx::Error>;
+    /// `user`'s live grants `(space, role)` in `spaces`, one per source, as stored.
+    async fn roles_in_spaces(&mut self, user: &str, spaces: &[&str]) -> Result<Vec<(String, String)>, sqlx::Error>;
     /// Grant `role` (see `sql::GRANT`) at counter `version`.
     async fn grant(&mut self, g: &GrantWrite<'_>) -> Result<(), sqlx::Error>;
     /// Remove a grant at counter `version`; whether there was a live one.
@@ -114,20 +134,6 @@ pub(crate) struct GrantWrite<'a> {
     pub version: i64,
 }
 
-/// `user`'s strongest role in `space` (the private space is always theirs), read in the
-/// transaction.
-pub(crate) async fn role_in<T: Tx>(tx: &mut T, space: &str, user: &str) -> Result<Option<Role>, Failure> {
-    if space == private_space(user) {
-        return Ok(Some(Role::Owner));
-    }
-    let mut best = None;
-    for text in tx.roles_in_space(space, user).await? {
-        let role = parse_role(&text).map_err(Failure::Corrupt)?;
-        best = best.max(Some(role));
-    }
-    Ok(best)
-}
-
 /// Apply `request` for `user` inside `tx`, queuing an event per applied change for each
 /// of `webhooks`. The caller commits on `Ok` and rolls back otherwise. The request was
 /// checked by [`check_request`] first.
@@ -138,63 +144,103 @@ pub(crate) async fn run<T: Tx>(
     limits: Limits,
     webhooks: &[String],
 ) -> Result<PushOutcome, Failure> {
-    tx.lock_counter().await?;
     let client_id = request.client_id.as_str();
     let now = now_ms();
     if tx.claim_client(client_id, user, now).await? != user {
         return Err(Failure::Forbidden);
     }
-    let mut results = Vec::with_capacity(request.mutations.len());
-    let mut applied = Vec::new();
+    let base = tx.lock_counter().await?;
     let private = private_space(user);
+    let ids = request.mutations.iter().map(|m| to_i64(m.id)).collect::<Result<Vec<i64>, Failure>>()?;
+    // Everything the decisions read, in three statements after the lock.
+    let mut stored: HashMap<i64, String> = HashMap::new();
+    let mut last = 0i64;
+    for (id, text) in tx.stored_results(client_id, &ids).await? {
+        last = last.max(id);
+        stored.insert(id, text);
+    }
+    let fresh: Vec<(&Mutation, i64, &str)> = request
+        .mutations
+        .iter()
+        .zip(&ids)
+        .filter(|(_, id)| !stored.contains_key(id))
+        .map(|(m, id)| (m, *id, m.space.as_deref().unwrap_or(&private)))
+        .collect();
     let mut roles: HashMap<&str, Option<Role>> = HashMap::new();
-    for m in &request.mutations {
-        let space = m.space.as_deref().unwrap_or(&private);
-        let id = to_i64(m.id)?;
-        if let Some(stored) = tx.stored_result(client_id, id).await? {
-            let result = serde_json::from_str::<MutationResult>(&stored)
+    roles.insert(private.as_str(), Some(Role::Owner));
+    let shared: Vec<&str> = {
+        let mut spaces: Vec<&str> = fresh.iter().map(|(_, _, s)| *s).filter(|s| *s != private).collect();
+        spaces.sort_unstable();
+        spaces.dedup();
+        spaces
+    };
+    for space in &shared {
+        roles.insert(space, None);
+    }
+    for (space, text) in tx.roles_in_spaces(user, &shared).await? {
+        let role = parse_role(&text).map_err(Failure::Corrupt)?;
+        if let Some(best) = roles.get_mut(space.as_str()) {
+            *best = (*best).max(Some(role));
+        }
+    }
+    let keys: Vec<DocKey> = {
+        let mut keys: Vec<DocKey> =
+            fresh.iter().map(|(m, _, s)| (s.to_string(), m.collection.clone(), m.key.clone())).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    };
+    let mut docs: HashMap<DocKey, DocRow> = tx.documents(&keys).await?.into_iter().collect();
+
+    let mut results = Vec::with_capacity(request.mutations.len());
+    let mut recorded: HashMap<i64, (MutationResult, Option<i64>, String)> = HashMap::new();
+    let mut order: Vec<i64> = Vec::new();
+    let mut applied = Vec::new();
+    // The last write of each key in this batch (one statement may not update a row twice).
+    let mut written: BTreeSet<DocKey> = BTreeSet::new();
+    let mut events: Vec<(i64, String)> = Vec::new();
+    let mut version = base;
+    for (m, &id) in request.mutations.iter().zip(&ids) {
+        if let Some(text) = stored.get(&id) {
+            let result = serde_json::from_str::<MutationResult>(text)
                 .map_err(|e| Failure::Corrupt(format!("stored result of {client_id}/{id}: {e}")))?;
             results.push(result);
             continue;
         }
-        let role = match roles.get(space) {
-            Some(role) => *role,
-            None => {
-                let role = role_in(tx, space, user).await?;
-                roles.insert(space, role);
-                role
-            }
-        };
+        // The same id twice in one request: the second gets the first's result.
+        if let Some((result, _, _)) = recorded.get(&id) {
+            results.push(result.clone());
+            continue;
+        }
+        let space = m.space.as_deref().unwrap_or(&private);
+        let role = roles.get(space).copied().flatten();
+        let key: DocKey = (space.to_owned(), m.collection.clone(), m.key.clone());
         let decision = match validate(m, limits) {
             Err(message) => Decision::Reject { code: "validation", message },
             Ok(()) if !role.is_some_and(Role::can_write) => {
                 Decision::Reject { code: FORBIDDEN, message: format!("{user} may not write to space {space}") }
             }
-            Ok(()) => {
-                let current = tx.document(space, &m.collection, &m.key).await?;
-                decide(m, client_id, current.as_ref(), limits)?
-            }
+            Ok(()) => decide(m, client_id, docs.get(&key), limits)?,
         };
-        let (result, version) = match decision {
+        let (result, stored_version) = match decision {
             Decision::Apply(value) => {
-                let version = tx.next_version().await?;
+                version += 1;
                 // A stamp from a clock running ahead is pulled back to ours (plus the
                 // drift HLC allows), so such a device cannot win every later
                 // lastWriteWins comparison.
                 let hlc = clamp_stamp(&m.hlc, u64::try_from(now).unwrap_or(0));
                 let text = value.as_ref().map(Value::to_string);
-                tx.write_document(&DocWrite {
-                    space,
-                    collection: &m.collection,
-                    key: &m.key,
-                    version,
-                    value: text.as_deref(),
-                    hlc: &hlc,
-                    client_id,
-                    mutation_id: id,
-                    now,
-                })
-                .await?;
+                docs.insert(
+                    key.clone(),
+                    DocRow {
+                        version,
+                        value: text,
+                        hlc: hlc.clone(),
+                        writer_client: client_id.to_owned(),
+                        writer_mutation: id,
+                    },
+                );
+                written.insert(key);
                 let version_u = to_u64(version)?;
                 let change = Change {
                     collection: m.collection.clone(),
@@ -205,10 +251,7 @@ pub(crate) async fn run<T: Tx>(
                     space: Some(space.to_owned()),
                 };
                 if !webhooks.is_empty() {
-                    let body = webhook::event_body(Some(user), &change, now);
-                    for url in webhooks {
-                        tx.enqueue_webhook(&WebhookWrite { url, body: &body, user, version, now }).await?;
-                    }
+                    events.push((version, webhook::event_body(Some(user), &change, now)));
                 }
                 applied.push(change);
                 (MutationResult::Applied { id: m.id, version: version_u }, Some(version))
@@ -219,19 +262,53 @@ pub(crate) async fn run<T: Tx>(
             }
         };
         let text = serde_json::to_string(&result).map_err(|e| Failure::Corrupt(e.to_string()))?;
-        tx.record_result(&ResultWrite {
+        results.push(result.clone());
+        recorded.insert(id, (result, stored_version, text));
+        order.push(id);
+    }
+
+    // The writes: documents, results, events, and the counter.
+    let doc_writes: Vec<DocWrite<'_>> = written
+        .iter()
+        .filter_map(|key| docs.get(key).map(|doc| (key, doc)))
+        .map(|((space, collection, key), doc)| DocWrite {
+            space,
+            collection,
+            key,
+            version: doc.version,
+            value: doc.value.as_deref(),
+            hlc: &doc.hlc,
+            client_id,
+            mutation_id: doc.writer_mutation,
+            now,
+        })
+        .collect();
+    tx.write_documents(&doc_writes).await?;
+    let result_writes: Vec<ResultWrite<'_>> = order
+        .iter()
+        .filter_map(|id| recorded.get(id).map(|r| (*id, r)))
+        .map(|(id, (result, version, text))| ResultWrite {
             client_id,
             mutation_id: id,
             user,
-            status: status_of(&result),
-            result: &text,
-            version,
+            status: status_of(result),
+            result: text,
+            version: *version,
             now,
         })
-        .await?;
-        results.push(result);
+        .collect();
+    tx.record_results(&result_writes).await?;
+    let event_writes: Vec<WebhookWrite<'_>> = events
+        .iter()
+        .flat_map(|(version, body)| {
+            webhooks.iter().map(move |url| WebhookWrite { url, body, user, version: *version, now })
+        })
+        .collect();
+    tx.enqueue_webhooks(&event_writes).await?;
+    if version > base {
+        tx.set_counter(version).await?;
     }
-    let last = tx.last_mutation_id(client_id).await?.unwrap_or(0);
+    let last = order.iter().copied().fold(last, i64::max);
     Ok(PushOutcome {
         response: PushResponse { results, last_mutation_id: to_u64(last)?, server_time: u64::try_from(now_ms()).ok() },
         applied,
