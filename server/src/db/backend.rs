@@ -7,10 +7,12 @@
 /// Implements `Tx` for `sqlx::Transaction<'_, $db>`; defines `claim_webhooks`,
 /// `finish_webhook`, `migrate`, `pull_changes`, `read_stats` and `read_status` for `$db` in the calling
 /// module; and implements the writes of `$store` (push, memberships, server writes) and its
-/// reads of access, over the store's own `begin_write`, `begin_read` and `announce`.
+/// reads of access, over the backend module's `begin_write`, `announce` and the store's `begin_read`.
 macro_rules! impl_backend {
     ($db:ty, $store:ty) => {
         impl $store {
+            /// Hands the push to this process's writer (see [`$crate::db::PushJob`]) and
+            /// waits for its answer.
             async fn push_tx(
                 &self,
                 user: &str,
@@ -18,11 +20,19 @@ macro_rules! impl_backend {
                 limits: $crate::config::Limits,
                 webhooks: &[String],
             ) -> Result<$crate::db::PushOutcome, $crate::db::StoreError> {
-                $crate::db::backend::write_tx!(self, tx => {
-                    let outcome = $crate::db::push::run(&mut tx, user, request, limits, webhooks).await?;
-                    let pokes = $crate::db::space_pokes(&outcome.applied);
-                    (outcome, pokes)
-                })
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                let job = $crate::db::PushJob {
+                    user: user.to_owned(),
+                    request: request.clone(),
+                    limits,
+                    webhooks: webhooks.to_vec(),
+                    reply,
+                };
+                self.writer
+                    .send(job)
+                    .await
+                    .map_err(|_| $crate::db::StoreError::Unavailable("the push writer has stopped".into()))?;
+                answer.await.map_err(|_| $crate::db::StoreError::Internal("the push writer dropped a push".into()))?
             }
 
             async fn set_member_tx(
@@ -110,28 +120,44 @@ macro_rules! impl_backend {
             async fn next_version(&mut self) -> Result<i64, sqlx::Error> {
                 sqlx::query_scalar($crate::db::sql::NEXT_VERSION).fetch_one(&mut **self).await
             }
-            async fn claim_client(&mut self, client_id: &str, user: &str, now: i64) -> Result<String, sqlx::Error> {
-                sqlx::query($crate::db::sql::CLAIM_CLIENT)
-                    .bind(client_id)
-                    .bind(user)
-                    .bind(now)
-                    .execute(&mut **self)
-                    .await?;
-                sqlx::query_scalar($crate::db::sql::CLIENT_OWNER).bind(client_id).fetch_one(&mut **self).await
-            }
             async fn set_counter(&mut self, v: i64) -> Result<(), sqlx::Error> {
                 sqlx::query($crate::db::sql::SET_COUNTER).bind(v).execute(&mut **self).await.map(|_| ())
             }
-            async fn stored_results(&mut self, client_id: &str, ids: &[i64]) -> Result<Vec<(i64, String)>, sqlx::Error> {
-                let mut rows = Vec::new();
-                if ids.is_empty() {
-                    return Ok(rows);
+            async fn claim_clients(
+                &mut self,
+                claims: &[(&str, &str)],
+                now: i64,
+            ) -> Result<Vec<(String, String)>, sqlx::Error> {
+                let mut owners = Vec::with_capacity(claims.len());
+                for chunk in claims.chunks($crate::db::sql::BATCH_ROWS) {
+                    let sql = $crate::db::sql::claim_clients(chunk.len());
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+                    for (client, user) in chunk {
+                        q = q.bind(*client).bind(*user);
+                    }
+                    q.execute(&mut **self).await?;
+                    let sql = $crate::db::sql::client_owners(chunk.len());
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                    for (client, _) in chunk {
+                        q = q.bind(*client);
+                    }
+                    owners.extend(q.fetch_all(&mut **self).await?);
                 }
-                for chunk in ids.chunks($crate::db::sql::BATCH_ROWS) {
-                    let sql = $crate::db::sql::stored_results(chunk.len());
-                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(client_id);
-                    for id in chunk {
-                        q = q.bind(*id);
+                Ok(owners)
+            }
+            async fn stored_results(
+                &mut self,
+                asked: &[(&str, Vec<i64>)],
+            ) -> Result<Vec<(String, i64, String)>, sqlx::Error> {
+                let mut rows = Vec::new();
+                for chunk in asked.chunks($crate::db::sql::BATCH_KEYS) {
+                    let counts: Vec<usize> = chunk.iter().map(|(_, ids)| ids.len()).collect();
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe($crate::db::sql::stored_results(&counts)));
+                    for (client, ids) in chunk {
+                        q = q.bind(*client);
+                        for id in ids {
+                            q = q.bind(*id);
+                        }
                     }
                     rows.extend(q.fetch_all(&mut **self).await?);
                 }
@@ -204,13 +230,19 @@ macro_rules! impl_backend {
                 }
                 Ok(())
             }
-            async fn roles_in_spaces(&mut self, user: &str, spaces: &[&str]) -> Result<Vec<(String, String)>, sqlx::Error> {
+            async fn roles_in_spaces(
+                &mut self,
+                asked: &[(&str, Vec<&str>)],
+            ) -> Result<Vec<(String, String, String)>, sqlx::Error> {
                 let mut rows = Vec::new();
-                for chunk in spaces.chunks($crate::db::sql::BATCH_ROWS) {
-                    let sql = $crate::db::sql::roles_in_spaces(chunk.len());
-                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(user);
-                    for space in chunk {
-                        q = q.bind(*space);
+                for chunk in asked.chunks($crate::db::sql::BATCH_KEYS) {
+                    let counts: Vec<usize> = chunk.iter().map(|(_, spaces)| spaces.len()).collect();
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe($crate::db::sql::roles_in_spaces(&counts)));
+                    for (user, spaces) in chunk {
+                        q = q.bind(*user);
+                        for space in spaces {
+                            q = q.bind(*space);
+                        }
                     }
                     rows.extend(q.fetch_all(&mut **self).await?);
                 }
@@ -294,6 +326,90 @@ macro_rules! impl_backend {
             ) -> Result<Vec<(String, Option<String>)>, sqlx::Error> {
                 sqlx::query_as($crate::db::sql::GRANTS_BY_SOURCE).bind(user).bind(source).fetch_all(&mut **self).await
             }
+        }
+
+        /// Start this process's push writer on `pool`: pushes queue on the returned sender.
+        fn start_push_writer(pool: sqlx::Pool<$db>) -> tokio::sync::mpsc::Sender<$crate::db::PushJob> {
+            let (sender, receiver) = tokio::sync::mpsc::channel($crate::db::WRITER_QUEUE);
+            tokio::spawn(push_writer(pool, receiver));
+            sender
+        }
+
+        /// Takes every queued push (up to a group's bounds), applies them in one
+        /// transaction, answers each; until the store, and with it the sender, is dropped.
+        async fn push_writer(
+            pool: sqlx::Pool<$db>,
+            mut queue: tokio::sync::mpsc::Receiver<$crate::db::PushJob>,
+        ) {
+            while let Some(first) = queue.recv().await {
+                let mut mutations = first.request.mutations.len();
+                let mut group = vec![first];
+                while group.len() < $crate::db::MAX_GROUP && mutations < $crate::db::MAX_GROUP_MUTATIONS {
+                    match queue.try_recv() {
+                        Ok(job) => {
+                            mutations += job.request.mutations.len();
+                            group.push(job);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let answers = push_group(&pool, &group).await;
+                for (job, answer) in group.into_iter().zip(answers) {
+                    // An error only means the request went away; its push stands.
+                    let _ = job.reply.send(answer);
+                }
+            }
+        }
+
+        /// One transaction for `group`; if it fails as a whole (a corrupt row, the
+        /// database), each push runs again on its own so one cannot fail the others.
+        async fn push_group(
+            pool: &sqlx::Pool<$db>,
+            group: &[$crate::db::PushJob],
+        ) -> Vec<Result<$crate::db::PushOutcome, $crate::db::StoreError>> {
+            let jobs: Vec<$crate::db::push::Job<'_>> = group
+                .iter()
+                .map(|j| $crate::db::push::Job {
+                    user: &j.user,
+                    request: &j.request,
+                    limits: j.limits,
+                    webhooks: &j.webhooks,
+                })
+                .collect();
+            match push_transaction(pool, &jobs).await {
+                Ok(outcomes) => return outcomes.into_iter().map(|o| o.map_err($crate::db::job_error)).collect(),
+                Err(e) if jobs.len() == 1 => return vec![Err(e)],
+                Err(e) => tracing::info!(error = %e, pushes = jobs.len(), "a push group failed; running its pushes one by one"),
+            }
+            let mut answers = Vec::with_capacity(jobs.len());
+            for job in &jobs {
+                let answer = match push_transaction(pool, std::slice::from_ref(job)).await {
+                    Ok(mut outcomes) => outcomes.pop().map_or_else(
+                        || Err($crate::db::StoreError::Internal("a push group of one answered nothing".into())),
+                        |o| o.map_err($crate::db::job_error),
+                    ),
+                    Err(e) => Err(e),
+                };
+                answers.push(answer);
+            }
+            answers
+        }
+
+        /// `jobs` in one write transaction (retried on contention), announced in it.
+        async fn push_transaction(
+            pool: &sqlx::Pool<$db>,
+            jobs: &[$crate::db::push::Job<'_>],
+        ) -> Result<Vec<Result<$crate::db::PushOutcome, $crate::db::Failure>>, $crate::db::StoreError> {
+            $crate::db::with_retries(|| async {
+                let mut tx = begin_write(pool).await?;
+                let outcomes = $crate::db::push::run_group(&mut tx, jobs).await?;
+                let applied: Vec<pwa_sync_core::protocol::Change> =
+                    outcomes.iter().flatten().flat_map(|o| o.applied.iter().cloned()).collect();
+                announce(&mut tx, &$crate::db::space_pokes(&applied)).await?;
+                tx.commit().await?;
+                Ok(outcomes)
+            })
+            .await
         }
 
         /// Claim up to `claim.limit` due webhook rows (oldest first) with `claim_sql`.
@@ -564,9 +680,9 @@ macro_rules! write_tx {
         $crate::db::with_retries(|| async {
             let _permit =
                 $store.pushes.acquire().await.map_err(|_| $crate::db::Failure::Db(sqlx::Error::PoolClosed))?;
-            let mut $tx = $store.begin_write().await?;
+            let mut $tx = begin_write(&$store.pool).await?;
             let (result, pokes) = $body;
-            $store.announce(&mut $tx, &pokes).await?;
+            announce(&mut $tx, &pokes).await?;
             $tx.commit().await?;
             Ok(result)
         })

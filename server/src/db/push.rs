@@ -95,11 +95,12 @@ pub(crate) trait Tx: Send {
     async fn next_version(&mut self) -> Result<i64, sqlx::Error>;
     /// `UPDATE counter SET v = $1` (the lock is held already).
     async fn set_counter(&mut self, v: i64) -> Result<(), sqlx::Error>;
-    /// Record `user` as the owner of `client_id` unless it has one; returns the owner.
-    async fn claim_client(&mut self, client_id: &str, user: &str, now: i64) -> Result<String, sqlx::Error>;
-    /// `(mutation_id, result)` stored for `client_id` among `ids`, plus the client's row
-    /// with the highest mutation id.
-    async fn stored_results(&mut self, client_id: &str, ids: &[i64]) -> Result<Vec<(i64, String)>, sqlx::Error>;
+    /// Record each `(client_id, user)`'s user as the client's owner unless it has one
+    /// (distinct clients, sorted); returns `(client_id, owner)` of each.
+    async fn claim_clients(&mut self, claims: &[(&str, &str)], now: i64) -> Result<Vec<(String, String)>, sqlx::Error>;
+    /// `(client_id, mutation_id, result)` stored for each client among its ids, plus each
+    /// client's row with the highest mutation id.
+    async fn stored_results(&mut self, asked: &[(&str, Vec<i64>)]) -> Result<Vec<(String, i64, String)>, sqlx::Error>;
     /// Store several results (distinct ids).
     async fn record_results(&mut self, writes: &[ResultWrite<'_>]) -> Result<(), sqlx::Error>;
     async fn document(&mut self, space: &str, collection: &str, key: &str) -> Result<Option<DocRow>, sqlx::Error>;
@@ -112,8 +113,11 @@ pub(crate) trait Tx: Send {
     async fn enqueue_webhook(&mut self, write: &WebhookWrite<'_>) -> Result<(), sqlx::Error>;
     /// Queue several webhook events, ids in the order given.
     async fn enqueue_webhooks(&mut self, writes: &[WebhookWrite<'_>]) -> Result<(), sqlx::Error>;
-    /// `user`'s live grants `(space, role)` in `spaces`, one per source, as stored.
-    async fn roles_in_spaces(&mut self, user: &str, spaces: &[&str]) -> Result<Vec<(String, String)>, sqlx::Error>;
+    /// Live grants `(user, space, role)` of each user in its spaces, one per source, as stored.
+    async fn roles_in_spaces(
+        &mut self,
+        asked: &[(&str, Vec<&str>)],
+    ) -> Result<Vec<(String, String, String)>, sqlx::Error>;
     /// Grant `role` (see `sql::GRANT`) at counter `version`.
     async fn grant(&mut self, g: &GrantWrite<'_>) -> Result<(), sqlx::Error>;
     /// Remove a grant at counter `version`; whether there was a live one.
@@ -134,137 +138,187 @@ pub(crate) struct GrantWrite<'a> {
     pub version: i64,
 }
 
-/// Apply `request` for `user` inside `tx`, queuing an event per applied change for each
-/// of `webhooks`. The caller commits on `Ok` and rolls back otherwise. The request was
-/// checked by [`check_request`] first.
-pub(crate) async fn run<T: Tx>(
+/// A result decided in a group: the result, its version if applied, its JSON text, and
+/// the index of its push.
+type Recorded = (MutationResult, Option<i64>, String, usize);
+
+/// One push of a group: who pushes what.
+pub(crate) struct Job<'a> {
+    pub user: &'a str,
+    pub request: &'a PushRequest,
+    pub limits: Limits,
+    /// Each applied change queues one event per URL.
+    pub webhooks: &'a [String],
+}
+
+/// Apply several pushes in one transaction, in order, each exactly as if it ran alone
+/// after the ones before it (a later push sees what an earlier one wrote). One whose
+/// clientId belongs to another user is answered [`Failure::Forbidden`] and writes
+/// nothing; any other failure fails the group (the caller rolls back). The caller commits
+/// on `Ok`. Every request was checked by [`check_request`] first.
+pub(crate) async fn run_group<T: Tx>(
     tx: &mut T,
-    user: &str,
-    request: &PushRequest,
-    limits: Limits,
-    webhooks: &[String],
-) -> Result<PushOutcome, Failure> {
-    let client_id = request.client_id.as_str();
+    jobs: &[Job<'_>],
+) -> Result<Vec<Result<PushOutcome, Failure>>, Failure> {
     let now = now_ms();
-    if tx.claim_client(client_id, user, now).await? != user {
-        return Err(Failure::Forbidden);
-    }
-    let base = tx.lock_counter().await?;
-    let private = private_space(user);
-    let ids = request.mutations.iter().map(|m| to_i64(m.id)).collect::<Result<Vec<i64>, Failure>>()?;
-    // Everything the decisions read, in three statements after the lock.
-    let mut stored: HashMap<i64, String> = HashMap::new();
-    let mut last = 0i64;
-    for (id, text) in tx.stored_results(client_id, &ids).await? {
-        last = last.max(id);
-        stored.insert(id, text);
-    }
-    let fresh: Vec<(&Mutation, i64, &str)> = request
-        .mutations
-        .iter()
-        .zip(&ids)
-        .filter(|(_, id)| !stored.contains_key(id))
-        .map(|(m, id)| (m, *id, m.space.as_deref().unwrap_or(&private)))
-        .collect();
-    let mut roles: HashMap<&str, Option<Role>> = HashMap::new();
-    roles.insert(private.as_str(), Some(Role::Owner));
-    let shared: Vec<&str> = {
-        let mut spaces: Vec<&str> = fresh.iter().map(|(_, _, s)| *s).filter(|s| *s != private).collect();
-        spaces.sort_unstable();
-        spaces.dedup();
-        spaces
-    };
-    for space in &shared {
-        roles.insert(space, None);
-    }
-    for (space, text) in tx.roles_in_spaces(user, &shared).await? {
-        let role = parse_role(&text).map_err(Failure::Corrupt)?;
-        if let Some(best) = roles.get_mut(space.as_str()) {
-            *best = (*best).max(Some(role));
+    // Clients first (an owner never changes, so this needs no order), each claimed for
+    // the user of its first push, sorted so two groups cannot deadlock.
+    let mut claims: Vec<(&str, &str)> = Vec::new();
+    for job in jobs {
+        let client = job.request.client_id.as_str();
+        if !claims.iter().any(|(c, _)| *c == client) {
+            claims.push((client, job.user));
         }
     }
-    let keys: Vec<DocKey> = {
-        let mut keys: Vec<DocKey> =
-            fresh.iter().map(|(m, _, s)| (s.to_string(), m.collection.clone(), m.key.clone())).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        keys
-    };
+    claims.sort_unstable();
+    let owners: HashMap<String, String> = tx.claim_clients(&claims, now).await?.into_iter().collect();
+    let allowed: Vec<bool> =
+        jobs.iter().map(|j| owners.get(j.request.client_id.as_str()).is_some_and(|owner| owner == j.user)).collect();
+
+    let base = tx.lock_counter().await?;
+    // Everything the decisions read, in three statements after the lock.
+    let privates: Vec<String> = jobs.iter().map(|j| private_space(j.user)).collect();
+    let space_of = |i: usize, m: &'_ Mutation| -> String { m.space.clone().unwrap_or_else(|| privates[i].clone()) };
+    let mut asked_ids: Vec<(&str, Vec<i64>)> = Vec::new();
+    let mut asked_spaces: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut keys: Vec<DocKey> = Vec::new();
+    for (i, job) in jobs.iter().enumerate().filter(|(i, _)| allowed[*i]) {
+        let client = job.request.client_id.as_str();
+        let ids = job.request.mutations.iter().map(|m| to_i64(m.id)).collect::<Result<Vec<i64>, Failure>>()?;
+        match asked_ids.iter_mut().find(|(c, _)| *c == client) {
+            Some((_, list)) => list.extend(ids),
+            None => asked_ids.push((client, ids)),
+        }
+        let spaces: Vec<&str> =
+            job.request.mutations.iter().filter_map(|m| m.space.as_deref()).filter(|s| *s != privates[i]).collect();
+        match asked_spaces.iter_mut().find(|(u, _)| *u == job.user) {
+            Some((_, list)) => list.extend(spaces),
+            None => asked_spaces.push((job.user, spaces)),
+        }
+        keys.extend(job.request.mutations.iter().map(|m| (space_of(i, m), m.collection.clone(), m.key.clone())));
+    }
+    for (_, list) in &mut asked_spaces {
+        list.sort_unstable();
+        list.dedup();
+    }
+    asked_spaces.retain(|(_, list)| !list.is_empty());
+    keys.sort_unstable();
+    keys.dedup();
+    // Results stored before this group, and each client's highest mutation id.
+    let mut stored: HashMap<(String, i64), String> = HashMap::new();
+    let mut last: HashMap<String, i64> = HashMap::new();
+    for (client, id, text) in tx.stored_results(&asked_ids).await? {
+        let top = last.entry(client.clone()).or_insert(id);
+        *top = (*top).max(id);
+        stored.insert((client, id), text);
+    }
+    let mut roles: HashMap<(String, String), Role> = HashMap::new();
+    for (user, space, text) in tx.roles_in_spaces(&asked_spaces).await? {
+        let role = parse_role(&text).map_err(Failure::Corrupt)?;
+        let best = roles.entry((user, space)).or_insert(role);
+        *best = (*best).max(role);
+    }
     let mut docs: HashMap<DocKey, DocRow> = tx.documents(&keys).await?.into_iter().collect();
 
-    let mut results = Vec::with_capacity(request.mutations.len());
-    let mut recorded: HashMap<i64, (MutationResult, Option<i64>, String)> = HashMap::new();
-    let mut order: Vec<i64> = Vec::new();
-    let mut applied = Vec::new();
-    // The last write of each key in this batch (one statement may not update a row twice).
+    // Decisions, in memory and in order: results recorded by an earlier mutation of the
+    // group answer a repeated id, and documents written earlier are current.
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    let mut recorded: HashMap<(String, i64), Recorded> = HashMap::new();
+    let mut order: Vec<(String, i64)> = Vec::new();
+    // The last write of each key in this group (one statement may not update a row twice).
     let mut written: BTreeSet<DocKey> = BTreeSet::new();
-    let mut events: Vec<(i64, String)> = Vec::new();
+    let mut events: Vec<(i64, String, usize)> = Vec::new();
     let mut version = base;
-    for (m, &id) in request.mutations.iter().zip(&ids) {
-        if let Some(text) = stored.get(&id) {
-            let result = serde_json::from_str::<MutationResult>(text)
-                .map_err(|e| Failure::Corrupt(format!("stored result of {client_id}/{id}: {e}")))?;
-            results.push(result);
+    for (i, job) in jobs.iter().enumerate() {
+        if !allowed[i] {
+            outcomes.push(Err(Failure::Forbidden));
             continue;
         }
-        // The same id twice in one request: the second gets the first's result.
-        if let Some((result, _, _)) = recorded.get(&id) {
-            results.push(result.clone());
-            continue;
-        }
-        let space = m.space.as_deref().unwrap_or(&private);
-        let role = roles.get(space).copied().flatten();
-        let key: DocKey = (space.to_owned(), m.collection.clone(), m.key.clone());
-        let decision = match validate(m, limits) {
-            Err(message) => Decision::Reject { code: "validation", message },
-            Ok(()) if !role.is_some_and(Role::can_write) => {
-                Decision::Reject { code: FORBIDDEN, message: format!("{user} may not write to space {space}") }
+        let (user, client_id, limits) = (job.user, job.request.client_id.as_str(), job.limits);
+        let mut results = Vec::with_capacity(job.request.mutations.len());
+        let mut applied = Vec::new();
+        for m in &job.request.mutations {
+            let id = to_i64(m.id)?;
+            let at = (client_id.to_owned(), id);
+            if let Some(text) = stored.get(&at) {
+                let result = serde_json::from_str::<MutationResult>(text)
+                    .map_err(|e| Failure::Corrupt(format!("stored result of {client_id}/{id}: {e}")))?;
+                results.push(result);
+                continue;
             }
-            Ok(()) => decide(m, client_id, docs.get(&key), limits)?,
-        };
-        let (result, stored_version) = match decision {
-            Decision::Apply(value) => {
-                version += 1;
-                // A stamp from a clock running ahead is pulled back to ours (plus the
-                // drift HLC allows), so such a device cannot win every later
-                // lastWriteWins comparison.
-                let hlc = clamp_stamp(&m.hlc, u64::try_from(now).unwrap_or(0));
-                let text = value.as_ref().map(Value::to_string);
-                docs.insert(
-                    key.clone(),
-                    DocRow {
-                        version,
-                        value: text,
-                        hlc: hlc.clone(),
-                        writer_client: client_id.to_owned(),
-                        writer_mutation: id,
-                    },
-                );
-                written.insert(key);
-                let version_u = to_u64(version)?;
-                let change = Change {
-                    collection: m.collection.clone(),
-                    key: m.key.clone(),
-                    version: version_u,
-                    value,
-                    hlc,
-                    space: Some(space.to_owned()),
-                };
-                if !webhooks.is_empty() {
-                    events.push((version, webhook::event_body(Some(user), &change, now)));
+            if let Some((result, _, _, _)) = recorded.get(&at) {
+                results.push(result.clone());
+                continue;
+            }
+            let space = space_of(i, m);
+            let role = if space == privates[i] {
+                Some(Role::Owner)
+            } else {
+                roles.get(&(user.to_owned(), space.clone())).copied()
+            };
+            let key: DocKey = (space.clone(), m.collection.clone(), m.key.clone());
+            let decision = match validate(m, limits) {
+                Err(message) => Decision::Reject { code: "validation", message },
+                Ok(()) if !role.is_some_and(Role::can_write) => {
+                    Decision::Reject { code: FORBIDDEN, message: format!("{user} may not write to space {space}") }
                 }
-                applied.push(change);
-                (MutationResult::Applied { id: m.id, version: version_u }, Some(version))
-            }
-            Decision::Conflict(server) => (MutationResult::Conflict { id: m.id, server }, None),
-            Decision::Reject { code, message } => {
-                (MutationResult::Rejected { id: m.id, code: code.to_owned(), message }, None)
-            }
-        };
-        let text = serde_json::to_string(&result).map_err(|e| Failure::Corrupt(e.to_string()))?;
-        results.push(result.clone());
-        recorded.insert(id, (result, stored_version, text));
-        order.push(id);
+                Ok(()) => decide(m, client_id, docs.get(&key), limits)?,
+            };
+            let (result, stored_version) = match decision {
+                Decision::Apply(value) => {
+                    version += 1;
+                    // A stamp from a clock running ahead is pulled back to ours (plus the
+                    // drift HLC allows), so such a device cannot win every later
+                    // lastWriteWins comparison.
+                    let hlc = clamp_stamp(&m.hlc, u64::try_from(now).unwrap_or(0));
+                    let text = value.as_ref().map(Value::to_string);
+                    docs.insert(
+                        key.clone(),
+                        DocRow {
+                            version,
+                            value: text,
+                            hlc: hlc.clone(),
+                            writer_client: client_id.to_owned(),
+                            writer_mutation: id,
+                        },
+                    );
+                    written.insert(key);
+                    let version_u = to_u64(version)?;
+                    let change = Change {
+                        collection: m.collection.clone(),
+                        key: m.key.clone(),
+                        version: version_u,
+                        value,
+                        hlc,
+                        space: Some(space),
+                    };
+                    if !job.webhooks.is_empty() {
+                        events.push((version, webhook::event_body(Some(user), &change, now), i));
+                    }
+                    applied.push(change);
+                    (MutationResult::Applied { id: m.id, version: version_u }, Some(version))
+                }
+                Decision::Conflict(server) => (MutationResult::Conflict { id: m.id, server }, None),
+                Decision::Reject { code, message } => {
+                    (MutationResult::Rejected { id: m.id, code: code.to_owned(), message }, None)
+                }
+            };
+            let text = serde_json::to_string(&result).map_err(|e| Failure::Corrupt(e.to_string()))?;
+            results.push(result.clone());
+            recorded.insert(at.clone(), (result, stored_version, text, i));
+            order.push(at);
+            let top = last.entry(client_id.to_owned()).or_insert(id);
+            *top = (*top).max(id);
+        }
+        let last_id = last.get(client_id).copied().unwrap_or(0);
+        outcomes.push(Ok(PushOutcome {
+            response: PushResponse {
+                results,
+                last_mutation_id: to_u64(last_id)?,
+                server_time: u64::try_from(now_ms()).ok(),
+            },
+            applied,
+        }));
     }
 
     // The writes: documents, results, events, and the counter.
@@ -278,7 +332,7 @@ pub(crate) async fn run<T: Tx>(
             version: doc.version,
             value: doc.value.as_deref(),
             hlc: &doc.hlc,
-            client_id,
+            client_id: &doc.writer_client,
             mutation_id: doc.writer_mutation,
             now,
         })
@@ -286,11 +340,11 @@ pub(crate) async fn run<T: Tx>(
     tx.write_documents(&doc_writes).await?;
     let result_writes: Vec<ResultWrite<'_>> = order
         .iter()
-        .filter_map(|id| recorded.get(id).map(|r| (*id, r)))
-        .map(|(id, (result, version, text))| ResultWrite {
+        .filter_map(|at| recorded.get(at).map(|r| (at, r)))
+        .map(|((client_id, id), (result, version, text, i))| ResultWrite {
             client_id,
-            mutation_id: id,
-            user,
+            mutation_id: *id,
+            user: jobs[*i].user,
             status: status_of(result),
             result: text,
             version: *version,
@@ -300,19 +354,21 @@ pub(crate) async fn run<T: Tx>(
     tx.record_results(&result_writes).await?;
     let event_writes: Vec<WebhookWrite<'_>> = events
         .iter()
-        .flat_map(|(version, body)| {
-            webhooks.iter().map(move |url| WebhookWrite { url, body, user, version: *version, now })
+        .flat_map(|(version, body, i)| {
+            jobs[*i].webhooks.iter().map(move |url| WebhookWrite {
+                url,
+                body,
+                user: jobs[*i].user,
+                version: *version,
+                now,
+            })
         })
         .collect();
     tx.enqueue_webhooks(&event_writes).await?;
     if version > base {
         tx.set_counter(version).await?;
     }
-    let last = order.iter().copied().fold(last, i64::max);
-    Ok(PushOutcome {
-        response: PushResponse { results, last_mutation_id: to_u64(last)?, server_time: u64::try_from(now_ms()).ok() },
-        applied,
-    })
+    Ok(outcomes)
 }
 
 /// Checks on the request as a whole: a failure is a 400 for the whole request, since

@@ -3,9 +3,6 @@
 
 pub(crate) const LOCK_COUNTER: &str = "UPDATE counter SET v = v WHERE id = 1 RETURNING v";
 pub(crate) const NEXT_VERSION: &str = "UPDATE counter SET v = v + 1 WHERE id = 1 RETURNING v";
-pub(crate) const CLAIM_CLIENT: &str =
-    "INSERT INTO clients (client_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (client_id) DO NOTHING";
-pub(crate) const CLIENT_OWNER: &str = "SELECT user_id FROM clients WHERE client_id = $1";
 pub(crate) const DOCUMENT: &str = "SELECT version, doc_value, hlc, writer_client, writer_mutation \
     FROM documents WHERE space = $1 AND collection = $2 AND doc_key = $3";
 pub(crate) const WRITE_DOCUMENT: &str = "INSERT INTO documents \
@@ -143,6 +140,9 @@ pub(crate) fn pull_query(shape: PullShape) -> String {
 
 /// Most rows one batched statement reads or writes (a push of more runs several).
 pub(crate) const BATCH_ROWS: usize = 100;
+/// Most clients (or users) one batched read asks about: each brings up to `--max-batch`
+/// ids (or spaces), and a statement takes at most 32,766 placeholders (SQLite).
+pub(crate) const BATCH_KEYS: usize = 16;
 
 /// `$first, …` for `n` placeholders from `first`.
 fn placeholders(first: usize, n: usize) -> String {
@@ -163,22 +163,45 @@ fn value_rows(first: usize, rows: usize, per_row: usize, row: impl Fn(&[String])
 
 pub(crate) const SET_COUNTER: &str = "UPDATE counter SET v = $1 WHERE id = 1";
 
-/// (mutation_id, result) of client `$1` for `n` ids (`$2…`), and the client's row with
-/// the highest mutation id (so the caller knows `lastMutationId` before this push).
-pub(crate) fn stored_results(n: usize) -> String {
+/// (client_id, mutation_id, result) of each client for its ids (`counts[i]` of them),
+/// and each client's row with the highest mutation id.
+pub(crate) fn stored_results(counts: &[usize]) -> String {
+    let mut n = 1;
+    let mut parts = Vec::new();
+    for count in counts {
+        let client = n;
+        parts.push(format!(
+            "(client_id = ${client} AND (mutation_id IN ({}) OR mutation_id = \
+             (SELECT MAX(mutation_id) FROM mutations WHERE client_id = ${client})))",
+            placeholders(client + 1, *count)
+        ));
+        n += count + 1;
+    }
+    format!("SELECT client_id, mutation_id, result FROM mutations WHERE {}", parts.join(" OR "))
+}
+
+/// (user_id, space, role) of live grants of each user in its spaces (`counts[i]` of them).
+pub(crate) fn roles_in_spaces(counts: &[usize]) -> String {
+    let mut n = 1;
+    let mut parts = Vec::new();
+    for count in counts {
+        parts.push(format!("(user_id = ${n} AND space IN ({}))", placeholders(n + 1, *count)));
+        n += count + 1;
+    }
+    format!("SELECT user_id, space, role FROM members WHERE role IS NOT NULL AND ({})", parts.join(" OR "))
+}
+
+/// Claim `n` clients, (client_id, user_id) pairs, all created at `$1`; a claimed one keeps its owner.
+pub(crate) fn claim_clients(n: usize) -> String {
     format!(
-        "SELECT mutation_id, result FROM mutations WHERE client_id = $1 AND (mutation_id IN ({}) \
-         OR mutation_id = (SELECT MAX(mutation_id) FROM mutations WHERE client_id = $1))",
-        placeholders(2, n)
+        "INSERT INTO clients (client_id, user_id, created_at) VALUES {} ON CONFLICT (client_id) DO NOTHING",
+        value_rows(2, n, 2, |p| format!("{}, {}, $1", p[0], p[1]))
     )
 }
 
-/// (space, role) of user `$1`'s live grants in `n` spaces (`$2…`).
-pub(crate) fn roles_in_spaces(n: usize) -> String {
-    format!(
-        "SELECT space, role FROM members WHERE user_id = $1 AND role IS NOT NULL AND space IN ({})",
-        placeholders(2, n)
-    )
+/// The owners of `n` clients.
+pub(crate) fn client_owners(n: usize) -> String {
+    format!("SELECT client_id, user_id FROM clients WHERE client_id IN ({})", placeholders(1, n))
 }
 
 /// The documents of `n` (space, collection, doc_key) triples.
@@ -231,8 +254,12 @@ mod batch_tests {
 
     #[test]
     fn batched_statements_number_their_placeholders() {
-        assert!(stored_results(2).contains("mutation_id IN ($2, $3)"));
-        assert!(roles_in_spaces(1).ends_with("space IN ($2)"));
+        let stored = stored_results(&[2, 1]);
+        assert!(stored.contains("(client_id = $1 AND (mutation_id IN ($2, $3) OR"));
+        assert!(stored.contains("(client_id = $4 AND (mutation_id IN ($5) OR"));
+        assert!(roles_in_spaces(&[1, 2])
+            .ends_with("(user_id = $1 AND space IN ($2)) OR (user_id = $3 AND space IN ($4, $5)))"));
+        assert!(claim_clients(2).contains("VALUES ($2, $3, $1), ($4, $5, $1) ON CONFLICT"));
         assert!(documents(2).contains("(space = $4 AND collection = $5 AND doc_key = $6)"));
         assert!(write_documents(2).contains("($10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT"));
         assert!(record_results(1).ends_with("VALUES ($1, $2, $3, $4, $5, $6, $7)"));

@@ -21,6 +21,7 @@ const SQLITE_POOL: u32 = 8;
 pub struct SqliteStore {
     pool: SqlitePool,
     pushes: tokio::sync::Semaphore,
+    writer: tokio::sync::mpsc::Sender<crate::db::PushJob>,
 }
 
 impl SqliteStore {
@@ -54,24 +55,25 @@ impl SqliteStore {
         migrate(&mut tx, schema::Dialect::Sqlite).await?;
         tx.commit().await.map_err(|e| store_error(&e))?;
         let pushes = push_permits(if in_memory { 3 } else { SQLITE_POOL });
-        Ok(SqliteStore { pool, pushes })
-    }
-
-    /// `BEGIN IMMEDIATE`: the write lock first, so a write queues rather than failing
-    /// halfway with SQLITE_BUSY.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        let writer = start_push_writer(pool.clone());
+        Ok(SqliteStore { pool, pushes, writer })
     }
 
     /// A deferred transaction's first read fixes its snapshot (WAL).
     async fn begin_read(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
         self.pool.begin().await
     }
+}
 
-    /// One process: pokes are published by the caller, nothing crosses processes.
-    async fn announce(&self, _tx: &mut sqlx::Transaction<'static, Sqlite>, _pokes: &[Poke]) -> Result<(), sqlx::Error> {
-        Ok(())
-    }
+/// `BEGIN IMMEDIATE`: the write lock first, so a write queues rather than failing halfway
+/// with SQLITE_BUSY.
+async fn begin_write(pool: &SqlitePool) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// One process: pokes are published by the caller, nothing crosses processes.
+async fn announce(_tx: &mut sqlx::Transaction<'static, Sqlite>, _pokes: &[Poke]) -> Result<(), sqlx::Error> {
+    Ok(())
 }
 
 impl Store for SqliteStore {
