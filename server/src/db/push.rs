@@ -195,7 +195,15 @@ pub(crate) async fn run_group<T: Tx>(
             Some((_, list)) => list.extend(spaces),
             None => asked_spaces.push((job.user, spaces)),
         }
-        keys.extend(job.request.mutations.iter().map(|m| (space_of(i, m), m.collection.clone(), m.key.clone())));
+        // Only valid mutations read their document (PostgreSQL cannot even compare a key
+        // holding NUL).
+        keys.extend(
+            job.request
+                .mutations
+                .iter()
+                .filter(|m| validate(m, job.limits).is_ok())
+                .map(|m| (space_of(i, m), m.collection.clone(), m.key.clone())),
+        );
     }
     for (_, list) in &mut asked_spaces {
         list.sort_unstable();

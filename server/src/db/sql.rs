@@ -170,11 +170,11 @@ pub(crate) fn stored_results(counts: &[usize]) -> String {
     let mut parts = Vec::new();
     for count in counts {
         let client = n;
-        parts.push(format!(
-            "(client_id = ${client} AND (mutation_id IN ({}) OR mutation_id = \
-             (SELECT MAX(mutation_id) FROM mutations WHERE client_id = ${client})))",
-            placeholders(client + 1, *count)
-        ));
+        let top = format!("mutation_id = (SELECT MAX(mutation_id) FROM mutations WHERE client_id = ${client})");
+        // `IN ()` is not SQL (a push may have no mutations).
+        let ids =
+            if *count == 0 { top } else { format!("mutation_id IN ({}) OR {top}", placeholders(client + 1, *count)) };
+        parts.push(format!("(client_id = ${client} AND ({ids}))"));
         n += count + 1;
     }
     format!("SELECT client_id, mutation_id, result FROM mutations WHERE {}", parts.join(" OR "))
@@ -257,6 +257,7 @@ mod batch_tests {
         let stored = stored_results(&[2, 1]);
         assert!(stored.contains("(client_id = $1 AND (mutation_id IN ($2, $3) OR"));
         assert!(stored.contains("(client_id = $4 AND (mutation_id IN ($5) OR"));
+        assert!(stored_results(&[0]).contains("(client_id = $1 AND (mutation_id = (SELECT MAX"));
         assert!(roles_in_spaces(&[1, 2])
             .ends_with("(user_id = $1 AND space IN ($2)) OR (user_id = $3 AND space IN ($4, $5)))"));
         assert!(claim_clients(2).contains("VALUES ($2, $3, $1), ($4, $5, $1) ON CONFLICT"));
