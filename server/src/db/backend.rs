@@ -148,18 +148,30 @@ macro_rules! impl_backend {
             async fn stored_results(
                 &mut self,
                 asked: &[(&str, Vec<i64>)],
-            ) -> Result<Vec<(String, i64, String)>, sqlx::Error> {
-                let mut rows = Vec::new();
-                for chunk in asked.chunks($crate::db::sql::BATCH_KEYS) {
-                    let counts: Vec<usize> = chunk.iter().map(|(_, ids)| ids.len()).collect();
-                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe($crate::db::sql::stored_results(&counts)));
-                    for (client, ids) in chunk {
-                        q = q.bind(*client);
-                        for id in ids {
-                            q = q.bind(*id);
-                        }
+            ) -> Result<Vec<(String, i64, Option<String>)>, sqlx::Error> {
+                let pairs: Vec<(&str, i64)> =
+                    asked.iter().flat_map(|(client, ids)| ids.iter().map(move |id| (*client, *id))).collect();
+                let mut rows: Vec<(String, i64, Option<String>)> = Vec::new();
+                // The clients' highest ids ride on the first statement.
+                let mut clients: Vec<&str> = asked.iter().map(|(client, _)| *client).collect();
+                let mut chunks = pairs.chunks($crate::db::sql::BATCH_ROWS).peekable();
+                if chunks.peek().is_none() && clients.is_empty() {
+                    return Ok(Vec::new());
+                }
+                loop {
+                    let chunk = chunks.next().unwrap_or(&[]);
+                    let sql = $crate::db::sql::stored_results(chunk.len(), clients.len());
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                    for (client, id) in chunk {
+                        q = q.bind(*client).bind(*id);
+                    }
+                    for client in clients.drain(..) {
+                        q = q.bind(client);
                     }
                     rows.extend(q.fetch_all(&mut **self).await?);
+                    if chunks.peek().is_none() {
+                        break;
+                    }
                 }
                 Ok(rows)
             }
@@ -234,15 +246,13 @@ macro_rules! impl_backend {
                 &mut self,
                 asked: &[(&str, Vec<&str>)],
             ) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+                let pairs: Vec<(&str, &str)> =
+                    asked.iter().flat_map(|(user, spaces)| spaces.iter().map(move |space| (*user, *space))).collect();
                 let mut rows = Vec::new();
-                for chunk in asked.chunks($crate::db::sql::BATCH_KEYS) {
-                    let counts: Vec<usize> = chunk.iter().map(|(_, spaces)| spaces.len()).collect();
-                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe($crate::db::sql::roles_in_spaces(&counts)));
-                    for (user, spaces) in chunk {
-                        q = q.bind(*user);
-                        for space in spaces {
-                            q = q.bind(*space);
-                        }
+                for chunk in pairs.chunks($crate::db::sql::BATCH_ROWS) {
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe($crate::db::sql::roles_in_spaces(chunk.len())));
+                    for (user, space) in chunk {
+                        q = q.bind(*user).bind(*space);
                     }
                     rows.extend(q.fetch_all(&mut **self).await?);
                 }
@@ -353,7 +363,15 @@ macro_rules! impl_backend {
                         Err(_) => break,
                     }
                 }
+                let started = std::time::Instant::now();
                 let answers = push_group(&pool, &group).await;
+                tracing::debug!(
+                    target: "pwa_sync_server::push_group",
+                    pushes = group.len(),
+                    mutations,
+                    ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "push group"
+                );
                 for (job, answer) in group.into_iter().zip(answers) {
                     // An error only means the request went away; its push stands.
                     let _ = job.reply.send(answer);

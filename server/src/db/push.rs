@@ -98,9 +98,12 @@ pub(crate) trait Tx: Send {
     /// Record each `(client_id, user)`'s user as the client's owner unless it has one
     /// (distinct clients, sorted); returns `(client_id, owner)` of each.
     async fn claim_clients(&mut self, claims: &[(&str, &str)], now: i64) -> Result<Vec<(String, String)>, sqlx::Error>;
-    /// `(client_id, mutation_id, result)` stored for each client among its ids, plus each
-    /// client's row with the highest mutation id.
-    async fn stored_results(&mut self, asked: &[(&str, Vec<i64>)]) -> Result<Vec<(String, i64, String)>, sqlx::Error>;
+    /// `(client_id, mutation_id, Some(result))` stored for each client among its ids, and
+    /// `(client_id, highest mutation id, None)` of each client with any.
+    async fn stored_results(
+        &mut self,
+        asked: &[(&str, Vec<i64>)],
+    ) -> Result<Vec<(String, i64, Option<String>)>, sqlx::Error>;
     /// Store several results (distinct ids).
     async fn record_results(&mut self, writes: &[ResultWrite<'_>]) -> Result<(), sqlx::Error>;
     async fn document(&mut self, space: &str, collection: &str, key: &str) -> Result<Option<DocRow>, sqlx::Error>;
@@ -218,7 +221,9 @@ pub(crate) async fn run_group<T: Tx>(
     for (client, id, text) in tx.stored_results(&asked_ids).await? {
         let top = last.entry(client.clone()).or_insert(id);
         *top = (*top).max(id);
-        stored.insert((client, id), text);
+        if let Some(text) = text {
+            stored.insert((client, id), text);
+        }
     }
     let mut roles: HashMap<(String, String), Role> = HashMap::new();
     for (user, space, text) in tx.roles_in_spaces(&asked_spaces).await? {

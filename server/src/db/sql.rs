@@ -139,10 +139,7 @@ pub(crate) fn pull_query(shape: PullShape) -> String {
 // round trip; see ARCHITECTURE.md, "Push under load").
 
 /// Most rows one batched statement reads or writes (a push of more runs several).
-pub(crate) const BATCH_ROWS: usize = 100;
-/// Most clients (or users) one batched read asks about: each brings up to `--max-batch`
-/// ids (or spaces), and a statement takes at most 32,766 placeholders (SQLite).
-pub(crate) const BATCH_KEYS: usize = 16;
+pub(crate) const BATCH_ROWS: usize = 500;
 
 /// `$first, …` for `n` placeholders from `first`.
 fn placeholders(first: usize, n: usize) -> String {
@@ -163,32 +160,35 @@ fn value_rows(first: usize, rows: usize, per_row: usize, row: impl Fn(&[String])
 
 pub(crate) const SET_COUNTER: &str = "UPDATE counter SET v = $1 WHERE id = 1";
 
-/// (client_id, mutation_id, result) of each client for its ids (`counts[i]` of them),
-/// and each client's row with the highest mutation id.
-pub(crate) fn stored_results(counts: &[usize]) -> String {
-    let mut n = 1;
+// Row values against a VALUES list: both databases look each row up in the primary key
+// (an OR of hundreds of conditions made PostgreSQL scan the table).
+
+/// (client_id, mutation_id, result) of `pairs` (client_id, mutation_id), placeholders from
+/// `$1`; then, for `clients` client ids after those, (client_id, highest mutation id, NULL).
+pub(crate) fn stored_results(pairs: usize, clients: usize) -> String {
     let mut parts = Vec::new();
-    for count in counts {
-        let client = n;
-        let top = format!("mutation_id = (SELECT MAX(mutation_id) FROM mutations WHERE client_id = ${client})");
-        // `IN ()` is not SQL (a push may have no mutations).
-        let ids =
-            if *count == 0 { top } else { format!("mutation_id IN ({}) OR {top}", placeholders(client + 1, *count)) };
-        parts.push(format!("(client_id = ${client} AND ({ids}))"));
-        n += count + 1;
+    if pairs > 0 {
+        parts.push(format!(
+            "SELECT client_id, mutation_id, result FROM mutations WHERE (client_id, mutation_id) IN (VALUES {})",
+            value_rows(1, pairs, 2, |p| p.join(", "))
+        ));
     }
-    format!("SELECT client_id, mutation_id, result FROM mutations WHERE {}", parts.join(" OR "))
+    if clients > 0 {
+        parts.push(format!(
+            "SELECT client_id, MAX(mutation_id), CAST(NULL AS TEXT) FROM mutations WHERE client_id IN ({}) \
+             GROUP BY client_id",
+            placeholders(2 * pairs + 1, clients)
+        ));
+    }
+    parts.join(" UNION ALL ")
 }
 
-/// (user_id, space, role) of live grants of each user in its spaces (`counts[i]` of them).
-pub(crate) fn roles_in_spaces(counts: &[usize]) -> String {
-    let mut n = 1;
-    let mut parts = Vec::new();
-    for count in counts {
-        parts.push(format!("(user_id = ${n} AND space IN ({}))", placeholders(n + 1, *count)));
-        n += count + 1;
-    }
-    format!("SELECT user_id, space, role FROM members WHERE role IS NOT NULL AND ({})", parts.join(" OR "))
+/// (user_id, space, role) of live grants among `n` (user_id, space) pairs.
+pub(crate) fn roles_in_spaces(n: usize) -> String {
+    format!(
+        "SELECT user_id, space, role FROM members WHERE role IS NOT NULL AND (user_id, space) IN (VALUES {})",
+        value_rows(1, n, 2, |p| p.join(", "))
+    )
 }
 
 /// Claim `n` clients, (client_id, user_id) pairs, all created at `$1`; a claimed one keeps its owner.
@@ -206,13 +206,10 @@ pub(crate) fn client_owners(n: usize) -> String {
 
 /// The documents of `n` (space, collection, doc_key) triples.
 pub(crate) fn documents(n: usize) -> String {
-    let cond = (0..n)
-        .map(|i| format!("(space = ${} AND collection = ${} AND doc_key = ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-        .collect::<Vec<_>>()
-        .join(" OR ");
     format!(
         "SELECT space, collection, doc_key, version, doc_value, hlc, writer_client, writer_mutation \
-         FROM documents WHERE {cond}"
+         FROM documents WHERE (space, collection, doc_key) IN (VALUES {})",
+        value_rows(1, n, 3, |p| p.join(", "))
     )
 }
 
@@ -254,14 +251,12 @@ mod batch_tests {
 
     #[test]
     fn batched_statements_number_their_placeholders() {
-        let stored = stored_results(&[2, 1]);
-        assert!(stored.contains("(client_id = $1 AND (mutation_id IN ($2, $3) OR"));
-        assert!(stored.contains("(client_id = $4 AND (mutation_id IN ($5) OR"));
-        assert!(stored_results(&[0]).contains("(client_id = $1 AND (mutation_id = (SELECT MAX"));
-        assert!(roles_in_spaces(&[1, 2])
-            .ends_with("(user_id = $1 AND space IN ($2)) OR (user_id = $3 AND space IN ($4, $5)))"));
+        assert!(stored_results(2, 1).contains("IN (VALUES ($1, $2), ($3, $4)) UNION ALL"));
+        assert!(stored_results(2, 1).contains("client_id IN ($5) GROUP BY"));
+        assert!(!stored_results(0, 1).contains("UNION"));
+        assert!(roles_in_spaces(2).ends_with("(user_id, space) IN (VALUES ($1, $2), ($3, $4))"));
+        assert!(documents(2).ends_with("IN (VALUES ($1, $2, $3), ($4, $5, $6))"));
         assert!(claim_clients(2).contains("VALUES ($2, $3, $1), ($4, $5, $1) ON CONFLICT"));
-        assert!(documents(2).contains("(space = $4 AND collection = $5 AND doc_key = $6)"));
         assert!(write_documents(2).contains("($10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT"));
         assert!(record_results(1).ends_with("VALUES ($1, $2, $3, $4, $5, $6, $7)"));
         assert!(enqueue_webhooks(2).ends_with("($6, $7, $8, $9, 0, $10, 'pending', $10, $10)"));
