@@ -556,15 +556,28 @@ macro_rules! impl_backend {
             query: &$crate::db::PullQuery,
         ) -> Result<pwa_sync_core::protocol::PullResponse, $crate::db::StoreError> {
             let err = |e: sqlx::Error| $crate::db::store_error(&e);
-            let access = load_access(&mut **tx, user).await?;
             let checkpoint = i64::try_from(query.checkpoint).unwrap_or(i64::MAX);
-            let revoked: Vec<(String, i64)> = sqlx::query_as($crate::db::sql::REVOKED_SINCE)
+            // The caller's grants and revocations in one statement (one round trip fewer).
+            let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as($crate::db::sql::GRANTS_AND_REVOKED)
                 .bind(user)
                 .bind(checkpoint)
                 .fetch_all(&mut **tx)
                 .await
                 .map_err(err)?;
-            let revoked: Vec<(String, i64)> = revoked.into_iter().filter(|(s, _)| query.wants(s)).collect();
+            let mut grants = Vec::with_capacity(rows.len());
+            let mut revoked: Vec<(String, i64)> = Vec::new();
+            for (space, role, number) in rows {
+                match role {
+                    Some(role) => {
+                        let role = $crate::db::access::parse_role(&role).map_err($crate::db::StoreError::Internal)?;
+                        grants.push((space, role, u64::try_from(number).unwrap_or(0)));
+                    }
+                    None if query.wants(&space) => revoked.push((space, number)),
+                    None => {}
+                }
+            }
+            revoked.sort();
+            let access = $crate::db::access::Access::from_rows(user, grants);
             let plan = $crate::db::pull::Plan::new(&access, query);
             let (rows, has_more) = if plan.is_empty() {
                 (Vec::new(), false)

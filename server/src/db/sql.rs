@@ -69,10 +69,13 @@ pub(crate) const RECORD_MIGRATION: &str =
 /// The caller's live grants: (space, role, since).
 pub(crate) const GRANTS_OF_USER: &str =
     "SELECT space, role, since FROM members WHERE user_id = $1 AND role IS NOT NULL";
-/// Spaces the caller read at checkpoint `$2` (granted at or before it) and has lost since,
-/// with the version of the loss.
-pub(crate) const REVOKED_SINCE: &str = "SELECT space, MAX(changed) FROM members WHERE user_id = $1 GROUP BY space \
-    HAVING COUNT(role) = 0 AND MAX(changed) > $2 AND MIN(since) <= $2 ORDER BY space";
+/// A pull's view of the caller's memberships: their live grants (space, role, since), and
+/// the spaces they read at checkpoint `$2` (granted at or before it) and have lost since,
+/// with the version of the loss (space, NULL, changed).
+pub(crate) const GRANTS_AND_REVOKED: &str = "SELECT space, role, since FROM members \
+    WHERE user_id = $1 AND role IS NOT NULL UNION ALL \
+    SELECT space, CAST(NULL AS TEXT), MAX(changed) FROM members WHERE user_id = $1 GROUP BY space \
+    HAVING COUNT(role) = 0 AND MAX(changed) > $2 AND MIN(since) <= $2";
 /// A new grant gets `since` = its version (the backfill position); a role change keeps it.
 pub(crate) const GRANT: &str = "INSERT INTO members (space, user_id, source, role, since, changed) \
     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (space, user_id, source) DO UPDATE SET role = excluded.role, \
