@@ -163,8 +163,9 @@ fn value_rows(first: usize, rows: usize, per_row: usize, row: impl Fn(&[String])
 
 pub(crate) const SET_COUNTER: &str = "UPDATE counter SET v = $1 WHERE id = 1";
 
-// Row values against a VALUES list: both databases look each row up in the primary key
-// (an OR of hundreds of conditions made PostgreSQL scan the table).
+// Row values against a VALUES list, the primary key's columns. With an OR of hundreds of
+// conditions instead, a push group took over twice as long in the load run (not checked
+// with EXPLAIN, and on a machine busy with other work: bench/README.md, "Load").
 
 /// (client_id, mutation_id, result) of `pairs` (client_id, mutation_id), placeholders from
 /// `$1`; then, for `clients` client ids after those, (client_id, highest mutation id, NULL).
