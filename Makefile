@@ -24,10 +24,10 @@ export WASM_BINDGEN_TEST_WEBDRIVER_JSON ?= $(CURDIR)/webdriver.json
 NO_DRIVERS := env -u GECKODRIVER -u SAFARIDRIVER -u CHROMEDRIVER -u MSEDGEDRIVER \
 	-u GECKODRIVER_REMOTE -u SAFARIDRIVER_REMOTE -u CHROMEDRIVER_REMOTE -u MSEDGEDRIVER_REMOTE
 
-.PHONY: help setup build test test-steps lint test-host test-chrome test-firefox test-webkit test-e2e demo size clean load
+.PHONY: help setup build test test-steps lint test-host test-chrome test-firefox test-webkit test-e2e demo size clean load load-smoke
 
 help:
-	@echo "targets: setup build test lint test-host test-chrome test-firefox test-webkit test-e2e demo size clean load"
+	@echo "targets: setup build test lint test-host test-chrome test-firefox test-webkit test-e2e demo size clean load load-smoke"
 
 setup:
 	@bash scripts/setup.sh
@@ -54,6 +54,7 @@ test: setup
 test-steps:
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory test-host
+	@$(MAKE) --no-print-directory load-smoke
 	@$(MAKE) --no-print-directory test-chrome
 	@$(MAKE) --no-print-directory test-firefox
 	@$(MAKE) --no-print-directory test-webkit
@@ -72,6 +73,11 @@ lint:
 # 50 spaces of 10 for 60 s (scripts/load.sh; LOAD_* variables size it). Not in `make test`.
 load:
 	scripts/load.sh
+# Its smoke, in `make test` after test-host (whose dependency build the debug server
+# reuses): 50 clients in 5 spaces for 5 s; fails if a member did not converge or anything
+# applied was lost, judges no times.
+load-smoke:
+	LOAD_PROFILE=debug LOAD_SECONDS=5 LOAD_CLIENTS=50 LOAD_TIMEOUT=120 scripts/load.sh
 
 # Host tests: the core, the server on SQLite and on a throwaway PostgreSQL, the proxy.
 test-host:

@@ -2,7 +2,8 @@
 //! servers. Each client is a user, member (writer) of one space; it keeps an event stream
 //! open, pushes batches of new documents into its space and pulls whenever poked. At the
 //! end the writers stop, every client pulls until nothing is new, and each must hold
-//! every document its space's members had applied.
+//! every document its space's members had applied. Exits non-zero when one does not, or
+//! nothing was applied.
 //!
 //! Hand-rolled on tokio + reqwest rather than a load tool: what is measured (a change
 //! written by one client seen by every other member through SSE and pull, and the
@@ -318,6 +319,9 @@ async fn main() -> Result<(), String> {
     );
     if converged != clients {
         return Err(format!("{} clients did not converge; lost {}", clients - converged, lost.len()));
+    }
+    if s.applied == 0 {
+        return Err("nothing was applied".into());
     }
     Ok(())
 }

@@ -7,10 +7,12 @@
 /// Implements `Tx` for `sqlx::Transaction<'_, $db>`; defines `claim_webhooks`,
 /// `finish_webhook`, `migrate`, `pull_changes`, `read_stats` and `read_status` for `$db` in the calling
 /// module; and implements the writes of `$store` (push, memberships, server writes) and its
-/// reads of access, over the store's own `begin_write`, `begin_read` and `announce`.
+/// reads of access, over the backend module's `begin_write`, `announce` and the store's `begin_read`.
 macro_rules! impl_backend {
     ($db:ty, $store:ty) => {
         impl $store {
+            /// Hands the push to this process's writer (see [`$crate::db::PushJob`]) and
+            /// waits for its answer.
             async fn push_tx(
                 &self,
                 user: &str,
@@ -18,11 +20,19 @@ macro_rules! impl_backend {
                 limits: $crate::config::Limits,
                 webhooks: &[String],
             ) -> Result<$crate::db::PushOutcome, $crate::db::StoreError> {
-                $crate::db::backend::write_tx!(self, tx => {
-                    let outcome = $crate::db::push::run(&mut tx, user, request, limits, webhooks).await?;
-                    let pokes = $crate::db::space_pokes(&outcome.applied);
-                    (outcome, pokes)
-                })
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                let job = $crate::db::PushJob {
+                    user: user.to_owned(),
+                    request: request.clone(),
+                    limits,
+                    webhooks: webhooks.to_vec(),
+                    reply,
+                };
+                self.writer
+                    .send(job)
+                    .await
+                    .map_err(|_| $crate::db::StoreError::Unavailable("the push writer has stopped".into()))?;
+                answer.await.map_err(|_| $crate::db::StoreError::Internal("the push writer dropped a push".into()))?
             }
 
             async fn set_member_tx(
@@ -121,34 +131,148 @@ macro_rules! impl_backend {
             async fn next_version(&mut self) -> Result<i64, sqlx::Error> {
                 sqlx::query_scalar($crate::db::sql::NEXT_VERSION).fetch_one(&mut **self).await
             }
-            async fn claim_client(&mut self, client_id: &str, user: &str, now: i64) -> Result<String, sqlx::Error> {
-                sqlx::query($crate::db::sql::CLAIM_CLIENT)
-                    .bind(client_id)
-                    .bind(user)
-                    .bind(now)
-                    .execute(&mut **self)
-                    .await?;
-                sqlx::query_scalar($crate::db::sql::CLIENT_OWNER).bind(client_id).fetch_one(&mut **self).await
+            async fn set_counter(&mut self, v: i64) -> Result<(), sqlx::Error> {
+                sqlx::query($crate::db::sql::SET_COUNTER).bind(v).execute(&mut **self).await.map(|_| ())
             }
-            async fn stored_result(&mut self, client_id: &str, mutation_id: i64) -> Result<Option<String>, sqlx::Error> {
-                sqlx::query_scalar($crate::db::sql::STORED_RESULT)
-                    .bind(client_id)
-                    .bind(mutation_id)
-                    .fetch_optional(&mut **self)
-                    .await
+            async fn claim_clients(
+                &mut self,
+                claims: &[(&str, &str)],
+                now: i64,
+            ) -> Result<Vec<(String, String)>, sqlx::Error> {
+                let mut owners = Vec::with_capacity(claims.len());
+                for chunk in claims.chunks($crate::db::sql::BATCH_ROWS) {
+                    let sql = $crate::db::sql::claim_clients(chunk.len());
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+                    for (client, user) in chunk {
+                        q = q.bind(*client).bind(*user);
+                    }
+                    q.execute(&mut **self).await?;
+                    let sql = $crate::db::sql::client_owners(chunk.len());
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                    for (client, _) in chunk {
+                        q = q.bind(*client);
+                    }
+                    owners.extend(q.fetch_all(&mut **self).await?);
+                }
+                Ok(owners)
             }
-            async fn record_result(&mut self, w: &$crate::db::push::ResultWrite<'_>) -> Result<(), sqlx::Error> {
-                sqlx::query($crate::db::sql::RECORD_RESULT)
-                    .bind(w.client_id)
-                    .bind(w.mutation_id)
-                    .bind(w.user)
-                    .bind(w.status)
-                    .bind(w.result)
-                    .bind(w.version)
-                    .bind(w.now)
-                    .execute(&mut **self)
-                    .await
-                    .map(|_| ())
+            async fn stored_results(
+                &mut self,
+                asked: &[(&str, Vec<i64>)],
+            ) -> Result<Vec<(String, i64, Option<String>)>, sqlx::Error> {
+                let pairs: Vec<(&str, i64)> =
+                    asked.iter().flat_map(|(client, ids)| ids.iter().map(move |id| (*client, *id))).collect();
+                let mut rows: Vec<(String, i64, Option<String>)> = Vec::new();
+                // The clients' highest ids ride on the first statement.
+                let mut clients: Vec<&str> = asked.iter().map(|(client, _)| *client).collect();
+                let mut chunks = pairs.chunks($crate::db::sql::BATCH_ROWS).peekable();
+                if chunks.peek().is_none() && clients.is_empty() {
+                    return Ok(Vec::new());
+                }
+                loop {
+                    let chunk = chunks.next().unwrap_or(&[]);
+                    let sql = $crate::db::sql::stored_results(chunk.len(), clients.len());
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                    for (client, id) in chunk {
+                        q = q.bind(*client).bind(*id);
+                    }
+                    for client in clients.drain(..) {
+                        q = q.bind(client);
+                    }
+                    rows.extend(q.fetch_all(&mut **self).await?);
+                    if chunks.peek().is_none() {
+                        break;
+                    }
+                }
+                Ok(rows)
+            }
+            async fn record_results(&mut self, writes: &[$crate::db::push::ResultWrite<'_>]) -> Result<(), sqlx::Error> {
+                for chunk in writes.chunks($crate::db::sql::BATCH_ROWS) {
+                    let sql = $crate::db::sql::record_results(chunk.len());
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for w in chunk {
+                        q = q.bind(w.client_id).bind(w.mutation_id).bind(w.user).bind(w.status).bind(w.result).bind(w.version).bind(w.now);
+                    }
+                    q.execute(&mut **self).await?;
+                }
+                Ok(())
+            }
+            async fn documents(
+                &mut self,
+                keys: &[$crate::db::push::DocKey],
+            ) -> Result<Vec<($crate::db::push::DocKey, $crate::db::push::DocRow)>, sqlx::Error> {
+                use sqlx::Row;
+                let mut docs = Vec::with_capacity(keys.len());
+                for chunk in keys.chunks($crate::db::sql::BATCH_ROWS) {
+                    let sql = $crate::db::sql::documents(chunk.len());
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for (space, collection, key) in chunk {
+                        q = q.bind(space.as_str()).bind(collection.as_str()).bind(key.as_str());
+                    }
+                    for r in q.fetch_all(&mut **self).await? {
+                        let key = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                        docs.push((key, $crate::db::push::DocRow {
+                            version: r.try_get(3)?,
+                            value: r.try_get(4)?,
+                            hlc: r.try_get(5)?,
+                            writer_client: r.try_get(6)?,
+                            writer_mutation: r.try_get(7)?,
+                            schema_version: r.try_get(8)?,
+                        }));
+                    }
+                }
+                Ok(docs)
+            }
+            async fn write_documents(&mut self, writes: &[$crate::db::push::DocWrite<'_>]) -> Result<(), sqlx::Error> {
+                for chunk in writes.chunks($crate::db::sql::BATCH_ROWS) {
+                    let sql = $crate::db::sql::write_documents(chunk.len());
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for w in chunk {
+                        q = q
+                            .bind(w.space)
+                            .bind(w.collection)
+                            .bind(w.key)
+                            .bind(w.version)
+                            .bind(w.value)
+                            .bind(w.hlc)
+                            .bind(w.client_id)
+                            .bind(w.mutation_id)
+                            .bind(w.now)
+                            .bind(w.schema_version);
+                    }
+                    q.execute(&mut **self).await?;
+                }
+                Ok(())
+            }
+            async fn enqueue_webhooks(&mut self, writes: &[$crate::db::push::WebhookWrite<'_>]) -> Result<(), sqlx::Error> {
+                for chunk in writes.chunks($crate::db::sql::BATCH_ROWS) {
+                    let sql = $crate::db::sql::enqueue_webhooks(chunk.len());
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for w in chunk {
+                        q = q.bind(w.url).bind(w.body).bind(w.user).bind(w.version).bind(w.now);
+                    }
+                    q.execute(&mut **self).await?;
+                }
+                Ok(())
+            }
+            async fn space_in_use(&mut self, space: &str) -> Result<bool, sqlx::Error> {
+                sqlx::query_scalar($crate::db::sql::SPACE_IN_USE).bind(space).fetch_one(&mut **self).await
+            }
+            async fn roles_in_spaces(
+                &mut self,
+                asked: &[(&str, Vec<&str>)],
+            ) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+                let pairs: Vec<(&str, &str)> =
+                    asked.iter().flat_map(|(user, spaces)| spaces.iter().map(move |space| (*user, *space))).collect();
+                let mut rows = Vec::new();
+                for chunk in pairs.chunks($crate::db::sql::BATCH_ROWS) {
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe($crate::db::sql::roles_in_spaces(chunk.len())));
+                    for (user, space) in chunk {
+                        q = q.bind(*user).bind(*space);
+                    }
+                    rows.extend(q.fetch_all(&mut **self).await?);
+                }
+                Ok(rows)
             }
             async fn document(
                 &mut self,
@@ -191,9 +315,6 @@ macro_rules! impl_backend {
                     .await
                     .map(|_| ())
             }
-            async fn last_mutation_id(&mut self, client_id: &str) -> Result<Option<i64>, sqlx::Error> {
-                sqlx::query_scalar($crate::db::sql::LAST_MUTATION_ID).bind(client_id).fetch_one(&mut **self).await
-            }
             async fn enqueue_webhook(&mut self, w: &$crate::db::push::WebhookWrite<'_>) -> Result<(), sqlx::Error> {
                 sqlx::query($crate::db::sql::ENQUEUE_WEBHOOK)
                     .bind(w.url)
@@ -204,12 +325,6 @@ macro_rules! impl_backend {
                     .execute(&mut **self)
                     .await
                     .map(|_| ())
-            }
-            async fn space_in_use(&mut self, space: &str) -> Result<bool, sqlx::Error> {
-                sqlx::query_scalar($crate::db::sql::SPACE_IN_USE).bind(space).fetch_one(&mut **self).await
-            }
-            async fn roles_in_space(&mut self, space: &str, user: &str) -> Result<Vec<String>, sqlx::Error> {
-                sqlx::query_scalar($crate::db::sql::ROLES_IN_SPACE).bind(space).bind(user).fetch_all(&mut **self).await
             }
             async fn grant(&mut self, g: &$crate::db::push::GrantWrite<'_>) -> Result<(), sqlx::Error> {
                 sqlx::query($crate::db::sql::GRANT)
@@ -239,6 +354,98 @@ macro_rules! impl_backend {
             ) -> Result<Vec<(String, Option<String>)>, sqlx::Error> {
                 sqlx::query_as($crate::db::sql::GRANTS_BY_SOURCE).bind(user).bind(source).fetch_all(&mut **self).await
             }
+        }
+
+        /// Start this process's push writer on `pool`: pushes queue on the returned sender.
+        fn start_push_writer(pool: sqlx::Pool<$db>) -> tokio::sync::mpsc::Sender<$crate::db::PushJob> {
+            let (sender, receiver) = tokio::sync::mpsc::channel($crate::db::WRITER_QUEUE);
+            tokio::spawn(push_writer(pool, receiver));
+            sender
+        }
+
+        /// Takes every queued push (up to a group's bounds), applies them in one
+        /// transaction, answers each; until the store, and with it the sender, is dropped.
+        async fn push_writer(
+            pool: sqlx::Pool<$db>,
+            mut queue: tokio::sync::mpsc::Receiver<$crate::db::PushJob>,
+        ) {
+            while let Some(first) = queue.recv().await {
+                let mut mutations = first.request.mutations.len();
+                let mut group = vec![first];
+                while group.len() < $crate::db::MAX_GROUP && mutations < $crate::db::MAX_GROUP_MUTATIONS {
+                    match queue.try_recv() {
+                        Ok(job) => {
+                            mutations += job.request.mutations.len();
+                            group.push(job);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let started = std::time::Instant::now();
+                let answers = push_group(&pool, &group).await;
+                tracing::debug!(
+                    target: "pwa_sync_server::push_group",
+                    pushes = group.len(),
+                    mutations,
+                    ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "push group"
+                );
+                for (job, answer) in group.into_iter().zip(answers) {
+                    // An error only means the request went away; its push stands.
+                    let _ = job.reply.send(answer);
+                }
+            }
+        }
+
+        /// One transaction for `group`; if it fails as a whole (a corrupt row, the
+        /// database), each push runs again on its own so one cannot fail the others.
+        async fn push_group(
+            pool: &sqlx::Pool<$db>,
+            group: &[$crate::db::PushJob],
+        ) -> Vec<Result<$crate::db::PushOutcome, $crate::db::StoreError>> {
+            let jobs: Vec<$crate::db::push::Job<'_>> = group
+                .iter()
+                .map(|j| $crate::db::push::Job {
+                    user: &j.user,
+                    request: &j.request,
+                    limits: j.limits,
+                    webhooks: &j.webhooks,
+                })
+                .collect();
+            match push_transaction(pool, &jobs).await {
+                Ok(outcomes) => return outcomes.into_iter().map(|o| o.map_err($crate::db::job_error)).collect(),
+                Err(e) if jobs.len() == 1 => return vec![Err(e)],
+                Err(e) => tracing::info!(error = %e, pushes = jobs.len(), "a push group failed; running its pushes one by one"),
+            }
+            let mut answers = Vec::with_capacity(jobs.len());
+            for job in &jobs {
+                let answer = match push_transaction(pool, std::slice::from_ref(job)).await {
+                    Ok(mut outcomes) => outcomes.pop().map_or_else(
+                        || Err($crate::db::StoreError::Internal("a push group of one answered nothing".into())),
+                        |o| o.map_err($crate::db::job_error),
+                    ),
+                    Err(e) => Err(e),
+                };
+                answers.push(answer);
+            }
+            answers
+        }
+
+        /// `jobs` in one write transaction (retried on contention), announced in it.
+        async fn push_transaction(
+            pool: &sqlx::Pool<$db>,
+            jobs: &[$crate::db::push::Job<'_>],
+        ) -> Result<Vec<Result<$crate::db::PushOutcome, $crate::db::Failure>>, $crate::db::StoreError> {
+            $crate::db::with_retries(|| async {
+                let mut tx = begin_write(pool).await?;
+                let outcomes = $crate::db::push::run_group(&mut tx, jobs).await?;
+                let applied: Vec<pwa_sync_core::protocol::Change> =
+                    outcomes.iter().flatten().flat_map(|o| o.applied.iter().cloned()).collect();
+                announce(&mut tx, &$crate::db::space_pokes(&applied)).await?;
+                tx.commit().await?;
+                Ok(outcomes)
+            })
+            .await
         }
 
         /// Claim up to `claim.limit` due webhook rows (oldest first) with `claim_sql`.
@@ -367,15 +574,28 @@ macro_rules! impl_backend {
             query: &$crate::db::PullQuery,
         ) -> Result<pwa_sync_core::protocol::PullResponse, $crate::db::StoreError> {
             let err = |e: sqlx::Error| $crate::db::store_error(&e);
-            let access = load_access(&mut **tx, user).await?;
             let checkpoint = i64::try_from(query.checkpoint).unwrap_or(i64::MAX);
-            let revoked: Vec<(String, i64)> = sqlx::query_as($crate::db::sql::REVOKED_SINCE)
+            // The caller's grants and revocations in one statement (one round trip fewer).
+            let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as($crate::db::sql::GRANTS_AND_REVOKED)
                 .bind(user)
                 .bind(checkpoint)
                 .fetch_all(&mut **tx)
                 .await
                 .map_err(err)?;
-            let revoked: Vec<(String, i64)> = revoked.into_iter().filter(|(s, _)| query.wants(s)).collect();
+            let mut grants = Vec::with_capacity(rows.len());
+            let mut revoked: Vec<(String, i64)> = Vec::new();
+            for (space, role, number) in rows {
+                match role {
+                    Some(role) => {
+                        let role = $crate::db::access::parse_role(&role).map_err($crate::db::StoreError::Internal)?;
+                        grants.push((space, role, u64::try_from(number).unwrap_or(0)));
+                    }
+                    None if query.wants(&space) => revoked.push((space, number)),
+                    None => {}
+                }
+            }
+            revoked.sort();
+            let access = $crate::db::access::Access::from_rows(user, grants);
             let plan = $crate::db::pull::Plan::new(&access, query);
             let (rows, has_more) = if plan.is_empty() {
                 (Vec::new(), false)
@@ -510,9 +730,9 @@ macro_rules! write_tx {
         $crate::db::with_retries(|| async {
             let _permit =
                 $store.pushes.acquire().await.map_err(|_| $crate::db::Failure::Db(sqlx::Error::PoolClosed))?;
-            let mut $tx = $store.begin_write().await?;
+            let mut $tx = begin_write(&$store.pool).await?;
             let (result, pokes) = $body;
-            $store.announce(&mut $tx, &pokes).await?;
+            announce(&mut $tx, &pokes).await?;
             $tx.commit().await?;
             Ok(result)
         })

@@ -124,6 +124,34 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
 }
 
+/// A push waiting for its process's writer. Every process has one writer task per store:
+/// it takes all pushes queued meanwhile (at most [`MAX_GROUP`] of them, or about
+/// [`MAX_GROUP_MUTATIONS`] mutations) and applies them in one transaction
+/// ([`push::run_group`]), so the counter lock, the commit and the NOTIFY are paid once per
+/// group rather than once per push.
+pub(crate) struct PushJob {
+    pub user: String,
+    pub request: PushRequest,
+    pub limits: Limits,
+    pub webhooks: Vec<String>,
+    pub reply: tokio::sync::oneshot::Sender<Result<PushOutcome, StoreError>>,
+}
+
+pub(crate) const MAX_GROUP: usize = 64;
+pub(crate) const MAX_GROUP_MUTATIONS: usize = 2000;
+/// Pushes queued for a writer before senders wait.
+pub(crate) const WRITER_QUEUE: usize = 1024;
+
+/// A failure of one push of a group, for the HTTP layer.
+pub(crate) fn job_error(failure: Failure) -> StoreError {
+    match failure {
+        Failure::Forbidden => StoreError::ClientOfAnotherUser,
+        Failure::Rejected(message) => StoreError::Rejected(message),
+        Failure::Corrupt(message) => StoreError::Internal(message),
+        Failure::Db(e) => store_error(&e),
+    }
+}
+
 /// The answer to a push, with what it changed (for realtime pokes, and later webhooks).
 #[derive(Debug, Clone)]
 pub struct PushOutcome {

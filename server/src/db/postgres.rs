@@ -1,6 +1,7 @@
 //! PostgreSQL store: several server processes may share one database. Pushes serialise on
-//! the counter row lock (taken first in each push transaction), which also makes commit
-//! order equal version order. Realtime pokes cross processes with NOTIFY (sent inside the
+//! the counter row lock (taken in each push transaction before anything that depends on
+//! order), which also makes commit order equal version order. Each process applies its
+//! pushes in groups on one connection of its own (see `db::PushJob`). Realtime pokes cross processes with NOTIFY (sent inside the
 //! push transaction, so only on commit) and a LISTEN task in every process.
 
 use std::str::FromStr;
@@ -29,6 +30,7 @@ const PG_POOL: u32 = 10;
 pub struct PgStore {
     pool: PgPool,
     pushes: tokio::sync::Semaphore,
+    writer: tokio::sync::mpsc::Sender<crate::db::PushJob>,
 }
 
 impl PgStore {
@@ -36,6 +38,11 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Internal(format!("bad PostgreSQL URL: {e}")))?
             .application_name("pwa-sync-server");
+        // The push writer's own connection: pushes never queue behind pulls for one.
+        let writes = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_lazy_with(options.clone());
         let pool = PgPoolOptions::new()
             .max_connections(PG_POOL)
             .acquire_timeout(Duration::from_secs(10))
@@ -50,11 +57,8 @@ impl PgStore {
             .map_err(|e| store_error(&e))?;
         migrate(&mut tx, schema::Dialect::Postgres).await?;
         tx.commit().await.map_err(|e| store_error(&e))?;
-        Ok(PgStore { pool, pushes: push_permits(PG_POOL) })
-    }
-
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
-        self.pool.begin().await
+        let writer = start_push_writer(writes);
+        Ok(PgStore { pool, pushes: push_permits(PG_POOL), writer })
     }
 
     /// One snapshot for the whole pull (READ COMMITTED would take one per statement, and
@@ -62,14 +66,25 @@ impl PgStore {
     async fn begin_read(&self) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
         self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await
     }
+}
 
-    /// NOTIFY inside the transaction: sent on commit only, to every process.
-    async fn announce(&self, tx: &mut sqlx::Transaction<'static, Postgres>, pokes: &[Poke]) -> Result<(), sqlx::Error> {
-        for poke in pokes {
-            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(poke.encode()).execute(&mut **tx).await?;
-        }
-        Ok(())
+async fn begin_write(pool: &PgPool) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+    pool.begin().await
+}
+
+/// NOTIFY inside the transaction: sent on commit only, to every process. One
+/// statement for all pokes (the counter lock is held across it).
+async fn announce(tx: &mut sqlx::Transaction<'static, Postgres>, pokes: &[Poke]) -> Result<(), sqlx::Error> {
+    if pokes.is_empty() {
+        return Ok(());
     }
+    let payloads: Vec<String> = pokes.iter().map(Poke::encode).collect();
+    sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+        .bind(CHANNEL)
+        .bind(payloads)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 impl Store for PgStore {

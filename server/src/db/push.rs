@@ -1,10 +1,11 @@
 //! The push algorithm, written once over [`Tx`] (one open transaction of either backend).
 //!
 //! Rules (ARCHITECTURE.md, "Wire protocol v1"):
-//! - the caller opened the transaction; the first statement here locks the version counter
-//!   row, so pushes are serialised across processes until commit and commit order equals
-//!   version order (a pull can never skip a version that commits later: RxDB #7259);
-//! - a `clientId` belongs to the first user who pushes with it;
+//! - a `clientId` belongs to the first user who pushes with it (claimed first: an owner
+//!   never changes, so this needs no order);
+//! - then the version counter row is locked, so pushes are serialised across processes
+//!   until commit and commit order equals version order (a pull can never skip a version
+//!   that commits later: RxDB #7259); every read that decides the push comes after it;
 //! - each (clientId, mutation id) is applied at most once: its result is stored in the
 //!   same transaction, and a re-sent id is answered with the stored result;
 //! - a mutation applies iff its `baseVersion` is the key's current version (null or 0: the
@@ -17,10 +18,16 @@
 //!   answered `rejected` with code `forbidden`;
 //! - each applied change queues one webhook event per configured URL in the same
 //!   transaction: an event exists iff its change committed.
+//!
+//! The lock is held across every round trip to the database, so the batch is read and
+//! written in a fixed number of statements (ARCHITECTURE.md, "Push under load"): the
+//! stored results, roles and documents of all its mutations in three reads, decisions in
+//! memory (a key written earlier in the batch is seen as written), versions counted from
+//! the locked value, and the writes in three multi-row inserts and one counter update.
 
 use pwa_sync_core::clock::clamp_stamp;
 use pwa_sync_core::patch;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use pwa_sync_core::protocol::{
     is_valid_space_id, private_space, Change, Mutation, MutationResult, Op, PushRequest, PushResponse, Role,
@@ -48,6 +55,9 @@ pub(crate) struct DocRow {
     /// The `schemaVersion` its last writer sent.
     pub schema_version: Option<i64>,
 }
+
+/// (space, collection, key).
+pub(crate) type DocKey = (String, String, String);
 
 pub(crate) struct DocWrite<'a> {
     pub space: &'a str,
@@ -87,17 +97,34 @@ pub(crate) trait Tx: Send {
     async fn lock_counter(&mut self) -> Result<i64, sqlx::Error>;
     /// `UPDATE counter SET v = v + 1 … RETURNING v`.
     async fn next_version(&mut self) -> Result<i64, sqlx::Error>;
-    /// Record `user` as the owner of `client_id` unless it has one; returns the owner.
-    async fn claim_client(&mut self, client_id: &str, user: &str, now: i64) -> Result<String, sqlx::Error>;
-    async fn stored_result(&mut self, client_id: &str, mutation_id: i64) -> Result<Option<String>, sqlx::Error>;
-    async fn record_result(&mut self, write: &ResultWrite<'_>) -> Result<(), sqlx::Error>;
+    /// `UPDATE counter SET v = $1` (the lock is held already).
+    async fn set_counter(&mut self, v: i64) -> Result<(), sqlx::Error>;
+    /// Record each `(client_id, user)`'s user as the client's owner unless it has one
+    /// (distinct clients, sorted); returns `(client_id, owner)` of each.
+    async fn claim_clients(&mut self, claims: &[(&str, &str)], now: i64) -> Result<Vec<(String, String)>, sqlx::Error>;
+    /// `(client_id, mutation_id, Some(result))` stored for each client among its ids, and
+    /// `(client_id, highest mutation id, None)` of each client with any.
+    async fn stored_results(
+        &mut self,
+        asked: &[(&str, Vec<i64>)],
+    ) -> Result<Vec<(String, i64, Option<String>)>, sqlx::Error>;
+    /// Store several results (distinct ids).
+    async fn record_results(&mut self, writes: &[ResultWrite<'_>]) -> Result<(), sqlx::Error>;
     async fn document(&mut self, space: &str, collection: &str, key: &str) -> Result<Option<DocRow>, sqlx::Error>;
+    /// The stored documents among `keys` (space, collection, key).
+    async fn documents(&mut self, keys: &[DocKey]) -> Result<Vec<(DocKey, DocRow)>, sqlx::Error>;
     async fn write_document(&mut self, write: &DocWrite<'_>) -> Result<(), sqlx::Error>;
-    async fn last_mutation_id(&mut self, client_id: &str) -> Result<Option<i64>, sqlx::Error>;
+    /// Write several documents (distinct keys).
+    async fn write_documents(&mut self, writes: &[DocWrite<'_>]) -> Result<(), sqlx::Error>;
     /// Queue one webhook event (due at once).
     async fn enqueue_webhook(&mut self, write: &WebhookWrite<'_>) -> Result<(), sqlx::Error>;
-    /// `user`'s live roles in `space`, one per source, as stored.
-    async fn roles_in_space(&mut self, space: &str, user: &str) -> Result<Vec<String>, sqlx::Error>;
+    /// Queue several webhook events, ids in the order given.
+    async fn enqueue_webhooks(&mut self, writes: &[WebhookWrite<'_>]) -> Result<(), sqlx::Error>;
+    /// Live grants `(user, space, role)` of each user in its spaces, one per source, as stored.
+    async fn roles_in_spaces(
+        &mut self,
+        asked: &[(&str, Vec<&str>)],
+    ) -> Result<Vec<(String, String, String)>, sqlx::Error>;
     /// Grant `role` (see `sql::GRANT`) at counter `version`.
     async fn grant(&mut self, g: &GrantWrite<'_>) -> Result<(), sqlx::Error>;
     /// Remove a grant at counter `version`; whether there was a live one.
@@ -120,130 +147,250 @@ pub(crate) struct GrantWrite<'a> {
     pub version: i64,
 }
 
-/// `user`'s strongest role in `space` (the private space is always theirs), read in the
-/// transaction.
-pub(crate) async fn role_in<T: Tx>(tx: &mut T, space: &str, user: &str) -> Result<Option<Role>, Failure> {
-    if space == private_space(user) {
-        return Ok(Some(Role::Owner));
-    }
-    let mut best = None;
-    for text in tx.roles_in_space(space, user).await? {
-        let role = parse_role(&text).map_err(Failure::Corrupt)?;
-        best = best.max(Some(role));
-    }
-    Ok(best)
+/// A result decided in a group: the result, its version if applied, its JSON text, and
+/// the index of its push.
+type Recorded = (MutationResult, Option<i64>, String, usize);
+
+/// One push of a group: who pushes what.
+pub(crate) struct Job<'a> {
+    pub user: &'a str,
+    pub request: &'a PushRequest,
+    pub limits: Limits,
+    /// Each applied change queues one event per URL.
+    pub webhooks: &'a [String],
 }
 
-/// Apply `request` for `user` inside `tx`, queuing an event per applied change for each
-/// of `webhooks`. The caller commits on `Ok` and rolls back otherwise. The request was
-/// checked by [`check_request`] first.
-pub(crate) async fn run<T: Tx>(
+/// Apply several pushes in one transaction, in order, each exactly as if it ran alone
+/// after the ones before it (a later push sees what an earlier one wrote). One whose
+/// clientId belongs to another user is answered [`Failure::Forbidden`] and writes
+/// nothing; any other failure fails the group (the caller rolls back). The caller commits
+/// on `Ok`. Every request was checked by [`check_request`] first.
+pub(crate) async fn run_group<T: Tx>(
     tx: &mut T,
-    user: &str,
-    request: &PushRequest,
-    limits: Limits,
-    webhooks: &[String],
-) -> Result<PushOutcome, Failure> {
-    tx.lock_counter().await?;
-    let client_id = request.client_id.as_str();
+    jobs: &[Job<'_>],
+) -> Result<Vec<Result<PushOutcome, Failure>>, Failure> {
     let now = now_ms();
-    if tx.claim_client(client_id, user, now).await? != user {
-        return Err(Failure::Forbidden);
+    // Clients first (an owner never changes, so this needs no order), each claimed for
+    // the user of its first push, sorted so two groups cannot deadlock.
+    let mut claims: Vec<(&str, &str)> = Vec::new();
+    for job in jobs {
+        let client = job.request.client_id.as_str();
+        if !claims.iter().any(|(c, _)| *c == client) {
+            claims.push((client, job.user));
+        }
     }
-    let mut results = Vec::with_capacity(request.mutations.len());
-    let mut applied = Vec::new();
-    let private = private_space(user);
-    let mut roles: HashMap<&str, Option<Role>> = HashMap::new();
-    for m in &request.mutations {
-        let space = m.space.as_deref().unwrap_or(&private);
-        let id = to_i64(m.id)?;
-        if let Some(stored) = tx.stored_result(client_id, id).await? {
-            let result = serde_json::from_str::<MutationResult>(&stored)
-                .map_err(|e| Failure::Corrupt(format!("stored result of {client_id}/{id}: {e}")))?;
-            results.push(result);
+    claims.sort_unstable();
+    let owners: HashMap<String, String> = tx.claim_clients(&claims, now).await?.into_iter().collect();
+    let allowed: Vec<bool> =
+        jobs.iter().map(|j| owners.get(j.request.client_id.as_str()).is_some_and(|owner| owner == j.user)).collect();
+
+    let base = tx.lock_counter().await?;
+    // Everything the decisions read, in three statements after the lock.
+    let privates: Vec<String> = jobs.iter().map(|j| private_space(j.user)).collect();
+    let space_of = |i: usize, m: &'_ Mutation| -> String { m.space.clone().unwrap_or_else(|| privates[i].clone()) };
+    let mut asked_ids: Vec<(&str, Vec<i64>)> = Vec::new();
+    let mut asked_spaces: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut keys: Vec<DocKey> = Vec::new();
+    for (i, job) in jobs.iter().enumerate().filter(|(i, _)| allowed[*i]) {
+        let client = job.request.client_id.as_str();
+        let ids = job.request.mutations.iter().map(|m| to_i64(m.id)).collect::<Result<Vec<i64>, Failure>>()?;
+        match asked_ids.iter_mut().find(|(c, _)| *c == client) {
+            Some((_, list)) => list.extend(ids),
+            None => asked_ids.push((client, ids)),
+        }
+        let spaces: Vec<&str> =
+            job.request.mutations.iter().filter_map(|m| m.space.as_deref()).filter(|s| *s != privates[i]).collect();
+        match asked_spaces.iter_mut().find(|(u, _)| *u == job.user) {
+            Some((_, list)) => list.extend(spaces),
+            None => asked_spaces.push((job.user, spaces)),
+        }
+        // Only valid mutations read their document (PostgreSQL cannot even compare a key
+        // holding NUL).
+        keys.extend(
+            job.request
+                .mutations
+                .iter()
+                .filter(|m| validate(m, job.limits).is_ok())
+                .map(|m| (space_of(i, m), m.collection.clone(), m.key.clone())),
+        );
+    }
+    for (_, list) in &mut asked_spaces {
+        list.sort_unstable();
+        list.dedup();
+    }
+    asked_spaces.retain(|(_, list)| !list.is_empty());
+    keys.sort_unstable();
+    keys.dedup();
+    // Results stored before this group, and each client's highest mutation id.
+    let mut stored: HashMap<(String, i64), String> = HashMap::new();
+    let mut last: HashMap<String, i64> = HashMap::new();
+    for (client, id, text) in tx.stored_results(&asked_ids).await? {
+        let top = last.entry(client.clone()).or_insert(id);
+        *top = (*top).max(id);
+        if let Some(text) = text {
+            stored.insert((client, id), text);
+        }
+    }
+    let mut roles: HashMap<(String, String), Role> = HashMap::new();
+    for (user, space, text) in tx.roles_in_spaces(&asked_spaces).await? {
+        let role = parse_role(&text).map_err(Failure::Corrupt)?;
+        let best = roles.entry((user, space)).or_insert(role);
+        *best = (*best).max(role);
+    }
+    let mut docs: HashMap<DocKey, DocRow> = tx.documents(&keys).await?.into_iter().collect();
+
+    // Decisions, in memory and in order: results recorded by an earlier mutation of the
+    // group answer a repeated id, and documents written earlier are current.
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    let mut recorded: HashMap<(String, i64), Recorded> = HashMap::new();
+    let mut order: Vec<(String, i64)> = Vec::new();
+    // The last write of each key in this group (one statement may not update a row twice).
+    let mut written: BTreeSet<DocKey> = BTreeSet::new();
+    let mut events: Vec<(i64, String, usize)> = Vec::new();
+    let mut version = base;
+    for (i, job) in jobs.iter().enumerate() {
+        if !allowed[i] {
+            outcomes.push(Err(Failure::Forbidden));
             continue;
         }
-        let role = match roles.get(space) {
-            Some(role) => *role,
-            None => {
-                let role = role_in(tx, space, user).await?;
-                roles.insert(space, role);
-                role
+        let (user, client_id, limits) = (job.user, job.request.client_id.as_str(), job.limits);
+        let mut results = Vec::with_capacity(job.request.mutations.len());
+        let mut applied = Vec::new();
+        for m in &job.request.mutations {
+            let id = to_i64(m.id)?;
+            let at = (client_id.to_owned(), id);
+            if let Some(text) = stored.get(&at) {
+                let result = serde_json::from_str::<MutationResult>(text)
+                    .map_err(|e| Failure::Corrupt(format!("stored result of {client_id}/{id}: {e}")))?;
+                results.push(result);
+                continue;
             }
-        };
-        let decision = match validate(m, limits) {
-            Err(message) => Decision::Reject { code: "validation", message },
-            Ok(()) if !role.is_some_and(Role::can_write) => {
-                Decision::Reject { code: FORBIDDEN, message: format!("{user} may not write to space {space}") }
+            if let Some((result, _, _, _)) = recorded.get(&at) {
+                results.push(result.clone());
+                continue;
             }
-            Ok(()) => {
-                let current = tx.document(space, &m.collection, &m.key).await?;
-                decide(m, client_id, current.as_ref(), limits)?
-            }
-        };
-        let (result, version) = match decision {
-            Decision::Apply(value) => {
-                let version = tx.next_version().await?;
-                // A stamp from a clock running ahead is pulled back to ours (plus the
-                // drift HLC allows), so such a device cannot win every later
-                // lastWriteWins comparison.
-                let hlc = clamp_stamp(&m.hlc, u64::try_from(now).unwrap_or(0));
-                let text = value.as_ref().map(Value::to_string);
-                tx.write_document(&DocWrite {
-                    space,
-                    collection: &m.collection,
-                    key: &m.key,
-                    version,
-                    value: text.as_deref(),
-                    hlc: &hlc,
-                    client_id,
-                    mutation_id: id,
-                    now,
-                    schema_version: m.schema_version.map(i64::from),
-                })
-                .await?;
-                let version_u = to_u64(version)?;
-                let change = Change {
-                    collection: m.collection.clone(),
-                    key: m.key.clone(),
-                    version: version_u,
-                    value,
-                    hlc,
-                    space: Some(space.to_owned()),
-                    schema_version: m.schema_version,
-                };
-                if !webhooks.is_empty() {
-                    let body = webhook::event_body(Some(user), &change, now);
-                    for url in webhooks {
-                        tx.enqueue_webhook(&WebhookWrite { url, body: &body, user, version, now }).await?;
-                    }
+            let space = space_of(i, m);
+            let role = if space == privates[i] {
+                Some(Role::Owner)
+            } else {
+                roles.get(&(user.to_owned(), space.clone())).copied()
+            };
+            let key: DocKey = (space.clone(), m.collection.clone(), m.key.clone());
+            let decision = match validate(m, limits) {
+                Err(message) => Decision::Reject { code: "validation", message },
+                Ok(()) if !role.is_some_and(Role::can_write) => {
+                    Decision::Reject { code: FORBIDDEN, message: format!("{user} may not write to space {space}") }
                 }
-                applied.push(change);
-                (MutationResult::Applied { id: m.id, version: version_u }, Some(version))
-            }
-            Decision::Conflict(server) => (MutationResult::Conflict { id: m.id, server }, None),
-            Decision::Reject { code, message } => {
-                (MutationResult::Rejected { id: m.id, code: code.to_owned(), message }, None)
-            }
-        };
-        let text = serde_json::to_string(&result).map_err(|e| Failure::Corrupt(e.to_string()))?;
-        tx.record_result(&ResultWrite {
+                Ok(()) => decide(m, client_id, docs.get(&key), limits)?,
+            };
+            let (result, stored_version) = match decision {
+                Decision::Apply(value) => {
+                    version += 1;
+                    // A stamp from a clock running ahead is pulled back to ours (plus the
+                    // drift HLC allows), so such a device cannot win every later
+                    // lastWriteWins comparison.
+                    let hlc = clamp_stamp(&m.hlc, u64::try_from(now).unwrap_or(0));
+                    let text = value.as_ref().map(Value::to_string);
+                    docs.insert(
+                        key.clone(),
+                        DocRow {
+                            version,
+                            value: text,
+                            hlc: hlc.clone(),
+                            writer_client: client_id.to_owned(),
+                            writer_mutation: id,
+                            schema_version: m.schema_version.map(i64::from),
+                        },
+                    );
+                    written.insert(key);
+                    let version_u = to_u64(version)?;
+                    let change = Change {
+                        collection: m.collection.clone(),
+                        key: m.key.clone(),
+                        version: version_u,
+                        value,
+                        hlc,
+                        space: Some(space),
+                        schema_version: m.schema_version,
+                    };
+                    if !job.webhooks.is_empty() {
+                        events.push((version, webhook::event_body(Some(user), &change, now), i));
+                    }
+                    applied.push(change);
+                    (MutationResult::Applied { id: m.id, version: version_u }, Some(version))
+                }
+                Decision::Conflict(server) => (MutationResult::Conflict { id: m.id, server }, None),
+                Decision::Reject { code, message } => {
+                    (MutationResult::Rejected { id: m.id, code: code.to_owned(), message }, None)
+                }
+            };
+            let text = serde_json::to_string(&result).map_err(|e| Failure::Corrupt(e.to_string()))?;
+            results.push(result.clone());
+            recorded.insert(at.clone(), (result, stored_version, text, i));
+            order.push(at);
+            let top = last.entry(client_id.to_owned()).or_insert(id);
+            *top = (*top).max(id);
+        }
+        let last_id = last.get(client_id).copied().unwrap_or(0);
+        outcomes.push(Ok(PushOutcome {
+            response: PushResponse {
+                results,
+                last_mutation_id: to_u64(last_id)?,
+                server_time: u64::try_from(now_ms()).ok(),
+            },
+            applied,
+        }));
+    }
+
+    // The writes: documents, results, events, and the counter.
+    let doc_writes: Vec<DocWrite<'_>> = written
+        .iter()
+        .filter_map(|key| docs.get(key).map(|doc| (key, doc)))
+        .map(|((space, collection, key), doc)| DocWrite {
+            space,
+            collection,
+            key,
+            version: doc.version,
+            value: doc.value.as_deref(),
+            hlc: &doc.hlc,
+            client_id: &doc.writer_client,
+            mutation_id: doc.writer_mutation,
+            now,
+            schema_version: doc.schema_version,
+        })
+        .collect();
+    tx.write_documents(&doc_writes).await?;
+    let result_writes: Vec<ResultWrite<'_>> = order
+        .iter()
+        .filter_map(|at| recorded.get(at).map(|r| (at, r)))
+        .map(|((client_id, id), (result, version, text, i))| ResultWrite {
             client_id,
-            mutation_id: id,
-            user,
-            status: status_of(&result),
-            result: &text,
-            version,
+            mutation_id: *id,
+            user: jobs[*i].user,
+            status: status_of(result),
+            result: text,
+            version: *version,
             now,
         })
-        .await?;
-        results.push(result);
+        .collect();
+    tx.record_results(&result_writes).await?;
+    let event_writes: Vec<WebhookWrite<'_>> = events
+        .iter()
+        .flat_map(|(version, body, i)| {
+            jobs[*i].webhooks.iter().map(move |url| WebhookWrite {
+                url,
+                body,
+                user: jobs[*i].user,
+                version: *version,
+                now,
+            })
+        })
+        .collect();
+    tx.enqueue_webhooks(&event_writes).await?;
+    if version > base {
+        tx.set_counter(version).await?;
     }
-    let last = tx.last_mutation_id(client_id).await?.unwrap_or(0);
-    Ok(PushOutcome {
-        response: PushResponse { results, last_mutation_id: to_u64(last)?, server_time: u64::try_from(now_ms()).ok() },
-        applied,
-    })
+    Ok(outcomes)
 }
 
 /// Checks on the request as a whole: a failure is a 400 for the whole request, since

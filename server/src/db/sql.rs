@@ -3,12 +3,6 @@
 
 pub(crate) const LOCK_COUNTER: &str = "UPDATE counter SET v = v WHERE id = 1 RETURNING v";
 pub(crate) const NEXT_VERSION: &str = "UPDATE counter SET v = v + 1 WHERE id = 1 RETURNING v";
-pub(crate) const CLAIM_CLIENT: &str =
-    "INSERT INTO clients (client_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (client_id) DO NOTHING";
-pub(crate) const CLIENT_OWNER: &str = "SELECT user_id FROM clients WHERE client_id = $1";
-pub(crate) const STORED_RESULT: &str = "SELECT result FROM mutations WHERE client_id = $1 AND mutation_id = $2";
-pub(crate) const RECORD_RESULT: &str = "INSERT INTO mutations \
-    (client_id, mutation_id, user_id, status, result, version, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub(crate) const DOCUMENT: &str = "SELECT version, doc_value, hlc, writer_client, writer_mutation, schema_version \
     FROM documents WHERE space = $1 AND collection = $2 AND doc_key = $3";
 pub(crate) const WRITE_DOCUMENT: &str = "INSERT INTO documents \
@@ -18,7 +12,6 @@ pub(crate) const WRITE_DOCUMENT: &str = "INSERT INTO documents \
     doc_value = excluded.doc_value, hlc = excluded.hlc, writer_client = excluded.writer_client, \
     writer_mutation = excluded.writer_mutation, updated_at = excluded.updated_at, \
     schema_version = excluded.schema_version";
-pub(crate) const LAST_MUTATION_ID: &str = "SELECT MAX(mutation_id) FROM mutations WHERE client_id = $1";
 pub(crate) const STATUS_TOTALS: &str = "SELECT (SELECT COUNT(*) FROM documents), \
     (SELECT COUNT(*) FROM (SELECT space FROM documents UNION SELECT space FROM members WHERE role IS NOT NULL) s), \
     (SELECT COUNT(*) FROM (SELECT DISTINCT space, user_id FROM members WHERE role IS NOT NULL) m), \
@@ -77,13 +70,13 @@ pub(crate) const RECORD_MIGRATION: &str =
 /// The caller's live grants: (space, role, since).
 pub(crate) const GRANTS_OF_USER: &str =
     "SELECT space, role, since FROM members WHERE user_id = $1 AND role IS NOT NULL";
-/// The caller's live roles in one space (one per source).
-pub(crate) const ROLES_IN_SPACE: &str =
-    "SELECT role FROM members WHERE space = $1 AND user_id = $2 AND role IS NOT NULL";
-/// Spaces the caller read at checkpoint `$2` (granted at or before it) and has lost since,
-/// with the version of the loss.
-pub(crate) const REVOKED_SINCE: &str = "SELECT space, MAX(changed) FROM members WHERE user_id = $1 GROUP BY space \
-    HAVING COUNT(role) = 0 AND MAX(changed) > $2 AND MIN(since) <= $2 ORDER BY space";
+/// A pull's view of the caller's memberships: their live grants (space, role, since), and
+/// the spaces they read at checkpoint `$2` (granted at or before it) and have lost since,
+/// with the version of the loss (space, NULL, changed).
+pub(crate) const GRANTS_AND_REVOKED: &str = "SELECT space, role, since FROM members \
+    WHERE user_id = $1 AND role IS NOT NULL UNION ALL \
+    SELECT space, CAST(NULL AS TEXT), MAX(changed) FROM members WHERE user_id = $1 GROUP BY space \
+    HAVING COUNT(role) = 0 AND MAX(changed) > $2 AND MIN(since) <= $2";
 /// A new grant gets `since` = its version (the backfill position); a role change keeps it.
 pub(crate) const GRANT: &str = "INSERT INTO members (space, user_id, source, role, since, changed) \
     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (space, user_id, source) DO UPDATE SET role = excluded.role, \
@@ -146,4 +139,136 @@ pub(crate) fn pull_query(shape: PullShape) -> String {
     }
     let end = if shape.up_to { "AND pos <= $2 ORDER BY pos, version" } else { "ORDER BY pos, version LIMIT $2" };
     format!("SELECT {COLUMNS}, pos FROM ({}) AS page WHERE pos > $1 {end}", parts.join(" UNION ALL "))
+}
+
+// The batched statements of a push: everything a push reads or writes under the counter
+// lock goes in a few statements, not a few per mutation (the lock is held across every
+// round trip; see ARCHITECTURE.md, "Push under load").
+
+/// Most rows one batched statement reads or writes (a push of more runs several).
+pub(crate) const BATCH_ROWS: usize = 500;
+
+/// `$first, …` for `n` placeholders from `first`.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `(…), (…)`: `rows` groups of `per_row` placeholders from `$first`, each rendered by
+/// `row` from its placeholder numbers.
+fn value_rows(first: usize, rows: usize, per_row: usize, row: impl Fn(&[String]) -> String) -> String {
+    (0..rows)
+        .map(|r| {
+            let names: Vec<String> = (0..per_row).map(|c| format!("${}", first + r * per_row + c)).collect();
+            format!("({})", row(&names))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(crate) const SET_COUNTER: &str = "UPDATE counter SET v = $1 WHERE id = 1";
+
+// Row values against a VALUES list, the primary key's columns. With an OR of hundreds of
+// conditions instead, a push group took over twice as long in the load run (not checked
+// with EXPLAIN, and on a machine busy with other work: bench/README.md, "Load").
+
+/// (client_id, mutation_id, result) of `pairs` (client_id, mutation_id), placeholders from
+/// `$1`; then, for `clients` client ids after those, (client_id, highest mutation id, NULL).
+pub(crate) fn stored_results(pairs: usize, clients: usize) -> String {
+    let mut parts = Vec::new();
+    if pairs > 0 {
+        parts.push(format!(
+            "SELECT client_id, mutation_id, result FROM mutations WHERE (client_id, mutation_id) IN (VALUES {})",
+            value_rows(1, pairs, 2, |p| p.join(", "))
+        ));
+    }
+    if clients > 0 {
+        parts.push(format!(
+            "SELECT client_id, MAX(mutation_id), CAST(NULL AS TEXT) FROM mutations WHERE client_id IN ({}) \
+             GROUP BY client_id",
+            placeholders(2 * pairs + 1, clients)
+        ));
+    }
+    parts.join(" UNION ALL ")
+}
+
+/// (user_id, space, role) of live grants among `n` (user_id, space) pairs.
+pub(crate) fn roles_in_spaces(n: usize) -> String {
+    format!(
+        "SELECT user_id, space, role FROM members WHERE role IS NOT NULL AND (user_id, space) IN (VALUES {})",
+        value_rows(1, n, 2, |p| p.join(", "))
+    )
+}
+
+/// Claim `n` clients, (client_id, user_id) pairs, all created at `$1`; a claimed one keeps its owner.
+pub(crate) fn claim_clients(n: usize) -> String {
+    format!(
+        "INSERT INTO clients (client_id, user_id, created_at) VALUES {} ON CONFLICT (client_id) DO NOTHING",
+        value_rows(2, n, 2, |p| format!("{}, {}, $1", p[0], p[1]))
+    )
+}
+
+/// The owners of `n` clients.
+pub(crate) fn client_owners(n: usize) -> String {
+    format!("SELECT client_id, user_id FROM clients WHERE client_id IN ({})", placeholders(1, n))
+}
+
+/// The documents of `n` (space, collection, doc_key) triples.
+pub(crate) fn documents(n: usize) -> String {
+    format!(
+        "SELECT space, collection, doc_key, version, doc_value, hlc, writer_client, writer_mutation, schema_version \
+         FROM documents WHERE (space, collection, doc_key) IN (VALUES {})",
+        value_rows(1, n, 3, |p| p.join(", "))
+    )
+}
+
+/// [`WRITE_DOCUMENT`] for `n` rows (distinct keys: one statement may not update a row twice).
+pub(crate) fn write_documents(n: usize) -> String {
+    format!(
+        "INSERT INTO documents \
+         (space, collection, doc_key, version, doc_value, hlc, writer_client, writer_mutation, updated_at, \
+         schema_version) \
+         VALUES {} ON CONFLICT (space, collection, doc_key) DO UPDATE SET version = excluded.version, \
+         doc_value = excluded.doc_value, hlc = excluded.hlc, writer_client = excluded.writer_client, \
+         writer_mutation = excluded.writer_mutation, updated_at = excluded.updated_at, \
+         schema_version = excluded.schema_version",
+        value_rows(1, n, 10, |p| p.join(", "))
+    )
+}
+
+/// [`RECORD_RESULT`] for `n` rows.
+pub(crate) fn record_results(n: usize) -> String {
+    format!(
+        "INSERT INTO mutations (client_id, mutation_id, user_id, status, result, version, created_at) VALUES {}",
+        value_rows(1, n, 7, |p| p.join(", "))
+    )
+}
+
+/// [`ENQUEUE_WEBHOOK`] for `n` rows.
+pub(crate) fn enqueue_webhooks(n: usize) -> String {
+    format!(
+        "INSERT INTO webhook_outbox \
+         (url, body, user_id, version, attempts, next_attempt_at, state, created_at, updated_at) VALUES {}",
+        value_rows(1, n, 5, |p| format!(
+            "{}, {}, {}, {}, 0, {}, 'pending', {}, {}",
+            p[0], p[1], p[2], p[3], p[4], p[4], p[4]
+        ))
+    )
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+
+    #[test]
+    fn batched_statements_number_their_placeholders() {
+        assert!(stored_results(2, 1).contains("IN (VALUES ($1, $2), ($3, $4)) UNION ALL"));
+        assert!(stored_results(2, 1).contains("client_id IN ($5) GROUP BY"));
+        assert!(!stored_results(0, 1).contains("UNION"));
+        assert!(roles_in_spaces(2).ends_with("(user_id, space) IN (VALUES ($1, $2), ($3, $4))"));
+        assert!(documents(2).ends_with("IN (VALUES ($1, $2, $3), ($4, $5, $6))"));
+        assert!(claim_clients(2).contains("VALUES ($2, $3, $1), ($4, $5, $1) ON CONFLICT"));
+        assert!(write_documents(2).contains("($10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT"));
+        assert!(record_results(1).ends_with("VALUES ($1, $2, $3, $4, $5, $6, $7)"));
+        assert!(enqueue_webhooks(2).ends_with("($6, $7, $8, $9, 0, $10, 'pending', $10, $10)"));
+    }
 }

@@ -21,6 +21,7 @@ const SQLITE_POOL: u32 = 8;
 pub struct SqliteStore {
     pool: SqlitePool,
     pushes: tokio::sync::Semaphore,
+    writer: tokio::sync::mpsc::Sender<crate::db::PushJob>,
 }
 
 impl SqliteStore {
@@ -54,24 +55,25 @@ impl SqliteStore {
         migrate(&mut tx, schema::Dialect::Sqlite).await?;
         tx.commit().await.map_err(|e| store_error(&e))?;
         let pushes = push_permits(if in_memory { 3 } else { SQLITE_POOL });
-        Ok(SqliteStore { pool, pushes })
-    }
-
-    /// `BEGIN IMMEDIATE`: the write lock first, so a write queues rather than failing
-    /// halfway with SQLITE_BUSY.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        let writer = start_push_writer(pool.clone());
+        Ok(SqliteStore { pool, pushes, writer })
     }
 
     /// A deferred transaction's first read fixes its snapshot (WAL).
     async fn begin_read(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
         self.pool.begin().await
     }
+}
 
-    /// One process: pokes are published by the caller, nothing crosses processes.
-    async fn announce(&self, _tx: &mut sqlx::Transaction<'static, Sqlite>, _pokes: &[Poke]) -> Result<(), sqlx::Error> {
-        Ok(())
-    }
+/// `BEGIN IMMEDIATE`: the write lock first, so a write queues rather than failing halfway
+/// with SQLITE_BUSY.
+async fn begin_write(pool: &SqlitePool) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// One process: pokes are published by the caller, nothing crosses processes.
+async fn announce(_tx: &mut sqlx::Transaction<'static, Sqlite>, _pokes: &[Poke]) -> Result<(), sqlx::Error> {
+    Ok(())
 }
 
 impl Store for SqliteStore {
@@ -138,5 +140,76 @@ mod tests {
         let applied: Vec<i64> = sqlx::query_scalar(sql::APPLIED_MIGRATIONS).fetch_all(&store.pool).await.unwrap();
         assert_eq!(applied, [1, 2, 3, 4]);
         assert_eq!(store.access("alice").await.unwrap().list().len(), 1);
+    }
+
+    fn put(id: u64, key: &str, base: Option<u64>) -> pwa_sync_core::protocol::Mutation {
+        pwa_sync_core::protocol::Mutation {
+            id,
+            collection: "n".into(),
+            key: key.into(),
+            op: pwa_sync_core::protocol::Op::Put,
+            value: serde_json::json!({"id": id}),
+            base_version: base,
+            hlc: "h".into(),
+            space: None,
+            schema_version: None,
+        }
+    }
+
+    /// Pushes applied in one group answer exactly as if each ran alone after the ones
+    /// before it: a later push sees an earlier one's documents and results, and one of
+    /// another user's clientId is refused without failing the rest.
+    #[tokio::test]
+    async fn a_group_of_pushes_applies_them_in_order() {
+        use crate::db::push::{run_group, Job};
+        use pwa_sync_core::protocol::{MutationResult, PushRequest};
+        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+        let req = |client: &str, mutations| PushRequest { client_id: client.into(), mutations };
+        let first = req("c1", vec![put(1, "k", None), put(2, "k", None)]);
+        let thief = req("c1", vec![put(3, "x", None)]);
+        let again = req("c1", vec![put(2, "k", None), put(4, "j", None)]);
+        let stale = req("c2", vec![put(1, "k", None)]);
+        let job = |user, request| Job { user, request, limits: crate::config::Limits::default(), webhooks: &[] };
+        let jobs = [job("alice", &first), job("bob", &thief), job("alice", &again), job("alice", &stale)];
+        let mut tx = begin_write(&store.pool).await.unwrap();
+        let outcomes = run_group(&mut tx, &jobs).await.unwrap();
+        tx.commit().await.unwrap();
+        let ok = |i: usize| match &outcomes[i] {
+            Ok(o) => o.clone(),
+            Err(e) => panic!("push {i} failed: {e:?}"),
+        };
+        // The second mutation builds on the client's own first one.
+        assert_eq!(
+            ok(0).response.results,
+            vec![MutationResult::Applied { id: 1, version: 1 }, MutationResult::Applied { id: 2, version: 2 }]
+        );
+        assert!(matches!(outcomes[1], Err(crate::db::Failure::Forbidden)));
+        // Mutation 2 again is answered from the group's own record; 4 gets the next version.
+        let again = ok(2);
+        assert_eq!(
+            again.response.results,
+            vec![MutationResult::Applied { id: 2, version: 2 }, MutationResult::Applied { id: 4, version: 3 }]
+        );
+        assert_eq!((again.response.last_mutation_id, again.applied.len()), (4, 1));
+        // Another client creating k, which exists now: a conflict at version 2.
+        assert!(
+            matches!(&ok(3).response.results[..], [MutationResult::Conflict { server, .. }] if server.version == 2)
+        );
+        let query = PullQuery { checkpoint: 0, limit: 10, collections: None, spaces: None };
+        let page = store.pull("alice", &query).await.unwrap();
+        let keys: Vec<(String, u64)> = page.changes.iter().map(|c| (c.key.clone(), c.version)).collect();
+        assert_eq!(keys, vec![("k".to_string(), 2), ("j".to_string(), 3)]);
+        assert_eq!(page.checkpoint, 3);
+        // Stored like any push: sent again alone, the same answers.
+        let outcome = store.push("alice", &again_request(), crate::config::Limits::default(), &[]).await.unwrap();
+        assert_eq!(outcome.response.results, again.response.results);
+        assert!(outcome.applied.is_empty());
+    }
+
+    fn again_request() -> pwa_sync_core::protocol::PushRequest {
+        pwa_sync_core::protocol::PushRequest {
+            client_id: "c1".into(),
+            mutations: vec![put(2, "k", None), put(4, "j", None)],
+        }
     }
 }
