@@ -267,7 +267,7 @@ mod batch_tests {
         assert!(roles_in_spaces(2).ends_with("(user_id, space) IN (VALUES ($1, $2), ($3, $4))"));
         assert!(documents(2).ends_with("IN (VALUES ($1, $2, $3), ($4, $5, $6))"));
         assert!(claim_clients(2).contains("VALUES ($2, $3, $1), ($4, $5, $1) ON CONFLICT"));
-        assert!(write_documents(2).contains("($10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT"));
+        assert!(write_documents(2).contains("($11, $12, $13, $14, $15, $16, $17, $18, $19, $20) ON CONFLICT"));
         assert!(record_results(1).ends_with("VALUES ($1, $2, $3, $4, $5, $6, $7)"));
         assert!(enqueue_webhooks(2).ends_with("($6, $7, $8, $9, 0, $10, 'pending', $10, $10)"));
     }
