@@ -81,7 +81,8 @@ CORE_LAYERS = [
     # `export` is not in the issue's picture: it renders live values as JSON or CSV and
     # needs only `error`; it sits with the data definitions.
     ("config/record", "joined", ["config", "record", "export"], []),
-    ("store model", "joined", ["model"], []),
+    # `query`: the query model, planner and executor every store shares (issue 17).
+    ("store model", "joined", ["model", "query"], []),
     (
         "store | mutation | conflict | sync",
         "apart",

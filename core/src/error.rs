@@ -93,6 +93,11 @@ pub enum Error {
     #[error("cannot write to space \"{space}\": {reason}")]
     Forbidden { space: String, reason: String },
 
+    /// A query the collection cannot answer: unknown operator, bad operand, a cursor of
+    /// another query.
+    #[error("invalid query on collection \"{collection}\": {reason}")]
+    InvalidQuery { collection: String, reason: String },
+
     /// A sync failed; `class` says why (network, timeout, auth, rate-limited, server,
     /// validation, protocol).
     #[error("sync failed ({}): {message}", class.as_str())]
@@ -114,6 +119,7 @@ impl Error {
             Error::LocalOnly => "local-only",
             Error::UnknownConflict(_) => "unknown-conflict",
             Error::Forbidden { .. } => crate::protocol::FORBIDDEN,
+            Error::InvalidQuery { .. } => "invalid-query",
             Error::Sync { class, .. } => class.as_str(),
         }
     }

@@ -44,7 +44,7 @@ pub const FLUSH_MESSAGE: &str = "pwa-sync:flush";
 
 /// Every `error.code` a rejection of this library can carry: the codes of
 /// [`crate::Error::code`], where a failed sync carries its error class.
-pub const ERROR_CODES: [&str; 18] = [
+pub const ERROR_CODES: [&str; 19] = [
     "invalid-config",
     "unknown-collection",
     "invalid-value",
@@ -56,6 +56,7 @@ pub const ERROR_CODES: [&str; 18] = [
     "local-only",
     "unknown-conflict",
     "forbidden",
+    "invalid-query",
     "network",
     "timeout",
     "auth",
@@ -100,6 +101,7 @@ mod tests {
             | Error::LocalOnly
             | Error::UnknownConflict(_)
             | Error::Forbidden { .. }
+            | Error::InvalidQuery { .. }
             | Error::Sync { .. } => (),
         };
         let classes = [
@@ -123,6 +125,7 @@ mod tests {
             Error::LocalOnly,
             Error::UnknownConflict(1),
             Error::Forbidden { space: "s".into(), reason: "r".into() },
+            Error::InvalidQuery { collection: "c".into(), reason: "r".into() },
         ];
         all.extend(classes.map(|class| Error::Sync { class, message: "m".into() }));
         all.iter().for_each(sample);
