@@ -1,17 +1,16 @@
 //! The query model's validation, the planner's choices, and the property that the
 //! planner's answer, page by page, equals a naive filter-and-sort of the same records.
 
-use std::cmp::Ordering;
-
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use super::exec::{matches, Answer, Candidate};
-use super::keys::{compare, is_key};
+use super::exec::Answer;
+use super::keys::is_key;
 use super::plan::plan;
 use super::{Form, Query};
 use crate::config::{ClientConfig, CollectionConfig};
-use crate::record::{key_order, EntityRecord};
+use crate::record::EntityRecord;
+use crate::store::conformance::naive;
 use crate::store::memory::MemoryStore;
 use crate::store::Store;
 
@@ -91,34 +90,6 @@ fn record(key: String, value: Value) -> EntityRecord {
         updated_at: 0.0,
         conflict: None,
     }
-}
-
-/// Every record that matches, in the query's order, written without the planner.
-fn naive(query: &Query, records: &[EntityRecord]) -> Vec<String> {
-    let mut rows: Vec<(&EntityRecord, Vec<Value>)> = records
-        .iter()
-        .filter(|r| matches(query, *r))
-        .filter_map(|r| {
-            let values: Option<Vec<Value>> = query.order.iter().map(|t| r.field(&t.field).filter(is_key)).collect();
-            values.map(|v| (r, v))
-        })
-        .collect();
-    rows.sort_by(|(ra, a), (rb, b)| {
-        for (t, (x, y)) in query.order.iter().zip(a.iter().zip(b)) {
-            match compare(x, y) {
-                Ordering::Equal => continue,
-                o if t.descending => return o.reverse(),
-                o => return o,
-            }
-        }
-        let o = key_order(&ra.key, &rb.key);
-        if query.order.last().is_some_and(|t| t.descending) {
-            o.reverse()
-        } else {
-            o
-        }
-    });
-    rows.into_iter().map(|(r, _)| r.key.clone()).collect()
 }
 
 /// Every page of the planned answer, following `next`, on the memory store.
