@@ -5,6 +5,7 @@ pub mod api;
 pub mod bad_input;
 pub mod durability;
 pub mod health;
+pub mod query;
 pub mod security;
 pub mod spaces;
 pub mod store;

@@ -12,7 +12,7 @@ use crate::mutation::{LocalOp, LocalWrite, WriteOutcome};
 use crate::protocol::Op;
 use std::cmp::Ordering;
 
-use crate::model::Writes;
+use crate::model::{KeyRef, Writes};
 use crate::query::exec::{matches, Candidate};
 use crate::query::plan::plan;
 use crate::query::{keys, Form, Query};
@@ -449,7 +449,9 @@ async fn store_places<S: Store>(store: &S, records: &[EntityRecord]) {
         records: records.iter().map(|r| (("places".to_owned(), r.key.clone()), Some(r.clone()))).collect(),
         ..Default::default()
     };
-    store.transact(&[], Durability::Default, |_| Ok((writes, ()))).await.unwrap();
+    // The keys name the transaction's stores (IndexedDB opens it over those only).
+    let keys: Vec<KeyRef> = records.iter().map(|r| ("places".to_owned(), r.key.clone())).collect();
+    store.transact(&keys, Durability::Default, |_| Ok((writes, ()))).await.unwrap();
 }
 
 fn place(key: String, value: Option<Value>) -> EntityRecord {
