@@ -80,8 +80,10 @@ impl Client {
     }
 
     pub async fn count(&self, config: &CollectionConfig, query: &Query) -> Result<JsValue, Error> {
-        let (rows, _) = self.query_rows(config, query).await?;
-        Ok(JsValue::from_f64(rows.len() as f64))
+        let count =
+            self.store.count(query, &plan(config, query)).await.inspect_err(|e| self.report_storage_error(e))?;
+        self.report_skipped();
+        Ok(JsValue::from_f64(count as f64))
     }
 
     /// `{index, scan, orderByIndex}`: the index the query would use, if any.

@@ -95,6 +95,10 @@ impl Store for ClientStore {
         each!(self, s => s.query(query, plan).await)
     }
 
+    async fn count(&self, query: &Query, plan: &Plan) -> Result<usize> {
+        each!(self, s => s.count(query, plan).await)
+    }
+
     async fn run_transaction(
         &self,
         keys: &[KeyRef],

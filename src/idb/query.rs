@@ -83,6 +83,34 @@ impl IdbStore {
         Ok(out)
     }
 
+    /// `Store::count`: an exact plan is counted by its index alone; anything else by
+    /// reading the records (their metadata only, unless values are sealed).
+    pub(super) async fn count_records(&self, query: &Query, plan: &Plan) -> Result<usize> {
+        let index = match &plan.index {
+            Some(index) if plan.exact && self.sealer().is_none() => index,
+            _ => {
+                return match self.query_views(query, plan).await {
+                    Some(views) => views.map(|(views, _)| views.len()),
+                    None => self.query_records(query, plan).await.map(|a| a.records.len()),
+                }
+            }
+        };
+        self.check(&query.collection)?;
+        let collection = query.collection.as_str();
+        let tx = self.transaction(&[collection], TransactionMode::ReadOnly, Durability::Default).await?;
+        let result = async {
+            let index = tx.object_store(collection).and_then(|s| s.index(&index.name)).map_err(in_tx(&tx))?;
+            let mut total = 0usize;
+            for range in &plan.ranges {
+                let n = index.count(key_range(range)?).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
+                total = total.saturating_add(n as usize);
+            }
+            Ok(total)
+        }
+        .await;
+        finish_tx(tx, result, false).await
+    }
+
     /// `Store::query`: records opened in Rust (sealed values included).
     pub(super) async fn query_records(&self, query: &Query, plan: &Plan) -> Result<Answer> {
         let (records, next) = self.query_with(query, plan, &Decoder::one(&|js| decode(js, self.sealer()))).await?;

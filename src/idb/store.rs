@@ -176,6 +176,10 @@ impl Store for IdbStore {
         self.query_records(query, plan).await
     }
 
+    async fn count(&self, query: &Query, plan: &Plan) -> Result<usize> {
+        self.count_records(query, plan).await
+    }
+
     async fn run_transaction(
         &self,
         keys: &[KeyRef],

@@ -60,6 +60,9 @@ pub struct Plan {
     /// Reading the ranges in order (backwards if `reverse`) yields the query's order.
     pub order_served: bool,
     pub reverse: bool,
+    /// The ranges hold exactly the matching records, once each: a count can ask the
+    /// index instead of reading records.
+    pub exact: bool,
 }
 
 impl Plan {
@@ -90,8 +93,8 @@ impl Plan {
 
 /// The best plan for `query` among `config`'s indexes.
 pub fn plan(config: &CollectionConfig, query: &Query) -> Plan {
-    let scan =
-        Plan { index: None, ranges: vec![Range::default()], order_served: query.order.is_empty(), reverse: false };
+    let order_served = query.order.is_empty();
+    let scan = Plan { index: None, ranges: vec![Range::default()], order_served, reverse: false, exact: false };
     let mut best: Option<((usize, usize, bool), Plan)> = None;
     for index in &config.indexes {
         if let Some((score, plan)) = candidate(index, query) {
@@ -152,28 +155,37 @@ fn equality_key(condition: &Condition) -> Option<&Value> {
     })
 }
 
-/// `in` over keys only (another value could match without being in the index).
-fn in_keys(condition: &Condition) -> Option<&[Value]> {
-    condition.ops.iter().find_map(|op| match op {
-        Op::In(values) if values.iter().all(is_key) => Some(values.as_slice()),
+/// `in` over keys only (another value could match without being in the index), each
+/// once, so their ranges never overlap.
+fn in_keys(condition: &Condition) -> Option<Vec<Value>> {
+    let values = condition.ops.iter().find_map(|op| match op {
+        Op::In(values) if values.iter().all(is_key) => Some(values),
         _ => None,
-    })
+    })?;
+    let mut distinct: Vec<Value> = Vec::with_capacity(values.len());
+    for v in values {
+        if !distinct.iter().any(|d| super::keys::equal(d, v)) {
+            distinct.push(v.clone());
+        }
+    }
+    Some(distinct)
 }
 
 /// How well `index` serves `query`: (equalities, 1 if a range or `in` narrows it,
 /// whether its order is the query's), with the plan; `None` if it cannot serve it.
 fn candidate(index: &IndexSpec, query: &Query) -> Option<((usize, usize, bool), Plan)> {
     let condition = |field: &str| query.condition(field);
-    let plan = |ranges: Vec<Range>, order_served: bool, reverse: bool| Plan {
+    let plan = |ranges: Vec<Range>, order_served: bool, reverse: bool, exact: bool| Plan {
         index: Some(index.clone()),
         ranges: ranges.into_iter().filter(|r| !r.is_empty()).collect(),
         order_served,
         reverse,
+        exact,
     };
     if index.multi_entry {
         let c = condition(&index.fields[0])?;
         let (score, ranges) = narrowing(c)?;
-        return Some(((score.0, score.1, false), plan(ranges, false, false)));
+        return Some(((score.0, score.1, false), plan(ranges, false, false, false)));
     }
     let n = index.fields.len();
     let mut prefix: Vec<Value> = Vec::new();
@@ -185,6 +197,7 @@ fn candidate(index: &IndexSpec, query: &Query) -> Option<((usize, usize, bool), 
     let range = next.and_then(range_of);
     // `in` on a single-field index: one range per value.
     let in_values = if n == 1 && k == 0 && range.is_none() { next.and_then(in_keys) } else { None };
+    let in_values = in_values.as_deref();
     let bound = k + usize::from(range.is_some() || in_values.is_some());
     // Ordered fields: what is left once equal fields (constant here) are taken out.
     let order: Vec<_> = query.order.iter().filter(|t| !index.fields[..k].contains(&t.field)).collect();
@@ -218,7 +231,18 @@ fn candidate(index: &IndexSpec, query: &Query) -> Option<((usize, usize, bool), 
         (None, None) => vec![Range { lower: Some(key(None, false)), upper: Some(key(None, true)) }],
     };
     let ranges: Vec<Range> = ranges.into_iter().map(Range::unbounded_ends).collect();
-    Some(((k, usize::from(bound > k), order_served), plan(ranges, order_served, reverse)))
+    // Exact: every condition is on an index field and said wholly by the ranges, and
+    // every field is bound (an unbound one would leave records out, not filter them);
+    // no order (it leaves out records whose ordered fields are not keys).
+    let exact = bound == n
+        && query.order.is_empty()
+        && query.conditions.iter().all(|c| match index.fields.iter().position(|f| *f == c.field) {
+            Some(i) if i < k => matches!(c.ops.as_slice(), [Op::Eq(v)] if is_key(v)),
+            Some(i) if i == k && in_values.is_some() => c.ops.len() == 1,
+            Some(i) if i == k => c.ops.iter().all(|op| matches!(op, Op::Gt(_) | Op::Gte(_) | Op::Lt(_) | Op::Lte(_))),
+            _ => false,
+        });
+    Some(((k, usize::from(bound > k), order_served), plan(ranges, order_served, reverse, exact)))
 }
 
 fn exact(v: &Value) -> Option<Bound> {

@@ -75,6 +75,18 @@ fn the_planner_prefers_equality_then_range_then_order() {
     assert_eq!(ordered, json!({"index": "[b+c]", "scan": false, "orderByIndex": true}));
     assert_eq!(explain(json!({"orderBy": "a"}))["orderByIndex"], json!(true));
     assert_eq!(explain(json!({"where": {"s": {"gt": "a"}}, "orderBy": "a"}))["orderByIndex"], json!(false));
+    let exact = |q: Value| {
+        let config = config();
+        let query = Query::parse(collection(&config), &q, Form::Page).expect("valid query");
+        plan(collection(&config), &query).exact
+    };
+    assert!(exact(json!({"where": {"a": {"gte": 1, "lt": 3}}})));
+    assert!(exact(json!({"where": {"b": "x", "c": {"gt": 1}}})));
+    assert!(exact(json!({"where": {"s": {"in": ["a", "b", "a"]}}})));
+    assert!(!exact(json!({"where": {"s": {"startsWith": "a"}}})), "U+FFFF");
+    assert!(!exact(json!({"where": {"tags": "red"}})), "multi-entry");
+    assert!(!exact(json!({"where": {"a": 1, "s": "b"}})), "a condition the index does not hold");
+    assert!(!exact(json!({})));
 }
 
 // ---- the property: planned answer == naive answer ----
@@ -208,6 +220,12 @@ proptest! {
         let expected = naive(&query, &records);
         let (got, pages) = paged(&config, &q, &records);
         prop_assert_eq!(&got, &expected, "plan {:?}", plan(collection(&config), &query));
+        let planned = plan(collection(&config), &query);
+        if planned.exact {
+            // An exact plan's ranges select the matching records, and only those.
+            let selected = super::exec::select(&planned, records.iter().filter(|r| r.value.is_some())).len();
+            prop_assert_eq!(selected, expected.len(), "exact plan {:?}", planned);
+        }
         let per_page = query.limit.unwrap_or(usize::MAX);
         prop_assert_eq!(pages, expected.len().div_ceil(per_page).max(1));
     }

@@ -51,6 +51,11 @@ pub trait Store {
     /// `query::plan::plan`) names; `query::exec::finish` decides.
     async fn query(&self, query: &Query, plan: &Plan) -> Result<Answer>;
 
+    /// How many records match `query` (parsed as a count: no limit, no cursor).
+    async fn count(&self, query: &Query, plan: &Plan) -> Result<usize> {
+        Ok(self.query(query, plan).await?.records.len())
+    }
+
     /// One transaction: read a [`Snapshot`] of `keys` (meta, their records, the outbox
     /// entries of those with pending writes, and their open conflicts, plus the conflicts
     /// listed in `conflicts`), let `plan` decide, and commit the
