@@ -130,9 +130,14 @@ impl Watch {
             Target::Query(query) => self.client.query_rows(&self.collection, query).await.map(|(rows, _)| rows),
             Target::Key(key) => self.client.get_row(&self.collection, key).await.map(|row| row.into_iter().collect()),
         };
-        // A failed read (e.g. the client closed) leaves the last answer standing; storage
-        // errors were reported as `pwa-sync:storage-error` by the read itself.
-        let Ok(rows) = rows else { return };
+        let rows = match rows {
+            Ok(rows) => rows,
+            // Closed (a logout in another tab closes this client): nothing to show any more.
+            Err(Error::Closed) => Vec::new(),
+            // Other failures leave the last answer standing; the read reported them as
+            // `pwa-sync:storage-error`.
+            Err(_) => return,
+        };
         let new = signature(&rows);
         if !self.active.get() || self.last.borrow().as_ref() == Some(&new) {
             return;
