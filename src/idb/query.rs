@@ -30,7 +30,7 @@ impl Candidate for RecordView {
 }
 
 impl IdbStore {
-    async fn query_with<T: Listed + Candidate>(
+    async fn query_with<T: Listed + Candidate + 'static>(
         &self,
         query: &Query,
         plan: &Plan,
@@ -51,7 +51,7 @@ impl IdbStore {
                     scan(&tx, &store, "key", None, &|r: &T| r.is_live(), &label, &mut skipped, decode).await?
                 }
             };
-            let page = finish(query, &candidates);
+            let page = finish(query, &candidates.iter().map(|c| c as &dyn Candidate).collect::<Vec<_>>());
             let mut slots: Vec<Option<T>> = candidates.into_iter().map(Some).collect();
             let picked = page.picked.iter().filter_map(|&at| slots.get_mut(at).and_then(Option::take)).collect();
             Ok((picked, page.next))

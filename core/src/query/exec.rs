@@ -29,7 +29,7 @@ impl Candidate for crate::record::EntityRecord {
     }
 }
 
-impl<T: Candidate> Candidate for &T {
+impl<T: Candidate + ?Sized> Candidate for &T {
     fn key(&self) -> &str {
         (*self).key()
     }
@@ -120,7 +120,8 @@ pub struct Answer {
 }
 
 /// The answer over `candidates` (live records; duplicates allowed, the first is kept).
-pub fn finish(query: &Query, candidates: &[impl Candidate]) -> Page {
+/// Not generic: one copy of the sort in the wasm module for every store's candidates.
+pub fn finish(query: &Query, candidates: &[&dyn Candidate]) -> Page {
     let mut seen = HashSet::new();
     let mut rows: Vec<(usize, Vec<Value>)> = Vec::new();
     for (at, c) in candidates.iter().enumerate() {
