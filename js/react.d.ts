@@ -1,5 +1,5 @@
 import type {
-    AnyCollections, CollectionName, CollectionTypes, ListQuery, OpenConflict, SyncClient, SyncStatus,
+    AnyCollections, CollectionName, CollectionTypes, ListQuery, OpenConflict, QueryOptions, SyncClient, SyncStatus,
 } from "./pwa_sync.js";
 
 /**
@@ -54,3 +54,14 @@ export function useCollection<C extends CollectionTypes<C>, K extends Collection
  * first read (or without a client). Settle one with `client.resolveConflict(id, choice)`.
  */
 export function useConflicts<C extends CollectionTypes<C>>(client: MaybeClient<C>, options?: SyncHookOptions): OpenConflict[] | undefined;
+
+/**
+ * The records of `client.query(collection, query)`, kept current (`client.watch`):
+ * `undefined` until the first answer (or without a client); the same array until the
+ * answer changes. An invalid query throws `invalid-query` when the component mounts.
+ */
+export function useQuery<C extends CollectionTypes<C>, K extends CollectionName<C>>(
+    client: MaybeClient<C>,
+    collection: K,
+    query?: QueryOptions<C[K]>,
+): C[K][] | undefined;

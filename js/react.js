@@ -168,7 +168,7 @@ function query(client, target, id, spec) {
   return cache.get(id) ?? new Query(cache, id, target, spec);
 }
 
-function useQuery(client, target, id, make) {
+function useRead(client, target, id, make) {
   // `make` is called only when the identity (client, target, id) changes.
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const q = useMemo(() => (client && id !== null ? make() : null), [client, target, id]);
@@ -183,7 +183,7 @@ function useQuery(client, target, id, make) {
 export function useDoc(client, collection, key, options) {
   const target = targetOf(options);
   const id = key == null ? null : `doc\u0000${collection}\u0000${key}`;
-  return useQuery(client, target, id, () =>
+  return useRead(client, target, id, () =>
     query(client, target, id, {
       read: () => client.get(collection, key).then((value) => value ?? null),
       relevant: (detail) => detail?.collection === collection && detail?.key === key,
@@ -203,7 +203,7 @@ export function useCollection(client, collection, listQuery, options) {
   const target = targetOf(options);
   const q = listQuery ? { index: listQuery.index, equals: listQuery.equals, limit: listQuery.limit } : undefined;
   const id = `list\u0000${collection}\u0000${q ? JSON.stringify(q) : ""}`;
-  return useQuery(client, target, id, () => {
+  return useRead(client, target, id, () => {
     let keyField;
     return query(client, target, id, {
       read: () => client.list(collection, q),
@@ -249,7 +249,7 @@ function applyChange(list, { key, value }, known) {
  */
 export function useConflicts(client, options) {
   const target = targetOf(options);
-  return useQuery(client, target, "conflicts", () =>
+  return useRead(client, target, "conflicts", () =>
     query(client, target, "conflicts", {
       read: () => client.conflicts(),
       relevant: () => true,
@@ -257,4 +257,40 @@ export function useConflicts(client, options) {
       events: [...DATA_EVENTS, STATUS],
     }),
   );
+}
+
+// ------------------------------------------------------------------ live queries (issue 17)
+
+/**
+ * The records of `client.query(collection, query)`, kept current by `client.watch`:
+ * `undefined` until the first answer (or without a client). The watch calls back only
+ * when the answer changed, so the snapshot is the same array until then.
+ */
+export function useQuery(client, collection, query) {
+  const id = query === undefined ? "" : JSON.stringify(query);
+  // `query` is read only when its text (`id`) changes: a literal written inline is fine.
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const live = useMemo(() => (client ? watched(client, collection, query) : null), [client, collection, id]);
+  return useSyncExternalStore(live ? live.subscribe : unsubscribed, live ? live.getSnapshot : nothing, nothing);
+}
+
+function watched(client, collection, query) {
+  let value;
+  return {
+    subscribe(onChange) {
+      let stop;
+      try {
+        stop = client.watch(collection, query ?? {}, (records) => {
+          value = records;
+          onChange();
+        });
+      } catch (error) {
+        // A closed client (logout in another tab) has nothing more to say.
+        if (error?.code === "closed") return noop;
+        throw error;
+      }
+      return stop;
+    },
+    getSnapshot: () => value,
+  };
 }

@@ -82,7 +82,8 @@ CORE_LAYERS = [
     # needs only `error`; it sits with the data definitions.
     # `migration` decides schema versions and checks a migration step's answer.
     ("config/record", "joined", ["config", "record", "export", "migration"], []),
-    ("store model", "joined", ["model"], []),
+    # `query`: the query model, planner and executor every store shares (issue 17).
+    ("store model", "joined", ["model", "query"], []),
     (
         "store | mutation | conflict | sync",
         "apart",

@@ -15,7 +15,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 use web_sys::EventTarget;
 
-use crate::client::{Client, ConflictChoice, Extras};
+use crate::client::{Client, ConflictChoice, Extras, WatchTarget};
 use crate::convert;
 use crate::crypto::Sealer;
 use crate::error::to_js;
@@ -23,6 +23,7 @@ use crate::migrate::Migrations;
 use pwa_sync_core::config::{ClientConfig, CollectionConfig};
 use pwa_sync_core::export::Format;
 use pwa_sync_core::metrics::SyncReport;
+use pwa_sync_core::query::{Form, Query};
 use pwa_sync_core::record::ListQuery;
 use pwa_sync_core::Error;
 
@@ -127,6 +128,56 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_optional_param_type = "ListQuery")] query: JsValue,
     ) -> Promise {
         self.run(move |c| records(c, collection, RecordCall::List(query)))
+    }
+
+    // ---- queries (issue 17) ----
+
+    /// A page of records matching `where`, in `orderBy` order: `{records, next}`; give
+    /// `next` back as `after` for the following page (`null` on the last).
+    #[wasm_bindgen(unchecked_return_type = "Promise<QueryPage>")]
+    pub fn query(&self, collection: JsValue, query: JsValue) -> Promise {
+        self.run(move |c| async move {
+            let config = collection_of(&c, &collection)?;
+            c.query(config, &parse_query(config, &query, Form::Page)?).await
+        })
+    }
+
+    /// How many records match `where`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
+    pub fn count(&self, collection: JsValue, query: JsValue) -> Promise {
+        self.run(move |c| async move {
+            let config = collection_of(&c, &collection)?;
+            c.count(config, &parse_query(config, &query, Form::Count)?).await
+        })
+    }
+
+    /// Which index a query would use, and whether it scans: `{index, scan, orderByIndex}`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<QueryPlan>")]
+    pub fn explain(&self, collection: JsValue, query: JsValue) -> Promise {
+        self.run(move |c| async move {
+            let config = collection_of(&c, &collection)?;
+            c.explain(config, &parse_query(config, &query, Form::Page)?)
+        })
+    }
+
+    /// Call `callback` with the records of `query` (or the record of a key) now and
+    /// whenever they change; returns the function that stops it.
+    pub fn watch(&self, collection: JsValue, target: JsValue, callback: JsValue) -> Result<Function, JsValue> {
+        let start = || {
+            if self.client.is_closed() {
+                return Err(Error::Closed);
+            }
+            let config = collection_of(&self.client, &collection)?;
+            let callback: Function = callback
+                .dyn_into()
+                .map_err(|_| Error::invalid_value(&config.name, "watch() needs a callback function"))?;
+            let target = match target.as_string() {
+                Some(key) => WatchTarget::Key(key_of(config, &JsValue::from(key))?),
+                None => WatchTarget::Query(parse_query(config, &target, Form::Page)?),
+            };
+            self.client.watch(config, target, callback)
+        };
+        start().map_err(|e| to_js(&e))
     }
 
     /// Push everything queued, then pull until caught up. Rejects with the failure's class
@@ -426,6 +477,19 @@ fn parse_list_query(config: &CollectionConfig, js: &JsValue) -> Result<ListQuery
     let query = ListQuery { index, limit };
     query.validate(config)?;
     Ok(query)
+}
+
+/// A query object from JS, validated by the core (`invalid-query` for anything wrong).
+fn parse_query(config: &CollectionConfig, js: &JsValue, form: Form) -> Result<Query, Error> {
+    let json = if js.is_undefined() || js.is_null() {
+        Value::Null
+    } else {
+        convert::to_json(&config.name, js).map_err(|e| Error::InvalidQuery {
+            collection: config.name.clone(),
+            reason: format!("the query must be JSON: {e}"),
+        })?
+    };
+    Query::parse(config, &json, form)
 }
 
 /// A call on the records of one collection: its JS arguments after the collection name.

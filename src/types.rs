@@ -71,8 +71,8 @@ export interface CollectionConfig<T = SyncRecord> {
   ttlMs?: number;
   /** Top-level fields never written to IndexedDB. */
   omit?: FieldName<T>[];
-  /** Top-level fields to index; `list(collection, {index, equals})` queries them. */
-  indexes?: FieldName<T>[];
+  /** Indexes for `query` (a field, `[field, field]`, or `{field, multiEntry: true}`); `list(collection, {index, equals})` takes single fields. */
+  indexes?: IndexDeclaration<T>[];
   /** Every record lives in this shared space (e.g. "conference"). Default: the user's private space. */
   space?: string;
   /** This field of each record names its space (e.g. "groupId"); a record never moves between spaces. */
@@ -133,6 +133,47 @@ export interface ListQuery<T = SyncRecord> {
   /** Records whose indexed field equals this. Required with `index`. */
   equals?: string | number;
   limit?: number;
+}
+
+// ---- queries (issue 17) ----
+
+/** A declared index: a field, a compound index over several fields, or a multi-entry index over an array field (one entry per element). */
+export type IndexDeclaration<T = SyncRecord> = FieldName<T> | FieldName<T>[] | { field: FieldName<T>; multiEntry?: boolean };
+/** What ranges compare, in IndexedDB's key order (numbers before strings). */
+export type IndexKey = string | number;
+/** A field's condition: every operator given must hold (on a multi-entry field, for one element). */
+export interface QueryOperators {
+  gt?: IndexKey;
+  gte?: IndexKey;
+  lt?: IndexKey;
+  lte?: IndexKey;
+  in?: (string | number | boolean | null)[];
+  startsWith?: string;
+}
+/** The element type of an array field, else the field's type. */
+export type FieldScalar<V> = (V extends readonly (infer E)[] ? E : V) & (string | number | boolean | null);
+/** Conditions on fields, all of which must hold: a value (equality) or operators. */
+export type Where<T = SyncRecord> = { [F in FieldName<T>]?: FieldScalar<T[F]> | QueryOperators };
+/** A field, or "-field" for descending. */
+export type OrderTerm<T = SyncRecord> = FieldName<T> | `-${FieldName<T>}`;
+export interface QueryOptions<T = SyncRecord> {
+  where?: Where<T>;
+  /** Default: key order. */
+  orderBy?: OrderTerm<T> | OrderTerm<T>[];
+  limit?: number;
+  /** The previous page's `next`. */
+  after?: string | null;
+}
+/** A page of a query; `next` is null on the last page. */
+export interface QueryPage<T = SyncRecord> {
+  records: T[];
+  next: string | null;
+}
+/** `client.explain`: the index a query uses (null: a scan), and whether the index gives its order. */
+export interface QueryPlan {
+  index: string | null;
+  scan: boolean;
+  orderByIndex: boolean;
 }
 
 export type SyncState = "synced" | "syncing" | "offline" | "error";
@@ -395,6 +436,19 @@ export class SyncClient<C extends CollectionTypes<C> = AnyCollections> {
   getFresh<K extends CollectionName<C>>(collection: K, key: string, options: { details: true }): Promise<Freshness<C[K]>>;
   /** Records in key order: all, or those whose indexed field equals a value. */
   list<K extends CollectionName<C>>(collection: K, query?: ListQuery<C[K]>): Promise<C[K][]>;
+  /** A page of records matching `where`, in `orderBy` order; rejects with `invalid-query` for a bad query. */
+  query<K extends CollectionName<C>>(collection: K, query?: QueryOptions<C[K]>): Promise<QueryPage<C[K]>>;
+  /** How many records match `where`. */
+  count<K extends CollectionName<C>>(collection: K, query?: { where?: Where<C[K]> }): Promise<number>;
+  /** Which declared index a query uses, or that it scans. */
+  explain<K extends CollectionName<C>>(collection: K, query?: QueryOptions<C[K]>): Promise<QueryPlan>;
+  /**
+   * Call `callback` with the query's records now and whenever they change (local writes,
+   * pulls, other tabs); the same array while they have not. Returns the unsubscribe function.
+   */
+  watch<K extends CollectionName<C>>(collection: K, query: QueryOptions<C[K]>, callback: (records: C[K][]) => void): () => void;
+  /** The same for one record (`null` while there is none). */
+  watch<K extends CollectionName<C>>(collection: K, key: string, callback: (record: C[K] | null) => void): () => void;
   /**
    * Push everything queued, then pull until caught up. Rejects with the failure's class
    * as `code` (`network`, `timeout`, `auth`, `rate-limited`, `server`, `validation`,

@@ -60,10 +60,70 @@ pub struct CollectionConfig {
     pub ttl_ms: Option<u64>,
     /// Top-level fields never written to IndexedDB.
     pub omit: Vec<String>,
-    /// Top-level fields with an IndexedDB index, queryable by `list`.
-    pub indexes: Vec<String>,
+    /// Declared IndexedDB indexes (`list` by a single-field one, `query` by any).
+    pub indexes: Vec<IndexSpec>,
     /// Which space the collection's records live in.
     pub space: SpaceRule,
+}
+
+// ---- indexes (issue 17, queries) ----
+
+/// One declared index: `"owner"`, `["trip", "day"]` (compound) or
+/// `{"field": "tags", "multiEntry": true}` (one entry per array element).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSpec {
+    /// The IndexedDB index name: the field, `[trip+day]`, or `*tags` (Dexie's spelling),
+    /// so a field's plain and multi-entry indexes never share a name.
+    pub name: String,
+    /// Top-level fields of the value, in key order.
+    pub fields: Vec<String>,
+    pub multi_entry: bool,
+}
+
+impl IndexSpec {
+    fn single(field: String, multi_entry: bool) -> IndexSpec {
+        let name = if multi_entry { format!("*{field}") } else { field.clone() };
+        IndexSpec { name, fields: vec![field], multi_entry }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawIndex {
+    Field(String),
+    Compound(Vec<String>),
+    Detailed(RawIndexDetail),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawIndexDetail {
+    field: String,
+    #[serde(default)]
+    multi_entry: bool,
+}
+
+fn parse_index(raw: RawIndex, omit: &[String]) -> std::result::Result<IndexSpec, String> {
+    let spec = match raw {
+        RawIndex::Field(field) => IndexSpec::single(field, false),
+        RawIndex::Detailed(d) => IndexSpec::single(d.field, d.multi_entry),
+        RawIndex::Compound(fields) if fields.len() < 2 => {
+            return Err("a compound index needs at least two fields".into())
+        }
+        RawIndex::Compound(fields) => IndexSpec { name: format!("[{}]", fields.join("+")), fields, multi_entry: false },
+    };
+    for (i, field) in spec.fields.iter().enumerate() {
+        if field.trim().is_empty() {
+            return Err("index fields must not be empty".into());
+        }
+        if spec.fields[..i].contains(field) {
+            return Err(format!("index {} names \"{field}\" twice", spec.name));
+        }
+        if omit.contains(field) {
+            return Err(format!("field \"{field}\" is both indexed and omitted"));
+        }
+    }
+    Ok(spec)
 }
 
 /// Where a collection's records live on the server (`space` or `spaceField` in its config).
@@ -326,7 +386,7 @@ struct RawCollection {
     #[serde(default)]
     omit: Vec<String>,
     #[serde(default)]
-    indexes: Vec<String>,
+    indexes: Vec<RawIndex>,
     space: Option<String>,
     space_field: Option<String>,
 }
@@ -416,17 +476,13 @@ fn parse_collection(name: String, mut spec: Value) -> Result<CollectionConfig> {
     if raw.omit.contains(&raw.key) {
         return Err(fail(format!("`omit` cannot contain the key field \"{}\"", raw.key)));
     }
-    let mut indexes = HashSet::new();
-    for index in &raw.indexes {
-        if index.trim().is_empty() {
-            return Err(fail("index names must not be empty".into()));
+    let mut indexes: Vec<IndexSpec> = Vec::with_capacity(raw.indexes.len());
+    for index in raw.indexes {
+        let index = parse_index(index, &raw.omit).map_err(fail)?;
+        if indexes.iter().any(|i| i.name == index.name) {
+            return Err(fail(format!("index \"{}\" is declared twice", index.name)));
         }
-        if !indexes.insert(index) {
-            return Err(fail(format!("index \"{index}\" is declared twice")));
-        }
-        if raw.omit.contains(index) {
-            return Err(fail(format!("field \"{index}\" is both indexed and omitted")));
-        }
+        indexes.push(index);
     }
     let event = raw.event.map(|e| match e {
         RawEvent::Name(name) => EventConfig { name, value_field: None },
@@ -450,16 +506,7 @@ fn parse_collection(name: String, mut spec: Value) -> Result<CollectionConfig> {
         (None, Some(field)) => SpaceRule::Field(field),
         (Some(_), Some(_)) => return Err(fail("give `space` or `spaceField`, not both".into())),
     };
-    Ok(CollectionConfig {
-        name,
-        key: raw.key,
-        conflict,
-        event,
-        ttl_ms: raw.ttl_ms,
-        omit: raw.omit,
-        indexes: raw.indexes,
-        space,
-    })
+    Ok(CollectionConfig { name, key: raw.key, conflict, event, ttl_ms: raw.ttl_ms, omit: raw.omit, indexes, space })
 }
 
 #[cfg(test)]
@@ -586,6 +633,22 @@ mod tests {
         assert!(bad(json!({"key": "id", "space": "s", "spaceField": "g"})).contains("not both"));
         assert!(bad(json!({"key": "id", "spaceField": " "})).contains("spaceField"));
         assert!(bad(json!({"key": "id", "spaceField": "g", "omit": ["g"]})).contains("cannot be omitted"));
+    }
+
+    #[test]
+    fn indexes_are_fields_compound_or_multi_entry() {
+        let c = ClientConfig::from_json(json!({"name": "a", "collections": {"t": {"key": "id",
+            "indexes": ["owner", ["trip", "day"], {"field": "tags", "multiEntry": true}, {"field": "day"}]}}}))
+        .unwrap();
+        let names: Vec<(&str, usize, bool)> =
+            c.collections[0].indexes.iter().map(|i| (i.name.as_str(), i.fields.len(), i.multi_entry)).collect();
+        assert_eq!(names, [("owner", 1, false), ("[trip+day]", 2, false), ("*tags", 1, true), ("day", 1, false)]);
+        let bad = |indexes: Value| err(json!({"name": "a", "collections": {"t": {"key": "id", "indexes": indexes}}}));
+        assert!(bad(json!([["trip"]])).contains("at least two"));
+        assert!(bad(json!([["a", "a"]])).contains("twice"));
+        assert!(bad(json!(["a", {"field": "a"}])).contains("declared twice"));
+        assert!(bad(json!([{"field": "a", "unique": true}])).contains("\"t\""));
+        assert!(bad(json!([""])).contains("empty"));
     }
 
     #[test]

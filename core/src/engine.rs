@@ -1289,6 +1289,13 @@ mod tests {
         async fn list(&self, c: &str, q: &ListQuery) -> Result<Vec<crate::record::EntityRecord>, Error> {
             self.inner.list(c, q).await
         }
+        async fn query(
+            &self,
+            q: &crate::query::Query,
+            p: &crate::query::plan::Plan,
+        ) -> Result<crate::query::exec::Answer, Error> {
+            self.inner.query(q, p).await
+        }
         async fn run_transaction(
             &self,
             keys: &[KeyRef],

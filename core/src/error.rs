@@ -108,6 +108,11 @@ pub enum Error {
     #[error("{0}")]
     MigrationFailed(Box<MigrationFailure>),
 
+    /// A query the collection cannot answer: unknown operator, bad operand, a cursor of
+    /// another query.
+    #[error("invalid query on collection \"{collection}\": {reason}")]
+    InvalidQuery { collection: String, reason: String },
+
     /// A sync failed; `class` says why (network, timeout, auth, rate-limited, server,
     /// validation, protocol).
     #[error("sync failed ({}): {message}", class.as_str())]
@@ -130,6 +135,7 @@ impl Error {
             Error::UnknownConflict(_) => "unknown-conflict",
             Error::Forbidden { .. } => crate::protocol::FORBIDDEN,
             Error::MigrationFailed(_) => "migration-failed",
+            Error::InvalidQuery { .. } => "invalid-query",
             Error::Sync { class, .. } => class.as_str(),
         }
     }

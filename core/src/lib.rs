@@ -25,6 +25,7 @@ pub mod mutation;
 pub mod names;
 pub mod patch;
 pub mod protocol;
+pub mod query;
 pub mod record;
 pub mod resolver;
 pub mod retry;

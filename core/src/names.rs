@@ -46,7 +46,7 @@ pub const FLUSH_MESSAGE: &str = "pwa-sync:flush";
 
 /// Every `error.code` a rejection of this library can carry: the codes of
 /// [`crate::Error::code`], where a failed sync carries its error class.
-pub const ERROR_CODES: [&str; 19] = [
+pub const ERROR_CODES: [&str; 20] = [
     "invalid-config",
     "unknown-collection",
     "invalid-value",
@@ -59,6 +59,7 @@ pub const ERROR_CODES: [&str; 19] = [
     "unknown-conflict",
     "forbidden",
     "migration-failed",
+    "invalid-query",
     "network",
     "timeout",
     "auth",
@@ -104,6 +105,7 @@ mod tests {
             | Error::UnknownConflict(_)
             | Error::Forbidden { .. }
             | Error::MigrationFailed(_)
+            | Error::InvalidQuery { .. }
             | Error::Sync { .. } => (),
         };
         let classes = [
@@ -128,6 +130,7 @@ mod tests {
             Error::UnknownConflict(1),
             Error::Forbidden { space: "s".into(), reason: "r".into() },
             Error::migration_failed("c", "k", 2, "r"),
+            Error::InvalidQuery { collection: "c".into(), reason: "r".into() },
         ];
         all.extend(classes.map(|class| Error::Sync { class, message: "m".into() }));
         all.iter().for_each(sample);

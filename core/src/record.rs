@@ -276,10 +276,12 @@ impl ListQuery {
     /// strings or numbers here; booleans, null and objects are not keys.
     pub fn validate(&self, config: &CollectionConfig) -> Result<()> {
         let Some((field, value)) = &self.index else { return Ok(()) };
-        if !config.indexes.iter().any(|i| i == field) {
+        // `list` takes single-field indexes, named by their field; `query` takes any.
+        if !config.indexes.iter().any(|i| i.name == *field && i.fields.len() == 1) {
+            let declared: Vec<&str> = config.indexes.iter().map(|i| i.name.as_str()).collect();
             return Err(Error::invalid_value(
                 &config.name,
-                format!("\"{field}\" is not a declared index (declared: [{}])", config.indexes.join(", ")),
+                format!("\"{field}\" is not a declared index (declared: [{}])", declared.join(", ")),
             ));
         }
         if !is_index_key(value) {

@@ -2,7 +2,7 @@
 // call, event and hook per collection. Each `@ts-expect-error` below must be an error, so
 // tsc fails if the types stop catching it (e2e/package.test.mjs runs tsc on this).
 import init, { SyncClient, type ChangeDetail } from "pwa-sync";
-import { useCollection, useDoc } from "pwa-sync/react";
+import { useCollection, useDoc, useQuery } from "pwa-sync/react";
 
 interface Trip { id: string; owner: string; title: string; items: string[]; stay?: { city: string; nights: number } }
 type Attendee = { id: string; name: string; dining: "vegetarian" | "vegan" | "any" };
@@ -42,6 +42,20 @@ export async function typed(): Promise<void> {
   await client.list("trips", { index: "colour", equals: "red" });
   // @ts-expect-error: a Trip's title is a string.
   await client.patch("trips", "t1", { title: 3 });
+  // Queries (issue 17): fields, operators and orders are typed by the record.
+  const page = await client.query("trips", { where: { owner: "ana", items: { in: ["passport"] } }, orderBy: ["-title", "owner"], limit: 10 });
+  const firstTitle: string | undefined = page.records[0]?.title;
+  const next: string | null = page.next;
+  const n: number = await client.count("trips", { where: { title: { startsWith: "L" } } });
+  const unwatch = client.watch("attendees", { where: { dining: "vegan" } }, (vegans: Attendee[]) => console.log(vegans.length));
+  unwatch();
+  console.log(firstTitle, next, n, (await client.explain("trips", {})).index);
+  // @ts-expect-error: "colour" is not a field of Trip.
+  await client.query("trips", { where: { colour: "red" } });
+  // @ts-expect-error: nor can a query order by it.
+  await client.query("trips", { orderBy: "-colour" });
+  // @ts-expect-error: a dining choice is one of three strings.
+  await client.query("attendees", { where: { dining: 3 } });
   client.on("pwa-sync:change", (event) => {
     // @ts-expect-error: a change of any collection may be an Attendee's, without a title.
     console.log(event.detail.value?.title);
@@ -65,9 +79,10 @@ export async function typedConfig(): Promise<void> {
 export function Views({ client }: { client: SyncClient<Schema> | null }): string {
   const trip: Trip | null | undefined = useDoc(client, "trips", "t1");
   const attendees: Attendee[] | undefined = useCollection(client, "attendees");
+  const vegans: Attendee[] | undefined = useQuery(client, "attendees", { where: { dining: "vegan" }, orderBy: "name" });
   // @ts-expect-error: the hooks refuse unknown collections too.
   useCollection(client, "notes");
-  return `${trip?.title} ${attendees?.length}`;
+  return `${trip?.title} ${attendees?.length} ${vegans?.length}`;
 }
 
 // Without declared types, today's code keeps compiling: any collection, SyncRecord values.

@@ -4,6 +4,7 @@
 //! types. Split by job:
 //! - `open`: opening the database and starting what runs in the background;
 //! - `local`: reads and local writes, export, audit, clear;
+//! - `query`: queries, counts and their plans; `watch`: live results (issue 17);
 //! - `sync`: running syncs and carrying out the session's commands;
 //! - `status`: the status snapshot, metrics and health, reports to the UI;
 //! - `conflicts`: open conflicts, settling them, and the app's resolvers;
@@ -17,12 +18,14 @@ mod local;
 mod observer;
 mod open;
 mod persistence;
+mod query;
 mod queue;
 mod spaces;
 mod status;
 mod storage;
 mod sync;
 mod tabs;
+mod watch;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -41,6 +44,7 @@ use pwa_sync_core::session::Session;
 use pwa_sync_core::Error;
 
 pub(crate) use self::conflicts::ConflictChoice;
+pub(crate) use self::watch::Target as WatchTarget;
 
 pub(crate) struct Client {
     config: ClientConfig,

@@ -5,6 +5,7 @@
 //! the same way and loses its data when the context ends.
 
 use pwa_sync_core::model::{AuditEntry, KeyRef, Snapshot, Writes};
+use pwa_sync_core::query::{exec::Answer, plan::Plan, Query};
 use pwa_sync_core::record::{ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
 use pwa_sync_core::store::memory::MemoryStore;
 use pwa_sync_core::store::{Durability, Store};
@@ -60,6 +61,14 @@ impl ClientStore {
         }
     }
 
+    /// `get_view` for `query`.
+    pub async fn query_views(&self, query: &Query, plan: &Plan) -> Option<Result<(Vec<RecordView>, Option<String>)>> {
+        match self {
+            ClientStore::Idb(store) => store.query_views(query, plan).await,
+            ClientStore::Memory(_) => None,
+        }
+    }
+
     /// `get_view` for `list`.
     pub async fn list_views(&self, collection: &str, query: &ListQuery) -> Option<Result<Vec<RecordView>>> {
         match self {
@@ -80,6 +89,14 @@ impl Store for ClientStore {
 
     async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord>> {
         each!(self, s => s.list(collection, query).await)
+    }
+
+    async fn query(&self, query: &Query, plan: &Plan) -> Result<Answer> {
+        each!(self, s => s.query(query, plan).await)
+    }
+
+    async fn count(&self, query: &Query, plan: &Plan) -> Result<usize> {
+        each!(self, s => s.count(query, plan).await)
     }
 
     async fn run_transaction(

@@ -21,7 +21,8 @@
 //! windows, dedicated workers and service workers.
 //!
 //! By job: `store` (the store itself, its connection and its `Store` methods), `reads`
-//! (get and list, as records or as views for the JS API), `writes` (the
+//! (get and list, as records or as views for the JS API), `query` (a query plan's
+//! ranges read from its index, the page decided by the core), `writes` (the
 //! snapshot-plan-write body of `run_transaction`, the metadata record, marking sent),
 //! `open` (schema, opening, upgrading, the connection's `versionchange` and `close`
 //! hooks), `upgrade` (the app's migrations over stored values, in the upgrade), `scan` (getAll in batches, decoding, key probes), `transaction` (starting one
@@ -33,6 +34,7 @@ mod codec;
 mod error;
 mod names;
 mod open;
+mod query;
 mod reads;
 mod scan;
 mod store;

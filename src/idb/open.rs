@@ -12,7 +12,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Event, IdbDatabase};
 
-use pwa_sync_core::config::ClientConfig;
+use pwa_sync_core::config::{ClientConfig, IndexSpec};
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::migration;
 use pwa_sync_core::record::STORAGE_FORMAT;
@@ -35,8 +35,8 @@ pub(super) struct StoreSpec {
     /// `None`: out-of-line keys.
     key_path: Option<KeyPath>,
     auto_increment: bool,
-    /// Index name and key path; all non-unique.
-    indexes: Vec<(String, KeyPath)>,
+    /// Index name, key path, multi-entry; all non-unique.
+    indexes: Vec<(String, KeyPath, bool)>,
 }
 
 impl StoreSpec {
@@ -58,18 +58,28 @@ pub(super) fn schema(config: &ClientConfig) -> Vec<StoreSpec> {
         .collections
         .iter()
         .map(|c| StoreSpec {
-            indexes: c.indexes.iter().map(|f| (f.clone(), KeyPath::new_single(&format!("value.{f}")))).collect(),
+            indexes: c.indexes.iter().map(index_spec).collect(),
             ..StoreSpec::new(&c.name, Some(KeyPath::new_single("key")))
         })
         .collect();
     specs.push(StoreSpec {
-        indexes: vec![(BY_KEY.to_owned(), KeyPath::new_array(["collection", "key"]))],
+        indexes: vec![(BY_KEY.to_owned(), KeyPath::new_array(["collection", "key"]), false)],
         ..StoreSpec::new(OUTBOX, Some(KeyPath::new_single("id")))
     });
     specs.push(StoreSpec::new(CONFLICTS, Some(KeyPath::new_single("id"))));
     specs.push(StoreSpec { auto_increment: true, ..StoreSpec::new(AUDIT, Some(KeyPath::new_single("id"))) });
     specs.push(StoreSpec::new(META, None));
     specs
+}
+
+/// A declared index over the record's value, which lives at `value.<field>`.
+fn index_spec(index: &IndexSpec) -> (String, KeyPath, bool) {
+    let paths: Vec<String> = index.fields.iter().map(|f| format!("value.{f}")).collect();
+    let key_path = match paths.as_slice() {
+        [one] => KeyPath::new_single(one),
+        many => KeyPath::new_array(many.iter().map(String::as_str)),
+    };
+    (index.name.clone(), key_path, index.multi_entry)
 }
 
 /// An open connection and the handlers that notice when it stops being usable.
@@ -257,12 +267,13 @@ fn create_missing(event: &VersionChangeEvent, specs: &[StoreSpec]) -> Result<()>
         }
         .map_err(|e| with_context(format!("cannot create object store \"{}\"", spec.name), e))?;
         let present = store.index_names();
-        for (index, key_path) in &spec.indexes {
+        for (index, key_path, multi_entry) in &spec.indexes {
             if present.contains(index) {
                 continue;
             }
             let mut params = IndexParams::new();
             params.unique(false);
+            params.multi_entry(*multi_entry);
             store
                 .create_index(index, key_path.clone(), Some(params))
                 .map_err(|e| with_context(format!("cannot create index \"{index}\" on \"{}\"", spec.name), e))?;
@@ -301,7 +312,7 @@ async fn inspect_in(
 ) -> Result<Inspection> {
     for spec in specs.iter().filter(|s| present.contains(&s.name.as_str())) {
         let indexes = tx.object_store(&spec.name).map_err(in_tx(tx))?.index_names();
-        if spec.indexes.iter().any(|(name, _)| !indexes.contains(name)) {
+        if spec.indexes.iter().any(|(name, ..)| !indexes.contains(name)) {
             inspection.missing = true;
         }
     }

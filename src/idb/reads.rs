@@ -68,7 +68,7 @@ impl IdbStore {
             // Not an IndexedDB key, so nothing is indexed under it.
             return Ok(Vec::new());
         }
-        let declared = self.check(collection)?.indexes.iter().any(|i| i == field);
+        let declared = self.check(collection)?.indexes.iter().any(|i| i.name == *field && i.fields.len() == 1);
         if !declared {
             // The API layer refuses undeclared fields; the store still answers like the
             // in-memory one, by a scan.

@@ -14,6 +14,7 @@ use web_sys::IdbDatabase;
 use pwa_sync_core::config::ClientConfig;
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::model::{AuditEntry, KeyRef, Snapshot, Writes};
+use pwa_sync_core::query::{exec::Answer, plan::Plan, Query};
 use pwa_sync_core::record::{ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
 use pwa_sync_core::store::{Durability, Store};
 
@@ -203,6 +204,14 @@ impl Store for IdbStore {
 
     async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord>> {
         self.list_with(collection, query, &Decoder::one(&|js| decode(js, self.sealer()))).await
+    }
+
+    async fn query(&self, query: &Query, plan: &Plan) -> Result<Answer> {
+        self.query_records(query, plan).await
+    }
+
+    async fn count(&self, query: &Query, plan: &Plan) -> Result<usize> {
+        self.count_records(query, plan).await
     }
 
     async fn run_transaction(

@@ -6,6 +6,7 @@ pub mod bad_input;
 pub mod durability;
 pub mod health;
 pub mod migrations;
+pub mod query;
 pub mod security;
 pub mod spaces;
 pub mod store;

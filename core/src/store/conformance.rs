@@ -10,8 +10,14 @@ use crate::engine::LocalWrites;
 use crate::error::Error;
 use crate::mutation::{LocalOp, LocalWrite, WriteOutcome};
 use crate::protocol::Op;
-use crate::record::ListQuery;
-use crate::store::Store;
+use std::cmp::Ordering;
+
+use crate::model::{KeyRef, Writes};
+use crate::query::exec::{matches, Candidate};
+use crate::query::plan::plan;
+use crate::query::{keys, Form, Query};
+use crate::record::{key_order, EntityRecord, ListQuery};
+use crate::store::{Durability, Store};
 
 /// Calls `$m!(test_name)` for every test in the suite, so each backend gets one named
 /// test per case.
@@ -34,13 +40,16 @@ macro_rules! for_each_store_test {
         $m!(batch_applies_in_order_as_one_write_each);
         $m!(batch_with_a_bad_write_writes_nothing);
         $m!(large_batches_find_stored_keys_in_sparse_and_crowded_ranges);
+        $m!(query_answers_like_a_naive_filter_and_sort);
+        $m!(query_pages_neither_repeat_nor_skip_across_writes);
     };
 }
 
 pub fn config() -> ClientConfig {
     let config = json!({"name": "conformance", "collections": {
         "items": {"key": "id", "indexes": ["tripId", "rank"]},
-        "notes": {"key": "id"}}});
+        "notes": {"key": "id"},
+        "places": {"key": "id", "indexes": ["a", ["b", "c"], {"field": "tags", "multiEntry": true}, "s", ["b", "s"]]}}});
     match ClientConfig::from_json(config) {
         Ok(c) => c,
         Err(e) => panic!("conformance config: {e}"),
@@ -293,4 +302,236 @@ pub async fn large_batches_find_stored_keys_in_sparse_and_crowded_ranges<S: Stor
     assert_eq!(store.get("items", "k045").await.unwrap().unwrap().value, Some(json!({"id": "k045", "n": 45})));
     assert_eq!(store.get("items", "k051").await.unwrap().unwrap().value, Some(json!({"id": "k051", "n": 51})));
     assert_eq!(store.pending_count().await.unwrap(), 100);
+}
+
+// ---- queries (issue 17) ----
+
+/// Every record that matches `query`, in its order, written without the planner: what
+/// every store's pages must add up to.
+pub fn naive(query: &Query, records: &[EntityRecord]) -> Vec<String> {
+    let mut rows: Vec<(&EntityRecord, Vec<Value>)> = records
+        .iter()
+        .filter(|r| r.value.is_some() && matches(query, *r))
+        .filter_map(|r| {
+            let values: Option<Vec<Value>> =
+                query.order.iter().map(|t| r.field(&t.field).filter(keys::is_key)).collect();
+            values.map(|v| (r, v))
+        })
+        .collect();
+    rows.sort_by(|(ra, a), (rb, b)| {
+        for (t, (x, y)) in query.order.iter().zip(a.iter().zip(b)) {
+            match keys::compare(x, y) {
+                Ordering::Equal => continue,
+                o if t.descending => return o.reverse(),
+                o => return o,
+            }
+        }
+        let o = key_order(&ra.key, &rb.key);
+        if query.order.last().is_some_and(|t| t.descending) {
+            o.reverse()
+        } else {
+            o
+        }
+    });
+    rows.into_iter().map(|(r, _)| r.key.clone()).collect()
+}
+
+/// A small deterministic generator (xorshift): the suite must not depend on proptest.
+struct Seeded(u64);
+
+impl Seeded {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+    fn pick<T: Clone>(&mut self, from: &[T]) -> T {
+        from[self.below(from.len())].clone()
+    }
+}
+
+fn place_value(rng: &mut Seeded, i: usize) -> Value {
+    let scalars = [
+        json!(-2),
+        json!(0),
+        json!(1),
+        json!(1.5),
+        json!(3),
+        json!(""),
+        json!("a"),
+        json!("ab"),
+        json!("b"),
+        json!("\u{e9}"),
+        json!("\u{10000}"),
+        json!(true),
+        json!(null),
+    ];
+    let mut v = json!({"id": format!("p{i:02}")});
+    if rng.below(5) > 0 {
+        v["a"] = rng.pick(&scalars);
+    }
+    if rng.below(4) > 0 {
+        v["b"] = rng.pick(&[json!("x"), json!("y")]);
+    }
+    if rng.below(4) > 0 {
+        v["c"] = json!(rng.below(4));
+    }
+    match rng.below(4) {
+        0 => {}
+        1 => v["tags"] = rng.pick(&scalars),
+        _ => {
+            let tags: Vec<Value> =
+                (0..rng.below(4)).map(|_| rng.pick(&[json!("red"), json!("green"), json!("blue"), json!(2)])).collect();
+            v["tags"] = Value::Array(tags);
+        }
+    }
+    if rng.below(5) > 0 {
+        v["s"] = rng.pick(&[json!(""), json!("a"), json!("ab"), json!("abc"), json!("b"), json!("ba")]);
+    }
+    v
+}
+
+fn place_condition(rng: &mut Seeded) -> (String, Value) {
+    let field = rng.pick(&["a", "b", "c", "tags", "s"]);
+    let bound = |rng: &mut Seeded| {
+        rng.pick(&[
+            json!(-1),
+            json!(0),
+            json!(1),
+            json!(2),
+            json!(""),
+            json!("a"),
+            json!("b"),
+            json!("red"),
+            json!("x"),
+        ])
+    };
+    let op = |rng: &mut Seeded| rng.pick(&["gt", "gte", "lt", "lte"]);
+    let operand = match rng.below(7) {
+        0 => rng.pick(&[json!(1), json!("a"), json!("x"), json!("red"), json!(2), json!(true), json!(null)]),
+        1 => json!({ op(rng): bound(rng) }),
+        2 => {
+            let (o1, b1, o2, b2) = (op(rng), bound(rng), op(rng), bound(rng));
+            let mut both = serde_json::Map::new();
+            both.insert(o1.into(), b1);
+            both.insert(o2.into(), b2);
+            Value::Object(both)
+        }
+        3 => json!({"in": (0..rng.below(4)).map(|_| bound(rng)).collect::<Vec<_>>()}),
+        4 => json!({"startsWith": rng.pick(&["", "a", "ab", "r", "x"])}),
+        5 => json!({"in": [true, "b", 0]}),
+        _ => json!({"gte": bound(rng), "startsWith": "a"}),
+    };
+    (field.to_owned(), operand)
+}
+
+/// Every page of `q`, following `next`, as keys.
+async fn all_pages<S: Store>(store: &S, config: &ClientConfig, q: &Value) -> Vec<String> {
+    let places = config.collection("places").unwrap();
+    let (mut keys, mut after) = (Vec::new(), Value::Null);
+    for _ in 0..200 {
+        let mut q = q.clone();
+        q["after"] = after;
+        let query = Query::parse(places, &q, Form::Page).unwrap_or_else(|e| panic!("{q}: {e}"));
+        let answer = store.query(&query, &plan(places, &query)).await.unwrap_or_else(|e| panic!("{q}: {e}"));
+        keys.extend(answer.records.into_iter().map(|r| r.key));
+        match answer.next {
+            Some(next) => after = Value::String(next),
+            None => return keys,
+        }
+    }
+    panic!("{q}: more than 200 pages")
+}
+
+async fn store_places<S: Store>(store: &S, records: &[EntityRecord]) {
+    let writes = Writes {
+        records: records.iter().map(|r| (("places".to_owned(), r.key.clone()), Some(r.clone()))).collect(),
+        ..Default::default()
+    };
+    // The keys name the transaction's stores (IndexedDB opens it over those only).
+    let keys: Vec<KeyRef> = records.iter().map(|r| ("places".to_owned(), r.key.clone())).collect();
+    store.transact(&keys, Durability::Default, |_| Ok((writes, ()))).await.unwrap();
+}
+
+fn place(key: String, value: Option<Value>) -> EntityRecord {
+    EntityRecord {
+        key,
+        value,
+        version: Some(1),
+        base: None,
+        hlc: String::new(),
+        pending: 0,
+        updated_at: 0.0,
+        conflict: None,
+    }
+}
+
+pub async fn query_answers_like_a_naive_filter_and_sort<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    let config = config();
+    let mut rng = Seeded(0x5eed_1234_abcd_0017);
+    let mut records: Vec<EntityRecord> =
+        (0..60).map(|i| place(format!("p{i:02}"), Some(place_value(&mut rng, i)))).collect();
+    records.push(place("p99".into(), None)); // a tombstone is never an answer
+    store_places(store, &records).await;
+    let places = config.collection("places").unwrap();
+    let orders = [
+        json!(null),
+        json!("a"),
+        json!("-a"),
+        json!(["b", "c"]),
+        json!(["b", "-c"]),
+        json!("-s"),
+        json!(["c", "-s"]),
+        json!("c"),
+    ];
+    for round in 0..150 {
+        let conditions: serde_json::Map<String, Value> = (0..rng.below(3)).map(|_| place_condition(&mut rng)).collect();
+        let limit = [Value::Null, json!(1), json!(3), json!(7)][round % 4].clone();
+        let q = json!({"where": conditions, "orderBy": rng.pick(&orders), "limit": limit});
+        let Ok(query) = Query::parse(places, &q, Form::Page) else { panic!("{q}: refused") };
+        let expected = naive(&query, &records);
+        assert_eq!(all_pages(store, &config, &q).await, expected, "{q} with {:?}", plan(places, &query));
+    }
+}
+
+pub async fn query_pages_neither_repeat_nor_skip_across_writes<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    let config = config();
+    let places = config.collection("places").unwrap();
+    let value = |i: usize| json!({"id": format!("p{i:02}"), "b": "x", "c": i % 5});
+    store_places(store, &(0..20).map(|i| place(format!("p{i:02}"), Some(value(i)))).collect::<Vec<_>>()).await;
+    for q in [
+        json!({"where": {"b": "x"}, "orderBy": "c", "limit": 4}),
+        json!({"orderBy": "-c", "limit": 3}),
+        json!({"limit": 5}),
+    ] {
+        let (mut seen, mut after, mut extra) = (Vec::<String>::new(), Value::Null, 100);
+        loop {
+            let mut page_q = q.clone();
+            page_q["after"] = after;
+            let query = Query::parse(places, &page_q, Form::Page).unwrap();
+            let answer = store.query(&query, &plan(places, &query)).await.unwrap();
+            seen.extend(answer.records.into_iter().map(|r| r.key));
+            let Some(next) = answer.next else { break };
+            after = Value::String(next);
+            // Between pages: new records land before and after the cursor.
+            let new: Vec<EntityRecord> = [0, 4]
+                .iter()
+                .map(|&c| {
+                    extra += 1;
+                    place(format!("q{extra}"), Some(json!({"id": format!("q{extra}"), "b": "x", "c": c})))
+                })
+                .collect();
+            store_places(store, &new).await;
+        }
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), seen.len(), "{q}: a record came twice: {seen:?}");
+        for i in 0..20 {
+            assert!(seen.contains(&format!("p{i:02}")), "{q}: p{i:02} was skipped: {seen:?}");
+        }
+    }
 }

@@ -7,6 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 use crate::model::{AuditEntry, KeyRef, Snapshot, Writes};
+use crate::query::exec::{finish, select, Answer, Candidate};
+use crate::query::plan::Plan;
+use crate::query::Query;
 use crate::record::{index_key_eq, key_order, ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
 use crate::store::{Durability, Store};
 
@@ -67,6 +70,16 @@ impl Store for MemoryStore {
         // Key order as IndexedDB has it, not the map's byte order.
         records.sort_by(|a, b| key_order(&a.key, &b.key));
         Ok(records.into_iter().take(query.limit.unwrap_or(usize::MAX)).cloned().collect())
+    }
+
+    async fn query(&self, query: &Query, plan: &Plan) -> Result<Answer> {
+        self.check(&query.collection)?;
+        let state = self.state.borrow();
+        let live = state.collections.get(&query.collection).into_iter().flat_map(|c| c.values());
+        let candidates = select(plan, live.filter(|r| r.value.is_some()));
+        let page = finish(query, &candidates.iter().map(|r| *r as &dyn Candidate).collect::<Vec<_>>());
+        let records = page.picked.iter().filter_map(|&at| candidates.get(at).map(|r| (*r).clone())).collect();
+        Ok(Answer { records, next: page.next })
     }
 
     async fn run_transaction(

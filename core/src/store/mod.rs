@@ -11,6 +11,9 @@ pub mod memory;
 
 use crate::error::{Error, Result};
 use crate::model::{AuditEntry, KeyRef, Snapshot, Writes};
+use crate::query::exec::Answer;
+use crate::query::plan::Plan;
+use crate::query::Query;
 use crate::record::{ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
 
 /// How hard a transaction's commit must reach the disk before it reports success.
@@ -43,6 +46,15 @@ pub trait Store {
 
     /// Live records (no tombstones) in key order, optionally by an index and a limit.
     async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord>>;
+
+    /// A page of `query`'s answer, reading what `plan` (made for this query by
+    /// `query::plan::plan`) names; `query::exec::finish` decides.
+    async fn query(&self, query: &Query, plan: &Plan) -> Result<Answer>;
+
+    /// How many records match `query` (parsed as a count: no limit, no cursor).
+    async fn count(&self, query: &Query, plan: &Plan) -> Result<usize> {
+        Ok(self.query(query, plan).await?.records.len())
+    }
 
     /// One transaction: read a [`Snapshot`] of `keys` (meta, their records, the outbox
     /// entries of those with pending writes, and their open conflicts, plus the conflicts

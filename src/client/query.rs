@@ -1,0 +1,101 @@
+//! Queries (issue 17): a page of records and its cursor, a count, and the plan in words.
+//! The core plans and decides; the store reads what the plan names. Values stay JS
+//! objects where the store can hand them over as such (IndexedDB without encryption).
+
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::JsValue;
+
+use pwa_sync_core::config::CollectionConfig;
+use pwa_sync_core::query::plan::plan;
+use pwa_sync_core::query::Query;
+use pwa_sync_core::record::EntityRecord;
+use pwa_sync_core::store::Store;
+use pwa_sync_core::Error;
+
+use super::Client;
+use crate::convert;
+
+/// One record of an answer: what changes when it does (for `watch`), and its value.
+pub(crate) struct Row {
+    pub key: String,
+    pub version: Option<u64>,
+    pub hlc: String,
+    pub updated_at: f64,
+    pub value: JsValue,
+}
+
+impl Row {
+    fn of(record: EntityRecord, value: JsValue) -> Row {
+        Row { key: record.key, version: record.version, hlc: record.hlc, updated_at: record.updated_at, value }
+    }
+}
+
+impl Client {
+    /// The page `query` asks for, and the cursor to the next one.
+    pub(crate) async fn query_rows(
+        &self,
+        config: &CollectionConfig,
+        query: &Query,
+    ) -> Result<(Vec<Row>, Option<String>), Error> {
+        let plan = plan(config, query);
+        let answer = match self.store.query_views(query, &plan).await {
+            Some(views) => {
+                let (views, next) = views.inspect_err(|e| self.report_storage_error(e))?;
+                let rows = views.into_iter().map(|v| Row::of(v.record, v.value)).collect();
+                (rows, next)
+            }
+            None => {
+                let answer = self.store.query(query, &plan).await.inspect_err(|e| self.report_storage_error(e))?;
+                let mut rows = Vec::with_capacity(answer.records.len());
+                for r in answer.records {
+                    let value = r.value.as_ref().map_or(Ok(JsValue::UNDEFINED), convert::to_js)?;
+                    rows.push(Row::of(r, value));
+                }
+                (rows, answer.next)
+            }
+        };
+        self.report_skipped();
+        Ok(answer)
+    }
+
+    /// One live record as a row (`watch` of a key).
+    pub(crate) async fn get_row(&self, config: &CollectionConfig, key: &str) -> Result<Option<Row>, Error> {
+        let row = match self.store.get_view(&config.name, key).await {
+            Some(view) => view.inspect_err(|e| self.report_storage_error(e))?.map(|v| Row::of(v.record, v.value)),
+            None => match self.store.get(&config.name, key).await.inspect_err(|e| self.report_storage_error(e))? {
+                Some(r) => {
+                    let value = r.value.as_ref().map_or(Ok(JsValue::UNDEFINED), convert::to_js)?;
+                    Some(Row::of(r, value))
+                }
+                None => None,
+            },
+        };
+        Ok(row.filter(|r| !r.value.is_undefined() && !r.value.is_null()))
+    }
+
+    /// `{records, next}`.
+    pub async fn query(&self, config: &CollectionConfig, query: &Query) -> Result<JsValue, Error> {
+        let (rows, next) = self.query_rows(config, query).await?;
+        Ok(page_object(rows.into_iter().map(|r| r.value).collect(), next))
+    }
+
+    pub async fn count(&self, config: &CollectionConfig, query: &Query) -> Result<JsValue, Error> {
+        let count =
+            self.store.count(query, &plan(config, query)).await.inspect_err(|e| self.report_storage_error(e))?;
+        self.report_skipped();
+        Ok(JsValue::from_f64(count as f64))
+    }
+
+    /// `{index, scan, orderByIndex}`: the index the query would use, if any.
+    pub fn explain(&self, config: &CollectionConfig, query: &Query) -> Result<JsValue, Error> {
+        convert::to_js(&plan(config, query).explain())
+    }
+}
+
+pub(crate) fn page_object(records: Array, next: Option<String>) -> JsValue {
+    let page = Object::new();
+    // Setting fields on a fresh plain object cannot fail.
+    let _ = Reflect::set(&page, &"records".into(), &records);
+    let _ = Reflect::set(&page, &"next".into(), &next.map_or(JsValue::NULL, JsValue::from));
+    page.into()
+}

@@ -1,0 +1,299 @@
+//! Queries and live results through the JS API (issue 17), on IndexedDB and, where the
+//! answer must not depend on the store, on memory too. Runs in every browser scope.
+
+use js_sys::{Array, Function, Promise, Reflect, JSON};
+use pwa_sync::api::SyncClient;
+use pwa_sync::idb::IdbStore;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+use super::support::{js, ok, unique};
+
+fn json(text: &str) -> JsValue {
+    JSON::parse(text).unwrap_or_else(|e| panic!("bad test JSON {text}: {e:?}"))
+}
+
+fn s(text: &str) -> JsValue {
+    JsValue::from_str(text)
+}
+
+fn field(value: &JsValue, name: &str) -> JsValue {
+    Reflect::get(value, &name.into()).unwrap()
+}
+
+fn config(name: &str, storage: &str) -> JsValue {
+    json(&format!(
+        r#"{{"name": "{name}", "storage": "{storage}", "collections": {{
+            "sessions": {{"key": "id", "indexes": ["start", ["day", "start"], {{"field": "tags", "multiEntry": true}}, "title"]}},
+            "notes": {{"key": "id"}}}}}}"#
+    ))
+}
+
+async fn open(name: &str, storage: &str) -> SyncClient {
+    SyncClient::open(config(name, storage)).await.unwrap_or_else(|e| panic!("open {name}: {e:?}"))
+}
+
+async fn done(client: SyncClient, name: &str) {
+    client.close();
+    IdbStore::delete_database(name).await.unwrap();
+}
+
+const SESSIONS: &str = r#"[
+    {"id": "s1", "day": 1, "start": 900, "title": "Keynote", "tags": ["talk", "main"], "room": "A"},
+    {"id": "s2", "day": 1, "start": 1030, "title": "Rust in the browser", "tags": ["talk", "rust"], "room": "B"},
+    {"id": "s3", "day": 1, "start": 1030, "title": "Lunch", "tags": [], "room": "A"},
+    {"id": "s4", "day": 2, "start": 900, "title": "Rust workshop", "tags": ["workshop", "rust"], "room": "C"},
+    {"id": "s5", "day": 2, "start": 1400, "title": "Closing", "tags": ["main"], "room": "A"},
+    {"id": "s6", "day": 2, "title": "Unscheduled", "tags": "rust", "room": "B"}
+]"#;
+
+async fn seeded(storage: &str) -> (SyncClient, String) {
+    let name = unique(&format!("query-{storage}"));
+    let client = open(&name, storage).await;
+    ok(client.put_many(s("sessions"), json(SESSIONS))).await;
+    (client, name)
+}
+
+/// The ids of a query's records (one page).
+async fn ids(client: &SyncClient, query: &str) -> Vec<String> {
+    let page = ok(client.query(s("sessions"), json(query))).await;
+    let records: Array = field(&page, "records").unchecked_into();
+    records.iter().map(|r| field(&r, "id").as_string().unwrap()).collect()
+}
+
+async fn rejection_code(promise: Promise) -> String {
+    match JsFuture::from(promise).await {
+        Ok(v) => panic!("expected a rejection, got {v:?}"),
+        Err(e) => {
+            assert!(e.is_instance_of::<js_sys::Error>(), "not an Error: {e:?}");
+            assert_eq!(field(&e, "name"), "PwaSyncError");
+            field(&e, "code").as_string().unwrap_or_default()
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn every_operator_and_order_answers_alike_on_indexeddb_and_memory() {
+    for storage in ["indexeddb", "memory"] {
+        let (c, name) = seeded(storage).await;
+        let cases: [(&str, &[&str]); 17] = [
+            (r#"{}"#, &["s1", "s2", "s3", "s4", "s5", "s6"]),
+            (r#"{"where": {"room": "A"}}"#, &["s1", "s3", "s5"]),
+            (r#"{"where": {"start": {"gt": 900}}}"#, &["s2", "s3", "s5"]),
+            (r#"{"where": {"start": {"gte": 1030}}, "orderBy": "-start"}"#, &["s5", "s3", "s2"]),
+            (r#"{"where": {"start": {"lt": 1030}}}"#, &["s1", "s4"]),
+            (r#"{"where": {"start": {"lte": 1030, "gt": 900}}}"#, &["s2", "s3"]),
+            (r#"{"where": {"room": {"in": ["B", "C"]}}}"#, &["s2", "s4", "s6"]),
+            (r#"{"where": {"start": {"in": [900, 1400]}}, "orderBy": "start"}"#, &["s1", "s4", "s5"]),
+            (r#"{"where": {"title": {"startsWith": "Rust"}}}"#, &["s2", "s4"]),
+            (r#"{"orderBy": "start"}"#, &["s1", "s4", "s2", "s3", "s5"]),
+            (r#"{"orderBy": ["-day", "start"]}"#, &["s4", "s5", "s1", "s2", "s3"]),
+            (r#"{"where": {"day": 1}, "orderBy": "-start"}"#, &["s3", "s2", "s1"]),
+            (r#"{"where": {"day": 2, "start": {"gte": 1000}}}"#, &["s5"]),
+            (r#"{"where": {"tags": "rust"}}"#, &["s2", "s4", "s6"]),
+            (r#"{"where": {"tags": {"in": ["main", "talk"]}}, "orderBy": "start"}"#, &["s1", "s2", "s5"]),
+            (r#"{"where": {"tags": {"startsWith": "work"}, "room": "C"}}"#, &["s4"]),
+            (r#"{"where": {"room": "A"}, "orderBy": "-title", "limit": 2}"#, &["s3", "s1"]),
+        ];
+        for (query, expected) in cases {
+            assert_eq!(ids(&c, query).await, expected, "{storage}: {query}");
+        }
+        done(c, &name).await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn explain_names_the_index_or_the_scan() {
+    let (c, name) = seeded("indexeddb").await;
+    let plan = |q: &str| {
+        let p = c.explain(s("sessions"), json(q));
+        async move { JSON::stringify(&ok(p).await).unwrap().as_string().unwrap() }
+    };
+    assert_eq!(plan(r#"{"where": {"room": "A"}}"#).await, r#"{"index":null,"orderByIndex":true,"scan":true}"#);
+    assert_eq!(plan(r#"{"orderBy": "room"}"#).await, r#"{"index":null,"orderByIndex":false,"scan":true}"#);
+    assert_eq!(
+        plan(r#"{"where": {"start": {"gt": 1}}}"#).await,
+        r#"{"index":"start","orderByIndex":false,"scan":false}"#
+    );
+    assert_eq!(
+        plan(r#"{"where": {"day": 1}, "orderBy": "start"}"#).await,
+        r#"{"index":"[day+start]","orderByIndex":true,"scan":false}"#
+    );
+    assert_eq!(plan(r#"{"where": {"tags": "rust"}}"#).await, r#"{"index":"*tags","orderByIndex":false,"scan":false}"#);
+    done(c, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn count_counts_what_matches() {
+    for storage in ["indexeddb", "memory"] {
+        let (c, name) = seeded(storage).await;
+        assert_eq!(ok(c.count(s("sessions"), JsValue::UNDEFINED)).await, 6.0);
+        assert_eq!(ok(c.count(s("sessions"), json(r#"{"where": {"tags": "main"}}"#))).await, 2.0);
+        assert_eq!(ok(c.count(s("sessions"), json(r#"{"where": {"start": {"gte": 1000}}}"#))).await, 3.0);
+        // Counted by the index alone (exact plans): a compound range, and `in` with a repeat.
+        let compound = json(r#"{"where": {"day": 2, "start": {"lt": 1400}}}"#);
+        assert_eq!(ok(c.count(s("sessions"), compound)).await, 1.0);
+        assert_eq!(ok(c.count(s("sessions"), json(r#"{"where": {"start": {"in": [900, 900, 1030]}}}"#))).await, 4.0);
+        ok(c.delete(s("sessions"), s("s2"))).await;
+        assert_eq!(
+            ok(c.count(s("sessions"), json(r#"{"where": {"start": {"gte": 1000}}}"#))).await,
+            2.0,
+            "tombstones do not count"
+        );
+        assert_eq!(rejection_code(c.count(s("sessions"), json(r#"{"limit": 2}"#))).await, "invalid-query");
+        done(c, &name).await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn bad_queries_reject_with_invalid_query() {
+    let (c, name) = seeded("indexeddb").await;
+    for bad in [
+        r#"{"where": {"start": {"near": 900}}}"#,
+        r#"{"where": {"room": {"in": "A"}}}"#,
+        r#"{"orderBy": "tags"}"#,
+        r#"{"limit": -1}"#,
+        r#"{"after": "not a cursor"}"#,
+    ] {
+        assert_eq!(rejection_code(c.query(s("sessions"), json(bad))).await, "invalid-query", "{bad}");
+    }
+    // A cursor of another query.
+    let page = ok(c.query(s("sessions"), json(r#"{"orderBy": "start", "limit": 2}"#))).await;
+    let next = field(&page, "next");
+    assert!(next.is_string());
+    let other = json(r#"{"orderBy": "-start", "limit": 2}"#);
+    Reflect::set(&other, &"after".into(), &next).unwrap();
+    assert_eq!(rejection_code(c.query(s("sessions"), other)).await, "invalid-query");
+    // watch refuses at once, with a real error.
+    let thrown =
+        c.watch(s("sessions"), json(r#"{"where": {"x": {"bad": 1}}}"#), Function::new_no_args("").into()).err();
+    assert_eq!(thrown.map(|e| field(&e, "code")), Some(s("invalid-query")));
+    done(c, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn pages_neither_repeat_nor_skip_when_writes_land_between_them() {
+    let (c, name) = seeded("indexeddb").await;
+    let (mut seen, mut after, mut extra) = (Vec::<String>::new(), JsValue::NULL, 0);
+    loop {
+        let q = json(r#"{"where": {"start": {"gte": 0}}, "orderBy": "start", "limit": 2}"#);
+        Reflect::set(&q, &"after".into(), &after).unwrap();
+        let page = ok(c.query(s("sessions"), q)).await;
+        let records: Array = field(&page, "records").unchecked_into();
+        seen.extend(records.iter().map(|r| field(&r, "id").as_string().unwrap()));
+        after = field(&page, "next");
+        if after.is_null() {
+            break;
+        }
+        // A new record before the cursor, and an edit of one already seen.
+        extra += 1;
+        let early = format!(r#"{{"id": "n{extra}", "day": 3, "start": 1, "title": "early"}}"#);
+        ok(c.put(s("sessions"), json(&early))).await;
+        ok(c.patch(s("sessions"), s("s1"), json(r#"{"title": "Keynote!"}"#))).await;
+    }
+    assert_eq!(seen, ["s1", "s4", "s2", "s3", "s5"], "the first records once each, in order, nothing skipped");
+    assert_eq!(field(&ok(c.query(s("sessions"), JsValue::UNDEFINED)).await, "next"), JsValue::NULL);
+    done(c, &name).await;
+}
+
+// ---- watch ----
+
+/// A JS function recording what it is called with (`f.calls`).
+async fn recorder() -> Function {
+    js("", "const f = (answer) => f.calls.push(answer); f.calls = []; return f;", &[]).await.unchecked_into()
+}
+
+fn calls(f: &Function) -> Array {
+    field(f, "calls").unchecked_into()
+}
+
+/// Wait until `f` was called `n` times (up to ~3 s), then a little longer, so a call too
+/// many shows.
+async fn settle(f: &Function, n: u32) {
+    for _ in 0..300 {
+        if calls(f).length() >= n {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(10).await;
+    }
+    gloo_timers::future::TimeoutFuture::new(100).await;
+}
+
+fn answer_ids(answer: &JsValue) -> Vec<String> {
+    Array::from(answer).iter().map(|r| field(&r, "id").as_string().unwrap()).collect()
+}
+
+#[wasm_bindgen_test]
+async fn watch_calls_back_once_per_change_that_matters_and_never_after_unsubscribe() {
+    for storage in ["indexeddb", "memory"] {
+        let (c, name) = seeded(storage).await;
+        let f = recorder().await;
+        let stop =
+            c.watch(s("sessions"), json(r#"{"where": {"day": 1}, "orderBy": "start"}"#), f.clone().into()).unwrap();
+        settle(&f, 1).await;
+        assert_eq!(calls(&f).length(), 1, "{storage}: the first answer");
+        assert_eq!(answer_ids(&calls(&f).get(0)), ["s1", "s2", "s3"]);
+        // Unrelated: another collection, and a record outside the query.
+        ok(c.put(s("notes"), json(r#"{"id": "x"}"#))).await;
+        ok(c.patch(s("sessions"), s("s5"), json(r#"{"title": "Farewell"}"#))).await;
+        settle(&f, 2).await;
+        assert_eq!(calls(&f).length(), 1, "{storage}: no call for writes that change nothing");
+        // Matters: a new matching record, then an edit of one in the answer.
+        ok(c.put(s("sessions"), json(r#"{"id": "s7", "day": 1, "start": 800}"#))).await;
+        settle(&f, 2).await;
+        assert_eq!(calls(&f).length(), 2, "{storage}");
+        assert_eq!(answer_ids(&calls(&f).get(1)), ["s7", "s1", "s2", "s3"]);
+        ok(c.patch(s("sessions"), s("s2"), json(r#"{"title": "Rust!"}"#))).await;
+        settle(&f, 3).await;
+        assert_eq!(calls(&f).length(), 3, "{storage}");
+        assert_eq!(field(&Array::from(&calls(&f).get(2)).get(2), "title"), "Rust!");
+        stop.call0(&JsValue::UNDEFINED).unwrap();
+        ok(c.delete(s("sessions"), s("s1"))).await;
+        settle(&f, 4).await;
+        assert_eq!(calls(&f).length(), 3, "{storage}: nothing after unsubscribe");
+        done(c, &name).await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn watch_of_a_key_follows_that_record_only() {
+    let (c, name) = seeded("indexeddb").await;
+    let f = recorder().await;
+    let stop = c.watch(s("sessions"), s("s3"), f.clone().into()).unwrap();
+    settle(&f, 1).await;
+    assert_eq!(field(&calls(&f).get(0), "title"), "Lunch");
+    ok(c.patch(s("sessions"), s("s2"), json(r#"{"title": "other"}"#))).await;
+    ok(c.patch(s("sessions"), s("s3"), json(r#"{"title": "Long lunch"}"#))).await;
+    settle(&f, 2).await;
+    assert_eq!(calls(&f).length(), 2);
+    assert_eq!(field(&calls(&f).get(1), "title"), "Long lunch");
+    ok(c.delete(s("sessions"), s("s3"))).await;
+    settle(&f, 3).await;
+    assert_eq!(calls(&f).get(2), JsValue::NULL, "null once deleted");
+    stop.call0(&JsValue::UNDEFINED).unwrap();
+    stop.call0(&JsValue::UNDEFINED).unwrap();
+    done(c, &name).await;
+}
+
+#[wasm_bindgen_test]
+async fn watch_hears_another_tabs_writes() {
+    let (writer, name) = seeded("indexeddb").await;
+    // The other tab: its own client on the same database, with its own event target.
+    let other_config = config(&name, "indexeddb");
+    let target = web_sys::EventTarget::new().unwrap();
+    Reflect::set(&other_config, &"eventTarget".into(), &target).unwrap();
+    let other = SyncClient::open(other_config).await.unwrap();
+    let f = recorder().await;
+    let stop = other.watch(s("sessions"), json(r#"{"where": {"tags": "rust"}}"#), f.clone().into()).unwrap();
+    settle(&f, 1).await;
+    assert_eq!(answer_ids(&calls(&f).get(0)), ["s2", "s4", "s6"]);
+    ok(writer.put(s("sessions"), json(r#"{"id": "s8", "tags": ["rust"]}"#))).await;
+    settle(&f, 2).await;
+    assert_eq!(calls(&f).length(), 2, "the other tab's write arrived");
+    assert_eq!(answer_ids(&calls(&f).get(1)), ["s2", "s4", "s6", "s8"]);
+    stop.call0(&JsValue::UNDEFINED).unwrap();
+    other.close();
+    done(writer, &name).await;
+}
