@@ -17,6 +17,8 @@ WASM_TEST_ARGS ?=
 # (default ./webdriver.json in the runner's cwd; made absolute here).
 export WASM_BINDGEN_TEST_TIMEOUT ?= 120
 export WASM_BINDGEN_TEST_DRIVER_TIMEOUT ?= 30
+# Its Firefox prefs keep a service worker alive for 10 min: Firefox stops one after 30 s
+# of work by default, which cut the service-worker suite off once it ran longer than that.
 export WASM_BINDGEN_TEST_WEBDRIVER_JSON ?= $(CURDIR)/webdriver.json
 
 # The runner picks the first of GECKODRIVER / SAFARIDRIVER / CHROMEDRIVER /
