@@ -274,47 +274,6 @@ macro_rules! impl_backend {
                 }
                 Ok(rows)
             }
-            async fn document(
-                &mut self,
-                space: &str,
-                collection: &str,
-                key: &str,
-            ) -> Result<Option<$crate::db::push::DocRow>, sqlx::Error> {
-                use sqlx::Row;
-                let row = sqlx::query($crate::db::sql::DOCUMENT)
-                    .bind(space)
-                    .bind(collection)
-                    .bind(key)
-                    .fetch_optional(&mut **self)
-                    .await?;
-                row.map(|r| {
-                    Ok($crate::db::push::DocRow {
-                        version: r.try_get(0)?,
-                        value: r.try_get(1)?,
-                        hlc: r.try_get(2)?,
-                        writer_client: r.try_get(3)?,
-                        writer_mutation: r.try_get(4)?,
-                        schema_version: r.try_get(5)?,
-                    })
-                })
-                .transpose()
-            }
-            async fn write_document(&mut self, w: &$crate::db::push::DocWrite<'_>) -> Result<(), sqlx::Error> {
-                sqlx::query($crate::db::sql::WRITE_DOCUMENT)
-                    .bind(w.space)
-                    .bind(w.collection)
-                    .bind(w.key)
-                    .bind(w.version)
-                    .bind(w.value)
-                    .bind(w.hlc)
-                    .bind(w.client_id)
-                    .bind(w.mutation_id)
-                    .bind(w.now)
-                    .bind(w.schema_version)
-                    .execute(&mut **self)
-                    .await
-                    .map(|_| ())
-            }
             async fn enqueue_webhook(&mut self, w: &$crate::db::push::WebhookWrite<'_>) -> Result<(), sqlx::Error> {
                 sqlx::query($crate::db::sql::ENQUEUE_WEBHOOK)
                     .bind(w.url)

@@ -110,10 +110,18 @@ pub(crate) trait Tx: Send {
     ) -> Result<Vec<(String, i64, Option<String>)>, sqlx::Error>;
     /// Store several results (distinct ids).
     async fn record_results(&mut self, writes: &[ResultWrite<'_>]) -> Result<(), sqlx::Error>;
-    async fn document(&mut self, space: &str, collection: &str, key: &str) -> Result<Option<DocRow>, sqlx::Error>;
+    /// One stored document: the batched read of one key (one statement and row decoding
+    /// for both).
+    async fn document(&mut self, space: &str, collection: &str, key: &str) -> Result<Option<DocRow>, sqlx::Error> {
+        let key: DocKey = (space.to_owned(), collection.to_owned(), key.to_owned());
+        Ok(self.documents(std::slice::from_ref(&key)).await?.into_iter().next().map(|(_, row)| row))
+    }
     /// The stored documents among `keys` (space, collection, key).
     async fn documents(&mut self, keys: &[DocKey]) -> Result<Vec<(DocKey, DocRow)>, sqlx::Error>;
-    async fn write_document(&mut self, write: &DocWrite<'_>) -> Result<(), sqlx::Error>;
+    /// Write one document: the batched write of one row.
+    async fn write_document(&mut self, write: &DocWrite<'_>) -> Result<(), sqlx::Error> {
+        self.write_documents(std::slice::from_ref(write)).await
+    }
     /// Write several documents (distinct keys).
     async fn write_documents(&mut self, writes: &[DocWrite<'_>]) -> Result<(), sqlx::Error>;
     /// Queue one webhook event (due at once).

@@ -3,15 +3,6 @@
 
 pub(crate) const LOCK_COUNTER: &str = "UPDATE counter SET v = v WHERE id = 1 RETURNING v";
 pub(crate) const NEXT_VERSION: &str = "UPDATE counter SET v = v + 1 WHERE id = 1 RETURNING v";
-pub(crate) const DOCUMENT: &str = "SELECT version, doc_value, hlc, writer_client, writer_mutation, schema_version \
-    FROM documents WHERE space = $1 AND collection = $2 AND doc_key = $3";
-pub(crate) const WRITE_DOCUMENT: &str = "INSERT INTO documents \
-    (space, collection, doc_key, version, doc_value, hlc, writer_client, writer_mutation, updated_at, schema_version) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-    ON CONFLICT (space, collection, doc_key) DO UPDATE SET version = excluded.version, \
-    doc_value = excluded.doc_value, hlc = excluded.hlc, writer_client = excluded.writer_client, \
-    writer_mutation = excluded.writer_mutation, updated_at = excluded.updated_at, \
-    schema_version = excluded.schema_version";
 pub(crate) const STATUS_TOTALS: &str = "SELECT (SELECT COUNT(*) FROM documents), \
     (SELECT COUNT(*) FROM (SELECT space FROM documents UNION SELECT space FROM members WHERE role IS NOT NULL) s), \
     (SELECT COUNT(*) FROM (SELECT DISTINCT space, user_id FROM members WHERE role IS NOT NULL) m), \
@@ -221,7 +212,7 @@ pub(crate) fn documents(n: usize) -> String {
     )
 }
 
-/// [`WRITE_DOCUMENT`] for `n` rows (distinct keys: one statement may not update a row twice).
+/// Upsert `n` documents (distinct keys: one statement may not update a row twice).
 pub(crate) fn write_documents(n: usize) -> String {
     format!(
         "INSERT INTO documents \
