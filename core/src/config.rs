@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::protocol::is_valid_space_id;
+use crate::value::AppValue;
 
 /// Object stores the library owns; no collection may take these names.
 pub const RESERVED_STORES: [&str; 4] = ["outbox", "conflicts", "audit", "meta"];
@@ -141,12 +142,12 @@ pub enum SpaceRule {
 impl SpaceRule {
     /// The space `value` (a record of `collection`) lives in; `None` is the private space,
     /// which the wire leaves out.
-    pub fn space_of(&self, collection: &str, value: &Value) -> Result<Option<String>> {
+    pub fn space_of<V: AppValue>(&self, collection: &str, value: &V) -> Result<Option<String>> {
         match self {
             SpaceRule::Private => Ok(None),
             SpaceRule::Fixed(space) => Ok(Some(space.clone())),
-            SpaceRule::Field(field) => match value.get(field).and_then(Value::as_str) {
-                Some(space) if is_valid_space_id(space) => Ok(Some(space.to_owned())),
+            SpaceRule::Field(field) => match value.field(field) {
+                Some(Value::String(space)) if is_valid_space_id(&space) => Ok(Some(space)),
                 _ => Err(Error::invalid_value(
                     collection,
                     format!("field \"{field}\" must name the record's space: 1-128 characters of A-Z a-z 0-9 _ . : -"),

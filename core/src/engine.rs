@@ -15,12 +15,12 @@ use crate::migration::{self, Pulled, Steps};
 use crate::model::{Effect, KeyRef, Writes};
 use crate::mutation::{LocalWrite, WriteOutcome};
 use crate::protocol::{is_private_space, Mutation, MutationResult, PullResponse, PushRequest, PushResponse};
-use crate::record::OutboxEntry;
-use crate::record::{ConflictRecord, ListQuery};
+use crate::record::{ConflictRecord, ListQuery, OutboxEntry};
 use crate::store::{Durability, Scope, Store};
 use crate::sync::{
     plan_discard, plan_local, plan_local_batch, plan_pull, plan_push, plan_resolve, plan_revoke, Applied, Choice,
 };
+use crate::value::AppValue;
 
 /// Local writes on any [`Store`]: planned by `sync::plan_local` (following
 /// `mutation::plan_local_write`) and committed in one `Scope::LocalWrite` transaction
@@ -28,19 +28,22 @@ use crate::sync::{
 #[allow(async_fn_in_trait)]
 pub trait LocalWrites: Store {
     /// Apply a local write: entity, outbox and meta in one transaction.
-    async fn write_local(&self, write: &LocalWrite) -> Result<WriteOutcome, Error>;
+    async fn write_local(&self, write: &LocalWrite<Self::Value>) -> Result<WriteOutcome<Self::Value>, Error>;
 
     /// Apply local writes in order, all in one transaction (`putMany`): all or nothing.
-    async fn write_local_batch(&self, batch: &[LocalWrite]) -> Result<Vec<WriteOutcome>, Error>;
+    async fn write_local_batch(
+        &self,
+        batch: &[LocalWrite<Self::Value>],
+    ) -> Result<Vec<WriteOutcome<Self::Value>>, Error>;
 }
 
 impl<S: Store> LocalWrites for S {
-    async fn write_local(&self, write: &LocalWrite) -> Result<WriteOutcome, Error> {
+    async fn write_local(&self, write: &LocalWrite<S::Value>) -> Result<WriteOutcome<S::Value>, Error> {
         let key = (write.collection.clone(), write.key.clone());
         self.transact_in_scope(&[key], Scope::LocalWrite, |snapshot| plan_local(snapshot, write)).await
     }
 
-    async fn write_local_batch(&self, batch: &[LocalWrite]) -> Result<Vec<WriteOutcome>, Error> {
+    async fn write_local_batch(&self, batch: &[LocalWrite<S::Value>]) -> Result<Vec<WriteOutcome<S::Value>>, Error> {
         let mut keys: Vec<KeyRef> = batch.iter().map(|w| (w.collection.clone(), w.key.clone())).collect();
         keys.sort_unstable();
         keys.dedup();
@@ -68,11 +71,17 @@ impl TransportError {
     }
 }
 
+/// The server, as the engine sees it; `V` is how values come back from a pull (and go
+/// out in a push), as the store holds them.
 #[allow(async_fn_in_trait)]
-pub trait Transport {
-    async fn push(&self, request: &PushRequest) -> Result<PushResponse, TransportError>;
-    async fn pull(&self, checkpoint: u64, limit: usize, collections: &[String])
-        -> Result<PullResponse, TransportError>;
+pub trait Transport<V = Value> {
+    async fn push(&self, request: &PushRequest<V>) -> Result<PushResponse, TransportError>;
+    async fn pull(
+        &self,
+        checkpoint: u64,
+        limit: usize,
+        collections: &[String],
+    ) -> Result<PullResponse<V>, TransportError>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,8 +101,8 @@ impl Phase {
 
 /// Told what happened as each transaction commits, so the UI updates as sync goes; and
 /// asked for the app's resolver when a collection has one.
-pub trait Observer {
-    fn effects(&self, effects: &[Effect]);
+pub trait Observer<V = Value> {
+    fn effects(&self, effects: &[Effect<V>]);
     fn progress(&self, phase: Phase, done: usize, total: Option<usize>);
     fn now_ms(&self) -> u64;
 
@@ -202,7 +211,7 @@ pub async fn resolve_conflict<S: Store>(
     id: u64,
     now_ms: u64,
     choose: impl FnOnce(&ConflictRecord) -> Result<Choice, Error>,
-) -> Result<Vec<Effect>, Error> {
+) -> Result<Vec<Effect<S::Value>>, Error> {
     let conflicts = store.conflicts().await?;
     let conflict = conflicts.iter().find(|c| c.id == id).ok_or(Error::UnknownConflict(id))?;
     let choice = choose(conflict)?;
@@ -229,8 +238,8 @@ pub async fn sync<S, T, O>(
 ) -> Result<SyncReport, SyncFailure>
 where
     S: Store,
-    T: Transport,
-    O: Observer,
+    T: Transport<S::Value>,
+    O: Observer<S::Value>,
 {
     let mut report = SyncReport::default();
     let outcome = async {
@@ -259,7 +268,7 @@ where
     }
 }
 
-async fn push_all<S: Store, T: Transport, O: Observer>(
+async fn push_all<S: Store, T: Transport<S::Value>, O: Observer<S::Value>>(
     config: &ClientConfig,
     store: &S,
     transport: &T,
@@ -328,18 +337,18 @@ async fn push_all<S: Store, T: Transport, O: Observer>(
     Ok(())
 }
 
-async fn apply_push<S: Store, O: Observer>(
+async fn apply_push<S: Store, O: Observer<S::Value>>(
     config: &ClientConfig,
     store: &S,
     observer: &O,
-    batch: &[OutboxEntry],
+    batch: &[OutboxEntry<S::Value>],
     response: &PushResponse,
     report: &mut SyncReport,
 ) -> Result<(), SyncError> {
     let keys = unique_keys(batch.iter().map(|e| (e.collection.clone(), e.key.clone())));
     let now = observer.now_ms();
     let results = migrate_conflicts(config, observer, batch, &response.results)?;
-    let applied: Applied = store
+    let applied: Applied<S::Value> = store
         .transact(&keys, Durability::Strict, |snapshot| {
             plan_push(config, snapshot, &results, now, &|c, s| observer.resolve_custom(c, s))
         })
@@ -352,7 +361,7 @@ async fn apply_push<S: Store, O: Observer>(
     Ok(())
 }
 
-async fn pull_all<S: Store, T: Transport, O: Observer>(
+async fn pull_all<S: Store, T: Transport<S::Value>, O: Observer<S::Value>>(
     config: &ClientConfig,
     store: &S,
     transport: &T,
@@ -427,19 +436,21 @@ async fn pull_all<S: Store, T: Transport, O: Observer>(
 /// are planned, so merges and stores see one shape); one written at a newer version is
 /// stored as it is and announced. A failing step fails the sync before the page is
 /// stored: the checkpoint stays, so nothing is skipped.
-fn migrate_pulled<O: Observer>(
+fn migrate_pulled<V: AppValue, O: Observer<V>>(
     config: &ClientConfig,
     observer: &O,
-    changes: &mut [crate::protocol::Change],
-) -> Result<Vec<Effect>, SyncError> {
+    changes: &mut [crate::protocol::Change<V>],
+) -> Result<Vec<Effect<V>>, SyncError> {
     let mut newer = Vec::new();
     for change in changes.iter_mut() {
         let Ok(collection) = config.collection(&change.collection) else { continue };
         match migration::pulled(change.schema_version, config.version) {
             Pulled::Current => {}
             Pulled::Older(steps) => {
+                // A migration computes a new value: the explicit conversion.
                 if let Some(value) = change.value.take() {
-                    change.value = Some(observer.migrate(collection, &change.key, value, steps)?);
+                    let migrated = observer.migrate(collection, &change.key, value.to_json(), steps)?;
+                    change.value = Some(V::from_json(migrated));
                 }
             }
             Pulled::Newer(schema_version) => newer.push(Effect::NewerSchema {
@@ -454,10 +465,10 @@ fn migrate_pulled<O: Observer>(
 
 /// A conflict's server value of an older schema version, migrated like a pulled one, so
 /// the conflict is settled between values of one shape. (A newer one is kept as it is.)
-fn migrate_conflicts<'a, O: Observer>(
+fn migrate_conflicts<'a, V, O: Observer<V>>(
     config: &ClientConfig,
     observer: &O,
-    batch: &[OutboxEntry],
+    batch: &[OutboxEntry<V>],
     results: &'a [MutationResult],
 ) -> Result<std::borrow::Cow<'a, [MutationResult]>, SyncError> {
     let older = |server: &crate::protocol::ServerState| {
@@ -482,7 +493,7 @@ fn migrate_conflicts<'a, O: Observer>(
 
 /// Drop every queued write and roll its record back to the server's value; resolves to
 /// how many writes were dropped. Run it where no push runs at once (the flush lock).
-pub async fn discard_pending<S: Store, O: Observer>(store: &S, observer: &O) -> Result<usize, Error> {
+pub async fn discard_pending<S: Store, O: Observer<S::Value>>(store: &S, observer: &O) -> Result<usize, Error> {
     let keys = unique_keys(store.outbox(usize::MAX).await?.into_iter().map(|e| (e.collection, e.key)));
     let now = observer.now_ms();
     let applied = store.transact(&keys, Durability::Strict, |s| plan_discard(s, now)).await?;
@@ -505,7 +516,7 @@ pub async fn reset_checkpoint<S: Store>(store: &S) -> Result<(), Error> {
 /// Drop what this device holds of spaces the user lost: the keys that may be theirs are
 /// found first (records of collections that can live there, queued writes naming them),
 /// then planned and written in one transaction.
-async fn revoke<S: Store, O: Observer>(
+async fn revoke<S: Store, O: Observer<S::Value>>(
     config: &ClientConfig,
     store: &S,
     observer: &O,
@@ -552,11 +563,11 @@ fn unique_keys(keys: impl Iterator<Item = KeyRef>) -> Vec<KeyRef> {
 }
 
 /// The longest prefix of `entries` whose JSON stays under `cap` bytes, never empty.
-fn take_by_bytes(entries: Vec<OutboxEntry>, cap: usize) -> Vec<OutboxEntry> {
+fn take_by_bytes<V: AppValue>(entries: Vec<OutboxEntry<V>>, cap: usize) -> Vec<OutboxEntry<V>> {
     let mut size = 0;
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {
-        size += serde_json::to_vec(&entry.to_mutation()).map(|v| v.len()).unwrap_or(cap) + 1;
+        size += envelope_len(&entry) + entry.value.json_len() + 1;
         if !out.is_empty() && size > cap {
             break;
         }
@@ -565,9 +576,37 @@ fn take_by_bytes(entries: Vec<OutboxEntry>, cap: usize) -> Vec<OutboxEntry> {
     out
 }
 
+/// The JSON length of an outbox entry's mutation without its value (`"value":` and
+/// the value are counted by the value). Exact for the fields that vary; a few bytes of
+/// slack for the rest keep the estimate at or above the real length.
+fn envelope_len<V>(entry: &OutboxEntry<V>) -> usize {
+    const FIXED: usize =
+        r#"{"id":,"collection":"","key":"","op":"patch","value":,"baseVersion":,"hlc":"","space":"","schemaVersion":}"#
+            .len();
+    let digits = |n: u64| n.checked_ilog10().map_or(1, |d| d as usize + 1);
+    FIXED
+        + digits(entry.id)
+        + json_string_len(&entry.collection)
+        + json_string_len(&entry.key)
+        + entry.base_version.map_or(4, digits)
+        + json_string_len(&entry.hlc)
+        + entry.space.as_deref().map_or(0, json_string_len)
+        // "delete" is one longer than "patch"; a u32 schema version has up to 10 digits.
+        + 11
+}
+
+/// The length of `s` inside a JSON string literal (escapes counted at their widest).
+fn json_string_len(s: &str) -> usize {
+    s.chars().map(|c| if c == '"' || c == '\\' || c.is_control() { 6 } else { c.len_utf8() }).sum()
+}
+
 /// An answer must speak only of mutations we sent, each once. Anything else means the
 /// server (or something in between) is not speaking protocol v1 to us: apply nothing.
-fn check_push_response(config: &ClientConfig, sent: &[Mutation], response: &PushResponse) -> Result<(), SyncError> {
+fn check_push_response<V>(
+    config: &ClientConfig,
+    sent: &[Mutation<V>],
+    response: &PushResponse,
+) -> Result<(), SyncError> {
     let mut seen = BTreeSet::new();
     for result in &response.results {
         let id = match result {
@@ -594,13 +633,19 @@ fn check_push_response(config: &ClientConfig, sent: &[Mutation], response: &Push
 /// A server value for `collection`/`key` must be a record of that key (or `None`, a
 /// tombstone): a JSON object whose key field is `key`, as every client writes them.
 /// Changes of collections we do not have are ignored, so they are not checked.
-fn check_record(config: &ClientConfig, collection: &str, key: &str, value: Option<&Value>) -> Result<(), SyncError> {
+fn check_record<V: AppValue>(
+    config: &ClientConfig,
+    collection: &str,
+    key: &str,
+    value: Option<&V>,
+) -> Result<(), SyncError> {
     let Ok(spec) = config.collection(collection) else { return Ok(()) };
     match value {
         None => Ok(()),
-        Some(Value::Object(object)) if object.get(&spec.key).and_then(Value::as_str) == Some(key) => Ok(()),
+        // `field` answers only for an object: this is the whole shape check.
+        Some(value) if value.field(&spec.key).as_ref().and_then(Value::as_str) == Some(key) => Ok(()),
         Some(other) => {
-            let mut shown = other.to_string();
+            let mut shown = other.to_json().to_string();
             if shown.len() > 80 {
                 shown = format!("{}…", shown.chars().take(80).collect::<String>());
             }
@@ -627,7 +672,11 @@ fn check_server_time(server_time: Option<u64>) -> Result<(), SyncError> {
 }
 
 /// A page must move forward and stay inside the range it claims.
-fn check_pull_page(config: &ClientConfig, checkpoint: u64, page: &PullResponse) -> Result<(), SyncError> {
+fn check_pull_page<V: AppValue>(
+    config: &ClientConfig,
+    checkpoint: u64,
+    page: &PullResponse<V>,
+) -> Result<(), SyncError> {
     if page.checkpoint < checkpoint {
         return Err(SyncError::protocol(format!(
             "the server's checkpoint went back from {checkpoint} to {}",
@@ -736,6 +785,36 @@ mod tests {
             retry_after_ms: None,
             message: format!("HTTP {status}"),
         })
+    }
+
+    /// `take_by_bytes` sizes a push without serialising it: its estimate of each
+    /// mutation must never be below the real JSON, or a batch could pass the cap.
+    #[test]
+    fn push_size_estimate_is_at_least_the_real_json() {
+        let entry = |op: Op, value: Value, key: &str, space: Option<&str>, base_version: Option<u64>| OutboxEntry {
+            id: u64::MAX,
+            collection: "notes\u{1}".into(),
+            key: key.into(),
+            op,
+            value,
+            base_version,
+            hlc: "000001700000000-0001-c-\"x\"".into(),
+            sent: false,
+            created_at: 0.0,
+            space: space.map(str::to_owned),
+            attempts: 0,
+        };
+        let entries = [
+            entry(Op::Put, json!({"id": "k", "t": "é\"\n"}), "k", None, None),
+            entry(Op::Delete, Value::Null, "ключ\\\"", Some("group:a.b-c"), Some(u64::MAX)),
+            entry(Op::Patch, json!({"n": [1, 2.5, null]}), "", Some("user:\u{7f}"), Some(0)),
+        ];
+        for e in &entries {
+            let real = serde_json::to_vec(&Mutation { schema_version: Some(u32::MAX), ..e.to_mutation() }).unwrap();
+            let estimate = envelope_len(e) + e.value.json_len();
+            assert!(estimate >= real.len(), "estimate {estimate} < {} for {e:?}", real.len());
+            assert!(estimate <= real.len() + 64, "estimate {estimate} far above {} for {e:?}", real.len());
+        }
     }
 
     #[test]
@@ -1280,6 +1359,7 @@ mod tests {
     }
 
     impl Store for WriteDuringPush {
+        type Value = Value;
         async fn open_meta(&self, id: &str) -> Result<crate::record::Meta, Error> {
             self.inner.open_meta(id).await
         }

@@ -36,5 +36,6 @@ mod spaces_tests;
 pub mod sse;
 pub mod store;
 pub mod sync;
+pub mod value;
 
 pub use error::{Error, Result};

@@ -17,25 +17,25 @@ pub type KeyRef = (String, String);
 /// outbox entries of those that have pending writes (oldest first), and their open
 /// conflicts.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Snapshot {
+pub struct Snapshot<V = Value> {
     pub meta: Meta,
-    pub records: BTreeMap<KeyRef, EntityRecord>,
-    pub queued: BTreeMap<KeyRef, Vec<OutboxEntry>>,
+    pub records: BTreeMap<KeyRef, EntityRecord<V>>,
+    pub queued: BTreeMap<KeyRef, Vec<OutboxEntry<V>>>,
     pub conflicts: BTreeMap<u64, ConflictRecord>,
 }
 
-impl Snapshot {
-    pub fn new(meta: Meta) -> Snapshot {
+impl<V> Snapshot<V> {
+    pub fn new(meta: Meta) -> Snapshot<V> {
         Snapshot { meta, records: BTreeMap::new(), queued: BTreeMap::new(), conflicts: BTreeMap::new() }
     }
 }
 
 /// What a plan writes, in one transaction.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Writes {
+#[derive(Debug, Clone, PartialEq)]
+pub struct Writes<V = Value> {
     /// `None` removes the record.
-    pub records: BTreeMap<KeyRef, Option<EntityRecord>>,
-    pub outbox_put: BTreeMap<u64, OutboxEntry>,
+    pub records: BTreeMap<KeyRef, Option<EntityRecord<V>>>,
+    pub outbox_put: BTreeMap<u64, OutboxEntry<V>>,
     pub outbox_delete: BTreeSet<u64>,
     pub audit: Vec<AuditEntry>,
     pub conflicts_put: BTreeMap<u64, ConflictRecord>,
@@ -43,7 +43,22 @@ pub struct Writes {
     pub meta: Option<Meta>,
 }
 
-impl Writes {
+// Not derived: a derive would ask `V: Default`, which no value needs to be.
+impl<V> Default for Writes<V> {
+    fn default() -> Self {
+        Writes {
+            records: BTreeMap::new(),
+            outbox_put: BTreeMap::new(),
+            outbox_delete: BTreeSet::new(),
+            audit: Vec::new(),
+            conflicts_put: BTreeMap::new(),
+            conflicts_delete: BTreeSet::new(),
+            meta: None,
+        }
+    }
+}
+
+impl<V> Writes<V> {
     /// Removing outbox entries acknowledges the server: that must reach the disk before
     /// the transaction reports success (invariant 2).
     pub fn needs_strict_durability(&self) -> bool {
@@ -88,12 +103,12 @@ pub enum AuditKind {
 
 /// What the app is told after a plan commits.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
+pub enum Effect<V = Value> {
     /// A key's visible value changed because of the server.
     Changed {
         collection: String,
         key: String,
-        value: Option<Value>,
+        value: Option<V>,
         version: Option<u64>,
     },
     Conflict(AuditEntry),

@@ -14,21 +14,22 @@ use crate::error::{Error, Result};
 use crate::patch;
 use crate::protocol::Op;
 use crate::record::{EntityRecord, Meta, OutboxEntry};
+use crate::value::AppValue;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum LocalOp {
+pub enum LocalOp<V = Value> {
     /// A full value, already checked and stripped by `record::prepare_value`.
-    Put(Value),
+    Put(V),
     /// A merge patch, already checked by `record::prepare_patch`.
-    Patch(Value),
+    Patch(V),
     Delete,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct LocalWrite {
+pub struct LocalWrite<V = Value> {
     pub collection: String,
     pub key: String,
-    pub op: LocalOp,
+    pub op: LocalOp<V>,
     pub now_ms: u64,
     /// Where the collection's records live.
     pub space: SpaceRule,
@@ -36,15 +37,15 @@ pub struct LocalWrite {
     pub read_only: Vec<String>,
 }
 
-impl LocalWrite {
+impl<V: AppValue> LocalWrite<V> {
     /// A write to a private collection (the space rules are set by the caller if any).
-    pub fn new(collection: String, key: String, op: LocalOp, now_ms: u64) -> LocalWrite {
+    pub fn new(collection: String, key: String, op: LocalOp<V>, now_ms: u64) -> LocalWrite<V> {
         LocalWrite { collection, key, op, now_ms, space: SpaceRule::Private, read_only: Vec::new() }
     }
 
     /// The space the write goes to, from the value it leaves (or, for a delete, the value
     /// it removes). A record never moves: another space is another record.
-    fn space(&self, before: Option<&Value>, after: Option<&Value>) -> Result<Option<String>> {
+    fn space(&self, before: Option<&V>, after: Option<&V>) -> Result<Option<String>> {
         let Some(value) = after.or(before) else { return Ok(None) };
         let space = self.space.space_of(&self.collection, value)?;
         if let (Some(before), Some(_)) = (before, after) {
@@ -70,23 +71,23 @@ impl LocalWrite {
 
 /// What the store must write, all in one transaction.
 #[derive(Debug, Clone, PartialEq)]
-pub struct WritePlan {
+pub struct WritePlan<V = Value> {
     /// `Some` upserts the record; `None` removes it (a never-synced key created and
     /// deleted before it was sent leaves nothing behind).
-    pub record: Option<EntityRecord>,
+    pub record: Option<EntityRecord<V>>,
     /// Entries to insert or replace (by id).
-    pub outbox_put: Option<OutboxEntry>,
+    pub outbox_put: Option<OutboxEntry<V>>,
     /// Entries to remove.
     pub outbox_delete: Option<u64>,
     pub meta: Meta,
-    pub outcome: WriteOutcome,
+    pub outcome: WriteOutcome<V>,
 }
 
 /// What a caller learns about a committed local write.
 #[derive(Debug, Clone, PartialEq)]
-pub struct WriteOutcome {
+pub struct WriteOutcome<V = Value> {
     /// The value now visible for the key (`None`: deleted).
-    pub value: Option<Value>,
+    pub value: Option<V>,
     /// The outbox entry that now carries this write, if any.
     pub mutation_id: Option<u64>,
     pub version: Option<u64>,
@@ -98,21 +99,22 @@ pub struct WriteOutcome {
 
 /// Decide the effect of `write`, given the key's current record and its outbox entries
 /// (oldest first). Pure: no I/O, no clock but `write.now_ms`.
-pub fn plan_local_write(
+pub fn plan_local_write<V: AppValue>(
     meta: &Meta,
-    existing: Option<&EntityRecord>,
-    queued: &[OutboxEntry],
-    write: &LocalWrite,
-) -> Result<WritePlan> {
+    existing: Option<&EntityRecord<V>>,
+    queued: &[OutboxEntry<V>],
+    write: &LocalWrite<V>,
+) -> Result<WritePlan<V>> {
     let visible = existing.and_then(|r| r.value.as_ref());
     let not_found = || Error::NotFound { collection: write.collection.clone(), key: write.key.clone() };
 
     let new_value = match &write.op {
         LocalOp::Put(value) => Some(value.clone()),
         LocalOp::Patch(partial) => {
-            let mut value = visible.cloned().ok_or_else(not_found)?;
-            patch::apply(&mut value, partial);
-            Some(value)
+            // A merge patch computes a new value: the explicit conversion of the rare path.
+            let mut value = visible.map(V::to_json).ok_or_else(not_found)?;
+            patch::apply(&mut value, &partial.to_json());
+            Some(V::from_json(value))
         }
         LocalOp::Delete if visible.is_none() => {
             return Ok(WritePlan {
@@ -142,7 +144,7 @@ pub fn plan_local_write(
     let (op, wire_value) = match &write.op {
         LocalOp::Put(value) => (Op::Put, value.clone()),
         LocalOp::Patch(partial) => (Op::Patch, partial.clone()),
-        LocalOp::Delete => (Op::Delete, Value::Null),
+        LocalOp::Delete => (Op::Delete, V::from_json(Value::Null)),
     };
     let folded = open_entry.and_then(|entry| fold(entry, op, &wire_value));
 
@@ -160,8 +162,12 @@ pub fn plan_local_write(
                 record_removed = true;
                 None
             } else {
-                outbox_put =
-                    Some(OutboxEntry { op: Op::Delete, value: Value::Null, hlc: hlc.clone(), ..entry.clone() });
+                outbox_put = Some(OutboxEntry {
+                    op: Op::Delete,
+                    value: V::from_json(Value::Null),
+                    hlc: hlc.clone(),
+                    ..entry.clone()
+                });
                 Some(entry.id)
             }
         }
@@ -216,22 +222,24 @@ pub fn plan_local_write(
     })
 }
 
-enum Folded {
-    Into(Op, Value),
+enum Folded<V> {
+    Into(Op, V),
     /// A delete folded into an unsent create or edit.
     Cancelled,
 }
 
 /// Fold a new write into an unsent entry for the same key, if one entry can say both.
-fn fold(entry: &OutboxEntry, op: Op, value: &Value) -> Option<Folded> {
+fn fold<V: AppValue>(entry: &OutboxEntry<V>, op: Op, value: &V) -> Option<Folded<V>> {
     match (entry.op, op) {
         (_, Op::Put) => Some(Folded::Into(Op::Put, value.clone())),
         (Op::Put, Op::Patch) => {
-            let mut merged = entry.value.clone();
-            patch::apply(&mut merged, value);
-            Some(Folded::Into(Op::Put, merged))
+            let mut merged = entry.value.to_json();
+            patch::apply(&mut merged, &value.to_json());
+            Some(Folded::Into(Op::Put, V::from_json(merged)))
         }
-        (Op::Patch, Op::Patch) => patch::compose(&entry.value, value).map(|p| Folded::Into(Op::Patch, p)),
+        (Op::Patch, Op::Patch) => {
+            patch::compose(&entry.value.to_json(), &value.to_json()).map(|p| Folded::Into(Op::Patch, V::from_json(p)))
+        }
         (Op::Put | Op::Patch, Op::Delete) => Some(Folded::Cancelled),
         // A patch or delete after a delete cannot reach here: the key is not visible.
         (Op::Delete, _) => None,

@@ -17,13 +17,13 @@ pub enum Op {
 /// One local write as the server sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Mutation {
+pub struct Mutation<V = Value> {
     pub id: u64,
     pub collection: String,
     pub key: String,
     pub op: Op,
     /// The full value for `put`, the merge patch for `patch`, null for `delete`.
-    pub value: Value,
+    pub value: V,
     /// The server version this client last saw for the key; `None` if it never saw one.
     pub base_version: Option<u64>,
     pub hlc: String,
@@ -39,9 +39,9 @@ pub struct Mutation {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PushRequest {
+pub struct PushRequest<V = Value> {
     pub client_id: String,
-    pub mutations: Vec<Mutation>,
+    pub mutations: Vec<Mutation<V>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,11 +77,11 @@ pub struct PushResponse {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Change {
+pub struct Change<V = Value> {
     pub collection: String,
     pub key: String,
     pub version: u64,
-    pub value: Option<Value>,
+    pub value: Option<V>,
     pub hlc: String,
     /// The document's space (a server with spaces always sends it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -93,8 +93,8 @@ pub struct Change {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PullResponse {
-    pub changes: Vec<Change>,
+pub struct PullResponse<V = Value> {
+    pub changes: Vec<Change<V>>,
     pub checkpoint: u64,
     pub has_more: bool,
     /// As in `PushResponse`.

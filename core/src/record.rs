@@ -32,14 +32,14 @@ fn some_values<'a>(fields: impl IntoIterator<Item = &'a mut Option<Value>>) -> V
 /// One entity and its sync metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct EntityRecord {
+pub struct EntityRecord<V = Value> {
     pub key: String,
     /// The value the app sees; `None` is a tombstone (deleted locally or on the server).
-    pub value: Option<Value>,
+    pub value: Option<V>,
     /// The last server version seen for this key; `None` if never synced.
     pub version: Option<u64>,
     /// The last value the server sent: the base of a three-way merge.
-    pub base: Option<Value>,
+    pub base: Option<V>,
     pub hlc: String,
     /// Outbox entries not yet acknowledged for this key.
     pub pending: u32,
@@ -52,12 +52,13 @@ pub struct EntityRecord {
 /// A local mutation waiting for the server's answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct OutboxEntry {
+pub struct OutboxEntry<V = Value> {
     pub id: u64,
     pub collection: String,
     pub key: String,
     pub op: Op,
-    pub value: Value,
+    /// The full value for `put`, the merge patch for `patch`, null for `delete`.
+    pub value: V,
     pub base_version: Option<u64>,
     pub hlc: String,
     /// Set once the entry went out in a push. A sent entry is never rewritten: the
@@ -93,7 +94,7 @@ pub struct Freshness {
 }
 
 impl Freshness {
-    pub fn of(record: Option<&EntityRecord>, last_synced_at: Option<f64>, ttl_ms: u64, now_ms: u64) -> Freshness {
+    pub fn of<V>(record: Option<&EntityRecord<V>>, last_synced_at: Option<f64>, ttl_ms: u64, now_ms: u64) -> Freshness {
         let pending = record.map_or(0, |r| r.pending);
         let fetched_at = last_synced_at.filter(|_| pending == 0);
         Freshness {
@@ -121,7 +122,7 @@ pub struct PendingWrite {
 }
 
 impl PendingWrite {
-    pub fn describe(entries: Vec<OutboxEntry>, last_failure: Option<&Failure>) -> Vec<PendingWrite> {
+    pub fn describe<V>(entries: Vec<OutboxEntry<V>>, last_failure: Option<&Failure>) -> Vec<PendingWrite> {
         entries
             .into_iter()
             .map(|e| PendingWrite {
@@ -165,8 +166,8 @@ impl AppValues for Meta {
     }
 }
 
-impl OutboxEntry {
-    pub fn to_mutation(&self) -> Mutation {
+impl<V: Clone> OutboxEntry<V> {
+    pub fn to_mutation(&self) -> Mutation<V> {
         Mutation {
             id: self.id,
             collection: self.collection.clone(),
@@ -423,10 +424,10 @@ mod tests {
         assert!(!Freshness::of(Some(&record(0)), Some(1_000.0), 500, 1_501).fresh, "older than ttlMs");
         let edited = Freshness::of(Some(&record(1)), Some(1_000.0), 500, 1_001);
         assert_eq!((edited.fetched_at, edited.fresh, edited.pending), (None, false, 1));
-        let never = Freshness::of(None, None, 500, 1);
+        let never = Freshness::of::<Value>(None, None, 500, 1);
         assert_eq!((never.fetched_at, never.fresh, never.updated_at), (None, false, None));
         // A key the last sync did not bring is confirmed absent as of that sync.
-        assert!(Freshness::of(None, Some(1_000.0), 500, 1_200).fresh);
+        assert!(Freshness::of::<Value>(None, Some(1_000.0), 500, 1_200).fresh);
     }
 
     fn attendees() -> CollectionConfig {

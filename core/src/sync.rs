@@ -16,8 +16,9 @@ use crate::error::{Error, Result};
 use crate::model::{AuditEntry, AuditKind, Effect, KeyRef, Snapshot, Writes};
 use crate::mutation::{plan_local_write, LocalWrite, WriteOutcome};
 use crate::patch;
-use crate::protocol::{Change, MutationResult, Op, ServerState, FORBIDDEN};
-use crate::record::{strip_omitted, ConflictRecord, EntityRecord, Meta, OutboxEntry};
+use crate::protocol::{Change, MutationResult, Op, FORBIDDEN};
+use crate::record::{ConflictRecord, EntityRecord, Meta, OutboxEntry};
+use crate::value::{json_of, same_value, AppValue};
 
 /// An app's resolver for a collection (`conflict: (local, server, base) => value`):
 /// `Some(value)`, or `None` when it threw or returned something unusable.
@@ -49,16 +50,31 @@ pub enum Choice {
 }
 
 /// Tallies of one plan.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Applied {
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied<V = Value> {
     pub applied: usize,
     pub conflicts: usize,
     pub rejected: usize,
-    pub effects: Vec<Effect>,
+    pub effects: Vec<Effect<V>>,
+}
+
+// Not derived: a derive would ask `V: Default`.
+impl<V> Default for Applied<V> {
+    fn default() -> Self {
+        Applied { applied: 0, conflicts: 0, rejected: 0, effects: Vec::new() }
+    }
+}
+
+/// The server's state of a key, as a pull or a push conflict brings it.
+struct Incoming<V> {
+    version: u64,
+    /// `None`: the server holds a tombstone.
+    value: Option<V>,
+    hlc: String,
 }
 
 /// A local write as a plan over a snapshot (see `mutation::plan_local_write`).
-pub fn plan_local(snapshot: Snapshot, write: &LocalWrite) -> Result<(Writes, WriteOutcome)> {
+pub fn plan_local<V: AppValue>(snapshot: Snapshot<V>, write: &LocalWrite<V>) -> Result<(Writes<V>, WriteOutcome<V>)> {
     let (writes, mut outcomes) = plan_local_batch(snapshot, std::slice::from_ref(write))?;
     let outcome = outcomes.pop().ok_or_else(|| Error::Storage("a local write planned no outcome".into()))?;
     Ok((writes, outcome))
@@ -67,7 +83,10 @@ pub fn plan_local(snapshot: Snapshot, write: &LocalWrite) -> Result<(Writes, Wri
 /// Local writes applied in order as one plan (`putMany`): a later write of the same key
 /// sees the earlier one, exactly as if they had been made one after the other, and the
 /// first error refuses the whole batch.
-pub fn plan_local_batch(mut snapshot: Snapshot, batch: &[LocalWrite]) -> Result<(Writes, Vec<WriteOutcome>)> {
+pub fn plan_local_batch<V: AppValue>(
+    mut snapshot: Snapshot<V>,
+    batch: &[LocalWrite<V>],
+) -> Result<(Writes<V>, Vec<WriteOutcome<V>>)> {
     let mut writes = Writes::default();
     let mut outcomes = Vec::with_capacity(batch.len());
     for write in batch {
@@ -101,13 +120,13 @@ pub fn plan_local_batch(mut snapshot: Snapshot, batch: &[LocalWrite]) -> Result<
 }
 
 /// The server's answers to a pushed batch.
-pub fn plan_push(
+pub fn plan_push<V: AppValue>(
     config: &ClientConfig,
-    snapshot: Snapshot,
+    snapshot: Snapshot<V>,
     results: &[MutationResult],
     now_ms: u64,
     custom: Custom<'_>,
-) -> Result<(Writes, Applied)> {
+) -> Result<(Writes<V>, Applied<V>)> {
     let mut work = Working::new(snapshot, custom);
     let mut tally = Applied::default();
     for result in results {
@@ -126,7 +145,12 @@ pub fn plan_push(
                 tally.applied += 1;
             }
             MutationResult::Conflict { server, .. } => {
-                if work.resolve(collection, &key, server, now_ms, &mut tally.effects) {
+                let server = Incoming {
+                    version: server.version,
+                    value: server.value.clone().map(V::from_json),
+                    hlc: server.hlc.clone(),
+                };
+                if work.resolve(collection, &key, &server, now_ms, &mut tally.effects) {
                     tally.conflicts += 1;
                 }
             }
@@ -140,14 +164,14 @@ pub fn plan_push(
 }
 
 /// A page of pulled changes and the checkpoint after it, stored together (invariant 4).
-pub fn plan_pull(
+pub fn plan_pull<V: AppValue>(
     config: &ClientConfig,
-    snapshot: Snapshot,
-    changes: &[Change],
+    snapshot: Snapshot<V>,
+    changes: &[Change<V>],
     checkpoint: u64,
     now_ms: u64,
     custom: Custom<'_>,
-) -> Result<(Writes, Applied)> {
+) -> Result<(Writes<V>, Applied<V>)> {
     let mut work = Working::new(snapshot, custom);
     let mut tally = Applied::default();
     for change in changes {
@@ -157,9 +181,12 @@ pub fn plan_pull(
             continue; // The same collection name in a space this app does not keep it in.
         }
         let key: KeyRef = (change.collection.clone(), change.key.clone());
-        let value = change.value.clone().map(|v| without_omitted(collection, v));
+        let mut value = change.value.clone();
+        if let Some(value) = value.as_mut().filter(|_| !collection.omit.is_empty()) {
+            value.remove_fields(&collection.omit);
+        }
         // Pulled values are at the app's version by now (`engine::migrate_pulled`).
-        let server = ServerState { version: change.version, value, hlc: change.hlc.clone(), schema_version: None };
+        let server = Incoming { version: change.version, value, hlc: change.hlc.clone() };
         if work.records.get(&key).and_then(|r| r.version).is_some_and(|v| v >= change.version) {
             continue; // Already have it, e.g. our own write coming back.
         }
@@ -181,7 +208,7 @@ pub fn plan_pull(
 /// The app drops every queued write (`discardPending`): each record with pending writes
 /// goes back to its last server value, and the outbox is empty. Entries already sent may
 /// still be applied by the server; the next pull then brings their effect back.
-pub fn plan_discard(snapshot: Snapshot, now_ms: u64) -> Result<(Writes, Applied)> {
+pub fn plan_discard<V: AppValue>(snapshot: Snapshot<V>, now_ms: u64) -> Result<(Writes<V>, Applied<V>)> {
     let mut work = Working::new(snapshot, &no_custom);
     let mut tally = Applied::default();
     let keys: Vec<KeyRef> = work.queued.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| k.clone()).collect();
@@ -195,7 +222,7 @@ pub fn plan_discard(snapshot: Snapshot, now_ms: u64) -> Result<(Writes, Applied)
         let (base, version) = work.records.get(&key).map(|r| (r.base.clone(), r.version)).unwrap_or_default();
         work.settle(&key, base, version, None, now_ms);
         let after = work.visible(&key);
-        if before != after {
+        if !same_value(before.as_ref(), after.as_ref()) {
             tally.effects.push(Effect::Changed {
                 collection: key.0.clone(),
                 key: key.1.clone(),
@@ -210,12 +237,12 @@ pub fn plan_discard(snapshot: Snapshot, now_ms: u64) -> Result<(Writes, Applied)
 /// Spaces this user can no longer read (`revoked` in a pull answer): each record of theirs
 /// goes, as a deletion by the server would, and each pending write there is rejected with
 /// `forbidden` (audited, announced). `snapshot` holds the keys that may be theirs.
-pub fn plan_revoke(
+pub fn plan_revoke<V: AppValue>(
     config: &ClientConfig,
-    snapshot: Snapshot,
+    snapshot: Snapshot<V>,
     revoked: &[String],
     now_ms: u64,
-) -> Result<(Writes, Applied)> {
+) -> Result<(Writes<V>, Applied<V>)> {
     let mut work = Working::new(snapshot, &no_custom);
     let mut tally = Applied::default();
     let keys: BTreeSet<KeyRef> = work.records.keys().chain(work.queued.keys()).cloned().collect();
@@ -230,7 +257,7 @@ pub fn plan_revoke(
         let message = format!("no longer a member of space \"{space}\"");
         for id in ids {
             let Some(entry) = work.remove_entry(&key, id) else { continue };
-            let local = replay(None, std::slice::from_ref(&entry));
+            let local = json_of(replay(None, std::slice::from_ref(&entry)).as_ref());
             let rejection = Rejection { id, code: FORBIDDEN, message: &message, local, server: None, result: None };
             work.record_rejection(&key, rejection, None, now_ms, &mut tally.effects);
             tally.rejected += 1;
@@ -252,13 +279,13 @@ pub fn plan_revoke(
 /// The app settles manual conflict `id` (of `key`): the chosen value becomes the local
 /// value and, unless it is the server's, goes out against the server version the
 /// conflict showed (if the server moved on since, that is a new conflict).
-pub fn plan_resolve(
-    snapshot: Snapshot,
+pub fn plan_resolve<V: AppValue>(
+    snapshot: Snapshot<V>,
     key: &KeyRef,
     id: u64,
     choice: Choice,
     now_ms: u64,
-) -> Result<(Writes, Vec<Effect>)> {
+) -> Result<(Writes<V>, Vec<Effect<V>>)> {
     let mut work = Working::new(snapshot, &no_custom);
     let Some(conflict) = work.conflicts.remove(&id).filter(|c| (c.collection.clone(), c.key.clone()) == *key) else {
         return Err(Error::UnknownConflict(id));
@@ -276,8 +303,8 @@ pub fn plan_resolve(
     }
     let mut hlc = None;
     if chosen != conflict.server {
-        hlc =
-            Some(work.queue_value(key, chosen.clone(), conflict.server_version, None, conflict.space.clone(), now_ms));
+        let value = chosen.clone().map(V::from_json);
+        hlc = Some(work.queue_value(key, value, conflict.server_version, None, conflict.space.clone(), now_ms));
     }
     work.settle(key, base, version, hlc, now_ms);
     let mut effects = Vec::new();
@@ -297,33 +324,24 @@ pub fn plan_resolve(
     work.audit.push(entry.clone());
     effects.push(Effect::Conflict(entry));
     let after = work.visible(key);
-    if before != after {
+    if !same_value(before.as_ref(), after.as_ref()) {
         effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: after, version });
     }
     Ok((work.finish(), effects))
 }
 
-fn without_omitted(config: &CollectionConfig, value: Value) -> Value {
-    match value {
-        Value::Object(mut object) => {
-            strip_omitted(config, &mut object);
-            Value::Object(object)
-        }
-        other => other,
-    }
-}
-
 /// `base` with `entries` applied in order: what the app sees while they are pending.
-pub fn replay(base: Option<&Value>, entries: &[OutboxEntry]) -> Option<Value> {
+pub fn replay<V: AppValue>(base: Option<&V>, entries: &[OutboxEntry<V>]) -> Option<V> {
     let mut value = base.cloned();
     for entry in entries {
         value = match entry.op {
             Op::Put => Some(entry.value.clone()),
             Op::Delete => None,
             Op::Patch => {
-                let mut target = value.unwrap_or_else(|| Value::Object(Default::default()));
-                patch::apply(&mut target, &entry.value);
-                Some(target)
+                // A merge patch computes a new value: the explicit conversion.
+                let mut target = value.map_or_else(|| Value::Object(Default::default()), |v| v.to_json());
+                patch::apply(&mut target, &entry.value.to_json());
+                Some(V::from_json(target))
             }
         };
     }
@@ -331,11 +349,11 @@ pub fn replay(base: Option<&Value>, entries: &[OutboxEntry]) -> Option<Value> {
 }
 
 /// A snapshot being changed, remembering what it changed.
-struct Working<'c> {
+struct Working<'c, V> {
     meta: Meta,
     meta_dirty: bool,
-    records: BTreeMap<KeyRef, EntityRecord>,
-    queued: BTreeMap<KeyRef, Vec<OutboxEntry>>,
+    records: BTreeMap<KeyRef, EntityRecord<V>>,
+    queued: BTreeMap<KeyRef, Vec<OutboxEntry<V>>>,
     conflicts: BTreeMap<u64, ConflictRecord>,
     dirty: BTreeSet<KeyRef>,
     removed_entries: BTreeSet<u64>,
@@ -345,8 +363,8 @@ struct Working<'c> {
     custom: Custom<'c>,
 }
 
-impl<'c> Working<'c> {
-    fn new(snapshot: Snapshot, custom: Custom<'c>) -> Working<'c> {
+impl<'c, V: AppValue> Working<'c, V> {
+    fn new(snapshot: Snapshot<V>, custom: Custom<'c>) -> Working<'c, V> {
         Working {
             meta: snapshot.meta,
             meta_dirty: false,
@@ -366,11 +384,11 @@ impl<'c> Working<'c> {
         self.queued.iter().find(|(_, entries)| entries.iter().any(|e| e.id == id)).map(|(k, _)| k.clone())
     }
 
-    fn entries(&mut self, key: &KeyRef) -> &mut Vec<OutboxEntry> {
+    fn entries(&mut self, key: &KeyRef) -> &mut Vec<OutboxEntry<V>> {
         self.queued.entry(key.clone()).or_default()
     }
 
-    fn remove_entry(&mut self, key: &KeyRef, id: u64) -> Option<OutboxEntry> {
+    fn remove_entry(&mut self, key: &KeyRef, id: u64) -> Option<OutboxEntry<V>> {
         let entries = self.entries(key);
         let at = entries.iter().position(|e| e.id == id)?;
         let entry = entries.remove(at);
@@ -379,7 +397,7 @@ impl<'c> Working<'c> {
     }
 
     /// Recompute the record's visible value and pending count from its base and queue.
-    fn settle(&mut self, key: &KeyRef, base: Option<Value>, version: Option<u64>, hlc: Option<String>, now_ms: u64) {
+    fn settle(&mut self, key: &KeyRef, base: Option<V>, version: Option<u64>, hlc: Option<String>, now_ms: u64) {
         let entries = self.queued.get(key).cloned().unwrap_or_default();
         let value = replay(base.as_ref(), &entries);
         let previous = self.records.get(key);
@@ -407,7 +425,7 @@ impl<'c> Working<'c> {
         collection.space.space_of(&collection.name, value).ok().flatten()
     }
 
-    fn visible(&self, key: &KeyRef) -> Option<Value> {
+    fn visible(&self, key: &KeyRef) -> Option<V> {
         self.records.get(key).and_then(|r| r.value.clone())
     }
 
@@ -433,7 +451,7 @@ impl<'c> Working<'c> {
     }
 
     /// The server refused entry `id`: it leaves the outbox and its effect is rolled back.
-    fn reject(&mut self, key: &KeyRef, id: u64, code: &str, message: &str, now_ms: u64, effects: &mut Vec<Effect>) {
+    fn reject(&mut self, key: &KeyRef, id: u64, code: &str, message: &str, now_ms: u64, effects: &mut Vec<Effect<V>>) {
         if self.remove_entry(key, id).is_none() {
             return;
         }
@@ -441,9 +459,16 @@ impl<'c> Working<'c> {
         let (base, version) = self.records.get(key).map(|r| (r.base.clone(), r.version)).unwrap_or_default();
         self.settle(key, base.clone(), version, None, now_ms);
         let after = self.visible(key);
-        let rejection = Rejection { id, code, message, local: before.clone(), server: base, result: after.clone() };
+        let rejection = Rejection {
+            id,
+            code,
+            message,
+            local: json_of(before.as_ref()),
+            server: json_of(base.as_ref()),
+            result: json_of(after.as_ref()),
+        };
         self.record_rejection(key, rejection, version, now_ms, effects);
-        if before != after {
+        if !same_value(before.as_ref(), after.as_ref()) {
             effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: after, version });
         }
     }
@@ -455,7 +480,7 @@ impl<'c> Working<'c> {
         rejection: Rejection<'_>,
         server_version: Option<u64>,
         now_ms: u64,
-        effects: &mut Vec<Effect>,
+        effects: &mut Vec<Effect<V>>,
     ) {
         self.audit.push(AuditEntry {
             at: now_ms as f64,
@@ -480,11 +505,11 @@ impl<'c> Working<'c> {
     }
 
     /// A server change for a key with nothing pending: take it.
-    fn accept(&mut self, key: &KeyRef, server: &ServerState, now_ms: u64, effects: &mut Vec<Effect>) {
+    fn accept(&mut self, key: &KeyRef, server: &Incoming<V>, now_ms: u64, effects: &mut Vec<Effect<V>>) {
         let before = self.visible(key);
         self.observe(&server.hlc, now_ms);
         self.settle(key, server.value.clone(), Some(server.version), Some(server.hlc.clone()), now_ms);
-        if before != server.value {
+        if !same_value(before.as_ref(), server.value.as_ref()) {
             effects.push(Effect::Changed {
                 collection: key.0.clone(),
                 key: key.1.clone(),
@@ -500,7 +525,7 @@ impl<'c> Working<'c> {
     fn queue_value(
         &mut self,
         key: &KeyRef,
-        value: Option<Value>,
+        value: Option<V>,
         base_version: u64,
         stamp: Option<String>,
         space: Option<String>,
@@ -513,7 +538,7 @@ impl<'c> Working<'c> {
         self.meta_dirty = true;
         let (op, value) = match value {
             Some(v) => (Op::Put, v),
-            None => (Op::Delete, Value::Null),
+            None => (Op::Delete, V::from_json(Value::Null)),
         };
         let entry = OutboxEntry {
             id,
@@ -539,29 +564,33 @@ impl<'c> Working<'c> {
         &mut self,
         config: &CollectionConfig,
         key: &KeyRef,
-        server: &ServerState,
+        server: &Incoming<V>,
         now_ms: u64,
-        effects: &mut Vec<Effect>,
+        effects: &mut Vec<Effect<V>>,
     ) -> bool {
         let record = self.records.get(key).cloned();
         // A record never moves between spaces: its pending writes say where it lives.
         let space = self.queued.get(key).and_then(|q| q.iter().find_map(|e| e.space.clone()));
-        let local = record.as_ref().and_then(|r| r.value.clone());
-        let base = record.as_ref().and_then(|r| r.base.clone());
+        let local_value = record.as_ref().and_then(|r| r.value.clone());
+        let base_value = record.as_ref().and_then(|r| r.base.clone());
         let local_hlc = record.as_ref().map(|r| r.hlc.clone()).unwrap_or_default();
         self.observe(&server.hlc, now_ms);
         let ids: Vec<u64> = self.queued.get(key).map(|q| q.iter().map(|e| e.id).collect()).unwrap_or_default();
         for id in ids {
             self.remove_entry(key, id);
         }
-        if local == server.value {
+        if same_value(local_value.as_ref(), server.value.as_ref()) {
             // Both sides reached the same value: nothing to decide.
             self.settle(key, server.value.clone(), Some(server.version), Some(server.hlc.clone()), now_ms);
             return false;
         }
+        // Deciding reads the values: the conflict path's explicit conversion to JSON.
+        let local = json_of(local_value.as_ref());
+        let base = json_of(base_value.as_ref());
+        let server_json = json_of(server.value.as_ref());
         let sides = Sides {
             local: local.as_ref(),
-            server: server.value.as_ref(),
+            server: server_json.as_ref(),
             base: base.as_ref(),
             local_hlc: &local_hlc,
             server_hlc: &server.hlc,
@@ -578,7 +607,7 @@ impl<'c> Working<'c> {
             strategy: strategy.to_owned(),
             decided_by: "auto".into(),
             local: local.clone(),
-            server: server.value.clone(),
+            server: server_json.clone(),
             base: base.clone(),
             result: None,
             server_version: Some(server.version),
@@ -600,7 +629,7 @@ impl<'c> Working<'c> {
                     collection: key.0.clone(),
                     key: key.1.clone(),
                     local: local.clone(),
-                    server: server.value.clone(),
+                    server: server_json.clone(),
                     base,
                     detected_at: now_ms as f64,
                     server_version: server.version,
@@ -616,7 +645,7 @@ impl<'c> Working<'c> {
                 audit.decided_by = "pending".into();
                 self.audit.push(audit);
                 effects.push(Effect::ManualConflict(stored));
-                if local != server.value {
+                if local != server_json {
                     effects.push(Effect::Changed {
                         collection: key.0.clone(),
                         key: key.1.clone(),
@@ -628,18 +657,25 @@ impl<'c> Working<'c> {
             }
         };
         let mut hlc = Some(server.hlc.clone());
-        if resolved != server.value {
+        if resolved != server_json {
             // The resolution differs from the server: send it, against the server's version.
             // It is as new as the newer of the writes it is made of, not as new as this
             // moment: a resolution settled late must not beat writes made after its edits.
             let stamp = std::cmp::max(&local_hlc, &server.hlc).clone();
-            hlc = Some(self.queue_value(key, resolved.clone(), server.version, Some(stamp), space, now_ms));
+            hlc = Some(self.queue_value(
+                key,
+                resolved.clone().map(V::from_json),
+                server.version,
+                Some(stamp),
+                space,
+                now_ms,
+            ));
         }
         // A record revived against a tombstone keeps the last value the server had as its
         // base: its edits were made against that, and the next three-way merge must know
         // which fields they changed (a null base would make every field look changed).
         let revived = server.value.is_none() && resolved.is_some();
-        let new_base = if revived { base.clone() } else { server.value.clone() };
+        let new_base = if revived { base_value } else { server.value.clone() };
         self.settle(key, new_base, Some(server.version), hlc, now_ms);
         audit.result = resolved.clone();
         self.audit.push(audit.clone());
@@ -648,14 +684,14 @@ impl<'c> Working<'c> {
             effects.push(Effect::Changed {
                 collection: key.0.clone(),
                 key: key.1.clone(),
-                value: resolved,
+                value: resolved.map(V::from_json),
                 version: Some(server.version),
             });
         }
         true
     }
 
-    fn finish(self) -> Writes {
+    fn finish(self) -> Writes<V> {
         let mut writes = Writes {
             audit: self.audit,
             conflicts_put: self.conflicts_added,
@@ -686,6 +722,7 @@ impl<'c> Working<'c> {
 mod tests {
     use super::*;
     use crate::mutation::LocalOp;
+    use crate::protocol::ServerState;
     use serde_json::json;
 
     fn config(strategy: &str) -> ClientConfig {

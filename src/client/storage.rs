@@ -79,6 +79,9 @@ impl ClientStore {
 }
 
 impl Store for ClientStore {
+    // Values still cross as JSON here; JS objects are the next step (issue 16).
+    type Value = serde_json::Value;
+
     async fn open_meta(&self, fresh_client_id: &str) -> Result<Meta> {
         each!(self, s => s.open_meta(fresh_client_id).await)
     }

@@ -192,6 +192,9 @@ impl IdbStore {
 }
 
 impl Store for IdbStore {
+    // Values still cross as JSON here; JS objects are the next step (issue 16).
+    type Value = serde_json::Value;
+
     async fn open_meta(&self, fresh_client_id: &str) -> Result<Meta> {
         let tx = self.transaction(&[META], TransactionMode::ReadWrite, Durability::Default).await?;
         let result = self.open_meta_in(&tx, fresh_client_id).await;

@@ -12,7 +12,8 @@ use super::cursor::{self, Position};
 use super::keys::{compare, entries, equal, is_key};
 use super::plan::Plan;
 use super::{Condition, Op, OrderTerm, Query};
-use crate::record::key_order;
+use crate::record::{key_order, EntityRecord};
+use crate::value::AppValue;
 
 /// A record as a query sees it: its key and its top-level fields.
 pub trait Candidate {
@@ -20,12 +21,12 @@ pub trait Candidate {
     fn field(&self, name: &str) -> Option<Value>;
 }
 
-impl Candidate for crate::record::EntityRecord {
+impl<V: AppValue> Candidate for EntityRecord<V> {
     fn key(&self) -> &str {
         &self.key
     }
     fn field(&self, name: &str) -> Option<Value> {
-        self.value.as_ref().and_then(|v| v.get(name)).cloned()
+        self.value.as_ref().and_then(|v| v.field(name))
     }
 }
 
@@ -114,8 +115,8 @@ pub struct Page {
 
 /// A store's answer to a query: the page's records and the cursor to the next page.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Answer {
-    pub records: Vec<crate::record::EntityRecord>,
+pub struct Answer<V = Value> {
+    pub records: Vec<EntityRecord<V>>,
     pub next: Option<String>,
 }
 

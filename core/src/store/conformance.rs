@@ -58,25 +58,30 @@ pub fn config() -> ClientConfig {
 
 const CLIENT: &str = "c-conformance";
 
-async fn write<S: Store>(store: &S, collection: &str, key: &str, op: LocalOp) -> WriteOutcome {
+async fn write<S: Store<Value = Value>>(store: &S, collection: &str, key: &str, op: LocalOp) -> WriteOutcome {
     try_write(store, collection, key, op).await.unwrap_or_else(|e| panic!("write {collection}/{key}: {e}"))
 }
 
-async fn try_write<S: Store>(store: &S, collection: &str, key: &str, op: LocalOp) -> Result<WriteOutcome, Error> {
+async fn try_write<S: Store<Value = Value>>(
+    store: &S,
+    collection: &str,
+    key: &str,
+    op: LocalOp,
+) -> Result<WriteOutcome, Error> {
     let w = LocalWrite::new(collection.into(), key.into(), op, 1_700_000_000_000);
     store.write_local(&w).await
 }
 
-async fn put<S: Store>(store: &S, collection: &str, value: Value) -> WriteOutcome {
+async fn put<S: Store<Value = Value>>(store: &S, collection: &str, value: Value) -> WriteOutcome {
     let key = value["id"].as_str().unwrap_or_default().to_owned();
     write(store, collection, &key, LocalOp::Put(value)).await
 }
 
-async fn live_keys<S: Store>(store: &S, collection: &str, query: ListQuery) -> Vec<String> {
+async fn live_keys<S: Store<Value = Value>>(store: &S, collection: &str, query: ListQuery) -> Vec<String> {
     store.list(collection, &query).await.unwrap().into_iter().map(|r| r.key).collect()
 }
 
-pub async fn put_then_get_round_trips<S: Store>(store: &S) {
+pub async fn put_then_get_round_trips<S: Store<Value = Value>>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     let value = json!({"id": "a", "title": "Rome", "nested": {"n": [1, 2.5, "x", null, true]}});
     let out = put(store, "items", value.clone()).await;
@@ -87,7 +92,7 @@ pub async fn put_then_get_round_trips<S: Store>(store: &S) {
     assert_eq!(store.get("items", "b").await.unwrap(), None);
 }
 
-pub async fn entity_and_outbox_move_together<S: Store>(store: &S) {
+pub async fn entity_and_outbox_move_together<S: Store<Value = Value>>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     put(store, "items", json!({"id": "a", "n": 1})).await;
     put(store, "notes", json!({"id": "a", "text": "same key, other collection"})).await;
@@ -98,7 +103,7 @@ pub async fn entity_and_outbox_move_together<S: Store>(store: &S) {
     assert_eq!(store.pending_count().await.unwrap(), 2);
 }
 
-pub async fn put_then_patch_is_one_entry<S: Store>(store: &S) {
+pub async fn put_then_patch_is_one_entry<S: Store<Value = Value>>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     put(store, "items", json!({"id": "a", "n": 1})).await;
     write(store, "items", "a", LocalOp::Patch(json!({"m": 2}))).await;
@@ -109,7 +114,7 @@ pub async fn put_then_patch_is_one_entry<S: Store>(store: &S) {
     assert_eq!(record.value, Some(json!({"id": "a", "n": 1, "m": 2})));
 }
 
-pub async fn create_then_delete_leaves_nothing<S: Store>(store: &S) {
+pub async fn create_then_delete_leaves_nothing<S: Store<Value = Value>>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     put(store, "items", json!({"id": "a", "tripId": "t"})).await;
     write(store, "items", "a", LocalOp::Delete).await;
@@ -118,7 +123,7 @@ pub async fn create_then_delete_leaves_nothing<S: Store>(store: &S) {
     assert!(live_keys(store, "items", ListQuery::default()).await.is_empty());
 }
 
-pub async fn sent_entries_are_never_rewritten<S: Store>(store: &S) {
+pub async fn sent_entries_are_never_rewritten<S: Store<Value = Value>>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     put(store, "items", json!({"id": "a", "n": 1})).await;
     store.mark_sent(&[1]).await.unwrap();
@@ -135,7 +140,7 @@ pub async fn sent_entries_are_never_rewritten<S: Store>(store: &S) {
     assert_eq!(store.outbox(100).await.unwrap()[1].op, Op::Delete);
 }
 
-pub async fn mutation_ids_increase_and_persist<S: Store>(store: &S) {
+pub async fn mutation_ids_increase_and_persist<S: Store<Value = Value>>(store: &S) {
     let first = store.open_meta(CLIENT).await.unwrap();
     assert_eq!((first.client_id.as_str(), first.next_mutation_id), (CLIENT, 1));
     for (i, key) in ["a", "b", "c"].into_iter().enumerate() {
@@ -152,7 +157,7 @@ pub async fn mutation_ids_increase_and_persist<S: Store>(store: &S) {
     assert!(hlcs.windows(2).all(|w| w[0] < w[1]), "hlc not increasing: {hlcs:?}");
 }
 
-pub async fn list_skips_tombstones_in_key_order_with_limit<S: Store>(store: &S) {
+pub async fn list_skips_tombstones_in_key_order_with_limit<S: Store<Value = Value>>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     for key in ["c", "a", "d", "b"] {
         put(store, "items", json!({"id": key})).await;
@@ -165,7 +170,7 @@ pub async fn list_skips_tombstones_in_key_order_with_limit<S: Store>(store: &S) 
     assert!(live_keys(store, "notes", ListQuery::default()).await.is_empty());
 }
 
-pub async fn list_orders_keys_as_indexeddb_does<S: Store>(store: &S) {
+pub async fn list_orders_keys_as_indexeddb_does<S: Store<Value = Value>>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     // UTF-16 code units: "\u{10000}" (D800 DC00) sorts before "\u{FFFF}", unlike UTF-8 bytes.
     for key in ["\u{FFFF}", "\u{10000}", "a"] {
@@ -177,7 +182,7 @@ pub async fn list_orders_keys_as_indexeddb_does<S: Store>(store: &S) {
     assert_eq!(live_keys(store, "items", by_trip).await, ["a", "\u{10000}", "\u{FFFF}"]);
 }
 
-pub async fn list_by_index_matches_equal_values<S: Store>(store: &S) {
+pub async fn list_by_index_matches_equal_values<S: Store<Value = Value>>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     put(store, "items", json!({"id": "x3", "tripId": "t1", "rank": 2})).await;
     put(store, "items", json!({"id": "x1", "tripId": "t1", "rank": 1.0})).await;
@@ -192,7 +197,7 @@ pub async fn list_by_index_matches_equal_values<S: Store>(store: &S) {
     assert_eq!(live_keys(store, "items", by("tripId", json!("t2"), None)).await, ["x2", "x3"]);
 }
 
-pub async fn failed_write_changes_nothing<S: Store>(store: &S) {
+pub async fn failed_write_changes_nothing<S: Store<Value = Value>>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     let err = try_write(store, "items", "ghost", LocalOp::Patch(json!({"n": 1}))).await;
     assert_eq!(err, Err(Error::NotFound { collection: "items".into(), key: "ghost".into() }));
@@ -201,7 +206,7 @@ pub async fn failed_write_changes_nothing<S: Store>(store: &S) {
     assert_eq!(store.open_meta(CLIENT).await.unwrap().next_mutation_id, 1);
 }
 
-pub async fn unknown_collection_is_refused<S: Store>(store: &S) {
+pub async fn unknown_collection_is_refused<S: Store<Value = Value>>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     let unknown = Err(Error::UnknownCollection("nope".into()));
     assert_eq!(store.get("nope", "a").await.map(|_| ()), unknown);
@@ -209,7 +214,7 @@ pub async fn unknown_collection_is_refused<S: Store>(store: &S) {
     assert_eq!(try_write(store, "nope", "a", LocalOp::Put(json!({"id": "a"}))).await.map(|_| ()), unknown);
 }
 
-pub async fn outbox_is_in_id_order_and_limited<S: Store>(store: &S) {
+pub async fn outbox_is_in_id_order_and_limited<S: Store<Value = Value>>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     for key in ["k9", "k1", "k5"] {
         put(store, "notes", json!({"id": key})).await;
@@ -219,7 +224,7 @@ pub async fn outbox_is_in_id_order_and_limited<S: Store>(store: &S) {
     assert_eq!(ids(store.outbox(2).await.unwrap()), [1, 2]);
 }
 
-pub async fn clear_removes_everything<S: Store>(store: &S) {
+pub async fn clear_removes_everything<S: Store<Value = Value>>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     put(store, "items", json!({"id": "a"})).await;
     put(store, "notes", json!({"id": "b"})).await;
@@ -235,7 +240,7 @@ fn local(collection: &str, key: &str, op: LocalOp) -> LocalWrite {
     LocalWrite::new(collection.into(), key.into(), op, 1_700_000_000_000)
 }
 
-pub async fn batch_applies_in_order_as_one_write_each<S: Store>(store: &S) {
+pub async fn batch_applies_in_order_as_one_write_each<S: Store<Value = Value>>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     put(store, "items", json!({"id": "old", "n": 0})).await;
     let batch = [
@@ -272,7 +277,7 @@ pub async fn batch_applies_in_order_as_one_write_each<S: Store>(store: &S) {
     assert!(store.write_local_batch(&[]).await.unwrap().is_empty());
 }
 
-pub async fn batch_with_a_bad_write_writes_nothing<S: Store>(store: &S) {
+pub async fn batch_with_a_bad_write_writes_nothing<S: Store<Value = Value>>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     let batch = [
         local("items", "a", LocalOp::Put(json!({"id": "a"}))),
@@ -285,7 +290,7 @@ pub async fn batch_with_a_bad_write_writes_nothing<S: Store>(store: &S) {
     assert_eq!(store.open_meta(CLIENT).await.unwrap().next_mutation_id, 1);
 }
 
-pub async fn large_batches_find_stored_keys_in_sparse_and_crowded_ranges<S: Store>(store: &S) {
+pub async fn large_batches_find_stored_keys_in_sparse_and_crowded_ranges<S: Store<Value = Value>>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     let key = |i: usize| format!("k{i:03}");
     let puts: Vec<LocalWrite> =
@@ -427,7 +432,7 @@ fn place_condition(rng: &mut Seeded) -> (String, Value) {
 }
 
 /// Every page of `q`, following `next`, as keys.
-async fn all_pages<S: Store>(store: &S, config: &ClientConfig, q: &Value) -> Vec<String> {
+async fn all_pages<S: Store<Value = Value>>(store: &S, config: &ClientConfig, q: &Value) -> Vec<String> {
     let places = config.collection("places").unwrap();
     let (mut keys, mut after) = (Vec::new(), Value::Null);
     for _ in 0..200 {
@@ -444,7 +449,7 @@ async fn all_pages<S: Store>(store: &S, config: &ClientConfig, q: &Value) -> Vec
     panic!("{q}: more than 200 pages")
 }
 
-async fn store_places<S: Store>(store: &S, records: &[EntityRecord]) {
+async fn store_places<S: Store<Value = Value>>(store: &S, records: &[EntityRecord]) {
     let writes = Writes {
         records: records.iter().map(|r| (("places".to_owned(), r.key.clone()), Some(r.clone()))).collect(),
         ..Default::default()
@@ -467,7 +472,7 @@ fn place(key: String, value: Option<Value>) -> EntityRecord {
     }
 }
 
-pub async fn query_answers_like_a_naive_filter_and_sort<S: Store>(store: &S) {
+pub async fn query_answers_like_a_naive_filter_and_sort<S: Store<Value = Value>>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     let config = config();
     let mut rng = Seeded(0x5eed_1234_abcd_0017);
@@ -496,7 +501,7 @@ pub async fn query_answers_like_a_naive_filter_and_sort<S: Store>(store: &S) {
     }
 }
 
-pub async fn query_pages_neither_repeat_nor_skip_across_writes<S: Store>(store: &S) {
+pub async fn query_pages_neither_repeat_nor_skip_across_writes<S: Store<Value = Value>>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     let config = config();
     let places = config.collection("places").unwrap();

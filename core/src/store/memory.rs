@@ -12,28 +12,37 @@ use crate::query::plan::Plan;
 use crate::query::Query;
 use crate::record::{index_key_eq, key_order, ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
 use crate::store::{Durability, Store};
+use crate::value::AppValue;
+use serde_json::Value;
 
-#[derive(Debug, Default, Clone)]
-struct State {
-    collections: HashMap<String, BTreeMap<String, EntityRecord>>,
-    outbox: BTreeMap<u64, OutboxEntry>,
+#[derive(Debug, Clone)]
+struct State<V> {
+    collections: HashMap<String, BTreeMap<String, EntityRecord<V>>>,
+    outbox: BTreeMap<u64, OutboxEntry<V>>,
     audit: std::collections::VecDeque<AuditEntry>,
     conflicts: BTreeMap<u64, ConflictRecord>,
     meta: Option<Meta>,
 }
 
+/// Holds app values as `V`: JSON on the host; the browser's memory-only client keeps
+/// JS objects.
 #[derive(Debug)]
-pub struct MemoryStore {
+pub struct MemoryStore<V = Value> {
     names: Vec<String>,
     audit_limit: usize,
-    state: RefCell<State>,
+    state: RefCell<State<V>>,
 }
 
-impl MemoryStore {
-    pub fn new(config: &ClientConfig) -> MemoryStore {
+impl<V> MemoryStore<V> {
+    pub fn new(config: &ClientConfig) -> MemoryStore<V> {
         let names: Vec<String> = config.collections.iter().map(|c| c.name.clone()).collect();
-        let state =
-            State { collections: names.iter().map(|n| (n.clone(), BTreeMap::new())).collect(), ..State::default() };
+        let state = State {
+            collections: names.iter().map(|n| (n.clone(), BTreeMap::new())).collect(),
+            outbox: BTreeMap::new(),
+            audit: Default::default(),
+            conflicts: BTreeMap::new(),
+            meta: None,
+        };
         MemoryStore { names, audit_limit: config.audit_limit, state: RefCell::new(state) }
     }
 
@@ -46,33 +55,35 @@ impl MemoryStore {
     }
 }
 
-impl Store for MemoryStore {
+impl<V: AppValue> Store for MemoryStore<V> {
+    type Value = V;
+
     async fn open_meta(&self, fresh_client_id: &str) -> Result<Meta> {
         let mut state = self.state.borrow_mut();
         Ok(state.meta.get_or_insert_with(|| Meta::new(fresh_client_id.to_owned())).clone())
     }
 
-    async fn get(&self, collection: &str, key: &str) -> Result<Option<EntityRecord>> {
+    async fn get(&self, collection: &str, key: &str) -> Result<Option<EntityRecord<V>>> {
         self.check(collection)?;
         Ok(self.state.borrow().collections.get(collection).and_then(|c| c.get(key)).cloned())
     }
 
-    async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord>> {
+    async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord<V>>> {
         self.check(collection)?;
         let state = self.state.borrow();
-        let matches = |r: &&EntityRecord| match (&query.index, &r.value) {
+        let matches = |r: &&EntityRecord<V>| match (&query.index, &r.value) {
             (_, None) => false,
             (None, Some(_)) => true,
-            (Some((field, wanted)), Some(value)) => value.get(field).is_some_and(|v| index_key_eq(v, wanted)),
+            (Some((field, wanted)), Some(value)) => value.field(field).is_some_and(|v| index_key_eq(&v, wanted)),
         };
-        let mut records: Vec<&EntityRecord> =
+        let mut records: Vec<&EntityRecord<V>> =
             state.collections.get(collection).into_iter().flat_map(|c| c.values()).filter(matches).collect();
         // Key order as IndexedDB has it, not the map's byte order.
         records.sort_by(|a, b| key_order(&a.key, &b.key));
         Ok(records.into_iter().take(query.limit.unwrap_or(usize::MAX)).cloned().collect())
     }
 
-    async fn query(&self, query: &Query, plan: &Plan) -> Result<Answer> {
+    async fn query(&self, query: &Query, plan: &Plan) -> Result<Answer<V>> {
         self.check(&query.collection)?;
         let state = self.state.borrow();
         let live = state.collections.get(&query.collection).into_iter().flat_map(|c| c.values());
@@ -86,7 +97,7 @@ impl Store for MemoryStore {
         &self,
         keys: &[KeyRef],
         _durability: Durability,
-        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+        plan: &mut dyn FnMut(Snapshot<V>) -> Result<Writes<V>>,
     ) -> Result<()> {
         for (collection, _) in keys {
             self.check(collection)?;
@@ -148,7 +159,7 @@ impl Store for MemoryStore {
         Ok(self.state.borrow().conflicts.values().cloned().collect())
     }
 
-    async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+    async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry<V>>> {
         Ok(self.state.borrow().outbox.values().take(limit).cloned().collect())
     }
 
@@ -166,9 +177,9 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+    async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry<V>>> {
         let mut state = self.state.borrow_mut();
-        let batch: Vec<OutboxEntry> = state
+        let batch: Vec<OutboxEntry<V>> = state
             .outbox
             .values_mut()
             .take(limit)

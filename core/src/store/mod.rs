@@ -15,6 +15,7 @@ use crate::query::exec::Answer;
 use crate::query::plan::Plan;
 use crate::query::Query;
 use crate::record::{ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
+use crate::value::AppValue;
 
 /// How hard a transaction's commit must reach the disk before it reports success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,18 +39,21 @@ pub enum Scope {
 /// all. Futures are not `Send`: browsers run this on one thread.
 #[allow(async_fn_in_trait)]
 pub trait Store {
+    /// How this store holds app values (JSON on the host, JS objects in the browser).
+    type Value: AppValue;
+
     /// The client's metadata, created with `fresh_client_id` the first time.
     async fn open_meta(&self, fresh_client_id: &str) -> Result<Meta>;
 
     /// The record for a key, tombstones included.
-    async fn get(&self, collection: &str, key: &str) -> Result<Option<EntityRecord>>;
+    async fn get(&self, collection: &str, key: &str) -> Result<Option<EntityRecord<Self::Value>>>;
 
     /// Live records (no tombstones) in key order, optionally by an index and a limit.
-    async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord>>;
+    async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord<Self::Value>>>;
 
     /// A page of `query`'s answer, reading what `plan` (made for this query by
     /// `query::plan::plan`) names; `query::exec::finish` decides.
-    async fn query(&self, query: &Query, plan: &Plan) -> Result<Answer>;
+    async fn query(&self, query: &Query, plan: &Plan) -> Result<Answer<Self::Value>>;
 
     /// How many records match `query` (parsed as a count: no limit, no cursor).
     async fn count(&self, query: &Query, plan: &Plan) -> Result<usize> {
@@ -65,7 +69,7 @@ pub trait Store {
         &self,
         keys: &[KeyRef],
         durability: Durability,
-        plan: impl FnOnce(Snapshot) -> Result<(Writes, R)>,
+        plan: impl FnOnce(Snapshot<Self::Value>) -> Result<(Writes<Self::Value>, R)>,
     ) -> Result<R> {
         self.transact_in_scope(keys, Scope::Sync(durability), plan).await
     }
@@ -76,7 +80,7 @@ pub trait Store {
         &self,
         keys: &[KeyRef],
         scope: Scope,
-        plan: impl FnOnce(Snapshot) -> Result<(Writes, R)>,
+        plan: impl FnOnce(Snapshot<Self::Value>) -> Result<(Writes<Self::Value>, R)>,
     ) -> Result<R> {
         // Stores implement the non-generic `run_transaction` once; a generic body here
         // would be compiled again for every plan (four copies of the IndexedDB code).
@@ -105,7 +109,7 @@ pub trait Store {
         &self,
         keys: &[KeyRef],
         durability: Durability,
-        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+        plan: &mut dyn FnMut(Snapshot<Self::Value>) -> Result<Writes<Self::Value>>,
     ) -> Result<()>;
 
     /// `run_transaction` for local writes, whose plans touch only records, the outbox
@@ -115,7 +119,7 @@ pub trait Store {
     async fn run_local_transaction(
         &self,
         keys: &[KeyRef],
-        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+        plan: &mut dyn FnMut(Snapshot<Self::Value>) -> Result<Writes<Self::Value>>,
     ) -> Result<()> {
         self.run_transaction(keys, Durability::Default, plan).await
     }
@@ -130,7 +134,7 @@ pub trait Store {
     async fn conflicts(&self) -> Result<Vec<ConflictRecord>>;
 
     /// The oldest `limit` outbox entries, in mutation id order.
-    async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>>;
+    async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry<Self::Value>>>;
 
     /// Number of outbox entries.
     async fn pending_count(&self) -> Result<usize>;
@@ -141,7 +145,7 @@ pub trait Store {
     /// The oldest `limit` outbox entries, flagged as sent in the same transaction that
     /// reads them: a local write can then never fold into an entry between the read
     /// that builds a push and the flag that protects it.
-    async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry>>;
+    async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry<Self::Value>>>;
 
     /// Remove every record, outbox entry, conflict, audit entry and the metadata.
     async fn clear(&self) -> Result<()>;
