@@ -100,7 +100,8 @@ WEB_LAYERS = [
     # `error` (JS error objects), `convert` (JSON <-> JsValue) and `types` (the TypeScript
     # section) are not in the picture; every layer above uses the first two, so
     # they sit at the bottom with the typed bindings (`sys`).
-    ("bindings", "joined", ["sys", "error", "convert", "types"], []),
+    # `value` (the JS app value the stores hold) too: every layer above passes it along.
+    ("bindings", "joined", ["sys", "error", "convert", "types", "value"], []),
     # `crypto` seals values at rest before an IndexedDB transaction opens: the store uses
     # it, so it sits beside `idb` rather than above it.
     # `migrate` runs the app's migration functions, inside the upgrade transaction too.

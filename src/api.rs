@@ -20,6 +20,7 @@ use crate::convert;
 use crate::crypto::Sealer;
 use crate::error::to_js;
 use crate::migrate::Migrations;
+use crate::value::JsVal;
 use pwa_sync_core::config::{ClientConfig, CollectionConfig};
 use pwa_sync_core::export::Format;
 use pwa_sync_core::metrics::SyncReport;
@@ -65,7 +66,10 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
         #[wasm_bindgen(unchecked_param_type = "SyncRecord")] value: JsValue,
     ) -> Promise {
-        self.run(move |c| records(c, collection, RecordCall::Put(value)))
+        // Copied now, not when the operation runs: the app may change its object as soon
+        // as `put` returns, and what is stored and sent is what it passed.
+        let copy = JsVal::copy_of("", &value);
+        self.run(move |c| records(c, collection, RecordCall::Put(copy)))
     }
 
     /// Store many whole records of one collection in one transaction: all of them, or
@@ -77,7 +81,8 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
         #[wasm_bindgen(unchecked_param_type = "SyncRecord[]")] values: JsValue,
     ) -> Promise {
-        self.run(move |c| records(c, collection, RecordCall::PutMany(values)))
+        let copy = JsVal::copy_of("", &values);
+        self.run(move |c| records(c, collection, RecordCall::PutMany(values, copy)))
     }
 
     /// Merge `partial` into the stored record (JSON Merge Patch: `null` removes a field).
@@ -89,7 +94,8 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Partial<SyncRecord>")] partial: JsValue,
     ) -> Promise {
-        self.run(move |c| records(c, collection, RecordCall::Patch(key, partial)))
+        let copy = JsVal::copy_of("", &partial);
+        self.run(move |c| records(c, collection, RecordCall::Patch(key, copy)))
     }
 
     /// Delete a record. Deleting a key that does not exist does nothing.
@@ -494,11 +500,16 @@ fn parse_query(config: &CollectionConfig, js: &JsValue, form: Form) -> Result<Qu
 
 /// A call on the records of one collection: its JS arguments after the collection name.
 /// One parsing path (and one future type in the module) for all of them.
+/// A value as the app passed it, copied when the call was made (see `JsVal::copy_of`):
+/// an `invalid-value` error names no collection yet.
+type Copied = Result<JsVal, Error>;
+
 enum RecordCall {
-    Put(JsValue),
-    PutMany(JsValue),
+    Put(Copied),
+    /// The array as passed (to name a bad record), and its copy.
+    PutMany(JsValue, Copied),
     /// Key, partial value.
-    Patch(JsValue, JsValue),
+    Patch(JsValue, Copied),
     Delete(JsValue),
     Get(JsValue),
     /// Key, whether to answer with the freshness details.
@@ -511,22 +522,33 @@ enum RecordCall {
 async fn records(c: Rc<Client>, collection: JsValue, call: RecordCall) -> Result<JsValue, Error> {
     let config = collection_of(&c, &collection)?;
     match call {
-        RecordCall::Put(value) => c.put(config, &value).await,
-        RecordCall::PutMany(values) => {
+        RecordCall::Put(value) => c.put(config, in_collection(value, config)?).await,
+        RecordCall::PutMany(values, copy) => {
             let values: Array = values.dyn_into().map_err(|values| {
                 Error::invalid_value(
                     &config.name,
                     format!("putMany takes an array of records, got {}", describe_type(&values)),
                 )
             })?;
-            c.put_many(config, &values).await
+            c.put_many(config, &values, copy.ok()).await
         }
-        RecordCall::Patch(key, partial) => c.patch(config, key_of(config, &key)?, &partial).await,
+        RecordCall::Patch(key, partial) => {
+            let key = key_of(config, &key)?;
+            c.patch(config, key, in_collection(partial, config)?).await
+        }
         RecordCall::Delete(key) => c.delete(config, key_of(config, &key)?).await,
         RecordCall::Get(key) => c.get(config, key_of(config, &key)?).await,
         RecordCall::GetFresh(key, details) => c.get_fresh(config, key_of(config, &key)?, details).await,
         RecordCall::List(query) => c.list(config, &parse_list_query(config, &query)?).await,
     }
+}
+
+/// A copied value's `invalid-value` error, naming the collection now known.
+fn in_collection(copy: Copied, config: &CollectionConfig) -> Copied {
+    copy.map_err(|e| match e {
+        Error::InvalidValue { reason, .. } => Error::InvalidValue { collection: config.name.clone(), reason },
+        other => other,
+    })
 }
 
 /// The config of the collection a JS argument names.

@@ -13,6 +13,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::describe;
 use crate::sys;
+use crate::value::JsVal;
 use pwa_sync_core::record::AppValues;
 use pwa_sync_core::Error;
 
@@ -49,6 +50,54 @@ impl Sealer {
         Ok(Sealer { cipher })
     }
 
+    /// `plain` (a value's JSON text) sealed: the string IndexedDB stores in its place.
+    fn seal_text(&self, plain: &[u8]) -> Result<String, Error> {
+        let nonce = random_bytes::<12>()?;
+        let sealed =
+            self.cipher.encrypt(&Nonce::from(nonce), plain).map_err(|_| Error::Storage("encryption failed".into()))?;
+        let mut bytes = nonce.to_vec();
+        bytes.extend_from_slice(&sealed);
+        Ok(format!("{PREFIX}{}", STANDARD.encode(bytes)))
+    }
+
+    /// The JSON text inside a sealed string; `None` if `stored` is not one (a value
+    /// stored before encryption was turned on, read as it is).
+    fn open_text(&self, stored: &str) -> Option<Result<Vec<u8>, String>> {
+        let sealed = stored.strip_prefix(PREFIX)?;
+        let open = || {
+            let bytes = STANDARD.decode(sealed).map_err(|e| format!("a sealed value is not base64: {e}"))?;
+            if bytes.len() < 12 {
+                return Err("a sealed value is too short".to_owned());
+            }
+            let (nonce, ciphertext) = bytes.split_at(12);
+            let nonce: [u8; 12] = nonce.try_into().map_err(|_| "a sealed value has a bad nonce".to_owned())?;
+            self.cipher
+                .decrypt(&Nonce::from(nonce), ciphertext)
+                .map_err(|_| "a sealed value does not open with this key (wrong key, or tampered)".to_owned())
+        };
+        Some(open())
+    }
+
+    /// An app value held in JS, sealed.
+    pub fn seal_value(&self, value: &JsVal) -> Result<JsValue, Error> {
+        let text = value.text().ok_or_else(|| Error::Storage("cannot seal a value: it has no JSON text".into()))?;
+        Ok(JsValue::from_str(&self.seal_text(text.as_bytes())?))
+    }
+
+    /// A stored app value, opened if it is sealed.
+    pub fn open_value(&self, stored: JsValue) -> Result<JsVal, String> {
+        let Some(text) = stored.as_string() else { return Ok(JsVal(stored)) };
+        match self.open_text(&text) {
+            None => Ok(JsVal(stored)),
+            Some(plain) => {
+                let plain = String::from_utf8(plain?).map_err(|e| format!("a sealed value is not UTF-8: {e}"))?;
+                js_sys::JSON::parse(&plain)
+                    .map(JsVal)
+                    .map_err(|e| format!("a sealed value is not JSON: {}", describe(&e)))
+            }
+        }
+    }
+
     /// A copy of `record` with its app values sealed.
     pub fn seal<T: AppValues + Clone>(&self, record: &T) -> Result<T, Error> {
         let mut copy = record.clone();
@@ -57,14 +106,7 @@ impl Sealer {
                 continue;
             }
             let plain = serde_json::to_vec(value).map_err(|e| Error::Storage(format!("cannot seal a value: {e}")))?;
-            let nonce = random_bytes::<12>()?;
-            let sealed = self
-                .cipher
-                .encrypt(&Nonce::from(nonce), plain.as_slice())
-                .map_err(|_| Error::Storage("encryption failed".into()))?;
-            let mut bytes = nonce.to_vec();
-            bytes.extend_from_slice(&sealed);
-            *value = Value::String(format!("{PREFIX}{}", STANDARD.encode(bytes)));
+            *value = Value::String(self.seal_text(&plain)?);
         }
         Ok(copy)
     }
@@ -73,18 +115,8 @@ impl Sealer {
     /// turned on are read as they are.
     pub fn open<T: AppValues>(&self, record: &mut T) -> Result<(), String> {
         for value in record.app_values() {
-            let Some(sealed) = value.as_str().and_then(|s| s.strip_prefix(PREFIX)) else { continue };
-            let bytes = STANDARD.decode(sealed).map_err(|e| format!("a sealed value is not base64: {e}"))?;
-            if bytes.len() < 12 {
-                return Err("a sealed value is too short".into());
-            }
-            let (nonce, ciphertext) = bytes.split_at(12);
-            let nonce: [u8; 12] = nonce.try_into().map_err(|_| "a sealed value has a bad nonce".to_owned())?;
-            let plain = self
-                .cipher
-                .decrypt(&Nonce::from(nonce), ciphertext)
-                .map_err(|_| "a sealed value does not open with this key (wrong key, or tampered)".to_owned())?;
-            *value = serde_json::from_slice(&plain).map_err(|e| format!("a sealed value is not JSON: {e}"))?;
+            let Some(plain) = value.as_str().and_then(|s| self.open_text(s)) else { continue };
+            *value = serde_json::from_slice(&plain?).map_err(|e| format!("a sealed value is not JSON: {e}"))?;
         }
         Ok(())
     }

@@ -24,3 +24,4 @@ pub mod migrate;
 pub mod sys;
 pub mod transport;
 pub mod types;
+pub mod value;

@@ -129,6 +129,21 @@ extern "C" {
 
     #[wasm_bindgen(method, setter)]
     pub fn set_durability(this: &TransactionOptions, value: &str);
+
+    /// `TextDecoder` whose `decode` answers a JS string (web-sys's copies it into Rust):
+    /// a response body is decoded and parsed without entering wasm memory.
+    pub type Utf8Decoder;
+
+    #[wasm_bindgen(constructor, catch, js_class = "TextDecoder")]
+    pub fn new() -> Result<Utf8Decoder, JsValue>;
+
+    /// UTF-8, a leading BOM dropped, invalid sequences replaced: as `Response.text()`.
+    #[wasm_bindgen(method, catch, js_class = "TextDecoder")]
+    pub fn decode(this: &Utf8Decoder, bytes: &js_sys::Uint8Array) -> Result<js_sys::JsString, JsValue>;
+
+    /// `JSON.parse` of a JS string (js-sys's takes a Rust `&str`).
+    #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
+    pub fn json_parse(text: &js_sys::JsString) -> Result<JsValue, JsValue>;
 }
 
 /// The global scope of this context.

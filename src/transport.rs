@@ -6,15 +6,17 @@ use std::cell::RefCell;
 
 use base64::Engine as _;
 
-use js_sys::{Function, Object, Promise, Reflect};
+use js_sys::{Array, Function, JsString, Object, Promise, Reflect, Uint8Array};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, RequestInit, Response};
 
 use crate::body::BodyReader;
+use crate::convert::encode_json;
 use crate::error::describe;
 use crate::sys::{self, now_ms};
+use crate::value::JsVal;
 use pwa_sync_core::engine::{Transport, TransportError};
 use pwa_sync_core::error::ErrorClass;
 use pwa_sync_core::protocol::{
@@ -117,7 +119,7 @@ impl HttpTransport {
         &self,
         method: &str,
         url: &str,
-        body: Option<&str>,
+        body: Option<&JsValue>,
         timeout_ms: Option<u32>,
         abort: Option<&AbortController>,
     ) -> Result<Response, TransportError> {
@@ -140,26 +142,16 @@ impl HttpTransport {
         &self,
         method: &str,
         url: &str,
-        body: Option<&str>,
+        body: Option<&JsValue>,
     ) -> Result<T, TransportError> {
         // Only the parse is per type: the exchange is compiled once for every answer type.
         let body = self.exchange(method, url, body).await?;
-        serde_json::from_str(&body.text).map_err(|e| match body.cut() {
-            // Some engines (WebKit) end a body cut mid-way as if it were complete, others
-            // fail the read: the same event, classified the same everywhere.
-            Some((read, declared)) => TransportError::new(
-                ErrorClass::Network,
-                format!("the answer was cut off: {read} of its {declared} bytes arrived"),
-            ),
-            None => TransportError::new(
-                ErrorClass::Protocol,
-                format!("the server's answer is not protocol v1: {e} (starts with {:?})", snippet(&body.text)),
-            ),
-        })
+        let text = String::from(&body.text);
+        serde_json::from_str(&text).map_err(|e| body.unreadable(e.to_string()))
     }
 
     /// One request and its whole answer, a success (other statuses are errors).
-    async fn exchange(&self, method: &str, url: &str, body: Option<&str>) -> Result<Body, TransportError> {
+    async fn exchange(&self, method: &str, url: &str, body: Option<&JsValue>) -> Result<Body, TransportError> {
         // One deadline for the whole exchange, the body included: a server that sends its
         // headers and then stalls must not hold the sync (and the flush lock) forever.
         let controller = AbortController::new().map_err(|e| TransportError::new(ErrorClass::Network, describe(&e)))?;
@@ -180,7 +172,8 @@ impl HttpTransport {
         });
         if !response.ok() {
             // Classified by its status whatever its body (cut, huge or unreadable).
-            return Err(http_error(&response, read.as_ref().map(|b| b.text.as_str()).unwrap_or_default()));
+            let text = read.as_ref().map(|b| String::from(&b.text)).unwrap_or_default();
+            return Err(http_error(&response, &text));
         }
         read
     }
@@ -193,30 +186,77 @@ impl HttpTransport {
     }
 }
 
-impl Transport for HttpTransport {
-    async fn push(&self, request: &PushRequest) -> Result<PushResponse, TransportError> {
-        let body =
-            serde_json::to_string(request).map_err(|e| TransportError::new(ErrorClass::Validation, e.to_string()))?;
-        self.call("POST", &format!("{}/push", self.base), Some(&body)).await
+impl Transport<JsVal> for HttpTransport {
+    /// The envelope is serialised by serde, the values are set on it as the objects they
+    /// are, and `JSON.stringify` writes the body once, in JS.
+    async fn push(&self, request: &PushRequest<JsVal>) -> Result<PushResponse, TransportError> {
+        let invalid = |m: String| TransportError::new(ErrorClass::Validation, m);
+        let envelope = PushRequest {
+            client_id: request.client_id.clone(),
+            mutations: request.mutations.iter().map(|m| m.clone().with_value(())).collect(),
+        };
+        let body = encode_json(&envelope).map_err(invalid)?;
+        let mutations = Array::from(&Reflect::get(&body, &"mutations".into()).unwrap_or(JsValue::UNDEFINED));
+        for (js, mutation) in mutations.iter().zip(&request.mutations) {
+            // A fresh object parsed from our own JSON: setting a data property cannot fail.
+            let _ = Reflect::set(&js, &"value".into(), &mutation.value.0);
+        }
+        let text = js_sys::JSON::stringify(&body).map_err(|e| invalid(describe(&e)))?;
+        self.call("POST", &format!("{}/push", self.base), Some(&text.into())).await
     }
 
+    /// `JSON.parse` reads the answer in JS; serde checks the envelope (one JSON text of
+    /// every field but the values), and each change takes its value as the parsed object.
     async fn pull(
         &self,
         checkpoint: u64,
         limit: usize,
         collections: &[String],
-    ) -> Result<PullResponse, TransportError> {
+    ) -> Result<PullResponse<JsVal>, TransportError> {
         let names: Vec<String> = collections.iter().map(|c| String::from(js_sys::encode_uri_component(c))).collect();
         let url = format!("{}/pull?checkpoint={checkpoint}&limit={limit}&collections={}", self.base, names.join(","));
-        self.call("GET", &url, None).await
+        let body = self.exchange("GET", &url, None).await?;
+        let parsed = sys::json_parse(&body.text).map_err(|e| body.unreadable(describe(&e)))?;
+        let envelope = PULL_FIELDS.with(|fields| js_sys::JSON::stringify_with_replacer(&parsed, fields));
+        let envelope = envelope.map_err(|e| body.unreadable(describe(&e)))?;
+        let page: PullResponse<()> =
+            serde_json::from_str(&String::from(envelope)).map_err(|e| body.unreadable(e.to_string()))?;
+        let changes_js = Array::from(&Reflect::get(&parsed, &"changes".into()).unwrap_or(JsValue::UNDEFINED));
+        if changes_js.length() as usize != page.changes.len() {
+            return Err(body.unreadable("`changes` is not a list of changes".into()));
+        }
+        let value = JsValue::from_str("value");
+        let changes = page
+            .changes
+            .into_iter()
+            .zip(changes_js.iter())
+            .map(|(change, js)| {
+                let v = Reflect::get(&js, &value).unwrap_or(JsValue::NULL);
+                change.with_value((!v.is_null() && !v.is_undefined()).then_some(JsVal(v)))
+            })
+            .collect();
+        Ok(PullResponse {
+            changes,
+            checkpoint: page.checkpoint,
+            has_more: page.has_more,
+            server_time: page.server_time,
+            revoked: page.revoked,
+        })
     }
+}
+
+thread_local! {
+    /// Every field name of a pull answer and its changes but `value`: `JSON.stringify`
+    /// with this list writes the envelope alone.
+    static PULL_FIELDS: Array = ["changes", "checkpoint", "hasMore", "serverTime", "revoked", "collection", "key",
+        "version", "hlc", "space", "schemaVersion"].iter().map(|f| JsValue::from_str(f)).collect();
 }
 
 async fn fetch_once(
     method: &str,
     url: &str,
     headers: &Object,
-    body: Option<&str>,
+    body: Option<&JsValue>,
     timeout_ms: Option<u32>,
     abort: Option<&AbortController>,
 ) -> Result<Response, TransportError> {
@@ -225,7 +265,7 @@ async fn fetch_once(
     init.set_method(method);
     init.set_headers(headers);
     if let Some(body) = body {
-        init.set_body(&JsValue::from_str(body));
+        init.set_body(body);
     }
     let controller = match abort {
         Some(controller) => controller.clone(),
@@ -248,14 +288,35 @@ async fn fetch_once(
     }
 }
 
-/// A response body read whole, with what its `Content-Length` promised.
+/// A response body read whole (decoded in JS, never copied into wasm memory), with what
+/// its `Content-Length` promised.
 struct Body {
-    text: String,
+    text: JsString,
     read: usize,
     declared: Option<u64>,
 }
 
 impl Body {
+    /// The error for an answer that does not parse (`reason`): a network failure when it
+    /// was cut short, else not protocol v1.
+    fn unreadable(&self, reason: String) -> TransportError {
+        match self.cut() {
+            // Some engines (WebKit) end a body cut mid-way as if it were complete, others
+            // fail the read: the same event, classified the same everywhere.
+            Some((read, declared)) => TransportError::new(
+                ErrorClass::Network,
+                format!("the answer was cut off: {read} of its {declared} bytes arrived"),
+            ),
+            None => {
+                let start = String::from(self.text.slice(0, 120));
+                TransportError::new(
+                    ErrorClass::Protocol,
+                    format!("the server's answer is not protocol v1: {reason} (starts with {start:?})"),
+                )
+            }
+        }
+    }
+
     /// `(bytes read, bytes declared)` when fewer bytes arrived than `Content-Length` said.
     /// The caller decides with the text: an answer that does not parse and is short was
     /// cut in transit (a network failure). One that parses is whole: a length that counts
@@ -287,30 +348,29 @@ async fn read_text(response: &Response) -> Result<Body, TransportError> {
         }
         return Err(too_large(n.to_string()));
     }
-    let Some(body) = response.body() else { return Ok(Body { text: String::new(), read: 0, declared }) };
+    let Some(body) = response.body() else { return Ok(Body { text: JsString::from(""), read: 0, declared }) };
     let reader = BodyReader::new(&body);
-    let mut bytes: Vec<u8> = Vec::new();
+    let mut chunks: Vec<Uint8Array> = Vec::new();
+    let mut read = 0usize;
     while let Some(data) = reader.next().await.map_err(network)? {
         let len = data.length() as usize;
-        if bytes.len() + len > MAX_RESPONSE_BYTES {
+        if read + len > MAX_RESPONSE_BYTES {
             // Stop the download; what was read is dropped.
             reader.cancel();
-            return Err(too_large(format!("more than {}", bytes.len() + len)));
+            return Err(too_large(format!("more than {}", read + len)));
         }
-        let start = bytes.len();
-        bytes.resize(start + len, 0);
-        data.copy_to(&mut bytes[start..]);
+        read += len;
+        chunks.push(data);
     }
-    let read = bytes.len();
-    // As `Response.text()` decodes: UTF-8, a leading BOM dropped, invalid sequences replaced.
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    };
-    let text = match text.strip_prefix('\u{feff}') {
-        Some(rest) => rest.to_owned(),
-        None => text,
-    };
+    // The chunks joined and decoded in JS, as `Response.text()` decodes.
+    let whole = Uint8Array::new_with_length(read as u32);
+    let mut at = 0u32;
+    for chunk in &chunks {
+        whole.set(chunk, at);
+        at += chunk.length();
+    }
+    let decoder = sys::Utf8Decoder::new().map_err(network)?;
+    let text = decoder.decode(&whole).map_err(network)?;
     Ok(Body { text, read, declared })
 }
 

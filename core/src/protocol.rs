@@ -37,6 +37,24 @@ pub struct Mutation<V = Value> {
     pub schema_version: Option<u32>,
 }
 
+impl<V> Mutation<V> {
+    /// The same mutation around another value (the browser's push body: the envelope
+    /// serialised apart from the values).
+    pub fn with_value<W>(self, value: W) -> Mutation<W> {
+        Mutation {
+            id: self.id,
+            collection: self.collection,
+            key: self.key,
+            op: self.op,
+            value,
+            base_version: self.base_version,
+            hlc: self.hlc,
+            space: self.space,
+            schema_version: self.schema_version,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PushRequest<V = Value> {
@@ -89,6 +107,22 @@ pub struct Change<V = Value> {
     /// The schema version of the value, as its last writer sent it; absent: 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_version: Option<u32>,
+}
+
+impl<V> Change<V> {
+    /// The same change around another value (the browser's pull: the envelope parsed
+    /// apart from the values).
+    pub fn with_value<W>(self, value: Option<W>) -> Change<W> {
+        Change {
+            collection: self.collection,
+            key: self.key,
+            version: self.version,
+            value,
+            hlc: self.hlc,
+            space: self.space,
+            schema_version: self.schema_version,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

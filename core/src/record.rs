@@ -3,12 +3,13 @@
 //! sees the same names as the wire protocol.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::clock::HlcState;
 use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
 use crate::protocol::{Mutation, Op};
+use crate::value::AppValue;
 
 /// Bumped when the stored record shapes change; a database written by a newer format is
 /// refused rather than misread.
@@ -142,6 +143,10 @@ impl PendingWrite {
 /// is, without a trip through Rust.
 pub const RECORD_METADATA_FIELDS: [&str; 6] = ["key", "version", "hlc", "pending", "updatedAt", "conflict"];
 
+/// Every field of a stored [`OutboxEntry`] but its app value (`value`): likewise.
+pub const ENTRY_METADATA_FIELDS: [&str; 10] =
+    ["id", "collection", "key", "op", "baseVersion", "hlc", "sent", "createdAt", "space", "attempts"];
+
 impl AppValues for EntityRecord {
     fn app_values(&mut self) -> Vec<&mut Value> {
         some_values([&mut self.value, &mut self.base])
@@ -163,6 +168,60 @@ impl AppValues for ConflictRecord {
 impl AppValues for Meta {
     fn app_values(&mut self) -> Vec<&mut Value> {
         Vec::new()
+    }
+}
+
+impl<V: AppValue> EntityRecord<V> {
+    /// A copy whose values share nothing with this one's (see `AppValue::detached`).
+    pub fn detached(&self) -> Self {
+        EntityRecord {
+            value: self.value.as_ref().map(V::detached),
+            base: self.base.as_ref().map(V::detached),
+            ..self.clone()
+        }
+    }
+}
+
+impl<V> EntityRecord<V> {
+    /// The same record around other values (the browser store's codec: metadata and
+    /// values travel apart).
+    pub fn with_values<W>(self, value: Option<W>, base: Option<W>) -> EntityRecord<W> {
+        EntityRecord {
+            key: self.key,
+            value,
+            version: self.version,
+            base,
+            hlc: self.hlc,
+            pending: self.pending,
+            updated_at: self.updated_at,
+            conflict: self.conflict,
+        }
+    }
+}
+
+impl<V: AppValue> OutboxEntry<V> {
+    /// A copy whose value shares nothing with this one's.
+    pub fn detached(&self) -> Self {
+        OutboxEntry { value: self.value.detached(), ..self.clone() }
+    }
+}
+
+impl<V> OutboxEntry<V> {
+    /// The same entry around another value.
+    pub fn with_value<W>(self, value: W) -> OutboxEntry<W> {
+        OutboxEntry {
+            id: self.id,
+            collection: self.collection,
+            key: self.key,
+            op: self.op,
+            value,
+            base_version: self.base_version,
+            hlc: self.hlc,
+            sent: self.sent,
+            created_at: self.created_at,
+            space: self.space,
+            attempts: self.attempts,
+        }
     }
 }
 
@@ -316,41 +375,49 @@ pub fn index_key_eq(a: &Value, b: &Value) -> bool {
 
 /// Check a value given to `put` and prepare it for storage: it must be an object whose
 /// key field is a non-empty string; fields in `omit` are removed. Returns the key.
-pub fn prepare_value(config: &CollectionConfig, value: Value) -> Result<(String, Value)> {
-    let Value::Object(mut object) = value else {
-        return Err(Error::invalid_value(&config.name, format!("expected an object, got {}", kind(&value))));
-    };
-    let key = match object.get(&config.key) {
-        Some(Value::String(key)) if !key.is_empty() => key.clone(),
+pub fn prepare_value<V: AppValue>(config: &CollectionConfig, mut value: V) -> Result<(String, V)> {
+    if !value.is_object() {
+        // Only the message reads the value's kind: the conversion is on the error path.
+        return Err(Error::invalid_value(&config.name, format!("expected an object, got {}", kind(&value.to_json()))));
+    }
+    let key = match value.field(&config.key) {
+        Some(Value::String(key)) if !key.is_empty() => key,
         Some(Value::String(_)) => {
             return Err(Error::invalid_value(&config.name, format!("key \"{}\" is empty", config.key)))
         }
         Some(other) => {
             return Err(Error::invalid_value(
                 &config.name,
-                format!("key \"{}\" must be a string, got {}", config.key, kind(other)),
+                format!("key \"{}\" must be a string, got {}", config.key, kind(&other)),
             ))
         }
         None => return Err(Error::invalid_value(&config.name, format!("key \"{}\" is missing", config.key))),
     };
-    strip_omitted(config, &mut object);
-    Ok((key, Value::Object(object)))
+    if !config.omit.is_empty() {
+        value.remove_fields(&config.omit);
+    }
+    Ok((key, value))
 }
 
 /// Check a partial value given to `patch`: an object that does not change the key.
-pub fn prepare_patch(config: &CollectionConfig, key: &str, patch: Value) -> Result<Value> {
-    let Value::Object(mut object) = patch else {
-        return Err(Error::invalid_value(&config.name, format!("a patch must be an object, got {}", kind(&patch))));
-    };
-    match object.get(&config.key) {
+pub fn prepare_patch<V: AppValue>(config: &CollectionConfig, key: &str, mut patch: V) -> Result<V> {
+    if !patch.is_object() {
+        return Err(Error::invalid_value(
+            &config.name,
+            format!("a patch must be an object, got {}", kind(&patch.to_json())),
+        ));
+    }
+    match patch.field(&config.key) {
         None => {}
         Some(Value::String(k)) if k == key => {}
         Some(_) => {
             return Err(Error::invalid_value(&config.name, format!("a patch cannot change the key \"{}\"", config.key)))
         }
     }
-    strip_omitted(config, &mut object);
-    Ok(Value::Object(object))
+    if !config.omit.is_empty() {
+        patch.remove_fields(&config.omit);
+    }
+    Ok(patch)
 }
 
 /// Check a key given to `get`, `patch` or `delete`.
@@ -359,13 +426,6 @@ pub fn check_key(config: &CollectionConfig, key: &str) -> Result<()> {
         return Err(Error::invalid_value(&config.name, "key must be a non-empty string"));
     }
     Ok(())
-}
-
-/// Remove `omit` fields from a value coming from anywhere (app or server).
-pub fn strip_omitted(config: &CollectionConfig, object: &mut Map<String, Value>) {
-    for field in &config.omit {
-        object.remove(field);
-    }
 }
 
 fn kind(value: &Value) -> &'static str {
@@ -401,6 +461,30 @@ mod tests {
         let mut fields: Vec<&str> =
             stored.as_object().unwrap().keys().map(String::as_str).filter(|f| !["value", "base"].contains(f)).collect();
         let mut expected = RECORD_METADATA_FIELDS.to_vec();
+        fields.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(fields, expected);
+    }
+
+    #[test]
+    fn entry_metadata_fields_are_every_field_but_the_value() {
+        let entry = OutboxEntry {
+            id: 1,
+            collection: "c".into(),
+            key: "k".into(),
+            op: Op::Put,
+            value: json!({"id": "k"}),
+            base_version: Some(3),
+            hlc: "h".into(),
+            sent: false,
+            created_at: 1.0,
+            space: Some("group:a".into()),
+            attempts: 0,
+        };
+        let stored = serde_json::to_value(&entry).unwrap();
+        let mut fields: Vec<&str> =
+            stored.as_object().unwrap().keys().map(String::as_str).filter(|f| *f != "value").collect();
+        let mut expected = ENTRY_METADATA_FIELDS.to_vec();
         fields.sort_unstable();
         expected.sort_unstable();
         assert_eq!(fields, expected);

@@ -20,6 +20,9 @@ pub trait AppValue: Clone + Debug {
     /// A value computed as JSON (a merged patch, a resolution, a migration's answer).
     fn from_json(value: Value) -> Self;
 
+    /// Whether the value is a JSON object (not an array, not null).
+    fn is_object(&self) -> bool;
+
     /// A top-level field of an object value, as JSON; `None` if the value is not an
     /// object or has no such field.
     fn field(&self, name: &str) -> Option<Value>;
@@ -33,6 +36,10 @@ pub trait AppValue: Clone + Debug {
 
     /// The length of the value's JSON text, to keep a push under its byte cap.
     fn json_len(&self) -> usize;
+
+    /// A copy that shares nothing with `self`: what a store that keeps values in memory
+    /// holds and hands out, so a caller changing an object it got changes no stored value.
+    fn detached(&self) -> Self;
 }
 
 impl AppValue for Value {
@@ -42,6 +49,10 @@ impl AppValue for Value {
 
     fn from_json(value: Value) -> Self {
         value
+    }
+
+    fn is_object(&self) -> bool {
+        Value::is_object(self)
     }
 
     fn field(&self, name: &str) -> Option<Value> {
@@ -60,10 +71,53 @@ impl AppValue for Value {
         self == other
     }
 
+    fn detached(&self) -> Self {
+        self.clone()
+    }
+
     fn json_len(&self) -> usize {
         // Serialising a `Value` to a Vec cannot fail (no I/O, string keys only).
         serde_json::to_vec(self).map_or(0, |text| text.len())
     }
+}
+
+/// How deep a value may nest (objects and arrays). The reference server parses pushes
+/// with serde_json, which refuses nesting past 128 levels, and a value sits 3 levels deep
+/// in a push body: a deeper value could never be sent, so it is refused when written.
+pub const MAX_VALUE_DEPTH: usize = 120;
+
+/// Whether the JSON text `text` nests objects and arrays more than `max` levels deep.
+/// A scan of the text (brackets inside strings do not count), for values whose text
+/// never entered Rust otherwise.
+pub fn nests_deeper_than(text: &str, max: usize) -> bool {
+    // Fewer brackets than the limit cannot nest past it.
+    if text.len() <= 2 * max {
+        return false;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for byte in text.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// [`AppValue::same`] for optional values (`None`: no value, a tombstone).
@@ -95,5 +149,18 @@ mod tests {
         assert!(!same_value(Some(&v), None));
         assert!(same_value::<Value>(None, None));
         assert_eq!(v.json_len(), r#"{"id":"a","n":1}"#.len());
+    }
+
+    #[test]
+    fn nesting_depth_counts_brackets_outside_strings() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(!nests_deeper_than(&nested(120), 120));
+        assert!(nests_deeper_than(&nested(121), 120));
+        // Brackets inside strings, escaped quotes included, are text.
+        let text = format!(r#"{{"s":"{}\"{}","n":[[1]]}}"#, "[".repeat(300), "{".repeat(300));
+        assert!(!nests_deeper_than(&text, 120));
+        assert!(nests_deeper_than(&text, 2));
+        // Wide is not deep.
+        assert!(!nests_deeper_than(&"[1],".repeat(500), 120));
     }
 }

@@ -4,7 +4,6 @@
 
 use std::rc::Rc;
 
-use serde_json::Value;
 use wasm_bindgen::JsValue;
 
 use super::{new_client_id, Client};
@@ -14,6 +13,7 @@ use crate::convert;
 use crate::events::{self, Origin};
 use crate::locks;
 use crate::sys::{is_online, now_ms};
+use crate::value::JsVal;
 use pwa_sync_core::config::CollectionConfig;
 use pwa_sync_core::engine::{self, LocalWrites};
 use pwa_sync_core::export::{self, Format};
@@ -22,14 +22,23 @@ use pwa_sync_core::mutation::{LocalOp, LocalWrite, WriteOutcome};
 use pwa_sync_core::record::{self, ListQuery};
 use pwa_sync_core::schedule::Trigger;
 use pwa_sync_core::store::Store;
+use pwa_sync_core::value::AppValue;
 use pwa_sync_core::Error;
 
-/// Records per JSON text when `putMany` converts its input.
-const CONVERT_CHUNK: usize = 256;
+/// The JS value of an optional stored value: `undefined` for none.
+fn js_or_undefined(value: Option<JsVal>) -> JsValue {
+    value.map_or(JsValue::UNDEFINED, |v| v.0)
+}
 
 impl Client {
     /// A local write with its collection's space rule and the spaces known to be read-only.
-    fn local_write(&self, config: &CollectionConfig, key: String, op: LocalOp, now_ms: u64) -> LocalWrite {
+    fn local_write(
+        &self,
+        config: &CollectionConfig,
+        key: String,
+        op: LocalOp<JsVal>,
+        now_ms: u64,
+    ) -> LocalWrite<JsVal> {
         let mut write = LocalWrite::new(config.name.clone(), key, op, now_ms);
         write.space = config.space.clone();
         write.read_only = self.read_only_spaces();
@@ -40,12 +49,13 @@ impl Client {
         self: &Rc<Self>,
         config: &CollectionConfig,
         key: String,
-        op: LocalOp,
-    ) -> Result<WriteOutcome, Error> {
+        op: LocalOp<JsVal>,
+    ) -> Result<WriteOutcome<JsVal>, Error> {
         let write = self.local_write(config, key, op, now_ms());
         let outcome = self.store.write_local(&write).await.inspect_err(|e| self.report_storage_error(e))?;
         if outcome.changed {
-            self.events.change(config, &write.key, outcome.value.as_ref(), Origin::Local, outcome.version);
+            let value = outcome.value.as_ref().map_or(JsValue::NULL, |v| v.0.clone());
+            self.events.change_js(config, &write.key, value, Origin::Local, outcome.version);
             self.hint_change(&config.name, &write.key);
         }
         self.after_local_writes(outcome.pending_delta, outcome.mutation_id.is_some());
@@ -67,10 +77,11 @@ impl Client {
         }
     }
 
-    pub async fn put(self: &Rc<Self>, config: &CollectionConfig, value: &JsValue) -> Result<JsValue, Error> {
-        let (key, value) = record::prepare_value(config, convert::to_json(&config.name, value)?)?;
+    /// Store a whole record: `value` is the app's, copied when it called (`JsVal::copy_of`).
+    pub async fn put(self: &Rc<Self>, config: &CollectionConfig, value: JsVal) -> Result<JsValue, Error> {
+        let (key, value) = record::prepare_value(config, value)?;
         let outcome = self.write(config, key, LocalOp::Put(value)).await?;
-        outcome.value.as_ref().map_or(Ok(JsValue::UNDEFINED), convert::to_js)
+        Ok(js_or_undefined(outcome.value))
     }
 
     /// Store many whole records in one transaction: all of them or, on any bad value or
@@ -79,21 +90,18 @@ impl Client {
         self: &Rc<Self>,
         config: &CollectionConfig,
         values: &js_sys::Array,
+        copy: Option<JsVal>,
     ) -> Result<JsValue, Error> {
         let now_ms = now_ms();
-        // A chunk of records per JSON text when it converts; otherwise one record at a
-        // time, so the error names the record that cannot be stored.
+        // The whole array as copied when the app called (one JSON text, in JS); if that
+        // failed, one record at a time, so the error names the record that cannot be stored.
         let length = values.length() as usize;
-        let mut converted: Vec<Result<Value, Error>> = Vec::with_capacity(length);
-        for start in (0..length).step_by(CONVERT_CHUNK) {
-            let chunk = values.slice(start as u32, (start + CONVERT_CHUNK).min(length) as u32);
-            match convert::to_json(&config.name, &chunk) {
-                Ok(Value::Array(items)) if items.len() == chunk.length() as usize => {
-                    converted.extend(items.into_iter().map(Ok))
-                }
-                _ => converted.extend(chunk.iter().map(|value| convert::to_json(&config.name, &value))),
+        let converted: Vec<Result<JsVal, Error>> = match copy {
+            Some(copy) if js_sys::Array::is_array(&copy.0) => {
+                js_sys::Array::from(&copy.0).iter().map(|v| Ok(JsVal(v))).collect()
             }
-        }
+            _ => values.iter().map(|value| JsVal::copy_of(&config.name, &value)).collect(),
+        };
         let mut batch = Vec::with_capacity(length);
         for (index, value) in converted.into_iter().enumerate() {
             let prepared = value.and_then(|v| record::prepare_value(config, v));
@@ -109,12 +117,9 @@ impl Client {
             return Ok(JsValue::from(0));
         }
         let outcomes = self.store.write_local_batch(&batch).await.inspect_err(|e| self.report_storage_error(e))?;
-        // The stored values cross to JS as one JSON text, one element per event.
-        let values: Vec<Option<&Value>> = outcomes.iter().map(|o| o.value.as_ref()).collect();
-        // (After the commit: a conversion failure must not reject a write that happened.)
-        let values = convert::encode_many(&values).unwrap_or_default();
         let mut pending_delta = 0;
-        for ((write, outcome), value) in batch.iter().zip(&outcomes).zip(values) {
+        for (write, outcome) in batch.iter().zip(&outcomes) {
+            let value = outcome.value.as_ref().map_or(JsValue::NULL, |v| v.0.clone());
             self.events.change_js(config, &write.key, value, Origin::Local, outcome.version);
             self.hint_change(&config.name, &write.key);
             pending_delta += outcome.pending_delta;
@@ -127,12 +132,12 @@ impl Client {
         self: &Rc<Self>,
         config: &CollectionConfig,
         key: String,
-        partial: &JsValue,
+        partial: JsVal,
     ) -> Result<JsValue, Error> {
         record::check_key(config, &key)?;
-        let partial = record::prepare_patch(config, &key, convert::to_json(&config.name, partial)?)?;
+        let partial = record::prepare_patch(config, &key, partial)?;
         let outcome = self.write(config, key, LocalOp::Patch(partial)).await?;
-        outcome.value.as_ref().map_or(Ok(JsValue::UNDEFINED), convert::to_js)
+        Ok(js_or_undefined(outcome.value))
     }
 
     pub async fn delete(self: &Rc<Self>, config: &CollectionConfig, key: String) -> Result<JsValue, Error> {
@@ -143,12 +148,8 @@ impl Client {
 
     pub async fn get(&self, config: &CollectionConfig, key: String) -> Result<JsValue, Error> {
         record::check_key(config, &key)?;
-        if let Some(view) = self.store.get_view(&config.name, &key).await {
-            let view = view.inspect_err(|e| self.report_storage_error(e))?;
-            return Ok(view.map_or(JsValue::UNDEFINED, |v| v.value));
-        }
         let record = self.store.get(&config.name, &key).await.inspect_err(|e| self.report_storage_error(e))?;
-        record.and_then(|r| r.value).as_ref().map_or(Ok(JsValue::UNDEFINED), convert::to_js)
+        Ok(js_or_undefined(record.and_then(|r| r.value)))
     }
 
     /// The stored value at once; when the record is older than the collection's `ttlMs`
@@ -170,7 +171,7 @@ impl Client {
             // Reported through status and events like any background sync.
             wasm_bindgen_futures::spawn_local(async move { client.sync_in_background().await });
         }
-        let value = record.and_then(|r| r.value).as_ref().map_or(Ok(JsValue::UNDEFINED), convert::to_js)?;
+        let value = js_or_undefined(record.and_then(|r| r.value));
         if !details {
             return Ok(value);
         }
@@ -181,22 +182,20 @@ impl Client {
     }
 
     pub async fn list(&self, config: &CollectionConfig, query: &ListQuery) -> Result<JsValue, Error> {
-        if let Some(views) = self.store.list_views(&config.name, query).await {
-            let views = views?;
-            self.report_skipped();
-            return Ok(views.into_iter().map(|v| v.value).collect::<js_sys::Array>().into());
-        }
         let records = self.store.list(&config.name, query).await?;
         self.report_skipped();
-        let values: Vec<Value> = records.into_iter().filter_map(|r| r.value).collect();
-        convert::to_js(&values)
+        Ok(records.into_iter().filter_map(|r| r.value).map(|v| v.0).collect::<js_sys::Array>().into())
     }
 
     pub async fn export(&self, format: Format) -> Result<JsValue, Error> {
         let mut dump = Vec::with_capacity(self.config.collections.len());
         for collection in &self.config.collections {
             let records = self.store.list(&collection.name, &ListQuery::default()).await?;
-            dump.push((collection.name.clone(), records.into_iter().filter_map(|r| r.value).collect()));
+            // An export renders JSON text: the explicit conversion.
+            dump.push((
+                collection.name.clone(),
+                records.iter().filter_map(|r| r.value.as_ref().map(JsVal::to_json)).collect(),
+            ));
         }
         self.report_skipped();
         Ok(export::render(format, &dump, now_ms()).into())

@@ -8,6 +8,7 @@ use super::Client;
 use crate::convert;
 use crate::events::{self, Origin};
 use crate::sys::now_ms;
+use crate::value::JsVal;
 use pwa_sync_core::config::CollectionConfig;
 use pwa_sync_core::conflict::Sides;
 use pwa_sync_core::engine::{Observer, Phase};
@@ -20,24 +21,14 @@ pub(super) struct WebObserver<'a> {
     pub client: &'a Client,
 }
 
-impl Observer for WebObserver<'_> {
-    fn effects(&self, effects: &[Effect]) {
+impl Observer<JsVal> for WebObserver<'_> {
+    fn effects(&self, effects: &[Effect<JsVal>]) {
         let client = self.client;
-        // The changed values of a whole page cross to JS as one JSON text.
-        let changed: Vec<Option<&Value>> = effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Changed { value, .. } => Some(value.as_ref()),
-                _ => None,
-            })
-            .collect();
-        let values = convert::encode_many(&changed).unwrap_or_default();
-        let mut next_value = 0;
         for effect in effects {
             match effect {
-                Effect::Changed { collection, key, version, .. } => {
-                    let value = values.get(next_value).cloned().unwrap_or(JsValue::UNDEFINED);
-                    next_value += 1;
+                Effect::Changed { collection, key, version, value } => {
+                    // The pulled object itself: no conversion on the way to the event.
+                    let value = value.as_ref().map_or(JsValue::NULL, |v| v.0.clone());
                     if let Ok(config) = client.config.collection(collection) {
                         client.events.change_js(config, key, value, Origin::Remote, *version);
                         client.hint_change(collection, key);

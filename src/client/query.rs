@@ -1,6 +1,6 @@
 //! Queries (issue 17): a page of records and its cursor, a count, and the plan in words.
-//! The core plans and decides; the store reads what the plan names. Values stay JS
-//! objects where the store can hand them over as such (IndexedDB without encryption).
+//! The core plans and decides; the store reads what the plan names. Values stay the JS
+//! objects the store read.
 
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::JsValue;
@@ -14,6 +14,7 @@ use pwa_sync_core::Error;
 
 use super::Client;
 use crate::convert;
+use crate::value::JsVal;
 
 /// One record of an answer: what changes when it does (for `watch`), and its value.
 pub(crate) struct Row {
@@ -25,7 +26,8 @@ pub(crate) struct Row {
 }
 
 impl Row {
-    fn of(record: EntityRecord, value: JsValue) -> Row {
+    fn of(record: EntityRecord<JsVal>) -> Row {
+        let value = record.value.map_or(JsValue::UNDEFINED, |v| v.0);
         Row { key: record.key, version: record.version, hlc: record.hlc, updated_at: record.updated_at, value }
     }
 }
@@ -38,39 +40,15 @@ impl Client {
         query: &Query,
     ) -> Result<(Vec<Row>, Option<String>), Error> {
         let plan = plan(config, query);
-        let answer = match self.store.query_views(query, &plan).await {
-            Some(views) => {
-                let (views, next) = views.inspect_err(|e| self.report_storage_error(e))?;
-                let rows = views.into_iter().map(|v| Row::of(v.record, v.value)).collect();
-                (rows, next)
-            }
-            None => {
-                let answer = self.store.query(query, &plan).await.inspect_err(|e| self.report_storage_error(e))?;
-                let mut rows = Vec::with_capacity(answer.records.len());
-                for r in answer.records {
-                    let value = r.value.as_ref().map_or(Ok(JsValue::UNDEFINED), convert::to_js)?;
-                    rows.push(Row::of(r, value));
-                }
-                (rows, answer.next)
-            }
-        };
+        let answer = self.store.query(query, &plan).await.inspect_err(|e| self.report_storage_error(e))?;
         self.report_skipped();
-        Ok(answer)
+        Ok((answer.records.into_iter().map(Row::of).collect(), answer.next))
     }
 
     /// One live record as a row (`watch` of a key).
     pub(crate) async fn get_row(&self, config: &CollectionConfig, key: &str) -> Result<Option<Row>, Error> {
-        let row = match self.store.get_view(&config.name, key).await {
-            Some(view) => view.inspect_err(|e| self.report_storage_error(e))?.map(|v| Row::of(v.record, v.value)),
-            None => match self.store.get(&config.name, key).await.inspect_err(|e| self.report_storage_error(e))? {
-                Some(r) => {
-                    let value = r.value.as_ref().map_or(Ok(JsValue::UNDEFINED), convert::to_js)?;
-                    Some(Row::of(r, value))
-                }
-                None => None,
-            },
-        };
-        Ok(row.filter(|r| !r.value.is_undefined() && !r.value.is_null()))
+        let record = self.store.get(&config.name, key).await.inspect_err(|e| self.report_storage_error(e))?;
+        Ok(record.map(Row::of).filter(|r| !r.value.is_undefined() && !r.value.is_null()))
     }
 
     /// `{records, next}`.

@@ -11,7 +11,8 @@ use pwa_sync_core::store::memory::MemoryStore;
 use pwa_sync_core::store::{Durability, Store};
 use pwa_sync_core::Error;
 
-use crate::idb::{IdbStore, RecordView};
+use crate::idb::IdbStore;
+use crate::value::JsVal;
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -29,7 +30,7 @@ macro_rules! each {
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum ClientStore {
     Idb(IdbStore),
-    Memory(MemoryStore),
+    Memory(MemoryStore<JsVal>),
 }
 
 impl ClientStore {
@@ -51,50 +52,24 @@ impl ClientStore {
             ClientStore::Memory(_) => Vec::new(),
         }
     }
-
-    /// The stored value straight as JS, where the store can (IndexedDB without
-    /// encryption); `None`: use `Store::get`.
-    pub async fn get_view(&self, collection: &str, key: &str) -> Option<Result<Option<RecordView>>> {
-        match self {
-            ClientStore::Idb(store) => store.get_view(collection, key).await,
-            ClientStore::Memory(_) => None,
-        }
-    }
-
-    /// `get_view` for `query`.
-    pub async fn query_views(&self, query: &Query, plan: &Plan) -> Option<Result<(Vec<RecordView>, Option<String>)>> {
-        match self {
-            ClientStore::Idb(store) => store.query_views(query, plan).await,
-            ClientStore::Memory(_) => None,
-        }
-    }
-
-    /// `get_view` for `list`.
-    pub async fn list_views(&self, collection: &str, query: &ListQuery) -> Option<Result<Vec<RecordView>>> {
-        match self {
-            ClientStore::Idb(store) => store.list_views(collection, query).await,
-            ClientStore::Memory(_) => None,
-        }
-    }
 }
 
 impl Store for ClientStore {
-    // Values still cross as JSON here; JS objects are the next step (issue 16).
-    type Value = serde_json::Value;
+    type Value = JsVal;
 
     async fn open_meta(&self, fresh_client_id: &str) -> Result<Meta> {
         each!(self, s => s.open_meta(fresh_client_id).await)
     }
 
-    async fn get(&self, collection: &str, key: &str) -> Result<Option<EntityRecord>> {
+    async fn get(&self, collection: &str, key: &str) -> Result<Option<EntityRecord<JsVal>>> {
         each!(self, s => s.get(collection, key).await)
     }
 
-    async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord>> {
+    async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord<JsVal>>> {
         each!(self, s => s.list(collection, query).await)
     }
 
-    async fn query(&self, query: &Query, plan: &Plan) -> Result<Answer> {
+    async fn query(&self, query: &Query, plan: &Plan) -> Result<Answer<JsVal>> {
         each!(self, s => s.query(query, plan).await)
     }
 
@@ -106,7 +81,7 @@ impl Store for ClientStore {
         &self,
         keys: &[KeyRef],
         durability: Durability,
-        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+        plan: &mut dyn FnMut(Snapshot<JsVal>) -> Result<Writes<JsVal>>,
     ) -> Result<()> {
         each!(self, s => s.run_transaction(keys, durability, plan).await)
     }
@@ -114,7 +89,7 @@ impl Store for ClientStore {
     async fn run_local_transaction(
         &self,
         keys: &[KeyRef],
-        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+        plan: &mut dyn FnMut(Snapshot<JsVal>) -> Result<Writes<JsVal>>,
     ) -> Result<()> {
         each!(self, s => s.run_local_transaction(keys, plan).await)
     }
@@ -131,7 +106,7 @@ impl Store for ClientStore {
         each!(self, s => s.conflicts().await)
     }
 
-    async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+    async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry<JsVal>>> {
         each!(self, s => s.outbox(limit).await)
     }
 
@@ -143,7 +118,7 @@ impl Store for ClientStore {
         each!(self, s => s.mark_sent(ids).await)
     }
 
-    async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+    async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry<JsVal>>> {
         each!(self, s => s.take_batch(limit).await)
     }
 

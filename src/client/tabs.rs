@@ -87,8 +87,9 @@ impl Client {
         for key in keys {
             match self.store.get(collection, key).await {
                 Ok(record) => {
-                    let value = record.as_ref().and_then(|r| r.value.as_ref());
-                    self.events.change(config, key, value, Origin::Tab, record.as_ref().and_then(|r| r.version));
+                    let version = record.as_ref().and_then(|r| r.version);
+                    let value = record.and_then(|r| r.value).map_or(wasm_bindgen::JsValue::NULL, |v| v.0);
+                    self.events.change_js(config, key, value, Origin::Tab, version);
                 }
                 Err(e) => self.report_storage_error(&e),
             }

@@ -1,93 +1,164 @@
-//! Records to and from the JS objects IndexedDB stores: metadata checked in Rust, values
-//! as plain JS objects (so index key paths see them), sealed first with encryption at
-//! rest, and many at once through one JSON text.
+//! Stored objects to and from Rust. Records and outbox entries keep their app values in
+//! JS ([`JsVal`]): their metadata crosses as one JSON text (checked by serde), their
+//! `value`/`base` are set on and read off the objects as they are, sealed first with
+//! encryption at rest. Everything else (metadata, conflicts, audit entries, and the
+//! migrations' records) goes through serde whole.
 
 use js_sys::{Array, Reflect};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
 use wasm_bindgen::JsValue;
 
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::model::Writes;
-use pwa_sync_core::record::{AppValues, EntityRecord, OutboxEntry, RECORD_METADATA_FIELDS};
+use pwa_sync_core::record::{AppValues, EntityRecord, OutboxEntry, ENTRY_METADATA_FIELDS, RECORD_METADATA_FIELDS};
+use pwa_sync_core::value::AppValue;
 
 use super::error::describe;
-use crate::convert::{decode_json, encode_json, encode_many, prop};
+use crate::convert::{decode_json, encode_json, encode_many};
 use crate::crypto::Sealer;
-
-/// A stored record as `get` and `list` hand it to the app: its metadata, checked, and
-/// the `value` object as IndexedDB returned it (a fresh structured clone, so the app may
-/// keep or change it), with no trip through Rust.
-pub struct RecordView {
-    pub record: EntityRecord,
-    /// `undefined` for a tombstone.
-    pub value: JsValue,
-}
-
-impl RecordView {
-    /// `record` (its metadata, checked) with the value of the stored object `js`.
-    fn new(record: EntityRecord, js: &JsValue) -> RecordView {
-        let value = prop(js, "value");
-        RecordView { record, value: if value.is_null() { JsValue::UNDEFINED } else { value } }
-    }
-}
+use crate::value::JsVal;
 
 /// What `list_in` needs of what it lists.
 pub(super) trait Listed {
     /// Not a tombstone.
     fn is_live(&self) -> bool;
     /// A top-level field of the value, for a scan by an undeclared field.
-    fn field(&self, name: &str) -> Option<Value>;
+    fn field(&self, name: &str) -> Option<serde_json::Value>;
 }
 
-impl Listed for EntityRecord {
+impl<V: AppValue> Listed for EntityRecord<V> {
     fn is_live(&self) -> bool {
         self.value.is_some()
     }
-    fn field(&self, name: &str) -> Option<Value> {
-        self.value.as_ref().and_then(|v| v.get(name)).cloned()
-    }
-}
-
-impl Listed for RecordView {
-    fn is_live(&self) -> bool {
-        !self.value.is_undefined()
-    }
-    fn field(&self, name: &str) -> Option<Value> {
-        let field = Reflect::get(&self.value, &JsValue::from_str(name)).ok().filter(|f| !f.is_undefined())?;
-        decode_json(&field).ok()
+    fn field(&self, name: &str) -> Option<serde_json::Value> {
+        self.value.as_ref().and_then(|v| v.field(name))
     }
 }
 
 thread_local! {
-    static METADATA_FIELDS: Array = RECORD_METADATA_FIELDS.iter().map(|f| JsValue::from_str(f)).collect();
+    static RECORD_FIELDS: Array = RECORD_METADATA_FIELDS.iter().map(|f| JsValue::from_str(f)).collect();
+    static ENTRY_FIELDS: Array = ENTRY_METADATA_FIELDS.iter().map(|f| JsValue::from_str(f)).collect();
+    static VALUE: JsValue = JsValue::from_str("value");
+    static BASE: JsValue = JsValue::from_str("base");
 }
 
-/// Check a stored record's metadata as [`decode`] would, but leave its value in JS.
-pub(super) fn decode_view(js: JsValue) -> std::result::Result<RecordView, String> {
-    let metadata =
-        METADATA_FIELDS.with(|fields| js_sys::JSON::stringify_with_replacer(&js, fields)).map_err(|e| describe(&e))?;
-    let record: EntityRecord = serde_json::from_str(&String::from(metadata)).map_err(|e| e.to_string())?;
-    Ok(RecordView::new(record, &js))
+/// The metadata of stored objects (`js`: one object or an array of them), the fields
+/// `fields` names, through one JSON text: the values are left out of it.
+fn metadata<T: DeserializeOwned>(
+    js: &JsValue,
+    fields: &'static std::thread::LocalKey<Array>,
+) -> std::result::Result<T, String> {
+    let text = fields.with(|f| js_sys::JSON::stringify_with_replacer(js, f)).map_err(|e| describe(&e))?;
+    serde_json::from_str(&String::from(text)).map_err(|e| e.to_string())
 }
 
-/// [`decode_view`] for many records at once: their metadata in one JSON text.
-pub(super) fn decode_views(raw: &[JsValue]) -> Option<Vec<RecordView>> {
+/// A stored app value (`null`/absent: none), opened if it was sealed.
+fn stored_value(js: JsValue, sealer: Option<&Sealer>) -> std::result::Result<Option<JsVal>, String> {
+    if js.is_null() || js.is_undefined() {
+        return Ok(None);
+    }
+    match sealer {
+        Some(sealer) => sealer.open_value(js).map(Some),
+        None => Ok(Some(JsVal(js))),
+    }
+}
+
+/// A stored record: its metadata checked, its values as IndexedDB returned them (a fresh
+/// structured clone each read, so the app may keep or change them).
+pub(super) fn decode_record(js: JsValue, sealer: Option<&Sealer>) -> std::result::Result<EntityRecord<JsVal>, String> {
+    let record: EntityRecord<()> = metadata(&js, &RECORD_FIELDS)?;
+    let value = stored_value(VALUE.with(|f| Reflect::get(&js, f)).unwrap_or(JsValue::NULL), sealer)?;
+    let base = stored_value(BASE.with(|f| Reflect::get(&js, f)).unwrap_or(JsValue::NULL), sealer)?;
+    Ok(record.with_values(value, base))
+}
+
+/// [`decode_record`] for many records at once: their metadata in one JSON text. `None`
+/// if any is unreadable (the caller then decodes them one by one to name it).
+pub(super) fn decode_records(raw: &[JsValue], sealer: Option<&Sealer>) -> Option<Vec<EntityRecord<JsVal>>> {
     let all: Array = raw.iter().collect();
-    let metadata = METADATA_FIELDS.with(|fields| js_sys::JSON::stringify_with_replacer(&all, fields)).ok()?;
-    let records: Vec<EntityRecord> = serde_json::from_str(&String::from(metadata)).ok()?;
+    let records: Vec<EntityRecord<()>> = metadata(&all.into(), &RECORD_FIELDS).ok()?;
     if records.len() != raw.len() {
         return None;
     }
-    Some(records.into_iter().zip(raw).map(|(record, js)| RecordView::new(record, js)).collect())
+    let mut out = Vec::with_capacity(raw.len());
+    for (record, js) in records.into_iter().zip(raw) {
+        let value = stored_value(VALUE.with(|f| Reflect::get(js, f)).unwrap_or(JsValue::NULL), sealer).ok()?;
+        let base = stored_value(BASE.with(|f| Reflect::get(js, f)).unwrap_or(JsValue::NULL), sealer).ok()?;
+        out.push(record.with_values(value, base));
+    }
+    Some(out)
 }
 
-// ---- values ----
+/// A stored outbox entry, its value left in JS (`null` for a delete).
+pub(super) fn decode_entry(js: JsValue, sealer: Option<&Sealer>) -> std::result::Result<OutboxEntry<JsVal>, String> {
+    let entry: OutboxEntry<Option<()>> = metadata(&js, &ENTRY_FIELDS)?;
+    let value = stored_value(VALUE.with(|f| Reflect::get(&js, f)).unwrap_or(JsValue::NULL), sealer)?;
+    Ok(entry.with_value(value.unwrap_or(JsVal(JsValue::NULL))))
+}
 
-/// JSON objects become plain JS objects (so index key paths like `value.tripId` see
-/// them), `None` becomes `null`, integers become numbers.
-/// With a sealer, app values are encrypted first (see `web::crypto`).
+/// An app value as stored: the object itself, or its sealed text.
+fn to_store(value: &JsVal, sealer: Option<&Sealer>) -> Result<JsValue> {
+    match sealer {
+        Some(sealer) if !value.0.is_null() => sealer.seal_value(value),
+        _ => Ok(value.0.clone()),
+    }
+}
+
+fn set_value(object: &JsValue, field: &'static std::thread::LocalKey<JsValue>, value: &JsValue) {
+    // A fresh object parsed from our own JSON: setting a data property cannot fail.
+    let _ = field.with(|f| Reflect::set(object, f, value));
+}
+
+/// The records (`None` for a deletion) and outbox entries of `writes` as JS objects, in
+/// the order of `writes.records` and `writes.outbox_put`: the metadata of all of them
+/// from one JSON text (one `JSON.parse`, one string out of wasm), the values set on them.
+///
+/// A record whose base is its value (as the server last sent it) stores one object in
+/// both fields: IndexedDB's structured clone stores a shared object once and reads it
+/// back as two equal fields, so the bytes cloned are halved.
+pub(super) fn encode_batch(
+    writes: &Writes<JsVal>,
+    sealer: Option<&Sealer>,
+) -> Result<(Vec<Option<JsValue>>, Vec<JsValue>)> {
+    let records: Vec<&EntityRecord<JsVal>> = writes.records.values().flatten().collect();
+    let metas: Vec<EntityRecord<()>> = records.iter().map(|r| EntityRecord::clone(r).with_values(None, None)).collect();
+    let entry_metas: Vec<OutboxEntry<()>> =
+        writes.outbox_put.values().map(|e| OutboxEntry::clone(e).with_value(())).collect();
+    let failed = |e: String| Error::Storage(format!("cannot encode records for IndexedDB: {e}"));
+    let encoded_records = encode_many(&metas).map_err(failed)?;
+    let encoded_entries = encode_many(&entry_metas).map_err(failed)?;
+    if encoded_records.len() != records.len() || encoded_entries.len() != writes.outbox_put.len() {
+        return Err(Error::Storage("a record was lost in encoding".into()));
+    }
+    for (js, record) in encoded_records.iter().zip(&records) {
+        let value = record.value.as_ref().map(|v| to_store(v, sealer)).transpose()?;
+        if let Some(value) = &value {
+            set_value(js, &VALUE, value);
+        }
+        let shared = matches!((&record.value, &record.base), (Some(v), Some(b)) if v.0 == b.0);
+        match (&record.base, shared) {
+            (Some(_), true) => set_value(js, &BASE, value.as_ref().unwrap_or(&JsValue::NULL)),
+            (Some(base), false) => set_value(js, &BASE, &to_store(base, sealer)?),
+            (None, _) => {}
+        }
+    }
+    for (js, entry) in encoded_entries.iter().zip(writes.outbox_put.values()) {
+        set_value(js, &VALUE, &to_store(&entry.value, sealer)?);
+    }
+    let mut next = encoded_records.into_iter();
+    let mut records_js = Vec::with_capacity(writes.records.len());
+    for record in writes.records.values() {
+        records_js.push(match record {
+            Some(_) => Some(next.next().ok_or_else(|| Error::Storage("a record was lost in encoding".into()))?),
+            None => None,
+        });
+    }
+    Ok((records_js, encoded_entries))
+}
+
+/// Metadata, conflicts and audit entries, and the migrations' records (whole, through
+/// serde), with their app values sealed first when encryption is on.
 fn encode<T: Serialize + Clone + AppValues>(
     value: &T,
     sealer: Option<&Sealer>,
@@ -96,58 +167,6 @@ fn encode<T: Serialize + Clone + AppValues>(
         None => encode_json(value),
         Some(sealer) => encode_json(&sealer.seal(value).map_err(|e| e.to_string())?),
     }
-}
-
-/// The records (`None` for a deletion) and outbox entries of `writes` as JS objects, in
-/// the order of `writes.records` and `writes.outbox_put`, from one JSON text.
-///
-/// A record whose base equals its value (every record as the server last sent it) is
-/// encoded once, with `base` then referring to the same JS object: IndexedDB's
-/// structured clone stores a shared object once and reads it back as two equal fields,
-/// so the stored shape is unchanged while the text and the bytes cloned are halved.
-/// Such a record's `base` is consumed.
-pub(super) fn encode_batch(
-    writes: &mut Writes,
-    sealer: Option<&Sealer>,
-) -> Result<(Vec<Option<JsValue>>, Vec<JsValue>)> {
-    let mut shared_base = Vec::with_capacity(writes.records.len());
-    for record in writes.records.values_mut().flatten() {
-        let shared = record.base.is_some() && record.base == record.value;
-        if shared {
-            record.base = None;
-        }
-        shared_base.push(shared);
-    }
-    let records: Vec<&EntityRecord> = writes.records.values().flatten().collect();
-    let entries: Vec<&OutboxEntry> = writes.outbox_put.values().collect();
-    let (encoded_records, encoded_entries) = match sealer {
-        None => (encode_many(&records), encode_many(&entries)),
-        Some(sealer) => {
-            let sealed_records = records.iter().map(|r| sealer.seal(*r)).collect::<Result<Vec<_>>>()?;
-            let sealed_entries = entries.iter().map(|e| sealer.seal(*e)).collect::<Result<Vec<_>>>()?;
-            (encode_many(&sealed_records), encode_many(&sealed_entries))
-        }
-    };
-    let failed = |e: String| Error::Storage(format!("cannot encode records for IndexedDB: {e}"));
-    let (encoded_records, encoded_entries) = (encoded_records.map_err(failed)?, encoded_entries.map_err(failed)?);
-    let mut next = encoded_records.into_iter().zip(shared_base).map(|(js, shared)| {
-        if shared {
-            // A fresh object with two own data properties: setting one cannot fail.
-            let _ = Reflect::set(&js, &JsValue::from_str("base"), &prop(&js, "value"));
-        }
-        js
-    });
-    let mut records_js = Vec::with_capacity(writes.records.len());
-    for record in writes.records.values() {
-        records_js.push(match record {
-            Some(_) => Some(next.next().ok_or_else(|| Error::Storage("a record was lost in encoding".into()))?),
-            None => None,
-        });
-    }
-    if encoded_entries.len() != writes.outbox_put.len() {
-        return Err(Error::Storage("an outbox entry was lost in encoding".into()));
-    }
-    Ok((records_js, encoded_entries))
 }
 
 pub(super) fn encode_internal<T: Serialize + Clone + AppValues>(

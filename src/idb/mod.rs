@@ -42,5 +42,4 @@ mod transaction;
 mod upgrade;
 mod writes;
 
-pub use codec::RecordView;
 pub use store::IdbStore;

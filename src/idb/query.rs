@@ -13,21 +13,13 @@ use pwa_sync_core::query::plan::{Plan, Range};
 use pwa_sync_core::query::Query;
 use pwa_sync_core::store::Durability;
 
-use super::codec::{decode, decode_view, decode_views, key_text, Listed, RecordView};
+use super::codec::{decode_record, decode_records, key_text, Listed};
 use super::error::in_tx;
 use super::scan::{decode_all, scan, Decoder};
 use super::store::IdbStore;
 use super::transaction::finish as finish_tx;
 use crate::convert::{encode_json, prop};
-
-impl Candidate for RecordView {
-    fn key(&self) -> &str {
-        &self.record.key
-    }
-    fn field(&self, name: &str) -> Option<Value> {
-        Listed::field(self, name)
-    }
-}
+use crate::value::JsVal;
 
 impl IdbStore {
     async fn query_with<T: Listed + Candidate + 'static>(
@@ -89,10 +81,7 @@ impl IdbStore {
         let index = match &plan.index {
             Some(index) if plan.exact && self.sealer().is_none() => index,
             _ => {
-                return match self.query_views(query, plan).await {
-                    Some(views) => views.map(|(views, _)| views.len()),
-                    None => self.query_records(query, plan).await.map(|a| a.records.len()),
-                }
+                return self.query_records(query, plan).await.map(|a| a.records.len());
             }
         };
         self.check(&query.collection)?;
@@ -111,19 +100,12 @@ impl IdbStore {
         finish_tx(tx, result, false).await
     }
 
-    /// `Store::query`: records opened in Rust (sealed values included).
-    pub(super) async fn query_records(&self, query: &Query, plan: &Plan) -> Result<Answer> {
-        let (records, next) = self.query_with(query, plan, &Decoder::one(&|js| decode(js, self.sealer()))).await?;
+    /// `Store::query`: the page's records, their values left in JS (opened if sealed).
+    pub(super) async fn query_records(&self, query: &Query, plan: &Plan) -> Result<Answer<JsVal>> {
+        let many = |raw: &[JsValue]| decode_records(raw, self.sealer());
+        let decoder = Decoder { one: &|js| decode_record(js, self.sealer()), many: Some(&many) };
+        let (records, next) = self.query_with(query, plan, &decoder).await?;
         Ok(Answer { records, next })
-    }
-
-    /// The page as views for the JS API (values stay JS objects); `None` with encryption
-    /// at rest, where the caller uses `Store::query`.
-    pub async fn query_views(&self, query: &Query, plan: &Plan) -> Option<Result<(Vec<RecordView>, Option<String>)>> {
-        if self.sealer().is_some() {
-            return None;
-        }
-        Some(self.query_with(query, plan, &Decoder { one: &decode_view, many: Some(&decode_views) }).await)
     }
 }
 

@@ -1,5 +1,5 @@
 //! The store's reads of app records: one record and a list (by key order or by an
-//! index), as Rust records for the `Store` contract or as [`RecordView`]s for the JS API.
+//! index), for the `Store` contract.
 
 use idb::{KeyRange, Query, TransactionMode};
 use wasm_bindgen::JsValue;
@@ -8,7 +8,7 @@ use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::record::{index_key_eq, is_index_key, ListQuery};
 use pwa_sync_core::store::Durability;
 
-use super::codec::{decode_view, decode_views, key_text, Listed, RecordView};
+use super::codec::{key_text, Listed};
 use super::error::in_tx;
 use super::names::to_u32;
 use super::scan::{decode_all, scan, Decoder};
@@ -98,23 +98,5 @@ impl IdbStore {
         }
         skipped.extend(bad);
         Ok(records)
-    }
-}
-
-/// Reads for the JS API (see [`RecordView`]). With encryption at rest the values must be
-/// opened in Rust: then these return `None` and the caller uses the `Store` reads.
-impl IdbStore {
-    pub async fn get_view(&self, collection: &str, key: &str) -> Option<Result<Option<RecordView>>> {
-        if self.sealer().is_some() {
-            return None;
-        }
-        Some(self.get_with(collection, key, &Decoder::one(&decode_view)).await)
-    }
-
-    pub async fn list_views(&self, collection: &str, query: &ListQuery) -> Option<Result<Vec<RecordView>>> {
-        if self.sealer().is_some() {
-            return None;
-        }
-        Some(self.list_with(collection, query, &Decoder { one: &decode_view, many: Some(&decode_views) }).await)
     }
 }

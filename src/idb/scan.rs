@@ -60,10 +60,10 @@ pub(super) async fn scan<T>(
 /// and then they are decoded one by one to say which).
 pub(super) struct Decoder<'a, T> {
     pub(super) one: &'a dyn Fn(JsValue) -> std::result::Result<T, String>,
-    pub(super) many: Option<&'a DecodeMany<T>>,
+    pub(super) many: Option<&'a DecodeMany<'a, T>>,
 }
 
-pub(super) type DecodeMany<T> = dyn Fn(&[JsValue]) -> Option<Vec<T>>;
+pub(super) type DecodeMany<'a, T> = dyn Fn(&[JsValue]) -> Option<Vec<T>> + 'a;
 
 impl<'a, T> Decoder<'a, T> {
     pub(super) fn one(one: &'a dyn Fn(JsValue) -> std::result::Result<T, String>) -> Self {

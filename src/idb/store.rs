@@ -18,7 +18,7 @@ use pwa_sync_core::query::{exec::Answer, plan::Plan, Query};
 use pwa_sync_core::record::{ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
 use pwa_sync_core::store::{Durability, Store};
 
-use super::codec::{decode, key_text};
+use super::codec::{decode, decode_entry, decode_record, decode_records, key_text};
 use super::error::{classify, classify_idb, dom_name, in_tx};
 use super::names::{to_u32, AUDIT, CONFLICTS, META, META_KEY, OUTBOX, SCHEMA_KEY};
 use super::open::{factory, open_connection, schema, Connection, StoreSpec};
@@ -28,6 +28,7 @@ use super::upgrade::Upgrade;
 use crate::convert::prop;
 use crate::crypto::Sealer;
 use crate::migrate::Migrations;
+use crate::value::JsVal;
 
 /// The IndexedDB store. Cheap to keep; not `Send` (browsers run it on one thread).
 pub struct IdbStore {
@@ -192,8 +193,7 @@ impl IdbStore {
 }
 
 impl Store for IdbStore {
-    // Values still cross as JSON here; JS objects are the next step (issue 16).
-    type Value = serde_json::Value;
+    type Value = JsVal;
 
     async fn open_meta(&self, fresh_client_id: &str) -> Result<Meta> {
         let tx = self.transaction(&[META], TransactionMode::ReadWrite, Durability::Default).await?;
@@ -201,15 +201,17 @@ impl Store for IdbStore {
         finish(tx, result, true).await
     }
 
-    async fn get(&self, collection: &str, key: &str) -> Result<Option<EntityRecord>> {
-        self.get_with(collection, key, &Decoder::one(&|js| decode(js, self.sealer()))).await
+    async fn get(&self, collection: &str, key: &str) -> Result<Option<EntityRecord<JsVal>>> {
+        self.get_with(collection, key, &Decoder::one(&|js| decode_record(js, self.sealer()))).await
     }
 
-    async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord>> {
-        self.list_with(collection, query, &Decoder::one(&|js| decode(js, self.sealer()))).await
+    async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord<JsVal>>> {
+        let many = |raw: &[JsValue]| decode_records(raw, self.sealer());
+        self.list_with(collection, query, &Decoder { one: &|js| decode_record(js, self.sealer()), many: Some(&many) })
+            .await
     }
 
-    async fn query(&self, query: &Query, plan: &Plan) -> Result<Answer> {
+    async fn query(&self, query: &Query, plan: &Plan) -> Result<Answer<JsVal>> {
         self.query_records(query, plan).await
     }
 
@@ -221,7 +223,7 @@ impl Store for IdbStore {
         &self,
         keys: &[KeyRef],
         durability: Durability,
-        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+        plan: &mut dyn FnMut(Snapshot<JsVal>) -> Result<Writes<JsVal>>,
     ) -> Result<()> {
         self.run_transaction_over(&[OUTBOX, META, AUDIT, CONFLICTS], keys, durability, plan).await
     }
@@ -229,7 +231,7 @@ impl Store for IdbStore {
     async fn run_local_transaction(
         &self,
         keys: &[KeyRef],
-        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+        plan: &mut dyn FnMut(Snapshot<JsVal>) -> Result<Writes<JsVal>>,
     ) -> Result<()> {
         self.run_transaction_over(&[OUTBOX, META], keys, Durability::Default, plan).await
     }
@@ -296,7 +298,7 @@ impl Store for IdbStore {
         finish(tx, result, false).await
     }
 
-    async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+    async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry<JsVal>>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -310,10 +312,10 @@ impl Store for IdbStore {
                 &store,
                 "id",
                 Some(limit),
-                &|_: &OutboxEntry| true,
+                &|_: &OutboxEntry<JsVal>| true,
                 &label,
                 &mut skipped,
-                &Decoder::one(&|js| decode(js, self.sealer())),
+                &Decoder::one(&|js| decode_entry(js, self.sealer())),
             )
             .await
         }
@@ -333,7 +335,7 @@ impl Store for IdbStore {
         finish(tx, result, false).await
     }
 
-    async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+    async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry<JsVal>>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -344,7 +346,7 @@ impl Store for IdbStore {
             let raw = store.get_all(None, Some(to_u32(limit))).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
             let mut batch = Vec::with_capacity(raw.len());
             for js in raw {
-                match decode::<OutboxEntry>(js.clone(), self.sealer()) {
+                match decode_entry(js.clone(), self.sealer()) {
                     Ok(mut entry) => {
                         // Each push that carries an entry is an attempt (`pending({details})`).
                         entry.sent = true;

@@ -9,16 +9,17 @@ use wasm_bindgen::JsValue;
 
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::model::{KeyRef, Snapshot, Writes};
-use pwa_sync_core::record::{ConflictRecord, EntityRecord, Meta, OutboxEntry};
+use pwa_sync_core::record::{ConflictRecord, Meta};
 use pwa_sync_core::store::Durability;
 
-use super::codec::{decode, encode_batch, encode_internal, key_text};
+use super::codec::{decode, decode_entry, decode_record, encode_batch, encode_internal, key_text};
 use super::error::{classify, in_tx};
 use super::names::{to_u32, AUDIT, BY_KEY, CONFLICTS, META, META_KEY, OUTBOX};
 use super::scan::absent_keys;
 use super::store::IdbStore;
 use super::transaction::finish;
 use crate::convert::prop;
+use crate::value::JsVal;
 
 impl IdbStore {
     pub(super) async fn open_meta_in(&self, tx: &idb::Transaction, fresh_client_id: &str) -> Result<Meta> {
@@ -39,7 +40,7 @@ impl IdbStore {
         base: &[&'static str],
         keys: &[KeyRef],
         durability: Durability,
-        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+        plan: &mut dyn FnMut(Snapshot<JsVal>) -> Result<Writes<JsVal>>,
     ) -> Result<()> {
         let mut stores: Vec<&str> = base.to_vec();
         for (collection, _) in keys {
@@ -59,7 +60,7 @@ impl IdbStore {
         tx: &idb::Transaction,
         keys: &[KeyRef],
         read_conflicts: bool,
-        plan: &mut dyn FnMut(Snapshot) -> Result<Writes>,
+        plan: &mut dyn FnMut(Snapshot<JsVal>) -> Result<Writes<JsVal>>,
     ) -> Result<()> {
         let err = in_tx(tx);
         let outbox = tx.object_store(OUTBOX).map_err(err)?;
@@ -87,7 +88,7 @@ impl IdbStore {
         let mut skipped = Vec::new();
         for (key, request) in record_requests {
             let Some(js) = request.await.map_err(err)? else { continue };
-            let record: EntityRecord = match decode(js, self.sealer()) {
+            let record = match decode_record(js, self.sealer()) {
                 Ok(record) => record,
                 Err(reason) => {
                     // One record broken by hand must not stop every sync and every write
@@ -129,7 +130,7 @@ impl IdbStore {
             let mut queued = Vec::with_capacity(raw.len());
             for js in raw {
                 let what = format!("outbox entry {}", key_text(&prop(&js, "id")));
-                queued.push(decode::<OutboxEntry>(js, self.sealer()).map_err(unreadable(what))?);
+                queued.push(decode_entry(js, self.sealer()).map_err(unreadable(what))?);
             }
             queued.sort_by_key(|e| e.id);
             if !queued.is_empty() {
@@ -138,11 +139,11 @@ impl IdbStore {
         }
         self.report_skipped(skipped);
 
-        let mut writes = plan(snapshot)?;
+        let writes = plan(snapshot)?;
 
-        // Encode everything before the first write request: records and outbox entries as
-        // one JSON text (one `JSON.parse`, one string out of wasm, not two per key).
-        let (records_js, entries_js) = encode_batch(&mut writes, self.sealer())?;
+        // Encode everything before the first write request: the metadata of records and
+        // outbox entries as one JSON text, their values set on as they are.
+        let (records_js, entries_js) = encode_batch(&writes, self.sealer())?;
         let audit_js = writes
             .audit
             .iter()

@@ -135,10 +135,10 @@ async fn omitted_fields_never_reach_indexeddb() {
     )
     .await
     .unwrap();
-    use pwa_sync_core::store::Store;
-    let record = store.get("attendees", "a1").await.unwrap().unwrap();
+    use pwa_sync_core::store::conformance::{json_get, json_outbox};
+    let record = json_get(&store, "attendees", "a1").await.unwrap().unwrap();
     assert_eq!(record.value, Some(serde_json::json!({"id": "a1", "dining": "any"})));
-    let outbox = store.outbox(10).await.unwrap();
+    let outbox = json_outbox(&store, 10).await.unwrap();
     assert!(outbox.iter().all(|e| e.value.get("accessCode").is_none()), "{outbox:?}");
     store.close();
     IdbStore::delete_database(&name).await.unwrap();
@@ -405,4 +405,51 @@ async fn put_many_with_a_bad_record_writes_nothing() {
     assert_eq!(code(client.put_many(s("nope"), json("[]"))).await, "unknown-collection");
     assert_eq!(ok(client.put_many(s("trips"), json("[]"))).await, 0.0);
     done(client, &name).await;
+}
+
+/// Issue 16: a value is copied once, as the JSON the server will see, when the app calls
+/// `put`; from then on it is the library's own.
+#[wasm_bindgen_test]
+async fn a_written_value_is_a_json_copy_the_app_cannot_change_afterwards() {
+    for storage in ["indexeddb", "memory"] {
+        let name = unique("copy");
+        let (target, seen) = recorder(&["pwa-sync:change"]);
+        let cfg = config(&name);
+        Reflect::set(&cfg, &"eventTarget".into(), &target).unwrap();
+        Reflect::set(&cfg, &"storage".into(), &storage.into()).unwrap();
+        let client = SyncClient::open(cfg).await.unwrap();
+        let value = super::support::js(
+            "",
+            "class Trip {
+                constructor() {
+                    this.id = 't1';
+                    this.when = new Date(Date.UTC(2026, 0, 2));
+                    this.skip = undefined;
+                    this.legs = [[1, [2, null]], [], [undefined]];
+                }
+                get label() { return 'not an own field'; }
+            }
+            return new Trip();",
+            &[],
+        )
+        .await;
+        let written = client.put(s("trips"), value.clone());
+        // Changed as soon as `put` returned, before the write ran, and after it resolved.
+        super::support::js("v", "v.legs[0][0] = 99; v.extra = 1;", std::slice::from_ref(&value)).await;
+        let resolved = ok(written).await;
+        super::support::js("v, r", "v.id = 't2'; r.legs.push('r'); r.more = 2;", &[value.clone(), resolved.clone()])
+            .await;
+        let expected = r#"{"id":"t1","when":"2026-01-02T00:00:00.000Z","legs":[[1,[2,null]],[],[null]]}"#;
+        let stored = ok(client.get(s("trips"), s("t1"))).await;
+        assert_eq!(String::from(JSON::stringify(&stored).unwrap()), expected, "{storage}: what get reads");
+        let detail_value = field(&seen.borrow()[0].1, "value");
+        assert!(!js_sys::Object::is(&detail_value, &value), "{storage}: the event carries a copy");
+        // What `get` hands out is the app's to change, too.
+        super::support::js("g", "g.legs = [];", &[stored]).await;
+        let again = ok(client.get(s("trips"), s("t1"))).await;
+        assert_eq!(String::from(JSON::stringify(&again).unwrap()), expected, "{storage}: a read is a copy");
+        let listed = ok(client.list(s("trips"), JsValue::UNDEFINED)).await;
+        assert_eq!(Array::from(&listed).length(), 1, "{storage}: the key the app set later wrote nothing");
+        done(client, &name).await;
+    }
 }

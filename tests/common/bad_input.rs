@@ -158,7 +158,7 @@ impl Scene {
     }
 
     async fn inside(&self) -> Inside {
-        let mut outbox = self.store.outbox(1000).await.unwrap();
+        let mut outbox = pwa_sync_core::store::conformance::json_outbox(&self.store, 1000).await.unwrap();
         // Marked sent (and counted as an attempt) before the request leaves: that is
         // expected, not a change.
         outbox.iter_mut().for_each(|e| {
@@ -167,7 +167,7 @@ impl Scene {
         });
         let mut records = Vec::new();
         for key in ["x0", &format!("a{}", self.round), &format!("x{}", self.round)] {
-            let r = self.store.get("trips", key).await.unwrap();
+            let r = pwa_sync_core::store::conformance::json_get(&self.store, "trips", key).await.unwrap();
             records.push(r.map_or((None, None, 0), |r| (r.value, r.version, r.pending)));
         }
         let checkpoint = self.store.meta().await.unwrap().unwrap().checkpoint;

@@ -57,8 +57,13 @@ impl Device {
         ok(self.client.pending(JsValue::UNDEFINED)).await.as_f64().unwrap()
     }
 
+    /// The list as JSON with each object's fields in sorted order: devices converge on
+    /// the same documents, while the order of fields is the writer's (each device keeps
+    /// its own writes as the app made them, and those from the server as it sends them).
     async fn list(&self) -> String {
-        JSON::stringify(&ok(self.client.list("trips".into(), JsValue::UNDEFINED)).await).unwrap().into()
+        let text: String =
+            JSON::stringify(&ok(self.client.list("trips".into(), JsValue::UNDEFINED)).await).unwrap().into();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap().to_string()
     }
 
     async fn done(self) {

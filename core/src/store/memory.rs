@@ -25,7 +25,9 @@ struct State<V> {
 }
 
 /// Holds app values as `V`: JSON on the host; the browser's memory-only client keeps
-/// JS objects.
+/// JS objects. Values are detached (`AppValue::detached`) as they come in and go out, as
+/// IndexedDB's structured clone does: nothing a caller does to a value it got or gave
+/// changes what is stored.
 #[derive(Debug)]
 pub struct MemoryStore<V = Value> {
     names: Vec<String>,
@@ -65,7 +67,7 @@ impl<V: AppValue> Store for MemoryStore<V> {
 
     async fn get(&self, collection: &str, key: &str) -> Result<Option<EntityRecord<V>>> {
         self.check(collection)?;
-        Ok(self.state.borrow().collections.get(collection).and_then(|c| c.get(key)).cloned())
+        Ok(self.state.borrow().collections.get(collection).and_then(|c| c.get(key)).map(EntityRecord::detached))
     }
 
     async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord<V>>> {
@@ -80,7 +82,7 @@ impl<V: AppValue> Store for MemoryStore<V> {
             state.collections.get(collection).into_iter().flat_map(|c| c.values()).filter(matches).collect();
         // Key order as IndexedDB has it, not the map's byte order.
         records.sort_by(|a, b| key_order(&a.key, &b.key));
-        Ok(records.into_iter().take(query.limit.unwrap_or(usize::MAX)).cloned().collect())
+        Ok(records.into_iter().take(query.limit.unwrap_or(usize::MAX)).map(EntityRecord::detached).collect())
     }
 
     async fn query(&self, query: &Query, plan: &Plan) -> Result<Answer<V>> {
@@ -89,7 +91,7 @@ impl<V: AppValue> Store for MemoryStore<V> {
         let live = state.collections.get(&query.collection).into_iter().flat_map(|c| c.values());
         let candidates = select(plan, live.filter(|r| r.value.is_some()));
         let page = finish(query, &candidates.iter().map(|r| *r as &dyn Candidate).collect::<Vec<_>>());
-        let records = page.picked.iter().filter_map(|&at| candidates.get(at).map(|r| (*r).clone())).collect();
+        let records = page.picked.iter().filter_map(|&at| candidates.get(at).map(|r| r.detached())).collect();
         Ok(Answer { records, next: page.next })
     }
 
@@ -112,25 +114,29 @@ impl<V: AppValue> Store for MemoryStore<V> {
                 snapshot.conflicts.insert(conflict.id, conflict.clone());
             }
             if record.pending > 0 {
-                let queued =
-                    state.outbox.values().filter(|e| e.collection == key.0 && e.key == key.1).cloned().collect();
+                let queued = state
+                    .outbox
+                    .values()
+                    .filter(|e| e.collection == key.0 && e.key == key.1)
+                    .map(OutboxEntry::detached)
+                    .collect();
                 snapshot.queued.insert(key.clone(), queued);
             }
-            snapshot.records.insert(key.clone(), record.clone());
+            snapshot.records.insert(key.clone(), record.detached());
         }
         // Nothing above changed state, so a planning error leaves it untouched.
         let writes = plan(snapshot)?;
         for ((collection, key), record) in writes.records {
             let records = state.collections.entry(collection).or_default();
             match record {
-                Some(record) => records.insert(key, record),
+                Some(record) => records.insert(key, record.detached()),
                 None => records.remove(&key),
             };
         }
         for id in writes.outbox_delete {
             state.outbox.remove(&id);
         }
-        state.outbox.extend(writes.outbox_put);
+        state.outbox.extend(writes.outbox_put.into_iter().map(|(id, e)| (id, e.detached())));
         for id in writes.conflicts_delete {
             state.conflicts.remove(&id);
         }
@@ -160,7 +166,7 @@ impl<V: AppValue> Store for MemoryStore<V> {
     }
 
     async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry<V>>> {
-        Ok(self.state.borrow().outbox.values().take(limit).cloned().collect())
+        Ok(self.state.borrow().outbox.values().take(limit).map(OutboxEntry::detached).collect())
     }
 
     async fn pending_count(&self) -> Result<usize> {
@@ -186,7 +192,7 @@ impl<V: AppValue> Store for MemoryStore<V> {
             .map(|entry| {
                 entry.sent = true;
                 entry.attempts += 1;
-                entry.clone()
+                entry.detached()
             })
             .collect();
         Ok(batch)
@@ -214,7 +220,7 @@ mod tests {
         ($name:ident) => {
             #[test]
             fn $name() {
-                let store = MemoryStore::new(&conformance::config());
+                let store = MemoryStore::<serde_json::Value>::new(&conformance::config());
                 pollster::block_on(conformance::$name(&store));
             }
         };

@@ -1,0 +1,138 @@
+//! App values as the browser store holds them: JS objects ([`JsVal`]), the core's
+//! `AppValue` over a `JsValue`. A value the app writes is copied once in JS
+//! (`JSON.parse(JSON.stringify(v))`: the JSON the server will see, detached from the
+//! app's object) and from then on goes to IndexedDB, the events and `fetch` as it is; a
+//! pulled value is the object `JSON.parse` made of the answer. Rust reads a value only
+//! where the core asks (a field, the conflict path's conversion).
+
+use js_sys::{Reflect, JSON};
+use serde_json::Value;
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::error::describe;
+use crate::sys;
+use pwa_sync_core::value::{nests_deeper_than, AppValue, MAX_VALUE_DEPTH};
+use pwa_sync_core::Error;
+
+/// An app value held as a JS object (or any JSON value). Ours alone: copied from the
+/// app's object when written, parsed from the server's answer, cloned by IndexedDB when
+/// read, so nothing the app does to its objects changes it.
+#[derive(Clone, Debug)]
+pub struct JsVal(pub JsValue);
+
+impl JsVal {
+    /// The app's `value` as the JSON value it stands for, detached from the app's object:
+    /// `invalid-value` when it has none (undefined, a function, a symbol) or cannot be
+    /// written as JSON (a cycle, a BigInt). `Date`s become their ISO strings and
+    /// `undefined` fields go, exactly as `JSON.stringify` (and so the server) has them.
+    pub fn copy_of(collection: &str, value: &JsValue) -> Result<JsVal, Error> {
+        let invalid = |reason: String| Error::InvalidValue { collection: collection.to_owned(), reason };
+        let text =
+            JSON::stringify(value).map_err(|e| invalid(format!("not serialisable as JSON ({})", describe(&e))))?;
+        // `undefined`, a function or a symbol: stringify answers `undefined`, not a string.
+        if text.is_undefined() || value.is_undefined() {
+            return Err(invalid("expected an object, got undefined, a function or a symbol".into()));
+        }
+        // Only a text long enough to nest too deep is read into Rust to be measured.
+        if text.length() as usize > 2 * MAX_VALUE_DEPTH && nests_deeper_than(&String::from(&text), MAX_VALUE_DEPTH) {
+            return Err(invalid(format!(
+                "nested more than {MAX_VALUE_DEPTH} levels deep (the server refuses deeper values)"
+            )));
+        }
+        sys::json_parse(&text).map(JsVal).map_err(|e| invalid(format!("not serialisable as JSON ({})", describe(&e))))
+    }
+
+    /// The value's JSON text (`None` if it has none, which a value of ours never lacks).
+    pub fn text(&self) -> Option<String> {
+        JSON::stringify(&self.0).ok().and_then(|t| t.as_string())
+    }
+
+    /// A JSON scalar as the core's `Value`, without a text round trip; `None` for objects
+    /// and arrays.
+    fn scalar(js: &JsValue) -> Option<Value> {
+        if js.is_null() {
+            return Some(Value::Null);
+        }
+        if let Some(s) = js.as_string() {
+            return Some(Value::String(s));
+        }
+        if let Some(b) = js.as_bool() {
+            return Some(Value::Bool(b));
+        }
+        let n = js.as_f64()?;
+        // Integers as integers, as serde_json parses them from the same JSON.
+        if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+            return Some(Value::from(n as i64));
+        }
+        serde_json::Number::from_f64(n).map(Value::Number)
+    }
+}
+
+impl AppValue for JsVal {
+    fn to_json(&self) -> Value {
+        if let Some(value) = JsVal::scalar(&self.0) {
+            return value;
+        }
+        // Values are JSON by construction (`copy_of`, `JSON.parse`): this cannot fail.
+        self.text().and_then(|text| serde_json::from_str(&text).ok()).unwrap_or(Value::Null)
+    }
+
+    fn from_json(value: Value) -> Self {
+        match &value {
+            Value::Null => JsVal(JsValue::NULL),
+            Value::String(s) => JsVal(JsValue::from_str(s)),
+            Value::Bool(b) => JsVal(JsValue::from_bool(*b)),
+            _ => {
+                // Serialising a `Value` cannot fail, nor parsing its text.
+                let text = serde_json::to_string(&value).unwrap_or_default();
+                JsVal(JSON::parse(&text).unwrap_or(JsValue::NULL))
+            }
+        }
+    }
+
+    fn is_object(&self) -> bool {
+        self.0.is_object() && !js_sys::Array::is_array(&self.0)
+    }
+
+    fn field(&self, name: &str) -> Option<Value> {
+        if !self.is_object() {
+            return None;
+        }
+        let field = Reflect::get(&self.0, &JsValue::from_str(name)).ok().filter(|f| !f.is_undefined())?;
+        JsVal::scalar(&field).or_else(|| Some(JsVal(field).to_json()))
+    }
+
+    fn remove_fields(&mut self, fields: &[String]) {
+        if !self.0.is_object() {
+            return;
+        }
+        for field in fields {
+            // Deleting a data property of a plain object parsed from JSON cannot throw.
+            let _ = Reflect::delete_property(self.0.unchecked_ref::<js_sys::Object>(), &JsValue::from_str(field));
+        }
+    }
+
+    fn same(&self, other: &Self) -> bool {
+        if self.0 == other.0 {
+            return true; // The same object, or equal primitives.
+        }
+        // Equal texts are the same document; texts of unequal length never are (field
+        // order changes no length); otherwise compare as documents (field order aside).
+        match (self.text(), other.text()) {
+            (Some(a), Some(b)) if a == b => true,
+            (Some(a), Some(b)) if a.len() != b.len() => false,
+            _ => self.to_json() == other.to_json(),
+        }
+    }
+
+    fn json_len(&self) -> usize {
+        self.text().map_or(0, |t| t.len())
+    }
+
+    fn detached(&self) -> Self {
+        if !self.0.is_object() {
+            return self.clone(); // Primitives are values, not shared objects.
+        }
+        self.text().and_then(|text| JSON::parse(&text).ok()).map_or_else(|| self.clone(), JsVal)
+    }
+}
