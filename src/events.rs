@@ -4,11 +4,9 @@
 //! client re-dispatches it, so a UI listens in one place whatever context did the work.
 
 use js_sys::{Object, Reflect};
-use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BroadcastChannel, CustomEvent, CustomEventInit, EventTarget};
 
-use crate::convert;
 use pwa_sync_core::config::CollectionConfig;
 
 // Defined once in the core, which also exports them to the package's JS and types.
@@ -96,20 +94,8 @@ impl Events {
         }
     }
 
-    /// `pwa-sync:change`, then the collection's own event when it has one.
-    pub fn change(
-        &self,
-        config: &CollectionConfig,
-        key: &str,
-        value: Option<&Value>,
-        origin: Origin,
-        version: Option<u64>,
-    ) {
-        let js_value = value.map(convert::to_js).transpose().ok().flatten().unwrap_or(JsValue::NULL);
-        self.change_js(config, key, js_value, origin, version);
-    }
-
-    /// `change` with the value already in JS (`null` for a deletion).
+    /// `pwa-sync:change`, then the collection's own event when it has one; `js_value` is
+    /// the record's value (`null` for a deletion).
     pub fn change_js(
         &self,
         config: &CollectionConfig,
