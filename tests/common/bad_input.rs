@@ -474,6 +474,18 @@ fn pull_cases() -> Vec<Bad> {
             code: "protocol",
         },
         Bad {
+            // An array is an object to JS: the JS value path must still refuse it.
+            name: "a value that is an array holding the record",
+            step: Pull,
+            fault: |c, _| {
+                replace_json(&format!(
+                    r#"{{"changes": [{{"collection": "trips", "key": "evil", "version": {0}, "value": [{{"id": "evil"}}], "hlc": "h"}}], "checkpoint": {0}, "hasMore": false}}"#,
+                    c + 1
+                ))
+            },
+            code: "protocol",
+        },
+        Bad {
             name: "a record of another key",
             step: Pull,
             fault: |c, _| {
