@@ -64,6 +64,23 @@ pub fn decode_json<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
     serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
+/// A field of a stored value as JSON, for queries: strings and numbers directly (the
+/// fields queries read are mostly these), anything else through its JSON text.
+pub fn field_json(value: &JsValue) -> Option<Value> {
+    if let Some(text) = value.as_string() {
+        return Some(Value::String(text));
+    }
+    if let Some(n) = value.as_f64() {
+        // As `JSON.parse` would give it: integers as integers.
+        const SAFE: f64 = 9_007_199_254_740_991.0;
+        if n.fract() == 0.0 && n.abs() <= SAFE {
+            return Some(Value::from(n as i64));
+        }
+        return serde_json::Number::from_f64(n).map(Value::Number);
+    }
+    decode_json(value).ok()
+}
+
 /// The property `name` of `object`, `undefined` if it has none or reading it throws.
 pub fn prop(object: &JsValue, name: &str) -> JsValue {
     js_sys::Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)

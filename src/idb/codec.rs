@@ -13,7 +13,7 @@ use pwa_sync_core::model::Writes;
 use pwa_sync_core::record::{AppValues, EntityRecord, OutboxEntry, RECORD_METADATA_FIELDS};
 
 use super::error::describe;
-use crate::convert::{decode_json, encode_json, encode_many, prop};
+use crate::convert::{decode_json, encode_json, encode_many, field_json, prop};
 use crate::crypto::Sealer;
 
 /// A stored record as `get` and `list` hand it to the app: its metadata, checked, and
@@ -56,7 +56,7 @@ impl Listed for RecordView {
     }
     fn field(&self, name: &str) -> Option<Value> {
         let field = Reflect::get(&self.value, &JsValue::from_str(name)).ok().filter(|f| !f.is_undefined())?;
-        decode_json(&field).ok()
+        field_json(&field)
     }
 }
 

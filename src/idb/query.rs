@@ -20,7 +20,7 @@ use super::names::to_u32;
 use super::scan::{decode_all, scan, Decoder};
 use super::store::IdbStore;
 use super::transaction::finish as finish_tx;
-use crate::convert::{decode_json, encode_json, prop};
+use crate::convert::{encode_json, field_json, prop};
 
 impl Candidate for RecordView {
     fn key(&self) -> &str {
@@ -50,7 +50,7 @@ impl Candidate for Stored {
     }
     fn field(&self, name: &str) -> Option<Value> {
         let field = js_sys::Reflect::get(&self.value, &JsValue::from_str(name)).ok().filter(|f| !f.is_undefined())?;
-        decode_json(&field).ok()
+        field_json(&field)
     }
 }
 
