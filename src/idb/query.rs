@@ -104,9 +104,7 @@ impl IdbStore {
         skipped: &mut Vec<String>,
         decode: &Decoder<'_, T>,
     ) -> Result<Vec<T>> {
-        let index = store.index(index).map_err(in_tx(tx))?;
-        let collection = store.name();
-        let label = |js: &JsValue| format!("{collection}/{}", key_text(&prop(js, "key")));
+        let (index, label) = open_index(tx, store, index)?;
         let mut out = Vec::new();
         for range in ranges {
             let raw = index.get_all(key_range(range)?, None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
@@ -159,6 +157,18 @@ impl IdbStore {
     }
 }
 
+/// The index `name` of `store`, and how to name a stored object read from it (in a
+/// report of what could not be read).
+fn open_index(
+    tx: &idb::Transaction,
+    store: &ObjectStore,
+    name: &str,
+) -> Result<(idb::Index, impl Fn(&JsValue) -> String)> {
+    let index = store.index(name).map_err(in_tx(tx))?;
+    let collection = store.name();
+    Ok((index, move |js: &JsValue| format!("{collection}/{}", key_text(&prop(js, "key")))))
+}
+
 /// Limit pushdown (`query::walk`): the plan's index read in the query's order until the
 /// walk holds `limit + 1` matching records. Forward in `getAll(range, count)` batches, each
 /// resuming where the last ended; backwards through a cursor (`getAll` only reads
@@ -173,9 +183,7 @@ async fn walk_index<T: Listed + Candidate>(
     skipped: &mut Vec<String>,
     decode: &Decoder<'_, T>,
 ) -> Result<Vec<T>> {
-    let index = store.index(index).map_err(in_tx(tx))?;
-    let collection = store.name();
-    let label = |js: &JsValue| format!("{collection}/{}", key_text(&prop(js, "key")));
+    let (index, label) = open_index(tx, store, index)?;
     let live = |r: &T| r.is_live();
     let mut out = Vec::new();
     if walk.reverse {
