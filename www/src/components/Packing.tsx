@@ -55,11 +55,7 @@ export function Packing({ client, user, spaces }: Props) {
         </label>
         <select id="new-item-tag" value={newTag} onChange={(e) => setNewTag(e.target.value)} disabled={!client}>
           <option value="">no tag</option>
-          {TAGS.map((t) => (
-            <option key={t} value={t}>
-              {t}
-            </option>
-          ))}
+          <TagOptions />
         </select>
         <button type="submit" disabled={!client}>
           Add
@@ -75,11 +71,7 @@ export function Packing({ client, user, spaces }: Props) {
         <label htmlFor="packing-tag">Tagged</label>
         <select id="packing-tag" value={tag} onChange={(e) => setTag(e.target.value)}>
           <option value="">any tag</option>
-          {TAGS.map((t) => (
-            <option key={t} value={t}>
-              {t}
-            </option>
-          ))}
+          <TagOptions />
         </select>
       </div>
       <ul className="packing" aria-label="Packing items">
@@ -90,6 +82,15 @@ export function Packing({ client, user, spaces }: Props) {
       <Share client={client} user={user} shared={shared} />
     </section>
   );
+}
+
+/** One option per tag. */
+function TagOptions() {
+  return TAGS.map((t) => (
+    <option key={t} value={t}>
+      {t}
+    </option>
+  ));
 }
 
 /** Share the list with another attendee: the owner of the shared list adds people. */
