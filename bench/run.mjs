@@ -54,6 +54,10 @@ const WORKLOADS = [
   { id: "drain", title: `outbox drain: ${size(5000)} writes`, fn: "drain", params: { n: size(5000) }, impls: ["ours", "workbox", "oursBatch500"], user: true },
   { id: "initialSync", title: `initial sync: ${size(50000)} documents`, fn: "initialSync", params: { expected: size(50000) }, impls: ["ours", "floor"] },
   { id: "coldStart", title: "cold start: init + open + first get", cold: true, params: { n: 1000 }, impls: ["ours", "raw", "dexie"] },
+  // Issue 17: an index over `n`, 100,000 records filled before timing.
+  { id: "rangeQuery", title: `range query: first ${size(1000)} of ${size(10000)} by an index, of ${size(100000)} records`, fn: "rangeQuery", params: { n: size(100000), span: size(10000), limit: size(1000), queries: 20 }, impls: ["ours", "raw", "dexie"] },
+  { id: "count", title: `count: ${size(50000)} of ${size(100000)} records in an index range`, fn: "countRange", params: { n: size(100000), queries: 20 }, impls: ["ours", "raw", "dexie"] },
+  { id: "liveQuery", title: `live query: local write to the watched query's callback (${size(50)} of ${size(10000)} records)`, fn: "liveQueryLatency", params: { n: size(10000), span: size(1000), limit: size(50), writes: 100 }, impls: ["ours", "dexie"] },
 ];
 
 // Rows of the table: a metric of ours against one alternative, with the target as a
@@ -71,6 +75,11 @@ const ROWS = [
   { workload: "initialSync", label: (w) => `${w.title} (ours: sync(); floor: one bulk put)`, metric: "ms", alt: "floor", max: 1 / 0.75, note: "rate ≥ 0.75× floor" },
   { workload: "coldStart", label: (w) => w.title, metric: "ms", alt: "raw" },
   { workload: "coldStart", label: (w) => w.title, metric: "ms", alt: "dexie", max: 1.0 },
+  { workload: "rangeQuery", label: (w) => `${w.title} (per query, p50)`, metric: "ms", alt: "raw", max: 1.2 },
+  { workload: "rangeQuery", label: (w) => `${w.title} (per query, p50)`, metric: "ms", alt: "dexie", max: 1.0 },
+  { workload: "count", label: (w) => `${w.title} (per count, p50)`, metric: "ms", alt: "raw", max: 1.2 },
+  { workload: "count", label: (w) => `${w.title} (per count, p50)`, metric: "ms", alt: "dexie", max: 1.0 },
+  { workload: "liveQuery", label: (w) => `${w.title} (p50)`, metric: "p50", alt: "dexie", max: 1.0 },
 ];
 
 const IMPL_NAMES = { ours: "pwa-sync", raw: "raw IndexedDB", dexie: "Dexie", workbox: "workbox-background-sync", floor: "raw IndexedDB floor", rawOurShape: "raw IndexedDB, pwa-sync's transaction shape", oursBatch500: "pwa-sync with batchSize: 500" };
@@ -84,7 +93,7 @@ async function buildSite() {
   await cp(PKG, join(SITE, "pkg"), { recursive: true });
   for (const f of ["bench.html", "bench.js", "cold.html", "cold.js"]) await cp(join(BENCH, "page", f), join(SITE, f));
   const common = { bundle: true, format: "esm", platform: "browser", target: "es2022", minify: true, logLevel: "warning", absWorkingDir: BENCH, define: { "process.env.NODE_ENV": '"production"' } };
-  await build({ ...common, stdin: { contents: 'export { default } from "dexie";', resolveDir: BENCH }, outfile: join(SITE, "dexie.mjs") });
+  await build({ ...common, stdin: { contents: 'export { default, liveQuery } from "dexie";', resolveDir: BENCH }, outfile: join(SITE, "dexie.mjs") });
   await build({ ...common, stdin: { contents: 'export { Queue } from "workbox-background-sync";', resolveDir: BENCH }, outfile: join(SITE, "workbox-bgsync.js") });
   await writeFile(join(SITE, "index.html"), "<!doctype html><title>bench</title>");
 }
@@ -361,6 +370,12 @@ function markdown(report) {
   if (is?.floor?.fetchMs) extra.push(`- initial sync: fetching the ${report.workloads.initialSync.params.expected.toLocaleString("en")} documents page by page (500 a page, JSON.parse, no storage) takes ${fmtMs(is.floor.fetchMs.median)} on its own; ours ${Math.round(is.ours.rate.median)} docs/s vs floor ${Math.round(is.floor.rate.median)} docs/s.`);
   const cs = report.workloads.coldStart?.impls.ours;
   if (cs?.marks) extra.push(`- cold start, ours (median ms from the module's first line): import ${cs.marks.imported.toFixed(1)}, init() done ${cs.marks.init.toFixed(1)}, open done ${cs.marks.open.toFixed(1)}, first get done ${cs.ms.median.toFixed(1)}.`);
+  const lq = report.workloads.liveQuery?.impls;
+  if (lq) extra.push(`- live query, write to callback p99 (median over runs): ours ${fmtMs(lq.ours.p99.median)}, Dexie ${fmtMs(lq.dexie.p99.median)}.`);
+  for (const id of ["rangeQuery", "count"]) {
+    const w = report.workloads[id];
+    if (w) extra.push(`- ${id}, per-query p99 (median over runs): ${Object.entries(w.impls).map(([impl, r]) => `${IMPL_NAMES[impl]} ${fmtMs(r.p99.median)}`).join(", ")}.`);
+  }
   for (const mem of report.memory ?? []) extra.push(`- memory, ${mem.n.toLocaleString("en")} writes: filling the outbox (putMany of 1,000 at a time, another page) took ${fmtMs(mem.fillMs)} and grew that page's wasm memory to ${mb(mem.fillMemory)}; draining it took ${fmtMs(mem.drainMs)} (pushed ${mem.pushed}, pulled back ${mem.pulled}).`);
   if (extra.length) lines.push("", ...extra);
   lines.push("", `Total bench time: ${((report.elapsedMs) / 1000).toFixed(0)} s.`);
@@ -382,7 +397,7 @@ async function main() {
     });
   }
   log(`server ${server.url}, Chromium ${browser.version()}`);
-  const report = { command: SMOKE ? "make bench-smoke" : `make bench${process.env.BENCH_RUNS ? ` BENCH_RUNS=${process.env.BENCH_RUNS}` : ""}`, smoke: SMOKE, runs: RUNS, budgetS: BUDGET_MS / 1000, machine: machine(browser.version()), workloads: {}, rows: [], profiles: {} };
+  const report = { command: SMOKE ? "make bench-smoke" : `${process.env.BENCH_ONLY ? `BENCH_ONLY=${process.env.BENCH_ONLY} ` : ""}make bench${process.env.BENCH_RUNS ? ` BENCH_RUNS=${process.env.BENCH_RUNS}` : ""}`, smoke: SMOKE, runs: RUNS, budgetS: BUDGET_MS / 1000, machine: machine(browser.version()), workloads: {}, rows: [], profiles: {} };
   if (PROFILE_ONLY) {
     const profiles = {};
     try {

@@ -481,3 +481,82 @@ test("an organiser's server-side write reaches the attendee's Now / Next card, o
     await fay.context.close();
   }
 });
+
+/** Poll the texts of `locator`'s elements until they are `expected`, in order. */
+async function texts(locator, expected) {
+  const deadline = Date.now() + T;
+  let last;
+  while (Date.now() < deadline) {
+    last = await locator.allTextContents();
+    if (JSON.stringify(last) === JSON.stringify(expected)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`texts stayed ${JSON.stringify(last)}, expected ${JSON.stringify(expected)}`);
+}
+
+test("the programme's day filter and the packing list's packed and tag filters show the right items, and follow changes", async () => {
+  const gus = await device();
+  const organiser = await device();
+  try {
+    const { page } = gus;
+    await signIn(page, "gus");
+
+    // The programme: one day's slots in start order (useQuery over [day+start]).
+    const slots = page.getByRole("list", { name: "Sessions of the day" }).locator("h3");
+    const day1 = ["Opening keynote", "Breakout 1", "Lunch", "Breakout 2", "Closing panel", "Conference dinner"];
+    await texts(slots, day1);
+    await page.getByLabel("Day", { exact: true }).selectOption("2");
+    await texts(slots, ["Day 2 keynote", "Breakout 3", "Day 2 lunch"]);
+    await page.getByRole("radio", { name: "Queries over local data" }).waitFor({ timeout: T });
+    assert.equal(await page.getByRole("radio", { name: "Service workers in practice" }).count(), 0);
+    // A session changes (an organiser's edit of day 2): the day's answer follows.
+    await signIn(organiser.page, "organiser");
+    await organiser.page.getByLabel("Day", { exact: true }).selectOption("2");
+    const editor = organiser.page.locator("details", { has: organiser.page.getByLabel("Title of b3a") });
+    await editor.locator("summary").click();
+    await organiser.page.getByLabel("Title of b3a").fill("Queries, live");
+    await organiser.page.getByRole("button", { name: "Publish b3a" }).click();
+    await page.getByRole("radio", { name: "Queries, live" }).waitFor({ timeout: T });
+    await page.getByLabel("Day", { exact: true }).selectOption("1");
+    await texts(slots, day1);
+
+    // The packing list: items with tags, filtered by tag (the multi-entry index) and packed.
+    for (const [title, tag] of [["passport", "documents"], ["jumper", "clothes"], ["cable", "tech"], ["towel", ""]]) {
+      await page.getByLabel("New item").fill(title);
+      await page.getByLabel("Item tag").selectOption(tag);
+      await page.getByRole("button", { name: "Add" }).click();
+      await page.getByRole("checkbox", { name: title }).waitFor({ timeout: T });
+    }
+    const shown = page.getByRole("list", { name: "Packing items" }).locator(".item-title");
+    await texts(shown, ["passport", "jumper", "cable", "towel"]);
+    await page.getByLabel("Tagged", { exact: true }).selectOption("clothes");
+    await texts(shown, ["jumper"]);
+    await page.getByLabel("Tagged", { exact: true }).selectOption("tech");
+    await texts(shown, ["cable"]);
+    await page.getByLabel("Tagged", { exact: true }).selectOption("");
+    await page.getByRole("checkbox", { name: "passport" }).check();
+    await page.getByLabel("Show", { exact: true }).selectOption("packed");
+    await texts(shown, ["passport"]);
+    await page.getByLabel("Show", { exact: true }).selectOption("unpacked");
+    await texts(shown, ["jumper", "cable", "towel"]);
+    // A change of a record moves it out of the answer: here, and from another tab. (A
+    // click, not `check()`: the checkbox leaves the list with its item, and `check()`
+    // would wait to see it checked.)
+    await page.getByRole("checkbox", { name: "jumper" }).click();
+    await texts(shown, ["cable", "towel"]);
+    const two = await open(gus.context, gus.errors);
+    await two.goto(server.url);
+    await two.getByRole("checkbox", { name: "cable" }).check();
+    await texts(shown, ["towel"]);
+    await page.getByLabel("Tagged", { exact: true }).selectOption("tech");
+    await texts(shown, []);
+    await page.getByLabel("Show", { exact: true }).selectOption("packed");
+    await texts(shown, ["cable"]);
+    await page.getByText("3 of 4 packed").waitFor({ timeout: T });
+    await shot(page, "filters");
+    assert.deepEqual([...gus.errors, ...organiser.errors], []);
+  } finally {
+    await gus.context.close();
+    await organiser.context.close();
+  }
+});

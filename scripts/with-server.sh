@@ -11,7 +11,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 cargo build -q -p pwa-sync-server -p pwa-sync-fault-proxy
-BIN="$ROOT/target/debug"
+# cargo puts binaries under CARGO_TARGET_DIR when it is set (relative: to the workspace).
+BIN="$(cd "$ROOT" && realpath -m "${CARGO_TARGET_DIR:-target}")/debug"
 
 # shellcheck source=procs.sh
 . "$ROOT/scripts/procs.sh"

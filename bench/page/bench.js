@@ -4,7 +4,7 @@
 // `performance.now()` calls here; setup (filling a store, fetching documents for the
 // floor) is outside them.
 import init, { SyncClient } from "./pkg/pwa_sync.js";
-import Dexie from "./dexie.mjs";
+import Dexie, { liveQuery } from "./dexie.mjs";
 import { Queue } from "./workbox-bgsync.js";
 
 const now = () => performance.now();
@@ -100,21 +100,27 @@ async function fill(impl, name, n) {
     await client.putMany("items", records);
     return client;
   }
-  if (impl === "dexie") {
-    const db = await dexieOpen(name);
-    await db.transaction("rw", db.items, db.outbox, async () => {
-      await db.items.bulkPut(records);
-      await db.outbox.bulkAdd(records.map(outboxEntry));
-    });
-    return db;
-  }
-  const db = await rawOpen(name);
+  if (impl === "dexie") return dexiePutAll(await dexieOpen(name), records);
+  return rawPutAll(await rawOpen(name), records);
+}
+
+/** Raw IndexedDB's fill: each record and its outbox entry, all in one transaction. */
+async function rawPutAll(db, records) {
   const tx = db.transaction(["items", "outbox"], "readwrite");
   for (const r of records) {
     tx.objectStore("items").put(r);
     tx.objectStore("outbox").add(outboxEntry(r));
   }
   await txDone(tx);
+  return db;
+}
+
+/** Dexie's fill: `bulkPut` and `bulkAdd` in one `rw` transaction. */
+async function dexiePutAll(db, records) {
+  await db.transaction("rw", db.items, db.outbox, async () => {
+    await db.items.bulkPut(records);
+    await db.outbox.bulkAdd(records.map(outboxEntry));
+  });
   return db;
 }
 
@@ -282,6 +288,143 @@ async function reads(impl, { n, db: name }) {
   }
   if (listed !== n) throw new Error(`${impl}: list gave ${listed} of ${n}`);
   return { getMs, listMs, ...latencies(lat), n };
+}
+
+// ---- queries (issue 17): an index over `n` ----
+
+/** n records with an index over `n` (0..n-1), each implementation's fastest way (setup, not timed). */
+async function fillIndexed(impl, name, n) {
+  const records = Array.from({ length: n }, (_, i) => record(i));
+  if (impl === "ours") {
+    await wasm();
+    const client = await SyncClient.open({ name, collections: { items: { key: "id", indexes: ["n"] } } });
+    for (let i = 0; i < n; i += 20000) await client.putMany("items", records.slice(i, i + 20000));
+    return client;
+  }
+  if (impl === "dexie") {
+    const db = new Dexie(name);
+    db.version(1).stores({ items: "id, n", outbox: "++id" });
+    await db.open();
+    return dexiePutAll(db, records);
+  }
+  const request = indexedDB.open(name, 1);
+  request.onupgradeneeded = () => {
+    request.result.createObjectStore("items", { keyPath: "id" }).createIndex("n", "n");
+    request.result.createObjectStore("outbox", { keyPath: "id", autoIncrement: true });
+  };
+  return rawPutAll(await reqP(request), records);
+}
+
+const close = (impl, handle) => handle.close();
+
+/** The first `limit` records with lo <= n < hi, in n order, read `queries` times at
+ * different places: ours `query` ordered by the index, raw an index cursor stopping at
+ * `limit`, Dexie `where().between().limit()`. Per-query times. */
+async function rangeQuery(impl, { n, span, limit, queries, db: name }) {
+  const handle = await fillIndexed(impl, name, n);
+  const times = new Float64Array(queries);
+  await mark("start");
+  for (let q = 0; q < queries; q++) {
+    const lo = Math.floor(((q * 7919) % queries) * ((n - span) / queries));
+    const hi = lo + span;
+    let rows;
+    const t0 = now();
+    if (impl === "ours") {
+      rows = (await handle.query("items", { where: { n: { gte: lo, lt: hi } }, orderBy: "n", limit })).records;
+    } else if (impl === "dexie") {
+      rows = await handle.items.where("n").between(lo, hi).limit(limit).toArray();
+    } else {
+      rows = await new Promise((resolve, reject) => {
+        const out = [];
+        const cursor = handle.transaction("items").objectStore("items").index("n").openCursor(IDBKeyRange.bound(lo, hi, false, true));
+        cursor.onerror = () => reject(cursor.error);
+        cursor.onsuccess = () => {
+          const c = cursor.result;
+          if (!c) return resolve(out);
+          out.push(c.value);
+          if (out.length === limit) return resolve(out);
+          c.continue();
+        };
+      });
+    }
+    times[q] = now() - t0;
+    if (rows.length !== limit || rows[0].n !== lo || rows[limit - 1].n !== lo + limit - 1) {
+      throw new Error(`${impl}: range [${lo}, ${hi}) gave ${rows.length} records from ${rows[0]?.n} to ${rows.at(-1)?.n}`);
+    }
+  }
+  await mark("stop");
+  close(impl, handle);
+  const { p50, p99 } = latencies(times);
+  return { ms: p50, p99, totalMs: times.reduce((a, b) => a + b, 0), queries, n };
+}
+
+/** How many records have lo <= n < hi (half of them), `queries` times: ours `count`,
+ * raw `index.count(range)`, Dexie `where().between().count()`. Per-count times. */
+async function countRange(impl, { n, queries, db: name }) {
+  const handle = await fillIndexed(impl, name, n);
+  const lo = Math.floor(n / 4), hi = lo + Math.floor(n / 2);
+  const times = new Float64Array(queries);
+  await mark("start");
+  for (let q = 0; q < queries; q++) {
+    let counted;
+    const t0 = now();
+    if (impl === "ours") counted = await handle.count("items", { where: { n: { gte: lo, lt: hi } } });
+    else if (impl === "dexie") counted = await handle.items.where("n").between(lo, hi).count();
+    else counted = await reqP(handle.transaction("items").objectStore("items").index("n").count(IDBKeyRange.bound(lo, hi, false, true)));
+    times[q] = now() - t0;
+    if (counted !== hi - lo) throw new Error(`${impl}: counted ${counted} of ${hi - lo}`);
+  }
+  await mark("stop");
+  close(impl, handle);
+  const { p50, p99 } = latencies(times);
+  return { ms: p50, p99, queries, n, counted: hi - lo };
+}
+
+/** From a local write to the watched query's callback holding it: ours `put` +
+ * `watch`, Dexie a `rw` transaction (put + outbox add, as ours writes) + `liveQuery`
+ * over `where().between().limit()`. `writes` sequential writes, each of a record in the
+ * watched range with a new title; the latency ends when the callback shows it. */
+async function liveQueryLatency(impl, { n, span, limit, writes, db: name }) {
+  const handle = await fillIndexed(impl, name, n);
+  const lo = Math.floor(n / 2), hi = lo + span;
+  let waiting = null;
+  const seen = (rows) => {
+    if (waiting && rows.some((r) => r.title === waiting.title)) {
+      const w = waiting;
+      waiting = null;
+      w.resolve(now());
+    }
+  };
+  let stop;
+  if (impl === "ours") {
+    stop = handle.watch("items", { where: { n: { gte: lo, lt: hi } }, orderBy: "n", limit }, seen);
+  } else {
+    const subscription = liveQuery(() => handle.items.where("n").between(lo, hi).limit(limit).toArray()).subscribe({ next: seen, error: (e) => console.error(e) });
+    stop = () => subscription.unsubscribe();
+  }
+  // The first answer, before timing.
+  await new Promise((r) => setTimeout(r, 200));
+  const lat = new Float64Array(writes);
+  await mark("start");
+  for (let k = 0; k < writes; k++) {
+    const value = record(lo + (k % limit), ` v${k}`);
+    const heard = new Promise((resolve) => { waiting = { title: value.title, resolve }; });
+    const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error(`${impl}: write ${k} never reached the callback`)), 10_000));
+    const t0 = now();
+    if (impl === "ours") await handle.put("items", value);
+    else {
+      await handle.transaction("rw", handle.items, handle.outbox, async () => {
+        await handle.items.put(value);
+        await handle.outbox.add(outboxEntry(value));
+      });
+    }
+    lat[k] = (await Promise.race([heard, timeout])) - t0;
+  }
+  await mark("stop");
+  stop();
+  close(impl, handle);
+  const { p50, p99 } = latencies(lat);
+  return { p50, p99, writes, n };
 }
 
 const auth = (user) => ({ authorization: `Bearer dev:${user}`, "x-sync-protocol": "1" });
@@ -485,5 +628,5 @@ async function probes(_impl, { n, db: name }) {
   return out;
 }
 
-window.bench = { singleWrites, bulkWrite, reads, drain, initialSync, coldFill, memoryFill, memoryDrain, probes };
+window.bench = { singleWrites, bulkWrite, reads, drain, initialSync, coldFill, memoryFill, memoryDrain, probes, rangeQuery, countRange, liveQueryLatency };
 window.benchReady = true;

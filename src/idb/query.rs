@@ -3,23 +3,48 @@
 //! page. With encryption at rest the values are sealed, so no index over a value field
 //! can be used: every live record is read and opened, and the same `finish` runs.
 
-use idb::{KeyRange, ObjectStore, Query as IdbQuery, TransactionMode};
+use idb::{CursorDirection, KeyRange, ObjectStore, Query as IdbQuery, TransactionMode};
 use serde_json::Value;
 use wasm_bindgen::JsValue;
 
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::query::exec::{finish, Answer, Candidate};
 use pwa_sync_core::query::plan::{Plan, Range};
+use pwa_sync_core::query::walk::Walk;
 use pwa_sync_core::query::Query;
 use pwa_sync_core::store::Durability;
+use pwa_sync_core::value::AppValue;
 
 use super::codec::{decode_record, decode_records, key_text, Listed};
 use super::error::in_tx;
+use super::names::to_u32;
 use super::scan::{decode_all, scan, Decoder};
 use super::store::IdbStore;
 use super::transaction::finish as finish_tx;
 use crate::convert::{encode_json, prop};
 use crate::value::JsVal;
+
+/// A stored object as the index saw it (its key and value fields), readable or not:
+/// where a forward walk resumes.
+struct Stored {
+    key: String,
+    value: JsVal,
+}
+
+impl Stored {
+    fn of(js: &JsValue) -> Option<Stored> {
+        Some(Stored { key: prop(js, "key").as_string()?, value: JsVal(prop(js, "value")) })
+    }
+}
+
+impl Candidate for Stored {
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        self.value.field(name)
+    }
+}
 
 impl IdbStore {
     async fn query_with<T: Listed + Candidate + 'static>(
@@ -34,8 +59,11 @@ impl IdbStore {
         let mut skipped = Vec::new();
         let result = async {
             let store = tx.object_store(collection).map_err(in_tx(&tx))?;
-            let candidates = match &plan.index {
-                Some(index) if self.sealer().is_none() => {
+            let candidates = match (&plan.index, Walk::new(plan, query)) {
+                (Some(index), Some(walk)) if self.sealer().is_none() => {
+                    walk_index(&tx, &store, &index.name, query, walk, &mut skipped, decode).await?
+                }
+                (Some(index), None) if self.sealer().is_none() => {
                     self.read_ranges(&tx, &store, &index.name, &plan.ranges, &mut skipped, decode).await?
                 }
                 _ => {
@@ -49,6 +77,10 @@ impl IdbStore {
             Ok((picked, page.next))
         }
         .await;
+        // A forward walk may read a record twice (a batch resuming inside a run of equal
+        // index keys): name an unreadable one once.
+        let mut named = std::collections::HashSet::new();
+        skipped.retain(|s| named.insert(s.clone()));
         self.report_skipped(skipped);
         finish_tx(tx, result, false).await
     }
@@ -64,9 +96,7 @@ impl IdbStore {
         skipped: &mut Vec<String>,
         decode: &Decoder<'_, T>,
     ) -> Result<Vec<T>> {
-        let index = store.index(index).map_err(in_tx(tx))?;
-        let collection = store.name();
-        let label = |js: &JsValue| format!("{collection}/{}", key_text(&prop(js, "key")));
+        let (index, label) = open_index(tx, store, index)?;
         let mut out = Vec::new();
         for range in ranges {
             let raw = index.get_all(key_range(range)?, None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
@@ -107,6 +137,81 @@ impl IdbStore {
         let (records, next) = self.query_with(query, plan, &decoder).await?;
         Ok(Answer { records, next })
     }
+}
+
+/// The index `name` of `store`, and how to name a stored object read from it (in a
+/// report of what could not be read).
+fn open_index(
+    tx: &idb::Transaction,
+    store: &ObjectStore,
+    name: &str,
+) -> Result<(idb::Index, impl Fn(&JsValue) -> String)> {
+    let index = store.index(name).map_err(in_tx(tx))?;
+    let collection = store.name();
+    Ok((index, move |js: &JsValue| format!("{collection}/{}", key_text(&prop(js, "key")))))
+}
+
+/// Limit pushdown (`query::walk`): the plan's index read in the query's order until the
+/// walk holds `limit + 1` matching records. Forward in `getAll(range, count)` batches, each
+/// resuming where the last ended; backwards through a cursor (`getAll` only reads
+/// forward). Returns the records the walk kept, for `exec::finish`.
+#[allow(clippy::too_many_arguments)]
+async fn walk_index<T: Listed + Candidate>(
+    tx: &idb::Transaction,
+    store: &ObjectStore,
+    index: &str,
+    query: &Query,
+    mut walk: Walk,
+    skipped: &mut Vec<String>,
+    decode: &Decoder<'_, T>,
+) -> Result<Vec<T>> {
+    let (index, label) = open_index(tx, store, index)?;
+    let live = |r: &T| r.is_live();
+    let mut out = Vec::new();
+    if walk.reverse {
+        let Some(range) = walk.range() else { return Ok(out) };
+        let request = index.open_cursor(key_range(range)?, Some(CursorDirection::Prev)).map_err(in_tx(tx))?;
+        let mut cursor = request.await.map_err(in_tx(tx))?;
+        while let Some(at) = cursor {
+            let js = at.value().map_err(in_tx(tx))?;
+            for record in decode_all(vec![js], &label, &live, skipped, decode) {
+                if walk.offer(query, &record) {
+                    out.push(record);
+                }
+            }
+            if walk.done() {
+                break;
+            }
+            cursor = at.next(None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
+        }
+        return Ok(out);
+    }
+    while let Some(range) = walk.range() {
+        let batch = walk.batch();
+        let raw = index.get_all(key_range(range)?, Some(to_u32(batch))).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
+        let full = raw.len() >= batch;
+        let last = raw.last().map(Stored::of);
+        for record in decode_all(raw, &label, &live, skipped, decode) {
+            if walk.offer(query, &record) {
+                out.push(record);
+                if walk.done() {
+                    break;
+                }
+            }
+        }
+        if !full || walk.done() {
+            break;
+        }
+        if !last.flatten().is_some_and(|last| walk.resume_after(query, &last)) {
+            // No position to resume from (a stored object without a key): read the rest
+            // of the range at once; `finish` drops what was read twice.
+            let Some(range) = walk.range() else { break };
+            let raw = index.get_all(key_range(range)?, None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
+            out.extend(decode_all(raw, &label, &live, skipped, decode));
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// The plan's range as IndexedDB's (`None`: the whole index).

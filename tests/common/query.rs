@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use super::support::{js, ok, unique};
+use super::support::{js, ok, raw, recorder as events, unique};
 
 fn json(text: &str) -> JsValue {
     JSON::parse(text).unwrap_or_else(|e| panic!("bad test JSON {text}: {e:?}"))
@@ -195,6 +195,125 @@ async fn pages_neither_repeat_nor_skip_when_writes_land_between_them() {
     }
     assert_eq!(seen, ["s1", "s4", "s2", "s3", "s5"], "the first records once each, in order, nothing skipped");
     assert_eq!(field(&ok(c.query(s("sessions"), JsValue::UNDEFINED)).await, "next"), JsValue::NULL);
+    done(c, &name).await;
+}
+
+// ---- limit pushdown ----
+
+/// A page with a limit, served in order by an index, stops reading once it has the page
+/// (and one record more, for `next`): records beyond it that cannot be read are not even
+/// reached, in either direction; a query without a limit reads and reports them.
+#[wasm_bindgen_test]
+async fn a_page_served_by_an_index_reads_no_further_than_it_needs() {
+    let name = unique("pushdown");
+    let (target, seen) = events(&["pwa-sync:storage-error"]);
+    let cfg = config(&name, "indexeddb");
+    Reflect::set(&cfg, &"eventTarget".into(), &target).unwrap();
+    let c = SyncClient::open(cfg).await.unwrap_or_else(|e| panic!("open {name}: {e:?}"));
+    let sessions: Vec<String> =
+        (1..=30).map(|i| format!(r#"{{"id": "p{i:02}", "day": 1, "start": {i}, "title": "t{i}"}}"#)).collect();
+    ok(c.put_many(s("sessions"), json(&format!("[{}]", sessions.join(","))))).await;
+    // Indexed under start -1 and 100 (the index reads `value.start`), but not records of
+    // ours (a version that is not a number): reading them reports a storage error.
+    for (key, start) in [("zlow", -1), ("zhigh", 100)] {
+        let broken = format!(r#"{{"key": "{key}", "value": {{"id": "{key}", "start": {start}}}, "version": "x"}}"#);
+        raw(&name, "sessions", "put", &[json(&broken)]).await;
+    }
+    let errors = || seen.borrow().len();
+    // Forward: zhigh lies in the range, past the page; zlow is outside it.
+    let forward = r#"{"where": {"start": {"gte": 0}}, "orderBy": "start", "limit": 5}"#;
+    assert_eq!(ids(&c, forward).await, ["p01", "p02", "p03", "p04", "p05"]);
+    let first = ok(c.query(s("sessions"), json(forward))).await;
+    let second = json(forward);
+    Reflect::set(&second, &"after".into(), &field(&first, "next")).unwrap();
+    let page: Array = field(&ok(c.query(s("sessions"), second)).await, "records").unchecked_into();
+    let page: Vec<String> = page.iter().map(|r| field(&r, "id").as_string().unwrap()).collect();
+    assert_eq!(page, ["p06", "p07", "p08", "p09", "p10"]);
+    // Backward (a cursor): zlow lies in the range, past the page; zhigh is outside it.
+    let backward = ids(&c, r#"{"where": {"start": {"lte": 50}}, "orderBy": "-start", "limit": 5}"#).await;
+    assert_eq!(backward, ["p30", "p29", "p28", "p27", "p26"]);
+    assert_eq!(errors(), 0, "a limited page read past its end: {:?}", seen.borrow());
+    // Without a limit the whole range is read, and both are reported.
+    assert_eq!(ids(&c, r#"{"where": {"start": {"gte": -5}}, "orderBy": "start"}"#).await.len(), 30);
+    assert_eq!(errors(), 2, "{:?}", seen.borrow());
+    done(c, &name).await;
+}
+
+/// Keyset pages read by a walk that stops at the limit (runs of equal index keys longer
+/// than a batch, a condition no index serves, forward and backward) still neither repeat
+/// nor skip a record while writes land between and during the page reads.
+#[wasm_bindgen_test]
+async fn pushed_down_pages_neither_repeat_nor_skip_under_concurrent_writes() {
+    let name = unique("pushdown-pages");
+    let c = open(&name, "indexeddb").await;
+    // 150 sessions: start in 7 values (runs of ~21 equal keys), day 1 or 2, room A or B.
+    let start = |i: usize| (i % 7) * 100;
+    let room = |i: usize| if i % 3 == 0 { "B" } else { "A" };
+    let sessions: Vec<String> = (0..150)
+        .map(|i| {
+            format!(
+                r#"{{"id": "s{i:03}", "day": {}, "start": {}, "room": "{}", "title": "t"}}"#,
+                1 + i % 2,
+                start(i),
+                room(i)
+            )
+        })
+        .collect();
+    ok(c.put_many(s("sessions"), json(&format!("[{}]", sessions.join(","))))).await;
+    type Expected = fn(usize) -> bool;
+    let cases: [(&str, Expected, bool); 4] = [
+        (r#"{"where": {"start": {"gte": 0}, "room": "A"}, "orderBy": "start", "limit": 7}"#, |i| i % 3 != 0, false),
+        (r#"{"where": {"day": 1}, "orderBy": "-start", "limit": 5}"#, |i| i % 2 == 0, true),
+        (r#"{"orderBy": "start", "limit": 3}"#, |_| true, false),
+        (
+            r#"{"where": {"day": 2, "room": "B"}, "orderBy": ["day", "start"], "limit": 2}"#,
+            |i| i % 2 == 1 && i % 3 == 0,
+            false,
+        ),
+    ];
+    let mut extra = 0;
+    for (query, wanted, descending) in cases {
+        let mut expected: Vec<usize> = (0..150).filter(|&i| wanted(i)).collect();
+        expected.sort_by_key(|&i| (start(i), i));
+        if descending {
+            expected.reverse();
+        }
+        let expected: Vec<String> = expected.iter().map(|i| format!("s{i:03}")).collect();
+        let (mut seen, mut after, mut pages) = (Vec::<String>::new(), JsValue::NULL, 0);
+        loop {
+            let q = json(query);
+            Reflect::set(&q, &"after".into(), &after).unwrap();
+            // Writes started before the page is read and finished after it: new records
+            // on both sides of any cursor (starts 0..600 in the same runs), and an edit of
+            // an original record.
+            extra += 1;
+            let new = format!(
+                r#"{{"id": "n{extra:03}", "day": {}, "start": {}, "room": "{}", "title": "new"}}"#,
+                1 + extra % 2,
+                (extra % 7) * 100,
+                room(extra)
+            );
+            let put = c.put(s("sessions"), json(&new));
+            let patch = c.patch(s("sessions"), s(&format!("s{:03}", extra % 150)), json(r#"{"title": "edited"}"#));
+            let page = ok(c.query(s("sessions"), q)).await;
+            ok(put).await;
+            ok(patch).await;
+            let records: Array = field(&page, "records").unchecked_into();
+            seen.extend(records.iter().map(|r| field(&r, "id").as_string().unwrap()));
+            after = field(&page, "next");
+            pages += 1;
+            assert!(pages < 400, "{query}: pages never end");
+            if after.is_null() {
+                break;
+            }
+        }
+        let mut unique_ids = seen.clone();
+        unique_ids.sort();
+        unique_ids.dedup();
+        assert_eq!(unique_ids.len(), seen.len(), "{query}: a record came twice: {seen:?}");
+        let originals: Vec<String> = seen.iter().filter(|id| id.starts_with('s')).cloned().collect();
+        assert_eq!(originals, expected, "{query}: every original record once, in order");
+    }
     done(c, &name).await;
 }
 

@@ -1,9 +1,9 @@
 import { useEffect, useMemo, useState } from "react";
-import type { AppClient } from "./types";
-import { describeError, firstSync, openClient } from "./sync";
+import type { AppClient, ProgrammeClient } from "./types";
+import { describeError, firstSync, openClient, openProgramme } from "./sync";
 import { forgetUser, rememberUser, storedUser, tellWorker } from "./session";
 import { useCollection } from "pwa-sync/react";
-import { buildProgramme, withEdits } from "./program";
+import { buildProgramme, sessionsOf, withEdits } from "./program";
 import { useSpaces } from "./hooks";
 import { SignIn } from "./components/SignIn";
 import { StatusBar } from "./components/StatusBar";
@@ -23,6 +23,30 @@ export function App() {
   const edits = useCollection(client, "programme");
   const programme = useMemo(() => withEdits(baseProgramme, edits), [baseProgramme, edits]);
   const spaces = useSpaces(client);
+  // The programme's sessions in a local database the Programme queries by day.
+  const [sessions, setSessions] = useState<ProgrammeClient | null>(null);
+  useEffect(() => {
+    let live = true;
+    let opened: ProgrammeClient | null = null;
+    openProgramme().then(
+      (c) => {
+        if (!live) return c.close();
+        opened = c;
+        setSessions(c);
+      },
+      (error: unknown) => live && setProblem(`Could not open the programme: ${describeError(error)}`),
+    );
+    return () => {
+      live = false;
+      opened?.close();
+    };
+  }, []);
+  // Every change of the programme (an organiser's edit arriving) rewrites the sessions;
+  // the Programme's query hears it and shows the new answer.
+  useEffect(() => {
+    if (!sessions) return;
+    sessions.putMany("sessions", sessionsOf(programme)).catch((error: unknown) => setProblem(`Could not store the programme: ${describeError(error)}`));
+  }, [sessions, programme]);
 
   // One client per signed-in name, closed when the name changes or the app unmounts.
   useEffect(() => {
@@ -113,7 +137,7 @@ export function App() {
             <Packing client={client} user={user} spaces={spaces} />
           </div>
           <div className="column">
-            <Programme client={client} user={user} programme={programme} spaces={spaces} />
+            <Programme client={client} user={user} sessions={sessions} spaces={spaces} />
           </div>
         </div>
         <Activity client={client} user={user} />

@@ -1,7 +1,7 @@
 // The client configuration, shared by the page and the service worker: both open the
 // same IndexedDB database, so they must agree on its name and collections.
 import type { CollectionConfigs, SyncConfig } from "pwa-sync";
-import type { Schema } from "./types";
+import type { ProgrammeSchema, Schema } from "./types";
 
 /** One database for the app; signing out wipes it (`client.clear()`). */
 export const DB_NAME = "conference-companion";
@@ -23,13 +23,36 @@ export const collections: CollectionConfigs<Schema> = {
   },
   // One record per item: two tabs, devices or people editing different fields of one item
   // merge. Each item lives in the space its `list` names: private, or a shared group list.
-  packing: { key: "id", spaceField: "list", conflict: { strategy: "merge" } },
+  // Listed in the order added, filtered by packed and by tag (a multi-entry index: an
+  // item is found under each of its tags): `useQuery` in components/Packing.tsx.
+  packing: {
+    key: "id",
+    spaceField: "list",
+    conflict: { strategy: "merge" },
+    indexes: ["addedAt", { field: "tags", multiEntry: true }],
+  },
   // The organisers' edits of the programme: one space every attendee reads (the server
   // runs with `--everyone conference=reader`), written by its owners.
   programme: { key: "id", space: CONFERENCE },
   // Notes are prose: when two devices changed the same note, the person decides.
   notes: { key: "id", conflict: "manual" },
 };
+
+/**
+ * The programme's sessions as a local database the page queries (`useQuery`: one day,
+ * in start order, through the compound index `[day+start]`). Built from the day's
+ * layout and the organisers' edits, so it is kept in memory and never synced: no
+ * endpoint, `storage: "memory"`, and its own event target, so its events stay apart
+ * from the app client's.
+ */
+export function programmeConfig(): SyncConfig<ProgrammeSchema> {
+  return {
+    name: `${DB_NAME}-programme`,
+    storage: "memory",
+    eventTarget: new EventTarget(),
+    collections: { sessions: { key: "id", indexes: [["day", "start"]] } },
+  };
+}
 
 /** The sync API on this origin (the reference server serves the app and `/sync`). */
 export const endpoint = (): string => new URL("/sync", globalThis.location.href).href;

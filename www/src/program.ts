@@ -8,7 +8,11 @@ export type Kind = "plenary" | "breakout" | "meal";
 
 export type Session = {
   id: string;
+  /** 1: the day laid out around the app's opening; 2: the day after. */
+  day: number;
   slot: string;
+  /** The slot's heading ("Breakout 1"), kept on each session so a page of sessions rebuilds its slots. */
+  slotLabel: string;
   kind: Kind;
   title: string;
   speaker?: string;
@@ -21,7 +25,7 @@ export type Slot = { id: string; label: string; kind: Kind; start: number; end: 
 
 const MIN = 60_000;
 
-type Spec = { id: string; label: string; kind: Kind; from: number; minutes: number; sessions: [string, string, string?][] };
+type Spec = { id: string; day?: number; label: string; kind: Kind; from: number; minutes: number; sessions: [string, string, string?][] };
 
 const SPECS: Spec[] = [
   { id: "k", label: "Opening keynote", kind: "plenary", from: -60, minutes: 45,
@@ -34,6 +38,12 @@ const SPECS: Spec[] = [
   { id: "p", label: "Closing panel", kind: "plenary", from: 165, minutes: 45,
     sessions: [["p1", "What offline-first taught us", "Panel"]] },
   { id: "dinner", label: "Conference dinner", kind: "meal", from: 240, minutes: 120, sessions: [["dinner", "Conference dinner"]] },
+  // Day 2, the same hours a day later.
+  { id: "k2", day: 2, label: "Day 2 keynote", kind: "plenary", from: 24 * 60 - 60, minutes: 45,
+    sessions: [["k2", "Sync engines under the hood", "Mara Lind"]] },
+  { id: "b3", day: 2, label: "Breakout 3", kind: "breakout", from: 24 * 60, minutes: 45,
+    sessions: [["b3a", "Queries over local data", "Sam Okafor"], ["b3b", "Migrating stored records", "Jo Park"]] },
+  { id: "lunch2", day: 2, label: "Day 2 lunch", kind: "meal", from: 24 * 60 + 45, minutes: 60, sessions: [["lunch2", "Day 2 lunch"]] },
 ];
 
 const ROOMS = ["Room A", "Room B", "Room C"];
@@ -44,9 +54,24 @@ export function buildProgramme(opened: number): Slot[] {
     const start = anchor + spec.from * MIN;
     const end = start + spec.minutes * MIN;
     const room = (i: number) => (spec.kind === "breakout" ? ROOMS[i] : spec.kind === "meal" ? "Hall C" : "Main hall");
-    const sessions = spec.sessions.map(([id, title, speaker], i) => ({ id, slot: spec.id, kind: spec.kind, title, speaker, room: room(i), start, end }));
+    const day = spec.day ?? 1;
+    const sessions = spec.sessions.map(([id, title, speaker], i) => ({ id, day, slot: spec.id, slotLabel: spec.label, kind: spec.kind, title, speaker, room: room(i), start, end }));
     return { id: spec.id, label: spec.label, kind: spec.kind, start, end, sessions };
   });
+}
+
+/** The sessions of a programme, one record each (what the `sessions` store holds). */
+export const sessionsOf = (programme: Slot[]): Session[] => programme.flatMap((slot) => slot.sessions);
+
+/** Sessions in start order (a query's answer) back into their slots. */
+export function slotsOf(sessions: readonly Session[]): Slot[] {
+  const slots: Slot[] = [];
+  for (const s of sessions) {
+    const last = slots.at(-1);
+    if (last?.id === s.slot) last.sessions.push(s);
+    else slots.push({ id: s.slot, label: s.slotLabel, kind: s.kind, start: s.start, end: s.end, sessions: [s] });
+  }
+  return slots;
 }
 
 /** The programme with the organisers' edits (the `programme` collection) applied. */

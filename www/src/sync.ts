@@ -1,7 +1,7 @@
 // Opening the client in the page.
 import init, { SyncClient, type PwaSyncError } from "pwa-sync";
-import { clientConfig, devToken } from "./config";
-import type { AppClient, Attendee, Schema } from "./types";
+import { clientConfig, devToken, programmeConfig } from "./config";
+import type { AppClient, Attendee, ProgrammeClient, ProgrammeSchema, Schema } from "./types";
 
 let wasm: ReturnType<typeof init> | null = null;
 
@@ -10,6 +10,13 @@ export async function openClient(user: string): Promise<AppClient> {
   wasm ??= init();
   await wasm;
   return SyncClient.open<Schema>(clientConfig(() => devToken(user), "page"));
+}
+
+/** The programme's local database (config.ts, `programmeConfig`). */
+export async function openProgramme(): Promise<ProgrammeClient> {
+  wasm ??= init();
+  await wasm;
+  return SyncClient.open<ProgrammeSchema>(programmeConfig());
 }
 
 /** The registration desk's record for a new attendee (it carries an access code). */

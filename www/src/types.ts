@@ -1,4 +1,5 @@
 import type { SyncClient } from "pwa-sync";
+import type { Session } from "./program";
 // The records this app stores, by collection (`Schema`): the client is typed by them.
 
 export const DINING = ["no preference", "vegetarian", "vegan", "gluten-free", "halal", "kosher"] as const;
@@ -26,7 +27,12 @@ export type PackingItem = {
   qty: number;
   packed: boolean;
   addedAt: number;
+  /** Labels to filter by (a multi-entry index: one entry per tag); items from before tags have none. */
+  tags?: string[];
 };
+
+/** The tags an item can carry (the packing list's tag filter). */
+export const TAGS = ["documents", "clothes", "tech", "toiletries"] as const;
 
 /** My notes on a session (collection `notes`, key = session id, conflict: manual). */
 export type Note = {
@@ -49,3 +55,7 @@ export type SessionEdit = {
 /** The app's collections and their record types: the client is typed by them. */
 export type Schema = { attendees: Attendee; packing: PackingItem; notes: Note; programme: SessionEdit };
 export type AppClient = SyncClient<Schema>;
+
+/** The programme as a local database of sessions (never synced: config.ts, `programmeConfig`). */
+export type ProgrammeSchema = { sessions: Session };
+export type ProgrammeClient = SyncClient<ProgrammeSchema>;

@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod exec;
 pub mod keys;
 pub mod plan;
+pub mod walk;
 
 use serde_json::{json, Map, Value};
 

@@ -40,7 +40,7 @@ impl Range {
     }
 
     /// Whether no key can lie in it (IndexedDB refuses such a range, so it is not asked).
-    fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         match (&self.lower, &self.upper) {
             (Some(l), Some(u)) => {
                 let o = compare(&l.key, &u.key);

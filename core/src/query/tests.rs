@@ -207,8 +207,107 @@ fn query() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Every page of `q` read as IndexedDB reads a plan with a limit (`walk::Walk`): forward
+/// in `getAll(range, count)` batches resumed from the last record read, backwards one by
+/// one through a cursor, stopping once the walk has enough. `None` if the plan cannot
+/// stop early. The index is simulated: live records with a key in the plan's index,
+/// sorted by index key, then primary key.
+fn walked(config: &ClientConfig, q: &Value, records: &[EntityRecord]) -> Option<(Vec<String>, usize)> {
+    use super::exec::{finish, Candidate};
+    use super::keys::compare;
+    use super::plan::Plan;
+    use super::walk::Walk;
+    use crate::record::key_order;
+
+    let first = Query::parse(collection(config), q, Form::Page).expect("valid query");
+    let index = plan(collection(config), &first).index?;
+    let mut entries: Vec<(Value, &EntityRecord)> = records
+        .iter()
+        .filter(|r| r.value.is_some())
+        .filter_map(|r| Plan::index_keys(&index, &|f| r.field(f)).pop().map(|k| (k, r)))
+        .collect();
+    entries.sort_by(|a, b| compare(&a.0, &b.0).then_with(|| key_order(&a.1.key, &b.1.key)));
+    let (mut keys, mut pages, mut after) = (Vec::new(), 0, Value::Null);
+    loop {
+        let mut q = q.clone();
+        q["after"] = after;
+        let query = Query::parse(collection(config), &q, Form::Page).expect("valid query");
+        let mut walk = Walk::new(&plan(collection(config), &query), &query)?;
+        let mut kept: Vec<&EntityRecord> = Vec::new();
+        let mut reads = 0;
+        while let Some(range) = walk.range().cloned() {
+            reads += 1;
+            assert!(reads < 1000, "{q}: the walk does not end");
+            let in_range = entries.iter().filter(|(k, _)| range.contains(k)).map(|(_, r)| *r);
+            if walk.reverse {
+                // A cursor: one walk to the end or until done.
+                for r in in_range.rev() {
+                    if walk.offer(&query, r) {
+                        kept.push(r);
+                    }
+                    if walk.done() {
+                        break;
+                    }
+                }
+                break;
+            }
+            let batch: Vec<&EntityRecord> = in_range.take(walk.batch()).collect();
+            for r in &batch {
+                if walk.offer(&query, *r) {
+                    kept.push(r);
+                }
+            }
+            match batch.last() {
+                Some(last) if batch.len() >= walk.batch() && !walk.done() => {
+                    assert!(walk.resume_after(&query, *last), "{q}: no index key for {last:?}");
+                }
+                _ => break,
+            }
+        }
+        let candidates: Vec<&dyn Candidate> = kept.iter().map(|r| *r as &dyn Candidate).collect();
+        let page = finish(&query, &candidates);
+        keys.extend(page.picked.iter().map(|&at| kept[at].key.clone()));
+        pages += 1;
+        match page.next {
+            Some(cursor) if pages < 100 => after = Value::String(cursor),
+            _ => return Some((keys, pages)),
+        }
+    }
+}
+
+#[test]
+fn a_walk_resumes_past_a_run_of_equal_keys_longer_than_its_batch() {
+    let config = config();
+    // Sixty records with a = 1 (one index key); c = 0 on the first nineteen and on k50.
+    // With a limit of 20 the second batch (16) lies wholly inside what was read: only a
+    // growing batch gets past the run, and the position read so far must not go back.
+    let records: Vec<EntityRecord> = (0..60)
+        .map(|i| {
+            let c = if i < 19 || i == 50 { 0 } else { 1 };
+            record(format!("k{i:02}"), json!({"id": format!("k{i:02}"), "a": 1, "c": c}))
+        })
+        .collect();
+    for q in [json!({"where": {"c": 0}, "orderBy": "a", "limit": 20}), json!({"orderBy": "a", "limit": 7})] {
+        let query = Query::parse(collection(&config), &q, Form::Page).expect("valid query");
+        let (got, _) = walked(&config, &q, &records).expect("a walk");
+        assert_eq!(got, naive(&query, &records), "{q}");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_walk_that_stops_at_the_limit_pages_like_a_naive_filter_and_sort(records in records(), q in query()) {
+        let config = config();
+        let Ok(query) = Query::parse(collection(&config), &q, Form::Page) else { return Ok(()) };
+        if let Some((got, pages)) = walked(&config, &q, &records) {
+            let expected = naive(&query, &records);
+            prop_assert_eq!(&got, &expected, "plan {:?}", plan(collection(&config), &query));
+            let per_page = query.limit.unwrap_or(usize::MAX);
+            prop_assert_eq!(pages, expected.len().div_ceil(per_page).max(1));
+        }
+    }
 
     #[test]
     fn the_planned_answer_equals_a_naive_filter_and_sort(records in records(), q in query()) {

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
-import { useCollection } from "pwa-sync/react";
+import { useQuery } from "pwa-sync/react";
 import type { Space } from "pwa-sync";
-import type { AppClient, PackingItem } from "../types";
+import { TAGS, type AppClient, type PackingItem } from "../types";
 import { addToList, createSharedList } from "../share";
 import { describeError } from "../sync";
 import { useOptimisticValue } from "../hooks";
@@ -12,10 +12,21 @@ import { useOptimisticValue } from "../hooks";
  */
 type Props = { client: AppClient | null; user: string; spaces: Space[] | undefined };
 
+type Shown = "all" | "packed" | "unpacked";
+
 export function Packing({ client, user, spaces }: Props) {
-  const items = useCollection(client, "packing");
+  // Every item in the order added (the `addedAt` index), for the counts; and the items
+  // the filters let through: packed or not, and a tag (the multi-entry `tags` index).
+  const items = useQuery(client, "packing", { orderBy: "addedAt" });
+  const [shown, setShown] = useState<Shown>("all");
+  const [tag, setTag] = useState("");
+  const filtered = useQuery(client, "packing", {
+    where: { ...(shown === "all" ? {} : { packed: shown === "packed" }), ...(tag ? { tags: tag } : {}) },
+    orderBy: "addedAt",
+  });
   const [title, setTitle] = useState("");
-  const sorted = items ? [...items].sort((a, b) => a.addedAt - b.addedAt || a.id.localeCompare(b.id)) : [];
+  const [newTag, setNewTag] = useState("");
+  const sorted = items ?? [];
   const packed = sorted.filter((i) => i.packed).length;
   // The shared list this user writes to, if any; otherwise items stay private.
   const shared = spaces?.find((s) => s.id.startsWith("group:") && s.role !== "reader");
@@ -25,7 +36,7 @@ export function Packing({ client, user, spaces }: Props) {
     const t = title.trim();
     if (!client || !t) return;
     const list = shared?.id ?? `user:${user}`;
-    void client.put("packing", { id: crypto.randomUUID(), list, title: t, qty: 1, packed: false, addedAt: Date.now() });
+    void client.put("packing", { id: crypto.randomUUID(), list, title: t, qty: 1, packed: false, addedAt: Date.now(), tags: newTag ? [newTag] : [] });
     setTitle("");
   };
   return (
@@ -39,18 +50,47 @@ export function Packing({ client, user, spaces }: Props) {
       <form onSubmit={add} className="row">
         <label htmlFor="new-item">New item</label>
         <input id="new-item" value={title} onChange={(e) => setTitle(e.target.value)} placeholder="e.g. badge" disabled={!client} />
+        <label htmlFor="new-item-tag" className="visually-hidden">
+          Item tag
+        </label>
+        <select id="new-item-tag" value={newTag} onChange={(e) => setNewTag(e.target.value)} disabled={!client}>
+          <option value="">no tag</option>
+          <TagOptions />
+        </select>
         <button type="submit" disabled={!client}>
           Add
         </button>
       </form>
+      <div className="row small">
+        <label htmlFor="packing-shown">Show</label>
+        <select id="packing-shown" value={shown} onChange={(e) => setShown(e.target.value as Shown)}>
+          <option value="all">all items</option>
+          <option value="unpacked">still to pack</option>
+          <option value="packed">packed</option>
+        </select>
+        <label htmlFor="packing-tag">Tagged</label>
+        <select id="packing-tag" value={tag} onChange={(e) => setTag(e.target.value)}>
+          <option value="">any tag</option>
+          <TagOptions />
+        </select>
+      </div>
       <ul className="packing" aria-label="Packing items">
-        {sorted.map((item) => (
+        {(filtered ?? []).map((item) => (
           <PackingRow key={item.id} client={client} item={item} />
         ))}
       </ul>
       <Share client={client} user={user} shared={shared} />
     </section>
   );
+}
+
+/** One option per tag. */
+function TagOptions() {
+  return TAGS.map((t) => (
+    <option key={t} value={t}>
+      {t}
+    </option>
+  ));
 }
 
 /** Share the list with another attendee: the owner of the shared list adds people. */
@@ -94,6 +134,7 @@ function PackingRow({ client, item }: { client: AppClient | null; item: PackingI
         <input type="checkbox" checked={packed} onChange={(e) => setPacked(e.target.checked, () => patch({ packed: e.target.checked }))} />{" "}
         <span className="item-title">{item.title}</span>
       </label>
+      {item.tags?.length ? <span className="muted small" data-testid={`tags-${item.title}`}>{item.tags.join(", ")}</span> : null}
       <span className="qty">
         <button type="button" aria-label={`Fewer ${item.title}`} onClick={() => setQty(qty - 1, () => patch({ qty: qty - 1 }))} disabled={qty <= 1}>
           −

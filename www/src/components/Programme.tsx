@@ -1,19 +1,24 @@
-import { useState, type FormEvent } from "react";
+import { useMemo, useState, type FormEvent } from "react";
 import { describeError } from "../sync";
-import { useDoc } from "pwa-sync/react";
+import { useDoc, useQuery } from "pwa-sync/react";
 import type { Space } from "pwa-sync";
-import type { AppClient } from "../types";
+import type { AppClient, ProgrammeClient } from "../types";
 import { CONFERENCE } from "../config";
-import { time, type Session, type Slot } from "../program";
+import { slotsOf, time, type Session, type Slot } from "../program";
 import { saveProfile } from "./Profile";
 import { useOptimisticValue } from "../hooks";
 
 const NONE: string[] = [];
 
-type Props = { client: AppClient | null; user: string; programme: Slot[]; spaces: Space[] | undefined };
+type Props = { client: AppClient | null; user: string; sessions: ProgrammeClient | null; spaces: Space[] | undefined };
 
-export function Programme({ client, user, programme, spaces }: Props) {
+export function Programme({ client, user, sessions, spaces }: Props) {
   const attendee = useDoc(client, "attendees", user);
+  // One day's sessions in start order: the `[day+start]` index answers, and the answer
+  // follows every change of a session (an organiser's edit).
+  const [day, setDay] = useState(1);
+  const ofDay = useQuery(sessions, "sessions", { where: { day }, orderBy: "start" });
+  const programme = useMemo(() => slotsOf(ofDay ?? []), [ofDay]);
   // Organisers (owners or writers of the conference space) edit sessions; the server
   // decides, this only hides what would be refused.
   const organiser = spaces?.some((s) => s.id === CONFERENCE && s.role !== "reader") ?? false;
@@ -31,7 +36,14 @@ export function Programme({ client, user, programme, spaces }: Props) {
         A demo day, laid out around the time you opened the app.
         {organiser ? " You are an organiser: your edits reach every attendee." : " The organisers' changes appear as they make them."}
       </p>
-      <ol className="programme">
+      <div className="row">
+        <label htmlFor="programme-day">Day</label>
+        <select id="programme-day" value={day} onChange={(e) => setDay(Number(e.target.value))}>
+          <option value={1}>Day 1 (today)</option>
+          <option value={2}>Day 2</option>
+        </select>
+      </div>
+      <ol className="programme" aria-label="Sessions of the day">
         {programme.map((slot) => (
           <li key={slot.id}>
             <div className="slot-head">
