@@ -99,7 +99,9 @@ impl Hint {
         let string = |name: &str| convert::prop(message, name).as_string();
         let worker = || convert::prop(message, "worker").as_bool();
         match string("kind")?.as_str() {
-            "change" => Some(Hint::Change { collection: string("collection")?, key: string("key")?, worker: worker()? }),
+            "change" => {
+                Some(Hint::Change { collection: string("collection")?, key: string("key")?, worker: worker()? })
+            }
             "changes" => {
                 let keys = convert::prop(message, "keys").dyn_into::<Array>().ok()?;
                 let keys = keys.iter().map(|k| k.as_string()).collect::<Option<Vec<String>>>()?;

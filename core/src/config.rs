@@ -384,7 +384,9 @@ impl RawCollections {
         match value {
             Value::Object(map) => Ok(RawCollections::Map(map)),
             Value::Array(list) => Ok(RawCollections::List(list)),
-            _ => Err(invalid("`collections` must be an object of collection settings by name, or an array of {name, ...}")),
+            _ => Err(invalid(
+                "`collections` must be an object of collection settings by name, or an array of {name, ...}",
+            )),
         }
     }
 
@@ -708,7 +710,8 @@ mod tests {
         assert_eq!(names, ["a", "[a+b]", "*tags"]);
         assert_eq!(t.event, Some(EventConfig { name: "t-changed".into(), value_field: Some("t".into()) }));
         assert_eq!(t.conflict.strategy, Strategy::Manual);
-        let named = ClientConfig::from_json(json!({"name": "a", "collections": {"t": {"key": "id", "event": "t-changed"}}}));
+        let named =
+            ClientConfig::from_json(json!({"name": "a", "collections": {"t": {"key": "id", "event": "t-changed"}}}));
         assert_eq!(named.unwrap().collections[0].event.as_ref().map(|e| e.value_field.is_none()), Some(true));
         for (spec, expected) in [
             (json!({"key": "id", "indexes": [5]}), "an index must be a field name"),
