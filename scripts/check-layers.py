@@ -77,7 +77,7 @@ from dataclasses import dataclass, field
 CORE_LAYERS = [
     # `names` (event names, error codes, the sync tag shared with JS) and `sse` (the event
     # stream's framing) sit with the protocol.
-    ("protocol/clock/patch/error", "joined", ["protocol", "clock", "patch", "error", "names", "sse", "value"], []),
+    ("protocol/clock/patch/error", "joined", ["protocol", "clock", "patch", "error", "names", "sse", "value", "sort"], []),
     # `export` is not in the picture: it renders live values as JSON or CSV and
     # needs only `error`; it sits with the data definitions.
     # `migration` decides schema versions and checks a migration step's answer.

@@ -50,13 +50,12 @@ struct SyncResult {
 impl SyncClient {
     /// Open (or create) the database described by `config`. With an `endpoint`, the client
     /// starts syncing in the background at once.
-    #[wasm_bindgen(js_name = open)]
-    pub async fn open(
-        #[wasm_bindgen(unchecked_param_type = "SyncConfig")] config: JsValue,
-    ) -> Result<SyncClient, JsValue> {
-        let (config, extras) = split_config(&config).map_err(|e| to_js(&e))?;
-        let client = Client::open(config, extras).await.map_err(|e| to_js(&e))?;
-        Ok(SyncClient { client })
+    /// Not an `async fn`: its future goes through the same boxed promise glue as every
+    /// other method's (`settle`) instead of a `future_to_promise` of its own (Rust callers
+    /// use [`SyncClient::open`]).
+    #[wasm_bindgen(js_name = open, unchecked_return_type = "Promise<SyncClient>")]
+    pub fn open_js(#[wasm_bindgen(unchecked_param_type = "SyncConfig")] config: JsValue) -> Promise {
+        settle(Box::pin(async move { Ok(JsValue::from(SyncClient::start(&config).await?)) }))
     }
 
     /// Store a whole record (its key field says which). Resolves to the stored value.
@@ -358,6 +357,17 @@ impl SyncClient {
 }
 
 impl SyncClient {
+    /// `SyncClient.open` for Rust callers (the browser test suites).
+    pub async fn open(config: JsValue) -> Result<SyncClient, JsValue> {
+        SyncClient::start(&config).await.map_err(|e| to_js(&e))
+    }
+
+    async fn start(config: &JsValue) -> Result<SyncClient, Error> {
+        let (config, extras) = split_config(config)?;
+        let client = Client::open(config, extras).await?;
+        Ok(SyncClient { client })
+    }
+
     /// Run an async operation as a Promise that rejects with a `PwaSyncError`.
     fn run<F, Fut>(&self, operation: F) -> Promise
     where

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use gloo_events::EventListener;
-use serde::{Deserialize, Serialize};
+use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{BroadcastChannel, MessageEvent};
@@ -41,8 +41,11 @@ impl Channel {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+/// Posted as `{kind: "change" | "changes" | "status" | "wipe", collection?, key?, keys?,
+/// worker?}`, built and read property by property ([`Hint::to_js`], [`Hint::from_js`]):
+/// serde's derive for an internally tagged enum buffers every message in its `Content`
+/// tree, ~10 KB of wasm for four small shapes (bench/README.md "Size").
+#[derive(Debug, Clone)]
 pub(crate) enum Hint {
     /// A key changed (a local write, or a sync result). `worker`: said by a worker, whose
     /// events pages also get relayed (so pages skip these hints). Read for tabs of
@@ -55,6 +58,60 @@ pub(crate) enum Hint {
     Status,
     /// `clear()` (logout) ran in another context: close, the data is gone.
     Wipe,
+}
+
+impl Hint {
+    /// The message posted for this hint.
+    pub fn to_js(&self) -> JsValue {
+        let message = Object::new();
+        let set = |name: &str, value: &JsValue| {
+            // Setting a property of a fresh plain object cannot fail.
+            let _ = Reflect::set(&message, &name.into(), value);
+        };
+        let (kind, collection, worker) = match self {
+            Hint::Change { collection, key, worker } => {
+                set("key", &key.into());
+                ("change", Some(collection), Some(*worker))
+            }
+            Hint::Changes { collection, keys, worker } => {
+                set("keys", &keys.iter().map(JsValue::from).collect::<Array>());
+                ("changes", Some(collection), Some(*worker))
+            }
+            Hint::Status => ("status", None, None),
+            Hint::Wipe => ("wipe", None, None),
+        };
+        set("kind", &kind.into());
+        if let Some(collection) = collection {
+            set("collection", &collection.into());
+        }
+        if let Some(worker) = worker {
+            set("worker", &worker.into());
+        }
+        message.into()
+    }
+
+    /// The hint a message carries; `None` for anything else on the channel (a newer
+    /// version's message, a field missing or of another type).
+    pub fn from_js(message: &JsValue) -> Option<Hint> {
+        if !message.is_object() {
+            return None;
+        }
+        let string = |name: &str| convert::prop(message, name).as_string();
+        let worker = || convert::prop(message, "worker").as_bool();
+        match string("kind")?.as_str() {
+            "change" => {
+                Some(Hint::Change { collection: string("collection")?, key: string("key")?, worker: worker()? })
+            }
+            "changes" => {
+                let keys = convert::prop(message, "keys").dyn_into::<Array>().ok()?;
+                let keys = keys.iter().map(|k| k.as_string()).collect::<Option<Vec<String>>>()?;
+                Some(Hint::Changes { collection: string("collection")?, keys, worker: worker()? })
+            }
+            "status" => Some(Hint::Status),
+            "wipe" => Some(Hint::Wipe),
+            _ => None,
+        }
+    }
 }
 
 /// The channel named after a database, carrying hints. The hints carry no data: peers
@@ -74,7 +131,7 @@ impl Hints {
     pub fn open(database: &str, on_hint: impl Fn(Hint) + 'static) -> Option<Hints> {
         let channel = Channel::open(&format!("pwa-sync:{database}"), move |data| {
             // Anything else on the channel (a newer version's message) is not for us.
-            if let Ok(hint) = convert::decode_json::<Hint>(&data) {
+            if let Some(hint) = Hint::from_js(&data) {
                 on_hint(hint);
             }
         })?;
@@ -117,10 +174,8 @@ struct Outgoing {
 
 impl Outgoing {
     fn send(&self, hint: &Hint) {
-        if let Ok(message) = convert::to_js(hint) {
-            // Fails only after close(), when nobody is listening anyway.
-            let _ = self.channel.post_message(&message);
-        }
+        // Fails only after close(), when nobody is listening anyway.
+        let _ = self.channel.post_message(&hint.to_js());
     }
 
     /// Post the buffered changes (before any other hint, to keep their order).

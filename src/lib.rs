@@ -7,6 +7,10 @@
 //! dedicated workers and service workers alike. See ARCHITECTURE.md for the layers.
 #![cfg(target_arch = "wasm32")]
 
+/// The global allocator: talc instead of std's dlmalloc (smaller; bench/README.md "Size").
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 pub mod api;
 pub mod background;
 pub mod background_sync;

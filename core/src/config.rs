@@ -88,12 +88,26 @@ impl IndexSpec {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// The shapes config values may take are read by hand, each tried in turn as
+/// `#[serde(untagged)]` would: its derive first buffers the value in serde's generic
+/// `Content` tree, which costs wasm bytes for nothing when the input is already a
+/// `serde_json::Value` (bench/README.md "Size").
 enum RawIndex {
     Field(String),
     Compound(Vec<String>),
     Detailed(RawIndexDetail),
+}
+
+impl RawIndex {
+    fn read(value: Value) -> std::result::Result<RawIndex, String> {
+        if let Value::String(field) = value {
+            return Ok(RawIndex::Field(field));
+        }
+        serde_json::from_value(value.clone())
+            .map(RawIndex::Compound)
+            .or_else(|_| serde_json::from_value(value).map(RawIndex::Detailed))
+            .map_err(|_| "an index must be a field name, an array of field names, or {field, multiEntry}".into())
+    }
 }
 
 #[derive(Deserialize)]
@@ -104,8 +118,8 @@ struct RawIndexDetail {
     multi_entry: bool,
 }
 
-fn parse_index(raw: RawIndex, omit: &[String]) -> std::result::Result<IndexSpec, String> {
-    let spec = match raw {
+fn parse_index(raw: Value, omit: &[String]) -> std::result::Result<IndexSpec, String> {
+    let spec = match RawIndex::read(raw)? {
         RawIndex::Field(field) => IndexSpec::single(field, false),
         RawIndex::Detailed(d) => IndexSpec::single(d.field, d.multi_entry),
         RawIndex::Compound(fields) if fields.len() < 2 => {
@@ -187,11 +201,21 @@ pub struct EventConfig {
     pub value_field: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// An event setting: a name, or `{name, valueField}` (read as `RawIndex` is).
 enum RawEvent {
     Name(String),
     Detailed(EventConfig),
+}
+
+impl RawEvent {
+    fn read(value: Value) -> std::result::Result<RawEvent, String> {
+        if let Value::String(name) = value {
+            return Ok(RawEvent::Name(name));
+        }
+        serde_json::from_value(value)
+            .map(RawEvent::Detailed)
+            .map_err(|_| "`event` must be an event name or {name, valueField}".into())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -289,7 +313,7 @@ impl ClientConfig {
         if raw.retry.base_delay_ms > raw.retry.max_delay_ms {
             return Err(invalid("`retry.baseDelayMs` must not exceed `retry.maxDelayMs`"));
         }
-        let collections = raw.collections.into_named()?;
+        let collections = RawCollections::read(raw.collections)?.into_named()?;
         if collections.is_empty() {
             return Err(invalid("`collections` must declare at least one collection"));
         }
@@ -333,7 +357,7 @@ fn invalid(reason: impl ToString) -> Error {
 struct RawConfig {
     name: String,
     endpoint: Option<String>,
-    collections: RawCollections,
+    collections: Value,
     #[serde(default)]
     retry: RetryConfig,
     batch_size: Option<usize>,
@@ -350,14 +374,23 @@ struct RawConfig {
 
 /// Collections as an object keyed by name, or as an array of `{name, ...}` (where a
 /// name can be given twice, which validation then refuses).
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// (Read by hand, as `RawIndex` is.)
 enum RawCollections {
     Map(serde_json::Map<String, Value>),
     List(Vec<Value>),
 }
 
 impl RawCollections {
+    fn read(value: Value) -> Result<RawCollections> {
+        match value {
+            Value::Object(map) => Ok(RawCollections::Map(map)),
+            Value::Array(list) => Ok(RawCollections::List(list)),
+            _ => Err(invalid(
+                "`collections` must be an object of collection settings by name, or an array of {name, ...}",
+            )),
+        }
+    }
+
     fn into_named(self) -> Result<Vec<(String, Value)>> {
         match self {
             RawCollections::Map(map) => Ok(map.into_iter().collect()),
@@ -382,21 +415,28 @@ impl RawCollections {
 struct RawCollection {
     key: String,
     // `conflict` is taken out and parsed first, for messages that name the strategy.
-    event: Option<RawEvent>,
+    event: Option<Value>,
     ttl_ms: Option<u64>,
     #[serde(default)]
     omit: Vec<String>,
     #[serde(default)]
-    indexes: Vec<RawIndex>,
+    indexes: Vec<Value>,
     space: Option<String>,
     space_field: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A conflict setting: a strategy name, or `{strategy, ...}` (read as `RawIndex` is).
 enum RawConflict {
     Name(Strategy),
     Detailed(RawConflictDetail),
+}
+
+impl RawConflict {
+    fn read(value: &Value) -> std::result::Result<RawConflict, serde_json::Error> {
+        serde_json::from_value(value.clone())
+            .map(RawConflict::Name)
+            .or_else(|_| serde_json::from_value(value.clone()).map(RawConflict::Detailed))
+    }
 }
 
 #[derive(Deserialize)]
@@ -423,7 +463,7 @@ fn parse_conflict(name: &str, spec: Option<&Value>) -> Result<ConflictConfig> {
         });
     };
     let strategy_name = spec.as_str().or_else(|| spec.get("strategy").and_then(Value::as_str));
-    match serde_json::from_value::<RawConflict>(spec.clone()) {
+    match RawConflict::read(spec) {
         Ok(RawConflict::Name(strategy)) => Ok(ConflictConfig {
             strategy,
             arrays: BTreeMap::new(),
@@ -485,10 +525,11 @@ fn parse_collection(name: String, mut spec: Value) -> Result<CollectionConfig> {
         }
         indexes.push(index);
     }
-    let event = raw.event.map(|e| match e {
-        RawEvent::Name(name) => EventConfig { name, value_field: None },
-        RawEvent::Detailed(config) => config,
-    });
+    let event = match raw.event.map(RawEvent::read).transpose().map_err(fail)? {
+        None => None,
+        Some(RawEvent::Name(name)) => Some(EventConfig { name, value_field: None }),
+        Some(RawEvent::Detailed(config)) => Some(config),
+    };
     if let Some(event) = &event {
         if event.name.trim().is_empty() || event.value_field.as_deref().is_some_and(|f| f.trim().is_empty()) {
             return Err(fail("`event` needs a non-empty name (and a non-empty valueField if given)".into()));
@@ -657,5 +698,35 @@ mod tests {
         let c = ClientConfig::from_json(json!({"name": "a", "collections": {"t": {"key": "id"}}})).unwrap();
         assert_eq!(c.collections[0].conflict.strategy, Strategy::Merge);
         assert_eq!(c.endpoint, None);
+    }
+
+    #[test]
+    fn each_shape_of_an_index_event_and_collections_is_read_and_anything_else_refused() {
+        let c = ClientConfig::from_json(json!({"name": "a", "collections": [{"name": "t", "key": "id",
+            "event": {"name": "t-changed", "valueField": "t"}, "conflict": {"strategy": "manual"},
+            "indexes": ["a", ["a", "b"], {"field": "tags", "multiEntry": true}]}]}))
+        .unwrap();
+        let t = &c.collections[0];
+        let names: Vec<&str> = t.indexes.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["a", "[a+b]", "*tags"]);
+        assert_eq!(t.event, Some(EventConfig { name: "t-changed".into(), value_field: Some("t".into()) }));
+        assert_eq!(t.conflict.strategy, Strategy::Manual);
+        let named =
+            ClientConfig::from_json(json!({"name": "a", "collections": {"t": {"key": "id", "event": "t-changed"}}}));
+        assert_eq!(named.unwrap().collections[0].event.as_ref().map(|e| e.value_field.is_none()), Some(true));
+        for (spec, expected) in [
+            (json!({"key": "id", "indexes": [5]}), "an index must be a field name"),
+            (json!({"key": "id", "indexes": [{"field": "a", "unique": true}]}), "an index must be a field name"),
+            (json!({"key": "id", "event": 5}), "`event` must be an event name"),
+            (json!({"key": "id", "event": {"name": "e", "other": 1}}), "`event` must be an event name"),
+        ] {
+            let msg = err(json!({"name": "a", "collections": {"trips": spec}}));
+            assert!(msg.contains("\"trips\"") && msg.contains(expected), "{msg}");
+        }
+        for collections in [json!(null), json!("trips"), json!(3)] {
+            let msg = err(json!({"name": "a", "collections": collections}));
+            assert!(msg.contains("`collections` must be an object"), "{msg}");
+        }
+        assert!(err(json!({"name": "a"})).contains("missing field `collections`"));
     }
 }

@@ -45,7 +45,7 @@ impl<S: Store> LocalWrites for S {
 
     async fn write_local_batch(&self, batch: &[LocalWrite<S::Value>]) -> Result<Vec<WriteOutcome<S::Value>>, Error> {
         let mut keys: Vec<KeyRef> = batch.iter().map(|w| (w.collection.clone(), w.key.clone())).collect();
-        keys.sort_unstable();
+        crate::sort::sort(&mut keys);
         keys.dedup();
         self.transact_in_scope(&keys, Scope::LocalWrite, |snapshot| plan_local_batch(snapshot, batch)).await
     }
@@ -184,7 +184,7 @@ pub struct SyncFailure {
 /// The scope string of the configured collections (see `Meta::checkpoint_scope`).
 pub fn checkpoint_scope(config: &ClientConfig) -> String {
     let mut names: Vec<&str> = config.collections.iter().map(|c| c.name.as_str()).collect();
-    names.sort_unstable();
+    crate::sort::sort(&mut names);
     names.join(",")
 }
 

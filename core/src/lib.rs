@@ -31,6 +31,7 @@ pub mod resolver;
 pub mod retry;
 pub mod schedule;
 pub mod session;
+pub mod sort;
 #[cfg(test)]
 mod spaces_tests;
 pub mod sse;

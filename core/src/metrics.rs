@@ -240,7 +240,7 @@ fn percentile(values: &VecDeque<u64>, p: usize) -> Option<u64> {
         return None;
     }
     let mut sorted: Vec<u64> = values.iter().copied().collect();
-    sorted.sort_unstable();
+    crate::sort::sort(&mut sorted);
     let rank = (p * sorted.len()).div_ceil(100).max(1);
     sorted.get(rank - 1).copied()
 }

@@ -77,7 +77,7 @@ pub fn check_steps<'a>(declared: u32, names: impl IntoIterator<Item = &'a str>) 
             }
         }
     }
-    steps.sort_unstable();
+    crate::sort::sort(&mut steps);
     Ok(steps)
 }
 

@@ -64,7 +64,7 @@ impl Client {
     }
 
     fn learn_spaces(&self, mut spaces: Vec<SpaceRole>, revoked: &[String]) {
-        spaces.sort_by(|a, b| a.id.cmp(&b.id));
+        pwa_sync_core::sort::sort_by(&mut spaces, |a, b| a.id.cmp(&b.id));
         let changed = self.spaces.borrow().as_ref() != Some(&spaces) || !revoked.is_empty();
         *self.spaces.borrow_mut() = Some(spaces);
         if changed {

@@ -132,7 +132,7 @@ impl IdbStore {
                 let what = format!("outbox entry {}", key_text(&prop(&js, "id")));
                 queued.push(decode_entry(js, self.sealer()).map_err(unreadable(what))?);
             }
-            queued.sort_by_key(|e| e.id);
+            pwa_sync_core::sort::sort_by(&mut queued, |a, b| a.id.cmp(&b.id));
             if !queued.is_empty() {
                 snapshot.queued.insert(key, queued);
             }

@@ -139,7 +139,9 @@ pub fn finish(query: &Query, candidates: &[&dyn Candidate]) -> Page {
         rows.push((at, values));
     }
     let position = |row: &(usize, Vec<Value>)| (row.1.clone(), candidates[row.0].key().to_owned());
-    rows.sort_by(|a, b| compare_positions(&query.order, (&a.1, candidates[a.0].key()), (&b.1, candidates[b.0].key())));
+    crate::sort::sort_by(&mut rows, |a, b| {
+        compare_positions(&query.order, (&a.1, candidates[a.0].key()), (&b.1, candidates[b.0].key()))
+    });
     let limit = query.limit.unwrap_or(usize::MAX);
     let last = limit.checked_sub(1).and_then(|i| rows.get(i)).filter(|_| rows.len() > limit);
     let next = last.map(|row| {
