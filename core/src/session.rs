@@ -94,6 +94,8 @@ pub struct Finish {
     pub now_ms: u64,
     /// In [0, 1), for the backoff's jitter.
     pub random: f64,
+    /// Whether the context is online as the sync ends (`navigator.onLine`).
+    pub online: bool,
 }
 
 /// A finished sync: what the caller of `sync()` gets, and what to do.
@@ -193,7 +195,11 @@ impl Session {
                 self.scheduler.on_success();
                 self.metrics.record_success(&report, finish.duration_ms);
                 self.last_synced_at = Some(finish.now_ms as f64);
-                let mut commands = self.set_status(Status::Synced, None);
+                // A sync that got through just before the connection went stays a success,
+                // but the status is what holds now: offline (the `offline` event came while
+                // it ran, and its status would otherwise be overwritten).
+                let status = if finish.online { Status::Synced } else { Status::Offline };
+                let mut commands = self.set_status(status, None);
                 commands.push(Command::HintStatus);
                 // Writes made during the sync go out next; an entry that cannot be sent at
                 // all (nothing went out this time) must not spin a sync every 250 ms.
@@ -360,7 +366,7 @@ mod tests {
     }
 
     fn finish(pending: usize) -> Finish {
-        Finish { duration_ms: 40, pending: Some(pending), now_ms: 10_000, random: 0.5 }
+        Finish { duration_ms: 40, pending: Some(pending), now_ms: 10_000, random: 0.5, online: true }
     }
 
     fn report(batches: usize) -> SyncReport {
@@ -380,6 +386,19 @@ mod tests {
 
     fn failure_record(code: &str, message: &str) -> Command {
         Command::RecordFailure(Failure { at: 10_000.0, code: code.into(), message: message.into() })
+    }
+
+    #[test]
+    fn a_sync_that_ends_after_the_connection_went_leaves_the_status_offline() {
+        let mut session = Session::new(opening());
+        session.on_sync_started();
+        session.on_offline();
+        let done = session.on_sync_finished(Ok(report(0)), Finish { online: false, ..finish(0) });
+        assert!(done.result.is_ok(), "the sync itself succeeded");
+        assert_eq!(session.status(), Status::Offline);
+        session.on_sync_started();
+        session.on_sync_finished(Ok(report(0)), finish(0));
+        assert_eq!(session.status(), Status::Synced);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::background_sync::request_background_sync;
 use crate::channel::Hint;
 use crate::events;
 use crate::locks;
-use crate::sys::now_ms;
+use crate::sys::{is_online, now_ms};
 use crate::transport::HttpTransport;
 use pwa_sync_core::engine;
 use pwa_sync_core::metrics::SyncReport;
@@ -140,7 +140,8 @@ impl Client {
         self.report_skipped();
         let duration_ms = (js_sys::Date::now() - started) as u64;
         let pending = self.store.pending_count().await.ok();
-        let finish = Finish { duration_ms, pending, now_ms: now_ms(), random: js_sys::Math::random() };
+        let finish =
+            Finish { duration_ms, pending, now_ms: now_ms(), random: js_sys::Math::random(), online: is_online() };
         if let Ok(report) = &result {
             // The database now holds a checkpoint: losing it would lose something.
             self.remember_device();

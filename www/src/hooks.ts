@@ -1,6 +1,6 @@
 // Small app hooks beside the package's own (pwa-sync/react).
 import type { AppClient } from "./types";
-import { startTransition, useEffect, useOptimistic, useState } from "react";
+import { useEffect, useState } from "react";
 import type { AuditEntry, Space } from "pwa-sync";
 
 /** The current time, re-rendering every `everyMs`. */
@@ -47,22 +47,28 @@ export function ago(then: number, now: number): string {
 
 /**
  * A stored value shown as changed from the moment of the click: the write to IndexedDB
- * takes a few milliseconds, and a controlled checkbox must not flip back meanwhile.
- * pwa-sync's hooks hold the new value by the time the write resolves.
+ * takes a few milliseconds, and a controlled checkbox must not flip back meanwhile. The
+ * new value shows until the stored one moves: a live query (`useQuery`) re-reads after
+ * the write resolves, so the write's end is not the moment to show the stored value
+ * again. A failed write shows the stored value at once.
  */
 export function useOptimisticValue<T>(stored: T): [T, (next: T, write: () => Promise<unknown>) => void] {
-  const [shown, setShown] = useOptimistic(stored);
-  const change = (next: T, write: () => Promise<unknown>) =>
-    startTransition(async () => {
-      setShown(next);
-      try {
-        await write();
-      } catch (error) {
+  const [pending, setPending] = useState<{ value: T } | null>(null);
+  // The stored value moved (this write arrived, or another one): it is what shows.
+  useEffect(() => setPending(null), [stored]);
+  const change = (next: T, write: () => Promise<unknown>) => {
+    setPending({ value: next });
+    write().then(
+      // A write that changed nothing moves no stored value.
+      () => Object.is(next, stored) && setPending(null),
+      (error: unknown) => {
         // The stored value shows again; the client announced storage problems itself.
         console.warn("write failed", error);
-      }
-    });
-  return [shown, change];
+        setPending(null);
+      },
+    );
+  };
+  return [pending ? pending.value : stored, change];
 }
 
 /**
