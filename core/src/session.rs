@@ -117,6 +117,9 @@ pub struct Session {
     running: bool,
     /// Something asked for a sync while one ran: run again after it.
     rerun: bool,
+    /// The `online` event came while a sync ran: a failure of that sync (the connection
+    /// was down when it started) tries again at once, not after its backoff.
+    online_during_run: bool,
     /// Event-stream connections in a row that failed to connect.
     stream_failures: u32,
 }
@@ -132,6 +135,7 @@ impl Session {
             metrics: Metrics::default(),
             running: false,
             rerun: false,
+            online_during_run: false,
             stream_failures: 0,
         }
     }
@@ -160,6 +164,7 @@ impl Session {
     pub fn on_trigger(&mut self, trigger: Trigger, now_ms: u64) -> Vec<Command> {
         if self.running {
             self.rerun = true;
+            self.online_during_run |= trigger == Trigger::Online;
             return Vec::new();
         }
         schedule(self.scheduler.on_trigger(trigger, now_ms))
@@ -188,6 +193,7 @@ impl Session {
     pub fn on_sync_finished(&mut self, result: Result<SyncReport, SyncFailure>, finish: Finish) -> Finished {
         self.running = false;
         let rerun = std::mem::take(&mut self.rerun);
+        let online_during_run = std::mem::take(&mut self.online_during_run);
         let pending = finish.pending.unwrap_or(self.pending);
         self.pending = pending;
         match result {
@@ -216,7 +222,11 @@ impl Session {
                 };
                 let retrying = self.scheduler.is_retrying();
                 self.metrics.record_failure(&failure.report, retrying);
-                let next = self.scheduler.on_failure(class, retry_after, finish.now_ms, finish.random);
+                let mut next = self.scheduler.on_failure(class, retry_after, finish.now_ms, finish.random);
+                if online_during_run && matches!(class, Some(ErrorClass::Network | ErrorClass::Timeout)) {
+                    // It failed on the connection that has just come back.
+                    next = Next::In(0);
+                }
                 let error = match failure.error {
                     SyncError::Transport(e) => Error::Sync { class: e.class, message: e.message },
                     SyncError::Store(e) => e,
@@ -386,6 +396,23 @@ mod tests {
 
     fn failure_record(code: &str, message: &str) -> Command {
         Command::RecordFailure(Failure { at: 10_000.0, code: code.into(), message: message.into() })
+    }
+
+    #[test]
+    fn coming_back_online_during_a_failing_sync_retries_at_once() {
+        let failed = || SyncFailure {
+            error: SyncError::Transport(TransportError::new(ErrorClass::Network, "offline")),
+            report: SyncReport::default(),
+        };
+        let mut session = Session::new(opening());
+        session.on_sync_started();
+        assert!(session.on_trigger(Trigger::Online, 10_000).is_empty(), "noted for after the run");
+        let done = session.on_sync_finished(Err(failed()), finish(1));
+        assert!(done.commands.contains(&Command::Schedule { after_ms: 0 }), "{:?}", done.commands);
+        // Without the event during the run, the same failure waits for its backoff.
+        session.on_sync_started();
+        let done = session.on_sync_finished(Err(failed()), finish(1));
+        assert!(!done.commands.contains(&Command::Schedule { after_ms: 0 }), "{:?}", done.commands);
     }
 
     #[test]
