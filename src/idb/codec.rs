@@ -64,13 +64,28 @@ fn stored_value(js: JsValue, sealer: Option<&Sealer>) -> std::result::Result<Opt
     }
 }
 
+/// The app value stored in `field` of the stored object `js`, opened if it was sealed.
+fn stored_field(
+    js: &JsValue,
+    field: &'static std::thread::LocalKey<JsValue>,
+    sealer: Option<&Sealer>,
+) -> std::result::Result<Option<JsVal>, String> {
+    stored_value(field.with(|f| Reflect::get(js, f)).unwrap_or(JsValue::NULL), sealer)
+}
+
+/// A record's checked metadata around the values of the stored object `js`.
+fn with_stored_values(
+    record: EntityRecord<()>,
+    js: &JsValue,
+    sealer: Option<&Sealer>,
+) -> std::result::Result<EntityRecord<JsVal>, String> {
+    Ok(record.with_values(stored_field(js, &VALUE, sealer)?, stored_field(js, &BASE, sealer)?))
+}
+
 /// A stored record: its metadata checked, its values as IndexedDB returned them (a fresh
 /// structured clone each read, so the app may keep or change them).
 pub(super) fn decode_record(js: JsValue, sealer: Option<&Sealer>) -> std::result::Result<EntityRecord<JsVal>, String> {
-    let record: EntityRecord<()> = metadata(&js, &RECORD_FIELDS)?;
-    let value = stored_value(VALUE.with(|f| Reflect::get(&js, f)).unwrap_or(JsValue::NULL), sealer)?;
-    let base = stored_value(BASE.with(|f| Reflect::get(&js, f)).unwrap_or(JsValue::NULL), sealer)?;
-    Ok(record.with_values(value, base))
+    with_stored_values(metadata(&js, &RECORD_FIELDS)?, &js, sealer)
 }
 
 /// [`decode_record`] for many records at once: their metadata in one JSON text. `None`
@@ -81,20 +96,13 @@ pub(super) fn decode_records(raw: &[JsValue], sealer: Option<&Sealer>) -> Option
     if records.len() != raw.len() {
         return None;
     }
-    let mut out = Vec::with_capacity(raw.len());
-    for (record, js) in records.into_iter().zip(raw) {
-        let value = stored_value(VALUE.with(|f| Reflect::get(js, f)).unwrap_or(JsValue::NULL), sealer).ok()?;
-        let base = stored_value(BASE.with(|f| Reflect::get(js, f)).unwrap_or(JsValue::NULL), sealer).ok()?;
-        out.push(record.with_values(value, base));
-    }
-    Some(out)
+    records.into_iter().zip(raw).map(|(record, js)| with_stored_values(record, js, sealer).ok()).collect()
 }
 
 /// A stored outbox entry, its value left in JS (`null` for a delete).
 pub(super) fn decode_entry(js: JsValue, sealer: Option<&Sealer>) -> std::result::Result<OutboxEntry<JsVal>, String> {
     let entry: OutboxEntry<Option<()>> = metadata(&js, &ENTRY_FIELDS)?;
-    let value = stored_value(VALUE.with(|f| Reflect::get(&js, f)).unwrap_or(JsValue::NULL), sealer)?;
-    Ok(entry.with_value(value.unwrap_or(JsVal(JsValue::NULL))))
+    Ok(entry.with_value(stored_field(&js, &VALUE, sealer)?.unwrap_or(JsVal(JsValue::NULL))))
 }
 
 /// An app value as stored: the object itself, or its sealed text.
