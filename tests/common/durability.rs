@@ -124,7 +124,10 @@ async fn health_and_metrics_report_storage_usage_and_quota() {
             let usage = field(&report, "usage").as_f64().unwrap_or_else(|| panic!("{what}: no usage"));
             let quota = field(&report, "quota").as_f64().unwrap_or_else(|| panic!("{what}: no quota"));
             assert!(quota > 0.0 && usage >= 0.0 && usage <= quota, "{what}: {usage} of {quota}");
-            assert_eq!(field(&expected, "quota").as_f64(), Some(quota), "{what}");
+            // Chromium's quota follows the free disk space, which other processes change
+            // between two estimates: the report must be the browser's figure, within 1 %.
+            let browser = field(&expected, "quota").as_f64().unwrap_or(f64::NAN);
+            assert!((quota - browser).abs() <= browser * 0.01, "{what}: quota {quota}, browser says {browser}");
         }
     }
     client.close();
