@@ -19,6 +19,9 @@ pub type KeyRef = (String, String);
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot<V = Value> {
     pub meta: Meta,
+    /// The id a plan gives the next outbox entry it creates (`record::NEW_ENTRY_IDS` on):
+    /// the store numbers new entries as it writes them.
+    pub next_new_id: u64,
     pub records: BTreeMap<KeyRef, EntityRecord<V>>,
     pub queued: BTreeMap<KeyRef, Vec<OutboxEntry<V>>>,
     pub conflicts: BTreeMap<u64, ConflictRecord>,
@@ -26,7 +29,13 @@ pub struct Snapshot<V = Value> {
 
 impl<V> Snapshot<V> {
     pub fn new(meta: Meta) -> Snapshot<V> {
-        Snapshot { meta, records: BTreeMap::new(), queued: BTreeMap::new(), conflicts: BTreeMap::new() }
+        Snapshot {
+            meta,
+            next_new_id: crate::record::NEW_ENTRY_IDS,
+            records: BTreeMap::new(),
+            queued: BTreeMap::new(),
+            conflicts: BTreeMap::new(),
+        }
     }
 }
 
@@ -41,6 +50,21 @@ pub struct Writes<V = Value> {
     pub conflicts_put: BTreeMap<u64, ConflictRecord>,
     pub conflicts_delete: BTreeSet<u64>,
     pub meta: Option<Meta>,
+}
+
+impl<V> Writes<V> {
+    /// Number the entries the plan created (`record::is_new_entry`) from `next_id`, in the
+    /// order it made them: what IndexedDB's key generator does as they are added.
+    pub fn number_new_entries(&mut self, next_id: &mut u64) {
+        let new_ids: Vec<u64> = self.outbox_put.keys().copied().filter(|id| crate::record::is_new_entry(*id)).collect();
+        for id in new_ids {
+            if let Some(mut entry) = self.outbox_put.remove(&id) {
+                entry.id = *next_id;
+                *next_id += 1;
+                self.outbox_put.insert(entry.id, entry);
+            }
+        }
+    }
 }
 
 // Not derived: a derive would ask `V: Default`, which no value needs to be.

@@ -9,6 +9,7 @@
 
 use serde_json::Value;
 
+use crate::clock::HlcStamp;
 use crate::config::SpaceRule;
 use crate::error::{Error, Result};
 use crate::patch;
@@ -79,6 +80,8 @@ pub struct WritePlan<V = Value> {
     pub outbox_put: Option<OutboxEntry<V>>,
     /// Entries to remove.
     pub outbox_delete: Option<u64>,
+    /// The metadata with the clock ticked (kept for the next write of a batch; a local
+    /// write stores no metadata).
     pub meta: Meta,
     pub outcome: WriteOutcome<V>,
 }
@@ -88,8 +91,8 @@ pub struct WritePlan<V = Value> {
 pub struct WriteOutcome<V = Value> {
     /// The value now visible for the key (`None`: deleted).
     pub value: Option<V>,
-    /// The outbox entry that now carries this write, if any.
-    pub mutation_id: Option<u64>,
+    /// An outbox entry carries this write (new, or folded into the key's open one).
+    pub queued: bool,
     pub version: Option<u64>,
     /// False when the write changed nothing (deleting a key that does not exist).
     pub changed: bool,
@@ -98,12 +101,14 @@ pub struct WriteOutcome<V = Value> {
 }
 
 /// Decide the effect of `write`, given the key's current record and its outbox entries
-/// (oldest first). Pure: no I/O, no clock but `write.now_ms`.
+/// (oldest first); a new entry gets `new_id` (the store numbers it as it writes it).
+/// Pure: no I/O, no clock but `write.now_ms`.
 pub fn plan_local_write<V: AppValue>(
     meta: &Meta,
     existing: Option<&EntityRecord<V>>,
     queued: &[OutboxEntry<V>],
     write: &LocalWrite<V>,
+    new_id: u64,
 ) -> Result<WritePlan<V>> {
     let visible = existing.and_then(|r| r.value.as_ref());
     let not_found = || Error::NotFound { collection: write.collection.clone(), key: write.key.clone() };
@@ -124,7 +129,7 @@ pub fn plan_local_write<V: AppValue>(
                 meta: meta.clone(),
                 outcome: WriteOutcome {
                     value: None,
-                    mutation_id: None,
+                    queued: false,
                     version: existing.and_then(|r| r.version),
                     changed: false,
                     pending_delta: 0,
@@ -137,6 +142,13 @@ pub fn plan_local_write<V: AppValue>(
     let space = write.space(visible, new_value.as_ref())?;
     let mut meta = meta.clone();
     let now = meta.corrected(write.now_ms);
+    // The metadata's clock is not stored by local writes (they read and write no
+    // metadata), so the key's own last stamp keeps its stamps increasing, in every tab.
+    // Not one from the future: a clock found to be ahead was pulled back, and its old
+    // stamps must not drag the next write ahead of other devices' (last write wins).
+    if let Some(last) = existing.and_then(|r| r.hlc.parse::<HlcStamp>().ok()).filter(|s| s.wall_ms <= now) {
+        meta.hlc.observe(&last, now);
+    }
     let hlc = meta.hlc.tick(now, &meta.client_id).to_string();
     let base_version = existing.and_then(|r| r.version);
     let open_entry = queued.last().filter(|e| !e.sent);
@@ -152,7 +164,7 @@ pub fn plan_local_write<V: AppValue>(
     let mut outbox_delete = None;
     let mut pending = queued.len() as u32;
     let mut record_removed = false;
-    let mutation_id = match (folded, open_entry) {
+    let queued_write = match (folded, open_entry) {
         (Some(Folded::Cancelled), Some(entry)) => {
             // Only a create nobody else has seen may vanish: no server version, and the
             // open entry is the key's only one.
@@ -160,7 +172,7 @@ pub fn plan_local_write<V: AppValue>(
                 outbox_delete = Some(entry.id);
                 pending -= 1;
                 record_removed = true;
-                None
+                false
             } else {
                 outbox_put = Some(OutboxEntry {
                     op: Op::Delete,
@@ -168,19 +180,17 @@ pub fn plan_local_write<V: AppValue>(
                     hlc: hlc.clone(),
                     ..entry.clone()
                 });
-                Some(entry.id)
+                true
             }
         }
         (Some(Folded::Into(op, value)), Some(entry)) => {
             outbox_put = Some(OutboxEntry { op, value, hlc: hlc.clone(), ..entry.clone() });
-            Some(entry.id)
+            true
         }
         _ => {
-            let id = meta.next_mutation_id;
-            meta.next_mutation_id += 1;
             pending += 1;
             outbox_put = Some(OutboxEntry {
-                id,
+                id: new_id,
                 collection: write.collection.clone(),
                 key: write.key.clone(),
                 op,
@@ -192,7 +202,7 @@ pub fn plan_local_write<V: AppValue>(
                 space,
                 attempts: 0,
             });
-            Some(id)
+            true
         }
     };
 
@@ -214,7 +224,7 @@ pub fn plan_local_write<V: AppValue>(
         meta,
         outcome: WriteOutcome {
             value: new_value,
-            mutation_id,
+            queued: queued_write,
             version: base_version,
             changed: true,
             pending_delta: i64::from(pending) - queued.len() as i64,
@@ -256,11 +266,13 @@ mod tests {
         record: Option<EntityRecord>,
         outbox: Vec<OutboxEntry>,
         now: u64,
+        /// The store's key generator: numbers new entries as they are written.
+        next_id: u64,
     }
 
     impl Key {
         fn new() -> Key {
-            Key { meta: Meta::new("c-test".into()), record: None, outbox: vec![], now: 1_000 }
+            Key { meta: Meta::new("c-test".into()), record: None, outbox: vec![], now: 1_000, next_id: 1 }
         }
 
         fn synced(version: u64, value: Value) -> Key {
@@ -281,13 +293,18 @@ mod tests {
         fn write(&mut self, op: LocalOp) -> Result<WriteOutcome> {
             self.now += 1;
             let w = LocalWrite::new("c".into(), "k".into(), op, self.now);
-            let plan = plan_local_write(&self.meta, self.record.as_ref(), &self.outbox, &w)?;
+            let plan =
+                plan_local_write(&self.meta, self.record.as_ref(), &self.outbox, &w, crate::record::NEW_ENTRY_IDS)?;
             self.meta = plan.meta;
             self.record = plan.record;
             if let Some(id) = plan.outbox_delete {
                 self.outbox.retain(|e| e.id != id);
             }
-            if let Some(entry) = plan.outbox_put {
+            if let Some(mut entry) = plan.outbox_put {
+                if crate::record::is_new_entry(entry.id) {
+                    entry.id = self.next_id;
+                    self.next_id += 1;
+                }
                 match self.outbox.iter_mut().find(|e| e.id == entry.id) {
                     Some(slot) => *slot = entry,
                     None => self.outbox.push(entry),
@@ -337,9 +354,8 @@ mod tests {
         let out = k.write(LocalOp::Delete).unwrap();
         assert!(k.outbox.is_empty());
         assert_eq!(k.record, None);
-        assert_eq!((out.mutation_id, out.pending_delta), (None, -1));
-        // The id is spent all the same: ids are never reused.
-        assert_eq!(k.meta.next_mutation_id, 2);
+        assert_eq!((out.queued, out.pending_delta), (false, -1));
+        assert_eq!(k.next_id, 2, "the create's id was given out; the next write gets a new one");
     }
 
     #[test]
@@ -399,5 +415,18 @@ mod tests {
         assert_eq!(ids, vec![1, 2, 3]);
         assert!(k.outbox.windows(2).all(|w| w[0].hlc < w[1].hlc));
         assert_eq!(k.record.unwrap().pending, 3);
+    }
+
+    #[test]
+    fn a_keys_last_stamp_orders_its_next_write_without_the_metadatas_clock() {
+        // Local writes store no metadata: another tab, or this one after a reload, ticks
+        // a clock that never saw this key's last write, at the same wall time.
+        let mut k = Key::new();
+        k.write(LocalOp::Put(json!({"id": "k", "a": 1}))).unwrap();
+        let first = k.record.as_ref().unwrap().hlc.clone();
+        k.meta = Meta::new("c-test".into());
+        k.now -= 1;
+        k.write(LocalOp::Patch(json!({"a": 2}))).unwrap();
+        assert!(k.record.as_ref().unwrap().hlc > first, "{} after {first}", k.record.unwrap().hlc);
     }
 }

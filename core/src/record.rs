@@ -13,13 +13,29 @@ use crate::value::AppValue;
 
 /// Bumped when the stored record shapes change; a database written by a newer format is
 /// refused rather than misread.
-pub const STORAGE_FORMAT: u32 = 2;
+pub const STORAGE_FORMAT: u32 = KEYED_OUTBOX_FORMAT;
 /// The format of a database without app schema versions, which every library reads.
 pub const BASE_FORMAT: u32 = 1;
 /// The format of a database whose values an app `version` above 1 shaped (the web store
 /// sets it): a library older than versions refuses it (`schema-downgrade`) rather than
 /// write values the migrations would never see.
 pub const VERSIONED_FORMAT: u32 = 2;
+/// The format of a database whose outbox numbers its entries by the store's own key
+/// generator (IndexedDB's auto-increment), not by `Meta::next_mutation_id`: a library
+/// that still counts in the metadata refuses it (`schema-downgrade`) rather than give a
+/// new write an id the generator already gave another, overwriting it.
+pub const KEYED_OUTBOX_FORMAT: u32 = 3;
+
+/// Ids of the outbox entries a plan creates, until the store numbers them: the store's
+/// key generator gives each new entry its id as it writes it (atomically across tabs and
+/// workers), so a local write reads no counter first. Stored ids stay below this
+/// (JavaScript's safe integers); plans number their new entries from it, in order.
+pub const NEW_ENTRY_IDS: u64 = 1 << 53;
+
+/// An entry a plan created and the store has not numbered yet.
+pub fn is_new_entry(id: u64) -> bool {
+    id >= NEW_ENTRY_IDS
+}
 
 /// Stored shapes and the app values inside them: what encryption at rest seals.
 pub trait AppValues {
@@ -247,7 +263,9 @@ impl<V: Clone> OutboxEntry<V> {
 #[serde(rename_all = "camelCase")]
 pub struct Meta {
     pub client_id: String,
-    /// The id the next new outbox entry gets. Only ever grows (invariant 3).
+    /// The id counter of databases before `KEYED_OUTBOX_FORMAT`: the store's key generator
+    /// continues above it when it takes over (an id is never given twice, invariant 3).
+    /// Nothing numbers entries by it any more.
     pub next_mutation_id: u64,
     pub checkpoint: u64,
     pub hlc: HlcState,
@@ -310,7 +328,7 @@ impl Meta {
             checkpoint: 0,
             hlc: HlcState::default(),
             last_synced_at: None,
-            format: BASE_FORMAT,
+            format: STORAGE_FORMAT,
             checkpoint_scope: None,
             next_conflict_id: 1,
             clock_offset_ms: 0,

@@ -17,7 +17,7 @@ use crate::model::{AuditEntry, AuditKind, Effect, KeyRef, Snapshot, Writes};
 use crate::mutation::{plan_local_write, LocalWrite, WriteOutcome};
 use crate::patch;
 use crate::protocol::{Change, MutationResult, Op, FORBIDDEN};
-use crate::record::{ConflictRecord, EntityRecord, Meta, OutboxEntry};
+use crate::record::{is_new_entry, ConflictRecord, EntityRecord, Meta, OutboxEntry};
 use crate::value::{json_of, same_value, AppValue};
 
 /// An app's resolver for a collection (`conflict: (local, server, base) => value`):
@@ -92,14 +92,21 @@ pub fn plan_local_batch<V: AppValue>(
     for write in batch {
         let key: KeyRef = (write.collection.clone(), write.key.clone());
         let queued = snapshot.queued.get(&key).map(Vec::as_slice).unwrap_or_default();
-        let plan = plan_local_write(&snapshot.meta, snapshot.records.get(&key), queued, write)?;
+        let new_id = snapshot.next_new_id;
+        let plan = plan_local_write(&snapshot.meta, snapshot.records.get(&key), queued, write, new_id)?;
         let queue = snapshot.queued.entry(key.clone()).or_default();
         if let Some(id) = plan.outbox_delete {
             queue.retain(|e| e.id != id);
             writes.outbox_put.remove(&id);
-            writes.outbox_delete.insert(id);
+            // An entry of this batch was never stored: nothing to delete.
+            if !is_new_entry(id) {
+                writes.outbox_delete.insert(id);
+            }
         }
         if let Some(entry) = plan.outbox_put {
+            if entry.id == new_id {
+                snapshot.next_new_id += 1;
+            }
             match queue.iter_mut().find(|e| e.id == entry.id) {
                 Some(folded) => *folded = entry.clone(),
                 None => queue.push(entry.clone()),
@@ -115,7 +122,8 @@ pub fn plan_local_batch<V: AppValue>(
         snapshot.meta = plan.meta;
         outcomes.push(plan.outcome);
     }
-    writes.meta = Some(snapshot.meta);
+    // No metadata: ids come from the store's key generator and each key's stamps from its
+    // record, so a local write neither reads nor writes it (`writes.meta` stays `None`).
     Ok((writes, outcomes))
 }
 
@@ -352,6 +360,8 @@ pub fn replay<V: AppValue>(base: Option<&V>, entries: &[OutboxEntry<V>]) -> Opti
 struct Working<'c, V> {
     meta: Meta,
     meta_dirty: bool,
+    /// The id of the next entry this plan queues; the store numbers it (`is_new_entry`).
+    next_new_id: u64,
     records: BTreeMap<KeyRef, EntityRecord<V>>,
     queued: BTreeMap<KeyRef, Vec<OutboxEntry<V>>>,
     conflicts: BTreeMap<u64, ConflictRecord>,
@@ -368,6 +378,7 @@ impl<'c, V: AppValue> Working<'c, V> {
         Working {
             meta: snapshot.meta,
             meta_dirty: false,
+            next_new_id: snapshot.next_new_id,
             records: snapshot.records,
             queued: snapshot.queued,
             conflicts: snapshot.conflicts,
@@ -533,8 +544,8 @@ impl<'c, V: AppValue> Working<'c, V> {
     ) -> String {
         let now = self.meta.corrected(now_ms);
         let stamp = stamp.unwrap_or_else(|| self.meta.hlc.tick(now, &self.meta.client_id).to_string());
-        let id = self.meta.next_mutation_id;
-        self.meta.next_mutation_id += 1;
+        let id = self.next_new_id;
+        self.next_new_id += 1;
         self.meta_dirty = true;
         let (op, value) = match value {
             Some(v) => (Op::Put, v),
@@ -707,10 +718,11 @@ impl<'c, V: AppValue> Working<'c, V> {
                 writes.outbox_put.insert(entry.id, entry.clone());
             }
         }
-        writes.outbox_delete = self.removed_entries;
-        for id in &writes.outbox_delete {
+        for id in &self.removed_entries {
             writes.outbox_put.remove(id);
         }
+        // An entry queued and settled within this plan was never stored.
+        writes.outbox_delete = self.removed_entries.into_iter().filter(|id| !is_new_entry(*id)).collect();
         if self.meta_dirty {
             writes.meta = Some(self.meta);
         }
@@ -739,6 +751,8 @@ mod tests {
         outbox: BTreeMap<u64, OutboxEntry>,
         audit: Vec<AuditEntry>,
         now: u64,
+        /// The outbox's key generator.
+        next_id: u64,
     }
 
     fn k(key: &str) -> KeyRef {
@@ -754,6 +768,7 @@ mod tests {
                 outbox: BTreeMap::new(),
                 audit: vec![],
                 now: 1_000,
+                next_id: 1,
             }
         }
 
@@ -776,7 +791,8 @@ mod tests {
             snap
         }
 
-        fn commit(&mut self, writes: Writes) {
+        fn commit(&mut self, mut writes: Writes) {
+            writes.number_new_entries(&mut self.next_id);
             for (key, record) in writes.records {
                 match record {
                     Some(r) => self.records.insert(key, r),

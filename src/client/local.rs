@@ -58,7 +58,7 @@ impl Client {
             self.events.change_js(config, &write.key, value, Origin::Local, outcome.version);
             self.hint_change(&config.name, &write.key);
         }
-        self.after_local_writes(outcome.pending_delta, outcome.mutation_id.is_some());
+        self.after_local_writes(outcome.pending_delta, outcome.queued);
         Ok(outcome)
     }
 
@@ -124,7 +124,7 @@ impl Client {
             self.hint_change(&config.name, &write.key);
             pending_delta += outcome.pending_delta;
         }
-        self.after_local_writes(pending_delta, outcomes.iter().any(|o| o.mutation_id.is_some()));
+        self.after_local_writes(pending_delta, outcomes.iter().any(|o| o.queued));
         Ok(JsValue::from(batch.len() as f64))
     }
 

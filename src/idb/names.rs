@@ -2,6 +2,9 @@
 //! the metadata record and the outbox's index, and counts as IndexedDB takes them.
 
 pub(super) const OUTBOX: &str = "outbox";
+/// Where an upgrade sets an outbox from before keyed ids aside while it moves the entries
+/// into the new one; gone when the upgrade commits.
+pub(super) const LEGACY_OUTBOX: &str = "outbox-before-keyed-ids";
 pub(super) const CONFLICTS: &str = "conflicts";
 pub(super) const AUDIT: &str = "audit";
 pub(super) const META: &str = "meta";

@@ -15,11 +15,11 @@ use web_sys::{Event, IdbDatabase};
 use pwa_sync_core::config::{ClientConfig, IndexSpec};
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::migration;
-use pwa_sync_core::record::STORAGE_FORMAT;
+use pwa_sync_core::record::{KEYED_OUTBOX_FORMAT, STORAGE_FORMAT};
 use pwa_sync_core::store::Durability;
 
 use super::error::{classify, classify_idb, describe, failure_parts, in_tx, with_context};
-use super::names::{as_u32, AUDIT, BY_KEY, CONFLICTS, META, META_KEY, OUTBOX, SCHEMA_KEY};
+use super::names::{as_u32, AUDIT, BY_KEY, CONFLICTS, LEGACY_OUTBOX, META, META_KEY, OUTBOX, SCHEMA_KEY};
 use super::transaction::{finish, start_transaction};
 use super::upgrade::Upgrade;
 use crate::convert::prop;
@@ -62,7 +62,9 @@ pub(super) fn schema(config: &ClientConfig) -> Vec<StoreSpec> {
             ..StoreSpec::new(&c.name, Some(KeyPath::new_single("key")))
         })
         .collect();
+    // Auto-increment: the key generator numbers new entries (invariant 3).
     specs.push(StoreSpec {
+        auto_increment: true,
         indexes: vec![(BY_KEY.to_owned(), KeyPath::new_array(["collection", "key"]), false)],
         ..StoreSpec::new(OUTBOX, Some(KeyPath::new_single("id")))
     });
@@ -253,19 +255,37 @@ async fn open_once(
     }
 }
 
-/// In `upgradeneeded`: create what is missing, delete nothing.
+/// In `upgradeneeded`: create what is missing, delete nothing (an outbox without its key
+/// generator is replaced, its entries moved over by `Upgrade::migrate`).
 fn create_missing(event: &VersionChangeEvent, specs: &[StoreSpec]) -> Result<()> {
     let request = event.target().map_err(classify_idb)?;
     let db = request.database().map_err(classify_idb)?;
     let tx = request.transaction().ok_or_else(|| Error::Storage("upgradeneeded without its transaction".into()))?;
     let existing = db.store_names();
     for spec in specs {
-        let store = if existing.contains(&spec.name) {
-            tx.object_store(&spec.name)
-        } else {
-            db.create_object_store(&spec.name, spec.params())
-        }
-        .map_err(|e| with_context(format!("cannot create object store \"{}\"", spec.name), e))?;
+        let cannot_create = |e| with_context(format!("cannot create object store \"{}\"", spec.name), e);
+        let store = match existing.contains(&spec.name) {
+            true => tx.object_store(&spec.name).map_err(cannot_create)?,
+            false => db.create_object_store(&spec.name, spec.params()).map_err(cannot_create)?,
+        };
+        // An outbox from before keyed ids: set aside under another name, a new one in its
+        // place; `Upgrade::migrate` moves the entries over, in this transaction.
+        let store = match spec.auto_increment && !store.auto_increment() {
+            true => {
+                // Through `Reflect`: a throwing setter would not come back as an error.
+                let js: JsValue = web_sys::IdbObjectStore::from(store).into();
+                js_sys::Reflect::set(&js, &JsValue::from_str("name"), &JsValue::from_str(LEGACY_OUTBOX)).map_err(
+                    |e| match classify(&e) {
+                        Error::Storage(message) => {
+                            Error::Storage(format!("cannot set the old outbox aside: {message}"))
+                        }
+                        other => other,
+                    },
+                )?;
+                db.create_object_store(&spec.name, spec.params()).map_err(cannot_create)?
+            }
+            false => store,
+        };
         let present = store.index_names();
         for (index, key_path, multi_entry) in &spec.indexes {
             if present.contains(index) {
@@ -283,7 +303,8 @@ fn create_missing(event: &VersionChangeEvent, specs: &[StoreSpec]) -> Result<()>
 }
 
 struct Inspection {
-    /// Some declared store or index does not exist yet.
+    /// Some declared store or index does not exist yet or is not as declared (an outbox
+    /// without its key generator), or the metadata's format is older than keyed ids.
     missing: bool,
     /// `Meta.format` as stored, if there is metadata.
     format: Option<u32>,
@@ -311,8 +332,11 @@ async fn inspect_in(
     mut inspection: Inspection,
 ) -> Result<Inspection> {
     for spec in specs.iter().filter(|s| present.contains(&s.name.as_str())) {
-        let indexes = tx.object_store(&spec.name).map_err(in_tx(tx))?.index_names();
-        if spec.indexes.iter().any(|(name, ..)| !indexes.contains(name)) {
+        let store = tx.object_store(&spec.name).map_err(in_tx(tx))?;
+        let indexes = store.index_names();
+        if spec.indexes.iter().any(|(name, ..)| !indexes.contains(name))
+            || spec.auto_increment != store.auto_increment()
+        {
             inspection.missing = true;
         }
     }
@@ -322,6 +346,11 @@ async fn inspect_in(
             // Read the one field, not the whole record: a newer format may have changed
             // the rest.
             inspection.format = as_u32(&prop(&meta, "format"));
+            // Written by a library that numbers ids in the metadata: an upgrade raises the
+            // format, and closes that library's connections, which then refuse it.
+            if inspection.format.is_some_and(|f| f < KEYED_OUTBOX_FORMAT) {
+                inspection.missing = true;
+            }
         }
         let stamp = store.get(JsValue::from_str(SCHEMA_KEY)).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
         inspection.schema = stamp.and_then(|s| as_u32(&prop(&s, "version")));

@@ -5,11 +5,11 @@ use std::future::IntoFuture;
 
 use idb::{KeyRange, Query, TransactionMode};
 use js_sys::{Array, Reflect};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::model::{KeyRef, Snapshot, Writes};
-use pwa_sync_core::record::{ConflictRecord, Meta};
+use pwa_sync_core::record::{is_new_entry, ConflictRecord, Meta};
 use pwa_sync_core::store::Durability;
 
 use super::codec::{decode, decode_entry, decode_record, encode_batch, encode_internal, key_text};
@@ -26,15 +26,18 @@ impl IdbStore {
         let store = tx.object_store(META).map_err(in_tx(tx))?;
         let key = JsValue::from_str(META_KEY);
         if let Some(js) = store.get(key.clone()).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
-            return decode(js, None).map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}")));
+            let meta: Meta =
+                decode(js, None).map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}")))?;
+            return Ok(self.remember_meta(meta));
         }
-        let meta = Meta { format: self.new_meta_format(), ..Meta::new(fresh_client_id.to_owned()) };
+        let meta = Meta::new(fresh_client_id.to_owned());
         store.put(&encode_internal(&meta, "client metadata", None)?, Some(&key)).map_err(in_tx(tx))?;
-        Ok(meta)
+        Ok(self.remember_meta(meta))
     }
 
     /// One transaction over `base` and the collections of `keys`: snapshot, plan, write.
-    /// Without the conflicts store in scope, records' open conflicts are not read.
+    /// Without the conflicts store in scope, records' open conflicts are not read; without
+    /// the metadata, the plan gets it as this store last saw it.
     pub(super) async fn run_transaction_over(
         &self,
         base: &[&'static str],
@@ -49,38 +52,55 @@ impl IdbStore {
                 stores.push(collection);
             }
         }
+        // Without the metadata in scope (local writes), the plan gets it as last read.
+        let known_meta = match base.contains(&META) {
+            true => None,
+            false => Some(self.known_meta()?),
+        };
         let tx = self.transaction(&stores, TransactionMode::ReadWrite, durability).await?;
-        let result = self.transact_in(&tx, keys, base.contains(&CONFLICTS), plan).await;
+        let result = self.transact_in(&tx, keys, base.contains(&CONFLICTS), known_meta, plan).await;
         finish(tx, result, true).await
     }
 
     /// Read the snapshot for `keys`, plan, write: the body of [`Store::transact`].
+    /// `known_meta`: the metadata to plan with, when the transaction does not cover it.
     pub(super) async fn transact_in(
         &self,
         tx: &idb::Transaction,
         keys: &[KeyRef],
         read_conflicts: bool,
+        known_meta: Option<Meta>,
         plan: &mut dyn FnMut(Snapshot<JsVal>) -> Result<Writes<JsVal>>,
     ) -> Result<()> {
         let err = in_tx(tx);
         let outbox = tx.object_store(OUTBOX).map_err(err)?;
-        let meta_store = tx.object_store(META).map_err(err)?;
+        let meta_store = match known_meta {
+            None => Some(tx.object_store(META).map_err(err)?),
+            Some(_) => None,
+        };
         let meta_key = JsValue::from_str(META_KEY);
         let unreadable = |what: String| move |reason: String| Error::Storage(format!("unreadable {what}: {reason}"));
 
         // Issue every read first, then collect: the requests run back to back.
         // `into_future` now: it attaches the success listener, and a request whose event
         // fires before anyone listens would never resolve.
-        let meta_request = meta_store.get(meta_key.clone()).map_err(err)?.into_future();
+        let meta_request = match &meta_store {
+            Some(store) => Some(store.get(meta_key.clone()).map_err(err)?.into_future()),
+            None => None,
+        };
         let absent = absent_keys(tx, keys).await?;
         let mut record_requests = Vec::with_capacity(keys.len());
         for key in keys.iter().filter(|k| !absent.contains(k)) {
             let store = tx.object_store(&key.0).map_err(err)?;
             record_requests.push((key, store.get(JsValue::from_str(&key.1)).map_err(err)?.into_future()));
         }
-        let meta: Meta = match meta_request.await.map_err(err)? {
-            Some(js) => decode(js, None).map_err(unreadable("client metadata".into()))?,
-            None => return Err(Error::Storage("metadata missing: open_meta was not called".into())),
+        let meta: Meta = match (meta_request, known_meta) {
+            (Some(request), _) => match request.await.map_err(err)? {
+                Some(js) => self.remember_meta(decode(js, None).map_err(unreadable("client metadata".into()))?),
+                None => return Err(Error::Storage("metadata missing: open_meta was not called".into())),
+            },
+            (None, Some(meta)) => meta,
+            (None, None) => return Err(Error::Storage("no metadata to plan with".into())),
         };
         let mut snapshot = Snapshot::new(meta);
         let mut pending_keys = Vec::new();
@@ -173,8 +193,16 @@ impl IdbStore {
         for id in &writes.outbox_delete {
             drop(outbox.delete(JsValue::from_f64(*id as f64)).map_err(err)?);
         }
-        for js in &entries_js {
-            drop(outbox.put(js, None).map_err(err)?);
+        for (js, entry) in entries_js.iter().zip(writes.outbox_put.values()) {
+            if is_new_entry(entry.id) {
+                // The key generator numbers it (invariant 3): atomic across tabs and
+                // workers, and in the order of these adds, which is the plan's.
+                Reflect::delete_property(js.unchecked_ref::<js_sys::Object>(), &JsValue::from_str("id"))
+                    .map_err(|e| classify(&e))?;
+                drop(outbox.add(js, None).map_err(err)?);
+            } else {
+                drop(outbox.put(js, None).map_err(err)?);
+            }
         }
         if !audit_js.is_empty() {
             let audit = tx.object_store(AUDIT).map_err(err)?;
@@ -201,7 +229,12 @@ impl IdbStore {
             }
         }
         if let Some(js) = &meta_js {
-            drop(meta_store.put(js, Some(&meta_key)).map_err(err)?);
+            let store =
+                meta_store.as_ref().ok_or_else(|| Error::Storage("a local write planned a metadata write".into()))?;
+            drop(store.put(js, Some(&meta_key)).map_err(err)?);
+        }
+        if let Some(meta) = writes.meta {
+            self.remember_meta(meta);
         }
         Ok(())
     }

@@ -18,7 +18,7 @@ use pwa_sync_core::store::conformance::{self, json_get, json_list, json_outbox};
 use pwa_sync_core::store::Store;
 use pwa_sync_core::value::AppValue;
 
-use super::support::unique;
+use super::support::{js, unique};
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
@@ -54,6 +54,10 @@ fn put(collection: &str, value: Value) -> LocalWrite<JsVal> {
 
 async fn keys(store: &IdbStore, collection: &str, query: ListQuery) -> Vec<String> {
     json_list(store, collection, &query).await.unwrap().into_iter().map(|r| r.key).collect()
+}
+
+async fn outbox_ids(store: &IdbStore) -> Vec<u64> {
+    json_outbox(store, 100).await.unwrap().into_iter().map(|e| e.id).collect()
 }
 
 fn by(field: &str, value: Value) -> ListQuery {
@@ -124,7 +128,8 @@ async fn a_fault_after_the_entity_write_leaves_nothing_behind() {
     assert_eq!(store.open_meta("c-other").await.unwrap(), before, "meta unchanged: the mutation id is not spent");
 
     // An existing record keeps its value when an edit of it fails.
-    assert_eq!(store.write_local(&put("items", json!({"id": "a", "n": 1}))).await.unwrap().mutation_id, Some(1));
+    assert!(store.write_local(&put("items", json!({"id": "a", "n": 1}))).await.unwrap().queued);
+    assert_eq!(outbox_ids(&store).await, [1], "the failed write took no id");
     store.mark_sent(&[1]).await.unwrap();
     store.fail_next_write_after_entity();
     assert!(store.write_local(&write("items", "a", LocalOp::Patch(json!({"n": 2})))).await.is_err());
@@ -132,11 +137,11 @@ async fn a_fault_after_the_entity_write_leaves_nothing_behind() {
     assert_eq!((record.value, record.pending), (Some(json!({"id": "a", "n": 1})), 1));
     let outbox = json_outbox(&store, 10).await.unwrap();
     assert_eq!((outbox.len(), outbox[0].sent), (1, true));
-    assert_eq!(store.open_meta("c-1").await.unwrap().next_mutation_id, 2);
 
     // The hook fires once; the next write is normal.
     let out = store.write_local(&write("items", "a", LocalOp::Patch(json!({"n": 3})))).await.unwrap();
-    assert_eq!(out.mutation_id, Some(2));
+    assert!(out.queued);
+    assert_eq!(outbox_ids(&store).await, [1, 2]);
     dispose(store).await;
 }
 
@@ -155,13 +160,14 @@ async fn data_survives_close_and_reopen() {
 
     let store = open(&config).await;
     let meta = store.open_meta("c-second").await.unwrap();
-    assert_eq!((meta.client_id.as_str(), meta.next_mutation_id), ("c-first", 3));
+    assert_eq!(meta.client_id, "c-first");
     assert_eq!(json_get(&store, "items", "a").await.unwrap().unwrap().value, Some(json!({"id": "a", "tripId": "t1"})));
     assert_eq!(keys(&store, "items", by("tripId", json!("t1"))).await, ["a"]);
     let outbox = json_outbox(&store, 10).await.unwrap();
     let summary: Vec<(u64, &str, bool)> = outbox.iter().map(|e| (e.id, e.key.as_str(), e.sent)).collect();
     assert_eq!(summary, [(1, "a", true), (2, "b", false)]);
-    assert_eq!(store.write_local(&put("notes", json!({"id": "c"}))).await.unwrap().mutation_id, Some(3));
+    store.write_local(&put("notes", json!({"id": "c"}))).await.unwrap();
+    assert_eq!(outbox_ids(&store).await, [1, 2, 3], "the key generator went on where it was");
     dispose(store).await;
 }
 
@@ -218,6 +224,84 @@ async fn a_newer_storage_format_is_refused() {
     raw_put(&config.name, "meta", &newer, Some("client")).await;
     let err = IdbStore::open(&config).await.map(|_| ());
     assert_eq!(err, Err(Error::SchemaDowngrade { found: STORAGE_FORMAT + 1, declared: STORAGE_FORMAT }));
+    IdbStore::delete_database(&config.name).await.unwrap();
+}
+
+/// The database as a library that numbered outbox entries by `nextMutationId` left it: an
+/// outbox without a key generator holding entry 4 of record "a", the counter at 9 (ids 5
+/// to 8 were acknowledged and removed), the metadata at format 1.
+async fn make_counting_database(name: &str) {
+    let store = open(&named(conformance::config(), name)).await;
+    store.open_meta("c-old").await.unwrap();
+    store.close();
+    js(
+        "name",
+        r#"return new Promise((resolve, reject) => {
+            const probe = indexedDB.open(name);
+            probe.onsuccess = () => {
+                const version = probe.result.version;
+                probe.result.close();
+                const open = indexedDB.open(name, version + 1);
+                open.onerror = () => reject(open.error);
+                open.onupgradeneeded = () => {
+                    const db = open.result, tx = open.transaction;
+                    db.deleteObjectStore("outbox");
+                    const outbox = db.createObjectStore("outbox", {keyPath: "id"});
+                    outbox.createIndex("byKey", ["collection", "key"]);
+                    const hlc = "001700000000000-0000-c-old";
+                    outbox.put({id: 4, collection: "items", key: "a", op: "put", value: {id: "a", n: 1},
+                        baseVersion: null, hlc, sent: false, createdAt: 0, attempts: 0});
+                    tx.objectStore("items").put({key: "a", value: {id: "a", n: 1}, version: null, base: null,
+                        hlc, pending: 1, updatedAt: 0, conflict: null});
+                    const meta = tx.objectStore("meta");
+                    meta.get("client").onsuccess = (e) => {
+                        meta.put({...e.target.result, nextMutationId: 9, format: 1}, "client");
+                    };
+                };
+                open.onsuccess = () => { open.result.close(); resolve(); };
+            };
+        })"#,
+        &[JsValue::from_str(name)],
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn an_outbox_numbered_by_the_metadata_is_taken_over_by_the_key_generator() {
+    let config = named(conformance::config(), &unique("keyed-ids"));
+    make_counting_database(&config.name).await;
+
+    let store = open(&config).await;
+    assert_eq!(store.open_meta("c-new").await.unwrap().client_id, "c-old");
+    assert_eq!(outbox_ids(&store).await, [4], "the queued entry moved over");
+    // A write of "a" still folds into its open entry; a new key gets an id above every
+    // one the counter gave (the server may still hold 5 to 8).
+    store.write_local(&write("items", "a", LocalOp::Patch(json!({"n": 2})))).await.unwrap();
+    store.write_local(&put("items", json!({"id": "b"}))).await.unwrap();
+    let outbox = json_outbox(&store, 10).await.unwrap();
+    let summary: Vec<(u64, &str, Value)> = outbox.iter().map(|e| (e.id, e.key.as_str(), e.value.clone())).collect();
+    assert_eq!(summary, [(4, "a", json!({"id": "a", "n": 2})), (9, "b", json!({"id": "b"}))]);
+    store.close();
+
+    // What an older library reads first: `format`, now above the 2 it knows, so it
+    // refuses the database (`schema-downgrade`) instead of numbering an entry 9 again.
+    let client = raw_get(&config.name, "meta", "client").await;
+    assert_eq!(Reflect::get(&client, &"format".into()).unwrap().as_f64(), Some(f64::from(STORAGE_FORMAT)));
+    let layout = js(
+        "name",
+        r#"return new Promise((resolve) => {
+            const open = indexedDB.open(name);
+            open.onsuccess = () => {
+                const db = open.result;
+                const answer = [db.transaction("outbox").objectStore("outbox").autoIncrement, [...db.objectStoreNames].join()];
+                db.close();
+                resolve(answer);
+            };
+        })"#,
+        &[JsValue::from_str(&config.name)],
+    )
+    .await;
+    assert_eq!(JSON::stringify(&layout).unwrap(), r#"[true,"audit,conflicts,items,meta,notes,outbox,places"]"#);
     IdbStore::delete_database(&config.name).await.unwrap();
 }
 

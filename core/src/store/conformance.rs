@@ -86,7 +86,7 @@ pub fn json_entry<V: AppValue>(e: OutboxEntry<V>) -> OutboxEntry {
 pub fn json_outcome<V: AppValue>(o: WriteOutcome<V>) -> WriteOutcome {
     WriteOutcome {
         value: o.value.as_ref().map(V::to_json),
-        mutation_id: o.mutation_id,
+        queued: o.queued,
         version: o.version,
         changed: o.changed,
         pending_delta: o.pending_delta,
@@ -132,7 +132,8 @@ pub async fn put_then_get_round_trips<S: Store>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     let value = json!({"id": "a", "title": "Rome", "nested": {"n": [1, 2.5, "x", null, true]}});
     let out = put(store, "items", value.clone()).await;
-    assert_eq!(out.mutation_id, Some(1));
+    assert!(out.queued);
+    assert_eq!(json_outbox(store, 10).await.unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), [1]);
     let record = json_get(store, "items", "a").await.unwrap().expect("record stored");
     assert_eq!(record.value, Some(value));
     assert_eq!((record.version, record.pending), (None, 1));
@@ -187,21 +188,35 @@ pub async fn sent_entries_are_never_rewritten<S: Store>(store: &S) {
     assert_eq!(json_outbox(store, 100).await.unwrap()[1].op, Op::Delete);
 }
 
+async fn outbox_ids<S: Store>(store: &S) -> Vec<u64> {
+    json_outbox(store, 100).await.unwrap().into_iter().map(|e| e.id).collect()
+}
+
 pub async fn mutation_ids_increase_and_persist<S: Store>(store: &S) {
     let first = store.open_meta(CLIENT).await.unwrap();
-    assert_eq!((first.client_id.as_str(), first.next_mutation_id), (CLIENT, 1));
-    for (i, key) in ["a", "b", "c"].into_iter().enumerate() {
-        let out = put(store, "items", json!({"id": key})).await;
-        assert_eq!(out.mutation_id, Some(i as u64 + 1));
+    assert_eq!(first.client_id, CLIENT);
+    for key in ["a", "b", "c"] {
+        assert!(put(store, "items", json!({"id": key})).await.queued);
     }
+    assert_eq!(outbox_ids(store).await, [1, 2, 3], "the store numbers new entries in write order");
     // A cancelled create spends its id too: ids are never reused.
     put(store, "items", json!({"id": "d"})).await;
     write(store, "items", "d", LocalOp::Delete).await;
     let again = store.open_meta("c-other").await.unwrap();
-    assert_eq!((again.client_id.as_str(), again.next_mutation_id), (CLIENT, 5));
-    assert_eq!(put(store, "items", json!({"id": "e"})).await.mutation_id, Some(5));
+    assert_eq!(again.client_id, CLIENT);
+    put(store, "items", json!({"id": "e"})).await;
+    assert_eq!(outbox_ids(store).await, [1, 2, 3, 5]);
+    // Nor after the outbox emptied: the server keeps every (client, id) it applied.
+    store.clear().await.unwrap();
+    store.open_meta(CLIENT).await.unwrap();
+    put(store, "items", json!({"id": "f"})).await;
+    assert_eq!(outbox_ids(store).await, [6]);
+    // A key's stamps increase with its writes (ticked past the record's last stamp).
+    let ids = outbox_ids(store).await;
+    store.mark_sent(&ids).await.unwrap();
+    write(store, "items", "f", LocalOp::Patch(json!({"n": 1}))).await;
     let hlcs: Vec<String> = json_outbox(store, 100).await.unwrap().into_iter().map(|e| e.hlc).collect();
-    assert!(hlcs.windows(2).all(|w| w[0] < w[1]), "hlc not increasing: {hlcs:?}");
+    assert!(hlcs.len() == 2 && hlcs[0] < hlcs[1], "hlc not increasing: {hlcs:?}");
 }
 
 pub async fn list_skips_tombstones_in_key_order_with_limit<S: Store>(store: &S) {
@@ -250,7 +265,8 @@ pub async fn failed_write_changes_nothing<S: Store>(store: &S) {
     assert_eq!(err, Err(Error::NotFound { collection: "items".into(), key: "ghost".into() }));
     assert_eq!(json_get(store, "items", "ghost").await.unwrap(), None);
     assert_eq!(store.pending_count().await.unwrap(), 0);
-    assert_eq!(store.open_meta(CLIENT).await.unwrap().next_mutation_id, 1);
+    put(store, "items", json!({"id": "a"})).await;
+    assert_eq!(outbox_ids(store).await, [1], "a refused write takes no id");
 }
 
 pub async fn unknown_collection_is_refused<S: Store>(store: &S) {
@@ -280,7 +296,7 @@ pub async fn clear_removes_everything<S: Store>(store: &S) {
     assert!(live_keys(store, "notes", ListQuery::default()).await.is_empty());
     assert_eq!(store.pending_count().await.unwrap(), 0);
     let meta = store.open_meta("c-fresh").await.unwrap();
-    assert_eq!((meta.client_id.as_str(), meta.next_mutation_id), ("c-fresh", 1));
+    assert_eq!(meta.client_id, "c-fresh");
 }
 
 fn local<V: AppValue>(collection: &str, key: &str, op: LocalOp) -> LocalWrite<V> {
@@ -302,8 +318,8 @@ pub async fn batch_applies_in_order_as_one_write_each<S: Store>(store: &S) {
         local("items", "old", LocalOp::Patch(json!({"n": 5}))),
     ];
     let outcomes = store.write_local_batch(&batch).await.unwrap();
-    let ids: Vec<Option<u64>> = outcomes.iter().map(|o| o.mutation_id).collect();
-    assert_eq!(ids, [Some(2), Some(3), Some(2), Some(4), None, Some(1)]);
+    let queued: Vec<bool> = outcomes.iter().map(|o| o.queued).collect();
+    assert_eq!(queued, [true, true, true, true, false, true]);
     let deltas: Vec<i64> = outcomes.iter().map(|o| o.pending_delta).collect();
     assert_eq!(deltas, [1, 1, 0, 1, -1, 0]);
     assert_eq!(json_get(store, "items", "a").await.unwrap().unwrap().value, Some(json!({"id": "a", "n": 1, "m": 2})));
@@ -319,8 +335,9 @@ pub async fn batch_applies_in_order_as_one_write_each<S: Store>(store: &S) {
             (3, "notes", "b", json!({"id": "b"})),
         ]
     );
-    // Ids spent inside the batch stay spent.
-    assert_eq!(store.open_meta(CLIENT).await.unwrap().next_mutation_id, 5);
+    // An entry created and cancelled inside the batch was never stored: no id for it.
+    put(store, "items", json!({"id": "next"})).await;
+    assert_eq!(outbox_ids(store).await, [1, 2, 3, 4]);
     assert!(store.write_local_batch(&[]).await.unwrap().is_empty());
 }
 
@@ -334,7 +351,8 @@ pub async fn batch_with_a_bad_write_writes_nothing<S: Store>(store: &S) {
     assert_eq!(err, Err(Error::NotFound { collection: "items".into(), key: "ghost".into() }));
     assert_eq!(json_get(store, "items", "a").await.unwrap(), None);
     assert_eq!(store.pending_count().await.unwrap(), 0);
-    assert_eq!(store.open_meta(CLIENT).await.unwrap().next_mutation_id, 1);
+    put(store, "items", json!({"id": "a"})).await;
+    assert_eq!(outbox_ids(store).await, [1], "a refused batch takes no ids");
 }
 
 pub async fn large_batches_find_stored_keys_in_sparse_and_crowded_ranges<S: Store>(store: &S) {

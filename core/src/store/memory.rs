@@ -19,6 +19,9 @@ use serde_json::Value;
 struct State<V> {
     collections: HashMap<String, BTreeMap<String, EntityRecord<V>>>,
     outbox: BTreeMap<u64, OutboxEntry<V>>,
+    /// The outbox's key generator, as IndexedDB's auto-increment: the id the next new
+    /// entry gets; never goes down, not even on `clear`.
+    next_outbox_id: u64,
     audit: std::collections::VecDeque<AuditEntry>,
     conflicts: BTreeMap<u64, ConflictRecord>,
     meta: Option<Meta>,
@@ -41,6 +44,7 @@ impl<V> MemoryStore<V> {
         let state = State {
             collections: names.iter().map(|n| (n.clone(), BTreeMap::new())).collect(),
             outbox: BTreeMap::new(),
+            next_outbox_id: 1,
             audit: Default::default(),
             conflicts: BTreeMap::new(),
             meta: None,
@@ -125,7 +129,8 @@ impl<V: AppValue> Store for MemoryStore<V> {
             snapshot.records.insert(key.clone(), record.detached());
         }
         // Nothing above changed state, so a planning error leaves it untouched.
-        let writes = plan(snapshot)?;
+        let mut writes = plan(snapshot)?;
+        writes.number_new_entries(&mut state.next_outbox_id);
         for ((collection, key), record) in writes.records {
             let records = state.collections.entry(collection).or_default();
             match record {
