@@ -361,7 +361,7 @@ function markdown(report) {
   }
   const extra = [];
   const sw = report.workloads.singleWrites?.impls.rawOurShape;
-  if (sw) extra.push(`- single writes, raw IndexedDB doing pwa-sync's transaction (3 stores; read meta + record; write record + outbox + meta): ${fmtMs(sw.ms.median)} (not a target; isolates the IndexedDB part of our cost).`);
+  if (sw) extra.push(`- single writes, raw IndexedDB doing pwa-sync's transaction (2 stores; read the record; write it and add the outbox entry): ${fmtMs(sw.ms.median)} (not a target; isolates the IndexedDB part of our cost).`);
   const d5 = report.workloads.drain?.impls.oursBatch500;
   if (d5) extra.push(`- outbox drain, ours with \`batchSize: 500\` (the server's limit; default 100): ${fmtMs(d5.ms.median)}, ${(report.workloads.drain.impls.workbox.ms.median / d5.ms.median).toFixed(1)}× faster than Workbox (not a target).`);
   const dr = report.workloads.drain?.impls.ours;

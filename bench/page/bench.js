@@ -161,7 +161,6 @@ async function singleWrites(impl, { n, db: name }) {
   } else if (impl === "raw" || impl === "rawOurShape") {
     const shape = impl === "rawOurShape";
     const db = await rawOpen(name, shape);
-    if (shape) await txDone(((tx) => (tx.objectStore("meta").put({ clientId: "c-x", nextMutationId: 1 }, "client"), tx))(db.transaction("meta", "readwrite")));
     await mark("start");
     const t0 = now();
     for (let i = 0; i < n; i++) {
@@ -173,18 +172,14 @@ async function singleWrites(impl, { n, db: name }) {
         tx.objectStore("outbox").add(outboxEntry(value));
         await txDone(tx);
       } else {
-        // What pwa-sync's write_local does in IndexedDB: one transaction over three
-        // stores; read meta and the record, then write record, outbox entry and meta.
-        const tx = db.transaction(["outbox", "meta", "records"], "readwrite");
+        // What pwa-sync's write_local does in IndexedDB: one transaction over the
+        // collection and the outbox; read the record, then write it and add the outbox
+        // entry (numbered by the key generator).
+        const tx = db.transaction(["outbox", "records"], "readwrite");
         const done = txDone(tx);
-        const [meta, existing] = await Promise.all([
-          reqP(tx.objectStore("meta").get("client")),
-          reqP(tx.objectStore("records").get(value.id)),
-        ]);
-        const id = meta.nextMutationId++;
+        const existing = await reqP(tx.objectStore("records").get(value.id));
         tx.objectStore("records").put({ key: value.id, value, version: existing?.version ?? null, base: null, hlc: "x", pending: 1 });
-        tx.objectStore("outbox").put({ id, ...outboxEntry(value), baseVersion: null, hlc: "x", sent: false, createdAt: Date.now() });
-        tx.objectStore("meta").put(meta, "client");
+        tx.objectStore("outbox").add({ ...outboxEntry(value), baseVersion: null, hlc: "x", sent: false, createdAt: Date.now() });
         await done;
       }
       lat[i] = now() - s;
