@@ -136,11 +136,15 @@ impl IdbStore {
                 snapshot.conflicts.insert(id, conflict);
             }
         }
-        let by_key = outbox.index(BY_KEY).map_err(err)?;
         // All the index reads go out before the first is awaited (a push answer of 100
         // keys would otherwise wait for 100 round trips one after the other).
         let mut queued_requests = Vec::with_capacity(pending_keys.len());
-        for key in pending_keys {
+        // Only when a key has queued writes: a write of a key with none reads no index.
+        let by_key = match pending_keys.is_empty() {
+            true => None,
+            false => Some(outbox.index(BY_KEY).map_err(err)?),
+        };
+        for (key, by_key) in pending_keys.into_iter().filter_map(|key| Some((key, by_key.as_ref()?))) {
             let pair: JsValue = Array::of2(&JsValue::from_str(&key.0), &JsValue::from_str(&key.1)).into();
             let range = KeyRange::only(&pair).map_err(err)?;
             queued_requests.push((key, by_key.get_all(Some(Query::KeyRange(range)), None).map_err(err)?.into_future()));
