@@ -718,11 +718,14 @@ impl<'c, V: AppValue> Working<'c, V> {
                 writes.outbox_put.insert(entry.id, entry.clone());
             }
         }
-        for id in &self.removed_entries {
+        writes.outbox_delete = self.removed_entries;
+        for id in &writes.outbox_delete {
             writes.outbox_put.remove(id);
         }
         // An entry queued and settled within this plan was never stored.
-        writes.outbox_delete = self.removed_entries.into_iter().filter(|id| !is_new_entry(*id)).collect();
+        while writes.outbox_delete.last().is_some_and(|id| is_new_entry(*id)) {
+            writes.outbox_delete.pop_last();
+        }
         if self.meta_dirty {
             writes.meta = Some(self.meta);
         }
