@@ -49,8 +49,7 @@ impl Upgrade {
     }
 
     async fn migrate_in(&self, tx: &idb::Transaction) -> Result<()> {
-        take_over_outbox(tx).await?;
-        raise_format(tx).await?;
+        bring_to_format(tx).await?;
         let meta = tx.object_store(META).map_err(in_tx(tx))?;
         let stamp = meta.get(JsValue::from_str(SCHEMA_KEY)).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
         // Read again here, not trusted from before the upgrade: another tab may have
@@ -108,47 +107,45 @@ impl Upgrade {
     }
 }
 
-/// Move the entries of an outbox from before keyed ids (set aside by `create_missing`)
-/// into the new one, as they are, and start its key generator above every id the old
-/// counter gave: the server keeps each (client, id) it applied, so a reused id would be
-/// answered as a duplicate and its write lost (invariant 3).
-async fn take_over_outbox(tx: &idb::Transaction) -> Result<()> {
-    if !tx.store_names().iter().any(|name| name == LEGACY_OUTBOX) {
-        return Ok(());
-    }
-    let legacy = tx.object_store(LEGACY_OUTBOX).map_err(in_tx(tx))?;
-    let outbox = tx.object_store(OUTBOX).map_err(in_tx(tx))?;
-    // `into_future` at once: a request whose success fires before anyone listens never resolves.
-    let client =
-        tx.object_store(META).map_err(in_tx(tx))?.get(JsValue::from_str(META_KEY)).map_err(in_tx(tx))?.into_future();
-    let entries = legacy.get_all(None, None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
-    let counter = client.await.map_err(in_tx(tx))?.and_then(|c| prop(&c, "nextMutationId").as_f64());
-    let mut highest = 0.0_f64;
-    for js in entries {
-        highest = highest.max(prop(&js, "id").as_f64().unwrap_or(0.0));
-        drop(outbox.put(&js, None).map_err(in_tx(tx))?);
-    }
-    // A key put explicitly moves the generator past it, and deleting it does not move it back.
-    if let Some(last_given) = counter.map(|next| next - 1.0).filter(|last| *last > highest) {
-        let placeholder = js_sys::Object::new();
-        let _ = Reflect::set(&placeholder, &"id".into(), &JsValue::from(last_given));
-        drop(outbox.put(&placeholder, None).map_err(in_tx(tx))?);
-        drop(outbox.delete(JsValue::from(last_given)).map_err(in_tx(tx))?);
-    }
-    tx.database().delete_object_store(LEGACY_OUTBOX).map_err(in_tx(tx))
-}
-
-/// Every upgrade leaves the database in this library's format: a library of an older
-/// one reads `format` alone (`open::inspect`) and refuses the database (`schema-downgrade`)
-/// instead of writing shapes or ids this one does not expect.
-async fn raise_format(tx: &idb::Transaction) -> Result<()> {
+/// Every upgrade leaves the database in this library's format. An outbox from before
+/// keyed ids (set aside by `create_missing`) has its entries moved into the new one, as
+/// they are, and the key generator starts above every id the old counter gave: the
+/// server keeps each (client, id) it applied, so a reused id would be answered as a
+/// duplicate and its write lost (invariant 3). The metadata's `format` is raised: a
+/// library of an older one reads `format` alone (`open::inspect`) and refuses the
+/// database (`schema-downgrade`) instead of writing shapes or ids this one does not expect.
+async fn bring_to_format(tx: &idb::Transaction) -> Result<()> {
     let meta = tx.object_store(META).map_err(in_tx(tx))?;
     let key = JsValue::from_str(META_KEY);
-    if let Some(client) = meta.get(key.clone()).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
-        if as_u32(&prop(&client, "format")).is_some_and(|f| f < STORAGE_FORMAT) {
-            let _ = Reflect::set(&client, &"format".into(), &JsValue::from(STORAGE_FORMAT));
-            drop(meta.put(&client, Some(&key)).map_err(in_tx(tx))?);
+    // Both requests out before either is awaited (`into_future` attaches the listener).
+    let client = meta.get(key.clone()).map_err(in_tx(tx))?.into_future();
+    let legacy = match tx.store_names().iter().any(|name| name == LEGACY_OUTBOX) {
+        true => Some(
+            tx.object_store(LEGACY_OUTBOX).map_err(in_tx(tx))?.get_all(None, None).map_err(in_tx(tx))?.into_future(),
+        ),
+        false => None,
+    };
+    let client = client.await.map_err(in_tx(tx))?;
+    if let Some(entries) = legacy {
+        let outbox = tx.object_store(OUTBOX).map_err(in_tx(tx))?;
+        let mut highest = 0.0_f64;
+        for js in entries.await.map_err(in_tx(tx))? {
+            highest = highest.max(prop(&js, "id").as_f64().unwrap_or(0.0));
+            drop(outbox.put(&js, None).map_err(in_tx(tx))?);
         }
+        // A key put explicitly moves the generator past it; deleting it does not move it back.
+        let counter = client.as_ref().and_then(|c| prop(c, "nextMutationId").as_f64());
+        if let Some(last_given) = counter.map(|next| next - 1.0).filter(|last| *last > highest) {
+            let placeholder = js_sys::Object::new();
+            let _ = Reflect::set(&placeholder, &"id".into(), &JsValue::from(last_given));
+            drop(outbox.put(&placeholder, None).map_err(in_tx(tx))?);
+            drop(outbox.delete(JsValue::from(last_given)).map_err(in_tx(tx))?);
+        }
+        tx.database().delete_object_store(LEGACY_OUTBOX).map_err(in_tx(tx))?;
+    }
+    if let Some(client) = client.filter(|c| as_u32(&prop(c, "format")).is_some_and(|f| f < STORAGE_FORMAT)) {
+        let _ = Reflect::set(&client, &"format".into(), &JsValue::from(STORAGE_FORMAT));
+        drop(meta.put(&client, Some(&key)).map_err(in_tx(tx))?);
     }
     Ok(())
 }
