@@ -1,24 +1,33 @@
-//! Live results (issue 17): `watch(collection, query | key, callback)`. A watch re-reads
-//! its query when a `pwa-sync:change` of its collection is dispatched on the client's
-//! event target (local writes, pulled changes, other tabs' writes: every path announces
-//! itself there) or the client was cleared, and calls back only when the answer differs
-//! (keys, versions, HLC stamps, update times), so an unchanged answer keeps its array.
+//! Live results (issue 17): `watch(collection, query | key, callback)`. A watch follows
+//! the `pwa-sync:change` events of its collection on the client's event target (local
+//! writes, pulled changes, other tabs' writes: every path announces itself there, with
+//! the stored value) and `pwa-sync:cleared`. It holds the answer it last gave; a change
+//! is applied to that answer in memory where the core says the result is exact
+//! (`query::live::edit`: the record stays among the records the page holds, or the page
+//! holds every match), and the query is read again otherwise (a record leaving a full
+//! page, an event without a value, a wipe, a change during a read). It calls back only
+//! when the answer changed, so an unchanged answer keeps its array.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Reflect};
+use serde_json::Value;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Event, EventTarget};
 
 use pwa_sync_core::config::CollectionConfig;
+use pwa_sync_core::query::exec::Candidate;
+use pwa_sync_core::query::live::{edit, Edit};
 use pwa_sync_core::query::Query;
+use pwa_sync_core::value::AppValue;
 use pwa_sync_core::Error;
 
 use super::query::Row;
 use super::Client;
 use crate::events::{CHANGE, CLEARED};
+use crate::value::JsVal;
 
 /// What a watch follows.
 pub(crate) enum Target {
@@ -26,11 +35,70 @@ pub(crate) enum Target {
     Key(String),
 }
 
-/// What makes two answers the same: each record's key, version, HLC stamp, update time.
-type Signature = Vec<(String, Option<u64>, String, u64)>;
+/// What says a record of the answer is unchanged.
+#[derive(Debug, Clone, PartialEq)]
+enum Stamp {
+    /// Read from the store: version, HLC stamp and update time.
+    Read { version: Option<u64>, hlc: String, updated_at: u64 },
+    /// Taken from a change event, which carries the version but no stamps: a later read
+    /// compares the value itself.
+    Event { version: Option<u64> },
+}
 
-fn signature(rows: &[Row]) -> Signature {
-    rows.iter().map(|r| (r.key.clone(), r.version, r.hlc.clone(), r.updated_at.to_bits())).collect()
+/// One record of the answer a watch gave.
+struct Shown {
+    key: String,
+    stamp: Stamp,
+    value: JsVal,
+}
+
+impl Candidate for Shown {
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        self.value.field(name)
+    }
+}
+
+impl Shown {
+    fn read(row: Row) -> Shown {
+        let stamp = Stamp::Read { version: row.version, hlc: row.hlc, updated_at: row.updated_at.to_bits() };
+        Shown { key: row.key, stamp, value: JsVal(row.value) }
+    }
+
+    /// Whether `fresh` (just read) is this record as shown.
+    fn same_as(&self, fresh: &Shown) -> bool {
+        self.key == fresh.key
+            && match (&self.stamp, &fresh.stamp) {
+                (Stamp::Event { version }, Stamp::Read { version: read, .. }) => {
+                    version == read && self.value.same(&fresh.value)
+                }
+                (shown, read) => shown == read,
+            }
+    }
+}
+
+impl Shown {
+    /// Whether a change event's value and version leave this record as shown (equal
+    /// JSON texts; a reordered but equal object counts as a change, which only costs a call).
+    fn unchanged_by(&self, value: &JsVal, stamp: &Stamp) -> bool {
+        let version = match (&self.stamp, stamp) {
+            (Stamp::Read { version, .. } | Stamp::Event { version }, Stamp::Event { version: new }) => version == new,
+            _ => false,
+        };
+        version && self.value.text().is_some_and(|shown| value.text().as_ref() == Some(&shown))
+    }
+}
+
+/// The answer last given.
+struct Answer {
+    rows: Vec<Shown>,
+    /// Records may follow the page (a query with a limit).
+    more: bool,
+    /// The answer is the store's as of the last event heard. `false` after a read
+    /// failed: only a read may update it then.
+    exact: bool,
 }
 
 type Listener = Closure<dyn FnMut(Event)>;
@@ -44,7 +112,9 @@ struct Watch {
     running: Cell<bool>,
     /// A change arrived while a read ran: read again after it.
     dirty: Cell<bool>,
-    last: RefCell<Option<Signature>>,
+    /// A call back with the answer edited in memory is scheduled.
+    announcing: Cell<bool>,
+    answer: RefCell<Option<Answer>>,
     listener: RefCell<Option<Listener>>,
 }
 
@@ -64,17 +134,14 @@ impl Client {
             active: Cell::new(true),
             running: Cell::new(false),
             dirty: Cell::new(false),
-            last: RefCell::new(None),
+            announcing: Cell::new(false),
+            answer: RefCell::new(None),
             listener: RefCell::new(None),
         });
         let events = self.event_target();
         let listener = {
             let watch = watch.clone();
-            Listener::new(move |event: Event| {
-                if watch.concerns(&event) {
-                    Watch::trigger(&watch);
-                }
-            })
+            Listener::new(move |event: Event| Watch::heard(&watch, &event))
         };
         for name in [CHANGE, CLEARED] {
             events
@@ -89,18 +156,93 @@ impl Client {
 }
 
 impl Watch {
-    /// A change of this watch's collection (and key), or a wipe.
-    fn concerns(&self, event: &Event) -> bool {
+    /// An event on the client's target: a change of this watch's collection (and key)
+    /// is applied in memory if it can be exactly, else read; a wipe is read.
+    fn heard(watch: &Rc<Watch>, event: &Event) {
+        if !watch.active.get() {
+            return;
+        }
         if event.type_() == CLEARED {
-            return true;
+            return Watch::trigger(watch);
         }
         let detail = Reflect::get(event, &"detail".into()).unwrap_or(JsValue::UNDEFINED);
-        let field = |name: &str| Reflect::get(&detail, &name.into()).ok().and_then(|v| v.as_string());
-        field("collection").as_deref() == Some(self.collection.name.as_str())
-            && match &self.target {
-                Target::Query(_) => true,
-                Target::Key(key) => field("key").as_deref() == Some(key.as_str()),
+        let field = |name: &str| Reflect::get(&detail, &name.into()).unwrap_or(JsValue::UNDEFINED);
+        if field("collection").as_string().as_deref() != Some(watch.collection.name.as_str()) {
+            return;
+        }
+        let Some(key) = field("key").as_string() else { return Watch::trigger(watch) };
+        if matches!(&watch.target, Target::Key(k) if *k != key) {
+            return;
+        }
+        // During a read the change may or may not be in what it returns: read again after.
+        if watch.running.get() || !watch.apply(&key, &field("value"), &field("version")) {
+            Watch::trigger(watch);
+        }
+    }
+
+    /// Apply a change to the answer in memory; `false` when that cannot be exact.
+    fn apply(self: &Rc<Self>, key: &str, value: &JsValue, version: &JsValue) -> bool {
+        if value.is_undefined() {
+            return false; // An event without the value.
+        }
+        let value = (!value.is_null()).then(|| JsVal(value.clone()));
+        let stamp = Stamp::Event { version: version.as_f64().map(|v| v as u64) };
+        // The event's object is also the one `put` resolved to and every listener's:
+        // the answer gets a copy of its own, as a read would give.
+        let shown = |value: &JsVal| Shown { key: key.to_owned(), stamp: stamp.clone(), value: value.detached() };
+        let changed = {
+            let mut answer = self.answer.borrow_mut();
+            let Some(answer) = answer.as_mut().filter(|a| a.exact) else { return false };
+            match &self.target {
+                Target::Key(_) => match (answer.rows.first(), &value) {
+                    (None, None) => false,
+                    (Some(row), Some(value)) if row.unchanged_by(value, &stamp) => false,
+                    _ => {
+                        answer.rows = value.as_ref().map(shown).into_iter().collect();
+                        true
+                    }
+                },
+                Target::Query(query) => match edit(query, &answer.rows, answer.more, key, value.as_ref()) {
+                    Edit::Reread => return false,
+                    Edit::Unchanged => false,
+                    // The same record in the same place: another tab telling of a state
+                    // already shown, say. Nothing to call back for.
+                    Edit::Apply { remove: Some(at), insert: Some(to), truncate: false, .. }
+                        if at == to
+                            && value
+                                .as_ref()
+                                .zip(answer.rows.get(at))
+                                .is_some_and(|(v, row)| row.unchanged_by(v, &stamp)) =>
+                    {
+                        false
+                    }
+                    change @ Edit::Apply { more, .. } => {
+                        answer.more = more;
+                        // `edit` places only a record that has a value.
+                        let none = JsVal(JsValue::NULL);
+                        change.apply(&mut answer.rows, || shown(value.as_ref().unwrap_or(&none)));
+                        change.changes_rows()
+                    }
+                },
             }
+        };
+        if changed {
+            Watch::announce(self);
+        }
+        true
+    }
+
+    /// Call back with the answer edited in memory, once for the events of this turn,
+    /// after the event's dispatch (the app's callback runs outside our listener).
+    fn announce(watch: &Rc<Watch>) {
+        if watch.announcing.replace(true) {
+            return;
+        }
+        let watch = watch.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            watch.announcing.set(false);
+            watch.call_back();
+        });
     }
 
     /// Read again now, or after the read under way (many changes: one read after them).
@@ -126,26 +268,60 @@ impl Watch {
     }
 
     async fn read(&self) {
-        let rows = match &self.target {
-            Target::Query(query) => self.client.query_rows(&self.collection, query).await.map(|(rows, _)| rows),
-            Target::Key(key) => self.client.get_row(&self.collection, key).await.map(|row| row.into_iter().collect()),
+        let read = match &self.target {
+            Target::Query(query) => {
+                self.client.query_rows(&self.collection, query).await.map(|(rows, next)| (rows, next.is_some()))
+            }
+            Target::Key(key) => {
+                self.client.get_row(&self.collection, key).await.map(|row| (row.into_iter().collect(), false))
+            }
         };
-        let rows = match rows {
-            Ok(rows) => rows,
+        let (rows, more) = match read {
+            Ok(read) => read,
             // Closed (a logout in another tab closes this client): nothing to show any more.
-            Err(Error::Closed) => Vec::new(),
-            // Other failures leave the last answer standing; the read reported them as
-            // `pwa-sync:storage-error`.
-            Err(_) => return,
+            Err(Error::Closed) => (Vec::new(), false),
+            // Other failures leave the last answer standing, no longer followed in memory;
+            // the read reported them as `pwa-sync:storage-error`.
+            Err(_) => {
+                if let Some(answer) = self.answer.borrow_mut().as_mut() {
+                    answer.exact = false;
+                }
+                return;
+            }
         };
-        let new = signature(&rows);
-        if !self.active.get() || self.last.borrow().as_ref() == Some(&new) {
+        let fresh: Vec<Shown> = rows.into_iter().map(Shown::read).collect();
+        {
+            let mut answer = self.answer.borrow_mut();
+            match answer.as_mut() {
+                Some(shown)
+                    if shown.rows.len() == fresh.len() && shown.rows.iter().zip(&fresh).all(|(s, f)| s.same_as(f)) =>
+                {
+                    // The same records: keep the objects given out, learn their stamps.
+                    for (s, f) in shown.rows.iter_mut().zip(fresh) {
+                        s.stamp = f.stamp;
+                    }
+                    shown.more = more;
+                    shown.exact = true;
+                    return;
+                }
+                _ => *answer = Some(Answer { rows: fresh, more, exact: true }),
+            }
+        }
+        self.call_back();
+    }
+
+    /// Hand the answer to the app's callback: the records' array, or the record (`null`).
+    fn call_back(&self) {
+        if !self.active.get() {
             return;
         }
-        *self.last.borrow_mut() = Some(new);
-        let answer: JsValue = match &self.target {
-            Target::Query(_) => rows.into_iter().map(|r| r.value).collect::<Array>().into(),
-            Target::Key(_) => rows.into_iter().next().map_or(JsValue::NULL, |r| r.value),
+        let answer: JsValue = {
+            let answer = self.answer.borrow();
+            let rows = answer.as_ref().map_or(&[][..], |a| a.rows.as_slice());
+            match &self.target {
+                Target::Query(_) => rows.iter().map(|r| r.value.0.clone()).collect::<Array>().into(),
+                Target::Key(_) => rows.first().map_or(JsValue::NULL, |r| r.value.0.clone()),
+            }
         };
         // An exception in the app's callback is the app's: it must not stop the watch.
         let _ = self.callback.call1(&JsValue::UNDEFINED, &answer);
