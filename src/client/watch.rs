@@ -5,8 +5,9 @@
 //! is applied to that answer in memory where the core says the result is exact
 //! (`query::live::edit`: the record stays among the records the page holds, or the page
 //! holds every match), and the query is read again otherwise (a record leaving a full
-//! page, an event without a value, a wipe, a change during a read). It calls back only
-//! when the answer changed, so an unchanged answer keeps its array.
+//! page, an event without a value, a wipe, a change during a read; a key's watch reads
+//! its one record). It calls back only when the answer changed (keys, or values as
+//! JSON), so an unchanged answer keeps its array.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -24,7 +25,6 @@ use pwa_sync_core::query::Query;
 use pwa_sync_core::value::AppValue;
 use pwa_sync_core::Error;
 
-use super::query::Row;
 use super::Client;
 use crate::events::{CHANGE, CLEARED};
 use crate::value::JsVal;
@@ -35,20 +35,9 @@ pub(crate) enum Target {
     Key(String),
 }
 
-/// What says a record of the answer is unchanged.
-#[derive(Debug, Clone, PartialEq)]
-enum Stamp {
-    /// Read from the store: version, HLC stamp and update time.
-    Read { version: Option<u64>, hlc: String, updated_at: u64 },
-    /// Taken from a change event, which carries the version but no stamps: a later read
-    /// compares the value itself.
-    Event { version: Option<u64> },
-}
-
 /// One record of the answer a watch gave.
 struct Shown {
     key: String,
-    stamp: Stamp,
     value: JsVal,
 }
 
@@ -62,32 +51,9 @@ impl Candidate for Shown {
 }
 
 impl Shown {
-    fn read(row: Row) -> Shown {
-        let stamp = Stamp::Read { version: row.version, hlc: row.hlc, updated_at: row.updated_at.to_bits() };
-        Shown { key: row.key, stamp, value: JsVal(row.value) }
-    }
-
-    /// Whether `fresh` (just read) is this record as shown.
-    fn same_as(&self, fresh: &Shown) -> bool {
-        self.key == fresh.key
-            && match (&self.stamp, &fresh.stamp) {
-                (Stamp::Event { version }, Stamp::Read { version: read, .. }) => {
-                    version == read && self.value.same(&fresh.value)
-                }
-                (shown, read) => shown == read,
-            }
-    }
-}
-
-impl Shown {
-    /// Whether a change event's value and version leave this record as shown (equal
-    /// JSON texts; a reordered but equal object counts as a change, which only costs a call).
-    fn unchanged_by(&self, value: &JsVal, stamp: &Stamp) -> bool {
-        let version = match (&self.stamp, stamp) {
-            (Stamp::Read { version, .. } | Stamp::Event { version }, Stamp::Event { version: new }) => version == new,
-            _ => false,
-        };
-        version && self.value.text().is_some_and(|shown| value.text().as_ref() == Some(&shown))
+    /// Whether this record as shown is `key` with `value` (the same JSON document).
+    fn is(&self, key: &str, value: &JsVal) -> bool {
+        self.key == key && self.value.same(value)
     }
 }
 
@@ -109,10 +75,13 @@ struct Watch {
     target: Target,
     callback: Function,
     active: Cell<bool>,
+    /// The watch's task is scheduled or under way (`run`).
     running: Cell<bool>,
-    /// A change arrived while a read ran: read again after it.
+    /// A read is under way: a change may or may not be in what it returns.
+    reading: Cell<bool>,
+    /// Read (again) when the task comes to it.
     dirty: Cell<bool>,
-    /// A call back with the answer edited in memory is scheduled.
+    /// Call back with the answer edited in memory when the task comes to it.
     announcing: Cell<bool>,
     answer: RefCell<Option<Answer>>,
     listener: RefCell<Option<Listener>>,
@@ -133,6 +102,7 @@ impl Client {
             callback,
             active: Cell::new(true),
             running: Cell::new(false),
+            reading: Cell::new(false),
             dirty: Cell::new(false),
             announcing: Cell::new(false),
             answer: RefCell::new(None),
@@ -175,33 +145,27 @@ impl Watch {
             return;
         }
         // During a read the change may or may not be in what it returns: read again after.
-        if watch.running.get() || !watch.apply(&key, &field("value"), &field("version")) {
+        // So too while a read is still to come: the answer in memory is not the store's.
+        if watch.reading.get() || watch.dirty.get() || !watch.apply(&key, &field("value")) {
             Watch::trigger(watch);
         }
     }
 
     /// Apply a change to the answer in memory; `false` when that cannot be exact.
-    fn apply(self: &Rc<Self>, key: &str, value: &JsValue, version: &JsValue) -> bool {
+    fn apply(self: &Rc<Self>, key: &str, value: &JsValue) -> bool {
         if value.is_undefined() {
             return false; // An event without the value.
         }
         let value = (!value.is_null()).then(|| JsVal(value.clone()));
-        let stamp = Stamp::Event { version: version.as_f64().map(|v| v as u64) };
         // The event's object is also the one `put` resolved to and every listener's:
         // the answer gets a copy of its own, as a read would give.
-        let shown = |value: &JsVal| Shown { key: key.to_owned(), stamp: stamp.clone(), value: value.detached() };
+        let shown = |value: &JsVal| Shown { key: key.to_owned(), value: value.detached() };
         let changed = {
             let mut answer = self.answer.borrow_mut();
             let Some(answer) = answer.as_mut().filter(|a| a.exact) else { return false };
             match &self.target {
-                Target::Key(_) => match (answer.rows.first(), &value) {
-                    (None, None) => false,
-                    (Some(row), Some(value)) if row.unchanged_by(value, &stamp) => false,
-                    _ => {
-                        answer.rows = value.as_ref().map(shown).into_iter().collect();
-                        true
-                    }
-                },
+                // One record: reading it is one `get`.
+                Target::Key(_) => return false,
                 Target::Query(query) => match edit(query, &answer.rows, answer.more, key, value.as_ref()) {
                     Edit::Reread => return false,
                     Edit::Unchanged => false,
@@ -209,10 +173,7 @@ impl Watch {
                     // already shown, say. Nothing to call back for.
                     Edit::Apply { remove: Some(at), insert: Some(to), truncate: false, .. }
                         if at == to
-                            && value
-                                .as_ref()
-                                .zip(answer.rows.get(at))
-                                .is_some_and(|(v, row)| row.unchanged_by(v, &stamp)) =>
+                            && value.as_ref().zip(answer.rows.get(at)).is_some_and(|(v, row)| row.is(key, v)) =>
                     {
                         false
                     }
@@ -235,31 +196,32 @@ impl Watch {
     /// Call back with the answer edited in memory, once for the events of this turn,
     /// after the event's dispatch (the app's callback runs outside our listener).
     fn announce(watch: &Rc<Watch>) {
-        if watch.announcing.replace(true) {
-            return;
-        }
-        let watch = watch.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            watch.announcing.set(false);
-            watch.call_back();
-        });
+        watch.announcing.set(true);
+        Watch::run(watch);
     }
 
     /// Read again now, or after the read under way (many changes: one read after them).
     fn trigger(watch: &Rc<Watch>) {
-        if !watch.active.get() {
-            return;
-        }
-        if watch.running.replace(true) {
-            watch.dirty.set(true);
+        watch.dirty.set(true);
+        Watch::run(watch);
+    }
+
+    /// One task per watch does what is asked of it, a pending call back first (the
+    /// answer edited in memory is a state the app must see before a read replaces it).
+    fn run(watch: &Rc<Watch>) {
+        if !watch.active.get() || watch.running.replace(true) {
             return;
         }
         let watch = watch.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            loop {
-                watch.dirty.set(false);
-                watch.read().await;
-                if !watch.dirty.get() || !watch.active.get() {
+            while watch.active.get() {
+                if watch.announcing.replace(false) {
+                    watch.call_back();
+                } else if watch.dirty.replace(false) {
+                    watch.reading.set(true);
+                    watch.read().await;
+                    watch.reading.set(false);
+                } else {
                     break;
                 }
             }
@@ -289,17 +251,15 @@ impl Watch {
                 return;
             }
         };
-        let fresh: Vec<Shown> = rows.into_iter().map(Shown::read).collect();
+        let fresh: Vec<Shown> = rows.into_iter().map(|r| Shown { key: r.key, value: JsVal(r.value) }).collect();
         {
             let mut answer = self.answer.borrow_mut();
             match answer.as_mut() {
                 Some(shown)
-                    if shown.rows.len() == fresh.len() && shown.rows.iter().zip(&fresh).all(|(s, f)| s.same_as(f)) =>
+                    if shown.rows.len() == fresh.len()
+                        && shown.rows.iter().zip(&fresh).all(|(s, f)| s.is(&f.key, &f.value)) =>
                 {
-                    // The same records: keep the objects given out, learn their stamps.
-                    for (s, f) in shown.rows.iter_mut().zip(fresh) {
-                        s.stamp = f.stamp;
-                    }
+                    // The same records: keep the objects given out.
                     shown.more = more;
                     shown.exact = true;
                     return;
