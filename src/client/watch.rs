@@ -5,8 +5,8 @@
 //! is applied to that answer in memory where the core says the result is exact
 //! (`query::live::edit`: the record stays among the records the page holds, or the page
 //! holds every match), and the query is read again otherwise (a record leaving a full
-//! page, an event without a value, a wipe, a change during a read; a key's watch reads
-//! its one record). It calls back only when the answer changed (keys, or values as
+//! page, an event without a value or relayed from a worker, a wipe, a change during a
+//! read; a key's watch reads its one record). It calls back only when the answer changed (keys, or values as
 //! JSON), so an unchanged answer keeps its array.
 
 use std::cell::{Cell, RefCell};
@@ -146,7 +146,12 @@ impl Watch {
         }
         // During a read the change may or may not be in what it returns: read again after.
         // So too while a read is still to come: the answer in memory is not the store's.
-        if watch.reading.get() || watch.dirty.get() || !watch.apply(&key, &field("value")) {
+        // A worker's relayed value may be older than a write made here since.
+        if watch.reading.get()
+            || watch.dirty.get()
+            || watch.client.relaying.get()
+            || !watch.apply(&key, &field("value"))
+        {
             Watch::trigger(watch);
         }
     }
