@@ -71,6 +71,9 @@ pub(crate) struct Client {
     /// The server poked this client since its last sync: a sync after a poke that moved
     /// nothing was most likely a change of the user's memberships (see `spaces.rs`).
     poked: Cell<bool>,
+    /// An event a worker relayed is being dispatched: its value is the worker's as of its
+    /// write, possibly older than this context's since (`watch` reads instead of using it).
+    relaying: Cell<bool>,
 }
 
 /// The non-JSON parts of the config, taken out by the API layer.

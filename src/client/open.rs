@@ -63,6 +63,7 @@ impl Client {
             migrations: extras.migrations,
             closed: Cell::new(false),
             marked: Cell::new(false),
+            relaying: Cell::new(false),
             background: RefCell::new(None),
             tabs: RefCell::new(None),
             status_snapshot: RefCell::new(None),

@@ -16,19 +16,15 @@ use super::Client;
 use crate::convert;
 use crate::value::JsVal;
 
-/// One record of an answer: what changes when it does (for `watch`), and its value.
+/// One record of an answer: its key and value.
 pub(crate) struct Row {
     pub key: String,
-    pub version: Option<u64>,
-    pub hlc: String,
-    pub updated_at: f64,
     pub value: JsValue,
 }
 
 impl Row {
     fn of(record: EntityRecord<JsVal>) -> Row {
-        let value = record.value.map_or(JsValue::UNDEFINED, |v| v.0);
-        Row { key: record.key, version: record.version, hlc: record.hlc, updated_at: record.updated_at, value }
+        Row { key: record.key, value: record.value.map_or(JsValue::UNDEFINED, |v| v.0) }
     }
 }
 

@@ -49,7 +49,9 @@ fn relay_listener(client: &Rc<Client>) -> Option<Channel> {
             // A worker's status describes the worker; this page's status is re-read
             // from the shared database instead.
             if name != events::STATUS {
+                client.relaying.set(true);
                 client.events.dispatch(&name, &detail);
+                client.relaying.set(false);
             }
             // A worker's sync moved the shared outbox and checkpoint.
             if name == events::CHANGE || name == events::STATUS {

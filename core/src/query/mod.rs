@@ -6,6 +6,7 @@
 pub mod cursor;
 pub mod exec;
 pub mod keys;
+pub mod live;
 pub mod plan;
 pub mod walk;
 
