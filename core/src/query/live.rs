@@ -156,16 +156,7 @@ mod tests {
     }
 
     fn record(key: &str, value: Value) -> EntityRecord {
-        EntityRecord {
-            key: key.to_owned(),
-            value: Some(value),
-            version: None,
-            base: None,
-            hlc: String::new(),
-            pending: 0,
-            updated_at: 0.0,
-            conflict: None,
-        }
+        crate::query::tests::record(key.to_owned(), value)
     }
 
     /// What the query answers over `records`, as `finish` would: the page, and whether

@@ -91,7 +91,7 @@ fn the_planner_prefers_equality_then_range_then_order() {
 
 // ---- the property: planned answer == naive answer ----
 
-fn record(key: String, value: Value) -> EntityRecord {
+pub(super) fn record(key: String, value: Value) -> EntityRecord {
     EntityRecord {
         key,
         value: Some(value),
