@@ -190,11 +190,6 @@ impl IdbStore {
         meta
     }
 
-    /// The metadata as last seen, for a transaction that does not read it.
-    pub(super) fn known_meta(&self) -> Result<Meta> {
-        self.meta.borrow().clone().ok_or_else(|| Error::Storage("metadata missing: open_meta was not called".into()))
-    }
-
     pub(super) fn report_skipped(&self, skipped: Vec<String>) {
         self.skipped.borrow_mut().extend(skipped);
     }
@@ -233,7 +228,7 @@ impl Store for IdbStore {
         durability: Durability,
         plan: &mut dyn FnMut(Snapshot<JsVal>) -> Result<Writes<JsVal>>,
     ) -> Result<()> {
-        self.run_transaction_over(&[OUTBOX, META, AUDIT, CONFLICTS], keys, durability, plan).await
+        self.run_transaction_over(&[OUTBOX, AUDIT, CONFLICTS], keys, durability, None, plan).await
     }
 
     async fn run_local_transaction(
@@ -241,13 +236,11 @@ impl Store for IdbStore {
         keys: &[KeyRef],
         plan: &mut dyn FnMut(Snapshot<JsVal>) -> Result<Writes<JsVal>>,
     ) -> Result<()> {
-        // No metadata: ids come from the outbox's key generator (invariant 3). Read once
-        // if this store has not seen it yet (a store used without `open_meta`).
-        let base: &[&'static str] = match self.meta.borrow().is_some() {
-            true => &[OUTBOX],
-            false => &[OUTBOX, META],
-        };
-        self.run_transaction_over(base, keys, Durability::Default, plan).await
+        // No metadata: ids come from the outbox's key generator (invariant 3). The plan
+        // takes it as last seen; it is read once if this store has not seen it yet (a
+        // store used without `open_meta`).
+        let known_meta = self.meta.borrow().clone();
+        self.run_transaction_over(&[OUTBOX], keys, Durability::Default, known_meta, plan).await
     }
 
     async fn meta(&self) -> Result<Option<Meta>> {

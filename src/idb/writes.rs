@@ -36,27 +36,27 @@ impl IdbStore {
     }
 
     /// One transaction over `base` and the collections of `keys`: snapshot, plan, write.
-    /// Without the conflicts store in scope, records' open conflicts are not read; without
-    /// the metadata, the plan gets it as this store last saw it.
+    /// Without the conflicts store in scope, records' open conflicts are not read. The
+    /// plan gets `known_meta`, or, when that is `None`, the metadata read (and written
+    /// back if it changes) in this transaction.
     pub(super) async fn run_transaction_over(
         &self,
         base: &[&'static str],
         keys: &[KeyRef],
         durability: Durability,
+        known_meta: Option<Meta>,
         plan: &mut dyn FnMut(Snapshot<JsVal>) -> Result<Writes<JsVal>>,
     ) -> Result<()> {
         let mut stores: Vec<&str> = base.to_vec();
+        if known_meta.is_none() {
+            stores.push(META);
+        }
         for (collection, _) in keys {
             self.check(collection)?;
             if !stores.contains(&collection.as_str()) {
                 stores.push(collection);
             }
         }
-        // Without the metadata in scope (local writes), the plan gets it as last read.
-        let known_meta = match base.contains(&META) {
-            true => None,
-            false => Some(self.known_meta()?),
-        };
         let tx = self.transaction(&stores, TransactionMode::ReadWrite, durability).await?;
         let result = self.transact_in(&tx, keys, base.contains(&CONFLICTS), known_meta, plan).await;
         finish(tx, result, true).await
@@ -94,13 +94,14 @@ impl IdbStore {
             let store = tx.object_store(&key.0).map_err(err)?;
             record_requests.push((key, store.get(JsValue::from_str(&key.1)).map_err(err)?.into_future()));
         }
-        let meta: Meta = match (meta_request, known_meta) {
-            (Some(request), _) => match request.await.map_err(err)? {
-                Some(js) => self.remember_meta(decode(js, None).map_err(unreadable("client metadata".into()))?),
-                None => return Err(Error::Storage("metadata missing: open_meta was not called".into())),
-            },
+        let read = match meta_request {
+            Some(request) => request.await.map_err(err)?,
+            None => None,
+        };
+        let meta: Meta = match (read, known_meta) {
+            (Some(js), _) => self.remember_meta(decode(js, None).map_err(unreadable("client metadata".into()))?),
             (None, Some(meta)) => meta,
-            (None, None) => return Err(Error::Storage("no metadata to plan with".into())),
+            (None, None) => return Err(Error::Storage("metadata missing: open_meta was not called".into())),
         };
         let mut snapshot = Snapshot::new(meta);
         let mut pending_keys = Vec::new();
@@ -139,15 +140,15 @@ impl IdbStore {
         // All the index reads go out before the first is awaited (a push answer of 100
         // keys would otherwise wait for 100 round trips one after the other).
         let mut queued_requests = Vec::with_capacity(pending_keys.len());
-        // Only when a key has queued writes: a write of a key with none reads no index.
-        let by_key = match pending_keys.is_empty() {
-            true => None,
-            false => Some(outbox.index(BY_KEY).map_err(err)?),
-        };
-        for (key, by_key) in pending_keys.into_iter().filter_map(|key| Some((key, by_key.as_ref()?))) {
-            let pair: JsValue = Array::of2(&JsValue::from_str(&key.0), &JsValue::from_str(&key.1)).into();
-            let range = KeyRange::only(&pair).map_err(err)?;
-            queued_requests.push((key, by_key.get_all(Some(Query::KeyRange(range)), None).map_err(err)?.into_future()));
+        // Only when a key has queued writes: a write of a key with none opens no index.
+        if !pending_keys.is_empty() {
+            let by_key = outbox.index(BY_KEY).map_err(err)?;
+            for key in pending_keys {
+                let pair: JsValue = Array::of2(&JsValue::from_str(&key.0), &JsValue::from_str(&key.1)).into();
+                let range = KeyRange::only(&pair).map_err(err)?;
+                let request = by_key.get_all(Some(Query::KeyRange(range)), None).map_err(err)?;
+                queued_requests.push((key, request.into_future()));
+            }
         }
         for (key, request) in queued_requests {
             let raw = request.await.map_err(err)?;
