@@ -38,7 +38,13 @@ pub(super) fn in_tx(tx: &idb::Transaction) -> impl Fn(idb::Error) -> Error + Cop
 }
 
 pub(super) fn with_context(context: String, error: idb::Error) -> Error {
-    match classify_idb(error) {
+    in_context(&context, classify_idb(error))
+}
+
+/// `error` saying what was being done, when it is a storage error (a full quota stays
+/// `QuotaExceeded` as it is).
+pub(super) fn in_context(context: &str, error: Error) -> Error {
+    match error {
         Error::Storage(message) => Error::Storage(format!("{context}: {message}")),
         other => other,
     }

@@ -18,7 +18,7 @@ use pwa_sync_core::migration;
 use pwa_sync_core::record::{KEYED_OUTBOX_FORMAT, STORAGE_FORMAT};
 use pwa_sync_core::store::Durability;
 
-use super::error::{classify, classify_idb, describe, failure_parts, in_tx, with_context};
+use super::error::{classify, classify_idb, describe, failure_parts, in_context, in_tx, with_context};
 use super::names::{as_u32, AUDIT, BY_KEY, CONFLICTS, LEGACY_OUTBOX, META, META_KEY, OUTBOX, SCHEMA_KEY};
 use super::transaction::{finish, start_transaction};
 use super::upgrade::Upgrade;
@@ -209,12 +209,12 @@ async fn open_once(
     // Private modes of some browsers have `indexedDB` but refuse every open (it throws,
     // or the request fails): say so, so the app can fall back to `storage: "memory"`.
     let refused = |e: idb::Error| {
-        OpenFailure::Failed(match classify_idb(e) {
-            Error::Storage(message) => Error::Storage(format!(
-                "IndexedDB refused to open database \"{name}\" (private browsing, or storage disabled for this site?): {message}"
-            )),
-            other => other,
-        })
+        OpenFailure::Failed(with_context(
+            format!(
+                "IndexedDB refused to open database \"{name}\" (private browsing, or storage disabled for this site?)"
+            ),
+            e,
+        ))
     };
     let mut request = factory.open(name, version).map_err(refused)?;
     let upgrade_error: Rc<RefCell<Option<Error>>> = Rc::new(RefCell::new(None));
@@ -274,14 +274,8 @@ fn create_missing(event: &VersionChangeEvent, specs: &[StoreSpec]) -> Result<()>
             true => {
                 // Through `Reflect`: a throwing setter would not come back as an error.
                 let js: JsValue = web_sys::IdbObjectStore::from(store).into();
-                js_sys::Reflect::set(&js, &JsValue::from_str("name"), &JsValue::from_str(LEGACY_OUTBOX)).map_err(
-                    |e| match classify(&e) {
-                        Error::Storage(message) => {
-                            Error::Storage(format!("cannot set the old outbox aside: {message}"))
-                        }
-                        other => other,
-                    },
-                )?;
+                js_sys::Reflect::set(&js, &JsValue::from_str("name"), &JsValue::from_str(LEGACY_OUTBOX))
+                    .map_err(|e| in_context("cannot set the old outbox aside", classify(&e)))?;
                 db.create_object_store(&spec.name, spec.params()).map_err(cannot_create)?
             }
             false => store,
