@@ -13,13 +13,11 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Reflect};
-use serde_json::Value;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Event, EventTarget};
 
 use pwa_sync_core::config::CollectionConfig;
-use pwa_sync_core::query::exec::Candidate;
 use pwa_sync_core::query::live::{edit, Edit};
 use pwa_sync_core::query::Query;
 use pwa_sync_core::value::AppValue;
@@ -27,7 +25,7 @@ use pwa_sync_core::Error;
 
 use super::Client;
 use crate::events::{CHANGE, CLEARED};
-use crate::value::JsVal;
+use crate::value::{JsVal, KeyedValue};
 
 /// What a watch follows.
 pub(crate) enum Target {
@@ -36,19 +34,7 @@ pub(crate) enum Target {
 }
 
 /// One record of the answer a watch gave.
-struct Shown {
-    key: String,
-    value: JsVal,
-}
-
-impl Candidate for Shown {
-    fn key(&self) -> &str {
-        &self.key
-    }
-    fn field(&self, name: &str) -> Option<Value> {
-        self.value.field(name)
-    }
-}
+type Shown = KeyedValue;
 
 impl Shown {
     /// Whether this record as shown is `key` with `value` (the same JSON document).

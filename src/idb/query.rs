@@ -13,7 +13,6 @@ use pwa_sync_core::query::plan::{Plan, Range};
 use pwa_sync_core::query::walk::Walk;
 use pwa_sync_core::query::Query;
 use pwa_sync_core::store::Durability;
-use pwa_sync_core::value::AppValue;
 
 use super::codec::{decode_record, decode_records, key_text, Listed};
 use super::error::in_tx;
@@ -22,27 +21,15 @@ use super::scan::{decode_all, scan, Decoder};
 use super::store::IdbStore;
 use super::transaction::finish as finish_tx;
 use crate::convert::{encode_json, prop};
-use crate::value::JsVal;
+use crate::value::{JsVal, KeyedValue};
 
 /// A stored object as the index saw it (its key and value fields), readable or not:
 /// where a forward walk resumes.
-struct Stored {
-    key: String,
-    value: JsVal,
-}
+type Stored = KeyedValue;
 
 impl Stored {
     fn of(js: &JsValue) -> Option<Stored> {
         Some(Stored { key: prop(js, "key").as_string()?, value: JsVal(prop(js, "value")) })
-    }
-}
-
-impl Candidate for Stored {
-    fn key(&self) -> &str {
-        &self.key
-    }
-    fn field(&self, name: &str) -> Option<Value> {
-        self.value.field(name)
     }
 }
 
