@@ -301,7 +301,10 @@ function digest(profile) {
     const cat = categorize(node.callFrame);
     categories[cat] = (categories[cat] ?? 0) + ms;
     total += ms;
-    const name = `${node.callFrame.functionName || "(anonymous)"}${node.callFrame.url && !node.callFrame.url.startsWith("wasm://") ? ` ${node.callFrame.url.split("/").pop()}` : ""}`;
+    // An anonymous function is told apart by its line (wasm-bindgen's glue wraps imports
+    // that may throw in one).
+    const anonymous = `(anonymous${node.callFrame.url ? `:${node.callFrame.lineNumber + 1}` : ""})`;
+    const name = `${node.callFrame.functionName || anonymous}${node.callFrame.url && !node.callFrame.url.startsWith("wasm://") ? ` ${node.callFrame.url.split("/").pop()}` : ""}`;
     functions.set(name, (functions.get(name) ?? 0) + ms);
   }
   const round = (x) => Math.round(x * 10) / 10;

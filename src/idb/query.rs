@@ -46,19 +46,26 @@ impl IdbStore {
         let mut skipped = Vec::new();
         let result = async {
             let store = tx.object_store(collection).map_err(in_tx(&tx))?;
-            let candidates = match (&plan.index, Walk::new(plan, query)) {
+            let (candidates, page) = match (&plan.index, Walk::new(plan, query)) {
                 (Some(index), Some(walk)) if self.sealer().is_none() => {
-                    walk_index(&tx, &store, &index.name, query, walk, &mut skipped, decode).await?
+                    let (kept, walk) = walk_index(&tx, &store, &index.name, query, walk, &mut skipped, decode).await?;
+                    let page = walk.page(query, &as_candidates(&kept));
+                    (kept, page)
                 }
                 (Some(index), None) if self.sealer().is_none() => {
-                    self.read_ranges(&tx, &store, &index.name, &plan.ranges, &mut skipped, decode).await?
+                    let read =
+                        self.read_ranges(&tx, &store, &index.name, &plan.ranges, &mut skipped, decode).await?;
+                    let page = finish(query, &as_candidates(&read));
+                    (read, page)
                 }
                 _ => {
                     let label = |key: &JsValue| format!("{collection}/{}", key_text(key));
-                    scan(&tx, &store, "key", None, &|r: &T| r.is_live(), &label, &mut skipped, decode).await?
+                    let all =
+                        scan(&tx, &store, "key", None, &|r: &T| r.is_live(), &label, &mut skipped, decode).await?;
+                    let page = finish(query, &as_candidates(&all));
+                    (all, page)
                 }
             };
-            let page = finish(query, &candidates.iter().map(|c| c as &dyn Candidate).collect::<Vec<_>>());
             let mut slots: Vec<Option<T>> = candidates.into_iter().map(Some).collect();
             let picked = page.picked.iter().filter_map(|&at| slots.get_mut(at).and_then(Option::take)).collect();
             Ok((picked, page.next))
@@ -126,6 +133,10 @@ impl IdbStore {
     }
 }
 
+fn as_candidates<T: Candidate>(all: &[T]) -> Vec<&dyn Candidate> {
+    all.iter().map(|c| c as &dyn Candidate).collect()
+}
+
 /// The index `name` of `store`, and how to name a stored object read from it (in a
 /// report of what could not be read).
 fn open_index(
@@ -141,7 +152,7 @@ fn open_index(
 /// Limit pushdown (`query::walk`): the plan's index read in the query's order until the
 /// walk holds `limit + 1` matching records. Forward in `getAll(range, count)` batches, each
 /// resuming where the last ended; backwards through a cursor (`getAll` only reads
-/// forward). Returns the records the walk kept, for `exec::finish`.
+/// forward). Returns the records the walk kept and the walk, which decides the page.
 #[allow(clippy::too_many_arguments)]
 async fn walk_index<T: Listed + Candidate>(
     tx: &idb::Transaction,
@@ -151,12 +162,12 @@ async fn walk_index<T: Listed + Candidate>(
     mut walk: Walk,
     skipped: &mut Vec<String>,
     decode: &Decoder<'_, T>,
-) -> Result<Vec<T>> {
+) -> Result<(Vec<T>, Walk)> {
     let (index, label) = open_index(tx, store, index)?;
     let live = |r: &T| r.is_live();
     let mut out = Vec::new();
     if walk.reverse {
-        let Some(range) = walk.range() else { return Ok(out) };
+        let Some(range) = walk.range() else { return Ok((out, walk)) };
         let request = index.open_cursor(key_range(range)?, Some(CursorDirection::Prev)).map_err(in_tx(tx))?;
         let mut cursor = request.await.map_err(in_tx(tx))?;
         while let Some(at) = cursor {
@@ -171,7 +182,7 @@ async fn walk_index<T: Listed + Candidate>(
             }
             cursor = at.next(None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
         }
-        return Ok(out);
+        return Ok((out, walk));
     }
     while let Some(range) = walk.range() {
         let batch = walk.batch();
@@ -195,10 +206,11 @@ async fn walk_index<T: Listed + Candidate>(
             let Some(range) = walk.range() else { break };
             let raw = index.get_all(key_range(range)?, None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
             out.extend(decode_all(raw, &label, &live, skipped, decode));
+            walk.unordered();
             break;
         }
     }
-    Ok(out)
+    Ok((out, walk))
 }
 
 /// The plan's range as IndexedDB's (`None`: the whole index).

@@ -60,8 +60,8 @@ pub struct Plan {
     /// Reading the ranges in order (backwards if `reverse`) yields the query's order.
     pub order_served: bool,
     pub reverse: bool,
-    /// The ranges hold exactly the matching records, once each: a count can ask the
-    /// index instead of reading records.
+    /// The ranges hold exactly the records of the answer, once each: a count can ask the
+    /// index instead of reading records, and a walk need not check a condition.
     pub exact: bool,
 }
 
@@ -232,10 +232,11 @@ fn candidate(index: &IndexSpec, query: &Query) -> Option<((usize, usize, bool), 
     };
     let ranges: Vec<Range> = ranges.into_iter().map(Range::unbounded_ends).collect();
     // Exact: every condition is on an index field and said wholly by the ranges, and
-    // every field is bound (an unbound one would leave records out, not filter them);
-    // no order (it leaves out records whose ordered fields are not keys).
+    // every field is bound (an unbound one would leave records out, not filter them, and
+    // a range on a leading field admits longer keys past its open end); each ordered
+    // field is an index field, so a bound one and a key in every matching record.
     let exact = bound == n
-        && query.order.is_empty()
+        && query.order.iter().all(|t| index.fields.contains(&t.field))
         && query.conditions.iter().all(|c| match index.fields.iter().position(|f| *f == c.field) {
             Some(i) if i < k => matches!(c.ops.as_slice(), [Op::Eq(v)] if is_key(v)),
             Some(i) if i == k && in_values.is_some() => c.ops.len() == 1,

@@ -87,6 +87,10 @@ fn the_planner_prefers_equality_then_range_then_order() {
     assert!(!exact(json!({"where": {"tags": "red"}})), "multi-entry");
     assert!(!exact(json!({"where": {"a": 1, "s": "b"}})), "a condition the index does not hold");
     assert!(!exact(json!({})));
+    assert!(exact(json!({"where": {"a": {"gte": 1}}, "orderBy": "a"})));
+    assert!(!exact(json!({"where": {"b": "x"}, "orderBy": "-c"})), "c unbound: [x, [1]] sorts past [x, []]");
+    assert!(!exact(json!({"orderBy": "a"})), "a unbound");
+    assert!(!exact(json!({"where": {"s": {"gt": "a"}}, "orderBy": "a"})), "a is not in the index");
 }
 
 // ---- the property: planned answer == naive answer ----
@@ -213,7 +217,7 @@ fn query() -> impl Strategy<Value = Value> {
 /// stop early. The index is simulated: live records with a key in the plan's index,
 /// sorted by index key, then primary key.
 fn walked(config: &ClientConfig, q: &Value, records: &[EntityRecord]) -> Option<(Vec<String>, usize)> {
-    use super::exec::{finish, Candidate};
+    use super::exec::Candidate;
     use super::keys::compare;
     use super::plan::Plan;
     use super::walk::Walk;
@@ -265,7 +269,7 @@ fn walked(config: &ClientConfig, q: &Value, records: &[EntityRecord]) -> Option<
             }
         }
         let candidates: Vec<&dyn Candidate> = kept.iter().map(|r| *r as &dyn Candidate).collect();
-        let page = finish(&query, &candidates);
+        let page = walk.page(&query, &candidates);
         keys.extend(page.picked.iter().map(|&at| kept[at].key.clone()));
         pages += 1;
         match page.next {

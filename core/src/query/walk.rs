@@ -4,15 +4,17 @@
 //! start at the `after` cursor, then at the last record read), how many records the next
 //! read asks for, and whether a record read counts. A store reading forward asks for
 //! batches (IndexedDB's `getAll(range, count)`), one reading backwards walks a cursor;
-//! either way `exec::finish` still decides the page from the records the walk kept, so a
-//! walk can only cost reads, never change an answer.
+//! either way the page is decided from the records the walk kept (`Walk::page`), so a
+//! walk can only cost reads, never change an answer. Over an exact plan every record the
+//! index yields is in the answer: the walk checks no condition, and its records, already
+//! in the query's order, are the page as they are.
 
 use std::cmp::Ordering;
 
 use serde_json::Value;
 
-use super::cursor::Position;
-use super::exec::{compare_positions, matches, order_values, Candidate};
+use super::cursor::{self, Position};
+use super::exec::{compare_positions, finish, matches, order_values, Candidate, Page};
 use super::keys::{compare, is_key};
 use super::plan::{Bound, Plan, Range};
 use super::{Op, Query};
@@ -29,6 +31,8 @@ pub struct Walk {
     range: Range,
     /// Reading backwards (a cursor with direction `prev`).
     pub reverse: bool,
+    /// The plan is exact: every record read matches.
+    exact: bool,
     /// `limit + 1` matching records end the walk.
     wanted: usize,
     matched: usize,
@@ -66,6 +70,7 @@ impl Walk {
             index: index.clone(),
             range,
             reverse: plan.reverse,
+            exact: plan.exact,
             wanted,
             matched: 0,
             read: 0,
@@ -88,17 +93,46 @@ impl Walk {
     /// comes after the cursor and after everything already read).
     pub fn offer(&mut self, query: &Query, record: &dyn Candidate) -> bool {
         self.read = self.read.saturating_add(1);
-        let Some(values) = order_values(&query.order, record) else { return false };
         if let Some(through) = &self.through {
+            let Some(values) = order_values(&query.order, record) else { return false };
             if compare_positions(&query.order, (&values, record.key()), (&through.values, &through.key)).is_le() {
                 return false;
             }
+            // Records come in the query's order: every one after this is past it too.
+            self.through = None;
         }
-        if !matches(query, record) {
+        let counts = self.exact || (order_values(&query.order, record).is_some() && matches(query, record));
+        if !counts {
             return false;
         }
         self.matched = self.matched.saturating_add(1);
         true
+    }
+
+    /// The page from the records this walk kept (those `offer` took, in the order
+    /// offered). Over an exact plan they are the answer from the cursor on, in order and
+    /// each once: the first `limit` are the page. Otherwise `exec::finish` decides.
+    pub fn page(&self, query: &Query, kept: &[&dyn Candidate]) -> Page {
+        let limit = query.limit.unwrap_or(usize::MAX);
+        if !self.exact {
+            return finish(query, kept);
+        }
+        let next = match limit.checked_sub(1).and_then(|i| kept.get(i)).filter(|_| kept.len() > limit) {
+            None => None,
+            Some(last) => match order_values(&query.order, last) {
+                Some(values) => {
+                    Some(cursor::encode(query.fingerprint, &Position { values, key: last.key().to_owned() }))
+                }
+                None => return finish(query, kept),
+            },
+        };
+        Page { picked: (0..kept.len().min(limit)).collect(), next }
+    }
+
+    /// The records read were not all offered (a read past the walk): `page` must check
+    /// and sort them.
+    pub fn unordered(&mut self) {
+        self.exact = false;
     }
 
     /// Enough matching records: stop reading.
