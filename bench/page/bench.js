@@ -321,16 +321,40 @@ async function fillIndexedNow(impl, name, n) {
 
 const close = (impl, handle) => handle.close();
 
+/** Raw IndexedDB on pwa-sync's own database (a second connection, its index "n"):
+ * `read(index)` timed once per query, before or after ours's turn by turns so neither
+ * side always finds the pages warm. What ours costs over the stored objects themselves
+ * (not a target). */
+async function sameDatabase(name) {
+  const db = await reqP(indexedDB.open(name));
+  return {
+    time: async (read) => {
+      const t0 = now();
+      const result = await reqP(read(db.transaction("items").objectStore("items").index("n")));
+      return [now() - t0, result];
+    },
+    close: () => db.close(),
+  };
+}
+
 /** The first `limit` records with lo <= n < hi, in n order, read `queries` times at
  * different places: ours `query` ordered by the index, raw an index cursor stopping at
  * `limit`, Dexie `where().between().limit()`. Per-query times. */
 async function rangeQuery(impl, { n, span, limit, queries, db: name }) {
   const handle = await fillIndexed(impl, name, n);
   const times = new Float64Array(queries);
+  const same = impl === "ours" ? await sameDatabase(name) : null;
+  const sameTimes = new Float64Array(queries);
   await mark("start");
   for (let q = 0; q < queries; q++) {
     const lo = Math.floor(((q * 7919) % queries) * ((n - span) / queries));
     const hi = lo + span;
+    const floor = async () => {
+      const [ms, rows] = await same.time((index) => index.getAll(IDBKeyRange.bound(lo, hi, false, true), limit + 1));
+      if (rows.length !== limit + 1) throw new Error(`same database: ${rows.length} records`);
+      sameTimes[q] = ms;
+    };
+    if (same && q % 2 === 0) await floor();
     let rows;
     const t0 = now();
     if (impl === "ours") {
@@ -355,11 +379,14 @@ async function rangeQuery(impl, { n, span, limit, queries, db: name }) {
     if (rows.length !== limit || rows[0].n !== lo || rows[limit - 1].n !== lo + limit - 1) {
       throw new Error(`${impl}: range [${lo}, ${hi}) gave ${rows.length} records from ${rows[0]?.n} to ${rows.at(-1)?.n}`);
     }
+    if (same && q % 2 === 1) await floor();
   }
   await mark("stop");
+  same?.close();
   close(impl, handle);
   const { p50, p99 } = latencies(times);
-  return { ms: p50, p99, totalMs: times.reduce((a, b) => a + b, 0), queries, n };
+  const sameDb = same ? { sameDatabaseMs: latencies(sameTimes).p50 } : {};
+  return { ms: p50, p99, totalMs: times.reduce((a, b) => a + b, 0), queries, n, ...sameDb };
 }
 
 /** How many records have lo <= n < hi (half of them), `queries` times: ours `count`,
@@ -368,8 +395,16 @@ async function countRange(impl, { n, queries, db: name }) {
   const handle = await fillIndexed(impl, name, n);
   const lo = Math.floor(n / 4), hi = lo + Math.floor(n / 2);
   const times = new Float64Array(queries);
+  const same = impl === "ours" ? await sameDatabase(name) : null;
+  const sameTimes = new Float64Array(queries);
+  const floor = async (q) => {
+    const [ms, c] = await same.time((index) => index.count(IDBKeyRange.bound(lo, hi, false, true)));
+    if (c !== hi - lo) throw new Error(`same database: counted ${c}`);
+    sameTimes[q] = ms;
+  };
   await mark("start");
   for (let q = 0; q < queries; q++) {
+    if (same && q % 2 === 0) await floor(q);
     let counted;
     const t0 = now();
     if (impl === "ours") counted = await handle.count("items", { where: { n: { gte: lo, lt: hi } } });
@@ -377,11 +412,14 @@ async function countRange(impl, { n, queries, db: name }) {
     else counted = await reqP(handle.transaction("items").objectStore("items").index("n").count(IDBKeyRange.bound(lo, hi, false, true)));
     times[q] = now() - t0;
     if (counted !== hi - lo) throw new Error(`${impl}: counted ${counted} of ${hi - lo}`);
+    if (same && q % 2 === 1) await floor(q);
   }
   await mark("stop");
+  same?.close();
   close(impl, handle);
   const { p50, p99 } = latencies(times);
-  return { ms: p50, p99, queries, n, counted: hi - lo };
+  const sameDb = same ? { sameDatabaseMs: latencies(sameTimes).p50 } : {};
+  return { ms: p50, p99, queries, n, counted: hi - lo, ...sameDb };
 }
 
 /** From a local write to the watched query's callback holding it: ours `put` +

@@ -1,7 +1,7 @@
 //! Stored objects to and from Rust. Records and outbox entries keep their app values in
-//! JS ([`JsVal`]): their metadata crosses as one JSON text (checked by serde), their
-//! `value`/`base` are set on and read off the objects as they are, sealed first with
-//! encryption at rest. Everything else (metadata, conflicts, audit entries, and the
+//! JS ([`JsVal`]): a record's metadata is read field by field, an entry's crosses as one
+//! JSON text (checked by serde), their `value`/`base` are set on and read off the objects
+//! as they are, sealed first with encryption at rest. Everything else (metadata, conflicts, audit entries, and the
 //! migrations' records) goes through serde whole.
 
 use js_sys::{Array, Reflect};
@@ -11,7 +11,7 @@ use wasm_bindgen::JsValue;
 
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::model::Writes;
-use pwa_sync_core::record::{AppValues, EntityRecord, OutboxEntry, ENTRY_METADATA_FIELDS, RECORD_METADATA_FIELDS};
+use pwa_sync_core::record::{AppValues, EntityRecord, OutboxEntry, ENTRY_METADATA_FIELDS};
 use pwa_sync_core::value::AppValue;
 
 use super::error::describe;
@@ -37,7 +37,6 @@ impl<V: AppValue> Listed for EntityRecord<V> {
 }
 
 thread_local! {
-    static RECORD_FIELDS: Array = RECORD_METADATA_FIELDS.iter().map(|f| JsValue::from_str(f)).collect();
     static ENTRY_FIELDS: Array = ENTRY_METADATA_FIELDS.iter().map(|f| JsValue::from_str(f)).collect();
     static VALUE: JsValue = JsValue::from_str("value");
     static BASE: JsValue = JsValue::from_str("base");
@@ -84,25 +83,73 @@ fn with_stored_values(
 
 /// A stored record: its metadata checked, its values as IndexedDB returned them (a fresh
 /// structured clone each read, so the app may keep or change them).
-pub(super) fn decode_record(js: JsValue, sealer: Option<&Sealer>) -> std::result::Result<EntityRecord<JsVal>, String> {
-    with_stored_values(metadata(&js, &RECORD_FIELDS)?, &js, sealer)
+pub(super) fn decode_record(js: &JsValue, sealer: Option<&Sealer>) -> std::result::Result<EntityRecord<JsVal>, String> {
+    with_stored_values(record_metadata(js)?, js, sealer)
 }
 
-/// [`decode_record`] for many records at once: their metadata in one JSON text. `None`
-/// if any is unreadable (the caller then decodes them one by one to name it).
-pub(super) fn decode_records(raw: &[JsValue], sealer: Option<&Sealer>) -> Option<Vec<EntityRecord<JsVal>>> {
-    let all: Array = raw.iter().collect();
-    let records: Vec<EntityRecord<()>> = metadata(&all.into(), &RECORD_FIELDS).ok()?;
-    if records.len() != raw.len() {
-        return None;
+/// A stored record's metadata, read field by field: a record is readable here exactly when
+/// serde reads `EntityRecord<()>` from the object's JSON (what `metadata` does; browser
+/// test `record_metadata_is_read_as_serde_reads_its_json`), without making, passing and
+/// parsing that text for every record a list or query reads.
+fn record_metadata(js: &JsValue) -> std::result::Result<EntityRecord<()>, String> {
+    if !js.is_object() || Array::is_array(js) {
+        return Err("a stored record must be an object".into());
     }
-    records.into_iter().zip(raw).map(|(record, js)| with_stored_values(record, js, sealer).ok()).collect()
+    RECORD_FIELD_NAMES.with(|[key, version, hlc, pending, updated_at, conflict]| {
+        let get = |name: &JsValue| Reflect::get(js, name).unwrap_or(JsValue::UNDEFINED);
+        Ok(EntityRecord {
+            key: text(get(key), "key")?,
+            value: None,
+            version: optional_whole(get(version), "version")?,
+            base: None,
+            hlc: text(get(hlc), "hlc")?,
+            pending: whole(get(pending), "pending", u32::MAX.into())? as u32,
+            updated_at: finite(get(updated_at), "updatedAt")?,
+            conflict: optional_whole(get(conflict), "conflict")?,
+        })
+    })
+}
+
+thread_local! {
+    static RECORD_FIELD_NAMES: [JsValue; 6] =
+        ["key", "version", "hlc", "pending", "updatedAt", "conflict"].map(JsValue::from_str);
+}
+
+fn text(js: JsValue, field: &str) -> std::result::Result<String, String> {
+    js.as_string().ok_or_else(|| format!("{field} must be a string"))
+}
+
+/// A number as its JSON text gives it to serde: NaN and the infinities become `null`.
+fn json_number(js: &JsValue) -> Option<f64> {
+    js.as_f64().filter(|n| n.is_finite())
+}
+
+fn finite(js: JsValue, field: &str) -> std::result::Result<f64, String> {
+    json_number(&js).ok_or_else(|| format!("{field} must be a finite number"))
+}
+
+/// A whole number in `0..=max` (JSON writes larger doubles in digits past `u64`, or with
+/// an exponent, which serde refuses as integers).
+fn whole(js: JsValue, field: &str, max: f64) -> std::result::Result<u64, String> {
+    match json_number(&js) {
+        Some(n) if n.fract() == 0.0 && (0.0..=max).contains(&n) => Ok(n as u64),
+        _ => Err(format!("{field} must be a whole number from 0")),
+    }
+}
+
+/// Absent, `null`, NaN or an infinity (all `null` in JSON): none.
+fn optional_whole(js: JsValue, field: &str) -> std::result::Result<Option<u64>, String> {
+    if js.is_undefined() || js.is_null() || js.as_f64().is_some_and(|n| !n.is_finite()) {
+        return Ok(None);
+    }
+    // 2^64 - 2048, the largest double below 2^64.
+    whole(js, field, 18_446_744_073_709_549_568.0).map(Some)
 }
 
 /// A stored outbox entry, its value left in JS (`null` for a delete).
-pub(super) fn decode_entry(js: JsValue, sealer: Option<&Sealer>) -> std::result::Result<OutboxEntry<JsVal>, String> {
-    let entry: OutboxEntry<Option<()>> = metadata(&js, &ENTRY_FIELDS)?;
-    Ok(entry.with_value(stored_field(&js, &VALUE, sealer)?.unwrap_or(JsVal(JsValue::NULL))))
+pub(super) fn decode_entry(js: &JsValue, sealer: Option<&Sealer>) -> std::result::Result<OutboxEntry<JsVal>, String> {
+    let entry: OutboxEntry<Option<()>> = metadata(js, &ENTRY_FIELDS)?;
+    Ok(entry.with_value(stored_field(js, &VALUE, sealer)?.unwrap_or(JsVal(JsValue::NULL))))
 }
 
 /// An app value as stored: the object itself, or its sealed text.
@@ -186,10 +233,10 @@ pub(super) fn encode_internal<T: Serialize + Clone + AppValues>(
 }
 
 pub(super) fn decode<T: DeserializeOwned + AppValues>(
-    js: JsValue,
+    js: &JsValue,
     sealer: Option<&Sealer>,
 ) -> std::result::Result<T, String> {
-    let mut value: T = decode_json(&js)?;
+    let mut value: T = decode_json(js)?;
     if let Some(sealer) = sealer {
         sealer.open(&mut value)?;
     }

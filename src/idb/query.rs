@@ -14,7 +14,7 @@ use pwa_sync_core::query::walk::Walk;
 use pwa_sync_core::query::Query;
 use pwa_sync_core::store::Durability;
 
-use super::codec::{decode_record, decode_records, key_text, Listed};
+use super::codec::{decode_record, key_text, Listed};
 use super::error::in_tx;
 use super::names::to_u32;
 use super::scan::{decode_all, scan, Decoder};
@@ -53,8 +53,7 @@ impl IdbStore {
                     (kept, page)
                 }
                 (Some(index), None) if self.sealer().is_none() => {
-                    let read =
-                        self.read_ranges(&tx, &store, &index.name, &plan.ranges, &mut skipped, decode).await?;
+                    let read = self.read_ranges(&tx, &store, &index.name, &plan.ranges, &mut skipped, decode).await?;
                     let page = finish(query, &as_candidates(&read));
                     (read, page)
                 }
@@ -126,8 +125,7 @@ impl IdbStore {
 
     /// `Store::query`: the page's records, their values left in JS (opened if sealed).
     pub(super) async fn query_records(&self, query: &Query, plan: &Plan) -> Result<Answer<JsVal>> {
-        let many = |raw: &[JsValue]| decode_records(raw, self.sealer());
-        let decoder = Decoder { one: &|js| decode_record(js, self.sealer()), many: Some(&many) };
+        let decoder = |js: &JsValue| decode_record(js, self.sealer());
         let (records, next) = self.query_with(query, plan, &decoder).await?;
         Ok(Answer { records, next })
     }

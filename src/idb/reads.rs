@@ -24,7 +24,7 @@ impl IdbStore {
             let store = tx.object_store(collection).map_err(in_tx(&tx))?;
             match store.get(JsValue::from_str(key)).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))? {
                 None => Ok(None),
-                Some(js) => (decode.one)(js)
+                Some(js) => decode(&js)
                     .map(Some)
                     .map_err(|reason| Error::Storage(format!("unreadable record {collection}/{key}: {reason}"))),
             }

@@ -55,21 +55,8 @@ pub(super) async fn scan<T>(
     Ok(out)
 }
 
-/// How raw stored objects become `T`: one at a time, and optionally all at once (one
-/// crossing of the JS boundary for a whole `getAll`; `None` if any of them is unreadable,
-/// and then they are decoded one by one to say which).
-pub(super) struct Decoder<'a, T> {
-    pub(super) one: &'a dyn Fn(JsValue) -> std::result::Result<T, String>,
-    pub(super) many: Option<&'a DecodeMany<'a, T>>,
-}
-
-pub(super) type DecodeMany<'a, T> = dyn Fn(&[JsValue]) -> Option<Vec<T>> + 'a;
-
-impl<'a, T> Decoder<'a, T> {
-    pub(super) fn one(one: &'a dyn Fn(JsValue) -> std::result::Result<T, String>) -> Self {
-        Decoder { one, many: None }
-    }
-}
+/// How a raw stored object becomes `T` (the reason if it cannot).
+pub(super) type Decoder<'a, T> = dyn Fn(&JsValue) -> std::result::Result<T, String> + 'a;
 
 /// Decode raw records, dropping those `keep` refuses and reporting unreadable ones.
 pub(super) fn decode_all<T>(
@@ -79,16 +66,12 @@ pub(super) fn decode_all<T>(
     skipped: &mut Vec<String>,
     decode: &Decoder<'_, T>,
 ) -> Vec<T> {
-    if let Some(all) = decode.many.filter(|_| raw.len() > 1).and_then(|many| many(&raw)) {
-        return all.into_iter().filter(|record| keep(record)).collect();
-    }
     let mut out = Vec::with_capacity(raw.len());
-    for js in raw {
-        let name = label(&js);
-        match (decode.one)(js) {
+    for js in &raw {
+        match decode(js) {
             Ok(record) if keep(&record) => out.push(record),
             Ok(_) => {}
-            Err(reason) => skipped.push(format!("{name}: {reason}")),
+            Err(reason) => skipped.push(format!("{}: {reason}", label(js))),
         }
     }
     out

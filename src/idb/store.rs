@@ -18,11 +18,11 @@ use pwa_sync_core::query::{exec::Answer, plan::Plan, Query};
 use pwa_sync_core::record::{ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
 use pwa_sync_core::store::{Durability, Store};
 
-use super::codec::{decode, decode_entry, decode_record, decode_records, key_text};
+use super::codec::{decode, decode_entry, decode_record, key_text};
 use super::error::{classify, classify_idb, dom_name, in_tx};
 use super::names::{to_u32, AUDIT, CONFLICTS, META, META_KEY, OUTBOX, SCHEMA_KEY};
 use super::open::{factory, open_connection, schema, Connection, StoreSpec};
-use super::scan::{decode_all, scan, Decoder};
+use super::scan::{decode_all, scan};
 use super::transaction::{finish, start_transaction};
 use super::upgrade::Upgrade;
 use crate::convert::prop;
@@ -205,13 +205,11 @@ impl Store for IdbStore {
     }
 
     async fn get(&self, collection: &str, key: &str) -> Result<Option<EntityRecord<JsVal>>> {
-        self.get_with(collection, key, &Decoder::one(&|js| decode_record(js, self.sealer()))).await
+        self.get_with(collection, key, &|js: &JsValue| decode_record(js, self.sealer())).await
     }
 
     async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord<JsVal>>> {
-        let many = |raw: &[JsValue]| decode_records(raw, self.sealer());
-        self.list_with(collection, query, &Decoder { one: &|js| decode_record(js, self.sealer()), many: Some(&many) })
-            .await
+        self.list_with(collection, query, &|js: &JsValue| decode_record(js, self.sealer())).await
     }
 
     async fn query(&self, query: &Query, plan: &Plan) -> Result<Answer<JsVal>> {
@@ -249,7 +247,7 @@ impl Store for IdbStore {
             let store = tx.object_store(META).map_err(in_tx(&tx))?;
             match store.get(JsValue::from_str(META_KEY)).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))? {
                 None => Ok(None),
-                Some(js) => decode(js, None)
+                Some(js) => decode(&js, None)
                     .map(|meta| Some(self.remember_meta(meta)))
                     .map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}"))),
             }
@@ -264,16 +262,9 @@ impl Store for IdbStore {
         let result = async {
             let store = tx.object_store(CONFLICTS).map_err(in_tx(&tx))?;
             let label = |id: &JsValue| format!("{CONFLICTS}/{}", key_text(id));
-            scan(
-                &tx,
-                &store,
-                "id",
-                None,
-                &|_: &ConflictRecord| true,
-                &label,
-                &mut skipped,
-                &Decoder::one(&|js| decode(js, self.sealer())),
-            )
+            scan(&tx, &store, "id", None, &|_: &ConflictRecord| true, &label, &mut skipped, &|js: &JsValue| {
+                decode(js, self.sealer())
+            })
             .await
         }
         .await;
@@ -289,13 +280,9 @@ impl Store for IdbStore {
             let store = tx.object_store(AUDIT).map_err(in_tx(&tx))?;
             let raw = store.get_all(None, None).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
             let label = |js: &JsValue| format!("{AUDIT}/{}", key_text(&prop(js, "id")));
-            let mut entries = decode_all(
-                raw,
-                &label,
-                &|_: &AuditEntry| true,
-                &mut skipped,
-                &Decoder::one(&|js| decode(js, self.sealer())),
-            );
+            let mut entries = decode_all(raw, &label, &|_: &AuditEntry| true, &mut skipped, &|js: &JsValue| {
+                decode(js, self.sealer())
+            });
             entries.reverse();
             entries.truncate(limit);
             Ok(entries)
@@ -322,7 +309,7 @@ impl Store for IdbStore {
                 &|_: &OutboxEntry<JsVal>| true,
                 &label,
                 &mut skipped,
-                &Decoder::one(&|js| decode_entry(js, self.sealer())),
+                &|js: &JsValue| decode_entry(js, self.sealer()),
             )
             .await
         }
@@ -353,7 +340,7 @@ impl Store for IdbStore {
             let raw = store.get_all(None, Some(to_u32(limit))).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
             let mut batch = Vec::with_capacity(raw.len());
             for js in raw {
-                match decode_entry(js.clone(), self.sealer()) {
+                match decode_entry(&js, self.sealer()) {
                     Ok(mut entry) => {
                         // Each push that carries an entry is an attempt (`pending({details})`).
                         entry.sent = true;

@@ -61,7 +61,7 @@ impl Upgrade {
             let store = tx.object_store(&collection.name).map_err(in_tx(tx))?;
             for js in store.get_all(None, None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
                 // An unreadable record is left as it is (reads skip and report it).
-                let Ok(mut record) = decode::<EntityRecord>(js, sealer) else { continue };
+                let Ok(mut record) = decode::<EntityRecord>(&js, sealer) else { continue };
                 record.value = self.run(collection, &record.key, record.value.take(), steps, false)?;
                 record.base = self.run(collection, &record.key, record.base.take(), steps, false)?;
                 drop(store.put(&encode_internal(&record, "a migrated record", sealer)?, None).map_err(in_tx(tx))?);
@@ -69,7 +69,7 @@ impl Upgrade {
         }
         let outbox = tx.object_store(OUTBOX).map_err(in_tx(tx))?;
         for js in outbox.get_all(None, None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
-            let Ok(mut entry) = decode::<OutboxEntry>(js, sealer) else { continue };
+            let Ok(mut entry) = decode::<OutboxEntry>(&js, sealer) else { continue };
             let Ok(collection) = self.config.collection(&entry.collection) else { continue };
             if entry.op == Op::Delete {
                 continue;
@@ -81,7 +81,7 @@ impl Upgrade {
         }
         let conflicts = tx.object_store(CONFLICTS).map_err(in_tx(tx))?;
         for js in conflicts.get_all(None, None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
-            let Ok(mut conflict) = decode::<ConflictRecord>(js, sealer) else { continue };
+            let Ok(mut conflict) = decode::<ConflictRecord>(&js, sealer) else { continue };
             let Ok(collection) = self.config.collection(&conflict.collection) else { continue };
             let key = conflict.key.clone();
             conflict.local = self.run(collection, &key, conflict.local.take(), steps, false)?;

@@ -27,7 +27,7 @@ impl IdbStore {
         let key = JsValue::from_str(META_KEY);
         if let Some(js) = store.get(key.clone()).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
             let meta: Meta =
-                decode(js, None).map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}")))?;
+                decode(&js, None).map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}")))?;
             return Ok(self.remember_meta(meta));
         }
         let meta = Meta::new(fresh_client_id.to_owned());
@@ -99,7 +99,7 @@ impl IdbStore {
             None => None,
         };
         let meta: Meta = match (read, known_meta) {
-            (Some(js), _) => self.remember_meta(decode(js, None).map_err(unreadable("client metadata".into()))?),
+            (Some(js), _) => self.remember_meta(decode(&js, None).map_err(unreadable("client metadata".into()))?),
             (None, Some(meta)) => meta,
             (None, None) => return Err(Error::Storage("metadata missing: open_meta was not called".into())),
         };
@@ -109,7 +109,7 @@ impl IdbStore {
         let mut skipped = Vec::new();
         for (key, request) in record_requests {
             let Some(js) = request.await.map_err(err)? else { continue };
-            let record = match decode_record(js, self.sealer()) {
+            let record = match decode_record(&js, self.sealer()) {
                 Ok(record) => record,
                 Err(reason) => {
                     // One record broken by hand must not stop every sync and every write
@@ -133,7 +133,7 @@ impl IdbStore {
                     continue;
                 };
                 let conflict: ConflictRecord =
-                    decode(js, self.sealer()).map_err(unreadable(format!("conflict {id}")))?;
+                    decode(&js, self.sealer()).map_err(unreadable(format!("conflict {id}")))?;
                 snapshot.conflicts.insert(id, conflict);
             }
         }
@@ -155,7 +155,7 @@ impl IdbStore {
             let mut queued = Vec::with_capacity(raw.len());
             for js in raw {
                 let what = format!("outbox entry {}", key_text(&prop(&js, "id")));
-                queued.push(decode_entry(js, self.sealer()).map_err(unreadable(what))?);
+                queued.push(decode_entry(&js, self.sealer()).map_err(unreadable(what))?);
             }
             pwa_sync_core::sort::sort_by(&mut queued, |a, b| a.id.cmp(&b.id));
             if !queued.is_empty() {

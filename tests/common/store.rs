@@ -378,6 +378,73 @@ async fn unreadable_records_are_skipped_and_reported_never_a_panic() {
     dispose(store).await;
 }
 
+/// Every metadata field of a stored record set to each kind of JS value in turn (or left
+/// out): a list keeps exactly the records whose metadata serde reads from their JSON text
+/// (what it did before records were read field by field) and reports the others.
+#[wasm_bindgen_test]
+async fn record_metadata_is_read_as_serde_reads_its_json() {
+    use pwa_sync_core::record::{EntityRecord, RECORD_METADATA_FIELDS};
+
+    let config = named(conformance::config(), &unique("metadata"));
+    let store = open(&config).await;
+    store.open_meta("c-1").await.unwrap();
+    let numbers = [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -1.0,
+        -0.0,
+        0.0,
+        1.5,
+        4_294_967_295.0,
+        4_294_967_296.0,
+        9_007_199_254_740_993.0,
+        18_446_744_073_709_549_568.0,
+        18_446_744_073_709_551_616.0,
+        1e21,
+    ];
+    let mut kinds: Vec<Option<JsValue>> = vec![None, Some(JsValue::NULL), Some(JsValue::UNDEFINED)];
+    kinds.extend(numbers.map(|n| Some(JsValue::from_f64(n))));
+    kinds.extend(["", "3", "x"].map(|t| Some(JsValue::from_str(t))));
+    kinds.extend([JsValue::TRUE, js_sys::Object::new().into(), js_sys::Array::of1(&1.into()).into()].map(Some));
+    kinds.push(Some(js_sys::BigInt::from(5u32).into()));
+
+    let fields = ["version", "hlc", "pending", "updatedAt", "conflict"];
+    let mut expected = Vec::new();
+    let mut refused = 0;
+    let db = idb::Factory::new().unwrap().open(&config.name, None).unwrap().await.unwrap();
+    let tx = db.transaction(&["items"], idb::TransactionMode::ReadWrite).unwrap();
+    let items = tx.object_store("items").unwrap();
+    let replacer: js_sys::Array = RECORD_METADATA_FIELDS.iter().map(|f| JsValue::from_str(f)).collect();
+    let mut n = 0;
+    for field in fields {
+        for kind in &kinds {
+            n += 1;
+            let key = format!("r{n:03}");
+            let stored =
+                json!({"key": key, "value": {"id": key}, "version": 3, "hlc": "h", "pending": 0, "updatedAt": 1.5});
+            let object = js_sys::Object::from(JSON::parse(&stored.to_string()).unwrap());
+            match kind {
+                Some(v) => Reflect::set(&object, &field.into(), v).unwrap(),
+                None => Reflect::delete_property(&object, &field.into()).unwrap(),
+            };
+            let text = JSON::stringify_with_replacer(&object, &replacer).map(String::from);
+            match text.ok().and_then(|t| serde_json::from_str::<EntityRecord<()>>(&t).ok()) {
+                Some(_) => expected.push(key),
+                None => refused += 1,
+            }
+            items.put(&object, None).unwrap().await.unwrap();
+        }
+    }
+    assert!(tx.await.unwrap().is_committed());
+    db.close();
+    assert!(refused > 40 && expected.len() > 20, "both kinds present: {refused} refused, {expected:?}");
+
+    assert_eq!(keys(&store, "items", ListQuery::default()).await, expected);
+    assert_eq!(store.take_skipped().len(), refused);
+    dispose(store).await;
+}
+
 // ---- small edges where IndexedDB differs from a map ----
 
 #[wasm_bindgen_test]
