@@ -1,8 +1,8 @@
 //! Stored objects to and from Rust. Records and outbox entries keep their app values in
 //! JS ([`JsVal`]): a record's metadata is read field by field, an entry's crosses as one
 //! JSON text (checked by serde), their `value`/`base` are set on and read off the objects
-//! as they are, sealed first with encryption at rest. Everything else (metadata, conflicts, audit entries, and the
-//! migrations' records) goes through serde whole.
+//! as they are, sealed first with encryption at rest. Everything else (metadata,
+//! conflicts, audit entries, and the migrations' records) goes through serde whole.
 
 use js_sys::{Array, Reflect};
 use serde::de::DeserializeOwned;
@@ -37,6 +37,8 @@ impl<V: AppValue> Listed for EntityRecord<V> {
 }
 
 thread_local! {
+    static RECORD_FIELD_NAMES: [JsValue; 6] =
+        ["key", "version", "hlc", "pending", "updatedAt", "conflict"].map(JsValue::from_str);
     static ENTRY_FIELDS: Array = ENTRY_METADATA_FIELDS.iter().map(|f| JsValue::from_str(f)).collect();
     static VALUE: JsValue = JsValue::from_str("value");
     static BASE: JsValue = JsValue::from_str("base");
@@ -108,11 +110,6 @@ fn record_metadata(js: &JsValue) -> std::result::Result<EntityRecord<()>, String
             conflict: optional_whole(get(conflict), "conflict")?,
         })
     })
-}
-
-thread_local! {
-    static RECORD_FIELD_NAMES: [JsValue; 6] =
-        ["key", "version", "hlc", "pending", "updatedAt", "conflict"].map(JsValue::from_str);
 }
 
 fn text(js: JsValue, field: &str) -> std::result::Result<String, String> {
