@@ -114,6 +114,9 @@ impl SyncClient {
         #[wasm_bindgen(unchecked_param_type = "string")] collection: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
     ) -> Promise {
+        if let Some(read) = self.client.get_now(&collection, &key) {
+            return read;
+        }
         self.run(move |c| records(c, collection, RecordCall::Get(key)))
     }
 

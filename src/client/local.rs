@@ -2,15 +2,20 @@
 //! Arguments come parsed from the API (the collection's config, the key as a string);
 //! values are still JS values and are converted here.
 
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
-use wasm_bindgen::JsValue;
+use js_sys::{Function, Promise};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
 
+use super::storage::ClientStore;
 use super::{new_client_id, Client};
 use crate::background_sync::request_background_sync;
 use crate::channel::Hint;
 use crate::convert;
+use crate::error::to_js;
 use crate::events::{self, Origin};
+use crate::idb;
 use crate::locks;
 use crate::sys::{is_online, now_ms};
 use crate::value::JsVal;
@@ -28,6 +33,24 @@ use pwa_sync_core::Error;
 /// The JS value of an optional stored value: `undefined` for none.
 fn js_or_undefined(value: Option<JsVal>) -> JsValue {
     value.map_or(JsValue::UNDEFINED, |v| v.0)
+}
+
+/// The settling function of `IdbStore::read_now`, made once per client (a JS function
+/// that owns its closure, so a read still pending when the client is dropped settles): an
+/// unreadable record or a failed request rejects and is reported as `get` reports it.
+fn read_settler(client: Weak<Client>) -> Function {
+    let settle = move |request: JsValue, collection: JsValue, key: JsValue| {
+        let text = |js: &JsValue| js.as_string().unwrap_or_default();
+        idb::read_outcome(&request, &text(&collection), &text(&key)).map_err(|error| {
+            if let Some(client) = client.upgrade() {
+                client.report_storage_error(&error);
+            }
+            to_js(&error)
+        })
+    };
+    Closure::<dyn FnMut(JsValue, JsValue, JsValue) -> Result<JsValue, JsValue>>::new(settle)
+        .into_js_value()
+        .unchecked_into()
 }
 
 impl Client {
@@ -144,6 +167,19 @@ impl Client {
         record::check_key(config, &key)?;
         self.write(config, key, LocalOp::Delete).await?;
         Ok(JsValue::UNDEFINED)
+    }
+
+    /// `get` in one IndexedDB request and one promise (`IdbStore::read_now`), when it can
+    /// be; `None`: the caller takes `get`, which also names whatever argument is wrong.
+    pub fn get_now(self: &Rc<Self>, collection: &JsValue, key: &JsValue) -> Option<Promise> {
+        let ClientStore::Idb(store) = &self.store else { return None };
+        if self.is_closed() {
+            return None;
+        }
+        let config = self.collection(&collection.as_string()?).ok()?;
+        record::check_key(config, &key.as_string()?).ok()?;
+        let settle = self.read_settler.get_or_init(|| read_settler(Rc::downgrade(self)));
+        store.read_now(collection, key, settle)
     }
 
     pub async fn get(&self, config: &CollectionConfig, key: String) -> Result<JsValue, Error> {

@@ -69,6 +69,7 @@ impl Client {
             status_snapshot: RefCell::new(None),
             spaces: RefCell::new(None),
             poked: Cell::new(false),
+            read_settler: Default::default(),
         });
         // A memory client shares no database with other tabs: no hints to or from them
         // (another tab's `clear()` must not close it, nor its `clear()` close theirs).

@@ -42,4 +42,5 @@ mod transaction;
 mod upgrade;
 mod writes;
 
+pub use reads::read_outcome;
 pub use store::IdbStore;

@@ -1,20 +1,60 @@
 //! The store's reads of app records: one record and a list (by key order or by an
-//! index), for the `Store` contract.
+//! index), for the `Store` contract; and one record in a single promise (`read_now`).
 
 use idb::{KeyRange, Query, TransactionMode};
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
+use web_sys::IdbDatabase;
 
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::record::{index_key_eq, is_index_key, ListQuery};
 use pwa_sync_core::store::Durability;
 
-use super::codec::{key_text, Listed};
-use super::error::in_tx;
+use super::codec::{decode_record, key_text, Listed};
+use super::error::{classify, dom_name, in_context, in_tx};
 use super::names::to_u32;
 use super::scan::{decode_all, scan, Decoder};
 use super::store::IdbStore;
 use super::transaction::finish;
 use crate::convert::prop;
+
+#[wasm_bindgen(module = "/src/idb/read.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = readRecord, catch)]
+    fn read_record(
+        db: &IdbDatabase,
+        store: &JsValue,
+        key: &JsValue,
+        settle: &Function,
+    ) -> std::result::Result<Promise, JsValue>;
+}
+
+/// What `read_now`'s settling function answers for its finished request: the app value
+/// (`undefined` when there is none or the record is a tombstone), or the error: the
+/// request's (as `in_tx`: the transaction's own when the abort failed the request), or
+/// why the record is unreadable (the checks of every other read).
+pub fn read_outcome(request: &JsValue, collection: &str, key: &str) -> Result<JsValue> {
+    let error = prop(request, "error");
+    if error.is_object() {
+        let cause = match dom_name(&error).as_deref() {
+            Some("AbortError") => Some(prop(&prop(request, "transaction"), "error")).filter(|e| e.is_object()),
+            _ => None,
+        };
+        return Err(in_context(&format!("cannot read {collection}/{key}"), classify(&cause.unwrap_or(error))));
+    }
+    let stored = prop(request, "result");
+    if stored.is_undefined() {
+        return Ok(JsValue::UNDEFINED);
+    }
+    decode_record(&stored, None)
+        .map(|record| record.value.map_or(JsValue::UNDEFINED, |v| v.0))
+        .map_err(|reason| unreadable(collection, key, &reason))
+}
+
+fn unreadable(collection: &str, key: &str, reason: &str) -> Error {
+    Error::Storage(format!("unreadable record {collection}/{key}: {reason}"))
+}
 
 impl IdbStore {
     pub(super) async fn get_with<T>(&self, collection: &str, key: &str, decode: &Decoder<'_, T>) -> Result<Option<T>> {
@@ -24,13 +64,23 @@ impl IdbStore {
             let store = tx.object_store(collection).map_err(in_tx(&tx))?;
             match store.get(JsValue::from_str(key)).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))? {
                 None => Ok(None),
-                Some(js) => decode(&js)
-                    .map(Some)
-                    .map_err(|reason| Error::Storage(format!("unreadable record {collection}/{key}: {reason}"))),
+                Some(js) => decode(&js).map(Some).map_err(|reason| unreadable(collection, key, &reason)),
             }
         }
         .await;
         finish(tx, result, false).await
+    }
+
+    /// `get` as one promise (`read.js`), settled by `settle(request, collection, key)`
+    /// once the request finished (`read_outcome` says what it gave). `None` where
+    /// `Store::get` must do it: values sealed, no open connection (it reopens), or a
+    /// transaction that could not start (it says why).
+    pub fn read_now(&self, collection: &JsValue, key: &JsValue, settle: &Function) -> Option<Promise> {
+        if self.sealer().is_some() {
+            return None;
+        }
+        let db = self.open_database()?;
+        read_record(&db, collection, key, settle).ok()
     }
 
     pub(super) async fn list_with<T: Listed>(

@@ -135,8 +135,8 @@ impl IdbStore {
         if self.closed.get() {
             return Err(Error::Closed);
         }
-        if let Some(connection) = self.connection.borrow().as_ref().filter(|c| c.is_open()) {
-            return Ok(connection.db.clone());
+        if let Some(db) = self.open_database() {
+            return Ok(db);
         }
         let connection = open_connection(&self.config.name, &self.specs, &self.upgrade).await?;
         if self.closed.get() {
@@ -147,6 +147,14 @@ impl IdbStore {
         // once its transactions are done.
         *self.connection.borrow_mut() = Some(connection);
         Ok(db)
+    }
+
+    /// The connection, if it is open (`None` once closed, for now or for good).
+    pub(super) fn open_database(&self) -> Option<IdbDatabase> {
+        if self.closed.get() {
+            return None;
+        }
+        self.connection.borrow().as_ref().filter(|c| c.is_open()).map(|c| c.db.clone())
     }
 
     /// Start a transaction on the live connection, with `{durability: "strict"}` when

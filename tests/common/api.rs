@@ -86,6 +86,76 @@ async fn put_get_patch_delete_round_trip() {
     done(client, &name).await;
 }
 
+/// `get` answers in one IndexedDB request when the connection is open (`get_now`), and
+/// through the store when it is not: the same answers either way, each a fresh copy.
+#[wasm_bindgen_test]
+async fn get_answers_alike_before_and_after_another_context_upgrades_the_database() {
+    let name = unique("get-now");
+    let client = open(&name).await;
+    ok(client.put(s("trips"), json(r#"{"id": "t1", "owner": "ana"}"#))).await;
+    ok(client.put(s("trips"), json(r#"{"id": "t2", "owner": "bo"}"#))).await;
+    ok(client.delete(s("trips"), s("t2"))).await;
+    let answers = |client: &SyncClient| {
+        let reads = ["t1", "t2", "t3"].map(|key| client.get(s("trips"), s(key)));
+        async move {
+            let mut out = Vec::new();
+            for read in reads {
+                let value = ok(read).await;
+                out.push((!value.is_undefined()).then(|| String::from(JSON::stringify(&value).unwrap())));
+            }
+            out
+        }
+    };
+    let expected = [Some(r#"{"id":"t1","owner":"ana"}"#.to_owned()), None, None];
+    assert_eq!(answers(&client).await, expected, "t2 deleted, t3 never written");
+    let read = ok(client.get(s("trips"), s("t1"))).await;
+    Reflect::set(&read, &"owner".into(), &s("changed by the app")).unwrap();
+    assert_eq!(answers(&client).await, expected, "an answer is the app's own copy");
+
+    // Another context opens the database with one more collection: the upgrade closes
+    // this client's connection (`versionchange`), and its next `get` reopens it.
+    let wider = json(&format!(
+        r#"{{"name": "{name}", "collections": {{"trips": {{"key": "id", "indexes": ["owner"]}},
+            "attendees": {{"key": "id"}}, "extra": {{"key": "id"}}}}}}"#
+    ));
+    let other = SyncClient::open(wider).await.unwrap();
+    ok(other.put(s("trips"), json(r#"{"id": "t3", "owner": "cy"}"#))).await;
+    let after = [expected[0].clone(), None, Some(r#"{"id":"t3","owner":"cy"}"#.to_owned())];
+    assert_eq!(answers(&client).await, after);
+    assert_eq!(answers(&client).await, after, "and again on the reopened connection");
+    other.close();
+    done(client, &name).await;
+}
+
+/// A request of `get_now` that failed: a storage error naming the record and the cause.
+#[wasm_bindgen_test]
+async fn a_failed_get_request_is_a_storage_error_naming_the_record() {
+    let name = unique("get-failed");
+    let client = open(&name).await;
+    ok(client.put(s("trips"), json(r#"{"id": "t1"}"#))).await;
+    let request = super::support::js(
+        "name",
+        "return new Promise((resolve, reject) => {
+            const open = indexedDB.open(name);
+            open.onerror = () => reject(open.error);
+            open.onsuccess = () => {
+                const tx = open.result.transaction('trips');
+                const request = tx.objectStore('trips').get('t1');
+                tx.abort();
+                request.onerror = (event) => { event.preventDefault(); open.result.close(); resolve(request); };
+                request.onsuccess = () => reject(new Error('the aborted request succeeded'));
+            };
+        });",
+        &[s(&name)],
+    )
+    .await;
+    let error = pwa_sync::idb::read_outcome(&request, "trips", "t1").expect_err("an aborted request");
+    assert_eq!(error.code(), "storage");
+    let message = error.to_string();
+    assert!(message.contains("trips/t1") && message.contains("AbortError"), "{message}");
+    done(client, &name).await;
+}
+
 #[wasm_bindgen_test]
 async fn values_that_cannot_be_stored_reject_and_write_nothing() {
     let name = unique("invalid");
