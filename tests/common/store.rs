@@ -388,26 +388,7 @@ async fn record_metadata_is_read_as_serde_reads_its_json() {
     let config = named(conformance::config(), &unique("metadata"));
     let store = open(&config).await;
     store.open_meta("c-1").await.unwrap();
-    let numbers = [
-        f64::NAN,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        -1.0,
-        -0.0,
-        0.0,
-        1.5,
-        4_294_967_295.0,
-        4_294_967_296.0,
-        9_007_199_254_740_993.0,
-        18_446_744_073_709_549_568.0,
-        18_446_744_073_709_551_616.0,
-        1e21,
-    ];
-    let mut kinds: Vec<Option<JsValue>> = vec![None, Some(JsValue::NULL), Some(JsValue::UNDEFINED)];
-    kinds.extend(numbers.map(|n| Some(JsValue::from_f64(n))));
-    kinds.extend(["", "3", "x"].map(|t| Some(JsValue::from_str(t))));
-    kinds.extend([JsValue::TRUE, js_sys::Object::new().into(), js_sys::Array::of1(&1.into()).into()].map(Some));
-    kinds.push(Some(js_sys::BigInt::from(5u32).into()));
+    let kinds = metadata_kinds();
 
     let fields = ["version", "hlc", "pending", "updatedAt", "conflict"];
     let mut expected = Vec::new();
@@ -441,6 +422,91 @@ async fn record_metadata_is_read_as_serde_reads_its_json() {
     assert!(refused > 40 && expected.len() > 20, "both kinds present: {refused} refused, {expected:?}");
 
     assert_eq!(keys(&store, "items", ListQuery::default()).await, expected);
+    assert_eq!(store.take_skipped().len(), refused);
+    dispose(store).await;
+}
+
+/// Each kind of JS value a metadata field may hold (`None`: the field left out).
+fn metadata_kinds() -> Vec<Option<JsValue>> {
+    let numbers = [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -1.0,
+        -0.0,
+        0.0,
+        1.5,
+        4_294_967_295.0,
+        4_294_967_296.0,
+        9_007_199_254_740_993.0,
+        18_446_744_073_709_549_568.0,
+        18_446_744_073_709_551_616.0,
+        1e21,
+    ];
+    let mut kinds: Vec<Option<JsValue>> = vec![None, Some(JsValue::NULL), Some(JsValue::UNDEFINED)];
+    kinds.extend(numbers.map(|n| Some(JsValue::from_f64(n))));
+    kinds.extend(["", "3", "x", "put", "patch", "delete", "Put"].map(|t| Some(JsValue::from_str(t))));
+    kinds.extend(
+        [JsValue::TRUE, JsValue::FALSE, js_sys::Object::new().into(), js_sys::Array::of1(&1.into()).into()].map(Some),
+    );
+    kinds.push(Some(js_sys::BigInt::from(5u32).into()));
+    kinds
+}
+
+/// The same for every metadata field of a stored outbox entry: reading the outbox keeps
+/// exactly the entries whose metadata serde reads from its JSON text, and reports the
+/// others.
+#[wasm_bindgen_test]
+async fn entry_metadata_is_read_as_serde_reads_its_json() {
+    use pwa_sync_core::record::{OutboxEntry, ENTRY_METADATA_FIELDS};
+
+    let config = named(conformance::config(), &unique("entry-metadata"));
+    let store = open(&config).await;
+    store.open_meta("c-1").await.unwrap();
+    let mut expected = Vec::new();
+    let mut refused = 0;
+    let db = idb::Factory::new().unwrap().open(&config.name, None).unwrap().await.unwrap();
+    let tx = db.transaction(&["outbox"], idb::TransactionMode::ReadWrite).unwrap();
+    let outbox = tx.object_store("outbox").unwrap();
+    let replacer: js_sys::Array = ENTRY_METADATA_FIELDS.iter().map(|f| JsValue::from_str(f)).collect();
+    let mut n = 0;
+    for field in ENTRY_METADATA_FIELDS {
+        for kind in metadata_kinds() {
+            n += 1;
+            let key = format!("e{n:03}");
+            let stored = json!({"id": n, "collection": "items", "key": key, "op": "put", "value": {"id": key},
+                "baseVersion": 3, "hlc": "h", "sent": false, "createdAt": 1.5, "space": "s", "attempts": 2});
+            let object = js_sys::Object::from(JSON::parse(&stored.to_string()).unwrap());
+            // `id` is the outbox's key: a kind left out would be numbered by the key
+            // generator, -0 is the key 0, and IndexedDB refuses what is not a key.
+            let minus_zero = kind.as_ref().and_then(JsValue::as_f64).is_some_and(|x| x == 0.0 && x.is_sign_negative());
+            if field == "id" && (kind.as_ref().is_none_or(JsValue::is_undefined) || minus_zero) {
+                continue;
+            }
+            match &kind {
+                Some(v) => Reflect::set(&object, &field.into(), v).unwrap(),
+                None => Reflect::delete_property(&object, &field.into()).unwrap(),
+            };
+            let Ok(put) = outbox.put(&object, None) else {
+                assert_eq!(field, "id", "only a bad key is refused by IndexedDB: {kind:?}");
+                continue;
+            };
+            put.await.unwrap();
+            let text = JSON::stringify_with_replacer(&object, &replacer).map(String::from);
+            match text.ok().and_then(|t| serde_json::from_str::<OutboxEntry<Option<()>>>(&t).ok()) {
+                Some(entry) => expected.push(entry.key),
+                None => refused += 1,
+            }
+        }
+    }
+    assert!(tx.await.unwrap().is_committed());
+    db.close();
+    assert!(refused > 60 && expected.len() > 60, "both kinds present: {refused} refused, {expected:?}");
+
+    let mut read: Vec<String> = json_outbox(&store, 10_000).await.unwrap().into_iter().map(|e| e.key).collect();
+    read.sort();
+    expected.sort();
+    assert_eq!(read, expected);
     assert_eq!(store.take_skipped().len(), refused);
     dispose(store).await;
 }
