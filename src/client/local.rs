@@ -40,8 +40,7 @@ fn js_or_undefined(value: Option<JsVal>) -> JsValue {
 /// unreadable record or a failed request rejects and is reported as `get` reports it.
 fn read_settler(client: Weak<Client>) -> Function {
     let settle = move |request: JsValue, collection: JsValue, key: JsValue| {
-        let text = |js: &JsValue| js.as_string().unwrap_or_default();
-        idb::read_outcome(&request, &text(&collection), &text(&key)).map_err(|error| {
+        idb::read_outcome(&request, &collection, &key).map_err(|error| {
             if let Some(client) = client.upgrade() {
                 client.report_storage_error(&error);
             }

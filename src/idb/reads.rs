@@ -2,7 +2,7 @@
 //! index), for the `Store` contract; and one record in a single promise (`read_now`).
 
 use idb::{KeyRange, Query, TransactionMode};
-use js_sys::{Function, Promise};
+use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 use web_sys::IdbDatabase;
@@ -34,22 +34,33 @@ extern "C" {
 /// (`undefined` when there is none or the record is a tombstone), or the error: the
 /// request's (as `in_tx`: the transaction's own when the abort failed the request), or
 /// why the record is unreadable (the checks of every other read).
-pub fn read_outcome(request: &JsValue, collection: &str, key: &str) -> Result<JsValue> {
-    let error = prop(request, "error");
+pub fn read_outcome(request: &JsValue, collection: &JsValue, key: &JsValue) -> Result<JsValue> {
+    // Names as JS strings made once, and the collection and key turned into Rust strings
+    // only for an error: each costs a text conversion per `get` otherwise.
+    thread_local! {
+        static ERROR: JsValue = JsValue::from_str("error");
+        static RESULT: JsValue = JsValue::from_str("result");
+    }
+    let text = |js: &JsValue| js.as_string().unwrap_or_default();
+    let get = |object: &JsValue, name: &'static std::thread::LocalKey<JsValue>| {
+        name.with(|name| Reflect::get(object, name)).unwrap_or(JsValue::UNDEFINED)
+    };
+    let error = get(request, &ERROR);
     if error.is_object() {
         let cause = match dom_name(&error).as_deref() {
-            Some("AbortError") => Some(prop(&prop(request, "transaction"), "error")).filter(|e| e.is_object()),
+            Some("AbortError") => Some(get(&prop(request, "transaction"), &ERROR)).filter(|e| e.is_object()),
             _ => None,
         };
-        return Err(in_context(&format!("cannot read {collection}/{key}"), classify(&cause.unwrap_or(error))));
+        let context = format!("cannot read {}/{}", text(collection), text(key));
+        return Err(in_context(&context, classify(&cause.unwrap_or(error))));
     }
-    let stored = prop(request, "result");
+    let stored = get(request, &RESULT);
     if stored.is_undefined() {
         return Ok(JsValue::UNDEFINED);
     }
     decode_record(&stored, None)
         .map(|record| record.value.map_or(JsValue::UNDEFINED, |v| v.0))
-        .map_err(|reason| unreadable(collection, key, &reason))
+        .map_err(|reason| unreadable(&text(collection), &text(key), &reason))
 }
 
 fn unreadable(collection: &str, key: &str, reason: &str) -> Error {

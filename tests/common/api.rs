@@ -149,7 +149,7 @@ async fn a_failed_get_request_is_a_storage_error_naming_the_record() {
         &[s(&name)],
     )
     .await;
-    let error = pwa_sync::idb::read_outcome(&request, "trips", "t1").expect_err("an aborted request");
+    let error = pwa_sync::idb::read_outcome(&request, &s("trips"), &s("t1")).expect_err("an aborted request");
     assert_eq!(error.code(), "storage");
     let message = error.to_string();
     assert!(message.contains("trips/t1") && message.contains("AbortError"), "{message}");
