@@ -129,17 +129,22 @@ fn whole(js: JsValue, field: &str, max: f64) -> std::result::Result<u64, String>
     }
 }
 
-/// Absent, `null`, NaN or an infinity (all `null` in JSON): none.
+/// Absent, `null`, NaN or an infinity: what serde reads as `None` from the JSON text.
+fn is_json_null(js: &JsValue) -> bool {
+    js.is_undefined() || js.is_null() || js.as_f64().is_some_and(|n| !n.is_finite())
+}
+
+/// Absent or `null` in JSON: none; else a whole number.
 fn optional_whole(js: JsValue, field: &str) -> std::result::Result<Option<u64>, String> {
-    if js.is_undefined() || js.is_null() || js.as_f64().is_some_and(|n| !n.is_finite()) {
+    if is_json_null(&js) {
         return Ok(None);
     }
     whole(js, field, LARGEST_U64_DOUBLE).map(Some)
 }
 
-/// Absent, `null`, NaN or an infinity: none; else a string.
+/// Absent or `null` in JSON: none; else a string.
 fn optional_text(js: JsValue, field: &str) -> std::result::Result<Option<String>, String> {
-    if js.is_undefined() || js.is_null() || js.as_f64().is_some_and(|n| !n.is_finite()) {
+    if is_json_null(&js) {
         return Ok(None);
     }
     text(js, field).map(Some)

@@ -37,6 +37,17 @@ pub(super) fn in_tx(tx: &idb::Transaction) -> impl Fn(idb::Error) -> Error + Cop
     }
 }
 
+/// The same rule for a request issued outside idb (`read.js`), given the failed
+/// `IDBRequest` itself.
+pub(super) fn failed_request(request: &JsValue) -> Error {
+    let error = prop(request, "error");
+    let cause = match dom_name(&error).as_deref() {
+        Some("AbortError") => Some(prop(&prop(request, "transaction"), "error")).filter(JsValue::is_object),
+        _ => None,
+    };
+    classify(&cause.unwrap_or(error))
+}
+
 pub(super) fn with_context(context: String, error: idb::Error) -> Error {
     in_context(&context, classify_idb(error))
 }

@@ -12,7 +12,7 @@ use pwa_sync_core::record::{index_key_eq, is_index_key, ListQuery};
 use pwa_sync_core::store::Durability;
 
 use super::codec::{decode_record, key_text, Listed};
-use super::error::{classify, dom_name, in_context, in_tx};
+use super::error::{failed_request, in_context, in_tx};
 use super::names::to_u32;
 use super::scan::{decode_all, scan, Decoder};
 use super::store::IdbStore;
@@ -45,14 +45,9 @@ pub fn read_outcome(request: &JsValue, collection: &JsValue, key: &JsValue) -> R
     let get = |object: &JsValue, name: &'static std::thread::LocalKey<JsValue>| {
         name.with(|name| Reflect::get(object, name)).unwrap_or(JsValue::UNDEFINED)
     };
-    let error = get(request, &ERROR);
-    if error.is_object() {
-        let cause = match dom_name(&error).as_deref() {
-            Some("AbortError") => Some(get(&prop(request, "transaction"), &ERROR)).filter(|e| e.is_object()),
-            _ => None,
-        };
+    if get(request, &ERROR).is_object() {
         let context = format!("cannot read {}/{}", text(collection), text(key));
-        return Err(in_context(&context, classify(&cause.unwrap_or(error))));
+        return Err(in_context(&context, failed_request(request)));
     }
     let stored = get(request, &RESULT);
     if stored.is_undefined() {
