@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { readFile, stat } from "node:fs/promises";
 import { extname, join } from "node:path";
+import { build } from "esbuild";
 import { startServer, startProxy, siteWithPkg, sleep, until, pullAll } from "./lib.mjs";
 
 
@@ -73,13 +74,30 @@ async function staticSite(dir) {
   return site;
 }
 
+/** The worker this engine must run: classic in Firefox before 147 (no module service
+ * workers there), a module everywhere else. */
+async function workerKind(driver) {
+  const caps = await driver.getCapabilities();
+  const firefox = caps.get("browserName") === "firefox";
+  return firefox && Number.parseInt(caps.get("browserVersion"), 10) < 147 ? "classic" : "module";
+}
+
 const workerStarts = (driver) => driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
   caches.open("worker-starts").then((c) => c.keys()).then((k) => done(k.length), (e) => done(String(e)));`);
 
 /** The tests of an engine without Background Sync, `launch` starting its browser. */
 export function fallbackTests(engine, launch) {
   let site;
-  before(async () => { site = await siteWithPkg("webkit-site"); });
+  before(async () => {
+    site = await siteWithPkg("webkit-site");
+    // The worker as a classic script too, for engines without module service workers: one
+    // file, as a bundler makes it (the worker passes `wasmUrl`, so the empty
+    // `import.meta` of a classic script is never read).
+    await build({
+      entryPoints: [join(site.dir, "sw.js")], outfile: join(site.dir, "sw-classic.js"),
+      bundle: true, format: "iife", logLevel: "warning", logOverride: { "empty-import-meta": "silent" },
+    });
+  });
   after(async () => site.remove());
 
   test(`in ${engine}, without Background Sync, the outbox drains on load, online, visible and by the retry timer`, async () => {
@@ -144,6 +162,7 @@ export function fallbackTests(engine, launch) {
       await open(driver, `${server.url}/?user=${user}&endpoint=${encodeURIComponent(`${proxy.url}/sync`)}&sw=1`);
       assert.equal(await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
         navigator.serviceWorker.ready.then((r) => done(r.active?.state ?? null), (e) => done(String(e)));`), "activated");
+      assert.equal(await driver.executeScript("return window.swKind"), await workerKind(driver));
       // Installed with the .wasm in its cache, byte for byte.
       const wasmBytes = (await stat(join(site.dir, "pkg/pwa_sync_bg.wasm"))).size;
       const cached = await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
@@ -182,6 +201,7 @@ export function fallbackTests(engine, launch) {
       await open(driver, `${statics.url}/?user=${user}&endpoint=${encodeURIComponent(`${proxy.url}/sync`)}&sw=1`);
       assert.equal(await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
         navigator.serviceWorker.ready.then((r) => done(r.active?.state ?? null), (e) => done(String(e)));`), "activated");
+      assert.equal(await driver.executeScript("return window.swKind"), await workerKind(driver));
       await queueOffline(driver, proxy, "cold-start");
       const startsBefore = await workerStarts(driver);
 

@@ -39,8 +39,8 @@ fn js_or_undefined(value: Option<JsVal>) -> JsValue {
 /// that owns its closure, so a read still pending when the client is dropped settles): an
 /// unreadable record or a failed request rejects and is reported as `get` reports it.
 fn read_settler(client: Weak<Client>) -> Function {
-    let settle = move |request: JsValue, collection: JsValue, key: JsValue| {
-        idb::read_outcome(&request, &collection, &key).map_err(|error| {
+    let settle = move |collection: JsValue, key: JsValue, event: JsValue| {
+        idb::read_outcome(&collection, &key, &event).map_err(|error| {
             if let Some(client) = client.upgrade() {
                 client.report_storage_error(&error);
             }

@@ -37,7 +37,7 @@ pub(super) fn in_tx(tx: &idb::Transaction) -> impl Fn(idb::Error) -> Error + Cop
     }
 }
 
-/// The same rule for a request issued outside idb (`read.js`), given the failed
+/// The same rule for a request issued outside idb (`reads::read_now`), given the failed
 /// `IDBRequest` itself.
 pub(super) fn failed_request(request: &JsValue) -> Error {
     let error = prop(request, "error");

@@ -4,8 +4,8 @@
 use idb::{KeyRange, Query, TransactionMode};
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::JsValue;
-use web_sys::IdbDatabase;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::IdbObjectStore;
 
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::record::{index_key_eq, is_index_key, ListQuery};
@@ -19,32 +19,40 @@ use super::store::IdbStore;
 use super::transaction::finish;
 use crate::convert::prop;
 
-#[wasm_bindgen(module = "/src/idb/read.js")]
+#[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(js_name = readRecord, catch)]
-    fn read_record(
-        db: &IdbDatabase,
-        store: &JsValue,
-        key: &JsValue,
-        settle: &Function,
-    ) -> std::result::Result<Promise, JsValue>;
+    // IDBDatabase and IDBTransaction given the JS strings `get` was called with: web-sys's
+    // methods take `&str`, which would copy each name into wasm and back out.
+    type Database;
+    #[wasm_bindgen(method, catch)]
+    fn transaction(this: &Database, store: &JsValue) -> std::result::Result<Transaction, JsValue>;
+    type Transaction;
+    #[wasm_bindgen(method, catch, js_name = objectStore)]
+    fn object_store(this: &Transaction, store: &JsValue) -> std::result::Result<IdbObjectStore, JsValue>;
+    // A promise's `then` given a JS function (js-sys's takes a Rust closure).
+    type Finished;
+    #[wasm_bindgen(method)]
+    fn then(this: &Finished, settle: &JsValue) -> Promise;
 }
 
-/// What `read_now`'s settling function answers for its finished request: the app value
+/// What `read_now`'s settling function answers for its finished request (the target of
+/// the request's `success` or `error` event): the app value
 /// (`undefined` when there is none or the record is a tombstone), or the error: the
 /// request's (as `in_tx`: the transaction's own when the abort failed the request), or
 /// why the record is unreadable (the checks of every other read).
-pub fn read_outcome(request: &JsValue, collection: &JsValue, key: &JsValue) -> Result<JsValue> {
+pub fn read_outcome(collection: &JsValue, key: &JsValue, event: &JsValue) -> Result<JsValue> {
     // Names as JS strings made once, and the collection and key turned into Rust strings
     // only for an error: each costs a text conversion per `get` otherwise.
     thread_local! {
         static ERROR: JsValue = JsValue::from_str("error");
         static RESULT: JsValue = JsValue::from_str("result");
+        static TARGET: JsValue = JsValue::from_str("target");
     }
     let text = |js: &JsValue| js.as_string().unwrap_or_default();
     let get = |object: &JsValue, name: &'static std::thread::LocalKey<JsValue>| {
         name.with(|name| Reflect::get(object, name)).unwrap_or(JsValue::UNDEFINED)
     };
+    let request = &get(event, &TARGET);
     if get(request, &ERROR).is_object() {
         let context = format!("cannot read {}/{}", text(collection), text(key));
         return Err(in_context(&context, failed_request(request)));
@@ -77,16 +85,24 @@ impl IdbStore {
         finish(tx, result, false).await
     }
 
-    /// `get` as one promise (`read.js`), settled by `settle(request, collection, key)`
-    /// once the request finished (`read_outcome` says what it gave). `None` where
-    /// `Store::get` must do it: values sealed, no open connection (it reopens), or a
-    /// transaction that could not start (it says why).
+    /// `get` as one IndexedDB request and one promise, settled by
+    /// `settle(collection, key, event)` once the request finished (`read_outcome` says
+    /// what it gave): no Rust future, no closure per call. `None` where `Store::get` must
+    /// do it: values sealed, no open connection (it reopens), or a transaction that could
+    /// not start (it says why).
     pub fn read_now(&self, collection: &JsValue, key: &JsValue, settle: &Function) -> Option<Promise> {
         if self.sealer().is_some() {
             return None;
         }
         let db = self.open_database()?;
-        read_record(&db, collection, key, settle).ok()
+        let db: &Database = db.unchecked_ref();
+        let request = db.transaction(collection).and_then(|tx| tx.object_store(collection)?.get(key)).ok()?;
+        let finished = Promise::new(&mut |resolve, _| {
+            request.set_onsuccess(Some(&resolve));
+            request.set_onerror(Some(&resolve));
+        });
+        let settle = JsValue::from(settle.bind2(&JsValue::NULL, collection, key));
+        Some(finished.unchecked_ref::<Finished>().then(&settle))
     }
 
     pub(super) async fn list_with<T: Listed>(

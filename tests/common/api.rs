@@ -133,7 +133,7 @@ async fn a_failed_get_request_is_a_storage_error_naming_the_record() {
     let name = unique("get-failed");
     let client = open(&name).await;
     ok(client.put(s("trips"), json(r#"{"id": "t1"}"#))).await;
-    let request = super::support::js(
+    let failed = super::support::js(
         "name",
         "return new Promise((resolve, reject) => {
             const open = indexedDB.open(name);
@@ -142,14 +142,14 @@ async fn a_failed_get_request_is_a_storage_error_naming_the_record() {
                 const tx = open.result.transaction('trips');
                 const request = tx.objectStore('trips').get('t1');
                 tx.abort();
-                request.onerror = (event) => { event.preventDefault(); open.result.close(); resolve(request); };
+                request.onerror = (event) => { event.preventDefault(); open.result.close(); resolve(event); };
                 request.onsuccess = () => reject(new Error('the aborted request succeeded'));
             };
         });",
         &[s(&name)],
     )
     .await;
-    let error = pwa_sync::idb::read_outcome(&request, &s("trips"), &s("t1")).expect_err("an aborted request");
+    let error = pwa_sync::idb::read_outcome(&s("trips"), &s("t1"), &failed).expect_err("an aborted request");
     assert_eq!(error.code(), "storage");
     let message = error.to_string();
     assert!(message.contains("trips/t1") && message.contains("AbortError"), "{message}");
