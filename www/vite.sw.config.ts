@@ -3,9 +3,9 @@ import { createHash } from "node:crypto";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
-// The service worker, built after the app (`npm run build`) into dist/sw.js: one module
-// with the precache list of every file of the app build written in, so that a new
-// build is a new worker (and a new cache).
+// The service worker, built after the app (`npm run build`) into dist/sw.js: one classic
+// script (Firefox before 147 runs no module worker) with the precache list of every file
+// of the app build written in, so that a new build is a new worker (and a new cache).
 const dist = "dist";
 
 function files(dir: string): string[] {
@@ -29,6 +29,9 @@ export default defineConfig(() => {
     define: {
       __PRECACHE__: JSON.stringify(["/", ...built.map((f) => `/${f}`)]),
       __SHELL_VERSION__: JSON.stringify(hash.digest("hex").slice(0, 12)),
+      // A classic script has no import.meta: the .wasm's URL, which Vite has made
+      // absolute (/assets/...), needs a base, the worker's own address.
+      "import.meta.url": "self.location.href",
     },
     build: {
       target: "es2022",
@@ -37,7 +40,7 @@ export default defineConfig(() => {
       copyPublicDir: false,
       rollupOptions: {
         input: { sw: "src/sw.ts" },
-        output: { format: "es", entryFileNames: "[name].js", assetFileNames: "assets/[name]-[hash][extname]" },
+        output: { format: "iife", entryFileNames: "[name].js", assetFileNames: "assets/[name]-[hash][extname]" },
       },
     },
   };

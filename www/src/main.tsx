@@ -10,9 +10,10 @@ createRoot(document.getElementById("root")!).render(
 );
 
 // The service worker precaches the app and the wasm and syncs in the background. It is
-// built by Vite (vite.sw.config.ts) into /sw.js, a module worker.
+// built by Vite (vite.sw.config.ts) into /sw.js, a classic script, which every browser
+// runs (Firefox before 147 has no module service workers).
 if ("serviceWorker" in navigator && import.meta.env.PROD) {
-  navigator.serviceWorker.register("/sw.js", { type: "module", scope: "/" }).catch((error: unknown) => {
+  navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch((error: unknown) => {
     console.warn("service worker registration failed", error);
   });
 }

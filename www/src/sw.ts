@@ -1,5 +1,5 @@
 /// <reference lib="webworker" />
-// The service worker: a module worker built by Vite into /sw.js (vite.sw.config.ts).
+// The service worker, bundled by Vite into /sw.js, a classic script (vite.sw.config.ts).
 // Static imports only, no top-level await, every listener added during the first
 // evaluation. It precaches the app shell and the wasm, serves them offline, and syncs
 // the outbox on Background Sync (through pwa-sync/sw).
