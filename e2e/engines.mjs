@@ -133,3 +133,15 @@ export async function launchChromium() {
     "goog:chromeOptions": { binary: "/usr/bin/chromium", args: ["--headless=new", "--no-sandbox", "--disable-gpu"] },
   }, () => stopChild(driverProcess.child));
 }
+
+/** The state of the page's active service worker once `navigator.serviceWorker.ready`
+ * resolves ("activating" or "activated"), or why it failed. */
+export const activeWorkerState = (driver) => driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+  navigator.serviceWorker.ready.then((r) => done(r.active?.state ?? null), (e) => done(String(e)));`);
+
+/** The byte length of the .wasm at `path` (from the page's address) in the service-worker
+ * helper's cache: 0 when it is not there. */
+export const cachedWasmBytes = (driver, path) => driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+  caches.open("pwa-sync-wasm-v1")
+    .then((c) => c.match(new URL(${JSON.stringify(path)}, location.href).href))
+    .then((r) => r ? r.arrayBuffer().then((b) => done(b.byteLength)) : done(0), (e) => done(String(e)));`);

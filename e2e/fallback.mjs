@@ -12,6 +12,7 @@ import { readFile, stat } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { build } from "esbuild";
 import { startServer, startProxy, siteWithPkg, sleep, until, pullAll } from "./lib.mjs";
+import { activeWorkerState, cachedWasmBytes } from "./engines.mjs";
 
 
 const pushedCount = async (server, user) => (await pullAll(server, user)).changes.length;
@@ -160,16 +161,11 @@ export function fallbackTests(engine, launch) {
     const user = `wksw-${Date.now()}`;
     try {
       await open(driver, `${server.url}/?user=${user}&endpoint=${encodeURIComponent(`${proxy.url}/sync`)}&sw=1`);
-      assert.equal(await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
-        navigator.serviceWorker.ready.then((r) => done(r.active?.state ?? null), (e) => done(String(e)));`), "activated");
+      assert.equal(await activeWorkerState(driver), "activated");
       assert.equal(await driver.executeScript("return window.swKind"), await workerKind(driver));
       // Installed with the .wasm in its cache, byte for byte.
       const wasmBytes = (await stat(join(site.dir, "pkg/pwa_sync_bg.wasm"))).size;
-      const cached = await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
-        caches.open("pwa-sync-wasm-v1")
-          .then((c) => c.match(new URL("./pkg/pwa_sync_bg.wasm", location.href).href))
-          .then((r) => r ? r.arrayBuffer().then((b) => done(b.byteLength)) : done(0), (e) => done(String(e)));`);
-      assert.equal(cached, wasmBytes);
+      assert.equal(await cachedWasmBytes(driver, "./pkg/pwa_sync_bg.wasm"), wasmBytes);
       // No Periodic Background Sync here: said, not thrown.
       const periodic = await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
         window.app.registerPeriodicSync().then(done, (e) => done("threw " + e));`);
@@ -199,8 +195,7 @@ export function fallbackTests(engine, launch) {
     const user = `wkcold-${Date.now()}`;
     try {
       await open(driver, `${statics.url}/?user=${user}&endpoint=${encodeURIComponent(`${proxy.url}/sync`)}&sw=1`);
-      assert.equal(await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
-        navigator.serviceWorker.ready.then((r) => done(r.active?.state ?? null), (e) => done(String(e)));`), "activated");
+      assert.equal(await activeWorkerState(driver), "activated");
       assert.equal(await driver.executeScript("return window.swKind"), await workerKind(driver));
       await queueOffline(driver, proxy, "cold-start");
       const startsBefore = await workerStarts(driver);

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { access, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ROOT, startServer, until } from "./lib.mjs";
-import { launchFirefox, launchWebKit } from "./engines.mjs";
+import { activeWorkerState, cachedWasmBytes, launchFirefox, launchWebKit } from "./engines.mjs";
 
 const DIST = join(ROOT, "www/dist");
 
@@ -29,16 +29,11 @@ for (const [engine, launch] of [["Firefox", launchFirefox], ["WebKit", launchWeb
       // `ready` resolves once the worker is active, which may still be "activating".
       let state;
       await until("the worker to activate", async () => {
-        state = await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
-          navigator.serviceWorker.ready.then((r) => done(r.active?.state ?? null), (e) => done(String(e)));`);
+        state = await activeWorkerState(driver);
         return state === "activated";
       }).catch((e) => assert.fail(`${e.message}: the worker is ${state}`));
       // The helper caches the .wasm at install, so the worker starts offline.
-      const cached = await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
-        caches.open("pwa-sync-wasm-v1")
-          .then((c) => c.match(new URL(${JSON.stringify(`/assets/${wasm}`)}, location.href).href))
-          .then((r) => r ? r.arrayBuffer().then((b) => done(b.byteLength)) : done(0), (e) => done(String(e)));`);
-      assert.equal(cached, wasmBytes);
+      assert.equal(await cachedWasmBytes(driver, `/assets/${wasm}`), wasmBytes);
       // The app shell: index.html among the worker's precached files.
       await until("the app shell in the cache", async () => driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
         caches.keys()

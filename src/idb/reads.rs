@@ -87,7 +87,8 @@ impl IdbStore {
 
     /// `get` as one IndexedDB request and one promise, settled by
     /// `settle(collection, key, event)` once the request finished (`read_outcome` says
-    /// what it gave): no Rust future, no closure per call. `None` where `Store::get` must
+    /// what it gave): no Rust future; per call only the promise executor's short-lived
+    /// closure and the bound settling function. `None` where `Store::get` must
     /// do it: values sealed, no open connection (it reopens), or a transaction that could
     /// not start (it says why).
     pub fn read_now(&self, collection: &JsValue, key: &JsValue, settle: &Function) -> Option<Promise> {
