@@ -219,7 +219,9 @@ fn candidate(index: &IndexSpec, query: &Query) -> Option<((usize, usize, bool), 
     if bound == 0 && !order_served {
         return None;
     }
-    let reverse = order_served && order.first().is_some_and(|t| t.descending);
+    // Equal index keys come in primary-key order, which the query wants in its last term's
+    // direction; with every ordered field bound that term is the only one left to serve.
+    let reverse = order_served && query.order.last().is_some_and(|t| t.descending);
     let key = |last: Option<Value>, top: bool| compound_key(&prefix, last, top, n);
     let ranges = match (in_values, range) {
         (Some(values), _) => values.iter().map(|v| Range { lower: exact(v), upper: exact(v) }).collect(),

@@ -298,6 +298,20 @@ fn a_walk_resumes_past_a_run_of_equal_keys_longer_than_its_batch() {
     }
 }
 
+#[test]
+fn a_descending_order_on_a_field_fixed_by_equality_walks_the_index_backwards() {
+    let config = config();
+    // Every record has a = 1.5: the order by -a leaves the key to decide, descending.
+    let records: Vec<EntityRecord> =
+        (0..3).map(|i| record(format!("k{i:02}"), json!({"id": format!("k{i:02}"), "a": 1.5}))).collect();
+    let q = json!({"where": {"a": 1.5}, "orderBy": ["-a"], "limit": 1});
+    let query = Query::parse(collection(&config), &q, Form::Page).expect("valid query");
+    assert!(plan(collection(&config), &query).reverse);
+    let (got, pages) = walked(&config, &q, &records).expect("a walk");
+    assert_eq!(got, ["k02", "k01", "k00"]);
+    assert_eq!(pages, 3);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 

@@ -46,6 +46,7 @@ macro_rules! for_each_store_test {
         $m!(large_batches_find_stored_keys_in_sparse_and_crowded_ranges);
         $m!(query_answers_like_a_naive_filter_and_sort);
         $m!(query_pages_neither_repeat_nor_skip_across_writes);
+        $m!(query_orders_an_equal_field_by_key_in_its_direction);
     };
 }
 
@@ -607,5 +608,22 @@ pub async fn query_pages_neither_repeat_nor_skip_across_writes<S: Store>(store: 
         for i in 0..20 {
             assert!(seen.contains(&format!("p{i:02}")), "{q}: p{i:02} was skipped: {seen:?}");
         }
+    }
+}
+
+pub async fn query_orders_an_equal_field_by_key_in_its_direction<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    let config = config();
+    let places = config.collection("places").unwrap();
+    // Index `a` holds one key for all five: the order by a field the query fixes is the
+    // key's order, in that term's direction, on every page.
+    let value = |i: usize| json!({"id": format!("p{i}"), "a": 1.5, "b": "x", "c": 2});
+    store_places(store, &(0..5).map(|i| place(format!("p{i}"), Some(value(i)))).collect::<Vec<_>>()).await;
+    for (q, expected) in [
+        (json!({"where": {"a": 1.5}, "orderBy": "-a", "limit": 2}), ["p4", "p3", "p2", "p1", "p0"]),
+        (json!({"where": {"a": 1.5}, "orderBy": "a", "limit": 2}), ["p0", "p1", "p2", "p3", "p4"]),
+        (json!({"where": {"b": "x", "c": 2}, "orderBy": ["b", "-c"], "limit": 1}), ["p4", "p3", "p2", "p1", "p0"]),
+    ] {
+        assert_eq!(all_pages(store, &config, &q).await, expected, "{q}");
     }
 }
