@@ -614,7 +614,6 @@ pub async fn query_pages_neither_repeat_nor_skip_across_writes<S: Store>(store: 
 pub async fn query_orders_an_equal_field_by_key_in_its_direction<S: Store>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     let config = config();
-    let places = config.collection("places").unwrap();
     // Index `a` holds one key for all five: the order by a field the query fixes is the
     // key's order, in that term's direction, on every page.
     let value = |i: usize| json!({"id": format!("p{i}"), "a": 1.5, "b": "x", "c": 2});
