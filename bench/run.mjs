@@ -118,10 +118,18 @@ async function startServer() {
   return { url, bin, stop: async () => { child.kill(); await new Promise((r) => child.once("exit", r)); await rm(dir, { recursive: true, force: true }); } };
 }
 
+/** Extra Chromium switches. By default IndexedDB on SQLite, the backend Chromium 156
+ * uses for a fresh (in-memory) context by default and Firefox and Safari use; Chromium
+ * 148 still defaults to LevelDB there, which counts 50,000 index entries 50x slower, so
+ * runs on the two would not compare (bench/README "IndexedDB's backend"). Unknown
+ * feature names are ignored; `BENCH_CHROMIUM_ARGS=""` runs the browser's default. */
+const CHROMIUM_ARGS = process.env.BENCH_CHROMIUM_ARGS ?? "--enable-features=IdbSqliteBackingStoreInMemoryContexts";
+
 function launch() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"],
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync",
+      ...CHROMIUM_ARGS.split(/\s+/).filter(Boolean)],
   });
 }
 
@@ -331,14 +339,14 @@ function machine(browserVersion) {
   } catch {}
   let wasmBytes = null;
   try { wasmBytes = readFileSync(join(ROOT, "pkg/pwa_sync_bg.wasm")).length; } catch {}
-  return { cpu: model, cores: cpus().length, memoryGiB: Math.round(Number(readFileSync("/proc/meminfo", "utf8").match(/MemTotal:\s+(\d+)/)[1]) / 1048576), chromium: browserVersion, node: process.version, commit, wasmBytes, date: new Date().toISOString() };
+  return { cpu: model, cores: cpus().length, memoryGiB: Math.round(Number(readFileSync("/proc/meminfo", "utf8").match(/MemTotal:\s+(\d+)/)[1]) / 1048576), chromium: browserVersion, chromiumArgs: CHROMIUM_ARGS, node: process.version, commit, wasmBytes, date: new Date().toISOString() };
 }
 
 function markdown(report) {
   const { machine: m } = report;
   const lines = [];
   lines.push(`# pwa-sync benchmarks${SMOKE ? " (smoke: 1/20 size, 1 run, no targets judged)" : ""}`, "");
-  lines.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Chromium ${m.chromium} (headless); Node ${m.node}; commit ${m.commit}; ${m.date}.`);
+  lines.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Chromium ${m.chromium} (headless${m.chromiumArgs ? `, ${m.chromiumArgs}` : ""}); Node ${m.node}; commit ${m.commit}; ${m.date}.`);
   lines.push(`Command: \`${report.command}\` (up to N = ${report.runs} runs per implementation, fewer where a workload ran over its ${report.budgetS} s budget: see the N column; implementations alternate; fresh browser context and database each run).`, "");
   lines.push("Times are medians of N runs; ratio = ours / alternative (lower is better for ours); min–max over the runs.", "");
   lines.push("| workload | ours | alternative | ratio | target | pass | ours min–max | alt min–max | N |");
@@ -403,7 +411,7 @@ async function main() {
     });
   }
   log(`server ${server.url}, Chromium ${browser.version()}`);
-  const report = { command: SMOKE ? "make bench-smoke" : `${process.env.BENCH_ONLY ? `BENCH_ONLY=${process.env.BENCH_ONLY} ` : ""}make bench${process.env.BENCH_RUNS ? ` BENCH_RUNS=${process.env.BENCH_RUNS}` : ""}`, smoke: SMOKE, runs: RUNS, budgetS: BUDGET_MS / 1000, machine: machine(browser.version()), workloads: {}, rows: [], profiles: {} };
+  const report = { command: SMOKE ? "make bench-smoke" : `${process.env.BENCH_CHROMIUM_ARGS !== undefined ? `BENCH_CHROMIUM_ARGS="${process.env.BENCH_CHROMIUM_ARGS}" ` : ""}${process.env.BENCH_ONLY ? `BENCH_ONLY=${process.env.BENCH_ONLY} ` : ""}make bench${process.env.BENCH_RUNS ? ` BENCH_RUNS=${process.env.BENCH_RUNS}` : ""}`, smoke: SMOKE, runs: RUNS, budgetS: BUDGET_MS / 1000, machine: machine(browser.version()), workloads: {}, rows: [], profiles: {} };
   if (PROFILE_ONLY) {
     const profiles = {};
     try {
