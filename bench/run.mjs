@@ -18,7 +18,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS, launch } from "./chromium.mjs";
 
 const BENCH = fileURLToPath(new URL(".", import.meta.url));
 const ROOT = join(BENCH, "..");
@@ -91,7 +91,7 @@ async function buildSite() {
   await rm(SITE, { recursive: true, force: true });
   await mkdir(SITE, { recursive: true });
   await cp(PKG, join(SITE, "pkg"), { recursive: true });
-  for (const f of ["bench.html", "bench.js", "cold.html", "cold.js"]) await cp(join(BENCH, "page", f), join(SITE, f));
+  for (const f of ["bench.html", "bench.js", "data.js", "cold.html", "cold.js"]) await cp(join(BENCH, "page", f), join(SITE, f));
   const common = { bundle: true, format: "esm", platform: "browser", target: "es2022", minify: true, logLevel: "warning", absWorkingDir: BENCH, define: { "process.env.NODE_ENV": '"production"' } };
   await build({ ...common, stdin: { contents: 'export { default, liveQuery } from "dexie";', resolveDir: BENCH }, outfile: join(SITE, "dexie.mjs") });
   await build({ ...common, stdin: { contents: 'export { Queue } from "workbox-background-sync";', resolveDir: BENCH }, outfile: join(SITE, "workbox-bgsync.js") });
@@ -118,20 +118,6 @@ async function startServer() {
   return { url, bin, stop: async () => { child.kill(); await new Promise((r) => child.once("exit", r)); await rm(dir, { recursive: true, force: true }); } };
 }
 
-/** Extra Chromium switches. By default IndexedDB on SQLite, the backend Chromium 156
- * uses for a fresh (in-memory) context by default and Firefox and Safari use; Chromium
- * 148 still defaults to LevelDB there, which counts 50,000 index entries 50x slower, so
- * runs on the two would not compare (bench/README "IndexedDB's backend"). Unknown
- * feature names are ignored; `BENCH_CHROMIUM_ARGS=""` runs the browser's default. */
-const CHROMIUM_ARGS = process.env.BENCH_CHROMIUM_ARGS ?? "--enable-features=IdbSqliteBackingStoreInMemoryContexts";
-
-function launch() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync",
-      ...CHROMIUM_ARGS.split(/\s+/).filter(Boolean)],
-  });
-}
 
 /** Seed `n` documents for `user` through the push API, 500 to a request (not timed). */
 async function seed(url, user, n) {

@@ -6,6 +6,7 @@
 import init, { SyncClient } from "./pkg/pwa_sync.js";
 import Dexie, { liveQuery } from "./dexie.mjs";
 import { Queue } from "./workbox-bgsync.js";
+import { key, record, outboxEntry } from "./data.js";
 
 const now = () => performance.now();
 /** run.mjs's profiler starts and stops here, around the timed part only. */
@@ -14,24 +15,6 @@ let wasmExports = null;
 async function wasm() {
   if (!wasmExports) wasmExports = await init();
   return wasmExports;
-}
-
-// ---- data ----
-
-const NOTES = "Pack the adapter, the spare charger and the paper copies of the booking; ask about late check-in.";
-export const key = (i) => "k" + String(i).padStart(7, "0");
-/** One record: ~300 bytes of JSON, the same for every implementation. */
-export function record(i, salt = "") {
-  return {
-    id: key(i),
-    title: `Item ${i}${salt}`,
-    owner: `user${i % 50}`,
-    n: i,
-    done: i % 3 === 0,
-    tags: ["travel", i % 2 ? "work" : "home", `t${i % 7}`],
-    notes: NOTES,
-    updatedAt: "2025-11-21T10:00:00.000Z",
-  };
 }
 
 function percentile(sorted, p) {
@@ -74,7 +57,6 @@ function rawOpen(name, extra = false) {
   };
   return reqP(request);
 }
-const outboxEntry = (value) => ({ collection: "items", key: value.id, op: "put", value, at: Date.now() });
 
 // ---- Dexie ----
 

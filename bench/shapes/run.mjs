@@ -5,22 +5,26 @@
 // `{collection, key, op, value, at}`), pwa-sync's today (`{key, value, version, hlc,
 // pending, updatedAt}`, its outbox entries and their `by_key` index), the same synced
 // (no outbox), and the values bare with the metadata in a store of its own.
-// `node bench/shapes/run.mjs` prints each run's medians in ms. SHAPES_ARGS: Chromium
-// switches (default: IndexedDB on SQLite, as bench/run.mjs); SHAPES_RUNS (default 2).
+// `node bench/shapes/run.mjs` prints each run's medians in ms. The browser is the
+// bench's (bench/chromium.mjs: BENCH_CHROMIUM_ARGS, IndexedDB on SQLite by default);
+// SHAPES_RUNS (default 2).
 import { createServer } from "node:http";
 import { readFileSync } from "node:fs";
-import { chromium } from "../node_modules/playwright-core/index.mjs";
+import { CHROMIUM_ARGS, launch } from "../chromium.mjs";
 
-const html = readFileSync(new URL("page.html", import.meta.url));
-const server = createServer((_, res) => {
-  res.setHeader("content-type", "text/html");
-  res.end(html);
+const files = {
+  "/": ["text/html", readFileSync(new URL("page.html", import.meta.url))],
+  "/data.js": ["text/javascript", readFileSync(new URL("../page/data.js", import.meta.url))],
+};
+const server = createServer((req, res) => {
+  const file = files[req.url];
+  if (!file) return res.writeHead(404).end();
+  res.setHeader("content-type", file[0]);
+  res.end(file[1]);
 }).listen(0, "127.0.0.1");
 await new Promise((r) => server.once("listening", r));
-const extra = process.env.SHAPES_ARGS ?? "--enable-features=IdbSqliteBackingStoreInMemoryContexts";
-const args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", ...extra.split(/\s+/).filter(Boolean)];
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args });
-console.log(`Chromium ${browser.version()} ${extra}`);
+const browser = await launch();
+console.log(`Chromium ${browser.version()} ${CHROMIUM_ARGS}`);
 try {
   for (let run = 0; run < Number(process.env.SHAPES_RUNS ?? 2); run++) {
     const context = await browser.newContext();
