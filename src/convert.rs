@@ -22,8 +22,13 @@ pub fn to_json(collection: &str, value: &JsValue) -> Result<Value, Error> {
         collection: collection.to_owned(),
         reason: format!("not serialisable as JSON ({})", describe(&e)),
     })?;
-    let text: String = text.into();
-    serde_json::from_str(&text).map_err(|e| Error::InvalidValue {
+    // Parsed back by the browser so the value is exactly its JSON (no `undefined`, a
+    // `Date` as its string), then read as a tree.
+    let parsed = js_sys::JSON::parse(&String::from(text)).map_err(|e| Error::InvalidValue {
+        collection: collection.to_owned(),
+        reason: format!("not serialisable as JSON ({})", describe(&e)),
+    })?;
+    from_js(parsed).map_err(|e| Error::InvalidValue {
         collection: collection.to_owned(),
         reason: format!("not serialisable as JSON ({e})"),
     })
@@ -58,10 +63,13 @@ pub fn encode_many<T: Serialize>(items: &[T]) -> std::result::Result<Vec<JsValue
     Ok(out)
 }
 
-/// A JS value read back into `T`, or why not.
-pub fn decode_json<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
-    let text: String = js_sys::JSON::stringify(value).map_err(|e| describe(&e))?.into();
-    serde_json::from_str(&text).map_err(|e| e.to_string())
+/// A JS value (a stored object, or what `JSON.parse` made) read into `T`, or why not.
+///
+/// Read from the objects themselves (serde-wasm-bindgen), not from JSON text: the module
+/// then has no JSON parser, whose code serde_json repeats for every type it reads
+/// (~2.8 KB raw each).
+pub fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, String> {
+    serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
 }
 
 /// The property `name` of `object`, `undefined` if it has none or reading it throws.

@@ -116,7 +116,10 @@ impl Sealer {
     pub fn open<T: AppValues>(&self, record: &mut T) -> Result<(), String> {
         for value in record.app_values() {
             let Some(plain) = value.as_str().and_then(|s| self.open_text(s)) else { continue };
-            *value = serde_json::from_slice(&plain?).map_err(|e| format!("a sealed value is not JSON: {e}"))?;
+            let plain = String::from_utf8(plain?).map_err(|e| format!("a sealed value is not UTF-8: {e}"))?;
+            let parsed =
+                js_sys::JSON::parse(&plain).map_err(|e| format!("a sealed value is not JSON: {}", describe(&e)))?;
+            *value = crate::convert::from_js(parsed).map_err(|e| format!("a sealed value is not JSON: {e}"))?;
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, RequestInit, Response};
 
 use crate::body::BodyReader;
-use crate::convert::encode_json;
+use crate::convert::{encode_json, from_js};
 use crate::error::describe;
 use crate::sys::{self, now_ms};
 use crate::value::JsVal;
@@ -83,7 +83,8 @@ pub fn expires_within(token: &str, margin_ms: u64, now_ms: u64) -> bool {
     let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')) else {
         return false;
     };
-    let exp = serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|claims| claims["exp"].as_f64());
+    let claims = String::from_utf8(bytes).ok().and_then(|text| js_sys::JSON::parse(&text).ok());
+    let exp = claims.and_then(|claims| Reflect::get(&claims, &"exp".into()).ok()).and_then(|exp| exp.as_f64());
     exp.is_some_and(|exp| exp * 1000.0 - (now_ms as f64) < margin_ms as f64)
 }
 
@@ -146,8 +147,8 @@ impl HttpTransport {
     ) -> Result<T, TransportError> {
         // Only the parse is per type: the exchange is compiled once for every answer type.
         let body = self.exchange(method, url, body).await?;
-        let text = String::from(&body.text);
-        serde_json::from_str(&text).map_err(|e| body.unreadable(e.to_string()))
+        let parsed = sys::json_parse(&body.text).map_err(|e| body.unreadable(describe(&e)))?;
+        from_js(parsed).map_err(|e| body.unreadable(e))
     }
 
     /// One request and its whole answer, a success (other statuses are errors).
@@ -219,8 +220,8 @@ impl Transport<JsVal> for HttpTransport {
         let parsed = sys::json_parse(&body.text).map_err(|e| body.unreadable(describe(&e)))?;
         let envelope = PULL_FIELDS.with(|fields| js_sys::JSON::stringify_with_replacer(&parsed, fields));
         let envelope = envelope.map_err(|e| body.unreadable(describe(&e)))?;
-        let page: PullResponse<()> =
-            serde_json::from_str(&String::from(envelope)).map_err(|e| body.unreadable(e.to_string()))?;
+        let envelope = sys::json_parse(&envelope).map_err(|e| body.unreadable(describe(&e)))?;
+        let page: PullResponse<()> = from_js(envelope).map_err(|e| body.unreadable(e))?;
         let changes_js = Array::from(&Reflect::get(&parsed, &"changes".into()).unwrap_or(JsValue::UNDEFINED));
         if changes_js.length() as usize != page.changes.len() {
             return Err(body.unreadable("`changes` is not a list of changes".into()));
@@ -383,7 +384,9 @@ pub fn http_error(response: &Response, body: &str) -> TransportError {
             at.is_finite().then_some(at as u64)
         })
     });
-    let detail = serde_json::from_str::<ErrorBody>(body).map(|b| b.error.message).unwrap_or_else(|_| snippet(body));
+    let parsed = js_sys::JSON::parse(body).ok();
+    let detail =
+        parsed.and_then(|b| from_js::<ErrorBody>(b).ok()).map(|b| b.error.message).unwrap_or_else(|| snippet(body));
     TransportError {
         class: ErrorClass::from_status(status),
         status: Some(status),

@@ -92,7 +92,7 @@ impl AppValue for JsVal {
             return value;
         }
         // Values are JSON by construction (`copy_of`, `JSON.parse`): this cannot fail.
-        self.text().and_then(|text| serde_json::from_str(&text).ok()).unwrap_or(Value::Null)
+        crate::convert::from_js(self.0.clone()).unwrap_or(Value::Null)
     }
 
     fn from_json(value: Value) -> Self {

@@ -16,7 +16,7 @@ use pwa_sync_core::protocol::Op;
 use pwa_sync_core::record::{AppValues, EntityRecord, OutboxEntry, ENTRY_METADATA_FIELDS};
 use pwa_sync_core::value::AppValue;
 
-use crate::convert::{decode_json, encode_json, encode_many};
+use crate::convert::{encode_json, encode_many, from_js};
 use crate::crypto::Sealer;
 use crate::value::JsVal;
 
@@ -274,7 +274,7 @@ pub(super) fn decode<T: DeserializeOwned + AppValues>(
     js: &JsValue,
     sealer: Option<&Sealer>,
 ) -> std::result::Result<T, String> {
-    let mut value: T = decode_json(js)?;
+    let mut value: T = from_js(js.clone())?;
     if let Some(sealer) = sealer {
         sealer.open(&mut value)?;
     }
