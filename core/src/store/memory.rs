@@ -2,7 +2,7 @@
 //! store of host-side tests.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
@@ -17,7 +17,9 @@ use serde_json::Value;
 
 #[derive(Debug, Clone)]
 struct State<V> {
-    collections: HashMap<String, BTreeMap<String, EntityRecord<V>>>,
+    /// One map for every collection, keyed as the plans' snapshots are: the module then
+    /// carries one B-tree of records, not two (bench/README.md "Size").
+    records: BTreeMap<KeyRef, EntityRecord<V>>,
     outbox: BTreeMap<u64, OutboxEntry<V>>,
     /// The outbox's key generator, as IndexedDB's auto-increment: the id the next new
     /// entry gets; never goes down, not even on `clear`.
@@ -42,7 +44,7 @@ impl<V> MemoryStore<V> {
     pub fn new(config: &ClientConfig) -> MemoryStore<V> {
         let names: Vec<String> = config.collections.iter().map(|c| c.name.clone()).collect();
         let state = State {
-            collections: names.iter().map(|n| (n.clone(), BTreeMap::new())).collect(),
+            records: BTreeMap::new(),
             outbox: BTreeMap::new(),
             next_outbox_id: 1,
             audit: Default::default(),
@@ -50,6 +52,11 @@ impl<V> MemoryStore<V> {
             meta: None,
         };
         MemoryStore { names, audit_limit: config.audit_limit, state: RefCell::new(state) }
+    }
+
+    fn records_of<'s>(state: &'s State<V>, collection: &'s str) -> impl Iterator<Item = &'s EntityRecord<V>> {
+        let from = (collection.to_owned(), String::new());
+        state.records.range(from..).take_while(move |((c, _), _)| c == collection).map(|(_, r)| r)
     }
 
     fn check(&self, collection: &str) -> Result<()> {
@@ -71,7 +78,8 @@ impl<V: AppValue> Store for MemoryStore<V> {
 
     async fn get(&self, collection: &str, key: &str) -> Result<Option<EntityRecord<V>>> {
         self.check(collection)?;
-        Ok(self.state.borrow().collections.get(collection).and_then(|c| c.get(key)).map(EntityRecord::detached))
+        let wanted = (collection.to_owned(), key.to_owned());
+        Ok(self.state.borrow().records.get(&wanted).map(EntityRecord::detached))
     }
 
     async fn list(&self, collection: &str, query: &ListQuery) -> Result<Vec<EntityRecord<V>>> {
@@ -82,8 +90,7 @@ impl<V: AppValue> Store for MemoryStore<V> {
             (None, Some(_)) => true,
             (Some((field, wanted)), Some(value)) => value.field(field).is_some_and(|v| index_key_eq(&v, wanted)),
         };
-        let mut records: Vec<&EntityRecord<V>> =
-            state.collections.get(collection).into_iter().flat_map(|c| c.values()).filter(matches).collect();
+        let mut records: Vec<&EntityRecord<V>> = Self::records_of(&state, collection).filter(matches).collect();
         // Key order as IndexedDB has it, not the map's byte order.
         records.sort_by(|a, b| key_order(&a.key, &b.key));
         Ok(records.into_iter().take(query.limit.unwrap_or(usize::MAX)).map(EntityRecord::detached).collect())
@@ -92,7 +99,7 @@ impl<V: AppValue> Store for MemoryStore<V> {
     async fn query(&self, query: &Query, plan: &Plan) -> Result<Answer<V>> {
         self.check(&query.collection)?;
         let state = self.state.borrow();
-        let live = state.collections.get(&query.collection).into_iter().flat_map(|c| c.values());
+        let live = Self::records_of(&state, &query.collection);
         let candidates = select(plan, live.filter(|r| r.value.is_some()));
         let page = finish(query, &candidates.iter().map(|r| *r as &dyn Candidate).collect::<Vec<_>>());
         let records = page.picked.iter().filter_map(|&at| candidates.get(at).map(|r| r.detached())).collect();
@@ -113,7 +120,7 @@ impl<V: AppValue> Store for MemoryStore<V> {
             state.meta.clone().ok_or_else(|| Error::Storage("metadata missing: open_meta was not called".into()))?;
         let mut snapshot = Snapshot::new(meta);
         for key in keys {
-            let Some(record) = state.collections.get(&key.0).and_then(|c| c.get(&key.1)) else { continue };
+            let Some(record) = state.records.get(key) else { continue };
             if let Some(conflict) = record.conflict.and_then(|id| state.conflicts.get(&id)) {
                 snapshot.conflicts.insert(conflict.id, conflict.clone());
             }
@@ -131,11 +138,10 @@ impl<V: AppValue> Store for MemoryStore<V> {
         // Nothing above changed state, so a planning error leaves it untouched.
         let mut writes = plan(snapshot)?;
         writes.number_new_entries(&mut state.next_outbox_id);
-        for ((collection, key), record) in writes.records {
-            let records = state.collections.entry(collection).or_default();
+        for (key, record) in writes.records {
             match record {
-                Some(record) => records.insert(key, record.detached()),
-                None => records.remove(&key),
+                Some(record) => state.records.insert(key, record.detached()),
+                None => state.records.remove(&key),
             };
         }
         for id in writes.outbox_delete {
@@ -205,9 +211,7 @@ impl<V: AppValue> Store for MemoryStore<V> {
 
     async fn clear(&self) -> Result<()> {
         let mut state = self.state.borrow_mut();
-        for records in state.collections.values_mut() {
-            records.clear();
-        }
+        state.records.clear();
         state.outbox.clear();
         state.audit.clear();
         state.conflicts.clear();
