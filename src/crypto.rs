@@ -101,20 +101,31 @@ impl Sealer {
     /// A copy of `record` with its app values sealed.
     pub fn seal<T: AppValues + Clone>(&self, record: &T) -> Result<T, Error> {
         let mut copy = record.clone();
-        for value in copy.app_values() {
-            if value.is_null() {
-                continue;
-            }
-            let plain = serde_json::to_vec(value).map_err(|e| Error::Storage(format!("cannot seal a value: {e}")))?;
-            *value = Value::String(self.seal_text(&plain)?);
-        }
+        self.seal_values(copy.app_values())?;
         Ok(copy)
     }
 
     /// Open the sealed values of `record` in place. Values stored before encryption was
     /// turned on are read as they are.
     pub fn open<T: AppValues>(&self, record: &mut T) -> Result<(), String> {
-        for value in record.app_values() {
+        self.open_values(record.app_values())
+    }
+
+    // The work of `seal` and `open` out of their generic shells: compiled once, not once
+    // per stored type.
+    fn seal_values(&self, values: Vec<&mut Value>) -> Result<(), Error> {
+        for value in values {
+            if value.is_null() {
+                continue;
+            }
+            let plain = serde_json::to_vec(value).map_err(|e| Error::Storage(format!("cannot seal a value: {e}")))?;
+            *value = Value::String(self.seal_text(&plain)?);
+        }
+        Ok(())
+    }
+
+    fn open_values(&self, values: Vec<&mut Value>) -> Result<(), String> {
+        for value in values {
             let Some(plain) = value.as_str().and_then(|s| self.open_text(s)) else { continue };
             let plain = String::from_utf8(plain?).map_err(|e| format!("a sealed value is not UTF-8: {e}"))?;
             let parsed =
