@@ -4,7 +4,6 @@
 //! it receives is the client's business (`client::tabs`).
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use gloo_events::EventListener;
@@ -137,7 +136,7 @@ impl Hints {
         })?;
         let outgoing = Rc::new(Outgoing {
             channel: channel.channel.clone(),
-            changed: RefCell::new(BTreeMap::new()),
+            changed: RefCell::new(Vec::new()),
             flush_queued: Cell::new(false),
         });
         Some(Hints { _channel: channel, outgoing })
@@ -153,7 +152,12 @@ impl Hints {
     /// collection instead of once per key (a post costs ~0.1 ms of the writer's thread).
     pub fn post_change(&self, collection: &str, key: &str) {
         let outgoing = &self.outgoing;
-        outgoing.changed.borrow_mut().entry(collection.to_owned()).or_default().push(key.to_owned());
+        let mut changed = outgoing.changed.borrow_mut();
+        match changed.iter_mut().find(|(c, _)| c == collection) {
+            Some((_, keys)) => keys.push(key.to_owned()),
+            None => changed.push((collection.to_owned(), vec![key.to_owned()])),
+        }
+        drop(changed);
         if !outgoing.flush_queued.replace(true) {
             let outgoing = Rc::clone(outgoing);
             spawn_local(async move {
@@ -167,8 +171,9 @@ impl Hints {
 /// The sending side, shared with the queued flush.
 struct Outgoing {
     channel: BroadcastChannel,
-    /// Changed keys by collection, not yet posted.
-    changed: RefCell<BTreeMap<String, Vec<String>>>,
+    /// Changed keys by collection, not yet posted. A list, not a map: an app has a few
+    /// collections, and a map type is a whole B-tree compiled into the module.
+    changed: RefCell<Vec<(String, Vec<String>)>>,
     flush_queued: Cell<bool>,
 }
 

@@ -2,8 +2,6 @@
 //! the next, called synchronously (they run inside IndexedDB's upgrade transaction, which
 //! cannot wait on a promise) with each answer checked by `pwa_sync_core::migration`.
 
-use std::collections::BTreeMap;
-
 use js_sys::{Array, Function, Reflect};
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
@@ -18,19 +16,20 @@ use pwa_sync_core::Error;
 #[derive(Default)]
 pub struct Migrations {
     pub declared: u32,
-    steps: BTreeMap<u32, Function>,
+    /// By version, ascending (a list: a map type is a whole B-tree in the module).
+    steps: Vec<(u32, Function)>,
 }
 
 impl Migrations {
     /// None: an app without versions.
     pub fn none() -> Migrations {
-        Migrations { declared: migration::UNVERSIONED, steps: BTreeMap::new() }
+        Migrations { declared: migration::UNVERSIONED, steps: Vec::new() }
     }
 
     /// From the config's `migrations` object (`undefined`: none) for an app at `declared`.
     pub fn from_js(declared: u32, js: &JsValue) -> Result<Migrations, Error> {
         if js.is_undefined() || js.is_null() {
-            return Ok(Migrations { declared, steps: BTreeMap::new() });
+            return Ok(Migrations { declared, steps: Vec::new() });
         }
         if !js.is_object() || Array::is_array(js) {
             return Err(Error::InvalidConfig("`migrations` must be an object of functions by version".into()));
@@ -38,13 +37,13 @@ impl Migrations {
         let keys: Array = js_sys::Object::keys(js.unchecked_ref::<js_sys::Object>());
         let names: Vec<String> = keys.iter().filter_map(|k| k.as_string()).collect();
         let versions = migration::check_steps(declared, names.iter().map(String::as_str))?;
-        let mut steps = BTreeMap::new();
+        let mut steps = Vec::new();
         for version in versions {
             let step = Reflect::get(js, &version.to_string().into()).unwrap_or(JsValue::UNDEFINED);
             let step = step
                 .dyn_into::<Function>()
                 .map_err(|_| Error::InvalidConfig(format!("`migrations[{version}]` must be a function")))?;
-            steps.insert(version, step);
+            steps.push((version, step));
         }
         Ok(Migrations { declared, steps })
     }
@@ -61,7 +60,7 @@ impl Migrations {
         partial: bool,
     ) -> Result<Value, Error> {
         for version in steps.versions() {
-            let Some(step) = self.steps.get(&version) else { continue };
+            let Some((_, step)) = self.steps.iter().find(|(v, _)| *v == version) else { continue };
             let failed = |reason: String| Error::migration_failed(&config.name, key, version, reason);
             let arg = convert::to_js(&value).map_err(|e| failed(e.to_string()))?;
             let answer =

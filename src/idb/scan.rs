@@ -2,7 +2,7 @@
 //! use, decoding raw objects (all at once, or one by one to name the unreadable ones),
 //! and the key probe that spares a large batch its reads.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use idb::{KeyRange, ObjectStore, Query};
 use wasm_bindgen::JsValue;
@@ -87,9 +87,14 @@ const PROBE_AT: usize = 16;
 pub(super) async fn absent_keys<'k>(tx: &idb::Transaction, keys: &'k [KeyRef]) -> Result<HashSet<&'k KeyRef>> {
     let err = in_tx(tx);
     let mut absent = HashSet::new();
-    let mut by_collection: BTreeMap<&str, Vec<&'k KeyRef>> = BTreeMap::new();
+    // A list, not a map: a batch spans a few collections, and a map type is a whole
+    // B-tree compiled into the module.
+    let mut by_collection: Vec<(&str, Vec<&'k KeyRef>)> = Vec::new();
     for key in keys {
-        by_collection.entry(key.0.as_str()).or_default().push(key);
+        match by_collection.iter_mut().find(|(c, _)| *c == key.0) {
+            Some((_, batch)) => batch.push(key),
+            None => by_collection.push((key.0.as_str(), vec![key])),
+        }
     }
     for (collection, batch) in by_collection {
         if batch.len() < PROBE_AT {
