@@ -418,8 +418,11 @@ async fn pull_all<S: Store, T: Transport<S::Value>, O: Observer<S::Value>>(
         let Some(applied) = applied else { return Ok(()) };
         report.pulled += page.changes.len();
         report.conflicts += applied.conflicts;
-        let shared = page.changes.iter().filter_map(|c| c.space.as_deref()).filter(|s| !is_private_space(s));
-        report.shared_spaces.extend(shared.map(str::to_owned));
+        for space in page.changes.iter().filter_map(|c| c.space.as_deref()).filter(|s| !is_private_space(s)) {
+            if !report.shared_spaces.iter().any(|known| known == space) {
+                report.shared_spaces.push(space.to_owned());
+            }
+        }
         checkpoint = page.checkpoint;
         observer.effects(&applied.effects);
         if !newer.is_empty() {

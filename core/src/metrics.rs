@@ -1,7 +1,7 @@
 //! Counters, sync latencies and a health verdict, kept in memory per client; and the
 //! report of one sync ([`SyncReport`]) they are counted from, which the engine returns.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use serde::Serialize;
 
@@ -16,8 +16,9 @@ pub struct SyncReport {
     /// The server's clock minus ours, from its last answer that said.
     pub clock_offset_ms: Option<i64>,
     /// The shared (not private) spaces the pulled changes came from: one the client did
-    /// not know of means it joined, and asks the server for its spaces again.
-    pub shared_spaces: BTreeSet<String>,
+    /// not know of means it joined, and asks the server for its spaces again. Each once,
+    /// in the order first seen (a list: a client is in a few spaces).
+    pub shared_spaces: Vec<String>,
 }
 
 /// Latencies and outcomes remembered for percentiles and the failure rate.
