@@ -3,7 +3,7 @@
 //! audit log's lines. The storage contract (`store`) and the planners (`sync`) both speak
 //! it; it depends on nothing above the records.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -12,6 +12,40 @@ use crate::record::{AppValues, ConflictRecord, EntityRecord, Meta, OutboxEntry};
 
 /// (collection, key)
 pub type KeyRef = (String, String);
+
+// A plan's sets of ids and its conflicts are lists: a transaction holds a few (a batch at
+// most), and each map or set type would be a whole B-tree compiled into the module
+// (bench/README.md "Size").
+
+/// Outbox entry or conflict ids, each at most once ([`add_id`]).
+pub type Ids = Vec<u64>;
+
+/// Conflict records, each id at most once ([`put_conflict`]).
+pub type Conflicts = Vec<ConflictRecord>;
+
+pub fn add_id(ids: &mut Ids, id: u64) {
+    if !ids.contains(&id) {
+        ids.push(id);
+    }
+}
+
+pub fn remove_id(ids: &mut Ids, id: u64) {
+    ids.retain(|other| *other != id);
+}
+
+/// Put `conflict` in `list`, in place of the one with its id if there is one.
+pub fn put_conflict(list: &mut Conflicts, conflict: ConflictRecord) {
+    match list.iter_mut().find(|c| c.id == conflict.id) {
+        Some(slot) => *slot = conflict,
+        None => list.push(conflict),
+    }
+}
+
+/// The conflict of `id`, taken out of `list`.
+pub fn take_conflict(list: &mut Conflicts, id: u64) -> Option<ConflictRecord> {
+    let at = list.iter().position(|c| c.id == id)?;
+    Some(list.remove(at))
+}
 
 /// What a store reads for a plan: the metadata, the records of the keys asked for, the
 /// outbox entries of those that have pending writes (oldest first), and their open
@@ -24,7 +58,7 @@ pub struct Snapshot<V = Value> {
     pub next_new_id: u64,
     pub records: BTreeMap<KeyRef, EntityRecord<V>>,
     pub queued: BTreeMap<KeyRef, Vec<OutboxEntry<V>>>,
-    pub conflicts: BTreeMap<u64, ConflictRecord>,
+    pub conflicts: Conflicts,
 }
 
 impl<V> Snapshot<V> {
@@ -34,7 +68,7 @@ impl<V> Snapshot<V> {
             next_new_id: crate::record::NEW_ENTRY_IDS,
             records: BTreeMap::new(),
             queued: BTreeMap::new(),
-            conflicts: BTreeMap::new(),
+            conflicts: Vec::new(),
         }
     }
 }
@@ -45,10 +79,10 @@ pub struct Writes<V = Value> {
     /// `None` removes the record.
     pub records: BTreeMap<KeyRef, Option<EntityRecord<V>>>,
     pub outbox_put: BTreeMap<u64, OutboxEntry<V>>,
-    pub outbox_delete: BTreeSet<u64>,
+    pub outbox_delete: Ids,
     pub audit: Vec<AuditEntry>,
-    pub conflicts_put: BTreeMap<u64, ConflictRecord>,
-    pub conflicts_delete: BTreeSet<u64>,
+    pub conflicts_put: Conflicts,
+    pub conflicts_delete: Ids,
     pub meta: Option<Meta>,
 }
 
@@ -73,10 +107,10 @@ impl<V> Default for Writes<V> {
         Writes {
             records: BTreeMap::new(),
             outbox_put: BTreeMap::new(),
-            outbox_delete: BTreeSet::new(),
+            outbox_delete: Vec::new(),
             audit: Vec::new(),
-            conflicts_put: BTreeMap::new(),
-            conflicts_delete: BTreeSet::new(),
+            conflicts_put: Vec::new(),
+            conflicts_delete: Vec::new(),
             meta: None,
         }
     }

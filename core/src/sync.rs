@@ -13,7 +13,10 @@ use crate::clock::HlcStamp;
 use crate::config::{ClientConfig, CollectionConfig};
 use crate::conflict::{self, Resolution, Sides};
 use crate::error::{Error, Result};
-use crate::model::{AuditEntry, AuditKind, Effect, KeyRef, Snapshot, Writes};
+use crate::model::{
+    add_id, put_conflict, remove_id, take_conflict, AuditEntry, AuditKind, Conflicts, Effect, Ids, KeyRef, Snapshot,
+    Writes,
+};
 use crate::mutation::{plan_local_write, LocalWrite, WriteOutcome};
 use crate::patch;
 use crate::protocol::{Change, MutationResult, Op, FORBIDDEN};
@@ -100,7 +103,7 @@ pub fn plan_local_batch<V: AppValue>(
             writes.outbox_put.remove(&id);
             // An entry of this batch was never stored: nothing to delete.
             if !is_new_entry(id) {
-                writes.outbox_delete.insert(id);
+                add_id(&mut writes.outbox_delete, id);
             }
         }
         if let Some(entry) = plan.outbox_put {
@@ -111,7 +114,7 @@ pub fn plan_local_batch<V: AppValue>(
                 Some(folded) => *folded = entry.clone(),
                 None => queue.push(entry.clone()),
             }
-            writes.outbox_delete.remove(&entry.id);
+            remove_id(&mut writes.outbox_delete, entry.id);
             writes.outbox_put.insert(entry.id, entry);
         }
         match &plan.record {
@@ -295,10 +298,12 @@ pub fn plan_resolve<V: AppValue>(
     now_ms: u64,
 ) -> Result<(Writes<V>, Vec<Effect<V>>)> {
     let mut work = Working::new(snapshot, &no_custom);
-    let Some(conflict) = work.conflicts.remove(&id).filter(|c| (c.collection.clone(), c.key.clone()) == *key) else {
+    let Some(conflict) =
+        take_conflict(&mut work.conflicts, id).filter(|c| (c.collection.clone(), c.key.clone()) == *key)
+    else {
         return Err(Error::UnknownConflict(id));
     };
-    work.conflicts_deleted.insert(id);
+    add_id(&mut work.conflicts_deleted, id);
     let chosen = match choice {
         Choice::Local => conflict.local.clone(),
         Choice::Server => conflict.server.clone(),
@@ -364,11 +369,11 @@ struct Working<'c, V> {
     next_new_id: u64,
     records: BTreeMap<KeyRef, EntityRecord<V>>,
     queued: BTreeMap<KeyRef, Vec<OutboxEntry<V>>>,
-    conflicts: BTreeMap<u64, ConflictRecord>,
+    conflicts: Conflicts,
     dirty: BTreeSet<KeyRef>,
-    removed_entries: BTreeSet<u64>,
-    conflicts_added: BTreeMap<u64, ConflictRecord>,
-    conflicts_deleted: BTreeSet<u64>,
+    removed_entries: Ids,
+    conflicts_added: Conflicts,
+    conflicts_deleted: Ids,
     audit: Vec<AuditEntry>,
     custom: Custom<'c>,
 }
@@ -383,9 +388,9 @@ impl<'c, V: AppValue> Working<'c, V> {
             queued: snapshot.queued,
             conflicts: snapshot.conflicts,
             dirty: BTreeSet::new(),
-            removed_entries: BTreeSet::new(),
-            conflicts_added: BTreeMap::new(),
-            conflicts_deleted: BTreeSet::new(),
+            removed_entries: Vec::new(),
+            conflicts_added: Vec::new(),
+            conflicts_deleted: Vec::new(),
             audit: Vec::new(),
             custom,
         }
@@ -403,7 +408,7 @@ impl<'c, V: AppValue> Working<'c, V> {
         let entries = self.entries(key);
         let at = entries.iter().position(|e| e.id == id)?;
         let entry = entries.remove(at);
-        self.removed_entries.insert(id);
+        add_id(&mut self.removed_entries, id);
         Some(entry)
     }
 
@@ -629,8 +634,8 @@ impl<'c, V: AppValue> Working<'c, V> {
                 // Kept for a person: the server's value shows meanwhile, the local one
                 // waits in the conflict record; nothing is sent until the app decides.
                 if let Some(old) = record.as_ref().and_then(|r| r.conflict) {
-                    self.conflicts_deleted.insert(old);
-                    self.conflicts_added.remove(&old);
+                    add_id(&mut self.conflicts_deleted, old);
+                    take_conflict(&mut self.conflicts_added, old);
                 }
                 let id = self.meta.next_conflict_id;
                 self.meta.next_conflict_id += 1;
@@ -647,7 +652,7 @@ impl<'c, V: AppValue> Working<'c, V> {
                     fields,
                     space,
                 };
-                self.conflicts_added.insert(id, stored.clone());
+                put_conflict(&mut self.conflicts_added, stored.clone());
                 self.settle(key, server.value.clone(), Some(server.version), Some(server.hlc.clone()), now_ms);
                 if let Some(r) = self.records.get_mut(key) {
                     r.conflict = Some(id);
@@ -723,9 +728,7 @@ impl<'c, V: AppValue> Working<'c, V> {
             writes.outbox_put.remove(id);
         }
         // An entry queued and settled within this plan was never stored.
-        while writes.outbox_delete.last().is_some_and(|id| is_new_entry(*id)) {
-            writes.outbox_delete.pop_last();
-        }
+        writes.outbox_delete.retain(|id| !is_new_entry(*id));
         if self.meta_dirty {
             writes.meta = Some(self.meta);
         }

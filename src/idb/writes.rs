@@ -134,7 +134,7 @@ impl IdbStore {
                 };
                 let conflict: ConflictRecord =
                     decode(&js, self.sealer()).map_err(unreadable(format!("conflict {id}")))?;
-                snapshot.conflicts.insert(id, conflict);
+                pwa_sync_core::model::put_conflict(&mut snapshot.conflicts, conflict);
             }
         }
         // All the index reads go out before the first is awaited (a push answer of 100
@@ -176,7 +176,7 @@ impl IdbStore {
             .collect::<Result<Vec<_>>>()?;
         let conflicts_js = writes
             .conflicts_put
-            .values()
+            .iter()
             .map(|c| encode_internal(c, "a conflict", self.sealer()))
             .collect::<Result<Vec<_>>>()?;
         let meta_js = writes.meta.as_ref().map(|m| encode_internal(m, "client metadata", None)).transpose()?;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
-use crate::model::{AuditEntry, KeyRef, Snapshot, Writes};
+use crate::model::{put_conflict, AuditEntry, Conflicts, KeyRef, Snapshot, Writes};
 use crate::query::exec::{finish, select, Answer, Candidate};
 use crate::query::plan::Plan;
 use crate::query::Query;
@@ -25,7 +25,8 @@ struct State<V> {
     /// entry gets; never goes down, not even on `clear`.
     next_outbox_id: u64,
     audit: std::collections::VecDeque<AuditEntry>,
-    conflicts: BTreeMap<u64, ConflictRecord>,
+    /// By id, ascending: the order they were opened in.
+    conflicts: Conflicts,
     meta: Option<Meta>,
 }
 
@@ -48,7 +49,7 @@ impl<V> MemoryStore<V> {
             outbox: BTreeMap::new(),
             next_outbox_id: 1,
             audit: Default::default(),
-            conflicts: BTreeMap::new(),
+            conflicts: Vec::new(),
             meta: None,
         };
         MemoryStore { names, audit_limit: config.audit_limit, state: RefCell::new(state) }
@@ -121,8 +122,8 @@ impl<V: AppValue> Store for MemoryStore<V> {
         let mut snapshot = Snapshot::new(meta);
         for key in keys {
             let Some(record) = state.records.get(key) else { continue };
-            if let Some(conflict) = record.conflict.and_then(|id| state.conflicts.get(&id)) {
-                snapshot.conflicts.insert(conflict.id, conflict.clone());
+            if let Some(conflict) = record.conflict.and_then(|id| state.conflicts.iter().find(|c| c.id == id)) {
+                put_conflict(&mut snapshot.conflicts, conflict.clone());
             }
             if record.pending > 0 {
                 let queued = state
@@ -148,10 +149,14 @@ impl<V: AppValue> Store for MemoryStore<V> {
             state.outbox.remove(&id);
         }
         state.outbox.extend(writes.outbox_put.into_iter().map(|(id, e)| (id, e.detached())));
-        for id in writes.conflicts_delete {
-            state.conflicts.remove(&id);
+        state.conflicts.retain(|c| !writes.conflicts_delete.contains(&c.id));
+        for conflict in writes.conflicts_put {
+            let at = state.conflicts.partition_point(|c| c.id < conflict.id);
+            match state.conflicts.get_mut(at).filter(|c| c.id == conflict.id) {
+                Some(slot) => *slot = conflict,
+                None => state.conflicts.insert(at, conflict),
+            }
         }
-        state.conflicts.extend(writes.conflicts_put);
         for entry in writes.audit {
             state.audit.push_back(entry);
             if state.audit.len() > self.audit_limit {
@@ -173,7 +178,7 @@ impl<V: AppValue> Store for MemoryStore<V> {
     }
 
     async fn conflicts(&self) -> Result<Vec<ConflictRecord>> {
-        Ok(self.state.borrow().conflicts.values().cloned().collect())
+        Ok(self.state.borrow().conflicts.clone())
     }
 
     async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry<V>>> {
