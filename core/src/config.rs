@@ -1,8 +1,6 @@
 //! Client configuration: parsed from the JSON-compatible part of the object given to
 //! `SyncClient.open` and validated once, so bad input fails at open with a clear message.
 
-use std::collections::{BTreeMap, HashSet};
-
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -42,8 +40,9 @@ pub enum ArrayRule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConflictConfig {
     pub strategy: Strategy,
-    /// Per-field rule for arrays under `merge`; fields not named use `replace`.
-    pub arrays: BTreeMap<String, ArrayRule>,
+    /// Per-field rule for arrays under `merge`; fields not named use `replace`. A list,
+    /// not a map: a few fields, and a map type is a whole B-tree compiled into the module.
+    pub arrays: Vec<(String, ArrayRule)>,
     /// Fields that go to `manual` when both sides changed them under `merge`.
     pub manual_fields: Vec<String>,
     /// Under `lastWriteWins`: edits closer together than this go to `manual`.
@@ -317,10 +316,9 @@ impl ClientConfig {
         if collections.is_empty() {
             return Err(invalid("`collections` must declare at least one collection"));
         }
-        let mut seen = HashSet::new();
-        let mut parsed = Vec::with_capacity(collections.len());
+        let mut parsed: Vec<CollectionConfig> = Vec::with_capacity(collections.len());
         for (name, spec) in collections {
-            if !seen.insert(name.clone()) {
+            if parsed.iter().any(|c| c.name == name) {
                 return Err(invalid(format!("duplicate collection name \"{name}\"")));
             }
             parsed.push(parse_collection(name, spec)?);
@@ -443,11 +441,26 @@ impl RawConflict {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawConflictDetail {
     strategy: Strategy,
-    #[serde(default)]
-    arrays: BTreeMap<String, ArrayRule>,
+    #[serde(default, deserialize_with = "array_rules")]
+    arrays: Vec<(String, ArrayRule)>,
     #[serde(default)]
     manual_fields: Vec<String>,
     manual_within_ms: Option<u64>,
+}
+
+/// `arrays`, an object of rules by field, as a list.
+fn array_rules<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<(String, ArrayRule)>, D::Error> {
+    use serde::de::Error as _;
+    let Value::Object(rules) = Value::deserialize(d)? else {
+        return Err(D::Error::custom("`arrays` must be an object of rules by field"));
+    };
+    rules
+        .into_iter()
+        .map(|(field, rule)| match ArrayRule::deserialize(rule) {
+            Ok(rule) => Ok((field, rule)),
+            Err(e) => Err(D::Error::custom(format!("`arrays.{field}`: {e}"))),
+        })
+        .collect()
 }
 
 const STRATEGY_NAMES: &str = "serverWins, clientWins, lastWriteWins, merge, manual, or a resolver function";
@@ -457,7 +470,7 @@ fn parse_conflict(name: &str, spec: Option<&Value>) -> Result<ConflictConfig> {
         // Field-level merge loses the least when nothing is said.
         return Ok(ConflictConfig {
             strategy: Strategy::Merge,
-            arrays: BTreeMap::new(),
+            arrays: Vec::new(),
             manual_fields: Vec::new(),
             manual_within_ms: None,
         });
@@ -466,7 +479,7 @@ fn parse_conflict(name: &str, spec: Option<&Value>) -> Result<ConflictConfig> {
     match RawConflict::read(spec) {
         Ok(RawConflict::Name(strategy)) => Ok(ConflictConfig {
             strategy,
-            arrays: BTreeMap::new(),
+            arrays: Vec::new(),
             manual_fields: Vec::new(),
             manual_within_ms: None,
         }),
@@ -592,6 +605,27 @@ mod tests {
         assert!(msg.contains("\"trips\"") && msg.contains("\"mrege\"") && msg.contains("lastWriteWins"), "{msg}");
         let msg = err(json!({"name": "a", "collections": {"trips": {"key": "id", "conflict": {"strategy": "nope"}}}}));
         assert!(msg.contains("\"nope\""), "{msg}");
+    }
+
+    #[test]
+    fn array_rules_are_read_by_field_and_an_unknown_rule_is_refused() {
+        let config = |arrays: Value| json!({"name": "a", "collections": {"trips": {"key": "id", "conflict": {"strategy": "merge", "arrays": arrays}}}});
+        let parsed =
+            ClientConfig::from_json(config(json!({"tags": "union", "log": "append", "ids": "replace"}))).unwrap();
+        let mut arrays = parsed.collection("trips").unwrap().conflict.arrays.clone();
+        arrays.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            arrays,
+            vec![
+                ("ids".into(), ArrayRule::Replace),
+                ("log".into(), ArrayRule::Append),
+                ("tags".into(), ArrayRule::Union)
+            ]
+        );
+        let msg = err(config(json!({"tags": "zip"})));
+        assert!(msg.contains("\"trips\"") && msg.contains("zip") && msg.contains("union"), "{msg}");
+        let msg = err(config(json!(["tags"])));
+        assert!(msg.contains("\"trips\"") && msg.contains("arrays"), "{msg}");
     }
 
     #[test]

@@ -186,7 +186,7 @@ impl Merger<'_, '_> {
     }
 
     fn array_rule(&self, path: &str) -> Option<ArrayRule> {
-        self.config.arrays.get(path).copied()
+        self.config.arrays.iter().find(|(field, _)| field == path).map(|(_, rule)| *rule)
     }
 }
 
@@ -223,13 +223,12 @@ fn append(base: &[Value], local: &[Value], server: &[Value]) -> Vec<Value> {
 mod tests {
     use super::*;
     use serde_json::json;
-    use std::collections::BTreeMap;
 
     const EARLY: &str = "001700000000000-0000-c-a";
     const LATE: &str = "001700000300000-0000-c-b";
 
     fn config(strategy: Strategy) -> ConflictConfig {
-        ConflictConfig { strategy, arrays: BTreeMap::new(), manual_fields: vec![], manual_within_ms: None }
+        ConflictConfig { strategy, arrays: Vec::new(), manual_fields: vec![], manual_within_ms: None }
     }
 
     fn merge_config(arrays: &[(&str, ArrayRule)], manual: &[&str]) -> ConflictConfig {
