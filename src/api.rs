@@ -4,7 +4,6 @@
 //! the outcome into a Promise that rejects with a `PwaSyncError`. Nothing imports this
 //! module: it is the top layer.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise, Reflect};
@@ -428,7 +427,7 @@ fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
         // Deleting an own data property of a plain object cannot fail.
         let _ = Reflect::delete_property(&copy, &name.into());
     }
-    let mut resolvers = HashMap::new();
+    let mut resolvers = Vec::new();
     let collections = field("collections");
     if collections.is_object() && !Array::is_array(&collections) {
         let replaced = js_sys::Object::new();
@@ -437,7 +436,7 @@ fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
             let (name, spec) = (entry.get(0), entry.get(1));
             let conflict = Reflect::get(&spec, &"conflict".into()).unwrap_or(JsValue::UNDEFINED);
             let spec = if let Some(resolver) = conflict.dyn_ref::<Function>() {
-                resolvers.insert(name.as_string().unwrap_or_default(), resolver.clone());
+                resolvers.push((name.as_string().unwrap_or_default(), resolver.clone()));
                 let spec_copy = js_sys::Object::assign(&js_sys::Object::new(), spec.unchecked_ref());
                 let _ = Reflect::set(&spec_copy, &"conflict".into(), &"custom".into());
                 spec_copy.into()

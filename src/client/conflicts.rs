@@ -78,7 +78,7 @@ impl Client {
     /// not a record of this key) sends the conflict to `manual`, and the reason is
     /// announced.
     pub(super) fn run_resolver(&self, config: &CollectionConfig, sides: &Sides<'_>) -> Option<Option<Value>> {
-        let resolver = self.resolvers.get(&config.name)?;
+        let (_, resolver) = self.resolvers.iter().find(|(name, _)| *name == config.name)?;
         let arg = |v: Option<&Value>| v.map(convert::to_js).transpose().ok().flatten().unwrap_or(JsValue::NULL);
         let answer = match resolver.call3(&JsValue::NULL, &arg(sides.local), &arg(sides.server), &arg(sides.base)) {
             Err(e) => Answer::Threw(crate::error::describe(&e)),

@@ -28,7 +28,6 @@ mod tabs;
 mod watch;
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 
 use js_sys::Function;
 use wasm_bindgen::JsValue;
@@ -46,6 +45,10 @@ use pwa_sync_core::Error;
 pub(crate) use self::conflicts::ConflictChoice;
 pub(crate) use self::watch::Target as WatchTarget;
 
+/// The app's conflict resolver functions by collection name: a list (an app has a few,
+/// and a map type is a whole hash table compiled into the module).
+pub(crate) type Resolvers = Vec<(String, Function)>;
+
 pub(crate) struct Client {
     config: ClientConfig,
     store: storage::ClientStore,
@@ -53,7 +56,7 @@ pub(crate) struct Client {
     transport: Option<HttpTransport>,
     client_id: RefCell<String>,
     /// The app's conflict resolver functions, by collection.
-    resolvers: HashMap<String, Function>,
+    resolvers: Resolvers,
     /// The app's migrations: pulled values of an older schema version go through them.
     migrations: std::rc::Rc<crate::migrate::Migrations>,
     closed: Cell<bool>,
@@ -82,7 +85,7 @@ pub(crate) struct Client {
 pub(crate) struct Extras {
     pub event_target: Option<web_sys::EventTarget>,
     pub token: Option<JsValue>,
-    pub resolvers: HashMap<String, Function>,
+    pub resolvers: Resolvers,
     pub sealer: Option<Sealer>,
     /// The app's `migrations` (for `version`), for the store's upgrade and pulled values.
     pub migrations: std::rc::Rc<crate::migrate::Migrations>,

@@ -72,8 +72,14 @@ impl IdbStore {
         .await;
         // A forward walk may read a record twice (a batch resuming inside a run of equal
         // index keys): name an unreadable one once.
-        let mut named = std::collections::HashSet::new();
-        skipped.retain(|s| named.insert(s.clone()));
+        let mut named: Vec<String> = Vec::new();
+        skipped.retain(|s| {
+            let first = !named.contains(s);
+            if first {
+                named.push(s.clone());
+            }
+            first
+        });
         self.report_skipped(skipped);
         finish_tx(tx, result, false).await
     }
