@@ -1,10 +1,10 @@
 //! Client configuration: parsed from the JSON-compatible part of the object given to
 //! `SyncClient.open` and validated once, so bad input fails at open with a clear message.
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::fields::{self, Fields};
 use crate::protocol::is_valid_space_id;
 use crate::value::AppValue;
 
@@ -17,8 +17,7 @@ pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
 /// Audit entries kept by default (`auditLimit`); the oldest are dropped first.
 pub const AUDIT_CAP: usize = 1000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
     ServerWins,
     ClientWins,
@@ -29,12 +28,37 @@ pub enum Strategy {
     Custom,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+impl Strategy {
+    /// The strategy a config names (`"lastWriteWins"`).
+    pub fn named(name: &str) -> Option<Strategy> {
+        Some(match name {
+            "serverWins" => Strategy::ServerWins,
+            "clientWins" => Strategy::ClientWins,
+            "lastWriteWins" => Strategy::LastWriteWins,
+            "merge" => Strategy::Merge,
+            "manual" => Strategy::Manual,
+            "custom" => Strategy::Custom,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArrayRule {
     Union,
     Append,
     Replace,
+}
+
+impl ArrayRule {
+    fn named(name: &str) -> Option<ArrayRule> {
+        Some(match name {
+            "union" => ArrayRule::Union,
+            "append" => ArrayRule::Append,
+            "replace" => ArrayRule::Replace,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,45 +111,36 @@ impl IndexSpec {
     }
 }
 
-/// The shapes config values may take are read by hand, each tried in turn as
-/// `#[serde(untagged)]` would: its derive first buffers the value in serde's generic
-/// `Content` tree, which costs wasm bytes for nothing when the input is already a
-/// `serde_json::Value` (bench/README.md "Size").
-enum RawIndex {
-    Field(String),
-    Compound(Vec<String>),
-    Detailed(RawIndexDetail),
-}
+// The config is read by hand (`fields::Fields`), each shape a value may take tried in
+// turn: serde's derives over `serde_json::Value` compiled a deserializer per struct, and
+// its untagged enums buffered the value in a generic `Content` tree (bench/README.md
+// "Size").
 
-impl RawIndex {
-    fn read(value: Value) -> std::result::Result<RawIndex, String> {
-        if let Value::String(field) = value {
-            return Ok(RawIndex::Field(field));
+/// An index: `"owner"`, `["trip", "day"]` or `{field, multiEntry}`.
+fn read_index(raw: Value) -> std::result::Result<IndexSpec, String> {
+    const SHAPES: &str = "an index must be a field name, an array of field names, or {field, multiEntry}";
+    match raw {
+        Value::String(field) => Ok(IndexSpec::single(field, false)),
+        Value::Array(_) => match fields::strings(raw) {
+            Some(fields) if fields.len() < 2 => Err("a compound index needs at least two fields".into()),
+            Some(fields) => Ok(IndexSpec { name: format!("[{}]", fields.join("+")), fields, multi_entry: false }),
+            None => Err(SHAPES.into()),
+        },
+        detail => {
+            let detailed = || -> std::result::Result<IndexSpec, String> {
+                let mut f = Fields::of(detail, "index", &["field", "multiEntry"])?;
+                let field = f.string("field")?.ok_or("")?;
+                let multi_entry = f.bool("multiEntry")?.unwrap_or(false);
+                f.finish()?;
+                Ok(IndexSpec::single(field, multi_entry))
+            };
+            detailed().map_err(|_| SHAPES.into())
         }
-        serde_json::from_value(value.clone())
-            .map(RawIndex::Compound)
-            .or_else(|_| serde_json::from_value(value).map(RawIndex::Detailed))
-            .map_err(|_| "an index must be a field name, an array of field names, or {field, multiEntry}".into())
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RawIndexDetail {
-    field: String,
-    #[serde(default)]
-    multi_entry: bool,
-}
-
 fn parse_index(raw: Value, omit: &[String]) -> std::result::Result<IndexSpec, String> {
-    let spec = match RawIndex::read(raw)? {
-        RawIndex::Field(field) => IndexSpec::single(field, false),
-        RawIndex::Detailed(d) => IndexSpec::single(d.field, d.multi_entry),
-        RawIndex::Compound(fields) if fields.len() < 2 => {
-            return Err("a compound index needs at least two fields".into())
-        }
-        RawIndex::Compound(fields) => IndexSpec { name: format!("[{}]", fields.join("+")), fields, multi_entry: false },
-    };
+    let spec = read_index(raw)?;
     for (i, field) in spec.fields.iter().enumerate() {
         if field.trim().is_empty() {
             return Err("index fields must not be empty".into());
@@ -193,32 +208,30 @@ impl SpaceRule {
 /// A collection's own event: its name, and optionally the detail field that carries the
 /// value (`{name: "attendee-data-updated", valueField: "attendee"}` gives
 /// `detail.attendee`), so an app's existing listeners keep working.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventConfig {
     pub name: String,
     pub value_field: Option<String>,
 }
 
-/// An event setting: a name, or `{name, valueField}` (read as `RawIndex` is).
-enum RawEvent {
-    Name(String),
-    Detailed(EventConfig),
-}
-
-impl RawEvent {
-    fn read(value: Value) -> std::result::Result<RawEvent, String> {
+impl EventConfig {
+    /// An event setting: a name, or `{name, valueField}`.
+    fn read(value: Value) -> std::result::Result<EventConfig, String> {
         if let Value::String(name) = value {
-            return Ok(RawEvent::Name(name));
+            return Ok(EventConfig { name, value_field: None });
         }
-        serde_json::from_value(value)
-            .map(RawEvent::Detailed)
-            .map_err(|_| "`event` must be an event name or {name, valueField}".into())
+        let detailed = || -> std::result::Result<EventConfig, String> {
+            let mut f = Fields::of(value, "event", &["name", "valueField"])?;
+            let name = f.string("name")?.ok_or("")?;
+            let value_field = f.string("valueField")?;
+            f.finish()?;
+            Ok(EventConfig { name, value_field })
+        };
+        detailed().map_err(|_| "`event` must be an event name or {name, valueField}".into())
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryConfig {
     pub max_attempts: u32,
     pub base_delay_ms: u64,
@@ -229,6 +242,22 @@ pub struct RetryConfig {
 impl Default for RetryConfig {
     fn default() -> Self {
         RetryConfig { max_attempts: 5, base_delay_ms: 1_000, max_delay_ms: 30_000, jitter: 0.1 }
+    }
+}
+
+impl RetryConfig {
+    /// `retry`: each field defaults on its own.
+    fn read(value: Value) -> std::result::Result<RetryConfig, String> {
+        let mut f = Fields::of(value, "retry", &["maxAttempts", "baseDelayMs", "maxDelayMs", "jitter"])?;
+        let default = RetryConfig::default();
+        let retry = RetryConfig {
+            max_attempts: f.whole("maxAttempts", u32::MAX.into())?.map_or(default.max_attempts, |n| n as u32),
+            base_delay_ms: f.whole("baseDelayMs", u64::MAX)?.unwrap_or(default.base_delay_ms),
+            max_delay_ms: f.whole("maxDelayMs", u64::MAX)?.unwrap_or(default.max_delay_ms),
+            jitter: f.number("jitter")?.unwrap_or(default.jitter),
+        };
+        f.finish()?;
+        Ok(retry)
     }
 }
 
@@ -265,15 +294,13 @@ pub struct ClientConfig {
 }
 
 /// Where a client keeps its data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StorageKind {
-    /// IndexedDB: durable, shared by the tabs and workers of the origin.
+    /// IndexedDB (`"indexeddb"`): durable, shared by the tabs and workers of the origin.
     #[default]
-    #[serde(rename = "indexeddb")]
     IndexedDb,
     /// Memory only (`"memory"`): for where IndexedDB is unavailable (some private modes).
     /// Syncs the same way; queued writes are lost when the page or worker ends.
-    #[serde(rename = "memory")]
     Memory,
 }
 
@@ -285,7 +312,7 @@ impl ClientConfig {
     /// Parse and validate. `value` is the JSON part of the JS config (functions and DOM
     /// objects such as `token` and `eventTarget` are taken out by the web layer first).
     pub fn from_json(value: Value) -> Result<ClientConfig> {
-        let raw: RawConfig = serde_json::from_value(value).map_err(invalid)?;
+        let raw = RawConfig::read(value).map_err(invalid)?;
         if raw.name.trim().is_empty() {
             return Err(invalid("`name` must be a non-empty string"));
         }
@@ -350,13 +377,11 @@ fn invalid(reason: impl ToString) -> Error {
     Error::InvalidConfig(reason.to_string())
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// The top-level settings, typed; `from_json` validates them.
 struct RawConfig {
     name: String,
     endpoint: Option<String>,
     collections: Value,
-    #[serde(default)]
     retry: RetryConfig,
     batch_size: Option<usize>,
     pull_interval_ms: Option<u64>,
@@ -368,6 +393,51 @@ struct RawConfig {
     storage: Option<StorageKind>,
     expect_stored_data: Option<bool>,
     version: Option<u32>,
+}
+
+impl RawConfig {
+    fn read(value: Value) -> std::result::Result<RawConfig, String> {
+        const KNOWN: &[&str] = &[
+            "name",
+            "endpoint",
+            "collections",
+            "retry",
+            "batchSize",
+            "pullIntervalMs",
+            "realtime",
+            "autoSync",
+            "auditLimit",
+            "timeoutMs",
+            "syncTag",
+            "storage",
+            "expectStoredData",
+            "version",
+        ];
+        let mut f = Fields::of(value, "", KNOWN)?;
+        let raw = RawConfig {
+            name: f.string("name")?.ok_or("missing field `name`")?,
+            endpoint: f.string("endpoint")?,
+            collections: f.required("collections")?,
+            retry: f.take("retry").map(RetryConfig::read).transpose()?.unwrap_or_default(),
+            batch_size: f.whole("batchSize", usize::MAX as u64)?.map(|n| n as usize),
+            pull_interval_ms: f.whole("pullIntervalMs", u64::MAX)?,
+            realtime: f.bool("realtime")?,
+            auto_sync: f.bool("autoSync")?,
+            audit_limit: f.whole("auditLimit", usize::MAX as u64)?.map(|n| n as usize),
+            timeout_ms: f.whole("timeoutMs", u64::MAX)?,
+            sync_tag: f.string("syncTag")?,
+            storage: match f.string("storage")?.as_deref() {
+                None => None,
+                Some("indexeddb") => Some(StorageKind::IndexedDb),
+                Some("memory") => Some(StorageKind::Memory),
+                Some(other) => return Err(format!("`storage` must be \"indexeddb\" or \"memory\", got \"{other}\"")),
+            },
+            expect_stored_data: f.bool("expectStoredData")?,
+            version: f.whole("version", u32::MAX.into())?.map(|n| n as u32),
+        };
+        f.finish()?;
+        Ok(raw)
+    }
 }
 
 /// Collections as an object keyed by name, or as an array of `{name, ...}` (where a
@@ -408,100 +478,78 @@ impl RawCollections {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// A collection's settings but `conflict` (taken out and read first, for messages that
+/// name the strategy), typed.
 struct RawCollection {
     key: String,
-    // `conflict` is taken out and parsed first, for messages that name the strategy.
     event: Option<Value>,
     ttl_ms: Option<u64>,
-    #[serde(default)]
     omit: Vec<String>,
-    #[serde(default)]
     indexes: Vec<Value>,
     space: Option<String>,
     space_field: Option<String>,
 }
 
-/// A conflict setting: a strategy name, or `{strategy, ...}` (read as `RawIndex` is).
-enum RawConflict {
-    Name(Strategy),
-    Detailed(RawConflictDetail),
-}
-
-impl RawConflict {
-    fn read(value: &Value) -> std::result::Result<RawConflict, serde_json::Error> {
-        serde_json::from_value(value.clone())
-            .map(RawConflict::Name)
-            .or_else(|_| serde_json::from_value(value.clone()).map(RawConflict::Detailed))
+impl RawCollection {
+    fn read(value: Value) -> std::result::Result<RawCollection, String> {
+        const KNOWN: &[&str] = &["key", "conflict", "event", "ttlMs", "omit", "indexes", "space", "spaceField"];
+        let mut f = Fields::of(value, "", KNOWN)?;
+        let raw = RawCollection {
+            key: f.string("key")?.ok_or("missing field `key`")?,
+            event: f.take("event"),
+            ttl_ms: f.whole("ttlMs", u64::MAX)?,
+            omit: f.strings("omit")?.unwrap_or_default(),
+            indexes: match f.take("indexes") {
+                None => Vec::new(),
+                Some(Value::Array(indexes)) => indexes,
+                Some(other) => return Err(format!("`indexes` must be an array, got {}", fields::kind(&other))),
+            },
+            space: f.string("space")?,
+            space_field: f.string("spaceField")?,
+        };
+        f.finish()?;
+        Ok(raw)
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RawConflictDetail {
-    strategy: Strategy,
-    #[serde(default, deserialize_with = "array_rules")]
-    arrays: Vec<(String, ArrayRule)>,
-    #[serde(default)]
-    manual_fields: Vec<String>,
-    manual_within_ms: Option<u64>,
-}
-
 /// `arrays`, an object of rules by field, as a list.
-fn array_rules<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<(String, ArrayRule)>, D::Error> {
-    use serde::de::Error as _;
-    let Value::Object(rules) = Value::deserialize(d)? else {
-        return Err(D::Error::custom("`arrays` must be an object of rules by field"));
-    };
+fn array_rules(value: Value) -> std::result::Result<Vec<(String, ArrayRule)>, String> {
+    let Value::Object(rules) = value else { return Err("`arrays` must be an object of rules by field".into()) };
     rules
         .into_iter()
-        .map(|(field, rule)| match ArrayRule::deserialize(rule) {
-            Ok(rule) => Ok((field, rule)),
-            Err(e) => Err(D::Error::custom(format!("`arrays.{field}`: {e}"))),
+        .map(|(field, rule)| match rule.as_str().and_then(ArrayRule::named) {
+            Some(named) => Ok((field, named)),
+            None => Err(format!("`arrays.{field}` must be \"union\", \"append\" or \"replace\", got {rule}")),
         })
         .collect()
 }
 
 const STRATEGY_NAMES: &str = "serverWins, clientWins, lastWriteWins, merge, manual, or a resolver function";
 
-fn parse_conflict(name: &str, spec: Option<&Value>) -> Result<ConflictConfig> {
-    let Some(spec) = spec else {
+/// A conflict setting: a strategy name, or `{strategy, arrays, manualFields, manualWithinMs}`.
+fn parse_conflict(name: &str, spec: Option<Value>) -> Result<ConflictConfig> {
+    let fail = |reason: String| invalid(format!("collection \"{name}\": {reason}"));
+    let unknown = |s: &str| fail(format!("unknown conflict strategy \"{s}\"; expected {STRATEGY_NAMES}"));
+    let shapes = || fail(format!("`conflict` must be a strategy name or {{strategy, ...}}; expected {STRATEGY_NAMES}"));
+    let plain =
+        |strategy| ConflictConfig { strategy, arrays: Vec::new(), manual_fields: Vec::new(), manual_within_ms: None };
+    let detail = match spec {
         // Field-level merge loses the least when nothing is said.
-        return Ok(ConflictConfig {
-            strategy: Strategy::Merge,
-            arrays: Vec::new(),
-            manual_fields: Vec::new(),
-            manual_within_ms: None,
-        });
+        None => return Ok(plain(Strategy::Merge)),
+        Some(Value::String(s)) => return Strategy::named(&s).map(plain).ok_or_else(|| unknown(&s)),
+        Some(detail @ Value::Object(_)) => detail,
+        Some(_) => return Err(shapes()),
     };
-    let strategy_name = spec.as_str().or_else(|| spec.get("strategy").and_then(Value::as_str));
-    match RawConflict::read(spec) {
-        Ok(RawConflict::Name(strategy)) => Ok(ConflictConfig {
-            strategy,
-            arrays: Vec::new(),
-            manual_fields: Vec::new(),
-            manual_within_ms: None,
-        }),
-        Ok(RawConflict::Detailed(d)) => Ok(ConflictConfig {
-            strategy: d.strategy,
-            arrays: d.arrays,
-            manual_fields: d.manual_fields,
-            manual_within_ms: d.manual_within_ms,
-        }),
-        Err(_) => Err(match strategy_name {
-            Some(s) if serde_json::from_value::<Strategy>(Value::from(s)).is_err() => invalid(format!(
-                "collection \"{name}\": unknown conflict strategy \"{s}\"; expected {STRATEGY_NAMES}"
-            )),
-            Some(_) => match serde_json::from_value::<RawConflictDetail>(spec.clone()) {
-                Err(e) => invalid(format!("collection \"{name}\": conflict: {e}")),
-                Ok(_) => invalid(format!("collection \"{name}\": invalid conflict setting")),
-            },
-            None => invalid(format!(
-                "collection \"{name}\": `conflict` must be a strategy name or {{strategy, ...}}; expected {STRATEGY_NAMES}"
-            )),
-        }),
-    }
+    let in_conflict = |reason: String| fail(format!("conflict: {reason}"));
+    let mut f = Fields::of(detail, "conflict", &["strategy", "arrays", "manualFields", "manualWithinMs"])
+        .map_err(in_conflict)?;
+    let Some(Value::String(s)) = f.take("strategy") else { return Err(shapes()) };
+    let strategy = Strategy::named(&s).ok_or_else(|| unknown(&s))?;
+    let arrays = f.take("arrays").map(array_rules).transpose().map_err(in_conflict)?.unwrap_or_default();
+    let manual_fields = f.strings("manualFields").map_err(in_conflict)?.unwrap_or_default();
+    let manual_within_ms = f.whole("manualWithinMs", u64::MAX).map_err(in_conflict)?;
+    f.finish().map_err(in_conflict)?;
+    Ok(ConflictConfig { strategy, arrays, manual_fields, manual_within_ms })
 }
 
 fn parse_collection(name: String, mut spec: Value) -> Result<CollectionConfig> {
@@ -521,9 +569,8 @@ fn parse_collection(name: String, mut spec: Value) -> Result<CollectionConfig> {
     if !object.contains_key("key") {
         return Err(fail("missing `key`: the field that holds each record's id, e.g. { key: \"id\" }".into()));
     }
-    let conflict_spec = object.remove("conflict");
-    let conflict = parse_conflict(&name, conflict_spec.as_ref())?;
-    let raw: RawCollection = serde_json::from_value(spec).map_err(|e| fail(e.to_string()))?;
+    let conflict = parse_conflict(&name, object.remove("conflict"))?;
+    let raw = RawCollection::read(spec).map_err(fail)?;
     if raw.key.trim().is_empty() {
         return Err(fail("`key` must name a field".into()));
     }
@@ -538,11 +585,7 @@ fn parse_collection(name: String, mut spec: Value) -> Result<CollectionConfig> {
         }
         indexes.push(index);
     }
-    let event = match raw.event.map(RawEvent::read).transpose().map_err(fail)? {
-        None => None,
-        Some(RawEvent::Name(name)) => Some(EventConfig { name, value_field: None }),
-        Some(RawEvent::Detailed(config)) => Some(config),
-    };
+    let event = raw.event.map(EventConfig::read).transpose().map_err(fail)?;
     if let Some(event) = &event {
         if event.name.trim().is_empty() || event.value_field.as_deref().is_some_and(|f| f.trim().is_empty()) {
             return Err(fail("`event` needs a non-empty name (and a non-empty valueField if given)".into()));

@@ -14,6 +14,7 @@ pub mod eviction;
 pub mod export;
 #[cfg(any(test, feature = "testing"))]
 pub mod fake;
+mod fields;
 #[cfg(test)]
 mod fuzz;
 pub mod metrics;
