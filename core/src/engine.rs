@@ -561,8 +561,13 @@ fn owns_checkpoint(meta: &crate::record::Meta, scope: &str, at: u64) -> bool {
     meta.checkpoint_scope.as_deref().is_none_or(|s| s == scope) && meta.checkpoint == at
 }
 
+/// `keys` sorted, each once (through `crate::sort`: collecting into a `BTreeSet` compiles
+/// a whole stable sort for the key type).
 fn unique_keys(keys: impl Iterator<Item = KeyRef>) -> Vec<KeyRef> {
-    keys.collect::<BTreeSet<_>>().into_iter().collect()
+    let mut keys: Vec<KeyRef> = keys.collect();
+    crate::sort::sort(&mut keys);
+    keys.dedup();
+    keys
 }
 
 /// The longest prefix of `entries` whose JSON stays under `cap` bytes, never empty.

@@ -93,7 +93,7 @@ impl<V: AppValue> Store for MemoryStore<V> {
         };
         let mut records: Vec<&EntityRecord<V>> = Self::records_of(&state, collection).filter(matches).collect();
         // Key order as IndexedDB has it, not the map's byte order.
-        records.sort_by(|a, b| key_order(&a.key, &b.key));
+        crate::sort::sort_by(&mut records, |a, b| key_order(&a.key, &b.key));
         Ok(records.into_iter().take(query.limit.unwrap_or(usize::MAX)).map(EntityRecord::detached).collect())
     }
 
