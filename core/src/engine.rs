@@ -615,7 +615,8 @@ fn check_push_response<V>(
     sent: &[Mutation<V>],
     response: &PushResponse,
 ) -> Result<(), SyncError> {
-    let mut seen = BTreeSet::new();
+    // A list: a batch is at most a few hundred, already searched once per result above.
+    let mut seen: Vec<u64> = Vec::with_capacity(response.results.len());
     for result in &response.results {
         let id = match result {
             MutationResult::Applied { id, .. }
@@ -625,9 +626,10 @@ fn check_push_response<V>(
         let Some(mutation) = sent.iter().find(|m| m.id == id) else {
             return Err(SyncError::protocol(format!("the server answered for mutation {id}, which was not sent")));
         };
-        if !seen.insert(id) {
+        if seen.contains(&id) {
             return Err(SyncError::protocol(format!("the server answered twice for mutation {id}")));
         }
+        seen.push(id);
         if let MutationResult::Conflict { server, .. } = result {
             check_record(config, &mutation.collection, &mutation.key, server.value.as_ref())?;
         }
