@@ -1481,4 +1481,48 @@ mod tests {
         assert_eq!(a.live(), b.live());
         assert_eq!(b.live(), c.live());
     }
+
+    #[test]
+    fn a_push_answer_about_a_mutation_not_sent_or_twice_about_one_is_a_protocol_error() {
+        let client = Client::new("c", "merge", 100);
+        let sent: Vec<Mutation> = ["a", "b"]
+            .iter()
+            .enumerate()
+            .map(|(i, key)| Mutation {
+                id: i as u64 + 1,
+                collection: "trips".into(),
+                key: (*key).into(),
+                op: Op::Put,
+                value: json!({"id": key}),
+                base_version: None,
+                hlc: "h".into(),
+                space: None,
+                schema_version: None,
+            })
+            .collect();
+        let answer = |ids: &[u64]| PushResponse {
+            results: ids.iter().map(|&id| MutationResult::Applied { id, version: id }).collect(),
+            last_mutation_id: 2,
+            server_time: None,
+        };
+        let message = |ids: &[u64]| match check_push_response(&client.config, &sent, &answer(ids)) {
+            Err(e) => (e.class(), e.message()),
+            Ok(()) => (None, String::new()),
+        };
+        assert_eq!(message(&[1, 2]), (None, String::new()));
+        assert_eq!(message(&[2]), (None, String::new()), "a partial answer is for the rest of the batch to wait");
+        let (class, text) = message(&[1, 2, 1]);
+        assert_eq!(
+            (class, text.contains("answered twice for mutation 1")),
+            (Some(ErrorClass::Protocol), true),
+            "{text}"
+        );
+        let (class, text) = message(&[1, 3]);
+        assert_eq!(
+            (class, text.contains("mutation 3, which was not sent")),
+            (Some(ErrorClass::Protocol), true),
+            "{text}"
+        );
+        assert_eq!(message(&[]).0, Some(ErrorClass::Protocol));
+    }
 }
