@@ -2,8 +2,6 @@
 //! use, decoding raw objects (all at once, or one by one to name the unreadable ones),
 //! and the key probe that spares a large batch its reads.
 
-use std::collections::HashSet;
-
 use idb::{KeyRange, ObjectStore, Query};
 use wasm_bindgen::JsValue;
 
@@ -84,9 +82,12 @@ const PROBE_AT: usize = 16;
 /// collection's key range when a batch is large: a page of new records (`putMany`, a
 /// first pull) then reads nothing more. A range crowded with other keys (more than four
 /// per batch key) is not probed further, and its keys are read one by one as usual.
-pub(super) async fn absent_keys<'k>(tx: &idb::Transaction, keys: &'k [KeyRef]) -> Result<HashSet<&'k KeyRef>> {
+///
+/// Sorted lists stand in for sets here (each set type is a whole hash table in the
+/// module): `Absent::contains` is a binary search.
+pub(super) async fn absent_keys<'k>(tx: &idb::Transaction, keys: &'k [KeyRef]) -> Result<Absent<'k>> {
     let err = in_tx(tx);
-    let mut absent = HashSet::new();
+    let mut absent = Vec::new();
     // A list, not a map: a batch spans a few collections, and a map type is a whole
     // B-tree compiled into the module.
     let mut by_collection: Vec<(&str, Vec<&'k KeyRef>)> = Vec::new();
@@ -114,8 +115,19 @@ pub(super) async fn absent_keys<'k>(tx: &idb::Transaction, keys: &'k [KeyRef]) -
         if stored.len() >= limit as usize {
             continue;
         }
-        let stored: HashSet<String> = stored.iter().filter_map(JsValue::as_string).collect();
-        absent.extend(batch.into_iter().filter(|k| !stored.contains(&k.1)));
+        let mut stored: Vec<String> = stored.iter().filter_map(JsValue::as_string).collect();
+        pwa_sync_core::sort::sort(&mut stored);
+        absent.extend(batch.into_iter().filter(|k| stored.binary_search(&k.1).is_err()));
     }
-    Ok(absent)
+    pwa_sync_core::sort::sort(&mut absent);
+    Ok(Absent(absent))
+}
+
+/// The keys `absent_keys` found not stored, sorted.
+pub(super) struct Absent<'k>(Vec<&'k KeyRef>);
+
+impl Absent<'_> {
+    pub fn contains(&self, key: &KeyRef) -> bool {
+        self.0.binary_search(&key).is_ok()
+    }
 }
