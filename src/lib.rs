@@ -7,9 +7,9 @@
 //! dedicated workers and service workers alike. See ARCHITECTURE.md for the layers.
 #![cfg(target_arch = "wasm32")]
 
-/// The global allocator: talc instead of std's dlmalloc (smaller; bench/README.md "Size").
-#[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+// The global allocator is std's dlmalloc. talc (2.8 KB gzip smaller) was used for a
+// while and dropped: with it WebKit's window-scope suite corrupted memory intermittently
+// (ARCHITECTURE.md "Dependencies").
 
 pub mod api;
 pub mod background;
