@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::clock::HlcState;
 use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
+use crate::fields::kind;
 use crate::protocol::{Mutation, Op};
 use crate::value::AppValue;
 
@@ -444,17 +445,6 @@ pub fn check_key(config: &CollectionConfig, key: &str) -> Result<()> {
         return Err(Error::invalid_value(&config.name, "key must be a non-empty string"));
     }
     Ok(())
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
