@@ -24,7 +24,7 @@ pub fn to_json(collection: &str, value: &JsValue) -> Result<Value, Error> {
     })?;
     // Parsed back by the browser so the value is exactly its JSON (no `undefined`, a
     // `Date` as its string), then read as a tree.
-    let parsed = js_sys::JSON::parse(&String::from(text)).map_err(|e| Error::InvalidValue {
+    let parsed = crate::sys::json_parse(&text).map_err(|e| Error::InvalidValue {
         collection: collection.to_owned(),
         reason: format!("not serialisable as JSON ({})", describe(&e)),
     })?;

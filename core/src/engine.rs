@@ -2,8 +2,6 @@
 //! runs over traits (`Store`, `Transport`, `Observer`) so the same code runs in the
 //! browser and under host tests with a fake server and clock.
 
-use std::collections::BTreeSet;
-
 use futures_util::future::join;
 use serde_json::Value;
 
@@ -526,21 +524,21 @@ async fn revoke<S: Store, O: Observer<S::Value>>(
     revoked: &[String],
     report: &mut SyncReport,
 ) -> Result<(), SyncError> {
-    let mut keys = BTreeSet::new();
+    let mut keys = Vec::new();
     for collection in &config.collections {
         if !revoked.iter().any(|s| collection.space.may_hold(s)) {
             continue;
         }
         for record in store.list(&collection.name, &ListQuery::default()).await? {
-            keys.insert((collection.name.clone(), record.key));
+            keys.push((collection.name.clone(), record.key));
         }
     }
     for entry in store.outbox(usize::MAX).await? {
         if entry.space.as_ref().is_some_and(|s| revoked.contains(s)) {
-            keys.insert((entry.collection, entry.key));
+            keys.push((entry.collection, entry.key));
         }
     }
-    let keys: Vec<KeyRef> = keys.into_iter().collect();
+    let keys = unique_keys(keys.into_iter());
     let now = observer.now_ms();
     let applied = store.transact(&keys, Durability::Default, |s| plan_revoke(config, s, revoked, now)).await?;
     report.rejected += applied.rejected;
@@ -561,12 +559,10 @@ fn owns_checkpoint(meta: &crate::record::Meta, scope: &str, at: u64) -> bool {
     meta.checkpoint_scope.as_deref().is_none_or(|s| s == scope) && meta.checkpoint == at
 }
 
-/// `keys` sorted, each once (through `crate::sort`: collecting into a `BTreeSet` compiles
-/// a whole stable sort for the key type).
+/// `keys` sorted, each once.
 fn unique_keys(keys: impl Iterator<Item = KeyRef>) -> Vec<KeyRef> {
     let mut keys: Vec<KeyRef> = keys.collect();
-    crate::sort::sort(&mut keys);
-    keys.dedup();
+    crate::sort::sort_unique(&mut keys);
     keys
 }
 

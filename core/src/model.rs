@@ -20,7 +20,8 @@ pub type KeyRef = (String, String);
 /// Outbox entry or conflict ids, each at most once ([`add_id`]).
 pub type Ids = Vec<u64>;
 
-/// Conflict records, each id at most once ([`put_conflict`]).
+/// Conflict records by id, ascending (the order they were opened in), each id at most
+/// once ([`put_conflict`]).
 pub type Conflicts = Vec<ConflictRecord>;
 
 pub fn add_id(ids: &mut Ids, id: u64) {
@@ -33,11 +34,12 @@ pub fn remove_id(ids: &mut Ids, id: u64) {
     ids.retain(|other| *other != id);
 }
 
-/// Put `conflict` in `list`, in place of the one with its id if there is one.
+/// Put `conflict` in `list` in id order, in place of the one with its id if there is one.
 pub fn put_conflict(list: &mut Conflicts, conflict: ConflictRecord) {
-    match list.iter_mut().find(|c| c.id == conflict.id) {
+    let at = list.partition_point(|c| c.id < conflict.id);
+    match list.get_mut(at).filter(|c| c.id == conflict.id) {
         Some(slot) => *slot = conflict,
-        None => list.push(conflict),
+        None => list.insert(at, conflict),
     }
 }
 

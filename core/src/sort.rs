@@ -22,6 +22,13 @@ pub fn sort<T: Ord>(items: &mut Vec<T>) {
     sort_by(items, T::cmp);
 }
 
+/// Sort `items` and keep each once: what collecting into a `BTreeSet` gives, without a
+/// B-tree and its own sort compiled for the element type.
+pub fn sort_unique<T: Ord>(items: &mut Vec<T>) {
+    sort(items);
+    items.dedup();
+}
+
 /// The indices `0..len` in the order `compare` gives, stably: the one instantiation of
 /// the standard library's sort in the module.
 #[inline(never)]

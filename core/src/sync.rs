@@ -256,10 +256,8 @@ pub fn plan_revoke<V: AppValue>(
 ) -> Result<(Writes<V>, Applied<V>)> {
     let mut work = Working::new(snapshot, &no_custom);
     let mut tally = Applied::default();
-    // Sorted and each once, as a set would give them (see `crate::sort`).
     let mut keys: Vec<KeyRef> = work.records.keys().chain(work.queued.keys()).cloned().collect();
-    crate::sort::sort(&mut keys);
-    keys.dedup();
+    crate::sort::sort_unique(&mut keys);
     for key in keys {
         let Ok(collection) = config.collection(&key.0) else { continue };
         let Some(space) = work.space_of(collection, &key) else { continue };

@@ -72,15 +72,13 @@ impl IdbStore {
         .await;
         // A forward walk may read a record twice (a batch resuming inside a run of equal
         // index keys): name an unreadable one once.
-        let mut named: Vec<String> = Vec::new();
-        skipped.retain(|s| {
-            let first = !named.contains(s);
-            if first {
-                named.push(s.clone());
+        let mut named: Vec<String> = Vec::with_capacity(skipped.len());
+        for name in skipped {
+            if !named.contains(&name) {
+                named.push(name);
             }
-            first
-        });
-        self.report_skipped(skipped);
+        }
+        self.report_skipped(named);
         finish_tx(tx, result, false).await
     }
 

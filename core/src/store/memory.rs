@@ -25,7 +25,6 @@ struct State<V> {
     /// entry gets; never goes down, not even on `clear`.
     next_outbox_id: u64,
     audit: std::collections::VecDeque<AuditEntry>,
-    /// By id, ascending: the order they were opened in.
     conflicts: Conflicts,
     meta: Option<Meta>,
 }
@@ -151,11 +150,7 @@ impl<V: AppValue> Store for MemoryStore<V> {
         state.outbox.extend(writes.outbox_put.into_iter().map(|(id, e)| (id, e.detached())));
         state.conflicts.retain(|c| !writes.conflicts_delete.contains(&c.id));
         for conflict in writes.conflicts_put {
-            let at = state.conflicts.partition_point(|c| c.id < conflict.id);
-            match state.conflicts.get_mut(at).filter(|c| c.id == conflict.id) {
-                Some(slot) => *slot = conflict,
-                None => state.conflicts.insert(at, conflict),
-            }
+            put_conflict(&mut state.conflicts, conflict);
         }
         for entry in writes.audit {
             state.audit.push_back(entry);
