@@ -45,10 +45,14 @@ WASM_OPT_FLAGS ?= -Os --skip-pass=inlining --skip-pass=inlining-optimizing --str
 
 # From an empty pkg/: wasm-pack leaves files of an earlier build (a snippet the crate no
 # longer has) that package.mjs would ship.
+# seal/ (encryption at rest, crate pwa-sync-seal) is a module of its own in pkg/seal/,
+# loaded only by clients configured with `encryption`.
 build: setup
 	rm -rf pkg
 	wasm-pack build --release --target web --out-dir pkg
 	$(WASM_OPT) $(WASM_OPT_FLAGS) pkg/pwa_sync_bg.wasm -o pkg/pwa_sync_bg.wasm
+	wasm-pack build seal --release --target web --out-dir ../pkg/seal --no-pack
+	$(WASM_OPT) $(WASM_OPT_FLAGS) pkg/seal/pwa_sync_seal_bg.wasm -o pkg/seal/pwa_sync_seal_bg.wasm
 	node scripts/package.mjs
 
 # Every step, then a check that no process the run started (server, proxy, driver,
@@ -72,6 +76,7 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p pwa-sync --target wasm32-unknown-unknown --all-targets --features testing -- -D warnings
+	cargo clippy -p pwa-sync-seal --target wasm32-unknown-unknown -- -D warnings
 	python3 scripts/check-layers.py
 
 # Load run (issue 14): two release servers on one throwaway PostgreSQL, 500 clients in

@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import assert from "node:assert/strict";
 import { access, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { ROOT } from "./lib.mjs";
 
 const pkg = (name) => join(ROOT, "pkg", name);
@@ -26,6 +27,25 @@ test("pkg/package.json: licenses shipped, no placeholders, sideEffects as shippe
   assert.ok(manifest.keywords.includes("offline-first"));
   assert.match(manifest.engines.node, /^>=\d+/);
   assert.equal(manifest.exports["."].default, "./index.js");
+});
+
+test("seal/ ships with the package, where the snippet's import() and sw.js find it", async () => {
+  const manifest = JSON.parse(await readFile(pkg("package.json"), "utf8"));
+  for (const name of ["pwa_sync_seal.js", "pwa_sync_seal_bg.wasm", "pwa_sync_seal.d.ts"]) {
+    assert.ok(manifest.files.includes(`seal/${name}`), `seal/${name} in files`);
+    assert.ok(await exists(pkg(`seal/${name}`)), `seal/${name} in pkg/`);
+  }
+  // npm leaves out what a .gitignore in a folder names (wasm-pack writes one with "*").
+  assert.ok(!(await exists(pkg("seal/.gitignore"))), "no seal/.gitignore");
+  // The loader's relative import, resolved from where wasm-bindgen put it.
+  const loaders = execFileSync("find", [pkg("snippets"), "-name", "seal-loader.js"], { encoding: "utf8" }).trim().split("\n");
+  assert.equal(loaders.length, 1, `one seal-loader.js: ${loaders}`);
+  const source = await readFile(loaders[0], "utf8");
+  const target = source.match(/import\("([^"]+)"\)/)?.[1];
+  assert.ok(target, "seal-loader.js imports seal/");
+  assert.equal(fileURLToPath(new URL(target, pathToFileURL(loaders[0]))), pkg("seal/pwa_sync_seal.js"));
+  const sw = await readFile(pkg("sw.js"), "utf8");
+  assert.match(sw, /from "\.\/seal\/pwa_sync_seal\.js"/);
 });
 
 test("pkg/README.md is the package's own README, with links that work on the registry", async () => {

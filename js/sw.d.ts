@@ -10,6 +10,12 @@ export interface SyncWorkerOptions<C extends CollectionTypes<C> = AnyCollections
   tag?: string;
   /** Where the .wasm is. Default: next to this module. */
   wasmUrl?: string | URL;
+  /**
+   * With `config.encryption`: where the cipher's .wasm is (fetched and cached only then).
+   * Default: `seal/pwa_sync_seal_bg.wasm` next to this module. Ignored when the config's
+   * `encryption.loadCipher` is given.
+   */
+  sealWasmUrl?: string | URL;
 }
 
 export interface SyncWorker<C extends CollectionTypes<C> = AnyCollections> {

@@ -4,6 +4,9 @@
 // that every handler waits on (`install` does not run again when the browser restarts an
 // idle worker, so nothing may depend on it).
 import init, { SyncClient } from "./pwa_sync.js";
+// Encryption at rest's module: a service worker cannot import(), so its glue is imported
+// here; its .wasm is fetched (and cached) only when the config has `encryption`.
+import * as seal from "./seal/pwa_sync_seal.js";
 // Generated from the Rust core by scripts/package.mjs: the one source of these names.
 import { EVENTS, SYNC_TAG, FLUSH_MESSAGE } from "./names.js";
 
@@ -16,7 +19,7 @@ function configError(message) {
   return error;
 }
 
-export function installSyncWorker({ config, tag, wasmUrl = new URL("./pwa_sync_bg.wasm", import.meta.url) }) {
+export function installSyncWorker({ config, tag, wasmUrl = new URL("./pwa_sync_bg.wasm", import.meta.url), sealWasmUrl }) {
   if (!config || typeof config !== "object") throw new TypeError("installSyncWorker needs { config }");
   // Pages register Background Sync with their config's `syncTag`: the worker answers the
   // same tag, read from the same config. A `tag` that differs could never fire.
@@ -26,10 +29,17 @@ export function installSyncWorker({ config, tag, wasmUrl = new URL("./pwa_sync_b
       "set syncTag in the config that pages and the worker share");
   }
   const url = String(wasmUrl);
+  // Evaluated only with `encryption`: a classic worker bundle has no import.meta.url, and
+  // one without encryption must not need it.
+  const encryption = config.encryption ?? null;
+  const sealUrl = encryption && !encryption.loadCipher
+    ? String(sealWasmUrl ?? new URL("./seal/pwa_sync_seal_bg.wasm", import.meta.url))
+    : null;
+  const wasmUrls = sealUrl ? [url, sealUrl] : [url];
 
-  // A worker's own fetch() does not go through its fetch handler: the .wasm is cached at
-  // install and read from that cache, so the worker starts offline too.
-  const loadWasm = async () => {
+  // A worker's own fetch() does not go through its fetch handler: the .wasm files are
+  // cached at install and read from that cache, so the worker starts offline too.
+  const loadWasm = async (url) => {
     const cache = await caches.open(WASM_CACHE);
     const cached = await cache.match(url);
     if (cached) return cached;
@@ -37,7 +47,12 @@ export function installSyncWorker({ config, tag, wasmUrl = new URL("./pwa_sync_b
     if (response.ok) await cache.put(url, response.clone());
     return response;
   };
-  const open = () => init({ module_or_path: loadWasm() }).then(() => SyncClient.open({ ...config, autoSync: false }));
+  const workerConfig = { ...config, autoSync: false };
+  if (sealUrl) {
+    const loadCipher = () => seal.default({ module_or_path: loadWasm(sealUrl) }).then(() => seal);
+    workerConfig.encryption = { ...encryption, loadCipher };
+  }
+  const open = () => init({ module_or_path: loadWasm(url) }).then(() => SyncClient.open(workerConfig));
 
   let ready = open();
   // A logout in a page closes this worker's client; the next event opens a fresh one.
@@ -45,7 +60,7 @@ export function installSyncWorker({ config, tag, wasmUrl = new URL("./pwa_sync_b
   const client = () => ready;
 
   self.addEventListener("install", (event) => {
-    event.waitUntil(caches.open(WASM_CACHE).then((cache) => cache.add(url)));
+    event.waitUntil(caches.open(WASM_CACHE).then((cache) => cache.addAll(wasmUrls)));
   });
   self.addEventListener("sync", (event) => {
     if (event.tag !== syncTag) return;

@@ -3,7 +3,7 @@
 // and describe them in package.json, so `npm install` of pkg/ gives `pwa-sync`,
 // `pwa-sync/sw`, `pwa-sync/react` and `pwa-sync/names` with their types.
 import { execFileSync } from "node:child_process";
-import { copyFile, readFile, writeFile, access } from "node:fs/promises";
+import { copyFile, readFile, writeFile, access, rm } from "node:fs/promises";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -45,6 +45,14 @@ await writeFile(dts, (await readFile(dts, "utf8")).replaceAll("  [Symbol.dispose
 for (const license of ["LICENSE-MIT", "LICENSE-APACHE"]) {
   await copyFile(join(root, license), join(pkg, license));
   files.push(license);
+}
+// Encryption at rest's own module (make build puts it in seal/): imported by the snippet
+// js/seal-loader.js and by sw.js, fetched only by clients configured with `encryption`.
+// wasm-pack's .gitignore there would keep it out of the npm package.
+await rm(join(pkg, "seal", ".gitignore"), { force: true });
+for (const name of ["pwa_sync_seal.js", "pwa_sync_seal.d.ts", "pwa_sync_seal_bg.wasm", "pwa_sync_seal_bg.wasm.d.ts"]) {
+  if (!(await exists(join(pkg, "seal", name)))) throw new Error(`pkg/seal/${name} is missing: run make build`);
+  files.push(`seal/${name}`);
 }
 // wasm-bindgen writes inline JS of the crate into snippets/ when there is any: shipped
 // then, and the only files with side effects on import.

@@ -16,7 +16,7 @@ use web_sys::EventTarget;
 
 use crate::client::{Client, ConflictChoice, Extras, WatchTarget};
 use crate::convert;
-use crate::crypto::Sealer;
+use crate::crypto;
 use crate::error::to_js;
 use crate::migrate::Migrations;
 use crate::value::JsVal;
@@ -417,9 +417,12 @@ fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
         t if t.is_string() || t.is_function() => Some(t),
         _ => return Err(Error::InvalidConfig("`token` must be a string or a function returning one".into())),
     };
-    let sealer = match field("encryption") {
+    let encryption = match field("encryption") {
         e if e.is_undefined() || e.is_null() => None,
-        e => Some(Sealer::from_js(&Reflect::get(&e, &"key".into()).unwrap_or(JsValue::UNDEFINED))?),
+        e => {
+            crypto::check_key_type(&e)?;
+            Some(e)
+        }
     };
     // A shallow copy without the non-JSON fields; resolver functions become "custom".
     let copy = js_sys::Object::assign(&js_sys::Object::new(), js.unchecked_ref());
@@ -453,7 +456,7 @@ fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
         ))
     })?;
     let config = ClientConfig::from_json(json)?;
-    if sealer.is_some() {
+    if encryption.is_some() {
         if let Some(indexed) = config.collections.iter().find(|c| !c.indexes.is_empty()) {
             return Err(Error::InvalidConfig(format!(
                 "collection \"{}\" declares indexes, which would keep those fields readable in IndexedDB; with `encryption` leave out `indexes`",
@@ -462,7 +465,7 @@ fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
         }
     }
     let migrations = Rc::new(Migrations::from_js(config.version, &field("migrations"))?);
-    Ok((config, Extras { event_target, token, resolvers, sealer, migrations }))
+    Ok((config, Extras { event_target, token, resolvers, encryption, migrations }))
 }
 
 fn parse_list_query(config: &CollectionConfig, js: &JsValue) -> Result<ListQuery, Error> {

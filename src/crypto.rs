@@ -1,15 +1,15 @@
-//! Encryption at rest (`encryption: {key}`): app values are sealed with AES-256-GCM
-//! (RustCrypto, synchronous, so sealing happens before a transaction opens), a fresh
-//! random 96-bit nonce per value. Keys, collection names and sync metadata stay readable;
-//! the key itself lives in memory only and is never written anywhere.
+//! Encryption at rest (`encryption: {key}`): app values are sealed with AES-256-GCM by the
+//! package's second module, `seal/` (crate `pwa-sync-seal`), which a client loads only
+//! when it is configured with `encryption`: the main module carries no cipher (issue 16).
+//! The cipher is synchronous, so sealing happens before a transaction opens and opening
+//! inside one. Keys, collection names and sync metadata stay readable; the key itself
+//! lives in memory only and is never written anywhere.
 
-use aes_gcm::aead::{Aead, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use js_sys::Uint8Array;
+use js_sys::{Function, JsString, Promise, Reflect, Uint8Array};
 use serde_json::Value;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 
 use crate::error::describe;
 use crate::sys;
@@ -17,84 +17,102 @@ use crate::value::JsVal;
 use pwa_sync_core::record::AppValues;
 use pwa_sync_core::Error;
 
-/// What a sealed value looks like in IndexedDB: a string with this prefix.
-const PREFIX: &str = "pwa-sync:sealed:v1:";
+// The snippet's path to `seal/` is relative to where wasm-bindgen puts it in the package
+// (snippets/pwa-sync-<hash>/js/; e2e/package.test.mjs checks it resolves). A bundler
+// follows that `import()` and splits `seal/` into a chunk of its own. A service worker
+// cannot `import()`: `installSyncWorker` (js/sw.js) passes its own `loadCipher`.
+#[wasm_bindgen(module = "/js/seal-loader.js")]
+extern "C" {
+    /// The package's `seal/` module, imported and initialised (the default
+    /// `encryption.loadCipher`).
+    #[wasm_bindgen(js_name = loadSealModule, catch)]
+    async fn load_seal_module() -> Result<JsValue, JsValue>;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `seal/`'s `Cipher`: JS strings in and out, so no value's text is copied into this
+    /// module on its way to be sealed.
+    type Cipher;
+    #[wasm_bindgen(method, catch)]
+    fn seal(this: &Cipher, plain: &JsValue) -> Result<JsString, JsValue>;
+    /// `undefined` when `stored` is not a sealed string.
+    #[wasm_bindgen(method, catch)]
+    fn open(this: &Cipher, stored: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+/// The config's `encryption.key` has a type a key can have (its length and base64 are the
+/// cipher's to check): what `SyncClient.open` refuses before it loads anything.
+pub fn check_key_type(encryption: &JsValue) -> Result<(), Error> {
+    let key = Reflect::get(encryption, &"key".into()).unwrap_or(JsValue::UNDEFINED);
+    if key.is_string() || key.is_instance_of::<Uint8Array>() || key.is_instance_of::<js_sys::ArrayBuffer>() {
+        return Ok(());
+    }
+    Err(Error::InvalidConfig("`encryption.key` must be 32 bytes: a Uint8Array or a base64 string".into()))
+}
 
 pub struct Sealer {
-    cipher: Aes256Gcm,
+    cipher: Cipher,
 }
 
 impl Sealer {
-    /// From the config's `encryption.key`: 32 bytes, as a Uint8Array / ArrayBuffer or a
-    /// base64 string.
-    pub fn from_js(key: &JsValue) -> Result<Sealer, Error> {
-        let bytes: Vec<u8> = if let Some(text) = key.as_string() {
-            STANDARD
-                .decode(text.trim())
-                .map_err(|e| Error::InvalidConfig(format!("`encryption.key` is not base64: {e}")))?
-        } else if key.is_instance_of::<Uint8Array>() || key.is_instance_of::<js_sys::ArrayBuffer>() {
-            Uint8Array::new(key).to_vec()
-        } else {
-            return Err(Error::InvalidConfig(
-                "`encryption.key` must be 32 bytes: a Uint8Array or a base64 string".into(),
-            ));
+    /// The cipher of the config's `encryption`: the module `encryption.loadCipher()`
+    /// resolves to (default: the package's `seal/`), and its `Cipher.fromKey(key)`. A key
+    /// it refuses is `invalid-config`; a module that does not load is `storage` (nothing
+    /// stored can be read or written without it).
+    pub async fn load(encryption: &JsValue) -> Result<Sealer, Error> {
+        let field = |object: &JsValue, name: &str| Reflect::get(object, &name.into()).unwrap_or(JsValue::UNDEFINED);
+        let unloaded = |e: JsValue| {
+            Error::Storage(format!("encryption at rest: cannot load the cipher module (seal/): {}", describe(&e)))
         };
-        if bytes.len() != 32 {
-            return Err(Error::InvalidConfig(format!(
-                "`encryption.key` must be 32 bytes (AES-256), got {}",
-                bytes.len()
-            )));
-        }
-        let cipher = Aes256Gcm::new_from_slice(&bytes)
-            .map_err(|_| Error::InvalidConfig("`encryption.key` must be 32 bytes".into()))?;
-        Ok(Sealer { cipher })
-    }
-
-    /// `plain` (a value's JSON text) sealed: the string IndexedDB stores in its place.
-    fn seal_text(&self, plain: &[u8]) -> Result<String, Error> {
-        let nonce = random_bytes::<12>()?;
-        let sealed =
-            self.cipher.encrypt(&Nonce::from(nonce), plain).map_err(|_| Error::Storage("encryption failed".into()))?;
-        let mut bytes = nonce.to_vec();
-        bytes.extend_from_slice(&sealed);
-        Ok(format!("{PREFIX}{}", STANDARD.encode(bytes)))
-    }
-
-    /// The JSON text inside a sealed string; `None` if `stored` is not one (a value
-    /// stored before encryption was turned on, read as it is).
-    fn open_text(&self, stored: &str) -> Option<Result<Vec<u8>, String>> {
-        let sealed = stored.strip_prefix(PREFIX)?;
-        let open = || {
-            let bytes = STANDARD.decode(sealed).map_err(|e| format!("a sealed value is not base64: {e}"))?;
-            if bytes.len() < 12 {
-                return Err("a sealed value is too short".to_owned());
+        let module = match field(encryption, "loadCipher") {
+            l if l.is_undefined() || l.is_null() => load_seal_module().await.map_err(unloaded)?,
+            loader => {
+                let loader = crate::convert::cast::<Function>(loader, "`encryption.loadCipher`")?;
+                let promise = Promise::resolve(&loader.call0(&JsValue::NULL).map_err(unloaded)?);
+                JsFuture::from(promise).await.map_err(unloaded)?
             }
-            let (nonce, ciphertext) = bytes.split_at(12);
-            let nonce: [u8; 12] = nonce.try_into().map_err(|_| "a sealed value has a bad nonce".to_owned())?;
-            self.cipher
-                .decrypt(&Nonce::from(nonce), ciphertext)
-                .map_err(|_| "a sealed value does not open with this key (wrong key, or tampered)".to_owned())
         };
-        Some(open())
+        let class = field(&module, "Cipher");
+        let from_key = field(&class, "fromKey")
+            .dyn_into::<Function>()
+            .map_err(|_| Error::Storage("encryption at rest: the cipher module has no Cipher.fromKey".into()))?;
+        let cipher = from_key
+            .call1(&class, &field(encryption, "key"))
+            .map_err(|e| Error::InvalidConfig(field(&e, "message").as_string().unwrap_or_else(|| describe(&e))))?;
+        Ok(Sealer { cipher: cipher.unchecked_into() })
+    }
+
+    /// A value's JSON text sealed: the string IndexedDB stores in its place.
+    fn seal_text(&self, plain: &JsValue) -> Result<JsString, Error> {
+        self.cipher.seal(plain).map_err(|e| Error::Storage(format!("encryption failed: {}", describe(&e))))
+    }
+
+    /// The value inside a sealed string, parsed; `None` if `stored` is not one (a value
+    /// stored before encryption was turned on, read as it is).
+    fn open_text(&self, stored: &JsValue) -> Option<Result<JsValue, String>> {
+        let plain = match self.cipher.open(stored) {
+            Ok(plain) => plain.dyn_into::<JsString>().ok()?,
+            Err(e) => return Some(Err(field_message(&e))),
+        };
+        Some(sys::json_parse(&plain).map_err(|e| format!("a sealed value is not JSON: {}", describe(&e))))
     }
 
     /// An app value held in JS, sealed.
     pub fn seal_value(&self, value: &JsVal) -> Result<JsValue, Error> {
-        let text = value.text().ok_or_else(|| Error::Storage("cannot seal a value: it has no JSON text".into()))?;
-        Ok(JsValue::from_str(&self.seal_text(text.as_bytes())?))
+        let text = js_sys::JSON::stringify(&value.0)
+            .map_err(|_| Error::Storage("cannot seal a value: it has no JSON text".into()))?;
+        Ok(self.seal_text(&text)?.into())
     }
 
     /// A stored app value, opened if it is sealed.
     pub fn open_value(&self, stored: JsValue) -> Result<JsVal, String> {
-        let Some(text) = stored.as_string() else { return Ok(JsVal(stored)) };
-        match self.open_text(&text) {
+        if !stored.is_string() {
+            return Ok(JsVal(stored));
+        }
+        match self.open_text(&stored) {
             None => Ok(JsVal(stored)),
-            Some(plain) => {
-                let plain = String::from_utf8(plain?).map_err(|e| format!("a sealed value is not UTF-8: {e}"))?;
-                js_sys::JSON::parse(&plain)
-                    .map(JsVal)
-                    .map_err(|e| format!("a sealed value is not JSON: {}", describe(&e)))
-            }
+            Some(opened) => opened.map(JsVal),
         }
     }
 
@@ -118,22 +136,27 @@ impl Sealer {
             if value.is_null() {
                 continue;
             }
-            let plain = serde_json::to_vec(value).map_err(|e| Error::Storage(format!("cannot seal a value: {e}")))?;
-            *value = Value::String(self.seal_text(&plain)?);
+            let plain =
+                serde_json::to_string(value).map_err(|e| Error::Storage(format!("cannot seal a value: {e}")))?;
+            let sealed = self.seal_text(&JsValue::from_str(&plain))?;
+            *value = Value::String(sealed.into());
         }
         Ok(())
     }
 
     fn open_values(&self, values: Vec<&mut Value>) -> Result<(), String> {
         for value in values {
-            let Some(plain) = value.as_str().and_then(|s| self.open_text(s)) else { continue };
-            let plain = String::from_utf8(plain?).map_err(|e| format!("a sealed value is not UTF-8: {e}"))?;
-            let parsed =
-                js_sys::JSON::parse(&plain).map_err(|e| format!("a sealed value is not JSON: {}", describe(&e)))?;
-            *value = crate::convert::from_js(parsed).map_err(|e| format!("a sealed value is not JSON: {e}"))?;
+            let Some(stored) = value.as_str() else { continue };
+            let Some(parsed) = self.open_text(&JsValue::from_str(stored)) else { continue };
+            *value = crate::convert::from_js(parsed?).map_err(|e| format!("a sealed value is not JSON: {e}"))?;
         }
         Ok(())
     }
+}
+
+/// Why the cipher refused: its error's message.
+fn field_message(error: &JsValue) -> String {
+    Reflect::get(error, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_else(|| describe(error))
 }
 
 /// `N` random bytes from the platform's CSPRNG (`crypto.getRandomValues`, on the global

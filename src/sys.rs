@@ -26,6 +26,10 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     pub fn crypto(this: &Global) -> Option<Crypto>;
 
+    /// Base64 to a string of one char per byte (pages and workers alike).
+    #[wasm_bindgen(method, catch)]
+    pub fn atob(this: &Global, data: &str) -> Result<String, JsValue>;
+
     #[wasm_bindgen(method, catch)]
     pub fn fetch(this: &Global, url: &str, init: &RequestInit) -> Result<Promise, JsValue>;
 

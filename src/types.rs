@@ -111,8 +111,15 @@ export interface SyncConfig<C extends CollectionTypes<C> = AnyCollections> {
   timeoutMs?: number;
   /** Audit entries kept (oldest dropped first). Default: 1000. */
   auditLimit?: number;
-  /** Encryption at rest: values sealed with AES-256-GCM. The key (32 bytes, or base64) stays in memory only. Not with `indexes`. */
-  encryption?: { key: Uint8Array | ArrayBuffer | string };
+  /**
+   * Encryption at rest: values sealed with AES-256-GCM. The key (32 bytes, or base64) stays in memory only. Not with `indexes`.
+   * The cipher is a module of its own (the package's `seal/`), loaded by `open` only when this is set.
+   */
+  encryption?: {
+    key: Uint8Array | ArrayBuffer | string;
+    /** Where the cipher module comes from: resolves to the package's `seal/pwa_sync_seal.js`, initialised. Default: `import()` of it; `installSyncWorker` passes one that loads it in a service worker. A rejection fails `open` with `storage`. */
+    loadCipher?: () => Promise<{ Cipher: { fromKey(key: Uint8Array | ArrayBuffer | string): unknown } }>;
+  };
   /** Where events are dispatched. Default: globalThis. */
   eventTarget?: EventTarget;
   /** The Background Sync tag pages register and the service worker helper answers (give both the same config). Default: "pwa-sync". */

@@ -4,6 +4,8 @@ import { installSyncWorker } from "./pkg/sw.js";
 const params = new URL(self.location.href).searchParams;
 const user = params.get("user");
 const syncTag = params.get("tag");
+// Encryption at rest, with the key the page uses (sealed=1).
+const key = params.get("key");
 installSyncWorker({
   config: {
     name: `sw-e2e-${user}`,
@@ -11,5 +13,6 @@ installSyncWorker({
     token: `dev:${user}`,
     collections: { items: { key: "id" } },
     ...(syncTag ? { syncTag } : {}),
+    ...(key ? { encryption: { key } } : {}),
   },
 });

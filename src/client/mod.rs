@@ -34,7 +34,6 @@ use wasm_bindgen::JsValue;
 
 use crate::background::Background;
 use crate::channel::TabLinks;
-use crate::crypto::Sealer;
 use crate::events::{self, Events};
 use crate::transport::HttpTransport;
 use pwa_sync_core::config::{ClientConfig, CollectionConfig};
@@ -86,7 +85,9 @@ pub(crate) struct Extras {
     pub event_target: Option<web_sys::EventTarget>,
     pub token: Option<JsValue>,
     pub resolvers: Resolvers,
-    pub sealer: Option<Sealer>,
+    /// The config's `encryption` (its key's type checked): the cipher is loaded when an
+    /// IndexedDB store opens.
+    pub encryption: Option<JsValue>,
     /// The app's `migrations` (for `version`), for the store's upgrade and pulled values.
     pub migrations: std::rc::Rc<crate::migrate::Migrations>,
 }

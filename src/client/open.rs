@@ -7,6 +7,7 @@ use std::rc::Rc;
 use super::storage::ClientStore;
 use super::{new_client_id, tabs, Client, Extras};
 use crate::background::Background;
+use crate::crypto::Sealer;
 use crate::events::Events;
 use crate::idb::IdbStore;
 use crate::sys::is_online;
@@ -24,9 +25,14 @@ impl Client {
     pub async fn open(config: ClientConfig, extras: Extras) -> Result<Rc<Client>, Error> {
         let store = match config.storage {
             StorageKind::IndexedDb => {
-                ClientStore::Idb(IdbStore::open_migrating(&config, extras.sealer, extras.migrations.clone()).await?)
+                let sealer = match &extras.encryption {
+                    Some(encryption) => Some(Sealer::load(encryption).await?),
+                    None => None,
+                };
+                ClientStore::Idb(IdbStore::open_migrating(&config, sealer, extras.migrations.clone()).await?)
             }
-            // Values never reach storage, so there is nothing to seal.
+            // Values never reach storage, so there is nothing to seal (and no cipher is
+            // loaded).
             StorageKind::Memory => ClientStore::Memory(MemoryStore::new(&config)),
         };
         let fresh_id = new_client_id()?;

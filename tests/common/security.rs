@@ -19,6 +19,21 @@ fn key(byte: u8) -> JsValue {
     Uint8Array::from(&[byte; 32][..]).into()
 }
 
+/// `encryption.loadCipher` for these suites: the seal crate linked into the test module,
+/// shaped as the package's `seal/` module (`{Cipher: {fromKey}}`), resolved by a promise
+/// as `import()` would. The package itself loads `seal/` (e2e/encryption.test.mjs).
+fn load_cipher() -> JsValue {
+    let from_key = Closure::<dyn Fn(JsValue) -> Result<JsValue, JsValue>>::new(|key: JsValue| {
+        pwa_sync_seal::Cipher::from_key(&key).map(JsValue::from).map_err(JsValue::from)
+    });
+    let class = js_sys::Object::new();
+    Reflect::set(&class, &"fromKey".into(), &from_key.into_js_value()).unwrap();
+    let module = js_sys::Object::new();
+    Reflect::set(&module, &"Cipher".into(), &class).unwrap();
+    let module: JsValue = module.into();
+    Closure::<dyn Fn() -> Promise>::new(move || Promise::resolve(&module)).into_js_value()
+}
+
 async fn open(db: &str, key: Option<JsValue>, extra: &str) -> Result<SyncClient, JsValue> {
     let config = JSON::parse(&format!(
         r#"{{"name": "{db}", "collections": {{"notes": {{"key": "id", "omit": ["pin"] {extra}}}}}}}"#
@@ -27,6 +42,7 @@ async fn open(db: &str, key: Option<JsValue>, extra: &str) -> Result<SyncClient,
     if let Some(key) = key {
         let encryption = js_sys::Object::new();
         Reflect::set(&encryption, &"key".into(), &key).unwrap();
+        Reflect::set(&encryption, &"loadCipher".into(), &load_cipher()).unwrap();
         Reflect::set(&config, &"encryption".into(), &encryption).unwrap();
     }
     SyncClient::open(config).await
@@ -95,6 +111,45 @@ async fn encryption_keys_are_checked_and_indexes_refused() {
     let b64 = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
     let client = open(&db, Some(b64.into()), "").await.unwrap();
     client.close();
+    IdbStore::delete_database(&db).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_cipher_module_that_does_not_load_fails_open_and_writes_nothing() {
+    let db = unique("sealed-unloaded");
+    let config = |load: JsValue| {
+        let config =
+            JSON::parse(&format!(r#"{{"name": "{db}", "collections": {{"notes": {{"key": "id"}}}}}}"#)).unwrap();
+        let encryption = js_sys::Object::new();
+        Reflect::set(&encryption, &"key".into(), &key(7)).unwrap();
+        Reflect::set(&encryption, &"loadCipher".into(), &load).unwrap();
+        Reflect::set(&config, &"encryption".into(), &encryption).unwrap();
+        config
+    };
+    // Offline, say: the module's fetch failed.
+    let failing =
+        Function::new_no_args("return Promise.reject(new TypeError('Failed to fetch seal/pwa_sync_seal.js'))");
+    let err = SyncClient::open(config(failing.into())).await.err().expect("open must fail without its cipher");
+    assert_eq!(Reflect::get(&err, &"code".into()).unwrap(), "storage");
+    let message = Reflect::get(&err, &"message".into()).unwrap().as_string().unwrap();
+    assert!(message.contains("cipher module") && message.contains("Failed to fetch"), "{message}");
+    // A module without the cipher is the same failure, named.
+    let empty = Function::new_no_args("return {}");
+    let err = SyncClient::open(config(empty.into())).await.err().expect("a module without Cipher");
+    assert_eq!(Reflect::get(&err, &"code".into()).unwrap(), "storage");
+    // Not a function: the config is wrong.
+    let err = SyncClient::open(config("seal/".into())).await.err().expect("loadCipher must be a function");
+    assert_eq!(Reflect::get(&err, &"code".into()).unwrap(), "invalid-config");
+    // None of these created the database: nothing could have been stored unsealed.
+    let fresh = super::support::js(
+        "name",
+        "return new Promise((done, fail) => { const q = indexedDB.open(name); let fresh = false;
+           q.onupgradeneeded = (e) => { fresh = e.oldVersion === 0; };
+           q.onsuccess = () => { q.result.close(); done(fresh); }; q.onerror = () => fail(q.error); })",
+        &[db.as_str().into()],
+    )
+    .await;
+    assert_eq!(fresh, JsValue::TRUE, "{db} existed before this check opened it");
     IdbStore::delete_database(&db).await.unwrap();
 }
 

@@ -74,6 +74,11 @@ async fn a_jwt_about_to_expire_is_renewed_before_it_is_sent() {
     assert!(!expires_within("dev:ana", 60_000, 0));
     assert!(!expires_within("a.eyJzdWIiOiJhbmEifQ.s", 60_000, 0));
     assert!(expires_within("a.eyJleHAiOjEwfQ.s", 60_000, 0), "exp 10 s after the epoch, at time 0");
+    assert!(!expires_within("a.eyJleHAiOjEwfQ.s", 5_000, 0), "10 s before exp, with a margin of 5 s");
+    // Claims with text beyond ASCII (`{"name": "Zoë ✓", "exp": 10}`), and base64url's own
+    // characters; a payload that is not base64 never expires.
+    assert!(expires_within("a.eyJuYW1lIjogIlpvw6sg4pyTIiwgImV4cCI6IDEwfQ.s", 60_000, 0));
+    assert!(!expires_within("a.e.s", 60_000, 0));
 }
 
 /// A call to the test server's admin API (`--admin-token test-admin-token` in
