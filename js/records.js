@@ -1,8 +1,8 @@
-// `list`'s reads, checked and filtered in JS: see IdbStore::list_values (src/idb/reads.rs).
+// Stored records checked (and `list`'s read) in JS: see src/idb/codec.rs and reads.rs.
 const LARGEST_U64 = 18446744073709549568;
 const absent = (v) => v === undefined || v === null || (typeof v === "number" && !Number.isFinite(v));
 const whole = (v, max) => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= max;
-const readable = (r) => typeof r === "object" && r !== null && !Array.isArray(r) &&
+export const readableRecord = (r) => typeof r === "object" && r !== null && !Array.isArray(r) &&
   typeof r.key === "string" && typeof r.hlc === "string" &&
   (absent(r.version) || whole(r.version, LARGEST_U64)) && whole(r.pending, 4294967295) &&
   typeof r.updatedAt === "number" && Number.isFinite(r.updatedAt) &&
@@ -13,7 +13,7 @@ export function listLive(source, limit, only) {
     const values = [], unreadable = [];
     const take = (records) => {
       for (const r of records) {
-        if (!readable(r)) unreadable.push(r);
+        if (!readableRecord(r)) unreadable.push(r);
         else if (r.value != null) values.push(r.value);
       }
     };

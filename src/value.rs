@@ -11,26 +11,14 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::describe;
 use crate::sys;
-use pwa_sync_core::query::exec::Candidate;
+use pwa_sync_core::query::exec::Hit;
 use pwa_sync_core::value::{nests_deeper_than, AppValue, MAX_VALUE_DEPTH};
 use pwa_sync_core::Error;
 
 /// A record's key and its app value: what a query's conditions and order read, for the
-/// records an IndexedDB walk reads (`idb::query`) and the rows a watch shows
-/// (`client::watch`).
-pub(crate) struct KeyedValue {
-    pub key: String,
-    pub value: JsVal,
-}
-
-impl Candidate for KeyedValue {
-    fn key(&self) -> &str {
-        &self.key
-    }
-    fn field(&self, name: &str) -> Option<Value> {
-        self.value.field(name)
-    }
-}
+/// records an IndexedDB walk reads (`idb::query`), the answers it gives and the rows a
+/// watch shows (`client::watch`).
+pub(crate) type KeyedValue = Hit<JsVal>;
 
 /// An app value held as a JS object (or any JSON value). Ours alone: copied from the
 /// app's object when written, parsed from the server's answer, cloned by IndexedDB when

@@ -14,7 +14,7 @@ use pwa_sync_core::Error;
 
 use super::Client;
 use crate::convert;
-use crate::value::JsVal;
+use crate::value::{JsVal, KeyedValue};
 
 /// One record of an answer: its key and value.
 pub(crate) struct Row {
@@ -25,6 +25,10 @@ pub(crate) struct Row {
 impl Row {
     fn of(record: EntityRecord<JsVal>) -> Row {
         Row { key: record.key, value: record.value.map_or(JsValue::UNDEFINED, |v| v.0) }
+    }
+
+    fn hit(hit: KeyedValue) -> Row {
+        Row { key: hit.key, value: hit.value.0 }
     }
 }
 
@@ -38,7 +42,7 @@ impl Client {
         let plan = plan(config, query);
         let answer = self.store.query(query, &plan).await.inspect_err(|e| self.report_storage_error(e))?;
         self.report_skipped();
-        Ok((answer.records.into_iter().map(Row::of).collect(), answer.next))
+        Ok((answer.records.into_iter().map(Row::hit).collect(), answer.next))
     }
 
     /// One live record as a row (`watch` of a key).

@@ -36,11 +36,9 @@ pub(crate) enum Target {
 /// One record of the answer a watch gave.
 type Shown = KeyedValue;
 
-impl Shown {
-    /// Whether this record as shown is `key` with `value` (the same JSON document).
-    fn is(&self, key: &str, value: &JsVal) -> bool {
-        self.key == key && self.value.same(value)
-    }
+/// Whether `shown` is `key` with `value` (the same JSON document).
+fn shows(shown: &Shown, key: &str, value: &JsVal) -> bool {
+    shown.key == key && shown.value.same(value)
 }
 
 /// The answer last given.
@@ -164,7 +162,7 @@ impl Watch {
                     // already shown, say. Nothing to call back for.
                     Edit::Apply { remove: Some(at), insert: Some(to), truncate: false, .. }
                         if at == to
-                            && value.as_ref().zip(answer.rows.get(at)).is_some_and(|(v, row)| row.is(key, v)) =>
+                            && value.as_ref().zip(answer.rows.get(at)).is_some_and(|(v, row)| shows(row, key, v)) =>
                     {
                         false
                     }
@@ -248,7 +246,7 @@ impl Watch {
             match answer.as_mut() {
                 Some(shown)
                     if shown.rows.len() == fresh.len()
-                        && shown.rows.iter().zip(&fresh).all(|(s, f)| s.is(&f.key, &f.value)) =>
+                        && shown.rows.iter().zip(&fresh).all(|(s, f)| shows(s, &f.key, &f.value)) =>
                 {
                     // The same records: keep the objects given out.
                     shown.more = more;

@@ -14,7 +14,7 @@ use pwa_sync_core::query::walk::Walk;
 use pwa_sync_core::query::Query;
 use pwa_sync_core::store::Durability;
 
-use super::codec::{decode_record, key_text, Listed};
+use super::codec::{decode_hit, key_text, Listed};
 use super::error::in_tx;
 use super::names::to_u32;
 use super::scan::{decode_all, scan, Decoder};
@@ -25,12 +25,8 @@ use crate::value::{JsVal, KeyedValue};
 
 /// A stored object as the index saw it (its key and value fields), readable or not:
 /// where a forward walk resumes.
-type Stored = KeyedValue;
-
-impl Stored {
-    fn of(js: &JsValue) -> Option<Stored> {
-        Some(Stored { key: prop(js, "key").as_string()?, value: JsVal(prop(js, "value")) })
-    }
+fn stored(js: &JsValue) -> Option<KeyedValue> {
+    Some(KeyedValue { key: prop(js, "key").as_string()?, value: JsVal(prop(js, "value")) })
 }
 
 impl IdbStore {
@@ -127,9 +123,10 @@ impl IdbStore {
         finish_tx(tx, result, false).await
     }
 
-    /// `Store::query`: the page's records, their values left in JS (opened if sealed).
+    /// `Store::query`: the page's records, their values left in JS (opened if sealed),
+    /// their metadata checked in one call each (`decode_hit`), not read.
     pub(super) async fn query_records(&self, query: &Query, plan: &Plan) -> Result<Answer<JsVal>> {
-        let decoder = |js: &JsValue| decode_record(js, self.sealer());
+        let decoder = |js: &JsValue| decode_hit(js, self.sealer());
         let (records, next) = self.query_with(query, plan, &decoder).await?;
         Ok(Answer { records, next })
     }
@@ -190,7 +187,7 @@ async fn walk_index<T: Listed + Candidate>(
         let batch = walk.batch();
         let raw = index.get_all(key_range(range)?, Some(to_u32(batch))).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
         let full = raw.len() >= batch;
-        let last = raw.last().map(Stored::of);
+        let last = raw.last().map(stored);
         for record in decode_all(raw, &label, &live, skipped, decode) {
             if walk.offer(query, &record) {
                 out.push(record);

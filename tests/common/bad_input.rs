@@ -978,6 +978,15 @@ async fn corrupted_records_are_skipped_and_reported_by_list_get_and_export() {
         "unreadable records take no place in a limit"
     );
     seen.borrow_mut().clear();
+    // A query reads the index (t4 is under ana) and a scan every record: the same skips.
+    let records = |page: JsValue| Reflect::get(&page, &"records".into()).unwrap();
+    let by_owner = ok(client.query(s("trips"), json(r#"{"where": {"owner": "ana"}}"#))).await;
+    assert_eq!(ids(records(by_owner)), ["t1", "t3"]);
+    assert_eq!(storage_errors(&seen).len(), 1, "t4 skipped by the query");
+    let all = ok(client.query(s("trips"), json("{}"))).await;
+    assert_eq!(ids(records(all)), ["t1", "t3"]);
+    assert_eq!(storage_errors(&seen).len(), 3, "t2 and t4 skipped by the scan");
+    seen.borrow_mut().clear();
 
     let (code, message) = rejection(client.get(s("trips"), s("t2"))).await;
     assert_eq!(code, "storage");

@@ -116,8 +116,25 @@ pub struct Page {
 /// A store's answer to a query: the page's records and the cursor to the next page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer<V = Value> {
-    pub records: Vec<EntityRecord<V>>,
+    pub records: Vec<Hit<V>>,
     pub next: Option<String>,
+}
+
+/// A live record as a query answers it: its key and value (the sync metadata is not the
+/// query's, so a store need not read it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit<V = Value> {
+    pub key: String,
+    pub value: V,
+}
+
+impl<V: AppValue> Candidate for Hit<V> {
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        self.value.field(name)
+    }
 }
 
 /// The answer over `candidates` (live records; duplicates allowed, the first is kept).

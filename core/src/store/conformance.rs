@@ -13,8 +13,8 @@ use crate::protocol::Op;
 use std::cmp::Ordering;
 
 use crate::model::{KeyRef, Writes};
-use crate::query::exec::Answer;
 use crate::query::exec::{matches, Candidate};
+use crate::query::exec::{Answer, Hit};
 use crate::query::plan::plan;
 use crate::query::plan::Plan;
 use crate::query::{keys, Form, Query};
@@ -108,7 +108,8 @@ pub async fn json_outbox<S: Store>(store: &S, limit: usize) -> Result<Vec<Outbox
 
 pub async fn json_query<S: Store>(store: &S, query: &Query, plan: &Plan) -> Result<Answer, Error> {
     let answer = store.query(query, plan).await?;
-    Ok(Answer { records: answer.records.into_iter().map(json_record).collect(), next: answer.next })
+    let json_hit = |h: Hit<S::Value>| Hit { value: h.value.to_json(), key: h.key };
+    Ok(Answer { records: answer.records.into_iter().map(json_hit).collect(), next: answer.next })
 }
 
 async fn write<S: Store>(store: &S, collection: &str, key: &str, op: LocalOp) -> WriteOutcome {

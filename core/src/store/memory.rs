@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 use crate::model::{put_conflict, AuditEntry, Conflicts, KeyRef, Snapshot, Writes};
-use crate::query::exec::{finish, select, Answer, Candidate};
+use crate::query::exec::{finish, select, Answer, Candidate, Hit};
 use crate::query::plan::Plan;
 use crate::query::Query;
 use crate::record::{index_key_eq, key_order, ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
@@ -102,7 +102,8 @@ impl<V: AppValue> Store for MemoryStore<V> {
         let live = Self::records_of(&state, &query.collection);
         let candidates = select(plan, live.filter(|r| r.value.is_some()));
         let page = finish(query, &candidates.iter().map(|r| *r as &dyn Candidate).collect::<Vec<_>>());
-        let records = page.picked.iter().filter_map(|&at| candidates.get(at).map(|r| r.detached())).collect();
+        let hit = |r: &&EntityRecord<V>| Some(Hit { key: r.key.clone(), value: r.value.clone()? });
+        let records = page.picked.iter().filter_map(|&at| candidates.get(at).and_then(hit)).collect();
         Ok(Answer { records, next: page.next })
     }
 
