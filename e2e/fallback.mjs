@@ -154,6 +154,23 @@ export function fallbackTests(engine, launch) {
     }
   });
 
+  test(`in ${engine}, a page with encryption loads seal/ by import() and stores only sealed values`, async () => {
+    const server = await startServer(["--static", site.dir, "--cors-any-origin"]);
+    const { driver, stop } = await launch();
+    try {
+      await driver.get(`${server.url}/sealed.html`);
+      const result = await until("the sealed page to finish", () => driver.executeScript("return window.result ?? null"));
+      assert.equal(result.error, undefined, result.error);
+      assert.deepEqual(result.back, { id: "n1", text: "tops3cret diary" });
+      assert.doesNotMatch(result.raw, /tops3cret/);
+      assert.match(result.raw, /pwa-sync:sealed:v1:/);
+      assert.ok(result.sealFetched, "seal/'s .wasm was fetched");
+    } finally {
+      await stop();
+      await server.stop();
+    }
+  });
+
   test(`in ${engine}, the service-worker helper caches the wasm and flushes the outbox`, async () => {
     const server = await startServer(["--static", site.dir, "--cors-any-origin"]);
     const proxy = await startProxy(server.url);
