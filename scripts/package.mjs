@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { copyFile, readFile, writeFile, access, rm } from "node:fs/promises";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { inlineSnippets } from "./inline-snippets.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = join(root, "pkg");
@@ -54,8 +55,9 @@ for (const name of ["pwa_sync_seal.js", "pwa_sync_seal.d.ts", "pwa_sync_seal_bg.
   if (!(await exists(join(pkg, "seal", name)))) throw new Error(`pkg/seal/${name} is missing: run make build`);
   files.push(`seal/${name}`);
 }
-// wasm-bindgen writes inline JS of the crate into snippets/ when there is any: shipped
-// then, and the only files with side effects on import.
+// wasm-bindgen writes the crate's own JS into snippets/, one module each, which a page
+// importing the glue unbundled would fetch in a second wave: folded into the glue instead.
+await inlineSnippets(pkg);
 const snippets = await exists(join(pkg, "snippets"));
 if (snippets) files.push("snippets/");
 

@@ -17,8 +17,9 @@ use crate::value::JsVal;
 use pwa_sync_core::record::AppValues;
 use pwa_sync_core::Error;
 
-// The snippet's path to `seal/` is relative to where wasm-bindgen puts it in the package
-// (snippets/pwa-sync-<hash>/js/; e2e/package.test.mjs checks it resolves). A bundler
+// The snippet's path to `seal/` is relative to where wasm-bindgen puts it
+// (snippets/pwa-sync-<hash>/js/); `scripts/inline-snippets.mjs` folds the snippet into the
+// glue and makes the path `./seal/…` (e2e/package.test.mjs checks it resolves). A bundler
 // follows that `import()` and splits `seal/` into a chunk of its own. A service worker
 // cannot `import()`: `installSyncWorker` (js/sw.js) passes its own `loadCipher`.
 #[wasm_bindgen(module = "/js/seal-loader.js")]
