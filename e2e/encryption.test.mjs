@@ -1,5 +1,5 @@
 // Encryption at rest through the built package: the cipher is pkg/seal/, a module of its
-// own that a page loads (import() from the package's snippet) only when its config has
+// own that a page loads (the import() index.js's init() sets up) only when its config has
 // `encryption`, and that the service-worker helper loads itself (a worker cannot
 // import()). Values reach IndexedDB sealed, and the worker opens a page's sealed writes.
 import { test, before, after } from "node:test";

@@ -154,7 +154,7 @@ export function fallbackTests(engine, launch) {
     }
   });
 
-  test(`in ${engine}, a page with encryption loads seal/ by import() and stores only sealed values`, async () => {
+  test(`in ${engine}, a page with encryption loads seal/ by the package's import() and stores only sealed values`, async () => {
     const server = await startServer(["--static", site.dir, "--cors-any-origin"]);
     const { driver, stop } = await launch();
     try {

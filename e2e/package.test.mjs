@@ -29,7 +29,7 @@ test("pkg/package.json: licenses shipped, no placeholders, sideEffects as shippe
   assert.equal(manifest.exports["."].default, "./index.js");
 });
 
-test("seal/ ships with the package, where the glue's import() and sw.js find it", async () => {
+test("seal/ ships with the package, where index.js's import() and sw.js find it", async () => {
   const manifest = JSON.parse(await readFile(pkg("package.json"), "utf8"));
   for (const name of ["pwa_sync_seal.js", "pwa_sync_seal_bg.wasm", "pwa_sync_seal.d.ts"]) {
     assert.ok(manifest.files.includes(`seal/${name}`), `seal/${name} in files`);
@@ -37,24 +37,20 @@ test("seal/ ships with the package, where the glue's import() and sw.js find it"
   }
   // npm leaves out what a .gitignore in a folder names (wasm-pack writes one with "*").
   assert.ok(!(await exists(pkg("seal/.gitignore"))), "no seal/.gitignore");
-  // The loader (js/seal-loader.js, folded into the glue by scripts/inline-snippets.mjs):
-  // its import() resolves from the glue's place to the shipped file.
-  const glue = await readFile(pkg("pwa_sync.js"), "utf8");
-  const targets = [...glue.matchAll(/import\("([^"]+)"\)/g)].map((m) => m[1]);
+  // The default loader, set by index.js's init(): its import() resolves to the shipped file.
+  const entry = await readFile(pkg("index.js"), "utf8");
+  const targets = [...entry.matchAll(/import\("([^"]+)"\)/g)].map((m) => m[1]);
   assert.deepEqual(targets, ["./seal/pwa_sync_seal.js"]);
-  assert.equal(fileURLToPath(new URL(targets[0], pathToFileURL(pkg("pwa_sync.js")))), pkg("seal/pwa_sync_seal.js"));
+  assert.equal(fileURLToPath(new URL(targets[0], pathToFileURL(pkg("index.js")))), pkg("seal/pwa_sync_seal.js"));
+  assert.equal(manifest.exports["./seal"].default, "./seal/pwa_sync_seal.js");
   const sw = await readFile(pkg("sw.js"), "utf8");
   assert.match(sw, /from "\.\/seal\/pwa_sync_seal\.js"/);
 });
 
-test("the crate's JS is folded into the glue: one module to fetch, no side effects on import", async () => {
+test("the crate has no wasm-bindgen snippets: Firefox's classic service-worker suite cannot load them", async () => {
   assert.ok(!(await exists(pkg("snippets"))), "no snippets/ in pkg/");
   const glue = await readFile(pkg("pwa_sync.js"), "utf8");
   assert.deepEqual([...glue.matchAll(/^import .* from ["']([^"']+)["']/gm)].map((m) => m[1]), []);
-  // What the snippets define is there (the list reader, the record check, the seal loader).
-  for (const name of ["listLive", "readableRecord", "loadSealModule"]) assert.match(glue, new RegExp(`function ${name}\\b|const ${name} =`));
-  const manifest = JSON.parse(await readFile(pkg("package.json"), "utf8"));
-  assert.equal(manifest.sideEffects, false);
 });
 
 test("pkg/README.md is the package's own README, with links that work on the registry", async () => {

@@ -2,7 +2,7 @@
 // browser (server rendering, Node) rejects with a PwaSyncError that says what to do,
 // instead of failing inside `fetch` with a TypeError. Importing stays free of side
 // effects, so `pwa-sync` can be imported where the page is rendered on the server.
-import wasmInit from "./pwa_sync.js";
+import wasmInit, { __setSealLoader } from "./pwa_sync.js";
 
 export * from "./pwa_sync.js";
 
@@ -20,5 +20,10 @@ export default function init(input) {
     error.code = "storage";
     return Promise.reject(error);
   }
-  return wasmInit(input);
+  return wasmInit(input).then((exports) => {
+    // Encryption at rest's cipher, a module of its own: fetched only when a client with
+    // `encryption` opens (a bundler splits it into a chunk of its own).
+    __setSealLoader(() => import("./seal/pwa_sync_seal.js"));
+    return exports;
+  });
 }

@@ -6,7 +6,6 @@ import { execFileSync } from "node:child_process";
 import { copyFile, readFile, writeFile, access, rm } from "node:fs/promises";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { inlineSnippets } from "./inline-snippets.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = join(root, "pkg");
@@ -33,6 +32,9 @@ for (const name of ["index", "sw", "react"]) {
 await copyFile(join(root, "js", "README.md"), join(pkg, "README.md"));
 files.push("README.md");
 entries["./pwa_sync_bg.wasm"] = "./pwa_sync_bg.wasm";
+// Encryption at rest's cipher, for an app that gives `encryption.loadCipher` itself.
+entries["./seal"] = { types: "./seal/pwa_sync_seal.d.ts", default: "./seal/pwa_sync_seal.js" };
+entries["./seal/pwa_sync_seal_bg.wasm"] = "./seal/pwa_sync_seal_bg.wasm";
 entries["./package.json"] = "./package.json";
 
 const manifest = JSON.parse(await readFile(join(pkg, "package.json"), "utf8"));
@@ -47,17 +49,17 @@ for (const license of ["LICENSE-MIT", "LICENSE-APACHE"]) {
   await copyFile(join(root, license), join(pkg, license));
   files.push(license);
 }
-// Encryption at rest's own module (make build puts it in seal/): imported by the snippet
-// js/seal-loader.js and by sw.js, fetched only by clients configured with `encryption`.
+// Encryption at rest's own module (make build puts it in seal/): imported by index.js's
+// default loader and by sw.js, fetched only by clients configured with `encryption`.
 // wasm-pack's .gitignore there would keep it out of the npm package.
 await rm(join(pkg, "seal", ".gitignore"), { force: true });
 for (const name of ["pwa_sync_seal.js", "pwa_sync_seal.d.ts", "pwa_sync_seal_bg.wasm", "pwa_sync_seal_bg.wasm.d.ts"]) {
   if (!(await exists(join(pkg, "seal", name)))) throw new Error(`pkg/seal/${name} is missing: run make build`);
   files.push(`seal/${name}`);
 }
-// wasm-bindgen writes the crate's own JS into snippets/, one module each, which a page
-// importing the glue unbundled would fetch in a second wave: folded into the glue instead.
-await inlineSnippets(pkg);
+// wasm-bindgen writes inline JS of the crate into snippets/ when there is any: shipped
+// then, and the only files with side effects on import. (The crate has none: Firefox's
+// classic service-worker suite, `--target no-modules`, cannot load them.)
 const snippets = await exists(join(pkg, "snippets"));
 if (snippets) files.push("snippets/");
 

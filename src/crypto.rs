@@ -17,17 +17,19 @@ use crate::value::JsVal;
 use pwa_sync_core::record::AppValues;
 use pwa_sync_core::Error;
 
-// The snippet's path to `seal/` is relative to where wasm-bindgen puts it
-// (snippets/pwa-sync-<hash>/js/); `scripts/inline-snippets.mjs` folds the snippet into the
-// glue and makes the path `./seal/…` (e2e/package.test.mjs checks it resolves). A bundler
-// follows that `import()` and splits `seal/` into a chunk of its own. A service worker
-// cannot `import()`: `installSyncWorker` (js/sw.js) passes its own `loadCipher`.
-#[wasm_bindgen(module = "/js/seal-loader.js")]
-extern "C" {
-    /// The package's `seal/` module, imported and initialised (the default
-    /// `encryption.loadCipher`).
-    #[wasm_bindgen(js_name = loadSealModule, catch)]
-    async fn load_seal_module() -> Result<JsValue, JsValue>;
+thread_local! {
+    /// The default `encryption.loadCipher`, set by the package's `init()` (js/index.js):
+    /// `import()` of `seal/pwa_sync_seal.js`. Not a wasm-bindgen snippet: the crate has
+    /// none, since Firefox's classic service-worker suite (`--target no-modules`) cannot
+    /// load one; and a bundler follows an `import()` in the package's own JS.
+    static SEAL_LOADER: std::cell::RefCell<Option<Function>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Set by js/index.js after `init()`: how a client with `encryption` and no
+/// `encryption.loadCipher` loads the cipher module. Not part of the API.
+#[wasm_bindgen(js_name = __setSealLoader, skip_typescript)]
+pub fn set_seal_loader(loader: Function) {
+    SEAL_LOADER.with(|l| *l.borrow_mut() = Some(loader));
 }
 
 #[wasm_bindgen]
@@ -58,22 +60,32 @@ pub struct Sealer {
 
 impl Sealer {
     /// The cipher of the config's `encryption`: the module `encryption.loadCipher()`
-    /// resolves to (default: the package's `seal/`), and its `Cipher.fromKey(key)`. A key
-    /// it refuses is `invalid-config`; a module that does not load is `storage` (nothing
+    /// resolves to (default: the loader js/index.js set, `import()` of the package's
+    /// `seal/`), initialised, and its `Cipher.fromKey(key)`. A key it refuses, or no loader
+    /// at all, is `invalid-config`; a module that does not load is `storage` (nothing
     /// stored can be read or written without it).
     pub async fn load(encryption: &JsValue) -> Result<Sealer, Error> {
         let field = |object: &JsValue, name: &str| Reflect::get(object, &name.into()).unwrap_or(JsValue::UNDEFINED);
         let unloaded = |e: JsValue| {
             Error::Storage(format!("encryption at rest: cannot load the cipher module (seal/): {}", describe(&e)))
         };
-        let module = match field(encryption, "loadCipher") {
-            l if l.is_undefined() || l.is_null() => load_seal_module().await.map_err(unloaded)?,
-            loader => {
-                let loader = crate::convert::cast::<Function>(loader, "`encryption.loadCipher`")?;
-                let promise = Promise::resolve(&loader.call0(&JsValue::NULL).map_err(unloaded)?);
-                JsFuture::from(promise).await.map_err(unloaded)?
-            }
+        let loader = match field(encryption, "loadCipher") {
+            l if l.is_undefined() || l.is_null() => SEAL_LOADER.with(|l| l.borrow().clone()).ok_or_else(|| {
+                Error::InvalidConfig(
+                    "`encryption` needs the cipher module: initialise with the package's `init` (import init from \"pwa-sync\"), or give `encryption.loadCipher: () => import(\"pwa-sync/seal\")`"
+                        .into(),
+                )
+            })?,
+            loader => crate::convert::cast::<Function>(loader, "`encryption.loadCipher`")?,
         };
+        let promise = Promise::resolve(&loader.call0(&JsValue::NULL).map_err(unloaded)?);
+        let module = JsFuture::from(promise).await.map_err(unloaded)?;
+        // Initialise it if the loader did not (wasm-bindgen's init returns at once when
+        // it already ran).
+        if let Ok(init) = field(&module, "default").dyn_into::<Function>() {
+            let started = init.call0(&JsValue::NULL).map_err(unloaded)?;
+            JsFuture::from(Promise::resolve(&started)).await.map_err(unloaded)?;
+        }
         let class = field(&module, "Cipher");
         let from_key = field(&class, "fromKey")
             .dyn_into::<Function>()

@@ -117,8 +117,8 @@ export interface SyncConfig<C extends CollectionTypes<C> = AnyCollections> {
    */
   encryption?: {
     key: Uint8Array | ArrayBuffer | string;
-    /** Where the cipher module comes from: resolves to the package's `seal/pwa_sync_seal.js`, initialised. Default: `import()` of it; `installSyncWorker` passes one that loads it in a service worker. A rejection fails `open` with `storage`. */
-    loadCipher?: () => Promise<{ Cipher: { fromKey(key: Uint8Array | ArrayBuffer | string): unknown } }>;
+    /** Where the cipher module comes from: resolves to the package's `pwa-sync/seal` module, e.g. `() => import("pwa-sync/seal")`. Default: that `import()`, set up by `init()` from `pwa-sync`; `installSyncWorker` passes one that loads it in a service worker. A rejection fails `open` with `storage`. */
+    loadCipher?: () => Promise<{ Cipher: { fromKey(key: Uint8Array | ArrayBuffer | string): unknown }; default?: () => Promise<unknown> }>;
   };
   /** Where events are dispatched. Default: globalThis. */
   eventTarget?: EventTarget;

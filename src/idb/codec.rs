@@ -19,7 +19,6 @@ use pwa_sync_core::value::AppValue;
 use crate::convert::{encode_json, encode_many, from_js};
 use crate::crypto::Sealer;
 use crate::value::{JsVal, KeyedValue};
-use wasm_bindgen::prelude::wasm_bindgen;
 
 /// What `list_in` needs of what it lists.
 pub(super) trait Listed {
@@ -94,31 +93,11 @@ pub(super) fn decode_record(js: &JsValue, sealer: Option<&Sealer>) -> std::resul
     with_stored_values(record_metadata(js)?, js, sealer)
 }
 
-#[wasm_bindgen(module = "/js/records.js")]
-extern "C" {
-    /// Whether `record_metadata` reads this stored record (one call instead of one per
-    /// field; the browser test `record_metadata_is_read_as_serde_reads_its_json` holds
-    /// the two to the same verdicts).
-    #[wasm_bindgen(js_name = readableRecord)]
-    fn readable_record(record: &JsValue) -> bool;
-}
-
-/// A stored record as a query reads it: its key and value (opened if sealed), with its
-/// metadata checked but not read into Rust; the reason if it is unreadable.
+/// A stored record as a query answers it: its key and value (opened if sealed), its
+/// metadata checked; the reason if it is unreadable.
 pub(super) fn decode_hit(js: &JsValue, sealer: Option<&Sealer>) -> std::result::Result<KeyedValue, String> {
-    if sealer.is_some() || !readable_record(js) {
-        // `record_metadata` names what is wrong (and opens sealed values).
-        let record = decode_record(js, sealer)?;
-        return Ok(KeyedValue { key: record.key, value: record.value.unwrap_or(JsVal(JsValue::NULL)) });
-    }
-    Ok(KeyedValue {
-        key: RECORD_FIELD_NAMES
-            .with(|[key, ..]| Reflect::get(js, key))
-            .ok()
-            .and_then(|k| k.as_string())
-            .unwrap_or_default(),
-        value: JsVal(VALUE.with(|v| Reflect::get(js, v)).unwrap_or(JsValue::NULL)),
-    })
+    let record = decode_record(js, sealer)?;
+    Ok(KeyedValue { key: record.key, value: record.value.unwrap_or(JsVal(JsValue::NULL)) })
 }
 
 /// A stored record's metadata, read field by field: a record is readable here exactly when

@@ -2,33 +2,22 @@
 //! index), for the `Store` contract; and one record in a single promise (`read_now`).
 
 use idb::{KeyRange, Query, TransactionMode};
-use js_sys::{Array, Function, Promise, Reflect};
+use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbObjectStore, IdbRequest};
+use web_sys::IdbObjectStore;
 
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::record::{index_key_eq, is_index_key, ListQuery};
 use pwa_sync_core::store::Durability;
 
 use super::codec::{decode_record, key_text, Listed};
-use super::error::{classify, failed_request, in_context, in_tx};
+use super::error::{failed_request, in_context, in_tx};
 use super::names::to_u32;
 use super::scan::{decode_all, scan, Decoder};
 use super::store::IdbStore;
 use super::transaction::finish;
 use crate::convert::prop;
-
-#[wasm_bindgen(module = "/js/records.js")]
-extern "C" {
-    /// `list`'s reads (`IdbStore::list_values`) over an object store (key order) or an
-    /// index (at the key `only`): resolves to `{values, unreadable}`, the live values and
-    /// the stored records `record_metadata` refuses; rejects with the failed request or
-    /// what threw.
-    #[wasm_bindgen(js_name = listLive)]
-    fn list_live(source: &JsValue, limit: &JsValue, only: &JsValue) -> Promise;
-}
 
 #[wasm_bindgen]
 extern "C" {
@@ -75,6 +64,14 @@ pub fn read_outcome(collection: &JsValue, key: &JsValue, event: &JsValue) -> Res
     decode_record(&stored, None)
         .map(|record| record.value.map_or(JsValue::UNDEFINED, |v| v.0))
         .map_err(|reason| unreadable(&text(collection), &text(key), &reason))
+}
+
+/// A list query's wanted value (a string or a number: `is_index_key`) as IndexedDB's key.
+fn index_key(wanted: &serde_json::Value) -> JsValue {
+    match wanted.as_str() {
+        Some(s) => JsValue::from_str(s),
+        None => JsValue::from_f64(wanted.as_f64().unwrap_or(f64::NAN)),
+    }
 }
 
 fn unreadable(collection: &str, key: &str, reason: &str) -> Error {
@@ -135,60 +132,6 @@ impl IdbStore {
         finish(tx, result, false).await
     }
 
-    /// `list` as the app gets it: the live values in one JS array, read, checked and
-    /// filtered in JS (`js/records.js`: ~10 calls from wasm per record fewer), not decoded
-    /// record by record into Rust. The same answer and reports as
-    /// `list_with(decode_record)`: the store read in key order in batches of what the
-    /// limit still misses (resuming after the last key, so tombstones and unreadable
-    /// records take no place), or the index at the key (all of it again when unreadable
-    /// records took places in the limit). A record is readable there exactly when
-    /// `record_metadata` reads it (the browser test
-    /// `record_metadata_is_read_as_serde_reads_its_json` holds the two together); the
-    /// unreadable ones come back here to be named. `None` where that path must run:
-    /// values sealed, or a field without a declared index.
-    pub async fn list_values(&self, collection: &str, query: &ListQuery) -> Result<Option<Array>> {
-        let config = self.check(collection)?;
-        let declared = |field: &String| config.indexes.iter().any(|i| i.name == *field && i.fields.len() == 1);
-        if self.sealer().is_some() || query.index.as_ref().is_some_and(|(field, _)| !declared(field)) {
-            return Ok(None);
-        }
-        if query.limit == Some(0) || query.index.as_ref().is_some_and(|(_, wanted)| !is_index_key(wanted)) {
-            // IndexedDB reads a count of 0 as "no limit"; a value that is no key has no
-            // records under it.
-            return Ok(Some(Array::new()));
-        }
-        let tx = self.transaction(&[collection], TransactionMode::ReadOnly, Durability::Default).await?;
-        let mut skipped = Vec::new();
-        let result = async {
-            let store = IdbObjectStore::from(tx.object_store(collection).map_err(in_tx(&tx))?);
-            let failed = |e: JsValue| match e.dyn_ref::<IdbRequest>() {
-                Some(request) => failed_request(request),
-                None => classify(&e),
-            };
-            let (source, only): (JsValue, JsValue) = match &query.index {
-                None => (store.into(), JsValue::UNDEFINED),
-                Some((field, wanted)) => {
-                    let key = match wanted.as_str() {
-                        Some(s) => JsValue::from_str(s),
-                        None => JsValue::from_f64(wanted.as_f64().unwrap_or(f64::NAN)),
-                    };
-                    (store.index(field).map_err(failed)?.into(), key)
-                }
-            };
-            let limit = query.limit.map_or(JsValue::UNDEFINED, |l| JsValue::from_f64(l as f64));
-            let answer = JsFuture::from(list_live(&source, &limit, &only)).await.map_err(failed)?;
-            for js in Array::from(&prop(&answer, "unreadable")).iter() {
-                if let Err(reason) = decode_record(&js, None) {
-                    skipped.push(format!("{collection}/{}: {reason}", key_text(&prop(&js, "key"))));
-                }
-            }
-            Ok(prop(&answer, "values").unchecked_into::<Array>())
-        }
-        .await;
-        self.report_skipped(skipped);
-        finish(tx, result, false).await.map(Some)
-    }
-
     pub(super) async fn list_in<T: Listed>(
         &self,
         tx: &idb::Transaction,
@@ -213,10 +156,7 @@ impl IdbStore {
             let matches = |r: &T| r.field(field).is_some_and(|v| index_key_eq(&v, wanted));
             return scan(tx, &store, "key", query.limit, &matches, &label, skipped, decode).await;
         }
-        let key = match wanted.as_str() {
-            Some(s) => JsValue::from_str(s),
-            None => JsValue::from_f64(wanted.as_f64().unwrap_or(f64::NAN)),
-        };
+        let key = index_key(wanted);
         let index = store.index(field).map_err(in_tx(tx))?;
         let fetch = |limit: Option<usize>| {
             let range = KeyRange::only(&key).map_err(in_tx(tx))?;

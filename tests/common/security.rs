@@ -140,6 +140,11 @@ async fn a_cipher_module_that_does_not_load_fails_open_and_writes_nothing() {
     // Not a function: the config is wrong.
     let err = SyncClient::open(config("seal/".into())).await.err().expect("loadCipher must be a function");
     assert_eq!(Reflect::get(&err, &"code".into()).unwrap(), "invalid-config");
+    // None, and no `init` of the package's index.js to set the default: say how to give one.
+    let err = SyncClient::open(config(JsValue::UNDEFINED)).await.err().expect("no loader at all");
+    assert_eq!(Reflect::get(&err, &"code".into()).unwrap(), "invalid-config");
+    let message = Reflect::get(&err, &"message".into()).unwrap().as_string().unwrap();
+    assert!(message.contains("loadCipher") && message.contains("pwa-sync/seal"), "{message}");
     // None of these created the database: nothing could have been stored unsealed.
     let fresh = super::support::js(
         "name",
