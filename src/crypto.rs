@@ -90,9 +90,8 @@ impl Sealer {
         let from_key = field(&class, "fromKey")
             .dyn_into::<Function>()
             .map_err(|_| Error::Storage("encryption at rest: the cipher module has no Cipher.fromKey".into()))?;
-        let cipher = from_key
-            .call1(&class, &field(encryption, "key"))
-            .map_err(|e| Error::InvalidConfig(field(&e, "message").as_string().unwrap_or_else(|| describe(&e))))?;
+        let cipher =
+            from_key.call1(&class, &field(encryption, "key")).map_err(|e| Error::InvalidConfig(field_message(&e)))?;
         Ok(Sealer { cipher: cipher.unchecked_into() })
     }
 
@@ -167,7 +166,7 @@ impl Sealer {
     }
 }
 
-/// Why the cipher refused: its error's message.
+/// Why the cipher refused (a key, a sealed value): its error's message.
 fn field_message(error: &JsValue) -> String {
     Reflect::get(error, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_else(|| describe(error))
 }

@@ -16,45 +16,30 @@ use super::Client;
 use crate::convert;
 use crate::value::{JsVal, KeyedValue};
 
-/// One record of an answer: its key and value.
-pub(crate) struct Row {
-    pub key: String,
-    pub value: JsValue,
-}
-
-impl Row {
-    fn of(record: EntityRecord<JsVal>) -> Row {
-        Row { key: record.key, value: record.value.map_or(JsValue::UNDEFINED, |v| v.0) }
-    }
-
-    fn hit(hit: KeyedValue) -> Row {
-        Row { key: hit.key, value: hit.value.0 }
-    }
-}
-
 impl Client {
     /// The page `query` asks for, and the cursor to the next one.
     pub(crate) async fn query_rows(
         &self,
         config: &CollectionConfig,
         query: &Query,
-    ) -> Result<(Vec<Row>, Option<String>), Error> {
+    ) -> Result<(Vec<KeyedValue>, Option<String>), Error> {
         let plan = plan(config, query);
         let answer = self.store.query(query, &plan).await.inspect_err(|e| self.report_storage_error(e))?;
         self.report_skipped();
-        Ok((answer.records.into_iter().map(Row::hit).collect(), answer.next))
+        Ok((answer.records, answer.next))
     }
 
     /// One live record as a row (`watch` of a key).
-    pub(crate) async fn get_row(&self, config: &CollectionConfig, key: &str) -> Result<Option<Row>, Error> {
+    pub(crate) async fn get_row(&self, config: &CollectionConfig, key: &str) -> Result<Option<KeyedValue>, Error> {
         let record = self.store.get(&config.name, key).await.inspect_err(|e| self.report_storage_error(e))?;
-        Ok(record.map(Row::of).filter(|r| !r.value.is_undefined() && !r.value.is_null()))
+        let live = |r: EntityRecord<JsVal>| Some(KeyedValue { value: r.value?, key: r.key });
+        Ok(record.and_then(live).filter(|r| !r.value.0.is_undefined() && !r.value.0.is_null()))
     }
 
     /// `{records, next}`.
     pub async fn query(&self, config: &CollectionConfig, query: &Query) -> Result<JsValue, Error> {
         let (rows, next) = self.query_rows(config, query).await?;
-        Ok(page_object(rows.into_iter().map(|r| r.value).collect(), next))
+        Ok(page_object(rows.into_iter().map(|r| r.value.0).collect(), next))
     }
 
     pub async fn count(&self, config: &CollectionConfig, query: &Query) -> Result<JsValue, Error> {

@@ -227,7 +227,7 @@ impl Watch {
                 self.client.get_row(&self.collection, key).await.map(|row| (row.into_iter().collect(), false))
             }
         };
-        let (rows, more) = match read {
+        let (fresh, more): (Vec<Shown>, bool) = match read {
             Ok(read) => read,
             // Closed (a logout in another tab closes this client): nothing to show any more.
             Err(Error::Closed) => (Vec::new(), false),
@@ -240,7 +240,6 @@ impl Watch {
                 return;
             }
         };
-        let fresh: Vec<Shown> = rows.into_iter().map(|r| Shown { key: r.key, value: JsVal(r.value) }).collect();
         {
             let mut answer = self.answer.borrow_mut();
             match answer.as_mut() {

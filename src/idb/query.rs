@@ -123,8 +123,8 @@ impl IdbStore {
         finish_tx(tx, result, false).await
     }
 
-    /// `Store::query`: the page's records, their values left in JS (opened if sealed),
-    /// their metadata checked in one call each (`decode_hit`), not read.
+    /// `Store::query`: the page's records as key and value, their values left in JS
+    /// (opened if sealed), their metadata checked (`decode_hit`).
     pub(super) async fn query_records(&self, query: &Query, plan: &Plan) -> Result<Answer<JsVal>> {
         let decoder = |js: &JsValue| decode_hit(js, self.sealer());
         let (records, next) = self.query_with(query, plan, &decoder).await?;
