@@ -35,15 +35,30 @@ impl Client {
             // loaded).
             StorageKind::Memory => ClientStore::Memory(MemoryStore::new(&config)),
         };
-        let fresh_id = new_client_id()?;
-        let meta = store.open_meta(&fresh_id).await?;
-        let created_now = meta.client_id == fresh_id;
+        // Opening the database read the metadata and the outbox's size already: a cold
+        // start then waits for no transaction of its own here.
+        let found = match &store {
+            ClientStore::Idb(idb) => idb.take_found()?,
+            ClientStore::Memory(_) => None,
+        };
+        let (meta, created_now, pending) = match found {
+            Some((meta, pending)) => (meta, false, Some(pending)),
+            None => {
+                let fresh_id = new_client_id()?;
+                let meta = store.open_meta(&fresh_id).await?;
+                let created_now = meta.client_id == fresh_id;
+                (meta, created_now, None)
+            }
+        };
         // Most opens find the checkpoint already theirs: skip the write transaction then
         // (a cold start waits for every transaction of `open`).
         if meta.checkpoint_scope.as_deref() != Some(engine::checkpoint_scope(&config).as_str()) {
             engine::ensure_checkpoint_scope(&store, &config).await?;
         }
-        let pending = store.pending_count().await?;
+        let pending = match pending {
+            Some(pending) => pending,
+            None => store.pending_count().await?,
+        };
         let transport = config
             .endpoint
             .as_deref()

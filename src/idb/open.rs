@@ -4,6 +4,7 @@
 //! that step aside for another context's upgrade.
 
 use std::cell::{Cell, RefCell};
+use std::future::IntoFuture;
 use std::rc::Rc;
 
 use idb::event::VersionChangeEvent;
@@ -153,7 +154,7 @@ pub(super) async fn open_connection(
     name: &str,
     specs: &Rc<Vec<StoreSpec>>,
     upgrade: &Rc<Upgrade>,
-) -> Result<Connection> {
+) -> Result<(Connection, Found)> {
     let factory = factory()?;
     let mut version: Option<u32> = None;
     for _ in 0..MAX_OPEN_ATTEMPTS {
@@ -185,7 +186,7 @@ pub(super) async fn open_connection(
         // on `versionchange`); a newer app's database is refused.
         let migrate = migration::on_open(inspection.schema, upgrade.migrations.declared)?.is_some();
         if !inspection.missing && !migrate {
-            return Ok(connection);
+            return Ok((connection, inspection.found));
         }
         let current = integral_version(connection.db.version())?;
         let next = current
@@ -304,12 +305,25 @@ struct Inspection {
     format: Option<u32>,
     /// The app schema version of the stored values, if stamped.
     schema: Option<u32>,
+    found: Found,
+}
+
+/// What the inspection read anyway, handed to the client that opened (`IdbStore::
+/// take_found`): a cold start then needs no transaction of its own for the metadata and
+/// the outbox's size.
+#[derive(Default)]
+pub(super) struct Found {
+    /// The stored client metadata, as stored (not yet checked).
+    pub(super) meta: Option<JsValue>,
+    /// The number of outbox entries.
+    pub(super) pending: Option<usize>,
 }
 
 async fn inspect(db: &IdbDatabase, specs: &[StoreSpec]) -> Result<Inspection> {
     let names = db.object_store_names();
     let present: Vec<&str> = specs.iter().map(|s| s.name.as_str()).filter(|n| names.contains(n)).collect();
-    let inspection = Inspection { missing: present.len() < specs.len(), format: None, schema: None };
+    let inspection =
+        Inspection { missing: present.len() < specs.len(), format: None, schema: None, found: Found::default() };
     if present.is_empty() {
         return Ok(inspection);
     }
@@ -334,9 +348,17 @@ async fn inspect_in(
             inspection.missing = true;
         }
     }
+    // All requests first (listening at once: `into_future`), then their answers: one
+    // round trip, not three.
+    let count = match present.contains(&OUTBOX) {
+        true => Some(tx.object_store(OUTBOX).map_err(in_tx(tx))?.count(None).map_err(in_tx(tx))?.into_future()),
+        false => None,
+    };
     if present.contains(&META) {
         let store = tx.object_store(META).map_err(in_tx(tx))?;
-        if let Some(meta) = store.get(JsValue::from_str(META_KEY)).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
+        let meta = store.get(JsValue::from_str(META_KEY)).map_err(in_tx(tx))?.into_future();
+        let stamp = store.get(JsValue::from_str(SCHEMA_KEY)).map_err(in_tx(tx))?.into_future();
+        if let Some(meta) = meta.await.map_err(in_tx(tx))? {
             // Read the one field, not the whole record: a newer format may have changed
             // the rest.
             inspection.format = as_u32(&prop(&meta, "format"));
@@ -345,9 +367,12 @@ async fn inspect_in(
             if inspection.format.is_some_and(|f| f < KEYED_OUTBOX_FORMAT) {
                 inspection.missing = true;
             }
+            inspection.found.meta = Some(meta);
         }
-        let stamp = store.get(JsValue::from_str(SCHEMA_KEY)).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
-        inspection.schema = stamp.and_then(|s| as_u32(&prop(&s, "version")));
+        inspection.schema = stamp.await.map_err(in_tx(tx))?.and_then(|s| as_u32(&prop(&s, "version")));
+    }
+    if let Some(count) = count {
+        inspection.found.pending = Some(count.await.map_err(in_tx(tx))? as usize);
     }
     Ok(inspection)
 }

@@ -21,7 +21,7 @@ use pwa_sync_core::store::{Durability, Store};
 use super::codec::{decode, decode_entry, decode_record, key_text};
 use super::error::{classify, classify_idb, dom_name, in_tx};
 use super::names::{to_u32, AUDIT, CONFLICTS, META, META_KEY, OUTBOX, SCHEMA_KEY};
-use super::open::{factory, open_connection, schema, Connection, StoreSpec};
+use super::open::{factory, open_connection, schema, Connection, Found, StoreSpec};
 use super::scan::{decode_all, scan};
 use super::transaction::{finish, start_transaction};
 use super::upgrade::Upgrade;
@@ -44,6 +44,8 @@ pub struct IdbStore {
     /// clock, and the key's record keeps its stamps in order): one store fewer in their
     /// transactions, and no read before the write.
     meta: RefCell<Option<Meta>>,
+    /// What opening read of the metadata and the outbox, until `take_found`.
+    found: RefCell<Option<Found>>,
     #[cfg(feature = "testing")]
     pub(super) fail_after_entity: Cell<bool>,
     /// The app's schema version and migrations, and `encryption: {key}` (app values are
@@ -77,8 +79,9 @@ impl IdbStore {
     ) -> Result<IdbStore> {
         let specs = Rc::new(schema(config));
         let upgrade = Rc::new(Upgrade { config: config.clone(), migrations, sealer });
-        let connection = open_connection(&config.name, &specs, &upgrade).await?;
+        let (connection, found) = open_connection(&config.name, &specs, &upgrade).await?;
         Ok(IdbStore {
+            found: RefCell::new(Some(found)),
             config: config.clone(),
             specs,
             connection: RefCell::new(Some(connection)),
@@ -138,7 +141,7 @@ impl IdbStore {
         if let Some(db) = self.open_database() {
             return Ok(db);
         }
-        let connection = open_connection(&self.config.name, &self.specs, &self.upgrade).await?;
+        let (connection, _) = open_connection(&self.config.name, &self.specs, &self.upgrade).await?;
         if self.closed.get() {
             return Err(Error::Closed);
         }
@@ -190,6 +193,18 @@ impl IdbStore {
         let _ = Reflect::set(&stamp, &JsValue::from_str("version"), &JsValue::from(declared));
         let store = tx.object_store(META).map_err(in_tx(tx))?;
         store.put(&stamp, Some(&JsValue::from_str(SCHEMA_KEY))).map_err(in_tx(tx)).map(drop)
+    }
+
+    /// The client metadata and the outbox's size as opening read them, once, and only
+    /// when there was metadata (a first open creates it: `open_meta`). For the client's
+    /// own open, right after this store's: anything written since would make them stale.
+    pub fn take_found(&self) -> Result<Option<(Meta, usize)>> {
+        let Some(Found { meta: Some(js), pending: Some(pending) }) = self.found.borrow_mut().take() else {
+            return Ok(None);
+        };
+        let meta: Meta =
+            decode(&js, None).map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}")))?;
+        Ok(Some((self.remember_meta(meta), pending)))
     }
 
     /// Keep `meta` as the latest this store has seen; returns it.
