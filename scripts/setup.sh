@@ -6,7 +6,9 @@
 #   scripts/setup.sh rust browsers   # only some parts: rust | browsers | node
 #
 # rust:     rustup target wasm32-unknown-unknown, wasm-bindgen-cli (exactly the
-#           wasm-bindgen version in Cargo.lock), wasm-pack
+#           wasm-bindgen version in Cargo.lock), wasm-pack, and the pinned nightly of
+#           scripts/release-toolchain with rust-src and the wasm32 target (`make build`
+#           rebuilds std for the release module with it: ARCHITECTURE.md "Release size")
 # browsers: Debian chromium, chromium-driver, firefox-esr, webkit2gtk-driver (WebKitGTK's
 #           WebKitWebDriver and MiniBrowser) and xvfb (its display); geckodriver (crates.io)
 # node:     npm ci / npm install in www/, bench/, e2e/, e2e/newcomer/ (the newcomer test's
@@ -71,6 +73,18 @@ setup_rust() {
     cargo install wasm-bindgen-cli --version "$want" --locked --force \
       || { echo "note: --locked install failed; retrying without --locked"
            cargo install wasm-bindgen-cli --version "$want" --force; }
+  fi
+
+  # The release module's toolchain: pinned, so a build is the same build tomorrow.
+  local release
+  release="$(cat scripts/release-toolchain)"
+  if rustup toolchain list | grep -q "^$release" \
+     && rustup component list --toolchain "$release" --installed 2>/dev/null | grep -qx rust-src \
+     && rustup target list --toolchain "$release" --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    ok "rust toolchain $release (rust-src, wasm32-unknown-unknown)"
+  else
+    installing "rust toolchain $release (rust-src, wasm32-unknown-unknown)"
+    rustup toolchain install "$release" --profile minimal --component rust-src --target wasm32-unknown-unknown
   fi
 
   if have="$(wasm-pack --version 2>/dev/null)"; then
