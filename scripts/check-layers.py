@@ -108,11 +108,12 @@ WEB_LAYERS = [
     # `migrate` runs the app's migration functions, inside the upgrade transaction too.
     ("idb/crypto", "joined", ["idb", "crypto", "migrate"], []),
     # `body` is the one response-stream reader under `transport` and `event_stream`;
-    # `background_sync` registers the Background Sync tag.
+    # `wire` reads the server's answers for `transport`; `background_sync` registers the
+    # Background Sync tag.
     (
         "transport/events/locks/channel",
         "joined",
-        ["transport", "body", "event_stream", "events", "locks", "channel", "background_sync"],
+        ["transport", "body", "wire", "event_stream", "events", "locks", "channel", "background_sync"],
         [],
     ),
     # `background` holds the client weakly and carries its timers and listeners out.

@@ -29,3 +29,4 @@ pub mod sys;
 pub mod transport;
 pub mod types;
 pub mod value;
+pub mod wire;

@@ -5,20 +5,20 @@
 use std::cell::RefCell;
 
 use js_sys::{Array, Function, JsString, Object, Promise, Reflect, Uint8Array};
-use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, RequestInit, Response};
 
 use crate::body::BodyReader;
-use crate::convert::{encode_json, from_js};
+use crate::convert::encode_json;
 use crate::error::describe;
 use crate::sys::{self, now_ms};
 use crate::value::JsVal;
+use crate::wire;
 use pwa_sync_core::engine::{Transport, TransportError};
 use pwa_sync_core::error::ErrorClass;
 use pwa_sync_core::protocol::{
-    ErrorBody, PullResponse, PushRequest, PushResponse, SpacesResponse, PROTOCOL_HEADER, PROTOCOL_VERSION,
+    PullResponse, PushRequest, PushResponse, SpacesResponse, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
 use pwa_sync_core::retry::parse_retry_after;
 
@@ -149,16 +149,17 @@ impl HttpTransport {
         }
     }
 
-    async fn call<T: DeserializeOwned>(
+    async fn call<T>(
         &self,
         method: &str,
         url: &str,
         body: Option<&JsValue>,
+        read: fn(&JsValue) -> Result<T, String>,
     ) -> Result<T, TransportError> {
-        // Only the parse is per type: the exchange is compiled once for every answer type.
+        // Only the read is per type: the exchange is compiled once for every answer type.
         let body = self.exchange(method, url, body).await?;
         let parsed = sys::json_parse(&body.text).map_err(|e| body.unreadable(describe(&e)))?;
-        from_js(parsed).map_err(|e| body.unreadable(e))
+        read(&parsed).map_err(|e| body.unreadable(e))
     }
 
     /// One request and its whole answer, a success (other statuses are errors).
@@ -193,7 +194,7 @@ impl HttpTransport {
 impl HttpTransport {
     /// `GET /sync/spaces`: the caller's spaces and roles.
     pub async fn spaces(&self) -> Result<SpacesResponse, TransportError> {
-        self.call("GET", &format!("{}/spaces", self.base), None).await
+        self.call("GET", &format!("{}/spaces", self.base), None, wire::spaces_answer).await
     }
 }
 
@@ -213,11 +214,11 @@ impl Transport<JsVal> for HttpTransport {
             let _ = Reflect::set(&js, &"value".into(), &mutation.value.0);
         }
         let text = js_sys::JSON::stringify(&body).map_err(|e| invalid(describe(&e)))?;
-        self.call("POST", &format!("{}/push", self.base), Some(&text.into())).await
+        self.call("POST", &format!("{}/push", self.base), Some(&text.into()), wire::push_answer).await
     }
 
-    /// `JSON.parse` reads the answer in JS; serde checks the envelope (one JSON text of
-    /// every field but the values), and each change takes its value as the parsed object.
+    /// `JSON.parse` reads the answer in JS; `wire::pull_page` checks the envelope field by
+    /// field, and each change takes its value as the parsed object.
     async fn pull(
         &self,
         checkpoint: u64,
@@ -226,41 +227,8 @@ impl Transport<JsVal> for HttpTransport {
     ) -> Result<PullResponse<JsVal>, TransportError> {
         let names: Vec<String> = collections.iter().map(|c| String::from(js_sys::encode_uri_component(c))).collect();
         let url = format!("{}/pull?checkpoint={checkpoint}&limit={limit}&collections={}", self.base, names.join(","));
-        let body = self.exchange("GET", &url, None).await?;
-        let parsed = sys::json_parse(&body.text).map_err(|e| body.unreadable(describe(&e)))?;
-        let envelope = PULL_FIELDS.with(|fields| js_sys::JSON::stringify_with_replacer(&parsed, fields));
-        let envelope = envelope.map_err(|e| body.unreadable(describe(&e)))?;
-        let envelope = sys::json_parse(&envelope).map_err(|e| body.unreadable(describe(&e)))?;
-        let page: PullResponse<()> = from_js(envelope).map_err(|e| body.unreadable(e))?;
-        let changes_js = Array::from(&Reflect::get(&parsed, &"changes".into()).unwrap_or(JsValue::UNDEFINED));
-        if changes_js.length() as usize != page.changes.len() {
-            return Err(body.unreadable("`changes` is not a list of changes".into()));
-        }
-        let value = JsValue::from_str("value");
-        let changes = page
-            .changes
-            .into_iter()
-            .zip(changes_js.iter())
-            .map(|(change, js)| {
-                let v = Reflect::get(&js, &value).unwrap_or(JsValue::NULL);
-                change.with_value((!v.is_null() && !v.is_undefined()).then_some(JsVal(v)))
-            })
-            .collect();
-        Ok(PullResponse {
-            changes,
-            checkpoint: page.checkpoint,
-            has_more: page.has_more,
-            server_time: page.server_time,
-            revoked: page.revoked,
-        })
+        self.call("GET", &url, None, wire::pull_page).await
     }
-}
-
-thread_local! {
-    /// Every field name of a pull answer and its changes but `value`: `JSON.stringify`
-    /// with this list writes the envelope alone.
-    static PULL_FIELDS: Array = ["changes", "checkpoint", "hasMore", "serverTime", "revoked", "collection", "key",
-        "version", "hlc", "space", "schemaVersion"].iter().map(|f| JsValue::from_str(f)).collect();
 }
 
 async fn fetch_once(
@@ -395,8 +363,7 @@ pub fn http_error(response: &Response, body: &str) -> TransportError {
         })
     });
     let parsed = js_sys::JSON::parse(body).ok();
-    let detail =
-        parsed.and_then(|b| from_js::<ErrorBody>(b).ok()).map(|b| b.error.message).unwrap_or_else(|| snippet(body));
+    let detail = parsed.and_then(|b| wire::error_message(&b)).unwrap_or_else(|| snippet(body));
     TransportError {
         class: ErrorClass::from_status(status),
         status: Some(status),

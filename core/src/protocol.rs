@@ -87,15 +87,16 @@ pub enum MutationResult {
 /// A [`MutationResult`] as read: one flat struct, then the variant its `status` names.
 /// serde's derived reader of an internally tagged enum first buffers the whole object
 /// (and the server's value in it) in a generic `Content` tree, which costs ~10 KB of the
-/// wasm module (bench/README.md "Size") and a copy of every conflict's value.
+/// wasm module (bench/README.md "Size") and a copy of every conflict's value. The browser
+/// reads it field by field off the parsed answer (`wire` in the wasm crate).
 #[derive(Deserialize)]
-struct WireResult {
-    status: String,
-    id: u64,
-    version: Option<u64>,
-    server: Option<ServerState>,
-    code: Option<String>,
-    message: Option<String>,
+pub struct WireResult {
+    pub status: String,
+    pub id: u64,
+    pub version: Option<u64>,
+    pub server: Option<ServerState>,
+    pub code: Option<String>,
+    pub message: Option<String>,
 }
 
 impl TryFrom<WireResult> for MutationResult {

@@ -12,4 +12,5 @@ pub mod spaces;
 pub mod store;
 pub mod support;
 pub mod sync;
+pub mod wire;
 pub mod worker;

@@ -1,0 +1,135 @@
+//! The server's answers read field by field (`pwa_sync::wire`): what serde's derives
+//! accepted is accepted (unknown fields too), what they refused is refused, and a whole
+//! number must be one JS holds exactly. The answers as the client meets them over HTTP,
+//! bad ones included, are in `bad_input`.
+
+use js_sys::JSON;
+use pwa_sync::wire::{error_message, pull_page, push_answer, spaces_answer};
+use pwa_sync_core::protocol::{MutationResult, Role};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+fn parsed(text: &str) -> wasm_bindgen::JsValue {
+    JSON::parse(text).unwrap()
+}
+
+#[wasm_bindgen_test]
+fn a_pull_page_is_read_with_its_values_left_in_js() {
+    let page = pull_page(&parsed(
+        r#"{"changes": [
+            {"collection": "trips", "key": "a", "version": 3, "value": {"id": "a", "n": 1}, "hlc": "h1", "space": "g:1", "schemaVersion": 2, "extra": true},
+            {"collection": "trips", "key": "b", "version": 4, "value": null, "hlc": "h2"}
+        ], "checkpoint": 9, "hasMore": true, "serverTime": 1700000000000, "revoked": ["g:2"], "future": {}}"#,
+    ))
+    .unwrap();
+    assert_eq!((page.checkpoint, page.has_more, page.server_time), (9, true, Some(1_700_000_000_000)));
+    assert_eq!(page.revoked, ["g:2"]);
+    let [a, b] = &page.changes[..] else { panic!("two changes: {}", page.changes.len()) };
+    assert_eq!((a.key.as_str(), a.version, a.space.as_deref(), a.schema_version), ("a", 3, Some("g:1"), Some(2)));
+    assert_eq!(JSON::stringify(&a.value.as_ref().unwrap().0).unwrap(), r#"{"id":"a","n":1}"#);
+    assert!(b.value.is_none() && b.space.is_none() && b.schema_version.is_none());
+    // Without the optional fields.
+    let page = pull_page(&parsed(r#"{"changes": [], "checkpoint": 0, "hasMore": false}"#)).unwrap();
+    assert!(page.changes.is_empty() && page.revoked.is_empty() && page.server_time.is_none());
+}
+
+#[wasm_bindgen_test]
+fn a_pull_page_serde_refused_is_refused_and_named() {
+    let change = r#"{"collection": "trips", "key": "a", "version": 3, "value": {}, "hlc": "h"}"#;
+    let bad = [
+        ("null", "the pull answer must be an object"),
+        ("[]", "the pull answer must be an object"),
+        (r#"{"checkpoint": 1, "hasMore": false}"#, "missing field `changes`"),
+        (r#"{"changes": {}, "checkpoint": 1, "hasMore": false}"#, "`changes` in the pull answer must be a list"),
+        (r#"{"changes": [], "checkpoint": -1, "hasMore": false}"#, "`checkpoint`"),
+        (r#"{"changes": [], "checkpoint": 1.5, "hasMore": false}"#, "`checkpoint`"),
+        (r#"{"changes": [], "checkpoint": 9007199254740992, "hasMore": false}"#, "`checkpoint`"),
+        (r#"{"changes": [], "checkpoint": "1", "hasMore": false}"#, "`checkpoint`"),
+        (r#"{"changes": [], "checkpoint": 1, "hasMore": 0}"#, "`hasMore`"),
+        (r#"{"changes": [], "checkpoint": 1, "hasMore": false, "revoked": null}"#, "`revoked`"),
+        (r#"{"changes": [], "checkpoint": 1, "hasMore": false, "revoked": [1]}"#, "`revoked`"),
+        (r#"{"changes": [], "checkpoint": 1, "hasMore": false, "serverTime": -5}"#, "`serverTime`"),
+    ];
+    for (text, expected) in bad {
+        let err = pull_page(&parsed(text)).err().unwrap_or_else(|| panic!("{text} was read"));
+        assert!(err.contains(expected), "{text}: {err}");
+    }
+    let changes = [
+        (change.replace(r#""key": "a", "#, ""), "missing field `key` in changes[1]"),
+        (change.replace(r#""version": 3"#, r#""version": "3""#), "`version` in changes[1]"),
+        (change.replace(r#""hlc": "h""#, r#""hlc": 5"#), "`hlc` in changes[1] must be a string"),
+        (change.replace(r#""hlc": "h""#, r#""hlc": "h", "schemaVersion": 4294967296"#), "`schemaVersion`"),
+        (change.replace(r#""hlc": "h""#, r#""hlc": "h", "space": 7"#), "`space`"),
+        ("7".to_owned(), "changes[1] must be an object"),
+    ];
+    for (bad, expected) in changes {
+        let text = format!(r#"{{"changes": [{change}, {bad}], "checkpoint": 1, "hasMore": false}}"#);
+        let err = pull_page(&parsed(&text)).err().unwrap_or_else(|| panic!("{text} was read"));
+        assert!(err.contains(expected), "{text}: {err}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn push_results_are_read_as_their_status_says() {
+    let answer = push_answer(&parsed(
+        r#"{"results": [
+            {"id": 1, "status": "applied", "version": 7},
+            {"id": 2, "status": "conflict", "server": {"version": 8, "value": {"id": "b", "n": 2}, "hlc": "h", "schemaVersion": 3}},
+            {"id": 3, "status": "rejected", "code": "forbidden", "message": "no"},
+            {"id": 4, "status": "conflict", "server": {"version": 9, "value": null, "hlc": "h"}}
+        ], "lastMutationId": 4, "serverTime": 5}"#,
+    ))
+    .unwrap();
+    assert_eq!((answer.last_mutation_id, answer.server_time), (4, Some(5)));
+    assert_eq!(answer.results[0], MutationResult::Applied { id: 1, version: 7 });
+    let MutationResult::Conflict { id: 2, server } = &answer.results[1] else { panic!("{:?}", answer.results[1]) };
+    assert_eq!((server.version, server.schema_version), (8, Some(3)));
+    assert_eq!(server.value, Some(serde_json::json!({"id": "b", "n": 2})));
+    assert_eq!(answer.results[2], MutationResult::Rejected { id: 3, code: "forbidden".into(), message: "no".into() });
+    let MutationResult::Conflict { server, .. } = &answer.results[3] else { panic!("{:?}", answer.results[3]) };
+    assert_eq!(server.value, None);
+
+    let bad = [
+        (r#"{"results": [{"id": 1, "status": "applied"}], "lastMutationId": 1}"#, "missing field `version`"),
+        (r#"{"results": [{"id": 1, "status": "conflict"}], "lastMutationId": 1}"#, "missing field `server`"),
+        (r#"{"results": [{"id": 1, "status": "lost"}], "lastMutationId": 1}"#, "unknown variant `lost`"),
+        (
+            r#"{"results": [{"status": "applied", "version": 1}], "lastMutationId": 1}"#,
+            "missing field `id` in results[0]",
+        ),
+        (r#"{"results": [{"id": 1, "status": "applied", "version": 1}]}"#, "missing field `lastMutationId`"),
+        (
+            r#"{"results": [{"id": 1, "status": "conflict", "server": {"value": {}, "hlc": "h"}}], "lastMutationId": 1}"#,
+            "missing field `version` in results[0].server",
+        ),
+        (
+            r#"{"results": [{"id": 1, "status": "conflict", "server": 3}], "lastMutationId": 1}"#,
+            "results[0].server must be an object",
+        ),
+        (r#"{"results": "x", "lastMutationId": 1}"#, "`results`"),
+    ];
+    for (text, expected) in bad {
+        let err = push_answer(&parsed(text)).err().unwrap_or_else(|| panic!("{text} was read"));
+        assert!(err.contains(expected), "{text}: {err}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn spaces_and_error_bodies_are_read() {
+    let spaces =
+        spaces_answer(&parsed(r#"{"spaces": [{"id": "g:1", "role": "owner"}, {"id": "g:2", "role": "reader"}]}"#))
+            .unwrap()
+            .spaces;
+    assert_eq!(
+        spaces.iter().map(|s| (s.id.as_str(), s.role)).collect::<Vec<_>>(),
+        [("g:1", Role::Owner), ("g:2", Role::Reader)]
+    );
+    let err = spaces_answer(&parsed(r#"{"spaces": [{"id": "g:1", "role": "king"}]}"#)).unwrap_err();
+    assert!(err.contains("`role` in spaces[0]") && err.contains("king"), "{err}");
+    assert!(spaces_answer(&parsed(r#"{"spaces": [{"role": "owner"}]}"#)).unwrap_err().contains("missing field `id`"));
+
+    assert_eq!(error_message(&parsed(r#"{"error": {"code": "x", "message": "why"}}"#)).as_deref(), Some("why"));
+    assert_eq!(error_message(&parsed(r#"{"error": {"message": "no code"}}"#)).as_deref(), Some("no code"));
+    for not_one in [r#"{"error": {"code": 5, "message": "m"}}"#, r#"{"error": "m"}"#, r#"{"message": "m"}"#, "null"] {
+        assert_eq!(error_message(&parsed(not_one)), None, "{not_one}");
+    }
+}
