@@ -108,6 +108,16 @@ impl<'a> Fields<'a> {
         self.required(field, value)?.as_bool().ok_or_else(|| self.wrong(field, "true or false"))
     }
 
+    /// The list `field`, each item read by `item` (given its index, for messages).
+    fn list<T>(&self, field: &str, item: impl Fn(&JsValue, usize) -> Read<T>) -> Read<Vec<T>> {
+        let array = self.array(field, self.get(field))?;
+        let mut read = Vec::with_capacity(array.length() as usize);
+        for (i, js) in array.iter().enumerate() {
+            read.push(item(&js, i)?);
+        }
+        Ok(read)
+    }
+
     fn array(&self, field: &str, value: JsValue) -> Read<Array> {
         let value = self.required(field, value)?;
         match Array::is_array(&value) {
@@ -123,17 +133,13 @@ const MAX_SAFE: u64 = 9_007_199_254_740_991;
 /// A pull page: its envelope checked, each change's value left as the parsed object.
 pub fn pull_page(parsed: &JsValue) -> Read<PullResponse<JsVal>> {
     let page = Fields::of(parsed, Name::Plain("the pull answer"))?;
-    let changes = page.array("changes", page.get("changes"))?;
-    let revoked = match page.get("revoked") {
-        v if v.is_undefined() => Vec::new(),
-        v => page.array("revoked", v)?.iter().map(|s| page.text("revoked", s)).collect::<Read<_>>()?,
+    let revoked = match page.get("revoked").is_undefined() {
+        true => Vec::new(),
+        false => page.list("revoked", |id, _| page.text("revoked", id.clone()))?,
     };
-    let mut read = Vec::with_capacity(changes.length() as usize);
-    for (i, js) in changes.iter().enumerate() {
-        read.push(change(&js, i)?);
-    }
+    let changes = page.list("changes", change)?;
     Ok(PullResponse {
-        changes: read,
+        changes,
         checkpoint: page.u64("checkpoint", page.get("checkpoint"))?,
         has_more: page.bool("hasMore", page.get("hasMore"))?,
         server_time: page.optional_u64("serverTime", page.get("serverTime"))?,
@@ -167,13 +173,9 @@ fn change(js: &JsValue, i: usize) -> Read<Change<JsVal>> {
 /// names (`WireResult`).
 pub fn push_answer(parsed: &JsValue) -> Read<PushResponse> {
     let answer = Fields::of(parsed, Name::Plain("the push answer"))?;
-    let results = answer.array("results", answer.get("results"))?;
-    let mut read = Vec::with_capacity(results.length() as usize);
-    for (i, js) in results.iter().enumerate() {
-        read.push(result(&js, i)?);
-    }
+    let results = answer.list("results", result)?;
     Ok(PushResponse {
-        results: read,
+        results,
         last_mutation_id: answer.u64("lastMutationId", answer.get("lastMutationId"))?,
         server_time: answer.optional_u64("serverTime", answer.get("serverTime"))?,
     })
@@ -209,15 +211,13 @@ fn server_state(js: &JsValue, name: &str) -> Read<ServerState> {
 /// `GET /sync/spaces`: the caller's spaces and roles.
 pub fn spaces_answer(parsed: &JsValue) -> Read<SpacesResponse> {
     let answer = Fields::of(parsed, Name::Plain("the spaces answer"))?;
-    let spaces = answer.array("spaces", answer.get("spaces"))?;
-    let mut read = Vec::with_capacity(spaces.length() as usize);
-    for (i, js) in spaces.iter().enumerate() {
-        let space = Fields::of(&js, Name::Item("spaces", i))?;
+    let spaces = answer.list("spaces", |js, i| {
+        let space = Fields::of(js, Name::Item("spaces", i))?;
         let role = space.string("role", space.get("role"))?;
         let role = role.parse::<Role>().map_err(|e| format!("`role` in {}: {e}", space.name))?;
-        read.push(SpaceRole { id: space.string("id", space.get("id"))?, role });
-    }
-    Ok(SpacesResponse { spaces: read })
+        Ok(SpaceRole { id: space.string("id", space.get("id"))?, role })
+    })?;
+    Ok(SpacesResponse { spaces })
 }
 
 /// The message of an error body, `{"error": {"code"?, "message"}}`, if it is one.
