@@ -13,7 +13,7 @@ use pwa_sync_core::protocol::{
     Change, MutationResult, PullResponse, PushResponse, Role, ServerState, SpaceRole, SpacesResponse, WireResult,
 };
 
-use crate::convert::from_js;
+use crate::convert::{from_js, prop};
 use crate::value::JsVal;
 
 type Read<T> = Result<T, String>;
@@ -50,7 +50,7 @@ impl<'a> Fields<'a> {
     }
 
     fn get(&self, field: &str) -> JsValue {
-        Reflect::get(self.object, &JsValue::from_str(field)).unwrap_or(JsValue::UNDEFINED)
+        prop(self.object, field)
     }
 
     fn wrong(&self, field: &str, must_be: &str) -> String {
@@ -110,20 +110,16 @@ impl<'a> Fields<'a> {
 
     /// The list `field`, each item read by `item` (given its index, for messages).
     fn list<T>(&self, field: &str, item: impl Fn(&JsValue, usize) -> Read<T>) -> Read<Vec<T>> {
-        let array = self.array(field, self.get(field))?;
+        let value = self.required(field, self.get(field))?;
+        if !Array::is_array(&value) {
+            return Err(self.wrong(field, "a list"));
+        }
+        let array = Array::from(&value);
         let mut read = Vec::with_capacity(array.length() as usize);
         for (i, js) in array.iter().enumerate() {
             read.push(item(&js, i)?);
         }
         Ok(read)
-    }
-
-    fn array(&self, field: &str, value: JsValue) -> Read<Array> {
-        let value = self.required(field, value)?;
-        match Array::is_array(&value) {
-            true => Ok(value.into()),
-            false => Err(self.wrong(field, "a list")),
-        }
     }
 }
 

@@ -202,9 +202,14 @@ impl IdbStore {
         let Some(Found { meta: Some(js), pending: Some(pending) }) = self.found.borrow_mut().take() else {
             return Ok(None);
         };
-        let meta: Meta =
-            decode(&js, None).map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}")))?;
-        Ok(Some((self.remember_meta(meta), pending)))
+        Ok(Some((self.remember_stored_meta(&js)?, pending)))
+    }
+
+    /// The client metadata as stored, checked and kept as the latest this store has seen.
+    pub(super) fn remember_stored_meta(&self, js: &JsValue) -> Result<Meta> {
+        let meta =
+            decode(js, None).map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}")))?;
+        Ok(self.remember_meta(meta))
     }
 
     /// Keep `meta` as the latest this store has seen; returns it.
@@ -270,9 +275,7 @@ impl Store for IdbStore {
             let store = tx.object_store(META).map_err(in_tx(&tx))?;
             match store.get(JsValue::from_str(META_KEY)).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))? {
                 None => Ok(None),
-                Some(js) => decode(&js, None)
-                    .map(|meta| Some(self.remember_meta(meta)))
-                    .map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}"))),
+                Some(js) => self.remember_stored_meta(&js).map(Some),
             }
         }
         .await;

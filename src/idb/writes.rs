@@ -26,9 +26,7 @@ impl IdbStore {
         let store = tx.object_store(META).map_err(in_tx(tx))?;
         let key = JsValue::from_str(META_KEY);
         if let Some(js) = store.get(key.clone()).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
-            let meta: Meta =
-                decode(&js, None).map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}")))?;
-            return Ok(self.remember_meta(meta));
+            return self.remember_stored_meta(&js);
         }
         let meta = Meta::new(fresh_client_id.to_owned());
         store.put(&encode_internal(&meta, "client metadata", None)?, Some(&key)).map_err(in_tx(tx))?;
@@ -99,7 +97,7 @@ impl IdbStore {
             None => None,
         };
         let meta: Meta = match (read, known_meta) {
-            (Some(js), _) => self.remember_meta(decode(&js, None).map_err(unreadable("client metadata".into()))?),
+            (Some(js), _) => self.remember_stored_meta(&js)?,
             (None, Some(meta)) => meta,
             (None, None) => return Err(Error::Storage("metadata missing: open_meta was not called".into())),
         };
