@@ -102,7 +102,8 @@ WEB_LAYERS = [
     # section) are not in the picture; every layer above uses the first two, so
     # they sit at the bottom with the typed bindings (`sys`).
     # `value` (the JS app value the stores hold) too: every layer above passes it along.
-    ("bindings", "joined", ["sys", "error", "convert", "types", "value"], []),
+    # `reader` (structs read field by field off JS objects) serves `wire` and `idb`.
+    ("bindings", "joined", ["sys", "error", "convert", "types", "value", "reader"], []),
     # `crypto` seals values at rest before an IndexedDB transaction opens: the store uses
     # it, so it sits beside `idb` rather than above it.
     # `migrate` runs the app's migration functions, inside the upgrade transaction too.

@@ -2,12 +2,13 @@
 //! browser's own serializer: it refuses cycles and BigInt with a clear `TypeError`
 //! instead of overflowing the wasm stack, and gives the exact JSON the server will see.
 
-use serde::de::DeserializeOwned;
+use js_sys::{Array, Object};
 use serde::Serialize;
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::describe;
+use pwa_sync_core::value::MAX_VALUE_DEPTH;
 use pwa_sync_core::Error;
 
 /// A JS value as JSON, or `invalid-value` naming why it cannot be stored.
@@ -28,7 +29,7 @@ pub fn to_json(collection: &str, value: &JsValue) -> Result<Value, Error> {
         collection: collection.to_owned(),
         reason: format!("not serialisable as JSON ({})", describe(&e)),
     })?;
-    from_js(parsed).map_err(|e| Error::InvalidValue {
+    json_of(&parsed).map_err(|e| Error::InvalidValue {
         collection: collection.to_owned(),
         reason: format!("not serialisable as JSON ({e})"),
     })
@@ -63,13 +64,65 @@ pub fn encode_many<T: Serialize>(items: &[T]) -> std::result::Result<Vec<JsValue
     Ok(out)
 }
 
-/// A JS value (a stored object, or what `JSON.parse` made) read into `T`, or why not.
+/// Deeper than this, a JS value is refused rather than read by recursion (the server
+/// refuses values nested past `MAX_VALUE_DEPTH`; this bounds the wasm stack).
+const MAX_READ_DEPTH: usize = 4 * MAX_VALUE_DEPTH;
+
+/// A JSON value (an object `JSON.parse` or IndexedDB made) as the core's `Value`.
 ///
-/// Read from the objects themselves (serde-wasm-bindgen), not from JSON text: the module
-/// then has no JSON parser, whose code serde_json repeats for every type it reads
-/// (~2.8 KB raw each).
-pub fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, String> {
-    serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
+/// Read from the objects themselves, not from JSON text: the module has no JSON parser
+/// for values. By hand, not through serde-wasm-bindgen: its deserializer compiled a struct
+/// reader per type it read (bench/README.md "Size").
+pub fn json_of(value: &JsValue) -> Result<Value, String> {
+    json_at(value, 0)
+}
+
+fn json_at(js: &JsValue, depth: usize) -> Result<Value, String> {
+    if let Some(scalar) = json_scalar(js) {
+        return Ok(scalar);
+    }
+    if depth > MAX_READ_DEPTH {
+        return Err(format!("nested more than {MAX_READ_DEPTH} levels deep"));
+    }
+    if Array::is_array(js) {
+        return Array::from(js)
+            .iter()
+            .map(|item| json_at(&item, depth + 1))
+            .collect::<Result<_, _>>()
+            .map(Value::Array);
+    }
+    if js.is_object() {
+        let mut map = serde_json::Map::new();
+        for entry in Object::entries(js.unchecked_ref()).iter() {
+            let entry = Array::from(&entry);
+            let name = entry.get(0).as_string().ok_or("an object key is not a string")?;
+            map.insert(name, json_at(&entry.get(1), depth + 1)?);
+        }
+        return Ok(Value::Object(map));
+    }
+    // What `JSON.stringify` drops or refuses: a function, a symbol, a BigInt.
+    Err(format!("{} is not a JSON value", describe(js)))
+}
+
+/// A JSON scalar as the core's `Value` (`undefined` as `null`, as serde read it); `None`
+/// for objects, arrays and anything that is not JSON.
+pub fn json_scalar(js: &JsValue) -> Option<Value> {
+    if js.is_null() || js.is_undefined() {
+        return Some(Value::Null);
+    }
+    if let Some(s) = js.as_string() {
+        return Some(Value::String(s));
+    }
+    if let Some(b) = js.as_bool() {
+        return Some(Value::Bool(b));
+    }
+    let n = js.as_f64()?;
+    // Integers as integers, as serde_json parses them from the same JSON; NaN and the
+    // infinities as `null`, as JSON has them.
+    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+        return Some(Value::from(n as i64));
+    }
+    Some(serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number))
 }
 
 /// The property `name` of `object`, `undefined` if it has none or reading it throws.

@@ -160,7 +160,7 @@ impl Sealer {
         for value in values {
             let Some(stored) = value.as_str() else { continue };
             let Some(parsed) = self.open_text(&JsValue::from_str(stored)) else { continue };
-            *value = crate::convert::from_js(parsed?).map_err(|e| format!("a sealed value is not JSON: {e}"))?;
+            *value = crate::convert::json_of(&parsed?).map_err(|e| format!("a sealed value is not JSON: {e}"))?;
         }
         Ok(())
     }

@@ -25,6 +25,7 @@ pub mod events;
 pub mod idb;
 pub mod locks;
 pub mod migrate;
+pub mod reader;
 pub mod sys;
 pub mod transport;
 pub mod types;

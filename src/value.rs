@@ -9,6 +9,7 @@ use js_sys::{Reflect, JSON};
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::convert::{json_of, json_scalar};
 use crate::error::describe;
 use crate::sys;
 use pwa_sync_core::query::exec::Hit;
@@ -52,35 +53,12 @@ impl JsVal {
     pub fn text(&self) -> Option<String> {
         JSON::stringify(&self.0).ok().and_then(|t| t.as_string())
     }
-
-    /// A JSON scalar as the core's `Value`, without a text round trip; `None` for objects
-    /// and arrays.
-    fn scalar(js: &JsValue) -> Option<Value> {
-        if js.is_null() {
-            return Some(Value::Null);
-        }
-        if let Some(s) = js.as_string() {
-            return Some(Value::String(s));
-        }
-        if let Some(b) = js.as_bool() {
-            return Some(Value::Bool(b));
-        }
-        let n = js.as_f64()?;
-        // Integers as integers, as serde_json parses them from the same JSON.
-        if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
-            return Some(Value::from(n as i64));
-        }
-        serde_json::Number::from_f64(n).map(Value::Number)
-    }
 }
 
 impl AppValue for JsVal {
     fn to_json(&self) -> Value {
-        if let Some(value) = JsVal::scalar(&self.0) {
-            return value;
-        }
         // Values are JSON by construction (`copy_of`, `JSON.parse`): this cannot fail.
-        crate::convert::from_js(self.0.clone()).unwrap_or(Value::Null)
+        json_of(&self.0).unwrap_or(Value::Null)
     }
 
     fn from_json(value: Value) -> Self {
@@ -105,7 +83,7 @@ impl AppValue for JsVal {
             return None;
         }
         let field = Reflect::get(&self.0, &JsValue::from_str(name)).ok().filter(|f| !f.is_undefined())?;
-        JsVal::scalar(&field).or_else(|| Some(JsVal(field).to_json()))
+        json_scalar(&field).or_else(|| Some(JsVal(field).to_json()))
     }
 
     fn remove_fields(&mut self, fields: &[String]) {

@@ -1,138 +1,23 @@
-//! The server's answers read field by field off what `JSON.parse` made: the pull page, the
-//! push results, the caller's spaces and an error body. serde's derives would compile a
-//! struct reader and its visitor per answer type (bench/README.md "Size"), and the pull
-//! page would be written out and parsed again without its values first. The checks are
-//! serde's: a missing field, a field of the wrong type, a whole number outside the safe
-//! integers (what serde-wasm-bindgen refuses) are unreadable answers; unknown fields are
-//! ignored, as the derives do.
+//! The server's answers read field by field off what `JSON.parse` made (`reader::Fields`,
+//! with serde's checks): the pull page, the push results, the caller's spaces and an
+//! error body. serde's derives would compile a struct reader and its visitor per answer
+//! type (bench/README.md "Size"), and the pull page would be written out and parsed
+//! again without its values first.
 
-use js_sys::{Array, Number, Reflect};
+use js_sys::Reflect;
 use wasm_bindgen::JsValue;
 
 use pwa_sync_core::protocol::{
     Change, MutationResult, PullResponse, PushResponse, Role, ServerState, SpaceRole, SpacesResponse, WireResult,
 };
 
-use crate::convert::{from_js, prop};
+use crate::reader::{Fields, Name, Read};
 use crate::value::JsVal;
-
-type Read<T> = Result<T, String>;
-
-/// How an object of an answer is named in messages: `the pull answer`, `changes[3]`.
-/// Only a message formats it (a pull page has hundreds of changes).
-#[derive(Clone, Copy)]
-enum Name<'a> {
-    Plain(&'a str),
-    Item(&'static str, usize),
-}
-
-impl std::fmt::Display for Name<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Name::Plain(name) => f.write_str(name),
-            Name::Item(list, i) => write!(f, "{list}[{i}]"),
-        }
-    }
-}
-
-/// The fields of one JSON object of an answer.
-struct Fields<'a> {
-    object: &'a JsValue,
-    name: Name<'a>,
-}
-
-impl<'a> Fields<'a> {
-    fn of(object: &'a JsValue, name: Name<'a>) -> Read<Fields<'a>> {
-        match object.is_object() && !Array::is_array(object) {
-            true => Ok(Fields { object, name }),
-            false => Err(format!("{name} must be an object")),
-        }
-    }
-
-    fn get(&self, field: &str) -> JsValue {
-        prop(self.object, field)
-    }
-
-    fn wrong(&self, field: &str, must_be: &str) -> String {
-        format!("`{field}` in {} must be {must_be}", self.name)
-    }
-
-    // Each reader takes the field's value (`get`, or read with a cached name where an
-    // answer has thousands of objects) and its name for the message.
-
-    /// `None` when absent or `null`, as serde reads an `Option`.
-    fn optional(value: JsValue) -> Option<JsValue> {
-        Some(value).filter(|v| !v.is_undefined() && !v.is_null())
-    }
-
-    fn required(&self, field: &str, value: JsValue) -> Read<JsValue> {
-        match value.is_undefined() {
-            true => Err(format!("missing field `{field}` in {}", self.name)),
-            false => Ok(value),
-        }
-    }
-
-    fn whole(&self, field: &str, value: JsValue, max: u64) -> Read<u64> {
-        // A safe integer (what serde-wasm-bindgen reads as an integer), from 0 to `max`.
-        match value.as_f64() {
-            Some(n) if Number::is_safe_integer(&value) && n >= 0.0 && n <= max as f64 => Ok(n as u64),
-            _ => Err(self.wrong(field, &format!("a whole number from 0 to {}", max.min(MAX_SAFE)))),
-        }
-    }
-
-    fn u64(&self, field: &str, value: JsValue) -> Read<u64> {
-        self.whole(field, self.required(field, value)?, u64::MAX)
-    }
-
-    fn optional_u64(&self, field: &str, value: JsValue) -> Read<Option<u64>> {
-        Fields::optional(value).map(|v| self.whole(field, v, u64::MAX)).transpose()
-    }
-
-    fn optional_u32(&self, field: &str, value: JsValue) -> Read<Option<u32>> {
-        Fields::optional(value).map(|v| self.whole(field, v, u32::MAX.into()).map(|n| n as u32)).transpose()
-    }
-
-    fn text(&self, field: &str, value: JsValue) -> Read<String> {
-        value.as_string().ok_or_else(|| self.wrong(field, "a string"))
-    }
-
-    fn string(&self, field: &str, value: JsValue) -> Read<String> {
-        self.text(field, self.required(field, value)?)
-    }
-
-    fn optional_string(&self, field: &str, value: JsValue) -> Read<Option<String>> {
-        Fields::optional(value).map(|v| self.text(field, v)).transpose()
-    }
-
-    fn bool(&self, field: &str, value: JsValue) -> Read<bool> {
-        self.required(field, value)?.as_bool().ok_or_else(|| self.wrong(field, "true or false"))
-    }
-
-    /// The list `field`, each item read by `item` (given its index, for messages).
-    fn list<T>(&self, field: &str, item: impl Fn(&JsValue, usize) -> Read<T>) -> Read<Vec<T>> {
-        let value = self.required(field, self.get(field))?;
-        if !Array::is_array(&value) {
-            return Err(self.wrong(field, "a list"));
-        }
-        let array = Array::from(&value);
-        let mut read = Vec::with_capacity(array.length() as usize);
-        for (i, js) in array.iter().enumerate() {
-            read.push(item(&js, i)?);
-        }
-        Ok(read)
-    }
-}
-
-/// 2^53 - 1: the largest whole number a JSON number carries exactly into JS.
-const MAX_SAFE: u64 = 9_007_199_254_740_991;
 
 /// A pull page: its envelope checked, each change's value left as the parsed object.
 pub fn pull_page(parsed: &JsValue) -> Read<PullResponse<JsVal>> {
     let page = Fields::of(parsed, Name::Plain("the pull answer"))?;
-    let revoked = match page.get("revoked").is_undefined() {
-        true => Vec::new(),
-        false => page.list("revoked", |id, _| page.text("revoked", id.clone()))?,
-    };
+    let revoked = page.strings("revoked")?;
     let changes = page.list("changes", change)?;
     Ok(PullResponse {
         changes,
@@ -198,7 +83,7 @@ fn server_state(js: &JsValue, name: &str) -> Read<ServerState> {
     Ok(ServerState {
         version: s.u64("version", s.get("version"))?,
         // The conflict path compares and merges values in Rust: read whole, as before.
-        value: Fields::optional(s.get("value")).map(from_js).transpose()?,
+        value: s.optional_json("value", s.get("value"))?,
         hlc: s.string("hlc", s.get("hlc"))?,
         schema_version: s.optional_u32("schemaVersion", s.get("schemaVersion"))?,
     })

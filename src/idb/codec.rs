@@ -2,11 +2,11 @@
 //! JS ([`JsVal`]): their metadata is read field by field (with the checks serde made of
 //! its JSON text) and written as one JSON text, their `value`/`base` set on and read off
 //! the objects as they are, sealed first with encryption at rest. Everything else
-//! (metadata, conflicts, audit entries, and the migrations' records) goes through serde
-//! whole.
+//! (metadata, conflicts, audit entries, and the migrations' records) is written through
+//! serde whole and read by `stored`'s readers (the migrations' records as records, their
+//! values then read into JSON).
 
 use js_sys::{Array, Reflect};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
@@ -16,8 +16,9 @@ use pwa_sync_core::protocol::Op;
 use pwa_sync_core::record::{AppValues, EntityRecord, OutboxEntry, ENTRY_METADATA_FIELDS};
 use pwa_sync_core::value::AppValue;
 
-use crate::convert::{encode_json, encode_many, from_js};
+use crate::convert::{encode_json, encode_many, json_of};
 use crate::crypto::Sealer;
+use crate::reader::Read;
 use crate::value::{JsVal, KeyedValue};
 
 /// What `list_in` needs of what it lists.
@@ -286,15 +287,32 @@ pub(super) fn encode_internal<T: Serialize + Clone + AppValues>(
     encode(value, sealer).map_err(|e| Error::Storage(format!("cannot encode {what}: {e}")))
 }
 
-pub(super) fn decode<T: DeserializeOwned + AppValues>(
+/// A stored object read by `read` (`stored`'s readers), its sealed app values opened.
+pub(super) fn decode<T: AppValues>(
     js: &JsValue,
     sealer: Option<&Sealer>,
+    read: fn(&JsValue) -> Read<T>,
 ) -> std::result::Result<T, String> {
-    let mut value: T = from_js(js.clone())?;
+    let mut value = read(js)?;
     if let Some(sealer) = sealer {
         sealer.open(&mut value)?;
     }
     Ok(value)
+}
+
+/// A stored record with its values as JSON, as the migrations take it.
+pub(super) fn decode_record_json(js: &JsValue, sealer: Option<&Sealer>) -> std::result::Result<EntityRecord, String> {
+    let record = decode_record(js, sealer)?;
+    let value = record.value.as_ref().map(|v| json_of(&v.0)).transpose()?;
+    let base = record.base.as_ref().map(|v| json_of(&v.0)).transpose()?;
+    Ok(record.with_values(value, base))
+}
+
+/// A stored outbox entry with its value as JSON, as the migrations take it.
+pub(super) fn decode_entry_json(js: &JsValue, sealer: Option<&Sealer>) -> std::result::Result<OutboxEntry, String> {
+    let entry = decode_entry(js, sealer)?;
+    let value = json_of(&entry.value.0)?;
+    Ok(entry.with_value(value))
 }
 
 pub(super) fn key_text(key: &JsValue) -> String {

@@ -26,7 +26,8 @@
 //! snapshot-plan-write body of `run_transaction`, the metadata record, marking sent),
 //! `open` (schema, opening, upgrading, the connection's `versionchange` and `close`
 //! hooks), `upgrade` (the app's migrations over stored values, in the upgrade), `scan` (getAll in batches, decoding, key probes), `transaction` (starting one
-//! with its durability, ending it), `codec` (records to and from JS objects), `error`
+//! with its durability, ending it), `codec` (records to and from JS objects), `stored` (the
+//! metadata, conflicts and audit entries read field by field), `error`
 //! (DOMException to `Error`) and `names` (store names and keys). This file only declares
 //! them and re-exports the public types.
 
@@ -38,6 +39,7 @@ mod query;
 mod reads;
 mod scan;
 mod store;
+mod stored;
 mod transaction;
 mod upgrade;
 mod writes;

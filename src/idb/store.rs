@@ -23,6 +23,7 @@ use super::error::{classify, classify_idb, dom_name, in_tx};
 use super::names::{to_u32, AUDIT, CONFLICTS, META, META_KEY, OUTBOX, SCHEMA_KEY};
 use super::open::{factory, open_connection, schema, Connection, Found, StoreSpec};
 use super::scan::{decode_all, scan};
+use super::stored;
 use super::transaction::{finish, start_transaction};
 use super::upgrade::Upgrade;
 use crate::convert::prop;
@@ -207,8 +208,8 @@ impl IdbStore {
 
     /// The client metadata as stored, checked and kept as the latest this store has seen.
     pub(super) fn remember_stored_meta(&self, js: &JsValue) -> Result<Meta> {
-        let meta =
-            decode(js, None).map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}")))?;
+        let meta = decode(js, None, stored::meta)
+            .map_err(|reason| Error::Storage(format!("unreadable client metadata: {reason}")))?;
         Ok(self.remember_meta(meta))
     }
 
@@ -289,7 +290,7 @@ impl Store for IdbStore {
             let store = tx.object_store(CONFLICTS).map_err(in_tx(&tx))?;
             let label = |id: &JsValue| format!("{CONFLICTS}/{}", key_text(id));
             scan(&tx, &store, "id", None, &|_: &ConflictRecord| true, &label, &mut skipped, &|js: &JsValue| {
-                decode(js, self.sealer())
+                decode(js, self.sealer(), stored::conflict)
             })
             .await
         }
@@ -307,7 +308,7 @@ impl Store for IdbStore {
             let raw = store.get_all(None, None).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
             let label = |js: &JsValue| format!("{AUDIT}/{}", key_text(&prop(js, "id")));
             let mut entries = decode_all(raw, &label, &|_: &AuditEntry| true, &mut skipped, &|js: &JsValue| {
-                decode(js, self.sealer())
+                decode(js, self.sealer(), stored::audit_entry)
             });
             entries.reverse();
             entries.truncate(limit);

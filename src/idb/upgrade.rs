@@ -16,11 +16,12 @@ use pwa_sync_core::config::{ClientConfig, CollectionConfig};
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::migration::{self, Steps};
 use pwa_sync_core::protocol::Op;
-use pwa_sync_core::record::{ConflictRecord, EntityRecord, OutboxEntry, STORAGE_FORMAT};
+use pwa_sync_core::record::STORAGE_FORMAT;
 
-use super::codec::{decode, encode_internal};
+use super::codec::{decode, decode_entry_json, decode_record_json, encode_internal};
 use super::error::in_tx;
 use super::names::{as_u32, CONFLICTS, LEGACY_OUTBOX, META, META_KEY, OUTBOX, SCHEMA_KEY};
+use super::stored;
 use crate::convert::prop;
 use crate::crypto::Sealer;
 use crate::migrate::Migrations;
@@ -61,7 +62,7 @@ impl Upgrade {
             let store = tx.object_store(&collection.name).map_err(in_tx(tx))?;
             for js in store.get_all(None, None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
                 // An unreadable record is left as it is (reads skip and report it).
-                let Ok(mut record) = decode::<EntityRecord>(&js, sealer) else { continue };
+                let Ok(mut record) = decode_record_json(&js, sealer) else { continue };
                 record.value = self.run(collection, &record.key, record.value.take(), steps, false)?;
                 record.base = self.run(collection, &record.key, record.base.take(), steps, false)?;
                 drop(store.put(&encode_internal(&record, "a migrated record", sealer)?, None).map_err(in_tx(tx))?);
@@ -69,7 +70,7 @@ impl Upgrade {
         }
         let outbox = tx.object_store(OUTBOX).map_err(in_tx(tx))?;
         for js in outbox.get_all(None, None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
-            let Ok(mut entry) = decode::<OutboxEntry>(&js, sealer) else { continue };
+            let Ok(mut entry) = decode_entry_json(&js, sealer) else { continue };
             let Ok(collection) = self.config.collection(&entry.collection) else { continue };
             if entry.op == Op::Delete {
                 continue;
@@ -81,7 +82,7 @@ impl Upgrade {
         }
         let conflicts = tx.object_store(CONFLICTS).map_err(in_tx(tx))?;
         for js in conflicts.get_all(None, None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
-            let Ok(mut conflict) = decode::<ConflictRecord>(&js, sealer) else { continue };
+            let Ok(mut conflict) = decode(&js, sealer, stored::conflict) else { continue };
             let Ok(collection) = self.config.collection(&conflict.collection) else { continue };
             let key = conflict.key.clone();
             conflict.local = self.run(collection, &key, conflict.local.take(), steps, false)?;

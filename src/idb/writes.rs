@@ -17,6 +17,7 @@ use super::error::{classify, in_tx};
 use super::names::{to_u32, AUDIT, BY_KEY, CONFLICTS, META, META_KEY, OUTBOX};
 use super::scan::absent_keys;
 use super::store::IdbStore;
+use super::stored;
 use super::transaction::finish;
 use crate::convert::prop;
 use crate::value::JsVal;
@@ -131,7 +132,7 @@ impl IdbStore {
                     continue;
                 };
                 let conflict: ConflictRecord =
-                    decode(&js, self.sealer()).map_err(unreadable(format!("conflict {id}")))?;
+                    decode(&js, self.sealer(), stored::conflict).map_err(unreadable(format!("conflict {id}")))?;
                 pwa_sync_core::model::put_conflict(&mut snapshot.conflicts, conflict);
             }
         }

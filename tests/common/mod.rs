@@ -10,6 +10,7 @@ pub mod query;
 pub mod security;
 pub mod spaces;
 pub mod store;
+pub mod stored;
 pub mod support;
 pub mod sync;
 pub mod wire;

@@ -427,7 +427,7 @@ async fn record_metadata_is_read_as_serde_reads_its_json() {
 }
 
 /// Each kind of JS value a metadata field may hold (`None`: the field left out).
-fn metadata_kinds() -> Vec<Option<JsValue>> {
+pub(super) fn metadata_kinds() -> Vec<Option<JsValue>> {
     let numbers = [
         f64::NAN,
         f64::INFINITY,
