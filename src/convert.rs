@@ -106,7 +106,7 @@ fn json_at(js: &JsValue, depth: usize) -> Result<Value, String> {
 
 /// A JSON scalar as the core's `Value` (`undefined` as `null`, as serde read it); `None`
 /// for objects, arrays and anything that is not JSON.
-pub fn json_scalar(js: &JsValue) -> Option<Value> {
+fn json_scalar(js: &JsValue) -> Option<Value> {
     if js.is_null() || js.is_undefined() {
         return Some(Value::Null);
     }

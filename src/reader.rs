@@ -75,8 +75,13 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A whole number from 0 to `max`, which must be there.
+    pub fn bounded(&self, field: &str, value: JsValue, max: u64) -> Read<u64> {
+        self.whole(field, self.required(field, value)?, max)
+    }
+
     pub fn u64(&self, field: &str, value: JsValue) -> Read<u64> {
-        self.whole(field, self.required(field, value)?, u64::MAX)
+        self.bounded(field, value, u64::MAX)
     }
 
     pub fn optional_u64(&self, field: &str, value: JsValue) -> Read<Option<u64>> {
@@ -110,7 +115,7 @@ impl<'a> Fields<'a> {
     }
 
     pub fn u32(&self, field: &str, value: JsValue) -> Read<u32> {
-        Ok(self.whole(field, self.required(field, value)?, u32::MAX.into())? as u32)
+        Ok(self.bounded(field, value, u32::MAX.into())? as u32)
     }
 
     /// A safe integer of either sign.
@@ -121,12 +126,16 @@ impl<'a> Fields<'a> {
         }
     }
 
+    fn number(&self, field: &str, value: JsValue) -> Read<f64> {
+        value.as_f64().ok_or_else(|| self.wrong(field, "a number"))
+    }
+
     pub fn f64(&self, field: &str, value: JsValue) -> Read<f64> {
-        self.required(field, value)?.as_f64().ok_or_else(|| self.wrong(field, "a number"))
+        self.number(field, self.required(field, value)?)
     }
 
     pub fn optional_f64(&self, field: &str, value: JsValue) -> Read<Option<f64>> {
-        Fields::optional(value).map(|v| v.as_f64().ok_or_else(|| self.wrong(field, "a number"))).transpose()
+        Fields::optional(value).map(|v| self.number(field, v)).transpose()
     }
 
     /// A JSON value (an app value on the conflict path), `None` when absent or `null`.
@@ -148,19 +157,14 @@ impl<'a> Fields<'a> {
         Ok(read)
     }
 
-    /// The list `field`, or none when the field is absent (serde's `default`).
-    pub fn list_or_empty<T>(&self, field: &str, item: impl Fn(&JsValue, usize) -> Read<T>) -> Read<Vec<T>> {
+    /// A list of strings, or none when the field is absent (serde's `default`).
+    pub fn strings(&self, field: &str) -> Read<Vec<String>> {
         match self.get(field).is_undefined() {
             true => Ok(Vec::new()),
-            false => self.list(field, item),
+            false => self.list(field, |item, _| self.text(field, item.clone())),
         }
-    }
-
-    /// A list of strings.
-    pub fn strings(&self, field: &str) -> Read<Vec<String>> {
-        self.list_or_empty(field, |item, _| self.text(field, item.clone()))
     }
 }
 
 /// 2^53 - 1: the largest whole number a JSON number carries exactly into JS.
-pub(crate) const MAX_SAFE: u64 = 9_007_199_254_740_991;
+const MAX_SAFE: u64 = 9_007_199_254_740_991;

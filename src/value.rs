@@ -9,7 +9,7 @@ use js_sys::{Reflect, JSON};
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::convert::{json_of, json_scalar};
+use crate::convert::json_of;
 use crate::error::describe;
 use crate::sys;
 use pwa_sync_core::query::exec::Hit;
@@ -83,7 +83,7 @@ impl AppValue for JsVal {
             return None;
         }
         let field = Reflect::get(&self.0, &JsValue::from_str(name)).ok().filter(|f| !f.is_undefined())?;
-        json_scalar(&field).or_else(|| Some(JsVal(field).to_json()))
+        Some(JsVal(field).to_json())
     }
 
     fn remove_fields(&mut self, fields: &[String]) {

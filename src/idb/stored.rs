@@ -33,7 +33,7 @@ pub(super) fn meta(js: &JsValue) -> Read<Meta> {
         checkpoint: m.u64("checkpoint", m.get("checkpoint"))?,
         hlc: HlcState {
             wall_ms: hlc.u64("wallMs", hlc.get("wallMs"))?,
-            counter: hlc.whole("counter", hlc.required("counter", hlc.get("counter"))?, u16::MAX.into())? as u16,
+            counter: hlc.bounded("counter", hlc.get("counter"), u16::MAX.into())? as u16,
         },
         last_synced_at: m.optional_f64("lastSyncedAt", m.get("lastSyncedAt"))?,
         format: m.u32("format", m.get("format"))?,

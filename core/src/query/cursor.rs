@@ -35,11 +35,7 @@ pub fn fingerprint(canonical: &str) -> u64 {
 pub fn encode(fingerprint: u64, position: &Position) -> String {
     let mut bytes = vec![FORMAT];
     bytes.extend(fingerprint.to_be_bytes());
-    bytes.push(b'a');
-    write_len(&mut bytes, position.values.len());
-    for value in &position.values {
-        write_value(&mut bytes, value);
-    }
+    write_array(&mut bytes, &position.values);
     write_str(&mut bytes, &position.key);
     const HEX: &[u8; 16] = b"0123456789abcdef";
     bytes.iter().flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]).map(char::from).collect()
@@ -53,6 +49,14 @@ fn write_len(bytes: &mut Vec<u8>, len: usize) {
 fn write_str(bytes: &mut Vec<u8>, text: &str) {
     write_len(bytes, text.len());
     bytes.extend(text.as_bytes());
+}
+
+/// An array, as a value: the order values are written as one without a copy into a
+/// `Value::Array`.
+fn write_array(bytes: &mut Vec<u8>, items: &[Value]) {
+    bytes.push(b'a');
+    write_len(bytes, items.len());
+    items.iter().for_each(|item| write_value(bytes, item));
 }
 
 fn write_value(bytes: &mut Vec<u8>, value: &Value) {
@@ -74,11 +78,7 @@ fn write_value(bytes: &mut Vec<u8>, value: &Value) {
             bytes.push(b's');
             write_str(bytes, s);
         }
-        Value::Array(items) => {
-            bytes.push(b'a');
-            write_len(bytes, items.len());
-            items.iter().for_each(|item| write_value(bytes, item));
-        }
+        Value::Array(items) => write_array(bytes, items),
         Value::Object(fields) => {
             bytes.push(b'o');
             write_len(bytes, fields.len());
