@@ -27,5 +27,5 @@ test("the README example runs and does what its comments say", async () => {
   assert.equal(raw.outbox.length, 2);
   assert.equal(raw.outbox[0].op, "put");
   assert.equal(raw.outbox[0].value.title, "Lisbon in May");
-  assert.ok(!JSON.stringify(raw).includes("4711"), "accessCode must never be written to IndexedDB");
+  assert.ok(!JSON.stringify(raw).includes("#4711"), "accessCode must never be written to IndexedDB");
 });
