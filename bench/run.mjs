@@ -40,6 +40,7 @@ const MEMORY_SIZES = (process.env.BENCH_MEMORY_N ?? (SMOKE ? "20000" : "100000")
 const PKG = process.env.BENCH_PKG ? join(process.cwd(), process.env.BENCH_PKG) : join(ROOT, "pkg");
 // BENCH_PROFILE_ONLY=a,b: no timed runs; CPU-profile ours (and raw IndexedDB where it
 // has the same workload) in these workloads, into results/profile.json.
+// BENCH_TOP=N: keep the N functions with the most self time per profile (default 25).
 const PROFILE_ONLY = process.env.BENCH_PROFILE_ONLY ? process.env.BENCH_PROFILE_ONLY.split(",") : null;
 const SITE = join(ROOT, "target", SMOKE ? "bench-site-smoke" : PROFILE_ONLY ? "bench-site-profile" : "bench-site");
 const started = Date.now();
@@ -305,7 +306,7 @@ function digest(profile) {
   return {
     totalMs: round(total),
     categories: Object.fromEntries(Object.entries(categories).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, round(v)])),
-    top: [...functions].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => [k.slice(0, 160), round(v)]),
+    top: [...functions].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.BENCH_TOP ?? 25)).map(([k, v]) => [k.slice(0, 160), round(v)]),
   };
 }
 

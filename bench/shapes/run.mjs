@@ -5,6 +5,9 @@
 // `{collection, key, op, value, at}`), pwa-sync's today (`{key, value, version, hlc,
 // pending, updatedAt}`, its outbox entries and their `by_key` index), the same synced
 // (no outbox), and the values bare with the metadata in a store of its own.
+// Writes too: the time to fill each (10 transactions of 10,000 records and entries),
+// and SHAPES_WRITES (default 2,000) single writes of new records, a transaction each
+// with the read pwa-sync does first, 50 per shape by turns.
 // `node bench/shapes/run.mjs` prints each run's medians in ms. The browser is the
 // bench's (bench/chromium.mjs: BENCH_CHROMIUM_ARGS, IndexedDB on SQLite by default);
 // SHAPES_RUNS (default 2).
@@ -31,7 +34,7 @@ try {
     const page = await context.newPage();
     await page.goto(`http://127.0.0.1:${server.address().port}/`);
     await page.waitForFunction(() => window.ready);
-    console.log(`run ${run + 1}: ${JSON.stringify(await page.evaluate(() => window.run(100000, 20, 3)))}`);
+    console.log(`run ${run + 1}: ${JSON.stringify(await page.evaluate((w) => window.run(100000, 20, 3, w), Number(process.env.SHAPES_WRITES ?? 2000)))}`);
     await context.close();
   }
 } finally {
