@@ -3,8 +3,8 @@
 
 use std::future::IntoFuture;
 
-use idb::{KeyRange, Query, TransactionMode};
-use js_sys::{Array, Reflect};
+use idb::TransactionMode;
+use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
 
 use pwa_sync_core::error::{Error, Result};
@@ -15,7 +15,7 @@ use pwa_sync_core::store::Durability;
 use super::codec::{decode, decode_entry, decode_record, encode_batch, encode_internal, key_text};
 use super::error::{classify, in_tx};
 use super::names::{to_u32, AUDIT, BY_KEY, CONFLICTS, META, META_KEY, OUTBOX};
-use super::scan::absent_keys;
+use super::scan::{probe_keys, queued_entries};
 use super::store::IdbStore;
 use super::stored;
 use super::transaction::finish;
@@ -87,9 +87,9 @@ impl IdbStore {
             Some(store) => Some(store.get(meta_key.clone()).map_err(err)?.into_future()),
             None => None,
         };
-        let absent = absent_keys(tx, keys).await?;
+        let probed = probe_keys(tx, keys).await?;
         let mut record_requests = Vec::with_capacity(keys.len());
-        for key in keys.iter().filter(|k| !absent.contains(k)) {
+        for key in keys.iter().filter(|k| probed.unread(k)) {
             let store = tx.object_store(&key.0).map_err(err)?;
             record_requests.push((key, store.get(JsValue::from_str(&key.1)).map_err(err)?.into_future()));
         }
@@ -106,8 +106,13 @@ impl IdbStore {
         let mut pending_keys = Vec::new();
         let mut conflict_ids = Vec::new();
         let mut skipped = Vec::new();
+        let mut found = probed.read;
         for (key, request) in record_requests {
-            let Some(js) = request.await.map_err(err)? else { continue };
+            if let Some(js) = request.await.map_err(err)? {
+                found.push((key, js));
+            }
+        }
+        for (key, js) in found {
             let record = match decode_record(&js, self.sealer()) {
                 Ok(record) => record,
                 Err(reason) => {
@@ -136,21 +141,12 @@ impl IdbStore {
                 pwa_sync_core::model::put_conflict(&mut snapshot.conflicts, conflict);
             }
         }
-        // All the index reads go out before the first is awaited (a push answer of 100
-        // keys would otherwise wait for 100 round trips one after the other).
-        let mut queued_requests = Vec::with_capacity(pending_keys.len());
         // Only when a key has queued writes: a write of a key with none opens no index.
-        if !pending_keys.is_empty() {
-            let by_key = outbox.index(BY_KEY).map_err(err)?;
-            for key in pending_keys {
-                let pair: JsValue = Array::of2(&JsValue::from_str(&key.0), &JsValue::from_str(&key.1)).into();
-                let range = KeyRange::only(&pair).map_err(err)?;
-                let request = by_key.get_all(Some(Query::KeyRange(range)), None).map_err(err)?;
-                queued_requests.push((key, request.into_future()));
-            }
-        }
-        for (key, request) in queued_requests {
-            let raw = request.await.map_err(err)?;
+        let queued_raw = match pending_keys.is_empty() {
+            true => Vec::new(),
+            false => queued_entries(tx, &outbox.index(BY_KEY).map_err(err)?, &pending_keys).await?,
+        };
+        for (key, raw) in queued_raw {
             let mut queued = Vec::with_capacity(raw.len());
             for js in raw {
                 let what = format!("outbox entry {}", key_text(&prop(&js, "id")));

@@ -626,3 +626,92 @@ async fn large_batches_find_stored_keys_whatever_their_characters() {
     }
     dispose(store).await;
 }
+
+/// What a transaction over `keys` reads: each stored record's value and pending count,
+/// and each key's queued entry ids.
+async fn snapshot_of(
+    store: &IdbStore,
+    keys: &[(String, String)],
+) -> (Vec<(String, Value, u32)>, Vec<(String, Vec<u64>)>) {
+    store
+        .transact(keys, pwa_sync_core::store::Durability::Default, |snapshot| {
+            let records = snapshot
+                .records
+                .iter()
+                .map(|((_, k), r)| (k.clone(), r.value.as_ref().map(|v| v.to_json()).unwrap_or(Value::Null), r.pending))
+                .collect();
+            let queued =
+                snapshot.queued.iter().map(|((_, k), q)| (k.clone(), q.iter().map(|e| e.id).collect())).collect();
+            Ok((pwa_sync_core::model::Writes::default(), (records, queued)))
+        })
+        .await
+        .unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn large_batches_read_a_dense_range_at_once_and_only_their_own_keys() {
+    let store = open(&config(&unique("dense"), json!({"items": {"key": "id"}}))).await;
+    store.open_meta("c-dense").await.unwrap();
+    let key = |i: usize| format!("k{i:02}");
+    for i in 0..40 {
+        store.write_local(&put("items", json!({"id": key(i), "n": i}))).await.unwrap();
+    }
+    // A second queued write of k07 (its first entry, id 8, is flagged sent, so the next
+    // cannot fold into it).
+    store.mark_sent(&[8]).await.unwrap();
+    store.write_local(&write("items", &key(7), LocalOp::Patch(json!({"m": 1})))).await.unwrap();
+    // k20 is in the range but not in the batch, and its entry (id 21) is broken by hand:
+    // reading the batch's range of the index must not trip on it.
+    raw_put(store.name(), "outbox", r#"{"id": 21, "collection": "items", "key": "k20", "op": 42}"#, None).await;
+    // 39 stored keys and 5 that are not: records and entries read by range.
+    let batch: Vec<(String, String)> = (0..45).filter(|i| *i != 20).map(|i| ("items".to_owned(), key(i))).collect();
+    let (records, queued) = snapshot_of(&store, &batch).await;
+    let expected: Vec<(String, Value, u32)> = (0..40)
+        .filter(|i| *i != 20)
+        .map(|i| {
+            let value = if i == 7 { json!({"id": key(i), "n": i, "m": 1}) } else { json!({"id": key(i), "n": i}) };
+            (key(i), value, if i == 7 { 2 } else { 1 })
+        })
+        .collect();
+    assert_eq!(records, expected);
+    let expected: Vec<(String, Vec<u64>)> =
+        (0..40).filter(|i| *i != 20).map(|i| (key(i), if i == 7 { vec![8, 41] } else { vec![i as u64 + 1] })).collect();
+    assert_eq!(queued, expected);
+    assert!(store.take_skipped().is_empty(), "nothing of the batch was unreadable");
+    dispose(store).await;
+}
+
+#[wasm_bindgen_test]
+async fn large_batches_in_crowded_ranges_read_key_by_key_with_the_same_answer() {
+    let store = open(&config(&unique("crowded"), json!({"items": {"key": "id"}}))).await;
+    store.open_meta("c-crowded").await.unwrap();
+    let key = |i: usize| format!("k{i:03}");
+    // 160 records; the batch is every eighth: its range holds 7 other records per key.
+    for i in 0..160 {
+        store.write_local(&put("items", json!({"id": key(i), "n": i}))).await.unwrap();
+    }
+    // And the batch's keys queue five entries each (each flagged sent before the next):
+    // more than four per key in the index's range.
+    let batch_keys: Vec<usize> = (0..160).step_by(8).collect();
+    for round in 0..4 {
+        let ids: Vec<u64> = json_outbox(&store, 1000).await.unwrap().into_iter().map(|e| e.id).collect();
+        store.mark_sent(&ids).await.unwrap();
+        for &i in &batch_keys {
+            store.write_local(&write("items", &key(i), LocalOp::Patch(json!({"r": round})))).await.unwrap();
+        }
+    }
+    let batch: Vec<(String, String)> = batch_keys.iter().map(|&i| ("items".to_owned(), key(i))).collect();
+    let (records, queued) = snapshot_of(&store, &batch).await;
+    assert_eq!(records.len(), 20);
+    for (k, value, pending) in &records {
+        assert_eq!(value["r"], json!(3), "{k}");
+        assert_eq!(*pending, 5, "{k}");
+    }
+    let all = json_outbox(&store, 1000).await.unwrap();
+    for (k, ids) in &queued {
+        let expected: Vec<u64> = all.iter().filter(|e| &e.key == k).map(|e| e.id).collect();
+        assert_eq!((ids.len(), ids), (5, &expected), "{k}");
+    }
+    assert_eq!(queued.len(), 20);
+    dispose(store).await;
+}
