@@ -226,3 +226,24 @@ pub(super) async fn queued_entries(
     }
     Ok(out)
 }
+
+/// Delete the outbox entries `ids` (each at most once). A push answer deletes the batch it
+/// took, which is every entry between its first and last id: when the outbox holds
+/// exactly `ids.len()` entries in that span, one `delete` of the range does it (the
+/// count comes first, in the same transaction); otherwise, one `delete` per id.
+pub(super) async fn delete_entries(tx: &idb::Transaction, outbox: &ObjectStore, ids: &[u64]) -> Result<()> {
+    let err = in_tx(tx);
+    let id = |id: &u64| JsValue::from_f64(*id as f64);
+    if let (true, Some(low), Some(high)) = (ids.len() >= PROBE_AT, ids.iter().min(), ids.iter().max()) {
+        let span = || KeyRange::bound(&id(low), &id(high), None, None).map(Query::KeyRange).map_err(err);
+        let held = outbox.count(Some(span()?)).map_err(err)?.await.map_err(err)?;
+        if held as usize == ids.len() {
+            drop(outbox.delete(span()?).map_err(err)?);
+            return Ok(());
+        }
+    }
+    for each in ids {
+        drop(outbox.delete(id(each)).map_err(err)?);
+    }
+    Ok(())
+}

@@ -15,7 +15,7 @@ use pwa_sync_core::store::Durability;
 use super::codec::{decode, decode_entry, decode_record, encode_batch, encode_internal, key_text};
 use super::error::{classify, in_tx};
 use super::names::{to_u32, AUDIT, BY_KEY, CONFLICTS, META, META_KEY, OUTBOX};
-use super::scan::{probe_keys, queued_entries};
+use super::scan::{delete_entries, probe_keys, queued_entries};
 use super::store::IdbStore;
 use super::stored;
 use super::transaction::finish;
@@ -190,9 +190,7 @@ impl IdbStore {
                 return Err(Error::Storage("injected fault".into()));
             }
         }
-        for id in &writes.outbox_delete {
-            drop(outbox.delete(JsValue::from_f64(*id as f64)).map_err(err)?);
-        }
+        delete_entries(tx, &outbox, &writes.outbox_delete).await?;
         for (js, entry) in entries_js.iter().zip(writes.outbox_put.values()) {
             if is_new_entry(entry.id) {
                 // The key generator numbers it (invariant 3): atomic across tabs and

@@ -682,6 +682,33 @@ async fn large_batches_read_a_dense_range_at_once_and_only_their_own_keys() {
 }
 
 #[wasm_bindgen_test]
+async fn a_large_delete_of_entries_takes_their_span_only_when_it_holds_nothing_else() {
+    let store = open(&config(&unique("span-delete"), json!({"items": {"key": "id"}}))).await;
+    store.open_meta("c-span").await.unwrap();
+    for i in 0..41 {
+        store.write_local(&put("items", json!({"id": format!("k{i:02}")}))).await.unwrap();
+    }
+    let delete = |ids: Vec<u64>| {
+        let store = &store;
+        async move {
+            store
+                .transact(&[], pwa_sync_core::store::Durability::Strict, |_| {
+                    Ok((pwa_sync_core::model::Writes { outbox_delete: ids, ..Default::default() }, ()))
+                })
+                .await
+                .unwrap()
+        }
+    };
+    // Ids 1-20 but 10, in no order: the span 1-20 holds 10 too, which must stay.
+    delete((1..=20).rev().filter(|id| *id != 10).collect()).await;
+    assert_eq!(outbox_ids(&store).await, [10].into_iter().chain(21..=41).collect::<Vec<u64>>());
+    // Ids 21-40, all there is between them: gone, and 41 after them stays.
+    delete((21..=40).collect()).await;
+    assert_eq!(outbox_ids(&store).await, vec![10, 41]);
+    dispose(store).await;
+}
+
+#[wasm_bindgen_test]
 async fn large_batches_in_crowded_ranges_read_key_by_key_with_the_same_answer() {
     let store = open(&config(&unique("crowded"), json!({"items": {"key": "id"}}))).await;
     store.open_meta("c-crowded").await.unwrap();
