@@ -627,6 +627,17 @@ async fn large_batches_find_stored_keys_whatever_their_characters() {
     dispose(store).await;
 }
 
+/// A fresh store whose `items` hold `{id, n}` for each of `keys` (`n` its place), each
+/// put still queued: outbox ids 1, 2, … in that order.
+async fn with_queued_items(name: &str, keys: &[String]) -> IdbStore {
+    let store = open(&config(&unique(name), json!({"items": {"key": "id"}}))).await;
+    store.open_meta(&format!("c-{name}")).await.unwrap();
+    for (n, key) in keys.iter().enumerate() {
+        store.write_local(&put("items", json!({"id": key, "n": n}))).await.unwrap();
+    }
+    store
+}
+
 /// What a transaction over `keys` reads: each stored record's value and pending count,
 /// and each key's queued entry ids.
 async fn snapshot_of(
@@ -650,12 +661,8 @@ async fn snapshot_of(
 
 #[wasm_bindgen_test]
 async fn large_batches_read_a_dense_range_at_once_and_only_their_own_keys() {
-    let store = open(&config(&unique("dense"), json!({"items": {"key": "id"}}))).await;
-    store.open_meta("c-dense").await.unwrap();
     let key = |i: usize| format!("k{i:02}");
-    for i in 0..40 {
-        store.write_local(&put("items", json!({"id": key(i), "n": i}))).await.unwrap();
-    }
+    let store = with_queued_items("dense", &(0..40).map(key).collect::<Vec<_>>()).await;
     // A second queued write of k07 (its first entry, id 8, is flagged sent, so the next
     // cannot fold into it).
     store.mark_sent(&[8]).await.unwrap();
@@ -683,11 +690,7 @@ async fn large_batches_read_a_dense_range_at_once_and_only_their_own_keys() {
 
 #[wasm_bindgen_test]
 async fn a_large_delete_of_entries_takes_their_span_only_when_it_holds_nothing_else() {
-    let store = open(&config(&unique("span-delete"), json!({"items": {"key": "id"}}))).await;
-    store.open_meta("c-span").await.unwrap();
-    for i in 0..41 {
-        store.write_local(&put("items", json!({"id": format!("k{i:02}")}))).await.unwrap();
-    }
+    let store = with_queued_items("span-delete", &(0..41).map(|i| format!("k{i:02}")).collect::<Vec<_>>()).await;
     let delete = |ids: Vec<u64>| {
         let store = &store;
         async move {
@@ -710,13 +713,9 @@ async fn a_large_delete_of_entries_takes_their_span_only_when_it_holds_nothing_e
 
 #[wasm_bindgen_test]
 async fn large_batches_in_crowded_ranges_read_key_by_key_with_the_same_answer() {
-    let store = open(&config(&unique("crowded"), json!({"items": {"key": "id"}}))).await;
-    store.open_meta("c-crowded").await.unwrap();
     let key = |i: usize| format!("k{i:03}");
     // 160 records; the batch is every eighth: its range holds 7 other records per key.
-    for i in 0..160 {
-        store.write_local(&put("items", json!({"id": key(i), "n": i}))).await.unwrap();
-    }
+    let store = with_queued_items("crowded", &(0..160).map(key).collect::<Vec<_>>()).await;
     // And the batch's keys queue five entries each (each flagged sent before the next):
     // more than four per key in the index's range.
     let batch_keys: Vec<usize> = (0..160).step_by(8).collect();
