@@ -105,10 +105,12 @@ pub(super) async fn probe_keys<'k>(tx: &idb::Transaction, keys: &'k [KeyRef]) ->
             continue;
         }
         let stored: Vec<String> = stored.iter().filter_map(JsValue::as_string).collect();
-        // Both lists in IndexedDB's key order: walk them side by side.
-        let position = |key: &str| batch.binary_search_by(|k| key_order(&k.1, key)).ok();
+        // Where each stored key sits in the batch (sorted as IndexedDB sorts); `None` for
+        // a key of the range that is not the batch's.
+        let places: Vec<Option<usize>> =
+            stored.iter().map(|key| batch.binary_search_by(|k| key_order(&k.1, key)).ok()).collect();
         let mut is_stored = vec![false; batch.len()];
-        for at in stored.iter().filter_map(|k| position(k)) {
+        for &at in places.iter().flatten() {
             is_stored[at] = true;
         }
         probed.absent.extend(batch.iter().zip(&is_stored).filter(|(_, s)| !**s).map(|(k, _)| *k));
@@ -122,9 +124,9 @@ pub(super) async fn probe_keys<'k>(tx: &idb::Transaction, keys: &'k [KeyRef]) ->
         if values.len() != stored.len() {
             continue;
         }
-        for (key, value) in stored.iter().zip(values) {
-            if let Some(at) = position(key) {
-                probed.read.push((batch[at], value));
+        for (place, value) in places.iter().zip(values) {
+            if let Some(at) = place {
+                probed.read.push((batch[*at], value));
             }
         }
     }
