@@ -311,8 +311,9 @@ impl Body {
 /// `Content-Length` says so, else as soon as the bytes read pass the limit (a body with
 /// no length, e.g. chunked, is never read whole into memory first).
 async fn read_text(response: &Response) -> Result<Body, TransportError> {
-    let too_large = |n: String| {
-        TransportError::new(
+    let too_large = |n: String| TransportError {
+        too_large: true,
+        ..TransportError::new(
             ErrorClass::Protocol,
             format!("the server's answer is {n} bytes, over the {MAX_RESPONSE_BYTES} limit"),
         )
@@ -369,6 +370,7 @@ pub fn http_error(response: &Response, body: &str) -> TransportError {
         status: Some(status),
         retry_after_ms: retry_after,
         message: format!("HTTP {status}: {detail}"),
+        too_large: false,
     }
 }
 

@@ -63,11 +63,14 @@ pub struct TransportError {
     pub status: Option<u16>,
     pub retry_after_ms: Option<u64>,
     pub message: String,
+    /// The answer was over the client's size limit (a `protocol` error): a pull asks
+    /// again for a smaller page.
+    pub too_large: bool,
 }
 
 impl TransportError {
     pub fn new(class: ErrorClass, message: impl Into<String>) -> TransportError {
-        TransportError { class, status: None, retry_after_ms: None, message: message.into() }
+        TransportError { class, status: None, retry_after_ms: None, message: message.into(), too_large: false }
     }
 }
 
@@ -377,12 +380,21 @@ async fn pull_all<S: Store, T: Transport<S::Value>, O: Observer<S::Value>>(
     let mut checkpoint = meta.checkpoint;
     let mut prefetched = None;
     let mut revoked: Vec<String> = Vec::new();
+    // Halved while a page is over the client's size limit (large documents), so a sync
+    // is slower for them but never stuck; at 1 the error stands.
+    let mut limit = PULL_LIMIT;
     loop {
         let page = match prefetched.take() {
             Some(page) => page,
-            None => transport.pull(checkpoint, PULL_LIMIT, &collections).await,
-        }
-        .map_err(SyncError::Transport)?;
+            None => transport.pull(checkpoint, limit, &collections).await,
+        };
+        let page = match page {
+            Err(e) if e.too_large && limit > 1 => {
+                limit /= 2;
+                continue;
+            }
+            page => page.map_err(SyncError::Transport)?,
+        };
         check_pull_page(config, checkpoint, &page)?;
         let mut page = page;
         let newer = migrate_pulled(config, observer, &mut page.changes)?;
@@ -409,7 +421,7 @@ async fn pull_all<S: Store, T: Transport<S::Value>, O: Observer<S::Value>>(
         // The next page is fetched while this one is stored: the network and IndexedDB
         // overlap. It is only used once this page has committed.
         let applied = if page.has_more {
-            let (applied, next) = join(store_page, transport.pull(page.checkpoint, PULL_LIMIT, &collections)).await;
+            let (applied, next) = join(store_page, transport.pull(page.checkpoint, limit, &collections)).await;
             prefetched = Some(next);
             applied?
         } else {
@@ -792,6 +804,7 @@ mod tests {
             status: Some(status),
             retry_after_ms: None,
             message: format!("HTTP {status}"),
+            too_large: false,
         })
     }
 
@@ -988,12 +1001,14 @@ mod tests {
             status: Some(413),
             retry_after_ms: None,
             message: "413".into(),
+            too_large: false,
         }));
         server.fault(Fault::Fail(TransportError {
             class: ErrorClass::Validation,
             status: Some(413),
             retry_after_ms: None,
             message: "413".into(),
+            too_large: false,
         }));
         let report = a.sync(&server).unwrap();
         assert_eq!((report.rejected, report.pushed, a.pending()), (1, 1, 0));
@@ -1073,6 +1088,32 @@ mod tests {
         assert_eq!(a.checkpoint(), total as u64);
         assert_eq!(a.live().len(), total);
         assert_eq!(a.observer.progress.borrow().iter().filter(|(p, _)| *p == Phase::Pull).count(), 3);
+    }
+
+    #[test]
+    fn pages_over_the_size_limit_are_asked_again_smaller() {
+        let server = FakeServer::new();
+        for i in 0..300 {
+            server.external_put("notes", &format!("n{i:03}"), json!({"id": format!("n{i:03}")}), "h");
+        }
+        server.max_page.set(Some(100));
+        let a = Client::new("c-a", "serverWins", 100);
+        let report = a.sync(&server).unwrap();
+        assert_eq!((report.pulled, a.live().len(), a.checkpoint()), (300, 300, 300));
+        // Halved from PULL_LIMIT until under 100, then kept for the rest of the sync.
+        let limits = server.pull_limits.borrow().clone();
+        let small = limits.iter().position(|l| *l <= 100).unwrap();
+        assert_eq!(small, (PULL_LIMIT / 100).ilog2() as usize + 1, "{limits:?}");
+        assert!(limits[small..].iter().all(|l| *l == limits[small]), "{limits:?}");
+        assert!(limits[..small].windows(2).all(|w| w[1] == w[0] / 2), "{limits:?}");
+
+        // A single change over the limit: the error stands (after halving down to 1).
+        server.max_page.set(Some(0));
+        server.external_put("notes", "huge", json!({"id": "huge"}), "h");
+        let err = a.sync(&server).unwrap_err();
+        assert_eq!(err.error.class(), Some(ErrorClass::Protocol));
+        assert_eq!(server.pull_limits.borrow().last(), Some(&1));
+        assert_eq!(a.checkpoint(), 300);
     }
 
     #[test]

@@ -48,6 +48,11 @@ pub struct FakeServer {
     faults: RefCell<VecDeque<Fault>>,
     pub pushes: Cell<usize>,
     pub max_batch: Cell<Option<usize>>,
+    /// Pulls asking for more changes than this fail as an answer over the client's size
+    /// limit would (large documents).
+    pub max_page: Cell<Option<usize>>,
+    /// The `limit` of every pull, in order.
+    pub pull_limits: RefCell<Vec<usize>>,
     /// The server's clock; 0: it neither clamps stamps nor reports its time.
     pub now: Cell<u64>,
     /// Spaces this client may only read: writes there are rejected with `forbidden`.
@@ -172,6 +177,7 @@ impl Transport for FakeServer {
                 status: Some(413),
                 retry_after_ms: None,
                 message: "too many".into(),
+                too_large: false,
             });
         }
         let mut results = Vec::new();
@@ -207,6 +213,10 @@ impl Transport for FakeServer {
             Some(Fault::AnswerPull(p)) => return Ok(p),
             Some(other) => self.faults.borrow_mut().push_front(other),
             None => {}
+        }
+        self.pull_limits.borrow_mut().push(limit);
+        if self.max_page.get().is_some_and(|max| limit > max) {
+            return Err(TransportError { too_large: true, ..TransportError::new(ErrorClass::Protocol, "too large") });
         }
         let mut changes: Vec<Change> = self
             .docs

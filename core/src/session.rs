@@ -384,7 +384,7 @@ mod tests {
     }
 
     fn transport_failure(class: ErrorClass, retry_after_ms: Option<u64>) -> SyncFailure {
-        let error = TransportError { class, status: None, retry_after_ms, message: "it failed".into() };
+        let error = TransportError { retry_after_ms, ..TransportError::new(class, "it failed") };
         SyncFailure { error: SyncError::Transport(error), report: SyncReport::default() }
     }
 
