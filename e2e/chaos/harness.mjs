@@ -506,7 +506,10 @@ export async function runChaos(options = {}) {
     //               pwa-sync:conflict event heard by d's tabs has c/k with token(w) in f
     //               in its `local` side, or a pwa-sync:rejected event names c/k after w.
     // A delete is accounted for when the server's final state of c/k is absent (visible),
-    // the history has a tombstone of c/k by d's client made after w started (applied), d
+    // the history has a tombstone of c/k by d's client made after w started (applied), the
+    // server answered d's client, after w started, with a conflict whose server state is a
+    // tombstone of c/k (absorbed: another device had deleted it first; a later re-creation
+    // is a newer write), d
     // wrote c/k again (superseded), a conflict/rejection on d shows c/k with `local` null
     // (surfaced), or the record it deleted never reached the server: no field of it ever
     // appears in the history (a create and delete of a never-synced key fold to nothing).
@@ -521,8 +524,20 @@ export async function runChaos(options = {}) {
       surfacedEntries.get(e.device)?.push({ kind: e.name === "pwa-sync:conflict" ? "conflict" : "rejected-event", collection: e.detail.collection, key: e.detail.key, local: e.detail.local, at: e.at, source: "event" });
     }
     const inHistory = (c, k, f, token) => changes.some((ch) => ch.collection === c && ch.key === k && ch.value?.[f] === token);
+    // Tombstones a device's push met: device -> [{version, at}] of conflict answers whose
+    // server state is null (versions are global, so one names its key through the history).
+    const metTombstones = new Map();
+    for (const [client, , status, , at, result] of db.mutations) {
+      if (status !== "conflict") continue;
+      const server = result ? JSON.parse(result).server : null;
+      if (!server || server.value !== null) continue;
+      const device = clientIds.get(client);
+      if (!metTombstones.has(device)) metTombstones.set(device, []);
+      metTombstones.get(device).push({ version: server.version, at });
+    }
+    const isTombstoneOf = (c, k, version) => changes.some((ch) => ch.version === version && ch.collection === c && ch.key === k && ch.value === null);
     const losses = [];
-    const accounted = { visible: 0, applied: 0, superseded: 0, surfaced: 0, "never on server": 0 };
+    const accounted = { visible: 0, applied: 0, absorbed: 0, superseded: 0, surfaced: 0, "never on server": 0 };
     for (const w of writes) {
       const later = writes.filter((x) => x.n > w.n && x.device === w.device && x.collection === w.collection && x.key === w.key);
       const surfaced = (surfacedEntries.get(w.device) ?? []).filter((e) => e.collection === w.collection && e.key === w.key);
@@ -531,6 +546,7 @@ export async function runChaos(options = {}) {
       if (w.kind === "delete") {
         if (finalValue === null) why.push("visible");
         else if (history && changes.some((ch) => ch.collection === w.collection && ch.key === w.key && ch.value === null && ch.device === w.device && ch.at >= w.t0)) why.push("applied");
+        else if (history && (metTombstones.get(w.device) ?? []).some((t) => t.at >= w.t0 && isTombstoneOf(w.collection, w.key, t.version))) why.push("absorbed");
         else if (later.length > 0) why.push("superseded");
         else if (surfaced.some((e) => e.local === null || (e.kind === "rejected-event" && e.at >= w.t0))) why.push("surfaced");
         else if (history && w.prior && !FIELDS.some((f) => w.prior[f] !== undefined && inHistory(w.collection, w.key, f, w.prior[f]))) why.push("never on server");
@@ -549,7 +565,7 @@ export async function runChaos(options = {}) {
         failures.push(`lost: write #${w.n} by device ${w.device} tab ${w.tab} at ${new Date(w.t0).toISOString()}: ${w.kind} ${w.collection}/${w.key} ${JSON.stringify(w.written)}; server final ${JSON.stringify(finalValue)}`);
       } else {
         // Count each write once, by its strongest reason.
-        const order = ["visible", "applied", "superseded", "surfaced", "never on server"];
+        const order = ["visible", "applied", "absorbed", "superseded", "surfaced", "never on server"];
         accounted[order.find((x) => why.includes(x))]++;
       }
     }
