@@ -101,7 +101,19 @@ impl Client {
     pub(super) async fn sync_in_background(self: &Rc<Self>) {
         let client = self.clone();
         // Failures are reported through status, events and the next scheduled attempt.
-        let _ = locks::with_lock(&self.flush_lock(), false, move || async move { client.sync_here().await }).await;
+        let ran = locks::with_lock(&self.flush_lock(), false, move || async move { client.sync_here().await }).await;
+        // Another context holds the lock (a tab, the service worker). Should its attempt
+        // fail (it began offline), nothing would send the queued writes before this
+        // context's next trigger: wait for the lock, then sync if writes are still queued.
+        if matches!(ran, Ok(None)) && self.session.borrow().pending() > 0 {
+            let client = self.clone();
+            let _ = locks::with_lock(&self.flush_lock(), true, move || async move {
+                if client.store.pending_count().await.is_ok_and(|n| n > 0) {
+                    let _ = client.sync_here().await;
+                }
+            })
+            .await;
+        }
     }
 
     /// `pwa-sync:<name>:flush`: held by whoever pushes and pulls for this database.

@@ -12,7 +12,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use super::support::{faults, ok, proxy, server, unique, ClockAhead};
+use super::support::{faults, js, ok, proxy, server, unique, ClockAhead};
 
 fn config(name: &str, endpoint: &str, token: JsValue) -> JsValue {
     let config = JSON::parse(&format!(
@@ -485,6 +485,41 @@ async fn two_contexts_flushing_at_once_send_each_mutation_once() {
     assert_eq!(proxy_counter("forwarded").await - before, 3.0);
     one.close();
     two.close();
+    IdbStore::delete_database(&db).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_background_sync_that_finds_the_flush_lock_taken_sends_the_writes_once_it_is_free() {
+    // Another context (a tab, the service worker) holds the flush lock, say in an attempt
+    // begun offline that will fail. A write queued meanwhile must go once the lock is free,
+    // not wait for this context's next trigger (the `online` that came while it was held).
+    let (user, db) = (unique("u"), unique("held"));
+    let release = js(
+        "name",
+        "return new Promise((granted) => navigator.locks.request(name, () => new Promise((release) => granted(release))));",
+        &[JsValue::from_str(&format!("pwa-sync:{db}:flush"))],
+    )
+    .await;
+    let config = JSON::parse(&format!(
+        r#"{{"name": "{db}", "endpoint": "{}/sync", "token": "dev:{user}", "collections": {{"trips": {{"key": "id"}}}}}}"#,
+        server()
+    ))
+    .unwrap();
+    let client = SyncClient::open(config).await.unwrap();
+    ok(client.put("trips".into(), JSON::parse(r#"{"id": "t1"}"#).unwrap())).await;
+    gloo_timers::future::TimeoutFuture::new(300).await;
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 1.0, "nothing syncs while the lock is held");
+    release.unchecked_ref::<js_sys::Function>().call0(&JsValue::NULL).unwrap();
+    let mut pending = 1.0;
+    for _ in 0..100 {
+        pending = ok(client.pending(JsValue::UNDEFINED)).await.as_f64().unwrap();
+        if pending == 0.0 {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(50).await;
+    }
+    assert_eq!(pending, 0.0, "the write went once the lock was free");
+    client.close();
     IdbStore::delete_database(&db).await.unwrap();
 }
 
