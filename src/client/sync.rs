@@ -97,22 +97,26 @@ impl Client {
     }
 
     /// A sync nobody waits for: skipped when another context is flushing already (it
-    /// posts a status hint when done, and the outbox is shared).
+    /// posts a status hint when done, and the outbox is shared), unless writes are queued.
     pub(super) async fn sync_in_background(self: &Rc<Self>) {
-        let client = self.clone();
         // Failures are reported through status, events and the next scheduled attempt.
-        let ran = locks::with_lock(&self.flush_lock(), false, move || async move { client.sync_here().await }).await;
-        // Another context holds the lock (a tab, the service worker). Should its attempt
-        // fail (it began offline), nothing would send the queued writes before this
-        // context's next trigger: wait for the lock, then sync if writes are still queued.
-        if matches!(ran, Ok(None)) && self.session.borrow().pending() > 0 {
+        let mut wait = false;
+        loop {
             let client = self.clone();
-            let _ = locks::with_lock(&self.flush_lock(), true, move || async move {
-                if client.store.pending_count().await.is_ok_and(|n| n > 0) {
+            let ran = locks::with_lock(&self.flush_lock(), wait, move || async move {
+                // After waiting, the holder may have sent the writes already.
+                if !wait || client.store.pending_count().await.is_ok_and(|n| n > 0) {
                     let _ = client.sync_here().await;
                 }
             })
             .await;
+            // Another context held the lock (a tab, the service worker). Should its attempt
+            // fail (it began offline), nothing would send the queued writes before this
+            // context's next trigger: wait for the lock once, then sync if writes remain.
+            if wait || !matches!(ran, Ok(None)) || self.session.borrow().pending() == 0 {
+                return;
+            }
+            wait = true;
         }
     }
 
