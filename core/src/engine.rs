@@ -800,11 +800,8 @@ mod tests {
 
     fn server_error(status: u16) -> Fault {
         Fault::Fail(TransportError {
-            class: ErrorClass::from_status(status),
             status: Some(status),
-            retry_after_ms: None,
-            message: format!("HTTP {status}"),
-            too_large: false,
+            ..TransportError::new(ErrorClass::from_status(status), format!("HTTP {status}"))
         })
     }
 
@@ -997,18 +994,12 @@ mod tests {
         a.put("big", json!({"id": "big"}));
         a.put("ok", json!({"id": "ok"}));
         server.fault(Fault::Fail(TransportError {
-            class: ErrorClass::Validation,
             status: Some(413),
-            retry_after_ms: None,
-            message: "413".into(),
-            too_large: false,
+            ..TransportError::new(ErrorClass::Validation, "413")
         }));
         server.fault(Fault::Fail(TransportError {
-            class: ErrorClass::Validation,
             status: Some(413),
-            retry_after_ms: None,
-            message: "413".into(),
-            too_large: false,
+            ..TransportError::new(ErrorClass::Validation, "413")
         }));
         let report = a.sync(&server).unwrap();
         assert_eq!((report.rejected, report.pushed, a.pending()), (1, 1, 0));

@@ -173,11 +173,8 @@ impl Transport for FakeServer {
         }
         if self.max_batch.get().is_some_and(|max| request.mutations.len() > max) {
             return Err(TransportError {
-                class: ErrorClass::Validation,
                 status: Some(413),
-                retry_after_ms: None,
-                message: "too many".into(),
-                too_large: false,
+                ..TransportError::new(ErrorClass::Validation, "too many")
             });
         }
         let mut results = Vec::new();
