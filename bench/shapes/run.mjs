@@ -1,17 +1,19 @@
-// What the stored objects' shape costs a range read, apart from any library code: five
+// What the stored objects' shape costs a range read, apart from any library code: seven
 // databases of 100,000 records filled by raw IndexedDB, each with an index over `n`,
 // then `index.getAll(range, 1001)` over 10,000-record ranges, 20 places x 3 rounds, the
-// five taken by turns. Shapes (page.html): Dexie's (the value itself; outbox entries
+// seven taken by turns. Shapes (page.html): Dexie's (the value itself; outbox entries
 // `{collection, key, op, value, at}`), pwa-sync's today (`{key, value, version, hlc,
 // pending, updatedAt}`, its outbox entries and their `by_key` index), the same synced
-// (no outbox), ours with the read before a write issued but not awaited, and the values
-// bare with the metadata in a store of its own.
+// (no outbox), ours with the read before a write issued but not awaited, two with less
+// wrapper (`compact`: `{key, value, m}` with the metadata as one string; `flat`: the
+// value's own fields and the metadata in one reserved property), and the values bare
+// with the metadata in a store of its own.
 // Writes too: the time to fill each (10 transactions of 10,000 records and entries),
 // and SHAPES_WRITES (default 2,000) single writes of new records, a transaction each
 // with the read pwa-sync does first, 50 per shape by turns.
 // `node bench/shapes/run.mjs` prints each run's medians in ms. The browser is the
 // bench's (bench/chromium.mjs: BENCH_CHROMIUM_ARGS, IndexedDB on SQLite by default);
-// SHAPES_RUNS (default 2).
+// SHAPES_RUNS (default 2); SHAPES_WRITES=0 times reads and fills only.
 import { createServer } from "node:http";
 import { readFileSync } from "node:fs";
 import { CHROMIUM_ARGS, launch } from "../chromium.mjs";
