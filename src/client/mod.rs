@@ -76,6 +76,8 @@ pub(crate) struct Client {
     /// An event a worker relayed is being dispatched: its value is the worker's as of its
     /// write, possibly older than this context's since (`watch` reads instead of using it).
     relaying: Cell<bool>,
+    /// A background sync waits for the flush lock another context holds: one is enough.
+    awaiting_flush: Cell<bool>,
     /// `get_now`'s settling function, made at its first call.
     read_settler: std::cell::OnceCell<Function>,
 }

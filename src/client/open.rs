@@ -85,6 +85,7 @@ impl Client {
             closed: Cell::new(false),
             marked: Cell::new(false),
             relaying: Cell::new(false),
+            awaiting_flush: Cell::new(false),
             background: RefCell::new(None),
             tabs: RefCell::new(None),
             status_snapshot: RefCell::new(None),

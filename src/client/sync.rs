@@ -110,10 +110,15 @@ impl Client {
                 }
             })
             .await;
+            if wait {
+                self.awaiting_flush.set(false);
+                return;
+            }
             // Another context held the lock (a tab, the service worker). Should its attempt
             // fail (it began offline), nothing would send the queued writes before this
             // context's next trigger: wait for the lock once, then sync if writes remain.
-            if wait || !matches!(ran, Ok(None)) || self.session.borrow().pending() == 0 {
+            // One waiter at a time: many stale `get`s must not queue a sync each.
+            if !matches!(ran, Ok(None)) || self.session.borrow().pending() == 0 || self.awaiting_flush.replace(true) {
                 return;
             }
             wait = true;

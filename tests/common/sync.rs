@@ -523,6 +523,41 @@ async fn a_background_sync_that_finds_the_flush_lock_taken_sends_the_writes_once
     IdbStore::delete_database(&db).await.unwrap();
 }
 
+#[wasm_bindgen_test]
+async fn background_syncs_waiting_for_a_taken_flush_lock_are_one_attempt_not_one_each() {
+    // While another context holds the lock, every stale `getFresh` asks for a background
+    // sync. If the holder's attempt fails and so would ours (the server is unreachable),
+    // one waiter tries once; a waiter per call would be a burst of failed syncs.
+    let db = unique("waiters");
+    let release = js(
+        "name",
+        "return new Promise((granted) => navigator.locks.request(name, () => new Promise((release) => granted(release))));",
+        &[JsValue::from_str(&format!("pwa-sync:{db}:flush"))],
+    )
+    .await;
+    let config = JSON::parse(&format!(
+        r#"{{"name": "{db}", "endpoint": "http://127.0.0.1:9/sync", "token": "x",
+            "retry": {{"baseDelayMs": 60000, "maxDelayMs": 60000}},
+            "collections": {{"trips": {{"key": "id", "ttlMs": 1}}}}}}"#
+    ))
+    .unwrap();
+    let client = SyncClient::open(config).await.unwrap();
+    ok(client.put("trips".into(), JSON::parse(r#"{"id": "t1"}"#).unwrap())).await;
+    for _ in 0..10 {
+        ok(client.get_fresh("trips".into(), "t1".into(), JsValue::UNDEFINED)).await;
+    }
+    gloo_timers::future::TimeoutFuture::new(300).await;
+    let syncs = |metrics: &JsValue| Reflect::get(metrics, &"syncs".into()).unwrap().as_f64().unwrap();
+    assert_eq!(syncs(&ok(client.metrics()).await), 0.0, "nothing syncs while the lock is held");
+    release.unchecked_ref::<js_sys::Function>().call0(&JsValue::NULL).unwrap();
+    gloo_timers::future::TimeoutFuture::new(1500).await;
+    let metrics = ok(client.metrics()).await;
+    assert_eq!(syncs(&metrics), 1.0, "one attempt once the lock was free: {}", JSON::stringify(&metrics).unwrap());
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 1.0, "the write stays queued");
+    client.close();
+    IdbStore::delete_database(&db).await.unwrap();
+}
+
 async fn futures_join(a: Promise, b: Promise) -> (JsValue, JsValue) {
     let both = js_sys::Promise::all(&js_sys::Array::of2(&a, &b));
     let values = js_sys::Array::from(&ok(both).await);
