@@ -5,7 +5,7 @@
 //! The visible value of a key is always its last server value (`base`) with the pending
 //! outbox entries replayed on top; every planner keeps that true.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
@@ -371,7 +371,9 @@ struct Working<'c, V> {
     records: BTreeMap<KeyRef, EntityRecord<V>>,
     queued: BTreeMap<KeyRef, Vec<OutboxEntry<V>>>,
     conflicts: Conflicts,
-    dirty: BTreeSet<KeyRef>,
+    /// Keys whose record this plan changed, once per change (sorted and
+    /// deduplicated by `finish`: a `BTreeSet` would be one more B-tree in the module).
+    dirty: Vec<KeyRef>,
     removed_entries: Ids,
     conflicts_added: Conflicts,
     conflicts_deleted: Ids,
@@ -388,7 +390,7 @@ impl<'c, V: AppValue> Working<'c, V> {
             records: snapshot.records,
             queued: snapshot.queued,
             conflicts: snapshot.conflicts,
-            dirty: BTreeSet::new(),
+            dirty: Vec::new(),
             removed_entries: Vec::new(),
             conflicts_added: Vec::new(),
             conflicts_deleted: Vec::new(),
@@ -429,7 +431,7 @@ impl<'c, V: AppValue> Working<'c, V> {
             conflict: previous.and_then(|r| r.conflict),
         };
         self.records.insert(key.clone(), record);
-        self.dirty.insert(key.clone());
+        self.dirty.push(key.clone());
     }
 
     /// The space `key`'s record lives in: that of its pending writes, else of its value.
@@ -708,15 +710,16 @@ impl<'c, V: AppValue> Working<'c, V> {
         true
     }
 
-    fn finish(self) -> Writes<V> {
+    fn finish(mut self) -> Writes<V> {
         let mut writes = Writes {
             audit: self.audit,
             conflicts_put: self.conflicts_added,
             conflicts_delete: self.conflicts_deleted,
             ..Writes::default()
         };
+        crate::sort::sort_unique(&mut self.dirty);
         for key in &self.dirty {
-            let record = self.records.get(key).cloned();
+            let record = self.records.remove(key);
             // A never-synced record whose writes were all rolled back has nothing left.
             let record = record.filter(|r| r.value.is_some() || r.version.is_some() || r.pending > 0);
             writes.records.insert(key.clone(), record);
