@@ -4,7 +4,6 @@
 //! all records or those an index range yielded; the answer is the same either way.
 
 use std::cmp::Ordering;
-use std::collections::HashSet;
 
 use serde_json::Value;
 
@@ -137,13 +136,35 @@ impl<V: AppValue> Candidate for Hit<V> {
     }
 }
 
+/// Which candidates are the first of their key (a multi-entry index or overlapping `in`
+/// ranges read a record more than once). By a stable sort of their places, not a hash
+/// set: the module then has no hash table at all.
+fn first_of_each_key(candidates: &[&dyn Candidate]) -> Vec<bool> {
+    // A scan reads in key order: no sort needed to see there are no repeats.
+    if candidates.windows(2).all(|pair| pair[0].key() < pair[1].key()) {
+        return vec![true; candidates.len()];
+    }
+    let mut places: Vec<usize> = (0..candidates.len()).collect();
+    crate::sort::sort_by(&mut places, |&a, &b| candidates[a].key().cmp(candidates[b].key()));
+    let mut first = vec![false; candidates.len()];
+    let mut previous: Option<&str> = None;
+    for at in places {
+        let key = candidates[at].key();
+        if previous != Some(key) {
+            first[at] = true;
+            previous = Some(key);
+        }
+    }
+    first
+}
+
 /// The answer over `candidates` (live records; duplicates allowed, the first is kept).
 /// Not generic: one copy of the sort in the wasm module for every store's candidates.
 pub fn finish(query: &Query, candidates: &[&dyn Candidate]) -> Page {
-    let mut seen = HashSet::new();
+    let first = first_of_each_key(candidates);
     let mut rows: Vec<(usize, Vec<Value>)> = Vec::new();
     for (at, c) in candidates.iter().enumerate() {
-        if !seen.insert(c.key()) || !matches(query, c) {
+        if !first[at] || !matches(query, c) {
             continue;
         }
         let Some(values) = order_values(&query.order, c) else { continue };

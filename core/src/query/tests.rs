@@ -108,6 +108,25 @@ pub(super) fn record(key: String, value: Value) -> EntityRecord {
     }
 }
 
+#[test]
+fn an_answer_holds_each_key_once_as_first_read() {
+    // A multi-entry index or overlapping `in` ranges read a record more than once.
+    let config = config();
+    let read = [
+        record("b".into(), json!({"a": 2})),
+        record("a".into(), json!({"a": 1})),
+        record("b".into(), json!({"a": 2})),
+        record("a".into(), json!({"a": 9})),
+        record("c".into(), json!({"a": 3})),
+    ];
+    let candidates: Vec<&dyn super::exec::Candidate> = read.iter().map(|r| r as &dyn super::exec::Candidate).collect();
+    let by_key = Query::parse(collection(&config), &json!({}), Form::Page).expect("valid query");
+    assert_eq!(super::exec::finish(&by_key, &candidates).picked, vec![1, 0, 4]);
+    // The copy read later is not the one matched: `a` = 9 is not in the answer.
+    let nine = Query::parse(collection(&config), &json!({"where": {"a": 9}}), Form::Page).expect("valid query");
+    assert_eq!(super::exec::finish(&nine, &candidates).picked, Vec::<usize>::new());
+}
+
 /// Every page of the planned answer, following `next`, on the memory store.
 fn paged(config: &ClientConfig, q: &Value, records: &[EntityRecord]) -> (Vec<String>, usize) {
     let store = MemoryStore::new(config);
