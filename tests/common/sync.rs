@@ -494,12 +494,7 @@ async fn a_background_sync_that_finds_the_flush_lock_taken_sends_the_writes_once
     // begun offline that will fail. A write queued meanwhile must go once the lock is free,
     // not wait for this context's next trigger (the `online` that came while it was held).
     let (user, db) = (unique("u"), unique("held"));
-    let release = js(
-        "name",
-        "return new Promise((granted) => navigator.locks.request(name, () => new Promise((release) => granted(release))));",
-        &[JsValue::from_str(&format!("pwa-sync:{db}:flush"))],
-    )
-    .await;
+    let release = hold_flush_lock(&db).await;
     let config = JSON::parse(&format!(
         r#"{{"name": "{db}", "endpoint": "{}/sync", "token": "dev:{user}", "collections": {{"trips": {{"key": "id"}}}}}}"#,
         server()
@@ -509,7 +504,7 @@ async fn a_background_sync_that_finds_the_flush_lock_taken_sends_the_writes_once
     ok(client.put("trips".into(), JSON::parse(r#"{"id": "t1"}"#).unwrap())).await;
     gloo_timers::future::TimeoutFuture::new(300).await;
     assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 1.0, "nothing syncs while the lock is held");
-    release.unchecked_ref::<js_sys::Function>().call0(&JsValue::NULL).unwrap();
+    release.call0(&JsValue::NULL).unwrap();
     let mut pending = 1.0;
     for _ in 0..100 {
         pending = ok(client.pending(JsValue::UNDEFINED)).await.as_f64().unwrap();
@@ -529,12 +524,7 @@ async fn background_syncs_waiting_for_a_taken_flush_lock_are_one_attempt_not_one
     // sync. If the holder's attempt fails and so would ours (the server is unreachable),
     // one waiter tries once; a waiter per call would be a burst of failed syncs.
     let db = unique("waiters");
-    let release = js(
-        "name",
-        "return new Promise((granted) => navigator.locks.request(name, () => new Promise((release) => granted(release))));",
-        &[JsValue::from_str(&format!("pwa-sync:{db}:flush"))],
-    )
-    .await;
+    let release = hold_flush_lock(&db).await;
     let config = JSON::parse(&format!(
         r#"{{"name": "{db}", "endpoint": "http://127.0.0.1:9/sync", "token": "x",
             "retry": {{"baseDelayMs": 60000, "maxDelayMs": 60000}},
@@ -549,13 +539,25 @@ async fn background_syncs_waiting_for_a_taken_flush_lock_are_one_attempt_not_one
     gloo_timers::future::TimeoutFuture::new(300).await;
     let syncs = |metrics: &JsValue| Reflect::get(metrics, &"syncs".into()).unwrap().as_f64().unwrap();
     assert_eq!(syncs(&ok(client.metrics()).await), 0.0, "nothing syncs while the lock is held");
-    release.unchecked_ref::<js_sys::Function>().call0(&JsValue::NULL).unwrap();
+    release.call0(&JsValue::NULL).unwrap();
     gloo_timers::future::TimeoutFuture::new(1500).await;
     let metrics = ok(client.metrics()).await;
     assert_eq!(syncs(&metrics), 1.0, "one attempt once the lock was free: {}", JSON::stringify(&metrics).unwrap());
     assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 1.0, "the write stays queued");
     client.close();
     IdbStore::delete_database(&db).await.unwrap();
+}
+
+/// Take database `db`'s flush lock as another context would; it is held until the
+/// returned function is called.
+async fn hold_flush_lock(db: &str) -> js_sys::Function {
+    js(
+        "name",
+        "return new Promise((granted) => navigator.locks.request(name, () => new Promise((release) => granted(release))));",
+        &[JsValue::from_str(&format!("pwa-sync:{db}:flush"))],
+    )
+    .await
+    .unchecked_into()
 }
 
 async fn futures_join(a: Promise, b: Promise) -> (JsValue, JsValue) {
