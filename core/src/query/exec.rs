@@ -136,35 +136,13 @@ impl<V: AppValue> Candidate for Hit<V> {
     }
 }
 
-/// Which candidates are the first of their key (a multi-entry index or overlapping `in`
-/// ranges read a record more than once). By a stable sort of their places, not a hash
-/// set: the module then has no hash table at all.
-fn first_of_each_key(candidates: &[&dyn Candidate]) -> Vec<bool> {
-    // A scan reads in key order: no sort needed to see there are no repeats.
-    if candidates.windows(2).all(|pair| pair[0].key() < pair[1].key()) {
-        return vec![true; candidates.len()];
-    }
-    let mut places: Vec<usize> = (0..candidates.len()).collect();
-    crate::sort::sort_by(&mut places, |&a, &b| candidates[a].key().cmp(candidates[b].key()));
-    let mut first = vec![false; candidates.len()];
-    let mut previous: Option<&str> = None;
-    for at in places {
-        let key = candidates[at].key();
-        if previous != Some(key) {
-            first[at] = true;
-            previous = Some(key);
-        }
-    }
-    first
-}
-
-/// The answer over `candidates` (live records; duplicates allowed, the first is kept).
+/// The answer over `candidates` (live records; a record read more than once, by a
+/// multi-entry index or overlapping `in` ranges, is answered once, as first read).
 /// Not generic: one copy of the sort in the wasm module for every store's candidates.
 pub fn finish(query: &Query, candidates: &[&dyn Candidate]) -> Page {
-    let first = first_of_each_key(candidates);
     let mut rows: Vec<(usize, Vec<Value>)> = Vec::new();
     for (at, c) in candidates.iter().enumerate() {
-        if !first[at] || !matches(query, c) {
+        if !matches(query, c) {
             continue;
         }
         let Some(values) = order_values(&query.order, c) else { continue };
@@ -180,6 +158,10 @@ pub fn finish(query: &Query, candidates: &[&dyn Candidate]) -> Page {
     crate::sort::sort_by(&mut rows, |a, b| {
         compare_positions(&query.order, (&a.1, candidates[a.0].key()), (&b.1, candidates[b.0].key()))
     });
+    // The copies of a record, read in one transaction, sort side by side (same values,
+    // same key; stably, the first read first): keep the first. No hash set: the module
+    // has no hash table.
+    rows.dedup_by(|later, earlier| candidates[later.0].key() == candidates[earlier.0].key());
     let limit = query.limit.unwrap_or(usize::MAX);
     let last = limit.checked_sub(1).and_then(|i| rows.get(i)).filter(|_| rows.len() > limit);
     let next = last.map(|row| {

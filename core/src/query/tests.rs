@@ -116,15 +116,20 @@ fn an_answer_holds_each_key_once_as_first_read() {
         record("b".into(), json!({"a": 2})),
         record("a".into(), json!({"a": 1})),
         record("b".into(), json!({"a": 2})),
-        record("a".into(), json!({"a": 9})),
+        record("a".into(), json!({"a": 1})),
         record("c".into(), json!({"a": 3})),
     ];
     let candidates: Vec<&dyn super::exec::Candidate> = read.iter().map(|r| r as &dyn super::exec::Candidate).collect();
-    let by_key = Query::parse(collection(&config), &json!({}), Form::Page).expect("valid query");
-    assert_eq!(super::exec::finish(&by_key, &candidates).picked, vec![1, 0, 4]);
-    // The copy read later is not the one matched: `a` = 9 is not in the answer.
-    let nine = Query::parse(collection(&config), &json!({"where": {"a": 9}}), Form::Page).expect("valid query");
-    assert_eq!(super::exec::finish(&nine, &candidates).picked, Vec::<usize>::new());
+    let page = |q: Value| {
+        let query = Query::parse(collection(&config), &q, Form::Page).expect("valid query");
+        super::exec::finish(&query, &candidates)
+    };
+    assert_eq!(page(json!({})).picked, vec![1, 0, 4]);
+    assert_eq!(page(json!({"orderBy": "-a"})).picked, vec![4, 0, 1]);
+    let first = page(json!({"limit": 1}));
+    assert_eq!(first.picked, vec![1]);
+    let rest = page(json!({"after": first.next.expect("a next page")}));
+    assert_eq!(rest.picked, vec![0, 4], "a page after the first repeats nothing");
 }
 
 /// Every page of the planned answer, following `next`, on the memory store.
