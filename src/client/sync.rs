@@ -100,6 +100,8 @@ impl Client {
     /// posts a status hint when done, and the outbox is shared), unless writes are queued.
     pub(super) async fn sync_in_background(self: &Rc<Self>) {
         // Failures are reported through status, events and the next scheduled attempt.
+        // A loop of at most two turns (try, then wait once) rather than two calls: one
+        // `with_lock` instance in the module, not two (bench/README.md "Size").
         let mut wait = false;
         loop {
             let client = self.clone();
