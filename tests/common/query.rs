@@ -280,6 +280,8 @@ async fn pushed_down_pages_neither_repeat_nor_skip_under_concurrent_writes() {
         }
         let expected: Vec<String> = expected.iter().map(|i| format!("s{i:03}")).collect();
         let (mut seen, mut after, mut pages) = (Vec::<String>::new(), JsValue::NULL, 0);
+        // Each page's size, for a failure's message (a page cut short, or an early end).
+        let mut sizes = Vec::new();
         loop {
             let q = json(query);
             Reflect::set(&q, &"after".into(), &after).unwrap();
@@ -300,6 +302,7 @@ async fn pushed_down_pages_neither_repeat_nor_skip_under_concurrent_writes() {
             ok(patch).await;
             let records: Array = field(&page, "records").unchecked_into();
             seen.extend(records.iter().map(|r| field(&r, "id").as_string().unwrap()));
+            sizes.push(records.length());
             after = field(&page, "next");
             pages += 1;
             assert!(pages < 400, "{query}: pages never end");
@@ -312,7 +315,7 @@ async fn pushed_down_pages_neither_repeat_nor_skip_under_concurrent_writes() {
         unique_ids.dedup();
         assert_eq!(unique_ids.len(), seen.len(), "{query}: a record came twice: {seen:?}");
         let originals: Vec<String> = seen.iter().filter(|id| id.starts_with('s')).cloned().collect();
-        assert_eq!(originals, expected, "{query}: every original record once, in order");
+        assert_eq!(originals, expected, "{query}: every original record once, in order (page sizes {sizes:?})");
     }
     done(c, &name).await;
 }

@@ -13,6 +13,8 @@ use pwa_sync_core::config::ClientConfig;
 use pwa_sync_core::engine::LocalWrites;
 use pwa_sync_core::error::Error;
 use pwa_sync_core::mutation::{LocalOp, LocalWrite};
+use pwa_sync_core::query::plan::plan;
+use pwa_sync_core::query::{Form, Query};
 use pwa_sync_core::record::{ListQuery, STORAGE_FORMAT};
 use pwa_sync_core::store::conformance::{self, json_get, json_list, json_outbox};
 use pwa_sync_core::store::Store;
@@ -422,6 +424,12 @@ async fn record_metadata_is_read_as_serde_reads_its_json() {
     assert!(refused > 40 && expected.len() > 20, "both kinds present: {refused} refused, {expected:?}");
 
     assert_eq!(keys(&store, "items", ListQuery::default()).await, expected);
+    assert_eq!(store.take_skipped().len(), refused);
+    // A query reads the same records (it checks the clock without copying it).
+    let items = config.collection("items").unwrap();
+    let query = Query::parse(items, &json!({}), Form::Page).unwrap();
+    let answer = store.query(&query, &plan(items, &query)).await.unwrap();
+    assert_eq!(answer.records.iter().map(|r| r.key.clone()).collect::<Vec<_>>(), expected);
     assert_eq!(store.take_skipped().len(), refused);
     dispose(store).await;
 }
