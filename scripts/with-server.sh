@@ -28,6 +28,9 @@ trap 'exit 143' TERM
 #   start VAR LOG COMMAND [ARGS...]
 start() {
   local var="$1" log="$2"; shift 2
+  # Made here, not only by the child's redirection: on a busy machine the loop below can
+  # read before the child has run, and a missing file ended the script (set -e, pipefail).
+  : >"$log"; : >"$log.err"
   "$@" >"$log" 2>"$log.err" &
   PIDS+=($!)
   local url=""
