@@ -19,7 +19,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use super::support::{faults, js, ok, proxy, raw, recorder, server, unique, Seen};
+use super::support::{faults, js, ok, proxy, raw, recorder, server, step, unique, Seen};
 use web_sys::EventTarget;
 
 // ---- helpers ----
@@ -1281,34 +1281,38 @@ async fn an_old_tab_syncing_during_an_upgrade_loses_nothing_for_the_new_one() {
         ))
     };
     let (older, newer) = (r#"{"trips": {"key": "id"}}"#, r#"{"trips": {"key": "id"}, "packing": {"key": "id"}}"#);
-    let old = SyncClient::open(cfg(&db, older)).await.unwrap();
-    ok(old.sync()).await;
-    let new = SyncClient::open(cfg(&db, newer)).await.unwrap();
+    let old = step("open old", SyncClient::open(cfg(&db, older))).await.unwrap();
+    step("old syncs", ok(old.sync())).await;
+    let new = step("open new (upgrade)", SyncClient::open(cfg(&db, newer))).await.unwrap();
     // Another device of the user writes both collections.
-    let device = SyncClient::open(cfg(&device_db, newer)).await.unwrap();
-    ok(device.put(s("packing"), json(r#"{"id": "p1"}"#))).await;
-    ok(device.put(s("trips"), json(r#"{"id": "t1"}"#))).await;
-    ok(device.sync()).await;
+    let device = step("open device", SyncClient::open(cfg(&device_db, newer))).await.unwrap();
+    step("device puts p1", ok(device.put(s("packing"), json(r#"{"id": "p1"}"#)))).await;
+    step("device puts t1", ok(device.put(s("trips"), json(r#"{"id": "t1"}"#)))).await;
+    step("device syncs", ok(device.sync())).await;
 
     // The old tab syncs first: it must not move the shared checkpoint past the packing
     // change it does not store (the new tab would never pull it).
-    let by_old = ok(old.sync()).await;
-    ok(new.put(s("packing"), json(r#"{"id": "p2"}"#))).await;
-    let result = ok(new.sync()).await;
+    let by_old = step("old syncs after the upgrade", ok(old.sync())).await;
+    step("new puts p2", ok(new.put(s("packing"), json(r#"{"id": "p2"}"#)))).await;
+    let result = step("new syncs", ok(new.sync())).await;
     assert_eq!(field(&result, "pushed"), 1.0);
-    assert_eq!(field(&ok(new.get(s("packing"), s("p1"))).await, "id"), "p1", "the new tab missed a change");
+    assert_eq!(
+        field(&step("new gets p1", ok(new.get(s("packing"), s("p1")))).await, "id"),
+        "p1",
+        "the new tab missed a change"
+    );
     assert_eq!(field(&by_old, "pulled"), 0.0, "the checkpoint belongs to the new version");
-    assert_eq!(field(&ok(new.get(s("trips"), s("t1"))).await, "id"), "t1");
+    assert_eq!(field(&step("new gets t1", ok(new.get(s("trips"), s("t1")))).await, "id"), "t1");
     // The old tab sees what the new one pulled, through the shared database.
-    assert_eq!(field(&ok(old.get(s("trips"), s("t1"))).await, "id"), "t1");
-    assert_eq!(ok(old.pending(JsValue::UNDEFINED)).await, 0.0);
-    ok(device.sync()).await;
-    assert_eq!(field(&ok(device.get(s("packing"), s("p2"))).await, "id"), "p2");
+    assert_eq!(field(&step("old gets t1", ok(old.get(s("trips"), s("t1")))).await, "id"), "t1");
+    assert_eq!(step("old pending", ok(old.pending(JsValue::UNDEFINED))).await, 0.0);
+    step("device syncs again", ok(device.sync())).await;
+    assert_eq!(field(&step("device gets p2", ok(device.get(s("packing"), s("p2")))).await, "id"), "p2");
     for client in [old, new, device] {
         client.close();
     }
-    delete_db(&db).await;
-    delete_db(&device_db).await;
+    step("delete the shared database", delete_db(&db)).await;
+    step("delete the device's database", delete_db(&device_db)).await;
 }
 
 #[wasm_bindgen_test]

@@ -2,11 +2,7 @@
 //! can show (atomicity under a fault, persistence, upgrades, versionchange, corrupted
 //! records). Each test uses its own database and deletes it.
 
-use std::future::{poll_fn, Future};
-use std::pin::pin;
-use std::task::Poll;
-
-use js_sys::{Function, Promise, Reflect, JSON};
+use js_sys::{Reflect, JSON};
 use pwa_sync::idb::IdbStore;
 use pwa_sync::value::JsVal;
 use pwa_sync_core::config::ClientConfig;
@@ -20,10 +16,9 @@ use pwa_sync_core::store::conformance::{self, json_get, json_list, json_outbox};
 use pwa_sync_core::store::Store;
 use pwa_sync_core::value::AppValue;
 
-use super::support::{js, unique};
+use super::support::{js, unique, within};
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 fn named(mut config: ClientConfig, name: &str) -> ClientConfig {
@@ -67,28 +62,6 @@ fn by(field: &str, value: Value) -> ListQuery {
 }
 
 /// Resolves after `ms` milliseconds, in any scope.
-async fn sleep(ms: u32) {
-    let promise = Promise::new(&mut |resolve, _| {
-        let global = js_sys::global();
-        let set_timeout: Function = Reflect::get(&global, &"setTimeout".into()).unwrap().into();
-        set_timeout.call2(&global, &resolve, &ms.into()).unwrap();
-    });
-    JsFuture::from(promise).await.unwrap();
-}
-
-/// `Some(output)`, or `None` if `future` takes longer than `ms`.
-async fn within<T>(ms: u32, future: impl Future<Output = T>) -> Option<T> {
-    let mut future = pin!(future);
-    let mut timer = pin!(sleep(ms));
-    poll_fn(|cx| {
-        if let Poll::Ready(value) = future.as_mut().poll(cx) {
-            return Poll::Ready(Some(value));
-        }
-        timer.as_mut().poll(cx).map(|_| None)
-    })
-    .await
-}
-
 /// Write a raw JS value straight into an object store, behind the store's back.
 async fn raw_put(db_name: &str, store: &str, value: &str, key: Option<&str>) {
     let db = idb::Factory::new().unwrap().open(db_name, None).unwrap().await.unwrap();

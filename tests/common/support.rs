@@ -2,7 +2,10 @@
 //! unique database names, awaiting promises, recording events.
 
 use std::cell::RefCell;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
 use std::rc::Rc;
+use std::task::Poll;
 
 use js_sys::{Array, Function, Promise, Reflect, JSON};
 use wasm_bindgen::prelude::*;
@@ -33,6 +36,26 @@ pub fn proxy() -> &'static str {
 /// A name no other test (or earlier run) uses.
 pub fn unique(what: &str) -> String {
     format!("{what}-{}-{}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e9) as u64)
+}
+
+/// `Some(output)`, or `None` if `future` takes longer than `ms`.
+pub async fn within<T>(ms: u32, future: impl Future<Output = T>) -> Option<T> {
+    let mut future = pin!(future);
+    let mut timer = pin!(gloo_timers::future::TimeoutFuture::new(ms));
+    poll_fn(|cx| {
+        if let Poll::Ready(value) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(value));
+        }
+        timer.as_mut().poll(cx).map(|_| None)
+    })
+    .await
+}
+
+/// `future`'s output, or a panic naming `what` after 20 s: a step that stalls fails its
+/// test by name, where it would otherwise hold the whole suite until the runner gives up
+/// on it and names no test (WebKit's service-worker suite did, once in 23 runs).
+pub async fn step<T>(what: &str, future: impl Future<Output = T>) -> T {
+    within(20_000, future).await.unwrap_or_else(|| panic!("{what}: not done after 20 s"))
 }
 
 /// The promise's value; a rejection fails the test.
