@@ -53,7 +53,8 @@ pub async fn within<T>(ms: u32, future: impl Future<Output = T>) -> Option<T> {
 
 /// `future`'s output, or a panic naming `what` after 20 s: a step that stalls fails its
 /// test by name, where it would otherwise hold the whole suite until the runner gives up
-/// on it and names no test (this test stalled WebKit's service-worker suite once in 41 runs).
+/// on it and names no test (bad_input's old-tab upgrade test stalled WebKit's
+/// service-worker suite so, once in 41 runs).
 pub async fn step<T>(what: &str, future: impl Future<Output = T>) -> T {
     within(20_000, future).await.unwrap_or_else(|| panic!("{what}: not done after 20 s"))
 }
