@@ -13,10 +13,10 @@ WASM_TEST_ARGS ?=
 
 # wasm-bindgen-test-runner settings (read by the runner that wasm-pack starts):
 # the time one test binary (a whole suite) may take in the browser (default 20 s; the
-# WebKit service-worker suite takes 77 s on an idle 2-core machine: 120 s left a loaded
-# one too little), time allowed for the driver to bind its port (default 5 s, too short on a busy
-# 2-core machine), and the capabilities file (default ./webdriver.json in the runner's
-# cwd; made absolute here).
+# WebKit service-worker suite took 42-77 s on an idle 2-core machine, too close to the
+# 120 s set before), time allowed for the driver to bind its port (default 5 s, too short
+# on a busy 2-core machine), and the capabilities file (default ./webdriver.json in the
+# runner's cwd; made absolute here).
 export WASM_BINDGEN_TEST_TIMEOUT ?= 360
 export WASM_BINDGEN_TEST_DRIVER_TIMEOUT ?= 30
 # Its Firefox prefs keep a service worker alive for 10 min: Firefox stops one after 30 s

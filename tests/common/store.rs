@@ -61,7 +61,6 @@ fn by(field: &str, value: Value) -> ListQuery {
     ListQuery { index: Some((field.into(), value)), limit: None }
 }
 
-/// Resolves after `ms` milliseconds, in any scope.
 /// Write a raw JS value straight into an object store, behind the store's back.
 async fn raw_put(db_name: &str, store: &str, value: &str, key: Option<&str>) {
     let db = idb::Factory::new().unwrap().open(db_name, None).unwrap().await.unwrap();
@@ -398,7 +397,7 @@ async fn record_metadata_is_read_as_serde_reads_its_json() {
 
     assert_eq!(keys(&store, "items", ListQuery::default()).await, expected);
     assert_eq!(store.take_skipped().len(), refused);
-    // A query reads the same records (it checks the clock without copying it).
+    // A query reads the same records, and reports the same ones as unreadable.
     let items = config.collection("items").unwrap();
     let query = Query::parse(items, &json!({}), Form::Page).unwrap();
     let answer = store.query(&query, &plan(items, &query)).await.unwrap();
