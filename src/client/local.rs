@@ -35,12 +35,17 @@ fn js_or_undefined(value: Option<JsVal>) -> JsValue {
     value.map_or(JsValue::UNDEFINED, |v| v.0)
 }
 
-/// The settling function of `IdbStore::read_now`, made once per client (a JS function
-/// that owns its closure, so a read still pending when the client is dropped settles): an
-/// unreadable record or a failed request rejects and is reported as `get` reports it.
-fn read_settler(client: Weak<Client>) -> Function {
+/// What a single-promise read answers for its finished request: `(collection, key or
+/// `undefined`, the request's event)` to the app's value or the error.
+pub(super) type Outcome = fn(&JsValue, &JsValue, &JsValue) -> Result<JsValue, Error>;
+
+/// The settling function of a single-promise read (`IdbStore::read_now`, `count_now`),
+/// made once per client and kind (a JS function that owns its closure, so a read still
+/// pending when the client is dropped settles): a failed request or an unreadable record
+/// rejects and is reported as the read's other path reports it.
+pub(super) fn settler(client: Weak<Client>, outcome: Outcome) -> Function {
     let settle = move |collection: JsValue, key: JsValue, event: JsValue| {
-        idb::read_outcome(&collection, &key, &event).map_err(|error| {
+        outcome(&collection, &key, &event).map_err(|error| {
             if let Some(client) = client.upgrade() {
                 client.report_storage_error(&error);
             }
@@ -177,7 +182,7 @@ impl Client {
         }
         let config = self.collection(&collection.as_string()?).ok()?;
         record::check_key(config, &key.as_string()?).ok()?;
-        let settle = self.read_settler.get_or_init(|| read_settler(Rc::downgrade(self)));
+        let settle = self.read_settler.get_or_init(|| settler(Rc::downgrade(self), idb::read_outcome));
         store.read_now(collection, key, settle)
     }
 

@@ -78,8 +78,9 @@ pub(crate) struct Client {
     relaying: Cell<bool>,
     /// A background sync waits for the flush lock another context holds: one is enough.
     awaiting_flush: Cell<bool>,
-    /// `get_now`'s settling function, made at its first call.
+    /// `get_now`'s and `count_now`'s settling functions, made at their first calls.
     read_settler: std::cell::OnceCell<Function>,
+    count_settler: std::cell::OnceCell<Function>,
 }
 
 /// The non-JSON parts of the config, taken out by the API layer.

@@ -92,6 +92,7 @@ impl Client {
             spaces: RefCell::new(None),
             poked: Cell::new(false),
             read_settler: Default::default(),
+            count_settler: Default::default(),
         });
         // A memory client shares no database with other tabs: no hints to or from them
         // (another tab's `clear()` must not close it, nor its `clear()` close theirs).

@@ -2,7 +2,9 @@
 //! The core plans and decides; the store reads what the plan names. Values stay the JS
 //! objects the store read.
 
-use js_sys::{Array, Object, Reflect};
+use std::rc::Rc;
+
+use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::JsValue;
 
 use pwa_sync_core::config::CollectionConfig;
@@ -12,8 +14,11 @@ use pwa_sync_core::record::EntityRecord;
 use pwa_sync_core::store::Store;
 use pwa_sync_core::Error;
 
+use super::local::settler;
+use super::storage::ClientStore;
 use super::Client;
 use crate::convert;
+use crate::idb;
 use crate::value::{JsVal, KeyedValue};
 
 impl Client {
@@ -40,6 +45,17 @@ impl Client {
     pub async fn query(&self, config: &CollectionConfig, query: &Query) -> Result<JsValue, Error> {
         let (rows, next) = self.query_rows(config, query).await?;
         Ok(page_object(rows.into_iter().map(|r| r.value.0).collect(), next))
+    }
+
+    /// `count` in one IndexedDB request and one promise (`IdbStore::count_now`), when it
+    /// can be; `None`: the caller takes `count`.
+    pub fn count_now(self: &Rc<Self>, config: &CollectionConfig, query: &Query) -> Option<Promise> {
+        let ClientStore::Idb(store) = &self.store else { return None };
+        if self.is_closed() {
+            return None;
+        }
+        let settle = self.count_settler.get_or_init(|| settler(Rc::downgrade(self), idb::count_outcome));
+        store.count_now(&config.name, &plan(config, query), settle)
     }
 
     pub async fn count(&self, config: &CollectionConfig, query: &Query) -> Result<JsValue, Error> {

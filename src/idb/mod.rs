@@ -44,5 +44,5 @@ mod transaction;
 mod upgrade;
 mod writes;
 
-pub use reads::read_outcome;
+pub use reads::{count_outcome, read_outcome};
 pub use store::IdbStore;

@@ -213,7 +213,7 @@ async fn walk_index<T: Listed + Candidate>(
 }
 
 /// The plan's range as IndexedDB's (`None`: the whole index).
-fn key_range(range: &Range) -> Result<Option<IdbQuery>> {
+pub(super) fn key_range(range: &Range) -> Result<Option<IdbQuery>> {
     let js = |key: &Value| encode_json(key).map_err(|e| Error::Storage(format!("cannot make an index key: {e}")));
     let failed = |e: idb::Error| Error::Storage(format!("cannot make a key range: {e}"));
     let range = match (&range.lower, &range.upper) {

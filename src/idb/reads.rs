@@ -8,12 +8,14 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::IdbObjectStore;
 
 use pwa_sync_core::error::{Error, Result};
+use pwa_sync_core::query::plan::Plan;
 use pwa_sync_core::record::{index_key_eq, is_index_key, ListQuery};
 use pwa_sync_core::store::Durability;
 
 use super::codec::{decode_record, key_text, Listed};
 use super::error::{failed_request, in_context, in_tx};
 use super::names::to_u32;
+use super::query::key_range;
 use super::scan::{decode_all, scan, Decoder};
 use super::store::IdbStore;
 use super::transaction::finish;
@@ -29,6 +31,8 @@ extern "C" {
     type Transaction;
     #[wasm_bindgen(method, catch, js_name = objectStore)]
     fn object_store(this: &Transaction, store: &JsValue) -> std::result::Result<IdbObjectStore, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = objectStore)]
+    fn object_store_named(this: &Transaction, store: &str) -> std::result::Result<IdbObjectStore, JsValue>;
     // A promise's `then` given a JS function (js-sys's takes a Rust closure).
     type Finished;
     #[wasm_bindgen(method)]
@@ -64,6 +68,18 @@ pub fn read_outcome(collection: &JsValue, key: &JsValue, event: &JsValue) -> Res
     decode_record(&stored, None)
         .map(|record| record.value.map_or(JsValue::UNDEFINED, |v| v.0))
         .map_err(|reason| unreadable(&text(collection), &text(key), &reason))
+}
+
+/// What `count_now`'s settling function answers for its finished `count` request (the
+/// target of its `success` or `error` event): the count, or the request's error (as
+/// `in_tx`: the transaction's own when the abort failed the request).
+pub fn count_outcome(collection: &JsValue, _key: &JsValue, event: &JsValue) -> Result<JsValue> {
+    let request = prop(event, "target");
+    if prop(&request, "error").is_object() {
+        let context = format!("cannot count in {}", collection.as_string().unwrap_or_default());
+        return Err(in_context(&context, failed_request(&request)));
+    }
+    Ok(prop(&request, "result"))
 }
 
 /// A list query's wanted value (a string or a number: `is_index_key`) as IndexedDB's key.
@@ -111,6 +127,32 @@ impl IdbStore {
             request.set_onerror(Some(&resolve));
         });
         let settle = JsValue::from(settle.bind2(&JsValue::NULL, collection, key));
+        Some(finished.unchecked_ref::<Finished>().then(&settle))
+    }
+
+    /// `Store::count` in a single promise, as `read_now` reads: where the plan counts one
+    /// range of an index that holds the answer (`Plan::exact`; values unsealed, the
+    /// connection open), one `count` request, whose promise settles through
+    /// `settle(collection, undefined, event)` (`count_outcome`). `None` where `count_records` must
+    /// do it (several ranges, a scan, sealed values, no open connection), or when a call
+    /// throws: that path then says why.
+    pub fn count_now(&self, collection: &str, plan: &Plan, settle: &Function) -> Option<Promise> {
+        if self.sealer().is_some() || !plan.exact {
+            return None;
+        }
+        let (Some(index), [range]) = (&plan.index, plan.ranges.as_slice()) else { return None };
+        let range = key_range(range).ok()?.map_or(JsValue::UNDEFINED, JsValue::from);
+        let db = self.open_database()?;
+        let request = db
+            .unchecked_ref::<Database>()
+            .transaction(&JsValue::from_str(collection))
+            .and_then(|tx| tx.object_store_named(collection)?.index(&index.name)?.count_with_key(&range))
+            .ok()?;
+        let finished = Promise::new(&mut |resolve, _| {
+            request.set_onsuccess(Some(&resolve));
+            request.set_onerror(Some(&resolve));
+        });
+        let settle = JsValue::from(settle.bind2(&JsValue::NULL, &JsValue::from_str(collection), &JsValue::UNDEFINED));
         Some(finished.unchecked_ref::<Finished>().then(&settle))
     }
 

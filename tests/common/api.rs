@@ -28,6 +28,37 @@ async fn open(name: &str) -> SyncClient {
     SyncClient::open(config(name)).await.unwrap_or_else(|e| panic!("open {name}: {e:?}"))
 }
 
+/// Another context opens database `name` with one more collection (an upgrade, which
+/// closes every other connection: `versionchange`) and writes `trip` through it.
+async fn upgrade_elsewhere(name: &str, trip: &str) -> SyncClient {
+    let wider = json(&format!(
+        r#"{{"name": "{name}", "collections": {{"trips": {{"key": "id", "indexes": ["owner"]}},
+            "attendees": {{"key": "id"}}, "extra": {{"key": "id"}}}}}}"#
+    ));
+    let other = SyncClient::open(wider).await.unwrap();
+    ok(other.put(s("trips"), json(trip))).await;
+    other
+}
+
+/// The `error` event of `request` (JS over `tx`, a read-only transaction on `trips` of
+/// database `name`) when its transaction is aborted before it runs.
+async fn aborted_request(name: &str, request: &str) -> JsValue {
+    let body = format!(
+        "return new Promise((resolve, reject) => {{
+            const open = indexedDB.open(name);
+            open.onerror = () => reject(open.error);
+            open.onsuccess = () => {{
+                const tx = open.result.transaction('trips');
+                const request = {request};
+                tx.abort();
+                request.onerror = (event) => {{ event.preventDefault(); open.result.close(); resolve(event); }};
+                request.onsuccess = () => reject(new Error('the aborted request succeeded'));
+            }};
+        }});"
+    );
+    super::support::js("name", &body, &[s(name)]).await
+}
+
 async fn done(client: SyncClient, name: &str) {
     client.close();
     IdbStore::delete_database(name).await.unwrap();
@@ -112,14 +143,8 @@ async fn get_answers_alike_before_and_after_another_context_upgrades_the_databas
     Reflect::set(&read, &"owner".into(), &s("changed by the app")).unwrap();
     assert_eq!(answers(&client).await, expected, "an answer is the app's own copy");
 
-    // Another context opens the database with one more collection: the upgrade closes
-    // this client's connection (`versionchange`), and its next `get` reopens it.
-    let wider = json(&format!(
-        r#"{{"name": "{name}", "collections": {{"trips": {{"key": "id", "indexes": ["owner"]}},
-            "attendees": {{"key": "id"}}, "extra": {{"key": "id"}}}}}}"#
-    ));
-    let other = SyncClient::open(wider).await.unwrap();
-    ok(other.put(s("trips"), json(r#"{"id": "t3", "owner": "cy"}"#))).await;
+    // The upgrade closes this client's connection; its next `get` reopens it.
+    let other = upgrade_elsewhere(&name, r#"{"id": "t3", "owner": "cy"}"#).await;
     let after = [expected[0].clone(), None, Some(r#"{"id":"t3","owner":"cy"}"#.to_owned())];
     assert_eq!(answers(&client).await, after);
     assert_eq!(answers(&client).await, after, "and again on the reopened connection");
@@ -133,26 +158,69 @@ async fn a_failed_get_request_is_a_storage_error_naming_the_record() {
     let name = unique("get-failed");
     let client = open(&name).await;
     ok(client.put(s("trips"), json(r#"{"id": "t1"}"#))).await;
-    let failed = super::support::js(
-        "name",
-        "return new Promise((resolve, reject) => {
-            const open = indexedDB.open(name);
-            open.onerror = () => reject(open.error);
-            open.onsuccess = () => {
-                const tx = open.result.transaction('trips');
-                const request = tx.objectStore('trips').get('t1');
-                tx.abort();
-                request.onerror = (event) => { event.preventDefault(); open.result.close(); resolve(event); };
-                request.onsuccess = () => reject(new Error('the aborted request succeeded'));
-            };
-        });",
-        &[s(&name)],
-    )
-    .await;
+    let failed = aborted_request(&name, "tx.objectStore('trips').get('t1')").await;
     let error = pwa_sync::idb::read_outcome(&s("trips"), &s("t1"), &failed).expect_err("an aborted request");
     assert_eq!(error.code(), "storage");
     let message = error.to_string();
     assert!(message.contains("trips/t1") && message.contains("AbortError"), "{message}");
+    done(client, &name).await;
+}
+
+/// `count` answers in one IndexedDB request where the plan counts one range of an index
+/// (`count_now`), and through the store otherwise (several ranges, a scan, a closed
+/// connection): the same counts either way, also for counts issued together and after
+/// another context's upgrade closed the connection.
+#[wasm_bindgen_test]
+async fn count_answers_alike_in_one_request_and_through_the_store() {
+    let name = unique("count-now");
+    let client = open(&name).await;
+    for (id, owner) in [("t1", "ana"), ("t2", "bo"), ("t3", "ana"), ("t4", "cy")] {
+        ok(client.put(s("trips"), json(&format!(r#"{{"id": "{id}", "owner": "{owner}"}}"#)))).await;
+    }
+    ok(client.delete(s("trips"), s("t4"))).await;
+    let queries = [
+        (r#"{"where": {"owner": "ana"}}"#, 2.0),        // one range of the index
+        (r#"{"where": {"owner": {"gte": "b"}}}"#, 1.0), // one open-ended range
+        (r#"{"where": {"owner": {"in": ["ana", "bo", "dee"]}}}"#, 3.0), // several ranges
+        (r#"{"where": {"id": {"startsWith": "t"}}}"#, 3.0), // no index: a scan
+        ("{}", 3.0),
+    ];
+    let counts = |client: &SyncClient| {
+        let pending = queries.map(|(query, _)| client.count(s("trips"), json(query)));
+        async move {
+            let mut out = Vec::new();
+            for count in pending {
+                out.push(ok(count).await.as_f64());
+            }
+            out
+        }
+    };
+    let expected: Vec<Option<f64>> = queries.iter().map(|(_, n)| Some(*n)).collect();
+    assert_eq!(counts(&client).await, expected, "issued together");
+    // The upgrade closes this client's connection; its next count reopens it.
+    let other = upgrade_elsewhere(&name, r#"{"id": "t5", "owner": "ana"}"#).await;
+    let after: Vec<Option<f64>> = [3.0, 1.0, 4.0, 4.0, 4.0].into_iter().map(Some).collect();
+    assert_eq!(counts(&client).await, after, "after the upgrade");
+    assert_eq!(counts(&client).await, after, "and again on the reopened connection");
+    other.close();
+    client.close();
+    assert_eq!(code(client.count(s("trips"), json(r#"{"where": {"owner": "ana"}}"#))).await, "closed");
+    IdbStore::delete_database(&name).await.unwrap();
+}
+
+/// A request of `count_now` that failed: a storage error naming the collection and the
+/// cause.
+#[wasm_bindgen_test]
+async fn a_failed_count_request_is_a_storage_error_naming_the_collection() {
+    let name = unique("count-failed");
+    let client = open(&name).await;
+    ok(client.put(s("trips"), json(r#"{"id": "t1", "owner": "ana"}"#))).await;
+    let failed = aborted_request(&name, "tx.objectStore('trips').index('owner').count('ana')").await;
+    let error =
+        pwa_sync::idb::count_outcome(&s("trips"), &JsValue::UNDEFINED, &failed).expect_err("an aborted request");
+    assert_eq!(error.code(), "storage");
+    let message = error.to_string();
+    assert!(message.contains("trips") && message.contains("AbortError"), "{message}");
     done(client, &name).await;
 }
 
