@@ -5,7 +5,7 @@ use idb::{KeyRange, Query, TransactionMode};
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::IdbObjectStore;
+use web_sys::{IdbObjectStore, IdbRequest};
 
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::query::plan::Plan;
@@ -70,6 +70,16 @@ pub fn read_outcome(collection: &JsValue, key: &JsValue, event: &JsValue) -> Res
         .map_err(|reason| unreadable(&text(collection), &text(key), &reason))
 }
 
+/// The promise of `request`'s end (its `success` or `error` event) passed through
+/// `settle`: the one promise of `read_now` and `count_now`.
+fn settled(request: &IdbRequest, settle: JsValue) -> Promise {
+    let finished = Promise::new(&mut |resolve, _| {
+        request.set_onsuccess(Some(&resolve));
+        request.set_onerror(Some(&resolve));
+    });
+    finished.unchecked_ref::<Finished>().then(&settle)
+}
+
 /// What `count_now`'s settling function answers for its finished `count` request (the
 /// target of its `success` or `error` event): the count, or the request's error (as
 /// `in_tx`: the transaction's own when the abort failed the request).
@@ -122,19 +132,14 @@ impl IdbStore {
         let db = self.open_database()?;
         let db: &Database = db.unchecked_ref();
         let request = db.transaction(collection).and_then(|tx| tx.object_store(collection)?.get(key)).ok()?;
-        let finished = Promise::new(&mut |resolve, _| {
-            request.set_onsuccess(Some(&resolve));
-            request.set_onerror(Some(&resolve));
-        });
-        let settle = JsValue::from(settle.bind2(&JsValue::NULL, collection, key));
-        Some(finished.unchecked_ref::<Finished>().then(&settle))
+        Some(settled(&request, settle.bind2(&JsValue::NULL, collection, key).into()))
     }
 
     /// `Store::count` in a single promise, as `read_now` reads: where the plan counts one
     /// range of an index that holds the answer (`Plan::exact`; values unsealed, the
     /// connection open), one `count` request, whose promise settles through
-    /// `settle(collection, undefined, event)` (`count_outcome`). `None` where `count_records` must
-    /// do it (several ranges, a scan, sealed values, no open connection), or when a call
+    /// `settle(collection, undefined, event)` (`count_outcome`). `None` where
+    /// `count_records` must do it (several ranges, a scan, sealed values, no open connection), or when a call
     /// throws: that path then says why.
     pub fn count_now(&self, collection: &str, plan: &Plan, settle: &Function) -> Option<Promise> {
         if self.sealer().is_some() || !plan.exact {
@@ -148,12 +153,10 @@ impl IdbStore {
             .transaction(&JsValue::from_str(collection))
             .and_then(|tx| tx.object_store_named(collection)?.index(&index.name)?.count_with_key(&range))
             .ok()?;
-        let finished = Promise::new(&mut |resolve, _| {
-            request.set_onsuccess(Some(&resolve));
-            request.set_onerror(Some(&resolve));
-        });
-        let settle = JsValue::from(settle.bind2(&JsValue::NULL, &JsValue::from_str(collection), &JsValue::UNDEFINED));
-        Some(finished.unchecked_ref::<Finished>().then(&settle))
+        Some(settled(
+            &request,
+            settle.bind2(&JsValue::NULL, &JsValue::from_str(collection), &JsValue::UNDEFINED).into(),
+        ))
     }
 
     pub(super) async fn list_with<T: Listed>(
