@@ -152,12 +152,18 @@ impl SyncClient {
     /// How many records match `where`.
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn count(&self, collection: JsValue, query: JsValue) -> Promise {
-        if let Some(counting) = self.count_now(&collection, &query) {
-            return counting;
+        // Parsed once: in one request and one promise where it can be (`Client::count_now`),
+        // else through the store, which also rejects bad arguments.
+        let parsed =
+            collection_of(&self.client, &collection).and_then(|config| parse_query(config, &query, Form::Count));
+        if let Ok(query) = &parsed {
+            if let Some(counting) = self.client.count_now(query) {
+                return counting;
+            }
         }
         self.run(move |c| async move {
-            let config = collection_of(&c, &collection)?;
-            c.count(config, &parse_query(config, &query, Form::Count)?).await
+            let query = parsed?;
+            c.count(c.collection(&query.collection)?, &query).await
         })
     }
 
@@ -371,13 +377,6 @@ impl SyncClient {
         let (config, extras) = split_config(config)?;
         let client = Client::open(config, extras).await?;
         Ok(SyncClient { client })
-    }
-
-    /// `count` in one request and one promise (`Client::count_now`); `None` for anything
-    /// it cannot do at once, bad arguments included: `count`'s path says what is wrong.
-    fn count_now(&self, collection: &JsValue, query: &JsValue) -> Option<Promise> {
-        let config = collection_of(&self.client, collection).ok()?;
-        self.client.count_now(config, &parse_query(config, query, Form::Count).ok()?)
     }
 
     /// Run an async operation as a Promise that rejects with a `PwaSyncError`.

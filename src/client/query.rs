@@ -49,11 +49,12 @@ impl Client {
 
     /// `count` in one IndexedDB request and one promise (`IdbStore::count_now`), when it
     /// can be; `None`: the caller takes `count`.
-    pub fn count_now(self: &Rc<Self>, config: &CollectionConfig, query: &Query) -> Option<Promise> {
+    pub fn count_now(self: &Rc<Self>, query: &Query) -> Option<Promise> {
         let ClientStore::Idb(store) = &self.store else { return None };
         if self.is_closed() {
             return None;
         }
+        let config = self.collection(&query.collection).ok()?;
         let settle = self.count_settler.get_or_init(|| settler(Rc::downgrade(self), idb::count_outcome));
         store.count_now(&config.name, &plan(config, query), settle)
     }

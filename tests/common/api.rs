@@ -197,6 +197,9 @@ async fn count_answers_alike_in_one_request_and_through_the_store() {
     };
     let expected: Vec<Option<f64>> = queries.iter().map(|(_, n)| Some(*n)).collect();
     assert_eq!(counts(&client).await, expected, "issued together");
+    // Bad arguments are parsed once and rejected by the store's path.
+    assert_eq!(code(client.count(s("nope"), json("{}"))).await, "unknown-collection");
+    assert_eq!(code(client.count(s("trips"), json(r#"{"where": {"owner": {"near": 1}}}"#))).await, "invalid-query");
     // The upgrade closes this client's connection; its next count reopens it.
     let other = upgrade_elsewhere(&name, r#"{"id": "t5", "owner": "ana"}"#).await;
     let after: Vec<Option<f64>> = [3.0, 1.0, 4.0, 4.0, 4.0].into_iter().map(Some).collect();
