@@ -19,6 +19,21 @@ const names = JSON.parse(
 await writeFile(join(pkg, "names.js"), namesJs(names));
 await writeFile(join(pkg, "names.d.ts"), namesDts(names));
 
+// The store's script (js/store.js: a writing transaction's IndexedDB requests) goes at the
+// top of the generated glue, whose imports reach it as `pwaSyncStore`: every entry (index.js,
+// sw.js, an app importing pwa_sync.js itself) then has it, and the crate keeps no JS module
+// of its own (Firefox's classic service workers load none). Minified by esbuild (its
+// comments are most of its bytes); once, however often this runs.
+const glue = join(pkg, "pwa_sync.js");
+const glueText = await readFile(glue, "utf8");
+if (!glueText.startsWith("// js/store.js of pwa-sync")) {
+  const script = execFileSync(join(root, "tools", "node_modules", ".bin", "esbuild"), ["--minify"], {
+    input: await readFile(join(root, "js", "store.js"), "utf8"),
+    encoding: "utf8",
+  });
+  await writeFile(glue, `// js/store.js of pwa-sync, minified\n${script}${glueText}`);
+}
+
 // The main entry is js/index.js: the generated module with a browser check in init().
 const entries = { "./names": { types: "./names.d.ts", default: "./names.js" } };
 const files = ["pwa_sync_bg.wasm", "pwa_sync.js", "pwa_sync.d.ts", "pwa_sync_bg.wasm.d.ts", "names.js", "names.d.ts"];

@@ -24,8 +24,9 @@
 //! (get and list, as records or as views for the JS API), `query` (a query plan's
 //! ranges read from its index, the page decided by the core), `writes` (the
 //! snapshot-plan-write body of `run_transaction`, the metadata record, marking sent),
+//! `script` (`js/store.js`, which issues `run_transaction`'s requests),
 //! `open` (schema, opening, upgrading, the connection's `versionchange` and `close`
-//! hooks), `upgrade` (the app's migrations over stored values, in the upgrade), `scan` (getAll in batches, decoding, key probes), `transaction` (starting one
+//! hooks), `upgrade` (the app's migrations over stored values, in the upgrade), `scan` (getAll in batches, decoding), `transaction` (starting one
 //! with its durability, ending it), `codec` (records to and from JS objects), `stored` (the
 //! metadata, conflicts and audit entries read field by field), `error`
 //! (DOMException to `Error`) and `names` (store names and keys). This file only declares
@@ -38,6 +39,7 @@ mod open;
 mod query;
 mod reads;
 mod scan;
+mod script;
 mod store;
 mod stored;
 mod transaction;

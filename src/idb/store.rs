@@ -78,6 +78,8 @@ impl IdbStore {
         sealer: Option<Sealer>,
         migrations: Rc<Migrations>,
     ) -> Result<IdbStore> {
+        #[cfg(feature = "testing")]
+        super::script::install_for_tests();
         let specs = Rc::new(schema(config));
         let upgrade = Rc::new(Upgrade { config: config.clone(), migrations, sealer });
         let (connection, found) = open_connection(&config.name, &specs, &upgrade).await?;

@@ -1,24 +1,23 @@
 //! The writing transactions' bodies: `run_transaction`'s snapshot, plan and write in one
 //! transaction, creating the client metadata (`open_meta`) and marking outbox entries sent.
 
-use std::future::IntoFuture;
-
 use idb::TransactionMode;
-use js_sys::Reflect;
+use js_sys::{Array, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::IdbTransaction;
 
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::model::{KeyRef, Snapshot, Writes};
-use pwa_sync_core::record::{is_new_entry, ConflictRecord, Meta};
+use pwa_sync_core::record::{is_new_entry, ConflictRecord, Meta, OutboxEntry};
 use pwa_sync_core::store::Durability;
 
 use super::codec::{decode, decode_entry, decode_record, encode_batch, encode_internal, key_text};
 use super::error::{classify, in_tx};
-use super::names::{to_u32, AUDIT, BY_KEY, CONFLICTS, META, META_KEY, OUTBOX};
-use super::scan::{delete_entries, probe_keys, queued_entries};
+use super::names::{CONFLICTS, META, META_KEY, OUTBOX};
+use super::script;
 use super::store::IdbStore;
 use super::stored;
-use super::transaction::finish;
 use crate::convert::prop;
 use crate::value::JsVal;
 
@@ -56,63 +55,57 @@ impl IdbStore {
                 stores.push(collection);
             }
         }
-        let tx = self.transaction(&stores, TransactionMode::ReadWrite, durability).await?;
-        let result = self.transact_in(&tx, keys, base.contains(&CONFLICTS), known_meta, plan).await;
-        finish(tx, result, true).await
+        let tx = IdbTransaction::from(self.transaction(&stores, TransactionMode::ReadWrite, durability).await?);
+        #[cfg(feature = "testing")]
+        let fault = self.fail_after_entity.get();
+        let ended = match self.transact_in(&tx, keys, base.contains(&CONFLICTS), known_meta, plan).await {
+            Ok(ended) => ended,
+            Err(error) => {
+                // Throws only if the transaction already ended, and then there is nothing
+                // left to undo.
+                let _ = tx.abort();
+                return Err(error);
+            }
+        };
+        match JsFuture::from(ended).await {
+            Ok(_) => Ok(()),
+            #[cfg(feature = "testing")]
+            Err(_) if fault && !self.fail_after_entity.get() => Err(Error::Storage("injected fault".into())),
+            Err(cause) if cause.is_null() => Err(Error::Storage("the transaction was aborted".into())),
+            Err(cause) => Err(classify(&cause)),
+        }
     }
 
-    /// Read the snapshot for `keys`, plan, write: the body of [`Store::transact`].
-    /// `known_meta`: the metadata to plan with, when the transaction does not cover it.
-    pub(super) async fn transact_in(
+    /// Read the snapshot for `keys`, plan, issue the writes (`js/store.js` does the
+    /// requests): the body of [`Store::transact`]. Resolves to the promise of the
+    /// transaction's end. `known_meta`: the metadata to plan with, when the transaction
+    /// does not cover it.
+    async fn transact_in(
         &self,
-        tx: &idb::Transaction,
+        tx: &IdbTransaction,
         keys: &[KeyRef],
         read_conflicts: bool,
         known_meta: Option<Meta>,
         plan: &mut dyn FnMut(Snapshot<JsVal>) -> Result<Writes<JsVal>>,
-    ) -> Result<()> {
-        let err = in_tx(tx);
-        let outbox = tx.object_store(OUTBOX).map_err(err)?;
-        let meta_store = match known_meta {
-            None => Some(tx.object_store(META).map_err(err)?),
-            Some(_) => None,
-        };
-        let meta_key = JsValue::from_str(META_KEY);
+    ) -> Result<Promise> {
         let unreadable = |what: String| move |reason: String| Error::Storage(format!("unreadable {what}: {reason}"));
-
-        // Issue every read first, then collect: the requests run back to back.
-        // `into_future` now: it attaches the success listener, and a request whose event
-        // fires before anyone listens would never resolve.
-        let meta_request = match &meta_store {
-            Some(store) => Some(store.get(meta_key.clone()).map_err(err)?.into_future()),
-            None => None,
+        let pairs = |keys: &mut dyn Iterator<Item = &KeyRef>| -> Array {
+            keys.flat_map(|(c, k)| [JsValue::from_str(c), JsValue::from_str(k)]).collect()
         };
-        let probed = probe_keys(tx, keys).await?;
-        let mut record_requests = Vec::with_capacity(keys.len());
-        for key in keys.iter().filter(|k| probed.unread(k)) {
-            let store = tx.object_store(&key.0).map_err(err)?;
-            record_requests.push((key, store.get(JsValue::from_str(&key.1)).map_err(err)?.into_future()));
-        }
-        let read = match meta_request {
-            Some(request) => request.await.map_err(err)?,
-            None => None,
-        };
-        let meta: Meta = match (read, known_meta) {
-            (Some(js), _) => self.remember_stored_meta(&js)?,
-            (None, Some(meta)) => meta,
-            (None, None) => return Err(Error::Storage("metadata missing: open_meta was not called".into())),
+        let reads_meta = known_meta.is_none();
+        let read = awaited(script::read(tx, &pairs(&mut keys.iter()), reads_meta)).await?;
+        let (meta_js, found) = (read.get(0), read.get(1).unchecked_into::<Array>());
+        let meta: Meta = match (meta_js.is_undefined(), known_meta) {
+            (false, _) => self.remember_stored_meta(&meta_js)?,
+            (true, Some(meta)) => meta,
+            (true, None) => return Err(Error::Storage("metadata missing: open_meta was not called".into())),
         };
         let mut snapshot = Snapshot::new(meta);
-        let mut pending_keys = Vec::new();
+        let mut pending_keys: Vec<&KeyRef> = Vec::new();
         let mut conflict_ids = Vec::new();
         let mut skipped = Vec::new();
-        let mut found = probed.read;
-        for (key, request) in record_requests {
-            if let Some(js) = request.await.map_err(err)? {
-                found.push((key, js));
-            }
-        }
-        for (key, js) in found {
+        for (at, js) in places(&found, keys.len()) {
+            let key = &keys[at];
             let record = match decode_record(&js, self.sealer()) {
                 Ok(record) => record,
                 Err(reason) => {
@@ -120,41 +113,43 @@ impl IdbStore {
                     // of its key: it reads as absent (and is reported); its queued
                     // writes, if any, are still read by key.
                     skipped.push(format!("{}/{}: {reason}", key.0, key.1));
-                    pending_keys.push(key.clone());
+                    pending_keys.push(key);
                     continue;
                 }
             };
             if record.pending > 0 {
-                pending_keys.push(key.clone());
+                pending_keys.push(key);
             }
             conflict_ids.extend(record.conflict);
             snapshot.records.insert(key.clone(), record);
         }
-        if read_conflicts && !conflict_ids.is_empty() {
-            let conflicts = tx.object_store(CONFLICTS).map_err(err)?;
-            for id in conflict_ids {
-                let Some(js) = conflicts.get(JsValue::from_f64(id as f64)).map_err(err)?.await.map_err(err)? else {
+        if !read_conflicts {
+            conflict_ids.clear();
+        }
+        // Only when a key has queued writes or a record an open conflict: most writes
+        // read nothing more.
+        if !pending_keys.is_empty() || !conflict_ids.is_empty() {
+            let ids: Array = conflict_ids.iter().map(|id| JsValue::from_f64(*id as f64)).collect();
+            let read = awaited(script::read_queued(tx, &pairs(&mut pending_keys.iter().copied()), &ids)).await?;
+            let (queued_js, conflicts_js) = (read.get(0).unchecked_into::<Array>(), read.get(1));
+            for (id, js) in conflict_ids.iter().zip(conflicts_js.unchecked_into::<Array>().iter()) {
+                if js.is_undefined() {
                     continue;
-                };
+                }
                 let conflict: ConflictRecord =
                     decode(&js, self.sealer(), stored::conflict).map_err(unreadable(format!("conflict {id}")))?;
                 pwa_sync_core::model::put_conflict(&mut snapshot.conflicts, conflict);
             }
-        }
-        // Only when a key has queued writes: a write of a key with none opens no index.
-        let queued_raw = match pending_keys.is_empty() {
-            true => Vec::new(),
-            false => queued_entries(tx, &outbox.index(BY_KEY).map_err(err)?, &pending_keys).await?,
-        };
-        for (key, raw) in queued_raw {
-            let mut queued = Vec::with_capacity(raw.len());
-            for js in raw {
+            let mut queued: Vec<Vec<OutboxEntry<JsVal>>> = pending_keys.iter().map(|_| Vec::new()).collect();
+            for (at, js) in places(&queued_js, pending_keys.len()) {
                 let what = format!("outbox entry {}", key_text(&prop(&js, "id")));
-                queued.push(decode_entry(&js, self.sealer()).map_err(unreadable(what))?);
+                queued[at].push(decode_entry(&js, self.sealer()).map_err(unreadable(what))?);
             }
-            pwa_sync_core::sort::sort_by(&mut queued, |a, b| a.id.cmp(&b.id));
-            if !queued.is_empty() {
-                snapshot.queued.insert(key, queued);
+            for (key, mut entries) in pending_keys.iter().zip(queued) {
+                pwa_sync_core::sort::sort_by(&mut entries, |a, b| a.id.cmp(&b.id));
+                if !entries.is_empty() {
+                    snapshot.queued.insert(KeyRef::clone(key), entries);
+                }
             }
         }
         self.report_skipped(skipped);
@@ -168,73 +163,57 @@ impl IdbStore {
             .audit
             .iter()
             .map(|a| encode_internal(a, "an audit entry", self.sealer()))
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Array>>()?;
         let conflicts_js = writes
             .conflicts_put
             .iter()
             .map(|c| encode_internal(c, "a conflict", self.sealer()))
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Array>>()?;
         let meta_js = writes.meta.as_ref().map(|m| encode_internal(m, "client metadata", None)).transpose()?;
-
-        // Write requests are not awaited one by one: a failing one aborts the transaction,
-        // and the caller awaits its outcome.
-        for ((collection, key), js) in writes.records.keys().zip(&records_js) {
-            let store = tx.object_store(collection).map_err(err)?;
-            match js {
-                Some(js) => drop(store.put(js, None).map_err(err)?),
-                None => drop(store.delete(JsValue::from_str(key)).map_err(err)?),
-            }
-            // After the first entity write: the flag is cleared on the first pass.
-            #[cfg(feature = "testing")]
-            if self.fail_after_entity.replace(false) {
-                return Err(Error::Storage("injected fault".into()));
-            }
+        if meta_js.is_some() && !reads_meta {
+            return Err(Error::Storage("a local write planned a metadata write".into()));
         }
-        delete_entries(tx, &outbox, &writes.outbox_delete).await?;
+        let records = Array::new();
+        for ((collection, key), js) in writes.records.keys().zip(records_js) {
+            records.push(&JsValue::from_str(collection));
+            records.push(&JsValue::from_str(key));
+            records.push(&js.unwrap_or(JsValue::NULL));
+        }
+        let (added, put) = (Array::new(), Array::new());
         for (js, entry) in entries_js.iter().zip(writes.outbox_put.values()) {
             if is_new_entry(entry.id) {
                 // The key generator numbers it (invariant 3): atomic across tabs and
                 // workers, and in the order of these adds, which is the plan's.
                 Reflect::delete_property(js.unchecked_ref::<js_sys::Object>(), &JsValue::from_str("id"))
                     .map_err(|e| classify(&e))?;
-                drop(outbox.add(js, None).map_err(err)?);
+                added.push(js);
             } else {
-                drop(outbox.put(js, None).map_err(err)?);
+                put.push(js);
             }
         }
-        if !audit_js.is_empty() {
-            let audit = tx.object_store(AUDIT).map_err(err)?;
-            for js in &audit_js {
-                drop(audit.add(js, None).map_err(err)?);
-            }
-            let count = audit.count(None).map_err(err)?.await.map_err(err)? as usize;
-            let limit = self.config.audit_limit;
-            if count > limit {
-                // Oldest first by their increasing ids.
-                let oldest = audit.get_all_keys(None, Some(to_u32(count - limit))).map_err(err)?.await.map_err(err)?;
-                for key in oldest {
-                    drop(audit.delete(key).map_err(err)?);
-                }
-            }
-        }
-        if !conflicts_js.is_empty() || !writes.conflicts_delete.is_empty() {
-            let conflicts = tx.object_store(CONFLICTS).map_err(err)?;
-            for id in &writes.conflicts_delete {
-                drop(conflicts.delete(JsValue::from_f64(*id as f64)).map_err(err)?);
-            }
-            for js in &conflicts_js {
-                drop(conflicts.put(js, None).map_err(err)?);
-            }
-        }
-        if let Some(js) = &meta_js {
-            let store =
-                meta_store.as_ref().ok_or_else(|| Error::Storage("a local write planned a metadata write".into()))?;
-            drop(store.put(js, Some(&meta_key)).map_err(err)?);
-        }
+        let ids = |ids: &[u64]| -> Array { ids.iter().map(|id| JsValue::from_f64(*id as f64)).collect() };
+        #[cfg(feature = "testing")]
+        let fault = !writes.records.is_empty() && self.fail_after_entity.replace(false);
+        #[cfg(not(feature = "testing"))]
+        let fault = false;
+        let ended = script::write(
+            tx,
+            &records,
+            &ids(&writes.outbox_delete),
+            &added,
+            &put,
+            &audit_js,
+            self.config.audit_limit as f64,
+            &ids(&writes.conflicts_delete),
+            &conflicts_js,
+            &meta_js.unwrap_or(JsValue::UNDEFINED),
+            fault,
+        )
+        .map_err(|e| classify(&e))?;
         if let Some(meta) = writes.meta {
             self.remember_meta(meta);
         }
-        Ok(())
+        Ok(ended)
     }
 
     pub(super) async fn mark_sent_in(&self, tx: &idb::Transaction, ids: &[u64]) -> Result<()> {
@@ -247,4 +226,19 @@ impl IdbStore {
         }
         Ok(())
     }
+}
+
+/// The array a script's promise resolved to, or why it failed.
+async fn awaited(promise: std::result::Result<Promise, JsValue>) -> Result<Array> {
+    let promise = promise.map_err(|e| classify(&e))?;
+    let answer = JsFuture::from(promise).await.map_err(|e| classify(&e))?;
+    answer.dyn_into::<Array>().map_err(|_| Error::Storage("the store's script answered no array".into()))
+}
+
+/// A flat `[place, object, ...]` answer of the script as pairs, places below `len` only.
+fn places(flat: &Array, len: usize) -> impl Iterator<Item = (usize, JsValue)> + '_ {
+    (0..flat.length() / 2).filter_map(move |n| {
+        let at = flat.get(2 * n).as_f64().filter(|at| *at >= 0.0 && (*at as usize) < len)? as usize;
+        Some((at, flat.get(2 * n + 1)))
+    })
 }

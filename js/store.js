@@ -1,0 +1,238 @@
+// The IndexedDB requests of a writing transaction (`Store::run_transaction` in Rust), run
+// as JavaScript: read the snapshot a plan needs, then issue the plan's writes and wait for
+// the commit. Rust starts the transaction, decodes what was read, plans and encodes; it
+// crosses into this file twice or three times per transaction instead of awaiting each
+// request as a Rust future (ARCHITECTURE.md "The store's script").
+//
+// A script, not a module: scripts/package.mjs puts it at the top of the wasm-bindgen glue
+// (pkg/pwa_sync.js), whose imports reach it as `pwaSyncStore`; the browser suites, which
+// link the crate without that glue, evaluate it into the global scope (feature "testing").
+const pwaSyncStore = (() => {
+  // Batches of at least this many keys of one collection first ask which of them exist.
+  const PROBE_AT = 16;
+
+  // A failed request's error: the transaction's own when the request failed because the
+  // transaction aborted (Chrome reports AbortError for the request and, near the quota,
+  // QuotaExceededError for the transaction).
+  const failure = (request) => {
+    const { error, transaction } = request;
+    return error && error.name === "AbortError" && transaction && transaction.error ? transaction.error : error;
+  };
+
+  // A request's result as a promise. Listening at once: a request whose event fires
+  // before anyone listens would never settle.
+  // A failed request aborts its transaction, which fails every request after it: each
+  // promise counts as handled, so only the one awaited reports.
+  const done = (request) => {
+    const settled = new Promise((resolve, reject) => {
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(failure(request));
+    });
+    settled.catch(() => {});
+    return settled;
+  };
+
+  // Keys are strings, and IndexedDB orders strings by UTF-16 code units, as `<` does.
+  const order = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+
+  // Where `wanted` sits in `sorted` (by `at`), or -1.
+  const search = (sorted, at, wanted) => {
+    let low = 0;
+    let high = sorted.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >> 1;
+      const c = order(at(sorted[middle]), wanted);
+      if (c === 0) return middle;
+      if (c < 0) low = middle + 1;
+      else high = middle - 1;
+    }
+    return -1;
+  };
+
+  // The places (into a flat [collection, key, ...] list) of each collection's keys, for
+  // collections with at least PROBE_AT of them, each list in key order without repeats:
+  // its first and last key bound a range that holds them all.
+  const largeBatches = (pairs) => {
+    const byCollection = new Map();
+    for (let i = 0; i < pairs.length / 2; i++) {
+      const places = byCollection.get(pairs[2 * i]);
+      if (places) places.push(i);
+      else byCollection.set(pairs[2 * i], [i]);
+    }
+    const large = [];
+    for (const [collection, places] of byCollection) {
+      if (places.length < PROBE_AT) continue;
+      places.sort((a, b) => order(pairs[2 * a + 1], pairs[2 * b + 1]));
+      const unique = places.filter((p, n) => n === 0 || pairs[2 * p + 1] !== pairs[2 * places[n - 1] + 1]);
+      large.push([collection, unique]);
+    }
+    return large;
+  };
+
+  // One getAllKeys over each large batch's key range tells which of its keys are stored:
+  // a page of new records then reads nothing more. When the stored keys are most of the
+  // range, one getAll reads them all, in place of a get per key. A range crowded with
+  // other keys (more than four per batch key) is left to the gets. Marks in `settled`
+  // the places known absent or read, and adds what was read to `found`.
+  const probe = async (tx, pairs, found, settled) => {
+    for (const [collection, batch] of largeBatches(pairs)) {
+      const key = (place) => pairs[2 * place + 1];
+      const limit = batch.length * 4;
+      const range = IDBKeyRange.bound(key(batch[0]), key(batch[batch.length - 1]));
+      const store = tx.objectStore(collection);
+      const stored = await done(store.getAllKeys(range, limit));
+      if (stored.length >= limit) continue;
+      const places = stored.map((k) => search(batch, key, k));
+      const isStored = new Uint8Array(batch.length);
+      for (const at of places) if (at >= 0) isStored[at] = 1;
+      let present = 0;
+      batch.forEach((place, at) => {
+        if (isStored[at]) present++;
+        else settled[place] = 1;
+      });
+      if (present < PROBE_AT || stored.length > present + (present >> 1)) continue;
+      // The same range in the same transaction: the objects come in the order of `stored`.
+      const values = await done(store.getAll(range, stored.length));
+      if (values.length !== stored.length) continue;
+      places.forEach((at, n) => {
+        if (at < 0) return;
+        found.push(batch[at], values[n]);
+        settled[batch[at]] = 1;
+      });
+    }
+  };
+
+  // The snapshot's first part: the client metadata (when `readMeta`) and the stored record
+  // of each [collection, key] pair of `pairs` (flat). Resolves to [meta, found], `found`
+  // flat: the pair's place, its stored object (absent keys are left out).
+  const read = (tx, pairs, readMeta) => {
+    const meta = readMeta ? done(tx.objectStore("meta").get("client")) : undefined;
+    return (async () => {
+      const found = [];
+      const settled = new Uint8Array(pairs.length / 2);
+      await probe(tx, pairs, found, settled);
+      const places = [];
+      const gets = [];
+      for (let place = 0; place < settled.length; place++) {
+        if (settled[place]) continue;
+        places.push(place);
+        gets.push(done(tx.objectStore(pairs[2 * place]).get(pairs[2 * place + 1])));
+      }
+      (await Promise.all(gets)).forEach((stored, n) => {
+        if (stored !== undefined) found.push(places[n], stored);
+      });
+      return [await meta, found];
+    })();
+  };
+
+  // The snapshot's second part: the outbox entries queued for each [collection, key] pair
+  // of `pairs` (flat), through the outbox's byKey index, and the conflicts `ids`. Where a
+  // collection has many of the keys, one getAll over their range of the index reads them
+  // all, unless the range holds more than four entries per key (then, and for the rest,
+  // one getAll per key). Resolves to [queued, conflicts]: `queued` flat, the pair's place
+  // and one entry; `conflicts` in the order of `ids` (`undefined` where there is none).
+  const readQueued = (tx, pairs, ids) => {
+    const byKey = pairs.length ? tx.objectStore("outbox").index("byKey") : null;
+    const conflicts = ids.length ? tx.objectStore("conflicts") : null;
+    const pair = (place) => [pairs[2 * place], pairs[2 * place + 1]];
+    const oneByOne = (place) => [place, done(byKey.getAll(IDBKeyRange.only(pair(place))))];
+    const large = byKey ? largeBatches(pairs) : [];
+    const ranges = large.map(([, batch]) => {
+      const limit = batch.length * 4;
+      const range = IDBKeyRange.bound(pair(batch[0]), pair(batch[batch.length - 1]));
+      return [batch, limit, done(byKey.getAll(range, limit))];
+    });
+    const inLarge = new Set(large.map(([collection]) => collection));
+    const single = [];
+    for (let place = 0; place < pairs.length / 2; place++) {
+      if (!inLarge.has(pairs[2 * place])) single.push(oneByOne(place));
+    }
+    const conflictReads = ids.map((id) => done(conflicts.get(id)));
+    return (async () => {
+      const queued = [];
+      for (const [batch, limit, request] of ranges) {
+        const entries = await request;
+        if (entries.length >= limit) {
+          // Crowded: this collection's keys one by one after all.
+          for (const place of batch) single.push(oneByOne(place));
+          continue;
+        }
+        for (const entry of entries) {
+          const at = typeof entry.key === "string" ? search(batch, (p) => pairs[2 * p + 1], entry.key) : -1;
+          if (at >= 0) queued.push(batch[at], entry);
+        }
+      }
+      for (const [place, request] of single) {
+        for (const entry of await request) queued.push(place, entry);
+      }
+      return [queued, await Promise.all(conflictReads)];
+    })();
+  };
+
+  // Delete the outbox entries `ids`. A push answer deletes the batch it took, which is
+  // every entry between its first and last id: when the outbox holds exactly `ids.length`
+  // entries in that span, one delete of the range does it; otherwise one delete per id.
+  const deleteEntries = async (outbox, ids) => {
+    if (ids.length >= PROBE_AT) {
+      const low = ids.reduce((a, b) => Math.min(a, b));
+      const high = ids.reduce((a, b) => Math.max(a, b));
+      const span = IDBKeyRange.bound(low, high);
+      if ((await done(outbox.count(span))) === ids.length) {
+        outbox.delete(span);
+        return;
+      }
+    }
+    for (const id of ids) outbox.delete(id);
+  };
+
+  // Issue a plan's writes, then resolve when the transaction commits, or reject with why
+  // it did not (the transaction's error, or `null` for an abort without one). `records`
+  // is flat: collection, key, stored object (`null`: delete). New outbox entries (`added`)
+  // are numbered by the key generator, in the order given, which is the plan's. A write
+  // that throws, or any failure before the last request, aborts the transaction, so
+  // nothing of it commits. `fault` (tests): fail after the first record write.
+  const write = (tx, records, deleted, added, put, audit, auditLimit, conflictsDeleted, conflictsPut, meta, fault) => {
+    const ended = new Promise((resolve, reject) => {
+      tx.oncomplete = () => resolve();
+      tx.onabort = () => reject(tx.error ?? null);
+    });
+    ended.catch(() => {});
+    const issued = (async () => {
+      for (let n = 0; n < records.length; n += 3) {
+        const store = tx.objectStore(records[n]);
+        if (records[n + 2] === null) store.delete(records[n + 1]);
+        else store.put(records[n + 2]);
+        if (fault) throw new Error("injected fault");
+      }
+      const outbox = tx.objectStore("outbox");
+      await deleteEntries(outbox, deleted);
+      for (const entry of added) outbox.add(entry);
+      for (const entry of put) outbox.put(entry);
+      if (audit.length) {
+        const store = tx.objectStore("audit");
+        for (const entry of audit) store.add(entry);
+        const count = await done(store.count());
+        if (count > auditLimit) {
+          // Oldest first by their increasing ids.
+          for (const key of await done(store.getAllKeys(null, count - auditLimit))) store.delete(key);
+        }
+      }
+      if (conflictsDeleted.length || conflictsPut.length) {
+        const store = tx.objectStore("conflicts");
+        for (const id of conflictsDeleted) store.delete(id);
+        for (const conflict of conflictsPut) store.put(conflict);
+      }
+      if (meta !== undefined) tx.objectStore("meta").put(meta, "client");
+    })();
+    return issued.then(() => ended, (error) => {
+      try {
+        tx.abort();
+      } catch {
+        // Already ended: there is nothing left to undo.
+      }
+      throw error;
+    });
+  };
+
+  return { read, readQueued, write };
+})();
