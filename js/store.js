@@ -1,8 +1,9 @@
-// The IndexedDB requests of a writing transaction (`Store::run_transaction` in Rust), run
-// as JavaScript: read the snapshot a plan needs, then issue the plan's writes and wait for
-// the commit. Rust starts the transaction, decodes what was read, plans and encodes; it
-// crosses into this file twice or three times per transaction instead of awaiting each
-// request as a Rust future (ARCHITECTURE.md "The store's script").
+// IndexedDB requests that run as JavaScript (ARCHITECTURE.md "The store's script"): a
+// writing transaction's (`Store::run_transaction` in Rust: read the snapshot a plan needs,
+// then issue the plan's writes and wait for the commit; Rust starts the transaction,
+// decodes what was read, plans and encodes, crossing into this file twice or three times
+// instead of awaiting each request as a Rust future), and opening the database (creating
+// what the schema lacks, inspecting what is there).
 //
 // A script, not a module: scripts/package.mjs puts it at the top of the wasm-bindgen glue
 // (pkg/pwa_sync.js), whose imports reach it as `pwaSyncStore`; the browser suites, which
@@ -234,5 +235,104 @@ const pwaSyncStore = (() => {
     });
   };
 
-  return { read, readQueued, write };
+  // In `upgradeneeded`: create each store and index of `specs` that is missing, delete
+  // nothing. An outbox without its key generator (from before keyed ids) is set aside under
+  // another name and a new one made in its place; the upgrade's migrations move the
+  // entries over. Throws [what was being done, the error].
+  const createMissing = (db, tx, specs) => {
+    for (const [name, keyPath, autoIncrement, indexes] of specs) {
+      let store;
+      try {
+        store = db.objectStoreNames.contains(name) ? tx.objectStore(name) : db.createObjectStore(name, { keyPath, autoIncrement });
+      } catch (error) {
+        throw [`cannot create object store "${name}"`, error];
+      }
+      if (autoIncrement && !store.autoIncrement) {
+        try {
+          store.name = "outbox-before-keyed-ids";
+          store = db.createObjectStore(name, { keyPath, autoIncrement });
+        } catch (error) {
+          throw ["cannot set the old outbox aside", error];
+        }
+      }
+      for (const [index, path, multiEntry] of indexes) {
+        if (store.indexNames.contains(index)) continue;
+        try {
+          store.createIndex(index, path, { unique: false, multiEntry });
+        } catch (error) {
+          throw [`cannot create index "${index}" on "${name}"`, error];
+        }
+      }
+    }
+  };
+
+  // Open the database `name` at `version` (`undefined`: as it is), creating what `specs`
+  // (each [name, keyPath, autoIncrement, [[index, keyPath, multiEntry], ...]]) lacks in
+  // `upgradeneeded` and then handing its transaction to `upgraded` (the app's
+  // migrations, which abort it on failure). `blocked` is waited out: our other
+  // connections close on `versionchange`. Resolves to the connection; rejects with
+  // [why, the error]: "unavailable" (no indexedDB here), "version" (another context
+  // moved the version past `version`: try again), "refused", or what creating failed at.
+  const open = (name, version, specs, upgraded) => new Promise((resolve, reject) => {
+    let factory;
+    try {
+      // A getter that throws (SecurityError in some sandboxed contexts) says why.
+      factory = globalThis.indexedDB;
+    } catch (error) {
+      return reject(["unavailable", error]);
+    }
+    if (!factory) return reject(["unavailable", null]);
+    let request;
+    try {
+      request = version === undefined ? factory.open(name) : factory.open(name, version);
+    } catch (error) {
+      return reject(["refused", error]);
+    }
+    let failed = null;
+    request.onupgradeneeded = () => {
+      try {
+        createMissing(request.result, request.transaction, specs);
+      } catch (failure) {
+        failed = failure;
+        // Aborting the versionchange transaction fails the open request.
+        return request.transaction.abort();
+      }
+      upgraded(request.transaction);
+    };
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => {
+      const { error } = request;
+      reject(failed ?? (error && error.name === "VersionError" ? ["version", error] : ["refused", error]));
+    };
+  });
+
+  // What opening needs to know of `db`, in one read-only transaction over the stores of
+  // `specs` that exist: [whether one is missing or not as declared (an index missing, an
+  // outbox without its key generator), the client metadata, the schema stamp, the
+  // outbox's size]; `undefined` for what is not there.
+  const inspect = async (db, specs) => {
+    const present = specs.filter(([name]) => db.objectStoreNames.contains(name));
+    let missing = present.length < specs.length;
+    if (!present.length) return [missing];
+    const tx = db.transaction(present.map(([name]) => name), "readonly");
+    for (const [name, , autoIncrement, indexes] of present) {
+      const store = tx.objectStore(name);
+      if (store.autoIncrement !== autoIncrement || indexes.some(([index]) => !store.indexNames.contains(index))) {
+        missing = true;
+      }
+    }
+    const has = (name) => present.some(([n]) => n === name);
+    const meta = has("meta") ? tx.objectStore("meta") : null;
+    // All requests first, then their answers: one round trip.
+    const pending = has("outbox") ? done(tx.objectStore("outbox").count()) : undefined;
+    const client = meta && done(meta.get("client"));
+    const stamp = meta && done(meta.get("schema"));
+    return [missing, await client, await stamp, await pending];
+  };
+
+  // Delete the database `name`; waits while connections that ignore `versionchange`
+  // stay open (ours close themselves).
+  const remove = (name) => done(indexedDB.deleteDatabase(name));
+
+  return { read, readQueued, write, open, inspect, remove };
 })();

@@ -48,10 +48,6 @@ pub(super) fn failed_request(request: &JsValue) -> Error {
     classify(&cause.unwrap_or(error))
 }
 
-pub(super) fn with_context(context: String, error: idb::Error) -> Error {
-    in_context(&context, classify_idb(error))
-}
-
 /// `error` saying what was being done, when it is a storage error (a full quota stays
 /// `QuotaExceeded` as it is).
 pub(super) fn in_context(context: &str, error: Error) -> Error {
@@ -89,14 +85,6 @@ fn js_parts(js: &JsValue) -> (Option<String>, String) {
     match prop(js, "message").as_string() {
         Some(message) => (name, message),
         None => (name, js.as_string().unwrap_or_else(|| format!("{js:?}"))),
-    }
-}
-
-pub(super) fn describe(js: &JsValue) -> String {
-    match js_parts(js) {
-        (Some(name), message) if !message.is_empty() => format!("{name}: {message}"),
-        (Some(name), _) => name,
-        (None, message) => message,
     }
 }
 

@@ -24,7 +24,8 @@
 //! (get and list, as records or as views for the JS API), `query` (a query plan's
 //! ranges read from its index, the page decided by the core), `writes` (the
 //! snapshot-plan-write body of `run_transaction`, the metadata record, marking sent),
-//! `script` (`js/store.js`, which issues `run_transaction`'s requests),
+//! `script` (`js/store.js`, which issues `run_transaction`'s requests and opens, upgrades
+//! and inspects the database),
 //! `open` (schema, opening, upgrading, the connection's `versionchange` and `close`
 //! hooks), `upgrade` (the app's migrations over stored values, in the upgrade), `scan` (getAll in batches, decoding), `transaction` (starting one
 //! with its durability, ending it), `codec` (records to and from JS objects), `stored` (the

@@ -1,27 +1,26 @@
 //! Opening the database: the schema the config declares, opening at the current version
 //! and upgrading by one while something declared is missing or the stored values are of
 //! an older app schema version (migrated inside that upgrade), and the connection's hooks
-//! that step aside for another context's upgrade.
+//! that step aside for another context's upgrade. The requests are the store's script's
+//! (`open`, `inspect`); the decisions are made here.
 
 use std::cell::{Cell, RefCell};
-use std::future::IntoFuture;
 use std::rc::Rc;
 
-use idb::event::VersionChangeEvent;
-use idb::{Event as _, Factory, IndexParams, KeyPath, ObjectStoreParams, Request as _, TransactionMode};
+use js_sys::Array;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Event, IdbDatabase};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Event, IdbDatabase, IdbTransaction};
 
 use pwa_sync_core::config::{ClientConfig, IndexSpec};
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::migration;
 use pwa_sync_core::record::{KEYED_OUTBOX_FORMAT, STORAGE_FORMAT};
-use pwa_sync_core::store::Durability;
 
-use super::error::{classify, classify_idb, describe, failure_parts, in_context, in_tx, with_context};
-use super::names::{as_u32, AUDIT, BY_KEY, CONFLICTS, LEGACY_OUTBOX, META, META_KEY, OUTBOX, SCHEMA_KEY};
-use super::transaction::{finish, start_transaction};
+use super::error::{classify, in_context};
+use super::names::{as_u32, BY_KEY, CONFLICTS, META, OUTBOX};
+use super::script;
 use super::upgrade::Upgrade;
 use crate::convert::prop;
 
@@ -29,60 +28,42 @@ use crate::convert::prop;
 /// means another tab changed the version in between.
 const MAX_OPEN_ATTEMPTS: usize = 5;
 
-/// One object store the app needs, with its indexes.
-#[derive(Debug, Clone)]
-pub(super) struct StoreSpec {
-    name: String,
-    /// `None`: out-of-line keys.
-    key_path: Option<KeyPath>,
-    auto_increment: bool,
-    /// Index name, key path, multi-entry; all non-unique.
-    indexes: Vec<(String, KeyPath, bool)>,
-}
-
-impl StoreSpec {
-    fn new(name: &str, key_path: Option<KeyPath>) -> StoreSpec {
-        StoreSpec { name: name.to_owned(), key_path, auto_increment: false, indexes: Vec::new() }
-    }
-
-    fn params(&self) -> ObjectStoreParams {
-        let mut params = ObjectStoreParams::new();
-        params.key_path(self.key_path.clone());
-        params.auto_increment(self.auto_increment);
-        params
-    }
-}
-
-/// Every store and index the config declares.
-pub(super) fn schema(config: &ClientConfig) -> Vec<StoreSpec> {
-    let mut specs: Vec<StoreSpec> = config
+/// Every store and index the config declares, as the store's script takes them: each
+/// `[name, keyPath, autoIncrement, [[index, keyPath, multiEntry], ...]]`, all indexes
+/// non-unique.
+pub(super) fn schema(config: &ClientConfig) -> Array {
+    let store = |name: &str, key_path: JsValue, auto_increment: bool, indexes: Array| -> JsValue {
+        [JsValue::from_str(name), key_path, JsValue::from_bool(auto_increment), indexes.into()]
+            .into_iter()
+            .collect::<Array>()
+            .into()
+    };
+    let key = |field: &str| JsValue::from_str(field);
+    let mut specs: Vec<JsValue> = config
         .collections
         .iter()
-        .map(|c| StoreSpec {
-            indexes: c.indexes.iter().map(index_spec).collect(),
-            ..StoreSpec::new(&c.name, Some(KeyPath::new_single("key")))
-        })
+        .map(|c| store(&c.name, key("key"), false, c.indexes.iter().map(index_spec).collect()))
         .collect();
     // Auto-increment: the key generator numbers new entries (invariant 3).
-    specs.push(StoreSpec {
-        auto_increment: true,
-        indexes: vec![(BY_KEY.to_owned(), KeyPath::new_array(["collection", "key"]), false)],
-        ..StoreSpec::new(OUTBOX, Some(KeyPath::new_single("id")))
-    });
-    specs.push(StoreSpec::new(CONFLICTS, Some(KeyPath::new_single("id"))));
-    specs.push(StoreSpec { auto_increment: true, ..StoreSpec::new(AUDIT, Some(KeyPath::new_single("id"))) });
-    specs.push(StoreSpec::new(META, None));
-    specs
+    let by_key: Array = ["collection", "key"].into_iter().map(JsValue::from_str).collect();
+    let by_key: Array = [JsValue::from_str(BY_KEY), by_key.into(), JsValue::FALSE].into_iter().collect();
+    specs.push(store(OUTBOX, key("id"), true, std::iter::once(JsValue::from(by_key)).collect()));
+    specs.push(store(CONFLICTS, key("id"), false, Array::new()));
+    specs.push(store(super::names::AUDIT, key("id"), true, Array::new()));
+    specs.push(store(META, JsValue::NULL, false, Array::new()));
+    specs.into_iter().collect()
 }
 
 /// A declared index over the record's value, which lives at `value.<field>`.
-fn index_spec(index: &IndexSpec) -> (String, KeyPath, bool) {
+fn index_spec(index: &IndexSpec) -> JsValue {
     let paths: Vec<String> = index.fields.iter().map(|f| format!("value.{f}")).collect();
     let key_path = match paths.as_slice() {
-        [one] => KeyPath::new_single(one),
-        many => KeyPath::new_array(many.iter().map(String::as_str)),
+        [one] => JsValue::from_str(one),
+        many => many.iter().map(|p| JsValue::from_str(p)).collect::<Array>().into(),
     };
-    (index.name.clone(), key_path, index.multi_entry)
+    let spec: Array =
+        [JsValue::from_str(&index.name), key_path, JsValue::from_bool(index.multi_entry)].into_iter().collect();
+    spec.into()
 }
 
 /// An open connection and the handlers that notice when it stops being usable.
@@ -129,19 +110,6 @@ impl Drop for Connection {
     }
 }
 
-pub(super) fn factory() -> Result<Factory> {
-    Factory::new().map_err(|e| {
-        let detail = match &e {
-            idb::Error::IndexedDbNotFound(js) if js.is_undefined() || js.is_null() => {
-                "indexedDB is not defined".to_owned()
-            }
-            idb::Error::IndexedDbNotFound(js) => describe(js),
-            other => other.to_string(),
-        };
-        Error::Storage(format!("IndexedDB is not available in this context: {detail}"))
-    })
-}
-
 enum OpenFailure {
     /// Another context moved the database past the version we asked for: retry.
     VersionRace,
@@ -150,15 +118,10 @@ enum OpenFailure {
 
 /// Open at the current version, then upgrade by one until every declared store and
 /// index exists. Bounded: each retry means another context changed the version.
-pub(super) async fn open_connection(
-    name: &str,
-    specs: &Rc<Vec<StoreSpec>>,
-    upgrade: &Rc<Upgrade>,
-) -> Result<(Connection, Found)> {
-    let factory = factory()?;
+pub(super) async fn open_connection(name: &str, specs: &Array, upgrade: &Rc<Upgrade>) -> Result<(Connection, Found)> {
     let mut version: Option<u32> = None;
     for _ in 0..MAX_OPEN_ATTEMPTS {
-        let db = match open_once(&factory, name, version, specs, upgrade).await {
+        let db = match open_once(name, version, specs, upgrade).await {
             Ok(db) => db,
             Err(OpenFailure::VersionRace) => {
                 version = None;
@@ -200,101 +163,54 @@ pub(super) async fn open_connection(
     )))
 }
 
+/// One open request (the store's script creates what is missing in `upgradeneeded`),
+/// with the app's migrations run in its upgrade transaction.
 async fn open_once(
-    factory: &Factory,
     name: &str,
     version: Option<u32>,
-    specs: &Rc<Vec<StoreSpec>>,
+    specs: &Array,
     upgrade: &Rc<Upgrade>,
 ) -> Result<IdbDatabase, OpenFailure> {
-    // Private modes of some browsers have `indexedDB` but refuse every open (it throws,
-    // or the request fails): say so, so the app can fall back to `storage: "memory"`.
-    let refused = |e: idb::Error| {
-        OpenFailure::Failed(with_context(
-            format!(
+    let upgrade_error: Rc<RefCell<Option<Error>>> = Rc::new(RefCell::new(None));
+    let upgraded = {
+        let (upgrade_error, migrations) = (upgrade_error.clone(), upgrade.clone());
+        // Then the values, in the same transaction: the open succeeds only once it
+        // committed, and an error aborts it all (`Upgrade::migrate`).
+        Closure::<dyn FnMut(IdbTransaction)>::new(move |tx: IdbTransaction| {
+            migrations.migrate(idb::Transaction::from(tx), upgrade_error.clone())
+        })
+    };
+    let version = version.map_or(JsValue::UNDEFINED, JsValue::from);
+    let opened = script::open(name, &version, specs, upgraded.as_ref()).map_err(|e| OpenFailure::Failed(classify(&e)));
+    let failure = match JsFuture::from(opened?).await {
+        Ok(db) => {
+            return db
+                .dyn_into::<IdbDatabase>()
+                .map_err(|_| OpenFailure::Failed(Error::Storage("IndexedDB opened no database".into())))
+        }
+        Err(failure) => failure,
+    };
+    if let Some(error) = upgrade_error.borrow_mut().take() {
+        return Err(OpenFailure::Failed(error));
+    }
+    let (why, cause) = (Array::from(&failure).get(0).as_string().unwrap_or_default(), Array::from(&failure).get(1));
+    Err(match why.as_str() {
+        "version" => OpenFailure::VersionRace,
+        "unavailable" if cause.is_null() => OpenFailure::Failed(Error::Storage(
+            "IndexedDB is not available in this context: indexedDB is not defined".into(),
+        )),
+        "unavailable" => {
+            OpenFailure::Failed(in_context("IndexedDB is not available in this context", classify(&cause)))
+        }
+        "refused" => OpenFailure::Failed(in_context(
+            &format!(
                 "IndexedDB refused to open database \"{name}\" (private browsing, or storage disabled for this site?)"
             ),
-            e,
-        ))
-    };
-    let mut request = factory.open(name, version).map_err(refused)?;
-    let upgrade_error: Rc<RefCell<Option<Error>>> = Rc::new(RefCell::new(None));
-    {
-        let (specs, upgrade_error, migrations) = (specs.clone(), upgrade_error.clone(), upgrade.clone());
-        request.on_upgrade_needed(move |event: VersionChangeEvent| {
-            let tx = event.target().ok().and_then(|request| request.transaction());
-            match (create_missing(&event, &specs), tx) {
-                // Then the values, in the same transaction: the open succeeds only once
-                // it committed, and an error aborts it all (`Upgrade::migrate`).
-                (Ok(()), Some(tx)) => migrations.migrate(tx, upgrade_error.clone()),
-                (Ok(()), None) => {}
-                (Err(e), tx) => {
-                    *upgrade_error.borrow_mut() = Some(e);
-                    // Aborting the versionchange transaction fails the open request.
-                    if let Some(tx) = tx {
-                        let _ = tx.abort();
-                    }
-                }
-            }
-        });
-    }
-    // `blocked`: other connections have not closed yet. The request simply waits; ours
-    // close on `versionchange`, and it proceeds as soon as the others do.
-    match request.await {
-        Ok(db) => Ok(IdbDatabase::from(db)),
-        Err(e) => {
-            if let Some(error) = upgrade_error.borrow_mut().take() {
-                return Err(OpenFailure::Failed(error));
-            }
-            let (name, _) = failure_parts(&e);
-            if name.as_deref() == Some("VersionError") {
-                Err(OpenFailure::VersionRace)
-            } else {
-                Err(refused(e))
-            }
-        }
-    }
-}
-
-/// In `upgradeneeded`: create what is missing, delete nothing (an outbox without its key
-/// generator is replaced, its entries moved over by `Upgrade::migrate`).
-fn create_missing(event: &VersionChangeEvent, specs: &[StoreSpec]) -> Result<()> {
-    let request = event.target().map_err(classify_idb)?;
-    let db = request.database().map_err(classify_idb)?;
-    let tx = request.transaction().ok_or_else(|| Error::Storage("upgradeneeded without its transaction".into()))?;
-    let existing = db.store_names();
-    for spec in specs {
-        let cannot_create = |e| with_context(format!("cannot create object store \"{}\"", spec.name), e);
-        let store = match existing.contains(&spec.name) {
-            true => tx.object_store(&spec.name).map_err(cannot_create)?,
-            false => db.create_object_store(&spec.name, spec.params()).map_err(cannot_create)?,
-        };
-        // An outbox from before keyed ids: set aside under another name, a new one in its
-        // place; `Upgrade::migrate` moves the entries over, in this transaction.
-        let store = match spec.auto_increment && !store.auto_increment() {
-            true => {
-                // Through `Reflect`: a throwing setter would not come back as an error.
-                let js: JsValue = web_sys::IdbObjectStore::from(store).into();
-                js_sys::Reflect::set(&js, &JsValue::from_str("name"), &JsValue::from_str(LEGACY_OUTBOX))
-                    .map_err(|e| in_context("cannot set the old outbox aside", classify(&e)))?;
-                db.create_object_store(&spec.name, spec.params()).map_err(cannot_create)?
-            }
-            false => store,
-        };
-        let present = store.index_names();
-        for (index, key_path, multi_entry) in &spec.indexes {
-            if present.contains(index) {
-                continue;
-            }
-            let mut params = IndexParams::new();
-            params.unique(false);
-            params.multi_entry(*multi_entry);
-            store
-                .create_index(index, key_path.clone(), Some(params))
-                .map_err(|e| with_context(format!("cannot create index \"{index}\" on \"{}\"", spec.name), e))?;
-        }
-    }
-    Ok(())
+            classify(&cause),
+        )),
+        "" => OpenFailure::Failed(classify(&failure)),
+        context => OpenFailure::Failed(in_context(context, classify(&cause))),
+    })
 }
 
 struct Inspection {
@@ -319,60 +235,30 @@ pub(super) struct Found {
     pub(super) pending: Option<usize>,
 }
 
-async fn inspect(db: &IdbDatabase, specs: &[StoreSpec]) -> Result<Inspection> {
-    let names = db.object_store_names();
-    let present: Vec<&str> = specs.iter().map(|s| s.name.as_str()).filter(|n| names.contains(n)).collect();
-    let inspection =
-        Inspection { missing: present.len() < specs.len(), format: None, schema: None, found: Found::default() };
-    if present.is_empty() {
-        return Ok(inspection);
-    }
-    let tx =
-        start_transaction(db, &present, TransactionMode::ReadOnly, Durability::Default).map_err(|e| classify(&e))?;
-    let result = inspect_in(&tx, specs, &present, inspection).await;
-    finish(tx, result, false).await
-}
-
-async fn inspect_in(
-    tx: &idb::Transaction,
-    specs: &[StoreSpec],
-    present: &[&str],
-    mut inspection: Inspection,
-) -> Result<Inspection> {
-    for spec in specs.iter().filter(|s| present.contains(&s.name.as_str())) {
-        let store = tx.object_store(&spec.name).map_err(in_tx(tx))?;
-        let indexes = store.index_names();
-        if spec.indexes.iter().any(|(name, ..)| !indexes.contains(name))
-            || spec.auto_increment != store.auto_increment()
-        {
+/// What the store's script's `inspect` saw of `db`, read into an `Inspection`.
+async fn inspect(db: &IdbDatabase, specs: &Array) -> Result<Inspection> {
+    let seen = script::inspect(db, specs).map_err(|e| classify(&e))?;
+    let seen = Array::from(&JsFuture::from(seen).await.map_err(|e| classify(&e))?);
+    let (meta, stamp) = (seen.get(1), seen.get(2));
+    let mut inspection = Inspection {
+        missing: seen.get(0).is_truthy(),
+        format: None,
+        schema: None,
+        found: Found { meta: None, pending: seen.get(3).as_f64().map(|n| n as usize) },
+    };
+    if !meta.is_undefined() {
+        // Read the one field, not the whole record: a newer format may have changed the
+        // rest.
+        inspection.format = as_u32(&prop(&meta, "format"));
+        // Written by a library that numbers ids in the metadata: an upgrade raises the
+        // format, and closes that library's connections, which then refuse it.
+        if inspection.format.is_some_and(|f| f < KEYED_OUTBOX_FORMAT) {
             inspection.missing = true;
         }
+        inspection.found.meta = Some(meta);
     }
-    // All requests first (listening at once: `into_future`), then their answers: one
-    // round trip, not three.
-    let count = match present.contains(&OUTBOX) {
-        true => Some(tx.object_store(OUTBOX).map_err(in_tx(tx))?.count(None).map_err(in_tx(tx))?.into_future()),
-        false => None,
-    };
-    if present.contains(&META) {
-        let store = tx.object_store(META).map_err(in_tx(tx))?;
-        let meta = store.get(JsValue::from_str(META_KEY)).map_err(in_tx(tx))?.into_future();
-        let stamp = store.get(JsValue::from_str(SCHEMA_KEY)).map_err(in_tx(tx))?.into_future();
-        if let Some(meta) = meta.await.map_err(in_tx(tx))? {
-            // Read the one field, not the whole record: a newer format may have changed
-            // the rest.
-            inspection.format = as_u32(&prop(&meta, "format"));
-            // Written by a library that numbers ids in the metadata: an upgrade raises the
-            // format, and closes that library's connections, which then refuse it.
-            if inspection.format.is_some_and(|f| f < KEYED_OUTBOX_FORMAT) {
-                inspection.missing = true;
-            }
-            inspection.found.meta = Some(meta);
-        }
-        inspection.schema = stamp.await.map_err(in_tx(tx))?.and_then(|s| as_u32(&prop(&s, "version")));
-    }
-    if let Some(count) = count {
-        inspection.found.pending = Some(count.await.map_err(in_tx(tx))? as usize);
+    if !stamp.is_undefined() {
+        inspection.schema = as_u32(&prop(&stamp, "version"));
     }
     Ok(inspection)
 }

@@ -1,12 +1,13 @@
 //! The store's script (`js/store.js`, reached as `pwaSyncStore`): a writing transaction's
-//! reads and writes run as JavaScript, started and decided in Rust (`writes`). Each
+//! reads and writes run as JavaScript, started and decided in Rust (`writes`), and so do
+//! opening, upgrading and inspecting the database, decided in Rust (`open`). Each
 //! function answers a promise; one that throws (the script missing, a name IndexedDB
 //! refuses) is an `Err` here.
 
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
-use web_sys::IdbTransaction;
+use web_sys::{IdbDatabase, IdbTransaction};
 
 #[wasm_bindgen(js_namespace = pwaSyncStore)]
 extern "C" {
@@ -36,6 +37,19 @@ extern "C" {
         meta: &JsValue,
         fault: bool,
     ) -> Result<Promise, JsValue>;
+
+    /// Open (and upgrade) the database; `upgraded` gets the upgrade transaction once what
+    /// `specs` lacks exists. Rejects with `[why, error]`.
+    #[wasm_bindgen(catch)]
+    pub(super) fn open(name: &str, version: &JsValue, specs: &Array, upgraded: &JsValue) -> Result<Promise, JsValue>;
+
+    /// `[missing, meta, stamp, pending]` of an open database (`open::inspect`).
+    #[wasm_bindgen(catch)]
+    pub(super) fn inspect(db: &IdbDatabase, specs: &Array) -> Result<Promise, JsValue>;
+
+    /// Delete the database `name`.
+    #[wasm_bindgen(catch)]
+    pub(super) fn remove(name: &str) -> Result<Promise, JsValue>;
 }
 
 /// The browser suites link the crate without the package's glue, which carries the

@@ -19,9 +19,9 @@ use pwa_sync_core::record::{ConflictRecord, EntityRecord, ListQuery, Meta, Outbo
 use pwa_sync_core::store::{Durability, Store};
 
 use super::codec::{decode, decode_entry, decode_record, key_text};
-use super::error::{classify, classify_idb, dom_name, in_tx};
+use super::error::{classify, dom_name, in_tx};
 use super::names::{to_u32, AUDIT, CONFLICTS, META, META_KEY, OUTBOX, SCHEMA_KEY};
-use super::open::{factory, open_connection, schema, Connection, Found, StoreSpec};
+use super::open::{open_connection, schema, Connection, Found};
 use super::scan::{decode_all, scan};
 use super::stored;
 use super::transaction::{finish, start_transaction};
@@ -34,7 +34,8 @@ use crate::value::JsVal;
 /// The IndexedDB store. Cheap to keep; not `Send` (browsers run it on one thread).
 pub struct IdbStore {
     pub(super) config: ClientConfig,
-    specs: Rc<Vec<StoreSpec>>,
+    /// The stores and indexes the config declares, as the store's script takes them.
+    specs: js_sys::Array,
     connection: RefCell<Option<Connection>>,
     /// `close()` was called: every later call fails with `Error::Closed`.
     closed: Cell<bool>,
@@ -80,7 +81,7 @@ impl IdbStore {
     ) -> Result<IdbStore> {
         #[cfg(feature = "testing")]
         super::script::install_for_tests();
-        let specs = Rc::new(schema(config));
+        let specs = schema(config);
         let upgrade = Rc::new(Upgrade { config: config.clone(), migrations, sealer });
         let (connection, found) = open_connection(&config.name, &specs, &upgrade).await?;
         Ok(IdbStore {
@@ -106,7 +107,10 @@ impl IdbStore {
     /// Delete a whole database. Waits while connections that ignore `versionchange` stay
     /// open (ours close themselves).
     pub async fn delete_database(name: &str) -> Result<()> {
-        factory()?.delete(name).map_err(classify_idb)?.await.map_err(classify_idb)
+        #[cfg(feature = "testing")]
+        super::script::install_for_tests();
+        let removed = super::script::remove(name).map_err(|e| classify(&e))?;
+        wasm_bindgen_futures::JsFuture::from(removed).await.map(drop).map_err(|e| classify(&e))
     }
 
     pub fn name(&self) -> &str {
