@@ -330,9 +330,68 @@ const pwaSyncStore = (() => {
     return [missing, await client, await stamp, await pending];
   };
 
+  // In the upgrade transaction, after what was missing exists: bring the stored data to
+  // this library's `format`, then, when `steps(stamp)` (Rust: the app's migrations to run
+  // for the stored schema version) says so, pass every record of `collections`, every
+  // queued outbox entry and every open conflict through `migrated(kind, collection, stored)`
+  // (kind 0 record, 1 entry, 2 conflict; `undefined`: leave it as it is; `false`: abort) and
+  // stamp the schema `version`. Resolves when every request is issued; a failure aborts the
+  // transaction, so the database stays as it was and the open fails.
+  //
+  // The format: an outbox from before keyed ids (set aside by createMissing) has its
+  // entries moved into the new one as they are, and the key generator starts above every
+  // id the old counter gave (the server keeps each (client, id) it applied: a reused id
+  // would be answered as a duplicate and its write lost, invariant 3); the metadata's
+  // `format` is raised, so a library of an older one refuses the database
+  // (`schema-downgrade`) instead of writing shapes or ids this one does not expect.
+  const upgrade = async (tx, format, collections, version, steps, migrated) => {
+    const meta = tx.objectStore("meta");
+    const client = done(meta.get("client"));
+    const legacy = tx.objectStoreNames.contains("outbox-before-keyed-ids")
+      ? done(tx.objectStore("outbox-before-keyed-ids").getAll())
+      : null;
+    const stored = await client;
+    if (legacy) {
+      const outbox = tx.objectStore("outbox");
+      let highest = 0;
+      for (const entry of await legacy) {
+        if (typeof entry?.id === "number") highest = Math.max(highest, entry.id);
+        outbox.put(entry);
+      }
+      // A key put explicitly moves the generator past it; deleting it does not move it back.
+      const lastGiven = typeof stored?.nextMutationId === "number" ? stored.nextMutationId - 1 : 0;
+      if (lastGiven > highest) {
+        outbox.put({ id: lastGiven });
+        outbox.delete(lastGiven);
+      }
+      tx.db.deleteObjectStore("outbox-before-keyed-ids");
+    }
+    if (stored && typeof stored === "object" && typeof stored.format === "number" && stored.format < format) {
+      stored.format = format;
+      meta.put(stored, "client");
+    }
+    // Read again here, not trusted from before the upgrade: another tab may have migrated
+    // in between, and migrating twice would corrupt.
+    const go = steps((await done(meta.get("schema")))?.version);
+    // Rust holds the reason of a refusal or failure: this only stops the upgrade.
+    if (go === null) throw new Error("the stored schema version is refused");
+    if (!go) return;
+    const each = async (kind, store, collection) => {
+      for (const object of await done(store.getAll())) {
+        const next = migrated(kind, collection, object);
+        if (next === false) throw new Error("a migration failed");
+        if (next !== undefined) store.put(next);
+      }
+    };
+    for (const collection of collections) await each(0, tx.objectStore(collection), collection);
+    await each(1, tx.objectStore("outbox"), null);
+    await each(2, tx.objectStore("conflicts"), null);
+    meta.put({ version }, "schema");
+  };
+
   // Delete the database `name`; waits while connections that ignore `versionchange`
   // stay open (ours close themselves).
   const remove = (name) => done(indexedDB.deleteDatabase(name));
 
-  return { read, readQueued, write, open, inspect, remove };
+  return { read, readQueued, write, open, upgrade, inspect, remove };
 })();

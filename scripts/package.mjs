@@ -26,12 +26,14 @@ await writeFile(join(pkg, "names.d.ts"), namesDts(names));
 // comments are most of its bytes); once, however often this runs.
 const glue = join(pkg, "pwa_sync.js");
 const glueText = await readFile(glue, "utf8");
-if (!glueText.startsWith("// js/store.js of pwa-sync")) {
+if (!glueText.includes("// js/store.js of pwa-sync")) {
   const script = execFileSync(join(root, "tools", "node_modules", ".bin", "esbuild"), ["--minify"], {
     input: await readFile(join(root, "js", "store.js"), "utf8"),
     encoding: "utf8",
   });
-  await writeFile(glue, `// js/store.js of pwa-sync, minified\n${script}${glueText}`);
+  // After the glue's leading `@ts-self-types` directive, which must stay first.
+  const directive = glueText.match(/^\/\* @ts-self-types=[^\n]*\n/)?.[0] ?? "";
+  await writeFile(glue, `${directive}// js/store.js of pwa-sync, minified\n${script}${glueText.slice(directive.length)}`);
 }
 
 // The main entry is js/index.js: the generated module with a browser check in init().

@@ -27,7 +27,7 @@
 //! `script` (`js/store.js`, which issues `run_transaction`'s requests and opens, upgrades
 //! and inspects the database),
 //! `open` (schema, opening, upgrading, the connection's `versionchange` and `close`
-//! hooks), `upgrade` (the app's migrations over stored values, in the upgrade), `scan` (getAll in batches, decoding), `transaction` (starting one
+//! hooks), `upgrade` (the app's migrations over stored values, called by the script in the upgrade), `scan` (getAll in batches, decoding), `transaction` (starting one
 //! with its durability, ending it), `codec` (records to and from JS objects), `stored` (the
 //! metadata, conflicts and audit entries read field by field), `error`
 //! (DOMException to `Error`) and `names` (store names and keys). This file only declares

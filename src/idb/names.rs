@@ -1,10 +1,10 @@
 //! The names the database is built from: the library's own object stores, the key of
-//! the metadata record and the outbox's index, and counts as IndexedDB takes them.
+//! the metadata record and the outbox's index, and counts as IndexedDB takes them. The
+//! store's script (`js/store.js`) writes the same names as literals, and the one it alone
+//! uses: `outbox-before-keyed-ids`, where an upgrade sets an outbox from before keyed ids
+//! aside while it moves the entries into the new one.
 
 pub(super) const OUTBOX: &str = "outbox";
-/// Where an upgrade sets an outbox from before keyed ids aside while it moves the entries
-/// into the new one; gone when the upgrade commits.
-pub(super) const LEGACY_OUTBOX: &str = "outbox-before-keyed-ids";
 pub(super) const CONFLICTS: &str = "conflicts";
 pub(super) const AUDIT: &str = "audit";
 pub(super) const META: &str = "meta";

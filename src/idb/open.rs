@@ -177,7 +177,7 @@ async fn open_once(
         // Then the values, in the same transaction: the open succeeds only once it
         // committed, and an error aborts it all (`Upgrade::migrate`).
         Closure::<dyn FnMut(IdbTransaction)>::new(move |tx: IdbTransaction| {
-            migrations.migrate(idb::Transaction::from(tx), upgrade_error.clone())
+            migrations.migrate(tx, upgrade_error.clone())
         })
     };
     let version = version.map_or(JsValue::UNDEFINED, JsValue::from);

@@ -43,6 +43,20 @@ extern "C" {
     #[wasm_bindgen(catch)]
     pub(super) fn open(name: &str, version: &JsValue, specs: &Array, upgraded: &JsValue) -> Result<Promise, JsValue>;
 
+    /// In the upgrade transaction: the data brought to `format`, then, when
+    /// `steps(stamp version)` answers `true`, every record of `collections`, outbox entry
+    /// and conflict passed through `migrated(kind, collection, object)` and the schema
+    /// stamped `version` (`upgrade::Upgrade::migrate`).
+    #[wasm_bindgen(catch)]
+    pub(super) fn upgrade(
+        tx: &IdbTransaction,
+        format: u32,
+        collections: &Array,
+        version: u32,
+        steps: &JsValue,
+        migrated: &JsValue,
+    ) -> Result<Promise, JsValue>;
+
     /// `[missing, meta, stamp, pending]` of an open database (`open::inspect`).
     #[wasm_bindgen(catch)]
     pub(super) fn inspect(db: &IdbDatabase, specs: &Array) -> Result<Promise, JsValue>;
