@@ -2,8 +2,9 @@
 // writing transaction's (`Store::run_transaction` in Rust: read the snapshot a plan needs,
 // then issue the plan's writes and wait for the commit; Rust starts the transaction,
 // decodes what was read, plans and encodes, crossing into this file twice or three times
-// instead of awaiting each request as a Rust future), and opening the database (creating
-// what the schema lacks, inspecting what is there).
+// instead of awaiting each request as a Rust future), opening the database (creating
+// what the schema lacks, inspecting what is there), and every other transaction's
+// requests, each one promise that Rust awaits and decides on.
 //
 // A script, not a module: scripts/package.mjs puts it at the top of the wasm-bindgen glue
 // (pkg/pwa_sync.js), whose imports reach it as `pwaSyncStore`; the browser suites, which
@@ -28,6 +29,18 @@ const pwaSyncStore = (() => {
     const settled = new Promise((resolve, reject) => {
       request.onsuccess = () => resolve(request.result);
       request.onerror = () => reject(failure(request));
+    });
+    settled.catch(() => {});
+    return settled;
+  };
+
+  // Promise of `tx`'s end: resolves on commit, rejects with the transaction's error (or
+  // `null` for an abort without one). Safe to ask for after requests were issued: a
+  // transaction cannot end before the script or Rust gives control back to the browser.
+  const ended = (tx) => {
+    const settled = new Promise((resolve, reject) => {
+      tx.oncomplete = () => resolve();
+      tx.onabort = () => reject(tx.error ?? null);
     });
     settled.catch(() => {});
     return settled;
@@ -193,11 +206,7 @@ const pwaSyncStore = (() => {
   // that throws, or any failure before the last request, aborts the transaction, so
   // nothing of it commits. `fault` (tests): fail after the first record write.
   const write = (tx, records, deleted, added, put, audit, auditLimit, conflictsDeleted, conflictsPut, meta, fault) => {
-    const ended = new Promise((resolve, reject) => {
-      tx.oncomplete = () => resolve();
-      tx.onabort = () => reject(tx.error ?? null);
-    });
-    ended.catch(() => {});
+    const end = ended(tx);
     const issued = (async () => {
       for (let n = 0; n < records.length; n += 3) {
         const store = tx.objectStore(records[n]);
@@ -225,7 +234,7 @@ const pwaSyncStore = (() => {
       }
       if (meta !== undefined) tx.objectStore("meta").put(meta, "client");
     })();
-    return issued.then(() => ended, (error) => {
+    return issued.then(() => end, (error) => {
       try {
         tx.abort();
       } catch {
@@ -393,5 +402,90 @@ const pwaSyncStore = (() => {
   // stay open (ours close themselves).
   const remove = (name) => done(indexedDB.deleteDatabase(name));
 
-  return { read, readQueued, write, open, upgrade, inspect, remove };
+  // The reads of every other transaction: single requests Rust awaits and decides on.
+
+  // `bounds` ([lower, upper, lowerOpen, upperOpen], `undefined` for an open end) as an
+  // IDBKeyRange; `null` (the whole store or index) when there are none.
+  const keyRange = (bounds) => {
+    if (!bounds) return null;
+    const [lower, upper, lowerOpen, upperOpen] = bounds;
+    if (upper === undefined) return lower === undefined ? null : IDBKeyRange.lowerBound(lower, lowerOpen);
+    if (lower === undefined) return IDBKeyRange.upperBound(upper, upperOpen);
+    return IDBKeyRange.bound(lower, upper, lowerOpen, upperOpen);
+  };
+
+  // The object store `store`, or its index `index` when there is one.
+  const source = (tx, store, index) => {
+    const objects = tx.objectStore(store);
+    return index == null ? objects : objects.index(index);
+  };
+
+  // The stored object under `key` (`undefined` when there is none).
+  const get = (tx, store, key) => done(tx.objectStore(store).get(key));
+
+  // The stored objects in `bounds`, in key order, at most `count` (`undefined`: all).
+  const getAll = (tx, store, index, bounds, count) => done(source(tx, store, index).getAll(keyRange(bounds), count));
+
+  // How many stored objects lie in any of `ranges` (each bounds or `null`), summed.
+  const count = async (tx, store, index, ranges) => {
+    const counted = ranges.map((bounds) => done(source(tx, store, index).count(keyRange(bounds))));
+    return (await Promise.all(counted)).reduce((a, b) => a + b, 0);
+  };
+
+  // A cursor walking `bounds` backwards, read in batches by `take`: the reverse of
+  // getAll, which only reads forward.
+  const backwards = (tx, store, index, bounds) => {
+    const request = source(tx, store, index).openCursor(keyRange(bounds), "prev");
+    return { request, next: done(request) };
+  };
+
+  // The next `n` values of a cursor from `backwards` (fewer at its end).
+  const take = async (walk, n) => {
+    const values = [];
+    while (values.length < n) {
+      const cursor = await walk.next;
+      if (!cursor) break;
+      values.push(cursor.value);
+      // Listen before continuing: the next step settles this promise.
+      walk.next = done(walk.request);
+      cursor.continue();
+    }
+    return values;
+  };
+
+  // Put each of `objects` (in-line keys) into `store`.
+  const putAll = (tx, store, objects) => {
+    const objectStore = tx.objectStore(store);
+    for (const object of objects) objectStore.put(object);
+  };
+
+  // The client metadata, or, when there is none, `fresh` stored in its place (resolves to
+  // `undefined` then).
+  const openMeta = async (tx, fresh) => {
+    const meta = tx.objectStore("meta");
+    const stored = await done(meta.get("client"));
+    if (stored === undefined) meta.put(fresh, "client");
+    return stored;
+  };
+
+  // Mark the outbox entries `ids` sent (those still there).
+  const markSent = async (tx, ids) => {
+    const outbox = tx.objectStore("outbox");
+    for (const entry of await Promise.all(ids.map((id) => done(outbox.get(id))))) {
+      if (entry === undefined) continue;
+      entry.sent = true;
+      outbox.put(entry);
+    }
+  };
+
+  // Empty every store of `tx`; then put the schema `stamp` back, when there is one.
+  const clear = (tx, stamp) => {
+    for (const name of tx.objectStoreNames) tx.objectStore(name).clear();
+    if (stamp !== undefined) tx.objectStore("meta").put(stamp, "schema");
+  };
+
+  return {
+    read, readQueued, write, open, upgrade, inspect, remove,
+    ended, keyRange, get, getAll, count, backwards, take, putAll, openMeta, markSent, clear,
+  };
 })();

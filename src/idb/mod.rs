@@ -5,8 +5,8 @@
 //! - every `Store` method is one IndexedDB transaction; a local write
 //!   (`engine::LocalWrites`, through `run_local_transaction`) reads, plans and writes
 //!   entity, outbox and meta in one readwrite transaction (invariant 1), awaiting nothing but IndexedDB requests inside it, and
-//!   aborting it explicitly on every error path (an `idb` transaction that is dropped
-//!   half-way would otherwise commit what it already wrote);
+//!   aborting it explicitly on every error path (a transaction left half-way would
+//!   otherwise commit what it already wrote);
 //! - transactions that remove outbox entries or write acknowledgements ask for
 //!   `durability: "strict"` (invariant 2);
 //! - versions are integers chosen automatically: the database is opened at its current
@@ -24,8 +24,8 @@
 //! (get and list, as records or as views for the JS API), `query` (a query plan's
 //! ranges read from its index, the page decided by the core), `writes` (the
 //! snapshot-plan-write body of `run_transaction`, the metadata record, marking sent),
-//! `script` (`js/store.js`, which issues `run_transaction`'s requests and opens, upgrades
-//! and inspects the database),
+//! `script` (`js/store.js`, which issues the requests, opens, upgrades and inspects the
+//! database; `read_now` and `count_now` alone issue theirs through web-sys),
 //! `open` (schema, opening, upgrading, the connection's `versionchange` and `close`
 //! hooks), `upgrade` (the app's migrations over stored values, called by the script in the upgrade), `scan` (getAll in batches, decoding), `transaction` (starting one
 //! with its durability, ending it), `codec` (records to and from JS objects), `stored` (the

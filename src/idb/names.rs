@@ -2,7 +2,8 @@
 //! the metadata record and the outbox's index, and counts as IndexedDB takes them. The
 //! store's script (`js/store.js`) writes the same names as literals, and the one it alone
 //! uses: `outbox-before-keyed-ids`, where an upgrade sets an outbox from before keyed ids
-//! aside while it moves the entries into the new one.
+//! aside while it moves the entries into the new one, and `schema`, the key in `meta` of
+//! `{version}` (the app schema version the stored values have).
 
 pub(super) const OUTBOX: &str = "outbox";
 pub(super) const CONFLICTS: &str = "conflicts";
@@ -10,8 +11,6 @@ pub(super) const AUDIT: &str = "audit";
 pub(super) const META: &str = "meta";
 /// The key of the one record in `meta`.
 pub(super) const META_KEY: &str = "client";
-/// The key in `meta` of `{version}`: the app schema version the stored values have.
-pub(super) const SCHEMA_KEY: &str = "schema";
 /// Index of `outbox` on `[collection, key]`: a key's entries, in id order.
 pub(super) const BY_KEY: &str = "byKey";
 

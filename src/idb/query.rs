@@ -3,9 +3,10 @@
 //! page. With encryption at rest the values are sealed, so no index over a value field
 //! can be used: every live record is read and opened, and the same `finish` runs.
 
-use idb::{CursorDirection, KeyRange, ObjectStore, Query as IdbQuery, TransactionMode};
+use js_sys::Array;
 use serde_json::Value;
 use wasm_bindgen::JsValue;
+use web_sys::IdbTransaction;
 
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::query::exec::{finish, Answer, Candidate};
@@ -15,11 +16,12 @@ use pwa_sync_core::query::Query;
 use pwa_sync_core::store::Durability;
 
 use super::codec::{decode_hit, key_text, Listed};
-use super::error::in_tx;
+use super::error::classify;
 use super::names::to_u32;
 use super::scan::{decode_all, scan, Decoder};
+use super::script;
 use super::store::IdbStore;
-use super::transaction::finish as finish_tx;
+use super::transaction::Mode;
 use crate::convert::{encode_json, prop};
 use crate::value::{JsVal, KeyedValue};
 
@@ -38,25 +40,25 @@ impl IdbStore {
     ) -> Result<(Vec<T>, Option<String>)> {
         self.check(&query.collection)?;
         let collection = query.collection.as_str();
-        let tx = self.transaction(&[collection], TransactionMode::ReadOnly, Durability::Default).await?;
+        let tx = self.transaction(&[collection], Mode::Read, Durability::Default).await?;
         let mut skipped = Vec::new();
         let result = async {
-            let store = tx.object_store(collection).map_err(in_tx(&tx))?;
             let (candidates, page) = match (&plan.index, Walk::new(plan, query)) {
                 (Some(index), Some(walk)) if self.sealer().is_none() => {
-                    let (kept, walk) = walk_index(&tx, &store, &index.name, query, walk, &mut skipped, decode).await?;
+                    let (kept, walk) =
+                        walk_index(&tx, collection, &index.name, query, walk, &mut skipped, decode).await?;
                     let page = walk.page(query, &as_candidates(&kept));
                     (kept, page)
                 }
                 (Some(index), None) if self.sealer().is_none() => {
-                    let read = self.read_ranges(&tx, &store, &index.name, &plan.ranges, &mut skipped, decode).await?;
+                    let read = read_ranges(&tx, collection, &index.name, &plan.ranges, &mut skipped, decode).await?;
                     let page = finish(query, &as_candidates(&read));
                     (read, page)
                 }
                 _ => {
                     let label = |key: &JsValue| format!("{collection}/{}", key_text(key));
                     let all =
-                        scan(&tx, &store, "key", None, &|r: &T| r.is_live(), &label, &mut skipped, decode).await?;
+                        scan(&tx, collection, "key", None, &|r: &T| r.is_live(), &label, &mut skipped, decode).await?;
                     let page = finish(query, &as_candidates(&all));
                     (all, page)
                 }
@@ -75,27 +77,7 @@ impl IdbStore {
             }
         }
         self.report_skipped(named);
-        finish_tx(tx, result, false).await
-    }
-
-    /// Live records under each range of the index, in the order read (duplicates from a
-    /// multi-entry index or overlapping `in` values are dropped by `finish`).
-    async fn read_ranges<T: Listed>(
-        &self,
-        tx: &idb::Transaction,
-        store: &ObjectStore,
-        index: &str,
-        ranges: &[Range],
-        skipped: &mut Vec<String>,
-        decode: &Decoder<'_, T>,
-    ) -> Result<Vec<T>> {
-        let (index, label) = open_index(tx, store, index)?;
-        let mut out = Vec::new();
-        for range in ranges {
-            let raw = index.get_all(key_range(range)?, None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
-            out.extend(decode_all(raw, &label, &|r: &T| r.is_live(), skipped, decode));
-        }
-        Ok(out)
+        result
     }
 
     /// `Store::count`: an exact plan is counted by its index alone; anything else by
@@ -109,18 +91,10 @@ impl IdbStore {
         };
         self.check(&query.collection)?;
         let collection = query.collection.as_str();
-        let tx = self.transaction(&[collection], TransactionMode::ReadOnly, Durability::Default).await?;
-        let result = async {
-            let index = tx.object_store(collection).and_then(|s| s.index(&index.name)).map_err(in_tx(&tx))?;
-            let mut total = 0usize;
-            for range in &plan.ranges {
-                let n = index.count(key_range(range)?).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
-                total = total.saturating_add(n as usize);
-            }
-            Ok(total)
-        }
-        .await;
-        finish_tx(tx, result, false).await
+        let tx = self.transaction(&[collection], Mode::Read, Durability::Default).await?;
+        let ranges = plan.ranges.iter().map(bounds).collect::<Result<Array>>()?;
+        let counted = script::answer(script::count(&tx, collection, Some(&index.name), &ranges)).await?;
+        Ok(counted.as_f64().unwrap_or(0.0) as usize)
     }
 
     /// `Store::query`: the page's records as key and value, their values left in JS
@@ -136,58 +110,75 @@ fn as_candidates<T: Candidate>(all: &[T]) -> Vec<&dyn Candidate> {
     all.iter().map(|c| c as &dyn Candidate).collect()
 }
 
-/// The index `name` of `store`, and how to name a stored object read from it (in a
-/// report of what could not be read).
-fn open_index(
-    tx: &idb::Transaction,
-    store: &ObjectStore,
-    name: &str,
-) -> Result<(idb::Index, impl Fn(&JsValue) -> String)> {
-    let index = store.index(name).map_err(in_tx(tx))?;
-    let collection = store.name();
-    Ok((index, move |js: &JsValue| format!("{collection}/{}", key_text(&prop(js, "key")))))
+/// How to name a stored object of `collection` read from an index (in a report of what
+/// could not be read).
+fn label(collection: &str) -> impl Fn(&JsValue) -> String + '_ {
+    move |js: &JsValue| format!("{collection}/{}", key_text(&prop(js, "key")))
+}
+
+/// Live records under each range of the index, in the order read (duplicates from a
+/// multi-entry index or overlapping `in` values are dropped by `finish`).
+async fn read_ranges<T: Listed>(
+    tx: &IdbTransaction,
+    collection: &str,
+    index: &str,
+    ranges: &[Range],
+    skipped: &mut Vec<String>,
+    decode: &Decoder<'_, T>,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    for range in ranges {
+        let raw = script::answer_array(script::get_all(tx, collection, Some(index), &bounds(range)?, None)).await?;
+        out.extend(decode_all(raw, &label(collection), &|r: &T| r.is_live(), skipped, decode));
+    }
+    Ok(out)
 }
 
 /// Limit pushdown (`query::walk`): the plan's index read in the query's order until the
 /// walk holds `limit + 1` matching records. Forward in `getAll(range, count)` batches, each
-/// resuming where the last ended; backwards through a cursor (`getAll` only reads
-/// forward). Returns the records the walk kept and the walk, which decides the page.
+/// resuming where the last ended; backwards through a cursor read in batches (`getAll`
+/// only reads forward). Returns the records the walk kept and the walk, which decides the
+/// page.
 #[allow(clippy::too_many_arguments)]
 async fn walk_index<T: Listed + Candidate>(
-    tx: &idb::Transaction,
-    store: &ObjectStore,
+    tx: &IdbTransaction,
+    collection: &str,
     index: &str,
     query: &Query,
     mut walk: Walk,
     skipped: &mut Vec<String>,
     decode: &Decoder<'_, T>,
 ) -> Result<(Vec<T>, Walk)> {
-    let (index, label) = open_index(tx, store, index)?;
+    let label = label(collection);
     let live = |r: &T| r.is_live();
     let mut out = Vec::new();
     if walk.reverse {
         let Some(range) = walk.range() else { return Ok((out, walk)) };
-        let request = index.open_cursor(key_range(range)?, Some(CursorDirection::Prev)).map_err(in_tx(tx))?;
-        let mut cursor = request.await.map_err(in_tx(tx))?;
-        while let Some(at) = cursor {
-            let js = at.value().map_err(in_tx(tx))?;
-            for record in decode_all(vec![js], &label, &live, skipped, decode) {
+        let cursor = script::backwards(tx, collection, index, &bounds(range)?).map_err(|e| classify(&e))?;
+        let mut batch = walk.batch();
+        loop {
+            let raw = script::answer_array(script::take(&cursor, to_u32(batch))).await?;
+            let full = raw.length() as usize >= batch;
+            for record in decode_all(raw, &label, &live, skipped, decode) {
                 if walk.offer(query, &record) {
                     out.push(record);
+                    if walk.done() {
+                        break;
+                    }
                 }
             }
-            if walk.done() {
-                break;
+            if !full || walk.done() {
+                return Ok((out, walk));
             }
-            cursor = at.next(None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
+            batch = batch.saturating_mul(2).max(MIN_BACKWARD_BATCH);
         }
-        return Ok((out, walk));
     }
     while let Some(range) = walk.range() {
         let batch = walk.batch();
-        let raw = index.get_all(key_range(range)?, Some(to_u32(batch))).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
-        let full = raw.len() >= batch;
-        let last = raw.last().map(stored);
+        let read = script::get_all(tx, collection, Some(index), &bounds(range)?, Some(to_u32(batch)));
+        let raw = script::answer_array(read).await?;
+        let full = raw.length() as usize >= batch;
+        let last = (raw.length() > 0).then(|| stored(&raw.get(raw.length() - 1)));
         for record in decode_all(raw, &label, &live, skipped, decode) {
             if walk.offer(query, &record) {
                 out.push(record);
@@ -203,7 +194,7 @@ async fn walk_index<T: Listed + Candidate>(
             // No position to resume from (a stored object without a key): read the rest
             // of the range at once; `finish` drops what was read twice.
             let Some(range) = walk.range() else { break };
-            let raw = index.get_all(key_range(range)?, None).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
+            let raw = script::answer_array(script::get_all(tx, collection, Some(index), &bounds(range)?, None)).await?;
             out.extend(decode_all(raw, &label, &live, skipped, decode));
             walk.unordered();
             break;
@@ -212,15 +203,20 @@ async fn walk_index<T: Listed + Candidate>(
     Ok((out, walk))
 }
 
-/// The plan's range as IndexedDB's (`None`: the whole index).
-pub(super) fn key_range(range: &Range) -> Result<Option<IdbQuery>> {
+/// After the first batch of a backward walk, each asks for at least this many values.
+const MIN_BACKWARD_BATCH: usize = 16;
+
+/// The plan's range as the store's script takes it: `[lower, upper, lowerOpen,
+/// upperOpen]` (`undefined` for an open end), `null` for the whole index.
+pub(super) fn bounds(range: &Range) -> Result<JsValue> {
     let js = |key: &Value| encode_json(key).map_err(|e| Error::Storage(format!("cannot make an index key: {e}")));
-    let failed = |e: idb::Error| Error::Storage(format!("cannot make a key range: {e}"));
-    let range = match (&range.lower, &range.upper) {
-        (None, None) => return Ok(None),
-        (Some(l), None) => KeyRange::lower_bound(&js(&l.key)?, Some(l.open)),
-        (None, Some(u)) => KeyRange::upper_bound(&js(&u.key)?, Some(u.open)),
-        (Some(l), Some(u)) => KeyRange::bound(&js(&l.key)?, &js(&u.key)?, Some(l.open), Some(u.open)),
+    if range.lower.is_none() && range.upper.is_none() {
+        return Ok(JsValue::NULL);
+    }
+    let end = |bound: &Option<pwa_sync_core::query::plan::Bound>| match bound {
+        Some(b) => Ok((js(&b.key)?, JsValue::from_bool(b.open))),
+        None => Ok((JsValue::UNDEFINED, JsValue::FALSE)),
     };
-    Ok(Some(IdbQuery::KeyRange(range.map_err(failed)?)))
+    let ((lower, lower_open), (upper, upper_open)) = (end(&range.lower)?, end(&range.upper)?);
+    Ok([lower, upper, lower_open, upper_open].into_iter().collect::<Array>().into())
 }

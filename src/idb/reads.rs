@@ -1,11 +1,10 @@
 //! The store's reads of app records: one record and a list (by key order or by an
 //! index), for the `Store` contract; and one record in a single promise (`read_now`).
 
-use idb::{KeyRange, Query, TransactionMode};
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{IdbObjectStore, IdbRequest};
+use web_sys::{IdbObjectStore, IdbRequest, IdbTransaction};
 
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::query::plan::Plan;
@@ -13,12 +12,13 @@ use pwa_sync_core::record::{index_key_eq, is_index_key, ListQuery};
 use pwa_sync_core::store::Durability;
 
 use super::codec::{decode_record, key_text, Listed};
-use super::error::{failed_request, in_context, in_tx};
+use super::error::{failed_request, in_context};
 use super::names::to_u32;
-use super::query::key_range;
+use super::query::bounds;
 use super::scan::{decode_all, scan, Decoder};
+use super::script;
 use super::store::IdbStore;
-use super::transaction::finish;
+use super::transaction::Mode;
 use crate::convert::prop;
 
 #[wasm_bindgen]
@@ -107,16 +107,12 @@ fn unreadable(collection: &str, key: &str, reason: &str) -> Error {
 impl IdbStore {
     pub(super) async fn get_with<T>(&self, collection: &str, key: &str, decode: &Decoder<'_, T>) -> Result<Option<T>> {
         self.check(collection)?;
-        let tx = self.transaction(&[collection], TransactionMode::ReadOnly, Durability::Default).await?;
-        let result = async {
-            let store = tx.object_store(collection).map_err(in_tx(&tx))?;
-            match store.get(JsValue::from_str(key)).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))? {
-                None => Ok(None),
-                Some(js) => decode(&js).map(Some).map_err(|reason| unreadable(collection, key, &reason)),
-            }
+        let tx = self.transaction(&[collection], Mode::Read, Durability::Default).await?;
+        let stored = script::answer(script::get(&tx, collection, &JsValue::from_str(key))).await?;
+        if stored.is_undefined() {
+            return Ok(None);
         }
-        .await;
-        finish(tx, result, false).await
+        decode(&stored).map(Some).map_err(|reason| unreadable(collection, key, &reason))
     }
 
     /// `get` as one IndexedDB request and one promise, settled by
@@ -146,7 +142,7 @@ impl IdbStore {
             return None;
         }
         let (Some(index), [range]) = (&plan.index, plan.ranges.as_slice()) else { return None };
-        let range = key_range(range).ok()?.map_or(JsValue::UNDEFINED, JsValue::from);
+        let range = script::key_range(&bounds(range).ok()?).ok()?;
         let db = self.open_database()?;
         let request = db
             .unchecked_ref::<Database>()
@@ -170,25 +166,24 @@ impl IdbStore {
             // IndexedDB reads a count of 0 as "no limit".
             return Ok(Vec::new());
         }
-        let tx = self.transaction(&[collection], TransactionMode::ReadOnly, Durability::Default).await?;
+        let tx = self.transaction(&[collection], Mode::Read, Durability::Default).await?;
         let mut skipped = Vec::new();
         let result = self.list_in(&tx, collection, query, &mut skipped, decode).await;
         self.report_skipped(skipped);
-        finish(tx, result, false).await
+        result
     }
 
-    pub(super) async fn list_in<T: Listed>(
+    async fn list_in<T: Listed>(
         &self,
-        tx: &idb::Transaction,
+        tx: &IdbTransaction,
         collection: &str,
         query: &ListQuery,
         skipped: &mut Vec<String>,
         decode: &Decoder<'_, T>,
     ) -> Result<Vec<T>> {
-        let store = tx.object_store(collection).map_err(in_tx(tx))?;
         let label = |key: &JsValue| format!("{collection}/{}", key_text(key));
         let Some((field, wanted)) = &query.index else {
-            return scan(tx, &store, "key", query.limit, &|r: &T| r.is_live(), &label, skipped, decode).await;
+            return scan(tx, collection, "key", query.limit, &|r: &T| r.is_live(), &label, skipped, decode).await;
         };
         if !is_index_key(wanted) {
             // Not an IndexedDB key, so nothing is indexed under it.
@@ -199,23 +194,20 @@ impl IdbStore {
             // The API layer refuses undeclared fields; the store still answers like the
             // in-memory one, by a scan.
             let matches = |r: &T| r.field(field).is_some_and(|v| index_key_eq(&v, wanted));
-            return scan(tx, &store, "key", query.limit, &matches, &label, skipped, decode).await;
+            return scan(tx, collection, "key", query.limit, &matches, &label, skipped, decode).await;
         }
         let key = index_key(wanted);
-        let index = store.index(field).map_err(in_tx(tx))?;
-        let fetch = |limit: Option<usize>| {
-            let range = KeyRange::only(&key).map_err(in_tx(tx))?;
-            index.get_all(Some(Query::KeyRange(range)), limit.map(to_u32)).map_err(in_tx(tx))
-        };
-        let raw = fetch(query.limit)?.await.map_err(in_tx(tx))?;
-        let fetched = raw.len();
+        let only: Array = [key.clone(), key, JsValue::FALSE, JsValue::FALSE].into_iter().collect();
+        let fetch = |limit: Option<usize>| script::get_all(tx, collection, Some(field), &only, limit.map(to_u32));
+        let raw = script::answer_array(fetch(query.limit)).await?;
+        let fetched = raw.length() as usize;
         let by_key = |js: &JsValue| label(&prop(js, "key"));
         let mut bad = Vec::new();
         let mut records = decode_all(raw, &by_key, &|_: &T| true, &mut bad, decode);
         if !bad.is_empty() && query.limit.is_some_and(|l| fetched >= l) {
             // Unreadable records took places in the limit: fetch the rest too.
             bad.clear();
-            let raw = fetch(None)?.await.map_err(in_tx(tx))?;
+            let raw = script::answer_array(fetch(None)).await?;
             records = decode_all(raw, &by_key, &|_: &T| true, &mut bad, decode);
             records.truncate(query.limit.unwrap_or(usize::MAX));
         }

@@ -1,13 +1,14 @@
 //! Read primitives inside a transaction: `getAll` in batches that skip what they cannot
 //! use, and decoding raw objects (all at once, or one by one to name the unreadable ones).
 
-use idb::{KeyRange, ObjectStore, Query};
+use js_sys::Array;
 use wasm_bindgen::JsValue;
+use web_sys::IdbTransaction;
 
 use pwa_sync_core::error::Result;
 
-use super::error::in_tx;
 use super::names::to_u32;
+use super::script;
 use crate::convert::prop;
 
 /// Records of `store` in key order, keeping those `keep` accepts, at most `limit`. Reads
@@ -15,8 +16,8 @@ use crate::convert::prop;
 /// records (tombstones, unreadable ones) do not eat into the limit.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn scan<T>(
-    tx: &idb::Transaction,
-    store: &ObjectStore,
+    tx: &IdbTransaction,
+    store: &str,
     key_field: &str,
     limit: Option<usize>,
     keep: &dyn Fn(&T) -> bool,
@@ -25,17 +26,15 @@ pub(super) async fn scan<T>(
     decode: &Decoder<'_, T>,
 ) -> Result<Vec<T>> {
     let mut out: Vec<T> = Vec::new();
-    let mut after: Option<JsValue> = None;
+    let mut after = JsValue::NULL;
     loop {
         let want = limit.map(|l| l.saturating_sub(out.len()));
-        let range = match &after {
-            Some(key) => Some(Query::KeyRange(KeyRange::lower_bound(key, Some(true)).map_err(in_tx(tx))?)),
-            None => None,
-        };
-        let raw = store.get_all(range, want.map(to_u32)).map_err(in_tx(tx))?.await.map_err(in_tx(tx))?;
-        let fetched = raw.len();
-        if let Some(last) = raw.last() {
-            after = Some(prop(last, key_field));
+        let raw = script::answer_array(script::get_all(tx, store, None, &after, want.map(to_u32))).await?;
+        let fetched = raw.length() as usize;
+        if fetched > 0 {
+            // Past the last key seen: [lower, no upper, lower open].
+            let last = prop(&raw.get(raw.length() - 1), key_field);
+            after = [last, JsValue::UNDEFINED, JsValue::TRUE].into_iter().collect::<Array>().into();
         }
         let records = decode_all(raw, &|js| label(&prop(js, key_field)), keep, skipped, decode);
         out.extend(records);
@@ -55,18 +54,18 @@ pub(super) type Decoder<'a, T> = dyn Fn(&JsValue) -> std::result::Result<T, Stri
 
 /// Decode raw records, dropping those `keep` refuses and reporting unreadable ones.
 pub(super) fn decode_all<T>(
-    raw: Vec<JsValue>,
+    raw: Array,
     label: &dyn Fn(&JsValue) -> String,
     keep: &dyn Fn(&T) -> bool,
     skipped: &mut Vec<String>,
     decode: &Decoder<'_, T>,
 ) -> Vec<T> {
-    let mut out = Vec::with_capacity(raw.len());
-    for js in &raw {
-        match decode(js) {
+    let mut out = Vec::with_capacity(raw.length() as usize);
+    for js in raw.iter() {
+        match decode(&js) {
             Ok(record) if keep(&record) => out.push(record),
             Ok(_) => {}
-            Err(reason) => skipped.push(format!("{}: {reason}", label(js))),
+            Err(reason) => skipped.push(format!("{}: {reason}", label(&js))),
         }
     }
     out

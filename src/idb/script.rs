@@ -9,6 +9,8 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 use web_sys::{IdbDatabase, IdbTransaction};
 
+use super::error::classify;
+
 #[wasm_bindgen(js_namespace = pwaSyncStore)]
 extern "C" {
     /// `[meta, found]`: the client metadata (when `read_meta`) and, flat, the place in
@@ -64,6 +66,82 @@ extern "C" {
     /// Delete the database `name`.
     #[wasm_bindgen(catch)]
     pub(super) fn remove(name: &str) -> Result<Promise, JsValue>;
+
+    /// Settles when `tx` ends: resolves on commit, rejects with its error (`null`: an
+    /// abort without one).
+    pub(super) fn ended(tx: &IdbTransaction) -> Promise;
+
+    /// `bounds` (`query::bounds`) as an `IDBKeyRange`, `null` for the whole index.
+    #[wasm_bindgen(catch, js_name = keyRange)]
+    pub(super) fn key_range(bounds: &JsValue) -> Result<JsValue, JsValue>;
+
+    /// The stored object under `key` (`undefined`: none).
+    #[wasm_bindgen(catch)]
+    pub(super) fn get(tx: &IdbTransaction, store: &str, key: &JsValue) -> Result<Promise, JsValue>;
+
+    /// The stored objects of `store` (or its `index`) within `bounds` (`query::bounds`), in
+    /// order, at most `count`.
+    #[wasm_bindgen(catch, js_name = getAll)]
+    pub(super) fn get_all(
+        tx: &IdbTransaction,
+        store: &str,
+        index: Option<&str>,
+        bounds: &JsValue,
+        count: Option<u32>,
+    ) -> Result<Promise, JsValue>;
+
+    /// How many stored objects lie in any of `ranges` (each bounds or `null`).
+    #[wasm_bindgen(catch)]
+    pub(super) fn count(
+        tx: &IdbTransaction,
+        store: &str,
+        index: Option<&str>,
+        ranges: &Array,
+    ) -> Result<Promise, JsValue>;
+
+    /// A cursor walking `bounds` of `index` backwards, read by `take`.
+    #[wasm_bindgen(catch)]
+    pub(super) fn backwards(
+        tx: &IdbTransaction,
+        store: &str,
+        index: &str,
+        bounds: &JsValue,
+    ) -> Result<JsValue, JsValue>;
+
+    /// The next `n` values of a `backwards` cursor (fewer at its end).
+    #[wasm_bindgen(catch)]
+    pub(super) fn take(walk: &JsValue, n: u32) -> Result<Promise, JsValue>;
+
+    /// Put each object (in-line keys) into `store`.
+    #[wasm_bindgen(catch, js_name = putAll)]
+    pub(super) fn put_all(tx: &IdbTransaction, store: &str, objects: &Array) -> Result<(), JsValue>;
+
+    /// The stored client metadata, or `undefined` after storing `fresh` in its place.
+    #[wasm_bindgen(catch, js_name = openMeta)]
+    pub(super) fn open_meta(tx: &IdbTransaction, fresh: &JsValue) -> Result<Promise, JsValue>;
+
+    /// Mark the outbox entries `ids` sent.
+    #[wasm_bindgen(catch, js_name = markSent)]
+    pub(super) fn mark_sent(tx: &IdbTransaction, ids: &Array) -> Result<Promise, JsValue>;
+
+    /// Empty every store of `tx`, then put the schema `stamp` back (unless `undefined`).
+    #[wasm_bindgen(catch)]
+    pub(super) fn clear(tx: &IdbTransaction, stamp: &JsValue) -> Result<(), JsValue>;
+}
+
+/// What a script's promise resolved to, or why it failed.
+pub(super) async fn answer(promise: Result<Promise, JsValue>) -> pwa_sync_core::error::Result<JsValue> {
+    let promise = promise.map_err(|e| classify(&e))?;
+    wasm_bindgen_futures::JsFuture::from(promise).await.map_err(|e| classify(&e))
+}
+
+/// The same for an answer that is an array.
+pub(super) async fn answer_array(promise: Result<Promise, JsValue>) -> pwa_sync_core::error::Result<Array> {
+    use wasm_bindgen::JsCast;
+    answer(promise)
+        .await?
+        .dyn_into::<Array>()
+        .map_err(|_| pwa_sync_core::error::Error::Storage("the store's script answered no array".into()))
 }
 
 /// The browser suites link the crate without the package's glue, which carries the

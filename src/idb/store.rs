@@ -6,10 +6,9 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 
-use idb::TransactionMode;
 use js_sys::Reflect;
 use wasm_bindgen::JsValue;
-use web_sys::IdbDatabase;
+use web_sys::{IdbDatabase, IdbTransaction};
 
 use pwa_sync_core::config::ClientConfig;
 use pwa_sync_core::error::{Error, Result};
@@ -19,12 +18,13 @@ use pwa_sync_core::record::{ConflictRecord, EntityRecord, ListQuery, Meta, Outbo
 use pwa_sync_core::store::{Durability, Store};
 
 use super::codec::{decode, decode_entry, decode_record, key_text};
-use super::error::{classify, dom_name, in_tx};
-use super::names::{to_u32, AUDIT, CONFLICTS, META, META_KEY, OUTBOX, SCHEMA_KEY};
+use super::error::{classify, dom_name};
+use super::names::{to_u32, AUDIT, CONFLICTS, META, META_KEY, OUTBOX};
 use super::open::{open_connection, schema, Connection, Found};
 use super::scan::{decode_all, scan};
+use super::script;
 use super::stored;
-use super::transaction::{finish, start_transaction};
+use super::transaction::{finish, start_transaction, Mode};
 use super::upgrade::Upgrade;
 use crate::convert::prop;
 use crate::crypto::Sealer;
@@ -172,9 +172,9 @@ impl IdbStore {
     pub(super) async fn transaction(
         &self,
         stores: &[&str],
-        mode: TransactionMode,
+        mode: Mode,
         durability: Durability,
-    ) -> Result<idb::Transaction> {
+    ) -> Result<IdbTransaction> {
         let db = self.database().await?;
         match start_transaction(&db, stores, mode, durability) {
             Ok(tx) => Ok(tx),
@@ -191,15 +191,15 @@ impl IdbStore {
         }
     }
 
-    fn restamp(&self, tx: &idb::Transaction) -> Result<()> {
+    /// The schema stamp `clear` puts back: the app's version, when it declares one.
+    fn stamp(&self) -> JsValue {
         let declared = self.upgrade.migrations.declared;
         if declared <= pwa_sync_core::migration::UNVERSIONED {
-            return Ok(());
+            return JsValue::UNDEFINED;
         }
         let stamp = js_sys::Object::new();
         let _ = Reflect::set(&stamp, &JsValue::from_str("version"), &JsValue::from(declared));
-        let store = tx.object_store(META).map_err(in_tx(tx))?;
-        store.put(&stamp, Some(&JsValue::from_str(SCHEMA_KEY))).map_err(in_tx(tx)).map(drop)
+        stamp.into()
     }
 
     /// The client metadata and the outbox's size as opening read them, once, and only
@@ -234,7 +234,7 @@ impl Store for IdbStore {
     type Value = JsVal;
 
     async fn open_meta(&self, fresh_client_id: &str) -> Result<Meta> {
-        let tx = self.transaction(&[META], TransactionMode::ReadWrite, Durability::Default).await?;
+        let tx = self.transaction(&[META], Mode::Write, Durability::Default).await?;
         let result = self.open_meta_in(&tx, fresh_client_id).await;
         finish(tx, result, true).await
     }
@@ -277,102 +277,71 @@ impl Store for IdbStore {
     }
 
     async fn meta(&self) -> Result<Option<Meta>> {
-        let tx = self.transaction(&[META], TransactionMode::ReadOnly, Durability::Default).await?;
-        let result = async {
-            let store = tx.object_store(META).map_err(in_tx(&tx))?;
-            match store.get(JsValue::from_str(META_KEY)).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))? {
-                None => Ok(None),
-                Some(js) => self.remember_stored_meta(&js).map(Some),
-            }
+        let tx = self.transaction(&[META], Mode::Read, Durability::Default).await?;
+        let stored = script::answer(script::get(&tx, META, &JsValue::from_str(META_KEY))).await?;
+        if stored.is_undefined() {
+            return Ok(None);
         }
-        .await;
-        finish(tx, result, false).await
+        self.remember_stored_meta(&stored).map(Some)
     }
 
     async fn conflicts(&self) -> Result<Vec<ConflictRecord>> {
-        let tx = self.transaction(&[CONFLICTS], TransactionMode::ReadOnly, Durability::Default).await?;
+        let tx = self.transaction(&[CONFLICTS], Mode::Read, Durability::Default).await?;
         let mut skipped = Vec::new();
-        let result = async {
-            let store = tx.object_store(CONFLICTS).map_err(in_tx(&tx))?;
-            let label = |id: &JsValue| format!("{CONFLICTS}/{}", key_text(id));
-            scan(&tx, &store, "id", None, &|_: &ConflictRecord| true, &label, &mut skipped, &|js: &JsValue| {
-                decode(js, self.sealer(), stored::conflict)
-            })
-            .await
-        }
-        .await;
+        let label = |id: &JsValue| format!("{CONFLICTS}/{}", key_text(id));
+        let decode = |js: &JsValue| decode(js, self.sealer(), stored::conflict);
+        let result = scan(&tx, CONFLICTS, "id", None, &|_: &ConflictRecord| true, &label, &mut skipped, &decode).await;
         self.report_skipped(skipped);
-        finish(tx, result, false).await
+        result
     }
 
     async fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
-        let tx = self.transaction(&[AUDIT], TransactionMode::ReadOnly, Durability::Default).await?;
+        let tx = self.transaction(&[AUDIT], Mode::Read, Durability::Default).await?;
+        // At most `auditLimit` entries exist: read them all, newest first.
+        let raw = script::answer_array(script::get_all(&tx, AUDIT, None, &JsValue::NULL, None)).await?;
         let mut skipped = Vec::new();
-        let result = async {
-            // At most `auditLimit` entries exist: read them all, newest first.
-            let store = tx.object_store(AUDIT).map_err(in_tx(&tx))?;
-            let raw = store.get_all(None, None).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
-            let label = |js: &JsValue| format!("{AUDIT}/{}", key_text(&prop(js, "id")));
-            let mut entries = decode_all(raw, &label, &|_: &AuditEntry| true, &mut skipped, &|js: &JsValue| {
-                decode(js, self.sealer(), stored::audit_entry)
-            });
-            entries.reverse();
-            entries.truncate(limit);
-            Ok(entries)
-        }
-        .await;
+        let label = |js: &JsValue| format!("{AUDIT}/{}", key_text(&prop(js, "id")));
+        let decode = |js: &JsValue| decode(js, self.sealer(), stored::audit_entry);
+        let mut entries = decode_all(raw, &label, &|_: &AuditEntry| true, &mut skipped, &decode);
         self.report_skipped(skipped);
-        finish(tx, result, false).await
+        entries.reverse();
+        entries.truncate(limit);
+        Ok(entries)
     }
 
     async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry<JsVal>>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let tx = self.transaction(&[OUTBOX], TransactionMode::ReadOnly, Durability::Default).await?;
+        let tx = self.transaction(&[OUTBOX], Mode::Read, Durability::Default).await?;
         let mut skipped = Vec::new();
-        let result = async {
-            let store = tx.object_store(OUTBOX).map_err(in_tx(&tx))?;
-            let label = |id: &JsValue| format!("{OUTBOX}/{}", key_text(id));
-            scan(
-                &tx,
-                &store,
-                "id",
-                Some(limit),
-                &|_: &OutboxEntry<JsVal>| true,
-                &label,
-                &mut skipped,
-                &|js: &JsValue| decode_entry(js, self.sealer()),
-            )
-            .await
-        }
-        .await;
+        let label = |id: &JsValue| format!("{OUTBOX}/{}", key_text(id));
+        let keep = |_: &OutboxEntry<JsVal>| true;
+        let decode = |js: &JsValue| decode_entry(js, self.sealer());
+        let result = scan(&tx, OUTBOX, "id", Some(limit), &keep, &label, &mut skipped, &decode).await;
         self.report_skipped(skipped);
-        finish(tx, result, false).await
+        result
     }
 
     async fn pending_count(&self) -> Result<usize> {
-        let tx = self.transaction(&[OUTBOX], TransactionMode::ReadOnly, Durability::Default).await?;
-        let result = async {
-            let store = tx.object_store(OUTBOX).map_err(in_tx(&tx))?;
-            let count = store.count(None).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
-            Ok(count as usize)
-        }
-        .await;
-        finish(tx, result, false).await
+        let tx = self.transaction(&[OUTBOX], Mode::Read, Durability::Default).await?;
+        let all: js_sys::Array = [JsValue::NULL].into_iter().collect();
+        let counted = script::answer(script::count(&tx, OUTBOX, None, &all)).await?;
+        Ok(counted.as_f64().unwrap_or(0.0) as usize)
     }
 
     async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry<JsVal>>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let tx = self.transaction(&[OUTBOX], TransactionMode::ReadWrite, Durability::Strict).await?;
+        let tx = self.transaction(&[OUTBOX], Mode::Write, Durability::Strict).await?;
         let mut skipped = Vec::new();
         let result = async {
-            let store = tx.object_store(OUTBOX).map_err(in_tx(&tx))?;
-            let raw = store.get_all(None, Some(to_u32(limit))).map_err(in_tx(&tx))?.await.map_err(in_tx(&tx))?;
-            let mut batch = Vec::with_capacity(raw.len());
-            for js in raw {
+            let raw =
+                script::answer_array(script::get_all(&tx, OUTBOX, None, &JsValue::NULL, Some(to_u32(limit)))).await?;
+            let mut batch = Vec::with_capacity(raw.length() as usize);
+            let taken = js_sys::Array::new();
+            for js in raw.iter() {
                 match decode_entry(&js, self.sealer()) {
                     Ok(mut entry) => {
                         // Each push that carries an entry is an attempt (`pending({details})`).
@@ -381,12 +350,13 @@ impl Store for IdbStore {
                         Reflect::set(&js, &JsValue::from_str("sent"), &JsValue::TRUE).map_err(|e| classify(&e))?;
                         Reflect::set(&js, &JsValue::from_str("attempts"), &JsValue::from(entry.attempts))
                             .map_err(|e| classify(&e))?;
-                        drop(store.put(&js, None).map_err(in_tx(&tx))?);
+                        taken.push(&js);
                         batch.push(entry);
                     }
                     Err(reason) => skipped.push(format!("{OUTBOX}/{}: {reason}", key_text(&prop(&js, "id")))),
                 }
             }
+            script::put_all(&tx, OUTBOX, &taken).map_err(|e| classify(&e))?;
             Ok(batch)
         }
         .await;
@@ -398,7 +368,7 @@ impl Store for IdbStore {
         if ids.is_empty() {
             return Ok(());
         }
-        let tx = self.transaction(&[OUTBOX], TransactionMode::ReadWrite, Durability::Strict).await?;
+        let tx = self.transaction(&[OUTBOX], Mode::Write, Durability::Strict).await?;
         let result = self.mark_sent_in(&tx, ids).await;
         finish(tx, result, true).await
     }
@@ -410,14 +380,10 @@ impl Store for IdbStore {
         let present = db.object_store_names();
         let names: Vec<String> = (0..present.length()).filter_map(|i| present.item(i)).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let tx = self.transaction(&names, TransactionMode::ReadWrite, Durability::Strict).await?;
-        let result = names.iter().try_for_each(|name| {
-            let store = tx.object_store(name).map_err(in_tx(&tx))?;
-            store.clear().map_err(in_tx(&tx)).map(drop)
-        });
+        let tx = self.transaction(&names, Mode::Write, Durability::Strict).await?;
         // The schema stamp stays: what is written next has the app's version, and must
         // not be migrated again on the next open.
-        let result = result.and_then(|()| self.restamp(&tx));
+        let result = script::clear(&tx, &self.stamp()).map_err(|e| classify(&e));
         self.meta.borrow_mut().take();
         finish(tx, result, true).await
     }

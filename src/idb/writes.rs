@@ -1,7 +1,6 @@
 //! The writing transactions' bodies: `run_transaction`'s snapshot, plan and write in one
 //! transaction, creating the client metadata (`open_meta`) and marking outbox entries sent.
 
-use idb::TransactionMode;
 use js_sys::{Array, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -13,24 +12,24 @@ use pwa_sync_core::record::{is_new_entry, ConflictRecord, Meta, OutboxEntry};
 use pwa_sync_core::store::Durability;
 
 use super::codec::{decode, decode_entry, decode_record, encode_batch, encode_internal, key_text};
-use super::error::{classify, in_tx};
-use super::names::{CONFLICTS, META, META_KEY, OUTBOX};
+use super::error::classify;
+use super::names::{CONFLICTS, META};
 use super::script;
 use super::store::IdbStore;
 use super::stored;
+use super::transaction::{not_committed, Mode};
 use crate::convert::prop;
 use crate::value::JsVal;
 
 impl IdbStore {
-    pub(super) async fn open_meta_in(&self, tx: &idb::Transaction, fresh_client_id: &str) -> Result<Meta> {
-        let store = tx.object_store(META).map_err(in_tx(tx))?;
-        let key = JsValue::from_str(META_KEY);
-        if let Some(js) = store.get(key.clone()).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? {
-            return self.remember_stored_meta(&js);
+    /// The stored client metadata, or a fresh one stored in its place.
+    pub(super) async fn open_meta_in(&self, tx: &IdbTransaction, fresh_client_id: &str) -> Result<Meta> {
+        let fresh = Meta::new(fresh_client_id.to_owned());
+        let stored = script::answer(script::open_meta(tx, &encode_internal(&fresh, "client metadata", None)?)).await?;
+        if stored.is_undefined() {
+            return Ok(self.remember_meta(fresh));
         }
-        let meta = Meta::new(fresh_client_id.to_owned());
-        store.put(&encode_internal(&meta, "client metadata", None)?, Some(&key)).map_err(in_tx(tx))?;
-        Ok(self.remember_meta(meta))
+        self.remember_stored_meta(&stored)
     }
 
     /// One transaction over `base` and the collections of `keys`: snapshot, plan, write.
@@ -55,7 +54,7 @@ impl IdbStore {
                 stores.push(collection);
             }
         }
-        let tx = IdbTransaction::from(self.transaction(&stores, TransactionMode::ReadWrite, durability).await?);
+        let tx = self.transaction(&stores, Mode::Write, durability).await?;
         #[cfg(feature = "testing")]
         let fault = self.fail_after_entity.get();
         let ended = match self.transact_in(&tx, keys, base.contains(&CONFLICTS), known_meta, plan).await {
@@ -71,8 +70,7 @@ impl IdbStore {
             Ok(_) => Ok(()),
             #[cfg(feature = "testing")]
             Err(_) if fault && !self.fail_after_entity.get() => Err(Error::Storage("injected fault".into())),
-            Err(cause) if cause.is_null() => Err(Error::Storage("the transaction was aborted".into())),
-            Err(cause) => Err(classify(&cause)),
+            Err(cause) => Err(not_committed(cause)),
         }
     }
 
@@ -93,7 +91,7 @@ impl IdbStore {
             keys.flat_map(|(c, k)| [JsValue::from_str(c), JsValue::from_str(k)]).collect()
         };
         let reads_meta = known_meta.is_none();
-        let read = awaited(script::read(tx, &pairs(&mut keys.iter()), reads_meta)).await?;
+        let read = script::answer_array(script::read(tx, &pairs(&mut keys.iter()), reads_meta)).await?;
         let (meta_js, found) = (read.get(0), read.get(1).unchecked_into::<Array>());
         let meta: Meta = match (meta_js.is_undefined(), known_meta) {
             (false, _) => self.remember_stored_meta(&meta_js)?,
@@ -130,7 +128,8 @@ impl IdbStore {
         // read nothing more.
         if !pending_keys.is_empty() || !conflict_ids.is_empty() {
             let ids: Array = conflict_ids.iter().map(|id| JsValue::from_f64(*id as f64)).collect();
-            let read = awaited(script::read_queued(tx, &pairs(&mut pending_keys.iter().copied()), &ids)).await?;
+            let read =
+                script::answer_array(script::read_queued(tx, &pairs(&mut pending_keys.iter().copied()), &ids)).await?;
             let (queued_js, conflicts_js) = (read.get(0).unchecked_into::<Array>(), read.get(1));
             for (id, js) in conflict_ids.iter().zip(conflicts_js.unchecked_into::<Array>().iter()) {
                 if js.is_undefined() {
@@ -216,23 +215,10 @@ impl IdbStore {
         Ok(ended)
     }
 
-    pub(super) async fn mark_sent_in(&self, tx: &idb::Transaction, ids: &[u64]) -> Result<()> {
-        let store = tx.object_store(OUTBOX).map_err(in_tx(tx))?;
-        for &id in ids {
-            let key = JsValue::from_f64(id as f64);
-            let Some(entry) = store.get(key).map_err(in_tx(tx))?.await.map_err(in_tx(tx))? else { continue };
-            Reflect::set(&entry, &JsValue::from_str("sent"), &JsValue::TRUE).map_err(|e| classify(&e))?;
-            drop(store.put(&entry, None).map_err(in_tx(tx))?);
-        }
-        Ok(())
+    pub(super) async fn mark_sent_in(&self, tx: &IdbTransaction, ids: &[u64]) -> Result<()> {
+        let ids: Array = ids.iter().map(|id| JsValue::from_f64(*id as f64)).collect();
+        script::answer(script::mark_sent(tx, &ids)).await.map(drop)
     }
-}
-
-/// The array a script's promise resolved to, or why it failed.
-async fn awaited(promise: std::result::Result<Promise, JsValue>) -> Result<Array> {
-    let promise = promise.map_err(|e| classify(&e))?;
-    let answer = JsFuture::from(promise).await.map_err(|e| classify(&e))?;
-    answer.dyn_into::<Array>().map_err(|_| Error::Storage("the store's script answered no array".into()))
 }
 
 /// A flat `[place, object, ...]` answer of the script as pairs, places below `len` only.
