@@ -19,21 +19,25 @@ const names = JSON.parse(
 await writeFile(join(pkg, "names.js"), namesJs(names));
 await writeFile(join(pkg, "names.d.ts"), namesDts(names));
 
-// The store's script (js/store.js: a writing transaction's IndexedDB requests) goes at the
-// top of the generated glue, whose imports reach it as `pwaSyncStore`: every entry (index.js,
-// sw.js, an app importing pwa_sync.js itself) then has it, and the crate keeps no JS module
-// of its own (Firefox's classic service workers load none). Minified by esbuild (its
-// comments are most of its bytes); once, however often this runs.
+// The store's script (js/store.js: the store's IndexedDB requests) goes at the top of the
+// generated glue, whose imports reach it as `pwaSyncStore`: every entry (index.js, sw.js,
+// an app importing pwa_sync.js itself) then has it, and the crate keeps no JS module of its
+// own (Firefox's classic service workers load none). Then esbuild minifies the whole glue
+// (the script's comments and wasm-bindgen's JSDoc and names are most of their bytes; the
+// exports keep their names, the types are in pwa_sync.d.ts); once, however often this runs.
 const glue = join(pkg, "pwa_sync.js");
 const glueText = await readFile(glue, "utf8");
-if (!glueText.includes("// js/store.js of pwa-sync")) {
-  const script = execFileSync(join(root, "tools", "node_modules", ".bin", "esbuild"), ["--minify"], {
-    input: await readFile(join(root, "js", "store.js"), "utf8"),
-    encoding: "utf8",
-  });
-  // After the glue's leading `@ts-self-types` directive, which must stay first.
+const MARK = "/* pwa-sync: js/store.js and the wasm-bindgen glue, minified */";
+if (!glueText.includes(MARK)) {
+  const script = await readFile(join(root, "js", "store.js"), "utf8");
+  // The glue's leading `@ts-self-types` directive must stay first, and minifying drops it.
   const directive = glueText.match(/^\/\* @ts-self-types=[^\n]*\n/)?.[0] ?? "";
-  await writeFile(glue, `${directive}// js/store.js of pwa-sync, minified\n${script}${glueText.slice(directive.length)}`);
+  const minified = execFileSync(
+    join(root, "tools", "node_modules", ".bin", "esbuild"),
+    ["--minify", "--format=esm", "--log-level=warning"],
+    { input: `${script}\n${glueText.slice(directive.length)}`, encoding: "utf8" },
+  );
+  await writeFile(glue, `${directive}${MARK}\n${minified}`);
 }
 
 // The main entry is js/index.js: the generated module with a browser check in init().
