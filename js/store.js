@@ -453,6 +453,57 @@ const pwaSyncStore = (() => {
     return values;
   };
 
+  // Whether a stored object is a record of ours: exactly the checks of Rust's
+  // `codec::record_metadata`, which names what is wrong (the browser test
+  // `record_metadata_is_read_as_serde_reads_its_json` holds the two to the same verdicts).
+  const LARGEST_U64 = 18446744073709549568;
+  const none = (v) => v === undefined || v === null || (typeof v === "number" && !Number.isFinite(v));
+  const whole = (v, max) => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= max;
+  const readable = (r) =>
+    typeof r === "object" && r !== null && !Array.isArray(r) &&
+    typeof r.key === "string" && typeof r.hlc === "string" &&
+    (none(r.version) || whole(r.version, LARGEST_U64)) && whole(r.pending, 4294967295) &&
+    typeof r.updatedAt === "number" && Number.isFinite(r.updatedAt) &&
+    (none(r.conflict) || whole(r.conflict, LARGEST_U64));
+
+  // `list` as the app gets it (Rust's `IdbStore::list_values`): the live values of
+  // `store` in key order, or of its index `index` at the key `only`, at most `limit`
+  // (`undefined`: all), as one array, with the stored objects that are no readable
+  // record (for Rust to name). The same reads as Rust's `list_in`: the store in batches
+  // of what the limit still misses, resuming after the last key, so tombstones and
+  // unreadable records take no place; the index at once, and all of it again when
+  // unreadable records took places in the limit. Resolves to [values, unreadable].
+  const listLive = async (tx, store, index, only, limit) => {
+    const from = source(tx, store, index);
+    const values = [];
+    const unreadable = [];
+    const take = (records) => {
+      for (const r of records) {
+        if (!readable(r)) unreadable.push(r);
+        else if (r.value != null) values.push(r.value);
+      }
+    };
+    if (index != null) {
+      const range = IDBKeyRange.only(only);
+      const records = await done(from.getAll(range, limit));
+      take(records);
+      if (unreadable.length && limit !== undefined && records.length >= limit) {
+        values.length = unreadable.length = 0;
+        take(await done(from.getAll(range)));
+        values.length = Math.min(values.length, limit);
+      }
+      return [values, unreadable];
+    }
+    let after = null;
+    for (;;) {
+      const want = limit === undefined ? undefined : limit - values.length;
+      const records = await done(from.getAll(after, want));
+      take(records);
+      if (!(want > 0 && records.length >= want && values.length < limit)) return [values, unreadable];
+      after = IDBKeyRange.lowerBound(records[records.length - 1].key, true);
+    }
+  };
+
   // Put each of `objects` (in-line keys) into `store`.
   const putAll = (tx, store, objects) => {
     const objectStore = tx.objectStore(store);
@@ -486,6 +537,6 @@ const pwaSyncStore = (() => {
 
   return {
     read, readQueued, write, open, upgrade, inspect, remove,
-    ended, keyRange, get, getAll, count, backwards, take, putAll, openMeta, markSent, clear,
+    ended, keyRange, get, getAll, count, backwards, take, listLive, putAll, openMeta, markSent, clear,
   };
 })();

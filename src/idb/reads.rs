@@ -173,6 +173,43 @@ impl IdbStore {
         result
     }
 
+    /// `list` as the app gets it: the live values in one JS array, read, checked and
+    /// filtered by the store's script (`listLive`), not decoded record by record into
+    /// Rust. The same answer and reports as `list_with(decode_record)`: a record is
+    /// readable there exactly when `record_metadata` reads it (the browser test
+    /// `record_metadata_is_read_as_serde_reads_its_json` holds the two together), and
+    /// the unreadable ones come back here to be named. `None` where that path must run:
+    /// values sealed, a field without a declared index, or a record the script refused
+    /// and Rust reads (the two checks disagree: nothing may go missing from the list).
+    pub async fn list_values(&self, collection: &str, query: &ListQuery) -> Result<Option<Array>> {
+        let config = self.check(collection)?;
+        let declared = |field: &String| config.indexes.iter().any(|i| i.name == *field && i.fields.len() == 1);
+        if self.sealer().is_some() || query.index.as_ref().is_some_and(|(field, _)| !declared(field)) {
+            return Ok(None);
+        }
+        if query.limit == Some(0) || query.index.as_ref().is_some_and(|(_, wanted)| !is_index_key(wanted)) {
+            // IndexedDB reads a count of 0 as "no limit"; a value that is no key has no
+            // records under it.
+            return Ok(Some(Array::new()));
+        }
+        let tx = self.transaction(&[collection], Mode::Read, Durability::Default).await?;
+        let (index, only) = match &query.index {
+            Some((field, wanted)) => (Some(field.as_str()), index_key(wanted)),
+            None => (None, JsValue::UNDEFINED),
+        };
+        let limit = query.limit.map(to_u32);
+        let answer = script::answer_array(script::list_live(&tx, collection, index, &only, limit)).await?;
+        let mut skipped = Vec::new();
+        for js in answer.get(1).unchecked_into::<Array>().iter() {
+            match decode_record(&js, None) {
+                Err(reason) => skipped.push(format!("{collection}/{}: {reason}", key_text(&prop(&js, "key")))),
+                Ok(_) => return Ok(None),
+            }
+        }
+        self.report_skipped(skipped);
+        Ok(Some(answer.get(0).unchecked_into()))
+    }
+
     async fn list_in<T: Listed>(
         &self,
         tx: &IdbTransaction,

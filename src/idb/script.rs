@@ -112,6 +112,17 @@ extern "C" {
     #[wasm_bindgen(catch)]
     pub(super) fn take(walk: &JsValue, n: u32) -> Result<Promise, JsValue>;
 
+    /// `list`'s live values (`IdbStore::list_values`): `[values, unreadable]`, read from
+    /// `store` in key order or from its `index` at the key `only`, at most `limit`.
+    #[wasm_bindgen(catch, js_name = listLive)]
+    pub(super) fn list_live(
+        tx: &IdbTransaction,
+        store: &str,
+        index: Option<&str>,
+        only: &JsValue,
+        limit: Option<u32>,
+    ) -> Result<Promise, JsValue>;
+
     /// Put each object (in-line keys) into `store`.
     #[wasm_bindgen(catch, js_name = putAll)]
     pub(super) fn put_all(tx: &IdbTransaction, store: &str, objects: &Array) -> Result<(), JsValue>;

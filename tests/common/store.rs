@@ -397,6 +397,12 @@ async fn record_metadata_is_read_as_serde_reads_its_json() {
 
     assert_eq!(keys(&store, "items", ListQuery::default()).await, expected);
     assert_eq!(store.take_skipped().len(), refused);
+    // `list`'s own path checks the records in the store's script: the same verdicts.
+    let values = store.list_values("items", &ListQuery::default()).await.unwrap().expect("unsealed, no index");
+    let ids: Vec<String> =
+        values.iter().map(|v| Reflect::get(&v, &"id".into()).unwrap().as_string().unwrap()).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(store.take_skipped().len(), refused);
     // A query reads the same records, and reports the same ones as unreadable.
     let items = config.collection("items").unwrap();
     let query = Query::parse(items, &json!({}), Form::Page).unwrap();
