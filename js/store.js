@@ -477,7 +477,7 @@ const pwaSyncStore = (() => {
     const from = source(tx, store, index);
     const values = [];
     const unreadable = [];
-    const take = (records) => {
+    const sortOut = (records) => {
       for (const r of records) {
         if (!readable(r)) unreadable.push(r);
         else if (r.value != null) values.push(r.value);
@@ -486,10 +486,10 @@ const pwaSyncStore = (() => {
     if (index != null) {
       const range = IDBKeyRange.only(only);
       const records = await done(from.getAll(range, limit));
-      take(records);
+      sortOut(records);
       if (unreadable.length && limit !== undefined && records.length >= limit) {
         values.length = unreadable.length = 0;
-        take(await done(from.getAll(range)));
+        sortOut(await done(from.getAll(range)));
         values.length = Math.min(values.length, limit);
       }
       return [values, unreadable];
@@ -498,7 +498,7 @@ const pwaSyncStore = (() => {
     for (;;) {
       const want = limit === undefined ? undefined : limit - values.length;
       const records = await done(from.getAll(after, want));
-      take(records);
+      sortOut(records);
       if (!(want > 0 && records.length >= want && values.length < limit)) return [values, unreadable];
       after = IDBKeyRange.lowerBound(records[records.length - 1].key, true);
     }

@@ -214,9 +214,9 @@ pub(super) fn bounds(range: &Range) -> Result<JsValue> {
         return Ok(JsValue::NULL);
     }
     let end = |bound: &Option<pwa_sync_core::query::plan::Bound>| match bound {
-        Some(b) => Ok((js(&b.key)?, JsValue::from_bool(b.open))),
-        None => Ok((JsValue::UNDEFINED, JsValue::FALSE)),
+        Some(b) => Ok((js(&b.key)?, b.open)),
+        None => Ok((JsValue::UNDEFINED, false)),
     };
     let ((lower, lower_open), (upper, upper_open)) = (end(&range.lower)?, end(&range.upper)?);
-    Ok([lower, upper, lower_open, upper_open].into_iter().collect::<Array>().into())
+    Ok(script::key_bounds(lower, upper, lower_open, upper_open))
 }

@@ -234,7 +234,7 @@ impl IdbStore {
             return scan(tx, collection, "key", query.limit, &matches, &label, skipped, decode).await;
         }
         let key = index_key(wanted);
-        let only: Array = [key.clone(), key, JsValue::FALSE, JsValue::FALSE].into_iter().collect();
+        let only = script::key_bounds(key.clone(), key, false, false);
         let fetch = |limit: Option<usize>| script::get_all(tx, collection, Some(field), &only, limit.map(to_u32));
         let raw = script::answer_array(fetch(query.limit)).await?;
         let fetched = raw.length() as usize;

@@ -32,9 +32,9 @@ pub(super) async fn scan<T>(
         let raw = script::answer_array(script::get_all(tx, store, None, &after, want.map(to_u32))).await?;
         let fetched = raw.length() as usize;
         if fetched > 0 {
-            // Past the last key seen: [lower, no upper, lower open].
+            // Past the last key seen.
             let last = prop(&raw.get(raw.length() - 1), key_field);
-            after = [last, JsValue::UNDEFINED, JsValue::TRUE].into_iter().collect::<Array>().into();
+            after = script::key_bounds(last, JsValue::UNDEFINED, true, false);
         }
         let records = decode_all(raw, &|js| label(&prop(js, key_field)), keep, skipped, decode);
         out.extend(records);

@@ -140,6 +140,12 @@ extern "C" {
     pub(super) fn clear(tx: &IdbTransaction, stamp: &JsValue) -> Result<(), JsValue>;
 }
 
+/// Bounds as `keyRange` takes them: `[lower, upper, lowerOpen, upperOpen]`, `undefined`
+/// for an open end.
+pub(super) fn key_bounds(lower: JsValue, upper: JsValue, lower_open: bool, upper_open: bool) -> JsValue {
+    [lower, upper, JsValue::from_bool(lower_open), JsValue::from_bool(upper_open)].into_iter().collect::<Array>().into()
+}
+
 /// What a script's promise resolved to, or why it failed.
 pub(super) async fn answer(promise: Result<Promise, JsValue>) -> pwa_sync_core::error::Result<JsValue> {
     let promise = promise.map_err(|e| classify(&e))?;
