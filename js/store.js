@@ -504,6 +504,20 @@ const pwaSyncStore = (() => {
     }
   };
 
+  // The first page of an exact walk read forward (Rust's `IdbStore::page_values`): the
+  // values of the first `count` stored objects within `bounds` of `index`, and the
+  // objects, when each one is a readable live record; `null` when one is not (Rust then
+  // reads them its own way, which names or passes over that one).
+  const pageLive = async (tx, store, index, bounds, count) => {
+    const records = await getAll(tx, store, index, bounds, count);
+    const values = [];
+    for (const r of records) {
+      if (!readable(r) || r.value == null) return null;
+      values.push(r.value);
+    }
+    return [values, records];
+  };
+
   // Put each of `objects` (in-line keys) into `store`.
   const putAll = (tx, store, objects) => {
     const objectStore = tx.objectStore(store);
@@ -537,6 +551,6 @@ const pwaSyncStore = (() => {
 
   return {
     read, readQueued, write, open, upgrade, inspect, remove,
-    ended, keyRange, get, getAll, count, backwards, take, listLive, putAll, openMeta, markSent, clear,
+    ended, keyRange, get, getAll, count, backwards, take, listLive, pageLive, putAll, openMeta, markSent, clear,
   };
 })();

@@ -5,13 +5,13 @@
 
 use js_sys::Array;
 use serde_json::Value;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::IdbTransaction;
 
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::query::exec::{finish, Answer, Candidate};
 use pwa_sync_core::query::plan::{Plan, Range};
-use pwa_sync_core::query::walk::Walk;
+use pwa_sync_core::query::walk::{cursor_after, Walk};
 use pwa_sync_core::query::Query;
 use pwa_sync_core::store::Durability;
 
@@ -95,6 +95,38 @@ impl IdbStore {
         let ranges = plan.ranges.iter().map(bounds).collect::<Result<Array>>()?;
         let counted = script::answer(script::count(&tx, collection, Some(&index.name), &ranges)).await?;
         Ok(counted.as_f64().unwrap_or(0.0) as usize)
+    }
+
+    /// `query` as the app gets it, where one read answers it (`Walk::one_read`: an exact
+    /// plan read forward from its start): the page's values in one JS array, read and
+    /// checked by the store's script (`pageLive`, the checks of `list_values`), not
+    /// decoded record by record into Rust, and its `next` cursor, from the page's last
+    /// record. The same page as `query_records`. `None` where that path must run: values
+    /// sealed, any other plan, or a stored object in the read that is no readable live
+    /// record (that path names or passes over it).
+    pub async fn page_values(&self, query: &Query, plan: &Plan) -> Result<Option<(Array, Option<String>)>> {
+        let (Some(index), Some(walk), Some(limit)) = (&plan.index, Walk::new(plan, query), query.limit) else {
+            return Ok(None);
+        };
+        let Some(range) = walk.range().filter(|_| walk.one_read() && self.sealer().is_none()) else {
+            return Ok(None);
+        };
+        self.check(&query.collection)?;
+        let collection = query.collection.as_str();
+        let tx = self.transaction(&[collection], Mode::Read, Durability::Default).await?;
+        let read = script::page_live(&tx, collection, &index.name, &bounds(range)?, to_u32(walk.batch()));
+        let Ok(answer) = script::answer(read).await?.dyn_into::<Array>() else { return Ok(None) };
+        let values: Array = answer.get(0).unchecked_into();
+        if (values.length() as usize) <= limit {
+            return Ok(Some((values, None)));
+        }
+        values.set_length(to_u32(limit));
+        let Some(last) = limit.checked_sub(1) else { return Ok(Some((values, None))) };
+        let records: Array = answer.get(1).unchecked_into();
+        match decode_hit(&records.get(to_u32(last)), None).ok().and_then(|last| cursor_after(query, &last)) {
+            Some(next) => Ok(Some((values, Some(next)))),
+            None => Ok(None),
+        }
     }
 
     /// `Store::query`: the page's records as key and value, their values left in JS

@@ -123,6 +123,18 @@ extern "C" {
         limit: Option<u32>,
     ) -> Result<Promise, JsValue>;
 
+    /// The first page of an exact forward walk (`IdbStore::page_values`): `[values,
+    /// objects]` of at most `count` stored objects within `bounds` of `index`, or `null`
+    /// when one of them is no readable live record.
+    #[wasm_bindgen(catch, js_name = pageLive)]
+    pub(super) fn page_live(
+        tx: &IdbTransaction,
+        store: &str,
+        index: &str,
+        bounds: &JsValue,
+        count: u32,
+    ) -> Result<Promise, JsValue>;
+
     /// Put each object (in-line keys) into `store`.
     #[wasm_bindgen(catch, js_name = putAll)]
     pub(super) fn put_all(tx: &IdbTransaction, store: &str, objects: &Array) -> Result<(), JsValue>;

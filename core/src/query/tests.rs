@@ -244,7 +244,7 @@ fn walked(config: &ClientConfig, q: &Value, records: &[EntityRecord]) -> Option<
     use super::exec::Candidate;
     use super::keys::compare;
     use super::plan::Plan;
-    use super::walk::Walk;
+    use super::walk::{cursor_after, Walk};
     use crate::record::key_order;
 
     let first = Query::parse(collection(config), q, Form::Page).expect("valid query");
@@ -261,6 +261,16 @@ fn walked(config: &ClientConfig, q: &Value, records: &[EntityRecord]) -> Option<
         q["after"] = after;
         let query = Query::parse(collection(config), &q, Form::Page).expect("valid query");
         let mut walk = Walk::new(&plan(collection(config), &query), &query)?;
+        // What a store that takes `one_read` at its word answers (IndexedDB's
+        // `page_values`): the first `batch()` records of the range, the first `limit` of
+        // them the page, `next` after the last of those when more were read.
+        let one_read = walk.range().filter(|_| walk.one_read()).map(|range| {
+            let read: Vec<&EntityRecord> =
+                entries.iter().filter(|(k, _)| range.contains(k)).map(|(_, r)| *r).take(walk.batch()).collect();
+            let limit = query.limit.expect("a walk has a limit");
+            let next = limit.checked_sub(1).filter(|_| read.len() > limit).and_then(|i| cursor_after(&query, read[i]));
+            (read.iter().take(limit).map(|r| r.key.clone()).collect::<Vec<_>>(), next)
+        });
         let mut kept: Vec<&EntityRecord> = Vec::new();
         let mut reads = 0;
         while let Some(range) = walk.range().cloned() {
@@ -294,7 +304,11 @@ fn walked(config: &ClientConfig, q: &Value, records: &[EntityRecord]) -> Option<
         }
         let candidates: Vec<&dyn Candidate> = kept.iter().map(|r| *r as &dyn Candidate).collect();
         let page = walk.page(&query, &candidates);
-        keys.extend(page.picked.iter().map(|&at| kept[at].key.clone()));
+        let picked: Vec<String> = page.picked.iter().map(|&at| kept[at].key.clone()).collect();
+        if let Some((one_keys, one_next)) = one_read {
+            assert_eq!((&picked, &page.next), (&one_keys, &one_next), "{q}: one read answers otherwise");
+        }
+        keys.extend(picked);
         pages += 1;
         match page.next {
             Some(cursor) if pages < 100 => after = Value::String(cursor),

@@ -119,14 +119,20 @@ impl Walk {
         }
         let next = match limit.checked_sub(1).and_then(|i| kept.get(i)).filter(|_| kept.len() > limit) {
             None => None,
-            Some(last) => match order_values(&query.order, last) {
-                Some(values) => {
-                    Some(cursor::encode(query.fingerprint, &Position { values, key: last.key().to_owned() }))
-                }
+            Some(&last) => match cursor_after(query, last) {
+                Some(next) => Some(next),
                 None => return finish(query, kept),
             },
         };
         Page { picked: (0..kept.len().min(limit)).collect(), next }
+    }
+
+    /// Whether one read of `batch()` records from the start of `range()`, each of them
+    /// readable and live, is the whole walk: an exact plan read forward without a
+    /// cursor, where every such record counts. Its page is then the first `limit` of
+    /// them, and `next` is `cursor_after` the last of those when more were read.
+    pub fn one_read(&self) -> bool {
+        self.exact && !self.reverse && self.through.is_none() && self.read == 0
     }
 
     /// The records read were not all offered (a read past the walk): `page` must check
@@ -173,6 +179,13 @@ impl Walk {
         self.batch = next;
         true
     }
+}
+
+/// The `next` cursor of a page whose last record is `last`; `None` when `last` has no
+/// value for an order term (an exact walk's page never has such a record).
+pub fn cursor_after(query: &Query, last: &dyn Candidate) -> Option<String> {
+    let values = order_values(&query.order, last)?;
+    Some(cursor::encode(query.fingerprint, &Position { values, key: last.key().to_owned() }))
 }
 
 /// The index key of a record, as IndexedDB computes it from the index's key path.
