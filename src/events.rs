@@ -5,7 +5,9 @@
 
 use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{BroadcastChannel, CustomEvent, CustomEventInit, EventTarget};
+use web_sys::{BroadcastChannel, CustomEventInit, EventTarget};
+
+use crate::sys;
 
 use pwa_sync_core::config::CollectionConfig;
 
@@ -72,7 +74,7 @@ impl Events {
         if let Some(relay) = &self.relay {
             // Each context learns of a wipe by itself; relaying it would say it twice.
             if name != CLEARED {
-                let message = object(&[("name", name.into()), ("detail", detail.clone())]);
+                let message = object(&[("name", sys::name(name)), ("detail", detail.clone())]);
                 // Fails only for a closed channel or an uncloneable detail (ours are plain).
                 let _ = relay.post_message(&message);
             }
@@ -89,7 +91,7 @@ impl Events {
         init.set_detail(detail);
         // Both calls fail only for a malformed event type or an event already being
         // dispatched; neither can happen for a fresh event with our constant names.
-        if let Ok(event) = CustomEvent::new_with_event_init_dict(name, &init) {
+        if let Ok(event) = sys::NamedEvent::new(&sys::name(name), &init) {
             let _ = self.target.dispatch_event(&event);
         }
     }
@@ -106,10 +108,10 @@ impl Events {
     ) {
         let version_js = version.map(|v| JsValue::from(v as f64)).unwrap_or(JsValue::NULL);
         let detail = object(&[
-            ("collection", config.name.as_str().into()),
+            ("collection", sys::name(&config.name)),
             ("key", key.into()),
             ("value", js_value.clone()),
-            ("origin", origin.as_str().into()),
+            ("origin", sys::name(origin.as_str())),
             ("version", version_js.clone()),
         ]);
         self.emit(CHANGE, &detail);
@@ -137,5 +139,5 @@ pub fn object(fields: &[(&str, JsValue)]) -> JsValue {
 
 fn set(object: &JsValue, name: &str, value: &JsValue) {
     // Defining a data property on a plain, extensible object cannot fail.
-    let _ = Reflect::set(object, &name.into(), value);
+    let _ = Reflect::set(object, &sys::name(name), value);
 }

@@ -148,6 +148,36 @@ extern "C" {
     /// `JSON.parse` of a JS string (js-sys's takes a Rust `&str`).
     #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
     pub fn json_parse(text: &js_sys::JsString) -> Result<JsValue, JsValue>;
+
+    /// A `CustomEvent` made with its type as a JS string (web-sys's constructor takes
+    /// `&str`, decoded again for every event).
+    #[wasm_bindgen(extends = web_sys::Event, js_name = CustomEvent)]
+    pub type NamedEvent;
+
+    #[wasm_bindgen(constructor, catch, js_class = "CustomEvent")]
+    pub fn new(kind: &JsValue, init: &web_sys::CustomEventInit) -> Result<NamedEvent, JsValue>;
+}
+
+/// The JS string of a name: a field, event or collection name, an origin. Made once per
+/// name (each `JsValue::from(&str)` is another `TextDecoder` run, and a pulled page paid
+/// a dozen of those per record for the same few names); at most `NAMES` kept, so text
+/// that is not a name (a key, a value) only costs the decoding it always did.
+pub fn name(text: &str) -> JsValue {
+    const NAMES: usize = 96;
+    thread_local! {
+        static MADE: std::cell::RefCell<Vec<(Box<str>, JsValue)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    MADE.with(|made| {
+        let mut made = made.borrow_mut();
+        if let Some((_, js)) = made.iter().find(|(t, _)| **t == *text) {
+            return js.clone();
+        }
+        let js = JsValue::from_str(text);
+        if made.len() < NAMES {
+            made.push((text.into(), js.clone()));
+        }
+        js
+    })
 }
 
 /// The global scope of this context.

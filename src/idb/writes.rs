@@ -6,6 +6,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::IdbTransaction;
 
+use crate::sys;
+
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::model::{KeyRef, Snapshot, Writes};
 use pwa_sync_core::record::{is_new_entry, ConflictRecord, Meta, OutboxEntry};
@@ -88,7 +90,7 @@ impl IdbStore {
     ) -> Result<Promise> {
         let unreadable = |what: String| move |reason: String| Error::Storage(format!("unreadable {what}: {reason}"));
         let pairs = |keys: &mut dyn Iterator<Item = &KeyRef>| -> Array {
-            keys.flat_map(|(c, k)| [JsValue::from_str(c), JsValue::from_str(k)]).collect()
+            keys.flat_map(|(c, k)| [sys::name(c), JsValue::from_str(k)]).collect()
         };
         let reads_meta = known_meta.is_none();
         let read = script::answer_array(script::read(tx, &pairs(&mut keys.iter()), reads_meta)).await?;
@@ -174,8 +176,9 @@ impl IdbStore {
         }
         let records = Array::new();
         for ((collection, key), js) in writes.records.keys().zip(records_js) {
-            records.push(&JsValue::from_str(collection));
-            records.push(&JsValue::from_str(key));
+            records.push(&sys::name(collection));
+            // The script reads the key only to delete: a stored object carries its own.
+            records.push(&js.as_ref().map_or_else(|| JsValue::from_str(key), |_| JsValue::UNDEFINED));
             records.push(&js.unwrap_or(JsValue::NULL));
         }
         let (added, put) = (Array::new(), Array::new());
@@ -183,7 +186,7 @@ impl IdbStore {
             if is_new_entry(entry.id) {
                 // The key generator numbers it (invariant 3): atomic across tabs and
                 // workers, and in the order of these adds, which is the plan's.
-                Reflect::delete_property(js.unchecked_ref::<js_sys::Object>(), &JsValue::from_str("id"))
+                Reflect::delete_property(js.unchecked_ref::<js_sys::Object>(), &sys::name("id"))
                     .map_err(|e| classify(&e))?;
                 added.push(js);
             } else {
