@@ -594,3 +594,15 @@ async fn a_written_value_is_a_json_copy_the_app_cannot_change_afterwards() {
         done(client, &name).await;
     }
 }
+
+/// `sys::name` hands back the JS string of the text it is given, past the names it keeps
+/// too, and the same string again when asked twice.
+#[wasm_bindgen_test]
+fn names_made_once_are_the_texts_they_stand_for() {
+    let texts: Vec<String> = (0..200).map(|i| format!("name-{i}")).chain(["", "é ✓ 名"].map(String::from)).collect();
+    for _ in 0..2 {
+        for text in &texts {
+            assert_eq!(pwa_sync::sys::name(text).as_string().as_deref(), Some(text.as_str()));
+        }
+    }
+}
