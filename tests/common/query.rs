@@ -200,19 +200,26 @@ async fn pages_neither_repeat_nor_skip_when_writes_land_between_them() {
 
 // ---- limit pushdown ----
 
-/// A page with a limit, served in order by an index, stops reading once it has the page
-/// (and one record more, for `next`): records beyond it that cannot be read are not even
-/// reached, in either direction; a query without a limit reads and reports them.
-#[wasm_bindgen_test]
-async fn a_page_served_by_an_index_reads_no_further_than_it_needs() {
-    let name = unique("pushdown");
+/// A client on IndexedDB whose storage errors are recorded, holding sessions p01..pNN with
+/// `start` 1..N (day 1).
+async fn numbered_sessions(prefix: &str, n: usize) -> (SyncClient, String, super::support::Seen) {
+    let name = unique(prefix);
     let (target, seen) = events(&["pwa-sync:storage-error"]);
     let cfg = config(&name, "indexeddb");
     Reflect::set(&cfg, &"eventTarget".into(), &target).unwrap();
     let c = SyncClient::open(cfg).await.unwrap_or_else(|e| panic!("open {name}: {e:?}"));
     let sessions: Vec<String> =
-        (1..=30).map(|i| format!(r#"{{"id": "p{i:02}", "day": 1, "start": {i}, "title": "t{i}"}}"#)).collect();
+        (1..=n).map(|i| format!(r#"{{"id": "p{i:02}", "day": 1, "start": {i}, "title": "t{i}"}}"#)).collect();
     ok(c.put_many(s("sessions"), json(&format!("[{}]", sessions.join(","))))).await;
+    (c, name, seen)
+}
+
+/// A page with a limit, served in order by an index, stops reading once it has the page
+/// (and one record more, for `next`): records beyond it that cannot be read are not even
+/// reached, in either direction; a query without a limit reads and reports them.
+#[wasm_bindgen_test]
+async fn a_page_served_by_an_index_reads_no_further_than_it_needs() {
+    let (c, name, seen) = numbered_sessions("pushdown", 30).await;
     // Indexed under start -1 and 100 (the index reads `value.start`), but not records of
     // ours (a version that is not a number): reading them reports a storage error.
     for (key, start) in [("zlow", -1), ("zhigh", 100)] {
@@ -244,14 +251,7 @@ async fn a_page_served_by_an_index_reads_no_further_than_it_needs() {
 /// passes over it and reports it, so the page and its cursor are what that path gives.
 #[wasm_bindgen_test]
 async fn a_page_read_in_one_request_passes_over_what_is_no_record() {
-    let name = unique("one-read");
-    let (target, seen) = events(&["pwa-sync:storage-error"]);
-    let cfg = config(&name, "indexeddb");
-    Reflect::set(&cfg, &"eventTarget".into(), &target).unwrap();
-    let c = SyncClient::open(cfg).await.unwrap_or_else(|e| panic!("open {name}: {e:?}"));
-    let sessions: Vec<String> =
-        (1..=10).map(|i| format!(r#"{{"id": "p{i:02}", "day": 1, "start": {i}, "title": "t{i}"}}"#)).collect();
-    ok(c.put_many(s("sessions"), json(&format!("[{}]", sessions.join(","))))).await;
+    let (c, name, seen) = numbered_sessions("one-read", 10).await;
     let query = r#"{"where": {"start": {"gte": 0}}, "orderBy": "start", "limit": 4}"#;
     assert_eq!(ids(&c, query).await, ["p01", "p02", "p03", "p04"]);
     // Indexed at start 2, inside the page's read (not its last record), but with a
