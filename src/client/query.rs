@@ -8,7 +8,7 @@ use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::JsValue;
 
 use pwa_sync_core::config::CollectionConfig;
-use pwa_sync_core::query::plan::plan;
+use pwa_sync_core::query::plan::{plan, Plan};
 use pwa_sync_core::query::Query;
 use pwa_sync_core::record::EntityRecord;
 use pwa_sync_core::store::Store;
@@ -28,8 +28,11 @@ impl Client {
         config: &CollectionConfig,
         query: &Query,
     ) -> Result<(Vec<KeyedValue>, Option<String>), Error> {
-        let plan = plan(config, query);
-        let answer = self.store.query(query, &plan).await.inspect_err(|e| self.report_storage_error(e))?;
+        self.planned_rows(query, &plan(config, query)).await
+    }
+
+    async fn planned_rows(&self, query: &Query, plan: &Plan) -> Result<(Vec<KeyedValue>, Option<String>), Error> {
+        let answer = self.store.query(query, plan).await.inspect_err(|e| self.report_storage_error(e))?;
         self.report_skipped();
         Ok((answer.records, answer.next))
     }
@@ -43,14 +46,15 @@ impl Client {
 
     /// `{records, next}`.
     pub async fn query(&self, config: &CollectionConfig, query: &Query) -> Result<JsValue, Error> {
+        let plan = plan(config, query);
         if let ClientStore::Idb(store) = &self.store {
             // The page read and checked in the store's script, where one read answers it.
-            let fast = store.page_values(query, &plan(config, query)).await;
+            let fast = store.page_values(query, &plan).await;
             if let Some((values, next)) = fast.inspect_err(|e| self.report_storage_error(e))? {
                 return Ok(page_object(values, next));
             }
         }
-        let (rows, next) = self.query_rows(config, query).await?;
+        let (rows, next) = self.planned_rows(query, &plan).await?;
         Ok(page_object(rows.into_iter().map(|r| r.value.0).collect(), next))
     }
 
