@@ -19,7 +19,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use super::support::{faults, js, ok, proxy, raw, recorder, server, step, unique, Seen};
+use super::support::{faults, js, ok, proxy, raw, recorder, server, step, storage_errors, unique, Seen};
 use web_sys::EventTarget;
 
 // ---- helpers ----
@@ -59,17 +59,6 @@ fn error_parts(e: &JsValue) -> (String, String) {
     assert!(e.is_instance_of::<js_sys::Error>(), "not an Error: {e:?}");
     assert_eq!(field(e, "name").as_string().as_deref(), Some("PwaSyncError"), "{e:?}");
     (field(e, "code").as_string().unwrap_or_default(), field(e, "message").as_string().unwrap_or_default())
-}
-
-/// `detail.code` and `detail.message` of the recorded `storage-error` events.
-fn storage_errors(seen: &Seen) -> Vec<(String, String)> {
-    seen.borrow()
-        .iter()
-        .filter(|(name, _)| name == "pwa-sync:storage-error")
-        .map(|(_, d)| {
-            (field(d, "code").as_string().unwrap_or_default(), field(d, "message").as_string().unwrap_or_default())
-        })
-        .collect()
 }
 
 /// Put `value` (JSON text; `key` for out-of-line stores) straight into an object store.

@@ -8,7 +8,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use super::support::{ok, recorder, unique, Seen};
+use super::support::{ok, recorder, storage_errors, unique};
 
 async fn code(promise: Promise) -> String {
     let e = JsFuture::from(promise).await.expect_err("expected a rejection");
@@ -74,11 +74,6 @@ async fn raw_dump(db: &str) -> String {
     ok(promise).await.as_string().unwrap()
 }
 
-/// The `detail` of each recorded event, as JSON text.
-fn reported(seen: &Seen) -> Vec<String> {
-    seen.borrow().iter().map(|(_, detail)| JSON::stringify(detail).map(String::from).unwrap_or_default()).collect()
-}
-
 #[wasm_bindgen_test]
 async fn encrypted_values_never_reach_indexeddb_in_plaintext() {
     let db = unique("sealed");
@@ -97,7 +92,7 @@ async fn encrypted_values_never_reach_indexeddb_in_plaintext() {
         let got = JsFuture::from(client.get("notes".into(), "n1".into())).await;
         panic!(
             "patch rejected: {e:?}; get then: {got:?}; storage errors {:?}; IndexedDB held: {}",
-            reported(&seen),
+            storage_errors(&seen),
             raw_dump(&db).await
         );
     }
@@ -126,7 +121,7 @@ async fn encrypted_values_never_reach_indexeddb_in_plaintext() {
         panic!(
             "listed {:?}; storage errors {:?}; IndexedDB held: {}",
             JSON::stringify(&listed),
-            reported(&seen),
+            storage_errors(&seen),
             raw_dump(&db).await
         );
     }

@@ -82,6 +82,18 @@ pub fn recorder(names: &[&str]) -> (EventTarget, Seen) {
     (target, seen)
 }
 
+/// `detail.code` and `detail.message` of the recorded `storage-error` events.
+pub fn storage_errors(seen: &Seen) -> Vec<(String, String)> {
+    let text = |detail: &JsValue, name: &str| {
+        Reflect::get(detail, &name.into()).ok().and_then(|v| v.as_string()).unwrap_or_default()
+    };
+    seen.borrow()
+        .iter()
+        .filter(|(name, _)| name == "pwa-sync:storage-error")
+        .map(|(_, detail)| (text(detail, "code"), text(detail, "message")))
+        .collect()
+}
+
 /// Script the fault proxy: `rules` is the JSON array of `/_faults` (`[]`: none).
 pub async fn faults(rules: &str) {
     let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into()).unwrap().unchecked_into();
