@@ -7,11 +7,11 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 PORT ?= 8787
 CHROMEDRIVER_BIN ?= /usr/bin/chromedriver
-# Extra arguments for `cargo test` under `wasm-pack test`, e.g. WASM_TEST_ARGS="--test window"
+# Extra arguments for the browser suites' `cargo test`, e.g. WASM_TEST_ARGS="--test window"
 # (the browser suites always build with the `testing` feature: its fault hooks).
 WASM_TEST_ARGS ?=
 
-# wasm-bindgen-test-runner settings (read by the runner that wasm-pack starts):
+# wasm-bindgen-test-runner settings (read by the runner, scripts/wasm-test-runner.sh):
 # the time one test binary (a whole suite) may take in the browser (default 20 s; the
 # WebKit service-worker suite took 42-77 s on an idle 2-core machine, too close to the
 # 120 s set before), time allowed for the driver to bind its port (default 5 s, too short
@@ -108,28 +108,29 @@ test-host:
 	scripts/with-postgres.sh cargo test --workspace -- --include-ignored
 
 # Browser suites run against a real server and the fault proxy (scripts/with-server.sh).
-test-chrome:
-	$(NO_DRIVERS) CHROMEDRIVER_ARGS=--silent scripts/with-server.sh \
-	  wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER_BIN) -- --features testing $(WASM_TEST_ARGS)
+# cargo runs each suite through scripts/wasm-test-runner.sh: wasm-bindgen-test-runner on
+# a copy of the module that gets the glue the package ships (no multi-value returns),
+# and, in Firefox before 147 (Debian's ESR 140), the service-worker suite as a classic
+# script. The runner finds the driver named by CHROMEDRIVER, GECKODRIVER or
+# SAFARIDRIVER_REMOTE and runs headless.
+TEST_RUNNER = CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(CURDIR)/scripts/wasm-test-runner.sh WASM_BINDGEN_TEST_ONLY_WEB=1
 
-# Firefox: cargo runs the test runner through scripts/wasm-test-runner.sh, which runs the
-# service-worker suite as a classic script where Firefox has no module service workers
-# (before 147: Debian's ESR 140).
+test-chrome:
+	$(NO_DRIVERS) CHROMEDRIVER=$(CHROMEDRIVER_BIN) CHROMEDRIVER_ARGS=--silent scripts/with-server.sh \
+	  env $(TEST_RUNNER) cargo test --target wasm32-unknown-unknown --features testing $(WASM_TEST_ARGS)
+
 test-firefox:
 	$(NO_DRIVERS) scripts/with-server.sh \
-	  env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(CURDIR)/scripts/wasm-test-runner.sh \
-	  GECKODRIVER="$$(command -v geckodriver)" WASM_BINDGEN_TEST_ONLY_WEB=1 \
+	  env $(TEST_RUNNER) GECKODRIVER="$$(command -v geckodriver)" \
 	  cargo test --target wasm32-unknown-unknown --features testing $(WASM_TEST_ARGS)
 
 # WebKitGTK (Safari's engine): MiniBrowser driven by WebKitWebDriver on a private Xvfb
-# display, both started and stopped by scripts/with-webkit.sh. wasm-pack has no WebKitGTK
-# mode, so cargo runs wasm-bindgen-test-runner itself, which finds the driver through
-# SAFARIDRIVER_REMOTE. The runner sends a Safari driver no capabilities (webdriver.json is
+# display, both started and stopped by scripts/with-webkit.sh, which exports
+# SAFARIDRIVER_REMOTE for the runner. The runner sends a Safari driver no capabilities (webdriver.json is
 # not read); WebKitWebDriver's default browser is Debian's MiniBrowser in automation mode.
 test-webkit:
 	$(NO_DRIVERS) scripts/with-webkit.sh scripts/with-server.sh \
-	  env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner WASM_BINDGEN_TEST_ONLY_WEB=1 \
-	  cargo test --target wasm32-unknown-unknown --features testing $(WASM_TEST_ARGS)
+	  env $(TEST_RUNNER) cargo test --target wasm32-unknown-unknown --features testing $(WASM_TEST_ARGS)
 
 # End-to-end tests in Debian's Chromium (playwright-core), against a fresh release pkg/
 # and the demo app (www/) built on it.

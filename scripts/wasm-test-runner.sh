@@ -1,11 +1,24 @@
 #!/usr/bin/env bash
-# cargo's runner for the Firefox suites (`make test-firefox`): wasm-bindgen-test-runner,
-# except that Firefox before 147 cannot run a service worker that is an ES module (it
-# loads `register(url, {type: "module"})` as a classic script, where the runner's
-# `import` throws during evaluation). There the service-worker suite runs as a classic
-# script: the runner's no-modules mode (WASM_BINDGEN_USE_NO_MODULE), which works because
-# the crate imports no JS module of its own. Chromium and WebKit run it as a module.
+# cargo's runner for the browser suites (`make test-chrome`, `test-firefox`,
+# `test-webkit`): wasm-bindgen-test-runner, on a copy of the suite's module made to give
+# the glue the package ships, and, for Firefox, as a classic script where needed.
+#
+# The glue: rustc marks the module's features (`target_features`), and wasm-bindgen
+# then turns on its multi-value transform (exports return several values instead of
+# through a return pointer). The release build strips that section (`strip = true`), so
+# the package's glue has no multi-value shims. The suites' modules keep debug info and
+# names; only that section goes (scripts/strip-target-features.py), so they run the
+# calling convention that ships. ARCHITECTURE.md "Browser suites".
+#
+# Firefox before 147 cannot run a service worker that is an ES module (it loads
+# `register(url, {type: "module"})` as a classic script, where the runner's `import`
+# throws during evaluation). There the service-worker suite runs as a classic script:
+# the runner's no-modules mode (WASM_BINDGEN_USE_NO_MODULE), which works because the
+# crate imports no JS module of its own. Chromium and WebKit run it as a module.
 set -euo pipefail
+
+module="${1:?usage: wasm-test-runner.sh MODULE.wasm [ARGS...]}"
+shift
 
 firefox_major() {
   local version
@@ -14,13 +27,22 @@ firefox_major() {
   echo "${version%%.*}"
 }
 
-case "${1:-}" in
-  */service_worker-*.wasm)
-    major=$(firefox_major) || { echo "wasm-test-runner: cannot tell Firefox's version" >&2; exit 1; }
-    if (( major < 147 )); then
-      echo "wasm-test-runner: Firefox $major has no module service workers: service-worker suite as a classic script" >&2
-      export WASM_BINDGEN_USE_NO_MODULE=1
-    fi
-    ;;
-esac
-exec wasm-bindgen-test-runner "$@"
+if [ -n "${GECKODRIVER:-}${GECKODRIVER_REMOTE:-}" ]; then
+  case "$module" in
+    */service_worker-*.wasm)
+      major=$(firefox_major) || { echo "wasm-test-runner: cannot tell Firefox's version" >&2; exit 1; }
+      if (( major < 147 )); then
+        echo "wasm-test-runner: Firefox $major has no module service workers: service-worker suite as a classic script" >&2
+        export WASM_BINDGEN_USE_NO_MODULE=1
+      fi
+      ;;
+  esac
+fi
+
+# The copy keeps the module's file name (the runner names the suite after it), in a
+# folder of its own beside it in target/.
+copy_dir="${module%.wasm}.as-shipped"
+mkdir -p "$copy_dir"
+copy="$copy_dir/$(basename "$module")"
+python3 "$(dirname "${BASH_SOURCE[0]}")/strip-target-features.py" "$module" "$copy"
+exec wasm-bindgen-test-runner "$copy" "$@"

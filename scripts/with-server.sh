@@ -4,7 +4,7 @@
 # tests run on another origin). Exports PWA_SYNC_TEST_SERVER and PWA_SYNC_TEST_PROXY;
 # stops both and removes the data when the command ends.
 #
-#   scripts/with-server.sh wasm-pack test --headless --chrome
+#   scripts/with-server.sh cargo test --target wasm32-unknown-unknown --features testing
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
