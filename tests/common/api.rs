@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use super::support::{ok, recorder, unique};
+use super::support::{field, ok, recorder, unique};
 
 fn json(text: &str) -> JsValue {
     JSON::parse(text).unwrap_or_else(|e| panic!("bad test JSON {text}: {e:?}"))
@@ -77,10 +77,6 @@ fn error_code(e: &JsValue) -> String {
     let name = Reflect::get(e, &"name".into()).unwrap().as_string();
     assert_eq!(name.as_deref(), Some("PwaSyncError"));
     Reflect::get(e, &"code".into()).unwrap().as_string().unwrap_or_default()
-}
-
-fn field(value: &JsValue, name: &str) -> JsValue {
-    Reflect::get(value, &name.into()).unwrap()
 }
 
 fn s(text: &str) -> JsValue {

@@ -19,7 +19,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use super::support::{faults, js, ok, proxy, raw, recorder, server, step, storage_errors, unique, Seen};
+use super::support::{faults, field, js, ok, proxy, raw, recorder, server, step, storage_errors, unique, Seen};
 use web_sys::EventTarget;
 
 // ---- helpers ----
@@ -30,10 +30,6 @@ fn json(text: &str) -> JsValue {
 
 fn s(text: &str) -> JsValue {
     JsValue::from_str(text)
-}
-
-fn field(value: &JsValue, name: &str) -> JsValue {
-    Reflect::get(value, &name.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
 fn text(value: &JsValue) -> String {

@@ -10,11 +10,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use super::support::{ok, recorder, server, unique};
-
-fn field(value: &JsValue, name: &str) -> JsValue {
-    Reflect::get(value, &name.into()).unwrap()
-}
+use super::support::{field, ok, recorder, server, unique};
 
 /// A syncing config for `user` (autoSync off), with `extra` JSON fields.
 fn config(name: &str, user: &str, extra: &str) -> JsValue {

@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use super::support::{js, ok, raw, recorder, server, unique};
+use super::support::{field, js, ok, raw, recorder, server, unique};
 
 /// A config of database `name` at `version`; `migrations`: (version, JS body over `r`
 /// and `c`) pairs; `user`: sync as that user (autoSync off), else local-only.
@@ -65,10 +65,6 @@ async fn rejection(promise: Promise) -> JsValue {
     JsFuture::from(promise).await.expect_err("expected a rejection")
 }
 
-fn field(value: &JsValue, name: &str) -> String {
-    Reflect::get(value, &name.into()).unwrap().as_string().unwrap_or_default()
-}
-
 /// The database's IndexedDB version, read behind the library's back.
 async fn idb_version(name: &str) -> f64 {
     js(
@@ -119,7 +115,7 @@ async fn a_throwing_migration_leaves_the_database_as_it_was_and_rejects_open() {
     let error = SyncClient::open(config(&name, 2, &[throwing], None)).await.err().expect("open succeeded");
     assert_eq!(field(&error, "code"), "migration-failed");
     assert!(error.is_instance_of::<js_sys::Error>());
-    let message = field(&error, "message");
+    let message = field(&error, "message").as_string().unwrap_or_default();
     assert!(
         message.contains("\"trips\"") && message.contains("\"b\"") && message.contains("cannot migrate b"),
         "{message}"

@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use super::support::{js, ok, raw, recorder as events, unique};
+use super::support::{field, js, ok, raw, recorder as events, unique};
 
 fn json(text: &str) -> JsValue {
     JSON::parse(text).unwrap_or_else(|e| panic!("bad test JSON {text}: {e:?}"))
@@ -17,10 +17,6 @@ fn json(text: &str) -> JsValue {
 
 fn s(text: &str) -> JsValue {
     JsValue::from_str(text)
-}
-
-fn field(value: &JsValue, name: &str) -> JsValue {
-    Reflect::get(value, &name.into()).unwrap()
 }
 
 fn config(name: &str, storage: &str) -> JsValue {

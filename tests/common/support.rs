@@ -59,6 +59,13 @@ pub async fn step<T>(what: &str, future: impl Future<Output = T>) -> T {
     within(20_000, future).await.unwrap_or_else(|| panic!("{what}: not done after 20 s"))
 }
 
+/// `value[name]`; `undefined` where `value` has no properties (`null`, a number), so a
+/// chain such as `field(&field(&status, "lastError"), "code")` fails its assertion with
+/// the values instead of a panic in the getter.
+pub fn field(value: &JsValue, name: &str) -> JsValue {
+    Reflect::get(value, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
 /// The promise's value; a rejection fails the test.
 pub async fn ok(promise: Promise) -> JsValue {
     JsFuture::from(promise).await.unwrap_or_else(|e| panic!("rejected: {e:?}"))

@@ -12,7 +12,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use super::support::{faults, js, ok, proxy, server, unique, ClockAhead};
+use super::support::{faults, field, js, ok, proxy, server, unique, ClockAhead};
 
 fn config(name: &str, endpoint: &str, token: JsValue) -> JsValue {
     let config = JSON::parse(&format!(
@@ -77,10 +77,6 @@ async fn code(promise: Promise) -> String {
         Ok(v) => panic!("expected a rejection, got {v:?}"),
         Err(e) => Reflect::get(&e, &"code".into()).unwrap().as_string().unwrap_or_default(),
     }
-}
-
-fn field(value: &JsValue, name: &str) -> JsValue {
-    Reflect::get(value, &name.into()).unwrap()
 }
 
 #[wasm_bindgen_test]

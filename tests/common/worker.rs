@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Promise, Reflect, JSON};
+use js_sys::{Promise, JSON};
 use pwa_sync::api::SyncClient;
 use pwa_sync::events::in_worker;
 use pwa_sync::idb::IdbStore;
@@ -13,7 +13,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use super::support::unique;
+use super::support::{field, unique};
 
 /// A client whose server refuses connections (port 9 on loopback), so every sync fails
 /// with a network error.
@@ -28,10 +28,6 @@ async fn unreachable_client(db: &str) -> SyncClient {
 
 async fn settle(promise: Promise) -> Result<JsValue, JsValue> {
     JsFuture::from(promise).await
-}
-
-fn field(value: &JsValue, name: &str) -> JsValue {
-    Reflect::get(value, &name.into()).unwrap()
 }
 
 #[wasm_bindgen_test]
