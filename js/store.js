@@ -277,12 +277,15 @@ const pwaSyncStore = (() => {
 
   // Open the database `name` at `version` (`undefined`: as it is), creating what `specs`
   // (each [name, keyPath, autoIncrement, [[index, keyPath, multiEntry], ...]]) lacks in
-  // `upgradeneeded` and then handing its transaction to `upgraded` (the app's
-  // migrations, which abort it on failure). `blocked` is waited out: our other
-  // connections close on `versionchange`. Resolves to the connection; rejects with
-  // [why, the error]: "unavailable" (no indexedDB here), "version" (another context
-  // moved the version past `version`: try again), "refused", or what creating failed at.
-  const open = (name, version, specs, upgraded) => new Promise((resolve, reject) => {
+  // `upgradeneeded` and then running `upgrade` in its transaction with `settings`
+  // ([format, collections, schema version]) and Rust's `steps` and `migrated` (the app's
+  // migrations): the transaction never leaves this script, and the first failure aborts
+  // it. `blocked` is waited out: our other connections close on `versionchange`.
+  // Resolves to the connection; rejects with [why, the error]: "unavailable" (no
+  // indexedDB here), "version" (another context moved the version past `version`: try
+  // again), "refused", "upgrade" (the upgrade threw; Rust may hold the reason), or what
+  // creating failed at.
+  const open = (name, version, specs, settings, steps, migrated) => new Promise((resolve, reject) => {
     let factory;
     try {
       // A getter that throws (SecurityError in some sandboxed contexts) says why.
@@ -299,14 +302,23 @@ const pwaSyncStore = (() => {
     }
     let failed = null;
     request.onupgradeneeded = () => {
+      const tx = request.transaction;
       try {
-        createMissing(request.result, request.transaction, specs);
+        createMissing(request.result, tx, specs);
       } catch (failure) {
         failed = failure;
         // Aborting the versionchange transaction fails the open request.
-        return request.transaction.abort();
+        return tx.abort();
       }
-      upgraded(request.transaction);
+      const [format, collections, schemaVersion] = settings;
+      upgrade(tx, format, collections, schemaVersion, steps, migrated).catch((error) => {
+        failed = ["upgrade", error];
+        try {
+          tx.abort();
+        } catch {
+          // Already ended: the open request reports how.
+        }
+      });
     };
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => {
@@ -344,8 +356,8 @@ const pwaSyncStore = (() => {
   // for the stored schema version) says so, pass every record of `collections`, every
   // queued outbox entry and every open conflict through `migrated(kind, collection, stored)`
   // (kind 0 record, 1 entry, 2 conflict; `undefined`: leave it as it is; `false`: abort) and
-  // stamp the schema `version`. Resolves when every request is issued; a failure aborts the
-  // transaction, so the database stays as it was and the open fails.
+  // stamp the schema `version`. Resolves when every request is issued; on a failure `open`
+  // aborts the transaction, so the database stays as it was and the open fails.
   //
   // The format: an outbox from before keyed ids (set aside by createMissing) has its
   // entries moved into the new one as they are, and the key generator starts above every
@@ -550,7 +562,7 @@ const pwaSyncStore = (() => {
   };
 
   return {
-    read, readQueued, write, open, upgrade, inspect, remove,
+    read, readQueued, write, open, inspect, remove,
     ended, keyRange, get, getAll, count, backwards, take, listLive, pageLive, putAll, openMeta, markSent, clear,
   };
 })();

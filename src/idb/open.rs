@@ -11,7 +11,7 @@ use js_sys::Array;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Event, IdbDatabase, IdbTransaction};
+use web_sys::{Event, IdbDatabase};
 
 use pwa_sync_core::config::{ClientConfig, IndexSpec};
 use pwa_sync_core::error::{Error, Result};
@@ -172,16 +172,14 @@ async fn open_once(
     upgrade: &Rc<Upgrade>,
 ) -> Result<IdbDatabase, OpenFailure> {
     let upgrade_error: Rc<RefCell<Option<Error>>> = Rc::new(RefCell::new(None));
-    let upgraded = {
-        let (upgrade_error, migrations) = (upgrade_error.clone(), upgrade.clone());
-        // Then the values, in the same transaction: the open succeeds only once it
-        // committed, and an error aborts it all (`Upgrade::migrate`).
-        Closure::<dyn FnMut(IdbTransaction)>::new(move |tx: IdbTransaction| {
-            migrations.migrate(tx, upgrade_error.clone())
-        })
-    };
+    // The app's migrations, run by the script in the upgrade transaction: the open
+    // succeeds only once it committed, and an error aborts it all. They live until the
+    // open settles.
+    let callbacks = upgrade.callbacks(&upgrade_error);
     let version = version.map_or(JsValue::UNDEFINED, JsValue::from);
-    let opened = script::open(name, &version, specs, upgraded.as_ref()).map_err(|e| OpenFailure::Failed(classify(&e)));
+    let opened =
+        script::open(name, &version, specs, &upgrade.settings(), callbacks.steps.as_ref(), callbacks.migrated.as_ref())
+            .map_err(|e| OpenFailure::Failed(classify(&e)));
     let failure = match JsFuture::from(opened?).await {
         Ok(db) => {
             return db
@@ -202,6 +200,8 @@ async fn open_once(
         "unavailable" => {
             OpenFailure::Failed(in_context("IndexedDB is not available in this context", classify(&cause)))
         }
+        // The upgrade threw without a reason of ours (that one was returned above).
+        "upgrade" => OpenFailure::Failed(classify(&cause)),
         "refused" => OpenFailure::Failed(in_context(
             &format!(
                 "IndexedDB refused to open database \"{name}\" (private browsing, or storage disabled for this site?)"

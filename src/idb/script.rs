@@ -40,21 +40,17 @@ extern "C" {
         fault: bool,
     ) -> Result<Promise, JsValue>;
 
-    /// Open (and upgrade) the database; `upgraded` gets the upgrade transaction once what
-    /// `specs` lacks exists. Rejects with `[why, error]`.
+    /// Open (and upgrade) the database: in `upgradeneeded`, once what `specs` lacks exists,
+    /// the data brought to this library's format and, when `steps(stamp version)` answers
+    /// `true`, every record of the collections, outbox entry and conflict passed through
+    /// `migrated(kind, collection, object)` and the schema stamped (`settings`: `[format,
+    /// collections, version]`; `upgrade::Upgrade::callbacks`). Rejects with `[why, error]`.
     #[wasm_bindgen(catch)]
-    pub(super) fn open(name: &str, version: &JsValue, specs: &Array, upgraded: &JsValue) -> Result<Promise, JsValue>;
-
-    /// In the upgrade transaction: the data brought to `format`, then, when
-    /// `steps(stamp version)` answers `true`, every record of `collections`, outbox entry
-    /// and conflict passed through `migrated(kind, collection, object)` and the schema
-    /// stamped `version` (`upgrade::Upgrade::migrate`).
-    #[wasm_bindgen(catch)]
-    pub(super) fn upgrade(
-        tx: &IdbTransaction,
-        format: u32,
-        collections: &Array,
-        version: u32,
+    pub(super) fn open(
+        name: &str,
+        version: &JsValue,
+        specs: &Array,
+        settings: &Array,
         steps: &JsValue,
         migrated: &JsValue,
     ) -> Result<Promise, JsValue>;

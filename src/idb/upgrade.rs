@@ -11,8 +11,6 @@ use js_sys::Array;
 use serde_json::Value;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::IdbTransaction;
 
 use pwa_sync_core::config::{ClientConfig, CollectionConfig};
 use pwa_sync_core::error::{Error, Result};
@@ -21,9 +19,7 @@ use pwa_sync_core::protocol::Op;
 use pwa_sync_core::record::STORAGE_FORMAT;
 
 use super::codec::{decode, decode_entry_json, decode_record_json, encode_internal};
-use super::error::classify;
 use super::names::as_u32;
-use super::script;
 use super::stored;
 use crate::crypto::Sealer;
 use crate::migrate::Migrations;
@@ -40,15 +36,24 @@ pub struct Upgrade {
 const RECORD: u32 = 0;
 const ENTRY: u32 = 1;
 
+/// The two functions the store's script calls in the upgrade transaction (`script::open`):
+/// `steps(stamp)` and `migrated(kind, collection, object)`. They live until the open
+/// settles, and record the first failure in `failure` before the script aborts.
+pub(super) struct Callbacks {
+    pub(super) steps: Closure<dyn FnMut(JsValue) -> JsValue>,
+    pub(super) migrated: Closure<dyn FnMut(u32, JsValue, JsValue) -> JsValue>,
+}
+
 impl Upgrade {
-    /// Called in `upgradeneeded`, after the stores exist: the store's script (`upgrade`)
-    /// brings the data to this library's format and, when the stored schema version is
-    /// older, passes every stored object through `migrated`, awaiting only requests of this
-    /// transaction (the migrations are synchronous), which keeps it alive; the open request
-    /// succeeds only once it committed. On error: `failure` is set first, then the
-    /// transaction aborts.
-    pub(super) fn migrate(self: &Rc<Self>, tx: IdbTransaction, failure: Rc<RefCell<Option<Error>>>) {
-        let steps: Rc<Cell<Option<Steps>>> = Rc::new(Cell::new(None));
+    /// What the store's script runs in `upgradeneeded`, once what was missing exists: it
+    /// brings the data to this library's format and, when `steps` says the stored schema
+    /// version is older, passes every stored object through `migrated`, awaiting only
+    /// requests of that transaction (the migrations are synchronous), which keeps it
+    /// alive; the open request succeeds only once it committed. The transaction itself
+    /// stays in the script, which aborts it on the first failure; the reason, when it is
+    /// ours (a refused version, a migration that failed), is in `failure` first.
+    pub(super) fn callbacks(self: &Rc<Self>, failure: &Rc<RefCell<Option<Error>>>) -> Callbacks {
+        let chosen: Rc<Cell<Option<Steps>>> = Rc::new(Cell::new(None));
         let fail = {
             let failure = failure.clone();
             move |error: Error| {
@@ -56,12 +61,12 @@ impl Upgrade {
             }
         };
         // `null`: refused (a newer app's data), the reason in `failure`.
-        let plan = {
-            let (this, steps, fail) = (self.clone(), steps.clone(), fail.clone());
+        let steps = {
+            let (this, chosen, fail) = (self.clone(), chosen.clone(), fail.clone());
             Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |stamp: JsValue| {
                 match migration::on_open(as_u32(&stamp), this.migrations.declared) {
                     Ok(found) => {
-                        steps.set(found);
+                        chosen.set(found);
                         JsValue::from_bool(found.is_some())
                     }
                     Err(e) => {
@@ -73,9 +78,9 @@ impl Upgrade {
         };
         // The object migrated, `undefined` to leave it, `false` on failure (in `failure`).
         let migrated = {
-            let (this, fail) = (self.clone(), fail.clone());
+            let this = self.clone();
             Closure::<dyn FnMut(u32, JsValue, JsValue) -> JsValue>::new(move |kind, collection: JsValue, js| {
-                let Some(steps) = steps.get() else { return JsValue::UNDEFINED };
+                let Some(steps) = chosen.get() else { return JsValue::UNDEFINED };
                 match this.migrated(kind, collection.as_string(), &js, steps) {
                     Ok(next) => next.unwrap_or(JsValue::UNDEFINED),
                     Err(e) => {
@@ -85,27 +90,16 @@ impl Upgrade {
                 }
             })
         };
+        Callbacks { steps, migrated }
+    }
+
+    /// What the script's `upgrade` gets besides the transaction and the callbacks:
+    /// `[format, collections, version]`.
+    pub(super) fn settings(&self) -> Array {
         let collections: Array = self.config.collections.iter().map(|c| JsValue::from_str(&c.name)).collect();
-        let upgraded = script::upgrade(
-            &tx,
-            STORAGE_FORMAT,
-            &collections,
-            self.migrations.declared,
-            plan.as_ref(),
-            migrated.as_ref(),
-        );
-        wasm_bindgen_futures::spawn_local(async move {
-            let result = match upgraded {
-                Ok(promise) => JsFuture::from(promise).await.map(drop),
-                Err(e) => Err(e),
-            };
-            // The callbacks live until the script is done with them.
-            drop((plan, migrated));
-            if let Err(e) = result {
-                fail(classify(&e));
-                let _ = tx.abort();
-            }
-        });
+        [JsValue::from(STORAGE_FORMAT), collections.into(), JsValue::from(self.migrations.declared)]
+            .into_iter()
+            .collect()
     }
 
     /// One stored object through the app's migrations, encoded again: `None` to leave it
