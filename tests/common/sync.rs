@@ -12,7 +12,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use super::support::{faults, field, js, ok, proxy, server, unique, ClockAhead};
+use super::support::{faults, field, js, ok, proxy, server, step, unique, ClockAhead};
 
 fn config(name: &str, endpoint: &str, token: JsValue) -> JsValue {
     let config = JSON::parse(&format!(
@@ -333,38 +333,44 @@ async fn conflicting_edits(user: &str, conflict: JsValue) -> (SyncClient, SyncCl
 #[wasm_bindgen_test]
 async fn manual_conflicts_survive_a_reload_and_the_choice_sticks() {
     let user = unique("u");
-    let (a, b, db_a, db_b) = conflicting_edits(&user, "manual".into()).await;
-    let result = ok(b.sync()).await;
+    let (a, b, db_a, db_b) = step("conflicting edits", conflicting_edits(&user, "manual".into())).await;
+    let result = step("b's sync", ok(b.sync())).await;
     assert_eq!(field(&result, "conflicts"), 1.0);
     // The server's value shows while the person decides.
-    assert_eq!(field(&ok(b.get("profiles".into(), "p1".into())).await, "name"), "Ana");
+    assert_eq!(field(&step("b's get", ok(b.get("profiles".into(), "p1".into()))).await, "name"), "Ana");
     // Closed and reopened (a reload): the conflict is still there.
     b.close();
-    let b = SyncClient::open(conflict_config(&db_b, &user, "manual".into())).await.unwrap();
-    let open = js_sys::Array::from(&ok(b.conflicts()).await);
+    let b = step("b reopened", SyncClient::open(conflict_config(&db_b, &user, "manual".into()))).await.unwrap();
+    let open = js_sys::Array::from(&step("conflicts after reopening", ok(b.conflicts())).await);
     assert_eq!(open.length(), 1);
     let conflict = open.get(0);
     assert_eq!(field(&field(&conflict, "local"), "name"), "Anna");
     assert_eq!(field(&field(&conflict, "server"), "name"), "Ana");
     assert_eq!(field(&field(&conflict, "base"), "name"), "A");
     assert!(field(&conflict, "detectedAt").as_f64().unwrap() > 0.0);
-    assert_eq!(code(b.resolve_conflict(JsValue::from(987654), "local".into())).await, "unknown-conflict");
-    assert_eq!(code(b.resolve_conflict(field(&conflict, "id"), "mine".into())).await, "invalid-value");
+    let unknown = step("an unknown conflict", code(b.resolve_conflict(JsValue::from(987654), "local".into()))).await;
+    assert_eq!(unknown, "unknown-conflict");
+    let invalid = step("an invalid choice", code(b.resolve_conflict(field(&conflict, "id"), "mine".into()))).await;
+    assert_eq!(invalid, "invalid-value");
     // A merged value of the person's own.
     let merged = JSON::parse(r#"{"id": "p1", "name": "Anna", "n": 2}"#).unwrap();
-    ok(b.resolve_conflict(field(&conflict, "id"), merged)).await;
-    assert_eq!(js_sys::Array::from(&ok(b.conflicts()).await).length(), 0);
-    assert_eq!(field(&ok(b.get("profiles".into(), "p1".into())).await, "name"), "Anna");
-    ok(b.sync()).await;
-    ok(a.sync()).await;
-    let seen = ok(a.get("profiles".into(), "p1".into())).await;
+    step("resolved", ok(b.resolve_conflict(field(&conflict, "id"), merged))).await;
+    assert_eq!(js_sys::Array::from(&step("conflicts after resolving", ok(b.conflicts())).await).length(), 0);
+    assert_eq!(
+        field(&step("b's get after resolving", ok(b.get("profiles".into(), "p1".into()))).await, "name"),
+        "Anna"
+    );
+    step("b's sync after resolving", ok(b.sync())).await;
+    step("a's sync", ok(a.sync())).await;
+    let seen = step("a's get", ok(a.get("profiles".into(), "p1".into()))).await;
     assert_eq!((field(&seen, "name"), field(&seen, "n")), ("Anna".into(), 2.0.into()));
-    assert_eq!(code(b.resolve_conflict(field(&conflict, "id"), "server".into())).await, "unknown-conflict");
-    let audit = js_sys::Array::from(&ok(b.audit(JsValue::UNDEFINED)).await);
+    let gone = step("resolved again", code(b.resolve_conflict(field(&conflict, "id"), "server".into()))).await;
+    assert_eq!(gone, "unknown-conflict");
+    let audit = js_sys::Array::from(&step("b's audit", ok(b.audit(JsValue::UNDEFINED))).await);
     assert_eq!(field(&audit.get(0), "decidedBy"), "app");
     for (client, db) in [(a, db_a), (b, db_b)] {
         client.close();
-        IdbStore::delete_database(&db).await.unwrap();
+        step("database deleted", IdbStore::delete_database(&db)).await.unwrap();
     }
 }
 
