@@ -126,8 +126,9 @@ test-firefox:
 
 # WebKitGTK (Safari's engine): MiniBrowser driven by WebKitWebDriver on a private Xvfb
 # display, both started and stopped by scripts/with-webkit.sh, which exports
-# SAFARIDRIVER_REMOTE for the runner. The runner sends a Safari driver no capabilities (webdriver.json is
-# not read); WebKitWebDriver's default browser is Debian's MiniBrowser in automation mode.
+# SAFARIDRIVER_REMOTE for the runner. The runner sends a Safari driver no capabilities
+# (webdriver.json is not read); WebKitWebDriver's default browser is Debian's MiniBrowser
+# in automation mode.
 test-webkit:
 	$(NO_DRIVERS) scripts/with-webkit.sh scripts/with-server.sh \
 	  env $(TEST_RUNNER) cargo test --target wasm32-unknown-unknown --features testing $(WASM_TEST_ARGS)

@@ -91,9 +91,7 @@ pub fn recorder(names: &[&str]) -> (EventTarget, Seen) {
 
 /// `detail.code` and `detail.message` of the recorded `storage-error` events.
 pub fn storage_errors(seen: &Seen) -> Vec<(String, String)> {
-    let text = |detail: &JsValue, name: &str| {
-        Reflect::get(detail, &name.into()).ok().and_then(|v| v.as_string()).unwrap_or_default()
-    };
+    let text = |detail: &JsValue, name: &str| field(detail, name).as_string().unwrap_or_default();
     seen.borrow()
         .iter()
         .filter(|(name, _)| name == "pwa-sync:storage-error")
