@@ -199,25 +199,53 @@ const pwaSyncStore = (() => {
     for (const id of ids) outbox.delete(id);
   };
 
+  // The objects of JSON texts that each hold an array of them, in order.
+  const parsedAll = (texts) => texts.flatMap((text) => JSON.parse(text));
+
   // Issue a plan's writes, then resolve when the transaction commits, or reject with why
-  // it did not (the transaction's error, or `null` for an abort without one). `records`
-  // is flat: collection, key, stored object (`null`: delete). New outbox entries (`added`)
-  // are numbered by the key generator, in the order given, which is the plan's. A write
-  // that throws, or any failure before the last request, aborts the transaction, so
-  // nothing of it commits. `fault` (tests): fail after the first record write.
-  const write = (tx, records, deleted, added, put, audit, auditLimit, conflictsDeleted, conflictsPut, meta, fault) => {
+  // it did not (the transaction's error, or `null` for an abort without one). `records`:
+  // [runs, deletes, texts, values] (Rust's `codec::Batch`): `runs` flat [collection,
+  // count] of the records to store, in order, their metadata parsed from `texts`, their
+  // `value` and `base` in `values`, two a record (`undefined`: none; the same object twice
+  // is stored once); `deletes` flat [collection, key]. `entries`: [texts, values], the
+  // outbox entries to write. One with a plan's provisional id (core's NEW_ENTRY_IDS, 2^53
+  // and up, past the safe integers that stored ids stay within) is added without it, for
+  // the key generator to number, in the order given, which is the plan's; the others are
+  // put. A write that throws, or any failure before the last request, aborts the
+  // transaction, so nothing of it commits. `fault` (tests): fail after the first record
+  // write.
+  const write = (tx, records, entries, deleted, audit, auditLimit, conflictsDeleted, conflictsPut, meta, fault) => {
     const end = ended(tx);
     const issued = (async () => {
-      for (let n = 0; n < records.length; n += 3) {
-        const store = tx.objectStore(records[n]);
-        if (records[n + 2] === null) store.delete(records[n + 1]);
-        else store.put(records[n + 2]);
+      const [runs, deletes, texts, values] = records;
+      for (let n = 0; n < deletes.length; n += 2) {
+        tx.objectStore(deletes[n]).delete(deletes[n + 1]);
         if (fault) throw new Error("injected fault");
+      }
+      const stored = parsedAll(texts);
+      for (let run = 0, at = 0; run < runs.length; run += 2) {
+        const store = tx.objectStore(runs[run]);
+        for (const last = at + runs[run + 1]; at < last; at++) {
+          const record = stored[at];
+          const [value, base] = [values[2 * at], values[2 * at + 1]];
+          if (value !== undefined) record.value = value;
+          if (base !== undefined) record.base = base;
+          store.put(record);
+          if (fault) throw new Error("injected fault");
+        }
       }
       const outbox = tx.objectStore("outbox");
       await deleteEntries(outbox, deleted);
-      for (const entry of added) outbox.add(entry);
-      for (const entry of put) outbox.put(entry);
+      const [entryTexts, entryValues] = entries;
+      parsedAll(entryTexts).forEach((entry, at) => {
+        entry.value = entryValues[at];
+        if (!Number.isSafeInteger(entry.id)) {
+          delete entry.id;
+          outbox.add(entry);
+        } else {
+          outbox.put(entry);
+        }
+      });
       if (audit.length) {
         const store = tx.objectStore("audit");
         for (const entry of audit) store.add(entry);

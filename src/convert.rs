@@ -51,17 +51,17 @@ pub fn encode_json<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, String> 
     js_sys::JSON::parse(&text).map_err(|e| describe(&e))
 }
 
-/// Items per JSON text in [`encode_many`]: big enough that crossings do not count, small
+/// Items per JSON text in [`json_texts`]: big enough that crossings do not count, small
 /// enough that no text grows to megabytes (wasm memory, once grown, is never returned).
 const ENCODE_CHUNK: usize = 256;
 
-/// `items` as JS values, a chunk of them per JSON text.
-pub fn encode_many<T: Serialize>(items: &[T]) -> std::result::Result<Vec<JsValue>, String> {
-    let mut out = Vec::with_capacity(items.len());
-    for chunk in items.chunks(ENCODE_CHUNK) {
-        out.extend(js_sys::Array::from(&encode_json(chunk)?).iter());
-    }
-    Ok(out)
+/// `items` as JSON texts (JS strings), each the array of a chunk of them, in order: what
+/// the store's script parses.
+pub fn json_texts<T: Serialize>(items: &[T]) -> std::result::Result<Array, String> {
+    items
+        .chunks(ENCODE_CHUNK)
+        .map(|chunk| serde_json::to_string(chunk).map(|text| JsValue::from_str(&text)).map_err(|e| e.to_string()))
+        .collect()
 }
 
 /// Deeper than this, a JS value is refused rather than read by recursion (the server

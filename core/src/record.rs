@@ -214,6 +214,20 @@ impl<V> EntityRecord<V> {
             conflict: self.conflict,
         }
     }
+
+    /// Its metadata alone, its values left out (the browser store writes them apart).
+    pub fn metadata(&self) -> EntityRecord<()> {
+        EntityRecord {
+            key: self.key.clone(),
+            value: None,
+            version: self.version,
+            base: None,
+            hlc: self.hlc.clone(),
+            pending: self.pending,
+            updated_at: self.updated_at,
+            conflict: self.conflict,
+        }
+    }
 }
 
 impl<V: AppValue> OutboxEntry<V> {
@@ -237,6 +251,23 @@ impl<V> OutboxEntry<V> {
             sent: self.sent,
             created_at: self.created_at,
             space: self.space,
+            attempts: self.attempts,
+        }
+    }
+
+    /// Its metadata alone, its value left out (the browser store writes it apart).
+    pub fn metadata(&self) -> OutboxEntry<()> {
+        OutboxEntry {
+            id: self.id,
+            collection: self.collection.clone(),
+            key: self.key.clone(),
+            op: self.op,
+            value: (),
+            base_version: self.base_version,
+            hlc: self.hlc.clone(),
+            sent: self.sent,
+            created_at: self.created_at,
+            space: self.space.clone(),
             attempts: self.attempts,
         }
     }

@@ -1,7 +1,8 @@
 //! Stored objects to and from Rust. Records and outbox entries keep their app values in
 //! JS ([`JsVal`]): their metadata is read field by field (with the checks serde made of
-//! its JSON text) and written as one JSON text, their `value`/`base` set on and read off
-//! the objects as they are, sealed first with encryption at rest. Everything else
+//! its JSON text) and written as JSON texts that the store's script parses and puts
+//! together with their `value`/`base` ([`Batch`]); the values are read off the stored
+//! objects and passed as they are, sealed first with encryption at rest. Everything else
 //! (metadata, conflicts, audit entries, and the migrations' records) is written through
 //! serde whole and read by `stored`'s readers (the migrations' records as records, their
 //! values then read into JSON).
@@ -16,9 +17,10 @@ use pwa_sync_core::protocol::Op;
 use pwa_sync_core::record::{AppValues, EntityRecord, OutboxEntry, ENTRY_METADATA_FIELDS};
 use pwa_sync_core::value::AppValue;
 
-use crate::convert::{encode_json, encode_many, json_of};
+use crate::convert::{encode_json, json_of, json_texts};
 use crate::crypto::Sealer;
 use crate::reader::Read;
+use crate::sys;
 use crate::value::{JsVal, KeyedValue};
 
 /// What `list_in` needs of what it lists.
@@ -215,56 +217,62 @@ fn to_store(value: &JsVal, sealer: Option<&Sealer>) -> Result<JsValue> {
     }
 }
 
-fn set_value(object: &JsValue, field: &'static std::thread::LocalKey<JsValue>, value: &JsValue) {
-    // A fresh object parsed from our own JSON: setting a data property cannot fail.
-    let _ = field.with(|f| Reflect::set(object, f, value));
+/// A plan's records and outbox entries as `script::write` takes them.
+pub(super) struct Batch {
+    /// `[runs, deletes, texts, values]`: `runs` flat `[store, count]` of the stored records
+    /// in order; their metadata in the JSON texts `texts`; their `value` and `base` in
+    /// `values`, two a record (`undefined`: none); `deletes` flat `[store, key]`.
+    pub records: Array,
+    /// `[texts, values]`: the entries' metadata in the JSON texts, a value each.
+    pub entries: Array,
 }
 
-/// The records (`None` for a deletion) and outbox entries of `writes` as JS objects, in
-/// the order of `writes.records` and `writes.outbox_put`: the metadata of all of them
-/// from one JSON text (one `JSON.parse`, one string out of wasm), the values set on them.
+/// The records (deletions apart) and outbox entries of `writes`: their metadata as JSON
+/// texts, their values as they are (sealed first with encryption at rest), for the
+/// script to put together. Nothing crosses per field, and no object comes back.
 ///
-/// A record whose base is its value (as the server last sent it) stores one object in
-/// both fields: IndexedDB's structured clone stores a shared object once and reads it
-/// back as two equal fields, so the bytes cloned are halved.
-pub(super) fn encode_batch(
-    writes: &Writes<JsVal>,
-    sealer: Option<&Sealer>,
-) -> Result<(Vec<Option<JsValue>>, Vec<JsValue>)> {
-    let records: Vec<&EntityRecord<JsVal>> = writes.records.values().flatten().collect();
-    let metas: Vec<EntityRecord<()>> = records.iter().map(|r| EntityRecord::clone(r).with_values(None, None)).collect();
-    let entry_metas: Vec<OutboxEntry<()>> =
-        writes.outbox_put.values().map(|e| OutboxEntry::clone(e).with_value(())).collect();
-    let failed = |e: String| Error::Storage(format!("cannot encode records for IndexedDB: {e}"));
-    let encoded_records = encode_many(&metas).map_err(failed)?;
-    let encoded_entries = encode_many(&entry_metas).map_err(failed)?;
-    if encoded_records.len() != records.len() || encoded_entries.len() != writes.outbox_put.len() {
-        return Err(Error::Storage("a record was lost in encoding".into()));
-    }
-    for (js, record) in encoded_records.iter().zip(&records) {
+/// A record whose base is its value (as the server last sent it) passes that one object
+/// twice: IndexedDB's structured clone stores a shared object once and reads it back as
+/// two equal fields, so the bytes cloned are halved.
+pub(super) fn encode_batch(writes: &Writes<JsVal>, sealer: Option<&Sealer>) -> Result<Batch> {
+    let (runs, deletes, values) = (Array::new(), Array::new(), Array::new());
+    let mut metas: Vec<EntityRecord<()>> = Vec::with_capacity(writes.records.len());
+    let mut run: Option<(&str, u32)> = None;
+    let end_run = |run: Option<(&str, u32)>| {
+        if let Some((collection, count)) = run {
+            runs.push(&sys::name(collection));
+            runs.push(&JsValue::from(count));
+        }
+    };
+    for ((collection, key), record) in &writes.records {
+        let Some(record) = record else {
+            deletes.push(&sys::name(collection));
+            deletes.push(&JsValue::from_str(key));
+            continue;
+        };
+        match &mut run {
+            Some((open, count)) if *open == collection.as_str() => *count += 1,
+            _ => end_run(run.replace((collection, 1))),
+        }
         let value = record.value.as_ref().map(|v| to_store(v, sealer)).transpose()?;
-        if let Some(value) = &value {
-            set_value(js, &VALUE, value);
-        }
         let shared = matches!((&record.value, &record.base), (Some(v), Some(b)) if v.0 == b.0);
-        match (&record.base, shared) {
-            (Some(_), true) => set_value(js, &BASE, value.as_ref().unwrap_or(&JsValue::NULL)),
-            (Some(base), false) => set_value(js, &BASE, &to_store(base, sealer)?),
-            (None, _) => {}
-        }
+        let base = match (&record.base, shared) {
+            (Some(_), true) => value.clone(),
+            (Some(base), false) => Some(to_store(base, sealer)?),
+            (None, _) => None,
+        };
+        values.push(&value.unwrap_or(JsValue::UNDEFINED));
+        values.push(&base.unwrap_or(JsValue::UNDEFINED));
+        metas.push(record.metadata());
     }
-    for (js, entry) in encoded_entries.iter().zip(writes.outbox_put.values()) {
-        set_value(js, &VALUE, &to_store(&entry.value, sealer)?);
-    }
-    let mut next = encoded_records.into_iter();
-    let mut records_js = Vec::with_capacity(writes.records.len());
-    for record in writes.records.values() {
-        records_js.push(match record {
-            Some(_) => Some(next.next().ok_or_else(|| Error::Storage("a record was lost in encoding".into()))?),
-            None => None,
-        });
-    }
-    Ok((records_js, encoded_entries))
+    end_run(run);
+    let entry_values: Array =
+        writes.outbox_put.values().map(|entry| to_store(&entry.value, sealer)).collect::<Result<Array>>()?;
+    let entry_metas: Vec<OutboxEntry<()>> = writes.outbox_put.values().map(OutboxEntry::metadata).collect();
+    let failed = |e: String| Error::Storage(format!("cannot encode records for IndexedDB: {e}"));
+    let records = [runs, deletes, json_texts(&metas).map_err(failed)?, values];
+    let entries = [json_texts(&entry_metas).map_err(failed)?, entry_values];
+    Ok(Batch { records: records.iter().collect(), entries: entries.iter().collect() })
 }
 
 /// Metadata, conflicts and audit entries, and the migrations' records (whole, through

@@ -23,15 +23,15 @@ extern "C" {
     #[wasm_bindgen(catch, js_name = readQueued)]
     pub(super) fn read_queued(tx: &IdbTransaction, pairs: &Array, ids: &Array) -> Result<Promise, JsValue>;
 
-    /// Issue a plan's writes; the promise settles when the transaction has ended.
+    /// Issue a plan's writes (`records` and `entries`: `codec::Batch`); the promise
+    /// settles when the transaction has ended.
     #[allow(clippy::too_many_arguments)]
     #[wasm_bindgen(catch)]
     pub(super) fn write(
         tx: &IdbTransaction,
         records: &Array,
+        entries: &Array,
         deleted: &Array,
-        added: &Array,
-        put: &Array,
         audit: &Array,
         audit_limit: f64,
         conflicts_deleted: &Array,

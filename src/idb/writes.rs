@@ -1,7 +1,7 @@
 //! The writing transactions' bodies: `run_transaction`'s snapshot, plan and write in one
 //! transaction, creating the client metadata (`open_meta`) and marking outbox entries sent.
 
-use js_sys::{Array, Promise, Reflect};
+use js_sys::{Array, Promise};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::IdbTransaction;
@@ -10,7 +10,7 @@ use crate::sys;
 
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::model::{KeyRef, Snapshot, Writes};
-use pwa_sync_core::record::{is_new_entry, ConflictRecord, Meta, OutboxEntry};
+use pwa_sync_core::record::{ConflictRecord, Meta, OutboxEntry};
 use pwa_sync_core::store::Durability;
 
 use super::codec::{decode, decode_entry, decode_record, encode_batch, encode_internal, key_text};
@@ -158,8 +158,8 @@ impl IdbStore {
         let writes = plan(snapshot)?;
 
         // Encode everything before the first write request: the metadata of records and
-        // outbox entries as one JSON text, their values set on as they are.
-        let (records_js, entries_js) = encode_batch(&writes, self.sealer())?;
+        // outbox entries as JSON texts, their values as they are.
+        let batch = encode_batch(&writes, self.sealer())?;
         let audit_js = writes
             .audit
             .iter()
@@ -174,25 +174,6 @@ impl IdbStore {
         if meta_js.is_some() && !reads_meta {
             return Err(Error::Storage("a local write planned a metadata write".into()));
         }
-        let records = Array::new();
-        for ((collection, key), js) in writes.records.keys().zip(records_js) {
-            records.push(&sys::name(collection));
-            // The script reads the key only to delete: a stored object carries its own.
-            records.push(&js.as_ref().map_or_else(|| JsValue::from_str(key), |_| JsValue::UNDEFINED));
-            records.push(&js.unwrap_or(JsValue::NULL));
-        }
-        let (added, put) = (Array::new(), Array::new());
-        for (js, entry) in entries_js.iter().zip(writes.outbox_put.values()) {
-            if is_new_entry(entry.id) {
-                // The key generator numbers it (invariant 3): atomic across tabs and
-                // workers, and in the order of these adds, which is the plan's.
-                Reflect::delete_property(js.unchecked_ref::<js_sys::Object>(), &sys::name("id"))
-                    .map_err(|e| classify(&e))?;
-                added.push(js);
-            } else {
-                put.push(js);
-            }
-        }
         let ids = |ids: &[u64]| -> Array { ids.iter().map(|id| JsValue::from_f64(*id as f64)).collect() };
         #[cfg(feature = "testing")]
         let fault = !writes.records.is_empty() && self.fail_after_entity.replace(false);
@@ -200,10 +181,9 @@ impl IdbStore {
         let fault = false;
         let ended = script::write(
             tx,
-            &records,
+            &batch.records,
+            &batch.entries,
             &ids(&writes.outbox_delete),
-            &added,
-            &put,
             &audit_js,
             self.config.audit_limit as f64,
             &ids(&writes.conflicts_delete),
