@@ -3,12 +3,16 @@
 # `test-webkit`): wasm-bindgen-test-runner, on a copy of the suite's module made to give
 # the glue the package ships, and, for Firefox, as a classic script where needed.
 #
-# The glue: rustc marks the module's features (`target_features`), and wasm-bindgen
-# then turns on its multi-value transform (exports return several values instead of
-# through a return pointer). The release build strips that section (`strip = true`), so
-# the package's glue has no multi-value shims. The suites' modules keep debug info and
-# names; only that section goes (scripts/strip-target-features.py), so they run the
-# calling convention that ships. ARCHITECTURE.md "Browser suites".
+# The glue: the suites are built without reference types and multi-value (the Makefile's
+# WASM_FEATURES, as the release modules), but stable's prebuilt std was built with both,
+# and the linked module's features section (`target_features`) lists them. wasm-bindgen
+# reads that section: it would turn on its multi-value transform (exports returning
+# several values instead of through a return pointer) and its externref table, which the
+# wasm-bindgen runtime built without reference types does not have. The release build
+# strips that section (`strip = true`, and std is rebuilt with our features there). The
+# suites' modules keep debug info and names; only that section goes
+# (scripts/strip-target-features.py), so they run the calling convention that ships.
+# ARCHITECTURE.md "Browser suites".
 #
 # Firefox before 147 cannot run a service worker that is an ES module (it loads
 # `register(url, {type: "module"})` as a classic script, where the runner's `import`
