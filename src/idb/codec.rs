@@ -7,6 +7,8 @@
 //! serde whole and read by `stored`'s readers (the migrations' records as records, their
 //! values then read into JSON).
 
+use std::borrow::Cow;
+
 use js_sys::{Array, Reflect};
 use serde::Serialize;
 use wasm_bindgen::JsValue;
@@ -209,11 +211,11 @@ fn entry_metadata(js: &JsValue) -> std::result::Result<OutboxEntry<()>, String> 
     })
 }
 
-/// An app value as stored: the object itself, or its sealed text.
-fn to_store(value: &JsVal, sealer: Option<&Sealer>) -> Result<JsValue> {
+/// An app value as stored: the object itself (no new handle to it), or its sealed text.
+fn to_store<'v>(value: &'v JsVal, sealer: Option<&Sealer>) -> Result<Cow<'v, JsValue>> {
     match sealer {
-        Some(sealer) if !value.0.is_null() => sealer.seal_value(value),
-        _ => Ok(value.0.clone()),
+        Some(sealer) if !value.0.is_null() => sealer.seal_value(value).map(Cow::Owned),
+        _ => Ok(Cow::Borrowed(&value.0)),
     }
 }
 
@@ -236,6 +238,7 @@ pub(super) struct Batch {
 /// two equal fields, so the bytes cloned are halved.
 pub(super) fn encode_batch(writes: &Writes<JsVal>, sealer: Option<&Sealer>) -> Result<Batch> {
     let (runs, deletes, values) = (Array::new(), Array::new(), Array::new());
+    let undefined = JsValue::UNDEFINED;
     let mut metas: Vec<EntityRecord<()>> = Vec::with_capacity(writes.records.len());
     let mut run: Option<(&str, u32)> = None;
     let end_run = |run: Option<(&str, u32)>| {
@@ -255,14 +258,14 @@ pub(super) fn encode_batch(writes: &Writes<JsVal>, sealer: Option<&Sealer>) -> R
             _ => end_run(run.replace((collection, 1))),
         }
         let value = record.value.as_ref().map(|v| to_store(v, sealer)).transpose()?;
+        let value = value.as_deref().unwrap_or(&undefined);
+        values.push(value);
         let shared = matches!((&record.value, &record.base), (Some(v), Some(b)) if v.0 == b.0);
-        let base = match (&record.base, shared) {
-            (Some(_), true) => value.clone(),
-            (Some(base), false) => Some(to_store(base, sealer)?),
-            (None, _) => None,
+        match (&record.base, shared) {
+            (Some(_), true) => values.push(value),
+            (Some(base), false) => values.push(&*to_store(base, sealer)?),
+            (None, _) => values.push(&undefined),
         };
-        values.push(&value.unwrap_or(JsValue::UNDEFINED));
-        values.push(&base.unwrap_or(JsValue::UNDEFINED));
         metas.push(record.metadata());
     }
     end_run(run);
