@@ -38,10 +38,13 @@ setup:
 
 # wasm-opt from binaryen's npm package (tools/, pinned; Debian's binaryen is too old and
 # wasm-pack's own wasm-opt download is off in Cargo.toml). -Os without binaryen's inliner,
-# whose inlining shrinks the raw module but makes it gzip worse. The features are those
-# rustc enables by default for wasm32-unknown-unknown. Measurements: ARCHITECTURE.md.
+# whose inlining shrinks the raw module but makes it gzip worse. --low-memory-unused: no
+# address below 1 KB is ever used (Rust's stack sits first, at 0-1 MB, growing down, and
+# reaches that page only in an overflow), so a pointer plus a small constant folds into
+# the access's offset (1.6 KB gzip). The features are those rustc enables by default for
+# wasm32-unknown-unknown. Measurements: ARCHITECTURE.md.
 WASM_OPT ?= tools/node_modules/.bin/wasm-opt
-WASM_OPT_FLAGS ?= -Os --skip-pass=inlining --skip-pass=inlining-optimizing --strip-debug --strip-producers \
+WASM_OPT_FLAGS ?= -Os --skip-pass=inlining --skip-pass=inlining-optimizing --low-memory-unused --strip-debug --strip-producers \
   --enable-bulk-memory --enable-bulk-memory-opt --enable-multivalue --enable-mutable-globals \
   --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext
 
