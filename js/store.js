@@ -227,7 +227,8 @@ const pwaSyncStore = (() => {
         const store = tx.objectStore(runs[run]);
         for (const last = at + runs[run + 1]; at < last; at++) {
           const record = stored[at];
-          const [value, base] = [values[2 * at], values[2 * at + 1]];
+          const value = values[2 * at];
+          const base = values[2 * at + 1];
           if (value !== undefined) record.value = value;
           if (base !== undefined) record.base = base;
           store.put(record);
