@@ -1,6 +1,6 @@
-//! A response body read chunk by chunk as it arrives: the one reader under both the
-//! protocol answers (`transport`, which counts bytes against a size limit) and the
-//! server's event stream (`event_stream`, which never ends by itself).
+//! A response body read chunk by chunk as it arrives: the server's event stream
+//! (`event_stream`, which never ends by itself). The protocol's answers are read whole by
+//! `js/http.js`.
 
 use js_sys::Uint8Array;
 use wasm_bindgen::{JsCast, JsValue};
@@ -28,11 +28,5 @@ impl BodyReader {
             return Ok(None);
         }
         result.get_value().dyn_into::<Uint8Array>().map(Some)
-    }
-
-    /// Stop the download; what was not read yet is dropped.
-    pub fn cancel(&self) {
-        // Settles by itself; nothing waits for it.
-        let _ = self.reader.cancel();
     }
 }

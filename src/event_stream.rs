@@ -20,12 +20,8 @@ impl EventStream {
     /// Connect. `Err` if the request failed or the server did not accept it (non-2xx);
     /// `abort` ends the request and the stream from outside.
     pub(crate) async fn connect(transport: &HttpTransport, abort: &AbortController) -> Result<EventStream, ()> {
-        let response =
-            transport.fetch("GET", &transport.events_url(), None, None, Some(abort)).await.map_err(|_| ())?;
-        if !response.ok() {
-            return Err(());
-        }
-        Ok(EventStream { body: response.body().map(|b| BodyReader::new(&b)), parser: EventParser::new(), pokes: 0 })
+        let body = transport.events(abort).await?;
+        Ok(EventStream { body: body.map(|b| BodyReader::new(&b)), parser: EventParser::new(), pokes: 0 })
     }
 
     /// Wait for the next event that carries data: `Ok(true)`; `Ok(false)` once the

@@ -8,7 +8,7 @@
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Crypto, Document, IdbDatabase, IdbTransaction, RequestInit, ServiceWorkerContainer};
+use web_sys::{Crypto, Document, IdbDatabase, IdbTransaction, ServiceWorkerContainer};
 
 #[wasm_bindgen]
 extern "C" {
@@ -29,9 +29,6 @@ extern "C" {
     /// Base64 to a string of one char per byte (pages and workers alike).
     #[wasm_bindgen(method, catch)]
     pub fn atob(this: &Global, data: &str) -> Result<String, JsValue>;
-
-    #[wasm_bindgen(method, catch)]
-    pub fn fetch(this: &Global, url: &str, init: &RequestInit) -> Result<Promise, JsValue>;
 
     /// Only in pages; throws where storage is disabled (some private modes, opaque origins).
     #[wasm_bindgen(method, getter, catch, js_name = localStorage)]
@@ -133,17 +130,6 @@ extern "C" {
 
     #[wasm_bindgen(method, setter)]
     pub fn set_durability(this: &TransactionOptions, value: &str);
-
-    /// `TextDecoder` whose `decode` answers a JS string (web-sys's copies it into Rust):
-    /// a response body is decoded and parsed without entering wasm memory.
-    pub type Utf8Decoder;
-
-    #[wasm_bindgen(constructor, catch, js_class = "TextDecoder")]
-    pub fn new() -> Result<Utf8Decoder, JsValue>;
-
-    /// UTF-8, a leading BOM dropped, invalid sequences replaced: as `Response.text()`.
-    #[wasm_bindgen(method, catch, js_class = "TextDecoder")]
-    pub fn decode(this: &Utf8Decoder, bytes: &js_sys::Uint8Array) -> Result<js_sys::JsString, JsValue>;
 
     /// `JSON.parse` of a JS string (js-sys's takes a Rust `&str`).
     #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]

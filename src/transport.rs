@@ -1,15 +1,17 @@
 //! HTTP transport for protocol v1 over `fetch` from the global scope (pages and
 //! workers alike), with a timeout, one token refresh on 401, and every failure
-//! classified.
+//! classified. The requests themselves run in `js/http.js` (`pwaSyncHttp`): `fetch`
+//! under the deadline and the answer read within the size limit; Rust builds each
+//! request and decides on what came back.
 
 use std::cell::RefCell;
 
-use js_sys::{Array, Function, JsString, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Function, JsString, Object, Promise, Reflect};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, RequestInit, Response};
+use web_sys::{AbortController, ReadableStream};
 
-use crate::body::BodyReader;
 use crate::convert::encode_json;
 use crate::error::describe;
 use crate::sys::{self, now_ms};
@@ -24,6 +26,25 @@ use pwa_sync_core::retry::parse_retry_after;
 
 /// A response larger than this is refused rather than parsed.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+
+#[wasm_bindgen(js_namespace = pwaSyncHttp)]
+extern "C" {
+    /// One request and its whole answer within `timeout_ms`: `[status, text, bytes read,
+    /// Content-Length, Retry-After]`, or a rejection `[why, what]` that `failed` reads.
+    #[wasm_bindgen(catch, js_name = exchange)]
+    fn send(
+        method: &str,
+        url: &str,
+        headers: &Object,
+        body: &JsValue,
+        timeout_ms: u32,
+        limit: f64,
+    ) -> Result<Promise, JsValue>;
+
+    /// A GET whose answer is read as it comes: `[status, body stream or null]`.
+    #[wasm_bindgen(catch, js_name = open)]
+    fn open_stream(url: &str, headers: &Object, signal: &web_sys::AbortSignal) -> Result<Promise, JsValue>;
+}
 
 /// Where bearer tokens come from: a fixed string, or a function the app gives (called
 /// again when the server says 401). Tokens live in memory only, never in storage.
@@ -107,6 +128,8 @@ pub struct HttpTransport {
 
 impl HttpTransport {
     pub fn new(endpoint: &str, auth: Auth, timeout_ms: u32) -> HttpTransport {
+        #[cfg(feature = "testing")]
+        crate::idb::install_scripts_for_tests();
         HttpTransport { base: endpoint.trim_end_matches('/').to_owned(), auth, timeout_ms }
     }
 
@@ -124,28 +147,20 @@ impl HttpTransport {
         Ok(headers)
     }
 
-    /// `fetch` with our headers; on 401, once more with a refreshed token.
-    /// `abort`, when given, cancels the request from outside (the event stream on close).
-    pub async fn fetch(
-        &self,
-        method: &str,
-        url: &str,
-        body: Option<&JsValue>,
-        timeout_ms: Option<u32>,
-        abort: Option<&AbortController>,
-    ) -> Result<Response, TransportError> {
+    /// The server's event stream (`GET {endpoint}/events`): its body once a success
+    /// answered (`None`: no body), asked again once with a refreshed token on 401.
+    /// `abort` ends it from outside. `Err` if the request failed or was refused.
+    pub async fn events(&self, abort: &AbortController) -> Result<Option<ReadableStream>, ()> {
         let mut refresh = false;
         loop {
-            let headers = self.headers(refresh).await?;
-            if body.is_some() {
-                set(&headers, "Content-Type", "application/json");
+            let headers = self.headers(refresh).await.map_err(drop)?;
+            let opened = open_stream(&self.events_url(), &headers, &abort.signal()).map_err(drop)?;
+            let answer = Array::from(&JsFuture::from(opened).await.map_err(drop)?);
+            match answer.get(0).as_f64().unwrap_or(0.0) as u16 {
+                401 if !refresh && self.auth.can_refresh() => refresh = true,
+                200..=299 => return Ok(answer.get(1).dyn_into::<ReadableStream>().ok()),
+                _ => return Err(()),
             }
-            let response = fetch_once(method, url, &headers, body, timeout_ms, abort).await?;
-            if response.status() == 401 && !refresh && self.auth.can_refresh() {
-                refresh = true;
-                continue;
-            }
-            return Ok(response);
         }
     }
 
@@ -162,32 +177,64 @@ impl HttpTransport {
         read(&parsed).map_err(|e| body.unreadable(e))
     }
 
-    /// One request and its whole answer, a success (other statuses are errors).
+    /// One request and its whole answer, a success (other statuses are errors); on 401,
+    /// once more with a refreshed token.
     async fn exchange(&self, method: &str, url: &str, body: Option<&JsValue>) -> Result<Body, TransportError> {
-        // One deadline for the whole exchange, the body included: a server that sends its
-        // headers and then stalls must not hold the sync (and the flush lock) forever.
-        let controller = AbortController::new().map_err(|e| TransportError::new(ErrorClass::Network, describe(&e)))?;
-        let _deadline = {
-            let controller = controller.clone();
-            gloo_timers::callback::Timeout::new(self.timeout_ms, move || controller.abort())
-        };
-        let response = self.fetch(method, url, body, Some(self.timeout_ms), Some(&controller)).await?;
-        let read = read_text(&response).await.map_err(|e| {
-            if controller.signal().aborted() {
-                TransportError::new(
-                    ErrorClass::Timeout,
-                    format!("the answer did not arrive within {} ms: {}", self.timeout_ms, e.message),
-                )
-            } else {
-                e
+        let mut refresh = false;
+        loop {
+            let headers = self.headers(refresh).await?;
+            if body.is_some() {
+                set(&headers, "Content-Type", "application/json");
             }
-        });
-        if !response.ok() {
-            // Classified by its status whatever its body (cut, huge or unreadable).
-            let text = read.as_ref().map(|b| String::from(&b.text)).unwrap_or_default();
-            return Err(http_error(&response, &text));
+            let limit = MAX_RESPONSE_BYTES as f64;
+            let sent = send(method, url, &headers, body.unwrap_or(&JsValue::UNDEFINED), self.timeout_ms, limit)
+                .map_err(|e| TransportError::new(ErrorClass::Network, describe(&e)))?;
+            let answer = Array::from(&JsFuture::from(sent).await.map_err(|e| self.failed(&e))?);
+            let status = answer.get(0).as_f64().unwrap_or(0.0) as u16;
+            if status == 401 && !refresh && self.auth.can_refresh() {
+                refresh = true;
+                continue;
+            }
+            let text = answer.get(1).dyn_into::<JsString>().unwrap_or_else(|_| JsString::from(""));
+            if !(200..=299).contains(&status) {
+                // Classified by its status whatever its body (cut, huge or unreadable).
+                return Err(http_error(status, answer.get(4).as_string(), &String::from(&text)));
+            }
+            let read = answer.get(2).as_f64().unwrap_or(0.0) as usize;
+            return Ok(Body { text, read, declared: answer.get(3).as_f64().map(|n| n as u64) });
         }
-        read
+    }
+
+    /// What a failed exchange (`[why, what]` from the script) was.
+    fn failed(&self, failure: &JsValue) -> TransportError {
+        let failure = Array::from(failure);
+        let (why, what) = (failure.get(0).as_string().unwrap_or_default(), failure.get(1));
+        let within = |what: &str| format!("{what} within {} ms", self.timeout_ms);
+        match why.as_str() {
+            "timeout" => {
+                TransportError::new(ErrorClass::Timeout, format!("{}: {}", within("no answer"), describe(&what)))
+            }
+            "body-timeout" => TransportError::new(
+                ErrorClass::Timeout,
+                format!("{}: reading the answer failed: {}", within("the answer did not arrive"), describe(&what)),
+            ),
+            "body" => {
+                TransportError::new(ErrorClass::Network, format!("reading the answer failed: {}", describe(&what)))
+            }
+            "large" => TransportError {
+                too_large: true,
+                ..TransportError::new(
+                    ErrorClass::Protocol,
+                    format!(
+                        "the server's answer is {} bytes, over the {MAX_RESPONSE_BYTES} limit",
+                        what.as_string().unwrap_or_default()
+                    ),
+                )
+            },
+            "network" => TransportError::new(ErrorClass::Network, describe(&what)),
+            // Not the script's: the script missing, or what it threw unexpectedly.
+            _ => TransportError::new(ErrorClass::Network, describe(&failure)),
+        }
     }
 }
 
@@ -231,42 +278,6 @@ impl Transport<JsVal> for HttpTransport {
     }
 }
 
-async fn fetch_once(
-    method: &str,
-    url: &str,
-    headers: &Object,
-    body: Option<&JsValue>,
-    timeout_ms: Option<u32>,
-    abort: Option<&AbortController>,
-) -> Result<Response, TransportError> {
-    let network = |m: String| TransportError::new(ErrorClass::Network, m);
-    let init = RequestInit::new();
-    init.set_method(method);
-    init.set_headers(headers);
-    if let Some(body) = body {
-        init.set_body(body);
-    }
-    let controller = match abort {
-        Some(controller) => controller.clone(),
-        None => AbortController::new().map_err(|e| network(describe(&e)))?,
-    };
-    init.set_signal(Some(&controller.signal()));
-    // Dropping the timeout (when fetch settles first) cancels it.
-    let _timeout = timeout_ms.map(|ms| {
-        let controller = controller.clone();
-        gloo_timers::callback::Timeout::new(ms, move || controller.abort())
-    });
-    let promise = sys::global().fetch(url, &init).map_err(|e| network(describe(&e)))?;
-    match JsFuture::from(promise).await {
-        Ok(response) => response.dyn_into::<Response>().map_err(|_| network("fetch did not return a Response".into())),
-        Err(e) if controller.signal().aborted() && timeout_ms.is_some() => Err(TransportError::new(
-            ErrorClass::Timeout,
-            format!("no answer within {} ms: {}", timeout_ms.unwrap_or(0), describe(&e)),
-        )),
-        Err(e) => Err(network(describe(&e))),
-    }
-}
-
 /// A response body read whole (decoded in JS, never copied into wasm memory), with what
 /// its `Content-Length` promised.
 struct Body {
@@ -307,57 +318,9 @@ impl Body {
     }
 }
 
-/// The body as text, refusing bodies over `MAX_RESPONSE_BYTES`: at once when the
-/// `Content-Length` says so, else as soon as the bytes read pass the limit (a body with
-/// no length, e.g. chunked, is never read whole into memory first).
-async fn read_text(response: &Response) -> Result<Body, TransportError> {
-    let too_large = |n: String| TransportError {
-        too_large: true,
-        ..TransportError::new(
-            ErrorClass::Protocol,
-            format!("the server's answer is {n} bytes, over the {MAX_RESPONSE_BYTES} limit"),
-        )
-    };
-    let network =
-        |e: JsValue| TransportError::new(ErrorClass::Network, format!("reading the answer failed: {}", describe(&e)));
-    let declared = response.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
-    if let Some(n) = declared.filter(|n| *n > MAX_RESPONSE_BYTES as u64) {
-        if let Some(body) = response.body() {
-            // Do not download it.
-            let _ = body.cancel();
-        }
-        return Err(too_large(n.to_string()));
-    }
-    let Some(body) = response.body() else { return Ok(Body { text: JsString::from(""), read: 0, declared }) };
-    let reader = BodyReader::new(&body);
-    let mut chunks: Vec<Uint8Array> = Vec::new();
-    let mut read = 0usize;
-    while let Some(data) = reader.next().await.map_err(network)? {
-        let len = data.length() as usize;
-        if read + len > MAX_RESPONSE_BYTES {
-            // Stop the download; what was read is dropped.
-            reader.cancel();
-            return Err(too_large(format!("more than {}", read + len)));
-        }
-        read += len;
-        chunks.push(data);
-    }
-    // The chunks joined and decoded in JS, as `Response.text()` decodes.
-    let whole = Uint8Array::new_with_length(read as u32);
-    let mut at = 0u32;
-    for chunk in &chunks {
-        whole.set(chunk, at);
-        at += chunk.length();
-    }
-    let decoder = sys::Utf8Decoder::new().map_err(network)?;
-    let text = decoder.decode(&whole).map_err(network)?;
-    Ok(Body { text, read, declared })
-}
-
 /// A non-2xx answer, classified, with the server's JSON error message if it sent one.
-pub fn http_error(response: &Response, body: &str) -> TransportError {
-    let status = response.status();
-    let retry_after = response.headers().get("retry-after").ok().flatten().and_then(|h| {
+fn http_error(status: u16, retry_after: Option<String>, body: &str) -> TransportError {
+    let retry_after = retry_after.and_then(|h| {
         parse_retry_after(&h, crate::sys::now_ms(), |date| {
             let at = js_sys::Date::parse(date);
             at.is_finite().then_some(at as u64)

@@ -170,17 +170,23 @@ pub(super) async fn answer_array(promise: Result<Promise, JsValue>) -> pwa_sync_
 }
 
 /// The browser suites link the crate without the package's glue, which carries the
-/// script: evaluate it into the global scope once, where the imports above find it.
+/// scripts (this one and `js/http.js`): evaluate them into the global scope once, where
+/// the imports find them.
 #[cfg(feature = "testing")]
-pub(super) fn install_for_tests() {
+pub(crate) fn install_for_tests() {
+    install(concat!(include_str!("../../js/store.js"), "\nreturn pwaSyncStore;"), "pwaSyncStore");
+    install(concat!(include_str!("../../js/http.js"), "\nreturn pwaSyncHttp;"), "pwaSyncHttp");
+}
+
+#[cfg(feature = "testing")]
+fn install(source: &str, name: &str) {
     use js_sys::{Function, Reflect};
     let global = js_sys::global();
-    let name = JsValue::from_str("pwaSyncStore");
+    let name = JsValue::from_str(name);
     if Reflect::has(&global, &name).unwrap_or(false) {
         return;
     }
-    let source = concat!(include_str!("../../js/store.js"), "\nreturn pwaSyncStore;");
-    if let Ok(store) = Function::new_no_args(source).call0(&JsValue::UNDEFINED) {
-        let _ = Reflect::set(&global, &name, &store);
+    if let Ok(script) = Function::new_no_args(source).call0(&JsValue::UNDEFINED) {
+        let _ = Reflect::set(&global, &name, &script);
     }
 }

@@ -718,6 +718,42 @@ async fn a_whole_answer_shorter_than_its_content_length_is_accepted() {
 }
 
 #[wasm_bindgen_test]
+async fn an_error_status_is_classified_by_its_status_whatever_its_body() {
+    // A 500 whose body fails half-way, and one whose body is over the size limit: both are
+    // the server's failure (`server`, retried with backoff), not a network or protocol
+    // one, and neither body is downloaded whole.
+    let db = unique("status");
+    let client = SyncClient::open(sync_config(&db, "http://127.0.0.1:9", "x", None)).await.unwrap();
+    ok(client.put(s("trips"), json(r#"{"id": "a1"}"#))).await;
+    with_fetch(
+        "const body = new ReadableStream({ start(c) {
+             c.enqueue(new TextEncoder().encode('{\"error\": \"bro'));
+             c.error(new TypeError('connection reset'));
+         } });
+         return Promise.resolve(new Response(body, { status: 500, headers: { 'Content-Type': 'application/json' } }));",
+        async {
+            let (code, message) = rejection(client.sync()).await;
+            assert_eq!(code, "server", "{message}");
+            assert!(message.contains("HTTP 500"), "{message}");
+        },
+    )
+    .await;
+    with_fetch(
+        "return Promise.resolve(new Response('{}', { status: 502,
+           headers: { 'Content-Type': 'application/json', 'Content-Length': '40000000' } }));",
+        async {
+            let (code, message) = rejection(client.sync()).await;
+            assert_eq!(code, "server", "{message}");
+            assert!(message.contains("HTTP 502"), "{message}");
+        },
+    )
+    .await;
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 1.0);
+    client.close();
+    delete_db(&db).await;
+}
+
+#[wasm_bindgen_test]
 async fn a_body_that_stalls_after_the_headers_times_out() {
     // The request deadline (`timeoutMs`) covers the body too.
     let db = unique("stall");

@@ -1,0 +1,97 @@
+// The HTTP exchanges with the sync server, run as JavaScript (ARCHITECTURE.md "The
+// store's script"): `fetch` under one deadline, and the answer read whole within a size
+// limit and decoded, so Rust (`src/transport.rs`) only builds the request and classifies
+// and parses what came back. Rust awaited each step as a future before (the request,
+// every chunk of the body); the bytes never entered wasm memory either way.
+//
+// A script, not a module, like js/store.js: scripts/package.mjs puts both at the top of
+// the wasm-bindgen glue, whose imports reach this one as `pwaSyncHttp`; the browser
+// suites evaluate it into the global scope (feature "testing"). `fetch` is looked up on
+// each call (tests stand in for it).
+const pwaSyncHttp = (() => {
+  // One request and its whole answer within `timeoutMs`, the body included: a server that
+  // sends its headers and then stalls must not hold the sync (and the flush lock) forever.
+  // Resolves to [status, text, bytes read, Content-Length (undefined: none or unreadable),
+  // Retry-After (null: none)]. A body over `limit` bytes is refused as soon as that is
+  // known (from its Content-Length, without downloading it; or once the bytes read pass
+  // it: a body without a length is never read whole first). An answer that is not a
+  // success is classified by its status whatever its body: one that cannot be read
+  // resolves with an empty text. Rejects with [why, what]: "network" (the request failed;
+  // the error), "timeout" (no answer in time; the error), "body" (reading the answer
+  // failed; the error), "body-timeout" (the answer stopped before the deadline; the
+  // error), "large" (the size: "N" or "more than N").
+  const exchange = async (method, url, headers, body, timeoutMs, limit) => {
+    const controller = new AbortController();
+    const deadline = setTimeout(() => controller.abort(), timeoutMs);
+    try {
+      let response;
+      try {
+        response = await globalThis.fetch(url, { method, headers, body, signal: controller.signal });
+      } catch (error) {
+        throw [controller.signal.aborted ? "timeout" : "network", error];
+      }
+      const length = response.headers.get("content-length");
+      const declared = length !== null && /^\s*\+?\d+\s*$/.test(length) ? Number(length) : undefined;
+      const answer = (text, read) => [response.status, text, read, declared, response.headers.get("retry-after")];
+      try {
+        const [text, read] = await readText(response, declared, limit);
+        return answer(text, read);
+      } catch (failure) {
+        if (!response.ok) return answer("", 0);
+        if (failure[0] === "body" && controller.signal.aborted) failure[0] = "body-timeout";
+        throw failure;
+      }
+    } finally {
+      clearTimeout(deadline);
+    }
+  };
+
+  // The body as text (UTF-8, as `Response.text()` decodes), with the bytes read.
+  const readText = async (response, declared, limit) => {
+    if (declared > limit) {
+      // Not downloaded.
+      response.body?.cancel().catch(() => {});
+      throw ["large", String(declared)];
+    }
+    if (!response.body) return ["", 0];
+    const reader = response.body.getReader();
+    const chunks = [];
+    let read = 0;
+    for (;;) {
+      let step;
+      try {
+        step = await reader.read();
+      } catch (error) {
+        throw ["body", error];
+      }
+      // A result that does not say counts as the end.
+      if (step.done !== false) break;
+      const chunk = step.value;
+      if (!(chunk instanceof Uint8Array)) throw ["body", chunk];
+      if (read + chunk.length > limit) {
+        // Stop the download; what was read is dropped.
+        reader.cancel().catch(() => {});
+        throw ["large", `more than ${read + chunk.length}`];
+      }
+      read += chunk.length;
+      chunks.push(chunk);
+    }
+    const whole = new Uint8Array(read);
+    let at = 0;
+    for (const chunk of chunks) {
+      whole.set(chunk, at);
+      at += chunk.length;
+    }
+    return [new TextDecoder().decode(whole), read];
+  };
+
+  // A request whose answer is read as it comes (the server's event stream): resolves to
+  // [status, body stream (null: none)] once the headers are in; rejects with what `fetch`
+  // threw. `signal` ends it from outside.
+  const open = async (url, headers, signal) => {
+    const response = await globalThis.fetch(url, { method: "GET", headers, signal });
+    return [response.status, response.body];
+  };
+
+  return { exchange, open };
+})();
