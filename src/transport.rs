@@ -207,8 +207,8 @@ impl HttpTransport {
 
     /// What a failed exchange (`[why, what]` from the script) was.
     fn failed(&self, failure: &JsValue) -> TransportError {
-        let failure = Array::from(failure);
-        let (why, what) = (failure.get(0).as_string().unwrap_or_default(), failure.get(1));
+        let parts = Array::from(failure);
+        let (why, what) = (parts.get(0).as_string().unwrap_or_default(), parts.get(1));
         let within = |what: &str| format!("{what} within {} ms", self.timeout_ms);
         match why.as_str() {
             "timeout" => {

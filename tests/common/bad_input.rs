@@ -717,38 +717,52 @@ async fn a_whole_answer_shorter_than_its_content_length_is_accepted() {
     delete_db(&db).await;
 }
 
+/// With `fetch` standing in as `fetch_body`, `client.sync()` must fail with `code` and a
+/// message that says `says`, and keep the queued write.
+async fn sync_fails_with(client: &SyncClient, fetch_body: &str, code: &str, says: &str) {
+    with_fetch(fetch_body, async {
+        let (got, message) = rejection(client.sync()).await;
+        assert_eq!(got, code, "{message}");
+        assert!(message.contains(says), "{message}");
+    })
+    .await;
+    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 1.0);
+}
+
+/// A client of a fresh database, with one write queued.
+async fn client_with_a_write(db: &str) -> SyncClient {
+    let client = SyncClient::open(sync_config(db, "http://127.0.0.1:9", "x", None)).await.unwrap();
+    ok(client.put(s("trips"), json(r#"{"id": "a1"}"#))).await;
+    client
+}
+
 #[wasm_bindgen_test]
 async fn an_error_status_is_classified_by_its_status_whatever_its_body() {
     // A 500 whose body fails half-way, and one whose body is over the size limit: both are
     // the server's failure (`server`, retried with backoff), not a network or protocol
     // one, and neither body is downloaded whole.
     let db = unique("status");
-    let client = SyncClient::open(sync_config(&db, "http://127.0.0.1:9", "x", None)).await.unwrap();
-    ok(client.put(s("trips"), json(r#"{"id": "a1"}"#))).await;
-    with_fetch(
-        "const body = new ReadableStream({ start(c) {
+    let client = client_with_a_write(&db).await;
+    let broken = "const body = new ReadableStream({ start(c) {
              c.enqueue(new TextEncoder().encode('{\"error\": \"bro'));
              c.error(new TypeError('connection reset'));
          } });
-         return Promise.resolve(new Response(body, { status: 500, headers: { 'Content-Type': 'application/json' } }));",
-        async {
-            let (code, message) = rejection(client.sync()).await;
-            assert_eq!(code, "server", "{message}");
-            assert!(message.contains("HTTP 500"), "{message}");
-        },
-    )
-    .await;
-    with_fetch(
-        "return Promise.resolve(new Response('{}', { status: 502,
-           headers: { 'Content-Type': 'application/json', 'Content-Length': '40000000' } }));",
-        async {
-            let (code, message) = rejection(client.sync()).await;
-            assert_eq!(code, "server", "{message}");
-            assert!(message.contains("HTTP 502"), "{message}");
-        },
-    )
-    .await;
-    assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 1.0);
+         return Promise.resolve(new Response(body, { status: 500, headers: { 'Content-Type': 'application/json' } }));";
+    sync_fails_with(&client, broken, "server", "HTTP 500").await;
+    let huge = "return Promise.resolve(new Response('{}', { status: 502,
+           headers: { 'Content-Type': 'application/json', 'Content-Length': '40000000' } }));";
+    sync_fails_with(&client, huge, "server", "HTTP 502").await;
+    client.close();
+    delete_db(&db).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_fetch_that_answers_no_response_is_a_network_failure_that_says_why() {
+    // A service worker or a wrapper around `fetch` that resolves to something else: the
+    // sync fails as a network failure (retried), with what went wrong in its message.
+    let db = unique("noresponse");
+    let client = client_with_a_write(&db).await;
+    sync_fails_with(&client, "return Promise.resolve({});", "network", "TypeError").await;
     client.close();
     delete_db(&db).await;
 }
