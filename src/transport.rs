@@ -233,7 +233,7 @@ impl HttpTransport {
             },
             "network" => TransportError::new(ErrorClass::Network, describe(&what)),
             // Not the script's: the script missing, or what it threw unexpectedly.
-            _ => TransportError::new(ErrorClass::Network, describe(&failure)),
+            _ => TransportError::new(ErrorClass::Network, describe(failure)),
         }
     }
 }
