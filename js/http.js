@@ -86,10 +86,15 @@ const pwaSyncHttp = (() => {
   };
 
   // A request whose answer is read as it comes (the server's event stream): resolves to
-  // [status, body stream (null: none)] once the headers are in; rejects with what `fetch`
-  // threw. `signal` ends it from outside.
+  // [status, body stream (null: none)] once the headers are in; rejects with ["network",
+  // what `fetch` threw]. `signal` ends it from outside.
   const open = async (url, headers, signal) => {
-    const response = await globalThis.fetch(url, { method: "GET", headers, signal });
+    let response;
+    try {
+      response = await globalThis.fetch(url, { method: "GET", headers, signal });
+    } catch (error) {
+      throw ["network", error];
+    }
     return [response.status, response.body];
   };
 

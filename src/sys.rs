@@ -209,3 +209,24 @@ pub fn storage_manager() -> Option<StorageManager> {
 pub fn local_storage() -> Option<web_sys::Storage> {
     global().local_storage().ok().flatten()
 }
+
+/// The browser suites link the crate without the package's glue, which carries the
+/// scripts (`js/store.js`, reached as `pwaSyncStore`, and `js/http.js`, as
+/// `pwaSyncHttp`): evaluate them into the global scope once, where the imports find them.
+#[cfg(feature = "testing")]
+pub fn install_scripts_for_tests() {
+    install(concat!(include_str!("../js/store.js"), "\nreturn pwaSyncStore;"), "pwaSyncStore");
+    install(concat!(include_str!("../js/http.js"), "\nreturn pwaSyncHttp;"), "pwaSyncHttp");
+}
+
+#[cfg(feature = "testing")]
+fn install(source: &str, name: &str) {
+    let global = js_sys::global();
+    let name = JsValue::from_str(name);
+    if js_sys::Reflect::has(&global, &name).unwrap_or(false) {
+        return;
+    }
+    if let Ok(script) = Function::new_no_args(source).call0(&JsValue::UNDEFINED) {
+        let _ = js_sys::Reflect::set(&global, &name, &script);
+    }
+}

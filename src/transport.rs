@@ -129,7 +129,7 @@ pub struct HttpTransport {
 impl HttpTransport {
     pub fn new(endpoint: &str, auth: Auth, timeout_ms: u32) -> HttpTransport {
         #[cfg(feature = "testing")]
-        crate::idb::install_scripts_for_tests();
+        sys::install_scripts_for_tests();
         HttpTransport { base: endpoint.trim_end_matches('/').to_owned(), auth, timeout_ms }
     }
 
@@ -148,19 +148,31 @@ impl HttpTransport {
     }
 
     /// The server's event stream (`GET {endpoint}/events`): its body once a success
-    /// answered (`None`: no body), asked again once with a refreshed token on 401.
-    /// `abort` ends it from outside. `Err` if the request failed or was refused.
+    /// answered (`None`: no body). `abort` ends it from outside. `Err` if the request
+    /// failed or was refused.
     pub async fn events(&self, abort: &AbortController) -> Result<Option<ReadableStream>, ()> {
+        let (url, signal) = (self.events_url(), abort.signal());
+        let answer = self.with_token(&|headers| open_stream(&url, headers, &signal)).await.map_err(drop)?;
+        match status(&answer) {
+            200..=299 => Ok(answer.get(1).dyn_into::<ReadableStream>().ok()),
+            _ => Err(()),
+        }
+    }
+
+    /// `request` (a call into `js/http.js` with our headers, answering `[status, ...]`),
+    /// made once more with a refreshed token when the server says 401: the one loop under
+    /// the exchanges and the event stream.
+    async fn with_token(&self, request: &dyn Fn(&Object) -> Result<Promise, JsValue>) -> Result<Array, TransportError> {
         let mut refresh = false;
         loop {
-            let headers = self.headers(refresh).await.map_err(drop)?;
-            let opened = open_stream(&self.events_url(), &headers, &abort.signal()).map_err(drop)?;
-            let answer = Array::from(&JsFuture::from(opened).await.map_err(drop)?);
-            match answer.get(0).as_f64().unwrap_or(0.0) as u16 {
-                401 if !refresh && self.auth.can_refresh() => refresh = true,
-                200..=299 => return Ok(answer.get(1).dyn_into::<ReadableStream>().ok()),
-                _ => return Err(()),
+            let headers = self.headers(refresh).await?;
+            let sent = request(&headers).map_err(|e| TransportError::new(ErrorClass::Network, describe(&e)))?;
+            let answer = Array::from(&JsFuture::from(sent).await.map_err(|e| self.failed(&e))?);
+            if status(&answer) == 401 && !refresh && self.auth.can_refresh() {
+                refresh = true;
+                continue;
             }
+            return Ok(answer);
         }
     }
 
@@ -177,35 +189,29 @@ impl HttpTransport {
         read(&parsed).map_err(|e| body.unreadable(e))
     }
 
-    /// One request and its whole answer, a success (other statuses are errors); on 401,
-    /// once more with a refreshed token.
+    /// One request and its whole answer, a success (other statuses are errors).
     async fn exchange(&self, method: &str, url: &str, body: Option<&JsValue>) -> Result<Body, TransportError> {
-        let mut refresh = false;
-        loop {
-            let headers = self.headers(refresh).await?;
-            if body.is_some() {
-                set(&headers, "Content-Type", "application/json");
-            }
-            let limit = MAX_RESPONSE_BYTES as f64;
-            let sent = send(method, url, &headers, body.unwrap_or(&JsValue::UNDEFINED), self.timeout_ms, limit)
-                .map_err(|e| TransportError::new(ErrorClass::Network, describe(&e)))?;
-            let answer = Array::from(&JsFuture::from(sent).await.map_err(|e| self.failed(&e))?);
-            let status = answer.get(0).as_f64().unwrap_or(0.0) as u16;
-            if status == 401 && !refresh && self.auth.can_refresh() {
-                refresh = true;
-                continue;
-            }
-            let text = answer.get(1).dyn_into::<JsString>().unwrap_or_else(|_| JsString::from(""));
-            if !(200..=299).contains(&status) {
-                // Classified by its status whatever its body (cut, huge or unreadable).
-                return Err(http_error(status, answer.get(4).as_string(), &String::from(&text)));
-            }
-            let read = answer.get(2).as_f64().unwrap_or(0.0) as usize;
-            return Ok(Body { text, read, declared: answer.get(3).as_f64().map(|n| n as u64) });
+        let undefined = JsValue::UNDEFINED;
+        let (payload, limit) = (body.unwrap_or(&undefined), MAX_RESPONSE_BYTES as f64);
+        let answer = self
+            .with_token(&|headers| {
+                if body.is_some() {
+                    set(headers, "Content-Type", "application/json");
+                }
+                send(method, url, headers, payload, self.timeout_ms, limit)
+            })
+            .await?;
+        let status = status(&answer);
+        let text = answer.get(1).dyn_into::<JsString>().unwrap_or_else(|_| JsString::from(""));
+        if !(200..=299).contains(&status) {
+            // Classified by its status whatever its body (cut, huge or unreadable).
+            return Err(http_error(status, answer.get(4).as_string(), &String::from(&text)));
         }
+        let read = answer.get(2).as_f64().unwrap_or(0.0) as usize;
+        Ok(Body { text, read, declared: answer.get(3).as_f64().map(|n| n as u64) })
     }
 
-    /// What a failed exchange (`[why, what]` from the script) was.
+    /// What a failed request (`[why, what]` from the script) was.
     fn failed(&self, failure: &JsValue) -> TransportError {
         let parts = Array::from(failure);
         let (why, what) = (parts.get(0).as_string().unwrap_or_default(), parts.get(1));
@@ -335,6 +341,11 @@ fn http_error(status: u16, retry_after: Option<String>, body: &str) -> Transport
         message: format!("HTTP {status}: {detail}"),
         too_large: false,
     }
+}
+
+/// The HTTP status a script's answer starts with.
+fn status(answer: &Array) -> u16 {
+    answer.get(0).as_f64().unwrap_or(0.0) as u16
 }
 
 fn snippet(text: &str) -> String {

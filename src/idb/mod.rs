@@ -48,6 +48,4 @@ mod upgrade;
 mod writes;
 
 pub use reads::{count_outcome, read_outcome};
-#[cfg(feature = "testing")]
-pub(crate) use script::install_for_tests as install_scripts_for_tests;
 pub use store::IdbStore;

@@ -168,25 +168,3 @@ pub(super) async fn answer_array(promise: Result<Promise, JsValue>) -> pwa_sync_
         .dyn_into::<Array>()
         .map_err(|_| pwa_sync_core::error::Error::Storage("the store's script answered no array".into()))
 }
-
-/// The browser suites link the crate without the package's glue, which carries the
-/// scripts (this one and `js/http.js`): evaluate them into the global scope once, where
-/// the imports find them.
-#[cfg(feature = "testing")]
-pub(crate) fn install_for_tests() {
-    install(concat!(include_str!("../../js/store.js"), "\nreturn pwaSyncStore;"), "pwaSyncStore");
-    install(concat!(include_str!("../../js/http.js"), "\nreturn pwaSyncHttp;"), "pwaSyncHttp");
-}
-
-#[cfg(feature = "testing")]
-fn install(source: &str, name: &str) {
-    use js_sys::{Function, Reflect};
-    let global = js_sys::global();
-    let name = JsValue::from_str(name);
-    if Reflect::has(&global, &name).unwrap_or(false) {
-        return;
-    }
-    if let Ok(script) = Function::new_no_args(source).call0(&JsValue::UNDEFINED) {
-        let _ = Reflect::set(&global, &name, &script);
-    }
-}

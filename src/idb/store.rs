@@ -80,7 +80,7 @@ impl IdbStore {
         migrations: Rc<Migrations>,
     ) -> Result<IdbStore> {
         #[cfg(feature = "testing")]
-        super::script::install_for_tests();
+        crate::sys::install_scripts_for_tests();
         let specs = schema(config);
         let upgrade = Rc::new(Upgrade { config: config.clone(), migrations, sealer });
         let (connection, found) = open_connection(&config.name, &specs, &upgrade).await?;
@@ -108,7 +108,7 @@ impl IdbStore {
     /// open (ours close themselves).
     pub async fn delete_database(name: &str) -> Result<()> {
         #[cfg(feature = "testing")]
-        super::script::install_for_tests();
+        crate::sys::install_scripts_for_tests();
         let removed = super::script::remove(name).map_err(|e| classify(&e))?;
         wasm_bindgen_futures::JsFuture::from(removed).await.map(drop).map_err(|e| classify(&e))
     }
