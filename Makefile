@@ -93,6 +93,7 @@ test-steps:
 	@$(MAKE) --no-print-directory test-webkit
 	@$(MAKE) --no-print-directory test-e2e
 	@$(MAKE) --no-print-directory size-check
+	@scripts/webkit-reruns.sh $(WEBKIT_RERUNS)
 
 # Formatting, clippy on the host and on wasm32 (warnings are errors), and the layers: no
 # import cycle inside any crate, the core's and the web layer's modules in layer order.
@@ -141,9 +142,15 @@ test-firefox:
 # SAFARIDRIVER_REMOTE for the runner. The runner sends a Safari driver no capabilities
 # (webdriver.json is not read); WebKitWebDriver's default browser is Debian's MiniBrowser
 # in automation mode.
+#
+# A WebKit suite that fails runs once more (scripts/wasm-test-runner.sh); the first runs'
+# failures are printed at the end, and `make test` prints them again last.
+WEBKIT_RERUNS = $(CURDIR)/target/webkit-reruns.log
 test-webkit:
-	$(NO_DRIVERS) scripts/with-webkit.sh scripts/with-server.sh \
+	@mkdir -p target && rm -f $(WEBKIT_RERUNS)
+	$(NO_DRIVERS) PWA_SYNC_WEBKIT_RERUNS=$(WEBKIT_RERUNS) scripts/with-webkit.sh scripts/with-server.sh \
 	  env $(TEST_RUNNER) cargo test --target wasm32-unknown-unknown --features testing $(WASM_TEST_ARGS)
+	@scripts/webkit-reruns.sh $(WEBKIT_RERUNS)
 
 # End-to-end tests in Debian's Chromium (playwright-core), against a fresh release pkg/
 # and the demo app (www/) built on it.

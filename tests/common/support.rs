@@ -54,10 +54,26 @@ pub async fn within<T>(ms: u32, future: impl Future<Output = T>) -> Option<T> {
 /// `future`'s output, or a panic naming `what` after 20 s: a step that stalls fails its
 /// test by name, where it would otherwise hold the whole suite until the runner gives up
 /// on it and names no test (bad_input's old-tab upgrade test stalled WebKit's
-/// service-worker suite so, once in 41 runs).
+/// service-worker suite so, once in 41 runs, and its dedicated-worker suite in CI on
+/// 2026-12-03). The panic says what a stall needs to be told apart: the Web Locks held
+/// and waited for at 20 s, and whether the step finished within 40 s more (slow) or not
+/// (stuck).
 pub async fn step<T>(what: &str, future: impl Future<Output = T>) -> T {
-    within(20_000, future).await.unwrap_or_else(|| panic!("{what}: not done after 20 s"))
+    let mut future = pin!(future);
+    if let Some(output) = within(20_000, future.as_mut()).await {
+        return output;
+    }
+    let locks = within(2_000, js("", LOCKS, &[])).await.map_or_else(|| "no answer".into(), |l| format!("{l:?}"));
+    match within(40_000, future).await {
+        Some(_) => panic!("{what}: not done after 20 s (finished within 60 s); Web Locks at 20 s: {locks}"),
+        None => panic!("{what}: not done after 20 s (nor after 60 s); Web Locks at 20 s: {locks}"),
+    }
 }
+
+/// The Web Locks of this origin as `held [...] pending [...]` (names only).
+const LOCKS: &str = "if (!globalThis.navigator?.locks) return 'none here'; \
+  return navigator.locks.query().then(q => `held ${JSON.stringify((q.held || []).map(l => l.name))} \
+  pending ${JSON.stringify((q.pending || []).map(l => l.name))}`)";
 
 /// `value[name]`; `undefined` where `value` has no properties (`null`, a number), so a
 /// chain such as `field(&field(&status, "lastError"), "code")` fails its assertion with
