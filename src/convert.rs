@@ -48,7 +48,22 @@ pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, Error> {
 /// `value` as a JS value, or why not.
 pub fn encode_json<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, String> {
     let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
-    js_sys::JSON::parse(&text).map_err(|e| describe(&e))
+    js_sys::JSON::parse(&text).map_err(|e| unparsed(&e, &text))
+}
+
+/// Why `JSON.parse` refused a text serde_json wrote, which cannot happen. WebKit's
+/// browser suites met it once (ARCHITECTURE.md "Browser suites"); there the text itself
+/// tells a garbled string from a parser that misread a good one.
+#[cfg(feature = "testing")]
+fn unparsed(error: &JsValue, text: &str) -> String {
+    let head: String = text.chars().take(300).collect();
+    let tail: String = text.chars().rev().take(100).collect::<Vec<_>>().into_iter().rev().collect();
+    format!("{} (a text of {} bytes: {head} ... {tail})", describe(error), text.len())
+}
+
+#[cfg(not(feature = "testing"))]
+fn unparsed(error: &JsValue, _text: &str) -> String {
+    describe(error)
 }
 
 /// Items per JSON text in [`json_texts`]: big enough that crossings do not count, small
