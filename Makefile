@@ -117,6 +117,7 @@ load-smoke:
 # Host tests: the core, the server on SQLite and on a throwaway PostgreSQL, the proxy.
 test-host:
 	scripts/with-postgres.sh cargo test --workspace -- --include-ignored
+	scripts/test-webkit-rerun.sh
 
 # Browser suites run against a real server and the fault proxy (scripts/with-server.sh).
 # They are built with the release modules' WASM_FEATURES, and cargo runs each through
