@@ -69,7 +69,8 @@ set -e
 [ "$status" -eq 0 ] && exit 0
 suite="$(basename "$module" .wasm)"
 suite="${suite%-*}"
-# The names under the runner's last "failures:" heading, or what ended the run.
+# The names under the runner's last "failures:" heading (none when the run ended
+# without that list: a driver that did not start, the runner's timeout).
 failed=$(awk '/^failures:/ { names = "" ; inside = 1; next } inside && /^    [^ ]/ { names = names " " $1 } /^test result:/ { inside = 0 } END { print names }' "$first")
 {
   echo "$(date -u +%FT%TZ) WebKit $suite: first run failed (exit $status):${failed:- no test named; see the output above}"

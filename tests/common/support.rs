@@ -70,10 +70,11 @@ pub async fn step<T>(what: &str, future: impl Future<Output = T>) -> T {
     }
 }
 
-/// The Web Locks of this origin as `held [...] pending [...]` (names only).
+/// The Web Locks of this origin as `held [...] pending [...]` (names only). A query that
+/// fails answers why, so the stalled step's own panic, which names it, still comes.
 const LOCKS: &str = "if (!globalThis.navigator?.locks) return 'none here'; \
   return navigator.locks.query().then(q => `held ${JSON.stringify((q.held || []).map(l => l.name))} \
-  pending ${JSON.stringify((q.pending || []).map(l => l.name))}`)";
+  pending ${JSON.stringify((q.pending || []).map(l => l.name))}`, e => `query failed: ${e}`)";
 
 /// `value[name]`; `undefined` where `value` has no properties (`null`, a number), so a
 /// chain such as `field(&field(&status, "lastError"), "code")` fails its assertion with
