@@ -93,7 +93,7 @@ test-steps:
 	@$(MAKE) --no-print-directory test-webkit
 	@$(MAKE) --no-print-directory test-e2e
 	@$(MAKE) --no-print-directory size-check
-	@scripts/webkit-reruns.sh $(WEBKIT_RERUNS)
+	@scripts/reruns.sh $(RERUNS_CHROME) $(RERUNS_FIREFOX) $(RERUNS_WEBKIT)
 
 # Formatting, clippy on the host and on wasm32 (warnings are errors), and the layers: no
 # import cycle inside any crate, the core's and the web layer's modules in layer order.
@@ -117,7 +117,7 @@ load-smoke:
 # Host tests: the core, the server on SQLite and on a throwaway PostgreSQL, the proxy.
 test-host:
 	scripts/with-postgres.sh cargo test --workspace -- --include-ignored
-	scripts/test-webkit-rerun.sh
+	scripts/test-reruns.sh
 
 # Browser suites run against a real server and the fault proxy (scripts/with-server.sh).
 # They are built with the release modules' WASM_FEATURES, and cargo runs each through
@@ -129,14 +129,25 @@ test-host:
 TEST_RUNNER = CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(CURDIR)/scripts/wasm-test-runner.sh WASM_BINDGEN_TEST_ONLY_WEB=1 \
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$(WASM_FEATURES)"
 
+# Each browser target has a log of the suites the runner ran more than once (a browser
+# that did not start; in WebKit, a suite whose tests failed): emptied at its start,
+# printed at its end (scripts/reruns.sh), and printed again as `make test`'s last word.
+RERUNS_CHROME = $(CURDIR)/target/reruns-chrome.log
+RERUNS_FIREFOX = $(CURDIR)/target/reruns-firefox.log
+RERUNS_WEBKIT = $(CURDIR)/target/reruns-webkit.log
+
 test-chrome:
-	$(NO_DRIVERS) CHROMEDRIVER=$(CHROMEDRIVER_BIN) CHROMEDRIVER_ARGS=--silent scripts/with-server.sh \
-	  env $(TEST_RUNNER) cargo test --target wasm32-unknown-unknown --features testing $(WASM_TEST_ARGS)
+	@mkdir -p target && rm -f $(RERUNS_CHROME)
+	$(NO_DRIVERS) CHROMEDRIVER=$(CHROMEDRIVER_BIN) CHROMEDRIVER_ARGS=--silent PWA_SYNC_RERUNS=$(RERUNS_CHROME) \
+	  scripts/with-server.sh env $(TEST_RUNNER) cargo test --target wasm32-unknown-unknown --features testing $(WASM_TEST_ARGS)
+	@scripts/reruns.sh $(RERUNS_CHROME)
 
 test-firefox:
-	$(NO_DRIVERS) scripts/with-server.sh \
+	@mkdir -p target && rm -f $(RERUNS_FIREFOX)
+	$(NO_DRIVERS) PWA_SYNC_RERUNS=$(RERUNS_FIREFOX) scripts/with-server.sh \
 	  env $(TEST_RUNNER) GECKODRIVER="$$(command -v geckodriver)" \
 	  cargo test --target wasm32-unknown-unknown --features testing $(WASM_TEST_ARGS)
+	@scripts/reruns.sh $(RERUNS_FIREFOX)
 
 # WebKitGTK (Safari's engine): MiniBrowser driven by WebKitWebDriver on a private Xvfb
 # display, both started and stopped by scripts/with-webkit.sh, which exports
@@ -144,14 +155,12 @@ test-firefox:
 # (webdriver.json is not read); WebKitWebDriver's default browser is Debian's MiniBrowser
 # in automation mode.
 #
-# A WebKit suite that fails runs once more (scripts/wasm-test-runner.sh); the first runs'
-# failures are printed at the end, and `make test` prints them again last.
-WEBKIT_RERUNS = $(CURDIR)/target/webkit-reruns.log
+# A WebKit suite whose tests fail runs once more (scripts/wasm-test-runner.sh).
 test-webkit:
-	@mkdir -p target && rm -f $(WEBKIT_RERUNS)
-	$(NO_DRIVERS) PWA_SYNC_WEBKIT_RERUNS=$(WEBKIT_RERUNS) scripts/with-webkit.sh scripts/with-server.sh \
+	@mkdir -p target && rm -f $(RERUNS_WEBKIT)
+	$(NO_DRIVERS) PWA_SYNC_RERUNS=$(RERUNS_WEBKIT) scripts/with-webkit.sh scripts/with-server.sh \
 	  env $(TEST_RUNNER) cargo test --target wasm32-unknown-unknown --features testing $(WASM_TEST_ARGS)
-	@scripts/webkit-reruns.sh $(WEBKIT_RERUNS)
+	@scripts/reruns.sh $(RERUNS_WEBKIT)
 
 # End-to-end tests in Debian's Chromium (playwright-core), against a fresh release pkg/
 # and the demo app (www/) built on it.
