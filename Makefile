@@ -93,7 +93,7 @@ test-steps:
 	@$(MAKE) --no-print-directory test-webkit
 	@$(MAKE) --no-print-directory test-e2e
 	@$(MAKE) --no-print-directory size-check
-	@scripts/reruns.sh $(RERUNS_CHROME) $(RERUNS_FIREFOX) $(RERUNS_WEBKIT)
+	@scripts/reruns.sh $(RERUNS_CHROME) $(RERUNS_FIREFOX) $(RERUNS_WEBKIT) $(RERUNS_E2E)
 
 # Formatting, clippy on the host and on wasm32 (warnings are errors), and the layers: no
 # import cycle inside any crate, the core's and the web layer's modules in layer order.
@@ -164,10 +164,15 @@ test-webkit:
 
 # End-to-end tests in Debian's Chromium (playwright-core), against a fresh release pkg/
 # and the demo app (www/) built on it.
+# A browser that did not start is started again there too (e2e/browser-start.mjs), into
+# a log of its own.
+RERUNS_E2E = $(CURDIR)/target/reruns-e2e.log
 test-e2e: build
 	cargo build -q -p pwa-sync-server -p pwa-sync-fault-proxy
 	cd www && npm run build
-	cd e2e && node --test --test-concurrency=1 .
+	@mkdir -p target && rm -f $(RERUNS_E2E)
+	cd e2e && PWA_SYNC_RERUNS=$(RERUNS_E2E) node --test --test-concurrency=1 .
+	@scripts/reruns.sh $(RERUNS_E2E)
 
 # The demo app (www/: React + Vite, using pkg/ as an npm dependency) built against a fresh
 # pkg/ and served by the reference server with the sync API on the same origin

@@ -3,10 +3,12 @@
 // - WebKit: Debian's WebKitGTK MiniBrowser under WebKitWebDriver on a private Xvfb;
 // - Firefox: Debian's firefox-esr, headless, under geckodriver (`cargo install geckodriver`);
 // - Chromium: Debian's chromium, headless, under chromedriver.
-// The processes are stopped by `stop()`, and killed when this process exits.
+// The processes are stopped by `stop()`, and killed when this process exits. Each is
+// started again, driver and all, when the session could not be created (browser-start.mjs).
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { Builder } from "selenium-webdriver";
+import { startBrowser } from "./browser-start.mjs";
 
 export const MINIBROWSER = process.env.PWA_SYNC_MINIBROWSER ?? "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
 export const FIREFOX = process.env.PWA_SYNC_FIREFOX ?? "/usr/bin/firefox-esr";
@@ -95,7 +97,8 @@ async function session(driverUrl, capabilities, stopAll) {
 }
 
 /** A WebKit browser session; `stop()` ends it, the driver and the display. */
-export async function launchWebKit() {
+export const launchWebKit = () => startBrowser("WebKit", startWebKit);
+async function startWebKit() {
   const xvfb = await startXvfb();
   const driverProcess = await startDriver("WebKitWebDriver", (port) => [`--port=${port}`, "--host=127.0.0.1"],
     { DISPLAY: xvfb.display }, "scripts/setup.sh browsers installs webkit2gtk-driver")
@@ -110,7 +113,8 @@ export async function launchWebKit() {
  * A headless Firefox session. Firefox stops a service worker idle for 30 s; here after
  * 2 s, so a test can see a worker started again without waiting half a minute.
  */
-export async function launchFirefox() {
+export const launchFirefox = () => startBrowser("Firefox", startFirefox);
+async function startFirefox() {
   const geckodriver = process.env.GECKODRIVER_BIN ?? `${process.env.HOME}/.cargo/bin/geckodriver`;
   const driverProcess = await startDriver(geckodriver, (port) => ["--port", String(port), "--host", "127.0.0.1"], {},
     "scripts/setup.sh browsers installs geckodriver");
@@ -125,7 +129,8 @@ export async function launchFirefox() {
 }
 
 /** A headless Chromium session (Debian's chromium and chromedriver). */
-export async function launchChromium() {
+export const launchChromium = () => startBrowser("Chromium", startChromium);
+async function startChromium() {
   const driverProcess = await startDriver(process.env.CHROMEDRIVER_BIN ?? "/usr/bin/chromedriver",
     (port) => [`--port=${port}`, "--allowed-ips=127.0.0.1"], {}, "scripts/setup.sh browsers installs chromium-driver");
   return session(driverProcess.url, {

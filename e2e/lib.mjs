@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
+import { startBrowser } from "./browser-start.mjs";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -49,7 +50,7 @@ export async function serve(root = ROOT, extra = {}) {
 }
 
 export async function launch() {
-  return chromium.launch({
+  return startBrowser("Chromium", () => chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: [
       "--no-sandbox",
@@ -60,7 +61,7 @@ export async function launch() {
       "--no-first-run",
       "--disable-sync",
     ],
-  });
+  }));
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
