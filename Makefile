@@ -67,6 +67,17 @@ RELEASE_RUSTFLAGS ?= -Zlocation-detail=none -Zunstable-options -Cpanic=immediate
 RELEASE_CARGO_ARGS ?= -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size
 RELEASE_ENV = RUSTUP_TOOLCHAIN=$(RELEASE_TOOLCHAIN) RUSTFLAGS="$(RELEASE_RUSTFLAGS)" CARGO_TARGET_DIR=$(CURDIR)/target/release-modules
 
+# The in-memory IndexedDB of `storage: "memory"` clients (fake-indexeddb, pinned in
+# tools/) as a classic script, which the browser suites install as `pwaSyncMemoryIdb`
+# (src/sys.rs, feature testing); the package ships it as the module memory/idb.js
+# (scripts/package.mjs), which a memory client loads when it opens.
+MEMORY_IDB_SCRIPT = target/js/memory-idb.js
+$(MEMORY_IDB_SCRIPT): tools/package-lock.json
+	@[ -x tools/node_modules/.bin/esbuild ] || bash scripts/setup.sh node
+	@mkdir -p $(dir $@)
+	cd tools && echo 'export { IDBFactory, IDBKeyRange } from "fake-indexeddb";' | node_modules/.bin/esbuild \
+	  --bundle --format=iife --global-name=pwaSyncMemoryIdb --minify --log-level=warning --outfile=../$@
+
 # From an empty pkg/: wasm-pack leaves files of an earlier build (a snippet the crate no
 # longer has) that package.mjs would ship.
 # seal/ (encryption at rest, crate pwa-sync-seal) is a module of its own in pkg/seal/,
@@ -97,7 +108,7 @@ test-steps:
 
 # Formatting, clippy on the host and on wasm32 (warnings are errors), and the layers: no
 # import cycle inside any crate, the core's and the web layer's modules in layer order.
-lint:
+lint: $(MEMORY_IDB_SCRIPT)
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p pwa-sync --target wasm32-unknown-unknown --all-targets --features testing -- -D warnings
@@ -136,13 +147,13 @@ RERUNS_CHROME = $(CURDIR)/target/reruns-chrome.log
 RERUNS_FIREFOX = $(CURDIR)/target/reruns-firefox.log
 RERUNS_WEBKIT = $(CURDIR)/target/reruns-webkit.log
 
-test-chrome:
+test-chrome: $(MEMORY_IDB_SCRIPT)
 	@mkdir -p target && rm -f $(RERUNS_CHROME)
 	$(NO_DRIVERS) CHROMEDRIVER=$(CHROMEDRIVER_BIN) CHROMEDRIVER_ARGS=--silent PWA_SYNC_RERUNS=$(RERUNS_CHROME) \
 	  scripts/with-server.sh env $(TEST_RUNNER) cargo test --target wasm32-unknown-unknown --features testing $(WASM_TEST_ARGS)
 	@scripts/reruns.sh $(RERUNS_CHROME)
 
-test-firefox:
+test-firefox: $(MEMORY_IDB_SCRIPT)
 	@mkdir -p target && rm -f $(RERUNS_FIREFOX)
 	$(NO_DRIVERS) PWA_SYNC_RERUNS=$(RERUNS_FIREFOX) scripts/with-server.sh \
 	  env $(TEST_RUNNER) GECKODRIVER="$$(command -v geckodriver)" \
@@ -156,7 +167,7 @@ test-firefox:
 # in automation mode.
 #
 # A WebKit suite whose tests fail runs once more (scripts/wasm-test-runner.sh).
-test-webkit:
+test-webkit: $(MEMORY_IDB_SCRIPT)
 	@mkdir -p target && rm -f $(RERUNS_WEBKIT)
 	$(NO_DRIVERS) PWA_SYNC_RERUNS=$(RERUNS_WEBKIT) scripts/with-webkit.sh scripts/with-server.sh \
 	  env $(TEST_RUNNER) cargo test --target wasm32-unknown-unknown --features testing $(WASM_TEST_ARGS)

@@ -27,3 +27,9 @@ test("installSyncWorker refuses a tag other than the config's syncTag", async ()
     assert.throws(() => installSyncWorker({ config: cfg, tag }), (e) => e.code === "invalid-config" && /syncTag/.test(e.message));
   }
 });
+
+test("installSyncWorker refuses a storage: \"memory\" config: the worker flushes the outbox pages share in IndexedDB", async () => {
+  const { installSyncWorker } = await pkg("sw.js");
+  const config = { name: "a", collections: { items: { key: "id" } }, storage: "memory" };
+  assert.throws(() => installSyncWorker({ config }), (e) => e.code === "invalid-config" && /storage: "memory"/.test(e.message));
+});

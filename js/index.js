@@ -2,7 +2,7 @@
 // browser (server rendering, Node) rejects with a PwaSyncError that says what to do,
 // instead of failing inside `fetch` with a TypeError. Importing stays free of side
 // effects, so `pwa-sync` can be imported where the page is rendered on the server.
-import wasmInit, { __setSealLoader } from "./pwa_sync.js";
+import wasmInit, { __setSealLoader, __setMemoryLoader } from "./pwa_sync.js";
 
 export * from "./pwa_sync.js";
 
@@ -24,6 +24,9 @@ export default function init(input) {
     // Encryption at rest's cipher, a module of its own: fetched only when a client with
     // `encryption` opens (a bundler splits it into a chunk of its own).
     __setSealLoader(() => import("./seal/pwa_sync_seal.js"));
+    // A `storage: "memory"` client's in-memory IndexedDB, a module of its own too:
+    // fetched only when such a client opens.
+    __setMemoryLoader(() => import("./memory/idb.js"));
     return exports;
   });
 }

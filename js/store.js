@@ -13,6 +13,11 @@ const pwaSyncStore = (() => {
   // Batches of at least this many keys of one collection first ask which of them exist.
   const PROBE_AT = 16;
 
+  // The key ranges of a database: a memory client's in-memory IndexedDB has its own
+  // IDBKeyRange (its stores take no other), the browser's the global one.
+  const keyRanges = new WeakMap();
+  const Range = (tx) => keyRanges.get(tx.db) ?? IDBKeyRange;
+
   // A failed request's error: the transaction's own when the request failed because the
   // transaction aborted (Chrome reports AbortError for the request and, near the quota,
   // QuotaExceededError for the transaction).
@@ -92,7 +97,7 @@ const pwaSyncStore = (() => {
     for (const [collection, batch] of largeBatches(pairs)) {
       const key = (place) => pairs[2 * place + 1];
       const limit = batch.length * 4;
-      const range = IDBKeyRange.bound(key(batch[0]), key(batch[batch.length - 1]));
+      const range = Range(tx).bound(key(batch[0]), key(batch[batch.length - 1]));
       const store = tx.objectStore(collection);
       const stored = await done(store.getAllKeys(range, limit));
       if (stored.length >= limit) continue;
@@ -149,11 +154,11 @@ const pwaSyncStore = (() => {
     const byKey = pairs.length ? tx.objectStore("outbox").index("byKey") : null;
     const conflicts = ids.length ? tx.objectStore("conflicts") : null;
     const pair = (place) => [pairs[2 * place], pairs[2 * place + 1]];
-    const oneByOne = (place) => [place, done(byKey.getAll(IDBKeyRange.only(pair(place))))];
+    const oneByOne = (place) => [place, done(byKey.getAll(Range(tx).only(pair(place))))];
     const large = byKey ? largeBatches(pairs) : [];
     const ranges = large.map(([, batch]) => {
       const limit = batch.length * 4;
-      const range = IDBKeyRange.bound(pair(batch[0]), pair(batch[batch.length - 1]));
+      const range = Range(tx).bound(pair(batch[0]), pair(batch[batch.length - 1]));
       return [batch, limit, done(byKey.getAll(range, limit))];
     });
     const inLarge = new Set(large.map(([collection]) => collection));
@@ -190,7 +195,7 @@ const pwaSyncStore = (() => {
     if (ids.length >= PROBE_AT) {
       const low = ids.reduce((a, b) => Math.min(a, b));
       const high = ids.reduce((a, b) => Math.max(a, b));
-      const span = IDBKeyRange.bound(low, high);
+      const span = Range(outbox.transaction).bound(low, high);
       if ((await done(outbox.count(span))) === ids.length) {
         outbox.delete(span);
         return;
@@ -313,12 +318,13 @@ const pwaSyncStore = (() => {
   // Resolves to the connection; rejects with [why, the error]: "unavailable" (no
   // indexedDB here), "version" (another context moved the version past `version`: try
   // again), "refused", "upgrade" (the upgrade threw; Rust may hold the reason), or what
-  // creating failed at.
-  const open = (name, version, specs, settings, steps, migrated) => new Promise((resolve, reject) => {
+  // creating failed at. `memory`: a memory client's [factory, IDBKeyRange] (`memory`
+  // below), `undefined` for the browser's IndexedDB.
+  const open = (name, version, specs, settings, steps, migrated, memory) => new Promise((resolve, reject) => {
     let factory;
     try {
       // A getter that throws (SecurityError in some sandboxed contexts) says why.
-      factory = globalThis.indexedDB;
+      factory = memory ? memory[0] : globalThis.indexedDB;
     } catch (error) {
       return reject(["unavailable", error]);
     }
@@ -330,7 +336,9 @@ const pwaSyncStore = (() => {
       return reject(["refused", error]);
     }
     let failed = null;
+    const ranges = () => memory && keyRanges.set(request.result, memory[1]);
     request.onupgradeneeded = () => {
+      ranges();
       const tx = request.transaction;
       try {
         createMissing(request.result, tx, specs);
@@ -349,7 +357,10 @@ const pwaSyncStore = (() => {
         }
       });
     };
-    request.onsuccess = () => resolve(request.result);
+    request.onsuccess = () => {
+      ranges();
+      resolve(request.result);
+    };
     request.onerror = () => {
       const { error } = request;
       reject(failed ?? (error && error.name === "VersionError" ? ["version", error] : ["refused", error]));
@@ -443,16 +454,30 @@ const pwaSyncStore = (() => {
   // stay open (ours close themselves).
   const remove = (name) => done(indexedDB.deleteDatabase(name));
 
+  // A memory client's IndexedDB (`storage: "memory"`): a fresh in-memory one of its own,
+  // as [factory, IDBKeyRange], from the module `load()` resolves to (the package's
+  // `memory/idb.js`, fake-indexeddb, which `init()` names) or, without a loader, the
+  // global `pwaSyncMemoryIdb` (the browser suites install it). Nothing of it is loaded
+  // until a memory client opens.
+  const memory = async (load) => {
+    const module = load ? await load() : globalThis.pwaSyncMemoryIdb;
+    if (!module || typeof module.IDBFactory !== "function") {
+      throw new Error('no in-memory IndexedDB: initialise with the package\'s init (import init from "pwa-sync")');
+    }
+    return [new module.IDBFactory(), module.IDBKeyRange];
+  };
+
   // The reads of every other transaction: single requests Rust awaits and decides on.
 
-  // `bounds` ([lower, upper, lowerOpen, upperOpen], `undefined` for an open end) as an
-  // IDBKeyRange; `null` (the whole store or index) when there are none.
-  const keyRange = (bounds) => {
+  // `bounds` ([lower, upper, lowerOpen, upperOpen], `undefined` for an open end) as a key
+  // range of `tx`'s database; `null` (the whole store or index) when there are none.
+  const keyRange = (bounds, tx) => {
     if (!bounds) return null;
     const [lower, upper, lowerOpen, upperOpen] = bounds;
-    if (upper === undefined) return lower === undefined ? null : IDBKeyRange.lowerBound(lower, lowerOpen);
-    if (lower === undefined) return IDBKeyRange.upperBound(upper, upperOpen);
-    return IDBKeyRange.bound(lower, upper, lowerOpen, upperOpen);
+    const R = Range(tx);
+    if (upper === undefined) return lower === undefined ? null : R.lowerBound(lower, lowerOpen);
+    if (lower === undefined) return R.upperBound(upper, upperOpen);
+    return R.bound(lower, upper, lowerOpen, upperOpen);
   };
 
   // The object store `store`, or its index `index` when there is one.
@@ -465,18 +490,18 @@ const pwaSyncStore = (() => {
   const get = (tx, store, key) => done(tx.objectStore(store).get(key));
 
   // The stored objects in `bounds`, in key order, at most `count` (`undefined`: all).
-  const getAll = (tx, store, index, bounds, count) => done(source(tx, store, index).getAll(keyRange(bounds), count));
+  const getAll = (tx, store, index, bounds, count) => done(source(tx, store, index).getAll(keyRange(bounds, tx), count));
 
   // How many stored objects lie in any of `ranges` (each bounds or `null`), summed.
   const count = async (tx, store, index, ranges) => {
-    const counted = ranges.map((bounds) => done(source(tx, store, index).count(keyRange(bounds))));
+    const counted = ranges.map((bounds) => done(source(tx, store, index).count(keyRange(bounds, tx))));
     return (await Promise.all(counted)).reduce((a, b) => a + b, 0);
   };
 
   // A cursor walking `bounds` backwards, read in batches by `take`: the reverse of
   // getAll, which only reads forward.
   const backwards = (tx, store, index, bounds) => {
-    const request = source(tx, store, index).openCursor(keyRange(bounds), "prev");
+    const request = source(tx, store, index).openCursor(keyRange(bounds, tx), "prev");
     return { request, next: done(request) };
   };
 
@@ -525,7 +550,7 @@ const pwaSyncStore = (() => {
       }
     };
     if (index != null) {
-      const range = IDBKeyRange.only(only);
+      const range = Range(tx).only(only);
       const records = await done(from.getAll(range, limit));
       sortOut(records);
       if (unreadable.length && limit !== undefined && records.length >= limit) {
@@ -541,7 +566,7 @@ const pwaSyncStore = (() => {
       const records = await done(from.getAll(after, want));
       sortOut(records);
       if (!(want > 0 && records.length >= want && values.length < limit)) return [values, unreadable];
-      after = IDBKeyRange.lowerBound(records[records.length - 1].key, true);
+      after = Range(tx).lowerBound(records[records.length - 1].key, true);
     }
   };
 
@@ -591,7 +616,7 @@ const pwaSyncStore = (() => {
   };
 
   return {
-    read, readQueued, write, open, inspect, remove,
+    read, readQueued, write, open, inspect, remove, memory,
     ended, keyRange, get, getAll, count, backwards, take, listLive, pageLive, putAll, openMeta, markSent, clear,
   };
 })();

@@ -21,6 +21,12 @@ function configError(message) {
 
 export function installSyncWorker({ config, tag, wasmUrl = new URL("./pwa_sync_bg.wasm", import.meta.url), sealWasmUrl }) {
   if (!config || typeof config !== "object") throw new TypeError("installSyncWorker needs { config }");
+  // The worker sends the outbox pages share in IndexedDB; a memory client would hold its
+  // own, empty one (and a service worker cannot import() the in-memory IndexedDB).
+  if (config.storage === "memory") {
+    throw configError('installSyncWorker needs the IndexedDB config: a service worker flushes the outbox pages ' +
+      'share in IndexedDB, and a storage: "memory" client would have its own, empty one');
+  }
   // Pages register Background Sync with their config's `syncTag`: the worker answers the
   // same tag, read from the same config. A `tag` that differs could never fire.
   const syncTag = config.syncTag ?? SYNC_TAG;

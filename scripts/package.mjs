@@ -3,7 +3,7 @@
 // and describe them in package.json, so `npm install` of pkg/ gives `pwa-sync`,
 // `pwa-sync/sw`, `pwa-sync/react` and `pwa-sync/names` with their types.
 import { execFileSync } from "node:child_process";
-import { copyFile, readFile, writeFile, access, rm } from "node:fs/promises";
+import { copyFile, readFile, writeFile, access, rm, mkdir } from "node:fs/promises";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -79,6 +79,18 @@ for (const name of ["pwa_sync_seal.js", "pwa_sync_seal.d.ts", "pwa_sync_seal_bg.
   if (!(await exists(join(pkg, "seal", name)))) throw new Error(`pkg/seal/${name} is missing: run make build`);
   files.push(`seal/${name}`);
 }
+// The in-memory IndexedDB of `storage: "memory"` clients (fake-indexeddb, pinned in tools/,
+// Apache-2.0: its license travels with it): one module, imported by index.js's default
+// loader only when a memory client opens, so no other app fetches it.
+await mkdir(join(pkg, "memory"), { recursive: true });
+execFileSync(
+  join(root, "tools", "node_modules", ".bin", "esbuild"),
+  ["--bundle", "--format=esm", "--minify", "--log-level=warning", `--outfile=${join(pkg, "memory", "idb.js")}`],
+  { input: 'export { IDBFactory, IDBKeyRange } from "fake-indexeddb";', cwd: join(root, "tools"), encoding: "utf8" },
+);
+await copyFile(join(root, "tools", "node_modules", "fake-indexeddb", "LICENSE"), join(pkg, "memory", "LICENSE"));
+files.push("memory/idb.js", "memory/LICENSE");
+
 // wasm-bindgen writes inline JS of the crate into snippets/ when there is any: shipped
 // then, and the only files with side effects on import. (The crate has none: Firefox's
 // classic service-worker suite, `--target no-modules`, cannot load them.)

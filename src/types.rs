@@ -124,7 +124,7 @@ export interface SyncConfig<C extends CollectionTypes<C> = AnyCollections> {
   eventTarget?: EventTarget;
   /** The Background Sync tag pages register and the service worker helper answers (give both the same config). Default: "pwa-sync". */
   syncTag?: string;
-  /** Where data lives. "memory": nothing is durable (for where IndexedDB is unavailable, e.g. some private modes); syncs the same way. Default: "indexeddb". */
+  /** Where data lives. "memory": nothing is durable (for where IndexedDB is unavailable, e.g. some private modes); syncs the same way, over an in-memory IndexedDB that `init()` loads when such a client opens (`installSyncWorker` refuses it). Default: "indexeddb". */
   storage?: "indexeddb" | "memory";
   /** The app knows this device stored data under this name before: an empty database on open then counts as evicted (`pwa-sync:evicted`). Default: false. */
   expectStoredData?: boolean;

@@ -8,7 +8,6 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::storage::ClientStore;
 use super::{new_client_id, Client};
 use crate::background_sync::request_background_sync;
 use crate::channel::Hint;
@@ -176,14 +175,13 @@ impl Client {
     /// `get` in one IndexedDB request and one promise (`IdbStore::read_now`), when it can
     /// be; `None`: the caller takes `get`, which also names whatever argument is wrong.
     pub fn get_now(self: &Rc<Self>, collection: &JsValue, key: &JsValue) -> Option<Promise> {
-        let ClientStore::Idb(store) = &self.store else { return None };
         if self.is_closed() {
             return None;
         }
         let config = self.collection(&collection.as_string()?).ok()?;
         record::check_key(config, &key.as_string()?).ok()?;
         let settle = self.read_settler.get_or_init(|| settler(Rc::downgrade(self), idb::read_outcome));
-        store.read_now(collection, key, settle)
+        self.store.read_now(collection, key, settle)
     }
 
     pub async fn get(&self, config: &CollectionConfig, key: String) -> Result<JsValue, Error> {
@@ -222,12 +220,10 @@ impl Client {
     }
 
     pub async fn list(&self, config: &CollectionConfig, query: &ListQuery) -> Result<JsValue, Error> {
-        if let ClientStore::Idb(store) = &self.store {
-            // The values read and checked in the store's script, where it can.
-            if let Some(values) = store.list_values(&config.name, query).await? {
-                self.report_skipped();
-                return Ok(values.into());
-            }
+        // The values read and checked in the store's script, where it can.
+        if let Some(values) = self.store.list_values(&config.name, query).await? {
+            self.report_skipped();
+            return Ok(values.into());
         }
         let records = self.store.list(&config.name, query).await?;
         self.report_skipped();

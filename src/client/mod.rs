@@ -10,7 +10,6 @@
 //! - `conflicts`: open conflicts, settling them, and the app's resolvers;
 //! - `observer`: the engine's effects as DOM events while a sync runs;
 //! - `tabs`: hints to and from the other tabs and workers of the app;
-//! - `storage`: IndexedDB or memory only, behind one `Store`;
 //! - `persistence`: persistent storage, usage and quota, and eviction.
 
 mod conflicts;
@@ -22,7 +21,6 @@ mod query;
 mod queue;
 mod spaces;
 mod status;
-mod storage;
 mod sync;
 mod tabs;
 mod watch;
@@ -50,7 +48,7 @@ pub(crate) type Resolvers = Vec<(String, Function)>;
 
 pub(crate) struct Client {
     config: ClientConfig,
-    store: storage::ClientStore,
+    store: crate::idb::IdbStore,
     events: Events,
     transport: Option<HttpTransport>,
     client_id: RefCell<String>,

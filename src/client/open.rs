@@ -4,7 +4,6 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use super::storage::ClientStore;
 use super::{new_client_id, tabs, Client, Extras};
 use crate::background::Background;
 use crate::crypto::Sealer;
@@ -17,7 +16,6 @@ use pwa_sync_core::engine;
 use pwa_sync_core::eviction;
 use pwa_sync_core::schedule::Trigger;
 use pwa_sync_core::session::{Opening, Session};
-use pwa_sync_core::store::memory::MemoryStore;
 use pwa_sync_core::store::Store;
 use pwa_sync_core::Error;
 
@@ -29,18 +27,15 @@ impl Client {
                     Some(encryption) => Some(Sealer::load(encryption).await?),
                     None => None,
                 };
-                ClientStore::Idb(IdbStore::open_migrating(&config, sealer, extras.migrations.clone()).await?)
+                IdbStore::open_migrating(&config, sealer, extras.migrations.clone()).await?
             }
-            // Values never reach storage, so there is nothing to seal (and no cipher is
-            // loaded).
-            StorageKind::Memory => ClientStore::Memory(MemoryStore::new(&config)),
+            // The same store over an in-memory IndexedDB of its own. Values never leave the
+            // context, so there is nothing to seal (and no cipher is loaded).
+            StorageKind::Memory => IdbStore::open_in_memory(&config, extras.migrations.clone()).await?,
         };
         // Opening the database read the metadata and the outbox's size already: a cold
         // start then waits for no transaction of its own here.
-        let found = match &store {
-            ClientStore::Idb(idb) => idb.take_found()?,
-            ClientStore::Memory(_) => None,
-        };
+        let found = store.take_found()?;
         let (meta, created_now, pending) = match found {
             Some((meta, pending)) => (meta, false, Some(pending)),
             None => {

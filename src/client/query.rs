@@ -15,7 +15,6 @@ use pwa_sync_core::store::Store;
 use pwa_sync_core::Error;
 
 use super::local::settler;
-use super::storage::ClientStore;
 use super::Client;
 use crate::convert;
 use crate::idb;
@@ -47,12 +46,10 @@ impl Client {
     /// `{records, next}`.
     pub async fn query(&self, config: &CollectionConfig, query: &Query) -> Result<JsValue, Error> {
         let plan = plan(config, query);
-        if let ClientStore::Idb(store) = &self.store {
-            // The page read and checked in the store's script, where one read answers it.
-            let fast = store.page_values(query, &plan).await;
-            if let Some((values, next)) = fast.inspect_err(|e| self.report_storage_error(e))? {
-                return Ok(page_object(values, next));
-            }
+        // The page read and checked in the store's script, where one read answers it.
+        let fast = self.store.page_values(query, &plan).await;
+        if let Some((values, next)) = fast.inspect_err(|e| self.report_storage_error(e))? {
+            return Ok(page_object(values, next));
         }
         let (rows, next) = self.planned_rows(query, &plan).await?;
         Ok(page_object(rows.into_iter().map(|r| r.value.0).collect(), next))
@@ -61,13 +58,12 @@ impl Client {
     /// `count` in one IndexedDB request and one promise (`IdbStore::count_now`), when it
     /// can be; `None`: the caller takes `count`.
     pub fn count_now(self: &Rc<Self>, query: &Query) -> Option<Promise> {
-        let ClientStore::Idb(store) = &self.store else { return None };
         if self.is_closed() {
             return None;
         }
         let config = self.collection(&query.collection).ok()?;
         let settle = self.count_settler.get_or_init(|| settler(Rc::downgrade(self), idb::count_outcome));
-        store.count_now(&config.name, &plan(config, query), settle)
+        self.store.count_now(&config.name, &plan(config, query), settle)
     }
 
     pub async fn count(&self, config: &CollectionConfig, query: &Query) -> Result<JsValue, Error> {

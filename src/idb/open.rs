@@ -177,15 +177,22 @@ async fn open_once(
     // open settles.
     let callbacks = upgrade.callbacks(&upgrade_error);
     let version = version.map_or(JsValue::UNDEFINED, JsValue::from);
-    let opened =
-        script::open(name, &version, specs, &upgrade.settings(), callbacks.steps.as_ref(), callbacks.migrated.as_ref())
-            .map_err(|e| OpenFailure::Failed(classify(&e)));
+    let opened = script::open(
+        name,
+        &version,
+        specs,
+        &upgrade.settings(),
+        callbacks.steps.as_ref(),
+        callbacks.migrated.as_ref(),
+        &upgrade.memory,
+    )
+    .map_err(|e| OpenFailure::Failed(classify(&e)));
     let failure = match JsFuture::from(opened?).await {
-        Ok(db) => {
-            return db
-                .dyn_into::<IdbDatabase>()
-                .map_err(|_| OpenFailure::Failed(Error::Storage("IndexedDB opened no database".into())))
-        }
+        // Not `dyn_into`: a memory client's database is the in-memory IndexedDB's
+        // (`FDBDatabase`), which is no `IDBDatabase` to `instanceof` but answers the same
+        // calls (wasm-bindgen calls methods by name).
+        Ok(db) if db.is_object() => return Ok(db.unchecked_into::<IdbDatabase>()),
+        Ok(_) => return Err(OpenFailure::Failed(Error::Storage("IndexedDB opened no database".into()))),
         Err(failure) => failure,
     };
     if let Some(error) = upgrade_error.borrow_mut().take() {

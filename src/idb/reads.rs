@@ -142,13 +142,12 @@ impl IdbStore {
             return None;
         }
         let (Some(index), [range]) = (&plan.index, plan.ranges.as_slice()) else { return None };
-        let range = script::key_range(&bounds(range).ok()?).ok()?;
+        let bounds = bounds(range).ok()?;
         let db = self.open_database()?;
-        let request = db
-            .unchecked_ref::<Database>()
-            .transaction(&JsValue::from_str(collection))
-            .and_then(|tx| tx.object_store_named(collection)?.index(&index.name)?.count_with_key(&range))
-            .ok()?;
+        let tx = db.unchecked_ref::<Database>().transaction(&JsValue::from_str(collection)).ok()?;
+        let range = script::key_range(&bounds, tx.unchecked_ref()).ok()?;
+        let request =
+            tx.object_store_named(collection).and_then(|s| s.index(&index.name)?.count_with_key(&range)).ok()?;
         Some(settled(
             &request,
             settle.bind2(&JsValue::NULL, &JsValue::from_str(collection), &JsValue::UNDEFINED).into(),

@@ -53,6 +53,7 @@ extern "C" {
         settings: &Array,
         steps: &JsValue,
         migrated: &JsValue,
+        memory: &JsValue,
     ) -> Result<Promise, JsValue>;
 
     /// `[missing, meta, stamp, pending]` of an open database (`open::inspect`).
@@ -63,13 +64,19 @@ extern "C" {
     #[wasm_bindgen(catch)]
     pub(super) fn remove(name: &str) -> Result<Promise, JsValue>;
 
+    /// A fresh in-memory IndexedDB, `[factory, IDBKeyRange]`, from the module `load()`
+    /// resolves to (`undefined`: the global `pwaSyncMemoryIdb`).
+    #[wasm_bindgen(catch)]
+    pub(super) fn memory(load: &JsValue) -> Result<Promise, JsValue>;
+
     /// Settles when `tx` ends: resolves on commit, rejects with its error (`null`: an
     /// abort without one).
     pub(super) fn ended(tx: &IdbTransaction) -> Promise;
 
-    /// `bounds` (`query::bounds`) as an `IDBKeyRange`, `null` for the whole index.
+    /// `bounds` (`query::bounds`) as a key range of `tx`'s database, `null` for the
+    /// whole index.
     #[wasm_bindgen(catch, js_name = keyRange)]
-    pub(super) fn key_range(bounds: &JsValue) -> Result<JsValue, JsValue>;
+    pub(super) fn key_range(bounds: &JsValue, tx: &IdbTransaction) -> Result<JsValue, JsValue>;
 
     /// The stored object under `key` (`undefined`: none).
     #[wasm_bindgen(catch)]

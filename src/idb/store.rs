@@ -7,7 +7,9 @@ use std::fmt;
 use std::rc::Rc;
 
 use js_sys::Reflect;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbTransaction};
 
 use pwa_sync_core::config::ClientConfig;
@@ -28,8 +30,24 @@ use super::transaction::{finish, start_transaction, Mode};
 use super::upgrade::Upgrade;
 use crate::convert::prop;
 use crate::crypto::Sealer;
+use crate::error::describe;
 use crate::migrate::Migrations;
 use crate::value::JsVal;
+
+thread_local! {
+    /// How a memory client loads its in-memory IndexedDB, set by the package's `init()`
+    /// (js/index.js): `import()` of `memory/idb.js`, so an app that never asks for memory
+    /// never fetches it. Without it the store's script takes the global
+    /// `pwaSyncMemoryIdb` (the browser suites install it).
+    static MEMORY_LOADER: RefCell<Option<js_sys::Function>> = const { RefCell::new(None) };
+}
+
+/// Set by js/index.js after `init()`: how a client with `storage: "memory"` loads its
+/// in-memory IndexedDB. Not part of the API.
+#[wasm_bindgen(js_name = __setMemoryLoader, skip_typescript)]
+pub fn set_memory_loader(loader: js_sys::Function) {
+    MEMORY_LOADER.with(|l| *l.borrow_mut() = Some(loader));
+}
 
 /// The IndexedDB store. Cheap to keep; not `Send` (browsers run it on one thread).
 pub struct IdbStore {
@@ -79,14 +97,32 @@ impl IdbStore {
         sealer: Option<Sealer>,
         migrations: Rc<Migrations>,
     ) -> Result<IdbStore> {
+        IdbStore::open_with(Upgrade { config: config.clone(), migrations, sealer, memory: JsValue::UNDEFINED }).await
+    }
+
+    /// A memory client's store (`storage: "memory"`): the same store over a fresh
+    /// in-memory IndexedDB of its own (the package's `memory/idb.js`, loaded now, the first
+    /// time a memory client opens), gone with the client.
+    pub async fn open_in_memory(config: &ClientConfig, migrations: Rc<Migrations>) -> Result<IdbStore> {
         #[cfg(feature = "testing")]
         crate::sys::install_scripts_for_tests();
-        let specs = schema(config);
-        let upgrade = Rc::new(Upgrade { config: config.clone(), migrations, sealer });
-        let (connection, found) = open_connection(&config.name, &specs, &upgrade).await?;
+        let loader = MEMORY_LOADER.with(|l| l.borrow().clone()).map_or(JsValue::UNDEFINED, JsValue::from);
+        let unloaded = |e: JsValue| {
+            Error::Storage(format!("storage \"memory\": cannot load the in-memory IndexedDB: {}", describe(&e)))
+        };
+        let memory = JsFuture::from(script::memory(&loader).map_err(unloaded)?).await.map_err(unloaded)?;
+        IdbStore::open_with(Upgrade { config: config.clone(), migrations, sealer: None, memory }).await
+    }
+
+    async fn open_with(upgrade: Upgrade) -> Result<IdbStore> {
+        #[cfg(feature = "testing")]
+        crate::sys::install_scripts_for_tests();
+        let specs = schema(&upgrade.config);
+        let upgrade = Rc::new(upgrade);
+        let (connection, found) = open_connection(&upgrade.config.name, &specs, &upgrade).await?;
         Ok(IdbStore {
             found: RefCell::new(Some(found)),
-            config: config.clone(),
+            config: upgrade.config.clone(),
             specs,
             connection: RefCell::new(Some(connection)),
             closed: Cell::new(false),
@@ -96,6 +132,11 @@ impl IdbStore {
             fail_after_entity: Cell::new(false),
             upgrade,
         })
+    }
+
+    /// Whether the data outlives this context (not so over a memory client's IndexedDB).
+    pub fn is_durable(&self) -> bool {
+        self.upgrade.memory.is_undefined()
     }
 
     /// Close the connection for good: later calls fail with `Error::Closed`.

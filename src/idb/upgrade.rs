@@ -30,6 +30,9 @@ pub struct Upgrade {
     pub config: ClientConfig,
     pub migrations: Rc<Migrations>,
     pub sealer: Option<Sealer>,
+    /// A memory client's in-memory IndexedDB (`[factory, IDBKeyRange]`, the store
+    /// script's `memory`); `undefined`: the browser's.
+    pub memory: JsValue,
 }
 
 /// What the store's script passes to `Upgrade::migrated`.

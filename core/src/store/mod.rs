@@ -1,5 +1,6 @@
-//! The storage contract. Two implementations: [`memory::MemoryStore`] here (host tests and
-//! anything without IndexedDB) and the IndexedDB store in `web::idb`. One conformance
+//! The storage contract. Two implementations: [`memory::MemoryStore`] here (host tests;
+//! the reference) and the IndexedDB store in `web::idb` (a browser's `storage: "memory"`
+//! client runs it over an in-memory IndexedDB). One conformance
 //! suite ([`conformance`]) runs against both.
 //!
 //! The contract speaks the store model (`model`) and calls no planner: local writes are
