@@ -40,11 +40,27 @@ test("seal/ ships with the package, where index.js's import() and sw.js find it"
   // The default loader, set by index.js's init(): its import() resolves to the shipped file.
   const entry = await readFile(pkg("index.js"), "utf8");
   const targets = [...entry.matchAll(/import\("([^"]+)"\)/g)].map((m) => m[1]);
-  assert.deepEqual(targets, ["./seal/pwa_sync_seal.js"]);
+  assert.deepEqual(targets, ["./seal/pwa_sync_seal.js", "./memory/idb.js"]);
   assert.equal(fileURLToPath(new URL(targets[0], pathToFileURL(pkg("index.js")))), pkg("seal/pwa_sync_seal.js"));
   assert.equal(manifest.exports["./seal"].default, "./seal/pwa_sync_seal.js");
   const sw = await readFile(pkg("sw.js"), "utf8");
   assert.match(sw, /from "\.\/seal\/pwa_sync_seal\.js"/);
+});
+
+test("memory/ ships with the package and its license, where index.js's import() finds it", async () => {
+  const manifest = JSON.parse(await readFile(pkg("package.json"), "utf8"));
+  for (const name of ["idb.js", "LICENSE"]) {
+    assert.ok(manifest.files.includes(`memory/${name}`), `memory/${name} in files`);
+    assert.ok(await exists(pkg(`memory/${name}`)), `memory/${name} in pkg/`);
+  }
+  assert.match(await readFile(pkg("memory/LICENSE"), "utf8"), /Apache License/);
+  const entry = await readFile(pkg("index.js"), "utf8");
+  const target = [...entry.matchAll(/import\("([^"]+)"\)/g)].map((m) => m[1]).find((t) => t.includes("memory"));
+  assert.equal(fileURLToPath(new URL(target, pathToFileURL(pkg("index.js")))), pkg("memory/idb.js"));
+  // A module exporting what the store's script takes of it.
+  const memory = await readFile(pkg("memory/idb.js"), "utf8");
+  assert.match(memory, /export\s*\{[^}]*\bIDBFactory\b/);
+  assert.match(memory, /export\s*\{[^}]*\bIDBKeyRange\b/);
 });
 
 test("the crate has no wasm-bindgen snippets: Firefox's classic service-worker suite cannot load them", async () => {
