@@ -4,7 +4,7 @@
 // import()). Values reach IndexedDB sealed, and the worker opens a page's sealed writes.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launch, serve, ROOT, startServer, serviceWorkerControl, siteWithPkg, until, pullAll } from "./lib.mjs";
+import { launch, startServer, serviceWorkerControl, siteWithPkg, until, pullAll, withPage } from "./lib.mjs";
 
 // 32 bytes, base64.
 const KEY = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
@@ -30,17 +30,7 @@ const page = `<!doctype html><meta charset="utf-8">
 </script>`;
 
 test("seal/ is fetched only by a client with encryption, and then nothing reaches IndexedDB unsealed", async () => {
-  const server = await serve(ROOT, { "/sealed.html": page });
-  const browser = await launch();
-  try {
-    const tab = await browser.newPage();
-    const requests = [];
-    const errors = [];
-    tab.on("request", (r) => requests.push(new URL(r.url()).pathname));
-    tab.on("pageerror", (e) => errors.push(e.message));
-    await tab.goto(`${server.url}/sealed.html`);
-    await tab.waitForFunction(() => window.ready, null, { timeout: 20_000 });
-
+  await withPage("/sealed.html", page, async ({ tab, requests, errors }) => {
     await tab.evaluate(async () => {
       const client = await window.openClient("plain");
       await client.put("notes", { id: "n1", text: "plain words" });
@@ -67,10 +57,7 @@ test("seal/ is fetched only by a client with encryption, and then nothing reache
     const refused = await tab.evaluate(() => window.openClient("short-key", "AQID").then(() => "opened", (e) => e.code));
     assert.equal(refused, "invalid-config");
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  });
 });
 
 let site;

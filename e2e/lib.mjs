@@ -66,6 +66,29 @@ export async function launch() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The page `html`, served at `path` beside the repository, in a fresh headless Chromium:
+ * resolves to what `use({tab, requests, errors})` does once the page set `window.ready`
+ * (`requests`: the paths it fetched; `errors`: its uncaught errors). `init` runs in the
+ * page before its own scripts. The browser and the server are closed after. */
+export async function withPage(path, html, use, { init } = {}) {
+  const server = await serve(ROOT, { [path]: html });
+  const browser = await launch();
+  try {
+    const tab = await browser.newPage();
+    const requests = [];
+    const errors = [];
+    tab.on("request", (r) => requests.push(new URL(r.url()).pathname));
+    tab.on("pageerror", (e) => errors.push(e.message));
+    if (init) await tab.addInitScript(init);
+    await tab.goto(`${server.url}${path}`);
+    await tab.waitForFunction(() => window.ready, null, { timeout: 20_000 });
+    return await use({ tab, requests, errors });
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
 /** Resolves to `check()`'s first truthy value, polled every 100 ms; throws after `ms`. */
 export async function until(what, check, ms = 20_000) {
   const end = Date.now() + ms;

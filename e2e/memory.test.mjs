@@ -3,7 +3,7 @@
 // page loads (the import() index.js's init() sets up) only when a memory client opens.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { launch, serve, ROOT } from "./lib.mjs";
+import { withPage } from "./lib.mjs";
 
 const page = `<!doctype html><meta charset="utf-8">
 <script type="module">
@@ -16,17 +16,7 @@ const page = `<!doctype html><meta charset="utf-8">
 </script>`;
 
 test("memory/ is fetched only by a memory client, which keeps its data to itself and out of IndexedDB", async () => {
-  const server = await serve(ROOT, { "/memory.html": page });
-  const browser = await launch();
-  try {
-    const tab = await browser.newPage();
-    const requests = [];
-    const errors = [];
-    tab.on("request", (r) => requests.push(new URL(r.url()).pathname));
-    tab.on("pageerror", (e) => errors.push(e.message));
-    await tab.goto(`${server.url}/memory.html`);
-    await tab.waitForFunction(() => window.ready, null, { timeout: 20_000 });
-
+  await withPage("/memory.html", page, async ({ tab, requests, errors }) => {
     await tab.evaluate(async () => {
       const client = await window.openClient("durable");
       await client.put("trips", { id: "t1", day: 1, tags: [] });
@@ -66,25 +56,15 @@ test("memory/ is fetched only by a memory client, which keeps its data to itself
     assert.ok(databases.includes("durable"), `the IndexedDB client's database: ${databases}`);
     assert.ok(!databases.includes("mem"), `a memory client wrote to IndexedDB: ${databases}`);
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  });
 });
 
 test("where IndexedDB throws, open rejects with storage and a memory client of the same config works", async () => {
-  const server = await serve(ROOT, { "/memory.html": page });
-  const browser = await launch();
-  try {
-    const tab = await browser.newPage();
-    // As some private modes and sandboxed frames do: the global's getter throws.
-    await tab.addInitScript(() => {
-      Object.defineProperty(globalThis, "indexedDB", {
-        get() { throw new DOMException("The user denied permission to access the database.", "SecurityError"); },
-      });
-    });
-    await tab.goto(`${server.url}/memory.html`);
-    await tab.waitForFunction(() => window.ready, null, { timeout: 20_000 });
+  // As some private modes and sandboxed frames do: the global's getter throws.
+  const init = () => Object.defineProperty(globalThis, "indexedDB", {
+    get() { throw new DOMException("The user denied permission to access the database.", "SecurityError"); },
+  });
+  await withPage("/memory.html", page, async ({ tab }) => {
     const result = await tab.evaluate(async () => {
       const refused = await window.openClient("private").then(() => "opened", (e) => e.code);
       const client = await window.openClient("private", "memory");
@@ -95,10 +75,7 @@ test("where IndexedDB throws, open rejects with storage and a memory client of t
     });
     assert.equal(result.refused, "storage");
     assert.deepEqual(result.back, { id: "t1", day: 1, tags: [] });
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  }, { init });
 });
 
 test("without the package's init (the glue imported itself), a memory client rejects with storage and says what to do", async () => {
@@ -106,20 +83,13 @@ test("without the package's init (the glue imported itself), a memory client rej
 <script type="module">
   import init, { SyncClient } from "/pkg/pwa_sync.js";
   await init();
-  window.result = SyncClient.open({ name: "bare", collections: { trips: { key: "id" } }, storage: "memory" })
+  window.result = await SyncClient.open({ name: "bare", collections: { trips: { key: "id" } }, storage: "memory" })
     .then(() => ({ opened: true }), (e) => ({ code: e.code, message: e.message }));
+  window.ready = true;
 </script>`;
-  const server = await serve(ROOT, { "/bare.html": bare });
-  const browser = await launch();
-  try {
-    const tab = await browser.newPage();
-    await tab.goto(`${server.url}/bare.html`);
-    await tab.waitForFunction(() => window.result, null, { timeout: 20_000 });
+  await withPage("/bare.html", bare, async ({ tab }) => {
     const result = await tab.evaluate(() => window.result);
     assert.equal(result.code, "storage");
     assert.match(result.message, /in-memory IndexedDB.*init/);
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  });
 });
