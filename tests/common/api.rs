@@ -591,6 +591,43 @@ async fn a_written_value_is_a_json_copy_the_app_cannot_change_afterwards() {
     }
 }
 
+/// A memory client runs over an in-memory IndexedDB of its own: two of one name share
+/// nothing, a third opened after them starts empty, and none makes a database in the
+/// browser's IndexedDB.
+#[wasm_bindgen_test]
+async fn memory_clients_of_one_name_share_nothing_and_leave_indexeddb_alone() {
+    let name = unique("memory");
+    let memory = || {
+        let cfg = config(&name);
+        Reflect::set(&cfg, &"storage".into(), &"memory".into()).unwrap();
+        cfg
+    };
+    let a = SyncClient::open(memory()).await.unwrap();
+    let b = SyncClient::open(memory()).await.unwrap();
+    ok(a.put(s("trips"), json(r#"{"id": "t1", "owner": "ann"}"#))).await;
+    ok(b.put(s("trips"), json(r#"{"id": "t2", "owner": "bob"}"#))).await;
+    let keys = |client: &SyncClient| {
+        let listed = client.list(s("trips"), JsValue::UNDEFINED);
+        async move {
+            Array::from(&ok(listed).await).iter().map(|r| field(&r, "id").as_string().unwrap()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(keys(&a).await, ["t1"]);
+    assert_eq!(keys(&b).await, ["t2"]);
+    a.close();
+    let c = SyncClient::open(memory()).await.unwrap();
+    assert!(keys(&c).await.is_empty(), "a memory client opened later starts empty");
+    let found = super::support::js(
+        "name",
+        "return indexedDB.databases().then((all) => all.some((d) => d.name === name));",
+        &[s(&name)],
+    )
+    .await;
+    assert_eq!(found, JsValue::FALSE, "a memory client made a database in IndexedDB");
+    b.close();
+    c.close();
+}
+
 /// `sys::name` hands back the JS string of the text it is given, past the names it keeps
 /// too, and the same string again when asked twice.
 #[wasm_bindgen_test]
