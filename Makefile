@@ -72,11 +72,11 @@ RELEASE_ENV = RUSTUP_TOOLCHAIN=$(RELEASE_TOOLCHAIN) RUSTFLAGS="$(RELEASE_RUSTFLA
 # (src/sys.rs, feature testing); the package ships it as the module memory/idb.js
 # (scripts/package.mjs), which a memory client loads when it opens.
 MEMORY_IDB_SCRIPT = target/js/memory-idb.js
-$(MEMORY_IDB_SCRIPT): tools/package-lock.json
+$(MEMORY_IDB_SCRIPT): js/memory-idb.js tools/package-lock.json
 	@[ -x tools/node_modules/.bin/esbuild ] || bash scripts/setup.sh node
 	@mkdir -p $(dir $@)
-	cd tools && echo 'export { IDBFactory, IDBKeyRange } from "fake-indexeddb";' | node_modules/.bin/esbuild \
-	  --bundle --format=iife --global-name=pwaSyncMemoryIdb --minify --log-level=warning --outfile=../$@
+	cd tools && node_modules/.bin/esbuild --bundle --format=iife --global-name=pwaSyncMemoryIdb --minify \
+	  --log-level=warning --outfile=../$@ < ../js/memory-idb.js
 
 # From an empty pkg/: wasm-pack leaves files of an earlier build (a snippet the crate no
 # longer has) that package.mjs would ship.

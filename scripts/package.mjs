@@ -86,7 +86,7 @@ await mkdir(join(pkg, "memory"), { recursive: true });
 execFileSync(
   join(root, "tools", "node_modules", ".bin", "esbuild"),
   ["--bundle", "--format=esm", "--minify", "--log-level=warning", `--outfile=${join(pkg, "memory", "idb.js")}`],
-  { input: 'export { IDBFactory, IDBKeyRange } from "fake-indexeddb";', cwd: join(root, "tools"), encoding: "utf8" },
+  { input: await readFile(join(root, "js", "memory-idb.js"), "utf8"), cwd: join(root, "tools"), encoding: "utf8" },
 );
 await copyFile(join(root, "tools", "node_modules", "fake-indexeddb", "LICENSE"), join(pkg, "memory", "LICENSE"));
 files.push("memory/idb.js", "memory/LICENSE");

@@ -97,6 +97,8 @@ impl IdbStore {
         sealer: Option<Sealer>,
         migrations: Rc<Migrations>,
     ) -> Result<IdbStore> {
+        #[cfg(feature = "testing")]
+        crate::sys::install_scripts_for_tests();
         IdbStore::open_with(Upgrade { config: config.clone(), migrations, sealer, memory: JsValue::UNDEFINED }).await
     }
 
@@ -115,8 +117,6 @@ impl IdbStore {
     }
 
     async fn open_with(upgrade: Upgrade) -> Result<IdbStore> {
-        #[cfg(feature = "testing")]
-        crate::sys::install_scripts_for_tests();
         let specs = schema(&upgrade.config);
         let upgrade = Rc::new(upgrade);
         let (connection, found) = open_connection(&upgrade.config.name, &specs, &upgrade).await?;
