@@ -78,7 +78,8 @@ CORE_LAYERS = [
     # `names` (event names, error codes, the sync tag shared with JS) and `sse` (the event
     # stream's framing) sit with the protocol.
     # `fields` reads a JSON object's fields by hand (the config's reader).
-    ("protocol/clock/patch/error", "joined", ["protocol", "clock", "patch", "error", "names", "sse", "value", "sort", "fields"], []),
+    # `sorted_map` is the planner model's map (a sorted vector, no B-tree in the module).
+    ("protocol/clock/patch/error", "joined", ["protocol", "clock", "patch", "error", "names", "sse", "value", "sort", "sorted_map", "fields"], []),
     # `export` is not in the picture: it renders live values as JSON or CSV and
     # needs only `error`; it sits with the data definitions.
     # `migration` decides schema versions and checks a migration step's answer.

@@ -874,7 +874,7 @@ mod tests {
         // A record lost locally (e.g. wiped by hand) comes back; a pending write stays.
         let t2 = ("trips".to_owned(), "t2".to_owned());
         block_on(a.store.transact(std::slice::from_ref(&t2), Durability::Default, |_| {
-            Ok((Writes { records: [(t2.clone(), None)].into(), ..Writes::default() }, ()))
+            Ok((Writes { records: [(t2.clone(), None)].into_iter().collect(), ..Writes::default() }, ()))
         }))
         .unwrap();
         assert_eq!(a.live().len(), 1);

@@ -33,6 +33,7 @@ pub mod retry;
 pub mod schedule;
 pub mod session;
 pub mod sort;
+pub mod sorted_map;
 #[cfg(test)]
 mod spaces_tests;
 pub mod sse;

@@ -3,7 +3,7 @@
 //! audit log's lines. The storage contract (`store`) and the planners (`sync`) both speak
 //! it; it depends on nothing above the records.
 
-use std::collections::BTreeMap;
+use crate::sorted_map::SortedMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -58,8 +58,8 @@ pub struct Snapshot<V = Value> {
     /// The id a plan gives the next outbox entry it creates (`record::NEW_ENTRY_IDS` on):
     /// the store numbers new entries as it writes them.
     pub next_new_id: u64,
-    pub records: BTreeMap<KeyRef, EntityRecord<V>>,
-    pub queued: BTreeMap<KeyRef, Vec<OutboxEntry<V>>>,
+    pub records: SortedMap<KeyRef, EntityRecord<V>>,
+    pub queued: SortedMap<KeyRef, Vec<OutboxEntry<V>>>,
     pub conflicts: Conflicts,
 }
 
@@ -68,8 +68,8 @@ impl<V> Snapshot<V> {
         Snapshot {
             meta,
             next_new_id: crate::record::NEW_ENTRY_IDS,
-            records: BTreeMap::new(),
-            queued: BTreeMap::new(),
+            records: SortedMap::new(),
+            queued: SortedMap::new(),
             conflicts: Vec::new(),
         }
     }
@@ -79,8 +79,8 @@ impl<V> Snapshot<V> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Writes<V = Value> {
     /// `None` removes the record.
-    pub records: BTreeMap<KeyRef, Option<EntityRecord<V>>>,
-    pub outbox_put: BTreeMap<u64, OutboxEntry<V>>,
+    pub records: SortedMap<KeyRef, Option<EntityRecord<V>>>,
+    pub outbox_put: SortedMap<u64, OutboxEntry<V>>,
     pub outbox_delete: Ids,
     pub audit: Vec<AuditEntry>,
     pub conflicts_put: Conflicts,
@@ -107,8 +107,8 @@ impl<V> Writes<V> {
 impl<V> Default for Writes<V> {
     fn default() -> Self {
         Writes {
-            records: BTreeMap::new(),
-            outbox_put: BTreeMap::new(),
+            records: SortedMap::new(),
+            outbox_put: SortedMap::new(),
             outbox_delete: Vec::new(),
             audit: Vec::new(),
             conflicts_put: Vec::new(),

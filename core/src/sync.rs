@@ -5,7 +5,7 @@
 //! The visible value of a key is always its last server value (`base`) with the pending
 //! outbox entries replayed on top; every planner keeps that true.
 
-use std::collections::BTreeMap;
+use crate::sorted_map::SortedMap;
 
 use serde_json::Value;
 
@@ -97,7 +97,7 @@ pub fn plan_local_batch<V: AppValue>(
         let queued = snapshot.queued.get(&key).map(Vec::as_slice).unwrap_or_default();
         let new_id = snapshot.next_new_id;
         let plan = plan_local_write(&snapshot.meta, snapshot.records.get(&key), queued, write, new_id)?;
-        let queue = snapshot.queued.entry(key.clone()).or_default();
+        let queue = snapshot.queued.get_or_default(&key);
         if let Some(id) = plan.outbox_delete {
             queue.retain(|e| e.id != id);
             writes.outbox_put.remove(&id);
@@ -368,8 +368,8 @@ struct Working<'c, V> {
     meta_dirty: bool,
     /// The id of the next entry this plan queues; the store numbers it (`is_new_entry`).
     next_new_id: u64,
-    records: BTreeMap<KeyRef, EntityRecord<V>>,
-    queued: BTreeMap<KeyRef, Vec<OutboxEntry<V>>>,
+    records: SortedMap<KeyRef, EntityRecord<V>>,
+    queued: SortedMap<KeyRef, Vec<OutboxEntry<V>>>,
     conflicts: Conflicts,
     /// Keys whose record this plan changed, once per change (sorted and
     /// deduplicated by `finish`: a `BTreeSet` would be one more B-tree in the module).
@@ -404,7 +404,7 @@ impl<'c, V: AppValue> Working<'c, V> {
     }
 
     fn entries(&mut self, key: &KeyRef) -> &mut Vec<OutboxEntry<V>> {
-        self.queued.entry(key.clone()).or_default()
+        self.queued.get_or_default(key)
     }
 
     fn remove_entry(&mut self, key: &KeyRef, id: u64) -> Option<OutboxEntry<V>> {
@@ -746,6 +746,7 @@ mod tests {
     use crate::mutation::LocalOp;
     use crate::protocol::ServerState;
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     fn config(strategy: &str) -> ClientConfig {
         ClientConfig::from_json(json!({"name": "t", "collections": {

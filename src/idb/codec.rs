@@ -247,7 +247,7 @@ pub(super) fn encode_batch(writes: &Writes<JsVal>, sealer: Option<&Sealer>) -> R
             runs.push(&JsValue::from(count));
         }
     };
-    for ((collection, key), record) in &writes.records {
+    for ((collection, key), record) in writes.records.iter() {
         let Some(record) = record else {
             deletes.push(&sys::name(collection));
             deletes.push(&JsValue::from_str(key));
