@@ -42,12 +42,23 @@ pub fn to_json(collection: &str, value: &JsValue) -> Result<Value, Error> {
 /// time), and `JSON.parse` of one string is faster than building objects a property at a
 /// time across the boundary.
 pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, Error> {
-    encode_json(value).map_err(|e| Error::Storage(format!("cannot convert a value for JS: {e}")))
+    encode_json(value).map_err(cannot_convert)
+}
+
+fn cannot_convert(reason: String) -> Error {
+    Error::Storage(format!("cannot convert a value for JS: {reason}"))
 }
 
 /// `value` as a JS value, or why not.
 pub fn encode_json<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, String> {
-    let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
+    parse_written(serde_json::to_string(value))
+}
+
+/// What serde_json wrote, parsed by the browser: apart from `encode_json`, so only the
+/// writing is compiled once per type.
+#[inline(never)]
+fn parse_written(written: serde_json::Result<String>) -> Result<JsValue, String> {
+    let text = written.map_err(|e| e.to_string())?;
     js_sys::JSON::parse(&text).map_err(|e| unparsed(&e, &text))
 }
 
