@@ -1421,10 +1421,10 @@ mod tests {
         async fn run_transaction(
             &self,
             keys: &[KeyRef],
-            d: Durability,
+            scope: crate::store::Scope,
             plan: &mut dyn FnMut(crate::model::Snapshot) -> Result<Writes, Error>,
         ) -> Result<(), Error> {
-            self.inner.run_transaction(keys, d, plan).await
+            self.inner.run_transaction(keys, scope, plan).await
         }
         async fn meta(&self) -> Result<Option<crate::record::Meta>, Error> {
             self.inner.meta().await

@@ -3,7 +3,7 @@
 //! on both) and keeps the storage invariants of ARCHITECTURE.md:
 //!
 //! - every `Store` method is one IndexedDB transaction; a local write
-//!   (`engine::LocalWrites`, through `run_local_transaction`) reads, plans and writes
+//!   (`engine::LocalWrites`, through `run_transaction` in `Scope::LocalWrite`) reads, plans and writes
 //!   entity, outbox and meta in one readwrite transaction (invariant 1), awaiting nothing but IndexedDB requests inside it, and
 //!   aborting it explicitly on every error path (a transaction left half-way would
 //!   otherwise commit what it already wrote);

@@ -17,7 +17,7 @@ use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::model::{AuditEntry, KeyRef, Snapshot, Writes};
 use pwa_sync_core::query::{exec::Answer, plan::Plan, Query};
 use pwa_sync_core::record::{ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
-use pwa_sync_core::store::{Durability, Store};
+use pwa_sync_core::store::{Durability, Scope, Store};
 
 use super::codec::{decode, decode_entry, decode_record, key_text};
 use super::error::{classify, dom_name};
@@ -299,22 +299,21 @@ impl Store for IdbStore {
     async fn run_transaction(
         &self,
         keys: &[KeyRef],
-        durability: Durability,
+        scope: Scope,
         plan: &mut dyn FnMut(Snapshot<JsVal>) -> Result<Writes<JsVal>>,
     ) -> Result<()> {
-        self.run_transaction_over(&[OUTBOX, AUDIT, CONFLICTS], keys, durability, None, plan).await
-    }
-
-    async fn run_local_transaction(
-        &self,
-        keys: &[KeyRef],
-        plan: &mut dyn FnMut(Snapshot<JsVal>) -> Result<Writes<JsVal>>,
-    ) -> Result<()> {
-        // No metadata: ids come from the outbox's key generator (invariant 3). The plan
-        // takes it as last seen; it is read once if this store has not seen it yet (a
-        // store used without `open_meta`).
-        let known_meta = self.meta.borrow().clone();
-        self.run_transaction_over(&[OUTBOX], keys, Durability::Default, known_meta, plan).await
+        match scope {
+            Scope::Sync(durability) => {
+                self.run_transaction_over(&[OUTBOX, AUDIT, CONFLICTS], keys, durability, None, plan).await
+            }
+            // No metadata: ids come from the outbox's key generator (invariant 3). The plan
+            // takes it as last seen; it is read once if this store has not seen it yet (a
+            // store used without `open_meta`).
+            Scope::LocalWrite => {
+                let known_meta = self.meta.borrow().clone();
+                self.run_transaction_over(&[OUTBOX], keys, Durability::Default, known_meta, plan).await
+            }
+        }
     }
 
     async fn meta(&self) -> Result<Option<Meta>> {

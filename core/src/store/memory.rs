@@ -11,7 +11,7 @@ use crate::query::exec::{finish, select, Answer, Candidate, Hit};
 use crate::query::plan::Plan;
 use crate::query::Query;
 use crate::record::{index_key_eq, key_order, ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
-use crate::store::{Durability, Store};
+use crate::store::{Scope, Store};
 use crate::value::AppValue;
 use serde_json::Value;
 
@@ -110,7 +110,7 @@ impl<V: AppValue> Store for MemoryStore<V> {
     async fn run_transaction(
         &self,
         keys: &[KeyRef],
-        _durability: Durability,
+        _scope: Scope,
         plan: &mut dyn FnMut(Snapshot<V>) -> Result<Writes<V>>,
     ) -> Result<()> {
         for (collection, _) in keys {

@@ -76,7 +76,7 @@ pub trait Store {
     }
 
     /// `transact` in `scope`: under `Scope::LocalWrite` the plan may write only records,
-    /// outbox entries and the metadata (see `run_local_transaction`).
+    /// outbox entries and the metadata (see `run_transaction`).
     async fn transact_in_scope<R>(
         &self,
         keys: &[KeyRef],
@@ -98,32 +98,21 @@ pub trait Store {
             result = Some(r);
             Ok(writes)
         };
-        match scope {
-            Scope::LocalWrite => self.run_local_transaction(keys, &mut run).await?,
-            Scope::Sync(durability) => self.run_transaction(keys, durability, &mut run).await?,
-        }
+        self.run_transaction(keys, scope, &mut run).await?;
         result.ok_or_else(|| Error::Storage("a transaction committed without running its plan".into()))
     }
 
-    /// What `transact` runs: one transaction, `plan` called once with the snapshot.
+    /// What `transact` runs: one transaction, `plan` called once with the snapshot. One
+    /// method for both scopes, so each plan's caller awaits one future type. Under
+    /// `Scope::LocalWrite` the plan touches only records, the outbox and the metadata: a
+    /// store may leave conflicts and audit out of the transaction (IndexedDB starts a
+    /// transaction over fewer stores faster), and then the snapshot holds no conflicts.
     async fn run_transaction(
         &self,
         keys: &[KeyRef],
-        durability: Durability,
+        scope: Scope,
         plan: &mut dyn FnMut(Snapshot<Self::Value>) -> Result<Writes<Self::Value>>,
     ) -> Result<()>;
-
-    /// `run_transaction` for local writes, whose plans touch only records, the outbox
-    /// and the metadata: a store may leave conflicts and audit out of the transaction
-    /// (IndexedDB starts a transaction over fewer stores faster), and then the snapshot
-    /// holds no conflicts.
-    async fn run_local_transaction(
-        &self,
-        keys: &[KeyRef],
-        plan: &mut dyn FnMut(Snapshot<Self::Value>) -> Result<Writes<Self::Value>>,
-    ) -> Result<()> {
-        self.run_transaction(keys, Durability::Default, plan).await
-    }
 
     /// The metadata, if `open_meta` created it.
     async fn meta(&self) -> Result<Option<Meta>>;
