@@ -467,10 +467,13 @@ impl RawCollections {
                 .enumerate()
                 .map(|(i, mut spec)| {
                     let name = spec
-                        .as_object_mut()
-                        .and_then(|o| o.remove("name"))
-                        .and_then(|n| n.as_str().map(str::to_owned))
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
                         .ok_or_else(|| invalid(format!("collections[{i}] needs a string `name`")))?;
+                    if let Some(object) = spec.as_object_mut() {
+                        crate::fields::without(object, |field| field == "name");
+                    }
                     Ok((name, spec))
                 })
                 .collect(),
@@ -569,7 +572,7 @@ fn parse_collection(name: String, mut spec: Value) -> Result<CollectionConfig> {
     if !object.contains_key("key") {
         return Err(fail("missing `key`: the field that holds each record's id, e.g. { key: \"id\" }".into()));
     }
-    let conflict = parse_conflict(&name, object.remove("conflict"))?;
+    let conflict = parse_conflict(&name, object.get("conflict").cloned())?;
     let raw = RawCollection::read(spec).map_err(fail)?;
     if raw.key.trim().is_empty() {
         return Err(fail("`key` must name a field".into()));

@@ -61,9 +61,7 @@ impl AppValue for Value {
 
     fn remove_fields(&mut self, fields: &[String]) {
         if let Value::Object(object) = self {
-            for field in fields {
-                object.remove(field);
-            }
+            crate::fields::without(object, |field| fields.iter().any(|f| f == field));
         }
     }
 
