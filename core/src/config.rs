@@ -472,7 +472,7 @@ impl RawCollections {
                         .map(str::to_owned)
                         .ok_or_else(|| invalid(format!("collections[{i}] needs a string `name`")))?;
                     if let Some(object) = spec.as_object_mut() {
-                        crate::fields::without(object, |field| field == "name");
+                        crate::fields::without(object, &|field| field == "name");
                     }
                     Ok((name, spec))
                 })

@@ -102,7 +102,7 @@ impl Fields {
 /// `Map::remove` compiles the B-tree's rebalancing into the module (~2 KB gzipped), and
 /// the objects this is for (a patch, a value with omitted fields, a collection's
 /// settings) are small.
-pub fn without(object: &mut Map<String, Value>, drop: impl Fn(&str) -> bool) {
+pub fn without(object: &mut Map<String, Value>, drop: &dyn Fn(&str) -> bool) {
     if object.keys().any(|k| drop(k)) {
         *object = std::mem::take(object).into_iter().filter(|(k, _)| !drop(k)).collect();
     }

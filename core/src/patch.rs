@@ -14,7 +14,7 @@ pub fn apply(target: &mut Value, patch: &Value) {
         *target = Value::Object(Map::new());
     }
     if let Value::Object(target) = target {
-        crate::fields::without(target, |field| patch.get(field).is_some_and(Value::is_null));
+        crate::fields::without(target, &|field| patch.get(field).is_some_and(Value::is_null));
         for (field, change) in patch.iter().filter(|(_, change)| !change.is_null()) {
             apply(target.entry(field.clone()).or_insert(Value::Null), change);
         }

@@ -61,7 +61,7 @@ impl AppValue for Value {
 
     fn remove_fields(&mut self, fields: &[String]) {
         if let Value::Object(object) = self {
-            crate::fields::without(object, |field| fields.iter().any(|f| f == field));
+            crate::fields::without(object, &|field| fields.iter().any(|f| f == field));
         }
     }
 
