@@ -92,14 +92,18 @@ impl<V> Writes<V> {
     /// Number the entries the plan created (`record::is_new_entry`) from `next_id`, in the
     /// order it made them: what IndexedDB's key generator does as they are added.
     pub fn number_new_entries(&mut self, next_id: &mut u64) {
-        let new_ids: Vec<u64> = self.outbox_put.keys().copied().filter(|id| crate::record::is_new_entry(*id)).collect();
-        for id in new_ids {
-            if let Some(mut entry) = self.outbox_put.remove(&id) {
-                entry.id = *next_id;
-                *next_id += 1;
-                self.outbox_put.insert(entry.id, entry);
-            }
-        }
+        // In id order, the new ones last: renumbered in that order, each map is built
+        // by appending.
+        let entries = std::mem::take(&mut self.outbox_put).into_iter();
+        self.outbox_put = entries
+            .map(|(id, mut entry)| {
+                if crate::record::is_new_entry(id) {
+                    entry.id = *next_id;
+                    *next_id += 1;
+                }
+                (entry.id, entry)
+            })
+            .collect();
     }
 }
 
