@@ -58,8 +58,15 @@ pub fn encode_json<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, String> 
 /// writing is compiled once per type.
 #[inline(never)]
 fn parse_written(written: serde_json::Result<String>) -> Result<JsValue, String> {
-    let text = written.map_err(|e| e.to_string())?;
+    let text = written.map_err(unwritable)?;
     js_sys::JSON::parse(&text).map_err(|e| unparsed(&e, &text))
+}
+
+/// Why serde_json could not write a value. Not its `Display`, which would link the
+/// messages of its parser and of std's I/O errors into the module: writing to a `String`
+/// fails only for a map whose keys are not strings, which none of ours has.
+pub fn unwritable(_: serde_json::Error) -> String {
+    "not writable as JSON (a map key that is not a string)".into()
 }
 
 /// Why `JSON.parse` refused a text serde_json wrote, which cannot happen. WebKit's
@@ -86,7 +93,7 @@ const ENCODE_CHUNK: usize = 256;
 pub fn json_texts<T: Serialize>(items: &[T]) -> std::result::Result<Array, String> {
     items
         .chunks(ENCODE_CHUNK)
-        .map(|chunk| serde_json::to_string(chunk).map(|text| JsValue::from_str(&text)).map_err(|e| e.to_string()))
+        .map(|chunk| serde_json::to_string(chunk).map(|text| JsValue::from_str(&text)).map_err(unwritable))
         .collect()
 }
 
