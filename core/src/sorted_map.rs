@@ -2,7 +2,7 @@
 //!
 //! A `BTreeMap` is compiled into the module once per key and value type, node code and
 //! all; the planner's four (records and queued entries by key, records to write, entries
-//! by id) were over 6 KB of the gzipped module (bench/README.md "Size"). This is a binary
+//! by id) were 5,920 bytes of the gzipped module (bench/README.md "Size"). This is a binary
 //! search over a `Vec`, answering as a `BTreeMap` does (the property test below).
 //!
 //! Entries stay where they were added; what is kept in key order is a vector of their
@@ -54,11 +54,17 @@ impl<K: Ord, V> SortedMap<K, V> {
         match self.find(&key) {
             Ok(n) => self.entries[self.order[n]].1.replace(value),
             Err(n) => {
-                self.order.insert(n, self.entries.len());
-                self.entries.push((key, Some(value)));
+                self.add(n, key, Some(value));
                 None
             }
         }
+    }
+
+    /// Add an absent key as the nth in order; its place in `entries`.
+    fn add(&mut self, n: usize, key: K, value: Option<V>) -> usize {
+        self.order.insert(n, self.entries.len());
+        self.entries.push((key, value));
+        self.entries.len() - 1
     }
 
     /// The value of `key`, inserted as `V::default()` when there was none.
@@ -69,11 +75,7 @@ impl<K: Ord, V> SortedMap<K, V> {
     {
         let at = match self.find(key) {
             Ok(n) => self.order[n],
-            Err(n) => {
-                self.order.insert(n, self.entries.len());
-                self.entries.push((key.clone(), None));
-                self.entries.len() - 1
-            }
+            Err(n) => self.add(n, key.clone(), None),
         };
         self.entries[at].1.get_or_insert_with(V::default)
     }

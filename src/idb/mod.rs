@@ -3,8 +3,9 @@
 //! on both) and keeps the storage invariants of ARCHITECTURE.md:
 //!
 //! - every `Store` method is one IndexedDB transaction; a local write
-//!   (`engine::LocalWrites`, through `run_transaction` in `Scope::LocalWrite`) reads, plans and writes
-//!   entity, outbox and meta in one readwrite transaction (invariant 1), awaiting nothing but IndexedDB requests inside it, and
+//!   (`engine::LocalWrites`, through `run_transaction` in `Scope::LocalWrite`) reads,
+//!   plans and writes entity, outbox and meta in one readwrite transaction (invariant 1),
+//!   awaiting nothing but IndexedDB requests inside it, and
 //!   aborting it explicitly on every error path (a transaction left half-way would
 //!   otherwise commit what it already wrote);
 //! - transactions that remove outbox entries or write acknowledgements ask for
