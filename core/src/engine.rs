@@ -38,14 +38,14 @@ pub trait LocalWrites: Store {
 impl<S: Store> LocalWrites for S {
     async fn write_local(&self, write: &LocalWrite<S::Value>) -> Result<WriteOutcome<S::Value>, Error> {
         let key = (write.collection.clone(), write.key.clone());
-        self.transact_in_scope(&[key], Scope::LocalWrite, |snapshot| plan_local(snapshot, write)).await
+        crate::transact!(self, &[key], Scope::LocalWrite, |snapshot| plan_local(snapshot, write))
     }
 
     async fn write_local_batch(&self, batch: &[LocalWrite<S::Value>]) -> Result<Vec<WriteOutcome<S::Value>>, Error> {
         let mut keys: Vec<KeyRef> = batch.iter().map(|w| (w.collection.clone(), w.key.clone())).collect();
         crate::sort::sort(&mut keys);
         keys.dedup();
-        self.transact_in_scope(&keys, Scope::LocalWrite, |snapshot| plan_local_batch(snapshot, batch)).await
+        crate::transact!(self, &keys, Scope::LocalWrite, |snapshot| plan_local_batch(snapshot, batch))
     }
 }
 
@@ -195,16 +195,14 @@ pub fn checkpoint_scope(config: &ClientConfig) -> String {
 /// stored: a new collection's old changes lie before it.
 pub async fn ensure_checkpoint_scope<S: Store>(store: &S, config: &ClientConfig) -> Result<(), Error> {
     let scope = checkpoint_scope(config);
-    store
-        .transact(&[], Durability::Default, |mut snapshot| {
-            if snapshot.meta.checkpoint_scope.as_deref() == Some(scope.as_str()) {
-                return Ok((Writes::default(), ()));
-            }
-            snapshot.meta.checkpoint = 0;
-            snapshot.meta.checkpoint_scope = Some(scope.clone());
-            Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
-        })
-        .await
+    crate::transact!(store, &[], Scope::Sync(Durability::Default), |mut snapshot| {
+        if snapshot.meta.checkpoint_scope.as_deref() == Some(scope.as_str()) {
+            return Ok((Writes::default(), ()));
+        }
+        snapshot.meta.checkpoint = 0;
+        snapshot.meta.checkpoint_scope = Some(scope.clone());
+        Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
+    })
 }
 
 /// Settle open conflict `id` with what `choose` makes of it (it can refuse, e.g. a
@@ -219,17 +217,16 @@ pub async fn resolve_conflict<S: Store>(
     let conflict = conflicts.iter().find(|c| c.id == id).ok_or(Error::UnknownConflict(id))?;
     let choice = choose(conflict)?;
     let key = (conflict.collection.clone(), conflict.key.clone());
-    store.transact(std::slice::from_ref(&key), Durability::Default, |s| plan_resolve(s, &key, id, choice, now_ms)).await
+    let keys = std::slice::from_ref(&key);
+    crate::transact!(store, keys, Scope::Sync(Durability::Default), |s| plan_resolve(s, &key, id, choice, now_ms))
 }
 
 /// Remember why a sync failed (until one succeeds).
 pub async fn record_failure<S: Store>(store: &S, failure: crate::record::Failure) -> Result<(), Error> {
-    store
-        .transact(&[], Durability::Default, |mut snapshot| {
-            snapshot.meta.last_failure = Some(failure);
-            Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
-        })
-        .await
+    crate::transact!(store, &[], Scope::Sync(Durability::Default), |mut snapshot| {
+        snapshot.meta.last_failure = Some(failure);
+        Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
+    })
 }
 
 /// One full sync: push everything queued, then pull until the server has no more.
@@ -250,18 +247,16 @@ where
         pull_all(config, store, transport, observer, &mut report).await?;
         let now = observer.now_ms();
         let offset = report.clock_offset_ms;
-        store
-            .transact(&[], Durability::Default, |mut snapshot| {
-                snapshot.meta.last_synced_at = Some(now as f64);
-                snapshot.meta.last_failure = None;
-                if let Some(offset) = offset {
-                    snapshot.meta.clock_offset_ms = clock_correction(offset);
-                    let corrected = snapshot.meta.corrected(now);
-                    snapshot.meta.hlc.pull_back(corrected);
-                }
-                Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
-            })
-            .await?;
+        crate::transact!(store, &[], Scope::Sync(Durability::Default), |mut snapshot| {
+            snapshot.meta.last_synced_at = Some(now as f64);
+            snapshot.meta.last_failure = None;
+            if let Some(offset) = offset {
+                snapshot.meta.clock_offset_ms = clock_correction(offset);
+                let corrected = snapshot.meta.corrected(now);
+                snapshot.meta.hlc.pull_back(corrected);
+            }
+            Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
+        })?;
         Ok::<(), SyncError>(())
     }
     .await;
@@ -351,11 +346,9 @@ async fn apply_push<S: Store, O: Observer<S::Value>>(
     let keys = unique_keys(batch.iter().map(|e| (e.collection.clone(), e.key.clone())));
     let now = observer.now_ms();
     let results = migrate_conflicts(config, observer, batch, &response.results)?;
-    let applied: Applied<S::Value> = store
-        .transact(&keys, Durability::Strict, |snapshot| {
-            plan_push(config, snapshot, &results, now, &|c, s| observer.resolve_custom(c, s))
-        })
-        .await?;
+    let applied: Applied<S::Value> = crate::transact!(store, &keys, Scope::Sync(Durability::Strict), |snapshot| {
+        plan_push(config, snapshot, &results, now, &|c, s| observer.resolve_custom(c, s))
+    })?;
     report.pushed += applied.applied;
     report.conflicts += applied.conflicts;
     report.rejected += applied.rejected;
@@ -511,7 +504,7 @@ fn migrate_conflicts<'a, V, O: Observer<V>>(
 pub async fn discard_pending<S: Store, O: Observer<S::Value>>(store: &S, observer: &O) -> Result<usize, Error> {
     let keys = unique_keys(store.outbox(usize::MAX).await?.into_iter().map(|e| (e.collection, e.key)));
     let now = observer.now_ms();
-    let applied = store.transact(&keys, Durability::Strict, |s| plan_discard(s, now)).await?;
+    let applied = crate::transact!(store, &keys, Scope::Sync(Durability::Strict), |s| plan_discard(s, now))?;
     observer.effects(&applied.effects);
     Ok(applied.applied)
 }
@@ -520,12 +513,10 @@ pub async fn discard_pending<S: Store, O: Observer<S::Value>>(store: &S, observe
 /// writes stay. The next sync then brings every document the server has; those already
 /// held at their version are skipped.
 pub async fn reset_checkpoint<S: Store>(store: &S) -> Result<(), Error> {
-    store
-        .transact(&[], Durability::Strict, |mut snapshot| {
-            snapshot.meta.checkpoint = 0;
-            Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
-        })
-        .await
+    crate::transact!(store, &[], Scope::Sync(Durability::Strict), |mut snapshot| {
+        snapshot.meta.checkpoint = 0;
+        Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
+    })
 }
 
 /// Drop what this device holds of spaces the user lost: the keys that may be theirs are
@@ -554,7 +545,8 @@ async fn revoke<S: Store, O: Observer<S::Value>>(
     }
     let keys = unique_keys(keys.into_iter());
     let now = observer.now_ms();
-    let applied = store.transact(&keys, Durability::Default, |s| plan_revoke(config, s, revoked, now)).await?;
+    let applied =
+        crate::transact!(store, &keys, Scope::Sync(Durability::Default), |s| plan_revoke(config, s, revoked, now))?;
     report.rejected += applied.rejected;
     let mut effects = applied.effects;
     effects.push(Effect::SpacesRevoked(revoked.to_vec()));
