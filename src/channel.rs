@@ -103,7 +103,11 @@ impl Hint {
             }
             "changes" => {
                 let keys = convert::prop(message, "keys").dyn_into::<Array>().ok()?;
-                let keys = keys.iter().map(|k| k.as_string()).collect::<Option<Vec<String>>>()?;
+                let mut names = Vec::with_capacity(keys.length() as usize);
+                for key in keys.iter() {
+                    names.push(key.as_string()?);
+                }
+                let keys = names;
                 Some(Hint::Changes { collection: string("collection")?, keys, worker: worker()? })
             }
             "status" => Some(Hint::Status),

@@ -91,10 +91,11 @@ const ENCODE_CHUNK: usize = 256;
 /// `items` as JSON texts (JS strings), each the array of a chunk of them, in order: what
 /// the store's script parses.
 pub fn json_texts<T: Serialize>(items: &[T]) -> std::result::Result<Array, String> {
-    items
-        .chunks(ENCODE_CHUNK)
-        .map(|chunk| serde_json::to_string(chunk).map(|text| JsValue::from_str(&text)).map_err(unwritable))
-        .collect()
+    let texts = Array::new();
+    for chunk in items.chunks(ENCODE_CHUNK) {
+        texts.push(&JsValue::from_str(&serde_json::to_string(chunk).map_err(unwritable)?));
+    }
+    Ok(texts)
 }
 
 /// Deeper than this, a JS value is refused rather than read by recursion (the server
@@ -118,11 +119,12 @@ fn json_at(js: &JsValue, depth: usize) -> Result<Value, String> {
         return Err(format!("nested more than {MAX_READ_DEPTH} levels deep"));
     }
     if Array::is_array(js) {
-        return Array::from(js)
-            .iter()
-            .map(|item| json_at(&item, depth + 1))
-            .collect::<Result<_, _>>()
-            .map(Value::Array);
+        let items = Array::from(js);
+        let mut values = Vec::with_capacity(items.length() as usize);
+        for item in items.iter() {
+            values.push(json_at(&item, depth + 1)?);
+        }
+        return Ok(Value::Array(values));
     }
     if js.is_object() {
         let mut map = serde_json::Map::new();

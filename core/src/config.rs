@@ -462,10 +462,9 @@ impl RawCollections {
     fn into_named(self) -> Result<Vec<(String, Value)>> {
         match self {
             RawCollections::Map(map) => Ok(map.into_iter().collect()),
-            RawCollections::List(list) => list
-                .into_iter()
-                .enumerate()
-                .map(|(i, mut spec)| {
+            RawCollections::List(list) => {
+                let mut named = Vec::with_capacity(list.len());
+                for (i, mut spec) in list.into_iter().enumerate() {
                     let name = spec
                         .get("name")
                         .and_then(Value::as_str)
@@ -474,9 +473,10 @@ impl RawCollections {
                     if let Some(object) = spec.as_object_mut() {
                         crate::fields::without(object, &|field| field == "name");
                     }
-                    Ok((name, spec))
-                })
-                .collect(),
+                    named.push((name, spec));
+                }
+                Ok(named)
+            }
         }
     }
 }
@@ -518,13 +518,14 @@ impl RawCollection {
 /// `arrays`, an object of rules by field, as a list.
 fn array_rules(value: Value) -> std::result::Result<Vec<(String, ArrayRule)>, String> {
     let Value::Object(rules) = value else { return Err("`arrays` must be an object of rules by field".into()) };
-    rules
-        .into_iter()
-        .map(|(field, rule)| match rule.as_str().and_then(ArrayRule::named) {
-            Some(named) => Ok((field, named)),
-            None => Err(format!("`arrays.{field}` must be \"union\", \"append\" or \"replace\", got {rule}")),
-        })
-        .collect()
+    let mut parsed = Vec::with_capacity(rules.len());
+    for (field, rule) in rules {
+        match rule.as_str().and_then(ArrayRule::named) {
+            Some(named) => parsed.push((field, named)),
+            None => return Err(format!("`arrays.{field}` must be \"union\", \"append\" or \"replace\", got {rule}")),
+        }
+    }
+    Ok(parsed)
 }
 
 const STRATEGY_NAMES: &str = "serverWins, clientWins, lastWriteWins, merge, manual, or a resolver function";

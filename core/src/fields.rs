@@ -111,13 +111,12 @@ pub fn without(object: &mut Map<String, Value>, drop: &dyn Fn(&str) -> bool) {
 /// `value` as strings, if it is an array of them.
 pub fn strings(value: Value) -> Option<Vec<String>> {
     let Value::Array(items) = value else { return None };
-    items
-        .into_iter()
-        .map(|item| match item {
-            Value::String(s) => Some(s),
-            _ => None,
-        })
-        .collect()
+    let mut strings = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::String(s) = item else { return None };
+        strings.push(s);
+    }
+    Some(strings)
 }
 
 /// What kind of JSON value this is, for messages.

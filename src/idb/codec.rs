@@ -269,8 +269,10 @@ pub(super) fn encode_batch(writes: &Writes<JsVal>, sealer: Option<&Sealer>) -> R
         metas.push(record.metadata());
     }
     end_run(run);
-    let entry_values: Array =
-        writes.outbox_put.values().map(|entry| to_store(&entry.value, sealer)).collect::<Result<Array>>()?;
+    let entry_values = Array::new();
+    for entry in writes.outbox_put.values() {
+        entry_values.push(to_store(&entry.value, sealer)?.as_ref());
+    }
     let entry_metas: Vec<OutboxEntry<()>> = writes.outbox_put.values().map(OutboxEntry::metadata).collect();
     let failed = |e: String| Error::Storage(format!("cannot encode records for IndexedDB: {e}"));
     let records = [runs, deletes, json_texts(&metas).map_err(failed)?, values];

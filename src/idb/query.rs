@@ -92,7 +92,10 @@ impl IdbStore {
         self.check(&query.collection)?;
         let collection = query.collection.as_str();
         let tx = self.transaction(&[collection], Mode::Read, Durability::Default).await?;
-        let ranges = plan.ranges.iter().map(bounds).collect::<Result<Array>>()?;
+        let ranges = Array::new();
+        for range in &plan.ranges {
+            ranges.push(&bounds(range)?);
+        }
         let counted = script::answer(script::count(&tx, collection, Some(&index.name), &ranges)).await?;
         Ok(counted.as_f64().unwrap_or(0.0) as usize)
     }

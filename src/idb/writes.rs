@@ -160,16 +160,14 @@ impl IdbStore {
         // Encode everything before the first write request: the metadata of records and
         // outbox entries as JSON texts, their values as they are.
         let batch = encode_batch(&writes, self.sealer())?;
-        let audit_js = writes
-            .audit
-            .iter()
-            .map(|a| encode_internal(a, "an audit entry", self.sealer()))
-            .collect::<Result<Array>>()?;
-        let conflicts_js = writes
-            .conflicts_put
-            .iter()
-            .map(|c| encode_internal(c, "a conflict", self.sealer()))
-            .collect::<Result<Array>>()?;
+        let audit_js = Array::new();
+        for entry in &writes.audit {
+            audit_js.push(&encode_internal(entry, "an audit entry", self.sealer())?);
+        }
+        let conflicts_js = Array::new();
+        for conflict in &writes.conflicts_put {
+            conflicts_js.push(&encode_internal(conflict, "a conflict", self.sealer())?);
+        }
         let meta_js = writes.meta.as_ref().map(|m| encode_internal(m, "client metadata", None)).transpose()?;
         if meta_js.is_some() && !reads_meta {
             return Err(Error::Storage("a local write planned a metadata write".into()));

@@ -115,7 +115,11 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
     if text.len() % 2 != 0 {
         return None;
     }
-    text.chunks(2).map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?)).collect()
+    let mut bytes = Vec::with_capacity(text.len() / 2);
+    for pair in text.chunks(2) {
+        bytes.push(digit(pair[0])? << 4 | digit(pair[1])?);
+    }
+    Some(bytes)
 }
 
 /// Reads a cursor's bytes from the front; `None` when they end early or are not a value.

@@ -84,7 +84,11 @@ pub fn matches(query: &Query, record: &dyn Candidate) -> bool {
 /// The record's order values; `None` when one is not a key: such a record is left out
 /// of an ordered query, as an index over that field leaves it out.
 pub fn order_values(order: &[OrderTerm], record: &dyn Candidate) -> Option<Vec<Value>> {
-    order.iter().map(|t| record.field(&t.field).filter(is_key)).collect()
+    let mut values = Vec::with_capacity(order.len());
+    for term in order {
+        values.push(record.field(&term.field).filter(is_key)?);
+    }
+    Some(values)
 }
 
 /// The query's total order: its terms, then the key (in the last term's direction, as

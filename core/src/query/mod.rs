@@ -83,11 +83,13 @@ impl Query {
         }
         let conditions = match object.get("where") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Object(fields)) => fields
-                .iter()
-                .map(|(f, c)| parse_condition(config, f, c))
-                .collect::<Result<_, String>>()
-                .map_err(fail)?,
+            Some(Value::Object(fields)) => {
+                let mut conditions = Vec::with_capacity(fields.len());
+                for (field, condition) in fields {
+                    conditions.push(parse_condition(config, field, condition).map_err(fail)?);
+                }
+                conditions
+            }
             Some(_) => return Err(fail("`where` must be an object of field conditions".into())),
         };
         let order = parse_order(config, object.get("orderBy")).map_err(fail)?;
@@ -127,7 +129,11 @@ fn parse_condition(config: &CollectionConfig, field: &str, spec: &Value) -> Resu
     let ops = match spec {
         Value::Object(ops) if ops.is_empty() => return Err(format!("\"{field}\": no operator (expected {OPERATORS})")),
         Value::Object(ops) => {
-            ops.iter().map(|(name, operand)| parse_op(field, name, operand)).collect::<Result<_, _>>()?
+            let mut parsed = Vec::with_capacity(ops.len());
+            for (name, operand) in ops {
+                parsed.push(parse_op(field, name, operand)?);
+            }
+            parsed
         }
         Value::Array(_) => return Err(format!("\"{field}\": to match one of several values use {{ in: [...] }}")),
         scalar => vec![Op::Eq(scalar.clone())],

@@ -82,11 +82,17 @@ impl Plan {
             let value = field(&index.fields[0]);
             return value.map(|v| super::keys::entries(&v, true).into_iter().cloned().collect()).unwrap_or_default();
         }
-        let parts: Option<Vec<Value>> = index.fields.iter().map(|f| field(f).filter(is_key)).collect();
-        match parts {
-            Some(mut parts) if parts.len() == 1 => parts.pop().into_iter().collect(),
-            Some(parts) => vec![Value::Array(parts)],
-            None => Vec::new(),
+        let mut parts = Vec::with_capacity(index.fields.len());
+        for name in &index.fields {
+            match field(name).filter(is_key) {
+                Some(part) => parts.push(part),
+                None => return Vec::new(),
+            }
+        }
+        if parts.len() == 1 {
+            parts
+        } else {
+            vec![Value::Array(parts)]
         }
     }
 }
