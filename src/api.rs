@@ -11,7 +11,6 @@ use serde::Serialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
 use web_sys::EventTarget;
 
 use crate::client::{Client, ConflictChoice, Extras, WatchTarget};
@@ -397,7 +396,7 @@ impl SyncClient {
 type Pending = std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, Error>>>>;
 
 fn settle(future: Pending) -> Promise {
-    future_to_promise(async move { future.await.map_err(|e| to_js(&e)) })
+    crate::sys::promise(Box::pin(async move { future.await.map_err(|e| to_js(&e)) }))
 }
 
 fn sync_result(report: &SyncReport, started: f64) -> Result<JsValue, Error> {

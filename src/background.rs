@@ -9,7 +9,6 @@ use std::rc::{Rc, Weak};
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::spawn_local;
 use web_sys::{AbortController, EventTarget, VisibilityState};
 
 use crate::event_stream::EventStream;
@@ -80,7 +79,7 @@ impl Background {
         let stream = realtime.then(|| {
             let controller = AbortController::new().ok();
             if let Some(controller) = &controller {
-                spawn_local(stream_events(weak.clone(), controller.clone()));
+                sys::spawn(stream_events(weak.clone(), controller.clone()));
             }
             controller
         });
@@ -104,7 +103,7 @@ impl Background {
         let timeout = Timeout::new(delay.min(i32::MAX as u64) as u32, move || {
             // Not from inside the callback: that would drop the running timer's closure.
             let client = client.clone();
-            spawn_local(async move {
+            sys::spawn(async move {
                 if let Some(client) = client.upgrade() {
                     client.timer_fired().await;
                 }

@@ -2,7 +2,7 @@
 //! `sync` event once it is online again, even if every page is closed by then.
 
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{spawn_local, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
 use crate::sys::{self, ServiceWorkerRegistration};
 
@@ -15,7 +15,7 @@ pub(crate) fn request_background_sync(tag: &str) {
     if crate::events::in_worker() {
         return;
     }
-    spawn_local(register(tag.to_owned()));
+    sys::spawn(register(tag.to_owned()));
 }
 
 async fn register(tag: String) {

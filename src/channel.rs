@@ -9,7 +9,6 @@ use std::rc::Rc;
 use gloo_events::EventListener;
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::spawn_local;
 use web_sys::{BroadcastChannel, MessageEvent};
 
 use crate::convert;
@@ -73,7 +72,11 @@ impl Hint {
                 ("change", Some(collection), Some(*worker))
             }
             Hint::Changes { collection, keys, worker } => {
-                set("keys", &keys.iter().map(JsValue::from).collect::<Array>());
+                let names = Array::new();
+                for key in keys {
+                    names.push(&JsValue::from_str(key));
+                }
+                set("keys", &names);
                 ("changes", Some(collection), Some(*worker))
             }
             Hint::Status => ("status", None, None),
@@ -164,7 +167,7 @@ impl Hints {
         drop(changed);
         if !outgoing.flush_queued.replace(true) {
             let outgoing = Rc::clone(outgoing);
-            spawn_local(async move {
+            crate::sys::spawn(async move {
                 gloo_timers::future::TimeoutFuture::new(HINT_DELAY_MS).await;
                 outgoing.flush();
             });

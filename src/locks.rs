@@ -10,7 +10,7 @@ use std::rc::Rc;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
 use crate::error::describe;
 use crate::sys::{self, LockOptions};
@@ -43,10 +43,10 @@ async fn hold(name: &str, wait: bool, work: LockedWork) -> Result<(), Error> {
     let callback = Closure::<dyn FnMut(JsValue) -> Promise>::new(move |lock: JsValue| {
         // `null` when `ifAvailable` found the lock taken.
         match (lock.is_null(), work.take()) {
-            (false, Some(work)) => future_to_promise(async move {
+            (false, Some(work)) => sys::promise(Box::pin(async move {
                 work().await;
                 Ok(JsValue::TRUE)
-            }),
+            })),
             _ => Promise::resolve(&JsValue::FALSE),
         }
     });

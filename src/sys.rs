@@ -166,6 +166,37 @@ pub fn name(text: &str) -> JsValue {
     })
 }
 
+/// A JS array of `items`. Not `collect::<Array>()`, which compiles `Array`'s
+/// `FromIterator` and `Extend` again for every iterator type (22 of them, ~3 KB).
+pub fn array(items: &[JsValue]) -> Array {
+    let array = Array::new();
+    for item in items {
+        array.push(item);
+    }
+    array
+}
+
+/// A JS array of `ids` as numbers.
+pub fn numbers(ids: &[u64]) -> Array {
+    let array = Array::new();
+    for id in ids {
+        array.push(&JsValue::from_f64(*id as f64));
+    }
+    array
+}
+
+/// Run `task` on this thread's queue. Boxed: `spawn_local` compiles the executor's task
+/// code again for every future type it is given (a dozen of them, ~300 bytes each).
+pub fn spawn(task: impl std::future::Future<Output = ()> + 'static) {
+    let task: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> = Box::pin(task);
+    wasm_bindgen_futures::spawn_local(task);
+}
+
+/// The promise of `work`'s outcome, boxed for the same reason as [`spawn`].
+pub fn promise(work: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>>) -> Promise {
+    wasm_bindgen_futures::future_to_promise(work)
+}
+
 /// The global scope of this context.
 pub fn global() -> Global {
     js_sys::global().unchecked_into()

@@ -207,7 +207,7 @@ impl Client {
         if !freshness.fresh && self.transport.is_some() && !self.session.borrow().is_running() {
             let client = self.clone();
             // Reported through status and events like any background sync.
-            wasm_bindgen_futures::spawn_local(async move { client.sync_in_background().await });
+            crate::sys::spawn(async move { client.sync_in_background().await });
         }
         let value = js_or_undefined(record.and_then(|r| r.value));
         if !details {

@@ -95,7 +95,7 @@ impl Client {
         }
         if self.transport.is_some() {
             let client = self.clone();
-            wasm_bindgen_futures::spawn_local(async move { client.sync_in_background().await });
+            crate::sys::spawn(async move { client.sync_in_background().await });
         }
     }
 }

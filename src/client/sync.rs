@@ -206,7 +206,7 @@ impl Client {
             Command::RequestBackgroundSync => request_background_sync(&self.config.sync_tag),
             Command::RecordFailure(failure) => {
                 let client = self.clone();
-                wasm_bindgen_futures::spawn_local(async move { client.record_failure(failure).await });
+                crate::sys::spawn(async move { client.record_failure(failure).await });
             }
             Command::EmitAuthRequired { message } => {
                 self.events.emit(events::AUTH_REQUIRED, &events::object(&[("message", message.into())]));

@@ -7,7 +7,6 @@ use std::rc::{Rc, Weak};
 
 use js_sys::Reflect;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::spawn_local;
 
 use super::Client;
 use crate::channel::{Channel, Hint, Hints, TabLinks};
@@ -19,7 +18,7 @@ use pwa_sync_core::store::Store;
 /// next read.
 pub(super) fn connect(client: &Rc<Client>) -> Option<TabLinks> {
     let weak = Rc::downgrade(client);
-    let hints = Hints::open(&client.config.name, move |hint| spawn_local(receive(weak.clone(), hint)))?;
+    let hints = Hints::open(&client.config.name, move |hint| crate::sys::spawn(receive(weak.clone(), hint)))?;
     let relayed = (!events::in_worker()).then(|| relay_listener(client)).flatten();
     Some(TabLinks::new(hints, relayed))
 }
@@ -56,7 +55,7 @@ fn relay_listener(client: &Rc<Client>) -> Option<Channel> {
             // A worker's sync moved the shared outbox and checkpoint.
             if name == events::CHANGE || name == events::STATUS {
                 let weak = Rc::downgrade(&client);
-                spawn_local(async move {
+                crate::sys::spawn(async move {
                     if let Some(client) = weak.upgrade() {
                         client.refresh_status().await;
                     }

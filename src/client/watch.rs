@@ -202,7 +202,7 @@ impl Watch {
             return;
         }
         let watch = watch.clone();
-        wasm_bindgen_futures::spawn_local(async move {
+        crate::sys::spawn(async move {
             while watch.active.get() {
                 if watch.announcing.replace(false) {
                     watch.call_back();
@@ -267,7 +267,13 @@ impl Watch {
             let answer = self.answer.borrow();
             let rows = answer.as_ref().map_or(&[][..], |a| a.rows.as_slice());
             match &self.target {
-                Target::Query(_) => rows.iter().map(|r| r.value.0.clone()).collect::<Array>().into(),
+                Target::Query(_) => {
+                    let values = Array::new();
+                    for row in rows {
+                        values.push(&row.value.0);
+                    }
+                    values.into()
+                }
                 Target::Key(_) => rows.first().map_or(JsValue::NULL, |r| r.value.0.clone()),
             }
         };

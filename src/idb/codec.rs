@@ -277,7 +277,14 @@ pub(super) fn encode_batch(writes: &Writes<JsVal>, sealer: Option<&Sealer>) -> R
     let failed = |e: String| Error::Storage(format!("cannot encode records for IndexedDB: {e}"));
     let records = [runs, deletes, json_texts(&metas).map_err(failed)?, values];
     let entries = [json_texts(&entry_metas).map_err(failed)?, entry_values];
-    Ok(Batch { records: records.iter().collect(), entries: entries.iter().collect() })
+    let all = |parts: &[Array]| {
+        let array = Array::new();
+        for part in parts {
+            array.push(part);
+        }
+        array
+    };
+    Ok(Batch { records: all(&records), entries: all(&entries) })
 }
 
 /// Metadata, conflicts and audit entries, and the migrations' records (whole, through

@@ -23,6 +23,7 @@ use super::names::{as_u32, BY_KEY, CONFLICTS, META, OUTBOX};
 use super::script;
 use super::upgrade::Upgrade;
 use crate::convert::prop;
+use crate::sys;
 
 /// Opening tries at most this many times to bring the schema up to date; each retry
 /// means another tab changed the version in between.
@@ -32,38 +33,47 @@ const MAX_OPEN_ATTEMPTS: usize = 5;
 /// `[name, keyPath, autoIncrement, [[index, keyPath, multiEntry], ...]]`, all indexes
 /// non-unique.
 pub(super) fn schema(config: &ClientConfig) -> Array {
-    let store = |name: &str, key_path: JsValue, auto_increment: bool, indexes: Array| -> JsValue {
-        [JsValue::from_str(name), key_path, JsValue::from_bool(auto_increment), indexes.into()]
-            .into_iter()
-            .collect::<Array>()
-            .into()
+    let specs = Array::new();
+    let store = |name: &str, key_path: JsValue, auto_increment: bool, indexes: Array| {
+        specs.push(&sys::array(&[
+            JsValue::from_str(name),
+            key_path,
+            JsValue::from_bool(auto_increment),
+            indexes.into(),
+        ]));
     };
     let key = |field: &str| JsValue::from_str(field);
-    let mut specs: Vec<JsValue> = config
-        .collections
-        .iter()
-        .map(|c| store(&c.name, key("key"), false, c.indexes.iter().map(index_spec).collect()))
-        .collect();
+    for collection in &config.collections {
+        let indexes = Array::new();
+        for index in &collection.indexes {
+            indexes.push(&index_spec(index));
+        }
+        store(&collection.name, key("key"), false, indexes);
+    }
     // Auto-increment: the key generator numbers new entries (invariant 3).
-    let by_key: Array = ["collection", "key"].into_iter().map(JsValue::from_str).collect();
-    let by_key: Array = [JsValue::from_str(BY_KEY), by_key.into(), JsValue::FALSE].into_iter().collect();
-    specs.push(store(OUTBOX, key("id"), true, std::iter::once(JsValue::from(by_key)).collect()));
-    specs.push(store(CONFLICTS, key("id"), false, Array::new()));
-    specs.push(store(super::names::AUDIT, key("id"), true, Array::new()));
-    specs.push(store(META, JsValue::NULL, false, Array::new()));
-    specs.into_iter().collect()
+    let by_key = sys::array(&[key("collection"), key("key")]);
+    let by_key = sys::array(&[JsValue::from_str(BY_KEY), by_key.into(), JsValue::FALSE]);
+    store(OUTBOX, key("id"), true, sys::array(&[by_key.into()]));
+    store(CONFLICTS, key("id"), false, Array::new());
+    store(super::names::AUDIT, key("id"), true, Array::new());
+    store(META, JsValue::NULL, false, Array::new());
+    specs
 }
 
 /// A declared index over the record's value, which lives at `value.<field>`.
 fn index_spec(index: &IndexSpec) -> JsValue {
-    let paths: Vec<String> = index.fields.iter().map(|f| format!("value.{f}")).collect();
-    let key_path = match paths.as_slice() {
-        [one] => JsValue::from_str(one),
-        many => many.iter().map(|p| JsValue::from_str(p)).collect::<Array>().into(),
+    let path = |field: &String| JsValue::from_str(&format!("value.{field}"));
+    let key_path = match index.fields.as_slice() {
+        [one] => path(one),
+        many => {
+            let paths = Array::new();
+            for field in many {
+                paths.push(&path(field));
+            }
+            paths.into()
+        }
     };
-    let spec: Array =
-        [JsValue::from_str(&index.name), key_path, JsValue::from_bool(index.multi_entry)].into_iter().collect();
-    spec.into()
+    sys::array(&[JsValue::from_str(&index.name), key_path, JsValue::from_bool(index.multi_entry)]).into()
 }
 
 /// An open connection and the handlers that notice when it stops being usable.

@@ -158,7 +158,7 @@ extern "C" {
 /// Bounds as `keyRange` takes them: `[lower, upper, lowerOpen, upperOpen]`, `undefined`
 /// for an open end.
 pub(super) fn key_bounds(lower: JsValue, upper: JsValue, lower_open: bool, upper_open: bool) -> JsValue {
-    [lower, upper, JsValue::from_bool(lower_open), JsValue::from_bool(upper_open)].into_iter().collect::<Array>().into()
+    crate::sys::array(&[lower, upper, JsValue::from_bool(lower_open), JsValue::from_bool(upper_open)]).into()
 }
 
 /// What a script's promise resolved to, or why it failed.

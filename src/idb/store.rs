@@ -365,7 +365,7 @@ impl Store for IdbStore {
 
     async fn pending_count(&self) -> Result<usize> {
         let tx = self.transaction(&[OUTBOX], Mode::Read, Durability::Default).await?;
-        let all: js_sys::Array = [JsValue::NULL].into_iter().collect();
+        let all = crate::sys::array(&[JsValue::NULL]);
         let counted = script::answer(script::count(&tx, OUTBOX, None, &all)).await?;
         Ok(counted.as_f64().unwrap_or(0.0) as usize)
     }

@@ -26,7 +26,13 @@ pub(super) fn start_transaction(
     mode: Mode,
     durability: Durability,
 ) -> Result<IdbTransaction, JsValue> {
-    let names = || -> Array { stores.iter().map(|s| JsValue::from_str(s)).collect() };
+    let names = || {
+        let names = Array::new();
+        for store in stores {
+            names.push(&JsValue::from_str(store));
+        }
+        names
+    };
     let web_mode = match mode {
         Mode::Write => IdbTransactionMode::Readwrite,
         Mode::Read => IdbTransactionMode::Readonly,

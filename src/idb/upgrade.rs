@@ -99,10 +99,11 @@ impl Upgrade {
     /// What the script's `upgrade` gets besides the transaction and the callbacks:
     /// `[format, collections, version]`.
     pub(super) fn settings(&self) -> Array {
-        let collections: Array = self.config.collections.iter().map(|c| JsValue::from_str(&c.name)).collect();
-        [JsValue::from(STORAGE_FORMAT), collections.into(), JsValue::from(self.migrations.declared)]
-            .into_iter()
-            .collect()
+        let collections = Array::new();
+        for collection in &self.config.collections {
+            collections.push(&JsValue::from_str(&collection.name));
+        }
+        crate::sys::array(&[JsValue::from(STORAGE_FORMAT), collections.into(), JsValue::from(self.migrations.declared)])
     }
 
     /// One stored object through the app's migrations, encoded again: `None` to leave it

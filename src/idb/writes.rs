@@ -90,7 +90,12 @@ impl IdbStore {
     ) -> Result<Promise> {
         let unreadable = |what: String| move |reason: String| Error::Storage(format!("unreadable {what}: {reason}"));
         let pairs = |keys: &mut dyn Iterator<Item = &KeyRef>| -> Array {
-            keys.flat_map(|(c, k)| [sys::name(c), JsValue::from_str(k)]).collect()
+            let pairs = Array::new();
+            for (collection, key) in keys {
+                pairs.push(&sys::name(collection));
+                pairs.push(&JsValue::from_str(key));
+            }
+            pairs
         };
         let reads_meta = known_meta.is_none();
         let read = script::answer_array(script::read(tx, &pairs(&mut keys.iter()), reads_meta)).await?;
@@ -129,7 +134,7 @@ impl IdbStore {
         // Only when a key has queued writes or a record an open conflict: most writes
         // read nothing more.
         if !pending_keys.is_empty() || !conflict_ids.is_empty() {
-            let ids: Array = conflict_ids.iter().map(|id| JsValue::from_f64(*id as f64)).collect();
+            let ids = sys::numbers(&conflict_ids);
             let read =
                 script::answer_array(script::read_queued(tx, &pairs(&mut pending_keys.iter().copied()), &ids)).await?;
             let (queued_js, conflicts_js) = (read.get(0).unchecked_into::<Array>(), read.get(1));
@@ -172,7 +177,7 @@ impl IdbStore {
         if meta_js.is_some() && !reads_meta {
             return Err(Error::Storage("a local write planned a metadata write".into()));
         }
-        let ids = |ids: &[u64]| -> Array { ids.iter().map(|id| JsValue::from_f64(*id as f64)).collect() };
+        let ids = sys::numbers;
         #[cfg(feature = "testing")]
         let fault = !writes.records.is_empty() && self.fail_after_entity.replace(false);
         #[cfg(not(feature = "testing"))]
@@ -197,7 +202,7 @@ impl IdbStore {
     }
 
     pub(super) async fn mark_sent_in(&self, tx: &IdbTransaction, ids: &[u64]) -> Result<()> {
-        let ids: Array = ids.iter().map(|id| JsValue::from_f64(*id as f64)).collect();
+        let ids = sys::numbers(ids);
         script::answer(script::mark_sent(tx, &ids)).await.map(drop)
     }
 }
