@@ -132,7 +132,9 @@ setup_node() {
       apt_install nodejs npm
     fi
     if [ -f "$d/package-lock.json" ]; then
-      if [ ! -d "$d/node_modules" ] || [ "$d/package-lock.json" -nt "$d/node_modules" ]; then
+      # npm writes node_modules/.package-lock.json: without it the folder is empty or
+      # was cleared from outside, and is installed again.
+      if [ ! -f "$d/node_modules/.package-lock.json" ] || [ "$d/package-lock.json" -nt "$d/node_modules" ]; then
         installing "$d/node_modules (npm ci)"
         (cd "$d" && npm ci --no-audit --no-fund)
         touch "$d/node_modules"
@@ -140,7 +142,7 @@ setup_node() {
         ok "$d/node_modules"
       fi
     else
-      if [ ! -d "$d/node_modules" ] || [ "$d/package.json" -nt "$d/node_modules" ]; then
+      if [ ! -f "$d/node_modules/.package-lock.json" ] || [ "$d/package.json" -nt "$d/node_modules" ]; then
         installing "$d/node_modules (npm install; no package-lock.json)"
         (cd "$d" && npm install --no-audit --no-fund)
         touch "$d/node_modules"

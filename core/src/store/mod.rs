@@ -57,20 +57,32 @@ impl<F, R> Planned<F, R> {
     where
         F: FnOnce(Snapshot<V>) -> Result<(Writes<V>, R)>,
     {
-        let plan = self.plan.take().ok_or_else(|| Error::Storage("a transaction plan ran twice".into()))?;
+        let Some(plan) = self.plan.take() else { return Err(misused("a transaction plan ran twice")) };
         let (writes, r) = plan(snapshot)?;
-        if self.scope == Scope::LocalWrite
-            && !(writes.audit.is_empty() && writes.conflicts_put.is_empty() && writes.conflicts_delete.is_empty())
-        {
-            return Err(Error::Storage("a local write planned conflict or audit writes".into()));
-        }
+        check_scope(self.scope, &writes)?;
         self.result = Some(r);
         Ok(writes)
     }
 
     pub fn result(self) -> Result<R> {
-        self.result.ok_or_else(|| Error::Storage("a transaction committed without running its plan".into()))
+        self.result.ok_or_else(|| misused("a transaction committed without running its plan"))
     }
+}
+
+/// What `Planned` does alike for every plan, compiled once.
+#[inline(never)]
+fn check_scope<V>(scope: Scope, writes: &Writes<V>) -> Result<()> {
+    if scope == Scope::LocalWrite
+        && !(writes.audit.is_empty() && writes.conflicts_put.is_empty() && writes.conflicts_delete.is_empty())
+    {
+        return Err(misused("a local write planned conflict or audit writes"));
+    }
+    Ok(())
+}
+
+#[inline(never)]
+fn misused(what: &str) -> Error {
+    Error::Storage(what.to_owned())
 }
 
 /// `Store::transact` in `scope`, written out in the caller's own future: the engine's
