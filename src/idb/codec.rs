@@ -289,22 +289,26 @@ pub(super) fn encode_batch(writes: &Writes<JsVal>, sealer: Option<&Sealer>) -> R
 
 /// Metadata, conflicts and audit entries, and the migrations' records (whole, through
 /// serde), with their app values sealed first when encryption is on.
-fn encode<T: Serialize + Clone + AppValues>(
-    value: &T,
-    sealer: Option<&Sealer>,
-) -> std::result::Result<JsValue, String> {
-    match sealer {
-        None => encode_json(value),
-        Some(sealer) => encode_json(&sealer.seal(value).map_err(|e| e.to_string())?),
-    }
-}
-
 pub(super) fn encode_internal<T: Serialize + Clone + AppValues>(
     value: &T,
     what: &str,
     sealer: Option<&Sealer>,
 ) -> Result<JsValue> {
-    encode(value, sealer).map_err(|e| Error::Storage(format!("cannot encode {what}: {e}")))
+    let sealed;
+    let value = match sealer {
+        None => value,
+        Some(sealer) => {
+            sealed = sealer.seal(value).map_err(|e| cannot_encode(what, e.to_string()))?;
+            &sealed
+        }
+    };
+    encode_json(value).map_err(|e| cannot_encode(what, e))
+}
+
+/// Out of `encode_internal`'s generic body: compiled once, not per stored type.
+#[inline(never)]
+fn cannot_encode(what: &str, reason: String) -> Error {
+    Error::Storage(format!("cannot encode {what}: {reason}"))
 }
 
 /// A stored object read by `read` (`stored`'s readers), its sealed app values opened.
