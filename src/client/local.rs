@@ -121,15 +121,14 @@ impl Client {
         let now_ms = now_ms();
         // The whole array as copied when the app called (one JSON text, in JS); if that
         // failed, one record at a time, so the error names the record that cannot be stored.
-        let length = values.length() as usize;
-        let converted: Vec<Result<JsVal, Error>> = match copy {
-            Some(copy) if js_sys::Array::is_array(&copy.0) => {
-                js_sys::Array::from(&copy.0).iter().map(|v| Ok(JsVal(v))).collect()
-            }
-            _ => values.iter().map(|value| JsVal::copy_of(&config.name, &value)).collect(),
-        };
-        let mut batch = Vec::with_capacity(length);
-        for (index, value) in converted.into_iter().enumerate() {
+        let copied = copy.filter(|copy| js_sys::Array::is_array(&copy.0)).map(|copy| js_sys::Array::from(&copy.0));
+        let length = copied.as_ref().map_or(values.length(), js_sys::Array::length);
+        let mut batch = Vec::with_capacity(length as usize);
+        for index in 0..length {
+            let value = match &copied {
+                Some(copied) => Ok(JsVal(copied.get(index))),
+                None => JsVal::copy_of(&config.name, &values.get(index)),
+            };
             let prepared = value.and_then(|v| record::prepare_value(config, v));
             let (key, value) = prepared.map_err(|e| match e {
                 Error::InvalidValue { collection, reason } => {
