@@ -105,12 +105,11 @@ impl Hint {
                 Some(Hint::Change { collection: string("collection")?, key: string("key")?, worker: worker()? })
             }
             "changes" => {
-                let keys = convert::prop(message, "keys").dyn_into::<Array>().ok()?;
-                let mut names = Vec::with_capacity(keys.length() as usize);
-                for key in keys.iter() {
-                    names.push(key.as_string()?);
+                let sent = convert::prop(message, "keys").dyn_into::<Array>().ok()?;
+                let mut keys = Vec::with_capacity(sent.length() as usize);
+                for key in sent.iter() {
+                    keys.push(key.as_string()?);
                 }
-                let keys = names;
                 Some(Hint::Changes { collection: string("collection")?, keys, worker: worker()? })
             }
             "status" => Some(Hint::Status),

@@ -1,8 +1,8 @@
 //! One stable sort for the whole wasm module. `slice::sort_by` is generic over the element
 //! type and the comparison, and every instantiation is a whole driftsort or ipnsort (3-4 KB
 //! of wasm each, nine of them before); here each caller sorts a permutation of indices
-//! through one non-generic function and only moving the elements into place (by swaps) is generic
-//! (bench/README.md "Size").
+//! through one non-generic function and only moving the elements into place (by swaps)
+//! is generic (bench/README.md "Size").
 
 use std::cmp::Ordering;
 

@@ -275,16 +275,9 @@ pub(super) fn encode_batch(writes: &Writes<JsVal>, sealer: Option<&Sealer>) -> R
     }
     let entry_metas: Vec<OutboxEntry<()>> = writes.outbox_put.values().map(OutboxEntry::metadata).collect();
     let failed = |e: String| Error::Storage(format!("cannot encode records for IndexedDB: {e}"));
-    let records = [runs, deletes, json_texts(&metas).map_err(failed)?, values];
-    let entries = [json_texts(&entry_metas).map_err(failed)?, entry_values];
-    let all = |parts: &[Array]| {
-        let array = Array::new();
-        for part in parts {
-            array.push(part);
-        }
-        array
-    };
-    Ok(Batch { records: all(&records), entries: all(&entries) })
+    let records = [runs.into(), deletes.into(), json_texts(&metas).map_err(failed)?.into(), values.into()];
+    let entries = [json_texts(&entry_metas).map_err(failed)?.into(), entry_values.into()];
+    Ok(Batch { records: crate::sys::array(&records), entries: crate::sys::array(&entries) })
 }
 
 /// Metadata, conflicts and audit entries, and the migrations' records (whole, through

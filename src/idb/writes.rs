@@ -177,7 +177,6 @@ impl IdbStore {
         if meta_js.is_some() && !reads_meta {
             return Err(Error::Storage("a local write planned a metadata write".into()));
         }
-        let ids = sys::numbers;
         #[cfg(feature = "testing")]
         let fault = !writes.records.is_empty() && self.fail_after_entity.replace(false);
         #[cfg(not(feature = "testing"))]
@@ -186,10 +185,10 @@ impl IdbStore {
             tx,
             &batch.records,
             &batch.entries,
-            &ids(&writes.outbox_delete),
+            &sys::numbers(&writes.outbox_delete),
             &audit_js,
             self.config.audit_limit as f64,
-            &ids(&writes.conflicts_delete),
+            &sys::numbers(&writes.conflicts_delete),
             &conflicts_js,
             &meta_js.unwrap_or(JsValue::UNDEFINED),
             fault,
