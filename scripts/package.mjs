@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { copyFile, readFile, writeFile, access, rm, mkdir } from "node:fs/promises";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { shortenImports } from "./wasm-imports.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = join(root, "pkg");
@@ -27,9 +28,11 @@ await writeFile(join(pkg, "names.d.ts"), namesDts(names));
 // (the script's comments and wasm-bindgen's JSDoc and names are most of their bytes; the
 // exports keep their names, the types are in pwa_sync.d.ts); once, however often this runs.
 const glue = join(pkg, "pwa_sync.js");
-const glueText = await readFile(glue, "utf8");
+let glueText = await readFile(glue, "utf8");
 const MARK = "/* pwa-sync: js/store.js, js/http.js and the wasm-bindgen glue, minified */";
 if (!glueText.includes(MARK)) {
+  // The imports' hashed names shortened in the module and the glue alike (wasm-imports.mjs).
+  glueText = await shortenModuleImports("pwa_sync_bg.wasm", glueText, "./pwa_sync_bg.js");
   const script = (await Promise.all(["store.js", "http.js"].map((f) => readFile(join(root, "js", f), "utf8")))).join("\n");
   // The glue's leading `@ts-self-types` directive must stay first, and minifying drops it.
   const directive = glueText.match(/^\/\* @ts-self-types=[^\n]*\n/)?.[0] ?? "";
@@ -79,6 +82,12 @@ for (const name of ["pwa_sync_seal.js", "pwa_sync_seal.d.ts", "pwa_sync_seal_bg.
   if (!(await exists(join(pkg, "seal", name)))) throw new Error(`pkg/seal/${name} is missing: run make build`);
   files.push(`seal/${name}`);
 }
+// Its imports shortened too (its glue is not minified: it is small and loaded rarely).
+const sealGlue = join(pkg, "seal", "pwa_sync_seal.js");
+await writeFile(
+  sealGlue,
+  await shortenModuleImports("seal/pwa_sync_seal_bg.wasm", await readFile(sealGlue, "utf8"), "./pwa_sync_seal_bg.js"),
+);
 // The in-memory IndexedDB of `storage: "memory"` clients (fake-indexeddb, pinned in tools/,
 // Apache-2.0: its license travels with it): one module, imported by index.js's default
 // loader only when a memory client opens, so no other app fetches it.
@@ -152,4 +161,13 @@ export type SyncErrorCode =
 ${errorCodes.map((c) => `  | ${q(c)}`).join("\n")};
 export declare const ERROR_CODES: readonly SyncErrorCode[];
 `;
+}
+
+// Shorten the imports of pkg/`wasmFile` and the keys of `glueText` that provide them;
+// writes the module, returns the glue. A no-op when they are short already.
+async function shortenModuleImports(wasmFile, glueText, module) {
+  const path = join(pkg, wasmFile);
+  const { wasm, glue, renamed } = shortenImports(await readFile(path), glueText, module);
+  if (renamed > 0) await writeFile(path, wasm);
+  return glue;
 }
