@@ -51,7 +51,7 @@ fn cannot_convert(reason: String) -> Error {
 
 /// `value` as a JS value, or why not.
 pub fn encode_json<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, String> {
-    parse_written(serde_json::to_string(value))
+    parse_written(pwa_sync_core::json::to_string(value))
 }
 
 /// What serde_json wrote, parsed by the browser: apart from `encode_json`, so only the
@@ -93,7 +93,7 @@ const ENCODE_CHUNK: usize = 256;
 pub fn json_texts<T: Serialize>(items: &[T]) -> std::result::Result<Array, String> {
     let texts = Array::new();
     for chunk in items.chunks(ENCODE_CHUNK) {
-        texts.push(&JsValue::from_str(&serde_json::to_string(chunk).map_err(unwritable)?));
+        texts.push(&JsValue::from_str(&pwa_sync_core::json::to_string(chunk).map_err(unwritable)?));
     }
     Ok(texts)
 }

@@ -148,7 +148,7 @@ impl Sealer {
             if value.is_null() {
                 continue;
             }
-            let plain = serde_json::to_string(value)
+            let plain = pwa_sync_core::json::to_string(value)
                 .map_err(|e| Error::Storage(format!("cannot seal a value: {}", crate::convert::unwritable(e))))?;
             let sealed = self.seal_text(&JsValue::from_str(&plain))?;
             *value = Value::String(sealed.into());

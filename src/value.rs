@@ -68,7 +68,7 @@ impl AppValue for JsVal {
             Value::Bool(b) => JsVal(JsValue::from_bool(*b)),
             _ => {
                 // Serialising a `Value` cannot fail, nor parsing its text.
-                let text = serde_json::to_string(&value).unwrap_or_default();
+                let text = pwa_sync_core::json::text(&value);
                 JsVal(JSON::parse(&text).unwrap_or(JsValue::NULL))
             }
         }

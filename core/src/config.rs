@@ -522,7 +522,10 @@ fn array_rules(value: Value) -> std::result::Result<Vec<(String, ArrayRule)>, St
     for (field, rule) in rules {
         match rule.as_str().and_then(ArrayRule::named) {
             Some(named) => parsed.push((field, named)),
-            None => return Err(format!("`arrays.{field}` must be \"union\", \"append\" or \"replace\", got {rule}")),
+            None => {
+                let rule = crate::json::text(&rule);
+                return Err(format!("`arrays.{field}` must be \"union\", \"append\" or \"replace\", got {rule}"));
+            }
         }
     }
     Ok(parsed)

@@ -657,7 +657,7 @@ fn check_record<V: AppValue>(
         // `field` answers only for an object: this is the whole shape check.
         Some(value) if value.field(&spec.key).as_ref().and_then(Value::as_str) == Some(key) => Ok(()),
         Some(other) => {
-            let mut shown = other.to_json().to_string();
+            let mut shown = crate::json::text(&other.to_json());
             if shown.len() > 80 {
                 shown = format!("{}…", shown.chars().take(80).collect::<String>());
             }

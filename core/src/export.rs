@@ -37,8 +37,9 @@ pub fn render(format: Format, dump: &[CollectionDump], exported_at_ms: u64) -> S
 pub fn to_json(dump: &[CollectionDump], exported_at_ms: u64) -> String {
     let collections: Map<String, Value> =
         dump.iter().map(|(name, values)| (name.clone(), Value::from(values.clone()))).collect();
-    json!({"format": "pwa-sync-export", "version": 1, "exportedAt": exported_at_ms, "collections": collections})
-        .to_string()
+    crate::json::text(&json!({
+        "format": "pwa-sync-export", "version": 1, "exportedAt": exported_at_ms, "collections": collections
+    }))
 }
 
 /// One table for all collections (RFC 4180): `collection` then the union of top-level
@@ -81,8 +82,8 @@ fn csv_value(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(s) => csv_text(s),
-        Value::Bool(_) | Value::Number(_) => value.to_string(),
-        Value::Array(_) | Value::Object(_) => csv_text(&value.to_string()),
+        Value::Bool(_) | Value::Number(_) => crate::json::text(value),
+        Value::Array(_) | Value::Object(_) => csv_text(&crate::json::text(value)),
     }
 }
 

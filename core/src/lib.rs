@@ -17,6 +17,7 @@ pub mod fake;
 mod fields;
 #[cfg(test)]
 mod fuzz;
+pub mod json;
 pub mod metrics;
 pub mod migration;
 #[cfg(test)]

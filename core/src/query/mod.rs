@@ -100,7 +100,7 @@ impl Query {
                 _ => return Err(fail("`limit` must be a whole number of at least 1".into())),
             },
         };
-        let canonical = json!([config.name, object.get("where"), object.get("orderBy")]).to_string();
+        let canonical = crate::json::text(&json!([config.name, object.get("where"), object.get("orderBy")]));
         let fingerprint = cursor::fingerprint(&canonical);
         let after = match object.get("after") {
             None | Some(Value::Null) => None,

@@ -1,0 +1,164 @@
+//! JSON text written by serde_json, with its floats spelled by core's own formatter
+//! (`{:?}`, which the module links anyway) instead of serde_json's second one (the zmij
+//! crate, ~2.5 KB of code and tables; bench/README.md "Size"). Every JSON text the
+//! browser crate writes goes through here, and no `Value` is formatted with `{}`, so the
+//! module links one float formatter.
+//!
+//! The texts are serde_json's but where a float's exact value lies halfway between two
+//! shortest spellings (1 in ~14,000 random floats): core rounds that last digit up, zmij
+//! to even. Both read back as the same `f64` (in JS, `JSON.parse` is exact).
+
+use std::fmt;
+use std::io;
+
+use serde::ser::Error as _;
+use serde::Serialize;
+use serde_json::ser::{Formatter, Serializer};
+use serde_json::Value;
+
+/// serde_json's compact formatter (the trait's defaults) but for floats (only finite ones
+/// reach it: serde_json writes `null` for NaN and the infinities itself).
+struct Floats;
+
+impl Formatter for Floats {
+    fn write_f64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
+        // Whole numbers (a record's timestamps: most of the floats written) as integers,
+        // the way serde_json spells them (`1764800000000.0`), and quicker than either
+        // float formatter; `-0.0` keeps its sign below.
+        if value.fract() == 0.0 && value.abs() < 1e16 && value != 0.0 {
+            self.write_i64(writer, value as i64)?;
+            return writer.write_all(b".0");
+        }
+        writer.write_all(spell(value).text())
+    }
+
+    fn write_f32<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f32) -> io::Result<()> {
+        self::Formatter::write_f64(self, writer, f64::from(value))
+    }
+}
+
+/// `value` as serde_json spells it, by core's formatter: `{:?}`, but in decimals from
+/// 1e-5 (where `{:?}` starts at 1e-4) and with a `+` in a positive exponent (`1e+21`,
+/// where `{:?}` writes `1e21`). Not generic: compiled once, not per writer.
+fn spell(value: f64) -> Spelled {
+    let mut spelled = Spelled::default();
+    // At most 24 bytes are written (a sign, 17 digits, a point, `e-324`): this cannot fail.
+    let _ = if (1e-5..1e-4).contains(&value.abs()) {
+        fmt::Write::write_fmt(&mut spelled, format_args!("{value}"))
+    } else {
+        fmt::Write::write_fmt(&mut spelled, format_args!("{value:?}"))
+    };
+    if let Some(e) = spelled.text().iter().position(|&b| b == b'e') {
+        if spelled.bytes[e + 1] != b'-' {
+            spelled.bytes.copy_within(e + 1..spelled.len, e + 2);
+            spelled.bytes[e + 1] = b'+';
+            spelled.len += 1;
+        }
+    }
+    spelled
+}
+
+/// A float's spelling, on the stack.
+#[derive(Default)]
+struct Spelled {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl Spelled {
+    fn text(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl fmt::Write for Spelled {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// `value` as JSON text (`serde_json::to_vec`, floats through `{:?}`).
+pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
+    let mut text = Vec::with_capacity(128);
+    value.serialize(&mut Serializer::with_formatter(&mut text, Floats))?;
+    Ok(text)
+}
+
+/// `value` as JSON text (`serde_json::to_string`, floats through `{:?}`).
+pub fn to_string<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
+    // serde_json writes only UTF-8 (strings as they are, escapes and numbers in ASCII).
+    String::from_utf8(to_vec(value)?).map_err(|_| serde_json::Error::custom("the JSON text is not UTF-8"))
+}
+
+/// A JSON value as text, for messages and exports: writing a `Value` cannot fail (its
+/// map keys are strings).
+pub fn text(value: &Value) -> String {
+    to_string(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A float of each kind: any bit pattern, whole thousandths, small fractions, powers
+    /// of ten around both of the formatters' switches to an exponent, tiny numbers.
+    fn float(i: u64, x: u64) -> f64 {
+        match i % 5 {
+            0 => f64::from_bits(x),
+            1 => (x % 1_000_000_000) as f64 / 1000.0,
+            2 => (x >> 11) as f64 * 1e-10,
+            3 => 10f64.powi((x % 44) as i32 - 22) * (1.0 + (x % 7) as f64 / 8.0),
+            _ => f64::from_bits(x) / 1e300,
+        }
+    }
+
+    #[test]
+    fn floats_are_spelled_as_serde_json_spells_them() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for i in 0..300_000 {
+            // xorshift64: the same numbers on every run.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = float(i, x);
+            let (ours, theirs) = (to_string(&f).unwrap(), serde_json::to_string(&f).unwrap());
+            if ours != theirs {
+                // A tie: the exact value lies halfway between two shortest spellings, both
+                // of which read back as `f`; core rounds the digit up, zmij to even.
+                // (std's parser: serde_json's, without `float_roundtrip`, can miss by an ulp.)
+                let read: f64 = ours.parse().unwrap();
+                assert_eq!(read.to_bits(), f.to_bits(), "{f:e}: {ours}");
+                assert_eq!(ours.len(), theirs.len(), "{f:e}: {ours} against {theirs}");
+                let differ: Vec<usize> =
+                    (0..ours.len()).filter(|&k| ours.as_bytes()[k] != theirs.as_bytes()[k]).collect();
+                assert_eq!(differ.len(), 1, "{f:e}: {ours} against {theirs}");
+            }
+        }
+        let edges = [1e-5, 9.999999999999999e-5, 1e-4, 9.999999999999999e-6, 1e16, 9999999999999998.0, -1e-5];
+        let whole = [1733333333333.0, -5.0, 0.0, -0.0, 4503599627370497.0, 9007199254740994.0, 1e15, -9e15];
+        for f in edges.into_iter().chain(whole) {
+            assert_eq!(to_string(&f).unwrap(), serde_json::to_string(&f).unwrap(), "{f:e}");
+        }
+    }
+
+    #[test]
+    fn fractions_read_back_as_the_same_numbers_and_the_rest_is_serde_jsons() {
+        let numbers =
+            [0.1, -0.0, 1.0, 1.5, 1e-7, 1.2345e-5, 1e16, 1e21, 123456789.125, f64::MAX, f64::MIN_POSITIVE, 5e-324];
+        for n in numbers {
+            let written = to_string(&n).unwrap();
+            let read: f64 = written.parse().unwrap();
+            assert_eq!(read.to_bits(), n.to_bits(), "{n} written as {written}");
+            assert!(written.contains(['.', 'e']), "{written} still reads as a float");
+        }
+        assert_eq!(to_string(&1.5f32).unwrap(), "1.5");
+        assert_eq!(to_string(&f64::NAN).unwrap(), "null");
+        let value = json!({"a": [1, -2, 18446744073709551615u64, "x\"y\n", null, true], "b": {"c": 0.25}});
+        assert_eq!(text(&value), serde_json::to_string(&value).unwrap());
+        assert_eq!(to_vec(&value).unwrap(), serde_json::to_vec(&value).unwrap());
+    }
+}
