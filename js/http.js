@@ -1,14 +1,83 @@
 // The HTTP exchanges with the sync server, run as JavaScript (ARCHITECTURE.md "The
-// store's script"): `fetch` under one deadline, and the answer read whole within a size
-// limit and decoded, so Rust (`src/transport.rs`) only builds the request and classifies
-// and parses what came back. Rust awaited each step as a future before (the request,
-// every chunk of the body); the bytes never entered wasm memory either way.
+// store's script"): the bearer token (the app's function awaited, a JWT renewed before
+// it expires, once more after a 401), `fetch` under one deadline, and the answer read
+// whole within a size limit and decoded, so Rust (`src/transport.rs`) only builds the
+// request and classifies and parses what came back. Rust awaited each step as a future
+// before (the token, the request, every chunk of the body); the bytes never entered wasm
+// memory either way.
 //
 // A script, not a module, like js/store.js: scripts/package.mjs puts both at the top of
 // the wasm-bindgen glue, whose imports reach this one as `pwaSyncHttp`; the browser
 // suites evaluate it into the global scope (feature "testing"). `fetch` is looked up on
 // each call (tests stand in for it).
 const pwaSyncHttp = (() => {
+  // Bearer tokens: `auth` is `null` (no token) or `{source, cached}`, made by Rust from the
+  // config's `token`, a string or a function the app gives (called again when the server
+  // says 401, or when the JWT it gave last is about to expire). Tokens live in memory only,
+  // never in storage. A failing function rejects the request with [why, what]:
+  // "token-threw" (what it threw), "token-rejected" (why its promise rejected),
+  // "token-type" (what it gave that is not a string).
+  const REFRESH_BEFORE_EXPIRY_MS = 60_000;
+
+  // Whether `token` is a JWT whose `exp` falls within `marginMs` of `nowMs`. Anything else
+  // (an opaque token, a JWT without `exp`, a payload that is not base64url JSON) never
+  // expires as far as we can tell.
+  const expiresWithin = (token, marginMs, nowMs) => {
+    const payload = token.split(".")[1];
+    if (payload === undefined) return false;
+    const base64 = payload.replace(/=+$/, "").replace(/-/g, "+").replace(/_/g, "/");
+    let claims;
+    try {
+      // `atob` gives one char per byte: the claims' JSON parses the same as far as `exp`,
+      // a number, goes.
+      claims = JSON.parse(atob(base64.padEnd(Math.ceil(base64.length / 4) * 4, "=")));
+    } catch {
+      return false;
+    }
+    const exp = claims?.exp;
+    return typeof exp === "number" && exp * 1000 - nowMs < marginMs;
+  };
+
+  // The token a request carries now: the cached one, or a fresh one from the app's
+  // function when there is none yet, it is about to expire, or `refresh` asks.
+  const token = async (auth, refresh) => {
+    if (auth === null) return undefined;
+    const { source } = auth;
+    if (typeof source === "string") return source;
+    const cached = auth.cached;
+    if (!refresh && cached !== undefined && !expiresWithin(cached, REFRESH_BEFORE_EXPIRY_MS, Date.now())) {
+      return cached;
+    }
+    let value;
+    try {
+      value = source();
+    } catch (error) {
+      throw ["token-threw", error];
+    }
+    if (value instanceof Promise) {
+      try {
+        value = await value;
+      } catch (error) {
+        throw ["token-rejected", error];
+      }
+    }
+    if (typeof value !== "string") throw ["token-type", value];
+    auth.cached = value;
+    return value;
+  };
+
+  // `request` with `headers` and the token, made once more with a fresh token when the
+  // server says 401 and the token comes from a function: the one loop under the exchanges
+  // and the event stream. `request` resolves to [status, ...].
+  const withToken = async (auth, headers, request) => {
+    for (let refresh = false; ; refresh = true) {
+      const bearer = await token(auth, refresh);
+      const sent = bearer === undefined ? headers : { ...headers, Authorization: `Bearer ${bearer}` };
+      const answer = await request(sent);
+      if (answer[0] !== 401 || refresh || typeof auth?.source !== "function") return answer;
+    }
+  };
+
   // One request and its whole answer within `timeoutMs`, the body included: a server that
   // sends its headers and then stalls must not hold the sync (and the flush lock) forever.
   // Resolves to [status, text, bytes read, Content-Length (undefined: none or unreadable),
@@ -19,8 +88,12 @@ const pwaSyncHttp = (() => {
   // resolves with an empty text. Rejects with [why, what]: "network" (the request failed;
   // the error), "timeout" (no answer in time; the error), "body" (reading the answer
   // failed; the error), "body-timeout" (the answer stopped before the deadline; the
-  // error), "large" (the size: "N" or "more than N").
-  const exchange = async (method, url, headers, body, timeoutMs, limit) => {
+  // error), "large" (the size: "N" or "more than N"), or a token's failure (above). With
+  // `auth`'s token, asked again once after a 401 (`withToken`), each try under its deadline.
+  const exchange = (method, url, headers, body, timeoutMs, limit, auth) =>
+    withToken(auth, headers, (sent) => exchangeOnce(method, url, sent, body, timeoutMs, limit));
+
+  const exchangeOnce = async (method, url, headers, body, timeoutMs, limit) => {
     const controller = new AbortController();
     const deadline = setTimeout(() => controller.abort(), timeoutMs);
     try {
@@ -87,8 +160,10 @@ const pwaSyncHttp = (() => {
 
   // A request whose answer is read as it comes (the server's event stream): resolves to
   // [status, body stream (null: none)] once the headers are in; rejects with ["network",
-  // what `fetch` threw]. `signal` ends it from outside.
-  const open = async (url, headers, signal) => {
+  // what `fetch` threw] or a token's failure. `signal` ends it from outside.
+  const open = (url, headers, signal, auth) => withToken(auth, headers, (sent) => openOnce(url, sent, signal));
+
+  const openOnce = async (url, headers, signal) => {
     let response;
     try {
       response = await globalThis.fetch(url, { method: "GET", headers, signal });
@@ -98,5 +173,5 @@ const pwaSyncHttp = (() => {
     return [response.status, response.body];
   };
 
-  return { exchange, open };
+  return { exchange, open, token, expiresWithin };
 })();

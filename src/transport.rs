@@ -1,12 +1,11 @@
 //! HTTP transport for protocol v1 over `fetch` from the global scope (pages and
 //! workers alike), with a timeout, one token refresh on 401, and every failure
-//! classified. The requests themselves run in `js/http.js` (`pwaSyncHttp`): `fetch`
-//! under the deadline and the answer read within the size limit; Rust builds each
-//! request and decides on what came back.
+//! classified. The requests themselves run in `js/http.js` (`pwaSyncHttp`): the token
+//! (the app's function awaited, renewed before a JWT expires and once after a 401),
+//! `fetch` under the deadline and the answer read within the size limit; Rust builds
+//! each request and decides on what came back.
 
-use std::cell::RefCell;
-
-use js_sys::{Array, Function, JsString, Object, Promise, Reflect};
+use js_sys::{Array, JsString, Object, Promise, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -14,7 +13,7 @@ use web_sys::{AbortController, ReadableStream};
 
 use crate::convert::encode_json;
 use crate::error::describe;
-use crate::sys::{self, now_ms};
+use crate::sys;
 use crate::value::JsVal;
 use crate::wire;
 use pwa_sync_core::engine::{Transport, TransportError};
@@ -31,6 +30,7 @@ pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 extern "C" {
     /// One request and its whole answer within `timeout_ms`: `[status, text, bytes read,
     /// Content-Length, Retry-After]`, or a rejection `[why, what]` that `failed` reads.
+    /// With the token of `auth` (`Auth::state`), asked again once after a 401.
     #[wasm_bindgen(catch, js_name = exchange)]
     fn send(
         method: &str,
@@ -39,84 +39,67 @@ extern "C" {
         body: &JsValue,
         timeout_ms: u32,
         limit: f64,
+        auth: &JsValue,
     ) -> Result<Promise, JsValue>;
 
     /// A GET whose answer is read as it comes: `[status, body stream or null]`.
     #[wasm_bindgen(catch, js_name = open)]
-    fn open_stream(url: &str, headers: &Object, signal: &web_sys::AbortSignal) -> Result<Promise, JsValue>;
+    fn open_stream(
+        url: &str,
+        headers: &Object,
+        signal: &web_sys::AbortSignal,
+        auth: &JsValue,
+    ) -> Result<Promise, JsValue>;
+
+    #[cfg(feature = "testing")]
+    #[wasm_bindgen(catch, js_name = token)]
+    fn token_of(auth: &JsValue, refresh: bool) -> Result<Promise, JsValue>;
+
+    #[cfg(feature = "testing")]
+    #[wasm_bindgen(js_name = expiresWithin)]
+    fn expires_within_js(token: &str, margin_ms: f64, now_ms: f64) -> bool;
 }
 
 /// Where bearer tokens come from: a fixed string, or a function the app gives (called
-/// again when the server says 401). Tokens live in memory only, never in storage.
+/// again when the server says 401, or when the JWT it gave is about to expire). The
+/// script (`js/http.js`) asks for the token of each request and caches it on `state`, in
+/// memory only, never in storage.
 pub struct Auth {
-    source: Option<JsValue>,
-    cached: RefCell<Option<String>>,
+    /// `null`, or `{source}` for the script.
+    state: JsValue,
 }
 
 impl Auth {
     pub fn new(source: Option<JsValue>) -> Auth {
-        Auth { source, cached: RefCell::new(None) }
-    }
-
-    fn can_refresh(&self) -> bool {
-        self.source.as_ref().is_some_and(JsValue::is_function)
-    }
-
-    /// The token a request carries now: the cached one, or a fresh one from the app's
-    /// function when there is none yet, it is about to expire, or `refresh` asks.
-    pub async fn token(&self, refresh: bool) -> Result<Option<String>, TransportError> {
-        let Some(source) = &self.source else { return Ok(None) };
-        if let Some(token) = source.as_string() {
-            return Ok(Some(token));
-        }
-        if !refresh {
-            let cached = self.cached.borrow().clone();
-            // A JWT about to expire is renewed before it is sent, not after a 401.
-            if let Some(token) = cached.filter(|t| !expires_within(t, REFRESH_BEFORE_EXPIRY_MS, now_ms())) {
-                return Ok(Some(token));
+        let state = match source {
+            None => JsValue::NULL,
+            Some(source) => {
+                let state = Object::new();
+                // Setting a property of a fresh plain object cannot fail.
+                let _ = Reflect::set(&state, &"source".into(), &source);
+                state.into()
             }
-        }
-        let auth_error = |m: String| TransportError::new(ErrorClass::Auth, m);
-        let function: &Function = source.unchecked_ref();
-        let mut value = function
-            .call0(&JsValue::UNDEFINED)
-            .map_err(|e| auth_error(format!("the token function threw: {}", describe(&e))))?;
-        if let Some(promise) = value.dyn_ref::<Promise>() {
-            value = JsFuture::from(promise.clone())
-                .await
-                .map_err(|e| auth_error(format!("the token function rejected: {}", describe(&e))))?;
-        }
-        let token = value.as_string().ok_or_else(|| auth_error("the token function must return a string".into()))?;
-        *self.cached.borrow_mut() = Some(token.clone());
-        Ok(Some(token))
+        };
+        Auth { state }
+    }
+
+    /// The token the next request carries (the script's cache, or the app's function
+    /// asked), for tests of the script's renewal.
+    #[cfg(feature = "testing")]
+    pub async fn token(&self, refresh: bool) -> Result<Option<String>, TransportError> {
+        sys::install_scripts_for_tests();
+        let fail = |e: JsValue| TransportError::new(ErrorClass::Auth, describe(&e));
+        let token = JsFuture::from(token_of(&self.state, refresh).map_err(fail)?).await.map_err(fail)?;
+        Ok(token.as_string())
     }
 }
 
-/// A cached JWT is renewed when it expires within this time.
-pub const REFRESH_BEFORE_EXPIRY_MS: u64 = 60_000;
-
-/// Whether `token` is a JWT whose `exp` falls within `margin_ms` of `now_ms`. Anything
-/// else (an opaque token, a JWT without `exp`) never expires as far as we can tell.
+/// Whether `token` is a JWT whose `exp` falls within `margin_ms` of `now_ms` (the
+/// script's `expiresWithin`), for tests.
+#[cfg(feature = "testing")]
 pub fn expires_within(token: &str, margin_ms: u64, now_ms: u64) -> bool {
-    let Some(payload) = token.split('.').nth(1) else { return false };
-    // base64url as `atob` reads it (no base64 code in the module). `atob` gives one char
-    // per byte: the claims' JSON parses the same as far as `exp`, a number, goes.
-    let mut base64: String = payload
-        .trim_end_matches('=')
-        .chars()
-        .map(|c| match c {
-            '-' => '+',
-            '_' => '/',
-            c => c,
-        })
-        .collect();
-    while base64.len() % 4 != 0 {
-        base64.push('=');
-    }
-    let Ok(text) = crate::sys::global().atob(&base64) else { return false };
-    let claims = js_sys::JSON::parse(&text).ok();
-    let exp = claims.and_then(|claims| Reflect::get(&claims, &"exp".into()).ok()).and_then(|exp| exp.as_f64());
-    exp.is_some_and(|exp| exp * 1000.0 - (now_ms as f64) < margin_ms as f64)
+    sys::install_scripts_for_tests();
+    expires_within_js(token, margin_ms as f64, now_ms as f64)
 }
 
 pub struct HttpTransport {
@@ -137,42 +120,22 @@ impl HttpTransport {
         format!("{}/events", self.base)
     }
 
-    /// Headers for a request, with a fresh token if asked.
-    pub async fn headers(&self, refresh: bool) -> Result<Object, TransportError> {
+    /// The protocol's headers (the script adds the token).
+    fn headers(&self) -> Object {
         let headers = Object::new();
         set(&headers, PROTOCOL_HEADER, PROTOCOL_VERSION);
-        if let Some(token) = self.auth.token(refresh).await? {
-            set(&headers, "Authorization", &format!("Bearer {token}"));
-        }
-        Ok(headers)
+        headers
     }
 
     /// The server's event stream (`GET {endpoint}/events`): its body once a success
     /// answered (`None`: no body). `abort` ends it from outside. `Err` if the request
     /// failed or was refused.
     pub async fn events(&self, abort: &AbortController) -> Result<Option<ReadableStream>, ()> {
-        let (url, signal) = (self.events_url(), abort.signal());
-        let answer = self.with_token(&|headers| open_stream(&url, headers, &signal)).await.map_err(drop)?;
+        let sent = open_stream(&self.events_url(), &self.headers(), &abort.signal(), &self.auth.state).map_err(drop)?;
+        let answer = Array::from(&JsFuture::from(sent).await.map_err(drop)?);
         match status(&answer) {
             200..=299 => Ok(answer.get(1).dyn_into::<ReadableStream>().ok()),
             _ => Err(()),
-        }
-    }
-
-    /// `request` (a call into `js/http.js` with our headers, answering `[status, ...]`),
-    /// made once more with a refreshed token when the server says 401: the one loop under
-    /// the exchanges and the event stream.
-    async fn with_token(&self, request: &dyn Fn(&Object) -> Result<Promise, JsValue>) -> Result<Array, TransportError> {
-        let mut refresh = false;
-        loop {
-            let headers = self.headers(refresh).await?;
-            let sent = request(&headers).map_err(|e| TransportError::new(ErrorClass::Network, describe(&e)))?;
-            let answer = Array::from(&JsFuture::from(sent).await.map_err(|e| self.failed(&e))?);
-            if status(&answer) == 401 && !refresh && self.auth.can_refresh() {
-                refresh = true;
-                continue;
-            }
-            return Ok(answer);
         }
     }
 
@@ -193,14 +156,13 @@ impl HttpTransport {
     async fn exchange(&self, method: &str, url: &str, body: Option<&JsValue>) -> Result<Body, TransportError> {
         let undefined = JsValue::UNDEFINED;
         let (payload, limit) = (body.unwrap_or(&undefined), MAX_RESPONSE_BYTES as f64);
-        let answer = self
-            .with_token(&|headers| {
-                if body.is_some() {
-                    set(headers, "Content-Type", "application/json");
-                }
-                send(method, url, headers, payload, self.timeout_ms, limit)
-            })
-            .await?;
+        let headers = self.headers();
+        if body.is_some() {
+            set(&headers, "Content-Type", "application/json");
+        }
+        let sent = send(method, url, &headers, payload, self.timeout_ms, limit, &self.auth.state)
+            .map_err(|e| TransportError::new(ErrorClass::Network, describe(&e)))?;
+        let answer = Array::from(&JsFuture::from(sent).await.map_err(|e| self.failed(&e))?);
         let status = status(&answer);
         let text = answer.get(1).dyn_into::<JsString>().unwrap_or_else(|_| JsString::from(""));
         if !(200..=299).contains(&status) {
@@ -238,6 +200,13 @@ impl HttpTransport {
                 )
             },
             "network" => TransportError::new(ErrorClass::Network, describe(&what)),
+            "token-threw" => {
+                TransportError::new(ErrorClass::Auth, format!("the token function threw: {}", describe(&what)))
+            }
+            "token-rejected" => {
+                TransportError::new(ErrorClass::Auth, format!("the token function rejected: {}", describe(&what)))
+            }
+            "token-type" => TransportError::new(ErrorClass::Auth, "the token function must return a string"),
             // Not the script's: the script missing, or what it threw unexpectedly.
             _ => TransportError::new(ErrorClass::Network, describe(failure)),
         }

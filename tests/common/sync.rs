@@ -213,6 +213,24 @@ async fn a_401_then_a_refreshed_token() {
 }
 
 #[wasm_bindgen_test]
+async fn a_token_function_that_throws_rejects_or_gives_no_string_fails_the_sync_with_auth() {
+    for (body, says) in [
+        ("throw new Error('no session')", "the token function threw: Error: no session"),
+        ("return Promise.reject(new TypeError('offline'))", "the token function rejected: TypeError: offline"),
+        ("return 5", "the token function must return a string"),
+    ] {
+        let a = Device::open(server(), js_sys::Function::new_no_args(body).into()).await;
+        a.put("t1", r#""n": 1"#).await;
+        let error = JsFuture::from(a.client.sync()).await.expect_err(body);
+        assert_eq!(Reflect::get(&error, &"code".into()).unwrap(), "auth", "{body}");
+        let message = Reflect::get(&error, &"message".into()).unwrap().as_string().unwrap_or_default();
+        assert!(message.contains(says), "{body}: {message}");
+        assert_eq!(a.pending().await, 1.0, "{body}: the write stays queued");
+        a.done().await;
+    }
+}
+
+#[wasm_bindgen_test]
 async fn auth_required_when_the_token_stays_bad() {
     let a = Device::open(server(), JsValue::from_str("not-a-token")).await;
     let fired = Rc::new(Cell::new(0));
