@@ -1,8 +1,8 @@
-//! JSON text written by serde_json, with its floats spelled by core's own formatter
-//! (`{:?}`, which the module links anyway) instead of serde_json's second one (the zmij
-//! crate, ~2.5 KB of code and tables; bench/README.md "Size"). Every JSON text the
-//! browser crate writes goes through here, and no `Value` is formatted with `{}`, so the
-//! module links one float formatter.
+//! JSON text written by serde_json, with its numbers spelled by core's own formatters
+//! (`{:?}` and `{}`, which the module links anyway) instead of serde_json's second ones
+//! (the zmij crate for floats, ~2.5 KB of code and tables, and itoa for integers;
+//! bench/README.md "Size"). Every JSON text the browser crate writes goes through here,
+//! and no `Value` is formatted with `{}`, so the module links one formatter of each.
 //!
 //! The texts are serde_json's but where a float's exact value lies halfway between two
 //! shortest spellings (1 in ~14,000 random floats): core rounds that last digit up, zmij
@@ -35,6 +35,53 @@ impl Formatter for Floats {
     fn write_f32<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f32) -> io::Result<()> {
         self::Formatter::write_f64(self, writer, f64::from(value))
     }
+
+    // Integers through core's `Display` too, not serde_json's second writer (itoa).
+    fn write_u8<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: u8) -> io::Result<()> {
+        writer.write_all(unsigned(value.into()).text())
+    }
+
+    fn write_u16<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: u16) -> io::Result<()> {
+        writer.write_all(unsigned(value.into()).text())
+    }
+
+    fn write_u32<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: u32) -> io::Result<()> {
+        writer.write_all(unsigned(value.into()).text())
+    }
+
+    fn write_u64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: u64) -> io::Result<()> {
+        writer.write_all(unsigned(value).text())
+    }
+
+    fn write_i8<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: i8) -> io::Result<()> {
+        writer.write_all(signed(value.into()).text())
+    }
+
+    fn write_i16<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: i16) -> io::Result<()> {
+        writer.write_all(signed(value.into()).text())
+    }
+
+    fn write_i32<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: i32) -> io::Result<()> {
+        writer.write_all(signed(value.into()).text())
+    }
+
+    fn write_i64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: i64) -> io::Result<()> {
+        writer.write_all(signed(value).text())
+    }
+}
+
+fn unsigned(value: u64) -> Spelled {
+    let mut spelled = Spelled::default();
+    // At most 20 digits: this cannot fail.
+    let _ = fmt::Write::write_fmt(&mut spelled, format_args!("{value}"));
+    spelled
+}
+
+fn signed(value: i64) -> Spelled {
+    let mut spelled = Spelled::default();
+    // At most a sign and 19 digits: this cannot fail.
+    let _ = fmt::Write::write_fmt(&mut spelled, format_args!("{value}"));
+    spelled
 }
 
 /// `value` as serde_json spells it, by core's formatter: `{:?}`, but in decimals from
@@ -143,6 +190,21 @@ mod tests {
         for f in edges.into_iter().chain(whole) {
             assert_eq!(to_string(&f).unwrap(), serde_json::to_string(&f).unwrap(), "{f:e}");
         }
+    }
+
+    #[test]
+    fn integers_are_spelled_as_serde_json_spells_them() {
+        for n in [0, 1, 9, 10, 99, 100, 12345, u64::from(u32::MAX), 1 << 53, u64::MAX - 1, u64::MAX] {
+            assert_eq!(to_string(&n).unwrap(), serde_json::to_string(&n).unwrap());
+        }
+        for n in [i64::MIN, i64::MIN + 1, -1_000_000, -1, 0, 7, i64::MAX] {
+            assert_eq!(to_string(&n).unwrap(), serde_json::to_string(&n).unwrap());
+        }
+        let small = (255u8, 65535u16, u32::MAX, -128i8, i16::MIN, i32::MIN);
+        assert_eq!(to_string(&small).unwrap(), serde_json::to_string(&small).unwrap());
+        // Integer keys of a map are written as strings, through the same writer.
+        let keyed: std::collections::BTreeMap<i64, u8> = [(-3, 1), (12, 2)].into();
+        assert_eq!(to_string(&keyed).unwrap(), r#"{"-3":1,"12":2}"#);
     }
 
     #[test]
