@@ -16,6 +16,16 @@ use serde::Serialize;
 use serde_json::ser::{Formatter, Serializer};
 use serde_json::Value;
 
+/// `Formatter`'s integer writers through core's `Display`, not serde_json's second integer
+/// writer (itoa): each widened to `$wide`, so core formats two integer types, not eight.
+macro_rules! integers {
+    ($wide:ty: $($write:ident: $int:ty),*) => {$(
+        fn $write<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: $int) -> io::Result<()> {
+            writer.write_all(displayed(<$wide>::from(value)).text())
+        }
+    )*};
+}
+
 /// serde_json's compact formatter (the trait's defaults) but for floats (only finite ones
 /// reach it: serde_json writes `null` for NaN and the infinities itself).
 struct Floats;
@@ -36,50 +46,14 @@ impl Formatter for Floats {
         self::Formatter::write_f64(self, writer, f64::from(value))
     }
 
-    // Integers through core's `Display` too, not serde_json's second writer (itoa).
-    fn write_u8<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: u8) -> io::Result<()> {
-        writer.write_all(unsigned(value.into()).text())
-    }
-
-    fn write_u16<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: u16) -> io::Result<()> {
-        writer.write_all(unsigned(value.into()).text())
-    }
-
-    fn write_u32<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: u32) -> io::Result<()> {
-        writer.write_all(unsigned(value.into()).text())
-    }
-
-    fn write_u64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: u64) -> io::Result<()> {
-        writer.write_all(unsigned(value).text())
-    }
-
-    fn write_i8<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: i8) -> io::Result<()> {
-        writer.write_all(signed(value.into()).text())
-    }
-
-    fn write_i16<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: i16) -> io::Result<()> {
-        writer.write_all(signed(value.into()).text())
-    }
-
-    fn write_i32<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: i32) -> io::Result<()> {
-        writer.write_all(signed(value.into()).text())
-    }
-
-    fn write_i64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: i64) -> io::Result<()> {
-        writer.write_all(signed(value).text())
-    }
+    integers!(u64: write_u8: u8, write_u16: u16, write_u32: u32, write_u64: u64);
+    integers!(i64: write_i8: i8, write_i16: i16, write_i32: i32, write_i64: i64);
 }
 
-fn unsigned(value: u64) -> Spelled {
+/// `value` as `{}` writes it, on the stack (an integer: at most a sign and 20 digits).
+fn displayed<T: fmt::Display>(value: T) -> Spelled {
     let mut spelled = Spelled::default();
-    // At most 20 digits: this cannot fail.
-    let _ = fmt::Write::write_fmt(&mut spelled, format_args!("{value}"));
-    spelled
-}
-
-fn signed(value: i64) -> Spelled {
-    let mut spelled = Spelled::default();
-    // At most a sign and 19 digits: this cannot fail.
+    // An integer fits: this cannot fail.
     let _ = fmt::Write::write_fmt(&mut spelled, format_args!("{value}"));
     spelled
 }
