@@ -26,11 +26,11 @@ macro_rules! integers {
     )*};
 }
 
-/// serde_json's compact formatter (the trait's defaults) but for floats (only finite ones
-/// reach it: serde_json writes `null` for NaN and the infinities itself).
-struct Floats;
+/// serde_json's compact formatter (the trait's defaults) but for numbers. Only finite
+/// floats reach it: serde_json writes `null` for NaN and the infinities itself.
+struct Numbers;
 
-impl Formatter for Floats {
+impl Formatter for Numbers {
     fn write_f64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
         // Whole numbers (a record's timestamps: most of the floats written) as integers,
         // the way serde_json spells them (`1764800000000.0`), and quicker than either
@@ -79,7 +79,7 @@ fn spell(value: f64) -> Spelled {
     spelled
 }
 
-/// A float's spelling, on the stack.
+/// A number's spelling, on the stack.
 #[derive(Default)]
 struct Spelled {
     bytes: [u8; 32],
@@ -101,14 +101,14 @@ impl fmt::Write for Spelled {
     }
 }
 
-/// `value` as JSON text (`serde_json::to_vec`, floats through `{:?}`).
+/// `value` as JSON text (`serde_json::to_vec`, numbers through core's formatters).
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
     let mut text = Vec::with_capacity(128);
-    value.serialize(&mut Serializer::with_formatter(&mut text, Floats))?;
+    value.serialize(&mut Serializer::with_formatter(&mut text, Numbers))?;
     Ok(text)
 }
 
-/// `value` as JSON text (`serde_json::to_string`, floats through `{:?}`).
+/// `value` as JSON text (`serde_json::to_string`, numbers through core's formatters).
 pub fn to_string<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
     // serde_json writes only UTF-8 (strings as they are, escapes and numbers in ASCII).
     String::from_utf8(to_vec(value)?).map_err(|_| serde_json::Error::custom("the JSON text is not UTF-8"))
