@@ -242,8 +242,8 @@ pub fn local_storage() -> Option<web_sys::Storage> {
 }
 
 /// The browser suites link the crate without the package's glue, which carries the
-/// scripts (`js/store.js`, reached as `pwaSyncStore`, and `js/http.js`, as
-/// `pwaSyncHttp`): evaluate them into the global scope once, where the imports find them.
+/// scripts (`js/store.js`, reached as `pwaSyncStore`, `js/http.js`, as `pwaSyncHttp`, and
+/// `js/tabs.js`, as `pwaSyncTabs`): evaluate them into the global scope once, where the imports find them.
 /// With them the in-memory IndexedDB of memory clients, which the package loads as its
 /// module `memory/idb.js` and the suites find as `pwaSyncMemoryIdb` (the Makefile's
 /// `target/js/memory-idb.js`, fake-indexeddb bundled as a classic script).
@@ -251,6 +251,7 @@ pub fn local_storage() -> Option<web_sys::Storage> {
 pub fn install_scripts_for_tests() {
     install(concat!(include_str!("../js/store.js"), "\nreturn pwaSyncStore;"), "pwaSyncStore");
     install(concat!(include_str!("../js/http.js"), "\nreturn pwaSyncHttp;"), "pwaSyncHttp");
+    install(concat!(include_str!("../js/tabs.js"), "\nreturn pwaSyncTabs;"), "pwaSyncTabs");
     install(concat!(include_str!("../target/js/memory-idb.js"), "\nreturn pwaSyncMemoryIdb;"), "pwaSyncMemoryIdb");
 }
 

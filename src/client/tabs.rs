@@ -1,15 +1,17 @@
 //! Other tabs and workers of the same app share the IndexedDB database. After a change the
-//! client posts a hint on the database's channel (`crate::channel`); the others re-read
-//! IndexedDB and fire `pwa-sync:change` with `origin: "tab"`. In a page, events relayed
-//! by workers are re-dispatched too, so a UI listens in one place.
+//! client posts a hint on the database's channel; the others re-read IndexedDB and fire
+//! `pwa-sync:change` with `origin: "tab"`. In a page, events relayed by workers are
+//! re-dispatched too, so a UI listens in one place. The channels, the hints' encoding and
+//! the batching of changed keys are the tabs' script's (`js/tabs.js`, through
+//! `crate::channel`); what a hint means for this client is decided here.
 
 use std::rc::{Rc, Weak};
 
-use js_sys::Reflect;
+use js_sys::Array;
 use wasm_bindgen::JsValue;
 
 use super::Client;
-use crate::channel::{Channel, Hint, Hints, TabLinks};
+use crate::channel::{Heard, Hint, TabLinks};
 use crate::events::{self, Origin};
 use pwa_sync_core::store::Store;
 
@@ -18,57 +20,35 @@ use pwa_sync_core::store::Store;
 /// next read.
 pub(super) fn connect(client: &Rc<Client>) -> Option<TabLinks> {
     let weak = Rc::downgrade(client);
-    let hints = Hints::open(&client.config.name, move |hint| crate::sys::spawn(receive(weak.clone(), hint)))?;
-    let relayed = (!events::in_worker()).then(|| relay_listener(client)).flatten();
-    Some(TabLinks::new(hints, relayed))
+    let heard = Heard::new(move |kind: JsValue, collection: JsValue, keys: JsValue| {
+        crate::sys::spawn(receive(weak.clone(), kind.as_string(), collection.as_string(), keys));
+    });
+    let weak = Rc::downgrade(client);
+    let relayed = Heard::new(move |name: JsValue, detail: JsValue, _: JsValue| {
+        if let (Some(client), Some(name)) = (weak.upgrade(), name.as_string()) {
+            client.relayed(&name, &detail);
+        }
+    });
+    TabLinks::open(&client.config.name, events::in_worker(), heard, relayed)
 }
 
-async fn receive(weak: Weak<Client>, hint: Hint) {
+async fn receive(weak: Weak<Client>, kind: Option<String>, collection: Option<String>, keys: JsValue) {
     let Some(client) = weak.upgrade() else { return };
     if client.closed.get() {
         return;
     }
-    match hint {
-        Hint::Change { worker: true, .. } | Hint::Changes { worker: true, .. } if !events::in_worker() => {}
-        Hint::Change { collection, key, .. } => client.changed_in_another_tab(&collection, &[key]).await,
-        Hint::Changes { collection, keys, .. } => client.changed_in_another_tab(&collection, &keys).await,
-        Hint::Status => client.refresh_status().await,
-        Hint::Wipe => client.wiped_elsewhere(),
+    match (kind.as_deref(), collection) {
+        (Some("change"), Some(collection)) => client.changed_in_another_tab(&collection, &Array::from(&keys)).await,
+        (Some("status"), _) => client.refresh_status().await,
+        (Some("wipe"), _) => client.wiped_elsewhere(),
+        _ => {}
     }
-}
-
-/// Listen to the events a worker of this database relays, and dispatch them here.
-fn relay_listener(client: &Rc<Client>) -> Option<Channel> {
-    let weak = Rc::downgrade(client);
-    Channel::open(&events::relay_channel(&client.config.name), move |data| {
-        let Some(client) = weak.upgrade() else { return };
-        let name = Reflect::get(&data, &"name".into()).ok().and_then(|n| n.as_string());
-        let detail = Reflect::get(&data, &"detail".into()).unwrap_or(JsValue::NULL);
-        if let Some(name) = name.filter(|n| n.starts_with("pwa-sync:") || client.is_collection_event(n)) {
-            // A worker's status describes the worker; this page's status is re-read
-            // from the shared database instead.
-            if name != events::STATUS {
-                client.relaying.set(true);
-                client.events.dispatch(&name, &detail);
-                client.relaying.set(false);
-            }
-            // A worker's sync moved the shared outbox and checkpoint.
-            if name == events::CHANGE || name == events::STATUS {
-                let weak = Rc::downgrade(&client);
-                crate::sys::spawn(async move {
-                    if let Some(client) = weak.upgrade() {
-                        client.refresh_status().await;
-                    }
-                });
-            }
-        }
-    })
 }
 
 impl Client {
     pub(super) fn hint(&self, hint: Hint) {
         if let Some(tabs) = self.tabs.borrow().as_ref() {
-            tabs.post(&hint);
+            tabs.post(hint);
         }
     }
 
@@ -78,19 +58,43 @@ impl Client {
         }
     }
 
+    /// An event a worker of this database relayed: dispatched here too.
+    fn relayed(self: &Rc<Self>, name: &str, detail: &JsValue) {
+        if !name.starts_with("pwa-sync:") && !self.is_collection_event(name) {
+            return;
+        }
+        // A worker's status describes the worker; this page's status is re-read from the
+        // shared database instead.
+        if name != events::STATUS {
+            self.relaying.set(true);
+            self.events.dispatch(name, detail);
+            self.relaying.set(false);
+        }
+        // A worker's sync moved the shared outbox and checkpoint.
+        if name == events::CHANGE || name == events::STATUS {
+            let weak = Rc::downgrade(self);
+            crate::sys::spawn(async move {
+                if let Some(client) = weak.upgrade() {
+                    client.refresh_status().await;
+                }
+            });
+        }
+    }
+
     fn is_collection_event(&self, name: &str) -> bool {
         self.config.collections.iter().any(|c| c.event.as_ref().is_some_and(|e| e.name == name))
     }
 
     /// Another tab changed `keys`: read them back and tell this tab's UI.
-    async fn changed_in_another_tab(self: &Rc<Self>, collection: &str, keys: &[String]) {
+    async fn changed_in_another_tab(self: &Rc<Self>, collection: &str, keys: &Array) {
         let Ok(config) = self.config.collection(collection) else { return };
-        for key in keys {
-            match self.store.get(collection, key).await {
+        // The script passes strings only.
+        for key in keys.iter().filter_map(|key| key.as_string()) {
+            match self.store.get(collection, &key).await {
                 Ok(record) => {
                     let version = record.as_ref().and_then(|r| r.version);
                     let value = record.and_then(|r| r.value).map_or(wasm_bindgen::JsValue::NULL, |v| v.0);
-                    self.events.change_js(config, key, value, Origin::Tab, version);
+                    self.events.change_js(config, &key, value, Origin::Tab, version);
                 }
                 Err(e) => self.report_storage_error(&e),
             }
