@@ -22,6 +22,9 @@ const pwaSyncTabs = (() => {
     return data.keys.every((key) => typeof key === "string") ? data.keys : null;
   };
 
+  // The channel a database's workers relay their events on (`js/events.js` posts there).
+  const relayChannel = (database) => `pwa-sync:${database}:events`;
+
   // A context's ties to the others of `database`, or `null` where BroadcastChannel does
   // not exist (peers then learn on their next read). `heard(kind, collection, keys)` gets
   // each hint: "change" with the changed keys of one collection, "status" or "wipe".
@@ -32,7 +35,7 @@ const pwaSyncTabs = (() => {
   const open = (database, inWorker, heard, relayed) => {
     if (typeof BroadcastChannel !== "function") return null;
     const hints = new BroadcastChannel(`pwa-sync:${database}`);
-    const events = inWorker ? null : new BroadcastChannel(`pwa-sync:${database}:events`);
+    const events = inWorker ? null : new BroadcastChannel(relayChannel(database));
     let closed = false;
     hints.onmessage = ({ data }) => {
       if (closed || data === null || typeof data !== "object") return;
@@ -81,5 +84,5 @@ const pwaSyncTabs = (() => {
     };
   };
 
-  return { open };
+  return { open, relayChannel };
 })();

@@ -24,7 +24,7 @@ extern "C" {
 
     /// Say that `key` changed, together with every other key changed within 16 ms.
     #[wasm_bindgen(method)]
-    fn change(this: &Links, collection: &str, key: &str);
+    fn change(this: &Links, collection: &JsValue, key: &JsValue);
 
     #[wasm_bindgen(method)]
     fn close(this: &Links);
@@ -73,7 +73,7 @@ impl TabLinks {
 
     /// Say that `key` changed, together with every other key changed within the next
     /// frame (16 ms): one message per collection.
-    pub fn post_change(&self, collection: &str, key: &str) {
+    pub fn post_change(&self, collection: &JsValue, key: &JsValue) {
         self.links.change(collection, key);
     }
 }

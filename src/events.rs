@@ -2,10 +2,13 @@
 //! code dispatches on `window` in a page and on `self` in a worker. A worker or service
 //! worker has no UI: it also relays each event over a `BroadcastChannel`, and every page's
 //! client re-dispatches it, so a UI listens in one place whatever context did the work.
+//! The events are made, dispatched and relayed by the events' script (`js/events.js`,
+//! reached as `pwaSyncEvents`); which fire, and their details, are decided here.
 
 use js_sys::{Object, Reflect};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{BroadcastChannel, CustomEventInit, EventTarget};
+use web_sys::EventTarget;
 
 use crate::sys;
 
@@ -16,9 +19,41 @@ pub use pwa_sync_core::names::event::{
     AUTH_REQUIRED, CHANGE, CLEARED, CONFLICT, EVICTED, NEWER_SCHEMA, PROGRESS, REJECTED, SPACES, STATUS, STORAGE_ERROR,
 };
 
-/// The channel a database's workers relay their events on.
-pub fn relay_channel(name: &str) -> String {
-    format!("pwa-sync:{name}:events")
+#[wasm_bindgen(js_namespace = pwaSyncEvents)]
+extern "C" {
+    /// A client's events (`pwaSyncEvents.open`).
+    type Emitter;
+
+    /// Events dispatched on `target`; in a worker also relayed to pages.
+    #[wasm_bindgen(js_name = open)]
+    fn open_emitter(target: &EventTarget, database: &str, in_worker: bool) -> Emitter;
+
+    /// Dispatch here only.
+    #[wasm_bindgen(method)]
+    fn dispatch(this: &Emitter, name: &JsValue, detail: &JsValue);
+
+    /// Dispatch, and relay from a worker when `relayed`.
+    #[wasm_bindgen(method)]
+    fn emit(this: &Emitter, name: &JsValue, detail: &JsValue, relayed: bool);
+
+    /// `changed` with `{collection, key, value, origin, version}`, then `own` (unless
+    /// `undefined`) with a copy plus `timestamp`, `syncVersion` and `value_field`.
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(method)]
+    fn change(
+        this: &Emitter,
+        changed: &JsValue,
+        collection: &JsValue,
+        key: &JsValue,
+        value: &JsValue,
+        origin: &JsValue,
+        version: &JsValue,
+        own: &JsValue,
+        value_field: &JsValue,
+    );
+
+    #[wasm_bindgen(method)]
+    fn close(this: &Emitter);
 }
 
 /// Whether this code runs in a worker (dedicated, shared or service worker). Asked once:
@@ -51,34 +86,25 @@ impl Origin {
 
 pub struct Events {
     target: EventTarget,
-    /// In a worker: where events are relayed to pages.
-    relay: Option<BroadcastChannel>,
+    emitter: Emitter,
 }
 
 impl Drop for Events {
     fn drop(&mut self) {
-        if let Some(relay) = &self.relay {
-            relay.close();
-        }
+        self.emitter.close();
     }
 }
 
 impl Events {
     pub fn new(target: Option<EventTarget>, database: &str) -> Events {
-        let relay = in_worker().then(|| BroadcastChannel::new(&relay_channel(database)).ok()).flatten();
-        Events { target: target.unwrap_or_else(|| js_sys::global().unchecked_into()), relay }
+        let target = target.unwrap_or_else(|| js_sys::global().unchecked_into());
+        let emitter = open_emitter(&target, database, in_worker());
+        Events { target, emitter }
     }
 
     pub fn emit(&self, name: &str, detail: &JsValue) {
-        self.dispatch(name, detail);
-        if let Some(relay) = &self.relay {
-            // Each context learns of a wipe by itself; relaying it would say it twice.
-            if name != CLEARED {
-                let message = object(&[("name", sys::name(name)), ("detail", detail.clone())]);
-                // Fails only for a closed channel or an uncloneable detail (ours are plain).
-                let _ = relay.post_message(&message);
-            }
-        }
+        // Each context learns of a wipe by itself; relaying it would say it twice.
+        self.emitter.emit(&sys::name(name), detail, name != CLEARED);
     }
 
     pub fn target(&self) -> &EventTarget {
@@ -87,44 +113,35 @@ impl Events {
 
     /// Dispatch here only (a relayed event from a worker).
     pub fn dispatch(&self, name: &str, detail: &JsValue) {
-        let init = CustomEventInit::new();
-        init.set_detail(detail);
-        // Both calls fail only for a malformed event type or an event already being
-        // dispatched; neither can happen for a fresh event with our constant names.
-        if let Ok(event) = sys::NamedEvent::new(&sys::name(name), &init) {
-            let _ = self.target.dispatch_event(&event);
-        }
+        self.emitter.dispatch(&sys::name(name), detail);
     }
 
     /// `pwa-sync:change`, then the collection's own event when it has one; `js_value` is
-    /// the record's value (`null` for a deletion).
+    /// the record's value (`null` for a deletion). One call into the script per change:
+    /// a pulled page fires one per record.
     pub fn change_js(
         &self,
         config: &CollectionConfig,
-        key: &str,
+        key: &JsValue,
         js_value: JsValue,
         origin: Origin,
         version: Option<u64>,
     ) {
-        let version_js = version.map(|v| JsValue::from(v as f64)).unwrap_or(JsValue::NULL);
-        let detail = object(&[
-            ("collection", sys::name(&config.name)),
-            ("key", key.into()),
-            ("value", js_value.clone()),
-            ("origin", sys::name(origin.as_str())),
-            ("version", version_js.clone()),
-        ]);
-        self.emit(CHANGE, &detail);
-        if let Some(event) = &config.event {
-            // A copy: a listener may keep the first detail, which must not change under it.
-            let own: JsValue = Object::assign(&Object::new(), detail.unchecked_ref()).into();
-            set(&own, "timestamp", &js_sys::Date::now().into());
-            set(&own, "syncVersion", &version_js);
-            if let Some(field) = &event.value_field {
-                set(&own, field, &js_value);
-            }
-            self.emit(&event.name, &own);
-        }
+        let version = version.map_or(JsValue::NULL, |v| JsValue::from(v as f64));
+        let (own, value_field) = match &config.event {
+            Some(event) => (sys::name(&event.name), event.value_field.as_deref().map_or(JsValue::UNDEFINED, sys::name)),
+            None => (JsValue::UNDEFINED, JsValue::UNDEFINED),
+        };
+        self.emitter.change(
+            &sys::name(CHANGE),
+            &sys::name(&config.name),
+            key,
+            &js_value,
+            &sys::name(origin.as_str()),
+            &version,
+            &own,
+            &value_field,
+        );
     }
 }
 

@@ -134,14 +134,6 @@ extern "C" {
     /// `JSON.parse` of a JS string (js-sys's takes a Rust `&str`).
     #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
     pub fn json_parse(text: &js_sys::JsString) -> Result<JsValue, JsValue>;
-
-    /// A `CustomEvent` made with its type as a JS string (web-sys's constructor takes
-    /// `&str`, decoded again for every event).
-    #[wasm_bindgen(extends = web_sys::Event, js_name = CustomEvent)]
-    pub type NamedEvent;
-
-    #[wasm_bindgen(constructor, catch, js_class = "CustomEvent")]
-    pub fn new(kind: &JsValue, init: &web_sys::CustomEventInit) -> Result<NamedEvent, JsValue>;
 }
 
 /// The JS string of a name: a field, event or collection name, an origin. Made once per
@@ -242,8 +234,8 @@ pub fn local_storage() -> Option<web_sys::Storage> {
 }
 
 /// The browser suites link the crate without the package's glue, which carries the
-/// scripts (`js/store.js`, reached as `pwaSyncStore`, `js/http.js`, as `pwaSyncHttp`, and
-/// `js/tabs.js`, as `pwaSyncTabs`): evaluate them into the global scope once, where the imports find them.
+/// scripts (`js/store.js`, reached as `pwaSyncStore`, `js/http.js`, as `pwaSyncHttp`,
+/// `js/tabs.js`, as `pwaSyncTabs`, and `js/events.js`, as `pwaSyncEvents`): evaluate them into the global scope once, where the imports find them.
 /// With them the in-memory IndexedDB of memory clients, which the package loads as its
 /// module `memory/idb.js` and the suites find as `pwaSyncMemoryIdb` (the Makefile's
 /// `target/js/memory-idb.js`, fake-indexeddb bundled as a classic script).
@@ -252,6 +244,7 @@ pub fn install_scripts_for_tests() {
     install(concat!(include_str!("../js/store.js"), "\nreturn pwaSyncStore;"), "pwaSyncStore");
     install(concat!(include_str!("../js/http.js"), "\nreturn pwaSyncHttp;"), "pwaSyncHttp");
     install(concat!(include_str!("../js/tabs.js"), "\nreturn pwaSyncTabs;"), "pwaSyncTabs");
+    install(concat!(include_str!("../js/events.js"), "\nreturn pwaSyncEvents;"), "pwaSyncEvents");
     install(concat!(include_str!("../target/js/memory-idb.js"), "\nreturn pwaSyncMemoryIdb;"), "pwaSyncMemoryIdb");
 }
 

@@ -81,8 +81,7 @@ impl Client {
         let outcome = self.store.write_local(&write).await.inspect_err(|e| self.report_storage_error(e))?;
         if outcome.changed {
             let value = outcome.value.as_ref().map_or(JsValue::NULL, |v| v.0.clone());
-            self.events.change_js(config, &write.key, value, Origin::Local, outcome.version);
-            self.hint_change(&config.name, &write.key);
+            self.announce_change(config, &write.key, value, Origin::Local, outcome.version);
         }
         self.after_local_writes(outcome.pending_delta, outcome.queued);
         Ok(outcome)
@@ -145,8 +144,7 @@ impl Client {
         let mut pending_delta = 0;
         for (write, outcome) in batch.iter().zip(&outcomes) {
             let value = outcome.value.as_ref().map_or(JsValue::NULL, |v| v.0.clone());
-            self.events.change_js(config, &write.key, value, Origin::Local, outcome.version);
-            self.hint_change(&config.name, &write.key);
+            self.announce_change(config, &write.key, value, Origin::Local, outcome.version);
             pending_delta += outcome.pending_delta;
         }
         self.after_local_writes(pending_delta, outcomes.iter().any(|o| o.queued));

@@ -30,8 +30,7 @@ impl Observer<JsVal> for WebObserver<'_> {
                     // The pulled object itself: no conversion on the way to the event.
                     let value = value.as_ref().map_or(JsValue::NULL, |v| v.0.clone());
                     if let Ok(config) = client.config.collection(collection) {
-                        client.events.change_js(config, key, value, Origin::Remote, *version);
-                        client.hint_change(collection, key);
+                        client.announce_change(config, key, value, Origin::Remote, *version);
                     }
                 }
                 Effect::Conflict(entry) => {

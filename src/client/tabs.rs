@@ -13,6 +13,7 @@ use wasm_bindgen::JsValue;
 use super::Client;
 use crate::channel::{Heard, Hint, TabLinks};
 use crate::events::{self, Origin};
+use pwa_sync_core::config::CollectionConfig;
 use pwa_sync_core::store::Store;
 
 /// Connect `client` to the other contexts of its database (in a page, also to the events
@@ -52,9 +53,21 @@ impl Client {
         }
     }
 
-    pub(super) fn hint_change(&self, collection: &str, key: &str) {
+    /// A record changed here (a local write, a pulled or pushed change): the change
+    /// events, and a hint to the other contexts. The key is made a JS string once for
+    /// both.
+    pub(super) fn announce_change(
+        &self,
+        config: &CollectionConfig,
+        key: &str,
+        value: JsValue,
+        origin: Origin,
+        version: Option<u64>,
+    ) {
+        let key = JsValue::from_str(key);
+        self.events.change_js(config, &key, value, origin, version);
         if let Some(tabs) = self.tabs.borrow().as_ref() {
-            tabs.post_change(collection, key);
+            tabs.post_change(&crate::sys::name(&config.name), &key);
         }
     }
 
@@ -88,13 +101,14 @@ impl Client {
     /// Another tab changed `keys`: read them back and tell this tab's UI.
     async fn changed_in_another_tab(self: &Rc<Self>, collection: &str, keys: &Array) {
         let Ok(config) = self.config.collection(collection) else { return };
-        // The script passes strings only.
-        for key in keys.iter().filter_map(|key| key.as_string()) {
+        for key_js in keys.iter() {
+            // The script passes strings only.
+            let Some(key) = key_js.as_string() else { continue };
             match self.store.get(collection, &key).await {
                 Ok(record) => {
                     let version = record.as_ref().and_then(|r| r.version);
                     let value = record.and_then(|r| r.value).map_or(wasm_bindgen::JsValue::NULL, |v| v.0);
-                    self.events.change_js(config, &key, value, Origin::Tab, version);
+                    self.events.change_js(config, &key_js, value, Origin::Tab, version);
                 }
                 Err(e) => self.report_storage_error(&e),
             }
