@@ -1,20 +1,39 @@
 //! What makes a client sync by itself: a timer for the next attempt (debounced writes,
 //! backoff), the global `online` event, the pull interval, and the server's event stream
-//! when `realtime` is on. Everything here holds the client weakly and stops when dropped
-//! (on `close`). It sees the client only through [`Driven`], so it sits below the client
-//! that owns it.
+//! when `realtime` is on. The listeners and timers are the background's script's
+//! (`js/background.js`, reached as `pwaSyncBackground`), which says what happened; the
+//! event stream is read here. Everything here holds the client weakly and stops when
+//! dropped (on `close`). It sees the client only through [`Driven`], so it sits below the
+//! client that owns it.
 
 use std::rc::{Rc, Weak};
 
-use gloo_events::EventListener;
-use gloo_timers::callback::{Interval, Timeout};
-use wasm_bindgen::JsCast;
-use web_sys::{AbortController, EventTarget, VisibilityState};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use web_sys::AbortController;
 
 use crate::event_stream::EventStream;
 use crate::sys;
 use crate::transport::HttpTransport;
 use pwa_sync_core::schedule::Trigger;
+
+#[wasm_bindgen(js_namespace = pwaSyncBackground)]
+extern "C" {
+    /// The listeners and the timers (`pwaSyncBackground.start`).
+    type Triggers;
+
+    /// Listen on `scope`; `fired(kind)`: "online", "offline", "interval" or "timer".
+    #[wasm_bindgen(js_name = start)]
+    fn start_triggers(scope: &JsValue, pull_interval_ms: f64, fired: &JsValue) -> Triggers;
+
+    /// Fire "timer" in `delay_ms`, unless it is due sooner already.
+    #[wasm_bindgen(method)]
+    fn schedule(this: &Triggers, delay_ms: f64);
+
+    #[wasm_bindgen(method)]
+    fn stop(this: &Triggers);
+}
 
 /// What the background may ask of the client it drives.
 #[allow(async_fn_in_trait)]
@@ -32,17 +51,14 @@ pub(crate) trait Driven: 'static {
 }
 
 pub(crate) struct Background {
-    /// The next scheduled sync and when it is due.
-    timer: Option<(u64, Timeout)>,
-    _online: Option<EventListener>,
-    _visible: Option<EventListener>,
-    _offline: Option<EventListener>,
-    _interval: Option<Interval>,
+    triggers: Triggers,
+    _fired: Closure<dyn FnMut(JsValue)>,
     stream: Option<AbortController>,
 }
 
 impl Drop for Background {
     fn drop(&mut self) {
+        self.triggers.stop();
         if let Some(stream) = &self.stream {
             stream.abort();
         }
@@ -52,30 +68,23 @@ impl Drop for Background {
 impl Background {
     /// Listen for what calls for a sync; `pull_interval_ms` and `realtime` as configured.
     pub fn start<C: Driven>(client: &Rc<C>, pull_interval_ms: Option<u64>, realtime: bool) -> Background {
-        let global: EventTarget = js_sys::global().unchecked_into();
         let weak = Rc::downgrade(client);
-        let online = {
+        let fired = {
             let weak = weak.clone();
-            EventListener::new(&global, "online", move |_| with(&weak, |c| c.trigger(Trigger::Online)))
-        };
-        let offline = {
-            let weak = weak.clone();
-            EventListener::new(&global, "offline", move |_| with(&weak, |c| c.went_offline()))
-        };
-        // A page coming back to the foreground may have missed pokes while it slept.
-        let visible = sys::global().document().map(|document| {
-            let weak = weak.clone();
-            let target: EventTarget = document.clone().into();
-            EventListener::new(&target, "visibilitychange", move |_| {
-                if document.visibility_state() == VisibilityState::Visible {
-                    with(&weak, |c| c.trigger(Trigger::Online));
+            Closure::<dyn FnMut(JsValue)>::new(move |kind: JsValue| {
+                let Some(client) = weak.upgrade() else { return };
+                match kind.as_string().as_deref() {
+                    // A page back in the foreground may have missed pokes while it slept.
+                    Some("online") => client.trigger(Trigger::Online),
+                    Some("offline") => client.went_offline(),
+                    Some("interval") => client.trigger(Trigger::Interval),
+                    Some("timer") => sys::spawn(client.timer_fired()),
+                    _ => {}
                 }
             })
-        });
-        let interval = pull_interval_ms.filter(|ms| *ms > 0).map(|ms| {
-            let weak = weak.clone();
-            Interval::new(ms.min(u32::MAX as u64) as u32, move || with(&weak, |c| c.trigger(Trigger::Interval)))
-        });
+        };
+        let interval = pull_interval_ms.unwrap_or(0) as f64;
+        let triggers = start_triggers(&js_sys::global(), interval, fired.as_ref());
         let stream = realtime.then(|| {
             let controller = AbortController::new().ok();
             if let Some(controller) = &controller {
@@ -83,44 +92,13 @@ impl Background {
             }
             controller
         });
-        Background {
-            timer: None,
-            _online: Some(online),
-            _visible: visible,
-            _offline: Some(offline),
-            _interval: interval,
-            stream: stream.flatten(),
-        }
+        Background { triggers, _fired: fired, stream: stream.flatten() }
     }
 
     /// Start a sync in `delay` ms, unless one is already due sooner (the session's
     /// `Schedule` command).
-    pub fn schedule<C: Driven>(&mut self, client: Weak<C>, delay: u64) {
-        let due = sys::now_ms() + delay;
-        if self.timer.as_ref().is_some_and(|(at, _)| *at <= due) {
-            return;
-        }
-        let timeout = Timeout::new(delay.min(i32::MAX as u64) as u32, move || {
-            // Not from inside the callback: that would drop the running timer's closure.
-            let client = client.clone();
-            sys::spawn(async move {
-                if let Some(client) = client.upgrade() {
-                    client.timer_fired().await;
-                }
-            });
-        });
-        self.timer = Some((due, timeout));
-    }
-
-    /// The scheduled sync is starting: the next one may be set.
-    pub fn timer_fired(&mut self) {
-        self.timer = None;
-    }
-}
-
-fn with<C: Driven>(weak: &Weak<C>, f: impl FnOnce(&Rc<C>)) {
-    if let Some(client) = weak.upgrade() {
-        f(&client);
+    pub fn schedule(&self, delay: u64) {
+        self.triggers.schedule(delay as f64);
     }
 }
 

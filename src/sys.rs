@@ -8,7 +8,7 @@
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Crypto, Document, IdbDatabase, IdbTransaction, ServiceWorkerContainer};
+use web_sys::{Crypto, IdbDatabase, IdbTransaction, ServiceWorkerContainer};
 
 #[wasm_bindgen]
 extern "C" {
@@ -18,10 +18,6 @@ extern "C" {
 
     #[wasm_bindgen(method, getter)]
     pub fn navigator(this: &Global) -> Option<Navigator>;
-
-    /// Only in pages.
-    #[wasm_bindgen(method, getter)]
-    pub fn document(this: &Global) -> Option<Document>;
 
     #[wasm_bindgen(method, getter)]
     pub fn crypto(this: &Global) -> Option<Crypto>;
@@ -235,7 +231,9 @@ pub fn local_storage() -> Option<web_sys::Storage> {
 
 /// The browser suites link the crate without the package's glue, which carries the
 /// scripts (`js/store.js`, reached as `pwaSyncStore`, `js/http.js`, as `pwaSyncHttp`,
-/// `js/tabs.js`, as `pwaSyncTabs`, and `js/events.js`, as `pwaSyncEvents`): evaluate them into the global scope once, where the imports find them.
+/// `js/tabs.js`, as `pwaSyncTabs`, `js/events.js`, as `pwaSyncEvents`, and
+/// `js/background.js`, as `pwaSyncBackground`): evaluate them into the global scope once,
+/// where the imports find them.
 /// With them the in-memory IndexedDB of memory clients, which the package loads as its
 /// module `memory/idb.js` and the suites find as `pwaSyncMemoryIdb` (the Makefile's
 /// `target/js/memory-idb.js`, fake-indexeddb bundled as a classic script).
@@ -245,6 +243,7 @@ pub fn install_scripts_for_tests() {
     install(concat!(include_str!("../js/http.js"), "\nreturn pwaSyncHttp;"), "pwaSyncHttp");
     install(concat!(include_str!("../js/tabs.js"), "\nreturn pwaSyncTabs;"), "pwaSyncTabs");
     install(concat!(include_str!("../js/events.js"), "\nreturn pwaSyncEvents;"), "pwaSyncEvents");
+    install(concat!(include_str!("../js/background.js"), "\nreturn pwaSyncBackground;"), "pwaSyncBackground");
     install(concat!(include_str!("../target/js/memory-idb.js"), "\nreturn pwaSyncMemoryIdb;"), "pwaSyncMemoryIdb");
 }
 

@@ -33,9 +33,6 @@ impl Driven for Client {
     }
 
     async fn timer_fired(self: Rc<Self>) {
-        if let Some(background) = self.background.borrow_mut().as_mut() {
-            background.timer_fired();
-        }
         self.sync_in_background().await;
     }
 
@@ -199,8 +196,8 @@ impl Client {
             Command::EmitStatus => self.status_changed(),
             Command::HintStatus => self.hint(Hint::Status),
             Command::Schedule { after_ms } => {
-                if let Some(background) = self.background.borrow_mut().as_mut() {
-                    background.schedule(Rc::downgrade(self), after_ms);
+                if let Some(background) = self.background.borrow().as_ref() {
+                    background.schedule(after_ms);
                 }
             }
             Command::RequestBackgroundSync => request_background_sync(&self.config.sync_tag),
