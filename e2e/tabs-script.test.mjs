@@ -153,3 +153,61 @@ test("without BroadcastChannel there are no links", () => {
     globalThis.BroadcastChannel = saved;
   }
 });
+
+// `navigator.locks` stood in for: `held` names are taken by another context.
+async function withNavigator(navigator, run) {
+  const saved = Object.getOwnPropertyDescriptor(globalThis, "navigator");
+  Object.defineProperty(globalThis, "navigator", { value: navigator, configurable: true, writable: true });
+  try {
+    await run();
+  } finally {
+    if (saved) Object.defineProperty(globalThis, "navigator", saved);
+    else delete globalThis.navigator;
+  }
+}
+
+function lockManager(held) {
+  const requests = [];
+  return {
+    requests,
+    request(name, options, callback) {
+      requests.push([name, options]);
+      const taken = held.has(name);
+      if (taken && options.ifAvailable) return Promise.resolve(callback(null));
+      return Promise.resolve(callback({ name, mode: options.mode }));
+    },
+  };
+}
+
+test("withLock runs the work holding the exclusive lock, waiting or not, and says whether it ran", async () => {
+  const locks = lockManager(new Set(["pwa-sync:db:flush"]));
+  await withNavigator({ locks }, async () => {
+    let ran = 0;
+    const work = async () => {
+      ran += 1;
+    };
+    assert.equal(await tabs.withLock("pwa-sync:db:flush", false, work), false, "taken: not run");
+    assert.equal(ran, 0);
+    assert.equal(await tabs.withLock("pwa-sync:db:flush", true, work), true, "waited for");
+    assert.equal(await tabs.withLock("pwa-sync:other:flush", false, work), true, "free");
+    assert.equal(ran, 2);
+    assert.deepEqual(locks.requests, [
+      ["pwa-sync:db:flush", { mode: "exclusive", ifAvailable: true }],
+      ["pwa-sync:db:flush", { mode: "exclusive", ifAvailable: false }],
+      ["pwa-sync:other:flush", { mode: "exclusive", ifAvailable: true }],
+    ]);
+  });
+});
+
+test("withLock without Web Locks runs the work at once", async () => {
+  await withNavigator({}, async () => {
+    let ran = false;
+    assert.equal(
+      await tabs.withLock("x", false, async () => {
+        ran = true;
+      }),
+      true,
+    );
+    assert.ok(ran);
+  });
+});

@@ -1,5 +1,5 @@
 // The channels between the contexts (tabs, workers, the service worker) of one database,
-// run as JavaScript (ARCHITECTURE.md "The store's script"): the hints a client posts and
+// and the lock they take turns under to flush, run as JavaScript (ARCHITECTURE.md "The store's script"): the hints a client posts and
 // hears on `pwa-sync:<database>`, their encoding and the batching of changed keys, and,
 // in a page, the events workers relay on `pwa-sync:<database>:events`. What a client
 // does with a hint it hears is Rust's (`src/client/tabs.rs`); hints carry no data, peers
@@ -84,5 +84,18 @@ const pwaSyncTabs = (() => {
     };
   };
 
-  return { open, relayChannel };
+  // Run `work()` (it answers a promise) while holding the exclusive Web Lock `name`: one
+  // flusher at a time across tabs, workers and the service worker, and the browser
+  // releases a lock when its holder's context dies, so a killed holder never blocks the
+  // others. Resolves to `true` once `work` ran, `false` when `wait` is false and another
+  // context holds the lock. Without Web Locks, `work` runs at once.
+  const withLock = (name, wait, work) => {
+    const locks = globalThis.navigator?.locks;
+    if (locks === undefined) return work().then(() => true);
+    return locks.request(name, { mode: "exclusive", ifAvailable: !wait }, (lock) =>
+      lock === null ? false : work().then(() => true),
+    );
+  };
+
+  return { open, relayChannel, withLock };
 })();

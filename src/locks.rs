@@ -1,6 +1,7 @@
 //! Web Locks (`navigator.locks`): one flusher at a time across tabs, workers and the
 //! service worker. The browser releases a lock when its holder's context dies, so a
-//! crashed or killed holder never blocks the others.
+//! crashed or killed holder never blocks the others. The request is the tabs' script's
+//! (`js/tabs.js`, `withLock`); the work done under the lock is Rust's.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -9,12 +10,19 @@ use std::rc::Rc;
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::error::describe;
-use crate::sys::{self, LockOptions};
+use crate::sys;
 use pwa_sync_core::Error;
+
+#[wasm_bindgen(js_namespace = pwaSyncTabs)]
+extern "C" {
+    /// Run `work` (a function answering a promise) holding the exclusive lock `name`:
+    /// `true` once it ran, `false` when `wait` is false and another context holds it.
+    #[wasm_bindgen(catch, js_name = withLock)]
+    fn with_web_lock(name: &str, wait: bool, work: &JsValue) -> Result<Promise, JsValue>;
+}
 
 /// Run `work` while holding the exclusive lock `name`. With `wait: false`, return
 /// `Ok(None)` at once if another context holds it. Without Web Locks, just run `work`.
@@ -35,25 +43,18 @@ where
 type LockedWork = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>>>;
 
 async fn hold(name: &str, wait: bool, work: LockedWork) -> Result<(), Error> {
-    let Some(locks) = sys::global().navigator().and_then(|n| n.locks()) else {
-        work().await;
-        return Ok(());
-    };
     let mut work = Some(work);
-    let callback = Closure::<dyn FnMut(JsValue) -> Promise>::new(move |lock: JsValue| {
-        // `null` when `ifAvailable` found the lock taken.
-        match (lock.is_null(), work.take()) {
-            (false, Some(work)) => sys::promise(Box::pin(async move {
-                work().await;
-                Ok(JsValue::TRUE)
-            })),
-            _ => Promise::resolve(&JsValue::FALSE),
-        }
+    // Kept until the lock's promise settles, called at most once; dropped uncalled when
+    // another context held the lock.
+    let callback = Closure::<dyn FnMut() -> Promise>::new(move || match work.take() {
+        Some(work) => sys::promise(Box::pin(async move {
+            work().await;
+            Ok(JsValue::TRUE)
+        })),
+        None => Promise::resolve(&JsValue::FALSE),
     });
-    let promise = locks
-        .request(name, &LockOptions::exclusive(!wait), callback.as_ref().unchecked_ref())
+    let promise = with_web_lock(name, wait, callback.as_ref())
         .map_err(|e| Error::Storage(format!("navigator.locks.request failed: {}", describe(&e))))?;
-    // `callback` stays alive until the lock's promise settles.
     JsFuture::from(promise).await.map_err(|e| Error::Storage(format!("the lock {name} failed: {}", describe(&e))))?;
     drop(callback);
     Ok(())

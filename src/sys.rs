@@ -37,10 +37,6 @@ extern "C" {
     #[wasm_bindgen(method, getter, js_name = onLine)]
     pub fn on_line(this: &Navigator) -> Option<bool>;
 
-    /// Absent outside secure contexts and in older browsers.
-    #[wasm_bindgen(method, getter)]
-    pub fn locks(this: &Navigator) -> Option<LockManager>;
-
     /// Absent in workers and some browsers; throws where service workers are disabled
     /// (e.g. Firefox's private windows).
     #[wasm_bindgen(method, getter, catch, js_name = serviceWorker)]
@@ -74,26 +70,6 @@ extern "C" {
 
     #[wasm_bindgen(method, getter)]
     pub fn quota(this: &StorageEstimate) -> Option<f64>;
-
-    /// Web Locks (web-sys has it only behind its unstable APIs).
-    pub type LockManager;
-
-    /// `callback` receives the lock (`null` when `ifAvailable` found it taken); the
-    /// lock is held until the promise it returns settles, and the returned promise
-    /// settles with that promise's result.
-    #[wasm_bindgen(method, catch)]
-    pub fn request(
-        this: &LockManager,
-        name: &str,
-        options: &LockOptions,
-        callback: &Function,
-    ) -> Result<Promise, JsValue>;
-
-    #[wasm_bindgen(extends = Object)]
-    pub type LockOptions;
-
-    #[wasm_bindgen(method, setter, js_name = ifAvailable)]
-    pub fn set_if_available(this: &LockOptions, value: bool);
 
     /// A `ServiceWorkerRegistration`, for its member web-sys lacks.
     pub type ServiceWorkerRegistration;
@@ -188,15 +164,6 @@ pub fn promise(work: std::pin::Pin<Box<dyn std::future::Future<Output = Result<J
 /// The global scope of this context.
 pub fn global() -> Global {
     js_sys::global().unchecked_into()
-}
-
-impl LockOptions {
-    /// An exclusive lock; with `if_available`, not waiting for it.
-    pub fn exclusive(if_available: bool) -> LockOptions {
-        let options: LockOptions = Object::new().unchecked_into();
-        options.set_if_available(if_available);
-        options
-    }
 }
 
 impl TransactionOptions {
