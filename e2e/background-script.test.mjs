@@ -3,14 +3,11 @@
 // `online`, `offline`, a page coming back to the foreground and the pull interval, that
 // the timer keeps the sooner of two schedules, and that nothing fires after stop(). The
 // browser suites cover the same through clients (retries, triggers).
-import { afterEach, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { closedAfterEach, loadScript, wait } from "./script-harness.mjs";
 
-const source = await readFile(new URL("../js/background.js", import.meta.url), "utf8");
-const background = new Function(`${source}\nreturn pwaSyncBackground;`)();
-
-const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const background = await loadScript("background.js", "pwaSyncBackground");
 // Wait until `fired` holds `n` kinds, at most `ms` (a loaded machine runs timers late).
 async function until(fired, n, ms) {
   const end = Date.now() + ms;
@@ -28,10 +25,7 @@ function scope(withDocument) {
   return global;
 }
 
-const started = [];
-afterEach(() => {
-  for (const triggers of started.splice(0)) triggers.stop();
-});
+const started = closedAfterEach();
 
 function start(global, pullIntervalMs) {
   const fired = [];

@@ -2,23 +2,15 @@
 // BroadcastChannel: a change's two events and their details, what a worker relays to
 // pages and what it does not, and that an app's throwing target or a closed client throws
 // nothing back into the module. The browser suites cover the same through clients.
-import { afterEach, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { closedAfterEach, loadScript, uniqueName, wait } from "./script-harness.mjs";
 
-const read = (name) => readFile(new URL(`../js/${name}`, import.meta.url), "utf8");
-const tabs = new Function(`${await read("tabs.js")}\nreturn pwaSyncTabs;`)();
-const events = new Function("pwaSyncTabs", `${await read("events.js")}\nreturn pwaSyncEvents;`)(tabs);
-
-let databases = 0;
-const database = () => `events-test-${process.pid}-${databases++}`;
-const settle = (ms = 30) => new Promise((resolve) => setTimeout(resolve, ms));
-
-// Channels and emitters a test opened, closed after it even when an assertion fails.
-const opened = [];
-afterEach(() => {
-  for (const thing of opened.splice(0)) thing.close();
-});
+const tabs = await loadScript("tabs.js", "pwaSyncTabs");
+const events = await loadScript("events.js", "pwaSyncEvents", { pwaSyncTabs: tabs });
+const database = () => uniqueName("events-test");
+const settle = () => wait(30);
+const opened = closedAfterEach();
 
 // An EventTarget that records `[type, detail]` of each event of `types`.
 function recorder(types) {

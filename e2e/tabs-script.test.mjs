@@ -2,23 +2,14 @@
 // BroadcastChannel: what it posts (changed keys batched per collection, other hints after
 // them), what it hears and passes on (and what it refuses), and that nothing moves after
 // close(). The browser suites cover the same through two clients (tests/common/api.rs).
-import { afterEach, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { closedAfterEach, loadScript, uniqueName, wait } from "./script-harness.mjs";
 
-const source = await readFile(new URL("../js/tabs.js", import.meta.url), "utf8");
-const tabs = new Function(`${source}\nreturn pwaSyncTabs;`)();
-
-let databases = 0;
-const database = () => `tabs-test-${process.pid}-${databases++}`;
-const settle = (ms = 60) => new Promise((resolve) => setTimeout(resolve, ms));
-
-// What a test opened, closed after it even when an assertion fails (an open channel keeps
-// Node running).
-const opened = [];
-afterEach(() => {
-  for (const thing of opened.splice(0)) thing.close();
-});
+const tabs = await loadScript("tabs.js", "pwaSyncTabs");
+const database = () => uniqueName("tabs-test");
+const settle = () => wait(60);
+const opened = closedAfterEach();
 const channel = (name) => {
   const made = new BroadcastChannel(name);
   opened.push(made);
