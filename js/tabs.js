@@ -1,7 +1,8 @@
 // The channels between the contexts (tabs, workers, the service worker) of one database,
-// and the lock they take turns under to flush, run as JavaScript (ARCHITECTURE.md "The store's script"): the hints a client posts and
-// hears on `pwa-sync:<database>`, their encoding and the batching of changed keys, and,
-// in a page, the events workers relay on `pwa-sync:<database>:events`. What a client
+// and the lock they take turns under to flush, run as JavaScript (ARCHITECTURE.md "The
+// store's script"): the hints a client posts and hears on `pwa-sync:<database>`, their
+// encoding and the batching of changed keys, and, in a page, the events workers relay on
+// `pwa-sync:<database>:events`. What a client
 // does with a hint it hears is Rust's (`src/client/tabs.rs`); hints carry no data, peers
 // re-read IndexedDB, so a lost or stale hint costs nothing.
 //
