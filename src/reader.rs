@@ -5,6 +5,8 @@
 //! derives, through serde-wasm-bindgen, compiled a struct reader and its visitors per
 //! type (bench/README.md "Size"); these readers share one set of field checks.
 
+use std::cell::RefCell;
+
 use js_sys::{Array, Number};
 use serde_json::Value;
 use wasm_bindgen::JsValue;
@@ -30,16 +32,20 @@ impl std::fmt::Display for Name<'_> {
     }
 }
 
-/// The fields of one JSON object.
+/// The fields of one JSON object. Each reader answers a default for a field it refuses
+/// and notes the first problem, which `finish` answers (as core's `fields::Fields`
+/// does): a caller has no early return per field, each of which compiled the drops of
+/// everything read before it.
 pub(crate) struct Fields<'a> {
     object: &'a JsValue,
     pub name: Name<'a>,
+    problem: RefCell<Option<String>>,
 }
 
 impl<'a> Fields<'a> {
     pub fn of(object: &'a JsValue, name: Name<'a>) -> Read<Fields<'a>> {
         match object.is_object() && !Array::is_array(object) {
-            true => Ok(Fields { object, name }),
+            true => Ok(Fields { object, name, problem: RefCell::new(None) }),
             false => Err(format!("{name} must be an object")),
         }
     }
@@ -48,8 +54,30 @@ impl<'a> Fields<'a> {
         prop(self.object, field)
     }
 
-    pub fn wrong(&self, field: &str, must_be: &str) -> String {
-        format!("`{field}` in {} must be {must_be}", self.name)
+    /// Note a problem; only the first is kept.
+    pub fn fail(&self, problem: String) {
+        self.problem.borrow_mut().get_or_insert(problem);
+    }
+
+    /// Note that `field` is not what it must be.
+    pub fn wrong(&self, field: &str, must_be: &str) {
+        self.fail(format!("`{field}` in {} must be {must_be}", self.name));
+    }
+
+    /// The first problem met so far, if any.
+    pub fn checked(&self) -> Read<()> {
+        match self.problem.borrow().as_ref() {
+            Some(problem) => Err(problem.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// The first problem met, if any: the object is unreadable.
+    pub fn finish(self) -> Read<()> {
+        match self.problem.into_inner() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
     }
 
     // Each reader takes the field's value (`get`, or read with a cached name where an
@@ -60,52 +88,61 @@ impl<'a> Fields<'a> {
         Some(value).filter(|v| !v.is_undefined() && !v.is_null())
     }
 
-    pub fn required(&self, field: &str, value: JsValue) -> Read<JsValue> {
-        match value.is_undefined() {
-            true => Err(format!("missing field `{field}` in {}", self.name)),
-            false => Ok(value),
+    pub fn required(&self, field: &str, value: JsValue) -> JsValue {
+        if value.is_undefined() {
+            self.fail(format!("missing field `{field}` in {}", self.name));
         }
+        value
     }
 
-    pub fn whole(&self, field: &str, value: JsValue, max: u64) -> Read<u64> {
+    pub fn whole(&self, field: &str, value: JsValue, max: u64) -> u64 {
         // A safe integer (what serde-wasm-bindgen reads as an integer), from 0 to `max`.
         match value.as_f64() {
-            Some(n) if Number::is_safe_integer(&value) && n >= 0.0 && n <= max as f64 => Ok(n as u64),
-            _ => Err(self.wrong(field, &format!("a whole number from 0 to {}", max.min(MAX_SAFE)))),
+            Some(n) if Number::is_safe_integer(&value) && n >= 0.0 && n <= max as f64 => n as u64,
+            _ => {
+                self.wrong(field, &format!("a whole number from 0 to {}", max.min(MAX_SAFE)));
+                0
+            }
         }
     }
 
     /// A whole number from 0 to `max`, which must be there.
-    pub fn bounded(&self, field: &str, value: JsValue, max: u64) -> Read<u64> {
-        self.whole(field, self.required(field, value)?, max)
+    pub fn bounded(&self, field: &str, value: JsValue, max: u64) -> u64 {
+        self.whole(field, self.required(field, value), max)
     }
 
-    pub fn u64(&self, field: &str, value: JsValue) -> Read<u64> {
+    pub fn u64(&self, field: &str, value: JsValue) -> u64 {
         self.bounded(field, value, u64::MAX)
     }
 
-    pub fn optional_u64(&self, field: &str, value: JsValue) -> Read<Option<u64>> {
-        Fields::optional(value).map(|v| self.whole(field, v, u64::MAX)).transpose()
+    pub fn optional_u64(&self, field: &str, value: JsValue) -> Option<u64> {
+        Fields::optional(value).map(|v| self.whole(field, v, u64::MAX))
     }
 
-    pub fn optional_u32(&self, field: &str, value: JsValue) -> Read<Option<u32>> {
-        Fields::optional(value).map(|v| self.whole(field, v, u32::MAX.into()).map(|n| n as u32)).transpose()
+    pub fn optional_u32(&self, field: &str, value: JsValue) -> Option<u32> {
+        Fields::optional(value).map(|v| self.whole(field, v, u32::MAX.into()) as u32)
     }
 
-    pub fn text(&self, field: &str, value: JsValue) -> Read<String> {
-        value.as_string().ok_or_else(|| self.wrong(field, "a string"))
+    pub fn text(&self, field: &str, value: JsValue) -> String {
+        value.as_string().unwrap_or_else(|| {
+            self.wrong(field, "a string");
+            String::new()
+        })
     }
 
-    pub fn string(&self, field: &str, value: JsValue) -> Read<String> {
-        self.text(field, self.required(field, value)?)
+    pub fn string(&self, field: &str, value: JsValue) -> String {
+        self.text(field, self.required(field, value))
     }
 
-    pub fn optional_string(&self, field: &str, value: JsValue) -> Read<Option<String>> {
-        Fields::optional(value).map(|v| self.text(field, v)).transpose()
+    pub fn optional_string(&self, field: &str, value: JsValue) -> Option<String> {
+        Fields::optional(value).map(|v| self.text(field, v))
     }
 
-    pub fn bool(&self, field: &str, value: JsValue) -> Read<bool> {
-        self.required(field, value)?.as_bool().ok_or_else(|| self.wrong(field, "true or false"))
+    pub fn bool(&self, field: &str, value: JsValue) -> bool {
+        self.required(field, value).as_bool().unwrap_or_else(|| {
+            self.wrong(field, "true or false");
+            false
+        })
     }
 
     /// `None` when absent: a field serde fills with its default (`null` is still read,
@@ -114,54 +151,74 @@ impl<'a> Fields<'a> {
         Some(value).filter(|v| !v.is_undefined())
     }
 
-    pub fn u32(&self, field: &str, value: JsValue) -> Read<u32> {
-        Ok(self.bounded(field, value, u32::MAX.into())? as u32)
+    pub fn u32(&self, field: &str, value: JsValue) -> u32 {
+        self.bounded(field, value, u32::MAX.into()) as u32
     }
 
     /// A safe integer of either sign.
-    pub fn i64(&self, field: &str, value: JsValue) -> Read<i64> {
+    pub fn i64(&self, field: &str, value: JsValue) -> i64 {
         match value.as_f64() {
-            Some(n) if Number::is_safe_integer(&value) => Ok(n as i64),
-            _ => Err(self.wrong(field, "a whole number")),
+            Some(n) if Number::is_safe_integer(&value) => n as i64,
+            _ => {
+                self.wrong(field, "a whole number");
+                0
+            }
         }
     }
 
-    fn number(&self, field: &str, value: JsValue) -> Read<f64> {
-        value.as_f64().ok_or_else(|| self.wrong(field, "a number"))
+    fn number(&self, field: &str, value: JsValue) -> f64 {
+        value.as_f64().unwrap_or_else(|| {
+            self.wrong(field, "a number");
+            0.0
+        })
     }
 
-    pub fn f64(&self, field: &str, value: JsValue) -> Read<f64> {
-        self.number(field, self.required(field, value)?)
+    pub fn f64(&self, field: &str, value: JsValue) -> f64 {
+        self.number(field, self.required(field, value))
     }
 
-    pub fn optional_f64(&self, field: &str, value: JsValue) -> Read<Option<f64>> {
-        Fields::optional(value).map(|v| self.number(field, v)).transpose()
+    pub fn optional_f64(&self, field: &str, value: JsValue) -> Option<f64> {
+        Fields::optional(value).map(|v| self.number(field, v))
     }
 
     /// A JSON value (an app value on the conflict path), `None` when absent or `null`.
-    pub fn optional_json(&self, field: &str, value: JsValue) -> Read<Option<Value>> {
-        Fields::optional(value).map(|v| json_of(&v).map_err(|e| format!("`{field}` in {}: {e}", self.name))).transpose()
+    pub fn optional_json(&self, field: &str, value: JsValue) -> Option<Value> {
+        match json_of(&Fields::optional(value)?) {
+            Ok(json) => Some(json),
+            Err(e) => {
+                self.fail(format!("`{field}` in {}: {e}", self.name));
+                None
+            }
+        }
     }
 
-    /// The list `field`, each item read by `item` (given its index, for messages).
-    pub fn list<T>(&self, field: &str, item: impl Fn(&JsValue, usize) -> Read<T>) -> Read<Vec<T>> {
-        let value = self.required(field, self.get(field))?;
+    /// The list `field`, each item read by `item` (given its index, for messages); empty
+    /// when it cannot be read.
+    pub fn list<T>(&self, field: &str, item: impl Fn(&JsValue, usize) -> Read<T>) -> Vec<T> {
+        let value = self.required(field, self.get(field));
         if !Array::is_array(&value) {
-            return Err(self.wrong(field, "a list"));
+            self.wrong(field, "a list");
+            return Vec::new();
         }
         let array = Array::from(&value);
         let mut read = Vec::with_capacity(array.length() as usize);
         for (i, js) in array.iter().enumerate() {
-            read.push(item(&js, i)?);
+            match item(&js, i) {
+                Ok(item) => read.push(item),
+                Err(problem) => {
+                    self.fail(problem);
+                    break;
+                }
+            }
         }
-        Ok(read)
+        read
     }
 
     /// A list of strings, or none when the field is absent (serde's `default`).
-    pub fn strings(&self, field: &str) -> Read<Vec<String>> {
+    pub fn strings(&self, field: &str) -> Vec<String> {
         match self.get(field).is_undefined() {
-            true => Ok(Vec::new()),
-            false => self.list(field, |item, _| self.text(field, item.clone())),
+            true => Vec::new(),
+            false => self.list(field, |item, _| Ok(self.text(field, item.clone()))),
         }
     }
 }

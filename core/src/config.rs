@@ -129,8 +129,8 @@ fn read_index(raw: Value) -> std::result::Result<IndexSpec, String> {
         detail => {
             let detailed = || -> std::result::Result<IndexSpec, String> {
                 let mut f = Fields::of(detail, "index", &["field", "multiEntry"])?;
-                let field = f.string("field")?.ok_or("")?;
-                let multi_entry = f.bool("multiEntry")?.unwrap_or(false);
+                let field = f.required_string("field");
+                let multi_entry = f.bool("multiEntry").unwrap_or(false);
                 f.finish()?;
                 Ok(IndexSpec::single(field, multi_entry))
             };
@@ -222,8 +222,8 @@ impl EventConfig {
         }
         let detailed = || -> std::result::Result<EventConfig, String> {
             let mut f = Fields::of(value, "event", &["name", "valueField"])?;
-            let name = f.string("name")?.ok_or("")?;
-            let value_field = f.string("valueField")?;
+            let name = f.required_string("name");
+            let value_field = f.string("valueField");
             f.finish()?;
             Ok(EventConfig { name, value_field })
         };
@@ -251,10 +251,10 @@ impl RetryConfig {
         let mut f = Fields::of(value, "retry", &["maxAttempts", "baseDelayMs", "maxDelayMs", "jitter"])?;
         let default = RetryConfig::default();
         let retry = RetryConfig {
-            max_attempts: f.whole("maxAttempts", u32::MAX.into())?.map_or(default.max_attempts, |n| n as u32),
-            base_delay_ms: f.whole("baseDelayMs", u64::MAX)?.unwrap_or(default.base_delay_ms),
-            max_delay_ms: f.whole("maxDelayMs", u64::MAX)?.unwrap_or(default.max_delay_ms),
-            jitter: f.number("jitter")?.unwrap_or(default.jitter),
+            max_attempts: f.whole("maxAttempts", u32::MAX.into()).map_or(default.max_attempts, |n| n as u32),
+            base_delay_ms: f.whole("baseDelayMs", u64::MAX).unwrap_or(default.base_delay_ms),
+            max_delay_ms: f.whole("maxDelayMs", u64::MAX).unwrap_or(default.max_delay_ms),
+            jitter: f.number("jitter").unwrap_or(default.jitter),
         };
         f.finish()?;
         Ok(retry)
@@ -415,25 +415,35 @@ impl RawConfig {
         ];
         let mut f = Fields::of(value, "", KNOWN)?;
         let raw = RawConfig {
-            name: f.string("name")?.ok_or("missing field `name`")?,
-            endpoint: f.string("endpoint")?,
-            collections: f.required("collections")?,
-            retry: f.take("retry").map(RetryConfig::read).transpose()?.unwrap_or_default(),
-            batch_size: f.whole("batchSize", usize::MAX as u64)?.map(|n| n as usize),
-            pull_interval_ms: f.whole("pullIntervalMs", u64::MAX)?,
-            realtime: f.bool("realtime")?,
-            auto_sync: f.bool("autoSync")?,
-            audit_limit: f.whole("auditLimit", usize::MAX as u64)?.map(|n| n as usize),
-            timeout_ms: f.whole("timeoutMs", u64::MAX)?,
-            sync_tag: f.string("syncTag")?,
-            storage: match f.string("storage")?.as_deref() {
+            name: f.required_string("name"),
+            endpoint: f.string("endpoint"),
+            collections: f.required("collections"),
+            retry: match f.take("retry").map(RetryConfig::read) {
+                None => RetryConfig::default(),
+                Some(Ok(retry)) => retry,
+                Some(Err(problem)) => {
+                    f.fail(problem);
+                    RetryConfig::default()
+                }
+            },
+            batch_size: f.whole("batchSize", usize::MAX as u64).map(|n| n as usize),
+            pull_interval_ms: f.whole("pullIntervalMs", u64::MAX),
+            realtime: f.bool("realtime"),
+            auto_sync: f.bool("autoSync"),
+            audit_limit: f.whole("auditLimit", usize::MAX as u64).map(|n| n as usize),
+            timeout_ms: f.whole("timeoutMs", u64::MAX),
+            sync_tag: f.string("syncTag"),
+            storage: match f.string("storage").as_deref() {
                 None => None,
                 Some("indexeddb") => Some(StorageKind::IndexedDb),
                 Some("memory") => Some(StorageKind::Memory),
-                Some(other) => return Err(format!("`storage` must be \"indexeddb\" or \"memory\", got \"{other}\"")),
+                Some(other) => {
+                    f.fail(format!("`storage` must be \"indexeddb\" or \"memory\", got \"{other}\""));
+                    None
+                }
             },
-            expect_stored_data: f.bool("expectStoredData")?,
-            version: f.whole("version", u32::MAX.into())?.map(|n| n as u32),
+            expect_stored_data: f.bool("expectStoredData"),
+            version: f.whole("version", u32::MAX.into()).map(|n| n as u32),
         };
         f.finish()?;
         Ok(raw)
@@ -498,17 +508,20 @@ impl RawCollection {
         const KNOWN: &[&str] = &["key", "conflict", "event", "ttlMs", "omit", "indexes", "space", "spaceField"];
         let mut f = Fields::of(value, "", KNOWN)?;
         let raw = RawCollection {
-            key: f.string("key")?.ok_or("missing field `key`")?,
+            key: f.required_string("key"),
             event: f.take("event"),
-            ttl_ms: f.whole("ttlMs", u64::MAX)?,
-            omit: f.strings("omit")?.unwrap_or_default(),
+            ttl_ms: f.whole("ttlMs", u64::MAX),
+            omit: f.strings("omit").unwrap_or_default(),
             indexes: match f.take("indexes") {
                 None => Vec::new(),
                 Some(Value::Array(indexes)) => indexes,
-                Some(other) => return Err(format!("`indexes` must be an array, got {}", fields::kind(&other))),
+                Some(other) => {
+                    f.fail(format!("`indexes` must be an array, got {}", fields::kind(&other)));
+                    Vec::new()
+                }
             },
-            space: f.string("space")?,
-            space_field: f.string("spaceField")?,
+            space: f.string("space"),
+            space_field: f.string("spaceField"),
         };
         f.finish()?;
         Ok(raw)
@@ -552,9 +565,16 @@ fn parse_conflict(name: &str, spec: Option<Value>) -> Result<ConflictConfig> {
         .map_err(in_conflict)?;
     let Some(Value::String(s)) = f.take("strategy") else { return Err(shapes()) };
     let strategy = Strategy::named(&s).ok_or_else(|| unknown(&s))?;
-    let arrays = f.take("arrays").map(array_rules).transpose().map_err(in_conflict)?.unwrap_or_default();
-    let manual_fields = f.strings("manualFields").map_err(in_conflict)?.unwrap_or_default();
-    let manual_within_ms = f.whole("manualWithinMs", u64::MAX).map_err(in_conflict)?;
+    let arrays = match f.take("arrays").map(array_rules) {
+        None => Vec::new(),
+        Some(Ok(arrays)) => arrays,
+        Some(Err(problem)) => {
+            f.fail(problem);
+            Vec::new()
+        }
+    };
+    let manual_fields = f.strings("manualFields").unwrap_or_default();
+    let manual_within_ms = f.whole("manualWithinMs", u64::MAX);
     f.finish().map_err(in_conflict)?;
     Ok(ConflictConfig { strategy, arrays, manual_fields, manual_within_ms })
 }

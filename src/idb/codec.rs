@@ -113,23 +113,22 @@ fn record_metadata(js: &JsValue) -> std::result::Result<EntityRecord<()>, String
     if !js.is_object() || Array::is_array(js) {
         return Err("a stored record must be an object".into());
     }
-    RECORD_FIELD_NAMES.with(|[key, version, hlc, pending, updated_at, conflict]| {
+    let read = Metadata::default();
+    let record = RECORD_FIELD_NAMES.with(|[key, version, hlc, pending, updated_at, conflict]| {
         let get = |name: &JsValue| Reflect::get(js, name).unwrap_or(JsValue::UNDEFINED);
-        Ok(EntityRecord {
-            key: text(get(key), "key")?,
+        EntityRecord {
+            key: read.text(get(key), "key"),
             value: None,
-            version: optional_whole(get(version), "version")?,
+            version: read.optional_whole(get(version), "version"),
             base: None,
-            hlc: text(get(hlc), "hlc")?,
-            pending: whole(get(pending), "pending", u32::MAX.into())? as u32,
-            updated_at: finite(get(updated_at), "updatedAt")?,
-            conflict: optional_whole(get(conflict), "conflict")?,
-        })
-    })
-}
-
-fn text(js: JsValue, field: &str) -> std::result::Result<String, String> {
-    js.as_string().ok_or_else(|| format!("{field} must be a string"))
+            hlc: read.text(get(hlc), "hlc"),
+            pending: read.whole(get(pending), "pending", u32::MAX.into()) as u32,
+            updated_at: read.finite(get(updated_at), "updatedAt"),
+            conflict: read.optional_whole(get(conflict), "conflict"),
+        }
+    });
+    read.finish()?;
+    Ok(record)
 }
 
 /// A number as its JSON text gives it to serde: NaN and the infinities become `null`.
@@ -137,38 +136,61 @@ fn json_number(js: &JsValue) -> Option<f64> {
     js.as_f64().filter(|n| n.is_finite())
 }
 
-fn finite(js: JsValue, field: &str) -> std::result::Result<f64, String> {
-    json_number(&js).ok_or_else(|| format!("{field} must be a finite number"))
-}
-
-/// A whole number in `0..=max` (JSON writes larger doubles in digits past `u64`, or with
-/// an exponent, which serde refuses as integers).
-fn whole(js: JsValue, field: &str, max: f64) -> std::result::Result<u64, String> {
-    match json_number(&js) {
-        Some(n) if n.fract() == 0.0 && (0.0..=max).contains(&n) => Ok(n as u64),
-        _ => Err(format!("{field} must be a whole number from 0")),
-    }
-}
-
 /// Absent, `null`, NaN or an infinity: what serde reads as `None` from the JSON text.
 fn is_json_null(js: &JsValue) -> bool {
     js.is_undefined() || js.is_null() || js.as_f64().is_some_and(|n| !n.is_finite())
 }
 
-/// Absent or `null` in JSON: none; else a whole number.
-fn optional_whole(js: JsValue, field: &str) -> std::result::Result<Option<u64>, String> {
-    if is_json_null(&js) {
-        return Ok(None);
-    }
-    whole(js, field, LARGEST_U64_DOUBLE).map(Some)
-}
+/// Stored metadata's fields as serde reads them from the JSON text. Each reader answers a
+/// default for a field it refuses and keeps the first problem, which `finish` answers
+/// (as `reader::Fields` does: no early return per field).
+#[derive(Default)]
+struct Metadata(std::cell::RefCell<Option<String>>);
 
-/// Absent or `null` in JSON: none; else a string.
-fn optional_text(js: JsValue, field: &str) -> std::result::Result<Option<String>, String> {
-    if is_json_null(&js) {
-        return Ok(None);
+impl Metadata {
+    fn refuse(&self, problem: String) {
+        self.0.borrow_mut().get_or_insert(problem);
     }
-    text(js, field).map(Some)
+
+    fn finish(self) -> std::result::Result<(), String> {
+        self.0.into_inner().map_or(Ok(()), Err)
+    }
+
+    fn text(&self, js: JsValue, field: &str) -> String {
+        js.as_string().unwrap_or_else(|| {
+            self.refuse(format!("{field} must be a string"));
+            String::new()
+        })
+    }
+
+    fn finite(&self, js: JsValue, field: &str) -> f64 {
+        json_number(&js).unwrap_or_else(|| {
+            self.refuse(format!("{field} must be a finite number"));
+            0.0
+        })
+    }
+
+    /// A whole number in `0..=max` (JSON writes larger doubles in digits past `u64`, or
+    /// with an exponent, which serde refuses as integers).
+    fn whole(&self, js: JsValue, field: &str, max: f64) -> u64 {
+        match json_number(&js) {
+            Some(n) if n.fract() == 0.0 && (0.0..=max).contains(&n) => n as u64,
+            _ => {
+                self.refuse(format!("{field} must be a whole number from 0"));
+                0
+            }
+        }
+    }
+
+    /// Absent or `null` in JSON: none; else a whole number.
+    fn optional_whole(&self, js: JsValue, field: &str) -> Option<u64> {
+        (!is_json_null(&js)).then(|| self.whole(js, field, LARGEST_U64_DOUBLE))
+    }
+
+    /// Absent or `null` in JSON: none; else a string.
+    fn optional_text(&self, js: JsValue, field: &str) -> Option<String> {
+        (!is_json_null(&js)).then(|| self.text(js, field))
+    }
 }
 
 /// A stored outbox entry, its value left in JS (`null` for a delete).
@@ -184,31 +206,41 @@ fn entry_metadata(js: &JsValue) -> std::result::Result<OutboxEntry<()>, String> 
     if !js.is_object() || Array::is_array(js) {
         return Err("a stored outbox entry must be an object".into());
     }
-    ENTRY_FIELD_NAMES.with(|[id, collection, key, op, base_version, hlc, sent, created_at, space, attempts]| {
-        let get = |name: &JsValue| Reflect::get(js, name).unwrap_or(JsValue::UNDEFINED);
-        Ok(OutboxEntry {
-            id: whole(get(id), "id", LARGEST_U64_DOUBLE)?,
-            collection: text(get(collection), "collection")?,
-            key: text(get(key), "key")?,
-            op: match get(op).as_string().as_deref() {
-                Some("put") => Op::Put,
-                Some("patch") => Op::Patch,
-                Some("delete") => Op::Delete,
-                _ => return Err("op must be put, patch or delete".into()),
-            },
-            value: (),
-            base_version: optional_whole(get(base_version), "baseVersion")?,
-            hlc: text(get(hlc), "hlc")?,
-            sent: get(sent).as_bool().ok_or("sent must be true or false")?,
-            created_at: finite(get(created_at), "createdAt")?,
-            space: optional_text(get(space), "space")?,
-            // Absent: 0 (entries from before attempts were counted); `null` is refused.
-            attempts: match get(attempts) {
-                absent if absent.is_undefined() => 0,
-                n => whole(n, "attempts", u32::MAX.into())? as u32,
-            },
-        })
-    })
+    let read = Metadata::default();
+    let entry =
+        ENTRY_FIELD_NAMES.with(|[id, collection, key, op, base_version, hlc, sent, created_at, space, attempts]| {
+            let get = |name: &JsValue| Reflect::get(js, name).unwrap_or(JsValue::UNDEFINED);
+            OutboxEntry {
+                id: read.whole(get(id), "id", LARGEST_U64_DOUBLE),
+                collection: read.text(get(collection), "collection"),
+                key: read.text(get(key), "key"),
+                op: match get(op).as_string().as_deref() {
+                    Some("put") => Op::Put,
+                    Some("patch") => Op::Patch,
+                    Some("delete") => Op::Delete,
+                    _ => {
+                        read.refuse("op must be put, patch or delete".into());
+                        Op::Put
+                    }
+                },
+                value: (),
+                base_version: read.optional_whole(get(base_version), "baseVersion"),
+                hlc: read.text(get(hlc), "hlc"),
+                sent: get(sent).as_bool().unwrap_or_else(|| {
+                    read.refuse("sent must be true or false".into());
+                    false
+                }),
+                created_at: read.finite(get(created_at), "createdAt"),
+                space: read.optional_text(get(space), "space"),
+                // Absent: 0 (entries from before attempts were counted); `null` is refused.
+                attempts: match get(attempts) {
+                    absent if absent.is_undefined() => 0,
+                    n => read.whole(n, "attempts", u32::MAX.into()) as u32,
+                },
+            }
+        });
+    read.finish()?;
+    Ok(entry)
 }
 
 /// An app value as stored: the object itself (no new handle to it), or its sealed text.
