@@ -313,31 +313,30 @@ impl ClientConfig {
     /// objects such as `token` and `eventTarget` are taken out by the web layer first).
     pub fn from_json(value: Value) -> Result<ClientConfig> {
         let raw = RawConfig::read(value).map_err(invalid)?;
-        if raw.name.trim().is_empty() {
-            return Err(invalid("`name` must be a non-empty string"));
-        }
-        if let Some(endpoint) = &raw.endpoint {
-            if endpoint.trim().is_empty() {
-                return Err(invalid("`endpoint` must be a non-empty URL, or left out for local-only use"));
-            }
-        }
-        if raw.audit_limit == Some(0) {
-            return Err(invalid("`auditLimit` must be at least 1"));
-        }
-        if raw.sync_tag.as_deref().is_some_and(|t| t.trim().is_empty()) {
-            return Err(invalid("`syncTag` must be a non-empty string"));
-        }
-        if raw.timeout_ms.is_some_and(|t| t == 0 || t > 600_000) {
-            return Err(invalid("`timeoutMs` must be between 1 and 600000 (10 minutes)"));
-        }
-        if raw.batch_size == Some(0) {
-            return Err(invalid("`batchSize` must be at least 1"));
-        }
-        if !(0.0..=1.0).contains(&raw.retry.jitter) {
-            return Err(invalid("`retry.jitter` must be between 0 and 1"));
-        }
-        if raw.retry.base_delay_ms > raw.retry.max_delay_ms {
-            return Err(invalid("`retry.baseDelayMs` must not exceed `retry.maxDelayMs`"));
+        // Checked all at once, the first that fails answered: one early return, not one
+        // per check each compiling the drops of `raw`.
+        let checks = [
+            (raw.name.trim().is_empty(), "`name` must be a non-empty string"),
+            (
+                raw.endpoint.as_deref().is_some_and(|e| e.trim().is_empty()),
+                "`endpoint` must be a non-empty URL, or left out for local-only use",
+            ),
+            (raw.audit_limit == Some(0), "`auditLimit` must be at least 1"),
+            (raw.sync_tag.as_deref().is_some_and(|t| t.trim().is_empty()), "`syncTag` must be a non-empty string"),
+            (
+                raw.timeout_ms.is_some_and(|t| t == 0 || t > 600_000),
+                "`timeoutMs` must be between 1 and 600000 (10 minutes)",
+            ),
+            (raw.batch_size == Some(0), "`batchSize` must be at least 1"),
+            (!(0.0..=1.0).contains(&raw.retry.jitter), "`retry.jitter` must be between 0 and 1"),
+            (
+                raw.retry.base_delay_ms > raw.retry.max_delay_ms,
+                "`retry.baseDelayMs` must not exceed `retry.maxDelayMs`",
+            ),
+            (raw.version == Some(0), "`version` must be a whole number of at least 1"),
+        ];
+        if let Some((_, reason)) = checks.iter().find(|(failed, _)| *failed) {
+            return Err(invalid(reason));
         }
         let collections = RawCollections::read(raw.collections)?.into_named()?;
         if collections.is_empty() {
@@ -364,11 +363,7 @@ impl ClientConfig {
             sync_tag: raw.sync_tag.unwrap_or_else(|| crate::names::SYNC_TAG.to_owned()),
             storage: raw.storage.unwrap_or_default(),
             expect_stored_data: raw.expect_stored_data.unwrap_or(false),
-            version: match raw.version {
-                None => 1,
-                Some(v) if v >= 1 => v,
-                Some(_) => return Err(invalid("`version` must be a whole number of at least 1")),
-            },
+            version: raw.version.unwrap_or(1),
         })
     }
 }
@@ -598,39 +593,65 @@ fn parse_collection(name: String, mut spec: Value) -> Result<CollectionConfig> {
     }
     let conflict = parse_conflict(&name, object.get("conflict").cloned())?;
     let raw = RawCollection::read(spec).map_err(fail)?;
+    // The first problem is kept and answered at the end (as `Fields` does): an early
+    // return at each check compiled the drops of everything read before it.
+    let mut problem: Option<String> = None;
+    let mut refuse = |reason: String| {
+        problem.get_or_insert(reason);
+    };
     if raw.key.trim().is_empty() {
-        return Err(fail("`key` must name a field".into()));
+        refuse("`key` must name a field".into());
     }
     if raw.omit.contains(&raw.key) {
-        return Err(fail(format!("`omit` cannot contain the key field \"{}\"", raw.key)));
+        refuse(format!("`omit` cannot contain the key field \"{}\"", raw.key));
     }
     let mut indexes: Vec<IndexSpec> = Vec::with_capacity(raw.indexes.len());
     for index in raw.indexes {
-        let index = parse_index(index, &raw.omit).map_err(fail)?;
-        if indexes.iter().any(|i| i.name == index.name) {
-            return Err(fail(format!("index \"{}\" is declared twice", index.name)));
-        }
-        indexes.push(index);
-    }
-    let event = raw.event.map(EventConfig::read).transpose().map_err(fail)?;
-    if let Some(event) = &event {
-        if event.name.trim().is_empty() || event.value_field.as_deref().is_some_and(|f| f.trim().is_empty()) {
-            return Err(fail("`event` needs a non-empty name (and a non-empty valueField if given)".into()));
+        match parse_index(index, &raw.omit) {
+            Ok(index) if indexes.iter().any(|i| i.name == index.name) => {
+                refuse(format!("index \"{}\" is declared twice", index.name))
+            }
+            Ok(index) => indexes.push(index),
+            Err(reason) => refuse(reason),
         }
     }
+    let event = match raw.event.map(EventConfig::read) {
+        None => None,
+        Some(Ok(event)) => {
+            if event.name.trim().is_empty() || event.value_field.as_deref().is_some_and(|f| f.trim().is_empty()) {
+                refuse("`event` needs a non-empty name (and a non-empty valueField if given)".into());
+            }
+            Some(event)
+        }
+        Some(Err(reason)) => {
+            refuse(reason);
+            None
+        }
+    };
     let space = match (raw.space, raw.space_field) {
         (None, None) => SpaceRule::Private,
         (Some(space), None) if is_valid_space_id(&space) => SpaceRule::Fixed(space),
         (Some(space), None) => {
-            return Err(fail(format!("`space` \"{space}\" is not a space id: 1-128 characters of A-Z a-z 0-9 _ . : -")))
+            refuse(format!("`space` \"{space}\" is not a space id: 1-128 characters of A-Z a-z 0-9 _ . : -"));
+            SpaceRule::Private
         }
-        (None, Some(field)) if field.trim().is_empty() => return Err(fail("`spaceField` must name a field".into())),
+        (None, Some(field)) if field.trim().is_empty() => {
+            refuse("`spaceField` must name a field".into());
+            SpaceRule::Private
+        }
         (None, Some(field)) if raw.omit.contains(&field) => {
-            return Err(fail(format!("`spaceField` \"{field}\" cannot be omitted: it says where the record lives")))
+            refuse(format!("`spaceField` \"{field}\" cannot be omitted: it says where the record lives"));
+            SpaceRule::Private
         }
         (None, Some(field)) => SpaceRule::Field(field),
-        (Some(_), Some(_)) => return Err(fail("give `space` or `spaceField`, not both".into())),
+        (Some(_), Some(_)) => {
+            refuse("give `space` or `spaceField`, not both".into());
+            SpaceRule::Private
+        }
     };
+    if let Some(reason) = problem {
+        return Err(fail(reason));
+    }
     Ok(CollectionConfig { name, key: raw.key, conflict, event, ttl_ms: raw.ttl_ms, omit: raw.omit, indexes, space })
 }
 
