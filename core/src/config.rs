@@ -750,6 +750,50 @@ mod tests {
     }
 
     #[test]
+    fn each_top_level_check_answers_its_own_message_and_the_first_failing_one_wins() {
+        let with = |extra: Value| {
+            let mut config = json!({"name": "a", "collections": {"t": {"key": "id"}}});
+            for (field, value) in extra.as_object().unwrap() {
+                config[field] = value.clone();
+            }
+            err(config)
+        };
+        let cases = [
+            (json!({"name": " "}), "`name` must be a non-empty string"),
+            (json!({"endpoint": ""}), "`endpoint` must be a non-empty URL"),
+            (json!({"auditLimit": 0}), "`auditLimit` must be at least 1"),
+            (json!({"syncTag": ""}), "`syncTag` must be a non-empty string"),
+            (json!({"timeoutMs": 600_001}), "`timeoutMs` must be between 1 and 600000"),
+            (json!({"batchSize": 0}), "`batchSize` must be at least 1"),
+            (json!({"retry": {"jitter": 1.5}}), "`retry.jitter` must be between 0 and 1"),
+            (json!({"retry": {"baseDelayMs": 2, "maxDelayMs": 1}}), "`retry.baseDelayMs` must not exceed"),
+            (json!({"version": 0}), "`version` must be a whole number of at least 1"),
+        ];
+        for (extra, message) in cases {
+            let got = with(extra.clone());
+            assert!(got.starts_with(message), "{extra}: {got}");
+        }
+        assert!(with(json!({"auditLimit": 0, "version": 0})).starts_with("`auditLimit`"));
+        assert!(with(json!({"name": "", "batchSize": 0})).starts_with("`name`"));
+        let version = |v: Value| ClientConfig::from_json(v).map(|c| c.version);
+        assert_eq!(version(json!({"name": "a", "collections": {"t": {"key": "id"}}})), Ok(1));
+        assert_eq!(version(json!({"name": "a", "version": 3, "collections": {"t": {"key": "id"}}})), Ok(3));
+    }
+
+    #[test]
+    fn a_collection_answers_its_first_problem() {
+        let collection = |spec: Value| err(json!({"name": "a", "collections": {"t": spec}}));
+        let got = collection(json!({"key": " ", "indexes": ["x", "x"], "space": "bad space"}));
+        assert_eq!(got, "collection \"t\": `key` must name a field");
+        let got = collection(json!({"key": "id", "indexes": ["x", "x"], "space": "bad space"}));
+        assert_eq!(got, "collection \"t\": index \"x\" is declared twice");
+        let got = collection(json!({"key": "id", "event": "", "space": "bad space"}));
+        assert!(got.contains("`event` needs a non-empty name"), "{got}");
+        let got = collection(json!({"key": "id", "space": "a", "spaceField": "b"}));
+        assert!(got.contains("give `space` or `spaceField`, not both"), "{got}");
+    }
+
+    #[test]
     fn sync_tag_defaults_to_the_shared_name() {
         let parse = |v: Value| ClientConfig::from_json(v).map(|c| c.sync_tag);
         assert_eq!(parse(json!({"name": "a", "collections": {"t": {"key": "id"}}})), Ok("pwa-sync".to_owned()));
