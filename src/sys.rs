@@ -130,6 +130,42 @@ pub fn name(text: &str) -> JsValue {
     })
 }
 
+/// Field names read off every stored record, queued entry, pulled change and finished
+/// request, as JS strings made once. One lazily made set, not a `thread_local!` per
+/// list: each of those compiled a lazy initialiser of its own (nine of them, ~1.6 KB).
+pub struct FieldNames {
+    /// A stored record's metadata: key, version, hlc, pending, updatedAt, conflict.
+    pub record: [JsValue; 6],
+    /// A queued entry's metadata (`ENTRY_METADATA_FIELDS`).
+    pub entry: [JsValue; 10],
+    /// A pulled change: collection, key, version, value, hlc, space, schemaVersion.
+    pub change: [JsValue; 7],
+    pub value: JsValue,
+    pub base: JsValue,
+    /// A finished request's event: target, error, result.
+    pub target: JsValue,
+    pub error: JsValue,
+    pub result: JsValue,
+}
+
+thread_local! {
+    static FIELD_NAMES: FieldNames = FieldNames {
+        record: ["key", "version", "hlc", "pending", "updatedAt", "conflict"].map(JsValue::from_str),
+        entry: pwa_sync_core::record::ENTRY_METADATA_FIELDS.map(JsValue::from_str),
+        change: ["collection", "key", "version", "value", "hlc", "space", "schemaVersion"].map(JsValue::from_str),
+        value: JsValue::from_str("value"),
+        base: JsValue::from_str("base"),
+        target: JsValue::from_str("target"),
+        error: JsValue::from_str("error"),
+        result: JsValue::from_str("result"),
+    };
+}
+
+/// `read` with the field names.
+pub fn with_field_names<R>(read: impl FnOnce(&FieldNames) -> R) -> R {
+    FIELD_NAMES.with(read)
+}
+
 /// A JS array of `items`. Not `collect::<Array>()`, which compiles `Array`'s
 /// `FromIterator` and `Extend` again for every iterator type (22 of them, ~3 KB).
 pub fn array(items: &[JsValue]) -> Array {

@@ -30,15 +30,12 @@ pub fn pull_page(parsed: &JsValue) -> Read<PullResponse<JsVal>> {
     Ok(answer)
 }
 
-thread_local! {
-    /// A change's field names as JS strings, made once: a first sync reads 50,000 changes.
-    static CHANGE_FIELDS: [JsValue; 7] =
-        ["collection", "key", "version", "value", "hlc", "space", "schemaVersion"].map(JsValue::from_str);
-}
-
 fn change(js: &JsValue, i: usize) -> Read<Change<JsVal>> {
     let c = Fields::of(js, Name::Item("changes", i))?;
-    let change = CHANGE_FIELDS.with(|[collection, key, version, value, hlc, space, schema_version]| {
+    // The field names as JS strings made once (`sys::FieldNames`): a first sync reads
+    // 50,000 changes.
+    let change = crate::sys::with_field_names(|names| {
+        let [collection, key, version, value, hlc, space, schema_version] = &names.change;
         let get = |field: &JsValue| Reflect::get(js, field).unwrap_or(JsValue::UNDEFINED);
         Change {
             collection: c.string("collection", get(collection)),

@@ -110,8 +110,14 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
 
 /// `value` as JSON text (`serde_json::to_string`, numbers through core's formatters).
 pub fn to_string<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
+    into_text(to_vec(value))
+}
+
+/// What `to_string` does alike for every type, compiled once.
+#[inline(never)]
+fn into_text(written: serde_json::Result<Vec<u8>>) -> serde_json::Result<String> {
     // serde_json writes only UTF-8 (strings as they are, escapes and numbers in ASCII).
-    String::from_utf8(to_vec(value)?).map_err(|_| serde_json::Error::custom("the JSON text is not UTF-8"))
+    String::from_utf8(written?).map_err(|_| serde_json::Error::custom("the JSON text is not UTF-8"))
 }
 
 /// A JSON value as text, for messages and exports: writing a `Value` cannot fail (its

@@ -16,7 +16,7 @@ use wasm_bindgen::JsValue;
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::model::Writes;
 use pwa_sync_core::protocol::Op;
-use pwa_sync_core::record::{AppValues, EntityRecord, OutboxEntry, ENTRY_METADATA_FIELDS};
+use pwa_sync_core::record::{AppValues, EntityRecord, OutboxEntry};
 use pwa_sync_core::value::AppValue;
 
 use crate::convert::{encode_json, json_of, json_texts};
@@ -51,14 +51,6 @@ impl<V: AppValue> Listed for EntityRecord<V> {
     }
 }
 
-thread_local! {
-    static RECORD_FIELD_NAMES: [JsValue; 6] =
-        ["key", "version", "hlc", "pending", "updatedAt", "conflict"].map(JsValue::from_str);
-    static ENTRY_FIELD_NAMES: [JsValue; 10] = ENTRY_METADATA_FIELDS.map(JsValue::from_str);
-    static VALUE: JsValue = JsValue::from_str("value");
-    static BASE: JsValue = JsValue::from_str("base");
-}
-
 /// 2^64 - 2048, the largest double below 2^64: what serde reads as a `u64` from the
 /// digits JSON writes for a double.
 const LARGEST_U64_DOUBLE: f64 = 18_446_744_073_709_549_568.0;
@@ -74,13 +66,9 @@ fn stored_value(js: JsValue, sealer: Option<&Sealer>) -> std::result::Result<Opt
     }
 }
 
-/// The app value stored in `field` of the stored object `js`, opened if it was sealed.
-fn stored_field(
-    js: &JsValue,
-    field: &'static std::thread::LocalKey<JsValue>,
-    sealer: Option<&Sealer>,
-) -> std::result::Result<Option<JsVal>, String> {
-    stored_value(field.with(|f| Reflect::get(js, f)).unwrap_or(JsValue::NULL), sealer)
+/// A property of a stored object (`null` when it cannot be read).
+fn stored_prop(js: &JsValue, name: &JsValue) -> JsValue {
+    Reflect::get(js, name).unwrap_or(JsValue::NULL)
 }
 
 /// A record's checked metadata around the values of the stored object `js`.
@@ -89,7 +77,8 @@ fn with_stored_values(
     js: &JsValue,
     sealer: Option<&Sealer>,
 ) -> std::result::Result<EntityRecord<JsVal>, String> {
-    Ok(record.with_values(stored_field(js, &VALUE, sealer)?, stored_field(js, &BASE, sealer)?))
+    let (value, base) = sys::with_field_names(|names| (stored_prop(js, &names.value), stored_prop(js, &names.base)));
+    Ok(record.with_values(stored_value(value, sealer)?, stored_value(base, sealer)?))
 }
 
 /// A stored record: its metadata checked, its values as IndexedDB returned them (a fresh
@@ -114,7 +103,8 @@ fn record_metadata(js: &JsValue) -> std::result::Result<EntityRecord<()>, String
         return Err("a stored record must be an object".into());
     }
     let read = Metadata::default();
-    let record = RECORD_FIELD_NAMES.with(|[key, version, hlc, pending, updated_at, conflict]| {
+    let record = sys::with_field_names(|names| {
+        let [key, version, hlc, pending, updated_at, conflict] = &names.record;
         let get = |name: &JsValue| Reflect::get(js, name).unwrap_or(JsValue::UNDEFINED);
         EntityRecord {
             key: read.text(get(key), "key"),
@@ -195,7 +185,8 @@ impl Metadata {
 
 /// A stored outbox entry, its value left in JS (`null` for a delete).
 pub(super) fn decode_entry(js: &JsValue, sealer: Option<&Sealer>) -> std::result::Result<OutboxEntry<JsVal>, String> {
-    Ok(entry_metadata(js)?.with_value(stored_field(js, &VALUE, sealer)?.unwrap_or(JsVal(JsValue::NULL))))
+    let value = sys::with_field_names(|names| stored_prop(js, &names.value));
+    Ok(entry_metadata(js)?.with_value(stored_value(value, sealer)?.unwrap_or(JsVal(JsValue::NULL))))
 }
 
 /// A stored outbox entry's metadata, read field by field: readable here exactly when
@@ -207,38 +198,38 @@ fn entry_metadata(js: &JsValue) -> std::result::Result<OutboxEntry<()>, String> 
         return Err("a stored outbox entry must be an object".into());
     }
     let read = Metadata::default();
-    let entry =
-        ENTRY_FIELD_NAMES.with(|[id, collection, key, op, base_version, hlc, sent, created_at, space, attempts]| {
-            let get = |name: &JsValue| Reflect::get(js, name).unwrap_or(JsValue::UNDEFINED);
-            OutboxEntry {
-                id: read.whole(get(id), "id", LARGEST_U64_DOUBLE),
-                collection: read.text(get(collection), "collection"),
-                key: read.text(get(key), "key"),
-                op: match get(op).as_string().as_deref() {
-                    Some("put") => Op::Put,
-                    Some("patch") => Op::Patch,
-                    Some("delete") => Op::Delete,
-                    _ => {
-                        read.refuse("op must be put, patch or delete".into());
-                        Op::Put
-                    }
-                },
-                value: (),
-                base_version: read.optional_whole(get(base_version), "baseVersion"),
-                hlc: read.text(get(hlc), "hlc"),
-                sent: get(sent).as_bool().unwrap_or_else(|| {
-                    read.refuse("sent must be true or false".into());
-                    false
-                }),
-                created_at: read.finite(get(created_at), "createdAt"),
-                space: read.optional_text(get(space), "space"),
-                // Absent: 0 (entries from before attempts were counted); `null` is refused.
-                attempts: match get(attempts) {
-                    absent if absent.is_undefined() => 0,
-                    n => read.whole(n, "attempts", u32::MAX.into()) as u32,
-                },
-            }
-        });
+    let entry = sys::with_field_names(|names| {
+        let [id, collection, key, op, base_version, hlc, sent, created_at, space, attempts] = &names.entry;
+        let get = |name: &JsValue| Reflect::get(js, name).unwrap_or(JsValue::UNDEFINED);
+        OutboxEntry {
+            id: read.whole(get(id), "id", LARGEST_U64_DOUBLE),
+            collection: read.text(get(collection), "collection"),
+            key: read.text(get(key), "key"),
+            op: match get(op).as_string().as_deref() {
+                Some("put") => Op::Put,
+                Some("patch") => Op::Patch,
+                Some("delete") => Op::Delete,
+                _ => {
+                    read.refuse("op must be put, patch or delete".into());
+                    Op::Put
+                }
+            },
+            value: (),
+            base_version: read.optional_whole(get(base_version), "baseVersion"),
+            hlc: read.text(get(hlc), "hlc"),
+            sent: get(sent).as_bool().unwrap_or_else(|| {
+                read.refuse("sent must be true or false".into());
+                false
+            }),
+            created_at: read.finite(get(created_at), "createdAt"),
+            space: read.optional_text(get(space), "space"),
+            // Absent: 0 (entries from before attempts were counted); `null` is refused.
+            attempts: match get(attempts) {
+                absent if absent.is_undefined() => 0,
+                n => read.whole(n, "attempts", u32::MAX.into()) as u32,
+            },
+        }
+    });
     read.finish()?;
     Ok(entry)
 }

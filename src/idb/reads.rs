@@ -45,23 +45,20 @@ extern "C" {
 /// request's (as `in_tx`: the transaction's own when the abort failed the request), or
 /// why the record is unreadable (the checks of every other read).
 pub fn read_outcome(collection: &JsValue, key: &JsValue, event: &JsValue) -> Result<JsValue> {
-    // Names as JS strings made once, and the collection and key turned into Rust strings
-    // only for an error: each costs a text conversion per `get` otherwise.
-    thread_local! {
-        static ERROR: JsValue = JsValue::from_str("error");
-        static RESULT: JsValue = JsValue::from_str("result");
-        static TARGET: JsValue = JsValue::from_str("target");
-    }
+    // Names as JS strings made once (`sys::FieldNames`), and the collection and key turned
+    // into Rust strings only for an error: each costs a text conversion per `get` otherwise.
     let text = |js: &JsValue| js.as_string().unwrap_or_default();
-    let get = |object: &JsValue, name: &'static std::thread::LocalKey<JsValue>| {
-        name.with(|name| Reflect::get(object, name)).unwrap_or(JsValue::UNDEFINED)
-    };
-    let request = &get(event, &TARGET);
-    if get(request, &ERROR).is_object() {
+    let get = |object: &JsValue, name: &JsValue| Reflect::get(object, name).unwrap_or(JsValue::UNDEFINED);
+    let (request, failed, stored) = crate::sys::with_field_names(|names| {
+        let request = get(event, &names.target);
+        let failed = get(&request, &names.error).is_object();
+        let stored = get(&request, &names.result);
+        (request, failed, stored)
+    });
+    if failed {
         let context = format!("cannot read {}/{}", text(collection), text(key));
-        return Err(in_context(&context, failed_request(request)));
+        return Err(in_context(&context, failed_request(&request)));
     }
-    let stored = get(request, &RESULT);
     if stored.is_undefined() {
         return Ok(JsValue::UNDEFINED);
     }

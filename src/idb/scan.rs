@@ -65,8 +65,14 @@ pub(super) fn decode_all<T>(
         match decode(&js) {
             Ok(record) if keep(&record) => out.push(record),
             Ok(_) => {}
-            Err(reason) => skipped.push(format!("{}: {reason}", label(&js))),
+            Err(reason) => skip(skipped, label(&js), reason),
         }
     }
     out
+}
+
+/// `decode_all`'s report of an unreadable object, compiled once for its five types.
+#[inline(never)]
+fn skip(skipped: &mut Vec<String>, label: String, reason: String) {
+    skipped.push(format!("{label}: {reason}"));
 }
