@@ -384,12 +384,24 @@ impl SyncClient {
         F: FnOnce(Rc<Client>) -> Fut,
         Fut: std::future::Future<Output = Result<JsValue, Error>> + 'static,
     {
-        if self.client.is_closed() {
-            return Promise::reject(&to_js(&Error::Closed));
+        match self.open_client() {
+            Some(client) => settle(Box::pin(operation(client))),
+            None => rejected_closed(),
         }
-        let future: Pending = Box::pin(operation(self.client.clone()));
-        settle(future)
     }
+
+    /// The client, unless it is closed. Out of `run`'s generic body, as
+    /// `rejected_closed` is: compiled once, not once per method.
+    #[inline(never)]
+    fn open_client(&self) -> Option<Rc<Client>> {
+        (!self.client.is_closed()).then(|| self.client.clone())
+    }
+}
+
+/// A method's promise once the client is closed.
+#[inline(never)]
+fn rejected_closed() -> Promise {
+    Promise::reject(&to_js(&Error::Closed))
 }
 
 /// An operation's future, boxed so the promise glue below is compiled once for all.
