@@ -1374,3 +1374,18 @@ async fn a_database_of_a_newer_storage_format_is_refused_and_not_wiped() {
     assert_eq!(js("db", "return new Promise(r => { const o = indexedDB.open(db); o.onsuccess = () => { r(o.result.objectStoreNames.contains('outbox')); o.result.close(); }; })", &[s(&db)]).await, JsValue::TRUE);
     delete_db(&db).await;
 }
+
+#[wasm_bindgen_test]
+fn any_thrown_value_is_described_for_a_message() {
+    use pwa_sync::error::describe;
+    let thrown = |source: &str| Function::new_no_args(&format!("return {source}")).call0(&JsValue::NULL).unwrap();
+    assert_eq!(describe(&thrown("new TypeError('bad token')")), "TypeError: bad token");
+    assert_eq!(describe(&thrown("new DOMException('gone', 'AbortError')")), "AbortError: gone");
+    assert_eq!(describe(&thrown("'plain text'")), "plain text");
+    // Anything else is named by wasm-bindgen's `Debug` of the value, which never throws
+    // (an object without `toString` included).
+    for (source, shown) in [("42", "42"), ("Symbol('s')", "Symbol(s)"), ("Object.create(null)", "Object")] {
+        let described = describe(&thrown(source));
+        assert!(described.contains(shown), "{source}: {described}");
+    }
+}
