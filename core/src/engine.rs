@@ -195,13 +195,16 @@ pub fn checkpoint_scope(config: &ClientConfig) -> String {
 /// stored: a new collection's old changes lie before it.
 pub async fn ensure_checkpoint_scope<S: Store>(store: &S, config: &ClientConfig) -> Result<(), Error> {
     let scope = checkpoint_scope(config);
-    crate::transact!(store, &[], Scope::Sync(Durability::Default), |mut snapshot| {
-        if snapshot.meta.checkpoint_scope.as_deref() == Some(scope.as_str()) {
-            return Ok((Writes::default(), ()));
+    let mut rescope = |meta: &mut crate::record::Meta| {
+        if meta.checkpoint_scope.as_deref() == Some(scope.as_str()) {
+            return false;
         }
-        snapshot.meta.checkpoint = 0;
-        snapshot.meta.checkpoint_scope = Some(scope.clone());
-        Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
+        meta.checkpoint = 0;
+        meta.checkpoint_scope = Some(scope.clone());
+        true
+    };
+    crate::transact!(store, &[], Scope::Sync(Durability::Default), |snapshot| {
+        Ok((Writes::of_meta(snapshot, &mut rescope), ()))
     })
 }
 
@@ -223,9 +226,13 @@ pub async fn resolve_conflict<S: Store>(
 
 /// Remember why a sync failed (until one succeeds).
 pub async fn record_failure<S: Store>(store: &S, failure: crate::record::Failure) -> Result<(), Error> {
-    crate::transact!(store, &[], Scope::Sync(Durability::Default), |mut snapshot| {
-        snapshot.meta.last_failure = Some(failure);
-        Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
+    let mut failure = Some(failure);
+    let mut record = |meta: &mut crate::record::Meta| {
+        meta.last_failure = failure.take();
+        true
+    };
+    crate::transact!(store, &[], Scope::Sync(Durability::Default), |snapshot| {
+        Ok((Writes::of_meta(snapshot, &mut record), ()))
     })
 }
 
@@ -247,15 +254,18 @@ where
         pull_all(config, store, transport, observer, &mut report).await?;
         let now = observer.now_ms();
         let offset = report.clock_offset_ms;
-        crate::transact!(store, &[], Scope::Sync(Durability::Default), |mut snapshot| {
-            snapshot.meta.last_synced_at = Some(now as f64);
-            snapshot.meta.last_failure = None;
+        let mut synced = |meta: &mut crate::record::Meta| {
+            meta.last_synced_at = Some(now as f64);
+            meta.last_failure = None;
             if let Some(offset) = offset {
-                snapshot.meta.clock_offset_ms = clock_correction(offset);
-                let corrected = snapshot.meta.corrected(now);
-                snapshot.meta.hlc.pull_back(corrected);
+                meta.clock_offset_ms = clock_correction(offset);
+                let corrected = meta.corrected(now);
+                meta.hlc.pull_back(corrected);
             }
-            Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
+            true
+        };
+        crate::transact!(store, &[], Scope::Sync(Durability::Default), |snapshot| {
+            Ok((Writes::of_meta(snapshot, &mut synced), ()))
         })?;
         Ok::<(), SyncError>(())
     }
@@ -513,9 +523,12 @@ pub async fn discard_pending<S: Store, O: Observer<S::Value>>(store: &S, observe
 /// writes stay. The next sync then brings every document the server has; those already
 /// held at their version are skipped.
 pub async fn reset_checkpoint<S: Store>(store: &S) -> Result<(), Error> {
-    crate::transact!(store, &[], Scope::Sync(Durability::Strict), |mut snapshot| {
-        snapshot.meta.checkpoint = 0;
-        Ok((Writes { meta: Some(snapshot.meta), ..Writes::default() }, ()))
+    let mut reset = |meta: &mut crate::record::Meta| {
+        meta.checkpoint = 0;
+        true
+    };
+    crate::transact!(store, &[], Scope::Sync(Durability::Strict), |snapshot| {
+        Ok((Writes::of_meta(snapshot, &mut reset), ()))
     })
 }
 

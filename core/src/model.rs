@@ -123,6 +123,17 @@ impl<V> Default for Writes<V> {
 }
 
 impl<V> Writes<V> {
+    /// The writes of a plan that only changes the client metadata: `edit` changes the
+    /// snapshot's and says whether to write it. One function for the plans that do only
+    /// that (a checkpoint reset or rescoped, a sync's end, a failure recorded), so the
+    /// snapshot's drop and the writes' construction are compiled once, not in each.
+    #[inline(never)]
+    pub fn of_meta(snapshot: Snapshot<V>, edit: &mut dyn FnMut(&mut Meta) -> bool) -> Writes<V> {
+        let mut meta = snapshot.meta;
+        let changed = edit(&mut meta);
+        Writes { meta: changed.then_some(meta), ..Writes::default() }
+    }
+
     /// Removing outbox entries acknowledges the server: that must reach the disk before
     /// the transaction reports success (invariant 2).
     pub fn needs_strict_durability(&self) -> bool {
@@ -194,4 +205,26 @@ pub enum Effect<V = Value> {
         key: String,
         schema_version: u32,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Snapshot, Writes};
+    use crate::record::Meta;
+
+    #[test]
+    fn meta_only_writes_hold_the_edited_metadata_when_the_edit_says_so_and_nothing_else() {
+        let snapshot = || Snapshot::<serde_json::Value>::new(Meta::new("c-1".into()));
+        let writes = Writes::of_meta(snapshot(), &mut |meta| {
+            meta.checkpoint = 9;
+            true
+        });
+        assert_eq!(writes.meta.as_ref().map(|m| m.checkpoint), Some(9));
+        assert_eq!(Writes { meta: None, ..writes }, Writes::default());
+        let unchanged = Writes::of_meta(snapshot(), &mut |meta| {
+            meta.checkpoint = 9;
+            false
+        });
+        assert_eq!(unchanged, Writes::default());
+    }
 }

@@ -59,9 +59,10 @@ impl<F, R> Planned<F, R> {
     {
         let Some(plan) = self.plan.take() else { return Err(misused("a transaction plan ran twice")) };
         let (writes, r) = plan(snapshot)?;
-        check_scope(self.scope, &writes)?;
+        // Kept even if the scope check refuses the writes: the transaction then fails,
+        // and its caller never asks for the result.
         self.result = Some(r);
-        Ok(writes)
+        check_scope(self.scope, writes)
     }
 
     pub fn result(self) -> Result<R> {
@@ -71,13 +72,13 @@ impl<F, R> Planned<F, R> {
 
 /// What `Planned` does alike for every plan, compiled once.
 #[inline(never)]
-fn check_scope<V>(scope: Scope, writes: &Writes<V>) -> Result<()> {
+fn check_scope<V>(scope: Scope, writes: Writes<V>) -> Result<Writes<V>> {
     if scope == Scope::LocalWrite
         && !(writes.audit.is_empty() && writes.conflicts_put.is_empty() && writes.conflicts_delete.is_empty())
     {
         return Err(misused("a local write planned conflict or audit writes"));
     }
-    Ok(())
+    Ok(writes)
 }
 
 #[inline(never)]
