@@ -95,3 +95,21 @@ test("a target that throws, and a closed worker's relay, throw nothing back", as
   await settle();
   assert.deepEqual(heard, []);
 });
+
+test("a status snapshot holds the state, the pending count, the last sync and the last error or null", () => {
+  assert.deepEqual(events.status("idle", 3, null, undefined, undefined), {
+    state: "idle",
+    pending: 3,
+    lastSyncedAt: null,
+    lastError: null,
+  });
+  assert.deepEqual(events.status("error", 0, 1700000000000, "network", "offline"), {
+    state: "error",
+    pending: 0,
+    lastSyncedAt: 1700000000000,
+    lastError: { code: "network", message: "offline" },
+  });
+  assert.deepEqual(Object.keys(events.status("syncing", 1, null, undefined, undefined)), [
+    "state", "pending", "lastSyncedAt", "lastError",
+  ]);
+});

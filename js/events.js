@@ -58,5 +58,15 @@ const pwaSyncEvents = (() => {
     };
   };
 
-  return { open };
+  // A client's status snapshot (`status()`, `pwa-sync:status`'s detail): one call from
+  // Rust where setting each field was a call of its own, on every change of the pending
+  // count (every write). `code` undefined: no last error.
+  const status = (state, pending, lastSyncedAt, code, message) => ({
+    state,
+    pending,
+    lastSyncedAt,
+    lastError: code === undefined ? null : { code, message },
+  });
+
+  return { open, status };
 })();

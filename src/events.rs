@@ -54,6 +54,17 @@ extern "C" {
 
     #[wasm_bindgen(method)]
     fn close(this: &Emitter);
+
+    /// `{state, pending, lastSyncedAt, lastError}`; `lastError` is `null` when `code` is
+    /// `undefined`, else `{code, message}`.
+    #[wasm_bindgen(js_name = status)]
+    pub fn status_object(
+        state: &JsValue,
+        pending: f64,
+        last_synced_at: &JsValue,
+        code: &JsValue,
+        message: &JsValue,
+    ) -> JsValue;
 }
 
 /// Whether this code runs in a worker (dedicated, shared or service worker). Asked once:

@@ -7,7 +7,7 @@ use wasm_bindgen::JsValue;
 
 use super::Client;
 use crate::events;
-use crate::sys::now_ms;
+use crate::sys::{self, now_ms};
 use pwa_sync_core::metrics::{Health, MetricsSnapshot};
 use pwa_sync_core::store::Store;
 use pwa_sync_core::Error;
@@ -19,18 +19,17 @@ impl Client {
             return snapshot.clone();
         }
         let session = self.session.borrow();
-        let last_error = match session.last_error() {
-            Some(error) => {
-                events::object(&[("code", error.code.as_str().into()), ("message", error.message.as_str().into())])
-            }
-            None => JsValue::NULL,
+        let (code, message) = match session.last_error() {
+            Some(error) => (sys::name(error.code.as_str()), JsValue::from_str(&error.message)),
+            None => (JsValue::UNDEFINED, JsValue::UNDEFINED),
         };
-        let snapshot = events::object(&[
-            ("state", session.status().as_str().into()),
-            ("pending", JsValue::from(session.pending() as f64)),
-            ("lastSyncedAt", session.last_synced_at().map_or(JsValue::NULL, JsValue::from)),
-            ("lastError", last_error),
-        ]);
+        let snapshot = events::status_object(
+            &sys::name(session.status().as_str()),
+            session.pending() as f64,
+            &session.last_synced_at().map_or(JsValue::NULL, JsValue::from),
+            &code,
+            &message,
+        );
         *self.status_snapshot.borrow_mut() = Some(snapshot.clone());
         snapshot
     }
