@@ -135,7 +135,7 @@ pub fn name(text: &str) -> JsValue {
 /// list: each of those compiled a lazy initialiser of its own (nine of them, 1,656 raw
 /// bytes in the names map).
 pub struct FieldNames {
-    /// A stored record's metadata: key, version, hlc, pending, updatedAt, conflict.
+    /// A stored record's metadata (`RECORD_METADATA_FIELDS`).
     pub record: [JsValue; 6],
     /// A queued entry's metadata (`ENTRY_METADATA_FIELDS`).
     pub entry: [JsValue; 10],
@@ -151,7 +151,7 @@ pub struct FieldNames {
 
 thread_local! {
     static FIELD_NAMES: FieldNames = FieldNames {
-        record: ["key", "version", "hlc", "pending", "updatedAt", "conflict"].map(JsValue::from_str),
+        record: pwa_sync_core::record::RECORD_METADATA_FIELDS.map(JsValue::from_str),
         entry: pwa_sync_core::record::ENTRY_METADATA_FIELDS.map(JsValue::from_str),
         change: ["collection", "key", "version", "value", "hlc", "space", "schemaVersion"].map(JsValue::from_str),
         value: JsValue::from_str("value"),

@@ -69,17 +69,11 @@ impl Fields {
 
     /// A string that must be there (not `null` either).
     pub fn required_string(&mut self, name: &str) -> String {
-        match self.take(name) {
-            Some(Value::String(s)) => s,
-            None => {
-                self.fail(format!("missing field `{name}`"));
-                String::new()
-            }
-            other => {
-                self.wrong(name, "a string", other);
-                String::new()
-            }
+        if self.object.get(name).is_none_or(Value::is_null) {
+            self.fail(format!("missing field `{name}`"));
+            return String::new();
         }
+        self.string(name).unwrap_or_default()
     }
 
     /// A whole number in `0..=max`.
