@@ -235,9 +235,9 @@ pub fn local_storage() -> Option<web_sys::Storage> {
 
 /// The browser suites link the crate without the package's glue, which carries the
 /// scripts (`js/store.js`, reached as `pwaSyncStore`, `js/http.js`, as `pwaSyncHttp`,
-/// `js/tabs.js`, as `pwaSyncTabs`, `js/events.js`, as `pwaSyncEvents`, and
-/// `js/background.js`, as `pwaSyncBackground`): evaluate them into the global scope once,
-/// where the imports find them.
+/// `js/tabs.js`, as `pwaSyncTabs`, `js/events.js`, as `pwaSyncEvents`,
+/// `js/background.js`, as `pwaSyncBackground`, and `js/export.js`, as `pwaSyncExport`):
+/// evaluate them into the global scope once, where the imports find them.
 /// With them the in-memory IndexedDB of memory clients, which the package loads as its
 /// module `memory/idb.js` and the suites find as `pwaSyncMemoryIdb` (the Makefile's
 /// `target/js/memory-idb.js`, fake-indexeddb bundled as a classic script).
@@ -248,6 +248,7 @@ pub fn install_scripts_for_tests() {
     install(concat!(include_str!("../js/tabs.js"), "\nreturn pwaSyncTabs;"), "pwaSyncTabs");
     install(concat!(include_str!("../js/events.js"), "\nreturn pwaSyncEvents;"), "pwaSyncEvents");
     install(concat!(include_str!("../js/background.js"), "\nreturn pwaSyncBackground;"), "pwaSyncBackground");
+    install(concat!(include_str!("../js/export.js"), "\nreturn pwaSyncExport;"), "pwaSyncExport");
     install(concat!(include_str!("../target/js/memory-idb.js"), "\nreturn pwaSyncMemoryIdb;"), "pwaSyncMemoryIdb");
 }
 
