@@ -18,6 +18,7 @@ use crate::value::JsVal;
 use crate::wire;
 use pwa_sync_core::engine::{Transport, TransportError};
 use pwa_sync_core::error::ErrorClass;
+use pwa_sync_core::json;
 use pwa_sync_core::protocol::{
     PullResponse, PushRequest, PushResponse, SpacesResponse, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
@@ -276,7 +277,7 @@ impl Body {
                 let start = String::from(self.text.slice(0, 120));
                 TransportError::new(
                     ErrorClass::Protocol,
-                    format!("the server's answer is not protocol v1: {reason} (starts with {start:?})"),
+                    format!("the server's answer is not protocol v1: {reason} (starts with {})", json::quoted(&start)),
                 )
             }
         }

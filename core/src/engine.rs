@@ -727,7 +727,10 @@ fn check_pull_page<V: AppValue>(
         check_record(config, &change.collection, &change.key, change.value.as_ref())?;
     }
     if let Some(bad) = page.revoked.iter().find(|s| !crate::protocol::is_valid_space_id(s)) {
-        return Err(SyncError::protocol(format!("revoked names {bad:?}, which is not a space id")));
+        return Err(SyncError::protocol(format!(
+            "revoked names {}, which is not a space id",
+            crate::json::quoted(bad)
+        )));
     }
     if page.has_more && page.checkpoint == checkpoint {
         return Err(SyncError::protocol("the server says it has more but did not move its checkpoint"));

@@ -126,10 +126,23 @@ pub fn text(value: &Value) -> String {
     to_string(value).unwrap_or_default()
 }
 
+/// `text` as a JSON string literal, to quote a name in a message. Not `{:?}`: `str`'s
+/// `Debug` links core's escaping and its Unicode tables (printable, grapheme extend)
+/// into the module for nothing else.
+pub fn quoted(text: &str) -> String {
+    to_string(text).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn quoted_is_a_json_string_literal() {
+        assert_eq!(quoted("a \"b\"\n"), r#""a \"b\"\n""#);
+        assert_eq!(serde_json::from_str::<String>(&quoted("tab\there")).unwrap(), "tab\there");
+    }
 
     /// A float of each kind: any bit pattern, whole thousandths, small fractions, powers
     /// of ten around both of the formatters' switches to an exponent, tiny numbers.

@@ -55,10 +55,10 @@ impl<V: AppValue> LocalWrite<V> {
                 return Err(Error::invalid_value(
                     &self.collection,
                     format!(
-                        "record \"{}\" lives in space {:?}, not {:?}: a record cannot move between spaces (delete it and create it under a new key)",
+                        "record \"{}\" lives in space {}, not {}: a record cannot move between spaces (delete it and create it under a new key)",
                         self.key,
-                        was.unwrap_or_default(),
-                        space.unwrap_or_default()
+                        crate::json::quoted(&was.unwrap_or_default()),
+                        crate::json::quoted(&space.unwrap_or_default())
                     ),
                 ));
             }

@@ -197,7 +197,7 @@ impl std::str::FromStr for Role {
             "reader" => Ok(Role::Reader),
             "writer" => Ok(Role::Writer),
             "owner" => Ok(Role::Owner),
-            other => Err(format!("unknown role {other:?}")),
+            other => Err(format!("unknown role {}", crate::json::quoted(other))),
         }
     }
 }
