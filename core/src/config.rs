@@ -123,7 +123,11 @@ fn read_index(raw: Value) -> std::result::Result<IndexSpec, String> {
         Value::String(field) => Ok(IndexSpec::single(field, false)),
         Value::Array(_) => match fields::strings(raw) {
             Some(fields) if fields.len() < 2 => Err("a compound index needs at least two fields".into()),
-            Some(fields) => Ok(IndexSpec { name: format!("[{}]", fields.join("+")), fields, multi_entry: false }),
+            Some(fields) => {
+                // `&str`s joined: `[String]::join` is one more instance of std's join.
+                let name = format!("[{}]", fields.iter().map(String::as_str).collect::<Vec<_>>().join("+"));
+                Ok(IndexSpec { name, fields, multi_entry: false })
+            }
             None => Err(SHAPES.into()),
         },
         detail => {

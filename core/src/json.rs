@@ -11,7 +11,6 @@
 use std::fmt;
 use std::io;
 
-use serde::ser::Error as _;
 use serde::Serialize;
 use serde_json::ser::{Formatter, Serializer};
 use serde_json::Value;
@@ -117,7 +116,10 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String>
 #[inline(never)]
 fn into_text(written: serde_json::Result<Vec<u8>>) -> serde_json::Result<String> {
     // serde_json writes only UTF-8 (strings as they are, escapes and numbers in ASCII).
-    String::from_utf8(written?).map_err(|_| serde_json::Error::custom("the JSON text is not UTF-8"))
+    // An I/O error, not `Error::custom`: that one parses its message for a line and
+    // column, which linked reverse string search into the module for a failure that
+    // cannot happen.
+    String::from_utf8(written?).map_err(|_| serde_json::Error::io(io::ErrorKind::InvalidData.into()))
 }
 
 /// A JSON value as text, for messages and exports: writing a `Value` cannot fail (its
