@@ -47,24 +47,27 @@ impl FromStr for HlcStamp {
     type Err = ParseHlcError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || ParseHlcError(s.to_owned());
-        let mut parts = s.splitn(3, '-');
-        let (wall, counter, node) = (parts.next(), parts.next(), parts.next());
-        let (Some(wall), Some(counter), Some(node)) = (wall, counter, node) else {
-            return Err(bad());
+        // `WWWWWWWWWWWWWWW-CCCC-node`: the separators' places are fixed, so the parts are
+        // read by position (no `splitn`: std's splitter was linked for this alone), and
+        // the digits summed as they are checked.
+        let bytes = s.as_bytes();
+        let number = |digits: &[u8]| {
+            let mut n: u64 = 0;
+            for &b in digits {
+                if !b.is_ascii_digit() {
+                    return None;
+                }
+                n = n * 10 + u64::from(b - b'0');
+            }
+            Some(n)
         };
-        if wall.len() != 15 || counter.len() != 4 || node.is_empty() {
-            return Err(bad());
-        }
-        let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-        if !digits(wall) || !digits(counter) {
-            return Err(bad());
-        }
-        Ok(HlcStamp {
-            wall_ms: wall.parse().map_err(|_| bad())?,
-            counter: counter.parse().map_err(|_| bad())?,
-            node: node.to_owned(),
-        })
+        let parsed = match (bytes.get(15), bytes.get(20), s.get(21..)) {
+            (Some(b'-'), Some(b'-'), Some(node)) if !node.is_empty() => number(&bytes[..15])
+                .zip(number(&bytes[16..20]))
+                .map(|(wall_ms, counter)| HlcStamp { wall_ms, counter: counter as u16, node: node.to_owned() }),
+            _ => None,
+        };
+        parsed.ok_or_else(|| ParseHlcError(s.to_owned()))
     }
 }
 
@@ -162,11 +165,25 @@ mod tests {
         let s = HlcStamp { wall_ms: 1_763_769_600_000, counter: 3, node: "c-7f2a".into() };
         assert_eq!(s.to_string(), "001763769600000-0003-c-7f2a");
         assert_eq!("001763769600000-0003-c-7f2a".parse::<HlcStamp>().unwrap(), s);
+        let widest = "999999999999999-9999-é";
+        assert_eq!(widest.parse::<HlcStamp>().unwrap().to_string(), widest);
     }
 
     #[test]
     fn malformed_stamps_are_rejected() {
-        for bad in ["", "1-2-3", "001763769600000-003-c", "00176376960000x-0003-c", "001763769600000-0003-"] {
+        let bad_stamps = [
+            "",
+            "1-2-3",
+            "001763769600000-003-c",
+            "00176376960000x-0003-c",
+            "001763769600000-0003-",
+            "001763769600000x0003-c",
+            "001763769600000-0003xc",
+            "0017637696000000-003-c",
+            "00176376960000é-0003-c",
+            "001763769600000-0-03-c",
+        ];
+        for bad in bad_stamps {
             assert!(bad.parse::<HlcStamp>().is_err(), "{bad} parsed");
         }
     }

@@ -149,11 +149,22 @@ impl Merger<'_, '_> {
         server: &Map<String, Value>,
         manual: &mut Vec<String>,
     ) -> Map<String, Value> {
-        let mut fields: Vec<&String> = server.keys().collect();
-        fields.extend(local.keys().filter(|k| !server.contains_key(*k)));
-        fields.extend(
-            base.into_iter().flat_map(Map::keys).filter(|k| !server.contains_key(*k) && !local.contains_key(*k)),
-        );
+        // The server's fields, then the local side's and the base's it lacks, pushed in
+        // loops (a collect and two filtered `extend`s were three instances of their own).
+        let mut fields: Vec<&String> = Vec::new();
+        for field in server.keys() {
+            fields.push(field);
+        }
+        for field in local.keys() {
+            if !server.contains_key(field) {
+                fields.push(field);
+            }
+        }
+        for field in base.into_iter().flat_map(Map::keys) {
+            if !server.contains_key(field) && !local.contains_key(field) {
+                fields.push(field);
+            }
+        }
         let mut out = Map::new();
         for field in fields {
             let at = if path.is_empty() { field.clone() } else { format!("{path}.{field}") };

@@ -222,7 +222,13 @@ pub fn plan_pull<V: AppValue>(
 pub fn plan_discard<V: AppValue>(snapshot: Snapshot<V>, now_ms: u64) -> Result<(Writes<V>, Applied<V>)> {
     let mut work = Working::new(snapshot, &no_custom);
     let mut tally = Applied::default();
-    let keys: Vec<KeyRef> = work.queued.iter().filter(|(_, q)| !q.is_empty()).map(|(k, _)| k.clone()).collect();
+    // A loop, not a collect over `filter` (see `plan_revoke`).
+    let mut keys: Vec<KeyRef> = Vec::new();
+    for (key, queued) in work.queued.iter() {
+        if !queued.is_empty() {
+            keys.push(key.clone());
+        }
+    }
     for key in keys {
         let before = work.visible(&key);
         let ids: Vec<u64> = work.queued.get(&key).map(|q| q.iter().map(|e| e.id).collect()).unwrap_or_default();
@@ -256,7 +262,14 @@ pub fn plan_revoke<V: AppValue>(
 ) -> Result<(Writes<V>, Applied<V>)> {
     let mut work = Working::new(snapshot, &no_custom);
     let mut tally = Applied::default();
-    let mut keys: Vec<KeyRef> = work.records.keys().chain(work.queued.keys()).cloned().collect();
+    // Pushed in loops, not collected: a chain's `from_iter` is one more ~700-byte instance.
+    let mut keys: Vec<KeyRef> = Vec::new();
+    for key in work.records.keys() {
+        keys.push(key.clone());
+    }
+    for key in work.queued.keys() {
+        keys.push(key.clone());
+    }
     crate::sort::sort_unique(&mut keys);
     for key in keys {
         let Ok(collection) = config.collection(&key.0) else { continue };
