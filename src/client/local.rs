@@ -231,7 +231,11 @@ impl Client {
         }
         let records = self.store.list(&config.name, query).await?;
         self.report_skipped();
-        Ok(records.into_iter().filter_map(|r| r.value).map(|v| v.0).collect::<js_sys::Array>().into())
+        let values = js_sys::Array::new();
+        for value in records.into_iter().filter_map(|r| r.value) {
+            values.push(&value.0);
+        }
+        Ok(values.into())
     }
 
     /// Every live record as export text, rendered by the export script (`js/export.js`)

@@ -143,6 +143,6 @@ impl Client {
 
 /// `c-` and 16 random hex digits.
 fn new_client_id() -> Result<String, Error> {
-    let hex: String = crate::crypto::random_bytes::<8>()?.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("c-{hex}"))
+    let bytes = crate::crypto::random_bytes::<8>()?;
+    Ok(format!("c-{:016x}", u64::from_be_bytes(bytes)))
 }

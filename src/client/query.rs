@@ -52,7 +52,11 @@ impl Client {
             return Ok(page_object(values, next));
         }
         let (rows, next) = self.planned_rows(query, &plan).await?;
-        Ok(page_object(rows.into_iter().map(|r| r.value.0).collect(), next))
+        let records = Array::new();
+        for row in rows {
+            records.push(&row.value.0);
+        }
+        Ok(page_object(records, next))
     }
 
     /// `count` in one IndexedDB request and one promise (`IdbStore::count_now`), when it

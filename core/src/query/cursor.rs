@@ -38,7 +38,13 @@ pub fn encode(fingerprint: u64, position: &Position) -> String {
     write_array(&mut bytes, &position.values);
     write_str(&mut bytes, &position.key);
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    bytes.iter().flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]).map(char::from).collect()
+    // Pushed in a loop: a `String` collected from a `flat_map` was a ~600-byte instance.
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(HEX[usize::from(byte >> 4)]));
+        text.push(char::from(HEX[usize::from(byte & 15)]));
+    }
+    text
 }
 
 fn write_len(bytes: &mut Vec<u8>, len: usize) {
