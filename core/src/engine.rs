@@ -312,32 +312,32 @@ async fn push_all<S: Store, T: Transport<S::Value>, O: Observer<S::Value>>(
                 .collect(),
         };
         let response = match transport.push(&request).await {
-            Ok(response) => response,
+            Ok(response) => {
+                check_push_response(config, &request.mutations, &response)?;
+                saw_server_time(report, response.server_time, observer.now_ms());
+                response
+            }
             Err(e) if e.status == Some(413) && batch.len() > 1 => {
                 // Too large for the server: halve and go again.
                 batch_size = (batch.len() / 2).max(1);
                 byte_cap = (byte_cap / 2).max(1024);
                 continue;
             }
-            Err(e) if e.status == Some(413) => {
-                // A single mutation the server will never take: reject it locally, like
-                // the server would, so it does not block the outbox forever.
-                let rejected = PushResponse {
-                    results: vec![MutationResult::Rejected {
-                        id: batch[0].id,
-                        code: "too-large".into(),
-                        message: format!("the server refused this mutation as too large: {}", e.message),
-                    }],
-                    last_mutation_id: batch[0].id,
-                    server_time: None,
-                };
-                apply_push(config, store, observer, &batch, &rejected, report).await?;
-                continue;
-            }
+            // A single mutation the server will never take: rejected here, like the
+            // server would, so it does not block the outbox forever. Applied below as an
+            // answer, through the one `apply_push` of the loop (one await in its state
+            // machine, not two).
+            Err(e) if e.status == Some(413) => PushResponse {
+                results: vec![MutationResult::Rejected {
+                    id: batch[0].id,
+                    code: "too-large".into(),
+                    message: format!("the server refused this mutation as too large: {}", e.message),
+                }],
+                last_mutation_id: batch[0].id,
+                server_time: None,
+            },
             Err(e) => return Err(SyncError::Transport(e)),
         };
-        check_push_response(config, &request.mutations, &response)?;
-        saw_server_time(report, response.server_time, observer.now_ms());
         apply_push(config, store, observer, &batch, &response, report).await?;
         done += response.results.len();
         observer.progress(Phase::Push, done, Some(total.max(done)));

@@ -4,6 +4,8 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use wasm_bindgen::JsValue;
+
 use super::{new_client_id, tabs, Client, Extras};
 use crate::background::Background;
 use crate::crypto::Sealer;
@@ -21,18 +23,15 @@ use pwa_sync_core::Error;
 
 impl Client {
     pub async fn open(config: ClientConfig, extras: Extras) -> Result<Rc<Client>, Error> {
-        let store = match config.storage {
-            StorageKind::IndexedDb => {
-                let sealer = match &extras.encryption {
-                    Some(encryption) => Some(Sealer::load(encryption).await?),
-                    None => None,
-                };
-                IdbStore::open_migrating(&config, sealer, extras.migrations.clone()).await?
-            }
-            // The same store over an in-memory IndexedDB of its own. Values never leave the
-            // context, so there is nothing to seal (and no cipher is loaded).
-            StorageKind::Memory => IdbStore::open_in_memory(&config, extras.migrations.clone()).await?,
+        // The same store over an in-memory IndexedDB of its own for a memory client.
+        // Values never leave the context then, so there is nothing to seal (and no cipher
+        // is loaded).
+        let (sealer, memory) = match (config.storage, &extras.encryption) {
+            (StorageKind::IndexedDb, Some(encryption)) => (Some(Sealer::load(encryption).await?), JsValue::UNDEFINED),
+            (StorageKind::IndexedDb, None) => (None, JsValue::UNDEFINED),
+            (StorageKind::Memory, _) => (None, IdbStore::memory_idb().await?),
         };
+        let store = IdbStore::open_over(&config, sealer, extras.migrations.clone(), memory).await?;
         // Opening the database read the metadata and the outbox's size already: a cold
         // start then waits for no transaction of its own here.
         let found = store.take_found()?;

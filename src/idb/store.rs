@@ -97,23 +97,34 @@ impl IdbStore {
         sealer: Option<Sealer>,
         migrations: Rc<Migrations>,
     ) -> Result<IdbStore> {
-        #[cfg(feature = "testing")]
-        crate::sys::install_scripts_for_tests();
-        IdbStore::open_with(Upgrade { config: config.clone(), migrations, sealer, memory: JsValue::UNDEFINED }).await
+        IdbStore::open_over(config, sealer, migrations, JsValue::UNDEFINED).await
     }
 
-    /// A memory client's store (`storage: "memory"`): the same store over a fresh
-    /// in-memory IndexedDB of its own (the package's `memory/idb.js`, loaded now, the first
-    /// time a memory client opens), gone with the client.
-    pub async fn open_in_memory(config: &ClientConfig, migrations: Rc<Migrations>) -> Result<IdbStore> {
+    /// A memory client's IndexedDB (`storage: "memory"`): a fresh in-memory one of its
+    /// own (the package's `memory/idb.js`, loaded now, the first time a memory client
+    /// opens), gone with the client. Its store is opened by `open_over`.
+    pub async fn memory_idb() -> Result<JsValue> {
         #[cfg(feature = "testing")]
         crate::sys::install_scripts_for_tests();
         let loader = MEMORY_LOADER.with(|l| l.borrow().clone()).map_or(JsValue::UNDEFINED, JsValue::from);
         let unloaded = |e: JsValue| {
             Error::Storage(format!("storage \"memory\": cannot load the in-memory IndexedDB: {}", describe(&e)))
         };
-        let memory = JsFuture::from(script::memory(&loader).map_err(unloaded)?).await.map_err(unloaded)?;
-        IdbStore::open_with(Upgrade { config: config.clone(), migrations, sealer: None, memory }).await
+        JsFuture::from(script::memory(&loader).map_err(unloaded)?).await.map_err(unloaded)
+    }
+
+    /// Like `open_migrating`, over `memory` (an in-memory IndexedDB from `memory_idb`)
+    /// or, when it is `undefined`, the browser's. The client opens either kind here, so
+    /// its state machine awaits one opening, not two.
+    pub async fn open_over(
+        config: &ClientConfig,
+        sealer: Option<Sealer>,
+        migrations: Rc<Migrations>,
+        memory: JsValue,
+    ) -> Result<IdbStore> {
+        #[cfg(feature = "testing")]
+        crate::sys::install_scripts_for_tests();
+        IdbStore::open_with(Upgrade { config: config.clone(), migrations, sealer, memory }).await
     }
 
     async fn open_with(upgrade: Upgrade) -> Result<IdbStore> {
