@@ -325,7 +325,7 @@ fn status(answer: &Array) -> u16 {
 }
 
 fn snippet(text: &str) -> String {
-    text.chars().take(120).collect()
+    pwa_sync_core::error::head(text, 120).to_owned()
 }
 
 fn set(object: &Object, name: &str, value: &str) {

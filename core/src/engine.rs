@@ -672,7 +672,7 @@ fn check_record<V: AppValue>(
         Some(other) => {
             let mut shown = crate::json::text(&other.to_json());
             if shown.len() > 80 {
-                shown = format!("{}…", shown.chars().take(80).collect::<String>());
+                shown = format!("{}…", crate::error::head(&shown, 80));
             }
             Err(SyncError::protocol(format!(
                 "the server's value for {collection}/{key} is not a record with {} \"{key}\": {shown}",
