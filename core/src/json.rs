@@ -57,9 +57,29 @@ fn displayed<T: fmt::Display>(value: T) -> Spelled {
     spelled
 }
 
+/// `value` as the JavaScript engine spells it (the `js-floats` feature, the browser
+/// crate's): `Number.prototype.toString` writes the shortest text that reads back as the
+/// same number, as serde_json does, though with other switches to an exponent (JS
+/// writes `1e+21` and `0.000001`, serde_json `1e21` and `1e-6`); either text parses to
+/// the same `f64`. Zero keeps its sign, which `toString` drops.
+#[cfg(feature = "js-floats")]
+fn spell(value: f64) -> Spelled {
+    let mut spelled = Spelled::default();
+    let text = match value {
+        0.0 if value.is_sign_negative() => "-0.0".to_owned(),
+        0.0 => "0.0".to_owned(),
+        // Radix 10 is always in range: this cannot fail.
+        _ => js_sys::Number::from(value).to_string_with_radix(10).map(String::from).unwrap_or_default(),
+    };
+    // At most 25 bytes (`-1.7976931348623157e+308`): this cannot fail.
+    let _ = fmt::Write::write_str(&mut spelled, &text);
+    spelled
+}
+
 /// `value` as serde_json spells it, by core's formatter: `{:?}`, but in decimals from
 /// 1e-5 (where `{:?}` starts at 1e-4) and with a `+` in a positive exponent (`1e+21`,
 /// where `{:?}` writes `1e21`). Not generic: compiled once, not per writer.
+#[cfg(not(feature = "js-floats"))]
 fn spell(value: f64) -> Spelled {
     let mut spelled = Spelled::default();
     // At most 24 bytes are written (a sign, 17 digits, a point, `e-324`): this cannot fail.
@@ -128,6 +148,17 @@ pub fn text(value: &Value) -> String {
     to_string(value).unwrap_or_default()
 }
 
+/// A float as JSON spells it (NaN and the infinities as JavaScript names them), for
+/// messages: `{}` of an `f64` would link core's float formatter into a browser module,
+/// which spells floats in JavaScript (`js-floats`).
+pub fn float_text(value: f64) -> String {
+    match value {
+        v if v.is_nan() => "NaN".into(),
+        v if v.is_infinite() => (if v > 0.0 { "Infinity" } else { "-Infinity" }).into(),
+        v => String::from_utf8_lossy(spell(v).text()).into_owned(),
+    }
+}
+
 /// `text` as a JSON string literal, to quote a name in a message. Not `{:?}`: `str`'s
 /// `Debug` links core's escaping and its Unicode tables (printable, grapheme extend)
 /// into the module for nothing else.
@@ -139,6 +170,14 @@ pub fn quoted(text: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn float_text_reads_back_and_names_what_json_cannot_hold() {
+        for value in [1.5, -0.0, 1e21, 5e-324, f64::MAX] {
+            assert_eq!(float_text(value).parse::<f64>().unwrap().to_bits(), value.to_bits(), "{value}");
+        }
+        assert_eq!((float_text(f64::NAN).as_str(), float_text(f64::NEG_INFINITY).as_str()), ("NaN", "-Infinity"));
+    }
 
     #[test]
     fn quoted_is_a_json_string_literal() {

@@ -109,8 +109,8 @@ impl Health {
         if let (Some(usage), Some(quota)) = (storage.usage, storage.quota) {
             if quota > 0 && usage as f64 / quota as f64 > STORAGE_FULL_RATIO {
                 self.reasons.push(format!(
-                    "storage is {:.0} % full ({usage} of {quota} bytes)",
-                    usage as f64 * 100.0 / quota as f64
+                    "storage is {} % full ({usage} of {quota} bytes)",
+                    percent(usage as f64 / quota as f64)
                 ));
             }
         }
@@ -199,9 +199,9 @@ impl Metrics {
         let rate = self.failure_rate();
         if rate > limits.failure_rate {
             reasons.push(format!(
-                "{:.0} % of recent syncs failed (limit {:.0} %)",
-                rate * 100.0,
-                limits.failure_rate * 100.0
+                "{} % of recent syncs failed (limit {} %)",
+                percent(rate),
+                percent(limits.failure_rate)
             ));
         }
         if pending > limits.pending {
@@ -236,6 +236,12 @@ fn push_bounded<T>(window: &mut VecDeque<T>, value: T) {
 }
 
 /// Nearest-rank percentile.
+/// A ratio from 0 up as a whole percentage, rounded half up: `{:.0}` of a float would
+/// link core's exact float formatting, which nothing else needs.
+fn percent(ratio: f64) -> u64 {
+    (ratio * 100.0 + 0.5) as u64
+}
+
 fn percentile(values: &VecDeque<u64>, p: usize) -> Option<u64> {
     if values.is_empty() {
         return None;

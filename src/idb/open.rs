@@ -284,6 +284,9 @@ fn integral_version(version: f64) -> Result<u32> {
     if version.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&version) {
         Ok(version as u32)
     } else {
-        Err(Error::Storage(format!("database version {version} is not an integer this library can use")))
+        Err(Error::Storage(format!(
+            "database version {} is not an integer this library can use",
+            pwa_sync_core::json::float_text(version)
+        )))
     }
 }

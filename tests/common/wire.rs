@@ -133,3 +133,29 @@ fn spaces_and_error_bodies_are_read() {
         assert_eq!(error_message(&parsed(not_one)), None, "{not_one}");
     }
 }
+
+/// In a browser module floats are spelled by the JavaScript engine (core's `js-floats`):
+/// every finite float a JSON text holds reads back as the same number, zero keeps its
+/// sign, and whole numbers are written as serde_json writes them.
+#[wasm_bindgen_test]
+fn json_texts_spell_floats_that_read_back_exactly() {
+    let mut floats = vec![0.1, -0.0, 0.0, 1e21, 1e-7, 5e-324, f64::MAX, f64::MIN_POSITIVE, 123456.789, -2.5e-300];
+    // Bit patterns of every kind, from a fixed sequence (an LCG), so a failure repeats.
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    while floats.len() < 2_000 {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let value = f64::from_bits(state);
+        if value.is_finite() {
+            floats.push(value);
+        }
+    }
+    let text = pwa_sync_core::json::to_string(&floats).unwrap();
+    let read = js_sys::Array::from(&parsed(&text));
+    assert_eq!(read.length() as usize, floats.len());
+    for (at, value) in floats.iter().enumerate() {
+        let back = read.get(at as u32).as_f64().unwrap();
+        assert_eq!(back.to_bits(), value.to_bits(), "{} read back as {}", floats[at], back);
+    }
+    assert_eq!(pwa_sync_core::json::to_string(&[1_764_800_000_000.0_f64, -0.0]).unwrap(), "[1764800000000.0,-0.0]");
+    assert_eq!(pwa_sync_core::json::float_text(f64::NAN), "NaN");
+}
