@@ -1,7 +1,8 @@
 // js/background.js, the listeners and timers that make a client sync by itself, on
 // stand-ins for the global scope and its document (Node's EventTarget): what fires for
 // `online`, `offline`, a page coming back to the foreground and the pull interval, that
-// the timer keeps the sooner of two schedules, and that nothing fires after stop(). The
+// the timer keeps the sooner of two schedules, that nothing fires after stop(), and that
+// `sleep` (Rust's own waits) resolves once its time has passed. The
 // browser suites cover the same through clients (retries, triggers).
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -91,4 +92,16 @@ test("after stop nothing fires: no listener, no interval, no timer", async () =>
   triggers.schedule(5);
   await wait(60);
   assert.deepEqual(fired, []);
+});
+
+test("sleep resolves once its time has passed, not before", async () => {
+  const begun = Date.now();
+  let done = false;
+  const sleeping = background.sleep(40).then(() => {
+    done = true;
+  });
+  await wait(5);
+  assert.equal(done, false, "resolved before its time");
+  await sleeping;
+  assert.ok(Date.now() - begun >= 35, `resolved after ${Date.now() - begun} ms`);
 });

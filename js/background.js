@@ -59,5 +59,9 @@ const pwaSyncBackground = (() => {
     };
   };
 
-  return { start };
+  // A promise that resolves in `ms` (Rust's waits: the event stream's backoff, a sync
+  // waiting for the one running).
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, MAX_DELAY_MS)));
+
+  return { start, sleep };
 })();

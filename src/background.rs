@@ -33,6 +33,17 @@ extern "C" {
 
     #[wasm_bindgen(method)]
     fn stop(this: &Triggers);
+
+    /// A promise resolved in `ms` (`pwaSyncBackground.sleep`).
+    #[wasm_bindgen(js_name = sleep)]
+    fn sleep_promise(ms: f64) -> js_sys::Promise;
+}
+
+/// Wait `ms`. A timer of the background's script, not gloo's `TimeoutFuture`, whose
+/// oneshot channel and callback timer were linked for these waits alone.
+pub(crate) async fn sleep(ms: u32) {
+    // The promise only resolves.
+    let _ = wasm_bindgen_futures::JsFuture::from(sleep_promise(f64::from(ms))).await;
 }
 
 /// What the background may ask of the client it drives.
@@ -113,7 +124,7 @@ async fn stream_events<C: Driven>(weak: Weak<C>, abort: AbortController) {
         let connected = read_stream(&weak, &abort).await.unwrap_or_default();
         // How long to wait is the session's rule (backoff with jitter).
         let Some(delay) = weak.upgrade().map(|client| client.stream_ended(connected)) else { return };
-        gloo_timers::future::TimeoutFuture::new(delay).await;
+        sleep(delay).await;
     }
 }
 

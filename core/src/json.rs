@@ -155,7 +155,8 @@ pub fn float_text(value: f64) -> String {
     match value {
         v if v.is_nan() => "NaN".into(),
         v if v.is_infinite() => (if v > 0.0 { "Infinity" } else { "-Infinity" }).into(),
-        v => String::from_utf8_lossy(spell(v).text()).into_owned(),
+        // A spelling is ASCII.
+        v => std::str::from_utf8(spell(v).text()).unwrap_or_default().to_owned(),
     }
 }
 

@@ -132,7 +132,7 @@ impl Client {
     async fn sync_here(self: &Rc<Self>) -> Result<SyncReport, Error> {
         let Some(transport) = &self.transport else { return Err(Error::LocalOnly) };
         while self.session.borrow().is_running() {
-            gloo_timers::future::TimeoutFuture::new(10).await;
+            crate::background::sleep(10).await;
         }
         if self.closed.get() {
             return Err(Error::Closed);
