@@ -79,10 +79,11 @@ CORE_LAYERS = [
     # stream's framing) sit with the protocol.
     # `fields` reads a JSON object's fields by hand (the config's reader).
     # `sorted_map` is the planner model's map (a sorted vector, no B-tree in the module).
-    # `json` writes JSON text (serde_json with one float formatter in the module).
-    ("protocol/clock/patch/error", "joined", ["protocol", "clock", "patch", "error", "names", "sse", "value", "sort", "sorted_map", "fields", "json"], []),
-    # `export` is not in the issue's picture: it renders live values as JSON or CSV and
-    # needs only `error`; it sits with the data definitions.
+    # `json` writes JSON text (serde_json; floats spelled by JS in the browser module).
+    # `text` joins and cuts text for messages without std's generic string code.
+    ("protocol/clock/patch/error", "joined", ["protocol", "clock", "patch", "error", "names", "sse", "value", "sort", "sorted_map", "fields", "json", "text"], []),
+    # `export` is not in the issue's picture: it parses the export format (the text is
+    # rendered by js/export.js) and needs only `error`; it sits with the data definitions.
     # `migration` decides schema versions and checks a migration step's answer.
     ("config/record", "joined", ["config", "record", "export", "migration"], []),
     # `query`: the query model, planner and executor every store shares (issue 17).

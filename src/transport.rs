@@ -325,7 +325,7 @@ fn status(answer: &Array) -> u16 {
 }
 
 fn snippet(text: &str) -> String {
-    pwa_sync_core::error::head(text, 120).to_owned()
+    pwa_sync_core::text::head(text, 120).to_owned()
 }
 
 fn set(object: &Object, name: &str, value: &str) {

@@ -124,8 +124,8 @@ fn read_index(raw: Value) -> std::result::Result<IndexSpec, String> {
         Value::Array(_) => match fields::strings(raw) {
             Some(fields) if fields.len() < 2 => Err("a compound index needs at least two fields".into()),
             Some(fields) => {
-                // `&str`s joined: `[String]::join` is one more instance of std's join.
-                let name = format!("[{}]", fields.iter().map(String::as_str).collect::<Vec<_>>().join("+"));
+                let name =
+                    format!("[{}]", crate::text::joined(&fields.iter().map(String::as_str).collect::<Vec<_>>(), "+"));
                 Ok(IndexSpec { name, fields, multi_entry: false })
             }
             None => Err(SHAPES.into()),
@@ -586,7 +586,7 @@ fn parse_collection(name: String, mut spec: Value) -> Result<CollectionConfig> {
     if RESERVED_STORES.contains(&name.as_str()) {
         return Err(invalid(format!(
             "collection name \"{name}\" is reserved (reserved: {})",
-            RESERVED_STORES.join(", ")
+            crate::text::joined(&RESERVED_STORES, ", ")
         )));
     }
     let Some(object) = spec.as_object_mut() else {

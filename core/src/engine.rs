@@ -188,7 +188,7 @@ pub struct SyncFailure {
 pub fn checkpoint_scope(config: &ClientConfig) -> String {
     let mut names: Vec<&str> = config.collections.iter().map(|c| c.name.as_str()).collect();
     crate::sort::sort(&mut names);
-    names.join(",")
+    crate::text::joined(&names, ",")
 }
 
 /// Restart pulling from 0 when the set of collections changed since the checkpoint was
@@ -672,7 +672,7 @@ fn check_record<V: AppValue>(
         Some(other) => {
             let mut shown = crate::json::text(&other.to_json());
             if shown.len() > 80 {
-                shown = format!("{}…", crate::error::head(&shown, 80));
+                shown = format!("{}…", crate::text::head(&shown, 80));
             }
             Err(SyncError::protocol(format!(
                 "the server's value for {collection}/{key} is not a record with {} \"{key}\": {shown}",

@@ -150,13 +150,6 @@ impl Error {
     }
 }
 
-/// The first `chars` characters of `text`, to show the start of something long in a
-/// message. By place, not collected from `chars().take(n)` (a `String` built from an
-/// iterator of chars is an instance of its own).
-pub fn head(text: &str, chars: usize) -> &str {
-    text.char_indices().nth(chars).map_or(text, |(at, _)| &text[..at])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,13 +165,6 @@ mod tests {
         assert_eq!(Error::Closed.code(), "closed");
         assert_eq!(Error::LocalOnly.code(), "local-only");
         assert_eq!(Error::Sync { class: ErrorClass::RateLimited, message: "m".into() }.code(), "rate-limited");
-    }
-
-    #[test]
-    fn head_cuts_at_a_character() {
-        assert_eq!(head("héllo", 2), "hé");
-        assert_eq!(head("hé", 2), "hé");
-        assert_eq!(head("", 3), "");
     }
 
     #[test]

@@ -131,8 +131,11 @@ impl Fields {
             return Err(problem);
         }
         let Some(unknown) = self.object.keys().find(|k| !self.known.contains(&k.as_str())) else { return Ok(()) };
-        // `&str`s joined: `[String]::join` would be one more instance of std's join.
-        Err(format!("unknown field {}, expected one of `{}`", self.name(unknown), self.known.join("`, `")))
+        Err(format!(
+            "unknown field {}, expected one of `{}`",
+            self.name(unknown),
+            crate::text::joined(self.known, "`, `")
+        ))
     }
 
     /// Notes that `name` is not `expected`, when it is there at all.

@@ -40,6 +40,7 @@ mod spaces_tests;
 pub mod sse;
 pub mod store;
 pub mod sync;
+pub mod text;
 pub mod value;
 
 pub use error::{Error, Result};

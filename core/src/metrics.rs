@@ -1,8 +1,6 @@
 //! Counters, sync latencies and a health verdict, kept in memory per client; and the
 //! report of one sync ([`SyncReport`]) they are counted from, which the engine returns.
 
-use std::collections::VecDeque;
-
 use serde::Serialize;
 
 /// What one sync did (the engine's answer), as `Metrics` adds it up and `sync()` returns it.
@@ -34,8 +32,8 @@ pub struct Metrics {
     conflicts: u64,
     rejected: u64,
     pulled: u64,
-    latencies_ms: VecDeque<u64>,
-    outcomes: VecDeque<bool>,
+    latencies_ms: Vec<u64>,
+    outcomes: Vec<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -228,25 +226,28 @@ impl Metrics {
     }
 }
 
-fn push_bounded<T>(window: &mut VecDeque<T>, value: T) {
+/// Keep the last `WINDOW` values. A `Vec` whose oldest is removed from the front (a
+/// copy of under `WINDOW` small values, once a sync): a `VecDeque` was a ring buffer's
+/// code for each of the two element types.
+fn push_bounded<T>(window: &mut Vec<T>, value: T) {
     if window.len() == WINDOW {
-        window.pop_front();
+        window.remove(0);
     }
-    window.push_back(value);
+    window.push(value);
 }
 
-/// Nearest-rank percentile.
 /// A ratio from 0 up as a whole percentage, rounded half up: `{:.0}` of a float would
 /// link core's exact float formatting, which nothing else needs.
 fn percent(ratio: f64) -> u64 {
     (ratio * 100.0 + 0.5) as u64
 }
 
-fn percentile(values: &VecDeque<u64>, p: usize) -> Option<u64> {
+/// Nearest-rank percentile.
+fn percentile(values: &[u64], p: usize) -> Option<u64> {
     if values.is_empty() {
         return None;
     }
-    let mut sorted: Vec<u64> = values.iter().copied().collect();
+    let mut sorted = values.to_vec();
     crate::sort::sort(&mut sorted);
     let rank = (p * sorted.len()).div_ceil(100).max(1);
     sorted.get(rank - 1).copied()

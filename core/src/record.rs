@@ -391,7 +391,7 @@ impl ListQuery {
             let declared: Vec<&str> = config.indexes.iter().map(|i| i.name.as_str()).collect();
             return Err(Error::invalid_value(
                 &config.name,
-                format!("\"{field}\" is not a declared index (declared: [{}])", declared.join(", ")),
+                format!("\"{field}\" is not a declared index (declared: [{}])", crate::text::joined(&declared, ", ")),
             ));
         }
         if !is_index_key(value) {

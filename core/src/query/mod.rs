@@ -79,7 +79,10 @@ impl Query {
             Form::Count => &["where"],
         };
         if let Some(unknown) = object.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(fail(format!("unknown option \"{unknown}\" (expected {})", allowed.join(", "))));
+            return Err(fail(format!(
+                "unknown option \"{unknown}\" (expected {})",
+                crate::text::joined(allowed, ", ")
+            )));
         }
         let conditions = match object.get("where") {
             None | Some(Value::Null) => Vec::new(),
