@@ -35,7 +35,11 @@ impl Migrations {
             return Err(Error::InvalidConfig("`migrations` must be an object of functions by version".into()));
         }
         let keys: Array = js_sys::Object::keys(js.unchecked_ref::<js_sys::Object>());
-        let names: Vec<String> = keys.iter().filter_map(|k| k.as_string()).collect();
+        // Pushed in a loop: a collect over `filter_map` is a generic instance of its own.
+        let mut names: Vec<String> = Vec::new();
+        for key in keys.iter() {
+            names.extend(key.as_string());
+        }
         let versions = migration::check_steps(declared, names.iter().map(String::as_str))?;
         let mut steps = Vec::new();
         for version in versions {

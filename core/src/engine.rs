@@ -403,15 +403,26 @@ async fn pull_all<S: Store, T: Transport<S::Value>, O: Observer<S::Value>>(
         let newer = migrate_pulled(config, observer, &mut page.changes)?;
         saw_server_time(report, page.server_time, observer.now_ms());
         // The server repeats `revoked` on every page of a pull: dropped once.
-        let newly: Vec<String> = page.revoked.iter().filter(|s| !revoked.contains(s)).cloned().collect();
+        let mut newly: Vec<String> = Vec::new();
+        for space in &page.revoked {
+            if !revoked.contains(space) {
+                newly.push(space.clone());
+            }
+        }
         if !newly.is_empty() {
             revoke(config, store, observer, &newly, report).await?;
             revoked.extend(newly);
         }
         // Changes of collections we did not ask for are ignored (`plan_pull` skips them),
         // so their keys are not asked of the store, which knows no such collection.
-        let ours = page.changes.iter().filter(|c| config.collection(&c.collection).is_ok());
-        let keys = unique_keys(ours.map(|c| (c.collection.clone(), c.key.clone())));
+        // Pushed in a loop (a collect over `filter` is a generic instance of its own).
+        let mut keys: Vec<KeyRef> = Vec::with_capacity(page.changes.len());
+        for change in &page.changes {
+            if config.collection(&change.collection).is_ok() {
+                keys.push((change.collection.clone(), change.key.clone()));
+            }
+        }
+        crate::sort::sort_unique(&mut keys);
         let now = observer.now_ms();
         let store_page = store.transact(&keys, Durability::Default, |snapshot| {
             if !owns_checkpoint(&snapshot.meta, &scope, checkpoint) {
