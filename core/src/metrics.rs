@@ -285,6 +285,21 @@ mod tests {
     }
 
     #[test]
+    fn the_windows_keep_the_last_hundred() {
+        let mut m = Metrics::default();
+        for _ in 0..100 {
+            m.record_failure(&SyncReport::default(), false);
+        }
+        for ms in 1..=150 {
+            m.record_success(&SyncReport::default(), ms);
+        }
+        // The oldest 50 latencies and every failure have left the windows.
+        let s = m.snapshot(0, None);
+        assert_eq!((s.p50_sync_ms, s.p95_sync_ms), (Some(100), Some(145)));
+        assert_eq!(m.failure_rate(), 0.0);
+    }
+
+    #[test]
     fn health_names_its_reasons() {
         let limits = HealthLimits::default();
         let mut m = Metrics::default();
