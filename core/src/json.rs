@@ -61,8 +61,10 @@ fn displayed<T: fmt::Display>(value: T) -> Spelled {
 /// crate's): `Number.prototype.toString` writes the shortest text that reads back as the
 /// same number, as serde_json does, though with other switches to an exponent (JS
 /// writes `1e+21` and `0.000001`, serde_json `1e21` and `1e-6`); either text parses to
-/// the same `f64`. Zero keeps its sign, which `toString` drops.
-#[cfg(feature = "js-floats")]
+/// the same `f64`. Zero keeps its sign, which `toString` drops. In a wasm build only: a
+/// host build with the feature (the workspace's tests, where cargo unifies the wasm
+/// crate's features) has no JavaScript engine and spells them in Rust.
+#[cfg(all(feature = "js-floats", target_arch = "wasm32"))]
 fn spell(value: f64) -> Spelled {
     let mut spelled = Spelled::default();
     let text = match value {
@@ -79,7 +81,7 @@ fn spell(value: f64) -> Spelled {
 /// `value` as serde_json spells it, by core's formatter: `{:?}`, but in decimals from
 /// 1e-5 (where `{:?}` starts at 1e-4) and with a `+` in a positive exponent (`1e+21`,
 /// where `{:?}` writes `1e21`). Not generic: compiled once, not per writer.
-#[cfg(not(feature = "js-floats"))]
+#[cfg(not(all(feature = "js-floats", target_arch = "wasm32")))]
 fn spell(value: f64) -> Spelled {
     let mut spelled = Spelled::default();
     // At most 24 bytes are written (a sign, 17 digits, a point, `e-324`): this cannot fail.
