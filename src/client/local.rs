@@ -248,7 +248,7 @@ impl Client {
             lists.push(&self.list(collection, &ListQuery::default()).await?);
         }
         // Throws only for a value JSON cannot write, which a stored value (copied through
-        // JSON when it was written) is not; reported as unreadable stored data if it does.
+        // JSON when it was written) is not; if one does, `export()` rejects with `storage`.
         export_text(format == Format::Csv, &names, &lists)
             .map_err(|e| Error::Storage(format!("the export could not be written: {}", describe(&e))))
     }

@@ -87,17 +87,7 @@ impl IdbStore {
 
     /// Like `open`, with app values sealed by `sealer` (encryption at rest).
     pub async fn open_sealed(config: &ClientConfig, sealer: Option<Sealer>) -> Result<IdbStore> {
-        IdbStore::open_migrating(config, sealer, Rc::new(Migrations::none())).await
-    }
-
-    /// Like `open_sealed`, bringing values of an older app schema version up to
-    /// `migrations.declared` in the upgrade (see `upgrade`).
-    pub async fn open_migrating(
-        config: &ClientConfig,
-        sealer: Option<Sealer>,
-        migrations: Rc<Migrations>,
-    ) -> Result<IdbStore> {
-        IdbStore::open_over(config, sealer, migrations, JsValue::UNDEFINED).await
+        IdbStore::open_over(config, sealer, Rc::new(Migrations::none()), JsValue::UNDEFINED).await
     }
 
     /// A memory client's IndexedDB (`storage: "memory"`): a fresh in-memory one of its
@@ -113,9 +103,10 @@ impl IdbStore {
         JsFuture::from(script::memory(&loader).map_err(unloaded)?).await.map_err(unloaded)
     }
 
-    /// Like `open_migrating`, over `memory` (an in-memory IndexedDB from `memory_idb`)
-    /// or, when it is `undefined`, the browser's. The client opens either kind here, so
-    /// its state machine awaits one opening, not two.
+    /// Like `open_sealed`, bringing values of an older app schema version up to
+    /// `migrations.declared` in the upgrade (see `upgrade`), over `memory` (an in-memory
+    /// IndexedDB from `memory_idb`) or, when it is `undefined`, the browser's. The client
+    /// opens either kind here, so its state machine awaits one opening, not two.
     pub async fn open_over(
         config: &ClientConfig,
         sealer: Option<Sealer>,
