@@ -15,7 +15,6 @@ use web_sys::EventTarget;
 
 use crate::client::{Client, ConflictChoice, Extras, WatchTarget};
 use crate::convert;
-use crate::crypto;
 use crate::error::to_js;
 use crate::migrate::Migrations;
 use crate::value::JsVal;
@@ -421,61 +420,33 @@ fn sync_result(report: &SyncReport, started: f64) -> Result<JsValue, Error> {
     })
 }
 
+#[wasm_bindgen(js_namespace = pwaSyncConfig)]
+extern "C" {
+    /// `js/config.js`: the config's JSON part and what is not JSON, taken apart, or why
+    /// the config is refused (a string).
+    #[wasm_bindgen(js_name = split)]
+    fn split_js(config: &JsValue) -> JsValue;
+}
+
 /// Parse the JS config: the JSON part goes to `ClientConfig`, the rest (event target,
-/// token, resolver functions) is kept aside.
+/// token, encryption, migrations, resolver functions) is kept aside. The taking apart and
+/// the checks of the parts that are not JSON are `js/config.js`'s.
 fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
-    if !js.is_object() || Array::is_array(js) {
-        return Err(Error::InvalidConfig("SyncClient.open needs a config object".into()));
+    #[cfg(feature = "testing")]
+    crate::sys::install_scripts_for_tests();
+    let parts = split_js(js);
+    if let Some(reason) = parts.as_string() {
+        return Err(Error::InvalidConfig(reason));
     }
-    let field = |name: &str| Reflect::get(js, &name.into()).unwrap_or(JsValue::UNDEFINED);
-    let event_target = match field("eventTarget") {
-        t if t.is_undefined() || t.is_null() => None,
-        t => Some(convert::cast::<EventTarget>(t, "`eventTarget`")?),
-    };
-    let token = match field("token") {
-        t if t.is_undefined() || t.is_null() => None,
-        t if t.is_string() || t.is_function() => Some(t),
-        _ => return Err(Error::InvalidConfig("`token` must be a string or a function returning one".into())),
-    };
-    let encryption = match field("encryption") {
-        e if e.is_undefined() || e.is_null() => None,
-        e => {
-            crypto::check_key_type(&e)?;
-            Some(e)
-        }
-    };
-    // A shallow copy without the non-JSON fields; resolver functions become "custom".
-    let copy = js_sys::Object::assign(&js_sys::Object::new(), js.unchecked_ref());
-    for name in ["eventTarget", "token", "encryption", "migrations"] {
-        // Deleting an own data property of a plain object cannot fail.
-        let _ = Reflect::delete_property(&copy, &name.into());
-    }
-    let mut resolvers = Vec::new();
-    let collections = field("collections");
-    if collections.is_object() && !Array::is_array(&collections) {
-        let replaced = js_sys::Object::new();
-        for entry in js_sys::Object::entries(collections.unchecked_ref()).iter() {
-            let entry: Array = entry.unchecked_into();
-            let (name, spec) = (entry.get(0), entry.get(1));
-            let conflict = Reflect::get(&spec, &"conflict".into()).unwrap_or(JsValue::UNDEFINED);
-            let spec = if let Some(resolver) = conflict.dyn_ref::<Function>() {
-                resolvers.push((name.as_string().unwrap_or_default(), resolver.clone()));
-                let spec_copy = js_sys::Object::assign(&js_sys::Object::new(), spec.unchecked_ref());
-                let _ = Reflect::set(&spec_copy, &"conflict".into(), &"custom".into());
-                spec_copy.into()
-            } else {
-                spec
-            };
-            let _ = Reflect::set(&replaced, &name, &spec);
-        }
-        let _ = Reflect::set(&copy, &"collections".into(), &replaced);
-    }
-    let json = convert::to_json("", &copy).map_err(|e| {
+    let parts: Array = parts.unchecked_into();
+    let part = |i: u32| Some(parts.get(i)).filter(|p| !p.is_undefined());
+    let json = convert::to_json("", &parts.get(0)).map_err(|e| {
         Error::InvalidConfig(format!(
             "the config must be JSON apart from eventTarget, token, resolvers and migrations: {e}"
         ))
     })?;
     let config = ClientConfig::from_json(json)?;
+    let encryption = part(3);
     if encryption.is_some() {
         if let Some(indexed) = config.collections.iter().find(|c| !c.indexes.is_empty()) {
             return Err(Error::InvalidConfig(format!(
@@ -484,8 +455,16 @@ fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
             )));
         }
     }
-    let migrations = Rc::new(Migrations::from_js(config.version, &field("migrations"))?);
-    Ok((config, Extras { event_target, token, resolvers, encryption, migrations }))
+    let migrations = Rc::new(Migrations::from_js(config.version, &parts.get(4))?);
+    let named: Array = parts.get(5).unchecked_into();
+    let mut resolvers = Vec::new();
+    let mut i = 0;
+    while i + 1 < named.length() {
+        resolvers.push((named.get(i).as_string().unwrap_or_default(), named.get(i + 1).unchecked_into::<Function>()));
+        i += 2;
+    }
+    let event_target = part(1).map(JsCast::unchecked_into::<EventTarget>);
+    Ok((config, Extras { event_target, token: part(2), resolvers, encryption, migrations }))
 }
 
 fn parse_list_query(config: &CollectionConfig, js: &JsValue) -> Result<ListQuery, Error> {

@@ -44,16 +44,6 @@ extern "C" {
     fn open(this: &Cipher, stored: &JsValue) -> Result<JsValue, JsValue>;
 }
 
-/// The config's `encryption.key` has a type a key can have (its length and base64 are the
-/// cipher's to check): what `SyncClient.open` refuses before it loads anything.
-pub fn check_key_type(encryption: &JsValue) -> Result<(), Error> {
-    let key = Reflect::get(encryption, &"key".into()).unwrap_or(JsValue::UNDEFINED);
-    if key.is_string() || key.is_instance_of::<Uint8Array>() || key.is_instance_of::<js_sys::ArrayBuffer>() {
-        return Ok(());
-    }
-    Err(Error::InvalidConfig("`encryption.key` must be 32 bytes: a Uint8Array or a base64 string".into()))
-}
-
 pub struct Sealer {
     cipher: Cipher,
 }
