@@ -1,12 +1,13 @@
 // scripts/wasm-imports.mjs: the module's imports and the glue's keys renamed together, so
-// the module still finds every import, each the same function as before; and the shipped
-// package is built that way.
+// the module still finds every import, each the same function as before; its exports and
+// the glue's calls of them (and their types) renamed together too; and the shipped package
+// is built that way.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ROOT } from "./lib.mjs";
-import { shortenImports } from "../scripts/wasm-imports.mjs";
+import { shortenExports, shortenImports } from "../scripts/wasm-imports.mjs";
 
 const uleb = (n) => {
   const out = [];
@@ -95,5 +96,62 @@ test("the package's modules import short names, each a key of their glue", async
       assert.match(n, /^[a-zA-Z]{1,2}$/, `${wasmFile}: ${n}`);
       assert.ok(new RegExp(`[{,\\s]${n}:`).test(glueText), `${glueFile} provides ${n}`);
     }
+  }
+});
+
+// Three exports: `memory`, `run_long` (calls the import) and `run_longer` (its name starts
+// with the other's), and a glue that calls both functions as `wasm.<name>`.
+function exporting() {
+  const exports = [[...name("memory"), 0x02, 0x00], [...name("run_long"), 0x00, 0x01], [...name("run_longer"), 0x00, 0x02]];
+  return Uint8Array.from([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [0x02, 0x60, 0x00, 0x00, 0x60, 0x00, 0x01, 0x7f]),
+    ...section(2, [0x01, ...name("./m.js"), ...name("hit"), 0x00, 0x00]),
+    ...section(3, [0x02, 0x00, 0x01]),
+    ...section(5, [0x01, 0x00, 0x01]),
+    ...section(7, [...uleb(exports.length), ...exports.flat()]),
+    ...section(10, [0x02, 0x04, 0x00, 0x10, 0x00, 0x0b, 0x04, 0x00, 0x41, 0x07, 0x0b]),
+  ]);
+}
+const callingGlue = `let wasm;
+function start(instance, calls) { wasm = instance.exports; wasm.run_long(); calls.push(wasm.run_longer(), wasm.memory.buffer.byteLength); }`;
+const dts = ["export interface InitOutput {\n  readonly memory: WebAssembly.Memory;\n  readonly run_long: () => void;\n  readonly run_longer: () => number;\n}\n",
+  "export const memory: WebAssembly.Memory;\nexport const run_long: () => void;\nexport const run_longer: () => number;\n"];
+
+async function start(wasm, glueText) {
+  const calls = [];
+  const { instance } = await WebAssembly.instantiate(wasm, { "./m.js": { hit: () => calls.push("hit") } });
+  new Function(`${glueText}; return start;`)()(instance, calls);
+  return calls;
+}
+
+test("shortened exports are what the glue calls and the types name, each the same function", async () => {
+  const before = exporting();
+  assert.deepEqual(await start(before, callingGlue), ["hit", 7, 65536]);
+  const { wasm, glue: shortGlue, dts: shortDts, renamed } = shortenExports(before, callingGlue, dts);
+  assert.equal(renamed, 2);
+  const names = WebAssembly.Module.exports(new WebAssembly.Module(wasm)).map((e) => `${e.name} ${e.kind}`);
+  assert.deepEqual(names, ["memory memory", "a function", "b function"]);
+  assert.ok(!shortGlue.includes("run_long"), shortGlue);
+  assert.deepEqual(await start(wasm, shortGlue), ["hit", 7, 65536]);
+  assert.match(shortDts[0], /readonly memory: WebAssembly.Memory;\n  readonly a: \(\) => void;\n  readonly b: \(\) => number;/);
+  assert.match(shortDts[1], /export const memory: WebAssembly.Memory;\nexport const a: \(\) => void;\nexport const b: \(\) => number;/);
+  // A second run finds nothing to shorten.
+  const again = shortenExports(wasm, shortGlue, shortDts);
+  assert.equal(again.renamed, 0);
+  assert.deepEqual(again.wasm, wasm);
+  // An export the glue never calls keeps its name.
+  assert.equal(shortenExports(before, "let wasm; wasm.run_long();", []).renamed, 1);
+});
+
+test("the package's modules export short names the glue calls, and memory by its name", async () => {
+  for (const [wasmFile, glueFile] of [["pwa_sync_bg.wasm", "pwa_sync.js"], ["seal/pwa_sync_seal_bg.wasm", "seal/pwa_sync_seal.js"]]) {
+    const wasm = await readFile(join(ROOT, "pkg", wasmFile));
+    const glueText = await readFile(join(ROOT, "pkg", glueFile), "utf8");
+    const exports = WebAssembly.Module.exports(new WebAssembly.Module(wasm)).map((e) => e.name);
+    assert.ok(exports.includes("memory"), wasmFile);
+    const long = exports.filter((n) => n !== "memory" && n.length > 2);
+    for (const n of long) assert.ok(!new RegExp(`\\.${n}\\b`).test(glueText), `${glueFile} calls ${n} by its long name`);
+    assert.ok(exports.length - long.length > 5, `${wasmFile}: ${exports.join(" ")}`);
   }
 });

@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { copyFile, readFile, writeFile, access, rm, mkdir } from "node:fs/promises";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { shortenImports } from "./wasm-imports.mjs";
+import { shortenExports, shortenImports } from "./wasm-imports.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = join(root, "pkg");
@@ -35,8 +35,12 @@ const glue = join(pkg, "pwa_sync.js");
 let glueText = await readFile(glue, "utf8");
 const MARK = "/* pwa-sync: the scripts of js/ and the wasm-bindgen glue, minified */";
 if (!glueText.includes(MARK)) {
-  // The imports' hashed names shortened in the module and the glue alike (wasm-imports.mjs).
-  glueText = await shortenModuleImports("pwa_sync_bg.wasm", glueText, "./pwa_sync_bg.js");
+  // The imports' hashed names and the exports' long ones shortened in the module, the glue and
+  // the types alike (wasm-imports.mjs).
+  glueText = await shortenModuleNames("pwa_sync_bg.wasm", glueText, "./pwa_sync_bg.js", [
+    "pwa_sync.d.ts",
+    "pwa_sync_bg.wasm.d.ts",
+  ]);
   const script = (await Promise.all(["store.js", "http.js", "tabs.js", "events.js", "background.js", "export.js", "config.js"].map((f) => readFile(join(root, "js", f), "utf8")))).join("\n");
   // The glue's leading `@ts-self-types` directive must stay first, and minifying drops it.
   const directive = glueText.match(/^\/\* @ts-self-types=[^\n]*\n/)?.[0] ?? "";
@@ -86,11 +90,15 @@ for (const name of ["pwa_sync_seal.js", "pwa_sync_seal.d.ts", "pwa_sync_seal_bg.
   if (!(await exists(join(pkg, "seal", name)))) throw new Error(`pkg/seal/${name} is missing: run make build`);
   files.push(`seal/${name}`);
 }
-// Its imports shortened too (its glue is not minified: it is small and loaded rarely).
+// Its imports and exports shortened too (its glue is not minified: it is small and loaded
+// rarely).
 const sealGlue = join(pkg, "seal", "pwa_sync_seal.js");
 await writeFile(
   sealGlue,
-  await shortenModuleImports("seal/pwa_sync_seal_bg.wasm", await readFile(sealGlue, "utf8"), "./pwa_sync_seal_bg.js"),
+  await shortenModuleNames("seal/pwa_sync_seal_bg.wasm", await readFile(sealGlue, "utf8"), "./pwa_sync_seal_bg.js", [
+    "seal/pwa_sync_seal.d.ts",
+    "seal/pwa_sync_seal_bg.wasm.d.ts",
+  ]),
 );
 // The in-memory IndexedDB of `storage: "memory"` clients (fake-indexeddb, pinned in tools/,
 // Apache-2.0: its license travels with it): one module, imported by index.js's default
@@ -167,11 +175,17 @@ export declare const ERROR_CODES: readonly SyncErrorCode[];
 `;
 }
 
-// Shorten the imports of pkg/`wasmFile` and the keys of `glueText` that provide them;
-// writes the module, returns the glue. A no-op when they are short already.
-async function shortenModuleImports(wasmFile, glueText, module) {
+// Shorten the imports of pkg/`wasmFile` and the keys of `glueText` that provide them, and
+// the exports the glue calls, in the module, the glue and the type declarations `dtsFiles`
+// (wasm-imports.mjs); writes the module and the declarations, returns the glue. A no-op
+// when they are short already.
+async function shortenModuleNames(wasmFile, glueText, module, dtsFiles) {
   const path = join(pkg, wasmFile);
-  const { wasm, glue, renamed } = shortenImports(await readFile(path), glueText, module);
-  if (renamed > 0) await writeFile(path, wasm);
-  return glue;
+  const imported = shortenImports(await readFile(path), glueText, module);
+  const dtsPaths = dtsFiles.map((file) => join(pkg, file));
+  const dts = await Promise.all(dtsPaths.map((p) => readFile(p, "utf8")));
+  const exported = shortenExports(imported.wasm, imported.glue, dts);
+  if (imported.renamed + exported.renamed > 0) await writeFile(path, exported.wasm);
+  if (exported.renamed > 0) await Promise.all(dtsPaths.map((p, i) => writeFile(p, exported.dts[i])));
+  return exported.glue;
 }

@@ -40,7 +40,60 @@ export function shortenImports(wasm, glue, module) {
   return { wasm: writeSections(wasm.subarray(0, 8), sections), glue, renamed: long.length };
 }
 
-// `a`…`z`, `A`…`Z`, then two letters and so on, skipping names already imported.
+/**
+ * Rename the module's exports that the glue calls as `wasm.<name>` (every export but
+ * `memory`, which apps and the bench read off `init()`'s answer, and any the glue never
+ * names) in `wasm`, in `glue` and in the type declarations `dts` (texts: `InitOutput`'s
+ * `readonly <name>:` and the `.wasm.d.ts`'s `export const <name>:`). wasm-bindgen names
+ * them after the class and method (`syncclient_putMany`, `__wasm_bindgen_func_elem_1067`),
+ * and each is written in the module and again in the glue, where minifying keeps
+ * property names. Exports already short (a second run) are left as they are.
+ */
+export function shortenExports(wasm, glue, dts = []) {
+  const sections = readSections(wasm);
+  const exports = sections.find((s) => s.id === 7);
+  if (!exports) return { wasm, glue, dts, renamed: 0 };
+  const entries = readExports(exports.body);
+  const called = (name) => new RegExp(`\\bwasm\\.${name.replaceAll("$", "\\$")}\\b`).test(glue);
+  const long = entries.filter((e) => e.name !== "memory" && e.name.length > 2 && called(e.name));
+  if (long.length === 0) return { wasm, glue, dts, renamed: 0 };
+  const names = shortNames(new Set(entries.map((e) => e.name)));
+  const short = new Map(long.map((e) => [e.name, names.next().value]));
+  for (const entry of long) entry.name = short.get(entry.name);
+  const rename = (text, pattern) => text.replace(pattern, (whole, before, name, after) =>
+    short.has(name) ? `${before}${short.get(name)}${after}` : whole);
+  glue = rename(glue, /(\bwasm\.)([\w$]+)(\b)/g);
+  dts = dts.map((text) => rename(text, /(\breadonly |\bexport const )([\w$]+)(:)/g));
+  exports.body = writeExports(entries);
+  return { wasm: writeSections(wasm.subarray(0, 8), sections), glue, dts, renamed: long.length };
+}
+
+// An export: its name, then its kind and index, kept as bytes.
+function readExports(body) {
+  const decoder = new TextDecoder();
+  let [count, at] = readUleb(body, 0);
+  const entries = [];
+  while (count-- > 0) {
+    const [length, start] = readUleb(body, at);
+    const name = decoder.decode(body.subarray(start, start + length));
+    const described = start + length;
+    at = readUleb(body, described + 1)[1];
+    entries.push({ name, description: body.subarray(described, at) });
+  }
+  return entries;
+}
+
+function writeExports(entries) {
+  const encoder = new TextEncoder();
+  const parts = [uleb(entries.length)];
+  for (const e of entries) {
+    const bytes = encoder.encode(e.name);
+    parts.push(uleb(bytes.length), bytes, e.description);
+  }
+  return concat(parts);
+}
+
+// `a`…`z`, `A`…`Z`, then two letters and so on, skipping names already taken.
 function* shortNames(taken) {
   const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
   for (let n = 0; ; n++) {
