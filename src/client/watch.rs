@@ -51,7 +51,7 @@ struct Answer {
     exact: bool,
 }
 
-type Listener = Closure<dyn FnMut(Event)>;
+type Listener = Closure<dyn FnMut(JsValue)>;
 
 struct Watch {
     client: Rc<Client>,
@@ -95,7 +95,7 @@ impl Client {
         let events = self.event_target();
         let listener = {
             let watch = watch.clone();
-            Listener::new(move |event: Event| Watch::heard(&watch, &event))
+            Listener::new(move |event: JsValue| Watch::heard(&watch, event.unchecked_ref()))
         };
         for name in [CHANGE, CLEARED] {
             events

@@ -11,7 +11,7 @@ use js_sys::Array;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Event, IdbDatabase};
+use web_sys::IdbDatabase;
 
 use pwa_sync_core::config::{ClientConfig, IndexSpec};
 use pwa_sync_core::error::{Error, Result};
@@ -81,8 +81,8 @@ pub(super) struct Connection {
     pub(super) db: IdbDatabase,
     /// Set by `versionchange` (after closing) and by `close`; the store then reopens.
     pub(super) closed: Rc<Cell<bool>>,
-    _on_version_change: Closure<dyn FnMut(Event)>,
-    _on_close: Closure<dyn FnMut(Event)>,
+    _on_version_change: Closure<dyn FnMut(JsValue)>,
+    _on_close: Closure<dyn FnMut(JsValue)>,
 }
 
 impl Connection {
@@ -92,14 +92,14 @@ impl Connection {
             let (db, closed) = (db.clone(), closed.clone());
             // Another context wants to upgrade or delete the database: step aside at
             // once, so it is never blocked. Running transactions still finish.
-            Closure::<dyn FnMut(Event)>::new(move |_: Event| {
+            Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| {
                 closed.set(true);
                 db.close();
             })
         };
         let on_close = {
             let closed = closed.clone();
-            Closure::<dyn FnMut(Event)>::new(move |_: Event| closed.set(true))
+            Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| closed.set(true))
         };
         db.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
         db.set_onclose(Some(on_close.as_ref().unchecked_ref()));
