@@ -76,3 +76,12 @@ test("a wrong event target, token or encryption key is refused with its reason",
     assert.ok(Array.isArray(config.split({ ...base(), encryption: { key } })), String(key));
   }
 });
+
+test("a config whose reading throws is refused with the reason, not thrown", () => {
+  const throwing = { name: "db", get token() { throw new Error("no token today"); } };
+  assert.equal(config.split(throwing), "the config could not be read: Error: no token today");
+  const trap = new Proxy({}, { ownKeys() { throw new TypeError("trapped"); } });
+  assert.equal(config.split(trap), "the config could not be read: TypeError: trapped");
+  const collections = { trips: { get conflict() { throw new Error("no conflict"); } } };
+  assert.equal(config.split({ name: "db", collections }), "the config could not be read: Error: no conflict");
+});

@@ -13,8 +13,17 @@ const pwaSyncConfig = (() => {
   // `[json, eventTarget, token, encryption, migrations, resolvers]`, each left out one
   // `undefined`; `resolvers` is `[name, function, name, function, …]` for the collections
   // whose `conflict` is a function, which `json` then names "custom". A string instead:
-  // why the config is refused (`invalid-config`).
+  // why the config is refused (`invalid-config`), also when reading it throws (a getter,
+  // a Proxy): nothing the app gives may throw through the module.
   const split = (config) => {
+    try {
+      return parts(config);
+    } catch (error) {
+      return `the config could not be read: ${error}`;
+    }
+  };
+
+  const parts = (config) => {
     if (typeof config !== "object" || config === null || Array.isArray(config)) {
       return "SyncClient.open needs a config object";
     }

@@ -879,6 +879,12 @@ async fn invalid_configs_of_every_shape_reject_with_invalid_config() {
     let dated = base();
     Reflect::set(&dated, &"pullIntervalMs".into(), &js_sys::Date::new_0().into()).unwrap();
     bad.push(("pullIntervalMs: a Date".into(), dated));
+    // A config whose reading throws (a getter) is refused, not thrown through the module.
+    let getter = Function::new_with_args(
+        "base",
+        "return Object.defineProperty(base, 'token', { get() { throw new Error('no token') }, enumerable: true })",
+    );
+    bad.push(("a throwing getter".into(), getter.call1(&JsValue::NULL, &base()).unwrap()));
 
     for (what, config) in bad {
         let err = SyncClient::open(config).await.err().unwrap_or_else(|| panic!("{what} was accepted"));
