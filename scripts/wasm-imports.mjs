@@ -54,16 +54,17 @@ export function shortenExports(wasm, glue, dts = []) {
   const exports = sections.find((s) => s.id === 7);
   if (!exports) return { wasm, glue, dts, renamed: 0 };
   const entries = readExports(exports.body);
-  const called = (name) => new RegExp(`\\bwasm\\.${name.replaceAll("$", "\\$")}\\b`).test(glue);
-  const long = entries.filter((e) => e.name !== "memory" && e.name.length > 2 && called(e.name));
+  const called = new Set(Array.from(glue.matchAll(/\bwasm\.([\w$]+)/g), ([, name]) => name));
+  const long = entries.filter((e) => e.name !== "memory" && e.name.length > 2 && called.has(e.name));
   if (long.length === 0) return { wasm, glue, dts, renamed: 0 };
   const names = shortNames(new Set(entries.map((e) => e.name)));
   const short = new Map(long.map((e) => [e.name, names.next().value]));
   for (const entry of long) entry.name = short.get(entry.name);
-  const rename = (text, pattern) => text.replace(pattern, (whole, before, name, after) =>
-    short.has(name) ? `${before}${short.get(name)}${after}` : whole);
-  glue = rename(glue, /(\bwasm\.)([\w$]+)(\b)/g);
-  dts = dts.map((text) => rename(text, /(\breadonly |\bexport const )([\w$]+)(:)/g));
+  // A name after `before` renamed where it is one of `short`'s.
+  const rename = (text, pattern) =>
+    text.replace(pattern, (whole, before, name) => (short.has(name) ? `${before}${short.get(name)}` : whole));
+  glue = rename(glue, /(\bwasm\.)([\w$]+)/g);
+  dts = dts.map((text) => rename(text, /(\breadonly |\bexport const )([\w$]+)(?=:)/g));
   exports.body = writeExports(entries);
   return { wasm: writeSections(wasm.subarray(0, 8), sections), glue, dts, renamed: long.length };
 }

@@ -249,7 +249,8 @@ impl Transport<JsVal> for HttpTransport {
         collections: &[String],
     ) -> Result<PullResponse<JsVal>, TransportError> {
         let mut url = format!("{}/pull?checkpoint={checkpoint}&limit={limit}&collections=", self.base);
-        // Pushed in a loop, not joined: `[String]::join` is one more instance of std's join.
+        // Each name encoded as it is pushed: encoding the joined list would turn its
+        // commas into `%2C`.
         for (at, name) in collections.iter().enumerate() {
             if at > 0 {
                 url.push(',');
