@@ -149,8 +149,10 @@ const pwaSyncStore = (() => {
   // collection has many of the keys, one getAll over their range of the index reads them
   // all, unless the range holds more than four entries per key (then, and for the rest,
   // one getAll per key). Resolves to [queued, conflicts]: `queued` flat, the pair's place
-  // and one entry; `conflicts` in the order of `ids` (`undefined` where there is none).
+  // and one entry; `conflicts` in the order of `ids` (`undefined` where there is
+  // none). The entries come with the outbox's sent mark applied (`withMark`).
   const readQueued = (tx, pairs, ids) => {
+    const mark = readMark(tx);
     const byKey = pairs.length ? tx.objectStore("outbox").index("byKey") : null;
     const conflicts = ids.length ? tx.objectStore("conflicts") : null;
     const pair = (place) => [pairs[2 * place], pairs[2 * place + 1]];
@@ -184,6 +186,8 @@ const pwaSyncStore = (() => {
       for (const [place, request] of single) {
         for (const entry of await request) queued.push(place, entry);
       }
+      const through = await mark;
+      for (let at = 1; at < queued.length; at += 2) sentByMark(queued[at], through);
       return [queued, await Promise.all(conflictReads)];
     })();
   };
@@ -490,7 +494,11 @@ const pwaSyncStore = (() => {
   const get = (tx, store, key) => done(tx.objectStore(store).get(key));
 
   // The stored objects in `bounds`, in key order, at most `count` (`undefined`: all).
-  const getAll = (tx, store, index, bounds, count) => done(source(tx, store, index).getAll(keyRange(bounds, tx), count));
+  // The outbox's entries come with its sent mark applied (`tx` covers `meta` then).
+  const getAll = (tx, store, index, bounds, count) => {
+    const read = done(source(tx, store, index).getAll(keyRange(bounds, tx), count));
+    return store === "outbox" && index == null ? withMark(tx, read) : read;
+  };
 
   // How many stored objects lie in any of `ranges` (each bounds or `null`), summed.
   const count = async (tx, store, index, ranges) => {
@@ -584,6 +592,56 @@ const pwaSyncStore = (() => {
     return [values, records];
   };
 
+  // The outbox's sent mark (`meta` "sent"): the highest entry id a push took. A take flags
+  // its entries by raising the mark, not by rewriting each (its value and all). Absent:
+  // none taken; anything but a whole number counts every entry as taken, which only stops
+  // writes folding into them and has takes flag each again.
+  const readMark = (tx) =>
+    done(tx.objectStore("meta").get("sent")).then((mark) =>
+      mark === undefined ? 0 : Number.isSafeInteger(mark) && mark >= 0 ? mark : Infinity);
+
+  // An entry a push took under the mark `through` without rewriting it is sent, and was
+  // attempted once unless it counted more itself. Other shapes are left for Rust to name.
+  const sentByMark = (entry, through) => {
+    if (entry?.sent !== false || !(entry.id <= through)) return;
+    entry.sent = true;
+    if (entry.attempts === undefined || typeof entry.attempts === "number") {
+      entry.attempts = Math.max(entry.attempts ?? 0, 1);
+    }
+  };
+
+  // The entries of `read` (a request's promise) with the outbox's sent mark applied.
+  const withMark = (tx, read) => {
+    const mark = readMark(tx);
+    return (async () => {
+      const [entries, through] = [await read, await mark];
+      for (const entry of entries) sentByMark(entry, through);
+      return entries;
+    })();
+  };
+
+  // A push's batch: the first `limit` outbox entries above id `after`, each counted as one
+  // more attempt and flagged sent, as the push sends them. The mark rises to the last one;
+  // only an entry already sent (taken again: its push got no answer) is rewritten, with
+  // its own flag and count.
+  const takeBatch = async (tx, after, limit) => {
+    const outbox = tx.objectStore("outbox");
+    const mark = readMark(tx);
+    const entries = await done(outbox.getAll(Range(tx).bound(after, Infinity, true), limit));
+    const through = await mark;
+    for (const entry of entries) {
+      const again = entry?.sent === true || entry?.id <= through;
+      sentByMark(entry, through);
+      if (entry?.sent !== true && entry?.sent !== false) continue;
+      if (entry.attempts === undefined || typeof entry.attempts === "number") entry.attempts = (entry.attempts ?? 0) + 1;
+      entry.sent = true;
+      if (again) outbox.put(entry);
+    }
+    const last = entries.length ? entries[entries.length - 1].id : 0;
+    if (last > through) tx.objectStore("meta").put(last, "sent");
+    return entries;
+  };
+
   // Put each of `objects` (in-line keys) into `store`.
   const putAll = (tx, store, objects) => {
     const objectStore = tx.objectStore(store);
@@ -617,6 +675,7 @@ const pwaSyncStore = (() => {
 
   return {
     read, readQueued, write, open, inspect, remove, memory,
-    ended, keyRange, get, getAll, count, backwards, take, listLive, pageLive, putAll, openMeta, markSent, clear,
+    ended, keyRange, get, getAll, count, backwards, take, listLive, pageLive, putAll, takeBatch, openMeta,
+    markSent, clear,
   };
 })();

@@ -103,6 +103,9 @@ pub fn expires_within(token: &str, margin_ms: u64, now_ms: u64) -> bool {
     expires_within_js(token, margin_ms as f64, now_ms as f64)
 }
 
+/// A request on its way (the script's promise of its answer), or why it could not leave.
+pub type Sent = Result<Promise, TransportError>;
+
 pub struct HttpTransport {
     base: String,
     auth: Auth,
@@ -140,30 +143,28 @@ impl HttpTransport {
         }
     }
 
-    async fn call<T>(
-        &self,
-        method: &str,
-        url: &str,
-        body: Option<&JsValue>,
-        read: fn(&JsValue) -> Result<T, String>,
-    ) -> Result<T, TransportError> {
-        // Only the read is per type: the exchange is compiled once for every answer type.
-        let body = self.exchange(method, url, body).await?;
-        let parsed = sys::json_parse(&body.text).map_err(|e| body.unreadable(describe(&e)))?;
-        read(&parsed).map_err(|e| body.unreadable(e))
-    }
-
-    /// One request and its whole answer, a success (other statuses are errors).
-    async fn exchange(&self, method: &str, url: &str, body: Option<&JsValue>) -> Result<Body, TransportError> {
+    /// One request, started now: it is on its way when this returns.
+    fn start(&self, method: &str, url: &str, body: Option<&JsValue>) -> Sent {
         let undefined = JsValue::UNDEFINED;
         let (payload, limit) = (body.unwrap_or(&undefined), MAX_RESPONSE_BYTES as f64);
         let headers = self.headers();
         if body.is_some() {
             set(&headers, "Content-Type", "application/json");
         }
-        let sent = send(method, url, &headers, payload, self.timeout_ms, limit, &self.auth.state)
-            .map_err(|e| TransportError::new(ErrorClass::Network, describe(&e)))?;
-        let answer = Array::from(&JsFuture::from(sent).await.map_err(|e| self.failed(&e))?);
+        send(method, url, &headers, payload, self.timeout_ms, limit, &self.auth.state)
+            .map_err(|e| TransportError::new(ErrorClass::Network, describe(&e)))
+    }
+
+    async fn call<T>(&self, sent: Sent, read: fn(&JsValue) -> Result<T, String>) -> Result<T, TransportError> {
+        // Only the read is per type: the exchange is compiled once for every answer type.
+        let body = self.exchange(sent).await?;
+        let parsed = sys::json_parse(&body.text).map_err(|e| body.unreadable(describe(&e)))?;
+        read(&parsed).map_err(|e| body.unreadable(e))
+    }
+
+    /// A started request's whole answer, a success (other statuses are errors).
+    async fn exchange(&self, sent: Sent) -> Result<Body, TransportError> {
+        let answer = Array::from(&JsFuture::from(sent?).await.map_err(|e| self.failed(&e))?);
         let status = status(&answer);
         let text = answer.get(1).dyn_into::<JsString>().unwrap_or_else(|_| JsString::from(""));
         if !(200..=299).contains(&status) {
@@ -217,14 +218,16 @@ impl HttpTransport {
 impl HttpTransport {
     /// `GET /sync/spaces`: the caller's spaces and roles.
     pub async fn spaces(&self) -> Result<SpacesResponse, TransportError> {
-        self.call("GET", &format!("{}/spaces", self.base), None, wire::spaces_answer).await
+        self.call(self.start("GET", &format!("{}/spaces", self.base), None), wire::spaces_answer).await
     }
 }
 
 impl Transport<JsVal> for HttpTransport {
+    type Sending = Sent;
+
     /// The envelope is serialised by serde, the values are set on it as the objects they
     /// are, and `JSON.stringify` writes the body once, in JS.
-    async fn push(&self, request: &PushRequest<JsVal>) -> Result<PushResponse, TransportError> {
+    fn send(&self, request: &PushRequest<JsVal>) -> Sent {
         let invalid = |m: String| TransportError::new(ErrorClass::Validation, m);
         let envelope = PushRequest {
             client_id: request.client_id.clone(),
@@ -237,7 +240,11 @@ impl Transport<JsVal> for HttpTransport {
             let _ = Reflect::set(&js, &"value".into(), &mutation.value.0);
         }
         let text = js_sys::JSON::stringify(&body).map_err(|e| invalid(describe(&e)))?;
-        self.call("POST", &format!("{}/push", self.base), Some(&text.into()), wire::push_answer).await
+        self.start("POST", &format!("{}/push", self.base), Some(&text.into()))
+    }
+
+    async fn answer(&self, sending: Sent) -> Result<PushResponse, TransportError> {
+        self.call(sending, wire::push_answer).await
     }
 
     /// `JSON.parse` reads the answer in JS; `wire::pull_page` checks the envelope field by
@@ -257,7 +264,7 @@ impl Transport<JsVal> for HttpTransport {
             }
             url.push_str(&String::from(js_sys::encode_uri_component(name)));
         }
-        self.call("GET", &url, None, wire::pull_page).await
+        self.call(self.start("GET", &url, None), wire::pull_page).await
     }
 }
 

@@ -78,7 +78,12 @@ impl TransportError {
 /// out in a push), as the store holds them.
 #[allow(async_fn_in_trait)]
 pub trait Transport<V = Value> {
-    async fn push(&self, request: &PushRequest<V>) -> Result<PushResponse, TransportError>;
+    /// A push on its way (`send`), whose answer `answer` waits for.
+    type Sending;
+    /// Start pushing `request`: it leaves now, so the next batch travels while the answer
+    /// before it is stored.
+    fn send(&self, request: &PushRequest<V>) -> Self::Sending;
+    async fn answer(&self, sending: Self::Sending) -> Result<PushResponse, TransportError>;
     async fn pull(
         &self,
         checkpoint: u64,
@@ -294,15 +299,17 @@ async fn push_all<S: Store, T: Transport<S::Value>, O: Observer<S::Value>>(
     let mut batch_size = config.batch_size.max(1);
     let mut byte_cap = PUSH_BYTE_CAP;
     let mut done = 0;
+    // Entries up to this id were answered: the next batch starts after them, though the
+    // answer that removes them from the outbox may not be stored yet.
+    let mut after = 0;
+    // An answer read but not stored: the next batch is taken and sent first, so the
+    // request travels while IndexedDB writes.
+    let mut unstored: Option<(Vec<OutboxEntry<S::Value>>, PushResponse)> = None;
     for _ in 0..max_batches {
         // Read and flagged as sent in one transaction, before the request leaves: from
         // here on these entries are never rewritten (entries past the byte cap are
         // flagged too; that only stops later writes folding into them).
-        let entries = store.take_batch(batch_size).await?;
-        if entries.is_empty() {
-            break;
-        }
-        let batch = take_by_bytes(entries, byte_cap);
+        let batch = take_by_bytes(store.take_batch(after, batch_size).await?, byte_cap);
         let request = PushRequest {
             client_id: client_id.clone(),
             // Every queued value is at the app's version: opening migrated older ones.
@@ -311,7 +318,21 @@ async fn push_all<S: Store, T: Transport<S::Value>, O: Observer<S::Value>>(
                 .map(|e| Mutation { schema_version: migration::pushed(config.version), ..e.to_mutation() })
                 .collect(),
         };
-        let response = match transport.push(&request).await {
+        let sending = (!batch.is_empty()).then(|| transport.send(&request));
+        let stored = unstored.is_some();
+        if let Some((answered, response)) = unstored.take() {
+            apply_push(config, store, observer, &answered, &response, report).await?;
+            done += response.results.len();
+            observer.progress(Phase::Push, done, Some(total.max(done)));
+        }
+        let Some(sending) = sending else {
+            // The answer just stored may have queued a resolved value: look again.
+            if stored {
+                continue;
+            }
+            break;
+        };
+        let response = match transport.answer(sending).await {
             Ok(response) => {
                 check_push_response(config, &request.mutations, &response)?;
                 saw_server_time(report, response.server_time, observer.now_ms());
@@ -324,9 +345,8 @@ async fn push_all<S: Store, T: Transport<S::Value>, O: Observer<S::Value>>(
                 continue;
             }
             // A single mutation the server will never take: rejected here, like the
-            // server would, so it does not block the outbox forever. Applied below as an
-            // answer, through the one `apply_push` of the loop (one await in its state
-            // machine, not two).
+            // server would, so it does not block the outbox forever. Stored as an
+            // answer, through the one `apply_push` of the loop.
             Err(e) if e.status == Some(413) => PushResponse {
                 results: vec![MutationResult::Rejected {
                     id: batch[0].id,
@@ -338,11 +358,28 @@ async fn push_all<S: Store, T: Transport<S::Value>, O: Observer<S::Value>>(
             },
             Err(e) => return Err(SyncError::Transport(e)),
         };
-        apply_push(config, store, observer, &batch, &response, report).await?;
+        after = answered_through(&batch, &response, after);
+        unstored = Some((batch, response));
+    }
+    if let Some((answered, response)) = unstored {
+        apply_push(config, store, observer, &answered, &response, report).await?;
         done += response.results.len();
         observer.progress(Phase::Push, done, Some(total.max(done)));
     }
     Ok(())
+}
+
+/// The last id of `batch`'s answered beginning: an entry the answer left out is taken
+/// again by the next batch, as it would be once the answer is stored.
+fn answered_through<V>(batch: &[OutboxEntry<V>], response: &PushResponse, after: u64) -> u64 {
+    let mut through = after;
+    for entry in batch {
+        if !response.results.iter().any(|r| r.id() == entry.id) {
+            break;
+        }
+        through = entry.id;
+    }
+    through
 }
 
 async fn apply_push<S: Store, O: Observer<S::Value>>(
@@ -644,11 +681,7 @@ fn check_push_response<V>(
     // A list: a batch is at most a few hundred, already searched once per result above.
     let mut seen: Vec<u64> = Vec::with_capacity(response.results.len());
     for result in &response.results {
-        let id = match result {
-            MutationResult::Applied { id, .. }
-            | MutationResult::Conflict { id, .. }
-            | MutationResult::Rejected { id, .. } => *id,
-        };
+        let id = result.id();
         let Some(mutation) = sent.iter().find(|m| m.id == id) else {
             return Err(SyncError::protocol(format!("the server answered for mutation {id}, which was not sent")));
         };
@@ -1417,6 +1450,8 @@ mod tests {
     struct WriteDuringPush {
         inner: MemoryStore,
         write: std::cell::RefCell<Option<LocalWrite>>,
+        /// `(after, entries queued)` as each batch is taken.
+        takes: std::cell::RefCell<Vec<(u64, usize)>>,
     }
 
     impl Store for WriteDuringPush {
@@ -1463,8 +1498,10 @@ mod tests {
         async fn mark_sent(&self, ids: &[u64]) -> Result<(), Error> {
             self.inner.mark_sent(ids).await
         }
-        async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry>, Error> {
-            let batch = self.inner.take_batch(limit).await?;
+        async fn take_batch(&self, after: u64, limit: usize) -> Result<Vec<OutboxEntry>, Error> {
+            let queued = self.inner.pending_count().await?;
+            self.takes.borrow_mut().push((after, queued));
+            let batch = self.inner.take_batch(after, limit).await?;
             let write = self.write.borrow_mut().take();
             if let Some(write) = write {
                 self.inner.write_local(&write).await?;
@@ -1480,17 +1517,68 @@ mod tests {
     fn a_write_made_while_a_push_is_built_is_not_lost() {
         let server = FakeServer::new();
         let c = Client::new("c-a", "merge", 100);
-        let store = WriteDuringPush { inner: MemoryStore::new(&c.config), write: Default::default() };
+        let store = WriteDuringPush {
+            inner: MemoryStore::new(&c.config),
+            write: Default::default(),
+            takes: Default::default(),
+        };
         block_on(store.open_meta("c-a")).unwrap();
         block_on(ensure_checkpoint_scope(&store, &c.config)).unwrap();
         let put = |v: &str| LocalWrite::new("trips".into(), "t".into(), LocalOp::Put(json!({"id": "t", "v": v})), 1);
         block_on(store.write_local(&put("first"))).unwrap();
         *store.write.borrow_mut() = Some(put("second"));
-        block_on(sync(&c.config, &store, &server, &c.observer)).unwrap();
-        // The second write went out after the first (the engine loops while entries remain).
+        let report = block_on(sync(&c.config, &store, &server, &c.observer)).unwrap();
+        // The second write went out after the first (the engine loops while entries remain),
+        // before the first's answer was stored, with the base it was queued with: the server
+        // takes it, since this client wrote the key last.
+        assert_eq!((report.pushed, report.batches, report.conflicts), (2, 2, 0));
         assert_eq!(server.doc("trips", "t").unwrap().value, Some(json!({"id": "t", "v": "second"})));
         assert_eq!(block_on(store.pending_count()).unwrap(), 0);
         assert_eq!(block_on(store.get("trips", "t")).unwrap().unwrap().value, Some(json!({"id": "t", "v": "second"})));
+    }
+
+    #[test]
+    fn the_next_batch_is_taken_and_sent_before_the_answer_before_it_is_stored() {
+        let server = FakeServer::new();
+        let c = Client::new("c-a", "merge", 2);
+        let store = WriteDuringPush {
+            inner: MemoryStore::new(&c.config),
+            write: Default::default(),
+            takes: Default::default(),
+        };
+        block_on(store.open_meta("c-a")).unwrap();
+        block_on(ensure_checkpoint_scope(&store, &c.config)).unwrap();
+        for key in ["a", "b", "c", "d", "e"] {
+            let put = LocalWrite::new("trips".into(), key.into(), LocalOp::Put(json!({"id": key})), 1);
+            block_on(store.write_local(&put)).unwrap();
+        }
+        let report = block_on(sync(&c.config, &store, &server, &c.observer)).unwrap();
+        assert_eq!((report.pushed, report.batches), (5, 3));
+        // Batch 2 is taken after batch 1's ids while all five are still queued (batch 1's
+        // answer not stored yet); batch 3 once batch 1's is; then a last look after
+        // batch 3's answer is stored, in case it queued a resolved value.
+        assert_eq!(*store.takes.borrow(), [(0, 5), (2, 5), (4, 3), (5, 1), (5, 0)]);
+        assert_eq!(server.live().len(), 5);
+    }
+
+    #[test]
+    fn entries_an_answer_left_out_go_again_in_the_same_sync() {
+        let server = FakeServer::new();
+        let c = Client::new("c-a", "merge", 100);
+        for key in ["a", "b", "c"] {
+            c.put(key, json!({"id": key}));
+        }
+        // The first answer covers mutation 1 only; 2 and 3 are taken again at once.
+        let partial = PushResponse {
+            results: vec![MutationResult::Applied { id: 1, version: 1 }],
+            last_mutation_id: 1,
+            server_time: None,
+        };
+        server.fault(Fault::Answer(partial));
+        let report = c.sync(&server).unwrap();
+        assert_eq!((report.pushed, report.batches), (3, 2));
+        assert_eq!(c.pending(), 0);
+        assert!(server.doc("trips", "b").is_some() && server.doc("trips", "c").is_some());
     }
 
     #[test]

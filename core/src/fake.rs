@@ -160,8 +160,9 @@ impl FakeServer {
     }
 }
 
-impl Transport for FakeServer {
-    async fn push(&self, request: &PushRequest) -> Result<PushResponse, TransportError> {
+impl FakeServer {
+    /// One push, answered as the server would (or as the next fault says).
+    pub fn push(&self, request: &PushRequest) -> Result<PushResponse, TransportError> {
         self.pushes.set(self.pushes.get() + 1);
         let fault = self.faults.borrow_mut().pop_front();
         let drop_response = matches!(fault, Some(Fault::DropResponse));
@@ -196,6 +197,20 @@ impl Transport for FakeServer {
         }
         let last = request.mutations.iter().map(|m| m.id).max().unwrap_or(0);
         Ok(PushResponse { results, last_mutation_id: last, server_time: self.server_time() })
+    }
+}
+
+impl Transport for FakeServer {
+    /// Applied when sent, as a server applies a request as it arrives, before the client
+    /// reads the answer.
+    type Sending = Result<PushResponse, TransportError>;
+
+    fn send(&self, request: &PushRequest) -> Self::Sending {
+        self.push(request)
+    }
+
+    async fn answer(&self, sending: Self::Sending) -> Result<PushResponse, TransportError> {
+        sending
     }
 
     async fn pull(

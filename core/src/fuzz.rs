@@ -338,12 +338,18 @@ impl<'a> Watched<'a> {
 }
 
 impl Transport for Watched<'_> {
-    async fn push(&self, request: &PushRequest) -> Result<PushResponse, TransportError> {
+    type Sending = Result<PushResponse, TransportError>;
+
+    fn send(&self, request: &PushRequest) -> Self::Sending {
         if let Some(answer) = self.scripted_push.borrow_mut().take() {
             *self.before.borrow_mut() = Some(self.client.state());
             self.server.fault(Fault::Answer(answer));
         }
-        self.server.push(request).await
+        self.server.push(request)
+    }
+
+    async fn answer(&self, sending: Self::Sending) -> Result<PushResponse, TransportError> {
+        sending
     }
 
     async fn pull(

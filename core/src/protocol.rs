@@ -84,6 +84,17 @@ pub enum MutationResult {
     Rejected { id: u64, code: String, message: String },
 }
 
+impl MutationResult {
+    /// The mutation this answers.
+    pub fn id(&self) -> u64 {
+        match self {
+            MutationResult::Applied { id, .. }
+            | MutationResult::Conflict { id, .. }
+            | MutationResult::Rejected { id, .. } => *id,
+        }
+    }
+}
+
 /// A [`MutationResult`] as read: one flat struct, then the variant its `status` names.
 /// serde's derived reader of an internally tagged enum first buffers the whole object
 /// (and the server's value in it) in a generic `Content` tree, which costs ~10 KB of the

@@ -14,7 +14,7 @@ use crate::value::AppValue;
 
 /// Bumped when the stored record shapes change; a database written by a newer format is
 /// refused rather than misread.
-pub const STORAGE_FORMAT: u32 = KEYED_OUTBOX_FORMAT;
+pub const STORAGE_FORMAT: u32 = SENT_MARK_FORMAT;
 /// The format of a database without app schema versions, which every library reads.
 pub const BASE_FORMAT: u32 = 1;
 /// The format of a database whose values an app `version` above 1 shaped (the web store
@@ -26,6 +26,11 @@ pub const VERSIONED_FORMAT: u32 = 2;
 /// that still counts in the metadata refuses it (`schema-downgrade`) rather than give a
 /// new write an id the generator already gave another, overwriting it.
 pub const KEYED_OUTBOX_FORMAT: u32 = 3;
+/// The format of a database whose push flags the entries it takes by one mark (the
+/// highest id taken, in `meta`), not on each entry: a library that reads only each
+/// entry's flag refuses it (`schema-downgrade`) rather than fold a new write into an
+/// entry the server may already have applied, losing the write.
+pub const SENT_MARK_FORMAT: u32 = 4;
 
 /// Ids of the outbox entries a plan creates, until the store numbers them: the store's
 /// key generator gives each new entry its id as it writes it (atomically across tabs and

@@ -141,11 +141,7 @@ pub fn plan_push<V: AppValue>(
     let mut work = Working::new(snapshot, custom);
     let mut tally = Applied::default();
     for result in results {
-        let (id, outcome) = match result {
-            MutationResult::Applied { id, .. }
-            | MutationResult::Conflict { id, .. }
-            | MutationResult::Rejected { id, .. } => (*id, result),
-        };
+        let (id, outcome) = (result.id(), result);
         // An entry already settled (e.g. by a conflict on an earlier entry of its key)
         // needs nothing more.
         let Some(key) = work.key_of(id) else { continue };

@@ -16,7 +16,7 @@ use web_sys::IdbDatabase;
 use pwa_sync_core::config::{ClientConfig, IndexSpec};
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::migration;
-use pwa_sync_core::record::{KEYED_OUTBOX_FORMAT, STORAGE_FORMAT};
+use pwa_sync_core::record::STORAGE_FORMAT;
 
 use super::error::{classify, in_context};
 use super::names::{as_u32, BY_KEY, CONFLICTS, META, OUTBOX};
@@ -267,9 +267,10 @@ async fn inspect(db: &IdbDatabase, specs: &Array) -> Result<Inspection> {
         // Read the one field, not the whole record: a newer format may have changed the
         // rest.
         inspection.format = as_u32(&prop(&meta, "format"));
-        // Written by a library that numbers ids in the metadata: an upgrade raises the
-        // format, and closes that library's connections, which then refuse it.
-        if inspection.format.is_some_and(|f| f < KEYED_OUTBOX_FORMAT) {
+        // Written by a library of an older format (ids numbered in the metadata, sent
+        // entries flagged one by one): an upgrade raises the format, and closes that
+        // library's connections, which then refuse it.
+        if inspection.format.is_some_and(|f| f < STORAGE_FORMAT) {
             inspection.missing = true;
         }
         inspection.found.meta = Some(meta);

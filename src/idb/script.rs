@@ -142,6 +142,11 @@ extern "C" {
     #[wasm_bindgen(catch, js_name = putAll)]
     pub(super) fn put_all(tx: &IdbTransaction, store: &str, objects: &Array) -> Result<(), JsValue>;
 
+    /// A push's batch: the first `limit` outbox entries above id `after`, each flagged
+    /// sent and counted as one more attempt, as the push sends them.
+    #[wasm_bindgen(catch, js_name = takeBatch)]
+    pub(super) fn take_batch(tx: &IdbTransaction, after: f64, limit: u32) -> Result<Promise, JsValue>;
+
     /// The stored client metadata, or `undefined` after storing `fresh` in its place.
     #[wasm_bindgen(catch, js_name = openMeta)]
     pub(super) fn open_meta(tx: &IdbTransaction, fresh: &JsValue) -> Result<Promise, JsValue>;

@@ -355,7 +355,8 @@ impl Store for IdbStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let tx = self.transaction(&[OUTBOX], Mode::Read, Durability::Default).await?;
+        // `meta` too: the script reads the outbox's entries with its sent mark applied.
+        let tx = self.transaction(&[OUTBOX, META], Mode::Read, Durability::Default).await?;
         let mut skipped = Vec::new();
         let label = |id: &JsValue| format!("{OUTBOX}/{}", key_text(id));
         let keep = |_: &OutboxEntry<JsVal>| true;
@@ -372,33 +373,21 @@ impl Store for IdbStore {
         Ok(counted.as_f64().unwrap_or(0.0) as usize)
     }
 
-    async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry<JsVal>>> {
+    async fn take_batch(&self, after: u64, limit: usize) -> Result<Vec<OutboxEntry<JsVal>>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let tx = self.transaction(&[OUTBOX], Mode::Write, Durability::Strict).await?;
+        let tx = self.transaction(&[OUTBOX, META], Mode::Write, Durability::Strict).await?;
         let mut skipped = Vec::new();
         let result = async {
-            let raw =
-                script::answer_array(script::get_all(&tx, OUTBOX, None, &JsValue::NULL, Some(to_u32(limit)))).await?;
+            let raw = script::answer_array(script::take_batch(&tx, after as f64, to_u32(limit))).await?;
             let mut batch = Vec::with_capacity(raw.length() as usize);
-            let taken = js_sys::Array::new();
             for js in raw.iter() {
                 match decode_entry(&js, self.sealer()) {
-                    Ok(mut entry) => {
-                        // Each push that carries an entry is an attempt (`pending({details})`).
-                        entry.sent = true;
-                        entry.attempts += 1;
-                        Reflect::set(&js, &JsValue::from_str("sent"), &JsValue::TRUE).map_err(|e| classify(&e))?;
-                        Reflect::set(&js, &JsValue::from_str("attempts"), &JsValue::from(entry.attempts))
-                            .map_err(|e| classify(&e))?;
-                        taken.push(&js);
-                        batch.push(entry);
-                    }
+                    Ok(entry) => batch.push(entry),
                     Err(reason) => skipped.push(format!("{OUTBOX}/{}: {reason}", key_text(&prop(&js, "id")))),
                 }
             }
-            script::put_all(&tx, OUTBOX, &taken).map_err(|e| classify(&e))?;
             Ok(batch)
         }
         .await;

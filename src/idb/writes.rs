@@ -46,10 +46,9 @@ impl IdbStore {
         known_meta: Option<Meta>,
         plan: &mut dyn FnMut(Snapshot<JsVal>) -> Result<Writes<JsVal>>,
     ) -> Result<()> {
+        // `meta` always: the outbox's sent mark is read with a key's queued entries.
         let mut stores: Vec<&str> = base.to_vec();
-        if known_meta.is_none() {
-            stores.push(META);
-        }
+        stores.push(META);
         for (collection, _) in keys {
             self.check(collection)?;
             if !stores.contains(&collection.as_str()) {

@@ -201,6 +201,57 @@ async fn a_newer_storage_format_is_refused() {
     IdbStore::delete_database(&config.name).await.unwrap();
 }
 
+#[wasm_bindgen_test]
+async fn a_take_raises_the_sent_mark_and_rewrites_only_entries_taken_again() {
+    let config = named(conformance::config(), &unique("sent-mark"));
+    let store = open(&config).await;
+    store.open_meta("c-1").await.unwrap();
+    for key in ["a", "b", "c"] {
+        store.write_local(&put("items", json!({"id": key}))).await.unwrap();
+    }
+    let taken = |batch: Vec<pwa_sync_core::record::OutboxEntry<JsVal>>| -> Vec<(u64, bool, u32)> {
+        batch.into_iter().map(|e| (e.id, e.sent, e.attempts)).collect()
+    };
+    assert_eq!(taken(store.take_batch(0, 2).await.unwrap()), [(1, true, 1), (2, true, 1)]);
+    let raw_entry = |id: f64| {
+        let name = config.name.clone();
+        async move {
+            let stored = super::support::raw(&name, "outbox", "get", &[JsValue::from(id)]).await;
+            let field = |f: &str| Reflect::get(&stored, &f.into()).unwrap();
+            (field("sent").as_bool(), field("attempts").as_f64())
+        }
+    };
+    // Stored: the mark, and the entries as they were written.
+    assert_eq!(super::support::raw(&config.name, "meta", "get", &["sent".into()]).await.as_f64(), Some(2.0));
+    assert_eq!(raw_entry(1.0).await, (Some(false), Some(0.0)));
+    // Taken again (its push got no answer): rewritten with its own flag and count.
+    assert_eq!(taken(store.take_batch(0, 1).await.unwrap()), [(1, true, 2)]);
+    assert_eq!(raw_entry(1.0).await, (Some(true), Some(2.0)));
+    let outbox = json_outbox(&store, 10).await.unwrap();
+    let flags: Vec<(u64, bool, u32)> = outbox.iter().map(|e| (e.id, e.sent, e.attempts)).collect();
+    assert_eq!(flags, [(1, true, 2), (2, true, 1), (3, false, 0)]);
+    // A write of a key whose entry the mark covers is queued apart; one of an untaken key
+    // folds into its entry.
+    store.write_local(&write("items", "b", LocalOp::Patch(json!({"n": 1})))).await.unwrap();
+    store.write_local(&write("items", "c", LocalOp::Patch(json!({"n": 1})))).await.unwrap();
+    assert_eq!(outbox_ids(&store).await, [1, 2, 3, 4]);
+    store.close();
+
+    // A database of the format before, whose takes flagged each entry: opening raises its
+    // format (so a library of that format refuses it, `schema-downgrade`, rather than fold
+    // a write into an entry the mark covers), and its flags still count.
+    let client = raw_get(&config.name, "meta", "client").await;
+    Reflect::set(&client, &"format".into(), &JsValue::from(3)).unwrap();
+    super::support::raw(&config.name, "meta", "put", &[client, "client".into()]).await;
+    super::support::raw(&config.name, "meta", "delete", &["sent".into()]).await;
+    let store = open(&config).await;
+    let client = raw_get(&config.name, "meta", "client").await;
+    assert_eq!(Reflect::get(&client, &"format".into()).unwrap().as_f64(), Some(f64::from(STORAGE_FORMAT)));
+    let flags: Vec<(u64, bool)> = json_outbox(&store, 10).await.unwrap().iter().map(|e| (e.id, e.sent)).collect();
+    assert_eq!(flags, [(1, true), (2, false), (3, false), (4, false)]);
+    dispose(store).await;
+}
+
 /// The database as a library that numbered outbox entries by `nextMutationId` left it: an
 /// outbox without a key generator holding entry 4 of record "a", the counter at 9 (ids 5
 /// to 8 were acknowledged and removed), the metadata at format 1.

@@ -33,6 +33,7 @@ macro_rules! for_each_store_test {
         $m!(put_then_patch_is_one_entry);
         $m!(create_then_delete_leaves_nothing);
         $m!(sent_entries_are_never_rewritten);
+        $m!(batches_are_taken_after_an_id_and_flagged_sent);
         $m!(mutation_ids_increase_and_persist);
         $m!(list_skips_tombstones_in_key_order_with_limit);
         $m!(list_by_index_matches_equal_values);
@@ -188,6 +189,30 @@ pub async fn sent_entries_are_never_rewritten<S: Store>(store: &S) {
     let tombstone = json_get(store, "items", "a").await.unwrap().expect("tombstone kept");
     assert_eq!((tombstone.value, tombstone.pending), (None, 2));
     assert_eq!(json_outbox(store, 100).await.unwrap()[1].op, Op::Delete);
+}
+
+pub async fn batches_are_taken_after_an_id_and_flagged_sent<S: Store>(store: &S) {
+    store.open_meta(CLIENT).await.unwrap();
+    for key in ["a", "b", "c", "d"] {
+        put(store, "items", json!({"id": key})).await;
+    }
+    let taken = |batch: Vec<OutboxEntry<S::Value>>| -> Vec<(u64, bool, u32)> {
+        batch.into_iter().map(|e| (e.id, e.sent, e.attempts)).collect()
+    };
+    assert_eq!(taken(store.take_batch(0, 2).await.unwrap()), [(1, true, 1), (2, true, 1)]);
+    // The next batch starts after the last one taken, which is still queued (its answer
+    // not stored yet).
+    assert_eq!(taken(store.take_batch(2, 10).await.unwrap()), [(3, true, 1), (4, true, 1)]);
+    // Taken again from the start (a push that got no answer): a second attempt.
+    assert_eq!(taken(store.take_batch(0, 1).await.unwrap()), [(1, true, 2)]);
+    let outbox = json_outbox(store, 100).await.unwrap();
+    let flags: Vec<(u64, bool, u32)> = outbox.iter().map(|e| (e.id, e.sent, e.attempts)).collect();
+    assert_eq!(flags, [(1, true, 2), (2, true, 1), (3, true, 1), (4, true, 1)]);
+    // A later write of a taken key is an entry of its own, not folded into the sent one.
+    write(store, "items", "d", LocalOp::Patch(json!({"n": 1}))).await;
+    assert_eq!(outbox_ids(store).await, [1, 2, 3, 4, 5]);
+    assert_eq!(taken(store.take_batch(4, 10).await.unwrap()), [(5, true, 1)]);
+    assert!(store.take_batch(5, 10).await.unwrap().is_empty());
 }
 
 async fn outbox_ids<S: Store>(store: &S) -> Vec<u64> {

@@ -195,11 +195,12 @@ impl<V: AppValue> Store for MemoryStore<V> {
         Ok(())
     }
 
-    async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry<V>>> {
+    async fn take_batch(&self, after: u64, limit: usize) -> Result<Vec<OutboxEntry<V>>> {
         let mut state = self.state.borrow_mut();
         let batch: Vec<OutboxEntry<V>> = state
             .outbox
-            .values_mut()
+            .range_mut(after + 1..)
+            .map(|(_, entry)| entry)
             .take(limit)
             .map(|entry| {
                 entry.sent = true;

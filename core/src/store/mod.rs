@@ -172,10 +172,10 @@ pub trait Store {
     /// Flag entries as sent, before the push that carries them goes out.
     async fn mark_sent(&self, ids: &[u64]) -> Result<()>;
 
-    /// The oldest `limit` outbox entries, flagged as sent in the same transaction that
-    /// reads them: a local write can then never fold into an entry between the read
-    /// that builds a push and the flag that protects it.
-    async fn take_batch(&self, limit: usize) -> Result<Vec<OutboxEntry<Self::Value>>>;
+    /// The oldest `limit` outbox entries of ids above `after`, flagged as sent in the same
+    /// transaction that reads them: a local write can then never fold into an entry
+    /// between the read that builds a push and the flag that protects it.
+    async fn take_batch(&self, after: u64, limit: usize) -> Result<Vec<OutboxEntry<Self::Value>>>;
 
     /// Remove every record, outbox entry, conflict, audit entry and the metadata.
     async fn clear(&self) -> Result<()>;
