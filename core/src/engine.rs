@@ -305,11 +305,18 @@ async fn push_all<S: Store, T: Transport<S::Value>, O: Observer<S::Value>>(
     // An answer read but not stored: the next batch is taken and sent first, so the
     // request travels while IndexedDB writes.
     let mut unstored: Option<(Vec<OutboxEntry<S::Value>>, PushResponse)> = None;
-    for _ in 0..max_batches {
+    let mut taken = 0;
+    loop {
         // Read and flagged as sent in one transaction, before the request leaves: from
         // here on these entries are never rewritten (entries past the byte cap are
-        // flagged too; that only stops later writes folding into them).
-        let batch = take_by_bytes(store.take_batch(after, batch_size).await?, byte_cap);
+        // flagged too; that only stops later writes folding into them). The bound counts
+        // batches sent; past it, only the last answer is stored.
+        let batch = if taken < max_batches {
+            take_by_bytes(store.take_batch(after, batch_size).await?, byte_cap)
+        } else {
+            Vec::new()
+        };
+        taken += usize::from(!batch.is_empty());
         let request = PushRequest {
             client_id: client_id.clone(),
             // Every queued value is at the app's version: opening migrated older ones.
@@ -360,11 +367,6 @@ async fn push_all<S: Store, T: Transport<S::Value>, O: Observer<S::Value>>(
         };
         after = answered_through(&batch, &response, after);
         unstored = Some((batch, response));
-    }
-    if let Some((answered, response)) = unstored {
-        apply_push(config, store, observer, &answered, &response, report).await?;
-        done += response.results.len();
-        observer.progress(Phase::Push, done, Some(total.max(done)));
     }
     Ok(())
 }
@@ -1559,6 +1561,38 @@ mod tests {
         // batch 3's answer is stored, in case it queued a resolved value.
         assert_eq!(*store.takes.borrow(), [(0, 5), (2, 5), (4, 3), (5, 1), (5, 0)]);
         assert_eq!(server.live().len(), 5);
+    }
+
+    /// The server, where another client rewrites key "k" before every push lands.
+    struct Contested<'a>(&'a FakeServer);
+
+    impl Transport for Contested<'_> {
+        type Sending = Result<PushResponse, TransportError>;
+
+        fn send(&self, request: &PushRequest) -> Self::Sending {
+            self.0.external_put("trips", "k", json!({"id": "k", "by": "other"}), "001700000000000-0000-c-x");
+            self.0.push(request)
+        }
+
+        async fn answer(&self, sending: Self::Sending) -> Result<PushResponse, TransportError> {
+            sending
+        }
+
+        async fn pull(&self, checkpoint: u64, limit: usize, names: &[String]) -> Result<PullResponse, TransportError> {
+            self.0.pull(checkpoint, limit, names).await
+        }
+    }
+
+    #[test]
+    fn a_key_the_server_conflicts_on_every_time_does_not_hold_the_sync() {
+        let server = FakeServer::new();
+        let c = Client::new("c-a", "clientWins", 100);
+        c.put("k", json!({"id": "k", "by": "me"}));
+        let report = block_on(sync(&c.config, &c.store, &Contested(&server), &c.observer)).unwrap();
+        // Each answer a conflict whose resolved value goes again, until the bound: one
+        // entry queued, so at most 1 / batchSize + 5 batches.
+        assert_eq!((report.batches, report.conflicts), (5, 5));
+        assert_eq!(c.pending(), 1, "the resolved value waits for the next sync");
     }
 
     #[test]
