@@ -217,10 +217,9 @@ const pwaSyncStore = (() => {
   // count] of the records to store, in order, their metadata parsed from `texts`, their
   // `value` and `base` in `values`, two a record (`undefined`: none; the same object twice
   // is stored once); `deletes` flat [collection, key]. `entries`: [texts, values], the
-  // outbox entries to write. One with a plan's provisional id (core's NEW_ENTRY_IDS, 2^53
-  // and up, past the safe integers that stored ids stay within) is added without it, for
-  // the key generator to number, in the order given, which is the plan's; the others are
-  // put. A write that throws, or any failure before the last request, aborts the
+  // outbox entries to write. One without an id (a plan's provisional one, core's
+  // NEW_ENTRY_IDS, is left out of its text) is added, for the key generator to number, in
+  // the order given, which is the plan's; the others are put. A write that throws, or any failure before the last request, aborts the
   // transaction, so nothing of it commits. `fault` (tests): fail after the first record
   // write.
   const write = (tx, records, entries, deleted, audit, auditLimit, conflictsDeleted, conflictsPut, meta, fault) => {
@@ -249,12 +248,8 @@ const pwaSyncStore = (() => {
       const [entryTexts, entryValues] = entries;
       parsedAll(entryTexts).forEach((entry, at) => {
         entry.value = entryValues[at];
-        if (!Number.isSafeInteger(entry.id)) {
-          delete entry.id;
-          outbox.add(entry);
-        } else {
-          outbox.put(entry);
-        }
+        if (entry.id === undefined) outbox.add(entry);
+        else outbox.put(entry);
       });
       if (audit.length) {
         const store = tx.objectStore("audit");

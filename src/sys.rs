@@ -236,8 +236,8 @@ pub fn local_storage() -> Option<web_sys::Storage> {
 /// The browser suites link the crate without the package's glue, which carries the
 /// scripts (`js/store.js`, reached as `pwaSyncStore`, `js/http.js`, as `pwaSyncHttp`,
 /// `js/tabs.js`, as `pwaSyncTabs`, `js/events.js`, as `pwaSyncEvents`,
-/// `js/background.js`, as `pwaSyncBackground`, `js/export.js`, as `pwaSyncExport`, and
-/// `js/config.js`, as `pwaSyncConfig`):
+/// `js/background.js`, as `pwaSyncBackground`, `js/export.js`, as `pwaSyncExport`,
+/// `js/config.js`, as `pwaSyncConfig`, and `js/values.js`, as `pwaSyncValues`):
 /// evaluate them into the global scope once, where the imports find them.
 /// With them the in-memory IndexedDB of memory clients, which the package loads as its
 /// module `memory/idb.js` and the suites find as `pwaSyncMemoryIdb` (the Makefile's
@@ -251,6 +251,7 @@ pub fn install_scripts_for_tests() {
     install(concat!(include_str!("../js/background.js"), "\nreturn pwaSyncBackground;"), "pwaSyncBackground");
     install(concat!(include_str!("../js/export.js"), "\nreturn pwaSyncExport;"), "pwaSyncExport");
     install(concat!(include_str!("../js/config.js"), "\nreturn pwaSyncConfig;"), "pwaSyncConfig");
+    install(concat!(include_str!("../js/values.js"), "\nreturn pwaSyncValues;"), "pwaSyncValues");
     install(concat!(include_str!("../target/js/memory-idb.js"), "\nreturn pwaSyncMemoryIdb;"), "pwaSyncMemoryIdb");
 }
 

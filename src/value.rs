@@ -1,20 +1,40 @@
 //! App values as the browser store holds them: JS objects ([`JsVal`]), the core's
 //! `AppValue` over a `JsValue`. A value the app writes is copied once in JS
-//! (`JSON.parse(JSON.stringify(v))`: the JSON the server will see, detached from the
-//! app's object) and from then on goes to IndexedDB, the events and `fetch` as it is; a
+//! (`JSON.parse(JSON.stringify(v))` in `js/values.js`: the JSON the server will see,
+//! detached from the app's object) and from then on goes to IndexedDB, the events and `fetch` as it is; a
 //! pulled value is the object `JSON.parse` made of the answer. Rust reads a value only
 //! where the core asks (a field, the conflict path's conversion).
 
-use js_sys::{Reflect, JSON};
+use js_sys::{Array, Reflect, JSON};
 use serde_json::Value;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::convert::json_of;
 use crate::error::describe;
+#[cfg(feature = "testing")]
 use crate::sys;
 use pwa_sync_core::query::exec::Hit;
-use pwa_sync_core::value::{nests_deeper_than, AppValue, MAX_VALUE_DEPTH};
+use pwa_sync_core::value::{AppValue, MAX_VALUE_DEPTH};
 use pwa_sync_core::Error;
+
+#[wasm_bindgen(js_namespace = pwaSyncValues)]
+extern "C" {
+    /// `js/values.js`: `[null, the copy]`, or why there is none (`[why, what]`).
+    fn copy(value: &JsValue, max_depth: u32) -> JsValue;
+
+    /// `js/values.js`'s depth check, for the test that holds it to the core's.
+    #[cfg(feature = "testing")]
+    #[wasm_bindgen(js_name = nestsDeeperThan)]
+    fn nests_deeper_than_js(text: &str, max: u32) -> bool;
+}
+
+/// Whether JSON `text` nests deeper than `max`, as the copy's script measures it (tests).
+#[cfg(feature = "testing")]
+pub fn script_nests_deeper_than(text: &str, max: usize) -> bool {
+    sys::install_scripts_for_tests();
+    nests_deeper_than_js(text, max as u32)
+}
 
 /// A record's key and its app value: what a query's conditions and order read, for the
 /// records an IndexedDB walk reads (`idb::query`), the answers it gives and the rows a
@@ -33,20 +53,21 @@ impl JsVal {
     /// written as JSON (a cycle, a BigInt). `Date`s become their ISO strings and
     /// `undefined` fields go, exactly as `JSON.stringify` (and so the server) has them.
     pub fn copy_of(collection: &str, value: &JsValue) -> Result<JsVal, Error> {
-        let invalid = |reason: String| Error::InvalidValue { collection: collection.to_owned(), reason };
-        let text =
-            JSON::stringify(value).map_err(|e| invalid(format!("not serialisable as JSON ({})", describe(&e))))?;
-        // `undefined`, a function or a symbol: stringify answers `undefined`, not a string.
-        if text.is_undefined() || value.is_undefined() {
-            return Err(invalid("expected an object, got undefined, a function or a symbol".into()));
+        #[cfg(feature = "testing")]
+        sys::install_scripts_for_tests();
+        let copied = Array::from(&copy(value, MAX_VALUE_DEPTH as u32));
+        let (why, what) = (copied.get(0), copied.get(1));
+        if why.is_null() {
+            return Ok(JsVal(what));
         }
-        // Only a text long enough to nest too deep is read into Rust to be measured.
-        if text.length() as usize > 2 * MAX_VALUE_DEPTH && nests_deeper_than(&String::from(&text), MAX_VALUE_DEPTH) {
-            return Err(invalid(format!(
-                "nested more than {MAX_VALUE_DEPTH} levels deep (the server refuses deeper values)"
-            )));
-        }
-        sys::json_parse(&text).map(JsVal).map_err(|e| invalid(format!("not serialisable as JSON ({})", describe(&e))))
+        let reason = match why.as_string().as_deref() {
+            Some("none") => "expected an object, got undefined, a function or a symbol".into(),
+            Some("deep") => {
+                format!("nested more than {MAX_VALUE_DEPTH} levels deep (the server refuses deeper values)")
+            }
+            _ => format!("not serialisable as JSON ({})", describe(&what)),
+        };
+        Err(Error::InvalidValue { collection: collection.to_owned(), reason })
     }
 
     /// The value's JSON text (`None` if it has none, which a value of ours never lacks).

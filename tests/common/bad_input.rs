@@ -1009,6 +1009,38 @@ fn local_config(db: &str, target: &EventTarget) -> JsValue {
     config
 }
 
+/// A written value's copy is measured for depth in `js/values.js`: the same verdicts as
+/// the core's `nests_deeper_than`, brackets inside strings and escapes included.
+#[wasm_bindgen_test]
+fn the_values_script_measures_depth_as_the_core_does() {
+    use pwa_sync::value::script_nests_deeper_than;
+    use pwa_sync_core::value::nests_deeper_than;
+    let nested = |depth: usize, open: &str, close: &str| format!("{}{}", open.repeat(depth), close.repeat(depth));
+    let mut texts = Vec::new();
+    for depth in [0, 1, 2, 3, 60, 119, 120, 121, 122, 300] {
+        texts.push(nested(depth, "[", "]"));
+        texts.push(nested(depth, r#"{"a":"#, "}"));
+        texts.push(format!("[{}]", nested(depth, "[1,", "]").repeat(2)));
+    }
+    let brackets = nested(130, "[", "]");
+    texts.push(format!(r#"["{}"]"#, "[".repeat(300)));
+    texts.push(format!(r#"[""{}"]"#, "[".repeat(300)));
+    texts.push(format!(r#"["\"{brackets}]"#));
+    texts.push(format!(r#"["\"{brackets}"]"#));
+    texts.push(format!(r#"{{"k{{[": "]}}", "v": {brackets}}}"#));
+    texts.push("[1],".repeat(500));
+    let mut deeper = 0;
+    for text in &texts {
+        for max in [2, 3, 120] {
+            let core = nests_deeper_than(text, max);
+            deeper += usize::from(core);
+            let start: String = text.chars().take(60).collect();
+            assert_eq!(script_nests_deeper_than(text, max), core, "max {max}, {} chars: {start}", text.len());
+        }
+    }
+    assert!(deeper > 20 && deeper < texts.len() * 3 - 20, "both verdicts present: {deeper} deeper");
+}
+
 #[wasm_bindgen_test]
 async fn corrupted_records_are_skipped_and_reported_by_list_get_and_export() {
     let db = unique("corrupt");
