@@ -149,8 +149,8 @@ const pwaSyncStore = (() => {
   // collection has many of the keys, one getAll over their range of the index reads them
   // all, unless the range holds more than four entries per key (then, and for the rest,
   // one getAll per key). Resolves to [queued, conflicts]: `queued` flat, the pair's place
-  // and one entry; `conflicts` in the order of `ids` (`undefined` where there is
-  // none). The entries come with the outbox's sent mark applied (`withMark`).
+  // and one entry; `conflicts` in the order of `ids` (`undefined` where there is none).
+  // The entries come with the outbox's sent mark applied (`sentByMark`).
   const readQueued = (tx, pairs, ids) => {
     const mark = readMark(tx);
     const byKey = pairs.length ? tx.objectStore("outbox").index("byKey") : null;
@@ -219,9 +219,9 @@ const pwaSyncStore = (() => {
   // is stored once); `deletes` flat [collection, key]. `entries`: [texts, values], the
   // outbox entries to write. One without an id (a plan's provisional one, core's
   // NEW_ENTRY_IDS, is left out of its text) is added, for the key generator to number, in
-  // the order given, which is the plan's; the others are put. A write that throws, or any failure before the last request, aborts the
-  // transaction, so nothing of it commits. `fault` (tests): fail after the first record
-  // write.
+  // the order given, which is the plan's; the others are put. A write that throws, or any
+  // failure before the last request, aborts the transaction, so nothing of it commits.
+  // `fault` (tests): fail after the first record write.
   const write = (tx, records, entries, deleted, audit, auditLimit, conflictsDeleted, conflictsPut, meta, fault) => {
     const end = ended(tx);
     const issued = (async () => {
@@ -590,10 +590,14 @@ const pwaSyncStore = (() => {
   // The outbox's sent mark (`meta` "sent"): the highest entry id a push took. A take flags
   // its entries by raising the mark, not by rewriting each (its value and all). Absent:
   // none taken; anything but a whole number counts every entry as taken, which only stops
-  // writes folding into them and has takes flag each again.
-  const readMark = (tx) =>
-    done(tx.objectStore("meta").get("sent")).then((mark) =>
-      mark === undefined ? 0 : Number.isSafeInteger(mark) && mark >= 0 ? mark : Infinity);
+  // writes folding into them and has takes flag each again. Like `done`'s promise, it may
+  // be left unawaited when an earlier read fails, and is never an unhandled rejection.
+  const readMark = (tx) => {
+    const mark = done(tx.objectStore("meta").get("sent")).then((stored) =>
+      stored === undefined ? 0 : Number.isSafeInteger(stored) && stored >= 0 ? stored : Infinity);
+    mark.catch(() => {});
+    return mark;
+  };
 
   // An entry a push took under the mark `through` without rewriting it is sent, and was
   // attempted once unless it counted more itself. Other shapes are left for Rust to name.
