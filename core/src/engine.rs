@@ -1515,17 +1515,25 @@ mod tests {
         }
     }
 
+    impl WriteDuringPush {
+        /// A memory store of `c`'s config, opened as client "c-a".
+        fn opened(c: &Client) -> WriteDuringPush {
+            let store = WriteDuringPush {
+                inner: MemoryStore::new(&c.config),
+                write: Default::default(),
+                takes: Default::default(),
+            };
+            block_on(store.open_meta("c-a")).unwrap();
+            block_on(ensure_checkpoint_scope(&store, &c.config)).unwrap();
+            store
+        }
+    }
+
     #[test]
     fn a_write_made_while_a_push_is_built_is_not_lost() {
         let server = FakeServer::new();
         let c = Client::new("c-a", "merge", 100);
-        let store = WriteDuringPush {
-            inner: MemoryStore::new(&c.config),
-            write: Default::default(),
-            takes: Default::default(),
-        };
-        block_on(store.open_meta("c-a")).unwrap();
-        block_on(ensure_checkpoint_scope(&store, &c.config)).unwrap();
+        let store = WriteDuringPush::opened(&c);
         let put = |v: &str| LocalWrite::new("trips".into(), "t".into(), LocalOp::Put(json!({"id": "t", "v": v})), 1);
         block_on(store.write_local(&put("first"))).unwrap();
         *store.write.borrow_mut() = Some(put("second"));
@@ -1543,13 +1551,7 @@ mod tests {
     fn the_next_batch_is_taken_and_sent_before_the_answer_before_it_is_stored() {
         let server = FakeServer::new();
         let c = Client::new("c-a", "merge", 2);
-        let store = WriteDuringPush {
-            inner: MemoryStore::new(&c.config),
-            write: Default::default(),
-            takes: Default::default(),
-        };
-        block_on(store.open_meta("c-a")).unwrap();
-        block_on(ensure_checkpoint_scope(&store, &c.config)).unwrap();
+        let store = WriteDuringPush::opened(&c);
         for key in ["a", "b", "c", "d", "e"] {
             let put = LocalWrite::new("trips".into(), key.into(), LocalOp::Put(json!({"id": key})), 1);
             block_on(store.write_local(&put)).unwrap();
