@@ -599,14 +599,16 @@ const pwaSyncStore = (() => {
     return mark;
   };
 
+  // Whether an entry's attempt count is one this script may count on (absent or a
+  // number); any other is left for Rust to name.
+  const countable = (entry) => entry.attempts === undefined || typeof entry.attempts === "number";
+
   // An entry a push took under the mark `through` without rewriting it is sent, and was
   // attempted once unless it counted more itself. Other shapes are left for Rust to name.
   const sentByMark = (entry, through) => {
     if (entry?.sent !== false || !(entry.id <= through)) return;
     entry.sent = true;
-    if (entry.attempts === undefined || typeof entry.attempts === "number") {
-      entry.attempts = Math.max(entry.attempts ?? 0, 1);
-    }
+    if (countable(entry)) entry.attempts = Math.max(entry.attempts ?? 0, 1);
   };
 
   // The entries of `read` (a request's promise) with the outbox's sent mark applied.
@@ -632,7 +634,7 @@ const pwaSyncStore = (() => {
       const again = entry?.sent === true || entry?.id <= through;
       sentByMark(entry, through);
       if (entry?.sent !== true && entry?.sent !== false) continue;
-      if (entry.attempts === undefined || typeof entry.attempts === "number") entry.attempts = (entry.attempts ?? 0) + 1;
+      if (countable(entry)) entry.attempts = (entry.attempts ?? 0) + 1;
       entry.sent = true;
       if (again) outbox.put(entry);
     }
