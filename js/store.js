@@ -346,8 +346,8 @@ const pwaSyncStore = (() => {
         // Aborting the versionchange transaction fails the open request.
         return tx.abort();
       }
-      const [format, collections, schemaVersion] = settings;
-      upgrade(tx, format, collections, schemaVersion, steps, migrated).catch((error) => {
+      const [format, collections, schemaVersion, fresh] = settings;
+      upgrade(tx, format, collections, schemaVersion, steps, migrated, fresh).catch((error) => {
         failed = ["upgrade", error];
         try {
           tx.abort();
@@ -390,8 +390,10 @@ const pwaSyncStore = (() => {
     return [missing, await client, await stamp, await pending];
   };
 
-  // In the upgrade transaction, after what was missing exists: bring the stored data to
-  // this library's `format`, then, when `steps(stamp)` (Rust: the app's migrations to run
+  // In the upgrade transaction, after what was missing exists: store the `fresh` client
+  // metadata where there is none (a client's database is never without it, from the
+  // transaction that creates it on; `undefined`: leave it to `openMeta`), bring the stored
+  // data to this library's `format`, then, when `steps(stamp)` (Rust: the app's migrations to run
   // for the stored schema version) says so, pass every record of `collections`, every
   // queued outbox entry and every open conflict through `migrated(kind, collection, stored)`
   // (kind 0 record, 1 entry, 2 conflict; `undefined`: leave it as it is; `false`: abort) and
@@ -404,7 +406,7 @@ const pwaSyncStore = (() => {
   // would be answered as a duplicate and its write lost, invariant 3); the metadata's
   // `format` is raised, so a library of an older one refuses the database
   // (`schema-downgrade`) instead of writing shapes or ids this one does not expect.
-  const upgrade = async (tx, format, collections, version, steps, migrated) => {
+  const upgrade = async (tx, format, collections, version, steps, migrated, fresh) => {
     const meta = tx.objectStore("meta");
     const client = done(meta.get("client"));
     const legacy = tx.objectStoreNames.contains("outbox-before-keyed-ids")
@@ -426,6 +428,7 @@ const pwaSyncStore = (() => {
       }
       tx.db.deleteObjectStore("outbox-before-keyed-ids");
     }
+    if (stored === undefined && fresh !== undefined) meta.put(fresh, "client");
     if (stored && typeof stored === "object" && typeof stored.format === "number" && stored.format < format) {
       stored.format = format;
       meta.put(stored, "client");
@@ -668,10 +671,14 @@ const pwaSyncStore = (() => {
     }
   };
 
-  // Empty every store of `tx`; then put the schema `stamp` back, when there is one.
-  const clear = (tx, stamp) => {
+  // Empty every store of `tx`; then put the schema `stamp` back, when there is one, and
+  // the `fresh` client metadata: in the same transaction, so no other context ever finds
+  // the database without it.
+  const clear = (tx, stamp, fresh) => {
     for (const name of tx.objectStoreNames) tx.objectStore(name).clear();
-    if (stamp !== undefined) tx.objectStore("meta").put(stamp, "schema");
+    const meta = tx.objectStore("meta");
+    if (stamp !== undefined) meta.put(stamp, "schema");
+    meta.put(fresh, "client");
   };
 
   return {

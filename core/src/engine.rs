@@ -1510,8 +1510,8 @@ mod tests {
             }
             Ok(batch)
         }
-        async fn clear(&self) -> Result<(), Error> {
-            self.inner.clear().await
+        async fn clear(&self, fresh_client_id: &str) -> Result<crate::record::Meta, Error> {
+            self.inner.clear(fresh_client_id).await
         }
     }
 

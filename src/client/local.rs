@@ -292,10 +292,9 @@ impl Client {
     async fn clear_here(self: &Rc<Self>) -> Result<JsValue, Error> {
         self.hint(Hint::Wipe);
         self.forget_device();
-        self.store.clear().await?;
         // A fresh identity: the server has seen the old client id's mutation ids, and
         // reusing them from 1 would make it drop the new writes as duplicates.
-        let meta = self.store.open_meta(&new_client_id()?).await?;
+        let meta = self.store.clear(&new_client_id()?).await?;
         engine::ensure_checkpoint_scope(&self.store, &self.config).await?;
         *self.client_id.borrow_mut() = meta.client_id;
         let commands = self.session.borrow_mut().on_cleared();

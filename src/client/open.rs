@@ -18,7 +18,6 @@ use pwa_sync_core::engine;
 use pwa_sync_core::eviction;
 use pwa_sync_core::schedule::Trigger;
 use pwa_sync_core::session::{Opening, Session};
-use pwa_sync_core::store::Store;
 use pwa_sync_core::Error;
 
 impl Client {
@@ -31,28 +30,21 @@ impl Client {
             (StorageKind::IndexedDb, None) => (None, JsValue::UNDEFINED),
             (StorageKind::Memory, _) => (None, IdbStore::memory_idb().await?),
         };
-        let store = IdbStore::open_over(&config, sealer, extras.migrations.clone(), memory).await?;
-        // Opening the database read the metadata and the outbox's size already: a cold
-        // start then waits for no transaction of its own here.
-        let found = store.take_found()?;
-        let (meta, created_now, pending) = match found {
-            Some((meta, pending)) => (meta, false, Some(pending)),
-            None => {
-                let fresh_id = new_client_id()?;
-                let meta = store.open_meta(&fresh_id).await?;
-                let created_now = meta.client_id == fresh_id;
-                (meta, created_now, None)
-            }
-        };
+        // The identity of a new database, stored with it (`open_over`).
+        let fresh_id = new_client_id()?;
+        let store = IdbStore::open_over(&config, sealer, extras.migrations.clone(), memory, &fresh_id).await?;
+        // Opening the database read the metadata and the outbox's size already (a client's
+        // database always has metadata, `open_over`): a cold start then waits for no
+        // transaction of its own here.
+        let (meta, pending) = store
+            .take_found()?
+            .ok_or_else(|| Error::Storage("the database opened without its client metadata".into()))?;
+        let created_now = meta.client_id == fresh_id;
         // Most opens find the checkpoint already theirs: skip the write transaction then
         // (a cold start waits for every transaction of `open`).
         if meta.checkpoint_scope.as_deref() != Some(engine::checkpoint_scope(&config).as_str()) {
             engine::ensure_checkpoint_scope(&store, &config).await?;
         }
-        let pending = match pending {
-            Some(pending) => pending,
-            None => store.pending_count().await?,
-        };
         let transport = config
             .endpoint
             .as_deref()

@@ -16,7 +16,7 @@ use wasm_bindgen::JsValue;
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::model::Writes;
 use pwa_sync_core::protocol::Op;
-use pwa_sync_core::record::{AppValues, EntityRecord, OutboxEntry};
+use pwa_sync_core::record::{AppValues, EntityRecord, Meta, OutboxEntry};
 use pwa_sync_core::value::AppValue;
 
 use crate::convert::{encode_json, json_of, json_texts};
@@ -319,6 +319,13 @@ pub(super) fn encode_internal<T: Serialize + Clone + AppValues>(
         }
     };
     encode_json(value).map_err(|e| cannot_encode(what, e))
+}
+
+/// Fresh client metadata of `client_id`, and as the store's script stores it.
+pub(super) fn fresh_meta(client_id: &str) -> Result<(Meta, JsValue)> {
+    let meta = Meta::new(client_id.to_owned());
+    let stored = encode_internal(&meta, "client metadata", None)?;
+    Ok((meta, stored))
 }
 
 /// Out of `encode_internal`'s generic body: compiled once, not per stored type.

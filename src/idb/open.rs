@@ -141,7 +141,7 @@ pub(super) async fn open_connection(name: &str, specs: &Array, upgrade: &Rc<Upgr
         };
         // Handlers go on at once, so an upgrade elsewhere never waits for us.
         let connection = Connection::new(db);
-        let inspection = match inspect(&connection.db, specs).await {
+        let inspection = match inspect(&connection.db, specs, !upgrade.fresh_meta.is_undefined()).await {
             Ok(inspection) => inspection,
             // Closed by a `versionchange` while we looked: look again.
             Err(_) if !connection.is_open() => {
@@ -252,8 +252,14 @@ pub(super) struct Found {
     pub(super) pending: Option<usize>,
 }
 
-/// What the store's script's `inspect` saw of `db`, read into an `Inspection`.
-async fn inspect(db: &IdbDatabase, specs: &Array) -> Result<Inspection> {
+/// What the store's script's `inspect` saw of `db`, read into an `Inspection`. With
+/// `needs_meta` (a client's open), a database without client metadata counts as missing
+/// something: the upgrade stores it (`Upgrade::fresh_meta`) and closes every other
+/// connection. An older library finding no metadata takes the database for new and
+/// writes its own, of its format, which this library would then adopt and run beside
+/// (ARCHITECTURE.md "An older library"); its `clear()` leaves that gap between two
+/// transactions.
+async fn inspect(db: &IdbDatabase, specs: &Array, needs_meta: bool) -> Result<Inspection> {
     let seen = script::inspect(db, specs).map_err(|e| classify(&e))?;
     let seen = Array::from(&JsFuture::from(seen).await.map_err(|e| classify(&e))?);
     let (meta, stamp) = (seen.get(1), seen.get(2));
@@ -263,7 +269,9 @@ async fn inspect(db: &IdbDatabase, specs: &Array) -> Result<Inspection> {
         schema: None,
         found: Found { meta: None, pending: seen.get(3).as_f64().map(|n| n as usize) },
     };
-    if !meta.is_undefined() {
+    if meta.is_undefined() {
+        inspection.missing |= needs_meta;
+    } else {
         // Read the one field, not the whole record: a newer format may have changed the
         // rest.
         inspection.format = as_u32(&prop(&meta, "format"));

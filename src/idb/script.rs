@@ -44,7 +44,7 @@ extern "C" {
     /// the data brought to this library's format and, when `steps(stamp version)` answers
     /// `true`, every record of the collections, outbox entry and conflict passed through
     /// `migrated(kind, collection, object)` and the schema stamped (`settings`: `[format,
-    /// collections, version]`; `upgrade::Upgrade::callbacks`). Rejects with `[why, error]`.
+    /// collections, version, fresh metadata]`; `upgrade::Upgrade::callbacks`). Rejects with `[why, error]`.
     #[wasm_bindgen(catch)]
     pub(super) fn open(
         name: &str,
@@ -155,9 +155,10 @@ extern "C" {
     #[wasm_bindgen(catch, js_name = markSent)]
     pub(super) fn mark_sent(tx: &IdbTransaction, ids: &Array) -> Result<Promise, JsValue>;
 
-    /// Empty every store of `tx`, then put the schema `stamp` back (unless `undefined`).
+    /// Empty every store of `tx`, then put the schema `stamp` back (unless `undefined`)
+    /// and the `fresh` client metadata.
     #[wasm_bindgen(catch)]
-    pub(super) fn clear(tx: &IdbTransaction, stamp: &JsValue) -> Result<(), JsValue>;
+    pub(super) fn clear(tx: &IdbTransaction, stamp: &JsValue, fresh: &JsValue) -> Result<(), JsValue>;
 }
 
 /// Bounds as `keyRange` takes them: `[lower, upper, lowerOpen, upperOpen]`, `undefined`

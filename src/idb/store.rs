@@ -19,7 +19,7 @@ use pwa_sync_core::query::{exec::Answer, plan::Plan, Query};
 use pwa_sync_core::record::{ConflictRecord, EntityRecord, ListQuery, Meta, OutboxEntry};
 use pwa_sync_core::store::{Durability, Scope, Store};
 
-use super::codec::{decode, decode_entry, decode_record, key_text};
+use super::codec::{decode, decode_entry, decode_record, fresh_meta, key_text};
 use super::error::{classify, dom_name};
 use super::names::{to_u32, AUDIT, CONFLICTS, META, META_KEY, OUTBOX};
 use super::open::{open_connection, schema, Connection, Found};
@@ -87,7 +87,11 @@ impl IdbStore {
 
     /// Like `open`, with app values sealed by `sealer` (encryption at rest).
     pub async fn open_sealed(config: &ClientConfig, sealer: Option<Sealer>) -> Result<IdbStore> {
-        IdbStore::open_over(config, sealer, Rc::new(Migrations::none()), JsValue::UNDEFINED).await
+        #[cfg(feature = "testing")]
+        crate::sys::install_scripts_for_tests();
+        let migrations = Rc::new(Migrations::none());
+        let (memory, fresh_meta) = (JsValue::UNDEFINED, JsValue::UNDEFINED);
+        IdbStore::open_with(Upgrade { config: config.clone(), migrations, sealer, memory, fresh_meta }).await
     }
 
     /// A memory client's IndexedDB (`storage: "memory"`): a fresh in-memory one of its
@@ -103,19 +107,24 @@ impl IdbStore {
         JsFuture::from(script::memory(&loader).map_err(unloaded)?).await.map_err(unloaded)
     }
 
-    /// Like `open_sealed`, bringing values of an older app schema version up to
-    /// `migrations.declared` in the upgrade (see `upgrade`), over `memory` (an in-memory
-    /// IndexedDB from `memory_idb`) or, when it is `undefined`, the browser's. The client
-    /// opens either kind here, so its state machine awaits one opening, not two.
+    /// A client's store: like `open_sealed`, bringing values of an older app schema version
+    /// up to `migrations.declared` in the upgrade (see `upgrade`), over `memory` (an
+    /// in-memory IndexedDB from `memory_idb`) or, when it is `undefined`, the browser's, and
+    /// never without client metadata: fresh metadata of `fresh_client_id` is stored by the
+    /// transaction that creates the database, or by an upgrade made for it when the
+    /// database has none (`Upgrade::fresh_meta`). The client opens either kind here, so its
+    /// state machine awaits one opening, not two.
     pub async fn open_over(
         config: &ClientConfig,
         sealer: Option<Sealer>,
         migrations: Rc<Migrations>,
         memory: JsValue,
+        fresh_client_id: &str,
     ) -> Result<IdbStore> {
         #[cfg(feature = "testing")]
         crate::sys::install_scripts_for_tests();
-        IdbStore::open_with(Upgrade { config: config.clone(), migrations, sealer, memory }).await
+        let (_, fresh_meta) = fresh_meta(fresh_client_id)?;
+        IdbStore::open_with(Upgrade { config: config.clone(), migrations, sealer, memory, fresh_meta }).await
     }
 
     async fn open_with(upgrade: Upgrade) -> Result<IdbStore> {
@@ -404,18 +413,20 @@ impl Store for IdbStore {
         finish(tx, result, true).await
     }
 
-    async fn clear(&self) -> Result<()> {
+    async fn clear(&self, fresh_client_id: &str) -> Result<Meta> {
         // Every store in the database, including collections this version of the app
         // does not declare: clearing is how a user's data is wiped (logout).
         let db = self.database().await?;
         let present = db.object_store_names();
         let names: Vec<String> = (0..present.length()).filter_map(|i| present.item(i)).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (fresh, encoded) = fresh_meta(fresh_client_id)?;
         let tx = self.transaction(&names, Mode::Write, Durability::Strict).await?;
         // The schema stamp stays: what is written next has the app's version, and must
         // not be migrated again on the next open.
-        let result = script::clear(&tx, &self.stamp()).map_err(|e| classify(&e));
+        let result = script::clear(&tx, &self.stamp(), &encoded).map_err(|e| classify(&e));
         self.meta.borrow_mut().take();
-        finish(tx, result, true).await
+        finish(tx, result, true).await?;
+        Ok(self.remember_meta(fresh))
     }
 }

@@ -33,6 +33,11 @@ pub struct Upgrade {
     /// A memory client's in-memory IndexedDB (`[factory, IDBKeyRange]`, the store
     /// script's `memory`); `undefined`: the browser's.
     pub memory: JsValue,
+    /// A client's fresh metadata, stored by the upgrade where there is none, and an
+    /// upgrade run for that alone when a database is found without it (`open::inspect`):
+    /// a client's database is never without metadata, which an older library would take
+    /// for a new database. `undefined` (the store's tests): `open_meta` stores it later.
+    pub fresh_meta: JsValue,
 }
 
 /// What the store's script passes to `Upgrade::migrated`.
@@ -97,13 +102,14 @@ impl Upgrade {
     }
 
     /// What the script's `upgrade` gets besides the transaction and the callbacks:
-    /// `[format, collections, version]`.
+    /// `[format, collections, version, fresh metadata]`.
     pub(super) fn settings(&self) -> Array {
         let collections = Array::new();
         for collection in &self.config.collections {
             collections.push(&JsValue::from_str(&collection.name));
         }
-        crate::sys::array(&[JsValue::from(STORAGE_FORMAT), collections.into(), JsValue::from(self.migrations.declared)])
+        let declared = JsValue::from(self.migrations.declared);
+        crate::sys::array(&[JsValue::from(STORAGE_FORMAT), collections.into(), declared, self.fresh_meta.clone()])
     }
 
     /// One stored object through the app's migrations, encoded again: `None` to leave it

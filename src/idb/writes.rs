@@ -13,7 +13,7 @@ use pwa_sync_core::model::{KeyRef, Snapshot, Writes};
 use pwa_sync_core::record::{ConflictRecord, Meta, OutboxEntry};
 use pwa_sync_core::store::Durability;
 
-use super::codec::{decode, decode_entry, decode_record, encode_batch, encode_internal, key_text};
+use super::codec::{decode, decode_entry, decode_record, encode_batch, encode_internal, fresh_meta, key_text};
 use super::error::classify;
 use super::names::{CONFLICTS, META};
 use super::script;
@@ -26,8 +26,8 @@ use crate::value::JsVal;
 impl IdbStore {
     /// The stored client metadata, or a fresh one stored in its place.
     pub(super) async fn open_meta_in(&self, tx: &IdbTransaction, fresh_client_id: &str) -> Result<Meta> {
-        let fresh = Meta::new(fresh_client_id.to_owned());
-        let stored = script::answer(script::open_meta(tx, &encode_internal(&fresh, "client metadata", None)?)).await?;
+        let (fresh, encoded) = fresh_meta(fresh_client_id)?;
+        let stored = script::answer(script::open_meta(tx, &encoded)).await?;
         if stored.is_undefined() {
             return Ok(self.remember_meta(fresh));
         }

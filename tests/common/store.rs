@@ -252,6 +252,62 @@ async fn a_take_raises_the_sent_mark_and_rewrites_only_entries_taken_again() {
     dispose(store).await;
 }
 
+/// A client's database is never without its metadata, which an older library finding none
+/// would take for a new database and write its own of its format, to run beside this one
+/// (folding writes into entries the sent mark covers). A new database gets it from the
+/// transaction that creates it; one found without it (as an older library's `clear()`
+/// leaves it between two transactions) is upgraded to store it, which closes every other
+/// connection; `clear` stores the next one in its own transaction.
+#[wasm_bindgen_test]
+async fn a_client_database_is_never_without_its_metadata() {
+    let config = named(conformance::config(), &unique("meta-with-db"));
+    let open_for = |client_id: &'static str| {
+        let config = config.clone();
+        async move {
+            let migrations = std::rc::Rc::new(pwa_sync::migrate::Migrations::none());
+            IdbStore::open_over(&config, None, migrations, JsValue::UNDEFINED, client_id).await.unwrap()
+        }
+    };
+    let stored = || async {
+        let client = raw_get(&config.name, "meta", "client").await;
+        let field = |f: &str| Reflect::get(&client, &f.into()).unwrap();
+        (field("clientId").as_string(), field("format").as_f64())
+    };
+    let version = || async {
+        js("name", "return new Promise((resolve) => { const r = indexedDB.open(name); r.onsuccess = () => { resolve(r.result.version); r.result.close(); }; });", &[config.name.as_str().into()]).await.as_f64()
+    };
+    let now = (Some("c-new".to_owned()), Some(f64::from(STORAGE_FORMAT)));
+
+    let store = open_for("c-new").await;
+    // The open ran no transaction of its own after creating the database.
+    assert_eq!(stored().await, now);
+    assert_eq!(store.take_found().unwrap().map(|(meta, _)| meta.client_id).as_deref(), Some("c-new"));
+    store.write_local(&put("items", json!({"id": "a"}))).await.unwrap();
+    store.close();
+    let before = version().await.unwrap();
+
+    super::support::raw(&config.name, "meta", "delete", &["client".into()]).await;
+    // Another context's connection, which closes on `versionchange` as every library does.
+    js(
+        "name",
+        "return new Promise((resolve) => { const r = indexedDB.open(name); r.onsuccess = () => {
+            const db = r.result; globalThis.__metaTestClosed = false;
+            db.onversionchange = () => { globalThis.__metaTestClosed = true; db.close(); }; resolve(); }; });",
+        &[config.name.as_str().into()],
+    )
+    .await;
+    let store = open_for("c-second").await;
+    assert_eq!(stored().await.0.as_deref(), Some("c-second"));
+    assert_eq!(version().await, Some(before + 1.0), "found without metadata: upgraded to store it");
+    assert_eq!(js("", "return globalThis.__metaTestClosed;", &[]).await.as_bool(), Some(true));
+    assert_eq!(outbox_ids(&store).await, [1], "the upgrade keeps what is stored");
+
+    let meta = store.clear("c-third").await.unwrap();
+    assert_eq!(meta.client_id, "c-third");
+    assert_eq!(stored().await, (Some("c-third".to_owned()), now.1));
+    dispose(store).await;
+}
+
 /// The database as a library that numbered outbox entries by `nextMutationId` left it: an
 /// outbox without a key generator holding entry 4 of record "a", the counter at 9 (ids 5
 /// to 8 were acknowledged and removed), the metadata at format 1.

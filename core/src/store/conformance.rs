@@ -19,7 +19,7 @@ use crate::query::plan::plan;
 use crate::query::plan::Plan;
 use crate::query::{keys, Form, Query};
 use crate::record::OutboxEntry;
-use crate::record::{key_order, EntityRecord, ListQuery};
+use crate::record::{key_order, EntityRecord, ListQuery, STORAGE_FORMAT};
 use crate::store::{Durability, Store};
 use crate::value::AppValue;
 
@@ -234,8 +234,7 @@ pub async fn mutation_ids_increase_and_persist<S: Store>(store: &S) {
     put(store, "items", json!({"id": "e"})).await;
     assert_eq!(outbox_ids(store).await, [1, 2, 3, 5]);
     // Nor after the outbox emptied: the server keeps every (client, id) it applied.
-    store.clear().await.unwrap();
-    store.open_meta(CLIENT).await.unwrap();
+    store.clear(CLIENT).await.unwrap();
     put(store, "items", json!({"id": "f"})).await;
     assert_eq!(outbox_ids(store).await, [6]);
     // A key's stamps increase with its writes (ticked past the record's last stamp).
@@ -318,12 +317,14 @@ pub async fn clear_removes_everything<S: Store>(store: &S) {
     store.open_meta(CLIENT).await.unwrap();
     put(store, "items", json!({"id": "a"})).await;
     put(store, "notes", json!({"id": "b"})).await;
-    store.clear().await.unwrap();
+    let fresh = store.clear("c-fresh").await.unwrap();
     assert_eq!(json_get(store, "items", "a").await.unwrap(), None);
     assert!(live_keys(store, "notes", ListQuery::default()).await.is_empty());
     assert_eq!(store.pending_count().await.unwrap(), 0);
-    let meta = store.open_meta("c-fresh").await.unwrap();
-    assert_eq!(meta.client_id, "c-fresh");
+    assert_eq!((fresh.client_id.as_str(), fresh.checkpoint, fresh.format), ("c-fresh", 0, STORAGE_FORMAT));
+    // Stored by the clear itself: the metadata is never missing in between.
+    assert_eq!(store.meta().await.unwrap().map(|m| m.client_id).as_deref(), Some("c-fresh"));
+    assert_eq!(store.open_meta("c-other").await.unwrap().client_id, "c-fresh");
 }
 
 fn local<V: AppValue>(collection: &str, key: &str, op: LocalOp) -> LocalWrite<V> {

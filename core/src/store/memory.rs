@@ -211,14 +211,13 @@ impl<V: AppValue> Store for MemoryStore<V> {
         Ok(batch)
     }
 
-    async fn clear(&self) -> Result<()> {
+    async fn clear(&self, fresh_client_id: &str) -> Result<Meta> {
         let mut state = self.state.borrow_mut();
         state.records.clear();
         state.outbox.clear();
         state.audit.clear();
         state.conflicts.clear();
-        state.meta = None;
-        Ok(())
+        Ok(state.meta.insert(Meta::new(fresh_client_id.to_owned())).clone())
     }
 }
 

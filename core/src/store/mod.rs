@@ -177,8 +177,11 @@ pub trait Store {
     /// between the read that builds a push and the flag that protects it.
     async fn take_batch(&self, after: u64, limit: usize) -> Result<Vec<OutboxEntry<Self::Value>>>;
 
-    /// Remove every record, outbox entry, conflict, audit entry and the metadata.
-    async fn clear(&self) -> Result<()>;
+    /// Remove every record, outbox entry, conflict and audit entry, and put fresh metadata
+    /// of client `fresh_client_id` in place of the old in the same transaction: the
+    /// database is never without metadata, which an older library opening it would take
+    /// for a new database and write its own (ARCHITECTURE.md "An older library").
+    async fn clear(&self, fresh_client_id: &str) -> Result<Meta>;
 }
 
 #[cfg(test)]
