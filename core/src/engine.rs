@@ -295,7 +295,7 @@ async fn push_all<S: Store, T: Transport<S::Value>, O: Observer<S::Value>>(
     let total = store.pending_count().await?;
     // Conflicts may queue a resolved value, which goes out in a later batch of this same
     // sync; the bound keeps a server that conflicts forever from holding us here.
-    let max_batches = total / config.batch_size.max(1) + 5;
+    let mut max_batches = total / config.batch_size.max(1) + 5;
     let mut batch_size = config.batch_size.max(1);
     let mut byte_cap = PUSH_BYTE_CAP;
     let mut done = 0;
@@ -346,9 +346,15 @@ async fn push_all<S: Store, T: Transport<S::Value>, O: Observer<S::Value>>(
                 response
             }
             Err(e) if e.status == Some(413) && batch.len() > 1 => {
-                // Too large for the server: halve and go again.
+                // Too large for the server: halve and go again. Halving ends by itself
+                // (one entry too large is rejected below), so a refused batch does not
+                // count against the bound, which grows to what the rest takes at the
+                // smaller size: else a server that takes only small batches would stop
+                // every sync before anything is stored, and none would follow.
                 batch_size = (batch.len() / 2).max(1);
                 byte_cap = (byte_cap / 2).max(1024);
+                taken -= 1;
+                max_batches = max_batches.max(taken + total.saturating_sub(done) / batch_size + 5);
                 continue;
             }
             // A single mutation the server will never take: rejected here, like the
@@ -1039,6 +1045,20 @@ mod tests {
         }
         let report = a.sync(&server).unwrap();
         assert_eq!((report.pushed, a.pending()), (100, 0));
+    }
+
+    #[test]
+    fn a_server_that_takes_only_small_batches_gets_every_write_in_one_sync() {
+        // Fewer writes than a batch: the bound was 5 batches, all spent on refused ones
+        // (60, 30, 15, 7, 3) before any answer was stored, and no sync ever got further.
+        let server = FakeServer::new();
+        server.max_batch.set(Some(2));
+        let a = Client::new("c-a", "serverWins", 100);
+        for i in 0..60 {
+            a.put(&format!("t{i:03}"), json!({"id": format!("t{i:03}")}));
+        }
+        let report = a.sync(&server).unwrap();
+        assert_eq!((report.pushed, report.rejected, a.pending()), (60, 0, 0));
     }
 
     #[test]
