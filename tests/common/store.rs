@@ -459,6 +459,29 @@ async fn unreadable_records_are_skipped_and_reported_never_a_panic() {
     dispose(store).await;
 }
 
+/// A push takes a batch of entries it can read: a whole batch it cannot (sealed with
+/// another key, hand-edited) is passed over and reported, not taken for the end of the
+/// outbox, which would hold every write queued after it forever.
+#[wasm_bindgen_test]
+async fn a_batch_of_unreadable_entries_does_not_hold_the_entries_after_it() {
+    let config = named(conformance::config(), &unique("unreadable-batch"));
+    let store = open(&config).await;
+    store.open_meta("c-1").await.unwrap();
+    for key in ["a", "b", "c"] {
+        store.write_local(&put("items", json!({"id": key}))).await.unwrap();
+    }
+    for id in [1, 2] {
+        let entry = format!(r#"{{"id": {id}, "collection": "items", "key": "x", "op": 42}}"#);
+        raw_put(&config.name, "outbox", &entry, None).await;
+    }
+    let batch = store.take_batch(0, 2).await.unwrap();
+    assert_eq!(batch.iter().map(|e| (e.id, e.key.as_str())).collect::<Vec<_>>(), [(3, "c")]);
+    let skipped = store.take_skipped();
+    assert!(skipped.len() == 2 && skipped[0].starts_with("outbox/1: "), "{skipped:?}");
+    assert_eq!(store.take_batch(3, 2).await.unwrap().len(), 0, "nothing readable is left after it");
+    dispose(store).await;
+}
+
 /// Every metadata field of a stored record set to each kind of JS value in turn (or left
 /// out): a list keeps exactly the records whose metadata serde reads from their JSON text
 /// (what it did before records were read field by field) and reports the others.

@@ -174,7 +174,9 @@ pub trait Store {
 
     /// The oldest `limit` outbox entries of ids above `after`, flagged as sent in the same
     /// transaction that reads them: a local write can then never fold into an entry
-    /// between the read that builds a push and the flag that protects it.
+    /// between the read that builds a push and the flag that protects it. Entries the
+    /// store cannot read are passed over (and reported): empty only when no readable
+    /// entry is left above `after`.
     async fn take_batch(&self, after: u64, limit: usize) -> Result<Vec<OutboxEntry<Self::Value>>>;
 
     /// Remove every record, outbox entry, conflict and audit entry, and put fresh metadata
