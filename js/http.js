@@ -90,8 +90,13 @@ const pwaSyncHttp = (() => {
   // failed; the error), "body-timeout" (the answer stopped before the deadline; the
   // error), "large" (the size: "N" or "more than N"), or a token's failure (above). With
   // `auth`'s token, asked again once after a 401 (`withToken`), each try under its deadline.
-  const exchange = (method, url, headers, body, timeoutMs, limit, auth) =>
-    withToken(auth, headers, (sent) => exchangeOnce(method, url, sent, body, timeoutMs, limit));
+  // Like `done`'s promise, it may be left unawaited (a push sent while the answer before it
+  // was stored, when that store failed), and is never an unhandled rejection.
+  const exchange = (method, url, headers, body, timeoutMs, limit, auth) => {
+    const answer = withToken(auth, headers, (sent) => exchangeOnce(method, url, sent, body, timeoutMs, limit));
+    answer.catch(() => {});
+    return answer;
+  };
 
   const exchangeOnce = async (method, url, headers, body, timeoutMs, limit) => {
     const controller = new AbortController();

@@ -774,3 +774,35 @@ async fn a_request_slower_than_timeout_ms_fails_with_timeout_and_keeps_the_write
     client.close();
     IdbStore::delete_database(&db).await.unwrap();
 }
+
+/// A push the sync stops waiting for (sent while the answer before it was stored, and that
+/// store failed) is left to finish on its own: its failure is never an unhandled rejection,
+/// which apps report as errors. (Where a scope has no `unhandledrejection` event this
+/// cannot fail; every window has one.)
+#[wasm_bindgen_test]
+async fn a_request_left_unawaited_is_never_an_unhandled_rejection() {
+    use pwa_sync::transport::{Auth, HttpTransport};
+    use pwa_sync_core::engine::Transport;
+    use pwa_sync_core::protocol::PushRequest;
+    js(
+        "",
+        "globalThis.__unhandled = 0;
+         globalThis.__countUnhandled = (event) => { globalThis.__unhandled++; event.preventDefault(); };
+         globalThis.addEventListener('unhandledrejection', globalThis.__countUnhandled);",
+        &[],
+    )
+    .await;
+    // Nothing listens on port 9 of this machine: the request fails at once.
+    let transport = HttpTransport::new("http://127.0.0.1:9", Auth::new(None), 2_000);
+    drop(transport.send(&PushRequest { client_id: "c-dropped".into(), mutations: Vec::new() }));
+    let unhandled = js(
+        "",
+        "return new Promise((resolve) => setTimeout(() => {
+             globalThis.removeEventListener('unhandledrejection', globalThis.__countUnhandled);
+             resolve(globalThis.__unhandled);
+         }, 500));",
+        &[],
+    )
+    .await;
+    assert_eq!(unhandled.as_f64(), Some(0.0));
+}
