@@ -602,9 +602,10 @@ const pwaSyncStore = (() => {
     return mark;
   };
 
-  // Whether an entry's attempt count is one this script may count on (absent or a
-  // number); any other is left for Rust to name.
-  const countable = (entry) => entry.attempts === undefined || typeof entry.attempts === "number";
+  // Whether an entry's attempt count is one this script may count on: absent, or a whole
+  // number Rust reads (a u32) that one more attempt keeps one. Any other is left as it is
+  // for Rust to name, not made readable here.
+  const countable = ({ attempts }) => attempts === undefined || (Number.isInteger(attempts) && attempts >= 0 && attempts < 0xffffffff);
 
   // An entry a push took under the mark `through` without rewriting it is sent, and was
   // attempted once unless it counted more itself. Other shapes are left for Rust to name.

@@ -249,6 +249,17 @@ async fn a_take_raises_the_sent_mark_and_rewrites_only_entries_taken_again() {
     assert_eq!(Reflect::get(&client, &"format".into()).unwrap().as_f64(), Some(f64::from(STORAGE_FORMAT)));
     let flags: Vec<(u64, bool)> = json_outbox(&store, 10).await.unwrap().iter().map(|e| (e.id, e.sent)).collect();
     assert_eq!(flags, [(1, true), (2, false), (3, false), (4, false)]);
+
+    // An attempt count Rust cannot read stays unreadable under the mark: named and
+    // passed over, not counted into a readable one.
+    store.take_batch(0, 10).await.unwrap();
+    let entry = super::support::raw(&config.name, "outbox", "get", &[JsValue::from(2)]).await;
+    Reflect::set(&entry, &"attempts".into(), &JsValue::from(-3)).unwrap();
+    super::support::raw(&config.name, "outbox", "put", &[entry]).await;
+    let ids: Vec<u64> = json_outbox(&store, 10).await.unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(ids, [1, 3, 4]);
+    let skipped = store.take_skipped();
+    assert!(skipped.len() == 1 && skipped[0].starts_with("outbox/2: "), "{skipped:?}");
     dispose(store).await;
 }
 
