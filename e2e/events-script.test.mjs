@@ -62,7 +62,7 @@ test("a collection without an own event fires pwa-sync:change only, and one with
   assert.deepEqual(Object.keys(seen[1][1]), ["collection", "key", "value", "origin", "version", "timestamp", "syncVersion"]);
 });
 
-test("a worker relays what it emits, but not what each context fires by itself; a page relays nothing", async () => {
+test("a worker relays what it emits, but not what each context fires by itself, nor another's change; a page relays nothing", async () => {
   const name = database();
   const heard = relayed(name);
   const worker = emitter(new EventTarget(), name, true);
@@ -71,6 +71,8 @@ test("a worker relays what it emits, but not what each context fires by itself; 
   worker.emit("pwa-sync:cleared", {}, false);
   worker.dispatch("pwa-sync:progress", { done: 1 });
   worker.change("pwa-sync:change", "trips", "t1", { id: "t1" }, "local", null, undefined, undefined);
+  // Learned from another context's hint: the pages heard it, or get it from its writer.
+  worker.change("pwa-sync:change", "trips", "t2", { id: "t2" }, "tab", null, "trip-changed", undefined);
   page.emit("pwa-sync:status", { pending: 2 }, true);
   await settle();
   assert.deepEqual(heard, [

@@ -43,14 +43,18 @@ const pwaSyncEvents = (() => {
       // the collection's own event `own` when it has one, with a copy of that detail (a
       // listener may keep the first, which must not change under it) plus `timestamp`,
       // `syncVersion` and the value under `valueField` when one is configured, so an
-      // app's existing listeners keep reading `detail.attendee`.
+      // app's existing listeners keep reading `detail.attendee`. A change a worker learned
+      // from another context's hint (`origin` "tab") is not relayed: the pages heard a
+      // page's hint themselves, and get a worker's change from the worker that made it;
+      // relayed again, each page would see every change twice, and its own as another tab's.
       change(changed, collection, key, value, origin, version, own, valueField) {
         const detail = { collection, key, value, origin, version };
-        emit(changed, detail, true);
+        const relayed = origin !== "tab";
+        emit(changed, detail, relayed);
         if (own === undefined) return;
         const copy = { ...detail, timestamp: Date.now(), syncVersion: version };
         if (valueField !== undefined) copy[valueField] = value;
-        emit(own, copy, true);
+        emit(own, copy, relayed);
       },
       close() {
         channel?.close();
