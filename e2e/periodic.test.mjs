@@ -56,3 +56,27 @@ test("registerPeriodicSync reports a refusal, registers with the permission, and
     await server.stop();
   }
 });
+
+test("registerPeriodicSync and requestFlush settle on a page without a service worker", async () => {
+  const server = await startServer(["--static", site.dir]);
+  const browser = await launch();
+  try {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${server.url}/blank.html`);
+    // `navigator.serviceWorker.ready` never settles without a registration: each call must
+    // settle on its own, well inside the race's 5 s.
+    const answers = await page.evaluate(async () => {
+      const { registerPeriodicSync, requestFlush } = await import("./pkg/sw.js");
+      const within = (promise) =>
+        Promise.race([promise, new Promise((resolve) => setTimeout(() => resolve("hung"), 5_000))]);
+      return [await within(registerPeriodicSync()), await within(requestFlush().then(() => "flushed"))];
+    });
+    assert.deepEqual(answers, [
+      { registered: false, reason: "unsupported", message: "no service worker is registered for this page" },
+      "flushed",
+    ]);
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+});

@@ -29,7 +29,7 @@ export function installSyncWorker<C extends CollectionTypes<C> = AnyCollections>
 /** What `registerPeriodicSync` achieved. */
 export type PeriodicSyncRegistration =
   | { registered: true; tag: string; minIntervalMs: number }
-  /** `unsupported`: no Periodic Background Sync here; `denied`: the browser refused (Chromium grants it to installed apps); `failed`: another error, in `message`. */
+  /** `unsupported`: no Periodic Background Sync here, or no service worker registered for the page (said in `message`); `denied`: the browser refused (Chromium grants it to installed apps); `failed`: another error, in `message`. */
   | { registered: false; reason: "unsupported" | "denied" | "failed"; message?: string };
 
 /**
@@ -39,5 +39,5 @@ export type PeriodicSyncRegistration =
  */
 export function registerPeriodicSync(options?: { minIntervalMs?: number; tag?: string }): Promise<PeriodicSyncRegistration>;
 
-/** From a page: ask the active service worker to flush now. */
+/** From a page: ask the active service worker to flush now (resolves at once when the page has none). */
 export function requestFlush(): Promise<void>;

@@ -101,7 +101,8 @@ export async function registerPeriodicSync({ minIntervalMs = DAY_MS, tag = SYNC_
   if (!Number.isFinite(minIntervalMs) || minIntervalMs < 0) {
     throw configError(`registerPeriodicSync's minIntervalMs must be a number of ms, got ${minIntervalMs}`);
   }
-  const registration = await globalThis.navigator?.serviceWorker?.ready;
+  const registration = await activeRegistration();
+  if (registration === null) return { registered: false, reason: "unsupported", message: NO_WORKER };
   if (!registration?.periodicSync) return { registered: false, reason: "unsupported" };
   try {
     const permission = await navigator.permissions?.query({ name: "periodic-background-sync" });
@@ -119,6 +120,24 @@ export async function registerPeriodicSync({ minIntervalMs = DAY_MS, tag = SYNC_
 }
 
 export async function requestFlush() {
-  const registration = await navigator.serviceWorker?.ready;
+  const registration = await activeRegistration();
   registration?.active?.postMessage({ type: FLUSH_MESSAGE });
+}
+
+const NO_WORKER = "no service worker is registered for this page";
+
+// The page's service worker registration once its worker is active (`serviceWorker.ready`);
+// `null` when the page has none, where `ready` would never settle; `undefined` without
+// service workers at all.
+async function activeRegistration() {
+  const container = globalThis.navigator?.serviceWorker;
+  if (!container) return undefined;
+  let registration;
+  try {
+    registration = await container.getRegistration();
+  } catch {
+    // A context that may not use service workers (a sandboxed or opaque origin).
+    return undefined;
+  }
+  return registration ? container.ready : null;
 }
