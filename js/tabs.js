@@ -52,7 +52,7 @@ const pwaSyncTabs = (() => {
       };
     }
 
-    // Changed keys by collection, not yet posted.
+    // Changed keys by collection, not yet posted, each once however often it changed.
     const changed = new Map();
     let timer = 0;
     const send = (message) => {
@@ -62,7 +62,7 @@ const pwaSyncTabs = (() => {
     const flush = () => {
       clearTimeout(timer);
       timer = 0;
-      for (const [collection, keys] of changed) send({ kind: "changes", collection, keys, worker: inWorker });
+      for (const [collection, keys] of changed) send({ kind: "changes", collection, keys: [...keys], worker: inWorker });
       changed.clear();
     };
     return {
@@ -72,8 +72,8 @@ const pwaSyncTabs = (() => {
       },
       change(collection, key) {
         const keys = changed.get(collection);
-        if (keys === undefined) changed.set(collection, [key]);
-        else keys.push(key);
+        if (keys === undefined) changed.set(collection, new Set([key]));
+        else keys.add(key);
         if (timer === 0) timer = setTimeout(flush, HINT_DELAY_MS);
       },
       close() {
