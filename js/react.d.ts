@@ -4,7 +4,8 @@ import type {
 
 /**
  * Where the client dispatches its events: the `eventTarget` it was opened with.
- * Default: `globalThis`.
+ * Default: `globalThis`. `useDoc` and `useCollection` do not need it (they are the
+ * client's `watch`, which follows its own target) and accept it for code written before.
  */
 export interface SyncHookOptions {
     eventTarget?: EventTarget;
@@ -26,10 +27,10 @@ export function useSyncStatus<C extends CollectionTypes<C>>(client: MaybeClient<
 export function usePendingCount<C extends CollectionTypes<C>>(client: MaybeClient<C>, options?: SyncHookOptions): number | undefined;
 
 /**
- * One record, kept current: `undefined` until the first read (or without a client or
- * key), `null` when there is no such record. A `pwa-sync:change` for the key brings the
- * new value itself, so it shows in the same frame as the event. Typed by the client:
- * `SyncClient<{ trips: Trip }>` gives `Trip`.
+ * One record, kept current (`client.watch(collection, key)`): `undefined` until the first
+ * read (or without a client or key), `null` when there is no such record. A
+ * `pwa-sync:change` for the key brings the new value itself, so it shows in the same frame
+ * as the event. Typed by the client: `SyncClient<{ trips: Trip }>` gives `Trip`.
  */
 export function useDoc<C extends CollectionTypes<C>, K extends CollectionName<C>>(
     client: MaybeClient<C>,
@@ -39,8 +40,9 @@ export function useDoc<C extends CollectionTypes<C>, K extends CollectionName<C>
 ): C[K] | null | undefined;
 
 /**
- * A collection's records in key order, all or those matching `query`, kept current:
- * `undefined` until the first read (or without a client).
+ * A collection's records in key order, all or those matching `query` (`list`'s), kept
+ * current (`client.watch` of the same query): `undefined` until the first read (or without
+ * a client); the same array until the answer changes.
  */
 export function useCollection<C extends CollectionTypes<C>, K extends CollectionName<C>>(
     client: MaybeClient<C>,

@@ -2,10 +2,11 @@
 // build step; `react` is a peer dependency of the package.
 //
 // Every hook takes the client first and accepts `null`/`undefined` while the client is
-// still opening: it then returns `undefined`. Async reads (get, list, conflicts) live in a
-// small store per (client, event target, arguments) that re-reads when an event says the
-// answer may have changed, and hands React the last value it read, so the snapshot is the
-// same object until the data really changes.
+// still opening: it then returns `undefined`. The records' hooks (`useDoc`, `useCollection`,
+// `useQuery`) are `client.watch` in a hook, one mechanism for all three (issue 17): the
+// watch calls back only when the answer changed, so the snapshot is the same object until
+// then. The conflicts live in a small store per (client, event target) that re-reads when
+// an event says they may have changed, and hands React the last list it read.
 import { useCallback, useMemo, useSyncExternalStore } from "react";
 // Generated from the Rust core by scripts/package.mjs: the one source of event names.
 import { EVENTS } from "./names.js";
@@ -67,13 +68,12 @@ export function usePendingCount(client, options) {
 // ------------------------------------------------------------------ async reads
 
 /**
- * One async read and its last answer. `relevant(detail)` says whether an event may have
- * changed the answer; `fromEvent(event, current)`, if given, works the new answer out of
- * the event (`{value, verify}`; `verify`: re-read all the same; `undefined`: just re-read);
- * `empty` is what the answer becomes when the database is wiped.
+ * One async read and its last answer (the conflicts: the records' hooks are `client.watch`
+ * in a hook). `relevant(detail)` says whether an event may have changed the answer; `empty`
+ * is what the answer becomes when the database is wiped.
  */
 class Query {
-  constructor(cache, id, target, { read, relevant, empty, events = DATA_EVENTS, fromEvent }) {
+  constructor(cache, id, target, { read, relevant, empty, events = DATA_EVENTS }) {
     this.cache = cache;
     this.id = id;
     this.target = target;
@@ -81,7 +81,6 @@ class Query {
     this.relevant = relevant;
     this.empty = empty;
     this.events = events;
-    this.fromEvent = fromEvent;
     this.value = undefined;
     this.text = undefined;
     this.seq = 0;
@@ -92,15 +91,7 @@ class Query {
         this.set(this.empty);
         this.refresh();
       } else if (this.relevant(event.detail)) {
-        const known = this.fromEvent?.(event, this.value);
-        if (known === undefined) {
-          this.refresh();
-        } else {
-          // The event carries the answer: show it now, dropping any older read in flight.
-          this.seq++;
-          this.set(known.value);
-          if (known.verify) this.refresh();
-        }
+        this.refresh();
       }
     };
     this.subscribe = (listener) => {
@@ -176,69 +167,49 @@ function useRead(client, target, id, make) {
 }
 
 /**
- * One record: `undefined` until the first read (or without a client), `null` when there
- * is no such record, else the record. Re-reads on `pwa-sync:change` for this key, on
- * `pwa-sync:conflict` for it and on `pwa-sync:cleared`.
+ * One record: `undefined` until the first read (or without a client or key), `null` when
+ * there is no such record, else the record. `client.watch(collection, key)` in a hook: a
+ * `pwa-sync:change` for the key brings the new value itself, so it shows in the same frame
+ * as the event. `options.eventTarget` is not needed (the client's watch follows the target
+ * it was opened with) and is accepted for code written before.
  */
-export function useDoc(client, collection, key, options) {
-  const target = targetOf(options);
-  const id = key == null ? null : `doc\u0000${collection}\u0000${key}`;
-  return useRead(client, target, id, () =>
-    query(client, target, id, {
-      read: () => client.get(collection, key).then((value) => value ?? null),
-      relevant: (detail) => detail?.collection === collection && detail?.key === key,
-      // A change event holds the record's new value (null: deleted): no re-read needed.
-      fromEvent: (event) => (event.type === CHANGE ? { value: event.detail.value ?? null, verify: false } : undefined),
-      empty: null,
-    }),
+export function useDoc(client, collection, key, _options) {
+  const live = useMemo(
+    () => (client && key != null ? watched(client, collection, key) : null),
+    [client, collection, key],
   );
+  return useSyncExternalStore(live ? live.subscribe : unsubscribed, live ? live.getSnapshot : nothing, nothing);
 }
 
 /**
  * Records of a collection in key order, all of them or those matching `query`
- * (`{index, equals, limit}`): `undefined` until the first read. Re-reads on any
- * `pwa-sync:change` or `pwa-sync:conflict` of the collection and on `pwa-sync:cleared`.
+ * (`{index, equals, limit}`: `list`'s query): `undefined` until the first read.
+ * `client.watch` of the same query in a hook, as `useQuery` is (a change it can place is
+ * applied in the same frame, anything else re-read). `options` as for `useDoc`.
  */
-export function useCollection(client, collection, listQuery, options) {
-  const target = targetOf(options);
-  const q = listQuery ? { index: listQuery.index, equals: listQuery.equals, limit: listQuery.limit } : undefined;
-  const id = `list\u0000${collection}\u0000${q ? JSON.stringify(q) : ""}`;
-  return useRead(client, target, id, () => {
-    let keyField;
-    return query(client, target, id, {
-      read: () => client.list(collection, q),
-      relevant: (detail) => detail?.collection === collection,
-      // Without a query, the change is applied to the list at once (a controlled input
-      // shows the new value in the same frame), then the list is read again to be sure.
-      fromEvent: (event, current) => {
-        if (q || event.type !== CHANGE || !Array.isArray(current)) return undefined;
-        const next = applyChange(current, event.detail, keyField);
-        if (!next) return undefined;
-        keyField = next.keyField;
-        return { value: next.list, verify: true };
-      },
-      empty: [],
-    });
-  });
+export function useCollection(client, collection, listQuery, _options) {
+  const query = asQuery(listQuery);
+  const id = JSON.stringify(query);
+  // `listQuery` is read only when its text (`id`) changes: a literal written inline is fine.
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const live = useMemo(() => (client ? watched(client, collection, query) : null), [client, collection, id]);
+  return useSyncExternalStore(live ? live.subscribe : unsubscribed, live ? live.getSnapshot : nothing, nothing);
 }
 
 /**
- * `list` (in key order) with one change applied, or undefined when that cannot be done
- * safely (the key field is not known yet: the first change of a collection is re-read).
+ * `list`'s `{index, equals, limit}` as a `query`: the records whose field (a single-field
+ * index is named by its field; a multi-entry one `*field`) equals `equals`, in key order.
  */
-function applyChange(list, { key, value }, known) {
-  let keyField = known;
-  if (value && typeof value === "object") {
-    const fields = Object.keys(value).filter((f) => value[f] === key);
-    if (!(keyField && fields.includes(keyField))) keyField = fields.length === 1 ? fields[0] : undefined;
+function asQuery(listQuery) {
+  const query = {};
+  if (!listQuery) return query;
+  const { index, equals, limit } = listQuery;
+  if (index !== undefined) {
+    const field = typeof index === "string" && index.startsWith("*") ? index.slice(1) : index;
+    query.where = { [field]: equals };
   }
-  if (!keyField) return undefined;
-  const rest = list.filter((item) => item?.[keyField] !== key);
-  if (value) {
-    const at = rest.findIndex((item) => String(item?.[keyField]) > key);
-    rest.splice(at === -1 ? rest.length : at, 0, value);
-  }
-  return { list: rest, keyField };
+  if (limit !== undefined) query.limit = limit;
+  return query;
 }
 
 /**
@@ -274,14 +245,15 @@ export function useQuery(client, collection, query) {
   return useSyncExternalStore(live ? live.subscribe : unsubscribed, live ? live.getSnapshot : nothing, nothing);
 }
 
-function watched(client, collection, query) {
+/** `client.watch(collection, what)` (a query or a key) as a store for `useSyncExternalStore`. */
+function watched(client, collection, what) {
   let value;
   return {
     subscribe(onChange) {
       let stop;
       try {
-        stop = client.watch(collection, query ?? {}, (records) => {
-          value = records;
+        stop = client.watch(collection, what ?? {}, (answer) => {
+          value = answer;
           onChange();
         });
       } catch (error) {

@@ -153,8 +153,19 @@ impl Watch {
             let mut answer = self.answer.borrow_mut();
             let Some(answer) = answer.as_mut().filter(|a| a.exact) else { return false };
             match &self.target {
-                // One record: reading it is one `get`.
-                Target::Key(_) => return false,
+                // One record: the event's value is what a `get` would answer, so a
+                // `useDoc` shows it as the event arrives.
+                Target::Key(_) => {
+                    let unchanged = match (answer.rows.first(), value.as_ref()) {
+                        (Some(row), Some(value)) => shows(row, key, value),
+                        (None, None) => true,
+                        _ => false,
+                    };
+                    if !unchanged {
+                        answer.rows = value.as_ref().map(shown).into_iter().collect();
+                    }
+                    !unchanged
+                }
                 Target::Query(query) => match edit(query, &answer.rows, answer.more, key, value.as_ref()) {
                     Edit::Reread => return false,
                     Edit::Unchanged => false,

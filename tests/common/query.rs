@@ -461,11 +461,26 @@ async fn watch_of_a_key_follows_that_record_only() {
     let stop = c.watch(s("sessions"), s("s3"), f.clone().into()).unwrap();
     settle(&f, 1).await;
     assert_eq!(field(&calls(&f).get(0), "title"), "Lunch");
+    // The record's `get`s from here: the write's own read only, the watch takes the value
+    // from the change event (as `useDoc` did before it was a watch).
+    js(
+        "",
+        "const get = IDBObjectStore.prototype.get; globalThis.__sessionGets = 0; globalThis.__realGet = get;
+         IDBObjectStore.prototype.get = function (...args) {
+             if (this.name === 'sessions') globalThis.__sessionGets++;
+             return get.apply(this, args);
+         };",
+        &[],
+    )
+    .await;
     ok(c.patch(s("sessions"), s("s2"), json(r#"{"title": "other"}"#))).await;
     ok(c.patch(s("sessions"), s("s3"), json(r#"{"title": "Long lunch"}"#))).await;
     settle(&f, 2).await;
+    let gets =
+        js("", "IDBObjectStore.prototype.get = globalThis.__realGet; return globalThis.__sessionGets;", &[]).await;
     assert_eq!(calls(&f).length(), 2);
     assert_eq!(field(&calls(&f).get(1), "title"), "Long lunch");
+    assert_eq!(gets.as_f64(), Some(2.0), "each patch's own read, no read of the watch's");
     ok(c.delete(s("sessions"), s("s3"))).await;
     settle(&f, 3).await;
     assert_eq!(calls(&f).get(2), JsValue::NULL, "null once deleted");
