@@ -149,6 +149,12 @@ fn parse_index(raw: Value, omit: &[String]) -> std::result::Result<IndexSpec, St
         if field.trim().is_empty() {
             return Err("index fields must not be empty".into());
         }
+        // IndexedDB reads the index's key path `value.<field>`: a dot would name a nested
+        // field (which queries, reading top-level fields, would not see), and anything but
+        // an identifier is no key path at all.
+        if !is_identifier(field) {
+            return Err(format!("index field \"{field}\" must be a top-level identifier (letters, digits, _, $)"));
+        }
         if spec.fields[..i].contains(field) {
             return Err(format!("index {} names \"{field}\" twice", spec.name));
         }
@@ -157,6 +163,18 @@ fn parse_index(raw: Value, omit: &[String]) -> std::result::Result<IndexSpec, St
         }
     }
     Ok(spec)
+}
+
+/// An ECMAScript identifier name, as an IndexedDB key path's parts must be: ASCII letters,
+/// `_` and `$`, then digits too. Other than ASCII, any character passes (Unicode's letter
+/// tables would add kilobytes to the module); IndexedDB refuses the rare one that is no
+/// identifier part when the index is created.
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    let part = |c: char, first: bool| {
+        c.is_ascii_alphabetic() || c == '_' || c == '$' || !c.is_ascii() || (!first && c.is_ascii_digit())
+    };
+    chars.next().is_some_and(|c| part(c, true)) && chars.all(|c| part(c, false))
 }
 
 /// Where a collection's records live on the server (`space` or `spaceField` in its config).
@@ -619,6 +637,15 @@ fn parse_collection(name: String, mut spec: Value) -> Result<CollectionConfig> {
             Err(reason) => refuse(reason),
         }
     }
+    // A condition on a field with a multi-entry index matches any element of its array
+    // (`query`); another index over that field holds the whole array as one key, and
+    // would answer the same condition otherwise.
+    for multi in indexes.iter().filter(|i| i.multi_entry) {
+        let field = &multi.fields[0];
+        if indexes.iter().any(|i| !i.multi_entry && i.fields.contains(field)) {
+            refuse(format!("field \"{field}\" has a multi-entry index and cannot be in another index"));
+        }
+    }
     let event = match raw.event.map(EventConfig::read) {
         None => None,
         Some(Ok(event)) => {
@@ -864,6 +891,21 @@ mod tests {
         assert!(bad(json!(["a", {"field": "a"}])).contains("declared twice"));
         assert!(bad(json!([{"field": "a", "unique": true}])).contains("\"t\""));
         assert!(bad(json!([""])).contains("empty"));
+        // Key paths: top-level identifiers only.
+        for field in ["address.city", "my-field", "1st", "a b"] {
+            assert!(bad(json!([field])).contains("must be a top-level identifier"), "{field}");
+            assert!(bad(json!([["day", field]])).contains("top-level identifier"), "{field}");
+        }
+        let ok = |indexes: Value| {
+            ClientConfig::from_json(json!({"name": "a", "collections": {"t": {"key": "id", "indexes": indexes}}}))
+        };
+        assert!(ok(json!(["_private", "$ref", "día", "n2"])).is_ok());
+        // A multi-entry field in no other index: a plain or compound one would answer a
+        // condition on it by the whole array.
+        let multi = json!({"field": "tags", "multiEntry": true});
+        assert!(bad(json!(["tags", multi.clone()])).contains("multi-entry index"));
+        assert!(bad(json!([["tags", "day"], multi.clone()])).contains("multi-entry index"));
+        assert!(ok(json!([["trip", "day"], multi])).is_ok());
     }
 
     #[test]
