@@ -1035,14 +1035,20 @@ mod tests {
         assert!(progress.contains(&(Phase::Push, 100)) && progress.contains(&(Phase::Push, 250)));
     }
 
+    /// Client "c-a" (batches of 100) with `n` records t000… queued.
+    fn with_queued(n: usize) -> Client {
+        let a = Client::new("c-a", "serverWins", 100);
+        for i in 0..n {
+            a.put(&format!("t{i:03}"), json!({"id": format!("t{i:03}")}));
+        }
+        a
+    }
+
     #[test]
     fn too_large_batches_are_split() {
         let server = FakeServer::new();
         server.max_batch.set(Some(30));
-        let a = Client::new("c-a", "serverWins", 100);
-        for i in 0..100 {
-            a.put(&format!("t{i:03}"), json!({"id": format!("t{i:03}")}));
-        }
+        let a = with_queued(100);
         let report = a.sync(&server).unwrap();
         assert_eq!((report.pushed, a.pending()), (100, 0));
     }
@@ -1053,10 +1059,7 @@ mod tests {
         // (60, 30, 15, 7, 3) before any answer was stored, and no sync ever got further.
         let server = FakeServer::new();
         server.max_batch.set(Some(2));
-        let a = Client::new("c-a", "serverWins", 100);
-        for i in 0..60 {
-            a.put(&format!("t{i:03}"), json!({"id": format!("t{i:03}")}));
-        }
+        let a = with_queued(60);
         let report = a.sync(&server).unwrap();
         assert_eq!((report.pushed, report.rejected, a.pending()), (60, 0, 0));
     }

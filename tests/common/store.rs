@@ -475,15 +475,10 @@ async fn unreadable_records_are_skipped_and_reported_never_a_panic() {
 /// outbox, which would hold every write queued after it forever.
 #[wasm_bindgen_test]
 async fn a_batch_of_unreadable_entries_does_not_hold_the_entries_after_it() {
-    let config = named(conformance::config(), &unique("unreadable-batch"));
-    let store = open(&config).await;
-    store.open_meta("c-1").await.unwrap();
-    for key in ["a", "b", "c"] {
-        store.write_local(&put("items", json!({"id": key}))).await.unwrap();
-    }
+    let store = with_queued_items("unreadable-batch", &["a".into(), "b".into(), "c".into()]).await;
     for id in [1, 2] {
         let entry = format!(r#"{{"id": {id}, "collection": "items", "key": "x", "op": 42}}"#);
-        raw_put(&config.name, "outbox", &entry, None).await;
+        raw_put(store.name(), "outbox", &entry, None).await;
     }
     let batch = store.take_batch(0, 2).await.unwrap();
     assert_eq!(batch.iter().map(|e| (e.id, e.key.as_str())).collect::<Vec<_>>(), [(3, "c")]);
