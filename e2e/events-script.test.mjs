@@ -84,6 +84,27 @@ test("a worker relays what it emits, but not what each context fires by itself, 
   ]);
 });
 
+test("each detail says which database's client fired it, where the app does not see it", async () => {
+  const name = database();
+  const heard = relayed(name);
+  const { target, seen } = recorder(["pwa-sync:change", "trip-changed", "pwa-sync:status"]);
+  const worker = emitter(target, name, true);
+  worker.change("pwa-sync:change", "trips", "t1", { id: "t1" }, "local", null, "trip-changed", undefined);
+  worker.emit("pwa-sync:status", { pending: 1 }, true);
+  assert.equal(seen.length, 3);
+  for (const [, detail] of seen) {
+    assert.ok(events.isFrom(detail, name));
+    assert.ok(!events.isFrom(detail, `${name}-other`));
+  }
+  assert.deepEqual(Object.keys(seen[0][1]), ["collection", "key", "value", "origin", "version"]);
+  assert.equal(JSON.stringify(seen[2][1]), '{"pending":1}');
+  await settle();
+  // Not cloned into the relay: each page's client marks what it dispatches itself.
+  assert.equal(heard.length, 3);
+  assert.ok(heard.every(({ detail }) => !events.isFrom(detail, name)));
+  assert.ok(!events.isFrom(null, name) && !events.isFrom(undefined, name));
+});
+
 test("a target that throws, and a closed worker's relay, throw nothing back", async () => {
   const throwing = { dispatchEvent: () => { throw new Error("the app's target"); } };
   const emit = emitter(throwing, database(), false);

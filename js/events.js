@@ -8,6 +8,12 @@
 // A script, not a module, like js/store.js: scripts/package.mjs puts it at the top of the
 // wasm-bindgen glue, whose imports reach it as `pwaSyncEvents`.
 const pwaSyncEvents = (() => {
+  // Which database's client fired an event: a mark on its detail that the app does not
+  // see (a symbol property, not enumerable, not cloned), so that a watch follows its own
+  // client's events where two clients (two users' databases) share one target.
+  const SOURCE = Symbol("pwa-sync database");
+  const isFrom = (detail, database) => detail?.[SOURCE] === database;
+
   // A client's events, dispatched on `target` (the app's `eventTarget`, or the global
   // scope); in a worker, also posted as `{name, detail}` on `database`'s relay channel.
   // `emit`'s `relayed` is false for an event each context fires by itself (a wipe);
@@ -18,6 +24,8 @@ const pwaSyncEvents = (() => {
         ? new BroadcastChannel(pwaSyncTabs.relayChannel(database))
         : null;
     const dispatch = (name, detail) => {
+      // Our details are plain objects; one relayed or given out before is marked already.
+      if (detail && typeof detail === "object" && !(SOURCE in detail)) Object.defineProperty(detail, SOURCE, { value: database });
       try {
         target.dispatchEvent(new CustomEvent(name, { detail }));
       } catch {
@@ -72,5 +80,5 @@ const pwaSyncEvents = (() => {
     lastError: code === undefined ? null : { code, message },
   });
 
-  return { open, status };
+  return { open, status, isFrom };
 })();

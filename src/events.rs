@@ -32,6 +32,10 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn dispatch(this: &Emitter, name: &JsValue, detail: &JsValue);
 
+    /// Whether an event's `detail` was dispatched by the client of `database`.
+    #[wasm_bindgen(js_name = isFrom)]
+    pub(crate) fn is_from(detail: &JsValue, database: &str) -> bool;
+
     /// Dispatch, and relay from a worker when `relayed`.
     #[wasm_bindgen(method)]
     fn emit(this: &Emitter, name: &JsValue, detail: &JsValue, relayed: bool);

@@ -400,7 +400,7 @@ async fn apply_push<S: Store, O: Observer<S::Value>>(
 ) -> Result<(), SyncError> {
     let keys = unique_keys(batch.iter().map(|e| (e.collection.clone(), e.key.clone())));
     let now = observer.now_ms();
-    let results = migrate_conflicts(config, observer, batch, &response.results)?;
+    let (results, newer) = migrate_conflicts(config, observer, batch, &response.results)?;
     let applied: Applied<S::Value> = crate::transact!(store, &keys, Scope::Sync(Durability::Strict), |snapshot| {
         plan_push(config, snapshot, &results, now, &|c, s| observer.resolve_custom(c, s))
     })?;
@@ -409,6 +409,9 @@ async fn apply_push<S: Store, O: Observer<S::Value>>(
     report.rejected += applied.rejected;
     report.batches += 1;
     observer.effects(&applied.effects);
+    if !newer.is_empty() {
+        observer.effects(&newer);
+    }
     Ok(())
 }
 
@@ -538,31 +541,38 @@ fn migrate_pulled<V: AppValue, O: Observer<V>>(
 }
 
 /// A conflict's server value of an older schema version, migrated like a pulled one, so
-/// the conflict is settled between values of one shape. (A newer one is kept as it is.)
+/// the conflict is settled between values of one shape; one of a newer version is settled
+/// as it is and announced, as a pulled one is (the effects returned beside the results).
+#[allow(clippy::type_complexity)]
 fn migrate_conflicts<'a, V, O: Observer<V>>(
     config: &ClientConfig,
     observer: &O,
     batch: &[OutboxEntry<V>],
     results: &'a [MutationResult],
-) -> Result<std::borrow::Cow<'a, [MutationResult]>, SyncError> {
-    let older = |server: &crate::protocol::ServerState| {
-        matches!(migration::pulled(server.schema_version, config.version), Pulled::Older(_))
-    };
-    if !results.iter().any(|r| matches!(r, MutationResult::Conflict { server, .. } if older(server))) {
-        return Ok(std::borrow::Cow::Borrowed(results));
-    }
-    let mut migrated = results.to_vec();
-    for result in &mut migrated {
+) -> Result<(std::borrow::Cow<'a, [MutationResult]>, Vec<Effect<V>>), SyncError> {
+    let mut migrated = std::borrow::Cow::Borrowed(results);
+    let mut newer = Vec::new();
+    for (at, result) in results.iter().enumerate() {
         let MutationResult::Conflict { id, server } = result else { continue };
-        let Pulled::Older(steps) = migration::pulled(server.schema_version, config.version) else { continue };
+        let pulled = migration::pulled(server.schema_version, config.version);
         let Some(entry) = batch.iter().find(|e| e.id == *id) else { continue };
+        let steps = match pulled {
+            Pulled::Current => continue,
+            Pulled::Newer(schema_version) => {
+                let (collection, key) = (entry.collection.clone(), entry.key.clone());
+                newer.push(Effect::NewerSchema { collection, key, schema_version });
+                continue;
+            }
+            Pulled::Older(steps) => steps,
+        };
         let Ok(collection) = config.collection(&entry.collection) else { continue };
+        let MutationResult::Conflict { server, .. } = &mut migrated.to_mut()[at] else { continue };
         if let Some(value) = server.value.take() {
             server.value = Some(observer.migrate(collection, &entry.key, value, steps)?);
         }
         server.schema_version = None;
     }
-    Ok(std::borrow::Cow::Owned(migrated))
+    Ok((migrated, newer))
 }
 
 /// Drop every queued write and roll its record back to the server's value; resolves to

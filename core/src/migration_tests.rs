@@ -113,6 +113,21 @@ fn a_conflicts_older_server_value_is_migrated_before_it_is_settled() {
 }
 
 #[test]
+fn a_conflicts_newer_server_value_is_settled_as_it_is_and_announced() {
+    let server = FakeServer::new();
+    server.external_put_at("trips", "c", json!({"id": "c", "shape": "v4"}), Some(4));
+    let (config, store, observer) = device(3);
+    let write = LocalWrite::new("trips".into(), "c".into(), LocalOp::Put(json!({"id": "c", "title": "Mine"})), 1);
+    block_on(store.write_local(&write)).unwrap();
+    block_on(sync(&config, &store, &server, &observer)).unwrap();
+    let effects = observer.0.effects.borrow();
+    let conflicts = effects.iter().filter(|e| matches!(e, Effect::Conflict(_))).count();
+    let newer: Vec<&Effect> = effects.iter().filter(|e| matches!(e, Effect::NewerSchema { .. })).collect();
+    assert_eq!(conflicts, 1);
+    assert_eq!(newer, vec![&Effect::NewerSchema { collection: "trips".into(), key: "c".into(), schema_version: 4 }]);
+}
+
+#[test]
 fn a_failing_migration_fails_the_sync_and_stores_nothing_of_the_page() {
     let server = FakeServer::new();
     server.external_put_at("trips", "a", json!({"id": "a", "name": "A"}), Some(2));

@@ -116,10 +116,14 @@ impl Watch {
         if !watch.active.get() {
             return;
         }
+        let detail = Reflect::get(event, &"detail".into()).unwrap_or(JsValue::UNDEFINED);
+        // Another client's event on a shared target (another user's database).
+        if !crate::events::is_from(&detail, &watch.client.config.name) {
+            return;
+        }
         if event.type_() == CLEARED {
             return Watch::trigger(watch);
         }
-        let detail = Reflect::get(event, &"detail".into()).unwrap_or(JsValue::UNDEFINED);
         let field = |name: &str| Reflect::get(&detail, &name.into()).unwrap_or(JsValue::UNDEFINED);
         if field("collection").as_string().as_deref() != Some(watch.collection.name.as_str()) {
             return;

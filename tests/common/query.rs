@@ -489,6 +489,27 @@ async fn watch_of_a_key_follows_that_record_only() {
     done(c, &name).await;
 }
 
+/// Two clients (two users' databases) dispatching on one event target, the global scope:
+/// a watch follows its own client's changes only.
+#[wasm_bindgen_test]
+async fn watch_follows_its_own_client_where_two_share_a_target() {
+    let (a, a_name) = seeded("indexeddb").await;
+    let (b, b_name) = seeded("indexeddb").await;
+    let f = recorder().await;
+    let stop = a.watch(s("sessions"), json(r#"{"where": {"day": 1}, "orderBy": "start"}"#), f.clone().into()).unwrap();
+    settle(&f, 1).await;
+    // A record that would enter A's answer, written to B's database.
+    ok(b.put(s("sessions"), json(r#"{"id": "s7", "day": 1, "start": 800}"#))).await;
+    settle(&f, 2).await;
+    assert_eq!(calls(&f).length(), 1, "another database's write is not in A's answer");
+    ok(a.put(s("sessions"), json(r#"{"id": "s8", "day": 1, "start": 700}"#))).await;
+    settle(&f, 2).await;
+    assert_eq!(answer_ids(&calls(&f).get(1)), ["s8", "s1", "s2", "s3"]);
+    stop.call0(&JsValue::UNDEFINED).unwrap();
+    done(b, &b_name).await;
+    done(a, &a_name).await;
+}
+
 #[wasm_bindgen_test]
 async fn watch_hears_another_tabs_writes() {
     let (writer, name) = seeded("indexeddb").await;
