@@ -188,11 +188,11 @@ export function useDoc(client, collection, key, _options) {
  * applied in the same frame, anything else re-read). `options` as for `useDoc`.
  */
 export function useCollection(client, collection, listQuery, _options) {
-  const query = asQuery(listQuery);
-  const id = JSON.stringify(query);
+  const asked = asQuery(listQuery);
+  const id = JSON.stringify(asked);
   // `listQuery` is read only when its text (`id`) changes: a literal written inline is fine.
   // eslint-disable-next-line react-hooks/exhaustive-deps
-  const live = useMemo(() => (client ? watched(client, collection, query) : null), [client, collection, id]);
+  const live = useMemo(() => (client ? watched(client, collection, asked) : null), [client, collection, id]);
   return useSyncExternalStore(live ? live.subscribe : unsubscribed, live ? live.getSnapshot : nothing, nothing);
 }
 

@@ -554,16 +554,20 @@ fn migrate_conflicts<'a, V, O: Observer<V>>(
     let mut newer = Vec::new();
     for (at, result) in results.iter().enumerate() {
         let MutationResult::Conflict { id, server } = result else { continue };
+        // Most conflicts are of the app's own version: no entry is looked up for them.
         let pulled = migration::pulled(server.schema_version, config.version);
+        if pulled == Pulled::Current {
+            continue;
+        }
         let Some(entry) = batch.iter().find(|e| e.id == *id) else { continue };
         let steps = match pulled {
-            Pulled::Current => continue,
+            Pulled::Older(steps) => steps,
             Pulled::Newer(schema_version) => {
                 let (collection, key) = (entry.collection.clone(), entry.key.clone());
                 newer.push(Effect::NewerSchema { collection, key, schema_version });
                 continue;
             }
-            Pulled::Older(steps) => steps,
+            Pulled::Current => continue,
         };
         let Ok(collection) = config.collection(&entry.collection) else { continue };
         let MutationResult::Conflict { server, .. } = &mut migrated.to_mut()[at] else { continue };

@@ -87,8 +87,6 @@ impl IdbStore {
 
     /// Like `open`, with app values sealed by `sealer` (encryption at rest).
     pub async fn open_sealed(config: &ClientConfig, sealer: Option<Sealer>) -> Result<IdbStore> {
-        #[cfg(feature = "testing")]
-        crate::sys::install_scripts_for_tests();
         let migrations = Rc::new(Migrations::none());
         let (memory, fresh_meta) = (JsValue::UNDEFINED, JsValue::UNDEFINED);
         IdbStore::open_with(Upgrade { config: config.clone(), migrations, sealer, memory, fresh_meta }).await
@@ -121,13 +119,13 @@ impl IdbStore {
         memory: JsValue,
         fresh_client_id: &str,
     ) -> Result<IdbStore> {
-        #[cfg(feature = "testing")]
-        crate::sys::install_scripts_for_tests();
         let (_, fresh_meta) = fresh_meta(fresh_client_id)?;
         IdbStore::open_with(Upgrade { config: config.clone(), migrations, sealer, memory, fresh_meta }).await
     }
 
     async fn open_with(upgrade: Upgrade) -> Result<IdbStore> {
+        #[cfg(feature = "testing")]
+        crate::sys::install_scripts_for_tests();
         let specs = schema(&upgrade.config);
         let upgrade = Rc::new(upgrade);
         let (connection, found) = open_connection(&upgrade.config.name, &specs, &upgrade).await?;
@@ -402,9 +400,11 @@ impl Store for IdbStore {
                 // A whole batch it cannot read (sealed with another key, say) is passed
                 // over, reported, not taken for the end of the outbox: the entries after
                 // it are taken in its place, else they would never leave.
-                let last = prop(&raw.get(raw.length().wrapping_sub(1)), "id").as_f64();
-                match last {
-                    Some(last) if batch.is_empty() && raw.length() as usize == limit && last > after => after = last,
+                if !batch.is_empty() || raw.length() as usize != limit {
+                    return Ok(batch);
+                }
+                match prop(&raw.get(raw.length() - 1), "id").as_f64() {
+                    Some(last) if last > after => after = last,
                     _ => return Ok(batch),
                 }
             }
