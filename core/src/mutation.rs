@@ -139,7 +139,9 @@ pub fn plan_local_write<V: AppValue>(
         LocalOp::Delete => None,
     };
 
-    let space = write.space(visible, new_value.as_ref())?;
+    // A record deleted here but not yet on the server still lives where the server has it
+    // (its base): a put of the key in another space would fold into the queued delete.
+    let space = write.space(visible.or(existing.and_then(|r| r.base.as_ref())), new_value.as_ref())?;
     let mut meta = meta.clone();
     let now = meta.corrected(write.now_ms);
     // The metadata's clock is not stored by local writes (they read and write no

@@ -152,11 +152,12 @@ pub fn plan_push<V: AppValue>(
                 tally.applied += 1;
             }
             MutationResult::Conflict { server, .. } => {
-                let server = Incoming {
-                    version: server.version,
-                    value: server.value.clone().map(V::from_json),
-                    hlc: server.hlc.clone(),
-                };
+                let mut value = server.value.clone().map(V::from_json);
+                // Omitted fields are never stored, whichever way the server's value came.
+                if let Some(value) = value.as_mut().filter(|_| !collection.omit.is_empty()) {
+                    value.remove_fields(&collection.omit);
+                }
+                let server = Incoming { version: server.version, value, hlc: server.hlc.clone() };
                 if work.resolve(collection, &key, &server, now_ms, &mut tally.effects) {
                     tally.conflicts += 1;
                 }
