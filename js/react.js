@@ -189,11 +189,24 @@ export function useDoc(client, collection, key, _options) {
  */
 export function useCollection(client, collection, listQuery, _options) {
   const asked = asQuery(listQuery);
-  const id = JSON.stringify(asked);
+  const id = loading(asked) ? "" : JSON.stringify(asked);
   // `listQuery` is read only when its text (`id`) changes: a literal written inline is fine.
   // eslint-disable-next-line react-hooks/exhaustive-deps
-  const live = useMemo(() => (client ? watched(client, collection, asked) : null), [client, collection, id]);
+  const live = useMemo(
+    () => (client && !loading(asked) ? watched(client, collection, asked) : null),
+    [client, collection, id],
+  );
   return useSyncExternalStore(live ? live.subscribe : unsubscribed, live ? live.getSnapshot : nothing, nothing);
+}
+
+/**
+ * Whether a condition's value is `undefined` (`{owner: user?.id}` while `user` loads):
+ * the hooks answer `undefined` until it has one, where `query` and `watch` refuse it
+ * with `invalid-query` (its JSON would have no condition, and match every record).
+ */
+function loading(query) {
+  const where = query?.where;
+  return where !== null && typeof where === "object" && Object.values(where).some((v) => v === undefined);
 }
 
 /**
@@ -238,10 +251,13 @@ export function useConflicts(client, options) {
  * when the answer changed, so the snapshot is the same array until then.
  */
 export function useQuery(client, collection, query) {
-  const id = query === undefined ? "" : JSON.stringify(query);
+  const id = query === undefined || loading(query) ? "" : JSON.stringify(query);
   // `query` is read only when its text (`id`) changes: a literal written inline is fine.
   // eslint-disable-next-line react-hooks/exhaustive-deps
-  const live = useMemo(() => (client ? watched(client, collection, query) : null), [client, collection, id]);
+  const live = useMemo(
+    () => (client && !loading(query) ? watched(client, collection, query) : null),
+    [client, collection, id],
+  );
   return useSyncExternalStore(live ? live.subscribe : unsubscribed, live ? live.getSnapshot : nothing, nothing);
 }
 

@@ -166,6 +166,15 @@ async fn bad_queries_reject_with_invalid_query() {
     let thrown =
         c.watch(s("sessions"), json(r#"{"where": {"x": {"bad": 1}}}"#), Function::new_no_args("").into()).err();
     assert_eq!(thrown.map(|e| field(&e, "code")), Some(s("invalid-query")));
+    // A condition whose value is undefined (a value still loading) would vanish from the
+    // query's JSON and match every session: refused, naming the field.
+    let loading = || js("", "return { where: { day: undefined } }", &[]);
+    let error = js("p", "return p.then(() => null, (e) => e)", &[c.query(s("sessions"), loading().await).into()]).await;
+    assert_eq!(field(&error, "code"), s("invalid-query"));
+    assert!(field(&error, "message").as_string().unwrap_or_default().contains("\"day\" is undefined"));
+    assert_eq!(rejection_code(c.count(s("sessions"), loading().await)).await, "invalid-query");
+    let thrown = c.watch(s("sessions"), loading().await, Function::new_no_args("").into()).err();
+    assert_eq!(thrown.map(|e| field(&e, "code")), Some(s("invalid-query")));
     done(c, &name).await;
 }
 

@@ -135,9 +135,9 @@ fn range_of(condition: &Condition) -> Option<Range> {
             Op::Gte(v) => lower(v, false),
             Op::StartsWith(p) => {
                 lower(&Value::String(p.clone()), false);
-                // The greatest UTF-16 code unit: every string with the prefix sorts
-                // below, except ones going on with U+FFFF itself.
-                uppers.push(Bound { key: Value::String(format!("{p}\u{ffff}\u{ffff}\u{ffff}")), open: false });
+                if let Some(past) = past_prefix(p) {
+                    uppers.push(Bound { key: Value::String(past), open: true });
+                }
             }
             Op::Lt(v) => uppers.push(Bound { key: v.clone(), open: true }),
             Op::Lte(v) => uppers.push(Bound { key: v.clone(), open: false }),
@@ -155,6 +155,29 @@ fn range_of(condition: &Condition) -> Option<Range> {
         }
     }
     any.then_some(range)
+}
+
+/// The first string past every string that starts with `prefix`, in IndexedDB's order
+/// (UTF-16 code units): the prefix with trailing U+FFFF dropped and its last code unit one
+/// higher; `None` when nothing is left (no string end bounds them). Where that unit would
+/// be a lone surrogate, the next character is taken: the strings between are not valid
+/// text, and a plan only narrows (`finish` checks the condition).
+fn past_prefix(prefix: &str) -> Option<String> {
+    let trimmed = prefix.trim_end_matches('\u{ffff}');
+    let mut chars = trimmed.chars();
+    let last = chars.next_back()?;
+    let next = match last {
+        // U+10000 is the first of the characters written as two units (D800 DC00), which
+        // sort between U+D7FF and U+E000.
+        '\u{d7ff}' => '\u{10000}',
+        // Two units, DBFF DFFF: U+E000 (one unit) sorts above every pair.
+        '\u{10ffff}' => '\u{e000}',
+        c => char::from_u32(c as u32 + 1)?,
+    };
+    let mut past = String::with_capacity(trimmed.len() + 4);
+    past.push_str(chars.as_str());
+    past.push(next);
+    Some(past)
 }
 
 fn equality_key(condition: &Condition) -> Option<&Value> {

@@ -369,6 +369,27 @@ fn a_multi_entry_condition_meets_the_elements_an_index_holds() {
     assert!(keys(json!({"where": {"tags": null}})).is_empty());
 }
 
+#[test]
+fn starts_with_through_an_index_reads_every_string_with_the_prefix() {
+    // The index range ends at the prefix's successor in UTF-16 order, so a string going
+    // on past any number of U+FFFF, or with a character of two code units, is read too.
+    let config = config();
+    let values = ["a", "ab", "a\u{ffff}\u{ffff}\u{ffff}z", "a\u{10000}", "a\u{10ffff}", "b", "\u{d7ff}", "\u{10000}x"];
+    let records: Vec<EntityRecord> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| record(format!("k{i}"), json!({"id": format!("k{i}"), "s": v})))
+        .collect();
+    let keys = |prefix: &str| paged(&config, &json!({"where": {"s": {"startsWith": prefix}}}), &records).0;
+    assert_eq!(explain(json!({"where": {"s": {"startsWith": "a"}}}))["index"], json!("s"));
+    assert_eq!(keys("a"), ["k0", "k1", "k2", "k3", "k4"]);
+    assert_eq!(keys("a\u{ffff}"), ["k2"]);
+    assert_eq!(keys("\u{d7ff}"), ["k6"]);
+    assert_eq!(keys("\u{10000}"), ["k7"]);
+    assert_eq!(keys("a\u{10ffff}"), ["k4"]);
+    assert_eq!(keys("\u{ffff}").len(), 0);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
