@@ -536,7 +536,8 @@ const pwaSyncStore = (() => {
     typeof r.key === "string" && typeof r.hlc === "string" &&
     (none(r.version) || whole(r.version, LARGEST_U64)) && whole(r.pending, 4294967295) &&
     typeof r.updatedAt === "number" && Number.isFinite(r.updatedAt) &&
-    (none(r.conflict) || whole(r.conflict, LARGEST_U64));
+    (none(r.conflict) || whole(r.conflict, LARGEST_U64)) &&
+    (r.revived === undefined || typeof r.revived === "boolean");
 
   // `list` as the app gets it (Rust's `IdbStore::list_values`): the live values of
   // `store` in key order, or of its index `index` at the key `only`, at most `limit`

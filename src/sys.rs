@@ -136,7 +136,7 @@ pub fn name(text: &str) -> JsValue {
 /// bytes in the names map).
 pub struct FieldNames {
     /// A stored record's metadata (`RECORD_METADATA_FIELDS`).
-    pub record: [JsValue; 6],
+    pub record: [JsValue; 7],
     /// A queued entry's metadata (`ENTRY_METADATA_FIELDS`).
     pub entry: [JsValue; 10],
     /// A pulled change: collection, key, version, value, hlc, space, schemaVersion.

@@ -217,6 +217,7 @@ pub fn plan_local_write<V: AppValue>(
         pending,
         updated_at: write.now_ms as f64,
         conflict: existing.and_then(|r| r.conflict),
+        revived: existing.is_some_and(|r| r.revived),
     });
 
     Ok(WritePlan {
@@ -288,6 +289,7 @@ mod tests {
                 pending: 0,
                 updated_at: 0.0,
                 conflict: None,
+                revived: false,
             });
             k
         }

@@ -74,6 +74,15 @@ pub struct EntityRecord<V = Value> {
     /// The open manual conflict of this key, if any (its id in `conflicts`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conflict: Option<u64>,
+    /// Revived by a conflict over the server's delete: the server holds a tombstone at
+    /// `version`, and `base` is the value before that delete, the ancestor the revival's
+    /// edits were made against (for the next three-way merge), not the server's value.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub revived: bool,
+}
+
+fn is_false(flag: &bool) -> bool {
+    !*flag
 }
 
 /// A local mutation waiting for the server's answer.
@@ -171,7 +180,7 @@ impl PendingWrite {
 /// Every field of a stored [`EntityRecord`] but the two app values (`value`, `base`):
 /// the browser store checks these alone when it hands the stored value to the app as it
 /// is, without a trip through Rust.
-pub const RECORD_METADATA_FIELDS: [&str; 6] = ["key", "version", "hlc", "pending", "updatedAt", "conflict"];
+pub const RECORD_METADATA_FIELDS: [&str; 7] = ["key", "version", "hlc", "pending", "updatedAt", "conflict", "revived"];
 
 /// Every field of a stored [`OutboxEntry`] but its app value (`value`): likewise.
 pub const ENTRY_METADATA_FIELDS: [&str; 10] =
@@ -213,6 +222,12 @@ impl<V: AppValue> EntityRecord<V> {
 }
 
 impl<V> EntityRecord<V> {
+    /// The value the server holds at `version`, as far as this record knows: what a
+    /// rollback of its pending writes shows (a revived record's server holds its delete).
+    pub fn server_value(&self) -> Option<&V> {
+        self.base.as_ref().filter(|_| !self.revived)
+    }
+
     /// The same record around other values (the browser store's codec: metadata and
     /// values travel apart).
     pub fn with_values<W>(self, value: Option<W>, base: Option<W>) -> EntityRecord<W> {
@@ -225,6 +240,7 @@ impl<V> EntityRecord<V> {
             pending: self.pending,
             updated_at: self.updated_at,
             conflict: self.conflict,
+            revived: self.revived,
         }
     }
 
@@ -239,6 +255,7 @@ impl<V> EntityRecord<V> {
             pending: self.pending,
             updated_at: self.updated_at,
             conflict: self.conflict,
+            revived: self.revived,
         }
     }
 }
@@ -508,6 +525,8 @@ mod tests {
             pending: 0,
             updated_at: 1.0,
             conflict: Some(2),
+            // Every optional field set, so each is in the stored shape.
+            revived: true,
         };
         let stored = serde_json::to_value(&record).unwrap();
         let mut fields: Vec<&str> =
@@ -553,6 +572,7 @@ mod tests {
             pending,
             updated_at: 0.0,
             conflict: None,
+            revived: false,
         };
         let synced = Freshness::of(Some(&record(0)), Some(1_000.0), 500, 1_400);
         assert_eq!((synced.fetched_at, synced.fresh, synced.version), (Some(1_000.0), true, Some(7)));

@@ -233,7 +233,8 @@ pub fn plan_discard<V: AppValue>(snapshot: Snapshot<V>, now_ms: u64) -> Result<(
             work.remove_entry(&key, *id);
         }
         tally.applied += ids.len();
-        let (base, version) = work.records.get(&key).map(|r| (r.base.clone(), r.version)).unwrap_or_default();
+        let (base, version) =
+            work.records.get(&key).map(|r| (r.server_value().cloned(), r.version)).unwrap_or_default();
         work.settle(&key, base, version, None, now_ms);
         let after = work.visible(&key);
         if !same_value(before.as_ref(), after.as_ref()) {
@@ -321,7 +322,8 @@ pub fn plan_resolve<V: AppValue>(
         Choice::Value(value) => value,
     };
     let before = work.visible(key);
-    let (base, version) = work.records.get(key).map(|r| (r.base.clone(), r.version)).unwrap_or_default();
+    let (base, version, revived) =
+        work.records.get(key).map(|r| (r.base.clone(), r.version, r.revived)).unwrap_or_default();
     if let Some(record) = work.records.get_mut(key) {
         record.conflict = None;
     }
@@ -331,6 +333,10 @@ pub fn plan_resolve<V: AppValue>(
         hlc = Some(work.queue_value(key, value, conflict.server_version, None, conflict.space.clone(), now_ms));
     }
     work.settle(key, base, version, hlc, now_ms);
+    if let Some(record) = work.records.get_mut(key) {
+        // The same server state as before the choice.
+        record.revived = revived;
+    }
     let mut effects = Vec::new();
     let entry = AuditEntry {
         at: now_ms as f64,
@@ -439,6 +445,8 @@ impl<'c, V: AppValue> Working<'c, V> {
             pending: entries.len() as u32,
             updated_at: now_ms as f64,
             conflict: previous.and_then(|r| r.conflict),
+            // Settled at a server state: `base` is the server's value again.
+            revived: false,
         };
         self.records.insert(key.clone(), record);
         self.dirty.push(key.clone());
@@ -485,7 +493,7 @@ impl<'c, V: AppValue> Working<'c, V> {
             return;
         }
         let before = self.visible(key);
-        let (base, version) = self.records.get(key).map(|r| (r.base.clone(), r.version)).unwrap_or_default();
+        let (base, version) = self.records.get(key).map(|r| (r.server_value().cloned(), r.version)).unwrap_or_default();
         self.settle(key, base.clone(), version, None, now_ms);
         let after = self.visible(key);
         let rejection = Rejection {
@@ -706,6 +714,10 @@ impl<'c, V: AppValue> Working<'c, V> {
         let revived = server.value.is_none() && resolved.is_some();
         let new_base = if revived { base_value } else { server.value.clone() };
         self.settle(key, new_base, Some(server.version), hlc, now_ms);
+        if let Some(r) = self.records.get_mut(key).filter(|_| revived) {
+            // A rollback of the revival goes to the server's delete, not to that base.
+            r.revived = true;
+        }
         audit.result = resolved.clone();
         self.audit.push(audit.clone());
         effects.push(Effect::Conflict(audit));

@@ -1,5 +1,5 @@
 //! Conflict paths found wanting in review (2026-12-05), engine against the fake server.
-//! The two that pass hold fixes; the four `#[ignore]`d ones are open findings that still
+//! The four that run hold fixes; the two `#[ignore]`d ones are open findings that still
 //! fail (a design decision each, named in their reason): `cargo test --release --features
 //! testing --test conflict_paths -- --include-ignored` shows them failing.
 
@@ -80,7 +80,6 @@ fn revived(server: &FakeServer) -> Client {
 }
 
 #[test]
-#[ignore = "open: a revived record's base is the value from before the delete (for the next merge), so a rollback shows it; needs the server's value kept apart from the merge's ancestor"]
 fn discarding_a_revived_record_shows_the_servers_delete() {
     let server = FakeServer::new();
     let a = revived(&server);
@@ -93,7 +92,6 @@ fn discarding_a_revived_record_shows_the_servers_delete() {
 }
 
 #[test]
-#[ignore = "open: as discarding_a_revived_record_shows_the_servers_delete"]
 fn a_rejected_revival_rolls_back_to_the_servers_delete() {
     let server = FakeServer::new();
     let a = revived(&server);

@@ -104,7 +104,7 @@ fn record_metadata(js: &JsValue) -> std::result::Result<EntityRecord<()>, String
     }
     let read = Metadata::default();
     let record = sys::with_field_names(|names| {
-        let [key, version, hlc, pending, updated_at, conflict] = &names.record;
+        let [key, version, hlc, pending, updated_at, conflict, revived] = &names.record;
         let get = |name: &JsValue| Reflect::get(js, name).unwrap_or(JsValue::UNDEFINED);
         EntityRecord {
             key: read.text(get(key), "key"),
@@ -115,6 +115,7 @@ fn record_metadata(js: &JsValue) -> std::result::Result<EntityRecord<()>, String
             pending: read.whole(get(pending), "pending", u32::MAX.into()) as u32,
             updated_at: read.finite(get(updated_at), "updatedAt"),
             conflict: read.optional_whole(get(conflict), "conflict"),
+            revived: read.flag(get(revived), "revived"),
         }
     });
     read.finish()?;
@@ -175,6 +176,17 @@ impl Metadata {
     /// Absent or `null` in JSON: none; else a whole number.
     fn optional_whole(&self, js: JsValue, field: &str) -> Option<u64> {
         (!is_json_null(&js)).then(|| self.whole(js, field, LARGEST_U64_DOUBLE))
+    }
+
+    /// Absent: false (serde's default); else `true` or `false` (not `null`).
+    fn flag(&self, js: JsValue, field: &str) -> bool {
+        if js.is_undefined() {
+            return false;
+        }
+        js.as_bool().unwrap_or_else(|| {
+            self.refuse(format!("{field} must be true or false"));
+            false
+        })
     }
 
     /// Absent or `null` in JSON: none; else a string.

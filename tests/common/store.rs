@@ -500,7 +500,7 @@ async fn record_metadata_is_read_as_serde_reads_its_json() {
     store.open_meta("c-1").await.unwrap();
     let kinds = metadata_kinds();
 
-    let fields = ["version", "hlc", "pending", "updatedAt", "conflict"];
+    let fields = ["version", "hlc", "pending", "updatedAt", "conflict", "revived"];
     let mut expected = Vec::new();
     let mut refused = 0;
     let db = idb::Factory::new().unwrap().open(&config.name, None).unwrap().await.unwrap();
@@ -691,9 +691,12 @@ async fn a_record_whose_base_is_its_value_is_stored_once_and_reads_back_whole() 
         pending: 0,
         updated_at: 1.0,
         conflict: None,
+        revived: false,
     };
     let synced = record("a", json!({"id": "a", "n": 1}), Some(json!({"id": "a", "n": 1})));
-    let edited = record("b", json!({"id": "b", "n": 2}), Some(json!({"id": "b", "n": 1})));
+    // Revived: its base the value before the server's delete (the flag reads back too).
+    let edited =
+        EntityRecord { revived: true, ..record("b", json!({"id": "b", "n": 2}), Some(json!({"id": "b", "n": 1}))) };
     let never_synced = EntityRecord { version: None, ..record("c", json!({"id": "c"}), None) };
     let all = [synced.clone(), edited.clone(), never_synced.clone()];
     let keys: Vec<(String, String)> = all.iter().map(|r| ("items".to_owned(), r.key.clone())).collect();

@@ -105,6 +105,7 @@ pub(super) fn record(key: String, value: Value) -> EntityRecord {
         pending: 0,
         updated_at: 0.0,
         conflict: None,
+        revived: false,
     }
 }
 

@@ -566,6 +566,7 @@ fn place(key: String, value: Option<Value>) -> EntityRecord {
         pending: 0,
         updated_at: 0.0,
         conflict: None,
+        revived: false,
     }
 }
 
