@@ -21,6 +21,31 @@ pub fn apply(target: &mut Value, patch: &Value) {
     }
 }
 
+/// A merge patch that turns object `from` into `to`: changed fields set, removed ones
+/// `null`, nested objects recursively. (A `null` field of `to` comes out removed: a merge
+/// patch cannot set one.)
+pub fn diff(from: &Value, to: &Value) -> Value {
+    let (Value::Object(a), Value::Object(b)) = (from, to) else { return to.clone() };
+    let mut patch = serde_json::Map::new();
+    for field in a.keys() {
+        if !b.contains_key(field) {
+            patch.insert(field.clone(), Value::Null);
+        }
+    }
+    for (field, value) in b {
+        match a.get(field) {
+            Some(old) if old == value => {}
+            Some(old @ Value::Object(_)) if value.is_object() => {
+                patch.insert(field.clone(), diff(old, value));
+            }
+            _ => {
+                patch.insert(field.clone(), value.clone());
+            }
+        }
+    }
+    Value::Object(patch)
+}
+
 /// One patch with the effect of `first` then `second` on every target, or `None` when no
 /// single merge patch has that effect (e.g. `first` removes an object field that
 /// `second` then sets to a new object: one patch would merge into the old object).
@@ -47,6 +72,18 @@ pub fn compose(first: &Value, second: &Value) -> Option<Value> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn diff_is_the_patch_from_one_object_to_another() {
+        let from = json!({"id": "t", "v": 1, "gone": true, "same": [1], "n": {"a": 1, "b": 2}, "x": 1});
+        let to = json!({"id": "t", "v": 2, "same": [1], "n": {"a": 1, "c": 3}, "x": {"y": 1}, "new": "s"});
+        let patch = diff(&from, &to);
+        assert_eq!(patch, json!({"gone": null, "v": 2, "n": {"b": null, "c": 3}, "x": {"y": 1}, "new": "s"}));
+        let mut patched = from.clone();
+        apply(&mut patched, &patch);
+        assert_eq!(patched, to);
+        assert_eq!(diff(&from, &from), json!({}));
+    }
 
     #[test]
     fn apply_follows_rfc_7386() {

@@ -301,7 +301,9 @@ pub fn plan_revoke<V: AppValue>(
 
 /// The app settles manual conflict `id` (of `key`): the chosen value becomes the local
 /// value and, unless it is the server's, goes out against the server version the
-/// conflict showed (if the server moved on since, that is a new conflict).
+/// conflict showed (if the server moved on since, that is a new conflict). When the key
+/// was written since, it goes out as the patch from the conflict's server value to it,
+/// against the record's version: a put of the chosen value would undo those writes.
 pub fn plan_resolve<V: AppValue>(
     snapshot: Snapshot<V>,
     key: &KeyRef,
@@ -328,9 +330,27 @@ pub fn plan_resolve<V: AppValue>(
         record.conflict = None;
     }
     let mut hlc = None;
+    // Writes made since the conflict (applied, or still queued): the choice must not undo
+    // them, so it goes out as the change it makes to the conflict's server value.
+    let moved = version != Some(conflict.server_version) || work.queued.get(key).is_some_and(|q| !q.is_empty());
     if chosen != conflict.server {
-        let value = chosen.clone().map(V::from_json);
-        hlc = Some(work.queue_value(key, value, conflict.server_version, None, conflict.space.clone(), now_ms));
+        let space = conflict.space.clone();
+        // A patch needs a record to apply to: over a delete the choice goes whole.
+        let patch = before.as_ref().and_then(|_| changes(conflict.server.as_ref(), chosen.as_ref()));
+        hlc = Some(match (moved, patch) {
+            (true, Some(patch)) => {
+                let against = version.unwrap_or(conflict.server_version);
+                work.queue_entry(key, Op::Patch, V::from_json(patch), against, None, space, now_ms)
+            }
+            (true, None) => {
+                let against = version.unwrap_or(conflict.server_version);
+                work.queue_value(key, chosen.clone().map(V::from_json), against, None, space, now_ms)
+            }
+            (false, _) => {
+                let value = chosen.clone().map(V::from_json);
+                work.queue_value(key, value, conflict.server_version, None, space, now_ms)
+            }
+        });
     }
     work.settle(key, base, version, hlc, now_ms);
     if let Some(record) = work.records.get_mut(key) {
@@ -358,6 +378,16 @@ pub fn plan_resolve<V: AppValue>(
         effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: after, version });
     }
     Ok((work.finish(), effects))
+}
+
+/// The merge patch that turns `from` into `to`, when one does (both objects, and no field
+/// of `to` is `null`, which a merge patch can only remove).
+fn changes(from: Option<&Value>, to: Option<&Value>) -> Option<Value> {
+    let (Some(from @ Value::Object(_)), Some(to @ Value::Object(_))) = (from, to) else { return None };
+    let patch = crate::patch::diff(from, to);
+    let mut patched = from.clone();
+    crate::patch::apply(&mut patched, &patch);
+    (patched == *to).then_some(patch)
 }
 
 /// `base` with `entries` applied in order: what the app sees while they are pending.
@@ -568,15 +598,30 @@ impl<'c, V: AppValue> Working<'c, V> {
         space: Option<String>,
         now_ms: u64,
     ) -> String {
+        let (op, value) = match value {
+            Some(v) => (Op::Put, v),
+            None => (Op::Delete, V::from_json(Value::Null)),
+        };
+        self.queue_entry(key, op, value, base_version, stamp, space, now_ms)
+    }
+
+    /// Queue a write of any `op` (`queue_value`'s, or a patch); returns its HLC stamp.
+    #[allow(clippy::too_many_arguments)]
+    fn queue_entry(
+        &mut self,
+        key: &KeyRef,
+        op: Op,
+        value: V,
+        base_version: u64,
+        stamp: Option<String>,
+        space: Option<String>,
+        now_ms: u64,
+    ) -> String {
         let now = self.meta.corrected(now_ms);
         let stamp = stamp.unwrap_or_else(|| self.meta.hlc.tick(now, &self.meta.client_id).to_string());
         let id = self.next_new_id;
         self.next_new_id += 1;
         self.meta_dirty = true;
-        let (op, value) = match value {
-            Some(v) => (Op::Put, v),
-            None => (Op::Delete, V::from_json(Value::Null)),
-        };
         let entry = OutboxEntry {
             id,
             collection: key.0.clone(),
@@ -654,9 +699,18 @@ impl<'c, V: AppValue> Working<'c, V> {
             Resolution::Manual { fields } => {
                 // Kept for a person: the server's value shows meanwhile, the local one
                 // waits in the conflict record; nothing is sent until the app decides.
+                // A key keeps one open conflict: a new one takes over the old one's
+                // undecided local change (what its local side changed of its server
+                // value), so replacing it loses no choice the app has not made yet.
+                let mut kept_local = local.clone();
                 if let Some(old) = record.as_ref().and_then(|r| r.conflict) {
                     add_id(&mut self.conflicts_deleted, old);
-                    take_conflict(&mut self.conflicts_added, old);
+                    let earlier = take_conflict(&mut self.conflicts_added, old)
+                        .or_else(|| take_conflict(&mut self.conflicts, old));
+                    let undecided = earlier.and_then(|c| changes(c.server.as_ref(), c.local.as_ref()));
+                    if let (Some(value), Some(change)) = (kept_local.as_mut(), undecided) {
+                        crate::patch::apply(value, &change);
+                    }
                 }
                 let id = self.meta.next_conflict_id;
                 self.meta.next_conflict_id += 1;
@@ -665,7 +719,7 @@ impl<'c, V: AppValue> Working<'c, V> {
                     id,
                     collection: key.0.clone(),
                     key: key.1.clone(),
-                    local: local.clone(),
+                    local: kept_local,
                     server: server_json.clone(),
                     base,
                     detected_at: now_ms as f64,

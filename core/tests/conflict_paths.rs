@@ -1,7 +1,5 @@
 //! Conflict paths found wanting in review (2026-12-05), engine against the fake server.
-//! The four that run hold fixes; the two `#[ignore]`d ones are open findings that still
-//! fail (a design decision each, named in their reason): `cargo test --release --features
-//! testing --test conflict_paths -- --include-ignored` shows them failing.
+//! Each failed before its fix.
 
 use pollster::block_on;
 use pwa_sync_core::config::ClientConfig;
@@ -87,7 +85,7 @@ fn discarding_a_revived_record_shows_the_servers_delete() {
     assert!(a.sync(&server));
     block_on(reset_checkpoint(&a.store)).unwrap();
     assert!(a.sync(&server));
-    // Fails today: A shows {"id":"t1","n":1} forever; the server (and B) have deleted t1.
+    // Before: A showed {"id":"t1","n":1} for good; the server (and B) have deleted t1.
     assert_eq!(a.live(), server.live());
 }
 
@@ -102,7 +100,7 @@ fn a_rejected_revival_rolls_back_to_the_servers_delete() {
         server_time: None,
     }));
     assert!(a.sync(&server));
-    // Fails today: rolled back to the pre-delete value, which the server no longer has.
+    // Before: rolled back to the value before the delete, which the server no longer has.
     assert_eq!(a.live(), server.live());
 }
 
@@ -117,8 +115,7 @@ fn edit_both(server: &FakeServer, a: &Client, b: &Client) {
 }
 
 #[test]
-#[ignore = "open: one open conflict per key; a second replaces the first, whose local side survives only in the audit"]
-fn a_second_manual_conflict_does_not_drop_the_first() {
+fn a_second_manual_conflict_keeps_the_firsts_undecided_change() {
     let server = FakeServer::new();
     let (a, b) = (Client::new("c-a", "manual"), Client::new("c-b", "manual"));
     edit_both(&server, &a, &b);
@@ -127,12 +124,14 @@ fn a_second_manual_conflict_does_not_drop_the_first() {
     assert!(a.sync(&server));
     assert!(b.sync(&server)); // second conflict on t1
     let open = block_on(b.store.conflicts()).unwrap();
-    // Fails today: c1 (B's {"v": "b"}) was deleted; only the new one is left.
-    assert!(open.iter().any(|c| c.local.as_ref().and_then(|l| l.get("v")) == Some(&json!("b"))), "{open:?}");
+    // One open conflict, whose local side holds both B's undecided "b" (the first
+    // conflict's) and B's later note (before, "b" was gone with the first conflict).
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].local, Some(json!({"id": "t1", "v": "b", "note": "x"})), "{open:?}");
+    assert_eq!(open[0].server, Some(json!({"id": "t1", "v": "a2"})));
 }
 
 #[test]
-#[ignore = "open: a choice is sent against the conflict's server version; the server lets a client's later write follow its own earlier one"]
 fn resolving_local_after_own_later_edits_does_not_silently_drop_them() {
     let server = FakeServer::new();
     let (a, b) = (Client::new("c-a", "manual"), Client::new("c-b", "manual"));
@@ -143,9 +142,11 @@ fn resolving_local_after_own_later_edits_does_not_silently_drop_them() {
     block_on(resolve_conflict(&b.store, c1.id, b.observer.now.get(), |_| Ok(Choice::Local))).unwrap();
     assert!(b.sync(&server));
     let doc = server.doc("trips", "t1").unwrap().value.unwrap();
-    let reopened = !block_on(b.store.conflicts()).unwrap().is_empty();
-    // Fails today: {"id":"t1","v":"b"} is applied over v3 (own-earlier rule), "note" is gone, no new conflict.
-    assert!(doc.get("note").is_some() || reopened, "{doc}");
+    // The choice goes out as its change ("v": "b") over B's later note: before, the whole
+    // chosen value was put over v3 (the server lets a client's write follow its own) and
+    // the note was gone, here and on the server.
+    assert_eq!(doc, json!({"id": "t1", "v": "b", "note": "x"}));
+    assert_eq!(b.live()[&("trips".to_owned(), "t1".to_owned())], doc);
 }
 
 #[test]
@@ -157,7 +158,7 @@ fn a_push_conflict_never_stores_omitted_fields() {
     a.write("t1", LocalOp::Patch(json!({"n": 2})));
     server.external_put("trips", "t1", json!({"id": "t1", "n": 3, "secret": "s"}), "001700000000000-0000-c-x");
     assert!(a.sync(&server));
-    // Fails today: the push-conflict path stores the server value without applying `omit`.
+    // Before: the push-conflict path stored the server value without applying `omit`.
     assert!(a.live()[&("trips".to_owned(), "t1".to_owned())].get("secret").is_none(), "{:?}", a.live());
 }
 
