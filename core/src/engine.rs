@@ -823,7 +823,7 @@ mod tests {
     impl Client {
         fn new(id: &str, strategy: &str, batch_size: usize) -> Client {
             let config = ClientConfig::from_json(json!({"name": "e", "batchSize": batch_size, "collections": {
-                "trips": {"key": "id", "conflict": strategy}, "notes": {"key": "id"}}}))
+                "trips": {"key": "id", "conflict": strategy, "omit": ["secret"]}, "notes": {"key": "id"}}}))
             .unwrap();
             let store = MemoryStore::new(&config);
             block_on(store.open_meta(id)).unwrap();
@@ -1736,5 +1736,140 @@ mod tests {
             "{text}"
         );
         assert_eq!(message(&[]).0, Some(ErrorClass::Protocol));
+    }
+
+    // Conflict paths found wanting in review (2026-12-05); each failed before its fix.
+
+    /// A edits t1 offline while B deletes it; under `merge` A's edit revives the record. The
+    /// revived record keeps the pre-delete value as `base` at the tombstone's version.
+    fn revived(server: &FakeServer) -> Client {
+        let (a, b) = (Client::new("c-a", "merge", 100), Client::new("c-b", "merge", 100));
+        a.write("trips", "t1", LocalOp::Put(json!({"id": "t1", "n": 1})));
+        assert!(a.sync(server).is_ok());
+        assert!(b.sync(server).is_ok());
+        b.write("trips", "t1", LocalOp::Delete);
+        assert!(b.sync(server).is_ok()); // server: t1 is a tombstone at v2
+        a.write("trips", "t1", LocalOp::Patch(json!({"n": 2})));
+        server.fault(Fault::Pass); // the conflict answer arrives and is stored
+        server.fault(Fault::Fail(TransportError::new(ErrorClass::Network, "lost"))); // the revived put is not
+        assert!(a.sync(server).is_err());
+        assert_eq!(a.pending(), 1);
+        a
+    }
+
+    #[test]
+    fn discarding_a_revived_record_shows_the_servers_delete() {
+        let server = FakeServer::new();
+        let a = revived(&server);
+        block_on(discard_pending(&a.store, &a.observer)).unwrap();
+        assert!(a.sync(&server).is_ok());
+        block_on(reset_checkpoint(&a.store)).unwrap();
+        assert!(a.sync(&server).is_ok());
+        // Before: A showed {"id":"t1","n":1} for good; the server (and B) have deleted t1.
+        assert_eq!(a.live(), server.live());
+    }
+
+    #[test]
+    fn a_rejected_revival_rolls_back_to_the_servers_delete() {
+        let server = FakeServer::new();
+        let a = revived(&server);
+        let id = block_on(a.store.outbox(1)).unwrap()[0].id;
+        server.fault(Fault::Answer(PushResponse {
+            results: vec![MutationResult::Rejected { id, code: "validation".into(), message: "no".into() }],
+            last_mutation_id: id,
+            server_time: None,
+        }));
+        assert!(a.sync(&server).is_ok());
+        // Before: rolled back to the value before the delete, which the server no longer has.
+        assert_eq!(a.live(), server.live());
+    }
+
+    /// Manual clients A and B; B holds conflict c1 on t1 (its local side `{"v": "b"}`).
+    fn manual_conflict_of_b(server: &FakeServer) -> (Client, Client) {
+        let (a, b) = (Client::new("c-a", "manual", 100), Client::new("c-b", "manual", 100));
+        edit_both(server, &a, &b, "t1");
+        b.sync(server).unwrap();
+        (a, b)
+    }
+
+    #[test]
+    fn a_second_manual_conflict_keeps_the_firsts_undecided_change() {
+        let server = FakeServer::new();
+        let (a, b) = manual_conflict_of_b(&server);
+        b.write("trips", "t1", LocalOp::Patch(json!({"note": "x"})));
+        a.write("trips", "t1", LocalOp::Patch(json!({"v": "a2"})));
+        assert!(a.sync(&server).is_ok());
+        assert!(b.sync(&server).is_ok()); // second conflict on t1
+        let open = block_on(b.store.conflicts()).unwrap();
+        // One open conflict, whose local side holds both B's undecided "b" (the first
+        // conflict's) and B's later note (before, "b" was gone with the first conflict).
+        assert_eq!(open.len(), 1, "{open:?}");
+        assert_eq!(open[0].local, Some(json!({"id": "t1", "v": "b", "note": "x"})), "{open:?}");
+        assert_eq!(open[0].server, Some(json!({"id": "t1", "v": "a2"})));
+    }
+
+    #[test]
+    fn resolving_local_after_own_later_edits_does_not_silently_drop_them() {
+        let server = FakeServer::new();
+        let (_a, b) = manual_conflict_of_b(&server);
+        let c1 = block_on(b.store.conflicts()).unwrap().remove(0);
+        b.write("trips", "t1", LocalOp::Patch(json!({"note": "x"})));
+        assert!(b.sync(&server).is_ok()); // applied: the server moved on from c1.server_version
+        resolve(&b, c1.id, Choice::Local).unwrap();
+        assert!(b.sync(&server).is_ok());
+        let doc = server.doc("trips", "t1").unwrap().value.unwrap();
+        // The choice goes out as its change ("v": "b") over B's later note: before, the whole
+        // chosen value was put over v3 (the server lets a client's write follow its own) and
+        // the note was gone, here and on the server.
+        assert_eq!(doc, json!({"id": "t1", "v": "b", "note": "x"}));
+        assert_eq!(b.live()[&("trips".to_owned(), "t1".to_owned())], doc);
+    }
+
+    #[test]
+    fn a_push_conflict_never_stores_omitted_fields() {
+        let server = FakeServer::new();
+        let a = Client::new("c-a", "serverWins", 100);
+        a.write("trips", "t1", LocalOp::Put(json!({"id": "t1", "n": 1})));
+        assert!(a.sync(&server).is_ok());
+        a.write("trips", "t1", LocalOp::Patch(json!({"n": 2})));
+        server.external_put("trips", "t1", json!({"id": "t1", "n": 3, "secret": "s"}), "001700000000000-0000-c-x");
+        assert!(a.sync(&server).is_ok());
+        // Before: the push-conflict path stored the server value without applying `omit`.
+        assert!(a.live()[&("trips".to_owned(), "t1".to_owned())].get("secret").is_none(), "{:?}", a.live());
+    }
+
+    #[test]
+    fn a_put_in_another_space_over_a_queued_delete_is_a_move_refused() {
+        let config = ClientConfig::from_json(
+            json!({"name": "s", "collections": {"lists": {"key": "id", "spaceField": "groupId"}}}),
+        )
+        .unwrap();
+        let store: MemoryStore = MemoryStore::new(&config);
+        block_on(store.open_meta("c-a")).unwrap();
+        block_on(ensure_checkpoint_scope(&store, &config)).unwrap();
+        let observer = Recorder::default();
+        observer.now.set(1_700_000_000_000);
+        let write = |op: LocalOp| {
+            observer.now.set(observer.now.get() + 1);
+            let mut w = LocalWrite::new("lists".into(), "l1".into(), op, observer.now.get());
+            w.space = config.collection("lists").unwrap().space.clone();
+            block_on(store.write_local(&w))
+        };
+        let server = FakeServer::new();
+        write(LocalOp::Put(json!({"id": "l1", "groupId": "group:1"}))).unwrap();
+        block_on(sync(&config, &store, &server, &observer)).unwrap();
+        write(LocalOp::Delete).unwrap();
+        // The server still has l1 in group:1 until the delete goes: a put there in group:2
+        // is a move, refused as any move is (it folded into the delete's entry and went to
+        // group:1, under group:2's field, before).
+        let moved = write(LocalOp::Put(json!({"id": "l1", "groupId": "group:2"})));
+        assert_eq!(moved.as_ref().map_err(|e| e.code()).err(), Some("invalid-value"), "{moved:?}");
+        block_on(sync(&config, &store, &server, &observer)).unwrap();
+        assert!(server.doc("lists", "l1").is_some_and(|d| d.value.is_none()), "the delete went through");
+        // Once the server has the delete, the key is free to be created in group:2.
+        write(LocalOp::Put(json!({"id": "l1", "groupId": "group:2"}))).unwrap();
+        block_on(sync(&config, &store, &server, &observer)).unwrap();
+        let doc = server.doc("lists", "l1").unwrap();
+        assert_eq!(doc.space.as_deref(), Some("group:2"), "{doc:?}");
     }
 }
