@@ -1872,4 +1872,76 @@ mod tests {
         let doc = server.doc("lists", "l1").unwrap();
         assert_eq!(doc.space.as_deref(), Some("group:2"), "{doc:?}");
     }
+
+    /// B chose with c1's sides before it: another client's later edit of the same field,
+    /// which B pulled (nothing pending) but never saw in the conflict, must not be
+    /// overwritten without a conflict (d9f26cb sent it against B's new version, and the server
+    /// applied it).
+    #[test]
+    fn a_choice_never_silently_overwrites_another_clients_later_edit() {
+        let server = FakeServer::new();
+        let (a, b) = manual_conflict_of_b(&server);
+        let c1 = block_on(b.store.conflicts()).unwrap().remove(0);
+        a.write("trips", "t1", LocalOp::Patch(json!({"v": "a3"})));
+        a.sync(&server).unwrap(); // v3, written by A
+        b.sync(&server).unwrap(); // B takes v3 (nothing pending there): its version moved
+        resolve(&b, c1.id, Choice::Local).unwrap();
+        b.sync(&server).unwrap();
+        let doc = server.doc("trips", "t1").unwrap().value.unwrap();
+        assert_eq!(doc["v"], json!("a3"), "A's later edit was overwritten without a conflict: {doc}");
+        assert_eq!(block_on(b.store.conflicts()).unwrap().len(), 1, "a new conflict against A's v3");
+    }
+
+    /// A second conflict's local side takes the first's undecided change *under* B's later
+    /// edits, not over them: B's newer "b2" survives (d9f26cb put the older "b" over it).
+    #[test]
+    fn a_second_conflict_keeps_the_later_local_edit_over_the_older_undecided_one() {
+        let server = FakeServer::new();
+        let (a, b) = manual_conflict_of_b(&server); // c1: local v "b", server v "a"
+        b.write("trips", "t1", LocalOp::Patch(json!({"v": "b2"}))); // B's newer edit of v
+        a.write("trips", "t1", LocalOp::Patch(json!({"w": 1})));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap(); // second conflict on t1
+        let open = block_on(b.store.conflicts()).unwrap();
+        assert_eq!(open.len(), 1, "{open:?}");
+        assert_eq!(open[0].local, Some(json!({"id": "t1", "v": "b2"})), "{open:?}");
+    }
+
+    /// The first conflict's undecided side clears a field (null), which no merge patch
+    /// says: it is carried whole (d9f26cb dropped it, its "b" too).
+    #[test]
+    fn a_second_conflict_keeps_an_undecided_change_that_clears_a_field() {
+        let server = FakeServer::new();
+        let (a, b) = (Client::new("c-a", "manual", 100), Client::new("c-b", "manual", 100));
+        a.put("t1", json!({"id": "t1", "v": 0, "due": "mon"}));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        a.write("trips", "t1", LocalOp::Patch(json!({"v": "a"})));
+        b.put("t1", json!({"id": "t1", "v": "b", "due": null}));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap(); // c1: local {v: "b", due: null}
+        b.write("trips", "t1", LocalOp::Patch(json!({"note": "x"})));
+        a.write("trips", "t1", LocalOp::Patch(json!({"w": 1})));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap(); // second conflict
+        let open = block_on(b.store.conflicts()).unwrap();
+        assert_eq!(open.len(), 1, "{open:?}");
+        assert_eq!(open[0].local.as_ref().unwrap()["v"], json!("b"), "{open:?}");
+    }
+
+    /// The same with a choice that is no merge patch (a field set to null): the whole value
+    /// goes against c1's version, so A's later field is a new conflict, not wiped.
+    #[test]
+    fn a_whole_value_choice_never_silently_wipes_another_clients_later_edit() {
+        let server = FakeServer::new();
+        let (a, b) = manual_conflict_of_b(&server);
+        let c1 = block_on(b.store.conflicts()).unwrap().remove(0);
+        a.write("trips", "t1", LocalOp::Patch(json!({"w": 1})));
+        a.sync(&server).unwrap();
+        b.sync(&server).unwrap();
+        resolve(&b, c1.id, Choice::Value(Some(json!({"id": "t1", "v": "b", "due": null})))).unwrap();
+        b.sync(&server).unwrap();
+        let doc = server.doc("trips", "t1").unwrap().value.unwrap();
+        assert_eq!(doc.get("w"), Some(&json!(1)), "A's later field was wiped without a conflict: {doc}");
+    }
 }

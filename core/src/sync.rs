@@ -301,9 +301,9 @@ pub fn plan_revoke<V: AppValue>(
 
 /// The app settles manual conflict `id` (of `key`): the chosen value becomes the local
 /// value and, unless it is the server's, goes out against the server version the
-/// conflict showed (if the server moved on since, that is a new conflict). When the key
-/// was written since, it goes out as the patch from the conflict's server value to it,
-/// against the record's version: a put of the chosen value would undo those writes.
+/// conflict showed (if another client moved the server on since, that is a new
+/// conflict). When the key was written here since, it goes out as the patch from the
+/// conflict's server value to it: a put of the chosen value would undo those writes.
 pub fn plan_resolve<V: AppValue>(
     snapshot: Snapshot<V>,
     key: &KeyRef,
@@ -337,19 +337,13 @@ pub fn plan_resolve<V: AppValue>(
         let space = conflict.space.clone();
         // A patch needs a record to apply to: over a delete the choice goes whole.
         let patch = before.as_ref().and_then(|_| changes(conflict.server.as_ref(), chosen.as_ref()));
+        // Against the version the conflict showed, either way: the server takes it over
+        // this client's own later writes, and another client's write since is a new
+        // conflict, not silently overwritten.
+        let against = conflict.server_version;
         hlc = Some(match (moved, patch) {
-            (true, Some(patch)) => {
-                let against = version.unwrap_or(conflict.server_version);
-                work.queue_entry(key, Op::Patch, V::from_json(patch), against, None, space, now_ms)
-            }
-            (true, None) => {
-                let against = version.unwrap_or(conflict.server_version);
-                work.queue_value(key, chosen.clone().map(V::from_json), against, None, space, now_ms)
-            }
-            (false, _) => {
-                let value = chosen.clone().map(V::from_json);
-                work.queue_value(key, value, conflict.server_version, None, space, now_ms)
-            }
+            (true, Some(patch)) => work.queue_entry(key, Op::Patch, V::from_json(patch), against, None, space, now_ms),
+            _ => work.queue_value(key, chosen.clone().map(V::from_json), against, None, space, now_ms),
         });
     }
     work.settle(key, base, version, hlc, now_ms);
@@ -658,9 +652,7 @@ impl<'c, V: AppValue> Working<'c, V> {
         let local_hlc = record.as_ref().map(|r| r.hlc.clone()).unwrap_or_default();
         self.observe(&server.hlc, now_ms);
         let ids: Vec<u64> = self.queued.get(key).map(|q| q.iter().map(|e| e.id).collect()).unwrap_or_default();
-        for id in ids {
-            self.remove_entry(key, id);
-        }
+        let settled: Vec<OutboxEntry<V>> = ids.into_iter().filter_map(|id| self.remove_entry(key, id)).collect();
         if same_value(local_value.as_ref(), server.value.as_ref()) {
             // Both sides reached the same value: nothing to decide.
             self.settle(key, server.value.clone(), Some(server.version), Some(server.hlc.clone()), now_ms);
@@ -700,16 +692,16 @@ impl<'c, V: AppValue> Working<'c, V> {
                 // Kept for a person: the server's value shows meanwhile, the local one
                 // waits in the conflict record; nothing is sent until the app decides.
                 // A key keeps one open conflict: a new one takes over the old one's
-                // undecided local change (what its local side changed of its server
-                // value), so replacing it loses no choice the app has not made yet.
+                // undecided local side, with the writes made since (over the old
+                // conflict's server value, which showed meanwhile) replayed on it, so
+                // replacing it loses no choice the app has not made yet.
                 let mut kept_local = local.clone();
                 if let Some(old) = record.as_ref().and_then(|r| r.conflict) {
                     add_id(&mut self.conflicts_deleted, old);
                     let earlier = take_conflict(&mut self.conflicts_added, old)
                         .or_else(|| take_conflict(&mut self.conflicts, old));
-                    let undecided = earlier.and_then(|c| changes(c.server.as_ref(), c.local.as_ref()));
-                    if let (Some(value), Some(change)) = (kept_local.as_mut(), undecided) {
-                        crate::patch::apply(value, &change);
+                    if let Some(undecided) = earlier.and_then(|c| c.local) {
+                        kept_local = json_of(replay(Some(&V::from_json(undecided)), &settled).as_ref());
                     }
                 }
                 let id = self.meta.next_conflict_id;
