@@ -65,6 +65,8 @@ test("useQuery reads nothing and answers undefined while a condition's value is 
   const client = recordingClient();
   assert.equal(hooks.useQuery(client, "trips", { where: { owner: undefined } }), undefined);
   assert.deepEqual(client.watched, [], "no watch of a query whose condition would vanish");
+  assert.equal(hooks.useQuery(client, "trips", { where: { start: { gte: undefined, lt: 5 } } }), undefined);
+  assert.deepEqual(client.watched, [], "nor of one whose bound would vanish");
   const answer = hooks.useQuery(client, "trips", { where: { owner: "u1" } });
   assert.deepEqual(client.watched, [["trips", { where: { owner: "u1" } }]]);
   assert.deepEqual(answer, [{ id: "t1", owner: "u1" }]);

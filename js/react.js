@@ -200,13 +200,15 @@ export function useCollection(client, collection, listQuery, _options) {
 }
 
 /**
- * Whether a condition's value is `undefined` (`{owner: user?.id}` while `user` loads):
+ * Whether a condition's value or an operator's operand is `undefined` (`{owner: user?.id}`,
+ * `{start: {gte: from}}` while it loads):
  * the hooks answer `undefined` until it has one, where `query` and `watch` refuse it
  * with `invalid-query` (its JSON would have no condition, and match every record).
  */
 function loading(query) {
   const where = query?.where;
-  return where !== null && typeof where === "object" && Object.values(where).some((v) => v === undefined);
+  const unset = (v) => v === undefined || (v !== null && typeof v === "object" && Object.values(v).some(unset));
+  return where !== null && typeof where === "object" && Object.values(where).some(unset);
 }
 
 /**

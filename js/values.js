@@ -46,5 +46,26 @@ const pwaSyncValues = (() => {
     return [null, JSON.parse(text)];
   };
 
-  return { copy, nestsDeeperThan };
+  // Where a query's `where` holds `undefined` ("field", or "field.operator" for an
+  // operator's operand), or undefined if nowhere. JSON drops it: the condition or bound
+  // would vanish and match more than asked. A `where` that throws when read is left to
+  // the JSON step, which reports it.
+  const undefinedCondition = (query) => {
+    try {
+      const where = query?.where;
+      if (where === null || typeof where !== "object") return undefined;
+      for (const [field, condition] of Object.entries(where)) {
+        if (condition === undefined) return field;
+        if (condition === null || typeof condition !== "object" || Array.isArray(condition)) continue;
+        for (const [op, operand] of Object.entries(condition)) {
+          if (operand === undefined || (Array.isArray(operand) && operand.includes(undefined))) return `${field}.${op}`;
+        }
+      }
+    } catch {
+      // Read again, and reported, by the JSON step.
+    }
+    return undefined;
+  };
+
+  return { copy, nestsDeeperThan, undefinedCondition };
 })();

@@ -504,17 +504,8 @@ fn parse_query(config: &CollectionConfig, js: &JsValue, form: Form) -> Result<Qu
     let bad = |reason: String| Error::InvalidQuery { collection: config.name.clone(), reason };
     // JSON has no `undefined`: `{owner: user?.id}` would lose its condition and match every
     // record while `user` loads. Refused here, before the text is made.
-    let conditions = Reflect::get(js, &"where".into()).unwrap_or(JsValue::UNDEFINED);
-    if conditions.is_object() {
-        for pair in js_sys::Object::entries(conditions.unchecked_ref()).iter() {
-            let pair: Array = pair.unchecked_into();
-            if pair.get(1).is_undefined() {
-                let field = pair.get(0).as_string().unwrap_or_default();
-                return Err(bad(format!(
-                    "the condition on \"{field}\" is undefined: give a value, or leave the field out"
-                )));
-            }
-        }
+    if let Some(at) = crate::value::undefined_condition(js) {
+        return Err(bad(format!("`where.{at}` is undefined: give a value, or leave it out")));
     }
     let json = if js.is_undefined() || js.is_null() {
         Value::Null

@@ -23,6 +23,10 @@ extern "C" {
     /// `js/values.js`: `[null, the copy]`, or why there is none (`[why, what]`).
     fn copy(value: &JsValue, max_depth: u32) -> JsValue;
 
+    /// `js/values.js`: where a query's `where` holds `undefined`, if anywhere.
+    #[wasm_bindgen(js_name = undefinedCondition)]
+    pub(crate) fn undefined_condition(query: &JsValue) -> Option<String>;
+
     /// `js/values.js`'s depth check, for the test that holds it to the core's.
     #[cfg(feature = "testing")]
     #[wasm_bindgen(js_name = nestsDeeperThan)]

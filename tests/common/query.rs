@@ -171,7 +171,12 @@ async fn bad_queries_reject_with_invalid_query() {
     let loading = || js("", "return { where: { day: undefined } }", &[]);
     let error = js("p", "return p.then(() => null, (e) => e)", &[c.query(s("sessions"), loading().await).into()]).await;
     assert_eq!(field(&error, "code"), s("invalid-query"));
-    assert!(field(&error, "message").as_string().unwrap_or_default().contains("\"day\" is undefined"));
+    assert!(field(&error, "message").as_string().unwrap_or_default().contains("`where.day` is undefined"));
+    // An operator's undefined operand would drop that bound: refused too.
+    let bound = js("", "return { where: { day: { gte: undefined, lt: 5 } } }", &[]).await;
+    assert_eq!(rejection_code(c.query(s("sessions"), bound)).await, "invalid-query");
+    let listed = js("", "return { where: { day: { in: [1, undefined] } } }", &[]).await;
+    assert_eq!(rejection_code(c.query(s("sessions"), listed)).await, "invalid-query");
     assert_eq!(rejection_code(c.count(s("sessions"), loading().await)).await, "invalid-query");
     let thrown = c.watch(s("sessions"), loading().await, Function::new_no_args("").into()).err();
     assert_eq!(thrown.map(|e| field(&e, "code")), Some(s("invalid-query")));
