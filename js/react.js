@@ -189,11 +189,12 @@ export function useDoc(client, collection, key, _options) {
  */
 export function useCollection(client, collection, listQuery, _options) {
   const asked = asQuery(listQuery);
-  const id = loading(asked) ? "" : JSON.stringify(asked);
+  const waiting = loading(asked);
+  const id = waiting ? "" : JSON.stringify(asked);
   // `listQuery` is read only when its text (`id`) changes: a literal written inline is fine.
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const live = useMemo(
-    () => (client && !loading(asked) ? watched(client, collection, asked) : null),
+    () => (client && !waiting ? watched(client, collection, asked) : null),
     [client, collection, id],
   );
   return useSyncExternalStore(live ? live.subscribe : unsubscribed, live ? live.getSnapshot : nothing, nothing);
@@ -253,11 +254,12 @@ export function useConflicts(client, options) {
  * when the answer changed, so the snapshot is the same array until then.
  */
 export function useQuery(client, collection, query) {
-  const id = query === undefined || loading(query) ? "" : JSON.stringify(query);
+  const waiting = loading(query);
+  const id = query === undefined || waiting ? "" : JSON.stringify(query);
   // `query` is read only when its text (`id`) changes: a literal written inline is fine.
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const live = useMemo(
-    () => (client && !loading(query) ? watched(client, collection, query) : null),
+    () => (client && !waiting ? watched(client, collection, query) : null),
     [client, collection, id],
   );
   return useSyncExternalStore(live ? live.subscribe : unsubscribed, live ? live.getSnapshot : nothing, nothing);

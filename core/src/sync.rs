@@ -335,15 +335,16 @@ pub fn plan_resolve<V: AppValue>(
     let moved = version != Some(conflict.server_version) || work.queued.get(key).is_some_and(|q| !q.is_empty());
     if chosen != conflict.server {
         let space = conflict.space.clone();
-        // A patch needs a record to apply to: over a delete the choice goes whole.
-        let patch = before.as_ref().and_then(|_| changes(conflict.server.as_ref(), chosen.as_ref()));
+        // Worked out only when the key was written since. A patch needs a record to apply
+        // to: over a delete the choice goes whole.
+        let patch = (moved && before.is_some()).then(|| changes(conflict.server.as_ref(), chosen.as_ref())).flatten();
         // Against the version the conflict showed, either way: the server takes it over
         // this client's own later writes, and another client's write since is a new
         // conflict, not silently overwritten.
         let against = conflict.server_version;
-        hlc = Some(match (moved, patch) {
-            (true, Some(patch)) => work.queue_entry(key, Op::Patch, V::from_json(patch), against, None, space, now_ms),
-            _ => work.queue_value(key, chosen.clone().map(V::from_json), against, None, space, now_ms),
+        hlc = Some(match patch {
+            Some(patch) => work.queue_entry(key, Op::Patch, V::from_json(patch), against, None, space, now_ms),
+            None => work.queue_value(key, chosen.clone().map(V::from_json), against, None, space, now_ms),
         });
     }
     work.settle(key, base, version, hlc, now_ms);
