@@ -163,20 +163,78 @@ const pwaSyncHttp = (() => {
     return [new TextDecoder().decode(whole), read];
   };
 
-  // A request whose answer is read as it comes (the server's event stream): resolves to
-  // [status, body stream (null: none)] once the headers are in; rejects with ["network",
-  // what `fetch` threw] or a token's failure. `signal` ends it from outside.
-  const open = (url, headers, signal, auth) => withToken(auth, headers, (sent) => openOnce(url, sent, signal));
-
-  const openOnce = async (url, headers, signal) => {
-    let response;
-    try {
-      response = await globalThis.fetch(url, { method: "GET", headers, signal });
-    } catch (error) {
-      throw ["network", error];
-    }
-    return [response.status, response.body];
+  // The server's event stream (`GET url`, `text/event-stream`), read with `fetch`, which,
+  // unlike `EventSource`, sends our headers and the token and works in service workers,
+  // and connected again until `stop()`. `fired(kind)` says what happened: "online" when a
+  // connection is accepted (2xx with a body: changes may have been missed while there was
+  // none), "poke" for each event that carries data, and when a connection ends "ended"
+  // (it had been accepted) or "failed" (it was not), to which `fired` answers how many ms
+  // to wait before connecting again (the session's backoff, in Rust). Nothing fires
+  // after `stop()`.
+  const stream = (url, headers, auth, fired) => {
+    const controller = new AbortController();
+    const { signal } = controller;
+    const fire = (kind) => (signal.aborted ? 0 : fired(kind));
+    const connect = async () => {
+      let accepted = false;
+      try {
+        const [status, body] = await withToken(auth, headers, (sent) =>
+          globalThis.fetch(url, { headers: sent, signal }).then((r) => [r.status, r.body]),
+        );
+        if (status < 200 || status > 299 || !body) return false;
+        accepted = true;
+        fire("online");
+        const reader = body.getReader();
+        const decoder = new TextDecoder();
+        const pokes = eventsWithData();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          for (let n = pokes(decoder.decode(value, { stream: true })); n > 0; n--) fire("poke");
+        }
+      } catch {
+        // A failed request, a lost connection or `stop()`: it ends here either way.
+      }
+      return accepted;
+    };
+    (async () => {
+      while (!signal.aborted) {
+        const wait = fire((await connect()) ? "ended" : "failed");
+        // A client gone answers no wait: the loop ends by `stop()`, never spins.
+        await new Promise((resolve) => setTimeout(resolve, typeof wait === "number" ? wait : 1000));
+      }
+    })();
+    return { stop: () => controller.abort() };
   };
 
-  return { exchange, open, token, expiresWithin };
+  // A counter of an event stream's events that carry data, fed its text as it comes (the
+  // decoder has dropped a leading BOM and turned bytes that are not UTF-8 into U+FFFD,
+  // which hides no line end). As `EventSource` reads it: lines end in CRLF, LF or a lone
+  // CR; a blank line ends an event; a `data` field ("data" or "data:...") makes it one
+  // to count; comments and other fields do not.
+  const eventsWithData = () => {
+    let rest = "";
+    let data = false;
+    // The last text ended in CR: a LF opening the next is that CRLF's second half.
+    let afterCr = false;
+    return (text) => {
+      if (text === "") return 0;
+      if (afterCr && text[0] === "\n") text = text.slice(1);
+      afterCr = text.endsWith("\r");
+      const lines = (rest + text).split(/\r\n|\r|\n/);
+      rest = lines.pop();
+      let ended = 0;
+      for (const line of lines) {
+        if (line === "") {
+          ended += data;
+          data = false;
+        } else if (line === "data" || line.startsWith("data:")) {
+          data = true;
+        }
+      }
+      return ended;
+    };
+  };
+
+  return { exchange, stream, eventsWithData, token, expiresWithin };
 })();

@@ -75,13 +75,12 @@ from dataclasses import dataclass, field
 
 # (layer name as in the picture, kind, modules, same-layer edges allowed when apart)
 CORE_LAYERS = [
-    # `names` (event names, error codes, the sync tag shared with JS) and `sse` (the event
-    # stream's framing) sit with the protocol.
+    # `names` (event names, error codes, the sync tag shared with JS) sits with the protocol.
     # `fields` reads a JSON object's fields by hand (the config's reader).
     # `sorted_map` is the planner model's map (a sorted vector, no B-tree in the module).
     # `json` writes JSON text (serde_json; floats spelled by JS in the browser module).
     # `text` joins and cuts text for messages without std's generic string code.
-    ("protocol/clock/patch/error", "joined", ["protocol", "clock", "patch", "error", "names", "sse", "value", "sort", "sorted_map", "fields", "json", "text"], []),
+    ("protocol/clock/patch/error", "joined", ["protocol", "clock", "patch", "error", "names", "value", "sort", "sorted_map", "fields", "json", "text"], []),
     # `export` is not in the picture: it parses the export format (the text is
     # rendered by js/export.js) and needs only `error`; it sits with the data definitions.
     # `migration` decides schema versions and checks a migration step's answer.
@@ -111,13 +110,12 @@ WEB_LAYERS = [
     # it, so it sits beside `idb` rather than above it.
     # `migrate` runs the app's migration functions, inside the upgrade transaction too.
     ("idb/crypto", "joined", ["idb", "crypto", "migrate"], []),
-    # `body` is the one response-stream reader under `transport` and `event_stream`;
     # `wire` reads the server's answers for `transport`; `background_sync` registers the
     # Background Sync tag.
     (
         "transport/events/locks/channel",
         "joined",
-        ["transport", "body", "wire", "event_stream", "events", "locks", "channel", "background_sync"],
+        ["transport", "wire", "events", "locks", "channel", "background_sync"],
         [],
     ),
     # `background` holds the client weakly and carries its timers and listeners out.

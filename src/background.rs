@@ -1,21 +1,19 @@
 //! What makes a client sync by itself: a timer for the next attempt (debounced writes,
 //! backoff), the global `online` event, the pull interval, and the server's event stream
 //! when `realtime` is on. The listeners and timers are the background's script's
-//! (`js/background.js`, reached as `pwaSyncBackground`), which says what happened; the
-//! event stream is read here. Everything here holds the client weakly and stops when
-//! dropped (on `close`). It sees the client only through [`Driven`], so it sits below the
+//! (`js/background.js`, reached as `pwaSyncBackground`), the event stream the requests'
+//! script's (`js/http.js`); both say what happened through one function. Everything here
+//! holds the client weakly and stops when dropped (on `close`). It sees the client only through [`Driven`], so it sits below the
 //! client that owns it.
 
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
-use web_sys::AbortController;
 
-use crate::event_stream::EventStream;
 use crate::sys;
-use crate::transport::HttpTransport;
+use crate::transport::{EventStream, HttpTransport};
 use pwa_sync_core::schedule::Trigger;
 
 #[wasm_bindgen(js_namespace = pwaSyncBackground)]
@@ -57,21 +55,20 @@ pub(crate) trait Driven: 'static {
     async fn timer_fired(self: Rc<Self>);
     /// The event stream ended (`connected`: it had connected): ms until reconnecting.
     fn stream_ended(self: &Rc<Self>, connected: bool) -> u32;
-    fn is_closed(&self) -> bool;
     fn transport(&self) -> Option<&HttpTransport>;
 }
 
 pub(crate) struct Background {
     triggers: Triggers,
-    _fired: Closure<dyn FnMut(JsValue)>,
-    stream: Option<AbortController>,
+    _fired: Closure<dyn FnMut(JsValue) -> JsValue>,
+    stream: Option<EventStream>,
 }
 
 impl Drop for Background {
     fn drop(&mut self) {
         self.triggers.stop();
         if let Some(stream) = &self.stream {
-            stream.abort();
+            stream.stop();
         }
     }
 }
@@ -81,29 +78,29 @@ impl Background {
     pub fn start<C: Driven>(client: &Rc<C>, pull_interval_ms: Option<u64>, realtime: bool) -> Background {
         let weak = Rc::downgrade(client);
         let fired = {
-            let weak = weak.clone();
-            Closure::<dyn FnMut(JsValue)>::new(move |kind: JsValue| {
-                let Some(client) = weak.upgrade() else { return };
+            Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |kind: JsValue| {
+                let Some(client) = weak.upgrade() else { return JsValue::UNDEFINED };
                 match kind.as_string().as_deref() {
-                    // A page back in the foreground may have missed pokes while it slept.
+                    // A page back in the foreground, or the event stream connected: pokes
+                    // may have been missed meanwhile.
                     Some("online") => client.trigger(Trigger::Online),
                     Some("offline") => client.went_offline(),
                     Some("interval") => client.trigger(Trigger::Interval),
                     Some("timer") => sys::spawn(client.timer_fired()),
+                    Some("poke") => client.trigger(Trigger::Poke),
+                    // The event stream ended: how long it waits is the session's rule
+                    // (backoff with jitter).
+                    Some("ended") => return client.stream_ended(true).into(),
+                    Some("failed") => return client.stream_ended(false).into(),
                     _ => {}
                 }
+                JsValue::UNDEFINED
             })
         };
         let interval = pull_interval_ms.unwrap_or(0) as f64;
         let triggers = start_triggers(&js_sys::global(), interval, fired.as_ref());
-        let stream = realtime.then(|| {
-            let controller = AbortController::new().ok();
-            if let Some(controller) = &controller {
-                sys::spawn(stream_events(weak.clone(), controller.clone()));
-            }
-            controller
-        });
-        Background { triggers, _fired: fired, stream: stream.flatten() }
+        let stream = if realtime { client.transport().map(|t| t.events(fired.as_ref())) } else { None };
+        Background { triggers, _fired: fired, stream }
     }
 
     /// Start a sync in `delay` ms, unless one is already due sooner (the session's
@@ -111,40 +108,4 @@ impl Background {
     pub fn schedule(&self, delay: u64) {
         self.triggers.schedule(delay as f64);
     }
-}
-
-/// Read the server's event stream (`GET {endpoint}/events`, SSE) with `fetch`, which,
-/// unlike `EventSource`, sends our headers and works in service workers. Each event is a
-/// poke to sync; the stream reconnects with backoff until the client closes.
-async fn stream_events<C: Driven>(weak: Weak<C>, abort: AbortController) {
-    loop {
-        if abort.signal().aborted() {
-            return;
-        }
-        let connected = read_stream(&weak, &abort).await.unwrap_or_default();
-        // How long to wait is the session's rule (backoff with jitter).
-        let Some(delay) = weak.upgrade().map(|client| client.stream_ended(connected)) else { return };
-        sleep(delay).await;
-    }
-}
-
-/// One connection: `Ok(true)` if it connected (and later ended), `Err` if it did not.
-async fn read_stream<C: Driven>(weak: &Weak<C>, abort: &AbortController) -> Result<bool, ()> {
-    let mut stream = {
-        let client = weak.upgrade().ok_or(())?;
-        if client.is_closed() {
-            return Err(());
-        }
-        let transport = client.transport().ok_or(())?;
-        // Hold the client only for the request, not for the whole stream.
-        let stream = EventStream::connect(transport, abort).await?;
-        // Changes may have been missed while disconnected.
-        client.trigger(Trigger::Online);
-        stream
-    };
-    while stream.next_poke().await? {
-        let Some(client) = weak.upgrade() else { return Ok(true) };
-        client.trigger(Trigger::Poke);
-    }
-    Ok(true)
 }

@@ -14,13 +14,11 @@
 pub mod api;
 pub mod background;
 pub mod background_sync;
-pub mod body;
 pub mod channel;
 pub mod client;
 pub mod convert;
 pub mod crypto;
 pub mod error;
-pub mod event_stream;
 pub mod events;
 pub mod idb;
 pub mod locks;

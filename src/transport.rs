@@ -9,7 +9,6 @@ use js_sys::{Array, JsString, Object, Promise, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, ReadableStream};
 
 use crate::convert::encode_json;
 use crate::error::describe;
@@ -43,14 +42,18 @@ extern "C" {
         auth: &JsValue,
     ) -> Result<Promise, JsValue>;
 
-    /// A GET whose answer is read as it comes: `[status, body stream or null]`.
-    #[wasm_bindgen(catch, js_name = open)]
-    fn open_stream(
-        url: &str,
-        headers: &Object,
-        signal: &web_sys::AbortSignal,
-        auth: &JsValue,
-    ) -> Result<Promise, JsValue>;
+    /// The server's event stream, connected again until `stop()` (`pwaSyncHttp.stream`):
+    /// `fired(kind)` with "online", "poke", and "ended" or "failed", which `fired`
+    /// answers with the ms to wait before the next connection.
+    #[wasm_bindgen(js_name = stream)]
+    fn open_stream(url: &str, headers: &Object, auth: &JsValue, fired: &JsValue) -> EventStream;
+
+    /// A running event stream (`pwaSyncHttp.stream`'s answer).
+    pub type EventStream;
+
+    /// End the stream; nothing fires after it.
+    #[wasm_bindgen(method)]
+    pub fn stop(this: &EventStream);
 
     #[cfg(feature = "testing")]
     #[wasm_bindgen(catch, js_name = token)]
@@ -131,16 +134,10 @@ impl HttpTransport {
         headers
     }
 
-    /// The server's event stream (`GET {endpoint}/events`): its body once a success
-    /// answered (`None`: no body). `abort` ends it from outside. `Err` if the request
-    /// failed or was refused.
-    pub async fn events(&self, abort: &AbortController) -> Result<Option<ReadableStream>, ()> {
-        let sent = open_stream(&self.events_url(), &self.headers(), &abort.signal(), &self.auth.state).map_err(drop)?;
-        let answer = Array::from(&JsFuture::from(sent).await.map_err(drop)?);
-        match status(&answer) {
-            200..=299 => Ok(answer.get(1).dyn_into::<ReadableStream>().ok()),
-            _ => Err(()),
-        }
+    /// Read the server's event stream (`GET {endpoint}/events`) until `stop()`, saying
+    /// what happens through `fired` (`open_stream`).
+    pub fn events(&self, fired: &JsValue) -> EventStream {
+        open_stream(&self.events_url(), &self.headers(), &self.auth.state, fired)
     }
 
     /// One request, started now: it is on its way when this returns.

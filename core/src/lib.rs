@@ -37,7 +37,6 @@ pub mod sort;
 pub mod sorted_map;
 #[cfg(test)]
 mod spaces_tests;
-pub mod sse;
 pub mod store;
 pub mod sync;
 pub mod text;

@@ -49,10 +49,6 @@ impl Driven for Client {
         wait
     }
 
-    fn is_closed(&self) -> bool {
-        Client::is_closed(self)
-    }
-
     fn transport(&self) -> Option<&HttpTransport> {
         Client::transport(self)
     }
