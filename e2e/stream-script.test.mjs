@@ -65,32 +65,50 @@ function standIn(answers) {
   return calls;
 }
 
-// A body that sends `chunks` and then ends, or stays open (`open`) until aborted.
-function body(chunks, { open = false, signal } = {}) {
+// A body that sends `chunks` and then ends, stays open (`open`) until aborted, or breaks
+// (`broken`) after them; and a 200 of `text/event-stream` with it.
+function body(chunks, { open = false, broken = false, signal } = {}) {
+  const left = [...chunks];
+  let aborted = null;
   return new ReadableStream({
     start(controller) {
-      for (const c of chunks) controller.enqueue(bytes(c));
-      if (!open) controller.close();
-      signal?.addEventListener("abort", () => controller.error(new Error("aborted")));
+      signal?.addEventListener("abort", () => {
+        aborted?.(new Error("aborted"));
+        controller.error(new Error("aborted"));
+      });
+    },
+    // One chunk a read, then the end, a break, or nothing more until aborted.
+    pull(controller) {
+      if (left.length > 0) return controller.enqueue(bytes(left.shift()));
+      if (broken) return controller.error(new TypeError("network error"));
+      if (!open) return controller.close();
+      return new Promise((_, reject) => (aborted = reject));
     },
   });
 }
+const events = (stream) => new Response(stream, { status: 200, headers: { "content-type": "text/event-stream" } });
 
 async function until(check, ms) {
   const end = Date.now() + ms;
   while (!check() && Date.now() < end) await wait(5);
 }
 
+// A stream whose `fired` records what fired and answers `waitMs` for "ended" and "failed".
+function watched(url, headers, auth, waitMs) {
+  const fired = [];
+  const stream = http.stream(url, headers, auth, (kind) => {
+    fired.push(kind);
+    return kind === "ended" || kind === "failed" ? waitMs : undefined;
+  });
+  return { fired, stream };
+}
+
 test("an accepted connection fires online and a poke per event; its end asks for the wait, then it connects again", async () => {
   const calls = standIn([
-    () => new Response(body(["data: a\n\n: ping\n\ndata: b\n", "\n"]), { status: 200 }),
-    (init) => new Response(body(["data: c\n\n"], { open: true, signal: init.signal }), { status: 200 }),
+    () => events(body([": connected\n\ndata: a\n\n: ping\n\ndata: b\n", "\n"])),
+    (init) => events(body([": connected\n\ndata: c\n\n"], { open: true, signal: init.signal })),
   ]);
-  const fired = [];
-  const stream = http.stream("http://test/sync/events", { "X-Sync-Protocol": "1" }, null, (kind) => {
-    fired.push(kind);
-    return kind === "ended" || kind === "failed" ? 30 : undefined;
-  });
+  const { fired, stream } = watched("http://test/sync/events", { "X-Sync-Protocol": "1" }, null, 30);
   try {
     await until(() => fired.length >= 6, 3000);
     await wait(100);
@@ -106,22 +124,40 @@ test("an accepted connection fires online and a poke per event; its end asks for
   assert.ok(calls[1].signal.aborted, "stop() aborts the open request");
 });
 
-test("a refused or failed connection fires failed and waits what fired answers before the next", async () => {
+test("a connection lost after its first bytes ended an accepted one; one lost before them failed", async () => {
+  standIn([
+    () => events(body([": connected\n\n", "data: a\n\n"], { broken: true })),
+    () => events(body([], { broken: true })),
+  ]);
+  const { fired, stream } = watched("http://test/events", {}, null, 20);
+  try {
+    await until(() => fired.length >= 4, 3000);
+    assert.deepEqual(fired.slice(0, 4), ["online", "poke", "ended", "failed"]);
+  } finally {
+    stream.stop();
+  }
+});
+
+test("what is not an event stream fails: a refusal, a failed request, a page answered for every path", async () => {
   const calls = standIn([
     () => new Response("no", { status: 403 }),
     new TypeError("fetch failed"),
-    () => new Response(null, { status: 200 }), // no body: not a stream
+    () => new Response("<!doctype html>", { status: 200, headers: { "content-type": "text/html" } }),
+    () => new Response(null, { status: 204, headers: { "content-type": "text/event-stream" } }),
   ]);
+  const times = [];
   const fired = [];
   const stream = http.stream("http://test/events", {}, null, (kind) => {
-    fired.push([kind, Date.now()]);
+    fired.push(kind);
+    times.push(Date.now());
     return 60;
   });
   try {
-    await until(() => fired.length >= 3, 3000);
-    assert.deepEqual(fired.slice(0, 3).map(([k]) => k), ["failed", "failed", "failed"]);
-    assert.ok(fired[1][1] - fired[0][1] >= 55, "the second try waited the answer");
-    assert.equal(calls.length >= 3, true);
+    await until(() => fired.length >= 4, 3000);
+    assert.deepEqual(fired.slice(0, 4), ["failed", "failed", "failed", "failed"]);
+    const gap = times[1] - times[0];
+    assert.ok(gap >= 55 && gap < 500, `the next try waited what fired answered (${gap} ms)`);
+    assert.ok(calls.length >= 4);
   } finally {
     stream.stop();
   }
@@ -130,15 +166,10 @@ test("a refused or failed connection fires failed and waits what fired answers b
 test("the token goes in the header, and a function's token is asked again once after a 401", async () => {
   const calls = standIn([
     () => new Response(null, { status: 401 }),
-    () => new Response(body(["data: x\n\n"]), { status: 200 }),
+    () => events(body(["data: x\n\n"])),
   ]);
   let asked = 0;
-  const auth = { source: () => `t${++asked}` };
-  const fired = [];
-  const stream = http.stream("http://test/events", { "X-Sync-Protocol": "1" }, auth, (kind) => {
-    fired.push(kind);
-    return 10_000;
-  });
+  const { fired, stream } = watched("http://test/events", { "X-Sync-Protocol": "1" }, { source: () => `t${++asked}` }, 10_000);
   try {
     await until(() => fired.includes("ended"), 3000);
     assert.deepEqual(fired, ["online", "poke", "ended"]);
@@ -151,17 +182,60 @@ test("the token goes in the header, and a function's token is asked again once a
   }
 });
 
-test("a token function that throws fails the connection, which is tried again", async () => {
-  standIn([]);
-  const fired = [];
-  const stream = http.stream("http://test/events", {}, { source: () => { throw new Error("signed out"); } }, (kind) => {
-    fired.push(kind);
-    return 20;
-  });
+test("a stopped stream asks the app for no fresh token after a 401", async () => {
+  let answer;
+  standIn([() => new Promise((resolve) => (answer = resolve))]);
+  let asked = 0;
+  const { fired, stream } = watched("http://test/events", {}, { source: () => `t${++asked}` }, 20);
+  await until(() => answer !== undefined, 1000);
+  stream.stop();
+  answer(new Response(null, { status: 401 }));
+  await wait(50);
+  assert.equal(asked, 1, "the token function was asked once, before stop()");
+  assert.deepEqual(fired, []);
+});
+
+test("a token function that throws fails the connection before any request, and it is tried again", async () => {
+  const calls = standIn([() => events(body(["data: x\n\n"]))]);
+  const { fired, stream } = watched("http://test/events", {}, { source: () => { throw new Error("signed out"); } }, 20);
   try {
     await until(() => fired.length >= 2, 3000);
     assert.deepEqual(fired.slice(0, 2), ["failed", "failed"]);
+    assert.equal(calls.length, 0, "no request without a token");
   } finally {
     stream.stop();
   }
+});
+
+test("a fired that throws (a broken module) stops the stream and lets its body go", async () => {
+  let cancelled = false;
+  const calls = standIn([
+    () =>
+      events(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(bytes("data: x\n\n"));
+          },
+          cancel() {
+            cancelled = true;
+          },
+        }),
+      ),
+  ]);
+  const reported = [];
+  const report = console.error;
+  console.error = (error) => reported.push(error);
+  try {
+    http.stream("http://test/events", {}, null, (kind) => {
+      if (kind === "poke") throw new RangeError("unreachable");
+      return 10;
+    });
+    await wait(150);
+  } finally {
+    console.error = report;
+  }
+  assert.equal(calls.length, 1, "no connection after the throw");
+  assert.ok(cancelled, "the open body was cancelled");
+  assert.equal(reported.length, 1);
+  assert.ok(reported[0] instanceof RangeError, "what it threw is reported");
 });

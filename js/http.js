@@ -69,12 +69,14 @@ const pwaSyncHttp = (() => {
   // `request` with `headers` and the token, made once more with a fresh token when the
   // server says 401 and the token comes from a function: the one loop under the exchanges
   // and the event stream. `request` resolves to [status, ...].
-  const withToken = async (auth, headers, request) => {
+  // `signal`: once aborted, the app is not asked for a fresh token (the event stream
+  // stopped: its client closed).
+  const withToken = async (auth, headers, request, signal) => {
     for (let refresh = false; ; refresh = true) {
       const bearer = await token(auth, refresh);
       const sent = bearer === undefined ? headers : { ...headers, Authorization: `Bearer ${bearer}` };
       const answer = await request(sent);
-      if (answer[0] !== 401 || refresh || typeof auth?.source !== "function") return answer;
+      if (answer[0] !== 401 || refresh || typeof auth?.source !== "function" || signal?.aborted) return answer;
     }
   };
 
@@ -165,46 +167,83 @@ const pwaSyncHttp = (() => {
 
   // The server's event stream (`GET url`, `text/event-stream`), read with `fetch`, which,
   // unlike `EventSource`, sends our headers and the token and works in service workers,
-  // and connected again until `stop()`. `fired(kind)` says what happened: "online" when a
-  // connection is accepted (2xx with a body: changes may have been missed while there was
-  // none), "poke" for each event that carries data, and when a connection ends "ended"
-  // (it had been accepted) or "failed" (it was not), to which `fired` answers how many ms
-  // to wait before connecting again (the session's backoff, in Rust). Nothing fires
-  // after `stop()`.
+  // and connected again until `stop()`. `fired(kind)` says what happened: "online" once a
+  // connection is accepted (a 200 of `text/event-stream`, as EventSource takes it, whose
+  // first bytes came: the server's `: connected`; changes may have been missed while
+  // there was none), "poke" for each event that carries data, and when a connection ends
+  // "ended" (it had been accepted) or "failed" (it had not: refused, cut before its first
+  // bytes, or not an event stream, such as a host answering every path with its page),
+  // to which `fired` answers how many ms to wait before connecting again (the session's
+  // backoff, in Rust, which grows only with failures). Nothing fires after `stop()`, and a
+  // stopped stream asks the app for no token. `fired` throws only when the module broke
+  // (a trap): the stream then stops, and what it threw is reported.
   const stream = (url, headers, auth, fired) => {
     const controller = new AbortController();
     const { signal } = controller;
-    const fire = (kind) => (signal.aborted ? 0 : fired(kind));
+    let timer = 0;
+    const stop = () => {
+      controller.abort();
+      clearTimeout(timer);
+    };
+    const fire = (kind) => {
+      if (signal.aborted) return undefined;
+      try {
+        return fired(kind);
+      } catch (error) {
+        stop();
+        (globalThis.reportError ?? console.error)(error);
+        return undefined;
+      }
+    };
     const connect = async () => {
       let accepted = false;
+      let body = null;
+      let reader = null;
       try {
-        const [status, body] = await withToken(auth, headers, (sent) =>
-          globalThis.fetch(url, { headers: sent, signal }).then((r) => [r.status, r.body]),
+        let type;
+        let status;
+        [status, body, type] = await withToken(
+          auth,
+          headers,
+          (sent) =>
+            globalThis
+              .fetch(url, { headers: sent, signal })
+              .then((r) => [r.status, r.body, r.headers.get("content-type")]),
+          signal,
         );
-        if (status < 200 || status > 299 || !body) return false;
-        accepted = true;
-        fire("online");
-        const reader = body.getReader();
+        if (status !== 200 || !/^text\/event-stream\b/i.test(type ?? "")) return false;
+        reader = body.getReader();
         const decoder = new TextDecoder();
         const pokes = eventsWithData();
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;
+          if (!accepted && value.length > 0) {
+            accepted = true;
+            fire("online");
+          }
           for (let n = pokes(decoder.decode(value, { stream: true })); n > 0; n--) fire("poke");
+          if (signal.aborted) break;
         }
       } catch {
-        // A failed request, a lost connection or `stop()`: it ends here either way.
+        // A failed request, a lost connection or `stop()`: this connection ends here.
+      } finally {
+        // A body not read to its end (refused, or a `fire` that stopped the stream) is let go.
+        (reader ?? body)?.cancel().catch(() => {});
       }
       return accepted;
     };
     (async () => {
       while (!signal.aborted) {
         const wait = fire((await connect()) ? "ended" : "failed");
-        // A client gone answers no wait: the loop ends by `stop()`, never spins.
-        await new Promise((resolve) => setTimeout(resolve, typeof wait === "number" ? wait : 1000));
+        // A client gone answers no wait: the loop ends by `stop()`, never spins. `stop()`
+        // clears the timer: the loop then waits for good, holding nothing.
+        await new Promise((resolve) => {
+          timer = setTimeout(resolve, typeof wait === "number" ? wait : 1000);
+        });
       }
     })();
-    return { stop: () => controller.abort() };
+    return { stop };
   };
 
   // A counter of an event stream's events that carry data, fed its text as it comes (the
