@@ -44,6 +44,10 @@ impl Client {
     pub(super) async fn refresh_status(self: &Rc<Self>) {
         let pending = self.store.pending_count().await;
         let meta = self.store.meta().await;
+        // A closed client announces no status (a wipe in another tab closed it).
+        if self.is_closed() {
+            return;
+        }
         if let Ok(Some(meta)) = meta {
             let commands =
                 self.session.borrow_mut().on_synced_elsewhere(meta.last_synced_at, meta.last_failure.as_ref());

@@ -104,7 +104,13 @@ impl Client {
         for key_js in keys.iter() {
             // The script passes strings only.
             let Some(key) = key_js.as_string() else { continue };
-            match self.store.get(collection, &key).await {
+            let read = self.store.get(collection, &key).await;
+            // Closed meanwhile (another tab's wipe comes right after its last changes):
+            // nothing more is announced, neither the old records nor the failed reads.
+            if self.is_closed() {
+                return;
+            }
+            match read {
                 Ok(record) => {
                     let version = record.as_ref().and_then(|r| r.version);
                     let value = record.and_then(|r| r.value).map_or(wasm_bindgen::JsValue::NULL, |v| v.0);

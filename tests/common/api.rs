@@ -414,6 +414,43 @@ async fn clear_wipes_everything_and_takes_a_new_client_id() {
 }
 
 #[wasm_bindgen_test]
+async fn a_tab_closed_by_another_tabs_wipe_announces_nothing_after_it() {
+    let name = unique("wipe-order");
+    let a = open(&name).await;
+    // The other tab: its own client on the same database, its events recorded.
+    let (target, seen) =
+        recorder(&["pwa-sync:change", "pwa-sync:cleared", "pwa-sync:status", "pwa-sync:storage-error"]);
+    let b_config = config(&name);
+    Reflect::set(&b_config, &"eventTarget".into(), &target).unwrap();
+    let b = SyncClient::open(b_config).await.unwrap();
+    // A writes many keys, then wipes: B hears the keys' hint and reads them one by one,
+    // and the wipe, posted right after the keys, closes it while it still reads.
+    let trips = Array::new();
+    for i in 0..300 {
+        trips.push(&json(&format!(r#"{{"id": "t{i}", "owner": "ana"}}"#)));
+    }
+    ok(a.put_many(s("trips"), trips.into())).await;
+    ok(a.clear()).await;
+    for _ in 0..100 {
+        if seen.borrow().iter().any(|(name, _)| name == "pwa-sync:cleared") {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(20).await;
+    }
+    gloo_timers::future::TimeoutFuture::new(500).await;
+    let names: Vec<String> = seen.borrow().iter().map(|(name, _)| name.clone()).collect();
+    let cleared = names.iter().position(|n| n == "pwa-sync:cleared").expect("B heard the wipe");
+    assert!(
+        names[cleared + 1..].is_empty(),
+        "B announced after its wipe: {:?} (of {} events before it)",
+        &names[cleared + 1..],
+        cleared
+    );
+    b.close();
+    done(a, &name).await;
+}
+
+#[wasm_bindgen_test]
 async fn closed_client_rejects_with_closed() {
     let name = unique("closed");
     let client = open(&name).await;
