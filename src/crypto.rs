@@ -161,6 +161,13 @@ fn field_message(error: &JsValue) -> String {
     Reflect::get(error, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_else(|| describe(error))
 }
 
+/// A fresh client id (`c-` and 16 hex digits): the server keys what it applied by client
+/// id and mutation id, so each new database's outbox, numbered from 1, needs one.
+pub fn new_client_id() -> Result<String, Error> {
+    let bytes = random_bytes::<8>()?;
+    Ok(format!("c-{:016x}", u64::from_be_bytes(bytes)))
+}
+
 /// `N` random bytes from the platform's CSPRNG (`crypto.getRandomValues`, on the global
 /// scope in pages and workers alike).
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {

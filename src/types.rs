@@ -395,7 +395,7 @@ export interface EvictedDetail {
   /** The client id of the evicted database, if the marker kept it. */
   previousClientId: string | null;
   /** "marker": the device's marker outside IndexedDB; "hint": the config's `expectStoredData`. */
-  evidence: "marker" | "hint";
+  evidence: "marker" | "hint" | "reopened";
 }
 
 export interface StorageErrorDetail {

@@ -16,9 +16,11 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Evicted {
-    /// The client id the marker remembered (`None` when only the app's hint told).
+    /// The client id the marker remembered (`None` when only the app's hint told), or the
+    /// open client's own when its database was deleted under it.
     pub previous_client_id: Option<String>,
-    /// `"marker"` or `"hint"`.
+    /// `"marker"` or `"hint"` (found on open), or `"reopened"` (deleted while the client
+    /// had it open: found when the client reopened it).
     pub evidence: &'static str,
 }
 

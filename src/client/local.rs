@@ -9,10 +9,11 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::{new_client_id, Client};
+use super::Client;
 use crate::background_sync::request_background_sync;
 use crate::channel::Hint;
 use crate::convert;
+use crate::crypto::new_client_id;
 use crate::error::{describe, to_js};
 use crate::events::{self, Origin};
 use crate::idb;

@@ -140,9 +140,3 @@ impl Client {
         self.client_id.borrow().clone()
     }
 }
-
-/// `c-` and 16 random hex digits.
-fn new_client_id() -> Result<String, Error> {
-    let bytes = crate::crypto::random_bytes::<8>()?;
-    Ok(format!("c-{:016x}", u64::from_be_bytes(bytes)))
-}

@@ -6,8 +6,9 @@ use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
 
-use super::{new_client_id, tabs, Client, Extras};
+use super::{tabs, Client, Extras};
 use crate::background::Background;
+use crate::crypto::new_client_id;
 use crate::crypto::Sealer;
 use crate::events::Events;
 use crate::idb::IdbStore;

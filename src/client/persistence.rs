@@ -76,6 +76,22 @@ impl Client {
         }
     }
 
+    /// The database was deleted while this client had it open, and its store made a new
+    /// one under `client_id` (`IdbStore::take_recreated`): the client goes on under that
+    /// identity, says so as an eviction, and the sync under way pulls from the start.
+    pub(super) fn adopt_recreated(&self, client_id: String) {
+        let previous = self.client_id.replace(client_id);
+        self.marked.set(false);
+        self.announce_eviction(&Evicted { previous_client_id: Some(previous), evidence: "reopened" });
+    }
+
+    fn announce_eviction(&self, evicted: &Evicted) {
+        match crate::convert::to_js(evicted) {
+            Ok(detail) => self.events.emit(events::EVICTED, &detail),
+            Err(e) => self.report_storage_error(&e),
+        }
+    }
+
     /// `clear()` empties the database on purpose: no marker until it holds something again.
     pub(super) fn forget_device(&self) {
         self.marked.set(false);
@@ -89,10 +105,7 @@ impl Client {
     /// The database was evicted: say so, and refill it with a full pull (it starts at
     /// checkpoint 0), also when the app syncs only by hand.
     pub(super) fn recover_from_eviction(self: &Rc<Self>, evicted: &Evicted) {
-        match crate::convert::to_js(evicted) {
-            Ok(detail) => self.events.emit(events::EVICTED, &detail),
-            Err(e) => self.report_storage_error(&e),
-        }
+        self.announce_eviction(evicted);
         if self.transport.is_some() {
             let client = self.clone();
             crate::sys::spawn(async move { client.sync_in_background().await });

@@ -145,8 +145,16 @@ impl Client {
             }
         };
         if stored_id.as_deref() != Some(self.client_id.borrow().as_str()) {
-            self.wiped_elsewhere();
-            return Err(Error::Closed);
+            match self.store.take_recreated() {
+                // This client's own store made that identity: the database was deleted
+                // under it, and the new one holds what was written since (under a new
+                // client id, as its outbox numbers entries from 1 again).
+                Some(id) if stored_id.as_deref() == Some(id.as_str()) => self.adopt_recreated(id),
+                _ => {
+                    self.wiped_elsewhere();
+                    return Err(Error::Closed);
+                }
+            }
         }
         let commands = self.session.borrow_mut().on_sync_started();
         self.carry_out_now(commands);

@@ -141,7 +141,8 @@ pub(super) async fn open_connection(name: &str, specs: &Array, upgrade: &Rc<Upgr
         };
         // Handlers go on at once, so an upgrade elsewhere never waits for us.
         let connection = Connection::new(db);
-        let inspection = match inspect(&connection.db, specs, !upgrade.fresh_meta.is_undefined()).await {
+        let needs_meta = !upgrade.fresh_meta.borrow().is_undefined();
+        let inspection = match inspect(&connection.db, specs, needs_meta).await {
             Ok(inspection) => inspection,
             // Closed by a `versionchange` while we looked: look again.
             Err(_) if !connection.is_open() => {

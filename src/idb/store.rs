@@ -64,6 +64,8 @@ pub struct IdbStore {
     /// clock, and the key's record keeps its stamps in order): one store fewer in their
     /// transactions, and no read before the write.
     meta: RefCell<Option<Meta>>,
+    /// A database this store made on reopening, under this client id (`take_recreated`).
+    recreated: RefCell<Option<String>>,
     /// What opening read of the metadata and the outbox, until `take_found`.
     found: RefCell<Option<Found>>,
     #[cfg(feature = "testing")]
@@ -88,7 +90,7 @@ impl IdbStore {
     /// Like `open`, with app values sealed by `sealer` (encryption at rest).
     pub async fn open_sealed(config: &ClientConfig, sealer: Option<Sealer>) -> Result<IdbStore> {
         let migrations = Rc::new(Migrations::none());
-        let (memory, fresh_meta) = (JsValue::UNDEFINED, JsValue::UNDEFINED);
+        let (memory, fresh_meta) = (JsValue::UNDEFINED, RefCell::new(JsValue::UNDEFINED));
         IdbStore::open_with(Upgrade { config: config.clone(), migrations, sealer, memory, fresh_meta }).await
     }
 
@@ -119,7 +121,7 @@ impl IdbStore {
         memory: JsValue,
         fresh_client_id: &str,
     ) -> Result<IdbStore> {
-        let (_, fresh_meta) = fresh_meta(fresh_client_id)?;
+        let fresh_meta = RefCell::new(fresh_meta(fresh_client_id)?.1);
         IdbStore::open_with(Upgrade { config: config.clone(), migrations, sealer, memory, fresh_meta }).await
     }
 
@@ -137,6 +139,7 @@ impl IdbStore {
             closed: Cell::new(false),
             skipped: RefCell::new(Vec::new()),
             meta: RefCell::new(None),
+            recreated: RefCell::new(None),
             #[cfg(feature = "testing")]
             fail_after_entity: Cell::new(false),
             upgrade,
@@ -198,9 +201,25 @@ impl IdbStore {
         if let Some(db) = self.open_database() {
             return Ok(db);
         }
-        let (connection, _) = open_connection(&self.config.name, &self.specs, &self.upgrade).await?;
+        // The database may have been deleted meanwhile (site data cleared, an eviction):
+        // a new one gets metadata of a new client id, since its outbox numbers its entries
+        // from 1 again and the server answers an id it saw from a client with what it
+        // applied then. Whatever metadata the open found is this store's from now on.
+        let mut fresh_id = None;
+        if !self.upgrade.fresh_meta.borrow().is_undefined() {
+            let id = crate::crypto::new_client_id()?;
+            *self.upgrade.fresh_meta.borrow_mut() = fresh_meta(&id)?.1;
+            fresh_id = Some(id);
+        }
+        let (connection, found) = open_connection(&self.config.name, &self.specs, &self.upgrade).await?;
         if self.closed.get() {
             return Err(Error::Closed);
+        }
+        if let Some(meta) = &found.meta {
+            let meta = self.remember_stored_meta(meta)?;
+            if fresh_id.as_ref() == Some(&meta.client_id) {
+                *self.recreated.borrow_mut() = Some(meta.client_id);
+            }
         }
         let db = connection.db.clone();
         // A concurrent call may have reopened too; the last one wins, the other closes
@@ -250,6 +269,12 @@ impl IdbStore {
         let stamp = js_sys::Object::new();
         let _ = Reflect::set(&stamp, &JsValue::from_str("version"), &JsValue::from(declared));
         stamp.into()
+    }
+
+    /// The client id of a database this store made when it reopened a connection it had
+    /// lost: the one it had was deleted meanwhile (site data cleared, an eviction). Once.
+    pub fn take_recreated(&self) -> Option<String> {
+        self.recreated.borrow_mut().take()
     }
 
     /// The client metadata and the outbox's size as opening read them, once, and only

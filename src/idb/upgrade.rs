@@ -37,7 +37,9 @@ pub struct Upgrade {
     /// upgrade run for that alone when a database is found without it (`open::inspect`):
     /// a client's database is never without metadata, which an older library would take
     /// for a new database. `undefined` (the store's tests): `open_meta` stores it later.
-    pub fresh_meta: JsValue,
+    /// Made again, of a new client id, before the store reopens a connection it lost
+    /// (`IdbStore::database`): the database may have been deleted meanwhile.
+    pub fresh_meta: std::cell::RefCell<JsValue>,
 }
 
 /// What the store's script passes to `Upgrade::migrated`.
@@ -109,7 +111,12 @@ impl Upgrade {
             collections.push(&JsValue::from_str(&collection.name));
         }
         let declared = JsValue::from(self.migrations.declared);
-        crate::sys::array(&[JsValue::from(STORAGE_FORMAT), collections.into(), declared, self.fresh_meta.clone()])
+        crate::sys::array(&[
+            JsValue::from(STORAGE_FORMAT),
+            collections.into(),
+            declared,
+            self.fresh_meta.borrow().clone(),
+        ])
     }
 
     /// One stored object through the app's migrations, encoded again: `None` to leave it

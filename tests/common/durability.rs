@@ -202,3 +202,38 @@ async fn a_first_visit_and_a_cleared_database_are_not_taken_for_evictions() {
     assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
     IdbStore::delete_database(&name).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn a_database_deleted_under_an_open_client_loses_no_write_made_after() {
+    let (name, user) = (unique("deleted"), unique("del"));
+    let (target, seen) = recorder(&["pwa-sync:evicted"]);
+    let config_with_target = config(&name, &user, "");
+    Reflect::set(&config_with_target, &"eventTarget".into(), &target).unwrap();
+    let client = SyncClient::open(config_with_target).await.unwrap();
+    let first = client.client_id();
+    ok(client.put("trips".into(), JSON::parse(r#"{"id": "t1", "title": "one"}"#).unwrap())).await;
+    assert_eq!(field(&ok(client.sync()).await, "pushed"), 1.0);
+    // Deleted from outside while the client is open (site data cleared, an eviction):
+    // its connection closes, and its next call opens a new database.
+    IdbStore::delete_database(&name).await.unwrap();
+    ok(client.put("trips".into(), JSON::parse(r#"{"id": "t2", "title": "two"}"#).unwrap())).await;
+    // The new database numbers its outbox from 1 again: under the first client id the
+    // server would have answered the write as t1's, already applied, and dropped it.
+    let result = ok(client.sync()).await;
+    assert_eq!(field(&result, "pushed"), 1.0);
+    assert_eq!(field(&result, "pulled"), 2.0, "the new database pulled from the start");
+    assert_ne!(client.client_id(), first, "a new database, a new client id");
+    let evicted = seen.borrow().first().map(|(_, detail)| detail.clone()).expect("pwa-sync:evicted fired");
+    assert_eq!(field(&evicted, "evidence"), "reopened");
+    assert_eq!(field(&evicted, "previousClientId"), first.as_str());
+    let other = unique("other");
+    let device = SyncClient::open(config(&other, &user, "")).await.unwrap();
+    ok(device.sync()).await;
+    let t2 = ok(device.get("trips".into(), "t2".into())).await;
+    assert_eq!(field(&t2, "title"), "two", "the write made after the deletion reached the server");
+    assert_eq!(field(&ok(client.get("trips".into(), "t1".into())).await, "title"), "one");
+    device.close();
+    client.close();
+    IdbStore::delete_database(&other).await.unwrap();
+    IdbStore::delete_database(&name).await.unwrap();
+}
