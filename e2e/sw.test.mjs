@@ -1,6 +1,8 @@
 // The service worker and several tabs, end to end in Chromium: Background Sync flushes
 // with no page open, a worker killed mid-flush loses nothing and applies nothing twice,
-// the outbox drains without Background Sync, and a logout in one tab wipes every tab.
+// the outbox drains without Background Sync, a logout in one tab wipes every tab, a
+// .wasm another build cached is never read, and a new version waiting to take over opens
+// nothing under the tabs of the one before.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { launch, startServer, startProxy, serviceWorkerControl, siteWithPkg, until, pullAll } from "./lib.mjs";
@@ -181,6 +183,77 @@ test("a logout in one tab wipes the data in every tab", async () => {
     });
     assert.deepEqual(raw, { items: 0, outbox: 0 });
     assert.deepEqual(await one.page.evaluate(() => window.app.list()), [], "the clearing tab goes on, empty");
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+});
+
+test("a .wasm another build cached is never read, and its cache goes once this build is active", async () => {
+  const server = await startServer(["--static", site.dir, "--cors-any-origin"]);
+  const browser = await launch();
+  try {
+    const context = await browser.newContext();
+    // What an older release left: its cache, holding its module at the same address (the
+    // bytes here are not a module at all, so reading them fails the worker's init).
+    const blank = await context.newPage();
+    await blank.goto(`${server.url}/blank.html`);
+    await blank.evaluate(async () => {
+      const url = new URL("/pkg/pwa_sync_bg.wasm", location.href).href;
+      for (const name of ["pwa-sync-wasm-v1", "pwa-sync-wasm-0000000000000000"]) {
+        await (await caches.open(name)).put(url, new Response("not this build's module", { headers: { "content-type": "application/wasm" } }));
+      }
+    });
+    const { page, errors } = await openApp(context, `${server.url}/?user=el`);
+    await goOffline(context);
+    await page.evaluate(() => window.app.put("a", "lamp"));
+    assert.deepEqual(errors, []);
+    await page.close();
+    await goOnline(context);
+    const worker = await serviceWorkerControl(context, server.url);
+    await worker.dispatchSync();
+    await until("the worker to flush the write", async () => ((await pullAll(server.url, "el")).changes.length === 1 ? true : null));
+    const names = await blank.evaluate(() => caches.keys());
+    const ours = names.filter((n) => n.startsWith("pwa-sync-wasm-"));
+    assert.equal(ours.length, 1, `only this build's cache is left: ${names}`);
+    assert.match(ours[0], /^pwa-sync-wasm-[0-9a-f]{16}$/);
+    assert.notEqual(ours[0], "pwa-sync-wasm-0000000000000000");
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+});
+
+test("a new version waiting to take over opens nothing: the tabs of the one before keep working", async () => {
+  const server = await startServer(["--static", site.dir, "--cors-any-origin"]);
+  const browser = await launch();
+  try {
+    const context = await browser.newContext();
+    const { page, errors } = await openApp(context, `${server.url}/?user=fa`);
+    // From this load on, the first version controls the page: a new one has to wait.
+    await page.reload();
+    await page.waitForFunction(() => window.app, null, { timeout: 20_000 });
+    assert.ok(await page.evaluate(() => navigator.serviceWorker.controller !== null));
+    await page.evaluate(() => window.app.put("a", "tent"));
+    // The app's next release declares schema version 2: its worker installs and waits.
+    const state = await page.evaluate(async () => {
+      const url = `./sw.js?user=fa&endpoint=${encodeURIComponent(`${location.origin}/sync`)}&version=2`;
+      const registration = await navigator.serviceWorker.register(url, { type: "module" });
+      const worker = registration.installing ?? registration.waiting;
+      await new Promise((resolve) => {
+        if (worker.state === "installed") return resolve();
+        worker.addEventListener("statechange", () => worker.state !== "installing" && resolve());
+      });
+      return worker.state;
+    });
+    assert.equal(state, "installed", "the new version waits for the tabs of the first to close");
+    // A worker that opened its client while waiting would have upgraded the database to
+    // version 2 now, closing this tab's connection: its next call would reject with
+    // schema-downgrade, and a reload would meet the same first version's page again.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await page.evaluate(() => window.app.put("b", "stove"));
+    assert.deepEqual((await page.evaluate(() => window.app.list())).map((r) => r.id).sort(), ["a", "b"]);
+    assert.deepEqual(errors, []);
   } finally {
     await browser.close();
     await server.stop();

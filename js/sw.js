@@ -1,8 +1,9 @@
 // pwa-sync in a module service worker. Call `installSyncWorker` once, at the top level of
 // your sw.js: it registers every listener synchronously (the browser only delivers events
-// to listeners added during the script's first evaluation) and starts one init promise
-// that every handler waits on (`install` does not run again when the browser restarts an
-// idle worker, so nothing may depend on it).
+// to listeners added during the script's first evaluation). The client opens at the first
+// event that needs it, once this worker is the active one (`install` does not run again
+// when the browser restarts an idle worker, so nothing may depend on it): a new version
+// waiting for the app's tabs to close must not upgrade the database under them.
 import init, { SyncClient } from "./pwa_sync.js";
 // Encryption at rest's module: a service worker cannot import(), so its glue is imported
 // here; its .wasm is fetched (and cached) only when the config has `encryption`.
@@ -10,7 +11,11 @@ import * as seal from "./seal/pwa_sync_seal.js";
 // Generated from the Rust core by scripts/package.mjs: the one source of these names.
 import { EVENTS, SYNC_TAG, FLUSH_MESSAGE } from "./names.js";
 
-const WASM_CACHE = "pwa-sync-wasm-v1";
+// The cache of this build's .wasm files: scripts/package.mjs writes the build's id in (a
+// hash of the modules), so a worker never reads another build's module, whose exports
+// and imports would not match its glue; the others are deleted when this one activates.
+const WASM_CACHE_PREFIX = "pwa-sync-wasm-";
+const WASM_CACHE = `${WASM_CACHE_PREFIX}${"__PWA_SYNC_BUILD__"}`;
 
 function configError(message) {
   const error = new Error(`invalid config: ${message}`);
@@ -45,11 +50,13 @@ export function installSyncWorker({ config, tag, wasmUrl = new URL("./pwa_sync_b
 
   // A worker's own fetch() does not go through its fetch handler: the .wasm files are
   // cached at install and read from that cache, so the worker starts offline too.
+  // Fetched past the HTTP cache's unchecked copies: it may hold an older build's module.
+  const fresh = (url) => new Request(url, { cache: "no-cache" });
   const loadWasm = async (url) => {
     const cache = await caches.open(WASM_CACHE);
     const cached = await cache.match(url);
     if (cached) return cached;
-    const response = await fetch(url);
+    const response = await fetch(fresh(url));
     if (response.ok) await cache.put(url, response.clone());
     return response;
   };
@@ -60,13 +67,29 @@ export function installSyncWorker({ config, tag, wasmUrl = new URL("./pwa_sync_b
   }
   const open = () => init({ module_or_path: loadWasm(url) }).then(() => SyncClient.open(workerConfig));
 
-  let ready = open();
-  // A logout in a page closes this worker's client; the next event opens a fresh one.
-  self.addEventListener(EVENTS.cleared, () => { ready = open(); });
-  const client = () => ready;
+  // Opened at the first event that asks for it, and again after a failed open (a storage
+  // error, an older worker finding a newer database) or a logout in a page, which closes
+  // it: the next event opens a fresh one.
+  let ready = null;
+  const client = () => {
+    ready ??= open().catch((error) => {
+      ready = null;
+      throw error;
+    });
+    return ready;
+  };
+  (config.eventTarget ?? self).addEventListener(EVENTS.cleared, () => { ready = null; });
+  // Browsers without Background Sync (Firefox, Safari): flush whenever the active worker
+  // starts, and when a new version takes over.
+  const flushNow = () => client().then((c) => c.sync()).catch(() => {});
 
   self.addEventListener("install", (event) => {
-    event.waitUntil(caches.open(WASM_CACHE).then((cache) => cache.addAll(wasmUrls)));
+    event.waitUntil(caches.open(WASM_CACHE).then((cache) => cache.addAll(wasmUrls.map(fresh))));
+  });
+  self.addEventListener("activate", (event) => {
+    const old = (name) => name.startsWith(WASM_CACHE_PREFIX) && name !== WASM_CACHE;
+    event.waitUntil(caches.keys().then((names) => Promise.all(names.filter(old).map((name) => caches.delete(name)))));
+    flushNow();
   });
   self.addEventListener("sync", (event) => {
     if (event.tag !== syncTag) return;
@@ -83,8 +106,9 @@ export function installSyncWorker({ config, tag, wasmUrl = new URL("./pwa_sync_b
     // Failures are relayed to pages as pwa-sync:status; nothing to throw at.
     event.waitUntil(client().then((c) => c.sync()).catch(() => {}));
   });
-  // Browsers without Background Sync (Firefox, Safari): flush whenever the worker starts.
-  ready.then((c) => c.sync()).catch(() => {});
+  // Started again by the browser (an idle worker is stopped), or a browser that cannot
+  // tell whether this worker is the active one: as when it activates.
+  if ((self.serviceWorker?.state ?? "activated") === "activated") flushNow();
 
   return { client };
 }

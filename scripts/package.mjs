@@ -3,6 +3,7 @@
 // and describe them in package.json, so `npm install` of pkg/ gives `pwa-sync`,
 // `pwa-sync/sw`, `pwa-sync/react` and `pwa-sync/names` with their types.
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { copyFile, readFile, writeFile, access, rm, mkdir } from "node:fs/promises";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -114,6 +115,19 @@ execFileSync(
 );
 await copyFile(join(root, "tools", "node_modules", "fake-indexeddb", "LICENSE"), join(pkg, "memory", "LICENSE"));
 files.push("memory/idb.js", "memory/LICENSE");
+
+// The service-worker helper's cache of the .wasm files is this build's own (js/sw.js's
+// WASM_CACHE): named by a hash of the modules and the glue as they ship, so a worker of
+// one build never reads another's module, whose exports and imports would not match its
+// glue (their short names make such a pair instantiate and call the wrong functions).
+const build = createHash("sha256");
+for (const file of ["pwa_sync_bg.wasm", "pwa_sync.js", "seal/pwa_sync_seal_bg.wasm", "seal/pwa_sync_seal.js"]) {
+  build.update(await readFile(join(pkg, file)));
+}
+const swPath = join(pkg, "sw.js");
+const swText = await readFile(swPath, "utf8");
+if (!swText.includes('"__PWA_SYNC_BUILD__"')) throw new Error("js/sw.js lost its build placeholder");
+await writeFile(swPath, swText.replace('"__PWA_SYNC_BUILD__"', JSON.stringify(build.digest("hex").slice(0, 16))));
 
 // wasm-bindgen writes inline JS of the crate into snippets/ when there is any: shipped
 // then, and the only files with side effects on import. (The crate has none: Firefox's

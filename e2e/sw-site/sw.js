@@ -14,5 +14,7 @@ installSyncWorker({
     collections: { items: { key: "id" } },
     ...(syncTag ? { syncTag } : {}),
     ...(key ? { encryption: { key } } : {}),
+    // A newer app version (schema `version`), for the update tests.
+    ...(params.get("version") ? { version: Number(params.get("version")) } : {}),
   },
 });
