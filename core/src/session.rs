@@ -220,6 +220,11 @@ impl Session {
                     SyncError::Transport(e) => e.retry_after_ms,
                     SyncError::Store(_) => None,
                 };
+                // The server refused the token (an HTTP status), not the app's token
+                // function failing before any request: only that asks the user to sign in
+                // again. (A worker starting before the page handed it the session must not
+                // make a page that logs out on `auth-required` wipe its queued writes.)
+                let refused = matches!(&failure.error, SyncError::Transport(e) if e.status.is_some());
                 let retrying = self.scheduler.is_retrying();
                 self.metrics.record_failure(&failure.report, retrying);
                 let mut next = self.scheduler.on_failure(class, retry_after, finish.now_ms, finish.random);
@@ -251,7 +256,7 @@ impl Session {
                 // Once stored, other contexts learn how it went (their status may still
                 // say syncing: their own sync was skipped while this one held the lock).
                 commands.push(Command::HintStatus);
-                if class == Some(ErrorClass::Auth) {
+                if class == Some(ErrorClass::Auth) && refused {
                     commands.push(Command::EmitAuthRequired { message: error.to_string() });
                 }
                 commands.extend(storage_report(&error));
@@ -549,7 +554,11 @@ mod tests {
     #[test]
     fn auth_failures_ask_for_a_token_and_wait_for_a_trigger() {
         let mut session = running();
-        let finished = session.on_sync_finished(Err(transport_failure(ErrorClass::Auth, None)), finish(0));
+        let mut refused = transport_failure(ErrorClass::Auth, None);
+        if let SyncError::Transport(e) = &mut refused.error {
+            e.status = Some(401);
+        }
+        let finished = session.on_sync_finished(Err(refused), finish(0));
         let message = "sync failed (auth): it failed".to_owned();
         assert_eq!(
             finished.commands,
@@ -560,6 +569,16 @@ mod tests {
                 Command::EmitAuthRequired { message }
             ]
         );
+        assert_eq!(session.status(), Status::Error);
+    }
+
+    #[test]
+    fn a_token_function_failing_is_an_auth_failure_that_asks_no_sign_in() {
+        let mut session = running();
+        // No HTTP status: the app's token function threw before any request.
+        let finished = session.on_sync_finished(Err(transport_failure(ErrorClass::Auth, None)), finish(0));
+        let message = "sync failed (auth): it failed".to_owned();
+        assert_eq!(finished.commands, [Command::EmitStatus, failure_record("auth", &message), Command::HintStatus]);
         assert_eq!(session.status(), Status::Error);
     }
 

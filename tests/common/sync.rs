@@ -220,8 +220,20 @@ async fn a_token_function_that_throws_rejects_or_gives_no_string_fails_the_sync_
         ("return 5", "the token function must return a string"),
     ] {
         let a = Device::open(server(), js_sys::Function::new_no_args(body).into()).await;
+        let fired = Rc::new(Cell::new(0));
+        let listener = {
+            let fired = fired.clone();
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| fired.set(fired.get() + 1))
+        };
+        let target: web_sys::EventTarget = js_sys::global().unchecked_into();
+        target.add_event_listener_with_callback("pwa-sync:auth-required", listener.as_ref().unchecked_ref()).unwrap();
         a.put("t1", r#""n": 1"#).await;
         let error = JsFuture::from(a.client.sync()).await.expect_err(body);
+        target
+            .remove_event_listener_with_callback("pwa-sync:auth-required", listener.as_ref().unchecked_ref())
+            .unwrap();
+        // The server refused nothing: the app is not asked to sign the user in again.
+        assert_eq!(fired.get(), 0, "{body}: no pwa-sync:auth-required");
         assert_eq!(Reflect::get(&error, &"code".into()).unwrap(), "auth", "{body}");
         let message = Reflect::get(&error, &"message".into()).unwrap().as_string().unwrap_or_default();
         assert!(message.contains(says), "{body}: {message}");
