@@ -111,7 +111,12 @@ impl FakeServer {
         let mut docs = self.docs.borrow_mut();
         let current = docs.get(&key).cloned();
         let own_earlier = current.as_ref().is_some_and(|d| d.writer.0 == client && d.writer.1 < m.id);
-        if current.as_ref().map(|d| d.version) != m.base_version && !own_earlier {
+        // As the server: a patch newer than a live document's schema version is a conflict.
+        let older_document = m.op == Op::Patch
+            && current
+                .as_ref()
+                .is_some_and(|d| d.value.is_some() && m.schema_version.unwrap_or(1) > d.schema_version.unwrap_or(1));
+        if (current.as_ref().map(|d| d.version) != m.base_version && !own_earlier) || older_document {
             let d = current.unwrap_or(Doc {
                 version: 0,
                 value: None,

@@ -206,3 +206,35 @@ async fn pulled_documents_of_older_versions_are_migrated_and_newer_ones_stored_a
         IdbStore::delete_database(&db).await.unwrap();
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_newer_apps_patch_of_an_older_document_reaches_others_in_the_newer_shape() {
+    let user = unique("u");
+    let (db1, db3, other_db) = (unique("p1"), unique("p3"), unique("p3o"));
+    let to_3 = (3, "return { ...r, tags: r.tags ?? [] };");
+    let old = open(config(&db1, 1, &[], Some(&user))).await;
+    ok(old.put("trips".into(), json(r#"{"id": "o1", "name": "Rome"}"#))).await;
+    ok(old.sync()).await;
+    // A device at version 3 pulls the version 1 document (migrated as it is stored) and
+    // patches it.
+    let v3 = open(config(&db3, 3, &[TO_2, to_3], Some(&user))).await;
+    ok(v3.sync()).await;
+    ok(v3.patch("trips".into(), "o1".into(), json(r#"{"note": "bring a hat"}"#))).await;
+    ok(v3.sync()).await;
+    // The server merged that patch into the version 1 document and labelled it 3 before:
+    // another device at 3 then stored it unmigrated, without `title` and `tags`.
+    let other = open(config(&other_db, 3, &[TO_2, to_3], Some(&user))).await;
+    ok(other.sync()).await;
+    let stored: serde_json::Value = serde_json::from_str(&get(&other, "o1").await).unwrap();
+    let expected = serde_json::json!({
+        "id": "o1", "name": "Rome", "title": "Rome", "migratedFor": "trips", "tags": [], "note": "bring a hat"
+    });
+    assert_eq!(stored, expected);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&get(&v3, "o1").await).unwrap(), expected);
+    for client in [old, v3, other] {
+        client.close();
+    }
+    for db in [db1, db3, other_db] {
+        IdbStore::delete_database(&db).await.unwrap();
+    }
+}

@@ -495,7 +495,15 @@ pub(crate) fn decide(
                 .map_err(|e| Failure::Corrupt(format!("stored document {}/{}: {e}", m.collection, m.key)))?,
         ),
     };
-    if !(base_matches || own_earlier) {
+    // A patch written at a newer schema version than the document's is merged into a
+    // value of the older shape, which the result would then be labelled past: nobody would
+    // migrate it again. The writer is sent the document (which it migrates) instead, and
+    // answers with a whole value of its own shape.
+    // (No version: version 1.)
+    let older_document = m.op == Op::Patch
+        && doc.value.is_some()
+        && i64::from(m.schema_version.unwrap_or(1)) > doc.schema_version.unwrap_or(1);
+    if !(base_matches || own_earlier) || older_document {
         return Ok(Decision::Conflict(ServerState {
             version: to_u64(doc.version)?,
             value: current_value,
@@ -619,6 +627,27 @@ mod tests {
         assert!(matches!(decide_ok(&p, Some(&tomb)), Decision::Reject { code: "not-found", .. }));
         let stale = mutation(1, Op::Patch, json!({"x": 1}), Some(5));
         assert!(matches!(decide_ok(&stale, Some(&tomb)), Decision::Conflict(ServerState { value: None, .. })));
+    }
+
+    #[test]
+    fn a_patch_of_a_newer_schema_version_than_the_document_is_a_conflict() {
+        let v1 = doc(5, Some(json!({"id": "t1", "name": "Rome"})), "c2", 1);
+        let mut p = mutation(1, Op::Patch, json!({"title": "Roma"}), Some(5));
+        p.schema_version = Some(3);
+        // Merged, the older shape would be labelled 3, and no reader would migrate it.
+        assert!(matches!(
+            decide_ok(&p, Some(&v1)),
+            Decision::Conflict(ServerState { version: 5, schema_version: None, .. })
+        ));
+        let v3 = DocRow { schema_version: Some(3), ..doc(5, Some(json!({"id": "t1", "title": "Rome"})), "c2", 1) };
+        assert_eq!(decide_ok(&p, Some(&v3)), Decision::Apply(Some(json!({"id": "t1", "title": "Roma"}))));
+        // An older app's patch of a newer document, or a whole value, applies as before.
+        let mut old = mutation(2, Op::Patch, json!({"name": "Roma"}), Some(5));
+        old.schema_version = None;
+        assert!(matches!(decide_ok(&old, Some(&v3)), Decision::Apply(_)));
+        let mut put = mutation(3, Op::Put, json!({"id": "t1", "title": "Roma"}), Some(5));
+        put.schema_version = Some(3);
+        assert!(matches!(decide_ok(&put, Some(&v1)), Decision::Apply(_)));
     }
 
     #[test]
