@@ -319,10 +319,17 @@ async fn push_all<S: Store, T: Transport<S::Value>, O: Observer<S::Value>>(
         taken += usize::from(!batch.is_empty());
         let request = PushRequest {
             client_id: client_id.clone(),
-            // Every queued value is at the app's version: opening migrated older ones.
+            // Every queued value of a declared collection is at the app's version: opening
+            // migrated older ones. One of a collection this version dropped was not migrated:
+            // it goes out unlabelled (version 1), so a reader migrates it rather than never.
             mutations: batch
                 .iter()
-                .map(|e| Mutation { schema_version: migration::pushed(config.version), ..e.to_mutation() })
+                .map(|e| Mutation {
+                    schema_version: config
+                        .collection(&e.collection)
+                        .map_or(None, |_| migration::pushed(config.version)),
+                    ..e.to_mutation()
+                })
                 .collect(),
         };
         let sending = (!batch.is_empty()).then(|| transport.send(&request));
@@ -398,15 +405,38 @@ async fn apply_push<S: Store, O: Observer<S::Value>>(
     response: &PushResponse,
     report: &mut SyncReport,
 ) -> Result<(), SyncError> {
-    let keys = unique_keys(batch.iter().map(|e| (e.collection.clone(), e.key.clone())));
+    // Entries of a collection this version of the app no longer declares (queued before
+    // an update dropped it) went out too: the store has no such collection to read, so
+    // they are not planned; one the server applied or refused for good leaves the outbox
+    // with the answer (one in conflict stays, and is sent again).
+    // They count in the report as pushed or rejected.
+    let mut keys = Vec::new();
+    let (mut dropped, mut dropped_rejected) = (Vec::new(), 0);
+    for entry in batch {
+        if config.collection(&entry.collection).is_ok() {
+            keys.push((entry.collection.clone(), entry.key.clone()));
+            continue;
+        }
+        match response.results.iter().find(|r| r.id() == entry.id) {
+            Some(MutationResult::Applied { .. }) => dropped.push(entry.id),
+            Some(MutationResult::Rejected { .. }) => {
+                dropped.push(entry.id);
+                dropped_rejected += 1;
+            }
+            Some(MutationResult::Conflict { .. }) | None => {}
+        }
+    }
+    let keys = unique_keys(keys.into_iter());
     let now = observer.now_ms();
     let (results, newer) = migrate_conflicts(config, observer, batch, &response.results)?;
     let applied: Applied<S::Value> = crate::transact!(store, &keys, Scope::Sync(Durability::Strict), |snapshot| {
-        plan_push(config, snapshot, &results, now, &|c, s| observer.resolve_custom(c, s))
+        let (mut writes, applied) = plan_push(config, snapshot, &results, now, &|c, s| observer.resolve_custom(c, s))?;
+        writes.outbox_delete.extend_from_slice(&dropped);
+        Ok((writes, applied))
     })?;
-    report.pushed += applied.applied;
+    report.pushed += applied.applied + dropped.len() - dropped_rejected;
     report.conflicts += applied.conflicts;
-    report.rejected += applied.rejected;
+    report.rejected += applied.rejected + dropped_rejected;
     report.batches += 1;
     observer.effects(&applied.effects);
     if !newer.is_empty() {

@@ -238,3 +238,41 @@ async fn a_newer_apps_patch_of_an_older_document_reaches_others_in_the_newer_sha
         IdbStore::delete_database(&db).await.unwrap();
     }
 }
+
+/// A syncing config of database `name` declaring `collections` (JSON), autoSync off.
+fn declaring(name: &str, user: &str, collections: &str) -> JsValue {
+    let config = JSON::parse(&format!(
+        r#"{{"name": "{name}", "endpoint": "{}/sync", "autoSync": false, "collections": {collections}}}"#,
+        server()
+    ))
+    .unwrap();
+    Reflect::set(&config, &"token".into(), &format!("dev:{user}").into()).unwrap();
+    config
+}
+
+#[wasm_bindgen_test]
+async fn writes_queued_for_a_collection_the_next_app_version_dropped_still_go_out() {
+    let user = unique("u");
+    let (db, other_db) = (unique("drop"), unique("drop-o"));
+    let both = r#"{"trips": {"key": "id"}, "notes": {"key": "id"}}"#;
+    // Version one of the app keeps notes; a note is queued offline, and the app updates.
+    let before = open(declaring(&db, &user, both)).await;
+    ok(before.put("notes".into(), json(r#"{"id": "n1", "text": "buy stamps"}"#))).await;
+    before.close();
+    let after = open(declaring(&db, &user, r#"{"trips": {"key": "id"}}"#)).await;
+    ok(after.put("trips".into(), json(r#"{"id": "t1", "name": "Oslo"}"#))).await;
+    // The note is the user's: it goes out, and then no longer counts as pending. Before,
+    // every sync failed on it (`unknown-collection`), so nothing was ever sent again.
+    ok(after.sync()).await;
+    assert_eq!(ok(after.pending(JsValue::UNDEFINED)).await, 0.0);
+    let other = open(declaring(&other_db, &user, both)).await;
+    ok(other.sync()).await;
+    assert_eq!(text(&ok(other.get("notes".into(), "n1".into())).await), r#"{"id":"n1","text":"buy stamps"}"#);
+    assert_eq!(get(&other, "t1").await, r#"{"id":"t1","name":"Oslo"}"#);
+    for client in [after, other] {
+        client.close();
+    }
+    for db in [db, other_db] {
+        IdbStore::delete_database(&db).await.unwrap();
+    }
+}
