@@ -46,6 +46,16 @@ pub fn diff(from: &Value, to: &Value) -> Value {
     Value::Object(patch)
 }
 
+/// The merge patch that turns `from` into `to`, when one does (both objects, and no field
+/// of `to` is `null`, which a merge patch can only remove).
+pub fn changes(from: Option<&Value>, to: Option<&Value>) -> Option<Value> {
+    let (Some(from @ Value::Object(_)), Some(to @ Value::Object(_))) = (from, to) else { return None };
+    let patch = diff(from, to);
+    let mut patched = from.clone();
+    apply(&mut patched, &patch);
+    (patched == *to).then_some(patch)
+}
+
 /// One patch with the effect of `first` then `second` on every target, or `None` when no
 /// single merge patch has that effect (e.g. `first` removes an object field that
 /// `second` then sets to a new object: one patch would merge into the old object).

@@ -337,7 +337,9 @@ pub fn plan_resolve<V: AppValue>(
         let space = conflict.space.clone();
         // Worked out only when the key was written since. A patch needs a record to apply
         // to: over a delete the choice goes whole.
-        let patch = (moved && before.is_some()).then(|| changes(conflict.server.as_ref(), chosen.as_ref())).flatten();
+        let patch = (moved && before.is_some())
+            .then(|| crate::patch::changes(conflict.server.as_ref(), chosen.as_ref()))
+            .flatten();
         // Against the version the conflict showed, either way: the server takes it over
         // this client's own later writes, and another client's write since is a new
         // conflict, not silently overwritten.
@@ -373,16 +375,6 @@ pub fn plan_resolve<V: AppValue>(
         effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: after, version });
     }
     Ok((work.finish(), effects))
-}
-
-/// The merge patch that turns `from` into `to`, when one does (both objects, and no field
-/// of `to` is `null`, which a merge patch can only remove).
-fn changes(from: Option<&Value>, to: Option<&Value>) -> Option<Value> {
-    let (Some(from @ Value::Object(_)), Some(to @ Value::Object(_))) = (from, to) else { return None };
-    let patch = crate::patch::diff(from, to);
-    let mut patched = from.clone();
-    crate::patch::apply(&mut patched, &patch);
-    (patched == *to).then_some(patch)
 }
 
 /// `base` with `entries` applied in order: what the app sees while they are pending.

@@ -17,6 +17,7 @@ use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::migration::{self, Steps};
 use pwa_sync_core::protocol::Op;
 use pwa_sync_core::record::STORAGE_FORMAT;
+use pwa_sync_core::sorted_map::SortedMap;
 
 use super::codec::{decode, decode_entry_json, decode_record_json, encode_internal};
 use super::names::as_u32;
@@ -42,6 +43,9 @@ pub struct Upgrade {
     pub fresh_meta: std::cell::RefCell<JsValue>,
 }
 
+/// Each key with queued writes, and its value (unmigrated) before the next of them.
+type Before = SortedMap<(String, String), Option<Value>>;
+
 /// What the store's script passes to `Upgrade::migrated`.
 const RECORD: u32 = 0;
 const ENTRY: u32 = 1;
@@ -64,6 +68,7 @@ impl Upgrade {
     /// ours (a refused version, a migration that failed), is in `failure` first.
     pub(super) fn callbacks(self: &Rc<Self>, failure: &Rc<RefCell<Option<Error>>>) -> Callbacks {
         let chosen: Rc<Cell<Option<Steps>>> = Rc::new(Cell::new(None));
+        let before: RefCell<Before> = RefCell::new(SortedMap::new());
         let fail = {
             let failure = failure.clone();
             move |error: Error| {
@@ -91,7 +96,7 @@ impl Upgrade {
             let this = self.clone();
             Closure::<dyn FnMut(u32, JsValue, JsValue) -> JsValue>::new(move |kind, collection: JsValue, js| {
                 let Some(steps) = chosen.get() else { return JsValue::UNDEFINED };
-                match this.migrated(kind, collection.as_string(), &js, steps) {
+                match this.migrated(kind, collection.as_string(), &js, steps, &mut before.borrow_mut()) {
                     Ok(next) => next.unwrap_or(JsValue::UNDEFINED),
                     Err(e) => {
                         fail(e);
@@ -121,7 +126,16 @@ impl Upgrade {
 
     /// One stored object through the app's migrations, encoded again: `None` to leave it
     /// as it is (unreadable, of a collection this app does not declare, a delete).
-    fn migrated(&self, kind: u32, collection: Option<String>, js: &JsValue, steps: Steps) -> Result<Option<JsValue>> {
+    /// `before`: each key with queued writes and its value before the next of them, as
+    /// stored (the script passes every record first, then the entries in id order).
+    fn migrated(
+        &self,
+        kind: u32,
+        collection: Option<String>,
+        js: &JsValue,
+        steps: Steps,
+        before: &mut Before,
+    ) -> Result<Option<JsValue>> {
         let sealer = self.sealer.as_ref();
         match kind {
             RECORD => {
@@ -130,6 +144,9 @@ impl Upgrade {
                 };
                 // An unreadable record is left as it is (reads skip and report it).
                 let Ok(mut record) = decode_record_json(js, sealer) else { return Ok(None) };
+                if record.pending > 0 {
+                    before.insert((collection.name.clone(), record.key.clone()), record.base.clone());
+                }
                 record.value = self.run(collection, &record.key, record.value.take(), steps, false)?;
                 record.base = self.run(collection, &record.key, record.base.take(), steps, false)?;
                 encode_internal(&record, "a migrated record", sealer).map(Some)
@@ -137,12 +154,40 @@ impl Upgrade {
             ENTRY => {
                 let Ok(mut entry) = decode_entry_json(js, sealer) else { return Ok(None) };
                 let Ok(collection) = self.config.collection(&entry.collection) else { return Ok(None) };
-                if entry.op == Op::Delete {
-                    return Ok(None);
-                }
-                // The server gets the migrated write; a patch's partial value is migrated as one.
+                let key = (entry.collection.clone(), entry.key.clone());
                 let value = std::mem::take(&mut entry.value);
-                entry.value = self.migrations.run(collection, &entry.key, value, steps, entry.op == Op::Patch)?;
+                let (migrated, after) = match (entry.op, before.get(&key)) {
+                    (Op::Delete, _) => {
+                        before.insert(key, None);
+                        return Ok(None);
+                    }
+                    (Op::Put, _) => {
+                        (self.migrations.run(collection, &entry.key, value.clone(), steps, false)?, Some(value))
+                    }
+                    // A patch is the change from the record before it to the record after
+                    // it, both migrated whole: a step that derives a field from others
+                    // cannot be right on a partial value (`{last}` alone would make a
+                    // full name of `undefined` and the new last name).
+                    (Op::Patch, Some(Some(whole))) => {
+                        let mut after = whole.clone();
+                        pwa_sync_core::patch::apply(&mut after, &value);
+                        let from = self.migrations.run(collection, &entry.key, whole.clone(), steps, false)?;
+                        let to = self.migrations.run(collection, &entry.key, after.clone(), steps, false)?;
+                        match pwa_sync_core::patch::changes(Some(&from), Some(&to)) {
+                            Some(change) => (change, Some(after)),
+                            // No merge patch sets a field to `null`: the whole record goes.
+                            None => {
+                                entry.op = Op::Put;
+                                (to, Some(after))
+                            }
+                        }
+                    }
+                    // Nothing known before it (its record unreadable): migrated as a
+                    // partial value, as the step's documentation allows.
+                    (Op::Patch, _) => (self.migrations.run(collection, &entry.key, value, steps, true)?, None),
+                };
+                before.insert(key, after);
+                entry.value = migrated;
                 encode_internal(&entry, "a migrated outbox entry", sealer).map(Some)
             }
             _ => {

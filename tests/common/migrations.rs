@@ -276,3 +276,42 @@ async fn writes_queued_for_a_collection_the_next_app_version_dropped_still_go_ou
         IdbStore::delete_database(&db).await.unwrap();
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_queued_patch_is_migrated_as_the_change_between_whole_records() {
+    let user = unique("u");
+    let (db, other_db) = (unique("qp"), unique("qp-o"));
+    // Version 2 derives a field from two others: not computable from a patch alone.
+    let full_name = (2, "return { ...r, fullName: `${r.first} ${r.last}` };");
+    let v1 = open(config(&db, 1, &[], Some(&user))).await;
+    ok(v1.put("trips".into(), json(r#"{"id": "p1", "first": "Ana", "last": "Silva"}"#))).await;
+    ok(v1.sync()).await;
+    ok(v1.patch("trips".into(), "p1".into(), json(r#"{"last": "Costa"}"#))).await;
+    v1.close();
+    let v2 = open(config(&db, 2, &[full_name], Some(&user))).await;
+    // The queued patch is the change between the record before it and after it, each
+    // migrated whole (run alone, the step made "undefined Costa").
+    let outbox = raw(&db, "outbox", "getAll", &[]).await;
+    let entry = js_sys::Array::from(&outbox).get(0);
+    assert_eq!(field(&entry, "op"), "patch");
+    let patch: serde_json::Value =
+        serde_json::from_str(&text(&Reflect::get(&entry, &"value".into()).unwrap())).unwrap();
+    assert_eq!(patch, serde_json::json!({"last": "Costa", "fullName": "Ana Costa"}));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&get(&v2, "p1").await).unwrap(),
+        serde_json::json!({"id": "p1", "first": "Ana", "last": "Costa", "fullName": "Ana Costa"})
+    );
+    ok(v2.sync()).await;
+    let other = open(config(&other_db, 2, &[full_name], Some(&user))).await;
+    ok(other.sync()).await;
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&get(&other, "p1").await).unwrap(),
+        serde_json::json!({"id": "p1", "first": "Ana", "last": "Costa", "fullName": "Ana Costa"})
+    );
+    for client in [v2, other] {
+        client.close();
+    }
+    for db in [db, other_db] {
+        IdbStore::delete_database(&db).await.unwrap();
+    }
+}
