@@ -145,8 +145,11 @@ export const activeWorkerState = (driver) => driver.executeAsyncScript(`const do
   navigator.serviceWorker.ready.then((r) => done(r.active?.state ?? null), (e) => done(String(e)));`);
 
 /** The byte length of the .wasm at `path` (from the page's address) in the service-worker
- * helper's cache: 0 when it is not there. */
+ * helper's cache (the build's own, `pwa-sync-wasm-<build id>`, the only one there): 0 when
+ * it is not there, a message when there is not exactly one such cache. */
 export const cachedWasmBytes = (driver, path) => driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
-  caches.open("pwa-sync-wasm-v1")
+  caches.keys()
+    .then((names) => names.filter((n) => n.startsWith("pwa-sync-wasm-")))
+    .then((names) => names.length === 1 ? caches.open(names[0]) : Promise.reject("the helper's caches: " + names))
     .then((c) => c.match(new URL(${JSON.stringify(path)}, location.href).href))
     .then((r) => r ? r.arrayBuffer().then((b) => done(b.byteLength)) : done(0), (e) => done(String(e)));`);

@@ -10,7 +10,7 @@ use crate::conflict::Sides;
 use crate::error::{Error, ErrorClass};
 use crate::metrics::SyncReport;
 use crate::migration::{self, Pulled, Steps};
-use crate::model::{Effect, KeyRef, Writes};
+use crate::model::{AuditEntry, AuditKind, Effect, KeyRef, Writes};
 use crate::mutation::{LocalWrite, WriteOutcome};
 use crate::protocol::{is_private_space, Mutation, MutationResult, PullResponse, PushRequest, PushResponse};
 use crate::record::{ConflictRecord, ListQuery, OutboxEntry};
@@ -407,36 +407,56 @@ async fn apply_push<S: Store, O: Observer<S::Value>>(
 ) -> Result<(), SyncError> {
     // Entries of a collection this version of the app no longer declares (queued before
     // an update dropped it) went out too: the store has no such collection to read, so
-    // they are not planned; one the server applied or refused for good leaves the outbox
-    // with the answer (one in conflict stays, and is sent again).
-    // They count in the report as pushed or rejected.
+    // they are not planned, and every answer settles them. Applied, or refused for good,
+    // they leave the outbox; in conflict, the server's value stands (no strategy of the
+    // app's settles a collection it does not declare; sent again, the entry would meet the
+    // same conflict at every sync) and the entry leaves, kept in the audit log.
     let mut keys = Vec::new();
-    let (mut dropped, mut dropped_rejected) = (Vec::new(), 0);
+    let (mut dropped, mut audit) = (Vec::new(), Vec::new());
+    let now = observer.now_ms();
     for entry in batch {
         if config.collection(&entry.collection).is_ok() {
             keys.push((entry.collection.clone(), entry.key.clone()));
             continue;
         }
-        match response.results.iter().find(|r| r.id() == entry.id) {
-            Some(MutationResult::Applied { .. }) => dropped.push(entry.id),
-            Some(MutationResult::Rejected { .. }) => {
-                dropped.push(entry.id);
-                dropped_rejected += 1;
+        let Some(result) = response.results.iter().find(|r| r.id() == entry.id) else { continue };
+        dropped.push(entry.id);
+        let local = (entry.op != crate::protocol::Op::Delete).then(|| entry.value.to_json());
+        let (kind, strategy, decided_by, server, server_version) = match result {
+            MutationResult::Applied { .. } => continue,
+            MutationResult::Rejected { code, .. } => (AuditKind::Rejected, code.clone(), "server", None, None),
+            MutationResult::Conflict { server, .. } => {
+                let value = server.value.clone();
+                (AuditKind::Conflict, "serverWins".into(), "auto", value, Some(server.version))
             }
-            Some(MutationResult::Conflict { .. }) | None => {}
-        }
+        };
+        audit.push(AuditEntry {
+            at: now as f64,
+            kind,
+            collection: entry.collection.clone(),
+            key: entry.key.clone(),
+            strategy,
+            decided_by: decided_by.into(),
+            local,
+            result: server.clone(),
+            server,
+            base: None,
+            server_version,
+        });
     }
     let keys = unique_keys(keys.into_iter());
-    let now = observer.now_ms();
     let (results, newer) = migrate_conflicts(config, observer, batch, &response.results)?;
     let applied: Applied<S::Value> = crate::transact!(store, &keys, Scope::Sync(Durability::Strict), |snapshot| {
         let (mut writes, applied) = plan_push(config, snapshot, &results, now, &|c, s| observer.resolve_custom(c, s))?;
         writes.outbox_delete.extend_from_slice(&dropped);
+        writes.audit.extend(audit.iter().cloned());
         Ok((writes, applied))
     })?;
-    report.pushed += applied.applied + dropped.len() - dropped_rejected;
-    report.conflicts += applied.conflicts;
-    report.rejected += applied.rejected + dropped_rejected;
+    let settled = |kind: AuditKind| audit.iter().filter(|a| a.kind == kind).count();
+    let (conflicts, rejected) = (settled(AuditKind::Conflict), settled(AuditKind::Rejected));
+    report.pushed += applied.applied + dropped.len() - conflicts - rejected;
+    report.conflicts += applied.conflicts + conflicts;
+    report.rejected += applied.rejected + rejected;
     report.batches += 1;
     observer.effects(&applied.effects);
     if !newer.is_empty() {
@@ -590,6 +610,9 @@ fn migrate_conflicts<'a, V, O: Observer<V>>(
             continue;
         }
         let Some(entry) = batch.iter().find(|e| e.id == *id) else { continue };
+        // An entry of a collection the app does not declare is settled without its value
+        // (`apply_push`): nothing to migrate or announce.
+        let Ok(collection) = config.collection(&entry.collection) else { continue };
         let steps = match pulled {
             Pulled::Older(steps) => steps,
             Pulled::Newer(schema_version) => {
@@ -599,7 +622,6 @@ fn migrate_conflicts<'a, V, O: Observer<V>>(
             }
             Pulled::Current => continue,
         };
-        let Ok(collection) = config.collection(&entry.collection) else { continue };
         let MutationResult::Conflict { server, .. } = &mut migrated.to_mut()[at] else { continue };
         if let Some(value) = server.value.take() {
             server.value = Some(observer.migrate(collection, &entry.key, value, steps)?);

@@ -216,8 +216,13 @@ impl IdbStore {
             return Err(Error::Closed);
         }
         if let Some(meta) = &found.meta {
+            // Another identity than the one this store held: the database was made again,
+            // by this reopen (our fresh id) or by another context's that came first (a
+            // logout's `clear()` changes the identity too, but closes no connection, so it
+            // is never met here).
+            let held = self.meta.borrow().as_ref().map(|m| m.client_id.clone());
             let meta = self.remember_stored_meta(meta)?;
-            if fresh_id.as_ref() == Some(&meta.client_id) {
+            if fresh_id.as_ref() == Some(&meta.client_id) || held.is_some_and(|held| held != meta.client_id) {
                 *self.recreated.borrow_mut() = Some(meta.client_id);
             }
         }

@@ -237,3 +237,38 @@ async fn a_database_deleted_under_an_open_client_loses_no_write_made_after() {
     IdbStore::delete_database(&other).await.unwrap();
     IdbStore::delete_database(&name).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn two_contexts_of_a_database_deleted_under_them_both_go_on_under_its_new_identity() {
+    let (name, user) = (unique("deleted2"), unique("del2"));
+    let a = SyncClient::open(config(&name, &user, "")).await.unwrap();
+    // The other context: its own client on the same database, its events recorded.
+    let (target, seen) = recorder(&["pwa-sync:cleared", "pwa-sync:evicted"]);
+    let b_config = config(&name, &user, "");
+    Reflect::set(&b_config, &"eventTarget".into(), &target).unwrap();
+    let b = SyncClient::open(b_config).await.unwrap();
+    let first = a.client_id();
+    IdbStore::delete_database(&name).await.unwrap();
+    // A makes the new database; B reopens the one A made.
+    ok(a.put("trips".into(), JSON::parse(r#"{"id": "t1", "title": "from a"}"#).unwrap())).await;
+    ok(b.put("trips".into(), JSON::parse(r#"{"id": "t2", "title": "from b"}"#).unwrap())).await;
+    ok(a.sync()).await;
+    // B's sync finds the identity A's store made: not a logout, a new database.
+    ok(b.sync()).await;
+    let names: Vec<String> = seen.borrow().iter().map(|(name, _)| name.clone()).collect();
+    assert_eq!(names, ["pwa-sync:evicted"], "B goes on, told of the deletion");
+    assert_ne!(a.client_id(), first);
+    assert_eq!(b.client_id(), a.client_id(), "one database, one identity");
+    assert_eq!(ok(b.pending(JsValue::UNDEFINED)).await, 0.0);
+    let other = unique("other2");
+    let device = SyncClient::open(config(&other, &user, "")).await.unwrap();
+    ok(device.sync()).await;
+    for (key, title) in [("t1", "from a"), ("t2", "from b")] {
+        assert_eq!(field(&ok(device.get("trips".into(), key.into())).await, "title"), title);
+    }
+    for client in [a, b, device] {
+        client.close();
+    }
+    IdbStore::delete_database(&other).await.unwrap();
+    IdbStore::delete_database(&name).await.unwrap();
+}

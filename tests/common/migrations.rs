@@ -315,3 +315,45 @@ async fn a_queued_patch_is_migrated_as_the_change_between_whole_records() {
         IdbStore::delete_database(&db).await.unwrap();
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_dropped_collections_write_in_conflict_is_settled_for_the_server_and_audited() {
+    let user = unique("u");
+    let (db, other_db) = (unique("dropc"), unique("dropc-o"));
+    let both = r#"{"trips": {"key": "id"}, "notes": {"key": "id"}}"#;
+    let other = open(declaring(&other_db, &user, both)).await;
+    ok(other.put("notes".into(), json(r#"{"id": "n1", "text": "first"}"#))).await;
+    ok(other.sync()).await;
+    // Version one of the app pulls the note and edits it offline; meanwhile another
+    // device edits it too; then the app updates and drops notes.
+    let before = open(declaring(&db, &user, both)).await;
+    ok(before.sync()).await;
+    ok(before.put("notes".into(), json(r#"{"id": "n1", "text": "mine"}"#))).await;
+    before.close();
+    ok(other.put("notes".into(), json(r#"{"id": "n1", "text": "theirs"}"#))).await;
+    ok(other.sync()).await;
+    let after = open(declaring(&db, &user, r#"{"trips": {"key": "id"}}"#)).await;
+    // No strategy of this app settles notes: the server's value stands, the write is kept
+    // in the audit log, and it is not sent again at every sync.
+    let result = ok(after.sync()).await;
+    assert_eq!(field(&result, "pushed"), 0.0);
+    assert_eq!(field(&result, "conflicts"), 1.0);
+    assert_eq!(ok(after.pending(JsValue::UNDEFINED)).await, 0.0);
+    let audit = js_sys::Array::from(&ok(after.audit(JsValue::UNDEFINED)).await);
+    assert_eq!(audit.length(), 1);
+    let entry = audit.get(0);
+    assert_eq!(field(&entry, "kind"), "conflict");
+    assert_eq!(field(&entry, "collection"), "notes");
+    assert_eq!(text(&field(&entry, "local")), r#"{"id":"n1","text":"mine"}"#);
+    assert_eq!(text(&field(&entry, "server")), r#"{"id":"n1","text":"theirs"}"#);
+    let again = ok(after.sync()).await;
+    assert_eq!(field(&again, "conflicts"), 0.0, "settled once");
+    ok(other.sync()).await;
+    assert_eq!(text(&ok(other.get("notes".into(), "n1".into())).await), r#"{"id":"n1","text":"theirs"}"#);
+    for client in [after, other] {
+        client.close();
+    }
+    for db in [db, other_db] {
+        IdbStore::delete_database(&db).await.unwrap();
+    }
+}
