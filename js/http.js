@@ -71,9 +71,17 @@ const pwaSyncHttp = (() => {
   // and the event stream. `request` resolves to [status, ...].
   // `signal`: once aborted, the app is not asked for a fresh token (the event stream
   // stopped: its client closed).
+  // A token function failing on the refresh a 401 asked for rejects with the 401 too
+  // ([why, what, 401]): the server refused the session, and the user must sign in again.
   const withToken = async (auth, headers, request, signal) => {
     for (let refresh = false; ; refresh = true) {
-      const bearer = await token(auth, refresh);
+      let bearer;
+      try {
+        bearer = await token(auth, refresh);
+      } catch (failure) {
+        if (refresh) failure[2] = 401;
+        throw failure;
+      }
       const sent = bearer === undefined ? headers : { ...headers, Authorization: `Bearer ${bearer}` };
       const answer = await request(sent);
       if (answer[0] !== 401 || refresh || typeof auth?.source !== "function" || signal?.aborted) return answer;

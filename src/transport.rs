@@ -177,7 +177,9 @@ impl HttpTransport {
         let parts = Array::from(failure);
         let (why, what) = (parts.get(0).as_string().unwrap_or_default(), parts.get(1));
         let within = |what: &str| format!("{what} within {} ms", self.timeout_ms);
-        match why.as_str() {
+        // A token function failing on the refresh a 401 asked for: the server's refusal.
+        let refused = parts.get(2).as_f64().map(|status| status as u16);
+        let error = match why.as_str() {
             "timeout" => {
                 TransportError::new(ErrorClass::Timeout, format!("{}: {}", within("no answer"), describe(&what)))
             }
@@ -208,7 +210,8 @@ impl HttpTransport {
             "token-type" => TransportError::new(ErrorClass::Auth, "the token function must return a string"),
             // Not the script's: the script missing, or what it threw unexpectedly.
             _ => TransportError::new(ErrorClass::Network, describe(failure)),
-        }
+        };
+        TransportError { status: refused.or(error.status), ..error }
     }
 }
 

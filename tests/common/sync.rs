@@ -243,6 +243,32 @@ async fn a_token_function_that_throws_rejects_or_gives_no_string_fails_the_sync_
 }
 
 #[wasm_bindgen_test]
+async fn auth_required_when_the_server_refused_the_token_and_the_refresh_failed() {
+    // The first token is refused (401); the function asked for a fresh one then throws
+    // (its refresh token expired): the user must sign in again.
+    js_sys::Reflect::set(&js_sys::global(), &"__pwaSyncTokenCalls".into(), &0.into()).unwrap();
+    let token = js_sys::Function::new_no_args(
+        "globalThis.__pwaSyncTokenCalls += 1;
+         if (globalThis.__pwaSyncTokenCalls === 1) return 'not-a-token';
+         throw new Error('the refresh token expired');",
+    );
+    let a = Device::open(server(), token.into()).await;
+    let fired = Rc::new(Cell::new(0));
+    let listener = {
+        let fired = fired.clone();
+        Closure::<dyn FnMut(web_sys::Event)>::new(move |_| fired.set(fired.get() + 1))
+    };
+    let target: web_sys::EventTarget = js_sys::global().unchecked_into();
+    target.add_event_listener_with_callback("pwa-sync:auth-required", listener.as_ref().unchecked_ref()).unwrap();
+    a.put("t1", r#""n": 1"#).await;
+    assert_eq!(code(a.client.sync()).await, "auth");
+    target.remove_event_listener_with_callback("pwa-sync:auth-required", listener.as_ref().unchecked_ref()).unwrap();
+    assert_eq!(fired.get(), 1);
+    assert_eq!(a.pending().await, 1.0);
+    a.done().await;
+}
+
+#[wasm_bindgen_test]
 async fn auth_required_when_the_token_stays_bad() {
     let a = Device::open(server(), JsValue::from_str("not-a-token")).await;
     let fired = Rc::new(Cell::new(0));
