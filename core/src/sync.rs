@@ -158,6 +158,15 @@ pub fn plan_push<V: AppValue>(
                     value.remove_fields(&collection.omit);
                 }
                 let server = Incoming { version: server.version, value, hlc: server.hlc.clone() };
+                // Nobody wrote since the patch's base: the server refused it for its schema
+                // alone (a newer app's patch of an older document). The change goes again
+                // as a whole value, with no strategy to decide (`serverWins` would drop every
+                // such patch for good). Not with `omit`: the whole value would wipe fields
+                // only the server holds, so the strategy decides as for any conflict.
+                if collection.omit.is_empty() && work.patched_against(&key, id, server.version) {
+                    work.rebase(&key, &server, now_ms, &mut tally.effects);
+                    continue;
+                }
                 if work.resolve(collection, &key, &server, now_ms, &mut tally.effects) {
                     tally.conflicts += 1;
                 }
@@ -624,6 +633,44 @@ impl<'c, V: AppValue> Working<'c, V> {
         };
         self.entries(key).push(entry);
         stamp
+    }
+
+    /// Whether the queued entry `id` of `key` is a patch written against `version`.
+    fn patched_against(&self, key: &KeyRef, id: u64, version: u64) -> bool {
+        let entry = self.queued.get(key).and_then(|q| q.iter().find(|e| e.id == id));
+        entry.is_some_and(|e| e.op == Op::Patch && e.base_version == Some(version))
+    }
+
+    /// Settle `key`'s queued writes over `server`'s value where only its schema stood
+    /// between them: the local change over the base, applied to the server's value (both
+    /// in the app's shape by now), queued as a whole value against the server's version.
+    fn rebase(&mut self, key: &KeyRef, server: &Incoming<V>, now_ms: u64, effects: &mut Vec<Effect<V>>) {
+        let record = self.records.get(key).cloned();
+        let space = self.queued.get(key).and_then(|q| q.iter().find_map(|e| e.space.clone()));
+        let before = self.visible(key);
+        let (local, base) = record.as_ref().map_or((None, None), |r| (r.value.clone(), r.base.clone()));
+        let local_hlc = record.map(|r| r.hlc).unwrap_or_default();
+        self.observe(&server.hlc, now_ms);
+        let ids: Vec<u64> = self.queued.get(key).map(|q| q.iter().map(|e| e.id).collect()).unwrap_or_default();
+        for id in ids {
+            self.remove_entry(key, id);
+        }
+        let rebased = match (json_of(base.as_ref()), json_of(local.as_ref()), json_of(server.value.as_ref())) {
+            (Some(base), Some(local), Some(mut server)) => {
+                crate::patch::apply(&mut server, &crate::patch::diff(&base, &local));
+                Some(server)
+            }
+            (_, local, _) => local,
+        };
+        let stamp = std::cmp::max(&local_hlc, &server.hlc).clone();
+        let value = rebased.map(V::from_json);
+        let hlc = self.queue_value(key, value, server.version, Some(stamp), space, now_ms);
+        self.settle(key, server.value.clone(), Some(server.version), Some(hlc), now_ms);
+        let after = self.visible(key);
+        if !same_value(before.as_ref(), after.as_ref()) {
+            let version = Some(server.version);
+            effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: after, version });
+        }
     }
 
     /// The server's state for a key differs from the base its pending writes build on:

@@ -357,3 +357,39 @@ async fn a_dropped_collections_write_in_conflict_is_settled_for_the_server_and_a
         IdbStore::delete_database(&db).await.unwrap();
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_newer_apps_patch_of_an_older_document_is_no_conflict_for_any_strategy() {
+    let user = unique("u");
+    let (db1, db2, other_db) = (unique("sw1"), unique("sw2"), unique("sw2o"));
+    let server_wins = |name: &str| {
+        let config = config(name, 2, &[TO_2], Some(&user));
+        let trips = Reflect::get(&Reflect::get(&config, &"collections".into()).unwrap(), &"trips".into()).unwrap();
+        Reflect::set(&trips, &"conflict".into(), &"serverWins".into()).unwrap();
+        config
+    };
+    let old = open(config(&db1, 1, &[], Some(&user))).await;
+    ok(old.put("trips".into(), json(r#"{"id": "o1", "name": "Rome"}"#))).await;
+    ok(old.sync()).await;
+    let v2 = open(server_wins(&db2)).await;
+    ok(v2.sync()).await;
+    ok(v2.patch("trips".into(), "o1".into(), json(r#"{"note": "bring a hat"}"#))).await;
+    // The server refuses the patch for the document's older schema alone: nobody wrote
+    // since. The change goes again whole, in version 2's shape; no strategy decides, so
+    // `serverWins` does not drop it (nor every later patch of the document).
+    let result = ok(v2.sync()).await;
+    assert_eq!(field(&result, "conflicts"), 0.0);
+    let expected =
+        serde_json::json!({"id": "o1", "name": "Rome", "title": "Rome", "migratedFor": "trips", "note": "bring a hat"});
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&get(&v2, "o1").await).unwrap(), expected);
+    assert_eq!(ok(v2.pending(JsValue::UNDEFINED)).await, 0.0);
+    let other = open(server_wins(&other_db)).await;
+    ok(other.sync()).await;
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&get(&other, "o1").await).unwrap(), expected);
+    for client in [old, v2, other] {
+        client.close();
+    }
+    for db in [db1, db2, other_db] {
+        IdbStore::delete_database(&db).await.unwrap();
+    }
+}
