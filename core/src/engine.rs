@@ -412,7 +412,7 @@ async fn apply_push<S: Store, O: Observer<S::Value>>(
     // app's settles a collection it does not declare; sent again, the entry would meet the
     // same conflict at every sync) and the entry leaves, kept in the audit log.
     let mut keys = Vec::new();
-    let (mut dropped, mut audit) = (Vec::new(), Vec::new());
+    let (mut dropped, mut audit, mut conflicts, mut rejected) = (Vec::new(), Vec::new(), 0, 0);
     let now = observer.now_ms();
     for entry in batch {
         if config.collection(&entry.collection).is_ok() {
@@ -424,10 +424,13 @@ async fn apply_push<S: Store, O: Observer<S::Value>>(
         let local = (entry.op != crate::protocol::Op::Delete).then(|| entry.value.to_json());
         let (kind, strategy, decided_by, server, server_version) = match result {
             MutationResult::Applied { .. } => continue,
-            MutationResult::Rejected { code, .. } => (AuditKind::Rejected, code.clone(), "server", None, None),
+            MutationResult::Rejected { code, .. } => {
+                rejected += 1;
+                (AuditKind::Rejected, code.clone(), "server", None, None)
+            }
             MutationResult::Conflict { server, .. } => {
-                let value = server.value.clone();
-                (AuditKind::Conflict, "serverWins".into(), "auto", value, Some(server.version))
+                conflicts += 1;
+                (AuditKind::Conflict, "serverWins".into(), "auto", server.value.clone(), Some(server.version))
             }
         };
         audit.push(AuditEntry {
@@ -449,11 +452,9 @@ async fn apply_push<S: Store, O: Observer<S::Value>>(
     let applied: Applied<S::Value> = crate::transact!(store, &keys, Scope::Sync(Durability::Strict), |snapshot| {
         let (mut writes, applied) = plan_push(config, snapshot, &results, now, &|c, s| observer.resolve_custom(c, s))?;
         writes.outbox_delete.extend_from_slice(&dropped);
-        writes.audit.extend(audit.iter().cloned());
+        writes.audit.append(&mut audit);
         Ok((writes, applied))
     })?;
-    let settled = |kind: AuditKind| audit.iter().filter(|a| a.kind == kind).count();
-    let (conflicts, rejected) = (settled(AuditKind::Conflict), settled(AuditKind::Rejected));
     report.pushed += applied.applied + dropped.len() - conflicts - rejected;
     report.conflicts += applied.conflicts + conflicts;
     report.rejected += applied.rejected + rejected;

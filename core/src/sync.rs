@@ -163,11 +163,8 @@ pub fn plan_push<V: AppValue>(
                 // as a whole value, with no strategy to decide (`serverWins` would drop every
                 // such patch for good). Not with `omit`: the whole value would wipe fields
                 // only the server holds, so the strategy decides as for any conflict.
-                if collection.omit.is_empty() && work.patched_against(&key, id, server.version) {
-                    work.rebase(&key, &server, now_ms, &mut tally.effects);
-                    continue;
-                }
-                if work.resolve(collection, &key, &server, now_ms, &mut tally.effects) {
+                let rebase = collection.omit.is_empty() && work.patched_against(&key, id, server.version);
+                if work.resolve(collection, &key, &server, rebase, now_ms, &mut tally.effects) {
                     tally.conflicts += 1;
                 }
             }
@@ -209,7 +206,7 @@ pub fn plan_pull<V: AppValue>(
         }
         if work.queued.get(&key).is_some_and(|q| !q.is_empty()) {
             // Invariant 5: never overwrite pending local writes silently.
-            if work.resolve(collection, &key, &server, now_ms, &mut tally.effects) {
+            if work.resolve(collection, &key, &server, false, now_ms, &mut tally.effects) {
                 tally.conflicts += 1;
             }
         } else {
@@ -641,46 +638,18 @@ impl<'c, V: AppValue> Working<'c, V> {
         entry.is_some_and(|e| e.op == Op::Patch && e.base_version == Some(version))
     }
 
-    /// Settle `key`'s queued writes over `server`'s value where only its schema stood
-    /// between them: the local change over the base, applied to the server's value (both
-    /// in the app's shape by now), queued as a whole value against the server's version.
-    fn rebase(&mut self, key: &KeyRef, server: &Incoming<V>, now_ms: u64, effects: &mut Vec<Effect<V>>) {
-        let record = self.records.get(key).cloned();
-        let space = self.queued.get(key).and_then(|q| q.iter().find_map(|e| e.space.clone()));
-        let before = self.visible(key);
-        let (local, base) = record.as_ref().map_or((None, None), |r| (r.value.clone(), r.base.clone()));
-        let local_hlc = record.map(|r| r.hlc).unwrap_or_default();
-        self.observe(&server.hlc, now_ms);
-        let ids: Vec<u64> = self.queued.get(key).map(|q| q.iter().map(|e| e.id).collect()).unwrap_or_default();
-        for id in ids {
-            self.remove_entry(key, id);
-        }
-        let rebased = match (json_of(base.as_ref()), json_of(local.as_ref()), json_of(server.value.as_ref())) {
-            (Some(base), Some(local), Some(mut server)) => {
-                crate::patch::apply(&mut server, &crate::patch::diff(&base, &local));
-                Some(server)
-            }
-            (_, local, _) => local,
-        };
-        let stamp = std::cmp::max(&local_hlc, &server.hlc).clone();
-        let value = rebased.map(V::from_json);
-        let hlc = self.queue_value(key, value, server.version, Some(stamp), space, now_ms);
-        self.settle(key, server.value.clone(), Some(server.version), Some(hlc), now_ms);
-        let after = self.visible(key);
-        if !same_value(before.as_ref(), after.as_ref()) {
-            let version = Some(server.version);
-            effects.push(Effect::Changed { collection: key.0.clone(), key: key.1.clone(), value: after, version });
-        }
-    }
-
     /// The server's state for a key differs from the base its pending writes build on:
     /// settle every queued write of the key by the collection's strategy. Returns whether
-    /// there was a conflict at all (the same value on both sides is none).
+    /// there was a conflict at all (the same value on both sides is none). `rebase`: only
+    /// the server's schema stood between them (`patched_against`): the local change over
+    /// the base, applied to the server's value (both in the app's shape by now), goes
+    /// again whole, with no strategy, audit or conflict.
     fn resolve(
         &mut self,
         config: &CollectionConfig,
         key: &KeyRef,
         server: &Incoming<V>,
+        rebase: bool,
         now_ms: u64,
         effects: &mut Vec<Effect<V>>,
     ) -> bool {
@@ -711,7 +680,15 @@ impl<'c, V: AppValue> Working<'c, V> {
         };
         let custom = self.custom;
         let resolver = |s: &Sides<'_>| custom(config, s);
-        let resolution = conflict::resolve(&config.conflict, sides, Some(&resolver));
+        let resolution = match (rebase, &base, &local, &server_json) {
+            (true, Some(base), Some(local), Some(server)) => {
+                let mut rebased = server.clone();
+                crate::patch::apply(&mut rebased, &crate::patch::diff(base, local));
+                Resolution::Value(Some(rebased))
+            }
+            (true, ..) => Resolution::Value(local.clone()),
+            (false, ..) => conflict::resolve(&config.conflict, sides, Some(&resolver)),
+        };
         let strategy = conflict::strategy_name(config.conflict.strategy);
         let mut audit = AuditEntry {
             at: now_ms as f64,
@@ -805,8 +782,10 @@ impl<'c, V: AppValue> Working<'c, V> {
             r.revived = true;
         }
         audit.result = resolved.clone();
-        self.audit.push(audit.clone());
-        effects.push(Effect::Conflict(audit));
+        if !rebase {
+            self.audit.push(audit.clone());
+            effects.push(Effect::Conflict(audit));
+        }
         if local != resolved {
             effects.push(Effect::Changed {
                 collection: key.0.clone(),
@@ -815,7 +794,7 @@ impl<'c, V: AppValue> Working<'c, V> {
                 version: Some(server.version),
             });
         }
-        true
+        !rebase
     }
 
     fn finish(mut self) -> Writes<V> {
