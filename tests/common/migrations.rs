@@ -199,12 +199,7 @@ async fn pulled_documents_of_older_versions_are_migrated_and_newer_ones_stored_a
     // than it knows: stored as it is).
     ok(old.sync()).await;
     assert_eq!(get(&old, "q1").await, r#"{"id":"q1","migratedFor":"trips","name":"Faro","title":"Faro"}"#);
-    for client in [old, ahead, v2] {
-        client.close();
-    }
-    for db in [db1, db2, db3, db4] {
-        IdbStore::delete_database(&db).await.unwrap();
-    }
+    close_and_delete([old, ahead, v2], &[&db1, &db2, &db3, &db4]).await;
 }
 
 #[wasm_bindgen_test]
@@ -231,13 +226,11 @@ async fn a_newer_apps_patch_of_an_older_document_reaches_others_in_the_newer_sha
     });
     assert_eq!(stored, expected);
     assert_eq!(serde_json::from_str::<serde_json::Value>(&get(&v3, "o1").await).unwrap(), expected);
-    for client in [old, v3, other] {
-        client.close();
-    }
-    for db in [db1, db3, other_db] {
-        IdbStore::delete_database(&db).await.unwrap();
-    }
+    close_and_delete([old, v3, other], &[&db1, &db3, &other_db]).await;
 }
+
+/// The collections of an app version that still has notes.
+const TRIPS_AND_NOTES: &str = r#"{"trips": {"key": "id"}, "notes": {"key": "id"}}"#;
 
 /// A syncing config of database `name` declaring `collections` (JSON), autoSync off.
 fn declaring(name: &str, user: &str, collections: &str) -> JsValue {
@@ -254,9 +247,8 @@ fn declaring(name: &str, user: &str, collections: &str) -> JsValue {
 async fn writes_queued_for_a_collection_the_next_app_version_dropped_still_go_out() {
     let user = unique("u");
     let (db, other_db) = (unique("drop"), unique("drop-o"));
-    let both = r#"{"trips": {"key": "id"}, "notes": {"key": "id"}}"#;
     // Version one of the app keeps notes; a note is queued offline, and the app updates.
-    let before = open(declaring(&db, &user, both)).await;
+    let before = open(declaring(&db, &user, TRIPS_AND_NOTES)).await;
     ok(before.put("notes".into(), json(r#"{"id": "n1", "text": "buy stamps"}"#))).await;
     before.close();
     let after = open(declaring(&db, &user, r#"{"trips": {"key": "id"}}"#)).await;
@@ -265,16 +257,11 @@ async fn writes_queued_for_a_collection_the_next_app_version_dropped_still_go_ou
     // every sync failed on it (`unknown-collection`), so nothing was ever sent again.
     ok(after.sync()).await;
     assert_eq!(ok(after.pending(JsValue::UNDEFINED)).await, 0.0);
-    let other = open(declaring(&other_db, &user, both)).await;
+    let other = open(declaring(&other_db, &user, TRIPS_AND_NOTES)).await;
     ok(other.sync()).await;
     assert_eq!(text(&ok(other.get("notes".into(), "n1".into())).await), r#"{"id":"n1","text":"buy stamps"}"#);
     assert_eq!(get(&other, "t1").await, r#"{"id":"t1","name":"Oslo"}"#);
-    for client in [after, other] {
-        client.close();
-    }
-    for db in [db, other_db] {
-        IdbStore::delete_database(&db).await.unwrap();
-    }
+    close_and_delete([after, other], &[&db, &other_db]).await;
 }
 
 #[wasm_bindgen_test]
@@ -308,25 +295,19 @@ async fn a_queued_patch_is_migrated_as_the_change_between_whole_records() {
         serde_json::from_str::<serde_json::Value>(&get(&other, "p1").await).unwrap(),
         serde_json::json!({"id": "p1", "first": "Ana", "last": "Costa", "fullName": "Ana Costa"})
     );
-    for client in [v2, other] {
-        client.close();
-    }
-    for db in [db, other_db] {
-        IdbStore::delete_database(&db).await.unwrap();
-    }
+    close_and_delete([v2, other], &[&db, &other_db]).await;
 }
 
 #[wasm_bindgen_test]
 async fn a_dropped_collections_write_in_conflict_is_settled_for_the_server_and_audited() {
     let user = unique("u");
     let (db, other_db) = (unique("dropc"), unique("dropc-o"));
-    let both = r#"{"trips": {"key": "id"}, "notes": {"key": "id"}}"#;
-    let other = open(declaring(&other_db, &user, both)).await;
+    let other = open(declaring(&other_db, &user, TRIPS_AND_NOTES)).await;
     ok(other.put("notes".into(), json(r#"{"id": "n1", "text": "first"}"#))).await;
     ok(other.sync()).await;
     // Version one of the app pulls the note and edits it offline; meanwhile another
     // device edits it too; then the app updates and drops notes.
-    let before = open(declaring(&db, &user, both)).await;
+    let before = open(declaring(&db, &user, TRIPS_AND_NOTES)).await;
     ok(before.sync()).await;
     ok(before.put("notes".into(), json(r#"{"id": "n1", "text": "mine"}"#))).await;
     before.close();
@@ -350,12 +331,7 @@ async fn a_dropped_collections_write_in_conflict_is_settled_for_the_server_and_a
     assert_eq!(field(&again, "conflicts"), 0.0, "settled once");
     ok(other.sync()).await;
     assert_eq!(text(&ok(other.get("notes".into(), "n1".into())).await), r#"{"id":"n1","text":"theirs"}"#);
-    for client in [after, other] {
-        client.close();
-    }
-    for db in [db, other_db] {
-        IdbStore::delete_database(&db).await.unwrap();
-    }
+    close_and_delete([after, other], &[&db, &other_db]).await;
 }
 
 #[wasm_bindgen_test]
@@ -386,10 +362,15 @@ async fn a_newer_apps_patch_of_an_older_document_is_no_conflict_for_any_strategy
     let other = open(server_wins(&other_db)).await;
     ok(other.sync()).await;
     assert_eq!(serde_json::from_str::<serde_json::Value>(&get(&other, "o1").await).unwrap(), expected);
-    for client in [old, v2, other] {
+    close_and_delete([old, v2, other], &[&db1, &db2, &other_db]).await;
+}
+
+/// Close `clients` and delete the databases `names`.
+async fn close_and_delete<const N: usize>(clients: [SyncClient; N], names: &[&String]) {
+    for client in clients {
         client.close();
     }
-    for db in [db1, db2, other_db] {
-        IdbStore::delete_database(&db).await.unwrap();
+    for name in names {
+        IdbStore::delete_database(name).await.unwrap();
     }
 }

@@ -212,6 +212,37 @@ async fn a_401_then_a_refreshed_token() {
     a.done().await;
 }
 
+/// Counts the `pwa-sync:auth-required` events on the global scope while it lives.
+struct AuthRequired {
+    fired: Rc<Cell<u32>>,
+    listener: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl AuthRequired {
+    fn listen() -> AuthRequired {
+        let fired = Rc::new(Cell::new(0));
+        let listener = {
+            let fired = fired.clone();
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| fired.set(fired.get() + 1))
+        };
+        let target: web_sys::EventTarget = js_sys::global().unchecked_into();
+        target.add_event_listener_with_callback("pwa-sync:auth-required", listener.as_ref().unchecked_ref()).unwrap();
+        AuthRequired { fired, listener }
+    }
+
+    fn count(&self) -> u32 {
+        self.fired.get()
+    }
+}
+
+impl Drop for AuthRequired {
+    fn drop(&mut self) {
+        let target: web_sys::EventTarget = js_sys::global().unchecked_into();
+        let _ = target
+            .remove_event_listener_with_callback("pwa-sync:auth-required", self.listener.as_ref().unchecked_ref());
+    }
+}
+
 #[wasm_bindgen_test]
 async fn a_token_function_that_throws_rejects_or_gives_no_string_fails_the_sync_with_auth() {
     for (body, says) in [
@@ -220,20 +251,11 @@ async fn a_token_function_that_throws_rejects_or_gives_no_string_fails_the_sync_
         ("return 5", "the token function must return a string"),
     ] {
         let a = Device::open(server(), js_sys::Function::new_no_args(body).into()).await;
-        let fired = Rc::new(Cell::new(0));
-        let listener = {
-            let fired = fired.clone();
-            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| fired.set(fired.get() + 1))
-        };
-        let target: web_sys::EventTarget = js_sys::global().unchecked_into();
-        target.add_event_listener_with_callback("pwa-sync:auth-required", listener.as_ref().unchecked_ref()).unwrap();
+        let fired = AuthRequired::listen();
         a.put("t1", r#""n": 1"#).await;
         let error = JsFuture::from(a.client.sync()).await.expect_err(body);
-        target
-            .remove_event_listener_with_callback("pwa-sync:auth-required", listener.as_ref().unchecked_ref())
-            .unwrap();
         // The server refused nothing: the app is not asked to sign the user in again.
-        assert_eq!(fired.get(), 0, "{body}: no pwa-sync:auth-required");
+        assert_eq!(fired.count(), 0, "{body}: no pwa-sync:auth-required");
         assert_eq!(Reflect::get(&error, &"code".into()).unwrap(), "auth", "{body}");
         let message = Reflect::get(&error, &"message".into()).unwrap().as_string().unwrap_or_default();
         assert!(message.contains(says), "{body}: {message}");
@@ -252,37 +274,23 @@ async fn auth_required_when_the_server_refused_the_token_and_the_refresh_failed(
          if (globalThis.__pwaSyncTokenCalls === 1) return 'not-a-token';
          throw new Error('the refresh token expired');",
     );
-    let a = Device::open(server(), token.into()).await;
-    let fired = Rc::new(Cell::new(0));
-    let listener = {
-        let fired = fired.clone();
-        Closure::<dyn FnMut(web_sys::Event)>::new(move |_| fired.set(fired.get() + 1))
-    };
-    let target: web_sys::EventTarget = js_sys::global().unchecked_into();
-    target.add_event_listener_with_callback("pwa-sync:auth-required", listener.as_ref().unchecked_ref()).unwrap();
-    a.put("t1", r#""n": 1"#).await;
-    assert_eq!(code(a.client.sync()).await, "auth");
-    target.remove_event_listener_with_callback("pwa-sync:auth-required", listener.as_ref().unchecked_ref()).unwrap();
-    assert_eq!(fired.get(), 1);
-    assert_eq!(a.pending().await, 1.0);
-    a.done().await;
+    a_sync_with_this_token_asks_to_sign_in_once(token.into()).await;
 }
 
 #[wasm_bindgen_test]
 async fn auth_required_when_the_token_stays_bad() {
-    let a = Device::open(server(), JsValue::from_str("not-a-token")).await;
-    let fired = Rc::new(Cell::new(0));
-    let listener = {
-        let fired = fired.clone();
-        Closure::<dyn FnMut(web_sys::Event)>::new(move |_| fired.set(fired.get() + 1))
-    };
-    let target: web_sys::EventTarget = js_sys::global().unchecked_into();
-    target.add_event_listener_with_callback("pwa-sync:auth-required", listener.as_ref().unchecked_ref()).unwrap();
+    a_sync_with_this_token_asks_to_sign_in_once(JsValue::from_str("not-a-token")).await;
+}
+
+/// A sync with `token` fails with `auth`, fires `pwa-sync:auth-required` once, and keeps
+/// the write queued.
+async fn a_sync_with_this_token_asks_to_sign_in_once(token: JsValue) {
+    let a = Device::open(server(), token).await;
+    let fired = AuthRequired::listen();
     a.put("t1", r#""n": 1"#).await;
     assert_eq!(code(a.client.sync()).await, "auth");
-    assert_eq!(fired.get(), 1);
+    assert_eq!(fired.count(), 1);
     assert_eq!(a.pending().await, 1.0);
-    target.remove_event_listener_with_callback("pwa-sync:auth-required", listener.as_ref().unchecked_ref()).unwrap();
     a.done().await;
 }
 
