@@ -282,20 +282,6 @@ impl IdbStore {
         self.recreated.borrow_mut().take()
     }
 
-    /// A sync's transactions wait for the client to adopt a database made again under it
-    /// (`take_recreated`, at its next sync): in one made during this sync, entries are
-    /// numbered from 1 again, and taken or settled under the identity the sync began with
-    /// the server would answer them with the old entries' results.
-    pub(super) fn check_adopted(&self) -> Result<()> {
-        match self.recreated.borrow().is_some() {
-            true => Err(Error::Storage(
-                "the database was deleted and made again during this sync: the next sync goes on under its new identity"
-                    .into(),
-            )),
-            false => Ok(()),
-        }
-    }
-
     /// The client metadata and the outbox's size as opening read them, once, and only
     /// when there was metadata (a first open creates it: `open_meta`). For the client's
     /// own open, right after this store's: anything written since would make them stale.
@@ -429,7 +415,6 @@ impl Store for IdbStore {
             return Ok(Vec::new());
         }
         let tx = self.transaction(&[OUTBOX, META], Mode::Write, Durability::Strict).await?;
-        self.check_adopted()?;
         let mut skipped = Vec::new();
         let result = async {
             let mut after = after as f64;

@@ -56,9 +56,6 @@ impl IdbStore {
             }
         }
         let tx = self.transaction(&stores, Mode::Write, durability).await?;
-        if known_meta.is_none() {
-            self.check_adopted()?;
-        }
         #[cfg(feature = "testing")]
         let fault = self.fail_after_entity.get();
         let ended = match self.transact_in(&tx, keys, base.contains(&CONFLICTS), known_meta, plan).await {
