@@ -1,6 +1,7 @@
 //! Schema versions of documents (issue 17): the `schemaVersion` a pushed mutation carries
 //! is kept with the document and returned on pull and in conflict answers; a mutation
-//! without one leaves none (version 1 to clients). Once per backend (see `per_backend!` in common).
+//! without one leaves none (version 1 to clients); a patch newer than its document's version
+//! is a conflict. Once per backend (see `per_backend!` in common).
 
 mod common;
 
@@ -29,14 +30,26 @@ async fn schema_versions_are_kept_with_documents_and_returned_on_pull(backend: B
             {"collection": "trips", "key": "new", "version": v_new, "value": {"title": "Oslo"}, "hlc": hlc(2),
              "space": "user:alice", "schemaVersion": 3}])
     );
-    // The last writer's version is the document's: a version 2 patch of the old document
-    // makes it version 2, and an unversioned write takes the version away again.
+    // A version 2 patch of the version 1 document is refused: merged into the old shape, the
+    // result would carry version 2 and no reader would migrate it. The client answers with a
+    // whole value of version 2, which takes the document's place and its version.
     let patched = versioned(patch(3, "trips", "old", json!({"title": "Rome"}), Some(v_old)), 2);
-    let v_patched = version_of(&api.push_ok("alice", &batch("c-1", vec![patched])).await, 0);
+    let resp = api.push_ok("alice", &batch("c-1", vec![patched])).await;
+    assert_eq!(resp["results"][0]["status"], "conflict", "{resp}");
+    assert_eq!(resp["results"][0]["server"].get("schemaVersion"), None, "{resp}");
+    let whole = versioned(put(4, "trips", "old", json!({"name": "Rome", "title": "Rome"}), Some(v_old)), 2);
+    let v_whole = version_of(&api.push_ok("alice", &batch("c-1", vec![whole])).await, 0);
     let page = api.pull_ok("alice", v_new, 500).await;
     assert_eq!(page["changes"][0]["schemaVersion"], 2);
     assert_eq!(page["changes"][0]["value"], json!({"name": "Rome", "title": "Rome"}));
-    let unversioned = put(4, "trips", "old", json!({"name": "Roma"}), Some(v_patched));
+    // The last writer's version is the document's: a version 2 patch of it applies, and an
+    // unversioned write takes the version away again.
+    let patched = versioned(patch(5, "trips", "old", json!({"title": "Roma"}), Some(v_whole)), 2);
+    let v_patched = version_of(&api.push_ok("alice", &batch("c-1", vec![patched])).await, 0);
+    let page = api.pull_ok("alice", v_whole, 500).await;
+    assert_eq!(page["changes"][0]["schemaVersion"], 2);
+    assert_eq!(page["changes"][0]["value"], json!({"name": "Rome", "title": "Roma"}));
+    let unversioned = put(6, "trips", "old", json!({"name": "Roma"}), Some(v_patched));
     version_of(&api.push_ok("alice", &batch("c-1", vec![unversioned])).await, 0);
     let page = api.pull_ok("alice", v_patched, 500).await;
     assert_eq!(page["changes"][0].get("schemaVersion"), None, "{page}");
@@ -46,7 +59,7 @@ async fn schema_versions_are_kept_with_documents_and_returned_on_pull(backend: B
     let page = api.pull_ok("alice", v_future - 1, 500).await;
     assert_eq!(page["changes"][0]["schemaVersion"], 9);
     // A conflict's answer says the version of the server's value, for the client to migrate.
-    let stale = versioned(put(6, "trips", "future", json!({"title": "x"}), None), 3);
+    let stale = versioned(put(7, "trips", "future", json!({"title": "x"}), None), 3);
     let resp = api.push_ok("alice", &batch("c-1", vec![stale])).await;
     assert_eq!(resp["results"][0]["status"], "conflict");
     assert_eq!(resp["results"][0]["server"]["schemaVersion"], 9);
