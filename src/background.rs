@@ -3,8 +3,8 @@
 //! when `realtime` is on. The listeners and timers are the background's script's
 //! (`js/background.js`, reached as `pwaSyncBackground`), the event stream the requests'
 //! script's (`js/http.js`); both say what happened through one function. Everything here
-//! holds the client weakly and stops when dropped (on `close`). It sees the client only through [`Driven`], so it sits below the
-//! client that owns it.
+//! holds the client weakly and stops when dropped (on `close`). It sees the client only
+//! through [`Driven`], so it sits below the client that owns it.
 
 use std::rc::Rc;
 

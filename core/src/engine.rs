@@ -325,9 +325,7 @@ async fn push_all<S: Store, T: Transport<S::Value>, O: Observer<S::Value>>(
             mutations: batch
                 .iter()
                 .map(|e| Mutation {
-                    schema_version: config
-                        .collection(&e.collection)
-                        .map_or(None, |_| migration::pushed(config.version)),
+                    schema_version: config.collection(&e.collection).ok().and(migration::pushed(config.version)),
                     ..e.to_mutation()
                 })
                 .collect(),
