@@ -430,7 +430,7 @@ extern "C" {
 
 /// Parse the JS config: the JSON part goes to `ClientConfig`, the rest (event target,
 /// token, encryption, migrations, resolver functions) is kept aside. The taking apart and
-/// the checks of the parts that are not JSON are `js/config.js`'s.
+/// the checks, but the migrations', are `js/config.js`'s.
 fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
     #[cfg(feature = "testing")]
     crate::sys::install_scripts_for_tests();
@@ -447,14 +447,6 @@ fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
     })?;
     let config = ClientConfig::from_json(json)?;
     let encryption = part(3);
-    if encryption.is_some() {
-        if let Some(indexed) = config.collections.iter().find(|c| !c.indexes.is_empty()) {
-            return Err(Error::InvalidConfig(format!(
-                "collection \"{}\" declares indexes, which would keep those fields readable in IndexedDB; with `encryption` leave out `indexes`",
-                indexed.name
-            )));
-        }
-    }
     let migrations = Rc::new(Migrations::from_js(config.version, &parts.get(4))?);
     let named: Array = parts.get(5).unchecked_into();
     let mut resolvers = Vec::new();

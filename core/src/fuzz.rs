@@ -513,23 +513,10 @@ proptest! {
 // ---- config parsing ----
 
 fn config_error(value: Value) -> Result<(), TestCaseError> {
+    // The checks are `js/config.js`'s (e2e/config-script.test.mjs holds what an accepted
+    // config promises); the reader must answer anything without panicking.
     match ClientConfig::from_json(value.clone()) {
-        Ok(config) => {
-            // What validation promises of any config it accepts.
-            prop_assert!(!config.name.trim().is_empty());
-            prop_assert!(!config.collections.is_empty());
-            prop_assert!(config.batch_size >= 1 && config.audit_limit >= 1);
-            prop_assert!((0.0..=1.0).contains(&config.retry.jitter));
-            let mut names: Vec<&str> = config.collections.iter().map(|c| c.name.as_str()).collect();
-            names.sort_unstable();
-            names.dedup();
-            prop_assert_eq!(names.len(), config.collections.len());
-            for c in &config.collections {
-                prop_assert!(!c.name.is_empty() && !crate::config::RESERVED_STORES.contains(&c.name.as_str()));
-                prop_assert!(!c.key.trim().is_empty() && !c.omit.contains(&c.key));
-            }
-        }
-        Err(Error::InvalidConfig(message)) => prop_assert!(!message.is_empty()),
+        Ok(_) | Err(Error::InvalidConfig(_)) => {}
         Err(other) => prop_assert!(false, "{value} gave {other:?}, not invalid-config"),
     }
     Ok(())
