@@ -26,7 +26,7 @@ test("the JSON part keeps everything but the parts that are not JSON, which come
   assert.equal(eventTarget, target);
   assert.equal(tokenPart, token);
   assert.equal(encryptionPart, encryption);
-  assert.equal(migrationsPart, migrations);
+  assert.deepEqual(migrationsPart, [2, migrations[2]]);
   assert.deepEqual(resolvers, []);
   // The app's object is not changed.
   assert.equal(given.eventTarget, target);
@@ -284,6 +284,33 @@ test("with encryption, a collection that declares indexes is refused", () => {
   accepted(json);
   // The collections' own problems come first.
   assert.match(refused({ ...json, collections: { ...json.collections, u: { key: "" } }, encryption: { key: "a2V5" } }), /`key` must name a field/);
+});
+
+test("migrations come out as [version, function, …] in ascending order, each key a version 2 to `version`", () => {
+  const [two, three, four] = [(v) => v, (v) => ({ ...v }), (v) => v];
+  const steps = (migrations, version) => config.split({ ...base(), version, migrations })[4];
+  assert.deepEqual(steps({ 4: four, 2: two, 3: three }, 4), [2, two, 3, three, 4, four]);
+  assert.deepEqual(steps({ 3: three }, 3), [3, three]);
+  assert.deepEqual(steps({}, 3), []);
+  assert.equal(steps(null, 3), undefined);
+  for (const bad of ["1", "4", "0", "two", "02", "2.5", "+2", "", "1e1"]) {
+    assert.equal(
+      config.split({ ...base(), version: 3, migrations: { [bad]: two } }),
+      `\`migrations\` keys are the versions they lead to, 2 to \`version\` (3); got "${bad}"`,
+      bad,
+    );
+  }
+  assert.equal(
+    config.split({ ...base(), migrations: { 2: two } }),
+    '`migrations` keys are the versions they lead to, 2 to `version` (1); got "2"',
+    "no version is version 1",
+  );
+  for (const bad of [5, "m", [two]]) {
+    assert.equal(config.split({ ...base(), version: 2, migrations: bad }), "`migrations` must be an object of functions by version");
+  }
+  assert.equal(config.split({ ...base(), version: 3, migrations: { 2: two, 3: "x" } }), "`migrations[3]` must be a function");
+  // The config's own settings are checked first.
+  assert.equal(config.split({ ...base(), version: 0, migrations: 5 }), "`version` must be a whole number of at least 1");
 });
 
 // What any accepted config promises Rust's reader, which checks nothing: a seeded run of

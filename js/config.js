@@ -25,8 +25,9 @@ const pwaSyncConfig = (() => {
   };
 
   // `[json, eventTarget, token, encryption, migrations, resolvers]`, each left out one
-  // `undefined`; `resolvers` is `[name, function, name, function, …]` for the collections
-  // whose `conflict` is a function, which `json` then names "custom". A string instead:
+  // `undefined`; `migrations` is `[version, function, …]` in ascending order, and
+  // `resolvers` `[name, function, name, function, …]` for the collections whose `conflict`
+  // is a function, which `json` then names "custom". A string instead:
   // why the config is refused (`invalid-config`), also when reading it throws (a getter,
   // a Proxy): nothing the app gives may throw through the module.
   const split = (config) => {
@@ -60,7 +61,31 @@ const pwaSyncConfig = (() => {
       json.collections = replaced;
     }
     check(json, !absent(encryption));
-    return [json, given(eventTarget), given(token), given(encryption), given(migrations), resolvers];
+    const steps = absent(migrations) ? undefined : versions(migrations, json.version ?? 1);
+    return [json, given(eventTarget), given(token), given(encryption), steps, resolvers];
+  };
+
+  // The app's `migrations`, an object of functions by the version each leads to (2 to
+  // `version`), as `[version, function, …]` in ascending order.
+  const versions = (migrations, declared) => {
+    if ((typeof migrations !== "object" && typeof migrations !== "function") || Array.isArray(migrations)) {
+      refuse("`migrations` must be an object of functions by version");
+    }
+    const found = [];
+    for (const name of Object.keys(migrations)) {
+      const version = Number(name);
+      if (!/^[1-9]\d*$/.test(name) || version < 2 || version > declared) {
+        refuse(`\`migrations\` keys are the versions they lead to, 2 to \`version\` (${declared}); got "${name}"`);
+      }
+      found.push(version);
+    }
+    const steps = [];
+    for (const version of found.sort((a, b) => a - b)) {
+      const step = migrations[version];
+      if (typeof step !== "function") refuse(`\`migrations[${version}]\` must be a function`);
+      steps.push(version, step);
+    }
+    return steps;
   };
 
   // The fields of an object, read by name and type: each read notes the first problem

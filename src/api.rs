@@ -447,7 +447,7 @@ fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
     })?;
     let config = ClientConfig::from_json(json)?;
     let encryption = part(3);
-    let migrations = Rc::new(Migrations::from_js(config.version, &parts.get(4))?);
+    let migrations = Rc::new(Migrations::from_js(config.version, &parts.get(4)));
     let named: Array = parts.get(5).unchecked_into();
     let mut resolvers = Vec::new();
     let mut i = 0;

@@ -2,7 +2,7 @@
 //! the next, called synchronously (they run inside IndexedDB's upgrade transaction, which
 //! cannot wait on a promise) with each answer checked by `pwa_sync_core::migration`.
 
-use js_sys::{Array, Function, Reflect};
+use js_sys::{Array, Function};
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -26,30 +26,20 @@ impl Migrations {
         Migrations { declared: migration::UNVERSIONED, steps: Vec::new() }
     }
 
-    /// From the config's `migrations` object (`undefined`: none) for an app at `declared`.
-    pub fn from_js(declared: u32, js: &JsValue) -> Result<Migrations, Error> {
-        if js.is_undefined() || js.is_null() {
-            return Ok(Migrations { declared, steps: Vec::new() });
-        }
-        if !js.is_object() || Array::is_array(js) {
-            return Err(Error::InvalidConfig("`migrations` must be an object of functions by version".into()));
-        }
-        let keys: Array = js_sys::Object::keys(js.unchecked_ref::<js_sys::Object>());
-        // Pushed in a loop: a collect over `filter_map` is a generic instance of its own.
-        let mut names: Vec<String> = Vec::new();
-        for key in keys.iter() {
-            names.extend(key.as_string());
-        }
-        let versions = migration::check_steps(declared, names.iter().map(String::as_str))?;
+    /// From the config's `migrations` as `js/config.js` checked them: `[version, function,
+    /// …]` in ascending order (`undefined`: none), for an app at `declared`.
+    pub fn from_js(declared: u32, js: &JsValue) -> Migrations {
         let mut steps = Vec::new();
-        for version in versions {
-            let step = Reflect::get(js, &version.to_string().into()).unwrap_or(JsValue::UNDEFINED);
-            let step = step
-                .dyn_into::<Function>()
-                .map_err(|_| Error::InvalidConfig(format!("`migrations[{version}]` must be a function")))?;
-            steps.push((version, step));
+        if Array::is_array(js) {
+            let pairs: &Array = js.unchecked_ref();
+            let mut i = 0;
+            while i + 1 < pairs.length() {
+                let version = pairs.get(i).as_f64().unwrap_or_default() as u32;
+                steps.push((version, pairs.get(i + 1).unchecked_into::<Function>()));
+                i += 2;
+            }
         }
-        Ok(Migrations { declared, steps })
+        Migrations { declared, steps }
     }
 
     /// Run `steps` over `value`, a whole record of `config`'s collection, or the merge patch

@@ -64,23 +64,6 @@ pub fn pushed(declared: u32) -> Option<u32> {
     (declared > UNVERSIONED).then_some(declared)
 }
 
-/// The versions `migrations` may name: each a whole number in `2..=declared`.
-pub fn check_steps<'a>(declared: u32, names: impl IntoIterator<Item = &'a str>) -> Result<Vec<u32>> {
-    let mut steps = Vec::new();
-    for name in names {
-        match name.parse::<u32>() {
-            Ok(n) if (2..=declared).contains(&n) && name == n.to_string() => steps.push(n),
-            _ => {
-                return Err(Error::InvalidConfig(format!(
-                    "`migrations` keys are the versions they lead to, 2 to `version` ({declared}); got \"{name}\""
-                )))
-            }
-        }
-    }
-    crate::sort::sort(&mut steps);
-    Ok(steps)
-}
-
 /// What a step's answer must be: a whole record of the same key, or for a queued `patch`
 /// an object that does not change the key. `omit` fields are removed as on any write.
 pub fn check_answer(config: &CollectionConfig, key: &str, version: u32, answer: Value, partial: bool) -> Result<Value> {
@@ -135,17 +118,6 @@ mod tests {
         assert_eq!(pulled(Some(2), 3), Pulled::Older(Steps { from: 2, to: 3 }));
         assert_eq!(pulled(Some(5), 3), Pulled::Newer(5));
         assert_eq!((pushed(1), pushed(4)), (None, Some(4)));
-    }
-
-    #[test]
-    fn migration_keys_are_versions_two_to_the_declared_one() {
-        assert_eq!(check_steps(3, ["3", "2"]), Ok(vec![2, 3]));
-        for bad in ["1", "4", "0", "two", "02", "2.5", ""] {
-            assert!(
-                matches!(check_steps(3, [bad]), Err(Error::InvalidConfig(m)) if m.contains("2 to `version`")),
-                "{bad}"
-            );
-        }
     }
 
     #[test]
