@@ -46,26 +46,92 @@ const pwaSyncValues = (() => {
     return [null, JSON.parse(text)];
   };
 
-  // Where a query's `where` holds `undefined` ("field", or "field.operator" for an
-  // operator's operand), or undefined if nowhere. JSON drops it: the condition or bound
-  // would vanish and match more than asked. A `where` that throws when read is left to
-  // the JSON step, which reports it.
-  const undefinedCondition = (query) => {
+  const isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
+  // What JSON makes of a value at the top of a setting: `undefined` and numbers it has no
+  // spelling for are `null`, which is absent.
+  const absent = (value) => value === undefined || value === null || (typeof value === "number" && !isFinite(value));
+  const OPERATORS = "gt, gte, lt, lte, in, startsWith";
+
+  // Why a query (`query`'s, `count`'s when `count`, `explain`'s, `watch`'s) is refused
+  // (`invalid-query`), or undefined: the first problem in the order the core's reader met
+  // them when it checked queries (`Query::parse` reads what passes, and checks the
+  // cursor). `multiEntry`: the collection's fields with a multi-entry index, which no
+  // query orders by. A query that throws when read is left to the JSON step, which
+  // reports it.
+  const queryProblem = (query, count, multiEntry = []) => {
     try {
-      const where = query?.where;
-      if (where === null || typeof where !== "object") return undefined;
-      for (const [field, condition] of Object.entries(where)) {
-        if (condition === undefined) return field;
-        if (condition === null || typeof condition !== "object" || Array.isArray(condition)) continue;
-        for (const [op, operand] of Object.entries(condition)) {
-          if (operand === undefined || (Array.isArray(operand) && operand.includes(undefined))) return `${field}.${op}`;
-        }
-      }
+      return problemOf(query, count, multiEntry);
     } catch {
-      // Read again, and reported, by the JSON step.
+      return undefined;
     }
-    return undefined;
   };
 
-  return { copy, nestsDeeperThan, undefinedCondition };
+  const problemOf = (query, count, multiEntry) => {
+    // JSON has no `undefined`: `{owner: user?.id}` would lose its condition and match every
+    // record while `user` loads.
+    const where = query?.where;
+    if (isObject(where)) {
+      for (const [field, condition] of Object.entries(where)) {
+        let at;
+        if (condition === undefined) at = field;
+        else if (isObject(condition)) {
+          for (const [op, operand] of Object.entries(condition)) {
+            if (operand === undefined || (Array.isArray(operand) && operand.includes(undefined))) at ??= `${field}.${op}`;
+          }
+        }
+        if (at !== undefined) return `\`where.${at}\` is undefined: give a value, or leave it out`;
+      }
+    }
+    if (absent(query)) return undefined;
+    if (!isObject(query)) return 'the query must be an object such as { where: { owner: "ana" } }';
+    const allowed = count ? ["where"] : ["where", "orderBy", "limit", "after"];
+    const unknown = Object.keys(query).sort().find((option) => !allowed.includes(option));
+    if (unknown !== undefined) return `unknown option "${unknown}" (expected ${allowed.join(", ")})`;
+    if (!absent(where)) {
+      if (!isObject(where)) return "`where` must be an object of field conditions";
+      for (const field of Object.keys(where).sort()) {
+        const problem = conditionProblem(where[field]);
+        if (problem !== undefined) return `"${field}": ${problem}`;
+      }
+    }
+    const { orderBy, limit, after } = query;
+    if (!absent(orderBy)) {
+      const seen = [];
+      for (const term of Array.isArray(orderBy) ? orderBy : [orderBy]) {
+        if (typeof term !== "string") return '`orderBy` takes a field, "-field" for descending, or an array of them';
+        const field = term.startsWith("-") ? term.slice(1) : term;
+        if (field === "") return "`orderBy` names an empty field";
+        if (seen.includes(field)) return `\`orderBy\` names "${field}" twice`;
+        if (multiEntry.includes(field)) return `cannot order by "${field}": it has a multi-entry index (an array field)`;
+        seen.push(field);
+      }
+    }
+    if (!absent(limit) && !(Number.isSafeInteger(limit) && limit >= 1)) return "`limit` must be a whole number of at least 1";
+    if (!absent(after) && typeof after !== "string") return "`after` must be the `next` string of the previous page, or null";
+  };
+
+  // A field's condition: a value it must equal, or an object of operators.
+  const conditionProblem = (condition) => {
+    if (Array.isArray(condition)) return "to match one of several values use { in: [...] }";
+    if (!isObject(condition)) return undefined;
+    const operators = Object.keys(condition).sort();
+    if (operators.length === 0) return `no operator (expected ${OPERATORS})`;
+    for (const op of operators) {
+      const operand = condition[op];
+      if (["gt", "gte", "lt", "lte"].includes(op)) {
+        if (typeof operand !== "string" && !(typeof operand === "number" && isFinite(operand))) {
+          return `\`${op}\` takes a string or a number`;
+        }
+      } else if (op === "in") {
+        if (!Array.isArray(operand)) return "`in` must be an array";
+        if (operand.some((value) => typeof value === "object" && value !== null)) {
+          return "`in` takes an array of strings, numbers, booleans or null";
+        }
+      } else if (op === "startsWith") {
+        if (typeof operand !== "string") return "`startsWith` takes a string";
+      } else return `unknown operator "${op}" (expected ${OPERATORS})`;
+    }
+  };
+
+  return { copy, nestsDeeperThan, queryProblem };
 })();

@@ -21,7 +21,7 @@ use crate::value::JsVal;
 use pwa_sync_core::config::{ClientConfig, CollectionConfig};
 use pwa_sync_core::export::Format;
 use pwa_sync_core::metrics::SyncReport;
-use pwa_sync_core::query::{Form, Query};
+use pwa_sync_core::query::Query;
 use pwa_sync_core::record::ListQuery;
 use pwa_sync_core::Error;
 
@@ -143,7 +143,7 @@ impl SyncClient {
     pub fn query(&self, collection: JsValue, query: JsValue) -> Promise {
         self.run(move |c| async move {
             let config = collection_of(&c, &collection)?;
-            c.query(config, &parse_query(config, &query, Form::Page)?).await
+            c.query(config, &parse_query(config, &query, false)?).await
         })
     }
 
@@ -152,8 +152,7 @@ impl SyncClient {
     pub fn count(&self, collection: JsValue, query: JsValue) -> Promise {
         // Parsed once: in one request and one promise where it can be (`Client::count_now`),
         // else through the store, which also rejects bad arguments.
-        let parsed =
-            collection_of(&self.client, &collection).and_then(|config| parse_query(config, &query, Form::Count));
+        let parsed = collection_of(&self.client, &collection).and_then(|config| parse_query(config, &query, true));
         if let Ok(query) = &parsed {
             if let Some(counting) = self.client.count_now(query) {
                 return counting;
@@ -170,7 +169,7 @@ impl SyncClient {
     pub fn explain(&self, collection: JsValue, query: JsValue) -> Promise {
         self.run(move |c| async move {
             let config = collection_of(&c, &collection)?;
-            c.explain(config, &parse_query(config, &query, Form::Page)?)
+            c.explain(config, &parse_query(config, &query, false)?)
         })
     }
 
@@ -187,7 +186,7 @@ impl SyncClient {
                 .map_err(|_| Error::invalid_value(&config.name, "watch() needs a callback function"))?;
             let target = match target.as_string() {
                 Some(key) => WatchTarget::Key(key_of(config, &JsValue::from(key))?),
-                None => WatchTarget::Query(parse_query(config, &target, Form::Page)?),
+                None => WatchTarget::Query(parse_query(config, &target, false)?),
             };
             self.client.watch(config, target, callback)
         };
@@ -491,20 +490,25 @@ fn parse_list_query(config: &CollectionConfig, js: &JsValue) -> Result<ListQuery
     Ok(query)
 }
 
-/// A query object from JS, validated by the core (`invalid-query` for anything wrong).
-fn parse_query(config: &CollectionConfig, js: &JsValue, form: Form) -> Result<Query, Error> {
+/// A query object from JS (`count`: `count`'s, which takes only `where`): checked by
+/// `js/values.js`, then read by the core, which checks what needs the collection or the
+/// cursor (`invalid-query` for anything wrong).
+fn parse_query(config: &CollectionConfig, js: &JsValue, count: bool) -> Result<Query, Error> {
     let bad = |reason: String| Error::InvalidQuery { collection: config.name.clone(), reason };
-    // JSON has no `undefined`: `{owner: user?.id}` would lose its condition and match every
-    // record while `user` loads. Refused here, before the text is made.
-    if let Some(at) = crate::value::undefined_condition(js) {
-        return Err(bad(format!("`where.{at}` is undefined: give a value, or leave it out")));
+    // The fields a query cannot order by: those with a multi-entry index (array fields).
+    let multi_entry = Array::new();
+    for index in config.indexes.iter().filter(|i| i.multi_entry) {
+        multi_entry.push(&JsValue::from_str(&index.fields[0]));
+    }
+    if let Some(problem) = crate::value::query_problem(js, count, &multi_entry) {
+        return Err(bad(problem));
     }
     let json = if js.is_undefined() || js.is_null() {
         Value::Null
     } else {
         convert::to_json(&config.name, js).map_err(|e| bad(format!("the query must be JSON: {e}")))?
     };
-    Query::parse(config, &json, form)
+    Query::parse(config, &json)
 }
 
 /// A call on the records of one collection: its JS arguments after the collection name.

@@ -10,7 +10,7 @@ use pwa_sync_core::engine::LocalWrites;
 use pwa_sync_core::error::Error;
 use pwa_sync_core::mutation::{LocalOp, LocalWrite};
 use pwa_sync_core::query::plan::plan;
-use pwa_sync_core::query::{Form, Query};
+use pwa_sync_core::query::Query;
 use pwa_sync_core::record::{ListQuery, STORAGE_FORMAT};
 use pwa_sync_core::store::conformance::{self, json_get, json_list, json_outbox};
 use pwa_sync_core::store::Store;
@@ -541,7 +541,7 @@ async fn record_metadata_is_read_as_serde_reads_its_json() {
     assert_eq!(store.take_skipped().len(), refused);
     // A query reads the same records, and reports the same ones as unreadable.
     let items = config.collection("items").unwrap();
-    let query = Query::parse(items, &json!({}), Form::Page).unwrap();
+    let query = Query::parse(items, &json!({})).unwrap();
     let answer = store.query(&query, &plan(items, &query)).await.unwrap();
     assert_eq!(answer.records.iter().map(|r| r.key.clone()).collect::<Vec<_>>(), expected);
     assert_eq!(store.take_skipped().len(), refused);

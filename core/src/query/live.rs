@@ -141,7 +141,7 @@ mod tests {
     use crate::config::{ClientConfig, CollectionConfig};
     use crate::query::cursor::Position;
     use crate::query::exec::{compare_positions, order_values};
-    use crate::query::{Form, Query};
+    use crate::query::Query;
     use crate::record::EntityRecord;
     use crate::store::conformance::naive;
 
@@ -185,7 +185,7 @@ mod tests {
     }
 
     fn query(q: Value) -> Query {
-        Query::parse(collection(&config()), &q, Form::Page).expect("valid query")
+        Query::parse(collection(&config()), &q).expect("valid query")
     }
 
     fn step(q: &Query, page: &mut Vec<EntityRecord>, more: &mut bool, key: &str, value: Option<Value>) -> Edit {

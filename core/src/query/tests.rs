@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::exec::Answer;
 use super::keys::is_key;
 use super::plan::plan;
-use super::{Form, Query};
+use super::{Op, Query};
 use crate::config::{ClientConfig, CollectionConfig};
 use crate::record::EntityRecord;
 use crate::store::conformance::naive;
@@ -25,36 +25,56 @@ fn collection(config: &ClientConfig) -> &CollectionConfig {
 }
 
 fn parse(q: Value) -> Result<Query, crate::Error> {
-    Query::parse(collection(&config()), &q, Form::Page)
+    Query::parse(collection(&config()), &q)
 }
 
 fn explain(q: Value) -> Value {
     let config = config();
-    let query = Query::parse(collection(&config), &q, Form::Page).expect("valid query");
+    let query = Query::parse(collection(&config), &q).expect("valid query");
     plan(collection(&config), &query).explain()
 }
 
 #[test]
-fn bad_queries_are_invalid_query_errors_naming_the_problem() {
+fn a_cursor_of_another_query_is_refused_by_the_reader() {
+    // The rest of a query's checks are js/values.js's (e2e/values-script.test.mjs).
     let reason = |q: Value| match parse(q) {
         Err(crate::Error::InvalidQuery { collection, reason }) if collection == "t" => reason,
         other => panic!("expected invalid-query, got {other:?}"),
     };
-    assert!(reason(json!({"where": {"a": {"near": 1}}})).contains("unknown operator \"near\""));
-    assert!(reason(json!({"where": {"a": {"in": 3}}})).contains("`in` must be an array"));
-    assert!(reason(json!({"where": {"a": {"gt": true}}})).contains("string or a number"));
-    assert!(reason(json!({"where": {"a": {}}})).contains("no operator"));
-    assert!(reason(json!({"where": {"a": [1, 2]}})).contains("in: [...]"));
-    assert!(reason(json!({"where": 3})).contains("`where`"));
-    assert!(reason(json!({"orderBy": ["a", "-a"]})).contains("twice"));
-    assert!(reason(json!({"orderBy": "tags"})).contains("multi-entry"));
-    assert!(reason(json!({"limit": 0})).contains("limit"));
-    assert!(reason(json!({"limit": 1.5})).contains("limit"));
-    assert!(reason(json!({"select": ["a"]})).contains("unknown option \"select\""));
     assert!(reason(json!({"after": "00"})).contains("not a cursor of this query"));
-    assert_eq!(parse(json!({"where": {"a": {}}})).map_err(|e| e.code()), Err("invalid-query"));
-    let count = Query::parse(collection(&config()), &json!({"where": {}, "limit": 3}), Form::Count);
-    assert!(matches!(count, Err(crate::Error::InvalidQuery { .. })));
+    let first = parse(json!({"orderBy": "a", "limit": 1})).unwrap();
+    let next = super::cursor::encode(
+        first.fingerprint,
+        &super::cursor::Position { values: vec![json!("x")], key: "k".into() },
+    );
+    assert!(parse(json!({"orderBy": "a", "limit": 1, "after": next.clone()})).is_ok());
+    assert!(reason(json!({"orderBy": "b", "after": next})).contains("not a cursor of this query"));
+    let first = parse(json!({"orderBy": "a", "limit": 1})).unwrap();
+    assert_eq!((first.order.len(), first.limit), (1, Some(1)));
+}
+
+#[test]
+fn each_part_of_a_query_is_read() {
+    let q =
+        parse(json!({"where": {"a": 1, "b": {"gte": 2, "lt": 5}, "c": {"in": [1, null]}, "tags": {"startsWith": "x"}},
+        "orderBy": ["-b", "a"], "limit": 3}))
+        .unwrap();
+    let ops: Vec<(&str, &[Op], bool)> =
+        q.conditions.iter().map(|c| (c.field.as_str(), c.ops.as_slice(), c.multi_entry)).collect();
+    assert_eq!(
+        ops,
+        [
+            ("a", &[Op::Eq(json!(1))][..], false),
+            ("b", &[Op::Gte(json!(2)), Op::Lt(json!(5))][..], false),
+            ("c", &[Op::In(vec![json!(1), Value::Null])][..], false),
+            ("tags", &[Op::StartsWith("x".into())][..], true),
+        ]
+    );
+    let order: Vec<(&str, bool)> = q.order.iter().map(|t| (t.field.as_str(), t.descending)).collect();
+    assert_eq!(order, [("b", true), ("a", false)]);
+    assert_eq!((q.limit, q.after.is_none()), (Some(3), true));
+    let none = parse(Value::Null).unwrap();
+    assert!(none.conditions.is_empty() && none.order.is_empty() && none.limit.is_none());
 }
 
 #[test]
@@ -77,7 +97,7 @@ fn the_planner_prefers_equality_then_range_then_order() {
     assert_eq!(explain(json!({"where": {"s": {"gt": "a"}}, "orderBy": "a"}))["orderByIndex"], json!(false));
     let exact = |q: Value| {
         let config = config();
-        let query = Query::parse(collection(&config), &q, Form::Page).expect("valid query");
+        let query = Query::parse(collection(&config), &q).expect("valid query");
         plan(collection(&config), &query).exact
     };
     assert!(exact(json!({"where": {"a": {"gte": 1, "lt": 3}}})));
@@ -122,7 +142,7 @@ fn an_answer_holds_each_key_once_as_first_read() {
     ];
     let candidates: Vec<&dyn super::exec::Candidate> = read.iter().map(|r| r as &dyn super::exec::Candidate).collect();
     let page = |q: Value| {
-        let query = Query::parse(collection(&config), &q, Form::Page).expect("valid query");
+        let query = Query::parse(collection(&config), &q).expect("valid query");
         super::exec::finish(&query, &candidates)
     };
     assert_eq!(page(json!({})).picked, vec![1, 0, 4]);
@@ -147,7 +167,7 @@ fn paged(config: &ClientConfig, q: &Value, records: &[EntityRecord]) -> (Vec<Str
         loop {
             let mut q = q.clone();
             q["after"] = after;
-            let query = Query::parse(collection(config), &q, Form::Page).expect("valid query");
+            let query = Query::parse(collection(config), &q).expect("valid query");
             let Answer { records, next } =
                 store.query(&query, &plan(collection(config), &query)).await.expect("answer");
             keys.extend(records.into_iter().map(|r| r.key));
@@ -248,7 +268,7 @@ fn walked(config: &ClientConfig, q: &Value, records: &[EntityRecord]) -> Option<
     use super::walk::{cursor_after, Walk};
     use crate::record::key_order;
 
-    let first = Query::parse(collection(config), q, Form::Page).expect("valid query");
+    let first = Query::parse(collection(config), q).expect("valid query");
     let index = plan(collection(config), &first).index?;
     let mut entries: Vec<(Value, &EntityRecord)> = records
         .iter()
@@ -260,7 +280,7 @@ fn walked(config: &ClientConfig, q: &Value, records: &[EntityRecord]) -> Option<
     loop {
         let mut q = q.clone();
         q["after"] = after;
-        let query = Query::parse(collection(config), &q, Form::Page).expect("valid query");
+        let query = Query::parse(collection(config), &q).expect("valid query");
         let mut walk = Walk::new(&plan(collection(config), &query), &query)?;
         // What a store that takes `one_read` at its word answers (IndexedDB's
         // `page_values`): the first `batch()` records of the range, the first `limit` of
@@ -331,7 +351,7 @@ fn a_walk_resumes_past_a_run_of_equal_keys_longer_than_its_batch() {
         })
         .collect();
     for q in [json!({"where": {"c": 0}, "orderBy": "a", "limit": 20}), json!({"orderBy": "a", "limit": 7})] {
-        let query = Query::parse(collection(&config), &q, Form::Page).expect("valid query");
+        let query = Query::parse(collection(&config), &q).expect("valid query");
         let (got, _) = walked(&config, &q, &records).expect("a walk");
         assert_eq!(got, naive(&query, &records), "{q}");
     }
@@ -344,7 +364,7 @@ fn a_descending_order_on_a_field_fixed_by_equality_walks_the_index_backwards() {
     let records: Vec<EntityRecord> =
         (0..3).map(|i| record(format!("k{i:02}"), json!({"id": format!("k{i:02}"), "a": 1.5}))).collect();
     let q = json!({"where": {"a": 1.5}, "orderBy": ["-a"], "limit": 1});
-    let query = Query::parse(collection(&config), &q, Form::Page).expect("valid query");
+    let query = Query::parse(collection(&config), &q).expect("valid query");
     assert!(plan(collection(&config), &query).reverse);
     let (got, pages) = walked(&config, &q, &records).expect("a walk");
     assert_eq!(got, ["k02", "k01", "k00"]);
@@ -397,7 +417,7 @@ proptest! {
     #[test]
     fn a_walk_that_stops_at_the_limit_pages_like_a_naive_filter_and_sort(records in records(), q in query()) {
         let config = config();
-        let Ok(query) = Query::parse(collection(&config), &q, Form::Page) else { return Ok(()) };
+        let Ok(query) = Query::parse(collection(&config), &q) else { return Ok(()) };
         if let Some((got, pages)) = walked(&config, &q, &records) {
             let expected = naive(&query, &records);
             prop_assert_eq!(&got, &expected, "plan {:?}", plan(collection(&config), &query));
@@ -409,7 +429,7 @@ proptest! {
     #[test]
     fn the_planned_answer_equals_a_naive_filter_and_sort(records in records(), q in query()) {
         let config = config();
-        let Ok(query) = Query::parse(collection(&config), &q, Form::Page) else {
+        let Ok(query) = Query::parse(collection(&config), &q) else {
             // e.g. an order naming one field twice after dedup: not this property's business.
             return Ok(());
         };

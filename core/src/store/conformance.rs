@@ -17,7 +17,7 @@ use crate::query::exec::{matches, Candidate};
 use crate::query::exec::{Answer, Hit};
 use crate::query::plan::plan;
 use crate::query::plan::Plan;
-use crate::query::{keys, Form, Query};
+use crate::query::{keys, Query};
 use crate::record::OutboxEntry;
 use crate::record::{key_order, EntityRecord, ListQuery, STORAGE_FORMAT};
 use crate::store::{Durability, Store};
@@ -531,7 +531,7 @@ async fn all_pages<S: Store>(store: &S, config: &ClientConfig, q: &Value) -> Vec
     for _ in 0..200 {
         let mut q = q.clone();
         q["after"] = after;
-        let query = Query::parse(places, &q, Form::Page).unwrap_or_else(|e| panic!("{q}: {e}"));
+        let query = Query::parse(places, &q).unwrap_or_else(|e| panic!("{q}: {e}"));
         let answer = json_query(store, &query, &plan(places, &query)).await.unwrap_or_else(|e| panic!("{q}: {e}"));
         keys.extend(answer.records.into_iter().map(|r| r.key));
         match answer.next {
@@ -593,7 +593,7 @@ pub async fn query_answers_like_a_naive_filter_and_sort<S: Store>(store: &S) {
         let conditions: serde_json::Map<String, Value> = (0..rng.below(3)).map(|_| place_condition(&mut rng)).collect();
         let limit = [Value::Null, json!(1), json!(3), json!(7)][round % 4].clone();
         let q = json!({"where": conditions, "orderBy": rng.pick(&orders), "limit": limit});
-        let Ok(query) = Query::parse(places, &q, Form::Page) else { panic!("{q}: refused") };
+        let Ok(query) = Query::parse(places, &q) else { panic!("{q}: refused") };
         let expected = naive(&query, &records);
         assert_eq!(all_pages(store, &config, &q).await, expected, "{q} with {:?}", plan(places, &query));
     }
@@ -614,7 +614,7 @@ pub async fn query_pages_neither_repeat_nor_skip_across_writes<S: Store>(store: 
         loop {
             let mut page_q = q.clone();
             page_q["after"] = after;
-            let query = Query::parse(places, &page_q, Form::Page).unwrap();
+            let query = Query::parse(places, &page_q).unwrap();
             let answer = json_query(store, &query, &plan(places, &query)).await.unwrap();
             seen.extend(answer.records.into_iter().map(|r| r.key));
             let Some(next) = answer.next else { break };

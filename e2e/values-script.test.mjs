@@ -1,0 +1,88 @@
+// js/values.js's query check (`queryProblem`): why a query of `query`, `count`, `explain`
+// or `watch` is refused (`invalid-query`), with the message the core's reader wrote when it
+// checked queries. Whether `after` is a cursor of the query stays the core's
+// (`query::tests`); the browser suites (`query`) hold the codes through a client.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { loadScript } from "./script-harness.mjs";
+
+const values = await loadScript("values.js", "pwaSyncValues");
+const problem = (query, count = false) => values.queryProblem(query, count, ["tags"]);
+const OPERATORS = "gt, gte, lt, lte, in, startsWith";
+
+test("queries the reader can read pass, absent parts and JSON's nulls included", () => {
+  const good = [
+    undefined,
+    null,
+    {},
+    { where: null, orderBy: null, limit: null, after: null },
+    { where: { a: 1, b: "x", c: true, d: null, e: NaN } },
+    { where: { a: { gt: 1, lte: "z" }, b: { in: [1, "a", null, false] }, c: { startsWith: "pre" } } },
+    { orderBy: "a" },
+    { orderBy: ["-a", "b"], limit: 10, after: "00ff" },
+    { limit: NaN },
+    { where: { a: new Date(0).toISOString() } },
+  ];
+  for (const query of good) assert.equal(problem(query), undefined, JSON.stringify(query));
+  assert.equal(problem({ where: { a: 1 } }, true), undefined);
+});
+
+test("each bad query answers its own message", () => {
+  const cases = [
+    [5, 'the query must be an object such as { where: { owner: "ana" } }'],
+    [[], 'the query must be an object such as { where: { owner: "ana" } }'],
+    [{ select: ["a"] }, 'unknown option "select" (expected where, orderBy, limit, after)'],
+    [{ where: 3 }, "`where` must be an object of field conditions"],
+    [{ where: [] }, "`where` must be an object of field conditions"],
+    [{ where: { a: {} } }, `"a": no operator (expected ${OPERATORS})`],
+    [{ where: { a: new Date() } }, `"a": no operator (expected ${OPERATORS})`],
+    [{ where: { a: [1, 2] } }, '"a": to match one of several values use { in: [...] }'],
+    [{ where: { a: { near: 1 } } }, `"a": unknown operator "near" (expected ${OPERATORS})`],
+    [{ where: { a: { gt: true } } }, '"a": `gt` takes a string or a number'],
+    [{ where: { a: { lte: NaN } } }, '"a": `lte` takes a string or a number'],
+    [{ where: { a: { gte: null } } }, '"a": `gte` takes a string or a number'],
+    [{ where: { a: { lt: [1] } } }, '"a": `lt` takes a string or a number'],
+    [{ where: { a: { in: 3 } } }, '"a": `in` must be an array'],
+    [{ where: { a: { in: [[1]] } } }, '"a": `in` takes an array of strings, numbers, booleans or null'],
+    [{ where: { a: { in: [{}] } } }, '"a": `in` takes an array of strings, numbers, booleans or null'],
+    [{ where: { a: { startsWith: 1 } } }, '"a": `startsWith` takes a string'],
+    [{ orderBy: 5 }, '`orderBy` takes a field, "-field" for descending, or an array of them'],
+    [{ orderBy: ["a", 5] }, '`orderBy` takes a field, "-field" for descending, or an array of them'],
+    [{ orderBy: "-" }, "`orderBy` names an empty field"],
+    [{ orderBy: ["a", "-a"] }, '`orderBy` names "a" twice'],
+    [{ orderBy: "tags" }, 'cannot order by "tags": it has a multi-entry index (an array field)'],
+    [{ orderBy: ["a", "-tags"] }, 'cannot order by "tags": it has a multi-entry index (an array field)'],
+    [{ limit: 0 }, "`limit` must be a whole number of at least 1"],
+    [{ limit: 1.5 }, "`limit` must be a whole number of at least 1"],
+    [{ limit: "5" }, "`limit` must be a whole number of at least 1"],
+    [{ limit: 2 ** 53 }, "`limit` must be a whole number of at least 1"],
+    [{ after: 5 }, "`after` must be the `next` string of the previous page, or null"],
+  ];
+  for (const [query, reason] of cases) assert.equal(problem(query), reason, JSON.stringify(query));
+  assert.equal(problem({ where: {}, limit: 3 }, true), 'unknown option "limit" (expected where)');
+});
+
+test("the first problem is answered: options, then fields and operators in key order, then order, limit, after", () => {
+  assert.match(problem({ zebra: 1, where: 3 }), /unknown option "zebra"/);
+  assert.equal(problem({ where: { b: { near: 1 }, a: { gt: true } } }), '"a": `gt` takes a string or a number');
+  assert.equal(problem({ where: { a: { lt: true, in: 3 } } }), '"a": `in` must be an array');
+  assert.match(problem({ where: { a: [] }, orderBy: 5 }), /^"a"/);
+  assert.match(problem({ orderBy: "-", limit: 0 }), /^`orderBy`/);
+  assert.match(problem({ orderBy: ["tags", "-"] }), /^cannot order by "tags"/);
+  assert.match(problem({ orderBy: ["-", "tags"] }), /^`orderBy` names an empty field/);
+  assert.match(problem({ limit: 0, after: 5 }), /^`limit`/);
+});
+
+test("an undefined condition or operand is refused before anything else: JSON would drop it", () => {
+  assert.equal(problem({ where: { day: undefined } }), "`where.day` is undefined: give a value, or leave it out");
+  assert.equal(problem({ where: { day: { gte: undefined, lt: 5 } } }), "`where.day.gte` is undefined: give a value, or leave it out");
+  assert.equal(problem({ where: { day: { in: [1, undefined] } } }), "`where.day.in` is undefined: give a value, or leave it out");
+  assert.equal(problem({ select: 1, where: { day: undefined } }), "`where.day` is undefined: give a value, or leave it out");
+});
+
+test("a query that throws when read is left to the JSON step, not thrown", () => {
+  const throwing = { get where() { throw new Error("no where"); } };
+  assert.equal(problem(throwing), undefined);
+  const trap = new Proxy({}, { ownKeys() { throw new TypeError("trapped"); } });
+  assert.equal(problem(trap), undefined);
+});
