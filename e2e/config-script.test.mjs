@@ -5,7 +5,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadScript } from "./script-harness.mjs";
 
-const config = await loadScript("config.js", "pwaSyncConfig");
+const values = await loadScript("values.js", "pwaSyncValues");
+const config = await loadScript("config.js", "pwaSyncConfig", { pwaSyncValues: values });
 
 const base = () => ({ name: "db", collections: { trips: { key: "id" } } });
 
@@ -53,10 +54,32 @@ test("a resolver function is taken out and its collection's conflict named custo
   assert.equal(trips.conflict, resolve, "the app's collection keeps its function");
 });
 
-test("collections given as a list are left to Rust's reader as they are", () => {
-  const collections = [{ name: "trips", key: "id" }];
-  const [json] = config.split({ name: "db", collections });
-  assert.equal(json.collections, collections);
+test("collections given as a list reach Rust as a list, a resolver function taken out too", () => {
+  const resolve = ({ server }) => server;
+  const collections = [{ name: "trips", key: "id" }, { name: "notes", key: "id", conflict: resolve }];
+  const [json, , , , , resolvers] = config.split({ name: "db", collections });
+  assert.deepEqual(json.collections, [{ name: "trips", key: "id" }, { name: "notes", key: "id", conflict: "custom" }]);
+  assert.deepEqual(resolvers, ["notes", resolve]);
+  assert.equal(collections[1].conflict, resolve, "the app's collection keeps its function");
+});
+
+test("the JSON part is checked as the JSON Rust reads: undefined and functions gone, toJSON applied, holes null", () => {
+  const [json] = accepted({
+    name: "db", endpoint: new URL("https://example.org/sync"), onError: () => {}, retry: { backoff: undefined },
+    collections: { trips: { key: "id", conflict: undefined, note: undefined, event: { name: "e", hook() {} } }, gone: undefined },
+  });
+  assert.deepEqual(json, { name: "db", endpoint: "https://example.org/sync", retry: {}, collections: { trips: { key: "id", event: { name: "e" } } } });
+  assert.equal(refused(withCollection({ key: "id", omit: [, "secret"] })), 'collection "t": `omit` must be an array of strings, got an array');
+  assert.equal(refused(withCollection({ key: "id", indexes: [["a", , "b"]] })), 'collection "t": an index must be a field name, an array of field names, or {field, multiEntry}');
+  assert.equal(refused({ name: "a", collections: [, { name: "t", key: "id" }] }), "collections[0] needs a string `name`");
+  assert.equal(refused(withCollection({ key: undefined })), 'collection "t": missing `key`: the field that holds each record\'s id, e.g. { key: "id" }');
+  assert.equal(refused({ name: "a", collections: undefined }), "missing field `collections`");
+  const cyclic = { key: "id" };
+  cyclic.self = cyclic;
+  assert.match(refused(withCollection(cyclic)), /^the config must be JSON apart from eventTarget, token, resolvers and migrations: TypeError/);
+  assert.match(refused({ ...base(), batchSize: 10n }), /^the config must be JSON apart from .*: TypeError/);
+  assert.equal(refused({ name: "a", collections: [{ name: "\ud800", key: "id" }, { name: "\ud801", key: "id" }] }), "the config's strings must be well-formed Unicode (one holds a lone surrogate)");
+  accepted({ name: "a\\ud800", collections: { "😀": { key: "id" } } });
 });
 
 test("a wrong event target, token or encryption key is refused with its reason", () => {
@@ -90,7 +113,7 @@ test("a config whose reading throws is refused with the reason, not thrown", () 
 
 const refused = (json) => {
   const got = config.split(json);
-  assert.equal(typeof got, "string", `accepted: ${JSON.stringify(json)}`);
+  assert.equal(typeof got, "string", "accepted");
   return got;
 };
 const accepted = (json) => {
@@ -146,7 +169,10 @@ test("each top-level check answers its own message, and the first failing one wi
     [{ pullIntervalMs: "5s" }, "`pullIntervalMs` must be a whole number from 0 to 18446744073709551615, got a string"],
     [{ realtime: 1 }, "`realtime` must be true or false, got a number"],
     [{ retry: { jitter: "0.1" } }, "`retry.jitter` must be a number, got a string"],
-    [{ endpoint: () => "/sync" }, "`endpoint` must be a string, got a function"],
+    [{ endpoint: 5 }, "`endpoint` must be a string, got a number"],
+    [{ batchSize: 2 ** 32 }, "`batchSize` must be a whole number from 0 to 4294967295, got a number"],
+    [{ version: 2 ** 32 }, "`version` must be a whole number from 0 to 4294967295, got a number"],
+    [{ timeoutMs: 2 ** 53 }, "`timeoutMs` must be a whole number from 0 to 18446744073709551615, got a number"],
     [{ collections: {} }, "`collections` must declare at least one collection"],
     [{ collections: [] }, "`collections` must declare at least one collection"],
   ];
@@ -166,6 +192,19 @@ test("each top-level check answers its own message, and the first failing one wi
       "`collections` must be an object of collection settings by name, or an array of {name, ...}",
     );
   }
+});
+
+test("white space is Rust's (U+0085 blank, U+FEFF not) and keys are taken in code point order, as Rust's reader took them", () => {
+  for (const space of ["\u0085", " \t\n", "\u3000"]) {
+    assert.equal(refused({ name: space, collections: { t: { key: "id" } } }), "`name` must be a non-empty string", JSON.stringify(space));
+    assert.equal(refused(withCollection({ key: space })), 'collection "t": `key` must name a field');
+  }
+  accepted({ name: "\ufeff", collections: { t: { key: "\ufeff" } } });
+  // "\uff01" sorts after "😀" by UTF-16 code units and before it by code points.
+  assert.match(refused({ ...base(), "😀": 1, "\uff01": 2 }), /^unknown field `\uff01`/);
+  assert.match(refused({ name: "a", collections: { "😀": { key: "" }, "\uff01": { key: "" } } }), /^collection "\uff01"/);
+  assert.match(refused({ name: "a", collections: { b: { key: "" }, a: { key: "" } } }), /^collection "a"/);
+  assert.match(refused(withCollection({ key: "id", conflict: { strategy: "merge", arrays: { "😀": "zip", "\uff01": "zip" } } })), /`arrays.\uff01`/);
 });
 
 test("collection names: duplicates, reserved, empty and unnamed ones are refused", () => {
@@ -196,6 +235,7 @@ test("a collection's settings: each check's message, and its first problem answe
     [{ key: "id", colour: 1 }, "unknown field `colour`, expected one of `key`, `conflict`, `event`, `ttlMs`, `omit`, `indexes`, `space`, `spaceField`"],
     [{ key: "id", ttlMs: -5 }, "`ttlMs` must be a whole number from 0 to 18446744073709551615, got a number"],
     [{ key: "id", omit: "secret" }, "`omit` must be an array of strings, got a string"],
+    [{ key: "id", omit: ["a", 5] }, "`omit` must be an array of strings, got an array"],
     [{ key: "id", indexes: "owner" }, "`indexes` must be an array, got a string"],
     [{ key: "id", event: "" }, "`event` needs a non-empty name (and a non-empty valueField if given)"],
     [{ key: "id", event: { name: "e", valueField: " " } }, "`event` needs a non-empty name (and a non-empty valueField if given)"],

@@ -51,18 +51,37 @@ const pwaSyncConfig = (() => {
     }
     const resolvers = [];
     const { collections } = json;
-    if (isObject(collections)) {
+    // A collection's `conflict` that is a function, in either form of `collections`.
+    const custom = (name, spec) => {
+      const conflict = absent(spec) ? undefined : spec.conflict;
+      if (typeof conflict !== "function") return spec;
+      resolvers.push(name, conflict);
+      return { ...spec, conflict: "custom" };
+    };
+    if (Array.isArray(collections)) {
+      json.collections = collections.map((spec) => custom(spec?.name, spec));
+    } else if (isObject(collections)) {
       const replaced = {};
-      for (const [name, spec] of Object.entries(collections)) {
-        const conflict = absent(spec) ? undefined : spec.conflict;
-        if (typeof conflict === "function") resolvers.push(name, conflict);
-        replaced[name] = typeof conflict === "function" ? { ...spec, conflict: "custom" } : spec;
-      }
+      for (const [name, spec] of Object.entries(collections)) replaced[name] = custom(name, spec);
       json.collections = replaced;
     }
-    check(json, !absent(encryption));
-    const steps = absent(migrations) ? undefined : versions(migrations, json.version ?? 1);
-    return [json, given(eventTarget), given(token), given(encryption), steps, resolvers];
+    // Checked as the JSON Rust reads: `undefined` and functions' fields gone, `toJSON`
+    // applied (a `Date`, a `URL`), a hole in an array `null`.
+    let text;
+    try {
+      text = JSON.stringify(json);
+    } catch (error) {
+      refuse(`the config must be JSON apart from eventTarget, token, resolvers and migrations: ${error}`);
+    }
+    // A lone surrogate (escaped by `JSON.stringify`) would reach Rust as U+FFFD, so two
+    // names the check told apart could be one there.
+    if (/(?:^|[^\\])(?:\\\\)*\\ud[89a-f]/i.test(text)) {
+      refuse("the config's strings must be well-formed Unicode (one holds a lone surrogate)");
+    }
+    const checked = JSON.parse(text);
+    check(checked, !absent(encryption));
+    const steps = absent(migrations) ? undefined : versions(migrations, checked.version ?? 1);
+    return [checked, given(eventTarget), given(token), given(encryption), steps, resolvers];
   };
 
   // The app's `migrations`, an object of functions by the version each leads to (2 to
@@ -124,7 +143,7 @@ const pwaSyncConfig = (() => {
       bool: typed("true or false", (value) => typeof value === "boolean"),
       strings: typed("an array of strings", (value) => Array.isArray(value) && value.every((s) => typeof s === "string")),
       finish: () => {
-        const unknown = [...own.keys()].sort().find((field) => !known.includes(field));
+        const unknown = [...own.keys()].sort(pwaSyncValues.byCodePoint).find((field) => !known.includes(field));
         return (
           problem ??
           (unknown === undefined ? undefined : `unknown field ${name(unknown)}, expected one of \`${known.join("`, `")}\``)
@@ -135,7 +154,9 @@ const pwaSyncConfig = (() => {
 
   const U32 = "4294967295";
   const U64 = "18446744073709551615";
-  const blank = (text) => typeof text === "string" && text.trim() === "";
+  // Empty or Rust's white space only (its `trim`: Unicode's White_Space, with U+0085 and
+  // without U+FEFF, where JavaScript's `trim` is the other way round).
+  const blank = (text) => typeof text === "string" && /^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/.test(text);
   const STRATEGIES = ["serverWins", "clientWins", "lastWriteWins", "merge", "manual", "custom"];
   const STRATEGY_NAMES = "serverWins, clientWins, lastWriteWins, merge, manual, or a resolver function";
   const RESERVED = ["outbox", "conflicts", "audit", "meta"];
@@ -209,7 +230,7 @@ const pwaSyncConfig = (() => {
   // Collections as an object keyed by name, or as an array of `{name, ...}` (where a name
   // can be given twice, which `check` then refuses): `[name, settings]` pairs.
   const named = (collections) => {
-    if (isObject(collections)) return Object.keys(collections).sort().map((name) => [name, collections[name]]);
+    if (isObject(collections)) return Object.keys(collections).sort(pwaSyncValues.byCodePoint).map((name) => [name, collections[name]]);
     if (!Array.isArray(collections)) {
       refuse("`collections` must be an object of collection settings by name, or an array of {name, ...}");
     }
@@ -296,7 +317,7 @@ const pwaSyncConfig = (() => {
     if (arrays !== undefined) {
       if (!isObject(arrays)) f.fail("`arrays` must be an object of rules by field");
       else {
-        for (const field of Object.keys(arrays).sort()) {
+        for (const field of Object.keys(arrays).sort(pwaSyncValues.byCodePoint)) {
           const rule = arrays[field];
           if (!["union", "append", "replace"].includes(rule)) {
             f.fail(`\`arrays.${field}\` must be "union", "append" or "replace", got ${JSON.stringify(rule) ?? "null"}`);
@@ -331,7 +352,7 @@ const pwaSyncConfig = (() => {
     }
     for (const [i, field] of index.fields.entries()) {
       let problem;
-      if (field.trim() === "") problem = "index fields must not be empty";
+      if (blank(field)) problem = "index fields must not be empty";
       else if (!IDENTIFIER.test(field)) {
         problem = `index field "${field}" must be a top-level identifier (letters, digits, _, $)`;
       } else if (index.fields.indexOf(field) < i) problem = `index ${index.name} names "${field}" twice`;

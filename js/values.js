@@ -47,6 +47,17 @@ const pwaSyncValues = (() => {
   };
 
   const isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
+  // Strings in code point order, as Rust orders them (a serde_json object's keys, so the
+  // first problem the core's readers met): `sort()` orders UTF-16 code units.
+  const byCodePoint = (a, b) => {
+    for (let at = 0; ; ) {
+      const x = a.codePointAt(at);
+      const y = b.codePointAt(at);
+      if (x !== y) return x === undefined ? -1 : y === undefined ? 1 : x - y;
+      if (x === undefined) return 0;
+      at += x > 0xffff ? 2 : 1;
+    }
+  };
   // What JSON makes of a value at the top of a setting: `undefined` and numbers it has no
   // spelling for are `null`, which is absent.
   const absent = (value) => value === undefined || value === null || (typeof value === "number" && !isFinite(value));
@@ -56,45 +67,46 @@ const pwaSyncValues = (() => {
   // (`invalid-query`), or undefined: the first problem in the order the core's reader met
   // them when it checked queries (`Query::parse` reads what passes, and checks the
   // cursor). `multiEntry`: the collection's fields with a multi-entry index, which no
-  // query orders by. A query that throws when read is left to the JSON step, which
-  // reports it.
+  // query orders by. Checked as JSON, which the core reads (a `Date` its string, a
+  // function's field gone); a query that is not JSON or throws when read is left to the
+  // JSON step, which reports it.
   const queryProblem = (query, count, multiEntry = []) => {
     try {
-      return problemOf(query, count, multiEntry);
+      return undefinedIn(query?.where) ?? (absent(query) ? undefined : problemOf(JSON.parse(JSON.stringify(query)), count, multiEntry));
     } catch {
       return undefined;
     }
   };
 
-  const problemOf = (query, count, multiEntry) => {
-    // JSON has no `undefined`: `{owner: user?.id}` would lose its condition and match every
-    // record while `user` loads.
-    const where = query?.where;
-    if (isObject(where)) {
-      for (const [field, condition] of Object.entries(where)) {
-        let at;
-        if (condition === undefined) at = field;
-        else if (isObject(condition)) {
-          for (const [op, operand] of Object.entries(condition)) {
-            if (operand === undefined || (Array.isArray(operand) && operand.includes(undefined))) at ??= `${field}.${op}`;
-          }
+  // JSON has no `undefined`: `{owner: user?.id}` would lose its condition and match every
+  // record while `user` loads.
+  const undefinedIn = (where) => {
+    if (!isObject(where)) return undefined;
+    for (const [field, condition] of Object.entries(where)) {
+      let at;
+      if (condition === undefined) at = field;
+      else if (isObject(condition)) {
+        for (const [op, operand] of Object.entries(condition)) {
+          if (operand === undefined || (Array.isArray(operand) && operand.includes(undefined))) at ??= `${field}.${op}`;
         }
-        if (at !== undefined) return `\`where.${at}\` is undefined: give a value, or leave it out`;
       }
+      if (at !== undefined) return `\`where.${at}\` is undefined: give a value, or leave it out`;
     }
-    if (absent(query)) return undefined;
+  };
+
+  const problemOf = (query, count, multiEntry) => {
     if (!isObject(query)) return 'the query must be an object such as { where: { owner: "ana" } }';
     const allowed = count ? ["where"] : ["where", "orderBy", "limit", "after"];
-    const unknown = Object.keys(query).sort().find((option) => !allowed.includes(option));
+    const unknown = Object.keys(query).sort(byCodePoint).find((option) => !allowed.includes(option));
     if (unknown !== undefined) return `unknown option "${unknown}" (expected ${allowed.join(", ")})`;
+    const { where, orderBy, limit, after } = query;
     if (!absent(where)) {
       if (!isObject(where)) return "`where` must be an object of field conditions";
-      for (const field of Object.keys(where).sort()) {
+      for (const field of Object.keys(where).sort(byCodePoint)) {
         const problem = conditionProblem(where[field]);
         if (problem !== undefined) return `"${field}": ${problem}`;
       }
     }
-    const { orderBy, limit, after } = query;
     if (!absent(orderBy)) {
       const seen = [];
       for (const term of Array.isArray(orderBy) ? orderBy : [orderBy]) {
@@ -114,7 +126,7 @@ const pwaSyncValues = (() => {
   const conditionProblem = (condition) => {
     if (Array.isArray(condition)) return "to match one of several values use { in: [...] }";
     if (!isObject(condition)) return undefined;
-    const operators = Object.keys(condition).sort();
+    const operators = Object.keys(condition).sort(byCodePoint);
     if (operators.length === 0) return `no operator (expected ${OPERATORS})`;
     for (const op of operators) {
       const operand = condition[op];
@@ -133,5 +145,5 @@ const pwaSyncValues = (() => {
     }
   };
 
-  return { copy, nestsDeeperThan, queryProblem };
+  return { copy, nestsDeeperThan, queryProblem, byCodePoint };
 })();

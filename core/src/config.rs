@@ -1,5 +1,6 @@
-//! Client configuration: parsed from the JSON-compatible part of the object given to
-//! `SyncClient.open` and validated once, so bad input fails at open with a clear message.
+//! Client configuration: read from the JSON part of the object given to
+//! `SyncClient.open`, which `js/config.js` checked first, so bad input fails at open with a
+//! clear message.
 
 use serde_json::Value;
 
