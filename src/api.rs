@@ -429,7 +429,7 @@ extern "C" {
 
 /// Parse the JS config: the JSON part goes to `ClientConfig`, the rest (event target,
 /// token, encryption, migrations, resolver functions) is kept aside. The taking apart and
-/// the checks, but the migrations', are `js/config.js`'s.
+/// every check are `js/config.js`'s, whose JSON part is already what `JSON.parse` made.
 fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
     #[cfg(feature = "testing")]
     crate::sys::install_scripts_for_tests();
@@ -439,11 +439,7 @@ fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
     }
     let parts: Array = parts.unchecked_into();
     let part = |i: u32| Some(parts.get(i)).filter(|p| !p.is_undefined());
-    let json = convert::to_json("", &parts.get(0)).map_err(|e| {
-        Error::InvalidConfig(format!(
-            "the config must be JSON apart from eventTarget, token, resolvers and migrations: {e}"
-        ))
-    })?;
+    let json = convert::json_of(&parts.get(0)).map_err(Error::InvalidConfig)?;
     let config = ClientConfig::from_json(json)?;
     let encryption = part(3);
     let migrations = Rc::new(Migrations::from_js(config.version, &parts.get(4)));
