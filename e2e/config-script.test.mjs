@@ -61,6 +61,9 @@ test("collections given as a list reach Rust as a list, a resolver function take
   assert.deepEqual(json.collections, [{ name: "trips", key: "id" }, { name: "notes", key: "id", conflict: "custom" }]);
   assert.deepEqual(resolvers, ["notes", resolve]);
   assert.equal(collections[1].conflict, resolve, "the app's collection keeps its function");
+  // Named as JSON names it, as the collection itself is.
+  const named = [{ name: new String("trips"), key: "id", conflict: resolve }];
+  assert.deepEqual(config.split({ name: "db", collections: named })[5], ["trips", resolve]);
 });
 
 test("the JSON part is checked as the JSON Rust reads: undefined and functions gone, toJSON applied, holes null", () => {
@@ -78,7 +81,10 @@ test("the JSON part is checked as the JSON Rust reads: undefined and functions g
   cyclic.self = cyclic;
   assert.match(refused(withCollection(cyclic)), /^the config must be JSON apart from eventTarget, token, resolvers and migrations: TypeError/);
   assert.match(refused({ ...base(), batchSize: 10n }), /^the config must be JSON apart from .*: TypeError/);
-  assert.equal(refused({ name: "a", collections: [{ name: "\ud800", key: "id" }, { name: "\ud801", key: "id" }] }), "the config's strings must be well-formed Unicode (one holds a lone surrogate)");
+  const lone = "the config's strings must be well-formed Unicode (one holds a lone surrogate)";
+  assert.equal(refused({ name: "a", collections: [{ name: "\ud800", key: "id" }, { name: "\ud801", key: "id" }] }), lone);
+  assert.equal(refused({ name: "a", collections: { t: { key: "id", omit: ["x\udc00"] } } }), lone, "a lone low surrogate");
+  assert.equal(refused({ name: "a\\\ud800", collections: { t: { key: "id" } } }), lone, "a backslash, then a lone surrogate");
   accepted({ name: "a\\ud800", collections: { "😀": { key: "id" } } });
 });
 
@@ -195,7 +201,7 @@ test("each top-level check answers its own message, and the first failing one wi
 });
 
 test("white space is Rust's (U+0085 blank, U+FEFF not) and keys are taken in code point order, as Rust's reader took them", () => {
-  for (const space of ["\u0085", " \t\n", "\u3000"]) {
+  for (const space of ["\u0085", " \t\n", "\u3000", "\u00a0", "\u1680", "\u2028\u2029", "\u2000\u200a", "\u202f\u205f"]) {
     assert.equal(refused({ name: space, collections: { t: { key: "id" } } }), "`name` must be a non-empty string", JSON.stringify(space));
     assert.equal(refused(withCollection({ key: space })), 'collection "t": `key` must name a field');
   }
@@ -345,10 +351,15 @@ test("migrations come out as [version, function, …] in ascending order, each k
     '`migrations` keys are the versions they lead to, 2 to `version` (1); got "2"',
     "no version is version 1",
   );
-  for (const bad of [5, "m", [two]]) {
+  for (const bad of [5, "m", [two], class { static 2(v) { return v; } }]) {
     assert.equal(config.split({ ...base(), version: 2, migrations: bad }), "`migrations` must be an object of functions by version");
   }
   assert.equal(config.split({ ...base(), version: 3, migrations: { 2: two, 3: "x" } }), "`migrations[3]` must be a function");
+  // The version the keys are held to is the checked one: NaN is JSON's null, version 1.
+  assert.equal(
+    config.split({ ...base(), version: NaN, migrations: { 2: two } }),
+    '`migrations` keys are the versions they lead to, 2 to `version` (1); got "2"',
+  );
   // The config's own settings are checked first.
   assert.equal(config.split({ ...base(), version: 0, migrations: 5 }), "`version` must be a whole number of at least 1");
 });

@@ -1,13 +1,18 @@
-// js/values.js's query check (`queryProblem`): why a query of `query`, `count`, `explain`
+// js/values.js's query check (`checkQuery`): why a query of `query`, `count`, `explain`
 // or `watch` is refused (`invalid-query`), with the message the core's reader wrote when it
-// checked queries. Whether `after` is a cursor of the query stays the core's
-// (`query::tests`); the browser suites (`query`) hold the codes through a client.
+// checked queries, or the JSON copy it checked, which the core reads. Whether `after` is a
+// cursor of the query stays the core's (`query::tests`); the browser suites (`query`) hold
+// the codes through a client.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadScript } from "./script-harness.mjs";
 
 const values = await loadScript("values.js", "pwaSyncValues");
-const problem = (query, count = false) => values.queryProblem(query, count, ["tags"]);
+// The reason, or undefined when the query passes.
+const problem = (query, count = false) => {
+  const checked = values.checkQuery(query, count, ["tags"]);
+  return typeof checked === "string" ? checked : undefined;
+};
 const OPERATORS = "gt, gte, lt, lte, in, startsWith";
 
 test("queries the reader can read pass, absent parts and JSON's nulls included", () => {
@@ -19,6 +24,10 @@ test("queries the reader can read pass, absent parts and JSON's nulls included",
     { where: { a: 1, b: "x", c: true, d: null, e: NaN } },
     { where: { a: { gt: 1, lte: "z" }, b: { in: [1, "a", null, false] }, c: { startsWith: "pre" } } },
     { orderBy: "a" },
+    { orderBy: ["a", "--a"] },
+    NaN,
+    new Date(NaN),
+    { toJSON: () => null },
     { orderBy: ["-a", "b"], limit: 10, after: "00ff" },
     { limit: NaN },
     // Checked as the JSON the core reads: a `Date` is its string, a function's field gone.
@@ -66,6 +75,8 @@ test("each bad query answers its own message", () => {
 
 test("the first problem is answered: options, then fields and operators in key order, then order, limit, after", () => {
   assert.match(problem({ zebra: 1, where: 3 }), /unknown option "zebra"/);
+  assert.match(problem({ zebra: 1, apple: 1 }), /unknown option "apple"/);
+  assert.match(problem({ where: { x: { gt: true, g: 1 } } }), /unknown operator "g"/);
   assert.equal(problem({ where: { b: { near: 1 }, a: { gt: true } } }), '"a": `gt` takes a string or a number');
   assert.equal(problem({ where: { a: { lt: true, in: 3 } } }), '"a": `in` must be an array');
   assert.match(problem({ where: { a: [] }, orderBy: 5 }), /^"a"/);
@@ -78,19 +89,48 @@ test("the first problem is answered: options, then fields and operators in key o
 });
 
 test("an undefined condition or operand is refused before anything else: JSON would drop it", () => {
+  assert.equal(problem({ where: { d: { lt: undefined, gte: undefined } } }), "`where.d.lt` is undefined: give a value, or leave it out");
+  assert.equal(problem({ where: [undefined] }), "`where.0` is undefined: give a value, or leave it out");
+  // An array condition is no `in`: it is refused as one, not for its undefined.
+  assert.equal(problem({ where: { a: [1, undefined] } }), '"a": to match one of several values use { in: [...] }');
   assert.equal(problem({ where: { day: undefined } }), "`where.day` is undefined: give a value, or leave it out");
   assert.equal(problem({ where: { day: { gte: undefined, lt: 5 } } }), "`where.day.gte` is undefined: give a value, or leave it out");
   assert.equal(problem({ where: { day: { in: [1, undefined] } } }), "`where.day.in` is undefined: give a value, or leave it out");
   assert.equal(problem({ select: 1, where: { day: undefined } }), "`where.day` is undefined: give a value, or leave it out");
 });
 
-test("a query that throws when read, or is not JSON, is left to the JSON step, not thrown", () => {
+test("what is read is the JSON copy that was checked, once", () => {
+  assert.deepEqual(values.checkQuery({ where: { a: new Date(0), f: () => 1 }, limit: 2 }, false, []), [
+    { where: { a: "1970-01-01T00:00:00.000Z" }, limit: 2 },
+  ]);
+  assert.deepEqual(values.checkQuery(undefined, false, []), [null]);
+  assert.deepEqual(values.checkQuery(null, true, []), [null]);
+  // A getter that answers differently each time: the copy the core would read is the one
+  // checked, whatever an earlier read saw.
+  let reads = 0;
+  const query = { get where() { reads++; return reads === 1 ? { status: "open" } : { status: { equals: "open" } }; } };
+  assert.equal(problem(query), `"status": unknown operator "equals" (expected ${OPERATORS})`);
+  const toJSON = { where: { status: "open" }, toJSON: () => ({ where: { status: { equals: "open" } } }) };
+  assert.equal(problem(toJSON), `"status": unknown operator "equals" (expected ${OPERATORS})`);
+});
+
+test("a query that throws when read, or is not JSON, is refused with the reason, not thrown", () => {
+  const throwing = { get where() { throw new Error("no where"); } };
+  assert.equal(problem(throwing), "the query must be JSON: not serialisable as JSON (Error: no where)");
+  const trap = new Proxy({}, { ownKeys() { throw new TypeError("trapped"); } });
+  assert.equal(problem(trap), "the query must be JSON: not serialisable as JSON (TypeError: trapped)");
   const cyclic = { where: {} };
   cyclic.where.self = cyclic;
-  assert.equal(problem(cyclic), undefined);
-  assert.equal(problem({ where: { a: 1n } }), undefined);
-  const throwing = { get where() { throw new Error("no where"); } };
-  assert.equal(problem(throwing), undefined);
-  const trap = new Proxy({}, { ownKeys() { throw new TypeError("trapped"); } });
-  assert.equal(problem(trap), undefined);
+  assert.match(problem(cyclic), /^the query must be JSON: not serialisable as JSON \(TypeError/);
+  assert.match(problem({ where: { a: 1n } }), /^the query must be JSON: not serialisable as JSON \(TypeError/);
+  assert.equal(problem(() => ({})), 'the query must be an object such as { where: { owner: "ana" } }');
+});
+
+test("a lone surrogate anywhere in a query is refused: the core would read it as U+FFFD", () => {
+  const reason = "the query's strings must be well-formed Unicode (one holds a lone surrogate)";
+  assert.equal(problem({ orderBy: ["\ud800", "\udc00"] }), reason);
+  assert.equal(problem({ where: { name: "x\udfff" } }), reason);
+  assert.equal(problem({ orderBy: "x\\ud800" }), undefined, "a backslash and the letters are no surrogate");
+  assert.equal(problem({ where: { a: "\\\ud800" } }), reason, "a backslash, then a lone surrogate");
+  assert.equal(problem({ where: { a: "😀" } }), undefined, "a pair is well-formed");
 });

@@ -51,7 +51,8 @@ const pwaSyncConfig = (() => {
     }
     const resolvers = [];
     const { collections } = json;
-    // A collection's `conflict` that is a function, in either form of `collections`.
+    // A collection's `conflict` that is a function, in either form of `collections`; a
+    // listed collection named as its JSON names it (a `String` object, a `toJSON`).
     const custom = (name, spec) => {
       const conflict = absent(spec) ? undefined : spec.conflict;
       if (typeof conflict !== "function") return spec;
@@ -59,7 +60,7 @@ const pwaSyncConfig = (() => {
       return { ...spec, conflict: "custom" };
     };
     if (Array.isArray(collections)) {
-      json.collections = collections.map((spec) => custom(spec?.name, spec));
+      json.collections = collections.map((spec) => custom(JSON.parse(JSON.stringify(spec?.name) ?? "null"), spec));
     } else if (isObject(collections)) {
       const replaced = {};
       for (const [name, spec] of Object.entries(collections)) replaced[name] = custom(name, spec);
@@ -73,9 +74,7 @@ const pwaSyncConfig = (() => {
     } catch (error) {
       refuse(`the config must be JSON apart from eventTarget, token, resolvers and migrations: ${error}`);
     }
-    // A lone surrogate (escaped by `JSON.stringify`) would reach Rust as U+FFFD, so two
-    // names the check told apart could be one there.
-    if (/(?:^|[^\\])(?:\\\\)*\\ud[89a-f]/i.test(text)) {
+    if (pwaSyncValues.hasLoneSurrogate(text)) {
       refuse("the config's strings must be well-formed Unicode (one holds a lone surrogate)");
     }
     const checked = JSON.parse(text);
@@ -87,7 +86,7 @@ const pwaSyncConfig = (() => {
   // The app's `migrations`, an object of functions by the version each leads to (2 to
   // `version`), as `[version, function, …]` in ascending order.
   const versions = (migrations, declared) => {
-    if ((typeof migrations !== "object" && typeof migrations !== "function") || Array.isArray(migrations)) {
+    if (typeof migrations !== "object" || Array.isArray(migrations)) {
       refuse("`migrations` must be an object of functions by version");
     }
     const found = [];

@@ -63,25 +63,38 @@ const pwaSyncValues = (() => {
   const absent = (value) => value === undefined || value === null || (typeof value === "number" && !isFinite(value));
   const OPERATORS = "gt, gte, lt, lte, in, startsWith";
 
-  // Why a query (`query`'s, `count`'s when `count`, `explain`'s, `watch`'s) is refused
-  // (`invalid-query`), or undefined: the first problem in the order the core's reader met
-  // them when it checked queries (`Query::parse` reads what passes, and checks the
-  // cursor). `multiEntry`: the collection's fields with a multi-entry index, which no
-  // query orders by. Checked as JSON, which the core reads (a `Date` its string, a
-  // function's field gone); a query that is not JSON or throws when read is left to the
-  // JSON step, which reports it.
-  const queryProblem = (query, count, multiEntry = []) => {
+  // Whether a JSON text `JSON.stringify` wrote holds a lone surrogate, which it escapes as
+  // `\udXXX` (a backslash of the string itself it writes `\\`): Rust reads one as U+FFFD,
+  // so two strings a script told apart could be one there.
+  const hasLoneSurrogate = (text) => /(?:^|[^\\])(?:\\\\)*\\ud[89a-f]/i.test(text);
+
+  // A query (`query`'s, `count`'s when `count`, `explain`'s, `watch`'s) as the core is to
+  // read it: `[json]`, the JSON copy that was checked (`null` for none), or why it is
+  // refused (`invalid-query`): the first problem in the order the core's reader met them
+  // when it checked queries (`Query::parse` reads what passes, and checks the cursor).
+  // `multiEntry`: the collection's fields with a multi-entry index, which no query orders
+  // by. Checked as the JSON the core reads (a `Date` its string, a function's field gone).
+  const checkQuery = (query, count, multiEntry) => {
+    let text;
     try {
-      return undefinedIn(query?.where) ?? (absent(query) ? undefined : problemOf(JSON.parse(JSON.stringify(query)), count, multiEntry));
-    } catch {
-      return undefined;
+      const undefinedAt = undefinedIn(query?.where);
+      if (undefinedAt !== undefined) return undefinedAt;
+      text = JSON.stringify(query);
+    } catch (error) {
+      return `the query must be JSON: not serialisable as JSON (${error})`;
     }
+    if (text === undefined) {
+      return query === undefined ? [null] : 'the query must be an object such as { where: { owner: "ana" } }';
+    }
+    if (hasLoneSurrogate(text)) return "the query's strings must be well-formed Unicode (one holds a lone surrogate)";
+    const json = JSON.parse(text);
+    return problemOf(json, count, multiEntry) ?? [json];
   };
 
   // JSON has no `undefined`: `{owner: user?.id}` would lose its condition and match every
   // record while `user` loads.
   const undefinedIn = (where) => {
-    if (!isObject(where)) return undefined;
+    if (typeof where !== "object" || where === null) return undefined;
     for (const [field, condition] of Object.entries(where)) {
       let at;
       if (condition === undefined) at = field;
@@ -95,6 +108,7 @@ const pwaSyncValues = (() => {
   };
 
   const problemOf = (query, count, multiEntry) => {
+    if (query === null) return undefined;
     if (!isObject(query)) return 'the query must be an object such as { where: { owner: "ana" } }';
     const allowed = count ? ["where"] : ["where", "orderBy", "limit", "after"];
     const unknown = Object.keys(query).sort(byCodePoint).find((option) => !allowed.includes(option));
@@ -145,5 +159,5 @@ const pwaSyncValues = (() => {
     }
   };
 
-  return { copy, nestsDeeperThan, queryProblem, byCodePoint };
+  return { copy, nestsDeeperThan, checkQuery, byCodePoint, hasLoneSurrogate };
 })();

@@ -487,8 +487,8 @@ fn parse_list_query(config: &CollectionConfig, js: &JsValue) -> Result<ListQuery
 }
 
 /// A query object from JS (`count`: `count`'s, which takes only `where`): checked by
-/// `js/values.js`, then read by the core, which checks what needs the collection or the
-/// cursor (`invalid-query` for anything wrong).
+/// `js/values.js`, whose JSON copy the core reads, checking the cursor (`invalid-query`
+/// for anything wrong).
 fn parse_query(config: &CollectionConfig, js: &JsValue, count: bool) -> Result<Query, Error> {
     let bad = |reason: String| Error::InvalidQuery { collection: config.name.clone(), reason };
     // The fields a query cannot order by: those with a multi-entry index (array fields).
@@ -496,14 +496,13 @@ fn parse_query(config: &CollectionConfig, js: &JsValue, count: bool) -> Result<Q
     for index in config.indexes.iter().filter(|i| i.multi_entry) {
         multi_entry.push(&JsValue::from_str(&index.fields[0]));
     }
-    if let Some(problem) = crate::value::query_problem(js, count, &multi_entry) {
+    let checked = crate::value::check_query(js, count, &multi_entry);
+    if let Some(problem) = checked.as_string() {
         return Err(bad(problem));
     }
-    let json = if js.is_undefined() || js.is_null() {
-        Value::Null
-    } else {
-        convert::to_json(&config.name, js).map_err(|e| bad(format!("the query must be JSON: {e}")))?
-    };
+    // What the script checked is what is read: the JSON copy it made.
+    let json =
+        convert::json_of(&Array::from(&checked).get(0)).map_err(|e| bad(format!("the query must be JSON: {e}")))?;
     Query::parse(config, &json)
 }
 

@@ -23,10 +23,11 @@ extern "C" {
     /// `js/values.js`: `[null, the copy]`, or why there is none (`[why, what]`).
     fn copy(value: &JsValue, max_depth: u32) -> JsValue;
 
-    /// `js/values.js`: why a query is refused, if it is (`count`: `count`'s query;
-    /// `multi_entry`: the collection's fields with a multi-entry index).
-    #[wasm_bindgen(js_name = queryProblem)]
-    pub(crate) fn query_problem(query: &JsValue, count: bool, multi_entry: &js_sys::Array) -> Option<String>;
+    /// `js/values.js`: `[json]`, the checked JSON copy of a query, or why it is refused (a
+    /// string; `count`: `count`'s query; `multi_entry`: the collection's fields with a
+    /// multi-entry index).
+    #[wasm_bindgen(js_name = checkQuery)]
+    pub(crate) fn check_query(query: &JsValue, count: bool, multi_entry: &js_sys::Array) -> JsValue;
 
     /// `js/values.js`'s depth check, for the test that holds it to the core's.
     #[cfg(feature = "testing")]

@@ -1,5 +1,5 @@
 //! Queries over one collection (issue 17): the model and its reader (here; `js/values.js`
-//! checks a query's shape before, `queryProblem`), IndexedDB's
+//! checks a query's shape before, `checkQuery`), IndexedDB's
 //! key order (`keys`), the planner that picks a declared index (`plan`), the filter,
 //! order and pages every store shares (`exec`), and the keyset cursor (`cursor`).
 //! Pure: a store fetches the candidates a plan names, `exec::finish` decides the answer.
@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
 
-/// A validated `query(collection, {where, orderBy, limit, after})`.
+/// A `query(collection, {where, orderBy, limit, after})` as read for its collection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
     pub collection: String,
@@ -57,10 +57,11 @@ pub struct OrderTerm {
 
 impl Query {
     /// Read a query given as JSON (`null` or absent parts allowed) for the collection, as
-    /// `js/values.js` checked it (`queryProblem`: its shape, options, operators, operands
-    /// and order, each refused with its reason): each part read by its shape, and what is
-    /// not that shape read as absent. What needs the cursor is checked here: `after`
-    /// (`invalid-query`).
+    /// `js/values.js` checked it (`checkQuery`: its shape, options, operators, operands and
+    /// order, each refused with its reason). Only what the script lets through is read
+    /// faithfully: anything else is read as whatever is nearest (an unknown operator as a
+    /// prefix, a `where` that is no object as none). What needs the cursor is checked
+    /// here: `after` (`invalid-query`).
     pub fn parse(config: &CollectionConfig, value: &Value) -> Result<Query> {
         let fail = |reason: String| Error::InvalidQuery { collection: config.name.clone(), reason };
         let empty = Map::new();
