@@ -61,9 +61,20 @@ test("collections given as a list reach Rust as a list, a resolver function take
   assert.deepEqual(json.collections, [{ name: "trips", key: "id" }, { name: "notes", key: "id", conflict: "custom" }]);
   assert.deepEqual(resolvers, ["notes", resolve]);
   assert.equal(collections[1].conflict, resolve, "the app's collection keeps its function");
-  // Named as JSON names it, as the collection itself is.
+  // Named as JSON names it, as the collection itself is, and read once.
   const named = [{ name: new String("trips"), key: "id", conflict: resolve }];
   assert.deepEqual(config.split({ name: "db", collections: named })[5], ["trips", resolve]);
+  let reads = 0;
+  const changing = [{ get name() { return ++reads === 1 ? "a" : "b"; }, key: "id", conflict: resolve }];
+  const [checked, , , , , found] = config.split({ name: "db", collections: changing });
+  assert.deepEqual([checked.collections[0].name, found[0], reads], ["a", "a", 1]);
+});
+
+test("a collection named __proto__ is a collection, not the object's prototype", () => {
+  const collections = JSON.parse('{"__proto__": {"key": "id", "conflict": "manual"}, "t": {"key": "id"}}');
+  const [json] = config.split({ name: "db", collections });
+  assert.deepEqual(Object.keys(json.collections), ["__proto__", "t"]);
+  assert.equal(refused({ name: "db", collections: JSON.parse('{"__proto__": {"key": ""}}') }), 'collection "__proto__": `key` must name a field');
 });
 
 test("the JSON part is checked as the JSON Rust reads: undefined and functions gone, toJSON applied, holes null", () => {

@@ -49,22 +49,21 @@ const pwaSyncConfig = (() => {
     if (typeof key !== "string" && !(key instanceof Uint8Array) && !(key instanceof ArrayBuffer)) {
       refuse("`encryption.key` must be 32 bytes: a Uint8Array or a base64 string");
     }
-    const resolvers = [];
+    // A collection's `conflict` that is a function, in either form of `collections`: where
+    // it is (a name, or a listed collection's place) and the function.
+    const found = [];
     const { collections } = json;
-    // A collection's `conflict` that is a function, in either form of `collections`; a
-    // listed collection named as its JSON names it (a `String` object, a `toJSON`).
-    const custom = (name, spec) => {
+    const custom = (at, spec) => {
       const conflict = absent(spec) ? undefined : spec.conflict;
       if (typeof conflict !== "function") return spec;
-      resolvers.push(name, conflict);
+      found.push([at, conflict]);
       return { ...spec, conflict: "custom" };
     };
     if (Array.isArray(collections)) {
-      json.collections = collections.map((spec) => custom(JSON.parse(JSON.stringify(spec?.name) ?? "null"), spec));
+      json.collections = collections.map((spec, at) => custom(at, spec));
     } else if (isObject(collections)) {
-      const replaced = {};
-      for (const [name, spec] of Object.entries(collections)) replaced[name] = custom(name, spec);
-      json.collections = replaced;
+      // Defined, not assigned: a collection named `__proto__` stays one.
+      json.collections = Object.fromEntries(Object.entries(collections).map(([name, spec]) => [name, custom(name, spec)]));
     }
     // Checked as the JSON Rust reads: `undefined` and functions' fields gone, `toJSON`
     // applied (a `Date`, a `URL`), a hole in an array `null`.
@@ -80,6 +79,9 @@ const pwaSyncConfig = (() => {
     const checked = JSON.parse(text);
     check(checked, !absent(encryption));
     const steps = absent(migrations) ? undefined : versions(migrations, checked.version ?? 1);
+    // A listed collection's name as the checked copy has it (its `name` read once).
+    const resolvers = [];
+    for (const [at, resolve] of found) resolvers.push(typeof at === "number" ? checked.collections[at].name : at, resolve);
     return [checked, given(eventTarget), given(token), given(encryption), steps, resolvers];
   };
 
@@ -108,8 +110,7 @@ const pwaSyncConfig = (() => {
 
   // The fields of an object, read by name and type: each read notes the first problem
   // and goes on, and `finish` answers it, or else a field that is not `known`, or
-  // `undefined`. A field that is `undefined` or `null` is absent, and a number that is not
-  // finite is `null`, as JSON has them.
+  // `undefined`. A field that is `null` is absent, as serde reads an `Option`.
   const fields = (value, path, known) => {
     const own = new Map(isObject(value) ? Object.entries(value) : []);
     let problem = isObject(value)
@@ -121,7 +122,7 @@ const pwaSyncConfig = (() => {
     };
     const take = (field) => {
       const value = own.get(field);
-      return absent(value) || (typeof value === "number" && !Number.isFinite(value)) ? undefined : value;
+      return absent(value) ? undefined : value;
     };
     const typed = (expected, is) => (field) => {
       const value = take(field);
@@ -158,6 +159,7 @@ const pwaSyncConfig = (() => {
   const blank = (text) => typeof text === "string" && /^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/.test(text);
   const STRATEGIES = ["serverWins", "clientWins", "lastWriteWins", "merge", "manual", "custom"];
   const STRATEGY_NAMES = "serverWins, clientWins, lastWriteWins, merge, manual, or a resolver function";
+  // The object stores the library owns (src/idb/names.rs), which no collection may be.
   const RESERVED = ["outbox", "conflicts", "audit", "meta"];
   const SPACE_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
   const SPACE_RULE = "1-128 characters of A-Z a-z 0-9 _ . : -";
@@ -247,8 +249,9 @@ const pwaSyncConfig = (() => {
     if (name === "") refuse("a collection name must not be empty");
     if (RESERVED.includes(name)) refuse(`collection name "${name}" is reserved (reserved: ${RESERVED.join(", ")})`);
     if (!isObject(spec)) refuseHere('must be an object such as { key: "id" }');
-    if (!Object.hasOwn(spec, "key")) refuseHere('missing `key`: the field that holds each record\'s id, e.g. { key: "id" }');
-    if (Object.hasOwn(spec, "conflict")) conflict(spec.conflict, refuseHere);
+    // What `JSON.parse` made has no `undefined`: a field is there when it is not that.
+    if (spec.key === undefined) refuseHere('missing `key`: the field that holds each record\'s id, e.g. { key: "id" }');
+    if (spec.conflict !== undefined) conflict(spec.conflict, refuseHere);
     const f = fields(spec, "", ["key", "conflict", "event", "ttlMs", "omit", "indexes", "space", "spaceField"]);
     const key = f.required("key");
     const event = f.take("event");

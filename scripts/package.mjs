@@ -21,13 +21,14 @@ const names = JSON.parse(
 await writeFile(join(pkg, "names.js"), namesJs(names));
 await writeFile(join(pkg, "names.d.ts"), namesDts(names));
 
-// The scripts (js/store.js: the store's IndexedDB requests; js/http.js: the requests to
-// the server; js/tabs.js: the channels between contexts; js/events.js: the DOM events;
-// js/background.js: the listeners and timers that trigger syncs; js/export.js: the text of
-// `export()`; js/config.js: the config's parts that are not JSON taken apart; js/values.js:
-// the copy of a value the app writes) go at the top of the generated glue, whose imports
-// reach them as `pwaSyncStore`, `pwaSyncHttp`, `pwaSyncTabs`, `pwaSyncEvents`,
-// `pwaSyncBackground`, `pwaSyncExport`, `pwaSyncConfig` and `pwaSyncValues`: every entry
+// The scripts (js/values.js: the copy of a value the app writes, a query's checks; js/store.js:
+// the store's IndexedDB requests; js/http.js: the requests to the server; js/tabs.js: the
+// channels between contexts; js/events.js: the DOM events; js/background.js: the listeners
+// and timers that trigger syncs; js/export.js: the text of `export()`; js/config.js: the
+// config taken apart and checked, with js/values.js's helpers, so that comes first) go at
+// the top of the generated glue, whose imports reach them as `pwaSyncValues`,
+// `pwaSyncStore`, `pwaSyncHttp`, `pwaSyncTabs`, `pwaSyncEvents`, `pwaSyncBackground`,
+// `pwaSyncExport` and `pwaSyncConfig`: every entry
 // (index.js, sw.js,
 // an app importing pwa_sync.js itself) then has it, and the crate keeps no JS module of its
 // own (Firefox's classic service workers load none). Then terser minifies the whole glue
@@ -43,7 +44,7 @@ if (!glueText.includes(MARK)) {
     "pwa_sync.d.ts",
     "pwa_sync_bg.wasm.d.ts",
   ]);
-  const script = (await Promise.all(["store.js", "http.js", "tabs.js", "events.js", "background.js", "export.js", "config.js", "values.js"].map((f) => readFile(join(root, "js", f), "utf8")))).join("\n");
+  const script = (await Promise.all(["values.js", "store.js", "http.js", "tabs.js", "events.js", "background.js", "export.js", "config.js"].map((f) => readFile(join(root, "js", f), "utf8")))).join("\n");
   // The glue's leading `@ts-self-types` directive must stay first, and minifying drops it.
   const directive = glueText.match(/^\/\* @ts-self-types=[^\n]*\n/)?.[0] ?? "";
   // terser, not esbuild: it reuses the same few short names in every function, which gzip

@@ -33,7 +33,7 @@ impl std::fmt::Display for Name<'_> {
 }
 
 /// The fields of one JSON object. Each reader answers a default for a field it refuses
-/// and notes the first problem, which `finish` answers (as core's `fields::Fields`
+/// and notes the first problem, which `finish` answers (as js/config.js's `fields`
 /// does): a caller has no early return per field, each of which compiled the drops of
 /// everything read before it.
 pub(crate) struct Fields<'a> {

@@ -244,6 +244,8 @@ pub fn local_storage() -> Option<web_sys::Storage> {
 /// `target/js/memory-idb.js`, fake-indexeddb bundled as a classic script).
 #[cfg(feature = "testing")]
 pub fn install_scripts_for_tests() {
+    // js/config.js uses js/values.js's helpers: installed first, as the package puts it first.
+    install(concat!(include_str!("../js/values.js"), "\nreturn pwaSyncValues;"), "pwaSyncValues");
     install(concat!(include_str!("../js/store.js"), "\nreturn pwaSyncStore;"), "pwaSyncStore");
     install(concat!(include_str!("../js/http.js"), "\nreturn pwaSyncHttp;"), "pwaSyncHttp");
     install(concat!(include_str!("../js/tabs.js"), "\nreturn pwaSyncTabs;"), "pwaSyncTabs");
@@ -251,7 +253,6 @@ pub fn install_scripts_for_tests() {
     install(concat!(include_str!("../js/background.js"), "\nreturn pwaSyncBackground;"), "pwaSyncBackground");
     install(concat!(include_str!("../js/export.js"), "\nreturn pwaSyncExport;"), "pwaSyncExport");
     install(concat!(include_str!("../js/config.js"), "\nreturn pwaSyncConfig;"), "pwaSyncConfig");
-    install(concat!(include_str!("../js/values.js"), "\nreturn pwaSyncValues;"), "pwaSyncValues");
     install(concat!(include_str!("../target/js/memory-idb.js"), "\nreturn pwaSyncMemoryIdb;"), "pwaSyncMemoryIdb");
 }
 

@@ -9,9 +9,6 @@ use crate::fields;
 use crate::protocol::is_valid_space_id;
 use crate::value::AppValue;
 
-/// Object stores the library owns; no collection may take these names.
-pub const RESERVED_STORES: [&str; 4] = ["outbox", "conflicts", "audit", "meta"];
-
 /// How long one request (its answer's body included) may take by default (`timeoutMs`).
 pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
 

@@ -6,8 +6,7 @@ use serde_json::{Map, Value};
 
 /// `object` without the fields `drop` names. Rebuilt rather than removed from: a
 /// `Map::remove` compiles the B-tree's rebalancing into the module (~2 KB gzipped), and
-/// the objects this is for (a patch, a value with omitted fields, a collection's
-/// settings) are small.
+/// the objects this is for (a patch, a value with omitted fields) are small.
 pub fn without(object: &mut Map<String, Value>, drop: &dyn Fn(&str) -> bool) {
     if object.keys().any(|k| drop(k)) {
         // Inserted one at a time, not collected: a map's `FromIterator` is a sort and a

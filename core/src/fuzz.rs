@@ -512,7 +512,7 @@ proptest! {
 
 // ---- config parsing ----
 
-fn config_error(value: Value) -> Result<(), TestCaseError> {
+fn config_read(value: Value) -> Result<(), TestCaseError> {
     // The checks are `js/config.js`'s (e2e/config-script.test.mjs holds what an accepted
     // config promises); the reader must answer anything without panicking.
     match ClientConfig::from_json(value.clone()) {
@@ -576,7 +576,7 @@ proptest! {
 
     #[test]
     fn arbitrary_json_configs_are_accepted_or_refused_as_invalid_config(value in any_json()) {
-        config_error(value)?;
+        config_read(value)?;
     }
 
     #[test]
@@ -587,7 +587,7 @@ proptest! {
         let mut object: Map<String, Value> = fields.into_iter().collect();
         object.insert("name".into(), json!("n"));
         object.insert("collections".into(), Value::Object(collections.into_iter().collect()));
-        config_error(Value::Object(object))?;
+        config_read(Value::Object(object))?;
     }
 
     #[test]
@@ -598,7 +598,7 @@ proptest! {
         for (path, with) in edits {
             mutate(&mut config, &path, with);
         }
-        config_error(config)?;
+        config_read(config)?;
     }
 }
 

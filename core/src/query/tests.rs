@@ -1,4 +1,4 @@
-//! The query model's validation, the planner's choices, and the property that the
+//! The query reader (the checks are js/values.js's), the planner's choices, and the property that the
 //! planner's answer, page by page, equals a naive filter-and-sort of the same records.
 
 use proptest::prelude::*;
