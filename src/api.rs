@@ -443,13 +443,10 @@ fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
     let config = ClientConfig::from_json(json)?;
     let encryption = part(3);
     let migrations = Rc::new(Migrations::from_js(config.version, &parts.get(4)));
-    let named: Array = parts.get(5).unchecked_into();
     let mut resolvers = Vec::new();
-    let mut i = 0;
-    while i + 1 < named.length() {
-        resolvers.push((named.get(i).as_string().unwrap_or_default(), named.get(i + 1).unchecked_into::<Function>()));
-        i += 2;
-    }
+    crate::sys::each_function_pair(&parts.get(5), &mut |name, resolve| {
+        resolvers.push((name.as_string().unwrap_or_default(), resolve))
+    });
     let event_target = part(1).map(JsCast::unchecked_into::<EventTarget>);
     Ok((config, Extras { event_target, token: part(2), resolvers, encryption, migrations }))
 }

@@ -2,7 +2,7 @@
 //! the next, called synchronously (they run inside IndexedDB's upgrade transaction, which
 //! cannot wait on a promise) with each answer checked by `pwa_sync_core::migration`.
 
-use js_sys::{Array, Function};
+use js_sys::Function;
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -30,15 +30,9 @@ impl Migrations {
     /// …]` in ascending order (`undefined`: none), for an app at `declared`.
     pub fn from_js(declared: u32, js: &JsValue) -> Migrations {
         let mut steps = Vec::new();
-        if Array::is_array(js) {
-            let pairs: &Array = js.unchecked_ref();
-            let mut i = 0;
-            while i + 1 < pairs.length() {
-                let version = pairs.get(i).as_f64().unwrap_or_default() as u32;
-                steps.push((version, pairs.get(i + 1).unchecked_into::<Function>()));
-                i += 2;
-            }
-        }
+        crate::sys::each_function_pair(js, &mut |version, step| {
+            steps.push((version.as_f64().unwrap_or_default() as u32, step))
+        });
         Migrations { declared, steps }
     }
 

@@ -177,6 +177,18 @@ pub fn array(items: &[JsValue]) -> Array {
     array
 }
 
+/// Each pair of `[key, function, key, function, …]`, as js/config.js answers a config's
+/// resolvers and migrations; none for what is not an array.
+pub fn each_function_pair(js: &JsValue, each: &mut dyn FnMut(JsValue, Function)) {
+    if let Some(items) = js.dyn_ref::<Array>() {
+        let mut i = 0;
+        while i + 1 < items.length() {
+            each(items.get(i), items.get(i + 1).unchecked_into::<Function>());
+            i += 2;
+        }
+    }
+}
+
 /// A JS array of `ids` as numbers.
 pub fn numbers(ids: &[u64]) -> Array {
     let array = Array::new();

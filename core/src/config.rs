@@ -253,10 +253,8 @@ impl ClientConfig {
             // A list of `{name, ...}`.
             Some(Value::Array(list)) => {
                 for spec in list {
-                    collections.push(read_collection(
-                        text(spec.as_object().unwrap_or(&Object::new()), "name").unwrap_or_default(),
-                        spec,
-                    ));
+                    let name = spec.get("name").and_then(Value::as_str).unwrap_or_default();
+                    collections.push(read_collection(name.to_owned(), spec));
                 }
             }
             _ => {}
