@@ -1,5 +1,5 @@
-//! Rust values read field by field off JS objects (what `JSON.parse` made of an answer,
-//! what IndexedDB gives back), with serde's verdicts: a missing field or one of the
+//! Rust values read field by field off the objects IndexedDB gives back (the client
+//! metadata, stored conflicts, audit entries), with serde's verdicts: a missing field or one of the
 //! wrong type makes the object unreadable, `null` or absent is `None` for an optional
 //! field, unknown fields are ignored, whole numbers must be safe integers. serde's
 //! derives, through serde-wasm-bindgen, compiled a struct reader and its visitors per
@@ -15,35 +15,19 @@ use crate::convert::{json_of, prop};
 
 pub(crate) type Read<T> = Result<T, String>;
 
-/// How an object is named in messages: `the pull answer`, `changes[3]`, `the client
-/// metadata`. Only a message formats it (a pull page has hundreds of changes).
-#[derive(Clone, Copy)]
-pub(crate) enum Name<'a> {
-    Plain(&'a str),
-    Item(&'static str, usize),
-}
-
-impl std::fmt::Display for Name<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Name::Plain(name) => f.write_str(name),
-            Name::Item(list, i) => write!(f, "{list}[{i}]"),
-        }
-    }
-}
-
 /// The fields of one JSON object. Each reader answers a default for a field it refuses
 /// and notes the first problem, which `finish` answers (as js/config.js's `fields`
 /// does): a caller has no early return per field, each of which compiled the drops of
 /// everything read before it.
 pub(crate) struct Fields<'a> {
     object: &'a JsValue,
-    pub name: Name<'a>,
+    /// How the object is named in messages: `the client metadata`, `hlc`.
+    pub name: &'a str,
     problem: RefCell<Option<String>>,
 }
 
 impl<'a> Fields<'a> {
-    pub fn of(object: &'a JsValue, name: Name<'a>) -> Read<Fields<'a>> {
+    pub fn of(object: &'a JsValue, name: &'a str) -> Read<Fields<'a>> {
         match object.is_object() && !Array::is_array(object) {
             true => Ok(Fields { object, name, problem: RefCell::new(None) }),
             false => Err(format!("{name} must be an object")),
@@ -119,9 +103,6 @@ impl<'a> Fields<'a> {
         Fields::optional(value).map(|v| self.whole(field, v, u64::MAX))
     }
 
-    pub fn optional_u32(&self, field: &str, value: JsValue) -> Option<u32> {
-        Fields::optional(value).map(|v| self.whole(field, v, u32::MAX.into()) as u32)
-    }
 
     pub fn text(&self, field: &str, value: JsValue) -> String {
         value.as_string().unwrap_or_else(|| {
@@ -138,12 +119,6 @@ impl<'a> Fields<'a> {
         Fields::optional(value).map(|v| self.text(field, v))
     }
 
-    pub fn bool(&self, field: &str, value: JsValue) -> bool {
-        self.required(field, value).as_bool().unwrap_or_else(|| {
-            self.wrong(field, "true or false");
-            false
-        })
-    }
 
     /// `None` when absent: a field serde fills with its default (`null` is still read,
     /// and refused where the type has no `null`).

@@ -316,8 +316,7 @@ fn http_error(status: u16, retry_after: Option<String>, body: &str) -> Transport
             at.is_finite().then_some(at as u64)
         })
     });
-    let parsed = js_sys::JSON::parse(body).ok();
-    let detail = parsed.and_then(|b| wire::error_message(&b)).unwrap_or_else(|| snippet(body));
+    let detail = wire::error_message(body).unwrap_or_else(|| snippet(body));
     TransportError {
         class: ErrorClass::from_status(status),
         status: Some(status),

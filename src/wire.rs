@@ -1,127 +1,153 @@
-//! The server's answers read field by field off what `JSON.parse` made (`reader::Fields`,
-//! with serde's checks): the pull page, the push results, the caller's spaces and an
-//! error body. serde's derives would compile a struct reader and its visitor per answer
-//! type (bench/README.md "Size"), and the pull page would be written out and parsed
-//! again without its values first.
+//! The server's answers read off what `JSON.parse` made: the pull page, the push results,
+//! the caller's spaces and an error body. `js/http.js` checks each answer first
+//! (`answerProblem`, with the verdicts and messages serde's derives had), so the readers
+//! here take each field as the type the check let through. serde's derives would compile
+//! a struct reader and its visitor per answer type (bench/README.md "Size"), and the pull
+//! page would be written out and parsed again without its values first; the checks and
+//! their messages cost less as JavaScript (bench/README.md "Checks out of Rust").
 
-use js_sys::Reflect;
+use js_sys::{Array, Reflect};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
 use pwa_sync_core::protocol::{
-    Change, MutationResult, PullResponse, PushResponse, Role, ServerState, SpaceRole, SpacesResponse, WireResult,
+    Change, MutationResult, PullResponse, PushResponse, Role, ServerState, SpaceRole, SpacesResponse,
 };
 
-use crate::reader::{Fields, Name, Read};
+use crate::convert::{json_of, prop};
+use crate::reader::Read;
 use crate::value::JsVal;
+
+#[wasm_bindgen(js_namespace = pwaSyncHttp)]
+extern "C" {
+    /// The first problem of an answer of `kind` ("pull", "push", "spaces"), if any.
+    #[wasm_bindgen(js_name = answerProblem)]
+    fn answer_problem(kind: &str, answer: &JsValue) -> Option<String>;
+
+    /// The message of an error body's text, if it is one.
+    #[wasm_bindgen(js_name = errorMessage)]
+    fn error_message_of(text: &str) -> Option<String>;
+}
+
+fn checked(kind: &str, answer: &JsValue) -> Read<()> {
+    #[cfg(feature = "testing")]
+    crate::sys::install_scripts_for_tests();
+    answer_problem(kind, answer).map_or(Ok(()), Err)
+}
+
+// What the check let through, read as such.
+fn text(value: JsValue) -> String {
+    value.as_string().unwrap_or_default()
+}
+
+fn whole(value: JsValue) -> u64 {
+    value.as_f64().unwrap_or_default() as u64
+}
+
+/// `None` when absent or `null`.
+fn optional(value: JsValue) -> Option<JsValue> {
+    Some(value).filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+fn items(value: &JsValue) -> Array {
+    Array::from(value)
+}
 
 /// A pull page: its envelope checked, each change's value left as the parsed object.
 pub fn pull_page(parsed: &JsValue) -> Read<PullResponse<JsVal>> {
-    let page = Fields::of(parsed, Name::Plain("the pull answer"))?;
-    let revoked = page.strings("revoked");
-    let changes = page.list("changes", change);
-    let answer = PullResponse {
-        changes,
-        checkpoint: page.u64("checkpoint", page.get("checkpoint")),
-        has_more: page.bool("hasMore", page.get("hasMore")),
-        server_time: page.optional_u64("serverTime", page.get("serverTime")),
-        revoked,
-    };
-    page.finish()?;
-    Ok(answer)
-}
-
-fn change(js: &JsValue, i: usize) -> Read<Change<JsVal>> {
-    let c = Fields::of(js, Name::Item("changes", i))?;
+    checked("pull", parsed)?;
+    let get = |field: &str| prop(parsed, field);
+    let mut revoked = Vec::new();
+    if let Some(ids) = optional(get("revoked")) {
+        for id in items(&ids).iter() {
+            revoked.push(text(id));
+        }
+    }
+    let list = items(&get("changes"));
+    let mut changes = Vec::with_capacity(list.length() as usize);
     // The field names as JS strings made once (`sys::FieldNames`): a first sync reads
     // 50,000 changes.
-    let change = crate::sys::with_field_names(|names| {
+    crate::sys::with_field_names(|names| {
         let [collection, key, version, value, hlc, space, schema_version] = &names.change;
-        let get = |field: &JsValue| Reflect::get(js, field).unwrap_or(JsValue::UNDEFINED);
-        Change {
-            collection: c.string("collection", get(collection)),
-            key: c.string("key", get(key)),
-            version: c.u64("version", get(version)),
-            value: Fields::optional(get(value)).map(JsVal),
-            hlc: c.string("hlc", get(hlc)),
-            space: c.optional_string("space", get(space)),
-            schema_version: c.optional_u32("schemaVersion", get(schema_version)),
+        for js in list.iter() {
+            let get = |field: &JsValue| Reflect::get(&js, field).unwrap_or(JsValue::UNDEFINED);
+            changes.push(Change {
+                collection: text(get(collection)),
+                key: text(get(key)),
+                version: whole(get(version)),
+                value: optional(get(value)).map(JsVal),
+                hlc: text(get(hlc)),
+                space: optional(get(space)).map(text),
+                schema_version: optional(get(schema_version)).map(|v| whole(v) as u32),
+            });
         }
     });
-    c.finish()?;
-    Ok(change)
+    Ok(PullResponse {
+        changes,
+        checkpoint: whole(get("checkpoint")),
+        has_more: get("hasMore").is_truthy(),
+        server_time: optional(get("serverTime")).map(whole),
+        revoked,
+    })
 }
 
-/// A push answer: a result per mutation, read flat and then as the variant its `status`
-/// names (`WireResult`).
+/// A push answer: a result per mutation, as its `status` says.
 pub fn push_answer(parsed: &JsValue) -> Read<PushResponse> {
-    let answer = Fields::of(parsed, Name::Plain("the push answer"))?;
-    let results = answer.list("results", result);
-    let response = PushResponse {
+    checked("push", parsed)?;
+    let list = items(&prop(parsed, "results"));
+    let mut results = Vec::with_capacity(list.length() as usize);
+    for (i, js) in list.iter().enumerate() {
+        let get = |field: &str| prop(&js, field);
+        let id = whole(get("id"));
+        let status = text(get("status"));
+        results.push(match status.as_str() {
+            "applied" => MutationResult::Applied { id, version: whole(get("version")) },
+            "rejected" => MutationResult::Rejected { id, code: text(get("code")), message: text(get("message")) },
+            _ => MutationResult::Conflict { id, server: server_state(&get("server"), i)? },
+        });
+    }
+    Ok(PushResponse {
         results,
-        last_mutation_id: answer.u64("lastMutationId", answer.get("lastMutationId")),
-        server_time: answer.optional_u64("serverTime", answer.get("serverTime")),
-    };
-    answer.finish()?;
-    Ok(response)
+        last_mutation_id: whole(prop(parsed, "lastMutationId")),
+        server_time: optional(prop(parsed, "serverTime")).map(whole),
+    })
 }
 
-fn result(js: &JsValue, i: usize) -> Read<MutationResult> {
-    let r = Fields::of(js, Name::Item("results", i))?;
-    let server = match Fields::optional(r.get("server")) {
-        Some(js) => Some(server_state(&js, &format!("results[{i}].server"))?),
+fn server_state(js: &JsValue, i: usize) -> Read<ServerState> {
+    let get = |field: &str| prop(js, field);
+    // The conflict path compares and merges values in Rust: read whole, as before (a
+    // value nested too deep is refused here).
+    let value = match optional(get("value")) {
+        Some(value) => Some(json_of(&value).map_err(|e| format!("`value` in results[{i}].server: {e}"))?),
         None => None,
     };
-    let wire = WireResult {
-        status: r.string("status", r.get("status")),
-        id: r.u64("id", r.get("id")),
-        version: r.optional_u64("version", r.get("version")),
-        server,
-        code: r.optional_string("code", r.get("code")),
-        message: r.optional_string("message", r.get("message")),
-    };
-    r.finish()?;
-    MutationResult::try_from(wire)
-}
-
-fn server_state(js: &JsValue, name: &str) -> Read<ServerState> {
-    let s = Fields::of(js, Name::Plain(name))?;
-    let state = ServerState {
-        version: s.u64("version", s.get("version")),
-        // The conflict path compares and merges values in Rust: read whole, as before.
-        value: s.optional_json("value", s.get("value")),
-        hlc: s.string("hlc", s.get("hlc")),
-        schema_version: s.optional_u32("schemaVersion", s.get("schemaVersion")),
-    };
-    s.finish()?;
-    Ok(state)
+    Ok(ServerState {
+        version: whole(get("version")),
+        value,
+        hlc: text(get("hlc")),
+        schema_version: optional(get("schemaVersion")).map(|v| whole(v) as u32),
+    })
 }
 
 /// `GET /sync/spaces`: the caller's spaces and roles.
 pub fn spaces_answer(parsed: &JsValue) -> Read<SpacesResponse> {
-    let answer = Fields::of(parsed, Name::Plain("the spaces answer"))?;
-    let spaces = answer.list("spaces", |js, i| {
-        let space = Fields::of(js, Name::Item("spaces", i))?;
-        let role = space.string("role", space.get("role"));
-        space.checked()?;
-        let role = role.parse::<Role>().map_err(|e| format!("`role` in {}: {e}", space.name))?;
-        let id = space.string("id", space.get("id"));
-        space.finish()?;
-        Ok(SpaceRole { id, role })
-    });
-    answer.finish()?;
+    checked("spaces", parsed)?;
+    let mut spaces = Vec::new();
+    for js in items(&prop(parsed, "spaces")).iter() {
+        // The check let only the three roles through.
+        let role = match text(prop(&js, "role")).as_str() {
+            "owner" => Role::Owner,
+            "writer" => Role::Writer,
+            _ => Role::Reader,
+        };
+        spaces.push(SpaceRole { id: text(prop(&js, "id")), role });
+    }
     Ok(SpacesResponse { spaces })
 }
 
-/// The message of an error body, `{"error": {"code"?, "message"}}`, if it is one.
-pub fn error_message(parsed: &JsValue) -> Option<String> {
-    let body = Fields::of(parsed, Name::Plain("the error body")).ok()?;
-    let error = body.get("error");
-    let detail = Fields::of(&error, Name::Plain("error")).ok()?;
-    // `code` may be absent (a server that sends none), but when present it is a string.
-    if let Some(code) = Fields::present(detail.get("code")) {
-        detail.text("code", code);
-    }
-    let message = detail.string("message", detail.get("message"));
-    detail.finish().ok()?;
-    Some(message)
+/// The message of an error body's text, `{"error": {"code"?, "message"}}`, if it is one.
+pub fn error_message(text: &str) -> Option<String> {
+    #[cfg(feature = "testing")]
+    crate::sys::install_scripts_for_tests();
+    error_message_of(text)
 }

@@ -9,18 +9,18 @@ use pwa_sync_core::clock::HlcState;
 use pwa_sync_core::model::{AuditEntry, AuditKind};
 use pwa_sync_core::record::{ConflictRecord, Failure, Meta};
 
-use crate::reader::{Fields, Name, Read};
+use crate::reader::{Fields, Read};
 
 /// The client record (`meta` under `META_KEY`).
 pub(super) fn meta(js: &JsValue) -> Read<Meta> {
-    let m = Fields::of(js, Name::Plain("the client metadata"))?;
+    let m = Fields::of(js, "the client metadata")?;
     let hlc = m.required("hlc", m.get("hlc"));
     m.checked()?;
-    let hlc = Fields::of(&hlc, Name::Plain("hlc"))?;
+    let hlc = Fields::of(&hlc, "hlc")?;
     let last_failure = match Fields::optional(m.get("lastFailure")) {
         None => None,
         Some(js) => {
-            let f = Fields::of(&js, Name::Plain("lastFailure"))?;
+            let f = Fields::of(&js, "lastFailure")?;
             let failure = Failure {
                 at: f.f64("at", f.get("at")),
                 code: f.string("code", f.get("code")),
@@ -52,7 +52,7 @@ pub(super) fn meta(js: &JsValue) -> Read<Meta> {
 
 /// A conflict waiting for a person (`conflicts`).
 pub(super) fn conflict(js: &JsValue) -> Read<ConflictRecord> {
-    let c = Fields::of(js, Name::Plain("a stored conflict"))?;
+    let c = Fields::of(js, "a stored conflict")?;
     let conflict = ConflictRecord {
         id: c.u64("id", c.get("id")),
         collection: c.string("collection", c.get("collection")),
@@ -71,7 +71,7 @@ pub(super) fn conflict(js: &JsValue) -> Read<ConflictRecord> {
 
 /// A line of the audit log (`audit`).
 pub(super) fn audit_entry(js: &JsValue) -> Read<AuditEntry> {
-    let a = Fields::of(js, Name::Plain("an audit entry"))?;
+    let a = Fields::of(js, "an audit entry")?;
     let entry = AuditEntry {
         at: a.f64("at", a.get("at")),
         kind: match a.string("kind", a.get("kind")).as_str() {

@@ -48,6 +48,18 @@ fn a_pull_page_serde_refused_is_refused_and_named() {
         (r#"{"changes": [], "checkpoint": 1, "hasMore": false, "revoked": null}"#, "`revoked`"),
         (r#"{"changes": [], "checkpoint": 1, "hasMore": false, "revoked": [1]}"#, "`revoked`"),
         (r#"{"changes": [], "checkpoint": 1, "hasMore": false, "serverTime": -5}"#, "`serverTime`"),
+        (
+            r#"{"changes": [], "checkpoint": 1, "hasMore": null}"#,
+            "`hasMore` in the pull answer must be true or false",
+        ),
+        (
+            r#"{"changes": [], "checkpoint": 1, "hasMore": false, "revoked": null}"#,
+            "`revoked` in the pull answer must be a list",
+        ),
+        (
+            r#"{"changes": [], "checkpoint": 1.5, "hasMore": false}"#,
+            "`checkpoint` in the pull answer must be a whole number from 0 to 9007199254740991",
+        ),
     ];
     for (text, expected) in bad {
         let err = pull_page(&parsed(text)).err().unwrap_or_else(|| panic!("{text} was read"));
@@ -106,6 +118,16 @@ fn push_results_are_read_as_their_status_says() {
             "results[0].server must be an object",
         ),
         (r#"{"results": "x", "lastMutationId": 1}"#, "`results`"),
+        (r#"{"results": [{"id": 1, "status": "rejected", "code": "c"}], "lastMutationId": 1}"#, "missing field `message`"),
+        (r#"{"results": [{"id": 1, "status": "applied", "version": null}], "lastMutationId": 1}"#, "missing field `version`"),
+        (r#"{"results": [{"id": 1, "status": "constructor"}], "lastMutationId": 1}"#, "unknown variant `constructor`"),
+        (r#"{"results": [{"id": 1, "status": 5, "version": 1}], "lastMutationId": 1}"#, "`status` in results[0] must be a string"),
+        (r#"{"results": [{"id": 1.5, "status": "applied", "version": 1}], "lastMutationId": 1}"#, "`id` in results[0]"),
+        (
+            r#"{"results": [{"id": 1, "status": "conflict", "server": {"version": 1, "hlc": 2}}], "lastMutationId": 1}"#,
+            "`hlc` in results[0].server must be a string",
+        ),
+        (r#"{"results": [], "lastMutationId": 1, "serverTime": "now"}"#, "`serverTime` in the push answer"),
     ];
     for (text, expected) in bad {
         let err = push_answer(&parsed(text)).err().unwrap_or_else(|| panic!("{text} was read"));
@@ -126,11 +148,27 @@ fn spaces_and_error_bodies_are_read() {
     let err = spaces_answer(&parsed(r#"{"spaces": [{"id": "g:1", "role": "king"}]}"#)).unwrap_err();
     assert!(err.contains("`role` in spaces[0]") && err.contains("king"), "{err}");
     assert!(spaces_answer(&parsed(r#"{"spaces": [{"role": "owner"}]}"#)).unwrap_err().contains("missing field `id`"));
+    let err = spaces_answer(&parsed(r#"{"spaces": [{"id": "g:1", "role": "owner"}, {"id": "g:2", "role": 3}]}"#));
+    assert_eq!(err.unwrap_err(), "`role` in spaces[1] must be a string");
+    let err = spaces_answer(&parsed(r#"{"spaces": [{"id": "g:1", "role": "toString"}]}"#)).unwrap_err();
+    assert_eq!(err, r#"`role` in spaces[0]: unknown role "toString""#);
+    assert_eq!(spaces_answer(&parsed("[]")).unwrap_err(), "the spaces answer must be an object");
 
-    assert_eq!(error_message(&parsed(r#"{"error": {"code": "x", "message": "why"}}"#)).as_deref(), Some("why"));
-    assert_eq!(error_message(&parsed(r#"{"error": {"message": "no code"}}"#)).as_deref(), Some("no code"));
-    for not_one in [r#"{"error": {"code": 5, "message": "m"}}"#, r#"{"error": "m"}"#, r#"{"message": "m"}"#, "null"] {
-        assert_eq!(error_message(&parsed(not_one)), None, "{not_one}");
+    assert_eq!(error_message(r#"{"error": {"code": "x", "message": "why"}}"#).as_deref(), Some("why"));
+    assert_eq!(error_message(r#"{"error": {"message": "no code"}}"#).as_deref(), Some("no code"));
+    let not_one = [
+        r#"{"error": {"code": 5, "message": "m"}}"#,
+        r#"{"error": {"code": null, "message": "m"}}"#,
+        r#"{"error": {"message": 5}}"#,
+        r#"{"error": ["m"]}"#,
+        r#"{"error": "m"}"#,
+        r#"{"message": "m"}"#,
+        "null",
+        "<html>Bad Gateway</html>",
+        "",
+    ];
+    for text in not_one {
+        assert_eq!(error_message(text), None, "{text}");
     }
 }
 
