@@ -134,3 +134,53 @@ test("a lone surrogate anywhere in a query is refused: the core would read it as
   assert.equal(problem({ where: { a: "\\\ud800" } }), reason, "a backslash, then a lone surrogate");
   assert.equal(problem({ where: { a: "😀" } }), undefined, "a pair is well-formed");
 });
+
+// `list`'s options (`checkList`): `[index, equals, limit]` as the core reads them, or the
+// reason (`invalid-value`), the first problem in the order the core met them when it checked
+// them. The browser suites (`bad_input`, `api`) hold the code and the lists through a client.
+test("list options: what passes, and each refusal with its message", () => {
+  const list = (query) => values.checkList(query, ["owner", "tripDay", "year"], ["owner", "year"]);
+  assert.deepEqual(list(undefined), []);
+  assert.deepEqual(list(null), []);
+  assert.deepEqual(list({}), [undefined, undefined, undefined]);
+  assert.deepEqual(list([]), [undefined, undefined, undefined], "an array is an object without options");
+  assert.deepEqual(list({ limit: 0 }), [undefined, undefined, 0]);
+  assert.deepEqual(list({ index: "owner", equals: "ana", limit: 4294967295 }), ["owner", "ana", 4294967295]);
+  assert.deepEqual(list({ index: "year", equals: 2024 }), ["year", 2024, undefined]);
+  // Compared as its JSON: a `Date` is its string.
+  assert.deepEqual(list({ index: "owner", equals: new Date(0) }), ["owner", "1970-01-01T00:00:00.000Z", undefined]);
+  const refused = [
+    ["owner", "a list query must be an object such as {index, equals, limit}"],
+    [3, "a list query must be an object such as {index, equals, limit}"],
+    [() => 1, "a list query must be an object such as {index, equals, limit}"],
+    [{ limit: "5" }, "`limit` must be a whole number of at least 0"],
+    [{ limit: 1.5 }, "`limit` must be a whole number of at least 0"],
+    [{ limit: -1 }, "`limit` must be a whole number of at least 0"],
+    [{ limit: NaN }, "`limit` must be a whole number of at least 0"],
+    [{ limit: null }, "`limit` must be a whole number of at least 0"],
+    [{ limit: 2 ** 32 }, "`limit` must be a whole number of at least 0"],
+    [{ index: 5, equals: "ana" }, "`index` must name a declared index"],
+    [{ equals: "ana" }, "`index` must name a declared index"],
+    [{ index: "owner" }, "`index` needs `equals`: the value to match"],
+    [{ index: "owner", equals: () => 1 }, "expected an object, got undefined, a function or a symbol"],
+    [{ index: "owner", equals: 1n }, "not serialisable as JSON (TypeError: Do not know how to serialize a BigInt)"],
+    [{ index: "title", equals: "x" }, '"title" is not a declared index (declared: [owner, tripDay, year])'],
+    [{ index: "tripDay", equals: "x" }, '"tripDay" is not a declared index (declared: [owner, tripDay, year])'],
+    [{ index: "owner", equals: true }, 'index value for "owner" must be a string or a number'],
+    [{ index: "owner", equals: null }, 'index value for "owner" must be a string or a number'],
+    [{ index: "owner", equals: NaN }, 'index value for "owner" must be a string or a number'],
+    [{ index: "owner", equals: ["ana"] }, 'index value for "owner" must be a string or a number'],
+    // The limit is checked first, then the index, then its value.
+    [{ limit: -1, index: 5 }, "`limit` must be a whole number of at least 0"],
+    [{ index: "title", equals: true }, '"title" is not a declared index (declared: [owner, tripDay, year])'],
+  ];
+  for (const [query, reason] of refused) assert.equal(list(query), reason, String(query?.index ?? query));
+  // Each option is read once (a getter's second answer never reaches the core).
+  let reads = 0;
+  const once = { get index() {
+    reads++;
+    return reads === 1 ? "owner" : 7;
+  }, equals: "ana" };
+  assert.deepEqual(list(once), ["owner", "ana", undefined]);
+  assert.equal(reads, 1);
+});

@@ -1,6 +1,7 @@
 // The copy of an app's value that `put`, `putMany` and `patch` keep (Rust's
 // `JsVal::copy_of`): the JSON value it stands for, detached from the app's object; and a
-// query checked and copied as the core reads it (`checkQuery`). Run as JavaScript
+// query and `list`'s options checked and copied as the core reads them (`checkQuery`,
+// `checkList`). Run as JavaScript
 // (ARCHITECTURE.md "The store's script"): in Rust the value's text crossed into wasm memory
 // to be measured, a copy and an allocation per write, and a query's checks with their
 // messages were ~1.6 KB of the module. js/config.js uses its `byCodePoint` and
@@ -161,5 +162,29 @@ const pwaSyncValues = (() => {
     }
   };
 
-  return { copy, nestsDeeperThan, checkQuery, byCodePoint, hasLoneSurrogate };
+  // `list`'s options (`{index, equals, limit}`) as the core is to read them: `[index,
+  // equals, limit]`, each undefined when not given (`equals` as its JSON: a string or a
+  // number), or why they are refused (`invalid-value`), the first problem in the order the
+  // core met them when it checked them. `declared`: the collection's index names;
+  // `single`: those over one field, which `list` takes (`query` takes any).
+  const checkList = (query, declared, single) => {
+    if (query === undefined || query === null) return [];
+    if (typeof query !== "object") return "a list query must be an object such as {index, equals, limit}";
+    const { index, equals, limit } = query;
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0 && limit <= 4294967295)) {
+      return "`limit` must be a whole number of at least 0";
+    }
+    if (index === undefined && equals === undefined) return [undefined, undefined, limit];
+    if (typeof index !== "string") return "`index` must name a declared index";
+    if (equals === undefined) return "`index` needs `equals`: the value to match";
+    // Compared as its JSON, as the server and IndexedDB will have it (a `Date` its string).
+    const [why, key] = copy(equals, Infinity);
+    if (why === "none") return "expected an object, got undefined, a function or a symbol";
+    if (why !== null) return `not serialisable as JSON (${key})`;
+    if (!single.includes(index)) return `"${index}" is not a declared index (declared: [${declared.join(", ")}])`;
+    if (typeof key !== "string" && typeof key !== "number") return `index value for "${index}" must be a string or a number`;
+    return [index, key, limit];
+  };
+
+  return { copy, nestsDeeperThan, checkQuery, checkList, byCodePoint, hasLoneSurrogate };
 })();

@@ -8,7 +8,6 @@ use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise, Reflect};
 use serde::Serialize;
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::EventTarget;
@@ -451,36 +450,25 @@ fn split_config(js: &JsValue) -> Result<(ClientConfig, Extras), Error> {
     Ok((config, Extras { event_target, token: part(2), resolvers, encryption, migrations }))
 }
 
+/// `list`'s options from JS: checked by `js/values.js` (`checkList`, `invalid-value` for
+/// anything wrong), read as it answers them.
 fn parse_list_query(config: &CollectionConfig, js: &JsValue) -> Result<ListQuery, Error> {
-    if js.is_undefined() || js.is_null() {
-        return Ok(ListQuery::default());
-    }
-    let bad = |reason: &str| Error::InvalidValue { collection: config.name.clone(), reason: reason.to_owned() };
-    if !js.is_object() {
-        return Err(bad("a list query must be an object such as {index, equals, limit}"));
-    }
-    let field = |name: &str| Reflect::get(js, &name.into()).unwrap_or(JsValue::UNDEFINED);
-    let limit = match field("limit") {
-        l if l.is_undefined() => None,
-        l => match l.as_f64() {
-            Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= u32::MAX as f64 => Some(n as usize),
-            _ => return Err(bad("`limit` must be a whole number of at least 0")),
-        },
-    };
-    let index = match (field("index"), field("equals")) {
-        (i, e) if i.is_undefined() && e.is_undefined() => None,
-        (i, e) => {
-            let name = i.as_string().ok_or_else(|| bad("`index` must name a declared index"))?;
-            if e.is_undefined() {
-                return Err(bad("`index` needs `equals`: the value to match"));
-            }
-            let value: Value = convert::to_json(&config.name, &e)?;
-            Some((name, value))
+    let (declared, single) = (Array::new(), Array::new());
+    for index in &config.indexes {
+        let name = JsValue::from_str(&index.name);
+        if index.fields.len() == 1 {
+            single.push(&name);
         }
-    };
-    let query = ListQuery { index, limit };
-    query.validate(config)?;
-    Ok(query)
+        declared.push(&name);
+    }
+    let checked = crate::value::check_list(js, &declared, &single);
+    if let Some(reason) = checked.as_string() {
+        return Err(Error::invalid_value(&config.name, reason));
+    }
+    let parts: Array = checked.unchecked_into();
+    // `equals` is a string or a number, which reads into JSON as it is.
+    let index = parts.get(0).as_string().map(|name| (name, convert::json_of(&parts.get(1)).unwrap_or_default()));
+    Ok(ListQuery { index, limit: parts.get(2).as_f64().map(|n| n as usize) })
 }
 
 /// A query object from JS (`count`: `count`'s, which takes only `where`): checked by

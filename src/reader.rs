@@ -103,7 +103,6 @@ impl<'a> Fields<'a> {
         Fields::optional(value).map(|v| self.whole(field, v, u64::MAX))
     }
 
-
     pub fn text(&self, field: &str, value: JsValue) -> String {
         value.as_string().unwrap_or_else(|| {
             self.wrong(field, "a string");
@@ -118,7 +117,6 @@ impl<'a> Fields<'a> {
     pub fn optional_string(&self, field: &str, value: JsValue) -> Option<String> {
         Fields::optional(value).map(|v| self.text(field, v))
     }
-
 
     /// `None` when absent: a field serde fills with its default (`null` is still read,
     /// and refused where the type has no `null`).

@@ -29,6 +29,10 @@ extern "C" {
     #[wasm_bindgen(js_name = checkQuery)]
     pub(crate) fn check_query(query: &JsValue, count: bool, multi_entry: &js_sys::Array) -> JsValue;
 
+    /// `list`'s options checked: `[index, equals, limit]`, or why they are refused.
+    #[wasm_bindgen(js_name = checkList)]
+    pub(crate) fn check_list(query: &JsValue, declared: &js_sys::Array, single: &js_sys::Array) -> JsValue;
+
     /// `js/values.js`'s depth check, for the test that holds it to the core's.
     #[cfg(feature = "testing")]
     #[wasm_bindgen(js_name = nestsDeeperThan)]

@@ -48,10 +48,7 @@ fn a_pull_page_serde_refused_is_refused_and_named() {
         (r#"{"changes": [], "checkpoint": 1, "hasMore": false, "revoked": null}"#, "`revoked`"),
         (r#"{"changes": [], "checkpoint": 1, "hasMore": false, "revoked": [1]}"#, "`revoked`"),
         (r#"{"changes": [], "checkpoint": 1, "hasMore": false, "serverTime": -5}"#, "`serverTime`"),
-        (
-            r#"{"changes": [], "checkpoint": 1, "hasMore": null}"#,
-            "`hasMore` in the pull answer must be true or false",
-        ),
+        (r#"{"changes": [], "checkpoint": 1, "hasMore": null}"#, "`hasMore` in the pull answer must be true or false"),
         (
             r#"{"changes": [], "checkpoint": 1, "hasMore": false, "revoked": null}"#,
             "`revoked` in the pull answer must be a list",
@@ -118,10 +115,19 @@ fn push_results_are_read_as_their_status_says() {
             "results[0].server must be an object",
         ),
         (r#"{"results": "x", "lastMutationId": 1}"#, "`results`"),
-        (r#"{"results": [{"id": 1, "status": "rejected", "code": "c"}], "lastMutationId": 1}"#, "missing field `message`"),
-        (r#"{"results": [{"id": 1, "status": "applied", "version": null}], "lastMutationId": 1}"#, "missing field `version`"),
+        (
+            r#"{"results": [{"id": 1, "status": "rejected", "code": "c"}], "lastMutationId": 1}"#,
+            "missing field `message`",
+        ),
+        (
+            r#"{"results": [{"id": 1, "status": "applied", "version": null}], "lastMutationId": 1}"#,
+            "missing field `version`",
+        ),
         (r#"{"results": [{"id": 1, "status": "constructor"}], "lastMutationId": 1}"#, "unknown variant `constructor`"),
-        (r#"{"results": [{"id": 1, "status": 5, "version": 1}], "lastMutationId": 1}"#, "`status` in results[0] must be a string"),
+        (
+            r#"{"results": [{"id": 1, "status": 5, "version": 1}], "lastMutationId": 1}"#,
+            "`status` in results[0] must be a string",
+        ),
         (r#"{"results": [{"id": 1.5, "status": "applied", "version": 1}], "lastMutationId": 1}"#, "`id` in results[0]"),
         (
             r#"{"results": [{"id": 1, "status": "conflict", "server": {"version": 1, "hlc": 2}}], "lastMutationId": 1}"#,
