@@ -8,7 +8,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadScript } from "./script-harness.mjs";
 
-const http = await loadScript("http.js", "pwaSyncHttp");
+const values = await loadScript("values.js", "pwaSyncValues");
+const http = await loadScript("http.js", "pwaSyncHttp", { pwaSyncValues: values });
 const copy = (value) => JSON.parse(JSON.stringify(value));
 
 const pull = () => ({

@@ -184,3 +184,46 @@ test("list options: what passes, and each refusal with its message", () => {
   assert.deepEqual(list(once), ["owner", "ana", undefined]);
   assert.equal(reads, 1);
 });
+
+// What IndexedDB gives back (`storedProblem`), checked as src/idb/stored.rs reads it. The
+// browser suites (`stored`) hold every field against serde-wasm-bindgen's verdicts.
+test("stored objects: the first problem, named as Rust's readers named it", () => {
+  const meta = () => ({
+    clientId: "c-1",
+    nextMutationId: 1,
+    checkpoint: 0,
+    hlc: { wallMs: 5, counter: 0 },
+    format: 3,
+    lastFailure: { at: 1.5, code: "network", message: "m" },
+  });
+  assert.equal(values.storedProblem("meta", meta()), undefined);
+  assert.equal(values.storedProblem("meta", { ...meta(), lastFailure: null, checkpointScope: null }), undefined);
+  const cases = [
+    [null, "the client metadata must be an object"],
+    [{ ...meta(), hlc: undefined }, "missing field `hlc` in the client metadata"],
+    [{ ...meta(), hlc: [] }, "hlc must be an object"],
+    [{ ...meta(), lastFailure: { at: "1", code: "c", message: "m" } }, "`at` in lastFailure must be a number"],
+    [{ ...meta(), clientId: 5, hlc: { wallMs: -1, counter: 0 } }, "`clientId` in the client metadata must be a string"],
+    [{ ...meta(), hlc: { wallMs: 1, counter: 65536 } }, "`counter` in hlc must be a whole number from 0 to 65535"],
+    [{ ...meta(), nextConflictId: null }, "`nextConflictId` in the client metadata must be a whole number from 0 to 9007199254740991"],
+    [{ ...meta(), clockOffsetMs: 1.5 }, "`clockOffsetMs` in the client metadata must be a whole number"],
+    [{ ...meta(), format: 2 ** 32 }, "`format` in the client metadata must be a whole number from 0 to 4294967295"],
+    [{ ...meta(), lastSyncedAt: 10n }, "`lastSyncedAt` in the client metadata must be a number"],
+  ];
+  for (const [object, problem] of cases) assert.equal(values.storedProblem("meta", object), problem);
+  assert.equal(values.storedProblem("meta", { ...meta(), clockOffsetMs: -5, nextConflictId: undefined }), undefined);
+
+  const conflict = { id: 1, collection: "t", key: "k", detectedAt: 2, serverVersion: 3, fields: ["a"], local: { x: 1 } };
+  assert.equal(values.storedProblem("conflict", conflict), undefined);
+  assert.equal(values.storedProblem("conflict", { ...conflict, fields: undefined }), undefined);
+  assert.equal(values.storedProblem("conflict", { ...conflict, fields: "ab" }), "`fields` in a stored conflict must be a list");
+  assert.equal(values.storedProblem("conflict", { ...conflict, fields: ["a", 1] }), "`fields` in a stored conflict must be a string");
+  assert.equal(values.storedProblem("conflict", { ...conflict, space: 4 }), "`space` in a stored conflict must be a string");
+
+  const audit = { at: 1, kind: "rejected", collection: "t", key: "k", strategy: "s", decidedBy: "server" };
+  assert.equal(values.storedProblem("audit", audit), undefined);
+  assert.equal(values.storedProblem("audit", { ...audit, kind: "Conflict" }), "`kind` in an audit entry must be conflict or rejected");
+  assert.equal(values.storedProblem("audit", { ...audit, kind: 1 }), "`kind` in an audit entry must be a string");
+  assert.equal(values.storedProblem("audit", { ...audit, decidedBy: undefined }), "missing field `decidedBy` in an audit entry");
+  assert.equal(values.storedProblem("audit", [audit]), "an audit entry must be an object");
+});

@@ -4,7 +4,8 @@
 // whole within a size limit and decoded, so Rust (`src/transport.rs`) only builds the
 // request and classifies and parses what came back. Rust awaited each step as a future
 // before (the token, the request, every chunk of the body); the bytes never entered wasm
-// memory either way.
+// memory either way. It uses js/values.js's `fieldsProblem`, which comes before it in the
+// glue.
 //
 // A script, not a module, like js/store.js: scripts/package.mjs puts both at the top of
 // the wasm-bindgen glue, whose imports reach this one as `pwaSyncHttp`; the browser
@@ -284,114 +285,83 @@ const pwaSyncHttp = (() => {
   };
 
   // The server's answers checked before Rust reads them (src/wire.rs), with the verdicts
-  // serde's derives had: a missing field or one of the wrong type makes the answer
-  // unreadable, `null` or absent is none for an optional field, unknown fields are
-  // ignored, whole numbers are safe integers. Rust read each object's fields in order and
-  // named the first problem; so does this. `kind` is "pull", "push" or "spaces"; answers
-  // the problem, or undefined. A change's value is not looked at here (the engine checks
-  // that it is a record of its key); a conflict's server value is read whole by Rust, which
-  // refuses one nested too deep.
-  const MAX_U32 = 4294967295;
-  const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-  const isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
-  const whole = (max) => (v) => Number.isSafeInteger(v) && v >= 0 && v <= max;
-  const isString = (v) => typeof v === "string";
-  const answerProblem = (kind, answer) => {
-    let problem;
-    const fail = (message) => {
-      problem ??= message;
-    };
-    // `object[field]` checked by `is`; `name()` names the object (made only for a message:
-    // a pull page has a thousand changes). `optional`: absent or null is none.
-    const check = (object, name, field, is, mustBe, optional) => {
-      const value = object[field];
-      if (optional && (value === undefined || value === null)) return;
-      if (value === undefined) fail(`missing field \`${field}\` in ${name()}`);
-      if (!is(value)) fail(`\`${field}\` in ${name()} must be ${mustBe}`);
-    };
-    const u64 = (object, name, field, optional) =>
-      check(object, name, field, whole(MAX_SAFE), `a whole number from 0 to ${MAX_SAFE}`, optional);
-    const u32 = (object, name, field) =>
-      check(object, name, field, whole(MAX_U32), `a whole number from 0 to ${MAX_U32}`, true);
-    const string = (object, name, field, optional) => check(object, name, field, isString, "a string", optional);
-    // The list `object[field]`, each item checked by `item` (given it and its index) until
-    // a problem is found.
-    const list = (object, name, field, item) => {
-      check(object, name, field, Array.isArray, "a list");
-      const items = object[field];
-      if (Array.isArray(items)) for (let i = 0; i < items.length && problem === undefined; i++) item(items[i], i);
-    };
-    // The answer itself, then each item, must be an object.
-    const object = (value, name) => isObject(value) || fail(`${name()} must be an object`);
-    const named = (name) => () => name;
-    if (kind === "pull") {
-      const name = named("the pull answer");
-      if (!object(answer, name)) return problem;
-      if (answer.revoked !== undefined) {
-        list(answer, name, "revoked", (id) => isString(id) || fail(`\`revoked\` in ${name()} must be a string`));
-      }
-      list(answer, name, "changes", (change, i) => {
-        const item = () => `changes[${i}]`;
-        if (!object(change, item)) return;
-        string(change, item, "collection");
-        string(change, item, "key");
-        u64(change, item, "version");
-        string(change, item, "hlc");
-        string(change, item, "space", true);
-        u32(change, item, "schemaVersion");
-      });
-      u64(answer, name, "checkpoint");
-      check(answer, name, "hasMore", (v) => typeof v === "boolean", "true or false");
-      u64(answer, name, "serverTime", true);
-    } else if (kind === "push") {
-      const name = named("the push answer");
-      if (!object(answer, name)) return problem;
-      list(answer, name, "results", (result, i) => {
-        const item = () => `results[${i}]`;
-        if (!object(result, item)) return;
-        const server = result.server;
-        if (server !== undefined && server !== null) {
-          const where = () => `${item()}.server`;
-          if (!object(server, where)) return;
-          u64(server, where, "version");
-          string(server, where, "hlc");
-          u32(server, where, "schemaVersion");
-          if (problem !== undefined) return;
-        }
-        string(result, item, "status");
-        u64(result, item, "id");
-        u64(result, item, "version", true);
-        string(result, item, "code", true);
-        string(result, item, "message", true);
-        if (problem !== undefined) return;
-        // The fields the status needs (the variant serde read).
-        const status = result.status;
-        const needs =
-          status === "applied" ? ["version"] : status === "conflict" ? ["server"] : status === "rejected" ? ["code", "message"] : [];
-        if (needs.length === 0) {
-          fail(`unknown variant \`${status}\`, expected one of \`applied\`, \`conflict\`, \`rejected\``);
-        }
-        for (const field of needs) {
-          if (result[field] === undefined || result[field] === null) fail(`missing field \`${field}\``);
-        }
-      });
-      u64(answer, name, "lastMutationId");
-      u64(answer, name, "serverTime", true);
-    } else {
-      const name = named("the spaces answer");
-      if (!object(answer, name)) return problem;
-      list(answer, name, "spaces", (space, i) => {
-        const item = () => `spaces[${i}]`;
-        if (!object(space, item)) return;
-        string(space, item, "role");
-        const role = space.role;
-        if (problem === undefined && !["reader", "writer", "owner"].includes(role)) {
-          fail(`\`role\` in ${item()}: unknown role ${JSON.stringify(role)}`);
-        }
-        string(space, item, "id");
-      });
+  // serde's derives had (js/values.js's `fieldsProblem`: a missing field or one of the
+  // wrong type makes the answer unreadable, `null` or absent is none for an optional
+  // field, unknown fields are ignored, whole numbers are safe integers). Rust read each
+  // object's fields in order and named the first problem; so does this. `kind` is "pull",
+  // "push" or "spaces"; answers the problem, or undefined. A change's value is not looked
+  // at here (the engine checks that it is a record of its key); a conflict's server value
+  // is read whole by Rust, which refuses one nested too deep.
+  const CHANGE = [
+    ["collection", "string"],
+    ["key", "string"],
+    ["version", "u64"],
+    ["hlc", "string"],
+    ["space", "string", "?"],
+    ["schemaVersion", "u32", "?"],
+  ];
+  const RESULT = [
+    ["status", "string"],
+    ["id", "u64"],
+    ["version", "u64", "?"],
+    ["code", "string", "?"],
+    ["message", "string", "?"],
+  ];
+  const SERVER = [["version", "u64"], ["hlc", "string"], ["schemaVersion", "u32", "?"]];
+  const NEEDS = { applied: ["version"], conflict: ["server"], rejected: ["code", "message"] };
+  const none = (value) => value === undefined || value === null;
+  // The first problem of the items, each checked by `check(item, index)`.
+  const each = (items, check) => {
+    for (let i = 0; i < items.length; i++) {
+      const problem = check(items[i], i);
+      if (problem !== undefined) return problem;
     }
-    return problem;
+  };
+  const resultProblem = (result, i) => {
+    const { fieldsProblem } = pwaSyncValues;
+    const name = `results[${i}]`;
+    const problem =
+      fieldsProblem(result, name, []) ??
+      (none(result.server) ? undefined : fieldsProblem(result.server, `${name}.server`, SERVER)) ??
+      fieldsProblem(result, name, RESULT);
+    if (problem !== undefined) return problem;
+    // The fields the status needs (the variant serde read).
+    const { status } = result;
+    if (!Object.prototype.hasOwnProperty.call(NEEDS, status)) {
+      return `unknown variant \`${status}\`, expected one of \`applied\`, \`conflict\`, \`rejected\``;
+    }
+    const missing = NEEDS[status].find((field) => none(result[field]));
+    return missing === undefined ? undefined : `missing field \`${missing}\``;
+  };
+  const spaceProblem = (space, i) => {
+    const { fieldsProblem } = pwaSyncValues;
+    const name = `spaces[${i}]`;
+    const problem = fieldsProblem(space, name, [["role", "string"]]);
+    if (problem !== undefined) return problem;
+    if (!["reader", "writer", "owner"].includes(space.role)) {
+      return `\`role\` in ${name}: unknown role ${JSON.stringify(space.role)}`;
+    }
+    return fieldsProblem(space, name, [["id", "string"]]);
+  };
+  const answerProblem = (kind, answer) => {
+    const { fieldsProblem } = pwaSyncValues;
+    if (kind === "pull") {
+      const name = "the pull answer";
+      return (
+        fieldsProblem(answer, name, [["revoked", "strings", "="], ["changes", "list"]]) ??
+        each(answer.changes, (change, i) => fieldsProblem(change, `changes[${i}]`, CHANGE)) ??
+        fieldsProblem(answer, name, [["checkpoint", "u64"], ["hasMore", "bool"], ["serverTime", "u64", "?"]])
+      );
+    }
+    if (kind === "push") {
+      const name = "the push answer";
+      return (
+        fieldsProblem(answer, name, [["results", "list"]]) ??
+        each(answer.results, resultProblem) ??
+        fieldsProblem(answer, name, [["lastMutationId", "u64"], ["serverTime", "u64", "?"]])
+      );
+    }
+    return fieldsProblem(answer, "the spaces answer", [["spaces", "list"]]) ?? each(answer.spaces, spaceProblem);
   };
 
   // The message of an error body, `{"error": {"code"?, "message"}}`, or undefined when
@@ -403,8 +373,8 @@ const pwaSyncHttp = (() => {
     } catch {
       return undefined;
     }
-    const fits = isObject(error) && (error.code === undefined || isString(error.code)) && isString(error.message);
-    return fits ? error.message : undefined;
+    const problem = pwaSyncValues.fieldsProblem(error, "error", [["code", "string", "="], ["message", "string"]]);
+    return problem === undefined ? error.message : undefined;
   };
 
   return { exchange, stream, eventsWithData, token, expiresWithin, answerProblem, errorMessage };

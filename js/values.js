@@ -186,5 +186,89 @@ const pwaSyncValues = (() => {
     return [index, key, limit];
   };
 
-  return { copy, nestsDeeperThan, checkQuery, checkList, byCodePoint, hasLoneSurrogate };
+  // The first problem of `object`'s `fields` as Rust reads them (serde's verdicts, as its
+  // derives had them), or undefined: each `[field, type, mode]` in order, `name` naming the
+  // object in messages. Types: "string", "number", "whole" (a safe integer of either
+  // sign), "bool", "list", "strings" (a list of strings), a list of the strings allowed,
+  // or a bound: "u64" (a safe integer from 0), "u32", "u16". Mode "?": absent or `null` is
+  // none; "=": absent is the default (`null` is checked). Used for the server's answers
+  // (js/http.js's `answerProblem`) and what IndexedDB gives back (`storedProblem`).
+  const BOUNDS = { u64: Number.MAX_SAFE_INTEGER, u32: 4294967295, u16: 65535 };
+  const TYPES = {
+    string: [(v) => typeof v === "string", "a string"],
+    number: [(v) => typeof v === "number", "a number"],
+    whole: [Number.isSafeInteger, "a whole number"],
+    bool: [(v) => typeof v === "boolean", "true or false"],
+    list: [Array.isArray, "a list"],
+  };
+  const fieldsProblem = (object, name, fields) => {
+    if (!isObject(object)) return `${name} must be an object`;
+    for (const [field, type, mode] of fields) {
+      const value = object[field];
+      if (value === undefined ? mode !== undefined : value === null && mode === "?") continue;
+      if (value === undefined) return `missing field \`${field}\` in ${name}`;
+      const must = (what) => `\`${field}\` in ${name} must be ${what}`;
+      const max = BOUNDS[type];
+      if (max !== undefined) {
+        if (!(Number.isSafeInteger(value) && value >= 0 && value <= max)) return must(`a whole number from 0 to ${max}`);
+      } else if (Array.isArray(type)) {
+        if (typeof value !== "string") return must("a string");
+        if (!type.includes(value)) return must(type.join(" or "));
+      } else if (type === "strings") {
+        if (!Array.isArray(value)) return must("a list");
+        if (!value.every((item) => typeof item === "string")) return must("a string");
+      } else if (!TYPES[type][0](value)) return must(TYPES[type][1]);
+    }
+  };
+
+  // The stored client metadata ("meta"), a stored conflict ("conflict") or an audit entry
+  // ("audit") as src/idb/stored.rs reads it: its first problem, in the order the readers
+  // met them when they checked (the metadata's own fields before its clock's), or
+  // undefined. Values (a conflict's sides, an audit entry's) are read whole by Rust, which
+  // refuses one that is not JSON.
+  const META = [
+    ["clientId", "string"],
+    ["nextMutationId", "u64"],
+    ["checkpoint", "u64"],
+    ["lastSyncedAt", "number", "?"],
+    ["format", "u32"],
+    ["checkpointScope", "string", "?"],
+    ["nextConflictId", "u64", "="],
+    ["clockOffsetMs", "whole", "="],
+  ];
+  const CONFLICT = [
+    ["id", "u64"],
+    ["collection", "string"],
+    ["key", "string"],
+    ["detectedAt", "number"],
+    ["serverVersion", "u64"],
+    ["fields", "strings", "="],
+    ["space", "string", "?"],
+  ];
+  const AUDIT = [
+    ["at", "number"],
+    ["kind", ["conflict", "rejected"]],
+    ["collection", "string"],
+    ["key", "string"],
+    ["strategy", "string"],
+    ["decidedBy", "string"],
+    ["serverVersion", "u64", "?"],
+  ];
+  const storedProblem = (kind, object) => {
+    if (kind === "conflict") return fieldsProblem(object, "a stored conflict", CONFLICT);
+    if (kind === "audit") return fieldsProblem(object, "an audit entry", AUDIT);
+    const name = "the client metadata";
+    if (!isObject(object)) return `${name} must be an object`;
+    const { hlc, lastFailure } = object;
+    if (hlc === undefined) return `missing field \`hlc\` in ${name}`;
+    if (!isObject(hlc)) return "hlc must be an object";
+    if (!absent(lastFailure)) {
+      const failure = [["at", "number"], ["code", "string"], ["message", "string"]];
+      const problem = fieldsProblem(lastFailure, "lastFailure", failure);
+      if (problem !== undefined) return problem;
+    }
+    return fieldsProblem(object, name, META) ?? fieldsProblem(hlc, "hlc", [["wallMs", "u64"], ["counter", "u16"]]);
+  };
+
+  return { copy, nestsDeeperThan, checkQuery, checkList, byCodePoint, hasLoneSurrogate, fieldsProblem, storedProblem };
 })();

@@ -6,7 +6,7 @@
 //! page would be written out and parsed again without its values first; the checks and
 //! their messages cost less as JavaScript (bench/README.md "Checks out of Rust").
 
-use js_sys::{Array, Reflect};
+use js_sys::Reflect;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
@@ -14,8 +14,8 @@ use pwa_sync_core::protocol::{
     Change, MutationResult, PullResponse, PushResponse, Role, ServerState, SpaceRole, SpacesResponse,
 };
 
-use crate::convert::{json_of, prop};
-use crate::reader::Read;
+use crate::convert::prop;
+use crate::reader::{items, json, optional, strings, text, whole, Read};
 use crate::value::JsVal;
 
 #[wasm_bindgen(js_namespace = pwaSyncHttp)]
@@ -35,34 +35,11 @@ fn checked(kind: &str, answer: &JsValue) -> Read<()> {
     answer_problem(kind, answer).map_or(Ok(()), Err)
 }
 
-// What the check let through, read as such.
-fn text(value: JsValue) -> String {
-    value.as_string().unwrap_or_default()
-}
-
-fn whole(value: JsValue) -> u64 {
-    value.as_f64().unwrap_or_default() as u64
-}
-
-/// `None` when absent or `null`.
-fn optional(value: JsValue) -> Option<JsValue> {
-    Some(value).filter(|v| !v.is_undefined() && !v.is_null())
-}
-
-fn items(value: &JsValue) -> Array {
-    Array::from(value)
-}
-
 /// A pull page: its envelope checked, each change's value left as the parsed object.
 pub fn pull_page(parsed: &JsValue) -> Read<PullResponse<JsVal>> {
     checked("pull", parsed)?;
     let get = |field: &str| prop(parsed, field);
-    let mut revoked = Vec::new();
-    if let Some(ids) = optional(get("revoked")) {
-        for id in items(&ids).iter() {
-            revoked.push(text(id));
-        }
-    }
+    let revoked = strings(get("revoked"));
     let list = items(&get("changes"));
     let mut changes = Vec::with_capacity(list.length() as usize);
     // The field names as JS strings made once (`sys::FieldNames`): a first sync reads
@@ -117,13 +94,9 @@ fn server_state(js: &JsValue, i: usize) -> Read<ServerState> {
     let get = |field: &str| prop(js, field);
     // The conflict path compares and merges values in Rust: read whole, as before (a
     // value nested too deep is refused here).
-    let value = match optional(get("value")) {
-        Some(value) => Some(json_of(&value).map_err(|e| format!("`value` in results[{i}].server: {e}"))?),
-        None => None,
-    };
     Ok(ServerState {
+        value: json(get("value"), "value", &format!("results[{i}].server"))?,
         version: whole(get("version")),
-        value,
         hlc: text(get("hlc")),
         schema_version: optional(get("schemaVersion")).map(|v| whole(v) as u32),
     })

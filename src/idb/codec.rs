@@ -134,7 +134,7 @@ fn is_json_null(js: &JsValue) -> bool {
 
 /// Stored metadata's fields as serde reads them from the JSON text. Each reader answers a
 /// default for a field it refuses and keeps the first problem, which `finish` answers
-/// (as `reader::Fields` does: no early return per field).
+/// (no early return per field, each of which compiled the drops of what was read before).
 #[derive(Default)]
 struct Metadata(std::cell::RefCell<Option<String>>);
 

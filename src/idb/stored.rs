@@ -1,97 +1,94 @@
-//! The stored client metadata, conflicts and audit entries, read field by field off the
-//! objects IndexedDB gives back (`reader::Fields`, serde's checks and defaults for each
-//! type, as its derive read them before). They are written through serde as JSON text
-//! (`codec::encode_internal`).
+//! The stored client metadata, conflicts and audit entries, read off the objects
+//! IndexedDB gives back once js/values.js's `storedProblem` has checked them (serde's
+//! checks and defaults for each type, as its derive read them before). They are written
+//! through serde as JSON text (`codec::encode_internal`).
 
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
 use pwa_sync_core::clock::HlcState;
 use pwa_sync_core::model::{AuditEntry, AuditKind};
 use pwa_sync_core::record::{ConflictRecord, Failure, Meta};
 
-use crate::reader::{Fields, Read};
+use crate::convert::prop;
+use crate::reader::{json, number, optional, strings, text, whole, Read};
+
+#[wasm_bindgen(js_namespace = pwaSyncValues)]
+extern "C" {
+    /// The first problem of a stored object of `kind` ("meta", "conflict", "audit").
+    #[wasm_bindgen(js_name = storedProblem)]
+    fn stored_problem(kind: &str, object: &JsValue) -> Option<String>;
+}
+
+fn checked(kind: &str, js: &JsValue) -> Read<()> {
+    #[cfg(feature = "testing")]
+    crate::sys::install_scripts_for_tests();
+    stored_problem(kind, js).map_or(Ok(()), Err)
+}
 
 /// The client record (`meta` under `META_KEY`).
 pub(super) fn meta(js: &JsValue) -> Read<Meta> {
-    let m = Fields::of(js, "the client metadata")?;
-    let hlc = m.required("hlc", m.get("hlc"));
-    m.checked()?;
-    let hlc = Fields::of(&hlc, "hlc")?;
-    let last_failure = match Fields::optional(m.get("lastFailure")) {
-        None => None,
-        Some(js) => {
-            let f = Fields::of(&js, "lastFailure")?;
-            let failure = Failure {
-                at: f.f64("at", f.get("at")),
-                code: f.string("code", f.get("code")),
-                message: f.string("message", f.get("message")),
-            };
-            f.finish()?;
-            Some(failure)
-        }
-    };
-    let meta = Meta {
-        client_id: m.string("clientId", m.get("clientId")),
-        next_mutation_id: m.u64("nextMutationId", m.get("nextMutationId")),
-        checkpoint: m.u64("checkpoint", m.get("checkpoint")),
-        hlc: HlcState {
-            wall_ms: hlc.u64("wallMs", hlc.get("wallMs")),
-            counter: hlc.bounded("counter", hlc.get("counter"), u16::MAX.into()) as u16,
-        },
-        last_synced_at: m.optional_f64("lastSyncedAt", m.get("lastSyncedAt")),
-        format: m.u32("format", m.get("format")),
-        checkpoint_scope: m.optional_string("checkpointScope", m.get("checkpointScope")),
-        next_conflict_id: Fields::present(m.get("nextConflictId")).map_or(1, |id| m.u64("nextConflictId", id)),
-        clock_offset_ms: Fields::present(m.get("clockOffsetMs")).map_or(0, |offset| m.i64("clockOffsetMs", offset)),
+    checked("meta", js)?;
+    let get = |field: &str| prop(js, field);
+    let hlc = get("hlc");
+    let last_failure = optional(get("lastFailure")).map(|f| Failure {
+        at: number(prop(&f, "at")),
+        code: text(prop(&f, "code")),
+        message: text(prop(&f, "message")),
+    });
+    Ok(Meta {
+        client_id: text(get("clientId")),
+        next_mutation_id: whole(get("nextMutationId")),
+        checkpoint: whole(get("checkpoint")),
+        hlc: HlcState { wall_ms: whole(prop(&hlc, "wallMs")), counter: whole(prop(&hlc, "counter")) as u16 },
+        last_synced_at: optional(get("lastSyncedAt")).map(number),
+        format: whole(get("format")) as u32,
+        checkpoint_scope: optional(get("checkpointScope")).map(text),
+        // Absent: serde's defaults.
+        next_conflict_id: Some(get("nextConflictId")).filter(|v| !v.is_undefined()).map_or(1, whole),
+        clock_offset_ms: number(get("clockOffsetMs")) as i64,
         last_failure,
-    };
-    m.finish()?;
-    hlc.finish()?;
-    Ok(meta)
+    })
 }
 
 /// A conflict waiting for a person (`conflicts`).
 pub(super) fn conflict(js: &JsValue) -> Read<ConflictRecord> {
-    let c = Fields::of(js, "a stored conflict")?;
-    let conflict = ConflictRecord {
-        id: c.u64("id", c.get("id")),
-        collection: c.string("collection", c.get("collection")),
-        key: c.string("key", c.get("key")),
-        local: c.optional_json("local", c.get("local")),
-        server: c.optional_json("server", c.get("server")),
-        base: c.optional_json("base", c.get("base")),
-        detected_at: c.f64("detectedAt", c.get("detectedAt")),
-        server_version: c.u64("serverVersion", c.get("serverVersion")),
-        fields: c.strings("fields"),
-        space: c.optional_string("space", c.get("space")),
-    };
-    c.finish()?;
-    Ok(conflict)
+    checked("conflict", js)?;
+    let get = |field: &str| prop(js, field);
+    let name = "a stored conflict";
+    Ok(ConflictRecord {
+        id: whole(get("id")),
+        collection: text(get("collection")),
+        key: text(get("key")),
+        local: json(get("local"), "local", name)?,
+        server: json(get("server"), "server", name)?,
+        base: json(get("base"), "base", name)?,
+        detected_at: number(get("detectedAt")),
+        server_version: whole(get("serverVersion")),
+        fields: strings(get("fields")),
+        space: optional(get("space")).map(text),
+    })
 }
 
 /// A line of the audit log (`audit`).
 pub(super) fn audit_entry(js: &JsValue) -> Read<AuditEntry> {
-    let a = Fields::of(js, "an audit entry")?;
-    let entry = AuditEntry {
-        at: a.f64("at", a.get("at")),
-        kind: match a.string("kind", a.get("kind")).as_str() {
-            "conflict" => AuditKind::Conflict,
+    checked("audit", js)?;
+    let get = |field: &str| prop(js, field);
+    let name = "an audit entry";
+    Ok(AuditEntry {
+        at: number(get("at")),
+        kind: match text(get("kind")).as_str() {
             "rejected" => AuditKind::Rejected,
-            _ => {
-                a.wrong("kind", "conflict or rejected");
-                AuditKind::Conflict
-            }
+            _ => AuditKind::Conflict,
         },
-        collection: a.string("collection", a.get("collection")),
-        key: a.string("key", a.get("key")),
-        strategy: a.string("strategy", a.get("strategy")),
-        decided_by: a.string("decidedBy", a.get("decidedBy")),
-        local: a.optional_json("local", a.get("local")),
-        server: a.optional_json("server", a.get("server")),
-        base: a.optional_json("base", a.get("base")),
-        result: a.optional_json("result", a.get("result")),
-        server_version: a.optional_u64("serverVersion", a.get("serverVersion")),
-    };
-    a.finish()?;
-    Ok(entry)
+        collection: text(get("collection")),
+        key: text(get("key")),
+        strategy: text(get("strategy")),
+        decided_by: text(get("decidedBy")),
+        local: json(get("local"), "local", name)?,
+        server: json(get("server"), "server", name)?,
+        base: json(get("base"), "base", name)?,
+        result: json(get("result"), "result", name)?,
+        server_version: optional(get("serverVersion")).map(whole),
+    })
 }
