@@ -525,19 +525,46 @@ const pwaSyncStore = (() => {
     return values;
   };
 
-  // Whether a stored object is a record of ours: exactly the checks of Rust's
-  // `codec::record_metadata`, which names what is wrong (the browser test
-  // `record_metadata_is_read_as_serde_reads_its_json` holds the two to the same verdicts).
+  // What is wrong with a stored record's metadata (`recordProblem`) or a stored outbox
+  // entry's (`entryProblem`), or undefined: readable exactly when serde reads
+  // `EntityRecord<()>` or `OutboxEntry<()>` from the object's JSON text, as it did before
+  // (NaN and the infinities are `null` there; a whole number need not be a safe integer;
+  // the browser tests `record_metadata_is_read_as_serde_reads_its_json` and
+  // `entry_metadata_is_read_as_serde_reads_its_json` hold them to serde's verdicts). Rust's
+  // codec reads what passes (`codec::record_metadata`, `entry_metadata`), and `list` sorts
+  // records out by it. Straight-line checks: a list runs one per record.
   const LARGEST_U64 = 18446744073709549568;
+  const MAX_U32 = 4294967295;
   const none = (v) => v === undefined || v === null || (typeof v === "number" && !Number.isFinite(v));
   const whole = (v, max) => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= max;
-  const readable = (r) =>
-    typeof r === "object" && r !== null && !Array.isArray(r) &&
-    typeof r.key === "string" && typeof r.hlc === "string" &&
-    (none(r.version) || whole(r.version, LARGEST_U64)) && whole(r.pending, 4294967295) &&
-    typeof r.updatedAt === "number" && Number.isFinite(r.updatedAt) &&
-    (none(r.conflict) || whole(r.conflict, LARGEST_U64)) &&
-    (r.revived === undefined || typeof r.revived === "boolean");
+  const finite = (v) => typeof v === "number" && Number.isFinite(v);
+  const isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+  const WHOLE = "must be a whole number from 0";
+  const recordProblem = (r) => {
+    if (!isObject(r)) return "a stored record must be an object";
+    if (typeof r.key !== "string") return "key must be a string";
+    if (!(none(r.version) || whole(r.version, LARGEST_U64))) return `version ${WHOLE}`;
+    if (typeof r.hlc !== "string") return "hlc must be a string";
+    if (!whole(r.pending, MAX_U32)) return `pending ${WHOLE}`;
+    if (!finite(r.updatedAt)) return "updatedAt must be a finite number";
+    if (!(none(r.conflict) || whole(r.conflict, LARGEST_U64))) return `conflict ${WHOLE}`;
+    if (!(r.revived === undefined || typeof r.revived === "boolean")) return "revived must be true or false";
+  };
+  const entryProblem = (e) => {
+    if (!isObject(e)) return "a stored outbox entry must be an object";
+    if (!whole(e.id, LARGEST_U64)) return `id ${WHOLE}`;
+    if (typeof e.collection !== "string") return "collection must be a string";
+    if (typeof e.key !== "string") return "key must be a string";
+    if (!(e.op === "put" || e.op === "patch" || e.op === "delete")) return "op must be put, patch or delete";
+    if (!(none(e.baseVersion) || whole(e.baseVersion, LARGEST_U64))) return `baseVersion ${WHOLE}`;
+    if (typeof e.hlc !== "string") return "hlc must be a string";
+    if (typeof e.sent !== "boolean") return "sent must be true or false";
+    if (!finite(e.createdAt)) return "createdAt must be a finite number";
+    if (!(none(e.space) || typeof e.space === "string")) return "space must be a string";
+    // Absent: 0 (entries from before attempts were counted); `null` is refused.
+    if (!(e.attempts === undefined || whole(e.attempts, MAX_U32))) return `attempts ${WHOLE}`;
+  };
+  const readable = (r) => recordProblem(r) === undefined;
 
   // `list` as the app gets it (Rust's `IdbStore::list_values`): the live values of
   // `store` in key order, or of its index `index` at the key `only`, at most `limit`
@@ -686,6 +713,7 @@ const pwaSyncStore = (() => {
   return {
     read, readQueued, write, open, inspect, remove, memory,
     ended, keyRange, get, getAll, count, backwards, take, listLive, pageLive, putAll, takeBatch, openMeta,
+    recordProblem, entryProblem,
     markSent, clear,
   };
 })();

@@ -19,9 +19,10 @@ use pwa_sync_core::protocol::Op;
 use pwa_sync_core::record::{AppValues, EntityRecord, Meta, OutboxEntry};
 use pwa_sync_core::value::AppValue;
 
+use super::script;
 use crate::convert::{encode_json, json_of, json_texts};
 use crate::crypto::Sealer;
-use crate::reader::Read;
+use crate::reader::{number, text, whole, Read};
 use crate::sys;
 use crate::value::{JsVal, KeyedValue};
 
@@ -50,10 +51,6 @@ impl<V: AppValue> Listed for EntityRecord<V> {
         self.value.as_ref().and_then(|v| v.field(name))
     }
 }
-
-/// 2^64 - 2048, the largest double below 2^64: what serde reads as a `u64` from the
-/// digits JSON writes for a double.
-const LARGEST_U64_DOUBLE: f64 = 18_446_744_073_709_549_568.0;
 
 /// A stored app value (`null`/absent: none), opened if it was sealed.
 fn stored_value(js: JsValue, sealer: Option<&Sealer>) -> std::result::Result<Option<JsVal>, String> {
@@ -94,105 +91,37 @@ pub(super) fn decode_hit(js: &JsValue, sealer: Option<&Sealer>) -> std::result::
     Ok(KeyedValue { key: record.key, value: record.value.unwrap_or(JsVal(JsValue::NULL)) })
 }
 
-/// A stored record's metadata, read field by field: a record is readable here exactly when
-/// serde reads `EntityRecord<()>` from the object's JSON (what `metadata` does; browser
-/// test `record_metadata_is_read_as_serde_reads_its_json`), without making, passing and
-/// parsing that text for every record a list or query reads.
+/// A stored record's metadata, read field by field once the store's script has checked it
+/// (`recordProblem`): a record is readable here exactly when serde reads
+/// `EntityRecord<()>` from the object's JSON (browser test
+/// `record_metadata_is_read_as_serde_reads_its_json`), without making, passing and parsing
+/// that text for every record a list or query reads.
 fn record_metadata(js: &JsValue) -> std::result::Result<EntityRecord<()>, String> {
-    if !js.is_object() || Array::is_array(js) {
-        return Err("a stored record must be an object".into());
+    if let Some(problem) = script::record_problem(js) {
+        return Err(problem);
     }
-    let read = Metadata::default();
-    let record = sys::with_field_names(|names| {
+    Ok(sys::with_field_names(|names| {
         let [key, version, hlc, pending, updated_at, conflict, revived] = &names.record;
         let get = |name: &JsValue| Reflect::get(js, name).unwrap_or(JsValue::UNDEFINED);
         EntityRecord {
-            key: read.text(get(key), "key"),
+            key: text(get(key)),
             value: None,
-            version: read.optional_whole(get(version), "version"),
+            version: optional_whole(get(version)),
             base: None,
-            hlc: read.text(get(hlc), "hlc"),
-            pending: read.whole(get(pending), "pending", u32::MAX.into()) as u32,
-            updated_at: read.finite(get(updated_at), "updatedAt"),
-            conflict: read.optional_whole(get(conflict), "conflict"),
-            revived: read.flag(get(revived), "revived"),
+            hlc: text(get(hlc)),
+            pending: whole(get(pending)) as u32,
+            updated_at: number(get(updated_at)),
+            conflict: optional_whole(get(conflict)),
+            revived: get(revived).is_truthy(),
         }
-    });
-    read.finish()?;
-    Ok(record)
+    }))
 }
 
-/// A number as its JSON text gives it to serde: NaN and the infinities become `null`.
-fn json_number(js: &JsValue) -> Option<f64> {
-    js.as_f64().filter(|n| n.is_finite())
-}
-
-/// Absent, `null`, NaN or an infinity: what serde reads as `None` from the JSON text.
-fn is_json_null(js: &JsValue) -> bool {
-    js.is_undefined() || js.is_null() || js.as_f64().is_some_and(|n| !n.is_finite())
-}
-
-/// Stored metadata's fields as serde reads them from the JSON text. Each reader answers a
-/// default for a field it refuses and keeps the first problem, which `finish` answers
-/// (no early return per field, each of which compiled the drops of what was read before).
-#[derive(Default)]
-struct Metadata(std::cell::RefCell<Option<String>>);
-
-impl Metadata {
-    fn refuse(&self, problem: String) {
-        self.0.borrow_mut().get_or_insert(problem);
-    }
-
-    fn finish(self) -> std::result::Result<(), String> {
-        self.0.into_inner().map_or(Ok(()), Err)
-    }
-
-    fn text(&self, js: JsValue, field: &str) -> String {
-        js.as_string().unwrap_or_else(|| {
-            self.refuse(format!("{field} must be a string"));
-            String::new()
-        })
-    }
-
-    fn finite(&self, js: JsValue, field: &str) -> f64 {
-        json_number(&js).unwrap_or_else(|| {
-            self.refuse(format!("{field} must be a finite number"));
-            0.0
-        })
-    }
-
-    /// A whole number in `0..=max` (JSON writes larger doubles in digits past `u64`, or
-    /// with an exponent, which serde refuses as integers).
-    fn whole(&self, js: JsValue, field: &str, max: f64) -> u64 {
-        match json_number(&js) {
-            Some(n) if n.fract() == 0.0 && (0.0..=max).contains(&n) => n as u64,
-            _ => {
-                self.refuse(format!("{field} must be a whole number from 0"));
-                0
-            }
-        }
-    }
-
-    /// Absent or `null` in JSON: none; else a whole number.
-    fn optional_whole(&self, js: JsValue, field: &str) -> Option<u64> {
-        (!is_json_null(&js)).then(|| self.whole(js, field, LARGEST_U64_DOUBLE))
-    }
-
-    /// Absent: false (serde's default); else `true` or `false` (not `null`).
-    fn flag(&self, js: JsValue, field: &str) -> bool {
-        if js.is_undefined() {
-            return false;
-        }
-        js.as_bool().unwrap_or_else(|| {
-            self.refuse(format!("{field} must be true or false"));
-            false
-        })
-    }
-
-    /// Absent or `null` in JSON: none; else a string.
-    fn optional_text(&self, js: JsValue, field: &str) -> Option<String> {
-        (!is_json_null(&js)).then(|| self.text(js, field))
-    }
+/// Absent, `null`, NaN or an infinity (what serde reads as `None` from the JSON text):
+/// none; else the whole number the check let through.
+fn optional_whole(js: JsValue) -> Option<u64> {
+    let none = js.is_undefined() || js.is_null() || js.as_f64().is_some_and(|n| !n.is_finite());
+    (!none).then(|| whole(js))
 }
 
 /// A stored outbox entry, its value left in JS (`null` for a delete).
@@ -201,49 +130,37 @@ pub(super) fn decode_entry(js: &JsValue, sealer: Option<&Sealer>) -> std::result
     Ok(entry_metadata(js)?.with_value(stored_value(value, sealer)?.unwrap_or(JsVal(JsValue::NULL))))
 }
 
-/// A stored outbox entry's metadata, read field by field: readable here exactly when
-/// serde reads `OutboxEntry<Option<()>>` from the JSON text of the object's metadata
-/// fields (browser test `entry_metadata_is_read_as_serde_reads_its_json`), as it did
-/// before, without that text.
+/// A stored outbox entry's metadata, read field by field once the store's script has
+/// checked it (`entryProblem`): readable here exactly when serde reads
+/// `OutboxEntry<Option<()>>` from the JSON text of the object's metadata fields (browser
+/// test `entry_metadata_is_read_as_serde_reads_its_json`), as it did before, without that
+/// text.
 fn entry_metadata(js: &JsValue) -> std::result::Result<OutboxEntry<()>, String> {
-    if !js.is_object() || Array::is_array(js) {
-        return Err("a stored outbox entry must be an object".into());
+    if let Some(problem) = script::entry_problem(js) {
+        return Err(problem);
     }
-    let read = Metadata::default();
-    let entry = sys::with_field_names(|names| {
+    Ok(sys::with_field_names(|names| {
         let [id, collection, key, op, base_version, hlc, sent, created_at, space, attempts] = &names.entry;
         let get = |name: &JsValue| Reflect::get(js, name).unwrap_or(JsValue::UNDEFINED);
         OutboxEntry {
-            id: read.whole(get(id), "id", LARGEST_U64_DOUBLE),
-            collection: read.text(get(collection), "collection"),
-            key: read.text(get(key), "key"),
-            op: match get(op).as_string().as_deref() {
-                Some("put") => Op::Put,
-                Some("patch") => Op::Patch,
-                Some("delete") => Op::Delete,
-                _ => {
-                    read.refuse("op must be put, patch or delete".into());
-                    Op::Put
-                }
+            id: whole(get(id)),
+            collection: text(get(collection)),
+            key: text(get(key)),
+            op: match text(get(op)).as_str() {
+                "patch" => Op::Patch,
+                "delete" => Op::Delete,
+                _ => Op::Put,
             },
             value: (),
-            base_version: read.optional_whole(get(base_version), "baseVersion"),
-            hlc: read.text(get(hlc), "hlc"),
-            sent: get(sent).as_bool().unwrap_or_else(|| {
-                read.refuse("sent must be true or false".into());
-                false
-            }),
-            created_at: read.finite(get(created_at), "createdAt"),
-            space: read.optional_text(get(space), "space"),
-            // Absent: 0 (entries from before attempts were counted); `null` is refused.
-            attempts: match get(attempts) {
-                absent if absent.is_undefined() => 0,
-                n => read.whole(n, "attempts", u32::MAX.into()) as u32,
-            },
+            base_version: optional_whole(get(base_version)),
+            hlc: text(get(hlc)),
+            sent: get(sent).is_truthy(),
+            created_at: number(get(created_at)),
+            // `null` (or absent): none.
+            space: get(space).as_string(),
+            attempts: whole(get(attempts)) as u32,
         }
-    });
-    read.finish()?;
-    Ok(entry)
+    }))
 }
 
 /// An app value as stored: the object itself (no new handle to it), or its sealed text.

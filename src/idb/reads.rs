@@ -171,12 +171,11 @@ impl IdbStore {
 
     /// `list` as the app gets it: the live values in one JS array, read, checked and
     /// filtered by the store's script (`listLive`), not decoded record by record into
-    /// Rust. The same answer and reports as `list_with(decode_record)`: a record is
-    /// readable there exactly when `record_metadata` reads it (the browser test
-    /// `record_metadata_is_read_as_serde_reads_its_json` holds the two together), and
-    /// the unreadable ones come back here to be named. `None` where that path must run:
+    /// Rust. The same answer and reports as `list_with(decode_record)`: the script sorts
+    /// records out by the check `record_metadata` reads after (`recordProblem`), and the
+    /// unreadable ones come back here to be named. `None` where that path must run:
     /// values sealed, a field without a declared index, or a record the script refused
-    /// and Rust reads (the two checks disagree: nothing may go missing from the list).
+    /// and Rust reads (nothing may go missing from the list, should the two part ways).
     pub async fn list_values(&self, collection: &str, query: &ListQuery) -> Result<Option<Array>> {
         let config = self.check(collection)?;
         let declared = |field: &String| config.indexes.iter().any(|i| i.name == *field && i.fields.len() == 1);

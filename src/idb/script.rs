@@ -13,6 +13,15 @@ use super::error::classify;
 
 #[wasm_bindgen(js_namespace = pwaSyncStore)]
 extern "C" {
+    /// What is wrong with a stored record's metadata, if anything (serde's verdicts on
+    /// its JSON text).
+    #[wasm_bindgen(js_name = recordProblem)]
+    pub(super) fn record_problem(record: &JsValue) -> Option<String>;
+
+    /// What is wrong with a stored outbox entry's metadata, if anything.
+    #[wasm_bindgen(js_name = entryProblem)]
+    pub(super) fn entry_problem(entry: &JsValue) -> Option<String>;
+
     /// `[meta, found]`: the client metadata (when `read_meta`) and, flat, the place in
     /// `pairs` of each stored record and the record.
     #[wasm_bindgen(catch)]
