@@ -46,17 +46,20 @@ const FIELDS = {
     [["changes", 1], "changes[1]", "version", "whole"],
     [["changes", 1], "changes[1]", "hlc", "string"],
     [["changes", 0], "changes[0]", "space", "string", "optional"],
-    [["changes", 0], "changes[0]", "schemaVersion", "whole", "optional"],
+    [["changes", 0], "changes[0]", "schemaVersion", "u32", "optional"],
   ],
   push: [
     [[], "the push answer", "results", "list"],
     [[], "the push answer", "lastMutationId", "whole"],
     [[], "the push answer", "serverTime", "whole", "optional"],
     [["results", 0], "results[0]", "id", "whole"],
+    [["results", 0], "results[0]", "version", "whole", "optional"],
     [["results", 2], "results[2]", "status", "string"],
+    [["results", 2], "results[2]", "code", "string", "optional"],
+    [["results", 2], "results[2]", "message", "string", "optional"],
     [["results", 1, "server"], "results[1].server", "version", "whole"],
     [["results", 1, "server"], "results[1].server", "hlc", "string"],
-    [["results", 1, "server"], "results[1].server", "schemaVersion", "whole", "optional"],
+    [["results", 1, "server"], "results[1].server", "schemaVersion", "u32", "optional"],
   ],
   spaces: [
     [[], "the spaces answer", "spaces", "list"],
@@ -66,6 +69,7 @@ const FIELDS = {
 };
 const FITS = {
   whole: (v) => Number.isSafeInteger(v) && v >= 0,
+  u32: (v) => Number.isSafeInteger(v) && v >= 0 && v <= 2 ** 32 - 1,
   string: (v) => typeof v === "string",
   bool: (v) => typeof v === "boolean",
   list: Array.isArray,
@@ -84,7 +88,7 @@ test("well-formed answers pass, unknown fields and optional ones left out includ
 });
 
 test("each field of another type, or missing where required, is refused by name", () => {
-  const others = [null, "1", 1.5, -1, 2 ** 53, true, [], {}];
+  const others = [null, "1", 1.5, -1, 2 ** 32, 2 ** 53, true, [], {}];
   for (const [kind, fields] of Object.entries(FIELDS)) {
     for (const [path, name, field, type, optional] of fields) {
       for (const other of [undefined, ...others]) {
@@ -138,7 +142,7 @@ test("random edits never throw, and what passes has every field of its type", ()
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
     return state % n;
   };
-  const values = [undefined, null, 0, 1, -1, 1.5, 2 ** 53, "", "x", "applied", "conflict", "rejected", "owner", true, [], {}, [{}]];
+  const values = [undefined, null, 0, 1, -1, 1.5, 2 ** 32, 2 ** 53, "", "x", "applied", "conflict", "rejected", "owner", true, [], {}, [{}]];
   let passed = 0;
   for (let round = 0; round < 3000; round++) {
     const kind = ["pull", "push", "spaces"][next(3)];

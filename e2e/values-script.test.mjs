@@ -183,6 +183,39 @@ test("list options: what passes, and each refusal with its message", () => {
   }, equals: "ana" };
   assert.deepEqual(list(once), ["owner", "ana", undefined]);
   assert.equal(reads, 1);
+  // Nothing the app's object does throws out of the check: an option whose getter throws is
+  // absent (as Rust's `Reflect::get` read it), and whatever `toJSON` throws is named.
+  const throwing = { get index() {
+    throw new Error("no");
+  } };
+  assert.deepEqual(list(throwing), [undefined, undefined, undefined]);
+  const throwingWithEquals = { equals: "a", get index() {
+    throw new Error("no");
+  } };
+  assert.equal(list(throwingWithEquals), "`index` must name a declared index");
+  const thrown = (what) => list({ index: "owner", equals: { toJSON: () => {
+    throw what;
+  } } });
+  assert.equal(thrown(Symbol("s")), "not serialisable as JSON (Symbol(s))");
+  assert.equal(thrown({ message: "m" }), "not serialisable as JSON (m)");
+  assert.equal(thrown(Object.create(null)), "not serialisable as JSON (a value that cannot be shown)");
+  const revoked = Proxy.revocable({}, {});
+  revoked.revoke();
+  assert.deepEqual(list(revoked.proxy), [undefined, undefined, undefined]);
+  // As deep as the core read JSON (480 levels below the top), and one more.
+  const nested = (levels) => {
+    let value = "x";
+    for (let i = 0; i < levels; i++) value = [value];
+    return value;
+  };
+  assert.equal(list({ index: "owner", equals: nested(481) }), 'index value for "owner" must be a string or a number');
+  assert.equal(list({ index: "owner", equals: nested(482) }), "not serialisable as JSON (nested more than 480 levels deep)");
+  assert.equal(
+    values.checkQuery({ toJSON: () => {
+      throw Symbol("q");
+    } }, false, []),
+    "the query must be JSON: not serialisable as JSON (Symbol(q))",
+  );
 });
 
 // What IndexedDB gives back (`storedProblem`), checked as src/idb/stored.rs reads it. The

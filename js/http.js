@@ -291,7 +291,9 @@ const pwaSyncHttp = (() => {
   // object's fields in order and named the first problem; so does this. `kind` is "pull",
   // "push" or "spaces"; answers the problem, or undefined. A change's value is not looked
   // at here (the engine checks that it is a record of its key); a conflict's server value
-  // is read whole by Rust, which refuses one nested too deep.
+  // is read whole by Rust once this passed, which refuses one nested too deep. A `server`
+  // on a result that is no conflict is checked here and its value not read (nothing uses
+  // it; the old reader read it, so one nested too deep refused the answer).
   const CHANGE = [
     ["collection", "string"],
     ["key", "string"],

@@ -1,11 +1,12 @@
 // The copy of an app's value that `put`, `putMany` and `patch` keep (Rust's
 // `JsVal::copy_of`): the JSON value it stands for, detached from the app's object; and a
 // query and `list`'s options checked and copied as the core reads them (`checkQuery`,
-// `checkList`). Run as JavaScript
+// `checkList`); and the field checks of what IndexedDB gives back and the server sends
+// (`fieldsProblem`, `storedProblem`). Run as JavaScript
 // (ARCHITECTURE.md "The store's script"): in Rust the value's text crossed into wasm memory
 // to be measured, a copy and an allocation per write, and a query's checks with their
 // messages were ~1.6 KB of the module. js/config.js uses its `byCodePoint` and
-// `hasLoneSurrogate`, so it comes first in the glue.
+// `hasLoneSurrogate`, js/http.js its `fieldsProblem`, so it comes first in the glue.
 //
 // A script, not a module, like js/store.js: scripts/package.mjs puts it at the top of the
 // wasm-bindgen glue, whose imports reach it as `pwaSyncValues`.
@@ -84,7 +85,7 @@ const pwaSyncValues = (() => {
       if (undefinedAt !== undefined) return undefinedAt;
       text = JSON.stringify(query);
     } catch (error) {
-      return `the query must be JSON: not serialisable as JSON (${error})`;
+      return `the query must be JSON: not serialisable as JSON (${describe(error)})`;
     }
     if (text === undefined) {
       return query === undefined ? [null] : 'the query must be an object such as { where: { owner: "ana" } }';
@@ -170,20 +171,47 @@ const pwaSyncValues = (() => {
   const checkList = (query, declared, single) => {
     if (query === undefined || query === null) return [];
     if (typeof query !== "object") return "a list query must be an object such as {index, equals, limit}";
-    const { index, equals, limit } = query;
+    // Each option read once, in the core's order; one whose getter throws is absent, as
+    // Rust's `Reflect::get` read it.
+    const option = (name) => {
+      try {
+        return query[name];
+      } catch {
+        return undefined;
+      }
+    };
+    const limit = option("limit");
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0 && limit <= 4294967295)) {
       return "`limit` must be a whole number of at least 0";
     }
+    const index = option("index");
+    const equals = option("equals");
     if (index === undefined && equals === undefined) return [undefined, undefined, limit];
     if (typeof index !== "string") return "`index` must name a declared index";
     if (equals === undefined) return "`index` needs `equals`: the value to match";
-    // Compared as its JSON, as the server and IndexedDB will have it (a `Date` its string).
-    const [why, key] = copy(equals, Infinity);
+    // Compared as its JSON, as the server and IndexedDB will have it (a `Date` its string);
+    // deeper than the core read JSON (`convert::json_of`: 480 levels below the top) is
+    // refused as it refused it.
+    const [why, key] = copy(equals, 481);
     if (why === "none") return "expected an object, got undefined, a function or a symbol";
-    if (why !== null) return `not serialisable as JSON (${key})`;
+    if (why === "deep") return "not serialisable as JSON (nested more than 480 levels deep)";
+    if (why !== null) return `not serialisable as JSON (${describe(key)})`;
     if (!single.includes(index)) return `"${index}" is not a declared index (declared: [${declared.join(", ")}])`;
     if (typeof key !== "string" && typeof key !== "number") return `index value for "${index}" must be a string or a number`;
     return [index, key, limit];
+  };
+
+  // What was thrown, as Rust's `error::describe` words it: "name: message", the name or
+  // the message alone, or the value as text. Never throws (a Symbol, an object without a
+  // prototype).
+  const describe = (value) => {
+    try {
+      const { name, message } = Object(value);
+      if (typeof name === "string") return message && typeof message === "string" ? `${name}: ${message}` : name;
+      return typeof message === "string" ? message : String(value);
+    } catch {
+      return "a value that cannot be shown";
+    }
   };
 
   // The first problem of `object`'s `fields` as Rust reads them (serde's verdicts, as its
@@ -225,7 +253,9 @@ const pwaSyncValues = (() => {
   // ("audit") as src/idb/stored.rs reads it: its first problem, in the order the readers
   // met them when they checked (the metadata's own fields before its clock's), or
   // undefined. Values (a conflict's sides, an audit entry's) are read whole by Rust, which
-  // refuses one that is not JSON.
+  // refuses one that is not JSON: after every field here, where the readers met them in
+  // the object's order (an object with both problems is refused either way, named by the
+  // other one).
   const META = [
     ["clientId", "string"],
     ["nextMutationId", "u64"],

@@ -21,11 +21,13 @@ const names = JSON.parse(
 await writeFile(join(pkg, "names.js"), namesJs(names));
 await writeFile(join(pkg, "names.d.ts"), namesDts(names));
 
-// The scripts (js/values.js: the copy of a value the app writes, a query's checks; js/store.js:
+// The scripts (js/values.js: the copy of a value the app writes, a query's checks, the field
+// checks of stored objects and the server's answers; js/store.js:
 // the store's IndexedDB requests; js/http.js: the requests to the server; js/tabs.js: the
 // channels between contexts; js/events.js: the DOM events; js/background.js: the listeners
 // and timers that trigger syncs; js/export.js: the text of `export()`; js/config.js: the
-// config taken apart and checked, with js/values.js's helpers, so that comes first) go at
+// config taken apart and checked; it and js/http.js use js/values.js's helpers, so that
+// comes first) go at
 // the top of the generated glue, whose imports reach them as `pwaSyncValues`,
 // `pwaSyncStore`, `pwaSyncHttp`, `pwaSyncTabs`, `pwaSyncEvents`, `pwaSyncBackground`,
 // `pwaSyncExport` and `pwaSyncConfig`: every entry

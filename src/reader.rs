@@ -22,8 +22,8 @@ pub(crate) fn number(value: JsValue) -> f64 {
     value.as_f64().unwrap_or_default()
 }
 
-/// A whole number the check let through (a safe integer, from 0 where the field is
-/// unsigned).
+/// A whole number the check let through, from 0 (a safe integer; a stored record's
+/// metadata may hold larger ones, up to 2^64 - 2048, as serde read them from JSON).
 pub(crate) fn whole(value: JsValue) -> u64 {
     number(value) as u64
 }

@@ -256,7 +256,8 @@ pub fn local_storage() -> Option<web_sys::Storage> {
 /// `target/js/memory-idb.js`, fake-indexeddb bundled as a classic script).
 #[cfg(feature = "testing")]
 pub fn install_scripts_for_tests() {
-    // js/config.js uses js/values.js's helpers: installed first, as the package puts it first.
+    // js/config.js and js/http.js use js/values.js's helpers: installed first, as the
+    // package puts it first.
     install(concat!(include_str!("../js/values.js"), "\nreturn pwaSyncValues;"), "pwaSyncValues");
     install(concat!(include_str!("../js/store.js"), "\nreturn pwaSyncStore;"), "pwaSyncStore");
     install(concat!(include_str!("../js/http.js"), "\nreturn pwaSyncHttp;"), "pwaSyncHttp");

@@ -1,6 +1,7 @@
 //! Stored objects to and from Rust. Records and outbox entries keep their app values in
-//! JS ([`JsVal`]): their metadata is read field by field (with the checks serde made of
-//! its JSON text) and written as JSON texts that the store's script parses and puts
+//! JS ([`JsVal`]): their metadata is read field by field once the store's script has
+//! checked it (`recordProblem`, `entryProblem`: the checks serde made of its JSON text)
+//! and written as JSON texts that the store's script parses and puts
 //! together with their `value`/`base` ([`Batch`]); the values are read off the stored
 //! objects and passed as they are, sealed first with encryption at rest. Everything else
 //! (metadata, conflicts, audit entries, and the migrations' records) is written through

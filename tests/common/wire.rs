@@ -139,6 +139,14 @@ fn push_results_are_read_as_their_status_says() {
         let err = push_answer(&parsed(text)).err().unwrap_or_else(|| panic!("{text} was read"));
         assert!(err.contains(expected), "{text}: {err}");
     }
+    // A conflict's server value is read whole by Rust, after the script's check: one nested
+    // deeper than it reads JSON is refused, and named.
+    let deep = format!("{}1{}", "[".repeat(500), "]".repeat(500));
+    let text = format!(
+        r#"{{"results": [{{"id": 1, "status": "conflict", "server": {{"version": 1, "hlc": "h", "value": {deep}}}}}], "lastMutationId": 1}}"#
+    );
+    let err = push_answer(&parsed(&text)).unwrap_err();
+    assert!(err.starts_with("`value` in results[0].server: nested more than 480 levels deep"), "{err}");
 }
 
 #[wasm_bindgen_test]
