@@ -96,17 +96,44 @@ const pwaSyncHttp = (() => {
   // known (from its Content-Length, without downloading it; or once the bytes read pass
   // it: a body without a length is never read whole first). An answer that is not a
   // success is classified by its status whatever its body: one that cannot be read
-  // resolves with an empty text. Rejects with [why, what]: "network" (the request failed;
+  // resolves with an empty text. Fails with [why, what]: "network" (the request failed;
   // the error), "timeout" (no answer in time; the error), "body" (reading the answer
   // failed; the error), "body-timeout" (the answer stopped before the deadline; the
-  // error), "large" (the size: "N" or "more than N"), or a token's failure (above). With
+  // error), "large" (the size: "N" or "more than N"), or a token's failure (above), which
+  // it rejects with as `classified` words it for Rust. With
   // `auth`'s token, asked again once after a 401 (`withToken`), each try under its deadline.
   // Like `done`'s promise, it may be left unawaited (a push sent while the answer before it
   // was stored, when that store failed), and is never an unhandled rejection.
   const exchange = (method, url, headers, body, timeoutMs, limit, auth) => {
-    const answer = withToken(auth, headers, (sent) => exchangeOnce(method, url, sent, body, timeoutMs, limit));
+    const answer = withToken(auth, headers, (sent) => exchangeOnce(method, url, sent, body, timeoutMs, limit)).catch(
+      (failure) => {
+        throw classified(failure, timeoutMs, limit);
+      },
+    );
     answer.catch(() => {});
     return answer;
+  };
+
+  // A failed exchange as Rust's `TransportError` takes it: [class, message, status (a 401
+  // the token's refresh answered), too large]. From the rejections above; anything else
+  // (the script broken) is a network failure named by what was thrown.
+  const classified = (failure, timeoutMs, limit) => {
+    const { describe } = pwaSyncValues;
+    const [why, what, status] = Array.isArray(failure) ? failure : [];
+    const cause = describe(what);
+    const within = (what) => `${what} within ${timeoutMs} ms`;
+    const read = `reading the answer failed: ${cause}`;
+    const [kind, message] =
+      why === "timeout" ? ["timeout", `${within("no answer")}: ${cause}`]
+      : why === "body-timeout" ? ["timeout", `${within("the answer did not arrive")}: ${read}`]
+      : why === "body" ? ["network", read]
+      : why === "large" ? ["protocol", `the server's answer is ${what} bytes, over the ${limit} limit`]
+      : why === "network" ? ["network", cause]
+      : why === "token-threw" ? ["auth", `the token function threw: ${cause}`]
+      : why === "token-rejected" ? ["auth", `the token function rejected: ${cause}`]
+      : why === "token-type" ? ["auth", "the token function must return a string"]
+      : ["network", describe(failure)];
+    return [kind, message, status, why === "large"];
   };
 
   const exchangeOnce = async (method, url, headers, body, timeoutMs, limit) => {

@@ -300,5 +300,5 @@ const pwaSyncValues = (() => {
     return fieldsProblem(object, name, META) ?? fieldsProblem(hlc, "hlc", [["wallMs", "u64"], ["counter", "u16"]]);
   };
 
-  return { copy, nestsDeeperThan, checkQuery, checkList, byCodePoint, hasLoneSurrogate, fieldsProblem, storedProblem };
+  return { copy, nestsDeeperThan, checkQuery, checkList, byCodePoint, hasLoneSurrogate, fieldsProblem, storedProblem, describe };
 })();

@@ -172,46 +172,22 @@ impl HttpTransport {
         Ok(Body { text, read, declared: answer.get(3).as_f64().map(|n| n as u64) })
     }
 
-    /// What a failed request (`[why, what]` from the script) was.
+    /// What a failed request was, as the script classified and worded it: `[class,
+    /// message, status, too large]` (`classified` in js/http.js).
     fn failed(&self, failure: &JsValue) -> TransportError {
-        let parts = Array::from(failure);
-        let (why, what) = (parts.get(0).as_string().unwrap_or_default(), parts.get(1));
-        let within = |what: &str| format!("{what} within {} ms", self.timeout_ms);
-        // A token function failing on the refresh a 401 asked for: the server's refusal.
-        let refused = parts.get(2).as_f64().map(|status| status as u16);
-        let error = match why.as_str() {
-            "timeout" => {
-                TransportError::new(ErrorClass::Timeout, format!("{}: {}", within("no answer"), describe(&what)))
-            }
-            "body-timeout" => TransportError::new(
-                ErrorClass::Timeout,
-                format!("{}: reading the answer failed: {}", within("the answer did not arrive"), describe(&what)),
-            ),
-            "body" => {
-                TransportError::new(ErrorClass::Network, format!("reading the answer failed: {}", describe(&what)))
-            }
-            "large" => TransportError {
-                too_large: true,
-                ..TransportError::new(
-                    ErrorClass::Protocol,
-                    format!(
-                        "the server's answer is {} bytes, over the {MAX_RESPONSE_BYTES} limit",
-                        what.as_string().unwrap_or_default()
-                    ),
-                )
-            },
-            "network" => TransportError::new(ErrorClass::Network, describe(&what)),
-            "token-threw" => {
-                TransportError::new(ErrorClass::Auth, format!("the token function threw: {}", describe(&what)))
-            }
-            "token-rejected" => {
-                TransportError::new(ErrorClass::Auth, format!("the token function rejected: {}", describe(&what)))
-            }
-            "token-type" => TransportError::new(ErrorClass::Auth, "the token function must return a string"),
-            // Not the script's: the script missing, or what it threw unexpectedly.
-            _ => TransportError::new(ErrorClass::Network, describe(failure)),
+        let parts = failure.dyn_ref::<Array>().cloned().unwrap_or_default();
+        let class = match parts.get(0).as_string().as_deref() {
+            Some("timeout") => ErrorClass::Timeout,
+            Some("auth") => ErrorClass::Auth,
+            Some("protocol") => ErrorClass::Protocol,
+            _ => ErrorClass::Network,
         };
-        TransportError { status: refused.or(error.status), ..error }
+        let message = parts.get(1).as_string().unwrap_or_else(|| describe(failure));
+        TransportError {
+            status: parts.get(2).as_f64().map(|status| status as u16),
+            too_large: parts.get(3).is_truthy(),
+            ..TransportError::new(class, message)
+        }
     }
 }
 

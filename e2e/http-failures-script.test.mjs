@@ -1,0 +1,70 @@
+// js/http.js's failed exchanges as Rust's `TransportError` takes them (`exchange` rejects
+// with [class, message, status, too large], worded by `classified`), with `fetch` stood
+// in for: a request that fails, one with no answer in time, an answer over the size
+// limit, and a token function that throws, rejects or gives no string. The browser suites
+// (`sync`, `bad_input`) hold the codes and messages through a client.
+import { test, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { loadScript } from "./script-harness.mjs";
+
+const values = await loadScript("values.js", "pwaSyncValues");
+const http = await loadScript("http.js", "pwaSyncHttp", { pwaSyncValues: values });
+const realFetch = globalThis.fetch;
+afterEach(() => {
+  globalThis.fetch = realFetch;
+});
+
+const LIMIT = 1000;
+const failure = (auth = null, timeoutMs = 5000) =>
+  http.exchange("GET", "http://127.0.0.1:9/sync/pull", {}, undefined, timeoutMs, LIMIT, auth).then(
+    () => assert.fail("the exchange succeeded"),
+    (rejected) => rejected,
+  );
+
+test("a request that fails is a network failure named by its error", async () => {
+  globalThis.fetch = async () => {
+    throw new TypeError("Failed to fetch");
+  };
+  assert.deepEqual(await failure(), ["network", "TypeError: Failed to fetch", undefined, false]);
+});
+
+test("no answer within the deadline is a timeout that says the deadline", async () => {
+  globalThis.fetch = (url, { signal }) =>
+    new Promise((resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+  const [kind, message, status, large] = await failure(null, 20);
+  assert.equal(kind, "timeout");
+  assert.match(message, /^no answer within 20 ms: AbortError: /);
+  assert.equal(status, undefined);
+  assert.equal(large, false);
+});
+
+test("an answer over the limit is a protocol failure marked too large, not downloaded", async () => {
+  globalThis.fetch = async () => new Response("x".repeat(10), { headers: { "content-length": String(LIMIT + 1) } });
+  assert.deepEqual(await failure(), ["protocol", `the server's answer is ${LIMIT + 1} bytes, over the ${LIMIT} limit`, undefined, true]);
+});
+
+test("a token function's failure is an auth failure; on the refresh a 401 asked for it carries the 401", async () => {
+  let requests = 0;
+  globalThis.fetch = async () => {
+    requests++;
+    return new Response("", { status: 401 });
+  };
+  const threw = { source: () => {
+    throw new Error("no session");
+  } };
+  assert.deepEqual(await failure(threw), ["auth", "the token function threw: Error: no session", undefined, false]);
+  assert.deepEqual(
+    await failure({ source: () => Promise.reject(new TypeError("offline")) }),
+    ["auth", "the token function rejected: TypeError: offline", undefined, false],
+  );
+  assert.deepEqual(await failure({ source: () => 5 }), ["auth", "the token function must return a string", undefined, false]);
+  assert.equal(requests, 0);
+  // The first token works, the refresh after the 401 throws.
+  let calls = 0;
+  const once = { source: () => {
+    if (calls++ === 0) return "t1";
+    throw new Error("signed out");
+  } };
+  assert.deepEqual(await failure(once), ["auth", "the token function threw: Error: signed out", 401, false]);
+  assert.equal(requests, 1);
+});
