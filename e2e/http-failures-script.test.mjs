@@ -68,3 +68,33 @@ test("a token function's failure is an auth failure; on the refresh a 401 asked 
   assert.deepEqual(await failure(once), ["auth", "the token function threw: Error: signed out", 401, false]);
   assert.equal(requests, 1);
 });
+
+test("an answer whose body fails, stalls past the deadline or grows past the limit", async () => {
+  const body = (pull) => new Response(new ReadableStream({ pull }), { status: 200 });
+  globalThis.fetch = async () =>
+    body((controller) => controller.error(new TypeError("network error")));
+  assert.deepEqual(await failure(), ["network", "reading the answer failed: TypeError: network error", undefined, false]);
+
+  // Headers at once, then a body that never ends: the deadline cuts it.
+  globalThis.fetch = async (url, { signal }) =>
+    body((controller) => new Promise(() => signal.addEventListener("abort", () => controller.error(signal.reason))));
+  const [kind, message] = await failure(null, 30);
+  assert.equal(kind, "timeout");
+  assert.match(message, /^the answer did not arrive within 30 ms: reading the answer failed: AbortError: /);
+
+  // No Content-Length: refused once the bytes read pass the limit.
+  const chunk = new Uint8Array(600);
+  globalThis.fetch = async () => body((controller) => controller.enqueue(chunk));
+  assert.deepEqual(await failure(), ["protocol", `the server's answer is more than 1200 bytes, over the ${LIMIT} limit`, undefined, true]);
+});
+
+test("what the script did not expect is a network failure named by what was thrown", async () => {
+  globalThis.fetch = async () => ({
+    status: 200,
+    ok: true,
+    get headers() {
+      throw new RangeError("no headers");
+    },
+  });
+  assert.deepEqual(await failure(), ["network", "RangeError: no headers", undefined, false]);
+});

@@ -4,8 +4,8 @@
 // whole within a size limit and decoded, so Rust (`src/transport.rs`) only builds the
 // request and classifies and parses what came back. Rust awaited each step as a future
 // before (the token, the request, every chunk of the body); the bytes never entered wasm
-// memory either way. It uses js/values.js's `fieldsProblem`, which comes before it in the
-// glue.
+// memory either way. It uses js/values.js's `fieldsProblem` and `describe`, which come
+// before it in the glue.
 //
 // A script, not a module, like js/store.js: scripts/package.mjs puts both at the top of
 // the wasm-bindgen glue, whose imports reach this one as `pwaSyncHttp`; the browser
@@ -15,9 +15,10 @@ const pwaSyncHttp = (() => {
   // Bearer tokens: `auth` is `null` (no token) or `{source, cached}`, made by Rust from the
   // config's `token`, a string or a function the app gives (called again when the server
   // says 401, or when the JWT it gave last is about to expire). Tokens live in memory only,
-  // never in storage. A failing function rejects the request with [why, what]:
-  // "token-threw" (what it threw), "token-rejected" (why its promise rejected),
-  // "token-type" (what it gave that is not a string).
+  // never in storage. A failing function fails the request with [why, what] (`withToken`'s
+  // shape; `exchange` rejects with it `classified`): "token-threw" (what it threw),
+  // "token-rejected" (why its promise rejected), "token-type" (what it gave that is not a
+  // string).
   const REFRESH_BEFORE_EXPIRY_MS = 60_000;
 
   // Whether `token` is a JWT whose `exp` falls within `marginMs` of `nowMs`. Anything else
@@ -96,11 +97,11 @@ const pwaSyncHttp = (() => {
   // known (from its Content-Length, without downloading it; or once the bytes read pass
   // it: a body without a length is never read whole first). An answer that is not a
   // success is classified by its status whatever its body: one that cannot be read
-  // resolves with an empty text. Fails with [why, what]: "network" (the request failed;
+  // resolves with an empty text. Rejects with `classified`'s [class, message, status, too
+  // large] for each of these failures, met as [why, what]: "network" (the request failed;
   // the error), "timeout" (no answer in time; the error), "body" (reading the answer
   // failed; the error), "body-timeout" (the answer stopped before the deadline; the
-  // error), "large" (the size: "N" or "more than N"), or a token's failure (above), which
-  // it rejects with as `classified` words it for Rust. With
+  // error), "large" (the size: "N" or "more than N"), or a token's failure (above). With
   // `auth`'s token, asked again once after a 401 (`withToken`), each try under its deadline.
   // Like `done`'s promise, it may be left unawaited (a push sent while the answer before it
   // was stored, when that store failed), and is never an unhandled rejection.
@@ -120,17 +121,19 @@ const pwaSyncHttp = (() => {
   const classified = (failure, timeoutMs, limit) => {
     const { describe } = pwaSyncValues;
     const [why, what, status] = Array.isArray(failure) ? failure : [];
-    const cause = describe(what);
-    const within = (what) => `${what} within ${timeoutMs} ms`;
-    const read = `reading the answer failed: ${cause}`;
+    // What was thrown, described only where the message names it (an app's value that is
+    // no string is not looked into).
+    const cause = () => describe(what);
+    const within = (late) => `${late} within ${timeoutMs} ms`;
+    const read = () => `reading the answer failed: ${cause()}`;
     const [kind, message] =
-      why === "timeout" ? ["timeout", `${within("no answer")}: ${cause}`]
-      : why === "body-timeout" ? ["timeout", `${within("the answer did not arrive")}: ${read}`]
-      : why === "body" ? ["network", read]
+      why === "timeout" ? ["timeout", `${within("no answer")}: ${cause()}`]
+      : why === "body-timeout" ? ["timeout", `${within("the answer did not arrive")}: ${read()}`]
+      : why === "body" ? ["network", read()]
       : why === "large" ? ["protocol", `the server's answer is ${what} bytes, over the ${limit} limit`]
-      : why === "network" ? ["network", cause]
-      : why === "token-threw" ? ["auth", `the token function threw: ${cause}`]
-      : why === "token-rejected" ? ["auth", `the token function rejected: ${cause}`]
+      : why === "network" ? ["network", cause()]
+      : why === "token-threw" ? ["auth", `the token function threw: ${cause()}`]
+      : why === "token-rejected" ? ["auth", `the token function rejected: ${cause()}`]
       : why === "token-type" ? ["auth", "the token function must return a string"]
       : ["network", describe(failure)];
     return [kind, message, status, why === "large"];

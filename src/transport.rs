@@ -29,7 +29,8 @@ pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 #[wasm_bindgen(js_namespace = pwaSyncHttp)]
 extern "C" {
     /// One request and its whole answer within `timeout_ms`: `[status, text, bytes read,
-    /// Content-Length, Retry-After]`, or a rejection `[why, what]` that `failed` reads.
+    /// Content-Length, Retry-After]`, or a rejection `[class, message, status, too large]`
+    /// (the script's `classified`) that `failed` reads.
     /// With the token of `auth` (`Auth::state`), asked again once after a 401.
     #[wasm_bindgen(catch, js_name = exchange)]
     fn send(
