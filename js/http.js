@@ -341,7 +341,6 @@ const pwaSyncHttp = (() => {
   ];
   const SERVER = [["version", "u64"], ["hlc", "string"], ["schemaVersion", "u32", "?"]];
   const NEEDS = { applied: ["version"], conflict: ["server"], rejected: ["code", "message"] };
-  const none = (value) => value === undefined || value === null;
   // The first problem of the items, each checked by `check(item, index)`.
   const each = (items, check) => {
     for (let i = 0; i < items.length; i++) {
@@ -350,11 +349,11 @@ const pwaSyncHttp = (() => {
     }
   };
   const resultProblem = (result, i) => {
-    const { fieldsProblem } = pwaSyncValues;
+    const { fieldsProblem, absent } = pwaSyncValues;
     const name = `results[${i}]`;
     const problem =
       fieldsProblem(result, name, []) ??
-      (none(result.server) ? undefined : fieldsProblem(result.server, `${name}.server`, SERVER)) ??
+      (absent(result.server) ? undefined : fieldsProblem(result.server, `${name}.server`, SERVER)) ??
       fieldsProblem(result, name, RESULT);
     if (problem !== undefined) return problem;
     // The fields the status needs (the variant serde read).
@@ -362,7 +361,7 @@ const pwaSyncHttp = (() => {
     if (!Object.prototype.hasOwnProperty.call(NEEDS, status)) {
       return `unknown variant \`${status}\`, expected one of \`applied\`, \`conflict\`, \`rejected\``;
     }
-    const missing = NEEDS[status].find((field) => none(result[field]));
+    const missing = NEEDS[status].find((field) => absent(result[field]));
     return missing === undefined ? undefined : `missing field \`${missing}\``;
   };
   const spaceProblem = (space, i) => {
@@ -381,7 +380,7 @@ const pwaSyncHttp = (() => {
       const name = "the pull answer";
       return (
         fieldsProblem(answer, name, [["revoked", "strings", "="], ["changes", "list"]]) ??
-        each(answer.changes, (change, i) => fieldsProblem(change, `changes[${i}]`, CHANGE)) ??
+        each(answer.changes, (change, i) => fieldsProblem(change, () => `changes[${i}]`, CHANGE)) ??
         fieldsProblem(answer, name, [["checkpoint", "u64"], ["hasMore", "bool"], ["serverTime", "u64", "?"]])
       );
     }

@@ -230,24 +230,34 @@ const pwaSyncValues = (() => {
     bool: [(v) => typeof v === "boolean", "true or false"],
     list: [Array.isArray, "a list"],
   };
+  // `name` may be a function that makes it, called only for a message: a pull page checks
+  // a thousand changes, each named by its place.
   const fieldsProblem = (object, name, fields) => {
-    if (!isObject(object)) return `${name} must be an object`;
+    const named = () => (typeof name === "function" ? name() : name);
+    if (!isObject(object)) return `${named()} must be an object`;
     for (const [field, type, mode] of fields) {
       const value = object[field];
       if (value === undefined ? mode !== undefined : value === null && mode === "?") continue;
-      if (value === undefined) return `missing field \`${field}\` in ${name}`;
-      const must = (what) => `\`${field}\` in ${name} must be ${what}`;
-      const max = BOUNDS[type];
-      if (max !== undefined) {
-        if (!(Number.isSafeInteger(value) && value >= 0 && value <= max)) return must(`a whole number from 0 to ${max}`);
-      } else if (Array.isArray(type)) {
-        if (typeof value !== "string") return must("a string");
-        if (!type.includes(value)) return must(type.join(" or "));
-      } else if (type === "strings") {
-        if (!Array.isArray(value)) return must("a list");
-        if (!value.every((item) => typeof item === "string")) return must("a string");
-      } else if (!TYPES[type][0](value)) return must(TYPES[type][1]);
+      if (value === undefined) return `missing field \`${field}\` in ${named()}`;
+      const wrong = mustBe(type, value);
+      if (wrong !== undefined) return `\`${field}\` in ${named()} must be ${wrong}`;
     }
+  };
+  // What a value of `type` must be, when `value` is not that.
+  const mustBe = (type, value) => {
+    const max = BOUNDS[type];
+    if (max !== undefined) {
+      return Number.isSafeInteger(value) && value >= 0 && value <= max ? undefined : `a whole number from 0 to ${max}`;
+    }
+    if (Array.isArray(type)) {
+      if (typeof value !== "string") return "a string";
+      return type.includes(value) ? undefined : type.join(" or ");
+    }
+    if (type === "strings") {
+      if (!Array.isArray(value)) return "a list";
+      return value.every((item) => typeof item === "string") ? undefined : "a string";
+    }
+    return TYPES[type][0](value) ? undefined : TYPES[type][1];
   };
 
   // The stored client metadata ("meta"), a stored conflict ("conflict") or an audit entry
@@ -301,5 +311,5 @@ const pwaSyncValues = (() => {
     return fieldsProblem(object, name, META) ?? fieldsProblem(hlc, "hlc", [["wallMs", "u64"], ["counter", "u16"]]);
   };
 
-  return { copy, nestsDeeperThan, checkQuery, checkList, byCodePoint, hasLoneSurrogate, fieldsProblem, storedProblem, describe };
+  return { copy, nestsDeeperThan, checkQuery, checkList, byCodePoint, hasLoneSurrogate, fieldsProblem, storedProblem, describe, absent };
 })();

@@ -14,6 +14,14 @@ use crate::convert::json_of;
 
 pub(crate) type Read<T> = Result<T, String>;
 
+/// The verdict of a script's check (`problem`, given the kind of object and the object):
+/// the first problem it found, or none.
+pub(crate) fn checked(problem: fn(&str, &JsValue) -> Option<String>, kind: &str, object: &JsValue) -> Read<()> {
+    #[cfg(feature = "testing")]
+    crate::sys::install_scripts_for_tests();
+    problem(kind, object).map_or(Ok(()), Err)
+}
+
 pub(crate) fn text(value: JsValue) -> String {
     value.as_string().unwrap_or_default()
 }

@@ -162,7 +162,7 @@ impl HttpTransport {
 
     /// A started request's whole answer, a success (other statuses are errors).
     async fn exchange(&self, sent: Sent) -> Result<Body, TransportError> {
-        let answer = Array::from(&JsFuture::from(sent?).await.map_err(|e| self.failed(&e))?);
+        let answer = Array::from(&JsFuture::from(sent?).await.map_err(|e| failed(&e))?);
         let status = status(&answer);
         let text = answer.get(1).dyn_into::<JsString>().unwrap_or_else(|_| JsString::from(""));
         if !(200..=299).contains(&status) {
@@ -171,24 +171,6 @@ impl HttpTransport {
         }
         let read = answer.get(2).as_f64().unwrap_or(0.0) as usize;
         Ok(Body { text, read, declared: answer.get(3).as_f64().map(|n| n as u64) })
-    }
-
-    /// What a failed request was, as the script classified and worded it: `[class,
-    /// message, status, too large]` (`classified` in js/http.js).
-    fn failed(&self, failure: &JsValue) -> TransportError {
-        let parts = failure.dyn_ref::<Array>().cloned().unwrap_or_default();
-        let class = match parts.get(0).as_string().as_deref() {
-            Some("timeout") => ErrorClass::Timeout,
-            Some("auth") => ErrorClass::Auth,
-            Some("protocol") => ErrorClass::Protocol,
-            _ => ErrorClass::Network,
-        };
-        let message = parts.get(1).as_string().unwrap_or_else(|| describe(failure));
-        TransportError {
-            status: parts.get(2).as_f64().map(|status| status as u16),
-            too_large: parts.get(3).is_truthy(),
-            ..TransportError::new(class, message)
-        }
     }
 }
 
@@ -282,6 +264,24 @@ impl Body {
     /// not proof.
     fn cut(&self) -> Option<(usize, u64)> {
         self.declared.filter(|n| (self.read as u64) < *n).map(|n| (self.read, n))
+    }
+}
+
+/// What a failed request was, as the script classified and worded it: `[class,
+/// message, status, too large]` (`classified` in js/http.js).
+fn failed(failure: &JsValue) -> TransportError {
+    let parts = failure.dyn_ref::<Array>().cloned().unwrap_or_default();
+    let class = match parts.get(0).as_string().as_deref() {
+        Some("timeout") => ErrorClass::Timeout,
+        Some("auth") => ErrorClass::Auth,
+        Some("protocol") => ErrorClass::Protocol,
+        _ => ErrorClass::Network,
+    };
+    let message = parts.get(1).as_string().unwrap_or_else(|| describe(failure));
+    TransportError {
+        status: parts.get(2).as_f64().map(|status| status as u16),
+        too_large: parts.get(3).is_truthy(),
+        ..TransportError::new(class, message)
     }
 }
 

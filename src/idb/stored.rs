@@ -11,7 +11,7 @@ use pwa_sync_core::model::{AuditEntry, AuditKind};
 use pwa_sync_core::record::{ConflictRecord, Failure, Meta};
 
 use crate::convert::prop;
-use crate::reader::{json, number, optional, strings, text, whole, Read};
+use crate::reader::{self, json, number, optional, strings, text, whole, Read};
 
 #[wasm_bindgen(js_namespace = pwaSyncValues)]
 extern "C" {
@@ -21,9 +21,7 @@ extern "C" {
 }
 
 fn checked(kind: &str, js: &JsValue) -> Read<()> {
-    #[cfg(feature = "testing")]
-    crate::sys::install_scripts_for_tests();
-    stored_problem(kind, js).map_or(Ok(()), Err)
+    reader::checked(stored_problem, kind, js)
 }
 
 /// The client record (`meta` under `META_KEY`).
