@@ -666,14 +666,14 @@ async fn a_body_shorter_than_its_content_length_is_a_network_failure_in_every_en
 
 #[wasm_bindgen_test]
 async fn a_pulled_page_over_32_mib_is_asked_for_again_with_half_the_limit() {
-    // Large documents: a page of 1,000 is over the limit (said by its Content-Length, so
-    // nothing is downloaded), a page of 500 is not. The sync must not be stuck on it.
+    // Large documents: a page of 2,500 is over the limit (said by its Content-Length, so
+    // nothing is downloaded), a page of 1,250 is not. The sync must not be stuck on it.
     let db = unique("halved");
     let client = SyncClient::open(sync_config(&db, "http://127.0.0.1:9", "x", None)).await.unwrap();
     Reflect::set(&js_sys::global(), &"__pwaSyncPulls".into(), &Array::new()).unwrap();
     with_fetch(
         "globalThis.__pwaSyncPulls.push(url);
-         if (url.includes('limit=1000')) return Promise.resolve(new Response('{}', { status: 200,
+         if (url.includes('limit=2500')) return Promise.resolve(new Response('{}', { status: 200,
            headers: { 'Content-Type': 'application/json', 'Content-Length': '40000000' } }));
          const body = JSON.stringify({ changes: [{ collection: 'trips', key: 't1', version: 1,
            value: { id: 't1' }, hlc: '001700000000000-0000-c-x', space: 'user:x' }], checkpoint: 1, hasMore: false });
@@ -687,8 +687,8 @@ async fn a_pulled_page_over_32_mib_is_asked_for_again_with_half_the_limit() {
     let pulls: Vec<String> =
         Array::from(&field(&js_sys::global(), "__pwaSyncPulls")).iter().filter_map(|u| u.as_string()).collect();
     assert_eq!(pulls.len(), 2, "{pulls:?}");
-    assert!(pulls[0].contains("checkpoint=0&limit=1000"), "{pulls:?}");
-    assert!(pulls[1].contains("checkpoint=0&limit=500"), "{pulls:?}");
+    assert!(pulls[0].contains("checkpoint=0&limit=2500"), "{pulls:?}");
+    assert!(pulls[1].contains("checkpoint=0&limit=1250"), "{pulls:?}");
     assert_eq!(text(&ok(client.get(s("trips"), s("t1"))).await), r#"{"id":"t1"}"#);
     assert_eq!(field(&client.status(), "state"), "synced");
     client.close();
