@@ -26,6 +26,7 @@ per_backend!(
     duplicate_batch_is_answered_as_before_and_applied_once,
     concurrent_duplicate_batches_apply_once,
     checkpoints_page_through_many_changes,
+    pages_of_large_documents_stop_at_the_byte_cap,
     pull_filters_collections,
     concurrent_pushes_get_distinct_versions_in_commit_order,
     hot_key_compare_and_set_is_linearizable,
@@ -319,6 +320,46 @@ async fn checkpoints_page_through_many_changes(backend: Backend) {
     let (_, page) = api.pull("alice", "").await;
     assert_eq!(page["changes"].as_array().unwrap().len(), 250);
     assert_eq!(page["hasMore"], false);
+}
+
+async fn pages_of_large_documents_stop_at_the_byte_cap(backend: Backend) {
+    use pwa_sync_server::db::{MAX_PULL_BYTES, MAX_PULL_LIMIT};
+    let s = start(&backend).await;
+    let api = s.api();
+    // 40 documents of ~250 KB (each under the 256 KiB value limit): ~10 MB, over the cap.
+    let blob = "x".repeat(250_000);
+    let mut versions = Vec::new();
+    for chunk in 0..14u64 {
+        let muts: Vec<Value> = (0..3u64)
+            .map(|i| chunk * 3 + i + 1)
+            .filter(|n| *n <= 40)
+            .map(|n| put(n, "items", &format!("k{n:02}"), json!({"n": n, "blob": blob}), None))
+            .collect();
+        let count = muts.len();
+        let resp = api.push_ok("alice", &batch("c-1", muts)).await;
+        versions.extend((0..count).map(|i| version_of(&resp, i)));
+    }
+    assert_eq!(versions.len(), 40);
+    let mut checkpoint = 0;
+    let (mut seen, mut pages) = (Vec::new(), Vec::new());
+    loop {
+        let page = api.pull_ok("alice", checkpoint, MAX_PULL_LIMIT).await;
+        let changes = page["changes"].as_array().unwrap();
+        let bytes: usize = changes.iter().map(|c| c["value"].to_string().len()).sum();
+        pages.push((changes.len(), bytes, page["hasMore"].as_bool().unwrap()));
+        seen.extend(changes.iter().map(|c| c["version"].as_u64().unwrap()));
+        checkpoint = page["checkpoint"].as_u64().unwrap();
+        if !page["hasMore"].as_bool().unwrap() {
+            break;
+        }
+    }
+    // Every document once, in order, over two pages: the first stops one document past
+    // the cap, not at the limit of 2,500.
+    assert_eq!(seen, versions, "{pages:?}");
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    let (first, first_bytes, more) = pages[0];
+    assert!(more && first < 40, "{pages:?}");
+    assert!(first_bytes > MAX_PULL_BYTES - 260_000 && first_bytes < MAX_PULL_BYTES + 260_000, "{pages:?}");
 }
 
 async fn pull_filters_collections(backend: Backend) {

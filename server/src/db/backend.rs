@@ -559,26 +559,33 @@ macro_rules! impl_backend {
             let (rows, has_more) = if plan.is_empty() {
                 (Vec::new(), false)
             } else {
-                let limit = query.limit as usize;
-                let rows = fetch_page(tx, &plan, checkpoint, limit as i64 + 1, false).await?;
+                // Read up to the limit, or past the page's byte cap by one row (where the
+                // page may end is decided by `cut`, which needs the row after it).
+                let (rows, within_cap) = fetch_page(tx, &plan, checkpoint, query.limit as i64 + 1, false).await?;
+                let limit = within_cap.map_or(query.limit as usize, |n| n.min(query.limit as usize));
                 match $crate::db::pull::cut(rows, limit) {
                     $crate::db::pull::Page::Rows(rows, has_more) => (rows, has_more),
                     // A backfill group larger than the page: sent whole, and what follows
                     // it comes next page.
-                    $crate::db::pull::Page::Group(pos) => (fetch_page(tx, &plan, checkpoint, pos, true).await?, true),
+                    $crate::db::pull::Page::Group(pos) => (fetch_page(tx, &plan, checkpoint, pos, true).await?.0, true),
                 }
             };
             $crate::db::pull::response(rows, query, has_more, revoked).map_err($crate::db::StoreError::Internal)
         }
 
         /// Rows of a pull page: `LIMIT bound`, or (`up_to`) every row with position `<= bound`.
+        /// A page (not `up_to`) stops one row after its rows' bytes pass
+        /// `MAX_PULL_BYTES`, and then also answers how many rows are within the cap (the
+        /// one that passed it included): read as they stream, so the server never holds
+        /// more than that of one page.
         async fn fetch_page(
             tx: &mut sqlx::Transaction<'_, $db>,
             plan: &$crate::db::pull::Plan<'_>,
             checkpoint: i64,
             bound: i64,
             up_to: bool,
-        ) -> Result<Vec<$crate::db::pull::PageRow>, $crate::db::StoreError> {
+        ) -> Result<(Vec<$crate::db::pull::PageRow>, Option<usize>), $crate::db::StoreError> {
+            use futures_util::TryStreamExt;
             use sqlx::Row;
             let err = |e: sqlx::Error| $crate::db::store_error(&e);
             let sql = $crate::db::sql::pull_query(plan.shape(up_to));
@@ -592,10 +599,12 @@ macro_rules! impl_backend {
             for c in plan.collections {
                 q = q.bind(c.as_str());
             }
-            let rows = q.fetch_all(&mut **tx).await.map_err(err)?;
-            let mut page = Vec::with_capacity(rows.len());
-            for row in rows {
-                page.push($crate::db::pull::PageRow {
+            let mut rows = q.fetch(&mut **tx);
+            let mut page = Vec::new();
+            let mut bytes = 0;
+            let mut within_cap = None;
+            while let Some(row) = rows.try_next().await.map_err(err)? {
+                let row = $crate::db::pull::PageRow {
                     space: row.try_get(0).map_err(err)?,
                     collection: row.try_get(1).map_err(err)?,
                     key: row.try_get(2).map_err(err)?,
@@ -604,9 +613,17 @@ macro_rules! impl_backend {
                     hlc: row.try_get(5).map_err(err)?,
                     schema_version: row.try_get(6).map_err(err)?,
                     pos: row.try_get(7).map_err(err)?,
-                });
+                };
+                bytes += row.bytes();
+                page.push(row);
+                if within_cap.is_some() {
+                    break;
+                }
+                if !up_to && bytes > $crate::db::pull::MAX_PULL_BYTES {
+                    within_cap = Some(page.len());
+                }
             }
-            Ok(page)
+            Ok((page, within_cap))
         }
 
         async fn read_status(pool: &sqlx::Pool<$db>) -> Result<$crate::db::Status, $crate::db::StoreError> {

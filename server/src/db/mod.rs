@@ -30,6 +30,7 @@ pub use access::Access;
 pub use failure::StoreError;
 pub(crate) use failure::{push_permits, store_error, with_retries, Failure};
 pub use postgres::PgStore;
+pub use pull::MAX_PULL_BYTES;
 pub use server_write::ServerWrite;
 pub use sqlite::SqliteStore;
 pub use status::Status;

@@ -57,6 +57,13 @@ impl<'a> Plan<'a> {
     }
 }
 
+/// Where a pull page stops by size, whatever its limit: after the row whose bytes (with
+/// those before it) pass this, so the server holds about this much of a page at once, and
+/// a page of large documents stays under the client's own limit on an answer (32 MiB), which
+/// it would otherwise ask for again with half the limit. A backfill group that opens a page
+/// is still sent whole (`Page::Group`).
+pub const MAX_PULL_BYTES: usize = 8 << 20;
+
 /// A document row of a pull, with its position.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PageRow {
@@ -68,6 +75,15 @@ pub(crate) struct PageRow {
     pub hlc: String,
     pub schema_version: Option<i64>,
     pub pos: i64,
+}
+
+impl PageRow {
+    /// About what the row weighs in memory and in the answer: its texts, and room for the
+    /// numbers and the JSON around them.
+    pub fn bytes(&self) -> usize {
+        let texts = [&self.space, &self.collection, &self.key, &self.hlc];
+        texts.iter().map(|t| t.len()).sum::<usize>() + self.value.as_ref().map_or(0, String::len) + 64
+    }
 }
 
 #[derive(Debug, PartialEq)]
