@@ -491,6 +491,32 @@ const pwaSyncStore = (() => {
   // The stored object under `key` (`undefined` when there is none).
   const get = (tx, store, key) => done(tx.objectStore(store).get(key));
 
+  // `get` as the app gets it (Rust's `IdbStore::read_now`): one request in a transaction
+  // of its own on `db`, its promise resolved here with the record's value (`undefined`
+  // for none or a tombstone) when the stored object is a readable record, as `list`'s
+  // `listLive` reads. A failed request or an unreadable record goes to Rust's
+  // `settle(collection, key, event)`, which makes the error (and reports it) and throws it.
+  // Throws where the transaction cannot start (Rust then reads through its own path).
+  const getNow = (db, collection, key, settle) => {
+    const request = db.transaction(collection).objectStore(collection).get(key);
+    return new Promise((resolve, reject) => {
+      const settled = (event) => {
+        try {
+          resolve(settle(collection, key, event));
+        } catch (error) {
+          reject(error);
+        }
+      };
+      request.onsuccess = (event) => {
+        const r = request.result;
+        if (r === undefined) resolve(undefined);
+        else if (readable(r)) resolve(r.value == null ? undefined : r.value);
+        else settled(event);
+      };
+      request.onerror = settled;
+    });
+  };
+
   // The stored objects in `bounds`, in key order, at most `count` (`undefined`: all).
   // The outbox's entries come with its sent mark applied (`tx` covers `meta` then).
   const getAll = (tx, store, index, bounds, count) => {
@@ -712,7 +738,7 @@ const pwaSyncStore = (() => {
 
   return {
     read, readQueued, write, open, inspect, remove, memory,
-    ended, keyRange, get, getAll, count, backwards, take, listLive, pageLive, putAll, takeBatch, openMeta,
+    ended, keyRange, get, getNow, getAll, count, backwards, take, listLive, pageLive, putAll, takeBatch, openMeta,
     recordProblem, entryProblem,
     markSent, clear,
   };

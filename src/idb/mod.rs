@@ -26,7 +26,7 @@
 //! ranges read from its index, the page decided by the core), `writes` (the
 //! snapshot-plan-write body of `run_transaction`, the metadata record, marking sent),
 //! `script` (`js/store.js`, which issues the requests, opens, upgrades and inspects the
-//! database; `read_now` and `count_now` alone issue theirs through web-sys),
+//! database; `count_now` alone issues its own through web-sys),
 //! `open` (schema, opening, upgrading, the connection's `versionchange` and `close`
 //! hooks), `upgrade` (the app's migrations over stored values, called by the script in the upgrade), `scan` (getAll in batches, decoding), `transaction` (starting one
 //! with its durability, ending it), `codec` (records to and from JS objects), `stored` (the

@@ -112,20 +112,18 @@ impl IdbStore {
         decode(&stored).map(Some).map_err(|reason| unreadable(collection, key, &reason))
     }
 
-    /// `get` as one IndexedDB request and one promise, settled by
-    /// `settle(collection, key, event)` once the request finished (`read_outcome` says
-    /// what it gave): no Rust future; per call only the promise executor's short-lived
-    /// closure and the bound settling function. `None` where `Store::get` must
-    /// do it: values sealed, no open connection (it reopens), or a transaction that could
-    /// not start (it says why).
+    /// `get` as one IndexedDB request and one promise, run by the store's script
+    /// (`getNow`): a readable record's value is answered there, as `list`'s values are,
+    /// so a `get` makes no call into Rust after this one; a failed request or an
+    /// unreadable record goes to `settle(collection, key, event)` (`read_outcome`), which
+    /// makes the error. `None` where `Store::get` must do it: values sealed, no open
+    /// connection (it reopens), or a transaction that could not start (it says why).
     pub fn read_now(&self, collection: &JsValue, key: &JsValue, settle: &Function) -> Option<Promise> {
         if self.sealer().is_some() {
             return None;
         }
         let db = self.open_database()?;
-        let db: &Database = db.unchecked_ref();
-        let request = db.transaction(collection).and_then(|tx| tx.object_store(collection)?.get(key)).ok()?;
-        Some(settled(&request, settle.bind2(&JsValue::NULL, collection, key).into()))
+        script::get_now(&db, collection, key, settle).ok()
     }
 
     /// `Store::count` in a single promise, as `read_now` reads: where the plan counts one

@@ -91,6 +91,17 @@ extern "C" {
     #[wasm_bindgen(catch)]
     pub(super) fn get(tx: &IdbTransaction, store: &str, key: &JsValue) -> Result<Promise, JsValue>;
 
+    /// `get` as the app gets it: one request in a transaction of its own on `db`, resolved
+    /// with a readable record's value; a failed request or an unreadable record settles
+    /// through `settle(collection, key, event)`. Throws where the transaction cannot start.
+    #[wasm_bindgen(catch, js_name = getNow)]
+    pub(super) fn get_now(
+        db: &IdbDatabase,
+        collection: &JsValue,
+        key: &JsValue,
+        settle: &js_sys::Function,
+    ) -> Result<Promise, JsValue>;
+
     /// The stored objects of `store` (or its `index`) within `bounds` (`query::bounds`), in
     /// order, at most `count`.
     #[wasm_bindgen(catch, js_name = getAll)]
