@@ -533,7 +533,7 @@ async function initialSync(impl, { db: name, user, expected }) {
     client.close();
     return { ms, n: expected, rate: expected / (ms / 1000) };
   }
-  // Fetched page by page like ours does (500 a page), outside the timing; the fetch
+  // Fetched page by page (500 a page; ours asks for 2,500), outside the timing; the fetch
   // time is kept as a reference for what the network and server take.
   const { docs, pages, ms: fetchMs } = await pullAll(user, 500);
   if (docs.length !== expected) throw new Error(`floor: fetched ${docs.length} of ${expected}`);

@@ -53,10 +53,11 @@ impl<S: Store> LocalWrites for S {
 pub const PUSH_BYTE_CAP: usize = 512 * 1024;
 /// Changes asked for per pull request: the reference server's maximum (`MAX_PULL_LIMIT`).
 /// Each page is one transaction; 1,000 rather than 500 took the initial sync of 50,000
-/// from 6.63 to 5.80 s, and 2,500 rather than 1,000 about 8 % more off (bench/README).
+/// from 6.63 to 5.80 s, and 2,500 rather than 1,000 about 7 % more off (bench/README).
 /// A page over the size limit is asked for again with half the limit, so a server whose
-/// pages of large documents (past ~13 KB each at 2,500) pass it costs one request more a
-/// sync, not a stuck sync; the reference server's pages stop at 8 MiB (`MAX_PULL_BYTES`).
+/// pages of large documents (past ~13 KB each at 2,500) pass it costs a request more per
+/// halving, once a sync, not a stuck sync; the reference server's pages stop at 8 MiB
+/// (`MAX_PULL_BYTES`).
 pub const PULL_LIMIT: usize = 2500;
 
 /// A failed request, classified.

@@ -559,37 +559,49 @@ macro_rules! impl_backend {
             let (rows, has_more) = if plan.is_empty() {
                 (Vec::new(), false)
             } else {
-                // Read up to the limit, or past the page's byte cap by one row (where the
-                // page may end is decided by `cut`, which needs the row after it).
-                let (rows, within_cap) = fetch_page(tx, &plan, checkpoint, query.limit as i64 + 1, false).await?;
-                let limit = within_cap.map_or(query.limit as usize, |n| n.min(query.limit as usize));
-                match $crate::db::pull::cut(rows, limit) {
+                let mut reading = $crate::db::pull::Reading::new(query.limit as usize);
+                while let Some((asked, pos, version)) = reading.next_chunk(checkpoint) {
+                    let (read, stopped) =
+                        read_rows(tx, &plan, (pos, version), asked as i64, &mut |row| reading.take(row)).await?;
+                    reading.chunk_read(read, asked, stopped);
+                }
+                match reading.page() {
                     $crate::db::pull::Page::Rows(rows, has_more) => (rows, has_more),
                     // A backfill group larger than the page: sent whole, and what follows
                     // it comes next page.
-                    $crate::db::pull::Page::Group(pos) => (fetch_page(tx, &plan, checkpoint, pos, true).await?.0, true),
+                    $crate::db::pull::Page::Group(pos) => {
+                        let mut rows = Vec::new();
+                        read_rows(tx, &plan, (checkpoint, pos), 0, &mut |row| {
+                            rows.push(row);
+                            true
+                        })
+                        .await?;
+                        (rows, true)
+                    }
                 }
             };
             $crate::db::pull::response(rows, query, has_more, revoked).map_err($crate::db::StoreError::Internal)
         }
 
-        /// Rows of a pull page: `LIMIT bound`, or (`up_to`) every row with position `<= bound`.
-        /// A page (not `up_to`) stops one row after its rows' bytes pass
-        /// `MAX_PULL_BYTES`, and then also answers how many rows are within the cap (the
-        /// one that passed it included): read as they stream, so the server never holds
-        /// more than that of one page.
-        async fn fetch_page(
+        /// Rows of a pull page as they stream, each handed to `take` until it answers
+        /// `false`; answers how many were read and whether `take` stopped them. With
+        /// `limit` > 0, a chunk (`sql::pull_query`): `limit` rows after `after`, a position
+        /// and a version; with `limit` 0, a backfill group: every row after `after.0` with
+        /// a position up to `after.1`.
+        async fn read_rows(
             tx: &mut sqlx::Transaction<'_, $db>,
             plan: &$crate::db::pull::Plan<'_>,
-            checkpoint: i64,
-            bound: i64,
-            up_to: bool,
-        ) -> Result<(Vec<$crate::db::pull::PageRow>, Option<usize>), $crate::db::StoreError> {
+            after: (i64, i64),
+            limit: i64,
+            take: &mut (dyn FnMut($crate::db::pull::PageRow) -> bool + Send),
+        ) -> Result<(usize, bool), $crate::db::StoreError> {
             use futures_util::TryStreamExt;
             use sqlx::Row;
             let err = |e: sqlx::Error| $crate::db::store_error(&e);
+            let up_to = limit == 0;
             let sql = $crate::db::sql::pull_query(plan.shape(up_to));
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(checkpoint).bind(bound);
+            let bound = if up_to { after.1 } else { limit };
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after.0).bind(bound);
             for space in &plan.current {
                 q = q.bind(*space);
             }
@@ -599,11 +611,13 @@ macro_rules! impl_backend {
             for c in plan.collections {
                 q = q.bind(c.as_str());
             }
+            if !up_to {
+                q = q.bind(after.1);
+            }
             let mut rows = q.fetch(&mut **tx);
-            let mut page = Vec::new();
-            let mut bytes = 0;
-            let mut within_cap = None;
+            let mut read = 0;
             while let Some(row) = rows.try_next().await.map_err(err)? {
+                read += 1;
                 let row = $crate::db::pull::PageRow {
                     space: row.try_get(0).map_err(err)?,
                     collection: row.try_get(1).map_err(err)?,
@@ -614,16 +628,11 @@ macro_rules! impl_backend {
                     schema_version: row.try_get(6).map_err(err)?,
                     pos: row.try_get(7).map_err(err)?,
                 };
-                bytes += row.bytes();
-                page.push(row);
-                if within_cap.is_some() {
-                    break;
-                }
-                if !up_to && bytes > $crate::db::pull::MAX_PULL_BYTES {
-                    within_cap = Some(page.len());
+                if !take(row) {
+                    return Ok((read, true));
                 }
             }
-            Ok((page, within_cap))
+            Ok((read, false))
         }
 
         async fn read_status(pool: &sqlx::Pool<$db>) -> Result<$crate::db::Status, $crate::db::StoreError> {

@@ -61,8 +61,82 @@ impl<'a> Plan<'a> {
 /// those before it) pass this, so the server holds about this much of a page at once, and
 /// a page of large documents stays under the client's own limit on an answer (32 MiB), which
 /// it would otherwise ask for again with half the limit. A backfill group that opens a page
-/// is still sent whole (`Page::Group`).
+/// is still sent whole (`Page::Group`), whatever its size.
 pub const MAX_PULL_BYTES: usize = 8 << 20;
+
+/// A page's first chunk: as many rows as fit the cap at the default largest value
+/// (256 KiB), so that a page of the largest documents reads no more than it sends.
+const FIRST_CHUNK: usize = 32;
+
+/// A pull page as it is read from the database: in chunks, each a query after the last
+/// row read (`sql::pull_query`), the first of `FIRST_CHUNK` rows and each next as many as
+/// the rows read so far say still fit the cap, so that a page stopped by its bytes makes
+/// the database read and send (PostgreSQL sends a statement's every row, however few are
+/// taken) little more than the page, and a page of small documents is two queries. Rows
+/// are taken as they stream; a chunk stops one row after the cap (where the page may end
+/// is `cut`'s to say, and it needs the row after).
+pub(crate) struct Reading {
+    rows: Vec<PageRow>,
+    /// `limit + 1`: the most a page reads.
+    most: usize,
+    bytes: usize,
+    /// Rows within the cap, the one that passed it included, once it passed.
+    within_cap: Option<usize>,
+    /// The last chunk ended before the rows it asked for: nothing follows.
+    ended: bool,
+}
+
+impl Reading {
+    pub fn new(limit: usize) -> Reading {
+        Reading { rows: Vec::new(), most: limit.saturating_add(1), bytes: 0, within_cap: None, ended: false }
+    }
+
+    /// The next chunk: how many rows, after which position and version (`(checkpoint,
+    /// i64::MAX)` first: every row past the checkpoint); `None` when the page is read.
+    pub fn next_chunk(&self, checkpoint: i64) -> Option<(usize, i64, i64)> {
+        let left = self.most.saturating_sub(self.rows.len());
+        if self.ended || left == 0 || self.within_cap.is_some_and(|n| self.rows.len() > n) {
+            return None;
+        }
+        let (pos, version) = self.rows.last().map_or((checkpoint, i64::MAX), |r| (r.pos, r.version));
+        let wanted = match (self.rows.len(), self.within_cap) {
+            (0, _) => FIRST_CHUNK,
+            // Past the cap, at the chunk's last row: the one row after it.
+            (_, Some(_)) => 1,
+            // What still fits at the rows' mean size, and the one after.
+            (read, None) => MAX_PULL_BYTES.saturating_sub(self.bytes) / (self.bytes / read).max(1) + 2,
+        };
+        Some((wanted.clamp(1, left), pos, version))
+    }
+
+    /// Take a row of the chunk; `false`: read no more of this chunk.
+    pub fn take(&mut self, row: PageRow) -> bool {
+        self.bytes += row.bytes();
+        self.rows.push(row);
+        if self.within_cap.is_some() {
+            return false;
+        }
+        if self.bytes > MAX_PULL_BYTES {
+            self.within_cap = Some(self.rows.len());
+        }
+        self.rows.len() < self.most
+    }
+
+    /// The chunk gave `read` of the `asked` rows, `take` having stopped it or not: fewer
+    /// rows than asked, and not stopped, means the database has no more.
+    pub fn chunk_read(&mut self, read: usize, asked: usize, stopped: bool) {
+        if read < asked && !stopped {
+            self.ended = true;
+        }
+    }
+
+    /// The page: cut at its limit or after the row that passed the cap.
+    pub fn page(self) -> Page {
+        let limit = self.most - 1;
+        let limit = self.within_cap.map_or(limit, |n| n.min(limit));
+        cut(self.rows, limit)
+    }
+}
 
 /// A document row of a pull, with its position.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,7 +168,8 @@ pub(crate) enum Page {
     Group(i64),
 }
 
-/// Where the page of `rows` (read with `LIMIT limit + 1`, in order) ends.
+/// Where the page of `rows` (read in order up to `limit + 1` rows, `limit` being the
+/// query's or the count of rows within the byte cap: `Reading::page`) ends.
 pub(crate) fn cut(mut rows: Vec<PageRow>, limit: usize) -> Page {
     if rows.len() <= limit || limit == 0 {
         return Page::Rows(rows, false);
@@ -169,6 +244,157 @@ mod tests {
         match page {
             Page::Rows(rows, more) => Some((rows.iter().map(|r| r.pos).collect(), *more)),
             Page::Group(_) => None,
+        }
+    }
+
+    /// A row of `bytes` bytes (as `PageRow::bytes` counts them).
+    fn sized(pos: i64, version: i64, bytes: usize) -> PageRow {
+        let mut r = row(pos, version);
+        let texts = r.bytes();
+        r.value = Some("x".repeat(bytes.saturating_sub(texts)));
+        r
+    }
+
+    /// What the database holds, read as `sql::pull_query` reads it; counts the rows each
+    /// statement produced (PostgreSQL sends them all, however few are taken).
+    struct Db {
+        rows: Vec<PageRow>,
+        produced: usize,
+    }
+
+    impl Db {
+        fn chunk(&mut self, (pos, version): (i64, i64), limit: usize) -> Vec<PageRow> {
+            let after = |r: &&PageRow| r.pos > pos || (r.pos == pos && r.version > version);
+            let out: Vec<PageRow> = self.rows.iter().filter(after).take(limit).cloned().collect();
+            self.produced += out.len();
+            out
+        }
+
+        /// One page after `checkpoint`, read as `pull_changes` reads it: its rows and
+        /// whether more follow.
+        fn page(&mut self, checkpoint: i64, limit: usize) -> (Vec<PageRow>, bool) {
+            let mut reading = Reading::new(limit);
+            while let Some((asked, pos, version)) = reading.next_chunk(checkpoint) {
+                let (mut read, mut stopped) = (0, false);
+                for r in self.chunk((pos, version), asked) {
+                    read += 1;
+                    if !reading.take(r) {
+                        stopped = true;
+                        break;
+                    }
+                }
+                reading.chunk_read(read, asked, stopped);
+            }
+            match reading.page() {
+                Page::Rows(rows, more) => (rows, more),
+                Page::Group(at) => {
+                    let group = self.rows.iter().filter(|r| r.pos > checkpoint && r.pos <= at).cloned().collect();
+                    (group, true)
+                }
+            }
+        }
+    }
+
+    const CAP: usize = MAX_PULL_BYTES;
+
+    fn pages(db: &mut Db, limit: usize) -> Vec<(Vec<(i64, i64)>, bool)> {
+        let mut checkpoint = 0;
+        let mut out = Vec::new();
+        loop {
+            let (rows, more) = db.page(checkpoint, limit);
+            checkpoint = rows.last().map_or(checkpoint, |r| r.pos);
+            out.push((rows.iter().map(|r| (r.pos, r.version)).collect(), more));
+            if !more {
+                return out;
+            }
+        }
+    }
+
+    #[test]
+    fn small_rows_fill_the_limit_in_two_statements() {
+        let mut db = Db { rows: (1..=300).map(|v| sized(v, v, 500)).collect(), produced: 0 };
+        let (rows, more) = db.page(0, 250);
+        assert_eq!((rows.len(), more), (250, true));
+        // The first chunk, then the rest of the limit and the row after it.
+        assert_eq!(db.produced, 251);
+        let (rows, more) = db.page(250, 250);
+        assert_eq!((rows.len(), more, rows[0].pos), (50, false, 251));
+    }
+
+    #[test]
+    fn large_rows_end_the_page_one_row_past_the_cap_and_read_little_more() {
+        // Under the default largest value (256 KiB), as the first chunk's size assumes.
+        let mut db = Db { rows: (1..=100).map(|v| sized(v, v, 250_000)).collect(), produced: 0 };
+        let (rows, more) = db.page(0, 2500);
+        let fit = CAP / 250_000 + 1;
+        assert_eq!((rows.len(), more), (fit, true));
+        assert!(db.produced <= fit + 2, "read {} rows for a page of {fit}", db.produced);
+        let bytes: usize = rows.iter().map(PageRow::bytes).sum();
+        assert!(bytes > CAP && bytes - rows[fit - 1].bytes() <= CAP);
+    }
+
+    #[test]
+    fn the_cap_at_the_last_row_ends_the_pull() {
+        let mut db = Db { rows: (1..=28).map(|v| sized(v, v, 300_000)).collect(), produced: 0 };
+        let (rows, more) = db.page(0, 2500);
+        assert_eq!((rows.len(), more), (28, false));
+        // One row past the cap: the 29th is where the page ends, none follows.
+        let mut db = Db { rows: (1..=29).map(|v| sized(v, v, 300_000)).collect(), produced: 0 };
+        assert_eq!(
+            pages(&mut db, 2500).iter().map(|(r, m)| (r.len(), *m)).collect::<Vec<_>>(),
+            [(28, true), (1, false)]
+        );
+    }
+
+    #[test]
+    fn a_row_over_the_cap_is_a_page_of_its_own_and_groups_stay_whole() {
+        let huge = CAP + 1;
+        // Alone, then the rest.
+        let mut db = Db { rows: vec![sized(1, 1, huge), sized(2, 2, 10), sized(3, 3, 10)], produced: 0 };
+        assert_eq!(pages(&mut db, 2500), [(vec![(1, 1)], true), (vec![(2, 2), (3, 3)], false)]);
+        // A group opening the page, over the cap: read whole.
+        let group = vec![sized(9, 2, huge), sized(9, 3, 10), sized(9, 4, 10), sized(10, 10, 10)];
+        let mut db = Db { rows: group, produced: 0 };
+        assert_eq!(pages(&mut db, 2500), [(vec![(9, 2), (9, 3), (9, 4)], true), (vec![(10, 10)], false)]);
+        // A group after the row that passes the cap: the page ends before it.
+        let rows = vec![sized(1, 1, huge), sized(9, 2, 10), sized(9, 3, 10)];
+        let mut db = Db { rows, produced: 0 };
+        assert_eq!(pages(&mut db, 2500), [(vec![(1, 1)], true), (vec![(9, 2), (9, 3)], false)]);
+    }
+
+    #[test]
+    fn pages_of_any_sizes_and_groups_send_every_row_once_in_order() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        for round in 0..100 {
+            let mut rows = Vec::new();
+            let (mut pos, mut version) = (0, 0);
+            for _ in 0..rng.usize(0..80) {
+                version += 1;
+                // Some positions shared (a backfill group: versions below it), the rest unique.
+                if rng.u8(0..10) > 0 || rows.is_empty() {
+                    pos = pos.max(version) + rng.i64(0..3);
+                }
+                let bytes = match rng.u8(0..10) {
+                    0 => rng.usize(CAP / 4..CAP * 2),
+                    1..=3 => rng.usize(100_000..400_000),
+                    _ => rng.usize(64..2_000),
+                };
+                rows.push(sized(pos, version, bytes));
+            }
+            rows.sort_by_key(|r| (r.pos, r.version));
+            let all: Vec<(i64, i64)> = rows.iter().map(|r| (r.pos, r.version)).collect();
+            let mut db = Db { rows, produced: 0 };
+            let limit = rng.usize(1..60);
+            let paged = pages(&mut db, limit);
+            let sent: Vec<(i64, i64)> = paged.iter().flat_map(|(r, _)| r.iter().copied()).collect();
+            assert_eq!(sent, all, "round {round}, limit {limit}: {paged:?}");
+            for (page, _) in &paged {
+                // Never a page ending inside a group, unless the group is the page.
+                let last = page.last().map(|r| r.0);
+                let first = page.first().map(|r| r.0);
+                let next = all.iter().find(|r| Some(r.0) > last);
+                assert!(first == last || next.is_none_or(|n| Some(n.0) != last), "round {round}");
+            }
         }
     }
 

@@ -92,13 +92,17 @@ pub(crate) struct PullShape {
     pub backfill: usize,
     /// Collection names after those.
     pub collections: usize,
-    /// `false`: `LIMIT $2`; `true`: every row with position `<= $2` (the rest of a backfill
-    /// group a limit cut; see `pull_changes`).
+    /// `false`: `LIMIT $2`, after the row at (`$1`, the last placeholder: position and
+    /// version; a version of `i64::MAX` reads from position `$1` on); `true`: every row with
+    /// position `<= $2` (the rest of a backfill group a limit cut; see `pull_changes`).
     pub up_to: bool,
 }
 
-/// A pull page: rows (space, collection, doc_key, version, doc_value, hlc, schema_version, pos) with
-/// `pos > $1`, ordered by (pos, version).
+/// A pull page: rows (space, collection, doc_key, version, doc_value, hlc, schema_version, pos)
+/// after a position (`pos > $1`, or the same position and a later version), ordered by
+/// (pos, version). A page is read in chunks, each after the last row of the one before
+/// (`db::pull::Reading`). Current spaces' rows, at `pos = version`, are read with
+/// `version > $1`: no row of theirs shares a position with another row.
 pub(crate) fn pull_query(shape: PullShape) -> String {
     const COLUMNS: &str = "space, collection, doc_key, version, doc_value, hlc, schema_version";
     let mut n = 2;
@@ -128,8 +132,12 @@ pub(crate) fn pull_query(shape: PullShape) -> String {
         // No readable space: an empty page, with the same placeholders bound.
         parts.push(format!("SELECT {COLUMNS}, version AS pos FROM documents WHERE 1 = 0"));
     }
-    let end = if shape.up_to { "AND pos <= $2 ORDER BY pos, version" } else { "ORDER BY pos, version LIMIT $2" };
-    format!("SELECT {COLUMNS}, pos FROM ({}) AS page WHERE pos > $1 {end}", parts.join(" UNION ALL "))
+    let after = if shape.up_to {
+        "pos > $1 AND pos <= $2 ORDER BY pos, version".to_string()
+    } else {
+        format!("(pos > $1 OR (pos = $1 AND version > {})) ORDER BY pos, version LIMIT $2", next())
+    };
+    format!("SELECT {COLUMNS}, pos FROM ({}) AS page WHERE {after}", parts.join(" UNION ALL "))
 }
 
 // The batched statements of a push: everything a push reads or writes under the counter
