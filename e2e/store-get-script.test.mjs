@@ -1,8 +1,9 @@
 // js/store.js's `getNow`: `get` as the app gets it, one request answered in the script.
 // A readable record's value (or `undefined`) resolves without Rust; a failed request or an
 // unreadable record goes to Rust's settling function, whose answer or throw settles the
-// promise. The browser suites hold the same through a client (`bad_input`'s corrupted
-// records, `api`'s failed request); here each branch with a fake database.
+// promise. The browser suites hold the unreadable records through a client (`bad_input`'s
+// corrupted records) and Rust's answer for a failed request (`api`, `read_outcome` called
+// with an aborted request); here each branch with a fake database.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadScript } from "./script-harness.mjs";

@@ -25,8 +25,8 @@ pub(super) fn classify(js: &JsValue) -> Error {
 
 /// A failed request's error: the transaction's own when the request failed because the
 /// transaction aborted (Chrome reports `AbortError` for a request and `QuotaExceededError`
-/// for its transaction near the quota). For `reads::read_now`, given the failed `IDBRequest`
-/// itself; the store's script applies the same rule to its requests.
+/// for its transaction near the quota). For `reads::read_outcome` and `count_outcome`, given
+/// the failed `IDBRequest` itself; the store's script applies the same rule to its requests.
 pub(super) fn failed_request(request: &JsValue) -> Error {
     let error = prop(request, "error");
     let cause = match dom_name(&error).as_deref() {

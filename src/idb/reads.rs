@@ -23,14 +23,12 @@ use crate::convert::prop;
 
 #[wasm_bindgen]
 extern "C" {
-    // IDBDatabase and IDBTransaction given the JS strings `get` was called with: web-sys's
-    // methods take `&str`, which would copy each name into wasm and back out.
+    // IDBDatabase and IDBTransaction for `count_now`'s one request: the transaction given
+    // a JS string (web-sys's takes `&str`, which would copy the name into wasm and back).
     type Database;
     #[wasm_bindgen(method, catch)]
     fn transaction(this: &Database, store: &JsValue) -> std::result::Result<Transaction, JsValue>;
     type Transaction;
-    #[wasm_bindgen(method, catch, js_name = objectStore)]
-    fn object_store(this: &Transaction, store: &JsValue) -> std::result::Result<IdbObjectStore, JsValue>;
     #[wasm_bindgen(method, catch, js_name = objectStore)]
     fn object_store_named(this: &Transaction, store: &str) -> std::result::Result<IdbObjectStore, JsValue>;
     // A promise's `then` given a JS function (js-sys's takes a Rust closure).
@@ -68,7 +66,7 @@ pub fn read_outcome(collection: &JsValue, key: &JsValue, event: &JsValue) -> Res
 }
 
 /// The promise of `request`'s end (its `success` or `error` event) passed through
-/// `settle`: the one promise of `read_now` and `count_now`.
+/// `settle`: the one promise of `count_now` (`read_now`'s is the store script's `getNow`).
 fn settled(request: &IdbRequest, settle: JsValue) -> Promise {
     let finished = Promise::new(&mut |resolve, _| {
         request.set_onsuccess(Some(&resolve));
@@ -126,7 +124,7 @@ impl IdbStore {
         script::get_now(&db, collection, key, settle).ok()
     }
 
-    /// `Store::count` in a single promise, as `read_now` reads: where the plan counts one
+    /// `Store::count` in a single promise, as `read_now` answers `get`: where the plan counts one
     /// range of an index that holds the answer (`Plan::exact`; values unsealed, the
     /// connection open), one `count` request, whose promise settles through
     /// `settle(collection, undefined, event)` (`count_outcome`). `None` where

@@ -1090,6 +1090,11 @@ async fn corrupted_records_are_skipped_and_reported_by_list_get_and_export() {
     assert_eq!(code, "storage");
     assert!(message.contains("trips/t2"), "{message}");
     assert_eq!(storage_errors(&seen).len(), 1);
+    // A good value under metadata of the wrong type: the metadata check alone refuses it.
+    let (code, message) = rejection(client.get(s("trips"), s("t4"))).await;
+    assert_eq!(code, "storage");
+    assert!(message.contains("trips/t4"), "{message}");
+    assert_eq!(storage_errors(&seen).len(), 2);
     assert_eq!(field(&ok(client.get(s("trips"), s("t1"))).await, "owner"), "ana");
     seen.borrow_mut().clear();
 
