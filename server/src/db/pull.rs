@@ -70,11 +70,14 @@ const FIRST_CHUNK: usize = 32;
 
 /// A pull page as it is read from the database: in chunks, each a query after the last
 /// row read (`sql::pull_query`), the first of `FIRST_CHUNK` rows and each next as many as
-/// the rows read so far say still fit the cap, so that a page stopped by its bytes makes
-/// the database read and send (PostgreSQL sends a statement's every row, however few are
-/// taken) little more than the page, and a page of small documents is two queries. Rows
-/// are taken as they stream; a chunk stops one row after the cap (where the page may end
-/// is `cut`'s to say, and it needs the row after).
+/// the last chunk's rows say still fit the cap (their mean size, so that rows turning small
+/// after large ones are not read two at a time), but no more than four times the rows
+/// read: PostgreSQL sends a statement's every row, however few are taken, so a page
+/// stopped by its bytes makes the database read at most about five times the rows it
+/// sends (small documents followed by large ones), a page of documents of one size little
+/// more, and a page of small documents is four queries.
+/// Rows are taken as they stream; a chunk stops one row after the cap (where the page may
+/// end is `cut`'s to say, and it needs the row after).
 pub(crate) struct Reading {
     rows: Vec<PageRow>,
     /// `limit + 1`: the most a page reads.
@@ -84,16 +87,25 @@ pub(crate) struct Reading {
     within_cap: Option<usize>,
     /// The last chunk ended before the rows it asked for: nothing follows.
     ended: bool,
+    /// The rows taken from the last chunk, and their bytes.
+    chunk: (usize, usize),
 }
 
 impl Reading {
     pub fn new(limit: usize) -> Reading {
-        Reading { rows: Vec::new(), most: limit.saturating_add(1), bytes: 0, within_cap: None, ended: false }
+        Reading {
+            rows: Vec::new(),
+            most: limit.saturating_add(1),
+            bytes: 0,
+            within_cap: None,
+            ended: false,
+            chunk: (0, 0),
+        }
     }
 
     /// The next chunk: how many rows, after which position and version (`(checkpoint,
     /// i64::MAX)` first: every row past the checkpoint); `None` when the page is read.
-    pub fn next_chunk(&self, checkpoint: i64) -> Option<(usize, i64, i64)> {
+    pub fn next_chunk(&mut self, checkpoint: i64) -> Option<(usize, i64, i64)> {
         let left = self.most.saturating_sub(self.rows.len());
         if self.ended || left == 0 || self.within_cap.is_some_and(|n| self.rows.len() > n) {
             return None;
@@ -103,15 +115,24 @@ impl Reading {
             (0, _) => FIRST_CHUNK,
             // Past the cap, at the chunk's last row: the one row after it.
             (_, Some(_)) => 1,
-            // What still fits at the rows' mean size, and the one after.
-            (read, None) => MAX_PULL_BYTES.saturating_sub(self.bytes) / (self.bytes / read).max(1) + 2,
+            // What still fits at the last chunk's mean size, and the one after; at most
+            // four times the rows read, so rows that turn large after small ones are not
+            // read by the thousand past the cap.
+            (read, None) => {
+                let (rows, bytes) = if self.chunk.0 > 0 { self.chunk } else { (read, self.bytes) };
+                let fits = MAX_PULL_BYTES.saturating_sub(self.bytes) / (bytes / rows).max(1) + 2;
+                fits.min(read.saturating_mul(4))
+            }
         };
+        self.chunk = (0, 0);
         Some((wanted.clamp(1, left), pos, version))
     }
 
     /// Take a row of the chunk; `false`: read no more of this chunk.
     pub fn take(&mut self, row: PageRow) -> bool {
-        self.bytes += row.bytes();
+        let bytes = row.bytes();
+        self.bytes += bytes;
+        self.chunk = (self.chunk.0 + 1, self.chunk.1 + bytes);
         self.rows.push(row);
         if self.within_cap.is_some() {
             return false;
@@ -164,7 +185,8 @@ impl PageRow {
 pub(crate) enum Page {
     /// The page, and whether more follows.
     Rows(Vec<PageRow>, bool),
-    /// The page is the backfill group at this position, bigger than the limit: read it whole.
+    /// The page is the backfill group at this position, past the limit or the byte cap:
+    /// read it whole.
     Group(i64),
 }
 
@@ -260,6 +282,7 @@ mod tests {
     struct Db {
         rows: Vec<PageRow>,
         produced: usize,
+        statements: usize,
     }
 
     impl Db {
@@ -267,6 +290,7 @@ mod tests {
             let after = |r: &&PageRow| r.pos > pos || (r.pos == pos && r.version > version);
             let out: Vec<PageRow> = self.rows.iter().filter(after).take(limit).cloned().collect();
             self.produced += out.len();
+            self.statements += 1;
             out
         }
 
@@ -311,12 +335,15 @@ mod tests {
     }
 
     #[test]
-    fn small_rows_fill_the_limit_in_two_statements() {
-        let mut db = Db { rows: (1..=300).map(|v| sized(v, v, 500)).collect(), produced: 0 };
+    fn small_rows_fill_the_limit_in_few_statements() {
+        let mut db = Db { rows: (1..=3000).map(|v| sized(v, v, 500)).collect(), produced: 0, statements: 0 };
+        let (rows, more) = db.page(0, 2500);
+        assert_eq!((rows.len(), more), (2500, true));
+        // 32, 128, 640, then the rest of the limit and the row after it.
+        assert_eq!((db.produced, db.statements), (2501, 4));
+        let mut db = Db { rows: (1..=300).map(|v| sized(v, v, 500)).collect(), produced: 0, statements: 0 };
         let (rows, more) = db.page(0, 250);
         assert_eq!((rows.len(), more), (250, true));
-        // The first chunk, then the rest of the limit and the row after it.
-        assert_eq!(db.produced, 251);
         let (rows, more) = db.page(250, 250);
         assert_eq!((rows.len(), more, rows[0].pos), (50, false, 251));
     }
@@ -324,7 +351,7 @@ mod tests {
     #[test]
     fn large_rows_end_the_page_one_row_past_the_cap_and_read_little_more() {
         // Under the default largest value (256 KiB), as the first chunk's size assumes.
-        let mut db = Db { rows: (1..=100).map(|v| sized(v, v, 250_000)).collect(), produced: 0 };
+        let mut db = Db { rows: (1..=100).map(|v| sized(v, v, 250_000)).collect(), produced: 0, statements: 0 };
         let (rows, more) = db.page(0, 2500);
         let fit = CAP / 250_000 + 1;
         assert_eq!((rows.len(), more), (fit, true));
@@ -334,12 +361,29 @@ mod tests {
     }
 
     #[test]
+    fn rows_changing_size_neither_overread_nor_take_a_statement_each() {
+        // Small, then large: the database reads at most about five times the page.
+        let rows = (1..=3000).map(|v| sized(v, v, if v <= 32 { 500 } else { 250_000 })).collect();
+        let mut db = Db { rows, produced: 0, statements: 0 };
+        let (page, more) = db.page(0, 2500);
+        assert!(more && (60..70).contains(&page.len()), "{}", page.len());
+        assert!(db.produced <= 5 * page.len(), "read {} for a page of {}", db.produced, page.len());
+        // Large, then small: the chunks grow by the small rows' size (the ~1,940 that fit
+        // after 8 MB are not read two at a time).
+        let rows = (1..=3000).map(|v| sized(v, v, if v <= 32 { 250_000 } else { 200 })).collect();
+        let mut db = Db { rows, produced: 0, statements: 0 };
+        let (page, more) = db.page(0, 2500);
+        assert!(more && (1900..2000).contains(&page.len()), "{}", page.len());
+        assert!(db.statements <= 8, "{} statements", db.statements);
+    }
+
+    #[test]
     fn the_cap_at_the_last_row_ends_the_pull() {
-        let mut db = Db { rows: (1..=28).map(|v| sized(v, v, 300_000)).collect(), produced: 0 };
+        let mut db = Db { rows: (1..=28).map(|v| sized(v, v, 300_000)).collect(), produced: 0, statements: 0 };
         let (rows, more) = db.page(0, 2500);
         assert_eq!((rows.len(), more), (28, false));
         // One row past the cap: the 29th is where the page ends, none follows.
-        let mut db = Db { rows: (1..=29).map(|v| sized(v, v, 300_000)).collect(), produced: 0 };
+        let mut db = Db { rows: (1..=29).map(|v| sized(v, v, 300_000)).collect(), produced: 0, statements: 0 };
         assert_eq!(
             pages(&mut db, 2500).iter().map(|(r, m)| (r.len(), *m)).collect::<Vec<_>>(),
             [(28, true), (1, false)]
@@ -350,15 +394,15 @@ mod tests {
     fn a_row_over_the_cap_is_a_page_of_its_own_and_groups_stay_whole() {
         let huge = CAP + 1;
         // Alone, then the rest.
-        let mut db = Db { rows: vec![sized(1, 1, huge), sized(2, 2, 10), sized(3, 3, 10)], produced: 0 };
+        let mut db = Db { rows: vec![sized(1, 1, huge), sized(2, 2, 10), sized(3, 3, 10)], produced: 0, statements: 0 };
         assert_eq!(pages(&mut db, 2500), [(vec![(1, 1)], true), (vec![(2, 2), (3, 3)], false)]);
         // A group opening the page, over the cap: read whole.
         let group = vec![sized(9, 2, huge), sized(9, 3, 10), sized(9, 4, 10), sized(10, 10, 10)];
-        let mut db = Db { rows: group, produced: 0 };
+        let mut db = Db { rows: group, produced: 0, statements: 0 };
         assert_eq!(pages(&mut db, 2500), [(vec![(9, 2), (9, 3), (9, 4)], true), (vec![(10, 10)], false)]);
         // A group after the row that passes the cap: the page ends before it.
         let rows = vec![sized(1, 1, huge), sized(9, 2, 10), sized(9, 3, 10)];
-        let mut db = Db { rows, produced: 0 };
+        let mut db = Db { rows, produced: 0, statements: 0 };
         assert_eq!(pages(&mut db, 2500), [(vec![(1, 1)], true), (vec![(9, 2), (9, 3)], false)]);
     }
 
@@ -383,7 +427,7 @@ mod tests {
             }
             rows.sort_by_key(|r| (r.pos, r.version));
             let all: Vec<(i64, i64)> = rows.iter().map(|r| (r.pos, r.version)).collect();
-            let mut db = Db { rows, produced: 0 };
+            let mut db = Db { rows, produced: 0, statements: 0 };
             let limit = rng.usize(1..60);
             let paged = pages(&mut db, limit);
             let sent: Vec<(i64, i64)> = paged.iter().flat_map(|(r, _)| r.iter().copied()).collect();

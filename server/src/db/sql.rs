@@ -94,7 +94,8 @@ pub(crate) struct PullShape {
     pub collections: usize,
     /// `false`: `LIMIT $2`, after the row at (`$1`, the last placeholder: position and
     /// version; a version of `i64::MAX` reads from position `$1` on); `true`: every row with
-    /// position `<= $2` (the rest of a backfill group a limit cut; see `pull_changes`).
+    /// position `<= $2` (a backfill group that opens a page, read whole past the limit and
+    /// the byte cap; see `pull_changes`).
     pub up_to: bool,
 }
 
@@ -102,7 +103,8 @@ pub(crate) struct PullShape {
 /// after a position (`pos > $1`, or the same position and a later version), ordered by
 /// (pos, version). A page is read in chunks, each after the last row of the one before
 /// (`db::pull::Reading`). Current spaces' rows, at `pos = version`, are read with
-/// `version > $1`: no row of theirs shares a position with another row.
+/// `version > $1`: no row of theirs shares a position with another row, since no document
+/// shares a version with a grant's `since` (a grant takes a version of its own).
 pub(crate) fn pull_query(shape: PullShape) -> String {
     const COLUMNS: &str = "space, collection, doc_key, version, doc_value, hlc, schema_version";
     let mut n = 2;
