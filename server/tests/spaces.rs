@@ -19,6 +19,7 @@ per_backend!(
     readers_cannot_write_writers_can,
     backfill_on_join_misses_nothing_and_doubles_nothing,
     backfill_follows_changes_made_while_paging,
+    backfill_groups_are_read_whole_across_chunks,
     revoked_spaces_are_reported_and_stop,
     owners_manage_members_and_others_cannot,
     admin_api_needs_the_admin_token,
@@ -262,6 +263,38 @@ async fn backfill_on_join_misses_nothing_and_doubles_nothing(backend: Backend) {
     let (from_zero, _, _) = page_all(&api, "bob", 0, 3).await;
     assert_no_doubles(&from_zero);
     assert_eq!(state(&from_zero).len(), 8 + 4);
+}
+
+/// A backfill group larger than a page's first chunk (32 rows) is read across chunks of
+/// the real statements (`db::pull::Reading`: each after the last row's position and
+/// version), whole: at a limit that holds it, at one it passes (sent whole), and at one
+/// that ends the page before it; with rows of the caller's own space after it.
+async fn backfill_groups_are_read_whole_across_chunks(backend: Backend) {
+    let s = start_admin(&backend).await;
+    let api = s.api();
+    let g: Vec<(String, Value)> = (0..60).map(|i| (format!("g{i:02}"), json!({ "i": i }))).collect();
+    write(&s, &g.iter().map(|(k, v)| ("g", k.as_str(), v.clone())).collect::<Vec<_>>()).await;
+    api.push_ok("bob", &batch("b-1", vec![put(1, "c", "b00", json!({}), None)])).await;
+    let (_, checkpoint, _) = page_all(&api, "bob", 0, 2500).await;
+    grant(&s, "g", "bob", "reader").await;
+    write(&s, &[("g", "g00", json!({"i": "changed"})), ("g", "g60", json!({"i": 60}))]).await;
+    let own: Vec<Value> = (1..=40).map(|i| put(i + 1, "c", &format!("b{i:02}"), json!({}), None)).collect();
+    api.push_ok("bob", &batch("b-1", own)).await;
+    let (expected, _, _) = {
+        grant(&s, "g", "alice", "reader").await;
+        page_all(&api, "alice", 0, 2500).await
+    };
+    let expected: BTreeMap<_, _> = state(&expected).into_iter().filter(|((space, _), _)| space == "g").collect();
+    assert_eq!(expected.len(), 61);
+    for limit in [2500, 100, 35, 7] {
+        let (after, _, pages) = page_all(&api, "bob", checkpoint, limit).await;
+        assert_no_doubles(&after);
+        let got = state(&after);
+        let in_g: BTreeMap<_, _> =
+            got.iter().filter(|((space, _), _)| space == "g").map(|(k, v)| (k.clone(), v.clone())).collect();
+        assert_eq!(in_g, expected, "limit {limit}, {pages} pages");
+        assert_eq!(got.len(), 61 + 40, "limit {limit}: bob's own writes after the grant");
+    }
 }
 
 /// Documents of the backfilled space change between pages: each is delivered at its new
