@@ -561,9 +561,7 @@ macro_rules! impl_backend {
             } else {
                 let mut reading = $crate::db::pull::Reading::new(query.limit as usize);
                 while let Some((asked, pos, version)) = reading.next_chunk(checkpoint) {
-                    let (read, stopped) =
-                        read_rows(tx, &plan, (pos, version), asked as i64, &mut |row| reading.take(row)).await?;
-                    reading.chunk_read(read, asked, stopped);
+                    read_rows(tx, &plan, (pos, version), asked as i64, &mut |row| reading.take(row)).await?;
                 }
                 match reading.page() {
                     $crate::db::pull::Page::Rows(rows, has_more) => (rows, has_more),
@@ -584,7 +582,7 @@ macro_rules! impl_backend {
         }
 
         /// Rows of a pull page as they stream, each handed to `take` until it answers
-        /// `false`; answers how many were read and whether `take` stopped them. With
+        /// `false`. With
         /// `limit` > 0, a chunk (`sql::pull_query`): `limit` rows after `after`, a position
         /// and a version; with `limit` 0, a backfill group: every row after `after.0` with
         /// a position up to `after.1`.
@@ -594,7 +592,7 @@ macro_rules! impl_backend {
             after: (i64, i64),
             limit: i64,
             take: &mut (dyn FnMut($crate::db::pull::PageRow) -> bool + Send),
-        ) -> Result<(usize, bool), $crate::db::StoreError> {
+        ) -> Result<(), $crate::db::StoreError> {
             use futures_util::TryStreamExt;
             use sqlx::Row;
             let err = |e: sqlx::Error| $crate::db::store_error(&e);
@@ -615,9 +613,7 @@ macro_rules! impl_backend {
                 q = q.bind(after.1);
             }
             let mut rows = q.fetch(&mut **tx);
-            let mut read = 0;
             while let Some(row) = rows.try_next().await.map_err(err)? {
-                read += 1;
                 let row = $crate::db::pull::PageRow {
                     space: row.try_get(0).map_err(err)?,
                     collection: row.try_get(1).map_err(err)?,
@@ -629,10 +625,10 @@ macro_rules! impl_backend {
                     pos: row.try_get(7).map_err(err)?,
                 };
                 if !take(row) {
-                    return Ok((read, true));
+                    break;
                 }
             }
-            Ok((read, false))
+            Ok(())
         }
 
         async fn read_status(pool: &sqlx::Pool<$db>) -> Result<$crate::db::Status, $crate::db::StoreError> {

@@ -85,31 +85,30 @@ pub(crate) struct Reading {
     bytes: usize,
     /// Rows within the cap, the one that passed it included, once it passed.
     within_cap: Option<usize>,
-    /// The last chunk ended before the rows it asked for: nothing follows.
-    ended: bool,
-    /// The rows taken from the last chunk, and their bytes.
+    /// The rows the last chunk asked for; the rows taken from it, and their bytes. A chunk
+    /// that gave fewer rows than it asked for, unless `take` stopped it, was the last.
+    asked: usize,
     chunk: (usize, usize),
 }
 
 impl Reading {
     pub fn new(limit: usize) -> Reading {
-        Reading {
-            rows: Vec::new(),
-            most: limit.saturating_add(1),
-            bytes: 0,
-            within_cap: None,
-            ended: false,
-            chunk: (0, 0),
-        }
+        Reading { rows: Vec::new(), most: limit.saturating_add(1), bytes: 0, within_cap: None, asked: 0, chunk: (0, 0) }
+    }
+
+    /// Whether the page has all it reads: the limit's rows and the one after, or the row
+    /// after the one that passed the cap (`take` stops a chunk there).
+    fn full(&self) -> bool {
+        self.rows.len() >= self.most || self.within_cap.is_some_and(|n| self.rows.len() > n)
     }
 
     /// The next chunk: how many rows, after which position and version (`(checkpoint,
     /// i64::MAX)` first: every row past the checkpoint); `None` when the page is read.
     pub fn next_chunk(&mut self, checkpoint: i64) -> Option<(usize, i64, i64)> {
-        let left = self.most.saturating_sub(self.rows.len());
-        if self.ended || left == 0 || self.within_cap.is_some_and(|n| self.rows.len() > n) {
+        if self.full() || self.chunk.0 < self.asked {
             return None;
         }
+        let left = self.most - self.rows.len();
         let (pos, version) = self.rows.last().map_or((checkpoint, i64::MAX), |r| (r.pos, r.version));
         let wanted = match (self.rows.len(), self.within_cap) {
             (0, _) => FIRST_CHUNK,
@@ -125,7 +124,8 @@ impl Reading {
             }
         };
         self.chunk = (0, 0);
-        Some((wanted.clamp(1, left), pos, version))
+        self.asked = wanted.clamp(1, left);
+        Some((self.asked, pos, version))
     }
 
     /// Take a row of the chunk; `false`: read no more of this chunk.
@@ -134,21 +134,10 @@ impl Reading {
         self.bytes += bytes;
         self.chunk = (self.chunk.0 + 1, self.chunk.1 + bytes);
         self.rows.push(row);
-        if self.within_cap.is_some() {
-            return false;
-        }
-        if self.bytes > MAX_PULL_BYTES {
+        if self.within_cap.is_none() && self.bytes > MAX_PULL_BYTES {
             self.within_cap = Some(self.rows.len());
         }
-        self.rows.len() < self.most
-    }
-
-    /// The chunk gave `read` of the `asked` rows, `take` having stopped it or not: fewer
-    /// rows than asked, and not stopped, means the database has no more.
-    pub fn chunk_read(&mut self, read: usize, asked: usize, stopped: bool) {
-        if read < asked && !stopped {
-            self.ended = true;
-        }
+        !self.full()
     }
 
     /// The page: cut at its limit or after the row that passed the cap.
@@ -286,6 +275,10 @@ mod tests {
     }
 
     impl Db {
+        fn new(rows: Vec<PageRow>) -> Db {
+            Db { rows, produced: 0, statements: 0 }
+        }
+
         fn chunk(&mut self, (pos, version): (i64, i64), limit: usize) -> Vec<PageRow> {
             let after = |r: &&PageRow| r.pos > pos || (r.pos == pos && r.version > version);
             let out: Vec<PageRow> = self.rows.iter().filter(after).take(limit).cloned().collect();
@@ -299,15 +292,11 @@ mod tests {
         fn page(&mut self, checkpoint: i64, limit: usize) -> (Vec<PageRow>, bool) {
             let mut reading = Reading::new(limit);
             while let Some((asked, pos, version)) = reading.next_chunk(checkpoint) {
-                let (mut read, mut stopped) = (0, false);
                 for r in self.chunk((pos, version), asked) {
-                    read += 1;
                     if !reading.take(r) {
-                        stopped = true;
                         break;
                     }
                 }
-                reading.chunk_read(read, asked, stopped);
             }
             match reading.page() {
                 Page::Rows(rows, more) => (rows, more),
@@ -336,12 +325,12 @@ mod tests {
 
     #[test]
     fn small_rows_fill_the_limit_in_few_statements() {
-        let mut db = Db { rows: (1..=3000).map(|v| sized(v, v, 500)).collect(), produced: 0, statements: 0 };
+        let mut db = Db::new((1..=3000).map(|v| sized(v, v, 500)).collect());
         let (rows, more) = db.page(0, 2500);
         assert_eq!((rows.len(), more), (2500, true));
         // 32, 128, 640, then the rest of the limit and the row after it.
         assert_eq!((db.produced, db.statements), (2501, 4));
-        let mut db = Db { rows: (1..=300).map(|v| sized(v, v, 500)).collect(), produced: 0, statements: 0 };
+        let mut db = Db::new((1..=300).map(|v| sized(v, v, 500)).collect());
         let (rows, more) = db.page(0, 250);
         assert_eq!((rows.len(), more), (250, true));
         let (rows, more) = db.page(250, 250);
@@ -351,7 +340,7 @@ mod tests {
     #[test]
     fn large_rows_end_the_page_one_row_past_the_cap_and_read_little_more() {
         // Under the default largest value (256 KiB), as the first chunk's size assumes.
-        let mut db = Db { rows: (1..=100).map(|v| sized(v, v, 250_000)).collect(), produced: 0, statements: 0 };
+        let mut db = Db::new((1..=100).map(|v| sized(v, v, 250_000)).collect());
         let (rows, more) = db.page(0, 2500);
         let fit = CAP / 250_000 + 1;
         assert_eq!((rows.len(), more), (fit, true));
@@ -364,14 +353,14 @@ mod tests {
     fn rows_changing_size_neither_overread_nor_take_a_statement_each() {
         // Small, then large: the database reads at most about five times the page.
         let rows = (1..=3000).map(|v| sized(v, v, if v <= 32 { 500 } else { 250_000 })).collect();
-        let mut db = Db { rows, produced: 0, statements: 0 };
+        let mut db = Db::new(rows);
         let (page, more) = db.page(0, 2500);
         assert!(more && (60..70).contains(&page.len()), "{}", page.len());
         assert!(db.produced <= 5 * page.len(), "read {} for a page of {}", db.produced, page.len());
         // Large, then small: the chunks grow by the small rows' size (the ~1,940 that fit
         // after 8 MB are not read two at a time).
         let rows = (1..=3000).map(|v| sized(v, v, if v <= 32 { 250_000 } else { 200 })).collect();
-        let mut db = Db { rows, produced: 0, statements: 0 };
+        let mut db = Db::new(rows);
         let (page, more) = db.page(0, 2500);
         assert!(more && (1900..2000).contains(&page.len()), "{}", page.len());
         assert!(db.statements <= 8, "{} statements", db.statements);
@@ -379,11 +368,11 @@ mod tests {
 
     #[test]
     fn the_cap_at_the_last_row_ends_the_pull() {
-        let mut db = Db { rows: (1..=28).map(|v| sized(v, v, 300_000)).collect(), produced: 0, statements: 0 };
+        let mut db = Db::new((1..=28).map(|v| sized(v, v, 300_000)).collect());
         let (rows, more) = db.page(0, 2500);
         assert_eq!((rows.len(), more), (28, false));
         // One row past the cap: the 29th is where the page ends, none follows.
-        let mut db = Db { rows: (1..=29).map(|v| sized(v, v, 300_000)).collect(), produced: 0, statements: 0 };
+        let mut db = Db::new((1..=29).map(|v| sized(v, v, 300_000)).collect());
         assert_eq!(
             pages(&mut db, 2500).iter().map(|(r, m)| (r.len(), *m)).collect::<Vec<_>>(),
             [(28, true), (1, false)]
@@ -394,15 +383,15 @@ mod tests {
     fn a_row_over_the_cap_is_a_page_of_its_own_and_groups_stay_whole() {
         let huge = CAP + 1;
         // Alone, then the rest.
-        let mut db = Db { rows: vec![sized(1, 1, huge), sized(2, 2, 10), sized(3, 3, 10)], produced: 0, statements: 0 };
+        let mut db = Db::new(vec![sized(1, 1, huge), sized(2, 2, 10), sized(3, 3, 10)]);
         assert_eq!(pages(&mut db, 2500), [(vec![(1, 1)], true), (vec![(2, 2), (3, 3)], false)]);
         // A group opening the page, over the cap: read whole.
         let group = vec![sized(9, 2, huge), sized(9, 3, 10), sized(9, 4, 10), sized(10, 10, 10)];
-        let mut db = Db { rows: group, produced: 0, statements: 0 };
+        let mut db = Db::new(group);
         assert_eq!(pages(&mut db, 2500), [(vec![(9, 2), (9, 3), (9, 4)], true), (vec![(10, 10)], false)]);
         // A group after the row that passes the cap: the page ends before it.
         let rows = vec![sized(1, 1, huge), sized(9, 2, 10), sized(9, 3, 10)];
-        let mut db = Db { rows, produced: 0, statements: 0 };
+        let mut db = Db::new(rows);
         assert_eq!(pages(&mut db, 2500), [(vec![(1, 1)], true), (vec![(9, 2), (9, 3)], false)]);
     }
 
@@ -427,7 +416,7 @@ mod tests {
             }
             rows.sort_by_key(|r| (r.pos, r.version));
             let all: Vec<(i64, i64)> = rows.iter().map(|r| (r.pos, r.version)).collect();
-            let mut db = Db { rows, produced: 0, statements: 0 };
+            let mut db = Db::new(rows);
             let limit = rng.usize(1..60);
             let paged = pages(&mut db, limit);
             let sent: Vec<(i64, i64)> = paged.iter().flat_map(|(r, _)| r.iter().copied()).collect();
