@@ -69,6 +69,42 @@ pub const ERROR_CODES: [&str; 20] = [
     "protocol",
 ];
 
+/// `SyncClient`'s methods, numbered by their place here. The module exports one function
+/// for all of them, `__call(method, a, b, c)`, and `scripts/package.mjs` gives the JS class
+/// a method of each name that calls it with its number: one export's shim, where each
+/// method's own was ~175 bytes of the module (bench/README.md "Size"). Appending keeps
+/// the numbers of the others; the names are the public API.
+pub const CLIENT_METHODS: [&str; 28] = [
+    "put",
+    "putMany",
+    "patch",
+    "delete",
+    "get",
+    "getFresh",
+    "list",
+    "query",
+    "count",
+    "explain",
+    "watch",
+    "sync",
+    "flush",
+    "discardPending",
+    "resync",
+    "pending",
+    "status",
+    "metrics",
+    "persist",
+    "health",
+    "conflicts",
+    "resolveConflict",
+    "audit",
+    "export",
+    "clear",
+    "close",
+    "spaces",
+    "on",
+];
+
 /// What `pkg/names.js` exports, as JSON.
 pub fn to_json() -> Value {
     let events: serde_json::Map<String, Value> =
@@ -81,6 +117,7 @@ pub fn to_json() -> Value {
         "syncTag": SYNC_TAG,
         "flushMessage": FLUSH_MESSAGE,
         "errorCodes": ERROR_CODES,
+        "clientMethods": CLIENT_METHODS,
     })
 }
 

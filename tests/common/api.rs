@@ -688,3 +688,54 @@ fn names_made_once_are_the_texts_they_stand_for() {
         }
     }
 }
+
+/// `__call`, the one export behind the JS class's methods (`CLIENT_METHODS`, which
+/// `scripts/package.mjs` turns into them): each number reaches a method of the module, the
+/// writing and reading ones the method of their name, and a number past the list is
+/// refused, as a glue of another build would call it.
+#[wasm_bindgen_test]
+async fn each_method_number_reaches_its_method() {
+    use pwa_sync_core::names::CLIENT_METHODS;
+    let name = unique("methods");
+    let client = open(&name).await;
+    let number = |method: &str| CLIENT_METHODS.iter().position(|m| *m == method).unwrap() as u32;
+    let call = |method: &str, a: JsValue, b: JsValue| {
+        client.call(number(method), a, b, JsValue::UNDEFINED).unwrap_or_else(|e| panic!("{method}: {e:?}"))
+    };
+    let u = || JsValue::UNDEFINED;
+    ok(call("put", s("trips"), json(r#"{"id": "t1", "owner": "ana"}"#)).unchecked_into()).await;
+    let many = Array::of1(&json(r#"{"id": "t2", "owner": "ana"}"#));
+    assert_eq!(ok(call("putMany", s("trips"), many.into()).unchecked_into()).await, 1.0);
+    assert_eq!(field(&ok(call("get", s("trips"), s("t2")).unchecked_into()).await, "owner"), "ana");
+    assert_eq!(Array::from(&ok(call("list", s("trips"), u()).unchecked_into()).await).length(), 2);
+    let by_owner = json(r#"{"where": {"owner": "ana"}}"#);
+    assert_eq!(ok(call("count", s("trips"), by_owner).unchecked_into()).await, 2.0);
+    assert_eq!(ok(call("delete", s("trips"), s("t1")).unchecked_into()).await, JsValue::UNDEFINED);
+    let pending = ok(call("pending", u(), u()).unchecked_into()).await;
+    assert!(pending.as_f64().is_some_and(|n| n >= 1.0), "{pending:?}");
+    assert_eq!(field(&call("status", u(), u()), "pending"), pending);
+    assert_eq!(ok(call("discardPending", u(), u()).unchecked_into()).await, pending);
+    // Every other number reaches a method: none answers that it has no method (a method
+    // given no arguments refuses them, or runs: the client is local-only).
+    for (method, listed) in CLIENT_METHODS.iter().enumerate() {
+        if *listed == "close" {
+            continue;
+        }
+        let answer = client.call(method as u32, u(), u(), u());
+        let message = match answer {
+            Ok(v) => match v.dyn_into::<Promise>() {
+                Ok(promise) => JsFuture::from(promise).await.err().map(|e| field(&e, "message")),
+                Err(_) => None,
+            },
+            Err(e) => Some(field(&e, "message")),
+        };
+        let message = message.and_then(|m| m.as_string()).unwrap_or_default();
+        assert!(!message.contains("has no method"), "{listed}: {message}");
+    }
+    let past = client.call(CLIENT_METHODS.len() as u32, u(), u(), u()).unwrap_err();
+    assert_eq!(error_code(&past), "invalid-value");
+    assert!(field(&past, "message").as_string().unwrap().contains("has no method"));
+    call("close", u(), u());
+    assert_eq!(code(client.get(s("trips"), s("t2"))).await, "closed");
+    IdbStore::delete_database(&name).await.unwrap();
+}
