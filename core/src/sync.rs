@@ -450,7 +450,9 @@ impl<'c, V: AppValue> Working<'c, V> {
         let entries = self.entries(key);
         let at = entries.iter().position(|e| e.id == id)?;
         let entry = entries.remove(at);
-        add_id(&mut self.removed_entries, id);
+        // Once at most: the entry just left its queue, so it cannot be removed again.
+        // (`add_id`'s search made discarding n entries quadratic: 100,000 in ~3.5 s.)
+        self.removed_entries.push(id);
         Some(entry)
     }
 
@@ -961,6 +963,53 @@ mod tests {
 
     fn server(version: u64, value: Value, hlc_ms: u64) -> ServerState {
         ServerState { version, value: Some(value), hlc: format!("{hlc_ms:015}-0000-c-other"), schema_version: None }
+    }
+
+    /// Every queued entry leaves once: a key's several entries and other keys' alike (the
+    /// ids are pushed as entries leave their queues, not searched for first).
+    #[test]
+    fn discarding_deletes_each_queued_entry_once_and_rolls_records_back() {
+        let mut snapshot: Snapshot = Snapshot::new(Meta::new("c".into()));
+        let entry = |id: u64, key: &str, n: u64| OutboxEntry {
+            id,
+            collection: "trips".into(),
+            key: key.into(),
+            op: Op::Put,
+            value: json!({"id": key, "n": n}),
+            base_version: None,
+            hlc: "h".into(),
+            sent: false,
+            created_at: 0.0,
+            space: None,
+            attempts: 0,
+        };
+        for (key, ids) in [("a", vec![1, 2]), ("b", vec![3]), ("c", vec![4, 5, 6])] {
+            let record = EntityRecord {
+                key: key.into(),
+                value: Some(json!({"id": key, "n": 9})),
+                version: (key == "b").then_some(7),
+                base: (key == "b").then(|| json!({"id": key, "n": 0})),
+                hlc: "h".into(),
+                pending: ids.len() as u32,
+                updated_at: 0.0,
+                conflict: None,
+                revived: false,
+            };
+            snapshot.records.insert(k(key), record);
+            snapshot.queued.insert(k(key), ids.iter().map(|id| entry(*id, key, *id)).collect());
+        }
+        let (writes, applied) = plan_discard(snapshot, 5).unwrap();
+        let mut deleted = writes.outbox_delete.clone();
+        deleted.sort_unstable();
+        assert_eq!(deleted, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(writes.outbox_delete.len(), 6, "each once: {:?}", writes.outbox_delete);
+        assert_eq!(applied.applied, 6);
+        assert!(writes.outbox_put.is_empty());
+        // Never-synced records go; a synced one goes back to the server's value.
+        assert_eq!(writes.records.get(&k("a")), Some(&None));
+        assert_eq!(writes.records.get(&k("c")), Some(&None));
+        let b = writes.records.get(&k("b")).cloned().flatten().unwrap();
+        assert_eq!((b.value, b.pending, b.version), (Some(json!({"id": "b", "n": 0})), 0, Some(7)));
     }
 
     #[test]

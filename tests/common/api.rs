@@ -690,52 +690,72 @@ fn names_made_once_are_the_texts_they_stand_for() {
 }
 
 /// `__call`, the one export behind the JS class's methods (`CLIENT_METHODS`, which
-/// `scripts/package.mjs` turns into them): each number reaches a method of the module, the
-/// writing and reading ones the method of their name, and a number past the list is
-/// refused, as a glue of another build would call it.
+/// `scripts/package.mjs` turns into them): each number reaches the method of its name,
+/// told apart by what it answers (but `sync`, `resync` and `spaces` alike refuse a
+/// local-only client, and `conflicts` and `audit` both answer `[]` here: a swap within
+/// either group would pass), and a number past the list is refused, as a glue of another
+/// build would call it.
 #[wasm_bindgen_test]
 async fn each_method_number_reaches_its_method() {
     use pwa_sync_core::names::CLIENT_METHODS;
     let name = unique("methods");
     let client = open(&name).await;
-    let number = |method: &str| CLIENT_METHODS.iter().position(|m| *m == method).unwrap() as u32;
-    let call = |method: &str, a: JsValue, b: JsValue| {
-        client.call(number(method), a, b, JsValue::UNDEFINED).unwrap_or_else(|e| panic!("{method}: {e:?}"))
+    let mut reached = Vec::new();
+    let mut call = |method: &'static str, a: JsValue, b: JsValue, c: JsValue| {
+        reached.push(method);
+        let number = CLIENT_METHODS.iter().position(|m| *m == method).unwrap() as u32;
+        client.call(number, a, b, c).unwrap_or_else(|e| panic!("{method}: {e:?}"))
     };
     let u = || JsValue::UNDEFINED;
-    ok(call("put", s("trips"), json(r#"{"id": "t1", "owner": "ana"}"#)).unchecked_into()).await;
-    let many = Array::of1(&json(r#"{"id": "t2", "owner": "ana"}"#));
-    assert_eq!(ok(call("putMany", s("trips"), many.into()).unchecked_into()).await, 1.0);
-    assert_eq!(field(&ok(call("get", s("trips"), s("t2")).unchecked_into()).await, "owner"), "ana");
-    assert_eq!(Array::from(&ok(call("list", s("trips"), u()).unchecked_into()).await).length(), 2);
-    let by_owner = json(r#"{"where": {"owner": "ana"}}"#);
-    assert_eq!(ok(call("count", s("trips"), by_owner).unchecked_into()).await, 2.0);
-    assert_eq!(ok(call("delete", s("trips"), s("t1")).unchecked_into()).await, JsValue::UNDEFINED);
-    let pending = ok(call("pending", u(), u()).unchecked_into()).await;
+    let answer = |v: JsValue| async move { ok(v.unchecked_into()).await };
+    let refusal = |v: JsValue| async move { code(v.unchecked_into()).await };
+    let trip = |owner: &str| json(&format!(r#"{{"id": "t2", "owner": "{owner}"}}"#));
+    let stop = Closure::<dyn Fn()>::new(|| ()).into_js_value();
+
+    answer(call("put", s("trips"), json(r#"{"id": "t1", "owner": "ana"}"#), u())).await;
+    assert_eq!(answer(call("putMany", s("trips"), Array::of1(&trip("ana")).into(), u())).await, 1.0);
+    assert_eq!(field(&answer(call("patch", s("trips"), s("t2"), json(r#"{"owner": "bo"}"#))).await, "owner"), "bo");
+    assert_eq!(field(&answer(call("get", s("trips"), s("t2"), u())).await, "owner"), "bo");
+    assert_eq!(field(&answer(call("getFresh", s("trips"), s("t2"), u())).await, "owner"), "bo");
+    assert_eq!(Array::from(&answer(call("list", s("trips"), u(), u())).await).length(), 2);
+    let by_bo = || json(r#"{"where": {"owner": "bo"}}"#);
+    let page = answer(call("query", s("trips"), by_bo(), u())).await;
+    assert_eq!(Array::from(&field(&page, "records")).length(), 1);
+    assert_eq!(answer(call("count", s("trips"), by_bo(), u())).await, 1.0);
+    assert_eq!(field(&answer(call("explain", s("trips"), by_bo(), u())).await, "index"), "owner");
+    let unwatch = call("watch", s("trips"), s("t2"), stop.clone());
+    unwatch.unchecked_ref::<js_sys::Function>().call0(&JsValue::NULL).unwrap();
+    let unlisten = call("on", s("pwa-sync:change"), stop.clone(), u());
+    unlisten.unchecked_ref::<js_sys::Function>().call0(&JsValue::NULL).unwrap();
+    assert_eq!(answer(call("delete", s("trips"), s("t1"), u())).await, JsValue::UNDEFINED);
+    let pending = answer(call("pending", u(), u(), u())).await;
     assert!(pending.as_f64().is_some_and(|n| n >= 1.0), "{pending:?}");
-    assert_eq!(field(&call("status", u(), u()), "pending"), pending);
-    assert_eq!(ok(call("discardPending", u(), u()).unchecked_into()).await, pending);
-    // Every other number reaches a method: none answers that it has no method (a method
-    // given no arguments refuses them, or runs: the client is local-only).
-    for (method, listed) in CLIENT_METHODS.iter().enumerate() {
-        if *listed == "close" {
-            continue;
-        }
-        let answer = client.call(method as u32, u(), u(), u());
-        let message = match answer {
-            Ok(v) => match v.dyn_into::<Promise>() {
-                Ok(promise) => JsFuture::from(promise).await.err().map(|e| field(&e, "message")),
-                Err(_) => None,
-            },
-            Err(e) => Some(field(&e, "message")),
-        };
-        let message = message.and_then(|m| m.as_string()).unwrap_or_default();
-        assert!(!message.contains("has no method"), "{listed}: {message}");
+    assert_eq!(field(&call("status", u(), u(), u()), "pending"), pending);
+    assert_eq!(field(&answer(call("metrics", u(), u(), u())).await, "pending"), pending);
+    assert!(field(&answer(call("health", u(), u(), u())).await, "reasons").is_array());
+    assert!(answer(call("persist", u(), u(), u())).await.as_bool().is_some());
+    assert_eq!(Array::from(&answer(call("conflicts", u(), u(), u())).await).length(), 0);
+    assert_eq!(Array::from(&answer(call("audit", u(), u(), u())).await).length(), 0);
+    assert_eq!(refusal(call("resolveConflict", JsValue::from(7), s("local"), u())).await, "unknown-conflict");
+    let exported = answer(call("export", json(r#"{"format": "csv"}"#), u(), u())).await.as_string().unwrap();
+    assert!(exported.contains("t2"), "{exported}");
+    for method in ["sync", "resync", "spaces"] {
+        assert_eq!(refusal(call(method, u(), u(), u())).await, "local-only", "{method}");
     }
+    let last_chance = json(r#"{"lastChance": true}"#);
+    assert_eq!(answer(call("flush", last_chance, u(), u())).await, JsValue::NULL);
+    assert_eq!(answer(call("discardPending", u(), u(), u())).await, pending);
+    assert_eq!(answer(call("clear", u(), u(), u())).await, JsValue::UNDEFINED);
+    assert_eq!(Array::from(&answer(call("list", s("trips"), u(), u())).await).length(), 0);
+    call("close", u(), u(), u());
+    assert_eq!(code(client.get(s("trips"), s("t2"))).await, "closed");
+    reached.sort_unstable();
+    reached.dedup();
+    let mut listed = CLIENT_METHODS.to_vec();
+    listed.sort_unstable();
+    assert_eq!(reached, listed, "every method is called above");
     let past = client.call(CLIENT_METHODS.len() as u32, u(), u(), u()).unwrap_err();
     assert_eq!(error_code(&past), "invalid-value");
     assert!(field(&past, "message").as_string().unwrap().contains("has no method"));
-    call("close", u(), u());
-    assert_eq!(code(client.get(s("trips"), s("t2"))).await, "closed");
     IdbStore::delete_database(&name).await.unwrap();
 }
