@@ -106,6 +106,19 @@ test("SyncClient's hand-written declaration lists exactly the members the module
   const declared = new Set([...body.matchAll(/^ +(?:static |readonly )?(\w+)[<(:]/gm)].map((m) => m[1]));
   declared.delete("constructor");
   assert.deepEqual([...declared].sort(), [...runtime].sort());
+  // The methods and properties scripts/package.mjs defines over the one export `__call`
+  // are a class's: methods not enumerable, `clientId` and `name` read-only properties.
+  for (const member of runtime) {
+    const described = Object.getOwnPropertyDescriptor(SyncClient.prototype, member);
+    if (!described) continue; // a static (`open`)
+    assert.equal(described.enumerable, false, member);
+    if (["clientId", "name"].includes(member)) {
+      assert.equal(typeof described.get, "function", member);
+      assert.equal(described.set, undefined, member);
+    } else {
+      assert.equal(typeof described.value, "function", member);
+    }
+  }
 });
 
 test("pwa-sync, pwa-sync/react and pwa-sync/sw import in Node; init() there rejects, saying to use the browser", () => {

@@ -54,7 +54,7 @@ if (!glueText.includes(MARK)) {
   const minified = execFileSync(
     join(root, "tools", "node_modules", ".bin", "terser"),
     ["--module", "--compress", "passes=2", "--mangle"],
-    { input: `${script}\n${glueText.slice(directive.length)}\n${clientMethods(names.clientMethods)}`, encoding: "utf8", maxBuffer: 64 << 20 },
+    { input: `${script}\n${glueText.slice(directive.length)}\n${clientMethods(names.clientMethods, names.clientGetters)}`, encoding: "utf8", maxBuffer: 64 << 20 },
   );
   await writeFile(glue, `${directive}${MARK}\n${minified}`);
 }
@@ -154,16 +154,16 @@ manifest.peerDependenciesMeta = { react: { optional: true } };
 await writeFile(join(pkg, "package.json"), JSON.stringify(manifest, null, 2) + "\n");
 console.log(`pkg/: ${Object.keys(entries).filter((e) => !e.includes(".json") && !e.endsWith(".wasm")).join(", ")}`);
 
-// SyncClient's methods (core/src/names.rs `CLIENT_METHODS`), after the glue's class: the
-// module exports one function for all of them, `__call`, which takes a method's number.
-// Defined as a class's methods are (not enumerable, named, `this` the client).
-function clientMethods(methods) {
+// SyncClient's methods and read-only properties (core/src/names.rs `CLIENT_METHODS`, of
+// which `CLIENT_GETTERS` are properties), after the glue's class: the module exports one
+// function for all of them, `__call`, which takes a method's number. Defined as a class's
+// are (not enumerable, named, `this` the client).
+function clientMethods(methods, getters) {
   return `${JSON.stringify(methods)}.forEach((name, method) => {
-  Object.defineProperty(SyncClient.prototype, name, {
-    value: { [name](a, b, c) { return this.__call(method, a, b, c); } }[name],
-    writable: true,
-    configurable: true,
-  });
+  const call = { [name](a, b, c) { return this.__call(method, a, b, c); } }[name];
+  Object.defineProperty(SyncClient.prototype, name, ${JSON.stringify(getters)}.includes(name)
+    ? { get: call, configurable: true }
+    : { value: call, writable: true, configurable: true });
 });`;
 }
 

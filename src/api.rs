@@ -81,9 +81,10 @@ impl SyncClient {
         settle(Box::pin(async move { Ok(JsValue::from(SyncClient::start(&config).await?)) }))
     }
 
-    /// Every other method, by its number in `CLIENT_METHODS` (the JS class's methods,
-    /// which `scripts/package.mjs` defines, call this): one export, where each method's
-    /// own was ~175 bytes of the module (bench/README.md "Size").
+    /// Every other method, and the properties `clientId` and `name`, by its number in
+    /// `CLIENT_METHODS` (the JS class's methods and properties, which
+    /// `scripts/package.mjs` defines, call this): one export, where each method's own was
+    /// ~175 bytes of the module (bench/README.md "Size").
     #[wasm_bindgen(js_name = "__call")]
     pub fn call(&self, method: u32, a: JsValue, b: JsValue, c: JsValue) -> Result<JsValue, JsValue> {
         Ok(match method {
@@ -118,26 +119,26 @@ impl SyncClient {
             }
             n if n == number!("spaces") => self.spaces().into(),
             n if n == number!("on") => self.on(a, b)?.into(),
+            n if n == number!("clientId") => self.client_id().into(),
+            n if n == number!("name") => self.name().into(),
             // Only a glue of another build calls a number this module does not have.
             _ => return Err(to_js(&Error::invalid_value("", format!("SyncClient has no method {method}")))),
         })
-    }
-
-    /// The id this client sends with its mutations.
-    #[wasm_bindgen(getter, js_name = clientId)]
-    pub fn client_id(&self) -> String {
-        self.client.client_id()
-    }
-
-    /// The database name from the config.
-    #[wasm_bindgen(getter)]
-    pub fn name(&self) -> String {
-        self.client.config().name.clone()
     }
 }
 
 /// The methods `call` dispatches to, and the suites' (Rust's) API.
 impl SyncClient {
+    /// The id this client sends with its mutations.
+    pub fn client_id(&self) -> String {
+        self.client.client_id()
+    }
+
+    /// The database name from the config.
+    pub fn name(&self) -> String {
+        self.client.config().name.clone()
+    }
+
     /// Store a whole record (its key field says which). Resolves to the stored value.
     pub fn put(&self, collection: JsValue, value: JsValue) -> Promise {
         // Copied now, not when the operation runs: the app may change its object as soon

@@ -74,7 +74,7 @@ pub const ERROR_CODES: [&str; 20] = [
 /// a method of each name that calls it with its number: one export's shim, where each
 /// method's own was ~175 bytes of the module (bench/README.md "Size"). Appending keeps
 /// the numbers of the others; the names are the public API.
-pub const CLIENT_METHODS: [&str; 28] = [
+pub const CLIENT_METHODS: [&str; 30] = [
     "put",
     "putMany",
     "patch",
@@ -103,7 +103,12 @@ pub const CLIENT_METHODS: [&str; 28] = [
     "close",
     "spaces",
     "on",
+    "clientId",
+    "name",
 ];
+
+/// Of `CLIENT_METHODS`, the read-only properties (`client.clientId`), not methods.
+pub const CLIENT_GETTERS: [&str; 2] = ["clientId", "name"];
 
 /// What `pkg/names.js` exports, as JSON.
 pub fn to_json() -> Value {
@@ -118,6 +123,7 @@ pub fn to_json() -> Value {
         "flushMessage": FLUSH_MESSAGE,
         "errorCodes": ERROR_CODES,
         "clientMethods": CLIENT_METHODS,
+        "clientGetters": CLIENT_GETTERS,
     })
 }
 

@@ -747,6 +747,8 @@ async fn each_method_number_reaches_its_method() {
     assert_eq!(answer(call("discardPending", u(), u(), u())).await, pending);
     assert_eq!(answer(call("clear", u(), u(), u())).await, JsValue::UNDEFINED);
     assert_eq!(Array::from(&answer(call("list", s("trips"), u(), u())).await).length(), 0);
+    assert_eq!(call("clientId", u(), u(), u()), JsValue::from(client.client_id()));
+    assert_eq!(call("name", u(), u(), u()), JsValue::from(name.as_str()));
     call("close", u(), u(), u());
     assert_eq!(code(client.get(s("trips"), s("t2"))).await, "closed");
     reached.sort_unstable();
