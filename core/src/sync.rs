@@ -451,7 +451,8 @@ impl<'c, V: AppValue> Working<'c, V> {
         let at = entries.iter().position(|e| e.id == id)?;
         let entry = entries.remove(at);
         // Once at most: the entry just left its queue, so it cannot be removed again.
-        // (`add_id`'s search made discarding n entries quadratic: 100,000 in ~3.5 s.)
+        // (`add_id`'s search made discarding n entries quadratic: ~1.8 s of the 3.56 s that
+        // `plan_discard` of 100,000 took on the host.)
         self.removed_entries.push(id);
         Some(entry)
     }
