@@ -114,12 +114,13 @@ impl Reading {
             (0, _) => FIRST_CHUNK,
             // Past the cap, at the chunk's last row: the one row after it.
             (_, Some(_)) => 1,
-            // What still fits at the last chunk's mean size, and the one after; at most
-            // four times the rows read, so rows that turn large after small ones are not
-            // read by the thousand past the cap.
+            // What still fits at the last chunk's mean size (it gave rows: one that gave
+            // none ended the page, above), and the one after; at most four times the rows
+            // read, so rows that turn large after small ones are not read by the thousand
+            // past the cap.
             (read, None) => {
-                let (rows, bytes) = if self.chunk.0 > 0 { self.chunk } else { (read, self.bytes) };
-                let fits = MAX_PULL_BYTES.saturating_sub(self.bytes) / (bytes / rows).max(1) + 2;
+                let (rows, bytes) = self.chunk;
+                let fits = MAX_PULL_BYTES.saturating_sub(self.bytes) / (bytes / rows.max(1)).max(1) + 2;
                 fits.min(read.saturating_mul(4))
             }
         };
