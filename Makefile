@@ -36,6 +36,9 @@ help:
 setup:
 	@bash scripts/setup.sh
 
+# Before wasm-opt, the function table's unreachable entries are pointed at a live
+# function (scripts/wasm-table.mjs: closure shims of js-sys imports wasm-bindgen removed),
+# so wasm-opt drops the functions only they kept.
 # wasm-opt from binaryen's npm package (tools/, pinned; Debian's binaryen is too old and
 # wasm-pack's own wasm-opt download is off in Cargo.toml). -Os without binaryen's inliner,
 # whose inlining shrinks the raw module but makes it gzip worse. --low-memory-unused: no
@@ -97,9 +100,11 @@ $(MEMORY_IDB_SCRIPT): js/memory-idb.js tools/package-lock.json
 build: setup
 	rm -rf pkg
 	$(RELEASE_ENV) wasm-pack build . --release --target web --out-dir pkg -- $(RELEASE_CARGO_ARGS)
+	node scripts/wasm-table.mjs pkg/pwa_sync_bg.wasm
 	$(WASM_OPT) $(WASM_OPT_FLAGS) pkg/pwa_sync_bg.wasm -o pkg/pwa_sync_bg.wasm
 	$(call order_functions,pkg/pwa_sync_bg.wasm)
 	$(RELEASE_ENV) wasm-pack build seal --release --target web --out-dir ../pkg/seal --no-pack -- $(RELEASE_CARGO_ARGS)
+	node scripts/wasm-table.mjs pkg/seal/pwa_sync_seal_bg.wasm
 	$(WASM_OPT) $(WASM_OPT_FLAGS) pkg/seal/pwa_sync_seal_bg.wasm -o pkg/seal/pwa_sync_seal_bg.wasm
 	$(call order_functions,pkg/seal/pwa_sync_seal_bg.wasm)
 	node scripts/package.mjs

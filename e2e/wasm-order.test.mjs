@@ -68,8 +68,9 @@ test("functions are put in an order that deflates smaller, each the same functio
     wasmOpt(dir, "m.wat", "m.wasm", "--strip-debug");
     const before = await readFile(join(dir, "m.wasm"));
     const found = orderFunctions(before);
-    // From the largest ($filler), then the twins side by side.
-    assert.deepEqual(found.order, [1, 0, 2, 3]);
+    // The twins side by side.
+    assert.equal(Math.abs(found.order.indexOf(0) - found.order.indexOf(2)), 1, `order ${found.order}`);
+    assert.deepEqual([...found.order].sort(), [0, 1, 2, 3]);
     assert.ok(found.size < found.original - 1000, `${found.original} -> ${found.size}`);
     const names = WebAssembly.Module.customSections(new WebAssembly.Module(found.bytes), "name");
     assert.equal(names.length, 1);

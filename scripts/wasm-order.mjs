@@ -7,16 +7,21 @@
 //
 //     node scripts/wasm-order.mjs MODULE.wasm
 //
-// The order is greedy: from the largest function, each next one is the function whose
-// byte k-grams the last few kilobytes placed cover best, as a share of its own. Which k
-// and how many kilobytes suit a module varies, so a few of each are tried and the order
-// whose code deflates smallest is kept.
+// The order is greedy: from one of the largest functions, each next one is the function
+// whose byte k-grams the last few kilobytes placed cover best, as a share of its own
+// (its count of k-grams raised to a power a little under 1, which favours larger
+// functions a little). Which k, window, start and power suit a module varies, and small
+// changes of them move the result by a few hundred bytes either way, so a grid of them is
+// tried and the order whose code deflates smallest is kept.
 import { readFileSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
+import { concat, readImports, readSections, readUleb, uleb, writeSections } from "./wasm-binary.mjs";
 
-const GRAMS = [4, 5, 6];
-const WINDOWS = [2048, 4096, 8192, 16384];
+const GRAMS = [5, 6];
+const WINDOWS = [4096, 8192, 16384];
+const STARTS = [0, 1]; // the largest function, the second largest
+const POWERS = [1, 0.95, 0.9];
 
 // The module's bytes with a name section that names each function by its place in the
 // order found, and what was found (`order: null` when the linker's order deflates best:
@@ -25,14 +30,18 @@ const WINDOWS = [2048, 4096, 8192, 16384];
 export function orderFunctions(bytes) {
   const module = parse(bytes);
   const deflated = (order) =>
-    gzipSync(Buffer.concat(order.map((f) => module.bodies[f])), { level: 9 }).length;
+    gzipSync(concat(order.map((f) => module.bodies[f])), { level: 9 }).length;
   const original = deflated(module.bodies.map((_, f) => f));
-  let best = { size: original, grams: 0, window: 0, order: null };
+  let best = { size: original, order: null };
   for (const grams of GRAMS) {
     for (const window of WINDOWS) {
-      const order = greedyOrder(module.bodies, grams, window);
-      const size = deflated(order);
-      if (size < best.size) best = { size, grams, window, order };
+      for (const start of STARTS) {
+        for (const power of POWERS) {
+          const order = greedyOrder(module.bodies, { grams, window, start, power });
+          const size = deflated(order);
+          if (size < best.size) best = { size, order, grams, window, start, power };
+        }
+      }
     }
   }
   const order = best.order ?? module.bodies.map((_, f) => f);
@@ -46,12 +55,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   writeFileSync(path, found.bytes);
   console.log(
     found.order
-      ? `wasm-order: ${path}: code ${found.original} -> ${found.size} bytes gzipped (${found.grams}-grams, ${found.window}-byte window)`
+      ? `wasm-order: ${path}: code ${found.original} -> ${found.size} bytes gzipped (${found.grams}-grams, ${found.window}-byte window, start ${found.start}, power ${found.power})`
       : `wasm-order: ${path}: no order deflates smaller than the linker's (${found.original})`,
   );
 }
 
-function greedyOrder(bodies, k, windowBytes) {
+function greedyOrder(bodies, { grams: k, window: windowBytes, start, power }) {
   const n = bodies.length;
   const grams = bodies.map((body) => {
     const seen = new Set();
@@ -98,15 +107,14 @@ function greedyOrder(bodies, k, windowBytes) {
     }
   };
   const order = [];
-  let largest = 0;
-  for (let f = 1; f < n; f++) if (bodies[f].length > bodies[largest].length) largest = f;
-  place(largest);
+  const bySize = [...bodies.keys()].sort((a, b) => bodies[b].length - bodies[a].length || a - b);
+  place(bySize[Math.min(start, n - 1)]);
   while (order.length < n) {
     let next = -1;
     let share = -1;
     for (let f = 0; f < n; f++) {
       if (placed[f]) continue;
-      const s = covered[f] / (grams[f].length || 1);
+      const s = covered[f] / (grams[f].length || 1) ** power;
       if (s > share) [next, share] = [f, s];
     }
     place(next);
@@ -114,111 +122,42 @@ function greedyOrder(bodies, k, windowBytes) {
   return order;
 }
 
-// A cursor over the module's bytes that reads unsigned LEB128 numbers.
-function cursor(b, at) {
-  return {
-    get at() {
-      return at;
-    },
-    skip(n) {
-      at += n;
-    },
-    byte() {
-      return b[at++];
-    },
-    number() {
-      let value = 0;
-      let shift = 0;
-      let byte;
-      do {
-        byte = b[at++];
-        value += (byte & 0x7f) * 2 ** shift;
-        shift += 7;
-      } while (byte & 0x80);
-      return value;
-    },
-  };
-}
-
-// The function imports' count (they come first in the index space), each body, and where
-// each section lies.
-function parse(b) {
-  const c = cursor(b, 8);
-  const limits = () => {
-    const flags = c.number();
-    c.number();
-    if (flags & 1) c.number();
-  };
-  let imported = 0;
+// The function imports' count (they come first in the index space) and each body.
+function parse(bytes) {
+  const sections = readSections(bytes);
+  const imports = sections.find((s) => s.id === 2);
+  const imported = imports ? readImports(imports.body).filter((e) => e.description[0] === 0).length : 0;
   const bodies = [];
-  const sections = [];
-  while (c.at < b.length) {
-    const headerStart = c.at;
-    const id = c.byte();
-    const size = c.number();
-    const start = c.at;
-    const end = start + size;
-    sections.push({ id, headerStart, start, end });
-    if (id === 2) {
-      for (let n = c.number(); n > 0; n--) {
-        c.skip(c.number()); // module name
-        c.skip(c.number()); // field name
-        const kind = c.byte();
-        if (kind === 0) {
-          c.number();
-          imported++;
-        } else if (kind === 1) {
-          c.byte();
-          limits();
-        } else if (kind === 2) limits();
-        else if (kind === 3) c.skip(2);
-        else if (kind === 4) {
-          c.byte();
-          c.number();
-        } else throw new Error(`wasm-order: import of unknown kind ${kind}`);
-      }
-    } else if (id === 10) {
-      for (let n = c.number(); n > 0; n--) {
-        const length = c.number();
-        bodies.push(b.subarray(c.at, c.at + length));
-        c.skip(length);
-      }
+  const code = sections.find((s) => s.id === 10);
+  if (code) {
+    let [count, at] = readUleb(code.body, 0);
+    for (; count > 0; count--) {
+      const [length, start] = readUleb(code.body, at);
+      at = start + length;
+      bodies.push(code.body.subarray(start, at));
     }
-    c.skip(end - c.at);
   }
   return { imported, bodies, sections };
 }
 
 // The module with its name section replaced by one naming each function by its place.
-function withNames(b, { imported, bodies, sections }, order) {
+function withNames(bytes, { imported, bodies, sections }, order) {
+  const encoder = new TextEncoder();
   const place = new Array(bodies.length);
   order.forEach((f, p) => (place[f] = p));
   const width = String(bodies.length).length;
-  const names = [...encode(bodies.length)];
+  const names = [uleb(bodies.length)];
   for (let f = 0; f < bodies.length; f++) {
-    const name = Buffer.from(`f${String(place[f]).padStart(width, "0")}`);
-    names.push(...encode(imported + f), ...encode(name.length), ...name);
+    const name = encoder.encode(`f${String(place[f]).padStart(width, "0")}`);
+    names.push(uleb(imported + f), uleb(name.length), name);
   }
-  const payload = [...encode(4), ...Buffer.from("name"), 1, ...encode(names.length), ...names];
-  const isNames = (s) => {
-    if (s.id !== 0) return false;
-    const c = cursor(b, s.start);
-    const length = c.number();
-    return b.subarray(c.at, c.at + length).toString() === "name";
+  const list = concat(names);
+  const nameSection = concat([uleb(4), encoder.encode("name"), Uint8Array.of(1), uleb(list.length), list]);
+  const isNames = ({ id, body }) => {
+    if (id !== 0) return false;
+    const [length, at] = readUleb(body, 0);
+    return new TextDecoder().decode(body.subarray(at, at + length)) === "name";
   };
-  return Buffer.concat([
-    b.subarray(0, 8),
-    ...sections.filter((s) => !isNames(s)).map((s) => b.subarray(s.headerStart, s.end)),
-    Buffer.from([0, ...encode(payload.length), ...payload]),
-  ]);
-}
-
-function encode(n) {
-  const out = [];
-  do {
-    const low = n & 0x7f;
-    n = Math.floor(n / 128);
-    out.push(n ? low | 0x80 : low);
-  } while (n);
-  return out;
+  const kept = sections.filter((s) => !isNames(s));
+  return writeSections(bytes.subarray(0, 8), [...kept, { id: 0, body: nameSection }]);
 }
