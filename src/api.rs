@@ -7,7 +7,6 @@
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise, Reflect};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::EventTarget;
@@ -19,6 +18,7 @@ use crate::migrate::Migrations;
 use crate::value::JsVal;
 use pwa_sync_core::config::{ClientConfig, CollectionConfig};
 use pwa_sync_core::export::Format;
+use pwa_sync_core::json::{JsonText, ToJson};
 use pwa_sync_core::metrics::SyncReport;
 use pwa_sync_core::names::CLIENT_METHODS;
 use pwa_sync_core::query::Query;
@@ -33,14 +33,24 @@ pub struct SyncClient {
     client: Rc<Client>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct SyncResult {
     pushed: usize,
     pulled: usize,
     conflicts: usize,
     rejected: usize,
     duration_ms: f64,
+}
+
+impl ToJson for SyncResult {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        out.field("pushed", &self.pushed);
+        out.field("pulled", &self.pulled);
+        out.field("conflicts", &self.conflicts);
+        out.field("rejected", &self.rejected);
+        out.field("durationMs", &self.duration_ms);
+        out.close_object();
+    }
 }
 
 /// A method's number: its place in `CLIENT_METHODS`, found when compiling (a name not

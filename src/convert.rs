@@ -3,7 +3,7 @@
 //! instead of overflowing the wasm stack, and gives the exact JSON the server will see.
 
 use js_sys::{Array, Object};
-use serde::Serialize;
+use pwa_sync_core::json::ToJson;
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -37,11 +37,11 @@ pub fn to_json(collection: &str, value: &JsValue) -> Result<Value, Error> {
 
 /// A Rust value as a plain JS value (objects, not `Map`s), through JSON text.
 ///
-/// One serde path (serde_json) for every value that crosses the boundary keeps the module
-/// small (serde-wasm-bindgen would instantiate every `Serialize`/`Deserialize` a second
-/// time), and `JSON.parse` of one string is faster than building objects a property at a
-/// time across the boundary.
-pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, Error> {
+/// One writer (`pwa_sync_core::json`) for every value that crosses the boundary keeps the
+/// module small (serde-wasm-bindgen would instantiate every `Serialize`/`Deserialize`
+/// again), and `JSON.parse` of one string is faster than building objects a property at
+/// a time across the boundary.
+pub fn to_js(value: &dyn ToJson) -> Result<JsValue, Error> {
     encode_json(value).map_err(cannot_convert)
 }
 
@@ -50,26 +50,12 @@ fn cannot_convert(reason: String) -> Error {
 }
 
 /// `value` as a JS value, or why not.
-pub fn encode_json<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, String> {
-    parse_written(pwa_sync_core::json::to_string(value))
-}
-
-/// What serde_json wrote, parsed by the browser: apart from `encode_json`, so only the
-/// writing is compiled once per type.
-#[inline(never)]
-fn parse_written(written: serde_json::Result<String>) -> Result<JsValue, String> {
-    let text = written.map_err(unwritable)?;
+pub fn encode_json(value: &dyn ToJson) -> Result<JsValue, String> {
+    let text = pwa_sync_core::json::to_string(value);
     js_sys::JSON::parse(&text).map_err(|e| unparsed(&e, &text))
 }
 
-/// Why serde_json could not write a value. Not its `Display`, which would link the
-/// messages of its parser and of std's I/O errors into the module: writing to a `String`
-/// fails only for a map whose keys are not strings, which none of ours has.
-pub fn unwritable(_: serde_json::Error) -> String {
-    "not writable as JSON (a map key that is not a string)".into()
-}
-
-/// Why `JSON.parse` refused a text serde_json wrote, which cannot happen. WebKit's
+/// Why `JSON.parse` refused a text we wrote, which cannot happen. WebKit's
 /// browser suites met it once (ARCHITECTURE.md "Browser suites"); there the text itself
 /// tells a garbled string from a parser that misread a good one.
 #[cfg(feature = "testing")]
@@ -90,12 +76,12 @@ const ENCODE_CHUNK: usize = 256;
 
 /// `items` as JSON texts (JS strings), each the array of a chunk of them, in order: what
 /// the store's script parses.
-pub fn json_texts<T: Serialize>(items: &[T]) -> std::result::Result<Array, String> {
+pub fn json_texts<T: ToJson>(items: &[T]) -> Array {
     let texts = Array::new();
     for chunk in items.chunks(ENCODE_CHUNK) {
-        texts.push(&JsValue::from_str(&pwa_sync_core::json::to_string(chunk).map_err(unwritable)?));
+        texts.push(&JsValue::from_str(&pwa_sync_core::json::to_string(&chunk)));
     }
-    Ok(texts)
+    texts
 }
 
 /// Deeper than this, a JS value is refused rather than read by recursion (the server

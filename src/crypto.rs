@@ -138,8 +138,7 @@ impl Sealer {
             if value.is_null() {
                 continue;
             }
-            let plain = pwa_sync_core::json::to_string(value)
-                .map_err(|e| Error::Storage(format!("cannot seal a value: {}", crate::convert::unwritable(e))))?;
+            let plain = pwa_sync_core::json::to_string(value);
             let sealed = self.seal_text(&JsValue::from_str(&plain))?;
             *value = Value::String(sealed.into());
         }

@@ -1,6 +1,7 @@
 //! Hybrid logical clock. Stamps are written `<unix ms, 15 digits>-<counter, 4 digits>-<node>`
 //! so that plain string order is clock order (wire protocol v1).
 
+use crate::json::{JsonText, ToJson};
 use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
@@ -153,6 +154,15 @@ pub fn clamp_stamp(stamp: &str, now_ms: u64) -> String {
             parsed.to_string()
         }
         _ => stamp.to_owned(),
+    }
+}
+
+impl ToJson for HlcState {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        out.field("wallMs", &self.wall_ms);
+        out.field("counter", &self.counter);
+        out.close_object();
     }
 }
 

@@ -10,6 +10,7 @@
 //! Recovery is a full pull: the new database starts at checkpoint 0. Writes that were
 //! queued in the evicted database are gone and cannot be recovered.
 
+use crate::json::{JsonText, ToJson};
 use serde::Serialize;
 
 /// What `pwa-sync:evicted` says.
@@ -47,6 +48,15 @@ pub fn detect(created_now: bool, marker: Option<String>, app_expects_data: bool)
 /// losing it loses something.
 pub fn worth_marking(pending: usize, checkpoint: u64, synced: bool) -> bool {
     pending > 0 || checkpoint > 0 || synced
+}
+
+impl ToJson for Evicted {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        out.field("previousClientId", &self.previous_client_id);
+        out.field("evidence", self.evidence);
+        out.close_object();
+    }
 }
 
 #[cfg(test)]

@@ -1,53 +1,18 @@
-//! JSON text written by serde_json, with its numbers spelled by core's own formatters
-//! (`{:?}` and `{}`, which the module links anyway) instead of serde_json's second ones
-//! (the zmij crate for floats, ~2.5 KB of code and tables, and itoa for integers;
-//! bench/README.md "Size"). Every JSON text the browser crate writes goes through here,
-//! and no `Value` is formatted with `{}`, so the module links one formatter of each.
+//! JSON text of our own types and of `Value`s, written by [`ToJson`]: one writer,
+//! [`JsonText`], and a short impl per type beside its serde derive, which the host and the
+//! server keep (the texts are the same; `tests::shapes_are_written_as_serde_writes_them`
+//! compares them for every type written). In the browser module serde's `Serialize` then
+//! links nowhere: a derive compiled a serializer per type and per field type, ~19 KB of the
+//! module (bench/README.md "Size"). Numbers are spelled by core's own formatters (`{:?}`
+//! and `{}`, which the module links anyway), not serde_json's (zmij, itoa).
 //!
-//! The texts are serde_json's but where a float's exact value lies halfway between two
-//! shortest spellings (1 in ~14,000 random floats): core rounds that last digit up, zmij
-//! to even. Both read back as the same `f64` (in JS, `JSON.parse` is exact).
+//! Floats are serde_json's spellings but where a float's exact value lies halfway between
+//! two shortest spellings (1 in ~14,000 random floats): core rounds that last digit up,
+//! zmij to even. Both read back as the same `f64` (in JS, `JSON.parse` is exact).
 
 use std::fmt;
-use std::io;
 
-use serde::Serialize;
-use serde_json::ser::{Formatter, Serializer};
 use serde_json::Value;
-
-/// `Formatter`'s integer writers through core's `Display`, not serde_json's second integer
-/// writer (itoa): each widened to `$wide`, so core formats two integer types, not eight.
-macro_rules! integers {
-    ($wide:ty: $($write:ident: $int:ty),*) => {$(
-        fn $write<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: $int) -> io::Result<()> {
-            writer.write_all(displayed(<$wide>::from(value)).text())
-        }
-    )*};
-}
-
-/// serde_json's compact formatter (the trait's defaults) but for numbers. Only finite
-/// floats reach it: serde_json writes `null` for NaN and the infinities itself.
-struct Numbers;
-
-impl Formatter for Numbers {
-    fn write_f64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
-        // Whole numbers (a record's timestamps: most of the floats written) as integers,
-        // the way serde_json spells them (`1764800000000.0`), and quicker than either
-        // float formatter; `-0.0` keeps its sign below.
-        if value.fract() == 0.0 && value.abs() < 1e16 && value != 0.0 {
-            self.write_i64(writer, value as i64)?;
-            return writer.write_all(b".0");
-        }
-        writer.write_all(spell(value).text())
-    }
-
-    fn write_f32<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f32) -> io::Result<()> {
-        self::Formatter::write_f64(self, writer, f64::from(value))
-    }
-
-    integers!(u64: write_u8: u8, write_u16: u16, write_u32: u32, write_u64: u64);
-    integers!(i64: write_i8: i8, write_i16: i16, write_i32: i32, write_i64: i64);
-}
 
 /// `value` as `{}` writes it, on the stack (an integer: at most a sign and 20 digits).
 fn displayed<T: fmt::Display>(value: T) -> Spelled {
@@ -122,32 +87,255 @@ impl fmt::Write for Spelled {
     }
 }
 
-/// `value` as JSON text (`serde_json::to_vec`, numbers through core's formatters).
-pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
-    let mut text = Vec::with_capacity(128);
-    value.serialize(&mut Serializer::with_formatter(&mut text, Numbers))?;
-    Ok(text)
+/// A value that writes itself as JSON text.
+pub trait ToJson {
+    fn write_json(&self, out: &mut JsonText);
 }
 
-/// `value` as JSON text (`serde_json::to_string`, numbers through core's formatters).
-pub fn to_string<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
-    into_text(to_vec(value))
+/// JSON text being written. Each value, key or opening bracket is preceded by a comma
+/// unless it is the first of its object or array (the text so far ends in `{`, `[` or a
+/// key's `:`), so writers need not count.
+#[derive(Default)]
+pub struct JsonText {
+    bytes: Vec<u8>,
 }
 
-/// What `to_string` does alike for every type, compiled once.
-#[inline(never)]
-fn into_text(written: serde_json::Result<Vec<u8>>) -> serde_json::Result<String> {
-    // serde_json writes only UTF-8 (strings as they are, escapes and numbers in ASCII).
-    // An I/O error, not `Error::custom`: that one parses its message for a line and
-    // column, which linked reverse string search into the module for a failure that
-    // cannot happen.
-    String::from_utf8(written?).map_err(|_| serde_json::Error::io(io::ErrorKind::InvalidData.into()))
+impl JsonText {
+    fn separate(&mut self) {
+        if !matches!(self.bytes.last(), None | Some(b'{' | b'[' | b':')) {
+            self.bytes.push(b',');
+        }
+    }
+
+    pub fn open_object(&mut self) {
+        self.separate();
+        self.bytes.push(b'{');
+    }
+
+    pub fn close_object(&mut self) {
+        self.bytes.push(b'}');
+    }
+
+    pub fn open_array(&mut self) {
+        self.separate();
+        self.bytes.push(b'[');
+    }
+
+    pub fn close_array(&mut self) {
+        self.bytes.push(b']');
+    }
+
+    /// An object's key, before its value.
+    pub fn key(&mut self, name: &str) {
+        self.string(name);
+        self.bytes.push(b':');
+    }
+
+    /// A field of an object: its key, then its value.
+    pub fn field<T: ToJson + ?Sized>(&mut self, name: &str, value: &T) {
+        self.key(name);
+        value.write_json(self);
+    }
+
+    pub fn null(&mut self) {
+        self.separate();
+        self.bytes.extend_from_slice(b"null");
+    }
+
+    pub fn bool(&mut self, value: bool) {
+        self.separate();
+        self.bytes.extend_from_slice(if value { b"true" } else { b"false" });
+    }
+
+    pub fn u64(&mut self, value: u64) {
+        self.separate();
+        self.bytes.extend_from_slice(displayed(value).text());
+    }
+
+    pub fn i64(&mut self, value: i64) {
+        self.separate();
+        self.bytes.extend_from_slice(displayed(value).text());
+    }
+
+    /// As serde_json writes a float: `null` for NaN and the infinities, a whole number
+    /// with `.0` (a record's timestamps: most of the floats written, and quicker than
+    /// either float formatter), the rest in its shortest spelling.
+    pub fn f64(&mut self, value: f64) {
+        if !value.is_finite() {
+            return self.null();
+        }
+        if value.fract() == 0.0 && value.abs() < 1e16 && value != 0.0 {
+            self.i64(value as i64);
+            return self.bytes.extend_from_slice(b".0");
+        }
+        self.separate();
+        self.bytes.extend_from_slice(spell(value).text());
+    }
+
+    /// A string literal, escaped as serde_json escapes: `"` and `\`, and the control
+    /// characters, by their short escape where JSON has one.
+    pub fn string(&mut self, text: &str) {
+        self.separate();
+        self.bytes.push(b'"');
+        let mut start = 0;
+        for (i, &byte) in text.as_bytes().iter().enumerate() {
+            let escape: &[u8] = match byte {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
+                0x08 => b"\\b",
+                0x0c => b"\\f",
+                0x00..=0x1f => b"",
+                _ => continue,
+            };
+            self.bytes.extend_from_slice(&text.as_bytes()[start..i]);
+            if escape.is_empty() {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                self.bytes.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(byte >> 4)],
+                    HEX[usize::from(byte & 15)],
+                ]);
+            } else {
+                self.bytes.extend_from_slice(escape);
+            }
+            start = i + 1;
+        }
+        self.bytes.extend_from_slice(&text.as_bytes()[start..]);
+        self.bytes.push(b'"');
+    }
+
+    /// The text written: UTF-8, as every piece written is (a `str`'s bytes cut only at
+    /// ASCII escapes, the rest ASCII).
+    pub fn into_string(self) -> String {
+        String::from_utf8(self.bytes).unwrap_or_default()
+    }
 }
 
-/// A JSON value as text, for messages and exports: writing a `Value` cannot fail (its
-/// map keys are strings).
+impl ToJson for bool {
+    fn write_json(&self, out: &mut JsonText) {
+        out.bool(*self);
+    }
+}
+
+macro_rules! unsigned {
+    ($($int:ty),*) => {$(
+        impl ToJson for $int {
+            fn write_json(&self, out: &mut JsonText) {
+                out.u64(*self as u64);
+            }
+        }
+    )*};
+}
+unsigned!(u16, u32, u64, usize);
+
+impl ToJson for i64 {
+    fn write_json(&self, out: &mut JsonText) {
+        out.i64(*self);
+    }
+}
+
+impl ToJson for f64 {
+    fn write_json(&self, out: &mut JsonText) {
+        out.f64(*self);
+    }
+}
+
+impl ToJson for str {
+    fn write_json(&self, out: &mut JsonText) {
+        out.string(self);
+    }
+}
+
+impl ToJson for String {
+    fn write_json(&self, out: &mut JsonText) {
+        out.string(self);
+    }
+}
+
+/// What serde writes for `()`: the value of a record or entry whose value goes beside it.
+impl ToJson for () {
+    fn write_json(&self, out: &mut JsonText) {
+        out.null();
+    }
+}
+
+impl<T: ToJson + ?Sized> ToJson for &T {
+    fn write_json(&self, out: &mut JsonText) {
+        (**self).write_json(out);
+    }
+}
+
+impl<T: ToJson> ToJson for Option<T> {
+    fn write_json(&self, out: &mut JsonText) {
+        match self {
+            Some(value) => value.write_json(out),
+            None => out.null(),
+        }
+    }
+}
+
+impl<T: ToJson> ToJson for [T] {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_array();
+        for item in self {
+            item.write_json(out);
+        }
+        out.close_array();
+    }
+}
+
+impl<T: ToJson> ToJson for Vec<T> {
+    fn write_json(&self, out: &mut JsonText) {
+        self.as_slice().write_json(out);
+    }
+}
+
+impl ToJson for Value {
+    fn write_json(&self, out: &mut JsonText) {
+        match self {
+            Value::Null => out.null(),
+            Value::Bool(b) => out.bool(*b),
+            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => out.u64(u),
+                (None, Some(i)) => out.i64(i),
+                (None, None) => out.f64(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::String(s) => out.string(s),
+            Value::Array(items) => items.write_json(out),
+            Value::Object(map) => {
+                out.open_object();
+                for (key, value) in map {
+                    out.field(key, value);
+                }
+                out.close_object();
+            }
+        }
+    }
+}
+
+/// `value` as JSON text. Through `dyn`: compiled once, not once per type written.
+pub fn to_vec(value: &dyn ToJson) -> Vec<u8> {
+    let mut out = JsonText { bytes: Vec::with_capacity(128) };
+    value.write_json(&mut out);
+    out.bytes
+}
+
+/// `value` as JSON text.
+pub fn to_string(value: &dyn ToJson) -> String {
+    let mut out = JsonText { bytes: Vec::with_capacity(128) };
+    value.write_json(&mut out);
+    out.into_string()
+}
+
+/// A JSON value as text, for messages and exports.
 pub fn text(value: &Value) -> String {
-    to_string(value).unwrap_or_default()
+    to_string(value)
 }
 
 /// A float as JSON spells it (NaN and the infinities as JavaScript names them), for
@@ -166,13 +354,58 @@ pub fn float_text(value: f64) -> String {
 /// `Debug` links core's escaping and its Unicode tables (printable, grapheme extend)
 /// into the module for nothing else.
 pub fn quoted(text: &str) -> String {
-    to_string(text).unwrap_or_default()
+    to_string(&text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Serialize;
     use serde_json::json;
+    use serde_json::ser::{Formatter, Serializer};
+    use std::io;
+
+    /// The texts before [`ToJson`]: serde_json's writer with core's number spellings. What
+    /// every impl is held to.
+    fn serde_text<T: Serialize + ?Sized>(value: &T) -> String {
+        let mut text = Vec::new();
+        value.serialize(&mut Serializer::with_formatter(&mut text, Numbers)).unwrap();
+        String::from_utf8(text).unwrap()
+    }
+
+    /// `Formatter`'s integer writers through core's `Display`, not serde_json's second integer
+    /// writer (itoa): each widened to `$wide`, so core formats two integer types, not eight.
+    macro_rules! integers {
+        ($wide:ty: $($write:ident: $int:ty),*) => {$(
+            fn $write<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: $int) -> io::Result<()> {
+                writer.write_all(displayed(<$wide>::from(value)).text())
+            }
+        )*};
+    }
+
+    /// serde_json's compact formatter (the trait's defaults) but for numbers. Only finite
+    /// floats reach it: serde_json writes `null` for NaN and the infinities itself.
+    struct Numbers;
+
+    impl Formatter for Numbers {
+        fn write_f64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
+            // Whole numbers (a record's timestamps: most of the floats written) as integers,
+            // the way serde_json spells them (`1764800000000.0`), and quicker than either
+            // float formatter; `-0.0` keeps its sign below.
+            if value.fract() == 0.0 && value.abs() < 1e16 && value != 0.0 {
+                self.write_i64(writer, value as i64)?;
+                return writer.write_all(b".0");
+            }
+            writer.write_all(spell(value).text())
+        }
+
+        fn write_f32<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f32) -> io::Result<()> {
+            self::Formatter::write_f64(self, writer, f64::from(value))
+        }
+
+        integers!(u64: write_u8: u8, write_u16: u16, write_u32: u32, write_u64: u64);
+        integers!(i64: write_i8: i8, write_i16: i16, write_i32: i32, write_i64: i64);
+    }
 
     #[test]
     fn float_text_reads_back_and_names_what_json_cannot_hold() {
@@ -209,7 +442,7 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let f = float(i, x);
-            let (ours, theirs) = (to_string(&f).unwrap(), serde_json::to_string(&f).unwrap());
+            let (ours, theirs) = (to_string(&f), serde_json::to_string(&f).unwrap());
             if ours != theirs {
                 // A tie: the exact value lies halfway between two shortest spellings, both
                 // of which read back as `f`; core rounds the digit up, zmij to even.
@@ -225,23 +458,22 @@ mod tests {
         let edges = [1e-5, 9.999999999999999e-5, 1e-4, 9.999999999999999e-6, 1e16, 9999999999999998.0, -1e-5];
         let whole = [1733333333333.0, -5.0, 0.0, -0.0, 4503599627370497.0, 9007199254740994.0, 1e15, -9e15];
         for f in edges.into_iter().chain(whole) {
-            assert_eq!(to_string(&f).unwrap(), serde_json::to_string(&f).unwrap(), "{f:e}");
+            assert_eq!(to_string(&f), serde_json::to_string(&f).unwrap(), "{f:e}");
         }
     }
 
     #[test]
     fn integers_are_spelled_as_serde_json_spells_them() {
         for n in [0, 1, 9, 10, 99, 100, 12345, u64::from(u32::MAX), 1 << 53, u64::MAX - 1, u64::MAX] {
-            assert_eq!(to_string(&n).unwrap(), serde_json::to_string(&n).unwrap());
+            assert_eq!(to_string(&n), serde_json::to_string(&n).unwrap());
         }
         for n in [i64::MIN, i64::MIN + 1, -1_000_000, -1, 0, 7, i64::MAX] {
-            assert_eq!(to_string(&n).unwrap(), serde_json::to_string(&n).unwrap());
+            assert_eq!(to_string(&n), serde_json::to_string(&n).unwrap());
         }
-        let small = (255u8, 65535u16, u32::MAX, -128i8, i16::MIN, i32::MIN);
-        assert_eq!(to_string(&small).unwrap(), serde_json::to_string(&small).unwrap());
-        // Integer keys of a map are written as strings, through the same writer.
-        let keyed: std::collections::BTreeMap<i64, u8> = [(-3, 1), (12, 2)].into();
-        assert_eq!(to_string(&keyed).unwrap(), r#"{"-3":1,"12":2}"#);
+        let small = vec![u16::MAX, 0, 7];
+        assert_eq!(to_string(&small), serde_json::to_string(&small).unwrap());
+        assert_eq!(to_string(&vec![u32::MAX, 1]), serde_json::to_string(&vec![u32::MAX, 1]).unwrap());
+        assert_eq!(to_string(&usize::MAX), serde_json::to_string(&usize::MAX).unwrap());
     }
 
     #[test]
@@ -249,15 +481,240 @@ mod tests {
         let numbers =
             [0.1, -0.0, 1.0, 1.5, 1e-7, 1.2345e-5, 1e16, 1e21, 123456789.125, f64::MAX, f64::MIN_POSITIVE, 5e-324];
         for n in numbers {
-            let written = to_string(&n).unwrap();
+            let written = to_string(&n);
             let read: f64 = written.parse().unwrap();
             assert_eq!(read.to_bits(), n.to_bits(), "{n} written as {written}");
             assert!(written.contains(['.', 'e']), "{written} still reads as a float");
         }
-        assert_eq!(to_string(&1.5f32).unwrap(), "1.5");
-        assert_eq!(to_string(&f64::NAN).unwrap(), "null");
+        assert_eq!((to_string(&f64::NAN), to_string(&f64::INFINITY)), ("null".to_owned(), "null".to_owned()));
         let value = json!({"a": [1, -2, 18446744073709551615u64, "x\"y\n", null, true], "b": {"c": 0.25}});
         assert_eq!(text(&value), serde_json::to_string(&value).unwrap());
-        assert_eq!(to_vec(&value).unwrap(), serde_json::to_vec(&value).unwrap());
+        assert_eq!(to_vec(&value), serde_json::to_vec(&value).unwrap());
+    }
+
+    /// Numbers, strings and shapes of every kind, the same on every run (xorshift64).
+    struct Draw(u64);
+
+    impl Draw {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn u32(&mut self) -> u32 {
+            self.u64() as u32
+        }
+        fn coin(&mut self) -> bool {
+            self.below(2) == 0
+        }
+        fn u64(&mut self) -> u64 {
+            match self.below(4) {
+                0 => self.below(10),
+                1 => crate::record::NEW_ENTRY_IDS + self.below(3),
+                2 => u64::MAX - self.below(2),
+                _ => self.next() >> self.below(64),
+            }
+        }
+        fn f64(&mut self) -> f64 {
+            let x = self.next();
+            match self.below(4) {
+                0 => 1_733_333_333_333.0 + self.below(1000) as f64,
+                1 => [f64::NAN, f64::INFINITY, -0.0, 0.0][self.below(4) as usize],
+                _ => float(self.below(5), x),
+            }
+        }
+        fn string(&mut self) -> String {
+            let pieces = [
+                "a", "key", "\"", "\\", "\n", "\u{1}", "\u{1f}", "\t", "\u{8}", "\u{c}", "\r", "/", "é", "😀",
+                "\u{7f}", " ",
+            ];
+            (0..self.below(5)).map(|_| pieces[self.below(pieces.len() as u64) as usize]).collect()
+        }
+        fn option<T>(&mut self, make: impl FnOnce(&mut Self) -> T) -> Option<T> {
+            if self.coin() {
+                Some(make(self))
+            } else {
+                None
+            }
+        }
+        fn value(&mut self, depth: u32) -> Value {
+            match self.below(if depth > 2 { 5 } else { 7 }) {
+                0 => Value::Null,
+                1 => Value::Bool(self.coin()),
+                2 => json!(self.next() as i64),
+                3 => serde_json::Number::from_f64(self.f64()).map_or(Value::Null, Value::Number),
+                4 => Value::String(self.string()),
+                5 => Value::Array((0..self.below(4)).map(|_| self.value(depth + 1)).collect()),
+                _ => Value::Object((0..self.below(4)).map(|_| (self.string(), self.value(depth + 1))).collect()),
+            }
+        }
+        fn op(&mut self) -> crate::protocol::Op {
+            [crate::protocol::Op::Put, crate::protocol::Op::Patch, crate::protocol::Op::Delete][self.below(3) as usize]
+        }
+        fn failure(&mut self) -> crate::record::Failure {
+            crate::record::Failure { at: self.f64(), code: self.string(), message: self.string() }
+        }
+        fn storage(&mut self) -> crate::metrics::StorageReport {
+            crate::metrics::StorageReport {
+                kind: ["indexeddb", "memory"][self.below(2) as usize],
+                durable: self.coin(),
+                usage: self.option(Self::u64),
+                quota: self.option(Self::u64),
+                persisted: self.option(Self::coin),
+            }
+        }
+    }
+
+    fn same<T: ToJson + Serialize + ?Sized>(value: &T) {
+        assert_eq!(to_string(&value), serde_text(value));
+    }
+
+    #[test]
+    fn shapes_are_written_as_serde_writes_them() {
+        use crate::clock::HlcState;
+        use crate::eviction::Evicted;
+        use crate::metrics::{Health, HealthStatus, MetricsSnapshot};
+        use crate::model::{AuditEntry, AuditKind};
+        use crate::protocol::{Mutation, PushRequest, Role, SpaceRole};
+        use crate::record::{ConflictRecord, EntityRecord, Freshness, Meta, OutboxEntry, PendingWrite};
+
+        let mut d = Draw(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..3_000 {
+            let record = EntityRecord {
+                key: d.string(),
+                value: d.option(|d| d.value(0)),
+                version: d.option(Draw::u64),
+                base: d.option(|d| d.value(0)),
+                hlc: d.string(),
+                pending: d.u32(),
+                updated_at: d.f64(),
+                conflict: d.option(Draw::u64),
+                revived: d.coin(),
+            };
+            same(&record);
+            same(
+                &[EntityRecord {
+                    key: record.key.clone(),
+                    value: record.value.as_ref().map(|_| ()),
+                    version: record.version,
+                    base: None,
+                    hlc: record.hlc.clone(),
+                    pending: record.pending,
+                    updated_at: record.updated_at,
+                    conflict: record.conflict,
+                    revived: record.revived,
+                }][..],
+            );
+            let entry = OutboxEntry {
+                id: d.u64(),
+                collection: d.string(),
+                key: d.string(),
+                op: d.op(),
+                value: d.value(0),
+                base_version: d.option(Draw::u64),
+                hlc: d.string(),
+                sent: d.coin(),
+                created_at: d.f64(),
+                space: d.option(Draw::string),
+                attempts: d.u32(),
+            };
+            same(&entry);
+            same(&vec![entry.clone().with_value(()), entry.clone().with_value(())]);
+            let mutation = Mutation {
+                id: d.u64(),
+                collection: d.string(),
+                key: d.string(),
+                op: d.op(),
+                value: d.value(0),
+                base_version: d.option(Draw::u64),
+                hlc: d.string(),
+                space: d.option(Draw::string),
+                schema_version: d.option(|d| d.u32()),
+            };
+            same(&PushRequest { client_id: d.string(), mutations: vec![mutation.clone(); d.below(3) as usize] });
+            same(&PushRequest { client_id: d.string(), mutations: vec![mutation.with_value(())] });
+            same(&ConflictRecord {
+                id: d.u64(),
+                collection: d.string(),
+                key: d.string(),
+                local: d.option(|d| d.value(0)),
+                server: d.option(|d| d.value(0)),
+                base: d.option(|d| d.value(0)),
+                detected_at: d.f64(),
+                server_version: d.u64(),
+                fields: (0..d.below(3)).map(|_| d.string()).collect(),
+                space: d.option(Draw::string),
+            });
+            same(&Meta {
+                client_id: d.string(),
+                next_mutation_id: d.u64(),
+                checkpoint: d.u64(),
+                hlc: HlcState { wall_ms: d.u64(), counter: d.u32() as u16 },
+                last_synced_at: d.option(Draw::f64),
+                format: d.u32(),
+                checkpoint_scope: d.option(Draw::string),
+                next_conflict_id: d.u64(),
+                clock_offset_ms: d.u64() as i64,
+                last_failure: d.option(Draw::failure),
+            });
+            same(&Freshness {
+                fetched_at: d.option(Draw::f64),
+                fresh: d.coin(),
+                updated_at: d.option(Draw::u64),
+                version: d.option(Draw::u64),
+                pending: d.u32(),
+            });
+            same(&vec![PendingWrite {
+                collection: d.string(),
+                key: d.string(),
+                op: d.op(),
+                attempts: d.u32(),
+                last_error: d.option(Draw::failure),
+                queued_at: d.f64(),
+            }]);
+            same(&vec![AuditEntry {
+                at: d.f64(),
+                kind: if d.coin() { AuditKind::Conflict } else { AuditKind::Rejected },
+                collection: d.string(),
+                key: d.string(),
+                strategy: d.string(),
+                decided_by: d.string(),
+                local: d.option(|d| d.value(0)),
+                server: d.option(|d| d.value(0)),
+                base: d.option(|d| d.value(0)),
+                result: d.option(|d| d.value(0)),
+                server_version: d.option(Draw::u64),
+            }]);
+            let role = [Role::Reader, Role::Writer, Role::Owner][d.below(3) as usize];
+            same(&vec![SpaceRole { id: d.string(), role }]);
+            same(&MetricsSnapshot {
+                syncs: d.u64(),
+                pushes: d.u64(),
+                mutations_sent: d.u64(),
+                failures: d.u64(),
+                retries: d.u64(),
+                conflicts: d.u64(),
+                rejected: d.u64(),
+                pulled_changes: d.u64(),
+                p50_sync_ms: d.option(Draw::u64),
+                p95_sync_ms: d.option(Draw::u64),
+                pending: d.u64() as usize,
+                oldest_pending_age_ms: d.option(Draw::u64),
+                storage: d.option(Draw::storage),
+            });
+            same(&Health {
+                status: [HealthStatus::Healthy, HealthStatus::Degraded, HealthStatus::Unhealthy][d.below(3) as usize],
+                reasons: (0..d.below(3)).map(|_| d.string()).collect(),
+                storage: d.option(Draw::storage),
+            });
+            same(&Evicted {
+                previous_client_id: d.option(Draw::string),
+                evidence: ["marker", "hint"][d.below(2) as usize],
+            });
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Counters, sync latencies and a health verdict, kept in memory per client; and the
 //! report of one sync ([`SyncReport`]) they are counted from, which the engine returns.
 
+use crate::json::{JsonText, ToJson};
 use serde::Serialize;
 
 /// What one sync did (the engine's answer), as `Metrics` adds it up and `sync()` returns it.
@@ -251,6 +252,60 @@ fn percentile(values: &[u64], p: usize) -> Option<u64> {
     crate::sort::sort(&mut sorted);
     let rank = (p * sorted.len()).div_ceil(100).max(1);
     sorted.get(rank - 1).copied()
+}
+
+impl ToJson for MetricsSnapshot {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        out.field("syncs", &self.syncs);
+        out.field("pushes", &self.pushes);
+        out.field("mutationsSent", &self.mutations_sent);
+        out.field("failures", &self.failures);
+        out.field("retries", &self.retries);
+        out.field("conflicts", &self.conflicts);
+        out.field("rejected", &self.rejected);
+        out.field("pulledChanges", &self.pulled_changes);
+        out.field("p50SyncMs", &self.p50_sync_ms);
+        out.field("p95SyncMs", &self.p95_sync_ms);
+        out.field("pending", &self.pending);
+        out.field("oldestPendingAgeMs", &self.oldest_pending_age_ms);
+        out.field("storage", &self.storage);
+        out.close_object();
+    }
+}
+
+impl ToJson for HealthStatus {
+    fn write_json(&self, out: &mut JsonText) {
+        out.string(match self {
+            HealthStatus::Healthy => "healthy",
+            HealthStatus::Degraded => "degraded",
+            HealthStatus::Unhealthy => "unhealthy",
+        });
+    }
+}
+
+impl ToJson for Health {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        out.field("status", &self.status);
+        out.field("reasons", &self.reasons);
+        if let Some(storage) = &self.storage {
+            out.field("storage", storage);
+        }
+        out.close_object();
+    }
+}
+
+impl ToJson for StorageReport {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        out.field("kind", self.kind);
+        out.field("durable", &self.durable);
+        out.field("usage", &self.usage);
+        out.field("quota", &self.quota);
+        out.field("persisted", &self.persisted);
+        out.close_object();
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! audit log's lines. The storage contract (`store`) and the planners (`sync`) both speak
 //! it; it depends on nothing above the records.
 
+use crate::json::{JsonText, ToJson};
 use crate::sorted_map::SortedMap;
 
 use serde::{Deserialize, Serialize};
@@ -205,6 +206,33 @@ pub enum Effect<V = Value> {
         key: String,
         schema_version: u32,
     },
+}
+
+impl ToJson for AuditEntry {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        out.field("at", &self.at);
+        out.field("kind", &self.kind);
+        out.field("collection", &self.collection);
+        out.field("key", &self.key);
+        out.field("strategy", &self.strategy);
+        out.field("decidedBy", &self.decided_by);
+        out.field("local", &self.local);
+        out.field("server", &self.server);
+        out.field("base", &self.base);
+        out.field("result", &self.result);
+        out.field("serverVersion", &self.server_version);
+        out.close_object();
+    }
+}
+
+impl ToJson for AuditKind {
+    fn write_json(&self, out: &mut JsonText) {
+        out.string(match self {
+            AuditKind::Conflict => "conflict",
+            AuditKind::Rejected => "rejected",
+        });
+    }
 }
 
 #[cfg(test)]

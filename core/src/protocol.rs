@@ -1,5 +1,6 @@
 //! Wire protocol v1 types (JSON, camelCase). Shared by the client and the reference server.
 
+use crate::json::{JsonText, ToJson};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -273,6 +274,64 @@ pub struct ErrorDetail {
 impl ErrorBody {
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> ErrorBody {
         ErrorBody { error: ErrorDetail { code: code.into(), message: message.into() } }
+    }
+}
+
+impl ToJson for Op {
+    fn write_json(&self, out: &mut JsonText) {
+        out.string(match self {
+            Op::Put => "put",
+            Op::Patch => "patch",
+            Op::Delete => "delete",
+        });
+    }
+}
+
+impl<V: ToJson> ToJson for Mutation<V> {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        out.field("id", &self.id);
+        out.field("collection", &self.collection);
+        out.field("key", &self.key);
+        out.field("op", &self.op);
+        out.field("value", &self.value);
+        out.field("baseVersion", &self.base_version);
+        out.field("hlc", &self.hlc);
+        if let Some(space) = &self.space {
+            out.field("space", space);
+        }
+        if let Some(version) = self.schema_version {
+            out.field("schemaVersion", &version);
+        }
+        out.close_object();
+    }
+}
+
+impl<V: ToJson> ToJson for PushRequest<V> {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        out.field("clientId", &self.client_id);
+        out.field("mutations", &self.mutations);
+        out.close_object();
+    }
+}
+
+impl ToJson for Role {
+    fn write_json(&self, out: &mut JsonText) {
+        out.string(match self {
+            Role::Reader => "reader",
+            Role::Writer => "writer",
+            Role::Owner => "owner",
+        });
+    }
+}
+
+impl ToJson for SpaceRole {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        out.field("id", &self.id);
+        out.field("role", &self.role);
+        out.close_object();
     }
 }
 

@@ -2,6 +2,7 @@
 //! the shapes written to IndexedDB (camelCase), so a person reading the raw database
 //! sees the same names as the wire protocol.
 
+use crate::json::{JsonText, ToJson};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -483,6 +484,121 @@ pub fn check_key(config: &CollectionConfig, key: &str) -> Result<()> {
         return Err(Error::invalid_value(&config.name, "key must be a non-empty string"));
     }
     Ok(())
+}
+
+/// The shapes as serde writes them (`#[serde(rename_all = "camelCase")]`, the same
+/// fields skipped), written without serde: `crate::json`.
+impl<V: ToJson> ToJson for EntityRecord<V> {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        out.field("key", &self.key);
+        out.field("value", &self.value);
+        out.field("version", &self.version);
+        out.field("base", &self.base);
+        out.field("hlc", &self.hlc);
+        out.field("pending", &self.pending);
+        out.field("updatedAt", &self.updated_at);
+        if let Some(conflict) = self.conflict {
+            out.field("conflict", &conflict);
+        }
+        if self.revived {
+            out.field("revived", &true);
+        }
+        out.close_object();
+    }
+}
+
+impl<V: ToJson> ToJson for OutboxEntry<V> {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        if !is_provisional(&self.id) {
+            out.field("id", &self.id);
+        }
+        out.field("collection", &self.collection);
+        out.field("key", &self.key);
+        out.field("op", &self.op);
+        out.field("value", &self.value);
+        out.field("baseVersion", &self.base_version);
+        out.field("hlc", &self.hlc);
+        out.field("sent", &self.sent);
+        out.field("createdAt", &self.created_at);
+        if let Some(space) = &self.space {
+            out.field("space", space);
+        }
+        out.field("attempts", &self.attempts);
+        out.close_object();
+    }
+}
+
+impl ToJson for ConflictRecord {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        out.field("id", &self.id);
+        out.field("collection", &self.collection);
+        out.field("key", &self.key);
+        out.field("local", &self.local);
+        out.field("server", &self.server);
+        out.field("base", &self.base);
+        out.field("detectedAt", &self.detected_at);
+        out.field("serverVersion", &self.server_version);
+        out.field("fields", &self.fields);
+        if let Some(space) = &self.space {
+            out.field("space", space);
+        }
+        out.close_object();
+    }
+}
+
+impl ToJson for Meta {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        out.field("clientId", &self.client_id);
+        out.field("nextMutationId", &self.next_mutation_id);
+        out.field("checkpoint", &self.checkpoint);
+        out.field("hlc", &self.hlc);
+        out.field("lastSyncedAt", &self.last_synced_at);
+        out.field("format", &self.format);
+        out.field("checkpointScope", &self.checkpoint_scope);
+        out.field("nextConflictId", &self.next_conflict_id);
+        out.field("clockOffsetMs", &self.clock_offset_ms);
+        out.field("lastFailure", &self.last_failure);
+        out.close_object();
+    }
+}
+
+impl ToJson for Freshness {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        out.field("fetchedAt", &self.fetched_at);
+        out.field("fresh", &self.fresh);
+        out.field("updatedAt", &self.updated_at);
+        out.field("version", &self.version);
+        out.field("pending", &self.pending);
+        out.close_object();
+    }
+}
+
+impl ToJson for PendingWrite {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        out.field("collection", &self.collection);
+        out.field("key", &self.key);
+        out.field("op", &self.op);
+        out.field("attempts", &self.attempts);
+        out.field("lastError", &self.last_error);
+        out.field("queuedAt", &self.queued_at);
+        out.close_object();
+    }
+}
+
+impl ToJson for Failure {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        out.field("at", &self.at);
+        out.field("code", &self.code);
+        out.field("message", &self.message);
+        out.close_object();
+    }
 }
 
 #[cfg(test)]

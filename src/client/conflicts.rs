@@ -79,7 +79,7 @@ impl Client {
     /// announced.
     pub(super) fn run_resolver(&self, config: &CollectionConfig, sides: &Sides<'_>) -> Option<Option<Value>> {
         let (_, resolver) = self.resolvers.iter().find(|(name, _)| *name == config.name)?;
-        let arg = |v: Option<&Value>| v.map(convert::to_js).transpose().ok().flatten().unwrap_or(JsValue::NULL);
+        let arg = |v: Option<&Value>| v.map(|v| convert::to_js(v)).transpose().ok().flatten().unwrap_or(JsValue::NULL);
         let answer = match resolver.call3(&JsValue::NULL, &arg(sides.local), &arg(sides.server), &arg(sides.base)) {
             Err(e) => Answer::Threw(crate::error::describe(&e)),
             Ok(result) if result.is_null() || result.is_undefined() => Answer::Nothing,

@@ -12,6 +12,7 @@ use crate::value::JsVal;
 use pwa_sync_core::config::CollectionConfig;
 use pwa_sync_core::conflict::Sides;
 use pwa_sync_core::engine::{Observer, Phase};
+use pwa_sync_core::json::{JsonText, ToJson};
 use pwa_sync_core::migration::Steps;
 use pwa_sync_core::model::Effect;
 use pwa_sync_core::Error;
@@ -119,8 +120,6 @@ impl Observer<JsVal> for WebObserver<'_> {
 
 /// `pwa-sync:conflict` detail: a conflict settled by a strategy (`open: false`, with the
 /// `result`), or one waiting for the app (`open: true`, with its `id`).
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
 struct ConflictDetail<'a> {
     id: Option<u64>,
     open: bool,
@@ -133,4 +132,22 @@ struct ConflictDetail<'a> {
     result: Option<&'a Value>,
     fields: &'a [String],
     server_version: Option<u64>,
+}
+
+impl ToJson for ConflictDetail<'_> {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        out.field("id", &self.id);
+        out.field("open", &self.open);
+        out.field("collection", self.collection);
+        out.field("key", self.key);
+        out.field("local", &self.local);
+        out.field("server", &self.server);
+        out.field("base", &self.base);
+        out.field("strategy", self.strategy);
+        out.field("result", &self.result);
+        out.field("fields", self.fields);
+        out.field("serverVersion", &self.server_version);
+        out.close_object();
+    }
 }

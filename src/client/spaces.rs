@@ -4,20 +4,28 @@
 
 use std::rc::Rc;
 
-use serde::Serialize;
 use wasm_bindgen::JsValue;
 
 use super::Client;
 use crate::convert;
 use crate::events;
+use pwa_sync_core::json::{JsonText, ToJson};
 use pwa_sync_core::metrics::SyncReport;
 use pwa_sync_core::protocol::SpaceRole;
 use pwa_sync_core::Error;
 
-#[derive(Serialize)]
 struct SpacesDetail<'a> {
     spaces: &'a [SpaceRole],
     revoked: &'a [String],
+}
+
+impl ToJson for SpacesDetail<'_> {
+    fn write_json(&self, out: &mut JsonText) {
+        out.open_object();
+        out.field("spaces", self.spaces);
+        out.field("revoked", self.revoked);
+        out.close_object();
+    }
 }
 
 impl Client {

@@ -11,10 +11,10 @@
 use std::borrow::Cow;
 
 use js_sys::{Array, Reflect};
-use serde::Serialize;
 use wasm_bindgen::JsValue;
 
 use pwa_sync_core::error::{Error, Result};
+use pwa_sync_core::json::ToJson;
 use pwa_sync_core::model::Writes;
 use pwa_sync_core::protocol::Op;
 use pwa_sync_core::record::{AppValues, EntityRecord, Meta, OutboxEntry};
@@ -227,15 +227,14 @@ pub(super) fn encode_batch(writes: &Writes<JsVal>, sealer: Option<&Sealer>) -> R
         entry_values.push(to_store(&entry.value, sealer)?.as_ref());
     }
     let entry_metas: Vec<OutboxEntry<()>> = writes.outbox_put.values().map(OutboxEntry::metadata).collect();
-    let failed = |e: String| Error::Storage(format!("cannot encode records for IndexedDB: {e}"));
-    let records = [runs.into(), deletes.into(), json_texts(&metas).map_err(failed)?.into(), values.into()];
-    let entries = [json_texts(&entry_metas).map_err(failed)?.into(), entry_values.into()];
+    let records = [runs.into(), deletes.into(), json_texts(&metas).into(), values.into()];
+    let entries = [json_texts(&entry_metas).into(), entry_values.into()];
     Ok(Batch { records: crate::sys::array(&records), entries: crate::sys::array(&entries) })
 }
 
 /// Metadata, conflicts and audit entries, and the migrations' records (whole, through
-/// serde), with their app values sealed first when encryption is on.
-pub(super) fn encode_internal<T: Serialize + Clone + AppValues>(
+/// `pwa_sync_core::json`), with their app values sealed first when encryption is on.
+pub(super) fn encode_internal<T: ToJson + Clone + AppValues>(
     value: &T,
     what: &str,
     sealer: Option<&Sealer>,

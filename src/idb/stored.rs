@@ -1,7 +1,7 @@
 //! The stored client metadata, conflicts and audit entries, read off the objects
 //! IndexedDB gives back once js/values.js's `storedProblem` has checked them (serde's
 //! checks and defaults for each type, as its derive read them before). They are written
-//! through serde as JSON text (`codec::encode_internal`).
+//! as JSON text (`codec::encode_internal`, `pwa_sync_core::json`).
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
