@@ -79,8 +79,8 @@ WASM_FEATURES = -Ctarget-feature=-reference-types,-multivalue
 # otherwise rebuild everything the stable builds made.
 # The stack (first in memory, so an overflow traps instead of writing over the data) is
 # 960 KiB, not the linker's 1 MiB: the data then lies below 1 MiB, where an address is a
-# 3-byte constant, not a 4-byte one (-1,171 raw bytes, ~300 gzip; ARCHITECTURE.md
-# "Release size").
+# 3-byte constant, not a 4-byte one (-1,171 raw bytes; gzip -169 to -301 as the
+# function order's noise goes; ARCHITECTURE.md "Release size").
 RELEASE_TOOLCHAIN ?= $(shell cat scripts/release-toolchain)
 RELEASE_STACK = -Clink-arg=-zstack-size=983040
 RELEASE_RUSTFLAGS ?= -Zlocation-detail=none -Zunstable-options -Cpanic=immediate-abort $(RELEASE_STACK) $(WASM_FEATURES)

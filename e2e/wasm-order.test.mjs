@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { ROOT } from "./lib.mjs";
 import { orderFunctions } from "../scripts/wasm-order.mjs";
+import { readSections, readUleb } from "../scripts/wasm-binary.mjs";
 
 const WASM_OPT = join(ROOT, "tools/node_modules/.bin/wasm-opt");
 
@@ -98,6 +99,45 @@ test("a module whose order cannot improve keeps it, named so that sorting keeps 
     const found = orderFunctions(await readFile(join(dir, "one.wasm")));
     assert.equal(found.order, null);
     assert.equal(WebAssembly.Module.customSections(new WebAssembly.Module(found.bytes), "name").length, 1);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+// Each export's function index, by name.
+function exportIndices(bytes) {
+  const body = readSections(bytes).find((s) => s.id === 7).body;
+  let [count, at] = readUleb(body, 0);
+  const out = {};
+  for (; count > 0; count--) {
+    const [length, start] = readUleb(body, at);
+    const name = new TextDecoder().decode(body.subarray(start, start + length));
+    const [index, next] = readUleb(body, start + length + 1);
+    out[name] = index;
+    at = next;
+  }
+  return out;
+}
+
+test("the module's functions end up in the order found, past ten of them too", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "wasm-order-"));
+  try {
+    // Twelve functions, three families of four that share their stores, interleaved.
+    const funcs = Array.from({ length: 12 }, (_, f) => `(func (export "f${f}") (result i32)
+    ${stores(f % 3, 60 + f)}
+    (i32.const ${f}))`);
+    await writeFile(join(dir, "m.wat"), `(module (memory 1)\n${funcs.join("\n")})`);
+    wasmOpt(dir, "m.wat", "m.wasm", "--strip-debug");
+    const found = orderFunctions(await readFile(join(dir, "m.wasm")));
+    const order = found.order ?? [...Array(12).keys()];
+    await writeFile(join(dir, "named.wasm"), found.bytes);
+    wasmOpt(dir, "named.wasm", "ordered.wasm", "-ol", "2", "-s", "1", "--reorder-functions-by-name", "--strip-debug");
+    const ordered = await readFile(join(dir, "ordered.wasm"));
+    const indices = exportIndices(ordered);
+    // Function f sits at its place in the order (names f00-f11: f10 sorts after f09).
+    order.forEach((f, place) => assert.equal(indices[`f${f}`], place, `order ${order}`));
+    const { instance } = await WebAssembly.instantiate(ordered);
+    for (let f = 0; f < 12; f++) assert.equal(instance.exports[`f${f}`](), f);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -19,7 +19,7 @@ const WASM_OPT = join(ROOT, "tools/node_modules/.bin/wasm-opt");
 // 3 $unnamed: the right signature, but its slot is written nowhere;
 // 4 $by_data: its slot is only a word of the data, which `run` loads and calls through;
 // 5 $by_wide_constant: its slot is only the high half of an `i64.const`, stored and loaded.
-function text(exportTable = false) {
+function text({ exportTable = false, more = "" } = {}) {
   return `(module
   (type $unary (func (param i32) (result i32)))
   (type $wide (func (param i64) (result i64)))
@@ -42,6 +42,7 @@ function text(exportTable = false) {
       (i32.add
         (call_indirect (type $unary) (local.get 0) (i32.load (i32.const 28)))
         (i32.const 2))))
+  ${more}
 )`;
 }
 
@@ -57,11 +58,11 @@ function slots(bytes) {
   return out;
 }
 
-async function compiled(wat) {
+async function compiled(wat, ...features) {
   const dir = await mkdtemp(join(tmpdir(), "wasm-table-"));
   try {
     await writeFile(join(dir, "m.wat"), wat);
-    execFileSync(WASM_OPT, [join(dir, "m.wat"), "-o", join(dir, "m.wasm")]);
+    execFileSync(WASM_OPT, [join(dir, "m.wat"), "-o", join(dir, "m.wasm"), ...features]);
     return await readFile(join(dir, "m.wasm"));
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -98,9 +99,36 @@ test("unreachable table entries point at a live function, and their functions go
   assert.equal(pruneTable(bytes).pruned, 0);
 });
 
-test("an exported table is left as it is", async () => {
-  const before = await compiled(text(true));
+test("a slot read by a global stays; pruned slots point at an export no call_indirect can reach", async () => {
+  const more = `(global $slot i32 (i32.const 3)) (export "slot" (global $slot))
+  (func $other (export "other") (param f32))
+  (func (export "callSlot") (param i32) (result i32) (call_indirect (type $unary) (i32.const 1) (local.get 0)))`;
+  const before = await compiled(text({ more }));
   const { bytes, pruned } = pruneTable(before);
-  assert.equal(pruned, 0);
-  assert.deepEqual(bytes, before);
+  assert.equal(pruned, 1);
+  // Only $other_signature goes, to $other (function 6): a call through its slot traps
+  // on the signature check instead of running another function.
+  assert.deepEqual(slots(bytes), [0, 6, 2, 3, 4]);
+  const { instance } = await WebAssembly.instantiate(bytes);
+  assert.equal(instance.exports.callSlot(3), 1 - 1000);
+  assert.throws(() => instance.exports.callSlot(2), WebAssembly.RuntimeError);
+  assert.equal(await run(bytes, 3), await run(before, 3));
+});
+
+test("a table an instruction reads or writes, or an exported one, is left as it is", async () => {
+  // The same module with reference types on is pruned: only the instruction stops it.
+  assert.equal(pruneTable(await compiled(text(), "--enable-reference-types")).pruned, 2);
+  for (const before of [
+    await compiled(text({ exportTable: true })),
+    await compiled(text({ more: "(func (drop (table.get $t (i32.const 0))))" }), "--enable-reference-types"),
+  ]) {
+    const { bytes, pruned } = pruneTable(before);
+    assert.equal(pruned, 0);
+    assert.deepEqual(bytes, before);
+  }
+});
+
+test("an instruction the script does not know fails the build", async () => {
+  const simd = await compiled(text({ more: "(func (drop (v128.const i32x4 0 0 0 0)))" }), "--enable-simd");
+  assert.throws(() => pruneTable(simd), /wasm-table: unknown (instruction|value type)/);
 });

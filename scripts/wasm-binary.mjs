@@ -1,5 +1,5 @@
 // Reading and writing a wasm module's sections, imports and LEB128 numbers: what the
-// build's module rewriters (wasm-imports.mjs, wasm-order.mjs) share.
+// build's module rewriters (wasm-imports.mjs, wasm-table.mjs, wasm-order.mjs) share.
 
 export function readSections(wasm) {
   const magic = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
@@ -9,6 +9,7 @@ export function readSections(wasm) {
   while (at < wasm.length) {
     const id = wasm[at];
     const [size, start] = readUleb(wasm, at + 1);
+    if (start + size > wasm.length) throw new Error(`a section of ${size} bytes runs past the module's end`);
     sections.push({ id, body: wasm.subarray(start, start + size) });
     at = start + size;
   }
@@ -68,6 +69,7 @@ export function readUleb(bytes, at) {
   let shift = 0;
   for (;;) {
     const byte = bytes[at++];
+    if (byte === undefined) throw new Error("a number runs past the end of its bytes");
     value += (byte & 0x7f) * 2 ** shift;
     shift += 7;
     if (byte < 0x80) return [value, at];

@@ -29,6 +29,7 @@ const POWERS = [1, 0.95, 0.9];
 // numbers spelled as text, 1, 10, 100, …).
 export function orderFunctions(bytes) {
   const module = parse(bytes);
+  if (module.bodies.length < 2) return { order: null, size: 0, original: 0, bytes: withNames(bytes, module, module.bodies.map((_, f) => f)) };
   const deflated = (order) =>
     gzipSync(concat(order.map((f) => module.bodies[f])), { level: 9 }).length;
   const original = deflated(module.bodies.map((_, f) => f));

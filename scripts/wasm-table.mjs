@@ -16,8 +16,13 @@
 //   LLVM leaves addresses to the linker, which writes them as constants of the code and
 //   words of the data (vtables); nothing computes one. So this runs before wasm-opt,
 //   whose folding of constants could make that untrue.
-// Only a table the module neither imports nor exports, filled by one active segment, is
-// looked at; anything else is left as it is. An unknown instruction fails the build.
+// Only a table the module neither imports nor exports, filled by one active segment, and
+// never read, written or copied by an instruction (`table.get`, `table.copy`, …: a
+// funcref taken out or moved escapes both rules), is looked at; anything else is left as
+// it is. An unknown instruction or value type fails the build. A pruned slot points at
+// a function no `call_indirect` has the signature of, when one stays in the module
+// anyway (an export), so that a slot misjudged would trap rather than call another
+// function.
 import { readFileSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { concat, readImports, readSections, readUleb, uleb, writeSections } from "./wasm-binary.mjs";
@@ -33,9 +38,10 @@ export function pruneTable(bytes) {
 
   const signatures = readTypes(section(1));
   const funcTypes = functionTypes(section(2), section(3));
-  const seen = { constants: new Set(), indirectTypes: new Set() };
+  const seen = { constants: new Set(), indirectTypes: new Set(), tableInstructions: false };
   if (section(10)) readCode(section(10).body, seen);
-  if (section(6)) readGlobalConstants(section(6).body, seen.constants);
+  if (section(6)) readGlobalConstants(section(6).body, seen);
+  if (seen.tableInstructions) return { bytes, pruned: 0, entries: segment.functions.length };
   const data = section(11)?.body ?? new Uint8Array();
   const words = new Set();
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -44,8 +50,10 @@ export function pruneTable(bytes) {
 
   const reachable = (f, slot) =>
     called.has(signatures[funcTypes[f]]) && (seen.constants.has(slot) || words.has(slot));
-  const live = segment.functions.find((f, j) => reachable(f, segment.offset + j));
-  if (live === undefined) return { bytes, pruned: 0, entries: segment.functions.length };
+  const firstLive = segment.functions.find((f, j) => reachable(f, segment.offset + j));
+  if (firstLive === undefined) return { bytes, pruned: 0, entries: segment.functions.length };
+  const trapping = exportedFunctions(section(7)).find((f) => !called.has(signatures[funcTypes[f]]));
+  const live = trapping ?? firstLive;
   let pruned = 0;
   const functions = segment.functions.map((f, j) => {
     if (reachable(f, segment.offset + j) || f === live) return f;
@@ -62,6 +70,21 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const { bytes, pruned, entries } = pruneTable(readFileSync(path));
   writeFileSync(path, bytes);
   console.log(`wasm-table: ${path}: ${pruned} of ${entries} table entries unreachable, pointed at a live function`);
+}
+
+// The functions the module exports: kept by wasm-opt whatever the table holds.
+function exportedFunctions(exports) {
+  const out = [];
+  if (!exports) return out;
+  let [count, at] = readUleb(exports.body, 0);
+  for (; count > 0; count--) {
+    const [length, start] = readUleb(exports.body, at);
+    const kind = exports.body[start + length];
+    const [index, next] = readUleb(exports.body, start + length + 1);
+    if (kind === 0) out.push(index);
+    at = next;
+  }
+  return out;
 }
 
 function privateTable(imports, exports) {
@@ -107,7 +130,8 @@ function readTypes(types) {
     if (types.body[at++] !== 0x60) throw new Error("wasm-table: a type that is not a function's");
     for (let lists = 0; lists < 2; lists++) {
       const [n, next] = readUleb(types.body, at);
-      at = next + n;
+      at = next;
+      for (let k = 0; k < n; k++) valueType(types.body[at++]);
     }
     out.push(types.body.subarray(start, at).join(","));
   }
@@ -132,11 +156,19 @@ function functionTypes(imports, functions) {
   return out;
 }
 
-function readGlobalConstants(body, constants) {
+function readGlobalConstants(body, seen) {
   let [count, at] = readUleb(body, 0);
   for (; count > 0; count--) {
+    valueType(body[at]);
     at += 2; // value type, mutability
-    at = readInstructions(body, at, { constants, indirectTypes: new Set() }, true);
+    at = readInstructions(body, at, seen, true);
+  }
+}
+
+// One byte of a value type the module may use (numbers, v128, funcref, externref).
+function valueType(byte) {
+  if (![0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f].includes(byte)) {
+    throw new Error(`wasm-table: unknown value type 0x${byte?.toString(16)}`);
   }
 }
 
@@ -146,7 +178,10 @@ function readCode(body, seen) {
     const [size, start] = readUleb(body, at);
     const end = start + size;
     let [groups, cursor] = readUleb(body, start);
-    for (; groups > 0; groups--) cursor = readUleb(body, cursor)[1] + 1; // count, value type
+    for (; groups > 0; groups--) {
+      cursor = readUleb(body, cursor)[1]; // how many locals
+      valueType(body[cursor++]);
+    }
     readInstructions(body.subarray(0, end), cursor, seen, false);
     at = end;
   }
@@ -165,8 +200,9 @@ function readInstructions(body, at, seen, oneExpression) {
     if (op >= 0x45 && op <= 0xc4) continue; // numeric, sign extension
     if (op >= 0x02 && op <= 0x04) {
       const b = body[at];
-      if (b === 0x40 || (b >= 0x6f && b <= 0x7f)) at++;
-      else at = readSleb(body, at)[1]; // a type index
+      if (b === 0x40) at++;
+      else if (b >= 0x40) (valueType(b), at++);
+      else at = readSleb(body, at)[1]; // a type index (multi-value), non-negative
     } else if (op === 0x0c || op === 0x0d || op === 0x10 || op === 0x12 || op === 0xd2) skip(1);
     else if (op === 0x0e) {
       const [n, next] = readUleb(body, at);
@@ -178,8 +214,12 @@ function readInstructions(body, at, seen, oneExpression) {
       at = readUleb(body, next)[1];
     } else if (op === 0x1c) {
       const [n, next] = readUleb(body, at);
-      at = next + n;
-    } else if ((op >= 0x20 && op <= 0x26) || op === 0x3f || op === 0x40) skip(1);
+      at = next;
+      for (let k = 0; k < n; k++) valueType(body[at++]);
+    } else if (op === 0x25 || op === 0x26) {
+      seen.tableInstructions = true; // table.get, table.set
+      skip(1);
+    } else if ((op >= 0x20 && op <= 0x24) || op === 0x3f || op === 0x40) skip(1);
     else if (op >= 0x28 && op <= 0x3e) {
       const [align, next] = readUleb(body, at);
       at = next;
@@ -202,6 +242,8 @@ function readInstructions(body, at, seen, oneExpression) {
       if (sub <= 7) continue;
       const immediates = { 8: 2, 9: 1, 10: 2, 11: 1, 12: 2, 13: 1, 14: 2, 15: 1, 16: 1, 17: 1 }[sub];
       if (immediates === undefined) throw new Error(`wasm-table: unknown instruction 0xfc ${sub}`);
+      // table.init, table.copy, table.grow, table.fill: entries written or moved
+      if ([12, 14, 15, 17].includes(sub)) seen.tableInstructions = true;
       skip(immediates);
     } else throw new Error(`wasm-table: unknown instruction 0x${op.toString(16)}`);
   }

@@ -33,12 +33,13 @@ pub struct SyncClient {
     client: Rc<Client>,
 }
 
-struct SyncResult {
-    pushed: usize,
-    pulled: usize,
-    conflicts: usize,
-    rejected: usize,
-    duration_ms: f64,
+/// What `sync()` resolves to. Public for the browser suites' test of its text.
+pub struct SyncResult {
+    pub pushed: usize,
+    pub pulled: usize,
+    pub conflicts: usize,
+    pub rejected: usize,
+    pub duration_ms: f64,
 }
 
 impl ToJson for SyncResult {

@@ -184,8 +184,8 @@ impl HttpTransport {
 impl Transport<JsVal> for HttpTransport {
     type Sending = Sent;
 
-    /// The envelope is serialised by serde, the values are set on it as the objects they
-    /// are, and `JSON.stringify` writes the body once, in JS.
+    /// The envelope is written as JSON text (`pwa_sync_core::json`), the values are set on
+    /// it as the objects they are, and `JSON.stringify` writes the body once, in JS.
     fn send(&self, request: &PushRequest<JsVal>) -> Sent {
         let invalid = |m: String| TransportError::new(ErrorClass::Validation, m);
         let envelope = PushRequest {

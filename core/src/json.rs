@@ -1,14 +1,20 @@
 //! JSON text of our own types and of `Value`s, written by [`ToJson`]: one writer,
 //! [`JsonText`], and a short impl per type beside its serde derive, which the host and the
-//! server keep (the texts are the same; `tests::shapes_are_written_as_serde_writes_them`
-//! compares them for every type written). In the browser module serde's `Serialize` then
-//! links nowhere: a derive compiled a serializer per type and per field type, ~19 KB of the
-//! module (bench/README.md "Size"). Numbers are spelled by core's own formatters (`{:?}`
-//! and `{}`, which the module links anyway), not serde_json's (zmij, itoa).
+//! server keep. The texts are serde's: `tests::shapes_are_written_as_serde_writes_them`
+//! compares them for every core shape the browser module writes, and the browser crate's
+//! three event details (`SyncResult`, `ConflictDetail`, `SpacesDetail`) are held to
+//! literal texts by its `common::wire` test. In the browser module serde's `Serialize`
+//! then links nowhere: a derive compiled a serializer per type and per field type, ~19 KB
+//! of the module (ARCHITECTURE.md "Release size"). Integers are spelled by core's `{}`,
+//! which the module links anyway, not serde_json's itoa.
 //!
-//! Floats are serde_json's spellings but where a float's exact value lies halfway between
-//! two shortest spellings (1 in ~14,000 random floats): core rounds that last digit up,
-//! zmij to even. Both read back as the same `f64` (in JS, `JSON.parse` is exact).
+//! Floats: whole ones (below 1e16) as integers with `.0`, as serde_json writes them. The
+//! rest, on the host, by core's `{:?}` adjusted to serde_json's spelling: the same text
+//! but where a float's exact value lies halfway between two shortest spellings (1 in
+//! ~14,000 random floats), where core rounds the last digit up and zmij to even. In the
+//! browser module (`js-floats`) by JavaScript's `Number.prototype.toString` (`1e-7`,
+//! `1e+21`: other switches to an exponent than serde_json's). Every spelling reads back
+//! as the same `f64` (`JSON.parse` is exact).
 
 use std::fmt;
 

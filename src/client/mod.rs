@@ -20,6 +20,12 @@ mod persistence;
 mod query;
 mod queue;
 mod spaces;
+
+/// The event details' shapes, for the browser suites' test of their texts.
+#[cfg(feature = "testing")]
+pub use observer::ConflictDetail;
+#[cfg(feature = "testing")]
+pub use spaces::SpacesDetail;
 mod status;
 mod sync;
 mod tabs;

@@ -120,18 +120,18 @@ impl Observer<JsVal> for WebObserver<'_> {
 
 /// `pwa-sync:conflict` detail: a conflict settled by a strategy (`open: false`, with the
 /// `result`), or one waiting for the app (`open: true`, with its `id`).
-struct ConflictDetail<'a> {
-    id: Option<u64>,
-    open: bool,
-    collection: &'a str,
-    key: &'a str,
-    local: Option<&'a Value>,
-    server: Option<&'a Value>,
-    base: Option<&'a Value>,
-    strategy: &'a str,
-    result: Option<&'a Value>,
-    fields: &'a [String],
-    server_version: Option<u64>,
+pub struct ConflictDetail<'a> {
+    pub id: Option<u64>,
+    pub open: bool,
+    pub collection: &'a str,
+    pub key: &'a str,
+    pub local: Option<&'a Value>,
+    pub server: Option<&'a Value>,
+    pub base: Option<&'a Value>,
+    pub strategy: &'a str,
+    pub result: Option<&'a Value>,
+    pub fields: &'a [String],
+    pub server_version: Option<u64>,
 }
 
 impl ToJson for ConflictDetail<'_> {

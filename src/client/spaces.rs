@@ -14,9 +14,10 @@ use pwa_sync_core::metrics::SyncReport;
 use pwa_sync_core::protocol::SpaceRole;
 use pwa_sync_core::Error;
 
-struct SpacesDetail<'a> {
-    spaces: &'a [SpaceRole],
-    revoked: &'a [String],
+/// `pwa-sync:spaces` detail.
+pub struct SpacesDetail<'a> {
+    pub spaces: &'a [SpaceRole],
+    pub revoked: &'a [String],
 }
 
 impl ToJson for SpacesDetail<'_> {

@@ -4,8 +4,8 @@
 //! and written as JSON texts that the store's script parses and puts
 //! together with their `value`/`base` ([`Batch`]); the values are read off the stored
 //! objects and passed as they are, sealed first with encryption at rest. Everything else
-//! (metadata, conflicts, audit entries, and the migrations' records) is written through
-//! serde whole and read by `stored`'s readers (the migrations' records as records, their
+//! (metadata, conflicts, audit entries, and the migrations' records) is written whole
+//! (`pwa_sync_core::json`) and read by `stored`'s readers (the migrations' records as records, their
 //! values then read into JSON).
 
 use std::borrow::Cow;

@@ -211,3 +211,46 @@ fn json_texts_spell_floats_that_read_back_exactly() {
     assert_eq!(pwa_sync_core::json::to_string(&vec![1_764_800_000_000.0_f64, -0.0]), "[1764800000000.0,-0.0]");
     assert_eq!(pwa_sync_core::json::float_text(f64::NAN), "NaN");
 }
+
+/// The browser crate's own shapes are written as their serde derives wrote them (the
+/// core's are compared with serde by `json::tests` on the host): field names, order and
+/// nothing skipped.
+#[wasm_bindgen_test]
+fn event_details_and_the_sync_result_are_written_as_before() {
+    use pwa_sync::api::SyncResult;
+    use pwa_sync::client::{ConflictDetail, SpacesDetail};
+    use pwa_sync_core::json::to_string;
+    use pwa_sync_core::protocol::SpaceRole;
+
+    let result = SyncResult { pushed: 1, pulled: 2, conflicts: 0, rejected: 3, duration_ms: 12.5 };
+    assert_eq!(to_string(&result), r#"{"pushed":1,"pulled":2,"conflicts":0,"rejected":3,"durationMs":12.5}"#);
+    let local = serde_json::json!({"x": 1});
+    let fields = ["x".to_owned()];
+    let open = ConflictDetail {
+        id: Some(4),
+        open: true,
+        collection: "notes",
+        key: "a\"b",
+        local: Some(&local),
+        server: None,
+        base: None,
+        strategy: "manual",
+        result: None,
+        fields: &fields,
+        server_version: Some(7),
+    };
+    assert_eq!(
+        to_string(&open),
+        r#"{"id":4,"open":true,"collection":"notes","key":"a\"b","local":{"x":1},"server":null,"base":null,"strategy":"manual","result":null,"fields":["x"],"serverVersion":7}"#
+    );
+    let settled =
+        ConflictDetail { id: None, open: false, result: Some(&local), server_version: None, fields: &[], ..open };
+    assert_eq!(
+        to_string(&settled),
+        r#"{"id":null,"open":false,"collection":"notes","key":"a\"b","local":{"x":1},"server":null,"base":null,"strategy":"manual","result":{"x":1},"fields":[],"serverVersion":null}"#
+    );
+    let spaces = [SpaceRole { id: "g:1".into(), role: Role::Writer }];
+    let revoked = ["g:2".to_owned()];
+    let detail = SpacesDetail { spaces: &spaces, revoked: &revoked };
+    assert_eq!(to_string(&detail), r#"{"spaces":[{"id":"g:1","role":"writer"}],"revoked":["g:2"]}"#);
+}
