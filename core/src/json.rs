@@ -630,17 +630,7 @@ mod tests {
             };
             same(&entry);
             same(&vec![entry.clone().with_value(()), entry.clone().with_value(())]);
-            let mutation = Mutation {
-                id: d.u64(),
-                collection: d.string(),
-                key: d.string(),
-                op: d.op(),
-                value: d.value(0),
-                base_version: d.option(Draw::u64),
-                hlc: d.string(),
-                space: d.option(Draw::string),
-                schema_version: d.option(|d| d.u32()),
-            };
+            let mutation = Mutation { schema_version: d.option(Draw::u32), ..entry.to_mutation() };
             same(&PushRequest { client_id: d.string(), mutations: vec![mutation.clone(); d.below(3) as usize] });
             same(&PushRequest { client_id: d.string(), mutations: vec![mutation.with_value(())] });
             same(&ConflictRecord {
