@@ -64,6 +64,43 @@ export function writeImports(entries) {
   return concat(parts);
 }
 
+// An export: its name, then its kind and index, kept as bytes.
+export function readExports(body) {
+  const decoder = new TextDecoder();
+  let [count, at] = readUleb(body, 0);
+  const entries = [];
+  while (count-- > 0) {
+    const [length, start] = readUleb(body, at);
+    const name = decoder.decode(body.subarray(start, start + length));
+    const described = start + length;
+    at = readUleb(body, described + 1)[1];
+    entries.push({ name, description: body.subarray(described, at) });
+  }
+  return entries;
+}
+
+export function writeExports(entries) {
+  const encoder = new TextEncoder();
+  const parts = [uleb(entries.length)];
+  for (const e of entries) {
+    const bytes = encoder.encode(e.name);
+    parts.push(uleb(bytes.length), bytes, e.description);
+  }
+  return concat(parts);
+}
+
+// Each function body of the code section (`body`), its locals first.
+export function readFunctionBodies(body) {
+  const bodies = [];
+  let [count, at] = readUleb(body, 0);
+  for (; count > 0; count--) {
+    const [length, start] = readUleb(body, at);
+    at = start + length;
+    bodies.push(body.subarray(start, at));
+  }
+  return bodies;
+}
+
 export function readUleb(bytes, at) {
   let value = 0;
   let shift = 0;

@@ -7,7 +7,7 @@
 // wasm-bindgen has no option for it, and binaryen's `--minify-imports` renames only
 // Emscripten's modules (its `-and-modules` variant renames the exports too, which the
 // package's types name).
-import { concat, readImports, readSections, readUleb, uleb, writeImports, writeSections } from "./wasm-binary.mjs";
+import { readExports, readImports, readSections, writeExports, writeImports, writeSections } from "./wasm-binary.mjs";
 
 // The glue's import object, as wasm-bindgen writes it: one key per line, eight spaces in.
 const KEY_INDENT = "\n        ";
@@ -68,31 +68,6 @@ export function shortenExports(wasm, glue, dts = []) {
   dts = dts.map((text) => rename(text, /(\breadonly |\bexport const )([\w$]+)(?=:)/g));
   exports.body = writeExports(entries);
   return { wasm: writeSections(wasm.subarray(0, 8), sections), glue, dts, renamed: long.length };
-}
-
-// An export: its name, then its kind and index, kept as bytes.
-function readExports(body) {
-  const decoder = new TextDecoder();
-  let [count, at] = readUleb(body, 0);
-  const entries = [];
-  while (count-- > 0) {
-    const [length, start] = readUleb(body, at);
-    const name = decoder.decode(body.subarray(start, start + length));
-    const described = start + length;
-    at = readUleb(body, described + 1)[1];
-    entries.push({ name, description: body.subarray(described, at) });
-  }
-  return entries;
-}
-
-function writeExports(entries) {
-  const encoder = new TextEncoder();
-  const parts = [uleb(entries.length)];
-  for (const e of entries) {
-    const bytes = encoder.encode(e.name);
-    parts.push(uleb(bytes.length), bytes, e.description);
-  }
-  return concat(parts);
 }
 
 // `a`…`z`, `A`…`Z`, then two letters and so on, skipping names already taken.

@@ -16,7 +16,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
-import { concat, readImports, readSections, readUleb, uleb, writeSections } from "./wasm-binary.mjs";
+import { concat, readFunctionBodies, readImports, readSections, readUleb, uleb, writeSections } from "./wasm-binary.mjs";
 
 const GRAMS = [5, 6];
 const WINDOWS = [4096, 8192, 16384];
@@ -128,16 +128,8 @@ function parse(bytes) {
   const sections = readSections(bytes);
   const imports = sections.find((s) => s.id === 2);
   const imported = imports ? readImports(imports.body).filter((e) => e.description[0] === 0).length : 0;
-  const bodies = [];
   const code = sections.find((s) => s.id === 10);
-  if (code) {
-    let [count, at] = readUleb(code.body, 0);
-    for (; count > 0; count--) {
-      const [length, start] = readUleb(code.body, at);
-      at = start + length;
-      bodies.push(code.body.subarray(start, at));
-    }
-  }
+  const bodies = code ? readFunctionBodies(code.body) : [];
   return { imported, bodies, sections };
 }
 

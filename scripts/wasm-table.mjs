@@ -25,7 +25,7 @@
 // function.
 import { readFileSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import { concat, readImports, readSections, readUleb, uleb, writeSections } from "./wasm-binary.mjs";
+import { concat, readExports, readFunctionBodies, readImports, readSections, readUleb, uleb, writeSections } from "./wasm-binary.mjs";
 
 /** The module with its unreachable table entries pointed at a live entry's function. */
 export function pruneTable(bytes) {
@@ -74,29 +74,14 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
 
 // The functions the module exports: kept by wasm-opt whatever the table holds.
 function exportedFunctions(exports) {
-  const out = [];
-  if (!exports) return out;
-  let [count, at] = readUleb(exports.body, 0);
-  for (; count > 0; count--) {
-    const [length, start] = readUleb(exports.body, at);
-    const kind = exports.body[start + length];
-    const [index, next] = readUleb(exports.body, start + length + 1);
-    if (kind === 0) out.push(index);
-    at = next;
-  }
-  return out;
+  const functions = exports ? readExports(exports.body).filter((e) => e.description[0] === 0) : [];
+  return functions.map((e) => readUleb(e.description, 1)[0]);
 }
 
+// Neither imported nor exported (kind 1: a table).
 function privateTable(imports, exports) {
-  if (imports && readImports(imports.body).some((e) => e.description[0] === 1)) return false;
-  if (!exports) return true;
-  let [count, at] = readUleb(exports.body, 0);
-  for (; count > 0; count--) {
-    const [length, start] = readUleb(exports.body, at);
-    if (exports.body[start + length] === 1) return false;
-    at = readUleb(exports.body, start + length + 1)[1];
-  }
-  return true;
+  const isTable = (e) => e.description[0] === 1;
+  return !(imports && readImports(imports.body).some(isTable)) && !(exports && readExports(exports.body).some(isTable));
 }
 
 // One segment of the MVP form: active, table 0, an `i32.const` offset, function indices.
@@ -173,17 +158,13 @@ function valueType(byte) {
 }
 
 function readCode(body, seen) {
-  let [count, at] = readUleb(body, 0);
-  for (; count > 0; count--) {
-    const [size, start] = readUleb(body, at);
-    const end = start + size;
-    let [groups, cursor] = readUleb(body, start);
+  for (const code of readFunctionBodies(body)) {
+    let [groups, cursor] = readUleb(code, 0);
     for (; groups > 0; groups--) {
-      cursor = readUleb(body, cursor)[1]; // how many locals
-      valueType(body[cursor++]);
+      cursor = readUleb(code, cursor)[1]; // how many locals
+      valueType(code[cursor++]);
     }
-    readInstructions(body.subarray(0, end), cursor, seen, false);
-    at = end;
+    readInstructions(code, cursor, seen, false);
   }
 }
 

@@ -325,14 +325,12 @@ impl ToJson for Value {
     }
 }
 
-/// `value` as JSON text. Through `dyn`: compiled once, not once per type written.
+/// `value` as JSON text, in bytes.
 pub fn to_vec(value: &dyn ToJson) -> Vec<u8> {
-    let mut out = JsonText { bytes: Vec::with_capacity(128) };
-    value.write_json(&mut out);
-    out.bytes
+    to_string(value).into_bytes()
 }
 
-/// `value` as JSON text.
+/// `value` as JSON text. Through `dyn`: compiled once, not once per type written.
 pub fn to_string(value: &dyn ToJson) -> String {
     let mut out = JsonText { bytes: Vec::with_capacity(128) };
     value.write_json(&mut out);
