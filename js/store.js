@@ -736,8 +736,18 @@ const pwaSyncStore = (() => {
     meta.put(fresh, "client");
   };
 
+  // A fresh client id, `c-` and 16 hex digits from the platform's CSPRNG (the server keys
+  // what it applied by client id and mutation id, so each new database's outbox, numbered
+  // from 1, needs one). Where there is no `crypto`, the reason is thrown as the text Rust's
+  // message quotes.
+  const clientId = () => {
+    if (!globalThis.crypto) throw "no `crypto` in this context";
+    const bytes = crypto.getRandomValues(new Uint8Array(8));
+    return "c-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  };
+
   return {
-    read, readQueued, write, open, inspect, remove, memory,
+    clientId, read, readQueued, write, open, inspect, remove, memory,
     ended, keyRange, get, getNow, getAll, count, backwards, take, listLive, pageLive, putAll, takeBatch, openMeta,
     recordProblem, entryProblem,
     markSent, clear,

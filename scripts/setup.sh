@@ -6,7 +6,7 @@
 #   scripts/setup.sh rust browsers   # only some parts: rust | browsers | node
 #
 # rust:     rustup target wasm32-unknown-unknown, wasm-bindgen-cli (exactly the
-#           wasm-bindgen version in Cargo.lock), wasm-pack, and the pinned nightly of
+#           wasm-bindgen version in Cargo.lock), wasm-pack (pinned), and the pinned nightly of
 #           scripts/release-toolchain with rust-src and the wasm32 target (`make build`
 #           rebuilds std for the release module with it: ARCHITECTURE.md "Release size")
 # browsers: Debian chromium, chromium-driver, firefox-esr, webkit2gtk-driver (WebKitGTK's
@@ -87,11 +87,14 @@ setup_rust() {
     rustup toolchain install "$release" --profile minimal --component rust-src --target wasm32-unknown-unknown
   fi
 
-  if have="$(wasm-pack --version 2>/dev/null)"; then
-    ok "$have"
+  # wasm-pack drives wasm-bindgen and writes pkg/: pinned like the toolchain, so a build is the same build tomorrow.
+  want=0.15.1
+  have="$(wasm-pack --version 2>/dev/null | awk '{print $2}' || true)"
+  if [ "$have" = "$want" ]; then
+    ok "wasm-pack $have"
   else
-    installing "wasm-pack"
-    cargo install wasm-pack --locked
+    installing "wasm-pack $want (found: ${have:-none})"
+    cargo install wasm-pack --version "$want" --locked --force
   fi
 }
 

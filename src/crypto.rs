@@ -5,7 +5,7 @@
 //! inside one. Keys, collection names and sync metadata stay readable; the key itself
 //! lives in memory only and is never written anywhere.
 
-use js_sys::{Function, JsString, Promise, Reflect, Uint8Array};
+use js_sys::{Function, JsString, Promise, Reflect};
 use serde_json::Value;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -160,21 +160,17 @@ fn field_message(error: &JsValue) -> String {
     Reflect::get(error, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_else(|| describe(error))
 }
 
-/// A fresh client id (`c-` and 16 hex digits): the server keys what it applied by client
-/// id and mutation id, so each new database's outbox, numbered from 1, needs one.
-pub fn new_client_id() -> Result<String, Error> {
-    let bytes = random_bytes::<8>()?;
-    Ok(format!("c-{:016x}", u64::from_be_bytes(bytes)))
+#[wasm_bindgen(js_namespace = pwaSyncStore)]
+extern "C" {
+    /// A fresh client id; throws the reason as text where the context has no `crypto`.
+    #[wasm_bindgen(catch, js_name = clientId)]
+    fn client_id() -> Result<String, JsValue>;
 }
 
-/// `N` random bytes from the platform's CSPRNG (`crypto.getRandomValues`, on the global
-/// scope in pages and workers alike).
-pub fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
-    let unavailable = |detail: String| Error::Storage(format!("crypto.getRandomValues is not available: {detail}"));
-    let crypto = sys::global().crypto().ok_or_else(|| unavailable("no `crypto` in this context".into()))?;
-    let bytes = Uint8Array::new_with_length(N as u32);
-    crypto.get_random_values_with_js_u8_array(&bytes).map_err(|e| unavailable(describe(&e)))?;
-    let mut out = [0u8; N];
-    bytes.copy_to(&mut out);
-    Ok(out)
+/// A fresh client id (`c-` and 16 hex digits): the server keys what it applied by client
+/// id and mutation id, so each new database's outbox, numbered from 1, needs one. Made by
+/// the store's script from `crypto.getRandomValues` (on the global scope in pages and
+/// workers alike): hex written in Rust linked `core::fmt`'s padded integer formatting.
+pub fn new_client_id() -> Result<String, Error> {
+    client_id().map_err(|e| Error::Storage(format!("crypto.getRandomValues is not available: {}", describe(&e))))
 }

@@ -400,13 +400,19 @@ async fn clear_wipes_everything_and_takes_a_new_client_id() {
     let name = unique("clear");
     let client = open(&name).await;
     let before = client.client_id();
-    assert!(before.starts_with("c-") && before.len() == 18, "{before}");
+    let hex_id = |id: &str| {
+        id.len() == 18
+            && id.starts_with("c-")
+            && id[2..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    assert!(hex_id(&before), "{before}");
     ok(client.put(s("trips"), json(r#"{"id": "t1"}"#))).await;
     ok(client.put(s("attendees"), json(r#"{"id": "a1"}"#))).await;
     ok(client.clear()).await;
     assert!(ok(client.get(s("trips"), s("t1"))).await.is_undefined());
     assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 0.0);
     assert_ne!(client.client_id(), before);
+    assert!(hex_id(&client.client_id()), "{}", client.client_id());
     // Still usable after a clear.
     ok(client.put(s("trips"), json(r#"{"id": "t2"}"#))).await;
     assert_eq!(ok(client.pending(JsValue::UNDEFINED)).await, 1.0);
