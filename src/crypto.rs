@@ -160,6 +160,8 @@ fn field_message(error: &JsValue) -> String {
     Reflect::get(error, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_else(|| describe(error))
 }
 
+// The store's script, as `idb::script`'s imports are; bound here, not there, because
+// `idb` uses this module (the sealer), and the modules' layering has no cycles.
 #[wasm_bindgen(js_namespace = pwaSyncStore)]
 extern "C" {
     /// A fresh client id; throws the reason as text where the context has no `crypto`.

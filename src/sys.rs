@@ -8,7 +8,7 @@
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Crypto, IdbDatabase, IdbTransaction, ServiceWorkerContainer};
+use web_sys::{IdbDatabase, IdbTransaction, ServiceWorkerContainer};
 
 #[wasm_bindgen]
 extern "C" {
@@ -18,9 +18,6 @@ extern "C" {
 
     #[wasm_bindgen(method, getter)]
     pub fn navigator(this: &Global) -> Option<Navigator>;
-
-    #[wasm_bindgen(method, getter)]
-    pub fn crypto(this: &Global) -> Option<Crypto>;
 
     /// Base64 to a string of one char per byte (pages and workers alike).
     #[wasm_bindgen(method, catch)]
