@@ -366,6 +366,60 @@ const pwaSyncStore = (() => {
     };
   });
 
+  // Open `name` at its current version, then one version up (which upgrades, `open`) while
+  // `judge(missing, meta, stamp)` of what `inspect` saw answers 1 (something declared is
+  // missing, values of an older app version; 0: ready, 2: refused, the reason Rust's); at
+  // most `attempts` opens, each retry meaning another context moved the version. The
+  // connection's hooks go on as soon as it opens: `versionchange` (another context upgrades
+  // or deletes the database) closes it at once, so that context never waits for us, and
+  // sets `hooks.closed`, as the browser's `close` does. Resolves to [db, hooks, meta,
+  // pending] (the inspection's client metadata and outbox size); rejects with `open`'s
+  // [why, error], ["judged"], ["attempts"], or what the inspection threw.
+  const connect = async (name, specs, settings, steps, migrated, memory, judge, attempts) => {
+    let version;
+    while (attempts--) {
+      let db;
+      try {
+        db = await open(name, version, specs, settings, steps, migrated, memory);
+      } catch (failure) {
+        if (failure[0] !== "version") throw failure;
+        version = undefined;
+        continue;
+      }
+      const hooks = { closed: false };
+      db.onversionchange = () => {
+        hooks.closed = true;
+        db.close();
+      };
+      db.onclose = () => {
+        hooks.closed = true;
+      };
+      let seen;
+      try {
+        seen = await inspect(db, specs);
+      } catch (error) {
+        release(db);
+        // Closed by a `versionchange` while we looked: look again.
+        if (!hooks.closed) throw error;
+        version = undefined;
+        continue;
+      }
+      const verdict = judge(seen[0] ? 1 : 0, seen[1], seen[2]);
+      if (verdict === 0) return [db, hooks, seen[1], seen[3]];
+      release(db);
+      if (verdict !== 1) throw ["judged"];
+      version = db.version + 1;
+    }
+    throw ["attempts"];
+  };
+
+  // A connection let go of: its hooks off, then closed.
+  const release = (db) => {
+    db.onversionchange = null;
+    db.onclose = null;
+    db.close();
+  };
+
   // What opening needs to know of `db`, in one read-only transaction over the stores of
   // `specs` that exist: [whether one is missing or not as declared (an index missing, an
   // outbox without its key generator), the client metadata, the schema stamp, the
@@ -747,7 +801,7 @@ const pwaSyncStore = (() => {
   };
 
   return {
-    clientId, read, readQueued, write, open, inspect, remove, memory,
+    clientId, read, readQueued, write, connect, release, remove, memory,
     ended, keyRange, get, getNow, getAll, count, backwards, take, listLive, pageLive, putAll, takeBatch, openMeta,
     recordProblem, entryProblem,
     markSent, clear,

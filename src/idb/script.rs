@@ -49,25 +49,29 @@ extern "C" {
         fault: bool,
     ) -> Result<Promise, JsValue>;
 
-    /// Open (and upgrade) the database: in `upgradeneeded`, once what `specs` lacks exists,
-    /// the data brought to this library's format and, when `steps(stamp version)` answers
-    /// `true`, every record of the collections, outbox entry and conflict passed through
-    /// `migrated(kind, collection, object)` and the schema stamped (`settings`: `[format,
-    /// collections, version, fresh metadata]`; `upgrade::Upgrade::callbacks`). Rejects with `[why, error]`.
+    /// Open (and upgrade) the database until `judge(missing, meta, stamp)` answers 0, at
+    /// most `attempts` times (`open::open_connection`): in `upgradeneeded`, once what
+    /// `specs` lacks exists, the data brought to this library's format and, when
+    /// `steps(stamp version)` answers `true`, every record of the collections, outbox entry
+    /// and conflict passed through `migrated(kind, collection, object)` and the schema
+    /// stamped (`settings`: `[format, collections, version, fresh metadata]`;
+    /// `upgrade::Upgrade::callbacks`). Resolves to `[db, hooks, meta, pending]`; rejects
+    /// with `[why, error]` (`open::failed`).
     #[wasm_bindgen(catch)]
-    pub(super) fn open(
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn connect(
         name: &str,
-        version: &JsValue,
         specs: &Array,
         settings: &Array,
         steps: &JsValue,
         migrated: &JsValue,
         memory: &JsValue,
+        judge: &JsValue,
+        attempts: u32,
     ) -> Result<Promise, JsValue>;
 
-    /// `[missing, meta, stamp, pending]` of an open database (`open::inspect`).
-    #[wasm_bindgen(catch)]
-    pub(super) fn inspect(db: &IdbDatabase, specs: &Array) -> Result<Promise, JsValue>;
+    /// Let a connection go: its hooks off, then closed.
+    pub(super) fn release(db: &IdbDatabase);
 
     /// Delete the database `name`.
     #[wasm_bindgen(catch)]

@@ -256,7 +256,7 @@ impl IdbStore {
             // reopen once.
             Err(e) if dom_name(&e).as_deref() == Some("InvalidStateError") => {
                 if let Some(connection) = self.connection.borrow().as_ref() {
-                    connection.closed.set(true);
+                    connection.set_closed();
                 }
                 let db = self.database().await?;
                 start_transaction(&db, stores, mode, durability).map_err(|e| classify(&e))

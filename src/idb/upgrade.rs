@@ -35,7 +35,7 @@ pub struct Upgrade {
     /// script's `memory`); `undefined`: the browser's.
     pub memory: JsValue,
     /// A client's fresh metadata, stored by the upgrade where there is none, and an
-    /// upgrade run for that alone when a database is found without it (`open::inspect`):
+    /// upgrade run for that alone when a database is found without it (`open::judge`):
     /// a client's database is never without metadata, which an older library would take
     /// for a new database. `undefined` (the store's tests): `open_meta` stores it later.
     /// Made again, of a new client id, before the store reopens a connection it lost
