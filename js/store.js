@@ -211,6 +211,34 @@ const pwaSyncStore = (() => {
   // The objects of JSON texts that each hold an array of them, in order.
   const parsedAll = (texts) => texts.flatMap((text) => JSON.parse(text));
 
+  // A writing transaction (Rust's `writes::run_transaction_over`): the snapshot read
+  // (`read`, then `readQueued` of what `step(0, meta, found)` names, `[pairs, ids]`, where it
+  // names anything), the plan (`step(1, queued, conflicts)`: `write`'s arguments after
+  // `tx`), the writes. Rust's steps run synchronously between the reads, so the
+  // transaction stays active. A step answers `null` when it failed (the reason is Rust's);
+  // that, and any other failure before the last write, aborts the transaction, so nothing
+  // of it commits. Settles as `write`'s promise does.
+  const transact = async (tx, pairs, readMeta, step) => {
+    let ending;
+    try {
+      const [meta, found] = await read(tx, pairs, readMeta);
+      const more = step(0, meta, found);
+      if (more === null) throw null;
+      const [queued, conflicts] = more ? await readQueued(tx, more[0], more[1]) : [];
+      const args = step(1, queued, conflicts);
+      if (args === null) throw null;
+      ending = write(tx, ...args);
+    } catch (failure) {
+      try {
+        tx.abort();
+      } catch {
+        // Already ended: there is nothing left to undo.
+      }
+      throw failure;
+    }
+    return ending;
+  };
+
   // Issue a plan's writes, then resolve when the transaction commits, or reject with why
   // it did not (the transaction's error, or `null` for an abort without one). `records`:
   // [runs, deletes, texts, values] (Rust's `codec::Batch`): `runs` flat [collection,
@@ -801,7 +829,7 @@ const pwaSyncStore = (() => {
   };
 
   return {
-    clientId, read, readQueued, write, connect, release, remove, memory,
+    clientId, transact, connect, release, remove, memory,
     ended, keyRange, get, getNow, getAll, count, backwards, take, listLive, pageLive, putAll, takeBatch, openMeta,
     recordProblem, entryProblem,
     markSent, clear,

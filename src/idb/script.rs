@@ -22,31 +22,18 @@ extern "C" {
     #[wasm_bindgen(js_name = entryProblem)]
     pub(super) fn entry_problem(entry: &JsValue) -> Option<String>;
 
-    /// `[meta, found]`: the client metadata (when `read_meta`) and, flat, the place in
-    /// `pairs` of each stored record and the record.
+    /// A writing transaction's requests (`writes::run_transaction_over`): the records of
+    /// `pairs` (flat `[collection, key, ...]`) and, when `read_meta`, the metadata read,
+    /// `step(0, meta, found)` answering what else to read (`[pairs, conflict ids]`, or
+    /// `undefined`), that read, then `step(1, queued, conflicts)` answering the writes'
+    /// arguments, which are issued. `step` answers `null` when it failed (its reason is
+    /// Rust's): the transaction is aborted. Settles when the transaction has ended.
     #[wasm_bindgen(catch)]
-    pub(super) fn read(tx: &IdbTransaction, pairs: &Array, read_meta: bool) -> Result<Promise, JsValue>;
-
-    /// `[queued, conflicts]`: flat, the place in `pairs` of each queued outbox entry and the
-    /// entry; the conflicts `ids`, in their order.
-    #[wasm_bindgen(catch, js_name = readQueued)]
-    pub(super) fn read_queued(tx: &IdbTransaction, pairs: &Array, ids: &Array) -> Result<Promise, JsValue>;
-
-    /// Issue a plan's writes (`records` and `entries`: `codec::Batch`); the promise
-    /// settles when the transaction has ended.
-    #[allow(clippy::too_many_arguments)]
-    #[wasm_bindgen(catch)]
-    pub(super) fn write(
+    pub(super) fn transact(
         tx: &IdbTransaction,
-        records: &Array,
-        entries: &Array,
-        deleted: &Array,
-        audit: &Array,
-        audit_limit: f64,
-        conflicts_deleted: &Array,
-        conflicts_put: &Array,
-        meta: &JsValue,
-        fault: bool,
+        pairs: &Array,
+        read_meta: bool,
+        step: &JsValue,
     ) -> Result<Promise, JsValue>;
 
     /// Open (and upgrade) the database until `judge(missing, meta, stamp)` answers 0, at

@@ -1,7 +1,8 @@
 //! The writing transactions' bodies: `run_transaction`'s snapshot, plan and write in one
 //! transaction, creating the client metadata (`open_meta`) and marking outbox entries sent.
 
-use js_sys::{Array, Promise};
+use js_sys::Array;
+use wasm_bindgen::closure::ScopedClosure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::IdbTransaction;
@@ -37,7 +38,10 @@ impl IdbStore {
     /// One transaction over `base` and the collections of `keys`: snapshot, plan, write.
     /// Without the conflicts store in scope, records' open conflicts are not read. The
     /// plan gets `known_meta`, or, when that is `None`, the metadata read (and written
-    /// back if it changes) in this transaction.
+    /// back if it changes) in this transaction. The store's script runs the transaction's
+    /// steps (`transact`) and calls back into `step` between its reads, synchronously:
+    /// the snapshot read, decoded here, the plan made and encoded here, the writes issued
+    /// there. Any failure before the last write aborts it, so nothing of it commits.
     pub(super) async fn run_transaction_over(
         &self,
         base: &[&'static str],
@@ -58,151 +62,189 @@ impl IdbStore {
         let tx = self.transaction(&stores, Mode::Write, durability).await?;
         #[cfg(feature = "testing")]
         let fault = self.fail_after_entity.get();
-        let ended = match self.transact_in(&tx, keys, base.contains(&CONFLICTS), known_meta, plan).await {
-            Ok(ended) => ended,
-            Err(error) => {
-                // Throws only if the transaction already ended, and then there is nothing
-                // left to undo.
-                let _ = tx.abort();
-                return Err(error);
-            }
-        };
-        match JsFuture::from(ended).await {
-            Ok(_) => Ok(()),
-            #[cfg(feature = "testing")]
-            Err(_) if fault && !self.fail_after_entity.get() => Err(Error::Storage("injected fault".into())),
-            Err(cause) => Err(not_committed(cause)),
-        }
-    }
-
-    /// Read the snapshot for `keys`, plan, issue the writes (`js/store.js` does the
-    /// requests): the body of [`Store::transact`]. Resolves to the promise of the
-    /// transaction's end. `known_meta`: the metadata to plan with, when the transaction
-    /// does not cover it.
-    async fn transact_in(
-        &self,
-        tx: &IdbTransaction,
-        keys: &[KeyRef],
-        read_conflicts: bool,
-        known_meta: Option<Meta>,
-        plan: &mut dyn FnMut(Snapshot<JsVal>) -> Result<Writes<JsVal>>,
-    ) -> Result<Promise> {
-        let unreadable = |what: String| move |reason: String| Error::Storage(format!("unreadable {what}: {reason}"));
-        let pairs = |keys: &mut dyn Iterator<Item = &KeyRef>| -> Array {
-            let pairs = Array::new();
-            for (collection, key) in keys {
-                pairs.push(&sys::name(collection));
-                pairs.push(&JsValue::from_str(key));
-            }
-            pairs
-        };
         let reads_meta = known_meta.is_none();
-        let read = script::answer_array(script::read(tx, &pairs(&mut keys.iter()), reads_meta)).await?;
-        let (meta_js, found) = (read.get(0), read.get(1).unchecked_into::<Array>());
-        let meta: Meta = match (meta_js.is_undefined(), known_meta) {
-            (false, _) => self.remember_stored_meta(&meta_js)?,
-            (true, Some(meta)) => meta,
-            (true, None) => return Err(Error::Storage("metadata missing: open_meta was not called".into())),
+        let mut steps = Steps {
+            store: self,
+            keys,
+            read_conflicts: base.contains(&CONFLICTS),
+            reads_meta,
+            known_meta,
+            plan,
+            snapshot: None,
+            pending_keys: Vec::new(),
+            conflict_ids: Vec::new(),
+            failure: None,
         };
-        let mut snapshot = Snapshot::new(meta);
-        let mut pending_keys: Vec<&KeyRef> = Vec::new();
-        let mut conflict_ids = Vec::new();
-        let mut skipped = Vec::new();
-        for (at, js) in places(&found, keys.len()) {
-            let key = &keys[at];
-            let record = match decode_record(&js, self.sealer()) {
-                Ok(record) => record,
-                Err(reason) => {
-                    // One record broken by hand must not stop every sync and every write
-                    // of its key: it reads as absent (and is reported); its queued
-                    // writes, if any, are still read by key.
-                    skipped.push(format!("{}/{}: {reason}", key.0, key.1));
-                    pending_keys.push(key);
-                    continue;
-                }
-            };
-            if record.pending > 0 {
-                pending_keys.push(key);
-            }
-            conflict_ids.extend(record.conflict);
-            snapshot.records.insert(key.clone(), record);
-        }
-        if !read_conflicts {
-            conflict_ids.clear();
-        }
-        // Only when a key has queued writes or a record an open conflict: most writes
-        // read nothing more.
-        if !pending_keys.is_empty() || !conflict_ids.is_empty() {
-            let ids = sys::numbers(&conflict_ids);
-            let read =
-                script::answer_array(script::read_queued(tx, &pairs(&mut pending_keys.iter().copied()), &ids)).await?;
-            let (queued_js, conflicts_js) = (read.get(0).unchecked_into::<Array>(), read.get(1));
-            for (id, js) in conflict_ids.iter().zip(conflicts_js.unchecked_into::<Array>().iter()) {
-                if js.is_undefined() {
-                    continue;
-                }
-                let conflict: ConflictRecord =
-                    decode(&js, self.sealer(), stored::conflict).map_err(unreadable(format!("conflict {id}")))?;
-                pwa_sync_core::model::put_conflict(&mut snapshot.conflicts, conflict);
-            }
-            let mut queued: Vec<Vec<OutboxEntry<JsVal>>> = pending_keys.iter().map(|_| Vec::new()).collect();
-            for (at, js) in places(&queued_js, pending_keys.len()) {
-                let what = format!("outbox entry {}", key_text(&prop(&js, "id")));
-                queued[at].push(decode_entry(&js, self.sealer()).map_err(unreadable(what))?);
-            }
-            for (key, mut entries) in pending_keys.iter().zip(queued) {
-                pwa_sync_core::sort::sort_by(&mut entries, |a, b| a.id.cmp(&b.id));
-                if !entries.is_empty() {
-                    snapshot.queued.insert(KeyRef::clone(key), entries);
-                }
-            }
-        }
-        self.report_skipped(skipped);
-
-        let writes = plan(snapshot)?;
-
-        // Encode everything before the first write request: the metadata of records and
-        // outbox entries as JSON texts, their values as they are.
-        let batch = encode_batch(&writes, self.sealer())?;
-        let audit_js = Array::new();
-        for entry in &writes.audit {
-            audit_js.push(&encode_internal(entry, "an audit entry", self.sealer())?);
-        }
-        let conflicts_js = Array::new();
-        for conflict in &writes.conflicts_put {
-            conflicts_js.push(&encode_internal(conflict, "a conflict", self.sealer())?);
-        }
-        let meta_js = writes.meta.as_ref().map(|m| encode_internal(m, "client metadata", None)).transpose()?;
-        if meta_js.is_some() && !reads_meta {
-            return Err(Error::Storage("a local write planned a metadata write".into()));
+        let mut step = |phase: u32, a: JsValue, b: JsValue| -> JsValue {
+            let done = if phase == 0 { steps.snapshot(&a, &b) } else { steps.plan(&a, &b) };
+            done.unwrap_or_else(|error| {
+                steps.failure = Some(error);
+                JsValue::NULL
+            })
+        };
+        let step = ScopedClosure::<dyn FnMut(u32, JsValue, JsValue) -> JsValue>::borrow_mut(&mut step);
+        let ended =
+            script::transact(&tx, &pairs(&mut keys.iter()), reads_meta, step.as_ref()).map_err(|e| classify(&e))?;
+        let ended = JsFuture::from(ended).await;
+        drop(step);
+        let Err(cause) = ended else { return Ok(()) };
+        if let Some(error) = steps.failure {
+            return Err(error);
         }
         #[cfg(feature = "testing")]
-        let fault = !writes.records.is_empty() && self.fail_after_entity.replace(false);
-        #[cfg(not(feature = "testing"))]
-        let fault = false;
-        let ended = script::write(
-            tx,
-            &batch.records,
-            &batch.entries,
-            &sys::numbers(&writes.outbox_delete),
-            &audit_js,
-            self.config.audit_limit as f64,
-            &sys::numbers(&writes.conflicts_delete),
-            &conflicts_js,
-            &meta_js.unwrap_or(JsValue::UNDEFINED),
-            fault,
-        )
-        .map_err(|e| classify(&e))?;
-        if let Some(meta) = writes.meta {
-            self.remember_meta(meta);
+        if fault && !self.fail_after_entity.get() {
+            return Err(Error::Storage("injected fault".into()));
         }
-        Ok(ended)
+        Err(not_committed(cause))
     }
 
     pub(super) async fn mark_sent_in(&self, tx: &IdbTransaction, ids: &[u64]) -> Result<()> {
         let ids = sys::numbers(ids);
         script::answer(script::mark_sent(tx, &ids)).await.map(drop)
     }
+}
+
+/// A writing transaction's steps between the script's reads (`run_transaction_over`),
+/// and what the first leaves for the second.
+struct Steps<'s, 'p> {
+    store: &'s IdbStore,
+    keys: &'s [KeyRef],
+    read_conflicts: bool,
+    /// The metadata is read (and may be written) in this transaction.
+    reads_meta: bool,
+    known_meta: Option<Meta>,
+    plan: &'p mut dyn FnMut(Snapshot<JsVal>) -> Result<Writes<JsVal>>,
+    snapshot: Option<Snapshot<JsVal>>,
+    /// The keys whose queued writes the second read brings, in its order, and the open
+    /// conflicts it brings.
+    pending_keys: Vec<&'s KeyRef>,
+    conflict_ids: Vec<u64>,
+    /// Why a step failed (the script then aborts the transaction).
+    failure: Option<Error>,
+}
+
+impl Steps<'_, '_> {
+    /// The metadata and the records read: what else to read, `[pairs, conflict ids]`, or
+    /// `undefined` for nothing (most writes).
+    fn snapshot(&mut self, meta_js: &JsValue, found: &JsValue) -> Result<JsValue> {
+        let store = self.store;
+        let meta: Meta = match (meta_js.is_undefined(), self.known_meta.take()) {
+            (false, _) => store.remember_stored_meta(meta_js)?,
+            (true, Some(meta)) => meta,
+            (true, None) => return Err(Error::Storage("metadata missing: open_meta was not called".into())),
+        };
+        let mut snapshot = Snapshot::new(meta);
+        let conflict_ids = &mut self.conflict_ids;
+        let mut skipped = Vec::new();
+        for (at, js) in places(found.unchecked_ref(), self.keys.len()) {
+            let key = &self.keys[at];
+            let record = match decode_record(&js, store.sealer()) {
+                Ok(record) => record,
+                Err(reason) => {
+                    // One record broken by hand must not stop every sync and every write
+                    // of its key: it reads as absent (and is reported); its queued
+                    // writes, if any, are still read by key.
+                    skipped.push(format!("{}/{}: {reason}", key.0, key.1));
+                    self.pending_keys.push(key);
+                    continue;
+                }
+            };
+            if record.pending > 0 {
+                self.pending_keys.push(key);
+            }
+            conflict_ids.extend(record.conflict);
+            snapshot.records.insert(key.clone(), record);
+        }
+        store.report_skipped(skipped);
+        self.snapshot = Some(snapshot);
+        if !self.read_conflicts {
+            conflict_ids.clear();
+        }
+        // Only when a key has queued writes or a record an open conflict: most writes
+        // read nothing more.
+        if self.pending_keys.is_empty() && conflict_ids.is_empty() {
+            return Ok(JsValue::UNDEFINED);
+        }
+        let pending = pairs(&mut self.pending_keys.iter().copied());
+        Ok(sys::array(&[pending.into(), sys::numbers(conflict_ids).into()]).into())
+    }
+
+    /// The queued entries and conflicts read (`undefined` when nothing more was): the plan,
+    /// encoded as the script's `write` takes it (its arguments after the transaction).
+    fn plan(&mut self, queued_js: &JsValue, conflicts_js: &JsValue) -> Result<JsValue> {
+        let store = self.store;
+        let unreadable = |what: String| move |reason: String| Error::Storage(format!("unreadable {what}: {reason}"));
+        let Some(mut snapshot) = self.snapshot.take() else {
+            return Err(Error::Storage("a transaction planned before its snapshot".into()));
+        };
+        if !queued_js.is_undefined() {
+            for (id, js) in self.conflict_ids.iter().zip(conflicts_js.unchecked_ref::<Array>().iter()) {
+                if js.is_undefined() {
+                    continue;
+                }
+                let conflict: ConflictRecord =
+                    decode(&js, store.sealer(), stored::conflict).map_err(unreadable(format!("conflict {id}")))?;
+                pwa_sync_core::model::put_conflict(&mut snapshot.conflicts, conflict);
+            }
+            let mut queued: Vec<Vec<OutboxEntry<JsVal>>> = self.pending_keys.iter().map(|_| Vec::new()).collect();
+            for (at, js) in places(queued_js.unchecked_ref(), self.pending_keys.len()) {
+                let what = format!("outbox entry {}", key_text(&prop(&js, "id")));
+                queued[at].push(decode_entry(&js, store.sealer()).map_err(unreadable(what))?);
+            }
+            for (key, mut entries) in self.pending_keys.iter().zip(queued) {
+                pwa_sync_core::sort::sort_by(&mut entries, |a, b| a.id.cmp(&b.id));
+                if !entries.is_empty() {
+                    snapshot.queued.insert(KeyRef::clone(key), entries);
+                }
+            }
+        }
+        let writes = (self.plan)(snapshot)?;
+
+        // Encode everything before the first write request: the metadata of records and
+        // outbox entries as JSON texts, their values as they are.
+        let batch = encode_batch(&writes, store.sealer())?;
+        let audit_js = Array::new();
+        for entry in &writes.audit {
+            audit_js.push(&encode_internal(entry, "an audit entry", store.sealer())?);
+        }
+        let conflicts_put = Array::new();
+        for conflict in &writes.conflicts_put {
+            conflicts_put.push(&encode_internal(conflict, "a conflict", store.sealer())?);
+        }
+        let meta_js = writes.meta.as_ref().map(|m| encode_internal(m, "client metadata", None)).transpose()?;
+        if meta_js.is_some() && !self.reads_meta {
+            return Err(Error::Storage("a local write planned a metadata write".into()));
+        }
+        #[cfg(feature = "testing")]
+        let fault = !writes.records.is_empty() && store.fail_after_entity.replace(false);
+        #[cfg(not(feature = "testing"))]
+        let fault = false;
+        let args = sys::array(&[
+            batch.records.into(),
+            batch.entries.into(),
+            sys::numbers(&writes.outbox_delete).into(),
+            audit_js.into(),
+            JsValue::from(store.config.audit_limit as f64),
+            sys::numbers(&writes.conflicts_delete).into(),
+            conflicts_put.into(),
+            meta_js.unwrap_or(JsValue::UNDEFINED),
+            JsValue::from_bool(fault),
+        ]);
+        if let Some(meta) = writes.meta {
+            store.remember_meta(meta);
+        }
+        Ok(args.into())
+    }
+}
+
+/// `[collection, key, ...]`, flat, as the script reads pairs.
+fn pairs(keys: &mut dyn Iterator<Item = &KeyRef>) -> Array {
+    let pairs = Array::new();
+    for (collection, key) in keys {
+        pairs.push(&sys::name(collection));
+        pairs.push(&JsValue::from_str(key));
+    }
+    pairs
 }
 
 /// A flat `[place, object, ...]` answer of the script as pairs, places below `len` only.
