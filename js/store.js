@@ -551,6 +551,59 @@ const pwaSyncStore = (() => {
     return [new module.IDBFactory(), module.IDBKeyRange];
   };
 
+  // What a client's open loads first (Rust's `client::open::load_modules`): for
+  // `storage: "memory"` (`inMemory`), the in-memory IndexedDB (`memory`); otherwise, with
+  // `encryption`, its cipher: the module `encryption.loadCipher()` resolves to (by default
+  // `sealLoader`, the package's `seal/`), initialised, and its `Cipher.fromKey(key)`.
+  // Resolves to [cipher, memory] (`undefined` for what is not needed); rejects with
+  // [whether the config is at fault (`invalid-config`, else `storage`), message]. What the
+  // app gives is read under `try`: nothing it throws gets through.
+  const prepare = async (encryption, inMemory, sealLoader, memoryLoader) => {
+    const { describe } = pwaSyncValues;
+    const read = (object, field) => {
+      try {
+        return object == null ? undefined : object[field];
+      } catch {
+        return undefined;
+      }
+    };
+    if (inMemory) {
+      try {
+        return [undefined, await memory(memoryLoader)];
+      } catch (error) {
+        throw [false, `storage "memory": cannot load the in-memory IndexedDB: ${describe(error)}`];
+      }
+    }
+    if (encryption === undefined) return [];
+    const loader = read(encryption, "loadCipher") ?? sealLoader;
+    if (loader === undefined) {
+      throw [
+        true,
+        '`encryption` needs the cipher module: initialise with the package\'s `init` (import init from "pwa-sync"), or give `encryption.loadCipher: () => import("pwa-sync/seal")`',
+      ];
+    }
+    if (typeof loader !== "function") throw [true, "`encryption.loadCipher` has the wrong type"];
+    let module;
+    try {
+      module = await loader.call(null);
+      // Initialised if the loader did not (wasm-bindgen's init returns at once when it
+      // already ran).
+      const init = read(module, "default");
+      if (typeof init === "function") await init.call(null);
+    } catch (error) {
+      throw [false, `encryption at rest: cannot load the cipher module (seal/): ${describe(error)}`];
+    }
+    const Cipher = read(module, "Cipher");
+    const fromKey = read(Cipher, "fromKey");
+    if (typeof fromKey !== "function") throw [false, "encryption at rest: the cipher module has no Cipher.fromKey"];
+    try {
+      return [fromKey.call(Cipher, read(encryption, "key")), undefined];
+    } catch (error) {
+      const message = read(error, "message");
+      throw [true, typeof message === "string" ? message : describe(error)];
+    }
+  };
+
   // The reads of every other transaction: single requests Rust awaits and decides on.
 
   // `bounds` ([lower, upper, lowerOpen, upperOpen], `undefined` for an open end) as a key
@@ -829,7 +882,7 @@ const pwaSyncStore = (() => {
   };
 
   return {
-    clientId, transact, connect, release, remove, memory,
+    clientId, transact, connect, release, remove, prepare,
     ended, keyRange, get, getNow, getAll, count, backwards, take, listLive, pageLive, putAll, takeBatch, openMeta,
     recordProblem, entryProblem,
     markSent, clear,

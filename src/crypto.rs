@@ -5,11 +5,10 @@
 //! inside one. Keys, collection names and sync metadata stay readable; the key itself
 //! lives in memory only and is never written anywhere.
 
-use js_sys::{Function, JsString, Promise, Reflect};
+use js_sys::{Function, JsString, Reflect};
 use serde_json::Value;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 use crate::error::describe;
 use crate::sys;
@@ -49,40 +48,15 @@ pub struct Sealer {
 }
 
 impl Sealer {
-    /// The cipher of the config's `encryption`: the module `encryption.loadCipher()`
-    /// resolves to (default: the loader js/index.js set, `import()` of the package's
-    /// `seal/`), initialised, and its `Cipher.fromKey(key)`. A key it refuses, or no loader
-    /// at all, is `invalid-config`; a module that does not load is `storage` (nothing
-    /// stored can be read or written without it).
-    pub async fn load(encryption: &JsValue) -> Result<Sealer, Error> {
-        let field = |object: &JsValue, name: &str| Reflect::get(object, &name.into()).unwrap_or(JsValue::UNDEFINED);
-        let unloaded = |e: JsValue| {
-            Error::Storage(format!("encryption at rest: cannot load the cipher module (seal/): {}", describe(&e)))
-        };
-        let loader = match field(encryption, "loadCipher") {
-            l if l.is_undefined() || l.is_null() => SEAL_LOADER.with(|l| l.borrow().clone()).ok_or_else(|| {
-                Error::InvalidConfig(
-                    "`encryption` needs the cipher module: initialise with the package's `init` (import init from \"pwa-sync\"), or give `encryption.loadCipher: () => import(\"pwa-sync/seal\")`"
-                        .into(),
-                )
-            })?,
-            loader => crate::convert::cast::<Function>(loader, "`encryption.loadCipher`")?,
-        };
-        let promise = Promise::resolve(&loader.call0(&JsValue::NULL).map_err(unloaded)?);
-        let module = JsFuture::from(promise).await.map_err(unloaded)?;
-        // Initialise it if the loader did not (wasm-bindgen's init returns at once when
-        // it already ran).
-        if let Ok(init) = field(&module, "default").dyn_into::<Function>() {
-            let started = init.call0(&JsValue::NULL).map_err(unloaded)?;
-            JsFuture::from(Promise::resolve(&started)).await.map_err(unloaded)?;
-        }
-        let class = field(&module, "Cipher");
-        let from_key = field(&class, "fromKey")
-            .dyn_into::<Function>()
-            .map_err(|_| Error::Storage("encryption at rest: the cipher module has no Cipher.fromKey".into()))?;
-        let cipher =
-            from_key.call1(&class, &field(encryption, "key")).map_err(|e| Error::InvalidConfig(field_message(&e)))?;
-        Ok(Sealer { cipher: cipher.unchecked_into() })
+    /// The sealer of `cipher`, a `Cipher` of the cipher module (`seal/`), which the store's
+    /// script loaded and made from the config's key (`client::open`).
+    pub fn of(cipher: JsValue) -> Sealer {
+        Sealer { cipher: cipher.unchecked_into() }
+    }
+
+    /// The default `encryption.loadCipher` (`set_seal_loader`), `undefined` when unset.
+    pub fn default_loader() -> JsValue {
+        SEAL_LOADER.with(|l| l.borrow().clone()).map_or(JsValue::UNDEFINED, JsValue::from)
     }
 
     /// A value's JSON text sealed: the string IndexedDB stores in its place.

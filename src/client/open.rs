@@ -4,7 +4,10 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use js_sys::{Array, Promise};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 
 use super::{tabs, Client, Extras};
 use crate::background::Background;
@@ -26,11 +29,9 @@ impl Client {
         // The same store over an in-memory IndexedDB of its own for a memory client.
         // Values never leave the context then, so there is nothing to seal (and no cipher
         // is loaded).
-        let (sealer, memory) = match (config.storage, &extras.encryption) {
-            (StorageKind::IndexedDb, Some(encryption)) => (Some(Sealer::load(encryption).await?), JsValue::UNDEFINED),
-            (StorageKind::IndexedDb, None) => (None, JsValue::UNDEFINED),
-            (StorageKind::Memory, _) => (None, IdbStore::memory_idb().await?),
-        };
+        let in_memory = config.storage == StorageKind::Memory;
+        let encryption = extras.encryption.as_ref().filter(|_| !in_memory);
+        let (sealer, memory) = load_modules(encryption, in_memory).await?;
         // The identity of a new database, stored with it (`open_over`).
         let fresh_id = new_client_id()?;
         let store = IdbStore::open_over(&config, sealer, extras.migrations.clone(), memory, &fresh_id).await?;
@@ -105,4 +106,41 @@ impl Client {
         }
         Ok(client)
     }
+}
+
+#[wasm_bindgen(js_namespace = pwaSyncStore)]
+extern "C" {
+    /// `js/store.js`'s `prepare`: `[cipher, memory]`, or a rejection `[whether the config is
+    /// at fault, message]`.
+    #[wasm_bindgen(catch)]
+    fn prepare(
+        encryption: &JsValue,
+        in_memory: bool,
+        seal_loader: &JsValue,
+        memory_loader: &JsValue,
+    ) -> Result<Promise, JsValue>;
+}
+
+/// What opening loads first, in the store's script (`prepare`): the cipher of `encryption`
+/// (the module `encryption.loadCipher()` resolves to, by default the package's `seal/`,
+/// initialised, and its `Cipher.fromKey(key)`), or, `in_memory`, the in-memory IndexedDB
+/// (`memory/idb.js`, fetched the first time a memory client opens). A key the cipher
+/// refuses, or no loader at all, is `invalid-config`; a module that does not load is
+/// `storage` (nothing stored can be read or written without it).
+async fn load_modules(encryption: Option<&JsValue>, in_memory: bool) -> Result<(Option<Sealer>, JsValue), Error> {
+    #[cfg(feature = "testing")]
+    crate::sys::install_scripts_for_tests();
+    let failed = |reason: JsValue| {
+        let reason = Array::from(&reason);
+        let message = reason.get(1).as_string().unwrap_or_default();
+        match reason.get(0).is_truthy() {
+            true => Error::InvalidConfig(message),
+            false => Error::Storage(message),
+        }
+    };
+    let encryption = encryption.cloned().unwrap_or(JsValue::UNDEFINED);
+    let loading = prepare(&encryption, in_memory, &Sealer::default_loader(), &IdbStore::memory_loader());
+    let loaded = Array::from(&JsFuture::from(loading.map_err(failed)?).await.map_err(failed)?);
+    let cipher = loaded.get(0);
+    Ok(((!cipher.is_undefined()).then(|| Sealer::of(cipher)), loaded.get(1)))
 }

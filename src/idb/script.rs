@@ -64,11 +64,6 @@ extern "C" {
     #[wasm_bindgen(catch)]
     pub(super) fn remove(name: &str) -> Result<Promise, JsValue>;
 
-    /// A fresh in-memory IndexedDB, `[factory, IDBKeyRange]`, from the module `load()`
-    /// resolves to (`undefined`: the global `pwaSyncMemoryIdb`).
-    #[wasm_bindgen(catch)]
-    pub(super) fn memory(load: &JsValue) -> Result<Promise, JsValue>;
-
     /// Settles when `tx` ends: resolves on commit, rejects with its error (`null`: an
     /// abort without one).
     pub(super) fn ended(tx: &IdbTransaction) -> Promise;

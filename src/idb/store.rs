@@ -9,7 +9,6 @@ use std::rc::Rc;
 use js_sys::Reflect;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbTransaction};
 
 use pwa_sync_core::config::ClientConfig;
@@ -30,7 +29,6 @@ use super::transaction::{finish, start_transaction, Mode};
 use super::upgrade::Upgrade;
 use crate::convert::prop;
 use crate::crypto::Sealer;
-use crate::error::describe;
 use crate::migrate::Migrations;
 use crate::value::JsVal;
 
@@ -94,22 +92,16 @@ impl IdbStore {
         IdbStore::open_with(Upgrade { config: config.clone(), migrations, sealer, memory, fresh_meta }).await
     }
 
-    /// A memory client's IndexedDB (`storage: "memory"`): a fresh in-memory one of its
-    /// own (the package's `memory/idb.js`, loaded now, the first time a memory client
-    /// opens), gone with the client. Its store is opened by `open_over`.
-    pub async fn memory_idb() -> Result<JsValue> {
-        #[cfg(feature = "testing")]
-        crate::sys::install_scripts_for_tests();
-        let loader = MEMORY_LOADER.with(|l| l.borrow().clone()).map_or(JsValue::UNDEFINED, JsValue::from);
-        let unloaded = |e: JsValue| {
-            Error::Storage(format!("storage \"memory\": cannot load the in-memory IndexedDB: {}", describe(&e)))
-        };
-        JsFuture::from(script::memory(&loader).map_err(unloaded)?).await.map_err(unloaded)
+    /// How a memory client loads its in-memory IndexedDB (`set_memory_loader`),
+    /// `undefined` when unset: the store's script then takes the global
+    /// `pwaSyncMemoryIdb` (`client::open` has it loaded before the store opens).
+    pub fn memory_loader() -> JsValue {
+        MEMORY_LOADER.with(|l| l.borrow().clone()).map_or(JsValue::UNDEFINED, JsValue::from)
     }
 
     /// A client's store: like `open_sealed`, bringing values of an older app schema version
     /// up to `migrations.declared` in the upgrade (see `upgrade`), over `memory` (an
-    /// in-memory IndexedDB from `memory_idb`) or, when it is `undefined`, the browser's, and
+    /// in-memory IndexedDB, as `client::open` loads it) or, when it is `undefined`, the browser's, and
     /// never without client metadata: fresh metadata of `fresh_client_id` is stored by the
     /// transaction that creates the database, or by an upgrade made for it when the
     /// database has none (`Upgrade::fresh_meta`). The client opens either kind here, so its
