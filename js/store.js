@@ -604,6 +604,40 @@ const pwaSyncStore = (() => {
     }
   };
 
+  // `navigator.storage.persist()` (Rust's `Client::persist`): whether the origin's storage
+  // is now exempt from eviction; false where the context cannot ask (workers, which lack
+  // `persist`, browsers without `navigator.storage`). Rejects with why, worded.
+  const persist = async () => {
+    const manager = globalThis.navigator?.storage;
+    if (typeof manager?.persist !== "function") return false;
+    try {
+      return (await manager.persist()) === true;
+    } catch (error) {
+      throw `navigator.storage.persist() failed: ${pwaSyncValues.describe(error)}`;
+    }
+  };
+
+  // The origin's [usage, quota, persisted] as `navigator.storage` tells them (Rust's
+  // `Client::storage_report`), each `undefined` where it does not (no `navigator.storage`,
+  // or it refused).
+  const estimate = async () => {
+    const manager = globalThis.navigator?.storage;
+    const bytes = (n) => (typeof n === "number" && Number.isFinite(n) && n >= 0 ? n : undefined);
+    let told = {};
+    let persisted;
+    try {
+      told = (await manager.estimate()) ?? {};
+    } catch {
+      // Unknown.
+    }
+    try {
+      persisted = await manager.persisted();
+    } catch {
+      // Unknown.
+    }
+    return [bytes(told.usage), bytes(told.quota), typeof persisted === "boolean" ? persisted : undefined];
+  };
+
   // The reads of every other transaction: single requests Rust awaits and decides on.
 
   // `bounds` ([lower, upper, lowerOpen, upperOpen], `undefined` for an open end) as a key
@@ -882,7 +916,7 @@ const pwaSyncStore = (() => {
   };
 
   return {
-    clientId, transact, connect, release, remove, prepare,
+    clientId, transact, connect, release, remove, prepare, persist, estimate,
     ended, keyRange, get, getNow, getAll, count, backwards, take, listLive, pageLive, putAll, takeBatch, openMeta,
     recordProblem, entryProblem,
     markSent, clear,

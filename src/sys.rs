@@ -39,35 +39,6 @@ extern "C" {
     #[wasm_bindgen(method, getter, catch, js_name = serviceWorker)]
     pub fn service_worker(this: &Navigator) -> Result<Option<ServiceWorkerContainer>, JsValue>;
 
-    /// Absent outside secure contexts and in older browsers; in pages and workers alike.
-    #[wasm_bindgen(method, getter)]
-    pub fn storage(this: &Navigator) -> Option<StorageManager>;
-
-    /// `navigator.storage` (web-sys has it only on `Navigator` and `WorkerNavigator`
-    /// separately).
-    pub type StorageManager;
-
-    /// Resolves to `{usage, quota}` in bytes.
-    #[wasm_bindgen(method, catch)]
-    pub fn estimate(this: &StorageManager) -> Result<Promise, JsValue>;
-
-    /// Resolves to whether the origin's storage is persistent.
-    #[wasm_bindgen(method, catch)]
-    pub fn persisted(this: &StorageManager) -> Result<Promise, JsValue>;
-
-    /// `persist` itself: absent in workers (it is exposed to windows only).
-    #[wasm_bindgen(method, getter, js_name = persist)]
-    pub fn persist_function(this: &StorageManager) -> Option<Function>;
-
-    /// What `estimate()` resolves to; either member may be missing.
-    pub type StorageEstimate;
-
-    #[wasm_bindgen(method, getter)]
-    pub fn usage(this: &StorageEstimate) -> Option<f64>;
-
-    #[wasm_bindgen(method, getter)]
-    pub fn quota(this: &StorageEstimate) -> Option<f64>;
-
     /// A `ServiceWorkerRegistration`, for its member web-sys lacks.
     pub type ServiceWorkerRegistration;
 
@@ -229,11 +200,6 @@ pub fn now_ms() -> u64 {
 /// `navigator.onLine`; true where it cannot be read (then only a failed request tells).
 pub fn is_online() -> bool {
     global().navigator().and_then(|n| n.on_line()).unwrap_or(true)
-}
-
-/// `navigator.storage`, where this context has it.
-pub fn storage_manager() -> Option<StorageManager> {
-    global().navigator().and_then(|n| n.storage())
 }
 
 /// `localStorage`, where this context has one that works (pages; not workers, not where

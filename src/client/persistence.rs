@@ -4,56 +4,53 @@
 
 use std::rc::Rc;
 
-use js_sys::Promise;
-use wasm_bindgen::JsCast;
+use js_sys::{Array, Promise};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
 use super::Client;
-use crate::error::describe;
 use crate::events;
-use crate::sys::{self, StorageEstimate};
+use crate::sys;
 use pwa_sync_core::eviction::{self, Evicted};
 use pwa_sync_core::metrics::StorageReport;
 use pwa_sync_core::Error;
+
+#[wasm_bindgen(js_namespace = pwaSyncStore)]
+extern "C" {
+    /// `js/store.js`'s `persist`: whether the storage is now persistent; rejects with why
+    /// not, worded.
+    #[wasm_bindgen(catch)]
+    fn persist() -> Result<Promise, JsValue>;
+
+    /// `js/store.js`'s `estimate`: `[usage, quota, persisted]`, `undefined` where unknown.
+    fn estimate() -> Promise;
+}
 
 impl Client {
     /// `navigator.storage.persist()`: whether the origin's storage is now exempt from
     /// eviction. False where the context cannot ask (workers, browsers without it).
     pub async fn persist(&self) -> Result<bool, Error> {
-        let Some(manager) = sys::storage_manager() else { return Ok(false) };
-        let Some(persist) = manager.persist_function() else { return Ok(false) };
-        let failed =
-            |e: wasm_bindgen::JsValue| Error::Storage(format!("navigator.storage.persist() failed: {}", describe(&e)));
-        let answer = persist.call0(&manager).map_err(failed)?;
-        let granted = JsFuture::from(Promise::resolve(&answer)).await.map_err(failed)?;
-        Ok(granted.as_bool() == Some(true))
+        let failed = |reason: JsValue| Error::Storage(reason.as_string().unwrap_or_default());
+        let granted = JsFuture::from(persist().map_err(failed)?).await.map_err(failed)?;
+        Ok(granted.is_truthy())
     }
 
     /// Where the data lives, and the origin's usage, quota and persistence as the browser
     /// tells them (`None` where it does not: no `navigator.storage`, or it refused).
     pub(super) async fn storage_report(&self) -> StorageReport {
         let durable = self.store.is_durable();
-        let mut report = StorageReport {
+        let told = match JsFuture::from(estimate()).await {
+            Ok(told) => Array::from(&told),
+            Err(_) => Array::new(),
+        };
+        StorageReport {
             kind: if durable { "indexeddb" } else { "memory" },
             durable,
-            usage: None,
-            quota: None,
-            persisted: None,
-        };
-        let Some(manager) = sys::storage_manager() else { return report };
-        if let Ok(promise) = manager.estimate() {
-            if let Ok(estimate) = JsFuture::from(promise).await {
-                let estimate: StorageEstimate = estimate.unchecked_into();
-                report.usage = estimate.usage().filter(|n| n.is_finite() && *n >= 0.0).map(|n| n as u64);
-                report.quota = estimate.quota().filter(|n| n.is_finite() && *n >= 0.0).map(|n| n as u64);
-            }
+            usage: told.get(0).as_f64().map(|n| n as u64),
+            quota: told.get(1).as_f64().map(|n| n as u64),
+            persisted: told.get(2).as_bool(),
         }
-        if let Ok(promise) = manager.persisted() {
-            if let Ok(persisted) = JsFuture::from(promise).await {
-                report.persisted = persisted.as_bool();
-            }
-        }
-        report
     }
 
     /// The marker of this device's database, if a previous session left one.
