@@ -63,5 +63,19 @@ const pwaSyncBackground = (() => {
   // waiting for the one running).
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, MAX_DELAY_MS)));
 
-  return { start, sleep };
+  // From a page: ask its service worker's Background Sync to flush once the browser is
+  // online again, with `tag` (Rust's `background_sync::request_background_sync`). Nothing
+  // where there is no service worker for this scope or no Background Sync (Firefox,
+  // Safari; a getter that throws where service workers are disabled), and a refusal (no
+  // permission) is left: the other flush paths still run.
+  const requestSync = async (tag) => {
+    try {
+      const registration = await globalThis.navigator?.serviceWorker?.getRegistration();
+      await registration?.sync?.register(tag);
+    } catch {
+      // Left to the other flush paths.
+    }
+  };
+
+  return { start, sleep, requestSync };
 })();

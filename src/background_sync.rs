@@ -1,10 +1,16 @@
 //! Background Sync registration from a page: the browser wakes the service worker with a
-//! `sync` event once it is online again, even if every page is closed by then.
+//! `sync` event once it is online again, even if every page is closed by then. The
+//! registration is `js/background.js`'s (`requestSync`).
 
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen::prelude::wasm_bindgen;
 
-use crate::sys::{self, ServiceWorkerRegistration};
+#[wasm_bindgen(js_namespace = pwaSyncBackground)]
+extern "C" {
+    /// Register `tag` with this page's service worker's Background Sync, where there are
+    /// both; never fails (a refusal leaves the other flush paths).
+    #[wasm_bindgen(js_name = requestSync)]
+    fn request_sync(tag: &str);
+}
 
 /// From a page: ask the service worker's Background Sync to flush once the browser is
 /// online again, with `tag`: the config's `syncTag`, which the service-worker helper
@@ -12,23 +18,7 @@ use crate::sys::{self, ServiceWorkerRegistration};
 /// worker or no Background Sync (Firefox, Safari): those flush on the next start, page
 /// load, `online` or visibility change instead.
 pub(crate) fn request_background_sync(tag: &str) {
-    if crate::events::in_worker() {
-        return;
-    }
-    sys::spawn(register(tag.to_owned()));
-}
-
-async fn register(tag: String) {
-    let Some(navigator) = sys::global().navigator() else { return };
-    let Ok(Some(container)) = navigator.service_worker() else { return };
-    // `undefined` when no service worker controls this page's scope.
-    let Ok(registration) = JsFuture::from(container.get_registration()).await else { return };
-    if !registration.is_object() {
-        return;
-    }
-    let Some(sync) = registration.unchecked_into::<ServiceWorkerRegistration>().sync() else { return };
-    if let Ok(promise) = sync.register(&tag) {
-        // Refused (e.g. no permission): the other flush paths still run.
-        let _ = JsFuture::from(promise).await;
+    if !crate::events::in_worker() {
+        request_sync(tag);
     }
 }

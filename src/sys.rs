@@ -8,7 +8,7 @@
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{IdbDatabase, IdbTransaction, ServiceWorkerContainer};
+use web_sys::{IdbDatabase, IdbTransaction};
 
 #[wasm_bindgen]
 extern "C" {
@@ -33,24 +33,6 @@ extern "C" {
     /// Absent where the browser cannot tell.
     #[wasm_bindgen(method, getter, js_name = onLine)]
     pub fn on_line(this: &Navigator) -> Option<bool>;
-
-    /// Absent in workers and some browsers; throws where service workers are disabled
-    /// (e.g. Firefox's private windows).
-    #[wasm_bindgen(method, getter, catch, js_name = serviceWorker)]
-    pub fn service_worker(this: &Navigator) -> Result<Option<ServiceWorkerContainer>, JsValue>;
-
-    /// A `ServiceWorkerRegistration`, for its member web-sys lacks.
-    pub type ServiceWorkerRegistration;
-
-    /// Background Sync: absent in Firefox and Safari.
-    #[wasm_bindgen(method, getter)]
-    pub fn sync(this: &ServiceWorkerRegistration) -> Option<SyncManager>;
-
-    pub type SyncManager;
-
-    /// Rejects, e.g. without permission.
-    #[wasm_bindgen(method, catch)]
-    pub fn register(this: &SyncManager, tag: &str) -> Result<Promise, JsValue>;
 
     /// An `IDBDatabase`, for the `transaction` options web-sys has only behind its
     /// unstable APIs.
