@@ -686,6 +686,20 @@ const pwaSyncStore = (() => {
     });
   };
 
+  // `count` as the app gets it (Rust's `IdbStore::count_now`): one `count` request of
+  // `index` within `bounds` in a transaction of its own on `db`, its promise settled by
+  // Rust's `settle(collection, undefined, event)` with the request's `success` or `error`
+  // event (the count, or the error). Throws where the transaction cannot start (Rust then
+  // counts through its own path).
+  const countNow = (db, collection, index, bounds, settle) => {
+    const tx = db.transaction(collection);
+    const request = tx.objectStore(collection).index(index).count(keyRange(bounds, tx));
+    return new Promise((resolve) => {
+      request.onsuccess = resolve;
+      request.onerror = resolve;
+    }).then((event) => settle(collection, undefined, event));
+  };
+
   // The stored objects in `bounds`, in key order, at most `count` (`undefined`: all).
   // The outbox's entries come with its sent mark applied (`tx` covers `meta` then).
   const getAll = (tx, store, index, bounds, count) => {
@@ -917,7 +931,7 @@ const pwaSyncStore = (() => {
 
   return {
     clientId, transact, connect, release, remove, prepare, persist, estimate,
-    ended, keyRange, get, getNow, getAll, count, backwards, take, listLive, pageLive, putAll, takeBatch, openMeta,
+    ended, keyRange, get, getNow, countNow, getAll, count, backwards, take, listLive, pageLive, putAll, takeBatch, openMeta,
     recordProblem, entryProblem,
     markSent, clear,
   };

@@ -2,9 +2,8 @@
 //! index), for the `Store` contract; and one record in a single promise (`read_now`).
 
 use js_sys::{Array, Function, Promise, Reflect};
-use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{IdbObjectStore, IdbRequest, IdbTransaction};
+use web_sys::IdbTransaction;
 
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::query::plan::Plan;
@@ -20,22 +19,6 @@ use super::script;
 use super::store::IdbStore;
 use super::transaction::Mode;
 use crate::convert::prop;
-
-#[wasm_bindgen]
-extern "C" {
-    // IDBDatabase and IDBTransaction for `count_now`'s one request: the transaction given
-    // a JS string (web-sys's takes `&str`, which would copy the name into wasm and back).
-    type Database;
-    #[wasm_bindgen(method, catch)]
-    fn transaction(this: &Database, store: &JsValue) -> std::result::Result<Transaction, JsValue>;
-    type Transaction;
-    #[wasm_bindgen(method, catch, js_name = objectStore)]
-    fn object_store_named(this: &Transaction, store: &str) -> std::result::Result<IdbObjectStore, JsValue>;
-    // A promise's `then` given a JS function (js-sys's takes a Rust closure).
-    type Finished;
-    #[wasm_bindgen(method)]
-    fn then(this: &Finished, settle: &JsValue) -> Promise;
-}
 
 /// What `read_now`'s settling function answers for its finished request (the target of
 /// the request's `success` or `error` event): the app value
@@ -63,16 +46,6 @@ pub fn read_outcome(collection: &JsValue, key: &JsValue, event: &JsValue) -> Res
     decode_record(&stored, None)
         .map(|record| record.value.map_or(JsValue::UNDEFINED, |v| v.0))
         .map_err(|reason| unreadable(&text(collection), &text(key), &reason))
-}
-
-/// The promise of `request`'s end (its `success` or `error` event) passed through
-/// `settle`: the one promise of `count_now` (`read_now`'s is the store script's `getNow`).
-fn settled(request: &IdbRequest, settle: JsValue) -> Promise {
-    let finished = Promise::new(&mut |resolve, _| {
-        request.set_onsuccess(Some(&resolve));
-        request.set_onerror(Some(&resolve));
-    });
-    finished.unchecked_ref::<Finished>().then(&settle)
 }
 
 /// What `count_now`'s settling function answers for its finished `count` request (the
@@ -137,14 +110,7 @@ impl IdbStore {
         let (Some(index), [range]) = (&plan.index, plan.ranges.as_slice()) else { return None };
         let bounds = bounds(range).ok()?;
         let db = self.open_database()?;
-        let tx = db.unchecked_ref::<Database>().transaction(&JsValue::from_str(collection)).ok()?;
-        let range = script::key_range(&bounds, tx.unchecked_ref()).ok()?;
-        let request =
-            tx.object_store_named(collection).and_then(|s| s.index(&index.name)?.count_with_key(&range)).ok()?;
-        Some(settled(
-            &request,
-            settle.bind2(&JsValue::NULL, &JsValue::from_str(collection), &JsValue::UNDEFINED).into(),
-        ))
+        script::count_now(&db, collection, &index.name, &bounds, settle).ok()
     }
 
     pub(super) async fn list_with<T: Listed>(

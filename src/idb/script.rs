@@ -88,6 +88,18 @@ extern "C" {
         settle: &js_sys::Function,
     ) -> Result<Promise, JsValue>;
 
+    /// `count` in one request and one promise (`IdbStore::count_now`): `index` of
+    /// `collection` counted within `bounds`, settled by `settle(collection, undefined,
+    /// event)` with the request's `success` or `error` event.
+    #[wasm_bindgen(catch, js_name = countNow)]
+    pub(super) fn count_now(
+        db: &IdbDatabase,
+        collection: &str,
+        index: &str,
+        bounds: &JsValue,
+        settle: &js_sys::Function,
+    ) -> Result<Promise, JsValue>;
+
     /// The stored objects of `store` (or its `index`) within `bounds` (`query::bounds`), in
     /// order, at most `count`.
     #[wasm_bindgen(catch, js_name = getAll)]
