@@ -8,7 +8,6 @@
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{IdbDatabase, IdbTransaction};
 
 #[wasm_bindgen]
 extern "C" {
@@ -33,25 +32,6 @@ extern "C" {
     /// Absent where the browser cannot tell.
     #[wasm_bindgen(method, getter, js_name = onLine)]
     pub fn on_line(this: &Navigator) -> Option<bool>;
-
-    /// An `IDBDatabase`, for the `transaction` options web-sys has only behind its
-    /// unstable APIs.
-    #[wasm_bindgen(extends = IdbDatabase)]
-    pub type Database;
-
-    #[wasm_bindgen(method, catch, js_name = transaction)]
-    pub fn transaction_with_options(
-        this: &Database,
-        stores: &Array,
-        mode: &str,
-        options: &TransactionOptions,
-    ) -> Result<IdbTransaction, JsValue>;
-
-    #[wasm_bindgen(extends = Object)]
-    pub type TransactionOptions;
-
-    #[wasm_bindgen(method, setter)]
-    pub fn set_durability(this: &TransactionOptions, value: &str);
 
     /// `JSON.parse` of a JS string (js-sys's takes a Rust `&str`).
     #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
@@ -163,15 +143,6 @@ pub fn promise(work: std::pin::Pin<Box<dyn std::future::Future<Output = Result<J
 /// The global scope of this context.
 pub fn global() -> Global {
     js_sys::global().unchecked_into()
-}
-
-impl TransactionOptions {
-    /// `{durability: "strict"}`: the commit is flushed to disk before `complete`.
-    pub fn strict() -> TransactionOptions {
-        let options: TransactionOptions = Object::new().unchecked_into();
-        options.set_durability("strict");
-        options
-    }
 }
 
 /// The wall clock in whole ms since the epoch.

@@ -88,6 +88,13 @@ extern "C" {
         settle: &js_sys::Function,
     ) -> Result<Promise, JsValue>;
 
+    /// A transaction on `db` over `stores` (`transaction::start_transaction`), read-write
+    /// when `write`, with `{durability: "strict"}` when `strict`. Throws as IndexedDB's
+    /// `transaction()` does.
+    #[wasm_bindgen(catch)]
+    pub(super) fn begin(db: &IdbDatabase, stores: &Array, write: bool, strict: bool)
+        -> Result<IdbTransaction, JsValue>;
+
     /// `count` in one request and one promise (`IdbStore::count_now`): `index` of
     /// `collection` counted within `bounds`, settled by `settle(collection, undefined,
     /// event)` with the request's `success` or `error` event.

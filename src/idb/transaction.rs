@@ -2,16 +2,15 @@
 //! ending one (commit awaited, or an explicit abort on every error path).
 
 use js_sys::Array;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbDatabase, IdbTransaction, IdbTransactionMode};
+use web_sys::{IdbDatabase, IdbTransaction};
 
 use pwa_sync_core::error::{Error, Result};
 use pwa_sync_core::store::Durability;
 
 use super::error::classify;
 use super::script;
-use crate::sys::{Database, TransactionOptions};
 
 /// Whether a transaction writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,27 +25,11 @@ pub(super) fn start_transaction(
     mode: Mode,
     durability: Durability,
 ) -> Result<IdbTransaction, JsValue> {
-    let names = || {
-        let names = Array::new();
-        for store in stores {
-            names.push(&JsValue::from_str(store));
-        }
-        names
-    };
-    let web_mode = match mode {
-        Mode::Write => IdbTransactionMode::Readwrite,
-        Mode::Read => IdbTransactionMode::Readonly,
-    };
-    match (durability, stores) {
-        // The common cases through the direct binding; one store by name, not in an
-        // array (Chrome's `transaction()` takes a string faster than a sequence).
-        (Durability::Default, [store]) => db.transaction_with_str_and_mode(store, web_mode),
-        (Durability::Default, _) => db.transaction_with_str_sequence_and_mode(&names(), web_mode),
-        (Durability::Strict, _) => {
-            let mode = if mode == Mode::Write { "readwrite" } else { "readonly" };
-            db.unchecked_ref::<Database>().transaction_with_options(&names(), mode, &TransactionOptions::strict())
-        }
+    let names = Array::new();
+    for store in stores {
+        names.push(&JsValue::from_str(store));
     }
+    script::begin(db, &names, mode == Mode::Write, durability == Durability::Strict)
 }
 
 /// End a transaction: on success wait for its commit if asked (an abort instead is an
