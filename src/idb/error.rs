@@ -2,8 +2,7 @@
 //! anything else `Error::Storage` with the exception's name and message, and a request
 //! failed by its transaction's abort reports the transaction's own error.
 
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::DomException;
+use wasm_bindgen::JsValue;
 
 use pwa_sync_core::error::Error;
 
@@ -49,11 +48,9 @@ pub(super) fn dom_name(js: &JsValue) -> Option<String> {
     js_parts(js).0
 }
 
-/// `(name, message)` of a DOMException, an Error, or anything thrown.
+/// `(name, message)` of a DOMException, an Error, or anything thrown (a DOMException's
+/// are read as any object's: no binding of its own).
 fn js_parts(js: &JsValue) -> (Option<String>, String) {
-    if let Some(exception) = js.dyn_ref::<DomException>() {
-        return (Some(exception.name()), exception.message());
-    }
     let name = prop(js, "name").as_string();
     match prop(js, "message").as_string() {
         Some(message) => (name, message),
