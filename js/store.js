@@ -638,6 +638,23 @@ const pwaSyncStore = (() => {
     return [bytes(told.usage), bytes(told.quota), typeof persisted === "boolean" ? persisted : undefined];
   };
 
+  // A database's eviction marker in `localStorage` (Rust's `client::persistence`): read
+  // (`value` undefined: the string, or undefined), set (a string: whether it was stored)
+  // or removed (`null`). Nothing is read or kept where the context has no working
+  // `localStorage` (workers; a getter that throws where storage is disabled).
+  const marker = (key, value) => {
+    try {
+      const storage = globalThis.localStorage;
+      if (!storage) return undefined;
+      if (value === undefined) return storage.getItem(key) ?? undefined;
+      if (value === null) return storage.removeItem(key);
+      storage.setItem(key, value);
+      return true;
+    } catch {
+      return undefined;
+    }
+  };
+
   // The reads of every other transaction: single requests Rust awaits and decides on.
 
   // `bounds` ([lower, upper, lowerOpen, upperOpen], `undefined` for an open end) as a key
@@ -941,7 +958,7 @@ const pwaSyncStore = (() => {
   };
 
   return {
-    clientId, transact, connect, release, remove, prepare, persist, estimate,
+    clientId, transact, connect, release, remove, prepare, persist, estimate, marker,
     ended, keyRange, get, getNow, countNow, begin, getAll, count, backwards, take, listLive, pageLive, putAll, takeBatch, openMeta,
     recordProblem, entryProblem,
     markSent, clear,

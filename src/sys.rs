@@ -22,10 +22,6 @@ extern "C" {
     #[wasm_bindgen(method, catch)]
     pub fn atob(this: &Global, data: &str) -> Result<String, JsValue>;
 
-    /// Only in pages; throws where storage is disabled (some private modes, opaque origins).
-    #[wasm_bindgen(method, getter, catch, js_name = localStorage)]
-    pub fn local_storage(this: &Global) -> Result<Option<web_sys::Storage>, JsValue>;
-
     /// `Navigator` in a page, `WorkerNavigator` in a worker: the members both have.
     pub type Navigator;
 
@@ -153,12 +149,6 @@ pub fn now_ms() -> u64 {
 /// `navigator.onLine`; true where it cannot be read (then only a failed request tells).
 pub fn is_online() -> bool {
     global().navigator().and_then(|n| n.on_line()).unwrap_or(true)
-}
-
-/// `localStorage`, where this context has one that works (pages; not workers, not where
-/// the browser refuses it).
-pub fn local_storage() -> Option<web_sys::Storage> {
-    global().local_storage().ok().flatten()
 }
 
 /// The browser suites link the crate without the package's glue, which carries the

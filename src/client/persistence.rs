@@ -11,7 +11,6 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::Client;
 use crate::events;
-use crate::sys;
 use pwa_sync_core::eviction::{self, Evicted};
 use pwa_sync_core::metrics::StorageReport;
 use pwa_sync_core::Error;
@@ -25,6 +24,10 @@ extern "C" {
 
     /// `js/store.js`'s `estimate`: `[usage, quota, persisted]`, `undefined` where unknown.
     fn estimate() -> Promise;
+
+    /// `js/store.js`'s `marker`: `localStorage`'s item `key` read (`value` undefined: a
+    /// string or undefined), set (a string: whether it was stored) or removed (`null`).
+    fn marker(key: &str, value: &JsValue) -> JsValue;
 }
 
 impl Client {
@@ -55,8 +58,7 @@ impl Client {
 
     /// The marker of this device's database, if a previous session left one.
     pub(super) fn device_marker(&self) -> Option<String> {
-        let storage = sys::local_storage()?;
-        storage.get_item(&eviction::marker_key(&self.config.name)).ok().flatten()
+        marker(&eviction::marker_key(&self.config.name), &JsValue::UNDEFINED).as_string()
     }
 
     /// Leave the marker that says this device's database holds something (queued writes
@@ -65,10 +67,10 @@ impl Client {
         if self.marked.get() || !self.store.is_durable() {
             return;
         }
-        let Some(storage) = sys::local_storage() else { return };
-        // A refusal (quota, disabled storage) leaves no marker: eviction is then noticed
-        // only with the app's `expectStoredData`.
-        if storage.set_item(&eviction::marker_key(&self.config.name), &self.client_id()).is_ok() {
+        // A refusal (quota, disabled storage, no `localStorage` in workers) leaves no
+        // marker: eviction is then noticed only with the app's `expectStoredData`.
+        let id = JsValue::from_str(&self.client_id());
+        if marker(&eviction::marker_key(&self.config.name), &id).is_truthy() {
             self.marked.set(true);
         }
     }
@@ -92,11 +94,9 @@ impl Client {
     /// `clear()` empties the database on purpose: no marker until it holds something again.
     pub(super) fn forget_device(&self) {
         self.marked.set(false);
-        if let Some(storage) = sys::local_storage() {
-            // A refusal leaves the old marker: harmless, as the database keeps its (new)
-            // client metadata, so opening it never looks like an eviction.
-            let _ = storage.remove_item(&eviction::marker_key(&self.config.name));
-        }
+        // A refusal leaves the old marker: harmless, as the database keeps its (new)
+        // client metadata, so opening it never looks like an eviction.
+        marker(&eviction::marker_key(&self.config.name), &JsValue::NULL);
     }
 
     /// The database was evicted: say so, and refill it with a full pull (it starts at
