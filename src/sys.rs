@@ -1,9 +1,8 @@
 //! Typed bindings for the browser APIs web-sys lacks, or has only on `Window` and
-//! `WorkerGlobalScope` separately, or only behind `web_sys_unstable_apis`: the global
-//! scope as one type (pages and workers alike), Web Locks, Background Sync registration,
-//! the storage manager (`navigator.storage`, in workers too), `localStorage` (pages only),
-//! and `IDBDatabase.transaction` with `{durability}`. Getters that a context may lack
-//! return `Option`; calls that may throw return `Result`.
+//! `WorkerGlobalScope` separately: the global scope as one type (pages and workers alike)
+//! and its navigator's `onLine`, and `JSON.parse` of a JS string. What else the module
+//! asks of the browser is the scripts' (`js/*.js`, installed here for the browser suites).
+//! Getters that a context may lack return `Option`; calls that may throw return `Result`.
 
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
@@ -17,10 +16,6 @@ extern "C" {
 
     #[wasm_bindgen(method, getter)]
     pub fn navigator(this: &Global) -> Option<Navigator>;
-
-    /// Base64 to a string of one char per byte (pages and workers alike).
-    #[wasm_bindgen(method, catch)]
-    pub fn atob(this: &Global, data: &str) -> Result<String, JsValue>;
 
     /// `Navigator` in a page, `WorkerNavigator` in a worker: the members both have.
     pub type Navigator;
