@@ -557,16 +557,9 @@ const pwaSyncStore = (() => {
   // `sealLoader`, the package's `seal/`), initialised, and its `Cipher.fromKey(key)`.
   // Resolves to [cipher, memory] (`undefined` for what is not needed); rejects with
   // [whether the config is at fault (`invalid-config`, else `storage`), message]. What the
-  // app gives is read under `try`: nothing it throws gets through.
+  // app gives is read through `pwaSyncValues.property`: nothing it throws gets through.
   const prepare = async (encryption, inMemory, sealLoader, memoryLoader) => {
-    const { describe } = pwaSyncValues;
-    const read = (object, field) => {
-      try {
-        return object == null ? undefined : object[field];
-      } catch {
-        return undefined;
-      }
-    };
+    const { describe, property } = pwaSyncValues;
     if (inMemory) {
       try {
         return [undefined, await memory(memoryLoader)];
@@ -575,7 +568,7 @@ const pwaSyncStore = (() => {
       }
     }
     if (encryption === undefined) return [];
-    const loader = read(encryption, "loadCipher") ?? sealLoader;
+    const loader = property(encryption, "loadCipher") ?? sealLoader;
     if (loader === undefined) {
       throw [
         true,
@@ -588,18 +581,18 @@ const pwaSyncStore = (() => {
       module = await loader.call(null);
       // Initialised if the loader did not (wasm-bindgen's init returns at once when it
       // already ran).
-      const init = read(module, "default");
+      const init = property(module, "default");
       if (typeof init === "function") await init.call(null);
     } catch (error) {
       throw [false, `encryption at rest: cannot load the cipher module (seal/): ${describe(error)}`];
     }
-    const Cipher = read(module, "Cipher");
-    const fromKey = read(Cipher, "fromKey");
+    const Cipher = property(module, "Cipher");
+    const fromKey = property(Cipher, "fromKey");
     if (typeof fromKey !== "function") throw [false, "encryption at rest: the cipher module has no Cipher.fromKey"];
     try {
-      return [fromKey.call(Cipher, read(encryption, "key")), undefined];
+      return [fromKey.call(Cipher, property(encryption, "key")), undefined];
     } catch (error) {
-      const message = read(error, "message");
+      const message = property(error, "message");
       throw [true, typeof message === "string" ? message : describe(error)];
     }
   };

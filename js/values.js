@@ -171,15 +171,8 @@ const pwaSyncValues = (() => {
   const checkList = (query, declared, single) => {
     if (query === undefined || query === null) return [];
     if (typeof query !== "object") return "a list query must be an object such as {index, equals, limit}";
-    // Each option read once, in the core's order; one whose getter throws is absent, as
-    // Rust's `Reflect::get` read it.
-    const option = (name) => {
-      try {
-        return query[name];
-      } catch {
-        return undefined;
-      }
-    };
+    // Each option read once, in the core's order (`property`).
+    const option = (name) => property(query, name);
     const limit = option("limit");
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0 && limit <= 4294967295)) {
       return "`limit` must be a whole number of at least 0";
@@ -199,6 +192,17 @@ const pwaSyncValues = (() => {
     if (!single.includes(index)) return `"${index}" is not a declared index (declared: [${declared.join(", ")}])`;
     if (typeof key !== "string" && typeof key !== "number") return `index value for "${index}" must be a string or a number`;
     return [index, key, limit];
+  };
+
+  // `object[name]`, read as Rust's `Reflect::get` read it: absent where the getter throws,
+  // and on `null` or `undefined`. What the app gives (options, a config's loader, what it
+  // resolves to) is read through it, so nothing it throws gets through.
+  const property = (object, name) => {
+    try {
+      return object == null ? undefined : object[name];
+    } catch {
+      return undefined;
+    }
   };
 
   // What was thrown, as Rust's `error::describe` words it: "name: message", the name or
@@ -311,5 +315,5 @@ const pwaSyncValues = (() => {
     return fieldsProblem(object, name, META) ?? fieldsProblem(hlc, "hlc", [["wallMs", "u64"], ["counter", "u16"]]);
   };
 
-  return { copy, nestsDeeperThan, checkQuery, checkList, byCodePoint, hasLoneSurrogate, fieldsProblem, storedProblem, describe, absent };
+  return { copy, nestsDeeperThan, checkQuery, checkList, byCodePoint, hasLoneSurrogate, fieldsProblem, storedProblem, describe, absent, property };
 })();

@@ -164,7 +164,8 @@ pub(super) struct Found {
 
 /// Why `connect` failed, from its `[why, error]` (or what it threw).
 fn failed(name: &str, failure: &JsValue) -> Error {
-    let (why, cause) = (Array::from(failure).get(0).as_string().unwrap_or_default(), Array::from(failure).get(1));
+    let parts = Array::from(failure);
+    let (why, cause) = (parts.get(0).as_string().unwrap_or_default(), parts.get(1));
     match why.as_str() {
         "attempts" => Error::Storage(format!(
             "could not bring database \"{name}\" up to date in {MAX_OPEN_ATTEMPTS} attempts: other tabs keep changing its version"

@@ -27,7 +27,8 @@ pub(super) fn start_transaction(
 ) -> Result<IdbTransaction, JsValue> {
     let names = Array::new();
     for store in stores {
-        names.push(&JsValue::from_str(store));
+        // Made once per name: every local write starts a transaction.
+        names.push(&crate::sys::name(store));
     }
     script::begin(db, &names, mode == Mode::Write, durability == Durability::Strict)
 }
