@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::EventTarget;
 
-use crate::client::{Client, ConflictChoice, Extras, WatchTarget};
+use crate::client::{Client, ConflictChoice, Extras, Report, WatchTarget};
 use crate::convert;
 use crate::error::to_js;
 use crate::migrate::Migrations;
@@ -85,11 +85,13 @@ impl SyncClient {
     /// Open (or create) the database described by `config`. With an `endpoint`, the client
     /// starts syncing in the background at once.
     /// Not an `async fn`: its future goes through the same boxed promise glue as every
-    /// other method's (`settle`) instead of a `future_to_promise` of its own (Rust callers
-    /// use [`SyncClient::open`]).
+    /// other method's (`sys::promise`) instead of a `future_to_promise` of its own (Rust
+    /// callers use [`SyncClient::open`]).
     #[wasm_bindgen(js_name = open, unchecked_return_type = "Promise<SyncClient>")]
     pub fn open_js(#[wasm_bindgen(unchecked_param_type = "SyncConfig")] config: JsValue) -> Promise {
-        settle(Box::pin(async move { Ok(JsValue::from(SyncClient::start(&config).await?)) }))
+        crate::sys::promise(Box::pin(async move {
+            SyncClient::start(&config).await.map(JsValue::from).map_err(|e| to_js(&e))
+        }))
     }
 
     /// Every other method, and the properties `clientId` and `name`, by its number in
@@ -155,7 +157,7 @@ impl SyncClient {
         // Copied now, not when the operation runs: the app may change its object as soon
         // as `put` returns, and what is stored and sent is what it passed.
         let copy = JsVal::copy_of("", &value);
-        self.run(move |c| records(c, collection, RecordCall::Put(copy)))
+        self.run(Call::Record(collection, RecordCall::Put(copy)))
     }
 
     /// Store many whole records of one collection in one transaction: all of them, or
@@ -163,19 +165,19 @@ impl SyncClient {
     /// is a local write as with `put` (one change event each). Resolves to the count.
     pub fn put_many(&self, collection: JsValue, values: JsValue) -> Promise {
         let copy = JsVal::copy_of("", &values);
-        self.run(move |c| records(c, collection, RecordCall::PutMany(values, copy)))
+        self.run(Call::Record(collection, RecordCall::PutMany(values, copy)))
     }
 
     /// Merge `partial` into the stored record (JSON Merge Patch: `null` removes a field).
     /// Resolves to the whole new value; rejects with `not-found` if there is no record.
     pub fn patch(&self, collection: JsValue, key: JsValue, partial: JsValue) -> Promise {
         let copy = JsVal::copy_of("", &partial);
-        self.run(move |c| records(c, collection, RecordCall::Patch(key, copy)))
+        self.run(Call::Record(collection, RecordCall::Patch(key, copy)))
     }
 
     /// Delete a record. Deleting a key that does not exist does nothing.
     pub fn delete(&self, collection: JsValue, key: JsValue) -> Promise {
-        self.run(move |c| records(c, collection, RecordCall::Delete(key)))
+        self.run(Call::Record(collection, RecordCall::Delete(key)))
     }
 
     /// The record, or `undefined`.
@@ -183,19 +185,19 @@ impl SyncClient {
         if let Some(read) = self.client.get_now(&collection, &key) {
             return read;
         }
-        self.run(move |c| records(c, collection, RecordCall::Get(key)))
+        self.run(Call::Record(collection, RecordCall::Get(key)))
     }
 
     /// The stored record at once; if the data is older than the collection's `ttlMs`, a
     /// sync runs in the background and the collection's event fires when it changes.
     pub fn get_fresh(&self, collection: JsValue, key: JsValue, options: JsValue) -> Promise {
         let details = Reflect::get(&options, &"details".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
-        self.run(move |c| records(c, collection, RecordCall::GetFresh(key, details)))
+        self.run(Call::Record(collection, RecordCall::GetFresh(key, details)))
     }
 
     /// Records in key order: all, or those whose indexed field equals a value.
     pub fn list(&self, collection: JsValue, query: JsValue) -> Promise {
-        self.run(move |c| records(c, collection, RecordCall::List(query)))
+        self.run(Call::Record(collection, RecordCall::List(query)))
     }
 
     // ---- queries (issue 17) ----
@@ -203,10 +205,7 @@ impl SyncClient {
     /// A page of records matching `where`, in `orderBy` order: `{records, next}`; give
     /// `next` back as `after` for the following page (`null` on the last).
     pub fn query(&self, collection: JsValue, query: JsValue) -> Promise {
-        self.run(move |c| async move {
-            let config = collection_of(&c, &collection)?;
-            c.query(config, &parse_query(config, &query, false)?).await
-        })
+        self.run(Call::Query(collection, query))
     }
 
     /// How many records match `where`.
@@ -219,18 +218,12 @@ impl SyncClient {
                 return counting;
             }
         }
-        self.run(move |c| async move {
-            let query = parsed?;
-            c.count(c.collection(&query.collection)?, &query).await
-        })
+        self.run(Call::Count(parsed))
     }
 
     /// Which index a query would use, and whether it scans: `{index, scan, orderByIndex}`.
     pub fn explain(&self, collection: JsValue, query: JsValue) -> Promise {
-        self.run(move |c| async move {
-            let config = collection_of(&c, &collection)?;
-            c.explain(config, &parse_query(config, &query, false)?)
-        })
+        self.run(Call::Explain(collection, query))
     }
 
     /// Call `callback` with the records of `query` (or the record of a key) now and
@@ -257,10 +250,7 @@ impl SyncClient {
     /// as `code` (`network`, `timeout`, `auth`, `rate-limited`, `server`, `validation`,
     /// `protocol`), or `local-only` without an endpoint.
     pub fn sync(&self) -> Promise {
-        self.run(|c| async move {
-            let started = js_sys::Date::now();
-            sync_result(&c.sync_now().await?, started)
-        })
+        self.run(Call::Sync)
     }
 
     /// For a service worker's `sync` event: like `sync()`, but with `{lastChance: true}` a
@@ -268,40 +258,26 @@ impl SyncClient {
     /// the reason in `status().lastError`, since the browser will not try again.
     pub fn flush(&self, options: JsValue) -> Promise {
         let last_chance = Reflect::get(&options, &"lastChance".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
-        self.run(move |c| async move {
-            let started = js_sys::Date::now();
-            match c.flush(last_chance).await? {
-                Some(report) => sync_result(&report, started),
-                None => Ok(JsValue::NULL),
-            }
-        })
+        self.run(Call::Flush(last_chance))
     }
 
     /// Drop every queued write and roll its record back to the server's value (change
     /// events fire); the outbox is empty afterwards. Resolves to how many were dropped.
     pub fn discard_pending(&self) -> Promise {
-        self.run(|c| async move { Ok(JsValue::from(c.discard_pending().await? as f64)) })
+        self.run(Call::DiscardPending)
     }
 
     /// Pull every document again from the start while keeping pending writes, then sync.
     pub fn resync(&self) -> Promise {
-        self.run(|c| async move {
-            let started = js_sys::Date::now();
-            sync_result(&c.resync().await?, started)
-        })
+        self.run(Call::Resync)
     }
 
     /// Number of local writes not yet acknowledged by the server, read from storage;
     /// with `{details: true}`, one entry per queued write.
     pub fn pending(&self, options: JsValue) -> Promise {
         let details = Reflect::get(&options, &"details".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
-        self.run(move |c| async move {
-            if details {
-                c.pending_details().await
-            } else {
-                Ok(JsValue::from(c.pending().await? as f64))
-            }
-        })
+        let report = if details { Report::PendingDetails } else { Report::Pending };
+        self.run(Call::Report(report))
     }
 
     /// The current status. The same object is returned until something changes.
@@ -311,56 +287,48 @@ impl SyncClient {
 
     /// Counters and sync latencies of this client since it opened.
     pub fn metrics(&self) -> Promise {
-        self.run(|c| async move { convert::to_js(&c.metrics().await?) })
+        self.run(Call::Report(Report::Metrics))
     }
 
     /// Ask the browser for persistent storage (`navigator.storage.persist()`), so this
     /// origin's data is not evicted (e.g. by Safari after seven days without a visit).
     /// Resolves whether it is granted; false where the context cannot ask (workers).
     pub fn persist(&self) -> Promise {
-        self.run(|c| async move { Ok(JsValue::from(c.persist().await?)) })
+        self.run(Call::Persist)
     }
 
     /// `healthy`, `degraded` or `unhealthy`, with the reasons.
     pub fn health(&self) -> Promise {
-        self.run(|c| async move { convert::to_js(&c.health().await?) })
+        self.run(Call::Report(Report::Health))
     }
 
     /// Conflicts waiting for the app to decide, oldest first.
     pub fn conflicts(&self) -> Promise {
-        self.run(|c| async move { convert::to_js(&c.conflicts().await?) })
+        self.run(Call::Report(Report::Conflicts))
     }
 
     /// Settle an open conflict: keep the local value, take the server's, or use a record of
     /// the app's own (e.g. a merge the person made). The result goes to the server against
     /// the version the conflict showed. Rejects with `unknown-conflict` if it is not open.
     pub fn resolve_conflict(&self, id: JsValue, choice: JsValue) -> Promise {
-        self.run(move |c| async move {
-            let id = id.as_f64().filter(|n| *n >= 1.0 && n.fract() == 0.0).ok_or(Error::UnknownConflict(0))? as u64;
-            c.resolve_conflict(id, conflict_choice(choice)).await
-        })
+        self.run(Call::ResolveConflict(id, choice))
     }
 
     /// The newest audit entries (conflicts and rejections), newest first.
     pub fn audit(&self, limit: JsValue) -> Promise {
-        self.run(move |c| async move {
-            let limit = limit.as_f64().filter(|n| *n >= 0.0).map_or(usize::MAX, |n| n as usize);
-            convert::to_js(&c.audit(limit).await?)
-        })
+        let limit = limit.as_f64().filter(|n| *n >= 0.0).map_or(usize::MAX, |n| n as usize);
+        self.run(Call::Report(Report::Audit(limit)))
     }
 
     /// Every live record, as JSON (`{collections: {name: [...]}}`) or one CSV table.
     pub fn export_data(&self, options: JsValue) -> Promise {
-        self.run(move |c| async move {
-            let format = Reflect::get(&options, &"format".into()).ok().and_then(|f| f.as_string());
-            c.export(Format::parse(format.as_deref().unwrap_or("<missing>"))?).await
-        })
+        self.run(Call::Export(options))
     }
 
     /// Remove every record, pending write, conflict and audit entry (logout). The client
     /// stays open and continues under a new client id.
     pub fn clear(&self) -> Promise {
-        self.run(|c| async move { c.clear().await })
+        self.run(Call::Clear)
     }
 
     /// Stop background sync and close the database connection. Later calls reject with
@@ -372,7 +340,7 @@ impl SyncClient {
     /// The user's spaces and roles, from the server (`GET /sync/spaces`); fires
     /// `pwa-sync:spaces` when they differ from what the client knew.
     pub fn spaces(&self) -> Promise {
-        self.run(|c| async move { c.spaces().await })
+        self.run(Call::Spaces)
     }
 
     /// Listen to one of this client's events on its event target (the config's
@@ -404,37 +372,14 @@ impl SyncClient {
         Ok(SyncClient { client })
     }
 
-    /// Run an async operation as a Promise that rejects with a `PwaSyncError`.
-    fn run<F, Fut>(&self, operation: F) -> Promise
-    where
-        F: FnOnce(Rc<Client>) -> Fut,
-        Fut: std::future::Future<Output = Result<JsValue, Error>> + 'static,
-    {
-        match self.open_client() {
-            Some(client) => settle(Box::pin(operation(client))),
-            None => rejected_closed(),
+    /// Run an async method as a Promise that rejects with a `PwaSyncError`.
+    fn run(&self, call: Call) -> Promise {
+        if self.client.is_closed() {
+            return Promise::reject(&to_js(&Error::Closed));
         }
+        let client = self.client.clone();
+        crate::sys::promise(Box::pin(async move { perform(client, call).await.map_err(|e| to_js(&e)) }))
     }
-
-    /// The client, unless it is closed. Out of `run`'s generic body, as
-    /// `rejected_closed` is: compiled once, not once per method.
-    #[inline(never)]
-    fn open_client(&self) -> Option<Rc<Client>> {
-        (!self.client.is_closed()).then(|| self.client.clone())
-    }
-}
-
-/// A method's promise once the client is closed.
-#[inline(never)]
-fn rejected_closed() -> Promise {
-    Promise::reject(&to_js(&Error::Closed))
-}
-
-/// An operation's future, boxed so the promise glue below is compiled once for all.
-type Pending = std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, Error>>>>;
-
-fn settle(future: Pending) -> Promise {
-    crate::sys::promise(Box::pin(async move { future.await.map_err(|e| to_js(&e)) }))
 }
 
 fn sync_result(report: &SyncReport, started: f64) -> Result<JsValue, Error> {
@@ -539,10 +484,76 @@ enum RecordCall {
     List(JsValue),
 }
 
+/// An async method of `SyncClient` and its arguments, as `perform` takes them.
+enum Call {
+    /// A call on one collection's records, named by the first argument.
+    Record(JsValue, RecordCall),
+    /// Collection, query.
+    Query(JsValue, JsValue),
+    /// The query, parsed, or why it could not be.
+    Count(Result<Query, Error>),
+    /// Collection, query.
+    Explain(JsValue, JsValue),
+    Sync,
+    /// Whether this is the browser's last chance.
+    Flush(bool),
+    Resync,
+    DiscardPending,
+    Report(Report),
+    Persist,
+    /// Conflict id, choice.
+    ResolveConflict(JsValue, JsValue),
+    /// `export()`'s options.
+    Export(JsValue),
+    Clear,
+    Spaces,
+}
+
+/// What every async method does once called: one state machine for all of them (each
+/// method's own `async` block was a state machine of its own, with its drop glue and
+/// vtable; bench/README.md "Size").
+async fn perform(c: Rc<Client>, call: Call) -> Result<JsValue, Error> {
+    let started = js_sys::Date::now();
+    match call {
+        Call::Record(collection, call) => records(&c, &collection, call).await,
+        Call::Query(collection, query) => {
+            let config = collection_of(&c, &collection)?;
+            c.query(config, &parse_query(config, &query, false)?).await
+        }
+        Call::Count(parsed) => {
+            let query = parsed?;
+            c.count(c.collection(&query.collection)?, &query).await
+        }
+        Call::Explain(collection, query) => {
+            let config = collection_of(&c, &collection)?;
+            c.explain(config, &parse_query(config, &query, false)?)
+        }
+        Call::Sync => sync_result(&c.sync_now().await?, started),
+        Call::Flush(last_chance) => match c.flush(last_chance).await? {
+            Some(report) => sync_result(&report, started),
+            None => Ok(JsValue::NULL),
+        },
+        Call::Resync => sync_result(&c.resync().await?, started),
+        Call::DiscardPending => Ok(JsValue::from(c.discard_pending().await? as f64)),
+        Call::Report(report) => c.report(report).await,
+        Call::Persist => Ok(JsValue::from(c.persist().await?)),
+        Call::ResolveConflict(id, choice) => {
+            let id = id.as_f64().filter(|n| *n >= 1.0 && n.fract() == 0.0).ok_or(Error::UnknownConflict(0))? as u64;
+            c.resolve_conflict(id, conflict_choice(choice)).await
+        }
+        Call::Export(options) => {
+            let format = Reflect::get(&options, &"format".into()).ok().and_then(|f| f.as_string());
+            c.export(Format::parse(format.as_deref().unwrap_or("<missing>"))?).await
+        }
+        Call::Clear => c.clear().await,
+        Call::Spaces => c.spaces().await,
+    }
+}
+
 /// Parse a record call's arguments in the order the errors are reported (collection,
 /// then key or query), and hand them to the client.
-async fn records(c: Rc<Client>, collection: JsValue, call: RecordCall) -> Result<JsValue, Error> {
-    let config = collection_of(&c, &collection)?;
+async fn records(c: &Rc<Client>, collection: &JsValue, call: RecordCall) -> Result<JsValue, Error> {
+    let config = collection_of(c, collection)?;
     match call {
         RecordCall::Put(value) => c.put(config, in_collection(value, config)?).await,
         RecordCall::PutMany(values, copy) => {

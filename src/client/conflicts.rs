@@ -14,7 +14,7 @@ use crate::sys::now_ms;
 use pwa_sync_core::config::CollectionConfig;
 use pwa_sync_core::conflict::Sides;
 use pwa_sync_core::engine::{self, Observer};
-use pwa_sync_core::record::{self, ConflictRecord};
+use pwa_sync_core::record;
 use pwa_sync_core::resolver::{self, Answer};
 use pwa_sync_core::schedule::Trigger;
 use pwa_sync_core::store::Store;
@@ -34,12 +34,6 @@ pub(crate) enum ConflictChoice {
 }
 
 impl Client {
-    pub async fn conflicts(&self) -> Result<Vec<ConflictRecord>, Error> {
-        let conflicts = self.store.conflicts().await?;
-        self.report_skipped();
-        Ok(conflicts)
-    }
-
     /// Settle manual conflict `id` with "local", "server" or a value of the app's own.
     pub async fn resolve_conflict(self: &Rc<Self>, id: u64, choice: ConflictChoice) -> Result<JsValue, Error> {
         let effects = engine::resolve_conflict(&self.store, id, now_ms(), |conflict| {

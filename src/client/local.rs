@@ -23,7 +23,6 @@ use crate::value::JsVal;
 use pwa_sync_core::config::CollectionConfig;
 use pwa_sync_core::engine::{self, LocalWrites};
 use pwa_sync_core::export::Format;
-use pwa_sync_core::model::AuditEntry;
 use pwa_sync_core::mutation::{LocalOp, LocalWrite, WriteOutcome};
 use pwa_sync_core::record::{self, ListQuery};
 use pwa_sync_core::schedule::Trigger;
@@ -252,29 +251,6 @@ impl Client {
         // JSON when it was written) is not; if one does, `export()` rejects with `storage`.
         export_text(format == Format::Csv, &names, &lists)
             .map_err(|e| Error::Storage(format!("the export could not be written: {}", describe(&e))))
-    }
-
-    pub async fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>, Error> {
-        let entries = self.store.audit(limit).await?;
-        self.report_skipped();
-        Ok(entries)
-    }
-
-    /// The outbox size, read from storage (and shown in the status).
-    pub async fn pending(self: &Rc<Self>) -> Result<usize, Error> {
-        let count = self.store.pending_count().await?;
-        let commands = self.session.borrow_mut().set_pending(count);
-        self.carry_out_now(commands);
-        Ok(count)
-    }
-
-    /// One entry per queued write, oldest first: what it is, how often a push carried
-    /// it, and why the last attempt failed.
-    pub async fn pending_details(&self) -> Result<JsValue, Error> {
-        let entries = self.store.outbox(usize::MAX).await?;
-        let meta = self.store.meta().await?;
-        let last_failure = meta.as_ref().and_then(|m| m.last_failure.as_ref());
-        convert::to_js(&record::PendingWrite::describe(entries, last_failure))
     }
 
     /// Wipe everything (logout), holding the flush lock so no sync in any context writes

@@ -26,6 +26,7 @@ mod spaces;
 pub use observer::ConflictDetail;
 #[cfg(feature = "testing")]
 pub use spaces::SpacesDetail;
+pub use status::Report;
 mod status;
 mod sync;
 mod tabs;

@@ -6,11 +6,26 @@ use std::rc::Rc;
 use wasm_bindgen::JsValue;
 
 use super::Client;
+use crate::convert;
 use crate::events;
 use crate::sys::{self, now_ms};
-use pwa_sync_core::metrics::{Health, MetricsSnapshot};
+use pwa_sync_core::record;
 use pwa_sync_core::store::Store;
 use pwa_sync_core::Error;
+
+/// What [`Client::report`] answers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    /// The outbox's size.
+    Pending,
+    /// One entry per queued write.
+    PendingDetails,
+    Metrics,
+    Health,
+    /// The newest audit entries, at most this many.
+    Audit(usize),
+    Conflicts,
+}
 
 impl Client {
     /// The current status; the same object until something changes.
@@ -62,25 +77,52 @@ impl Client {
         }
     }
 
-    pub async fn metrics(&self) -> Result<MetricsSnapshot, Error> {
-        let (pending, oldest) = self.pending_and_oldest().await?;
+    /// What `pending()`, `pending({details: true})`, `metrics()`, `health()`, `audit()` and
+    /// `conflicts()` answer, as the app gets it. One state machine for the six, which read
+    /// from the store and convert what they read: four of them read the same things (the
+    /// outbox's size and entries, the metadata, the storage estimate), and each method had
+    /// its own state machine with its own copy of these reads' futures (bench/README.md
+    /// "Size").
+    pub async fn report(self: &Rc<Self>, report: Report) -> Result<JsValue, Error> {
+        match report {
+            Report::Audit(limit) => {
+                let entries = self.store.audit(limit).await?;
+                self.report_skipped();
+                return convert::to_js(&entries);
+            }
+            Report::Conflicts => {
+                let conflicts = self.store.conflicts().await?;
+                self.report_skipped();
+                return convert::to_js(&conflicts);
+            }
+            _ => {}
+        }
+        let details = report == Report::PendingDetails;
+        let vitals = matches!(report, Report::Metrics | Report::Health);
+        let pending = if details { 0 } else { self.store.pending_count().await? };
+        // Every entry for the details, the oldest for the vitals, none for the count.
+        let entries = self.store.outbox(if details { usize::MAX } else { usize::from(vitals) }).await?;
+        if report == Report::Pending {
+            // The outbox size is shown in the status too.
+            let commands = self.session.borrow_mut().set_pending(pending);
+            self.carry_out_now(commands);
+            return Ok(JsValue::from(pending as f64));
+        }
+        if details {
+            // One entry per queued write, oldest first, with why the last attempt failed.
+            let meta = self.store.meta().await?;
+            let last_failure = meta.as_ref().and_then(|m| m.last_failure.as_ref());
+            return convert::to_js(&record::PendingWrite::describe(entries, last_failure));
+        }
+        let oldest = entries.first().map(|e| now_ms().saturating_sub(e.created_at as u64));
         let storage = self.storage_report().await;
-        let mut metrics = self.session.borrow().metrics(pending, oldest);
+        let session = self.session.borrow();
+        if report == Report::Health {
+            return convert::to_js(&session.health(pending, oldest, now_ms()).with_storage(storage));
+        }
+        let mut metrics = session.metrics(pending, oldest);
         metrics.storage = Some(storage);
-        Ok(metrics)
-    }
-
-    pub async fn health(&self) -> Result<Health, Error> {
-        let (pending, oldest) = self.pending_and_oldest().await?;
-        let storage = self.storage_report().await;
-        let health = self.session.borrow().health(pending, oldest, now_ms());
-        Ok(health.with_storage(storage))
-    }
-
-    async fn pending_and_oldest(&self) -> Result<(usize, Option<u64>), Error> {
-        let pending = self.store.pending_count().await?;
-        let oldest = self.store.outbox(1).await?.first().map(|e| now_ms().saturating_sub(e.created_at as u64));
-        Ok((pending, oldest))
+        convert::to_js(&metrics)
     }
 
     /// Records IndexedDB gave back that we could not read: announce each, keep going.
