@@ -1,8 +1,10 @@
-// js/http.js's failed exchanges as Rust's `TransportError` takes them (`exchange` rejects
-// with [class, message, status, too large], worded by `classified`), with `fetch` stood
-// in for: a request that fails, one with no answer in time, an answer over the size
-// limit, and a token function that throws, rejects or gives no string. The browser suites
-// (`sync`, `bad_input`) hold the codes and messages through a client.
+// js/http.js's exchanges as Rust's `TransportError` takes them (`exchange` rejects
+// with [class, message, status, too large, Retry-After in ms], worded by `classified` and
+// `judged`), with `fetch` stood in for: a request that fails, one with no answer in time,
+// an answer over the size limit, a token function that throws, rejects or gives no
+// string, a status that is no success, an answer that is not protocol v1 and one cut
+// off. The browser suites (`sync`, `bad_input`, `wire`) hold the codes and messages
+// through a client.
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { loadScript } from "./script-harness.mjs";
@@ -97,4 +99,38 @@ test("what the script did not expect is a network failure named by what was thro
     },
   });
   assert.deepEqual(await failure(), ["network", "RangeError: no headers", undefined, false]);
+});
+
+// `judged`: what came back whole, as the transport takes it.
+const answer = (kind) =>
+  http.exchange("GET", "http://127.0.0.1:9/sync/pull", {}, undefined, 5000, LIMIT, null, kind).then(
+    (parsed) => ["resolved", parsed],
+    (rejected) => rejected,
+  );
+
+test("a status that is no success is classified by it, with the server's message and Retry-After in ms", async () => {
+  globalThis.fetch = async () =>
+    new Response('{"error": {"code": "busy", "message": "try later"}}', { status: 503, headers: { "retry-after": " 7 " } });
+  assert.deepEqual(await answer("pull"), ["rate-limited", "HTTP 503: try later", 503, false, 7000]);
+  globalThis.fetch = async () => new Response("<html>no</html>", { status: 400 });
+  assert.deepEqual(await answer("pull"), ["validation", "HTTP 400: <html>no</html>", 400, false, undefined]);
+});
+
+test("a success is parsed and checked as its kind; one that is not protocol v1 says how it starts", async () => {
+  const page = { changes: [], checkpoint: 3, hasMore: false };
+  globalThis.fetch = async () => new Response(JSON.stringify(page));
+  assert.deepEqual(await answer("pull"), ["resolved", page]);
+  const [kind, message] = await answer("push");
+  assert.equal(kind, "protocol");
+  assert.match(message, /^the server's answer is not protocol v1: .*missing field `results`.* \(starts with "\{\\"changes\\":\[\],/);
+  globalThis.fetch = async () => new Response("<!doctype html>");
+  const [htmlKind, htmlMessage] = await answer("pull");
+  assert.equal(htmlKind, "protocol");
+  assert.match(htmlMessage, /^the server's answer is not protocol v1: SyntaxError: .* \(starts with "<!doctype html>"\)$/);
+});
+
+test("an answer that does not parse and is shorter than its Content-Length was cut off: a network failure", async () => {
+  const body = '{"results":[{"status":"applied"';
+  globalThis.fetch = async () => new Response(body, { headers: { "content-length": String(body.length * 2) } });
+  assert.deepEqual(await answer("push"), ["network", `the answer was cut off: ${body.length} of its ${body.length * 2} bytes arrived`]);
 });

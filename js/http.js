@@ -1,8 +1,9 @@
 // The HTTP exchanges with the sync server, run as JavaScript (ARCHITECTURE.md "The
 // store's script"): the bearer token (the app's function awaited, a JWT renewed before
 // it expires, once more after a 401), `fetch` under one deadline, and the answer read
-// whole within a size limit and decoded, so Rust (`src/transport.rs`) only builds the
-// request and classifies and parses what came back. Rust awaited each step as a future
+// whole within a size limit, decoded, parsed and checked, or classified and worded as a
+// failure, so Rust (`src/transport.rs`) only builds the request and reads what came back.
+// Rust awaited each step as a future
 // before (the token, the request, every chunk of the body); the bytes never entered wasm
 // memory either way. It uses js/values.js's `fieldsProblem` and `describe`, which come
 // before it in the glue.
@@ -92,12 +93,13 @@ const pwaSyncHttp = (() => {
 
   // One request and its whole answer within `timeoutMs`, the body included: a server that
   // sends its headers and then stalls must not hold the sync (and the flush lock) forever.
-  // Resolves to [status, text, bytes read, Content-Length (undefined: none or unreadable),
-  // Retry-After (null: none)]. A body over `limit` bytes is refused as soon as that is
+  // Resolves to what `JSON.parse` made of a success's text, checked as an answer of `kind`
+  // ("pull", "push", "spaces": `answerProblem`); any other answer rejects (`judged`; the
+  // body of an answer that is not a success is read as an empty text when it cannot be
+  // read). A body over `limit` bytes is refused as soon as that is
   // known (from its Content-Length, without downloading it; or once the bytes read pass
-  // it: a body without a length is never read whole first). An answer that is not a
-  // success is classified by its status whatever its body: one that cannot be read
-  // resolves with an empty text. Rejects with `classified`'s [class, message, status, too
+  // it: a body without a length is never read whole first). A request that does not get
+  // its answer rejects with `classified`'s [class, message, status, too
   // large] for each of these failures, met as [why, what]: "network" (the request failed;
   // the error), "timeout" (no answer in time; the error), "body" (reading the answer
   // failed; the error), "body-timeout" (the answer stopped before the deadline; the
@@ -105,14 +107,70 @@ const pwaSyncHttp = (() => {
   // `auth`'s token, asked again once after a 401 (`withToken`), each try under its deadline.
   // Like `done`'s promise, it may be left unawaited (a push sent while the answer before it
   // was stored, when that store failed), and is never an unhandled rejection.
-  const exchange = (method, url, headers, body, timeoutMs, limit, auth) => {
-    const answer = withToken(auth, headers, (sent) => exchangeOnce(method, url, sent, body, timeoutMs, limit)).catch(
-      (failure) => {
+  const exchange = (method, url, headers, body, timeoutMs, limit, auth, kind) => {
+    const answer = withToken(auth, headers, (sent) => exchangeOnce(method, url, sent, body, timeoutMs, limit))
+      .catch((failure) => {
         throw classified(failure, timeoutMs, limit);
-      },
-    );
+      })
+      .then((answered) => judged(answered, kind));
     answer.catch(() => {});
     return answer;
+  };
+
+  // A whole answer, [status, text, bytes read, Content-Length (undefined: none or
+  // unreadable), Retry-After (null: none)], as the transport takes it: a success's text
+  // parsed and checked as an answer of `kind`. Any other status rejects, classified by
+  // the status whatever the body (cut, huge or unreadable), with the server's error
+  // message and, fifth, its Retry-After in ms. An answer that does not parse or pass the
+  // check rejects as cut in transit (a network failure) when fewer bytes arrived than its
+  // Content-Length said (WebKit ends a body cut mid-way as if it were complete, others
+  // fail the read: the same event, classified the same everywhere), else as not protocol
+  // v1. A short body that parses is whole: a length that counts encoded bytes (gzip) can
+  // exceed the decoded body, and `Content-Encoding` is hidden from a cross-origin page
+  // unless the server exposes it.
+  const judged = ([status, text, read, declared, retryAfter], kind) => {
+    if (status < 200 || status > 299) {
+      const message = `HTTP ${status}: ${errorMessage(text) ?? head(text)}`;
+      throw [statusClass(status), message, status, false, retryAfterMs(retryAfter)];
+    }
+    let parsed;
+    let problem;
+    try {
+      parsed = JSON.parse(text);
+      problem = answerProblem(kind, parsed);
+    } catch (error) {
+      problem = pwaSyncValues.describe(error);
+    }
+    if (problem === undefined) return parsed;
+    if (read < declared) throw ["network", `the answer was cut off: ${read} of its ${declared} bytes arrived`];
+    throw ["protocol", `the server's answer is not protocol v1: ${problem} (starts with ${JSON.stringify(head(text))})`];
+  };
+
+  // The class of a status that is not a success (core's `ErrorClass::from_status`, which
+  // a browser suite holds this to for every status).
+  const statusClass = (status) =>
+    status === 401 || status === 403 ? "auth"
+    : status === 408 ? "timeout"
+    : status === 409 ? "protocol"
+    : status === 429 || status === 503 ? "rate-limited"
+    : status >= 500 && status <= 599 ? "server"
+    : "validation";
+
+  // A Retry-After header in ms from now: whole seconds, or an HTTP date (past: 0); undefined
+  // for none or one that is neither (core's `retry::parse_retry_after`).
+  const retryAfterMs = (header) => {
+    if (header == null) return undefined;
+    const trimmed = header.trim();
+    if (/^\+?\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+    const at = Date.parse(trimmed);
+    return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
+  };
+
+  // The first 120 characters of `text` (code points, as Rust counted them), for a message.
+  const head = (text) => {
+    let end = 0;
+    for (let n = 0; n < 120 && end < text.length; n++) end += text.codePointAt(end) > 0xffff ? 2 : 1;
+    return text.slice(0, end);
   };
 
   // A failed exchange as Rust's `TransportError` takes it: [class, message, status (a 401
@@ -408,5 +466,5 @@ const pwaSyncHttp = (() => {
     return problem === undefined ? error.message : undefined;
   };
 
-  return { exchange, stream, eventsWithData, token, expiresWithin, answerProblem, errorMessage };
+  return { exchange, stream, eventsWithData, token, expiresWithin, answerProblem, errorMessage, statusClass, retryAfterMs };
 })();

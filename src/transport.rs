@@ -2,37 +2,39 @@
 //! workers alike), with a timeout, one token refresh on 401, and every failure
 //! classified. The requests themselves run in `js/http.js` (`pwaSyncHttp`): the token
 //! (the app's function awaited, renewed before a JWT expires and once after a 401),
-//! `fetch` under the deadline and the answer read within the size limit; Rust builds
-//! each request and decides on what came back.
+//! `fetch` under the deadline, the answer read within the size limit, parsed and checked,
+//! and every failure classified and worded; Rust builds each request and reads what came
+//! back.
 
-use js_sys::{Array, JsString, Object, Promise, Reflect};
+use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::convert::encode_json;
 use crate::error::describe;
+#[cfg(feature = "testing")]
 use crate::sys;
 use crate::value::JsVal;
 use crate::wire;
 use pwa_sync_core::engine::{Transport, TransportError};
 use pwa_sync_core::error::ErrorClass;
-use pwa_sync_core::json;
 use pwa_sync_core::protocol::{
     PullResponse, PushRequest, PushResponse, SpacesResponse, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
-use pwa_sync_core::retry::parse_retry_after;
 
 /// A response larger than this is refused rather than parsed.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
 #[wasm_bindgen(js_namespace = pwaSyncHttp)]
 extern "C" {
-    /// One request and its whole answer within `timeout_ms`: `[status, text, bytes read,
-    /// Content-Length, Retry-After]`, or a rejection `[class, message, status, too large]`
-    /// (the script's `classified`) that `failed` reads.
-    /// With the token of `auth` (`Auth::state`), asked again once after a 401.
+    /// One request and its whole answer within `timeout_ms`: a success's text parsed and
+    /// checked as an answer of `kind` ("pull", "push", "spaces"), or a rejection `[class,
+    /// message, status, too large, Retry-After in ms]` (the script's `classified` and
+    /// `judged`) that `failed` reads. With the token of `auth` (`Auth::state`), asked
+    /// again once after a 401.
     #[wasm_bindgen(catch, js_name = exchange)]
+    #[allow(clippy::too_many_arguments)]
     fn send(
         method: &str,
         url: &str,
@@ -41,6 +43,7 @@ extern "C" {
         timeout_ms: u32,
         limit: f64,
         auth: &JsValue,
+        kind: &str,
     ) -> Result<Promise, JsValue>;
 
     /// The server's event stream, connected again until `stop()` (`pwaSyncHttp.stream`):
@@ -141,43 +144,34 @@ impl HttpTransport {
         open_stream(&self.events_url(), &self.headers(), &self.auth.state, fired)
     }
 
-    /// One request, started now: it is on its way when this returns.
-    fn start(&self, method: &str, url: &str, body: Option<&JsValue>) -> Sent {
+    /// One request, started now: it is on its way when this returns. Its answer is checked
+    /// as one of `kind`.
+    fn start(&self, method: &str, url: &str, body: Option<&JsValue>, kind: &str) -> Sent {
         let undefined = JsValue::UNDEFINED;
         let (payload, limit) = (body.unwrap_or(&undefined), MAX_RESPONSE_BYTES as f64);
         let headers = self.headers();
         if body.is_some() {
             set(&headers, "Content-Type", "application/json");
         }
-        send(method, url, &headers, payload, self.timeout_ms, limit, &self.auth.state)
+        send(method, url, &headers, payload, self.timeout_ms, limit, &self.auth.state, kind)
             .map_err(|e| TransportError::new(ErrorClass::Network, describe(&e)))
     }
 
     async fn call<T>(&self, sent: Sent, read: fn(&JsValue) -> Result<T, String>) -> Result<T, TransportError> {
         // Only the read is per type: the exchange is compiled once for every answer type.
-        let body = self.exchange(sent).await?;
-        let parsed = sys::json_parse(&body.text).map_err(|e| body.unreadable(describe(&e)))?;
-        read(&parsed).map_err(|e| body.unreadable(e))
-    }
-
-    /// A started request's whole answer, a success (other statuses are errors).
-    async fn exchange(&self, sent: Sent) -> Result<Body, TransportError> {
-        let answer = Array::from(&JsFuture::from(sent?).await.map_err(|e| failed(&e))?);
-        let status = status(&answer);
-        let text = answer.get(1).dyn_into::<JsString>().unwrap_or_else(|_| JsString::from(""));
-        if !(200..=299).contains(&status) {
-            // Classified by its status whatever its body (cut, huge or unreadable).
-            return Err(http_error(status, answer.get(4).as_string(), &String::from(&text)));
-        }
-        let read = answer.get(2).as_f64().unwrap_or(0.0) as usize;
-        Ok(Body { text, read, declared: answer.get(3).as_f64().map(|n| n as u64) })
+        let parsed = JsFuture::from(sent?).await.map_err(|e| failed(&e))?;
+        // The script checked the answer; what the reader still refuses (a conflict's server
+        // value nested too deep to compare) is not protocol v1 either.
+        read(&parsed).map_err(|reason| {
+            TransportError::new(ErrorClass::Protocol, format!("the server's answer is not protocol v1: {reason}"))
+        })
     }
 }
 
 impl HttpTransport {
     /// `GET /sync/spaces`: the caller's spaces and roles.
     pub async fn spaces(&self) -> Result<SpacesResponse, TransportError> {
-        self.call(self.start("GET", &format!("{}/spaces", self.base), None), wire::spaces_answer).await
+        self.call(self.start("GET", &format!("{}/spaces", self.base), None, "spaces"), wire::spaces_answer).await
     }
 }
 
@@ -199,7 +193,7 @@ impl Transport<JsVal> for HttpTransport {
             let _ = Reflect::set(&js, &"value".into(), &mutation.value.0);
         }
         let text = js_sys::JSON::stringify(&body).map_err(|e| invalid(describe(&e)))?;
-        self.start("POST", &format!("{}/push", self.base), Some(&text.into()))
+        self.start("POST", &format!("{}/push", self.base), Some(&text.into()), "push")
     }
 
     async fn answer(&self, sending: Sent) -> Result<PushResponse, TransportError> {
@@ -223,94 +217,35 @@ impl Transport<JsVal> for HttpTransport {
             }
             url.push_str(&String::from(js_sys::encode_uri_component(name)));
         }
-        self.call(self.start("GET", &url, None), wire::pull_page).await
-    }
-}
-
-/// A response body read whole (decoded in JS, never copied into wasm memory), with what
-/// its `Content-Length` promised.
-struct Body {
-    text: JsString,
-    read: usize,
-    declared: Option<u64>,
-}
-
-impl Body {
-    /// The error for an answer that does not parse (`reason`): a network failure when it
-    /// was cut short, else not protocol v1.
-    fn unreadable(&self, reason: String) -> TransportError {
-        match self.cut() {
-            // Some engines (WebKit) end a body cut mid-way as if it were complete, others
-            // fail the read: the same event, classified the same everywhere.
-            Some((read, declared)) => TransportError::new(
-                ErrorClass::Network,
-                format!("the answer was cut off: {read} of its {declared} bytes arrived"),
-            ),
-            None => {
-                let start = String::from(self.text.slice(0, 120));
-                TransportError::new(
-                    ErrorClass::Protocol,
-                    format!("the server's answer is not protocol v1: {reason} (starts with {})", json::quoted(&start)),
-                )
-            }
-        }
-    }
-
-    /// `(bytes read, bytes declared)` when fewer bytes arrived than `Content-Length` said.
-    /// The caller decides with the text: an answer that does not parse and is short was
-    /// cut in transit (a network failure). One that parses is whole: a length that counts
-    /// encoded bytes (gzip) can exceed the decoded body, and `Content-Encoding` is hidden
-    /// from a cross-origin page unless the server exposes it, so a short body alone is
-    /// not proof.
-    fn cut(&self) -> Option<(usize, u64)> {
-        self.declared.filter(|n| (self.read as u64) < *n).map(|n| (self.read, n))
+        self.call(self.start("GET", &url, None, "pull"), wire::pull_page).await
     }
 }
 
 /// What a failed request was, as the script classified and worded it: `[class,
-/// message, status, too large]` (`classified` in js/http.js).
+/// message, status, too large, Retry-After in ms]` (`classified` and `judged` in
+/// js/http.js).
 fn failed(failure: &JsValue) -> TransportError {
     let parts = failure.dyn_ref::<Array>().cloned().unwrap_or_default();
-    let class = match parts.get(0).as_string().as_deref() {
-        Some("timeout") => ErrorClass::Timeout,
-        Some("auth") => ErrorClass::Auth,
-        Some("protocol") => ErrorClass::Protocol,
-        _ => ErrorClass::Network,
-    };
+    let named = parts.get(0).as_string();
+    let class = CLASSES.into_iter().find(|class| named.as_deref() == Some(class.as_str()));
     let message = parts.get(1).as_string().unwrap_or_else(|| describe(failure));
     TransportError {
         status: parts.get(2).as_f64().map(|status| status as u16),
         too_large: parts.get(3).is_truthy(),
-        ..TransportError::new(class, message)
+        retry_after_ms: parts.get(4).as_f64().map(|ms| ms as u64),
+        ..TransportError::new(class.unwrap_or(ErrorClass::Network), message)
     }
 }
 
-/// A non-2xx answer, classified, with the server's JSON error message if it sent one.
-fn http_error(status: u16, retry_after: Option<String>, body: &str) -> TransportError {
-    let retry_after = retry_after.and_then(|h| {
-        parse_retry_after(&h, crate::sys::now_ms(), |date| {
-            let at = js_sys::Date::parse(date);
-            at.is_finite().then_some(at as u64)
-        })
-    });
-    let detail = wire::error_message(body).unwrap_or_else(|| snippet(body));
-    TransportError {
-        class: ErrorClass::from_status(status),
-        status: Some(status),
-        retry_after_ms: retry_after,
-        message: format!("HTTP {status}: {detail}"),
-        too_large: false,
-    }
-}
-
-/// The HTTP status a script's answer starts with.
-fn status(answer: &Array) -> u16 {
-    answer.get(0).as_f64().unwrap_or(0.0) as u16
-}
-
-fn snippet(text: &str) -> String {
-    pwa_sync_core::text::head(text, 120).to_owned()
-}
+/// The classes a script's failure may name (anything else is a network failure).
+const CLASSES: [ErrorClass; 6] = [
+    ErrorClass::Timeout,
+    ErrorClass::Auth,
+    ErrorClass::RateLimited,
+    ErrorClass::Server,
+    ErrorClass::Validation,
+    ErrorClass::Protocol,
+];
 
 fn set(object: &Object, name: &str, value: &str) {
     // Defining a data property on a plain object cannot fail.

@@ -1,7 +1,8 @@
 //! The server's answers read off what `JSON.parse` made: the pull page, the push results,
-//! the caller's spaces and an error body. `js/http.js` checks each answer first
-//! (`answerProblem`, with the verdicts and messages serde's derives had), so the readers
-//! here take each field as the type the check let through. serde's derives would compile
+//! the caller's spaces and an error body. `js/http.js` checks each answer first, as its
+//! exchange ends (`answerProblem`, with the verdicts and messages serde's derives had), so
+//! the readers here take each field as the type the check let through (`problem` runs the
+//! same check, for the suites that hold each reader and the check together). serde's derives would compile
 //! a struct reader and its visitor per answer type (bench/README.md "Size"), and the pull
 //! page would be written out and parsed again without its values first; the checks and
 //! their messages cost less as JavaScript (bench/README.md "Checks out of Rust").
@@ -29,13 +30,14 @@ extern "C" {
     fn error_message_of(text: &str) -> Option<String>;
 }
 
-fn checked(kind: &str, answer: &JsValue) -> Read<()> {
+/// The first problem of an answer of `kind` ("pull", "push", "spaces"), as the exchange
+/// refuses it before a reader below sees it.
+pub fn problem(kind: &str, answer: &JsValue) -> Read<()> {
     reader::checked(answer_problem, kind, answer)
 }
 
-/// A pull page: its envelope checked, each change's value left as the parsed object.
+/// A checked pull page, each change's value left as the parsed object.
 pub fn pull_page(parsed: &JsValue) -> Read<PullResponse<JsVal>> {
-    checked("pull", parsed)?;
     let get = |field: &str| prop(parsed, field);
     let revoked = strings(get("revoked"));
     let list = items(&get("changes"));
@@ -68,7 +70,6 @@ pub fn pull_page(parsed: &JsValue) -> Read<PullResponse<JsVal>> {
 
 /// A push answer: a result per mutation, as its `status` says.
 pub fn push_answer(parsed: &JsValue) -> Read<PushResponse> {
-    checked("push", parsed)?;
     let list = items(&prop(parsed, "results"));
     let mut results = Vec::with_capacity(list.length() as usize);
     for (i, js) in list.iter().enumerate() {
@@ -102,7 +103,6 @@ fn server_state(js: &JsValue, i: usize) -> Read<ServerState> {
 
 /// `GET /sync/spaces`: the caller's spaces and roles.
 pub fn spaces_answer(parsed: &JsValue) -> Read<SpacesResponse> {
-    checked("spaces", parsed)?;
     let mut spaces = Vec::new();
     for js in items(&prop(parsed, "spaces")).iter() {
         // The check let only the three roles through (`Role::from_str` would link its
@@ -117,7 +117,8 @@ pub fn spaces_answer(parsed: &JsValue) -> Read<SpacesResponse> {
     Ok(SpacesResponse { spaces })
 }
 
-/// The message of an error body's text, `{"error": {"code"?, "message"}}`, if it is one.
+/// The message of an error body's text, `{"error": {"code"?, "message"}}`, if it is one
+/// (the script's exchange words a failed status with it; the suites ask it here).
 pub fn error_message(text: &str) -> Option<String> {
     #[cfg(feature = "testing")]
     crate::sys::install_scripts_for_tests();

@@ -4,12 +4,31 @@
 //! bad ones included, are in `bad_input`.
 
 use js_sys::JSON;
-use pwa_sync::wire::{error_message, pull_page, push_answer, spaces_answer};
-use pwa_sync_core::protocol::{MutationResult, Role};
+use pwa_sync::value::JsVal;
+use pwa_sync::wire::{self, error_message};
+use pwa_sync_core::protocol::{MutationResult, PullResponse, PushResponse, Role, SpacesResponse};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_test::wasm_bindgen_test;
 
-fn parsed(text: &str) -> wasm_bindgen::JsValue {
+fn parsed(text: &str) -> JsValue {
     JSON::parse(text).unwrap()
+}
+
+// Each answer as the transport takes it: checked as the script's exchange checks it, then
+// read.
+fn pull_page(answer: &JsValue) -> Result<PullResponse<JsVal>, String> {
+    wire::problem("pull", answer)?;
+    wire::pull_page(answer)
+}
+
+fn push_answer(answer: &JsValue) -> Result<PushResponse, String> {
+    wire::problem("push", answer)?;
+    wire::push_answer(answer)
+}
+
+fn spaces_answer(answer: &JsValue) -> Result<SpacesResponse, String> {
+    wire::problem("spaces", answer)?;
+    wire::spaces_answer(answer)
 }
 
 #[wasm_bindgen_test]
@@ -253,4 +272,43 @@ fn event_details_and_the_sync_result_are_written_as_before() {
     let revoked = ["g:2".to_owned()];
     let detail = SpacesDetail { spaces: &spaces, revoked: &revoked };
     assert_eq!(to_string(&detail), r#"{"spaces":[{"id":"g:1","role":"writer"}],"revoked":["g:2"]}"#);
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen(js_namespace = pwaSyncHttp)]
+extern "C" {
+    #[wasm_bindgen(js_name = statusClass)]
+    fn status_class(status: u16) -> String;
+    #[wasm_bindgen(js_name = retryAfterMs)]
+    fn retry_after_ms(header: Option<String>) -> Option<f64>;
+}
+
+#[wasm_bindgen_test]
+fn the_exchange_classifies_every_status_as_the_core_does() {
+    pwa_sync::sys::install_scripts_for_tests();
+    for status in 100..=599 {
+        let class = pwa_sync_core::error::ErrorClass::from_status(status);
+        assert_eq!(status_class(status), class.as_str(), "HTTP {status}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn the_exchange_reads_retry_after_as_the_core_does() {
+    pwa_sync::sys::install_scripts_for_tests();
+    let now = js_sys::Date::now() as u64;
+    let date = |ms: f64| String::from(js_sys::Date::new(&ms.into()).to_utc_string());
+    let in_a_minute = date(now as f64 + 60_000.0);
+    let headers = ["7", " 7 ", "+3", "0", "120", "soon", "", "-5", "1.5", &in_a_minute, &date(now as f64 - 60_000.0)];
+    for header in headers {
+        let core = pwa_sync_core::retry::parse_retry_after(header, now, |d| {
+            let at = js_sys::Date::parse(d);
+            at.is_finite().then_some(at as u64)
+        });
+        let script = retry_after_ms(Some(header.to_owned())).map(|ms| ms as u64);
+        match (core, script) {
+            // A date's wait is measured from each one's own now: the same within a second.
+            (Some(a), Some(b)) if header == in_a_minute => assert!(a.abs_diff(b) < 1_000, "{header}: {a} {b}"),
+            (a, b) => assert_eq!(a, b, "{header:?}"),
+        }
+    }
+    assert_eq!(retry_after_ms(None), None, "no header");
 }
