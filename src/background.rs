@@ -12,7 +12,6 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
-use crate::sys;
 use crate::transport::{EventStream, HttpTransport};
 use pwa_sync_core::schedule::Trigger;
 
@@ -52,7 +51,7 @@ pub(crate) trait Driven: 'static {
     /// The browser says it went offline.
     fn went_offline(self: &Rc<Self>);
     /// A timer set by [`Background::schedule`] fired.
-    async fn timer_fired(self: Rc<Self>);
+    fn timer_fired(self: &Rc<Self>);
     /// The event stream ended (`connected`: it had connected): ms until reconnecting.
     fn stream_ended(self: &Rc<Self>, connected: bool) -> u32;
     fn transport(&self) -> Option<&HttpTransport>;
@@ -86,7 +85,7 @@ impl Background {
                     Some("online") => client.trigger(Trigger::Online),
                     Some("offline") => client.went_offline(),
                     Some("interval") => client.trigger(Trigger::Interval),
-                    Some("timer") => sys::spawn(client.timer_fired()),
+                    Some("timer") => client.timer_fired(),
                     Some("poke") => client.trigger(Trigger::Poke),
                     // The event stream ended: how long it waits is the session's rule
                     // (backoff with jitter).

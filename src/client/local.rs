@@ -209,9 +209,7 @@ impl Client {
         let ttl = config.ttl_ms.unwrap_or(0);
         let freshness = record::Freshness::of(record.as_ref(), self.session.borrow().last_synced_at(), ttl, now_ms());
         if !freshness.fresh && self.transport.is_some() && !self.session.borrow().is_running() {
-            let client = self.clone();
-            // Reported through status and events like any background sync.
-            crate::sys::spawn(async move { client.sync_in_background().await });
+            self.sync_soon();
         }
         let value = js_or_undefined(record.and_then(|r| r.value));
         if !details {

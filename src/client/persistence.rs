@@ -104,8 +104,7 @@ impl Client {
     pub(super) fn recover_from_eviction(self: &Rc<Self>, evicted: &Evicted) {
         self.announce_eviction(evicted);
         if self.transport.is_some() {
-            let client = self.clone();
-            crate::sys::spawn(async move { client.sync_in_background().await });
+            self.sync_soon();
         }
     }
 }

@@ -32,8 +32,8 @@ impl Driven for Client {
         self.carry_out_now(commands);
     }
 
-    async fn timer_fired(self: Rc<Self>) {
-        self.sync_in_background().await;
+    fn timer_fired(self: &Rc<Self>) {
+        self.sync_soon();
     }
 
     fn stream_ended(self: &Rc<Self>, connected: bool) -> u32 {
@@ -89,9 +89,17 @@ impl Client {
         }
     }
 
+    /// Start a sync nobody waits for (`sync_in_background`): the one place that spawns
+    /// it, so its future is one type in the module, not one per caller.
+    pub(super) fn sync_soon(self: &Rc<Self>) {
+        let client = self.clone();
+        // Reported through status and events like any background sync.
+        crate::sys::spawn(async move { client.sync_in_background().await });
+    }
+
     /// A sync nobody waits for: skipped when another context is flushing already (it
     /// posts a status hint when done, and the outbox is shared), unless writes are queued.
-    pub(super) async fn sync_in_background(self: &Rc<Self>) {
+    async fn sync_in_background(self: &Rc<Self>) {
         // Failures are reported through status, events and the next scheduled attempt.
         // A loop of at most two turns (try, then wait once) rather than two calls: one
         // `with_lock` instance in the module, not two (bench/README.md "Size").
