@@ -9,6 +9,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
+use super::sync::Locked;
 use super::Client;
 use crate::background_sync::request_background_sync;
 use crate::channel::Hint;
@@ -17,7 +18,6 @@ use crate::crypto::new_client_id;
 use crate::error::{describe, to_js};
 use crate::events::{self, Origin};
 use crate::idb;
-use crate::locks;
 use crate::sys::{is_online, now_ms};
 use crate::value::JsVal;
 use pwa_sync_core::config::CollectionConfig;
@@ -254,17 +254,13 @@ impl Client {
     /// Wipe everything (logout), holding the flush lock so no sync in any context writes
     /// the old session's data back; every other context's client closes.
     pub async fn clear(self: &Rc<Self>) -> Result<JsValue, Error> {
-        let client = self.clone();
-        let cleared =
-            locks::with_lock(&self.flush_lock(), true, move || async move { client.clear_here().await }).await?;
-        let result = cleared.unwrap_or_else(|| Err(Error::Storage("the flush lock was not granted".into())));
-        if result.is_ok() {
-            self.events.emit(events::CLEARED, &events::object(&[("origin", "local".into())]));
-        }
-        result
+        self.holding(Locked::Clear).await?;
+        self.events.emit(events::CLEARED, &events::object(&[("origin", "local".into())]));
+        Ok(JsValue::UNDEFINED)
     }
 
-    async fn clear_here(self: &Rc<Self>) -> Result<JsValue, Error> {
+    /// `clear`'s work, holding the flush lock.
+    pub(super) async fn clear_here(self: &Rc<Self>) -> Result<(), Error> {
         self.hint(Hint::Wipe);
         self.forget_device();
         // A fresh identity: the server has seen the old client id's mutation ids, and
@@ -274,6 +270,6 @@ impl Client {
         *self.client_id.borrow_mut() = meta.client_id;
         let commands = self.session.borrow_mut().on_cleared();
         self.carry_out_now(commands);
-        Ok(JsValue::UNDEFINED)
+        Ok(())
     }
 }

@@ -4,11 +4,9 @@
 
 use std::rc::Rc;
 
-use super::observer::WebObserver;
+use super::sync::Locked;
 use super::Client;
 use crate::channel::Hint;
-use crate::locks;
-use pwa_sync_core::engine;
 use pwa_sync_core::metrics::SyncReport;
 use pwa_sync_core::store::Store;
 use pwa_sync_core::Error;
@@ -17,12 +15,7 @@ impl Client {
     /// Drop every queued write and roll its record back to the server's value (with
     /// change events here and hints to other tabs). Resolves to how many were dropped.
     pub async fn discard_pending(self: &Rc<Self>) -> Result<usize, Error> {
-        let client = self.clone();
-        let dropped = locks::with_lock(&self.flush_lock(), true, move || async move {
-            engine::discard_pending(&client.store, &WebObserver { client: &client }).await
-        })
-        .await?
-        .unwrap_or_else(|| Err(Error::Storage("the flush lock was not granted".into())))?;
+        let (_, dropped) = self.holding(Locked::Discard).await?;
         let pending = self.store.pending_count().await?;
         let commands = self.session.borrow_mut().set_pending(pending);
         self.carry_out_now(commands);
@@ -36,14 +29,7 @@ impl Client {
         if self.transport.is_none() {
             return Err(Error::LocalOnly);
         }
-        let client = self.clone();
-        locks::with_lock(
-            &self.flush_lock(),
-            true,
-            move || async move { engine::reset_checkpoint(&client.store).await },
-        )
-        .await?
-        .unwrap_or_else(|| Err(Error::Storage("the flush lock was not granted".into())))?;
+        self.holding(Locked::ResetCheckpoint).await?;
         self.sync_now().await
     }
 }

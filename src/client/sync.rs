@@ -21,6 +21,18 @@ use pwa_sync_core::session::{Command, Finish};
 use pwa_sync_core::store::Store;
 use pwa_sync_core::Error;
 
+/// What the app's calls do holding the flush lock (`Client::holding`).
+#[derive(Clone, Copy)]
+pub(super) enum Locked {
+    Sync,
+    /// `resync`'s first step: the checkpoint back to 0.
+    ResetCheckpoint,
+    /// `discardPending`: every queued write dropped, its record rolled back.
+    Discard,
+    /// `clear`: everything wiped under a new identity.
+    Clear,
+}
+
 /// The background (timers, listeners, the event stream) drives the client through these.
 impl Driven for Client {
     fn trigger(self: &Rc<Self>, trigger: Trigger) {
@@ -72,10 +84,28 @@ impl Client {
         if self.transport.is_none() {
             return Err(Error::LocalOnly);
         }
+        Ok(self.holding(Locked::Sync).await?.0)
+    }
+
+    /// Do `work` holding the flush lock, waiting for it: no push or pull of any tab or
+    /// worker runs meanwhile. The app's calls that hold it (a sync, `resync`'s reset,
+    /// `discardPending`, `clear`) share this one `with_lock` instance, where each had its
+    /// own. Answers a sync's report, or how many queued writes were dropped.
+    pub(super) async fn holding(self: &Rc<Self>, work: Locked) -> Result<(SyncReport, usize), Error> {
         let client = self.clone();
-        let report =
-            locks::with_lock(&self.flush_lock(), true, move || async move { client.sync_here().await }).await?;
-        report.unwrap_or_else(|| Err(Error::Storage("the flush lock was not granted".into())))
+        let done = locks::with_lock(&self.flush_lock(), true, move || async move {
+            let none = SyncReport::default();
+            match work {
+                Locked::Sync => client.sync_here().await.map(|report| (report, 0)),
+                Locked::ResetCheckpoint => engine::reset_checkpoint(&client.store).await.map(|()| (none, 0)),
+                Locked::Discard => {
+                    engine::discard_pending(&client.store, &WebObserver { client: &client }).await.map(|n| (none, n))
+                }
+                Locked::Clear => client.clear_here().await.map(|()| (none, 0)),
+            }
+        })
+        .await?;
+        done.unwrap_or_else(|| Err(Error::Storage("the flush lock was not granted".into())))
     }
 
     /// The service worker's `sync` handler: a sync that rejects on failure so the browser
