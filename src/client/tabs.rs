@@ -85,12 +85,9 @@ impl Client {
         }
         // A worker's sync moved the shared outbox and checkpoint.
         if name == events::CHANGE || name == events::STATUS {
-            let weak = Rc::downgrade(self);
-            crate::sys::spawn(async move {
-                if let Some(client) = weak.upgrade() {
-                    client.refresh_status().await;
-                }
-            });
+            // As a status hint from another tab is taken: one spawned future type for both.
+            let status = Some("status".to_owned());
+            crate::sys::spawn(receive(Rc::downgrade(self), status, None, JsValue::UNDEFINED));
         }
     }
 
