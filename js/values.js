@@ -205,10 +205,9 @@ const pwaSyncValues = (() => {
     }
   };
 
-  // What was thrown, as Rust's `error::describe` words it: "name: message", the name or
-  // the message alone, or the value as text (`String`; Rust wrote a value that is no
-  // string in its Debug form, `JsValue(5)`). Never throws (a Symbol, an object without a
-  // prototype: "a value that cannot be shown").
+  // What was thrown, for a message: "name: message", the name or the message alone, or
+  // the value as text (`String`). Never throws (a Symbol, an object without a prototype:
+  // "a value that cannot be shown"). Rust's `error::describe` is this function.
   const describe = (value) => {
     try {
       const { name, message } = Object(value);

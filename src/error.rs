@@ -2,6 +2,7 @@
 //! `PwaSyncError` and whose `code` is the stable code from `pwa_sync_core::Error::code`.
 
 use js_sys::Reflect;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
 use pwa_sync_core::Error;
@@ -14,13 +15,18 @@ pub fn to_js(error: &Error) -> JsValue {
     js.into()
 }
 
-/// Describe a thrown JS value (an `Error`, a `DOMException`, anything) for a message.
+#[wasm_bindgen(js_namespace = pwaSyncValues)]
+extern "C" {
+    #[wasm_bindgen(js_name = describe)]
+    fn describe_js(value: &JsValue) -> String;
+}
+
+/// Describe a thrown JS value (an `Error`, a `DOMException`, anything) for a message:
+/// `name: message`, the name or the message alone, else the value as text. The scripts'
+/// `describe` (js/values.js), which never throws: one description for both languages,
+/// and no `Debug` of a `JsValue` (wasm-bindgen's `debugString` in the glue).
 pub fn describe(value: &JsValue) -> String {
-    let field = |name: &str| Reflect::get(value, &name.into()).ok().and_then(|v| v.as_string());
-    match (field("name"), field("message")) {
-        (Some(name), Some(message)) if !message.is_empty() => format!("{name}: {message}"),
-        (Some(name), _) => name,
-        (None, Some(message)) => message,
-        (None, None) => value.as_string().unwrap_or_else(|| format!("{value:?}")),
-    }
+    #[cfg(feature = "testing")]
+    crate::sys::install_scripts_for_tests();
+    describe_js(value)
 }

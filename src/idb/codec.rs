@@ -23,6 +23,7 @@ use pwa_sync_core::value::AppValue;
 use super::script;
 use crate::convert::{encode_json, json_of, json_texts};
 use crate::crypto::Sealer;
+use crate::error::describe;
 use crate::reader::{number, text, whole, Read};
 use crate::sys;
 use crate::value::{JsVal, KeyedValue};
@@ -295,6 +296,6 @@ pub(super) fn key_text(key: &JsValue) -> String {
     // Numbers as JS writes them (no float formatting compiled into the module).
     match key.as_string() {
         Some(s) => s,
-        None => js_sys::JSON::stringify(key).ok().and_then(|s| s.as_string()).unwrap_or_else(|| format!("{key:?}")),
+        None => js_sys::JSON::stringify(key).ok().and_then(|s| s.as_string()).unwrap_or_else(|| describe(key)),
     }
 }

@@ -7,6 +7,7 @@ use wasm_bindgen::JsValue;
 use pwa_sync_core::error::Error;
 
 use crate::convert::prop;
+use crate::error::describe;
 
 /// Map a thrown JS value: `QuotaExceededError` is `Error::QuotaExceeded`; anything else
 /// is `Error::Storage` with the exception's name and message.
@@ -54,6 +55,6 @@ fn js_parts(js: &JsValue) -> (Option<String>, String) {
     let name = prop(js, "name").as_string();
     match prop(js, "message").as_string() {
         Some(message) => (name, message),
-        None => (name, js.as_string().unwrap_or_else(|| format!("{js:?}"))),
+        None => (name, js.as_string().unwrap_or_else(|| describe(js))),
     }
 }
