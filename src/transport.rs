@@ -223,11 +223,11 @@ impl Transport<JsVal> for HttpTransport {
 
 /// What a failed request was, as the script classified and worded it: `[class,
 /// message, status, too large, Retry-After in ms]` (`classified` and `judged` in
-/// js/http.js).
+/// js/http.js); a class it does not name is a network failure.
 fn failed(failure: &JsValue) -> TransportError {
     let parts = failure.dyn_ref::<Array>().cloned().unwrap_or_default();
     let named = parts.get(0).as_string();
-    let class = CLASSES.into_iter().find(|class| named.as_deref() == Some(class.as_str()));
+    let class = ErrorClass::ALL.into_iter().find(|class| named.as_deref() == Some(class.as_str()));
     let message = parts.get(1).as_string().unwrap_or_else(|| describe(failure));
     TransportError {
         status: parts.get(2).as_f64().map(|status| status as u16),
@@ -236,16 +236,6 @@ fn failed(failure: &JsValue) -> TransportError {
         ..TransportError::new(class.unwrap_or(ErrorClass::Network), message)
     }
 }
-
-/// The classes a script's failure may name (anything else is a network failure).
-const CLASSES: [ErrorClass; 6] = [
-    ErrorClass::Timeout,
-    ErrorClass::Auth,
-    ErrorClass::RateLimited,
-    ErrorClass::Server,
-    ErrorClass::Validation,
-    ErrorClass::Protocol,
-];
 
 fn set(object: &Object, name: &str, value: &str) {
     // Defining a data property on a plain object cannot fail.

@@ -24,6 +24,17 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
+    /// Every class, in declaration order.
+    pub const ALL: [ErrorClass; 7] = [
+        ErrorClass::Network,
+        ErrorClass::Timeout,
+        ErrorClass::Auth,
+        ErrorClass::RateLimited,
+        ErrorClass::Server,
+        ErrorClass::Validation,
+        ErrorClass::Protocol,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorClass::Network => "network",

@@ -151,15 +151,7 @@ mod tests {
             | Error::InvalidQuery { .. }
             | Error::Sync { .. } => (),
         };
-        let classes = [
-            ErrorClass::Network,
-            ErrorClass::Timeout,
-            ErrorClass::Auth,
-            ErrorClass::RateLimited,
-            ErrorClass::Server,
-            ErrorClass::Validation,
-            ErrorClass::Protocol,
-        ];
+        let classes = ErrorClass::ALL;
         let mut all = vec![
             Error::InvalidConfig("x".into()),
             Error::UnknownCollection("x".into()),
