@@ -44,7 +44,6 @@ pub(crate) async fn sleep(ms: u32) {
 }
 
 /// What the background may ask of the client it drives.
-#[allow(async_fn_in_trait)]
 pub(crate) trait Driven: 'static {
     /// Something happened that may call for a sync.
     fn trigger(self: &Rc<Self>, trigger: Trigger);
