@@ -8,7 +8,6 @@
 //! their messages cost less as JavaScript (bench/README.md "Checks out of Rust").
 
 use js_sys::Reflect;
-use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
 use pwa_sync_core::protocol::{
@@ -16,10 +15,13 @@ use pwa_sync_core::protocol::{
 };
 
 use crate::convert::prop;
-use crate::reader::{self, items, json, optional, strings, text, whole, Read};
+use crate::reader::{items, json, optional, strings, text, whole, Read};
 use crate::value::JsVal;
 
-#[wasm_bindgen(js_namespace = pwaSyncHttp)]
+// The script's own checks, which its exchange runs before Rust reads an answer: bound
+// here for the suites, which hold each reader and the check together.
+#[cfg(feature = "testing")]
+#[wasm_bindgen::prelude::wasm_bindgen(js_namespace = pwaSyncHttp)]
 extern "C" {
     /// The first problem of an answer of `kind` ("pull", "push", "spaces"), if any.
     #[wasm_bindgen(js_name = answerProblem)]
@@ -32,8 +34,9 @@ extern "C" {
 
 /// The first problem of an answer of `kind` ("pull", "push", "spaces"), as the exchange
 /// refuses it before a reader below sees it.
+#[cfg(feature = "testing")]
 pub fn problem(kind: &str, answer: &JsValue) -> Read<()> {
-    reader::checked(answer_problem, kind, answer)
+    crate::reader::checked(answer_problem, kind, answer)
 }
 
 /// A checked pull page, each change's value left as the parsed object.
@@ -119,8 +122,8 @@ pub fn spaces_answer(parsed: &JsValue) -> Read<SpacesResponse> {
 
 /// The message of an error body's text, `{"error": {"code"?, "message"}}`, if it is one
 /// (the script's exchange words a failed status with it; the suites ask it here).
+#[cfg(feature = "testing")]
 pub fn error_message(text: &str) -> Option<String> {
-    #[cfg(feature = "testing")]
     crate::sys::install_scripts_for_tests();
     error_message_of(text)
 }

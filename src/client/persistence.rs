@@ -58,7 +58,12 @@ impl Client {
 
     /// The marker of this device's database, if a previous session left one.
     pub(super) fn device_marker(&self) -> Option<String> {
-        marker(&eviction::marker_key(&self.config.name), &JsValue::UNDEFINED).as_string()
+        self.marker(&JsValue::UNDEFINED).as_string()
+    }
+
+    /// This database's eviction marker read, set or removed (`marker`'s `value`).
+    fn marker(&self, value: &JsValue) -> JsValue {
+        marker(&eviction::marker_key(&self.config.name), value)
     }
 
     /// Leave the marker that says this device's database holds something (queued writes
@@ -70,7 +75,7 @@ impl Client {
         // A refusal (quota, disabled storage, no `localStorage` in workers) leaves no
         // marker: eviction is then noticed only with the app's `expectStoredData`.
         let id = JsValue::from_str(&self.client_id());
-        if marker(&eviction::marker_key(&self.config.name), &id).is_truthy() {
+        if self.marker(&id).is_truthy() {
             self.marked.set(true);
         }
     }
@@ -96,7 +101,7 @@ impl Client {
         self.marked.set(false);
         // A refusal leaves the old marker: harmless, as the database keeps its (new)
         // client metadata, so opening it never looks like an eviction.
-        marker(&eviction::marker_key(&self.config.name), &JsValue::NULL);
+        self.marker(&JsValue::NULL);
     }
 
     /// The database was evicted: say so, and refill it with a full pull (it starts at

@@ -55,6 +55,7 @@ fn js_parts(js: &JsValue) -> (Option<String>, String) {
     let name = prop(js, "name").as_string();
     match prop(js, "message").as_string() {
         Some(message) => (name, message),
-        None => (name, js.as_string().unwrap_or_else(|| describe(js))),
+        // A string thrown is its own description.
+        None => (name, describe(js)),
     }
 }
