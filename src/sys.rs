@@ -71,7 +71,9 @@ pub struct FieldNames {
 }
 
 thread_local! {
-    static FIELD_NAMES: FieldNames = FieldNames {
+    // Leaked once: the names live as long as the module, and a `'static` reference lets
+    // every reader take them through one accessor (`with` compiled once per closure).
+    static FIELD_NAMES: &'static FieldNames = Box::leak(Box::new(FieldNames {
         record: pwa_sync_core::record::RECORD_METADATA_FIELDS.map(JsValue::from_str),
         entry: pwa_sync_core::record::ENTRY_METADATA_FIELDS.map(JsValue::from_str),
         change: ["collection", "key", "version", "value", "hlc", "space", "schemaVersion"].map(JsValue::from_str),
@@ -80,12 +82,12 @@ thread_local! {
         target: JsValue::from_str("target"),
         error: JsValue::from_str("error"),
         result: JsValue::from_str("result"),
-    };
+    }));
 }
 
-/// `read` with the field names.
-pub fn with_field_names<R>(read: impl FnOnce(&FieldNames) -> R) -> R {
-    FIELD_NAMES.with(read)
+/// The field names, made on the first call.
+pub fn field_names() -> &'static FieldNames {
+    FIELD_NAMES.with(|names| *names)
 }
 
 /// A JS array of `items`. Not `collect::<Array>()`, which compiles `Array`'s

@@ -47,8 +47,8 @@ pub fn pull_page(parsed: &JsValue) -> Read<PullResponse<JsVal>> {
     let mut changes = Vec::with_capacity(list.length() as usize);
     // The field names as JS strings made once (`sys::FieldNames`): a first sync reads
     // 50,000 changes.
-    crate::sys::with_field_names(|names| {
-        let [collection, key, version, value, hlc, space, schema_version] = &names.change;
+    let [collection, key, version, value, hlc, space, schema_version] = &crate::sys::field_names().change;
+    {
         for js in list.iter() {
             let get = |field: &JsValue| Reflect::get(&js, field).unwrap_or(JsValue::UNDEFINED);
             changes.push(Change {
@@ -61,7 +61,7 @@ pub fn pull_page(parsed: &JsValue) -> Read<PullResponse<JsVal>> {
                 schema_version: optional(get(schema_version)).map(|v| whole(v) as u32),
             });
         }
-    });
+    }
     Ok(PullResponse {
         changes,
         checkpoint: whole(get("checkpoint")),

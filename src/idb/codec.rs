@@ -76,7 +76,8 @@ fn with_stored_values(
     js: &JsValue,
     sealer: Option<&Sealer>,
 ) -> std::result::Result<EntityRecord<JsVal>, String> {
-    let (value, base) = sys::with_field_names(|names| (stored_prop(js, &names.value), stored_prop(js, &names.base)));
+    let names = sys::field_names();
+    let (value, base) = (stored_prop(js, &names.value), stored_prop(js, &names.base));
     Ok(record.with_values(stored_value(value, sealer)?, stored_value(base, sealer)?))
 }
 
@@ -102,21 +103,19 @@ fn record_metadata(js: &JsValue) -> std::result::Result<EntityRecord<()>, String
     if let Some(problem) = script::record_problem(js) {
         return Err(problem);
     }
-    Ok(sys::with_field_names(|names| {
-        let [key, version, hlc, pending, updated_at, conflict, revived] = &names.record;
-        let get = |name: &JsValue| Reflect::get(js, name).unwrap_or(JsValue::UNDEFINED);
-        EntityRecord {
-            key: text(get(key)),
-            value: None,
-            version: optional_whole(get(version)),
-            base: None,
-            hlc: text(get(hlc)),
-            pending: whole(get(pending)) as u32,
-            updated_at: number(get(updated_at)),
-            conflict: optional_whole(get(conflict)),
-            revived: get(revived).is_truthy(),
-        }
-    }))
+    let [key, version, hlc, pending, updated_at, conflict, revived] = &sys::field_names().record;
+    let get = |name: &JsValue| Reflect::get(js, name).unwrap_or(JsValue::UNDEFINED);
+    Ok(EntityRecord {
+        key: text(get(key)),
+        value: None,
+        version: optional_whole(get(version)),
+        base: None,
+        hlc: text(get(hlc)),
+        pending: whole(get(pending)) as u32,
+        updated_at: number(get(updated_at)),
+        conflict: optional_whole(get(conflict)),
+        revived: get(revived).is_truthy(),
+    })
 }
 
 /// Absent, `null`, NaN or an infinity (what serde reads as `None` from the JSON text):
@@ -128,7 +127,7 @@ fn optional_whole(js: JsValue) -> Option<u64> {
 
 /// A stored outbox entry, its value left in JS (`null` for a delete).
 pub(super) fn decode_entry(js: &JsValue, sealer: Option<&Sealer>) -> std::result::Result<OutboxEntry<JsVal>, String> {
-    let value = sys::with_field_names(|names| stored_prop(js, &names.value));
+    let value = stored_prop(js, &sys::field_names().value);
     Ok(entry_metadata(js)?.with_value(stored_value(value, sealer)?.unwrap_or(JsVal(JsValue::NULL))))
 }
 
@@ -141,28 +140,26 @@ fn entry_metadata(js: &JsValue) -> std::result::Result<OutboxEntry<()>, String> 
     if let Some(problem) = script::entry_problem(js) {
         return Err(problem);
     }
-    Ok(sys::with_field_names(|names| {
-        let [id, collection, key, op, base_version, hlc, sent, created_at, space, attempts] = &names.entry;
-        let get = |name: &JsValue| Reflect::get(js, name).unwrap_or(JsValue::UNDEFINED);
-        OutboxEntry {
-            id: whole(get(id)),
-            collection: text(get(collection)),
-            key: text(get(key)),
-            op: match text(get(op)).as_str() {
-                "patch" => Op::Patch,
-                "delete" => Op::Delete,
-                _ => Op::Put,
-            },
-            value: (),
-            base_version: optional_whole(get(base_version)),
-            hlc: text(get(hlc)),
-            sent: get(sent).is_truthy(),
-            created_at: number(get(created_at)),
-            // `null` (or absent): none.
-            space: get(space).as_string(),
-            attempts: whole(get(attempts)) as u32,
-        }
-    }))
+    let [id, collection, key, op, base_version, hlc, sent, created_at, space, attempts] = &sys::field_names().entry;
+    let get = |name: &JsValue| Reflect::get(js, name).unwrap_or(JsValue::UNDEFINED);
+    Ok(OutboxEntry {
+        id: whole(get(id)),
+        collection: text(get(collection)),
+        key: text(get(key)),
+        op: match text(get(op)).as_str() {
+            "patch" => Op::Patch,
+            "delete" => Op::Delete,
+            _ => Op::Put,
+        },
+        value: (),
+        base_version: optional_whole(get(base_version)),
+        hlc: text(get(hlc)),
+        sent: get(sent).is_truthy(),
+        created_at: number(get(created_at)),
+        // `null` (or absent): none.
+        space: get(space).as_string(),
+        attempts: whole(get(attempts)) as u32,
+    })
 }
 
 /// An app value as stored: the object itself (no new handle to it), or its sealed text.

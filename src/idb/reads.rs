@@ -30,12 +30,10 @@ pub fn read_outcome(collection: &JsValue, key: &JsValue, event: &JsValue) -> Res
     // into Rust strings only for an error: each costs a text conversion per `get` otherwise.
     let text = |js: &JsValue| js.as_string().unwrap_or_default();
     let get = |object: &JsValue, name: &JsValue| Reflect::get(object, name).unwrap_or(JsValue::UNDEFINED);
-    let (request, failed, stored) = crate::sys::with_field_names(|names| {
-        let request = get(event, &names.target);
-        let failed = get(&request, &names.error).is_object();
-        let stored = get(&request, &names.result);
-        (request, failed, stored)
-    });
+    let names = crate::sys::field_names();
+    let request = get(event, &names.target);
+    let failed = get(&request, &names.error).is_object();
+    let stored = get(&request, &names.result);
     if failed {
         let context = format!("cannot read {}/{}", text(collection), text(key));
         return Err(in_context(&context, failed_request(&request)));
