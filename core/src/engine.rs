@@ -15,12 +15,10 @@ use crate::mutation::{LocalWrite, WriteOutcome};
 use crate::protocol::{is_private_space, Mutation, MutationResult, PullResponse, PushRequest, PushResponse};
 use crate::record::{ConflictRecord, ListQuery, OutboxEntry};
 use crate::store::{Durability, Scope, Store};
-use crate::sync::{
-    plan_discard, plan_local, plan_local_batch, plan_pull, plan_push, plan_resolve, plan_revoke, Applied, Choice,
-};
+use crate::sync::{plan_discard, plan_local_batch, plan_pull, plan_push, plan_resolve, plan_revoke, Applied, Choice};
 use crate::value::AppValue;
 
-/// Local writes on any [`Store`]: planned by `sync::plan_local` (following
+/// Local writes on any [`Store`]: planned by `sync::plan_local_batch` (following
 /// `mutation::plan_local_write`) and committed in one `Scope::LocalWrite` transaction
 /// (invariant 1). Here rather than in the storage contract, which calls no planner.
 #[allow(async_fn_in_trait)]
@@ -36,9 +34,10 @@ pub trait LocalWrites: Store {
 }
 
 impl<S: Store> LocalWrites for S {
+    /// A batch of one: one transaction for both in the module (bench/README.md "Size").
     async fn write_local(&self, write: &LocalWrite<S::Value>) -> Result<WriteOutcome<S::Value>, Error> {
-        let key = (write.collection.clone(), write.key.clone());
-        crate::transact!(self, &[key], Scope::LocalWrite, |snapshot| plan_local(snapshot, write))
+        let mut outcomes = self.write_local_batch(std::slice::from_ref(write)).await?;
+        outcomes.pop().ok_or_else(|| Error::Storage("a local write planned no outcome".into()))
     }
 
     async fn write_local_batch(&self, batch: &[LocalWrite<S::Value>]) -> Result<Vec<WriteOutcome<S::Value>>, Error> {

@@ -76,14 +76,8 @@ struct Incoming<V> {
     hlc: String,
 }
 
-/// A local write as a plan over a snapshot (see `mutation::plan_local_write`).
-pub fn plan_local<V: AppValue>(snapshot: Snapshot<V>, write: &LocalWrite<V>) -> Result<(Writes<V>, WriteOutcome<V>)> {
-    let (writes, mut outcomes) = plan_local_batch(snapshot, std::slice::from_ref(write))?;
-    let outcome = outcomes.pop().ok_or_else(|| Error::Storage("a local write planned no outcome".into()))?;
-    Ok((writes, outcome))
-}
-
-/// Local writes applied in order as one plan (`putMany`): a later write of the same key
+/// Local writes applied in order as one plan (`putMany`, and a single write as a batch of
+/// one; see `mutation::plan_local_write`): a later write of the same key
 /// sees the earlier one, exactly as if they had been made one after the other, and the
 /// first error refuses the whole batch.
 pub fn plan_local_batch<V: AppValue>(
@@ -844,7 +838,7 @@ mod tests {
         .unwrap()
     }
 
-    /// A replica: writes go through `plan_local`, answers through the planners.
+    /// A replica: writes go through `plan_local_batch`, answers through the planners.
     struct Replica {
         config: ClientConfig,
         meta: Meta,
@@ -913,7 +907,7 @@ mod tests {
         fn write(&mut self, key: &str, op: LocalOp) {
             self.now += 10;
             let w = LocalWrite::new("trips".into(), key.into(), op, self.now);
-            let (writes, _) = plan_local(self.snapshot(&[k(key)]), &w).unwrap();
+            let (writes, _) = plan_local_batch(self.snapshot(&[k(key)]), std::slice::from_ref(&w)).unwrap();
             self.commit(writes);
         }
 
