@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::EventTarget;
 
-use crate::client::{Client, ConflictChoice, Extras, Report, WatchTarget};
+use crate::client::{Client, ConflictChoice, Extras, Locked, Report, WatchTarget};
 use crate::convert;
 use crate::error::to_js;
 use crate::migrate::Migrations;
@@ -250,7 +250,7 @@ impl SyncClient {
     /// as `code` (`network`, `timeout`, `auth`, `rate-limited`, `server`, `validation`,
     /// `protocol`), or `local-only` without an endpoint.
     pub fn sync(&self) -> Promise {
-        self.run(Call::Sync)
+        self.run(Call::Locked(Locked::Sync, false))
     }
 
     /// For a service worker's `sync` event: like `sync()`, but with `{lastChance: true}` a
@@ -258,18 +258,18 @@ impl SyncClient {
     /// the reason in `status().lastError`, since the browser will not try again.
     pub fn flush(&self, options: JsValue) -> Promise {
         let last_chance = Reflect::get(&options, &"lastChance".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
-        self.run(Call::Flush(last_chance))
+        self.run(Call::Locked(Locked::Sync, last_chance))
     }
 
     /// Drop every queued write and roll its record back to the server's value (change
     /// events fire); the outbox is empty afterwards. Resolves to how many were dropped.
     pub fn discard_pending(&self) -> Promise {
-        self.run(Call::DiscardPending)
+        self.run(Call::Locked(Locked::Discard, false))
     }
 
     /// Pull every document again from the start while keeping pending writes, then sync.
     pub fn resync(&self) -> Promise {
-        self.run(Call::Resync)
+        self.run(Call::Locked(Locked::Resync, false))
     }
 
     /// Number of local writes not yet acknowledged by the server, read from storage;
@@ -328,7 +328,7 @@ impl SyncClient {
     /// Remove every record, pending write, conflict and audit entry (logout). The client
     /// stays open and continues under a new client id.
     pub fn clear(&self) -> Promise {
-        self.run(Call::Clear)
+        self.run(Call::Locked(Locked::Clear, false))
     }
 
     /// Stop background sync and close the database connection. Later calls reject with
@@ -494,18 +494,15 @@ enum Call {
     Count(Result<Query, Error>),
     /// Collection, query.
     Explain(JsValue, JsValue),
-    Sync,
-    /// Whether this is the browser's last chance.
-    Flush(bool),
-    Resync,
-    DiscardPending,
+    /// What is done holding the flush lock; whether this is the browser's last chance
+    /// (`flush({lastChance: true})`).
+    Locked(Locked, bool),
     Report(Report),
     Persist,
     /// Conflict id, choice.
     ResolveConflict(JsValue, JsValue),
     /// `export()`'s options.
     Export(JsValue),
-    Clear,
     Spaces,
 }
 
@@ -528,13 +525,15 @@ async fn perform(c: Rc<Client>, call: Call) -> Result<JsValue, Error> {
             let config = collection_of(&c, &collection)?;
             c.explain(config, &parse_query(config, &query, false)?)
         }
-        Call::Sync => sync_result(&c.sync_now().await?, started),
-        Call::Flush(last_chance) => match c.flush(last_chance).await? {
-            Some(report) => sync_result(&report, started),
-            None => Ok(JsValue::NULL),
+        // A service worker's last chance (`flush`) resolves to `null` on failure, since
+        // the browser will not try again (the outbox stays, the reason is in the status).
+        Call::Locked(work, last_chance) => match c.locked(work).await {
+            Ok((_, dropped)) if work == Locked::Discard => Ok(JsValue::from(dropped as f64)),
+            Ok(_) if work == Locked::Clear => Ok(JsValue::UNDEFINED),
+            Ok((report, _)) => sync_result(&report, started),
+            Err(_) if last_chance => Ok(JsValue::NULL),
+            Err(e) => Err(e),
         },
-        Call::Resync => sync_result(&c.resync().await?, started),
-        Call::DiscardPending => Ok(JsValue::from(c.discard_pending().await? as f64)),
         Call::Report(report) => c.report(report).await,
         Call::Persist => Ok(JsValue::from(c.persist().await?)),
         Call::ResolveConflict(id, choice) => {
@@ -545,7 +544,6 @@ async fn perform(c: Rc<Client>, call: Call) -> Result<JsValue, Error> {
             let format = Reflect::get(&options, &"format".into()).ok().and_then(|f| f.as_string());
             c.export(Format::parse(format.as_deref().unwrap_or("<missing>"))?).await
         }
-        Call::Clear => c.clear().await,
         Call::Spaces => c.spaces().await,
     }
 }

@@ -9,14 +9,13 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::sync::Locked;
 use super::Client;
 use crate::background_sync::request_background_sync;
 use crate::channel::Hint;
 use crate::convert;
 use crate::crypto::new_client_id;
 use crate::error::{describe, to_js};
-use crate::events::{self, Origin};
+use crate::events::Origin;
 use crate::idb;
 use crate::sys::{is_online, now_ms};
 use crate::value::JsVal;
@@ -251,15 +250,9 @@ impl Client {
             .map_err(|e| Error::Storage(format!("the export could not be written: {}", describe(&e))))
     }
 
-    /// Wipe everything (logout), holding the flush lock so no sync in any context writes
-    /// the old session's data back; every other context's client closes.
-    pub async fn clear(self: &Rc<Self>) -> Result<JsValue, Error> {
-        self.holding(Locked::Clear).await?;
-        self.events.emit(events::CLEARED, &events::object(&[("origin", "local".into())]));
-        Ok(JsValue::UNDEFINED)
-    }
-
-    /// `clear`'s work, holding the flush lock.
+    /// `clear`'s work, holding the flush lock so no sync in any context writes the old
+    /// session's data back (every other context's client closes): everything wiped
+    /// (logout), the client going on under a new client id.
     pub(super) async fn clear_here(self: &Rc<Self>) -> Result<(), Error> {
         self.hint(Hint::Wipe);
         self.forget_device();

@@ -27,6 +27,7 @@ pub use observer::ConflictDetail;
 #[cfg(feature = "testing")]
 pub use spaces::SpacesDetail;
 pub use status::Report;
+pub use sync::Locked;
 mod status;
 mod sync;
 mod tabs;

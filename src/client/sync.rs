@@ -21,12 +21,12 @@ use pwa_sync_core::session::{Command, Finish};
 use pwa_sync_core::store::Store;
 use pwa_sync_core::Error;
 
-/// What the app's calls do holding the flush lock (`Client::holding`).
-#[derive(Clone, Copy)]
-pub(super) enum Locked {
+/// What the app's calls do holding the flush lock (`Client::locked`).
+#[derive(Clone, Copy, PartialEq)]
+pub enum Locked {
     Sync,
-    /// `resync`'s first step: the checkpoint back to 0.
-    ResetCheckpoint,
+    /// `resync`: the checkpoint back to 0, then a sync.
+    Resync,
     /// `discardPending`: every queued write dropped, its record rolled back.
     Discard,
     /// `clear`: everything wiped under a new identity.
@@ -79,44 +79,36 @@ impl Client {
         self.carry_out_now(commands);
     }
 
-    /// Run one sync now, waiting for one running here or in another context first.
-    pub async fn sync_now(self: &Rc<Self>) -> Result<SyncReport, Error> {
-        if self.transport.is_none() {
+    /// One of the app's calls that hold the flush lock (a sync, `resync`,
+    /// `discardPending`, `clear`), waiting for it: no push or pull of any tab or worker
+    /// runs meanwhile. One `with_lock` instance and one await for all four, where each had
+    /// its own (bench/README.md "Size"). Answers a sync's report, or how many queued
+    /// writes were dropped.
+    pub async fn locked(self: &Rc<Self>, work: Locked) -> Result<(SyncReport, usize), Error> {
+        if matches!(work, Locked::Sync | Locked::Resync) && self.transport.is_none() {
             return Err(Error::LocalOnly);
         }
-        Ok(self.holding(Locked::Sync).await?.0)
-    }
-
-    /// Do `work` holding the flush lock, waiting for it: no push or pull of any tab or
-    /// worker runs meanwhile. The app's calls that hold it (a sync, `resync`'s reset,
-    /// `discardPending`, `clear`) share this one `with_lock` instance, where each had its
-    /// own. Answers a sync's report, or how many queued writes were dropped.
-    pub(super) async fn holding(self: &Rc<Self>, work: Locked) -> Result<(SyncReport, usize), Error> {
         let client = self.clone();
         let done = locks::with_lock(&self.flush_lock(), true, move || async move {
             let none = SyncReport::default();
             match work {
                 Locked::Sync => client.sync_here().await.map(|report| (report, 0)),
-                Locked::ResetCheckpoint => engine::reset_checkpoint(&client.store).await.map(|()| (none, 0)),
-                Locked::Discard => {
-                    engine::discard_pending(&client.store, &WebObserver { client: &client }).await.map(|n| (none, n))
-                }
+                // Pull every document again from the start, keeping pending writes: the
+                // checkpoint (shared by every tab) back to 0, then a sync.
+                Locked::Resync => match engine::reset_checkpoint(&client.store).await {
+                    Ok(()) => client.sync_here().await.map(|report| (report, 0)),
+                    Err(e) => Err(e),
+                },
+                Locked::Discard => client.discard_here().await.map(|n| (none, n)),
                 Locked::Clear => client.clear_here().await.map(|()| (none, 0)),
             }
         })
         .await?;
-        done.unwrap_or_else(|| Err(Error::Storage("the flush lock was not granted".into())))
-    }
-
-    /// The service worker's `sync` handler: a sync that rejects on failure so the browser
-    /// tries again later, except on its last chance, when it resolves (the outbox stays,
-    /// and why it failed is kept in the status).
-    pub async fn flush(self: &Rc<Self>, last_chance: bool) -> Result<Option<SyncReport>, Error> {
-        match self.sync_now().await {
-            Ok(report) => Ok(Some(report)),
-            Err(_) if last_chance => Ok(None),
-            Err(e) => Err(e),
+        let done = done.unwrap_or_else(|| Err(Error::Storage("the flush lock was not granted".into())))?;
+        if work == Locked::Clear {
+            self.events.emit(events::CLEARED, &events::object(&[("origin", "local".into())]));
         }
+        Ok(done)
     }
 
     /// Start a sync nobody waits for (`sync_in_background`): the one place that spawns
