@@ -552,8 +552,9 @@ async fn perform(c: Rc<Client>, call: Call) -> Result<JsValue, Error> {
 /// then key or query), and hand them to the client.
 async fn records(c: &Rc<Client>, collection: &JsValue, call: RecordCall) -> Result<JsValue, Error> {
     let config = collection_of(c, collection)?;
-    match call {
-        RecordCall::Put(value) => c.put(config, in_collection(value, config)?).await,
+    // The writes are made ready first, then written through one await (`Client::write`).
+    let (batch, answer) = match call {
+        RecordCall::Put(value) => (vec![c.put_write(config, in_collection(value, config)?)?], Written::Value),
         RecordCall::PutMany(values, copy) => {
             let values: Array = values.dyn_into().map_err(|values| {
                 Error::invalid_value(
@@ -561,17 +562,31 @@ async fn records(c: &Rc<Client>, collection: &JsValue, call: RecordCall) -> Resu
                     format!("putMany takes an array of records, got {}", describe_type(&values)),
                 )
             })?;
-            c.put_many(config, &values, copy.ok()).await
+            (c.put_many_writes(config, &values, copy.ok())?, Written::Count)
         }
         RecordCall::Patch(key, partial) => {
             let key = key_of(config, &key)?;
-            c.patch(config, key, in_collection(partial, config)?).await
+            (vec![c.patch_write(config, key, in_collection(partial, config)?)?], Written::Value)
         }
-        RecordCall::Delete(key) => c.delete(config, key_of(config, &key)?).await,
-        RecordCall::Get(key) => c.get(config, key_of(config, &key)?).await,
-        RecordCall::GetFresh(key, details) => c.get_fresh(config, key_of(config, &key)?, details).await,
-        RecordCall::List(query) => c.list(config, &parse_list_query(config, &query)?).await,
-    }
+        RecordCall::Delete(key) => (vec![c.delete_write(config, key_of(config, &key)?)?], Written::Nothing),
+        RecordCall::Get(key) => return c.get(config, key_of(config, &key)?).await,
+        RecordCall::GetFresh(key, details) => return c.get_fresh(config, key_of(config, &key)?, details).await,
+        RecordCall::List(query) => return c.list(config, &parse_list_query(config, &query)?).await,
+    };
+    let mut outcomes = c.write(config, &batch).await?;
+    Ok(match answer {
+        Written::Count => JsValue::from(outcomes.len() as f64),
+        Written::Nothing => JsValue::UNDEFINED,
+        Written::Value => outcomes.pop().and_then(|outcome| outcome.value).map_or(JsValue::UNDEFINED, |v| v.0),
+    })
+}
+
+/// What a write call resolves to: the value now stored (`put`, `patch`), nothing
+/// (`delete`), or how many records were written (`putMany`).
+enum Written {
+    Value,
+    Nothing,
+    Count,
 }
 
 /// A copied value's `invalid-value` error, naming the collection now known.

@@ -77,20 +77,29 @@ impl Client {
         write
     }
 
-    async fn write(
+    /// The local writes of one call (`put`, `putMany`, `patch`, `delete`), in order and
+    /// in one transaction: all of them or, on a storage error, none. Each that changed
+    /// something is announced. One await for the four calls, where each had its own
+    /// (bench/README.md "Size").
+    pub async fn write(
         self: &Rc<Self>,
         config: &CollectionConfig,
-        key: String,
-        op: LocalOp<JsVal>,
-    ) -> Result<WriteOutcome<JsVal>, Error> {
-        let write = self.local_write(config, key, op, now_ms());
-        let outcome = self.store.write_local(&write).await.inspect_err(|e| self.report_storage_error(e))?;
-        if outcome.changed {
-            let value = outcome.value.as_ref().map_or(JsValue::NULL, |v| v.0.clone());
-            self.announce_change(config, &write.key, value, Origin::Local, outcome.version);
+        batch: &[LocalWrite<JsVal>],
+    ) -> Result<Vec<WriteOutcome<JsVal>>, Error> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
         }
-        self.after_local_writes(outcome.pending_delta, outcome.queued);
-        Ok(outcome)
+        let outcomes = self.store.write_local_batch(batch).await.inspect_err(|e| self.report_storage_error(e))?;
+        let mut pending_delta = 0;
+        for (write, outcome) in batch.iter().zip(&outcomes) {
+            if outcome.changed {
+                let value = outcome.value.as_ref().map_or(JsValue::NULL, |v| v.0.clone());
+                self.announce_change(config, &write.key, value, Origin::Local, outcome.version);
+            }
+            pending_delta += outcome.pending_delta;
+        }
+        self.after_local_writes(pending_delta, outcomes.iter().any(|o| o.queued));
+        Ok(outcomes)
     }
 
     /// Count the outbox change and, if something was queued, schedule its push.
@@ -108,21 +117,21 @@ impl Client {
         }
     }
 
-    /// Store a whole record: `value` is the app's, copied when it called (`JsVal::copy_of`).
-    pub async fn put(self: &Rc<Self>, config: &CollectionConfig, value: JsVal) -> Result<JsValue, Error> {
+    /// `put`'s write of a whole record: `value` is the app's, copied when it called
+    /// (`JsVal::copy_of`).
+    pub fn put_write(&self, config: &CollectionConfig, value: JsVal) -> Result<LocalWrite<JsVal>, Error> {
         let (key, value) = record::prepare_value(config, value)?;
-        let outcome = self.write(config, key, LocalOp::Put(value)).await?;
-        Ok(js_or_undefined(outcome.value))
+        Ok(self.local_write(config, key, LocalOp::Put(value), now_ms()))
     }
 
-    /// Store many whole records in one transaction: all of them or, on any bad value or
-    /// storage error, none. Resolves to how many were written.
-    pub async fn put_many(
-        self: &Rc<Self>,
+    /// `putMany`'s writes of many whole records (one transaction: all of them or, on any
+    /// bad value or storage error, none).
+    pub fn put_many_writes(
+        &self,
         config: &CollectionConfig,
         values: &js_sys::Array,
         copy: Option<JsVal>,
-    ) -> Result<JsValue, Error> {
+    ) -> Result<Vec<LocalWrite<JsVal>>, Error> {
         let now_ms = now_ms();
         // The whole array as copied when the app called (one JSON text, in JS); if that
         // failed, one record at a time, so the error names the record that cannot be stored.
@@ -143,36 +152,25 @@ impl Client {
             })?;
             batch.push(self.local_write(config, key, LocalOp::Put(value), now_ms));
         }
-        if batch.is_empty() {
-            return Ok(JsValue::from(0));
-        }
-        let outcomes = self.store.write_local_batch(&batch).await.inspect_err(|e| self.report_storage_error(e))?;
-        let mut pending_delta = 0;
-        for (write, outcome) in batch.iter().zip(&outcomes) {
-            let value = outcome.value.as_ref().map_or(JsValue::NULL, |v| v.0.clone());
-            self.announce_change(config, &write.key, value, Origin::Local, outcome.version);
-            pending_delta += outcome.pending_delta;
-        }
-        self.after_local_writes(pending_delta, outcomes.iter().any(|o| o.queued));
-        Ok(JsValue::from(batch.len() as f64))
+        Ok(batch)
     }
 
-    pub async fn patch(
-        self: &Rc<Self>,
+    /// `patch`'s write: `partial` merged into the stored record (JSON Merge Patch).
+    pub fn patch_write(
+        &self,
         config: &CollectionConfig,
         key: String,
         partial: JsVal,
-    ) -> Result<JsValue, Error> {
+    ) -> Result<LocalWrite<JsVal>, Error> {
         record::check_key(config, &key)?;
         let partial = record::prepare_patch(config, &key, partial)?;
-        let outcome = self.write(config, key, LocalOp::Patch(partial)).await?;
-        Ok(js_or_undefined(outcome.value))
+        Ok(self.local_write(config, key, LocalOp::Patch(partial), now_ms()))
     }
 
-    pub async fn delete(self: &Rc<Self>, config: &CollectionConfig, key: String) -> Result<JsValue, Error> {
+    /// `delete`'s write.
+    pub fn delete_write(&self, config: &CollectionConfig, key: String) -> Result<LocalWrite<JsVal>, Error> {
         record::check_key(config, &key)?;
-        self.write(config, key, LocalOp::Delete).await?;
-        Ok(JsValue::UNDEFINED)
+        Ok(self.local_write(config, key, LocalOp::Delete, now_ms()))
     }
 
     /// `get` in one IndexedDB request and one promise (`IdbStore::read_now`), when it can
