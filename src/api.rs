@@ -185,14 +185,14 @@ impl SyncClient {
         if let Some(read) = self.client.get_now(&collection, &key) {
             return read;
         }
-        self.run(Call::Record(collection, RecordCall::Get(key)))
+        self.run(Call::Record(collection, RecordCall::Get(key, None)))
     }
 
     /// The stored record at once; if the data is older than the collection's `ttlMs`, a
     /// sync runs in the background and the collection's event fires when it changes.
     pub fn get_fresh(&self, collection: JsValue, key: JsValue, options: JsValue) -> Promise {
         let details = Reflect::get(&options, &"details".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
-        self.run(Call::Record(collection, RecordCall::GetFresh(key, details)))
+        self.run(Call::Record(collection, RecordCall::Get(key, Some(details))))
     }
 
     /// Records in key order: all, or those whose indexed field equals a value.
@@ -478,9 +478,8 @@ enum RecordCall {
     /// Key, partial value.
     Patch(JsValue, Copied),
     Delete(JsValue),
-    Get(JsValue),
-    /// Key, whether to answer with the freshness details.
-    GetFresh(JsValue, bool),
+    /// Key; for `getFresh`, whether to answer with the freshness details.
+    Get(JsValue, Option<bool>),
     List(JsValue),
 }
 
@@ -569,8 +568,7 @@ async fn records(c: &Rc<Client>, collection: &JsValue, call: RecordCall) -> Resu
             (vec![c.patch_write(config, key, in_collection(partial, config)?)?], Written::Value)
         }
         RecordCall::Delete(key) => (vec![c.delete_write(config, key_of(config, &key)?)?], Written::Nothing),
-        RecordCall::Get(key) => return c.get(config, key_of(config, &key)?).await,
-        RecordCall::GetFresh(key, details) => return c.get_fresh(config, key_of(config, &key)?, details).await,
+        RecordCall::Get(key, fresh) => return c.get(config, key_of(config, &key)?, fresh).await,
         RecordCall::List(query) => return c.list(config, &parse_list_query(config, &query)?).await,
     };
     let mut outcomes = c.write(config, &batch).await?;

@@ -185,24 +185,21 @@ impl Client {
         self.store.read_now(collection, key, settle)
     }
 
-    pub async fn get(&self, config: &CollectionConfig, key: String) -> Result<JsValue, Error> {
-        record::check_key(config, &key)?;
-        let record = self.store.get(&config.name, &key).await.inspect_err(|e| self.report_storage_error(e))?;
-        Ok(js_or_undefined(record.and_then(|r| r.value)))
-    }
-
-    /// The stored value at once; when the record is older than the collection's `ttlMs`
-    /// (the server has not confirmed it since, or local writes to it are pending), a sync
-    /// runs in the background and the collection's event fires if the value changes.
-    /// With `details`, `{value, fetchedAt, fresh, updatedAt, version, pending}`.
-    pub async fn get_fresh(
+    /// The stored value (`get`, when `get_now` could not answer it: `fresh` is `None`).
+    /// For `getFresh` (`fresh` says whether with details), at once too; when the record
+    /// is older than the collection's `ttlMs` (the server has not confirmed it since, or
+    /// local writes to it are pending), a sync runs in the background and the
+    /// collection's event fires if the value changes. With details,
+    /// `{value, fetchedAt, fresh, updatedAt, version, pending}`. One read for both calls.
+    pub async fn get(
         self: &Rc<Self>,
         config: &CollectionConfig,
         key: String,
-        details: bool,
+        fresh: Option<bool>,
     ) -> Result<JsValue, Error> {
         record::check_key(config, &key)?;
         let record = self.store.get(&config.name, &key).await.inspect_err(|e| self.report_storage_error(e))?;
+        let Some(details) = fresh else { return Ok(js_or_undefined(record.and_then(|r| r.value))) };
         let ttl = config.ttl_ms.unwrap_or(0);
         let freshness = record::Freshness::of(record.as_ref(), self.session.borrow().last_synced_at(), ttl, now_ms());
         if !freshness.fresh && self.transport.is_some() && !self.session.borrow().is_running() {
