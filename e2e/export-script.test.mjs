@@ -1,11 +1,13 @@
-// js/export.js, the text of `export()` from each collection's live values: the JSON
-// envelope, and the CSV table's columns, quoting and formula guard. The browser suites
-// check the same through a client (`export_json_and_csv`).
+// js/export.js, the text of `export()` from each collection's live values (a promise of
+// each, as `list` answers): the JSON envelope, the CSV table's columns, quoting and formula
+// guard, and how it fails. The browser suites check the same through a client
+// (`export_json_and_csv`).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadScript } from "./script-harness.mjs";
 
-const exporter = await loadScript("export.js", "pwaSyncExport");
+const values = await loadScript("values.js", "pwaSyncValues");
+const exporter = await loadScript("export.js", "pwaSyncExport", { pwaSyncValues: values });
 
 const names = ["trips", "items"];
 const lists = [
@@ -13,9 +15,9 @@ const lists = [
   [{ id: "i1", tags: ["a", "b"], note: "=SUM(A1)", done: true, gone: null, at: { d: 1 } }],
 ];
 
-test("JSON groups each collection's values under its name, with the format, version and time", () => {
+test("JSON groups each collection's values under its name, with the format, version and time", async () => {
   const before = Date.now();
-  const parsed = JSON.parse(exporter.text(false, names, lists));
+  const parsed = JSON.parse(await exporter.text(false, names, lists.map((l) => Promise.resolve(l))));
   assert.deepEqual(Object.keys(parsed), ["format", "version", "exportedAt", "collections"]);
   assert.equal(parsed.format, "pwa-sync-export");
   assert.equal(parsed.version, 1);
@@ -23,13 +25,13 @@ test("JSON groups each collection's values under its name, with the format, vers
   assert.deepEqual(parsed.collections, { trips: lists[0], items: lists[1] });
 });
 
-test("an empty collection is an empty list in JSON and no row in CSV", () => {
-  assert.deepEqual(JSON.parse(exporter.text(false, ["trips"], [[]])).collections, { trips: [] });
-  assert.equal(exporter.text(true, ["trips"], [[]]), "collection\r\n");
+test("an empty collection is an empty list in JSON and no row in CSV", async () => {
+  assert.deepEqual(JSON.parse(await exporter.text(false, ["trips"], [[]])).collections, { trips: [] });
+  assert.equal(await exporter.text(true, ["trips"], [[]]), "collection\r\n");
 });
 
-test("CSV is one table: the fields in first-seen order, quoted, escaped and with formulas defused", () => {
-  const lines = exporter.text(true, names, lists).split("\r\n");
+test("CSV is one table: the fields in first-seen order, quoted, escaped and with formulas defused", async () => {
+  const lines = (await exporter.text(true, names, lists)).split("\r\n");
   assert.deepEqual(lines, [
     "collection,id,title,days,tags,note,done,gone,at",
     'trips,t1,"Rome, ""the"" city",3,,,,,',
@@ -38,17 +40,30 @@ test("CSV is one table: the fields in first-seen order, quoted, escaped and with
   ]);
 });
 
-test("CSV quotes text with a line break or an edge space, and guards each formula lead", () => {
-  const row = (value) => exporter.text(true, ["c"], [[{ v: value }]]).split("\r\n")[1];
-  assert.equal(row("two\nlines"), 'c,"two\nlines"');
-  assert.equal(row(" padded"), 'c," padded"');
-  assert.equal(row("padded "), 'c,"padded "');
-  for (const lead of ["=", "+", "-", "@", "\t"]) assert.equal(row(`${lead}1`), `c,'${lead}1`);
-  assert.equal(row("\r1"), `c,"'\r1"`);
-  assert.equal(row("a-b"), "c,a-b", "a formula lead inside the text is left alone");
-  assert.equal(row(-2.5), "c,-2.5", "numbers are not text");
+test("CSV quotes text with a line break or an edge space, and guards each formula lead", async () => {
+  const row = async (value) => (await exporter.text(true, ["c"], [[{ v: value }]])).split("\r\n")[1];
+  assert.equal(await row("two\nlines"), 'c,"two\nlines"');
+  assert.equal(await row(" padded"), 'c," padded"');
+  assert.equal(await row("padded "), 'c,"padded "');
+  for (const lead of ["=", "+", "-", "@", "\t"]) assert.equal(await row(`${lead}1`), `c,'${lead}1`);
+  assert.equal(await row("\r1"), `c,"'\r1"`);
+  assert.equal(await row("a-b"), "c,a-b", "a formula lead inside the text is left alone");
+  assert.equal(await row(-2.5), "c,-2.5", "numbers are not text");
 });
 
-test("a collection's name is a cell like any other", () => {
-  assert.equal(exporter.text(true, ["=x"], [[{ id: "1" }]]), "collection,id\r\n'=x,1\r\n");
+test("a collection's name is a cell like any other", async () => {
+  assert.equal(await exporter.text(true, ["=x"], [[{ id: "1" }]]), "collection,id\r\n'=x,1\r\n");
+});
+
+test("a list that fails fails the export with its own error, and a value JSON cannot write with storage", async () => {
+  const refused = Object.assign(new Error("the client is closed"), { name: "PwaSyncError", code: "closed" });
+  await assert.rejects(exporter.text(false, names, [Promise.resolve([]), Promise.reject(refused)]), (e) => e === refused);
+  for (const asCsv of [false, true]) {
+    await assert.rejects(exporter.text(asCsv, ["c"], [[{ n: 1n }]]), (e) => {
+      assert.equal(e.name, "PwaSyncError");
+      assert.equal(e.code, "storage");
+      assert.match(e.message, /^the export could not be written: TypeError: .*BigInt/);
+      return true;
+    });
+  }
 });

@@ -1,7 +1,8 @@
 // The text of `export()`, run as JavaScript (ARCHITECTURE.md "The store's script"): Rust
-// reads each collection's live values in key order (`Client::export`, through `list`)
-// and hands them here, where they are JavaScript objects already; in Rust they would have
-// to be converted to JSON values first, and its renderer was ~2 KB of the gzipped module.
+// asks for each collection's live values in key order (`SyncClient::export_data`, a
+// `list` each) and hands the promises here, where the values are JavaScript objects
+// already; in Rust they would have to be converted to JSON values first, and its renderer
+// was ~2 KB of the gzipped module.
 //
 // A script, not a module, like js/store.js: scripts/package.mjs puts it at the top of the
 // wasm-bindgen glue, whose imports reach it as `pwaSyncExport`.
@@ -48,7 +49,18 @@ const pwaSyncExport = (() => {
   };
 
   return {
-    // `names[i]`'s live values are `lists[i]`; CSV when `asCsv`, else JSON.
-    text: (asCsv, names, lists) => (asCsv ? csv(names, lists) : json(names, lists)),
+    // Once `lists[i]`, a promise of `names[i]`'s live values, are all read: CSV when
+    // `asCsv`, else JSON. A list's rejection is `export()`'s. The text throws only for a
+    // value JSON cannot write, which a stored value (copied through JSON when it was
+    // written) is not; if one does, `export()` rejects with `storage`.
+    text: async (asCsv, names, lists) => {
+      const values = await Promise.all(lists);
+      try {
+        return asCsv ? csv(names, values) : json(names, values);
+      } catch (error) {
+        const message = `the export could not be written: ${pwaSyncValues.describe(error)}`;
+        throw Object.assign(new Error(message), { name: "PwaSyncError", code: "storage" });
+      }
+    },
   };
 })();

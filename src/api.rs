@@ -321,8 +321,23 @@ impl SyncClient {
     }
 
     /// Every live record, as JSON (`{collections: {name: [...]}}`) or one CSV table.
+    /// Each collection's live values are read by `list` (in the config's order), and the
+    /// export script (`js/export.js`) renders them once all are read: no state machine of
+    /// its own in the module (bench/README.md "Size").
     pub fn export_data(&self, options: JsValue) -> Promise {
-        self.run(Call::Export(options))
+        let format = Reflect::get(&options, &"format".into()).ok().and_then(|f| f.as_string());
+        let format = match Format::parse(format.as_deref().unwrap_or("<missing>")) {
+            Ok(format) => format,
+            Err(e) => return Promise::reject(&to_js(&e)),
+        };
+        let names = Array::new();
+        let lists = Array::new();
+        for collection in &self.client.config().collections {
+            let name = JsValue::from_str(&collection.name);
+            lists.push(&self.list(name.clone(), JsValue::UNDEFINED));
+            names.push(&name);
+        }
+        export_text(format == Format::Csv, &names, &lists)
     }
 
     /// Remove every record, pending write, conflict and audit entry (logout). The client
@@ -390,6 +405,14 @@ fn sync_result(report: &SyncReport, started: f64) -> Result<JsValue, Error> {
         rejected: report.rejected,
         duration_ms: js_sys::Date::now() - started,
     })
+}
+
+#[wasm_bindgen(js_namespace = pwaSyncExport)]
+extern "C" {
+    /// `export()`'s text once every list (`lists[i]`, a promise of `names[i]`'s live
+    /// values) is read: CSV when `as_csv`, else JSON.
+    #[wasm_bindgen(js_name = text)]
+    fn export_text(as_csv: bool, names: &Array, lists: &Array) -> Promise;
 }
 
 #[wasm_bindgen(js_namespace = pwaSyncConfig)]
@@ -500,8 +523,6 @@ enum Call {
     Persist,
     /// Conflict id, choice.
     ResolveConflict(JsValue, JsValue),
-    /// `export()`'s options.
-    Export(JsValue),
     Spaces,
 }
 
@@ -538,10 +559,6 @@ async fn perform(c: Rc<Client>, call: Call) -> Result<JsValue, Error> {
         Call::ResolveConflict(id, choice) => {
             let id = id.as_f64().filter(|n| *n >= 1.0 && n.fract() == 0.0).ok_or(Error::UnknownConflict(0))? as u64;
             c.resolve_conflict(id, conflict_choice(choice)).await
-        }
-        Call::Export(options) => {
-            let format = Reflect::get(&options, &"format".into()).ok().and_then(|f| f.as_string());
-            c.export(Format::parse(format.as_deref().unwrap_or("<missing>"))?).await
         }
         Call::Spaces => c.spaces().await,
     }

@@ -6,7 +6,6 @@ use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::Client;
@@ -14,26 +13,18 @@ use crate::background_sync::request_background_sync;
 use crate::channel::Hint;
 use crate::convert;
 use crate::crypto::new_client_id;
-use crate::error::{describe, to_js};
+use crate::error::to_js;
 use crate::events::Origin;
 use crate::idb;
 use crate::sys::{is_online, now_ms};
 use crate::value::JsVal;
 use pwa_sync_core::config::CollectionConfig;
 use pwa_sync_core::engine::{self, LocalWrites};
-use pwa_sync_core::export::Format;
 use pwa_sync_core::mutation::{LocalOp, LocalWrite, WriteOutcome};
 use pwa_sync_core::record::{self, ListQuery};
 use pwa_sync_core::schedule::Trigger;
 use pwa_sync_core::store::Store;
 use pwa_sync_core::Error;
-
-#[wasm_bindgen(js_namespace = pwaSyncExport)]
-extern "C" {
-    /// `export()`'s text from each collection's live values (`lists[i]` of `names[i]`).
-    #[wasm_bindgen(catch, js_name = text)]
-    fn export_text(as_csv: bool, names: &js_sys::Array, lists: &js_sys::Array) -> Result<JsValue, JsValue>;
-}
 
 /// The JS value of an optional stored value: `undefined` for none.
 fn js_or_undefined(value: Option<JsVal>) -> JsValue {
@@ -228,21 +219,6 @@ impl Client {
             values.push(&value.0);
         }
         Ok(values.into())
-    }
-
-    /// Every live record as export text, rendered by the export script (`js/export.js`)
-    /// from the values `list` reads, one collection at a time in the config's order.
-    pub async fn export(&self, format: Format) -> Result<JsValue, Error> {
-        let names = js_sys::Array::new();
-        let lists = js_sys::Array::new();
-        for collection in &self.config.collections {
-            names.push(&JsValue::from_str(&collection.name));
-            lists.push(&self.list(collection, &ListQuery::default()).await?);
-        }
-        // Throws only for a value JSON cannot write, which a stored value (copied through
-        // JSON when it was written) is not; if one does, `export()` rejects with `storage`.
-        export_text(format == Format::Csv, &names, &lists)
-            .map_err(|e| Error::Storage(format!("the export could not be written: {}", describe(&e))))
     }
 
     /// `clear`'s work, holding the flush lock so no sync in any context writes the old
