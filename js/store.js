@@ -707,18 +707,28 @@ const pwaSyncStore = (() => {
       strict ? { durability: "strict" } : undefined,
     );
 
-  // `count` as the app gets it (Rust's `IdbStore::count_now`): one `count` request of
-  // `index` within `bounds` in a transaction of its own on `db`, its promise settled by
-  // Rust's `settle(collection, undefined, event)` with the request's `success` or `error`
-  // event (the count, or the error). Throws where the transaction cannot start (Rust then
-  // counts through its own path).
-  const countNow = (db, collection, index, bounds, settle) => {
+  // `count` as the app gets it (Rust's `IdbStore::count_now`): a `count` request of
+  // `index` within each of `ranges` (bounds each; an exact plan's ranges hold each record
+  // once) in a transaction of its own on `db`, its promise settled by Rust's
+  // `settle(collection, undefined, event)` with a request's `success` or `error` event (the
+  // count, or the error). Throws where the transaction cannot start (Rust then counts
+  // through its own path).
+  const countNow = (db, collection, index, ranges, settle) => {
     const tx = db.transaction(collection);
-    const request = tx.objectStore(collection).index(index).count(keyRange(bounds, tx));
-    return new Promise((resolve) => {
-      request.onsuccess = resolve;
-      request.onerror = resolve;
-    }).then((event) => settle(collection, undefined, event));
+    const source = tx.objectStore(collection).index(index);
+    const finished = ranges.map((bounds) => {
+      const request = source.count(keyRange(bounds, tx));
+      return new Promise((resolve) => {
+        request.onsuccess = resolve;
+        request.onerror = resolve;
+      });
+    });
+    // Answered as one request's event: the first failed one's, or the ranges' sum.
+    return Promise.all(finished).then((events) => {
+      const failed = events.find((event) => event.target.error);
+      const sum = events.reduce((total, event) => total + event.target.result, 0);
+      return settle(collection, undefined, failed ?? { target: { error: null, result: sum } });
+    });
   };
 
   // The stored objects in `bounds`, in key order, at most `count` (`undefined`: all).

@@ -95,20 +95,23 @@ impl IdbStore {
         script::get_now(&db, collection, key, settle).ok()
     }
 
-    /// `Store::count` in a single promise, as `read_now` answers `get`: where the plan counts one
-    /// range of an index that holds the answer (`Plan::exact`; values unsealed, the
-    /// connection open), one `count` request, whose promise settles through
+    /// `Store::count` in a single promise, as `read_now` answers `get`: where the plan's
+    /// ranges of an index hold the answer (`Plan::exact`; values unsealed, the connection
+    /// open), a `count` request per range, summed, whose promise settles through
     /// `settle(collection, undefined, event)` (`count_outcome`). `None` where
-    /// `count_records` must do it (several ranges, a scan, sealed values, no open connection), or when a call
-    /// throws: that path then says why.
+    /// `count_records` must do it (a scan, sealed values, no open connection), or when a
+    /// call throws: that path then says why.
     pub fn count_now(&self, collection: &str, plan: &Plan, settle: &Function) -> Option<Promise> {
         if self.sealer().is_some() || !plan.exact {
             return None;
         }
-        let (Some(index), [range]) = (&plan.index, plan.ranges.as_slice()) else { return None };
-        let bounds = bounds(range).ok()?;
+        let index = plan.index.as_ref()?;
+        let ranges = Array::new();
+        for range in &plan.ranges {
+            ranges.push(&bounds(range).ok()?);
+        }
         let db = self.open_database()?;
-        script::count_now(&db, collection, &index.name, &bounds, settle).ok()
+        script::count_now(&db, collection, &index.name, &ranges, settle).ok()
     }
 
     pub(super) async fn list_with<T: Listed>(

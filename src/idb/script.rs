@@ -95,15 +95,15 @@ extern "C" {
     pub(super) fn begin(db: &IdbDatabase, stores: &Array, write: bool, strict: bool)
         -> Result<IdbTransaction, JsValue>;
 
-    /// `count` in one request and one promise (`IdbStore::count_now`): `index` of
-    /// `collection` counted within `bounds`, settled by `settle(collection, undefined,
-    /// event)` with the request's `success` or `error` event.
+    /// `count` in one promise (`IdbStore::count_now`): `index` of `collection` counted
+    /// within each of `ranges` (bounds each), summed, settled by `settle(collection,
+    /// undefined, event)` with a `success` or `error` event.
     #[wasm_bindgen(catch, js_name = countNow)]
     pub(super) fn count_now(
         db: &IdbDatabase,
         collection: &str,
         index: &str,
-        bounds: &JsValue,
+        ranges: &Array,
         settle: &js_sys::Function,
     ) -> Result<Promise, JsValue>;
 
