@@ -62,7 +62,7 @@ test("a list that fails fails the export with its own error, and a value JSON ca
     await assert.rejects(exporter.text(asCsv, ["c"], [[{ n: 1n }]]), (e) => {
       assert.equal(e.name, "PwaSyncError");
       assert.equal(e.code, "storage");
-      assert.match(e.message, /^the export could not be written: TypeError: .*BigInt/);
+      assert.match(e.message, /^storage error: the export could not be written: TypeError: .*BigInt/);
       return true;
     });
   }

@@ -58,8 +58,7 @@ const pwaSyncExport = (() => {
       try {
         return asCsv ? csv(names, values) : json(names, values);
       } catch (error) {
-        const message = `the export could not be written: ${pwaSyncValues.describe(error)}`;
-        throw Object.assign(new Error(message), { name: "PwaSyncError", code: "storage" });
+        throw pwaSyncValues.storageError(`the export could not be written: ${pwaSyncValues.describe(error)}`);
       }
     },
   };

@@ -597,16 +597,17 @@ const pwaSyncStore = (() => {
     }
   };
 
-  // `navigator.storage.persist()` (Rust's `Client::persist`): whether the origin's storage
-  // is now exempt from eviction; false where the context cannot ask (workers, which lack
-  // `persist`, browsers without `navigator.storage`). Rejects with why, worded.
+  // `persist()` as the app gets it (`navigator.storage.persist()`, Rust's
+  // `SyncClient::persist` hands this promise on): whether the origin's storage is now
+  // exempt from eviction; false where the context cannot ask (workers, which lack
+  // `persist`, browsers without `navigator.storage`). Rejects with `storage`, worded.
   const persist = async () => {
     const manager = globalThis.navigator?.storage;
     if (typeof manager?.persist !== "function") return false;
     try {
       return (await manager.persist()) === true;
     } catch (error) {
-      throw `navigator.storage.persist() failed: ${pwaSyncValues.describe(error)}`;
+      throw pwaSyncValues.storageError(`navigator.storage.persist() failed: ${pwaSyncValues.describe(error)}`);
     }
   };
 

@@ -314,5 +314,10 @@ const pwaSyncValues = (() => {
     return fieldsProblem(object, name, META) ?? fieldsProblem(hlc, "hlc", [["wallMs", "u64"], ["counter", "u16"]]);
   };
 
-  return { copy, nestsDeeperThan, checkQuery, checkList, byCodePoint, hasLoneSurrogate, fieldsProblem, storedProblem, describe, absent, property };
+  // What Rust's `Error::Storage(message)` is at the boundary (`error::to_js`), for a
+  // failure a script reports to the app itself.
+  const storageError = (message) =>
+    Object.assign(new Error(`storage error: ${message}`), { name: "PwaSyncError", code: "storage" });
+
+  return { storageError, copy, nestsDeeperThan, checkQuery, checkList, byCodePoint, hasLoneSurrogate, fieldsProblem, storedProblem, describe, absent, property };
 })();

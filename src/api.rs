@@ -294,7 +294,11 @@ impl SyncClient {
     /// origin's data is not evicted (e.g. by Safari after seven days without a visit).
     /// Resolves whether it is granted; false where the context cannot ask (workers).
     pub fn persist(&self) -> Promise {
-        self.run(Call::Persist)
+        // The store's script asks and words a failure: no Rust future for it.
+        match self.client.is_closed() {
+            true => Promise::reject(&to_js(&Error::Closed)),
+            false => crate::client::persist(),
+        }
     }
 
     /// `healthy`, `degraded` or `unhealthy`, with the reasons.
@@ -520,7 +524,6 @@ enum Call {
     /// (`flush({lastChance: true})`).
     Locked(Locked, bool),
     Report(Report),
-    Persist,
     /// Conflict id, choice.
     ResolveConflict(JsValue, JsValue),
     Spaces,
@@ -555,7 +558,6 @@ async fn perform(c: Rc<Client>, call: Call) -> Result<JsValue, Error> {
             Err(e) => Err(e),
         },
         Call::Report(report) => c.report(report).await,
-        Call::Persist => Ok(JsValue::from(c.persist().await?)),
         Call::ResolveConflict(id, choice) => {
             let id = id.as_f64().filter(|n| *n >= 1.0 && n.fract() == 0.0).ok_or(Error::UnknownConflict(0))? as u64;
             c.resolve_conflict(id, conflict_choice(choice)).await

@@ -24,6 +24,7 @@ mod spaces;
 /// The event details' shapes, for the browser suites' test of their texts.
 #[cfg(feature = "testing")]
 pub use observer::ConflictDetail;
+pub use persistence::persist;
 #[cfg(feature = "testing")]
 pub use spaces::SpacesDetail;
 pub use status::Report;

@@ -13,14 +13,12 @@ use super::Client;
 use crate::events;
 use pwa_sync_core::eviction::{self, Evicted};
 use pwa_sync_core::metrics::StorageReport;
-use pwa_sync_core::Error;
 
 #[wasm_bindgen(js_namespace = pwaSyncStore)]
 extern "C" {
-    /// `js/store.js`'s `persist`: whether the storage is now persistent; rejects with why
-    /// not, worded.
-    #[wasm_bindgen(catch)]
-    fn persist() -> Result<Promise, JsValue>;
+    /// `js/store.js`'s `persist`: whether the storage is now persistent; rejects with a
+    /// `storage` error that says why not.
+    pub fn persist() -> Promise;
 
     /// `js/store.js`'s `estimate`: `[usage, quota, persisted]`, `undefined` where unknown.
     fn estimate() -> Promise;
@@ -31,14 +29,6 @@ extern "C" {
 }
 
 impl Client {
-    /// `navigator.storage.persist()`: whether the origin's storage is now exempt from
-    /// eviction. False where the context cannot ask (workers, browsers without it).
-    pub async fn persist(&self) -> Result<bool, Error> {
-        let failed = |reason: JsValue| Error::Storage(reason.as_string().unwrap_or_default());
-        let granted = JsFuture::from(persist().map_err(failed)?).await.map_err(failed)?;
-        Ok(granted.is_truthy())
-    }
-
     /// Where the data lives, and the origin's usage, quota and persistence as the browser
     /// tells them (`None` where it does not: no `navigator.storage`, or it refused).
     pub(super) async fn storage_report(&self) -> StorageReport {
