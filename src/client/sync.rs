@@ -31,6 +31,9 @@ pub enum Locked {
     Discard,
     /// `clear`: everything wiped under a new identity.
     Clear,
+    /// A sync nobody waits for (`sync_in_background`); after waiting for the lock, only
+    /// if writes are still queued.
+    Background,
 }
 
 /// The background (timers, listeners, the event stream) drives the client through these.
@@ -88,11 +91,30 @@ impl Client {
         if matches!(work, Locked::Sync | Locked::Resync) && self.transport.is_none() {
             return Err(Error::LocalOnly);
         }
+        let done = self.hold(work, true).await?;
+        let done = done.unwrap_or_else(|| Err(Error::Storage("the flush lock was not granted".into())))?;
+        if work == Locked::Clear {
+            self.events.emit(events::CLEARED, &events::object(&[("origin", "local".into())]));
+        }
+        Ok(done)
+    }
+
+    /// `work` holding the flush lock: waiting for it, or (`wait` false) `Ok(None)` at once
+    /// when another context holds it. The one `with_lock` instance in the module, for the
+    /// app's calls and for a background sync alike.
+    async fn hold(
+        self: &Rc<Self>,
+        work: Locked,
+        wait: bool,
+    ) -> Result<Option<Result<(SyncReport, usize), Error>>, Error> {
         let client = self.clone();
-        let done = locks::with_lock(&self.flush_lock(), true, move || async move {
+        locks::with_lock(&self.flush_lock(), wait, move || async move {
             let none = SyncReport::default();
             match work {
                 Locked::Sync => client.sync_here().await.map(|report| (report, 0)),
+                // After waiting, the holder may have sent the writes already.
+                Locked::Background if wait && !client.store.pending_count().await.is_ok_and(|n| n > 0) => Ok((none, 0)),
+                Locked::Background => client.sync_here().await.map(|report| (report, 0)),
                 // Pull every document again from the start, keeping pending writes: the
                 // checkpoint (shared by every tab) back to 0, then a sync.
                 Locked::Resync => match engine::reset_checkpoint(&client.store).await {
@@ -103,12 +125,7 @@ impl Client {
                 Locked::Clear => client.clear_here().await.map(|()| (none, 0)),
             }
         })
-        .await?;
-        let done = done.unwrap_or_else(|| Err(Error::Storage("the flush lock was not granted".into())))?;
-        if work == Locked::Clear {
-            self.events.emit(events::CLEARED, &events::object(&[("origin", "local".into())]));
-        }
-        Ok(done)
+        .await
     }
 
     /// Start a sync nobody waits for (`sync_in_background`): the one place that spawns
@@ -124,17 +141,10 @@ impl Client {
     async fn sync_in_background(self: &Rc<Self>) {
         // Failures are reported through status, events and the next scheduled attempt.
         // A loop of at most two turns (try, then wait once) rather than two calls: one
-        // `with_lock` instance in the module, not two (bench/README.md "Size").
+        // await of `hold`, whose `with_lock` instance the app's calls share.
         let mut wait = false;
         loop {
-            let client = self.clone();
-            let ran = locks::with_lock(&self.flush_lock(), wait, move || async move {
-                // After waiting, the holder may have sent the writes already.
-                if !wait || client.store.pending_count().await.is_ok_and(|n| n > 0) {
-                    let _ = client.sync_here().await;
-                }
-            })
-            .await;
+            let ran = self.hold(Locked::Background, wait).await;
             if wait {
                 self.awaiting_flush.set(false);
                 return;
