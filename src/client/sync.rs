@@ -110,19 +110,24 @@ impl Client {
         let client = self.clone();
         locks::with_lock(&self.flush_lock(), wait, move || async move {
             let none = SyncReport::default();
-            match work {
-                Locked::Sync => client.sync_here().await.map(|report| (report, 0)),
+            // One await of `sync_here` for the calls that sync (each await is a copy of
+            // its future's state in this one).
+            let sync = match work {
+                Locked::Sync => true,
                 // After waiting, the holder may have sent the writes already.
-                Locked::Background if wait && !client.store.pending_count().await.is_ok_and(|n| n > 0) => Ok((none, 0)),
-                Locked::Background => client.sync_here().await.map(|report| (report, 0)),
+                Locked::Background => !wait || client.store.pending_count().await.is_ok_and(|n| n > 0),
                 // Pull every document again from the start, keeping pending writes: the
                 // checkpoint (shared by every tab) back to 0, then a sync.
                 Locked::Resync => match engine::reset_checkpoint(&client.store).await {
-                    Ok(()) => client.sync_here().await.map(|report| (report, 0)),
-                    Err(e) => Err(e),
+                    Ok(()) => true,
+                    Err(e) => return Err(e),
                 },
-                Locked::Discard => client.discard_here().await.map(|n| (none, n)),
-                Locked::Clear => client.clear_here().await.map(|()| (none, 0)),
+                Locked::Discard => return client.discard_here().await.map(|n| (none, n)),
+                Locked::Clear => return client.clear_here().await.map(|()| (none, 0)),
+            };
+            match sync {
+                true => client.sync_here().await.map(|report| (report, 0)),
+                false => Ok((none, 0)),
             }
         })
         .await
