@@ -205,7 +205,8 @@ impl SyncClient {
     /// A page of records matching `where`, in `orderBy` order: `{records, next}`; give
     /// `next` back as `after` for the following page (`null` on the last).
     pub fn query(&self, collection: JsValue, query: JsValue) -> Promise {
-        self.run(Call::Query(collection, query))
+        let parsed = collection_of(&self.client, &collection).and_then(|config| parse_query(config, &query, false));
+        self.run(Call::Query(parsed, false))
     }
 
     /// How many records match `where`.
@@ -218,7 +219,7 @@ impl SyncClient {
                 return counting;
             }
         }
-        self.run(Call::Count(parsed))
+        self.run(Call::Query(parsed, true))
     }
 
     /// Which index a query would use, and whether it scans: `{index, scan, orderByIndex}`.
@@ -514,10 +515,8 @@ enum RecordCall {
 enum Call {
     /// A call on one collection's records, named by the first argument.
     Record(JsValue, RecordCall),
-    /// Collection, query.
-    Query(JsValue, JsValue),
-    /// The query, parsed, or why it could not be.
-    Count(Result<Query, Error>),
+    /// The query, parsed, or why it could not be; whether it is `count`'s.
+    Query(Result<Query, Error>, bool),
     /// Collection, query.
     Explain(JsValue, JsValue),
     /// What is done holding the flush lock; whether this is the browser's last chance
@@ -536,13 +535,9 @@ async fn perform(c: Rc<Client>, call: Call) -> Result<JsValue, Error> {
     let started = js_sys::Date::now();
     match call {
         Call::Record(collection, call) => records(&c, &collection, call).await,
-        Call::Query(collection, query) => {
-            let config = collection_of(&c, &collection)?;
-            c.query(config, &parse_query(config, &query, false)?).await
-        }
-        Call::Count(parsed) => {
+        Call::Query(parsed, count) => {
             let query = parsed?;
-            c.count(c.collection(&query.collection)?, &query).await
+            c.query(c.collection(&query.collection)?, &query, count).await
         }
         Call::Explain(collection, query) => {
             let config = collection_of(&c, &collection)?;

@@ -43,15 +43,24 @@ impl Client {
         Ok(record.and_then(live).filter(|r| !r.value.0.is_undefined() && !r.value.0.is_null()))
     }
 
-    /// `{records, next}`.
-    pub async fn query(&self, config: &CollectionConfig, query: &Query) -> Result<JsValue, Error> {
+    /// `{records, next}`; with `count`, how many records match (`count`'s query has no
+    /// limit or cursor). One function for both calls: one read of rows in the module's
+    /// API state machine, not two.
+    pub async fn query(&self, config: &CollectionConfig, query: &Query, count: bool) -> Result<JsValue, Error> {
         let plan = plan(config, query);
-        // The page read and checked in the store's script, where one read answers it.
-        let fast = self.store.page_values(query, &plan).await;
-        if let Some((values, next)) = fast.inspect_err(|e| self.report_storage_error(e))? {
-            return Ok(page_object(values, next));
+        if !count {
+            // The page read and checked in the store's script, where one read answers it.
+            let fast = self.store.page_values(query, &plan).await;
+            if let Some((values, next)) = fast.inspect_err(|e| self.report_storage_error(e))? {
+                return Ok(page_object(values, next));
+            }
         }
+        // An exact count was asked of the index where it could be (`count_now`): the rest
+        // reads the records, as `Store::count` does.
         let (rows, next) = self.planned_rows(query, &plan).await?;
+        if count {
+            return Ok(JsValue::from_f64(rows.len() as f64));
+        }
         let records = Array::new();
         for row in rows {
             records.push(&row.value.0);
@@ -68,13 +77,6 @@ impl Client {
         let config = self.collection(&query.collection).ok()?;
         let settle = self.count_settler.get_or_init(|| settler(Rc::downgrade(self), idb::count_outcome));
         self.store.count_now(&config.name, &plan(config, query), settle)
-    }
-
-    pub async fn count(&self, config: &CollectionConfig, query: &Query) -> Result<JsValue, Error> {
-        let count =
-            self.store.count(query, &plan(config, query)).await.inspect_err(|e| self.report_storage_error(e))?;
-        self.report_skipped();
-        Ok(JsValue::from_f64(count as f64))
     }
 
     /// `{index, scan, orderByIndex}`: the index the query would use, if any.
