@@ -17,7 +17,6 @@ use pwa_sync_core::engine::{self, Observer};
 use pwa_sync_core::record;
 use pwa_sync_core::resolver::{self, Answer};
 use pwa_sync_core::schedule::Trigger;
-use pwa_sync_core::store::Store;
 use pwa_sync_core::sync::Choice;
 use pwa_sync_core::Error;
 
@@ -60,9 +59,9 @@ impl Client {
         })
         .await?;
         WebObserver { client: self }.effects(&effects);
-        let pending = self.store.pending_count().await?;
-        let commands = self.session.borrow_mut().set_pending(pending);
-        self.carry_out_now(commands);
+        // The outbox's new size (the choice may queue a write), as another tab's hint is
+        // taken: the choice is stored, so a failed read is reported, not this call's.
+        self.refresh_status().await;
         self.trigger(Trigger::LocalWrite);
         Ok(JsValue::UNDEFINED)
     }
