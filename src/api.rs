@@ -532,7 +532,6 @@ enum Call {
 /// method's own `async` block was a state machine of its own, with its drop glue and
 /// vtable; bench/README.md "Size").
 async fn perform(c: Rc<Client>, call: Call) -> Result<JsValue, Error> {
-    let started = js_sys::Date::now();
     match call {
         Call::Record(collection, call) => records(&c, &collection, call).await,
         Call::Query(parsed, count) => {
@@ -545,12 +544,14 @@ async fn perform(c: Rc<Client>, call: Call) -> Result<JsValue, Error> {
         }
         // A service worker's last chance (`flush`) resolves to `null` on failure, since
         // the browser will not try again (the outbox stays, the reason is in the status).
-        Call::Locked(work, last_chance) => match c.locked(work).await {
-            Ok((_, dropped)) if work == Locked::Discard => Ok(JsValue::from(dropped as f64)),
-            Ok(_) if work == Locked::Clear => Ok(JsValue::UNDEFINED),
-            Ok((report, _)) => sync_result(&report, started),
-            Err(_) if last_chance => Ok(JsValue::NULL),
-            Err(e) => Err(e),
+        // The clock is read before the lock is waited for: a sync's `durationMs` counts
+        // from the call, and the other calls no longer read it at all.
+        Call::Locked(work, last_chance) => match (js_sys::Date::now(), c.locked(work).await) {
+            (_, Ok((_, dropped))) if work == Locked::Discard => Ok(JsValue::from(dropped as f64)),
+            (_, Ok(_)) if work == Locked::Clear => Ok(JsValue::UNDEFINED),
+            (started, Ok((report, _))) => sync_result(&report, started),
+            (_, Err(_)) if last_chance => Ok(JsValue::NULL),
+            (_, Err(e)) => Err(e),
         },
         Call::Report(report) => c.report(report).await,
         Call::ResolveConflict(id, choice) => {
