@@ -7,7 +7,6 @@ use super::observer::WebObserver;
 use super::Client;
 use crate::channel::Hint;
 use pwa_sync_core::engine;
-use pwa_sync_core::store::Store;
 use pwa_sync_core::Error;
 
 impl Client {
@@ -16,9 +15,9 @@ impl Client {
     /// tabs). Answers how many were dropped.
     pub(super) async fn discard_here(self: &Rc<Self>) -> Result<usize, Error> {
         let dropped = engine::discard_pending(&self.store, &WebObserver { client: self }).await?;
-        let pending = self.store.pending_count().await?;
-        let commands = self.session.borrow_mut().set_pending(pending);
-        self.carry_out_now(commands);
+        // The outbox's new size, as another tab's hint is taken: the writes are dropped, so
+        // a failed read is reported, not this call's rejection.
+        self.refresh_status().await;
         self.hint(Hint::Status);
         Ok(dropped)
     }
