@@ -98,16 +98,15 @@ impl Client {
             _ => {}
         }
         let details = report == Report::PendingDetails;
-        let vitals = matches!(report, Report::Metrics | Report::Health);
         let pending = if details { 0 } else { self.store.pending_count().await? };
-        // Every entry for the details, the oldest for the vitals, none for the count.
-        let entries = self.store.outbox(if details { usize::MAX } else { usize::from(vitals) }).await?;
         if report == Report::Pending {
             // The outbox size is shown in the status too.
             let commands = self.session.borrow_mut().set_pending(pending);
             self.carry_out_now(commands);
             return Ok(JsValue::from(pending as f64));
         }
+        // Every entry for the details, the oldest for the vitals.
+        let entries = self.store.outbox(if details { usize::MAX } else { 1 }).await?;
         if details {
             // One entry per queued write, oldest first, with why the last attempt failed.
             let meta = self.store.meta().await?;
