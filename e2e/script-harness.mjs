@@ -1,5 +1,6 @@
 // What the tests of the glue's scripts (js/tabs.js, js/events.js, js/background.js) share:
-// a script evaluated as the glue's imports find it, unique channel names, and what a test
+// a script evaluated as the glue's imports find it, a fake IndexedDB request, unique
+// channel names, and what a test
 // opened closed after it even when an assertion fails (an open channel or timer keeps
 // Node running).
 import { afterEach } from "node:test";
@@ -10,6 +11,23 @@ import { readFile } from "node:fs/promises";
 export async function loadScript(file, namespace, deps = {}) {
   const source = await readFile(new URL(`../js/${file}`, import.meta.url), "utf8");
   return new Function(...Object.keys(deps), `${source}\nreturn ${namespace};`)(...Object.values(deps));
+}
+
+// A fake IndexedDB request that answers `outcome` ({result} or {error}) on a later task,
+// as a real one fires `success` or `error` after the caller has set its handlers.
+export function fakeRequest(outcome) {
+  const request = { result: undefined, error: null };
+  setTimeout(() => {
+    const event = { target: request };
+    if ("error" in outcome) {
+      request.error = outcome.error;
+      request.onerror(event);
+    } else {
+      request.result = outcome.result;
+      request.onsuccess(event);
+    }
+  });
+  return request;
 }
 
 let names = 0;

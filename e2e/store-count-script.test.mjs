@@ -5,7 +5,7 @@
 // ranges among them); here each branch with a fake database.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadScript } from "./script-harness.mjs";
+import { fakeRequest, loadScript } from "./script-harness.mjs";
 
 const store = await loadScript("store.js", "pwaSyncStore");
 
@@ -30,18 +30,7 @@ function database(outcomes) {
             count(range) {
               asked.push(["count", store, index, range]);
               const outcome = outcomes[asked.filter(([what]) => what === "count").length - 1];
-              const request = { result: undefined, error: null };
-              setTimeout(() => {
-                const event = { target: request };
-                if ("error" in outcome) {
-                  request.error = outcome.error;
-                  request.onerror(event);
-                } else {
-                  request.result = outcome.result;
-                  request.onsuccess(event);
-                }
-              });
-              return request;
+              return fakeRequest(outcome);
             },
           }),
         }),

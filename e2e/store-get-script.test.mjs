@@ -6,7 +6,7 @@
 // with an aborted request); here each branch with a fake database.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadScript } from "./script-harness.mjs";
+import { fakeRequest, loadScript } from "./script-harness.mjs";
 
 const store = await loadScript("store.js", "pwaSyncStore");
 
@@ -24,18 +24,7 @@ function database(outcome) {
           return {
             get(key) {
               asked.push(["get", key]);
-              const request = { result: undefined, error: null };
-              setTimeout(() => {
-                const event = { target: request };
-                if ("error" in outcome) {
-                  request.error = outcome.error;
-                  request.onerror(event);
-                } else {
-                  request.result = outcome.result;
-                  request.onsuccess(event);
-                }
-              });
-              return request;
+              return fakeRequest(outcome);
             },
           };
         },
