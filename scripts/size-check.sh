@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Size check, run by `make test`: the wasm module plus its JS glue (and snippets), gzipped (-9), must stay
-# at or under BUDGET_BYTES, so a change that grows the package fails CI. The budget is a
-# ratchet at today's size plus ~1,000 bytes of room (lower it as the size comes down;
-# history in bench/README.md "Size"); issue 8's target is TARGET_BYTES (100 KiB; issue 16
-# asks for 150 KB first), which the package does not meet yet: the script says
-# by how much. Builds pkg/ first if it is missing. Prints raw / gzip / brotli (if
+# at or under BUDGET_BYTES, so a change that grows the package fails CI. The budget is
+# issue 16's 150 KB (153,600 bytes), met since 2026-12-06 (it was a ratchet at the size of
+# the day plus ~1,000 bytes of room until then; lower it as the size comes down; history
+# in bench/README.md "Size"); issue 8's target is TARGET_BYTES (100 KiB), which the
+# package does not meet yet: the script says by how much. Builds pkg/ first if it is missing. Prints raw / gzip / brotli (if
 # installed) per file and the total; exits 1 over the budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUDGET_BYTES="${BUDGET_BYTES:-161000}"
+BUDGET_BYTES="${BUDGET_BYTES:-153600}"
 TARGET_BYTES="${TARGET_BYTES:-102400}"
 WASM=pkg/pwa_sync_bg.wasm
 GLUE=pkg/pwa_sync.js
