@@ -590,7 +590,7 @@ async fn records(c: &Rc<Client>, collection: &JsValue, call: RecordCall) -> Resu
     Ok(match answer {
         Written::Count => JsValue::from(outcomes.len() as f64),
         Written::Nothing => JsValue::UNDEFINED,
-        Written::Value => outcomes.pop().and_then(|outcome| outcome.value).map_or(JsValue::UNDEFINED, |v| v.0),
+        Written::Value => JsVal::or_undefined(outcomes.pop().and_then(|outcome| outcome.value)),
     })
 }
 

@@ -58,6 +58,11 @@ pub(crate) type KeyedValue = Hit<JsVal>;
 pub struct JsVal(pub JsValue);
 
 impl JsVal {
+    /// The JS value of an optional stored value, as the app gets it: `undefined` for none.
+    pub fn or_undefined(value: Option<JsVal>) -> JsValue {
+        value.map_or(JsValue::UNDEFINED, |v| v.0)
+    }
+
     /// The app's `value` as the JSON value it stands for, detached from the app's object:
     /// `invalid-value` when it has none (undefined, a function, a symbol) or cannot be
     /// written as JSON (a cycle, a BigInt). `Date`s become their ISO strings and

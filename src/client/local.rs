@@ -26,11 +26,6 @@ use pwa_sync_core::schedule::Trigger;
 use pwa_sync_core::store::Store;
 use pwa_sync_core::Error;
 
-/// The JS value of an optional stored value: `undefined` for none.
-fn js_or_undefined(value: Option<JsVal>) -> JsValue {
-    value.map_or(JsValue::UNDEFINED, |v| v.0)
-}
-
 /// What a single-promise read answers for its finished request: `(collection, key or
 /// `undefined`, the request's event)` to the app's value or the error.
 pub(super) type Outcome = fn(&JsValue, &JsValue, &JsValue) -> Result<JsValue, Error>;
@@ -190,13 +185,13 @@ impl Client {
     ) -> Result<JsValue, Error> {
         record::check_key(config, &key)?;
         let record = self.store.get(&config.name, &key).await.inspect_err(|e| self.report_storage_error(e))?;
-        let Some(details) = fresh else { return Ok(js_or_undefined(record.and_then(|r| r.value))) };
+        let Some(details) = fresh else { return Ok(JsVal::or_undefined(record.and_then(|r| r.value))) };
         let ttl = config.ttl_ms.unwrap_or(0);
         let freshness = record::Freshness::of(record.as_ref(), self.session.borrow().last_synced_at(), ttl, now_ms());
         if !freshness.fresh && self.transport.is_some() && !self.session.borrow().is_running() {
             self.sync_soon();
         }
-        let value = js_or_undefined(record.and_then(|r| r.value));
+        let value = JsVal::or_undefined(record.and_then(|r| r.value));
         if !details {
             return Ok(value);
         }

@@ -19,6 +19,7 @@ use super::script;
 use super::store::IdbStore;
 use super::transaction::Mode;
 use crate::convert::prop;
+use crate::value::JsVal;
 
 /// What `read_now`'s settling function answers for its finished request (the target of
 /// the request's `success` or `error` event): the app value
@@ -42,7 +43,7 @@ pub fn read_outcome(collection: &JsValue, key: &JsValue, event: &JsValue) -> Res
         return Ok(JsValue::UNDEFINED);
     }
     decode_record(&stored, None)
-        .map(|record| record.value.map_or(JsValue::UNDEFINED, |v| v.0))
+        .map(|record| JsVal::or_undefined(record.value))
         .map_err(|reason| unreadable(&text(collection), &text(key), &reason))
 }
 
