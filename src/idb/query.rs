@@ -80,14 +80,6 @@ impl IdbStore {
         result
     }
 
-    /// `Store::count` by reading the records: the app's `count` asks the index alone for
-    /// an exact plan (`count_now`), so this is the path of the rest (a scan, a condition
-    /// the index cannot answer, sealed values) and of an exact plan without an open
-    /// connection, which the reading reopens.
-    pub(super) async fn count_records(&self, query: &Query, plan: &Plan) -> Result<usize> {
-        self.query_records(query, plan).await.map(|a| a.records.len())
-    }
-
     /// `query` as the app gets it, where one read answers it (`Walk::one_read`: an exact
     /// plan read forward from its start): the page's values in one JS array, read and
     /// checked by the store's script (`pageLive`, the checks of `list_values`), not

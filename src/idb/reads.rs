@@ -99,9 +99,9 @@ impl IdbStore {
     /// `Store::count` in a single promise, as `read_now` answers `get`: where the plan's
     /// ranges of an index hold the answer (`Plan::exact`; values unsealed, the connection
     /// open), a `count` request per range, summed, whose promise settles through
-    /// `settle(collection, undefined, event)` (`count_outcome`). `None` where
-    /// `count_records` must do it (a scan, sealed values, no open connection), or when a
-    /// call throws: that path then says why.
+    /// `settle(collection, undefined, event)` (`count_outcome`). `None` where the records
+    /// must be read (`Client::query` with `count`, as `Store::count` does: a scan, sealed
+    /// values, no open connection), or when a call throws: that path then says why.
     pub fn count_now(&self, collection: &str, plan: &Plan, settle: &Function) -> Option<Promise> {
         if self.sealer().is_some() || !plan.exact {
             return None;
