@@ -84,8 +84,8 @@ impl Client {
 
     /// One of the app's calls that hold the flush lock (a sync, `resync`,
     /// `discardPending`, `clear`), waiting for it: no push or pull of any tab or worker
-    /// runs meanwhile. One `with_lock` instance and one await for all four, where each had
-    /// its own (bench/README.md "Size"). Answers a sync's report, or how many queued
+    /// runs meanwhile. One await for all of them, where each had its own, through the one
+    /// `with_lock` instance (`hold`; bench/README.md "Size"). Answers a sync's report, or how many queued
     /// writes were dropped.
     pub async fn locked(self: &Rc<Self>, work: Locked) -> Result<(SyncReport, usize), Error> {
         if matches!(work, Locked::Sync | Locked::Resync) && self.transport.is_none() {
