@@ -373,9 +373,11 @@ function markdown(report) {
   for (const id of ["rangeQuery", "count"]) {
     const w = report.workloads[id];
     if (w) extra.push(`- ${id}, per-query p99 (median over runs): ${Object.entries(w.impls).map(([impl, r]) => `${IMPL_NAMES[impl]} ${fmtMs(r.p99.median)}`).join(", ")}.`);
-    const same = w?.impls.ours.sameDatabaseMs;
     const call = id === "count" ? "`index.count(range)`" : "`index.getAll(range, limit + 1)`";
-    if (same) extra.push(`- ${id}, raw IndexedDB ${call} on pwa-sync's own database in the same run (its stored objects, by turns with ours; not a target): ${fmtMs(same.median)} p50, ours ${fmtMs(w.impls.ours.ms.median)}: ours adds ${fmtMs(w.impls.ours.ms.median - same.median)} to it.`);
+    for (const [impl, whose] of [["ours", "pwa-sync's"], ["dexie", "Dexie's"]]) {
+      const same = w?.impls[impl]?.sameDatabaseMs;
+      if (same) extra.push(`- ${id}, raw IndexedDB ${call} on ${whose} own database in the same run (its stored objects, by turns with ${IMPL_NAMES[impl]}; not a target): ${fmtMs(same.median)} p50, ${IMPL_NAMES[impl]} ${fmtMs(w.impls[impl].ms.median)}: ${IMPL_NAMES[impl]} adds ${fmtMs(w.impls[impl].ms.median - same.median)} to it.`);
+    }
   }
   for (const mem of report.memory ?? []) extra.push(`- memory, ${mem.n.toLocaleString("en")} writes: filling the outbox (putMany of 1,000 at a time, another page) took ${fmtMs(mem.fillMs)} and grew that page's wasm memory to ${mb(mem.fillMemory)}; draining it took ${fmtMs(mem.drainMs)} (pushed ${mem.pushed}, pulled back ${mem.pulled}).`);
   if (extra.length) lines.push("", ...extra);

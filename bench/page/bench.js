@@ -303,10 +303,11 @@ async function fillIndexedNow(impl, name, n) {
 
 const close = (impl, handle) => handle.close();
 
-/** Raw IndexedDB on pwa-sync's own database (a second connection, its index "n"):
- * `read(index)` timed once per query, before or after ours's turn by turns so neither
- * side always finds the pages warm. What ours costs over the stored objects themselves
- * (not a target). */
+/** Raw IndexedDB on an implementation's own database (a second connection, its index
+ * "n"): `read(index)` timed once per query, before or after the implementation's turn by
+ * turns so neither side always finds the pages warm. On ours: what our code costs over
+ * our stored objects; on Dexie's: what Dexie's code costs over values stored bare (not
+ * targets). */
 async function sameDatabase(name) {
   const db = await reqP(indexedDB.open(name));
   return {
@@ -325,7 +326,7 @@ async function sameDatabase(name) {
 async function rangeQuery(impl, { n, span, limit, queries, db: name }) {
   const handle = await fillIndexed(impl, name, n);
   const times = new Float64Array(queries);
-  const same = impl === "ours" ? await sameDatabase(name) : null;
+  const same = impl === "raw" ? null : await sameDatabase(name);
   const sameTimes = new Float64Array(queries);
   await mark("start");
   for (let q = 0; q < queries; q++) {
@@ -377,7 +378,7 @@ async function countRange(impl, { n, queries, db: name }) {
   const handle = await fillIndexed(impl, name, n);
   const lo = Math.floor(n / 4), hi = lo + Math.floor(n / 2);
   const times = new Float64Array(queries);
-  const same = impl === "ours" ? await sameDatabase(name) : null;
+  const same = impl === "raw" ? null : await sameDatabase(name);
   const sameTimes = new Float64Array(queries);
   const floor = async (q) => {
     const [ms, c] = await same.time((index) => index.count(IDBKeyRange.bound(lo, hi, false, true)));
