@@ -57,7 +57,10 @@ const WORKLOADS = [
   { id: "coldStart", title: "cold start: init + open + first get", cold: true, params: { n: 1000 }, impls: ["ours", "raw", "dexie"] },
   // Issue 17: an index over `n`, 100,000 records filled before timing.
   { id: "rangeQuery", title: `range query: first ${size(1000)} of ${size(10000)} by an index, of ${size(100000)} records`, fn: "rangeQuery", params: { n: size(100000), span: size(10000), limit: size(1000), queries: 20 }, impls: ["ours", "raw", "dexie"] },
+  // Not a target: ours and Dexie in one page, query by query (bench/page/bench.js `paired`).
+  { id: "rangeQueryPaired", title: `range query, pwa-sync and Dexie in one page: first ${size(1000)} of ${size(10000)} of ${size(100000)}`, fn: "rangeQuery", params: { n: size(100000), span: size(10000), limit: size(1000), queries: 20 }, impls: ["paired"] },
   { id: "count", title: `count: ${size(50000)} of ${size(100000)} records in an index range`, fn: "countRange", params: { n: size(100000), queries: 20 }, impls: ["ours", "raw", "dexie"] },
+  { id: "countPaired", title: `count, pwa-sync and Dexie in one page: ${size(50000)} of ${size(100000)}`, fn: "countRange", params: { n: size(100000), queries: 20 }, impls: ["paired"] },
   { id: "liveQuery", title: `live query: local write to the watched query's callback (${size(50)} of ${size(10000)} records)`, fn: "liveQueryLatency", params: { n: size(10000), span: size(1000), limit: size(50), writes: 100 }, impls: ["ours", "dexie"] },
 ];
 
@@ -83,7 +86,7 @@ const ROWS = [
   { workload: "liveQuery", label: (w) => `${w.title} (p50)`, metric: "p50", alt: "dexie", max: 1.0 },
 ];
 
-const IMPL_NAMES = { ours: "pwa-sync", raw: "raw IndexedDB", dexie: "Dexie", workbox: "workbox-background-sync", floor: "raw IndexedDB floor", rawOurShape: "raw IndexedDB, pwa-sync's transaction shape", oursBatch500: "pwa-sync with batchSize: 500" };
+const IMPL_NAMES = { ours: "pwa-sync", raw: "raw IndexedDB", dexie: "Dexie", workbox: "workbox-background-sync", floor: "raw IndexedDB floor", rawOurShape: "raw IndexedDB, pwa-sync's transaction shape", oursBatch500: "pwa-sync with batchSize: 500", paired: "pwa-sync and Dexie in one page" };
 
 // ---- site, server, browser ----
 
@@ -378,6 +381,8 @@ function markdown(report) {
       const same = w?.impls[impl]?.sameDatabaseMs;
       if (same) extra.push(`- ${id}, raw IndexedDB ${call} on ${whose} own database in the same run (its stored objects, by turns with ${IMPL_NAMES[impl]}; not a target): ${fmtMs(same.median)} p50, ${IMPL_NAMES[impl]} ${fmtMs(w.impls[impl].ms.median)}: ${IMPL_NAMES[impl]} adds ${fmtMs(w.impls[impl].ms.median - same.median)} to it.`);
     }
+    const paired = report.workloads[id === "count" ? "countPaired" : "rangeQueryPaired"]?.impls.paired;
+    if (paired) extra.push(`- ${id}, pwa-sync and Dexie in one page, each over its own database, query by query in turns (not a target): pwa-sync ${fmtMs(paired.ms.median)} p50, Dexie ${fmtMs(paired.dexieMs.median)}; pwa-sync / Dexie ${paired.ratio.median.toFixed(2)}× (runs ${paired.ratio.min.toFixed(2)}-${paired.ratio.max.toFixed(2)}×).`);
   }
   for (const mem of report.memory ?? []) extra.push(`- memory, ${mem.n.toLocaleString("en")} writes: filling the outbox (putMany of 1,000 at a time, another page) took ${fmtMs(mem.fillMs)} and grew that page's wasm memory to ${mb(mem.fillMemory)}; draining it took ${fmtMs(mem.drainMs)} (pushed ${mem.pushed}, pulled back ${mem.pulled}).`);
   if (extra.length) lines.push("", ...extra);

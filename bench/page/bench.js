@@ -324,6 +324,7 @@ async function sameDatabase(name) {
  * different places: ours `query` ordered by the index, raw an index cursor stopping at
  * `limit`, Dexie `where().between().limit()`. Per-query times. */
 async function rangeQuery(impl, { n, span, limit, queries, db: name }) {
+  if (impl === "paired") return paired({ n, queries, db: name }, (q) => rangeRead(q, { n, span, limit, queries }));
   const handle = await fillIndexed(impl, name, n);
   const times = new Float64Array(queries);
   const same = impl === "raw" ? null : await sameDatabase(name);
@@ -372,11 +373,58 @@ async function rangeQuery(impl, { n, span, limit, queries, db: name }) {
   return { ms: p50, p99, totalMs: times.reduce((a, b) => a + b, 0), queries, n, ...sameDb };
 }
 
+/** The read of query `q` of the range workload, for ours or Dexie: the same records as
+ * `rangeQuery` reads, checked the same way. */
+function rangeRead(q, { n, span, limit, queries }) {
+  const lo = Math.floor(((q * 7919) % queries) * ((n - span) / queries));
+  const hi = lo + span;
+  return async (impl, handle) => {
+    const rows = impl === "ours"
+      ? (await handle.query("items", { where: { n: { gte: lo, lt: hi } }, orderBy: "n", limit })).records
+      : await handle.items.where("n").between(lo, hi).limit(limit).toArray();
+    if (rows.length !== limit || rows[0].n !== lo || rows[limit - 1].n !== lo + limit - 1) {
+      throw new Error(`${impl}: range [${lo}, ${hi}) gave ${rows.length} records from ${rows[0]?.n} to ${rows.at(-1)?.n}`);
+    }
+  };
+}
+
+/** Ours and Dexie in one page, each over its own filled database, query by query: query
+ * `q` is read by both, first by one and then the other in turns, so a slow spell of the
+ * machine or the database falls on both alike (separate runs' floors differ by up to
+ * 1.5×, bench/README "Each library over its own stored objects"). `read(q)` gives query
+ * q's read as `(impl, handle) => Promise`. Per-query times of each; not a target. */
+async function paired({ n, queries, db: name }, read) {
+  const handles = { ours: await fillIndexed("ours", `${name}-ours`, n), dexie: await fillIndexed("dexie", `${name}-dexie`, n) };
+  const times = { ours: new Float64Array(queries), dexie: new Float64Array(queries) };
+  await mark("start");
+  for (let q = 0; q < queries; q++) {
+    const step = read(q);
+    for (const impl of q % 2 === 0 ? ["ours", "dexie"] : ["dexie", "ours"]) {
+      const t0 = now();
+      await step(impl, handles[impl]);
+      times[impl][q] = now() - t0;
+    }
+  }
+  await mark("stop");
+  close("ours", handles.ours);
+  close("dexie", handles.dexie);
+  const ours = latencies(times.ours).p50, dexie = latencies(times.dexie).p50;
+  return { ms: ours, dexieMs: dexie, ratio: ours / dexie, queries, n };
+}
+
 /** How many records have lo <= n < hi (half of them), `queries` times: ours `count`,
  * raw `index.count(range)`, Dexie `where().between().count()`. Per-count times. */
 async function countRange(impl, { n, queries, db: name }) {
-  const handle = await fillIndexed(impl, name, n);
   const lo = Math.floor(n / 4), hi = lo + Math.floor(n / 2);
+  if (impl === "paired") {
+    return paired({ n, queries, db: name }, () => async (impl, handle) => {
+      const counted = impl === "ours"
+        ? await handle.count("items", { where: { n: { gte: lo, lt: hi } } })
+        : await handle.items.where("n").between(lo, hi).count();
+      if (counted !== hi - lo) throw new Error(`${impl}: counted ${counted} of ${hi - lo}`);
+    });
+  }
+  const handle = await fillIndexed(impl, name, n);
   const times = new Float64Array(queries);
   const same = impl === "raw" ? null : await sameDatabase(name);
   const sameTimes = new Float64Array(queries);
