@@ -324,45 +324,24 @@ async function sameDatabase(name) {
  * different places: ours `query` ordered by the index, raw an index cursor stopping at
  * `limit`, Dexie `where().between().limit()`. Per-query times. */
 async function rangeQuery(impl, { n, span, limit, queries, db: name }) {
-  if (impl === "paired") return paired({ n, queries, db: name }, (q) => rangeRead(q, { n, span, limit, queries }));
+  const at = (q) => rangeAt(q, { n, span, queries });
+  if (impl === "paired") return paired({ n, queries, db: name }, (q) => (impl, handle) => readRange(impl, handle, at(q), limit));
   const handle = await fillIndexed(impl, name, n);
   const times = new Float64Array(queries);
   const same = impl === "raw" ? null : await sameDatabase(name);
   const sameTimes = new Float64Array(queries);
   await mark("start");
   for (let q = 0; q < queries; q++) {
-    const lo = Math.floor(((q * 7919) % queries) * ((n - span) / queries));
-    const hi = lo + span;
+    const [lo, hi] = at(q);
     const floor = async () => {
       const [ms, rows] = await same.time((index) => index.getAll(IDBKeyRange.bound(lo, hi, false, true), limit + 1));
       if (rows.length !== limit + 1) throw new Error(`same database: ${rows.length} records`);
       sameTimes[q] = ms;
     };
     if (same && q % 2 === 0) await floor();
-    let rows;
     const t0 = now();
-    if (impl === "ours") {
-      rows = (await handle.query("items", { where: { n: { gte: lo, lt: hi } }, orderBy: "n", limit })).records;
-    } else if (impl === "dexie") {
-      rows = await handle.items.where("n").between(lo, hi).limit(limit).toArray();
-    } else {
-      rows = await new Promise((resolve, reject) => {
-        const out = [];
-        const cursor = handle.transaction("items").objectStore("items").index("n").openCursor(IDBKeyRange.bound(lo, hi, false, true));
-        cursor.onerror = () => reject(cursor.error);
-        cursor.onsuccess = () => {
-          const c = cursor.result;
-          if (!c) return resolve(out);
-          out.push(c.value);
-          if (out.length === limit) return resolve(out);
-          c.continue();
-        };
-      });
-    }
+    await readRange(impl, handle, [lo, hi], limit);
     times[q] = now() - t0;
-    if (rows.length !== limit || rows[0].n !== lo || rows[limit - 1].n !== lo + limit - 1) {
-      throw new Error(`${impl}: range [${lo}, ${hi}) gave ${rows.length} records from ${rows[0]?.n} to ${rows.at(-1)?.n}`);
-    }
     if (same && q % 2 === 1) await floor();
   }
   await mark("stop");
@@ -373,19 +352,47 @@ async function rangeQuery(impl, { n, span, limit, queries, db: name }) {
   return { ms: p50, p99, totalMs: times.reduce((a, b) => a + b, 0), queries, n, ...sameDb };
 }
 
-/** The read of query `q` of the range workload, for ours or Dexie: the same records as
- * `rangeQuery` reads, checked the same way. */
-function rangeRead(q, { n, span, limit, queries }) {
+/** Where query `q` of the range workload reads: [lo, hi), spread over the records. */
+const rangeAt = (q, { n, span, queries }) => {
   const lo = Math.floor(((q * 7919) % queries) * ((n - span) / queries));
-  const hi = lo + span;
-  return async (impl, handle) => {
-    const rows = impl === "ours"
-      ? (await handle.query("items", { where: { n: { gte: lo, lt: hi } }, orderBy: "n", limit })).records
-      : await handle.items.where("n").between(lo, hi).limit(limit).toArray();
-    if (rows.length !== limit || rows[0].n !== lo || rows[limit - 1].n !== lo + limit - 1) {
-      throw new Error(`${impl}: range [${lo}, ${hi}) gave ${rows.length} records from ${rows[0]?.n} to ${rows.at(-1)?.n}`);
-    }
-  };
+  return [lo, lo + span];
+};
+
+/** The first `limit` records with lo <= n < hi in n order, read by `impl` and checked
+ * (the check is a few comparisons inside the timed part). */
+async function readRange(impl, handle, [lo, hi], limit) {
+  let rows;
+  if (impl === "ours") {
+    rows = (await handle.query("items", { where: { n: { gte: lo, lt: hi } }, orderBy: "n", limit })).records;
+  } else if (impl === "dexie") {
+    rows = await handle.items.where("n").between(lo, hi).limit(limit).toArray();
+  } else {
+    rows = await new Promise((resolve, reject) => {
+      const out = [];
+      const cursor = handle.transaction("items").objectStore("items").index("n").openCursor(IDBKeyRange.bound(lo, hi, false, true));
+      cursor.onerror = () => reject(cursor.error);
+      cursor.onsuccess = () => {
+        const c = cursor.result;
+        if (!c) return resolve(out);
+        out.push(c.value);
+        if (out.length === limit) return resolve(out);
+        c.continue();
+      };
+    });
+  }
+  if (rows.length !== limit || rows[0].n !== lo || rows[limit - 1].n !== lo + limit - 1) {
+    throw new Error(`${impl}: range [${lo}, ${hi}) gave ${rows.length} records from ${rows[0]?.n} to ${rows.at(-1)?.n}`);
+  }
+}
+
+/** How many records `impl` counts with lo <= n < hi, checked against `hi - lo`. */
+async function countIn(impl, handle, lo, hi) {
+  const counted = impl === "ours"
+    ? await handle.count("items", { where: { n: { gte: lo, lt: hi } } })
+    : impl === "dexie"
+      ? await handle.items.where("n").between(lo, hi).count()
+      : await reqP(handle.transaction("items").objectStore("items").index("n").count(IDBKeyRange.bound(lo, hi, false, true)));
+  if (counted !== hi - lo) throw new Error(`${impl}: counted ${counted} of ${hi - lo}`);
 }
 
 /** Ours and Dexie in one page, each over its own filled database, query by query: query
@@ -416,14 +423,7 @@ async function paired({ n, queries, db: name }, read) {
  * raw `index.count(range)`, Dexie `where().between().count()`. Per-count times. */
 async function countRange(impl, { n, queries, db: name }) {
   const lo = Math.floor(n / 4), hi = lo + Math.floor(n / 2);
-  if (impl === "paired") {
-    return paired({ n, queries, db: name }, () => async (impl, handle) => {
-      const counted = impl === "ours"
-        ? await handle.count("items", { where: { n: { gte: lo, lt: hi } } })
-        : await handle.items.where("n").between(lo, hi).count();
-      if (counted !== hi - lo) throw new Error(`${impl}: counted ${counted} of ${hi - lo}`);
-    });
-  }
+  if (impl === "paired") return paired({ n, queries, db: name }, () => (impl, handle) => countIn(impl, handle, lo, hi));
   const handle = await fillIndexed(impl, name, n);
   const times = new Float64Array(queries);
   const same = impl === "raw" ? null : await sameDatabase(name);
@@ -436,13 +436,9 @@ async function countRange(impl, { n, queries, db: name }) {
   await mark("start");
   for (let q = 0; q < queries; q++) {
     if (same && q % 2 === 0) await floor(q);
-    let counted;
     const t0 = now();
-    if (impl === "ours") counted = await handle.count("items", { where: { n: { gte: lo, lt: hi } } });
-    else if (impl === "dexie") counted = await handle.items.where("n").between(lo, hi).count();
-    else counted = await reqP(handle.transaction("items").objectStore("items").index("n").count(IDBKeyRange.bound(lo, hi, false, true)));
+    await countIn(impl, handle, lo, hi);
     times[q] = now() - t0;
-    if (counted !== hi - lo) throw new Error(`${impl}: counted ${counted} of ${hi - lo}`);
     if (same && q % 2 === 1) await floor(q);
   }
   await mark("stop");
