@@ -48,6 +48,12 @@ const log = (...a) => console.error(`[bench ${((Date.now() - started) / 1000).to
 
 // ---- the workloads: what runs, against what, and the targets of issue 8 ----
 
+// Issue 17's range and count: an index over `n`, 100,000 records filled before timing; the
+// paired workloads (not targets) read the same in one page, ours and Dexie query by query
+// (bench/page/bench.js `paired`).
+const RANGE = { n: size(100000), span: size(10000), limit: size(1000), queries: 20 };
+const COUNT = { n: size(100000), queries: 20 };
+
 const WORKLOADS = [
   { id: "singleWrites", title: `single writes: ${size(5000)} sequential put`, fn: "singleWrites", params: { n: size(5000) }, impls: ["ours", "raw", "dexie", "rawOurShape"] },
   { id: "bulkWrite", title: `bulk write: ${size(20000)} records`, fn: "bulkWrite", params: { n: size(20000) }, impls: ["ours", "raw", "dexie"] },
@@ -55,12 +61,10 @@ const WORKLOADS = [
   { id: "drain", title: `outbox drain: ${size(5000)} writes`, fn: "drain", params: { n: size(5000) }, impls: ["ours", "workbox", "oursBatch500"], user: true },
   { id: "initialSync", title: `initial sync: ${size(50000)} documents`, fn: "initialSync", params: { expected: size(50000) }, impls: ["ours", "floor"] },
   { id: "coldStart", title: "cold start: init + open + first get", cold: true, params: { n: 1000 }, impls: ["ours", "raw", "dexie"] },
-  // Issue 17: an index over `n`, 100,000 records filled before timing.
-  { id: "rangeQuery", title: `range query: first ${size(1000)} of ${size(10000)} by an index, of ${size(100000)} records`, fn: "rangeQuery", params: { n: size(100000), span: size(10000), limit: size(1000), queries: 20 }, impls: ["ours", "raw", "dexie"] },
-  // Not a target: ours and Dexie in one page, query by query (bench/page/bench.js `paired`).
-  { id: "rangeQueryPaired", title: `range query, pwa-sync and Dexie in one page: first ${size(1000)} of ${size(10000)} of ${size(100000)}`, fn: "rangeQuery", params: { n: size(100000), span: size(10000), limit: size(1000), queries: 20 }, impls: ["paired"] },
-  { id: "count", title: `count: ${size(50000)} of ${size(100000)} records in an index range`, fn: "countRange", params: { n: size(100000), queries: 20 }, impls: ["ours", "raw", "dexie"] },
-  { id: "countPaired", title: `count, pwa-sync and Dexie in one page: ${size(50000)} of ${size(100000)}`, fn: "countRange", params: { n: size(100000), queries: 20 }, impls: ["paired"] },
+  { id: "rangeQuery", title: `range query: first ${size(1000)} of ${size(10000)} by an index, of ${size(100000)} records`, fn: "rangeQuery", params: RANGE, impls: ["ours", "raw", "dexie"] },
+  { id: "rangeQueryPaired", title: `range query, pwa-sync and Dexie in one page: first ${size(1000)} of ${size(10000)} of ${size(100000)}`, fn: "rangeQuery", params: RANGE, impls: ["paired"] },
+  { id: "count", title: `count: ${size(50000)} of ${size(100000)} records in an index range`, fn: "countRange", params: COUNT, impls: ["ours", "raw", "dexie"] },
+  { id: "countPaired", title: `count, pwa-sync and Dexie in one page: ${size(50000)} of ${size(100000)}`, fn: "countRange", params: COUNT, impls: ["paired"] },
   { id: "liveQuery", title: `live query: local write to the watched query's callback (${size(50)} of ${size(10000)} records)`, fn: "liveQueryLatency", params: { n: size(10000), span: size(1000), limit: size(50), writes: 100 }, impls: ["ours", "dexie"] },
 ];
 
@@ -381,7 +385,7 @@ function markdown(report) {
       const same = w?.impls[impl]?.sameDatabaseMs;
       if (same) extra.push(`- ${id}, raw IndexedDB ${call} on ${whose} own database in the same run (its stored objects, by turns with ${IMPL_NAMES[impl]}; not a target): ${fmtMs(same.median)} p50, ${IMPL_NAMES[impl]} ${fmtMs(w.impls[impl].ms.median)}: ${IMPL_NAMES[impl]} adds ${fmtMs(w.impls[impl].ms.median - same.median)} to it.`);
     }
-    const paired = report.workloads[id === "count" ? "countPaired" : "rangeQueryPaired"]?.impls.paired;
+    const paired = report.workloads[`${id}Paired`]?.impls.paired;
     if (paired) extra.push(`- ${id}, pwa-sync and Dexie in one page, each over its own database, query by query in turns (not a target): pwa-sync ${fmtMs(paired.ms.median)} p50, Dexie ${fmtMs(paired.dexieMs.median)}; pwa-sync / Dexie ${paired.ratio.median.toFixed(2)}× (runs ${paired.ratio.min.toFixed(2)}-${paired.ratio.max.toFixed(2)}×).`);
   }
   for (const mem of report.memory ?? []) extra.push(`- memory, ${mem.n.toLocaleString("en")} writes: filling the outbox (putMany of 1,000 at a time, another page) took ${fmtMs(mem.fillMs)} and grew that page's wasm memory to ${mb(mem.fillMemory)}; draining it took ${fmtMs(mem.drainMs)} (pushed ${mem.pushed}, pulled back ${mem.pulled}).`);

@@ -1,8 +1,7 @@
 // What the tests of the glue's scripts (js/tabs.js, js/events.js, js/background.js) share:
 // a script evaluated as the glue's imports find it, a fake IndexedDB request, unique
-// channel names, and what a test
-// opened closed after it even when an assertion fails (an open channel or timer keeps
-// Node running).
+// channel names, and what a test opened closed after it even when an assertion fails (an
+// open channel or timer keeps Node running).
 import { afterEach } from "node:test";
 import { readFile } from "node:fs/promises";
 

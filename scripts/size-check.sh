@@ -4,8 +4,9 @@
 # issue 16's 150 KB (153,600 bytes), met since 2026-12-06 (it was a ratchet at the size of
 # the day plus ~1,000 bytes of room until then; lower it as the size comes down; history
 # in bench/README.md "Size"); issue 8's target is TARGET_BYTES (100 KiB), which the
-# package does not meet yet: the script says by how much. Builds pkg/ first if it is missing. Prints raw / gzip / brotli (if
-# installed) per file and the total; exits 1 over the budget.
+# package does not meet yet: the script says by how much. Builds pkg/ first if it is
+# missing. Prints raw / gzip / brotli (if installed) per file and the total; exits 1 over
+# the budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUDGET_BYTES="${BUDGET_BYTES:-153600}"
